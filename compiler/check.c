@@ -1,0 +1,69 @@
+/* check.c: the table `modelc check` prints, in the manner of torchinfo. */
+#include "modelc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* 12345678 -> "12,345,678" */
+static const char *group(int64_t v, char *buf) {
+  char tmp[32];
+  int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v), o = 0;
+  for (int i = 0; i < n; i++) {
+    buf[o++] = tmp[i];
+    if (tmp[i] != '-' && (n - i - 1) % 3 == 0 && i != n - 1) buf[o++] = ',';
+  }
+  buf[o] = 0;
+  return buf;
+}
+
+static const char *bytes(int64_t v, char *buf) {
+  if (v < 10 * 1024) snprintf(buf, 32, "%lld B", (long long)v);
+  else if (v < 10 * 1024 * 1024) snprintf(buf, 32, "%.1f KiB", v / 1024.0);
+  else snprintf(buf, 32, "%.1f MiB", v / 1048576.0);
+  return buf;
+}
+
+void check_print(FILE *out, const Model *m) {
+  char b1[32], b2[32], b3[32];
+  char *in = shape_str(&m->input);
+  fprintf(out, "model '%s' from %s: input %s\n", m->name, m->file, in);
+  free(in);
+  if (m->weights)
+    fprintf(out, "weights: file %s\n", m->weights);
+  else if (m->has_seed)
+    fprintf(out, "weights: PyTorch's default init, seed %lld\n",
+            (long long)m->seed);
+  else
+    fprintf(out, "weights: PyTorch's default init, seed 0 (the spec gives "
+            "neither weights nor seed)\n");
+
+  /* Column widths from the contents. */
+  int wname = 4, wtext = 5, wshape = 12;
+  for (int i = 0; i < m->nlayers; i++) {
+    const Layer *l = &m->layers[i];
+    char *s = shape_str(&l->out);
+    if ((int)strlen(l->prefix) > wname) wname = (int)strlen(l->prefix);
+    if ((int)strlen(l->text) > wtext) wtext = (int)strlen(l->text);
+    if ((int)strlen(s) > wshape) wshape = (int)strlen(s);
+    free(s);
+  }
+  fprintf(out, "\n%3s  %-*s  %-*s  %-*s  %10s  %12s\n", "#", wname, "name",
+          wtext, "layer", wshape, "output shape", "params", "MACs");
+  int64_t params = 0, macs = 0;
+  for (int i = 0; i < m->nlayers; i++) {
+    const Layer *l = &m->layers[i];
+    char *s = shape_str(&l->out);
+    fprintf(out, "%3d  %-*s  %-*s  %-*s  %10s  %12s\n", l->index, wname,
+            l->prefix, wtext, l->text, wshape, s, group(l->nparams, b1),
+            group(l->macs, b2));
+    free(s);
+    params += l->nparams;
+    macs += l->macs;
+  }
+  fprintf(out, "\ntotal: %s parameters (%s as float32), %s MACs\n",
+          group(params, b1), bytes(params * 4, b2), group(macs, b3));
+  int64_t io = (shape_numel(&m->input) +
+                shape_numel(&m->layers[m->nlayers - 1].out)) * 4;
+  fprintf(out, "activation memory: workspace %s, plus input and output %s\n",
+          bytes(m->workspace_bytes, b1), bytes(io, b2));
+}

@@ -1,0 +1,56 @@
+/* shape.c: shape inference over the layer sequence. Each layer kind owns
+ * its rule (layers/); this file chains them, adds the note that points at
+ * the layer whose output caused an error, and checks inline parameters
+ * against the shapes the layers expect. Stops at the first error: later
+ * shapes depend on it. */
+#include "modelc.h"
+
+#include <stdlib.h>
+
+static void producer_note(Diag *d, const Model *m, int i) {
+  char *s = shape_str(&m->layers[i].in);
+  if (i == 0) {
+    diag_note(d, &m->loc, "the input shape %s is set here", s);
+  } else {
+    const Layer *p = &m->layers[i - 1];
+    char *pre = layer_prefix(p);
+    diag_note(d, &p->loc, "%s produced %s", pre, s);
+    free(pre);
+  }
+  free(s);
+}
+
+static int check_inline(const Layer *l, Diag *d) {
+  for (int p = 0; p < P_COUNT; p++) {
+    const Param *pa = &l->param[p];
+    if (!pa->inline_data) continue;
+    if (!pa->used) {
+      layer_error(d, l, "the layer has no parameter '%s'", param_suffix[p]);
+      return -1;
+    }
+    if (!shape_eq(&pa->given, &pa->shape)) {
+      char *g = shape_str(&pa->given), *w = shape_str(&pa->shape);
+      layer_error(d, l, "inline '%s' has shape %s, expected %s",
+                  param_suffix[p], g, w);
+      free(g);
+      free(w);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int shape_infer(Model *m, Diag *d) {
+  Shape cur = m->input;
+  for (int i = 0; i < m->nlayers; i++) {
+    Layer *l = &m->layers[i];
+    l->in = cur;
+    if (l->kind->shape(l, d)) {
+      producer_note(d, m, i);
+      return -1;
+    }
+    if (check_inline(l, d)) return -1;
+    cur = l->out;
+  }
+  return 0;
+}

@@ -1,0 +1,163 @@
+/* util.c: memory, strings and buffers shared by every phase. */
+#include "modelc.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void out_of_memory(void) {
+  fprintf(stderr, "modelc: error: out of memory\n");
+  exit(1);
+}
+
+void *mc_alloc(size_t size) {
+  void *p = calloc(1, size ? size : 1);
+  if (!p) out_of_memory();
+  return p;
+}
+
+void *mc_realloc(void *p, size_t size) {
+  p = realloc(p, size ? size : 1);
+  if (!p) out_of_memory();
+  return p;
+}
+
+char *mc_strdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  return memcpy(mc_alloc(n), s, n);
+}
+
+char *mc_format(const char *fmt, ...) {
+  Buf b = {0};
+  va_list ap;
+  va_start(ap, fmt);
+  char tmp[1];
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(tmp, 0, fmt, ap);
+  va_end(ap);
+  b.s = mc_alloc((size_t)n + 1);
+  vsnprintf(b.s, (size_t)n + 1, fmt, ap2);
+  va_end(ap2);
+  return b.s;
+}
+
+static void buf_vprintf(Buf *b, const char *fmt, va_list ap) {
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  if (n < 0) n = 0;
+  if (b->len + (size_t)n + 1 > b->cap) {
+    b->cap = (b->len + (size_t)n + 1) * 2;
+    b->s = mc_realloc(b->s, b->cap);
+  }
+  vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap2);
+  b->len += (size_t)n;
+  va_end(ap2);
+}
+
+void buf_printf(Buf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  buf_vprintf(b, fmt, ap);
+  va_end(ap);
+}
+
+void buf_free(Buf *b) {
+  free(b->s);
+  b->s = NULL;
+  b->len = b->cap = 0;
+}
+
+/* Edit distance, for "did you mean" hints on short names. */
+int mc_levenshtein(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 64 || lb > 64) return 1000;
+  int row[65];
+  for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+  for (size_t i = 1; i <= la; i++) {
+    int diag = row[0];
+    row[0] = (int)i;
+    for (size_t j = 1; j <= lb; j++) {
+      int up = row[j];
+      int cost = tolower((unsigned char)a[i - 1]) !=
+                 tolower((unsigned char)b[j - 1]);
+      int best = diag + cost;
+      if (row[j] + 1 < best) best = row[j] + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+int mc_is_identifier(const char *s) {
+  if (!s || !(isalpha((unsigned char)*s) || *s == '_')) return 0;
+  for (s++; *s; s++)
+    if (!(isalnum((unsigned char)*s) || *s == '_')) return 0;
+  return 1;
+}
+
+int mc_mul64(int64_t a, int64_t b, int64_t *r) {
+  if (a < 0 || b < 0) return 0;
+  if (a != 0 && b > INT64_MAX / a) return 0;
+  *r = a * b;
+  return 1;
+}
+
+int mc_add64(int64_t a, int64_t b, int64_t *r) {
+  if ((b > 0 && a > INT64_MAX - b) || (b < 0 && a < INT64_MIN - b)) return 0;
+  *r = a + b;
+  return 1;
+}
+
+/* ------------------------------------------------------------ shapes */
+
+int64_t shape_numel(const Shape *s) {
+  int64_t n = 1;
+  for (int i = 0; i < s->n; i++)
+    if (!mc_mul64(n, s->d[i], &n)) return -1;
+  return n;
+}
+
+char *shape_str(const Shape *s) {
+  Buf b = {0};
+  buf_printf(&b, "[");
+  for (int i = 0; i < s->n; i++)
+    buf_printf(&b, "%s%lld", i ? ", " : "", (long long)s->d[i]);
+  buf_printf(&b, "]");
+  return b.s;
+}
+
+int shape_eq(const Shape *a, const Shape *b) {
+  if (a->n != b->n) return 0;
+  for (int i = 0; i < a->n; i++)
+    if (a->d[i] != b->d[i]) return 0;
+  return 1;
+}
+
+const char *const param_suffix[P_COUNT] = {"weight", "bias", "running_mean",
+                                           "running_var"};
+
+void model_free(Model *m) {
+  for (int i = 0; i < m->nlayers; i++) {
+    Layer *l = &m->layers[i];
+    free(l->name);
+    free(l->prefix);
+    free(l->text);
+    for (int p = 0; p < P_COUNT; p++) free(l->param[p].inline_data);
+  }
+  free(m->layers);
+  free(m->name);
+  free(m->file);
+  free(m->weights);
+  memset(m, 0, sizeof *m);
+}
+
+char *layer_prefix(const Layer *l) {
+  if (l->name)
+    return mc_format("layer %d '%s' (%s)", l->index, l->name, l->kind->name);
+  return mc_format("layer %d (%s)", l->index, l->kind->name);
+}

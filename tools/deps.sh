@@ -1,0 +1,23 @@
+#!/bin/sh
+# Check (and, as root, install) the Debian packages modelc builds with.
+# Called by the Makefile before the first compile; prints the exact
+# apt-get line when it cannot install them itself.
+set -u
+PKGS="liblua5.4-dev libtcc-dev libcmocka-dev pkg-config"
+missing=""
+have_pc() { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "$1"; }
+command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+have_pc lua5.4 || missing="$missing liblua5.4-dev"
+have_pc cmocka || missing="$missing libcmocka-dev"
+[ -f /usr/include/libtcc.h ] || missing="$missing libtcc-dev"
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "modelc: installing missing packages:$missing" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >&2 && apt-get install -y -q $PKGS >&2 && exit 0
+  echo "modelc: apt-get failed" >&2
+  exit 1
+fi
+echo "modelc: missing packages:$missing" >&2
+echo "modelc: install them with:  sudo apt-get install -y $PKGS" >&2
+exit 1
