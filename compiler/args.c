@@ -47,30 +47,22 @@ static int arg_error(Diag *d, const Layer *l, const char *fmt, const char *a,
   return -1;
 }
 
-/* Integer or tuple of `n` integers (n == 0: a scalar only). */
+/* An integer, or (when `nsp` > 0) a tuple of up to 8 integers of any
+ * length; a scalar is repeated nsp times as PyTorch's _ntuple does. */
 static int read_ints(lua_State *L, int i, const Layer *l, const char *name,
-                     int n, ArgVal *v, Diag *d) {
-  if (lua_type(L, i) == LUA_TTABLE && n > 0) {
+                     int nsp, ArgVal *v, Diag *d) {
+  if (lua_type(L, i) == LUA_TTABLE && nsp > 0) {
     lua_Integer len = (lua_Integer)lua_rawlen(L, i);
-    if (len != n) {
-      char want[64];
-      snprintf(want, sizeof want, "%d", n);
-      char *got = mc_format("%lld", (long long)len);
-      char *fmt = mc_format("argument '%%s' must be an integer or a tuple "
-                            "of %%s integers, got a tuple of %s", got);
-      arg_error(d, l, fmt, name, want);
-      free(fmt);
-      free(got);
-      return -1;
-    }
+    if (len > MC_MAXDIM)
+      return arg_error(d, l, "argument '%s' has more than 8 values%s", name,
+                       "");
     v->is_tuple = 1;
-    v->n = n;
-    for (int k = 0; k < n; k++) {
+    v->n = (int)len;
+    for (int k = 0; k < v->n; k++) {
       lua_rawgeti(L, i, k + 1); /* ... x */
       if (!get_int(L, -1, &v->i[k])) {
-        const char *what = describe(L, -1);
         arg_error(d, l, "argument '%s' must be a tuple of integers, got %s",
-                  name, what);
+                  name, describe(L, -1));
         lua_pop(L, 2);
         return -1;
       }
@@ -79,19 +71,16 @@ static int read_ints(lua_State *L, int i, const Layer *l, const char *name,
     return 0;
   }
   if (get_int(L, i, &v->i[0])) {
-    v->n = 1;
-    for (int k = 1; k < (n ? n : 1); k++) v->i[k] = v->i[0];
+    v->n = nsp > 0 ? nsp : 1;
+    for (int k = 1; k < v->n; k++) v->i[k] = v->i[0];
     return 0;
   }
-  const char *what = describe(L, i);
-  if (n > 1) {
-    char *fmt = mc_format("argument '%%s' must be an integer or a tuple of "
-                          "%d integers, not %%s", n);
-    arg_error(d, l, fmt, name, what);
-    free(fmt);
-  } else {
-    arg_error(d, l, "argument '%s' must be an integer, not %s", name, what);
-  }
+  if (nsp > 0)
+    arg_error(d, l, "argument '%s' must be an integer or a tuple of "
+              "integers, not %s", name, describe(L, i));
+  else
+    arg_error(d, l, "argument '%s' must be an integer, not %s", name,
+              describe(L, i));
   lua_pop(L, 1);
   return -1;
 }
@@ -119,6 +108,7 @@ static int read_value(lua_State *L, int i, const Layer *l, const ArgSpec *s,
   case A_OPTNUM:
     if (t == LUA_TNUMBER) {
       v->num = lua_tonumber(L, i);
+      v->num_is_int = lua_isinteger(L, i);
       return 0;
     }
     what = describe(L, i);
@@ -385,7 +375,9 @@ static void value_text(Buf *b, const ArgSpec *s, const ArgVal *v) {
   } else if (s->type == A_BOOL || s->type == A_BIAS) {
     buf_printf(b, "%s", v->b ? "True" : "False");
   } else if (s->type == A_NUM || s->type == A_OPTNUM) {
-    buf_printf(b, "%.9g", v->num);
+    char *f = mc_pyfloat(v->num, v->num_is_int);
+    buf_printf(b, "%s", f);
+    free(f);
   } else if (v->is_tuple) {
     buf_printf(b, "(");
     for (int i = 0; i < v->n; i++)

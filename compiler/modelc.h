@@ -29,6 +29,7 @@ char *mc_strdup(const char *s);
 char *mc_format(const char *fmt, ...);  /* malloc'd printf */
 int mc_levenshtein(const char *a, const char *b);
 int mc_is_identifier(const char *s);
+char *mc_pyfloat(double x, int is_int); /* Python's repr(), malloc'd */
 
 typedef struct Buf {
   char *s;
@@ -66,6 +67,41 @@ void diag_hint(Diag *d, const SrcLoc *at, const char *fmt, ...);
 void diag_warning(Diag *d, const SrcLoc *at, const char *fmt, ...);
 void diag_plain(Diag *d, const char *fmt, ...); /* "modelc: error: ..." */
 void diag_free(Diag *d);
+
+/* ---------------------------------------------------------------- args.c */
+
+typedef enum {
+  A_INT,     /* integer */
+  A_INTS,    /* integer or tuple of nsp integers */
+  A_OPTINTS, /* like A_INTS, default None */
+  A_PADDING, /* integer, tuple, "same" or "valid" */
+  A_NUM,     /* number */
+  A_OPTNUM,  /* number or None (omitted) */
+  A_BOOL,
+  A_STR,
+  A_BIAS, /* boolean, or an inline tensor (means true) */
+} ArgType;
+
+typedef struct ArgSpec {
+  const char *name;
+  ArgType type;
+  int required;
+} ArgSpec;
+
+/* One bound argument, as PyTorch's module would hold it: an integer is
+ * repeated for each spatial dimension (_single/_pair/_triple); a tuple
+ * keeps its own length, right or wrong, for the forward checks to judge. */
+typedef struct ArgVal {
+  int set;
+  int is_tuple, n; /* n values in i[]; a scalar has n = max(nsp, 1) */
+  int64_t i[MC_MAXDIM];
+  double num;
+  int num_is_int;  /* the number was written as an integer (2, not 2.0) */
+  int b;
+  const char *s;   /* valid while the spec runs; NULL in Layer.arg */
+} ArgVal;
+
+#define MC_MAXARGS 16
 
 /* ------------------------------------------------------------------- IR */
 
@@ -120,6 +156,7 @@ typedef struct Layer {
   char *text;   /* the layer as written: Conv1d(1, 8, kernel_size=2) */
   SrcLoc loc;
   LayerArgs a;
+  ArgVal arg[MC_MAXARGS]; /* the arguments as bound (strings cleared) */
   Param param[P_COUNT];
   Shape in, out;
   int64_t nparams, macs;
@@ -141,37 +178,6 @@ typedef struct Model {
 
 void model_free(Model *m);
 char *layer_prefix(const Layer *l); /* "layer 3 'conv2' (Conv1d)" */
-
-/* ---------------------------------------------------------------- args.c */
-
-typedef enum {
-  A_INT,     /* integer */
-  A_INTS,    /* integer or tuple of nsp integers */
-  A_OPTINTS, /* like A_INTS, default None */
-  A_PADDING, /* integer, tuple, "same" or "valid" */
-  A_NUM,     /* number */
-  A_OPTNUM,  /* number or None (omitted) */
-  A_BOOL,
-  A_STR,
-  A_BIAS, /* boolean, or an inline tensor (means true) */
-} ArgType;
-
-typedef struct ArgSpec {
-  const char *name;
-  ArgType type;
-  int required;
-} ArgSpec;
-
-typedef struct ArgVal {
-  int set;
-  int is_tuple, n; /* tuples: n values in i[] */
-  int64_t i[MC_MAXDIM];
-  double num;
-  int b;
-  const char *s; /* strings live as long as the Lua state */
-} ArgVal;
-
-#define MC_MAXARGS 16
 
 /* ------------------------------------------------------------- layers.c */
 

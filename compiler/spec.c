@@ -217,7 +217,10 @@ static int read_layer(lua_State *L, int v, int index, Walk *w) {
   if (r) return -1;
   l->prefix = l->name ? mc_strdup(l->name) : mc_format("%d", index);
   l->text = args_text(l->kind, vals);
-  if (l->kind->parse(l, vals, w->d)) return -1;
+  memcpy(l->arg, vals, sizeof vals);
+  int bad = l->kind->parse(l, vals, w->d);
+  for (int k = 0; k < MC_MAXARGS; k++) l->arg[k].s = NULL;
+  if (bad) return -1;
   for (int k = 0; k < index; k++)
     if (strcmp(m->layers[k].prefix, l->prefix) == 0) {
       char *pre = layer_prefix(l);

@@ -161,3 +161,27 @@ char *layer_prefix(const Layer *l) {
     return mc_format("layer %d '%s' (%s)", l->index, l->name, l->kind->name);
   return mc_format("layer %d (%s)", l->index, l->kind->name);
 }
+
+/* Python's repr() of a float: the shortest text that reads back the same,
+ * with ".0" on integral values and an exponent outside [1e-4, 1e16). */
+char *mc_pyfloat(double x, int is_int) {
+  if (is_int) return mc_format("%.0f", x);
+  if (x != x) return mc_strdup("nan");
+  if (x == 1.0 / 0.0 || x == -1.0 / 0.0) return mc_strdup(x > 0 ? "inf" : "-inf");
+  char digits[40];
+  int p;
+  for (p = 1; p < 17; p++) {
+    snprintf(digits, sizeof digits, "%.*e", p - 1, x);
+    if (strtod(digits, NULL) == x) break;
+  }
+  snprintf(digits, sizeof digits, "%.*e", p - 1, x);
+  int exp = atoi(strchr(digits, 'e') + 1);
+  if (exp < -4 || exp >= 16) {
+    char *e = strchr(digits, 'e');
+    *e = 0;
+    return mc_format("%se%c%02d", digits, exp < 0 ? '-' : '+', abs(exp));
+  }
+  int decimals = p - 1 - exp;
+  if (decimals < 1) return mc_format("%.1f", x);
+  return mc_format("%.*f", decimals, x);
+}

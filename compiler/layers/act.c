@@ -3,6 +3,7 @@
  * unchanged. */
 #include "layers.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const ArgSpec inplace_args[] = {{"inplace", A_BOOL, 0}, {0, 0, 0}};
@@ -35,8 +36,10 @@ static int act_parse(Layer *l, const ArgVal *v, Diag *d) {
   if (k == &kind_Dropout) {
     a->p = v[0].set ? v[0].num : 0.5;
     if (a->p < 0 || a->p > 1) {
+      char *p = mc_pyfloat(a->p, v[0].num_is_int);
       layer_error(d, l, "dropout probability has to be between 0 and 1, but "
-                  "got %.17g", a->p);
+                  "got %s", p);
+      free(p);
       return -1;
     }
   }

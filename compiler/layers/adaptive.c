@@ -12,17 +12,46 @@ static const ArgSpec adaptive_args[] = {{"output_size", A_INTS, 1},
                                         {0, 0, 0}};
 
 static int adaptive_parse(Layer *l, const ArgVal *v, Diag *d) {
-  for (int i = 0; i < l->kind->nsp; i++) l->a.output_size[i] = v[0].i[i];
   return 0;
 }
 
 static int adaptive_shape(Layer *l, Diag *d) {
+  const ArgVal *o = &l->arg[0];
   int nsp = l->kind->nsp;
   Shape in = l->in;
-  if (nsp == 1 && in.n != 2 && in.n != 3) {
-    layer_error(d, l, "Expected 2 to 3 dimensions, but got %d-dimensional "
-                "tensor for argument #1 'self' (while checking arguments for "
-                "adaptive_avg_pool1d)", in.n);
+  int n = o->is_tuple ? o->n : 1; /* as the C++ kernel receives it */
+  int64_t size[2];
+  if (nsp == 1) {
+    if (in.n != 2 && in.n != 3) {
+      layer_error(d, l, "Expected 2 to 3 dimensions, but got %d-dimensional "
+                  "tensor for argument #1 'self' (while checking arguments "
+                  "for adaptive_avg_pool1d)", in.n);
+      return -1;
+    }
+    if (n != 1) {
+      layer_error(d, l, "adaptive_avg_pool1d() argument 'output_size' should "
+                  "contain one int (got %d)", n);
+      return -1;
+    }
+    size[0] = 1; /* adaptive_avg_pool2d(unsqueeze(-2), {1, o}) */
+    size[1] = o->i[0];
+  } else {
+    /* F.adaptive_avg_pool2d's _list_with_default for a tuple */
+    if (o->is_tuple && in.n <= o->n) {
+      layer_error(d, l, "Input dimension should be at least %d", o->n + 1);
+      return -1;
+    }
+    if (o->is_tuple && o->n != 2) {
+      layer_error(d, l, "adaptive_avg_pool2d: output_size must be 2");
+      return -1;
+    }
+    size[0] = o->i[0];
+    size[1] = o->is_tuple ? o->i[1] : o->i[0];
+  }
+  if (size[0] < 0 || size[1] < 0) {
+    layer_error(d, l, "adaptive_avg_pool2d: elements of output_size must be "
+                "greater than or equal to 0 but received {%lld, %lld}",
+                (long long)size[0], (long long)size[1]);
     return -1;
   }
   if (nsp == 2 && in.n != 3 && in.n != 4) {
@@ -32,26 +61,14 @@ static int adaptive_shape(Layer *l, Diag *d) {
     free(s);
     return -1;
   }
-  for (int i = 0; i < nsp; i++)
-    if (l->a.output_size[i] < 0) {
-      Buf b = {0};
-      buf_printf(&b, "adaptive_avg_pool2d: elements of output_size must be "
-                 "greater than or equal to 0 but received {");
-      if (nsp == 1) buf_printf(&b, "1, ");
-      for (int j = 0; j < nsp; j++)
-        buf_printf(&b, "%s%lld", j ? ", " : "",
-                   (long long)l->a.output_size[j]);
-      buf_printf(&b, "}");
-      layer_error(d, l, "%s", b.s);
-      buf_free(&b);
-      return -1;
-    }
   l->out = in;
   for (int i = 0; i < nsp; i++) {
-    l->out.d[in.n - nsp + i] = l->a.output_size[i];
-    if (l->a.output_size[i] == 0) {
+    int64_t v = size[2 - nsp + i];
+    l->a.output_size[i] = v;
+    l->out.d[in.n - nsp + i] = v;
+    if (v == 0) {
       layer_error(d, l, "Output size is too small: output_size=%lld gives an "
-                  "empty output", (long long)l->a.output_size[i]);
+                  "empty output", (long long)v);
       return -1;
     }
   }

@@ -42,6 +42,15 @@ static int bn_shape(Layer *l, Diag *d) {
     return -1;
   }
   int64_t c = in->d[1];
+  /* Without running statistics PyTorch normalises with the batch's own,
+   * as in training, and F.batch_norm's _verify_batch_size applies. */
+  if (!a->track_running_stats && shape_numel(in) / c == 1) {
+    char *str = shape_str(in);
+    layer_error(d, l, "Expected more than 1 value per channel when training, "
+                "got input size torch.Size(%s)", str);
+    free(str);
+    return -1;
+  }
   if (a->track_running_stats && c != a->in) {
     layer_error(d, l, "running_mean should contain %lld elements not %lld",
                 (long long)c, (long long)a->in);

@@ -38,16 +38,7 @@ static int is_max(const Layer *l) {
 
 static int pool_parse(Layer *l, const ArgVal *v, Diag *d) {
   LayerArgs *a = &l->a;
-  int nsp = l->kind->nsp, max = is_max(l);
-  const ArgVal *stride = &v[max ? STRIDE : ASTRIDE];
-  for (int i = 0; i < nsp; i++) {
-    a->kernel[i] = v[KERNEL].i[i];
-    a->stride[i] = stride->set ? stride->i[i] : a->kernel[i];
-    a->padding[i] = arg_int(&v[max ? PADDING : APADDING], 0, i);
-    a->dilation[i] = max ? arg_int(&v[DILATION], 1, i) : 1;
-    a->pad_lo[i] = a->pad_hi[i] = a->padding[i];
-  }
-  if (max) {
+  if (is_max(l)) {
     a->ceil_mode = v[MAX_CEIL].set && v[MAX_CEIL].b;
     if (v[RETURN_INDICES].set && v[RETURN_INDICES].b) {
       layer_error(d, l, "return_indices=True is not supported: the layer "
@@ -57,15 +48,28 @@ static int pool_parse(Layer *l, const ArgVal *v, Diag *d) {
   } else {
     a->ceil_mode = v[ACEIL].set && v[ACEIL].b;
     a->count_include_pad = v[ACOUNT].set ? v[ACOUNT].b : 1;
-    if (nsp == 2 && v[ADIVISOR].set) {
-      a->divisor_override = v[ADIVISOR].i[0];
-      if (a->divisor_override == 0) {
-        layer_error(d, l, "divisor must be not zero");
-        return -1;
-      }
-    }
   }
   return 0;
+}
+
+/* An argument as the C++ kernel receives it: n values (stride: 0 when
+ * None), a Python int becoming one value. */
+typedef struct List {
+  int n;
+  int64_t v[MC_MAXDIM];
+} List;
+
+static List raw(const ArgVal *v, int64_t dflt, int none) {
+  List r = {none ? 0 : 1, {dflt}};
+  if (v->set) {
+    r.n = v->is_tuple ? v->n : 1;
+    for (int i = 0; i < r.n; i++) r.v[i] = v->i[i];
+  }
+  return r;
+}
+
+static int64_t at(const List *x, int i) {
+  return x->n == 1 ? x->v[0] : x->v[i];
 }
 
 static void too_small(Diag *d, Layer *l, const char *torch_msg, int nsp,
@@ -90,13 +94,41 @@ static void too_small(Diag *d, Layer *l, const char *torch_msg, int nsp,
 /* max_pool1d on the CPU without autograd (check_max_pool1d). */
 static int maxpool1d_shape(Layer *l, Diag *d) {
   LayerArgs *a = &l->a;
+  const ArgVal *v = l->arg;
   Shape in = l->in;
+  List k = raw(&v[KERNEL], 0, 0), s = raw(&v[STRIDE], 0, 1),
+       p = raw(&v[PADDING], 0, 0), dl = raw(&v[DILATION], 1, 0);
   if (in.n != 2 && in.n != 3) {
-    char *s = shape_str(&in);
-    layer_error(d, l, "max_pool1d() Expected 2D or 3D input, but got %s", s);
-    free(s);
+    char *str = shape_str(&in);
+    layer_error(d, l, "max_pool1d: Expected 2D or 3D (batch mode) tensor with "
+                "optional 0 dim batch size for input, but got:%s", str);
+    free(str);
     return -1;
   }
+  if (k.n != 1) {
+    layer_error(d, l, "max_pool1d() kernel_size must be an int, list of ints "
+                "or tuple of ints of size 1 but got size %d", k.n);
+    return -1;
+  }
+  if (s.n > 1) {
+    layer_error(d, l, "max_pool1d() stride must be None, an int, list of "
+                "ints, or tuple of ints of size 1 but got size %d", s.n);
+    return -1;
+  }
+  if (p.n != 1) {
+    layer_error(d, l, "max_pool1d() padding must be an int, list of ints, or "
+                "tuple of ints of size 1 but got size %d", p.n);
+    return -1;
+  }
+  if (dl.n != 1) {
+    layer_error(d, l, "max_pool1d() dilation must be an int, list of ints or "
+                "tuple of ints of size 1 but got size %d", dl.n);
+    return -1;
+  }
+  a->kernel[0] = k.v[0];
+  a->stride[0] = s.n ? s.v[0] : k.v[0];
+  a->padding[0] = a->pad_lo[0] = a->pad_hi[0] = p.v[0];
+  a->dilation[0] = dl.v[0];
   if (a->kernel[0] <= 0) {
     layer_error(d, l, "max_pool1d() kernel_size must be greater than zero, "
                 "but got %lld", (long long)a->kernel[0]);
@@ -127,14 +159,10 @@ static int maxpool1d_shape(Layer *l, Diag *d) {
   if (layer_output_len(d, l, "L_out", len, a->padding[0], a->padding[0],
                        a->dilation[0], a->kernel[0], a->stride[0],
                        a->ceil_mode, &o)) {
-    if (o < 0) {
-      char *msg = mc_format("max_pool1d() Invalid computed output size: %lld",
-                            (long long)o);
-      too_small(d, l, msg, 1, &len, &o);
-      free(msg);
-    } else {
-      too_small(d, l, NULL, 1, &len, &o);
-    }
+    char *msg = o < 0 ? mc_format("max_pool1d() Invalid computed output "
+                                  "size: %lld", (long long)o) : NULL;
+    too_small(d, l, msg, 1, &len, &o);
+    free(msg);
     return -1;
   }
   l->out = in;
@@ -142,21 +170,14 @@ static int maxpool1d_shape(Layer *l, Diag *d) {
   return 0;
 }
 
-/* The 2-d kernels (max_pool2d, avg_pool2d) and avg_pool1d through them:
- * pooling_output_shape, then pool2d_shape_check. `h` and `w` index the
- * 2-d view of this layer's arguments (avg_pool1d: kernel (1, k)). */
-static int pool2d_check(Layer *l, Diag *d, const Shape *in4, int nsp,
-                        int64_t *oh, int64_t *ow) {
+/* The 2-d kernels: pooling_output_shape's checks for H then W, then
+ * pool2d_shape_check. avg_pool1d arrives here with kernel (1, k). */
+static int pool2d_check(Layer *l, Diag *d, const Shape *in4, int64_t k[2],
+                        int64_t s[2], int64_t p[2], int64_t dl[2],
+                        int64_t out[2]) {
   LayerArgs *a = &l->a;
-  int64_t k[2], s[2], p[2], dl[2];
-  for (int i = 0; i < 2; i++) {
-    int j = nsp == 2 ? i : 0;
-    int real = nsp == 2 || i == 1;
-    k[i] = real ? a->kernel[j] : 1;
-    s[i] = real ? a->stride[j] : 1;
-    p[i] = real ? a->padding[j] : 0;
-    dl[i] = real ? a->dilation[j] : 1;
-  }
+  int n = in4->n;
+  int64_t len[2] = {in4->d[n - 2], in4->d[n - 1]};
   for (int i = 0; i < 2; i++) {
     if (s[i] == 0) {
       layer_error(d, l, "stride should not be zero");
@@ -173,13 +194,9 @@ static int pool2d_check(Layer *l, Diag *d, const Shape *in4, int nsp,
                   (long long)k[i]);
       return -1;
     }
+    layer_output_len(d, l, "", len[i], p[i], p[i], dl[i], k[i], s[i],
+                     a->ceil_mode, &out[i]);
   }
-  int n = in4->n;
-  int64_t len[2] = {in4->d[n - 2], in4->d[n - 1]}, out[2];
-  int small = 0;
-  for (int i = 0; i < 2; i++)
-    small |= layer_output_len(d, l, "", len[i], p[i], p[i], dl[i], k[i],
-                              s[i], a->ceil_mode, &out[i]);
   if (k[0] <= 0 || k[1] <= 0) {
     layer_error(d, l, "kernel size should be greater than zero, but got kH: "
                 "%lld kW: %lld", (long long)k[0], (long long)k[1]);
@@ -196,6 +213,13 @@ static int pool2d_check(Layer *l, Diag *d, const Shape *in4, int nsp,
                 (long long)dl[1]);
     return -1;
   }
+  if (n != 3 && n != 4) {
+    char *str = shape_str(in4);
+    layer_error(d, l, "Expected 3D or 4D (batch mode) tensor with optional 0 "
+                "dim batch size for input, but got:%s", str);
+    free(str);
+    return -1;
+  }
   if (k[1] / 2 < p[1] || k[0] / 2 < p[0]) {
     layer_error(d, l, "pad should be smaller than or equal to half of kernel "
                 "size, but got padW = %lld, padH = %lld, kW = %lld, kH = %lld",
@@ -203,77 +227,141 @@ static int pool2d_check(Layer *l, Diag *d, const Shape *in4, int nsp,
                 (long long)k[0]);
     return -1;
   }
-  if (small) {
+  if (out[0] < 1 || out[1] < 1) {
     int64_t planes = in4->d[n - 3];
     char *msg = mc_format("Given input size: (%lldx%lldx%lld). Calculated "
                           "output size: (%lldx%lldx%lld). Output size is too "
                           "small", (long long)planes, (long long)len[0],
                           (long long)len[1], (long long)planes,
                           (long long)out[0], (long long)out[1]);
-    if (nsp == 2) too_small(d, l, msg, 2, len, out);
+    if (l->kind->nsp == 2) too_small(d, l, msg, 2, len, out);
     else too_small(d, l, msg, 1, len + 1, out + 1);
     free(msg);
     return -1;
   }
-  *oh = out[0];
-  *ow = out[1];
+  return 0;
+}
+
+/* Check a 2-d pool argument's length: 1 or 2 values (stride: or none). */
+static int len2(Layer *l, Diag *d, const List *x, int none_ok,
+                const char *msg) {
+  if (x->n == 1 || x->n == 2 || (none_ok && x->n == 0)) return 0;
+  layer_error(d, l, "%s", msg);
+  return -1;
+}
+
+static int pool2d_shape(Layer *l, Diag *d) {
+  LayerArgs *a = &l->a;
+  const ArgVal *v = l->arg;
+  Shape in = l->in;
+  int max = is_max(l);
+  const char *fn = max ? "max_pool2d" : "avg_pool2d";
+  List k = raw(&v[KERNEL], 0, 0), s = raw(&v[max ? STRIDE : ASTRIDE], 0, 1),
+       p = raw(&v[max ? PADDING : APADDING], 0, 0),
+       dl = max ? raw(&v[DILATION], 1, 0) : (List){1, {1}};
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s: kernel_size must either be a single int, or "
+           "a tuple of two ints", fn);
+  if (len2(l, d, &k, 0, msg)) return -1;
+  snprintf(msg, sizeof msg, "%s: stride must either be omitted, a single "
+           "int, or a tuple of two ints", fn);
+  if (len2(l, d, &s, 1, msg)) return -1;
+  snprintf(msg, sizeof msg, max ? "%s: padding must be either be a single "
+           "int, or a tuple of two ints" : "%s: padding must either be a "
+           "single int, or a tuple of two ints", fn);
+  if (len2(l, d, &p, 0, msg)) return -1;
+  snprintf(msg, sizeof msg, "%s: dilation must be either a single int, or a "
+           "tuple of two ints", fn);
+  if (max && len2(l, d, &dl, 0, msg)) return -1;
+  if (!max && v[ADIVISOR].set) {
+    a->divisor_override = v[ADIVISOR].i[0];
+    if (a->divisor_override == 0) {
+      layer_error(d, l, "divisor must be not zero");
+      return -1;
+    }
+  }
+  if (max && in.n != 3 && in.n != 4) {
+    layer_error(d, l, "non-empty 3D or 4D (batch mode) tensor expected for "
+                "input");
+    return -1;
+  }
+  if (!max && in.n < 3) { /* input.size(-3) */
+    layer_error(d, l, "Dimension out of range (expected to be in range of "
+                "[%d, %d], but got -3)", -in.n, in.n - 1);
+    return -1;
+  }
+  int64_t kk[2], ss[2], pp[2], dd[2], out[2];
+  for (int i = 0; i < 2; i++) {
+    kk[i] = at(&k, i);
+    ss[i] = s.n ? at(&s, i) : kk[i];
+    pp[i] = at(&p, i);
+    dd[i] = at(&dl, i);
+    a->kernel[i] = kk[i];
+    a->stride[i] = ss[i];
+    a->padding[i] = a->pad_lo[i] = a->pad_hi[i] = pp[i];
+    a->dilation[i] = dd[i];
+  }
+  if (pool2d_check(l, d, &in, kk, ss, pp, dd, out)) return -1;
+  l->out = in;
+  l->out.d[in.n - 2] = out[0];
+  l->out.d[in.n - 1] = out[1];
+  return 0;
+}
+
+/* avg_pool1d: its own rank and length checks, then avg_pool2d on the
+ * input unsqueezed at -2 with kernel (1, k), stride (1, s), pad (0, p). */
+static int avgpool1d_shape(Layer *l, Diag *d) {
+  LayerArgs *a = &l->a;
+  const ArgVal *v = l->arg;
+  Shape in = l->in;
+  if (in.n != 2 && in.n != 3) {
+    layer_error(d, l, "Expected 2 to 3 dimensions, but got %d-dimensional "
+                "tensor for argument #1 'self' (while checking arguments for "
+                "avg_pool1d)", in.n);
+    return -1;
+  }
+  List k = raw(&v[AKERNEL], 0, 0), s = raw(&v[ASTRIDE], 0, 1),
+       p = raw(&v[APADDING], 0, 0);
+  if (s.n == 0) s = k;
+  const List *lists[3] = {&k, &s, &p};
+  const char *names[3] = {"kernel_size", "stride", "padding"};
+  for (int i = 0; i < 3; i++)
+    if (lists[i]->n != 1) {
+      layer_error(d, l, "avg_pool1d() argument '%s' should contain one int "
+                  "(got %d)", names[i], lists[i]->n);
+      return -1;
+    }
+  a->kernel[0] = k.v[0];
+  a->stride[0] = s.v[0];
+  a->padding[0] = a->pad_lo[0] = a->pad_hi[0] = p.v[0];
+  a->dilation[0] = 1;
+  Shape in4 = in;
+  in4.d[in4.n] = in4.d[in4.n - 1];
+  in4.d[in4.n - 1] = 1;
+  in4.n++;
+  int64_t kk[2] = {1, k.v[0]}, ss[2] = {1, s.v[0]}, pp[2] = {0, p.v[0]},
+          dd[2] = {1, 1}, out[2];
+  if (pool2d_check(l, d, &in4, kk, ss, pp, dd, out)) return -1;
+  l->out = in;
+  l->out.d[in.n - 1] = out[1];
   return 0;
 }
 
 static int pool_shape(Layer *l, Diag *d) {
-  Shape in = l->in;
-  int nsp = l->kind->nsp;
-  if (l->kind == &kind_MaxPool1d) return maxpool1d_shape(l, d);
-  if (nsp == 1) {
-    if (in.n != 2 && in.n != 3) {
-      layer_error(d, l, "Expected 2 to 3 dimensions, but got %d-dimensional "
-                  "tensor for argument #1 'self' (while checking arguments "
-                  "for avg_pool1d)", in.n);
-      return -1;
-    }
-    Shape in4 = in; /* avg_pool2d(self.unsqueeze(-2)) */
-    in4.d[in4.n] = in4.d[in4.n - 1];
-    in4.d[in4.n - 1] = 1;
-    in4.n++;
-    int64_t oh, ow;
-    if (pool2d_check(l, d, &in4, 1, &oh, &ow)) return -1;
-    l->out = in;
-    l->out.d[in.n - 1] = ow;
-  } else {
-    if (in.n != 3 && in.n != 4) {
-      char *s = shape_str(&in);
-      if (is_max(l))
-        layer_error(d, l, "non-empty 3D or 4D (batch mode) tensor expected "
-                    "for input");
-      else
-        layer_error(d, l, "non-empty 3D or 4D (batch mode) tensor expected "
-                    "for input");
-      free(s);
-      return -1;
-    }
-    int64_t oh, ow;
-    if (pool2d_check(l, d, &in, 2, &oh, &ow)) return -1;
-    l->out = in;
-    l->out.d[in.n - 2] = oh;
-    l->out.d[in.n - 1] = ow;
-  }
+  int r;
+  if (l->kind == &kind_MaxPool1d) r = maxpool1d_shape(l, d);
+  else if (l->kind == &kind_AvgPool1d) r = avgpool1d_shape(l, d);
+  else r = pool2d_shape(l, d);
+  if (r) return -1;
+  l->macs = 0; /* comparisons and adds, no multiply-accumulates */
   return layer_check_size(d, l, &l->out);
 }
 
-static int pool_finish(Layer *l, Diag *d) {
-  if (pool_shape(l, d)) return -1;
-  int64_t window = 1;
-  for (int i = 0; i < l->kind->nsp; i++) window *= l->a.kernel[i];
-  l->macs = 0; /* comparisons and adds, not multiply-accumulates */
-  (void)window;
-  return 0;
-}
-
 const LayerKind kind_MaxPool1d = {"MaxPool1d", 1, maxpool_args, 0, pool_parse,
-                                  pool_finish};
+                                  pool_shape};
 const LayerKind kind_MaxPool2d = {"MaxPool2d", 2, maxpool_args, 0, pool_parse,
-                                  pool_finish};
+                                  pool_shape};
 const LayerKind kind_AvgPool1d = {"AvgPool1d", 1, avgpool1d_args, 0,
-                                  pool_parse, pool_finish};
+                                  pool_parse, pool_shape};
 const LayerKind kind_AvgPool2d = {"AvgPool2d", 2, avgpool2d_args, 0,
-                                  pool_parse, pool_finish};
+                                  pool_parse, pool_shape};
