@@ -14,7 +14,7 @@ static const char usage_text[] =
     "\n"
     "options (every command):\n"
     "  --max-instructions N   Lua instructions a spec may run (default "
-    "200000000)\n"
+    "50000000)\n"
     "  --max-memory MB        memory a spec may use (default 64)\n"
     "\n"
     "  modelc --help | --version | <command> --help\n";

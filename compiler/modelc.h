@@ -215,7 +215,7 @@ typedef struct Limits {
   int64_t max_memory;       /* bytes the Lua state may hold */
 } Limits;
 
-#define MC_DEFAULT_INSTRUCTIONS 200000000LL
+#define MC_DEFAULT_INSTRUCTIONS 50000000LL
 #define MC_DEFAULT_MEMORY (64LL << 20)
 
 /* ---------------------------------------------------------------- spec.c */

@@ -1,0 +1,62 @@
+#!/bin/sh
+# tests/cli.sh: modelc's command line as a user meets it: exit status 0 on
+# success, 1 when the spec is wrong, 2 when the command line is wrong; help
+# and version; errors on stderr at file:line. Run by `make test`.
+MODELC=${MODELC:-build/modelc}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+
+# expect STATUS PATTERN [STREAM] -- ARGS...: run modelc, check the exit
+# status and that PATTERN (grep -E) appears on stdout or stderr.
+expect() {
+  want=$1 pattern=$2 stream=$3
+  shift 4
+  "$MODELC" "$@" >"$tmp/out" 2>"$tmp/err"
+  got=$?
+  file="$tmp/$stream"
+  if [ "$got" = "$want" ] && grep -Eq -- "$pattern" "$file"; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+    echo "FAIL: modelc $* (exit $got, want $want; '$pattern' on $stream)"
+    sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -8
+  fi
+}
+
+expect 0 '^usage: modelc <command>' out -- --help
+expect 0 '^modelc [0-9]+\.[0-9]+\.[0-9]+$' out -- --version
+expect 0 '^usage: modelc check' out -- check --help
+expect 2 'no command given' err --
+expect 2 "unknown command 'frobnicate'" err -- frobnicate x.lua
+expect 2 'no spec given' err -- check
+expect 2 "unknown option '--bogus'" err -- check --bogus specs/seed_cnn1d.lua
+expect 2 'more than one spec' err -- check specs/seed_cnn1d.lua specs/cnn1d_class.lua
+expect 2 "'--max-memory' needs a positive whole number" err -- check --max-memory x specs/seed_cnn1d.lua
+expect 2 "'--max-instructions' needs a value" err -- check specs/seed_cnn1d.lua --max-instructions
+expect 1 "cannot open spec '$tmp/none.lua'" err -- check "$tmp/none.lua"
+
+# A good spec: the table on stdout, exit 0.
+expect 0 '^  7  7     Linear\(16, 2\) +\[2, 2\] +34 +64$' out -- check specs/seed_cnn1d.lua
+expect 0 '^total: 330 parameters' out -- check specs/seed_cnn1d.lua
+
+# A wrong spec: file:line on stderr, exit 1.
+cat >"$tmp/bad.lua" <<'LUA'
+return model "bad" {
+  input = {2, 4, 5},
+  nn.Conv1d{3, 2, 3},
+}
+LUA
+expect 1 "^$tmp/bad.lua:3: error: layer 0 \(Conv1d\): Given groups=1, weight of size \[2, 3, 3\], expected input\[2, 4, 5\] to have 3 channels, but got 4 channels instead$" err -- check "$tmp/bad.lua"
+
+# Limits come from the command line.
+printf 'local n = 0\nfor i = 1, 2000000 do n = n + i end\nreturn model "m" { input = {1, 2}, nn.ReLU{} }\n' >"$tmp/busy.lua"
+expect 1 "^$tmp/busy.lua:2: error: the spec ran for more than 1000 Lua instructions" err -- check --max-instructions 1000 "$tmp/busy.lua"
+expect 0 'ReLU' out -- check "$tmp/busy.lua"
+printf 'local s = ("x"):rep(3000000)\nreturn model "m" { input = {1, 2}, nn.ReLU{} }\n' >"$tmp/big.lua"
+expect 1 "^$tmp/big.lua:1: error: the spec used more than 2 MB of memory" err -- check --max-memory 2 "$tmp/big.lua"
+expect 0 'ReLU' out -- check --max-memory 8 "$tmp/big.lua"
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" = 0 ]

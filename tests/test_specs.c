@@ -1,0 +1,136 @@
+/* test_specs.c: every example spec in specs/ checks, and its shapes are
+ * the ones the tutorials print (PyTorch's own output, copied from them). */
+#include "testutil.h"
+
+typedef struct Expect {
+  const char *spec;
+  const char *shapes; /* each layer's output, "|" between layers */
+} Expect;
+
+static const Expect expect[] = {
+    {"specs/seed_cnn1d.lua",
+     "2,8,9|2,8,9|2,8,4|2,16,3|2,16,3|2,16,1|2,16|2,2"},
+    {"specs/onehot_cnn.lua", "2,16,7|2,32,5|2,32,5|2,16,2|2,24,2|2,12,1"},
+    {"specs/cnn1d_class.lua", "1,32,20|1,32,20|1,32,10|1,320|1,2"},
+    {"specs/conv1d_stride_pad.lua", "10,32,6"},
+    {"specs/conv1d_tutorial.lua", "2,2,2"},
+    {"specs/conv1d_tutorial_pad.lua", "2,2,4"},
+    {"specs/conv2d_unbatched.lua", "2,2,3"},
+    {"specs/conv3d_volume.lua", "20,8,8,48,98"},
+    {"specs/conv1d_long.lua", "1,4,98"},
+};
+
+static void shapes_of(const Model *m, char *buf, size_t n) {
+  buf[0] = 0;
+  for (int i = 0; i < m->nlayers; i++) {
+    const Shape *s = &m->layers[i].out;
+    if (i) strncat(buf, "|", n - strlen(buf) - 1);
+    for (int k = 0; k < s->n; k++) {
+      char num[32];
+      snprintf(num, sizeof num, "%s%lld", k ? "," : "", (long long)s->d[k]);
+      strncat(buf, num, n - strlen(buf) - 1);
+    }
+  }
+}
+
+static void test_specs_tutorial_shapes(void **state) {
+  (void)state;
+  Limits lim = {MC_DEFAULT_INSTRUCTIONS, MC_DEFAULT_MEMORY};
+  for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
+    Diag d = {0};
+    Model m;
+    int r = spec_load(expect[i].spec, &lim, &d, &m);
+    if (r == 0) r = shape_infer(&m, &d);
+    if (r) printf("%s: %s", expect[i].spec, d.text.s ? d.text.s : "");
+    assert_int_equal(r, 0);
+    char got[512];
+    shapes_of(&m, got, sizeof got);
+    if (strcmp(got, expect[i].shapes))
+      printf("%s:\n  got  %s\n  want %s\n", expect[i].spec, got,
+             expect[i].shapes);
+    assert_string_equal(got, expect[i].shapes);
+    model_free(&m);
+    diag_free(&d);
+  }
+}
+
+/* The seed_cnn1d table: parameters per layer as PyTorch counts them
+ * (sum(p.numel())) and the multiply-accumulates of the issue (944 per
+ * sample), the workspace from the two largest consecutive activations. */
+static void test_specs_seed_cnn1d_totals(void **state) {
+  (void)state;
+  Diag d;
+  Model m;
+  char *text = read_file("specs/seed_cnn1d.lua", NULL);
+  assert_non_null(text);
+  assert_int_equal(run_spec_text("specs/seed_cnn1d.lua", text, &d, &m), 0);
+  int64_t params = 0, macs = 0;
+  for (int i = 0; i < m.nlayers; i++) {
+    params += m.layers[i].nparams;
+    macs += m.layers[i].macs;
+  }
+  assert_int_equal(params, 8 * 1 * 2 + 8 + 16 * 8 * 2 + 16 + 16 * 2 + 2);
+  assert_int_equal(macs, 2 * 944);
+  /* (2,8,9) then (2,8,4): 144 + 64 floats side by side */
+  assert_int_equal(m.workspace_bytes, (144 + 64) * 4);
+  assert_string_equal(m.layers[3].text,
+                      "Conv1d(8, 16, 2)");
+  assert_true(m.has_seed);
+  assert_int_equal(m.seed, 42);
+  model_free(&m);
+  diag_free(&d);
+  free(text);
+}
+
+/* The table modelc check prints: one row per layer and the totals. */
+static void test_specs_check_table(void **state) {
+  (void)state;
+  Diag d;
+  Model m;
+  char *text = read_file("specs/seed_cnn1d.lua", NULL);
+  assert_int_equal(run_spec_text("specs/seed_cnn1d.lua", text, &d, &m), 0);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  check_print(f, &m);
+  fclose(f);
+  assert_non_null(strstr(buf, "weights: PyTorch's default init, seed 42"));
+  assert_non_null(strstr(buf, "Conv1d(8, 16, 2)  [2, 16, 3]"));
+  assert_non_null(strstr(buf, "Linear(16, 2)     [2, 2]"));
+  assert_non_null(strstr(buf, "total: 330 parameters (1320 B as float32), "
+                              "1,888 MACs"));
+  assert_non_null(strstr(buf, "workspace 832 B"));
+  free(buf);
+  model_free(&m);
+  diag_free(&d);
+  free(text);
+}
+
+/* A spec without weights or seed says it uses seed 0. */
+static void test_specs_default_seed(void **state) {
+  (void)state;
+  Diag d;
+  Model m;
+  assert_int_equal(run_spec_text("t.lua", "return model \"t\" { input = "
+                                 "{1, 4}, nn.Linear{4, 2} }", &d, &m), 0);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  check_print(f, &m);
+  fclose(f);
+  assert_non_null(strstr(buf, "seed 0 (the spec gives neither weights nor "
+                              "seed)"));
+  free(buf);
+  model_free(&m);
+  diag_free(&d);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_specs_tutorial_shapes),
+      cmocka_unit_test(test_specs_seed_cnn1d_totals),
+      cmocka_unit_test(test_specs_check_table),
+      cmocka_unit_test(test_specs_default_seed),
+  };
+  return cmocka_run_group_tests_name("specs", tests, NULL, NULL);
+}
