@@ -125,12 +125,36 @@ static void test_specs_default_seed(void **state) {
   diag_free(&d);
 }
 
+/* Softmax without dim: PyTorch's implicit choice (dim 0 for 1-d and 3-d
+ * inputs, else 1) and its deprecation warning, at the layer's line. */
+static void test_specs_softmax_implicit_dim(void **state) {
+  (void)state;
+  static const struct { const char *input; int64_t dim; } rows[] = {
+      {"{5}", 0}, {"{2, 3}", 1}, {"{2, 3, 4}", 0}, {"{2, 3, 4, 5}", 1}};
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    char *spec = mc_format("return model \"s\" {\n  input = %s,\n  "
+                           "nn.LogSoftmax{},\n}\n", rows[i].input);
+    Diag d;
+    Model m;
+    assert_int_equal(run_spec_text("s.lua", spec, &d, &m), 0);
+    assert_int_equal(m.layers[0].a.dim, rows[i].dim);
+    assert_int_equal(d.nwarnings, 1);
+    assert_non_null(strstr(d.text.s, "s.lua:3: warning: LogSoftmax: Implicit "
+                           "dimension choice for log_softmax has been "
+                           "deprecated"));
+    model_free(&m);
+    diag_free(&d);
+    free(spec);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_specs_tutorial_shapes),
       cmocka_unit_test(test_specs_seed_cnn1d_totals),
       cmocka_unit_test(test_specs_check_table),
       cmocka_unit_test(test_specs_default_seed),
+      cmocka_unit_test(test_specs_softmax_implicit_dim),
   };
   return cmocka_run_group_tests_name("specs", tests, NULL, NULL);
 }

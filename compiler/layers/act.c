@@ -57,8 +57,9 @@ static int act_shape(Layer *l, Diag *d) {
   if (l->kind == &kind_Softmax || l->kind == &kind_LogSoftmax) {
     if (!a->has_dim) {
       a->dim = implicit_dim(l->in.n);
-      diag_warning(d, &l->loc, "%s: implicit dimension choice for %s has "
-                   "been deprecated; PyTorch picks dim=%lld for a %d-d input",
+      diag_warning(d, &l->loc, "%s: Implicit dimension choice for %s has "
+                   "been deprecated. Change the call to include dim=X as an "
+                   "argument. (PyTorch picks dim=%lld for a %d-d input)",
                    l->kind->name, l->kind == &kind_Softmax ? "softmax"
                                                            : "log_softmax",
                    (long long)a->dim, l->in.n);
