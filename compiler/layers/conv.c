@@ -88,11 +88,6 @@ static int conv_parse(Layer *l, const ArgVal *v, Diag *d) {
 }
 
 /* A raw list argument: the bound tuple or the default repeated nsp times. */
-typedef struct List {
-  int n;
-  int64_t v[MC_MAXDIM];
-} List;
-
 static List list_of(const ArgVal *v, int nsp, int64_t dflt) {
   List r = {nsp, {0}};
   if (v->set) {
@@ -177,6 +172,19 @@ static int emulate_pad(Layer *l, Shape *s, const List *pads, Diag *d) {
       return -1;
     }
   return 0;
+}
+
+/* The weight's rank differs from the input's. check_shape_forward puts a
+ * space before the weight's sizes, _convolution_mode does not. */
+static int rank_mismatch(Layer *l, const Shape *w, const Shape *in,
+                         const char *space, Diag *d) {
+  char *ws = shape_str(w), *is = shape_str(in);
+  layer_error(d, l, "Expected %d-dimensional input for %d-dimensional "
+              "weight%s%s, but got %d-dimensional input of size %s instead",
+              w->n, w->n, space, ws, in->n, is);
+  free(ws);
+  free(is);
+  return -1;
 }
 
 /* at::_convolution's expand_param_if_needed. */
@@ -275,16 +283,7 @@ static int conv_shape(Layer *l, Diag *d) {
   for (int i = 0; i < dim; i++) w.d[2 + i] = kernel.v[i];
 
   if (a->pad_string == PADS_SAME) { /* _convolution_mode, "same" */
-    if (w.n != in.n) {
-      char *ws = shape_str(&w);
-      str = shape_str(&in);
-      layer_error(d, l, "Expected %d-dimensional input for %d-dimensional "
-                  "weight%s, but got %d-dimensional input of size %s instead",
-                  w.n, w.n, ws, in.n, str);
-      free(ws);
-      free(str);
-      return -1;
-    }
+    if (w.n != in.n) return rank_mismatch(l, &w, &in, "", d);
     if (stride.n != dim && stride.n != 1) {
       layer_error(d, l, "stride cannot broadcast to %d dimensions", dim);
       return -1;
@@ -330,16 +329,8 @@ static int conv_shape(Layer *l, Diag *d) {
       layer_error(d, l, "non-positive dilation is not supported");
       return -1;
     }
+  if (w.n != in.n) return rank_mismatch(l, &w, &in, " ", d);
   char *ws = shape_str(&w);
-  if (w.n != in.n) {
-    str = shape_str(&in);
-    layer_error(d, l, "Expected %d-dimensional input for %d-dimensional "
-                "weight %s, but got %d-dimensional input of size %s instead",
-                w.n, w.n, ws, in.n, str);
-    free(ws);
-    free(str);
-    return -1;
-  }
   if (a->out < a->groups) {
     layer_error(d, l, "Given groups=%lld, expected weight to be at least "
                 "%lld at dimension 0, but got weight of size %s instead",

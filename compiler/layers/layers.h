@@ -9,6 +9,12 @@ char *layer_len_formula(const char *what, int64_t len, int64_t lo, int64_t hi,
                         int64_t result);
 const char *layer_dim_name(int nsp, int i);
 
+/* A list argument as a PyTorch kernel receives it. */
+typedef struct List {
+  int n;
+  int64_t v[MC_MAXDIM];
+} List;
+
 /* An argument's value, or its default. */
 static inline int64_t arg_int(const ArgVal *v, int64_t dflt, int i) {
   return v->set ? v->i[i] : dflt;

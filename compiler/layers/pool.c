@@ -54,11 +54,6 @@ static int pool_parse(Layer *l, const ArgVal *v, Diag *d) {
 
 /* An argument as the C++ kernel receives it: n values (stride: 0 when
  * None), a Python int becoming one value. */
-typedef struct List {
-  int n;
-  int64_t v[MC_MAXDIM];
-} List;
-
 static List raw(const ArgVal *v, int64_t dflt, int none) {
   List r = {none ? 0 : 1, {dflt}};
   if (v->set) {
