@@ -24,17 +24,25 @@ static const char *describe(lua_State *L, int i) {
   return lua_pushfstring(L, "a %s", luaL_typename(L, i));
 }
 
-/* An integer: a Lua integer or a float with an exact integer value. */
+/* An integer: a Lua integer or a float with an exact integer value, within
+ * MC_MAX_INT so that no size computation can overflow int64. */
 static int get_int(lua_State *L, int i, int64_t *out) {
   if (lua_type(L, i) != LUA_TNUMBER) return 0;
   if (lua_isinteger(L, i)) {
     *out = (int64_t)lua_tointeger(L, i);
-    return 1;
+  } else {
+    double x = lua_tonumber(L, i);
+    if (!(x == floor(x)) || !(fabs(x) < 9.2e18)) return 0;
+    *out = (int64_t)x;
   }
-  double x = lua_tonumber(L, i);
-  if (!(x == floor(x)) || !(fabs(x) < 9.2e18)) return 0;
-  *out = (int64_t)x;
-  return 1;
+  return *out >= -MC_MAX_INT && *out <= MC_MAX_INT;
+}
+
+/* A string argument: NUL bytes inside would cut it short in C. */
+static const char *get_str(lua_State *L, int i) {
+  size_t len;
+  const char *s = lua_tolstring(L, i, &len);
+  return s && strlen(s) == len ? s : NULL;
 }
 
 static int arg_error(Diag *d, const Layer *l, const char *fmt, const char *a,
@@ -75,7 +83,11 @@ static int read_ints(lua_State *L, int i, const Layer *l, const char *name,
     for (int k = 1; k < v->n; k++) v->i[k] = v->i[0];
     return 0;
   }
-  if (nsp > 0)
+  if (lua_type(L, i) == LUA_TNUMBER && lua_tonumber(L, i) ==
+      floor(lua_tonumber(L, i)))
+    arg_error(d, l, "argument '%s' is too large: modelc takes sizes up to "
+              "2147483647, not %s", name, describe(L, i));
+  else if (nsp > 0)
     arg_error(d, l, "argument '%s' must be an integer or a tuple of "
               "integers, not %s", name, describe(L, i));
   else
@@ -100,8 +112,9 @@ static int read_value(lua_State *L, int i, const Layer *l, const ArgSpec *s,
     return read_ints(L, i, l, s->name, nsp ? nsp : 1, v, d);
   case A_PADDING:
     if (t == LUA_TSTRING) {
-      v->s = lua_tostring(L, i);
-      return 0;
+      if ((v->s = get_str(L, i))) return 0;
+      return arg_error(d, l, "argument '%s' contains a NUL byte%s", s->name,
+                       "");
     }
     return read_ints(L, i, l, s->name, nsp ? nsp : 1, v, d);
   case A_NUM:
@@ -133,8 +146,9 @@ static int read_value(lua_State *L, int i, const Layer *l, const ArgSpec *s,
     return -1;
   case A_STR:
     if (t == LUA_TSTRING) {
-      v->s = lua_tostring(L, i);
-      return 0;
+      if ((v->s = get_str(L, i))) return 0;
+      return arg_error(d, l, "argument '%s' contains a NUL byte%s", s->name,
+                       "");
     }
     what = describe(L, i);
     arg_error(d, l, "argument '%s' must be a string, not %s", s->name, what);
@@ -263,7 +277,8 @@ static int bind_key(lua_State *L, int val, const char *key, Layer *l,
       const char *what = describe(L, val);
       return arg_error(d, l, "'%s' must be a string, not %s", key, what);
     }
-    const char *s = lua_tostring(L, val);
+    const char *s = get_str(L, val);
+    if (!s) return arg_error(d, l, "'%s' contains a NUL byte%s", key, "");
     if (!*s || strchr(s, '.'))
       return arg_error(d, l, "module name can't contain \".\", got: %s%s", s,
                        *s ? "" : "(empty)");
@@ -306,13 +321,19 @@ int args_bind(lua_State *L, int t, Layer *l, ArgVal *v, Diag *d) {
 
   /* Positional entries: 1..n without holes. */
   lua_Integer npos = (lua_Integer)lua_rawlen(L, t);
-  if (npos > nargs && !k->any_args) {
-    char *a = mc_format("%d", nargs);
-    char *b = mc_format("%lld", (long long)npos);
-    int r = arg_error(d, l, "__init__() takes at most %s positional "
-                      "arguments but %s were given", a, b);
-    free(a);
-    free(b);
+  if (npos > nargs && !k->any_args) { /* Python counts self */
+    int req = 1;
+    while (k->args[req - 1].name && k->args[req - 1].required) req++;
+    char *takes = req == nargs + 1
+                      ? mc_format("%d positional argument%s", req,
+                                  req == 1 ? "" : "s")
+                      : mc_format("from %d to %d positional arguments", req,
+                                  nargs + 1);
+    char *given = mc_format("%lld", (long long)npos + 1);
+    int r = arg_error(d, l, "__init__() takes %s but %s were given", takes,
+                      given);
+    free(takes);
+    free(given);
     return r;
   }
   for (lua_Integer i = 1; i <= npos && !k->any_args; i++) {
@@ -360,10 +381,26 @@ int args_bind(lua_State *L, int t, Layer *l, ArgVal *v, Diag *d) {
     if (r) return r;
   }
 
-  for (int i = 0; i < nargs; i++)
-    if (k->args[i].required && !v[i].set)
-      return arg_error(d, l, "__init__() missing 1 required positional "
-                       "argument: '%s'%s", k->args[i].name, "");
+  /* Python: missing 2 required positional arguments: 'a' and 'b' */
+  Buf names = {0};
+  int missing = 0, total = 0;
+  for (int i = 0; i < nargs; i++) total += k->args[i].required && !v[i].set;
+  for (int i = 0; i < nargs; i++) {
+    if (!k->args[i].required || v[i].set) continue;
+    missing++;
+    buf_printf(&names, "%s'%s'",
+               missing == 1 ? "" : missing < total ? ", "
+                                   : total == 2 ? " and " : ", and ",
+               k->args[i].name);
+  }
+  if (missing) {
+    char *head = mc_format("__init__() missing %d required positional "
+                           "argument%s", missing, missing == 1 ? "" : "s");
+    int r = arg_error(d, l, "%s: %s", head, names.s);
+    free(head);
+    buf_free(&names);
+    return r;
+  }
   return 0;
 }
 

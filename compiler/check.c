@@ -57,11 +57,11 @@ void check_print(FILE *out, const Model *m) {
             l->prefix, wtext, l->text, wshape, s, group(l->nparams, b1),
             group(l->macs, b2));
     free(s);
-    params += l->nparams;
-    macs += l->macs;
+    params = mc_satadd(params, l->nparams);
+    macs = mc_satadd(macs, l->macs);
   }
   fprintf(out, "\ntotal: %s parameters (%s as float32), %s MACs\n",
-          group(params, b1), bytes(params * 4, b2), group(macs, b3));
+          group(params, b1), bytes(mc_satmul(params, 4), b2), group(macs, b3));
   int64_t io = (shape_numel(&m->input) +
                 shape_numel(&m->layers[m->nlayers - 1].out)) * 4;
   fprintf(out, "activation memory: workspace %s, plus input and output %s\n",

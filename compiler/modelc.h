@@ -20,6 +20,10 @@
 
 #define MC_VERSION "0.1.0"
 #define MC_MAXDIM 8
+/* The largest size or argument modelc takes, and the most elements one
+ * tensor may have: with these no size computation overflows int64. */
+#define MC_MAX_INT 2147483647LL
+#define MC_MAX_NUMEL (1LL << 40)
 
 /* ---------------------------------------------------------------- util.c */
 
@@ -41,6 +45,9 @@ void buf_free(Buf *b);
 /* Checked int64 arithmetic: return 0 and leave *r alone on overflow. */
 int mc_mul64(int64_t a, int64_t b, int64_t *r);
 int mc_add64(int64_t a, int64_t b, int64_t *r);
+/* Saturating, for counts that are only reported (parameters, MACs). */
+int64_t mc_satmul(int64_t a, int64_t b);
+int64_t mc_satadd(int64_t a, int64_t b);
 
 /* ---------------------------------------------------------------- diag.c */
 
@@ -110,7 +117,7 @@ typedef struct Shape {
   int64_t d[MC_MAXDIM];
 } Shape;
 
-int64_t shape_numel(const Shape *s); /* -1 on overflow */
+int64_t shape_numel(const Shape *s); /* -1 past MC_MAX_NUMEL */
 char *shape_str(const Shape *s);     /* "[2, 8, 9]", malloc'd */
 int shape_eq(const Shape *a, const Shape *b);
 

@@ -31,7 +31,7 @@ void plan_memory(Model *m) {
     int last = i == m->nlayers - 1;
     if (plan_in_place(l) && !in_input) continue;
     int64_t size = last ? 0 : shape_numel(&l->out) * (int64_t)sizeof(float);
-    if (prev + size > best) best = prev + size;
+    if (mc_satadd(prev, size) > best) best = mc_satadd(prev, size);
     prev = size;
     in_input = 0;
   }

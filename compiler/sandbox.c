@@ -89,9 +89,25 @@ static int sb_pcall(lua_State *L) {
   return sb_finish_pcall(L, status, 0);
 }
 
+/* xpcall's message handler, wrapped: once a limit is hit the error passes
+ * through untouched. (A limit error is raised inside the count hook, and
+ * Lua runs the handler with hooks still off: the spec's own handler could
+ * then loop for ever.) Upvalue 1 is the spec's handler. */
+static int sb_xpcall_handler(lua_State *L) {
+  if (sb_of(L)->fatal) return 1;
+  int n = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1)); /* args... h */
+  lua_insert(L, 1);                      /* h args... */
+  lua_call(L, n, 1);                     /* result */
+  return 1;
+}
+
 static int sb_xpcall(lua_State *L) {
   int n = lua_gettop(L);
   luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushvalue(L, 2);                           /* f h args... h */
+  lua_pushcclosure(L, sb_xpcall_handler, 1);     /* f h args... wrapped */
+  lua_replace(L, 2);                             /* f wrapped args... */
   lua_pushboolean(L, 1); /* f h args... true */
   lua_pushvalue(L, 1);   /* f h args... true f */
   lua_rotate(L, 3, 2);   /* f h true f args... */

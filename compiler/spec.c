@@ -142,20 +142,21 @@ static int read_input(lua_State *L, int i, Walk *w) {
     if (ok && lua_isinteger(L, -1)) v = lua_tointeger(L, -1);
     else if (ok) {
       lua_Number x = lua_tonumber(L, -1);
-      ok = x == (lua_Number)(lua_Integer)x && x > 0 && x < 1e18;
+      ok = x == (lua_Number)(lua_Integer)x && x > 0 && x <= MC_MAX_INT;
       v = (lua_Integer)x;
     }
     lua_pop(L, 1);
-    if (!ok || v <= 0) {
+    if (!ok || v <= 0 || v > MC_MAX_INT) {
       diag_error(w->d, &m->loc, "model '%s': input size %d must be a "
-                 "positive integer", m->name, k + 1);
+                 "positive integer up to %lld", m->name, k + 1,
+                 (long long)MC_MAX_INT);
       return -1;
     }
     s->d[k] = (int64_t)v;
   }
   if (shape_numel(s) < 0) {
-    diag_error(w->d, &m->loc, "model '%s': the input shape is too large",
-               m->name);
+    diag_error(w->d, &m->loc, "model '%s': the input shape is too large "
+               "(more than 2^40 elements)", m->name);
     return -1;
   }
   return 0;
@@ -172,7 +173,14 @@ static int read_option(lua_State *L, const char *key, int v, Walk *w) {
                  "string, not a %s", m->name, type_of(L, v));
       return -1;
     }
-    m->weights = mc_strdup(lua_tostring(L, v));
+    size_t len;
+    const char *path = lua_tolstring(L, v, &len);
+    if (strlen(path) != len) {
+      diag_error(w->d, &m->loc, "model '%s': the weights path contains a NUL "
+                 "byte", m->name);
+      return -1;
+    }
+    m->weights = mc_strdup(path);
     return 0;
   }
   if (strcmp(key, "seed") == 0) {
@@ -248,9 +256,11 @@ static int walk(lua_State *L) {
   m->loc.file = m->file;
   m->loc.line = u->line;
   lua_getiuservalue(L, 2, 2); /* w u name */
-  m->name = mc_strdup(lua_tostring(L, -1));
+  size_t len;
+  const char *name = lua_tolstring(L, -1, &len);
+  m->name = mc_strdup(name);
   lua_pop(L, 1);
-  if (!mc_is_identifier(m->name)) {
+  if (strlen(m->name) != len || !mc_is_identifier(m->name)) {
     diag_error(w->d, &m->loc, "model name '%s' is not a C identifier "
                "(letters, digits and '_', not starting with a digit)",
                m->name);

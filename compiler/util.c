@@ -118,8 +118,18 @@ int mc_add64(int64_t a, int64_t b, int64_t *r) {
 int64_t shape_numel(const Shape *s) {
   int64_t n = 1;
   for (int i = 0; i < s->n; i++)
-    if (!mc_mul64(n, s->d[i], &n)) return -1;
+    if (!mc_mul64(n, s->d[i], &n) || n > MC_MAX_NUMEL) return -1;
   return n;
+}
+
+int64_t mc_satmul(int64_t a, int64_t b) {
+  int64_t r;
+  return mc_mul64(a, b, &r) ? r : INT64_MAX;
+}
+
+int64_t mc_satadd(int64_t a, int64_t b) {
+  int64_t r;
+  return mc_add64(a, b, &r) ? r : INT64_MAX;
 }
 
 char *shape_str(const Shape *s) {

@@ -401,9 +401,9 @@ static int conv_shape(Layer *l, Diag *d) {
   layer_set_param(l, P_WEIGHT, w.n, w.d);
   if (a->bias) layer_set_param(l, P_BIAS, 1, &a->out);
   int64_t per_out = w.d[1];
-  for (int i = 0; i < nsp; i++) per_out *= a->kernel[i];
-  l->nparams = a->out * per_out + (a->bias ? a->out : 0);
-  l->macs = shape_numel(&l->out) * per_out;
+  for (int i = 0; i < nsp; i++) per_out = mc_satmul(per_out, a->kernel[i]);
+  l->nparams = mc_satadd(mc_satmul(a->out, per_out), a->bias ? a->out : 0);
+  l->macs = mc_satmul(shape_numel(&l->out), per_out);
   return 0;
 }
 

@@ -50,8 +50,8 @@ static int linear_shape(Layer *l, Diag *d) {
   int64_t w[2] = {a->out, a->in};
   layer_set_param(l, P_WEIGHT, 2, w);
   if (a->bias) layer_set_param(l, P_BIAS, 1, &a->out);
-  l->nparams = a->out * a->in + (a->bias ? a->out : 0);
-  l->macs = shape_numel(&l->out) * a->in;
+  l->nparams = mc_satadd(mc_satmul(a->out, a->in), a->bias ? a->out : 0);
+  l->macs = mc_satmul(shape_numel(&l->out), a->in);
   return 0;
 }
 
