@@ -260,7 +260,11 @@ static int walk(lua_State *L) {
   const char *name = lua_tolstring(L, -1, &len);
   m->name = mc_strdup(name);
   lua_pop(L, 1);
-  if (strlen(m->name) != len || !mc_is_identifier(m->name)) {
+  if (strlen(m->name) != len) {
+    diag_error(w->d, &m->loc, "model name contains a NUL byte");
+    return 0;
+  }
+  if (!mc_is_identifier(m->name)) {
     diag_error(w->d, &m->loc, "model name '%s' is not a C identifier "
                "(letters, digits and '_', not starting with a digit)",
                m->name);

@@ -60,7 +60,7 @@ static const struct {
      "print(xpcall(error, function() while true do end end))\n", INSTR, 1},
     {"NUL in the model name",
      "local x = 1\nreturn model \"a\\0b\" { input = {1, 4}, nn.ReLU{} }\n",
-     "is not a C identifier", 2},
+     "model name contains a NUL byte", 2},
     {"NUL in a padding string",
      M("{1, 1, 4}", L("nn.Conv1d{1, 2, 3, padding = \"same\\0x\"}")),
      "argument 'padding' contains a NUL byte", 3},
