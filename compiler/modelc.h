@@ -8,8 +8,12 @@
  *   args.c      PyTorch-style argument binding for layer constructors
  *   layers.c    the table of layer kinds (one file per kind in layers/)
  *   shape.c     shape inference over the layer sequence
+ *   weights.c   parameter values: inline, weights file, or seeded init
+ *   lower.c     layers to ops: fusion of activations, BatchNorm folding
  *   plan.c      activation memory plan (workspace offsets)
  *   check.c     the `modelc check` table
+ *   emit.c      the generated C file (layers/ print each op's body)
+ *   build.c     `modelc build`: files on disk
  */
 #ifndef MODELC_H
 #define MODELC_H
@@ -130,6 +134,7 @@ typedef struct Param {
   Shape shape;   /* expected shape, set by shape inference */
   Shape given;   /* shape of the inline value, if any */
   float *inline_data; /* inline value from the spec, or NULL */
+  float *data;   /* the value in PyTorch's layout (weights.c), or NULL */
 } Param;
 
 typedef enum { PAD_ZEROS, PAD_REFLECT, PAD_REPLICATE, PAD_CIRCULAR } PadMode;
@@ -140,7 +145,9 @@ typedef enum { PADS_NUM, PADS_SAME, PADS_VALID } PadString;
 typedef struct LayerArgs {
   int64_t in, out;                  /* channels or features */
   int64_t kernel[3], stride[3], padding[3], dilation[3];
-  int64_t pad_lo[3], pad_hi[3];     /* resolved padding per side */
+  int64_t pad_lo[3], pad_hi[3];     /* resolved zero padding per side */
+  int64_t fpad_lo[3], fpad_hi[3];   /* F.pad per side (padding_mode not
+                                       "zeros"); the conv then pads 0 */
   int64_t output_size[3];
   PadString pad_string;
   PadMode pad_mode;
@@ -154,6 +161,8 @@ typedef struct LayerArgs {
 } LayerArgs;
 
 struct LayerKind;
+struct Emit;
+struct Op;
 
 typedef struct Layer {
   const struct LayerKind *kind;
@@ -199,7 +208,26 @@ typedef struct LayerKind {
   /* From l->in compute l->out, parameter shapes, nparams, macs, or
    * report PyTorch's forward-time error. Return 0 or -1. */
   int (*shape)(Layer *l, Diag *d);
+  /* The formula the generated function computes, for its comment. */
+  const char *formula;
+  /* How lower.c treats the layer (see LayerRole). */
+  int role;
+  /* Print the C body of an op whose main layer is of this kind (emit.c
+   * prints the function around it). NULL for activations and no-ops. */
+  void (*emit)(struct Emit *e, const struct Op *op);
+  /* Elementwise activations: the C expression of the activation of the
+   * float variable `v`, malloc'd. */
+  char *(*act_expr)(const Layer *l);
+  /* Bytes of scratch workspace the op needs, or NULL for none. */
+  int64_t (*scratch)(const struct Op *op);
 } LayerKind;
+
+typedef enum {
+  ROLE_OP,      /* an op of its own (Conv, Linear, pools, Softmax) */
+  ROLE_ACT,     /* elementwise, fused into the op that produces its input */
+  ROLE_NOOP,    /* no code at inference: Flatten, Dropout, Identity */
+  ROLE_BN,      /* folded into the Conv or Linear before it, if any */
+} LayerRole;
 
 const LayerKind *layer_kind_find(const char *name);
 const LayerKind *layer_kind_at(int i); /* NULL past the end */
@@ -239,15 +267,128 @@ int spec_load_string(const char *path, const char *text, size_t len,
 /* Infer every layer's output shape; stop at the first error. */
 int shape_infer(Model *m, Diag *d);
 
-/* ---------------------------------------------------------------- plan.c */
+/* ------------------------------------------------------------- weights.c */
 
-/* The layers that work in place (no buffer of their own). */
-int plan_in_place(const Layer *l);
-/* Plan the workspace and set m->workspace_bytes. */
+/* Fill every used Param.data: inline values first, then the weights file
+ * (`path` overrides the spec's; NULL: the spec's), else PyTorch's default
+ * init seeded with the spec's seed (0 if none). Return 0, or -1 after
+ * reporting errors at the spec's lines. */
+int weights_load(Model *m, const char *path, Diag *d);
+
+/* -------------------------------------------------------- lower.c, plan.c */
+
+/* Where a tensor lives at run time. */
+typedef enum { BUF_INPUT, BUF_OUTPUT, BUF_WS } BufKind;
+typedef struct BufRef {
+  BufKind kind;
+  int64_t off; /* bytes into the workspace (BUF_WS) */
+} BufRef;
+
+#define MC_MAXFUSE 16
+
+/* One function of the generated code: a main layer, the BatchNorm folded
+ * into it, the elementwise activations fused after it, and the no-op
+ * layers in between, in spec order. */
+typedef struct Op {
+  const Layer *main;   /* NULL for a copy or an activation of the input */
+  const Layer *bn;     /* BatchNorm folded into main, or NULL */
+  const Layer *act[MC_MAXFUSE]; /* fused activations, in order */
+  int nact;
+  const Layer *first, *last;    /* the spec layers this op covers */
+  Shape in, out;       /* the op's input and output shapes */
+  int in_place;        /* may run with src == dst (elementwise per row) */
+  int64_t scratch;     /* bytes of scratch the op needs */
+  /* set by plan.c */
+  BufRef src, dst, tmp;
+  char fname[48];      /* the C function: l3_conv1d */
+} Op;
+
+typedef struct Program {
+  const Model *m;
+  Op *ops;
+  int nops;
+  int64_t workspace_bytes;
+} Program;
+
+/* Group the layers into ops and plan the workspace. */
+void lower(const Model *m, Program *p);
+void program_free(Program *p);
+/* Assign buffers to ops and set p->workspace_bytes. */
+void plan_program(Program *p);
+/* Lower and plan, and set m->workspace_bytes (for `check`). */
 void plan_memory(Model *m);
 
 /* --------------------------------------------------------------- check.c */
 
 void check_print(FILE *out, const Model *m);
+
+/* ---------------------------------------------------------------- emit.c */
+
+/* The C writer: one line at a time with indentation taken from braces. */
+/* The parameter arrays an op reads, after folding and packing. */
+typedef struct OpParam {
+  char *name;  /* C name: l0_weight */
+  char *what;  /* comment: PyTorch key(s) and layout */
+  float *data; /* owned */
+  int64_t n;
+} OpParam;
+
+typedef struct Emit {
+  Buf b;          /* the text being written */
+  int depth;      /* indentation level */
+  const Program *p;
+  int uses[8];    /* helper functions the file needs (EH_*) */
+  OpParam *params; /* every weight array, in emission order */
+  int nparams;
+} Emit;
+
+/* Print formatted text: each line is indented by the current depth; a
+ * line ending in '{' opens a level, a line starting with '}' closes one. */
+void em(Emit *e, const char *fmt, ...);
+/* A float as a C literal that reads back as the same float ("0.5f"). */
+char *em_float(float x);
+/* A linear index expression: sum of coef[i] * var[i], plus c. */
+typedef struct Lin {
+  int n;
+  const char *var[12];
+  int64_t coef[12];
+  int64_t c;
+} Lin;
+void lin_add(Lin *l, const char *var, int64_t coef);
+char *lin_str(const Lin *l); /* "oy * 20 + ox * 2 + 3", malloc'd */
+/* Fold op->bn into `w` ([c][per]) and `b` ([c], or NULL for none); return
+ * the bias, allocated if it was NULL. */
+float *em_fold_bn(const Op *op, float *w, float *b, int64_t c, int64_t per);
+/* A copy of a parameter's data. */
+float *em_copy(const Param *p);
+
+/* Add a weight array (takes `data`); returns its C name. */
+const char *em_param(Emit *e, const Op *op, const char *suffix, float *data,
+                     int64_t n, const char *what);
+/* The fused activations applied to the expression `x`: "l2_relu(x)". */
+char *em_act_chain(const Op *op, const char *x);
+/* If the op has fused activations, print a loop applying them to
+ * ptr[0..n). */
+void em_epilogue(Emit *e, const Op *op, const char *ptr, int64_t n);
+/* Ask for a helper function in the generated file. */
+enum { EH_MAXF, EH_NHELPERS };
+void em_use(Emit *e, int helper);
+
+typedef struct EmitOptions {
+  int jit;             /* for the JIT: weights extern, no static workspace */
+  const char *version; /* the version stamp (tests may fix it) */
+} EmitOptions;
+
+typedef struct Generated {
+  char *c, *h;          /* the two files' text */
+  char *fwd_ws;         /* the reentrant entry point's name */
+  OpParam *params;      /* the weight arrays (the JIT binds these) */
+  int nparams;
+  int64_t input_numel, output_numel, workspace_bytes;
+} Generated;
+
+/* Generate the model's C file and header (weights must be loaded). */
+void emit_model(const Model *m, const EmitOptions *o, Generated *g);
+void generated_free(Generated *g);
 
 #endif

@@ -1,39 +1,62 @@
 /* plan.c: the activation memory plan.
  *
- * The model is a chain, so each intermediate tensor lives from the layer
- * that writes it to the layer that reads it. Tensors alternate between the
- * bottom and the top of one workspace: the workspace is the largest sum
- * of two consecutive intermediates, the least any plan can use. Layers
- * that work in place (activations, Dropout, Identity, Flatten) add no
- * tensor; the first layer reads the caller's input and the last writes
- * the caller's output. An in-place layer cannot write the input, which is
- * never written, so when one comes first it gets a buffer of its own. */
+ * The model is a chain, so each intermediate tensor lives from the op
+ * that writes it to the op that reads it. Tensors alternate between the
+ * bottom and the top of one workspace; the workspace is the largest sum
+ * of two consecutive tensors (plus the scratch of the op between them),
+ * the least any plan can use. The first op reads the caller's input, which
+ * is never written, and the last writes the caller's output. Ops that work
+ * elementwise (activations of the input, BatchNorm, Softmax) write over
+ * their input when it is in the workspace. Every tensor is rounded up to
+ * 64 bytes, so each starts on a cache line when the workspace does. */
 #include "modelc.h"
 
-#include <string.h>
+#include <stdlib.h>
 
-int plan_in_place(const Layer *l) {
-  const char *k = l->kind->name;
-  static const char *const names[] = {
-      "ReLU", "ReLU6", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "GELU",
-      "SiLU", "Dropout", "Identity", "Flatten", "BatchNorm1d", "BatchNorm2d",
-      "Softmax", "LogSoftmax", NULL};
-  for (int i = 0; names[i]; i++)
-    if (strcmp(k, names[i]) == 0) return 1;
-  return 0;
+static int64_t round64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
+
+void plan_program(Program *p) {
+  int side = -1; /* where the current tensor is: -1 input, 0 bottom, 1 top */
+  int64_t size = 0, total = 0;
+  int *sides = mc_alloc(sizeof(int) * 2 * (size_t)(p->nops + 1));
+  /* First pass: sides and the workspace size. */
+  for (int i = 0; i < p->nops; i++) {
+    Op *op = &p->ops[i];
+    int last = i == p->nops - 1;
+    int64_t out = round64(shape_numel(&op->out) * (int64_t)sizeof(float));
+    int dst;
+    if (last) dst = -2; /* the caller's output */
+    else if (op->in_place && side >= 0) dst = side;
+    else dst = side == 0 ? 1 : 0;
+    int64_t need = side >= 0 ? size : 0;
+    if (dst >= 0 && dst != side) need = mc_satadd(need, out);
+    need = mc_satadd(need, round64(op->scratch));
+    if (need > total) total = need;
+    sides[2 * i] = side;
+    sides[2 * i + 1] = dst;
+    if (dst >= 0) side = dst, size = out;
+  }
+  /* Second pass: offsets. The bottom starts at 0, the top ends at total. */
+  for (int i = 0; i < p->nops; i++) {
+    Op *op = &p->ops[i];
+    int s = sides[2 * i], t = sides[2 * i + 1];
+    int64_t insz = round64(shape_numel(&op->in) * (int64_t)sizeof(float));
+    int64_t outsz = round64(shape_numel(&op->out) * (int64_t)sizeof(float));
+    op->src.kind = s == -1 ? BUF_INPUT : BUF_WS;
+    op->src.off = s == 1 ? total - insz : 0;
+    op->dst.kind = t == -2 ? BUF_OUTPUT : BUF_WS;
+    op->dst.off = t == 1 ? total - outsz : 0;
+    /* Scratch goes just above whatever this op keeps at the bottom. */
+    op->tmp.kind = BUF_WS;
+    op->tmp.off = s == 0 ? insz : t == 0 ? outsz : 0;
+  }
+  free(sides);
+  p->workspace_bytes = total;
 }
 
 void plan_memory(Model *m) {
-  int64_t prev = 0, best = 0;
-  int in_input = 1; /* the current tensor is still the caller's input */
-  for (int i = 0; i < m->nlayers; i++) {
-    const Layer *l = &m->layers[i];
-    int last = i == m->nlayers - 1;
-    if (plan_in_place(l) && !in_input) continue;
-    int64_t size = last ? 0 : shape_numel(&l->out) * (int64_t)sizeof(float);
-    if (mc_satadd(prev, size) > best) best = mc_satadd(prev, size);
-    prev = size;
-    in_input = 0;
-  }
-  m->workspace_bytes = best;
+  Program p;
+  lower(m, &p);
+  m->workspace_bytes = p.workspace_bytes;
+  program_free(&p);
 }

@@ -157,7 +157,10 @@ void model_free(Model *m) {
     free(l->name);
     free(l->prefix);
     free(l->text);
-    for (int p = 0; p < P_COUNT; p++) free(l->param[p].inline_data);
+    for (int p = 0; p < P_COUNT; p++) {
+      free(l->param[p].inline_data);
+      free(l->param[p].data);
+    }
   }
   free(m->layers);
   free(m->name);

@@ -73,8 +73,74 @@ static int act_shape(Layer *l, Diag *d) {
   return 0;
 }
 
-#define ACT(kind, args) \
-  const LayerKind kind_##kind = {#kind, 0, args, 0, act_parse, act_shape};
+/* ------------------------------------------------------------- lowering
+ *
+ * Each activation is a one-line function of v, fused into the op that
+ * produces its input; the expressions follow PyTorch's CPU kernels (a NaN
+ * stays NaN through ReLU and ReLU6, as through clamp). Softmax and
+ * LogSoftmax run over one dim, stably: the max is subtracted first. */
+
+static char *act_expr(const Layer *l) {
+  const LayerKind *k = l->kind;
+  if (k == &kind_ReLU) return mc_strdup("v < 0.0f ? 0.0f : v");
+  if (k == &kind_ReLU6)
+    return mc_strdup("v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v");
+  if (k == &kind_Sigmoid) return mc_strdup("1.0f / (1.0f + expf(-v))");
+  if (k == &kind_Tanh) return mc_strdup("tanhf(v)");
+  if (k == &kind_SiLU) return mc_strdup("v / (1.0f + expf(-v))");
+  if (k == &kind_GELU && l->a.approximate_tanh)
+    return mc_strdup("0.5f * v * (1.0f + tanhf(0.7978845608f * (v + "
+                     "0.044715f * v * v * v)))");
+  if (k == &kind_GELU)
+    return mc_strdup("0.5f * v * (1.0f + erff(v * 0.7071067812f))");
+  char *c = em_float((float)(k == &kind_ELU ? l->a.alpha
+                                            : l->a.negative_slope));
+  char *s = k == &kind_ELU ? mc_format("v > 0.0f ? v : (%s) * expm1f(v)", c)
+                           : mc_format("v > 0.0f ? v : v * (%s)", c);
+  free(c);
+  return s;
+}
+
+static void softmax_emit(Emit *e, const Op *op) {
+  const Layer *l = op->main;
+  int64_t dim = l->a.dim, n = l->in.d[dim], outer = 1, inner = 1;
+  for (int i = 0; i < dim; i++) outer *= l->in.d[i];
+  for (int i = (int)dim + 1; i < l->in.n; i++) inner *= l->in.d[i];
+  int log = l->kind == &kind_LogSoftmax;
+  em(e, "for (int a = 0; a < %lld; a++)", (long long)outer);
+  em(e, "  for (int b = 0; b < %lld; b++) {", (long long)inner);
+  e->depth++;
+  em(e, "const float *xa = x + a * %lld + b;", (long long)(n * inner));
+  em(e, "float *ya = y + a * %lld + b;", (long long)(n * inner));
+  char *xi = mc_format("xa[i * %lld]", (long long)inner);
+  if (inner == 1) {
+    free(xi);
+    xi = mc_strdup("xa[i]");
+  }
+  const char *yi = inner == 1 ? "ya[i]" : NULL;
+  char *yis = yi ? NULL : mc_format("ya[i * %lld]", (long long)inner);
+  if (!yi) yi = yis;
+  em(e, "float max = xa[0], sum = 0.0f;");
+  em(e, "for (int i = 1; i < %lld; i++) if (%s > max) max = %s;",
+     (long long)n, xi, xi);
+  em(e, "for (int i = 0; i < %lld; i++) sum += expf(%s - max);", (long long)n,
+     xi);
+  char *val = log ? mc_format("%s - max - logsum", xi)
+                  : mc_format("expf(%s - max) / sum", xi);
+  char *chain = em_act_chain(op, val);
+  if (log) em(e, "const float logsum = logf(sum);");
+  em(e, "for (int i = 0; i < %lld; i++) %s = %s;", (long long)n, yi, chain);
+  free(chain);
+  free(val);
+  free(xi);
+  free(yis);
+  em(e, "}");
+}
+
+#define ACT(kind, args)                                                    \
+  const LayerKind kind_##kind = {#kind, 0,        args,     0, act_parse,  \
+                                 act_shape, NULL, ROLE_ACT, NULL, act_expr, \
+                                 NULL};
 
 ACT(ReLU, inplace_args)
 ACT(ReLU6, inplace_args)
@@ -84,10 +150,18 @@ ACT(Sigmoid, no_args)
 ACT(Tanh, no_args)
 ACT(GELU, gelu_args)
 ACT(SiLU, inplace_args)
-ACT(Softmax, softmax_args)
-ACT(LogSoftmax, softmax_args)
-ACT(Dropout, dropout_args)
+
+const LayerKind kind_Softmax = {
+    "Softmax", 0, softmax_args, 0, act_parse, act_shape,
+    "y[a, i, b] = exp(x[a, i, b] - max) / sum over j of exp(x[a, j, b] - "
+    "max)", ROLE_OP, softmax_emit, NULL, NULL};
+const LayerKind kind_LogSoftmax = {
+    "LogSoftmax", 0, softmax_args, 0, act_parse, act_shape,
+    "y[a, i, b] = x[a, i, b] - max - log(sum over j of exp(x[a, j, b] - "
+    "max))", ROLE_OP, softmax_emit, NULL, NULL};
+const LayerKind kind_Dropout = {"Dropout", 0, dropout_args, 0, act_parse,
+                                act_shape, NULL, ROLE_NOOP, NULL, NULL, NULL};
 
 /* nn.Identity(*args, **kwargs) takes and ignores anything. */
 const LayerKind kind_Identity = {"Identity", 0, no_args, 1, act_parse,
-                                 act_shape};
+                                 act_shape, NULL, ROLE_NOOP, NULL, NULL, NULL};

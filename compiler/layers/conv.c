@@ -257,6 +257,10 @@ static int conv_shape(Layer *l, Diag *d) {
       unbatched = 1;
     }
     if (emulate_pad(l, &in, &pads, d)) return -1;
+    for (int i = 0; i < nsp && pads.n == 2 * nsp; i++) {
+      a->fpad_lo[i] = pads.v[2 * (nsp - 1 - i)];
+      a->fpad_hi[i] = pads.v[2 * (nsp - 1 - i) + 1];
+    }
     if (unbatched) {
       memmove(in.d, in.d + 1, sizeof(int64_t) * (size_t)(in.n - 1));
       in.n--;
@@ -407,9 +411,196 @@ static int conv_shape(Layer *l, Diag *d) {
   return 0;
 }
 
+/* ------------------------------------------------------------- lowering
+ *
+ * Per sample and output channel, the output plane starts at the bias and
+ * each (input channel, tap) adds weight * input over the output positions
+ * where the tap reads inside the input (em_taps): the innermost loop runs
+ * over contiguous outputs, which compilers vectorise. A padding mode other
+ * than zeros first builds the padded sample in scratch, as F.pad would. */
+
+typedef struct ConvDims {
+  int nsp, padmode;
+  int64_t n, c, oc, groups, icg, ocg;
+  int64_t isz, xsz, osz, ksz; /* per channel: input, padded, output, taps */
+  Taps t;
+  int64_t in[3]; /* unpadded input dims */
+} ConvDims;
+
+static void conv_dims(const Layer *l, ConvDims *cd) {
+  const LayerArgs *a = &l->a;
+  int nsp = l->kind->nsp, batched = l->in.n == nsp + 2, off = batched ? 2 : 1;
+  memset(cd, 0, sizeof *cd);
+  cd->nsp = nsp;
+  cd->padmode = a->pad_mode != PAD_ZEROS;
+  cd->n = batched ? l->in.d[0] : 1;
+  cd->c = a->in;
+  cd->oc = a->out;
+  cd->groups = a->groups;
+  cd->icg = a->in / a->groups;
+  cd->ocg = a->out / a->groups;
+  cd->isz = cd->xsz = cd->osz = cd->ksz = 1;
+  cd->t.nsp = nsp;
+  for (int i = 0; i < nsp; i++) {
+    cd->in[i] = l->in.d[off + i];
+    cd->t.I[i] = cd->in[i] +
+                 (cd->padmode ? a->fpad_lo[i] + a->fpad_hi[i] : 0);
+    cd->t.O[i] = l->out.d[off + i];
+    cd->t.K[i] = a->kernel[i];
+    cd->t.S[i] = a->stride[i];
+    cd->t.D[i] = a->dilation[i];
+    cd->t.P[i] = a->pad_lo[i];
+    cd->isz *= cd->in[i];
+    cd->xsz *= cd->t.I[i];
+    cd->osz *= cd->t.O[i];
+    cd->ksz *= cd->t.K[i];
+  }
+}
+
+static int64_t conv_scratch(const Op *op) {
+  ConvDims cd;
+  conv_dims(op->main, &cd);
+  return cd.padmode ? cd.c * cd.xsz * (int64_t)sizeof(float) : 0;
+}
+
+static void conv_pre(Emit *e, const char *kidx, void *ctx) {
+  em(e, "const float wk = w[%s];", kidx);
+}
+
+static void conv_stmt(Emit *e, const char *y, const char *x, const char *k,
+                      void *ctx) {
+  em(e, "yo[%s] += wk * xc[%s];", y, x);
+}
+
+/* The source index of each padded position, per dimension. */
+static void emit_pad_maps(Emit *e, const Layer *l, const ConvDims *cd) {
+  static const char *const axis = "zyx";
+  static const char *const mode[] = {"zeros", "reflect", "replicate",
+                                     "circular"};
+  const LayerArgs *a = &l->a;
+  int nsp = cd->nsp;
+  em(e, "/* F.pad(x, mode=\"%s\") into tmp: [%lld, ...padded] */",
+     mode[a->pad_mode], (long long)cd->c);
+  for (int i = 0; i < nsp; i++) {
+    char ax = axis[3 - nsp + i];
+    int64_t len = cd->in[i], lo = a->fpad_lo[i];
+    Buf b = {0};
+    for (int64_t p = 0; p < cd->t.I[i]; p++) {
+      int64_t s = p - lo;
+      if (s < 0)
+        s = a->pad_mode == PAD_REFLECT ? -s
+            : a->pad_mode == PAD_REPLICATE ? 0 : s + len;
+      else if (s >= len)
+        s = a->pad_mode == PAD_REFLECT ? 2 * (len - 1) - s
+            : a->pad_mode == PAD_REPLICATE ? len - 1 : s - len;
+      buf_printf(&b, "%s%lld", p ? ", " : "", (long long)s);
+    }
+    em(e, "static const int from_%c[%lld] = {%s};", ax,
+       (long long)cd->t.I[i], b.s);
+    buf_free(&b);
+  }
+  em(e, "for (int c = 0; c < %lld; c++)", (long long)cd->c);
+  e->depth++;
+  for (int i = 0; i < nsp; i++) {
+    char ax = axis[3 - nsp + i];
+    em(e, "for (int i%c = 0; i%c < %lld; i%c++)", ax, ax,
+       (long long)cd->t.I[i], ax);
+    e->depth++;
+  }
+  Buf dst = {0}, src = {0};
+  buf_printf(&dst, "c * %lld", (long long)cd->xsz);
+  buf_printf(&src, "c * %lld", (long long)cd->isz);
+  int64_t ds = cd->xsz, ss = cd->isz;
+  for (int i = 0; i < nsp; i++) {
+    char ax = axis[3 - nsp + i];
+    ds /= cd->t.I[i];
+    ss /= cd->in[i];
+    if (ds > 1) buf_printf(&dst, " + i%c * %lld", ax, (long long)ds);
+    else buf_printf(&dst, " + i%c", ax);
+    if (ss > 1) buf_printf(&src, " + from_%c[i%c] * %lld", ax, ax, (long long)ss);
+    else buf_printf(&src, " + from_%c[i%c]", ax, ax);
+  }
+  em(e, "tmp[%s] = xn[%s];", dst.s, src.s);
+  e->depth -= nsp + 1;
+  buf_free(&dst);
+  buf_free(&src);
+}
+
+static void conv_emit(Emit *e, const Op *op) {
+  const Layer *l = op->main;
+  ConvDims cd;
+  conv_dims(l, &cd);
+  float *w = em_copy(&l->param[P_WEIGHT]);
+  float *b = l->param[P_BIAS].used ? em_copy(&l->param[P_BIAS]) : NULL;
+  if (op->bn) b = em_fold_bn(op, w, b, cd.oc, cd.icg * cd.ksz);
+  char *ws = shape_str(&l->param[P_WEIGHT].shape);
+  char *what, *bwhat = NULL;
+  if (op->bn) {
+    what = mc_format("%s.weight %s, layout [out][in/groups][kernel], times "
+                     "%s's scale", l->prefix, ws, op->bn->prefix);
+    bwhat = mc_format("%s%s folded with %s's running statistics and affine",
+                      l->param[P_BIAS].used ? l->prefix : "no bias",
+                      l->param[P_BIAS].used ? ".bias" : "", op->bn->prefix);
+  } else {
+    what = mc_format("%s.weight %s, layout [out][in/groups][kernel]",
+                     l->prefix, ws);
+    if (b) bwhat = mc_format("%s.bias [%lld]", l->prefix, (long long)cd.oc);
+  }
+  const char *wn = em_param(e, op, "weight", w, cd.oc * cd.icg * cd.ksz, what);
+  const char *bn = b ? em_param(e, op, "bias", b, cd.oc, bwhat) : NULL;
+  free(what);
+  free(bwhat);
+  free(ws);
+
+  if (cd.n > 1) {
+    em(e, "for (int n = 0; n < %lld; n++) { /* sample */", (long long)cd.n);
+    em(e, "const float *xn = x + n * %lld;", (long long)(cd.c * cd.isz));
+    em(e, "float *yn = y + n * %lld;", (long long)(cd.oc * cd.osz));
+  } else {
+    em(e, "const float *xn = x;");
+    em(e, "float *yn = y;");
+  }
+  if (cd.padmode) {
+    emit_pad_maps(e, l, &cd);
+    em(e, "const float *xp = tmp;");
+  } else {
+    em(e, "const float *xp = xn;");
+  }
+  em(e, "for (int o = 0; o < %lld; o++) { /* output channel */",
+     (long long)cd.oc);
+  em(e, "float *yo = yn + o * %lld;", (long long)cd.osz);
+  if (cd.groups > 1)
+    em(e, "const float *xg = xp + o / %lld * %lld; /* its group's inputs */",
+       (long long)cd.ocg, (long long)(cd.icg * cd.xsz));
+  else
+    em(e, "const float *xg = xp;");
+  if (bn) em(e, "for (int i = 0; i < %lld; i++) yo[i] = %s[o];",
+             (long long)cd.osz, bn);
+  else em(e, "for (int i = 0; i < %lld; i++) yo[i] = 0.0f;", (long long)cd.osz);
+  em(e, "for (int c = 0; c < %lld; c++) { /* input channel in the group */",
+     (long long)cd.icg);
+  em(e, "const float *xc = xg + c * %lld;", (long long)cd.xsz);
+  em(e, "const float *w = %s + (o * %lld + c) * %lld;", wn, (long long)cd.icg,
+     (long long)cd.ksz);
+  TapPrinter pr = {conv_pre, conv_stmt, NULL};
+  em_taps(e, &cd.t, &pr);
+  em(e, "}");
+  em_epilogue(e, op, "yo", cd.osz);
+  em(e, "}");
+  if (cd.n > 1) em(e, "}");
+}
+
+#define CONV_FORMULA                                                       \
+  "y[n, o, t] = bias[o] + sum over c < in/groups and taps k of "           \
+  "weight[o, c, k] * x[n, group(o) * in/groups + c, t * stride + k * "     \
+  "dilation - padding]"
+
 const LayerKind kind_Conv1d = {"Conv1d", 1, conv_args, 0, conv_parse,
-                               conv_shape};
+                               conv_shape, CONV_FORMULA, ROLE_OP, conv_emit,
+                               NULL, conv_scratch};
 const LayerKind kind_Conv2d = {"Conv2d", 2, conv_args, 0, conv_parse,
-                               conv_shape};
+                               conv_shape, CONV_FORMULA, ROLE_OP, conv_emit,
+                               NULL, conv_scratch};
 const LayerKind kind_Conv3d = {"Conv3d", 3, conv_args, 0, conv_parse,
-                               conv_shape};
+                               conv_shape, CONV_FORMULA, ROLE_OP, conv_emit,
+                               NULL, conv_scratch};

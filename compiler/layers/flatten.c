@@ -31,5 +31,7 @@ static int flatten_shape(Layer *l, Diag *d) {
   return 0;
 }
 
+/* A view: the data does not move. */
 const LayerKind kind_Flatten = {"Flatten", 0, flatten_args, 0, flatten_parse,
-                                flatten_shape};
+                                flatten_shape, NULL, ROLE_NOOP, NULL, NULL,
+                                NULL};

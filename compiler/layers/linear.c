@@ -55,5 +55,54 @@ static int linear_shape(Layer *l, Diag *d) {
   return 0;
 }
 
-const LayerKind kind_Linear = {"Linear", 0, linear_args, 0, linear_parse,
-                               linear_shape};
+/* ------------------------------------------------------------- lowering
+ *
+ * Per row of the input, the outputs start at the bias and each input
+ * feature adds its column of weights: the weights are stored transposed,
+ * [in][out], so the inner loop runs over contiguous outputs and weights,
+ * which compilers vectorise. */
+
+static void linear_emit(Emit *e, const Op *op) {
+  const Layer *l = op->main;
+  const LayerArgs *a = &l->a;
+  int64_t in = a->in, out = a->out, rows = shape_numel(&l->in) / (in ? in : 1);
+  float *w = em_copy(&l->param[P_WEIGHT]);
+  float *b = l->param[P_BIAS].used ? em_copy(&l->param[P_BIAS]) : NULL;
+  if (op->bn) b = em_fold_bn(op, w, b, out, in);
+  float *wt = mc_alloc(sizeof(float) * (size_t)(in * out > 0 ? in * out : 1));
+  for (int64_t o = 0; o < out; o++)
+    for (int64_t i = 0; i < in; i++) wt[i * out + o] = w[o * in + i];
+  free(w);
+  char *what = mc_format("%s.weight [%lld, %lld]%s%s, stored transposed: "
+                         "[in][out]", l->prefix, (long long)out, (long long)in,
+                         op->bn ? " times the scale of " : "",
+                         op->bn ? op->bn->prefix : "");
+  char *bwhat = !b ? NULL
+                : op->bn ? mc_format("%s%s folded with %s's statistics",
+                                     a->bias ? l->prefix : "no bias",
+                                     a->bias ? ".bias" : "", op->bn->prefix)
+                         : mc_format("%s.bias [%lld]", l->prefix,
+                                     (long long)out);
+  const char *wn = em_param(e, op, "weight", wt, in * out, what);
+  const char *bn = b ? em_param(e, op, "bias", b, out, bwhat) : NULL;
+  free(what);
+  free(bwhat);
+  em(e, "for (int r = 0; r < %lld; r++) { /* row */", (long long)rows);
+  em(e, "const float *xr = x + r * %lld;", (long long)in);
+  em(e, "float *yr = y + r * %lld;", (long long)out);
+  if (bn) em(e, "for (int o = 0; o < %lld; o++) yr[o] = %s[o];",
+             (long long)out, bn);
+  else em(e, "for (int o = 0; o < %lld; o++) yr[o] = 0.0f;", (long long)out);
+  em(e, "for (int i = 0; i < %lld; i++) { /* input feature */", (long long)in);
+  em(e, "const float xi = xr[i];");
+  em(e, "const float *w = %s + i * %lld;", wn, (long long)out);
+  em(e, "for (int o = 0; o < %lld; o++) yr[o] += xi * w[o];", (long long)out);
+  em(e, "}");
+  em_epilogue(e, op, "yr", out);
+  em(e, "}");
+}
+
+const LayerKind kind_Linear = {
+    "Linear", 0, linear_args, 0, linear_parse, linear_shape,
+    "y[..., o] = bias[o] + sum over i of weight[o, i] * x[..., i]", ROLE_OP,
+    linear_emit, NULL, NULL};

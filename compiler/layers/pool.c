@@ -352,11 +352,143 @@ static int pool_shape(Layer *l, Diag *d) {
   return layer_check_size(d, l, &l->out);
 }
 
+/* ------------------------------------------------------------- lowering
+ *
+ * Each plane (every leading index: sample and channel, or the one
+ * leading dim MaxPool2d pools a 3-D tensor over) is pooled over its last
+ * nsp dims. Every tap updates the outputs whose window holds it inside the
+ * input (em_taps): max pooling never sees padding, which PyTorch skips
+ * too; average pooling then divides each sum by its window's divisor,
+ * computed here as PyTorch's avg_pool2d computes it. */
+
+typedef struct PoolDims {
+  int nsp;
+  int64_t planes, isz, osz;
+  Taps t;
+} PoolDims;
+
+static void pool_dims(const Layer *l, PoolDims *pd) {
+  const LayerArgs *a = &l->a;
+  int nsp = l->kind->nsp, avg = l->kind->name[0] == 'A';
+  memset(pd, 0, sizeof *pd);
+  pd->nsp = nsp;
+  pd->t.nsp = nsp;
+  pd->isz = pd->osz = 1;
+  for (int i = 0; i < nsp; i++) {
+    pd->t.I[i] = l->in.d[l->in.n - nsp + i];
+    pd->t.O[i] = l->out.d[l->out.n - nsp + i];
+    pd->t.K[i] = a->kernel[i];
+    pd->t.S[i] = a->stride[i];
+    pd->t.D[i] = avg ? 1 : a->dilation[i];
+    pd->t.P[i] = a->padding[i];
+    pd->isz *= pd->t.I[i];
+    pd->osz *= pd->t.O[i];
+  }
+  pd->planes = shape_numel(&l->in) / pd->isz;
+}
+
+static void max_stmt(Emit *e, const char *y, const char *x, const char *k,
+                     void *ctx) {
+  em(e, "yp[%s] = mc_maxf(yp[%s], xp[%s]);", y, y, x);
+}
+
+static void sum_stmt(Emit *e, const char *y, const char *x, const char *k,
+                     void *ctx) {
+  em(e, "yp[%s] += xp[%s];", y, x);
+}
+
+/* avg_pool2d's divisor along one dim, for output position o. */
+static int64_t avg_factor(const Layer *l, const PoolDims *pd, int i,
+                          int64_t o) {
+  int64_t start = o * pd->t.S[i] - pd->t.P[i];
+  int64_t end = start + pd->t.K[i];
+  if (end > pd->t.I[i] + pd->t.P[i]) end = pd->t.I[i] + pd->t.P[i];
+  int64_t pool = end - start;
+  if (start < 0) start = 0;
+  if (end > pd->t.I[i]) end = pd->t.I[i];
+  return l->a.count_include_pad ? pool : end - start;
+}
+
+static void pool_emit(Emit *e, const Op *op) {
+  const Layer *l = op->main;
+  int avg = l->kind->name[0] == 'A';
+  PoolDims pd;
+  pool_dims(l, &pd);
+  em(e, "for (int p = 0; p < %lld; p++) { /* plane */", (long long)pd.planes);
+  em(e, "const float *xp = x + p * %lld;", (long long)pd.isz);
+  em(e, "float *yp = y + p * %lld;", (long long)pd.osz);
+  em(e, "for (int i = 0; i < %lld; i++) yp[i] = %s;", (long long)pd.osz,
+     avg ? "0.0f" : "-INFINITY");
+  TapPrinter pr = {NULL, avg ? sum_stmt : max_stmt, NULL};
+  if (!avg) em_use(e, EH_MAXF);
+  em_taps(e, &pd.t, &pr);
+  if (avg && l->a.divisor_override) {
+    em(e, "for (int i = 0; i < %lld; i++) yp[i] /= %lld.0f;",
+       (long long)pd.osz, (long long)l->a.divisor_override);
+  } else if (avg) {
+    /* The divisor is a product of one factor per dim. */
+    static const char *const var[2][2] = {{"t"}, {"oy", "ox"}};
+    int constant = 1;
+    int64_t first[2];
+    for (int i = 0; i < pd.nsp; i++) {
+      first[i] = avg_factor(l, &pd, i, 0);
+      for (int64_t o = 0; o < pd.t.O[i]; o++) {
+        int64_t f = avg_factor(l, &pd, i, o);
+        if (f <= 0) f = 1; /* an empty window: its sum 0 stays 0 */
+        if (f != first[i]) constant = 0;
+      }
+    }
+    if (constant) {
+      int64_t div = 1;
+      for (int i = 0; i < pd.nsp; i++) div *= first[i] > 0 ? first[i] : 1;
+      em(e, "for (int i = 0; i < %lld; i++) yp[i] /= %lld.0f;",
+         (long long)pd.osz, (long long)div);
+    } else {
+      Buf expr = {0};
+      for (int i = 0; i < pd.nsp; i++) {
+        Buf b = {0};
+        for (int64_t o = 0; o < pd.t.O[i]; o++) {
+          int64_t f = avg_factor(l, &pd, i, o);
+          buf_printf(&b, "%s%lld", o ? ", " : "", (long long)(f > 0 ? f : 1));
+        }
+        em(e, "static const int div_%s[%lld] = {%s};", var[pd.nsp - 1][i],
+           (long long)pd.t.O[i], b.s);
+        buf_free(&b);
+        buf_printf(&expr, "%sdiv_%s[%s]", i ? " * " : "", var[pd.nsp - 1][i],
+                   var[pd.nsp - 1][i]);
+      }
+      if (pd.nsp == 1) {
+        em(e, "for (int t = 0; t < %lld; t++) yp[t] /= (float)(%s);",
+           (long long)pd.osz, expr.s);
+      } else {
+        em(e, "for (int oy = 0; oy < %lld; oy++)", (long long)pd.t.O[0]);
+        em(e, "  for (int ox = 0; ox < %lld; ox++)", (long long)pd.t.O[1]);
+        em(e, "    yp[oy * %lld + ox] /= (float)(%s);", (long long)pd.t.O[1],
+           expr.s);
+      }
+      buf_free(&expr);
+    }
+  }
+  em_epilogue(e, op, "yp", pd.osz);
+  em(e, "}");
+}
+
+#define MAXPOOL_FORMULA                                                    \
+  "y[p, t] = max over taps k inside the input of x[p, t * stride + k * "   \
+  "dilation - padding]"
+#define AVGPOOL_FORMULA                                                    \
+  "y[p, t] = (sum over taps k inside the input of x[p, t * stride + k - "  \
+  "padding]) / divisor(t)"
+
 const LayerKind kind_MaxPool1d = {"MaxPool1d", 1, maxpool_args, 0, pool_parse,
-                                  pool_shape};
+                                  pool_shape, MAXPOOL_FORMULA, ROLE_OP,
+                                  pool_emit, NULL, NULL};
 const LayerKind kind_MaxPool2d = {"MaxPool2d", 2, maxpool_args, 0, pool_parse,
-                                  pool_shape};
+                                  pool_shape, MAXPOOL_FORMULA, ROLE_OP,
+                                  pool_emit, NULL, NULL};
 const LayerKind kind_AvgPool1d = {"AvgPool1d", 1, avgpool1d_args, 0,
-                                  pool_parse, pool_shape};
+                                  pool_parse, pool_shape, AVGPOOL_FORMULA,
+                                  ROLE_OP, pool_emit, NULL, NULL};
 const LayerKind kind_AvgPool2d = {"AvgPool2d", 2, avgpool2d_args, 0,
-                                  pool_parse, pool_shape};
+                                  pool_parse, pool_shape, AVGPOOL_FORMULA,
+                                  ROLE_OP, pool_emit, NULL, NULL};

@@ -1,0 +1,421 @@
+/* emit.c: the generated C file and its header.
+ *
+ * The file is self-contained C99 (only <math.h>): a banner, the entry
+ * point prototypes, the weight arrays, small helpers, one static function
+ * per op (its body printed by the layer's own file in layers/), and the
+ * entry points, which read as the list of calls. The same text, with the
+ * weights declared extern and no static workspace, is what `modelc run`
+ * compiles in memory: the JIT binds the arrays from memory. */
+#include "modelc.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ the writer */
+
+void em(Emit *e, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  char *s = mc_alloc((size_t)n + 1);
+  va_start(ap, fmt);
+  vsnprintf(s, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  for (char *line = s; line;) {
+    char *nl = strchr(line, '\n');
+    if (nl) *nl = 0;
+    size_t len = strlen(line), code = len;
+    /* A trailing comment does not count: for (...) { followed by one */
+    if (len > 2 && strcmp(line + len - 2, "*/") == 0) {
+      char *c = strstr(line, "/*");
+      if (c && c > line) code = (size_t)(c - line);
+    }
+    while (code > 0 && line[code - 1] == ' ') code--;
+    if (line[0] == '}' && e->depth > 0) e->depth--;
+    if (len) buf_printf(&e->b, "%*s%s\n", 2 * e->depth, "", line);
+    else buf_printf(&e->b, "\n");
+    if (code && line[code - 1] == '{') e->depth++;
+    line = nl ? nl + 1 : NULL;
+  }
+  free(s);
+}
+
+char *em_float(float x) {
+  if (x != x) return mc_strdup("NAN");
+  if (isinf(x)) return mc_strdup(x > 0 ? "INFINITY" : "-INFINITY");
+  char s[48];
+  for (int prec = 1; prec <= 9; prec++) {
+    snprintf(s, sizeof s, "%.*g", prec, (double)x);
+    if (strtof(s, NULL) == x) break;
+  }
+  if (!strpbrk(s, ".e")) strcat(s, ".0");
+  strcat(s, "f");
+  return mc_strdup(s);
+}
+
+void lin_add(Lin *l, const char *var, int64_t coef) {
+  if (!var) {
+    l->c += coef;
+    return;
+  }
+  for (int i = 0; i < l->n; i++)
+    if (strcmp(l->var[i], var) == 0) {
+      l->coef[i] += coef;
+      return;
+    }
+  if (l->n < 12) {
+    l->var[l->n] = var;
+    l->coef[l->n++] = coef;
+  }
+}
+
+char *lin_str(const Lin *l) {
+  Buf b = {0};
+  for (int i = 0; i < l->n; i++) {
+    int64_t c = l->coef[i];
+    if (c == 0) continue;
+    if (b.len) buf_printf(&b, c < 0 ? " - " : " + ");
+    else if (c < 0) buf_printf(&b, "-");
+    int64_t a = c < 0 ? -c : c;
+    if (a == 1) buf_printf(&b, "%s", l->var[i]);
+    else buf_printf(&b, "%s * %lld", l->var[i], (long long)a);
+  }
+  if (!b.len) buf_printf(&b, "%lld", (long long)l->c);
+  else if (l->c)
+    buf_printf(&b, " %c %lld", l->c < 0 ? '-' : '+',
+               (long long)(l->c < 0 ? -l->c : l->c));
+  return b.s;
+}
+
+const char *em_param(Emit *e, const Op *op, const char *suffix, float *data,
+                     int64_t n, const char *what) {
+  e->params = mc_realloc(e->params, sizeof(OpParam) * (size_t)(e->nparams + 1));
+  OpParam *p = &e->params[e->nparams++];
+  p->name = mc_format("l%d_%s", op->main ? op->main->index : 0, suffix);
+  p->what = mc_strdup(what);
+  p->data = data;
+  p->n = n;
+  return p->name;
+}
+
+void em_use(Emit *e, int helper) { e->uses[helper] = 1; }
+
+char *em_act_chain(const Op *op, const char *x) {
+  char *s = mc_strdup(x);
+  for (int i = 0; i < op->nact; i++) {
+    char *t = mc_format("l%d_%s(%s)", op->act[i]->index,
+                        op->act[i]->kind->name, s);
+    for (char *c = t; *c && *c != '('; c++) *c = (char)tolower(*c);
+    free(s);
+    s = t;
+  }
+  return s;
+}
+
+void em_epilogue(Emit *e, const Op *op, const char *ptr, int64_t n) {
+  if (!op->nact) return;
+  char *lv = mc_format("%s[i]", ptr);
+  char *chain = em_act_chain(op, lv);
+  em(e, "for (int i = 0; i < %lld; i++) %s = %s;", (long long)n, lv, chain);
+  free(chain);
+  free(lv);
+}
+
+float *em_copy(const Param *p) {
+  int64_t n = shape_numel(&p->shape);
+  float *f = mc_alloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+  memcpy(f, p->data, sizeof(float) * (size_t)n);
+  return f;
+}
+
+float *em_fold_bn(const Op *op, float *w, float *b, int64_t c, int64_t per) {
+  if (!b) b = mc_alloc(sizeof(float) * (size_t)c);
+  const Layer *bn = op->bn;
+  if (!bn) return b;
+  const float *g = bn->a.affine ? bn->param[P_WEIGHT].data : NULL;
+  const float *beta = bn->a.affine ? bn->param[P_BIAS].data : NULL;
+  const float *mean = bn->param[P_RUNNING_MEAN].data;
+  const float *var = bn->param[P_RUNNING_VAR].data;
+  for (int64_t o = 0; o < c; o++) {
+    double alpha = (g ? g[o] : 1.0) / sqrt((double)var[o] + bn->a.eps);
+    double shift = (beta ? beta[o] : 0.0) - mean[o] * alpha;
+    for (int64_t j = 0; j < per; j++)
+      w[o * per + j] = (float)(w[o * per + j] * alpha);
+    b[o] = (float)(b[o] * alpha + shift);
+  }
+  return b;
+}
+
+/* ---------------------------------------------------------- the file */
+
+static void upper(char *dst, const char *src) {
+  for (; *src; src++) *dst++ = (char)toupper((unsigned char)*src);
+  *dst = 0;
+}
+
+/* "ws + 36", "input", "output" */
+static char *buf_expr(const BufRef *r) {
+  if (r->kind == BUF_INPUT) return mc_strdup("input");
+  if (r->kind == BUF_OUTPUT) return mc_strdup("output");
+  if (r->off == 0) return mc_strdup("ws");
+  return mc_format("ws + %lld", (long long)(r->off / 4));
+}
+
+static int same_buf(const BufRef *a, const BufRef *b) {
+  return a->kind == b->kind && (a->kind != BUF_WS || a->off == b->off);
+}
+
+/* The comment that heads an op's function. */
+static void op_comment(Emit *e, const Model *m, const Op *op) {
+  char *in = shape_str(&op->in), *out = shape_str(&op->out);
+  em(e, "/* %s: %s -> %s", op->fname, in, out);
+  for (const Layer *l = op->first; l && l <= op->last; l++) {
+    const char *how = "";
+    if (l == op->bn) how = "  (folded into the weights)";
+    else if (l->kind->role == ROLE_NOOP) how = "  (no code)";
+    else if (l->kind->role == ROLE_ACT && op->main) how = "  (on each output)";
+    em(e, " *   %s:%d  %s%s", m->file, l->loc.line, l->text, how);
+  }
+  if (op->main && op->main->kind->formula)
+    em(e, " *   %s", op->main->kind->formula);
+  if (!op->main)
+    em(e, " *   %s", op->nact ? "y[i] = act(x[i])" : "y[i] = x[i]");
+  em(e, " */");
+  free(in);
+  free(out);
+}
+
+/* An op with no main layer: activations of the input, or a copy. */
+static void map_body(Emit *e, const Op *op) {
+  char *chain = em_act_chain(op, "x[i]");
+  em(e, "for (int i = 0; i < %lld; i++) y[i] = %s;",
+     (long long)shape_numel(&op->out), chain);
+  free(chain);
+}
+
+static void op_function(Emit *e, const Model *m, const Op *op) {
+  op_comment(e, m, op);
+  int alias = same_buf(&op->src, &op->dst);
+  const char *r = alias ? "" : "restrict ";
+  if (op->scratch)
+    em(e, "static void %s(const float *%sx, float *%sy, float *restrict tmp) "
+       "{", op->fname, r, r);
+  else
+    em(e, "static void %s(const float *%sx, float *%sy) {", op->fname, r, r);
+  if (op->main) op->main->kind->emit(e, op);
+  else map_body(e, op);
+  em(e, "}");
+  em(e, "");
+}
+
+static void act_function(Emit *e, const Layer *l) {
+  char name[64];
+  snprintf(name, sizeof name, "l%d_%s", l->index, l->kind->name);
+  for (char *c = name; *c; c++) *c = (char)tolower(*c);
+  char *x = l->kind->act_expr(l);
+  em(e, "static float %s(float v) { return %s; } /* %s */", name, x, l->text);
+  free(x);
+}
+
+static void print_array(Buf *b, const OpParam *p, int jit) {
+  buf_printf(b, "/* %s */\n", p->what);
+  if (jit) {
+    buf_printf(b, "extern const float %s[%lld];\n\n", p->name, (long long)p->n);
+    return;
+  }
+  buf_printf(b, "static const float %s[%lld] = {\n", p->name, (long long)p->n);
+  int col = 0;
+  for (int64_t i = 0; i < p->n; i++) {
+    char *f = em_float(p->data[i]);
+    int w = (int)strlen(f) + 2;
+    if (col && col + w > 78) {
+      buf_printf(b, "\n");
+      col = 0;
+    }
+    buf_printf(b, "%s%s,", col ? " " : "  ", f);
+    col += w;
+    free(f);
+  }
+  buf_printf(b, "\n};\n\n");
+}
+
+static const char *const helper_text[EH_NHELPERS] = {
+    /* EH_MAXF */
+    "/* max as PyTorch's max pooling takes it: a NaN wins. */\n"
+    "static float mc_maxf(float m, float v) { return (v > m || v != v) ? v "
+    ": m; }\n",
+};
+
+static char *weights_source(const Model *m) {
+  if (m->weights) return mc_format("file '%s'", m->weights);
+  return mc_format("seed %lld (PyTorch's default init)",
+                   (long long)(m->has_seed ? m->seed : 0));
+}
+
+void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
+  memset(g, 0, sizeof *g);
+  Program p;
+  lower(m, &p);
+  Emit e = {0};
+  e.p = &p;
+  char up[256];
+  snprintf(up, sizeof up, "%s", m->name);
+  upper(up, m->name);
+
+  /* The op functions first: they register the weights and helpers. */
+  Emit f = {0};
+  for (int i = 0; i < p.nops; i++) {
+    f.params = e.params, f.nparams = e.nparams;
+    op_function(&f, m, &p.ops[i]);
+    e.params = f.params, e.nparams = f.nparams;
+    for (int h = 0; h < EH_NHELPERS; h++) e.uses[h] |= f.uses[h];
+  }
+
+  int64_t nin = shape_numel(&m->input);
+  int64_t nout = shape_numel(&p.ops[p.nops - 1].out);
+  char *ins = shape_str(&m->input), *outs = shape_str(&p.ops[p.nops - 1].out);
+  char *src = weights_source(m);
+  const char *ver = o && o->version ? o->version : MC_VERSION;
+  int jit = o && o->jit;
+
+  em(&e, "/*");
+  em(&e, " * %s.c: generated by modelc %s from %s; do not edit.", m->name, ver,
+     m->file);
+  em(&e, " *");
+  em(&e, " *   input      %s float32, contiguous, in PyTorch's layout", ins);
+  em(&e, " *   output     %s", outs);
+  em(&e, " *   workspace  %lld bytes", (long long)p.workspace_bytes);
+  em(&e, " *   weights    %s", src);
+  em(&e, " *");
+  em(&e, " * Standalone C99: compile with any C compiler and link with libm.");
+  em(&e, " * %s_forward uses a static workspace; %s_forward_ws takes the "
+     "caller's", m->name, m->name);
+  em(&e, " * (%s_WORKSPACE_SIZE bytes, float-aligned) and is reentrant.", up);
+  em(&e, " */");
+  em(&e, "#include <math.h>");
+  em(&e, "");
+  em(&e, "void %s_forward(const float *input, float *output);", m->name);
+  em(&e, "void %s_forward_ws(const float *input, float *output, void "
+     "*workspace);", m->name);
+  em(&e, "");
+  if (e.nparams) {
+    em(&e, "/* ---- weights%s */", jit ? " (bound in memory by modelc run)" : "");
+    em(&e, "");
+    for (int i = 0; i < e.nparams; i++) print_array(&e.b, &e.params[i], jit);
+  }
+  int any_helper = 0;
+  for (int h = 0; h < EH_NHELPERS; h++) any_helper |= e.uses[h];
+  int any_act = 0;
+  for (int i = 0; i < p.nops; i++) any_act |= p.ops[i].nact > 0;
+  if (any_helper || any_act) {
+    em(&e, "/* ---- helpers */");
+    em(&e, "");
+    for (int h = 0; h < EH_NHELPERS; h++)
+      if (e.uses[h]) em(&e, "%s", helper_text[h]);
+    for (int i = 0; i < p.nops; i++)
+      for (int j = 0; j < p.ops[i].nact; j++) act_function(&e, p.ops[i].act[j]);
+    em(&e, "");
+  }
+  em(&e, "/* ---- layers */");
+  em(&e, "");
+  buf_printf(&e.b, "%s", f.b.s);
+  buf_free(&f.b);
+
+  em(&e, "/* ---- entry points */");
+  em(&e, "");
+  em(&e, "void %s_forward_ws(const float *input, float *output, void "
+     "*workspace) {", m->name);
+  if (p.workspace_bytes) em(&e, "float *ws = (float *)workspace;");
+  else em(&e, "(void)workspace;");
+  for (int i = 0; i < p.nops; i++) {
+    const Op *op = &p.ops[i];
+    char *x = buf_expr(&op->src), *y = buf_expr(&op->dst);
+    if (op->scratch) {
+      char *t = buf_expr(&op->tmp);
+      em(&e, "%s(%s, %s, %s);", op->fname, x, y, t);
+      free(t);
+    } else {
+      em(&e, "%s(%s, %s);", op->fname, x, y);
+    }
+    free(x);
+    free(y);
+  }
+  em(&e, "}");
+  if (!jit) {
+    em(&e, "");
+    em(&e, "void %s_forward(const float *input, float *output) {", m->name);
+    if (p.workspace_bytes) {
+      em(&e, "static float workspace[%lld]; /* %s_WORKSPACE_SIZE bytes */",
+         (long long)(p.workspace_bytes / 4), up);
+      em(&e, "%s_forward_ws(input, output, workspace);", m->name);
+    } else {
+      em(&e, "%s_forward_ws(input, output, (void *)0);", m->name);
+    }
+    em(&e, "}");
+  }
+  g->c = e.b.s ? e.b.s : mc_strdup("");
+
+  /* The header. */
+  Emit h = {0};
+  em(&h, "/* %s.h: generated by modelc %s from %s; do not edit. */", m->name,
+     ver, m->file);
+  em(&h, "#ifndef %s_H", up);
+  em(&h, "#define %s_H", up);
+  em(&h, "");
+  em(&h, "#define %s_INPUT_SIZE %lld /* floats, shape %s */", up,
+     (long long)nin, ins);
+  em(&h, "#define %s_OUTPUT_SIZE %lld /* floats, shape %s */", up,
+     (long long)nout, outs);
+  em(&h, "#define %s_WORKSPACE_SIZE %lld /* bytes */", up,
+     (long long)p.workspace_bytes);
+  em(&h, "");
+  em(&h, "#ifdef __cplusplus");
+  em(&h, "extern \"C\" {");
+  em(&h, "#endif");
+  em(&h, "");
+  em(&h, "/* Run the model: input and output are contiguous float32 tensors in "
+     "PyTorch's");
+  em(&h, " * layout. _forward uses a static workspace (not reentrant); "
+     "_forward_ws uses");
+  em(&h, " * the caller's, %s_WORKSPACE_SIZE bytes aligned for float. The "
+     "input is", up);
+  em(&h, " * never written. */");
+  em(&h, "void %s_forward(const float *input, float *output);", m->name);
+  em(&h, "void %s_forward_ws(const float *input, float *output, void "
+     "*workspace);", m->name);
+  em(&h, "");
+  em(&h, "#ifdef __cplusplus");
+  em(&h, "}");
+  em(&h, "#endif");
+  em(&h, "");
+  em(&h, "#endif");
+  g->h = h.b.s;
+
+  g->fwd_ws = mc_format("%s_forward_ws", m->name);
+  g->params = e.params;
+  g->nparams = e.nparams;
+  g->input_numel = nin;
+  g->output_numel = nout;
+  g->workspace_bytes = p.workspace_bytes;
+  free(ins);
+  free(outs);
+  free(src);
+  program_free(&p);
+}
+
+void generated_free(Generated *g) {
+  for (int i = 0; i < g->nparams; i++) {
+    free(g->params[i].name);
+    free(g->params[i].what);
+    free(g->params[i].data);
+  }
+  free(g->params);
+  free(g->c);
+  free(g->h);
+  free(g->fwd_ws);
+  memset(g, 0, sizeof *g);
+}
