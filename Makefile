@@ -62,6 +62,7 @@ test: $(MODELC) $(TESTS)
 fixtures:
 	$(PY) tools/gen_shape_fixture.py
 	$(PY) tools/gen_rng_fixture.py
+	$(PY) tools/gen_print_fixture.py
 
 clean:
 	rm -rf build
