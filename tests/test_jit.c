@@ -1,0 +1,452 @@
+/*
+ * test_jit.c - compiling C in memory with TinyCC: results, bound symbols,
+ * defines, error messages and their lines, leaks, page protections, and the
+ * cost of binding a large weight array.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jit.h"
+
+/* ------------------------------------------------------------- helpers */
+
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* Compiles src, failing the test with TinyCC's messages if it does not. */
+static Jit *compile_ok(const char *src, const char *const *defines,
+                       const JitSymbol *syms, int nsyms) {
+  char *err = NULL;
+  Jit *j = jit_compile(src, "gen.c", defines, syms, nsyms, &err);
+  if (j == NULL) {
+    print_error("unexpected compile error:\n%s\n", err ? err : "(none)");
+    free(err);
+    fail();
+  }
+  assert_null(err);
+  return j;
+}
+
+/* Compiling src must fail; returns the message (free it). */
+static char *compile_fails(const char *src, const char *const *defines) {
+  char *err = NULL;
+  Jit *j = jit_compile(src, "gen.c", defines, NULL, 0, &err);
+  if (j != NULL) {
+    jit_free(j);
+    print_error("compiled, but should not have:\n%s\n", src);
+    fail();
+  }
+  assert_non_null(err);
+  return err;
+}
+
+/* got[i] within atol + rtol * |want[i]|, NaN only against NaN. */
+static void assert_allclose(const float *got, const float *want, int n,
+                            double atol, double rtol) {
+  int i, bad = -1;
+  double worst = 0;
+  for (i = 0; i < n; i++) {
+    double d = fabs((double)got[i] - want[i]);
+    int ok = isnan(want[i])
+                 ? isnan(got[i])
+                 : !isnan(got[i]) && d <= atol + rtol * fabs(want[i]);
+    if (!ok && bad < 0) bad = i;
+    if (d > worst) worst = d;
+  }
+  if (bad >= 0) {
+    print_error("index %d: got %.9g, want %.9g (worst difference %.9g)\n", bad,
+                got[bad], want[bad], worst);
+    fail();
+  }
+}
+
+/* The permissions ("r-xp") of the mapping holding addr, from
+   /proc/self/maps; "" if none does. */
+static void perms_of(const void *addr, char perms[8]) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  char line[512];
+  unsigned long lo, hi, a = (unsigned long)(uintptr_t)addr;
+  perms[0] = 0;
+  assert_non_null(f);
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && a >= lo && a < hi)
+      break;
+    else
+      perms[0] = 0;
+  fclose(f);
+}
+
+/* ------------------------------------------------------------- results */
+
+static const char *math_src =
+    "float expf(float); float erff(float); float tanhf(float);\n"
+    "float expm1f(float);\n"
+    "\n"
+    "/* y[i] = a mix of libm calls on x[i] */\n"
+    "void kernel(float *restrict y, const float *restrict x, int n) {\n"
+    "  for (int i = 0; i < n; i++) {\n"
+    "    float v = x[i];\n"
+    "    y[4 * i + 0] = expf(v);\n"
+    "    y[4 * i + 1] = 0.5f * v * (1.0f + erff(v * 0.70710678f));\n"
+    "    y[4 * i + 2] = tanhf(v);\n"
+    "    y[4 * i + 3] = expm1f(v) - v * v;\n"
+    "  }\n"
+    "}\n";
+
+static void test_jit_floats_and_libm(void **state) {
+  float x[5] = {-3.5f, -0.25f, 0.0f, 1e-3f, 2.75f}, y[20], want[20];
+  Jit *j = compile_ok(math_src, NULL, NULL, 0);
+  void (*kernel)(float *, const float *, int);
+  int i;
+  *(void **)&kernel = jit_symbol(j, "kernel");
+  assert_non_null(kernel);
+  assert_null(jit_symbol(j, "no_such_function"));
+  kernel(y, x, 5);
+  for (i = 0; i < 5; i++) {
+    float v = x[i];
+    want[4 * i + 0] = expf(v);
+    want[4 * i + 1] = 0.5f * v * (1.0f + erff(v * 0.70710678f));
+    want[4 * i + 2] = tanhf(v);
+    want[4 * i + 3] = expm1f(v) - v * v;
+  }
+  assert_allclose(y, want, 20, 0, 1e-6);
+  jit_free(j);
+}
+
+static void test_jit_bound_symbol(void **state) {
+  static const float w[4] = {0.5f, -2.0f, 3.25f, 8.0f};
+  JitSymbol sym = {"w", w};
+  Jit *j = compile_ok("extern const float w[4];\n"
+                      "float dot(const float *x) {\n"
+                      "  float s = 0;\n"
+                      "  for (int i = 0; i < 4; i++) s += w[i] * x[i];\n"
+                      "  return s;\n"
+                      "}\n"
+                      "const float *where(void) { return w; }\n",
+                      NULL, &sym, 1);
+  float x[4] = {1, 2, 3, 4};
+  float (*dot)(const float *);
+  const float *(*where)(void);
+  *(void **)&dot = jit_symbol(j, "dot");
+  *(void **)&where = jit_symbol(j, "where");
+  assert_non_null(dot);
+  assert_ptr_equal(where(), w); /* bound, not copied */
+  assert_true(dot(x) == 0.5f - 4.0f + 9.75f + 32.0f);
+  jit_free(j);
+}
+
+static void test_jit_defines(void **state) {
+  const char *const defs[] = {"N=3", "SCALE=2.5f", "FLAG", "EMPTY=", NULL};
+  Jit *j = compile_ok("float f(void) { return N * SCALE + FLAG EMPTY; }\n",
+                      defs, NULL, 0);
+  float (*f)(void);
+  *(void **)&f = jit_symbol(j, "f");
+  assert_true(f() == 8.5f);
+  jit_free(j);
+}
+
+static void test_jit_bad_defines(void **state) {
+  static const struct {
+    const char *def, *want;
+  } rows[] = {
+      {"1N=2", "define '1N=2': the name is not a C identifier"},
+      {"A B", "define 'A B': the name is not a C identifier"},
+      {"=3", "the name is not a C identifier"},
+      {"F(x)=x", "define 'F(x)=x': the name is not a C identifier"},
+      {"A=1\n#error boom", "define 'A': the value holds a line break"},
+  };
+  size_t i;
+  for (i = 0; i < sizeof rows / sizeof *rows; i++) {
+    const char *defs[] = {rows[i].def, NULL};
+    char *err = compile_fails("int f(void) { return 1; }\n", defs);
+    if (strstr(err, rows[i].want) == NULL || strncmp(err, "gen.c: ", 7)) {
+      print_error("define \"%s\": got \"%s\", want \"%s\"\n", rows[i].def, err,
+                  rows[i].want);
+      free(err);
+      fail();
+    }
+    free(err);
+  }
+}
+
+/* ------------------------------------------------------------- errors */
+
+/* Each row: source, the line the mistake is on, a part of the message.
+   TinyCC itself names a later line in most of them (see jit.c). */
+static const struct {
+  const char *src;
+  int line;
+  const char *want;
+} error_rows[] = {
+    {"int f(void) { return q; }\n", 1, "'q' undeclared"},
+    {"int a;\nint b = 1\nint c;\n", 2, "';' expected (got \"int\")"},
+    {"int f(void) {\n  return 1\n}\n", 2, "';' expected (got \"}\")"},
+    {"int f(void) {\n  int x = 0\n  /* note */\n\n  return x;\n}\n", 2,
+     "';' expected"},
+    {"int f(int a) {\n  return (a + 1;\n}\n", 2, "')' expected (got \";\")"},
+    {"int f(int a) {\n  int b = (a + 1\n  ;\n  return b;\n}\n", 2,
+     "')' expected"},
+    {"float f(float x) {\n  return x * 2.0f 3;\n}\n", 2, "';' expected"},
+    {"int f(void) {\n  return zz;\n}\n", 2, "'zz' undeclared"},
+    {"int f(void) {\n  int x;\n  x = y\n  ;\n  return x;\n}\n", 3,
+     "'y' undeclared"},
+    {"int a;\nint b = ;\nint d;\n", 2, "identifier expected"},
+    {"int a;\nint b =\n;\nint d;\n", 3, "identifier expected"},
+    {"int f(void) {\n  int x;\n  x = 1 +\n  ;\n  return x;\n}\n", 4,
+     "identifier expected"},
+    {"int f(void) {\n  return 1;\n", 2, "error:"},
+    {"int f(void) {\n  /* open\n  return 1;\n}\n", 2, "end of file in comment"},
+    {"int f(void) {\n  char *s = \"abc;\n  return 1;\n}\n", 2,
+     "missing terminating"},
+    {"int f(void) {\n  int *p = 1;\n  return q;\n}\n", 3, "'q' undeclared"},
+    {"int a;\n#include <no_such_header.h>\n", 2,
+     "'no_such_header.h' not found"},
+    {"int f(void) {\n  struct S { int a; } s;\n  return s + 1;\n}\n", 3,
+     "invalid operand types"},
+};
+
+static void test_jit_error_lines(void **state) {
+  size_t i;
+  int failed = 0;
+  for (i = 0; i < sizeof error_rows / sizeof *error_rows; i++) {
+    const char *src = error_rows[i].src, *p = src;
+    char *err = compile_fails(src, NULL), at[64], shown[256];
+    int k;
+    size_t n;
+    for (k = 1; k < error_rows[i].line; k++)
+      p = strchr(p, '\n') + 1;
+    n = strcspn(p, "\n");
+    snprintf(at, sizeof at, "gen.c:%d: error:", error_rows[i].line);
+    snprintf(shown, sizeof shown, "\n%4d | %.*s", error_rows[i].line, (int)n,
+             p);
+    if (!strstr(err, at) || !strstr(err, error_rows[i].want) ||
+        !strstr(err, shown) || strstr(err, "<string>")) {
+      print_error("row %zu: got\n%s\nwant \"%s\", \"%s\" and \"%s\"\n", i, err,
+                  at, error_rows[i].want, shown + 1);
+      failed = 1;
+    }
+    free(err);
+  }
+  if (failed) fail();
+}
+
+static void test_jit_undefined_symbol(void **state) {
+  char *err =
+      compile_fails("float g(float);\nfloat f(float x) { return g(x); }\n", 0);
+  assert_non_null(strstr(err, "gen.c: error: undefined symbol 'g'"));
+  free(err);
+}
+
+static void test_jit_null_symbol(void **state) {
+  JitSymbol sym = {"w", NULL};
+  char *err = NULL;
+  Jit *j =
+      jit_compile("extern const float w[1];\n", "gen.c", NULL, &sym, 1, &err);
+  assert_null(j);
+  assert_non_null(strstr(err, "symbol 0 ('w') is bound to NULL"));
+  free(err);
+}
+
+static void test_jit_bound_and_defined(void **state) {
+  static const int host = 7;
+  JitSymbol sym = {"w", &host};
+  char *err = NULL;
+  Jit *j = jit_compile("int w = 1;\nint get(void) { return w; }\n", "gen.c",
+                       NULL, &sym, 1, &err);
+  assert_null(j);
+  assert_non_null(strstr(err, "gen.c: error: symbol 'w' is bound, but the "
+                              "source defines it too"));
+  free(err);
+}
+
+static void test_jit_after_failure(void **state) {
+  char *err = compile_fails("int f(void) { return ; + }\n", NULL);
+  Jit *a, *b;
+  int (*fa)(void), (*fb)(void);
+  free(err);
+  a = compile_ok("int f(void) { return 1; }\n", NULL, NULL, 0);
+  err = compile_fails("int g(void) { return @; }\n", NULL);
+  free(err);
+  b = compile_ok("int f(void) { return 2; }\n", NULL, NULL, 0);
+  *(void **)&fa = jit_symbol(a, "f");
+  *(void **)&fb = jit_symbol(b, "f");
+  assert_int_equal(fa(), 1);
+  assert_int_equal(fb(), 2);
+  jit_free(a);
+  jit_free(b);
+  assert_null(jit_compile("int f(void) { return q; }\n", "gen.c", NULL, NULL, 0,
+                          NULL)); /* err may be NULL */
+}
+
+/* Run under `make test SANITIZE=1` (LeakSanitizer) or valgrind: any leak
+   per compile shows up 200 times. */
+static void test_jit_compile_200_times(void **state) {
+  float w[3] = {1, 2, 3};
+  JitSymbol sym = {"w", w};
+  int i;
+  for (i = 0; i < 200; i++) {
+    char *err = NULL;
+    const char *src = i % 10 == 9 ? "float f(void) { return w[1] +; }\n"
+                                  : "extern const float w[3];\n"
+                                    "float f(void) { return w[1] + 1; }\n";
+    Jit *j = jit_compile(src, "gen.c", NULL, &sym, 1, &err);
+    if (i % 10 == 9) {
+      assert_null(j);
+      assert_non_null(err);
+    } else {
+      float (*f)(void);
+      assert_non_null(j);
+      *(void **)&f = jit_symbol(j, "f");
+      assert_true(f() == 3.0f);
+    }
+    free(err);
+    jit_free(j);
+  }
+}
+
+/* ------------------------------------------------- memory protections */
+
+static void test_jit_code_not_writable(void **state) {
+  char perms[8];
+  Jit *j = compile_ok("static const float t[2] = {1.5f, 2.5f};\n"
+                      "float f(int i) { return t[i]; }\n"
+                      "const float *table(void) { return t; }\n",
+                      NULL, NULL, 0);
+  float (*f)(int);
+  const float *(*table)(void);
+  *(void **)&f = jit_symbol(j, "f");
+  *(void **)&table = jit_symbol(j, "table");
+  assert_true(f(1) == 2.5f);
+  perms_of(*(void **)&f, perms);
+  assert_string_equal(perms, "r-xp");
+  perms_of(table(), perms);
+  assert_true(perms[1] == '-'); /* const data is not writable either */
+  jit_free(j);
+}
+
+/* Writable globals break the contract: reading one works, a write faults
+   (checked in a child process). */
+static void test_jit_writable_global_faults(void **state) {
+  Jit *j = compile_ok("int counter = 41;\n"
+                      "int get(void) { return counter; }\n"
+                      "void bump(void) { counter++; }\n",
+                      NULL, NULL, 0);
+  int (*get)(void);
+  void (*bump)(void);
+  int status = 0;
+  pid_t pid;
+  *(void **)&get = jit_symbol(j, "get");
+  *(void **)&bump = jit_symbol(j, "bump");
+  assert_int_equal(get(), 41);
+  fflush(NULL);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) { /* no cmocka handler; quiet: ASan reports the SEGV */
+    FILE *out = freopen("/dev/null", "w", stdout);
+    FILE *errs = freopen("/dev/null", "w", stderr);
+    (void)out;
+    (void)errs;
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGBUS, SIG_DFL);
+    bump();
+    _exit(0);
+  }
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  jit_free(j);
+}
+
+/* ---------------------------------------------------------------- cost */
+
+static void test_jit_million_floats_bound(void **state) {
+  enum { N = 1000000 };
+  float *w = malloc(N * sizeof *w);
+  JitSymbol sym = {"weights", NULL};
+  double (*sum)(void), want = 0, t0, t1;
+  Jit *j;
+  int i;
+  assert_non_null(w);
+  for (i = 0; i < N; i++)
+    w[i] = (float)((i % 1000) - 499) * 0.25f;
+  for (i = 0; i < N; i++)
+    want += w[i];
+  sym.addr = w;
+  t0 = now_ms();
+  j = compile_ok("extern const float weights[1000000];\n"
+                 "double sum(void) {\n"
+                 "  double s = 0;\n"
+                 "  for (int i = 0; i < 1000000; i++) s += weights[i];\n"
+                 "  return s;\n"
+                 "}\n",
+                 NULL, &sym, 1);
+  t1 = now_ms();
+  *(void **)&sum = jit_symbol(j, "sum");
+  assert_true(sum() == want);
+  printf("   compile+relocate, 1,000,000-float array bound: %.2f ms "
+         "(sum %.1f)\n",
+         t1 - t0, want);
+  jit_free(j);
+  free(w);
+}
+
+/* A 200-line file of straight-line float code. */
+static void test_jit_200_lines_time(void **state) {
+  size_t cap = 200 * 80, len = 0;
+  char *src = malloc(cap);
+  double t0, t1, best = 1e9;
+  Jit *j;
+  int i, rep;
+  assert_non_null(src);
+  len += (size_t)sprintf(src + len, "float f(const float *x) {\n"
+                                    "  float a = x[0], b = x[1];\n");
+  for (i = 0; i < 196; i++)
+    len += (size_t)sprintf(src + len, "  a = a * 0.5f + b * %d.0f - x[%d];\n",
+                           i % 7, i % 4);
+  len += (size_t)sprintf(src + len, "  return a;\n}\n");
+  assert_true(len < cap);
+  for (rep = 0; rep < 5; rep++) {
+    t0 = now_ms();
+    j = compile_ok(src, NULL, NULL, 0);
+    t1 = now_ms();
+    if (t1 - t0 < best) best = t1 - t0;
+    assert_non_null(jit_symbol(j, "f"));
+    jit_free(j);
+  }
+  printf("   compile+relocate, 200-line file: %.2f ms (best of 5)\n", best);
+  free(src);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_jit_floats_and_libm),
+      cmocka_unit_test(test_jit_bound_symbol),
+      cmocka_unit_test(test_jit_defines),
+      cmocka_unit_test(test_jit_bad_defines),
+      cmocka_unit_test(test_jit_error_lines),
+      cmocka_unit_test(test_jit_undefined_symbol),
+      cmocka_unit_test(test_jit_null_symbol),
+      cmocka_unit_test(test_jit_bound_and_defined),
+      cmocka_unit_test(test_jit_after_failure),
+      cmocka_unit_test(test_jit_compile_200_times),
+      cmocka_unit_test(test_jit_code_not_writable),
+      cmocka_unit_test(test_jit_writable_global_faults),
+      cmocka_unit_test(test_jit_million_floats_bound),
+      cmocka_unit_test(test_jit_200_lines_time),
+  };
+  return cmocka_run_group_tests_name("jit", tests, NULL, NULL);
+}
