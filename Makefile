@@ -1,9 +1,11 @@
 # modelc: an ahead-of-time compiler for neural-network inference.
 #
-#   make demo        build modelc and run it on every spec in specs/
+#   make demo        build modelc; check, build, compile and run every spec
 #   make test        build and run every test (cmocka programs + CLI checks)
 #   make test SANITIZE=1   the same under AddressSanitizer + UBSan
+#   make generated   regenerate generated/ from specs/ (kept in sync: a test)
 #   make fixtures    regenerate the PyTorch reference fixtures (needs torch)
+#   make check-torch compare the committed references with live PyTorch
 
 CC      ?= cc
 OPT     ?= -O2 -g
@@ -27,7 +29,7 @@ TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 MODELC  := $(BUILD)/modelc
 SPECS   := $(wildcard specs/*.lua)
 
-.PHONY: all demo test check-deps fixtures clean
+.PHONY: all demo test check-deps fixtures generated check-torch clean
 all: $(MODELC)
 
 # Install (as root) or name the Debian packages we build with.
@@ -47,22 +49,42 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(OBJS) $(HDRS) | $(BUILD)/.deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests $< $(OBJS) -o $@ $(LDLIBS) $(TESTLIBS)
 
-# The main job: check every example spec and print its layer table.
-demo: $(MODELC)
+# The C that modelc writes for every spec, committed so it can be read and
+# diffed; tests/generated.sh fails when it is out of date.
+generated: $(MODELC)
+	@mkdir -p generated
+	@rm -f generated/*.c generated/*.h
+	@for s in $(SPECS); do ./$(MODELC) build $$s -o generated || exit 1; done
+	@echo "generated/: $(words $(SPECS)) models"
+
+# The main job: for every example spec, the layer table, then the C it
+# becomes (generated/), compiled with the system C compiler.
+demo: $(MODELC) generated
 	@for s in $(SPECS); do echo "== modelc check $$s"; ./$(MODELC) check $$s || exit 1; echo; done
+	@for s in $(SPECS); do n=$$(basename $$s .lua); \
+	  echo "== $(CC) -c generated/$$n.c"; \
+	  $(CC) -std=c99 -O2 -Wall -Wextra -pedantic -Werror -c generated/$$n.c -o $(BUILD)/$$n.o || exit 1; done
 
 # Every cmocka program, then the command-line checks.
 test: $(MODELC) $(TESTS)
 	@fail=0; for t in $(TESTS); do echo "== $$t"; MODELC=$(MODELC) ./$$t || fail=1; done; \
 	echo "== tests/cli.sh"; MODELC=$(MODELC) sh tests/cli.sh || fail=1; \
+	echo "== tests/generated.sh"; MODELC=$(MODELC) sh tests/generated.sh || fail=1; \
 	exit $$fail
 
 # Reference data from PyTorch (needs /usr/bin/python3 with torch 1.13 on an
 # AVX2 machine); the results are committed, so `make test` needs no torch.
-fixtures:
+fixtures: $(MODELC)
 	$(PY) tools/gen_shape_fixture.py
 	$(PY) tools/gen_rng_fixture.py
+	$(PY) tools/gen_model_fixture.py
+	$(PY) tools/gen_spec_refs.py $(MODELC)
 	$(PY) tools/gen_print_fixture.py
+
+# Recompute the example specs' references with live PyTorch and compare.
+check-torch: $(MODELC)
+	$(PY) tools/gen_spec_refs.py --check $(MODELC)
+	$(PY) tools/gen_model_fixture.py --verify
 
 clean:
 	rm -rf build

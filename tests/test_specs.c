@@ -16,7 +16,14 @@ static const Expect expect[] = {
     {"specs/conv1d_tutorial.lua", "2,2,2"},
     {"specs/conv1d_tutorial_pad.lua", "2,2,4"},
     {"specs/conv2d_unbatched.lua", "2,2,3"},
-    {"specs/conv3d_volume.lua", "20,8,8,48,98"},
+    {"specs/conv3d_volume.lua", "2,8,6,20,30|2,8,6,20,30|2,8,6,9,14"},
+    {"specs/lenet5.lua", "1,6,28,28|1,6,28,28|1,6,14,14|1,16,10,10|1,16,10,10|"
+                         "1,16,5,5|1,400|1,120|1,120|1,84|1,84|1,10"},
+    /* the torchaudio M5 tutorial's shapes */
+    {"specs/m5_kws.lua", "1,32,996|1,32,996|1,32,996|1,32,249|1,32,247|"
+                         "1,32,247|1,32,247|1,32,61|1,64,59|1,64,59|1,64,59|"
+                         "1,64,14|1,64,12|1,64,12|1,64,12|1,64,3|1,64,1|1,64|"
+                         "1,35"},
     {"specs/conv1d_long.lua", "1,4,98"},
 };
 

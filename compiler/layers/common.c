@@ -128,12 +128,12 @@ static const char *const tap_var[3][3] = {
 
 #define UNROLL_TAPS 4
 
-static void taps_rec(Emit *e, const Taps *t, const TapPrinter *pr, int dim,
-                     int64_t *kval, int64_t *lo, int64_t *hi) {
-  int n = t->nsp;
+static int taps_rec(Emit *e, const Taps *t, const TapPrinter *pr, int dim,
+                    int64_t *kval, int64_t *lo, int64_t *hi) {
+  int n = t->nsp, count = 0;
   if (dim == n) {
     for (int i = 0; i < n; i++)
-      if (lo[i] >= hi[i]) return; /* the tap reads only padding */
+      if (lo[i] >= hi[i]) return 0; /* the tap reads only padding */
     Lin y = {0}, x = {0}, k = {0};
     int64_t ystr = 1, xstr = 1, kstr = 1;
     for (int i = n - 1; i >= 0; i--) {
@@ -167,7 +167,7 @@ static void taps_rec(Emit *e, const Taps *t, const TapPrinter *pr, int dim,
     free(ys);
     free(xs);
     free(ks);
-    return;
+    return 1;
   }
   /* Consecutive taps with the same output range form a group. */
   for (int64_t k0 = 0; k0 < t->K[dim];) {
@@ -186,19 +186,20 @@ static void taps_rec(Emit *e, const Taps *t, const TapPrinter *pr, int dim,
       em(e, "for (int %s = %lld; %s < %lld; %s++) {", v, (long long)k0, v,
          (long long)k1, v);
       kval[dim] = -1;
-      taps_rec(e, t, pr, dim + 1, kval, lo, hi);
+      count += taps_rec(e, t, pr, dim + 1, kval, lo, hi);
       em(e, "}");
     } else {
       for (int64_t k = k0; k < k1; k++) {
         kval[dim] = k;
-        taps_rec(e, t, pr, dim + 1, kval, lo, hi);
+        count += taps_rec(e, t, pr, dim + 1, kval, lo, hi);
       }
     }
     k0 = k1;
   }
+  return count;
 }
 
-void em_taps(Emit *e, const Taps *t, const TapPrinter *pr) {
+int em_taps(Emit *e, const Taps *t, const TapPrinter *pr) {
   int64_t kval[3] = {0}, lo[3] = {0}, hi[3] = {0};
-  taps_rec(e, t, pr, 0, kval, lo, hi);
+  return taps_rec(e, t, pr, 0, kval, lo, hi);
 }

@@ -52,5 +52,6 @@ typedef struct TapPrinter {
   void *ctx;
 } TapPrinter;
 
-void em_taps(Emit *e, const Taps *t, const TapPrinter *pr);
+/* Returns how many taps read any input (0: all read padding only). */
+int em_taps(Emit *e, const Taps *t, const TapPrinter *pr);
 #endif

@@ -108,8 +108,8 @@ static void bn_emit(Emit *e, const Op *op) {
     free(w1);
     free(w2);
     em(e, "for (int n = 0; n < %lld; n++)", (long long)n);
-    em(e, "  for (int c = 0; c < %lld; c++) {", (long long)c);
     e->depth++;
+    em(e, "for (int c = 0; c < %lld; c++) {", (long long)c);
     em(e, "const float *xc = x + (n * %lld + c) * %lld;", (long long)c,
        (long long)inner);
     em(e, "float *yc = y + (n * %lld + c) * %lld;", (long long)c,
@@ -120,6 +120,7 @@ static void bn_emit(Emit *e, const Op *op) {
        chain);
     free(chain);
     em(e, "}");
+    e->depth--;
     return;
   }
   const char *wn = NULL, *bn = NULL;
@@ -135,16 +136,20 @@ static void bn_emit(Emit *e, const Op *op) {
   em(e, "/* no running statistics: normalise with the batch's own */");
   em(e, "for (int c = 0; c < %lld; c++) {", (long long)c);
   em(e, "double sum = 0.0, sq = 0.0;");
-  em(e, "for (int n = 0; n < %lld; n++)", (long long)n);
-  em(e, "  for (int i = 0; i < %lld; i++) sum += x[(n * %lld + c) * %lld + i];",
-     (long long)inner, (long long)c, (long long)inner);
+  em(e, "for (int n = 0; n < %lld; n++) {", (long long)n);
+  em(e, "const float *xc = x + (n * %lld + c) * %lld;", (long long)c,
+     (long long)inner);
+  em(e, "for (int i = 0; i < %lld; i++) sum += xc[i];", (long long)inner);
+  em(e, "}");
   em(e, "const double mean = sum / %lld.0;", (long long)(n * inner));
-  em(e, "for (int n = 0; n < %lld; n++)", (long long)n);
-  em(e, "  for (int i = 0; i < %lld; i++) {", (long long)inner);
-  em(e, "    const double d = x[(n * %lld + c) * %lld + i] - mean;",
-     (long long)c, (long long)inner);
-  em(e, "    sq += d * d;");
-  em(e, "  }");
+  em(e, "for (int n = 0; n < %lld; n++) {", (long long)n);
+  em(e, "const float *xc = x + (n * %lld + c) * %lld;", (long long)c,
+     (long long)inner);
+  em(e, "for (int i = 0; i < %lld; i++) {", (long long)inner);
+  em(e, "const double d = xc[i] - mean;");
+  em(e, "sq += d * d;");
+  em(e, "}");
+  em(e, "}");
   em(e, "const float invstd = (float)(1.0 / sqrt(sq / %lld.0 + %.17g));",
      (long long)(n * inner), a->eps);
   if (a->affine) {
