@@ -1,11 +1,15 @@
 /* main.c: the modelc command line. Exit status: 0 success, 1 the spec
  * (or its weights or input) is wrong, 2 the command line is wrong. */
 #include "modelc.h"
+#include "npy.h"
+#include "torchrand.h"
+#include "tprint.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static const char usage_text[] =
     "usage: modelc <command> [options] SPEC\n"
@@ -13,6 +17,8 @@ static const char usage_text[] =
     "commands:\n"
     "  check SPEC      check every shape and print the layer table\n"
     "  build SPEC      write DIR/NAME.c and DIR/NAME.h (standalone C99)\n"
+    "  run SPEC        compile the C in memory (TinyCC), run it, print the "
+    "output\n"
     "\n"
     "options (every command):\n"
     "  --max-instructions N   Lua instructions a spec may run (default "
@@ -42,6 +48,23 @@ static const char build_help[] =
     "  --weights FILE   a .safetensors file to use instead of the spec's\n"
     "                   (a path relative to the current directory)\n";
 
+static const char run_help[] =
+    "usage: modelc run [--input FILE.npy | --random-input SEED] [--weights "
+    "FILE]\n"
+    "                  [--output FILE.npy] [--repeat N] [--quiet] SPEC\n"
+    "\n"
+    "Compile the model's C (what `modelc build` writes) in memory with TinyCC,\n"
+    "run it once and print the output tensor as PyTorch prints it.\n"
+    "\n"
+    "  --input FILE.npy     the input: float32 or float64, C order, exactly the\n"
+    "                       spec's input shape\n"
+    "  --random-input SEED  torch.manual_seed(SEED); torch.randn(shape), bit for\n"
+    "                       bit (the default is --random-input 0)\n"
+    "  --weights FILE       a .safetensors file to use instead of the spec's\n"
+    "  --output FILE.npy    also write the output (float32, C order)\n"
+    "  --repeat N           then run N more times and print the median time\n"
+    "  --quiet              do not print the tensor\n";
+
 static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "modelc: error: ");
   fprintf(stderr, fmt, arg);
@@ -59,13 +82,17 @@ static int parse_count(const char *s, int64_t lo, int64_t hi, int64_t *out) {
 }
 
 /* Options a command accepts. */
-enum { OPT_OUTDIR = 1, OPT_WEIGHTS = 2 };
+enum { OPT_OUTDIR = 1, OPT_WEIGHTS = 2, OPT_RUN = 4 };
 
 typedef struct Options {
   const char *spec;
   Limits lim;
   const char *outdir;  /* -o DIR (build) */
   const char *weights; /* --weights FILE */
+  const char *input, *output; /* run: --input, --output */
+  int has_random;
+  int64_t random_seed, repeat;
+  int quiet;
 } Options;
 
 /* Parse argv[2..]. Returns 0, or an exit status. */
@@ -75,10 +102,15 @@ static int parse_options(int argc, char **argv, int allowed, Options *o) {
   o->lim.max_memory = MC_DEFAULT_MEMORY;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
+    int run = allowed & OPT_RUN;
     int takes_value = strcmp(a, "--max-instructions") == 0 ||
                       strcmp(a, "--max-memory") == 0 ||
                       ((allowed & OPT_OUTDIR) && strcmp(a, "-o") == 0) ||
-                      ((allowed & OPT_WEIGHTS) && strcmp(a, "--weights") == 0);
+                      ((allowed & OPT_WEIGHTS) && strcmp(a, "--weights") == 0) ||
+                      (run && (strcmp(a, "--input") == 0 ||
+                               strcmp(a, "--random-input") == 0 ||
+                               strcmp(a, "--output") == 0 ||
+                               strcmp(a, "--repeat") == 0));
     if (takes_value && i + 1 >= argc)
       return usage_error("option '%s' needs a value", a);
     if (strcmp(a, "--max-instructions") == 0 ||
@@ -93,6 +125,20 @@ static int parse_options(int argc, char **argv, int allowed, Options *o) {
       o->outdir = argv[++i];
     } else if (takes_value && strcmp(a, "--weights") == 0) {
       o->weights = argv[++i];
+    } else if (takes_value && strcmp(a, "--input") == 0) {
+      o->input = argv[++i];
+    } else if (takes_value && strcmp(a, "--output") == 0) {
+      o->output = argv[++i];
+    } else if (takes_value && strcmp(a, "--random-input") == 0) {
+      if (parse_count(argv[++i], INT64_MIN / 2, INT64_MAX / 2,
+                      &o->random_seed))
+        return usage_error("option '%s' needs a whole number", a);
+      o->has_random = 1;
+    } else if (takes_value && strcmp(a, "--repeat") == 0) {
+      if (parse_count(argv[++i], 1, 1000000000, &o->repeat))
+        return usage_error("option '%s' needs a positive whole number", a);
+    } else if (run && strcmp(a, "--quiet") == 0) {
+      o->quiet = 1;
     } else if (a[0] == '-' && a[1]) {
       return usage_error("unknown option '%s'", a);
     } else if (o->spec) {
@@ -102,6 +148,8 @@ static int parse_options(int argc, char **argv, int allowed, Options *o) {
     }
   }
   if (!o->spec) return usage_error("no spec given%s", "");
+  if (o->input && o->has_random)
+    return usage_error("give --input or --random-input, not both%s", "");
   return 0;
 }
 
@@ -175,6 +223,104 @@ static int cmd_build(int argc, char **argv) {
   return status;
 }
 
+static double now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The input tensor: a .npy file of exactly the spec's shape, or randn. */
+static float *run_input(const Options *o, const Model *m, Diag *d) {
+  int64_t n = shape_numel(&m->input);
+  if (!o->input) {
+    float *x = mc_alloc(sizeof(float) * (size_t)n);
+    TorchGen g;
+    tr_seed(&g, (uint64_t)o->random_seed);
+    tr_randn(&g, x, (size_t)n);
+    return x;
+  }
+  float *x;
+  int ndim;
+  int64_t dims[NPY_MAX_DIMS];
+  char err[512];
+  if (npy_read(o->input, &x, &ndim, dims, err, sizeof err)) {
+    diag_plain(d, "input file '%s': %s", o->input, err);
+    return NULL;
+  }
+  Shape s = {ndim, {0}};
+  for (int i = 0; i < ndim && i < MC_MAXDIM; i++) s.d[i] = dims[i];
+  if (ndim > MC_MAXDIM || !shape_eq(&s, &m->input)) {
+    char *got = shape_str(&s), *want = shape_str(&m->input);
+    diag_error(d, &m->loc, "input file '%s' has shape %s, but the model's "
+               "input is %s", o->input, got, want);
+    free(got);
+    free(want);
+    free(x);
+    return NULL;
+  }
+  return x;
+}
+
+static int cmd_run(int argc, char **argv) {
+  Options o;
+  int r = parse_options(argc, argv, OPT_WEIGHTS | OPT_RUN, &o);
+  if (r) return r;
+  Diag d = {stderr, {0}, 0, 0};
+  Model m;
+  JitModel jm = {0};
+  float *x = NULL, *y = NULL;
+  void *ws = NULL;
+  int status = 1;
+  if (load_model(&o, 1, &d, &m) || (x = run_input(&o, &m, &d)) == NULL ||
+      jit_model(&m, &jm, &d))
+    goto done;
+  Shape out = m.layers[m.nlayers - 1].out;
+  if (!m.nlayers) out = m.input;
+  y = mc_alloc(sizeof(float) * (size_t)jm.g.output_numel);
+  ws = mc_alloc((size_t)jm.g.workspace_bytes + 64);
+  jm.fwd(x, y, ws);
+  if (!o.quiet) {
+    tprint(stdout, y, out.n, out.d, 0);
+    char *s = shape_str(&out);
+    printf("shape %s\n", s);
+    free(s);
+  }
+  if (o.output) {
+    char err[512];
+    if (npy_write(o.output, y, out.n, out.d, err, sizeof err)) {
+      diag_plain(&d, "output file '%s': %s", o.output, err);
+      goto done;
+    }
+  }
+  if (o.repeat) {
+    double *t = mc_alloc(sizeof(double) * (size_t)o.repeat);
+    for (int64_t i = 0; i < o.repeat; i++) {
+      double t0 = now_ns();
+      jm.fwd(x, y, ws);
+      t[i] = now_ns() - t0;
+    }
+    qsort(t, (size_t)o.repeat, sizeof(double), cmp_double);
+    double med = t[o.repeat / 2];
+    printf("%lld runs: median %.3f us per inference (TinyCC)\n",
+           (long long)o.repeat, med / 1e3);
+    free(t);
+  }
+  status = 0;
+done:
+  free(x);
+  free(y);
+  free(ws);
+  jit_model_free(&jm);
+  model_free(&m);
+  diag_free(&d);
+  return status;
+}
+
 typedef struct Command {
   const char *name;
   int (*run)(int argc, char **argv);
@@ -184,6 +330,7 @@ typedef struct Command {
 static const Command commands[] = {
     {"check", cmd_check, check_help},
     {"build", cmd_build, build_help},
+    {"run", cmd_run, run_help},
 };
 
 int main(int argc, char **argv) {

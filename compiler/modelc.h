@@ -13,7 +13,7 @@
  *   plan.c      activation memory plan (workspace offsets)
  *   check.c     the `modelc check` table
  *   emit.c      the generated C file (layers/ print each op's body)
- *   build.c     `modelc build`: files on disk
+ *   run.c       the generated C compiled in memory (jit.c: libtcc)
  */
 #ifndef MODELC_H
 #define MODELC_H
@@ -390,5 +390,21 @@ typedef struct Generated {
 /* Generate the model's C file and header (weights must be loaded). */
 void emit_model(const Model *m, const EmitOptions *o, Generated *g);
 void generated_free(Generated *g);
+
+/* ----------------------------------------------------------------- run.c */
+
+typedef void (*ForwardFn)(const float *input, float *output, void *workspace);
+
+/* The model's generated C compiled in memory with TinyCC. */
+typedef struct JitModel {
+  Generated g;       /* the source and the weights bound to it */
+  struct Jit *jit;
+  ForwardFn fwd;     /* NAME_forward_ws */
+} JitModel;
+
+/* Emit and JIT-compile (weights must be loaded). A failure is a modelc
+ * bug, reported as an internal error with TinyCC's message. */
+int jit_model(const Model *m, JitModel *jm, Diag *d);
+void jit_model_free(JitModel *jm);
 
 #endif

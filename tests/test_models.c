@@ -11,7 +11,9 @@
  *     workspace gives the same bits, guard zones after the output and the
  *     workspace stay untouched, and the input is never written;
  *   - each file also compiles warning-free with clang and tcc when they
- *     are installed.
+ *     are installed;
+ *   - the same model JIT-compiled in memory by TinyCC (modelc run) gives
+ *     exactly gcc's bits (gcc without FMA contraction).
  * The coverage of layer kinds and arguments in the fixture is printed and
  * each class must be present. */
 #include "testutil.h"
@@ -252,7 +254,7 @@ static int guard_ok(const unsigned char *p, size_t n) {
 
 static void test_models_match_pytorch(void **state) {
   (void)state;
-  int failed = 0;
+  int failed = 0, jit_same = 0;
   for (int i = 0; i < ncases; i++) {
     Case *c = &cases[i];
     if (!c->fwd) fail_msg("%s was not compiled", c->name);
@@ -300,6 +302,30 @@ static void test_models_match_pytorch(void **state) {
       print_error("%s: the input was written\n", c->name);
       ok = 0;
     }
+    /* The same C through TinyCC in memory gives the same bits. */
+    JitModel jm;
+    Diag d = {0};
+    if (jit_model(&c->m, &jm, &d)) {
+      print_error("%s: %s\n", c->name, d.text.s);
+      ok = 0;
+    } else {
+      fill_bytes(y2, sizeof(float) * (size_t)nout, 5);
+      fill_bytes(ws2, wsb, 6);
+      jm.fwd(x, y2, ws2);
+      if (memcmp(y1, y2, sizeof(float) * (size_t)nout) != 0) {
+        print_error("%s: TinyCC's result differs from gcc's\n", c->name);
+        allclose("  tcc vs gcc", y2, y1, nout, 0, 0);
+        ok = 0;
+      } else {
+        jit_same++;
+      }
+      if (!guard_ok(ws2 + wsb, GUARD * 4)) {
+        print_error("%s: the JIT wrote past the workspace\n", c->name);
+        ok = 0;
+      }
+      jit_model_free(&jm);
+    }
+    diag_free(&d);
     if (!ok) {
       print_error("  spec %s, C in %s/%s.c\n", c->spec, workdir, c->name);
       failed++;
@@ -312,8 +338,8 @@ static void test_models_match_pytorch(void **state) {
     free(ws1);
     free(ws2);
   }
-  printf("%d models: %d match PyTorch, %d differ\n", ncases, ncases - failed,
-         failed);
+  printf("%d models: %d match PyTorch, %d differ; TinyCC equals gcc bit for "
+         "bit on %d\n", ncases, ncases - failed, failed, jit_same);
   assert_int_equal(failed, 0);
 }
 
