@@ -1,0 +1,303 @@
+/* test_run.c: `modelc run` as a user meets it, through the binary
+ * ($MODELC): the Conv1d tutorial's tables printed exactly and written to
+ * .npy within 1e-6 of PyTorch; inputs from .npy (float32, float64) or
+ * randn; --weights, --quiet, --repeat; and every bad input file a clear
+ * error with exit status 1. */
+#include "testutil.h"
+
+#include <math.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "npy.h"
+#include "safetensors.h"
+#include "torchrand.h"
+
+static const char *modelc;
+static char tmpdir[64];
+
+/* Run modelc with arguments (a shell fragment); capture stdout, stderr. */
+static int run(const char *args, char **out, char **err) {
+  char *cmd = mc_format("%s %s >%s/out 2>%s/err", modelc, args, tmpdir,
+                        tmpdir);
+  int st = system(cmd);
+  free(cmd);
+  char *p = mc_format("%s/out", tmpdir);
+  *out = read_file(p, NULL);
+  free(p);
+  p = mc_format("%s/err", tmpdir);
+  *err = read_file(p, NULL);
+  free(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *tmp(const char *name) { return mc_format("%s/%s", tmpdir, name); }
+
+static const char tutorial[] =
+    "[[[ 0.6345,  0.2400],\n"
+    "  [-0.0122, -0.7956]],\n"
+    "\n"
+    " [[-0.4041, -1.0328],\n"
+    "  [ 0.2444, -0.9770]]]\n"
+    "shape [2, 2, 2]\n";
+
+static const char tutorial_pad[] =
+    "[[[-0.0033,  0.6345,  0.2400, -0.2773],\n"
+    "  [ 0.6259, -0.0122, -0.7956, -0.7431]],\n"
+    "\n"
+    " [[-0.6085, -0.4041, -1.0328, -0.3154],\n"
+    "  [-0.4640,  0.2444, -0.9770,  0.8826]]]\n"
+    "shape [2, 2, 4]\n";
+
+static void test_run_tutorial_tables(void **state) {
+  (void)state;
+  char *out, *err;
+  assert_int_equal(run("run specs/conv1d_tutorial.lua --random-input 42", &out,
+                       &err), 0);
+  assert_string_equal(out, tutorial);
+  assert_string_equal(err, "");
+  free(out);
+  free(err);
+  assert_int_equal(run("run specs/conv1d_tutorial_pad.lua --random-input 42",
+                       &out, &err), 0);
+  assert_string_equal(out, tutorial_pad);
+  free(out);
+  free(err);
+}
+
+static float *load(const char *path, int64_t *n, int *ndim, int64_t *shape) {
+  float *x;
+  char e[256];
+  if (npy_read(path, &x, ndim, shape, e, sizeof e))
+    fail_msg("%s: %s", path, e);
+  *n = 1;
+  for (int i = 0; i < *ndim; i++) *n *= shape[i];
+  return x;
+}
+
+/* --output against PyTorch's own values (tools/gen_spec_refs.py). */
+static void test_run_output_npy_matches_pytorch(void **state) {
+  (void)state;
+  const char *names[] = {"conv1d_tutorial", "conv1d_tutorial_pad"};
+  for (int k = 0; k < 2; k++) {
+    char *o = tmp("y.npy"), *out, *err;
+    char *args = mc_format("run specs/%s.lua --random-input 42 --quiet "
+                           "--output %s", names[k], o);
+    assert_int_equal(run(args, &out, &err), 0);
+    assert_string_equal(out, ""); /* --quiet */
+    int64_t n, m, s1[8], s2[8];
+    int d1, d2;
+    float *got = load(o, &n, &d1, s1);
+    char *ref = mc_format("tests/fixtures/specs/%s.seed42.out.npy", names[k]);
+    float *want = load(ref, &m, &d2, s2);
+    assert_int_equal(d1, 3);
+    assert_int_equal(d1, d2);
+    assert_memory_equal(s1, s2, sizeof(int64_t) * 3);
+    for (int64_t i = 0; i < n; i++)
+      if (fabs(got[i] - want[i]) > 1e-6)
+        fail_msg("%s [%lld]: got %.9g, PyTorch %.9g", names[k], (long long)i,
+                 got[i], want[i]);
+    free(got);
+    free(want);
+    free(ref);
+    free(args);
+    free(o);
+    free(out);
+    free(err);
+  }
+}
+
+/* --input of float32 and float64 gives the same as --random-input with the
+ * same values; the default input is --random-input 0. */
+static void test_run_input_files(void **state) {
+  (void)state;
+  int64_t shape[3] = {2, 3, 4};
+  float x[24];
+  TorchGen g;
+  tr_seed(&g, 7);
+  tr_randn(&g, x, 24);
+  char *in = tmp("x.npy"), e[256];
+  assert_int_equal(npy_write(in, x, 3, shape, e, sizeof e), 0);
+  char *a, *b, *c, *err;
+  char *args = mc_format("run specs/conv1d_tutorial.lua --input %s", in);
+  assert_int_equal(run(args, &a, &err), 0);
+  free(err);
+  assert_int_equal(run("run specs/conv1d_tutorial.lua --random-input 7", &b,
+                       &err), 0);
+  free(err);
+  assert_string_equal(a, b);
+  assert_int_equal(run("run specs/conv1d_tutorial.lua", &c, &err), 0);
+  free(err);
+  char *d;
+  assert_int_equal(run("run specs/conv1d_tutorial.lua --random-input 0", &d,
+                       &err), 0);
+  assert_string_equal(c, d);
+  assert_string_not_equal(b, d);
+  free(a), free(b), free(c), free(d), free(err), free(args), free(in);
+}
+
+/* Write raw bytes to a file in tmpdir. */
+static char *raw_file(const char *name, const void *data, size_t n) {
+  char *p = tmp(name);
+  FILE *f = fopen(p, "wb");
+  assert_non_null(f);
+  fwrite(data, 1, n, f);
+  fclose(f);
+  return p;
+}
+
+/* A version 1.0 .npy with the given header dict and n data bytes. */
+static char *npy_file(const char *name, const char *dict, size_t nbytes) {
+  unsigned char buf[512] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
+  size_t hl = strlen(dict) + 1, pad = (64 - (10 + hl) % 64) % 64;
+  buf[8] = (unsigned char)(hl + pad);
+  buf[9] = 0;
+  memcpy(buf + 10, dict, strlen(dict));
+  memset(buf + 10 + strlen(dict), ' ', pad);
+  buf[10 + hl + pad - 1] = '\n';
+  size_t total = 10 + hl + pad + nbytes;
+  assert_true(total <= sizeof buf);
+  return raw_file(name, buf, total);
+}
+
+typedef struct BadInput {
+  const char *name, *dict;
+  size_t nbytes;
+  const char *want; /* part of the message */
+} BadInput;
+
+static void test_run_bad_inputs(void **state) {
+  (void)state;
+  const BadInput rows[] = {
+      {"fortran.npy",
+       "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3, 4), }", 96,
+       "fortran"},
+      {"bigendian.npy",
+       "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3, 4), }", 96,
+       ">f4"},
+      {"int.npy",
+       "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3, 4), }", 96,
+       "<i4"},
+      {"shape.npy",
+       "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 12), }", 96,
+       "has shape [2, 12], but the model's input is [2, 3, 4]"},
+      {"flat.npy",
+       "{'descr': '<f4', 'fortran_order': False, 'shape': (24,), }", 96,
+       "has shape [24], but the model's input is [2, 3, 4]"},
+      {"short.npy",
+       "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4), }", 95,
+       "input file"},
+      {"long.npy",
+       "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4), }", 100,
+       "input file"},
+      {"lying.npy",
+       "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 400000), }",
+       96, "input file"},
+      {"garbage.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2,",
+       96, "input file"},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    char *p = npy_file(rows[i].name, rows[i].dict, rows[i].nbytes);
+    char *args = mc_format("run specs/conv1d_tutorial.lua --input %s", p);
+    char *out, *err;
+    int st = run(args, &out, &err);
+    if (st != 1 || !strstr(err, rows[i].want) || strlen(out))
+      fail_msg("%s: exit %d, stderr '%s' (want '%s')", rows[i].name, st, err,
+               rows[i].want);
+    free(p), free(args), free(out), free(err);
+  }
+  /* Not an .npy at all, and a missing file. */
+  char *p = raw_file("text.npy", "hello\n", 6), *out, *err;
+  char *args = mc_format("run specs/conv1d_tutorial.lua --input %s", p);
+  assert_int_equal(run(args, &out, &err), 1);
+  assert_non_null(strstr(err, "input file"));
+  free(p), free(args), free(out), free(err);
+  assert_int_equal(run("run specs/conv1d_tutorial.lua --input /nonexistent.npy",
+                       &out, &err), 1);
+  assert_non_null(strstr(err, "/nonexistent.npy"));
+  free(out), free(err);
+  /* Command-line errors: exit 2. */
+  assert_int_equal(run("run specs/conv1d_tutorial.lua --input a.npy "
+                       "--random-input 1", &out, &err), 2);
+  free(out), free(err);
+  assert_int_equal(run("run specs/conv1d_tutorial.lua --repeat 0", &out, &err),
+                   2);
+  free(out), free(err);
+  assert_int_equal(run("run specs/conv1d_tutorial.lua --random-input x", &out,
+                       &err), 2);
+  free(out), free(err);
+}
+
+/* --weights replaces the spec's init: all-ones weights and zero bias make
+ * each output the sum of its input window. */
+static void test_run_weights_override(void **state) {
+  (void)state;
+  float w[18], b[2] = {0, 0};
+  for (int i = 0; i < 18; i++) w[i] = 1;
+  StTensor t[2] = {{"0.weight", 3, {2, 3, 3}, w, "F32"},
+                   {"0.bias", 1, {2}, b, "F32"}};
+  char *p = tmp("ones.safetensors"), e[256];
+  assert_int_equal(st_save(p, t, 2, e, sizeof e), 0);
+  char *o = tmp("ones.npy");
+  char *args = mc_format("run specs/conv1d_tutorial.lua --random-input 42 "
+                         "--weights %s --output %s", p, o);
+  char *out, *err;
+  assert_int_equal(run(args, &out, &err), 0);
+  float x[24];
+  TorchGen g;
+  tr_seed(&g, 42);
+  tr_randn(&g, x, 24);
+  int64_t n, shape[8];
+  int nd;
+  float *y = load(o, &n, &nd, shape);
+  assert_int_equal(n, 8); /* [2, 2, 2] */
+  for (int s = 0; s < 2; s++)
+    for (int oc = 0; oc < 2; oc++)
+      for (int t0 = 0; t0 < 2; t0++) {
+        double sum = 0;
+        for (int c = 0; c < 3; c++)
+          for (int k = 0; k < 3; k++) sum += x[s * 12 + c * 4 + t0 + k];
+        assert_true(fabs(y[(s * 2 + oc) * 2 + t0] - sum) < 1e-5);
+      }
+  free(y), free(p), free(o), free(args), free(out), free(err);
+  /* A weights file with a wrong shape names the key and both shapes. */
+  StTensor bad[2] = {{"0.weight", 3, {2, 3, 2}, w, "F32"},
+                     {"0.bias", 1, {2}, b, "F32"}};
+  p = tmp("bad.safetensors");
+  assert_int_equal(st_save(p, bad, 2, e, sizeof e), 0);
+  args = mc_format("run specs/conv1d_tutorial.lua --weights %s", p);
+  assert_int_equal(run(args, &out, &err), 1);
+  assert_non_null(strstr(err, "tensor '0.weight' in weights file"));
+  assert_non_null(strstr(err, "has shape [2, 3, 2], expected [2, 3, 3]"));
+  assert_non_null(strstr(err, "specs/conv1d_tutorial.lua:"));
+  free(p), free(args), free(out), free(err);
+}
+
+static void test_run_repeat(void **state) {
+  (void)state;
+  char *out, *err;
+  assert_int_equal(run("run specs/seed_cnn1d.lua --repeat 5 --quiet", &out,
+                       &err), 0);
+  assert_non_null(strstr(out, "5 runs: median "));
+  assert_non_null(strstr(out, " us per inference"));
+  free(out), free(err);
+}
+
+int main(void) {
+  modelc = getenv("MODELC") ? getenv("MODELC") : "build/modelc";
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/modelc_run_XXXXXX");
+  if (!mkdtemp(tmpdir)) return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_run_tutorial_tables),
+      cmocka_unit_test(test_run_output_npy_matches_pytorch),
+      cmocka_unit_test(test_run_input_files),
+      cmocka_unit_test(test_run_bad_inputs),
+      cmocka_unit_test(test_run_weights_override),
+      cmocka_unit_test(test_run_repeat),
+  };
+  int r = cmocka_run_group_tests_name("run", tests, NULL, NULL);
+  char *cmd = mc_format("rm -rf %s", tmpdir);
+  if (system(cmd)) r = 1;
+  free(cmd);
+  return r;
+}
