@@ -57,13 +57,15 @@ generated: $(MODELC)
 	@for s in $(SPECS); do ./$(MODELC) build $$s -o generated || exit 1; done
 	@echo "generated/: $(words $(SPECS)) models"
 
-# The main job: for every example spec, the layer table, then the C it
-# becomes (generated/), compiled with the system C compiler.
+# The main job, the whole loop for every example spec: the layer table,
+# the C it becomes (generated/) compiled with the system C compiler, and
+# the same C JIT-compiled in memory and run on torch.randn input.
 demo: $(MODELC) generated
 	@for s in $(SPECS); do echo "== modelc check $$s"; ./$(MODELC) check $$s || exit 1; echo; done
 	@for s in $(SPECS); do n=$$(basename $$s .lua); \
-	  echo "== $(CC) -c generated/$$n.c"; \
+	  echo "== $(CC) -std=c99 -O2 -Wall -Wextra -pedantic -Werror -c generated/$$n.c"; \
 	  $(CC) -std=c99 -O2 -Wall -Wextra -pedantic -Werror -c generated/$$n.c -o $(BUILD)/$$n.o || exit 1; done
+	@for s in $(SPECS); do echo; echo "== modelc run $$s"; ./$(MODELC) run $$s || exit 1; done
 
 # Every cmocka program, then the command-line checks.
 test: $(MODELC) $(TESTS)

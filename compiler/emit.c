@@ -375,6 +375,7 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
   em(&h, "");
   em(&h, "#ifdef __cplusplus");
   em(&h, "extern \"C\" {");
+  h.depth = 0; /* no indent inside extern "C" */
   em(&h, "#endif");
   em(&h, "");
   em(&h, "/* Run the model: input and output are contiguous float32 tensors in "
@@ -389,6 +390,7 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
      "*workspace);", m->name);
   em(&h, "");
   em(&h, "#ifdef __cplusplus");
+  h.depth = 1;
   em(&h, "}");
   em(&h, "#endif");
   em(&h, "");

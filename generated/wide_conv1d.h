@@ -8,16 +8,16 @@
 
 #ifdef __cplusplus
 extern "C" {
-  #endif
+#endif
 
-  /* Run the model: input and output are contiguous float32 tensors in PyTorch's
-   * layout. _forward uses a static workspace (not reentrant); _forward_ws uses
-   * the caller's, WIDE_CONV1D_WORKSPACE_SIZE bytes aligned for float. The input is
-   * never written. */
-  void wide_conv1d_forward(const float *input, float *output);
-  void wide_conv1d_forward_ws(const float *input, float *output, void *workspace);
+/* Run the model: input and output are contiguous float32 tensors in PyTorch's
+ * layout. _forward uses a static workspace (not reentrant); _forward_ws uses
+ * the caller's, WIDE_CONV1D_WORKSPACE_SIZE bytes aligned for float. The input is
+ * never written. */
+void wide_conv1d_forward(const float *input, float *output);
+void wide_conv1d_forward_ws(const float *input, float *output, void *workspace);
 
-  #ifdef __cplusplus
+#ifdef __cplusplus
 }
 #endif
 

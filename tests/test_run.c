@@ -273,6 +273,51 @@ static void test_run_weights_override(void **state) {
   free(p), free(args), free(out), free(err);
 }
 
+/* The spec's weights file is relative to the spec; a missing tensor, an
+ * unused one, a truncated file: each reported at the right line. */
+static void test_run_weights_file_errors(void **state) {
+  (void)state;
+  float w[18] = {0}, b[2] = {0}, extra[3] = {0};
+  StTensor t[3] = {{"conv.weight", 3, {2, 3, 3}, w, "F32"},
+                   {"conv.bias", 1, {2}, b, "F32"},
+                   {"head.weight", 1, {3}, extra, "F32"}};
+  char *p = tmp("w.safetensors"), e[256], *out, *err;
+  assert_int_equal(st_save(p, t, 3, e, sizeof e), 0);
+  char *spec = tmp("net.lua");
+  FILE *f = fopen(spec, "w");
+  fputs("-- a named layer, weights next to the spec\n"
+        "return model \"net\" {\n"
+        "  input = {1, 3, 5},\n"
+        "  weights = \"w.safetensors\",\n"
+        "  nn.Conv1d{3, 2, 3, name = \"conv\"},\n"
+        "}\n", f);
+  fclose(f);
+  char *args = mc_format("run %s", spec); /* run from elsewhere */
+  assert_int_equal(run(args, &out, &err), 0);
+  assert_non_null(strstr(err, "net.lua:2: warning: weights file"));
+  assert_non_null(strstr(err, "'head.weight'"));
+  assert_non_null(strstr(out, "shape [1, 2, 3]"));
+  free(out), free(err);
+  /* Without the bias: an error naming the key and the expected shape. */
+  assert_int_equal(st_save(p, t, 1, e, sizeof e), 0);
+  assert_int_equal(run(args, &out, &err), 1);
+  assert_non_null(strstr(err, "net.lua:5: error: layer 0 'conv' (Conv1d): "
+                              "weights file"));
+  assert_non_null(strstr(err, "has no tensor 'conv.bias' (expected shape [2])"));
+  free(out), free(err);
+  /* A truncated file: an error at the model line. */
+  assert_int_equal(st_save(p, t, 2, e, sizeof e), 0);
+  assert_int_equal(truncate(p, 100), 0);
+  assert_int_equal(run(args, &out, &err), 1);
+  assert_non_null(strstr(err, "net.lua:2: error: weights file"));
+  free(out), free(err);
+  /* A file that is not safetensors at all. */
+  free(raw_file("w.safetensors", "not a weights file at all\n", 26));
+  assert_int_equal(run(args, &out, &err), 1);
+  assert_non_null(strstr(err, "net.lua:2: error: weights file"));
+  free(out), free(err), free(args), free(spec), free(p);
+}
+
 static void test_run_repeat(void **state) {
   (void)state;
   char *out, *err;
@@ -293,6 +338,7 @@ int main(void) {
       cmocka_unit_test(test_run_input_files),
       cmocka_unit_test(test_run_bad_inputs),
       cmocka_unit_test(test_run_weights_override),
+      cmocka_unit_test(test_run_weights_file_errors),
       cmocka_unit_test(test_run_repeat),
   };
   int r = cmocka_run_group_tests_name("run", tests, NULL, NULL);

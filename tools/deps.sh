@@ -3,13 +3,16 @@
 # Called by the Makefile before the first compile; prints the exact
 # apt-get line when it cannot install them itself.
 set -u
-PKGS="liblua5.4-dev libtcc-dev libcmocka-dev pkg-config"
+# tcc brings libtcc1.a and TinyCC's headers, without which libtcc (modelc
+# run) compiles nothing; the tests also compile generated C with it.
+PKGS="liblua5.4-dev libtcc-dev tcc libcmocka-dev pkg-config"
 missing=""
 have_pc() { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "$1"; }
 command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 have_pc lua5.4 || missing="$missing liblua5.4-dev"
 have_pc cmocka || missing="$missing libcmocka-dev"
 [ -f /usr/include/libtcc.h ] || missing="$missing libtcc-dev"
+command -v tcc >/dev/null 2>&1 || missing="$missing tcc"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "modelc: installing missing packages:$missing" >&2
