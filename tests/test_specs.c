@@ -2,6 +2,8 @@
  * the ones the tutorials print (PyTorch's own output, copied from them). */
 #include "testutil.h"
 
+#include <math.h>
+
 typedef struct Expect {
   const char *spec;
   const char *shapes; /* each layer's output, "|" between layers */
@@ -155,12 +157,43 @@ static void test_specs_softmax_implicit_dim(void **state) {
   }
 }
 
+/* The numbers the tutorials print after torch.manual_seed(42), through the
+ * whole pipeline: spec, shapes, weights. */
+static void expect4(const float *got, const float *want, int n) {
+  for (int i = 0; i < n; i++)
+    if (fabs(got[i] - want[i]) > 0.5e-4)
+      fail_msg("[%d]: got %.6f, the tutorial prints %.4f", i, got[i], want[i]);
+}
+
+static void test_specs_seeded_tutorial_numbers(void **state) {
+  (void)state;
+  const char *files[] = {"specs/conv1d_tutorial.lua",
+                         "specs/conv2d_unbatched.lua"};
+  const float w[2][3] = {{0.2548f, 0.2767f, -0.0781f},
+                         {0.1471f, 0.1597f, -0.0451f}};
+  const float b[2][2] = {{-0.1556f, 0.0850f}, {0.0554f, 0.0797f}};
+  for (int k = 0; k < 2; k++) {
+    Diag d = {0};
+    Limits lim = {MC_DEFAULT_INSTRUCTIONS, MC_DEFAULT_MEMORY};
+    Model m;
+    assert_int_equal(spec_load(files[k], &lim, &d, &m), 0);
+    assert_int_equal(shape_infer(&m, &d), 0);
+    assert_int_equal(weights_load(&m, NULL, &d), 0);
+    assert_true(m.has_seed && m.seed == 42);
+    expect4(m.layers[0].param[P_WEIGHT].data, w[k], 3); /* weight[0,0,(0,):] */
+    expect4(m.layers[0].param[P_BIAS].data, b[k], 2);
+    model_free(&m);
+    diag_free(&d);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_specs_tutorial_shapes),
       cmocka_unit_test(test_specs_seed_cnn1d_totals),
       cmocka_unit_test(test_specs_check_table),
       cmocka_unit_test(test_specs_default_seed),
+      cmocka_unit_test(test_specs_seeded_tutorial_numbers),
       cmocka_unit_test(test_specs_softmax_implicit_dim),
   };
   return cmocka_run_group_tests_name("specs", tests, NULL, NULL);
