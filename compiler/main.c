@@ -1,6 +1,7 @@
 /* main.c: the modelc command line. Exit status: 0 success, 1 the spec
  * (or its weights or input) is wrong, 2 the command line is wrong. */
 #include "modelc.h"
+#include "graph.h"
 #include "npy.h"
 #include "torchrand.h"
 #include "tprint.h"
@@ -19,6 +20,7 @@ static const char usage_text[] =
     "  build SPEC      write DIR/NAME.c and DIR/NAME.h (standalone C99)\n"
     "  run SPEC        compile the C in memory (TinyCC), run it, print the "
     "output\n"
+    "  graph SPEC      the model as a Graphviz graph, shapes on edges\n"
     "\n"
     "options (every command):\n"
     "  --max-instructions N   Lua instructions a spec may run (default "
@@ -64,6 +66,18 @@ static const char run_help[] =
     "  --output FILE.npy    also write the output (float32, C order)\n"
     "  --repeat N           then run N more times and print the median time\n"
     "  --quiet              do not print the tensor\n";
+
+static const char graph_help[] =
+    "usage: modelc graph [-o FILE] SPEC\n"
+    "\n"
+    "Check the spec and print the model as a Graphviz DOT graph: a node per\n"
+    "layer (index, name, the layer as written, parameters), the input and\n"
+    "the output as nodes of their own, each edge labelled with the shape of\n"
+    "the tensor on it.\n"
+    "\n"
+    "  -o FILE   write FILE instead of printing: FILE.svg or FILE.png runs\n"
+    "            Graphviz's dot (apt-get install graphviz), FILE.dot or\n"
+    "            FILE.gv is the DOT text\n";
 
 static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "modelc: error: ");
@@ -321,6 +335,35 @@ done:
   return status;
 }
 
+/* -o FILE is stored in o.outdir (parse_options's one -o). */
+static int cmd_graph(int argc, char **argv) {
+  Options o;
+  int r = parse_options(argc, argv, OPT_OUTDIR, &o);
+  if (r) return r;
+  if (o.outdir && !graph_format(o.outdir))
+    return usage_error("cannot tell the format of '%s': name it .svg, .png "
+                       "or .dot", o.outdir);
+  Diag d = {stderr, {0}, 0, 0};
+  Model m;
+  int status = 1;
+  if (load_model(&o, 0, &d, &m) == 0) {
+    char err[512];
+    char *text = graph_dot_str(&m);
+    if (!o.outdir) {
+      fputs(text, stdout);
+      status = 0;
+    } else if (graph_render(text, o.outdir, err, sizeof err) == 0) {
+      status = 0;
+    } else {
+      fprintf(stderr, "modelc: error: %s\n", err);
+    }
+    free(text);
+  }
+  model_free(&m);
+  diag_free(&d);
+  return status;
+}
+
 typedef struct Command {
   const char *name;
   int (*run)(int argc, char **argv);
@@ -331,6 +374,7 @@ static const Command commands[] = {
     {"check", cmd_check, check_help},
     {"build", cmd_build, build_help},
     {"run", cmd_run, run_help},
+    {"graph", cmd_graph, graph_help},
 };
 
 int main(int argc, char **argv) {

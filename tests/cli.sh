@@ -58,5 +58,21 @@ printf 'local s = ("x"):rep(3000000)\nreturn model "m" { input = {1, 2}, nn.ReLU
 expect 1 "^$tmp/big.lua:1: error: the spec used more than 2 MB of memory" err -- check --max-memory 2 "$tmp/big.lua"
 expect 0 'ReLU' out -- check --max-memory 8 "$tmp/big.lua"
 
+# build, run, graph: the other commands' exits and outputs.
+expect 0 '^usage: modelc build' out -- build --help
+expect 0 '^usage: modelc run' out -- run --help
+expect 0 '^usage: modelc graph' out -- graph --help
+expect 0 '' out -- build specs/seed_cnn1d.lua -o "$tmp/gen"
+expect 1 "^$tmp/bad.lua:3: error:" err -- build "$tmp/bad.lua" -o "$tmp/gen"
+expect 2 "unknown option '--input'" err -- build --input x.npy specs/seed_cnn1d.lua
+expect 0 '^shape \[2, 2\]$' out -- run specs/seed_cnn1d.lua
+expect 1 "^$tmp/bad.lua:3: error:" err -- run "$tmp/bad.lua"
+expect 0 '^  l0 -> l1 \[label="\[2, 8, 9\]"\];$' out -- graph specs/seed_cnn1d.lua
+expect 0 '^  input -> l0 \[label="\[2, 1, 10\]"\];$' out -- graph specs/seed_cnn1d.lua
+expect 0 '' out -- graph specs/seed_cnn1d.lua -o "$tmp/g.dot"
+expect 2 "cannot tell the format of 'g.jpg'" err -- graph specs/seed_cnn1d.lua -o g.jpg
+[ -f "$tmp/gen/seed_cnn1d.c" ] && [ -f "$tmp/gen/seed_cnn1d.h" ] || { echo "FAIL: build wrote no files"; fail=$((fail + 1)); }
+grep -q '^digraph "seed_cnn1d"' "$tmp/g.dot" || { echo "FAIL: graph -o g.dot"; fail=$((fail + 1)); }
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]
