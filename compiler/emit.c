@@ -104,6 +104,19 @@ const char *em_param(Emit *e, const Op *op, const char *suffix, float *data,
 
 void em_use(Emit *e, int helper) { e->uses[helper] = 1; }
 
+void em_explain(Emit *e, const Op *op, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  char *s = mc_alloc((size_t)n + 1);
+  va_start(ap, fmt);
+  vsnprintf(s, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  buf_printf(&e->explain, "%s: %s\n", op->fname, s);
+  free(s);
+}
+
 char *em_act_chain(const Op *op, const char *x) {
   char *s = mc_strdup(x);
   for (int i = 0; i < op->nact; i++) {
@@ -248,6 +261,15 @@ static const char *const helper_text[EH_NHELPERS] = {
     "/* max as PyTorch's max pooling takes it: a NaN wins. */\n"
     "static float mc_maxf(float m, float v) { return (v > m || v != v) ? v "
     ": m; }\n",
+    /* EH_FMA */
+    "/* a * b + c, fused into one instruction where the target has a fast "
+    "fmaf\n"
+    " * (FP_FAST_FMAF: gcc or clang with FMA enabled); else as written. */\n"
+    "#ifdef FP_FAST_FMAF\n"
+    "#define MC_FMA(a, b, c) fmaf(a, b, c)\n"
+    "#else\n"
+    "#define MC_FMA(a, b, c) ((a) * (b) + (c))\n"
+    "#endif\n",
 };
 
 static char *weights_source(const Model *m) {
@@ -270,10 +292,17 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
   Emit f = {0};
   for (int i = 0; i < p.nops; i++) {
     f.params = e.params, f.nparams = e.nparams;
+    size_t before = f.explain.len;
     op_function(&f, m, &p.ops[i]);
+    if (f.explain.len == before) { /* ops with one way to be lowered */
+      const Op *op = &p.ops[i];
+      em_explain(&f, op, "%s", op->main ? "loops over the output"
+                                        : op->nact ? "elementwise" : "copy");
+    }
     e.params = f.params, e.nparams = f.nparams;
     for (int h = 0; h < EH_NHELPERS; h++) e.uses[h] |= f.uses[h];
   }
+  g->explain = f.explain.s ? f.explain.s : mc_strdup("");
 
   int64_t nin = shape_numel(&m->input);
   int64_t nout = shape_numel(&p.ops[p.nops - 1].out);
@@ -419,5 +448,6 @@ void generated_free(Generated *g) {
   free(g->c);
   free(g->h);
   free(g->fwd_ws);
+  free(g->explain);
   memset(g, 0, sizeof *g);
 }

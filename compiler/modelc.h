@@ -340,6 +340,7 @@ typedef struct Emit {
   int uses[8];    /* helper functions the file needs (EH_*) */
   OpParam *params; /* every weight array, in emission order */
   int nparams;
+  Buf explain;     /* one line per op: the lowering chosen and why */
 } Emit;
 
 /* Print formatted text: each line is indented by the current depth; a
@@ -370,8 +371,10 @@ char *em_act_chain(const Op *op, const char *x);
 /* If the op has fused activations, print a loop applying them to
  * ptr[0..n). */
 void em_epilogue(Emit *e, const Op *op, const char *ptr, int64_t n);
+/* Say which lowering an op got and why (modelc build --explain). */
+void em_explain(Emit *e, const Op *op, const char *fmt, ...);
 /* Ask for a helper function in the generated file. */
-enum { EH_MAXF, EH_NHELPERS };
+enum { EH_MAXF, EH_FMA, EH_NHELPERS };
 void em_use(Emit *e, int helper);
 
 typedef struct EmitOptions {
@@ -385,6 +388,7 @@ typedef struct Generated {
   OpParam *params;      /* the weight arrays (the JIT binds these) */
   int nparams;
   int64_t input_numel, output_numel, workspace_bytes;
+  char *explain;        /* the lowering of each op, one line each */
 } Generated;
 
 /* Generate the model's C file and header (weights must be loaded). */

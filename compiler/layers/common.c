@@ -116,8 +116,9 @@ static void tap_range(const Taps *t, int i, int64_t k, int64_t *lo,
                       int64_t *hi) {
   int64_t a = ceil_div(t->P[i] - k * t->D[i], t->S[i]);
   int64_t b = ceil_div(t->I[i] + t->P[i] - k * t->D[i], t->S[i]);
-  *lo = a < 0 ? 0 : a;
-  *hi = b > t->O[i] ? t->O[i] : b;
+  int64_t lim_lo = t->A[i], lim_hi = t->B[i] ? t->B[i] : t->O[i];
+  *lo = a < lim_lo ? lim_lo : a;
+  *hi = b > lim_hi ? lim_hi : b;
   if (*hi < *lo) *hi = *lo;
 }
 

@@ -457,10 +457,57 @@ static void conv_dims(const Layer *l, ConvDims *cd) {
   }
 }
 
+/* The taps' common interior along dim i: outputs [lo, hi) read only
+ * inside the input for every tap. */
+static void interior(const ConvDims *cd, int i, int64_t *lo, int64_t *hi) {
+  *lo = 0;
+  *hi = cd->t.O[i];
+  for (int64_t k = 0; k < cd->t.K[i]; k++) {
+    int64_t q = k * cd->t.D[i] - cd->t.P[i], s = cd->t.S[i];
+    int64_t a = -q > 0 ? (-q + s - 1) / s : 0;          /* t*s + q >= 0 */
+    int64_t r = cd->t.I[i] - q, b = r > 0 ? (r + s - 1) / s : 0; /* < I */
+    if (a > *lo) *lo = a;
+    if (b < *hi) *hi = b;
+  }
+  if (*hi < *lo) *hi = *lo;
+}
+
+/* Which lowering a convolution gets:
+ *   blocked: Conv1d with a run of at least 4 interior outputs and at least
+ *     2 output channels per group: blocks of up to 8 output channels x 16
+ *     positions accumulated in registers, the reduction over input channels
+ *     and taps outside, weights packed in exactly that order; a stride
+ *     above 1 first splits the input into its stride phases, so every
+ *     inner loop reads contiguous floats; the border outputs use direct.
+ *   direct: everything else: per output channel, each (input channel, tap)
+ *     adds over the outputs where the tap reads inside the input. */
+enum { CONV_DIRECT, CONV_BLOCKED };
+#define CONV_OCB 8 /* output channels per block */
+#define CONV_TW 16 /* output positions per tile */
+
+static int conv_lowering(const ConvDims *cd) {
+  int64_t lo, hi, ylo, yhi;
+  int last = cd->nsp - 1;
+  if (cd->nsp > 2 || cd->ocg < 2) return CONV_DIRECT;
+  if (cd->padmode && cd->t.S[last] > 1) return CONV_DIRECT; /* 2 scratches */
+  if (cd->nsp == 2 && cd->t.S[1] > 1) return CONV_DIRECT; /* no phases in 2-D */
+  interior(cd, last, &lo, &hi);
+  if (cd->nsp == 2) {
+    interior(cd, 0, &ylo, &yhi);
+    if (yhi <= ylo) return CONV_DIRECT;
+  }
+  return hi - lo >= 4 ? CONV_BLOCKED : CONV_DIRECT;
+}
+
 static int64_t conv_scratch(const Op *op) {
   ConvDims cd;
   conv_dims(op->main, &cd);
-  return cd.padmode ? cd.c * cd.xsz * (int64_t)sizeof(float) : 0;
+  if (cd.padmode) return cd.c * cd.xsz * (int64_t)sizeof(float);
+  if (conv_lowering(&cd) == CONV_BLOCKED && cd.nsp == 1 && cd.t.S[0] > 1) {
+    int64_t u = (cd.t.I[0] + cd.t.S[0] - 1) / cd.t.S[0];
+    return cd.c * cd.t.S[0] * u * (int64_t)sizeof(float);
+  }
+  return 0;
 }
 
 static void conv_pre(Emit *e, const char *kidx, void *ctx) {
@@ -526,31 +573,304 @@ static void emit_pad_maps(Emit *e, const Layer *l, const ConvDims *cd) {
   buf_free(&src);
 }
 
+/* The direct loops for every output channel over the outputs in the box
+ * [a, b) (NULL: all outputs). */
+static void emit_direct(Emit *e, const Op *op, const ConvDims *cd,
+                        const char *wn, const char *bn, const int64_t *a,
+                        const int64_t *b) {
+  Taps t = cd->t;
+  if (a)
+    for (int i = 0; i < cd->nsp; i++) t.A[i] = a[i], t.B[i] = b[i];
+  em(e, "for (int o = 0; o < %lld; o++) { /* output channel */",
+     (long long)cd->oc);
+  em(e, "float *yo = yn + o * %lld;", (long long)cd->osz);
+  if (cd->groups > 1)
+    em(e, "const float *xg = xp + o / %lld * %lld; /* its group's inputs */",
+       (long long)cd->ocg, (long long)(cd->icg * cd->xsz));
+  else
+    em(e, "const float *xg = xp;");
+  char *init = bn ? mc_format("%s[o]", bn) : mc_strdup("0.0f");
+  if (!a) {
+    em(e, "for (int i = 0; i < %lld; i++) yo[i] = %s;", (long long)cd->osz,
+       init);
+  } else if (cd->nsp == 1) {
+    em(e, "for (int i = %lld; i < %lld; i++) yo[i] = %s;", (long long)a[0],
+       (long long)b[0], init);
+  } else {
+    em(e, "for (int oy = %lld; oy < %lld; oy++)", (long long)a[0],
+       (long long)b[0]);
+    em(e, "  for (int ox = %lld; ox < %lld; ox++) yo[oy * %lld + ox] = %s;",
+       (long long)a[1], (long long)b[1], (long long)cd->t.O[1], init);
+  }
+  free(init);
+  em(e, "for (int c = 0; c < %lld; c++) { /* input channel in the group */",
+     (long long)cd->icg);
+  em(e, "const float *xc = xg + c * %lld;", (long long)cd->xsz);
+  em(e, "const float *w = %s + (o * %lld + c) * %lld;", wn, (long long)cd->icg,
+     (long long)cd->ksz);
+  TapPrinter pr = {conv_pre, conv_stmt, NULL};
+  if (!em_taps(e, &t, &pr))
+    em(e, "(void)xc, (void)w; /* every tap reads padding */");
+  em(e, "}");
+  if (op->nact && !a) {
+    em_epilogue(e, op, "yo", cd->osz);
+  } else if (op->nact && cd->nsp == 1) {
+    char *ptr = mc_format("(yo + %lld)", (long long)a[0]);
+    em_epilogue(e, op, ptr, b[0] - a[0]);
+    free(ptr);
+  } else if (op->nact) {
+    char *chain = em_act_chain(op, "yo[oy * W + ox]");
+    char *w = mc_format("%lld", (long long)cd->t.O[1]);
+    /* spell the row length into the chain's index */
+    Buf c = {0};
+    for (const char *p = chain; *p; p++) {
+      if (p[0] == 'W' && p[1] == ' ') buf_printf(&c, "%s", w);
+      else buf_printf(&c, "%c", *p);
+    }
+    em(e, "for (int oy = %lld; oy < %lld; oy++)", (long long)a[0],
+       (long long)b[0]);
+    em(e, "  for (int ox = %lld; ox < %lld; ox++)", (long long)a[1],
+       (long long)b[1]);
+    em(e, "    yo[oy * %s + ox] = %s;", w, c.s);
+    buf_free(&c);
+    free(w);
+    free(chain);
+  }
+  em(e, "}");
+}
+
+/* One tile: `width` output channels from o0 x `tw` positions from t0 (in
+ * output row oy for 2-D), accumulated in registers: for each input channel
+ * and tap, one input float is loaded and multiplied into every channel. */
+static void emit_tile(Emit *e, const Op *op, const ConvDims *cd,
+                      const char *bn, int64_t width, int64_t tw) {
+  int two = cd->nsp == 2, x = cd->nsp - 1;
+  int64_t S = cd->t.S[x], D = cd->t.D[x], P = cd->t.P[x];
+  em_use(e, EH_FMA);
+  em(e, "float acc[%lld][%lld];", (long long)width, (long long)tw);
+  em(e, "for (int j = 0; j < %lld; j++)", (long long)width);
+  em(e, "  for (int i = 0; i < %lld; i++) acc[j][i] = %s;", (long long)tw,
+     bn ? "bb[j]" : "0.0f");
+  em(e, "for (int c = 0; c < %lld; c++) { /* input channel in the group */",
+     (long long)cd->icg);
+  if (S == 1)
+    em(e, "const float *xc = xg + c * %lld;", (long long)cd->xsz);
+  else
+    em(e, "const float *xc = xg + c * %lld; /* its %lld stride phases */",
+       (long long)(S * ((cd->t.I[0] + S - 1) / S)), (long long)S);
+  em(e, "const float *wc = wb + c * %lld;", (long long)(cd->ksz * width));
+  if (two) {
+    em(e, "for (int ky = 0; ky < %lld; ky++) { /* tap row */",
+       (long long)cd->t.K[0]);
+    Lin r = {0};
+    lin_add(&r, "oy", cd->t.S[0]);
+    lin_add(&r, "ky", cd->t.D[0]);
+    lin_add(&r, NULL, -cd->t.P[0]);
+    char *rs = lin_str(&r);
+    em(e, "const float *xr = xc + (%s) * %lld;", rs, (long long)cd->t.I[1]);
+    free(rs);
+    em(e, "for (int kx = 0; kx < %lld; kx++) { /* tap */",
+       (long long)cd->t.K[1]);
+    Lin xk = {0};
+    lin_add(&xk, "t0", 1);
+    lin_add(&xk, "kx", D);
+    lin_add(&xk, NULL, -P);
+    char *xs = lin_str(&xk);
+    em(e, "const float *xk = xr + %s;", xs);
+    free(xs);
+    em(e, "const float *wk = wc + (ky * %lld + kx) * %lld;",
+       (long long)cd->t.K[1], (long long)width);
+  } else {
+    em(e, "for (int k = 0; k < %lld; k++) { /* tap */", (long long)cd->t.K[0]);
+    if (S == 1) {
+      Lin xk = {0};
+      lin_add(&xk, "t0", 1);
+      lin_add(&xk, "k", D);
+      lin_add(&xk, NULL, -P);
+      char *xs = lin_str(&xk);
+      em(e, "const float *xk = xc + %s;", xs);
+      free(xs);
+    } else {
+      int64_t u = (cd->t.I[0] + S - 1) / S;
+      Lin q = {0};
+      lin_add(&q, "k", D);
+      lin_add(&q, NULL, -P);
+      char *qs = lin_str(&q);
+      em(e, "const int q = %s; /* x[t * %lld + q]: phase q mod %lld */", qs,
+         (long long)S, (long long)S);
+      free(qs);
+      if (P == 0) {
+        em(e, "const float *xk = xc + q %% %lld * %lld + t0 + q / %lld;",
+           (long long)S, (long long)u, (long long)S);
+      } else {
+        em(e, "const int r = (q %% %lld + %lld) %% %lld;", (long long)S,
+           (long long)S, (long long)S);
+        em(e, "const float *xk = xc + r * %lld + t0 + (q - r) / %lld;",
+           (long long)u, (long long)S);
+      }
+    }
+    em(e, "const float *wk = wc + k * %lld;", (long long)width);
+  }
+  em(e, "for (int i = 0; i < %lld; i++) { /* position in the tile */",
+     (long long)tw);
+  em(e, "const float xv = xk[i];");
+  em(e, "for (int j = 0; j < %lld; j++) acc[j][i] = MC_FMA(wk[j], xv, "
+     "acc[j][i]);", (long long)width);
+  em(e, "}");
+  if (two) em(e, "}");
+  em(e, "}");
+  em(e, "}");
+  char *chain = em_act_chain(op, "acc[j][i]");
+  em(e, "for (int j = 0; j < %lld; j++)", (long long)width);
+  em(e, "  for (int i = 0; i < %lld; i++) yb[j * %lld + %st0 + i] = %s;",
+     (long long)tw, (long long)cd->osz, two ? "oy * " : "", chain);
+  if (two) { /* "oy * t0": the row offset needs the row length */
+    e->b.len -= strlen(chain) + strlen(" = ;\n") + strlen("oy * t0 + i]");
+    buf_printf(&e->b, "oy * %lld + t0 + i] = %s;\n", (long long)cd->t.O[1],
+               chain);
+  }
+  free(chain);
+}
+
+static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
+                         const char *wpn, const char *bn, const int64_t *lo,
+                         const int64_t *hi) {
+  int x = cd->nsp - 1;
+  int64_t S = cd->t.S[x], icg = cd->icg, ocg = cd->ocg;
+  int64_t ocb = ocg < CONV_OCB ? ocg : CONV_OCB, nfull = ocg / ocb;
+  int64_t rem = ocg % ocb, ntiles = (hi[x] - lo[x]) / CONV_TW;
+  int64_t rtw = (hi[x] - lo[x]) % CONV_TW;
+  if (S > 1) {
+    int64_t u = (cd->t.I[0] + S - 1) / S;
+    em(e, "/* the input split into its %lld stride phases: tmp[c][r][u] = "
+       "x[c][u * %lld + r] */", (long long)S, (long long)S);
+    em(e, "for (int c = 0; c < %lld; c++)", (long long)cd->c);
+    em(e, "  for (int r = 0; r < %lld; r++)", (long long)S);
+    em(e, "    for (int u = 0; u * %lld + r < %lld; u++)", (long long)S,
+       (long long)cd->t.I[0]);
+    em(e, "      tmp[(c * %lld + r) * %lld + u] = xp[c * %lld + u * %lld + "
+       "r];", (long long)S, (long long)u, (long long)cd->t.I[0],
+       (long long)S);
+  }
+  const char *src = S > 1 ? "tmp" : "xp";
+  if (cd->groups > 1)
+    em(e, "for (int g = 0; g < %lld; g++) { /* group */",
+       (long long)cd->groups);
+  else
+    em(e, "{");
+  if (cd->groups > 1)
+    em(e, "const float *xg = %s + g * %lld;", src,
+       (long long)(icg * (S > 1 ? S * ((cd->t.I[0] + S - 1) / S) : cd->xsz)));
+  else
+    em(e, "const float *xg = %s;", src);
+  for (int part = 0; part < 2; part++) {
+    int64_t width = part ? rem : ocb, count = part ? 1 : nfull;
+    if (!width || !count) continue;
+    int64_t start = part ? nfull * ocb : 0;
+    em(e, "for (int ob = 0; ob < %lld; ob++) { /* %lld output channels */",
+       (long long)count, (long long)width);
+    char *gexpr = cd->groups > 1 ? mc_format("g * %lld + ", (long long)ocg)
+                                 : mc_strdup("");
+    em(e, "const int o0 = %s%lld + ob * %lld;", gexpr, (long long)start,
+       (long long)width);
+    free(gexpr);
+    em(e, "const float *wb = %s + o0 * %lld;", wpn, (long long)(icg * cd->ksz));
+    if (bn) em(e, "const float *bb = %s + o0;", bn);
+    em(e, "float *yb = yn + o0 * %lld;", (long long)cd->osz);
+    if (x == 1)
+      em(e, "for (int oy = %lld; oy < %lld; oy++) { /* output row */",
+         (long long)lo[0], (long long)hi[0]);
+    if (ntiles) {
+      em(e, "for (int t0 = %lld; t0 < %lld; t0 += %d) { /* %d outputs */",
+         (long long)lo[x], (long long)(lo[x] + ntiles * CONV_TW), CONV_TW,
+         CONV_TW);
+      emit_tile(e, op, cd, bn, width, CONV_TW);
+      em(e, "}");
+    }
+    if (rtw) {
+      em(e, "{ /* the last %lld outputs of the interior */", (long long)rtw);
+      em(e, "const int t0 = %lld;", (long long)(lo[x] + ntiles * CONV_TW));
+      emit_tile(e, op, cd, bn, width, rtw);
+      em(e, "}");
+    }
+    if (x == 1) em(e, "}");
+    em(e, "}");
+  }
+  em(e, "}");
+}
+
 static void conv_emit(Emit *e, const Op *op) {
   const Layer *l = op->main;
   ConvDims cd;
   conv_dims(l, &cd);
+  int how = conv_lowering(&cd);
   float *w = em_copy(&l->param[P_WEIGHT]);
   float *b = l->param[P_BIAS].used ? em_copy(&l->param[P_BIAS]) : NULL;
   if (op->bn) b = em_fold_bn(op, w, b, cd.oc, cd.icg * cd.ksz);
   char *ws = shape_str(&l->param[P_WEIGHT].shape);
   char *what, *bwhat = NULL;
-  if (op->bn) {
-    what = mc_format("%s.weight %s, layout [out][in/groups][kernel], times "
-                     "%s's scale", l->prefix, ws, op->bn->prefix);
+  if (op->bn)
     bwhat = mc_format("%s%s folded with %s's running statistics and affine",
                       l->param[P_BIAS].used ? l->prefix : "no bias",
                       l->param[P_BIAS].used ? ".bias" : "", op->bn->prefix);
+  else if (b)
+    bwhat = mc_format("%s.bias [%lld]", l->prefix, (long long)cd.oc);
+  char *scaled = op->bn ? mc_format(", times %s's scale", op->bn->prefix)
+                        : mc_strdup("");
+  int64_t nw = cd.oc * cd.icg * cd.ksz;
+  int64_t lo[2] = {0, 0}, hi[2] = {0, 0};
+  int border = how == CONV_DIRECT;
+  const char *wn, *wpn = NULL;
+  if (how == CONV_BLOCKED) {
+    for (int i = 0; i < cd.nsp; i++) {
+      interior(&cd, i, &lo[i], &hi[i]);
+      border |= lo[i] > 0 || hi[i] < cd.t.O[i];
+    }
+    int64_t K = cd.ksz, icg = cd.icg, ocg = cd.ocg;
+    int64_t ocb = ocg < CONV_OCB ? ocg : CONV_OCB, nfull = ocg / ocb;
+    float *wp = mc_alloc(sizeof(float) * (size_t)nw);
+    int64_t at = 0;
+    for (int64_t g = 0; g < cd.groups; g++)
+      for (int64_t blk = 0; blk * ocb < ocg; blk++) {
+        int64_t width = blk < nfull ? ocb : ocg % ocb;
+        int64_t o0 = g * ocg + blk * ocb;
+        for (int64_t c = 0; c < icg; c++)
+          for (int64_t k = 0; k < K; k++)
+            for (int64_t j = 0; j < width; j++)
+              wp[at++] = w[((o0 + j) * icg + c) * K + k];
+      }
+    what = mc_format("%s.weight %s%s, packed for blocks of %lld outputs: "
+                     "[block][in/groups][kernel][output in block]", l->prefix,
+                     ws, scaled, (long long)ocb);
+    wpn = em_param(e, op, "weight_packed", wp, nw, what);
+    free(what);
+    em_explain(e, op, "blocked: %lld output channels x %d positions in "
+               "registers over %lld interior outputs%s%s", (long long)ocb,
+               CONV_TW, (long long)(hi[cd.nsp - 1] - lo[cd.nsp - 1]),
+               cd.nsp == 1 && cd.t.S[0] > 1
+                   ? ", input split into stride phases" : "",
+               border ? ", direct loops on the border" : "");
   } else {
-    what = mc_format("%s.weight %s, layout [out][in/groups][kernel]",
-                     l->prefix, ws);
-    if (b) bwhat = mc_format("%s.bias [%lld]", l->prefix, (long long)cd.oc);
+    em_explain(e, op, "direct: %s", cd.nsp > 2
+               ? "per output channel, each (input channel, tap) over its "
+                 "valid outputs; the blocked kernel is 1-D and 2-D only"
+               : "too few outputs or output channels for the blocked "
+                 "kernel, or a stride along the rows");
   }
-  const char *wn = em_param(e, op, "weight", w, cd.oc * cd.icg * cd.ksz, what);
+  /* The direct loops (all, or the border) read the PyTorch layout. */
+  if (border) {
+    what = mc_format("%s.weight %s%s, layout [out][in/groups][kernel]",
+                     l->prefix, ws, scaled);
+    wn = em_param(e, op, "weight", w, nw, what);
+    free(what);
+  } else {
+    wn = NULL;
+    free(w);
+  }
   const char *bn = b ? em_param(e, op, "bias", b, cd.oc, bwhat) : NULL;
-  free(what);
   free(bwhat);
   free(ws);
+  free(scaled);
 
   if (cd.n > 1) {
     em(e, "for (int n = 0; n < %lld; n++) { /* sample */", (long long)cd.n);
@@ -566,27 +886,24 @@ static void conv_emit(Emit *e, const Op *op) {
   } else {
     em(e, "const float *xp = xn;");
   }
-  em(e, "for (int o = 0; o < %lld; o++) { /* output channel */",
-     (long long)cd.oc);
-  em(e, "float *yo = yn + o * %lld;", (long long)cd.osz);
-  if (cd.groups > 1)
-    em(e, "const float *xg = xp + o / %lld * %lld; /* its group's inputs */",
-       (long long)cd.ocg, (long long)(cd.icg * cd.xsz));
-  else
-    em(e, "const float *xg = xp;");
-  if (bn) em(e, "for (int i = 0; i < %lld; i++) yo[i] = %s[o];",
-             (long long)cd.osz, bn);
-  else em(e, "for (int i = 0; i < %lld; i++) yo[i] = 0.0f;", (long long)cd.osz);
-  em(e, "for (int c = 0; c < %lld; c++) { /* input channel in the group */",
-     (long long)cd.icg);
-  em(e, "const float *xc = xg + c * %lld;", (long long)cd.xsz);
-  em(e, "const float *w = %s + (o * %lld + c) * %lld;", wn, (long long)cd.icg,
-     (long long)cd.ksz);
-  TapPrinter pr = {conv_pre, conv_stmt, NULL};
-  if (!em_taps(e, &cd.t, &pr)) em(e, "(void)xc, (void)w; /* every tap reads padding */");
-  em(e, "}");
-  em_epilogue(e, op, "yo", cd.osz);
-  em(e, "}");
+  if (how == CONV_BLOCKED) {
+    emit_blocked(e, op, &cd, wpn, bn, lo, hi);
+    /* The border: whole rows above and below, then the row ends. */
+    int64_t a[2], b[2];
+    int x = cd.nsp - 1;
+    if (cd.nsp == 2) {
+      a[1] = 0, b[1] = cd.t.O[1];
+      if (lo[0] > 0) a[0] = 0, b[0] = lo[0], emit_direct(e, op, &cd, wn, bn, a, b);
+      if (hi[0] < cd.t.O[0])
+        a[0] = hi[0], b[0] = cd.t.O[0], emit_direct(e, op, &cd, wn, bn, a, b);
+      a[0] = lo[0], b[0] = hi[0];
+    }
+    if (lo[x] > 0) a[x] = 0, b[x] = lo[x], emit_direct(e, op, &cd, wn, bn, a, b);
+    if (hi[x] < cd.t.O[x])
+      a[x] = hi[x], b[x] = cd.t.O[x], emit_direct(e, op, &cd, wn, bn, a, b);
+  } else {
+    emit_direct(e, op, &cd, wn, bn, NULL, NULL);
+  }
   if (cd.n > 1) em(e, "}");
 }
 

@@ -39,6 +39,7 @@ extern const LayerKind kind_ReLU, kind_ReLU6, kind_LeakyReLU, kind_ELU,
 typedef struct Taps {
   int nsp;
   int64_t O[3], I[3], K[3], S[3], D[3], P[3]; /* P: zeros on the low side */
+  int64_t A[3], B[3]; /* only outputs in [A, B) (B = 0: up to O) */
 } Taps;
 
 typedef struct TapPrinter {

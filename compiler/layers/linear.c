@@ -96,7 +96,9 @@ static void linear_emit(Emit *e, const Op *op) {
   em(e, "for (int i = 0; i < %lld; i++) { /* input feature */", (long long)in);
   em(e, "const float xi = xr[i];");
   em(e, "const float *w = %s + i * %lld;", wn, (long long)out);
-  em(e, "for (int o = 0; o < %lld; o++) yr[o] += xi * w[o];", (long long)out);
+  em(e, "for (int o = 0; o < %lld; o++) yr[o] = MC_FMA(xi, w[o], yr[o]);",
+     (long long)out);
+  em_use(e, EH_FMA);
   em(e, "}");
   em_epilogue(e, op, "yr", out);
   em(e, "}");
