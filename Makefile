@@ -6,6 +6,8 @@
 #   make generated   regenerate generated/ from specs/ (kept in sync: a test)
 #   make fixtures    regenerate the PyTorch reference fixtures (needs torch)
 #   make check-torch compare the committed references with live PyTorch
+#   make bench       time the generated C (gcc, TinyCC) against PyTorch, one
+#                    core; never part of make test (see BENCHMARKS.md)
 
 CC      ?= cc
 OPT     ?= -O2 -g
@@ -29,7 +31,7 @@ TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 MODELC  := $(BUILD)/modelc
 SPECS   := $(wildcard specs/*.lua)
 
-.PHONY: all demo test check-deps fixtures generated check-torch clean
+.PHONY: all demo test check-deps fixtures generated check-torch bench clean
 all: $(MODELC)
 
 # Install (as root) or name the Debian packages we build with.
@@ -87,6 +89,13 @@ fixtures: $(MODELC)
 check-torch: $(MODELC)
 	$(PY) tools/gen_spec_refs.py --check $(MODELC)
 	$(PY) tools/gen_model_fixture.py --verify
+
+# Latency of five models at batch 1 and 32: modelc's C under gcc -O3
+# -march=native and TinyCC, PyTorch eager and TorchScript if installed, as
+# ratios, GFLOP/s and % of the FMA peak; also compile time, object size and
+# time to first output. Prints a table; asserts nothing.
+bench: $(MODELC)
+	$(PY) tools/bench.py $(MODELC)
 
 clean:
 	rm -rf build
