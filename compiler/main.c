@@ -39,7 +39,7 @@ static const char check_help[] =
     "Errors are reported at the spec's file:line; exit 1.\n";
 
 static const char build_help[] =
-    "usage: modelc build [-o DIR] [--weights FILE] SPEC\n"
+    "usage: modelc build [-o DIR] [--weights FILE] [--explain] SPEC\n"
     "\n"
     "Check the spec, load its parameters (inline values, then the weights\n"
     "file, else PyTorch's default init with the spec's seed) and write\n"
@@ -48,7 +48,8 @@ static const char build_help[] =
     "\n"
     "  -o DIR           where to write the two files\n"
     "  --weights FILE   a .safetensors file to use instead of the spec's\n"
-    "                   (a path relative to the current directory)\n";
+    "                   (a path relative to the current directory)\n"
+    "  --explain        print which lowering each op got, and why\n";
 
 static const char run_help[] =
     "usage: modelc run [--input FILE.npy | --random-input SEED] [--weights "
@@ -96,7 +97,7 @@ static int parse_count(const char *s, int64_t lo, int64_t hi, int64_t *out) {
 }
 
 /* Options a command accepts. */
-enum { OPT_OUTDIR = 1, OPT_WEIGHTS = 2, OPT_RUN = 4 };
+enum { OPT_OUTDIR = 1, OPT_WEIGHTS = 2, OPT_RUN = 4, OPT_EXPLAIN = 8 };
 
 typedef struct Options {
   const char *spec;
@@ -106,7 +107,7 @@ typedef struct Options {
   const char *input, *output; /* run: --input, --output */
   int has_random;
   int64_t random_seed, repeat;
-  int quiet;
+  int quiet, explain;
 } Options;
 
 /* Parse argv[2..]. Returns 0, or an exit status. */
@@ -153,6 +154,8 @@ static int parse_options(int argc, char **argv, int allowed, Options *o) {
         return usage_error("option '%s' needs a positive whole number", a);
     } else if (run && strcmp(a, "--quiet") == 0) {
       o->quiet = 1;
+    } else if ((allowed & OPT_EXPLAIN) && strcmp(a, "--explain") == 0) {
+      o->explain = 1;
     } else if (a[0] == '-' && a[1]) {
       return usage_error("unknown option '%s'", a);
     } else if (o->spec) {
@@ -210,7 +213,8 @@ static int write_text(const char *path, const char *text) {
 
 static int cmd_build(int argc, char **argv) {
   Options o;
-  int r = parse_options(argc, argv, OPT_OUTDIR | OPT_WEIGHTS, &o);
+  int r = parse_options(argc, argv, OPT_OUTDIR | OPT_WEIGHTS | OPT_EXPLAIN,
+                        &o);
   if (r) return r;
   const char *dir = o.outdir ? o.outdir : "generated";
   Diag d = {stderr, {0}, 0, 0};
@@ -227,6 +231,7 @@ static int cmd_build(int argc, char **argv) {
               strerror(errno));
     } else if (write_text(cpath, g.c) == 0 && write_text(hpath, g.h) == 0) {
       status = 0;
+      if (o.explain) fputs(g.explain, stdout);
     }
     free(cpath);
     free(hpath);

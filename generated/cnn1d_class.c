@@ -17,6 +17,28 @@ void cnn1d_class_forward_ws(const float *input, float *output, void *workspace);
 
 /* ---- weights */
 
+/* 0.weight [32, 1, 3], packed for blocks of 8 outputs: [block][in/groups][kernel][output in block] */
+static const float l0_weight_packed[96] = {
+  0.29748735f, 0.27099028f, -0.11877556f, -0.070693165f, 0.21086459f,
+  -0.051977303f, 0.50470036f, -0.34869725f, -0.25482982f, -0.5435388f,
+  0.2937234f, 0.16013439f, -0.22499397f, 0.08368343f, 0.1796657f, -0.09677294f,
+  -0.11192598f, 0.34624693f, 0.08026149f, 0.028481718f, -0.04209389f,
+  -0.0023064117f, -0.21500884f, -0.24903466f, -0.18501103f, 0.31381103f,
+  0.16129081f, -0.52604556f, 0.50697803f, -0.26830125f, 0.43296927f,
+  0.2967666f, 0.027644455f, -0.5643892f, 0.5476487f, -0.5489495f, -0.09616865f,
+  0.56650645f, 0.0068367827f, -0.30646914f, 0.3441745f, 0.35791126f,
+  0.3810857f, -0.27847457f, 0.2470825f, -0.244276f, -0.30415818f, 0.16980143f,
+  -0.16671404f, -0.27527004f, 0.5750694f, -0.38537154f, -0.3732106f, 0.512049f,
+  -0.011184352f, -0.40970066f, -0.06329745f, 0.31328988f, 0.46279728f,
+  0.35158446f, 0.37501475f, -0.32363924f, 0.08432633f, 0.31408116f,
+  -0.5550577f, -0.14034073f, -0.027033629f, 0.17918475f, 0.3505104f,
+  -0.0950353f, -0.43816167f, -0.13538398f, 0.28202024f, 0.1269528f,
+  -0.53469104f, -0.43561596f, 0.3390917f, 0.4201775f, 0.18560919f, 0.13867757f,
+  0.0329147f, 0.20992422f, 0.2906101f, 0.0351112f, -0.33436412f, -0.085610546f,
+  -0.4329407f, -0.38656986f, 0.18956997f, 0.2861987f, -0.40594837f,
+  -0.098384626f, -0.5132539f, 0.3247348f, 0.11598868f, -0.2739367f,
+};
+
 /* 0.weight [32, 1, 3], layout [out][in/groups][kernel] */
 static const float l0_weight[96] = {
   0.29748735f, -0.25482982f, -0.11192598f, 0.27099028f, -0.5435388f,
@@ -192,6 +214,14 @@ static const float l4_bias[2] = {
 /* max as PyTorch's max pooling takes it: a NaN wins. */
 static float mc_maxf(float m, float v) { return (v > m || v != v) ? v : m; }
 
+/* a * b + c, fused into one instruction where the target has a fast fmaf
+ * (FP_FAST_FMAF: gcc or clang with FMA enabled); else as written. */
+#ifdef FP_FAST_FMAF
+#define MC_FMA(a, b, c) fmaf(a, b, c)
+#else
+#define MC_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
 static float l1_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
 
 /* ---- layers */
@@ -205,30 +235,93 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
+  {
+    const float *xg = xp;
+    for (int ob = 0; ob < 4; ob++) { /* 8 output channels */
+      const int o0 = 0 + ob * 8;
+      const float *wb = l0_weight_packed + o0 * 3;
+      const float *bb = l0_bias + o0;
+      float *yb = yn + o0 * 20;
+      for (int t0 = 1; t0 < 17; t0 += 16) { /* 16 outputs */
+        float acc[8][16];
+        for (int j = 0; j < 8; j++)
+          for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
+        for (int c = 0; c < 1; c++) { /* input channel in the group */
+          const float *xc = xg + c * 20;
+          const float *wc = wb + c * 24;
+          for (int k = 0; k < 3; k++) { /* tap */
+            const float *xk = xc + t0 + k - 1;
+            const float *wk = wc + k * 8;
+            for (int i = 0; i < 16; i++) { /* position in the tile */
+              const float xv = xk[i];
+              for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+            }
+          }
+        }
+        for (int j = 0; j < 8; j++)
+          for (int i = 0; i < 16; i++) yb[j * 20 + t0 + i] = l1_relu(acc[j][i]);
+      }
+      { /* the last 2 outputs of the interior */
+        const int t0 = 17;
+        float acc[8][2];
+        for (int j = 0; j < 8; j++)
+          for (int i = 0; i < 2; i++) acc[j][i] = bb[j];
+        for (int c = 0; c < 1; c++) { /* input channel in the group */
+          const float *xc = xg + c * 20;
+          const float *wc = wb + c * 24;
+          for (int k = 0; k < 3; k++) { /* tap */
+            const float *xk = xc + t0 + k - 1;
+            const float *wk = wc + k * 8;
+            for (int i = 0; i < 2; i++) { /* position in the tile */
+              const float xv = xk[i];
+              for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+            }
+          }
+        }
+        for (int j = 0; j < 8; j++)
+          for (int i = 0; i < 2; i++) yb[j * 20 + t0 + i] = l1_relu(acc[j][i]);
+      }
+    }
+  }
   for (int o = 0; o < 32; o++) { /* output channel */
     float *yo = yn + o * 20;
     const float *xg = xp;
-    for (int i = 0; i < 20; i++) yo[i] = l0_bias[o];
+    for (int i = 0; i < 1; i++) yo[i] = l0_bias[o];
+    for (int c = 0; c < 1; c++) { /* input channel in the group */
+      const float *xc = xg + c * 20;
+      const float *w = l0_weight + (o * 1 + c) * 3;
+      {
+        const float wk = w[1];
+        for (int t = 0; t < 1; t++)
+          yo[t] += wk * xc[t];
+      }
+      {
+        const float wk = w[2];
+        for (int t = 0; t < 1; t++)
+          yo[t] += wk * xc[t + 1];
+      }
+    }
+    for (int i = 0; i < 1; i++) (yo + 0)[i] = l1_relu((yo + 0)[i]);
+  }
+  for (int o = 0; o < 32; o++) { /* output channel */
+    float *yo = yn + o * 20;
+    const float *xg = xp;
+    for (int i = 19; i < 20; i++) yo[i] = l0_bias[o];
     for (int c = 0; c < 1; c++) { /* input channel in the group */
       const float *xc = xg + c * 20;
       const float *w = l0_weight + (o * 1 + c) * 3;
       {
         const float wk = w[0];
-        for (int t = 1; t < 20; t++)
+        for (int t = 19; t < 20; t++)
           yo[t] += wk * xc[t - 1];
       }
       {
         const float wk = w[1];
-        for (int t = 0; t < 20; t++)
+        for (int t = 19; t < 20; t++)
           yo[t] += wk * xc[t];
       }
-      {
-        const float wk = w[2];
-        for (int t = 0; t < 19; t++)
-          yo[t] += wk * xc[t + 1];
-      }
     }
-    for (int i = 0; i < 20; i++) yo[i] = l1_relu(yo[i]);
+    for (int i = 0; i < 1; i++) (yo + 19)[i] = l1_relu((yo + 19)[i]);
   }
 }
 
@@ -261,7 +354,7 @@ static void l4_linear(const float *restrict x, float *restrict y) {
     for (int i = 0; i < 320; i++) { /* input feature */
       const float xi = xr[i];
       const float *w = l4_weight + i * 2;
-      for (int o = 0; o < 2; o++) yr[o] += xi * w[o];
+      for (int o = 0; o < 2; o++) yr[o] = MC_FMA(xi, w[o], yr[o]);
     }
   }
 }

@@ -17,19 +17,30 @@ void conv1d_long_forward_ws(const float *input, float *output, void *workspace);
 
 /* ---- weights */
 
-/* 0.weight [4, 2, 3], layout [out][in/groups][kernel] */
-static const float l0_weight[24] = {
-  -0.0030564817f, 0.21900219f, -0.3360068f, -0.30044585f, -0.15723862f,
-  0.109474786f, -0.008088697f, 0.32369578f, -0.036229607f, 0.10802763f,
-  -0.12337797f, -0.080247484f, -0.39001942f, -0.27037555f, -0.16828938f,
-  0.015122975f, 0.16139492f, 0.24495828f, -0.2767683f, -0.17777696f,
-  0.14828277f, 0.3390045f, -0.084017575f, 0.30549702f,
+/* 0.weight [4, 2, 3], packed for blocks of 4 outputs: [block][in/groups][kernel][output in block] */
+static const float l0_weight_packed[24] = {
+  -0.0030564817f, -0.008088697f, -0.39001942f, -0.2767683f, 0.21900219f,
+  0.32369578f, -0.27037555f, -0.17777696f, -0.3360068f, -0.036229607f,
+  -0.16828938f, 0.14828277f, -0.30044585f, 0.10802763f, 0.015122975f,
+  0.3390045f, -0.15723862f, -0.12337797f, 0.16139492f, -0.084017575f,
+  0.109474786f, -0.080247484f, 0.24495828f, 0.30549702f,
 };
 
 /* 0.bias [4] */
 static const float l0_bias[4] = {
   -0.065802835f, 0.043198425f, 0.36965913f, -0.37871987f,
 };
+
+/* ---- helpers */
+
+/* a * b + c, fused into one instruction where the target has a fast fmaf
+ * (FP_FAST_FMAF: gcc or clang with FMA enabled); else as written. */
+#ifdef FP_FAST_FMAF
+#define MC_FMA(a, b, c) fmaf(a, b, c)
+#else
+#define MC_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
 
 /* ---- layers */
 
@@ -41,27 +52,51 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 4; o++) { /* output channel */
-    float *yo = yn + o * 98;
+  {
     const float *xg = xp;
-    for (int i = 0; i < 98; i++) yo[i] = l0_bias[o];
-    for (int c = 0; c < 2; c++) { /* input channel in the group */
-      const float *xc = xg + c * 100;
-      const float *w = l0_weight + (o * 2 + c) * 3;
-      {
-        const float wk = w[0];
-        for (int t = 0; t < 98; t++)
-          yo[t] += wk * xc[t];
+    for (int ob = 0; ob < 1; ob++) { /* 4 output channels */
+      const int o0 = 0 + ob * 4;
+      const float *wb = l0_weight_packed + o0 * 6;
+      const float *bb = l0_bias + o0;
+      float *yb = yn + o0 * 98;
+      for (int t0 = 0; t0 < 96; t0 += 16) { /* 16 outputs */
+        float acc[4][16];
+        for (int j = 0; j < 4; j++)
+          for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
+        for (int c = 0; c < 2; c++) { /* input channel in the group */
+          const float *xc = xg + c * 100;
+          const float *wc = wb + c * 12;
+          for (int k = 0; k < 3; k++) { /* tap */
+            const float *xk = xc + t0 + k;
+            const float *wk = wc + k * 4;
+            for (int i = 0; i < 16; i++) { /* position in the tile */
+              const float xv = xk[i];
+              for (int j = 0; j < 4; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+            }
+          }
+        }
+        for (int j = 0; j < 4; j++)
+          for (int i = 0; i < 16; i++) yb[j * 98 + t0 + i] = acc[j][i];
       }
-      {
-        const float wk = w[1];
-        for (int t = 0; t < 98; t++)
-          yo[t] += wk * xc[t + 1];
-      }
-      {
-        const float wk = w[2];
-        for (int t = 0; t < 98; t++)
-          yo[t] += wk * xc[t + 2];
+      { /* the last 2 outputs of the interior */
+        const int t0 = 96;
+        float acc[4][2];
+        for (int j = 0; j < 4; j++)
+          for (int i = 0; i < 2; i++) acc[j][i] = bb[j];
+        for (int c = 0; c < 2; c++) { /* input channel in the group */
+          const float *xc = xg + c * 100;
+          const float *wc = wb + c * 12;
+          for (int k = 0; k < 3; k++) { /* tap */
+            const float *xk = xc + t0 + k;
+            const float *wk = wc + k * 4;
+            for (int i = 0; i < 2; i++) { /* position in the tile */
+              const float xv = xk[i];
+              for (int j = 0; j < 4; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+            }
+          }
+        }
+        for (int j = 0; j < 4; j++)
+          for (int i = 0; i < 2; i++) yb[j * 98 + t0 + i] = acc[j][i];
       }
     }
   }

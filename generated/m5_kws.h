@@ -4,7 +4,7 @@
 
 #define M5_KWS_INPUT_SIZE 16000 /* floats, shape [1, 1, 16000] */
 #define M5_KWS_OUTPUT_SIZE 35 /* floats, shape [1, 35] */
-#define M5_KWS_WORKSPACE_SIZE 159360 /* bytes */
+#define M5_KWS_WORKSPACE_SIZE 191488 /* bytes */
 
 #ifdef __cplusplus
 extern "C" {

@@ -17,11 +17,11 @@ void seed_cnn1d_forward_ws(const float *input, float *output, void *workspace);
 
 /* ---- weights */
 
-/* 0.weight [8, 1, 2], layout [out][in/groups][kernel] */
-static const float l0_weight[16] = {
-  0.5406104f, 0.5869042f, -0.16565566f, 0.6495563f, -0.15492962f, 0.14268756f,
-  -0.3442585f, 0.41527155f, 0.62334496f, -0.5187534f, 0.6146145f, 0.13234161f,
-  0.5224168f, 0.09576388f, 0.34095848f, -0.09983712f,
+/* 0.weight [8, 1, 2], packed for blocks of 8 outputs: [block][in/groups][kernel][output in block] */
+static const float l0_weight_packed[16] = {
+  0.5406104f, -0.16565566f, -0.15492962f, -0.3442585f, 0.62334496f, 0.6146145f,
+  0.5224168f, 0.34095848f, 0.5869042f, 0.6495563f, 0.14268756f, 0.41527155f,
+  -0.5187534f, 0.13234161f, 0.09576388f, -0.09983712f,
 };
 
 /* 0.bias [8] */
@@ -115,6 +115,14 @@ static const float l7_bias[2] = {
 /* max as PyTorch's max pooling takes it: a NaN wins. */
 static float mc_maxf(float m, float v) { return (v > m || v != v) ? v : m; }
 
+/* a * b + c, fused into one instruction where the target has a fast fmaf
+ * (FP_FAST_FMAF: gcc or clang with FMA enabled); else as written. */
+#ifdef FP_FAST_FMAF
+#define MC_FMA(a, b, c) fmaf(a, b, c)
+#else
+#define MC_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
 static float l1_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
 static float l4_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
 
@@ -130,25 +138,34 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
     const float *xn = x + n * 10;
     float *yn = y + n * 72;
     const float *xp = xn;
-    for (int o = 0; o < 8; o++) { /* output channel */
-      float *yo = yn + o * 9;
+    {
       const float *xg = xp;
-      for (int i = 0; i < 9; i++) yo[i] = l0_bias[o];
-      for (int c = 0; c < 1; c++) { /* input channel in the group */
-        const float *xc = xg + c * 10;
-        const float *w = l0_weight + (o * 1 + c) * 2;
-        {
-          const float wk = w[0];
-          for (int t = 0; t < 9; t++)
-            yo[t] += wk * xc[t];
-        }
-        {
-          const float wk = w[1];
-          for (int t = 0; t < 9; t++)
-            yo[t] += wk * xc[t + 1];
+      for (int ob = 0; ob < 1; ob++) { /* 8 output channels */
+        const int o0 = 0 + ob * 8;
+        const float *wb = l0_weight_packed + o0 * 2;
+        const float *bb = l0_bias + o0;
+        float *yb = yn + o0 * 9;
+        { /* the last 9 outputs of the interior */
+          const int t0 = 0;
+          float acc[8][9];
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 9; i++) acc[j][i] = bb[j];
+          for (int c = 0; c < 1; c++) { /* input channel in the group */
+            const float *xc = xg + c * 10;
+            const float *wc = wb + c * 16;
+            for (int k = 0; k < 2; k++) { /* tap */
+              const float *xk = xc + t0 + k;
+              const float *wk = wc + k * 8;
+              for (int i = 0; i < 9; i++) { /* position in the tile */
+                const float xv = xk[i];
+                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+              }
+            }
+          }
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 9; i++) yb[j * 9 + t0 + i] = l1_relu(acc[j][i]);
         }
       }
-      for (int i = 0; i < 9; i++) yo[i] = l1_relu(yo[i]);
     }
   }
 }
@@ -231,7 +248,7 @@ static void l7_linear(const float *restrict x, float *restrict y) {
     for (int i = 0; i < 16; i++) { /* input feature */
       const float xi = xr[i];
       const float *w = l7_weight + i * 2;
-      for (int o = 0; o < 2; o++) yr[o] += xi * w[o];
+      for (int o = 0; o < 2; o++) yr[o] = MC_FMA(xi, w[o], yr[o]);
     }
   }
 }
