@@ -4,17 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 12345678 -> "12,345,678" */
-static const char *group(int64_t v, char *buf) {
-  char tmp[32];
-  int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v), o = 0;
-  for (int i = 0; i < n; i++) {
-    buf[o++] = tmp[i];
-    if (tmp[i] != '-' && (n - i - 1) % 3 == 0 && i != n - 1) buf[o++] = ',';
-  }
-  buf[o] = 0;
-  return buf;
-}
 
 static const char *bytes(int64_t v, char *buf) {
   if (v < 10 * 1024) snprintf(buf, 32, "%lld B", (long long)v);
@@ -54,14 +43,14 @@ void check_print(FILE *out, const Model *m) {
     const Layer *l = &m->layers[i];
     char *s = shape_str(&l->out);
     fprintf(out, "%3d  %-*s  %-*s  %-*s  %10s  %12s\n", l->index, wname,
-            l->prefix, wtext, l->text, wshape, s, group(l->nparams, b1),
-            group(l->macs, b2));
+            l->prefix, wtext, l->text, wshape, s, mc_group_digits(l->nparams, b1),
+            mc_group_digits(l->macs, b2));
     free(s);
     params = mc_satadd(params, l->nparams);
     macs = mc_satadd(macs, l->macs);
   }
   fprintf(out, "\ntotal: %s parameters (%s as float32), %s MACs\n",
-          group(params, b1), bytes(mc_satmul(params, 4), b2), group(macs, b3));
+          mc_group_digits(params, b1), bytes(mc_satmul(params, 4), b2), mc_group_digits(macs, b3));
   int64_t io = (shape_numel(&m->input) +
                 shape_numel(&m->layers[m->nlayers - 1].out)) * 4;
   fprintf(out, "activation memory: workspace %s, plus input and output %s\n",

@@ -19,11 +19,7 @@
 void em(Emit *e, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  char *s = mc_alloc((size_t)n + 1);
-  va_start(ap, fmt);
-  vsnprintf(s, (size_t)n + 1, fmt, ap);
+  char *s = mc_vformat(fmt, ap);
   va_end(ap);
   for (char *line = s; line;) {
     char *nl = strchr(line, '\n');
@@ -107,11 +103,7 @@ void em_use(Emit *e, int helper) { e->uses[helper] = 1; }
 void em_explain(Emit *e, const Op *op, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  char *s = mc_alloc((size_t)n + 1);
-  va_start(ap, fmt);
-  vsnprintf(s, (size_t)n + 1, fmt, ap);
+  char *s = mc_vformat(fmt, ap);
   va_end(ap);
   buf_printf(&e->explain, "%s: %s\n", op->fname, s);
   free(s);

@@ -35,17 +35,6 @@ static void put_esc(FILE *out, const char *s) {
   }
 }
 
-/* 12345678 -> "12,345,678" */
-static const char *group(int64_t v, char *buf) {
-  char tmp[32];
-  int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v), o = 0;
-  for (int i = 0; i < n; i++) {
-    buf[o++] = tmp[i];
-    if (tmp[i] != '-' && (n - i - 1) % 3 == 0 && i != n - 1) buf[o++] = ',';
-  }
-  buf[o] = 0;
-  return buf;
-}
 
 /* Fill and border colours by layer family. */
 typedef struct Family {
@@ -91,8 +80,8 @@ void graph_dot(FILE *out, const Model *m) {
   fprintf(out, "  graph [rankdir=TB, labelloc=t, fontname=\"Helvetica\", "
                "fontsize=16, nodesep=0.3, ranksep=0.35, label=\"");
   put_esc(out, m->name);
-  fprintf(out, "\\n%s parameters, %s MACs\\n \"];\n", group(params, b1),
-          group(macs, b2));
+  fprintf(out, "\\n%s parameters, %s MACs\\n \"];\n", mc_group_digits(params, b1),
+          mc_group_digits(macs, b2));
   fprintf(out, "  node [shape=box, style=\"rounded,filled\", "
                "fontname=\"Helvetica\", fontsize=12, penwidth=1.2];\n");
   fprintf(out, "  edge [fontname=\"Helvetica\", fontsize=10, "
@@ -117,10 +106,10 @@ void graph_dot(FILE *out, const Model *m) {
       put_esc(out, l->name);
       fprintf(out, "'");
     }
-    if (l->nparams) fprintf(out, ", %s params", group(l->nparams, b1));
+    if (l->nparams) fprintf(out, ", %s params", mc_group_digits(l->nparams, b1));
     fprintf(out, "\", tooltip=\"");
     put_esc(out, l->loc.file ? l->loc.file : m->file);
-    fprintf(out, ":%d: %s MACs\"];\n", l->loc.line, group(l->macs, b1));
+    fprintf(out, ":%d: %s MACs\"];\n", l->loc.line, mc_group_digits(l->macs, b1));
   }
 
   const Shape *last = m->nlayers ? &m->layers[m->nlayers - 1].out : &m->input;

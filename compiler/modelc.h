@@ -18,6 +18,7 @@
 #ifndef MODELC_H
 #define MODELC_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +36,9 @@ void *mc_alloc(size_t size);          /* zeroed; exits on out-of-memory */
 void *mc_realloc(void *p, size_t size);
 char *mc_strdup(const char *s);
 char *mc_format(const char *fmt, ...);  /* malloc'd printf */
+char *mc_vformat(const char *fmt, va_list ap);
+/* 12345678 -> "12,345,678" in buf (at least 32 bytes); returns buf. */
+const char *mc_group_digits(int64_t v, char *buf);
 int mc_levenshtein(const char *a, const char *b);
 int mc_is_identifier(const char *s);
 char *mc_pyfloat(double x, int is_int); /* Python's repr(), malloc'd */

@@ -28,19 +28,34 @@ char *mc_strdup(const char *s) {
   return memcpy(mc_alloc(n), s, n);
 }
 
-char *mc_format(const char *fmt, ...) {
-  Buf b = {0};
-  va_list ap;
-  va_start(ap, fmt);
+char *mc_vformat(const char *fmt, va_list ap) {
   char tmp[1];
   va_list ap2;
   va_copy(ap2, ap);
-  int n = vsnprintf(tmp, 0, fmt, ap);
-  va_end(ap);
-  b.s = mc_alloc((size_t)n + 1);
-  vsnprintf(b.s, (size_t)n + 1, fmt, ap2);
+  int n = vsnprintf(tmp, 0, fmt, ap2);
   va_end(ap2);
-  return b.s;
+  char *s = mc_alloc((size_t)n + 1);
+  vsnprintf(s, (size_t)n + 1, fmt, ap);
+  return s;
+}
+
+char *mc_format(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *s = mc_vformat(fmt, ap);
+  va_end(ap);
+  return s;
+}
+
+const char *mc_group_digits(int64_t v, char *buf) {
+  char tmp[32];
+  int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v), o = 0;
+  for (int i = 0; i < n; i++) {
+    buf[o++] = tmp[i];
+    if (tmp[i] != '-' && (n - i - 1) % 3 == 0 && i != n - 1) buf[o++] = ',';
+  }
+  buf[o] = 0;
+  return buf;
 }
 
 static void buf_vprintf(Buf *b, const char *fmt, va_list ap) {
