@@ -262,6 +262,18 @@ static const char *const helper_text[EH_NHELPERS] = {
     "#else\n"
     "#define MC_FMA(a, b, c) ((a) * (b) + (c))\n"
     "#endif\n",
+    /* EH_AVX512 */
+    "/* Full tiles use AVX-512 where the compiler targets it (e.g. gcc or "
+    "clang\n"
+    " * -march=native on a recent x86); elsewhere, and with -DMODELC_PORTABLE,"
+    "\n"
+    " * the portable loops compute the same sums. */\n"
+    "#if defined(__AVX512F__) && !defined(MODELC_PORTABLE)\n"
+    "#include <immintrin.h>\n"
+    "#define MC_AVX512 1\n"
+    "#else\n"
+    "#define MC_AVX512 0\n"
+    "#endif\n",
 };
 
 static char *weights_source(const Model *m) {

@@ -378,7 +378,7 @@ void em_epilogue(Emit *e, const Op *op, const char *ptr, int64_t n);
 /* Say which lowering an op got and why (modelc build --explain). */
 void em_explain(Emit *e, const Op *op, const char *fmt, ...);
 /* Ask for a helper function in the generated file. */
-enum { EH_MAXF, EH_FMA, EH_NHELPERS };
+enum { EH_MAXF, EH_FMA, EH_AVX512, EH_NHELPERS };
 void em_use(Emit *e, int helper);
 
 typedef struct EmitOptions {

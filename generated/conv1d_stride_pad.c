@@ -17,27 +17,27 @@ void conv1d_stride_pad_forward_ws(const float *input, float *output, void *works
 
 /* ---- weights */
 
-/* 0.weight [32, 1, 3], packed for blocks of 8 outputs: [block][in/groups][kernel][output in block] */
+/* 0.weight [32, 1, 3], packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
 static const float l0_weight_packed[96] = {
   -0.0043225177f, -0.4248946f, -0.011439145f, 0.15277413f, -0.5515707f,
-  0.021387115f, -0.39140946f, 0.4794247f, 0.30971584f, -0.22236897f,
-  0.45777494f, -0.1744828f, -0.38236874f, 0.22824688f, -0.25141457f,
-  -0.11881878f, -0.47518533f, 0.15482073f, -0.0512364f, -0.11348708f,
-  -0.23799711f, 0.34642333f, 0.20970349f, 0.43203798f, -0.09305926f,
-  -0.5355907f, -0.2250511f, -0.2657733f, -0.33702272f, 0.2798258f, 0.09767882f,
-  -0.29764137f, 0.0610918f, -0.36346388f, 0.4988311f, -0.40336025f,
-  0.49628916f, 0.030363752f, -0.5390689f, 0.36427218f, 0.5227769f,
-  -0.14616501f, -0.3742267f, -0.54072374f, 0.2576243f, -0.29599795f,
-  -0.4171738f, 0.33851272f, -0.256052f, 0.573963f, 0.38710546f, -0.44762284f,
-  0.26123542f, 0.17442161f, 0.022044124f, 0.5543683f, -0.020832175f,
-  0.22914003f, -0.33994517f, -0.40015346f, 0.23218742f, 0.31694913f,
-  0.13377477f, -0.4449197f, 0.36925054f, 0.0779959f, 0.10758577f, -0.29824966f,
-  -0.34199488f, -0.072871625f, 0.3581746f, -0.2115814f, 0.22690436f,
-  0.5094289f, 0.053111892f, 0.51297134f, 0.10806383f, -0.26428604f,
-  0.21165161f, 0.2158777f, 0.47836322f, 0.114901096f, -0.36119342f, 0.4389939f,
-  -0.09726043f, 0.2220236f, 0.2919707f, -0.5714239f, 0.5024144f, -0.5020538f,
-  -0.53806394f, -0.575923f, -0.095009424f, -0.3419666f, 0.41330865f,
-  -0.3745253f,
+  0.021387115f, -0.39140946f, 0.4794247f, -0.09305926f, -0.5355907f,
+  -0.2250511f, -0.2657733f, -0.33702272f, 0.2798258f, 0.09767882f,
+  -0.29764137f, 0.30971584f, -0.22236897f, 0.45777494f, -0.1744828f,
+  -0.38236874f, 0.22824688f, -0.25141457f, -0.11881878f, 0.0610918f,
+  -0.36346388f, 0.4988311f, -0.40336025f, 0.49628916f, 0.030363752f,
+  -0.5390689f, 0.36427218f, -0.47518533f, 0.15482073f, -0.0512364f,
+  -0.11348708f, -0.23799711f, 0.34642333f, 0.20970349f, 0.43203798f,
+  0.5227769f, -0.14616501f, -0.3742267f, -0.54072374f, 0.2576243f,
+  -0.29599795f, -0.4171738f, 0.33851272f, -0.256052f, 0.573963f, 0.38710546f,
+  -0.44762284f, 0.26123542f, 0.17442161f, 0.022044124f, 0.5543683f,
+  0.22690436f, 0.5094289f, 0.053111892f, 0.51297134f, 0.10806383f,
+  -0.26428604f, 0.21165161f, 0.2158777f, -0.020832175f, 0.22914003f,
+  -0.33994517f, -0.40015346f, 0.23218742f, 0.31694913f, 0.13377477f,
+  -0.4449197f, 0.47836322f, 0.114901096f, -0.36119342f, 0.4389939f,
+  -0.09726043f, 0.2220236f, 0.2919707f, -0.5714239f, 0.36925054f, 0.0779959f,
+  0.10758577f, -0.29824966f, -0.34199488f, -0.072871625f, 0.3581746f,
+  -0.2115814f, 0.5024144f, -0.5020538f, -0.53806394f, -0.575923f,
+  -0.095009424f, -0.3419666f, 0.41330865f, -0.3745253f,
 };
 
 /* 0.weight [32, 1, 3], layout [out][in/groups][kernel] */
@@ -102,32 +102,55 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
           tmp[(c * 2 + r) * 5 + u] = xp[c * 10 + u * 2 + r];
     {
       const float *xg = tmp;
-      for (int ob = 0; ob < 4; ob++) { /* 8 output channels */
-        const int o0 = 0 + ob * 8;
+      for (int ob = 0; ob < 2; ob++) { /* 16 output channels */
+        const int o0 = 0 + ob * 16;
         const float *wb = l0_weight_packed + o0 * 3;
         const float *bb = l0_bias + o0;
         float *yb = yn + o0 * 6;
         { /* the last 4 outputs of the interior */
           const int t0 = 1;
-          float acc[8][4];
-          for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 4; i++) acc[j][i] = bb[j];
-          for (int c = 0; c < 1; c++) { /* input channel in the group */
-            const float *xc = xg + c * 10; /* its 2 stride phases */
-            const float *wc = wb + c * 24;
-            for (int k = 0; k < 3; k++) { /* tap */
-              const int q = k - 2; /* x[t * 2 + q]: phase q mod 2 */
-              const int r = (q % 2 + 2) % 2;
-              const float *xk = xc + r * 5 + t0 + (q - r) / 2;
-              const float *wk = wc + k * 8;
-              for (int i = 0; i < 4; i++) { /* position in the tile */
-                const float xv = xk[i];
-                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+          { /* channels 0..7 of the block */
+            float acc[8][4];
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 4; i++) acc[j][i] = bb[j + 0];
+            for (int c = 0; c < 1; c++) { /* input channel in the group */
+              const float *xc = xg + c * 10; /* its 2 stride phases */
+              const float *wc = wb + c * 48;
+              for (int k = 0; k < 3; k++) { /* tap */
+                const int q = k - 2; /* x[t * 2 + q]: phase q mod 2 */
+                const int r = (q % 2 + 2) % 2;
+                const float *xk = xc + r * 5 + t0 + (q - r) / 2;
+                const float *wk = wc + k * 16;
+                for (int i = 0; i < 4; i++) { /* position in the tile */
+                  const float xv = xk[i];
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                }
               }
             }
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 4; i++) yb[(j + 0) * 6 + t0 + i] = acc[j][i];
           }
-          for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 4; i++) yb[j * 6 + t0 + i] = acc[j][i];
+          { /* channels 8..15 of the block */
+            float acc[8][4];
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 4; i++) acc[j][i] = bb[j + 8];
+            for (int c = 0; c < 1; c++) { /* input channel in the group */
+              const float *xc = xg + c * 10; /* its 2 stride phases */
+              const float *wc = wb + c * 48;
+              for (int k = 0; k < 3; k++) { /* tap */
+                const int q = k - 2; /* x[t * 2 + q]: phase q mod 2 */
+                const int r = (q % 2 + 2) % 2;
+                const float *xk = xc + r * 5 + t0 + (q - r) / 2;
+                const float *wk = wc + k * 16;
+                for (int i = 0; i < 4; i++) { /* position in the tile */
+                  const float xv = xk[i];
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+                }
+              }
+            }
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 4; i++) yb[(j + 8) * 6 + t0 + i] = acc[j][i];
+          }
         }
       }
     }

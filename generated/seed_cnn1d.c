@@ -94,15 +94,15 @@ static const float l3_bias[16] = {
   -0.13726154f,
 };
 
-/* 7.weight [2, 16], stored transposed: [in][out] */
+/* 7.weight [2, 16], layout [out][in] */
 static const float l7_weight[32] = {
-  -0.16071925f, -0.21664992f, -0.019505799f, 0.0992257f, -0.08325279f,
-  0.23731071f, -0.080880195f, 0.065770835f, 0.008032799f, 0.16760617f,
-  -0.053028107f, 0.24647188f, -0.08607811f, -0.03830725f, -0.119701475f,
-  0.051888615f, -0.20345685f, -0.17375877f, 0.2096268f, -0.051519275f,
-  -0.10004678f, 0.18514594f, 0.06624487f, 0.12816146f, -0.08674148f,
-  -0.15819725f, 0.02031532f, -0.20047125f, 0.23307511f, -0.17084092f,
-  0.11518067f, -0.24671942f,
+  -0.16071925f, -0.019505799f, -0.08325279f, -0.080880195f, 0.008032799f,
+  -0.053028107f, -0.08607811f, -0.119701475f, -0.20345685f, 0.2096268f,
+  -0.10004678f, 0.06624487f, -0.08674148f, 0.02031532f, 0.23307511f,
+  0.11518067f, -0.21664992f, 0.0992257f, 0.23731071f, 0.065770835f,
+  0.16760617f, 0.24647188f, -0.03830725f, 0.051888615f, -0.17375877f,
+  -0.051519275f, 0.18514594f, 0.12816146f, -0.15819725f, -0.20047125f,
+  -0.17084092f, -0.24671942f,
 };
 
 /* 7.bias [2] */
@@ -147,23 +147,25 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
         float *yb = yn + o0 * 9;
         { /* the last 9 outputs of the interior */
           const int t0 = 0;
-          float acc[8][9];
-          for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 9; i++) acc[j][i] = bb[j];
-          for (int c = 0; c < 1; c++) { /* input channel in the group */
-            const float *xc = xg + c * 10;
-            const float *wc = wb + c * 16;
-            for (int k = 0; k < 2; k++) { /* tap */
-              const float *xk = xc + t0 + k;
-              const float *wk = wc + k * 8;
-              for (int i = 0; i < 9; i++) { /* position in the tile */
-                const float xv = xk[i];
-                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+          { /* channels 0..7 of the block */
+            float acc[8][9];
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 9; i++) acc[j][i] = bb[j + 0];
+            for (int c = 0; c < 1; c++) { /* input channel in the group */
+              const float *xc = xg + c * 10;
+              const float *wc = wb + c * 16;
+              for (int k = 0; k < 2; k++) { /* tap */
+                const float *xk = xc + t0 + k;
+                const float *wk = wc + k * 8;
+                for (int i = 0; i < 9; i++) { /* position in the tile */
+                  const float xv = xk[i];
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                }
               }
             }
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 9; i++) yb[(j + 0) * 9 + t0 + i] = l1_relu(acc[j][i]);
           }
-          for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 9; i++) yb[j * 9 + t0 + i] = l1_relu(acc[j][i]);
         }
       }
     }
@@ -244,11 +246,14 @@ static void l7_linear(const float *restrict x, float *restrict y) {
   for (int r = 0; r < 2; r++) { /* row */
     const float *xr = x + r * 16;
     float *yr = y + r * 2;
-    for (int o = 0; o < 2; o++) yr[o] = l7_bias[o];
-    for (int i = 0; i < 16; i++) { /* input feature */
-      const float xi = xr[i];
-      const float *w = l7_weight + i * 2;
-      for (int o = 0; o < 2; o++) yr[o] = MC_FMA(xi, w[o], yr[o]);
+    for (int o = 0; o < 2; o++) { /* output feature */
+      const float *w = l7_weight + o * 16;
+      float part[16], sum = l7_bias[o];
+      for (int l = 0; l < 16; l++) part[l] = 0.0f;
+      for (int i = 0; i < 16; i += 16)
+        for (int l = 0; l < 16; l++) part[l] = MC_FMA(xr[i + l], w[i + l], part[l]);
+      for (int l = 0; l < 16; l++) sum += part[l];
+      yr[o] = sum;
     }
   }
 }

@@ -36,12 +36,13 @@ typedef struct Case {
   Generated g;
   int loaded;
   void (*fwd)(const float *, float *, void *);
+  void (*fwd_native)(const float *, float *, void *); /* -march=native */
 } Case;
 
 static Case cases[MAXMODELS];
 static int ncases;
 static char workdir[512];
-static void *handles[2];
+static void *handles[3];
 
 static void add_case(const char *spec, const char *ref, const char *in) {
   if (ncases == MAXMODELS) fail_msg("too many models");
@@ -172,6 +173,34 @@ static void test_models_generate_and_compile(void **state) {
     memcpy(&c->fwd, &f, sizeof f);
     if (!c->fwd) fail_msg("%s: no symbol %s", c->name, c->g.fwd_ws);
   }
+  /* The AVX-512 tiles (#if MC_AVX512) where this CPU has them: the same
+   * files built with -march=native, checked against PyTorch below. */
+  if (system("grep -q avx512f /proc/cpuinfo") == 0) {
+    Buf vec = {0};
+    int nvec = 0;
+    for (int i = 0; i < ncases; i++)
+      if (strstr(cases[i].g.c, "#if MC_AVX512"))
+        buf_printf(&vec, " %s.c", cases[i].name), nvec++;
+    if (nvec) {
+      cmd = mc_format("cd '%s' && gcc " WFLAGS " -O2 -march=native -fPIC "
+                      "-shared -o native.so%s -lm", workdir, vec.s);
+      assert_int_equal(system(cmd), 0);
+      free(cmd);
+      char *so = mc_format("%s/native.so", workdir);
+      handles[2] = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+      free(so);
+      assert_non_null(handles[2]);
+      for (int i = 0; i < ncases; i++) {
+        void *f = strstr(cases[i].g.c, "#if MC_AVX512")
+                      ? dlsym(handles[2], cases[i].g.fwd_ws) : NULL;
+        memcpy(&cases[i].fwd_native, &f, sizeof f);
+      }
+    }
+    printf("AVX-512: %d files built with -march=native\n", nvec);
+    buf_free(&vec);
+  } else {
+    printf("AVX-512: this CPU has none; the portable path only\n");
+  }
   if (have("clang")) {
     cmd = mc_format("cd '%s' && clang " WFLAGS " -fsyntax-only%s", workdir,
                     all.s);
@@ -254,7 +283,7 @@ static int guard_ok(const unsigned char *p, size_t n) {
 
 static void test_models_match_pytorch(void **state) {
   (void)state;
-  int failed = 0, jit_same = 0;
+  int failed = 0, jit_same = 0, native_ok = 0;
   for (int i = 0; i < ncases; i++) {
     Case *c = &cases[i];
     if (!c->fwd) fail_msg("%s was not compiled", c->name);
@@ -302,6 +331,21 @@ static void test_models_match_pytorch(void **state) {
       print_error("%s: the input was written\n", c->name);
       ok = 0;
     }
+    /* The AVX-512 build, where there is one, also matches PyTorch. */
+    if (c->fwd_native) {
+      fill_bytes(y2, sizeof(float) * (size_t)nout, 7);
+      fill_bytes(ws2, wsb, 8);
+      c->fwd_native(x, y2, ws2);
+      if (!allclose("  -march=native (AVX-512)", y2, want, nout, 1e-5, 1e-4))
+        ok = 0;
+      else
+        native_ok++;
+      if (!guard_ok(ws2 + wsb, GUARD * 4)) {
+        print_error("%s: the AVX-512 build wrote past the workspace\n",
+                    c->name);
+        ok = 0;
+      }
+    }
     /* The same C through TinyCC in memory gives the same bits. */
     JitModel jm;
     Diag d = {0};
@@ -339,7 +383,8 @@ static void test_models_match_pytorch(void **state) {
     free(ws2);
   }
   printf("%d models: %d match PyTorch, %d differ; TinyCC equals gcc bit for "
-         "bit on %d\n", ncases, ncases - failed, failed, jit_same);
+         "bit on %d; the AVX-512 build matches PyTorch on %d\n", ncases,
+         ncases - failed, failed, jit_same, native_ok);
   assert_int_equal(failed, 0);
 }
 
@@ -497,7 +542,7 @@ static int teardown(void **state) {
     free(c->ref);
     free(c->in);
   }
-  for (int i = 0; i < 2; i++)
+  for (int i = 0; i < 3; i++)
     if (handles[i]) dlclose(handles[i]);
   return 0;
 }

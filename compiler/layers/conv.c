@@ -482,7 +482,7 @@ static void interior(const ConvDims *cd, int i, int64_t *lo, int64_t *hi) {
  *   direct: everything else: per output channel, each (input channel, tap)
  *     adds over the outputs where the tap reads inside the input. */
 enum { CONV_DIRECT, CONV_BLOCKED };
-#define CONV_OCB 8 /* output channels per block */
+#define CONV_OCB 16 /* output channels per block */
 #define CONV_TW 16 /* output positions per tile */
 
 static int conv_lowering(const ConvDims *cd) {
@@ -639,18 +639,12 @@ static void emit_direct(Emit *e, const Op *op, const ConvDims *cd,
   em(e, "}");
 }
 
-/* One tile: `width` output channels from o0 x `tw` positions from t0 (in
- * output row oy for 2-D), accumulated in registers: for each input channel
- * and tap, one input float is loaded and multiplied into every channel. */
-static void emit_tile(Emit *e, const Op *op, const ConvDims *cd,
-                      const char *bn, int64_t width, int64_t tw) {
-  int two = cd->nsp == 2, x = cd->nsp - 1;
+/* Open the loops over input channels and taps of a tile, leaving xk (the
+ * tile's inputs for this tap) and wk (this tap's weights for the block of
+ * `width` channels); returns how many braces to close. */
+static int open_tap_loops(Emit *e, const ConvDims *cd, int64_t width) {
+  int two = cd->nsp == 2, x = cd->nsp - 1, close = 2;
   int64_t S = cd->t.S[x], D = cd->t.D[x], P = cd->t.P[x];
-  em_use(e, EH_FMA);
-  em(e, "float acc[%lld][%lld];", (long long)width, (long long)tw);
-  em(e, "for (int j = 0; j < %lld; j++)", (long long)width);
-  em(e, "  for (int i = 0; i < %lld; i++) acc[j][i] = %s;", (long long)tw,
-     bn ? "bb[j]" : "0.0f");
   em(e, "for (int c = 0; c < %lld; c++) { /* input channel in the group */",
      (long long)cd->icg);
   if (S == 1)
@@ -680,6 +674,18 @@ static void emit_tile(Emit *e, const Op *op, const ConvDims *cd,
     free(xs);
     em(e, "const float *wk = wc + (ky * %lld + kx) * %lld;",
        (long long)cd->t.K[1], (long long)width);
+    close = 3;
+  } else if (S > 1 && D == 1 && P == 0) {
+    /* Tap k = m * S + r reads phase r at offset m: no division. */
+    int64_t u = (cd->t.I[0] + S - 1) / S;
+    em(e, "for (int r = 0; r < %lld; r++) { /* stride phase */", (long long)S);
+    em(e, "const float *xr = xc + r * %lld + t0;", (long long)u);
+    em(e, "for (int m = 0; m * %lld + r < %lld; m++) { /* tap m * %lld + r */",
+       (long long)S, (long long)cd->t.K[0], (long long)S);
+    em(e, "const float *xk = xr + m;");
+    em(e, "const float *wk = wc + (m * %lld + r) * %lld;", (long long)S,
+       (long long)width);
+    close = 3;
   } else {
     em(e, "for (int k = 0; k < %lld; k++) { /* tap */", (long long)cd->t.K[0]);
     if (S == 1) {
@@ -711,25 +717,85 @@ static void emit_tile(Emit *e, const Op *op, const ConvDims *cd,
     }
     em(e, "const float *wk = wc + k * %lld;", (long long)width);
   }
+  return close;
+}
+
+/* Store acc-like values through the fused activations: `val` is the
+ * expression of output (channel j0 + j, position i). */
+static void store_tile(Emit *e, const Op *op, const ConvDims *cd, int64_t j0,
+                       int64_t jw, int64_t tw, const char *val) {
+  char *chain = em_act_chain(op, val);
+  char *row = cd->nsp == 2 ? mc_format("oy * %lld + ", (long long)cd->t.O[1])
+                           : mc_strdup("");
+  em(e, "for (int j = 0; j < %lld; j++)", (long long)jw);
+  em(e, "  for (int i = 0; i < %lld; i++) yb[(j + %lld) * %lld + %st0 + i] = "
+     "%s;", (long long)tw, (long long)j0, (long long)cd->osz, row, chain);
+  free(row);
+  free(chain);
+}
+
+/* Portable tile: channels [j0, j0 + jw) of a block of `width` x `tw`
+ * positions from t0 (in output row oy for 2-D), accumulated in registers:
+ * for each input channel and tap, one input float is loaded and multiplied
+ * into every channel. */
+static void emit_tile_c(Emit *e, const Op *op, const ConvDims *cd,
+                        const char *bn, int64_t width, int64_t j0, int64_t jw,
+                        int64_t tw) {
+  em_use(e, EH_FMA);
+  em(e, "{ /* channels %lld..%lld of the block */", (long long)j0,
+     (long long)(j0 + jw - 1));
+  em(e, "float acc[%lld][%lld];", (long long)jw, (long long)tw);
+  em(e, "for (int j = 0; j < %lld; j++)", (long long)jw);
+  if (bn)
+    em(e, "  for (int i = 0; i < %lld; i++) acc[j][i] = bb[j + %lld];",
+       (long long)tw, (long long)j0);
+  else
+    em(e, "  for (int i = 0; i < %lld; i++) acc[j][i] = 0.0f;", (long long)tw);
+  int close = open_tap_loops(e, cd, width);
   em(e, "for (int i = 0; i < %lld; i++) { /* position in the tile */",
      (long long)tw);
   em(e, "const float xv = xk[i];");
-  em(e, "for (int j = 0; j < %lld; j++) acc[j][i] = MC_FMA(wk[j], xv, "
-     "acc[j][i]);", (long long)width);
+  em(e, "for (int j = 0; j < %lld; j++) acc[j][i] = MC_FMA(wk[j + %lld], xv, "
+     "acc[j][i]);", (long long)jw, (long long)j0);
   em(e, "}");
-  if (two) em(e, "}");
+  while (close--) em(e, "}");
+  store_tile(e, op, cd, j0, jw, tw, "acc[j][i]");
   em(e, "}");
-  em(e, "}");
-  char *chain = em_act_chain(op, "acc[j][i]");
+}
+
+/* AVX-512 tile: the whole block of `width` <= 16 channels x 16 positions
+ * in zmm registers. */
+static void emit_tile_avx512(Emit *e, const Op *op, const ConvDims *cd,
+                             const char *bn, int64_t width) {
+  em(e, "__m512 acc[%lld];", (long long)width);
+  em(e, "for (int j = 0; j < %lld; j++) acc[j] = %s;", (long long)width,
+     bn ? "_mm512_set1_ps(bb[j])" : "_mm512_setzero_ps()");
+  int close = open_tap_loops(e, cd, width);
+  em(e, "const __m512 xv = _mm512_loadu_ps(xk);");
   em(e, "for (int j = 0; j < %lld; j++)", (long long)width);
-  em(e, "  for (int i = 0; i < %lld; i++) yb[j * %lld + %st0 + i] = %s;",
-     (long long)tw, (long long)cd->osz, two ? "oy * " : "", chain);
-  if (two) { /* "oy * t0": the row offset needs the row length */
-    e->b.len -= strlen(chain) + strlen(" = ;\n") + strlen("oy * t0 + i]");
-    buf_printf(&e->b, "oy * %lld + t0 + i] = %s;\n", (long long)cd->t.O[1],
-               chain);
+  em(e, "  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);");
+  while (close--) em(e, "}");
+  em(e, "float out[%lld][16];", (long long)width);
+  em(e, "for (int j = 0; j < %lld; j++) _mm512_storeu_ps(out[j], acc[j]);",
+     (long long)width);
+  store_tile(e, op, cd, 0, width, 16, "out[j][i]");
+}
+
+/* A tile of `width` channels x `tw` positions: with AVX-512 where the
+ * compiler targets it and the tile is full, else portable C in halves of
+ * at most 8 channels. */
+static void emit_tile(Emit *e, const Op *op, const ConvDims *cd,
+                      const char *bn, int64_t width, int64_t tw) {
+  int vec = tw == CONV_TW;
+  if (vec) {
+    em_use(e, EH_AVX512);
+    em(e, "#if MC_AVX512");
+    emit_tile_avx512(e, op, cd, bn, width);
+    em(e, "#else");
   }
-  free(chain);
+  for (int64_t j0 = 0; j0 < width; j0 += 8)
+    emit_tile_c(e, op, cd, bn, width, j0, width - j0 < 8 ? width - j0 : 8, tw);
+  if (vec) em(e, "#endif");
 }
 
 static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,

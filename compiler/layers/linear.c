@@ -4,6 +4,7 @@
 #include "layers.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static const ArgSpec linear_args[] = {{"in_features", A_INT, 1},
                                       {"out_features", A_INT, 1},
@@ -57,26 +58,38 @@ static int linear_shape(Layer *l, Diag *d) {
 
 /* ------------------------------------------------------------- lowering
  *
- * Per row of the input, the outputs start at the bias and each input
- * feature adds its column of weights: the weights are stored transposed,
- * [in][out], so the inner loop runs over contiguous outputs and weights,
- * which compilers vectorise. */
+ * axpy (the usual): per row of the input, the outputs start at the bias
+ * and each input feature adds its row of weights: the weights are stored
+ * transposed, [in][out], so the inner loop runs over contiguous outputs
+ * and weights, which compilers vectorise.
+ * dot (few outputs, e.g. a classifier head): each output is one dot
+ * product, summed in 16 partial sums that vectorise, then added up. */
+
+#define DOT_LANES 16 /* partial sums of the dot lowering */
 
 static void linear_emit(Emit *e, const Op *op) {
   const Layer *l = op->main;
   const LayerArgs *a = &l->a;
   int64_t in = a->in, out = a->out, rows = shape_numel(&l->in) / (in ? in : 1);
+  /* Few outputs: one dot product each, in DOT_LANES partial sums that
+   * vectorise; otherwise the inner loop runs over the outputs. */
+  int dot = out < 16 && in >= DOT_LANES;
   float *w = em_copy(&l->param[P_WEIGHT]);
   float *b = l->param[P_BIAS].used ? em_copy(&l->param[P_BIAS]) : NULL;
   if (op->bn) b = em_fold_bn(op, w, b, out, in);
-  float *wt = mc_alloc(sizeof(float) * (size_t)(in * out > 0 ? in * out : 1));
-  for (int64_t o = 0; o < out; o++)
-    for (int64_t i = 0; i < in; i++) wt[i * out + o] = w[o * in + i];
-  free(w);
-  char *what = mc_format("%s.weight [%lld, %lld]%s%s, stored transposed: "
-                         "[in][out]", l->prefix, (long long)out, (long long)in,
+  float *wt = w;
+  if (!dot) {
+    wt = mc_alloc(sizeof(float) * (size_t)(in * out > 0 ? in * out : 1));
+    for (int64_t o = 0; o < out; o++)
+      for (int64_t i = 0; i < in; i++) wt[i * out + o] = w[o * in + i];
+    free(w);
+  }
+  char *what = mc_format("%s.weight [%lld, %lld]%s%s, %s", l->prefix,
+                         (long long)out, (long long)in,
                          op->bn ? " times the scale of " : "",
-                         op->bn ? op->bn->prefix : "");
+                         op->bn ? op->bn->prefix : "",
+                         dot ? "layout [out][in]"
+                             : "stored transposed: [in][out]");
   char *bwhat = !b ? NULL
                 : op->bn ? mc_format("%s%s folded with %s's statistics",
                                      a->bias ? l->prefix : "no bias",
@@ -87,20 +100,49 @@ static void linear_emit(Emit *e, const Op *op) {
   const char *bn = b ? em_param(e, op, "bias", b, out, bwhat) : NULL;
   free(what);
   free(bwhat);
+  em_use(e, EH_FMA);
   em(e, "for (int r = 0; r < %lld; r++) { /* row */", (long long)rows);
   em(e, "const float *xr = x + r * %lld;", (long long)in);
   em(e, "float *yr = y + r * %lld;", (long long)out);
-  if (bn) em(e, "for (int o = 0; o < %lld; o++) yr[o] = %s[o];",
-             (long long)out, bn);
-  else em(e, "for (int o = 0; o < %lld; o++) yr[o] = 0.0f;", (long long)out);
-  em(e, "for (int i = 0; i < %lld; i++) { /* input feature */", (long long)in);
-  em(e, "const float xi = xr[i];");
-  em(e, "const float *w = %s + i * %lld;", wn, (long long)out);
-  em(e, "for (int o = 0; o < %lld; o++) yr[o] = MC_FMA(xi, w[o], yr[o]);",
-     (long long)out);
-  em_use(e, EH_FMA);
-  em(e, "}");
-  em_epilogue(e, op, "yr", out);
+  if (dot) {
+    int64_t vin = in / DOT_LANES * DOT_LANES;
+    em_explain(e, op, "dot: %lld outputs, each a dot product of %lld in %d "
+               "partial sums", (long long)out, (long long)in, DOT_LANES);
+    em(e, "for (int o = 0; o < %lld; o++) { /* output feature */",
+       (long long)out);
+    em(e, "const float *w = %s + o * %lld;", wn, (long long)in);
+    em(e, "float part[%d], sum = %s;", DOT_LANES, bn ? "0.0f" : "0.0f");
+    if (bn) { /* start from the bias */
+      e->b.len -= strlen("0.0f;\n");
+      buf_printf(&e->b, "%s[o];\n", bn);
+    }
+    em(e, "for (int l = 0; l < %d; l++) part[l] = 0.0f;", DOT_LANES);
+    em(e, "for (int i = 0; i < %lld; i += %d)", (long long)vin, DOT_LANES);
+    em(e, "  for (int l = 0; l < %d; l++) part[l] = MC_FMA(xr[i + l], "
+       "w[i + l], part[l]);", DOT_LANES);
+    if (vin < in)
+      em(e, "for (int i = %lld; i < %lld; i++) sum = MC_FMA(xr[i], w[i], "
+         "sum);", (long long)vin, (long long)in);
+    em(e, "for (int l = 0; l < %d; l++) sum += part[l];", DOT_LANES);
+    char *chain = em_act_chain(op, "sum");
+    em(e, "yr[o] = %s;", chain);
+    free(chain);
+    em(e, "}");
+  } else {
+    em_explain(e, op, "axpy: each input feature adds its row of %lld "
+               "weights to the outputs", (long long)out);
+    if (bn) em(e, "for (int o = 0; o < %lld; o++) yr[o] = %s[o];",
+               (long long)out, bn);
+    else em(e, "for (int o = 0; o < %lld; o++) yr[o] = 0.0f;", (long long)out);
+    em(e, "for (int i = 0; i < %lld; i++) { /* input feature */",
+       (long long)in);
+    em(e, "const float xi = xr[i];");
+    em(e, "const float *w = %s + i * %lld;", wn, (long long)out);
+    em(e, "for (int o = 0; o < %lld; o++) yr[o] = MC_FMA(xi, w[o], yr[o]);",
+       (long long)out);
+    em(e, "}");
+    em_epilogue(e, op, "yr", out);
+  }
   em(e, "}");
 }
 
