@@ -12943,52 +12943,129 @@ static void l3_conv2d(const float *restrict x, float *restrict y) {
       const float *wb = l3_weight_packed + o0 * 150;
       const float *bb = l3_bias + o0;
       float *yb = yn + o0 * 100;
-      for (int oy = 0; oy < 10; oy++) { /* output row */
-        { /* the last 10 outputs of the interior */
-          const int t0 = 0;
-          { /* channels 0..7 of the block */
-            float acc[8][10];
-            for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 10; i++) acc[j][i] = bb[j + 0];
-            for (int c = 0; c < 6; c++) { /* input channel in the group */
-              const float *xc = xg + c * 196;
-              const float *wc = wb + c * 400;
-              for (int ky = 0; ky < 5; ky++) { /* tap row */
-                const float *xr = xc + (oy + ky) * 14;
-                for (int kx = 0; kx < 5; kx++) { /* tap */
-                  const float *xk = xr + t0 + kx;
-                  const float *wk = wc + (ky * 5 + kx) * 16;
-                  for (int i = 0; i < 10; i++) { /* position in the tile */
-                    const float xv = xk[i];
-                    for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
-                  }
-                }
-              }
+      for (int t0 = 0; t0 < 128; t0 += 16) { /* 16 outputs */
+        #if MC_AVX512
+        __m512 acc[16];
+        for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+        for (int c = 0; c < 6; c++) { /* input channel in the group */
+          const float *xc = xg + c * 196;
+          const float *wc = wb + c * 400;
+          for (int ky = 0; ky < 5; ky++) { /* tap row */
+            for (int kx = 0; kx < 5; kx++) { /* tap */
+              const float *xk = xc + (t0 + ky * 14 + kx); /* p = oy * 14 + ox */
+              const float *wk = wc + (ky * 5 + kx) * 16;
+              const __m512 xv = _mm512_loadu_ps(xk);
+              for (int j = 0; j < 16; j++)
+                acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
             }
-            for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 10; i++) yb[(j + 0) * 100 + oy * 10 + t0 + i] = l4_relu(acc[j][i]);
           }
-          { /* channels 8..15 of the block */
-            float acc[8][10];
-            for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 10; i++) acc[j][i] = bb[j + 8];
-            for (int c = 0; c < 6; c++) { /* input channel in the group */
-              const float *xc = xg + c * 196;
-              const float *wc = wb + c * 400;
-              for (int ky = 0; ky < 5; ky++) { /* tap row */
-                const float *xr = xc + (oy + ky) * 14;
-                for (int kx = 0; kx < 5; kx++) { /* tap */
-                  const float *xk = xr + t0 + kx;
-                  const float *wk = wc + (ky * 5 + kx) * 16;
-                  for (int i = 0; i < 10; i++) { /* position in the tile */
-                    const float xv = xk[i];
-                    for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
-                  }
+        }
+        float out[16][16];
+        for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
+        for (int i = 0; i < 16; i++) {
+          const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
+          if (ox < 10) /* the columns past OW are dropped */
+            for (int j = 0; j < 16; j++) yb[(j + 0) * 100 + oy * 10 + ox] = l4_relu(out[j][i]);
+        }
+        #else
+        { /* channels 0..7 of the block */
+          float acc[8][16];
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 0];
+          for (int c = 0; c < 6; c++) { /* input channel in the group */
+            const float *xc = xg + c * 196;
+            const float *wc = wb + c * 400;
+            for (int ky = 0; ky < 5; ky++) { /* tap row */
+              for (int kx = 0; kx < 5; kx++) { /* tap */
+                const float *xk = xc + (t0 + ky * 14 + kx); /* p = oy * 14 + ox */
+                const float *wk = wc + (ky * 5 + kx) * 16;
+                for (int i = 0; i < 16; i++) { /* position in the tile */
+                  const float xv = xk[i];
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
                 }
               }
             }
-            for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 10; i++) yb[(j + 8) * 100 + oy * 10 + t0 + i] = l4_relu(acc[j][i]);
+          }
+          for (int i = 0; i < 16; i++) {
+            const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
+            if (ox < 10) /* the columns past OW are dropped */
+              for (int j = 0; j < 8; j++) yb[(j + 0) * 100 + oy * 10 + ox] = l4_relu(acc[j][i]);
+          }
+        }
+        { /* channels 8..15 of the block */
+          float acc[8][16];
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
+          for (int c = 0; c < 6; c++) { /* input channel in the group */
+            const float *xc = xg + c * 196;
+            const float *wc = wb + c * 400;
+            for (int ky = 0; ky < 5; ky++) { /* tap row */
+              for (int kx = 0; kx < 5; kx++) { /* tap */
+                const float *xk = xc + (t0 + ky * 14 + kx); /* p = oy * 14 + ox */
+                const float *wk = wc + (ky * 5 + kx) * 16;
+                for (int i = 0; i < 16; i++) { /* position in the tile */
+                  const float xv = xk[i];
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+                }
+              }
+            }
+          }
+          for (int i = 0; i < 16; i++) {
+            const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
+            if (ox < 10) /* the columns past OW are dropped */
+              for (int j = 0; j < 8; j++) yb[(j + 8) * 100 + oy * 10 + ox] = l4_relu(acc[j][i]);
+          }
+        }
+        #endif
+      }
+      { /* the last 8 outputs of the interior */
+        const int t0 = 128;
+        { /* channels 0..7 of the block */
+          float acc[8][8];
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 8; i++) acc[j][i] = bb[j + 0];
+          for (int c = 0; c < 6; c++) { /* input channel in the group */
+            const float *xc = xg + c * 196;
+            const float *wc = wb + c * 400;
+            for (int ky = 0; ky < 5; ky++) { /* tap row */
+              for (int kx = 0; kx < 5; kx++) { /* tap */
+                const float *xk = xc + (t0 + ky * 14 + kx); /* p = oy * 14 + ox */
+                const float *wk = wc + (ky * 5 + kx) * 16;
+                for (int i = 0; i < 8; i++) { /* position in the tile */
+                  const float xv = xk[i];
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                }
+              }
+            }
+          }
+          for (int i = 0; i < 8; i++) {
+            const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
+            if (ox < 10) /* the columns past OW are dropped */
+              for (int j = 0; j < 8; j++) yb[(j + 0) * 100 + oy * 10 + ox] = l4_relu(acc[j][i]);
+          }
+        }
+        { /* channels 8..15 of the block */
+          float acc[8][8];
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 8; i++) acc[j][i] = bb[j + 8];
+          for (int c = 0; c < 6; c++) { /* input channel in the group */
+            const float *xc = xg + c * 196;
+            const float *wc = wb + c * 400;
+            for (int ky = 0; ky < 5; ky++) { /* tap row */
+              for (int kx = 0; kx < 5; kx++) { /* tap */
+                const float *xk = xc + (t0 + ky * 14 + kx); /* p = oy * 14 + ox */
+                const float *wk = wc + (ky * 5 + kx) * 16;
+                for (int i = 0; i < 8; i++) { /* position in the tile */
+                  const float xv = xk[i];
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+                }
+              }
+            }
+          }
+          for (int i = 0; i < 8; i++) {
+            const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
+            if (ox < 10) /* the columns past OW are dropped */
+              for (int j = 0; j < 8; j++) yb[(j + 8) * 100 + oy * 10 + ox] = l4_relu(acc[j][i]);
           }
         }
       }

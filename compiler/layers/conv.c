@@ -425,6 +425,11 @@ typedef struct ConvDims {
   int64_t isz, xsz, osz, ksz; /* per channel: input, padded, output, taps */
   Taps t;
   int64_t in[3]; /* unpadded input dims */
+  /* 2-D, stride 1, no padding along x: tiles run over the output rows
+   * laid out as wide as the input rows, p = oy * IW + ox, so a tile spans
+   * rows and short rows still fill it; columns ox >= OW are computed and
+   * dropped. */
+  int wide;
 } ConvDims;
 
 static void conv_dims(const Layer *l, ConvDims *cd) {
@@ -653,7 +658,23 @@ static int open_tap_loops(Emit *e, const ConvDims *cd, int64_t width) {
     em(e, "const float *xc = xg + c * %lld; /* its %lld stride phases */",
        (long long)(S * ((cd->t.I[0] + S - 1) / S)), (long long)S);
   em(e, "const float *wc = wb + c * %lld;", (long long)(cd->ksz * width));
-  if (two) {
+  if (two && cd->wide) {
+    em(e, "for (int ky = 0; ky < %lld; ky++) { /* tap row */",
+       (long long)cd->t.K[0]);
+    em(e, "for (int kx = 0; kx < %lld; kx++) { /* tap */",
+       (long long)cd->t.K[1]);
+    Lin xk = {0};
+    lin_add(&xk, "ky", cd->t.D[0] * cd->t.I[1]);
+    lin_add(&xk, "kx", D);
+    lin_add(&xk, NULL, -cd->t.P[0] * cd->t.I[1]);
+    char *xs = lin_str(&xk);
+    em(e, "const float *xk = xc + (t0 + %s); /* p = oy * %lld + ox */", xs,
+       (long long)cd->t.I[1]);
+    free(xs);
+    em(e, "const float *wk = wc + (ky * %lld + kx) * %lld;",
+       (long long)cd->t.K[1], (long long)width);
+    close = 3;
+  } else if (two) {
     em(e, "for (int ky = 0; ky < %lld; ky++) { /* tap row */",
        (long long)cd->t.K[0]);
     Lin r = {0};
@@ -725,6 +746,20 @@ static int open_tap_loops(Emit *e, const ConvDims *cd, int64_t width) {
 static void store_tile(Emit *e, const Op *op, const ConvDims *cd, int64_t j0,
                        int64_t jw, int64_t tw, const char *val) {
   char *chain = em_act_chain(op, val);
+  if (cd->wide) {
+    int64_t iw = cd->t.I[1], ow = cd->t.O[1];
+    em(e, "for (int i = 0; i < %lld; i++) {", (long long)tw);
+    em(e, "const int oy = (t0 + i) / %lld, ox = (t0 + i) %% %lld;",
+       (long long)iw, (long long)iw);
+    em(e, "if (ox < %lld) /* the columns past OW are dropped */",
+       (long long)ow);
+    em(e, "  for (int j = 0; j < %lld; j++) yb[(j + %lld) * %lld + oy * %lld "
+       "+ ox] = %s;", (long long)jw, (long long)j0, (long long)cd->osz,
+       (long long)ow, chain);
+    em(e, "}");
+    free(chain);
+    return;
+  }
   char *row = cd->nsp == 2 ? mc_format("oy * %lld + ", (long long)cd->t.O[1])
                            : mc_strdup("");
   em(e, "for (int j = 0; j < %lld; j++)", (long long)jw);
@@ -806,6 +841,7 @@ static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
   int64_t ocb = ocg < CONV_OCB ? ocg : CONV_OCB, nfull = ocg / ocb;
   int64_t rem = ocg % ocb, ntiles = (hi[x] - lo[x]) / CONV_TW;
   int64_t rtw = (hi[x] - lo[x]) % CONV_TW;
+  int64_t lo2[2] = {lo[0], lo[x]}; /* where the tiles start */
   if (S > 1) {
     int64_t u = (cd->t.I[0] + S - 1) / S;
     em(e, "/* the input split into its %lld stride phases: tmp[c][r][u] = "
@@ -843,23 +879,31 @@ static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
     em(e, "const float *wb = %s + o0 * %lld;", wpn, (long long)(icg * cd->ksz));
     if (bn) em(e, "const float *bb = %s + o0;", bn);
     em(e, "float *yb = yn + o0 * %lld;", (long long)cd->osz);
-    if (x == 1)
+    if (cd->wide) {
+      /* p = oy * IW + ox over the interior rows, up to the last output */
+      int64_t p0 = lo[0] * cd->t.I[1];
+      int64_t p1 = (hi[0] - 1) * cd->t.I[1] + cd->t.O[1];
+      ntiles = (p1 - p0) / CONV_TW;
+      rtw = (p1 - p0) % CONV_TW;
+      lo2[x] = p0;
+    } else if (x == 1) {
       em(e, "for (int oy = %lld; oy < %lld; oy++) { /* output row */",
          (long long)lo[0], (long long)hi[0]);
+    }
     if (ntiles) {
       em(e, "for (int t0 = %lld; t0 < %lld; t0 += %d) { /* %d outputs */",
-         (long long)lo[x], (long long)(lo[x] + ntiles * CONV_TW), CONV_TW,
+         (long long)lo2[x], (long long)(lo2[x] + ntiles * CONV_TW), CONV_TW,
          CONV_TW);
       emit_tile(e, op, cd, bn, width, CONV_TW);
       em(e, "}");
     }
     if (rtw) {
       em(e, "{ /* the last %lld outputs of the interior */", (long long)rtw);
-      em(e, "const int t0 = %lld;", (long long)(lo[x] + ntiles * CONV_TW));
+      em(e, "const int t0 = %lld;", (long long)(lo2[x] + ntiles * CONV_TW));
       emit_tile(e, op, cd, bn, width, rtw);
       em(e, "}");
     }
-    if (x == 1) em(e, "}");
+    if (x == 1 && !cd->wide) em(e, "}");
     em(e, "}");
   }
   em(e, "}");
@@ -888,6 +932,9 @@ static void conv_emit(Emit *e, const Op *op) {
   int border = how == CONV_DIRECT;
   const char *wn, *wpn = NULL;
   if (how == CONV_BLOCKED) {
+    cd.wide = cd.nsp == 2 && cd.t.S[0] == 1 && cd.t.S[1] == 1 &&
+              cd.t.P[1] == 0 && cd.t.O[1] % CONV_TW != 0 &&
+              cd.t.O[1] < 4 * CONV_TW;
     for (int i = 0; i < cd.nsp; i++) {
       interior(&cd, i, &lo[i], &hi[i]);
       border |= lo[i] > 0 || hi[i] < cd.t.O[i];
@@ -913,8 +960,8 @@ static void conv_emit(Emit *e, const Op *op) {
     em_explain(e, op, "blocked: %lld output channels x %d positions in "
                "registers over %lld interior outputs%s%s", (long long)ocb,
                CONV_TW, (long long)(hi[cd.nsp - 1] - lo[cd.nsp - 1]),
-               cd.nsp == 1 && cd.t.S[0] > 1
-                   ? ", input split into stride phases" : "",
+               cd.nsp == 1 && cd.t.S[0] > 1 ? ", input split into stride phases"
+               : cd.wide ? ", rows laid out as wide as the input's" : "",
                border ? ", direct loops on the border" : "");
   } else {
     em_explain(e, op, "direct: %s", cd.nsp > 2
