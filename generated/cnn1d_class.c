@@ -248,7 +248,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
   {
     const float *xg = xp;
     for (int ob = 0; ob < 2; ob++) { /* 16 output channels */
-      const int o0 = 0 + ob * 16;
+      const int o0 = ob * 16;
       const float *wb = l0_weight_packed + o0 * 3;
       const float *bb = l0_bias + o0;
       float *yb = yn + o0 * 20;
@@ -270,12 +270,12 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
         float out[16][16];
         for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 16; j++)
-          for (int i = 0; i < 16; i++) yb[(j + 0) * 20 + t0 + i] = l1_relu(out[j][i]);
+          for (int i = 0; i < 16; i++) yb[j * 20 + t0 + i] = l1_relu(out[j][i]);
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 0];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 1; c++) { /* input channel in the group */
             const float *xc = xg + c * 20;
             const float *wc = wb + c * 48;
@@ -284,12 +284,12 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
               const float *wk = wc + k * 16;
               for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
-                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 16; i++) yb[(j + 0) * 20 + t0 + i] = l1_relu(acc[j][i]);
+            for (int i = 0; i < 16; i++) yb[j * 20 + t0 + i] = l1_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
           float acc[8][16];
@@ -317,7 +317,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
         { /* channels 0..7 of the block */
           float acc[8][2];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 2; i++) acc[j][i] = bb[j + 0];
+            for (int i = 0; i < 2; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 1; c++) { /* input channel in the group */
             const float *xc = xg + c * 20;
             const float *wc = wb + c * 48;
@@ -326,12 +326,12 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
               const float *wk = wc + k * 16;
               for (int i = 0; i < 2; i++) { /* position in the tile */
                 const float xv = xk[i];
-                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 2; i++) yb[(j + 0) * 20 + t0 + i] = l1_relu(acc[j][i]);
+            for (int i = 0; i < 2; i++) yb[j * 20 + t0 + i] = l1_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
           float acc[8][2];

@@ -65,7 +65,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
   {
     const float *xg = xp;
     for (int ob = 0; ob < 1; ob++) { /* 4 output channels */
-      const int o0 = 0 + ob * 4;
+      const int o0 = ob * 4;
       const float *wb = l0_weight_packed + o0 * 6;
       const float *bb = l0_bias + o0;
       float *yb = yn + o0 * 98;
@@ -87,12 +87,12 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
         float out[4][16];
         for (int j = 0; j < 4; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 4; j++)
-          for (int i = 0; i < 16; i++) yb[(j + 0) * 98 + t0 + i] = out[j][i];
+          for (int i = 0; i < 16; i++) yb[j * 98 + t0 + i] = out[j][i];
         #else
         { /* channels 0..3 of the block */
           float acc[4][16];
           for (int j = 0; j < 4; j++)
-            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 0];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 2; c++) { /* input channel in the group */
             const float *xc = xg + c * 100;
             const float *wc = wb + c * 12;
@@ -101,12 +101,12 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
               const float *wk = wc + k * 4;
               for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
-                for (int j = 0; j < 4; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                for (int j = 0; j < 4; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 4; j++)
-            for (int i = 0; i < 16; i++) yb[(j + 0) * 98 + t0 + i] = acc[j][i];
+            for (int i = 0; i < 16; i++) yb[j * 98 + t0 + i] = acc[j][i];
         }
         #endif
       }
@@ -115,7 +115,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
         { /* channels 0..3 of the block */
           float acc[4][2];
           for (int j = 0; j < 4; j++)
-            for (int i = 0; i < 2; i++) acc[j][i] = bb[j + 0];
+            for (int i = 0; i < 2; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 2; c++) { /* input channel in the group */
             const float *xc = xg + c * 100;
             const float *wc = wb + c * 12;
@@ -124,12 +124,12 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
               const float *wk = wc + k * 4;
               for (int i = 0; i < 2; i++) { /* position in the tile */
                 const float xv = xk[i];
-                for (int j = 0; j < 4; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                for (int j = 0; j < 4; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 4; j++)
-            for (int i = 0; i < 2; i++) yb[(j + 0) * 98 + t0 + i] = acc[j][i];
+            for (int i = 0; i < 2; i++) yb[j * 98 + t0 + i] = acc[j][i];
         }
       }
     }

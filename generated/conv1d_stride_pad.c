@@ -103,7 +103,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
     {
       const float *xg = tmp;
       for (int ob = 0; ob < 2; ob++) { /* 16 output channels */
-        const int o0 = 0 + ob * 16;
+        const int o0 = ob * 16;
         const float *wb = l0_weight_packed + o0 * 3;
         const float *bb = l0_bias + o0;
         float *yb = yn + o0 * 6;
@@ -112,7 +112,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
           { /* channels 0..7 of the block */
             float acc[8][4];
             for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 4; i++) acc[j][i] = bb[j + 0];
+              for (int i = 0; i < 4; i++) acc[j][i] = bb[j];
             for (int c = 0; c < 1; c++) { /* input channel in the group */
               const float *xc = xg + c * 10; /* its 2 stride phases */
               const float *wc = wb + c * 48;
@@ -123,12 +123,12 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
                 const float *wk = wc + k * 16;
                 for (int i = 0; i < 4; i++) { /* position in the tile */
                   const float xv = xk[i];
-                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
                 }
               }
             }
             for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 4; i++) yb[(j + 0) * 6 + t0 + i] = acc[j][i];
+              for (int i = 0; i < 4; i++) yb[j * 6 + t0 + i] = acc[j][i];
           }
           { /* channels 8..15 of the block */
             float acc[8][4];

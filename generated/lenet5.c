@@ -12477,7 +12477,7 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
   {
     const float *xg = xp;
     for (int ob = 0; ob < 1; ob++) { /* 6 output channels */
-      const int o0 = 0 + ob * 6;
+      const int o0 = ob * 6;
       const float *wb = l0_weight_packed + o0 * 25;
       const float *bb = l0_bias + o0;
       float *yb = yn + o0 * 784;
@@ -12503,12 +12503,12 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
           float out[6][16];
           for (int j = 0; j < 6; j++) _mm512_storeu_ps(out[j], acc[j]);
           for (int j = 0; j < 6; j++)
-            for (int i = 0; i < 16; i++) yb[(j + 0) * 784 + oy * 28 + t0 + i] = l1_relu(out[j][i]);
+            for (int i = 0; i < 16; i++) yb[j * 784 + oy * 28 + t0 + i] = l1_relu(out[j][i]);
           #else
           { /* channels 0..5 of the block */
             float acc[6][16];
             for (int j = 0; j < 6; j++)
-              for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 0];
+              for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
             for (int c = 0; c < 1; c++) { /* input channel in the group */
               const float *xc = xg + c * 784;
               const float *wc = wb + c * 150;
@@ -12519,13 +12519,13 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
                   const float *wk = wc + (ky * 5 + kx) * 6;
                   for (int i = 0; i < 16; i++) { /* position in the tile */
                     const float xv = xk[i];
-                    for (int j = 0; j < 6; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                    for (int j = 0; j < 6; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
                   }
                 }
               }
             }
             for (int j = 0; j < 6; j++)
-              for (int i = 0; i < 16; i++) yb[(j + 0) * 784 + oy * 28 + t0 + i] = l1_relu(acc[j][i]);
+              for (int i = 0; i < 16; i++) yb[j * 784 + oy * 28 + t0 + i] = l1_relu(acc[j][i]);
           }
           #endif
         }
@@ -12534,7 +12534,7 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
           { /* channels 0..5 of the block */
             float acc[6][8];
             for (int j = 0; j < 6; j++)
-              for (int i = 0; i < 8; i++) acc[j][i] = bb[j + 0];
+              for (int i = 0; i < 8; i++) acc[j][i] = bb[j];
             for (int c = 0; c < 1; c++) { /* input channel in the group */
               const float *xc = xg + c * 784;
               const float *wc = wb + c * 150;
@@ -12545,13 +12545,13 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
                   const float *wk = wc + (ky * 5 + kx) * 6;
                   for (int i = 0; i < 8; i++) { /* position in the tile */
                     const float xv = xk[i];
-                    for (int j = 0; j < 6; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                    for (int j = 0; j < 6; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
                   }
                 }
               }
             }
             for (int j = 0; j < 6; j++)
-              for (int i = 0; i < 8; i++) yb[(j + 0) * 784 + oy * 28 + t0 + i] = l1_relu(acc[j][i]);
+              for (int i = 0; i < 8; i++) yb[j * 784 + oy * 28 + t0 + i] = l1_relu(acc[j][i]);
           }
         }
       }
@@ -12939,7 +12939,7 @@ static void l3_conv2d(const float *restrict x, float *restrict y) {
   {
     const float *xg = xp;
     for (int ob = 0; ob < 1; ob++) { /* 16 output channels */
-      const int o0 = 0 + ob * 16;
+      const int o0 = ob * 16;
       const float *wb = l3_weight_packed + o0 * 150;
       const float *bb = l3_bias + o0;
       float *yb = yn + o0 * 100;
@@ -12965,13 +12965,13 @@ static void l3_conv2d(const float *restrict x, float *restrict y) {
         for (int i = 0; i < 16; i++) {
           const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
           if (ox < 10) /* the columns past OW are dropped */
-            for (int j = 0; j < 16; j++) yb[(j + 0) * 100 + oy * 10 + ox] = l4_relu(out[j][i]);
+            for (int j = 0; j < 16; j++) yb[j * 100 + oy * 10 + ox] = l4_relu(out[j][i]);
         }
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 0];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 6; c++) { /* input channel in the group */
             const float *xc = xg + c * 196;
             const float *wc = wb + c * 400;
@@ -12981,7 +12981,7 @@ static void l3_conv2d(const float *restrict x, float *restrict y) {
                 const float *wk = wc + (ky * 5 + kx) * 16;
                 for (int i = 0; i < 16; i++) { /* position in the tile */
                   const float xv = xk[i];
-                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
                 }
               }
             }
@@ -12989,7 +12989,7 @@ static void l3_conv2d(const float *restrict x, float *restrict y) {
           for (int i = 0; i < 16; i++) {
             const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
             if (ox < 10) /* the columns past OW are dropped */
-              for (int j = 0; j < 8; j++) yb[(j + 0) * 100 + oy * 10 + ox] = l4_relu(acc[j][i]);
+              for (int j = 0; j < 8; j++) yb[j * 100 + oy * 10 + ox] = l4_relu(acc[j][i]);
           }
         }
         { /* channels 8..15 of the block */
@@ -13023,7 +13023,7 @@ static void l3_conv2d(const float *restrict x, float *restrict y) {
         { /* channels 0..7 of the block */
           float acc[8][8];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 8; i++) acc[j][i] = bb[j + 0];
+            for (int i = 0; i < 8; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 6; c++) { /* input channel in the group */
             const float *xc = xg + c * 196;
             const float *wc = wb + c * 400;
@@ -13033,7 +13033,7 @@ static void l3_conv2d(const float *restrict x, float *restrict y) {
                 const float *wk = wc + (ky * 5 + kx) * 16;
                 for (int i = 0; i < 8; i++) { /* position in the tile */
                   const float xv = xk[i];
-                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
                 }
               }
             }
@@ -13041,7 +13041,7 @@ static void l3_conv2d(const float *restrict x, float *restrict y) {
           for (int i = 0; i < 8; i++) {
             const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
             if (ox < 10) /* the columns past OW are dropped */
-              for (int j = 0; j < 8; j++) yb[(j + 0) * 100 + oy * 10 + ox] = l4_relu(acc[j][i]);
+              for (int j = 0; j < 8; j++) yb[j * 100 + oy * 10 + ox] = l4_relu(acc[j][i]);
           }
         }
         { /* channels 8..15 of the block */

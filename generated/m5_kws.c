@@ -5414,7 +5414,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
   {
     const float *xg = tmp;
     for (int ob = 0; ob < 2; ob++) { /* 16 output channels */
-      const int o0 = 0 + ob * 16;
+      const int o0 = ob * 16;
       const float *wb = l0_weight_packed + o0 * 80;
       const float *bb = l0_bias + o0;
       float *yb = yn + o0 * 996;
@@ -5439,12 +5439,12 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
         float out[16][16];
         for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 16; j++)
-          for (int i = 0; i < 16; i++) yb[(j + 0) * 996 + t0 + i] = l2_relu(out[j][i]);
+          for (int i = 0; i < 16; i++) yb[j * 996 + t0 + i] = l2_relu(out[j][i]);
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 0];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 1; c++) { /* input channel in the group */
             const float *xc = xg + c * 16000; /* its 16 stride phases */
             const float *wc = wb + c * 1280;
@@ -5455,13 +5455,13 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
                 const float *wk = wc + (m * 16 + r) * 16;
                 for (int i = 0; i < 16; i++) { /* position in the tile */
                   const float xv = xk[i];
-                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
                 }
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 16; i++) yb[(j + 0) * 996 + t0 + i] = l2_relu(acc[j][i]);
+            for (int i = 0; i < 16; i++) yb[j * 996 + t0 + i] = l2_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
           float acc[8][16];
@@ -5492,7 +5492,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
         { /* channels 0..7 of the block */
           float acc[8][4];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 4; i++) acc[j][i] = bb[j + 0];
+            for (int i = 0; i < 4; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 1; c++) { /* input channel in the group */
             const float *xc = xg + c * 16000; /* its 16 stride phases */
             const float *wc = wb + c * 1280;
@@ -5503,13 +5503,13 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
                 const float *wk = wc + (m * 16 + r) * 16;
                 for (int i = 0; i < 4; i++) { /* position in the tile */
                   const float xv = xk[i];
-                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
                 }
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 4; i++) yb[(j + 0) * 996 + t0 + i] = l2_relu(acc[j][i]);
+            for (int i = 0; i < 4; i++) yb[j * 996 + t0 + i] = l2_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
           float acc[8][4];
@@ -5571,7 +5571,7 @@ static void l4_conv1d(const float *restrict x, float *restrict y) {
   {
     const float *xg = xp;
     for (int ob = 0; ob < 2; ob++) { /* 16 output channels */
-      const int o0 = 0 + ob * 16;
+      const int o0 = ob * 16;
       const float *wb = l4_weight_packed + o0 * 96;
       const float *bb = l4_bias + o0;
       float *yb = yn + o0 * 247;
@@ -5593,12 +5593,12 @@ static void l4_conv1d(const float *restrict x, float *restrict y) {
         float out[16][16];
         for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 16; j++)
-          for (int i = 0; i < 16; i++) yb[(j + 0) * 247 + t0 + i] = l6_relu(out[j][i]);
+          for (int i = 0; i < 16; i++) yb[j * 247 + t0 + i] = l6_relu(out[j][i]);
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 0];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 32; c++) { /* input channel in the group */
             const float *xc = xg + c * 249;
             const float *wc = wb + c * 48;
@@ -5607,12 +5607,12 @@ static void l4_conv1d(const float *restrict x, float *restrict y) {
               const float *wk = wc + k * 16;
               for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
-                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 16; i++) yb[(j + 0) * 247 + t0 + i] = l6_relu(acc[j][i]);
+            for (int i = 0; i < 16; i++) yb[j * 247 + t0 + i] = l6_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
           float acc[8][16];
@@ -5640,7 +5640,7 @@ static void l4_conv1d(const float *restrict x, float *restrict y) {
         { /* channels 0..7 of the block */
           float acc[8][7];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 7; i++) acc[j][i] = bb[j + 0];
+            for (int i = 0; i < 7; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 32; c++) { /* input channel in the group */
             const float *xc = xg + c * 249;
             const float *wc = wb + c * 48;
@@ -5649,12 +5649,12 @@ static void l4_conv1d(const float *restrict x, float *restrict y) {
               const float *wk = wc + k * 16;
               for (int i = 0; i < 7; i++) { /* position in the tile */
                 const float xv = xk[i];
-                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 7; i++) yb[(j + 0) * 247 + t0 + i] = l6_relu(acc[j][i]);
+            for (int i = 0; i < 7; i++) yb[j * 247 + t0 + i] = l6_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
           float acc[8][7];
@@ -5713,7 +5713,7 @@ static void l8_conv1d(const float *restrict x, float *restrict y) {
   {
     const float *xg = xp;
     for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
-      const int o0 = 0 + ob * 16;
+      const int o0 = ob * 16;
       const float *wb = l8_weight_packed + o0 * 96;
       const float *bb = l8_bias + o0;
       float *yb = yn + o0 * 59;
@@ -5735,12 +5735,12 @@ static void l8_conv1d(const float *restrict x, float *restrict y) {
         float out[16][16];
         for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 16; j++)
-          for (int i = 0; i < 16; i++) yb[(j + 0) * 59 + t0 + i] = l10_relu(out[j][i]);
+          for (int i = 0; i < 16; i++) yb[j * 59 + t0 + i] = l10_relu(out[j][i]);
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 0];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 32; c++) { /* input channel in the group */
             const float *xc = xg + c * 61;
             const float *wc = wb + c * 48;
@@ -5749,12 +5749,12 @@ static void l8_conv1d(const float *restrict x, float *restrict y) {
               const float *wk = wc + k * 16;
               for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
-                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 16; i++) yb[(j + 0) * 59 + t0 + i] = l10_relu(acc[j][i]);
+            for (int i = 0; i < 16; i++) yb[j * 59 + t0 + i] = l10_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
           float acc[8][16];
@@ -5782,7 +5782,7 @@ static void l8_conv1d(const float *restrict x, float *restrict y) {
         { /* channels 0..7 of the block */
           float acc[8][11];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 11; i++) acc[j][i] = bb[j + 0];
+            for (int i = 0; i < 11; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 32; c++) { /* input channel in the group */
             const float *xc = xg + c * 61;
             const float *wc = wb + c * 48;
@@ -5791,12 +5791,12 @@ static void l8_conv1d(const float *restrict x, float *restrict y) {
               const float *wk = wc + k * 16;
               for (int i = 0; i < 11; i++) { /* position in the tile */
                 const float xv = xk[i];
-                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 11; i++) yb[(j + 0) * 59 + t0 + i] = l10_relu(acc[j][i]);
+            for (int i = 0; i < 11; i++) yb[j * 59 + t0 + i] = l10_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
           float acc[8][11];
@@ -5855,7 +5855,7 @@ static void l12_conv1d(const float *restrict x, float *restrict y) {
   {
     const float *xg = xp;
     for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
-      const int o0 = 0 + ob * 16;
+      const int o0 = ob * 16;
       const float *wb = l12_weight_packed + o0 * 192;
       const float *bb = l12_bias + o0;
       float *yb = yn + o0 * 12;
@@ -5864,7 +5864,7 @@ static void l12_conv1d(const float *restrict x, float *restrict y) {
         { /* channels 0..7 of the block */
           float acc[8][12];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 12; i++) acc[j][i] = bb[j + 0];
+            for (int i = 0; i < 12; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 64; c++) { /* input channel in the group */
             const float *xc = xg + c * 14;
             const float *wc = wb + c * 48;
@@ -5873,12 +5873,12 @@ static void l12_conv1d(const float *restrict x, float *restrict y) {
               const float *wk = wc + k * 16;
               for (int i = 0; i < 12; i++) { /* position in the tile */
                 const float xv = xk[i];
-                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 12; i++) yb[(j + 0) * 12 + t0 + i] = l14_relu(acc[j][i]);
+            for (int i = 0; i < 12; i++) yb[j * 12 + t0 + i] = l14_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
           float acc[8][12];

@@ -1447,7 +1447,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
     {
       const float *xg = xp;
       for (int ob = 0; ob < 1; ob++) { /* 16 output channels */
-        const int o0 = 0 + ob * 16;
+        const int o0 = ob * 16;
         const float *wb = l0_weight_packed + o0 * 30;
         const float *bb = l0_bias + o0;
         float *yb = yn + o0 * 7;
@@ -1456,7 +1456,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
           { /* channels 0..7 of the block */
             float acc[8][5];
             for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 5; i++) acc[j][i] = bb[j + 0];
+              for (int i = 0; i < 5; i++) acc[j][i] = bb[j];
             for (int c = 0; c < 10; c++) { /* input channel in the group */
               const float *xc = xg + c * 7;
               const float *wc = wb + c * 48;
@@ -1465,12 +1465,12 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
                 const float *wk = wc + k * 16;
                 for (int i = 0; i < 5; i++) { /* position in the tile */
                   const float xv = xk[i];
-                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
                 }
               }
             }
             for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 5; i++) yb[(j + 0) * 7 + t0 + i] = acc[j][i];
+              for (int i = 0; i < 5; i++) yb[j * 7 + t0 + i] = acc[j][i];
           }
           { /* channels 8..15 of the block */
             float acc[8][5];
@@ -1547,7 +1547,7 @@ static void l1_conv1d(const float *restrict x, float *restrict y) {
     {
       const float *xg = xp;
       for (int ob = 0; ob < 2; ob++) { /* 16 output channels */
-        const int o0 = 0 + ob * 16;
+        const int o0 = ob * 16;
         const float *wb = l1_weight_packed + o0 * 48;
         const float *bb = l1_bias + o0;
         float *yb = yn + o0 * 5;
@@ -1556,7 +1556,7 @@ static void l1_conv1d(const float *restrict x, float *restrict y) {
           { /* channels 0..7 of the block */
             float acc[8][5];
             for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 5; i++) acc[j][i] = bb[j + 0];
+              for (int i = 0; i < 5; i++) acc[j][i] = bb[j];
             for (int c = 0; c < 16; c++) { /* input channel in the group */
               const float *xc = xg + c * 7;
               const float *wc = wb + c * 48;
@@ -1565,12 +1565,12 @@ static void l1_conv1d(const float *restrict x, float *restrict y) {
                 const float *wk = wc + k * 16;
                 for (int i = 0; i < 5; i++) { /* position in the tile */
                   const float xv = xk[i];
-                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
                 }
               }
             }
             for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 5; i++) yb[(j + 0) * 5 + t0 + i] = acc[j][i];
+              for (int i = 0; i < 5; i++) yb[j * 5 + t0 + i] = acc[j][i];
           }
           { /* channels 8..15 of the block */
             float acc[8][5];

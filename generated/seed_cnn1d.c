@@ -141,7 +141,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
     {
       const float *xg = xp;
       for (int ob = 0; ob < 1; ob++) { /* 8 output channels */
-        const int o0 = 0 + ob * 8;
+        const int o0 = ob * 8;
         const float *wb = l0_weight_packed + o0 * 2;
         const float *bb = l0_bias + o0;
         float *yb = yn + o0 * 9;
@@ -150,7 +150,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
           { /* channels 0..7 of the block */
             float acc[8][9];
             for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 9; i++) acc[j][i] = bb[j + 0];
+              for (int i = 0; i < 9; i++) acc[j][i] = bb[j];
             for (int c = 0; c < 1; c++) { /* input channel in the group */
               const float *xc = xg + c * 10;
               const float *wc = wb + c * 16;
@@ -159,12 +159,12 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
                 const float *wk = wc + k * 8;
                 for (int i = 0; i < 9; i++) { /* position in the tile */
                   const float xv = xk[i];
-                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
                 }
               }
             }
             for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 9; i++) yb[(j + 0) * 9 + t0 + i] = l1_relu(acc[j][i]);
+              for (int i = 0; i < 9; i++) yb[j * 9 + t0 + i] = l1_relu(acc[j][i]);
           }
         }
       }

@@ -9935,7 +9935,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
   {
     const float *xg = xp;
     for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
-      const int o0 = 0 + ob * 16;
+      const int o0 = ob * 16;
       const float *wb = l0_weight_packed + o0 * 192;
       const float *bb = l0_bias + o0;
       float *yb = yn + o0 * 1024;
@@ -9957,12 +9957,12 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
         float out[16][16];
         for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 16; j++)
-          for (int i = 0; i < 16; i++) yb[(j + 0) * 1024 + t0 + i] = l1_relu(out[j][i]);
+          for (int i = 0; i < 16; i++) yb[j * 1024 + t0 + i] = l1_relu(out[j][i]);
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 0];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 64; c++) { /* input channel in the group */
             const float *xc = xg + c * 1024;
             const float *wc = wb + c * 48;
@@ -9971,12 +9971,12 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
               const float *wk = wc + k * 16;
               for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
-                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 16; i++) yb[(j + 0) * 1024 + t0 + i] = l1_relu(acc[j][i]);
+            for (int i = 0; i < 16; i++) yb[j * 1024 + t0 + i] = l1_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
           float acc[8][16];
@@ -10004,7 +10004,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
         { /* channels 0..7 of the block */
           float acc[8][14];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 14; i++) acc[j][i] = bb[j + 0];
+            for (int i = 0; i < 14; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 64; c++) { /* input channel in the group */
             const float *xc = xg + c * 1024;
             const float *wc = wb + c * 48;
@@ -10013,12 +10013,12 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
               const float *wk = wc + k * 16;
               for (int i = 0; i < 14; i++) { /* position in the tile */
                 const float xv = xk[i];
-                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 14; i++) yb[(j + 0) * 1024 + t0 + i] = l1_relu(acc[j][i]);
+            for (int i = 0; i < 14; i++) yb[j * 1024 + t0 + i] = l1_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
           float acc[8][14];
@@ -10096,7 +10096,7 @@ static void l2_conv1d(const float *restrict x, float *restrict y) {
   {
     const float *xg = xp;
     for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
-      const int o0 = 0 + ob * 16;
+      const int o0 = ob * 16;
       const float *wb = l2_weight_packed + o0 * 192;
       const float *bb = l2_bias + o0;
       float *yb = yn + o0 * 1024;
@@ -10118,12 +10118,12 @@ static void l2_conv1d(const float *restrict x, float *restrict y) {
         float out[16][16];
         for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 16; j++)
-          for (int i = 0; i < 16; i++) yb[(j + 0) * 1024 + t0 + i] = l3_relu(out[j][i]);
+          for (int i = 0; i < 16; i++) yb[j * 1024 + t0 + i] = l3_relu(out[j][i]);
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 0];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 64; c++) { /* input channel in the group */
             const float *xc = xg + c * 1024;
             const float *wc = wb + c * 48;
@@ -10132,12 +10132,12 @@ static void l2_conv1d(const float *restrict x, float *restrict y) {
               const float *wk = wc + k * 16;
               for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
-                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 16; i++) yb[(j + 0) * 1024 + t0 + i] = l3_relu(acc[j][i]);
+            for (int i = 0; i < 16; i++) yb[j * 1024 + t0 + i] = l3_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
           float acc[8][16];
@@ -10165,7 +10165,7 @@ static void l2_conv1d(const float *restrict x, float *restrict y) {
         { /* channels 0..7 of the block */
           float acc[8][14];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 14; i++) acc[j][i] = bb[j + 0];
+            for (int i = 0; i < 14; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 64; c++) { /* input channel in the group */
             const float *xc = xg + c * 1024;
             const float *wc = wb + c * 48;
@@ -10174,12 +10174,12 @@ static void l2_conv1d(const float *restrict x, float *restrict y) {
               const float *wk = wc + k * 16;
               for (int i = 0; i < 14; i++) { /* position in the tile */
                 const float xv = xk[i];
-                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 0], xv, acc[j][i]);
+                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 14; i++) yb[(j + 0) * 1024 + t0 + i] = l3_relu(acc[j][i]);
+            for (int i = 0; i < 14; i++) yb[j * 1024 + t0 + i] = l3_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
           float acc[8][14];

@@ -753,18 +753,21 @@ static void store_tile(Emit *e, const Op *op, const ConvDims *cd, int64_t j0,
        (long long)iw, (long long)iw);
     em(e, "if (ox < %lld) /* the columns past OW are dropped */",
        (long long)ow);
-    em(e, "  for (int j = 0; j < %lld; j++) yb[(j + %lld) * %lld + oy * %lld "
-       "+ ox] = %s;", (long long)jw, (long long)j0, (long long)cd->osz,
-       (long long)ow, chain);
+    char *jj = j0 ? mc_format("(j + %lld)", (long long)j0) : mc_strdup("j");
+    em(e, "  for (int j = 0; j < %lld; j++) yb[%s * %lld + oy * %lld + ox] = "
+       "%s;", (long long)jw, jj, (long long)cd->osz, (long long)ow, chain);
+    free(jj);
     em(e, "}");
     free(chain);
     return;
   }
   char *row = cd->nsp == 2 ? mc_format("oy * %lld + ", (long long)cd->t.O[1])
                            : mc_strdup("");
+  char *jj = j0 ? mc_format("(j + %lld)", (long long)j0) : mc_strdup("j");
   em(e, "for (int j = 0; j < %lld; j++)", (long long)jw);
-  em(e, "  for (int i = 0; i < %lld; i++) yb[(j + %lld) * %lld + %st0 + i] = "
-     "%s;", (long long)tw, (long long)j0, (long long)cd->osz, row, chain);
+  em(e, "  for (int i = 0; i < %lld; i++) yb[%s * %lld + %st0 + i] = %s;",
+     (long long)tw, jj, (long long)cd->osz, row, chain);
+  free(jj);
   free(row);
   free(chain);
 }
@@ -781,17 +784,23 @@ static void emit_tile_c(Emit *e, const Op *op, const ConvDims *cd,
      (long long)(j0 + jw - 1));
   em(e, "float acc[%lld][%lld];", (long long)jw, (long long)tw);
   em(e, "for (int j = 0; j < %lld; j++)", (long long)jw);
-  if (bn)
+  if (bn && j0)
     em(e, "  for (int i = 0; i < %lld; i++) acc[j][i] = bb[j + %lld];",
        (long long)tw, (long long)j0);
+  else if (bn)
+    em(e, "  for (int i = 0; i < %lld; i++) acc[j][i] = bb[j];", (long long)tw);
   else
     em(e, "  for (int i = 0; i < %lld; i++) acc[j][i] = 0.0f;", (long long)tw);
   int close = open_tap_loops(e, cd, width);
   em(e, "for (int i = 0; i < %lld; i++) { /* position in the tile */",
      (long long)tw);
   em(e, "const float xv = xk[i];");
-  em(e, "for (int j = 0; j < %lld; j++) acc[j][i] = MC_FMA(wk[j + %lld], xv, "
-     "acc[j][i]);", (long long)jw, (long long)j0);
+  if (j0)
+    em(e, "for (int j = 0; j < %lld; j++) acc[j][i] = MC_FMA(wk[j + %lld], "
+       "xv, acc[j][i]);", (long long)jw, (long long)j0);
+  else
+    em(e, "for (int j = 0; j < %lld; j++) acc[j][i] = MC_FMA(wk[j], xv, "
+       "acc[j][i]);", (long long)jw);
   em(e, "}");
   while (close--) em(e, "}");
   store_tile(e, op, cd, j0, jw, tw, "acc[j][i]");
@@ -873,8 +882,11 @@ static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
        (long long)count, (long long)width);
     char *gexpr = cd->groups > 1 ? mc_format("g * %lld + ", (long long)ocg)
                                  : mc_strdup("");
-    em(e, "const int o0 = %s%lld + ob * %lld;", gexpr, (long long)start,
-       (long long)width);
+    if (start)
+      em(e, "const int o0 = %s%lld + ob * %lld;", gexpr, (long long)start,
+         (long long)width);
+    else
+      em(e, "const int o0 = %sob * %lld;", gexpr, (long long)width);
     free(gexpr);
     em(e, "const float *wb = %s + o0 * %lld;", wpn, (long long)(icg * cd->ksz));
     if (bn) em(e, "const float *bb = %s + o0;", bn);
