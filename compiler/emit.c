@@ -24,6 +24,17 @@ void em(Emit *e, const char *fmt, ...) {
   for (char *line = s; line;) {
     char *nl = strchr(line, '\n');
     if (nl) *nl = 0;
+    /* A loop that runs once is a block: gcc vectorises less inside loops
+     * of one iteration. "for (int c = 0; c < 1; c++) {" becomes
+     * "{ const int c = 0; (void)c;", its comment kept. */
+    char var[16], *once = NULL;
+    int used = 0;
+    if (sscanf(line, "for (int %15[a-z0-9_] = 0; %*[a-z0-9_] < 1; %*[a-z0-9_]++) {%n",
+               var, &used) == 1 && used > 0) {
+      once = mc_format("{ const int %s = 0; (void)%s;%s", var, var,
+                       line + used);
+      line = once;
+    }
     size_t len = strlen(line), code = len;
     /* A trailing comment does not count: for (...) { followed by one */
     if (len > 2 && strcmp(line + len - 2, "*/") == 0) {
@@ -35,6 +46,8 @@ void em(Emit *e, const char *fmt, ...) {
     if (len) buf_printf(&e->b, "%*s%s\n", 2 * e->depth, "", line);
     else buf_printf(&e->b, "\n");
     if (code && line[code - 1] == '{') e->depth++;
+    else if (once) e->depth++;
+    free(once);
     line = nl ? nl + 1 : NULL;
   }
   free(s);

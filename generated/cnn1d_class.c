@@ -256,7 +256,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
         #if MC_AVX512
         __m512 acc[16];
         for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-        for (int c = 0; c < 1; c++) { /* input channel in the group */
+        { const int c = 0; (void)c; /* input channel in the group */
           const float *xc = xg + c * 20;
           const float *wc = wb + c * 48;
           for (int k = 0; k < 3; k++) { /* tap */
@@ -276,7 +276,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
           float acc[8][16];
           for (int j = 0; j < 8; j++)
             for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-          for (int c = 0; c < 1; c++) { /* input channel in the group */
+          { const int c = 0; (void)c; /* input channel in the group */
             const float *xc = xg + c * 20;
             const float *wc = wb + c * 48;
             for (int k = 0; k < 3; k++) { /* tap */
@@ -295,7 +295,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
           float acc[8][16];
           for (int j = 0; j < 8; j++)
             for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-          for (int c = 0; c < 1; c++) { /* input channel in the group */
+          { const int c = 0; (void)c; /* input channel in the group */
             const float *xc = xg + c * 20;
             const float *wc = wb + c * 48;
             for (int k = 0; k < 3; k++) { /* tap */
@@ -318,7 +318,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
           float acc[8][2];
           for (int j = 0; j < 8; j++)
             for (int i = 0; i < 2; i++) acc[j][i] = bb[j];
-          for (int c = 0; c < 1; c++) { /* input channel in the group */
+          { const int c = 0; (void)c; /* input channel in the group */
             const float *xc = xg + c * 20;
             const float *wc = wb + c * 48;
             for (int k = 0; k < 3; k++) { /* tap */
@@ -337,7 +337,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
           float acc[8][2];
           for (int j = 0; j < 8; j++)
             for (int i = 0; i < 2; i++) acc[j][i] = bb[j + 8];
-          for (int c = 0; c < 1; c++) { /* input channel in the group */
+          { const int c = 0; (void)c; /* input channel in the group */
             const float *xc = xg + c * 20;
             const float *wc = wb + c * 48;
             for (int k = 0; k < 3; k++) { /* tap */
@@ -359,7 +359,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
     float *yo = yn + o * 20;
     const float *xg = xp;
     for (int i = 0; i < 1; i++) yo[i] = l0_bias[o];
-    for (int c = 0; c < 1; c++) { /* input channel in the group */
+    { const int c = 0; (void)c; /* input channel in the group */
       const float *xc = xg + c * 20;
       const float *w = l0_weight + (o * 1 + c) * 3;
       {
@@ -379,7 +379,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
     float *yo = yn + o * 20;
     const float *xg = xp;
     for (int i = 19; i < 20; i++) yo[i] = l0_bias[o];
-    for (int c = 0; c < 1; c++) { /* input channel in the group */
+    { const int c = 0; (void)c; /* input channel in the group */
       const float *xc = xg + c * 20;
       const float *w = l0_weight + (o * 1 + c) * 3;
       {
@@ -419,17 +419,26 @@ static void l2_maxpool1d(const float *restrict x, float *restrict y) {
  *   y[..., o] = bias[o] + sum over i of weight[o, i] * x[..., i]
  */
 static void l4_linear(const float *restrict x, float *restrict y) {
-  for (int r = 0; r < 1; r++) { /* row */
-    const float *xr = x + r * 320;
-    float *yr = y + r * 2;
-    for (int o = 0; o < 2; o++) { /* output feature */
-      const float *w = l4_weight + o * 320;
-      float part[16], sum = l4_bias[o];
+  {
+    const float *xr = x;
+    float *yr = y;
+    { /* output feature 0 */
+      const float *w = l4_weight + 0;
+      float part[16], sum = l4_bias[0];
       for (int l = 0; l < 16; l++) part[l] = 0.0f;
       for (int i = 0; i < 320; i += 16)
         for (int l = 0; l < 16; l++) part[l] = MC_FMA(xr[i + l], w[i + l], part[l]);
       for (int l = 0; l < 16; l++) sum += part[l];
-      yr[o] = sum;
+      yr[0] = sum;
+    }
+    { /* output feature 1 */
+      const float *w = l4_weight + 320;
+      float part[16], sum = l4_bias[1];
+      for (int l = 0; l < 16; l++) part[l] = 0.0f;
+      for (int i = 0; i < 320; i += 16)
+        for (int l = 0; l < 16; l++) part[l] = MC_FMA(xr[i + l], w[i + l], part[l]);
+      for (int l = 0; l < 16; l++) sum += part[l];
+      yr[1] = sum;
     }
   }
 }

@@ -64,7 +64,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
   const float *xp = xn;
   {
     const float *xg = xp;
-    for (int ob = 0; ob < 1; ob++) { /* 4 output channels */
+    { const int ob = 0; (void)ob; /* 4 output channels */
       const int o0 = ob * 4;
       const float *wb = l0_weight_packed + o0 * 6;
       const float *bb = l0_bias + o0;

@@ -113,7 +113,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
             float acc[8][4];
             for (int j = 0; j < 8; j++)
               for (int i = 0; i < 4; i++) acc[j][i] = bb[j];
-            for (int c = 0; c < 1; c++) { /* input channel in the group */
+            { const int c = 0; (void)c; /* input channel in the group */
               const float *xc = xg + c * 10; /* its 2 stride phases */
               const float *wc = wb + c * 48;
               for (int k = 0; k < 3; k++) { /* tap */
@@ -134,7 +134,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
             float acc[8][4];
             for (int j = 0; j < 8; j++)
               for (int i = 0; i < 4; i++) acc[j][i] = bb[j + 8];
-            for (int c = 0; c < 1; c++) { /* input channel in the group */
+            { const int c = 0; (void)c; /* input channel in the group */
               const float *xc = xg + c * 10; /* its 2 stride phases */
               const float *wc = wb + c * 48;
               for (int k = 0; k < 3; k++) { /* tap */
@@ -158,7 +158,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
       float *yo = yn + o * 6;
       const float *xg = xp;
       for (int i = 0; i < 1; i++) yo[i] = l0_bias[o];
-      for (int c = 0; c < 1; c++) { /* input channel in the group */
+      { const int c = 0; (void)c; /* input channel in the group */
         const float *xc = xg + c * 10;
         const float *w = l0_weight + (o * 1 + c) * 3;
         {
@@ -172,7 +172,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
       float *yo = yn + o * 6;
       const float *xg = xp;
       for (int i = 5; i < 6; i++) yo[i] = l0_bias[o];
-      for (int c = 0; c < 1; c++) { /* input channel in the group */
+      { const int c = 0; (void)c; /* input channel in the group */
         const float *xc = xg + c * 10;
         const float *w = l0_weight + (o * 1 + c) * 3;
         {

@@ -12476,7 +12476,7 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
   const float *xp = xn;
   {
     const float *xg = xp;
-    for (int ob = 0; ob < 1; ob++) { /* 6 output channels */
+    { const int ob = 0; (void)ob; /* 6 output channels */
       const int o0 = ob * 6;
       const float *wb = l0_weight_packed + o0 * 25;
       const float *bb = l0_bias + o0;
@@ -12486,7 +12486,7 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
           #if MC_AVX512
           __m512 acc[6];
           for (int j = 0; j < 6; j++) acc[j] = _mm512_set1_ps(bb[j]);
-          for (int c = 0; c < 1; c++) { /* input channel in the group */
+          { const int c = 0; (void)c; /* input channel in the group */
             const float *xc = xg + c * 784;
             const float *wc = wb + c * 150;
             for (int ky = 0; ky < 5; ky++) { /* tap row */
@@ -12509,7 +12509,7 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
             float acc[6][16];
             for (int j = 0; j < 6; j++)
               for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-            for (int c = 0; c < 1; c++) { /* input channel in the group */
+            { const int c = 0; (void)c; /* input channel in the group */
               const float *xc = xg + c * 784;
               const float *wc = wb + c * 150;
               for (int ky = 0; ky < 5; ky++) { /* tap row */
@@ -12535,7 +12535,7 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
             float acc[6][8];
             for (int j = 0; j < 6; j++)
               for (int i = 0; i < 8; i++) acc[j][i] = bb[j];
-            for (int c = 0; c < 1; c++) { /* input channel in the group */
+            { const int c = 0; (void)c; /* input channel in the group */
               const float *xc = xg + c * 784;
               const float *wc = wb + c * 150;
               for (int ky = 0; ky < 5; ky++) { /* tap row */
@@ -12562,7 +12562,7 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
     const float *xg = xp;
     for (int oy = 0; oy < 2; oy++)
       for (int ox = 0; ox < 28; ox++) yo[oy * 28 + ox] = l0_bias[o];
-    for (int c = 0; c < 1; c++) { /* input channel in the group */
+    { const int c = 0; (void)c; /* input channel in the group */
       const float *xc = xg + c * 784;
       const float *w = l0_weight + (o * 1 + c) * 25;
       {
@@ -12695,7 +12695,7 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
     const float *xg = xp;
     for (int oy = 26; oy < 28; oy++)
       for (int ox = 0; ox < 28; ox++) yo[oy * 28 + ox] = l0_bias[o];
-    for (int c = 0; c < 1; c++) { /* input channel in the group */
+    { const int c = 0; (void)c; /* input channel in the group */
       const float *xc = xg + c * 784;
       const float *w = l0_weight + (o * 1 + c) * 25;
       {
@@ -12828,7 +12828,7 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
     const float *xg = xp;
     for (int oy = 2; oy < 26; oy++)
       for (int ox = 0; ox < 2; ox++) yo[oy * 28 + ox] = l0_bias[o];
-    for (int c = 0; c < 1; c++) { /* input channel in the group */
+    { const int c = 0; (void)c; /* input channel in the group */
       const float *xc = xg + c * 784;
       const float *w = l0_weight + (o * 1 + c) * 25;
       for (int ky = 0; ky < 5; ky++) {
@@ -12867,7 +12867,7 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
     const float *xg = xp;
     for (int oy = 2; oy < 26; oy++)
       for (int ox = 26; ox < 28; ox++) yo[oy * 28 + ox] = l0_bias[o];
-    for (int c = 0; c < 1; c++) { /* input channel in the group */
+    { const int c = 0; (void)c; /* input channel in the group */
       const float *xc = xg + c * 784;
       const float *w = l0_weight + (o * 1 + c) * 25;
       for (int ky = 0; ky < 5; ky++) {
@@ -12938,7 +12938,7 @@ static void l3_conv2d(const float *restrict x, float *restrict y) {
   const float *xp = xn;
   {
     const float *xg = xp;
-    for (int ob = 0; ob < 1; ob++) { /* 16 output channels */
+    { const int ob = 0; (void)ob; /* 16 output channels */
       const int o0 = ob * 16;
       const float *wb = l3_weight_packed + o0 * 150;
       const float *bb = l3_bias + o0;
@@ -13104,9 +13104,9 @@ static void l5_maxpool2d(const float *restrict x, float *restrict y) {
  *   y[..., o] = bias[o] + sum over i of weight[o, i] * x[..., i]
  */
 static void l7_linear(const float *restrict x, float *restrict y) {
-  for (int r = 0; r < 1; r++) { /* row */
-    const float *xr = x + r * 400;
-    float *yr = y + r * 120;
+  {
+    const float *xr = x;
+    float *yr = y;
     for (int o = 0; o < 120; o++) yr[o] = l7_bias[o];
     for (int i = 0; i < 400; i++) { /* input feature */
       const float xi = xr[i];
@@ -13123,9 +13123,9 @@ static void l7_linear(const float *restrict x, float *restrict y) {
  *   y[..., o] = bias[o] + sum over i of weight[o, i] * x[..., i]
  */
 static void l9_linear(const float *restrict x, float *restrict y) {
-  for (int r = 0; r < 1; r++) { /* row */
-    const float *xr = x + r * 120;
-    float *yr = y + r * 84;
+  {
+    const float *xr = x;
+    float *yr = y;
     for (int o = 0; o < 84; o++) yr[o] = l9_bias[o];
     for (int i = 0; i < 120; i++) { /* input feature */
       const float xi = xr[i];
@@ -13141,18 +13141,108 @@ static void l9_linear(const float *restrict x, float *restrict y) {
  *   y[..., o] = bias[o] + sum over i of weight[o, i] * x[..., i]
  */
 static void l11_linear(const float *restrict x, float *restrict y) {
-  for (int r = 0; r < 1; r++) { /* row */
-    const float *xr = x + r * 84;
-    float *yr = y + r * 10;
-    for (int o = 0; o < 10; o++) { /* output feature */
-      const float *w = l11_weight + o * 84;
-      float part[16], sum = l11_bias[o];
+  {
+    const float *xr = x;
+    float *yr = y;
+    { /* output feature 0 */
+      const float *w = l11_weight + 0;
+      float part[16], sum = l11_bias[0];
       for (int l = 0; l < 16; l++) part[l] = 0.0f;
       for (int i = 0; i < 80; i += 16)
         for (int l = 0; l < 16; l++) part[l] = MC_FMA(xr[i + l], w[i + l], part[l]);
       for (int i = 80; i < 84; i++) sum = MC_FMA(xr[i], w[i], sum);
       for (int l = 0; l < 16; l++) sum += part[l];
-      yr[o] = sum;
+      yr[0] = sum;
+    }
+    { /* output feature 1 */
+      const float *w = l11_weight + 84;
+      float part[16], sum = l11_bias[1];
+      for (int l = 0; l < 16; l++) part[l] = 0.0f;
+      for (int i = 0; i < 80; i += 16)
+        for (int l = 0; l < 16; l++) part[l] = MC_FMA(xr[i + l], w[i + l], part[l]);
+      for (int i = 80; i < 84; i++) sum = MC_FMA(xr[i], w[i], sum);
+      for (int l = 0; l < 16; l++) sum += part[l];
+      yr[1] = sum;
+    }
+    { /* output feature 2 */
+      const float *w = l11_weight + 168;
+      float part[16], sum = l11_bias[2];
+      for (int l = 0; l < 16; l++) part[l] = 0.0f;
+      for (int i = 0; i < 80; i += 16)
+        for (int l = 0; l < 16; l++) part[l] = MC_FMA(xr[i + l], w[i + l], part[l]);
+      for (int i = 80; i < 84; i++) sum = MC_FMA(xr[i], w[i], sum);
+      for (int l = 0; l < 16; l++) sum += part[l];
+      yr[2] = sum;
+    }
+    { /* output feature 3 */
+      const float *w = l11_weight + 252;
+      float part[16], sum = l11_bias[3];
+      for (int l = 0; l < 16; l++) part[l] = 0.0f;
+      for (int i = 0; i < 80; i += 16)
+        for (int l = 0; l < 16; l++) part[l] = MC_FMA(xr[i + l], w[i + l], part[l]);
+      for (int i = 80; i < 84; i++) sum = MC_FMA(xr[i], w[i], sum);
+      for (int l = 0; l < 16; l++) sum += part[l];
+      yr[3] = sum;
+    }
+    { /* output feature 4 */
+      const float *w = l11_weight + 336;
+      float part[16], sum = l11_bias[4];
+      for (int l = 0; l < 16; l++) part[l] = 0.0f;
+      for (int i = 0; i < 80; i += 16)
+        for (int l = 0; l < 16; l++) part[l] = MC_FMA(xr[i + l], w[i + l], part[l]);
+      for (int i = 80; i < 84; i++) sum = MC_FMA(xr[i], w[i], sum);
+      for (int l = 0; l < 16; l++) sum += part[l];
+      yr[4] = sum;
+    }
+    { /* output feature 5 */
+      const float *w = l11_weight + 420;
+      float part[16], sum = l11_bias[5];
+      for (int l = 0; l < 16; l++) part[l] = 0.0f;
+      for (int i = 0; i < 80; i += 16)
+        for (int l = 0; l < 16; l++) part[l] = MC_FMA(xr[i + l], w[i + l], part[l]);
+      for (int i = 80; i < 84; i++) sum = MC_FMA(xr[i], w[i], sum);
+      for (int l = 0; l < 16; l++) sum += part[l];
+      yr[5] = sum;
+    }
+    { /* output feature 6 */
+      const float *w = l11_weight + 504;
+      float part[16], sum = l11_bias[6];
+      for (int l = 0; l < 16; l++) part[l] = 0.0f;
+      for (int i = 0; i < 80; i += 16)
+        for (int l = 0; l < 16; l++) part[l] = MC_FMA(xr[i + l], w[i + l], part[l]);
+      for (int i = 80; i < 84; i++) sum = MC_FMA(xr[i], w[i], sum);
+      for (int l = 0; l < 16; l++) sum += part[l];
+      yr[6] = sum;
+    }
+    { /* output feature 7 */
+      const float *w = l11_weight + 588;
+      float part[16], sum = l11_bias[7];
+      for (int l = 0; l < 16; l++) part[l] = 0.0f;
+      for (int i = 0; i < 80; i += 16)
+        for (int l = 0; l < 16; l++) part[l] = MC_FMA(xr[i + l], w[i + l], part[l]);
+      for (int i = 80; i < 84; i++) sum = MC_FMA(xr[i], w[i], sum);
+      for (int l = 0; l < 16; l++) sum += part[l];
+      yr[7] = sum;
+    }
+    { /* output feature 8 */
+      const float *w = l11_weight + 672;
+      float part[16], sum = l11_bias[8];
+      for (int l = 0; l < 16; l++) part[l] = 0.0f;
+      for (int i = 0; i < 80; i += 16)
+        for (int l = 0; l < 16; l++) part[l] = MC_FMA(xr[i + l], w[i + l], part[l]);
+      for (int i = 80; i < 84; i++) sum = MC_FMA(xr[i], w[i], sum);
+      for (int l = 0; l < 16; l++) sum += part[l];
+      yr[8] = sum;
+    }
+    { /* output feature 9 */
+      const float *w = l11_weight + 756;
+      float part[16], sum = l11_bias[9];
+      for (int l = 0; l < 16; l++) part[l] = 0.0f;
+      for (int i = 0; i < 80; i += 16)
+        for (int l = 0; l < 16; l++) part[l] = MC_FMA(xr[i + l], w[i + l], part[l]);
+      for (int i = 80; i < 84; i++) sum = MC_FMA(xr[i], w[i], sum);
+      for (int l = 0; l < 16; l++) sum += part[l];
+      yr[9] = sum;
     }
   }
 }

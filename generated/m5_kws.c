@@ -5422,7 +5422,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
         #if MC_AVX512
         __m512 acc[16];
         for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-        for (int c = 0; c < 1; c++) { /* input channel in the group */
+        { const int c = 0; (void)c; /* input channel in the group */
           const float *xc = xg + c * 16000; /* its 16 stride phases */
           const float *wc = wb + c * 1280;
           for (int r = 0; r < 16; r++) { /* stride phase */
@@ -5445,7 +5445,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
           float acc[8][16];
           for (int j = 0; j < 8; j++)
             for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-          for (int c = 0; c < 1; c++) { /* input channel in the group */
+          { const int c = 0; (void)c; /* input channel in the group */
             const float *xc = xg + c * 16000; /* its 16 stride phases */
             const float *wc = wb + c * 1280;
             for (int r = 0; r < 16; r++) { /* stride phase */
@@ -5467,7 +5467,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
           float acc[8][16];
           for (int j = 0; j < 8; j++)
             for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-          for (int c = 0; c < 1; c++) { /* input channel in the group */
+          { const int c = 0; (void)c; /* input channel in the group */
             const float *xc = xg + c * 16000; /* its 16 stride phases */
             const float *wc = wb + c * 1280;
             for (int r = 0; r < 16; r++) { /* stride phase */
@@ -5493,7 +5493,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
           float acc[8][4];
           for (int j = 0; j < 8; j++)
             for (int i = 0; i < 4; i++) acc[j][i] = bb[j];
-          for (int c = 0; c < 1; c++) { /* input channel in the group */
+          { const int c = 0; (void)c; /* input channel in the group */
             const float *xc = xg + c * 16000; /* its 16 stride phases */
             const float *wc = wb + c * 1280;
             for (int r = 0; r < 16; r++) { /* stride phase */
@@ -5515,7 +5515,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
           float acc[8][4];
           for (int j = 0; j < 8; j++)
             for (int i = 0; i < 4; i++) acc[j][i] = bb[j + 8];
-          for (int c = 0; c < 1; c++) { /* input channel in the group */
+          { const int c = 0; (void)c; /* input channel in the group */
             const float *xc = xg + c * 16000; /* its 16 stride phases */
             const float *wc = wb + c * 1280;
             for (int r = 0; r < 16; r++) { /* stride phase */
@@ -5935,7 +5935,7 @@ static void l16_adaptiveavgpool1d(const float *restrict x, float *restrict y) {
   for (int p = 0; p < 64; p++) { /* plane */
     const float *xp = x + p * 3;
     float *yp = y + p * 1;
-    for (int t = 0; t < 1; t++) {
+    { const int t = 0; (void)t;
       float sum = 0.0f;
       for (int i = start_t[t]; i < end_t[t]; i++) sum += xp[i];
       yp[t] = sum / (float)(end_t[t] - start_t[t]);
@@ -5948,9 +5948,9 @@ static void l16_adaptiveavgpool1d(const float *restrict x, float *restrict y) {
  *   y[..., o] = bias[o] + sum over i of weight[o, i] * x[..., i]
  */
 static void l18_linear(const float *restrict x, float *restrict y) {
-  for (int r = 0; r < 1; r++) { /* row */
-    const float *xr = x + r * 64;
-    float *yr = y + r * 35;
+  {
+    const float *xr = x;
+    float *yr = y;
     for (int o = 0; o < 35; o++) yr[o] = l18_bias[o];
     for (int i = 0; i < 64; i++) { /* input feature */
       const float xi = xr[i];

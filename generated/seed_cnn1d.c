@@ -140,7 +140,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
     const float *xp = xn;
     {
       const float *xg = xp;
-      for (int ob = 0; ob < 1; ob++) { /* 8 output channels */
+      { const int ob = 0; (void)ob; /* 8 output channels */
         const int o0 = ob * 8;
         const float *wb = l0_weight_packed + o0 * 2;
         const float *bb = l0_bias + o0;
@@ -151,7 +151,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
             float acc[8][9];
             for (int j = 0; j < 8; j++)
               for (int i = 0; i < 9; i++) acc[j][i] = bb[j];
-            for (int c = 0; c < 1; c++) { /* input channel in the group */
+            { const int c = 0; (void)c; /* input channel in the group */
               const float *xc = xg + c * 10;
               const float *wc = wb + c * 16;
               for (int k = 0; k < 2; k++) { /* tap */
@@ -246,14 +246,23 @@ static void l7_linear(const float *restrict x, float *restrict y) {
   for (int r = 0; r < 2; r++) { /* row */
     const float *xr = x + r * 16;
     float *yr = y + r * 2;
-    for (int o = 0; o < 2; o++) { /* output feature */
-      const float *w = l7_weight + o * 16;
-      float part[16], sum = l7_bias[o];
+    { /* output feature 0 */
+      const float *w = l7_weight + 0;
+      float part[16], sum = l7_bias[0];
       for (int l = 0; l < 16; l++) part[l] = 0.0f;
       for (int i = 0; i < 16; i += 16)
         for (int l = 0; l < 16; l++) part[l] = MC_FMA(xr[i + l], w[i + l], part[l]);
       for (int l = 0; l < 16; l++) sum += part[l];
-      yr[o] = sum;
+      yr[0] = sum;
+    }
+    { /* output feature 1 */
+      const float *w = l7_weight + 16;
+      float part[16], sum = l7_bias[1];
+      for (int l = 0; l < 16; l++) part[l] = 0.0f;
+      for (int i = 0; i < 16; i += 16)
+        for (int l = 0; l < 16; l++) part[l] = MC_FMA(xr[i + l], w[i + l], part[l]);
+      for (int l = 0; l < 16; l++) sum += part[l];
+      yr[1] = sum;
     }
   }
 }

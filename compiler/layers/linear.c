@@ -101,33 +101,40 @@ static void linear_emit(Emit *e, const Op *op) {
   free(what);
   free(bwhat);
   em_use(e, EH_FMA);
-  em(e, "for (int r = 0; r < %lld; r++) { /* row */", (long long)rows);
-  em(e, "const float *xr = x + r * %lld;", (long long)in);
-  em(e, "float *yr = y + r * %lld;", (long long)out);
+  if (rows > 1) {
+    em(e, "for (int r = 0; r < %lld; r++) { /* row */", (long long)rows);
+    em(e, "const float *xr = x + r * %lld;", (long long)in);
+    em(e, "float *yr = y + r * %lld;", (long long)out);
+  } else { /* gcc vectorises less inside a loop that runs once */
+    em(e, "{");
+    em(e, "const float *xr = x;");
+    em(e, "float *yr = y;");
+  }
   if (dot) {
     int64_t vin = in / DOT_LANES * DOT_LANES;
     em_explain(e, op, "dot: %lld outputs, each a dot product of %lld in %d "
                "partial sums", (long long)out, (long long)in, DOT_LANES);
-    em(e, "for (int o = 0; o < %lld; o++) { /* output feature */",
-       (long long)out);
-    em(e, "const float *w = %s + o * %lld;", wn, (long long)in);
-    em(e, "float part[%d], sum = %s;", DOT_LANES, bn ? "0.0f" : "0.0f");
-    if (bn) { /* start from the bias */
-      e->b.len -= strlen("0.0f;\n");
-      buf_printf(&e->b, "%s[o];\n", bn);
+    /* One block per output: gcc vectorises the partial sums of straight
+     * blocks, not of a loop over the outputs. */
+    for (int64_t o = 0; o < out; o++) {
+      em(e, "{ /* output feature %lld */", (long long)o);
+      em(e, "const float *w = %s + %lld;", wn, (long long)(o * in));
+      if (bn) em(e, "float part[%d], sum = %s[%lld];", DOT_LANES, bn,
+                 (long long)o);
+      else em(e, "float part[%d], sum = 0.0f;", DOT_LANES);
+      em(e, "for (int l = 0; l < %d; l++) part[l] = 0.0f;", DOT_LANES);
+      em(e, "for (int i = 0; i < %lld; i += %d)", (long long)vin, DOT_LANES);
+      em(e, "  for (int l = 0; l < %d; l++) part[l] = MC_FMA(xr[i + l], "
+         "w[i + l], part[l]);", DOT_LANES);
+      if (vin < in)
+        em(e, "for (int i = %lld; i < %lld; i++) sum = MC_FMA(xr[i], w[i], "
+           "sum);", (long long)vin, (long long)in);
+      em(e, "for (int l = 0; l < %d; l++) sum += part[l];", DOT_LANES);
+      char *chain = em_act_chain(op, "sum");
+      em(e, "yr[%lld] = %s;", (long long)o, chain);
+      free(chain);
+      em(e, "}");
     }
-    em(e, "for (int l = 0; l < %d; l++) part[l] = 0.0f;", DOT_LANES);
-    em(e, "for (int i = 0; i < %lld; i += %d)", (long long)vin, DOT_LANES);
-    em(e, "  for (int l = 0; l < %d; l++) part[l] = MC_FMA(xr[i + l], "
-       "w[i + l], part[l]);", DOT_LANES);
-    if (vin < in)
-      em(e, "for (int i = %lld; i < %lld; i++) sum = MC_FMA(xr[i], w[i], "
-         "sum);", (long long)vin, (long long)in);
-    em(e, "for (int l = 0; l < %d; l++) sum += part[l];", DOT_LANES);
-    char *chain = em_act_chain(op, "sum");
-    em(e, "yr[o] = %s;", chain);
-    free(chain);
-    em(e, "}");
   } else {
     em_explain(e, op, "axpy: each input feature adds its row of %lld "
                "weights to the outputs", (long long)out);
