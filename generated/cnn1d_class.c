@@ -39,29 +39,6 @@ static const float l0_weight_packed[96] = {
   -0.098384626f, -0.5132539f, 0.3247348f, 0.11598868f, -0.2739367f,
 };
 
-/* 0.weight [32, 1, 3], layout [out][in/groups][kernel] */
-static const float l0_weight[96] = {
-  0.29748735f, -0.25482982f, -0.11192598f, 0.27099028f, -0.5435388f,
-  0.34624693f, -0.11877556f, 0.2937234f, 0.08026149f, -0.070693165f,
-  0.16013439f, 0.028481718f, 0.21086459f, -0.22499397f, -0.04209389f,
-  -0.051977303f, 0.08368343f, -0.0023064117f, 0.50470036f, 0.1796657f,
-  -0.21500884f, -0.34869725f, -0.09677294f, -0.24903466f, -0.18501103f,
-  0.027644455f, 0.3441745f, 0.31381103f, -0.5643892f, 0.35791126f, 0.16129081f,
-  0.5476487f, 0.3810857f, -0.52604556f, -0.5489495f, -0.27847457f, 0.50697803f,
-  -0.09616865f, 0.2470825f, -0.26830125f, 0.56650645f, -0.244276f, 0.43296927f,
-  0.0068367827f, -0.30415818f, 0.2967666f, -0.30646914f, 0.16980143f,
-  -0.16671404f, -0.06329745f, -0.5550577f, -0.27527004f, 0.31328988f,
-  -0.14034073f, 0.5750694f, 0.46279728f, -0.027033629f, -0.38537154f,
-  0.35158446f, 0.17918475f, -0.3732106f, 0.37501475f, 0.3505104f, 0.512049f,
-  -0.32363924f, -0.0950353f, -0.011184352f, 0.08432633f, -0.43816167f,
-  -0.40970066f, 0.31408116f, -0.13538398f, 0.28202024f, 0.0329147f,
-  0.18956997f, 0.1269528f, 0.20992422f, 0.2861987f, -0.53469104f, 0.2906101f,
-  -0.40594837f, -0.43561596f, 0.0351112f, -0.098384626f, 0.3390917f,
-  -0.33436412f, -0.5132539f, 0.4201775f, -0.085610546f, 0.3247348f,
-  0.18560919f, -0.4329407f, 0.11598868f, 0.13867757f, -0.38656986f,
-  -0.2739367f,
-};
-
 /* 0.bias [32] */
 static const float l0_bias[32] = {
   0.19686237f, 0.10341646f, -0.24558899f, -0.1747731f, 0.5287851f,
@@ -241,10 +218,17 @@ static float l1_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
  *   specs/cnn1d_class.lua:6  ReLU()  (on each output)
  *   y[n, o, t] = bias[o] + sum over c < in/groups and taps k of weight[o, c, k] * x[n, group(o) * in/groups + c, t * stride + k * dilation - padding]
  */
-static void l0_conv1d(const float *restrict x, float *restrict y) {
+static void l0_conv1d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
-  const float *xp = xn;
+  /* the zero padding written out: tmp[c] = [0 x 1, x[c], 0 x 1] */
+  { const int c = 0; (void)c;
+    float *tc = tmp + c * 22;
+    for (int i = 0; i < 1; i++) tc[i] = 0.0f;
+    for (int i = 0; i < 20; i++) tc[1 + i] = xn[c * 20 + i];
+    for (int i = 21; i < 22; i++) tc[i] = 0.0f;
+  }
+  const float *xp = tmp;
   {
     const float *xg = xp;
     for (int ob = 0; ob < 2; ob++) { /* 16 output channels */
@@ -252,15 +236,15 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
       const float *wb = l0_weight_packed + o0 * 3;
       const float *bb = l0_bias + o0;
       float *yb = yn + o0 * 20;
-      for (int t0 = 1; t0 < 17; t0 += 16) { /* 16 outputs */
+      for (int t0 = 0; t0 < 16; t0 += 16) { /* 16 outputs */
         #if MC_AVX512
         __m512 acc[16];
         for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
         { const int c = 0; (void)c; /* input channel in the group */
-          const float *xc = xg + c * 20;
+          const float *xc = xg + c * 22;
           const float *wc = wb + c * 48;
           for (int k = 0; k < 3; k++) { /* tap */
-            const float *xk = xc + t0 + k - 1;
+            const float *xk = xc + t0 + k;
             const float *wk = wc + k * 16;
             const __m512 xv = _mm512_loadu_ps(xk);
             for (int j = 0; j < 16; j++)
@@ -277,10 +261,10 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
           for (int j = 0; j < 8; j++)
             for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
           { const int c = 0; (void)c; /* input channel in the group */
-            const float *xc = xg + c * 20;
+            const float *xc = xg + c * 22;
             const float *wc = wb + c * 48;
             for (int k = 0; k < 3; k++) { /* tap */
-              const float *xk = xc + t0 + k - 1;
+              const float *xk = xc + t0 + k;
               const float *wk = wc + k * 16;
               for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
@@ -296,10 +280,10 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
           for (int j = 0; j < 8; j++)
             for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
           { const int c = 0; (void)c; /* input channel in the group */
-            const float *xc = xg + c * 20;
+            const float *xc = xg + c * 22;
             const float *wc = wb + c * 48;
             for (int k = 0; k < 3; k++) { /* tap */
-              const float *xk = xc + t0 + k - 1;
+              const float *xk = xc + t0 + k;
               const float *wk = wc + k * 16;
               for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
@@ -312,88 +296,68 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
         }
         #endif
       }
-      { /* the last 2 outputs of the interior */
-        const int t0 = 17;
+      { /* the last 4 outputs, in a full tile that recomputes 12 */
+        const int t0 = 4;
+        #if MC_AVX512
+        __m512 acc[16];
+        for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+        { const int c = 0; (void)c; /* input channel in the group */
+          const float *xc = xg + c * 22;
+          const float *wc = wb + c * 48;
+          for (int k = 0; k < 3; k++) { /* tap */
+            const float *xk = xc + t0 + k;
+            const float *wk = wc + k * 16;
+            const __m512 xv = _mm512_loadu_ps(xk);
+            for (int j = 0; j < 16; j++)
+              acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+          }
+        }
+        float out[16][16];
+        for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
+        for (int j = 0; j < 16; j++)
+          for (int i = 0; i < 16; i++) yb[j * 20 + t0 + i] = l1_relu(out[j][i]);
+        #else
         { /* channels 0..7 of the block */
-          float acc[8][2];
+          float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 2; i++) acc[j][i] = bb[j];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
           { const int c = 0; (void)c; /* input channel in the group */
-            const float *xc = xg + c * 20;
+            const float *xc = xg + c * 22;
             const float *wc = wb + c * 48;
             for (int k = 0; k < 3; k++) { /* tap */
-              const float *xk = xc + t0 + k - 1;
+              const float *xk = xc + t0 + k;
               const float *wk = wc + k * 16;
-              for (int i = 0; i < 2; i++) { /* position in the tile */
+              for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
                 for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 2; i++) yb[j * 20 + t0 + i] = l1_relu(acc[j][i]);
+            for (int i = 0; i < 16; i++) yb[j * 20 + t0 + i] = l1_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
-          float acc[8][2];
+          float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 2; i++) acc[j][i] = bb[j + 8];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
           { const int c = 0; (void)c; /* input channel in the group */
-            const float *xc = xg + c * 20;
+            const float *xc = xg + c * 22;
             const float *wc = wb + c * 48;
             for (int k = 0; k < 3; k++) { /* tap */
-              const float *xk = xc + t0 + k - 1;
+              const float *xk = xc + t0 + k;
               const float *wk = wc + k * 16;
-              for (int i = 0; i < 2; i++) { /* position in the tile */
+              for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
                 for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 2; i++) yb[(j + 8) * 20 + t0 + i] = l1_relu(acc[j][i]);
+            for (int i = 0; i < 16; i++) yb[(j + 8) * 20 + t0 + i] = l1_relu(acc[j][i]);
         }
+        #endif
       }
     }
-  }
-  for (int o = 0; o < 32; o++) { /* output channel */
-    float *yo = yn + o * 20;
-    const float *xg = xp;
-    for (int i = 0; i < 1; i++) yo[i] = l0_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 20;
-      const float *w = l0_weight + (o * 1 + c) * 3;
-      {
-        const float wk = w[1];
-        for (int t = 0; t < 1; t++)
-          yo[t] += wk * xc[t];
-      }
-      {
-        const float wk = w[2];
-        for (int t = 0; t < 1; t++)
-          yo[t] += wk * xc[t + 1];
-      }
-    }
-    for (int i = 0; i < 1; i++) (yo + 0)[i] = l1_relu((yo + 0)[i]);
-  }
-  for (int o = 0; o < 32; o++) { /* output channel */
-    float *yo = yn + o * 20;
-    const float *xg = xp;
-    for (int i = 19; i < 20; i++) yo[i] = l0_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 20;
-      const float *w = l0_weight + (o * 1 + c) * 3;
-      {
-        const float wk = w[0];
-        for (int t = 19; t < 20; t++)
-          yo[t] += wk * xc[t - 1];
-      }
-      {
-        const float wk = w[1];
-        for (int t = 19; t < 20; t++)
-          yo[t] += wk * xc[t];
-      }
-    }
-    for (int i = 0; i < 1; i++) (yo + 19)[i] = l1_relu((yo + 19)[i]);
   }
 }
 
@@ -447,7 +411,7 @@ static void l4_linear(const float *restrict x, float *restrict y) {
 
 void cnn1d_class_forward_ws(const float *input, float *output, void *workspace) {
   float *ws = (float *)workspace;
-  l0_conv1d(input, ws);
+  l0_conv1d(input, ws, ws + 640);
   l2_maxpool1d(ws, ws + 640);
   l4_linear(ws + 640, output);
 }

@@ -110,27 +110,47 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
         }
         #endif
       }
-      { /* the last 2 outputs of the interior */
-        const int t0 = 96;
+      { /* the last 2 outputs, in a full tile that recomputes 14 */
+        const int t0 = 82;
+        #if MC_AVX512
+        __m512 acc[4];
+        for (int j = 0; j < 4; j++) acc[j] = _mm512_set1_ps(bb[j]);
+        for (int c = 0; c < 2; c++) { /* input channel in the group */
+          const float *xc = xg + c * 100;
+          const float *wc = wb + c * 12;
+          for (int k = 0; k < 3; k++) { /* tap */
+            const float *xk = xc + t0 + k;
+            const float *wk = wc + k * 4;
+            const __m512 xv = _mm512_loadu_ps(xk);
+            for (int j = 0; j < 4; j++)
+              acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+          }
+        }
+        float out[4][16];
+        for (int j = 0; j < 4; j++) _mm512_storeu_ps(out[j], acc[j]);
+        for (int j = 0; j < 4; j++)
+          for (int i = 0; i < 16; i++) yb[j * 98 + t0 + i] = out[j][i];
+        #else
         { /* channels 0..3 of the block */
-          float acc[4][2];
+          float acc[4][16];
           for (int j = 0; j < 4; j++)
-            for (int i = 0; i < 2; i++) acc[j][i] = bb[j];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 2; c++) { /* input channel in the group */
             const float *xc = xg + c * 100;
             const float *wc = wb + c * 12;
             for (int k = 0; k < 3; k++) { /* tap */
               const float *xk = xc + t0 + k;
               const float *wk = wc + k * 4;
-              for (int i = 0; i < 2; i++) { /* position in the tile */
+              for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
                 for (int j = 0; j < 4; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 4; j++)
-            for (int i = 0; i < 2; i++) yb[j * 98 + t0 + i] = acc[j][i];
+            for (int i = 0; i < 16; i++) yb[j * 98 + t0 + i] = acc[j][i];
         }
+        #endif
       }
     }
   }

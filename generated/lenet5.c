@@ -12529,12 +12529,34 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
           }
           #endif
         }
-        { /* the last 8 outputs of the interior */
-          const int t0 = 18;
+        { /* the last 8 outputs, in a full tile that recomputes 8 */
+          const int t0 = 10;
+          #if MC_AVX512
+          __m512 acc[6];
+          for (int j = 0; j < 6; j++) acc[j] = _mm512_set1_ps(bb[j]);
+          { const int c = 0; (void)c; /* input channel in the group */
+            const float *xc = xg + c * 784;
+            const float *wc = wb + c * 150;
+            for (int ky = 0; ky < 5; ky++) { /* tap row */
+              const float *xr = xc + (oy + ky - 2) * 28;
+              for (int kx = 0; kx < 5; kx++) { /* tap */
+                const float *xk = xr + t0 + kx - 2;
+                const float *wk = wc + (ky * 5 + kx) * 6;
+                const __m512 xv = _mm512_loadu_ps(xk);
+                for (int j = 0; j < 6; j++)
+                  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+              }
+            }
+          }
+          float out[6][16];
+          for (int j = 0; j < 6; j++) _mm512_storeu_ps(out[j], acc[j]);
+          for (int j = 0; j < 6; j++)
+            for (int i = 0; i < 16; i++) yb[j * 784 + oy * 28 + t0 + i] = l1_relu(out[j][i]);
+          #else
           { /* channels 0..5 of the block */
-            float acc[6][8];
+            float acc[6][16];
             for (int j = 0; j < 6; j++)
-              for (int i = 0; i < 8; i++) acc[j][i] = bb[j];
+              for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
             { const int c = 0; (void)c; /* input channel in the group */
               const float *xc = xg + c * 784;
               const float *wc = wb + c * 150;
@@ -12543,7 +12565,7 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
                 for (int kx = 0; kx < 5; kx++) { /* tap */
                   const float *xk = xr + t0 + kx - 2;
                   const float *wk = wc + (ky * 5 + kx) * 6;
-                  for (int i = 0; i < 8; i++) { /* position in the tile */
+                  for (int i = 0; i < 16; i++) { /* position in the tile */
                     const float xv = xk[i];
                     for (int j = 0; j < 6; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
                   }
@@ -12551,8 +12573,9 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
               }
             }
             for (int j = 0; j < 6; j++)
-              for (int i = 0; i < 8; i++) yb[j * 784 + oy * 28 + t0 + i] = l1_relu(acc[j][i]);
+              for (int i = 0; i < 16; i++) yb[j * 784 + oy * 28 + t0 + i] = l1_relu(acc[j][i]);
           }
+          #endif
         }
       }
     }
@@ -13018,12 +13041,36 @@ static void l3_conv2d(const float *restrict x, float *restrict y) {
         }
         #endif
       }
-      { /* the last 8 outputs of the interior */
-        const int t0 = 128;
+      { /* the last 8 outputs, in a full tile that recomputes 8 */
+        const int t0 = 120;
+        #if MC_AVX512
+        __m512 acc[16];
+        for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+        for (int c = 0; c < 6; c++) { /* input channel in the group */
+          const float *xc = xg + c * 196;
+          const float *wc = wb + c * 400;
+          for (int ky = 0; ky < 5; ky++) { /* tap row */
+            for (int kx = 0; kx < 5; kx++) { /* tap */
+              const float *xk = xc + (t0 + ky * 14 + kx); /* p = oy * 14 + ox */
+              const float *wk = wc + (ky * 5 + kx) * 16;
+              const __m512 xv = _mm512_loadu_ps(xk);
+              for (int j = 0; j < 16; j++)
+                acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+            }
+          }
+        }
+        float out[16][16];
+        for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
+        for (int i = 0; i < 16; i++) {
+          const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
+          if (ox < 10) /* the columns past OW are dropped */
+            for (int j = 0; j < 16; j++) yb[j * 100 + oy * 10 + ox] = l4_relu(out[j][i]);
+        }
+        #else
         { /* channels 0..7 of the block */
-          float acc[8][8];
+          float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 8; i++) acc[j][i] = bb[j];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 6; c++) { /* input channel in the group */
             const float *xc = xg + c * 196;
             const float *wc = wb + c * 400;
@@ -13031,23 +13078,23 @@ static void l3_conv2d(const float *restrict x, float *restrict y) {
               for (int kx = 0; kx < 5; kx++) { /* tap */
                 const float *xk = xc + (t0 + ky * 14 + kx); /* p = oy * 14 + ox */
                 const float *wk = wc + (ky * 5 + kx) * 16;
-                for (int i = 0; i < 8; i++) { /* position in the tile */
+                for (int i = 0; i < 16; i++) { /* position in the tile */
                   const float xv = xk[i];
                   for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
                 }
               }
             }
           }
-          for (int i = 0; i < 8; i++) {
+          for (int i = 0; i < 16; i++) {
             const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
             if (ox < 10) /* the columns past OW are dropped */
               for (int j = 0; j < 8; j++) yb[j * 100 + oy * 10 + ox] = l4_relu(acc[j][i]);
           }
         }
         { /* channels 8..15 of the block */
-          float acc[8][8];
+          float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 8; i++) acc[j][i] = bb[j + 8];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
           for (int c = 0; c < 6; c++) { /* input channel in the group */
             const float *xc = xg + c * 196;
             const float *wc = wb + c * 400;
@@ -13055,19 +13102,20 @@ static void l3_conv2d(const float *restrict x, float *restrict y) {
               for (int kx = 0; kx < 5; kx++) { /* tap */
                 const float *xk = xc + (t0 + ky * 14 + kx); /* p = oy * 14 + ox */
                 const float *wk = wc + (ky * 5 + kx) * 16;
-                for (int i = 0; i < 8; i++) { /* position in the tile */
+                for (int i = 0; i < 16; i++) { /* position in the tile */
                   const float xv = xk[i];
                   for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
                 }
               }
             }
           }
-          for (int i = 0; i < 8; i++) {
+          for (int i = 0; i < 16; i++) {
             const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
             if (ox < 10) /* the columns past OW are dropped */
               for (int j = 0; j < 8; j++) yb[(j + 8) * 100 + oy * 10 + ox] = l4_relu(acc[j][i]);
           }
         }
+        #endif
       }
     }
   }

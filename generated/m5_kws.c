@@ -5487,12 +5487,34 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
         }
         #endif
       }
-      { /* the last 4 outputs of the interior */
-        const int t0 = 992;
+      { /* the last 4 outputs, in a full tile that recomputes 12 */
+        const int t0 = 980;
+        #if MC_AVX512
+        __m512 acc[16];
+        for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+        { const int c = 0; (void)c; /* input channel in the group */
+          const float *xc = xg + c * 16000; /* its 16 stride phases */
+          const float *wc = wb + c * 1280;
+          for (int r = 0; r < 16; r++) { /* stride phase */
+            const float *xr = xc + r * 1000 + t0;
+            for (int m = 0; m * 16 + r < 80; m++) { /* tap m * 16 + r */
+              const float *xk = xr + m;
+              const float *wk = wc + (m * 16 + r) * 16;
+              const __m512 xv = _mm512_loadu_ps(xk);
+              for (int j = 0; j < 16; j++)
+                acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+            }
+          }
+        }
+        float out[16][16];
+        for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
+        for (int j = 0; j < 16; j++)
+          for (int i = 0; i < 16; i++) yb[j * 996 + t0 + i] = l2_relu(out[j][i]);
+        #else
         { /* channels 0..7 of the block */
-          float acc[8][4];
+          float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 4; i++) acc[j][i] = bb[j];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
           { const int c = 0; (void)c; /* input channel in the group */
             const float *xc = xg + c * 16000; /* its 16 stride phases */
             const float *wc = wb + c * 1280;
@@ -5501,7 +5523,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
               for (int m = 0; m * 16 + r < 80; m++) { /* tap m * 16 + r */
                 const float *xk = xr + m;
                 const float *wk = wc + (m * 16 + r) * 16;
-                for (int i = 0; i < 4; i++) { /* position in the tile */
+                for (int i = 0; i < 16; i++) { /* position in the tile */
                   const float xv = xk[i];
                   for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
                 }
@@ -5509,12 +5531,12 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 4; i++) yb[j * 996 + t0 + i] = l2_relu(acc[j][i]);
+            for (int i = 0; i < 16; i++) yb[j * 996 + t0 + i] = l2_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
-          float acc[8][4];
+          float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 4; i++) acc[j][i] = bb[j + 8];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
           { const int c = 0; (void)c; /* input channel in the group */
             const float *xc = xg + c * 16000; /* its 16 stride phases */
             const float *wc = wb + c * 1280;
@@ -5523,7 +5545,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
               for (int m = 0; m * 16 + r < 80; m++) { /* tap m * 16 + r */
                 const float *xk = xr + m;
                 const float *wk = wc + (m * 16 + r) * 16;
-                for (int i = 0; i < 4; i++) { /* position in the tile */
+                for (int i = 0; i < 16; i++) { /* position in the tile */
                   const float xv = xk[i];
                   for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
                 }
@@ -5531,8 +5553,9 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 4; i++) yb[(j + 8) * 996 + t0 + i] = l2_relu(acc[j][i]);
+            for (int i = 0; i < 16; i++) yb[(j + 8) * 996 + t0 + i] = l2_relu(acc[j][i]);
         }
+        #endif
       }
     }
   }
@@ -5635,46 +5658,66 @@ static void l4_conv1d(const float *restrict x, float *restrict y) {
         }
         #endif
       }
-      { /* the last 7 outputs of the interior */
-        const int t0 = 240;
+      { /* the last 7 outputs, in a full tile that recomputes 9 */
+        const int t0 = 231;
+        #if MC_AVX512
+        __m512 acc[16];
+        for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+        for (int c = 0; c < 32; c++) { /* input channel in the group */
+          const float *xc = xg + c * 249;
+          const float *wc = wb + c * 48;
+          for (int k = 0; k < 3; k++) { /* tap */
+            const float *xk = xc + t0 + k;
+            const float *wk = wc + k * 16;
+            const __m512 xv = _mm512_loadu_ps(xk);
+            for (int j = 0; j < 16; j++)
+              acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+          }
+        }
+        float out[16][16];
+        for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
+        for (int j = 0; j < 16; j++)
+          for (int i = 0; i < 16; i++) yb[j * 247 + t0 + i] = l6_relu(out[j][i]);
+        #else
         { /* channels 0..7 of the block */
-          float acc[8][7];
+          float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 7; i++) acc[j][i] = bb[j];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 32; c++) { /* input channel in the group */
             const float *xc = xg + c * 249;
             const float *wc = wb + c * 48;
             for (int k = 0; k < 3; k++) { /* tap */
               const float *xk = xc + t0 + k;
               const float *wk = wc + k * 16;
-              for (int i = 0; i < 7; i++) { /* position in the tile */
+              for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
                 for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 7; i++) yb[j * 247 + t0 + i] = l6_relu(acc[j][i]);
+            for (int i = 0; i < 16; i++) yb[j * 247 + t0 + i] = l6_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
-          float acc[8][7];
+          float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 7; i++) acc[j][i] = bb[j + 8];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
           for (int c = 0; c < 32; c++) { /* input channel in the group */
             const float *xc = xg + c * 249;
             const float *wc = wb + c * 48;
             for (int k = 0; k < 3; k++) { /* tap */
               const float *xk = xc + t0 + k;
               const float *wk = wc + k * 16;
-              for (int i = 0; i < 7; i++) { /* position in the tile */
+              for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
                 for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 7; i++) yb[(j + 8) * 247 + t0 + i] = l6_relu(acc[j][i]);
+            for (int i = 0; i < 16; i++) yb[(j + 8) * 247 + t0 + i] = l6_relu(acc[j][i]);
         }
+        #endif
       }
     }
   }
@@ -5777,46 +5820,66 @@ static void l8_conv1d(const float *restrict x, float *restrict y) {
         }
         #endif
       }
-      { /* the last 11 outputs of the interior */
-        const int t0 = 48;
+      { /* the last 11 outputs, in a full tile that recomputes 5 */
+        const int t0 = 43;
+        #if MC_AVX512
+        __m512 acc[16];
+        for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+        for (int c = 0; c < 32; c++) { /* input channel in the group */
+          const float *xc = xg + c * 61;
+          const float *wc = wb + c * 48;
+          for (int k = 0; k < 3; k++) { /* tap */
+            const float *xk = xc + t0 + k;
+            const float *wk = wc + k * 16;
+            const __m512 xv = _mm512_loadu_ps(xk);
+            for (int j = 0; j < 16; j++)
+              acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+          }
+        }
+        float out[16][16];
+        for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
+        for (int j = 0; j < 16; j++)
+          for (int i = 0; i < 16; i++) yb[j * 59 + t0 + i] = l10_relu(out[j][i]);
+        #else
         { /* channels 0..7 of the block */
-          float acc[8][11];
+          float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 11; i++) acc[j][i] = bb[j];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 32; c++) { /* input channel in the group */
             const float *xc = xg + c * 61;
             const float *wc = wb + c * 48;
             for (int k = 0; k < 3; k++) { /* tap */
               const float *xk = xc + t0 + k;
               const float *wk = wc + k * 16;
-              for (int i = 0; i < 11; i++) { /* position in the tile */
+              for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
                 for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 11; i++) yb[j * 59 + t0 + i] = l10_relu(acc[j][i]);
+            for (int i = 0; i < 16; i++) yb[j * 59 + t0 + i] = l10_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
-          float acc[8][11];
+          float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 11; i++) acc[j][i] = bb[j + 8];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
           for (int c = 0; c < 32; c++) { /* input channel in the group */
             const float *xc = xg + c * 61;
             const float *wc = wb + c * 48;
             for (int k = 0; k < 3; k++) { /* tap */
               const float *xk = xc + t0 + k;
               const float *wk = wc + k * 16;
-              for (int i = 0; i < 11; i++) { /* position in the tile */
+              for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
                 for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 11; i++) yb[(j + 8) * 59 + t0 + i] = l10_relu(acc[j][i]);
+            for (int i = 0; i < 16; i++) yb[(j + 8) * 59 + t0 + i] = l10_relu(acc[j][i]);
         }
+        #endif
       }
     }
   }

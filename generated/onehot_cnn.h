@@ -4,7 +4,7 @@
 
 #define ONEHOT_CNN_INPUT_SIZE 140 /* floats, shape [2, 10, 7] */
 #define ONEHOT_CNN_OUTPUT_SIZE 24 /* floats, shape [2, 12, 1] */
-#define ONEHOT_CNN_WORKSPACE_SIZE 2560 /* bytes */
+#define ONEHOT_CNN_WORKSPACE_SIZE 3456 /* bytes */
 
 #ifdef __cplusplus
 extern "C" {

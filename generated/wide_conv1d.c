@@ -9999,46 +9999,66 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
         }
         #endif
       }
-      { /* the last 14 outputs of the interior */
-        const int t0 = 1009;
+      { /* the last 14 outputs, in a full tile that recomputes 2 */
+        const int t0 = 1007;
+        #if MC_AVX512
+        __m512 acc[16];
+        for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+        for (int c = 0; c < 64; c++) { /* input channel in the group */
+          const float *xc = xg + c * 1024;
+          const float *wc = wb + c * 48;
+          for (int k = 0; k < 3; k++) { /* tap */
+            const float *xk = xc + t0 + k - 1;
+            const float *wk = wc + k * 16;
+            const __m512 xv = _mm512_loadu_ps(xk);
+            for (int j = 0; j < 16; j++)
+              acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+          }
+        }
+        float out[16][16];
+        for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
+        for (int j = 0; j < 16; j++)
+          for (int i = 0; i < 16; i++) yb[j * 1024 + t0 + i] = l1_relu(out[j][i]);
+        #else
         { /* channels 0..7 of the block */
-          float acc[8][14];
+          float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 14; i++) acc[j][i] = bb[j];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 64; c++) { /* input channel in the group */
             const float *xc = xg + c * 1024;
             const float *wc = wb + c * 48;
             for (int k = 0; k < 3; k++) { /* tap */
               const float *xk = xc + t0 + k - 1;
               const float *wk = wc + k * 16;
-              for (int i = 0; i < 14; i++) { /* position in the tile */
+              for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
                 for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 14; i++) yb[j * 1024 + t0 + i] = l1_relu(acc[j][i]);
+            for (int i = 0; i < 16; i++) yb[j * 1024 + t0 + i] = l1_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
-          float acc[8][14];
+          float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 14; i++) acc[j][i] = bb[j + 8];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
           for (int c = 0; c < 64; c++) { /* input channel in the group */
             const float *xc = xg + c * 1024;
             const float *wc = wb + c * 48;
             for (int k = 0; k < 3; k++) { /* tap */
               const float *xk = xc + t0 + k - 1;
               const float *wk = wc + k * 16;
-              for (int i = 0; i < 14; i++) { /* position in the tile */
+              for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
                 for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 14; i++) yb[(j + 8) * 1024 + t0 + i] = l1_relu(acc[j][i]);
+            for (int i = 0; i < 16; i++) yb[(j + 8) * 1024 + t0 + i] = l1_relu(acc[j][i]);
         }
+        #endif
       }
     }
   }
@@ -10160,46 +10180,66 @@ static void l2_conv1d(const float *restrict x, float *restrict y) {
         }
         #endif
       }
-      { /* the last 14 outputs of the interior */
-        const int t0 = 1009;
+      { /* the last 14 outputs, in a full tile that recomputes 2 */
+        const int t0 = 1007;
+        #if MC_AVX512
+        __m512 acc[16];
+        for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+        for (int c = 0; c < 64; c++) { /* input channel in the group */
+          const float *xc = xg + c * 1024;
+          const float *wc = wb + c * 48;
+          for (int k = 0; k < 3; k++) { /* tap */
+            const float *xk = xc + t0 + k - 1;
+            const float *wk = wc + k * 16;
+            const __m512 xv = _mm512_loadu_ps(xk);
+            for (int j = 0; j < 16; j++)
+              acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+          }
+        }
+        float out[16][16];
+        for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
+        for (int j = 0; j < 16; j++)
+          for (int i = 0; i < 16; i++) yb[j * 1024 + t0 + i] = l3_relu(out[j][i]);
+        #else
         { /* channels 0..7 of the block */
-          float acc[8][14];
+          float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 14; i++) acc[j][i] = bb[j];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
           for (int c = 0; c < 64; c++) { /* input channel in the group */
             const float *xc = xg + c * 1024;
             const float *wc = wb + c * 48;
             for (int k = 0; k < 3; k++) { /* tap */
               const float *xk = xc + t0 + k - 1;
               const float *wk = wc + k * 16;
-              for (int i = 0; i < 14; i++) { /* position in the tile */
+              for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
                 for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 14; i++) yb[j * 1024 + t0 + i] = l3_relu(acc[j][i]);
+            for (int i = 0; i < 16; i++) yb[j * 1024 + t0 + i] = l3_relu(acc[j][i]);
         }
         { /* channels 8..15 of the block */
-          float acc[8][14];
+          float acc[8][16];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 14; i++) acc[j][i] = bb[j + 8];
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
           for (int c = 0; c < 64; c++) { /* input channel in the group */
             const float *xc = xg + c * 1024;
             const float *wc = wb + c * 48;
             for (int k = 0; k < 3; k++) { /* tap */
               const float *xk = xc + t0 + k - 1;
               const float *wk = wc + k * 16;
-              for (int i = 0; i < 14; i++) { /* position in the tile */
+              for (int i = 0; i < 16; i++) { /* position in the tile */
                 const float xv = xk[i];
                 for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 14; i++) yb[(j + 8) * 1024 + t0 + i] = l3_relu(acc[j][i]);
+            for (int i = 0; i < 16; i++) yb[(j + 8) * 1024 + t0 + i] = l3_relu(acc[j][i]);
         }
+        #endif
       }
     }
   }

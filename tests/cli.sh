@@ -65,7 +65,7 @@ expect 0 '^usage: modelc run' out -- run --help
 expect 0 '^usage: modelc graph' out -- graph --help
 expect 0 '' out -- build specs/seed_cnn1d.lua -o "$tmp/gen"
 expect 0 '^l0_conv1d: blocked: 8 output channels x 16 positions' out -- build specs/seed_cnn1d.lua -o "$tmp/gen" --explain
-expect 0 '^l7_linear: loops over the output$' out -- build specs/seed_cnn1d.lua -o "$tmp/gen" --explain
+expect 0 '^l7_linear: dot: 2 outputs' out -- build specs/seed_cnn1d.lua -o "$tmp/gen" --explain
 expect 0 '^l0_conv3d: direct: ' out -- build specs/conv3d_volume.lua -o "$tmp/gen" --explain
 expect 1 "^$tmp/bad.lua:3: error:" err -- build "$tmp/bad.lua" -o "$tmp/gen"
 expect 2 "unknown option '--input'" err -- build --input x.npy specs/seed_cnn1d.lua

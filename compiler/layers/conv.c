@@ -421,6 +421,7 @@ static int conv_shape(Layer *l, Diag *d) {
 
 typedef struct ConvDims {
   int nsp, padmode;
+  int zpad; /* small 1-D: the zero padding is written out into scratch */
   int64_t n, c, oc, groups, icg, ocg;
   int64_t isz, xsz, osz, ksz; /* per channel: input, padded, output, taps */
   Taps t;
@@ -459,6 +460,16 @@ static void conv_dims(const Layer *l, ConvDims *cd) {
     cd->xsz *= cd->t.I[i];
     cd->osz *= cd->t.O[i];
     cd->ksz *= cd->t.K[i];
+  }
+  /* A small stride-1 1-D convolution reads a zero-padded copy, so every
+   * output is interior: no border loops. */
+  if (nsp == 1 && !cd->padmode && cd->t.S[0] == 1 && cd->ocg >= 2 &&
+      (a->pad_lo[0] || a->pad_hi[0]) &&
+      cd->c * (cd->t.I[0] + a->pad_lo[0] + a->pad_hi[0]) <= 4096) {
+    cd->zpad = 1;
+    cd->t.I[0] += a->pad_lo[0] + a->pad_hi[0];
+    cd->t.P[0] = 0;
+    cd->xsz = cd->t.I[0];
   }
 }
 
@@ -507,7 +518,7 @@ static int conv_lowering(const ConvDims *cd) {
 static int64_t conv_scratch(const Op *op) {
   ConvDims cd;
   conv_dims(op->main, &cd);
-  if (cd.padmode) return cd.c * cd.xsz * (int64_t)sizeof(float);
+  if (cd.padmode || cd.zpad) return cd.c * cd.xsz * (int64_t)sizeof(float);
   if (conv_lowering(&cd) == CONV_BLOCKED && cd.nsp == 1 && cd.t.S[0] > 1) {
     int64_t u = (cd.t.I[0] + cd.t.S[0] - 1) / cd.t.S[0];
     return cd.c * cd.t.S[0] * u * (int64_t)sizeof(float);
@@ -909,7 +920,14 @@ static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
       emit_tile(e, op, cd, bn, width, CONV_TW);
       em(e, "}");
     }
-    if (rtw) {
+    if (rtw && ntiles) { /* a last full tile, overlapping the one before */
+      em(e, "{ /* the last %lld outputs, in a full tile that recomputes %lld "
+         "*/", (long long)rtw, (long long)(CONV_TW - rtw));
+      em(e, "const int t0 = %lld;",
+         (long long)(lo2[x] + ntiles * CONV_TW + rtw - CONV_TW));
+      emit_tile(e, op, cd, bn, width, CONV_TW);
+      em(e, "}");
+    } else if (rtw) {
       em(e, "{ /* the last %lld outputs of the interior */", (long long)rtw);
       em(e, "const int t0 = %lld;", (long long)(lo2[x] + ntiles * CONV_TW));
       emit_tile(e, op, cd, bn, width, rtw);
@@ -973,7 +991,8 @@ static void conv_emit(Emit *e, const Op *op) {
                "registers over %lld interior outputs%s%s", (long long)ocb,
                CONV_TW, (long long)(hi[cd.nsp - 1] - lo[cd.nsp - 1]),
                cd.nsp == 1 && cd.t.S[0] > 1 ? ", input split into stride phases"
-               : cd.wide ? ", rows laid out as wide as the input's" : "",
+               : cd.wide ? ", rows laid out as wide as the input's"
+               : cd.zpad ? ", zero padding written out first" : "",
                border ? ", direct loops on the border" : "");
   } else {
     em_explain(e, op, "direct: %s", cd.nsp > 2
@@ -1007,6 +1026,20 @@ static void conv_emit(Emit *e, const Op *op) {
   }
   if (cd.padmode) {
     emit_pad_maps(e, l, &cd);
+    em(e, "const float *xp = tmp;");
+  } else if (cd.zpad) {
+    int64_t lo = l->a.pad_lo[0], in = cd.in[0];
+    em(e, "/* the zero padding written out: tmp[c] = [0 x %lld, x[c], 0 x "
+       "%lld] */", (long long)lo, (long long)l->a.pad_hi[0]);
+    em(e, "for (int c = 0; c < %lld; c++) {", (long long)cd.c);
+    em(e, "float *tc = tmp + c * %lld;", (long long)cd.xsz);
+    if (lo) em(e, "for (int i = 0; i < %lld; i++) tc[i] = 0.0f;", (long long)lo);
+    em(e, "for (int i = 0; i < %lld; i++) tc[%lld + i] = xn[c * %lld + i];",
+       (long long)in, (long long)lo, (long long)in);
+    if (l->a.pad_hi[0])
+      em(e, "for (int i = %lld; i < %lld; i++) tc[i] = 0.0f;",
+         (long long)(lo + in), (long long)cd.xsz);
+    em(e, "}");
     em(e, "const float *xp = tmp;");
   } else {
     em(e, "const float *xp = xn;");
