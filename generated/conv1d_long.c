@@ -84,10 +84,8 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
               acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
           }
         }
-        float out[4][16];
-        for (int j = 0; j < 4; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 4; j++)
-          for (int i = 0; i < 16; i++) yb[j * 98 + t0 + i] = out[j][i];
+          _mm512_storeu_ps(yb + j * 98 + t0, acc[j]);
         #else
         { /* channels 0..3 of the block */
           float acc[4][16];
@@ -126,10 +124,8 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
               acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
           }
         }
-        float out[4][16];
-        for (int j = 0; j < 4; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 4; j++)
-          for (int i = 0; i < 16; i++) yb[j * 98 + t0 + i] = out[j][i];
+          _mm512_storeu_ps(yb + j * 98 + t0, acc[j]);
         #else
         { /* channels 0..3 of the block */
           float acc[4][16];

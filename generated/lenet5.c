@@ -12500,10 +12500,8 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
               }
             }
           }
-          float out[6][16];
-          for (int j = 0; j < 6; j++) _mm512_storeu_ps(out[j], acc[j]);
           for (int j = 0; j < 6; j++)
-            for (int i = 0; i < 16; i++) yb[j * 784 + oy * 28 + t0 + i] = l1_relu(out[j][i]);
+            _mm512_storeu_ps(yb + j * 784 + oy * 28 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
           #else
           { /* channels 0..5 of the block */
             float acc[6][16];
@@ -12548,10 +12546,8 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
               }
             }
           }
-          float out[6][16];
-          for (int j = 0; j < 6; j++) _mm512_storeu_ps(out[j], acc[j]);
           for (int j = 0; j < 6; j++)
-            for (int i = 0; i < 16; i++) yb[j * 784 + oy * 28 + t0 + i] = l1_relu(out[j][i]);
+            _mm512_storeu_ps(yb + j * 784 + oy * 28 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
           #else
           { /* channels 0..5 of the block */
             float acc[6][16];

@@ -5436,10 +5436,8 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
             }
           }
         }
-        float out[16][16];
-        for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 16; j++)
-          for (int i = 0; i < 16; i++) yb[j * 996 + t0 + i] = l2_relu(out[j][i]);
+          _mm512_storeu_ps(yb + j * 996 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
@@ -5506,10 +5504,8 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
             }
           }
         }
-        float out[16][16];
-        for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 16; j++)
-          for (int i = 0; i < 16; i++) yb[j * 996 + t0 + i] = l2_relu(out[j][i]);
+          _mm512_storeu_ps(yb + j * 996 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
@@ -5613,10 +5609,8 @@ static void l4_conv1d(const float *restrict x, float *restrict y) {
               acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
           }
         }
-        float out[16][16];
-        for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 16; j++)
-          for (int i = 0; i < 16; i++) yb[j * 247 + t0 + i] = l6_relu(out[j][i]);
+          _mm512_storeu_ps(yb + j * 247 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
@@ -5674,10 +5668,8 @@ static void l4_conv1d(const float *restrict x, float *restrict y) {
               acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
           }
         }
-        float out[16][16];
-        for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 16; j++)
-          for (int i = 0; i < 16; i++) yb[j * 247 + t0 + i] = l6_relu(out[j][i]);
+          _mm512_storeu_ps(yb + j * 247 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
@@ -5775,10 +5767,8 @@ static void l8_conv1d(const float *restrict x, float *restrict y) {
               acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
           }
         }
-        float out[16][16];
-        for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 16; j++)
-          for (int i = 0; i < 16; i++) yb[j * 59 + t0 + i] = l10_relu(out[j][i]);
+          _mm512_storeu_ps(yb + j * 59 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
@@ -5836,10 +5826,8 @@ static void l8_conv1d(const float *restrict x, float *restrict y) {
               acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
           }
         }
-        float out[16][16];
-        for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 16; j++)
-          for (int i = 0; i < 16; i++) yb[j * 59 + t0 + i] = l10_relu(out[j][i]);
+          _mm512_storeu_ps(yb + j * 59 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];

@@ -9954,10 +9954,8 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
               acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
           }
         }
-        float out[16][16];
-        for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 16; j++)
-          for (int i = 0; i < 16; i++) yb[j * 1024 + t0 + i] = l1_relu(out[j][i]);
+          _mm512_storeu_ps(yb + j * 1024 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
@@ -10015,10 +10013,8 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
               acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
           }
         }
-        float out[16][16];
-        for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 16; j++)
-          for (int i = 0; i < 16; i++) yb[j * 1024 + t0 + i] = l1_relu(out[j][i]);
+          _mm512_storeu_ps(yb + j * 1024 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
@@ -10135,10 +10131,8 @@ static void l2_conv1d(const float *restrict x, float *restrict y) {
               acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
           }
         }
-        float out[16][16];
-        for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 16; j++)
-          for (int i = 0; i < 16; i++) yb[j * 1024 + t0 + i] = l3_relu(out[j][i]);
+          _mm512_storeu_ps(yb + j * 1024 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
@@ -10196,10 +10190,8 @@ static void l2_conv1d(const float *restrict x, float *restrict y) {
               acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
           }
         }
-        float out[16][16];
-        for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
         for (int j = 0; j < 16; j++)
-          for (int i = 0; i < 16; i++) yb[j * 1024 + t0 + i] = l3_relu(out[j][i]);
+          _mm512_storeu_ps(yb + j * 1024 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];

@@ -830,6 +830,18 @@ static void emit_tile_avx512(Emit *e, const Op *op, const ConvDims *cd,
   em(e, "for (int j = 0; j < %lld; j++)", (long long)width);
   em(e, "  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);");
   while (close--) em(e, "}");
+  int relu = op->nact == 1 && strcmp(op->act[0]->kind->name, "ReLU") == 0;
+  if (!cd->wide && (op->nact == 0 || relu)) {
+    /* Stored straight from the registers; max(0, v) is ReLU, NaN kept. */
+    char *row = cd->nsp == 2 ? mc_format("oy * %lld + ",
+                                         (long long)cd->t.O[1])
+                             : mc_strdup("");
+    em(e, "for (int j = 0; j < %lld; j++)", (long long)width);
+    em(e, "  _mm512_storeu_ps(yb + j * %lld + %st0, %s);", (long long)cd->osz,
+       row, relu ? "_mm512_max_ps(_mm512_setzero_ps(), acc[j])" : "acc[j]");
+    free(row);
+    return;
+  }
   em(e, "float out[%lld][16];", (long long)width);
   em(e, "for (int j = 0; j < %lld; j++) _mm512_storeu_ps(out[j], acc[j]);",
      (long long)width);
