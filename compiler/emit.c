@@ -230,12 +230,13 @@ static void op_function(Emit *e, const Model *m, const Op *op) {
   em(e, "");
 }
 
-static void act_function(Emit *e, const Layer *l) {
+static void act_function(Emit *e, const Layer *l, int maybe_unused) {
   char name[64];
   snprintf(name, sizeof name, "l%d_%s", l->index, l->kind->name);
   for (char *c = name; *c; c++) *c = (char)tolower(*c);
   char *x = l->kind->act_expr(l);
-  em(e, "static float %s(float v) { return %s; } /* %s */", name, x, l->text);
+  em(e, "static %sfloat %s(float v) { return %s; } /* %s */",
+     maybe_unused ? "MC_UNUSED " : "", name, x, l->text);
   free(x);
 }
 
@@ -286,6 +287,12 @@ static const char *const helper_text[EH_NHELPERS] = {
     "#define MC_AVX512 1\n"
     "#else\n"
     "#define MC_AVX512 0\n"
+    "#endif\n"
+    "/* An activation the AVX-512 tiles apply in registers may go unused. */\n"
+    "#if defined(__GNUC__)\n"
+    "#define MC_UNUSED __attribute__((unused))\n"
+    "#else\n"
+    "#define MC_UNUSED\n"
     "#endif\n",
 };
 
@@ -363,7 +370,8 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
     for (int h = 0; h < EH_NHELPERS; h++)
       if (e.uses[h]) em(&e, "%s", helper_text[h]);
     for (int i = 0; i < p.nops; i++)
-      for (int j = 0; j < p.ops[i].nact; j++) act_function(&e, p.ops[i].act[j]);
+      for (int j = 0; j < p.ops[i].nact; j++)
+        act_function(&e, p.ops[i].act[j], e.uses[EH_AVX512]);
     em(&e, "");
   }
   em(&e, "/* ---- layers */");

@@ -50,6 +50,12 @@ static const float l0_bias[4] = {
 #else
 #define MC_AVX512 0
 #endif
+/* An activation the AVX-512 tiles apply in registers may go unused. */
+#if defined(__GNUC__)
+#define MC_UNUSED __attribute__((unused))
+#else
+#define MC_UNUSED
+#endif
 
 
 /* ---- layers */

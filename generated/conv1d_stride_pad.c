@@ -40,28 +40,6 @@ static const float l0_weight_packed[96] = {
   -0.095009424f, -0.3419666f, 0.41330865f, -0.3745253f,
 };
 
-/* 0.weight [32, 1, 3], layout [out][in/groups][kernel] */
-static const float l0_weight[96] = {
-  -0.0043225177f, 0.30971584f, -0.47518533f, -0.4248946f, -0.22236897f,
-  0.15482073f, -0.011439145f, 0.45777494f, -0.0512364f, 0.15277413f,
-  -0.1744828f, -0.11348708f, -0.5515707f, -0.38236874f, -0.23799711f,
-  0.021387115f, 0.22824688f, 0.34642333f, -0.39140946f, -0.25141457f,
-  0.20970349f, 0.4794247f, -0.11881878f, 0.43203798f, -0.09305926f, 0.0610918f,
-  0.5227769f, -0.5355907f, -0.36346388f, -0.14616501f, -0.2250511f, 0.4988311f,
-  -0.3742267f, -0.2657733f, -0.40336025f, -0.54072374f, -0.33702272f,
-  0.49628916f, 0.2576243f, 0.2798258f, 0.030363752f, -0.29599795f, 0.09767882f,
-  -0.5390689f, -0.4171738f, -0.29764137f, 0.36427218f, 0.33851272f, -0.256052f,
-  -0.020832175f, 0.36925054f, 0.573963f, 0.22914003f, 0.0779959f, 0.38710546f,
-  -0.33994517f, 0.10758577f, -0.44762284f, -0.40015346f, -0.29824966f,
-  0.26123542f, 0.23218742f, -0.34199488f, 0.17442161f, 0.31694913f,
-  -0.072871625f, 0.022044124f, 0.13377477f, 0.3581746f, 0.5543683f,
-  -0.4449197f, -0.2115814f, 0.22690436f, 0.47836322f, 0.5024144f, 0.5094289f,
-  0.114901096f, -0.5020538f, 0.053111892f, -0.36119342f, -0.53806394f,
-  0.51297134f, 0.4389939f, -0.575923f, 0.10806383f, -0.09726043f,
-  -0.095009424f, -0.26428604f, 0.2220236f, -0.3419666f, 0.21165161f,
-  0.2919707f, 0.41330865f, 0.2158777f, -0.5714239f, -0.3745253f,
-};
-
 /* 0.bias [32] */
 static const float l0_bias[32] = {
   0.28827965f, 0.12084019f, -0.4503817f, -0.33244953f, 0.54314184f,
@@ -157,12 +135,15 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
     for (int o = 0; o < 32; o++) { /* output channel */
       float *yo = yn + o * 6;
       const float *xg = xp;
+      const int og = o % 32, ob = og / 16; /* block */
+      const int width = ob < 2 ? 16 : 0, j = og - ob * 16;
+      const int blk = (o - og + ob * 16) * 3;
       for (int i = 0; i < 1; i++) yo[i] = l0_bias[o];
       { const int c = 0; (void)c; /* input channel in the group */
         const float *xc = xg + c * 10;
-        const float *w = l0_weight + (o * 1 + c) * 3;
+        const float *w = l0_weight_packed + blk + c * 3 * width + j;
         {
-          const float wk = w[2];
+          const float wk = w[(2) * width];
           for (int t = 0; t < 1; t++)
             yo[t] += wk * xc[t * 2];
         }
@@ -171,17 +152,20 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
     for (int o = 0; o < 32; o++) { /* output channel */
       float *yo = yn + o * 6;
       const float *xg = xp;
+      const int og = o % 32, ob = og / 16; /* block */
+      const int width = ob < 2 ? 16 : 0, j = og - ob * 16;
+      const int blk = (o - og + ob * 16) * 3;
       for (int i = 5; i < 6; i++) yo[i] = l0_bias[o];
       { const int c = 0; (void)c; /* input channel in the group */
         const float *xc = xg + c * 10;
-        const float *w = l0_weight + (o * 1 + c) * 3;
+        const float *w = l0_weight_packed + blk + c * 3 * width + j;
         {
-          const float wk = w[0];
+          const float wk = w[(0) * width];
           for (int t = 5; t < 6; t++)
             yo[t] += wk * xc[t * 2 - 2];
         }
         {
-          const float wk = w[1];
+          const float wk = w[(1) * width];
           for (int t = 5; t < 6; t++)
             yo[t] += wk * xc[t * 2 - 1];
         }

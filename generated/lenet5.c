@@ -51,40 +51,6 @@ static const float l0_weight_packed[150] = {
   0.06566896f, -0.06054318f, 0.10657618f, 0.13468874f,
 };
 
-/* 0.weight [6, 1, 5, 5], layout [out][in/groups][kernel] */
-static const float l0_weight[150] = {
-  0.10305264f, -0.08827565f, -0.038772296f, 0.09387379f, -0.18828738f,
-  0.119943455f, -0.041145064f, 0.10174878f, 0.027803397f, -0.024488831f,
-  0.055472184f, 0.009866357f, 0.073045634f, -0.0779402f, -0.014581752f,
-  -0.018005466f, 0.028988792f, -0.0007989645f, 0.17483334f, 0.062238026f,
-  -0.07448125f, -0.12079227f, -0.03352313f, -0.08626814f, -0.06408971f,
-  0.009576321f, 0.119225554f, 0.10870733f, -0.19551018f, 0.1239841f,
-  0.055872776f, 0.1897111f, 0.13201196f, -0.18222754f, -0.19016169f,
-  -0.09646642f, 0.17562234f, -0.0333138f, 0.08559189f, -0.09294229f,
-  0.1962436f, -0.08461969f, 0.14998496f, 0.002368331f, -0.10536349f,
-  0.10280297f, -0.10616403f, 0.05882094f, -0.057751443f, -0.02192688f,
-  -0.19227763f, -0.095356345f, 0.1085268f, -0.048615456f, 0.19920991f,
-  0.16031769f, -0.009364724f, -0.13349663f, 0.121792436f, 0.06207142f,
-  -0.12928395f, 0.12990892f, 0.12142036f, 0.177379f, -0.112111926f,
-  -0.032921195f, -0.0038743734f, 0.029211497f, -0.15178366f, -0.14192449f,
-  0.10880091f, -0.04689839f, 0.09769469f, 0.011401988f, 0.06566896f,
-  0.043977737f, 0.07271989f, 0.09914215f, -0.18522242f, 0.10067029f,
-  -0.14062464f, -0.1509018f, 0.012162876f, -0.034081437f, 0.1174648f,
-  -0.115827136f, -0.1777964f, 0.14555375f, -0.029656364f, 0.112491444f,
-  0.064296916f, -0.14997506f, 0.04017966f, 0.048039317f, -0.13391173f,
-  -0.09489446f, 0.06819513f, 0.035824515f, -0.08507452f, -0.06054318f,
-  0.18317655f, -0.03700426f, 0.11275833f, 0.08660064f, -0.12928143f,
-  -0.1700859f, 0.19197774f, 0.010443354f, 0.13709162f, 0.04144628f,
-  0.06432455f, 0.14939173f, 0.18964294f, -0.13271621f, 0.025005793f,
-  0.14925146f, 0.14488702f, 0.12424769f, -0.14474379f, -0.14402084f,
-  -0.12095433f, 0.025125671f, 0.19933298f, -0.12633513f, 0.10657618f,
-  -0.11069763f, -0.18804315f, -0.042507935f, 0.11523419f, 0.18567498f,
-  -0.12420776f, 0.043402243f, 0.17257205f, 0.13253072f, 0.124644615f,
-  0.14212652f, 0.12650327f, 0.051659275f, -0.13676403f, -0.1679517f,
-  -0.09164412f, -0.02328918f, -0.122590445f, 0.07317074f, 0.061897565f,
-  -0.04528706f, 0.076868154f, 0.064636946f, 0.1221078f, 0.13468874f,
-};
-
 /* 0.bias [6] */
 static const float l0_bias[6] = {
   -0.067730546f, 0.19540513f, -0.023121549f, -0.0068711997f, -0.18877602f,
@@ -12457,11 +12423,17 @@ static float mc_maxf(float m, float v) { return (v > m || v != v) ? v : m; }
 #else
 #define MC_AVX512 0
 #endif
+/* An activation the AVX-512 tiles apply in registers may go unused. */
+#if defined(__GNUC__)
+#define MC_UNUSED __attribute__((unused))
+#else
+#define MC_UNUSED
+#endif
 
-static float l1_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
-static float l4_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
-static float l8_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
-static float l10_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
+static MC_UNUSED float l1_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
+static MC_UNUSED float l4_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
+static MC_UNUSED float l8_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
+static MC_UNUSED float l10_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
 
 /* ---- layers */
 
@@ -12579,127 +12551,130 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
   for (int o = 0; o < 6; o++) { /* output channel */
     float *yo = yn + o * 784;
     const float *xg = xp;
+    const int og = o % 6, ob = og / 6; /* block */
+    const int width = ob < 1 ? 6 : 0, j = og - ob * 6;
+    const int blk = (o - og + ob * 6) * 25;
     for (int oy = 0; oy < 2; oy++)
       for (int ox = 0; ox < 28; ox++) yo[oy * 28 + ox] = l0_bias[o];
     { const int c = 0; (void)c; /* input channel in the group */
       const float *xc = xg + c * 784;
-      const float *w = l0_weight + (o * 1 + c) * 25;
+      const float *w = l0_weight_packed + blk + c * 25 * width + j;
       {
-        const float wk = w[5];
+        const float wk = w[(5) * width];
         for (int oy = 1; oy < 2; oy++)
           for (int ox = 2; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 30];
       }
       {
-        const float wk = w[6];
+        const float wk = w[(6) * width];
         for (int oy = 1; oy < 2; oy++)
           for (int ox = 1; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 29];
       }
       {
-        const float wk = w[7];
+        const float wk = w[(7) * width];
         for (int oy = 1; oy < 2; oy++)
           for (int ox = 0; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 28];
       }
       {
-        const float wk = w[8];
+        const float wk = w[(8) * width];
         for (int oy = 1; oy < 2; oy++)
           for (int ox = 0; ox < 27; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 27];
       }
       {
-        const float wk = w[9];
+        const float wk = w[(9) * width];
         for (int oy = 1; oy < 2; oy++)
           for (int ox = 0; ox < 26; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 26];
       }
       {
-        const float wk = w[10];
+        const float wk = w[(10) * width];
         for (int oy = 0; oy < 2; oy++)
           for (int ox = 2; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 2];
       }
       {
-        const float wk = w[11];
+        const float wk = w[(11) * width];
         for (int oy = 0; oy < 2; oy++)
           for (int ox = 1; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 1];
       }
       {
-        const float wk = w[12];
+        const float wk = w[(12) * width];
         for (int oy = 0; oy < 2; oy++)
           for (int ox = 0; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28];
       }
       {
-        const float wk = w[13];
+        const float wk = w[(13) * width];
         for (int oy = 0; oy < 2; oy++)
           for (int ox = 0; ox < 27; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 1];
       }
       {
-        const float wk = w[14];
+        const float wk = w[(14) * width];
         for (int oy = 0; oy < 2; oy++)
           for (int ox = 0; ox < 26; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 2];
       }
       {
-        const float wk = w[15];
+        const float wk = w[(15) * width];
         for (int oy = 0; oy < 2; oy++)
           for (int ox = 2; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 26];
       }
       {
-        const float wk = w[16];
+        const float wk = w[(16) * width];
         for (int oy = 0; oy < 2; oy++)
           for (int ox = 1; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 27];
       }
       {
-        const float wk = w[17];
+        const float wk = w[(17) * width];
         for (int oy = 0; oy < 2; oy++)
           for (int ox = 0; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 28];
       }
       {
-        const float wk = w[18];
+        const float wk = w[(18) * width];
         for (int oy = 0; oy < 2; oy++)
           for (int ox = 0; ox < 27; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 29];
       }
       {
-        const float wk = w[19];
+        const float wk = w[(19) * width];
         for (int oy = 0; oy < 2; oy++)
           for (int ox = 0; ox < 26; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 30];
       }
       {
-        const float wk = w[20];
+        const float wk = w[(20) * width];
         for (int oy = 0; oy < 2; oy++)
           for (int ox = 2; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 54];
       }
       {
-        const float wk = w[21];
+        const float wk = w[(21) * width];
         for (int oy = 0; oy < 2; oy++)
           for (int ox = 1; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 55];
       }
       {
-        const float wk = w[22];
+        const float wk = w[(22) * width];
         for (int oy = 0; oy < 2; oy++)
           for (int ox = 0; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 56];
       }
       {
-        const float wk = w[23];
+        const float wk = w[(23) * width];
         for (int oy = 0; oy < 2; oy++)
           for (int ox = 0; ox < 27; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 57];
       }
       {
-        const float wk = w[24];
+        const float wk = w[(24) * width];
         for (int oy = 0; oy < 2; oy++)
           for (int ox = 0; ox < 26; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 58];
@@ -12712,127 +12687,130 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
   for (int o = 0; o < 6; o++) { /* output channel */
     float *yo = yn + o * 784;
     const float *xg = xp;
+    const int og = o % 6, ob = og / 6; /* block */
+    const int width = ob < 1 ? 6 : 0, j = og - ob * 6;
+    const int blk = (o - og + ob * 6) * 25;
     for (int oy = 26; oy < 28; oy++)
       for (int ox = 0; ox < 28; ox++) yo[oy * 28 + ox] = l0_bias[o];
     { const int c = 0; (void)c; /* input channel in the group */
       const float *xc = xg + c * 784;
-      const float *w = l0_weight + (o * 1 + c) * 25;
+      const float *w = l0_weight_packed + blk + c * 25 * width + j;
       {
-        const float wk = w[0];
+        const float wk = w[(0) * width];
         for (int oy = 26; oy < 28; oy++)
           for (int ox = 2; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 58];
       }
       {
-        const float wk = w[1];
+        const float wk = w[(1) * width];
         for (int oy = 26; oy < 28; oy++)
           for (int ox = 1; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 57];
       }
       {
-        const float wk = w[2];
+        const float wk = w[(2) * width];
         for (int oy = 26; oy < 28; oy++)
           for (int ox = 0; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 56];
       }
       {
-        const float wk = w[3];
+        const float wk = w[(3) * width];
         for (int oy = 26; oy < 28; oy++)
           for (int ox = 0; ox < 27; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 55];
       }
       {
-        const float wk = w[4];
+        const float wk = w[(4) * width];
         for (int oy = 26; oy < 28; oy++)
           for (int ox = 0; ox < 26; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 54];
       }
       {
-        const float wk = w[5];
+        const float wk = w[(5) * width];
         for (int oy = 26; oy < 28; oy++)
           for (int ox = 2; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 30];
       }
       {
-        const float wk = w[6];
+        const float wk = w[(6) * width];
         for (int oy = 26; oy < 28; oy++)
           for (int ox = 1; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 29];
       }
       {
-        const float wk = w[7];
+        const float wk = w[(7) * width];
         for (int oy = 26; oy < 28; oy++)
           for (int ox = 0; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 28];
       }
       {
-        const float wk = w[8];
+        const float wk = w[(8) * width];
         for (int oy = 26; oy < 28; oy++)
           for (int ox = 0; ox < 27; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 27];
       }
       {
-        const float wk = w[9];
+        const float wk = w[(9) * width];
         for (int oy = 26; oy < 28; oy++)
           for (int ox = 0; ox < 26; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 26];
       }
       {
-        const float wk = w[10];
+        const float wk = w[(10) * width];
         for (int oy = 26; oy < 28; oy++)
           for (int ox = 2; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 2];
       }
       {
-        const float wk = w[11];
+        const float wk = w[(11) * width];
         for (int oy = 26; oy < 28; oy++)
           for (int ox = 1; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 1];
       }
       {
-        const float wk = w[12];
+        const float wk = w[(12) * width];
         for (int oy = 26; oy < 28; oy++)
           for (int ox = 0; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28];
       }
       {
-        const float wk = w[13];
+        const float wk = w[(13) * width];
         for (int oy = 26; oy < 28; oy++)
           for (int ox = 0; ox < 27; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 1];
       }
       {
-        const float wk = w[14];
+        const float wk = w[(14) * width];
         for (int oy = 26; oy < 28; oy++)
           for (int ox = 0; ox < 26; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 2];
       }
       {
-        const float wk = w[15];
+        const float wk = w[(15) * width];
         for (int oy = 26; oy < 27; oy++)
           for (int ox = 2; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 26];
       }
       {
-        const float wk = w[16];
+        const float wk = w[(16) * width];
         for (int oy = 26; oy < 27; oy++)
           for (int ox = 1; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 27];
       }
       {
-        const float wk = w[17];
+        const float wk = w[(17) * width];
         for (int oy = 26; oy < 27; oy++)
           for (int ox = 0; ox < 28; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 28];
       }
       {
-        const float wk = w[18];
+        const float wk = w[(18) * width];
         for (int oy = 26; oy < 27; oy++)
           for (int ox = 0; ox < 27; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 29];
       }
       {
-        const float wk = w[19];
+        const float wk = w[(19) * width];
         for (int oy = 26; oy < 27; oy++)
           for (int ox = 0; ox < 26; ox++)
             yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 30];
@@ -12845,32 +12823,35 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
   for (int o = 0; o < 6; o++) { /* output channel */
     float *yo = yn + o * 784;
     const float *xg = xp;
+    const int og = o % 6, ob = og / 6; /* block */
+    const int width = ob < 1 ? 6 : 0, j = og - ob * 6;
+    const int blk = (o - og + ob * 6) * 25;
     for (int oy = 2; oy < 26; oy++)
       for (int ox = 0; ox < 2; ox++) yo[oy * 28 + ox] = l0_bias[o];
     { const int c = 0; (void)c; /* input channel in the group */
       const float *xc = xg + c * 784;
-      const float *w = l0_weight + (o * 1 + c) * 25;
+      const float *w = l0_weight_packed + blk + c * 25 * width + j;
       for (int ky = 0; ky < 5; ky++) {
         {
-          const float wk = w[ky * 5 + 1];
+          const float wk = w[(ky * 5 + 1) * width];
           for (int oy = 2; oy < 26; oy++)
             for (int ox = 1; ox < 2; ox++)
               yo[ox + oy * 28] += wk * xc[ox + oy * 28 + ky * 28 - 57];
         }
         {
-          const float wk = w[ky * 5 + 2];
+          const float wk = w[(ky * 5 + 2) * width];
           for (int oy = 2; oy < 26; oy++)
             for (int ox = 0; ox < 2; ox++)
               yo[ox + oy * 28] += wk * xc[ox + oy * 28 + ky * 28 - 56];
         }
         {
-          const float wk = w[ky * 5 + 3];
+          const float wk = w[(ky * 5 + 3) * width];
           for (int oy = 2; oy < 26; oy++)
             for (int ox = 0; ox < 2; ox++)
               yo[ox + oy * 28] += wk * xc[ox + oy * 28 + ky * 28 - 55];
         }
         {
-          const float wk = w[ky * 5 + 4];
+          const float wk = w[(ky * 5 + 4) * width];
           for (int oy = 2; oy < 26; oy++)
             for (int ox = 0; ox < 2; ox++)
               yo[ox + oy * 28] += wk * xc[ox + oy * 28 + ky * 28 - 54];
@@ -12884,32 +12865,35 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
   for (int o = 0; o < 6; o++) { /* output channel */
     float *yo = yn + o * 784;
     const float *xg = xp;
+    const int og = o % 6, ob = og / 6; /* block */
+    const int width = ob < 1 ? 6 : 0, j = og - ob * 6;
+    const int blk = (o - og + ob * 6) * 25;
     for (int oy = 2; oy < 26; oy++)
       for (int ox = 26; ox < 28; ox++) yo[oy * 28 + ox] = l0_bias[o];
     { const int c = 0; (void)c; /* input channel in the group */
       const float *xc = xg + c * 784;
-      const float *w = l0_weight + (o * 1 + c) * 25;
+      const float *w = l0_weight_packed + blk + c * 25 * width + j;
       for (int ky = 0; ky < 5; ky++) {
         {
-          const float wk = w[ky * 5];
+          const float wk = w[(ky * 5) * width];
           for (int oy = 2; oy < 26; oy++)
             for (int ox = 26; ox < 28; ox++)
               yo[ox + oy * 28] += wk * xc[ox + oy * 28 + ky * 28 - 58];
         }
         {
-          const float wk = w[ky * 5 + 1];
+          const float wk = w[(ky * 5 + 1) * width];
           for (int oy = 2; oy < 26; oy++)
             for (int ox = 26; ox < 28; ox++)
               yo[ox + oy * 28] += wk * xc[ox + oy * 28 + ky * 28 - 57];
         }
         {
-          const float wk = w[ky * 5 + 2];
+          const float wk = w[(ky * 5 + 2) * width];
           for (int oy = 2; oy < 26; oy++)
             for (int ox = 26; ox < 28; ox++)
               yo[ox + oy * 28] += wk * xc[ox + oy * 28 + ky * 28 - 56];
         }
         {
-          const float wk = w[ky * 5 + 3];
+          const float wk = w[(ky * 5 + 3) * width];
           for (int oy = 2; oy < 26; oy++)
             for (int ox = 26; ox < 27; ox++)
               yo[ox + oy * 28] += wk * xc[ox + oy * 28 + ky * 28 - 55];

@@ -5388,11 +5388,17 @@ static float mc_maxf(float m, float v) { return (v > m || v != v) ? v : m; }
 #else
 #define MC_AVX512 0
 #endif
+/* An activation the AVX-512 tiles apply in registers may go unused. */
+#if defined(__GNUC__)
+#define MC_UNUSED __attribute__((unused))
+#else
+#define MC_UNUSED
+#endif
 
-static float l2_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
-static float l6_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
-static float l10_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
-static float l14_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
+static MC_UNUSED float l2_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
+static MC_UNUSED float l6_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
+static MC_UNUSED float l10_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
+static MC_UNUSED float l14_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
 
 /* ---- layers */
 

@@ -196,6 +196,12 @@ static void test_models_generate_and_compile(void **state) {
         memcpy(&cases[i].fwd_native, &f, sizeof f);
       }
     }
+    if (nvec && have("clang")) {
+      cmd = mc_format("cd '%s' && clang " WFLAGS " -march=native "
+                      "-fsyntax-only%s", workdir, vec.s);
+      assert_int_equal(system(cmd), 0);
+      free(cmd);
+    }
     printf("AVX-512: %d files built with -march=native\n", nvec);
     buf_free(&vec);
   } else {

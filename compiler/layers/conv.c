@@ -527,7 +527,10 @@ static int64_t conv_scratch(const Op *op) {
 }
 
 static void conv_pre(Emit *e, const char *kidx, void *ctx) {
-  em(e, "const float wk = w[%s];", kidx);
+  if (ctx) /* packed weights: taps `width` floats apart */
+    em(e, "const float wk = w[(%s) * width];", kidx);
+  else
+    em(e, "const float wk = w[%s];", kidx);
 }
 
 static void conv_stmt(Emit *e, const char *y, const char *x, const char *k,
@@ -592,8 +595,8 @@ static void emit_pad_maps(Emit *e, const Layer *l, const ConvDims *cd) {
 /* The direct loops for every output channel over the outputs in the box
  * [a, b) (NULL: all outputs). */
 static void emit_direct(Emit *e, const Op *op, const ConvDims *cd,
-                        const char *wn, const char *bn, const int64_t *a,
-                        const int64_t *b) {
+                        const char *wn, int packed, const char *bn,
+                        const int64_t *a, const int64_t *b) {
   Taps t = cd->t;
   if (a)
     for (int i = 0; i < cd->nsp; i++) t.A[i] = a[i], t.B[i] = b[i];
@@ -605,6 +608,17 @@ static void emit_direct(Emit *e, const Op *op, const ConvDims *cd,
        (long long)cd->ocg, (long long)(cd->icg * cd->xsz));
   else
     em(e, "const float *xg = xp;");
+  if (packed) { /* where output o's weights are in the blocked layout */
+    int64_t ocb = cd->ocg < CONV_OCB ? cd->ocg : CONV_OCB;
+    int64_t nfull = cd->ocg / ocb, per = cd->icg * cd->ksz;
+    em(e, "const int og = o %% %lld, ob = og / %lld; /* block */",
+       (long long)cd->ocg, (long long)ocb);
+    em(e, "const int width = ob < %lld ? %lld : %lld, j = og - ob * %lld;",
+       (long long)nfull, (long long)ocb, (long long)(cd->ocg % ocb),
+       (long long)ocb);
+    em(e, "const int blk = (o - og + ob * %lld) * %lld;", (long long)ocb,
+       (long long)per);
+  }
   char *init = bn ? mc_format("%s[o]", bn) : mc_strdup("0.0f");
   if (!a) {
     em(e, "for (int i = 0; i < %lld; i++) yo[i] = %s;", (long long)cd->osz,
@@ -622,9 +636,14 @@ static void emit_direct(Emit *e, const Op *op, const ConvDims *cd,
   em(e, "for (int c = 0; c < %lld; c++) { /* input channel in the group */",
      (long long)cd->icg);
   em(e, "const float *xc = xg + c * %lld;", (long long)cd->xsz);
-  em(e, "const float *w = %s + (o * %lld + c) * %lld;", wn, (long long)cd->icg,
-     (long long)cd->ksz);
-  TapPrinter pr = {conv_pre, conv_stmt, NULL};
+  if (packed) {
+    em(e, "const float *w = %s + blk + c * %lld * width + j;", wn,
+       (long long)cd->ksz);
+  } else {
+    em(e, "const float *w = %s + (o * %lld + c) * %lld;", wn,
+       (long long)cd->icg, (long long)cd->ksz);
+  }
+  TapPrinter pr = {conv_pre, conv_stmt, packed ? (void *)cd : NULL};
   if (!em_taps(e, &t, &pr))
     em(e, "(void)xc, (void)w; /* every tap reads padding */");
   em(e, "}");
@@ -1013,8 +1032,12 @@ static void conv_emit(Emit *e, const Op *op) {
                : "too few outputs or output channels for the blocked "
                  "kernel, or a stride along the rows");
   }
-  /* The direct loops (all, or the border) read the PyTorch layout. */
-  if (border) {
+  /* The direct loops read the PyTorch layout, or on the border of a
+   * blocked convolution the packed one. */
+  if (how == CONV_BLOCKED) {
+    wn = wpn;
+    free(w);
+  } else if (border) {
     what = mc_format("%s.weight %s%s, layout [out][in/groups][kernel]",
                      l->prefix, ws, scaled);
     wn = em_param(e, op, "weight", w, nw, what);
@@ -1063,16 +1086,18 @@ static void conv_emit(Emit *e, const Op *op) {
     int x = cd.nsp - 1;
     if (cd.nsp == 2) {
       a[1] = 0, b[1] = cd.t.O[1];
-      if (lo[0] > 0) a[0] = 0, b[0] = lo[0], emit_direct(e, op, &cd, wn, bn, a, b);
+      if (lo[0] > 0)
+        a[0] = 0, b[0] = lo[0], emit_direct(e, op, &cd, wn, 1, bn, a, b);
       if (hi[0] < cd.t.O[0])
-        a[0] = hi[0], b[0] = cd.t.O[0], emit_direct(e, op, &cd, wn, bn, a, b);
+        a[0] = hi[0], b[0] = cd.t.O[0], emit_direct(e, op, &cd, wn, 1, bn, a, b);
       a[0] = lo[0], b[0] = hi[0];
     }
-    if (lo[x] > 0) a[x] = 0, b[x] = lo[x], emit_direct(e, op, &cd, wn, bn, a, b);
+    if (lo[x] > 0)
+      a[x] = 0, b[x] = lo[x], emit_direct(e, op, &cd, wn, 1, bn, a, b);
     if (hi[x] < cd.t.O[x])
-      a[x] = hi[x], b[x] = cd.t.O[x], emit_direct(e, op, &cd, wn, bn, a, b);
+      a[x] = hi[x], b[x] = cd.t.O[x], emit_direct(e, op, &cd, wn, 1, bn, a, b);
   } else {
-    emit_direct(e, op, &cd, wn, bn, NULL, NULL);
+    emit_direct(e, op, &cd, wn, 0, bn, NULL, NULL);
   }
   if (cd.n > 1) em(e, "}");
 }
