@@ -719,7 +719,7 @@ static void test_bad_spec_files(void **state) {
       failed++;
       continue;
     }
-    Limits lim = {MC_DEFAULT_INSTRUCTIONS, MC_DEFAULT_MEMORY};
+    Limits lim = {0}; /* every limit at its default */
     Diag d;
     Model m;
     memset(&d, 0, sizeof d);
