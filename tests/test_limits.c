@@ -5,8 +5,10 @@
  * (the offending layer's line, or the model's), the hint naming the option
  * that raises the limit, and, outside the sanitizers, that modelc's peak
  * RSS (from wait4) stayed under 100 MB: the refusal comes before any large
- * allocation. Rows with a raised limit check the option works. */
-#define _DEFAULT_SOURCE /* wait4, realpath */
+ * allocation. Rows with a raised limit check the option works. A second
+ * test covers where a spec's `weights` path leads: relative to the spec's
+ * directory, absolute as given, read only as a weights file. */
+#define _DEFAULT_SOURCE /* wait4, realpath, mkfifo */
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -224,6 +226,57 @@ static void test_limits_rows(void **state) {
   if (failed) fail_msg("%d of %d limit rows failed", failed, NROWS);
 }
 
+/* A spec's `weights` is relative to the spec's directory, absolute as
+ * given, and read only as a .safetensors file: /etc/passwd, a directory
+ * or a FIFO is a clear error at the model line, and nothing of the file
+ * is echoed. */
+static void test_limits_weights_paths(void **state) {
+  (void)state;
+  static const struct {
+    const char *weights, *want;
+  } cases[] = {
+      {"/etc/passwd", "weights file '/etc/passwd': truncated file or not a "
+                      "safetensors file"},
+      {"../../x.safetensors", "weights file 'a/b/../../x.safetensors': "
+                              "truncated file or not a safetensors file"},
+      {"../../fifo", "weights file 'a/b/../../fifo': not a regular file"},
+      {"..", "weights file 'a/b/..': not a regular file"},
+      {"../../none", "weights file 'a/b/../../none': cannot open: no such "
+                     "file"},
+  };
+  char *dir = mc_format("%s/a/b", tmpdir);
+  char *cmd = mc_format("mkdir -p '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+  free(cmd);
+  char *x = mc_format("%s/x.safetensors", tmpdir);
+  write_text(x, "root:x:0:0:root:/root:/bin/sh\n");
+  free(x);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *spec = mc_format("return model \"w\" {\n  input = {1, 4},\n"
+                           "  weights = \"%s\",\n  nn.Linear{4, 2},\n}\n",
+                           cases[i].weights);
+    char *path = mc_format("%s/w.lua", dir);
+    write_text(path, spec);
+    /* From the scratch directory, the spec as a/b/w.lua. */
+    char *err, *want = mc_format("a/b/w.lua:1: error: %s", cases[i].want);
+    long rss;
+    double secs;
+    int st = run(tmpdir, "build -o gen a/b/w.lua", &err, &rss, &secs);
+    if (st != 1 || !err || strncmp(err, want, strlen(want)) != 0 ||
+        strstr(err, "root:") || secs > MAX_SECONDS)
+      fail_msg("weights = \"%s\": exit %d, want 1 and '%s'; got:\n%s",
+               cases[i].weights, st, want, err ? err : "");
+    free(err);
+    free(want);
+    free(spec);
+    free(path);
+  }
+  char *gen = mc_format("%s/gen", tmpdir);
+  assert_int_equal(access(gen, F_OK), -1); /* nothing was written */
+  free(gen);
+  free(dir);
+}
+
 /* A .safetensors file with one F32 tensor of n values, the data area
  * `data` bytes long (sparse when large). */
 static void write_safetensors(const char *path, uint64_t n, uint64_t data) {
@@ -261,7 +314,10 @@ static int setup(void **state) {
   p = mc_format("%s/lie.safetensors", tmpdir);
   write_safetensors(p, n, 16);
   free(p);
-  return 0;
+  p = mc_format("%s/fifo", tmpdir);
+  int r = mkfifo(p, 0644);
+  free(p);
+  return r;
 }
 
 static int teardown(void **state) {
@@ -275,6 +331,7 @@ static int teardown(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_limits_rows),
+      cmocka_unit_test(test_limits_weights_paths),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
