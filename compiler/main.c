@@ -26,11 +26,23 @@ static const char usage_text[] =
     "  --max-instructions N   Lua instructions a spec may run (default "
     "50000000)\n"
     "  --max-memory MB        memory a spec may use (default 64)\n"
+    "  --max-layers N         layers in the model (default 10000)\n"
+    "  --max-params N         parameters of the model and values in its "
+    "weights\n"
+    "                         file (default 67108864)\n"
+    "  --max-activation-bytes N\n"
+    "                         workspace, input and output of the generated "
+    "code\n"
+    "                         (default 1073741824)\n"
+    "  --max-code-bytes N     size of the generated C without its weights, "
+    "as\n"
+    "                         estimated (default 268435456)\n"
     "\n"
     "  modelc --help | --version | <command> --help\n";
 
 static const char check_help[] =
     "usage: modelc check [--max-instructions N] [--max-memory MB] SPEC\n"
+    "       (and the other --max-* options of modelc --help)\n"
     "\n"
     "Run the spec in the sandbox, infer every layer's output shape with\n"
     "PyTorch's rules and print one row per layer: index, name, the layer,\n"
@@ -110,16 +122,32 @@ typedef struct Options {
   int quiet, explain;
 } Options;
 
+/* The --max-* options that take a count, and where each goes. */
+static int64_t *limit_option(const char *a, Limits *lim, int64_t *hi) {
+  *hi = INT64_MAX / 2;
+  if (strcmp(a, "--max-instructions") == 0) return &lim->max_instructions;
+  if (strcmp(a, "--max-layers") == 0) {
+    *hi = 100000000;
+    return &lim->max_layers;
+  }
+  if (strcmp(a, "--max-params") == 0) {
+    *hi = MC_MAX_NUMEL;
+    return &lim->max_params;
+  }
+  if (strcmp(a, "--max-activation-bytes") == 0) return &lim->max_activation;
+  if (strcmp(a, "--max-code-bytes") == 0) return &lim->max_code;
+  return NULL;
+}
+
 /* Parse argv[2..]. Returns 0, or an exit status. */
 static int parse_options(int argc, char **argv, int allowed, Options *o) {
   memset(o, 0, sizeof *o);
-  o->lim.max_instructions = MC_DEFAULT_INSTRUCTIONS;
-  o->lim.max_memory = MC_DEFAULT_MEMORY;
+  limits_resolve(&o->lim, &o->lim);
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
     int run = allowed & OPT_RUN;
-    int takes_value = strcmp(a, "--max-instructions") == 0 ||
-                      strcmp(a, "--max-memory") == 0 ||
+    int64_t hi, *limit = limit_option(a, &o->lim, &hi);
+    int takes_value = limit || strcmp(a, "--max-memory") == 0 ||
                       ((allowed & OPT_OUTDIR) && strcmp(a, "-o") == 0) ||
                       ((allowed & OPT_WEIGHTS) && strcmp(a, "--weights") == 0) ||
                       (run && (strcmp(a, "--input") == 0 ||
@@ -128,14 +156,14 @@ static int parse_options(int argc, char **argv, int allowed, Options *o) {
                                strcmp(a, "--repeat") == 0));
     if (takes_value && i + 1 >= argc)
       return usage_error("option '%s' needs a value", a);
-    if (strcmp(a, "--max-instructions") == 0 ||
-        strcmp(a, "--max-memory") == 0) {
-      int64_t v;
-      int mem = a[6] == 'm';
-      if (parse_count(argv[++i], 1, mem ? 1 << 20 : INT64_MAX / 2, &v))
+    if (limit) {
+      if (parse_count(argv[++i], 1, hi, limit))
         return usage_error("option '%s' needs a positive whole number", a);
-      if (mem) o->lim.max_memory = v << 20;
-      else o->lim.max_instructions = v;
+    } else if (strcmp(a, "--max-memory") == 0) {
+      int64_t v;
+      if (parse_count(argv[++i], 1, 1 << 20, &v))
+        return usage_error("option '%s' needs a positive whole number", a);
+      o->lim.max_memory = v << 20;
     } else if (takes_value && strcmp(a, "-o") == 0) {
       o->outdir = argv[++i];
     } else if (takes_value && strcmp(a, "--weights") == 0) {
@@ -170,10 +198,12 @@ static int parse_options(int argc, char **argv, int allowed, Options *o) {
   return 0;
 }
 
-/* Load, check and plan a spec; with `weights`, load its parameters too. */
+/* Load, check and plan a spec, and hold it to the limits; with
+ * `weights`, load its parameters too. */
 static int load_model(const Options *o, int weights, Diag *d, Model *m) {
   if (spec_load(o->spec, &o->lim, d, m) || shape_infer(m, d)) return -1;
   plan_memory(m);
+  if (limits_check(m, d)) return -1;
   if (weights && weights_load(m, o->weights, d)) return -1;
   return 0;
 }

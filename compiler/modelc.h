@@ -8,6 +8,7 @@
  *   args.c      PyTorch-style argument binding for layer constructors
  *   layers.c    the table of layer kinds (one file per kind in layers/)
  *   shape.c     shape inference over the layer sequence
+ *   limits.c    hard limits: parameters, activation memory, code size
  *   weights.c   parameter values: inline, weights file, or seeded init
  *   lower.c     layers to ops: fusion of activations, BatchNorm folding
  *   plan.c      activation memory plan (workspace offsets)
@@ -182,6 +183,27 @@ typedef struct Layer {
   int64_t nparams, macs;
 } Layer;
 
+/* What a spec may ask of modelc; each can be raised on the command line.
+ * A field left 0 means its default, so `{instructions, memory}` still
+ * initialises a whole Limits. */
+typedef struct Limits {
+  int64_t max_instructions; /* Lua VM instructions for running a spec */
+  int64_t max_memory;       /* bytes the Lua state may hold */
+  int64_t max_layers;       /* layers in the model (spec.c) */
+  int64_t max_params;       /* parameters of the model, and values in its
+                               weights file (limits.c, weights.c) */
+  int64_t max_activation;   /* bytes of workspace + input + output */
+  int64_t max_code;         /* bytes of generated C apart from the weight
+                               arrays, as estimated */
+} Limits;
+
+#define MC_DEFAULT_INSTRUCTIONS 50000000LL
+#define MC_DEFAULT_MEMORY (64LL << 20)
+#define MC_DEFAULT_LAYERS 10000LL
+#define MC_DEFAULT_PARAMS (64LL << 20)     /* 256 MiB as float32 */
+#define MC_DEFAULT_ACTIVATION (1LL << 30)  /* 1 GiB */
+#define MC_DEFAULT_CODE (256LL << 20)      /* 256 MiB of C text */
+
 typedef struct Model {
   char *name;
   char *file; /* the spec path as given */
@@ -192,6 +214,7 @@ typedef struct Model {
   int64_t seed;
   Layer *layers;
   int nlayers;
+  Limits lim; /* as given to spec_load, defaults filled in */
   /* filled by plan.c */
   int64_t workspace_bytes;
 } Model;
@@ -249,13 +272,22 @@ void layer_set_param(Layer *l, int which, int n, const int64_t *dims);
 
 /* ------------------------------------------------------------- sandbox.c */
 
-typedef struct Limits {
-  int64_t max_instructions; /* Lua VM instructions for running a spec */
-  int64_t max_memory;       /* bytes the Lua state may hold */
-} Limits;
+/* Limits (with the IR above) bound the Lua state: max_instructions and
+ * max_memory. */
 
-#define MC_DEFAULT_INSTRUCTIONS 50000000LL
-#define MC_DEFAULT_MEMORY (64LL << 20)
+/* ------------------------------------------------------------- limits.c */
+
+/* *out = *in with every 0 field replaced by its default. */
+void limits_resolve(const Limits *in, Limits *out);
+/* The generated C file's size in bytes apart from its weight arrays,
+ * estimated from the model before emitting it (unrolled kernel taps,
+ * per-op code). */
+int64_t limits_code_bytes(const Model *m);
+/* After shape_infer and plan_memory, before anything large is allocated:
+ * the model's parameters, activation memory and generated code within
+ * m->lim. Return 0, or -1 after reporting at the offending layer's line
+ * (or the model's) the number, the limit and the option that raises it. */
+int limits_check(const Model *m, Diag *d);
 
 /* ---------------------------------------------------------------- spec.c */
 

@@ -23,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define ST_MAX_HEADER 100000000ull /* the limit of the reference reader */
 #define ST_MAX_DEPTH 64            /* JSON nesting limit */
@@ -854,6 +856,7 @@ typedef struct Src {
   const unsigned char *mem;
   FILE *fp;
   uint64_t size;
+  uint64_t max_values; /* most float32 values the tensors may hold */
 } Src;
 
 /* Copies n bytes at offset off into dst; -1 if they cannot be read. */
@@ -927,6 +930,19 @@ static int load_tensors(const Src *s, const unsigned char *hdr, size_t hlen,
   if (hdr_parse(&j, &es, data_len) != 0 ||
       check_layout(&es, data_len, err, errlen) != 0)
     goto fail;
+  /* The layout is proved to fit the file; a sparse file can still be
+     huge: bound what we allocate before allocating any of it. */
+  {
+    uint64_t total = 0;
+    for (i = 0; i < es.n; i++)
+      if (!es.v[i].drop) total += (uint64_t)st_numel(&es.v[i].t);
+    if (total > s->max_values) {
+      seterr(err, errlen, "its tensors hold %llu values, more than the "
+             "limit of %llu", (unsigned long long)total,
+             (unsigned long long)s->max_values);
+      goto fail;
+    }
+  }
   for (i = 0; i < es.n; i++)
     if (!es.v[i].drop && load_data(s, 8 + hlen, &es.v[i], err, errlen) != 0)
       goto fail;
@@ -984,6 +1000,7 @@ int st_load_mem(const unsigned char *buf, size_t len, StFile *out, char *err,
   s.mem = buf != NULL ? buf : empty;
   s.fp = NULL;
   s.size = buf != NULL ? len : 0;
+  s.max_values = UINT64_MAX;
   return load(&s, out, err, errlen);
 }
 
@@ -996,24 +1013,36 @@ static void errno_msg(char *err, size_t errlen, const char *what, int e) {
 }
 
 int st_load(const char *path, StFile *out, char *err, size_t errlen) {
+  return st_load_max(path, UINT64_MAX, out, err, errlen);
+}
+
+int st_load_max(const char *path, uint64_t max_values, StFile *out,
+                char *err, size_t errlen) {
   struct stat st;
   Src s;
-  int rc;
+  int rc, fd;
   out->tensors = NULL;
   out->count = 0;
   s.mem = NULL;
-  if ((s.fp = fopen(path, "rb")) == NULL) {
+  s.max_values = max_values;
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+  if ((fd = open(path, O_RDONLY | O_NONBLOCK)) < 0) {
     errno_msg(err, errlen, "cannot open", errno);
     return -1;
   }
-  if (fstat(fileno(s.fp), &st) != 0) {
+  if (fstat(fd, &st) != 0) {
     errno_msg(err, errlen, "cannot read", errno);
-    fclose(s.fp);
+    close(fd);
     return -1;
   }
   if (!S_ISREG(st.st_mode)) {
     seterr(err, errlen, "not a regular file");
-    fclose(s.fp);
+    close(fd);
+    return -1;
+  }
+  if ((s.fp = fdopen(fd, "rb")) == NULL) {
+    errno_msg(err, errlen, "cannot open", errno);
+    close(fd);
     return -1;
   }
   s.size = (uint64_t)st.st_size;

@@ -45,6 +45,11 @@ typedef struct StFile {
 /* Loads every tensor of a .safetensors file. Returns 0 on success; on
    failure returns -1, leaves *out empty and writes a message into err. */
 int st_load(const char *path, StFile *out, char *err, size_t errlen);
+/* The same, refusing a file whose tensors hold more than max_values
+   values in all before allocating any of them (a sparse file can declare
+   gigabytes and prove them). Only regular files are read. */
+int st_load_max(const char *path, uint64_t max_values, StFile *out,
+                char *err, size_t errlen);
 
 /* The same from a buffer holding a whole file (for tests and fuzzing). */
 int st_load_mem(const unsigned char *buf, size_t len, StFile *out, char *err,

@@ -8,7 +8,12 @@
  *   base functions, string (without the pattern functions, which a hook
  *   cannot interrupt, and without dump), table and math (without random),
  *   and the DSL. No io, os, package, require, debug, load, dofile,
- *   setmetatable, getmetatable, coroutine; text chunks only;
+ *   setmetatable, getmetatable, coroutine, utf8; text chunks only;
+ * - C loops whose length the spec picks without paying for it in memory
+ *   (string.rep of nothing, table.move, table.insert/remove in a table
+ *   whose border #t is huge) are cut short or charged to the budget;
+ * - print goes to stderr, at most SB_PRINT_MAX bytes, and an error
+ *   message is cut at SB_MESSAGE_MAX bytes;
  * - a limit, once hit, cannot be caught by pcall/xpcall in the spec.
  * The measurements behind these choices are in shared/NOTES.md. */
 #include "sandbox.h"
@@ -19,6 +24,7 @@
 #include <string.h>
 
 #define SB_HOOK_EVERY 1000
+#define SB_MESSAGE_MAX 4096 /* bytes of a spec's error message shown */
 
 static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   Sandbox *sb = ud;
@@ -115,18 +121,94 @@ static int sb_xpcall(lua_State *L) {
   return sb_finish_pcall(L, status, 2);
 }
 
-/* print writes to stderr: stdout belongs to modelc's own output. */
+/* print writes to stderr: stdout belongs to modelc's own output (the
+ * table, the DOT text, the output tensor). At most SB_PRINT_MAX bytes in
+ * all, so a print in a loop cannot fill a disk; the rest is dropped with
+ * one note. */
 static int sb_print(lua_State *L) {
+  Sandbox *sb = sb_of(L);
   int n = lua_gettop(L);
   for (int i = 1; i <= n; i++) {
     size_t len;
     const char *s = luaL_tolstring(L, i, &len); /* ... s */
-    if (i > 1) fputc('\t', stderr);
-    fwrite(s, 1, len, stderr);
+    if (sb->printed <= SB_PRINT_MAX) {
+      size_t room = (size_t)(SB_PRINT_MAX - sb->printed);
+      if (i > 1) fputc('\t', stderr);
+      fwrite(s, 1, len < room ? len : room, stderr);
+    }
+    sb->printed += (int64_t)len + 1;
     lua_pop(L, 1);
   }
-  fputc('\n', stderr);
+  if (sb->printed <= SB_PRINT_MAX) {
+    fputc('\n', stderr);
+  } else if (!sb->print_cut) {
+    sb->print_cut = 1;
+    fprintf(stderr, "\n(print: output past %d bytes dropped)\n",
+            SB_PRINT_MAX);
+  }
   return 0;
+}
+
+/* Count `n` units of work done in one C call against the instruction
+ * budget: the count hook cannot interrupt a C function, so a library loop
+ * whose length the spec chooses pays for it up front. */
+static void sb_charge(lua_State *L, lua_Unsigned n) {
+  Sandbox *sb = sb_of(L);
+  if (sb->budget > 0 && n < (lua_Unsigned)sb->budget) {
+    sb->budget -= (int64_t)n;
+    return;
+  }
+  sb->budget = 0;
+  if (!sb->fatal) sb->fatal = SB_FATAL_INSTRUCTIONS;
+  sb_raise(L, "instruction limit");
+}
+
+/* Call the library function in upvalue 1 with this call's arguments. */
+static int sb_call_orig(lua_State *L) {
+  int n = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1)); /* args... f */
+  lua_insert(L, 1);                      /* f args... */
+  lua_call(L, n, LUA_MULTRET);           /* results... */
+  return lua_gettop(L);
+}
+
+/* string.rep(s, n [, sep]): an empty result is built by n empty copies in
+ * one C loop (a 2^63 loop for ("").rep("", math.maxinteger)): return it
+ * at once. Any other result holds at least n bytes, so the memory cap
+ * refuses it before the loop starts. */
+static int sb_rep(lua_State *L) {
+  size_t l, lsep;
+  luaL_checklstring(L, 1, &l);
+  luaL_checkinteger(L, 2);
+  luaL_optlstring(L, 3, "", &lsep);
+  if (l == 0 && lsep == 0) {
+    lua_pushliteral(L, "");
+    return 1;
+  }
+  return sb_call_orig(L);
+}
+
+/* table.move(a1, f, e, t [, a2]) copies e - f + 1 elements, present or
+ * not (t[i] = nil allocates nothing): charge them. */
+static int sb_move(lua_State *L) {
+  lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
+  if (e >= f) sb_charge(L, (lua_Unsigned)e - (lua_Unsigned)f + 1u);
+  return sb_call_orig(L);
+}
+
+/* table.insert(t, pos, v) and table.remove(t, pos) shift the elements
+ * from pos to #t, and #t can be 2^50 for a table of 51 elements (a border
+ * found by doubling): charge the shift. Appending stays free. */
+static int sb_shift(lua_State *L) {
+  int is_insert = (int)lua_tointeger(L, lua_upvalueindex(2));
+  if (lua_type(L, 1) == LUA_TTABLE &&
+      lua_gettop(L) >= (is_insert ? 3 : 2) && lua_isinteger(L, 2)) {
+    lua_Integer size = (lua_Integer)lua_rawlen(L, 1);
+    lua_Integer pos = lua_tointeger(L, 2);
+    if (pos >= 1 && pos <= size)
+      sb_charge(L, (lua_Unsigned)(size - pos) + 1u);
+  }
+  return sb_call_orig(L);
 }
 
 /* collectgarbage("count") only. */
@@ -197,9 +279,23 @@ static void sb_make_env(lua_State *L) {
     lua_pop(L, 1);                                /* ... env str "" */
   }
   lua_pop(L, 1);                                  /* ... env str */
+  lua_getfield(L, -1, "rep");                     /* ... env str rep */
+  lua_pushcclosure(L, sb_rep, 1);                 /* ... env str wrapped */
+  lua_setfield(L, -2, "rep");                     /* ... env str */
   lua_setfield(L, env, "string");                 /* ... env */
-  copy_fields(L, g + 2, table_names);
-  lua_setfield(L, env, "table");
+  copy_fields(L, g + 2, table_names);             /* ... env tab */
+  lua_getfield(L, -1, "move");                    /* ... env tab move */
+  lua_pushcclosure(L, sb_move, 1);                /* ... env tab wrapped */
+  lua_setfield(L, -2, "move");                    /* ... env tab */
+  lua_getfield(L, -1, "insert");                  /* ... env tab insert */
+  lua_pushinteger(L, 1);                          /* ... env tab insert 1 */
+  lua_pushcclosure(L, sb_shift, 2);               /* ... env tab wrapped */
+  lua_setfield(L, -2, "insert");                  /* ... env tab */
+  lua_getfield(L, -1, "remove");                  /* ... env tab remove */
+  lua_pushinteger(L, 0);                          /* ... env tab remove 0 */
+  lua_pushcclosure(L, sb_shift, 2);               /* ... env tab wrapped */
+  lua_setfield(L, -2, "remove");                  /* ... env tab */
+  lua_setfield(L, env, "table");                  /* ... env */
   copy_fields(L, g + 3, math_names);
   lua_setfield(L, env, "math");
 
@@ -311,6 +407,12 @@ static void report(Sandbox *sb, Diag *d, const char *msg) {
     diag_error(d, &at, "the spec used more than %lld MB of memory",
                (long long)(sb->mem_cap >> 20));
     diag_hint(d, &at, "raise the limit with --max-memory MB");
+    return;
+  }
+  size_t len = strlen(rest);
+  if (len > SB_MESSAGE_MAX) { /* error(("x"):rep(3e7)) */
+    diag_error(d, &at, "%.*s... (a message of %zu bytes, cut)",
+               SB_MESSAGE_MAX, rest, len);
     return;
   }
   const char *hint = strstr(rest, "\nhint: ");

@@ -16,7 +16,11 @@ typedef struct Sandbox {
   int64_t max_instructions;
   int fatal;          /* SB_FATAL_*: a limit was hit; pcall cannot catch it */
   int last_line;      /* last spec line the line hook saw */
+  int64_t printed;    /* bytes print has been given */
+  int print_cut;      /* the print note has been written */
 } Sandbox;
+
+#define SB_PRINT_MAX (1 << 20)
 
 enum { SB_OK, SB_FATAL_INSTRUCTIONS, SB_FATAL_MEMORY };
 

@@ -20,6 +20,21 @@ static void producer_note(Diag *d, const Model *m, int i) {
   free(s);
 }
 
+/* Every parameter fits in MC_MAX_NUMEL elements, so its size, and any
+ * product of its dimensions (the taps of a kernel), fits in int64. */
+static int check_param_sizes(const Layer *l, Diag *d) {
+  for (int p = 0; p < P_COUNT; p++) {
+    const Param *pa = &l->param[p];
+    if (!pa->used || shape_numel(&pa->shape) >= 0) continue;
+    char *s = shape_str(&pa->shape);
+    layer_error(d, l, "its '%s' of shape %s is too large (more than 2^40 "
+                "elements)", param_suffix[p], s);
+    free(s);
+    return -1;
+  }
+  return 0;
+}
+
 static int check_inline(const Layer *l, Diag *d) {
   for (int p = 0; p < P_COUNT; p++) {
     const Param *pa = &l->param[p];
@@ -49,7 +64,7 @@ int shape_infer(Model *m, Diag *d) {
       producer_note(d, m, i);
       return -1;
     }
-    if (check_inline(l, d)) return -1;
+    if (check_param_sizes(l, d) || check_inline(l, d)) return -1;
     cur = l->out;
   }
   return 0;

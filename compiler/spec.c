@@ -315,9 +315,12 @@ static int walk(lua_State *L) {
     diag_error(w->d, &m->loc, "model '%s' has no layers", m->name);
     return 0;
   }
-  if (n > 100000) {
-    diag_error(w->d, &m->loc, "model '%s' has %lld layers; modelc takes at "
-               "most 100000", m->name, (long long)n);
+  if (n > m->lim.max_layers) { /* before allocating them */
+    char b1[32], b2[32];
+    diag_error(w->d, &m->loc, "model '%s' has %s layers, more than the "
+               "limit of %s", m->name, mc_group_digits(n, b1),
+               mc_group_digits(m->lim.max_layers, b2));
+    diag_hint(w->d, &m->loc, "raise the limit with --max-layers N");
     return 0;
   }
   m->layers = mc_alloc(sizeof(Layer) * (size_t)n);
@@ -337,8 +340,9 @@ int spec_load_string(const char *path, const char *text, size_t len,
                      const Limits *lim, Diag *d, Model *m) {
   memset(m, 0, sizeof *m);
   m->file = mc_strdup(path);
+  limits_resolve(lim, &m->lim);
   Sandbox sb;
-  lua_State *L = sb_open(&sb, m->file, lim);
+  lua_State *L = sb_open(&sb, m->file, &m->lim);
   if (!L) {
     diag_plain(d, "cannot start Lua (out of memory?)");
     return -1;

@@ -124,8 +124,12 @@ int weights_load(Model *m, const char *override, Diag *d) {
   if (path) {
     StFile f = {0};
     char err[512];
-    if (st_load(path, &f, err, sizeof err)) {
+    Limits lim;
+    limits_resolve(&m->lim, &lim);
+    if (st_load_max(path, (uint64_t)lim.max_params, &f, err, sizeof err)) {
       diag_error(d, &m->loc, "weights file '%s': %s", path, err);
+      if (strstr(err, "more than the limit"))
+        diag_hint(d, &m->loc, "raise the limit with --max-params N");
       r = -1;
     } else {
       r = from_file(m, path, &f, d);

@@ -94,7 +94,7 @@ static void generate_all(Buf *half0, Buf *half1, Buf *all) {
   for (int i = 0; i < ncases; i++) {
     Case *c = &cases[i];
     Diag d = {0};
-    Limits lim = {MC_DEFAULT_INSTRUCTIONS, MC_DEFAULT_MEMORY};
+    Limits lim = {0}; /* every limit at its default */
     int r = spec_load(c->spec, &lim, &d, &c->m);
     if (r == 0) r = shape_infer(&c->m, &d);
     if (r == 0) r = weights_load(&c->m, NULL, &d);

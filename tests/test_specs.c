@@ -44,7 +44,7 @@ static void shapes_of(const Model *m, char *buf, size_t n) {
 
 static void test_specs_tutorial_shapes(void **state) {
   (void)state;
-  Limits lim = {MC_DEFAULT_INSTRUCTIONS, MC_DEFAULT_MEMORY};
+  Limits lim = {0}; /* every limit at its default */
   for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
     Diag d = {0};
     Model m;
@@ -174,7 +174,7 @@ static void test_specs_seeded_tutorial_numbers(void **state) {
   const float b[2][2] = {{-0.1556f, 0.0850f}, {0.0554f, 0.0797f}};
   for (int k = 0; k < 2; k++) {
     Diag d = {0};
-    Limits lim = {MC_DEFAULT_INSTRUCTIONS, MC_DEFAULT_MEMORY};
+    Limits lim = {0}; /* every limit at its default */
     Model m;
     assert_int_equal(spec_load(files[k], &lim, &d, &m), 0);
     assert_int_equal(shape_infer(&m, &d), 0);

@@ -18,7 +18,7 @@
  * in d->text; the model is freed unless `keep` is given. */
 static inline int run_spec_text(const char *path, const char *text, Diag *d,
                                 Model *keep) {
-  Limits lim = {MC_DEFAULT_INSTRUCTIONS, MC_DEFAULT_MEMORY};
+  Limits lim = {0}; /* every limit at its default */
   Model m;
   memset(d, 0, sizeof *d);
   int r = spec_load_string(path, text, strlen(text), &lim, d, &m);

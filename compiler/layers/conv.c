@@ -397,6 +397,18 @@ static int conv_shape(Layer *l, Diag *d) {
     out.d[2 + i] = o;
   }
   if (layer_check_size(d, l, &out)) return -1;
+  /* A padding mode other than zeros builds the padded sample: its size
+   * (channels times each padded length) must not overflow either. */
+  if (l->a.pad_mode != PAD_ZEROS) {
+    int64_t padded = a->in;
+    for (int i = 0; i < nsp; i++)
+      if (!mc_mul64(padded, in.d[2 + i] + a->fpad_lo[i] + a->fpad_hi[i],
+                    &padded) || padded > MC_MAX_NUMEL) {
+        layer_error(d, l, "the padded input is too large (more than 2^40 "
+                    "elements per sample)");
+        return -1;
+      }
+  }
   if (unbatched) {
     memmove(out.d, out.d + 1, sizeof(int64_t) * (size_t)(out.n - 1));
     out.n--;
