@@ -55,7 +55,9 @@ void em(Emit *e, const char *fmt, ...) {
 
 char *em_float(float x) {
   if (x != x) return mc_strdup("NAN");
-  if (isinf(x)) return mc_strdup(x > 0 ? "INFINITY" : "-INFINITY");
+  /* TinyCC 0.9.27 rejects -INFINITY in a static initializer ("not
+   * constant"); it folds -1.0f / 0.0f, as gcc and clang do. */
+  if (isinf(x)) return mc_strdup(x > 0 ? "INFINITY" : "(-1.0f / 0.0f)");
   char s[48];
   for (int prec = 1; prec <= 9; prec++) {
     snprintf(s, sizeof s, "%.*g", prec, (double)x);

@@ -78,5 +78,19 @@ expect 2 "cannot tell the format of 'g.jpg'" err -- graph specs/seed_cnn1d.lua -
 [ -f "$tmp/gen/seed_cnn1d.c" ] && [ -f "$tmp/gen/seed_cnn1d.h" ] || { echo "FAIL: build wrote no files"; fail=$((fail + 1)); }
 grep -q '^digraph "seed_cnn1d"' "$tmp/g.dot" || { echo "FAIL: graph -o g.dot"; fail=$((fail + 1)); }
 
+# Non-finite weights are constants every compiler folds, tcc included.
+printf 'return model "ninf" {\n  input = {1, 2},\n  nn.Linear{2, 2, weight = {{-1/0, 1}, {0/0, 1/0}}, bias = {0, 0}},\n}\n' >"$tmp/ninf.lua"
+expect 0 '^\[\[-inf, nan\]\]$' out -- run "$tmp/ninf.lua"
+expect 0 '' out -- build "$tmp/ninf.lua" -o "$tmp/ninf"
+for cc in tcc gcc; do
+  if command -v $cc >/dev/null 2>&1; then
+    if $cc -std=c99 -Wall -Wextra -pedantic -Werror -c "$tmp/ninf/ninf.c" -o "$tmp/ninf.o"; then
+      pass=$((pass + 1))
+    else
+      fail=$((fail + 1)); echo "FAIL: $cc cannot compile non-finite weights"
+    fi
+  fi
+done
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]
