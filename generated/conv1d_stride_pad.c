@@ -88,9 +88,9 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
         { /* the last 4 outputs of the interior */
           const int t0 = 1;
           { /* channels 0..7 of the block */
-            float acc[8][4];
+            float acc[4][8];
             for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 4; i++) acc[j][i] = bb[j];
+              for (int i = 0; i < 4; i++) acc[i][j] = bb[j];
             { const int c = 0; (void)c; /* input channel in the group */
               const float *xc = xg + c * 10; /* its 2 stride phases */
               const float *wc = wb + c * 48;
@@ -101,17 +101,17 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
                 const float *wk = wc + k * 16;
                 for (int i = 0; i < 4; i++) { /* position in the tile */
                   const float xv = xk[i];
-                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+                  for (int j = 0; j < 8; j++) acc[i][j] = MC_FMA(wk[j], xv, acc[i][j]);
                 }
               }
             }
             for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 4; i++) yb[j * 6 + t0 + i] = acc[j][i];
+              for (int i = 0; i < 4; i++) yb[j * 6 + t0 + i] = acc[i][j];
           }
           { /* channels 8..15 of the block */
-            float acc[8][4];
+            float acc[4][8];
             for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 4; i++) acc[j][i] = bb[j + 8];
+              for (int i = 0; i < 4; i++) acc[i][j] = bb[j + 8];
             { const int c = 0; (void)c; /* input channel in the group */
               const float *xc = xg + c * 10; /* its 2 stride phases */
               const float *wc = wb + c * 48;
@@ -122,12 +122,12 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
                 const float *wk = wc + k * 16;
                 for (int i = 0; i < 4; i++) { /* position in the tile */
                   const float xv = xk[i];
-                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+                  for (int j = 0; j < 8; j++) acc[i][j] = MC_FMA(wk[j + 8], xv, acc[i][j]);
                 }
               }
             }
             for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 4; i++) yb[(j + 8) * 6 + t0 + i] = acc[j][i];
+              for (int i = 0; i < 4; i++) yb[(j + 8) * 6 + t0 + i] = acc[i][j];
           }
         }
       }

@@ -69,9 +69,9 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
         { /* the last 4 outputs of the interior */
           const int t0 = 0;
           { /* channels 0..1 of the block */
-            float acc[2][4];
+            float acc[4][2];
             for (int j = 0; j < 2; j++)
-              for (int i = 0; i < 4; i++) acc[j][i] = bb[j];
+              for (int i = 0; i < 4; i++) acc[i][j] = bb[j];
             for (int c = 0; c < 3; c++) { /* input channel in the group */
               const float *xc = xg + c * 6;
               const float *wc = wb + c * 6;
@@ -80,12 +80,12 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
                 const float *wk = wc + k * 2;
                 for (int i = 0; i < 4; i++) { /* position in the tile */
                   const float xv = xk[i];
-                  for (int j = 0; j < 2; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+                  for (int j = 0; j < 2; j++) acc[i][j] = MC_FMA(wk[j], xv, acc[i][j]);
                 }
               }
             }
             for (int j = 0; j < 2; j++)
-              for (int i = 0; i < 4; i++) yb[j * 4 + t0 + i] = acc[j][i];
+              for (int i = 0; i < 4; i++) yb[j * 4 + t0 + i] = acc[i][j];
           }
         }
       }

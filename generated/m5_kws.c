@@ -5919,9 +5919,9 @@ static void l12_conv1d(const float *restrict x, float *restrict y) {
       { /* the last 12 outputs of the interior */
         const int t0 = 0;
         { /* channels 0..7 of the block */
-          float acc[8][12];
+          float acc[12][8];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 12; i++) acc[j][i] = bb[j];
+            for (int i = 0; i < 12; i++) acc[i][j] = bb[j];
           for (int c = 0; c < 64; c++) { /* input channel in the group */
             const float *xc = xg + c * 14;
             const float *wc = wb + c * 48;
@@ -5930,17 +5930,17 @@ static void l12_conv1d(const float *restrict x, float *restrict y) {
               const float *wk = wc + k * 16;
               for (int i = 0; i < 12; i++) { /* position in the tile */
                 const float xv = xk[i];
-                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+                for (int j = 0; j < 8; j++) acc[i][j] = MC_FMA(wk[j], xv, acc[i][j]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 12; i++) yb[j * 12 + t0 + i] = l14_relu(acc[j][i]);
+            for (int i = 0; i < 12; i++) yb[j * 12 + t0 + i] = l14_relu(acc[i][j]);
         }
         { /* channels 8..15 of the block */
-          float acc[8][12];
+          float acc[12][8];
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 12; i++) acc[j][i] = bb[j + 8];
+            for (int i = 0; i < 12; i++) acc[i][j] = bb[j + 8];
           for (int c = 0; c < 64; c++) { /* input channel in the group */
             const float *xc = xg + c * 14;
             const float *wc = wb + c * 48;
@@ -5949,12 +5949,12 @@ static void l12_conv1d(const float *restrict x, float *restrict y) {
               const float *wk = wc + k * 16;
               for (int i = 0; i < 12; i++) { /* position in the tile */
                 const float xv = xk[i];
-                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+                for (int j = 0; j < 8; j++) acc[i][j] = MC_FMA(wk[j + 8], xv, acc[i][j]);
               }
             }
           }
           for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 12; i++) yb[(j + 8) * 12 + t0 + i] = l14_relu(acc[j][i]);
+            for (int i = 0; i < 12; i++) yb[(j + 8) * 12 + t0 + i] = l14_relu(acc[i][j]);
         }
       }
     }

@@ -524,7 +524,10 @@ static int conv_lowering(const ConvDims *cd) {
     interior(cd, 0, &ylo, &yhi);
     if (yhi <= ylo) return CONV_DIRECT;
   }
-  return hi - lo >= 4 ? CONV_BLOCKED : CONV_DIRECT;
+  /* Short runs still pay off with many channels: their tiles are
+   * vectorised across the channels. */
+  return hi - lo >= 4 || (hi > lo && cd->ocg >= 8) ? CONV_BLOCKED
+                                                    : CONV_DIRECT;
 }
 
 static int64_t conv_scratch(const Op *op) {
@@ -821,32 +824,37 @@ static void store_tile(Emit *e, const Op *op, const ConvDims *cd, int64_t j0,
 static void emit_tile_c(Emit *e, const Op *op, const ConvDims *cd,
                         const char *bn, int64_t width, int64_t j0, int64_t jw,
                         int64_t tw) {
+  /* A full tile keeps channels x positions; a short one positions x
+   * channels, so its inner loop over channels is contiguous. */
+  int across = tw < CONV_TW;
+  const char *a = across ? "acc[i][j]" : "acc[j][i]";
+  char *wj = j0 ? mc_format("wk[j + %lld]", (long long)j0) : mc_strdup("wk[j]");
   em_use(e, EH_FMA);
   em(e, "{ /* channels %lld..%lld of the block */", (long long)j0,
      (long long)(j0 + jw - 1));
-  em(e, "float acc[%lld][%lld];", (long long)jw, (long long)tw);
+  if (across)
+    em(e, "float acc[%lld][%lld];", (long long)tw, (long long)jw);
+  else
+    em(e, "float acc[%lld][%lld];", (long long)jw, (long long)tw);
   em(e, "for (int j = 0; j < %lld; j++)", (long long)jw);
   if (bn && j0)
-    em(e, "  for (int i = 0; i < %lld; i++) acc[j][i] = bb[j + %lld];",
-       (long long)tw, (long long)j0);
+    em(e, "  for (int i = 0; i < %lld; i++) %s = bb[j + %lld];", (long long)tw,
+       a, (long long)j0);
   else if (bn)
-    em(e, "  for (int i = 0; i < %lld; i++) acc[j][i] = bb[j];", (long long)tw);
+    em(e, "  for (int i = 0; i < %lld; i++) %s = bb[j];", (long long)tw, a);
   else
-    em(e, "  for (int i = 0; i < %lld; i++) acc[j][i] = 0.0f;", (long long)tw);
+    em(e, "  for (int i = 0; i < %lld; i++) %s = 0.0f;", (long long)tw, a);
   int close = open_tap_loops(e, cd, width);
   em(e, "for (int i = 0; i < %lld; i++) { /* position in the tile */",
      (long long)tw);
   em(e, "const float xv = xk[i];");
-  if (j0)
-    em(e, "for (int j = 0; j < %lld; j++) acc[j][i] = MC_FMA(wk[j + %lld], "
-       "xv, acc[j][i]);", (long long)jw, (long long)j0);
-  else
-    em(e, "for (int j = 0; j < %lld; j++) acc[j][i] = MC_FMA(wk[j], xv, "
-       "acc[j][i]);", (long long)jw);
+  em(e, "for (int j = 0; j < %lld; j++) %s = MC_FMA(%s, xv, %s);",
+     (long long)jw, a, wj, a);
   em(e, "}");
   while (close--) em(e, "}");
-  store_tile(e, op, cd, j0, jw, tw, "acc[j][i]");
+  store_tile(e, op, cd, j0, jw, tw, a);
   em(e, "}");
+  free(wj);
 }
 
 /* AVX-512 tile: the whole block of `width` <= 16 channels x 16 positions
