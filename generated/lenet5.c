@@ -12442,10 +12442,16 @@ static MC_UNUSED float l10_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU
  *   specs/lenet5.lua:6  ReLU()  (on each output)
  *   y[n, o, t] = bias[o] + sum over c < in/groups and taps k of weight[o, c, k] * x[n, group(o) * in/groups + c, t * stride + k * dilation - padding]
  */
-static void l0_conv2d(const float *restrict x, float *restrict y) {
+static void l0_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
-  const float *xp = xn;
+  /* the zero padding written out: tmp[c] is x[c] inside a border of zeros */
+  for (int i = 0; i < 1024; i++) tmp[i] = 0.0f;
+  for (int c = 0; c < 1; c++)
+    for (int r = 0; r < 28; r++)
+      for (int i = 0; i < 28; i++)
+        tmp[c * 1024 + (r + 2) * 32 + 2 + i] = xn[(c * 28 + r) * 28 + i];
+  const float *xp = tmp;
   {
     const float *xg = xp;
     { const int ob = 0; (void)ob; /* 6 output channels */
@@ -12453,456 +12459,110 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
       const float *wb = l0_weight_packed + o0 * 25;
       const float *bb = l0_bias + o0;
       float *yb = yn + o0 * 784;
-      for (int oy = 2; oy < 26; oy++) { /* output row */
-        for (int t0 = 2; t0 < 18; t0 += 16) { /* 16 outputs */
-          #if MC_AVX512
-          __m512 acc[6];
-          for (int j = 0; j < 6; j++) acc[j] = _mm512_set1_ps(bb[j]);
-          { const int c = 0; (void)c; /* input channel in the group */
-            const float *xc = xg + c * 784;
-            const float *wc = wb + c * 150;
-            for (int ky = 0; ky < 5; ky++) { /* tap row */
-              const float *xr = xc + (oy + ky - 2) * 28;
-              for (int kx = 0; kx < 5; kx++) { /* tap */
-                const float *xk = xr + t0 + kx - 2;
-                const float *wk = wc + (ky * 5 + kx) * 6;
-                const __m512 xv = _mm512_loadu_ps(xk);
-                for (int j = 0; j < 6; j++)
-                  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-              }
+      for (int t0 = 0; t0 < 880; t0 += 16) { /* 16 outputs */
+        #if MC_AVX512
+        __m512 acc[6];
+        for (int j = 0; j < 6; j++) acc[j] = _mm512_set1_ps(bb[j]);
+        { const int c = 0; (void)c; /* input channel in the group */
+          const float *xc = xg + c * 1024;
+          const float *wc = wb + c * 150;
+          for (int ky = 0; ky < 5; ky++) { /* tap row */
+            for (int kx = 0; kx < 5; kx++) { /* tap */
+              const float *xk = xc + (t0 + ky * 32 + kx); /* p = oy * 32 + ox */
+              const float *wk = wc + (ky * 5 + kx) * 6;
+              const __m512 xv = _mm512_loadu_ps(xk);
+              for (int j = 0; j < 6; j++)
+                acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
             }
           }
+        }
+        float out[6][16];
+        for (int j = 0; j < 6; j++) _mm512_storeu_ps(out[j], acc[j]);
+        for (int i = 0; i < 16; i++) {
+          const int oy = (t0 + i) / 32, ox = (t0 + i) % 32;
+          if (ox < 28) /* the columns past OW are dropped */
+            for (int j = 0; j < 6; j++) yb[j * 784 + oy * 28 + ox] = l1_relu(out[j][i]);
+        }
+        #else
+        { /* channels 0..5 of the block */
+          float acc[6][16];
           for (int j = 0; j < 6; j++)
-            _mm512_storeu_ps(yb + j * 784 + oy * 28 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
-          #else
-          { /* channels 0..5 of the block */
-            float acc[6][16];
-            for (int j = 0; j < 6; j++)
-              for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-            { const int c = 0; (void)c; /* input channel in the group */
-              const float *xc = xg + c * 784;
-              const float *wc = wb + c * 150;
-              for (int ky = 0; ky < 5; ky++) { /* tap row */
-                const float *xr = xc + (oy + ky - 2) * 28;
-                for (int kx = 0; kx < 5; kx++) { /* tap */
-                  const float *xk = xr + t0 + kx - 2;
-                  const float *wk = wc + (ky * 5 + kx) * 6;
-                  for (int i = 0; i < 16; i++) { /* position in the tile */
-                    const float xv = xk[i];
-                    for (int j = 0; j < 6; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-                  }
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
+          { const int c = 0; (void)c; /* input channel in the group */
+            const float *xc = xg + c * 1024;
+            const float *wc = wb + c * 150;
+            for (int ky = 0; ky < 5; ky++) { /* tap row */
+              for (int kx = 0; kx < 5; kx++) { /* tap */
+                const float *xk = xc + (t0 + ky * 32 + kx); /* p = oy * 32 + ox */
+                const float *wk = wc + (ky * 5 + kx) * 6;
+                for (int i = 0; i < 16; i++) { /* position in the tile */
+                  const float xv = xk[i];
+                  for (int j = 0; j < 6; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
                 }
               }
             }
-            for (int j = 0; j < 6; j++)
-              for (int i = 0; i < 16; i++) yb[j * 784 + oy * 28 + t0 + i] = l1_relu(acc[j][i]);
           }
-          #endif
+          for (int i = 0; i < 16; i++) {
+            const int oy = (t0 + i) / 32, ox = (t0 + i) % 32;
+            if (ox < 28) /* the columns past OW are dropped */
+              for (int j = 0; j < 6; j++) yb[j * 784 + oy * 28 + ox] = l1_relu(acc[j][i]);
+          }
         }
-        { /* the last 8 outputs, in a full tile that recomputes 8 */
-          const int t0 = 10;
-          #if MC_AVX512
-          __m512 acc[6];
-          for (int j = 0; j < 6; j++) acc[j] = _mm512_set1_ps(bb[j]);
-          { const int c = 0; (void)c; /* input channel in the group */
-            const float *xc = xg + c * 784;
-            const float *wc = wb + c * 150;
-            for (int ky = 0; ky < 5; ky++) { /* tap row */
-              const float *xr = xc + (oy + ky - 2) * 28;
-              for (int kx = 0; kx < 5; kx++) { /* tap */
-                const float *xk = xr + t0 + kx - 2;
-                const float *wk = wc + (ky * 5 + kx) * 6;
-                const __m512 xv = _mm512_loadu_ps(xk);
-                for (int j = 0; j < 6; j++)
-                  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-              }
+        #endif
+      }
+      { /* the last 12 outputs, in a full tile that recomputes 4 */
+        const int t0 = 876;
+        #if MC_AVX512
+        __m512 acc[6];
+        for (int j = 0; j < 6; j++) acc[j] = _mm512_set1_ps(bb[j]);
+        { const int c = 0; (void)c; /* input channel in the group */
+          const float *xc = xg + c * 1024;
+          const float *wc = wb + c * 150;
+          for (int ky = 0; ky < 5; ky++) { /* tap row */
+            for (int kx = 0; kx < 5; kx++) { /* tap */
+              const float *xk = xc + (t0 + ky * 32 + kx); /* p = oy * 32 + ox */
+              const float *wk = wc + (ky * 5 + kx) * 6;
+              const __m512 xv = _mm512_loadu_ps(xk);
+              for (int j = 0; j < 6; j++)
+                acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
             }
           }
+        }
+        float out[6][16];
+        for (int j = 0; j < 6; j++) _mm512_storeu_ps(out[j], acc[j]);
+        for (int i = 0; i < 16; i++) {
+          const int oy = (t0 + i) / 32, ox = (t0 + i) % 32;
+          if (ox < 28) /* the columns past OW are dropped */
+            for (int j = 0; j < 6; j++) yb[j * 784 + oy * 28 + ox] = l1_relu(out[j][i]);
+        }
+        #else
+        { /* channels 0..5 of the block */
+          float acc[6][16];
           for (int j = 0; j < 6; j++)
-            _mm512_storeu_ps(yb + j * 784 + oy * 28 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
-          #else
-          { /* channels 0..5 of the block */
-            float acc[6][16];
-            for (int j = 0; j < 6; j++)
-              for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-            { const int c = 0; (void)c; /* input channel in the group */
-              const float *xc = xg + c * 784;
-              const float *wc = wb + c * 150;
-              for (int ky = 0; ky < 5; ky++) { /* tap row */
-                const float *xr = xc + (oy + ky - 2) * 28;
-                for (int kx = 0; kx < 5; kx++) { /* tap */
-                  const float *xk = xr + t0 + kx - 2;
-                  const float *wk = wc + (ky * 5 + kx) * 6;
-                  for (int i = 0; i < 16; i++) { /* position in the tile */
-                    const float xv = xk[i];
-                    for (int j = 0; j < 6; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-                  }
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
+          { const int c = 0; (void)c; /* input channel in the group */
+            const float *xc = xg + c * 1024;
+            const float *wc = wb + c * 150;
+            for (int ky = 0; ky < 5; ky++) { /* tap row */
+              for (int kx = 0; kx < 5; kx++) { /* tap */
+                const float *xk = xc + (t0 + ky * 32 + kx); /* p = oy * 32 + ox */
+                const float *wk = wc + (ky * 5 + kx) * 6;
+                for (int i = 0; i < 16; i++) { /* position in the tile */
+                  const float xv = xk[i];
+                  for (int j = 0; j < 6; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
                 }
               }
             }
-            for (int j = 0; j < 6; j++)
-              for (int i = 0; i < 16; i++) yb[j * 784 + oy * 28 + t0 + i] = l1_relu(acc[j][i]);
           }
-          #endif
+          for (int i = 0; i < 16; i++) {
+            const int oy = (t0 + i) / 32, ox = (t0 + i) % 32;
+            if (ox < 28) /* the columns past OW are dropped */
+              for (int j = 0; j < 6; j++) yb[j * 784 + oy * 28 + ox] = l1_relu(acc[j][i]);
+          }
         }
+        #endif
       }
     }
-  }
-  for (int o = 0; o < 6; o++) { /* output channel */
-    float *yo = yn + o * 784;
-    const float *xg = xp;
-    const int og = o % 6, ob = og / 6; /* block */
-    const int width = ob < 1 ? 6 : 0, j = og - ob * 6;
-    const int blk = (o - og + ob * 6) * 25;
-    for (int oy = 0; oy < 2; oy++)
-      for (int ox = 0; ox < 28; ox++) yo[oy * 28 + ox] = l0_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 784;
-      const float *w = l0_weight_packed + blk + c * 25 * width + j;
-      {
-        const float wk = w[(5) * width];
-        for (int oy = 1; oy < 2; oy++)
-          for (int ox = 2; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 30];
-      }
-      {
-        const float wk = w[(6) * width];
-        for (int oy = 1; oy < 2; oy++)
-          for (int ox = 1; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 29];
-      }
-      {
-        const float wk = w[(7) * width];
-        for (int oy = 1; oy < 2; oy++)
-          for (int ox = 0; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 28];
-      }
-      {
-        const float wk = w[(8) * width];
-        for (int oy = 1; oy < 2; oy++)
-          for (int ox = 0; ox < 27; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 27];
-      }
-      {
-        const float wk = w[(9) * width];
-        for (int oy = 1; oy < 2; oy++)
-          for (int ox = 0; ox < 26; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 26];
-      }
-      {
-        const float wk = w[(10) * width];
-        for (int oy = 0; oy < 2; oy++)
-          for (int ox = 2; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 2];
-      }
-      {
-        const float wk = w[(11) * width];
-        for (int oy = 0; oy < 2; oy++)
-          for (int ox = 1; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 1];
-      }
-      {
-        const float wk = w[(12) * width];
-        for (int oy = 0; oy < 2; oy++)
-          for (int ox = 0; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28];
-      }
-      {
-        const float wk = w[(13) * width];
-        for (int oy = 0; oy < 2; oy++)
-          for (int ox = 0; ox < 27; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 1];
-      }
-      {
-        const float wk = w[(14) * width];
-        for (int oy = 0; oy < 2; oy++)
-          for (int ox = 0; ox < 26; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 2];
-      }
-      {
-        const float wk = w[(15) * width];
-        for (int oy = 0; oy < 2; oy++)
-          for (int ox = 2; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 26];
-      }
-      {
-        const float wk = w[(16) * width];
-        for (int oy = 0; oy < 2; oy++)
-          for (int ox = 1; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 27];
-      }
-      {
-        const float wk = w[(17) * width];
-        for (int oy = 0; oy < 2; oy++)
-          for (int ox = 0; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 28];
-      }
-      {
-        const float wk = w[(18) * width];
-        for (int oy = 0; oy < 2; oy++)
-          for (int ox = 0; ox < 27; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 29];
-      }
-      {
-        const float wk = w[(19) * width];
-        for (int oy = 0; oy < 2; oy++)
-          for (int ox = 0; ox < 26; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 30];
-      }
-      {
-        const float wk = w[(20) * width];
-        for (int oy = 0; oy < 2; oy++)
-          for (int ox = 2; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 54];
-      }
-      {
-        const float wk = w[(21) * width];
-        for (int oy = 0; oy < 2; oy++)
-          for (int ox = 1; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 55];
-      }
-      {
-        const float wk = w[(22) * width];
-        for (int oy = 0; oy < 2; oy++)
-          for (int ox = 0; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 56];
-      }
-      {
-        const float wk = w[(23) * width];
-        for (int oy = 0; oy < 2; oy++)
-          for (int ox = 0; ox < 27; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 57];
-      }
-      {
-        const float wk = w[(24) * width];
-        for (int oy = 0; oy < 2; oy++)
-          for (int ox = 0; ox < 26; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 58];
-      }
-    }
-    for (int oy = 0; oy < 2; oy++)
-      for (int ox = 0; ox < 28; ox++)
-        yo[oy * 28 + ox] = l1_relu(yo[oy * 28 + ox]);
-  }
-  for (int o = 0; o < 6; o++) { /* output channel */
-    float *yo = yn + o * 784;
-    const float *xg = xp;
-    const int og = o % 6, ob = og / 6; /* block */
-    const int width = ob < 1 ? 6 : 0, j = og - ob * 6;
-    const int blk = (o - og + ob * 6) * 25;
-    for (int oy = 26; oy < 28; oy++)
-      for (int ox = 0; ox < 28; ox++) yo[oy * 28 + ox] = l0_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 784;
-      const float *w = l0_weight_packed + blk + c * 25 * width + j;
-      {
-        const float wk = w[(0) * width];
-        for (int oy = 26; oy < 28; oy++)
-          for (int ox = 2; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 58];
-      }
-      {
-        const float wk = w[(1) * width];
-        for (int oy = 26; oy < 28; oy++)
-          for (int ox = 1; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 57];
-      }
-      {
-        const float wk = w[(2) * width];
-        for (int oy = 26; oy < 28; oy++)
-          for (int ox = 0; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 56];
-      }
-      {
-        const float wk = w[(3) * width];
-        for (int oy = 26; oy < 28; oy++)
-          for (int ox = 0; ox < 27; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 55];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int oy = 26; oy < 28; oy++)
-          for (int ox = 0; ox < 26; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 54];
-      }
-      {
-        const float wk = w[(5) * width];
-        for (int oy = 26; oy < 28; oy++)
-          for (int ox = 2; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 30];
-      }
-      {
-        const float wk = w[(6) * width];
-        for (int oy = 26; oy < 28; oy++)
-          for (int ox = 1; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 29];
-      }
-      {
-        const float wk = w[(7) * width];
-        for (int oy = 26; oy < 28; oy++)
-          for (int ox = 0; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 28];
-      }
-      {
-        const float wk = w[(8) * width];
-        for (int oy = 26; oy < 28; oy++)
-          for (int ox = 0; ox < 27; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 27];
-      }
-      {
-        const float wk = w[(9) * width];
-        for (int oy = 26; oy < 28; oy++)
-          for (int ox = 0; ox < 26; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 26];
-      }
-      {
-        const float wk = w[(10) * width];
-        for (int oy = 26; oy < 28; oy++)
-          for (int ox = 2; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 2];
-      }
-      {
-        const float wk = w[(11) * width];
-        for (int oy = 26; oy < 28; oy++)
-          for (int ox = 1; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 - 1];
-      }
-      {
-        const float wk = w[(12) * width];
-        for (int oy = 26; oy < 28; oy++)
-          for (int ox = 0; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28];
-      }
-      {
-        const float wk = w[(13) * width];
-        for (int oy = 26; oy < 28; oy++)
-          for (int ox = 0; ox < 27; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 1];
-      }
-      {
-        const float wk = w[(14) * width];
-        for (int oy = 26; oy < 28; oy++)
-          for (int ox = 0; ox < 26; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 2];
-      }
-      {
-        const float wk = w[(15) * width];
-        for (int oy = 26; oy < 27; oy++)
-          for (int ox = 2; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 26];
-      }
-      {
-        const float wk = w[(16) * width];
-        for (int oy = 26; oy < 27; oy++)
-          for (int ox = 1; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 27];
-      }
-      {
-        const float wk = w[(17) * width];
-        for (int oy = 26; oy < 27; oy++)
-          for (int ox = 0; ox < 28; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 28];
-      }
-      {
-        const float wk = w[(18) * width];
-        for (int oy = 26; oy < 27; oy++)
-          for (int ox = 0; ox < 27; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 29];
-      }
-      {
-        const float wk = w[(19) * width];
-        for (int oy = 26; oy < 27; oy++)
-          for (int ox = 0; ox < 26; ox++)
-            yo[ox + oy * 28] += wk * xc[ox + oy * 28 + 30];
-      }
-    }
-    for (int oy = 26; oy < 28; oy++)
-      for (int ox = 0; ox < 28; ox++)
-        yo[oy * 28 + ox] = l1_relu(yo[oy * 28 + ox]);
-  }
-  for (int o = 0; o < 6; o++) { /* output channel */
-    float *yo = yn + o * 784;
-    const float *xg = xp;
-    const int og = o % 6, ob = og / 6; /* block */
-    const int width = ob < 1 ? 6 : 0, j = og - ob * 6;
-    const int blk = (o - og + ob * 6) * 25;
-    for (int oy = 2; oy < 26; oy++)
-      for (int ox = 0; ox < 2; ox++) yo[oy * 28 + ox] = l0_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 784;
-      const float *w = l0_weight_packed + blk + c * 25 * width + j;
-      for (int ky = 0; ky < 5; ky++) {
-        {
-          const float wk = w[(ky * 5 + 1) * width];
-          for (int oy = 2; oy < 26; oy++)
-            for (int ox = 1; ox < 2; ox++)
-              yo[ox + oy * 28] += wk * xc[ox + oy * 28 + ky * 28 - 57];
-        }
-        {
-          const float wk = w[(ky * 5 + 2) * width];
-          for (int oy = 2; oy < 26; oy++)
-            for (int ox = 0; ox < 2; ox++)
-              yo[ox + oy * 28] += wk * xc[ox + oy * 28 + ky * 28 - 56];
-        }
-        {
-          const float wk = w[(ky * 5 + 3) * width];
-          for (int oy = 2; oy < 26; oy++)
-            for (int ox = 0; ox < 2; ox++)
-              yo[ox + oy * 28] += wk * xc[ox + oy * 28 + ky * 28 - 55];
-        }
-        {
-          const float wk = w[(ky * 5 + 4) * width];
-          for (int oy = 2; oy < 26; oy++)
-            for (int ox = 0; ox < 2; ox++)
-              yo[ox + oy * 28] += wk * xc[ox + oy * 28 + ky * 28 - 54];
-        }
-      }
-    }
-    for (int oy = 2; oy < 26; oy++)
-      for (int ox = 0; ox < 2; ox++)
-        yo[oy * 28 + ox] = l1_relu(yo[oy * 28 + ox]);
-  }
-  for (int o = 0; o < 6; o++) { /* output channel */
-    float *yo = yn + o * 784;
-    const float *xg = xp;
-    const int og = o % 6, ob = og / 6; /* block */
-    const int width = ob < 1 ? 6 : 0, j = og - ob * 6;
-    const int blk = (o - og + ob * 6) * 25;
-    for (int oy = 2; oy < 26; oy++)
-      for (int ox = 26; ox < 28; ox++) yo[oy * 28 + ox] = l0_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 784;
-      const float *w = l0_weight_packed + blk + c * 25 * width + j;
-      for (int ky = 0; ky < 5; ky++) {
-        {
-          const float wk = w[(ky * 5) * width];
-          for (int oy = 2; oy < 26; oy++)
-            for (int ox = 26; ox < 28; ox++)
-              yo[ox + oy * 28] += wk * xc[ox + oy * 28 + ky * 28 - 58];
-        }
-        {
-          const float wk = w[(ky * 5 + 1) * width];
-          for (int oy = 2; oy < 26; oy++)
-            for (int ox = 26; ox < 28; ox++)
-              yo[ox + oy * 28] += wk * xc[ox + oy * 28 + ky * 28 - 57];
-        }
-        {
-          const float wk = w[(ky * 5 + 2) * width];
-          for (int oy = 2; oy < 26; oy++)
-            for (int ox = 26; ox < 28; ox++)
-              yo[ox + oy * 28] += wk * xc[ox + oy * 28 + ky * 28 - 56];
-        }
-        {
-          const float wk = w[(ky * 5 + 3) * width];
-          for (int oy = 2; oy < 26; oy++)
-            for (int ox = 26; ox < 27; ox++)
-              yo[ox + oy * 28] += wk * xc[ox + oy * 28 + ky * 28 - 55];
-        }
-      }
-    }
-    for (int oy = 2; oy < 26; oy++)
-      for (int ox = 26; ox < 28; ox++)
-        yo[oy * 28 + ox] = l1_relu(yo[oy * 28 + ox]);
   }
 }
 
@@ -13279,7 +12939,7 @@ static void l11_linear(const float *restrict x, float *restrict y) {
 
 void lenet5_forward_ws(const float *input, float *output, void *workspace) {
   float *ws = (float *)workspace;
-  l0_conv2d(input, ws);
+  l0_conv2d(input, ws, ws + 4704);
   l2_maxpool2d(ws, ws + 4704);
   l3_conv2d(ws + 4704, ws);
   l5_maxpool2d(ws, ws + 5488);

@@ -473,15 +473,23 @@ static void conv_dims(const Layer *l, ConvDims *cd) {
     cd->osz *= cd->t.O[i];
     cd->ksz *= cd->t.K[i];
   }
-  /* A small stride-1 1-D convolution reads a zero-padded copy, so every
-   * output is interior: no border loops. */
-  if (nsp == 1 && !cd->padmode && cd->t.S[0] == 1 && cd->ocg >= 2 &&
-      (a->pad_lo[0] || a->pad_hi[0]) &&
-      cd->c * (cd->t.I[0] + a->pad_lo[0] + a->pad_hi[0]) <= 4096) {
+  /* A small stride-1 1-D or 2-D convolution reads a zero-padded copy, so
+   * every output is interior: no border loops. */
+  int64_t padded = cd->c, any = 0, unit = 1;
+  for (int i = 0; i < nsp; i++) {
+    padded *= cd->t.I[i] + a->pad_lo[i] + a->pad_hi[i];
+    any |= a->pad_lo[i] || a->pad_hi[i];
+    unit &= cd->t.S[i] == 1;
+  }
+  if (nsp <= 2 && !cd->padmode && unit && cd->ocg >= 2 && any &&
+      padded <= 4096) {
     cd->zpad = 1;
-    cd->t.I[0] += a->pad_lo[0] + a->pad_hi[0];
-    cd->t.P[0] = 0;
-    cd->xsz = cd->t.I[0];
+    cd->xsz = 1;
+    for (int i = 0; i < nsp; i++) {
+      cd->t.I[i] += a->pad_lo[i] + a->pad_hi[i];
+      cd->t.P[i] = 0;
+      cd->xsz *= cd->t.I[i];
+    }
   }
 }
 
@@ -1082,7 +1090,7 @@ static void conv_emit(Emit *e, const Op *op) {
   if (cd.padmode) {
     emit_pad_maps(e, l, &cd);
     em(e, "const float *xp = tmp;");
-  } else if (cd.zpad) {
+  } else if (cd.zpad && cd.nsp == 1) {
     int64_t lo = l->a.pad_lo[0], in = cd.in[0];
     em(e, "/* the zero padding written out: tmp[c] = [0 x %lld, x[c], 0 x "
        "%lld] */", (long long)lo, (long long)l->a.pad_hi[0]);
@@ -1095,6 +1103,20 @@ static void conv_emit(Emit *e, const Op *op) {
       em(e, "for (int i = %lld; i < %lld; i++) tc[i] = 0.0f;",
          (long long)(lo + in), (long long)cd.xsz);
     em(e, "}");
+    em(e, "const float *xp = tmp;");
+  } else if (cd.zpad) {
+    int64_t ih = cd.in[0], iw = cd.in[1], xw = cd.t.I[1];
+    em(e, "/* the zero padding written out: tmp[c] is x[c] inside a border "
+       "of zeros */");
+    em(e, "for (int i = 0; i < %lld; i++) tmp[i] = 0.0f;",
+       (long long)(cd.c * cd.xsz));
+    em(e, "for (int c = 0; c < %lld; c++)", (long long)cd.c);
+    em(e, "  for (int r = 0; r < %lld; r++)", (long long)ih);
+    em(e, "    for (int i = 0; i < %lld; i++)", (long long)iw);
+    em(e, "      tmp[c * %lld + (r + %lld) * %lld + %lld + i] = xn[(c * %lld + "
+       "r) * %lld + i];", (long long)cd.xsz, (long long)l->a.pad_lo[0],
+       (long long)xw, (long long)l->a.pad_lo[1], (long long)ih,
+       (long long)iw);
     em(e, "const float *xp = tmp;");
   } else {
     em(e, "const float *xp = xn;");
