@@ -12574,10 +12574,9 @@ static void l2_maxpool2d(const float *restrict x, float *restrict y) {
   for (int p = 0; p < 6; p++) { /* plane */
     const float *xp = x + p * 784;
     float *yp = y + p * 196;
-    for (int i = 0; i < 196; i++) yp[i] = -INFINITY;
     for (int oy = 0; oy < 14; oy++)
       for (int ox = 0; ox < 14; ox++)
-        yp[ox + oy * 14] = mc_maxf(yp[ox + oy * 14], xp[ox * 2 + oy * 56]);
+        yp[ox + oy * 14] = xp[ox * 2 + oy * 56];
     for (int oy = 0; oy < 14; oy++)
       for (int ox = 0; ox < 14; ox++)
         yp[ox + oy * 14] = mc_maxf(yp[ox + oy * 14], xp[ox * 2 + oy * 56 + 1]);
@@ -12770,10 +12769,9 @@ static void l5_maxpool2d(const float *restrict x, float *restrict y) {
   for (int p = 0; p < 16; p++) { /* plane */
     const float *xp = x + p * 100;
     float *yp = y + p * 25;
-    for (int i = 0; i < 25; i++) yp[i] = -INFINITY;
     for (int oy = 0; oy < 5; oy++)
       for (int ox = 0; ox < 5; ox++)
-        yp[ox + oy * 5] = mc_maxf(yp[ox + oy * 5], xp[ox * 2 + oy * 20]);
+        yp[ox + oy * 5] = xp[ox * 2 + oy * 20];
     for (int oy = 0; oy < 5; oy++)
       for (int ox = 0; ox < 5; ox++)
         yp[ox + oy * 5] = mc_maxf(yp[ox + oy * 5], xp[ox * 2 + oy * 20 + 1]);

@@ -5571,9 +5571,8 @@ static void l3_maxpool1d(const float *restrict x, float *restrict y) {
   for (int p = 0; p < 32; p++) { /* plane */
     const float *xp = x + p * 996;
     float *yp = y + p * 249;
-    for (int i = 0; i < 249; i++) yp[i] = -INFINITY;
     for (int t = 0; t < 249; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 4]);
+      yp[t] = xp[t * 4];
     for (int t = 0; t < 249; t++)
       yp[t] = mc_maxf(yp[t], xp[t * 4 + 1]);
     for (int t = 0; t < 249; t++)
@@ -5729,9 +5728,8 @@ static void l7_maxpool1d(const float *restrict x, float *restrict y) {
   for (int p = 0; p < 32; p++) { /* plane */
     const float *xp = x + p * 247;
     float *yp = y + p * 61;
-    for (int i = 0; i < 61; i++) yp[i] = -INFINITY;
     for (int t = 0; t < 61; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 4]);
+      yp[t] = xp[t * 4];
     for (int t = 0; t < 61; t++)
       yp[t] = mc_maxf(yp[t], xp[t * 4 + 1]);
     for (int t = 0; t < 61; t++)
@@ -5887,9 +5885,8 @@ static void l11_maxpool1d(const float *restrict x, float *restrict y) {
   for (int p = 0; p < 64; p++) { /* plane */
     const float *xp = x + p * 59;
     float *yp = y + p * 14;
-    for (int i = 0; i < 14; i++) yp[i] = -INFINITY;
     for (int t = 0; t < 14; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 4]);
+      yp[t] = xp[t * 4];
     for (int t = 0; t < 14; t++)
       yp[t] = mc_maxf(yp[t], xp[t * 4 + 1]);
     for (int t = 0; t < 14; t++)
@@ -5969,9 +5966,8 @@ static void l15_maxpool1d(const float *restrict x, float *restrict y) {
   for (int p = 0; p < 64; p++) { /* plane */
     const float *xp = x + p * 12;
     float *yp = y + p * 3;
-    for (int i = 0; i < 3; i++) yp[i] = -INFINITY;
     for (int t = 0; t < 3; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 4]);
+      yp[t] = xp[t * 4];
     for (int t = 0; t < 3; t++)
       yp[t] = mc_maxf(yp[t], xp[t * 4 + 1]);
     for (int t = 0; t < 3; t++)

@@ -1544,10 +1544,9 @@ static void l3_maxpool2d(const float *restrict x, float *restrict y) {
   for (int p = 0; p < 2; p++) { /* plane */
     const float *xp = x + p * 160;
     float *yp = y + p * 32;
-    for (int i = 0; i < 32; i++) yp[i] = -INFINITY;
     for (int oy = 0; oy < 16; oy++)
       for (int ox = 0; ox < 2; ox++)
-        yp[ox + oy * 2] = mc_maxf(yp[ox + oy * 2], xp[ox * 2 + oy * 10]);
+        yp[ox + oy * 2] = xp[ox * 2 + oy * 10];
     for (int oy = 0; oy < 16; oy++)
       for (int ox = 0; ox < 2; ox++)
         yp[ox + oy * 2] = mc_maxf(yp[ox + oy * 2], xp[ox * 2 + oy * 10 + 1]);
@@ -1665,10 +1664,9 @@ static void l5_maxpool2d(const float *restrict x, float *restrict y) {
   for (int p = 0; p < 2; p++) { /* plane */
     const float *xp = x + p * 48;
     float *yp = y + p * 12;
-    for (int i = 0; i < 12; i++) yp[i] = -INFINITY;
     for (int oy = 0; oy < 12; oy++)
       for (int ox = 0; ox < 1; ox++)
-        yp[ox + oy] = mc_maxf(yp[ox + oy], xp[ox * 2 + oy * 4]);
+        yp[ox + oy] = xp[ox * 2 + oy * 4];
     for (int oy = 0; oy < 12; oy++)
       for (int ox = 0; ox < 1; ox++)
         yp[ox + oy] = mc_maxf(yp[ox + oy], xp[ox * 2 + oy * 4 + 1]);

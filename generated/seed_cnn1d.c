@@ -180,9 +180,8 @@ static void l2_maxpool1d(const float *restrict x, float *restrict y) {
   for (int p = 0; p < 16; p++) { /* plane */
     const float *xp = x + p * 9;
     float *yp = y + p * 4;
-    for (int i = 0; i < 4; i++) yp[i] = -INFINITY;
     for (int t = 0; t < 4; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 2]);
+      yp[t] = xp[t * 2];
     for (int t = 0; t < 4; t++)
       yp[t] = mc_maxf(yp[t], xp[t * 2 + 1]);
   }
@@ -260,9 +259,8 @@ static void l5_maxpool1d(const float *restrict x, float *restrict y) {
   for (int p = 0; p < 32; p++) { /* plane */
     const float *xp = x + p * 3;
     float *yp = y + p * 1;
-    for (int i = 0; i < 1; i++) yp[i] = -INFINITY;
     for (int t = 0; t < 1; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 2]);
+      yp[t] = xp[t * 2];
     for (int t = 0; t < 1; t++)
       yp[t] = mc_maxf(yp[t], xp[t * 2 + 1]);
   }

@@ -387,14 +387,28 @@ static void pool_dims(const Layer *l, PoolDims *pd) {
   pd->planes = shape_numel(&l->in) / pd->isz;
 }
 
+/* ctx: 1 while no tap is printed yet and the windows have no padding, so
+ * tap 0 is inside every window; if tap 0 comes first, unrolled, it stores
+ * instead of combining (2). Anything else (3, or 0 with padding) needs the
+ * outputs initialised first. */
 static void max_stmt(Emit *e, const char *y, const char *x, const char *k,
                      void *ctx) {
-  em(e, "yp[%s] = mc_maxf(yp[%s], xp[%s]);", y, y, x);
+  int *first = ctx;
+  if (*first == 1 && strcmp(k, "0") == 0) {
+    em(e, "yp[%s] = xp[%s];", y, x);
+  } else {
+    em(e, "yp[%s] = mc_maxf(yp[%s], xp[%s]);", y, y, x);
+    em_use(e, EH_MAXF);
+  }
+  if (*first == 1) *first = strcmp(k, "0") == 0 ? 2 : 3;
 }
 
 static void sum_stmt(Emit *e, const char *y, const char *x, const char *k,
                      void *ctx) {
-  em(e, "yp[%s] += xp[%s];", y, x);
+  int *first = ctx;
+  if (*first == 1 && strcmp(k, "0") == 0) em(e, "yp[%s] = xp[%s];", y, x);
+  else em(e, "yp[%s] += xp[%s];", y, x);
+  if (*first == 1) *first = strcmp(k, "0") == 0 ? 2 : 3;
 }
 
 /* avg_pool2d's divisor along one dim, for output position o. */
@@ -417,11 +431,21 @@ static void pool_emit(Emit *e, const Op *op) {
   em(e, "for (int p = 0; p < %lld; p++) { /* plane */", (long long)pd.planes);
   em(e, "const float *xp = x + p * %lld;", (long long)pd.isz);
   em(e, "float *yp = y + p * %lld;", (long long)pd.osz);
-  em(e, "for (int i = 0; i < %lld; i++) yp[i] = %s;", (long long)pd.osz,
-     avg ? "0.0f" : "-INFINITY");
-  TapPrinter pr = {NULL, avg ? sum_stmt : max_stmt, NULL};
-  if (!avg) em_use(e, EH_MAXF);
-  if (!em_taps(e, &pd.t, &pr)) em(e, "(void)xp; /* every tap reads padding */");
+  /* Without padding the first tap of every window is inside the input
+   * (ceil_mode's last window starts inside it too): it initialises. */
+  int first = 1;
+  for (int i = 0; i < pd.nsp; i++) first &= pd.t.P[i] == 0;
+  TapPrinter pr = {NULL, avg ? sum_stmt : max_stmt, &first};
+  Emit taps = {0};
+  taps.depth = e->depth;
+  int n = em_taps(&taps, &pd.t, &pr);
+  for (int h = 0; h < EH_NHELPERS; h++) e->uses[h] |= taps.uses[h];
+  if (first != 2)
+    em(e, "for (int i = 0; i < %lld; i++) yp[i] = %s;", (long long)pd.osz,
+       avg ? "0.0f" : "-INFINITY");
+  if (taps.b.s) buf_printf(&e->b, "%s", taps.b.s);
+  buf_free(&taps.b);
+  if (!n) em(e, "(void)xp; /* every tap reads padding */");
   if (avg && l->a.divisor_override) {
     em(e, "for (int i = 0; i < %lld; i++) yp[i] /= %lld.0f;",
        (long long)pd.osz, (long long)l->a.divisor_override);
