@@ -17,11 +17,15 @@ int fuzz_npy_one(const uint8_t *data, size_t size) {
     if (!x || ndim < 0 || ndim > NPY_MAX_DIMS)
       FUZZ_FAIL("successful read with data %p, ndim %d", (void *)x, ndim);
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) {
+    for (int i = 0; i < ndim; i++)
       if (shape[i] < 0) FUZZ_FAIL("negative dimension %lld", (long long)shape[i]);
+    for (int i = 0; i < ndim; i++)
+      if (shape[i] == 0) n = 0; /* (5555555555, 0) holds nothing */
+    for (int i = 0; i < ndim && n > 0; i++) {
+      if (shape[i] > (int64_t)size / n) /* each element takes >= 4 bytes */
+        FUZZ_FAIL("shape dimension %d: more elements than the %zu-byte file "
+                  "holds", i, size);
       n *= shape[i];
-      if ((uint64_t)n > size) /* each element takes >= 4 bytes */
-        FUZZ_FAIL("%lld elements in a %zu-byte file", (long long)n, size);
     }
     volatile float sink = 0;
     for (int64_t j = 0; j < n; j++) sink += x[j];
