@@ -8,6 +8,8 @@
 #   make check-torch compare the committed references with live PyTorch
 #   make bench       time the generated C (gcc, TinyCC) against PyTorch, one
 #                    core; never part of make test (see BENCHMARKS.md)
+#   make fuzz [FUZZ_SECONDS=30]  build the libFuzzer targets with clang and
+#                    run each for FUZZ_SECONDS (see fuzz/README.md)
 
 CC      ?= cc
 OPT     ?= -O2 -g
@@ -31,7 +33,8 @@ TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 MODELC  := $(BUILD)/modelc
 SPECS   := $(wildcard specs/*.lua)
 
-.PHONY: all demo test check-deps fixtures generated check-torch bench clean
+.PHONY: all demo test check-deps fixtures generated check-torch bench clean \
+        fuzz fuzz-build
 all: $(MODELC)
 
 # Install (as root) or name the Debian packages we build with.
@@ -102,3 +105,53 @@ bench: $(MODELC)
 
 clean:
 	rm -rf build
+
+# ------------------------------------------------------------------ fuzz
+# libFuzzer targets (fuzz/fuzz_*.c, see fuzz/README.md), built with clang
+# under ASan + UBSan into build/fuzz/, each run for FUZZ_SECONDS on a copy
+# of its committed corpus (fuzz/corpus/NAME/), which CI never grows. A
+# crash stops make and leaves the input in build/fuzz/crash-NAME-*.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_BUILD   := build/fuzz
+FUZZ_TARGETS := spec safetensors npy codegen
+FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+                -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra \
+                -Wno-unused-parameter -pedantic -Icompiler -Iruntime \
+                $(shell pkg-config --cflags lua5.4 2>/dev/null)
+FUZZ_OBJS    := $(SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+.SECONDARY: $(FUZZ_OBJS)
+
+$(FUZZ_BUILD)/.deps: tools/deps.sh
+	@sh tools/deps.sh fuzz
+	@mkdir -p $(@D) && touch $@
+
+$(FUZZ_BUILD)/obj/%.o: %.c $(HDRS) | $(FUZZ_BUILD)/.deps
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_OBJS) $(HDRS) | $(FUZZ_BUILD)/.deps
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FUZZ_OBJS) -o $@ $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+	  rm -rf $(FUZZ_BUILD)/corpus/$$t && mkdir -p $(FUZZ_BUILD)/corpus/$$t && \
+	  cp fuzz/corpus/$$t/* $(FUZZ_BUILD)/corpus/$$t/ || exit 1; \
+	  dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  ./$(FUZZ_BUILD)/fuzz_$$t $$dict -max_total_time=$(FUZZ_SECONDS) \
+	    -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- \
+	    $(FUZZ_BUILD)/corpus/$$t 2>$(FUZZ_BUILD)/fuzz_$$t.log; st=$$?; \
+	  grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' \
+	    $(FUZZ_BUILD)/fuzz_$$t.log; \
+	  if [ $$st != 0 ]; then tail -n 60 $(FUZZ_BUILD)/fuzz_$$t.log; exit 1; fi; \
+	done
+
+# The saved crashers replay in tests/test_fuzz_regressions.c, which
+# includes the targets' sources.
+$(BUILD)/tests/test_fuzz_regressions: fuzz/fuzz.h $(wildcard fuzz/fuzz_*.c)

@@ -11,6 +11,7 @@
 #include "sandbox.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,8 +143,9 @@ static int read_input(lua_State *L, int i, Walk *w) {
     if (ok && lua_isinteger(L, -1)) v = lua_tointeger(L, -1);
     else if (ok) {
       lua_Number x = lua_tonumber(L, -1);
-      ok = x == (lua_Number)(lua_Integer)x && x > 0 && x <= MC_MAX_INT;
-      v = (lua_Integer)x;
+      /* range first: converting inf, NaN or 1e300 to an integer is UB */
+      ok = x > 0 && x <= MC_MAX_INT && x == floor(x);
+      v = ok ? (lua_Integer)x : 0;
     }
     lua_pop(L, 1);
     if (!ok || v <= 0 || v > MC_MAX_INT) {

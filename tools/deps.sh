@@ -1,7 +1,9 @@
 #!/bin/sh
 # Check (and, as root, install) the Debian packages modelc builds with.
 # Called by the Makefile before the first compile; prints the exact
-# apt-get line when it cannot install them itself.
+# apt-get line when it cannot install them itself. `deps.sh fuzz` (make
+# fuzz) also checks clang and its libFuzzer runtime, which nothing else
+# needs.
 set -u
 # tcc brings libtcc1.a and TinyCC's headers, without which libtcc (modelc
 # run) compiles nothing; the tests also compile generated C with it.
@@ -13,6 +15,12 @@ have_pc lua5.4 || missing="$missing liblua5.4-dev"
 have_pc cmocka || missing="$missing libcmocka-dev"
 [ -f /usr/include/libtcc.h ] || missing="$missing libtcc-dev"
 command -v tcc >/dev/null 2>&1 || missing="$missing tcc"
+if [ "${1:-}" = fuzz ]; then
+  PKGS="$PKGS clang libclang-rt-14-dev"
+  command -v clang >/dev/null 2>&1 || missing="$missing clang"
+  ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a \
+    >/dev/null 2>&1 || missing="$missing libclang-rt-14-dev"
+fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "modelc: installing missing packages:$missing" >&2
