@@ -8,7 +8,9 @@
 #include <string.h>
 
 int fuzz_spec_one(const uint8_t *data, size_t size) {
-  Limits lim = {200000, 8LL << 20};
+  Limits lim = {0};
+  lim.max_instructions = 200000;
+  lim.max_memory = 8LL << 20;
   Diag d;
   Model m;
   memset(&d, 0, sizeof d);
