@@ -192,10 +192,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  char *cmd = mc_format("rm -rf '%s'", workdir);
-  int r = system(cmd);
-  free(cmd);
-  return r == 0 ? 0 : -1;
+  return test_rmdir(workdir);
 }
 
 int main(void) {

@@ -322,10 +322,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  char *cmd = mc_format("rm -rf '%s'", tmpdir);
-  int r = system(cmd);
-  free(cmd);
-  return r == 0 ? 0 : -1;
+  return test_rmdir(tmpdir);
 }
 
 int main(void) {

@@ -342,8 +342,6 @@ int main(void) {
       cmocka_unit_test(test_run_repeat),
   };
   int r = cmocka_run_group_tests_name("run", tests, NULL, NULL);
-  char *cmd = mc_format("rm -rf %s", tmpdir);
-  if (system(cmd)) r = 1;
-  free(cmd);
+  if (test_rmdir(tmpdir)) r = 1;
   return r;
 }

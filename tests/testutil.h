@@ -47,4 +47,12 @@ static inline char *read_file(const char *path, size_t *len) {
   return s;
 }
 
+/* Remove a scratch directory and everything in it; 0 or -1. */
+static inline int test_rmdir(const char *dir) {
+  char *cmd = mc_format("rm -rf '%s'", dir);
+  int r = system(cmd);
+  free(cmd);
+  return r == 0 ? 0 : -1;
+}
+
 #endif
