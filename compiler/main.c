@@ -328,8 +328,7 @@ static int cmd_run(int argc, char **argv) {
   if (load_model(&o, 1, &d, &m) || (x = run_input(&o, &m, &d)) == NULL ||
       jit_model(&m, &jm, &d))
     goto done;
-  Shape out = m.layers[m.nlayers - 1].out;
-  if (!m.nlayers) out = m.input;
+  Shape out = m.layers[m.nlayers - 1].out; /* a model has >= 1 layer */
   y = mc_alloc(sizeof(float) * (size_t)jm.g.output_numel);
   ws = mc_alloc((size_t)jm.g.workspace_bytes + 64);
   jm.fwd(x, y, ws);

@@ -75,8 +75,9 @@ static int from_file(Model *m, const char *path, const StFile *f, Diag *d) {
       const StTensor *t = st_find(f, key);
       char *want = shape_str(&pa->shape);
       if (!t) {
-        layer_error(d, l, "weights file '%s' has no tensor '%s' (expected "
-                    "shape %s)", path, key, want);
+        /* PyTorch's load_state_dict wording, then what modelc knows. */
+        layer_error(d, l, "weights file '%s': Missing key(s) in state_dict: "
+                    "\"%s\". (expected shape %s)", path, key, want);
         bad = 1;
       } else {
         used[t - f->tensors] = 1;
@@ -85,8 +86,10 @@ static int from_file(Model *m, const char *path, const StFile *f, Diag *d) {
           same = t->shape[k] == pa->shape.d[k];
         if (!same) {
           char *got = st_shape_str(t);
-          layer_error(d, l, "tensor '%s' in weights file '%s' has shape %s, "
-                      "expected %s", key, path, got, want);
+          layer_error(d, l, "weights file '%s': size mismatch for %s: "
+                      "copying a param with shape torch.Size(%s) from "
+                      "checkpoint, the shape in current model is "
+                      "torch.Size(%s).", path, key, got, want);
           free(got);
           bad = 1;
         } else {
@@ -105,12 +108,13 @@ static int from_file(Model *m, const char *path, const StFile *f, Diag *d) {
     int n = 0;
     for (int i = 0; i < f->count; i++) {
       if (used[i]) continue;
-      buf_printf(&names, "%s'%s'", n ? ", " : "", f->tensors[i].name);
+      buf_printf(&names, "%s\"%s\"", n ? ", " : "", f->tensors[i].name);
       n++;
     }
     if (n)
-      diag_warning(d, &m->loc, "weights file '%s': %d tensor%s used by no "
-                   "layer: %s", path, n, n == 1 ? "" : "s", names.s);
+      diag_warning(d, &m->loc, "weights file '%s': Unexpected key(s) in "
+                   "state_dict: %s. (used by no layer, or replaced by an "
+                   "inline value; ignored)", path, names.s);
     buf_free(&names);
   }
   free(used);
