@@ -1,0 +1,80 @@
+/* test_emit.c: the C writer's pieces that every generated file relies on:
+ * float literals that read back as the same float, with the fewest
+ * significant digits;
+ * indentation from braces; a loop that runs once written as a block. */
+#include "testutil.h"
+
+#include <math.h>
+
+/* The fewest significant digits that read back as x, by brute force. */
+static int shortest(float x) {
+  char buf[48];
+  for (int prec = 1; prec <= 9; prec++) {
+    snprintf(buf, sizeof buf, "%.*g", prec, (double)x);
+    if (strtof(buf, NULL) == x) return prec;
+  }
+  return 99;
+}
+
+/* Significant digits of a literal: mantissa digits without leading or
+ * trailing zeros ("10.0f" has 1, "0.125f" 3). */
+static int digits(const char *lit) {
+  char d[48];
+  int n = 0;
+  for (const char *p = lit; *p && *p != 'e' && *p != 'f'; p++)
+    if (*p >= '0' && *p <= '9' && (n || *p != '0')) d[n++] = *p;
+  while (n > 0 && d[n - 1] == '0') n--;
+  return n ? n : 1;
+}
+
+static void test_emit_float_round_trips_shortest(void **state) {
+  (void)state;
+  uint32_t seed = 12345;
+  for (int i = 0; i < 200000; i++) {
+    seed = seed * 1664525u + 1013904223u;
+    uint32_t bits = seed;
+    float x;
+    memcpy(&x, &bits, sizeof x);
+    if (i % 4 == 0) x = (float)((int)(seed % 2001) - 1000) / 64.0f;
+    if (!isfinite(x)) continue;
+    char *lit = em_float(x);
+    size_t len = strlen(lit);
+    assert_true(len > 1 && lit[len - 1] == 'f');
+    if (strtof(lit, NULL) != x || digits(lit) > shortest(x))
+      fail_msg("%a: wrote %s; %d digits would read back", (double)x, lit,
+               shortest(x));
+    free(lit);
+  }
+  char *s = em_float(2.0f);
+  assert_string_equal(s, "2.0f"); /* "2f" is not C */
+  free(s);
+  s = em_float(-0.0f);
+  assert_string_equal(s, "-0.0f");
+  free(s);
+  s = em_float(-INFINITY);
+  assert_string_equal(s, "(-1.0f / 0.0f)"); /* tcc folds this, not -INFINITY */
+  free(s);
+}
+
+static void test_emit_indents_and_unrolls_once_loops(void **state) {
+  (void)state;
+  Emit e = {0};
+  em(&e, "for (int c = 0; c < 1; c++) { /* channel */");
+  em(&e, "for (int i = 0; i < 4; i++) { /* four */\ny[i] = x[c];");
+  em(&e, "}");
+  em(&e, "}");
+  assert_string_equal(e.b.s, "{ const int c = 0; (void)c; /* channel */\n"
+                             "  for (int i = 0; i < 4; i++) { /* four */\n"
+                             "    y[i] = x[c];\n"
+                             "  }\n"
+                             "}\n");
+  buf_free(&e.b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_emit_float_round_trips_shortest),
+      cmocka_unit_test(test_emit_indents_and_unrolls_once_loops),
+  };
+  return cmocka_run_group_tests_name("emit", tests, NULL, NULL);
+}
