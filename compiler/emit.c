@@ -118,7 +118,10 @@ const char *em_param(Emit *e, const Op *op, const char *suffix, float *data,
   return p->name;
 }
 
-void em_use(Emit *e, int helper) { e->uses[helper] = 1; }
+void em_use(Emit *e, int helper) {
+  e->uses[helper] = 1;
+  if (helper == EH_AVX512 || helper == EH_V8) e->uses[EH_UNUSED] = 1;
+}
 
 void em_explain(Emit *e, const Op *op, const char *fmt, ...) {
   va_list ap;
@@ -223,7 +226,14 @@ static void map_body(Emit *e, const Op *op) {
 }
 
 static void op_function(Emit *e, const Model *m, const Op *op) {
-  op_comment(e, m, op);
+  if (op->pooled) { /* the comment covers the pool it computes too */
+    Op both = *op;
+    both.last = op[1].last;
+    both.out = op[1].out;
+    op_comment(e, m, &both);
+  } else {
+    op_comment(e, m, op);
+  }
   int alias = same_buf(&op->src, &op->dst);
   const char *r = alias ? "" : "restrict ";
   if (op->scratch)
@@ -231,7 +241,8 @@ static void op_function(Emit *e, const Model *m, const Op *op) {
        "{", op->fname, r, r);
   else
     em(e, "static void %s(const float *%sx, float *%sy) {", op->fname, r, r);
-  if (op->main) op->main->kind->emit(e, op);
+  if (e->p && e->p->tiny) tiny_emit(e, op);
+  else if (op->main) op->main->kind->emit(e, op);
   else map_body(e, op);
   em(e, "}");
   em(e, "");
@@ -283,6 +294,13 @@ static const char *const helper_text[EH_NHELPERS] = {
     "#else\n"
     "#define MC_FMA(a, b, c) ((a) * (b) + (c))\n"
     "#endif\n",
+    /* EH_UNUSED */
+    "/* An activation applied in vector registers may go unused. */\n"
+    "#if defined(__GNUC__)\n"
+    "#define MC_UNUSED __attribute__((unused))\n"
+    "#else\n"
+    "#define MC_UNUSED\n"
+    "#endif\n",
     /* EH_AVX512 */
     "/* Full tiles use AVX-512 where the compiler targets it (e.g. gcc or "
     "clang\n"
@@ -294,13 +312,69 @@ static const char *const helper_text[EH_NHELPERS] = {
     "#define MC_AVX512 1\n"
     "#else\n"
     "#define MC_AVX512 0\n"
-    "#endif\n"
-    "/* An activation the AVX-512 tiles apply in registers may go unused. */\n"
-    "#if defined(__GNUC__)\n"
-    "#define MC_UNUSED __attribute__((unused))\n"
-    "#else\n"
-    "#define MC_UNUSED\n"
     "#endif\n",
+    /* EH_V8 */
+    "/* Vectors of 8 floats. AVX2 and FMA where the compiler targets them (e.g.\n"
+    " * gcc or clang -march=native on a recent x86); elsewhere, and with\n"
+    " * -DMODELC_PORTABLE, a struct of 8 floats computing the same sums lane by\n"
+    " * lane. mc_relu and mc_vmax keep PyTorch's NaNs: relu(NaN) is NaN, and\n"
+    " * max pooling takes v over m when v > m or v is NaN. */\n"
+    "#if defined(__AVX2__) && defined(__FMA__) && !defined(MODELC_PORTABLE)\n"
+    "#include <immintrin.h>\n"
+    "#define MC_V8_AVX2 1\n"
+    "typedef __m256 mc_v8;\n"
+    "#define mc_ld(p) _mm256_loadu_ps(p)\n"
+    "#define mc_st(p, v) _mm256_storeu_ps(p, v)\n"
+    "#define mc_bc(x) _mm256_set1_ps(x)\n"
+    "#define mc_zero() _mm256_setzero_ps()\n"
+    "#define mc_add(a, b) _mm256_add_ps(a, b)\n"
+    "#define mc_mul(a, b) _mm256_mul_ps(a, b)\n"
+    "#define mc_div(a, b) _mm256_div_ps(a, b)\n"
+    "#define mc_fma(a, b, c) _mm256_fmadd_ps(a, b, c)\n"
+    "#define mc_relu(v) _mm256_max_ps(_mm256_setzero_ps(), v)\n"
+    "#define mc_vmax(m, v) _mm256_blendv_ps(_mm256_max_ps(v, m), v, \\\n"
+    "                                      _mm256_cmp_ps(v, v, _CMP_UNORD_Q))\n"
+    "/* lanes n..7 set to 0 */\n"
+    "#define mc_keep(v, n) _mm256_blend_ps(_mm256_setzero_ps(), v, (1 << (n)) - 1)\n"
+    "static inline MC_UNUSED float mc_hsum(mc_v8 v) {\n"
+    "  __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));\n"
+    "  q = _mm_add_ps(q, _mm_movehl_ps(q, q));\n"
+    "  return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));\n"
+    "}\n"
+    "#else\n"
+    "#define MC_V8_AVX2 0\n"
+    "typedef struct { float f[8]; } mc_v8;\n"
+    "#define MC_LANES(expr) mc_v8 r; for (int i = 0; i < 8; i++) r.f[i] = (expr); return r\n"
+    "static inline MC_UNUSED mc_v8 mc_ld(const float *p) { MC_LANES(p[i]); }\n"
+    "static inline MC_UNUSED void mc_st(float *p, mc_v8 v) { for (int i = 0; i < 8; i++) p[i] = v.f[i]; }\n"
+    "static inline MC_UNUSED mc_v8 mc_bc(float x) { MC_LANES(x); }\n"
+    "static inline MC_UNUSED mc_v8 mc_zero(void) { MC_LANES(0.0f); }\n"
+    "static inline MC_UNUSED mc_v8 mc_add(mc_v8 a, mc_v8 b) { MC_LANES(a.f[i] + b.f[i]); }\n"
+    "static inline MC_UNUSED mc_v8 mc_mul(mc_v8 a, mc_v8 b) { MC_LANES(a.f[i] * b.f[i]); }\n"
+    "static inline MC_UNUSED mc_v8 mc_div(mc_v8 a, mc_v8 b) { MC_LANES(a.f[i] / b.f[i]); }\n"
+    "static inline MC_UNUSED mc_v8 mc_fma(mc_v8 a, mc_v8 b, mc_v8 c) { MC_LANES(MC_FMA(a.f[i], b.f[i], c.f[i])); }\n"
+    "static inline MC_UNUSED mc_v8 mc_relu(mc_v8 v) { MC_LANES(v.f[i] < 0.0f ? 0.0f : v.f[i]); }\n"
+    "static inline MC_UNUSED mc_v8 mc_vmax(mc_v8 m, mc_v8 v) {\n"
+    "  MC_LANES(v.f[i] > m.f[i] || v.f[i] != v.f[i] ? v.f[i] : m.f[i]);\n"
+    "}\n"
+    "static inline MC_UNUSED mc_v8 mc_keep(mc_v8 v, int n) { MC_LANES(i < n ? v.f[i] : 0.0f); }\n"
+    "static inline MC_UNUSED float mc_hsum(mc_v8 v) {\n"
+    "  return ((v.f[0] + v.f[4]) + (v.f[2] + v.f[6])) + ((v.f[1] + v.f[5]) + (v.f[3] + v.f[7]));\n"
+    "}\n"
+    "#endif\n"
+    "/* An activation other than ReLU, lane by lane. */\n"
+    "static inline MC_UNUSED mc_v8 mc_map(mc_v8 v, float (*fn)(float)) {\n"
+    "  float t[8];\n"
+    "  mc_st(t, v);\n"
+    "  for (int i = 0; i < 8; i++) t[i] = fn(t[i]);\n"
+    "  return mc_ld(t);\n"
+    "}\n"
+    "/* Store lanes 0..n-1 of v at y, stride floats apart. */\n"
+    "static inline MC_UNUSED void mc_put(float *y, int stride, mc_v8 v, int n) {\n"
+    "  float t[8];\n"
+    "  mc_st(t, v);\n"
+    "  for (int i = 0; i < n; i++) y[i * stride] = t[i];\n"
+    "}\n",
 };
 
 static char *weights_source(const Model *m) {
@@ -321,8 +395,13 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
 
   /* The op functions first: they register the weights and helpers. */
   Emit f = {0};
+  f.p = &p;
   for (int i = 0; i < p.nops; i++) {
     f.params = e.params, f.nparams = e.nparams;
+    if (p.ops[i].fused) {
+      em_explain(&f, &p.ops[i], "fused into %s", p.ops[i - 1].fname);
+      continue;
+    }
     size_t before = f.explain.len;
     op_function(&f, m, &p.ops[i]);
     if (f.explain.len == before) { /* ops with one way to be lowered */
@@ -378,7 +457,7 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
       if (e.uses[h]) em(&e, "%s", helper_text[h]);
     for (int i = 0; i < p.nops; i++)
       for (int j = 0; j < p.ops[i].nact; j++)
-        act_function(&e, p.ops[i].act[j], e.uses[EH_AVX512]);
+        act_function(&e, p.ops[i].act[j], e.uses[EH_UNUSED]);
     em(&e, "");
   }
   em(&e, "/* ---- layers */");
@@ -392,9 +471,20 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
      "*workspace) {", m->name);
   if (p.workspace_bytes) em(&e, "float *ws = (float *)workspace;");
   else em(&e, "(void)workspace;");
+  if (p.tiny) { /* one sample at a time */
+    const Op *first = &p.ops[0], *last = &p.ops[p.nops - 1];
+    em(&e, "for (int n = 0; n < %lld; n++) { /* sample */", (long long)p.batch);
+    em(&e, "const float *x = input + n * %lld;",
+       (long long)(shape_numel(&first->in) / p.batch));
+    em(&e, "float *y = output + n * %lld;",
+       (long long)(shape_numel(&last->out) / p.batch));
+  }
   for (int i = 0; i < p.nops; i++) {
     const Op *op = &p.ops[i];
+    if (op->fused) continue;
     char *x = buf_expr(&op->src), *y = buf_expr(&op->dst);
+    if (p.tiny && op->src.kind == BUF_INPUT) x[0] = 'x', x[1] = 0;
+    if (p.tiny && op->dst.kind == BUF_OUTPUT) y[0] = 'y', y[1] = 0;
     if (op->scratch) {
       char *t = buf_expr(&op->tmp);
       em(&e, "%s(%s, %s, %s);", op->fname, x, y, t);
@@ -405,6 +495,7 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
     free(x);
     free(y);
   }
+  if (p.tiny) em(&e, "}");
   em(&e, "}");
   if (!jit) {
     em(&e, "");

@@ -98,10 +98,11 @@ void lower(const Model *m, Program *p) {
     if (op->main && op->main->kind->scratch)
       op->scratch = op->main->kind->scratch(op);
   }
-  plan_program(p);
+  if (!tiny_plan(p)) plan_program(p);
 }
 
 void program_free(Program *p) {
+  for (int i = 0; i < p->nops; i++) free(p->ops[i].need);
   free(p->ops);
   memset(p, 0, sizeof *p);
 }

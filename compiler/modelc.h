@@ -334,9 +334,15 @@ typedef struct Op {
   Shape in, out;       /* the op's input and output shapes */
   int in_place;        /* may run with src == dst (elementwise per row) */
   int64_t scratch;     /* bytes of scratch the op needs */
-  /* set by plan.c */
+  /* set by plan.c (or tiny.c) */
   BufRef src, dst, tmp;
   char fname[48];      /* the C function: l3_conv1d */
+  /* set by tiny.c: the output of one sample as channels x positions, the
+   * channels padded to vcp, and which positions a later op reads */
+  int64_t vc, vl, vcp;
+  unsigned char *need;
+  int pooled;          /* computes the pool op after it too */
+  int fused;           /* a pool computed by the op before it */
 } Op;
 
 typedef struct Program {
@@ -344,6 +350,8 @@ typedef struct Program {
   Op *ops;
   int nops;
   int64_t workspace_bytes;
+  int tiny;      /* the whole program takes the vector lowering (tiny.c) */
+  int64_t batch; /* tiny: samples, run one at a time */
 } Program;
 
 /* Group the layers into ops and plan the workspace. */
@@ -351,6 +359,9 @@ void lower(const Model *m, Program *p);
 void program_free(Program *p);
 /* Assign buffers to ops and set p->workspace_bytes. */
 void plan_program(Program *p);
+/* If the program is a small 1-D model, plan it for the vector lowering
+ * (channels-last, one sample at a time) and return 1; else return 0. */
+int tiny_plan(Program *p);
 /* Lower and plan, and set m->workspace_bytes (for `check`). */
 void plan_memory(Model *m);
 
@@ -410,8 +421,10 @@ void em_epilogue(Emit *e, const Op *op, const char *ptr, int64_t n);
 /* Say which lowering an op got and why (modelc build --explain). */
 void em_explain(Emit *e, const Op *op, const char *fmt, ...);
 /* Ask for a helper function in the generated file. */
-enum { EH_MAXF, EH_FMA, EH_AVX512, EH_NHELPERS };
+enum { EH_MAXF, EH_FMA, EH_UNUSED, EH_AVX512, EH_V8, EH_NHELPERS };
 void em_use(Emit *e, int helper);
+/* The body of an op of a program planned by tiny_plan. */
+void tiny_emit(Emit *e, const struct Op *op);
 
 typedef struct EmitOptions {
   int jit;             /* for the JIT: weights extern, no static workspace */

@@ -4,7 +4,7 @@
 
 #define CNN1D_CLASS_INPUT_SIZE 20 /* floats, shape [1, 1, 20] */
 #define CNN1D_CLASS_OUTPUT_SIZE 2 /* floats, shape [1, 2] */
-#define CNN1D_CLASS_WORKSPACE_SIZE 3840 /* bytes */
+#define CNN1D_CLASS_WORKSPACE_SIZE 1280 /* bytes */
 
 #ifdef __cplusplus
 extern "C" {

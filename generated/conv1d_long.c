@@ -17,18 +17,21 @@ void conv1d_long_forward_ws(const float *input, float *output, void *workspace);
 
 /* ---- weights */
 
-/* 0.weight [4, 2, 3], packed for blocks of 4 outputs: [block][in/groups][kernel][output in block] */
-static const float l0_weight_packed[24] = {
-  -0.0030564817f, -0.008088697f, -0.39001942f, -0.2767683f, 0.21900219f,
-  0.32369578f, -0.27037555f, -0.17777696f, -0.3360068f, -0.036229607f,
-  -0.16828938f, 0.14828277f, -0.30044585f, 0.10802763f, 0.015122975f,
-  0.3390045f, -0.15723862f, -0.12337797f, 0.16139492f, -0.084017575f,
-  0.109474786f, -0.080247484f, 0.24495828f, 0.30549702f,
+/* 0.weight [4, 2, 3], packed [in][kernel][out, padded to 8] */
+static const float l0_wv[48] = {
+  -0.0030564817f, -0.008088697f, -0.39001942f, -0.2767683f, 0.0f, 0.0f, 0.0f,
+  0.0f, 0.21900219f, 0.32369578f, -0.27037555f, -0.17777696f, 0.0f, 0.0f, 0.0f,
+  0.0f, -0.3360068f, -0.036229607f, -0.16828938f, 0.14828277f, 0.0f, 0.0f,
+  0.0f, 0.0f, -0.30044585f, 0.10802763f, 0.015122975f, 0.3390045f, 0.0f, 0.0f,
+  0.0f, 0.0f, -0.15723862f, -0.12337797f, 0.16139492f, -0.084017575f, 0.0f,
+  0.0f, 0.0f, 0.0f, 0.109474786f, -0.080247484f, 0.24495828f, 0.30549702f,
+  0.0f, 0.0f, 0.0f, 0.0f,
 };
 
-/* 0.bias [4] */
-static const float l0_bias[4] = {
-  -0.065802835f, 0.043198425f, 0.36965913f, -0.37871987f,
+/* 0.bias [4], padded to 8 */
+static const float l0_bv[8] = {
+  -0.065802835f, 0.043198425f, 0.36965913f, -0.37871987f, 0.0f, 0.0f, 0.0f,
+  0.0f,
 };
 
 /* ---- helpers */
@@ -41,21 +44,74 @@ static const float l0_bias[4] = {
 #define MC_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 
-/* Full tiles use AVX-512 where the compiler targets it (e.g. gcc or clang
- * -march=native on a recent x86); elsewhere, and with -DMODELC_PORTABLE,
- * the portable loops compute the same sums. */
-#if defined(__AVX512F__) && !defined(MODELC_PORTABLE)
-#include <immintrin.h>
-#define MC_AVX512 1
-#else
-#define MC_AVX512 0
-#endif
-/* An activation the AVX-512 tiles apply in registers may go unused. */
+/* An activation applied in vector registers may go unused. */
 #if defined(__GNUC__)
 #define MC_UNUSED __attribute__((unused))
 #else
 #define MC_UNUSED
 #endif
+
+/* Vectors of 8 floats. AVX2 and FMA where the compiler targets them (e.g.
+ * gcc or clang -march=native on a recent x86); elsewhere, and with
+ * -DMODELC_PORTABLE, a struct of 8 floats computing the same sums lane by
+ * lane. mc_relu and mc_vmax keep PyTorch's NaNs: relu(NaN) is NaN, and
+ * max pooling takes v over m when v > m or v is NaN. */
+#if defined(__AVX2__) && defined(__FMA__) && !defined(MODELC_PORTABLE)
+#include <immintrin.h>
+#define MC_V8_AVX2 1
+typedef __m256 mc_v8;
+#define mc_ld(p) _mm256_loadu_ps(p)
+#define mc_st(p, v) _mm256_storeu_ps(p, v)
+#define mc_bc(x) _mm256_set1_ps(x)
+#define mc_zero() _mm256_setzero_ps()
+#define mc_add(a, b) _mm256_add_ps(a, b)
+#define mc_mul(a, b) _mm256_mul_ps(a, b)
+#define mc_div(a, b) _mm256_div_ps(a, b)
+#define mc_fma(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define mc_relu(v) _mm256_max_ps(_mm256_setzero_ps(), v)
+#define mc_vmax(m, v) _mm256_blendv_ps(_mm256_max_ps(v, m), v, \
+                                      _mm256_cmp_ps(v, v, _CMP_UNORD_Q))
+/* lanes n..7 set to 0 */
+#define mc_keep(v, n) _mm256_blend_ps(_mm256_setzero_ps(), v, (1 << (n)) - 1)
+static inline MC_UNUSED float mc_hsum(mc_v8 v) {
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+}
+#else
+#define MC_V8_AVX2 0
+typedef struct { float f[8]; } mc_v8;
+#define MC_LANES(expr) mc_v8 r; for (int i = 0; i < 8; i++) r.f[i] = (expr); return r
+static inline MC_UNUSED mc_v8 mc_ld(const float *p) { MC_LANES(p[i]); }
+static inline MC_UNUSED void mc_st(float *p, mc_v8 v) { for (int i = 0; i < 8; i++) p[i] = v.f[i]; }
+static inline MC_UNUSED mc_v8 mc_bc(float x) { MC_LANES(x); }
+static inline MC_UNUSED mc_v8 mc_zero(void) { MC_LANES(0.0f); }
+static inline MC_UNUSED mc_v8 mc_add(mc_v8 a, mc_v8 b) { MC_LANES(a.f[i] + b.f[i]); }
+static inline MC_UNUSED mc_v8 mc_mul(mc_v8 a, mc_v8 b) { MC_LANES(a.f[i] * b.f[i]); }
+static inline MC_UNUSED mc_v8 mc_div(mc_v8 a, mc_v8 b) { MC_LANES(a.f[i] / b.f[i]); }
+static inline MC_UNUSED mc_v8 mc_fma(mc_v8 a, mc_v8 b, mc_v8 c) { MC_LANES(MC_FMA(a.f[i], b.f[i], c.f[i])); }
+static inline MC_UNUSED mc_v8 mc_relu(mc_v8 v) { MC_LANES(v.f[i] < 0.0f ? 0.0f : v.f[i]); }
+static inline MC_UNUSED mc_v8 mc_vmax(mc_v8 m, mc_v8 v) {
+    MC_LANES(v.f[i] > m.f[i] || v.f[i] != v.f[i] ? v.f[i] : m.f[i]);
+}
+static inline MC_UNUSED mc_v8 mc_keep(mc_v8 v, int n) { MC_LANES(i < n ? v.f[i] : 0.0f); }
+static inline MC_UNUSED float mc_hsum(mc_v8 v) {
+    return ((v.f[0] + v.f[4]) + (v.f[2] + v.f[6])) + ((v.f[1] + v.f[5]) + (v.f[3] + v.f[7]));
+}
+#endif
+/* An activation other than ReLU, lane by lane. */
+static inline MC_UNUSED mc_v8 mc_map(mc_v8 v, float (*fn)(float)) {
+    float t[8];
+    mc_st(t, v);
+    for (int i = 0; i < 8; i++) t[i] = fn(t[i]);
+    return mc_ld(t);
+}
+/* Store lanes 0..n-1 of v at y, stride floats apart. */
+static inline MC_UNUSED void mc_put(float *y, int stride, mc_v8 v, int n) {
+    float t[8];
+    mc_st(t, v);
+    for (int i = 0; i < n; i++) y[i * stride] = t[i];
+}
 
 
 /* ---- layers */
@@ -65,96 +121,1867 @@ static const float l0_bias[4] = {
  *   y[n, o, t] = bias[o] + sum over c < in/groups and taps k of weight[o, c, k] * x[n, group(o) * in/groups + c, t * stride + k * dilation - padding]
  */
 static void l0_conv1d(const float *restrict x, float *restrict y) {
-  const float *xn = x;
-  float *yn = y;
-  const float *xp = xn;
-  {
-    const float *xg = xp;
-    { const int ob = 0; (void)ob; /* 4 output channels */
-      const int o0 = ob * 4;
-      const float *wb = l0_weight_packed + o0 * 6;
-      const float *bb = l0_bias + o0;
-      float *yb = yn + o0 * 98;
-      for (int t0 = 0; t0 < 96; t0 += 16) { /* 16 outputs */
-        #if MC_AVX512
-        __m512 acc[4];
-        for (int j = 0; j < 4; j++) acc[j] = _mm512_set1_ps(bb[j]);
-        for (int c = 0; c < 2; c++) { /* input channel in the group */
-          const float *xc = xg + c * 100;
-          const float *wc = wb + c * 12;
-          for (int k = 0; k < 3; k++) { /* tap */
-            const float *xk = xc + t0 + k;
-            const float *wk = wc + k * 4;
-            const __m512 xv = _mm512_loadu_ps(xk);
-            for (int j = 0; j < 4; j++)
-              acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-          }
-        }
-        for (int j = 0; j < 4; j++)
-          _mm512_storeu_ps(yb + j * 98 + t0, acc[j]);
-        #else
-        { /* channels 0..3 of the block */
-          float acc[4][16];
-          for (int j = 0; j < 4; j++)
-            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-          for (int c = 0; c < 2; c++) { /* input channel in the group */
-            const float *xc = xg + c * 100;
-            const float *wc = wb + c * 12;
-            for (int k = 0; k < 3; k++) { /* tap */
-              const float *xk = xc + t0 + k;
-              const float *wk = wc + k * 4;
-              for (int i = 0; i < 16; i++) { /* position in the tile */
-                const float xv = xk[i];
-                for (int j = 0; j < 4; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-              }
-            }
-          }
-          for (int j = 0; j < 4; j++)
-            for (int i = 0; i < 16; i++) yb[j * 98 + t0 + i] = acc[j][i];
-        }
-        #endif
-      }
-      { /* the last 2 outputs, in a full tile that recomputes 14 */
-        const int t0 = 82;
-        #if MC_AVX512
-        __m512 acc[4];
-        for (int j = 0; j < 4; j++) acc[j] = _mm512_set1_ps(bb[j]);
-        for (int c = 0; c < 2; c++) { /* input channel in the group */
-          const float *xc = xg + c * 100;
-          const float *wc = wb + c * 12;
-          for (int k = 0; k < 3; k++) { /* tap */
-            const float *xk = xc + t0 + k;
-            const float *wk = wc + k * 4;
-            const __m512 xv = _mm512_loadu_ps(xk);
-            for (int j = 0; j < 4; j++)
-              acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-          }
-        }
-        for (int j = 0; j < 4; j++)
-          _mm512_storeu_ps(yb + j * 98 + t0, acc[j]);
-        #else
-        { /* channels 0..3 of the block */
-          float acc[4][16];
-          for (int j = 0; j < 4; j++)
-            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-          for (int c = 0; c < 2; c++) { /* input channel in the group */
-            const float *xc = xg + c * 100;
-            const float *wc = wb + c * 12;
-            for (int k = 0; k < 3; k++) { /* tap */
-              const float *xk = xc + t0 + k;
-              const float *wk = wc + k * 4;
-              for (int i = 0; i < 16; i++) { /* position in the tile */
-                const float xv = xk[i];
-                for (int j = 0; j < 4; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-              }
-            }
-          }
-          for (int j = 0; j < 4; j++)
-            for (int i = 0; i < 16; i++) yb[j * 98 + t0 + i] = acc[j][i];
-        }
-        #endif
-      }
-    }
+  { /* position 0 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[0]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[1]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[2]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[100]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[101]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[102]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 0, 98, a0, 4);
+  }
+  { /* position 1 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[1]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[2]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[3]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[101]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[102]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[103]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 1, 98, a0, 4);
+  }
+  { /* position 2 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[2]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[3]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[4]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[102]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[103]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[104]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 2, 98, a0, 4);
+  }
+  { /* position 3 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[3]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[4]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[5]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[103]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[104]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[105]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 3, 98, a0, 4);
+  }
+  { /* position 4 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[4]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[5]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[6]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[104]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[105]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[106]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 4, 98, a0, 4);
+  }
+  { /* position 5 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[5]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[6]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[7]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[105]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[106]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[107]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 5, 98, a0, 4);
+  }
+  { /* position 6 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[6]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[7]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[8]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[106]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[107]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[108]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 6, 98, a0, 4);
+  }
+  { /* position 7 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[7]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[8]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[9]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[107]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[108]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[109]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 7, 98, a0, 4);
+  }
+  { /* position 8 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[8]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[9]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[10]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[108]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[109]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[110]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 8, 98, a0, 4);
+  }
+  { /* position 9 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[9]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[10]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[11]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[109]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[110]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[111]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 9, 98, a0, 4);
+  }
+  { /* position 10 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[10]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[11]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[12]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[110]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[111]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[112]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 10, 98, a0, 4);
+  }
+  { /* position 11 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[11]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[12]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[13]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[111]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[112]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[113]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 11, 98, a0, 4);
+  }
+  { /* position 12 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[12]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[13]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[14]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[112]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[113]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[114]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 12, 98, a0, 4);
+  }
+  { /* position 13 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[13]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[14]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[15]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[113]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[114]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[115]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 13, 98, a0, 4);
+  }
+  { /* position 14 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[14]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[15]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[16]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[114]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[115]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[116]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 14, 98, a0, 4);
+  }
+  { /* position 15 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[15]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[16]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[17]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[115]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[116]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[117]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 15, 98, a0, 4);
+  }
+  { /* position 16 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[16]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[17]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[18]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[116]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[117]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[118]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 16, 98, a0, 4);
+  }
+  { /* position 17 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[17]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[18]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[19]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[117]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[118]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[119]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 17, 98, a0, 4);
+  }
+  { /* position 18 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[18]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[19]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[20]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[118]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[119]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[120]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 18, 98, a0, 4);
+  }
+  { /* position 19 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[19]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[20]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[21]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[119]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[120]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[121]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 19, 98, a0, 4);
+  }
+  { /* position 20 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[20]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[21]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[22]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[120]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[121]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[122]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 20, 98, a0, 4);
+  }
+  { /* position 21 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[21]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[22]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[23]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[121]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[122]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[123]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 21, 98, a0, 4);
+  }
+  { /* position 22 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[22]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[23]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[24]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[122]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[123]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[124]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 22, 98, a0, 4);
+  }
+  { /* position 23 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[23]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[24]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[25]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[123]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[124]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[125]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 23, 98, a0, 4);
+  }
+  { /* position 24 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[24]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[25]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[26]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[124]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[125]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[126]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 24, 98, a0, 4);
+  }
+  { /* position 25 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[25]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[26]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[27]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[125]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[126]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[127]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 25, 98, a0, 4);
+  }
+  { /* position 26 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[26]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[27]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[28]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[126]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[127]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[128]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 26, 98, a0, 4);
+  }
+  { /* position 27 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[27]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[28]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[29]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[127]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[128]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[129]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 27, 98, a0, 4);
+  }
+  { /* position 28 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[28]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[29]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[30]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[128]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[129]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[130]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 28, 98, a0, 4);
+  }
+  { /* position 29 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[29]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[30]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[31]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[129]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[130]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[131]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 29, 98, a0, 4);
+  }
+  { /* position 30 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[30]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[31]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[32]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[130]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[131]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[132]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 30, 98, a0, 4);
+  }
+  { /* position 31 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[31]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[32]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[33]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[131]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[132]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[133]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 31, 98, a0, 4);
+  }
+  { /* position 32 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[32]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[33]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[34]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[132]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[133]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[134]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 32, 98, a0, 4);
+  }
+  { /* position 33 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[33]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[34]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[35]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[133]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[134]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[135]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 33, 98, a0, 4);
+  }
+  { /* position 34 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[34]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[35]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[36]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[134]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[135]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[136]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 34, 98, a0, 4);
+  }
+  { /* position 35 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[35]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[36]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[37]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[135]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[136]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[137]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 35, 98, a0, 4);
+  }
+  { /* position 36 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[36]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[37]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[38]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[136]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[137]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[138]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 36, 98, a0, 4);
+  }
+  { /* position 37 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[37]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[38]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[39]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[137]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[138]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[139]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 37, 98, a0, 4);
+  }
+  { /* position 38 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[38]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[39]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[40]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[138]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[139]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[140]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 38, 98, a0, 4);
+  }
+  { /* position 39 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[39]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[40]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[41]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[139]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[140]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[141]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 39, 98, a0, 4);
+  }
+  { /* position 40 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[40]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[41]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[42]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[140]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[141]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[142]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 40, 98, a0, 4);
+  }
+  { /* position 41 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[41]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[42]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[43]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[141]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[142]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[143]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 41, 98, a0, 4);
+  }
+  { /* position 42 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[42]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[43]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[44]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[142]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[143]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[144]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 42, 98, a0, 4);
+  }
+  { /* position 43 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[43]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[44]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[45]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[143]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[144]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[145]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 43, 98, a0, 4);
+  }
+  { /* position 44 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[44]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[45]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[46]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[144]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[145]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[146]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 44, 98, a0, 4);
+  }
+  { /* position 45 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[45]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[46]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[47]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[145]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[146]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[147]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 45, 98, a0, 4);
+  }
+  { /* position 46 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[46]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[47]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[48]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[146]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[147]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[148]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 46, 98, a0, 4);
+  }
+  { /* position 47 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[47]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[48]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[49]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[147]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[148]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[149]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 47, 98, a0, 4);
+  }
+  { /* position 48 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[48]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[49]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[50]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[148]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[149]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[150]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 48, 98, a0, 4);
+  }
+  { /* position 49 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[49]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[50]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[51]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[149]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[150]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[151]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 49, 98, a0, 4);
+  }
+  { /* position 50 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[50]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[51]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[52]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[150]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[151]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[152]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 50, 98, a0, 4);
+  }
+  { /* position 51 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[51]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[52]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[53]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[151]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[152]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[153]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 51, 98, a0, 4);
+  }
+  { /* position 52 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[52]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[53]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[54]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[152]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[153]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[154]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 52, 98, a0, 4);
+  }
+  { /* position 53 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[53]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[54]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[55]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[153]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[154]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[155]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 53, 98, a0, 4);
+  }
+  { /* position 54 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[54]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[55]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[56]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[154]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[155]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[156]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 54, 98, a0, 4);
+  }
+  { /* position 55 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[55]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[56]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[57]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[155]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[156]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[157]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 55, 98, a0, 4);
+  }
+  { /* position 56 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[56]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[57]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[58]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[156]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[157]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[158]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 56, 98, a0, 4);
+  }
+  { /* position 57 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[57]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[58]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[59]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[157]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[158]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[159]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 57, 98, a0, 4);
+  }
+  { /* position 58 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[58]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[59]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[60]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[158]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[159]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[160]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 58, 98, a0, 4);
+  }
+  { /* position 59 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[59]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[60]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[61]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[159]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[160]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[161]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 59, 98, a0, 4);
+  }
+  { /* position 60 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[60]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[61]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[62]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[160]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[161]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[162]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 60, 98, a0, 4);
+  }
+  { /* position 61 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[61]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[62]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[63]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[161]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[162]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[163]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 61, 98, a0, 4);
+  }
+  { /* position 62 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[62]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[63]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[64]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[162]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[163]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[164]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 62, 98, a0, 4);
+  }
+  { /* position 63 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[63]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[64]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[65]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[163]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[164]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[165]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 63, 98, a0, 4);
+  }
+  { /* position 64 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[64]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[65]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[66]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[164]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[165]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[166]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 64, 98, a0, 4);
+  }
+  { /* position 65 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[65]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[66]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[67]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[165]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[166]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[167]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 65, 98, a0, 4);
+  }
+  { /* position 66 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[66]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[67]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[68]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[166]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[167]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[168]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 66, 98, a0, 4);
+  }
+  { /* position 67 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[67]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[68]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[69]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[167]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[168]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[169]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 67, 98, a0, 4);
+  }
+  { /* position 68 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[68]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[69]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[70]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[168]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[169]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[170]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 68, 98, a0, 4);
+  }
+  { /* position 69 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[69]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[70]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[71]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[169]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[170]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[171]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 69, 98, a0, 4);
+  }
+  { /* position 70 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[70]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[71]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[72]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[170]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[171]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[172]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 70, 98, a0, 4);
+  }
+  { /* position 71 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[71]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[72]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[73]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[171]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[172]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[173]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 71, 98, a0, 4);
+  }
+  { /* position 72 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[72]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[73]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[74]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[172]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[173]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[174]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 72, 98, a0, 4);
+  }
+  { /* position 73 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[73]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[74]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[75]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[173]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[174]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[175]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 73, 98, a0, 4);
+  }
+  { /* position 74 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[74]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[75]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[76]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[174]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[175]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[176]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 74, 98, a0, 4);
+  }
+  { /* position 75 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[75]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[76]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[77]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[175]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[176]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[177]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 75, 98, a0, 4);
+  }
+  { /* position 76 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[76]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[77]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[78]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[176]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[177]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[178]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 76, 98, a0, 4);
+  }
+  { /* position 77 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[77]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[78]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[79]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[177]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[178]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[179]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 77, 98, a0, 4);
+  }
+  { /* position 78 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[78]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[79]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[80]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[178]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[179]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[180]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 78, 98, a0, 4);
+  }
+  { /* position 79 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[79]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[80]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[81]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[179]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[180]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[181]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 79, 98, a0, 4);
+  }
+  { /* position 80 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[80]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[81]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[82]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[180]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[181]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[182]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 80, 98, a0, 4);
+  }
+  { /* position 81 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[81]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[82]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[83]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[181]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[182]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[183]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 81, 98, a0, 4);
+  }
+  { /* position 82 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[82]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[83]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[84]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[182]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[183]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[184]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 82, 98, a0, 4);
+  }
+  { /* position 83 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[83]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[84]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[85]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[183]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[184]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[185]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 83, 98, a0, 4);
+  }
+  { /* position 84 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[84]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[85]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[86]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[184]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[185]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[186]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 84, 98, a0, 4);
+  }
+  { /* position 85 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[85]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[86]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[87]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[185]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[186]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[187]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 85, 98, a0, 4);
+  }
+  { /* position 86 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[86]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[87]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[88]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[186]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[187]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[188]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 86, 98, a0, 4);
+  }
+  { /* position 87 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[87]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[88]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[89]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[187]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[188]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[189]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 87, 98, a0, 4);
+  }
+  { /* position 88 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[88]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[89]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[90]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[188]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[189]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[190]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 88, 98, a0, 4);
+  }
+  { /* position 89 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[89]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[90]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[91]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[189]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[190]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[191]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 89, 98, a0, 4);
+  }
+  { /* position 90 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[90]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[91]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[92]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[190]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[191]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[192]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 90, 98, a0, 4);
+  }
+  { /* position 91 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[91]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[92]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[93]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[191]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[192]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[193]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 91, 98, a0, 4);
+  }
+  { /* position 92 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[92]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[93]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[94]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[192]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[193]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[194]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 92, 98, a0, 4);
+  }
+  { /* position 93 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[93]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[94]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[95]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[193]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[194]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[195]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 93, 98, a0, 4);
+  }
+  { /* position 94 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[94]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[95]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[96]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[194]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[195]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[196]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 94, 98, a0, 4);
+  }
+  { /* position 95 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[95]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[96]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[97]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[195]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[196]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[197]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 95, 98, a0, 4);
+  }
+  { /* position 96 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[96]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[97]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[98]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[196]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[197]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[198]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 96, 98, a0, 4);
+  }
+  { /* position 97 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[97]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[98]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[99]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[197]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[198]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[199]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 97, 98, a0, 4);
   }
 }
 
@@ -162,7 +1989,11 @@ static void l0_conv1d(const float *restrict x, float *restrict y) {
 
 void conv1d_long_forward_ws(const float *input, float *output, void *workspace) {
   (void)workspace;
-  l0_conv1d(input, output);
+  { const int n = 0; (void)n; /* sample */
+    const float *x = input + n * 200;
+    float *y = output + n * 392;
+    l0_conv1d(x, y);
+  }
 }
 
 void conv1d_long_forward(const float *input, float *output) {

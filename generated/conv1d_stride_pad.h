@@ -4,7 +4,7 @@
 
 #define CONV1D_STRIDE_PAD_INPUT_SIZE 100 /* floats, shape [10, 1, 10] */
 #define CONV1D_STRIDE_PAD_OUTPUT_SIZE 1920 /* floats, shape [10, 32, 6] */
-#define CONV1D_STRIDE_PAD_WORKSPACE_SIZE 64 /* bytes */
+#define CONV1D_STRIDE_PAD_WORKSPACE_SIZE 0 /* bytes */
 
 #ifdef __cplusplus
 extern "C" {

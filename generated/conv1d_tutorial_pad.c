@@ -3,7 +3,7 @@
  *
  *   input      [2, 3, 4] float32, contiguous, in PyTorch's layout
  *   output     [2, 2, 4]
- *   workspace  128 bytes
+ *   workspace  0 bytes
  *   weights    seed 42 (PyTorch's default init)
  *
  * Standalone C99: compile with any C compiler and link with libm.
@@ -17,17 +17,21 @@ void conv1d_tutorial_pad_forward_ws(const float *input, float *output, void *wor
 
 /* ---- weights */
 
-/* 0.weight [2, 3, 3], packed for blocks of 2 outputs: [block][in/groups][kernel][output in block] */
-static const float l0_weight_packed[18] = {
-  0.2548462f, -0.24454272f, 0.27666932f, 0.28973207f, -0.07809083f,
-  0.062386435f, 0.30620378f, 0.24626963f, -0.073034525f, 0.045143526f,
-  0.067263566f, 0.16072938f, -0.16228501f, -0.04706367f, 0.19576089f,
-  0.25696194f, 0.29384765f, 0.04926964f,
+/* 0.weight [2, 3, 3], packed [in][kernel][out, padded to 8] */
+static const float l0_wv[72] = {
+  0.2548462f, -0.24454272f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.27666932f,
+  0.28973207f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, -0.07809083f, 0.062386435f,
+  0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.30620378f, 0.24626963f, 0.0f, 0.0f,
+  0.0f, 0.0f, 0.0f, 0.0f, -0.073034525f, 0.045143526f, 0.0f, 0.0f, 0.0f, 0.0f,
+  0.0f, 0.0f, 0.067263566f, 0.16072938f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+  -0.16228501f, -0.04706367f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.19576089f,
+  0.25696194f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.29384765f, 0.04926964f,
+  0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
 };
 
-/* 0.bias [2] */
-static const float l0_bias[2] = {
-  -0.1556133f, 0.08496611f,
+/* 0.bias [2], padded to 8 */
+static const float l0_bv[8] = {
+  -0.1556133f, 0.08496611f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
 };
 
 /* ---- helpers */
@@ -40,6 +44,75 @@ static const float l0_bias[2] = {
 #define MC_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 
+/* An activation applied in vector registers may go unused. */
+#if defined(__GNUC__)
+#define MC_UNUSED __attribute__((unused))
+#else
+#define MC_UNUSED
+#endif
+
+/* Vectors of 8 floats. AVX2 and FMA where the compiler targets them (e.g.
+ * gcc or clang -march=native on a recent x86); elsewhere, and with
+ * -DMODELC_PORTABLE, a struct of 8 floats computing the same sums lane by
+ * lane. mc_relu and mc_vmax keep PyTorch's NaNs: relu(NaN) is NaN, and
+ * max pooling takes v over m when v > m or v is NaN. */
+#if defined(__AVX2__) && defined(__FMA__) && !defined(MODELC_PORTABLE)
+#include <immintrin.h>
+#define MC_V8_AVX2 1
+typedef __m256 mc_v8;
+#define mc_ld(p) _mm256_loadu_ps(p)
+#define mc_st(p, v) _mm256_storeu_ps(p, v)
+#define mc_bc(x) _mm256_set1_ps(x)
+#define mc_zero() _mm256_setzero_ps()
+#define mc_add(a, b) _mm256_add_ps(a, b)
+#define mc_mul(a, b) _mm256_mul_ps(a, b)
+#define mc_div(a, b) _mm256_div_ps(a, b)
+#define mc_fma(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define mc_relu(v) _mm256_max_ps(_mm256_setzero_ps(), v)
+#define mc_vmax(m, v) _mm256_blendv_ps(_mm256_max_ps(v, m), v, \
+                                      _mm256_cmp_ps(v, v, _CMP_UNORD_Q))
+/* lanes n..7 set to 0 */
+#define mc_keep(v, n) _mm256_blend_ps(_mm256_setzero_ps(), v, (1 << (n)) - 1)
+static inline MC_UNUSED float mc_hsum(mc_v8 v) {
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+}
+#else
+#define MC_V8_AVX2 0
+typedef struct { float f[8]; } mc_v8;
+#define MC_LANES(expr) mc_v8 r; for (int i = 0; i < 8; i++) r.f[i] = (expr); return r
+static inline MC_UNUSED mc_v8 mc_ld(const float *p) { MC_LANES(p[i]); }
+static inline MC_UNUSED void mc_st(float *p, mc_v8 v) { for (int i = 0; i < 8; i++) p[i] = v.f[i]; }
+static inline MC_UNUSED mc_v8 mc_bc(float x) { MC_LANES(x); }
+static inline MC_UNUSED mc_v8 mc_zero(void) { MC_LANES(0.0f); }
+static inline MC_UNUSED mc_v8 mc_add(mc_v8 a, mc_v8 b) { MC_LANES(a.f[i] + b.f[i]); }
+static inline MC_UNUSED mc_v8 mc_mul(mc_v8 a, mc_v8 b) { MC_LANES(a.f[i] * b.f[i]); }
+static inline MC_UNUSED mc_v8 mc_div(mc_v8 a, mc_v8 b) { MC_LANES(a.f[i] / b.f[i]); }
+static inline MC_UNUSED mc_v8 mc_fma(mc_v8 a, mc_v8 b, mc_v8 c) { MC_LANES(MC_FMA(a.f[i], b.f[i], c.f[i])); }
+static inline MC_UNUSED mc_v8 mc_relu(mc_v8 v) { MC_LANES(v.f[i] < 0.0f ? 0.0f : v.f[i]); }
+static inline MC_UNUSED mc_v8 mc_vmax(mc_v8 m, mc_v8 v) {
+    MC_LANES(v.f[i] > m.f[i] || v.f[i] != v.f[i] ? v.f[i] : m.f[i]);
+}
+static inline MC_UNUSED mc_v8 mc_keep(mc_v8 v, int n) { MC_LANES(i < n ? v.f[i] : 0.0f); }
+static inline MC_UNUSED float mc_hsum(mc_v8 v) {
+    return ((v.f[0] + v.f[4]) + (v.f[2] + v.f[6])) + ((v.f[1] + v.f[5]) + (v.f[3] + v.f[7]));
+}
+#endif
+/* An activation other than ReLU, lane by lane. */
+static inline MC_UNUSED mc_v8 mc_map(mc_v8 v, float (*fn)(float)) {
+    float t[8];
+    mc_st(t, v);
+    for (int i = 0; i < 8; i++) t[i] = fn(t[i]);
+    return mc_ld(t);
+}
+/* Store lanes 0..n-1 of v at y, stride floats apart. */
+static inline MC_UNUSED void mc_put(float *y, int stride, mc_v8 v, int n) {
+    float t[8];
+    mc_st(t, v);
+    for (int i = 0; i < n; i++) y[i * stride] = t[i];
+}
+
 
 /* ---- layers */
 
@@ -47,60 +120,108 @@ static const float l0_bias[2] = {
  *   specs/conv1d_tutorial_pad.lua:5  Conv1d(3, 2, 3, padding=1)
  *   y[n, o, t] = bias[o] + sum over c < in/groups and taps k of weight[o, c, k] * x[n, group(o) * in/groups + c, t * stride + k * dilation - padding]
  */
-static void l0_conv1d(const float *restrict x, float *restrict y, float *restrict tmp) {
-  for (int n = 0; n < 2; n++) { /* sample */
-    const float *xn = x + n * 12;
-    float *yn = y + n * 8;
-    /* the zero padding written out: tmp[c] = [0 x 1, x[c], 0 x 1] */
-    for (int c = 0; c < 3; c++) {
-      float *tc = tmp + c * 6;
-      for (int i = 0; i < 1; i++) tc[i] = 0.0f;
-      for (int i = 0; i < 4; i++) tc[1 + i] = xn[c * 4 + i];
-      for (int i = 5; i < 6; i++) tc[i] = 0.0f;
-    }
-    const float *xp = tmp;
-    {
-      const float *xg = xp;
-      { const int ob = 0; (void)ob; /* 2 output channels */
-        const int o0 = ob * 2;
-        const float *wb = l0_weight_packed + o0 * 9;
-        const float *bb = l0_bias + o0;
-        float *yb = yn + o0 * 4;
-        { /* the last 4 outputs of the interior */
-          const int t0 = 0;
-          { /* channels 0..1 of the block */
-            float acc[4][2];
-            for (int j = 0; j < 2; j++)
-              for (int i = 0; i < 4; i++) acc[i][j] = bb[j];
-            for (int c = 0; c < 3; c++) { /* input channel in the group */
-              const float *xc = xg + c * 6;
-              const float *wc = wb + c * 6;
-              for (int k = 0; k < 3; k++) { /* tap */
-                const float *xk = xc + t0 + k;
-                const float *wk = wc + k * 2;
-                for (int i = 0; i < 4; i++) { /* position in the tile */
-                  const float xv = xk[i];
-                  for (int j = 0; j < 2; j++) acc[i][j] = MC_FMA(wk[j], xv, acc[i][j]);
-                }
-              }
-            }
-            for (int j = 0; j < 2; j++)
-              for (int i = 0; i < 4; i++) yb[j * 4 + t0 + i] = acc[i][j];
-          }
-        }
-      }
-    }
+static void l0_conv1d(const float *restrict x, float *restrict y) {
+  { /* position 0 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[0]); /* in 0, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 8), xv, a0);
+    xv = mc_bc(x[1]); /* in 0, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 16), xv, b0);
+    xv = mc_bc(x[4]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[5]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    xv = mc_bc(x[8]); /* in 2, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 56), xv, a0);
+    xv = mc_bc(x[9]); /* in 2, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 64), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 0, 4, a0, 2);
+  }
+  { /* position 1 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[0]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[1]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[2]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[4]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[5]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[6]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    xv = mc_bc(x[8]); /* in 2, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 48), xv, a0);
+    xv = mc_bc(x[9]); /* in 2, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 56), xv, b0);
+    xv = mc_bc(x[10]); /* in 2, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 1, 4, a0, 2);
+  }
+  { /* position 2 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[1]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[2]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[3]); /* in 0, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
+    xv = mc_bc(x[5]); /* in 1, tap 0 */
+    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
+    xv = mc_bc(x[6]); /* in 1, tap 1 */
+    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
+    xv = mc_bc(x[7]); /* in 1, tap 2 */
+    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
+    xv = mc_bc(x[9]); /* in 2, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 48), xv, a0);
+    xv = mc_bc(x[10]); /* in 2, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 56), xv, b0);
+    xv = mc_bc(x[11]); /* in 2, tap 2 */
+    a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 2, 4, a0, 2);
+  }
+  { /* position 3 */
+    mc_v8 a0 = mc_ld(l0_bv + 0);
+    mc_v8 b0 = mc_zero();
+    mc_v8 xv;
+    xv = mc_bc(x[2]); /* in 0, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+    xv = mc_bc(x[3]); /* in 0, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
+    xv = mc_bc(x[6]); /* in 1, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 24), xv, a0);
+    xv = mc_bc(x[7]); /* in 1, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 32), xv, b0);
+    xv = mc_bc(x[10]); /* in 2, tap 0 */
+    a0 = mc_fma(mc_ld(l0_wv + 48), xv, a0);
+    xv = mc_bc(x[11]); /* in 2, tap 1 */
+    b0 = mc_fma(mc_ld(l0_wv + 56), xv, b0);
+    a0 = mc_add(a0, b0);
+    mc_put(y + 3, 4, a0, 2);
   }
 }
 
 /* ---- entry points */
 
 void conv1d_tutorial_pad_forward_ws(const float *input, float *output, void *workspace) {
-  float *ws = (float *)workspace;
-  l0_conv1d(input, output, ws);
+  (void)workspace;
+  for (int n = 0; n < 2; n++) { /* sample */
+    const float *x = input + n * 12;
+    float *y = output + n * 8;
+    l0_conv1d(x, y);
+  }
 }
 
 void conv1d_tutorial_pad_forward(const float *input, float *output) {
-  static float workspace[32]; /* CONV1D_TUTORIAL_PAD_WORKSPACE_SIZE bytes */
-  conv1d_tutorial_pad_forward_ws(input, output, workspace);
+  conv1d_tutorial_pad_forward_ws(input, output, (void *)0);
 }

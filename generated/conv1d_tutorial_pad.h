@@ -4,7 +4,7 @@
 
 #define CONV1D_TUTORIAL_PAD_INPUT_SIZE 24 /* floats, shape [2, 3, 4] */
 #define CONV1D_TUTORIAL_PAD_OUTPUT_SIZE 16 /* floats, shape [2, 2, 4] */
-#define CONV1D_TUTORIAL_PAD_WORKSPACE_SIZE 128 /* bytes */
+#define CONV1D_TUTORIAL_PAD_WORKSPACE_SIZE 0 /* bytes */
 
 #ifdef __cplusplus
 extern "C" {

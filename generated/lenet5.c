@@ -12414,6 +12414,13 @@ static float mc_maxf(float m, float v) { return (v > m || v != v) ? v : m; }
 #define MC_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 
+/* An activation applied in vector registers may go unused. */
+#if defined(__GNUC__)
+#define MC_UNUSED __attribute__((unused))
+#else
+#define MC_UNUSED
+#endif
+
 /* Full tiles use AVX-512 where the compiler targets it (e.g. gcc or clang
  * -march=native on a recent x86); elsewhere, and with -DMODELC_PORTABLE,
  * the portable loops compute the same sums. */
@@ -12422,12 +12429,6 @@ static float mc_maxf(float m, float v) { return (v > m || v != v) ? v : m; }
 #define MC_AVX512 1
 #else
 #define MC_AVX512 0
-#endif
-/* An activation the AVX-512 tiles apply in registers may go unused. */
-#if defined(__GNUC__)
-#define MC_UNUSED __attribute__((unused))
-#else
-#define MC_UNUSED
 #endif
 
 static MC_UNUSED float l1_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */

@@ -3,7 +3,7 @@
  *
  *   input      [2, 1, 10] float32, contiguous, in PyTorch's layout
  *   output     [2, 2]
- *   workspace  832 bytes
+ *   workspace  192 bytes
  *   weights    seed 42 (PyTorch's default init)
  *
  * Standalone C99: compile with any C compiler and link with libm.
@@ -17,21 +17,21 @@ void seed_cnn1d_forward_ws(const float *input, float *output, void *workspace);
 
 /* ---- weights */
 
-/* 0.weight [8, 1, 2], packed for blocks of 8 outputs: [block][in/groups][kernel][output in block] */
-static const float l0_weight_packed[16] = {
+/* 0.weight [8, 1, 2], packed [in][kernel][out, padded to 8] */
+static const float l0_wv[16] = {
   0.5406104f, -0.16565566f, -0.15492962f, -0.3442585f, 0.62334496f, 0.6146145f,
   0.5224168f, 0.34095848f, 0.5869042f, 0.6495563f, 0.14268756f, 0.41527155f,
   -0.5187534f, 0.13234161f, 0.09576388f, -0.09983712f,
 };
 
-/* 0.bias [8] */
-static const float l0_bias[8] = {
+/* 0.bias [8], padded to 8 */
+static const float l0_bv[8] = {
   0.5450986f, 0.10451668f, -0.33010566f, 0.18024032f, -0.32579f, -0.082924426f,
   -0.2871973f, 0.4690741f,
 };
 
-/* 3.weight [16, 8, 2], packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
-static const float l3_weight_packed[256] = {
+/* 3.weight [16, 8, 2], packed [in][kernel][out, padded to 16] */
+static const float l3_wv[256] = {
   -0.19734254f, 0.06717092f, 0.07906529f, 0.24056268f, -0.12616244f,
   0.005864173f, 0.0006928146f, -0.20751762f, -0.027396202f, 0.055737197f,
   0.13048553f, -0.22706419f, 0.036164373f, 0.12002644f, -0.0742991f,
@@ -86,34 +86,38 @@ static const float l3_weight_packed[256] = {
   -0.24882719f,
 };
 
-/* 3.bias [16] */
-static const float l3_bias[16] = {
+/* 3.bias [16], padded to 16 */
+static const float l3_bv[16] = {
   -0.056745917f, -0.14986387f, -0.021865934f, -0.12305337f, -0.102191895f,
   -0.07936472f, -0.23757601f, 0.20512688f, 0.2095828f, -0.039217263f,
   -0.028470516f, -0.10202998f, -0.2257657f, -0.2432861f, 0.09291461f,
   -0.13726154f,
 };
 
-/* 7.weight [2, 16], layout [out][in] */
-static const float l7_weight[32] = {
-  -0.16071925f, -0.019505799f, -0.08325279f, -0.080880195f, 0.008032799f,
-  -0.053028107f, -0.08607811f, -0.119701475f, -0.20345685f, 0.2096268f,
-  -0.10004678f, 0.06624487f, -0.08674148f, 0.02031532f, 0.23307511f,
-  0.11518067f, -0.21664992f, 0.0992257f, 0.23731071f, 0.065770835f,
-  0.16760617f, 0.24647188f, -0.03830725f, 0.051888615f, -0.17375877f,
-  -0.051519275f, 0.18514594f, 0.12816146f, -0.15819725f, -0.20047125f,
-  -0.17084092f, -0.24671942f,
+/* 7.weight [2, 16], transposed: [in in the order the input is stored][out, padded to 8] */
+static const float l7_wa[128] = {
+  -0.16071925f, -0.21664992f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+  -0.019505799f, 0.0992257f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, -0.08325279f,
+  0.23731071f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, -0.080880195f, 0.065770835f,
+  0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.008032799f, 0.16760617f, 0.0f, 0.0f,
+  0.0f, 0.0f, 0.0f, 0.0f, -0.053028107f, 0.24647188f, 0.0f, 0.0f, 0.0f, 0.0f,
+  0.0f, 0.0f, -0.08607811f, -0.03830725f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+  -0.119701475f, 0.051888615f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+  -0.20345685f, -0.17375877f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.2096268f,
+  -0.051519275f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, -0.10004678f, 0.18514594f,
+  0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.06624487f, 0.12816146f, 0.0f, 0.0f,
+  0.0f, 0.0f, 0.0f, 0.0f, -0.08674148f, -0.15819725f, 0.0f, 0.0f, 0.0f, 0.0f,
+  0.0f, 0.0f, 0.02031532f, -0.20047125f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+  0.23307511f, -0.17084092f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.11518067f,
+  -0.24671942f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
 };
 
-/* 7.bias [2] */
-static const float l7_bias[2] = {
-  -0.19290975f, -0.06182435f,
+/* 7.bias [2], padded to 8 */
+static const float l7_bv[8] = {
+  -0.19290975f, -0.06182435f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
 };
 
 /* ---- helpers */
-
-/* max as PyTorch's max pooling takes it: a NaN wins. */
-static float mc_maxf(float m, float v) { return (v > m || v != v) ? v : m; }
 
 /* a * b + c, fused into one instruction where the target has a fast fmaf
  * (FP_FAST_FMAF: gcc or clang with FMA enabled); else as written. */
@@ -123,146 +127,293 @@ static float mc_maxf(float m, float v) { return (v > m || v != v) ? v : m; }
 #define MC_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 
-static float l1_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
-static float l4_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
+/* An activation applied in vector registers may go unused. */
+#if defined(__GNUC__)
+#define MC_UNUSED __attribute__((unused))
+#else
+#define MC_UNUSED
+#endif
+
+/* Vectors of 8 floats. AVX2 and FMA where the compiler targets them (e.g.
+ * gcc or clang -march=native on a recent x86); elsewhere, and with
+ * -DMODELC_PORTABLE, a struct of 8 floats computing the same sums lane by
+ * lane. mc_relu and mc_vmax keep PyTorch's NaNs: relu(NaN) is NaN, and
+ * max pooling takes v over m when v > m or v is NaN. */
+#if defined(__AVX2__) && defined(__FMA__) && !defined(MODELC_PORTABLE)
+#include <immintrin.h>
+#define MC_V8_AVX2 1
+typedef __m256 mc_v8;
+#define mc_ld(p) _mm256_loadu_ps(p)
+#define mc_st(p, v) _mm256_storeu_ps(p, v)
+#define mc_bc(x) _mm256_set1_ps(x)
+#define mc_zero() _mm256_setzero_ps()
+#define mc_add(a, b) _mm256_add_ps(a, b)
+#define mc_mul(a, b) _mm256_mul_ps(a, b)
+#define mc_div(a, b) _mm256_div_ps(a, b)
+#define mc_fma(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define mc_relu(v) _mm256_max_ps(_mm256_setzero_ps(), v)
+#define mc_vmax(m, v) _mm256_blendv_ps(_mm256_max_ps(v, m), v, \
+                                      _mm256_cmp_ps(v, v, _CMP_UNORD_Q))
+/* lanes n..7 set to 0 */
+#define mc_keep(v, n) _mm256_blend_ps(_mm256_setzero_ps(), v, (1 << (n)) - 1)
+static inline MC_UNUSED float mc_hsum(mc_v8 v) {
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+}
+#else
+#define MC_V8_AVX2 0
+typedef struct { float f[8]; } mc_v8;
+#define MC_LANES(expr) mc_v8 r; for (int i = 0; i < 8; i++) r.f[i] = (expr); return r
+static inline MC_UNUSED mc_v8 mc_ld(const float *p) { MC_LANES(p[i]); }
+static inline MC_UNUSED void mc_st(float *p, mc_v8 v) { for (int i = 0; i < 8; i++) p[i] = v.f[i]; }
+static inline MC_UNUSED mc_v8 mc_bc(float x) { MC_LANES(x); }
+static inline MC_UNUSED mc_v8 mc_zero(void) { MC_LANES(0.0f); }
+static inline MC_UNUSED mc_v8 mc_add(mc_v8 a, mc_v8 b) { MC_LANES(a.f[i] + b.f[i]); }
+static inline MC_UNUSED mc_v8 mc_mul(mc_v8 a, mc_v8 b) { MC_LANES(a.f[i] * b.f[i]); }
+static inline MC_UNUSED mc_v8 mc_div(mc_v8 a, mc_v8 b) { MC_LANES(a.f[i] / b.f[i]); }
+static inline MC_UNUSED mc_v8 mc_fma(mc_v8 a, mc_v8 b, mc_v8 c) { MC_LANES(MC_FMA(a.f[i], b.f[i], c.f[i])); }
+static inline MC_UNUSED mc_v8 mc_relu(mc_v8 v) { MC_LANES(v.f[i] < 0.0f ? 0.0f : v.f[i]); }
+static inline MC_UNUSED mc_v8 mc_vmax(mc_v8 m, mc_v8 v) {
+    MC_LANES(v.f[i] > m.f[i] || v.f[i] != v.f[i] ? v.f[i] : m.f[i]);
+}
+static inline MC_UNUSED mc_v8 mc_keep(mc_v8 v, int n) { MC_LANES(i < n ? v.f[i] : 0.0f); }
+static inline MC_UNUSED float mc_hsum(mc_v8 v) {
+    return ((v.f[0] + v.f[4]) + (v.f[2] + v.f[6])) + ((v.f[1] + v.f[5]) + (v.f[3] + v.f[7]));
+}
+#endif
+/* An activation other than ReLU, lane by lane. */
+static inline MC_UNUSED mc_v8 mc_map(mc_v8 v, float (*fn)(float)) {
+    float t[8];
+    mc_st(t, v);
+    for (int i = 0; i < 8; i++) t[i] = fn(t[i]);
+    return mc_ld(t);
+}
+/* Store lanes 0..n-1 of v at y, stride floats apart. */
+static inline MC_UNUSED void mc_put(float *y, int stride, mc_v8 v, int n) {
+    float t[8];
+    mc_st(t, v);
+    for (int i = 0; i < n; i++) y[i * stride] = t[i];
+}
+
+static MC_UNUSED float l1_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
+static MC_UNUSED float l4_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
 
 /* ---- layers */
 
-/* l0_conv1d: [2, 1, 10] -> [2, 8, 9]
+/* l0_conv1d: [2, 1, 10] -> [2, 8, 4]
  *   specs/seed_cnn1d.lua:7  Conv1d(1, 8, 2)
  *   specs/seed_cnn1d.lua:8  ReLU()  (on each output)
+ *   specs/seed_cnn1d.lua:9  MaxPool1d(2)
  *   y[n, o, t] = bias[o] + sum over c < in/groups and taps k of weight[o, c, k] * x[n, group(o) * in/groups + c, t * stride + k * dilation - padding]
  */
 static void l0_conv1d(const float *restrict x, float *restrict y) {
-  for (int n = 0; n < 2; n++) { /* sample */
-    const float *xn = x + n * 10;
-    float *yn = y + n * 72;
-    const float *xp = xn;
-    {
-      const float *xg = xp;
-      { const int ob = 0; (void)ob; /* 8 output channels */
-        const int o0 = ob * 8;
-        const float *wb = l0_weight_packed + o0 * 2;
-        const float *bb = l0_bias + o0;
-        float *yb = yn + o0 * 9;
-        { /* the last 9 outputs of the interior */
-          const int t0 = 0;
-          { /* channels 0..7 of the block */
-            float acc[9][8];
-            for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 9; i++) acc[i][j] = bb[j];
-            { const int c = 0; (void)c; /* input channel in the group */
-              const float *xc = xg + c * 10;
-              const float *wc = wb + c * 16;
-              for (int k = 0; k < 2; k++) { /* tap */
-                const float *xk = xc + t0 + k;
-                const float *wk = wc + k * 8;
-                for (int i = 0; i < 9; i++) { /* position in the tile */
-                  const float xv = xk[i];
-                  for (int j = 0; j < 8; j++) acc[i][j] = MC_FMA(wk[j], xv, acc[i][j]);
-                }
-              }
-            }
-            for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 9; i++) yb[j * 9 + t0 + i] = l1_relu(acc[i][j]);
-          }
-        }
-      }
+  /* y is [4 positions][8 channels, 8 used] */
+  { /* position 0 of the pool */
+    mc_v8 m0;
+    { /* convolution at 0 */
+      mc_v8 a0 = mc_ld(l0_bv + 0);
+      mc_v8 xv;
+      xv = mc_bc(x[0]); /* in 0, tap 0 */
+      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+      xv = mc_bc(x[1]); /* in 0, tap 1 */
+      a0 = mc_fma(mc_ld(l0_wv + 8), xv, a0);
+      m0 = a0;
     }
+    { /* convolution at 1 */
+      mc_v8 a0 = mc_ld(l0_bv + 0);
+      mc_v8 xv;
+      xv = mc_bc(x[1]); /* in 0, tap 0 */
+      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+      xv = mc_bc(x[2]); /* in 0, tap 1 */
+      a0 = mc_fma(mc_ld(l0_wv + 8), xv, a0);
+      m0 = mc_vmax(m0, a0);
+    }
+    m0 = mc_relu(m0);
+    mc_st(y + 0, m0);
+  }
+  { /* position 1 of the pool */
+    mc_v8 m0;
+    { /* convolution at 2 */
+      mc_v8 a0 = mc_ld(l0_bv + 0);
+      mc_v8 xv;
+      xv = mc_bc(x[2]); /* in 0, tap 0 */
+      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+      xv = mc_bc(x[3]); /* in 0, tap 1 */
+      a0 = mc_fma(mc_ld(l0_wv + 8), xv, a0);
+      m0 = a0;
+    }
+    { /* convolution at 3 */
+      mc_v8 a0 = mc_ld(l0_bv + 0);
+      mc_v8 xv;
+      xv = mc_bc(x[3]); /* in 0, tap 0 */
+      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+      xv = mc_bc(x[4]); /* in 0, tap 1 */
+      a0 = mc_fma(mc_ld(l0_wv + 8), xv, a0);
+      m0 = mc_vmax(m0, a0);
+    }
+    m0 = mc_relu(m0);
+    mc_st(y + 8, m0);
+  }
+  { /* position 2 of the pool */
+    mc_v8 m0;
+    { /* convolution at 4 */
+      mc_v8 a0 = mc_ld(l0_bv + 0);
+      mc_v8 xv;
+      xv = mc_bc(x[4]); /* in 0, tap 0 */
+      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+      xv = mc_bc(x[5]); /* in 0, tap 1 */
+      a0 = mc_fma(mc_ld(l0_wv + 8), xv, a0);
+      m0 = a0;
+    }
+    { /* convolution at 5 */
+      mc_v8 a0 = mc_ld(l0_bv + 0);
+      mc_v8 xv;
+      xv = mc_bc(x[5]); /* in 0, tap 0 */
+      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
+      xv = mc_bc(x[6]); /* in 0, tap 1 */
+      a0 = mc_fma(mc_ld(l0_wv + 8), xv, a0);
+      m0 = mc_vmax(m0, a0);
+    }
+    m0 = mc_relu(m0);
+    mc_st(y + 16, m0);
   }
 }
 
-/* l2_maxpool1d: [2, 8, 9] -> [2, 8, 4]
- *   specs/seed_cnn1d.lua:9  MaxPool1d(2)
- *   y[p, t] = max over taps k inside the input of x[p, t * stride + k * dilation - padding]
- */
-static void l2_maxpool1d(const float *restrict x, float *restrict y) {
-  for (int p = 0; p < 16; p++) { /* plane */
-    const float *xp = x + p * 9;
-    float *yp = y + p * 4;
-    for (int t = 0; t < 4; t++)
-      yp[t] = xp[t * 2];
-    for (int t = 0; t < 4; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 2 + 1]);
-  }
-}
-
-/* l3_conv1d: [2, 8, 4] -> [2, 16, 3]
+/* l3_conv1d: [2, 8, 4] -> [2, 16]
  *   specs/seed_cnn1d.lua:10  Conv1d(8, 16, 2)
  *   specs/seed_cnn1d.lua:11  ReLU()  (on each output)
+ *   specs/seed_cnn1d.lua:12  MaxPool1d(2)
+ *   specs/seed_cnn1d.lua:13  Flatten()  (no code)
  *   y[n, o, t] = bias[o] + sum over c < in/groups and taps k of weight[o, c, k] * x[n, group(o) * in/groups + c, t * stride + k * dilation - padding]
  */
 static void l3_conv1d(const float *restrict x, float *restrict y) {
-  for (int n = 0; n < 2; n++) { /* sample */
-    const float *xn = x + n * 32;
-    float *yn = y + n * 48;
-    const float *xp = xn;
-    {
-      const float *xg = xp;
-      { const int ob = 0; (void)ob; /* 16 output channels */
-        const int o0 = ob * 16;
-        const float *wb = l3_weight_packed + o0 * 16;
-        const float *bb = l3_bias + o0;
-        float *yb = yn + o0 * 3;
-        { /* the last 3 outputs of the interior */
-          const int t0 = 0;
-          { /* channels 0..7 of the block */
-            float acc[3][8];
-            for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 3; i++) acc[i][j] = bb[j];
-            for (int c = 0; c < 8; c++) { /* input channel in the group */
-              const float *xc = xg + c * 4;
-              const float *wc = wb + c * 32;
-              for (int k = 0; k < 2; k++) { /* tap */
-                const float *xk = xc + t0 + k;
-                const float *wk = wc + k * 16;
-                for (int i = 0; i < 3; i++) { /* position in the tile */
-                  const float xv = xk[i];
-                  for (int j = 0; j < 8; j++) acc[i][j] = MC_FMA(wk[j], xv, acc[i][j]);
-                }
-              }
-            }
-            for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 3; i++) yb[j * 3 + t0 + i] = l4_relu(acc[i][j]);
-          }
-          { /* channels 8..15 of the block */
-            float acc[3][8];
-            for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 3; i++) acc[i][j] = bb[j + 8];
-            for (int c = 0; c < 8; c++) { /* input channel in the group */
-              const float *xc = xg + c * 4;
-              const float *wc = wb + c * 32;
-              for (int k = 0; k < 2; k++) { /* tap */
-                const float *xk = xc + t0 + k;
-                const float *wk = wc + k * 16;
-                for (int i = 0; i < 3; i++) { /* position in the tile */
-                  const float xv = xk[i];
-                  for (int j = 0; j < 8; j++) acc[i][j] = MC_FMA(wk[j + 8], xv, acc[i][j]);
-                }
-              }
-            }
-            for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 3; i++) yb[(j + 8) * 3 + t0 + i] = l4_relu(acc[i][j]);
-          }
-        }
-      }
+  /* one sample: x is [4 positions][8 channels, 8 used] */
+  /* y is [1 positions][16 channels, 16 used] */
+  { /* position 0 of the pool */
+    mc_v8 m0, m1;
+    { /* convolution at 0 */
+      mc_v8 a0 = mc_ld(l3_bv + 0);
+      mc_v8 b0 = mc_zero();
+      mc_v8 a1 = mc_ld(l3_bv + 8);
+      mc_v8 b1 = mc_zero();
+      mc_v8 xv;
+      xv = mc_bc(x[0]); /* in 0, tap 0 */
+      a0 = mc_fma(mc_ld(l3_wv + 0), xv, a0);
+      a1 = mc_fma(mc_ld(l3_wv + 8), xv, a1);
+      xv = mc_bc(x[8]); /* in 0, tap 1 */
+      b0 = mc_fma(mc_ld(l3_wv + 16), xv, b0);
+      b1 = mc_fma(mc_ld(l3_wv + 24), xv, b1);
+      xv = mc_bc(x[1]); /* in 1, tap 0 */
+      a0 = mc_fma(mc_ld(l3_wv + 32), xv, a0);
+      a1 = mc_fma(mc_ld(l3_wv + 40), xv, a1);
+      xv = mc_bc(x[9]); /* in 1, tap 1 */
+      b0 = mc_fma(mc_ld(l3_wv + 48), xv, b0);
+      b1 = mc_fma(mc_ld(l3_wv + 56), xv, b1);
+      xv = mc_bc(x[2]); /* in 2, tap 0 */
+      a0 = mc_fma(mc_ld(l3_wv + 64), xv, a0);
+      a1 = mc_fma(mc_ld(l3_wv + 72), xv, a1);
+      xv = mc_bc(x[10]); /* in 2, tap 1 */
+      b0 = mc_fma(mc_ld(l3_wv + 80), xv, b0);
+      b1 = mc_fma(mc_ld(l3_wv + 88), xv, b1);
+      xv = mc_bc(x[3]); /* in 3, tap 0 */
+      a0 = mc_fma(mc_ld(l3_wv + 96), xv, a0);
+      a1 = mc_fma(mc_ld(l3_wv + 104), xv, a1);
+      xv = mc_bc(x[11]); /* in 3, tap 1 */
+      b0 = mc_fma(mc_ld(l3_wv + 112), xv, b0);
+      b1 = mc_fma(mc_ld(l3_wv + 120), xv, b1);
+      xv = mc_bc(x[4]); /* in 4, tap 0 */
+      a0 = mc_fma(mc_ld(l3_wv + 128), xv, a0);
+      a1 = mc_fma(mc_ld(l3_wv + 136), xv, a1);
+      xv = mc_bc(x[12]); /* in 4, tap 1 */
+      b0 = mc_fma(mc_ld(l3_wv + 144), xv, b0);
+      b1 = mc_fma(mc_ld(l3_wv + 152), xv, b1);
+      xv = mc_bc(x[5]); /* in 5, tap 0 */
+      a0 = mc_fma(mc_ld(l3_wv + 160), xv, a0);
+      a1 = mc_fma(mc_ld(l3_wv + 168), xv, a1);
+      xv = mc_bc(x[13]); /* in 5, tap 1 */
+      b0 = mc_fma(mc_ld(l3_wv + 176), xv, b0);
+      b1 = mc_fma(mc_ld(l3_wv + 184), xv, b1);
+      xv = mc_bc(x[6]); /* in 6, tap 0 */
+      a0 = mc_fma(mc_ld(l3_wv + 192), xv, a0);
+      a1 = mc_fma(mc_ld(l3_wv + 200), xv, a1);
+      xv = mc_bc(x[14]); /* in 6, tap 1 */
+      b0 = mc_fma(mc_ld(l3_wv + 208), xv, b0);
+      b1 = mc_fma(mc_ld(l3_wv + 216), xv, b1);
+      xv = mc_bc(x[7]); /* in 7, tap 0 */
+      a0 = mc_fma(mc_ld(l3_wv + 224), xv, a0);
+      a1 = mc_fma(mc_ld(l3_wv + 232), xv, a1);
+      xv = mc_bc(x[15]); /* in 7, tap 1 */
+      b0 = mc_fma(mc_ld(l3_wv + 240), xv, b0);
+      b1 = mc_fma(mc_ld(l3_wv + 248), xv, b1);
+      a0 = mc_add(a0, b0);
+      a1 = mc_add(a1, b1);
+      m0 = a0;
+      m1 = a1;
     }
-  }
-}
-
-/* l5_maxpool1d: [2, 16, 3] -> [2, 16]
- *   specs/seed_cnn1d.lua:12  MaxPool1d(2)
- *   specs/seed_cnn1d.lua:13  Flatten()  (no code)
- *   y[p, t] = max over taps k inside the input of x[p, t * stride + k * dilation - padding]
- */
-static void l5_maxpool1d(const float *restrict x, float *restrict y) {
-  for (int p = 0; p < 32; p++) { /* plane */
-    const float *xp = x + p * 3;
-    float *yp = y + p * 1;
-    for (int t = 0; t < 1; t++)
-      yp[t] = xp[t * 2];
-    for (int t = 0; t < 1; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 2 + 1]);
+    { /* convolution at 1 */
+      mc_v8 a0 = mc_ld(l3_bv + 0);
+      mc_v8 b0 = mc_zero();
+      mc_v8 a1 = mc_ld(l3_bv + 8);
+      mc_v8 b1 = mc_zero();
+      mc_v8 xv;
+      xv = mc_bc(x[8]); /* in 0, tap 0 */
+      a0 = mc_fma(mc_ld(l3_wv + 0), xv, a0);
+      a1 = mc_fma(mc_ld(l3_wv + 8), xv, a1);
+      xv = mc_bc(x[16]); /* in 0, tap 1 */
+      b0 = mc_fma(mc_ld(l3_wv + 16), xv, b0);
+      b1 = mc_fma(mc_ld(l3_wv + 24), xv, b1);
+      xv = mc_bc(x[9]); /* in 1, tap 0 */
+      a0 = mc_fma(mc_ld(l3_wv + 32), xv, a0);
+      a1 = mc_fma(mc_ld(l3_wv + 40), xv, a1);
+      xv = mc_bc(x[17]); /* in 1, tap 1 */
+      b0 = mc_fma(mc_ld(l3_wv + 48), xv, b0);
+      b1 = mc_fma(mc_ld(l3_wv + 56), xv, b1);
+      xv = mc_bc(x[10]); /* in 2, tap 0 */
+      a0 = mc_fma(mc_ld(l3_wv + 64), xv, a0);
+      a1 = mc_fma(mc_ld(l3_wv + 72), xv, a1);
+      xv = mc_bc(x[18]); /* in 2, tap 1 */
+      b0 = mc_fma(mc_ld(l3_wv + 80), xv, b0);
+      b1 = mc_fma(mc_ld(l3_wv + 88), xv, b1);
+      xv = mc_bc(x[11]); /* in 3, tap 0 */
+      a0 = mc_fma(mc_ld(l3_wv + 96), xv, a0);
+      a1 = mc_fma(mc_ld(l3_wv + 104), xv, a1);
+      xv = mc_bc(x[19]); /* in 3, tap 1 */
+      b0 = mc_fma(mc_ld(l3_wv + 112), xv, b0);
+      b1 = mc_fma(mc_ld(l3_wv + 120), xv, b1);
+      xv = mc_bc(x[12]); /* in 4, tap 0 */
+      a0 = mc_fma(mc_ld(l3_wv + 128), xv, a0);
+      a1 = mc_fma(mc_ld(l3_wv + 136), xv, a1);
+      xv = mc_bc(x[20]); /* in 4, tap 1 */
+      b0 = mc_fma(mc_ld(l3_wv + 144), xv, b0);
+      b1 = mc_fma(mc_ld(l3_wv + 152), xv, b1);
+      xv = mc_bc(x[13]); /* in 5, tap 0 */
+      a0 = mc_fma(mc_ld(l3_wv + 160), xv, a0);
+      a1 = mc_fma(mc_ld(l3_wv + 168), xv, a1);
+      xv = mc_bc(x[21]); /* in 5, tap 1 */
+      b0 = mc_fma(mc_ld(l3_wv + 176), xv, b0);
+      b1 = mc_fma(mc_ld(l3_wv + 184), xv, b1);
+      xv = mc_bc(x[14]); /* in 6, tap 0 */
+      a0 = mc_fma(mc_ld(l3_wv + 192), xv, a0);
+      a1 = mc_fma(mc_ld(l3_wv + 200), xv, a1);
+      xv = mc_bc(x[22]); /* in 6, tap 1 */
+      b0 = mc_fma(mc_ld(l3_wv + 208), xv, b0);
+      b1 = mc_fma(mc_ld(l3_wv + 216), xv, b1);
+      xv = mc_bc(x[15]); /* in 7, tap 0 */
+      a0 = mc_fma(mc_ld(l3_wv + 224), xv, a0);
+      a1 = mc_fma(mc_ld(l3_wv + 232), xv, a1);
+      xv = mc_bc(x[23]); /* in 7, tap 1 */
+      b0 = mc_fma(mc_ld(l3_wv + 240), xv, b0);
+      b1 = mc_fma(mc_ld(l3_wv + 248), xv, b1);
+      a0 = mc_add(a0, b0);
+      a1 = mc_add(a1, b1);
+      m0 = mc_vmax(m0, a0);
+      m1 = mc_vmax(m1, a1);
+    }
+    m0 = mc_relu(m0);
+    mc_st(y + 0, m0);
+    m1 = mc_relu(m1);
+    mc_st(y + 8, m1);
   }
 }
 
@@ -271,42 +422,60 @@ static void l5_maxpool1d(const float *restrict x, float *restrict y) {
  *   y[..., o] = bias[o] + sum over i of weight[o, i] * x[..., i]
  */
 static void l7_linear(const float *restrict x, float *restrict y) {
-  for (int r = 0; r < 2; r++) { /* row */
-    const float *xr = x + r * 16;
-    float *yr = y + r * 2;
-    { /* output feature 0 */
-      const float *w = l7_weight + 0;
-      float part[16], sum = l7_bias[0];
-      for (int l = 0; l < 16; l++) part[l] = 0.0f;
-      for (int i = 0; i < 16; i += 16)
-        for (int l = 0; l < 16; l++) part[l] = MC_FMA(xr[i + l], w[i + l], part[l]);
-      for (int l = 0; l < 16; l++) sum += part[l];
-      yr[0] = sum;
-    }
-    { /* output feature 1 */
-      const float *w = l7_weight + 16;
-      float part[16], sum = l7_bias[1];
-      for (int l = 0; l < 16; l++) part[l] = 0.0f;
-      for (int i = 0; i < 16; i += 16)
-        for (int l = 0; l < 16; l++) part[l] = MC_FMA(xr[i + l], w[i + l], part[l]);
-      for (int l = 0; l < 16; l++) sum += part[l];
-      yr[1] = sum;
-    }
-  }
+  /* one sample: x is [1 positions][16 channels, 16 used] */
+  mc_v8 a0 = mc_ld(l7_bv + 0);
+  mc_v8 b0 = mc_zero();
+  mc_v8 xv;
+  xv = mc_bc(x[0]);
+  a0 = mc_fma(mc_ld(l7_wa + 0), xv, a0);
+  xv = mc_bc(x[1]);
+  b0 = mc_fma(mc_ld(l7_wa + 8), xv, b0);
+  xv = mc_bc(x[2]);
+  a0 = mc_fma(mc_ld(l7_wa + 16), xv, a0);
+  xv = mc_bc(x[3]);
+  b0 = mc_fma(mc_ld(l7_wa + 24), xv, b0);
+  xv = mc_bc(x[4]);
+  a0 = mc_fma(mc_ld(l7_wa + 32), xv, a0);
+  xv = mc_bc(x[5]);
+  b0 = mc_fma(mc_ld(l7_wa + 40), xv, b0);
+  xv = mc_bc(x[6]);
+  a0 = mc_fma(mc_ld(l7_wa + 48), xv, a0);
+  xv = mc_bc(x[7]);
+  b0 = mc_fma(mc_ld(l7_wa + 56), xv, b0);
+  xv = mc_bc(x[8]);
+  a0 = mc_fma(mc_ld(l7_wa + 64), xv, a0);
+  xv = mc_bc(x[9]);
+  b0 = mc_fma(mc_ld(l7_wa + 72), xv, b0);
+  xv = mc_bc(x[10]);
+  a0 = mc_fma(mc_ld(l7_wa + 80), xv, a0);
+  xv = mc_bc(x[11]);
+  b0 = mc_fma(mc_ld(l7_wa + 88), xv, b0);
+  xv = mc_bc(x[12]);
+  a0 = mc_fma(mc_ld(l7_wa + 96), xv, a0);
+  xv = mc_bc(x[13]);
+  b0 = mc_fma(mc_ld(l7_wa + 104), xv, b0);
+  xv = mc_bc(x[14]);
+  a0 = mc_fma(mc_ld(l7_wa + 112), xv, a0);
+  xv = mc_bc(x[15]);
+  b0 = mc_fma(mc_ld(l7_wa + 120), xv, b0);
+  a0 = mc_add(a0, b0);
+  mc_put(y + 0, 1, a0, 2);
 }
 
 /* ---- entry points */
 
 void seed_cnn1d_forward_ws(const float *input, float *output, void *workspace) {
   float *ws = (float *)workspace;
-  l0_conv1d(input, ws);
-  l2_maxpool1d(ws, ws + 144);
-  l3_conv1d(ws + 144, ws);
-  l5_maxpool1d(ws, ws + 176);
-  l7_linear(ws + 176, output);
+  for (int n = 0; n < 2; n++) { /* sample */
+    const float *x = input + n * 10;
+    float *y = output + n * 2;
+    l0_conv1d(x, ws);
+    l3_conv1d(ws, ws + 32);
+    l7_linear(ws + 32, y);
+  }
 }
 
 void seed_cnn1d_forward(const float *input, float *output) {
-  static float workspace[208]; /* SEED_CNN1D_WORKSPACE_SIZE bytes */
+  static float workspace[48]; /* SEED_CNN1D_WORKSPACE_SIZE bytes */
   seed_cnn1d_forward_ws(input, output, workspace);
 }

@@ -4,7 +4,7 @@
 
 #define SEED_CNN1D_INPUT_SIZE 20 /* floats, shape [2, 1, 10] */
 #define SEED_CNN1D_OUTPUT_SIZE 4 /* floats, shape [2, 2] */
-#define SEED_CNN1D_WORKSPACE_SIZE 832 /* bytes */
+#define SEED_CNN1D_WORKSPACE_SIZE 192 /* bytes */
 
 #ifdef __cplusplus
 extern "C" {

@@ -64,8 +64,12 @@ expect 0 '^usage: modelc build' out -- build --help
 expect 0 '^usage: modelc run' out -- run --help
 expect 0 '^usage: modelc graph' out -- graph --help
 expect 0 '' out -- build specs/seed_cnn1d.lua -o "$tmp/gen"
-expect 0 '^l0_conv1d: blocked: 8 output channels x 16 positions' out -- build specs/seed_cnn1d.lua -o "$tmp/gen" --explain
-expect 0 '^l7_linear: dot: 2 outputs' out -- build specs/seed_cnn1d.lua -o "$tmp/gen" --explain
+expect 0 '^l0_conv1d: vector: whole model channels-last, 3 of 4 output positions' out -- build specs/seed_cnn1d.lua -o "$tmp/gen" --explain
+expect 0 '^l2_maxpool1d: fused into l0_conv1d$' out -- build specs/seed_cnn1d.lua -o "$tmp/gen" --explain
+expect 0 '^l7_linear: vector axpy: 16 inputs' out -- build specs/seed_cnn1d.lua -o "$tmp/gen" --explain
+expect 0 '^l4_linear: vector dot: each of 2 outputs a dot product of 40 vectors' out -- build specs/cnn1d_class.lua -o "$tmp/gen" --explain
+expect 0 '^l0_conv2d: blocked: 6 output channels x 16 positions' out -- build specs/lenet5.lua -o "$tmp/gen" --explain
+expect 0 '^l11_linear: dot: 10 outputs' out -- build specs/lenet5.lua -o "$tmp/gen" --explain
 expect 0 '^l0_conv3d: direct: ' out -- build specs/conv3d_volume.lua -o "$tmp/gen" --explain
 expect 1 "^$tmp/bad.lua:3: error:" err -- build "$tmp/bad.lua" -o "$tmp/gen"
 expect 2 "unknown option '--input'" err -- build --input x.npy specs/seed_cnn1d.lua

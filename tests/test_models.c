@@ -37,6 +37,7 @@ typedef struct Case {
   int loaded;
   void (*fwd)(const float *, float *, void *);
   void (*fwd_native)(const float *, float *, void *); /* -march=native */
+  int native; /* has an AVX-512 or AVX2 path this CPU runs */
 } Case;
 
 static Case cases[MAXMODELS];
@@ -173,14 +174,24 @@ static void test_models_generate_and_compile(void **state) {
     memcpy(&c->fwd, &f, sizeof f);
     if (!c->fwd) fail_msg("%s: no symbol %s", c->name, c->g.fwd_ws);
   }
-  /* The AVX-512 tiles (#if MC_AVX512) where this CPU has them: the same
-   * files built with -march=native, checked against PyTorch below. */
-  if (system("grep -q avx512f /proc/cpuinfo") == 0) {
+  /* The AVX-512 tiles (#if MC_AVX512) and the AVX2 vectors of the small
+   * models (MC_V8_AVX2) where this CPU has them: the same files built
+   * with -march=native, checked against PyTorch below. */
+  int has512 = system("grep -q avx512f /proc/cpuinfo") == 0;
+  int has2 = system("grep -q avx2 /proc/cpuinfo") == 0 &&
+             system("grep -q ' fma ' /proc/cpuinfo") == 0;
+  if (has512 || has2) {
     Buf vec = {0};
-    int nvec = 0;
-    for (int i = 0; i < ncases; i++)
-      if (strstr(cases[i].g.c, "#if MC_AVX512"))
+    int nvec = 0, n512 = 0;
+    for (int i = 0; i < ncases; i++) {
+      const char *c = cases[i].g.c;
+      int w512 = has512 && strstr(c, "#if MC_AVX512");
+      if (w512 || (has2 && strstr(c, "MC_V8_AVX2"))) {
         buf_printf(&vec, " %s.c", cases[i].name), nvec++;
+        cases[i].native = 1;
+        n512 += w512 != 0;
+      }
+    }
     if (nvec) {
       cmd = mc_format("cd '%s' && gcc " WFLAGS " -O2 -march=native -fPIC "
                       "-shared -o native.so%s -lm", workdir, vec.s);
@@ -191,8 +202,8 @@ static void test_models_generate_and_compile(void **state) {
       free(so);
       assert_non_null(handles[2]);
       for (int i = 0; i < ncases; i++) {
-        void *f = strstr(cases[i].g.c, "#if MC_AVX512")
-                      ? dlsym(handles[2], cases[i].g.fwd_ws) : NULL;
+        void *f = cases[i].native ? dlsym(handles[2], cases[i].g.fwd_ws)
+                                  : NULL;
         memcpy(&cases[i].fwd_native, &f, sizeof f);
       }
     }
@@ -202,10 +213,12 @@ static void test_models_generate_and_compile(void **state) {
       assert_int_equal(system(cmd), 0);
       free(cmd);
     }
-    printf("AVX-512: %d files built with -march=native\n", nvec);
+    printf("-march=native: %d files built (%d with AVX-512 tiles, %d with "
+           "AVX2 vectors)\n", nvec, n512, nvec - n512);
     buf_free(&vec);
   } else {
-    printf("AVX-512: this CPU has none; the portable path only\n");
+    printf("-march=native: this CPU has neither AVX-512 nor AVX2; the "
+           "portable path only\n");
   }
   if (have("clang")) {
     cmd = mc_format("cd '%s' && clang " WFLAGS " -fsyntax-only%s", workdir,
@@ -342,7 +355,7 @@ static void test_models_match_pytorch(void **state) {
       fill_bytes(y2, sizeof(float) * (size_t)nout, 7);
       fill_bytes(ws2, wsb, 8);
       c->fwd_native(x, y2, ws2);
-      if (!allclose("  -march=native (AVX-512)", y2, want, nout, 1e-5, 1e-4))
+      if (!allclose("  -march=native (AVX-512 or AVX2)", y2, want, nout, 1e-5, 1e-4))
         ok = 0;
       else
         native_ok++;
@@ -389,7 +402,7 @@ static void test_models_match_pytorch(void **state) {
     free(ws2);
   }
   printf("%d models: %d match PyTorch, %d differ; TinyCC equals gcc bit for "
-         "bit on %d; the AVX-512 build matches PyTorch on %d\n", ncases,
+         "bit on %d; the -march=native build matches PyTorch on %d\n", ncases,
          ncases - failed, failed, jit_same, native_ok);
   assert_int_equal(failed, 0);
 }

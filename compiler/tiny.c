@@ -1,0 +1,622 @@
+/* tiny.c: the vector lowering of small 1-D models.
+ *
+ * A small model (a few thousand floats per tensor, a few thousand vector
+ * statements in all) spends its time on per-op overhead, not arithmetic:
+ * loop control, partial vectors, tensors stored in one layout and read in
+ * another. Such a model gets one lowering for the whole program:
+ *   - each sample runs on its own, and every tensor between two ops is
+ *     channels-last, [position][channel], its channels padded with zeros
+ *     to a multiple of 8, so 8 channels are one vector (mc_v8: AVX2 where
+ *     the compiler targets it, else a struct of 8 floats, the same sums
+ *     lane by lane);
+ *   - a convolution is unrolled over its output positions and taps at
+ *     compile time: taps that read padding are simply not there, and
+ *     each (input channel, tap) broadcasts one input to a vector FMA per 8
+ *     output channels, its weights packed [in][tap][out];
+ *   - only positions that a later op reads are computed (a MaxPool1d(2)
+ *     after a convolution of odd length never reads its last position);
+ *   - pools combine whole vectors of channels;
+ *   - Linear is a dot product per output, in vectors, or an axpy over
+ *     vectors of outputs: whichever takes fewer vector operations.
+ * The model's input and output keep PyTorch's layout: the first op reads
+ * the input one float at a time, the last scatters its vectors. The
+ * workspace holds one sample's tensors, ping-ponged as in plan.c. */
+#include "modelc.h"
+#include "layers/layers.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TINY_MAX_FLOATS 4096   /* per tensor and sample, channels padded */
+#define TINY_MAX_UNROLL 2048   /* vector statements unrolled in all */
+#define TINY_MAX_LINEAR (1 << 18) /* weights of one Linear */
+
+static int64_t pad8(int64_t c) { return (c + 7) / 8 * 8; }
+static int64_t round64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
+
+/* The op's input per sample: channels, positions, padded channels (0 for
+ * the model's input, which is in PyTorch's layout). */
+typedef struct View {
+  int64_t c, l, cp;
+} View;
+
+static View src_view(const Program *p, int i) {
+  View v = {0, 0, 0};
+  if (i > 0) {
+    const Op *prev = &p->ops[i - 1];
+    v.c = prev->vc, v.l = prev->vl, v.cp = prev->vcp;
+    return v;
+  }
+  const Shape *s = &p->ops[0].in;
+  if (p->ops[0].main->kind == &kind_Linear) {
+    v.c = s->d[s->n - 1], v.l = 1;
+  } else {
+    v.c = s->d[s->n - 2], v.l = s->d[s->n - 1];
+  }
+  return v;
+}
+
+/* Kernel, stride, dilation and low padding of a sliding-window op. */
+static void window(const Layer *l, int64_t *k, int64_t *s, int64_t *d,
+                   int64_t *p) {
+  *k = l->a.kernel[0];
+  *s = l->a.stride[0];
+  *d = l->kind == &kind_AvgPool1d ? 1 : l->a.dilation[0];
+  *p = l->a.pad_lo[0];
+}
+
+static int is_window(const Layer *l) {
+  return l->kind == &kind_Conv1d || l->kind == &kind_MaxPool1d ||
+         l->kind == &kind_AvgPool1d;
+}
+
+/* Does the program fit the lowering? Sets each op's output view. */
+static int fits(Program *p, int64_t *batch) {
+  const Op *f = &p->ops[0];
+  if (!f->main) return 0;
+  const Shape *in = &f->in;
+  int batched;
+  if (f->main->kind == &kind_Conv1d) batched = in->n == 3;
+  else if (f->main->kind == &kind_Linear) batched = in->n == 2;
+  else return 0;
+  if (f->main->kind == &kind_Linear && in->n > 2) return 0;
+  int64_t n = batched ? in->d[0] : 1;
+  int64_t unroll = 0;
+  for (int i = 0; i < p->nops; i++) {
+    Op *op = &p->ops[i];
+    const Layer *l = op->main;
+    if (!l) return 0;
+    View v = src_view(p, i);
+    const Shape *s = &op->in, *o = &op->out;
+    if (is_window(l)) {
+      /* (N, C, L), or (C, L) in a model without a batch */
+      if (batched ? s->n != 3 || s->d[0] != n : s->n != 2) return 0;
+      if (s->d[s->n - 2] != v.c || s->d[s->n - 1] != v.l) return 0;
+      if (l->kind == &kind_Conv1d &&
+          (l->a.groups != 1 || l->a.pad_mode != PAD_ZEROS))
+        return 0;
+      if (l->kind != &kind_Conv1d && i == 0) return 0;
+      op->vc = l->kind == &kind_Conv1d ? l->a.out : v.c;
+      op->vl = l->out.d[l->out.n - 1];
+      int64_t k, st, d, pl;
+      window(l, &k, &st, &d, &pl);
+      int64_t per = l->kind == &kind_Conv1d ? v.c * k : k;
+      unroll += op->vl * per * (pad8(op->vc) / 8);
+    } else if (l->kind == &kind_Linear) {
+      /* (N, F) with F the previous tensor flattened, or (F) unbatched */
+      if (s->n == 2 ? s->d[0] != n || s->d[1] != v.c * v.l
+                    : s->n != 1 || n != 1 || s->d[0] != v.c * v.l)
+        return 0;
+      if (l->a.in * l->a.out > TINY_MAX_LINEAR) return 0;
+      op->vc = l->a.out;
+      op->vl = 1;
+    } else {
+      return 0;
+    }
+    if (shape_numel(o) != n * op->vc * op->vl) return 0;
+    op->vcp = pad8(op->vc);
+    if (op->vl * op->vcp > TINY_MAX_FLOATS) return 0;
+  }
+  if (unroll > TINY_MAX_UNROLL) return 0;
+  *batch = n;
+  return 1;
+}
+
+/* Mark the output positions of op i that op i + 1 (or the caller) reads. */
+static void mark_needs(Program *p) {
+  for (int i = p->nops - 1; i >= 0; i--) {
+    Op *op = &p->ops[i];
+    op->need = mc_alloc((size_t)op->vl);
+    if (i == p->nops - 1 || !is_window(p->ops[i + 1].main)) {
+      memset(op->need, 1, (size_t)op->vl);
+      continue;
+    }
+    const Op *next = &p->ops[i + 1];
+    int64_t k, s, d, pl;
+    window(next->main, &k, &s, &d, &pl);
+    for (int64_t t = 0; t < next->vl; t++) {
+      if (!next->need[t]) continue;
+      for (int64_t j = 0; j < k; j++) {
+        int64_t x = t * s + j * d - pl;
+        if (x >= 0 && x < op->vl) op->need[x] = 1;
+      }
+    }
+  }
+}
+
+/* A pool right after a convolution, its windows apart, is computed in
+ * the convolution's registers: its input is never stored. */
+static void fuse_pools(Program *p) {
+  for (int i = 0; i + 1 < p->nops; i++) {
+    Op *op = &p->ops[i], *next = &p->ops[i + 1];
+    if (op->main->kind != &kind_Conv1d || next->main->kind == &kind_Conv1d ||
+        !is_window(next->main))
+      continue;
+    int64_t k, s, d, pl;
+    window(next->main, &k, &s, &d, &pl);
+    if (s < (k - 1) * d + 1) continue; /* overlapping windows */
+    op->pooled = 1;
+    next->fused = 1;
+    i++;
+  }
+}
+
+int tiny_plan(Program *p) {
+  int64_t batch;
+  if (!p->nops || !fits(p, &batch)) return 0;
+  mark_needs(p);
+  fuse_pools(p);
+  /* One sample's tensors, alternating between the two ends of the
+   * workspace; a fused pool's input is never stored. */
+  int64_t total = 0, prev = 0;
+  for (int i = 0; i + 1 < p->nops; i++) {
+    const Op *op = &p->ops[i];
+    if (op->pooled) continue;
+    int64_t b = round64(op->vl * op->vcp * 4);
+    if (prev + b > total) total = prev + b;
+    prev = b;
+  }
+  int side = 0;
+  BufRef src = {BUF_INPUT, 0};
+  for (int i = 0; i < p->nops; i++) {
+    Op *op = &p->ops[i];
+    op->scratch = 0;
+    if (op->pooled) continue; /* set with its pool's below */
+    Op *head = op->fused ? op - 1 : op;
+    BufRef dst = {BUF_OUTPUT, 0};
+    if (i < p->nops - 1) {
+      int64_t outsz = round64(op->vl * op->vcp * 4);
+      dst.kind = BUF_WS;
+      dst.off = side ? total - outsz : 0;
+      side = !side;
+    }
+    head->src = op->src = src;
+    head->dst = op->dst = dst;
+    src = dst;
+  }
+  p->tiny = 1;
+  p->batch = batch;
+  p->workspace_bytes = total;
+  return 1;
+}
+
+/* ------------------------------------------------------------- emitting */
+
+/* Apply the op's fused activations to the vector variable v. */
+static void vec_acts(Emit *e, const Op *op, const char *v) {
+  for (int i = 0; i < op->nact; i++) {
+    const Layer *a = op->act[i];
+    if (a->kind == &kind_ReLU) {
+      em(e, "%s = mc_relu(%s);", v, v);
+      continue;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "l%d_%s", a->index, a->kind->name);
+    for (char *c = name; *c; c++) *c = (char)tolower((unsigned char)*c);
+    em(e, "%s = mc_map(%s, %s);", v, v, name);
+  }
+}
+
+/* Store v, channels [c0, c0 + 8) at position t of the op's output:
+ * channels-last into the workspace with the padding lanes zeroed, or into
+ * the caller's output in PyTorch's layout. */
+static void vec_store(Emit *e, const Op *op, int64_t t, int64_t c0,
+                      const char *v) {
+  int64_t n = op->vc - c0 < 8 ? op->vc - c0 : 8;
+  if (op->dst.kind == BUF_OUTPUT)
+    em(e, "mc_put(y + %lld, %lld, %s, %lld);", (long long)(c0 * op->vl + t),
+       (long long)op->vl, v, (long long)n);
+  else if (n < 8)
+    em(e, "mc_st(y + %lld, mc_keep(%s, %lld));",
+       (long long)(t * op->vcp + c0), v, (long long)n);
+  else
+    em(e, "mc_st(y + %lld, %s);", (long long)(t * op->vcp + c0), v);
+}
+
+/* Where input channel c, position x of the op's source is. */
+static int64_t src_at(const View *v, int64_t c, int64_t x) {
+  return v->cp ? x * v->cp + c : c * v->l + x;
+}
+
+static char *bias_what(const Op *op, int64_t n) {
+  const Layer *l = op->main;
+  if (op->bn)
+    return mc_format("%s%s folded with %s's running statistics and affine, "
+                     "padded to %lld", l->param[P_BIAS].used ? l->prefix
+                     : "no bias", l->param[P_BIAS].used ? ".bias" : "",
+                     op->bn->prefix, (long long)n);
+  if (l->param[P_BIAS].used)
+    return mc_format("%s.bias [%lld], padded to %lld", l->prefix,
+                     (long long)l->a.out, (long long)n);
+  return mc_format("no bias: zeros");
+}
+
+static int64_t avg_divisor(const Layer *l, int64_t t, int64_t len);
+
+static int avg_pool(const Op *op) { return op->main->kind == &kind_AvgPool1d; }
+
+/* Are the op's activations all ReLU? max(relu(a), relu(b)) is
+ * relu(max(a, b)) bit for bit, NaN and -0.0 included. */
+static int relu_only(const Op *op) {
+  for (int i = 0; i < op->nact; i++)
+    if (op->act[i]->kind != &kind_ReLU) return 0;
+  return 1;
+}
+
+/* Declare a0.. and compute the convolution's output at position t into
+ * them, before its activations. */
+static void conv_at(Emit *e, const Op *op, const View *v, int64_t t,
+                    const char *wn, const char *bn) {
+  const Layer *l = op->main;
+  int64_t ci = v->c, cp = op->vcp, nq = cp / 8;
+  int64_t K, S, D, P;
+  window(l, &K, &S, &D, &P);
+  int64_t terms = 0;
+  for (int64_t k = 0; k < K; k++) {
+    int64_t x = t * S + k * D - P;
+    terms += x >= 0 && x < v->l;
+  }
+  terms *= ci;
+  /* Two chains of FMAs per vector, when long, halve the latency. */
+  int split = terms >= 6 && nq <= 4;
+  for (int64_t q = 0; q < nq; q++) {
+    em(e, "mc_v8 a%lld = mc_ld(%s + %lld);", (long long)q, bn,
+       (long long)(8 * q));
+    if (split) em(e, "mc_v8 b%lld = mc_zero();", (long long)q);
+  }
+  if (terms) em(e, "mc_v8 xv;");
+  int64_t at = 0;
+  for (int64_t c = 0; c < ci; c++)
+    for (int64_t k = 0; k < K; k++) {
+      int64_t x = t * S + k * D - P;
+      if (x < 0 || x >= v->l) continue;
+      char acc = split && at++ % 2 ? 'b' : 'a';
+      em(e, "xv = mc_bc(x[%lld]); /* in %lld, tap %lld */",
+         (long long)src_at(v, c, x), (long long)c, (long long)k);
+      for (int64_t q = 0; q < nq; q++)
+        em(e, "%c%lld = mc_fma(mc_ld(%s + %lld), xv, %c%lld);", acc,
+           (long long)q, wn, (long long)((c * K + k) * cp + 8 * q), acc,
+           (long long)q);
+    }
+  if (split)
+    for (int64_t q = 0; q < nq; q++)
+      em(e, "a%lld = mc_add(a%lld, b%lld);", (long long)q, (long long)q,
+         (long long)q);
+}
+
+static void conv_body(Emit *e, const Op *op, const View *v) {
+  const Layer *l = op->main;
+  int64_t ci = v->c, co = op->vc, cp = op->vcp, nq = cp / 8;
+  int64_t K, S, D, P;
+  window(l, &K, &S, &D, &P);
+  float *w = em_copy(&l->param[P_WEIGHT]);
+  float *b = l->param[P_BIAS].used ? em_copy(&l->param[P_BIAS]) : NULL;
+  if (op->bn) b = em_fold_bn(op, w, b, co, ci * K);
+  float *wv = mc_alloc(sizeof(float) * (size_t)(ci * K * cp));
+  float *bv = mc_alloc(sizeof(float) * (size_t)cp);
+  for (int64_t c = 0; c < ci; c++)
+    for (int64_t k = 0; k < K; k++)
+      for (int64_t j = 0; j < cp; j++)
+        wv[(c * K + k) * cp + j] = j < co ? w[(j * ci + c) * K + k] : 0.0f;
+  for (int64_t j = 0; j < cp; j++) bv[j] = b && j < co ? b[j] : 0.0f;
+  char *ws = shape_str(&l->param[P_WEIGHT].shape);
+  char *what = mc_format("%s.weight %s%s, packed [in][kernel][out, padded to "
+                         "%lld]", l->prefix, ws, op->bn ? " times the "
+                         "BatchNorm scale" : "", (long long)cp);
+  const char *wn = em_param(e, op, "wv", wv, ci * K * cp, what);
+  free(what);
+  what = bias_what(op, cp);
+  const char *bn = em_param(e, op, "bv", bv, cp, what);
+  free(what);
+  free(ws);
+  free(w);
+  free(b);
+
+  const Op *pool = op->pooled ? op + 1 : NULL;
+  int64_t done = 0;
+  const Op *out = pool ? pool : op;
+  int late = pool && !avg_pool(pool) && relu_only(op);
+  for (int64_t u = 0; u < out->vl; u++) {
+    if (!out->need[u]) continue;
+    done++;
+    em(e, "{ /* position %lld%s */", (long long)u, pool ? " of the pool" : "");
+    if (pool) {
+      Buf decl = {0};
+      for (int64_t q = 0; q < nq; q++)
+        buf_printf(&decl, "%sm%lld", q ? ", " : "", (long long)q);
+      em(e, "mc_v8 %s;", decl.s);
+      buf_free(&decl);
+    }
+    int64_t pk = 1, ps = 1, pd = 1, pp = 0, first = 1;
+    if (pool) window(pool->main, &pk, &ps, &pd, &pp);
+    for (int64_t j = 0; j < pk; j++) {
+      int64_t t = pool ? u * ps + j * pd - pp : u;
+      if (t < 0 || t >= op->vl) continue;
+      if (pool) em(e, "{ /* convolution at %lld */", (long long)t);
+      conv_at(e, op, v, t, wn, bn);
+      for (int64_t q = 0; q < nq; q++) {
+        char a[24], m[24];
+        snprintf(a, sizeof a, "a%lld", (long long)q);
+        snprintf(m, sizeof m, "m%lld", (long long)q);
+        if (!late) vec_acts(e, op, a);
+        if (!pool) vec_store(e, op, t, 8 * q, a);
+        else if (first) em(e, "%s = %s;", m, a);
+        else em(e, "%s = %s(%s, %s);", m, avg_pool(pool) ? "mc_add"
+                : "mc_vmax", m, a);
+      }
+      first = 0;
+      if (pool) em(e, "}");
+    }
+    if (pool) {
+      for (int64_t q = 0; q < nq; q++) {
+        char m[24];
+        snprintf(m, sizeof m, "m%lld", (long long)q);
+        if (first) /* every tap reads padding */
+          em(e, "%s = %s;", m, avg_pool(pool) ? "mc_zero()"
+                                              : "mc_bc(-INFINITY)");
+        if (avg_pool(pool))
+          em(e, "%s = mc_div(%s, mc_bc(%lld.0f));", m, m,
+             (long long)avg_divisor(pool->main, u, op->vl));
+        if (late) vec_acts(e, op, m);
+        vec_acts(e, pool, m);
+        vec_store(e, pool, u, 8 * q, m);
+      }
+    }
+    em(e, "}");
+  }
+  if (!done) em(e, "(void)x; (void)y;");
+  em_explain(e, op, "vector: whole model channels-last, %lld of %lld output "
+             "positions%s x %lld vectors of 8 channels, unrolled over %lld "
+             "input channels x %lld taps%s", (long long)done,
+             (long long)out->vl, done < out->vl ? " (the rest are never read)"
+             : "", (long long)nq, (long long)ci, (long long)K, pool ? late ? "; the pool that follows is fused, "
+             "taking its max before the ReLU" : "; the pool that follows is "
+             "fused" : "");
+}
+
+/* PyTorch's avg_pool1d divisor for output t. */
+static int64_t avg_divisor(const Layer *l, int64_t t, int64_t len) {
+  if (l->a.divisor_override) return l->a.divisor_override;
+  int64_t s = l->a.stride[0], p = l->a.padding[0], k = l->a.kernel[0];
+  int64_t start = t * s - p, end = start + k;
+  if (end > len + p) end = len + p;
+  int64_t pool = end - start;
+  if (start < 0) start = 0;
+  if (end > len) end = len;
+  int64_t f = l->a.count_include_pad ? pool : end - start;
+  return f > 0 ? f : 1;
+}
+
+static void pool_body(Emit *e, const Op *op, const View *v) {
+  const Layer *l = op->main;
+  int avg = l->kind == &kind_AvgPool1d;
+  int64_t K, S, D, P, nq = op->vcp / 8, done = 0;
+  window(l, &K, &S, &D, &P);
+  for (int64_t t = 0; t < op->vl; t++) {
+    if (!op->need[t]) continue;
+    done++;
+    em(e, "{ /* position %lld */", (long long)t);
+    for (int64_t q = 0; q < nq; q++) {
+      char a[24];
+      snprintf(a, sizeof a, "a%lld", (long long)q);
+      int first = 1;
+      for (int64_t k = 0; k < K; k++) {
+        int64_t x = t * S + k * D - P;
+        if (x < 0 || x >= v->l) continue;
+        int64_t at = x * v->cp + 8 * q;
+        if (first) em(e, "mc_v8 %s = mc_ld(x + %lld);", a, (long long)at);
+        else if (avg) em(e, "%s = mc_add(%s, mc_ld(x + %lld));", a, a,
+                         (long long)at);
+        else em(e, "%s = mc_vmax(%s, mc_ld(x + %lld));", a, a, (long long)at);
+        first = 0;
+      }
+      if (first) /* every tap reads padding */
+        em(e, "mc_v8 %s = %s;", a, avg ? "mc_zero()" : "mc_bc(-INFINITY)");
+      if (avg)
+        em(e, "%s = mc_div(%s, mc_bc(%lld.0f));", a, a,
+           (long long)avg_divisor(l, t, v->l));
+      vec_acts(e, op, a);
+      vec_store(e, op, t, 8 * q, a);
+    }
+    em(e, "}");
+  }
+  if (!done) em(e, "(void)x; (void)y;");
+  em_explain(e, op, "vector: whole model channels-last, %lld of %lld output "
+             "positions%s x %lld vectors of 8 channels, %s over the taps "
+             "inside the input", (long long)done, (long long)op->vl,
+             done < op->vl ? " (the rest are never read)" : "", (long long)nq,
+             avg ? "summed" : "max");
+}
+
+static void linear_body(Emit *e, const Op *op, const View *v) {
+  const Layer *l = op->main;
+  int64_t F = l->a.in, O = l->a.out, op8 = op->vcp, nqo = op8 / 8;
+  /* The source in storage order: the input as given, or channels-last
+   * with its padding lanes (zeros, so a zero weight keeps them out). */
+  int64_t R = v->cp ? v->l * v->cp : F;
+  float *w = em_copy(&l->param[P_WEIGHT]);
+  float *b = l->param[P_BIAS].used ? em_copy(&l->param[P_BIAS]) : NULL;
+  if (op->bn) b = em_fold_bn(op, w, b, O, F);
+  /* The feature read at storage position r, or -1 for a padding lane. */
+  int64_t *feat = mc_alloc(sizeof(int64_t) * (size_t)R);
+  for (int64_t r = 0; r < R; r++) {
+    if (!v->cp) feat[r] = r;
+    else {
+      int64_t t = r / v->cp, c = r % v->cp;
+      feat[r] = c < v->c ? c * v->l + t : -1;
+    }
+  }
+  int dot = v->cp && O * (R / 8 + 8) < R * nqo;
+  char *ws = shape_str(&l->param[P_WEIGHT].shape);
+  const char *wn, *bn;
+  char *what;
+  if (dot) {
+    float *wd = mc_alloc(sizeof(float) * (size_t)(O * R));
+    for (int64_t o = 0; o < O; o++)
+      for (int64_t r = 0; r < R; r++)
+        wd[o * R + r] = feat[r] >= 0 ? w[o * F + feat[r]] : 0.0f;
+    what = mc_format("%s.weight %s%s, [out][in in the order the input is "
+                     "stored: position, channel padded to %lld]", l->prefix,
+                     ws, op->bn ? " times the BatchNorm scale" : "",
+                     (long long)v->cp);
+    wn = em_param(e, op, "wd", wd, O * R, what);
+    free(what);
+    float *bd = mc_alloc(sizeof(float) * (size_t)O);
+    for (int64_t o = 0; o < O; o++) bd[o] = b ? b[o] : 0.0f;
+    what = bias_what(op, O);
+    bn = em_param(e, op, "b", bd, O, what);
+    free(what);
+    int64_t nch = R / 8, nacc = nch < 4 ? nch : 4;
+    for (int64_t o = 0; o < O; o++) {
+      em(e, "{ /* output %lld */", (long long)o);
+      em(e, "const float *w = %s + %lld;", wn, (long long)(o * R));
+      for (int64_t j = 0; j < nacc; j++)
+        em(e, "mc_v8 s%lld = mc_mul(mc_ld(x + %lld), mc_ld(w + %lld));",
+           (long long)j, (long long)(8 * j), (long long)(8 * j));
+      int64_t i = nacc;
+      if (nch - nacc > 16) { /* a loop over whole rounds of nacc vectors */
+        int64_t end = nacc + (nch - nacc) / nacc * nacc;
+        em(e, "for (int i = %lld; i < %lld; i += %lld) {",
+           (long long)(8 * nacc), (long long)(8 * end), (long long)(8 * nacc));
+        for (int64_t j = 0; j < nacc; j++)
+          em(e, "s%lld = mc_fma(mc_ld(x + i + %lld), mc_ld(w + i + %lld), "
+             "s%lld);", (long long)j, (long long)(8 * j), (long long)(8 * j),
+             (long long)j);
+        em(e, "}");
+        i = end;
+      }
+      for (; i < nch; i++)
+        em(e, "s%lld = mc_fma(mc_ld(x + %lld), mc_ld(w + %lld), s%lld);",
+           (long long)(i % nacc), (long long)(8 * i), (long long)(8 * i),
+           (long long)(i % nacc));
+      if (nacc > 2) {
+        if (nacc > 3) em(e, "s2 = mc_add(s2, s3);");
+        em(e, "s0 = mc_add(s0, s2);");
+      }
+      if (nacc > 1) em(e, "s0 = mc_add(s0, s1);");
+      char *expr = mc_format("%s[%lld] + mc_hsum(s0)", bn, (long long)o);
+      char *chain = em_act_chain(op, expr);
+      em(e, "y[%lld] = %s;", (long long)o, chain);
+      free(chain);
+      free(expr);
+      em(e, "}");
+    }
+    if (op->dst.kind != BUF_OUTPUT && O < op8)
+      em(e, "for (int o = %lld; o < %lld; o++) y[o] = 0.0f; /* padding */",
+         (long long)O, (long long)op8);
+    em_explain(e, op, "vector dot: each of %lld outputs a dot product of %lld "
+               "vectors in %lld partial sums", (long long)O, (long long)nch,
+               (long long)nacc);
+  } else {
+    float *wa = mc_alloc(sizeof(float) * (size_t)(R * op8));
+    for (int64_t r = 0; r < R; r++)
+      for (int64_t j = 0; j < op8; j++)
+        wa[r * op8 + j] = feat[r] >= 0 && j < O ? w[j * F + feat[r]] : 0.0f;
+    what = mc_format("%s.weight %s%s, transposed: [in in the order the input "
+                     "is stored][out, padded to %lld]", l->prefix, ws,
+                     op->bn ? " times the BatchNorm scale" : "",
+                     (long long)op8);
+    wn = em_param(e, op, "wa", wa, R * op8, what);
+    free(what);
+    float *bv = mc_alloc(sizeof(float) * (size_t)op8);
+    for (int64_t j = 0; j < op8; j++) bv[j] = b && j < O ? b[j] : 0.0f;
+    what = bias_what(op, op8);
+    bn = em_param(e, op, "bv", bv, op8, what);
+    free(what);
+    int split = R >= 4 && nqo <= 4;
+    for (int64_t q = 0; q < nqo; q++) {
+      em(e, "mc_v8 a%lld = mc_ld(%s + %lld);", (long long)q, bn,
+         (long long)(8 * q));
+      if (split) em(e, "mc_v8 b%lld = mc_zero();", (long long)q);
+    }
+    if (R * nqo <= 64) { /* unrolled, skipping the padding lanes */
+      em(e, "mc_v8 xv;");
+      int64_t at = 0;
+      for (int64_t r = 0; r < R; r++) {
+        if (feat[r] < 0) continue;
+        char acc = split && at++ % 2 ? 'b' : 'a';
+        em(e, "xv = mc_bc(x[%lld]);", (long long)r);
+        for (int64_t q = 0; q < nqo; q++)
+          em(e, "%c%lld = mc_fma(mc_ld(%s + %lld), xv, %c%lld);", acc,
+             (long long)q, wn, (long long)(r * op8 + 8 * q), acc,
+             (long long)q);
+      }
+    } else {
+      int64_t step = split ? 2 : 1, end = R / step * step;
+      em(e, "for (int r = 0; r < %lld; r += %lld) {", (long long)end,
+         (long long)step);
+      em(e, "const float *w = %s + r * %lld;", wn, (long long)op8);
+      em(e, "const mc_v8 xa = mc_bc(x[r]);");
+      if (split) em(e, "const mc_v8 xb = mc_bc(x[r + 1]);");
+      for (int64_t q = 0; q < nqo; q++) {
+        em(e, "a%lld = mc_fma(mc_ld(w + %lld), xa, a%lld);", (long long)q,
+           (long long)(8 * q), (long long)q);
+        if (split)
+          em(e, "b%lld = mc_fma(mc_ld(w + %lld), xb, b%lld);", (long long)q,
+             (long long)(op8 + 8 * q), (long long)q);
+      }
+      em(e, "}");
+      if (end < R) {
+        em(e, "{ /* the last input */");
+        em(e, "const mc_v8 xa = mc_bc(x[%lld]);", (long long)end);
+        for (int64_t q = 0; q < nqo; q++)
+          em(e, "a%lld = mc_fma(mc_ld(%s + %lld), xa, a%lld);", (long long)q,
+             wn, (long long)(end * op8 + 8 * q), (long long)q);
+        em(e, "}");
+      }
+    }
+    for (int64_t q = 0; q < nqo; q++) {
+      char a[24];
+      snprintf(a, sizeof a, "a%lld", (long long)q);
+      if (split) em(e, "%s = mc_add(%s, b%lld);", a, a, (long long)q);
+      vec_acts(e, op, a);
+      vec_store(e, op, 0, 8 * q, a);
+    }
+    em_explain(e, op, "vector axpy: %lld inputs each add a row of weights to "
+               "%lld vectors of 8 outputs", (long long)R, (long long)nqo);
+  }
+  free(ws);
+  free(w);
+  free(b);
+  free(feat);
+}
+
+void tiny_emit(Emit *e, const Op *op) {
+  const Program *p = e->p;
+  int i = (int)(op - p->ops);
+  View v = src_view(p, i);
+  if (v.cp)
+    em(e, "/* one sample: x is [%lld positions][%lld channels, %lld used] */",
+       (long long)v.l, (long long)v.cp, (long long)v.c);
+  const Op *out = op->pooled ? op + 1 : op;
+  if (out->dst.kind != BUF_OUTPUT)
+    em(e, "/* y is [%lld positions][%lld channels, %lld used] */",
+       (long long)out->vl, (long long)out->vcp, (long long)out->vc);
+  const LayerKind *k = op->main->kind;
+  if (k == &kind_Conv1d) conv_body(e, op, &v);
+  else if (k == &kind_Linear) linear_body(e, op, &v);
+  else pool_body(e, op, &v);
+  em_use(e, EH_V8);
+  em_use(e, EH_FMA);
+}
