@@ -6,13 +6,14 @@
  * another. Such a model gets one lowering for the whole program:
  *   - each sample runs on its own, and every tensor between two ops is
  *     channels-last, [position][channel], its channels padded with zeros
- *     to a multiple of 8, so 8 channels are one vector (mc_v8: AVX2 where
- *     the compiler targets it, else a struct of 8 floats, the same sums
- *     lane by lane);
- *   - a convolution is unrolled over its output positions and taps at
- *     compile time: taps that read padding are simply not there, and
- *     each (input channel, tap) broadcasts one input to a vector FMA per 8
- *     output channels, its weights packed [in][tap][out];
+ *     to a multiple of 8, so 8 channels are one vector (the MC_V* macros
+ *     of the generated file: AVX2 where the compiler targets it, else
+ *     loops over arrays of 8 floats, the same sums lane by lane);
+ *   - a convolution's body is unrolled over its taps and input channels:
+ *     each broadcasts one input to a vector FMA per 8 output channels,
+ *     weights packed [in][tap][out]; the interior positions share one
+ *     loop, the border ones are unrolled with the taps that read padding
+ *     simply absent;
  *   - only positions that a later op reads are computed (a MaxPool1d(2)
  *     after a convolution of odd length never reads its last position);
  *   - pools combine whole vectors of channels;
@@ -29,7 +30,7 @@
 #include <string.h>
 
 #define TINY_MAX_FLOATS 4096   /* per tensor and sample, channels padded */
-#define TINY_MAX_UNROLL 2048   /* vector statements unrolled in all */
+#define TINY_MAX_UNROLL 2048   /* vector multiply-adds per sample, in all */
 #define TINY_MAX_LINEAR (1 << 18) /* weights of one Linear */
 
 static int64_t pad8(int64_t c) { return (c + 7) / 8 * 8; }
@@ -208,30 +209,80 @@ static void vec_acts(Emit *e, const Op *op, const char *v) {
   for (int i = 0; i < op->nact; i++) {
     const Layer *a = op->act[i];
     if (a->kind == &kind_ReLU) {
-      em(e, "%s = mc_relu(%s);", v, v);
+      em(e, "MC_VRELU(%s);", v);
       continue;
     }
     char name[64];
     snprintf(name, sizeof name, "l%d_%s", a->index, a->kind->name);
     for (char *c = name; *c; c++) *c = (char)tolower((unsigned char)*c);
-    em(e, "%s = mc_map(%s, %s);", v, v, name);
+    em(e, "MC_VMAP(%s, %s);", v, name);
   }
 }
 
-/* Store v, channels [c0, c0 + 8) at position t of the op's output:
+/* A position's index as C text: the number itself in unrolled code, or
+ * in a loop over u an affine expression "u * 16 + 3", from its values at
+ * u0 and u0 + 1 (every index in a loop body is affine in u). */
+typedef struct At {
+  const char *var; /* "u" in a loop, NULL when unrolled */
+  int64_t u;       /* the position, or the loop's first */
+} At;
+
+static char *affine(const At *at, int64_t v0, int64_t v1) {
+  if (!at->var || v1 == v0) return mc_format("%lld", (long long)v0);
+  int64_t a = v1 - v0, c = v0 - a * at->u;
+  Lin l = {0};
+  lin_add(&l, at->var, a);
+  lin_add(&l, NULL, c);
+  return lin_str(&l);
+}
+
+/* Store v, channels [c0, c0 + 8) at output position `at` of the op:
  * channels-last into the workspace with the padding lanes zeroed, or into
  * the caller's output in PyTorch's layout. */
-static void vec_store(Emit *e, const Op *op, int64_t t, int64_t c0,
+static void vec_store(Emit *e, const Op *op, const At *at, int64_t c0,
                       const char *v) {
-  int64_t n = op->vc - c0 < 8 ? op->vc - c0 : 8;
-  if (op->dst.kind == BUF_OUTPUT)
-    em(e, "mc_put(y + %lld, %lld, %s, %lld);", (long long)(c0 * op->vl + t),
-       (long long)op->vl, v, (long long)n);
-  else if (n < 8)
-    em(e, "mc_st(y + %lld, mc_keep(%s, %lld));",
-       (long long)(t * op->vcp + c0), v, (long long)n);
-  else
-    em(e, "mc_st(y + %lld, %s);", (long long)(t * op->vcp + c0), v);
+  int64_t n = op->vc - c0 < 8 ? op->vc - c0 : 8, t = at->u;
+  char *i;
+  if (op->dst.kind == BUF_OUTPUT) {
+    i = affine(at, c0 * op->vl + t, c0 * op->vl + t + 1);
+    em(e, "MC_VPUT(y + %s, %lld, %s, %lld);", i, (long long)op->vl, v,
+       (long long)n);
+  } else {
+    i = affine(at, t * op->vcp + c0, (t + 1) * op->vcp + c0);
+    if (n < 8) em(e, "MC_VSTN(y + %s, %s, %lld);", i, v, (long long)n);
+    else em(e, "MC_VST(y + %s, %s);", i, v);
+  }
+  free(i);
+}
+
+/* Group the needed output positions [0, n) into loops: runs of at least
+ * 3 positions where regular(u) (every tap inside the input, so one body
+ * serves them all) and the rest one by one; emit each through body(). */
+static void positions(Emit *e, const unsigned char *need, int64_t n,
+                      int (*regular)(const void *, int64_t), const void *ctx,
+                      void (*body)(Emit *, const void *, const At *)) {
+  for (int64_t u = 0; u < n;) {
+    if (!need[u]) {
+      u++;
+      continue;
+    }
+    int64_t end = u;
+    while (end < n && need[end] && regular(ctx, end)) end++;
+    if (end - u >= 3) {
+      At at = {"u", u};
+      em(e, "for (int u = %lld; u < %lld; u++) { /* positions */",
+         (long long)u, (long long)end);
+      body(e, ctx, &at);
+      em(e, "}");
+      u = end;
+    } else {
+      At at = {NULL, u};
+      em(e, "{ /* position %lld */", (long long)u);
+      body(e, ctx, &at);
+      em(e, "}");
+      u++;
+    }
+  }
 }
 
 /* Where input channel c, position x of the op's source is. */
@@ -264,13 +315,13 @@ static int relu_only(const Op *op) {
   return 1;
 }
 
-/* Declare a0.. and compute the convolution's output at position t into
- * them, before its activations. */
-static void conv_at(Emit *e, const Op *op, const View *v, int64_t t,
-                    const char *wn, const char *bn) {
+/* Declare a0.. and compute into them the convolution's output at
+ * position t = tA * u + tB (u as in `at`), before its activations. */
+static void conv_at(Emit *e, const Op *op, const View *v, const At *at,
+                    int64_t tA, int64_t tB, const char *wn, const char *bn) {
   const Layer *l = op->main;
   int64_t ci = v->c, cp = op->vcp, nq = cp / 8;
-  int64_t K, S, D, P;
+  int64_t K, S, D, P, t = tA * at->u + tB;
   window(l, &K, &S, &D, &P);
   int64_t terms = 0;
   for (int64_t k = 0; k < K; k++) {
@@ -280,29 +331,104 @@ static void conv_at(Emit *e, const Op *op, const View *v, int64_t t,
   terms *= ci;
   /* Two chains of FMAs per vector, when long, halve the latency. */
   int split = terms >= 6 && nq <= 4;
+  Buf decl = {0};
   for (int64_t q = 0; q < nq; q++) {
-    em(e, "mc_v8 a%lld = mc_ld(%s + %lld);", (long long)q, bn,
-       (long long)(8 * q));
-    if (split) em(e, "mc_v8 b%lld = mc_zero();", (long long)q);
+    buf_printf(&decl, "%sMC_V8(a%lld);", q ? " " : "", (long long)q);
+    if (split) buf_printf(&decl, " MC_V8(b%lld);", (long long)q);
   }
-  if (terms) em(e, "mc_v8 xv;");
-  int64_t at = 0;
+  em(e, "%s", decl.s);
+  buf_free(&decl);
+  for (int64_t q = 0; q < nq; q++) {
+    em(e, "MC_VLD(a%lld, %s + %lld);", (long long)q, bn, (long long)(8 * q));
+    if (split) em(e, "MC_VZERO(b%lld);", (long long)q);
+  }
+  int64_t n = 0;
   for (int64_t c = 0; c < ci; c++)
     for (int64_t k = 0; k < K; k++) {
-      int64_t x = t * S + k * D - P;
+      int64_t x = t * S + k * D - P, x1 = x + tA * S;
       if (x < 0 || x >= v->l) continue;
-      char acc = split && at++ % 2 ? 'b' : 'a';
-      em(e, "xv = mc_bc(x[%lld]); /* in %lld, tap %lld */",
-         (long long)src_at(v, c, x), (long long)c, (long long)k);
+      char acc = split && n++ % 2 ? 'b' : 'a';
+      char *xi = affine(at, src_at(v, c, x), src_at(v, c, x1));
+      char note[64];
+      snprintf(note, sizeof note, " /* in %lld, tap %lld */", (long long)c,
+               (long long)k);
       for (int64_t q = 0; q < nq; q++)
-        em(e, "%c%lld = mc_fma(mc_ld(%s + %lld), xv, %c%lld);", acc,
-           (long long)q, wn, (long long)((c * K + k) * cp + 8 * q), acc,
-           (long long)q);
+        em(e, "MC_VFMA(%c%lld, %s + %lld, x[%s]);%s", acc, (long long)q, wn,
+           (long long)((c * K + k) * cp + 8 * q), xi, q ? "" : note);
+      free(xi);
     }
   if (split)
     for (int64_t q = 0; q < nq; q++)
-      em(e, "a%lld = mc_add(a%lld, b%lld);", (long long)q, (long long)q,
-         (long long)q);
+      em(e, "MC_VADD(a%lld, b%lld);", (long long)q, (long long)q);
+}
+
+typedef struct ConvCtx {
+  const Op *op, *pool;
+  const View *v;
+  const char *wn, *bn;
+  int late; /* ReLU after the pool's max */
+} ConvCtx;
+
+/* Every tap of the output (and of the pool window) inside its input? */
+static int conv_regular(const void *p, int64_t u) {
+  const ConvCtx *cx = p;
+  int64_t K, S, D, P, pk = 1, ps = 1, pd = 1, pp = 0;
+  window(cx->op->main, &K, &S, &D, &P);
+  if (cx->pool) window(cx->pool->main, &pk, &ps, &pd, &pp);
+  for (int64_t j = 0; j < pk; j++) {
+    int64_t t = cx->pool ? u * ps + j * pd - pp : u;
+    if (t < 0 || t >= cx->op->vl) return 0;
+    if (t * S - P < 0 || t * S + (K - 1) * D - P >= cx->v->l) return 0;
+  }
+  return 1;
+}
+
+static void conv_unit(Emit *e, const void *p, const At *at) {
+  const ConvCtx *cx = p;
+  const Op *op = cx->op, *pool = cx->pool;
+  int64_t nq = op->vcp / 8, u = at->u;
+  int64_t pk = 1, ps = 1, pd = 1, pp = 0, first = 1;
+  if (pool) {
+    window(pool->main, &pk, &ps, &pd, &pp);
+    Buf decl = {0};
+    for (int64_t q = 0; q < nq; q++)
+      buf_printf(&decl, "%sMC_V8(m%lld);", q ? " " : "", (long long)q);
+    em(e, "%s", decl.s);
+    buf_free(&decl);
+  }
+  for (int64_t j = 0; j < pk; j++) {
+    int64_t t = pool ? u * ps + j * pd - pp : u;
+    if (t < 0 || t >= op->vl) continue;
+    if (pool && at->var) em(e, "{ /* tap %lld of the pool */", (long long)j);
+    else if (pool) em(e, "{ /* convolution at %lld */", (long long)t);
+    conv_at(e, op, cx->v, at, pool ? ps : 1, pool ? j * pd - pp : 0, cx->wn,
+            cx->bn);
+    for (int64_t q = 0; q < nq; q++) {
+      char a[24], m[24];
+      snprintf(a, sizeof a, "a%lld", (long long)q);
+      snprintf(m, sizeof m, "m%lld", (long long)q);
+      if (!cx->late) vec_acts(e, op, a);
+      if (!pool) vec_store(e, op, at, 8 * q, a);
+      else if (first) em(e, "MC_VCOPY(%s, %s);", m, a);
+      else em(e, "%s(%s, %s);", avg_pool(pool) ? "MC_VADD" : "MC_VMAX", m,
+              a);
+    }
+    first = 0;
+    if (pool) em(e, "}");
+  }
+  if (!pool) return;
+  for (int64_t q = 0; q < nq; q++) {
+    char m[24];
+    snprintf(m, sizeof m, "m%lld", (long long)q);
+    if (first) /* every tap reads padding */
+      em(e, avg_pool(pool) ? "MC_VZERO(%s);" : "MC_VSET(%s, -INFINITY);", m);
+    if (avg_pool(pool))
+      em(e, "MC_VDIV(%s, %lld.0f);", m,
+         (long long)avg_divisor(pool->main, u, op->vl));
+    if (cx->late) vec_acts(e, op, m);
+    vec_acts(e, pool, m);
+    vec_store(e, pool, at, 8 * q, m);
+  }
 }
 
 static void conv_body(Emit *e, const Op *op, const View *v) {
@@ -324,75 +450,28 @@ static void conv_body(Emit *e, const Op *op, const View *v) {
   char *what = mc_format("%s.weight %s%s, packed [in][kernel][out, padded to "
                          "%lld]", l->prefix, ws, op->bn ? " times the "
                          "BatchNorm scale" : "", (long long)cp);
-  const char *wn = em_param(e, op, "wv", wv, ci * K * cp, what);
+  ConvCtx cx = {op, op->pooled ? op + 1 : NULL, v, NULL, NULL, 0};
+  cx.wn = em_param(e, op, "wv", wv, ci * K * cp, what);
   free(what);
   what = bias_what(op, cp);
-  const char *bn = em_param(e, op, "bv", bv, cp, what);
+  cx.bn = em_param(e, op, "bv", bv, cp, what);
   free(what);
   free(ws);
   free(w);
   free(b);
-
-  const Op *pool = op->pooled ? op + 1 : NULL;
+  const Op *out = cx.pool ? cx.pool : op;
+  cx.late = cx.pool && !avg_pool(cx.pool) && relu_only(op);
   int64_t done = 0;
-  const Op *out = pool ? pool : op;
-  int late = pool && !avg_pool(pool) && relu_only(op);
-  for (int64_t u = 0; u < out->vl; u++) {
-    if (!out->need[u]) continue;
-    done++;
-    em(e, "{ /* position %lld%s */", (long long)u, pool ? " of the pool" : "");
-    if (pool) {
-      Buf decl = {0};
-      for (int64_t q = 0; q < nq; q++)
-        buf_printf(&decl, "%sm%lld", q ? ", " : "", (long long)q);
-      em(e, "mc_v8 %s;", decl.s);
-      buf_free(&decl);
-    }
-    int64_t pk = 1, ps = 1, pd = 1, pp = 0, first = 1;
-    if (pool) window(pool->main, &pk, &ps, &pd, &pp);
-    for (int64_t j = 0; j < pk; j++) {
-      int64_t t = pool ? u * ps + j * pd - pp : u;
-      if (t < 0 || t >= op->vl) continue;
-      if (pool) em(e, "{ /* convolution at %lld */", (long long)t);
-      conv_at(e, op, v, t, wn, bn);
-      for (int64_t q = 0; q < nq; q++) {
-        char a[24], m[24];
-        snprintf(a, sizeof a, "a%lld", (long long)q);
-        snprintf(m, sizeof m, "m%lld", (long long)q);
-        if (!late) vec_acts(e, op, a);
-        if (!pool) vec_store(e, op, t, 8 * q, a);
-        else if (first) em(e, "%s = %s;", m, a);
-        else em(e, "%s = %s(%s, %s);", m, avg_pool(pool) ? "mc_add"
-                : "mc_vmax", m, a);
-      }
-      first = 0;
-      if (pool) em(e, "}");
-    }
-    if (pool) {
-      for (int64_t q = 0; q < nq; q++) {
-        char m[24];
-        snprintf(m, sizeof m, "m%lld", (long long)q);
-        if (first) /* every tap reads padding */
-          em(e, "%s = %s;", m, avg_pool(pool) ? "mc_zero()"
-                                              : "mc_bc(-INFINITY)");
-        if (avg_pool(pool))
-          em(e, "%s = mc_div(%s, mc_bc(%lld.0f));", m, m,
-             (long long)avg_divisor(pool->main, u, op->vl));
-        if (late) vec_acts(e, op, m);
-        vec_acts(e, pool, m);
-        vec_store(e, pool, u, 8 * q, m);
-      }
-    }
-    em(e, "}");
-  }
+  for (int64_t u = 0; u < out->vl; u++) done += out->need[u] != 0;
+  positions(e, out->need, out->vl, conv_regular, &cx, conv_unit);
   if (!done) em(e, "(void)x; (void)y;");
   em_explain(e, op, "vector: whole model channels-last, %lld of %lld output "
-             "positions%s x %lld vectors of 8 channels, unrolled over %lld "
-             "input channels x %lld taps%s", (long long)done,
+             "positions%s x %lld vectors of 8 channels, over %lld input "
+             "channels x %lld taps%s", (long long)done,
              (long long)out->vl, done < out->vl ? " (the rest are never read)"
-             : "", (long long)nq, (long long)ci, (long long)K, pool ? late ? "; the pool that follows is fused, "
-             "taking its max before the ReLU" : "; the pool that follows is "
-             "fused" : "");
+             : "", (long long)nq, (long long)ci, (long long)K, cx.pool ?
+             cx.late ? "; the pool that follows is fused, taking its max "
+             "before the ReLU" : "; the pool that follows is fused" : "");
 }
 
 /* PyTorch's avg_pool1d divisor for output t. */
@@ -408,45 +487,61 @@ static int64_t avg_divisor(const Layer *l, int64_t t, int64_t len) {
   return f > 0 ? f : 1;
 }
 
-static void pool_body(Emit *e, const Op *op, const View *v) {
+typedef struct PoolCtx {
+  const Op *op;
+  const View *v;
+} PoolCtx;
+
+/* Every tap inside the input, and (average) the same divisor as u's? */
+static int pool_regular(const void *p, int64_t u) {
+  const PoolCtx *cx = p;
+  int64_t K, S, D, P;
+  window(cx->op->main, &K, &S, &D, &P);
+  return u * S - P >= 0 && u * S + (K - 1) * D - P < cx->v->l;
+}
+
+static void pool_unit(Emit *e, const void *p, const At *at) {
+  const PoolCtx *cx = p;
+  const Op *op = cx->op;
   const Layer *l = op->main;
-  int avg = l->kind == &kind_AvgPool1d;
-  int64_t K, S, D, P, nq = op->vcp / 8, done = 0;
+  int avg = avg_pool(op);
+  int64_t K, S, D, P, nq = op->vcp / 8, t = at->u;
   window(l, &K, &S, &D, &P);
-  for (int64_t t = 0; t < op->vl; t++) {
-    if (!op->need[t]) continue;
-    done++;
-    em(e, "{ /* position %lld */", (long long)t);
-    for (int64_t q = 0; q < nq; q++) {
-      char a[24];
-      snprintf(a, sizeof a, "a%lld", (long long)q);
-      int first = 1;
-      for (int64_t k = 0; k < K; k++) {
-        int64_t x = t * S + k * D - P;
-        if (x < 0 || x >= v->l) continue;
-        int64_t at = x * v->cp + 8 * q;
-        if (first) em(e, "mc_v8 %s = mc_ld(x + %lld);", a, (long long)at);
-        else if (avg) em(e, "%s = mc_add(%s, mc_ld(x + %lld));", a, a,
-                         (long long)at);
-        else em(e, "%s = mc_vmax(%s, mc_ld(x + %lld));", a, a, (long long)at);
-        first = 0;
-      }
-      if (first) /* every tap reads padding */
-        em(e, "mc_v8 %s = %s;", a, avg ? "mc_zero()" : "mc_bc(-INFINITY)");
-      if (avg)
-        em(e, "%s = mc_div(%s, mc_bc(%lld.0f));", a, a,
-           (long long)avg_divisor(l, t, v->l));
-      vec_acts(e, op, a);
-      vec_store(e, op, t, 8 * q, a);
+  for (int64_t q = 0; q < nq; q++) {
+    char a[24];
+    snprintf(a, sizeof a, "a%lld", (long long)q);
+    int first = 1;
+    em(e, "MC_V8(%s);", a);
+    for (int64_t k = 0; k < K; k++) {
+      int64_t x = t * S + k * D - P;
+      if (x < 0 || x >= cx->v->l) continue;
+      char *i = affine(at, x * cx->v->cp + 8 * q,
+                       (x + S) * cx->v->cp + 8 * q);
+      if (first) em(e, "MC_VLD(%s, x + %s);", a, i);
+      else em(e, "%s(%s, x + %s);", avg ? "MC_VADDP" : "MC_VMAXP", a, i);
+      free(i);
+      first = 0;
     }
-    em(e, "}");
+    if (first) /* every tap reads padding */
+      em(e, avg ? "MC_VZERO(%s);" : "MC_VSET(%s, -INFINITY);", a);
+    if (avg) /* regular windows all have K taps: one divisor */
+      em(e, "MC_VDIV(%s, %lld.0f);", a, (long long)avg_divisor(l, t, cx->v->l));
+    vec_acts(e, op, a);
+    vec_store(e, op, at, 8 * q, a);
   }
+}
+
+static void pool_body(Emit *e, const Op *op, const View *v) {
+  int64_t nq = op->vcp / 8, done = 0;
+  for (int64_t u = 0; u < op->vl; u++) done += op->need[u] != 0;
+  PoolCtx cx = {op, v};
+  positions(e, op->need, op->vl, pool_regular, &cx, pool_unit);
   if (!done) em(e, "(void)x; (void)y;");
   em_explain(e, op, "vector: whole model channels-last, %lld of %lld output "
              "positions%s x %lld vectors of 8 channels, %s over the taps "
              "inside the input", (long long)done, (long long)op->vl,
              done < op->vl ? " (the rest are never read)" : "", (long long)nq,
-             avg ? "summed" : "max");
+             avg_pool(op) ? "summed" : "max");
 }
 
 static void linear_body(Emit *e, const Op *op, const View *v) {
@@ -492,30 +587,28 @@ static void linear_body(Emit *e, const Op *op, const View *v) {
       em(e, "{ /* output %lld */", (long long)o);
       em(e, "const float *w = %s + %lld;", wn, (long long)(o * R));
       for (int64_t j = 0; j < nacc; j++)
-        em(e, "mc_v8 s%lld = mc_mul(mc_ld(x + %lld), mc_ld(w + %lld));",
-           (long long)j, (long long)(8 * j), (long long)(8 * j));
+        em(e, "MC_V8(s%lld); MC_VMUL(s%lld, x + %lld, w + %lld);",
+           (long long)j, (long long)j, (long long)(8 * j), (long long)(8 * j));
       int64_t i = nacc;
       if (nch - nacc > 16) { /* a loop over whole rounds of nacc vectors */
         int64_t end = nacc + (nch - nacc) / nacc * nacc;
         em(e, "for (int i = %lld; i < %lld; i += %lld) {",
            (long long)(8 * nacc), (long long)(8 * end), (long long)(8 * nacc));
         for (int64_t j = 0; j < nacc; j++)
-          em(e, "s%lld = mc_fma(mc_ld(x + i + %lld), mc_ld(w + i + %lld), "
-             "s%lld);", (long long)j, (long long)(8 * j), (long long)(8 * j),
-             (long long)j);
+          em(e, "MC_VDOT(s%lld, x + i + %lld, w + i + %lld);", (long long)j,
+             (long long)(8 * j), (long long)(8 * j));
         em(e, "}");
         i = end;
       }
       for (; i < nch; i++)
-        em(e, "s%lld = mc_fma(mc_ld(x + %lld), mc_ld(w + %lld), s%lld);",
-           (long long)(i % nacc), (long long)(8 * i), (long long)(8 * i),
-           (long long)(i % nacc));
+        em(e, "MC_VDOT(s%lld, x + %lld, w + %lld);", (long long)(i % nacc),
+           (long long)(8 * i), (long long)(8 * i));
       if (nacc > 2) {
-        if (nacc > 3) em(e, "s2 = mc_add(s2, s3);");
-        em(e, "s0 = mc_add(s0, s2);");
+        if (nacc > 3) em(e, "MC_VADD(s2, s3);");
+        em(e, "MC_VADD(s0, s2);");
       }
-      if (nacc > 1) em(e, "s0 = mc_add(s0, s1);");
-      char *expr = mc_format("%s[%lld] + mc_hsum(s0)", bn, (long long)o);
+      if (nacc > 1) em(e, "MC_VADD(s0, s1);");
+      char *expr = mc_format("%s[%lld] + mc_vsum(s0)", bn, (long long)o);
       char *chain = em_act_chain(op, expr);
       em(e, "y[%lld] = %s;", (long long)o, chain);
       free(chain);
@@ -546,52 +639,48 @@ static void linear_body(Emit *e, const Op *op, const View *v) {
     free(what);
     int split = R >= 4 && nqo <= 4;
     for (int64_t q = 0; q < nqo; q++) {
-      em(e, "mc_v8 a%lld = mc_ld(%s + %lld);", (long long)q, bn,
-         (long long)(8 * q));
-      if (split) em(e, "mc_v8 b%lld = mc_zero();", (long long)q);
+      em(e, "MC_V8(a%lld); MC_VLD(a%lld, %s + %lld);", (long long)q,
+         (long long)q, bn, (long long)(8 * q));
+      if (split) em(e, "MC_V8(b%lld); MC_VZERO(b%lld);", (long long)q,
+                    (long long)q);
     }
     if (R * nqo <= 64) { /* unrolled, skipping the padding lanes */
-      em(e, "mc_v8 xv;");
       int64_t at = 0;
       for (int64_t r = 0; r < R; r++) {
         if (feat[r] < 0) continue;
         char acc = split && at++ % 2 ? 'b' : 'a';
-        em(e, "xv = mc_bc(x[%lld]);", (long long)r);
         for (int64_t q = 0; q < nqo; q++)
-          em(e, "%c%lld = mc_fma(mc_ld(%s + %lld), xv, %c%lld);", acc,
-             (long long)q, wn, (long long)(r * op8 + 8 * q), acc,
-             (long long)q);
+          em(e, "MC_VFMA(%c%lld, %s + %lld, x[%lld]);", acc, (long long)q, wn,
+             (long long)(r * op8 + 8 * q), (long long)r);
       }
     } else {
       int64_t step = split ? 2 : 1, end = R / step * step;
       em(e, "for (int r = 0; r < %lld; r += %lld) {", (long long)end,
          (long long)step);
       em(e, "const float *w = %s + r * %lld;", wn, (long long)op8);
-      em(e, "const mc_v8 xa = mc_bc(x[r]);");
-      if (split) em(e, "const mc_v8 xb = mc_bc(x[r + 1]);");
       for (int64_t q = 0; q < nqo; q++) {
-        em(e, "a%lld = mc_fma(mc_ld(w + %lld), xa, a%lld);", (long long)q,
-           (long long)(8 * q), (long long)q);
+        em(e, "MC_VFMA(a%lld, w + %lld, x[r]);", (long long)q,
+           (long long)(8 * q));
         if (split)
-          em(e, "b%lld = mc_fma(mc_ld(w + %lld), xb, b%lld);", (long long)q,
-             (long long)(op8 + 8 * q), (long long)q);
+          em(e, "MC_VFMA(b%lld, w + %lld, x[r + 1]);", (long long)q,
+             (long long)(op8 + 8 * q));
       }
       em(e, "}");
       if (end < R) {
         em(e, "{ /* the last input */");
-        em(e, "const mc_v8 xa = mc_bc(x[%lld]);", (long long)end);
         for (int64_t q = 0; q < nqo; q++)
-          em(e, "a%lld = mc_fma(mc_ld(%s + %lld), xa, a%lld);", (long long)q,
-             wn, (long long)(end * op8 + 8 * q), (long long)q);
+          em(e, "MC_VFMA(a%lld, %s + %lld, x[%lld]);", (long long)q, wn,
+             (long long)(end * op8 + 8 * q), (long long)end);
         em(e, "}");
       }
     }
     for (int64_t q = 0; q < nqo; q++) {
       char a[24];
       snprintf(a, sizeof a, "a%lld", (long long)q);
-      if (split) em(e, "%s = mc_add(%s, b%lld);", a, a, (long long)q);
+      if (split) em(e, "MC_VADD(%s, b%lld);", a, (long long)q);
       vec_acts(e, op, a);
-      vec_store(e, op, 0, 8 * q, a);
+      At at0 = {NULL, 0};
+      vec_store(e, op, &at0, 8 * q, a);
     }
     em_explain(e, op, "vector axpy: %lld inputs each add a row of weights to "
                "%lld vectors of 8 outputs", (long long)R, (long long)nqo);
@@ -607,12 +696,14 @@ void tiny_emit(Emit *e, const Op *op) {
   int i = (int)(op - p->ops);
   View v = src_view(p, i);
   if (v.cp)
-    em(e, "/* one sample: x is [%lld positions][%lld channels, %lld used] */",
-       (long long)v.l, (long long)v.cp, (long long)v.c);
+    em(e, "/* one sample: x is [%lld position%s][%lld channels, %lld used] "
+       "*/", (long long)v.l, v.l == 1 ? "" : "s", (long long)v.cp,
+       (long long)v.c);
   const Op *out = op->pooled ? op + 1 : op;
   if (out->dst.kind != BUF_OUTPUT)
-    em(e, "/* y is [%lld positions][%lld channels, %lld used] */",
-       (long long)out->vl, (long long)out->vcp, (long long)out->vc);
+    em(e, "/* y is [%lld position%s][%lld channels, %lld used] */",
+       (long long)out->vl, out->vl == 1 ? "" : "s", (long long)out->vcp,
+       (long long)out->vc);
   const LayerKind *k = op->main->kind;
   if (k == &kind_Conv1d) conv_body(e, op, &v);
   else if (k == &kind_Linear) linear_body(e, op, &v);

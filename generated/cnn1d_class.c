@@ -204,67 +204,71 @@ static const float l4_b[2] = {
 #define MC_UNUSED
 #endif
 
-/* Vectors of 8 floats. AVX2 and FMA where the compiler targets them (e.g.
- * gcc or clang -march=native on a recent x86); elsewhere, and with
- * -DMODELC_PORTABLE, a struct of 8 floats computing the same sums lane by
- * lane. mc_relu and mc_vmax keep PyTorch's NaNs: relu(NaN) is NaN, and
- * max pooling takes v over m when v > m or v is NaN. */
+/* Vectors of 8 floats, as statements on named vectors: AVX2 and FMA where
+ * the compiler targets them (e.g. gcc or clang -march=native on a recent
+ * x86); elsewhere, and with -DMODELC_PORTABLE, arrays of 8 floats and
+ * loops over them that compute the same sums lane by lane. ReLU and the
+ * pooling max keep PyTorch's NaNs. p, q: pointers to 8 floats; x: a float
+ * broadcast to every lane. */
 #if defined(__AVX2__) && defined(__FMA__) && !defined(MODELC_PORTABLE)
 #include <immintrin.h>
 #define MC_V8_AVX2 1
-typedef __m256 mc_v8;
-#define mc_ld(p) _mm256_loadu_ps(p)
-#define mc_st(p, v) _mm256_storeu_ps(p, v)
-#define mc_bc(x) _mm256_set1_ps(x)
-#define mc_zero() _mm256_setzero_ps()
-#define mc_add(a, b) _mm256_add_ps(a, b)
-#define mc_mul(a, b) _mm256_mul_ps(a, b)
-#define mc_div(a, b) _mm256_div_ps(a, b)
-#define mc_fma(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define mc_relu(v) _mm256_max_ps(_mm256_setzero_ps(), v)
-#define mc_vmax(m, v) _mm256_blendv_ps(_mm256_max_ps(v, m), v, \
-                                      _mm256_cmp_ps(v, v, _CMP_UNORD_Q))
-/* lanes n..7 set to 0 */
-#define mc_keep(v, n) _mm256_blend_ps(_mm256_setzero_ps(), v, (1 << (n)) - 1)
-static inline MC_UNUSED float mc_hsum(mc_v8 v) {
+#define MC_V8(a) __m256 a
+#define MC_VLD(a, p) (a = _mm256_loadu_ps(p))
+#define MC_VZERO(a) (a = _mm256_setzero_ps())
+#define MC_VSET(a, x) (a = _mm256_set1_ps(x))
+#define MC_VFMA(a, p, x) (a = _mm256_fmadd_ps(_mm256_loadu_ps(p), _mm256_set1_ps(x), a))
+#define MC_VDOT(a, p, q) (a = _mm256_fmadd_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(q), a))
+#define MC_VMUL(a, p, q) (a = _mm256_mul_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(q)))
+#define MC_VADD(a, b) (a = _mm256_add_ps(a, b))
+#define MC_VADDP(a, p) (a = _mm256_add_ps(a, _mm256_loadu_ps(p)))
+#define MC_VMAX(a, b) (a = mc_vmax8(a, b))
+#define MC_VMAXP(a, p) (a = mc_vmax8(a, _mm256_loadu_ps(p)))
+#define MC_VDIV(a, x) (a = _mm256_div_ps(a, _mm256_set1_ps(x)))
+#define MC_VRELU(a) (a = _mm256_max_ps(_mm256_setzero_ps(), a))
+#define MC_VCOPY(a, b) (a = b)
+#define MC_VST(p, a) _mm256_storeu_ps(p, a)
+/* lanes n..7 stored as 0 */
+#define MC_VSTN(p, a, n) _mm256_storeu_ps(p, _mm256_blend_ps(_mm256_setzero_ps(), a, (1 << (n)) - 1))
+#define MC_VMAP(a, fn) do { float t_[8]; _mm256_storeu_ps(t_, a); \
+    for (int i_ = 0; i_ < 8; i_++) { t_[i_] = fn(t_[i_]); } \
+    a = _mm256_loadu_ps(t_); } while (0)
+#define MC_VPUT(y, s, a, n) do { float t_[8]; _mm256_storeu_ps(t_, a); \
+    for (int i_ = 0; i_ < (n); i_++) { (y)[i_ * (s)] = t_[i_]; } } while (0)
+static inline MC_UNUSED __m256 mc_vmax8(__m256 m, __m256 v) {
+    return _mm256_blendv_ps(_mm256_max_ps(v, m), v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+}
+static inline MC_UNUSED float mc_vsum(__m256 v) {
     __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     q = _mm_add_ps(q, _mm_movehl_ps(q, q));
     return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
 }
 #else
 #define MC_V8_AVX2 0
-typedef struct { float f[8]; } mc_v8;
-#define MC_LANES(expr) mc_v8 r; for (int i = 0; i < 8; i++) r.f[i] = (expr); return r
-static inline MC_UNUSED mc_v8 mc_ld(const float *p) { MC_LANES(p[i]); }
-static inline MC_UNUSED void mc_st(float *p, mc_v8 v) { for (int i = 0; i < 8; i++) p[i] = v.f[i]; }
-static inline MC_UNUSED mc_v8 mc_bc(float x) { MC_LANES(x); }
-static inline MC_UNUSED mc_v8 mc_zero(void) { MC_LANES(0.0f); }
-static inline MC_UNUSED mc_v8 mc_add(mc_v8 a, mc_v8 b) { MC_LANES(a.f[i] + b.f[i]); }
-static inline MC_UNUSED mc_v8 mc_mul(mc_v8 a, mc_v8 b) { MC_LANES(a.f[i] * b.f[i]); }
-static inline MC_UNUSED mc_v8 mc_div(mc_v8 a, mc_v8 b) { MC_LANES(a.f[i] / b.f[i]); }
-static inline MC_UNUSED mc_v8 mc_fma(mc_v8 a, mc_v8 b, mc_v8 c) { MC_LANES(MC_FMA(a.f[i], b.f[i], c.f[i])); }
-static inline MC_UNUSED mc_v8 mc_relu(mc_v8 v) { MC_LANES(v.f[i] < 0.0f ? 0.0f : v.f[i]); }
-static inline MC_UNUSED mc_v8 mc_vmax(mc_v8 m, mc_v8 v) {
-    MC_LANES(v.f[i] > m.f[i] || v.f[i] != v.f[i] ? v.f[i] : m.f[i]);
-}
-static inline MC_UNUSED mc_v8 mc_keep(mc_v8 v, int n) { MC_LANES(i < n ? v.f[i] : 0.0f); }
-static inline MC_UNUSED float mc_hsum(mc_v8 v) {
-    return ((v.f[0] + v.f[4]) + (v.f[2] + v.f[6])) + ((v.f[1] + v.f[5]) + (v.f[3] + v.f[7]));
+#define MC_V8(a) float a[8]
+#define MC_LANES(s) do { for (int i_ = 0; i_ < 8; i_++) { s; } } while (0)
+#define MC_VLD(a, p) MC_LANES(a[i_] = (p)[i_])
+#define MC_VZERO(a) MC_LANES(a[i_] = 0.0f)
+#define MC_VSET(a, x) MC_LANES(a[i_] = (x))
+#define MC_VFMA(a, p, x) do { const float x_ = (x); \
+    MC_LANES(a[i_] = MC_FMA((p)[i_], x_, a[i_])); } while (0)
+#define MC_VDOT(a, p, q) MC_LANES(a[i_] = MC_FMA((p)[i_], (q)[i_], a[i_]))
+#define MC_VMUL(a, p, q) MC_LANES(a[i_] = (p)[i_] * (q)[i_])
+#define MC_VADD(a, b) MC_LANES(a[i_] += b[i_])
+#define MC_VADDP(a, p) MC_LANES(a[i_] += (p)[i_])
+#define MC_VMAX(a, b) MC_LANES(a[i_] = b[i_] > a[i_] || b[i_] != b[i_] ? b[i_] : a[i_])
+#define MC_VMAXP(a, p) MC_LANES(a[i_] = (p)[i_] > a[i_] || (p)[i_] != (p)[i_] ? (p)[i_] : a[i_])
+#define MC_VDIV(a, x) MC_LANES(a[i_] /= (x))
+#define MC_VRELU(a) MC_LANES(a[i_] = a[i_] < 0.0f ? 0.0f : a[i_])
+#define MC_VCOPY(a, b) MC_LANES(a[i_] = b[i_])
+#define MC_VST(p, a) MC_LANES((p)[i_] = a[i_])
+#define MC_VSTN(p, a, n) MC_LANES((p)[i_] = i_ < (n) ? a[i_] : 0.0f)
+#define MC_VMAP(a, fn) MC_LANES(a[i_] = fn(a[i_]))
+#define MC_VPUT(y, s, a, n) do { for (int i_ = 0; i_ < (n); i_++) (y)[i_ * (s)] = a[i_]; } while (0)
+static inline MC_UNUSED float mc_vsum(const float *v) {
+    return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
 }
 #endif
-/* An activation other than ReLU, lane by lane. */
-static inline MC_UNUSED mc_v8 mc_map(mc_v8 v, float (*fn)(float)) {
-    float t[8];
-    mc_st(t, v);
-    for (int i = 0; i < 8; i++) t[i] = fn(t[i]);
-    return mc_ld(t);
-}
-/* Store lanes 0..n-1 of v at y, stride floats apart. */
-static inline MC_UNUSED void mc_put(float *y, int stride, mc_v8 v, int n) {
-    float t[8];
-    mc_st(t, v);
-    for (int i = 0; i < n; i++) y[i * stride] = t[i];
-}
 
 static MC_UNUSED float l1_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
 
@@ -279,625 +283,168 @@ static MC_UNUSED float l1_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU(
  */
 static void l0_conv1d(const float *restrict x, float *restrict y) {
   /* y is [10 positions][32 channels, 32 used] */
-  { /* position 0 of the pool */
-    mc_v8 m0, m1, m2, m3;
+  { /* position 0 */
+    MC_V8(m0); MC_V8(m1); MC_V8(m2); MC_V8(m3);
     { /* convolution at 0 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[0]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[1]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = a0;
-      m1 = a1;
-      m2 = a2;
-      m3 = a3;
+      MC_V8(a0); MC_V8(a1); MC_V8(a2); MC_V8(a3);
+      MC_VLD(a0, l0_bv + 0);
+      MC_VLD(a1, l0_bv + 8);
+      MC_VLD(a2, l0_bv + 16);
+      MC_VLD(a3, l0_bv + 24);
+      MC_VFMA(a0, l0_wv + 32, x[0]); /* in 0, tap 1 */
+      MC_VFMA(a1, l0_wv + 40, x[0]);
+      MC_VFMA(a2, l0_wv + 48, x[0]);
+      MC_VFMA(a3, l0_wv + 56, x[0]);
+      MC_VFMA(a0, l0_wv + 64, x[1]); /* in 0, tap 2 */
+      MC_VFMA(a1, l0_wv + 72, x[1]);
+      MC_VFMA(a2, l0_wv + 80, x[1]);
+      MC_VFMA(a3, l0_wv + 88, x[1]);
+      MC_VCOPY(m0, a0);
+      MC_VCOPY(m1, a1);
+      MC_VCOPY(m2, a2);
+      MC_VCOPY(m3, a3);
     }
     { /* convolution at 1 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[0]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[1]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[2]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = mc_vmax(m0, a0);
-      m1 = mc_vmax(m1, a1);
-      m2 = mc_vmax(m2, a2);
-      m3 = mc_vmax(m3, a3);
+      MC_V8(a0); MC_V8(a1); MC_V8(a2); MC_V8(a3);
+      MC_VLD(a0, l0_bv + 0);
+      MC_VLD(a1, l0_bv + 8);
+      MC_VLD(a2, l0_bv + 16);
+      MC_VLD(a3, l0_bv + 24);
+      MC_VFMA(a0, l0_wv + 0, x[0]); /* in 0, tap 0 */
+      MC_VFMA(a1, l0_wv + 8, x[0]);
+      MC_VFMA(a2, l0_wv + 16, x[0]);
+      MC_VFMA(a3, l0_wv + 24, x[0]);
+      MC_VFMA(a0, l0_wv + 32, x[1]); /* in 0, tap 1 */
+      MC_VFMA(a1, l0_wv + 40, x[1]);
+      MC_VFMA(a2, l0_wv + 48, x[1]);
+      MC_VFMA(a3, l0_wv + 56, x[1]);
+      MC_VFMA(a0, l0_wv + 64, x[2]); /* in 0, tap 2 */
+      MC_VFMA(a1, l0_wv + 72, x[2]);
+      MC_VFMA(a2, l0_wv + 80, x[2]);
+      MC_VFMA(a3, l0_wv + 88, x[2]);
+      MC_VMAX(m0, a0);
+      MC_VMAX(m1, a1);
+      MC_VMAX(m2, a2);
+      MC_VMAX(m3, a3);
     }
-    m0 = mc_relu(m0);
-    mc_st(y + 0, m0);
-    m1 = mc_relu(m1);
-    mc_st(y + 8, m1);
-    m2 = mc_relu(m2);
-    mc_st(y + 16, m2);
-    m3 = mc_relu(m3);
-    mc_st(y + 24, m3);
+    MC_VRELU(m0);
+    MC_VST(y + 0, m0);
+    MC_VRELU(m1);
+    MC_VST(y + 8, m1);
+    MC_VRELU(m2);
+    MC_VST(y + 16, m2);
+    MC_VRELU(m3);
+    MC_VST(y + 24, m3);
   }
-  { /* position 1 of the pool */
-    mc_v8 m0, m1, m2, m3;
-    { /* convolution at 2 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[1]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[2]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[3]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = a0;
-      m1 = a1;
-      m2 = a2;
-      m3 = a3;
+  for (int u = 1; u < 9; u++) { /* positions */
+    MC_V8(m0); MC_V8(m1); MC_V8(m2); MC_V8(m3);
+    { /* tap 0 of the pool */
+      MC_V8(a0); MC_V8(a1); MC_V8(a2); MC_V8(a3);
+      MC_VLD(a0, l0_bv + 0);
+      MC_VLD(a1, l0_bv + 8);
+      MC_VLD(a2, l0_bv + 16);
+      MC_VLD(a3, l0_bv + 24);
+      MC_VFMA(a0, l0_wv + 0, x[u * 2 - 1]); /* in 0, tap 0 */
+      MC_VFMA(a1, l0_wv + 8, x[u * 2 - 1]);
+      MC_VFMA(a2, l0_wv + 16, x[u * 2 - 1]);
+      MC_VFMA(a3, l0_wv + 24, x[u * 2 - 1]);
+      MC_VFMA(a0, l0_wv + 32, x[u * 2]); /* in 0, tap 1 */
+      MC_VFMA(a1, l0_wv + 40, x[u * 2]);
+      MC_VFMA(a2, l0_wv + 48, x[u * 2]);
+      MC_VFMA(a3, l0_wv + 56, x[u * 2]);
+      MC_VFMA(a0, l0_wv + 64, x[u * 2 + 1]); /* in 0, tap 2 */
+      MC_VFMA(a1, l0_wv + 72, x[u * 2 + 1]);
+      MC_VFMA(a2, l0_wv + 80, x[u * 2 + 1]);
+      MC_VFMA(a3, l0_wv + 88, x[u * 2 + 1]);
+      MC_VCOPY(m0, a0);
+      MC_VCOPY(m1, a1);
+      MC_VCOPY(m2, a2);
+      MC_VCOPY(m3, a3);
     }
-    { /* convolution at 3 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[2]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[3]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[4]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = mc_vmax(m0, a0);
-      m1 = mc_vmax(m1, a1);
-      m2 = mc_vmax(m2, a2);
-      m3 = mc_vmax(m3, a3);
+    { /* tap 1 of the pool */
+      MC_V8(a0); MC_V8(a1); MC_V8(a2); MC_V8(a3);
+      MC_VLD(a0, l0_bv + 0);
+      MC_VLD(a1, l0_bv + 8);
+      MC_VLD(a2, l0_bv + 16);
+      MC_VLD(a3, l0_bv + 24);
+      MC_VFMA(a0, l0_wv + 0, x[u * 2]); /* in 0, tap 0 */
+      MC_VFMA(a1, l0_wv + 8, x[u * 2]);
+      MC_VFMA(a2, l0_wv + 16, x[u * 2]);
+      MC_VFMA(a3, l0_wv + 24, x[u * 2]);
+      MC_VFMA(a0, l0_wv + 32, x[u * 2 + 1]); /* in 0, tap 1 */
+      MC_VFMA(a1, l0_wv + 40, x[u * 2 + 1]);
+      MC_VFMA(a2, l0_wv + 48, x[u * 2 + 1]);
+      MC_VFMA(a3, l0_wv + 56, x[u * 2 + 1]);
+      MC_VFMA(a0, l0_wv + 64, x[u * 2 + 2]); /* in 0, tap 2 */
+      MC_VFMA(a1, l0_wv + 72, x[u * 2 + 2]);
+      MC_VFMA(a2, l0_wv + 80, x[u * 2 + 2]);
+      MC_VFMA(a3, l0_wv + 88, x[u * 2 + 2]);
+      MC_VMAX(m0, a0);
+      MC_VMAX(m1, a1);
+      MC_VMAX(m2, a2);
+      MC_VMAX(m3, a3);
     }
-    m0 = mc_relu(m0);
-    mc_st(y + 32, m0);
-    m1 = mc_relu(m1);
-    mc_st(y + 40, m1);
-    m2 = mc_relu(m2);
-    mc_st(y + 48, m2);
-    m3 = mc_relu(m3);
-    mc_st(y + 56, m3);
+    MC_VRELU(m0);
+    MC_VST(y + u * 32, m0);
+    MC_VRELU(m1);
+    MC_VST(y + u * 32 + 8, m1);
+    MC_VRELU(m2);
+    MC_VST(y + u * 32 + 16, m2);
+    MC_VRELU(m3);
+    MC_VST(y + u * 32 + 24, m3);
   }
-  { /* position 2 of the pool */
-    mc_v8 m0, m1, m2, m3;
-    { /* convolution at 4 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[3]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[4]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[5]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = a0;
-      m1 = a1;
-      m2 = a2;
-      m3 = a3;
-    }
-    { /* convolution at 5 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[4]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[5]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[6]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = mc_vmax(m0, a0);
-      m1 = mc_vmax(m1, a1);
-      m2 = mc_vmax(m2, a2);
-      m3 = mc_vmax(m3, a3);
-    }
-    m0 = mc_relu(m0);
-    mc_st(y + 64, m0);
-    m1 = mc_relu(m1);
-    mc_st(y + 72, m1);
-    m2 = mc_relu(m2);
-    mc_st(y + 80, m2);
-    m3 = mc_relu(m3);
-    mc_st(y + 88, m3);
-  }
-  { /* position 3 of the pool */
-    mc_v8 m0, m1, m2, m3;
-    { /* convolution at 6 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[5]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[6]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[7]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = a0;
-      m1 = a1;
-      m2 = a2;
-      m3 = a3;
-    }
-    { /* convolution at 7 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[6]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[7]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[8]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = mc_vmax(m0, a0);
-      m1 = mc_vmax(m1, a1);
-      m2 = mc_vmax(m2, a2);
-      m3 = mc_vmax(m3, a3);
-    }
-    m0 = mc_relu(m0);
-    mc_st(y + 96, m0);
-    m1 = mc_relu(m1);
-    mc_st(y + 104, m1);
-    m2 = mc_relu(m2);
-    mc_st(y + 112, m2);
-    m3 = mc_relu(m3);
-    mc_st(y + 120, m3);
-  }
-  { /* position 4 of the pool */
-    mc_v8 m0, m1, m2, m3;
-    { /* convolution at 8 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[7]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[8]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[9]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = a0;
-      m1 = a1;
-      m2 = a2;
-      m3 = a3;
-    }
-    { /* convolution at 9 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[8]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[9]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[10]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = mc_vmax(m0, a0);
-      m1 = mc_vmax(m1, a1);
-      m2 = mc_vmax(m2, a2);
-      m3 = mc_vmax(m3, a3);
-    }
-    m0 = mc_relu(m0);
-    mc_st(y + 128, m0);
-    m1 = mc_relu(m1);
-    mc_st(y + 136, m1);
-    m2 = mc_relu(m2);
-    mc_st(y + 144, m2);
-    m3 = mc_relu(m3);
-    mc_st(y + 152, m3);
-  }
-  { /* position 5 of the pool */
-    mc_v8 m0, m1, m2, m3;
-    { /* convolution at 10 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[9]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[10]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[11]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = a0;
-      m1 = a1;
-      m2 = a2;
-      m3 = a3;
-    }
-    { /* convolution at 11 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[10]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[11]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[12]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = mc_vmax(m0, a0);
-      m1 = mc_vmax(m1, a1);
-      m2 = mc_vmax(m2, a2);
-      m3 = mc_vmax(m3, a3);
-    }
-    m0 = mc_relu(m0);
-    mc_st(y + 160, m0);
-    m1 = mc_relu(m1);
-    mc_st(y + 168, m1);
-    m2 = mc_relu(m2);
-    mc_st(y + 176, m2);
-    m3 = mc_relu(m3);
-    mc_st(y + 184, m3);
-  }
-  { /* position 6 of the pool */
-    mc_v8 m0, m1, m2, m3;
-    { /* convolution at 12 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[11]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[12]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[13]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = a0;
-      m1 = a1;
-      m2 = a2;
-      m3 = a3;
-    }
-    { /* convolution at 13 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[12]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[13]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[14]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = mc_vmax(m0, a0);
-      m1 = mc_vmax(m1, a1);
-      m2 = mc_vmax(m2, a2);
-      m3 = mc_vmax(m3, a3);
-    }
-    m0 = mc_relu(m0);
-    mc_st(y + 192, m0);
-    m1 = mc_relu(m1);
-    mc_st(y + 200, m1);
-    m2 = mc_relu(m2);
-    mc_st(y + 208, m2);
-    m3 = mc_relu(m3);
-    mc_st(y + 216, m3);
-  }
-  { /* position 7 of the pool */
-    mc_v8 m0, m1, m2, m3;
-    { /* convolution at 14 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[13]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[14]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[15]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = a0;
-      m1 = a1;
-      m2 = a2;
-      m3 = a3;
-    }
-    { /* convolution at 15 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[14]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[15]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[16]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = mc_vmax(m0, a0);
-      m1 = mc_vmax(m1, a1);
-      m2 = mc_vmax(m2, a2);
-      m3 = mc_vmax(m3, a3);
-    }
-    m0 = mc_relu(m0);
-    mc_st(y + 224, m0);
-    m1 = mc_relu(m1);
-    mc_st(y + 232, m1);
-    m2 = mc_relu(m2);
-    mc_st(y + 240, m2);
-    m3 = mc_relu(m3);
-    mc_st(y + 248, m3);
-  }
-  { /* position 8 of the pool */
-    mc_v8 m0, m1, m2, m3;
-    { /* convolution at 16 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[15]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[16]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[17]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = a0;
-      m1 = a1;
-      m2 = a2;
-      m3 = a3;
-    }
-    { /* convolution at 17 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[16]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[17]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[18]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = mc_vmax(m0, a0);
-      m1 = mc_vmax(m1, a1);
-      m2 = mc_vmax(m2, a2);
-      m3 = mc_vmax(m3, a3);
-    }
-    m0 = mc_relu(m0);
-    mc_st(y + 256, m0);
-    m1 = mc_relu(m1);
-    mc_st(y + 264, m1);
-    m2 = mc_relu(m2);
-    mc_st(y + 272, m2);
-    m3 = mc_relu(m3);
-    mc_st(y + 280, m3);
-  }
-  { /* position 9 of the pool */
-    mc_v8 m0, m1, m2, m3;
+  { /* position 9 */
+    MC_V8(m0); MC_V8(m1); MC_V8(m2); MC_V8(m3);
     { /* convolution at 18 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[17]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[18]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      xv = mc_bc(x[19]); /* in 0, tap 2 */
-      a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 72), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 80), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 88), xv, a3);
-      m0 = a0;
-      m1 = a1;
-      m2 = a2;
-      m3 = a3;
+      MC_V8(a0); MC_V8(a1); MC_V8(a2); MC_V8(a3);
+      MC_VLD(a0, l0_bv + 0);
+      MC_VLD(a1, l0_bv + 8);
+      MC_VLD(a2, l0_bv + 16);
+      MC_VLD(a3, l0_bv + 24);
+      MC_VFMA(a0, l0_wv + 0, x[17]); /* in 0, tap 0 */
+      MC_VFMA(a1, l0_wv + 8, x[17]);
+      MC_VFMA(a2, l0_wv + 16, x[17]);
+      MC_VFMA(a3, l0_wv + 24, x[17]);
+      MC_VFMA(a0, l0_wv + 32, x[18]); /* in 0, tap 1 */
+      MC_VFMA(a1, l0_wv + 40, x[18]);
+      MC_VFMA(a2, l0_wv + 48, x[18]);
+      MC_VFMA(a3, l0_wv + 56, x[18]);
+      MC_VFMA(a0, l0_wv + 64, x[19]); /* in 0, tap 2 */
+      MC_VFMA(a1, l0_wv + 72, x[19]);
+      MC_VFMA(a2, l0_wv + 80, x[19]);
+      MC_VFMA(a3, l0_wv + 88, x[19]);
+      MC_VCOPY(m0, a0);
+      MC_VCOPY(m1, a1);
+      MC_VCOPY(m2, a2);
+      MC_VCOPY(m3, a3);
     }
     { /* convolution at 19 */
-      mc_v8 a0 = mc_ld(l0_bv + 0);
-      mc_v8 a1 = mc_ld(l0_bv + 8);
-      mc_v8 a2 = mc_ld(l0_bv + 16);
-      mc_v8 a3 = mc_ld(l0_bv + 24);
-      mc_v8 xv;
-      xv = mc_bc(x[18]); /* in 0, tap 0 */
-      a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 8), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 16), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 24), xv, a3);
-      xv = mc_bc(x[19]); /* in 0, tap 1 */
-      a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-      a1 = mc_fma(mc_ld(l0_wv + 40), xv, a1);
-      a2 = mc_fma(mc_ld(l0_wv + 48), xv, a2);
-      a3 = mc_fma(mc_ld(l0_wv + 56), xv, a3);
-      m0 = mc_vmax(m0, a0);
-      m1 = mc_vmax(m1, a1);
-      m2 = mc_vmax(m2, a2);
-      m3 = mc_vmax(m3, a3);
+      MC_V8(a0); MC_V8(a1); MC_V8(a2); MC_V8(a3);
+      MC_VLD(a0, l0_bv + 0);
+      MC_VLD(a1, l0_bv + 8);
+      MC_VLD(a2, l0_bv + 16);
+      MC_VLD(a3, l0_bv + 24);
+      MC_VFMA(a0, l0_wv + 0, x[18]); /* in 0, tap 0 */
+      MC_VFMA(a1, l0_wv + 8, x[18]);
+      MC_VFMA(a2, l0_wv + 16, x[18]);
+      MC_VFMA(a3, l0_wv + 24, x[18]);
+      MC_VFMA(a0, l0_wv + 32, x[19]); /* in 0, tap 1 */
+      MC_VFMA(a1, l0_wv + 40, x[19]);
+      MC_VFMA(a2, l0_wv + 48, x[19]);
+      MC_VFMA(a3, l0_wv + 56, x[19]);
+      MC_VMAX(m0, a0);
+      MC_VMAX(m1, a1);
+      MC_VMAX(m2, a2);
+      MC_VMAX(m3, a3);
     }
-    m0 = mc_relu(m0);
-    mc_st(y + 288, m0);
-    m1 = mc_relu(m1);
-    mc_st(y + 296, m1);
-    m2 = mc_relu(m2);
-    mc_st(y + 304, m2);
-    m3 = mc_relu(m3);
-    mc_st(y + 312, m3);
+    MC_VRELU(m0);
+    MC_VST(y + 288, m0);
+    MC_VRELU(m1);
+    MC_VST(y + 296, m1);
+    MC_VRELU(m2);
+    MC_VST(y + 304, m2);
+    MC_VRELU(m3);
+    MC_VST(y + 312, m3);
   }
 }
 
@@ -909,37 +456,37 @@ static void l4_linear(const float *restrict x, float *restrict y) {
   /* one sample: x is [10 positions][32 channels, 32 used] */
   { /* output 0 */
     const float *w = l4_wd + 0;
-    mc_v8 s0 = mc_mul(mc_ld(x + 0), mc_ld(w + 0));
-    mc_v8 s1 = mc_mul(mc_ld(x + 8), mc_ld(w + 8));
-    mc_v8 s2 = mc_mul(mc_ld(x + 16), mc_ld(w + 16));
-    mc_v8 s3 = mc_mul(mc_ld(x + 24), mc_ld(w + 24));
+    MC_V8(s0); MC_VMUL(s0, x + 0, w + 0);
+    MC_V8(s1); MC_VMUL(s1, x + 8, w + 8);
+    MC_V8(s2); MC_VMUL(s2, x + 16, w + 16);
+    MC_V8(s3); MC_VMUL(s3, x + 24, w + 24);
     for (int i = 32; i < 320; i += 32) {
-      s0 = mc_fma(mc_ld(x + i + 0), mc_ld(w + i + 0), s0);
-      s1 = mc_fma(mc_ld(x + i + 8), mc_ld(w + i + 8), s1);
-      s2 = mc_fma(mc_ld(x + i + 16), mc_ld(w + i + 16), s2);
-      s3 = mc_fma(mc_ld(x + i + 24), mc_ld(w + i + 24), s3);
+      MC_VDOT(s0, x + i + 0, w + i + 0);
+      MC_VDOT(s1, x + i + 8, w + i + 8);
+      MC_VDOT(s2, x + i + 16, w + i + 16);
+      MC_VDOT(s3, x + i + 24, w + i + 24);
     }
-    s2 = mc_add(s2, s3);
-    s0 = mc_add(s0, s2);
-    s0 = mc_add(s0, s1);
-    y[0] = l4_b[0] + mc_hsum(s0);
+    MC_VADD(s2, s3);
+    MC_VADD(s0, s2);
+    MC_VADD(s0, s1);
+    y[0] = l4_b[0] + mc_vsum(s0);
   }
   { /* output 1 */
     const float *w = l4_wd + 320;
-    mc_v8 s0 = mc_mul(mc_ld(x + 0), mc_ld(w + 0));
-    mc_v8 s1 = mc_mul(mc_ld(x + 8), mc_ld(w + 8));
-    mc_v8 s2 = mc_mul(mc_ld(x + 16), mc_ld(w + 16));
-    mc_v8 s3 = mc_mul(mc_ld(x + 24), mc_ld(w + 24));
+    MC_V8(s0); MC_VMUL(s0, x + 0, w + 0);
+    MC_V8(s1); MC_VMUL(s1, x + 8, w + 8);
+    MC_V8(s2); MC_VMUL(s2, x + 16, w + 16);
+    MC_V8(s3); MC_VMUL(s3, x + 24, w + 24);
     for (int i = 32; i < 320; i += 32) {
-      s0 = mc_fma(mc_ld(x + i + 0), mc_ld(w + i + 0), s0);
-      s1 = mc_fma(mc_ld(x + i + 8), mc_ld(w + i + 8), s1);
-      s2 = mc_fma(mc_ld(x + i + 16), mc_ld(w + i + 16), s2);
-      s3 = mc_fma(mc_ld(x + i + 24), mc_ld(w + i + 24), s3);
+      MC_VDOT(s0, x + i + 0, w + i + 0);
+      MC_VDOT(s1, x + i + 8, w + i + 8);
+      MC_VDOT(s2, x + i + 16, w + i + 16);
+      MC_VDOT(s3, x + i + 24, w + i + 24);
     }
-    s2 = mc_add(s2, s3);
-    s0 = mc_add(s0, s2);
-    s0 = mc_add(s0, s1);
-    y[1] = l4_b[1] + mc_hsum(s0);
+    MC_VADD(s2, s3);
+    MC_VADD(s0, s2);
+    MC_VADD(s0, s1);
+    y[1] = l4_b[1] + mc_vsum(s0);
   }
 }
 

@@ -51,67 +51,71 @@ static const float l0_bv[8] = {
 #define MC_UNUSED
 #endif
 
-/* Vectors of 8 floats. AVX2 and FMA where the compiler targets them (e.g.
- * gcc or clang -march=native on a recent x86); elsewhere, and with
- * -DMODELC_PORTABLE, a struct of 8 floats computing the same sums lane by
- * lane. mc_relu and mc_vmax keep PyTorch's NaNs: relu(NaN) is NaN, and
- * max pooling takes v over m when v > m or v is NaN. */
+/* Vectors of 8 floats, as statements on named vectors: AVX2 and FMA where
+ * the compiler targets them (e.g. gcc or clang -march=native on a recent
+ * x86); elsewhere, and with -DMODELC_PORTABLE, arrays of 8 floats and
+ * loops over them that compute the same sums lane by lane. ReLU and the
+ * pooling max keep PyTorch's NaNs. p, q: pointers to 8 floats; x: a float
+ * broadcast to every lane. */
 #if defined(__AVX2__) && defined(__FMA__) && !defined(MODELC_PORTABLE)
 #include <immintrin.h>
 #define MC_V8_AVX2 1
-typedef __m256 mc_v8;
-#define mc_ld(p) _mm256_loadu_ps(p)
-#define mc_st(p, v) _mm256_storeu_ps(p, v)
-#define mc_bc(x) _mm256_set1_ps(x)
-#define mc_zero() _mm256_setzero_ps()
-#define mc_add(a, b) _mm256_add_ps(a, b)
-#define mc_mul(a, b) _mm256_mul_ps(a, b)
-#define mc_div(a, b) _mm256_div_ps(a, b)
-#define mc_fma(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define mc_relu(v) _mm256_max_ps(_mm256_setzero_ps(), v)
-#define mc_vmax(m, v) _mm256_blendv_ps(_mm256_max_ps(v, m), v, \
-                                      _mm256_cmp_ps(v, v, _CMP_UNORD_Q))
-/* lanes n..7 set to 0 */
-#define mc_keep(v, n) _mm256_blend_ps(_mm256_setzero_ps(), v, (1 << (n)) - 1)
-static inline MC_UNUSED float mc_hsum(mc_v8 v) {
+#define MC_V8(a) __m256 a
+#define MC_VLD(a, p) (a = _mm256_loadu_ps(p))
+#define MC_VZERO(a) (a = _mm256_setzero_ps())
+#define MC_VSET(a, x) (a = _mm256_set1_ps(x))
+#define MC_VFMA(a, p, x) (a = _mm256_fmadd_ps(_mm256_loadu_ps(p), _mm256_set1_ps(x), a))
+#define MC_VDOT(a, p, q) (a = _mm256_fmadd_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(q), a))
+#define MC_VMUL(a, p, q) (a = _mm256_mul_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(q)))
+#define MC_VADD(a, b) (a = _mm256_add_ps(a, b))
+#define MC_VADDP(a, p) (a = _mm256_add_ps(a, _mm256_loadu_ps(p)))
+#define MC_VMAX(a, b) (a = mc_vmax8(a, b))
+#define MC_VMAXP(a, p) (a = mc_vmax8(a, _mm256_loadu_ps(p)))
+#define MC_VDIV(a, x) (a = _mm256_div_ps(a, _mm256_set1_ps(x)))
+#define MC_VRELU(a) (a = _mm256_max_ps(_mm256_setzero_ps(), a))
+#define MC_VCOPY(a, b) (a = b)
+#define MC_VST(p, a) _mm256_storeu_ps(p, a)
+/* lanes n..7 stored as 0 */
+#define MC_VSTN(p, a, n) _mm256_storeu_ps(p, _mm256_blend_ps(_mm256_setzero_ps(), a, (1 << (n)) - 1))
+#define MC_VMAP(a, fn) do { float t_[8]; _mm256_storeu_ps(t_, a); \
+    for (int i_ = 0; i_ < 8; i_++) { t_[i_] = fn(t_[i_]); } \
+    a = _mm256_loadu_ps(t_); } while (0)
+#define MC_VPUT(y, s, a, n) do { float t_[8]; _mm256_storeu_ps(t_, a); \
+    for (int i_ = 0; i_ < (n); i_++) { (y)[i_ * (s)] = t_[i_]; } } while (0)
+static inline MC_UNUSED __m256 mc_vmax8(__m256 m, __m256 v) {
+    return _mm256_blendv_ps(_mm256_max_ps(v, m), v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+}
+static inline MC_UNUSED float mc_vsum(__m256 v) {
     __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     q = _mm_add_ps(q, _mm_movehl_ps(q, q));
     return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
 }
 #else
 #define MC_V8_AVX2 0
-typedef struct { float f[8]; } mc_v8;
-#define MC_LANES(expr) mc_v8 r; for (int i = 0; i < 8; i++) r.f[i] = (expr); return r
-static inline MC_UNUSED mc_v8 mc_ld(const float *p) { MC_LANES(p[i]); }
-static inline MC_UNUSED void mc_st(float *p, mc_v8 v) { for (int i = 0; i < 8; i++) p[i] = v.f[i]; }
-static inline MC_UNUSED mc_v8 mc_bc(float x) { MC_LANES(x); }
-static inline MC_UNUSED mc_v8 mc_zero(void) { MC_LANES(0.0f); }
-static inline MC_UNUSED mc_v8 mc_add(mc_v8 a, mc_v8 b) { MC_LANES(a.f[i] + b.f[i]); }
-static inline MC_UNUSED mc_v8 mc_mul(mc_v8 a, mc_v8 b) { MC_LANES(a.f[i] * b.f[i]); }
-static inline MC_UNUSED mc_v8 mc_div(mc_v8 a, mc_v8 b) { MC_LANES(a.f[i] / b.f[i]); }
-static inline MC_UNUSED mc_v8 mc_fma(mc_v8 a, mc_v8 b, mc_v8 c) { MC_LANES(MC_FMA(a.f[i], b.f[i], c.f[i])); }
-static inline MC_UNUSED mc_v8 mc_relu(mc_v8 v) { MC_LANES(v.f[i] < 0.0f ? 0.0f : v.f[i]); }
-static inline MC_UNUSED mc_v8 mc_vmax(mc_v8 m, mc_v8 v) {
-    MC_LANES(v.f[i] > m.f[i] || v.f[i] != v.f[i] ? v.f[i] : m.f[i]);
-}
-static inline MC_UNUSED mc_v8 mc_keep(mc_v8 v, int n) { MC_LANES(i < n ? v.f[i] : 0.0f); }
-static inline MC_UNUSED float mc_hsum(mc_v8 v) {
-    return ((v.f[0] + v.f[4]) + (v.f[2] + v.f[6])) + ((v.f[1] + v.f[5]) + (v.f[3] + v.f[7]));
+#define MC_V8(a) float a[8]
+#define MC_LANES(s) do { for (int i_ = 0; i_ < 8; i_++) { s; } } while (0)
+#define MC_VLD(a, p) MC_LANES(a[i_] = (p)[i_])
+#define MC_VZERO(a) MC_LANES(a[i_] = 0.0f)
+#define MC_VSET(a, x) MC_LANES(a[i_] = (x))
+#define MC_VFMA(a, p, x) do { const float x_ = (x); \
+    MC_LANES(a[i_] = MC_FMA((p)[i_], x_, a[i_])); } while (0)
+#define MC_VDOT(a, p, q) MC_LANES(a[i_] = MC_FMA((p)[i_], (q)[i_], a[i_]))
+#define MC_VMUL(a, p, q) MC_LANES(a[i_] = (p)[i_] * (q)[i_])
+#define MC_VADD(a, b) MC_LANES(a[i_] += b[i_])
+#define MC_VADDP(a, p) MC_LANES(a[i_] += (p)[i_])
+#define MC_VMAX(a, b) MC_LANES(a[i_] = b[i_] > a[i_] || b[i_] != b[i_] ? b[i_] : a[i_])
+#define MC_VMAXP(a, p) MC_LANES(a[i_] = (p)[i_] > a[i_] || (p)[i_] != (p)[i_] ? (p)[i_] : a[i_])
+#define MC_VDIV(a, x) MC_LANES(a[i_] /= (x))
+#define MC_VRELU(a) MC_LANES(a[i_] = a[i_] < 0.0f ? 0.0f : a[i_])
+#define MC_VCOPY(a, b) MC_LANES(a[i_] = b[i_])
+#define MC_VST(p, a) MC_LANES((p)[i_] = a[i_])
+#define MC_VSTN(p, a, n) MC_LANES((p)[i_] = i_ < (n) ? a[i_] : 0.0f)
+#define MC_VMAP(a, fn) MC_LANES(a[i_] = fn(a[i_]))
+#define MC_VPUT(y, s, a, n) do { for (int i_ = 0; i_ < (n); i_++) (y)[i_ * (s)] = a[i_]; } while (0)
+static inline MC_UNUSED float mc_vsum(const float *v) {
+    return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
 }
 #endif
-/* An activation other than ReLU, lane by lane. */
-static inline MC_UNUSED mc_v8 mc_map(mc_v8 v, float (*fn)(float)) {
-    float t[8];
-    mc_st(t, v);
-    for (int i = 0; i < 8; i++) t[i] = fn(t[i]);
-    return mc_ld(t);
-}
-/* Store lanes 0..n-1 of v at y, stride floats apart. */
-static inline MC_UNUSED void mc_put(float *y, int stride, mc_v8 v, int n) {
-    float t[8];
-    mc_st(t, v);
-    for (int i = 0; i < n; i++) y[i * stride] = t[i];
-}
 
 
 /* ---- layers */
@@ -122,54 +126,36 @@ static inline MC_UNUSED void mc_put(float *y, int stride, mc_v8 v, int n) {
  */
 static void l0_conv1d(const float *restrict x, float *restrict y) {
   { /* position 0 */
-    mc_v8 a0 = mc_ld(l0_bv + 0);
-    mc_v8 b0 = mc_zero();
-    mc_v8 xv;
-    xv = mc_bc(x[0]); /* in 0, tap 0 */
-    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-    xv = mc_bc(x[1]); /* in 0, tap 1 */
-    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
-    xv = mc_bc(x[2]); /* in 0, tap 2 */
-    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
-    xv = mc_bc(x[4]); /* in 1, tap 0 */
-    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
-    xv = mc_bc(x[5]); /* in 1, tap 1 */
-    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-    xv = mc_bc(x[6]); /* in 1, tap 2 */
-    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
-    xv = mc_bc(x[8]); /* in 2, tap 0 */
-    a0 = mc_fma(mc_ld(l0_wv + 48), xv, a0);
-    xv = mc_bc(x[9]); /* in 2, tap 1 */
-    b0 = mc_fma(mc_ld(l0_wv + 56), xv, b0);
-    xv = mc_bc(x[10]); /* in 2, tap 2 */
-    a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-    a0 = mc_add(a0, b0);
-    mc_put(y + 0, 2, a0, 2);
+    MC_V8(a0); MC_V8(b0);
+    MC_VLD(a0, l0_bv + 0);
+    MC_VZERO(b0);
+    MC_VFMA(a0, l0_wv + 0, x[0]); /* in 0, tap 0 */
+    MC_VFMA(b0, l0_wv + 8, x[1]); /* in 0, tap 1 */
+    MC_VFMA(a0, l0_wv + 16, x[2]); /* in 0, tap 2 */
+    MC_VFMA(b0, l0_wv + 24, x[4]); /* in 1, tap 0 */
+    MC_VFMA(a0, l0_wv + 32, x[5]); /* in 1, tap 1 */
+    MC_VFMA(b0, l0_wv + 40, x[6]); /* in 1, tap 2 */
+    MC_VFMA(a0, l0_wv + 48, x[8]); /* in 2, tap 0 */
+    MC_VFMA(b0, l0_wv + 56, x[9]); /* in 2, tap 1 */
+    MC_VFMA(a0, l0_wv + 64, x[10]); /* in 2, tap 2 */
+    MC_VADD(a0, b0);
+    MC_VPUT(y + 0, 2, a0, 2);
   }
   { /* position 1 */
-    mc_v8 a0 = mc_ld(l0_bv + 0);
-    mc_v8 b0 = mc_zero();
-    mc_v8 xv;
-    xv = mc_bc(x[1]); /* in 0, tap 0 */
-    a0 = mc_fma(mc_ld(l0_wv + 0), xv, a0);
-    xv = mc_bc(x[2]); /* in 0, tap 1 */
-    b0 = mc_fma(mc_ld(l0_wv + 8), xv, b0);
-    xv = mc_bc(x[3]); /* in 0, tap 2 */
-    a0 = mc_fma(mc_ld(l0_wv + 16), xv, a0);
-    xv = mc_bc(x[5]); /* in 1, tap 0 */
-    b0 = mc_fma(mc_ld(l0_wv + 24), xv, b0);
-    xv = mc_bc(x[6]); /* in 1, tap 1 */
-    a0 = mc_fma(mc_ld(l0_wv + 32), xv, a0);
-    xv = mc_bc(x[7]); /* in 1, tap 2 */
-    b0 = mc_fma(mc_ld(l0_wv + 40), xv, b0);
-    xv = mc_bc(x[9]); /* in 2, tap 0 */
-    a0 = mc_fma(mc_ld(l0_wv + 48), xv, a0);
-    xv = mc_bc(x[10]); /* in 2, tap 1 */
-    b0 = mc_fma(mc_ld(l0_wv + 56), xv, b0);
-    xv = mc_bc(x[11]); /* in 2, tap 2 */
-    a0 = mc_fma(mc_ld(l0_wv + 64), xv, a0);
-    a0 = mc_add(a0, b0);
-    mc_put(y + 1, 2, a0, 2);
+    MC_V8(a0); MC_V8(b0);
+    MC_VLD(a0, l0_bv + 0);
+    MC_VZERO(b0);
+    MC_VFMA(a0, l0_wv + 0, x[1]); /* in 0, tap 0 */
+    MC_VFMA(b0, l0_wv + 8, x[2]); /* in 0, tap 1 */
+    MC_VFMA(a0, l0_wv + 16, x[3]); /* in 0, tap 2 */
+    MC_VFMA(b0, l0_wv + 24, x[5]); /* in 1, tap 0 */
+    MC_VFMA(a0, l0_wv + 32, x[6]); /* in 1, tap 1 */
+    MC_VFMA(b0, l0_wv + 40, x[7]); /* in 1, tap 2 */
+    MC_VFMA(a0, l0_wv + 48, x[9]); /* in 2, tap 0 */
+    MC_VFMA(b0, l0_wv + 56, x[10]); /* in 2, tap 1 */
+    MC_VFMA(a0, l0_wv + 64, x[11]); /* in 2, tap 2 */
+    MC_VADD(a0, b0);
+    MC_VPUT(y + 1, 2, a0, 2);
   }
 }
 
