@@ -5916,6 +5916,25 @@ static void l12_conv1d(const float *restrict x, float *restrict y) {
       float *yb = yn + o0 * 12;
       { /* the last 12 outputs of the interior */
         const int t0 = 0;
+        #if MC_AVX512
+        __m512 acc[12];
+        for (int i = 0; i < 12; i++) acc[i] = _mm512_loadu_ps(bb);
+        for (int c = 0; c < 64; c++) { /* input channel in the group */
+          const float *xc = xg + c * 14;
+          const float *wc = wb + c * 48;
+          for (int k = 0; k < 3; k++) { /* tap */
+            const float *xk = xc + t0 + k;
+            const float *wk = wc + k * 16;
+            const __m512 wv = _mm512_loadu_ps(wk);
+            for (int i = 0; i < 12; i++)
+              acc[i] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xk[i]), acc[i]);
+          }
+        }
+        float out[12][16];
+        for (int i = 0; i < 12; i++) _mm512_storeu_ps(out[i], acc[i]);
+        for (int j = 0; j < 16; j++)
+          for (int i = 0; i < 12; i++) yb[j * 12 + t0 + i] = l14_relu(out[i][j]);
+        #else
         { /* channels 0..7 of the block */
           float acc[12][8];
           for (int j = 0; j < 8; j++)
@@ -5954,6 +5973,7 @@ static void l12_conv1d(const float *restrict x, float *restrict y) {
           for (int j = 0; j < 8; j++)
             for (int i = 0; i < 12; i++) yb[(j + 8) * 12 + t0 + i] = l14_relu(acc[i][j]);
         }
+        #endif
       }
     }
   }

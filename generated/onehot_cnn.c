@@ -1333,6 +1333,23 @@ static float mc_maxf(float m, float v) { return (v > m || v != v) ? v : m; }
 #define MC_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 
+/* An activation applied in vector registers may go unused. */
+#if defined(__GNUC__)
+#define MC_UNUSED __attribute__((unused))
+#else
+#define MC_UNUSED
+#endif
+
+/* Full tiles use AVX-512 where the compiler targets it (e.g. gcc or clang
+ * -march=native on a recent x86); elsewhere, and with -DMODELC_PORTABLE,
+ * the portable loops compute the same sums. */
+#if defined(__AVX512F__) && !defined(MODELC_PORTABLE)
+#include <immintrin.h>
+#define MC_AVX512 1
+#else
+#define MC_AVX512 0
+#endif
+
 
 /* ---- layers */
 
@@ -1361,6 +1378,25 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
         float *yb = yn + o0 * 7;
         { /* the last 7 outputs of the interior */
           const int t0 = 0;
+          #if MC_AVX512
+          __m512 acc[7];
+          for (int i = 0; i < 7; i++) acc[i] = _mm512_loadu_ps(bb);
+          for (int c = 0; c < 10; c++) { /* input channel in the group */
+            const float *xc = xg + c * 9;
+            const float *wc = wb + c * 48;
+            for (int k = 0; k < 3; k++) { /* tap */
+              const float *xk = xc + t0 + k;
+              const float *wk = wc + k * 16;
+              const __m512 wv = _mm512_loadu_ps(wk);
+              for (int i = 0; i < 7; i++)
+                acc[i] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xk[i]), acc[i]);
+            }
+          }
+          float out[7][16];
+          for (int i = 0; i < 7; i++) _mm512_storeu_ps(out[i], acc[i]);
+          for (int j = 0; j < 16; j++)
+            for (int i = 0; i < 7; i++) yb[j * 7 + t0 + i] = out[i][j];
+          #else
           { /* channels 0..7 of the block */
             float acc[7][8];
             for (int j = 0; j < 8; j++)
@@ -1399,6 +1435,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
             for (int j = 0; j < 8; j++)
               for (int i = 0; i < 7; i++) yb[(j + 8) * 7 + t0 + i] = acc[i][j];
           }
+          #endif
         }
       }
     }
@@ -1423,6 +1460,25 @@ static void l1_conv1d(const float *restrict x, float *restrict y) {
         float *yb = yn + o0 * 5;
         { /* the last 5 outputs of the interior */
           const int t0 = 0;
+          #if MC_AVX512
+          __m512 acc[5];
+          for (int i = 0; i < 5; i++) acc[i] = _mm512_loadu_ps(bb);
+          for (int c = 0; c < 16; c++) { /* input channel in the group */
+            const float *xc = xg + c * 7;
+            const float *wc = wb + c * 48;
+            for (int k = 0; k < 3; k++) { /* tap */
+              const float *xk = xc + t0 + k;
+              const float *wk = wc + k * 16;
+              const __m512 wv = _mm512_loadu_ps(wk);
+              for (int i = 0; i < 5; i++)
+                acc[i] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xk[i]), acc[i]);
+            }
+          }
+          float out[5][16];
+          for (int i = 0; i < 5; i++) _mm512_storeu_ps(out[i], acc[i]);
+          for (int j = 0; j < 16; j++)
+            for (int i = 0; i < 5; i++) yb[j * 5 + t0 + i] = out[i][j];
+          #else
           { /* channels 0..7 of the block */
             float acc[5][8];
             for (int j = 0; j < 8; j++)
@@ -1461,6 +1517,7 @@ static void l1_conv1d(const float *restrict x, float *restrict y) {
             for (int j = 0; j < 8; j++)
               for (int i = 0; i < 5; i++) yb[(j + 8) * 5 + t0 + i] = acc[i][j];
           }
+          #endif
         }
       }
     }
@@ -1492,6 +1549,25 @@ static void l2_conv1d(const float *restrict x, float *restrict y, float *restric
         float *yb = yn + o0 * 5;
         { /* the last 5 outputs of the interior */
           const int t0 = 0;
+          #if MC_AVX512
+          __m512 acc[5];
+          for (int i = 0; i < 5; i++) acc[i] = _mm512_loadu_ps(bb);
+          for (int c = 0; c < 32; c++) { /* input channel in the group */
+            const float *xc = xg + c * 7;
+            const float *wc = wb + c * 48;
+            for (int k = 0; k < 3; k++) { /* tap */
+              const float *xk = xc + t0 + k;
+              const float *wk = wc + k * 16;
+              const __m512 wv = _mm512_loadu_ps(wk);
+              for (int i = 0; i < 5; i++)
+                acc[i] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xk[i]), acc[i]);
+            }
+          }
+          float out[5][16];
+          for (int i = 0; i < 5; i++) _mm512_storeu_ps(out[i], acc[i]);
+          for (int j = 0; j < 16; j++)
+            for (int i = 0; i < 5; i++) yb[j * 5 + t0 + i] = out[i][j];
+          #else
           { /* channels 0..7 of the block */
             float acc[5][8];
             for (int j = 0; j < 8; j++)
@@ -1530,6 +1606,7 @@ static void l2_conv1d(const float *restrict x, float *restrict y, float *restric
             for (int j = 0; j < 8; j++)
               for (int i = 0; i < 5; i++) yb[(j + 8) * 5 + t0 + i] = acc[i][j];
           }
+          #endif
         }
       }
     }
@@ -1584,6 +1661,25 @@ static void l4_conv1d(const float *restrict x, float *restrict y, float *restric
         float *yb = yn + o0 * 2;
         { /* the last 2 outputs of the interior */
           const int t0 = 0;
+          #if MC_AVX512
+          __m512 acc[2];
+          for (int i = 0; i < 2; i++) acc[i] = _mm512_loadu_ps(bb);
+          for (int c = 0; c < 16; c++) { /* input channel in the group */
+            const float *xc = xg + c * 4;
+            const float *wc = wb + c * 48;
+            for (int k = 0; k < 3; k++) { /* tap */
+              const float *xk = xc + t0 + k;
+              const float *wk = wc + k * 16;
+              const __m512 wv = _mm512_loadu_ps(wk);
+              for (int i = 0; i < 2; i++)
+                acc[i] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xk[i]), acc[i]);
+            }
+          }
+          float out[2][16];
+          for (int i = 0; i < 2; i++) _mm512_storeu_ps(out[i], acc[i]);
+          for (int j = 0; j < 16; j++)
+            for (int i = 0; i < 2; i++) yb[j * 2 + t0 + i] = out[i][j];
+          #else
           { /* channels 0..7 of the block */
             float acc[2][8];
             for (int j = 0; j < 8; j++)
@@ -1622,6 +1718,7 @@ static void l4_conv1d(const float *restrict x, float *restrict y, float *restric
             for (int j = 0; j < 8; j++)
               for (int i = 0; i < 2; i++) yb[(j + 8) * 2 + t0 + i] = acc[i][j];
           }
+          #endif
         }
       }
       { const int ob = 0; (void)ob; /* 8 output channels */

@@ -895,16 +895,36 @@ static void emit_tile_avx512(Emit *e, const Op *op, const ConvDims *cd,
   store_tile(e, op, cd, 0, width, 16, "out[j][i]");
 }
 
+/* AVX-512 short tile: 16 channels (one zmm) x tw < 16 positions, one
+ * accumulator per position; each (input channel, tap) loads the 16
+ * packed weights once and broadcasts each input float. */
+static void emit_tile_avx512_short(Emit *e, const Op *op, const ConvDims *cd,
+                                   const char *bn, int64_t tw) {
+  em(e, "__m512 acc[%lld];", (long long)tw);
+  em(e, "for (int i = 0; i < %lld; i++) acc[i] = %s;", (long long)tw,
+     bn ? "_mm512_loadu_ps(bb)" : "_mm512_setzero_ps()");
+  int close = open_tap_loops(e, cd, CONV_OCB);
+  em(e, "const __m512 wv = _mm512_loadu_ps(wk);");
+  em(e, "for (int i = 0; i < %lld; i++)", (long long)tw);
+  em(e, "  acc[i] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xk[i]), acc[i]);");
+  while (close--) em(e, "}");
+  em(e, "float out[%lld][16];", (long long)tw);
+  em(e, "for (int i = 0; i < %lld; i++) _mm512_storeu_ps(out[i], acc[i]);",
+     (long long)tw);
+  store_tile(e, op, cd, 0, CONV_OCB, tw, "out[i][j]");
+}
+
 /* A tile of `width` channels x `tw` positions: with AVX-512 where the
- * compiler targets it and the tile is full, else portable C in halves of
- * at most 8 channels. */
+ * compiler targets it and the tile is full (or short with a full block of
+ * 16 channels), else portable C in halves of at most 8 channels. */
 static void emit_tile(Emit *e, const Op *op, const ConvDims *cd,
                       const char *bn, int64_t width, int64_t tw) {
-  int vec = tw == CONV_TW;
+  int vec = tw == CONV_TW || width == CONV_OCB;
   if (vec) {
     em_use(e, EH_AVX512);
     em(e, "#if MC_AVX512");
-    emit_tile_avx512(e, op, cd, bn, width);
+    if (tw == CONV_TW) emit_tile_avx512(e, op, cd, bn, width);
+    else emit_tile_avx512_short(e, op, cd, bn, tw);
     em(e, "#else");
   }
   for (int64_t j0 = 0; j0 < width; j0 += 8)
