@@ -283,8 +283,10 @@ static void print_array(Buf *b, const OpParam *p, int jit) {
 static const char *const helper_text[EH_NHELPERS] = {
     /* EH_MAXF */
     "/* max as PyTorch's max pooling takes it: a NaN wins. */\n"
-    "static float mc_maxf(float m, float v) { return (v > m || v != v) ? v "
-    ": m; }\n",
+    "static float mc_maxf(float m, float v) {\n"
+    "  float t = v > m ? v : m; /* two selects: no branch */\n"
+    "  return v != v ? v : t;\n"
+    "}\n",
     /* EH_FMA */
     "/* a * b + c, fused into one instruction where the target has a fast "
     "fmaf\n"

@@ -12404,7 +12404,10 @@ static const float l11_bias[10] = {
 /* ---- helpers */
 
 /* max as PyTorch's max pooling takes it: a NaN wins. */
-static float mc_maxf(float m, float v) { return (v > m || v != v) ? v : m; }
+static float mc_maxf(float m, float v) {
+    float t = v > m ? v : m; /* two selects: no branch */
+    return v != v ? v : t;
+}
 
 /* a * b + c, fused into one instruction where the target has a fast fmaf
  * (FP_FAST_FMAF: gcc or clang with FMA enabled); else as written. */
@@ -12576,17 +12579,13 @@ static void l2_maxpool2d(const float *restrict x, float *restrict y) {
     const float *xp = x + p * 784;
     float *yp = y + p * 196;
     for (int oy = 0; oy < 14; oy++)
-      for (int ox = 0; ox < 14; ox++)
-        yp[ox + oy * 14] = xp[ox * 2 + oy * 56];
-    for (int oy = 0; oy < 14; oy++)
-      for (int ox = 0; ox < 14; ox++)
-        yp[ox + oy * 14] = mc_maxf(yp[ox + oy * 14], xp[ox * 2 + oy * 56 + 1]);
-    for (int oy = 0; oy < 14; oy++)
-      for (int ox = 0; ox < 14; ox++)
-        yp[ox + oy * 14] = mc_maxf(yp[ox + oy * 14], xp[ox * 2 + oy * 56 + 28]);
-    for (int oy = 0; oy < 14; oy++)
-      for (int ox = 0; ox < 14; ox++)
-        yp[ox + oy * 14] = mc_maxf(yp[ox + oy * 14], xp[ox * 2 + oy * 56 + 29]);
+      for (int ox = 0; ox < 14; ox++) {
+      float m = xp[oy * 56 + ox * 2];
+      m = mc_maxf(m, xp[oy * 56 + ox * 2 + 1]);
+      m = mc_maxf(m, xp[oy * 56 + ox * 2 + 28]);
+      m = mc_maxf(m, xp[oy * 56 + ox * 2 + 29]);
+      yp[oy * 14 + ox] = m;
+    }
   }
 }
 
@@ -12771,17 +12770,13 @@ static void l5_maxpool2d(const float *restrict x, float *restrict y) {
     const float *xp = x + p * 100;
     float *yp = y + p * 25;
     for (int oy = 0; oy < 5; oy++)
-      for (int ox = 0; ox < 5; ox++)
-        yp[ox + oy * 5] = xp[ox * 2 + oy * 20];
-    for (int oy = 0; oy < 5; oy++)
-      for (int ox = 0; ox < 5; ox++)
-        yp[ox + oy * 5] = mc_maxf(yp[ox + oy * 5], xp[ox * 2 + oy * 20 + 1]);
-    for (int oy = 0; oy < 5; oy++)
-      for (int ox = 0; ox < 5; ox++)
-        yp[ox + oy * 5] = mc_maxf(yp[ox + oy * 5], xp[ox * 2 + oy * 20 + 10]);
-    for (int oy = 0; oy < 5; oy++)
-      for (int ox = 0; ox < 5; ox++)
-        yp[ox + oy * 5] = mc_maxf(yp[ox + oy * 5], xp[ox * 2 + oy * 20 + 11]);
+      for (int ox = 0; ox < 5; ox++) {
+      float m = xp[oy * 20 + ox * 2];
+      m = mc_maxf(m, xp[oy * 20 + ox * 2 + 1]);
+      m = mc_maxf(m, xp[oy * 20 + ox * 2 + 10]);
+      m = mc_maxf(m, xp[oy * 20 + ox * 2 + 11]);
+      yp[oy * 5 + ox] = m;
+    }
   }
 }
 

@@ -5369,7 +5369,10 @@ static const float l18_bias[35] = {
 /* ---- helpers */
 
 /* max as PyTorch's max pooling takes it: a NaN wins. */
-static float mc_maxf(float m, float v) { return (v > m || v != v) ? v : m; }
+static float mc_maxf(float m, float v) {
+    float t = v > m ? v : m; /* two selects: no branch */
+    return v != v ? v : t;
+}
 
 /* a * b + c, fused into one instruction where the target has a fast fmaf
  * (FP_FAST_FMAF: gcc or clang with FMA enabled); else as written. */
@@ -5572,14 +5575,13 @@ static void l3_maxpool1d(const float *restrict x, float *restrict y) {
   for (int p = 0; p < 32; p++) { /* plane */
     const float *xp = x + p * 996;
     float *yp = y + p * 249;
-    for (int t = 0; t < 249; t++)
-      yp[t] = xp[t * 4];
-    for (int t = 0; t < 249; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 4 + 1]);
-    for (int t = 0; t < 249; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 4 + 2]);
-    for (int t = 0; t < 249; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 4 + 3]);
+    for (int t = 0; t < 249; t++) {
+      float m = xp[t * 4];
+      m = mc_maxf(m, xp[t * 4 + 1]);
+      m = mc_maxf(m, xp[t * 4 + 2]);
+      m = mc_maxf(m, xp[t * 4 + 3]);
+      yp[t] = m;
+    }
   }
 }
 
@@ -5729,14 +5731,13 @@ static void l7_maxpool1d(const float *restrict x, float *restrict y) {
   for (int p = 0; p < 32; p++) { /* plane */
     const float *xp = x + p * 247;
     float *yp = y + p * 61;
-    for (int t = 0; t < 61; t++)
-      yp[t] = xp[t * 4];
-    for (int t = 0; t < 61; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 4 + 1]);
-    for (int t = 0; t < 61; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 4 + 2]);
-    for (int t = 0; t < 61; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 4 + 3]);
+    for (int t = 0; t < 61; t++) {
+      float m = xp[t * 4];
+      m = mc_maxf(m, xp[t * 4 + 1]);
+      m = mc_maxf(m, xp[t * 4 + 2]);
+      m = mc_maxf(m, xp[t * 4 + 3]);
+      yp[t] = m;
+    }
   }
 }
 
@@ -5886,14 +5887,13 @@ static void l11_maxpool1d(const float *restrict x, float *restrict y) {
   for (int p = 0; p < 64; p++) { /* plane */
     const float *xp = x + p * 59;
     float *yp = y + p * 14;
-    for (int t = 0; t < 14; t++)
-      yp[t] = xp[t * 4];
-    for (int t = 0; t < 14; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 4 + 1]);
-    for (int t = 0; t < 14; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 4 + 2]);
-    for (int t = 0; t < 14; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 4 + 3]);
+    for (int t = 0; t < 14; t++) {
+      float m = xp[t * 4];
+      m = mc_maxf(m, xp[t * 4 + 1]);
+      m = mc_maxf(m, xp[t * 4 + 2]);
+      m = mc_maxf(m, xp[t * 4 + 3]);
+      yp[t] = m;
+    }
   }
 }
 
@@ -5987,14 +5987,13 @@ static void l15_maxpool1d(const float *restrict x, float *restrict y) {
   for (int p = 0; p < 64; p++) { /* plane */
     const float *xp = x + p * 12;
     float *yp = y + p * 3;
-    for (int t = 0; t < 3; t++)
-      yp[t] = xp[t * 4];
-    for (int t = 0; t < 3; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 4 + 1]);
-    for (int t = 0; t < 3; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 4 + 2]);
-    for (int t = 0; t < 3; t++)
-      yp[t] = mc_maxf(yp[t], xp[t * 4 + 3]);
+    for (int t = 0; t < 3; t++) {
+      float m = xp[t * 4];
+      m = mc_maxf(m, xp[t * 4 + 1]);
+      m = mc_maxf(m, xp[t * 4 + 2]);
+      m = mc_maxf(m, xp[t * 4 + 3]);
+      yp[t] = m;
+    }
   }
 }
 

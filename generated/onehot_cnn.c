@@ -1323,7 +1323,10 @@ static const float l4_bias[24] = {
 /* ---- helpers */
 
 /* max as PyTorch's max pooling takes it: a NaN wins. */
-static float mc_maxf(float m, float v) { return (v > m || v != v) ? v : m; }
+static float mc_maxf(float m, float v) {
+    float t = v > m ? v : m; /* two selects: no branch */
+    return v != v ? v : t;
+}
 
 /* a * b + c, fused into one instruction where the target has a fast fmaf
  * (FP_FAST_FMAF: gcc or clang with FMA enabled); else as written. */
@@ -1622,17 +1625,13 @@ static void l3_maxpool2d(const float *restrict x, float *restrict y) {
     const float *xp = x + p * 160;
     float *yp = y + p * 32;
     for (int oy = 0; oy < 16; oy++)
-      for (int ox = 0; ox < 2; ox++)
-        yp[ox + oy * 2] = xp[ox * 2 + oy * 10];
-    for (int oy = 0; oy < 16; oy++)
-      for (int ox = 0; ox < 2; ox++)
-        yp[ox + oy * 2] = mc_maxf(yp[ox + oy * 2], xp[ox * 2 + oy * 10 + 1]);
-    for (int oy = 0; oy < 16; oy++)
-      for (int ox = 0; ox < 2; ox++)
-        yp[ox + oy * 2] = mc_maxf(yp[ox + oy * 2], xp[ox * 2 + oy * 10 + 5]);
-    for (int oy = 0; oy < 16; oy++)
-      for (int ox = 0; ox < 2; ox++)
-        yp[ox + oy * 2] = mc_maxf(yp[ox + oy * 2], xp[ox * 2 + oy * 10 + 6]);
+      for (int ox = 0; ox < 2; ox++) {
+      float m = xp[oy * 10 + ox * 2];
+      m = mc_maxf(m, xp[oy * 10 + ox * 2 + 1]);
+      m = mc_maxf(m, xp[oy * 10 + ox * 2 + 5]);
+      m = mc_maxf(m, xp[oy * 10 + ox * 2 + 6]);
+      yp[oy * 2 + ox] = m;
+    }
   }
 }
 
@@ -1762,17 +1761,13 @@ static void l5_maxpool2d(const float *restrict x, float *restrict y) {
     const float *xp = x + p * 48;
     float *yp = y + p * 12;
     for (int oy = 0; oy < 12; oy++)
-      for (int ox = 0; ox < 1; ox++)
-        yp[ox + oy] = xp[ox * 2 + oy * 4];
-    for (int oy = 0; oy < 12; oy++)
-      for (int ox = 0; ox < 1; ox++)
-        yp[ox + oy] = mc_maxf(yp[ox + oy], xp[ox * 2 + oy * 4 + 1]);
-    for (int oy = 0; oy < 12; oy++)
-      for (int ox = 0; ox < 1; ox++)
-        yp[ox + oy] = mc_maxf(yp[ox + oy], xp[ox * 2 + oy * 4 + 2]);
-    for (int oy = 0; oy < 12; oy++)
-      for (int ox = 0; ox < 1; ox++)
-        yp[ox + oy] = mc_maxf(yp[ox + oy], xp[ox * 2 + oy * 4 + 3]);
+      for (int ox = 0; ox < 1; ox++) {
+      float m = xp[oy * 4 + ox * 2];
+      m = mc_maxf(m, xp[oy * 4 + ox * 2 + 1]);
+      m = mc_maxf(m, xp[oy * 4 + ox * 2 + 2]);
+      m = mc_maxf(m, xp[oy * 4 + ox * 2 + 3]);
+      yp[oy * 1 + ox] = m;
+    }
   }
 }
 
