@@ -421,7 +421,8 @@ void em_epilogue(Emit *e, const Op *op, const char *ptr, int64_t n);
 /* Say which lowering an op got and why (modelc build --explain). */
 void em_explain(Emit *e, const Op *op, const char *fmt, ...);
 /* Ask for a helper function in the generated file. */
-enum { EH_MAXF, EH_FMA, EH_UNUSED, EH_AVX512, EH_V8, EH_NHELPERS };
+enum { EH_MAXF, EH_FMA, EH_UNUSED, EH_AVX512, EH_V8, EH_V8_FN,
+       EH_NHELPERS };
 void em_use(Emit *e, int helper);
 /* The body of an op of a program planned by tiny_plan. */
 void tiny_emit(Emit *e, const struct Op *op);

@@ -93,25 +93,54 @@ static inline MC_UNUSED float mc_vsum(__m256 v) {
 #else
 #define MC_V8_AVX2 0
 #define MC_V8(a) float a[8]
-#define MC_LANES(s) do { for (int i_ = 0; i_ < 8; i_++) { s; } } while (0)
-#define MC_VLD(a, p) MC_LANES(a[i_] = (p)[i_])
-#define MC_VZERO(a) MC_LANES(a[i_] = 0.0f)
-#define MC_VSET(a, x) MC_LANES(a[i_] = (x))
-#define MC_VFMA(a, p, x) do { const float x_ = (x); \
-    MC_LANES(a[i_] = MC_FMA((p)[i_], x_, a[i_])); } while (0)
-#define MC_VDOT(a, p, q) MC_LANES(a[i_] = MC_FMA((p)[i_], (q)[i_], a[i_]))
-#define MC_VMUL(a, p, q) MC_LANES(a[i_] = (p)[i_] * (q)[i_])
-#define MC_VADD(a, b) MC_LANES(a[i_] += b[i_])
-#define MC_VADDP(a, p) MC_LANES(a[i_] += (p)[i_])
-#define MC_VMAX(a, b) MC_LANES(a[i_] = b[i_] > a[i_] || b[i_] != b[i_] ? b[i_] : a[i_])
-#define MC_VMAXP(a, p) MC_LANES(a[i_] = (p)[i_] > a[i_] || (p)[i_] != (p)[i_] ? (p)[i_] : a[i_])
-#define MC_VDIV(a, x) MC_LANES(a[i_] /= (x))
-#define MC_VRELU(a) MC_LANES(a[i_] = a[i_] < 0.0f ? 0.0f : a[i_])
-#define MC_VCOPY(a, b) MC_LANES(a[i_] = b[i_])
-#define MC_VST(p, a) MC_LANES((p)[i_] = a[i_])
-#define MC_VSTN(p, a, n) MC_LANES((p)[i_] = i_ < (n) ? a[i_] : 0.0f)
-#define MC_VMAP(a, fn) MC_LANES(a[i_] = fn(a[i_]))
-#define MC_VPUT(y, s, a, n) do { for (int i_ = 0; i_ < (n); i_++) (y)[i_ * (s)] = a[i_]; } while (0)
+#define MC_VLD mc_vld
+#define MC_VZERO mc_vzero
+#define MC_VSET mc_vset
+#define MC_VFMA mc_vfma
+#define MC_VDOT mc_vdot
+#define MC_VMUL mc_vmul
+#define MC_VADD mc_vadd
+#define MC_VADDP mc_vadd
+#define MC_VMAX mc_vmax
+#define MC_VMAXP mc_vmax
+#define MC_VDIV mc_vdiv
+#define MC_VRELU mc_vrelu
+#define MC_VCOPY mc_vld
+#define MC_VST mc_vst
+#define MC_VSTN mc_vstn
+#define MC_VMAP mc_vmap
+#define MC_VPUT mc_vput
+
+static inline MC_UNUSED void mc_vld(float *a, const float *p) { for (int i = 0; i < 8; i++) a[i] = p[i]; }
+static inline MC_UNUSED void mc_vzero(float *a) { for (int i = 0; i < 8; i++) a[i] = 0.0f; }
+static inline MC_UNUSED void mc_vset(float *a, float x) { for (int i = 0; i < 8; i++) a[i] = x; }
+static inline MC_UNUSED void mc_vfma(float *a, const float *p, float x) {
+    for (int i = 0; i < 8; i++) a[i] = MC_FMA(p[i], x, a[i]);
+}
+static inline MC_UNUSED void mc_vdot(float *a, const float *p, const float *q) {
+    for (int i = 0; i < 8; i++) a[i] = MC_FMA(p[i], q[i], a[i]);
+}
+static inline MC_UNUSED void mc_vmul(float *a, const float *p, const float *q) {
+    for (int i = 0; i < 8; i++) a[i] = p[i] * q[i];
+}
+static inline MC_UNUSED void mc_vadd(float *a, const float *b) { for (int i = 0; i < 8; i++) a[i] += b[i]; }
+static inline MC_UNUSED void mc_vmax(float *a, const float *b) {
+    for (int i = 0; i < 8; i++) a[i] = b[i] > a[i] || b[i] != b[i] ? b[i] : a[i];
+}
+static inline MC_UNUSED void mc_vdiv(float *a, float x) { for (int i = 0; i < 8; i++) a[i] /= x; }
+static inline MC_UNUSED void mc_vrelu(float *a) {
+    for (int i = 0; i < 8; i++) a[i] = a[i] < 0.0f ? 0.0f : a[i];
+}
+static inline MC_UNUSED void mc_vst(float *p, const float *a) { for (int i = 0; i < 8; i++) p[i] = a[i]; }
+static inline MC_UNUSED void mc_vstn(float *p, const float *a, int n) {
+    for (int i = 0; i < 8; i++) p[i] = i < n ? a[i] : 0.0f;
+}
+static inline MC_UNUSED void mc_vmap(float *a, float (*fn)(float)) {
+    for (int i = 0; i < 8; i++) a[i] = fn(a[i]);
+}
+static inline MC_UNUSED void mc_vput(float *y, int s, const float *a, int n) {
+    for (int i = 0; i < n; i++) y[i * s] = a[i];
+}
 static inline MC_UNUSED float mc_vsum(const float *v) {
     return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
 }
