@@ -5,6 +5,7 @@
 #   make test SANITIZE=1   the same under AddressSanitizer + UBSan
 #   make generated   regenerate generated/ from specs/ (kept in sync: a test)
 #   make fixtures    regenerate the PyTorch reference fixtures (needs torch)
+#   make tiny-fixtures  regenerate only tests/fixtures/tiny/ (needs torch)
 #   make check-torch compare the committed references with live PyTorch
 #   make bench       time the generated C (gcc, TinyCC) against PyTorch, one
 #                    core; never part of make test (see BENCHMARKS.md)
@@ -33,8 +34,8 @@ TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 MODELC  := $(BUILD)/modelc
 SPECS   := $(wildcard specs/*.lua)
 
-.PHONY: all demo test check-deps fixtures generated check-torch bench clean \
-        fuzz fuzz-build
+.PHONY: all demo test check-deps fixtures tiny-fixtures generated check-torch \
+        bench clean fuzz fuzz-build
 all: $(MODELC)
 
 # Install (as root) or name the Debian packages we build with.
@@ -84,17 +85,22 @@ test: $(MODELC) $(TESTS)
 
 # Reference data from PyTorch (needs /usr/bin/python3 with torch 1.13 on an
 # AVX2 machine); the results are committed, so `make test` needs no torch.
-fixtures: $(MODELC)
+fixtures: $(MODELC) tiny-fixtures
 	$(PY) tools/gen_shape_fixture.py
 	$(PY) tools/gen_rng_fixture.py
 	$(PY) tools/gen_model_fixture.py
 	$(PY) tools/gen_spec_refs.py $(MODELC)
 	$(PY) tools/gen_print_fixture.py
 
+# The small 1-D models that take the vector lowering (compiler/tiny.c).
+tiny-fixtures:
+	$(PY) tools/gen_tiny_fixture.py
+
 # Recompute the example specs' references with live PyTorch and compare.
 check-torch: $(MODELC)
 	$(PY) tools/gen_spec_refs.py --check $(MODELC)
 	$(PY) tools/gen_model_fixture.py --verify
+	$(PY) tools/gen_tiny_fixture.py --verify
 
 # Latency of five models at batch 1 and 32: modelc's C under gcc -O3
 # -march=native and TinyCC, PyTorch eager and TorchScript if installed, as

@@ -1,11 +1,13 @@
 /* test_models.c: generated C against PyTorch, end to end.
  *
  * Every example spec (specs/NAME.lua, input torch.manual_seed(0);
- * torch.randn(shape), outputs in tests/fixtures/specs/) and every model of
+ * torch.randn(shape), outputs in tests/fixtures/specs/), every model of
  * the random fixture (tests/fixtures/models/, from
- * tools/gen_model_fixture.py) goes through spec -> shapes -> weights ->
- * emitted C; the files are compiled with gcc -Werror into shared objects,
- * loaded, and run:
+ * tools/gen_model_fixture.py) and of the small 1-D fixture
+ * (tests/fixtures/tiny/, from tools/gen_tiny_fixture.py: models that must
+ * all take the vector lowering of compiler/tiny.c, which is checked) goes
+ * through spec -> shapes -> weights -> emitted C; the files are compiled
+ * with gcc -Werror into shared objects, loaded, and run:
  *   - the output matches PyTorch within atol 1e-5 + rtol 1e-4;
  *   - the workspace is filled with garbage first, a second run with another
  *     workspace gives the same bits, guard zones after the output and the
@@ -30,8 +32,14 @@
 #define GUARD 64 /* floats after the output and the workspace */
 #define MAXMODELS 1024
 
+/* Where a case comes from. */
+enum { FROM_SPECS, FROM_MODELS, FROM_TINY, FROM_N };
+static const char *const from_dir[FROM_N] = {"specs", "tests/fixtures/models",
+                                             "tests/fixtures/tiny"};
+
 typedef struct Case {
   char *spec, *name, *ref, *in; /* in: NULL = randn(seed 0) */
+  int from;                     /* FROM_* */
   Model m;
   Generated g;
   int loaded;
@@ -44,10 +52,13 @@ static Case cases[MAXMODELS];
 static int ncases;
 static char workdir[512];
 static void *handles[3];
+static int cpu_avx2; /* the -march=native build has the AVX2 vectors */
 
-static void add_case(const char *spec, const char *ref, const char *in) {
+static void add_case(const char *spec, const char *ref, const char *in,
+                     int from) {
   if (ncases == MAXMODELS) fail_msg("too many models");
   Case *c = &cases[ncases++];
+  c->from = from;
   c->spec = mc_strdup(spec);
   c->ref = mc_strdup(ref);
   c->in = in ? mc_strdup(in) : NULL;
@@ -66,20 +77,25 @@ static void find_cases(void) {
       const char *base = strrchr(g.gl_pathv[i], '/') + 1;
       char *ref = mc_format("tests/fixtures/specs/%.*s.out.npy",
                             (int)strlen(base) - 4, base);
-      add_case(g.gl_pathv[i], ref, NULL);
+      add_case(g.gl_pathv[i], ref, NULL, FROM_SPECS);
       free(ref);
     }
     globfree(&g);
   }
-  if (glob("tests/fixtures/models/*.lua", 0, NULL, &g) == 0) {
-    for (size_t i = 0; i < g.gl_pathc; i++) {
-      char *ref = replace_suffix(g.gl_pathv[i], ".lua", ".out.npy");
-      char *in = replace_suffix(g.gl_pathv[i], ".lua", ".in.npy");
-      add_case(g.gl_pathv[i], ref, in);
-      free(ref);
-      free(in);
+  /* The two fixtures: mNNN.lua or tNNN.lua, .in.npy, .out.npy. */
+  for (int from = FROM_MODELS; from <= FROM_TINY; from++) {
+    char *pat = mc_format("%s/*.lua", from_dir[from]);
+    if (glob(pat, 0, NULL, &g) == 0) {
+      for (size_t i = 0; i < g.gl_pathc; i++) {
+        char *ref = replace_suffix(g.gl_pathv[i], ".lua", ".out.npy");
+        char *in = replace_suffix(g.gl_pathv[i], ".lua", ".in.npy");
+        add_case(g.gl_pathv[i], ref, in, from);
+        free(ref);
+        free(in);
+      }
+      globfree(&g);
     }
-    globfree(&g);
+    free(pat);
   }
 }
 
@@ -107,6 +123,10 @@ static void generate_all(Buf *half0, Buf *half1, Buf *all) {
     EmitOptions eo = {0, "test"};
     emit_model(&c->m, &eo, &c->g);
     c->name = mc_strdup(c->m.name);
+    for (int j = 0; j < i; j++) /* one C file and one set of symbols each */
+      if (strcmp(cases[j].name, c->name) == 0)
+        fail_msg("%s and %s are both model \"%s\"", cases[j].spec, c->spec,
+                 c->name);
     char *cp = mc_format("%s/%s.c", workdir, c->name);
     char *hp = mc_format("%s/%s.h", workdir, c->name);
     assert_int_equal(write_file(cp, c->g.c), 0);
@@ -180,6 +200,7 @@ static void test_models_generate_and_compile(void **state) {
   int has512 = system("grep -q avx512f /proc/cpuinfo") == 0;
   int has2 = system("grep -q avx2 /proc/cpuinfo") == 0 &&
              system("grep -q ' fma ' /proc/cpuinfo") == 0;
+  cpu_avx2 = has2;
   if (has512 || has2) {
     Buf vec = {0};
     int nvec = 0, n512 = 0;
@@ -243,6 +264,33 @@ static void test_models_generate_and_compile(void **state) {
   buf_free(&all);
 }
 
+/* Every model of tests/fixtures/tiny/ takes the vector lowering
+ * (compiler/tiny.c): a change to its fits() that drops models fails here
+ * instead of leaving them to the general lowering, untested. */
+static void test_models_tiny_lowering(void **state) {
+  (void)state;
+  int ntiny = 0, dropped = 0, others = 0;
+  for (int i = 0; i < ncases; i++) {
+    const Case *c = &cases[i];
+    if (!c->loaded) fail_msg("%s was not generated", c->spec);
+    int vec = strstr(c->g.c, "typedef __m256 mc_v8") != NULL;
+    if (c->from != FROM_TINY) {
+      others += vec;
+      continue;
+    }
+    ntiny++;
+    if (!vec) {
+      print_error("%s: not lowered as a small 1-D model (no mc_v8 in its "
+                  "C, %s/%s.c)\n", c->spec, workdir, c->name);
+      dropped++;
+    }
+  }
+  printf("%s: %d models, %d take the vector lowering (and %d other "
+         "models)\n", from_dir[FROM_TINY], ntiny, ntiny - dropped, others);
+  assert_int_equal(dropped, 0);
+  assert_true(ntiny >= 80);
+}
+
 /* The input of a case: its .npy, or torch.manual_seed(0); randn(shape). */
 static float *case_input(const Case *c, int64_t n) {
   if (c->in) {
@@ -303,6 +351,7 @@ static int guard_ok(const unsigned char *p, size_t n) {
 static void test_models_match_pytorch(void **state) {
   (void)state;
   int failed = 0, jit_same = 0, native_ok = 0;
+  int total[FROM_N] = {0}, bad[FROM_N] = {0}, native[FROM_N] = {0};
   for (int i = 0; i < ncases; i++) {
     Case *c = &cases[i];
     if (!c->fwd) fail_msg("%s was not compiled", c->name);
@@ -351,6 +400,10 @@ static void test_models_match_pytorch(void **state) {
       ok = 0;
     }
     /* The AVX-512 build, where there is one, also matches PyTorch. */
+    if (c->from == FROM_TINY && cpu_avx2 && !c->fwd_native) {
+      print_error("%s: no AVX2 build to check\n", c->name);
+      ok = 0;
+    }
     if (c->fwd_native) {
       fill_bytes(y2, sizeof(float) * (size_t)nout, 7);
       fill_bytes(ws2, wsb, 8);
@@ -358,7 +411,7 @@ static void test_models_match_pytorch(void **state) {
       if (!allclose("  -march=native (AVX-512 or AVX2)", y2, want, nout, 1e-5, 1e-4))
         ok = 0;
       else
-        native_ok++;
+        native_ok++, native[c->from]++;
       if (!guard_ok(ws2 + wsb, GUARD * 4)) {
         print_error("%s: the AVX-512 build wrote past the workspace\n",
                     c->name);
@@ -392,7 +445,9 @@ static void test_models_match_pytorch(void **state) {
     if (!ok) {
       print_error("  spec %s, C in %s/%s.c\n", c->spec, workdir, c->name);
       failed++;
+      bad[c->from]++;
     }
+    total[c->from]++;
     free(x);
     free(x0);
     free(want);
@@ -404,6 +459,10 @@ static void test_models_match_pytorch(void **state) {
   printf("%d models: %d match PyTorch, %d differ; TinyCC equals gcc bit for "
          "bit on %d; the -march=native build matches PyTorch on %d\n", ncases,
          ncases - failed, failed, jit_same, native_ok);
+  for (int f = 0; f < FROM_N; f++)
+    printf("  %s: %d models, %d match PyTorch, %d differ; -march=native "
+           "matches on %d\n", from_dir[f], total[f], total[f] - bad[f],
+           bad[f], native[f]);
   assert_int_equal(failed, 0);
 }
 
@@ -527,7 +586,7 @@ static void test_models_coverage(void **state) {
   int kinds[64] = {0}, nfixture = 0;
   for (int i = 0; i < ncases; i++) {
     Case *c = &cases[i];
-    if (!c->in) continue; /* the random fixture only */
+    if (c->from != FROM_MODELS) continue; /* the random fixture only */
     nfixture++;
     for (int j = 0; j < c->m.nlayers; j++) {
       const Layer *l = &c->m.layers[j];
@@ -572,6 +631,7 @@ int main(int argc, char **argv) {
   mkdir(workdir, 0777);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_models_generate_and_compile),
+      cmocka_unit_test(test_models_tiny_lowering),
       cmocka_unit_test(test_models_match_pytorch),
       cmocka_unit_test(test_models_coverage),
   };
