@@ -451,10 +451,29 @@ static void conv_body(Emit *e, const Op *op, const View *v) {
                          "%lld]", l->prefix, ws, op->bn ? " times the "
                          "BatchNorm scale" : "", (long long)cp);
   ConvCtx cx = {op, op->pooled ? op + 1 : NULL, v, NULL, NULL, 0};
-  cx.wn = em_param(e, op, "wv", wv, ci * K * cp, what);
+  /* Which convolution outputs are computed, and do any of them read the
+   * input? (Every window of a pool after it may read padding only.) */
+  int64_t convs = 0, reads = 0;
+  for (int64_t u = 0; u < (cx.pool ? cx.pool->vl : op->vl); u++) {
+    if (!(cx.pool ? cx.pool : op)->need[u]) continue;
+    int64_t pk = 1, ps = 1, pd = 1, pp = 0;
+    if (cx.pool) window(cx.pool->main, &pk, &ps, &pd, &pp);
+    for (int64_t j = 0; j < pk; j++) {
+      int64_t t = cx.pool ? u * ps + j * pd - pp : u;
+      if (t < 0 || t >= op->vl) continue;
+      convs++;
+      for (int64_t k = 0; k < K; k++) {
+        int64_t x = t * S + k * D - P;
+        reads += x >= 0 && x < v->l;
+      }
+    }
+  }
+  if (reads) cx.wn = em_param(e, op, "wv", wv, ci * K * cp, what);
+  else free(wv);
   free(what);
   what = bias_what(op, cp);
-  cx.bn = em_param(e, op, "bv", bv, cp, what);
+  if (convs) cx.bn = em_param(e, op, "bv", bv, cp, what);
+  else free(bv);
   free(what);
   free(ws);
   free(w);
@@ -464,7 +483,6 @@ static void conv_body(Emit *e, const Op *op, const View *v) {
   int64_t done = 0;
   for (int64_t u = 0; u < out->vl; u++) done += out->need[u] != 0;
   positions(e, out->need, out->vl, conv_regular, &cx, conv_unit);
-  if (!done) em(e, "(void)x; (void)y;");
   em_explain(e, op, "vector: whole model channels-last, %lld of %lld output "
              "positions%s x %lld vectors of 8 channels, over %lld input "
              "channels x %lld taps%s", (long long)done,
@@ -536,7 +554,6 @@ static void pool_body(Emit *e, const Op *op, const View *v) {
   for (int64_t u = 0; u < op->vl; u++) done += op->need[u] != 0;
   PoolCtx cx = {op, v};
   positions(e, op->need, op->vl, pool_regular, &cx, pool_unit);
-  if (!done) em(e, "(void)x; (void)y;");
   em_explain(e, op, "vector: whole model channels-last, %lld of %lld output "
              "positions%s x %lld vectors of 8 channels, %s over the taps "
              "inside the input", (long long)done, (long long)op->vl,
@@ -691,6 +708,15 @@ static void linear_body(Emit *e, const Op *op, const View *v) {
   free(feat);
 }
 
+/* Does the C text use the one-letter variable v (as "v[" or "v + ")? */
+static int reads_var(const char *s, char v) {
+  for (const char *c = s; (c = strchr(c, v)); c++) {
+    int before = c > s && (isalnum((unsigned char)c[-1]) || c[-1] == '_');
+    if (!before && (c[1] == '[' || strncmp(c + 1, " + ", 3) == 0)) return 1;
+  }
+  return 0;
+}
+
 void tiny_emit(Emit *e, const Op *op) {
   const Program *p = e->p;
   int i = (int)(op - p->ops);
@@ -705,9 +731,15 @@ void tiny_emit(Emit *e, const Op *op) {
        (long long)out->vl, out->vl == 1 ? "" : "s", (long long)out->vcp,
        (long long)out->vc);
   const LayerKind *k = op->main->kind;
+  size_t start = e->b.len;
   if (k == &kind_Conv1d) conv_body(e, op, &v);
   else if (k == &kind_Linear) linear_body(e, op, &v);
   else pool_body(e, op, &v);
+  /* When every tap reads padding, or no output is read later, x or y
+   * may go unused. */
+  const char *body = e->b.s ? e->b.s + start : "";
+  if (!reads_var(body, 'x')) em(e, "(void)x;");
+  if (!reads_var(body, 'y')) em(e, "(void)y;");
   em_use(e, EH_V8);
   em_use(e, EH_FMA);
 }

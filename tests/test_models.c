@@ -273,14 +273,14 @@ static void test_models_tiny_lowering(void **state) {
   for (int i = 0; i < ncases; i++) {
     const Case *c = &cases[i];
     if (!c->loaded) fail_msg("%s was not generated", c->spec);
-    int vec = strstr(c->g.c, "typedef __m256 mc_v8") != NULL;
+    int vec = strstr(c->g.c, "#define MC_V8_AVX2 1") != NULL;
     if (c->from != FROM_TINY) {
       others += vec;
       continue;
     }
     ntiny++;
     if (!vec) {
-      print_error("%s: not lowered as a small 1-D model (no mc_v8 in its "
+      print_error("%s: not lowered as a small 1-D model (no MC_V8_AVX2 in its "
                   "C, %s/%s.c)\n", c->spec, workdir, c->name);
       dropped++;
     }
