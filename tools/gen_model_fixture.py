@@ -1525,9 +1525,11 @@ def verify_model(path):
         len(used), n_inline, len(decoys), same)
 
 
-def verify(out_dir):
+def verify(out_dir, prefix="m"):
+    """Rebuild every PREFIXnnn.lua model in out_dir from its files alone and
+    check it reproduces its .out.npy (also used by gen_tiny_fixture.py)."""
     specs = sorted(f for f in os.listdir(out_dir)
-                   if f.startswith("m") and f.endswith(".lua"))
+                   if f.startswith(prefix) and f.endswith(".lua"))
     for f in specs:
         summary = verify_model(os.path.join(out_dir, f))
         print("%s: ok, %s" % (f, summary))

@@ -859,16 +859,6 @@ def finish(m, idx, rng, target):
     return True
 
 
-def verify(out_dir):
-    specs = sorted(f for f in os.listdir(out_dir)
-                   if f.startswith("t") and f.endswith(".lua"))
-    for f in specs:
-        summary = gmf.verify_model(os.path.join(out_dir, f))
-        print("%s: ok, %s" % (f, summary))
-    print("verified %d models" % len(specs))
-    return 0
-
-
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-n", type=int, default=80)
@@ -877,7 +867,7 @@ def main(argv):
                     help="rebuild each model from its files and compare")
     args = ap.parse_args(argv[1:])
     if args.verify:
-        return verify(args.o)
+        return gmf.verify(args.o, "t")
     os.makedirs(args.o, exist_ok=True)
     for f in os.listdir(args.o):
         if f.startswith("t") and f.endswith((".lua", ".safetensors", ".npy")):
