@@ -186,10 +186,11 @@ static void upper(char *dst, const char *src) {
   *dst = 0;
 }
 
-/* "ws + 36", "input", "output" */
-static char *buf_expr(const BufRef *r) {
-  if (r->kind == BUF_INPUT) return mc_strdup("input");
-  if (r->kind == BUF_OUTPUT) return mc_strdup("output");
+/* "ws + 36", "input", "output"; in the vector lowering's loop over
+ * samples, the sample's "x" and "y". */
+static char *buf_expr(const BufRef *r, int per_sample) {
+  if (r->kind == BUF_INPUT) return mc_strdup(per_sample ? "x" : "input");
+  if (r->kind == BUF_OUTPUT) return mc_strdup(per_sample ? "y" : "output");
   if (r->off == 0) return mc_strdup("ws");
   return mc_format("ws + %lld", (long long)(r->off / 4));
 }
@@ -518,11 +519,9 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
   for (int i = 0; i < p.nops; i++) {
     const Op *op = &p.ops[i];
     if (op->fused) continue;
-    char *x = buf_expr(&op->src), *y = buf_expr(&op->dst);
-    if (p.tiny && op->src.kind == BUF_INPUT) x[0] = 'x', x[1] = 0;
-    if (p.tiny && op->dst.kind == BUF_OUTPUT) y[0] = 'y', y[1] = 0;
+    char *x = buf_expr(&op->src, p.tiny), *y = buf_expr(&op->dst, p.tiny);
     if (op->scratch) {
-      char *t = buf_expr(&op->tmp);
+      char *t = buf_expr(&op->tmp, p.tiny);
       em(&e, "%s(%s, %s, %s);", op->fname, x, y, t);
       free(t);
     } else {
