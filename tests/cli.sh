@@ -69,6 +69,7 @@ expect 0 '^l2_maxpool1d: fused into l0_conv1d$' out -- build specs/seed_cnn1d.lu
 expect 0 '^l7_linear: vector axpy: 16 inputs' out -- build specs/seed_cnn1d.lua -o "$tmp/gen" --explain
 expect 0 '^l4_linear: vector dot: each of 2 outputs a dot product of 40 vectors' out -- build specs/cnn1d_class.lua -o "$tmp/gen" --explain
 expect 0 '^l0_conv2d: blocked: 6 output channels x 16 positions' out -- build specs/lenet5.lua -o "$tmp/gen" --explain
+expect 0 '^l3_maxpool1d: per output: every window is inside the input' out -- build specs/m5_kws.lua -o "$tmp/gen" --explain
 expect 0 '^l11_linear: dot: 10 outputs' out -- build specs/lenet5.lua -o "$tmp/gen" --explain
 expect 0 '^l0_conv3d: direct: ' out -- build specs/conv3d_volume.lua -o "$tmp/gen" --explain
 expect 1 "^$tmp/bad.lua:3: error:" err -- build "$tmp/bad.lua" -o "$tmp/gen"
