@@ -27,9 +27,9 @@ LDLIBS  += $(shell pkg-config --libs lua5.4 2>/dev/null) -ltcc -ldl -lpthread -l
 TESTLIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 PY      ?= /usr/bin/python3
 
-SRCS    := $(filter-out compiler/main.c,$(wildcard compiler/*.c compiler/layers/*.c runtime/*.c))
+SRCS    := $(filter-out compiler/main.c,$(wildcard compiler/*.c compiler/layers/*.c compiler/kernels/*.c runtime/*.c))
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
-HDRS    := $(wildcard compiler/*.h compiler/layers/*.h runtime/*.h)
+HDRS    := $(wildcard compiler/*.h compiler/layers/*.h compiler/kernels/*.h runtime/*.h)
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 MODELC  := $(BUILD)/modelc
 SPECS   := $(wildcard specs/*.lua)
@@ -76,11 +76,13 @@ demo: $(MODELC) generated
 	  case $$s in *tutorial*) in="--random-input 42";; *) in="";; esac; \
 	  echo; echo "== modelc run $$s $$in"; ./$(MODELC) run $$s $$in || exit 1; done
 
-# Every cmocka program, then the command-line checks.
+# Every cmocka program, then the command-line checks, then the check that
+# the compiler's files call each other without a cycle.
 test: $(MODELC) $(TESTS)
 	@fail=0; for t in $(TESTS); do echo "== $$t"; MODELC=$(MODELC) ./$$t || fail=1; done; \
 	echo "== tests/cli.sh"; MODELC=$(MODELC) sh tests/cli.sh || fail=1; \
 	echo "== tests/generated.sh"; MODELC=$(MODELC) sh tests/generated.sh || fail=1; \
+	echo "== tests/layering.sh"; BUILD=$(BUILD) sh tests/layering.sh || fail=1; \
 	exit $$fail
 
 # Reference data from PyTorch (needs /usr/bin/python3 with torch 1.13 on an
@@ -92,7 +94,7 @@ fixtures: $(MODELC) tiny-fixtures
 	$(PY) tools/gen_spec_refs.py $(MODELC)
 	$(PY) tools/gen_print_fixture.py
 
-# The small 1-D models that take the vector lowering (compiler/tiny.c).
+# The small 1-D models that take the vector lowering (compiler/kernels/vec1d.c).
 tiny-fixtures:
 	$(PY) tools/gen_tiny_fixture.py
 

@@ -1,183 +1,18 @@
-/* emit.c: the generated C file and its header.
+/* emit.c: the generated C file and its header, printed from the packed
+ * program; it decides nothing.
  *
  * The file is self-contained C99 (only <math.h>): a banner, the entry
  * point prototypes, the weight arrays, small helpers, one static function
- * per op (its body printed by the layer's own file in layers/), and the
+ * per op (its body printed by the op's kernel in kernels/), and the
  * entry points, which read as the list of calls. The same text, with the
  * weights declared extern and no static workspace, is what `modelc run`
  * compiles in memory: the JIT binds the arrays from memory. */
 #include "modelc.h"
+#include "kernels/kernel.h"
 
 #include <ctype.h>
-#include <float.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ------------------------------------------------------------ the writer */
-
-void em(Emit *e, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *s = mc_vformat(fmt, ap);
-  va_end(ap);
-  for (char *line = s; line;) {
-    char *nl = strchr(line, '\n');
-    if (nl) *nl = 0;
-    /* A loop that runs once is a block: gcc vectorises less inside loops
-     * of one iteration. "for (int c = 0; c < 1; c++) {" becomes
-     * "{ const int c = 0; (void)c;", its comment kept. */
-    char var[16], *once = NULL;
-    int used = 0;
-    if (sscanf(line, "for (int %15[a-z0-9_] = 0; %*[a-z0-9_] < 1; %*[a-z0-9_]++) {%n",
-               var, &used) == 1 && used > 0) {
-      once = mc_format("{ const int %s = 0; (void)%s;%s", var, var,
-                       line + used);
-      line = once;
-    }
-    size_t len = strlen(line), code = len;
-    /* A trailing comment does not count: for (...) { followed by one */
-    if (len > 2 && strcmp(line + len - 2, "*/") == 0) {
-      char *c = strstr(line, "/*");
-      if (c && c > line) code = (size_t)(c - line);
-    }
-    while (code > 0 && line[code - 1] == ' ') code--;
-    if (line[0] == '}' && e->depth > 0) e->depth--;
-    if (len) buf_printf(&e->b, "%*s%s\n", 2 * e->depth, "", line);
-    else buf_printf(&e->b, "\n");
-    if (code && line[code - 1] == '{') e->depth++;
-    else if (once) e->depth++;
-    free(once);
-    line = nl ? nl + 1 : NULL;
-  }
-  free(s);
-}
-
-char *em_float(float x) {
-  if (x != x) return mc_strdup("NAN");
-  /* TinyCC 0.9.27 rejects -INFINITY in a static initializer ("not
-   * constant"); it folds -1.0f / 0.0f, as gcc and clang do. */
-  if (isinf(x)) return mc_strdup(x > 0 ? "INFINITY" : "(-1.0f / 0.0f)");
-  char s[48];
-  /* The shortest form that reads back. A normal float's neighbours are
-   * closer than half a unit in the 6th digit, so %.6g already prints any
-   * shorter form exactly: starting there saves five tries per weight.
-   * Subnormals have fewer bits and start from 1 digit. */
-  for (int prec = fabsf(x) < FLT_MIN ? 1 : 6; prec <= 9; prec++) {
-    snprintf(s, sizeof s, "%.*g", prec, (double)x);
-    if (strtof(s, NULL) == x) break;
-  }
-  if (!strpbrk(s, ".e")) strcat(s, ".0");
-  strcat(s, "f");
-  return mc_strdup(s);
-}
-
-void lin_add(Lin *l, const char *var, int64_t coef) {
-  if (!var) {
-    l->c += coef;
-    return;
-  }
-  for (int i = 0; i < l->n; i++)
-    if (strcmp(l->var[i], var) == 0) {
-      l->coef[i] += coef;
-      return;
-    }
-  if (l->n < 12) {
-    l->var[l->n] = var;
-    l->coef[l->n++] = coef;
-  }
-}
-
-char *lin_str(const Lin *l) {
-  Buf b = {0};
-  for (int i = 0; i < l->n; i++) {
-    int64_t c = l->coef[i];
-    if (c == 0) continue;
-    if (b.len) buf_printf(&b, c < 0 ? " - " : " + ");
-    else if (c < 0) buf_printf(&b, "-");
-    int64_t a = c < 0 ? -c : c;
-    if (a == 1) buf_printf(&b, "%s", l->var[i]);
-    else buf_printf(&b, "%s * %lld", l->var[i], (long long)a);
-  }
-  if (!b.len) buf_printf(&b, "%lld", (long long)l->c);
-  else if (l->c)
-    buf_printf(&b, " %c %lld", l->c < 0 ? '-' : '+',
-               (long long)(l->c < 0 ? -l->c : l->c));
-  return b.s;
-}
-
-const char *em_param(Emit *e, const Op *op, const char *suffix, float *data,
-                     int64_t n, const char *what) {
-  e->params = mc_realloc(e->params, sizeof(OpParam) * (size_t)(e->nparams + 1));
-  OpParam *p = &e->params[e->nparams++];
-  p->name = mc_format("l%d_%s", op->main ? op->main->index : 0, suffix);
-  p->what = mc_strdup(what);
-  p->data = data;
-  p->n = n;
-  return p->name;
-}
-
-void em_use(Emit *e, int helper) {
-  e->uses[helper] = 1;
-  if (helper == EH_V8) e->uses[EH_V8_FN] = 1;
-  if (helper == EH_AVX512 || helper == EH_V8) e->uses[EH_UNUSED] = 1;
-}
-
-void em_explain(Emit *e, const Op *op, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *s = mc_vformat(fmt, ap);
-  va_end(ap);
-  buf_printf(&e->explain, "%s: %s\n", op->fname, s);
-  free(s);
-}
-
-char *em_act_chain(const Op *op, const char *x) {
-  char *s = mc_strdup(x);
-  for (int i = 0; i < op->nact; i++) {
-    char *t = mc_format("l%d_%s(%s)", op->act[i]->index,
-                        op->act[i]->kind->name, s);
-    for (char *c = t; *c && *c != '('; c++) *c = (char)tolower(*c);
-    free(s);
-    s = t;
-  }
-  return s;
-}
-
-void em_epilogue(Emit *e, const Op *op, const char *ptr, int64_t n) {
-  if (!op->nact) return;
-  char *lv = mc_format("%s[i]", ptr);
-  char *chain = em_act_chain(op, lv);
-  em(e, "for (int i = 0; i < %lld; i++) %s = %s;", (long long)n, lv, chain);
-  free(chain);
-  free(lv);
-}
-
-float *em_copy(const Param *p) {
-  int64_t n = shape_numel(&p->shape);
-  float *f = mc_alloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
-  memcpy(f, p->data, sizeof(float) * (size_t)n);
-  return f;
-}
-
-float *em_fold_bn(const Op *op, float *w, float *b, int64_t c, int64_t per) {
-  if (!b) b = mc_alloc(sizeof(float) * (size_t)c);
-  const Layer *bn = op->bn;
-  if (!bn) return b;
-  const float *g = bn->a.affine ? bn->param[P_WEIGHT].data : NULL;
-  const float *beta = bn->a.affine ? bn->param[P_BIAS].data : NULL;
-  const float *mean = bn->param[P_RUNNING_MEAN].data;
-  const float *var = bn->param[P_RUNNING_VAR].data;
-  for (int64_t o = 0; o < c; o++) {
-    double alpha = (g ? g[o] : 1.0) / sqrt((double)var[o] + bn->a.eps);
-    double shift = (beta ? beta[o] : 0.0) - mean[o] * alpha;
-    for (int64_t j = 0; j < per; j++)
-      w[o * per + j] = (float)(w[o * per + j] * alpha);
-    b[o] = (float)(b[o] * alpha + shift);
-  }
-  return b;
-}
 
 /* ---------------------------------------------------------- the file */
 
@@ -219,14 +54,6 @@ static void op_comment(Emit *e, const Model *m, const Op *op) {
   free(out);
 }
 
-/* An op with no main layer: activations of the input, or a copy. */
-static void map_body(Emit *e, const Op *op) {
-  char *chain = em_act_chain(op, "x[i]");
-  em(e, "for (int i = 0; i < %lld; i++) y[i] = %s;",
-     (long long)shape_numel(&op->out), chain);
-  free(chain);
-}
-
 static void op_function(Emit *e, const Model *m, const Op *op) {
   if (op->pooled) { /* the comment covers the pool it computes too */
     Op both = *op;
@@ -243,9 +70,7 @@ static void op_function(Emit *e, const Model *m, const Op *op) {
        "{", op->fname, r, r);
   else
     em(e, "static void %s(const float *%sx, float *%sy) {", op->fname, r, r);
-  if (e->p && e->p->tiny) tiny_emit(e, op);
-  else if (op->main) op->main->kind->emit(e, op);
-  else map_body(e, op);
+  op->kernel->emit(e, op);
   em(e, "}");
   em(e, "");
 }
@@ -420,36 +245,28 @@ static char *weights_source(const Model *m) {
                    (long long)(m->has_seed ? m->seed : 0));
 }
 
-void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
+void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
   memset(g, 0, sizeof *g);
-  Program p;
-  lower(m, &p);
+  const Program p = *pp;
+  const Model *m = p.m;
   Emit e = {0};
-  e.p = &p;
+  e.p = pp;
   char up[256];
   snprintf(up, sizeof up, "%s", m->name);
   upper(up, m->name);
 
-  /* The op functions first: they register the weights and helpers. */
+  /* The op functions first: they ask for the helpers. */
   Emit f = {0};
-  f.p = &p;
-  for (int i = 0; i < p.nops; i++) {
-    f.params = e.params, f.nparams = e.nparams;
-    if (p.ops[i].fused) {
-      em_explain(&f, &p.ops[i], "fused into %s", p.ops[i - 1].fname);
-      continue;
+  f.p = pp;
+  for (int i = 0; i < p.nops; i++)
+    if (!p.ops[i].fused) op_function(&f, m, &p.ops[i]);
+  for (int h = 0; h < EH_NHELPERS; h++) e.uses[h] |= f.uses[h];
+  for (int i = 0; i < p.nops; i++)
+    for (int j = 0; j < p.ops[i].nparams; j++) {
+      g->params = mc_realloc(g->params, sizeof(OpParam *) *
+                                            (size_t)(g->nparams + 1));
+      g->params[g->nparams++] = &p.ops[i].params[j];
     }
-    size_t before = f.explain.len;
-    op_function(&f, m, &p.ops[i]);
-    if (f.explain.len == before) { /* ops with one way to be lowered */
-      const Op *op = &p.ops[i];
-      em_explain(&f, op, "%s", op->main ? "loops over the output"
-                                        : op->nact ? "elementwise" : "copy");
-    }
-    e.params = f.params, e.nparams = f.nparams;
-    for (int h = 0; h < EH_NHELPERS; h++) e.uses[h] |= f.uses[h];
-  }
-  g->explain = f.explain.s ? f.explain.s : mc_strdup("");
 
   int64_t nin = shape_numel(&m->input);
   int64_t nout = shape_numel(&p.ops[p.nops - 1].out);
@@ -478,10 +295,10 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
   em(&e, "void %s_forward_ws(const float *input, float *output, void "
      "*workspace);", m->name);
   em(&e, "");
-  if (e.nparams) {
+  if (g->nparams) {
     em(&e, "/* ---- weights%s */", jit ? " (bound in memory by modelc run)" : "");
     em(&e, "");
-    for (int i = 0; i < e.nparams; i++) print_array(&e.b, &e.params[i], jit);
+    for (int i = 0; i < g->nparams; i++) print_array(&e.b, g->params[i], jit);
   }
   int any_helper = 0;
   for (int h = 0; h < EH_NHELPERS; h++) any_helper |= e.uses[h];
@@ -508,7 +325,7 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
      "*workspace) {", m->name);
   if (p.workspace_bytes) em(&e, "float *ws = (float *)workspace;");
   else em(&e, "(void)workspace;");
-  if (p.tiny) { /* one sample at a time */
+  if (p.whole) { /* one sample at a time */
     const Op *first = &p.ops[0], *last = &p.ops[p.nops - 1];
     em(&e, "for (int n = 0; n < %lld; n++) { /* sample */", (long long)p.batch);
     em(&e, "const float *x = input + n * %lld;",
@@ -519,9 +336,9 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
   for (int i = 0; i < p.nops; i++) {
     const Op *op = &p.ops[i];
     if (op->fused) continue;
-    char *x = buf_expr(&op->src, p.tiny), *y = buf_expr(&op->dst, p.tiny);
+    char *x = buf_expr(&op->src, p.whole), *y = buf_expr(&op->dst, p.whole);
     if (op->scratch) {
-      char *t = buf_expr(&op->tmp, p.tiny);
+      char *t = buf_expr(&op->tmp, p.whole);
       em(&e, "%s(%s, %s, %s);", op->fname, x, y, t);
       free(t);
     } else {
@@ -530,7 +347,7 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
     free(x);
     free(y);
   }
-  if (p.tiny) em(&e, "}");
+  if (p.whole) em(&e, "}");
   em(&e, "}");
   if (!jit) {
     em(&e, "");
@@ -585,27 +402,18 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
   g->h = h.b.s;
 
   g->fwd_ws = mc_format("%s_forward_ws", m->name);
-  g->params = e.params;
-  g->nparams = e.nparams;
   g->input_numel = nin;
   g->output_numel = nout;
   g->workspace_bytes = p.workspace_bytes;
   free(ins);
   free(outs);
   free(src);
-  program_free(&p);
 }
 
 void generated_free(Generated *g) {
-  for (int i = 0; i < g->nparams; i++) {
-    free(g->params[i].name);
-    free(g->params[i].what);
-    free(g->params[i].data);
-  }
   free(g->params);
   free(g->c);
   free(g->h);
   free(g->fwd_ws);
-  free(g->explain);
   memset(g, 0, sizeof *g);
 }

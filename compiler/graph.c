@@ -49,14 +49,14 @@ static const Family fam_act = {"#f3e8ff", "#9333ea", "rounded,filled"};
 static const Family fam_noop = {"#ffffff", "#6b7280", "rounded,dashed"};
 
 static const Family *family(const Layer *l) {
-  const char *k = l->kind->name;
-  if (l->kind->role == ROLE_NOOP) return &fam_noop;
-  if (l->kind->role == ROLE_ACT || strstr(k, "Softmax")) return &fam_act;
-  if (l->kind->role == ROLE_BN) return &fam_norm;
-  if (strncmp(k, "Conv", 4) == 0) return &fam_conv;
-  if (strstr(k, "Pool")) return &fam_pool;
-  if (strcmp(k, "Linear") == 0) return &fam_linear;
-  return &fam_act;
+  switch (l->kind->family) {
+  case FAM_NOOP: return &fam_noop;
+  case FAM_NORM: return &fam_norm;
+  case FAM_CONV: return &fam_conv;
+  case FAM_MAXPOOL: case FAM_AVGPOOL: case FAM_ADAPTIVE: return &fam_pool;
+  case FAM_LINEAR: return &fam_linear;
+  default: return &fam_act; /* activations, Softmax */
+  }
 }
 
 /* An edge labelled with the shape of the tensor on it. */

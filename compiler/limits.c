@@ -3,7 +3,7 @@
  * A spec can be valid and still absurd: Conv1d{1, 1e9, 3} has four billion
  * parameters, an input of 2^40 floats needs 4 TiB, a 3-D kernel of 200^3
  * taps with padding unrolls into gigabytes of C. These are refused after
- * shape inference and the memory plan, which allocate nothing in
+ * lowering and the memory plan, which allocate nothing in
  * proportion to them, and before the weights, the generated text or the
  * JIT's buffers are allocated. Each message gives the number, the limit and
  * the option that raises it, at the line of the layer responsible (the
@@ -12,6 +12,7 @@
  * weights.c, before its tensors are read. Every count here saturates, so
  * no product overflows. */
 #include "modelc.h"
+#include "kernels/kernel.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -43,21 +44,23 @@ static int64_t tensor_bytes(const Shape *s) {
 #define CODE_LAYER 8192
 #define CODE_PER_TAP 400
 
-static int64_t layer_code_bytes(const Layer *l) {
+/* A layer's share: its function, plus what the kernel of the op it is
+ * the main layer of estimates for its body. */
+static int64_t layer_code_bytes(const Program *p, const Layer *l) {
   int64_t b = CODE_LAYER;
-  if (strncmp(l->kind->name, "Conv", 4) == 0) {
-    int64_t taps = 1;
-    for (int i = 0; i < l->kind->nsp; i++)
-      taps = mc_satmul(taps, l->a.kernel[i]);
-    b = mc_satadd(b, mc_satmul(taps, CODE_PER_TAP));
+  for (int i = 0; i < p->nops; i++) {
+    const Op *op = &p->ops[i];
+    if (op->main == l && op->kernel && op->kernel->code_bytes)
+      b = mc_satadd(b, op->kernel->code_bytes(op));
   }
   return b;
 }
 
-int64_t limits_code_bytes(const Model *m) {
+int64_t limits_code_bytes(const Program *p) {
+  const Model *m = p->m;
   int64_t b = CODE_FILE;
   for (int i = 0; i < m->nlayers; i++)
-    b = mc_satadd(b, layer_code_bytes(&m->layers[i]));
+    b = mc_satadd(b, layer_code_bytes(p, &m->layers[i]));
   return b;
 }
 
@@ -90,9 +93,9 @@ static int check_params(const Model *m, Diag *d) {
 
 /* The workspace plus the caller's input and output; the largest tensor
  * names the place to look. */
-static int check_activation(const Model *m, Diag *d) {
+static int check_activation(const Model *m, int64_t workspace, Diag *d) {
   const Shape *out = m->nlayers ? &m->layers[m->nlayers - 1].out : &m->input;
-  int64_t total = mc_satadd(m->workspace_bytes,
+  int64_t total = mc_satadd(workspace,
                             mc_satadd(tensor_bytes(&m->input),
                                       tensor_bytes(out)));
   int64_t max = m->lim.max_activation;
@@ -126,27 +129,30 @@ static int check_activation(const Model *m, Diag *d) {
   return -1;
 }
 
-static int check_code(const Model *m, Diag *d) {
-  int64_t total = limits_code_bytes(m), max = m->lim.max_code;
+static int check_code(const Program *p, Diag *d) {
+  const Model *m = p->m;
+  int64_t total = limits_code_bytes(p), max = m->lim.max_code;
   if (total <= max) return 0;
   char b1[32], b2[32], b3[32];
   int worst = 0;
   for (int i = 1; i < m->nlayers; i++)
-    if (layer_code_bytes(&m->layers[i]) >
-        layer_code_bytes(&m->layers[worst]))
+    if (layer_code_bytes(p, &m->layers[i]) >
+        layer_code_bytes(p, &m->layers[worst]))
       worst = i;
   const Layer *l = &m->layers[worst];
   layer_error(d, l, "the generated C, weights apart, would be about %s "
               "bytes (%s for this layer), more than the limit of %s",
               mc_group_digits(total, b1),
-              mc_group_digits(layer_code_bytes(l), b3),
+              mc_group_digits(layer_code_bytes(p, l), b3),
               mc_group_digits(max, b2));
   hint(d, &l->loc, "--max-code-bytes N");
   return -1;
 }
 
-int limits_check(const Model *m, Diag *d) {
-  if (check_params(m, d) || check_activation(m, d)) return -1;
-  if (m->nlayers && check_code(m, d)) return -1;
+int limits_check(const Program *p, Diag *d) {
+  const Model *m = p->m;
+  if (check_params(m, d) || check_activation(m, p->workspace_bytes, d))
+    return -1;
+  if (m->nlayers && check_code(p, d)) return -1;
   return 0;
 }

@@ -1,4 +1,5 @@
-/* lower.c: from the layer sequence to the ops of the generated code.
+/* lower.c: from the layer sequence to the ops of the generated code, and
+ * every decision about them, made once and stored in the op.
  *
  * An op is one C function: a main layer (Conv, Linear, a pool, Softmax, a
  * BatchNorm that cannot be folded) plus what runs on its output for free:
@@ -7,8 +8,13 @@
  *   - elementwise activations are applied as each output is stored;
  *   - Flatten, Dropout and Identity change nothing in memory.
  * Activations on the model's input, which is never written, become an op
- * of their own that reads the input; a model of no-ops becomes a copy. */
+ * of their own that reads the input; a model of no-ops becomes a copy.
+ * Then each op gets its lowering: the whole program at once if it fits
+ * the vector lowering (kernels/vec1d.c), else per op the first kernel of
+ * the table that fits it on the target (kernels/table.c), with its reason
+ * and its scratch. Nothing here reads a weight value. */
 #include "modelc.h"
+#include "kernels/kernel.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -32,11 +38,10 @@ static int can_fold(const Op *op, const Layer *bn) {
     return 0;
   const Layer *l = op->main;
   if (!shape_eq(&op->out, &l->out)) return 0; /* a Flatten in between */
-  if (strncmp(l->kind->name, "Conv", 4) == 0)
+  if (!(l->kind->flags & KF_FOLDS_BN)) return 0;
+  if (l->kind->family == FAM_CONV)
     return l->out.n == l->kind->nsp + 2; /* batched: channels at dim 1 */
-  if (strcmp(l->kind->name, "Linear") == 0)
-    return l->out.n == 2; /* BatchNorm1d on (N, C): C is the features */
-  return 0;
+  return l->out.n == 2; /* BatchNorm1d on (N, C): C is the features */
 }
 
 static void name_op(Op *op, int index) {
@@ -47,9 +52,35 @@ static void name_op(Op *op, int index) {
   op->fname[n] = 0;
 }
 
-void lower(const Model *m, Program *p) {
+const char *const target_names[TARGET_COUNT] = {"generic"};
+
+int mc_lower_runs;
+
+static int64_t round64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
+
+/* Each op's kernel, reason, scratch and stored output size. */
+static void decide(Program *p) {
+  if (p->kernels == KERNELS_FAST && vec1d_decide(p)) return;
+  for (int i = 0; i < p->nops; i++) {
+    Op *op = &p->ops[i];
+    op->kernel = kernel_choose(p, op, op->why, sizeof op->why);
+    if (!op->kernel) { /* every op is some kernel's: a modelc bug */
+      fprintf(stderr, "modelc: internal error: no lowering for %s\n",
+              op->fname);
+      abort();
+    }
+    op->scratch = op->kernel->scratch ? op->kernel->scratch(op) : 0;
+    op->out_bytes =
+        round64(mc_satmul(shape_numel(&op->out), (int64_t)sizeof(float)));
+  }
+}
+
+void lower(const Model *m, Target target, KernelSet kernels, Program *p) {
   memset(p, 0, sizeof *p);
+  mc_lower_runs++;
   p->m = m;
+  p->target = target;
+  p->kernels = kernels;
   Op *cur = NULL; /* the op whose output is the current value */
   Shape shape = m->input;
   for (int i = 0; i < m->nlayers; i++) {
@@ -76,7 +107,7 @@ void lower(const Model *m, Program *p) {
       break;
     default:
       cur = new_op(p, l, l, &shape);
-      cur->in_place = strstr(l->kind->name, "Softmax") != NULL;
+      cur->in_place = (l->kind->flags & KF_IN_PLACE) != 0;
       name_op(cur, l->index);
       break;
     }
@@ -93,16 +124,27 @@ void lower(const Model *m, Program *p) {
     op->last = m->nlayers ? &m->layers[m->nlayers - 1] : NULL;
     name_op(op, 0);
   }
-  for (int i = 0; i < p->nops; i++) {
-    Op *op = &p->ops[i];
-    if (op->main && op->main->kind->scratch)
-      op->scratch = op->main->kind->scratch(op);
-  }
-  if (!tiny_plan(p)) plan_program(p);
+  decide(p);
+}
+
+char *program_explain(const Program *p) {
+  Buf b = {0};
+  for (int i = 0; i < p->nops; i++)
+    buf_printf(&b, "%s: %s\n", p->ops[i].fname, p->ops[i].why);
+  return b.s ? b.s : mc_strdup("");
 }
 
 void program_free(Program *p) {
-  for (int i = 0; i < p->nops; i++) free(p->ops[i].need);
+  for (int i = 0; i < p->nops; i++) {
+    Op *op = &p->ops[i];
+    free(op->need);
+    for (int j = 0; j < op->nparams; j++) {
+      free(op->params[j].name);
+      free(op->params[j].what);
+      free(op->params[j].data);
+    }
+    free(op->params);
+  }
   free(p->ops);
   memset(p, 0, sizeof *p);
 }

@@ -198,14 +198,14 @@ static int parse_options(int argc, char **argv, int allowed, Options *o) {
   return 0;
 }
 
-/* Load, check and plan a spec, and hold it to the limits; with
- * `weights`, load its parameters too. */
-static int load_model(const Options *o, int weights, Diag *d, Model *m) {
+/* The whole line up to the packed program: load the spec, infer shapes,
+ * then the back end (driver.c); with `weights`, load and pack them too. */
+static int load_model(const Options *o, int weights, Diag *d, Model *m,
+                      Program *p) {
+  memset(p, 0, sizeof *p);
   if (spec_load(o->spec, &o->lim, d, m) || shape_infer(m, d)) return -1;
-  plan_memory(m);
-  if (limits_check(m, d)) return -1;
-  if (weights && weights_load(m, o->weights, d)) return -1;
-  return 0;
+  CompileOptions co = {TARGET_GENERIC, KERNELS_FAST, weights, o->weights};
+  return compile_model(m, &co, p, d);
 }
 
 static int cmd_check(int argc, char **argv) {
@@ -214,11 +214,13 @@ static int cmd_check(int argc, char **argv) {
   if (r) return r;
   Diag d = {stderr, {0}, 0, 0};
   Model m;
+  Program p;
   int status = 1;
-  if (load_model(&o, 0, &d, &m) == 0) {
+  if (load_model(&o, 0, &d, &m, &p) == 0) {
     check_print(stdout, &m);
     status = 0;
   }
+  program_free(&p);
   model_free(&m);
   diag_free(&d);
   return status;
@@ -249,11 +251,12 @@ static int cmd_build(int argc, char **argv) {
   const char *dir = o.outdir ? o.outdir : "generated";
   Diag d = {stderr, {0}, 0, 0};
   Model m;
+  Program p;
   int status = 1;
-  if (load_model(&o, 1, &d, &m) == 0) {
+  if (load_model(&o, 1, &d, &m, &p) == 0) {
     Generated g;
     EmitOptions eo = {0, NULL};
-    emit_model(&m, &eo, &g);
+    emit_program(&p, &eo, &g);
     char *cpath = mc_format("%s/%s.c", dir, m.name);
     char *hpath = mc_format("%s/%s.h", dir, m.name);
     if (mkdir(dir, 0777) && errno != EEXIST) {
@@ -261,12 +264,17 @@ static int cmd_build(int argc, char **argv) {
               strerror(errno));
     } else if (write_text(cpath, g.c) == 0 && write_text(hpath, g.h) == 0) {
       status = 0;
-      if (o.explain) fputs(g.explain, stdout);
+      if (o.explain) {
+        char *x = program_explain(&p);
+        fputs(x, stdout);
+        free(x);
+      }
     }
     free(cpath);
     free(hpath);
     generated_free(&g);
   }
+  program_free(&p);
   model_free(&m);
   diag_free(&d);
   return status;
@@ -321,12 +329,13 @@ static int cmd_run(int argc, char **argv) {
   if (r) return r;
   Diag d = {stderr, {0}, 0, 0};
   Model m;
+  Program p;
   JitModel jm = {0};
   float *x = NULL, *y = NULL;
   void *ws = NULL;
   int status = 1;
-  if (load_model(&o, 1, &d, &m) || (x = run_input(&o, &m, &d)) == NULL ||
-      jit_model(&m, &jm, &d))
+  if (load_model(&o, 1, &d, &m, &p) || (x = run_input(&o, &m, &d)) == NULL ||
+      jit_program(&p, &jm, &d))
     goto done;
   Shape out = m.layers[m.nlayers - 1].out; /* a model has >= 1 layer */
   y = mc_alloc(sizeof(float) * (size_t)jm.g.output_numel);
@@ -364,6 +373,7 @@ done:
   free(y);
   free(ws);
   jit_model_free(&jm);
+  program_free(&p);
   model_free(&m);
   diag_free(&d);
   return status;
@@ -379,8 +389,9 @@ static int cmd_graph(int argc, char **argv) {
                        "or .dot", o.outdir);
   Diag d = {stderr, {0}, 0, 0};
   Model m;
+  Program p;
   int status = 1;
-  if (load_model(&o, 0, &d, &m) == 0) {
+  if (load_model(&o, 0, &d, &m, &p) == 0) {
     char err[512];
     char *text = graph_dot_str(&m);
     if (!o.outdir) {
@@ -393,6 +404,7 @@ static int cmd_graph(int argc, char **argv) {
     }
     free(text);
   }
+  program_free(&p);
   model_free(&m);
   diag_free(&d);
   return status;

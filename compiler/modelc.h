@@ -8,13 +8,23 @@
  *   args.c      PyTorch-style argument binding for layer constructors
  *   layers.c    the table of layer kinds (one file per kind in layers/)
  *   shape.c     shape inference over the layer sequence
+ *   lower.c     layers to ops, and every decision: fused activations,
+ *               BatchNorm folding, the lowering of each op and why
+ *   plan.c      activation memory plan (workspace offsets)
  *   limits.c    hard limits: parameters, activation memory, code size
  *   weights.c   parameter values: inline, weights file, or seeded init
- *   lower.c     layers to ops: fusion of activations, BatchNorm folding
- *   plan.c      activation memory plan (workspace offsets)
+ *   pack.c      BatchNorm folding and each lowering's weight layout
+ *   driver.c    the back end's phases in order: lower, plan, limits,
+ *               weights, pack
  *   check.c     the `modelc check` table
- *   emit.c      the generated C file (layers/ print each op's body)
+ *   writer.c    the C writer (text only)
+ *   emit.c      the generated C file: banner, helpers, one function per
+ *               op (its body printed by its kernel in kernels/), entry
+ *               points, weights
  *   run.c       the generated C compiled in memory (jit.c: libtcc)
+ *
+ * Each phase reads what the ones before it wrote and calls nothing after
+ * it (tests/layering.sh checks the call graph between files).
  */
 #ifndef MODELC_H
 #define MODELC_H
@@ -224,6 +234,32 @@ char *layer_prefix(const Layer *l); /* "layer 3 'conv2' (Conv1d)" */
 
 /* ------------------------------------------------------------- layers.c */
 
+/* What a kind is, for the phases after shape inference: they ask these,
+ * never the kind's name. */
+typedef enum {
+  FAM_CONV,      /* Conv1d/2d/3d: weight [out][in/groups][kernel...] */
+  FAM_MAXPOOL,   /* MaxPool1d/2d */
+  FAM_AVGPOOL,   /* AvgPool1d/2d */
+  FAM_ADAPTIVE,  /* AdaptiveAvgPool1d/2d */
+  FAM_NORM,      /* BatchNorm1d/2d */
+  FAM_LINEAR,    /* Linear: weight [out][in] */
+  FAM_SOFTMAX,   /* Softmax, LogSoftmax */
+  FAM_ACT,       /* elementwise activations */
+  FAM_NOOP,      /* Flatten, Dropout, Identity */
+} KindFamily;
+
+/* Flags of a kind (LayerKind.flags). */
+enum {
+  KF_FOLDS_BN = 1,    /* a BatchNorm on its output channels folds into its
+                         weight (along dim 0) and bias */
+  KF_INIT_KAIMING = 2, /* reset_parameters: kaiming_uniform_(weight,
+                          sqrt(5)) and a uniform bias (Conv, Linear) */
+  KF_IN_PLACE = 4,    /* may write over its input (Softmax) */
+  KF_RELU = 8,        /* the activation is ReLU: vector code may use a
+                         vector max with NaN kept */
+  KF_LOG = 16,        /* LogSoftmax */
+};
+
 typedef struct LayerKind {
   const char *name;     /* "Conv1d" */
   int nsp;              /* spatial dimensions: 1, 2, 3, or 0 */
@@ -239,14 +275,11 @@ typedef struct LayerKind {
   const char *formula;
   /* How lower.c treats the layer (see LayerRole). */
   int role;
-  /* Print the C body of an op whose main layer is of this kind (emit.c
-   * prints the function around it). NULL for activations and no-ops. */
-  void (*emit)(struct Emit *e, const struct Op *op);
+  KindFamily family;
+  int flags;            /* KF_* */
   /* Elementwise activations: the C expression of the activation of the
    * float variable `v`, malloc'd. */
   char *(*act_expr)(const Layer *l);
-  /* Bytes of scratch workspace the op needs, or NULL for none. */
-  int64_t (*scratch)(const struct Op *op);
 } LayerKind;
 
 typedef enum {
@@ -282,12 +315,13 @@ void limits_resolve(const Limits *in, Limits *out);
 /* The generated C file's size in bytes apart from its weight arrays,
  * estimated from the model before emitting it (unrolled kernel taps,
  * per-op code). */
-int64_t limits_code_bytes(const Model *m);
-/* After shape_infer and plan_memory, before anything large is allocated:
+struct Program;
+int64_t limits_code_bytes(const struct Program *p);
+/* After lower and plan_program, before anything large is allocated:
  * the model's parameters, activation memory and generated code within
  * m->lim. Return 0, or -1 after reporting at the offending layer's line
  * (or the model's) the number, the limit and the option that raises it. */
-int limits_check(const Model *m, Diag *d);
+int limits_check(const struct Program *p, Diag *d);
 
 /* ---------------------------------------------------------------- spec.c */
 
@@ -311,7 +345,21 @@ int shape_infer(Model *m, Diag *d);
  * reporting errors at the spec's lines. */
 int weights_load(Model *m, const char *path, Diag *d);
 
-/* -------------------------------------------------------- lower.c, plan.c */
+/* --------------------------------------------- lower.c, plan.c, pack.c */
+
+/* What the generated code is for. A target is one value here and the
+ * choices it allows in each kernel's fits() (kernels/). */
+typedef enum {
+  TARGET_GENERIC, /* any C99 compiler; AVX2/AVX-512 used where compiled in */
+  TARGET_COUNT
+} Target;
+extern const char *const target_names[TARGET_COUNT];
+
+/* Which set of lowerings to choose from. */
+typedef enum {
+  KERNELS_FAST,      /* the fastest lowering that fits each op */
+  KERNELS_REFERENCE, /* the naive one, to check the fast ones against */
+} KernelSet;
 
 /* Where a tensor lives at run time. */
 typedef enum { BUF_INPUT, BUF_OUTPUT, BUF_WS } BufKind;
@@ -322,57 +370,7 @@ typedef struct BufRef {
 
 #define MC_MAXFUSE 16
 
-/* One function of the generated code: a main layer, the BatchNorm folded
- * into it, the elementwise activations fused after it, and the no-op
- * layers in between, in spec order. */
-typedef struct Op {
-  const Layer *main;   /* NULL for a copy or an activation of the input */
-  const Layer *bn;     /* BatchNorm folded into main, or NULL */
-  const Layer *act[MC_MAXFUSE]; /* fused activations, in order */
-  int nact;
-  const Layer *first, *last;    /* the spec layers this op covers */
-  Shape in, out;       /* the op's input and output shapes */
-  int in_place;        /* may run with src == dst (elementwise per row) */
-  int64_t scratch;     /* bytes of scratch the op needs */
-  /* set by plan.c (or tiny.c) */
-  BufRef src, dst, tmp;
-  char fname[48];      /* the C function: l3_conv1d */
-  /* set by tiny.c: the output of one sample as channels x positions, the
-   * channels padded to vcp, and which positions a later op reads */
-  int64_t vc, vl, vcp;
-  unsigned char *need;
-  int pooled;          /* computes the pool op after it too */
-  int fused;           /* a pool computed by the op before it */
-} Op;
-
-typedef struct Program {
-  const Model *m;
-  Op *ops;
-  int nops;
-  int64_t workspace_bytes;
-  int tiny;      /* the whole program takes the vector lowering (tiny.c) */
-  int64_t batch; /* tiny: samples, run one at a time */
-} Program;
-
-/* Group the layers into ops and plan the workspace. */
-void lower(const Model *m, Program *p);
-void program_free(Program *p);
-/* Assign buffers to ops and set p->workspace_bytes. */
-void plan_program(Program *p);
-/* If the program is a small 1-D model, plan it for the vector lowering
- * (channels-last, one sample at a time) and return 1; else return 0. */
-int tiny_plan(Program *p);
-/* Lower and plan, and set m->workspace_bytes (for `check`). */
-void plan_memory(Model *m);
-
-/* --------------------------------------------------------------- check.c */
-
-void check_print(FILE *out, const Model *m);
-
-/* ---------------------------------------------------------------- emit.c */
-
-/* The C writer: one line at a time with indentation taken from braces. */
-/* The parameter arrays an op reads, after folding and packing. */
+/* A weight array of the generated code, after folding and packing. */
 typedef struct OpParam {
   char *name;  /* C name: l0_weight */
   char *what;  /* comment: PyTorch key(s) and layout */
@@ -380,14 +378,91 @@ typedef struct OpParam {
   int64_t n;
 } OpParam;
 
+struct Kernel;
+
+/* One function of the generated code: a main layer, the BatchNorm folded
+ * into it, the elementwise activations fused after it, and the no-op
+ * layers in between, in spec order. Each phase fills its part. */
+typedef struct Op {
+  /* lower.c: the layers and the decisions */
+  const Layer *main;   /* NULL for a copy or an activation of the input */
+  const Layer *bn;     /* BatchNorm folded into main, or NULL */
+  const Layer *act[MC_MAXFUSE]; /* fused activations, in order */
+  int nact;
+  const Layer *first, *last;    /* the spec layers this op covers */
+  Shape in, out;       /* the op's input and output shapes */
+  int in_place;        /* may run with src == dst (elementwise per row) */
+  char fname[48];      /* the C function: l3_conv1d */
+  const struct Kernel *kernel; /* the lowering chosen */
+  char why[256];       /* which lowering and why (--explain) */
+  int64_t scratch;     /* bytes of scratch the kernel needs */
+  int64_t out_bytes;   /* bytes of the output as the kernel stores it */
+  /* the vector lowering (kernels/vec1d.c): the output of one sample as
+   * channels x positions, the channels padded to vcp, and which positions
+   * a later op reads */
+  int64_t vc, vl, vcp;
+  unsigned char *need;
+  int pooled;          /* computes the pool op after it too */
+  int fused;           /* a pool computed by the op before it */
+  /* plan.c */
+  BufRef src, dst, tmp;
+  /* pack.c: the weight arrays the op reads */
+  OpParam *params;
+  int nparams;
+} Op;
+
+typedef struct Program {
+  const Model *m;
+  Target target;
+  KernelSet kernels;
+  Op *ops;
+  int nops;
+  int whole;     /* one kernel lowers the whole program (vec1d) */
+  int64_t batch; /* whole: samples, run one at a time */
+  int64_t workspace_bytes; /* plan.c */
+  int packed;    /* pack.c has run */
+} Program;
+
+/* How many times lower() has run in this process (a test counts it). */
+extern int mc_lower_runs;
+
+/* Group the layers into ops and decide each op's lowering (kernel, reason,
+ * scratch). Reads shapes only. */
+void lower(const Model *m, Target target, KernelSet kernels, Program *p);
+/* Assign buffers to ops and set p->workspace_bytes. */
+void plan_program(Program *p);
+/* Fold BatchNorms and pack every op's weight arrays (weights loaded). */
+void pack_program(Program *p);
+/* The --explain text: one line per op, the lowering chosen and why. */
+char *program_explain(const Program *p);
+void program_free(Program *p);
+
+/* ------------------------------------------------------------- driver.c */
+
+typedef struct CompileOptions {
+  Target target;
+  KernelSet kernels;
+  int weights;             /* load the weights and pack them */
+  const char *weights_path; /* --weights, or NULL for the spec's */
+} CompileOptions;
+
+/* The back end's straight line, after spec_load and shape_infer:
+ * lower -> plan -> limits -> (weights -> pack). Sets m->workspace_bytes.
+ * Return 0, or -1 after reporting errors to d. */
+int compile_model(Model *m, const CompileOptions *o, Program *p, Diag *d);
+
+/* --------------------------------------------------------------- check.c */
+
+void check_print(FILE *out, const Model *m);
+
+/* ------------------------------------------------- writer.c and emit.c */
+
+/* The C writer: one line at a time with indentation taken from braces. */
 typedef struct Emit {
   Buf b;          /* the text being written */
   int depth;      /* indentation level */
   const Program *p;
   int uses[8];    /* helper functions the file needs (EH_*) */
-  OpParam *params; /* every weight array, in emission order */
-  int nparams;
-  Buf explain;     /* one line per op: the lowering chosen and why */
 } Emit;
 
 /* Print formatted text: each line is indented by the current depth; a
@@ -404,28 +479,15 @@ typedef struct Lin {
 } Lin;
 void lin_add(Lin *l, const char *var, int64_t coef);
 char *lin_str(const Lin *l); /* "oy * 20 + ox * 2 + 3", malloc'd */
-/* Fold op->bn into `w` ([c][per]) and `b` ([c], or NULL for none); return
- * the bias, allocated if it was NULL. */
-float *em_fold_bn(const Op *op, float *w, float *b, int64_t c, int64_t per);
-/* A copy of a parameter's data. */
-float *em_copy(const Param *p);
-
-/* Add a weight array (takes `data`); returns its C name. */
-const char *em_param(Emit *e, const Op *op, const char *suffix, float *data,
-                     int64_t n, const char *what);
 /* The fused activations applied to the expression `x`: "l2_relu(x)". */
 char *em_act_chain(const Op *op, const char *x);
 /* If the op has fused activations, print a loop applying them to
  * ptr[0..n). */
 void em_epilogue(Emit *e, const Op *op, const char *ptr, int64_t n);
-/* Say which lowering an op got and why (modelc build --explain). */
-void em_explain(Emit *e, const Op *op, const char *fmt, ...);
 /* Ask for a helper function in the generated file. */
 enum { EH_MAXF, EH_FMA, EH_UNUSED, EH_AVX512, EH_V8, EH_V8_FN,
        EH_NHELPERS };
 void em_use(Emit *e, int helper);
-/* The body of an op of a program planned by tiny_plan. */
-void tiny_emit(Emit *e, const struct Op *op);
 
 typedef struct EmitOptions {
   int jit;             /* for the JIT: weights extern, no static workspace */
@@ -435,14 +497,14 @@ typedef struct EmitOptions {
 typedef struct Generated {
   char *c, *h;          /* the two files' text */
   char *fwd_ws;         /* the reentrant entry point's name */
-  OpParam *params;      /* the weight arrays (the JIT binds these) */
+  const OpParam **params; /* the weight arrays (the JIT binds these);
+                             they belong to the Program */
   int nparams;
   int64_t input_numel, output_numel, workspace_bytes;
-  char *explain;        /* the lowering of each op, one line each */
 } Generated;
 
-/* Generate the model's C file and header (weights must be loaded). */
-void emit_model(const Model *m, const EmitOptions *o, Generated *g);
+/* Print the packed program as the model's C file and header. */
+void emit_program(const Program *p, const EmitOptions *o, Generated *g);
 void generated_free(Generated *g);
 
 /* ----------------------------------------------------------------- run.c */
@@ -456,9 +518,10 @@ typedef struct JitModel {
   ForwardFn fwd;     /* NAME_forward_ws */
 } JitModel;
 
-/* Emit and JIT-compile (weights must be loaded). A failure is a modelc
- * bug, reported as an internal error with TinyCC's message. */
-int jit_model(const Model *m, JitModel *jm, Diag *d);
+/* Emit and JIT-compile a packed program, which must outlive jm. A
+ * failure is a modelc bug, reported as an internal error with TinyCC's
+ * message. */
+int jit_program(const Program *p, JitModel *jm, Diag *d);
 void jit_model_free(JitModel *jm);
 
 #endif

@@ -12,14 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-int jit_model(const Model *m, JitModel *jm, Diag *d) {
+int jit_program(const Program *p, JitModel *jm, Diag *d) {
+  const Model *m = p->m;
   memset(jm, 0, sizeof *jm);
   EmitOptions eo = {1, NULL};
-  emit_model(m, &eo, &jm->g);
+  emit_program(p, &eo, &jm->g);
   JitSymbol *syms = mc_alloc(sizeof(JitSymbol) * (size_t)(jm->g.nparams + 1));
   for (int i = 0; i < jm->g.nparams; i++) {
-    syms[i].name = jm->g.params[i].name;
-    syms[i].addr = jm->g.params[i].data;
+    syms[i].name = jm->g.params[i]->name;
+    syms[i].addr = jm->g.params[i]->data;
   }
   char *file = mc_format("%s.c", m->name), *err = NULL;
   jm->jit = jit_compile(jm->g.c, file, NULL, syms, jm->g.nparams, &err);

@@ -21,11 +21,6 @@ static char *spec_relative(const Model *m, const char *path) {
   return mc_format("%.*s/%s", (int)(slash - m->file), m->file, path);
 }
 
-static int is_conv_or_linear(const Layer *l) {
-  const char *k = l->kind->name;
-  return strncmp(k, "Conv", 4) == 0 || strcmp(k, "Linear") == 0;
-}
-
 /* torch.manual_seed(seed), then each layer's reset_parameters() in order. */
 static void seeded_init(Model *m) {
   TorchGen g;
@@ -38,7 +33,7 @@ static void seeded_init(Model *m) {
       int64_t n = shape_numel(&pa->shape);
       pa->data = mc_alloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
     }
-    if (is_conv_or_linear(l)) {
+    if (l->kind->flags & KF_INIT_KAIMING) {
       Param *w = &l->param[P_WEIGHT], *b = &l->param[P_BIAS];
       int64_t fan_in = 1;
       for (int k = 1; k < w->shape.n; k++) fan_in *= w->shape.d[k];

@@ -5,14 +5,15 @@
  * most specs pass shape inference; when one does not (the generator's own
  * shape rules are simpler than PyTorch's), the layers before the failing
  * one are kept and the spec is checked again. A valid model then goes
- * through seeded weights, emit_model and TinyCC in memory, and runs.
+ * through the back end (driver.c), emit_program and TinyCC in memory,
+ * and runs.
  *
  * ASan does not see inside JIT-compiled code, so the buffers it gets are
  * fenced by hand: each sits between PROT_NONE pages with guard bytes
  * filling the rest of its pages, and the input is mapped read-only. The
  * checks, every one a crash when broken:
- *   - the JIT compiles what emit_model writes, and the sizes it reports
- *     agree with shape inference and plan_memory;
+ *   - the JIT compiles what emit_program writes, and the sizes it reports
+ *     agree with shape inference and the plan;
  *   - the generated code writes nothing outside its output and workspace
  *     (guard bytes intact; guard pages fault) and never writes its input;
  *   - two runs with different garbage in the workspace and the output give
@@ -468,11 +469,12 @@ static int cg_check(const char *text, Model *m, Diag *d, int *fail) {
   return -1;
 }
 
-static void cg_run(const Model *m, CgSrc *s) {
+static void cg_run(const Program *p, CgSrc *s) {
+  const Model *m = p->m;
   Diag d;
   memset(&d, 0, sizeof d);
   JitModel jm;
-  if (jit_model(m, &jm, &d))
+  if (jit_program(p, &jm, &d))
     FUZZ_FAIL("the JIT rejected the generated code:\n%s", d.text.s);
   diag_free(&d);
   const Shape *out = &m->layers[m->nlayers - 1].out;
@@ -487,7 +489,7 @@ static void cg_run(const Model *m, CgSrc *s) {
   /* The standalone file, compiled by the same TinyCC. */
   EmitOptions eo = {0, "fuzz"};
   Generated sa;
-  emit_model(m, &eo, &sa);
+  emit_program(p, &eo, &sa);
   Jit *saj = NULL;
   ForwardFn safwd = NULL;
   {
@@ -570,10 +572,13 @@ int fuzz_codegen_one(const uint8_t *data, size_t size) {
     fprintf(stderr, "%s%s\n%s\n", ok ? "VALID " : "INVALID ", text,
             d.text.s ? d.text.s : "");
   if (ok) {
-    plan_memory(&m);
-    if (weights_load(&m, NULL, &d))
-      FUZZ_FAIL("seeded weights failed:\n%s", d.text.s);
-    cg_run(&m, &s);
+    Program p;
+    CompileOptions co = {TARGET_GENERIC, KERNELS_FAST, 1, NULL};
+    if (compile_model(&m, &co, &p, &d))
+      FUZZ_FAIL("the back end (limits, seeded weights) failed:\n%s",
+                d.text.s);
+    cg_run(&p, &s);
+    program_free(&p);
   }
   model_free(&m);
   diag_free(&d);

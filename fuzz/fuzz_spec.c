@@ -1,6 +1,6 @@
 /* fuzz_spec.c: arbitrary bytes as the text of a spec, through the
  * sandbox, the DSL, argument binding, shape inference and, when the
- * shapes check, the memory plan. Low limits keep each input fast. No
+ * shapes check, the lowering decisions and the memory plan. Low limits keep each input fast. No
  * weights are loaded (a spec's `weights` path is never opened). */
 #include "fuzz.h"
 #include "modelc.h"
@@ -18,7 +18,12 @@ int fuzz_spec_one(const uint8_t *data, size_t size) {
   int r = spec_load_string("fuzz.lua", (const char *)data, size, &lim, &d, &m);
   if (r == 0) {
     r = shape_infer(&m, &d);
-    if (r == 0) plan_memory(&m);
+    if (r == 0) { /* the decisions and the plan, without weights */
+      Program p;
+      lower(&m, TARGET_GENERIC, KERNELS_FAST, &p);
+      plan_program(&p);
+      program_free(&p);
+    }
   }
   if (r != 0 && d.nerrors == 0)
     FUZZ_FAIL("spec rejected without an error message");

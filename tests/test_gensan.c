@@ -109,9 +109,10 @@ static void test_gensan_models(void **state) {
     Diag d = {0};
     Limits lim = {0}; /* every limit at its default */
     Model m;
+    Program p = {0};
     int r = spec_load(specs[i], &lim, &d, &m);
     if (r == 0) r = shape_infer(&m, &d);
-    if (r == 0) r = weights_load(&m, NULL, &d);
+    if (r == 0) r = compile_default(&m, &p, &d);
     if (r) {
       print_error("%s: %s\n", specs[i], d.text.s ? d.text.s : "");
       fail_msg("spec %s does not build", specs[i]);
@@ -119,7 +120,7 @@ static void test_gensan_models(void **state) {
     diag_free(&d);
     Generated g;
     EmitOptions eo = {0, "test"};
-    emit_model(&m, &eo, &g);
+    emit_program(&p, &eo, &g);
     names[i] = mc_strdup(m.name);
     char *cp = mc_format("%s/%s.c", workdir, m.name);
     char *hp = mc_format("%s/%s.h", workdir, m.name);
@@ -134,6 +135,7 @@ static void test_gensan_models(void **state) {
     free(dp);
     free(drv);
     generated_free(&g);
+    program_free(&p);
     model_free(&m);
   }
   char *lp = mc_format("%s/models.txt", workdir);

@@ -5,7 +5,7 @@
  * the random fixture (tests/fixtures/models/, from
  * tools/gen_model_fixture.py) and of the small 1-D fixture
  * (tests/fixtures/tiny/, from tools/gen_tiny_fixture.py: models that must
- * all take the vector lowering of compiler/tiny.c, which is checked) goes
+ * all take the vector lowering of compiler/kernels/vec1d.c, which is checked) goes
  * through spec -> shapes -> weights -> emitted C; the files are compiled
  * with gcc -Werror into shared objects, loaded, and run:
  *   - the output matches PyTorch within atol 1e-5 + rtol 1e-4;
@@ -41,6 +41,7 @@ typedef struct Case {
   char *spec, *name, *ref, *in; /* in: NULL = randn(seed 0) */
   int from;                     /* FROM_* */
   Model m;
+  Program p; /* lowered once: the file and the JIT print it */
   Generated g;
   int loaded;
   void (*fwd)(const float *, float *, void *);
@@ -114,14 +115,14 @@ static void generate_all(Buf *half0, Buf *half1, Buf *all) {
     Limits lim = {0}; /* every limit at its default */
     int r = spec_load(c->spec, &lim, &d, &c->m);
     if (r == 0) r = shape_infer(&c->m, &d);
-    if (r == 0) r = weights_load(&c->m, NULL, &d);
+    if (r == 0) r = compile_default(&c->m, &c->p, &d);
     if (r) {
       print_error("%s: %s\n", c->spec, d.text.s ? d.text.s : "");
       fail_msg("spec %s does not build", c->spec);
     }
     diag_free(&d);
     EmitOptions eo = {0, "test"};
-    emit_model(&c->m, &eo, &c->g);
+    emit_program(&c->p, &eo, &c->g);
     c->name = mc_strdup(c->m.name);
     for (int j = 0; j < i; j++) /* one C file and one set of symbols each */
       if (strcmp(cases[j].name, c->name) == 0)
@@ -207,7 +208,7 @@ static void test_models_generate_and_compile(void **state) {
     for (int i = 0; i < ncases; i++) {
       const char *c = cases[i].g.c;
       int w512 = has512 && strstr(c, "#if MC_AVX512");
-      if (w512 || (has2 && strstr(c, "MC_V8_AVX2"))) {
+      if (w512 || (has2 && cases[i].p.whole)) { /* vec1d: MC_V8 */
         buf_printf(&vec, " %s.c", cases[i].name), nvec++;
         cases[i].native = 1;
         n512 += w512 != 0;
@@ -265,23 +266,24 @@ static void test_models_generate_and_compile(void **state) {
 }
 
 /* Every model of tests/fixtures/tiny/ takes the vector lowering
- * (compiler/tiny.c): a change to its fits() that drops models fails here
- * instead of leaving them to the general lowering, untested. */
+ * (compiler/kernels/vec1d.c), as its lowered program says: a change to
+ * its fits() that drops models fails here instead of leaving them to the
+ * general lowering, untested. */
 static void test_models_tiny_lowering(void **state) {
   (void)state;
   int ntiny = 0, dropped = 0, others = 0;
   for (int i = 0; i < ncases; i++) {
     const Case *c = &cases[i];
     if (!c->loaded) fail_msg("%s was not generated", c->spec);
-    int vec = strstr(c->g.c, "#define MC_V8_AVX2 1") != NULL;
+    int vec = c->p.whole && strcmp(c->p.ops[0].kernel->name, "vec1d") == 0;
     if (c->from != FROM_TINY) {
       others += vec;
       continue;
     }
     ntiny++;
     if (!vec) {
-      print_error("%s: not lowered as a small 1-D model (no MC_V8_AVX2 in its "
-                  "C, %s/%s.c)\n", c->spec, workdir, c->name);
+      print_error("%s: not lowered as a small 1-D model (its first op: %s; "
+                  "%s/%s.c)\n", c->spec, c->p.ops[0].why, workdir, c->name);
       dropped++;
     }
   }
@@ -421,7 +423,7 @@ static void test_models_match_pytorch(void **state) {
     /* The same C through TinyCC in memory gives the same bits. */
     JitModel jm;
     Diag d = {0};
-    if (jit_model(&c->m, &jm, &d)) {
+    if (jit_program(&c->p, &jm, &d)) {
       print_error("%s: %s\n", c->name, d.text.s);
       ok = 0;
     } else {
@@ -614,6 +616,7 @@ static int teardown(void **state) {
   for (int i = 0; i < ncases; i++) {
     Case *c = &cases[i];
     if (c->loaded) generated_free(&c->g);
+    program_free(&c->p);
     model_free(&c->m);
     free(c->spec);
     free(c->name);

@@ -1,5 +1,5 @@
 /*
- * test_vector.c - the vector lowering of small 1-D models (compiler/tiny.c)
+ * test_vector.c - the vector lowering of small 1-D models (compiler/kernels/vec1d.c)
  * on the values where its two paths could differ from PyTorch: NaN and
  * infinities through ReLU and a max pool fused into the convolution, and
  * the padding lanes of a channel count that is not a multiple of 8, which
@@ -73,19 +73,22 @@ static void check(const char *how, const Case *c, const float *y) {
     }
 }
 
-static void load(const Case *c, Model *m, Generated *g) {
+static void load(const Case *c, Model *m, Program *p, Generated *g) {
   Diag d;
   assert_int_equal(run_spec_text(c->name, c->spec, &d, m), 0);
-  assert_int_equal(weights_load(m, NULL, &d), 0);
+  diag_free(&d);
+  assert_int_equal(compile_default(m, p, &d), 0);
   EmitOptions o = {0};
-  emit_model(m, &o, g);
+  emit_program(p, &o, g);
   diag_free(&d);
   /* The model takes the vector lowering, with the lowering asked for. */
-  assert_non_null(strstr(g->c, "#define MC_V8_AVX2 1"));
-  if (!strstr(g->explain, c->lowering)) {
-    print_error("%s: no '%s' in:\n%s", c->name, c->lowering, g->explain);
+  assert_true(p->whole);
+  char *explain = program_explain(p);
+  if (!strstr(explain, c->lowering)) {
+    print_error("%s: no '%s' in:\n%s", c->name, c->lowering, explain);
     fail();
   }
+  free(explain);
 }
 
 /* Compile the file with gcc and `flags`, run it on c->x. */
@@ -120,13 +123,14 @@ static void run_gcc(const Case *c, const Generated *g, const char *flags,
 
 static void run_case(const Case *c) {
   Model m;
+  Program p;
   Generated g;
-  load(c, &m, &g);
+  load(c, &m, &p, &g);
   float y[64];
 
   Diag d = {0};
   JitModel jm;
-  assert_int_equal(jit_model(&m, &jm, &d), 0);
+  assert_int_equal(jit_program(&p, &jm, &d), 0);
   float ws[4096];
   jm.fwd(c->x, y, ws);
   check("TinyCC", c, y);
@@ -143,6 +147,7 @@ static void run_case(const Case *c) {
     printf("%s: no AVX2 and FMA here; the portable paths only\n", c->name);
   }
   generated_free(&g);
+  program_free(&p);
   model_free(&m);
 }
 

@@ -23,10 +23,23 @@ static inline int run_spec_text(const char *path, const char *text, Diag *d,
   memset(d, 0, sizeof *d);
   int r = spec_load_string(path, text, strlen(text), &lim, d, &m);
   if (r == 0) r = shape_infer(&m, d);
-  if (r == 0) plan_memory(&m);
+  if (r == 0) { /* the workspace, for check's table */
+    Program p;
+    lower(&m, TARGET_GENERIC, KERNELS_FAST, &p);
+    plan_program(&p);
+    m.workspace_bytes = p.workspace_bytes;
+    program_free(&p);
+  }
   if (keep && r == 0) *keep = m;
   else model_free(&m);
   return r;
+}
+
+/* The back end with the fast kernels on the generic target: lower, plan,
+ * limits, weights (the spec's) and pack. */
+static inline int compile_default(Model *m, Program *p, Diag *d) {
+  CompileOptions o = {TARGET_GENERIC, KERNELS_FAST, 1, NULL};
+  return compile_model(m, &o, p, d);
 }
 
 /* Read a whole file; NULL if it cannot. */

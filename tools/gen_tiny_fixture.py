@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Reference fixtures for the vector lowering of small 1-D models
-(compiler/tiny.c): random models that all take it, with their PyTorch
+(compiler/kernels/vec1d.c): random models that all take it, with their PyTorch
 outputs.
 
     /usr/bin/python3 tools/gen_tiny_fixture.py [-n COUNT] [-o DIR]
@@ -20,7 +20,7 @@ tNNN.in.npy, tNNN.out.npy and index.tsv.  The models are named tNNN, not
 mNNN, so that tests/test_models.c can compile them next to the models of
 tests/fixtures/models/ (a model's name is its C file's and its symbols').
 
-Every model fits the lowering: the generator mirrors tiny.c's fits() (the
+Every model fits the lowering: the generator mirrors vec1d.c's fits() (the
 grammar: a Conv1d or Linear first; then Conv1d with groups 1 and zero
 padding, MaxPool1d, AvgPool1d, Linear after Flatten or Linear, BatchNorm1d
 folded into a batched Conv1d or a Linear on (N, F), activations, Dropout,
@@ -80,7 +80,7 @@ The fixture's own limits keep it small and quick to compile: <= 3000
 parameters and <= 400 input floats per sample per model, and <= 128
 vector statements unrolled (gcc -O1 spends some 15 ms on each with the
 portable mc_v8, the struct of 8 floats), so the models stay far below
-tiny.c's limits.
+vec1d.c's limits.
 """
 
 import argparse
@@ -100,7 +100,7 @@ SEED = 20250302
 DEFAULT_OUT = os.path.join(gmf.REPO, "tests", "fixtures", "tiny")
 TOOL = "tools/gen_tiny_fixture.py"
 
-# compiler/tiny.c's limits
+# compiler/kernels/vec1d.c's limits
 TINY_MAX_FLOATS = 4096
 TINY_MAX_UNROLL = 2048
 TINY_MAX_LINEAR = 1 << 18
@@ -178,7 +178,7 @@ def pad8(c):
 
 
 # --------------------------------------------------------------------------
-# a mirror of compiler/lower.c and compiler/tiny.c's planning
+# a mirror of compiler/lower.c and compiler/kernels/vec1d.c's planning
 
 ROLES = {"Conv1d": "op", "Linear": "op", "MaxPool1d": "op",
          "AvgPool1d": "op", "BatchNorm1d": "bn", "Flatten": "noop",
@@ -191,7 +191,7 @@ def role(kind):
 
 def window(layer):
     """Kernel, stride, dilation and low padding of a sliding-window layer,
-    as tiny.c's window() sees them."""
+    as vec1d.c's window() sees them."""
     kw = layer.kw
     k = kw["kernel_size"]
     if layer.kind == "Conv1d":
@@ -265,7 +265,7 @@ def src_view(ops, i):
 
 
 def plan(m):
-    """The ops of the model as tiny.c plans them, or None if fits() would
+    """The ops of the model as vec1d.c plans them, or None if fits() would
     refuse the model."""
     ops = lower(m)
     if not ops or not ops[0].main:
@@ -354,7 +354,7 @@ def plan(m):
 
 
 def linear_form(ops, i):
-    """How tiny.c's linear_body computes op i: a dict of its choices."""
+    """How vec1d.c's linear_body computes op i: a dict of its choices."""
     op = ops[i]
     c, length, cp = src_view(ops, i)
     F = op.main.kw["in_features"]

@@ -101,67 +101,31 @@ static char *act_expr(const Layer *l) {
   return s;
 }
 
-static void softmax_emit(Emit *e, const Op *op) {
-  const Layer *l = op->main;
-  int64_t dim = l->a.dim, n = l->in.d[dim], outer = 1, inner = 1;
-  for (int i = 0; i < dim; i++) outer *= l->in.d[i];
-  for (int i = (int)dim + 1; i < l->in.n; i++) inner *= l->in.d[i];
-  int log = l->kind == &kind_LogSoftmax;
-  em(e, "for (int a = 0; a < %lld; a++)", (long long)outer);
-  em(e, "  for (int b = 0; b < %lld; b++) {", (long long)inner);
-  e->depth++;
-  em(e, "const float *xa = x + a * %lld + b;", (long long)(n * inner));
-  em(e, "float *ya = y + a * %lld + b;", (long long)(n * inner));
-  char *xi = mc_format("xa[i * %lld]", (long long)inner);
-  if (inner == 1) {
-    free(xi);
-    xi = mc_strdup("xa[i]");
-  }
-  const char *yi = inner == 1 ? "ya[i]" : NULL;
-  char *yis = yi ? NULL : mc_format("ya[i * %lld]", (long long)inner);
-  if (!yi) yi = yis;
-  em(e, "float max = xa[0], sum = 0.0f;");
-  em(e, "for (int i = 1; i < %lld; i++) if (%s > max) max = %s;",
-     (long long)n, xi, xi);
-  em(e, "for (int i = 0; i < %lld; i++) sum += expf(%s - max);", (long long)n,
-     xi);
-  char *val = log ? mc_format("%s - max - logsum", xi)
-                  : mc_format("expf(%s - max) / sum", xi);
-  char *chain = em_act_chain(op, val);
-  if (log) em(e, "const float logsum = logf(sum);");
-  em(e, "for (int i = 0; i < %lld; i++) %s = %s;", (long long)n, yi, chain);
-  free(chain);
-  free(val);
-  free(xi);
-  free(yis);
-  em(e, "}");
-}
+#define ACT(kind, args, flags)                                             \
+  const LayerKind kind_##kind = {#kind,     0,    args,     0,       act_parse, \
+                                 act_shape, NULL, ROLE_ACT, FAM_ACT, flags,     \
+                                 act_expr};
 
-#define ACT(kind, args)                                                    \
-  const LayerKind kind_##kind = {#kind, 0,        args,     0, act_parse,  \
-                                 act_shape, NULL, ROLE_ACT, NULL, act_expr, \
-                                 NULL};
-
-ACT(ReLU, inplace_args)
-ACT(ReLU6, inplace_args)
-ACT(LeakyReLU, leaky_args)
-ACT(ELU, elu_args)
-ACT(Sigmoid, no_args)
-ACT(Tanh, no_args)
-ACT(GELU, gelu_args)
-ACT(SiLU, inplace_args)
+ACT(ReLU, inplace_args, KF_RELU)
+ACT(ReLU6, inplace_args, 0)
+ACT(LeakyReLU, leaky_args, 0)
+ACT(ELU, elu_args, 0)
+ACT(Sigmoid, no_args, 0)
+ACT(Tanh, no_args, 0)
+ACT(GELU, gelu_args, 0)
+ACT(SiLU, inplace_args, 0)
 
 const LayerKind kind_Softmax = {
     "Softmax", 0, softmax_args, 0, act_parse, act_shape,
     "y[a, i, b] = exp(x[a, i, b] - max) / sum over j of exp(x[a, j, b] - "
-    "max)", ROLE_OP, softmax_emit, NULL, NULL};
+    "max)", ROLE_OP, FAM_SOFTMAX, KF_IN_PLACE, NULL};
 const LayerKind kind_LogSoftmax = {
     "LogSoftmax", 0, softmax_args, 0, act_parse, act_shape,
     "y[a, i, b] = x[a, i, b] - max - log(sum over j of exp(x[a, j, b] - "
-    "max))", ROLE_OP, softmax_emit, NULL, NULL};
+    "max))", ROLE_OP, FAM_SOFTMAX, KF_IN_PLACE | KF_LOG, NULL};
 const LayerKind kind_Dropout = {"Dropout", 0, dropout_args, 0, act_parse,
-                                act_shape, NULL, ROLE_NOOP, NULL, NULL, NULL};
+                                act_shape, NULL, ROLE_NOOP, FAM_NOOP, 0, NULL};
 
 /* nn.Identity(*args, **kwargs) takes and ignores anything. */
 const LayerKind kind_Identity = {"Identity", 0, no_args, 1, act_parse,
-                                 act_shape, NULL, ROLE_NOOP, NULL, NULL, NULL};
+                                 act_shape, NULL, ROLE_NOOP, FAM_NOOP, 0, NULL};

@@ -30,29 +30,4 @@ extern const LayerKind kind_ReLU, kind_ReLU6, kind_LeakyReLU, kind_ELU,
     kind_Sigmoid, kind_Tanh, kind_GELU, kind_SiLU, kind_Softmax,
     kind_LogSoftmax, kind_Dropout, kind_Identity;
 
-
-
-/* The loops of a sliding-window layer (convolution, pooling): for each
- * kernel tap, the output positions whose input is inside the tensor, so
- * padding costs no test in the inner loop. Output positions are t (1-D),
- * oy ox (2-D), oz oy ox (3-D); taps k, ky kx, kz ky kx. */
-typedef struct Taps {
-  int nsp;
-  int64_t O[3], I[3], K[3], S[3], D[3], P[3]; /* P: zeros on the low side */
-  int64_t A[3], B[3]; /* only outputs in [A, B) (B = 0: up to O) */
-} Taps;
-
-typedef struct TapPrinter {
-  /* Optional: print once per tap before its output loops (kidx: the
-   * tap's index into a [K...] array). */
-  void (*pre)(Emit *e, const char *kidx, void *ctx);
-  /* Print the statement for one output: yidx indexes the output plane,
-   * xidx the input plane. */
-  void (*stmt)(Emit *e, const char *yidx, const char *xidx, const char *kidx,
-               void *ctx);
-  void *ctx;
-} TapPrinter;
-
-/* Returns how many taps read any input (0: all read padding only). */
-int em_taps(Emit *e, const Taps *t, const TapPrinter *pr);
 #endif

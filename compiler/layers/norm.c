@@ -76,111 +76,13 @@ static int bn_shape(Layer *l, Diag *d) {
   return 0;
 }
 
-/* ------------------------------------------------------------- lowering
- *
- * A BatchNorm after a Conv or Linear is folded into its weights (lower.c,
- * em_fold_bn). Here it runs on its own: with running statistics as
- * y = x * scale[c] + shift[c], scale and shift computed at compile time
- * as PyTorch computes them (alpha = weight / sqrt(var + eps), beta = bias
- * - mean * alpha); without, with the batch's own mean and biased variance,
- * accumulated in double. */
-
-static void bn_emit(Emit *e, const Op *op) {
-  const Layer *l = op->main;
-  const LayerArgs *a = &l->a;
-  int64_t n = l->in.d[0], c = l->in.d[1];
-  int64_t inner = shape_numel(&l->in) / (n * c);
-  if (a->track_running_stats) {
-    float *scale = mc_alloc(sizeof(float) * (size_t)c);
-    float *shift = mc_alloc(sizeof(float) * (size_t)c);
-    const Param *p = l->param;
-    for (int64_t i = 0; i < c; i++) {
-      double alpha = (a->affine ? p[P_WEIGHT].data[i] : 1.0) /
-                     sqrt((double)p[P_RUNNING_VAR].data[i] + a->eps);
-      scale[i] = (float)alpha;
-      shift[i] = (float)((a->affine ? p[P_BIAS].data[i] : 0.0) -
-                         p[P_RUNNING_MEAN].data[i] * alpha);
-    }
-    char *w1 = mc_format("%s: weight / sqrt(running_var + eps)", l->prefix);
-    char *w2 = mc_format("%s: bias - running_mean * scale", l->prefix);
-    const char *sn = em_param(e, op, "scale", scale, c, w1);
-    const char *hn = em_param(e, op, "shift", shift, c, w2);
-    free(w1);
-    free(w2);
-    em(e, "for (int n = 0; n < %lld; n++)", (long long)n);
-    e->depth++;
-    em(e, "for (int c = 0; c < %lld; c++) {", (long long)c);
-    em(e, "const float *xc = x + (n * %lld + c) * %lld;", (long long)c,
-       (long long)inner);
-    em(e, "float *yc = y + (n * %lld + c) * %lld;", (long long)c,
-       (long long)inner);
-    char *chain = em_act_chain(op, "(xc[i] * s + h)");
-    em(e, "const float s = %s[c], h = %s[c];", sn, hn);
-    em(e, "for (int i = 0; i < %lld; i++) yc[i] = %s;", (long long)inner,
-       chain);
-    free(chain);
-    em(e, "}");
-    e->depth--;
-    return;
-  }
-  const char *wn = NULL, *bn = NULL;
-  if (a->affine) {
-    char *w1 = mc_format("%s.weight [%lld]", l->prefix, (long long)c);
-    char *w2 = mc_format("%s.bias [%lld]", l->prefix, (long long)c);
-    wn = em_param(e, op, "weight", em_copy(&l->param[P_WEIGHT]), c, w1);
-    bn = em_param(e, op, "bias", em_copy(&l->param[P_BIAS]), c, w2);
-    free(w1);
-    free(w2);
-  }
-  char *eps = em_float((float)a->eps);
-  em(e, "/* no running statistics: normalise with the batch's own */");
-  em(e, "for (int c = 0; c < %lld; c++) {", (long long)c);
-  em(e, "double sum = 0.0, sq = 0.0;");
-  em(e, "for (int n = 0; n < %lld; n++) {", (long long)n);
-  em(e, "const float *xc = x + (n * %lld + c) * %lld;", (long long)c,
-     (long long)inner);
-  em(e, "for (int i = 0; i < %lld; i++) sum += xc[i];", (long long)inner);
-  em(e, "}");
-  em(e, "const double mean = sum / %lld.0;", (long long)(n * inner));
-  em(e, "for (int n = 0; n < %lld; n++) {", (long long)n);
-  em(e, "const float *xc = x + (n * %lld + c) * %lld;", (long long)c,
-     (long long)inner);
-  em(e, "for (int i = 0; i < %lld; i++) {", (long long)inner);
-  em(e, "const double d = xc[i] - mean;");
-  em(e, "sq += d * d;");
-  em(e, "}");
-  em(e, "}");
-  em(e, "const float invstd = (float)(1.0 / sqrt(sq / %lld.0 + %.17g));",
-     (long long)(n * inner), a->eps);
-  if (a->affine) {
-    em(e, "const float s = invstd * %s[c];", wn);
-    em(e, "const float h = %s[c] - (float)mean * s;", bn);
-  } else {
-    em(e, "const float s = invstd;");
-    em(e, "const float h = -(float)mean * s;");
-  }
-  char *chain = em_act_chain(op, "(yc[i] * s + h)");
-  em(e, "for (int n = 0; n < %lld; n++) {", (long long)n);
-  em(e, "const float *xc = x + (n * %lld + c) * %lld;", (long long)c,
-     (long long)inner);
-  em(e, "float *yc = y + (n * %lld + c) * %lld;", (long long)c,
-     (long long)inner);
-  free(chain);
-  chain = em_act_chain(op, "(xc[i] * s + h)");
-  em(e, "for (int i = 0; i < %lld; i++) yc[i] = %s;", (long long)inner, chain);
-  free(chain);
-  em(e, "}");
-  em(e, "}");
-  free(eps);
-}
-
 #define BN_FORMULA                                                         \
   "y[n, c, ...] = (x[n, c, ...] - mean[c]) / sqrt(var[c] + eps) * "        \
   "weight[c] + bias[c]"
 
 const LayerKind kind_BatchNorm1d = {"BatchNorm1d", 1, bn_args, 0, bn_parse,
-                                    bn_shape, BN_FORMULA, ROLE_BN, bn_emit,
-                                    NULL, NULL};
+                                    bn_shape, BN_FORMULA, ROLE_BN, FAM_NORM, 0,
+                                    NULL};
 const LayerKind kind_BatchNorm2d = {"BatchNorm2d", 2, bn_args, 0, bn_parse,
-                                    bn_shape, BN_FORMULA, ROLE_BN, bn_emit,
-                                    NULL, NULL};
+                                    bn_shape, BN_FORMULA, ROLE_BN, FAM_NORM, 0,
+                                    NULL};

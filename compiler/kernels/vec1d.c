@@ -1,4 +1,4 @@
-/* tiny.c: the vector lowering of small 1-D models.
+/* kernels/vec1d.c: the vector lowering of small 1-D models.
  *
  * A small model (a few thousand floats per tensor, a few thousand vector
  * statements in all) spends its time on per-op overhead, not arithmetic:
@@ -22,8 +22,7 @@
  * The model's input and output keep PyTorch's layout: the first op reads
  * the input one float at a time, the last scatters its vectors. The
  * workspace holds one sample's tensors, ping-ponged as in plan.c. */
-#include "modelc.h"
-#include "layers/layers.h"
+#include "kernels/kernel.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -50,7 +49,7 @@ static View src_view(const Program *p, int i) {
     return v;
   }
   const Shape *s = &p->ops[0].in;
-  if (p->ops[0].main->kind == &kind_Linear) {
+  if (p->ops[0].main->kind->family == FAM_LINEAR) {
     v.c = s->d[s->n - 1], v.l = 1;
   } else {
     v.c = s->d[s->n - 2], v.l = s->d[s->n - 1];
@@ -63,13 +62,22 @@ static void window(const Layer *l, int64_t *k, int64_t *s, int64_t *d,
                    int64_t *p) {
   *k = l->a.kernel[0];
   *s = l->a.stride[0];
-  *d = l->kind == &kind_AvgPool1d ? 1 : l->a.dilation[0];
+  *d = l->kind->family == FAM_AVGPOOL ? 1 : l->a.dilation[0];
   *p = l->a.pad_lo[0];
 }
 
+static int is_conv1d(const Layer *l) {
+  return l->kind->family == FAM_CONV && l->kind->nsp == 1;
+}
+
+static int is_linear(const Layer *l) {
+  return l->kind->family == FAM_LINEAR;
+}
+
 static int is_window(const Layer *l) {
-  return l->kind == &kind_Conv1d || l->kind == &kind_MaxPool1d ||
-         l->kind == &kind_AvgPool1d;
+  return is_conv1d(l) || ((l->kind->family == FAM_MAXPOOL ||
+                           l->kind->family == FAM_AVGPOOL) &&
+                          l->kind->nsp == 1);
 }
 
 /* Does the program fit the lowering? Sets each op's output view. */
@@ -78,10 +86,10 @@ static int fits(Program *p, int64_t *batch) {
   if (!f->main) return 0;
   const Shape *in = &f->in;
   int batched;
-  if (f->main->kind == &kind_Conv1d) batched = in->n == 3;
-  else if (f->main->kind == &kind_Linear) batched = in->n == 2;
+  if (is_conv1d(f->main)) batched = in->n == 3;
+  else if (is_linear(f->main)) batched = in->n == 2;
   else return 0;
-  if (f->main->kind == &kind_Linear && in->n > 2) return 0;
+  if (is_linear(f->main) && in->n > 2) return 0;
   int64_t n = batched ? in->d[0] : 1;
   int64_t unroll = 0;
   for (int i = 0; i < p->nops; i++) {
@@ -94,17 +102,17 @@ static int fits(Program *p, int64_t *batch) {
       /* (N, C, L), or (C, L) in a model without a batch */
       if (batched ? s->n != 3 || s->d[0] != n : s->n != 2) return 0;
       if (s->d[s->n - 2] != v.c || s->d[s->n - 1] != v.l) return 0;
-      if (l->kind == &kind_Conv1d &&
+      if (is_conv1d(l) &&
           (l->a.groups != 1 || l->a.pad_mode != PAD_ZEROS))
         return 0;
-      if (l->kind != &kind_Conv1d && i == 0) return 0;
-      op->vc = l->kind == &kind_Conv1d ? l->a.out : v.c;
+      if (!is_conv1d(l) && i == 0) return 0;
+      op->vc = is_conv1d(l) ? l->a.out : v.c;
       op->vl = l->out.d[l->out.n - 1];
       int64_t k, st, d, pl;
       window(l, &k, &st, &d, &pl);
-      int64_t per = l->kind == &kind_Conv1d ? v.c * k : k;
+      int64_t per = is_conv1d(l) ? v.c * k : k;
       unroll += op->vl * per * (pad8(op->vc) / 8);
-    } else if (l->kind == &kind_Linear) {
+    } else if (is_linear(l)) {
       /* (N, F) with F the previous tensor flattened, or (F) unbatched */
       if (s->n == 2 ? s->d[0] != n || s->d[1] != v.c * v.l
                     : s->n != 1 || n != 1 || s->d[0] != v.c * v.l)
@@ -151,7 +159,7 @@ static void mark_needs(Program *p) {
 static void fuse_pools(Program *p) {
   for (int i = 0; i + 1 < p->nops; i++) {
     Op *op = &p->ops[i], *next = &p->ops[i + 1];
-    if (op->main->kind != &kind_Conv1d || next->main->kind == &kind_Conv1d ||
+    if (!is_conv1d(op->main) || is_conv1d(next->main) ||
         !is_window(next->main))
       continue;
     int64_t k, s, d, pl;
@@ -163,42 +171,29 @@ static void fuse_pools(Program *p) {
   }
 }
 
-int tiny_plan(Program *p) {
+extern const Kernel kernel_vec1d;
+static void why_op(const Program *p, Op *op, char *why, size_t n);
+
+int vec1d_decide(Program *p) {
   int64_t batch;
-  if (!p->nops || !fits(p, &batch)) return 0;
+  if (!p->nops || p->target != TARGET_GENERIC || !fits(p, &batch)) return 0;
   mark_needs(p);
   fuse_pools(p);
-  /* One sample's tensors, alternating between the two ends of the
-   * workspace; a fused pool's input is never stored. */
-  int64_t total = 0, prev = 0;
-  for (int i = 0; i + 1 < p->nops; i++) {
-    const Op *op = &p->ops[i];
-    if (op->pooled) continue;
-    int64_t b = round64(op->vl * op->vcp * 4);
-    if (prev + b > total) total = prev + b;
-    prev = b;
-  }
-  int side = 0;
-  BufRef src = {BUF_INPUT, 0};
   for (int i = 0; i < p->nops; i++) {
     Op *op = &p->ops[i];
+    op->kernel = &kernel_vec1d;
     op->scratch = 0;
-    if (op->pooled) continue; /* set with its pool's below */
-    Op *head = op->fused ? op - 1 : op;
-    BufRef dst = {BUF_OUTPUT, 0};
-    if (i < p->nops - 1) {
-      int64_t outsz = round64(op->vl * op->vcp * 4);
-      dst.kind = BUF_WS;
-      dst.off = side ? total - outsz : 0;
-      side = !side;
-    }
-    head->src = op->src = src;
-    head->dst = op->dst = dst;
-    src = dst;
+    op->out_bytes = round64(op->vl * op->vcp * 4);
   }
-  p->tiny = 1;
+  p->whole = 1;
   p->batch = batch;
-  p->workspace_bytes = total;
+  for (int i = 0; i < p->nops; i++) {
+    Op *op = &p->ops[i];
+    if (op->fused)
+      snprintf(op->why, sizeof op->why, "fused into %s", op[-1].fname);
+    else
+      why_op(p, op, op->why, sizeof op->why);
+  }
   return 1;
 }
 
@@ -208,7 +203,7 @@ int tiny_plan(Program *p) {
 static void vec_acts(Emit *e, const Op *op, const char *v) {
   for (int i = 0; i < op->nact; i++) {
     const Layer *a = op->act[i];
-    if (a->kind == &kind_ReLU) {
+    if (a->kind->flags & KF_RELU) {
       em(e, "MC_VRELU(%s);", v);
       continue;
     }
@@ -290,28 +285,17 @@ static int64_t src_at(const View *v, int64_t c, int64_t x) {
   return v->cp ? x * v->cp + c : c * v->l + x;
 }
 
-static char *bias_what(const Op *op, int64_t n) {
-  const Layer *l = op->main;
-  if (op->bn)
-    return mc_format("%s%s folded with %s's running statistics and affine, "
-                     "padded to %lld", l->param[P_BIAS].used ? l->prefix
-                     : "no bias", l->param[P_BIAS].used ? ".bias" : "",
-                     op->bn->prefix, (long long)n);
-  if (l->param[P_BIAS].used)
-    return mc_format("%s.bias [%lld], padded to %lld", l->prefix,
-                     (long long)l->a.out, (long long)n);
-  return mc_format("no bias: zeros");
-}
-
 static int64_t avg_divisor(const Layer *l, int64_t t, int64_t len);
 
-static int avg_pool(const Op *op) { return op->main->kind == &kind_AvgPool1d; }
+static int avg_pool(const Op *op) {
+  return op->main->kind->family == FAM_AVGPOOL;
+}
 
 /* Are the op's activations all ReLU? max(relu(a), relu(b)) is
  * relu(max(a, b)) bit for bit, NaN and -0.0 included. */
 static int relu_only(const Op *op) {
   for (int i = 0; i < op->nact; i++)
-    if (op->act[i]->kind != &kind_ReLU) return 0;
+    if (!(op->act[i]->kind->flags & KF_RELU)) return 0;
   return 1;
 }
 
@@ -431,68 +415,100 @@ static void conv_unit(Emit *e, const void *p, const At *at) {
   }
 }
 
-static void conv_body(Emit *e, const Op *op, const View *v) {
-  const Layer *l = op->main;
-  int64_t ci = v->c, co = op->vc, cp = op->vcp, nq = cp / 8;
+/* What a convolution computes: how many outputs (every tap of a fused
+ * pool's windows) and how many of their taps read the input, and how
+ * many output positions are stored. */
+static void conv_counts(const Op *op, const View *v, int64_t *convs,
+                        int64_t *reads, int64_t *done) {
   int64_t K, S, D, P;
-  window(l, &K, &S, &D, &P);
-  float *w = em_copy(&l->param[P_WEIGHT]);
-  float *b = l->param[P_BIAS].used ? em_copy(&l->param[P_BIAS]) : NULL;
-  if (op->bn) b = em_fold_bn(op, w, b, co, ci * K);
-  float *wv = mc_alloc(sizeof(float) * (size_t)(ci * K * cp));
-  float *bv = mc_alloc(sizeof(float) * (size_t)cp);
-  for (int64_t c = 0; c < ci; c++)
-    for (int64_t k = 0; k < K; k++)
-      for (int64_t j = 0; j < cp; j++)
-        wv[(c * K + k) * cp + j] = j < co ? w[(j * ci + c) * K + k] : 0.0f;
-  for (int64_t j = 0; j < cp; j++) bv[j] = b && j < co ? b[j] : 0.0f;
-  char *ws = shape_str(&l->param[P_WEIGHT].shape);
-  char *what = mc_format("%s.weight %s%s, packed [in][kernel][out, padded to "
-                         "%lld]", l->prefix, ws, op->bn ? " times the "
-                         "BatchNorm scale" : "", (long long)cp);
-  ConvCtx cx = {op, op->pooled ? op + 1 : NULL, v, NULL, NULL, 0};
-  /* Which convolution outputs are computed, and do any of them read the
-   * input? (Every window of a pool after it may read padding only.) */
-  int64_t convs = 0, reads = 0;
-  for (int64_t u = 0; u < (cx.pool ? cx.pool->vl : op->vl); u++) {
-    if (!(cx.pool ? cx.pool : op)->need[u]) continue;
+  window(op->main, &K, &S, &D, &P);
+  const Op *pool = op->pooled ? op + 1 : NULL, *out = pool ? pool : op;
+  *convs = *reads = *done = 0;
+  for (int64_t u = 0; u < out->vl; u++) {
+    if (!out->need[u]) continue;
+    ++*done;
     int64_t pk = 1, ps = 1, pd = 1, pp = 0;
-    if (cx.pool) window(cx.pool->main, &pk, &ps, &pd, &pp);
+    if (pool) window(pool->main, &pk, &ps, &pd, &pp);
     for (int64_t j = 0; j < pk; j++) {
-      int64_t t = cx.pool ? u * ps + j * pd - pp : u;
+      int64_t t = pool ? u * ps + j * pd - pp : u;
       if (t < 0 || t >= op->vl) continue;
-      convs++;
+      ++*convs;
       for (int64_t k = 0; k < K; k++) {
         int64_t x = t * S + k * D - P;
-        reads += x >= 0 && x < v->l;
+        *reads += x >= 0 && x < v->l;
       }
     }
   }
-  if (reads) cx.wn = em_param(e, op, "wv", wv, ci * K * cp, what);
-  else free(wv);
-  free(what);
-  what = bias_what(op, cp);
-  if (convs) cx.bn = em_param(e, op, "bv", bv, cp, what);
-  else free(bv);
-  free(what);
+}
+
+/* The ReLU after a fused max pool: max(relu(a), relu(b)) is relu(max(a,
+ * b)) bit for bit, so it is applied once, after the max. */
+static int conv_late_relu(const Op *op) {
+  return op->pooled && !avg_pool(op + 1) && relu_only(op);
+}
+
+static void conv_why(const Op *op, const View *v, char *why, size_t n) {
+  int64_t convs, reads, done, K, S, D, P;
+  window(op->main, &K, &S, &D, &P);
+  conv_counts(op, v, &convs, &reads, &done);
+  const Op *out = op->pooled ? op + 1 : op;
+  snprintf(why, n, "vector: whole model channels-last, %lld of %lld output "
+           "positions%s x %lld vectors of 8 channels, over %lld input "
+           "channels x %lld taps%s", (long long)done, (long long)out->vl,
+           done < out->vl ? " (the rest are never read)" : "",
+           (long long)(op->vcp / 8), (long long)v->c, (long long)K,
+           op->pooled ? conv_late_relu(op)
+                          ? "; the pool that follows is fused, taking its "
+                            "max before the ReLU"
+                          : "; the pool that follows is fused"
+                      : "");
+}
+
+/* Weights packed [in][tap][out, padded], and the bias padded; neither
+ * when no output reads them. */
+static void conv_pack(Op *op, const View *v) {
+  const Layer *l = op->main;
+  int64_t ci = v->c, co = op->vc, cp = op->vcp, convs, reads, done;
+  int64_t K, S, D, P;
+  window(l, &K, &S, &D, &P);
+  conv_counts(op, v, &convs, &reads, &done);
+  float *w, *b;
+  pack_folded(op, &w, &b, co, ci * K);
+  char *ws = shape_str(&l->param[P_WEIGHT].shape);
+  if (reads) {
+    float *wv = mc_alloc(sizeof(float) * (size_t)(ci * K * cp));
+    for (int64_t c = 0; c < ci; c++)
+      for (int64_t k = 0; k < K; k++)
+        for (int64_t j = 0; j < cp; j++)
+          wv[(c * K + k) * cp + j] = j < co ? w[(j * ci + c) * K + k] : 0.0f;
+    pack_add(op, "wv", wv, ci * K * cp,
+             mc_format("%s.weight %s%s%s%s, packed [in][kernel][out, padded "
+                       "to %lld]", l->prefix, ws, op->bn ? ", times " : "",
+                       op->bn ? op->bn->prefix : "", op->bn ? "'s scale" : "",
+                       (long long)cp));
+  }
+  if (convs) {
+    float *bv = mc_alloc(sizeof(float) * (size_t)cp);
+    for (int64_t j = 0; j < cp; j++) bv[j] = b && j < co ? b[j] : 0.0f;
+    char *pad = mc_format(", padded to %lld", (long long)cp);
+    pack_add(op, "bv", bv, cp, pack_bias_what(op, pad));
+    free(pad);
+  }
   free(ws);
   free(w);
   free(b);
+}
+
+static void conv_body(Emit *e, const Op *op, const View *v) {
+  int64_t convs, reads, done;
+  conv_counts(op, v, &convs, &reads, &done);
+  ConvCtx cx = {op, op->pooled ? op + 1 : NULL, v, op_array(op, "wv"),
+                op_array(op, "bv"), conv_late_relu(op)};
   const Op *out = cx.pool ? cx.pool : op;
-  cx.late = cx.pool && !avg_pool(cx.pool) && relu_only(op);
-  int64_t done = 0;
-  for (int64_t u = 0; u < out->vl; u++) done += out->need[u] != 0;
   positions(e, out->need, out->vl, conv_regular, &cx, conv_unit);
   /* Every tap of every output read padding, or no output is read later. */
   if (!reads) em(e, "(void)x;");
   if (!done) em(e, "(void)y;");
-  em_explain(e, op, "vector: whole model channels-last, %lld of %lld output "
-             "positions%s x %lld vectors of 8 channels, over %lld input "
-             "channels x %lld taps%s", (long long)done,
-             (long long)out->vl, done < out->vl ? " (the rest are never read)"
-             : "", (long long)nq, (long long)ci, (long long)K, cx.pool ?
-             cx.late ? "; the pool that follows is fused, taking its max "
-             "before the ReLU" : "; the pool that follows is fused" : "");
 }
 
 /* PyTorch's avg_pool1d divisor for output t. */
@@ -552,66 +568,129 @@ static void pool_unit(Emit *e, const void *p, const At *at) {
   }
 }
 
-static void pool_body(Emit *e, const Op *op, const View *v) {
-  int64_t nq = op->vcp / 8, done = 0, reads = 0, K, S, D, P;
+static void pool_counts(const Op *op, const View *v, int64_t *reads,
+                        int64_t *done) {
+  int64_t K, S, D, P;
   window(op->main, &K, &S, &D, &P);
+  *reads = *done = 0;
   for (int64_t u = 0; u < op->vl; u++) {
     if (!op->need[u]) continue;
-    done++;
+    ++*done;
     for (int64_t k = 0; k < K; k++) {
       int64_t x = u * S + k * D - P;
-      reads += x >= 0 && x < v->l;
+      *reads += x >= 0 && x < v->l;
     }
   }
+}
+
+static void pool_why(const Op *op, const View *v, char *why, size_t n) {
+  int64_t reads, done;
+  pool_counts(op, v, &reads, &done);
+  snprintf(why, n, "vector: whole model channels-last, %lld of %lld output "
+           "positions%s x %lld vectors of 8 channels, %s over the taps "
+           "inside the input", (long long)done, (long long)op->vl,
+           done < op->vl ? " (the rest are never read)" : "",
+           (long long)(op->vcp / 8), avg_pool(op) ? "summed" : "max");
+}
+
+static void pool_body(Emit *e, const Op *op, const View *v) {
+  int64_t reads, done;
+  pool_counts(op, v, &reads, &done);
   PoolCtx cx = {op, v};
   positions(e, op->need, op->vl, pool_regular, &cx, pool_unit);
   if (!reads) em(e, "(void)x;"); /* every window is padding */
   if (!done) em(e, "(void)y;");
-  em_explain(e, op, "vector: whole model channels-last, %lld of %lld output "
-             "positions%s x %lld vectors of 8 channels, %s over the taps "
-             "inside the input", (long long)done, (long long)op->vl,
-             done < op->vl ? " (the rest are never read)" : "", (long long)nq,
-             avg_pool(op) ? "summed" : "max");
 }
 
-static void linear_body(Emit *e, const Op *op, const View *v) {
-  const Layer *l = op->main;
-  int64_t F = l->a.in, O = l->a.out, op8 = op->vcp, nqo = op8 / 8;
-  /* The source in storage order: the input as given, or channels-last
-   * with its padding lanes (zeros, so a zero weight keeps them out). */
-  int64_t R = v->cp ? v->l * v->cp : F;
-  float *w = em_copy(&l->param[P_WEIGHT]);
-  float *b = l->param[P_BIAS].used ? em_copy(&l->param[P_BIAS]) : NULL;
-  if (op->bn) b = em_fold_bn(op, w, b, O, F);
-  /* The feature read at storage position r, or -1 for a padding lane. */
-  int64_t *feat = mc_alloc(sizeof(int64_t) * (size_t)R);
-  for (int64_t r = 0; r < R; r++) {
+/* The source in storage order: the input as given, or channels-last with
+ * its padding lanes (zeros, so a zero weight keeps them out). The feature
+ * read at storage position r, or -1 for a padding lane; *R positions. */
+static int64_t *linear_feat(const Op *op, const View *v, int64_t *R) {
+  int64_t F = op->main->a.in;
+  *R = v->cp ? v->l * v->cp : F;
+  int64_t *feat = mc_alloc(sizeof(int64_t) * (size_t)(*R > 0 ? *R : 1));
+  for (int64_t r = 0; r < *R; r++) {
     if (!v->cp) feat[r] = r;
     else {
       int64_t t = r / v->cp, c = r % v->cp;
       feat[r] = c < v->c ? c * v->l + t : -1;
     }
   }
-  int dot = v->cp && O * (R / 8 + 8) < R * nqo;
+  return feat;
+}
+
+/* A dot product per output, or an axpy over vectors of outputs: whichever
+ * takes fewer vector operations. */
+static int linear_dot(const Op *op, const View *v) {
+  int64_t O = op->main->a.out, nqo = op->vcp / 8;
+  int64_t R = v->cp ? v->l * v->cp : op->main->a.in;
+  return v->cp && O * (R / 8 + 8) < R * nqo;
+}
+
+static void linear_why(const Op *op, const View *v, char *why, size_t n) {
+  int64_t O = op->main->a.out, nqo = op->vcp / 8;
+  int64_t R = v->cp ? v->l * v->cp : op->main->a.in;
+  int64_t nch = R / 8, nacc = nch < 4 ? nch : 4;
+  if (linear_dot(op, v))
+    snprintf(why, n, "vector dot: each of %lld outputs a dot product of "
+             "%lld vectors in %lld partial sums", (long long)O,
+             (long long)nch, (long long)nacc);
+  else
+    snprintf(why, n, "vector axpy: %lld inputs each add a row of weights "
+             "to %lld vectors of 8 outputs", (long long)R, (long long)nqo);
+}
+
+static void linear_pack(Op *op, const View *v) {
+  const Layer *l = op->main;
+  int64_t F = l->a.in, O = l->a.out, op8 = op->vcp, R;
+  int64_t *feat = linear_feat(op, v, &R);
+  float *w, *b;
+  pack_folded(op, &w, &b, O, F);
   char *ws = shape_str(&l->param[P_WEIGHT].shape);
-  const char *wn, *bn;
-  char *what;
-  if (dot) {
+  char *scaled = op->bn ? mc_format(", times %s's scale", op->bn->prefix)
+                        : mc_strdup("");
+  if (linear_dot(op, v)) {
     float *wd = mc_alloc(sizeof(float) * (size_t)(O * R));
     for (int64_t o = 0; o < O; o++)
       for (int64_t r = 0; r < R; r++)
         wd[o * R + r] = feat[r] >= 0 ? w[o * F + feat[r]] : 0.0f;
-    what = mc_format("%s.weight %s%s, [out][in in the order the input is "
-                     "stored: position, channel padded to %lld]", l->prefix,
-                     ws, op->bn ? " times the BatchNorm scale" : "",
-                     (long long)v->cp);
-    wn = em_param(e, op, "wd", wd, O * R, what);
-    free(what);
+    pack_add(op, "wd", wd, O * R,
+             mc_format("%s.weight %s%s, [out][in in the order the input is "
+                       "stored: position, channel padded to %lld]",
+                       l->prefix, ws, scaled, (long long)v->cp));
     float *bd = mc_alloc(sizeof(float) * (size_t)O);
     for (int64_t o = 0; o < O; o++) bd[o] = b ? b[o] : 0.0f;
-    what = bias_what(op, O);
-    bn = em_param(e, op, "b", bd, O, what);
-    free(what);
+    pack_add(op, "b", bd, O, pack_bias_what(op, ""));
+  } else {
+    float *wa = mc_alloc(sizeof(float) * (size_t)(R * op8));
+    for (int64_t r = 0; r < R; r++)
+      for (int64_t j = 0; j < op8; j++)
+        wa[r * op8 + j] = feat[r] >= 0 && j < O ? w[j * F + feat[r]] : 0.0f;
+    pack_add(op, "wa", wa, R * op8,
+             mc_format("%s.weight %s%s, transposed: [in in the order the "
+                       "input is stored][out, padded to %lld]", l->prefix,
+                       ws, scaled, (long long)op8));
+    float *bv = mc_alloc(sizeof(float) * (size_t)op8);
+    for (int64_t j = 0; j < op8; j++) bv[j] = b && j < O ? b[j] : 0.0f;
+    char *pad = mc_format(", padded to %lld", (long long)op8);
+    pack_add(op, "bv", bv, op8, pack_bias_what(op, pad));
+    free(pad);
+  }
+  free(scaled);
+  free(ws);
+  free(w);
+  free(b);
+  free(feat);
+}
+
+static void linear_body(Emit *e, const Op *op, const View *v) {
+  const Layer *l = op->main;
+  int64_t O = l->a.out, op8 = op->vcp, nqo = op8 / 8, R;
+  int64_t *feat = linear_feat(op, v, &R);
+  const char *wn, *bn;
+  if (linear_dot(op, v)) {
+    wn = op_array(op, "wd");
+    bn = op_array(op, "b");
     int64_t nch = R / 8, nacc = nch < 4 ? nch : 4;
     for (int64_t o = 0; o < O; o++) {
       em(e, "{ /* output %lld */", (long long)o);
@@ -648,25 +727,9 @@ static void linear_body(Emit *e, const Op *op, const View *v) {
     if (op->dst.kind != BUF_OUTPUT && O < op8)
       em(e, "for (int o = %lld; o < %lld; o++) y[o] = 0.0f; /* padding */",
          (long long)O, (long long)op8);
-    em_explain(e, op, "vector dot: each of %lld outputs a dot product of %lld "
-               "vectors in %lld partial sums", (long long)O, (long long)nch,
-               (long long)nacc);
   } else {
-    float *wa = mc_alloc(sizeof(float) * (size_t)(R * op8));
-    for (int64_t r = 0; r < R; r++)
-      for (int64_t j = 0; j < op8; j++)
-        wa[r * op8 + j] = feat[r] >= 0 && j < O ? w[j * F + feat[r]] : 0.0f;
-    what = mc_format("%s.weight %s%s, transposed: [in in the order the input "
-                     "is stored][out, padded to %lld]", l->prefix, ws,
-                     op->bn ? " times the BatchNorm scale" : "",
-                     (long long)op8);
-    wn = em_param(e, op, "wa", wa, R * op8, what);
-    free(what);
-    float *bv = mc_alloc(sizeof(float) * (size_t)op8);
-    for (int64_t j = 0; j < op8; j++) bv[j] = b && j < O ? b[j] : 0.0f;
-    what = bias_what(op, op8);
-    bn = em_param(e, op, "bv", bv, op8, what);
-    free(what);
+    wn = op_array(op, "wa");
+    bn = op_array(op, "bv");
     int split = R >= 4 && nqo <= 4;
     for (int64_t q = 0; q < nqo; q++) {
       em(e, "MC_V8(a%lld); MC_VLD(a%lld, %s + %lld);", (long long)q,
@@ -712,16 +775,11 @@ static void linear_body(Emit *e, const Op *op, const View *v) {
       At at0 = {NULL, 0};
       vec_store(e, op, &at0, 8 * q, a);
     }
-    em_explain(e, op, "vector axpy: %lld inputs each add a row of weights to "
-               "%lld vectors of 8 outputs", (long long)R, (long long)nqo);
   }
-  free(ws);
-  free(w);
-  free(b);
   free(feat);
 }
 
-void tiny_emit(Emit *e, const Op *op) {
+static void vec1d_emit(Emit *e, const Op *op) {
   const Program *p = e->p;
   int i = (int)(op - p->ops);
   View v = src_view(p, i);
@@ -734,10 +792,38 @@ void tiny_emit(Emit *e, const Op *op) {
     em(e, "/* y is [%lld position%s][%lld channels, %lld used] */",
        (long long)out->vl, out->vl == 1 ? "" : "s", (long long)out->vcp,
        (long long)out->vc);
-  const LayerKind *k = op->main->kind;
-  if (k == &kind_Conv1d) conv_body(e, op, &v);
-  else if (k == &kind_Linear) linear_body(e, op, &v);
+  if (is_conv1d(op->main)) conv_body(e, op, &v);
+  else if (is_linear(op->main)) linear_body(e, op, &v);
   else pool_body(e, op, &v);
   em_use(e, EH_V8);
   em_use(e, EH_FMA);
 }
+
+static void why_op(const Program *p, Op *op, char *why, size_t n) {
+  View v = src_view(p, (int)(op - p->ops));
+  if (is_conv1d(op->main)) conv_why(op, &v, why, n);
+  else if (is_linear(op->main)) linear_why(op, &v, why, n);
+  else pool_why(op, &v, why, n);
+}
+
+static void vec1d_pack(Program *p, Op *op) {
+  View v = src_view(p, (int)(op - p->ops));
+  if (is_conv1d(op->main)) conv_pack(op, &v);
+  else if (is_linear(op->main)) linear_pack(op, &v);
+}
+
+/* The whole-program decision is vec1d_decide's; fits() only says whether
+ * an op was lowered with the rest of its program. */
+static int vec1d_fits(const Program *p, const Op *op, Target t, char *why,
+                      size_t n) {
+  (void)op, (void)t, (void)why, (void)n;
+  return p->whole;
+}
+
+static int64_t vec1d_code_bytes(const Op *op) {
+  /* as the loop lowering's estimate: each tap may be unrolled */
+  return is_conv1d(op->main) ? mc_satmul(op->main->a.kernel[0], 400) : 0;
+}
+
+const Kernel kernel_vec1d = {"vec1d", KERNELS_FAST, vec1d_fits, NULL,
+                             vec1d_code_bytes, vec1d_pack, vec1d_emit};

@@ -1,0 +1,28 @@
+/* kernels/table.c: every per-op lowering, in order of preference. lower.c
+ * gives each op the first kernel of the set asked for whose fits() takes
+ * it on the target. (The vector lowering of whole small 1-D programs,
+ * kernels/vec1d.c, is tried before this table.) Adding a lowering: a file
+ * in kernels/ and a row here. */
+#include "kernels/kernel.h"
+
+extern const Kernel kernel_map, kernel_conv_blocked, kernel_conv_direct,
+    kernel_pool_inside, kernel_pool_taps, kernel_adaptive, kernel_batchnorm,
+    kernel_linear_dot, kernel_linear_axpy, kernel_softmax;
+
+static const Kernel *const kernels[] = {
+    &kernel_map,         &kernel_conv_blocked, &kernel_conv_direct,
+    &kernel_pool_inside, &kernel_pool_taps,    &kernel_adaptive,
+    &kernel_batchnorm,   &kernel_linear_dot,   &kernel_linear_axpy,
+    &kernel_softmax,
+};
+
+const Kernel *kernel_choose(const Program *p, const Op *op, char *why,
+                            size_t n) {
+  for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
+    const Kernel *k = kernels[i];
+    if (k->set == KERNELS_FAST && k->fits(p, op, p->target, why, n)) return k;
+  }
+  /* Every op is some kernel's: a missing row is a modelc bug. */
+  snprintf(why, n, "no lowering");
+  return NULL;
+}

@@ -1,0 +1,146 @@
+/* test_lower.c: the lowering decisions, read from the lowered program
+ * (never from emitted text): for a given op and target, which kernel lower()
+ * chooses and the reason it stores for --explain; and that a command lowers
+ * its model exactly once. */
+#include "testutil.h"
+#include "kernels/kernel.h"
+
+/* Lower spec text on a target; the model is kept in *m. */
+static void lower_text(const char *text, Target t, KernelSet set, Model *m,
+                       Program *p) {
+  Diag d;
+  int r = run_spec_text("t.lua", text, &d, m);
+  if (r) fail_msg("spec does not load: %s", d.text.s ? d.text.s : "");
+  diag_free(&d);
+  lower(m, t, set, p);
+}
+
+typedef struct Want {
+  const char *spec;   /* the model's layers after `input = ...,` */
+  const char *input;
+  int op;             /* which op to look at */
+  const char *kernel; /* the kernel lower() must choose */
+  const char *why;    /* a piece of its reason */
+} Want;
+
+static const Want wants[] = {
+    /* A small 1-D model: the whole program takes the vector lowering. */
+    {"nn.Conv1d{1, 8, 3}, nn.ReLU{}, nn.MaxPool1d{2}, nn.Flatten{}, "
+     "nn.Linear{8 * 9, 2}", "{1, 1, 20}", 0, "vec1d",
+     "vector: whole model channels-last"},
+    {"nn.Conv1d{1, 8, 3}, nn.ReLU{}, nn.MaxPool1d{2}, nn.Flatten{}, "
+     "nn.Linear{8 * 9, 2}", "{1, 1, 20}", 1, "vec1d", "fused into l0_conv1d"},
+    /* Too large for it: the blocked convolution, with its interior. */
+    {"nn.Conv1d{16, 32, 5}", "{1, 16, 8000}", 0, "conv-blocked",
+     "blocked: 16 output channels x 16 positions"},
+    /* A 2-D convolution with one output channel per group: direct. */
+    {"nn.Conv2d{4, 4, 3, groups = 4}", "{1, 4, 40, 40}", 0, "conv-direct",
+     "too few outputs or output channels"},
+    {"nn.Conv3d{2, 4, 3}", "{1, 2, 6, 6, 6}", 0, "conv-direct",
+     "the blocked kernel is 1-D and 2-D only"},
+    /* Linear (too large for the vector lowering): few outputs a dot
+     * product each, else an axpy. */
+    {"nn.Linear{30000, 10}", "{2, 30000}", 0, "linear-dot",
+     "dot: 10 outputs, each a dot product of 30000"},
+    {"nn.Linear{1024, 300}", "{2, 1024}", 0, "linear-axpy",
+     "axpy: each input feature adds its row of 300"},
+    /* Pools: windows inside the input unroll their taps. */
+    {"nn.MaxPool2d{2}", "{1, 3, 32, 32}", 0, "pool-inside",
+     "per output: every window is inside the input"},
+    {"nn.MaxPool2d{3, padding = 1}", "{1, 3, 32, 32}", 0, "pool-taps",
+     "loops over the output"},
+    {"nn.AdaptiveAvgPool2d{1}", "{1, 3, 32, 32}", 0, "adaptive-loops",
+     "loops over the output"},
+    /* A BatchNorm with no Conv or Linear before it runs on its own. */
+    {"nn.BatchNorm2d{3}", "{2, 3, 8, 8}", 0, "batchnorm-loops",
+     "loops over the output"},
+    {"nn.Softmax{dim = 1}", "{2, 10}", 0, "softmax-loops",
+     "loops over the output"},
+    /* Activations of the model's input, and a model of no-ops. */
+    {"nn.ReLU{}", "{2, 10}", 0, "map", "elementwise"},
+    {"nn.Identity{}", "{2, 10}", 0, "map", "copy"},
+};
+
+static void test_lower_chooses_and_says_why(void **state) {
+  (void)state;
+  for (size_t i = 0; i < sizeof wants / sizeof wants[0]; i++) {
+    const Want *w = &wants[i];
+    char *text = mc_format("return model \"t\" { input = %s, %s }", w->input,
+                           w->spec);
+    Model m;
+    Program p;
+    lower_text(text, TARGET_GENERIC, KERNELS_FAST, &m, &p);
+    assert_true(w->op < p.nops);
+    const Op *op = &p.ops[w->op];
+    if (strcmp(op->kernel->name, w->kernel) != 0 || !strstr(op->why, w->why))
+      fail_msg("%s: op %d is %s (%s); want %s (%s)", w->spec, w->op,
+               op->kernel->name, op->why, w->kernel, w->why);
+    program_free(&p);
+    model_free(&m);
+    free(text);
+  }
+}
+
+/* A BatchNorm after a Conv is folded into it: no op of its own. */
+static void test_lower_folds_batchnorm(void **state) {
+  (void)state;
+  Model m;
+  Program p;
+  lower_text("return model \"t\" { input = {1, 16, 8000}, "
+             "nn.Conv1d{16, 32, 5}, nn.BatchNorm1d{32}, nn.ReLU{} }",
+             TARGET_GENERIC, KERNELS_FAST, &m, &p);
+  assert_int_equal(p.nops, 1);
+  assert_ptr_equal(p.ops[0].bn, &m.layers[1]);
+  assert_int_equal(p.ops[0].nact, 1);
+  program_free(&p);
+  model_free(&m);
+  /* After a Flatten the channels are not the conv's: not folded. */
+  lower_text("return model \"t\" { input = {2, 4, 3}, nn.Conv1d{4, 4, 1}, "
+             "nn.Flatten{}, nn.BatchNorm1d{12} }",
+             TARGET_GENERIC, KERNELS_FAST, &m, &p);
+  assert_int_equal(p.nops, 2);
+  assert_null(p.ops[0].bn);
+  assert_string_equal(p.ops[1].kernel->name, "batchnorm-loops");
+  program_free(&p);
+  model_free(&m);
+}
+
+/* check, build and run each lower the model once: the driver's line is
+ * the only caller, and emitting or JIT-compiling never lowers again. */
+static void test_lower_runs_once_per_command(void **state) {
+  (void)state;
+  for (int cmd = 0; cmd < 3; cmd++) { /* check, build, run */
+    Diag d = {0};
+    Limits lim = {0};
+    Model m;
+    Program p;
+    assert_int_equal(spec_load("specs/lenet5.lua", &lim, &d, &m), 0);
+    assert_int_equal(shape_infer(&m, &d), 0);
+    int before = mc_lower_runs;
+    CompileOptions o = {TARGET_GENERIC, KERNELS_FAST, cmd > 0, NULL};
+    assert_int_equal(compile_model(&m, &o, &p, &d), 0);
+    if (cmd == 1) {
+      Generated g;
+      EmitOptions eo = {0, "test"};
+      emit_program(&p, &eo, &g);
+      generated_free(&g);
+    } else if (cmd == 2) {
+      JitModel jm;
+      assert_int_equal(jit_program(&p, &jm, &d), 0);
+      jit_model_free(&jm);
+    }
+    assert_int_equal(mc_lower_runs - before, 1);
+    program_free(&p);
+    model_free(&m);
+    diag_free(&d);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_lower_chooses_and_says_why),
+      cmocka_unit_test(test_lower_folds_batchnorm),
+      cmocka_unit_test(test_lower_runs_once_per_command),
+  };
+  return cmocka_run_group_tests_name("lower", tests, NULL, NULL);
+}
