@@ -20,15 +20,21 @@ OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
 BUILD   := build/san
 endif
-CFLAGS  += $(OPT) -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra \
-           -Wno-unused-parameter -pedantic -Icompiler -Iruntime \
+WARN    := -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes \
+           -Wstrict-prototypes -Wwrite-strings
+CFLAGS  += $(OPT) -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) \
+           -Icompiler -Iruntime \
            $(shell pkg-config --cflags lua5.4 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs lua5.4 2>/dev/null) -ltcc -ldl -lpthread -lm
 TESTLIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 PY      ?= /usr/bin/python3
 
 SRCS    := $(filter-out compiler/main.c,$(wildcard compiler/*.c compiler/layers/*.c compiler/kernels/*.c runtime/*.c))
-OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
+# The helpers every generated file may carry (runtime/mc_*.h), embedded
+# into the compiler as arrays (tools/embed.c); emit.c copies the ones a
+# file uses.
+RT_HELPERS := $(wildcard runtime/mc_*.h)
+OBJS    := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/runtime_text.o
 HDRS    := $(wildcard compiler/*.h compiler/layers/*.h compiler/kernels/*.h runtime/*.h)
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 MODELC  := $(BUILD)/modelc
@@ -45,6 +51,17 @@ $(BUILD)/.deps: tools/deps.sh
 
 $(BUILD)/%.o: %.c $(HDRS) | $(BUILD)/.deps
 	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tools/embed: tools/embed.c
+	@mkdir -p $(@D)
+	$(CC) -O1 -o $@ $<
+
+$(BUILD)/gen/runtime_text.c: $(BUILD)/tools/embed $(RT_HELPERS)
+	@mkdir -p $(@D)
+	$(BUILD)/tools/embed $@ $(RT_HELPERS)
+
+$(BUILD)/gen/runtime_text.o: $(BUILD)/gen/runtime_text.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(MODELC): $(BUILD)/compiler/main.o $(OBJS)
@@ -125,10 +142,10 @@ FUZZ_BUILD   := build/fuzz
 FUZZ_TARGETS := spec safetensors npy codegen
 FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
-                -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra \
-                -Wno-unused-parameter -pedantic -Icompiler -Iruntime \
+                -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) \
+                -Icompiler -Iruntime \
                 $(shell pkg-config --cflags lua5.4 2>/dev/null)
-FUZZ_OBJS    := $(SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_OBJS    := $(SRCS:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/gen/runtime_text.o
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 .SECONDARY: $(FUZZ_OBJS)
 
@@ -137,6 +154,10 @@ $(FUZZ_BUILD)/.deps: tools/deps.sh
 	@mkdir -p $(@D) && touch $@
 
 $(FUZZ_BUILD)/obj/%.o: %.c $(HDRS) | $(FUZZ_BUILD)/.deps
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/obj/gen/runtime_text.o: $(BUILD)/gen/runtime_text.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 

@@ -45,6 +45,8 @@ static const char *get_str(lua_State *L, int i) {
   return s && strlen(s) == len ? s : NULL;
 }
 
+/* fmt takes the two strings a and b. */
+MC_PRINTF(3, 0)
 static int arg_error(Diag *d, const Layer *l, const char *fmt, const char *a,
                      const char *b) {
   char *pre = layer_prefix(l);

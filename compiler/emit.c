@@ -72,7 +72,7 @@ static void op_function(Emit *e, const Model *m, const Op *op) {
     em(e, "static void %s(const float *%sx, float *%sy) {", op->fname, r, r);
   op->kernel->emit(e, op);
   em(e, "}");
-  em(e, "");
+  em_blank(e);
 }
 
 static void act_function(Emit *e, const Layer *l, int maybe_unused) {
@@ -107,136 +107,12 @@ static void print_array(Buf *b, const OpParam *p, int jit) {
   buf_printf(b, "\n};\n\n");
 }
 
+/* The helpers, from runtime/mc_*.h (embedded by tools/embed.c), in the
+ * order of EH_*: each is copied as it is into the files that use it. */
+extern const char rt_mc_maxf_h[], rt_mc_fma_h[], rt_mc_unused_h[],
+    rt_mc_avx512_h[], rt_mc_v8_h[];
 static const char *const helper_text[EH_NHELPERS] = {
-    /* EH_MAXF */
-    "/* max as PyTorch's max pooling takes it: a NaN wins. */\n"
-    "static float mc_maxf(float m, float v) {\n"
-    "  float t = v > m ? v : m; /* two selects: no branch */\n"
-    "  return v != v ? v : t;\n"
-    "}\n",
-    /* EH_FMA */
-    "/* a * b + c, fused into one instruction where the target has a fast "
-    "fmaf\n"
-    " * (FP_FAST_FMAF: gcc or clang with FMA enabled); else as written. */\n"
-    "#ifdef FP_FAST_FMAF\n"
-    "#define MC_FMA(a, b, c) fmaf(a, b, c)\n"
-    "#else\n"
-    "#define MC_FMA(a, b, c) ((a) * (b) + (c))\n"
-    "#endif\n",
-    /* EH_UNUSED */
-    "/* An activation applied in vector registers may go unused. */\n"
-    "#if defined(__GNUC__)\n"
-    "#define MC_UNUSED __attribute__((unused))\n"
-    "#else\n"
-    "#define MC_UNUSED\n"
-    "#endif\n",
-    /* EH_AVX512 */
-    "/* Full tiles use AVX-512 where the compiler targets it (e.g. gcc or "
-    "clang\n"
-    " * -march=native on a recent x86); elsewhere, and with -DMODELC_PORTABLE,"
-    "\n"
-    " * the portable loops compute the same sums. */\n"
-    "#if defined(__AVX512F__) && !defined(MODELC_PORTABLE)\n"
-    "#include <immintrin.h>\n"
-    "#define MC_AVX512 1\n"
-    "#else\n"
-    "#define MC_AVX512 0\n"
-    "#endif\n",
-    /* EH_V8 */
-    "/* Vectors of 8 floats, as statements on named vectors: AVX2 and FMA where\n"
-    " * the compiler targets them (e.g. gcc or clang -march=native on a recent\n"
-    " * x86); elsewhere, and with -DMODELC_PORTABLE, arrays of 8 floats and\n"
-    " * loops over them that compute the same sums lane by lane. ReLU and the\n"
-    " * pooling max keep PyTorch's NaNs. p, q: pointers to 8 floats; x: a float\n"
-    " * broadcast to every lane. */\n"
-    "#if defined(__AVX2__) && defined(__FMA__) && !defined(MODELC_PORTABLE)\n"
-    "#include <immintrin.h>\n"
-    "#define MC_V8_AVX2 1\n"
-    "#define MC_V8(a) __m256 a\n"
-    "#define MC_VLD(a, p) (a = _mm256_loadu_ps(p))\n"
-    "#define MC_VZERO(a) (a = _mm256_setzero_ps())\n"
-    "#define MC_VSET(a, x) (a = _mm256_set1_ps(x))\n"
-    "#define MC_VFMA(a, p, x) (a = _mm256_fmadd_ps(_mm256_loadu_ps(p), _mm256_set1_ps(x), a))\n"
-    "#define MC_VDOT(a, p, q) (a = _mm256_fmadd_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(q), a))\n"
-    "#define MC_VMUL(a, p, q) (a = _mm256_mul_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(q)))\n"
-    "#define MC_VADD(a, b) (a = _mm256_add_ps(a, b))\n"
-    "#define MC_VADDP(a, p) (a = _mm256_add_ps(a, _mm256_loadu_ps(p)))\n"
-    "#define MC_VMAX(a, b) (a = mc_vmax8(a, b))\n"
-    "#define MC_VMAXP(a, p) (a = mc_vmax8(a, _mm256_loadu_ps(p)))\n"
-    "#define MC_VDIV(a, x) (a = _mm256_div_ps(a, _mm256_set1_ps(x)))\n"
-    "#define MC_VRELU(a) (a = _mm256_max_ps(_mm256_setzero_ps(), a))\n"
-    "#define MC_VCOPY(a, b) (a = b)\n"
-    "#define MC_VST(p, a) _mm256_storeu_ps(p, a)\n"
-    "/* lanes n..7 stored as 0 */\n"
-    "#define MC_VSTN(p, a, n) _mm256_storeu_ps(p, _mm256_blend_ps(_mm256_setzero_ps(), a, (1 << (n)) - 1))\n"
-    "#define MC_VMAP(a, fn) do { float t_[8]; _mm256_storeu_ps(t_, a); \\\n"
-    "    for (int i_ = 0; i_ < 8; i_++) { t_[i_] = fn(t_[i_]); } \\\n"
-    "    a = _mm256_loadu_ps(t_); } while (0)\n"
-    "#define MC_VPUT(y, s, a, n) do { float t_[8]; _mm256_storeu_ps(t_, a); \\\n"
-    "    for (int i_ = 0; i_ < (n); i_++) { (y)[i_ * (s)] = t_[i_]; } } while (0)\n"
-    "static inline MC_UNUSED __m256 mc_vmax8(__m256 m, __m256 v) {\n"
-    "  return _mm256_blendv_ps(_mm256_max_ps(v, m), v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));\n"
-    "}\n"
-    "static inline MC_UNUSED float mc_vsum(__m256 v) {\n"
-    "  __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));\n"
-    "  q = _mm_add_ps(q, _mm_movehl_ps(q, q));\n"
-    "  return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));\n"
-    "}\n"
-    "#else\n"
-    "#define MC_V8_AVX2 0\n"
-    "#define MC_V8(a) float a[8]\n"
-    "#define MC_VLD mc_vld\n"
-    "#define MC_VZERO mc_vzero\n"
-    "#define MC_VSET mc_vset\n"
-    "#define MC_VFMA mc_vfma\n"
-    "#define MC_VDOT mc_vdot\n"
-    "#define MC_VMUL mc_vmul\n"
-    "#define MC_VADD mc_vadd\n"
-    "#define MC_VADDP mc_vadd\n"
-    "#define MC_VMAX mc_vmax\n"
-    "#define MC_VMAXP mc_vmax\n"
-    "#define MC_VDIV mc_vdiv\n"
-    "#define MC_VRELU mc_vrelu\n"
-    "#define MC_VCOPY mc_vld\n"
-    "#define MC_VST mc_vst\n"
-    "#define MC_VSTN mc_vstn\n"
-    "#define MC_VMAP mc_vmap\n"
-    "#define MC_VPUT mc_vput\n",
-    /* EH_V8_FN (the rest of EH_V8: one string may hold only 4095 chars) */
-    "static inline MC_UNUSED void mc_vld(float *a, const float *p) { for (int i = 0; i < 8; i++) a[i] = p[i]; }\n"
-    "static inline MC_UNUSED void mc_vzero(float *a) { for (int i = 0; i < 8; i++) a[i] = 0.0f; }\n"
-    "static inline MC_UNUSED void mc_vset(float *a, float x) { for (int i = 0; i < 8; i++) a[i] = x; }\n"
-    "static inline MC_UNUSED void mc_vfma(float *a, const float *p, float x) {\n"
-    "  for (int i = 0; i < 8; i++) a[i] = MC_FMA(p[i], x, a[i]);\n"
-    "}\n"
-    "static inline MC_UNUSED void mc_vdot(float *a, const float *p, const float *q) {\n"
-    "  for (int i = 0; i < 8; i++) a[i] = MC_FMA(p[i], q[i], a[i]);\n"
-    "}\n"
-    "static inline MC_UNUSED void mc_vmul(float *a, const float *p, const float *q) {\n"
-    "  for (int i = 0; i < 8; i++) a[i] = p[i] * q[i];\n"
-    "}\n"
-    "static inline MC_UNUSED void mc_vadd(float *a, const float *b) { for (int i = 0; i < 8; i++) a[i] += b[i]; }\n"
-    "static inline MC_UNUSED void mc_vmax(float *a, const float *b) {\n"
-    "  for (int i = 0; i < 8; i++) a[i] = b[i] > a[i] || b[i] != b[i] ? b[i] : a[i];\n"
-    "}\n"
-    "static inline MC_UNUSED void mc_vdiv(float *a, float x) { for (int i = 0; i < 8; i++) a[i] /= x; }\n"
-    "static inline MC_UNUSED void mc_vrelu(float *a) {\n"
-    "  for (int i = 0; i < 8; i++) a[i] = a[i] < 0.0f ? 0.0f : a[i];\n"
-    "}\n"
-    "static inline MC_UNUSED void mc_vst(float *p, const float *a) { for (int i = 0; i < 8; i++) p[i] = a[i]; }\n"
-    "static inline MC_UNUSED void mc_vstn(float *p, const float *a, int n) {\n"
-    "  for (int i = 0; i < 8; i++) p[i] = i < n ? a[i] : 0.0f;\n"
-    "}\n"
-    "static inline MC_UNUSED void mc_vmap(float *a, float (*fn)(float)) {\n"
-    "  for (int i = 0; i < 8; i++) a[i] = fn(a[i]);\n"
-    "}\n"
-    "static inline MC_UNUSED void mc_vput(float *y, int s, const float *a, int n) {\n"
-    "  for (int i = 0; i < n; i++) y[i * s] = a[i];\n"
-    "}\n"
-    "static inline MC_UNUSED float mc_vsum(const float *v) {\n"
-    "  return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));\n"
-    "}\n"
-    "#endif\n",
+    rt_mc_maxf_h, rt_mc_fma_h, rt_mc_unused_h, rt_mc_avx512_h, rt_mc_v8_h,
 };
 
 static char *weights_source(const Model *m) {
@@ -290,14 +166,14 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
   em(&e, " * (%s_WORKSPACE_SIZE bytes, float-aligned) and is reentrant.", up);
   em(&e, " */");
   em(&e, "#include <math.h>");
-  em(&e, "");
+  em_blank(&e);
   em(&e, "void %s_forward(const float *input, float *output);", m->name);
   em(&e, "void %s_forward_ws(const float *input, float *output, void "
      "*workspace);", m->name);
-  em(&e, "");
+  em_blank(&e);
   if (g->nparams) {
     em(&e, "/* ---- weights%s */", jit ? " (bound in memory by modelc run)" : "");
-    em(&e, "");
+    em_blank(&e);
     for (int i = 0; i < g->nparams; i++) print_array(&e.b, g->params[i], jit);
   }
   int any_helper = 0;
@@ -306,28 +182,28 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
   for (int i = 0; i < p.nops; i++) any_act |= p.ops[i].nact > 0;
   if (any_helper || any_act) {
     em(&e, "/* ---- helpers */");
-    em(&e, "");
+    em_blank(&e);
     for (int h = 0; h < EH_NHELPERS; h++)
-      if (e.uses[h]) em(&e, "%s", helper_text[h]);
+      if (e.uses[h]) buf_printf(&e.b, "%s\n", helper_text[h]);
     for (int i = 0; i < p.nops; i++)
       for (int j = 0; j < p.ops[i].nact; j++)
         act_function(&e, p.ops[i].act[j], e.uses[EH_UNUSED]);
-    em(&e, "");
+    em_blank(&e);
   }
   em(&e, "/* ---- layers */");
-  em(&e, "");
+  em_blank(&e);
   buf_printf(&e.b, "%s", f.b.s);
   buf_free(&f.b);
 
   em(&e, "/* ---- entry points */");
-  em(&e, "");
+  em_blank(&e);
   em(&e, "void %s_forward_ws(const float *input, float *output, void "
      "*workspace) {", m->name);
   if (p.workspace_bytes) em(&e, "float *ws = (float *)workspace;");
   else em(&e, "(void)workspace;");
   if (p.whole) { /* one sample at a time */
     const Op *first = &p.ops[0], *last = &p.ops[p.nops - 1];
-    em(&e, "for (int n = 0; n < %lld; n++) { /* sample */", (long long)p.batch);
+    em_for(&e, "n", p.batch, "sample");
     em(&e, "const float *x = input + n * %lld;",
        (long long)(shape_numel(&first->in) / p.batch));
     em(&e, "float *y = output + n * %lld;",
@@ -350,7 +226,7 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
   if (p.whole) em(&e, "}");
   em(&e, "}");
   if (!jit) {
-    em(&e, "");
+    em_blank(&e);
     em(&e, "void %s_forward(const float *input, float *output) {", m->name);
     if (p.workspace_bytes) {
       em(&e, "static float workspace[%lld]; /* %s_WORKSPACE_SIZE bytes */",
@@ -369,19 +245,19 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
      ver, m->file);
   em(&h, "#ifndef %s_H", up);
   em(&h, "#define %s_H", up);
-  em(&h, "");
+  em_blank(&h);
   em(&h, "#define %s_INPUT_SIZE %lld /* floats, shape %s */", up,
      (long long)nin, ins);
   em(&h, "#define %s_OUTPUT_SIZE %lld /* floats, shape %s */", up,
      (long long)nout, outs);
   em(&h, "#define %s_WORKSPACE_SIZE %lld /* bytes */", up,
      (long long)p.workspace_bytes);
-  em(&h, "");
+  em_blank(&h);
   em(&h, "#ifdef __cplusplus");
   em(&h, "extern \"C\" {");
   h.depth = 0; /* no indent inside extern "C" */
   em(&h, "#endif");
-  em(&h, "");
+  em_blank(&h);
   em(&h, "/* Run the model: input and output are contiguous float32 tensors in "
      "PyTorch's");
   em(&h, " * layout. _forward uses a static workspace (not reentrant); "
@@ -392,12 +268,12 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
   em(&h, "void %s_forward(const float *input, float *output);", m->name);
   em(&h, "void %s_forward_ws(const float *input, float *output, void "
      "*workspace);", m->name);
-  em(&h, "");
+  em_blank(&h);
   em(&h, "#ifdef __cplusplus");
   h.depth = 1;
   em(&h, "}");
   em(&h, "#endif");
-  em(&h, "");
+  em_blank(&h);
   em(&h, "#endif");
   g->h = h.b.s;
 

@@ -88,6 +88,9 @@ static void log_add(Log *lg, const char *m) {
   lg->msg[lg->n++] = strcpy(copy, m);
 }
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
 static void log_addf(Log *lg, const char *fmt, ...) {
   char m[512];
   va_list ap;

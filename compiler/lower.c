@@ -53,6 +53,7 @@ static void name_op(Op *op, int index) {
 }
 
 const char *const target_names[TARGET_COUNT] = {"generic"};
+const char *const kernel_set_names[3] = {NULL, "fast", "reference"};
 
 int mc_lower_runs;
 

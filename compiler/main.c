@@ -51,7 +51,8 @@ static const char check_help[] =
     "Errors are reported at the spec's file:line; exit 1.\n";
 
 static const char build_help[] =
-    "usage: modelc build [-o DIR] [--weights FILE] [--explain] SPEC\n"
+    "usage: modelc build [-o DIR] [--weights FILE] [--explain]\n"
+    "                    [--kernels fast|reference] [--target generic] SPEC\n"
     "\n"
     "Check the spec, load its parameters (inline values, then the weights\n"
     "file, else PyTorch's default init with the spec's seed) and write\n"
@@ -61,12 +62,18 @@ static const char build_help[] =
     "  -o DIR           where to write the two files\n"
     "  --weights FILE   a .safetensors file to use instead of the spec's\n"
     "                   (a path relative to the current directory)\n"
-    "  --explain        print which lowering each op got, and why\n";
+    "  --explain        print which lowering each op got, and why\n"
+    "  --kernels SET    fast (the default): the fastest lowering that fits\n"
+    "                   each op; reference: a naive one per op kind, to\n"
+    "                   check the fast ones against\n"
+    "  --target NAME    what the code is for: generic (the default), any C99\n"
+    "                   compiler\n";
 
 static const char run_help[] =
     "usage: modelc run [--input FILE.npy | --random-input SEED] [--weights "
     "FILE]\n"
-    "                  [--output FILE.npy] [--repeat N] [--quiet] SPEC\n"
+    "                  [--output FILE.npy] [--repeat N] [--quiet]\n"
+    "                  [--kernels fast|reference] [--target generic] SPEC\n"
     "\n"
     "Compile the model's C (what `modelc build` writes) in memory with TinyCC,\n"
     "run it once and print the output tensor as PyTorch prints it.\n"
@@ -78,7 +85,9 @@ static const char run_help[] =
     "  --weights FILE       a .safetensors file to use instead of the spec's\n"
     "  --output FILE.npy    also write the output (float32, C order)\n"
     "  --repeat N           then run N more times and print the median time\n"
-    "  --quiet              do not print the tensor\n";
+    "  --quiet              do not print the tensor\n"
+    "  --kernels SET        fast (the default) or reference, as for build\n"
+    "  --target NAME        generic (the default), as for build\n";
 
 static const char graph_help[] =
     "usage: modelc graph [-o FILE] SPEC\n"
@@ -92,7 +101,8 @@ static const char graph_help[] =
     "            Graphviz's dot (apt-get install graphviz), FILE.dot or\n"
     "            FILE.gv is the DOT text\n";
 
-static int usage_error(const char *fmt, const char *arg) {
+/* fmt takes the one string arg. */
+MC_PRINTF(1, 0) static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "modelc: error: ");
   fprintf(stderr, fmt, arg);
   fprintf(stderr, "\n\n%s", usage_text);
@@ -109,7 +119,8 @@ static int parse_count(const char *s, int64_t lo, int64_t hi, int64_t *out) {
 }
 
 /* Options a command accepts. */
-enum { OPT_OUTDIR = 1, OPT_WEIGHTS = 2, OPT_RUN = 4, OPT_EXPLAIN = 8 };
+enum { OPT_OUTDIR = 1, OPT_WEIGHTS = 2, OPT_RUN = 4, OPT_EXPLAIN = 8,
+       OPT_LOWER = 16 };
 
 typedef struct Options {
   const char *spec;
@@ -120,6 +131,8 @@ typedef struct Options {
   int has_random;
   int64_t random_seed, repeat;
   int quiet, explain;
+  KernelSet kernels; /* --kernels */
+  Target target;     /* --target */
 } Options;
 
 /* The --max-* options that take a count, and where each goes. */
@@ -142,6 +155,8 @@ static int64_t *limit_option(const char *a, Limits *lim, int64_t *hi) {
 /* Parse argv[2..]. Returns 0, or an exit status. */
 static int parse_options(int argc, char **argv, int allowed, Options *o) {
   memset(o, 0, sizeof *o);
+  o->kernels = KERNELS_FAST;
+  o->target = TARGET_GENERIC;
   limits_resolve(&o->lim, &o->lim);
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
@@ -150,6 +165,8 @@ static int parse_options(int argc, char **argv, int allowed, Options *o) {
     int takes_value = limit || strcmp(a, "--max-memory") == 0 ||
                       ((allowed & OPT_OUTDIR) && strcmp(a, "-o") == 0) ||
                       ((allowed & OPT_WEIGHTS) && strcmp(a, "--weights") == 0) ||
+                      ((allowed & OPT_LOWER) && (strcmp(a, "--kernels") == 0 ||
+                                                 strcmp(a, "--target") == 0)) ||
                       (run && (strcmp(a, "--input") == 0 ||
                                strcmp(a, "--random-input") == 0 ||
                                strcmp(a, "--output") == 0 ||
@@ -168,6 +185,22 @@ static int parse_options(int argc, char **argv, int allowed, Options *o) {
       o->outdir = argv[++i];
     } else if (takes_value && strcmp(a, "--weights") == 0) {
       o->weights = argv[++i];
+    } else if (takes_value && strcmp(a, "--kernels") == 0) {
+      const char *v = argv[++i];
+      if (strcmp(v, kernel_set_names[KERNELS_FAST]) == 0)
+        o->kernels = KERNELS_FAST;
+      else if (strcmp(v, kernel_set_names[KERNELS_REFERENCE]) == 0)
+        o->kernels = KERNELS_REFERENCE;
+      else
+        return usage_error("option '--kernels' takes fast or reference, not "
+                           "'%s'", v);
+    } else if (takes_value && strcmp(a, "--target") == 0) {
+      const char *v = argv[++i];
+      int t = 0;
+      while (t < TARGET_COUNT && strcmp(v, target_names[t]) != 0) t++;
+      if (t == TARGET_COUNT)
+        return usage_error("option '--target' takes generic, not '%s'", v);
+      o->target = (Target)t;
     } else if (takes_value && strcmp(a, "--input") == 0) {
       o->input = argv[++i];
     } else if (takes_value && strcmp(a, "--output") == 0) {
@@ -204,7 +237,7 @@ static int load_model(const Options *o, int weights, Diag *d, Model *m,
                       Program *p) {
   memset(p, 0, sizeof *p);
   if (spec_load(o->spec, &o->lim, d, m) || shape_infer(m, d)) return -1;
-  CompileOptions co = {TARGET_GENERIC, KERNELS_FAST, weights, o->weights};
+  CompileOptions co = {o->target, o->kernels, weights, o->weights};
   return compile_model(m, &co, p, d);
 }
 
@@ -245,8 +278,8 @@ static int write_text(const char *path, const char *text) {
 
 static int cmd_build(int argc, char **argv) {
   Options o;
-  int r = parse_options(argc, argv, OPT_OUTDIR | OPT_WEIGHTS | OPT_EXPLAIN,
-                        &o);
+  int r = parse_options(argc, argv,
+                        OPT_OUTDIR | OPT_WEIGHTS | OPT_EXPLAIN | OPT_LOWER, &o);
   if (r) return r;
   const char *dir = o.outdir ? o.outdir : "generated";
   Diag d = {stderr, {0}, 0, 0};
@@ -325,7 +358,7 @@ static float *run_input(const Options *o, const Model *m, Diag *d) {
 
 static int cmd_run(int argc, char **argv) {
   Options o;
-  int r = parse_options(argc, argv, OPT_WEIGHTS | OPT_RUN, &o);
+  int r = parse_options(argc, argv, OPT_WEIGHTS | OPT_RUN | OPT_LOWER, &o);
   if (r) return r;
   Diag d = {stderr, {0}, 0, 0};
   Model m;

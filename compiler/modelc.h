@@ -35,6 +35,13 @@
 #include <stdio.h>
 
 #define MC_VERSION "0.1.0"
+
+/* printf-like functions: the compiler checks their arguments. */
+#if defined(__GNUC__)
+#define MC_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define MC_PRINTF(fmt, args)
+#endif
 #define MC_MAXDIM 8
 /* The largest size or argument modelc takes, and the most elements one
  * tensor may have: with these no size computation overflows int64. */
@@ -46,8 +53,8 @@
 void *mc_alloc(size_t size);          /* zeroed; exits on out-of-memory */
 void *mc_realloc(void *p, size_t size);
 char *mc_strdup(const char *s);
-char *mc_format(const char *fmt, ...);  /* malloc'd printf */
-char *mc_vformat(const char *fmt, va_list ap);
+char *mc_format(const char *fmt, ...) MC_PRINTF(1, 2);  /* malloc'd printf */
+char *mc_vformat(const char *fmt, va_list ap) MC_PRINTF(1, 0);
 /* 12345678 -> "12,345,678" in buf (at least 32 bytes); returns buf. */
 const char *mc_group_digits(int64_t v, char *buf);
 int mc_levenshtein(const char *a, const char *b);
@@ -58,7 +65,7 @@ typedef struct Buf {
   char *s;
   size_t len, cap;
 } Buf;
-void buf_printf(Buf *b, const char *fmt, ...);
+void buf_printf(Buf *b, const char *fmt, ...) MC_PRINTF(2, 3);
 void buf_free(Buf *b);
 
 /* Checked int64 arithmetic: return 0 and leave *r alone on overflow. */
@@ -87,11 +94,16 @@ typedef struct Diag {
   int nwarnings;
 } Diag;
 
-void diag_error(Diag *d, const SrcLoc *at, const char *fmt, ...);
-void diag_note(Diag *d, const SrcLoc *at, const char *fmt, ...);
-void diag_hint(Diag *d, const SrcLoc *at, const char *fmt, ...);
-void diag_warning(Diag *d, const SrcLoc *at, const char *fmt, ...);
-void diag_plain(Diag *d, const char *fmt, ...); /* "modelc: error: ..." */
+void diag_error(Diag *d, const SrcLoc *at, const char *fmt, ...)
+    MC_PRINTF(3, 4);
+void diag_note(Diag *d, const SrcLoc *at, const char *fmt, ...)
+    MC_PRINTF(3, 4);
+void diag_hint(Diag *d, const SrcLoc *at, const char *fmt, ...)
+    MC_PRINTF(3, 4);
+void diag_warning(Diag *d, const SrcLoc *at, const char *fmt, ...)
+    MC_PRINTF(3, 4);
+/* "modelc: error: ..." */
+void diag_plain(Diag *d, const char *fmt, ...) MC_PRINTF(2, 3);
 void diag_free(Diag *d);
 
 /* ---------------------------------------------------------------- args.c */
@@ -294,7 +306,8 @@ const LayerKind *layer_kind_at(int i); /* NULL past the end */
 const char *layer_kind_suggest(const char *name); /* nearest name or NULL */
 
 /* Shared by the layer files (layers/common.c). */
-void layer_error(Diag *d, const Layer *l, const char *fmt, ...);
+void layer_error(Diag *d, const Layer *l, const char *fmt, ...)
+    MC_PRINTF(3, 4);
 int layer_norm_dim(Diag *d, const Layer *l, int64_t dim, int ndim,
                    int64_t *out);
 int layer_output_len(Diag *d, const Layer *l, const char *what, int64_t len,
@@ -355,11 +368,14 @@ typedef enum {
 } Target;
 extern const char *const target_names[TARGET_COUNT];
 
-/* Which set of lowerings to choose from. */
+/* Which set of lowerings to choose from (modelc build --kernels). */
 typedef enum {
-  KERNELS_FAST,      /* the fastest lowering that fits each op */
-  KERNELS_REFERENCE, /* the naive one, to check the fast ones against */
+  KERNELS_FAST = 1,      /* the fastest lowering that fits each op */
+  KERNELS_REFERENCE = 2, /* a naive one: one loop nest per output, in the
+                            order PyTorch's formula reads, to check the
+                            fast ones against */
 } KernelSet;
+extern const char *const kernel_set_names[3]; /* indexed by KernelSet */
 
 /* Where a tensor lives at run time. */
 typedef enum { BUF_INPUT, BUF_OUTPUT, BUF_WS } BufKind;
@@ -467,7 +483,13 @@ typedef struct Emit {
 
 /* Print formatted text: each line is indented by the current depth; a
  * line ending in '{' opens a level, a line starting with '}' closes one. */
-void em(Emit *e, const char *fmt, ...);
+void em(Emit *e, const char *fmt, ...) MC_PRINTF(2, 3);
+void em_blank(Emit *e); /* an empty line */
+/* Open `for (int v = 0; v < n; v++) {` with the comment (NULL or "" for
+ * none); a loop of one iteration is a block with v a constant 0 instead,
+ * decided here rather than by rewriting the printed text (gcc vectorises
+ * less inside a loop of one iteration). */
+void em_for(Emit *e, const char *v, int64_t n, const char *comment);
 /* A float as a C literal that reads back as the same float ("0.5f"). */
 char *em_float(float x);
 /* A linear index expression: sum of coef[i] * var[i], plus c. */
@@ -484,9 +506,9 @@ char *em_act_chain(const Op *op, const char *x);
 /* If the op has fused activations, print a loop applying them to
  * ptr[0..n). */
 void em_epilogue(Emit *e, const Op *op, const char *ptr, int64_t n);
-/* Ask for a helper function in the generated file. */
-enum { EH_MAXF, EH_FMA, EH_UNUSED, EH_AVX512, EH_V8, EH_V8_FN,
-       EH_NHELPERS };
+/* Ask for a helper of runtime/ in the generated file: mc_maxf.h, mc_fma.h,
+ * mc_unused.h, mc_avx512.h, mc_v8.h (which needs the FMA and unused). */
+enum { EH_MAXF, EH_FMA, EH_UNUSED, EH_AVX512, EH_V8, EH_NHELPERS };
 void em_use(Emit *e, int helper);
 
 typedef struct EmitOptions {

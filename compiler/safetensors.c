@@ -34,6 +34,9 @@
 /* ---------------------------------------------------------------- errors */
 
 /* Writes a message into err (if there is room) and returns -1. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
 static int seterr(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
   if (err == NULL || errlen == 0) return -1;

@@ -42,7 +42,7 @@ void sb_close(Sandbox *sb);
  * is inside a helper function, the line of the main chunk. */
 void sb_where(lua_State *L, int level, int *line, int *via_line);
 /* Raise a Lua error located at the caller's spec line. */
-int sb_raise(lua_State *L, const char *fmt, ...);
+int sb_raise(lua_State *L, const char *fmt, ...) MC_PRINTF(2, 3);
 
 
 

@@ -58,7 +58,8 @@ const char *mc_group_digits(int64_t v, char *buf) {
   return buf;
 }
 
-static void buf_vprintf(Buf *b, const char *fmt, va_list ap) {
+MC_PRINTF(2, 0) static void buf_vprintf(Buf *b, const char *fmt,
+                                        va_list ap) {
   va_list ap2;
   va_copy(ap2, ap);
   int n = vsnprintf(NULL, 0, fmt, ap);

@@ -18,17 +18,6 @@ void em(Emit *e, const char *fmt, ...) {
   for (char *line = s; line;) {
     char *nl = strchr(line, '\n');
     if (nl) *nl = 0;
-    /* A loop that runs once is a block: gcc vectorises less inside loops
-     * of one iteration. "for (int c = 0; c < 1; c++) {" becomes
-     * "{ const int c = 0; (void)c;", its comment kept. */
-    char var[16], *once = NULL;
-    int used = 0;
-    if (sscanf(line, "for (int %15[a-z0-9_] = 0; %*[a-z0-9_] < 1; %*[a-z0-9_]++) {%n",
-               var, &used) == 1 && used > 0) {
-      once = mc_format("{ const int %s = 0; (void)%s;%s", var, var,
-                       line + used);
-      line = once;
-    }
     size_t len = strlen(line), code = len;
     /* A trailing comment does not count: for (...) { followed by one */
     if (len > 2 && strcmp(line + len - 2, "*/") == 0) {
@@ -40,11 +29,24 @@ void em(Emit *e, const char *fmt, ...) {
     if (len) buf_printf(&e->b, "%*s%s\n", 2 * e->depth, "", line);
     else buf_printf(&e->b, "\n");
     if (code && line[code - 1] == '{') e->depth++;
-    else if (once) e->depth++;
-    free(once);
     line = nl ? nl + 1 : NULL;
   }
   free(s);
+}
+
+void em_blank(Emit *e) { buf_printf(&e->b, "\n"); }
+
+void em_for(Emit *e, const char *v, int64_t n, const char *comment) {
+  char *note = comment && comment[0] ? mc_format(" /* %s */", comment)
+                                      : mc_strdup("");
+  if (n == 1) {
+    em(e, "{ const int %s = 0; (void)%s;%s", v, v, note);
+    e->depth++;
+  } else {
+    em(e, "for (int %s = 0; %s < %lld; %s++) {%s", v, v, (long long)n, v,
+       note);
+  }
+  free(note);
 }
 
 char *em_float(float x) {
@@ -102,7 +104,7 @@ char *lin_str(const Lin *l) {
 
 void em_use(Emit *e, int helper) {
   e->uses[helper] = 1;
-  if (helper == EH_V8) e->uses[EH_V8_FN] = 1;
+  if (helper == EH_V8) e->uses[EH_FMA] = 1;
   if (helper == EH_AVX512 || helper == EH_V8) e->uses[EH_UNUSED] = 1;
 }
 

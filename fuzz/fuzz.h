@@ -14,6 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+int fuzz_spec_one(const uint8_t *data, size_t size);
+int fuzz_safetensors_one(const uint8_t *data, size_t size);
+int fuzz_npy_one(const uint8_t *data, size_t size);
+int fuzz_codegen_one(const uint8_t *data, size_t size);
+
 #ifndef FUZZ_FAIL
 #define FUZZ_FAIL(...)                  \
   do {                                  \

@@ -83,12 +83,12 @@ static const float l0_bv[8] = {
 #define MC_VPUT(y, s, a, n) do { float t_[8]; _mm256_storeu_ps(t_, a); \
     for (int i_ = 0; i_ < (n); i_++) { (y)[i_ * (s)] = t_[i_]; } } while (0)
 static inline MC_UNUSED __m256 mc_vmax8(__m256 m, __m256 v) {
-    return _mm256_blendv_ps(_mm256_max_ps(v, m), v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  return _mm256_blendv_ps(_mm256_max_ps(v, m), v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
 }
 static inline MC_UNUSED float mc_vsum(__m256 v) {
-    __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+  __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
 }
 #else
 #define MC_V8_AVX2 0
@@ -110,39 +110,38 @@ static inline MC_UNUSED float mc_vsum(__m256 v) {
 #define MC_VSTN mc_vstn
 #define MC_VMAP mc_vmap
 #define MC_VPUT mc_vput
-
 static inline MC_UNUSED void mc_vld(float *a, const float *p) { for (int i = 0; i < 8; i++) a[i] = p[i]; }
 static inline MC_UNUSED void mc_vzero(float *a) { for (int i = 0; i < 8; i++) a[i] = 0.0f; }
 static inline MC_UNUSED void mc_vset(float *a, float x) { for (int i = 0; i < 8; i++) a[i] = x; }
 static inline MC_UNUSED void mc_vfma(float *a, const float *p, float x) {
-    for (int i = 0; i < 8; i++) a[i] = MC_FMA(p[i], x, a[i]);
+  for (int i = 0; i < 8; i++) a[i] = MC_FMA(p[i], x, a[i]);
 }
 static inline MC_UNUSED void mc_vdot(float *a, const float *p, const float *q) {
-    for (int i = 0; i < 8; i++) a[i] = MC_FMA(p[i], q[i], a[i]);
+  for (int i = 0; i < 8; i++) a[i] = MC_FMA(p[i], q[i], a[i]);
 }
 static inline MC_UNUSED void mc_vmul(float *a, const float *p, const float *q) {
-    for (int i = 0; i < 8; i++) a[i] = p[i] * q[i];
+  for (int i = 0; i < 8; i++) a[i] = p[i] * q[i];
 }
 static inline MC_UNUSED void mc_vadd(float *a, const float *b) { for (int i = 0; i < 8; i++) a[i] += b[i]; }
 static inline MC_UNUSED void mc_vmax(float *a, const float *b) {
-    for (int i = 0; i < 8; i++) a[i] = b[i] > a[i] || b[i] != b[i] ? b[i] : a[i];
+  for (int i = 0; i < 8; i++) a[i] = b[i] > a[i] || b[i] != b[i] ? b[i] : a[i];
 }
 static inline MC_UNUSED void mc_vdiv(float *a, float x) { for (int i = 0; i < 8; i++) a[i] /= x; }
 static inline MC_UNUSED void mc_vrelu(float *a) {
-    for (int i = 0; i < 8; i++) a[i] = a[i] < 0.0f ? 0.0f : a[i];
+  for (int i = 0; i < 8; i++) a[i] = a[i] < 0.0f ? 0.0f : a[i];
 }
 static inline MC_UNUSED void mc_vst(float *p, const float *a) { for (int i = 0; i < 8; i++) p[i] = a[i]; }
 static inline MC_UNUSED void mc_vstn(float *p, const float *a, int n) {
-    for (int i = 0; i < 8; i++) p[i] = i < n ? a[i] : 0.0f;
+  for (int i = 0; i < 8; i++) p[i] = i < n ? a[i] : 0.0f;
 }
 static inline MC_UNUSED void mc_vmap(float *a, float (*fn)(float)) {
-    for (int i = 0; i < 8; i++) a[i] = fn(a[i]);
+  for (int i = 0; i < 8; i++) a[i] = fn(a[i]);
 }
 static inline MC_UNUSED void mc_vput(float *y, int s, const float *a, int n) {
-    for (int i = 0; i < n; i++) y[i * s] = a[i];
+  for (int i = 0; i < n; i++) y[i * s] = a[i];
 }
 static inline MC_UNUSED float mc_vsum(const float *v) {
-    return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+  return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
 }
 #endif
 

@@ -5370,8 +5370,8 @@ static const float l18_bias[35] = {
 
 /* max as PyTorch's max pooling takes it: a NaN wins. */
 static float mc_maxf(float m, float v) {
-    float t = v > m ? v : m; /* two selects: no branch */
-    return v != v ? v : t;
+  float t = v > m ? v : m; /* two selects: no branch */
+  return v != v ? v : t;
 }
 
 /* a * b + c, fused into one instruction where the target has a fast fmaf

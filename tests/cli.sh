@@ -72,6 +72,13 @@ expect 0 '^l0_conv2d: blocked: 6 output channels x 16 positions' out -- build sp
 expect 0 '^l3_maxpool1d: per output: every window is inside the input' out -- build specs/m5_kws.lua -o "$tmp/gen" --explain
 expect 0 '^l11_linear: dot: 10 outputs' out -- build specs/lenet5.lua -o "$tmp/gen" --explain
 expect 0 '^l0_conv3d: direct: ' out -- build specs/conv3d_volume.lua -o "$tmp/gen" --explain
+# The naive lowerings: chosen on the command line, in build and run.
+expect 0 '^l0_conv2d: reference: one output at a time' out -- build specs/lenet5.lua -o "$tmp/ref" --explain --kernels reference
+expect 0 '^l11_linear: reference: ' out -- build specs/lenet5.lua -o "$tmp/ref" --explain --kernels reference --target generic
+expect 0 '^shape \[2, 2, 2\]' out -- run specs/conv1d_tutorial.lua --kernels reference
+expect 2 "'--kernels' takes fast or reference, not 'slow'" err -- build specs/lenet5.lua --kernels slow
+expect 2 "'--target' takes generic, not 'cortex-m4'" err -- run specs/lenet5.lua --target cortex-m4
+expect 2 "unknown option '--kernels'" err -- check specs/lenet5.lua --kernels fast
 expect 1 "^$tmp/bad.lua:3: error:" err -- build "$tmp/bad.lua" -o "$tmp/gen"
 expect 2 "unknown option '--input'" err -- build --input x.npy specs/seed_cnn1d.lua
 expect 0 '^shape \[2, 2\]$' out -- run specs/seed_cnn1d.lua

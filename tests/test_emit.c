@@ -1,7 +1,8 @@
 /* test_emit.c: the C writer's pieces that every generated file relies on:
  * float literals that read back as the same float, with the fewest
  * significant digits;
- * indentation from braces; a loop that runs once written as a block. */
+ * indentation from braces, with nothing rewritten; a loop that runs once
+ * decided as a block before it is printed (em_for). */
 #include "testutil.h"
 
 #include <math.h>
@@ -56,17 +57,38 @@ static void test_emit_float_round_trips_shortest(void **state) {
   free(s);
 }
 
-static void test_emit_indents_and_unrolls_once_loops(void **state) {
+/* Braces indent; the writer prints what it is given, nothing rewritten. */
+static void test_emit_indents_from_braces(void **state) {
   (void)state;
   Emit e = {0};
-  em(&e, "for (int c = 0; c < 1; c++) { /* channel */");
-  em(&e, "for (int i = 0; i < 4; i++) { /* four */\ny[i] = x[c];");
+  em(&e, "for (int c = 0; c < 1; c++) { /* printed as given */");
+  em(&e, "y[c] = x[c];\n}");
+  em_blank(&e);
+  assert_string_equal(e.b.s, "for (int c = 0; c < 1; c++) { /* printed as "
+                             "given */\n"
+                             "  y[c] = x[c];\n"
+                             "}\n"
+                             "\n");
+  buf_free(&e.b);
+}
+
+/* em_for decides a loop of one iteration before printing it: a block. */
+static void test_emit_for_of_one_is_a_block(void **state) {
+  (void)state;
+  Emit e = {0};
+  em_for(&e, "c", 1, "channel");
+  em_for(&e, "i", 4, "four");
+  em(&e, "y[i] = x[c];");
   em(&e, "}");
+  em(&e, "}");
+  em_for(&e, "t", 3, NULL);
   em(&e, "}");
   assert_string_equal(e.b.s, "{ const int c = 0; (void)c; /* channel */\n"
                              "  for (int i = 0; i < 4; i++) { /* four */\n"
                              "    y[i] = x[c];\n"
                              "  }\n"
+                             "}\n"
+                             "for (int t = 0; t < 3; t++) {\n"
                              "}\n");
   buf_free(&e.b);
 }
@@ -74,7 +96,8 @@ static void test_emit_indents_and_unrolls_once_loops(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_emit_float_round_trips_shortest),
-      cmocka_unit_test(test_emit_indents_and_unrolls_once_loops),
+      cmocka_unit_test(test_emit_indents_from_braces),
+      cmocka_unit_test(test_emit_for_of_one_is_a_block),
   };
   return cmocka_run_group_tests_name("emit", tests, NULL, NULL);
 }

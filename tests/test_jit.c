@@ -109,6 +109,7 @@ static const char *math_src =
     "}\n";
 
 static void test_jit_floats_and_libm(void **state) {
+  (void)state;
   float x[5] = {-3.5f, -0.25f, 0.0f, 1e-3f, 2.75f}, y[20], want[20];
   Jit *j = compile_ok(math_src, NULL, NULL, 0);
   void (*kernel)(float *, const float *, int);
@@ -129,6 +130,7 @@ static void test_jit_floats_and_libm(void **state) {
 }
 
 static void test_jit_bound_symbol(void **state) {
+  (void)state;
   static const float w[4] = {0.5f, -2.0f, 3.25f, 8.0f};
   JitSymbol sym = {"w", w};
   Jit *j = compile_ok("extern const float w[4];\n"
@@ -151,6 +153,7 @@ static void test_jit_bound_symbol(void **state) {
 }
 
 static void test_jit_defines(void **state) {
+  (void)state;
   const char *const defs[] = {"N=3", "SCALE=2.5f", "FLAG", "EMPTY=", NULL};
   Jit *j = compile_ok("float f(void) { return N * SCALE + FLAG EMPTY; }\n",
                       defs, NULL, 0);
@@ -161,6 +164,7 @@ static void test_jit_defines(void **state) {
 }
 
 static void test_jit_bad_defines(void **state) {
+  (void)state;
   static const struct {
     const char *def, *want;
   } rows[] = {
@@ -221,6 +225,7 @@ static const struct {
 };
 
 static void test_jit_error_lines(void **state) {
+  (void)state;
   size_t i;
   int failed = 0;
   for (i = 0; i < sizeof error_rows / sizeof *error_rows; i++) {
@@ -246,6 +251,7 @@ static void test_jit_error_lines(void **state) {
 }
 
 static void test_jit_undefined_symbol(void **state) {
+  (void)state;
   char *err =
       compile_fails("float g(float);\nfloat f(float x) { return g(x); }\n", 0);
   assert_non_null(strstr(err, "gen.c: error: undefined symbol 'g'"));
@@ -253,6 +259,7 @@ static void test_jit_undefined_symbol(void **state) {
 }
 
 static void test_jit_null_symbol(void **state) {
+  (void)state;
   JitSymbol sym = {"w", NULL};
   char *err = NULL;
   Jit *j =
@@ -263,6 +270,7 @@ static void test_jit_null_symbol(void **state) {
 }
 
 static void test_jit_bound_and_defined(void **state) {
+  (void)state;
   static const int host = 7;
   JitSymbol sym = {"w", &host};
   char *err = NULL;
@@ -275,6 +283,7 @@ static void test_jit_bound_and_defined(void **state) {
 }
 
 static void test_jit_after_failure(void **state) {
+  (void)state;
   char *err = compile_fails("int f(void) { return ; + }\n", NULL);
   Jit *a, *b;
   int (*fa)(void), (*fb)(void);
@@ -296,6 +305,7 @@ static void test_jit_after_failure(void **state) {
 /* Run under `make test SANITIZE=1` (LeakSanitizer) or valgrind: any leak
    per compile shows up 200 times. */
 static void test_jit_compile_200_times(void **state) {
+  (void)state;
   float w[3] = {1, 2, 3};
   JitSymbol sym = {"w", w};
   int i;
@@ -322,6 +332,7 @@ static void test_jit_compile_200_times(void **state) {
 /* ------------------------------------------------- memory protections */
 
 static void test_jit_code_not_writable(void **state) {
+  (void)state;
   char perms[8];
   Jit *j = compile_ok("static const float t[2] = {1.5f, 2.5f};\n"
                       "float f(int i) { return t[i]; }\n"
@@ -342,6 +353,7 @@ static void test_jit_code_not_writable(void **state) {
 /* Writable globals break the contract: reading one works, a write faults
    (checked in a child process). */
 static void test_jit_writable_global_faults(void **state) {
+  (void)state;
   Jit *j = compile_ok("int counter = 41;\n"
                       "int get(void) { return counter; }\n"
                       "void bump(void) { counter++; }\n",
@@ -374,6 +386,7 @@ static void test_jit_writable_global_faults(void **state) {
 /* ---------------------------------------------------------------- cost */
 
 static void test_jit_million_floats_bound(void **state) {
+  (void)state;
   enum { N = 1000000 };
   float *w = malloc(N * sizeof *w);
   JitSymbol sym = {"weights", NULL};
@@ -406,6 +419,7 @@ static void test_jit_million_floats_bound(void **state) {
 
 /* A 200-line file of straight-line float code. */
 static void test_jit_200_lines_time(void **state) {
+  (void)state;
   size_t cap = 200 * 80, len = 0;
   char *src = malloc(cap);
   double t0, t1, best = 1e9;

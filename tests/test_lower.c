@@ -21,44 +21,57 @@ typedef struct Want {
   int op;             /* which op to look at */
   const char *kernel; /* the kernel lower() must choose */
   const char *why;    /* a piece of its reason */
+  KernelSet set;
 } Want;
 
 static const Want wants[] = {
     /* A small 1-D model: the whole program takes the vector lowering. */
     {"nn.Conv1d{1, 8, 3}, nn.ReLU{}, nn.MaxPool1d{2}, nn.Flatten{}, "
      "nn.Linear{8 * 9, 2}", "{1, 1, 20}", 0, "vec1d",
-     "vector: whole model channels-last"},
+     "vector: whole model channels-last", KERNELS_FAST},
     {"nn.Conv1d{1, 8, 3}, nn.ReLU{}, nn.MaxPool1d{2}, nn.Flatten{}, "
-     "nn.Linear{8 * 9, 2}", "{1, 1, 20}", 1, "vec1d", "fused into l0_conv1d"},
+     "nn.Linear{8 * 9, 2}", "{1, 1, 20}", 1, "vec1d", "fused into l0_conv1d", KERNELS_FAST},
     /* Too large for it: the blocked convolution, with its interior. */
     {"nn.Conv1d{16, 32, 5}", "{1, 16, 8000}", 0, "conv-blocked",
-     "blocked: 16 output channels x 16 positions"},
+     "blocked: 16 output channels x 16 positions", KERNELS_FAST},
     /* A 2-D convolution with one output channel per group: direct. */
     {"nn.Conv2d{4, 4, 3, groups = 4}", "{1, 4, 40, 40}", 0, "conv-direct",
-     "too few outputs or output channels"},
+     "too few outputs or output channels", KERNELS_FAST},
     {"nn.Conv3d{2, 4, 3}", "{1, 2, 6, 6, 6}", 0, "conv-direct",
-     "the blocked kernel is 1-D and 2-D only"},
+     "the blocked kernel is 1-D and 2-D only", KERNELS_FAST},
     /* Linear (too large for the vector lowering): few outputs a dot
      * product each, else an axpy. */
     {"nn.Linear{30000, 10}", "{2, 30000}", 0, "linear-dot",
-     "dot: 10 outputs, each a dot product of 30000"},
+     "dot: 10 outputs, each a dot product of 30000", KERNELS_FAST},
     {"nn.Linear{1024, 300}", "{2, 1024}", 0, "linear-axpy",
-     "axpy: each input feature adds its row of 300"},
+     "axpy: each input feature adds its row of 300", KERNELS_FAST},
     /* Pools: windows inside the input unroll their taps. */
     {"nn.MaxPool2d{2}", "{1, 3, 32, 32}", 0, "pool-inside",
-     "per output: every window is inside the input"},
+     "per output: every window is inside the input", KERNELS_FAST},
     {"nn.MaxPool2d{3, padding = 1}", "{1, 3, 32, 32}", 0, "pool-taps",
-     "loops over the output"},
+     "loops over the output", KERNELS_FAST},
     {"nn.AdaptiveAvgPool2d{1}", "{1, 3, 32, 32}", 0, "adaptive-loops",
-     "loops over the output"},
+     "loops over the output", KERNELS_FAST},
     /* A BatchNorm with no Conv or Linear before it runs on its own. */
     {"nn.BatchNorm2d{3}", "{2, 3, 8, 8}", 0, "batchnorm-loops",
-     "loops over the output"},
+     "loops over the output", KERNELS_FAST},
     {"nn.Softmax{dim = 1}", "{2, 10}", 0, "softmax-loops",
-     "loops over the output"},
+     "loops over the output", KERNELS_FAST},
     /* Activations of the model's input, and a model of no-ops. */
-    {"nn.ReLU{}", "{2, 10}", 0, "map", "elementwise"},
-    {"nn.Identity{}", "{2, 10}", 0, "map", "copy"},
+    {"nn.ReLU{}", "{2, 10}", 0, "map", "elementwise", KERNELS_FAST},
+    {"nn.Identity{}", "{2, 10}", 0, "map", "copy", KERNELS_FAST},
+    /* --kernels reference: the naive lowering of each kind, the small
+     * 1-D model included; the kinds with one lowering keep it. */
+    {"nn.Conv1d{1, 8, 3}, nn.ReLU{}, nn.MaxPool1d{2}, nn.Flatten{}, "
+     "nn.Linear{8 * 9, 2}", "{1, 1, 20}", 0, "reference-conv",
+     "reference: one output at a time", KERNELS_REFERENCE},
+    {"nn.Conv1d{1, 8, 3}, nn.ReLU{}, nn.MaxPool1d{2}, nn.Flatten{}, "
+     "nn.Linear{8 * 9, 2}", "{1, 1, 20}", 1, "reference-pool",
+     "reference: one output at a time over its window", KERNELS_REFERENCE},
+    {"nn.Linear{30000, 10}", "{2, 30000}", 0, "reference-linear",
+     "a sum over the inputs in order", KERNELS_REFERENCE},
+    {"nn.Softmax{dim = 1}", "{2, 10}", 0, "softmax-loops",
+     "loops over the output", KERNELS_REFERENCE},
 };
 
 static void test_lower_chooses_and_says_why(void **state) {
@@ -69,7 +82,7 @@ static void test_lower_chooses_and_says_why(void **state) {
                            w->spec);
     Model m;
     Program p;
-    lower_text(text, TARGET_GENERIC, KERNELS_FAST, &m, &p);
+    lower_text(text, TARGET_GENERIC, w->set, &m, &p);
     assert_true(w->op < p.nops);
     const Op *op = &p.ops[w->op];
     if (strcmp(op->kernel->name, w->kernel) != 0 || !strstr(op->why, w->why))

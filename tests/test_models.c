@@ -19,6 +19,7 @@
  * The coverage of layer kinds and arguments in the fixture is printed and
  * each class must be present. */
 #include "testutil.h"
+#include "kernels/kernel.h"
 
 #include <dlfcn.h>
 #include <glob.h>

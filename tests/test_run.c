@@ -234,8 +234,9 @@ static void test_run_weights_override(void **state) {
   (void)state;
   float w[18], b[2] = {0, 0};
   for (int i = 0; i < 18; i++) w[i] = 1;
-  StTensor t[2] = {{"0.weight", 3, {2, 3, 3}, w, "F32"},
-                   {"0.bias", 1, {2}, b, "F32"}};
+  char wname[] = "0.weight", bname[] = "0.bias";
+  StTensor t[2] = {{wname, 3, {2, 3, 3}, w, "F32"},
+                   {bname, 1, {2}, b, "F32"}};
   char *p = tmp("ones.safetensors"), e[256];
   assert_int_equal(st_save(p, t, 2, e, sizeof e), 0);
   char *o = tmp("ones.npy");
@@ -261,8 +262,8 @@ static void test_run_weights_override(void **state) {
       }
   free(y), free(p), free(o), free(args), free(out), free(err);
   /* A weights file with a wrong shape names the key and both shapes. */
-  StTensor bad[2] = {{"0.weight", 3, {2, 3, 2}, w, "F32"},
-                     {"0.bias", 1, {2}, b, "F32"}};
+  StTensor bad[2] = {{wname, 3, {2, 3, 2}, w, "F32"},
+                     {bname, 1, {2}, b, "F32"}};
   p = tmp("bad.safetensors");
   assert_int_equal(st_save(p, bad, 2, e, sizeof e), 0);
   args = mc_format("run specs/conv1d_tutorial.lua --weights %s", p);
@@ -280,9 +281,10 @@ static void test_run_weights_override(void **state) {
 static void test_run_weights_file_errors(void **state) {
   (void)state;
   float w[18] = {0}, b[2] = {0}, extra[3] = {0};
-  StTensor t[3] = {{"conv.weight", 3, {2, 3, 3}, w, "F32"},
-                   {"conv.bias", 1, {2}, b, "F32"},
-                   {"head.weight", 1, {3}, extra, "F32"}};
+  char n0[] = "conv.weight", n1[] = "conv.bias", n2[] = "head.weight";
+  StTensor t[3] = {{n0, 3, {2, 3, 3}, w, "F32"},
+                   {n1, 1, {2}, b, "F32"},
+                   {n2, 1, {3}, extra, "F32"}};
   char *p = tmp("w.safetensors"), e[256], *out, *err;
   assert_int_equal(st_save(p, t, 3, e, sizeof e), 0);
   char *spec = tmp("net.lua");

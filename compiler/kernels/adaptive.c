@@ -33,19 +33,18 @@ static void adaptive_emit(Emit *e, const Op *op) {
     buf_free(&s);
     buf_free(&en);
   }
-  em(e, "for (int p = 0; p < %lld; p++) { /* plane */",
-     (long long)(shape_numel(&l->in) / isz));
+  em_for(e, "p", (shape_numel(&l->in) / isz), "plane");
   em(e, "const float *xp = x + p * %lld;", (long long)isz);
   em(e, "float *yp = y + p * %lld;", (long long)osz);
   if (nsp == 1) {
-    em(e, "for (int t = 0; t < %lld; t++) {", (long long)O[0]);
+    em_for(e, "t", O[0], "");
     em(e, "float sum = 0.0f;");
     em(e, "for (int i = start_t[t]; i < end_t[t]; i++) sum += xp[i];");
     em(e, "yp[t] = sum / (float)(end_t[t] - start_t[t]);");
     em(e, "}");
   } else {
     em(e, "for (int oy = 0; oy < %lld; oy++)", (long long)O[0]);
-    em(e, "for (int ox = 0; ox < %lld; ox++) {", (long long)O[1]);
+    em_for(e, "ox", O[1], "");
     em(e, "float sum = 0.0f;");
     em(e, "for (int iy = start_oy[oy]; iy < end_oy[oy]; iy++)");
     em(e, "  for (int ix = start_ox[ox]; ix < end_ox[ox]; ix++)");
@@ -66,5 +65,7 @@ static int adaptive_fits(const Program *p, const Op *op, Target t, char *why,
   return 1;
 }
 
-const Kernel kernel_adaptive = {"adaptive-loops", KERNELS_FAST, adaptive_fits,
-                                NULL, NULL, NULL, adaptive_emit};
+/* The only lowering: as naive as the reference needs, so both sets. */
+const Kernel kernel_adaptive = {
+    "adaptive-loops", KERNELS_FAST | KERNELS_REFERENCE,
+    adaptive_fits, NULL, NULL, NULL, adaptive_emit};

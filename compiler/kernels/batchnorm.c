@@ -40,7 +40,7 @@ static void bn_emit(Emit *e, const Op *op) {
     const char *sn = op_array(op, "scale"), *hn = op_array(op, "shift");
     em(e, "for (int n = 0; n < %lld; n++)", (long long)n);
     e->depth++;
-    em(e, "for (int c = 0; c < %lld; c++) {", (long long)c);
+    em_for(e, "c", c, "");
     em(e, "const float *xc = x + (n * %lld + c) * %lld;", (long long)c,
        (long long)inner);
     em(e, "float *yc = y + (n * %lld + c) * %lld;", (long long)c,
@@ -57,18 +57,18 @@ static void bn_emit(Emit *e, const Op *op) {
   const char *wn = op_array(op, "weight"), *bn = op_array(op, "bias");
   char *eps = em_float((float)a->eps);
   em(e, "/* no running statistics: normalise with the batch's own */");
-  em(e, "for (int c = 0; c < %lld; c++) {", (long long)c);
+  em_for(e, "c", c, "");
   em(e, "double sum = 0.0, sq = 0.0;");
-  em(e, "for (int n = 0; n < %lld; n++) {", (long long)n);
+  em_for(e, "n", n, "");
   em(e, "const float *xc = x + (n * %lld + c) * %lld;", (long long)c,
      (long long)inner);
   em(e, "for (int i = 0; i < %lld; i++) sum += xc[i];", (long long)inner);
   em(e, "}");
   em(e, "const double mean = sum / %lld.0;", (long long)(n * inner));
-  em(e, "for (int n = 0; n < %lld; n++) {", (long long)n);
+  em_for(e, "n", n, "");
   em(e, "const float *xc = x + (n * %lld + c) * %lld;", (long long)c,
      (long long)inner);
-  em(e, "for (int i = 0; i < %lld; i++) {", (long long)inner);
+  em_for(e, "i", inner, "");
   em(e, "const double d = xc[i] - mean;");
   em(e, "sq += d * d;");
   em(e, "}");
@@ -83,7 +83,7 @@ static void bn_emit(Emit *e, const Op *op) {
     em(e, "const float h = -(float)mean * s;");
   }
   char *chain = em_act_chain(op, "(yc[i] * s + h)");
-  em(e, "for (int n = 0; n < %lld; n++) {", (long long)n);
+  em_for(e, "n", n, "");
   em(e, "const float *xc = x + (n * %lld + c) * %lld;", (long long)c,
      (long long)inner);
   em(e, "float *yc = y + (n * %lld + c) * %lld;", (long long)c,
@@ -105,5 +105,7 @@ static int bn_fits(const Program *p, const Op *op, Target t, char *why,
   return 1;
 }
 
-const Kernel kernel_batchnorm = {"batchnorm-loops", KERNELS_FAST, bn_fits,
-                                 NULL, NULL, bn_pack, bn_emit};
+/* The only lowering: as naive as the reference needs, so both sets. */
+const Kernel kernel_batchnorm = {
+    "batchnorm-loops", KERNELS_FAST | KERNELS_REFERENCE,
+    bn_fits, NULL, NULL, bn_pack, bn_emit};

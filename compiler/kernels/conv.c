@@ -1,31 +1,17 @@
-/* kernels/conv.c: Conv1d, Conv2d and Conv3d as loops, two lowerings.
- *
- * Per sample and output channel, the output plane starts at the bias and
- * each (input channel, tap) adds weight * input over the output positions
- * where the tap reads inside the input (em_taps): the innermost loop runs
- * over contiguous outputs, which compilers vectorise. A padding mode other
- * than zeros first builds the padded sample in scratch, as F.pad would. */
-
-#include "kernels/kernel.h"
+/* kernels/conv.c: the code the two convolution lowerings share: the
+ * dimensions, the padded copy of the input, the direct loops (all of a
+ * direct convolution, the border of a blocked one), packing. */
+#include "kernels/conv.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct ConvDims {
-  int nsp, padmode;
-  int zpad; /* small 1-D: the zero padding is written out into scratch */
-  int64_t n, c, oc, groups, icg, ocg;
-  int64_t isz, xsz, osz, ksz; /* per channel: input, padded, output, taps */
-  Taps t;
-  int64_t in[3]; /* unpadded input dims */
-  /* 2-D, stride 1, no padding along x: tiles run over the output rows
-   * laid out as wide as the input rows, p = oy * IW + ox, so a tile spans
-   * rows and short rows still fill it; columns ox >= OW are computed and
-   * dropped. */
-  int wide;
-} ConvDims;
+int conv_is(const Op *op) {
+  return op->main && op->main->kind->family == FAM_CONV;
+}
 
-static void conv_dims(const Layer *l, ConvDims *cd) {
+
+void conv_dims(const Layer *l, ConvDims *cd) {
   const LayerArgs *a = &l->a;
   int nsp = l->kind->nsp, batched = l->in.n == nsp + 2, off = batched ? 2 : 1;
   memset(cd, 0, sizeof *cd);
@@ -73,9 +59,7 @@ static void conv_dims(const Layer *l, ConvDims *cd) {
   }
 }
 
-/* The taps' common interior along dim i: outputs [lo, hi) read only
- * inside the input for every tap. */
-static void interior(const ConvDims *cd, int i, int64_t *lo, int64_t *hi) {
+void conv_interior(const ConvDims *cd, int i, int64_t *lo, int64_t *hi) {
   *lo = 0;
   *hi = cd->t.O[i];
   for (int64_t k = 0; k < cd->t.K[i]; k++) {
@@ -88,47 +72,28 @@ static void interior(const ConvDims *cd, int i, int64_t *lo, int64_t *hi) {
   if (*hi < *lo) *hi = *lo;
 }
 
-/* Which lowering a convolution gets:
- *   blocked: Conv1d with a run of at least 4 interior outputs and at least
- *     2 output channels per group: blocks of up to 8 output channels x 16
- *     positions accumulated in registers, the reduction over input channels
- *     and taps outside, weights packed in exactly that order; a stride
- *     above 1 first splits the input into its stride phases, so every
- *     inner loop reads contiguous floats; the border outputs use direct.
- *   direct: everything else: per output channel, each (input channel, tap)
- *     adds over the outputs where the tap reads inside the input. */
-enum { CONV_DIRECT, CONV_BLOCKED };
-#define CONV_OCB 16 /* output channels per block */
-#define CONV_TW 16 /* output positions per tile */
-
-static int conv_lowering(const ConvDims *cd) {
-  int64_t lo, hi, ylo, yhi;
-  int last = cd->nsp - 1;
-  if (cd->nsp > 2 || cd->ocg < 2) return CONV_DIRECT;
-  if (cd->padmode && cd->t.S[last] > 1) return CONV_DIRECT; /* 2 scratches */
-  if (cd->nsp == 2 && cd->t.S[1] > 1) return CONV_DIRECT; /* no phases in 2-D */
-  interior(cd, last, &lo, &hi);
-  if (cd->nsp == 2) {
-    interior(cd, 0, &ylo, &yhi);
-    if (yhi <= ylo) return CONV_DIRECT;
-  }
-  /* Short runs still pay off with many channels: their tiles are
-   * vectorised across the channels. */
-  return hi - lo >= 4 || (hi > lo && cd->ocg >= 8) ? CONV_BLOCKED
-                                                    : CONV_DIRECT;
+int64_t conv_pad_scratch(const ConvDims *cd) {
+  if (cd->padmode || cd->zpad) return cd->c * cd->xsz * (int64_t)sizeof(float);
+  return 0;
 }
 
-static int conv_how(const Op *op);
+/* Each kernel tap that meets padding is unrolled on its own (em_taps). */
+#define CODE_PER_TAP 400
 
-static int64_t conv_scratch(const Op *op) {
-  ConvDims cd;
-  conv_dims(op->main, &cd);
-  if (cd.padmode || cd.zpad) return cd.c * cd.xsz * (int64_t)sizeof(float);
-  if (conv_how(op) == CONV_BLOCKED && cd.nsp == 1 && cd.t.S[0] > 1) {
-    int64_t u = (cd.t.I[0] + cd.t.S[0] - 1) / cd.t.S[0];
-    return cd.c * cd.t.S[0] * u * (int64_t)sizeof(float);
-  }
-  return 0;
+int64_t conv_code_bytes(const Op *op) {
+  int64_t taps = 1;
+  for (int i = 0; i < op->main->kind->nsp; i++)
+    taps = mc_satmul(taps, op->main->a.kernel[i]);
+  return mc_satmul(taps, CODE_PER_TAP);
+}
+
+void conv_pack_common(Op *op, const ConvDims *cd, float **w, float **b,
+                      char **scaled, char **shape) {
+  const Layer *l = op->main;
+  pack_folded(op, w, b, cd->oc, cd->icg * cd->ksz);
+  *shape = shape_str(&l->param[P_WEIGHT].shape);
+  *scaled = op->bn ? mc_format(", times %s's scale", op->bn->prefix)
+                   : mc_strdup("");
 }
 
 static void conv_pre(Emit *e, const char *kidx, void *ctx) {
@@ -140,6 +105,7 @@ static void conv_pre(Emit *e, const char *kidx, void *ctx) {
 
 static void conv_stmt(Emit *e, const char *y, const char *x, const char *k,
                       void *ctx) {
+  (void)k, (void)ctx;
   em(e, "yo[%s] += wk * xc[%s];", y, x);
 }
 
@@ -199,14 +165,13 @@ static void emit_pad_maps(Emit *e, const Layer *l, const ConvDims *cd) {
 
 /* The direct loops for every output channel over the outputs in the box
  * [a, b) (NULL: all outputs). */
-static void emit_direct(Emit *e, const Op *op, const ConvDims *cd,
-                        const char *wn, int packed, const char *bn,
-                        const int64_t *a, const int64_t *b) {
+void conv_direct_loops(Emit *e, const Op *op, const ConvDims *cd,
+                       const char *wn, int packed, const char *bn,
+                       const int64_t *a, const int64_t *b) {
   Taps t = cd->t;
   if (a)
     for (int i = 0; i < cd->nsp; i++) t.A[i] = a[i], t.B[i] = b[i];
-  em(e, "for (int o = 0; o < %lld; o++) { /* output channel */",
-     (long long)cd->oc);
+  em_for(e, "o", cd->oc, "output channel");
   em(e, "float *yo = yn + o * %lld;", (long long)cd->osz);
   if (cd->groups > 1)
     em(e, "const float *xg = xp + o / %lld * %lld; /* its group's inputs */",
@@ -238,8 +203,7 @@ static void emit_direct(Emit *e, const Op *op, const ConvDims *cd,
        (long long)a[1], (long long)b[1], (long long)cd->t.O[1], init);
   }
   free(init);
-  em(e, "for (int c = 0; c < %lld; c++) { /* input channel in the group */",
-     (long long)cd->icg);
+  em_for(e, "c", cd->icg, "input channel in the group");
   em(e, "const float *xc = xg + c * %lld;", (long long)cd->xsz);
   if (packed) {
     em(e, "const float *w = %s + blk + c * %lld * width + j;", wn,
@@ -279,515 +243,52 @@ static void emit_direct(Emit *e, const Op *op, const ConvDims *cd,
   em(e, "}");
 }
 
-/* Open the loops over input channels and taps of a tile, leaving xk (the
- * tile's inputs for this tap) and wk (this tap's weights for the block of
- * `width` channels); returns how many braces to close. */
-static int open_tap_loops(Emit *e, const ConvDims *cd, int64_t width) {
-  int two = cd->nsp == 2, x = cd->nsp - 1, close = 2;
-  int64_t S = cd->t.S[x], D = cd->t.D[x], P = cd->t.P[x];
-  em(e, "for (int c = 0; c < %lld; c++) { /* input channel in the group */",
-     (long long)cd->icg);
-  if (S == 1)
-    em(e, "const float *xc = xg + c * %lld;", (long long)cd->xsz);
-  else
-    em(e, "const float *xc = xg + c * %lld; /* its %lld stride phases */",
-       (long long)(S * ((cd->t.I[0] + S - 1) / S)), (long long)S);
-  em(e, "const float *wc = wb + c * %lld;", (long long)(cd->ksz * width));
-  if (two && cd->wide) {
-    em(e, "for (int ky = 0; ky < %lld; ky++) { /* tap row */",
-       (long long)cd->t.K[0]);
-    em(e, "for (int kx = 0; kx < %lld; kx++) { /* tap */",
-       (long long)cd->t.K[1]);
-    Lin xk = {0};
-    lin_add(&xk, "ky", cd->t.D[0] * cd->t.I[1]);
-    lin_add(&xk, "kx", D);
-    lin_add(&xk, NULL, -cd->t.P[0] * cd->t.I[1]);
-    char *xs = lin_str(&xk);
-    em(e, "const float *xk = xc + (t0 + %s); /* p = oy * %lld + ox */", xs,
-       (long long)cd->t.I[1]);
-    free(xs);
-    em(e, "const float *wk = wc + (ky * %lld + kx) * %lld;",
-       (long long)cd->t.K[1], (long long)width);
-    close = 3;
-  } else if (two) {
-    em(e, "for (int ky = 0; ky < %lld; ky++) { /* tap row */",
-       (long long)cd->t.K[0]);
-    Lin r = {0};
-    lin_add(&r, "oy", cd->t.S[0]);
-    lin_add(&r, "ky", cd->t.D[0]);
-    lin_add(&r, NULL, -cd->t.P[0]);
-    char *rs = lin_str(&r);
-    em(e, "const float *xr = xc + (%s) * %lld;", rs, (long long)cd->t.I[1]);
-    free(rs);
-    em(e, "for (int kx = 0; kx < %lld; kx++) { /* tap */",
-       (long long)cd->t.K[1]);
-    Lin xk = {0};
-    lin_add(&xk, "t0", 1);
-    lin_add(&xk, "kx", D);
-    lin_add(&xk, NULL, -P);
-    char *xs = lin_str(&xk);
-    em(e, "const float *xk = xr + %s;", xs);
-    free(xs);
-    em(e, "const float *wk = wc + (ky * %lld + kx) * %lld;",
-       (long long)cd->t.K[1], (long long)width);
-    close = 3;
-  } else if (S > 1 && D == 1 && P == 0) {
-    /* Tap k = m * S + r reads phase r at offset m: no division. */
-    int64_t u = (cd->t.I[0] + S - 1) / S;
-    em(e, "for (int r = 0; r < %lld; r++) { /* stride phase */", (long long)S);
-    em(e, "const float *xr = xc + r * %lld + t0;", (long long)u);
-    em(e, "for (int m = 0; m * %lld + r < %lld; m++) { /* tap m * %lld + r */",
-       (long long)S, (long long)cd->t.K[0], (long long)S);
-    em(e, "const float *xk = xr + m;");
-    em(e, "const float *wk = wc + (m * %lld + r) * %lld;", (long long)S,
-       (long long)width);
-    close = 3;
-  } else {
-    em(e, "for (int k = 0; k < %lld; k++) { /* tap */", (long long)cd->t.K[0]);
-    if (S == 1) {
-      Lin xk = {0};
-      lin_add(&xk, "t0", 1);
-      lin_add(&xk, "k", D);
-      lin_add(&xk, NULL, -P);
-      char *xs = lin_str(&xk);
-      em(e, "const float *xk = xc + %s;", xs);
-      free(xs);
-    } else {
-      int64_t u = (cd->t.I[0] + S - 1) / S;
-      Lin q = {0};
-      lin_add(&q, "k", D);
-      lin_add(&q, NULL, -P);
-      char *qs = lin_str(&q);
-      em(e, "const int q = %s; /* x[t * %lld + q]: phase q mod %lld */", qs,
-         (long long)S, (long long)S);
-      free(qs);
-      if (P == 0) {
-        em(e, "const float *xk = xc + q %% %lld * %lld + t0 + q / %lld;",
-           (long long)S, (long long)u, (long long)S);
-      } else {
-        em(e, "const int r = (q %% %lld + %lld) %% %lld;", (long long)S,
-           (long long)S, (long long)S);
-        em(e, "const float *xk = xc + r * %lld + t0 + (q - r) / %lld;",
-           (long long)u, (long long)S);
-      }
-    }
-    em(e, "const float *wk = wc + k * %lld;", (long long)width);
-  }
-  return close;
-}
-
-/* Store acc-like values through the fused activations: `val` is the
- * expression of output (channel j0 + j, position i). */
-static void store_tile(Emit *e, const Op *op, const ConvDims *cd, int64_t j0,
-                       int64_t jw, int64_t tw, const char *val) {
-  char *chain = em_act_chain(op, val);
-  if (cd->wide) {
-    int64_t iw = cd->t.I[1], ow = cd->t.O[1];
-    em(e, "for (int i = 0; i < %lld; i++) {", (long long)tw);
-    em(e, "const int oy = (t0 + i) / %lld, ox = (t0 + i) %% %lld;",
-       (long long)iw, (long long)iw);
-    em(e, "if (ox < %lld) /* the columns past OW are dropped */",
-       (long long)ow);
-    char *jj = j0 ? mc_format("(j + %lld)", (long long)j0) : mc_strdup("j");
-    em(e, "  for (int j = 0; j < %lld; j++) yb[%s * %lld + oy * %lld + ox] = "
-       "%s;", (long long)jw, jj, (long long)cd->osz, (long long)ow, chain);
-    free(jj);
-    em(e, "}");
-    free(chain);
-    return;
-  }
-  char *row = cd->nsp == 2 ? mc_format("oy * %lld + ", (long long)cd->t.O[1])
-                           : mc_strdup("");
-  char *jj = j0 ? mc_format("(j + %lld)", (long long)j0) : mc_strdup("j");
-  em(e, "for (int j = 0; j < %lld; j++)", (long long)jw);
-  em(e, "  for (int i = 0; i < %lld; i++) yb[%s * %lld + %st0 + i] = %s;",
-     (long long)tw, jj, (long long)cd->osz, row, chain);
-  free(jj);
-  free(row);
-  free(chain);
-}
-
-/* Portable tile: channels [j0, j0 + jw) of a block of `width` x `tw`
- * positions from t0 (in output row oy for 2-D), accumulated in registers:
- * for each input channel and tap, one input float is loaded and multiplied
- * into every channel. */
-static void emit_tile_c(Emit *e, const Op *op, const ConvDims *cd,
-                        const char *bn, int64_t width, int64_t j0, int64_t jw,
-                        int64_t tw) {
-  /* A full tile keeps channels x positions; a short one positions x
-   * channels, so its inner loop over channels is contiguous. */
-  int across = tw < CONV_TW;
-  const char *a = across ? "acc[i][j]" : "acc[j][i]";
-  char *wj = j0 ? mc_format("wk[j + %lld]", (long long)j0) : mc_strdup("wk[j]");
-  em_use(e, EH_FMA);
-  em(e, "{ /* channels %lld..%lld of the block */", (long long)j0,
-     (long long)(j0 + jw - 1));
-  if (across)
-    em(e, "float acc[%lld][%lld];", (long long)tw, (long long)jw);
-  else
-    em(e, "float acc[%lld][%lld];", (long long)jw, (long long)tw);
-  em(e, "for (int j = 0; j < %lld; j++)", (long long)jw);
-  if (bn && j0)
-    em(e, "  for (int i = 0; i < %lld; i++) %s = bb[j + %lld];", (long long)tw,
-       a, (long long)j0);
-  else if (bn)
-    em(e, "  for (int i = 0; i < %lld; i++) %s = bb[j];", (long long)tw, a);
-  else
-    em(e, "  for (int i = 0; i < %lld; i++) %s = 0.0f;", (long long)tw, a);
-  int close = open_tap_loops(e, cd, width);
-  em(e, "for (int i = 0; i < %lld; i++) { /* position in the tile */",
-     (long long)tw);
-  em(e, "const float xv = xk[i];");
-  em(e, "for (int j = 0; j < %lld; j++) %s = MC_FMA(%s, xv, %s);",
-     (long long)jw, a, wj, a);
-  em(e, "}");
-  while (close--) em(e, "}");
-  store_tile(e, op, cd, j0, jw, tw, a);
-  em(e, "}");
-  free(wj);
-}
-
-/* AVX-512 tile: the whole block of `width` <= 16 channels x 16 positions
- * in zmm registers. */
-static void emit_tile_avx512(Emit *e, const Op *op, const ConvDims *cd,
-                             const char *bn, int64_t width) {
-  em(e, "__m512 acc[%lld];", (long long)width);
-  em(e, "for (int j = 0; j < %lld; j++) acc[j] = %s;", (long long)width,
-     bn ? "_mm512_set1_ps(bb[j])" : "_mm512_setzero_ps()");
-  int close = open_tap_loops(e, cd, width);
-  em(e, "const __m512 xv = _mm512_loadu_ps(xk);");
-  em(e, "for (int j = 0; j < %lld; j++)", (long long)width);
-  em(e, "  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);");
-  while (close--) em(e, "}");
-  int relu = op->nact == 1 && (op->act[0]->kind->flags & KF_RELU);
-  if (!cd->wide && (op->nact == 0 || relu)) {
-    /* Stored straight from the registers; max(0, v) is ReLU, NaN kept. */
-    char *row = cd->nsp == 2 ? mc_format("oy * %lld + ",
-                                         (long long)cd->t.O[1])
-                             : mc_strdup("");
-    em(e, "for (int j = 0; j < %lld; j++)", (long long)width);
-    em(e, "  _mm512_storeu_ps(yb + j * %lld + %st0, %s);", (long long)cd->osz,
-       row, relu ? "_mm512_max_ps(_mm512_setzero_ps(), acc[j])" : "acc[j]");
-    free(row);
-    return;
-  }
-  em(e, "float out[%lld][16];", (long long)width);
-  em(e, "for (int j = 0; j < %lld; j++) _mm512_storeu_ps(out[j], acc[j]);",
-     (long long)width);
-  store_tile(e, op, cd, 0, width, 16, "out[j][i]");
-}
-
-/* AVX-512 short tile: 16 channels (one zmm) x tw < 16 positions, one
- * accumulator per position; each (input channel, tap) loads the 16
- * packed weights once and broadcasts each input float. */
-static void emit_tile_avx512_short(Emit *e, const Op *op, const ConvDims *cd,
-                                   const char *bn, int64_t tw) {
-  em(e, "__m512 acc[%lld];", (long long)tw);
-  em(e, "for (int i = 0; i < %lld; i++) acc[i] = %s;", (long long)tw,
-     bn ? "_mm512_loadu_ps(bb)" : "_mm512_setzero_ps()");
-  int close = open_tap_loops(e, cd, CONV_OCB);
-  em(e, "const __m512 wv = _mm512_loadu_ps(wk);");
-  em(e, "for (int i = 0; i < %lld; i++)", (long long)tw);
-  em(e, "  acc[i] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xk[i]), acc[i]);");
-  while (close--) em(e, "}");
-  em(e, "float out[%lld][16];", (long long)tw);
-  em(e, "for (int i = 0; i < %lld; i++) _mm512_storeu_ps(out[i], acc[i]);",
-     (long long)tw);
-  store_tile(e, op, cd, 0, CONV_OCB, tw, "out[i][j]");
-}
-
-/* A tile of `width` channels x `tw` positions: with AVX-512 where the
- * compiler targets it and the tile is full (or short with a full block of
- * 16 channels), else portable C in halves of at most 8 channels. */
-static void emit_tile(Emit *e, const Op *op, const ConvDims *cd,
-                      const char *bn, int64_t width, int64_t tw) {
-  int vec = tw == CONV_TW || width == CONV_OCB;
-  if (vec) {
-    em_use(e, EH_AVX512);
-    em(e, "#if MC_AVX512");
-    if (tw == CONV_TW) emit_tile_avx512(e, op, cd, bn, width);
-    else emit_tile_avx512_short(e, op, cd, bn, tw);
-    em(e, "#else");
-  }
-  for (int64_t j0 = 0; j0 < width; j0 += 8)
-    emit_tile_c(e, op, cd, bn, width, j0, width - j0 < 8 ? width - j0 : 8, tw);
-  if (vec) em(e, "#endif");
-}
-
-static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
-                         const char *wpn, const char *bn, const int64_t *lo,
-                         const int64_t *hi) {
-  int x = cd->nsp - 1;
-  int64_t S = cd->t.S[x], icg = cd->icg, ocg = cd->ocg;
-  int64_t ocb = ocg < CONV_OCB ? ocg : CONV_OCB, nfull = ocg / ocb;
-  int64_t rem = ocg % ocb, ntiles = (hi[x] - lo[x]) / CONV_TW;
-  int64_t rtw = (hi[x] - lo[x]) % CONV_TW;
-  int64_t lo2[2] = {lo[0], lo[x]}; /* where the tiles start */
-  if (S > 1) {
-    int64_t u = (cd->t.I[0] + S - 1) / S;
-    em(e, "/* the input split into its %lld stride phases: tmp[c][r][u] = "
-       "x[c][u * %lld + r] */", (long long)S, (long long)S);
-    em(e, "for (int c = 0; c < %lld; c++)", (long long)cd->c);
-    em(e, "  for (int r = 0; r < %lld; r++)", (long long)S);
-    em(e, "    for (int u = 0; u * %lld + r < %lld; u++)", (long long)S,
-       (long long)cd->t.I[0]);
-    em(e, "      tmp[(c * %lld + r) * %lld + u] = xp[c * %lld + u * %lld + "
-       "r];", (long long)S, (long long)u, (long long)cd->t.I[0],
-       (long long)S);
-  }
-  const char *src = S > 1 ? "tmp" : "xp";
-  if (cd->groups > 1)
-    em(e, "for (int g = 0; g < %lld; g++) { /* group */",
-       (long long)cd->groups);
-  else
-    em(e, "{");
-  if (cd->groups > 1)
-    em(e, "const float *xg = %s + g * %lld;", src,
-       (long long)(icg * (S > 1 ? S * ((cd->t.I[0] + S - 1) / S) : cd->xsz)));
-  else
-    em(e, "const float *xg = %s;", src);
-  for (int part = 0; part < 2; part++) {
-    int64_t width = part ? rem : ocb, count = part ? 1 : nfull;
-    if (!width || !count) continue;
-    int64_t start = part ? nfull * ocb : 0;
-    em(e, "for (int ob = 0; ob < %lld; ob++) { /* %lld output channels */",
-       (long long)count, (long long)width);
-    char *gexpr = cd->groups > 1 ? mc_format("g * %lld + ", (long long)ocg)
-                                 : mc_strdup("");
-    if (start)
-      em(e, "const int o0 = %s%lld + ob * %lld;", gexpr, (long long)start,
-         (long long)width);
-    else
-      em(e, "const int o0 = %sob * %lld;", gexpr, (long long)width);
-    free(gexpr);
-    em(e, "const float *wb = %s + o0 * %lld;", wpn, (long long)(icg * cd->ksz));
-    if (bn) em(e, "const float *bb = %s + o0;", bn);
-    em(e, "float *yb = yn + o0 * %lld;", (long long)cd->osz);
-    if (cd->wide) {
-      /* p = oy * IW + ox over the interior rows, up to the last output */
-      int64_t p0 = lo[0] * cd->t.I[1];
-      int64_t p1 = (hi[0] - 1) * cd->t.I[1] + cd->t.O[1];
-      ntiles = (p1 - p0) / CONV_TW;
-      rtw = (p1 - p0) % CONV_TW;
-      lo2[x] = p0;
-    } else if (x == 1) {
-      em(e, "for (int oy = %lld; oy < %lld; oy++) { /* output row */",
-         (long long)lo[0], (long long)hi[0]);
-    }
-    if (ntiles) {
-      em(e, "for (int t0 = %lld; t0 < %lld; t0 += %d) { /* %d outputs */",
-         (long long)lo2[x], (long long)(lo2[x] + ntiles * CONV_TW), CONV_TW,
-         CONV_TW);
-      emit_tile(e, op, cd, bn, width, CONV_TW);
-      em(e, "}");
-    }
-    if (rtw && ntiles) { /* a last full tile, overlapping the one before */
-      em(e, "{ /* the last %lld outputs, in a full tile that recomputes %lld "
-         "*/", (long long)rtw, (long long)(CONV_TW - rtw));
-      em(e, "const int t0 = %lld;",
-         (long long)(lo2[x] + ntiles * CONV_TW + rtw - CONV_TW));
-      emit_tile(e, op, cd, bn, width, CONV_TW);
-      em(e, "}");
-    } else if (rtw) {
-      em(e, "{ /* the last %lld outputs of the interior */", (long long)rtw);
-      em(e, "const int t0 = %lld;", (long long)(lo2[x] + ntiles * CONV_TW));
-      emit_tile(e, op, cd, bn, width, rtw);
-      em(e, "}");
-    }
-    if (x == 1 && !cd->wide) em(e, "}");
-    em(e, "}");
-  }
-  em(e, "}");
-}
-
-extern const Kernel kernel_conv_blocked, kernel_conv_direct;
-
-static int conv_how(const Op *op) {
-  return op->kernel == &kernel_conv_blocked ? CONV_BLOCKED : CONV_DIRECT;
-}
-
-/* The blocked lowering's geometry: the interior [lo, hi) per dim, whether
- * any output lies outside it, and the 2-D wide-row layout. */
-static void blocked_geometry(ConvDims *cd, int64_t *lo, int64_t *hi,
-                             int *border) {
-  cd->wide = cd->nsp == 2 && cd->t.S[0] == 1 && cd->t.S[1] == 1 &&
-             cd->t.P[1] == 0 && cd->t.O[1] % CONV_TW != 0 &&
-             cd->t.O[1] < 4 * CONV_TW;
-  *border = 0;
-  for (int i = 0; i < cd->nsp; i++) {
-    interior(cd, i, &lo[i], &hi[i]);
-    *border |= lo[i] > 0 || hi[i] < cd->t.O[i];
-  }
-}
-
-static int is_conv(const Op *op) {
-  return op->main && op->main->kind->family == FAM_CONV;
-}
-
-static int blocked_fits(const Program *p, const Op *op, Target t, char *why,
-                        size_t n) {
-  (void)p, (void)t;
-  if (!is_conv(op)) return 0;
-  ConvDims cd;
-  conv_dims(op->main, &cd);
-  if (conv_lowering(&cd) != CONV_BLOCKED) return 0;
-  int64_t lo[2] = {0, 0}, hi[2] = {0, 0};
-  int border;
-  blocked_geometry(&cd, lo, hi, &border);
-  int64_t ocb = cd.ocg < CONV_OCB ? cd.ocg : CONV_OCB;
-  snprintf(why, n, "blocked: %lld output channels x %d positions in "
-           "registers over %lld interior outputs%s%s", (long long)ocb,
-           CONV_TW, (long long)(hi[cd.nsp - 1] - lo[cd.nsp - 1]),
-           cd.nsp == 1 && cd.t.S[0] > 1 ? ", input split into stride phases"
-           : cd.wide ? ", rows laid out as wide as the input's"
-           : cd.zpad ? ", zero padding written out first" : "",
-           border ? ", direct loops on the border" : "");
-  return 1;
-}
-
-static int direct_fits(const Program *p, const Op *op, Target t, char *why,
-                       size_t n) {
-  (void)p, (void)t;
-  if (!is_conv(op)) return 0;
-  snprintf(why, n, "direct: %s", op->main->kind->nsp > 2
-           ? "per output channel, each (input channel, tap) over its "
-             "valid outputs; the blocked kernel is 1-D and 2-D only"
-           : "too few outputs or output channels for the blocked "
-             "kernel, or a stride along the rows");
-  return 1;
-}
-
-/* Each kernel tap that meets padding is unrolled on its own (em_taps). */
-#define CODE_PER_TAP 400
-
-static int64_t conv_code_bytes(const Op *op) {
-  int64_t taps = 1;
-  for (int i = 0; i < op->main->kind->nsp; i++)
-    taps = mc_satmul(taps, op->main->a.kernel[i]);
-  return mc_satmul(taps, CODE_PER_TAP);
-}
-
-/* Blocked: the weights in the order its tiles read them; direct (and a
- * blocked convolution's border, which reads the packed ones): PyTorch's. */
-static void conv_pack(Program *p, Op *op) {
-  (void)p;
+void conv_open(Emit *e, const Op *op, const ConvDims *cd) {
   const Layer *l = op->main;
-  ConvDims cd;
-  conv_dims(l, &cd);
-  float *w, *b;
-  pack_folded(op, &w, &b, cd.oc, cd.icg * cd.ksz);
-  char *ws = shape_str(&l->param[P_WEIGHT].shape);
-  char *scaled = op->bn ? mc_format(", times %s's scale", op->bn->prefix)
-                        : mc_strdup("");
-  int64_t nw = cd.oc * cd.icg * cd.ksz;
-  if (conv_how(op) == CONV_BLOCKED) {
-    int64_t K = cd.ksz, icg = cd.icg, ocg = cd.ocg;
-    int64_t ocb = ocg < CONV_OCB ? ocg : CONV_OCB, nfull = ocg / ocb;
-    float *wp = mc_alloc(sizeof(float) * (size_t)nw);
-    int64_t at = 0;
-    for (int64_t g = 0; g < cd.groups; g++)
-      for (int64_t blk = 0; blk * ocb < ocg; blk++) {
-        int64_t width = blk < nfull ? ocb : ocg % ocb;
-        int64_t o0 = g * ocg + blk * ocb;
-        for (int64_t c = 0; c < icg; c++)
-          for (int64_t k = 0; k < K; k++)
-            for (int64_t j = 0; j < width; j++)
-              wp[at++] = w[((o0 + j) * icg + c) * K + k];
-      }
-    pack_add(op, "weight_packed", wp, nw,
-             mc_format("%s.weight %s%s, packed for blocks of %lld outputs: "
-                       "[block][in/groups][kernel][output in block]",
-                       l->prefix, ws, scaled, (long long)ocb));
-    free(w);
-  } else {
-    pack_add(op, "weight", w, nw,
-             mc_format("%s.weight %s%s, layout [out][in/groups][kernel]",
-                       l->prefix, ws, scaled));
-  }
-  if (b) pack_add(op, "bias", b, cd.oc, pack_bias_what(op, ""));
-  free(ws);
-  free(scaled);
-}
-
-static void conv_emit(Emit *e, const Op *op) {
-  const Layer *l = op->main;
-  ConvDims cd;
-  conv_dims(l, &cd);
-  int how = conv_how(op);
-  int64_t lo[2] = {0, 0}, hi[2] = {0, 0};
-  int border = 1;
-  if (how == CONV_BLOCKED) blocked_geometry(&cd, lo, hi, &border);
-  const char *wpn = op_array(op, "weight_packed");
-  const char *wn = how == CONV_BLOCKED ? wpn : op_array(op, "weight");
-  const char *bn = op_array(op, "bias");
-  if (cd.n > 1) {
-    em(e, "for (int n = 0; n < %lld; n++) { /* sample */", (long long)cd.n);
-    em(e, "const float *xn = x + n * %lld;", (long long)(cd.c * cd.isz));
-    em(e, "float *yn = y + n * %lld;", (long long)(cd.oc * cd.osz));
+  if (cd->n > 1) {
+    em_for(e, "n", cd->n, "sample");
+    em(e, "const float *xn = x + n * %lld;", (long long)(cd->c * cd->isz));
+    em(e, "float *yn = y + n * %lld;", (long long)(cd->oc * cd->osz));
   } else {
     em(e, "const float *xn = x;");
     em(e, "float *yn = y;");
   }
-  if (cd.padmode) {
-    emit_pad_maps(e, l, &cd);
+  if (cd->padmode) {
+    emit_pad_maps(e, l, cd);
     em(e, "const float *xp = tmp;");
-  } else if (cd.zpad && cd.nsp == 1) {
-    int64_t lo = l->a.pad_lo[0], in = cd.in[0];
+  } else if (cd->zpad && cd->nsp == 1) {
+    int64_t lo = l->a.pad_lo[0], in = cd->in[0];
     em(e, "/* the zero padding written out: tmp[c] = [0 x %lld, x[c], 0 x "
        "%lld] */", (long long)lo, (long long)l->a.pad_hi[0]);
-    em(e, "for (int c = 0; c < %lld; c++) {", (long long)cd.c);
-    em(e, "float *tc = tmp + c * %lld;", (long long)cd.xsz);
+    em_for(e, "c", cd->c, "");
+    em(e, "float *tc = tmp + c * %lld;", (long long)cd->xsz);
     if (lo) em(e, "for (int i = 0; i < %lld; i++) tc[i] = 0.0f;", (long long)lo);
     em(e, "for (int i = 0; i < %lld; i++) tc[%lld + i] = xn[c * %lld + i];",
        (long long)in, (long long)lo, (long long)in);
     if (l->a.pad_hi[0])
       em(e, "for (int i = %lld; i < %lld; i++) tc[i] = 0.0f;",
-         (long long)(lo + in), (long long)cd.xsz);
+         (long long)(lo + in), (long long)cd->xsz);
     em(e, "}");
     em(e, "const float *xp = tmp;");
-  } else if (cd.zpad) {
-    int64_t ih = cd.in[0], iw = cd.in[1], xw = cd.t.I[1];
+  } else if (cd->zpad) {
+    int64_t ih = cd->in[0], iw = cd->in[1], xw = cd->t.I[1];
     em(e, "/* the zero padding written out: tmp[c] is x[c] inside a border "
        "of zeros */");
     em(e, "for (int i = 0; i < %lld; i++) tmp[i] = 0.0f;",
-       (long long)(cd.c * cd.xsz));
-    em(e, "for (int c = 0; c < %lld; c++)", (long long)cd.c);
+       (long long)(cd->c * cd->xsz));
+    em(e, "for (int c = 0; c < %lld; c++)", (long long)cd->c);
     em(e, "  for (int r = 0; r < %lld; r++)", (long long)ih);
     em(e, "    for (int i = 0; i < %lld; i++)", (long long)iw);
     em(e, "      tmp[c * %lld + (r + %lld) * %lld + %lld + i] = xn[(c * %lld + "
-       "r) * %lld + i];", (long long)cd.xsz, (long long)l->a.pad_lo[0],
+       "r) * %lld + i];", (long long)cd->xsz, (long long)l->a.pad_lo[0],
        (long long)xw, (long long)l->a.pad_lo[1], (long long)ih,
        (long long)iw);
     em(e, "const float *xp = tmp;");
   } else {
     em(e, "const float *xp = xn;");
   }
-  if (how == CONV_BLOCKED) {
-    emit_blocked(e, op, &cd, wpn, bn, lo, hi);
-    /* The border: whole rows above and below, then the row ends. */
-    int64_t a[2], b[2];
-    int x = cd.nsp - 1;
-    if (cd.nsp == 2) {
-      a[1] = 0, b[1] = cd.t.O[1];
-      if (lo[0] > 0)
-        a[0] = 0, b[0] = lo[0], emit_direct(e, op, &cd, wn, 1, bn, a, b);
-      if (hi[0] < cd.t.O[0])
-        a[0] = hi[0], b[0] = cd.t.O[0], emit_direct(e, op, &cd, wn, 1, bn, a, b);
-      a[0] = lo[0], b[0] = hi[0];
-    }
-    if (lo[x] > 0)
-      a[x] = 0, b[x] = lo[x], emit_direct(e, op, &cd, wn, 1, bn, a, b);
-    if (hi[x] < cd.t.O[x])
-      a[x] = hi[x], b[x] = cd.t.O[x], emit_direct(e, op, &cd, wn, 1, bn, a, b);
-  } else {
-    emit_direct(e, op, &cd, wn, 0, bn, NULL, NULL);
-  }
-  if (cd.n > 1) em(e, "}");
 }
 
-const Kernel kernel_conv_blocked = {"conv-blocked", KERNELS_FAST,
-                                    blocked_fits, conv_scratch,
-                                    conv_code_bytes, conv_pack, conv_emit};
-const Kernel kernel_conv_direct = {"conv-direct", KERNELS_FAST, direct_fits,
-                                   conv_scratch, conv_code_bytes, conv_pack,
-                                   conv_emit};
+void conv_close(Emit *e, const ConvDims *cd) {
+  if (cd->n > 1) em(e, "}");
+}

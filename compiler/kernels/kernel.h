@@ -18,7 +18,8 @@
 
 typedef struct Kernel {
   const char *name; /* "conv-blocked" */
-  KernelSet set;    /* KERNELS_FAST, or KERNELS_REFERENCE for a naive one */
+  int sets;         /* the KernelSets it belongs to: KERNELS_FAST,
+                       KERNELS_REFERENCE (a naive one), or both */
   /* Does the kernel fit op on target t? On 1, write into why (n bytes)
    * the line `--explain` prints; on 0 leave why alone. */
   int (*fits)(const Program *p, const Op *op, Target t, char *why, size_t n);

@@ -72,7 +72,7 @@ static void linear_emit(Emit *e, const Op *op) {
   const char *wn = op_array(op, "weight"), *bn = op_array(op, "bias");
   em_use(e, EH_FMA);
   if (rows > 1) {
-    em(e, "for (int r = 0; r < %lld; r++) { /* row */", (long long)rows);
+    em_for(e, "r", rows, "row");
     em(e, "const float *xr = x + r * %lld;", (long long)in);
     em(e, "float *yr = y + r * %lld;", (long long)out);
   } else { /* gcc vectorises less inside a loop that runs once */
@@ -107,8 +107,7 @@ static void linear_emit(Emit *e, const Op *op) {
     if (bn) em(e, "for (int o = 0; o < %lld; o++) yr[o] = %s[o];",
                (long long)out, bn);
     else em(e, "for (int o = 0; o < %lld; o++) yr[o] = 0.0f;", (long long)out);
-    em(e, "for (int i = 0; i < %lld; i++) { /* input feature */",
-       (long long)in);
+    em_for(e, "i", in, "input feature");
     em(e, "const float xi = xr[i];");
     em(e, "const float *w = %s + i * %lld;", wn, (long long)out);
     em(e, "for (int o = 0; o < %lld; o++) yr[o] = MC_FMA(xi, w[o], yr[o]);",

@@ -19,5 +19,7 @@ static void map_emit(Emit *e, const Op *op) {
   free(chain);
 }
 
-const Kernel kernel_map = {"map", KERNELS_FAST, map_fits, NULL, NULL, NULL,
-                           map_emit};
+/* The only lowering: as naive as the reference needs, so both sets. */
+const Kernel kernel_map = {
+    "map", KERNELS_FAST | KERNELS_REFERENCE,
+    map_fits, NULL, NULL, NULL, map_emit};

@@ -97,7 +97,7 @@ static void emit_inside(Emit *e, const Op *op, const PoolDims *pd, int avg) {
     em(e, "for (int oy = 0; oy < %lld; oy++)", (long long)t->O[0]);
     em(e, "  for (int ox = 0; ox < %lld; ox++) {", (long long)t->O[1]);
   } else {
-    em(e, "for (int t = 0; t < %lld; t++) {", (long long)t->O[0]);
+    em_for(e, "t", t->O[0], "");
   }
   int64_t ky_n = two ? t->K[0] : 1, kx_n = t->K[two];
   int64_t iw = t->I[two];
@@ -164,7 +164,7 @@ static int taps_fits(const Program *p, const Op *op, Target t, char *why,
 
 static void pool_head(Emit *e, const Op *op, PoolDims *pd) {
   pool_dims(op->main, pd);
-  em(e, "for (int p = 0; p < %lld; p++) { /* plane */", (long long)pd->planes);
+  em_for(e, "p", pd->planes, "plane");
   em(e, "const float *xp = x + p * %lld;", (long long)pd->isz);
   em(e, "float *yp = y + p * %lld;", (long long)pd->osz);
 }
@@ -203,18 +203,18 @@ static void taps_emit(Emit *e, const Op *op) {
     /* The divisor is a product of one factor per dim. */
     static const char *const var[2][2] = {{"t"}, {"oy", "ox"}};
     int constant = 1;
-    int64_t first[2];
+    int64_t f0[2];
     for (int i = 0; i < pd.nsp; i++) {
-      first[i] = avg_factor(l, &pd, i, 0);
+      f0[i] = avg_factor(l, &pd, i, 0);
       for (int64_t o = 0; o < pd.t.O[i]; o++) {
         int64_t f = avg_factor(l, &pd, i, o);
         if (f <= 0) f = 1; /* an empty window: its sum 0 stays 0 */
-        if (f != first[i]) constant = 0;
+        if (f != f0[i]) constant = 0;
       }
     }
     if (constant) {
       int64_t div = 1;
-      for (int i = 0; i < pd.nsp; i++) div *= first[i] > 0 ? first[i] : 1;
+      for (int i = 0; i < pd.nsp; i++) div *= f0[i] > 0 ? f0[i] : 1;
       em(e, "for (int i = 0; i < %lld; i++) yp[i] /= %lld.0f;",
          (long long)pd.osz, (long long)div);
     } else {

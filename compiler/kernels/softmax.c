@@ -48,5 +48,7 @@ static int softmax_fits(const Program *p, const Op *op, Target t, char *why,
   return 1;
 }
 
-const Kernel kernel_softmax = {"softmax-loops", KERNELS_FAST, softmax_fits,
-                               NULL, NULL, NULL, softmax_emit};
+/* The only lowering: as naive as the reference needs, so both sets. */
+const Kernel kernel_softmax = {
+    "softmax-loops", KERNELS_FAST | KERNELS_REFERENCE,
+    softmax_fits, NULL, NULL, NULL, softmax_emit};

@@ -7,20 +7,24 @@
 
 extern const Kernel kernel_map, kernel_conv_blocked, kernel_conv_direct,
     kernel_pool_inside, kernel_pool_taps, kernel_adaptive, kernel_batchnorm,
-    kernel_linear_dot, kernel_linear_axpy, kernel_softmax;
+    kernel_linear_dot, kernel_linear_axpy, kernel_softmax, kernel_ref_conv,
+    kernel_ref_linear, kernel_ref_pool;
 
 static const Kernel *const kernels[] = {
-    &kernel_map,         &kernel_conv_blocked, &kernel_conv_direct,
-    &kernel_pool_inside, &kernel_pool_taps,    &kernel_adaptive,
-    &kernel_batchnorm,   &kernel_linear_dot,   &kernel_linear_axpy,
-    &kernel_softmax,
+    /* the fast ones, best first */
+    &kernel_conv_blocked, &kernel_conv_direct, &kernel_pool_inside,
+    &kernel_pool_taps,    &kernel_linear_dot,  &kernel_linear_axpy,
+    /* the naive ones (modelc build --kernels reference) */
+    &kernel_ref_conv, &kernel_ref_linear, &kernel_ref_pool,
+    /* one lowering, in both sets */
+    &kernel_map, &kernel_adaptive, &kernel_batchnorm, &kernel_softmax,
 };
 
 const Kernel *kernel_choose(const Program *p, const Op *op, char *why,
                             size_t n) {
   for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
     const Kernel *k = kernels[i];
-    if (k->set == KERNELS_FAST && k->fits(p, op, p->target, why, n)) return k;
+    if ((k->sets & p->kernels) && k->fits(p, op, p->target, why, n)) return k;
   }
   /* Every op is some kernel's: a missing row is a modelc bug. */
   snprintf(why, n, "no lowering");

@@ -320,7 +320,7 @@ static void conv_at(Emit *e, const Op *op, const View *v, const At *at,
     buf_printf(&decl, "%sMC_V8(a%lld);", q ? " " : "", (long long)q);
     if (split) buf_printf(&decl, " MC_V8(b%lld);", (long long)q);
   }
-  em(e, "%s", decl.s);
+  em(e, "%s", decl.s ? decl.s : "");
   buf_free(&decl);
   for (int64_t q = 0; q < nq; q++) {
     em(e, "MC_VLD(a%lld, %s + %lld);", (long long)q, bn, (long long)(8 * q));
@@ -377,7 +377,7 @@ static void conv_unit(Emit *e, const void *p, const At *at) {
     Buf decl = {0};
     for (int64_t q = 0; q < nq; q++)
       buf_printf(&decl, "%sMC_V8(m%lld);", q ? " " : "", (long long)q);
-    em(e, "%s", decl.s);
+    em(e, "%s", decl.s ? decl.s : "");
     buf_free(&decl);
   }
   for (int64_t j = 0; j < pk; j++) {

@@ -12,6 +12,7 @@ static const ArgSpec adaptive_args[] = {{"output_size", A_INTS, 1},
                                         {0, 0, 0}};
 
 static int adaptive_parse(Layer *l, const ArgVal *v, Diag *d) {
+  (void)l, (void)v, (void)d; /* output_size is read by the shape rule */
   return 0;
 }
 

@@ -44,12 +44,13 @@ static int64_t floor_div(int64_t a, int64_t b) {
 /* PyTorch's pooling_output_shape_pad_lr (and the convolution formula when
  * ceil_mode is 0): floor((len + lo + hi - dil*(k-1) - 1 [+ s-1]) / s) + 1,
  * and in ceil mode the last window must start inside the input or the left
- * padding. On a result below 1, report "Output size is too small" with the
- * formula filled in, after PyTorch's own message `torch_msg` if it has one.
- * `what` names the length: "L_out", "H_out", ... */
+ * padding. A result below 1 returns -1; the caller reports it, with
+ * layer_len_formula. (d, l and `what`, the length's name, are for that
+ * message; unused here.) */
 int layer_output_len(Diag *d, const Layer *l, const char *what, int64_t len,
                      int64_t lo, int64_t hi, int64_t dil, int64_t k,
                      int64_t stride, int ceil_mode, int64_t *out) {
+  (void)d, (void)l, (void)what;
   int64_t num = len + lo + hi - dil * (k - 1) - 1;
   int64_t o = floor_div(num + (ceil_mode ? stride - 1 : 0), stride) + 1;
   if (ceil_mode && (o - 1) * stride >= len + lo) o--;

@@ -5,6 +5,7 @@ static const ArgSpec flatten_args[] = {
     {"start_dim", A_INT, 0}, {"end_dim", A_INT, 0}, {0, 0, 0}};
 
 static int flatten_parse(Layer *l, const ArgVal *v, Diag *d) {
+  (void)d;
   l->a.start_dim = arg_int(&v[0], 1, 0);
   l->a.end_dim = arg_int(&v[1], -1, 0);
   return 0;

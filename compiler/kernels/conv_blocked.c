@@ -1,0 +1,461 @@
+/* kernels/conv_blocked.c: a convolution blocked in registers.
+ *
+ * Conv1d and Conv2d with a run of interior outputs and at least 2 output
+ * channels per group: blocks of up to 16 output channels x 16 positions
+ * accumulated in registers (AVX-512 where the compiler targets it, else
+ * portable halves of 8 channels), the reduction over input channels and
+ * taps outside, weights packed in exactly that order; a stride above 1
+ * first splits the input into its stride phases, so every inner loop
+ * reads contiguous floats; the border outputs use the direct loops
+ * (kernels/conv.c) on the packed weights. */
+#include "kernels/conv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Does the blocked kernel take the convolution? */
+static int blocked_takes(const ConvDims *cd) {
+  int64_t lo, hi, ylo, yhi;
+  int last = cd->nsp - 1;
+  if (cd->nsp > 2 || cd->ocg < 2) return 0;
+  if (cd->padmode && cd->t.S[last] > 1) return 0; /* 2 scratches */
+  if (cd->nsp == 2 && cd->t.S[1] > 1) return 0; /* no phases in 2-D */
+  conv_interior(cd, last, &lo, &hi);
+  if (cd->nsp == 2) {
+    conv_interior(cd, 0, &ylo, &yhi);
+    if (yhi <= ylo) return 0;
+  }
+  /* Short runs still pay off with many channels: their tiles are
+   * vectorised across the channels. */
+  return hi - lo >= 4 || (hi > lo && cd->ocg >= 8);
+}
+
+/* Open the loops over input channels and taps of a tile, leaving xk (the
+ * tile's inputs for this tap) and wk (this tap's weights for the block of
+ * `width` channels); returns how many braces to close. */
+static int open_tap_loops(Emit *e, const ConvDims *cd, int64_t width) {
+  int two = cd->nsp == 2, x = cd->nsp - 1, close = 2;
+  int64_t S = cd->t.S[x], D = cd->t.D[x], P = cd->t.P[x];
+  em_for(e, "c", cd->icg, "input channel in the group");
+  if (S == 1)
+    em(e, "const float *xc = xg + c * %lld;", (long long)cd->xsz);
+  else
+    em(e, "const float *xc = xg + c * %lld; /* its %lld stride phases */",
+       (long long)(S * ((cd->t.I[0] + S - 1) / S)), (long long)S);
+  em(e, "const float *wc = wb + c * %lld;", (long long)(cd->ksz * width));
+  if (two && cd->wide) {
+    em_for(e, "ky", cd->t.K[0], "tap row");
+    em_for(e, "kx", cd->t.K[1], "tap");
+    Lin xk = {0};
+    lin_add(&xk, "ky", cd->t.D[0] * cd->t.I[1]);
+    lin_add(&xk, "kx", D);
+    lin_add(&xk, NULL, -cd->t.P[0] * cd->t.I[1]);
+    char *xs = lin_str(&xk);
+    em(e, "const float *xk = xc + (t0 + %s); /* p = oy * %lld + ox */", xs,
+       (long long)cd->t.I[1]);
+    free(xs);
+    em(e, "const float *wk = wc + (ky * %lld + kx) * %lld;",
+       (long long)cd->t.K[1], (long long)width);
+    close = 3;
+  } else if (two) {
+    em_for(e, "ky", cd->t.K[0], "tap row");
+    Lin r = {0};
+    lin_add(&r, "oy", cd->t.S[0]);
+    lin_add(&r, "ky", cd->t.D[0]);
+    lin_add(&r, NULL, -cd->t.P[0]);
+    char *rs = lin_str(&r);
+    em(e, "const float *xr = xc + (%s) * %lld;", rs, (long long)cd->t.I[1]);
+    free(rs);
+    em_for(e, "kx", cd->t.K[1], "tap");
+    Lin xk = {0};
+    lin_add(&xk, "t0", 1);
+    lin_add(&xk, "kx", D);
+    lin_add(&xk, NULL, -P);
+    char *xs = lin_str(&xk);
+    em(e, "const float *xk = xr + %s;", xs);
+    free(xs);
+    em(e, "const float *wk = wc + (ky * %lld + kx) * %lld;",
+       (long long)cd->t.K[1], (long long)width);
+    close = 3;
+  } else if (S > 1 && D == 1 && P == 0) {
+    /* Tap k = m * S + r reads phase r at offset m: no division. */
+    int64_t u = (cd->t.I[0] + S - 1) / S;
+    em_for(e, "r", S, "stride phase");
+    em(e, "const float *xr = xc + r * %lld + t0;", (long long)u);
+    em(e, "for (int m = 0; m * %lld + r < %lld; m++) { /* tap m * %lld + r */",
+       (long long)S, (long long)cd->t.K[0], (long long)S);
+    em(e, "const float *xk = xr + m;");
+    em(e, "const float *wk = wc + (m * %lld + r) * %lld;", (long long)S,
+       (long long)width);
+    close = 3;
+  } else {
+    em_for(e, "k", cd->t.K[0], "tap");
+    if (S == 1) {
+      Lin xk = {0};
+      lin_add(&xk, "t0", 1);
+      lin_add(&xk, "k", D);
+      lin_add(&xk, NULL, -P);
+      char *xs = lin_str(&xk);
+      em(e, "const float *xk = xc + %s;", xs);
+      free(xs);
+    } else {
+      int64_t u = (cd->t.I[0] + S - 1) / S;
+      Lin q = {0};
+      lin_add(&q, "k", D);
+      lin_add(&q, NULL, -P);
+      char *qs = lin_str(&q);
+      em(e, "const int q = %s; /* x[t * %lld + q]: phase q mod %lld */", qs,
+         (long long)S, (long long)S);
+      free(qs);
+      if (P == 0) {
+        em(e, "const float *xk = xc + q %% %lld * %lld + t0 + q / %lld;",
+           (long long)S, (long long)u, (long long)S);
+      } else {
+        em(e, "const int r = (q %% %lld + %lld) %% %lld;", (long long)S,
+           (long long)S, (long long)S);
+        em(e, "const float *xk = xc + r * %lld + t0 + (q - r) / %lld;",
+           (long long)u, (long long)S);
+      }
+    }
+    em(e, "const float *wk = wc + k * %lld;", (long long)width);
+  }
+  return close;
+}
+
+/* Store acc-like values through the fused activations: `val` is the
+ * expression of output (channel j0 + j, position i). */
+static void store_tile(Emit *e, const Op *op, const ConvDims *cd, int64_t j0,
+                       int64_t jw, int64_t tw, const char *val) {
+  char *chain = em_act_chain(op, val);
+  if (cd->wide) {
+    int64_t iw = cd->t.I[1], ow = cd->t.O[1];
+    em_for(e, "i", tw, "");
+    em(e, "const int oy = (t0 + i) / %lld, ox = (t0 + i) %% %lld;",
+       (long long)iw, (long long)iw);
+    em(e, "if (ox < %lld) /* the columns past OW are dropped */",
+       (long long)ow);
+    char *jj = j0 ? mc_format("(j + %lld)", (long long)j0) : mc_strdup("j");
+    em(e, "  for (int j = 0; j < %lld; j++) yb[%s * %lld + oy * %lld + ox] = "
+       "%s;", (long long)jw, jj, (long long)cd->osz, (long long)ow, chain);
+    free(jj);
+    em(e, "}");
+    free(chain);
+    return;
+  }
+  char *row = cd->nsp == 2 ? mc_format("oy * %lld + ", (long long)cd->t.O[1])
+                           : mc_strdup("");
+  char *jj = j0 ? mc_format("(j + %lld)", (long long)j0) : mc_strdup("j");
+  em(e, "for (int j = 0; j < %lld; j++)", (long long)jw);
+  em(e, "  for (int i = 0; i < %lld; i++) yb[%s * %lld + %st0 + i] = %s;",
+     (long long)tw, jj, (long long)cd->osz, row, chain);
+  free(jj);
+  free(row);
+  free(chain);
+}
+
+/* Portable tile: channels [j0, j0 + jw) of a block of `width` x `tw`
+ * positions from t0 (in output row oy for 2-D), accumulated in registers:
+ * for each input channel and tap, one input float is loaded and multiplied
+ * into every channel. */
+static void emit_tile_c(Emit *e, const Op *op, const ConvDims *cd,
+                        const char *bn, int64_t width, int64_t j0, int64_t jw,
+                        int64_t tw) {
+  /* A full tile keeps channels x positions; a short one positions x
+   * channels, so its inner loop over channels is contiguous. */
+  int across = tw < CONV_TW;
+  const char *a = across ? "acc[i][j]" : "acc[j][i]";
+  char *wj = j0 ? mc_format("wk[j + %lld]", (long long)j0) : mc_strdup("wk[j]");
+  em_use(e, EH_FMA);
+  em(e, "{ /* channels %lld..%lld of the block */", (long long)j0,
+     (long long)(j0 + jw - 1));
+  if (across)
+    em(e, "float acc[%lld][%lld];", (long long)tw, (long long)jw);
+  else
+    em(e, "float acc[%lld][%lld];", (long long)jw, (long long)tw);
+  em(e, "for (int j = 0; j < %lld; j++)", (long long)jw);
+  if (bn && j0)
+    em(e, "  for (int i = 0; i < %lld; i++) %s = bb[j + %lld];", (long long)tw,
+       a, (long long)j0);
+  else if (bn)
+    em(e, "  for (int i = 0; i < %lld; i++) %s = bb[j];", (long long)tw, a);
+  else
+    em(e, "  for (int i = 0; i < %lld; i++) %s = 0.0f;", (long long)tw, a);
+  int close = open_tap_loops(e, cd, width);
+  em_for(e, "i", tw, "position in the tile");
+  em(e, "const float xv = xk[i];");
+  em(e, "for (int j = 0; j < %lld; j++) %s = MC_FMA(%s, xv, %s);",
+     (long long)jw, a, wj, a);
+  em(e, "}");
+  while (close--) em(e, "}");
+  store_tile(e, op, cd, j0, jw, tw, a);
+  em(e, "}");
+  free(wj);
+}
+
+/* AVX-512 tile: the whole block of `width` <= 16 channels x 16 positions
+ * in zmm registers. */
+static void emit_tile_avx512(Emit *e, const Op *op, const ConvDims *cd,
+                             const char *bn, int64_t width) {
+  em(e, "__m512 acc[%lld];", (long long)width);
+  em(e, "for (int j = 0; j < %lld; j++) acc[j] = %s;", (long long)width,
+     bn ? "_mm512_set1_ps(bb[j])" : "_mm512_setzero_ps()");
+  int close = open_tap_loops(e, cd, width);
+  em(e, "const __m512 xv = _mm512_loadu_ps(xk);");
+  em(e, "for (int j = 0; j < %lld; j++)", (long long)width);
+  em(e, "  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);");
+  while (close--) em(e, "}");
+  int relu = op->nact == 1 && (op->act[0]->kind->flags & KF_RELU);
+  if (!cd->wide && (op->nact == 0 || relu)) {
+    /* Stored straight from the registers; max(0, v) is ReLU, NaN kept. */
+    char *row = cd->nsp == 2 ? mc_format("oy * %lld + ",
+                                         (long long)cd->t.O[1])
+                             : mc_strdup("");
+    em(e, "for (int j = 0; j < %lld; j++)", (long long)width);
+    em(e, "  _mm512_storeu_ps(yb + j * %lld + %st0, %s);", (long long)cd->osz,
+       row, relu ? "_mm512_max_ps(_mm512_setzero_ps(), acc[j])" : "acc[j]");
+    free(row);
+    return;
+  }
+  em(e, "float out[%lld][16];", (long long)width);
+  em(e, "for (int j = 0; j < %lld; j++) _mm512_storeu_ps(out[j], acc[j]);",
+     (long long)width);
+  store_tile(e, op, cd, 0, width, 16, "out[j][i]");
+}
+
+/* AVX-512 short tile: 16 channels (one zmm) x tw < 16 positions, one
+ * accumulator per position; each (input channel, tap) loads the 16
+ * packed weights once and broadcasts each input float. */
+static void emit_tile_avx512_short(Emit *e, const Op *op, const ConvDims *cd,
+                                   const char *bn, int64_t tw) {
+  em(e, "__m512 acc[%lld];", (long long)tw);
+  em(e, "for (int i = 0; i < %lld; i++) acc[i] = %s;", (long long)tw,
+     bn ? "_mm512_loadu_ps(bb)" : "_mm512_setzero_ps()");
+  int close = open_tap_loops(e, cd, CONV_OCB);
+  em(e, "const __m512 wv = _mm512_loadu_ps(wk);");
+  em(e, "for (int i = 0; i < %lld; i++)", (long long)tw);
+  em(e, "  acc[i] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xk[i]), acc[i]);");
+  while (close--) em(e, "}");
+  em(e, "float out[%lld][16];", (long long)tw);
+  em(e, "for (int i = 0; i < %lld; i++) _mm512_storeu_ps(out[i], acc[i]);",
+     (long long)tw);
+  store_tile(e, op, cd, 0, CONV_OCB, tw, "out[i][j]");
+}
+
+/* A tile of `width` channels x `tw` positions: with AVX-512 where the
+ * compiler targets it and the tile is full (or short with a full block of
+ * 16 channels), else portable C in halves of at most 8 channels. */
+static void emit_tile(Emit *e, const Op *op, const ConvDims *cd,
+                      const char *bn, int64_t width, int64_t tw) {
+  int vec = tw == CONV_TW || width == CONV_OCB;
+  if (vec) {
+    em_use(e, EH_AVX512);
+    em(e, "#if MC_AVX512");
+    if (tw == CONV_TW) emit_tile_avx512(e, op, cd, bn, width);
+    else emit_tile_avx512_short(e, op, cd, bn, tw);
+    em(e, "#else");
+  }
+  for (int64_t j0 = 0; j0 < width; j0 += 8)
+    emit_tile_c(e, op, cd, bn, width, j0, width - j0 < 8 ? width - j0 : 8, tw);
+  if (vec) em(e, "#endif");
+}
+
+static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
+                         const char *wpn, const char *bn, const int64_t *lo,
+                         const int64_t *hi) {
+  int x = cd->nsp - 1;
+  int64_t S = cd->t.S[x], icg = cd->icg, ocg = cd->ocg;
+  int64_t ocb = ocg < CONV_OCB ? ocg : CONV_OCB, nfull = ocg / ocb;
+  int64_t rem = ocg % ocb, ntiles = (hi[x] - lo[x]) / CONV_TW;
+  int64_t rtw = (hi[x] - lo[x]) % CONV_TW;
+  int64_t lo2[2] = {lo[0], lo[x]}; /* where the tiles start */
+  if (S > 1) {
+    int64_t u = (cd->t.I[0] + S - 1) / S;
+    em(e, "/* the input split into its %lld stride phases: tmp[c][r][u] = "
+       "x[c][u * %lld + r] */", (long long)S, (long long)S);
+    em(e, "for (int c = 0; c < %lld; c++)", (long long)cd->c);
+    em(e, "  for (int r = 0; r < %lld; r++)", (long long)S);
+    em(e, "    for (int u = 0; u * %lld + r < %lld; u++)", (long long)S,
+       (long long)cd->t.I[0]);
+    em(e, "      tmp[(c * %lld + r) * %lld + u] = xp[c * %lld + u * %lld + "
+       "r];", (long long)S, (long long)u, (long long)cd->t.I[0],
+       (long long)S);
+  }
+  const char *src = S > 1 ? "tmp" : "xp";
+  if (cd->groups > 1)
+    em_for(e, "g", cd->groups, "group");
+  else
+    em(e, "{");
+  if (cd->groups > 1)
+    em(e, "const float *xg = %s + g * %lld;", src,
+       (long long)(icg * (S > 1 ? S * ((cd->t.I[0] + S - 1) / S) : cd->xsz)));
+  else
+    em(e, "const float *xg = %s;", src);
+  for (int part = 0; part < 2; part++) {
+    int64_t width = part ? rem : ocb, count = part ? 1 : nfull;
+    if (!width || !count) continue;
+    int64_t start = part ? nfull * ocb : 0;
+    char *what = mc_format("%lld output channels", (long long)width);
+    em_for(e, "ob", count, what);
+    free(what);
+    char *gexpr = cd->groups > 1 ? mc_format("g * %lld + ", (long long)ocg)
+                                 : mc_strdup("");
+    if (start)
+      em(e, "const int o0 = %s%lld + ob * %lld;", gexpr, (long long)start,
+         (long long)width);
+    else
+      em(e, "const int o0 = %sob * %lld;", gexpr, (long long)width);
+    free(gexpr);
+    em(e, "const float *wb = %s + o0 * %lld;", wpn, (long long)(icg * cd->ksz));
+    if (bn) em(e, "const float *bb = %s + o0;", bn);
+    em(e, "float *yb = yn + o0 * %lld;", (long long)cd->osz);
+    if (cd->wide) {
+      /* p = oy * IW + ox over the interior rows, up to the last output */
+      int64_t p0 = lo[0] * cd->t.I[1];
+      int64_t p1 = (hi[0] - 1) * cd->t.I[1] + cd->t.O[1];
+      ntiles = (p1 - p0) / CONV_TW;
+      rtw = (p1 - p0) % CONV_TW;
+      lo2[x] = p0;
+    } else if (x == 1) {
+      em(e, "for (int oy = %lld; oy < %lld; oy++) { /* output row */",
+         (long long)lo[0], (long long)hi[0]);
+    }
+    if (ntiles) {
+      em(e, "for (int t0 = %lld; t0 < %lld; t0 += %d) { /* %d outputs */",
+         (long long)lo2[x], (long long)(lo2[x] + ntiles * CONV_TW), CONV_TW,
+         CONV_TW);
+      emit_tile(e, op, cd, bn, width, CONV_TW);
+      em(e, "}");
+    }
+    if (rtw && ntiles) { /* a last full tile, overlapping the one before */
+      em(e, "{ /* the last %lld outputs, in a full tile that recomputes %lld "
+         "*/", (long long)rtw, (long long)(CONV_TW - rtw));
+      em(e, "const int t0 = %lld;",
+         (long long)(lo2[x] + ntiles * CONV_TW + rtw - CONV_TW));
+      emit_tile(e, op, cd, bn, width, CONV_TW);
+      em(e, "}");
+    } else if (rtw) {
+      em(e, "{ /* the last %lld outputs of the interior */", (long long)rtw);
+      em(e, "const int t0 = %lld;", (long long)(lo2[x] + ntiles * CONV_TW));
+      emit_tile(e, op, cd, bn, width, rtw);
+      em(e, "}");
+    }
+    if (x == 1 && !cd->wide) em(e, "}");
+    em(e, "}");
+  }
+  em(e, "}");
+}
+
+/* The blocked lowering's geometry: the interior [lo, hi) per dim, whether
+ * any output lies outside it, and the 2-D wide-row layout. */
+static void blocked_geometry(ConvDims *cd, int64_t *lo, int64_t *hi,
+                             int *border) {
+  cd->wide = cd->nsp == 2 && cd->t.S[0] == 1 && cd->t.S[1] == 1 &&
+             cd->t.P[1] == 0 && cd->t.O[1] % CONV_TW != 0 &&
+             cd->t.O[1] < 4 * CONV_TW;
+  *border = 0;
+  for (int i = 0; i < cd->nsp; i++) {
+    conv_interior(cd, i, &lo[i], &hi[i]);
+    *border |= lo[i] > 0 || hi[i] < cd->t.O[i];
+  }
+}
+
+static int blocked_fits(const Program *p, const Op *op, Target t, char *why,
+                        size_t n) {
+  (void)p, (void)t;
+  if (!conv_is(op)) return 0;
+  ConvDims cd;
+  conv_dims(op->main, &cd);
+  if (!blocked_takes(&cd)) return 0;
+  int64_t lo[2] = {0, 0}, hi[2] = {0, 0};
+  int border;
+  blocked_geometry(&cd, lo, hi, &border);
+  int64_t ocb = cd.ocg < CONV_OCB ? cd.ocg : CONV_OCB;
+  snprintf(why, n, "blocked: %lld output channels x %d positions in "
+           "registers over %lld interior outputs%s%s", (long long)ocb,
+           CONV_TW, (long long)(hi[cd.nsp - 1] - lo[cd.nsp - 1]),
+           cd.nsp == 1 && cd.t.S[0] > 1 ? ", input split into stride phases"
+           : cd.wide ? ", rows laid out as wide as the input's"
+           : cd.zpad ? ", zero padding written out first" : "",
+           border ? ", direct loops on the border" : "");
+  return 1;
+}
+
+static int64_t blocked_scratch(const Op *op) {
+  ConvDims cd;
+  conv_dims(op->main, &cd);
+  if (cd.padmode || cd.zpad) return conv_pad_scratch(&cd);
+  if (cd.nsp == 1 && cd.t.S[0] > 1) { /* the stride phases */
+    int64_t u = (cd.t.I[0] + cd.t.S[0] - 1) / cd.t.S[0];
+    return cd.c * cd.t.S[0] * u * (int64_t)sizeof(float);
+  }
+  return 0;
+}
+
+/* The weights in the order the tiles read them:
+ * [group][block][in/groups][kernel][output in block]. */
+static void blocked_pack(Program *p, Op *op) {
+  (void)p;
+  const Layer *l = op->main;
+  ConvDims cd;
+  conv_dims(l, &cd);
+  float *w, *b;
+  char *scaled, *ws;
+  conv_pack_common(op, &cd, &w, &b, &scaled, &ws);
+  int64_t nw = cd.oc * cd.icg * cd.ksz;
+  int64_t K = cd.ksz, icg = cd.icg, ocg = cd.ocg;
+  int64_t ocb = ocg < CONV_OCB ? ocg : CONV_OCB, nfull = ocg / ocb;
+  float *wp = mc_alloc(sizeof(float) * (size_t)nw);
+  int64_t at = 0;
+  for (int64_t g = 0; g < cd.groups; g++)
+    for (int64_t blk = 0; blk * ocb < ocg; blk++) {
+      int64_t width = blk < nfull ? ocb : ocg % ocb;
+      int64_t o0 = g * ocg + blk * ocb;
+      for (int64_t c = 0; c < icg; c++)
+        for (int64_t k = 0; k < K; k++)
+          for (int64_t j = 0; j < width; j++)
+            wp[at++] = w[((o0 + j) * icg + c) * K + k];
+    }
+  pack_add(op, "weight_packed", wp, nw,
+           mc_format("%s.weight %s%s, packed for blocks of %lld outputs: "
+                     "[block][in/groups][kernel][output in block]",
+                     l->prefix, ws, scaled, (long long)ocb));
+  free(w);
+  if (b) pack_add(op, "bias", b, cd.oc, pack_bias_what(op, ""));
+  free(ws);
+  free(scaled);
+}
+
+static void blocked_emit(Emit *e, const Op *op) {
+  ConvDims cd;
+  conv_dims(op->main, &cd);
+  int64_t lo[2] = {0, 0}, hi[2] = {0, 0};
+  int border;
+  blocked_geometry(&cd, lo, hi, &border);
+  const char *wn = op_array(op, "weight_packed"), *bn = op_array(op, "bias");
+  conv_open(e, op, &cd);
+  emit_blocked(e, op, &cd, wn, bn, lo, hi);
+  if (border) { /* whole rows above and below, then the row ends */
+    int64_t a[2], b[2];
+    int x = cd.nsp - 1;
+    if (cd.nsp == 2) {
+      a[1] = 0, b[1] = cd.t.O[1];
+      if (lo[0] > 0)
+        a[0] = 0, b[0] = lo[0], conv_direct_loops(e, op, &cd, wn, 1, bn, a, b);
+      if (hi[0] < cd.t.O[0])
+        a[0] = hi[0], b[0] = cd.t.O[0],
+        conv_direct_loops(e, op, &cd, wn, 1, bn, a, b);
+      a[0] = lo[0], b[0] = hi[0];
+    }
+    if (lo[x] > 0)
+      a[x] = 0, b[x] = lo[x], conv_direct_loops(e, op, &cd, wn, 1, bn, a, b);
+    if (hi[x] < cd.t.O[x])
+      a[x] = hi[x], b[x] = cd.t.O[x],
+      conv_direct_loops(e, op, &cd, wn, 1, bn, a, b);
+  }
+  conv_close(e, &cd);
+}
+
+const Kernel kernel_conv_blocked = {"conv-blocked",  KERNELS_FAST,
+                                    blocked_fits,    blocked_scratch,
+                                    conv_code_bytes, blocked_pack,
+                                    blocked_emit};
