@@ -34,10 +34,38 @@ static int same_buf(const BufRef *a, const BufRef *b) {
   return a->kind == b->kind && (a->kind != BUF_WS || a->off == b->off);
 }
 
+/* A tensor's shape as the op's function sees it: per sample when the
+ * program runs one sample at a time. */
+static char *fn_shape(const Program *p, const Shape *s) {
+  if (!p->whole || !p->batched || s->n < 1) return shape_str(s);
+  Shape one = {s->n - 1, {0}};
+  for (int i = 1; i < s->n; i++) one.d[i - 1] = s->d[i];
+  return shape_str(&one);
+}
+
+/* A formula in the comment, wrapped at spaces to lines of at most 76
+ * columns, the continuation lines indented. */
+static void comment_wrapped(Emit *e, const char *s) {
+  const char *lead = " *   ";
+  while (*s) {
+    size_t room = 76 - strlen(lead), n = strlen(s);
+    if (n > room) {
+      n = room;
+      while (n > 0 && s[n] != ' ') n--;
+      if (n == 0) n = strcspn(s, " "); /* one word longer than the line */
+    }
+    em(e, "%s%.*s", lead, (int)n, s);
+    s += n;
+    while (*s == ' ') s++;
+    lead = " *       ";
+  }
+}
+
 /* The comment that heads an op's function. */
 static void op_comment(Emit *e, const Model *m, const Op *op) {
-  char *in = shape_str(&op->in), *out = shape_str(&op->out);
-  em(e, "/* %s: %s -> %s", op->fname, in, out);
+  char *in = fn_shape(e->p, &op->in), *out = fn_shape(e->p, &op->out);
+  em(e, "/* %s: %s -> %s%s", op->fname, in, out,
+     e->p->whole ? ", one sample" : "");
   for (const Layer *l = op->first; l && l <= op->last; l++) {
     const char *how = "";
     if (l == op->bn) how = "  (folded into the weights)";
@@ -46,7 +74,7 @@ static void op_comment(Emit *e, const Model *m, const Op *op) {
     em(e, " *   %s:%d  %s%s", m->file, l->loc.line, l->text, how);
   }
   if (op->main && op->main->kind->formula)
-    em(e, " *   %s", op->main->kind->formula);
+    comment_wrapped(e, op->main->kind->formula);
   if (!op->main)
     em(e, " *   %s", op->nact ? "y[i] = act(x[i])" : "y[i] = x[i]");
   em(e, " */");
@@ -75,36 +103,44 @@ static void op_function(Emit *e, const Model *m, const Op *op) {
   em_blank(e);
 }
 
+/* An op's function, after any helper function its kernel wrote for it. */
+static void op_with_helpers(Emit *e, const Model *m, const Op *op) {
+  Emit body = *e;
+  memset(&body.b, 0, sizeof body.b);
+  memset(&body.pre, 0, sizeof body.pre);
+  op_function(&body, m, op);
+  if (body.pre.s) buf_printf(&e->b, "%s", body.pre.s);
+  if (body.b.s) buf_printf(&e->b, "%s", body.b.s);
+  for (int h = 0; h < EH_NHELPERS; h++) e->uses[h] |= body.uses[h];
+  buf_free(&body.pre);
+  buf_free(&body.b);
+}
+
+/* maybe_unused: the file has vector paths (#if), which may apply the
+ * activation in registers and leave the function uncalled. */
 static void act_function(Emit *e, const Layer *l, int maybe_unused) {
-  char name[64];
-  snprintf(name, sizeof name, "l%d_%s", l->index, l->kind->name);
-  for (char *c = name; *c; c++) *c = (char)tolower(*c);
+  char *name = em_act_name(l);
   char *x = l->kind->act_expr(l);
   em(e, "static %sfloat %s(float v) { return %s; } /* %s */",
      maybe_unused ? "MC_UNUSED " : "", name, x, l->text);
   free(x);
+  free(name);
 }
 
-static void print_array(Buf *b, const OpParam *p, int jit) {
-  buf_printf(b, "/* %s */\n", p->what);
-  if (jit) {
-    buf_printf(b, "extern const float %s[%lld];\n\n", p->name, (long long)p->n);
-    return;
-  }
+/* The values of a weight array, a fixed 8 to a line, so a changed value
+ * is a one-line diff. */
+#define VALUES_PER_LINE 8
+
+static void print_array(Buf *b, const OpParam *p) {
   buf_printf(b, "static const float %s[%lld] = {\n", p->name, (long long)p->n);
-  int col = 0;
   for (int64_t i = 0; i < p->n; i++) {
     char *f = em_float(p->data[i]);
-    int w = (int)strlen(f) + 2;
-    if (col && col + w > 78) {
-      buf_printf(b, "\n");
-      col = 0;
-    }
-    buf_printf(b, "%s%s,", col ? " " : "  ", f);
-    col += w;
+    int end = i % VALUES_PER_LINE == VALUES_PER_LINE - 1 || i == p->n - 1;
+    buf_printf(b, "%s%s,%s", i % VALUES_PER_LINE ? " " : "  ", f,
+               end ? "\n" : "");
     free(f);
   }
-  buf_printf(b, "\n};\n\n");
+  buf_printf(b, "};\n\n");
 }
 
 /* The helpers, from runtime/mc_*.h (embedded by tools/embed.c), in the
@@ -134,8 +170,10 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
   /* The op functions first: they ask for the helpers. */
   Emit f = {0};
   f.p = pp;
+  f.nacts = m->nlayers;
+  f.acts = mc_alloc((size_t)m->nlayers + 1);
   for (int i = 0; i < p.nops; i++)
-    if (!p.ops[i].fused) op_function(&f, m, &p.ops[i]);
+    if (!p.ops[i].fused) op_with_helpers(&f, m, &p.ops[i]);
   for (int h = 0; h < EH_NHELPERS; h++) e.uses[h] |= f.uses[h];
   for (int i = 0; i < p.nops; i++)
     for (int j = 0; j < p.ops[i].nparams; j++) {
@@ -171,25 +209,30 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
   em(&e, "void %s_forward_ws(const float *input, float *output, void "
      "*workspace);", m->name);
   em_blank(&e);
-  if (g->nparams) {
-    em(&e, "/* ---- weights%s */", jit ? " (bound in memory by modelc run)" : "");
+  if (g->nparams) { /* declared here, defined at the end of the file */
+    em(&e, "/* ---- weights (%s) */", jit ? "bound in memory by modelc run"
+                                         : "their values at the end");
     em_blank(&e);
-    for (int i = 0; i < g->nparams; i++) print_array(&e.b, g->params[i], jit);
+    for (int i = 0; i < g->nparams; i++) {
+      em(&e, "/* %s */", g->params[i]->what);
+      em(&e, "%s const float %s[%lld];", jit ? "extern" : "static",
+         g->params[i]->name, (long long)g->params[i]->n);
+    }
+    em_blank(&e);
   }
-  int any_helper = 0;
+  int any_helper = 0, any_act = 0;
   for (int h = 0; h < EH_NHELPERS; h++) any_helper |= e.uses[h];
-  int any_act = 0;
-  for (int i = 0; i < p.nops; i++) any_act |= p.ops[i].nact > 0;
+  for (int i = 0; i < m->nlayers; i++) any_act |= f.acts[i];
   if (any_helper || any_act) {
     em(&e, "/* ---- helpers */");
     em_blank(&e);
     for (int h = 0; h < EH_NHELPERS; h++)
       if (e.uses[h]) buf_printf(&e.b, "%s\n", helper_text[h]);
-    for (int i = 0; i < p.nops; i++)
-      for (int j = 0; j < p.ops[i].nact; j++)
-        act_function(&e, p.ops[i].act[j], e.uses[EH_UNUSED]);
+    for (int i = 0; i < m->nlayers; i++)
+      if (f.acts[i]) act_function(&e, &m->layers[i], e.uses[EH_UNUSED]);
     em_blank(&e);
   }
+  free(f.acts);
   em(&e, "/* ---- layers */");
   em_blank(&e);
   buf_printf(&e.b, "%s", f.b.s);
@@ -209,19 +252,16 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
     em(&e, "float *y = output + n * %lld;",
        (long long)(shape_numel(&last->out) / p.batch));
   }
-  for (int i = 0; i < p.nops; i++) {
-    const Op *op = &p.ops[i];
+  for (int i = 0; i < p.nops; i++) { /* each call with its shapes */
+    const Op *op = &p.ops[i], *out = op->pooled ? op + 1 : op;
     if (op->fused) continue;
     char *x = buf_expr(&op->src, p.whole), *y = buf_expr(&op->dst, p.whole);
-    if (op->scratch) {
-      char *t = buf_expr(&op->tmp, p.whole);
-      em(&e, "%s(%s, %s, %s);", op->fname, x, y, t);
-      free(t);
-    } else {
-      em(&e, "%s(%s, %s);", op->fname, x, y);
-    }
-    free(x);
-    free(y);
+    char *t = op->scratch ? buf_expr(&op->tmp, p.whole) : NULL;
+    char *call = t ? mc_format("%s(%s, %s, %s);", op->fname, x, y, t)
+                   : mc_format("%s(%s, %s);", op->fname, x, y);
+    char *si = fn_shape(pp, &op->in), *so = fn_shape(pp, &out->out);
+    em(&e, "%s /* %s -> %s */", call, si, so);
+    free(si), free(so), free(call), free(t), free(x), free(y);
   }
   if (p.whole) em(&e, "}");
   em(&e, "}");
@@ -236,6 +276,12 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
       em(&e, "%s_forward_ws(input, output, (void *)0);", m->name);
     }
     em(&e, "}");
+  }
+  if (g->nparams && !jit) {
+    em_blank(&e);
+    em(&e, "/* ---- weights: the values */");
+    em_blank(&e);
+    for (int i = 0; i < g->nparams; i++) print_array(&e.b, g->params[i]);
   }
   g->c = e.b.s ? e.b.s : mc_strdup("");
 

@@ -435,6 +435,7 @@ typedef struct Program {
   int nops;
   int whole;     /* one kernel lowers the whole program (vec1d) */
   int64_t batch; /* whole: samples, run one at a time */
+  int batched;   /* whole: the tensors have a batch dim (dim 0) */
   int64_t workspace_bytes; /* plan.c */
   int packed;    /* pack.c has run */
 } Program;
@@ -479,6 +480,11 @@ typedef struct Emit {
   int depth;      /* indentation level */
   const Program *p;
   int uses[8];    /* helper functions the file needs (EH_*) */
+  unsigned char *acts; /* acts[i]: layer i's activation function is
+                          called (NULL: not tracked) */
+  int nacts;
+  Buf pre;        /* functions a kernel prints ahead of its op's (a tile
+                     written once and called) */
 } Emit;
 
 /* Print formatted text: each line is indented by the current depth; a
@@ -501,8 +507,13 @@ typedef struct Lin {
 } Lin;
 void lin_add(Lin *l, const char *var, int64_t coef);
 char *lin_str(const Lin *l); /* "oy * 20 + ox * 2 + 3", malloc'd */
-/* The fused activations applied to the expression `x`: "l2_relu(x)". */
-char *em_act_chain(const Op *op, const char *x);
+/* The fused activations applied to the expression `x`: "l2_relu(x)";
+ * each marked as called. */
+char *em_act_chain(Emit *e, const Op *op, const char *x);
+/* The C function of an activation layer, "l2_relu", malloc'd; a call to
+ * it printed otherwise than by em_act_chain is marked with em_use_act. */
+char *em_act_name(const Layer *l);
+void em_use_act(Emit *e, const Layer *l);
 /* If the op has fused activations, print a loop applying them to
  * ptr[0..n). */
 void em_epilogue(Emit *e, const Op *op, const char *ptr, int64_t n);

@@ -108,12 +108,23 @@ void em_use(Emit *e, int helper) {
   if (helper == EH_AVX512 || helper == EH_V8) e->uses[EH_UNUSED] = 1;
 }
 
-char *em_act_chain(const Op *op, const char *x) {
+char *em_act_name(const Layer *l) {
+  char *s = mc_format("l%d_%s", l->index, l->kind->name);
+  for (char *c = s; *c; c++) *c = (char)tolower((unsigned char)*c);
+  return s;
+}
+
+void em_use_act(Emit *e, const Layer *l) {
+  if (e->acts && l->index >= 0 && l->index < e->nacts) e->acts[l->index] = 1;
+}
+
+char *em_act_chain(Emit *e, const Op *op, const char *x) {
   char *s = mc_strdup(x);
   for (int i = 0; i < op->nact; i++) {
-    char *t = mc_format("l%d_%s(%s)", op->act[i]->index,
-                        op->act[i]->kind->name, s);
-    for (char *c = t; *c && *c != '('; c++) *c = (char)tolower(*c);
+    char *name = em_act_name(op->act[i]);
+    char *t = mc_format("%s(%s)", name, s);
+    em_use_act(e, op->act[i]);
+    free(name);
     free(s);
     s = t;
   }
@@ -123,7 +134,7 @@ char *em_act_chain(const Op *op, const char *x) {
 void em_epilogue(Emit *e, const Op *op, const char *ptr, int64_t n) {
   if (!op->nact) return;
   char *lv = mc_format("%s[i]", ptr);
-  char *chain = em_act_chain(op, lv);
+  char *chain = em_act_chain(e, op, lv);
   em(e, "for (int i = 0; i < %lld; i++) %s = %s;", (long long)n, lv, chain);
   free(chain);
   free(lv);

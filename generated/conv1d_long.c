@@ -15,24 +15,12 @@
 void conv1d_long_forward(const float *input, float *output);
 void conv1d_long_forward_ws(const float *input, float *output, void *workspace);
 
-/* ---- weights */
+/* ---- weights (their values at the end) */
 
 /* 0.weight [4, 2, 3], packed [in][kernel][out, padded to 8] */
-static const float l0_wv[48] = {
-  -0.0030564817f, -0.008088697f, -0.39001942f, -0.2767683f, 0.0f, 0.0f, 0.0f,
-  0.0f, 0.21900219f, 0.32369578f, -0.27037555f, -0.17777696f, 0.0f, 0.0f, 0.0f,
-  0.0f, -0.3360068f, -0.036229607f, -0.16828938f, 0.14828277f, 0.0f, 0.0f,
-  0.0f, 0.0f, -0.30044585f, 0.10802763f, 0.015122975f, 0.3390045f, 0.0f, 0.0f,
-  0.0f, 0.0f, -0.15723862f, -0.12337797f, 0.16139492f, -0.084017575f, 0.0f,
-  0.0f, 0.0f, 0.0f, 0.109474786f, -0.080247484f, 0.24495828f, 0.30549702f,
-  0.0f, 0.0f, 0.0f, 0.0f,
-};
-
+static const float l0_wv[48];
 /* 0.bias [4], padded to 8 */
-static const float l0_bv[8] = {
-  -0.065802835f, 0.043198425f, 0.36965913f, -0.37871987f, 0.0f, 0.0f, 0.0f,
-  0.0f,
-};
+static const float l0_bv[8];
 
 /* ---- helpers */
 
@@ -44,7 +32,8 @@ static const float l0_bv[8] = {
 #define MC_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 
-/* An activation applied in vector registers may go unused. */
+/* A function only some #if branches call (a vector helper, an activation
+ * the vector path applies in registers). */
 #if defined(__GNUC__)
 #define MC_UNUSED __attribute__((unused))
 #else
@@ -148,9 +137,10 @@ static inline MC_UNUSED float mc_vsum(const float *v) {
 
 /* ---- layers */
 
-/* l0_conv1d: [1, 2, 100] -> [1, 4, 98]
+/* l0_conv1d: [2, 100] -> [4, 98], one sample
  *   specs/conv1d_long.lua:5  Conv1d(2, 4, 3)
- *   y[n, o, t] = bias[o] + sum over c < in/groups and taps k of weight[o, c, k] * x[n, group(o) * in/groups + c, t * stride + k * dilation - padding]
+ *   y[n, o, t] = bias[o] + sum over c < in/groups and taps k of weight[o,
+ *       c, k] * x[n, group(o) * in/groups + c, t * s + k * d - p]
  */
 static void l0_conv1d(const float *restrict x, float *restrict y) {
   for (int u = 0; u < 98; u++) { /* positions */
@@ -175,10 +165,26 @@ void conv1d_long_forward_ws(const float *input, float *output, void *workspace) 
   { const int n = 0; (void)n; /* sample */
     const float *x = input + n * 200;
     float *y = output + n * 392;
-    l0_conv1d(x, y);
+    l0_conv1d(x, y); /* [2, 100] -> [4, 98] */
   }
 }
 
 void conv1d_long_forward(const float *input, float *output) {
   conv1d_long_forward_ws(input, output, (void *)0);
 }
+
+/* ---- weights: the values */
+
+static const float l0_wv[48] = {
+  -0.0030564817f, -0.008088697f, -0.39001942f, -0.2767683f, 0.0f, 0.0f, 0.0f, 0.0f,
+  0.21900219f, 0.32369578f, -0.27037555f, -0.17777696f, 0.0f, 0.0f, 0.0f, 0.0f,
+  -0.3360068f, -0.036229607f, -0.16828938f, 0.14828277f, 0.0f, 0.0f, 0.0f, 0.0f,
+  -0.30044585f, 0.10802763f, 0.015122975f, 0.3390045f, 0.0f, 0.0f, 0.0f, 0.0f,
+  -0.15723862f, -0.12337797f, 0.16139492f, -0.084017575f, 0.0f, 0.0f, 0.0f, 0.0f,
+  0.109474786f, -0.080247484f, 0.24495828f, 0.30549702f, 0.0f, 0.0f, 0.0f, 0.0f,
+};
+
+static const float l0_bv[8] = {
+  -0.065802835f, 0.043198425f, 0.36965913f, -0.37871987f, 0.0f, 0.0f, 0.0f, 0.0f,
+};
+

@@ -15,24 +15,12 @@
 void conv1d_tutorial_pad_forward(const float *input, float *output);
 void conv1d_tutorial_pad_forward_ws(const float *input, float *output, void *workspace);
 
-/* ---- weights */
+/* ---- weights (their values at the end) */
 
 /* 0.weight [2, 3, 3], packed [in][kernel][out, padded to 8] */
-static const float l0_wv[72] = {
-  0.2548462f, -0.24454272f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.27666932f,
-  0.28973207f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, -0.07809083f, 0.062386435f,
-  0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.30620378f, 0.24626963f, 0.0f, 0.0f,
-  0.0f, 0.0f, 0.0f, 0.0f, -0.073034525f, 0.045143526f, 0.0f, 0.0f, 0.0f, 0.0f,
-  0.0f, 0.0f, 0.067263566f, 0.16072938f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
-  -0.16228501f, -0.04706367f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.19576089f,
-  0.25696194f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.29384765f, 0.04926964f,
-  0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
-};
-
+static const float l0_wv[72];
 /* 0.bias [2], padded to 8 */
-static const float l0_bv[8] = {
-  -0.1556133f, 0.08496611f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
-};
+static const float l0_bv[8];
 
 /* ---- helpers */
 
@@ -44,7 +32,8 @@ static const float l0_bv[8] = {
 #define MC_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 
-/* An activation applied in vector registers may go unused. */
+/* A function only some #if branches call (a vector helper, an activation
+ * the vector path applies in registers). */
 #if defined(__GNUC__)
 #define MC_UNUSED __attribute__((unused))
 #else
@@ -148,9 +137,10 @@ static inline MC_UNUSED float mc_vsum(const float *v) {
 
 /* ---- layers */
 
-/* l0_conv1d: [2, 3, 4] -> [2, 2, 4]
+/* l0_conv1d: [3, 4] -> [2, 4], one sample
  *   specs/conv1d_tutorial_pad.lua:5  Conv1d(3, 2, 3, padding=1)
- *   y[n, o, t] = bias[o] + sum over c < in/groups and taps k of weight[o, c, k] * x[n, group(o) * in/groups + c, t * stride + k * dilation - padding]
+ *   y[n, o, t] = bias[o] + sum over c < in/groups and taps k of weight[o,
+ *       c, k] * x[n, group(o) * in/groups + c, t * s + k * d - p]
  */
 static void l0_conv1d(const float *restrict x, float *restrict y) {
   { /* position 0 */
@@ -220,10 +210,29 @@ void conv1d_tutorial_pad_forward_ws(const float *input, float *output, void *wor
   for (int n = 0; n < 2; n++) { /* sample */
     const float *x = input + n * 12;
     float *y = output + n * 8;
-    l0_conv1d(x, y);
+    l0_conv1d(x, y); /* [3, 4] -> [2, 4] */
   }
 }
 
 void conv1d_tutorial_pad_forward(const float *input, float *output) {
   conv1d_tutorial_pad_forward_ws(input, output, (void *)0);
 }
+
+/* ---- weights: the values */
+
+static const float l0_wv[72] = {
+  0.2548462f, -0.24454272f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+  0.27666932f, 0.28973207f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+  -0.07809083f, 0.062386435f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+  0.30620378f, 0.24626963f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+  -0.073034525f, 0.045143526f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+  0.067263566f, 0.16072938f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+  -0.16228501f, -0.04706367f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+  0.19576089f, 0.25696194f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+  0.29384765f, 0.04926964f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+};
+
+static const float l0_bv[8] = {
+  -0.1556133f, 0.08496611f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+};
+

@@ -15,33 +15,20 @@
 void conv2d_unbatched_forward(const float *input, float *output);
 void conv2d_unbatched_forward_ws(const float *input, float *output, void *workspace);
 
-/* ---- weights */
+/* ---- weights (their values at the end) */
 
 /* 0.weight [2, 3, 3, 3], layout [out][in/groups][kernel] */
-static const float l0_weight[54] = {
-  0.14713551f, 0.1597351f, -0.04508576f, 0.17678683f, -0.0421665f,
-  0.038834635f, -0.0936953f, 0.1130226f, 0.16965301f, -0.1411868f, 0.16727689f,
-  0.036018826f, 0.14218384f, 0.026063627f, 0.092797145f, -0.027172223f,
-  0.14835705f, 0.028445838f, -0.089843385f, 0.049055204f, -0.08866881f,
-  -0.022569172f, -0.07816521f, 0.1276658f, -0.15191436f, -0.088721484f,
-  -0.054343045f, -0.11571494f, 0.01816404f, -0.19007894f, 0.17380342f,
-  -0.16348024f, 0.14857674f, 0.03202738f, -0.062489416f, 0.11892453f,
-  0.029993495f, 0.15549262f, 0.021038584f, -0.0606936f, 0.051708195f,
-  -0.05218851f, 0.08099408f, 0.17182371f, 0.111247614f, -0.08413389f,
-  0.11109464f, 0.03443437f, 0.0977329f, -0.1172993f, -0.19050798f,
-  -0.07435512f, -0.14761361f, 0.15791278f,
-};
-
+static const float l0_weight[54];
 /* 0.bias [2] */
-static const float l0_bias[2] = {
-  0.055431657f, 0.07971543f,
-};
+static const float l0_bias[2];
 
 /* ---- layers */
 
 /* l0_conv2d: [3, 4, 5] -> [2, 2, 3]
  *   specs/conv2d_unbatched.lua:5  Conv2d(3, 2, 3)
- *   y[n, o, t] = bias[o] + sum over c < in/groups and taps k of weight[o, c, k] * x[n, group(o) * in/groups + c, t * stride + k * dilation - padding]
+ *   y[n, o, oy, ox] = bias[o] + sum over c < in/groups and taps ky, kx of
+ *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
+ *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
 static void l0_conv2d(const float *restrict x, float *restrict y) {
   const float *xn = x;
@@ -116,9 +103,26 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
 
 void conv2d_unbatched_forward_ws(const float *input, float *output, void *workspace) {
   (void)workspace;
-  l0_conv2d(input, output);
+  l0_conv2d(input, output); /* [3, 4, 5] -> [2, 2, 3] */
 }
 
 void conv2d_unbatched_forward(const float *input, float *output) {
   conv2d_unbatched_forward_ws(input, output, (void *)0);
 }
+
+/* ---- weights: the values */
+
+static const float l0_weight[54] = {
+  0.14713551f, 0.1597351f, -0.04508576f, 0.17678683f, -0.0421665f, 0.038834635f, -0.0936953f, 0.1130226f,
+  0.16965301f, -0.1411868f, 0.16727689f, 0.036018826f, 0.14218384f, 0.026063627f, 0.092797145f, -0.027172223f,
+  0.14835705f, 0.028445838f, -0.089843385f, 0.049055204f, -0.08866881f, -0.022569172f, -0.07816521f, 0.1276658f,
+  -0.15191436f, -0.088721484f, -0.054343045f, -0.11571494f, 0.01816404f, -0.19007894f, 0.17380342f, -0.16348024f,
+  0.14857674f, 0.03202738f, -0.062489416f, 0.11892453f, 0.029993495f, 0.15549262f, 0.021038584f, -0.0606936f,
+  0.051708195f, -0.05218851f, 0.08099408f, 0.17182371f, 0.111247614f, -0.08413389f, 0.11109464f, 0.03443437f,
+  0.0977329f, -0.1172993f, -0.19050798f, -0.07435512f, -0.14761361f, 0.15791278f,
+};
+
+static const float l0_bias[2] = {
+  0.055431657f, 0.07971543f,
+};
+

@@ -1,4 +1,5 @@
-/* An activation applied in vector registers may go unused. */
+/* A function only some #if branches call (a vector helper, an activation
+ * the vector path applies in registers). */
 #if defined(__GNUC__)
 #define MC_UNUSED __attribute__((unused))
 #else

@@ -45,7 +45,7 @@ static void bn_emit(Emit *e, const Op *op) {
        (long long)inner);
     em(e, "float *yc = y + (n * %lld + c) * %lld;", (long long)c,
        (long long)inner);
-    char *chain = em_act_chain(op, "(xc[i] * s + h)");
+    char *chain = em_act_chain(e, op, "(xc[i] * s + h)");
     em(e, "const float s = %s[c], h = %s[c];", sn, hn);
     em(e, "for (int i = 0; i < %lld; i++) yc[i] = %s;", (long long)inner,
        chain);
@@ -82,14 +82,14 @@ static void bn_emit(Emit *e, const Op *op) {
     em(e, "const float s = invstd;");
     em(e, "const float h = -(float)mean * s;");
   }
-  char *chain = em_act_chain(op, "(yc[i] * s + h)");
+  char *chain = em_act_chain(e, op, "(yc[i] * s + h)");
   em_for(e, "n", n, "");
   em(e, "const float *xc = x + (n * %lld + c) * %lld;", (long long)c,
      (long long)inner);
   em(e, "float *yc = y + (n * %lld + c) * %lld;", (long long)c,
      (long long)inner);
   free(chain);
-  chain = em_act_chain(op, "(xc[i] * s + h)");
+  chain = em_act_chain(e, op, "(xc[i] * s + h)");
   em(e, "for (int i = 0; i < %lld; i++) yc[i] = %s;", (long long)inner, chain);
   free(chain);
   em(e, "}");

@@ -223,7 +223,7 @@ void conv_direct_loops(Emit *e, const Op *op, const ConvDims *cd,
     em_epilogue(e, op, ptr, b[0] - a[0]);
     free(ptr);
   } else if (op->nact) {
-    char *chain = em_act_chain(op, "yo[oy * W + ox]");
+    char *chain = em_act_chain(e, op, "yo[oy * W + ox]");
     char *w = mc_format("%lld", (long long)cd->t.O[1]);
     /* spell the row length into the chain's index */
     Buf c = {0};

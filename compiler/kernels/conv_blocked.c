@@ -126,7 +126,7 @@ static int open_tap_loops(Emit *e, const ConvDims *cd, int64_t width) {
  * expression of output (channel j0 + j, position i). */
 static void store_tile(Emit *e, const Op *op, const ConvDims *cd, int64_t j0,
                        int64_t jw, int64_t tw, const char *val) {
-  char *chain = em_act_chain(op, val);
+  char *chain = em_act_chain(e, op, val);
   if (cd->wide) {
     int64_t iw = cd->t.I[1], ow = cd->t.O[1];
     em_for(e, "i", tw, "");
@@ -259,6 +259,33 @@ static void emit_tile(Emit *e, const Op *op, const ConvDims *cd,
   if (vec) em(e, "#endif");
 }
 
+/* The full tile of `width` channels as a function of the op's, printed
+ * into e->pre: its inputs are the names the tile reads (xg, wb, bb, yb,
+ * t0, and oy when it runs per output row). Returns its name. */
+static char *tile_function(Emit *e, const Op *op, const ConvDims *cd,
+                           const char *bn, int64_t width, int row) {
+  char *fn = mc_format("%s_tile%lld", op->fname, (long long)width);
+  Emit t = *e;
+  memset(&t.b, 0, sizeof t.b);
+  t.depth = 0;
+  em(&t, "/* %s's tile: %lld output channels x %d positions from t0%s */",
+     op->fname, (long long)width, CONV_TW, row ? " of row oy" : "");
+  em(&t, "static void %s(const float *restrict xg, const float *restrict wb,\n"
+     "    %sfloat *restrict yb, int t0%s) {", fn,
+     bn ? "const float *restrict bb, " : "", row ? ", int oy" : "");
+  emit_tile(&t, op, cd, bn, width, CONV_TW);
+  em(&t, "}");
+  em_blank(&t);
+  buf_printf(&e->pre, "%s", t.b.s);
+  buf_free(&t.b);
+  for (int h = 0; h < EH_NHELPERS; h++) e->uses[h] |= t.uses[h];
+  return fn;
+}
+
+static void tile_call(Emit *e, const char *fn, const char *bn, int row) {
+  em(e, "%s(xg, wb, %syb, t0%s);", fn, bn ? "bb, " : "", row ? ", oy" : "");
+}
+
 static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
                          const char *wpn, const char *bn, const int64_t *lo,
                          const int64_t *hi) {
@@ -319,11 +346,17 @@ static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
       em(e, "for (int oy = %lld; oy < %lld; oy++) { /* output row */",
          (long long)lo[0], (long long)hi[0]);
     }
+    /* A full tile printed twice (the loop's and the last, overlapping
+     * one) is written once, as a function, and called. */
+    int row = x == 1 && !cd->wide;
+    char *fn = ntiles && rtw ? tile_function(e, op, cd, bn, width, row)
+                             : NULL;
     if (ntiles) {
       em(e, "for (int t0 = %lld; t0 < %lld; t0 += %d) { /* %d outputs */",
          (long long)lo2[x], (long long)(lo2[x] + ntiles * CONV_TW), CONV_TW,
          CONV_TW);
-      emit_tile(e, op, cd, bn, width, CONV_TW);
+      if (fn) tile_call(e, fn, bn, row);
+      else emit_tile(e, op, cd, bn, width, CONV_TW);
       em(e, "}");
     }
     if (rtw && ntiles) { /* a last full tile, overlapping the one before */
@@ -331,7 +364,7 @@ static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
          "*/", (long long)rtw, (long long)(CONV_TW - rtw));
       em(e, "const int t0 = %lld;",
          (long long)(lo2[x] + ntiles * CONV_TW + rtw - CONV_TW));
-      emit_tile(e, op, cd, bn, width, CONV_TW);
+      tile_call(e, fn, bn, row);
       em(e, "}");
     } else if (rtw) {
       em(e, "{ /* the last %lld outputs of the interior */", (long long)rtw);
@@ -339,6 +372,7 @@ static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
       emit_tile(e, op, cd, bn, width, rtw);
       em(e, "}");
     }
+    free(fn);
     if (x == 1 && !cd->wide) em(e, "}");
     em(e, "}");
   }

@@ -98,7 +98,7 @@ static void linear_emit(Emit *e, const Op *op) {
         em(e, "for (int i = %lld; i < %lld; i++) sum = MC_FMA(xr[i], w[i], "
            "sum);", (long long)vin, (long long)in);
       em(e, "for (int l = 0; l < %d; l++) sum += part[l];", DOT_LANES);
-      char *chain = em_act_chain(op, "sum");
+      char *chain = em_act_chain(e, op, "sum");
       em(e, "yr[%lld] = %s;", (long long)o, chain);
       free(chain);
       em(e, "}");

@@ -13,7 +13,7 @@ static int map_fits(const Program *p, const Op *op, Target t, char *why,
 }
 
 static void map_emit(Emit *e, const Op *op) {
-  char *chain = em_act_chain(op, "x[i]");
+  char *chain = em_act_chain(e, op, "x[i]");
   em(e, "for (int i = 0; i < %lld; i++) y[i] = %s;",
      (long long)shape_numel(&op->out), chain);
   free(chain);

@@ -124,10 +124,10 @@ static void emit_inside(Emit *e, const Op *op, const PoolDims *pd, int avg) {
     int64_t div = l->a.divisor_override ? l->a.divisor_override
                                         : ky_n * kx_n;
     char *q = mc_format("m / %lld.0f", (long long)div);
-    chain = em_act_chain(op, q);
+    chain = em_act_chain(e, op, q);
     free(q);
   } else {
-    chain = em_act_chain(op, "m");
+    chain = em_act_chain(e, op, "m");
   }
   char *yi = two ? mc_format("oy * %lld + ox", (long long)t->O[1])
                  : mc_strdup("t");

@@ -115,7 +115,7 @@ static void ref_conv_emit(Emit *e, const Op *op) {
     ys /= O[i];
     buf_printf(&yi, " + %s * %lld", ov[d0 + i], (long long)ys);
   }
-  char *chain = em_act_chain(op, "acc");
+  char *chain = em_act_chain(e, op, "acc");
   em(e, "y[(n * %lld + o) * %lld%s] = %s;", (long long)a->out,
      (long long)osz, yi.s, chain);
   free(chain);

@@ -41,7 +41,7 @@ static void ref_linear_emit(Emit *e, const Op *op) {
   else em(e, "float acc = 0.0f;");
   em(e, "for (int i = 0; i < %lld; i++) acc += %s[o * %lld + i] * x[r * "
      "%lld + i];", (long long)in, wn, (long long)in, (long long)in);
-  char *chain = em_act_chain(op, "acc");
+  char *chain = em_act_chain(e, op, "acc");
   em(e, "y[r * %lld + o] = %s;", (long long)out, chain);
   free(chain);
   em(e, "}");

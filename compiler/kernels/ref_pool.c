@@ -93,7 +93,7 @@ static void ref_pool_emit(Emit *e, const Op *op) {
   for (int i = 0; i < nsp; i++)
     buf_printf(&yi, " + %s * %lld", ov[d0 + i],
                (long long)(i + 1 < nsp ? O[i + 1] : 1));
-  char *chain = em_act_chain(op, "acc");
+  char *chain = em_act_chain(e, op, "acc");
   em(e, "y[%s] = %s;", yi.s, chain);
   free(chain);
   buf_free(&yi);

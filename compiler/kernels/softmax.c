@@ -30,7 +30,7 @@ static void softmax_emit(Emit *e, const Op *op) {
      xi);
   char *val = log ? mc_format("%s - max - logsum", xi)
                   : mc_format("expf(%s - max) / sum", xi);
-  char *chain = em_act_chain(op, val);
+  char *chain = em_act_chain(e, op, val);
   if (log) em(e, "const float logsum = logf(sum);");
   em(e, "for (int i = 0; i < %lld; i++) %s = %s;", (long long)n, yi, chain);
   free(chain);

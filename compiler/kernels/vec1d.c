@@ -129,6 +129,7 @@ static int fits(Program *p, int64_t *batch) {
   }
   if (unroll > TINY_MAX_UNROLL) return 0;
   *batch = n;
+  p->batched = batched;
   return 1;
 }
 
@@ -207,10 +208,10 @@ static void vec_acts(Emit *e, const Op *op, const char *v) {
       em(e, "MC_VRELU(%s);", v);
       continue;
     }
-    char name[64];
-    snprintf(name, sizeof name, "l%d_%s", a->index, a->kind->name);
-    for (char *c = name; *c; c++) *c = (char)tolower((unsigned char)*c);
+    char *name = em_act_name(a);
     em(e, "MC_VMAP(%s, %s);", v, name);
+    em_use_act(e, a);
+    free(name);
   }
 }
 
@@ -718,7 +719,7 @@ static void linear_body(Emit *e, const Op *op, const View *v) {
       }
       if (nacc > 1) em(e, "MC_VADD(s0, s1);");
       char *expr = mc_format("%s[%lld] + mc_vsum(s0)", bn, (long long)o);
-      char *chain = em_act_chain(op, expr);
+      char *chain = em_act_chain(e, op, expr);
       em(e, "y[%lld] = %s;", (long long)o, chain);
       free(chain);
       free(expr);

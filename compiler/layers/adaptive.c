@@ -76,12 +76,15 @@ static int adaptive_shape(Layer *l, Diag *d) {
   return layer_check_size(d, l, &l->out);
 }
 
-#define ADAPTIVE_FORMULA                                                   \
+#define ADAPTIVE1D_FORMULA                                                 \
   "y[p, t] = mean of x[p, floor(t * L / n) .. ceil((t + 1) * L / n) - 1]"
+#define ADAPTIVE2D_FORMULA                                                 \
+  "y[p, oy, ox] = mean of x[p, floor(oy * H / h) .. ceil((oy + 1) * H / "  \
+  "h) - 1, floor(ox * W / w) .. ceil((ox + 1) * W / w) - 1]"
 
 const LayerKind kind_AdaptiveAvgPool1d = {
     "AdaptiveAvgPool1d", 1, adaptive_args, 0, adaptive_parse, adaptive_shape,
-    ADAPTIVE_FORMULA, ROLE_OP, FAM_ADAPTIVE, 0, NULL};
+    ADAPTIVE1D_FORMULA, ROLE_OP, FAM_ADAPTIVE, 0, NULL};
 const LayerKind kind_AdaptiveAvgPool2d = {
     "AdaptiveAvgPool2d", 2, adaptive_args, 0, adaptive_parse, adaptive_shape,
-    ADAPTIVE_FORMULA, ROLE_OP, FAM_ADAPTIVE, 0, NULL};
+    ADAPTIVE2D_FORMULA, ROLE_OP, FAM_ADAPTIVE, 0, NULL};

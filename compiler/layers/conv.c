@@ -423,17 +423,27 @@ static int conv_shape(Layer *l, Diag *d) {
   return 0;
 }
 
-#define CONV_FORMULA                                                       \
+/* The formula each generated function's comment gives, with the
+ * output's own indices (s: stride, d: dilation, p: padding). */
+#define CONV1D_FORMULA                                                     \
   "y[n, o, t] = bias[o] + sum over c < in/groups and taps k of "           \
-  "weight[o, c, k] * x[n, group(o) * in/groups + c, t * stride + k * "     \
-  "dilation - padding]"
+  "weight[o, c, k] * x[n, group(o) * in/groups + c, t * s + k * d - p]"
+#define CONV2D_FORMULA                                                     \
+  "y[n, o, oy, ox] = bias[o] + sum over c < in/groups and taps ky, kx "    \
+  "of weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, "              \
+  "oy * s[0] + ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]"
+#define CONV3D_FORMULA                                                     \
+  "y[n, o, oz, oy, ox] = bias[o] + sum over c < in/groups and taps kz, "   \
+  "ky, kx of weight[o, c, kz, ky, kx] * x[n, group(o) * in/groups + c, "   \
+  "oz * s[0] + kz * d[0] - p[0], oy * s[1] + ky * d[1] - p[1], "           \
+  "ox * s[2] + kx * d[2] - p[2]]"
 
 const LayerKind kind_Conv1d = {"Conv1d", 1, conv_args, 0, conv_parse,
-                               conv_shape, CONV_FORMULA, ROLE_OP, FAM_CONV,
+                               conv_shape, CONV1D_FORMULA, ROLE_OP, FAM_CONV,
                                KF_FOLDS_BN | KF_INIT_KAIMING, NULL};
 const LayerKind kind_Conv2d = {"Conv2d", 2, conv_args, 0, conv_parse,
-                               conv_shape, CONV_FORMULA, ROLE_OP, FAM_CONV,
+                               conv_shape, CONV2D_FORMULA, ROLE_OP, FAM_CONV,
                                KF_FOLDS_BN | KF_INIT_KAIMING, NULL};
 const LayerKind kind_Conv3d = {"Conv3d", 3, conv_args, 0, conv_parse,
-                               conv_shape, CONV_FORMULA, ROLE_OP, FAM_CONV,
+                               conv_shape, CONV3D_FORMULA, ROLE_OP, FAM_CONV,
                                KF_FOLDS_BN | KF_INIT_KAIMING, NULL};

@@ -352,22 +352,30 @@ static int pool_shape(Layer *l, Diag *d) {
   return layer_check_size(d, l, &l->out);
 }
 
-#define MAXPOOL_FORMULA                                                    \
-  "y[p, t] = max over taps k inside the input of x[p, t * stride + k * "   \
-  "dilation - padding]"
-#define AVGPOOL_FORMULA                                                    \
-  "y[p, t] = (sum over taps k inside the input of x[p, t * stride + k - "  \
-  "padding]) / divisor(t)"
+/* p: every leading index (sample and channel); s: stride, d: dilation,
+ * pad: padding. */
+#define MAXPOOL1D_FORMULA                                                  \
+  "y[p, t] = max over taps k inside the input of x[p, t * s + k * d - "    \
+  "pad]"
+#define MAXPOOL2D_FORMULA                                                  \
+  "y[p, oy, ox] = max over taps ky, kx inside the input of x[p, "          \
+  "oy * s[0] + ky * d[0] - pad[0], ox * s[1] + kx * d[1] - pad[1]]"
+#define AVGPOOL1D_FORMULA                                                  \
+  "y[p, t] = (sum over taps k inside the input of x[p, t * s + k - pad]) " \
+  "/ divisor(t)"
+#define AVGPOOL2D_FORMULA                                                  \
+  "y[p, oy, ox] = (sum over taps ky, kx inside the input of x[p, "         \
+  "oy * s[0] + ky - pad[0], ox * s[1] + kx - pad[1]]) / divisor(oy, ox)"
 
 const LayerKind kind_MaxPool1d = {"MaxPool1d", 1, maxpool_args, 0, pool_parse,
-                                  pool_shape, MAXPOOL_FORMULA, ROLE_OP,
+                                  pool_shape, MAXPOOL1D_FORMULA, ROLE_OP,
                                   FAM_MAXPOOL, 0, NULL};
 const LayerKind kind_MaxPool2d = {"MaxPool2d", 2, maxpool_args, 0, pool_parse,
-                                  pool_shape, MAXPOOL_FORMULA, ROLE_OP,
+                                  pool_shape, MAXPOOL2D_FORMULA, ROLE_OP,
                                   FAM_MAXPOOL, 0, NULL};
 const LayerKind kind_AvgPool1d = {"AvgPool1d", 1, avgpool1d_args, 0,
-                                  pool_parse, pool_shape, AVGPOOL_FORMULA,
+                                  pool_parse, pool_shape, AVGPOOL1D_FORMULA,
                                   ROLE_OP, FAM_AVGPOOL, 0, NULL};
 const LayerKind kind_AvgPool2d = {"AvgPool2d", 2, avgpool2d_args, 0,
-                                  pool_parse, pool_shape, AVGPOOL_FORMULA,
+                                  pool_parse, pool_shape, AVGPOOL2D_FORMULA,
                                   ROLE_OP, FAM_AVGPOOL, 0, NULL};
