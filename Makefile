@@ -120,7 +120,7 @@ clean:
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 30
 FUZZ_BUILD   := build/fuzz
-FUZZ_TARGETS := spec safetensors npy codegen
+FUZZ_TARGETS := spec safetensors npy codegen comment
 FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
                 -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra \
@@ -161,3 +161,4 @@ fuzz: $(FUZZ_BINS)
 # The saved crashers replay in tests/test_fuzz_regressions.c, which
 # includes the targets' sources.
 $(BUILD)/tests/test_fuzz_regressions: fuzz/fuzz.h $(wildcard fuzz/fuzz_*.c)
+$(BUILD)/tests/test_escape: fuzz/fuzz.h fuzz/fuzz_comment.c

@@ -37,8 +37,11 @@ void em(Emit *e, const char *fmt, ...) {
       line = once;
     }
     size_t len = strlen(line), code = len;
+    /* A line of a block comment is no code: the spec text in it (escaped,
+     * but free to end in a brace) never moves the indentation. */
+    if ((line[0] == '/' || line[0] == ' ') && line[1] == '*') code = 0;
     /* A trailing comment does not count: for (...) { followed by one */
-    if (len > 2 && strcmp(line + len - 2, "*/") == 0) {
+    else if (len > 2 && strcmp(line + len - 2, "*/") == 0) {
       char *c = strstr(line, "/*");
       if (c && c > line) code = (size_t)(c - line);
     }
@@ -181,10 +184,28 @@ float *em_fold_bn(const Op *op, float *w, float *b, int64_t c, int64_t per) {
 
 /* ---------------------------------------------------------- the file */
 
-static void upper(char *dst, const char *src) {
-  for (; *src; src++) *dst++ = (char)toupper((unsigned char)*src);
-  *dst = 0;
+static char *upper(const char *src) {
+  char *s = mc_strdup(src);
+  for (char *c = s; *c; c++) *c = (char)toupper((unsigned char)*c);
+  return s;
 }
+
+/* What the code uses of <math.h>, declared, for a compiler given no
+ * headers: modelc run's TinyCC, which binds exactly these names (jit.c's
+ * allowlist) and nothing else. NAN and INFINITY are spelled as glibc's
+ * <math.h> spells them for a compiler that is not gcc, so the values are
+ * the ones TinyCC always used. */
+static const char freestanding_math[] =
+    "/* <math.h>, the part this file uses (compiled with no headers) */\n"
+    "#define NAN (0.0f / 0.0f)\n"
+    "#define INFINITY 1e10000f\n"
+    "float expf(float);\n"
+    "float expm1f(float);\n"
+    "float logf(float);\n"
+    "float tanhf(float);\n"
+    "float erff(float);\n"
+    "float fmaf(float, float, float);\n"
+    "double sqrt(double);";
 
 /* "ws + 36", "input", "output"; in the vector lowering's loop over
  * samples, the sample's "x" and "y". */
@@ -203,13 +224,17 @@ static int same_buf(const BufRef *a, const BufRef *b) {
 static void op_comment(Emit *e, const Model *m, const Op *op) {
   char *in = shape_str(&op->in), *out = shape_str(&op->out);
   em(e, "/* %s: %s -> %s", op->fname, in, out);
+  char *file = mc_comment_text(m->file);
   for (const Layer *l = op->first; l && l <= op->last; l++) {
     const char *how = "";
     if (l == op->bn) how = "  (folded into the weights)";
     else if (l->kind->role == ROLE_NOOP) how = "  (no code)";
     else if (l->kind->role == ROLE_ACT && op->main) how = "  (on each output)";
-    em(e, " *   %s:%d  %s%s", m->file, l->loc.line, l->text, how);
+    char *text = mc_comment_text(l->text);
+    em(e, " *   %s:%d  %s%s", file, l->loc.line, text, how);
+    free(text);
   }
+  free(file);
   if (op->main && op->main->kind->formula)
     em(e, " *   %s", op->main->kind->formula);
   if (!op->main)
@@ -254,14 +279,17 @@ static void act_function(Emit *e, const Layer *l, int maybe_unused) {
   char name[64];
   snprintf(name, sizeof name, "l%d_%s", l->index, l->kind->name);
   for (char *c = name; *c; c++) *c = (char)tolower(*c);
-  char *x = l->kind->act_expr(l);
+  char *x = l->kind->act_expr(l), *text = mc_comment_text(l->text);
   em(e, "static %sfloat %s(float v) { return %s; } /* %s */",
-     maybe_unused ? "MC_UNUSED " : "", name, x, l->text);
+     maybe_unused ? "MC_UNUSED " : "", name, x, text);
+  free(text);
   free(x);
 }
 
 static void print_array(Buf *b, const OpParam *p, int jit) {
-  buf_printf(b, "/* %s */\n", p->what);
+  char *what = mc_comment_text(p->what); /* names the spec's keys */
+  buf_printf(b, "/* %s */\n", what);
+  free(what);
   if (jit) {
     buf_printf(b, "extern const float %s[%lld];\n\n", p->name, (long long)p->n);
     return;
@@ -414,8 +442,40 @@ static const char *const helper_text[EH_NHELPERS] = {
     "#endif\n",
 };
 
+/* The helpers as a compiler given no headers sees them: of each "#if
+ * defined(__AVX..." block only the portable "#else" branch, without the
+ * #if, #else and #endif lines. TinyCC never takes the other branch, which
+ * includes <immintrin.h> and continues macros over several lines. */
+static char *portable_helpers(const char *text) {
+  Buf b = {0};
+  int skip = 0, keep = 0, nest = 0; /* in the AVX branch; in its #else */
+  for (const char *line = text; *line;) {
+    const char *nl = strchr(line, '\n');
+    size_t n = nl ? (size_t)(nl - line) + 1 : strlen(line);
+    int drop = skip;
+    if (!skip && !keep && strncmp(line, "#if defined(__AVX", 17) == 0) {
+      skip = 1, nest = 0, drop = 1;
+    } else if (skip || keep) {
+      if (strncmp(line, "#if", 3) == 0) nest++;
+      else if (strncmp(line, "#endif", 6) == 0 && nest > 0) nest--;
+      else if (skip && nest == 0 && strncmp(line, "#else", 5) == 0)
+        skip = 0, keep = 1, drop = 1;
+      else if (keep && nest == 0 && strncmp(line, "#endif", 6) == 0)
+        keep = 0, drop = 1;
+    }
+    if (!drop) buf_printf(&b, "%.*s", (int)n, line);
+    line += n;
+  }
+  return b.s ? b.s : mc_strdup("");
+}
+
 static char *weights_source(const Model *m) {
-  if (m->weights) return mc_format("file '%s'", m->weights);
+  if (m->weights) {
+    char *path = mc_comment_text(m->weights);
+    char *s = mc_format("file '%s'", path);
+    free(path);
+    return s;
+  }
   return mc_format("seed %lld (PyTorch's default init)",
                    (long long)(m->has_seed ? m->seed : 0));
 }
@@ -426,9 +486,7 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
   lower(m, &p);
   Emit e = {0};
   e.p = &p;
-  char up[256];
-  snprintf(up, sizeof up, "%s", m->name);
-  upper(up, m->name);
+  char *up = upper(m->name);
 
   /* The op functions first: they register the weights and helpers. */
   Emit f = {0};
@@ -457,10 +515,11 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
   char *src = weights_source(m);
   const char *ver = o && o->version ? o->version : MC_VERSION;
   int jit = o && o->jit;
+  char *file = mc_comment_text(m->file);
 
   em(&e, "/*");
   em(&e, " * %s.c: generated by modelc %s from %s; do not edit.", m->name, ver,
-     m->file);
+     file);
   em(&e, " *");
   em(&e, " *   input      %s float32, contiguous, in PyTorch's layout", ins);
   em(&e, " *   output     %s", outs);
@@ -471,8 +530,21 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
   em(&e, " * %s_forward uses a static workspace; %s_forward_ws takes the "
      "caller's", m->name, m->name);
   em(&e, " * (%s_WORKSPACE_SIZE bytes, float-aligned) and is reentrant.", up);
+  em(&e, " *");
+  em(&e, " * Results are bit for bit those of `modelc run` when the compiler "
+     "does not");
+  em(&e, " * contract a * b + c into fused multiply-adds on its own: gcc with "
+     "-std=c99");
+  em(&e, " * or -ffp-contract=off, clang with -ffp-contract=off. -ffast-math "
+     "breaks NaN");
+  em(&e, " * and infinity handling and is refused.");
   em(&e, " */");
-  em(&e, "#include <math.h>");
+  em(&e, "#ifdef __FAST_MATH__");
+  em(&e, "#error \"%s.c: -ffast-math breaks NaN and infinity handling; build "
+     "without it\"", m->name);
+  em(&e, "#endif");
+  if (jit || (o && o->freestanding)) em(&e, "%s", freestanding_math);
+  else em(&e, "#include <math.h>");
   em(&e, "");
   em(&e, "void %s_forward(const float *input, float *output);", m->name);
   em(&e, "void %s_forward_ws(const float *input, float *output, void "
@@ -490,8 +562,17 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
   if (any_helper || any_act) {
     em(&e, "/* ---- helpers */");
     em(&e, "");
+    Buf hb = {0};
     for (int h = 0; h < EH_NHELPERS; h++)
-      if (e.uses[h]) em(&e, "%s", helper_text[h]);
+      if (e.uses[h]) buf_printf(&hb, "%s", helper_text[h]);
+    if (hb.s && (jit || (o && o->freestanding))) {
+      char *portable = portable_helpers(hb.s);
+      em(&e, "%s", portable);
+      free(portable);
+    } else if (hb.s) {
+      em(&e, "%s", hb.s);
+    }
+    buf_free(&hb);
     for (int i = 0; i < p.nops; i++)
       for (int j = 0; j < p.ops[i].nact; j++)
         act_function(&e, p.ops[i].act[j], e.uses[EH_UNUSED]);
@@ -549,7 +630,7 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
   /* The header. */
   Emit h = {0};
   em(&h, "/* %s.h: generated by modelc %s from %s; do not edit. */", m->name,
-     ver, m->file);
+     ver, file);
   em(&h, "#ifndef %s_H", up);
   em(&h, "#define %s_H", up);
   em(&h, "");
@@ -593,6 +674,8 @@ void emit_model(const Model *m, const EmitOptions *o, Generated *g) {
   free(ins);
   free(outs);
   free(src);
+  free(file);
+  free(up);
   program_free(&p);
 }
 

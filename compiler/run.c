@@ -14,7 +14,7 @@
 
 int jit_model(const Model *m, JitModel *jm, Diag *d) {
   memset(jm, 0, sizeof *jm);
-  EmitOptions eo = {1, NULL};
+  EmitOptions eo = {.jit = 1};
   emit_model(m, &eo, &jm->g);
   JitSymbol *syms = mc_alloc(sizeof(JitSymbol) * (size_t)(jm->g.nparams + 1));
   for (int i = 0; i < jm->g.nparams; i++) {

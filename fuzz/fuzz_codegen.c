@@ -485,7 +485,7 @@ static void cg_run(const Model *m, CgSrc *s) {
               (long long)jm.g.workspace_bytes, (long long)m->workspace_bytes);
 
   /* The standalone file, compiled by the same TinyCC. */
-  EmitOptions eo = {0, "fuzz"};
+  EmitOptions eo = {.version = "fuzz", .freestanding = 1};
   Generated sa;
   emit_model(m, &eo, &sa);
   Jit *saj = NULL;

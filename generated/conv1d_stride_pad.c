@@ -9,7 +9,15 @@
  * Standalone C99: compile with any C compiler and link with libm.
  * conv1d_stride_pad_forward uses a static workspace; conv1d_stride_pad_forward_ws takes the caller's
  * (CONV1D_STRIDE_PAD_WORKSPACE_SIZE bytes, float-aligned) and is reentrant.
+ *
+ * Results are bit for bit those of `modelc run` when the compiler does not
+ * contract a * b + c into fused multiply-adds on its own: gcc with -std=c99
+ * or -ffp-contract=off, clang with -ffp-contract=off. -ffast-math breaks NaN
+ * and infinity handling and is refused.
  */
+#ifdef __FAST_MATH__
+#error "conv1d_stride_pad.c: -ffast-math breaks NaN and infinity handling; build without it"
+#endif
 #include <math.h>
 
 void conv1d_stride_pad_forward(const float *input, float *output);
@@ -60,14 +68,12 @@ static const float l0_bv[32] = {
 #else
 #define MC_FMA(a, b, c) ((a) * (b) + (c))
 #endif
-
 /* An activation applied in vector registers may go unused. */
 #if defined(__GNUC__)
 #define MC_UNUSED __attribute__((unused))
 #else
 #define MC_UNUSED
 #endif
-
 /* Vectors of 8 floats, as statements on named vectors: AVX2 and FMA where
  * the compiler targets them (e.g. gcc or clang -march=native on a recent
  * x86); elsewhere, and with -DMODELC_PORTABLE, arrays of 8 floats and
@@ -127,7 +133,6 @@ static inline MC_UNUSED float mc_vsum(__m256 v) {
 #define MC_VSTN mc_vstn
 #define MC_VMAP mc_vmap
 #define MC_VPUT mc_vput
-
 static inline MC_UNUSED void mc_vld(float *a, const float *p) { for (int i = 0; i < 8; i++) a[i] = p[i]; }
 static inline MC_UNUSED void mc_vzero(float *a) { for (int i = 0; i < 8; i++) a[i] = 0.0f; }
 static inline MC_UNUSED void mc_vset(float *a, float x) { for (int i = 0; i < 8; i++) a[i] = x; }

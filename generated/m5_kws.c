@@ -9,7 +9,15 @@
  * Standalone C99: compile with any C compiler and link with libm.
  * m5_kws_forward uses a static workspace; m5_kws_forward_ws takes the caller's
  * (M5_KWS_WORKSPACE_SIZE bytes, float-aligned) and is reentrant.
+ *
+ * Results are bit for bit those of `modelc run` when the compiler does not
+ * contract a * b + c into fused multiply-adds on its own: gcc with -std=c99
+ * or -ffp-contract=off, clang with -ffp-contract=off. -ffast-math breaks NaN
+ * and infinity handling and is refused.
  */
+#ifdef __FAST_MATH__
+#error "m5_kws.c: -ffast-math breaks NaN and infinity handling; build without it"
+#endif
 #include <math.h>
 
 void m5_kws_forward(const float *input, float *output);
@@ -5373,7 +5381,6 @@ static float mc_maxf(float m, float v) {
     float t = v > m ? v : m; /* two selects: no branch */
     return v != v ? v : t;
 }
-
 /* a * b + c, fused into one instruction where the target has a fast fmaf
  * (FP_FAST_FMAF: gcc or clang with FMA enabled); else as written. */
 #ifdef FP_FAST_FMAF
@@ -5381,14 +5388,12 @@ static float mc_maxf(float m, float v) {
 #else
 #define MC_FMA(a, b, c) ((a) * (b) + (c))
 #endif
-
 /* An activation applied in vector registers may go unused. */
 #if defined(__GNUC__)
 #define MC_UNUSED __attribute__((unused))
 #else
 #define MC_UNUSED
 #endif
-
 /* Full tiles use AVX-512 where the compiler targets it (e.g. gcc or clang
  * -march=native on a recent x86); elsewhere, and with -DMODELC_PORTABLE,
  * the portable loops compute the same sums. */
