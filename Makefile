@@ -14,6 +14,8 @@
 #   make test-mcu    every spec's generated C on Cortex-M4F and M0 under QEMU,
 #                    bit for bit against modelc run (part of make test when
 #                    arm-none-eabi-gcc and qemu-system-arm are installed)
+#   make bench-mcu   instructions per inference and per MAC on Cortex-M4F,
+#                    counted in QEMU (see BENCHMARKS.md)
 
 CC      ?= cc
 OPT     ?= -O2 -g
@@ -38,7 +40,7 @@ MODELC  := $(BUILD)/modelc
 SPECS   := $(wildcard specs/*.lua)
 
 .PHONY: all demo test check-deps fixtures tiny-fixtures generated check-torch \
-        bench clean fuzz fuzz-build test-mcu
+        bench clean fuzz fuzz-build test-mcu bench-mcu
 all: $(MODELC)
 
 # Install (as root) or name the Debian packages we build with.
@@ -146,6 +148,9 @@ MCU_RUN = MODELC=$(MODELC) MCU_BUILD=$(MCU_BUILD) sh tests/mcu/run.sh
 
 test-mcu: $(MODELC) $(MCU_BUILD)/randin $(MCU_BUILD)/qemu_icount.so | $(BUILD)/.deps-mcu
 	@$(MCU_RUN) test
+
+bench-mcu: $(MODELC) $(MCU_BUILD)/randin $(MCU_BUILD)/qemu_icount.so | $(BUILD)/.deps-mcu
+	@$(MCU_RUN) bench
 
 # ------------------------------------------------------------------ fuzz
 # libFuzzer targets (fuzz/fuzz_*.c, see fuzz/README.md), built with clang

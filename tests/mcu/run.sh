@@ -225,6 +225,9 @@ static_stack() {
 
 [ "$mode" = test ] || [ "$mode" = bench ] || { echo "usage: run.sh test|bench"; exit 2; }
 start=$(now_ms)
+echo "mcu: $($CC --version | head -n 1)"
+echo "mcu: $(qemu-system-arm --version | head -n 1)"
+echo "mcu: flags $CFLAGS; M4F (mps2-an386): $(cpu_flags m4); M0 (mps2-an385): $(cpu_flags m0)"
 cpus="m4 m0"
 [ "$mode" = bench ] && cpus=m4
 for cpu in m4 m0; do prepare $cpu || exit 1; done
