@@ -322,7 +322,8 @@ data+bss: its RAM (the harness passes the workspace to _forward_ws;
 --gc-sections drops _forward's static copy); io: input and output
 buffers; stack: the deepest -fstack-usage chain of the model's own
 functions; measured: the stack high-water mark of one call, library
-helpers included; qemu: the wall time of both calls under QEMU.
+helpers included; qemu: the wall time of the whole QEMU run (boot,
+file I/O and both calls).
 EOF2
 echo "mcu: $mode done in $(((end - start) / 1000)) s"
 [ $fail = 0 ] && echo "mcu: all passed" || echo "mcu: FAILED"
