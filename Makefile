@@ -11,6 +11,11 @@
 #                    core; never part of make test (see BENCHMARKS.md)
 #   make fuzz [FUZZ_SECONDS=30]  build the libFuzzer targets with clang and
 #                    run each for FUZZ_SECONDS (see fuzz/README.md)
+#   make test-mcu    every spec's generated C on Cortex-M4F and M0 under QEMU,
+#                    bit for bit against modelc run (part of make test when
+#                    arm-none-eabi-gcc and qemu-system-arm are installed)
+#   make bench-mcu   instructions per inference and per MAC on Cortex-M4F,
+#                    counted in QEMU (see BENCHMARKS.md)
 
 CC      ?= cc
 OPT     ?= -O2 -g
@@ -41,7 +46,7 @@ MODELC  := $(BUILD)/modelc
 SPECS   := $(wildcard specs/*.lua)
 
 .PHONY: all demo test check-deps fixtures tiny-fixtures generated check-torch \
-        bench clean fuzz fuzz-build
+        bench clean fuzz fuzz-build test-mcu bench-mcu
 all: $(MODELC)
 
 # Install (as root) or name the Debian packages we build with.
@@ -93,13 +98,19 @@ demo: $(MODELC) generated
 	  case $$s in *tutorial*) in="--random-input 42";; *) in="";; esac; \
 	  echo; echo "== modelc run $$s $$in"; ./$(MODELC) run $$s $$in || exit 1; done
 
-# Every cmocka program, then the command-line checks, then the check that
-# the compiler's files call each other without a cycle.
+# Every cmocka program, then the command-line checks, the check that the
+# compiler's files call each other without a cycle, then (when the cross
+# tools are installed, and not under SANITIZE=1) test-mcu.
 test: $(MODELC) $(TESTS)
 	@fail=0; for t in $(TESTS); do echo "== $$t"; MODELC=$(MODELC) ./$$t || fail=1; done; \
 	echo "== tests/cli.sh"; MODELC=$(MODELC) sh tests/cli.sh || fail=1; \
 	echo "== tests/generated.sh"; MODELC=$(MODELC) sh tests/generated.sh || fail=1; \
 	echo "== tests/layering.sh"; BUILD=$(BUILD) sh tests/layering.sh || fail=1; \
+	if [ "$(SANITIZE)" = 1 ]; then \
+	  echo "== test-mcu skipped under SANITIZE=1 (it runs in the plain make test)"; \
+	elif [ -z "$(MCU_TOOLS)" ]; then \
+	  echo "== test-mcu skipped: arm-none-eabi-gcc/qemu-system-arm not installed (sh tools/deps.sh mcu installs them)"; \
+	else echo "== make test-mcu"; $(MAKE) --no-print-directory test-mcu || fail=1; fi; \
 	exit $$fail
 
 # Reference data from PyTorch (needs /usr/bin/python3 with torch 1.13 on an
@@ -131,6 +142,35 @@ bench: $(MODELC)
 clean:
 	rm -rf build
 
+# ------------------------------------------------------------------ mcu
+# The example models on Cortex-M under QEMU (tests/mcu/run.sh): the
+# generated C cross-compiled with arm-none-eabi-gcc and newlib, run on
+# QEMU's MPS2 boards with semihosting. randin writes modelc run's random
+# input; qemu_icount.so is the QEMU plugin that counts instructions.
+MCU_BUILD := $(BUILD)/mcu
+MCU_TOOLS := $(shell command -v arm-none-eabi-gcc >/dev/null 2>&1 && \
+                     command -v qemu-system-arm >/dev/null 2>&1 && echo yes)
+
+$(BUILD)/.deps-mcu: tools/deps.sh
+	@sh tools/deps.sh mcu
+	@mkdir -p $(@D) && touch $@
+
+$(MCU_BUILD)/randin: tests/mcu/randin.c $(BUILD)/compiler/torchrand.o compiler/torchrand.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< $(BUILD)/compiler/torchrand.o -o $@ -lm
+
+$(MCU_BUILD)/qemu_icount.so: tools/qemu_icount.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -std=c99 -Wall -Wextra -pedantic -shared -fPIC -fvisibility=hidden $< -o $@
+
+MCU_RUN = MODELC=$(MODELC) MCU_BUILD=$(MCU_BUILD) sh tests/mcu/run.sh
+
+test-mcu: $(MODELC) $(MCU_BUILD)/randin $(MCU_BUILD)/qemu_icount.so | $(BUILD)/.deps-mcu
+	@$(MCU_RUN) test
+
+bench-mcu: $(MODELC) $(MCU_BUILD)/randin $(MCU_BUILD)/qemu_icount.so | $(BUILD)/.deps-mcu
+	@$(MCU_RUN) bench
+
 # ------------------------------------------------------------------ fuzz
 # libFuzzer targets (fuzz/fuzz_*.c, see fuzz/README.md), built with clang
 # under ASan + UBSan into build/fuzz/, each run for FUZZ_SECONDS on a copy
@@ -139,7 +179,7 @@ clean:
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 30
 FUZZ_BUILD   := build/fuzz
-FUZZ_TARGETS := spec safetensors npy codegen
+FUZZ_TARGETS := spec safetensors npy codegen comment
 FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
                 -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) \
@@ -184,3 +224,4 @@ fuzz: $(FUZZ_BINS)
 # The saved crashers replay in tests/test_fuzz_regressions.c, which
 # includes the targets' sources.
 $(BUILD)/tests/test_fuzz_regressions: fuzz/fuzz.h $(wildcard fuzz/fuzz_*.c)
+$(BUILD)/tests/test_escape: fuzz/fuzz.h fuzz/fuzz_comment.c

@@ -16,10 +16,28 @@
 
 /* ---------------------------------------------------------- the file */
 
-static void upper(char *dst, const char *src) {
-  for (; *src; src++) *dst++ = (char)toupper((unsigned char)*src);
-  *dst = 0;
+static char *upper(const char *src) {
+  char *s = mc_strdup(src);
+  for (char *c = s; *c; c++) *c = (char)toupper((unsigned char)*c);
+  return s;
 }
+
+/* What the code uses of <math.h>, declared, for a compiler given no
+ * headers: modelc run's TinyCC, which binds exactly these names (jit.c's
+ * allowlist) and nothing else. NAN and INFINITY are spelled as glibc's
+ * <math.h> spells them for a compiler that is not gcc, so the values are
+ * the ones TinyCC always used. */
+static const char freestanding_math[] =
+    "/* <math.h>, the part this file uses (compiled with no headers) */\n"
+    "#define NAN (0.0f / 0.0f)\n"
+    "#define INFINITY 1e10000f\n"
+    "float expf(float);\n"
+    "float expm1f(float);\n"
+    "float logf(float);\n"
+    "float tanhf(float);\n"
+    "float erff(float);\n"
+    "float fmaf(float, float, float);\n"
+    "double sqrt(double);";
 
 /* "ws + 36", "input", "output"; in the vector lowering's loop over
  * samples, the sample's "x" and "y". */
@@ -66,13 +84,17 @@ static void op_comment(Emit *e, const Model *m, const Op *op) {
   char *in = fn_shape(e->p, &op->in), *out = fn_shape(e->p, &op->out);
   em(e, "/* %s: %s -> %s%s", op->fname, in, out,
      e->p->whole ? ", one sample" : "");
+  char *file = mc_comment_text(m->file);
   for (const Layer *l = op->first; l && l <= op->last; l++) {
     const char *how = "";
     if (l == op->bn) how = "  (folded into the weights)";
     else if (l->kind->role == ROLE_NOOP) how = "  (no code)";
     else if (l->kind->role == ROLE_ACT && op->main) how = "  (on each output)";
-    em(e, " *   %s:%d  %s%s", m->file, l->loc.line, l->text, how);
+    char *text = mc_comment_text(l->text);
+    em(e, " *   %s:%d  %s%s", file, l->loc.line, text, how);
+    free(text);
   }
+  free(file);
   if (op->main && op->main->kind->formula)
     comment_wrapped(e, op->main->kind->formula);
   if (!op->main)
@@ -120,9 +142,10 @@ static void op_with_helpers(Emit *e, const Model *m, const Op *op) {
  * activation in registers and leave the function uncalled. */
 static void act_function(Emit *e, const Layer *l, int maybe_unused) {
   char *name = em_act_name(l);
-  char *x = l->kind->act_expr(l);
+  char *x = l->kind->act_expr(l), *text = mc_comment_text(l->text);
   em(e, "static %sfloat %s(float v) { return %s; } /* %s */",
-     maybe_unused ? "MC_UNUSED " : "", name, x, l->text);
+     maybe_unused ? "MC_UNUSED " : "", name, x, text);
+  free(text);
   free(x);
   free(name);
 }
@@ -151,8 +174,40 @@ static const char *const helper_text[EH_NHELPERS] = {
     rt_mc_maxf_h, rt_mc_fma_h, rt_mc_unused_h, rt_mc_avx512_h, rt_mc_v8_h,
 };
 
+/* The helpers as a compiler given no headers sees them: of each "#if
+ * defined(__AVX..." block only the portable "#else" branch, without the
+ * #if, #else and #endif lines. TinyCC never takes the other branch, which
+ * includes <immintrin.h> and continues macros over several lines. */
+static char *portable_helpers(const char *text) {
+  Buf b = {0};
+  int skip = 0, keep = 0, nest = 0; /* in the AVX branch; in its #else */
+  for (const char *line = text; *line;) {
+    const char *nl = strchr(line, '\n');
+    size_t n = nl ? (size_t)(nl - line) + 1 : strlen(line);
+    int drop = skip;
+    if (!skip && !keep && strncmp(line, "#if defined(__AVX", 17) == 0) {
+      skip = 1, nest = 0, drop = 1;
+    } else if (skip || keep) {
+      if (strncmp(line, "#if", 3) == 0) nest++;
+      else if (strncmp(line, "#endif", 6) == 0 && nest > 0) nest--;
+      else if (skip && nest == 0 && strncmp(line, "#else", 5) == 0)
+        skip = 0, keep = 1, drop = 1;
+      else if (keep && nest == 0 && strncmp(line, "#endif", 6) == 0)
+        keep = 0, drop = 1;
+    }
+    if (!drop) buf_printf(&b, "%.*s", (int)n, line);
+    line += n;
+  }
+  return b.s ? b.s : mc_strdup("");
+}
+
 static char *weights_source(const Model *m) {
-  if (m->weights) return mc_format("file '%s'", m->weights);
+  if (m->weights) {
+    char *path = mc_comment_text(m->weights);
+    char *s = mc_format("file '%s'", path);
+    free(path);
+    return s;
+  }
   return mc_format("seed %lld (PyTorch's default init)",
                    (long long)(m->has_seed ? m->seed : 0));
 }
@@ -163,9 +218,7 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
   const Model *m = p.m;
   Emit e = {0};
   e.p = pp;
-  char up[256];
-  snprintf(up, sizeof up, "%s", m->name);
-  upper(up, m->name);
+  char *up = upper(m->name);
 
   /* The op functions first: they ask for the helpers. */
   Emit f = {0};
@@ -188,10 +241,11 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
   char *src = weights_source(m);
   const char *ver = o && o->version ? o->version : MC_VERSION;
   int jit = o && o->jit;
+  char *file = mc_comment_text(m->file);
 
   em(&e, "/*");
   em(&e, " * %s.c: generated by modelc %s from %s; do not edit.", m->name, ver,
-     m->file);
+     file);
   em(&e, " *");
   em(&e, " *   input      %s float32, contiguous, in PyTorch's layout", ins);
   em(&e, " *   output     %s", outs);
@@ -202,8 +256,21 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
   em(&e, " * %s_forward uses a static workspace; %s_forward_ws takes the "
      "caller's", m->name, m->name);
   em(&e, " * (%s_WORKSPACE_SIZE bytes, float-aligned) and is reentrant.", up);
+  em(&e, " *");
+  em(&e, " * Results are bit for bit those of `modelc run` when the compiler "
+     "does not");
+  em(&e, " * contract a * b + c into fused multiply-adds on its own: gcc with "
+     "-std=c99");
+  em(&e, " * or -ffp-contract=off, clang with -ffp-contract=off. -ffast-math "
+     "breaks NaN");
+  em(&e, " * and infinity handling and is refused.");
   em(&e, " */");
-  em(&e, "#include <math.h>");
+  em(&e, "#ifdef __FAST_MATH__");
+  em(&e, "#error \"%s.c: -ffast-math breaks NaN and infinity handling; build "
+     "without it\"", m->name);
+  em(&e, "#endif");
+  if (jit || (o && o->freestanding)) em(&e, "%s", freestanding_math);
+  else em(&e, "#include <math.h>");
   em_blank(&e);
   em(&e, "void %s_forward(const float *input, float *output);", m->name);
   em(&e, "void %s_forward_ws(const float *input, float *output, void "
@@ -214,7 +281,9 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
                                          : "their values at the end");
     em_blank(&e);
     for (int i = 0; i < g->nparams; i++) {
-      em(&e, "/* %s */", g->params[i]->what);
+      char *what = mc_comment_text(g->params[i]->what); /* names the keys */
+      em(&e, "/* %s */", what);
+      free(what);
       em(&e, "%s const float %s[%lld];", jit ? "extern" : "static",
          g->params[i]->name, (long long)g->params[i]->n);
     }
@@ -226,8 +295,17 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
   if (any_helper || any_act) {
     em(&e, "/* ---- helpers */");
     em_blank(&e);
+    Buf hb = {0};
     for (int h = 0; h < EH_NHELPERS; h++)
-      if (e.uses[h]) buf_printf(&e.b, "%s\n", helper_text[h]);
+      if (e.uses[h]) buf_printf(&hb, "%s\n", helper_text[h]);
+    if (hb.s && (jit || (o && o->freestanding))) {
+      char *portable = portable_helpers(hb.s);
+      buf_printf(&e.b, "%s", portable);
+      free(portable);
+    } else if (hb.s) {
+      buf_printf(&e.b, "%s", hb.s);
+    }
+    buf_free(&hb);
     for (int i = 0; i < m->nlayers; i++)
       if (f.acts[i]) act_function(&e, &m->layers[i], e.uses[EH_UNUSED]);
     em_blank(&e);
@@ -288,7 +366,7 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
   /* The header. */
   Emit h = {0};
   em(&h, "/* %s.h: generated by modelc %s from %s; do not edit. */", m->name,
-     ver, m->file);
+     ver, file);
   em(&h, "#ifndef %s_H", up);
   em(&h, "#define %s_H", up);
   em_blank(&h);
@@ -330,6 +408,8 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
   free(ins);
   free(outs);
   free(src);
+  free(file);
+  free(up);
 }
 
 void generated_free(Generated *g) {

@@ -47,6 +47,7 @@
 
 #include <errno.h>
 #include <libtcc.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,6 +352,87 @@ static int jit_true_line(const char *src, int line, const char *msg) {
   return line;
 }
 
+/* ------------------------------------------------ what the code may use */
+
+/* The only names compiled code can reach: the libm functions the emitter
+   uses and the three the C compiler itself may call for block copies and
+   zeroing. TinyCC gets -nostdlib (no libc, no libtcc1.a, and no lookup of
+   unresolved names in this process) and -nostdinc (no include path); any
+   other undefined name fails the link with "undefined symbol 'NAME'"
+   before a line of the code runs. */
+typedef void (*JitFn)(void);
+static const struct {
+  const char *name;
+  JitFn fn;
+} jit_allowed[] = {
+    {"expf", (JitFn)expf},       {"expm1f", (JitFn)expm1f},
+    {"logf", (JitFn)logf},       {"tanhf", (JitFn)tanhf},
+    {"erff", (JitFn)erff},       {"fmaf", (JitFn)fmaf},
+    {"sqrt", (JitFn)sqrt},       {"memcpy", (JitFn)memcpy},
+    {"memset", (JitFn)memset},   {"memmove", (JitFn)memmove},
+};
+
+static void bind_allowed(TCCState *s) {
+  size_t i;
+  for (i = 0; i < sizeof jit_allowed / sizeof *jit_allowed; i++) {
+    void *addr;
+    memcpy(&addr, &jit_allowed[i].fn, sizeof addr); /* POSIX: same size */
+    tcc_add_symbol(s, jit_allowed[i].name, addr);
+  }
+}
+
+/* "expf, expm1f, ..., memmove" */
+static void list_allowed(Buf *b) {
+  size_t i;
+  for (i = 0; i < sizeof jit_allowed / sizeof *jit_allowed; i++) {
+    if (i) buf_puts(b, ", ");
+    buf_puts(b, jit_allowed[i].name);
+  }
+}
+
+/* Defence in depth: the code modelc generates includes no file, splices no
+   line and holds no trigraph or digraph directive, so a source that does
+   is refused before TinyCC reads it. Returns 0 or -1. */
+static int refuse_source(const char *src, Log *lg, const char *filename) {
+  const char *p = src;
+  int line = 1;
+  for (; *p; p++) {
+    const char *q = p;
+    if (*p == '\n') {
+      line++;
+      continue;
+    }
+    if (p[0] == '\\' && (p[1] == '\n' || (p[1] == '\r' && p[2] == '\n'))) {
+      log_addf(lg, "%s:%d: error: a backslash at the end of a line: the JIT "
+               "compiles no line splices", filename, line);
+      return -1;
+    }
+    if (p[0] == '?' && p[1] == '?') {
+      log_addf(lg, "%s:%d: error: '?\?': the JIT compiles no trigraphs",
+               filename, line);
+      return -1;
+    }
+    if (p != src && p[-1] != '\n') continue;
+    while (*q == ' ' || *q == '\t')
+      q++;
+    if (q[0] == '#') q++;
+    else if (q[0] == '%' && q[1] == ':') q += 2;
+    else continue;
+    while (*q == ' ' || *q == '\t')
+      q++;
+    if (strncmp(q, "include", 7) == 0 || strncmp(q, "import", 6) == 0 ||
+        strncmp(q, "embed", 5) == 0) {
+      int n = 0;
+      while (q[n] >= 'a' && q[n] <= 'z')
+        n++;
+      log_addf(lg, "%s:%d: error: '#%.*s': the JIT compiles one "
+               "self-contained file and reads no other", filename, line, n, q);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 /* ------------------------------------------------ assembling the text */
 
 /* Appends m with "<string>" (TinyCC's name for the source) replaced by
@@ -408,7 +490,7 @@ static int runtime_missing(const char *m) {
    line number gets its line corrected and the source line shown. */
 static char *error_text(const Log *lg, const char *src, const char *filename) {
   Buf b = {NULL, 0, 0, 0};
-  int i, shown = 0, hint = 0;
+  int i, shown = 0, hint = 0, unresolved = 0;
   for (i = 0; i < lg->n; i++) {
     const char *m = lg->msg[i];
     size_t at, len, n;
@@ -439,6 +521,12 @@ static char *error_text(const Log *lg, const char *src, const char *filename) {
       buf_puts(&b, "\n");
     }
     hint |= runtime_missing(m);
+    unresolved |= strstr(m, "undefined symbol") != NULL;
+  }
+  if (unresolved) {
+    buf_puts(&b, "note: the JIT links no C library; it resolves only ");
+    list_allowed(&b);
+    buf_puts(&b, " and the arrays modelc binds\n");
   }
   if (hint)
     buf_puts(&b, "hint: TinyCC's runtime (libtcc1.a and its headers) is "
@@ -547,9 +635,13 @@ Jit *jit_compile(const char *src, const char *filename,
     goto done;
   }
   tcc_set_error_func(j->s, &lg, on_tcc_message); /* first: catch all */
+  if (refuse_source(src, &lg, filename) != 0) goto done;
+  /* Before the output type, which adds the default paths and libraries:
+     no include path, no libc, no libtcc1.a, and no dlsym() of undefined
+     names in this process. A constant string: never user text. */
+  tcc_set_options(j->s, "-nostdinc -nostdlib");
   tcc_set_output_type(j->s, TCC_OUTPUT_MEMORY);
-  /* libm: resolved from the host process even if libm.so is not found. */
-  tcc_add_library(j->s, "m");
+  bind_allowed(j->s);
   for (i = 0; defines && defines[i]; i++)
     if (add_define(j->s, defines[i], &lg, filename) != 0) goto done;
   text = with_line_directive(src, filename);

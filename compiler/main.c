@@ -288,7 +288,7 @@ static int cmd_build(int argc, char **argv) {
   int status = 1;
   if (load_model(&o, 1, &d, &m, &p) == 0) {
     Generated g;
-    EmitOptions eo = {0, NULL};
+    EmitOptions eo = {.version = NULL};
     emit_program(&p, &eo, &g);
     char *cpath = mc_format("%s/%s.c", dir, m.name);
     char *hpath = mc_format("%s/%s.h", dir, m.name);

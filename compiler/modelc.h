@@ -59,6 +59,11 @@ char *mc_vformat(const char *fmt, va_list ap) MC_PRINTF(1, 0);
 const char *mc_group_digits(int64_t v, char *buf);
 int mc_levenshtein(const char *a, const char *b);
 int mc_is_identifier(const char *s);
+/* Spec text (names, paths, keys, layer text) rendered for the inside of a
+ * C comment: nothing in it can end the comment, splice a line or form a
+ * trigraph (util.c says how). malloc'd. The only way spec text reaches
+ * generated C. */
+char *mc_comment_text(const char *s);
 char *mc_pyfloat(double x, int is_int); /* Python's repr(), malloc'd */
 
 typedef struct Buf {
@@ -523,8 +528,10 @@ enum { EH_MAXF, EH_FMA, EH_UNUSED, EH_AVX512, EH_V8, EH_NHELPERS };
 void em_use(Emit *e, int helper);
 
 typedef struct EmitOptions {
-  int jit;             /* for the JIT: weights extern, no static workspace */
+  int jit;             /* for the JIT: weights extern, no static workspace,
+                          no headers (implies freestanding) */
   const char *version; /* the version stamp (tests may fix it) */
+  int freestanding;    /* declare what <math.h> would, include nothing */
 } EmitOptions;
 
 typedef struct Generated {

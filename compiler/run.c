@@ -15,7 +15,7 @@
 int jit_program(const Program *p, JitModel *jm, Diag *d) {
   const Model *m = p->m;
   memset(jm, 0, sizeof *jm);
-  EmitOptions eo = {1, NULL};
+  EmitOptions eo = {.jit = 1};
   emit_program(p, &eo, &jm->g);
   JitSymbol *syms = mc_alloc(sizeof(JitSymbol) * (size_t)(jm->g.nparams + 1));
   for (int i = 0; i < jm->g.nparams; i++) {

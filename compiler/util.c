@@ -116,6 +116,43 @@ int mc_is_identifier(const char *s) {
   return 1;
 }
 
+/* Every byte of spec text that reaches the generated C goes through here,
+ * and only into a comment. Printable ASCII stays as written, except the
+ * characters that could end the comment or join it to the next line; they
+ * and every other byte are written as \xHH (two hex digits), so the
+ * result never holds:
+ *   - a byte outside ' '..'~' (newline, CR, other controls, DEL, non-ASCII);
+ *   - a backslash of the text's own (a splice needs one before a newline);
+ *   - "*" next to "/" (neither "*" "/" nor "/" "*");
+ *   - two '?' in a row (no trigraph, such as ??/ for a backslash);
+ *   - '*' or '?' as its first character, or '*', '/' or '?' as its last,
+ *     so nothing printed next to it can complete one of those pairs. A
+ *     leading '/' stays (absolute paths read as they are): callers never
+ *     print the text right after a '*'.
+ * Each escape starts with a backslash and ends with a hex digit. */
+char *mc_comment_text(const char *s) {
+  static const char hex[] = "0123456789abcdef";
+  size_t n = strlen(s);
+  char *out = mc_alloc(4 * n + 1), *o = out;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    int edge = (i == 0 && (c == '*' || c == '?')) ||
+               (i + 1 == n && (c == '*' || c == '/' || c == '?'));
+    int pair = (c == '/' && ((i > 0 && s[i - 1] == '*') || s[i + 1] == '*')) ||
+               (c == '?' && i > 0 && s[i - 1] == '?');
+    if (c < 0x20 || c > 0x7e || c == '\\' || edge || pair) {
+      *o++ = '\\';
+      *o++ = 'x';
+      *o++ = hex[c >> 4];
+      *o++ = hex[c & 15];
+    } else {
+      *o++ = (char)c;
+    }
+  }
+  *o = 0;
+  return out;
+}
+
 int mc_mul64(int64_t a, int64_t b, int64_t *r) {
   if (a < 0 || b < 0) return 0;
   if (a != 0 && b > INT64_MAX / a) return 0;

@@ -19,8 +19,11 @@ void em(Emit *e, const char *fmt, ...) {
     char *nl = strchr(line, '\n');
     if (nl) *nl = 0;
     size_t len = strlen(line), code = len;
+    /* A line of a block comment is no code: the spec text in it (escaped,
+     * but free to end in a brace) never moves the indentation. */
+    if ((line[0] == '/' || line[0] == ' ') && line[1] == '*') code = 0;
     /* A trailing comment does not count: for (...) { followed by one */
-    if (len > 2 && strcmp(line + len - 2, "*/") == 0) {
+    else if (len > 2 && strcmp(line + len - 2, "*/") == 0) {
       char *c = strstr(line, "/*");
       if (c && c > line) code = (size_t)(c - line);
     }

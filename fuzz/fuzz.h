@@ -18,6 +18,7 @@ int fuzz_spec_one(const uint8_t *data, size_t size);
 int fuzz_safetensors_one(const uint8_t *data, size_t size);
 int fuzz_npy_one(const uint8_t *data, size_t size);
 int fuzz_codegen_one(const uint8_t *data, size_t size);
+int fuzz_comment_one(const uint8_t *data, size_t size);
 
 #ifndef FUZZ_FAIL
 #define FUZZ_FAIL(...)                  \

@@ -487,7 +487,7 @@ static void cg_run(const Program *p, CgSrc *s) {
               (long long)jm.g.workspace_bytes, (long long)m->workspace_bytes);
 
   /* The standalone file, compiled by the same TinyCC. */
-  EmitOptions eo = {0, "fuzz"};
+  EmitOptions eo = {.version = "fuzz", .freestanding = 1};
   Generated sa;
   emit_program(p, &eo, &sa);
   Jit *saj = NULL;

@@ -9,7 +9,15 @@
  * Standalone C99: compile with any C compiler and link with libm.
  * conv1d_long_forward uses a static workspace; conv1d_long_forward_ws takes the caller's
  * (CONV1D_LONG_WORKSPACE_SIZE bytes, float-aligned) and is reentrant.
+ *
+ * Results are bit for bit those of `modelc run` when the compiler does not
+ * contract a * b + c into fused multiply-adds on its own: gcc with -std=c99
+ * or -ffp-contract=off, clang with -ffp-contract=off. -ffast-math breaks NaN
+ * and infinity handling and is refused.
  */
+#ifdef __FAST_MATH__
+#error "conv1d_long.c: -ffast-math breaks NaN and infinity handling; build without it"
+#endif
 #include <math.h>
 
 void conv1d_long_forward(const float *input, float *output);

@@ -9,7 +9,15 @@
  * Standalone C99: compile with any C compiler and link with libm.
  * onehot_cnn_forward uses a static workspace; onehot_cnn_forward_ws takes the caller's
  * (ONEHOT_CNN_WORKSPACE_SIZE bytes, float-aligned) and is reentrant.
+ *
+ * Results are bit for bit those of `modelc run` when the compiler does not
+ * contract a * b + c into fused multiply-adds on its own: gcc with -std=c99
+ * or -ffp-contract=off, clang with -ffp-contract=off. -ffast-math breaks NaN
+ * and infinity handling and is refused.
  */
+#ifdef __FAST_MATH__
+#error "onehot_cnn.c: -ffast-math breaks NaN and infinity handling; build without it"
+#endif
 #include <math.h>
 
 void onehot_cnn_forward(const float *input, float *output);

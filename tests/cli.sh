@@ -104,5 +104,39 @@ for cc in tcc gcc; do
   fi
 done
 
+# Spec text never becomes code: layer names built to
+# close its comment and call system() leaves `run` and `build` doing exactly
+# what the same model with a plain name does.
+cat >"$tmp/evil.lua" <<'EOF'
+return model "evil" {
+  input = {1, 2}, seed = 3,
+  nn.Linear{2, 2, name = "x */ int system(const char *); static int e_(void) { return system(\"touch pwned_by_spec\"); } /* \n#define l0_linear(a, b) (e_(), 0)\n// \\\n"},
+  nn.ReLU{name = "y??/"},
+}
+EOF
+sed '3s/name = ".*"},$/name = "plain"},/; 4s/name = ".*"},$/name = "plain2"},/' "$tmp/evil.lua" >"$tmp/plain.lua"
+expect 0 '' out -- run "$tmp/evil.lua" --output "$tmp/evil.npy"
+expect 0 '' out -- run "$tmp/plain.lua" --output "$tmp/plain.npy"
+expect 0 '' out -- build "$tmp/evil.lua" -o "$tmp/evil"
+expect 0 '' out -- build "$tmp/plain.lua" -o "$tmp/plain"
+if [ -e pwned_by_spec ]; then rm -f pwned_by_spec; fail=$((fail + 1)); echo "FAIL: spec text ran system()"; else pass=$((pass + 1)); fi
+if cmp -s "$tmp/evil.npy" "$tmp/plain.npy"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: a name changed run's output"; fi
+if grep -q 'int system(const char \*); static' "$tmp/evil/evil.c" && ! grep -q '^#define l0_linear' "$tmp/evil/evil.c" &&
+   gcc -std=c99 -Wall -Wextra -pedantic -Werror -c "$tmp/evil/evil.c" -o "$tmp/evil.o" &&
+   [ "$(gcc -std=c99 -E -P "$tmp/evil/evil.c" | tr -s ' \n')" = "$(gcc -std=c99 -E -P "$tmp/plain/evil.c" | tr -s ' \n')" ]; then
+  pass=$((pass + 1))
+else
+  fail=$((fail + 1)); echo "FAIL: a name changed the code build writes"
+fi
+
+# The generated file refuses -ffast-math, which breaks NaN handling.
+if gcc -std=c99 -ffast-math -c generated/seed_cnn1d.c -o "$tmp/fm.o" 2>"$tmp/fm.err"; then
+  fail=$((fail + 1)); echo "FAIL: generated C compiles under -ffast-math"
+elif grep -q 'error: #error "seed_cnn1d.c: -ffast-math breaks NaN' "$tmp/fm.err"; then
+  pass=$((pass + 1))
+else
+  fail=$((fail + 1)); echo "FAIL: -ffast-math refused without the message"; cat "$tmp/fm.err"
+fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]

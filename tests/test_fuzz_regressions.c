@@ -20,6 +20,7 @@
   } while (0)
 
 #include "../fuzz/fuzz_codegen.c"
+#include "../fuzz/fuzz_comment.c"
 #include "../fuzz/fuzz_npy.c"
 #include "../fuzz/fuzz_safetensors.c"
 #include "../fuzz/fuzz_spec.c"
@@ -106,6 +107,11 @@ static void test_corpus_codegen(void **s) {
   replay("codegen", fuzz_codegen_one, 1);
 }
 
+static void test_corpus_comment(void **s) {
+  (void)s;
+  replay("comment", fuzz_comment_one, 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_regressions_spec),
@@ -116,6 +122,7 @@ int main(void) {
       cmocka_unit_test(test_corpus_safetensors),
       cmocka_unit_test(test_corpus_npy),
       cmocka_unit_test(test_corpus_codegen),
+      cmocka_unit_test(test_corpus_comment),
   };
   return cmocka_run_group_tests_name("fuzz regressions", tests, NULL, NULL);
 }

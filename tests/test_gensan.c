@@ -119,7 +119,7 @@ static void test_gensan_models(void **state) {
     }
     diag_free(&d);
     Generated g;
-    EmitOptions eo = {0, "test"};
+    EmitOptions eo = {.version = "test"};
     emit_program(&p, &eo, &g);
     names[i] = mc_strdup(m.name);
     char *cp = mc_format("%s/%s.c", workdir, m.name);

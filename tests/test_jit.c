@@ -219,7 +219,8 @@ static const struct {
      "missing terminating"},
     {"int f(void) {\n  int *p = 1;\n  return q;\n}\n", 3, "'q' undeclared"},
     {"int a;\n#include <no_such_header.h>\n", 2,
-     "'no_such_header.h' not found"},
+     "'#include': the JIT compiles one self-contained file and reads no "
+     "other"},
     {"int f(void) {\n  struct S { int a; } s;\n  return s + 1;\n}\n", 3,
      "invalid operand types"},
 };
@@ -256,6 +257,103 @@ static void test_jit_undefined_symbol(void **state) {
       compile_fails("float g(float);\nfloat f(float x) { return g(x); }\n", 0);
   assert_non_null(strstr(err, "gen.c: error: undefined symbol 'g'"));
   free(err);
+}
+
+/* The JIT links no C library: a call of anything outside its allowlist
+   is refused at link time, naming the function, before any code runs. */
+static void test_jit_refuses_libc(void **state) {
+  (void)state;
+  static const char *const calls[][2] = {
+      {"int system(const char *);\n"
+       "int f(void) { return system(\"touch jit-ran-system\"); }\n",
+       "system"},
+      {"void *fopen(const char *, const char *);\n"
+       "int f(void) { return fopen(\"/etc/passwd\", \"r\") != 0; }\n",
+       "fopen"},
+      {"int printf(const char *, ...);\nint f(void) { return printf(\"x\"); }\n",
+       "printf"},
+      {"void *dlsym(void *, const char *);\n"
+       "int f(void) { return dlsym(0, \"system\") != 0; }\n",
+       "dlsym"},
+  };
+  size_t i;
+  for (i = 0; i < sizeof calls / sizeof *calls; i++) {
+    char want[64];
+    char *err = compile_fails(calls[i][0], NULL);
+    snprintf(want, sizeof want, "gen.c: error: undefined symbol '%s'",
+             calls[i][1]);
+    if (!strstr(err, want) ||
+        !strstr(err, "note: the JIT links no C library; it resolves only "
+                     "expf, expm1f, logf, tanhf, erff, fmaf, sqrt, memcpy, "
+                     "memset, memmove")) {
+      print_error("row %zu: got\n%s\nwant \"%s\" and the note\n", i, err,
+                  want);
+      fail();
+    }
+    free(err);
+  }
+  assert_int_equal(access("jit-ran-system", F_OK), -1);
+}
+
+/* What the allowlist holds does resolve, to the host's functions. */
+static void test_jit_allowlist_resolves(void **state) {
+  (void)state;
+  const char *src =
+      "typedef __SIZE_TYPE__ size_t;\n"
+      "float expf(float); float expm1f(float); float logf(float);\n"
+      "float tanhf(float); float erff(float); double sqrt(double);\n"
+      "float fmaf(float, float, float);\n"
+      "void *memcpy(void *, const void *, size_t);\n"
+      "void *memset(void *, int, size_t);\n"
+      "void *memmove(void *, const void *, size_t);\n"
+      "void f(float *y, float x) {\n"
+      "  float t[4] = {1, 2, 3, 4};\n"
+      "  y[0] = expf(x); y[1] = expm1f(x); y[2] = logf(x); y[3] = tanhf(x);\n"
+      "  y[4] = erff(x); y[5] = (float)sqrt(x); y[6] = fmaf(x, x, 1.0f);\n"
+      "  memcpy(y + 7, t, sizeof t); memmove(y + 8, y + 7, 2 * sizeof *y);\n"
+      "  memset(y + 11, 0, sizeof *y);\n"
+      "}\n";
+  Jit *j = compile_ok(src, NULL, NULL, 0);
+  void (*f)(float *, float);
+  float y[12], x = 0.75f;
+  float want[12] = {expf(x),  expm1f(x), logf(x), tanhf(x),
+                    erff(x),  (float)sqrt(x), fmaf(x, x, 1.0f),
+                    1, 1, 2,  4, 0};
+  *(void **)&f = jit_symbol(j, "f");
+  assert_non_null(f);
+  memset(y, 0xFF, sizeof y);
+  f(y, x);
+  assert_memory_equal(y, want, sizeof y);
+  jit_free(j);
+}
+
+/* The code modelc generates reads no file, splices no line and holds no
+   trigraph: a source that does is refused before TinyCC sees it. */
+static void test_jit_refuses_directives(void **state) {
+  (void)state;
+  static const struct {
+    const char *src, *want;
+  } rows[] = {
+      {"#include \"/etc/passwd\"\n", "gen.c:1: error: '#include': the JIT"},
+      {"int a;\n  #  include </etc/hostname>\n",
+       "gen.c:2: error: '#include'"},
+      {"int a;\n%:include \"x.h\"\n", "gen.c:2: error: '#include'"},
+      {"#import \"x.h\"\n", "gen.c:1: error: '#import': the JIT"},
+      {"/* a *\\\n/ int system(const char *); */\n",
+       "gen.c:1: error: a backslash at the end of a line: the JIT compiles no "
+       "line splices"},
+      {"int a;\n/* ?\?/\n*/\n", "gen.c:2: error: '?\?': the JIT compiles no "
+                              "trigraphs"},
+  };
+  size_t i;
+  for (i = 0; i < sizeof rows / sizeof *rows; i++) {
+    char *err = compile_fails(rows[i].src, NULL);
+    if (!strstr(err, rows[i].want)) {
+      print_error("row %zu: got\n%s\nwant \"%s\"\n", i, err, rows[i].want);
+      fail();
+    }
+    free(err);
+  }
 }
 
 static void test_jit_null_symbol(void **state) {
@@ -453,6 +551,9 @@ int main(void) {
       cmocka_unit_test(test_jit_bad_defines),
       cmocka_unit_test(test_jit_error_lines),
       cmocka_unit_test(test_jit_undefined_symbol),
+      cmocka_unit_test(test_jit_refuses_libc),
+      cmocka_unit_test(test_jit_allowlist_resolves),
+      cmocka_unit_test(test_jit_refuses_directives),
       cmocka_unit_test(test_jit_null_symbol),
       cmocka_unit_test(test_jit_bound_and_defined),
       cmocka_unit_test(test_jit_after_failure),

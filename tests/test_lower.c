@@ -134,7 +134,7 @@ static void test_lower_runs_once_per_command(void **state) {
     assert_int_equal(compile_model(&m, &o, &p, &d), 0);
     if (cmd == 1) {
       Generated g;
-      EmitOptions eo = {0, "test"};
+      EmitOptions eo = {.version = "test"};
       emit_program(&p, &eo, &g);
       generated_free(&g);
     } else if (cmd == 2) {

@@ -122,7 +122,7 @@ static void generate_all(Buf *half0, Buf *half1, Buf *all) {
       fail_msg("spec %s does not build", c->spec);
     }
     diag_free(&d);
-    EmitOptions eo = {0, "test"};
+    EmitOptions eo = {.version = "test"};
     emit_program(&c->p, &eo, &c->g);
     c->name = mc_strdup(c->m.name);
     for (int j = 0; j < i; j++) /* one C file and one set of symbols each */

@@ -3,7 +3,8 @@
 # Called by the Makefile before the first compile; prints the exact
 # apt-get line when it cannot install them itself. `deps.sh fuzz` (make
 # fuzz) also checks clang and its libFuzzer runtime, which nothing else
-# needs.
+# needs; `deps.sh mcu` (make test-mcu, .ci/run) the Arm cross compiler,
+# newlib and QEMU.
 set -u
 # tcc brings libtcc1.a and TinyCC's headers, without which libtcc (modelc
 # run) compiles nothing; the tests also compile generated C with it.
@@ -20,6 +21,12 @@ if [ "${1:-}" = fuzz ]; then
   command -v clang >/dev/null 2>&1 || missing="$missing clang"
   ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a \
     >/dev/null 2>&1 || missing="$missing libclang-rt-14-dev"
+fi
+if [ "${1:-}" = mcu ]; then
+  PKGS="$PKGS gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+  command -v arm-none-eabi-gcc >/dev/null 2>&1 || missing="$missing gcc-arm-none-eabi"
+  [ -f /usr/lib/arm-none-eabi/newlib/libc.a ] || missing="$missing libnewlib-arm-none-eabi"
+  command -v qemu-system-arm >/dev/null 2>&1 || missing="$missing qemu-system-arm"
 fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
