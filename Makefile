@@ -7,7 +7,8 @@
 #   make fixtures    regenerate the PyTorch reference fixtures (needs torch)
 #   make tiny-fixtures  regenerate only tests/fixtures/tiny/ (needs torch)
 #   make check-torch compare the committed references with live PyTorch
-#   make bench       time the generated C (gcc, TinyCC) against PyTorch, one
+#   make bench       time the generated C (gcc, TinyCC) against ONNX Runtime
+#                    (installed into build/ort with npm) and PyTorch, one
 #                    core; never part of make test (see BENCHMARKS.md)
 #   make fuzz [FUZZ_SECONDS=30]  build the libFuzzer targets with clang and
 #                    run each for FUZZ_SECONDS (see fuzz/README.md)
