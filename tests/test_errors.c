@@ -193,8 +193,18 @@ static const struct {
      M("{2, 3}", L("nn.ReLU{name = \"c\"}") L("nn.Tanh{}")
                      L("nn.ReLU{name = \"c\"}")),
      "layer 2 'c' (ReLU): the name 'c' is already used", 5},
-    {"layer name with a dot", M("{2, 3}", L("nn.ReLU{name = \"a.b\"}")),
-     "module name can't contain \".\", got: a.b", 3},
+    {"layer name empty", M("{2, 3}", L("nn.ReLU{name = \"\"}")),
+     "layer 0 (ReLU): module name can't be empty string \"\"", 3},
+    {"layer name starting with a dot",
+     M("{2, 3}", L("nn.ReLU{}") L("nn.ReLU{name = \".a\"}")),
+     "the name '.a' is not a state_dict prefix: it starts with \".\"", 4},
+    {"layer name ending with a dot",
+     M("{2, 3}", L("nn.ReLU{name = \"features.\"}")),
+     "the name 'features.' is not a state_dict prefix: it ends with \".\"",
+     3},
+    {"layer name with two dots in a row",
+     M("{2, 3}", L("nn.ReLU{name = \"a..b\"}")),
+     "the name 'a..b' is not a state_dict prefix: it contains \"..\"", 3},
     {"layer name not a string", M("{2, 3}", L("nn.ReLU{name = 3}")),
      "'name' must be a string", 3},
 
@@ -533,6 +543,10 @@ static const struct {
      "t[#t + 1] = nn.Linear{4, 2}\nreturn model \"t\" (t)\n"},
     {"floats with integer values",
      M("{1.0, 1, 10.0}", L("nn.Conv1d{1, 8.0, 3.0, stride = {1.0}}"))},
+    {"dotted names are state_dict prefixes",
+     M("{1, 4}", L("nn.Linear{4, 3, name = \"features.0\"}")
+                 L("nn.ReLU{name = \"features.1\"}")
+                 L("nn.Linear{3, 2, name = \"classifier.fc-1\"}"))},
     {"Identity takes anything", M("{1, 4}", L("nn.Identity{1, 2, foo = 3}"))},
     {"inline parameters of the right shape",
      M("{1, 4}", L("nn.Linear{4, 2, bias = {1, 2}, weight = {{1, 2, 3, 4}, "

@@ -322,6 +322,34 @@ static void test_run_weights_file_errors(void **state) {
   free(out), free(err), free(args), free(spec), free(p);
 }
 
+/* A name is a state_dict prefix: a dotted name loads a nested module's
+ * keys as they are (features.0.weight). */
+static void test_run_dotted_names(void **state) {
+  (void)state;
+  float w[6] = {1, 2, 3, 4, 5, 6}, b[2] = {10, 20};
+  StTensor t[2] = {{"features.0.weight", 2, {2, 3}, w, "F32"},
+                   {"features.0.bias", 1, {2}, b, "F32"}};
+  char *p = tmp("nested.safetensors"), e[256], *out, *err;
+  assert_int_equal(st_save(p, t, 2, e, sizeof e), 0);
+  char *spec = tmp("nested.lua");
+  FILE *f = fopen(spec, "w");
+  fputs("return model \"nested\" {\n"
+        "  input = {1, 3},\n"
+        "  weights = \"nested.safetensors\",\n"
+        "  nn.Linear{3, 2, name = \"features.0\"},\n"
+        "}\n", f);
+  fclose(f);
+  char *x = tmp("ones3.npy");
+  float ones[3] = {1, 1, 1};
+  int64_t shape[2] = {1, 3};
+  assert_int_equal(npy_write(x, ones, 2, shape, e, sizeof e), 0);
+  char *args = mc_format("run %s --input %s", spec, x);
+  assert_int_equal(run(args, &out, &err), 0);
+  assert_string_equal(err, "");
+  assert_string_equal(out, "[[16., 35.]]\nshape [1, 2]\n");
+  free(out), free(err), free(args), free(spec), free(p), free(x);
+}
+
 static void test_run_repeat(void **state) {
   (void)state;
   char *out, *err;
@@ -343,6 +371,7 @@ int main(void) {
       cmocka_unit_test(test_run_bad_inputs),
       cmocka_unit_test(test_run_weights_override),
       cmocka_unit_test(test_run_weights_file_errors),
+      cmocka_unit_test(test_run_dotted_names),
       cmocka_unit_test(test_run_repeat),
   };
   int r = cmocka_run_group_tests_name("run", tests, NULL, NULL);
