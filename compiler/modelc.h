@@ -315,6 +315,9 @@ int shape_infer(Model *m, Diag *d);
  * init seeded with the spec's seed (0 if none). Return 0, or -1 after
  * reporting errors at the spec's lines. */
 int weights_load(Model *m, const char *path, Diag *d);
+/* What `check` does: open the weights file (if any) and validate it as
+ * weights_load does, from its header alone, reading no tensor data. */
+int weights_check(Model *m, const char *path, Diag *d);
 
 /* -------------------------------------------------------- lower.c, plan.c */
 

@@ -350,6 +350,130 @@ static void test_run_dotted_names(void **state) {
   free(out), free(err), free(args), free(spec), free(p), free(x);
 }
 
+/* A .safetensors file written byte by byte: the header, then n data
+ * bytes (zeros). */
+static char *st_raw(const char *name, const char *header, size_t n) {
+  size_t h = strlen(header);
+  unsigned char *buf = calloc(1, 8 + h + n);
+  for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)h >> (8 * i));
+  memcpy(buf + 8, header, h);
+  char *p = raw_file(name, buf, 8 + h + n);
+  free(buf);
+  return p;
+}
+
+/* `check` validates the weights file exactly as `build` does, from its
+ * header: the same message and exit status for each bad file, at the
+ * same line. A missing key is one error with a hint, one note for the
+ * other missing keys and the warning listing what the file holds. */
+static void test_check_validates_weights_like_build(void **state) {
+  (void)state;
+  char *spec = tmp("cw.lua"), *w = tmp("cw.safetensors"), e[256];
+  FILE *f = fopen(spec, "w");
+  fputs("return model \"cw\" {\n"
+        "  input = {1, 3, 5},\n"
+        "  weights = \"cw.safetensors\",\n"
+        "  nn.Conv1d{3, 2, 3},\n"
+        "  nn.ReLU{},\n"
+        "  nn.Conv1d{2, 2, 1},\n"
+        "}\n", f);
+  fclose(f);
+  float z[18] = {0};
+  StTensor nested[4] = {{"features.0.weight", 3, {2, 3, 3}, z, "F32"},
+                        {"features.0.bias", 1, {2}, z, "F32"},
+                        {"features.2.weight", 3, {2, 2, 1}, z, "F32"},
+                        {"features.2.bias", 1, {2}, z, "F32"}};
+  StTensor good[4] = {{"0.weight", 3, {2, 3, 3}, z, "F32"},
+                      {"0.bias", 1, {2}, z, "F32"},
+                      {"2.weight", 3, {2, 2, 1}, z, "F32"},
+                      {"2.bias", 1, {2}, z, "F32"}};
+  StTensor mis[4] = {{"0.weight", 3, {2, 3, 3}, z, "F32"},
+                     {"0.bias", 1, {2}, z, "F32"},
+                     {"2.weight", 3, {2, 2, 3}, z, "F32"},
+                     {"2.bias", 1, {2}, z, "F32"}};
+  static const struct {
+    const char *what, *want;
+  } rows[] = {
+      {"missing", "cw.lua:1: error: weights file"},
+      {"truncated", "cw.lua:1: error: weights file"},
+      {"garbage", "not a safetensors file"},
+      {"zip", "this is a zip archive, as torch.save writes, not a "
+              "safetensors file"},
+      {"nested", "cw.lua:4: error: layer 0 (Conv1d): weights file"},
+      {"shape", "cw.lua:6: error: layer 2 (Conv1d): weights file"},
+      {"i64", "cw.lua:6: error: layer 2 (Conv1d): weights file"},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    const char *what = rows[i].what;
+    remove(w);
+    if (!strcmp(what, "truncated")) {
+      assert_int_equal(st_save(w, good, 4, e, sizeof e), 0);
+      assert_int_equal(truncate(w, 120), 0);
+    } else if (!strcmp(what, "garbage")) {
+      free(raw_file("cw.safetensors", "{\"a\": 1}\n", 9));
+    } else if (!strcmp(what, "zip")) {
+      free(raw_file("cw.safetensors", "PK\003\004\024\0\0\0\0\0archive/", 20));
+    } else if (!strcmp(what, "nested")) {
+      assert_int_equal(st_save(w, nested, 4, e, sizeof e), 0);
+    } else if (!strcmp(what, "shape")) {
+      assert_int_equal(st_save(w, mis, 4, e, sizeof e), 0);
+    } else if (!strcmp(what, "i64")) {
+      free(st_raw("cw.safetensors",
+                  "{\"0.weight\":{\"dtype\":\"F32\",\"shape\":[2,3,3],"
+                  "\"data_offsets\":[0,72]},"
+                  "\"0.bias\":{\"dtype\":\"F32\",\"shape\":[2],"
+                  "\"data_offsets\":[72,80]},"
+                  "\"2.weight\":{\"dtype\":\"I64\",\"shape\":[2,2,1],"
+                  "\"data_offsets\":[80,112]},"
+                  "\"2.bias\":{\"dtype\":\"F32\",\"shape\":[2],"
+                  "\"data_offsets\":[112,120]}}", 120));
+    }
+    char *out, *err1, *err2;
+    char *args = mc_format("check %s", spec);
+    int st1 = run(args, &out, &err1);
+    free(out), free(args);
+    args = mc_format("build %s -o %s/gen", spec, tmpdir);
+    int st2 = run(args, &out, &err2);
+    free(out), free(args);
+    if (st1 != 1 || st2 != 1 || strcmp(err1, err2) || !strstr(err1,
+                                                               rows[i].want))
+      fail_msg("%s: check exit %d, build exit %d (want 1), want '%s'\n"
+               "check said:\n%sbuild said:\n%s", what, st1, st2,
+               rows[i].want, err1, err2);
+    if (!strcmp(what, "zip") &&
+        !strstr(err1, "cw.lua:1: hint: convert it with: python3 "
+                      "tools/pt2safetensors.py "))
+      fail_msg("zip: no hint with the converter:\n%s", err1);
+    if (!strcmp(what, "i64") && !strstr(err1, "tensor '2.weight' has dtype "
+                                               "I64; modelc reads F32"))
+      fail_msg("i64: %s", err1);
+    if (!strcmp(what, "nested")) {
+      /* the whole message: four lines, each useful */
+      char *want = mc_format(
+          "%s:4: error: layer 0 (Conv1d): weights file '%s': Missing key(s) "
+          "in state_dict: \"0.weight\". (expected shape [2, 3, 3])\n"
+          "%s:4: hint: the file holds 'features.0.weight' [2, 3, 3]: name = "
+          "\"features.0\" loads it\n"
+          "%s:1: note: weights file '%s': 3 more keys are missing: "
+          "\"0.bias\", \"2.weight\", \"2.bias\"\n"
+          "%s:1: warning: weights file '%s': Unexpected key(s) in "
+          "state_dict: \"features.0.weight\", \"features.0.bias\", "
+          "\"features.2.weight\", \"features.2.bias\". (used by no layer, or "
+          "replaced by an inline value; ignored)\n",
+          spec, w, spec, spec, w, spec, w);
+      assert_string_equal(err1, want);
+      free(want);
+    }
+    free(err1), free(err2);
+  }
+  /* A good file: check reads its header and accepts it. */
+  assert_int_equal(st_save(w, good, 4, e, sizeof e), 0);
+  char *out, *err, *args = mc_format("check %s", spec);
+  assert_int_equal(run(args, &out, &err), 0);
+  assert_string_equal(err, "");
+  free(out), free(err), free(args), free(spec), free(w);
+}
+
 static void test_run_repeat(void **state) {
   (void)state;
   char *out, *err;
@@ -372,6 +496,7 @@ int main(void) {
       cmocka_unit_test(test_run_weights_override),
       cmocka_unit_test(test_run_weights_file_errors),
       cmocka_unit_test(test_run_dotted_names),
+      cmocka_unit_test(test_check_validates_weights_like_build),
       cmocka_unit_test(test_run_repeat),
   };
   int r = cmocka_run_group_tests_name("run", tests, NULL, NULL);
