@@ -102,6 +102,7 @@ fixtures: $(MODELC) tiny-fixtures
 	$(PY) tools/gen_model_fixture.py
 	$(PY) tools/gen_spec_refs.py $(MODELC)
 	$(PY) tools/gen_print_fixture.py
+	$(PY) tools/gen_pt_fixture.py
 
 # The small 1-D models that take the vector lowering (compiler/tiny.c).
 tiny-fixtures:

@@ -474,6 +474,44 @@ static void test_check_validates_weights_like_build(void **state) {
   free(out), free(err), free(args), free(spec), free(w);
 }
 
+/* The path from a training script: torch.save(model.state_dict()), then
+ * tools/pt2safetensors.py, then a spec with dotted names; and the .pt
+ * itself is recognised and refused with the command that converts it
+ * (tools/gen_pt_fixture.py made both files). */
+static void test_run_converted_torch_save(void **state) {
+  (void)state;
+  char *o = tmp("net.npy"), *out, *err;
+  char *args = mc_format("run tests/fixtures/pt/net.lua --quiet --output %s",
+                         o);
+  assert_int_equal(run(args, &out, &err), 0);
+  assert_string_equal(err, ""); /* num_batches_tracked: silently ignored */
+  int64_t n, m, s1[8], s2[8];
+  int d1, d2;
+  float *got = load(o, &n, &d1, s1);
+  float *want = load("tests/fixtures/pt/net.out.npy", &m, &d2, s2);
+  assert_int_equal(n, m);
+  for (int64_t i = 0; i < n; i++)
+    if (fabs(got[i] - want[i]) > 1e-5 + 1e-4 * fabs(want[i]))
+      fail_msg("net [%lld]: got %.9g, PyTorch %.9g", (long long)i, got[i],
+               want[i]);
+  free(got), free(want), free(args), free(out), free(err), free(o);
+  const char *cmds[] = {"check", "build"};
+  for (int k = 0; k < 2; k++) {
+    args = mc_format("%s tests/fixtures/pt/net.lua --weights "
+                     "tests/fixtures/pt/net.pt%s", cmds[k],
+                     k ? " -o /nonexistent" : "");
+    assert_int_equal(run(args, &out, &err), 1);
+    assert_string_equal(err,
+        "tests/fixtures/pt/net.lua:2: error: weights file "
+        "'tests/fixtures/pt/net.pt': this is a zip archive, as torch.save "
+        "writes, not a safetensors file\n"
+        "tests/fixtures/pt/net.lua:2: hint: convert it with: python3 "
+        "tools/pt2safetensors.py tests/fixtures/pt/net.pt "
+        "tests/fixtures/pt/net.safetensors\n");
+    free(args), free(out), free(err);
+  }
+}
+
 static void test_run_repeat(void **state) {
   (void)state;
   char *out, *err;
@@ -497,6 +535,7 @@ int main(void) {
       cmocka_unit_test(test_run_weights_file_errors),
       cmocka_unit_test(test_run_dotted_names),
       cmocka_unit_test(test_check_validates_weights_like_build),
+      cmocka_unit_test(test_run_converted_torch_save),
       cmocka_unit_test(test_run_repeat),
   };
   int r = cmocka_run_group_tests_name("run", tests, NULL, NULL);
