@@ -57,6 +57,70 @@ static int l_nn_index(lua_State *L) {
                   "listed in its README)", key);
 }
 
+/* ------------------------------------------ F.* and torch.* functions */
+
+/* The tensor functions a forward may call (SPEC.md §1.1), by table. */
+static const char *const f_names[] = {
+    "relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "hardswish",
+    "hardsigmoid", "softmax", "log_softmax", "max_pool1d", "max_pool2d",
+    "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "pad", NULL};
+static const char *const torch_names[] = {
+    "add", "sub", "mul", "div", "cat", "flatten", "mean", "sigmoid", "tanh",
+    NULL};
+
+/* F.relu(...) outside a forward: there is no tensor to apply it to.
+ * Upvalue 1 is the qualified name. */
+static int l_tensor_fn_outside(lua_State *L) {
+  const char *name = lua_tostring(L, lua_upvalueindex(1));
+  return sb_raise(L, "'%s' is only available inside a module's forward "
+                  "(function m:forward(x) ... end), where it takes tensors; "
+                  "in a layer list write the layer (nn.ReLU{}, ...)", name);
+}
+
+/* F.x / torch.x: a known function, or an error naming it. Upvalue 1 is
+ * the table's name, upvalue 2 a light pointer to its list of names. */
+static int l_fn_index(lua_State *L) {
+  const char *table = lua_tostring(L, lua_upvalueindex(1));
+  const char *const *names = lua_touserdata(L, lua_upvalueindex(2));
+  const char *key = lua_tostring(L, 2);
+  if (!key || lua_type(L, 2) != LUA_TSTRING)
+    return sb_raise(L, "%s has no entries indexed by a %s", table,
+                    luaL_typename(L, 2));
+  const char *near = NULL;
+  int bestd = 3;
+  for (int i = 0; names[i]; i++) {
+    if (strcmp(key, names[i]) == 0) {
+      lua_pushfstring(L, "%s.%s", table, key);
+      lua_pushcclosure(L, l_tensor_fn_outside, 1);
+      return 1;
+    }
+    int e = mc_levenshtein(key, names[i]);
+    if (e < bestd) bestd = e, near = names[i];
+  }
+  if (near)
+    return sb_raise(L, "modelc does not support '%s.%s'\nhint: did you mean "
+                    "'%s.%s'?", table, key, table, near);
+  return sb_raise(L, "modelc does not support '%s.%s' (the tensor "
+                  "operations a forward may use are listed in its README)",
+                  table, key);
+}
+
+/* env.NAME = an empty table whose fields are looked up by l_fn_index. */
+static void install_fn_table(lua_State *L, int env, const char *name,
+                             const char *const *names) {
+  lua_newtable(L);                          /* env t */
+  lua_newtable(L);                          /* env t mt */
+  lua_pushstring(L, name);
+  lua_pushlightuserdata(L, (void *)names);
+  lua_pushcclosure(L, l_fn_index, 2);
+  lua_setfield(L, -2, "__index");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+  lua_setmetatable(L, -2);                  /* env t */
+  lua_setfield(L, env, name);               /* env */
+}
+
 /* model "name" returns a function that takes the table. */
 static int l_model_body(lua_State *L) {
   if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TTABLE)
@@ -110,6 +174,8 @@ static void install_dsl(lua_State *L) {
   lua_setfield(L, env, "nn");              /* env */
   lua_pushcfunction(L, l_model);
   lua_setfield(L, env, "model");
+  install_fn_table(L, env, "F", f_names);
+  install_fn_table(L, env, "torch", torch_names);
 }
 
 /* ------------------------------------------------------------- walker */
