@@ -168,6 +168,10 @@ typedef struct LayerArgs {
   int64_t dim, start_dim, end_dim;
   double eps, momentum, negative_slope, alpha, p;
   int approximate_tanh;             /* GELU(approximate="tanh") */
+  double pad_value;                 /* ConstantPad: the value */
+  int pad_dims;                     /* padding layers: trailing dimensions
+                                       padded (pad_lo/pad_hi, first to
+                                       last) */
 } LayerArgs;
 
 struct LayerKind;

@@ -466,6 +466,48 @@ static const struct {
      "dropout probability has to be between 0 and 1, but got 1.5", 3},
     {"Dropout p below 0", M("{2, 4}", L("nn.Dropout{p = -0.1}")),
      "dropout probability has to be between 0 and 1, but got -0.1", 3},
+    {"ZeroPad2d with three values", M("{1, 3, 3}", L("nn.ZeroPad2d{{1, 2, 3}}")),
+     "layer 0 (ZeroPad2d): Padding length must be divisible by 2", 3},
+    {"ZeroPad2d on a 1-d input", M("{3}", L("nn.ZeroPad2d{{1, 2, 3, 4}}")),
+     "layer 0 (ZeroPad2d): Padding length too large", 3},
+    {"ReflectionPad1d on a 1-d input", M("{3}", L("nn.ReflectionPad1d{1}")),
+     "layer 0 (ReflectionPad1d): Only 2D, 3D, 4D, 5D padding with "
+     "non-constant padding are supported for now", 3},
+    {"ReplicationPad2d on a 5-d input",
+     M("{1, 1, 1, 3, 3}", L("nn.ReplicationPad2d{1}")),
+     "Only 2D, 3D, 4D, 5D padding with non-constant padding are supported "
+     "for now", 3},
+    {"ReflectionPad1d as wide as the input",
+     M("{1, 2, 3}", L("nn.ReflectionPad1d{3}")),
+     "layer 0 (ReflectionPad1d): Argument #4: Padding size should be less "
+     "than the corresponding input dimension, but got: padding (3, 3) at "
+     "dimension 2 of input [1, 2, 3]", 3},
+    {"ReflectionPad2d taller than the input",
+     M("{1, 2, 3, 3}", L("nn.ReflectionPad2d{{1, 1, 3, 0}}")),
+     "Argument #6: Padding size should be less than the corresponding input "
+     "dimension, but got: padding (3, 0) at dimension 2 of input 4", 3},
+    {"ReflectionPad1d cropping everything",
+     M("{1, 3, 3}", L("nn.ReflectionPad1d{{-1, -2}}")),
+     "2input (W: 3)is too small. Calculated output W: 0", 3},
+    {"ReplicationPad1d cropping past the input",
+     M("{1, 2, 3}", L("nn.ReplicationPad1d{-3}")),
+     "layer 0 (ReplicationPad1d): input (W: 3) is too small. Calculated "
+     "output W: -3", 3},
+    {"ReplicationPad2d cropping past the input",
+     M("{2, 3, 3}", L("nn.ReplicationPad2d{-2}")),
+     "input (H: 3, W: 3 ) is too small. Calculated output H: -1 W: -1", 3},
+    {"ZeroPad2d cropping a row to nothing",
+     M("{1, 3, 5}", L("nn.ZeroPad2d{{1, 0, -2, -1}}")),
+     "The input size 3, plus negative padding -2 and -1 resulted in a "
+     "negative output size, which is invalid. Check dimension 1 of your "
+     "input.", 3},
+    {"ConstantPad1d cropping to nothing",
+     M("{1, 3, 3}", L("nn.ConstantPad1d{{-1, -2}, 1}")),
+     "layer 0 (ConstantPad1d): Output size is too small", 3},
+    {"ConstantPad1d without a value", M("{1, 3, 3}", L("nn.ConstantPad1d{1}")),
+     "__init__() missing 1 required positional argument: 'value'", 3},
+    {"Hardswish inplace as a number", M("{2, 4}", L("nn.Hardswish{1}")),
+     "argument 'inplace' must be a boolean", 3},
     {"GELU bad approximate",
      M("{2, 4}", L("nn.GELU{approximate = \"fast\"}")),
      "layer 0 (GELU): approximate argument must be either none or tanh.", 3},
