@@ -209,8 +209,15 @@ enum { W_NONE, W_CHECK, W_LOAD };
  * its parameters (W_LOAD): the same messages either way. */
 static int load_model(const Options *o, int weights, Diag *d, Model *m) {
   if (spec_load(o->spec, &o->lim, d, m) || shape_infer(m, d)) return -1;
-  plan_memory(m);
+  if (!m->branching) plan_memory(m);
   if (limits_check(m, d)) return -1;
+  if (weights == W_LOAD && m->branching) {
+    diag_error(d, &m->loc, "model '%s': its forward branches (the graph is "
+               "not a chain of layers), and modelc's back end does not "
+               "build branching graphs yet; `modelc check` and `modelc "
+               "graph` work", m->name);
+    return -1;
+  }
   if (weights == W_LOAD && weights_load(m, o->weights, d)) return -1;
   if (weights == W_CHECK && weights_check(m, o->weights, d)) return -1;
   return 0;

@@ -26,12 +26,56 @@ static int is_conv_or_linear(const Layer *l) {
   return strncmp(k, "Conv", 4) == 0 || strcmp(k, "Linear") == 0;
 }
 
-/* torch.manual_seed(seed), then each layer's reset_parameters() in order. */
+/* A layer forward never called has no shapes inferred: its parameters'
+ * shapes from its arguments alone, as its constructor makes them. */
+static void spare_params(Layer *l) {
+  const LayerArgs *a = &l->a;
+  const char *k = l->kind->name;
+  if (strncmp(k, "Conv", 4) == 0) {
+    int64_t w[2 + 3] = {a->out, a->groups > 0 ? a->in / a->groups : a->in};
+    const ArgVal *k = &l->arg[2]; /* kernel_size, as bound */
+    for (int i = 0; i < l->kind->nsp; i++)
+      w[2 + i] = k->i[i < k->n ? i : 0];
+    layer_set_param(l, P_WEIGHT, 2 + l->kind->nsp, w);
+    if (a->bias) layer_set_param(l, P_BIAS, 1, &a->out);
+  } else if (strcmp(k, "Linear") == 0) {
+    int64_t w[2] = {a->out, a->in};
+    layer_set_param(l, P_WEIGHT, 2, w);
+    if (a->bias) layer_set_param(l, P_BIAS, 1, &a->out);
+  } else if (strncmp(k, "BatchNorm", 9) == 0) {
+    if (a->affine) {
+      layer_set_param(l, P_WEIGHT, 1, &a->in);
+      layer_set_param(l, P_BIAS, 1, &a->in);
+    }
+    if (a->track_running_stats) {
+      layer_set_param(l, P_RUNNING_MEAN, 1, &a->in);
+      layer_set_param(l, P_RUNNING_VAR, 1, &a->in);
+    }
+  }
+}
+
+static int by_ctor(const void *a, const void *b) {
+  const Layer *x = *(const Layer *const *)a, *y = *(const Layer *const *)b;
+  return (x->ctor > y->ctor) - (x->ctor < y->ctor);
+}
+
+/* torch.manual_seed(seed), then each layer's reset_parameters() in the
+ * order the layers were constructed: a layer list's order, or for a
+ * module model the spec's construction order, spare layers included (in
+ * PyTorch they draw their numbers too). */
 static void seeded_init(Model *m) {
   TorchGen g;
   tr_seed(&g, (uint64_t)(m->has_seed ? m->seed : 0));
-  for (int i = 0; i < m->nlayers; i++) {
-    Layer *l = &m->layers[i];
+  int n = m->nlayers + m->nspare;
+  Layer **order = mc_alloc(sizeof(Layer *) * (size_t)(n + 1));
+  for (int i = 0; i < m->nlayers; i++) order[i] = &m->layers[i];
+  for (int i = 0; i < m->nspare; i++) {
+    spare_params(&m->spare[i]);
+    order[m->nlayers + i] = &m->spare[i];
+  }
+  if (m->traced) qsort(order, (size_t)n, sizeof *order, by_ctor);
+  for (int i = 0; i < n; i++) {
+    Layer *l = order[i];
     for (int p = 0; p < P_COUNT; p++) {
       Param *pa = &l->param[p];
       if (!pa->used) continue;
@@ -54,6 +98,14 @@ static void seeded_init(Model *m) {
       }
     }
   }
+  free(order);
+}
+
+/* A parameter's key: the layer's prefix and the suffix ("weight" alone
+ * for a model that is one layer). */
+static char *param_key(const Layer *l, int p) {
+  return *l->prefix ? mc_format("%s.%s", l->prefix, param_suffix[p])
+                    : mc_strdup(param_suffix[p]);
 }
 
 static char *st_shape_str(const StTensor *t) {
@@ -127,7 +179,7 @@ static int from_file(Model *m, const char *path, const StFile *f,
     for (int p = 0; p < P_COUNT; p++) {
       Param *pa = &l->param[p];
       if (!pa->used || pa->inline_data) continue;
-      char *key = mc_format("%s.%s", l->prefix, param_suffix[p]);
+      char *key = param_key(l, p);
       const StTensor *t = st_find(f, key);
       char *want = shape_str(&pa->shape);
       bad |= !t || !st_readable(t) || !st_shape_is(t, &pa->shape);
@@ -162,6 +214,18 @@ static int from_file(Model *m, const char *path, const StFile *f,
         }
       }
       free(want);
+      free(key);
+    }
+  }
+  /* The keys of layers forward never calls are theirs, not unexpected. */
+  for (int i = 0; i < m->nspare; i++) {
+    Layer *l = &m->spare[i];
+    spare_params(l);
+    for (int p = 0; p < P_COUNT; p++) {
+      if (!l->param[p].used) continue;
+      char *key = param_key(l, p);
+      const StTensor *t = st_find(f, key);
+      if (t) used[t - f->tensors] = 1;
       free(key);
     }
   }

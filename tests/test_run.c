@@ -412,7 +412,7 @@ static void test_check_validates_weights_like_build(void **state) {
     } else if (!strcmp(what, "garbage")) {
       free(raw_file("cw.safetensors", "{\"a\": 1}\n", 9));
     } else if (!strcmp(what, "zip")) {
-      free(raw_file("cw.safetensors", "PK\003\004\024\0\0\0\0\0archive/", 20));
+      free(raw_file("cw.safetensors", "PK\003\004\024\0\0\0\0\0archive/", 18));
     } else if (!strcmp(what, "nested")) {
       assert_int_equal(st_save(w, nested, 4, e, sizeof e), 0);
     } else if (!strcmp(what, "shape")) {
@@ -512,6 +512,67 @@ static void test_run_converted_torch_save(void **state) {
   }
 }
 
+/* Modules with a forward (SPEC.md 1.1): a module spec of an existing
+ * example builds as the layer list it is, with the same bits; seeded init
+ * follows construction order; a module loads its own state_dict(); a
+ * branching graph is checked and drawn, and build and run say the back
+ * end does not build it yet. */
+static void test_run_modules(void **state) {
+  (void)state;
+  char *a = tmp("a.npy"), *b = tmp("b.npy"), *out, *err, *out2;
+  char *args = mc_format("run specs/lenet5.lua --random-input 3 --output %s",
+                         a);
+  assert_int_equal(run(args, &out, &err), 0);
+  free(args), free(err);
+  args = mc_format("run tests/specs/lenet5_module.lua --random-input 3 "
+                   "--output %s", b);
+  assert_int_equal(run(args, &out2, &err), 0);
+  assert_string_equal(err, "");
+  assert_string_equal(out, out2);
+  size_t na = 0, nb = 1;
+  char *ba = read_file(a, &na), *bb = read_file(b, &nb);
+  assert_true(ba && bb && na == nb && memcmp(ba, bb, na) == 0);
+  free(ba), free(bb), free(args), free(out), free(out2), free(err);
+  free(a), free(b);
+
+  assert_int_equal(run("run tests/specs/init_order.lua --random-input 1",
+                       &out, &err), 0);
+  assert_string_equal(out, "[[ 0.3415,  0.1955,  0.0058],\n"
+                           " [-0.0258, -0.2115, -0.3640]]\n"
+                           "shape [2, 3]\n");
+  free(out), free(err);
+
+  /* its own state_dict, keys as the attribute paths, no warning */
+  assert_int_equal(run("run tests/fixtures/pt/net_module.lua", &out, &err),
+                   0);
+  assert_string_equal(out, "[[-0.5706,  0.9186, -0.0432]]\nshape [1, 3]\n");
+  assert_string_equal(err, "");
+  free(out), free(err);
+
+  assert_int_equal(run("check tests/specs/resnet_tiny.lua", &out, &err), 0);
+  assert_non_null(strstr(out, "  9  add                  add             "
+                              "                                    "
+                              "layers.0.bn2, layers.0.shortcut    "
+                              "[1, 16, 32, 32]           0             0\n"));
+  assert_non_null(strstr(out, "the workspace is planned when the back end "
+                              "builds branching graphs (not yet)"));
+  free(out), free(err);
+  const char *cmds[] = {"build -o /nonexistent", "run"};
+  for (int k = 0; k < 2; k++) {
+    args = mc_format("%s tests/specs/resnet_tiny.lua", cmds[k]);
+    assert_int_equal(run(args, &out, &err), 1);
+    assert_non_null(strstr(err, "tests/specs/resnet_tiny.lua:37: error: "
+                                "model 'resnet_tiny': its forward branches"));
+    assert_non_null(strstr(err, "does not build branching graphs yet"));
+    free(args), free(out), free(err);
+  }
+  assert_int_equal(run("graph tests/specs/resnet_tiny.lua", &out, &err), 0);
+  assert_non_null(strstr(out, "  n8 -> n10 [label=\"[1, 16, 32, 32]\"];\n"));
+  assert_non_null(strstr(out, "  n9 -> n10 [label=\"[1, 16, 32, 32]\"];\n"));
+  assert_non_null(strstr(out, "  n23 -> output [label=\"[1, 10]\"];\n"));
+  free(out), free(err);
+}
+
 static void test_run_repeat(void **state) {
   (void)state;
   char *out, *err;
@@ -536,6 +597,7 @@ int main(void) {
       cmocka_unit_test(test_run_dotted_names),
       cmocka_unit_test(test_check_validates_weights_like_build),
       cmocka_unit_test(test_run_converted_torch_save),
+      cmocka_unit_test(test_run_modules),
       cmocka_unit_test(test_run_repeat),
   };
   int r = cmocka_run_group_tests_name("run", tests, NULL, NULL);
