@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define NAMES_KEY "modelc.nodenames"
+
 typedef struct LuaTensor {
   int node;
 } LuaTensor;
@@ -74,8 +76,11 @@ static int add_node(lua_State *L, NodeOp op, const char *base) {
   Trace *t = dsl->trace;
   if (t->nnodes >= dsl->m->lim.max_layers) {
     char b1[32];
-    op_error(L, base, "the model has more than %s operations, the limit",
-             mc_group_digits(dsl->m->lim.max_layers, b1));
+    SrcLoc at = call_loc(L);
+    diag_error(dsl->d, &at, "%s: the model has more than %s operations, the "
+               "limit", base, mc_group_digits(dsl->m->lim.max_layers, b1));
+    diag_hint(dsl->d, &at, "raise the limit with --max-layers N");
+    sb_raise_reported(L);
   }
   if (t->nnodes == t->capnodes) {
     t->capnodes = t->capnodes ? 2 * t->capnodes : 64;
@@ -86,15 +91,29 @@ static int add_node(lua_State *L, NodeOp op, const char *base) {
   memset(n, 0, sizeof *n);
   n->op = op;
   n->layer = -1;
-  /* add, add_1, add_2, ... as torch.fx names them; never a name taken */
-  int seen = 0;
-  char *name = mc_strdup(base);
-  for (int i = 0; i < id; i++) {
-    if (strcmp(t->nodes[i].name, name) != 0) continue;
+  /* add, add_1, add_2, ... as torch.fx names them; never a name taken.
+   * The registry's NAMES_KEY holds {used = {name = true}, next = {base =
+   * count}}, so naming stays O(1) however many nodes there are. */
+  lua_getfield(L, LUA_REGISTRYINDEX, NAMES_KEY);  /* names */
+  lua_getfield(L, -1, "used");                    /* names used */
+  lua_getfield(L, -2, "next");                    /* names used next */
+  lua_getfield(L, -1, base);
+  lua_Integer k = lua_tointeger(L, -1);           /* 0 if nil */
+  lua_pop(L, 1);
+  char *name = k ? mc_format("%s_%lld", base, (long long)k) : mc_strdup(base);
+  for (;;) {
+    lua_getfield(L, -2, name);
+    int taken = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (!taken) break;
     free(name);
-    name = mc_format("%s_%d", base, ++seen);
-    i = -1; /* look again */
+    name = mc_format("%s_%lld", base, (long long)++k);
   }
+  lua_pushboolean(L, 1);
+  lua_setfield(L, -3, name);                      /* used[name] = true */
+  lua_pushinteger(L, k + 1);
+  lua_setfield(L, -2, base);                      /* next[base] = k + 1 */
+  lua_pop(L, 3);
   n->name = name;
   n->module = mc_strdup(trace_module(t));
   n->loc = call_loc(L);
@@ -1010,6 +1029,14 @@ int trace_forward(lua_State *L, int root, Sandbox *sb, Trace *t) {
   Model *m = dsl->m;
   int errors = dsl->d->nerrors;
   dsl->trace = t;
+  lua_createtable(L, 0, 2);                 /* names */
+  lua_newtable(L);
+  lua_pushboolean(L, 1);
+  lua_setfield(L, -2, "input");
+  lua_setfield(L, -2, "used");
+  lua_newtable(L);
+  lua_setfield(L, -2, "next");
+  lua_setfield(L, LUA_REGISTRYINDEX, NAMES_KEY);
   /* node 0: the input */
   lua_pushvalue(L, root);                 /* ... f */
   int id;
@@ -1065,39 +1092,79 @@ int trace_forward(lua_State *L, int root, Sandbox *sb, Trace *t) {
   return 0;
 }
 
+static int has_params(const Layer *l) {
+  for (int p = 0; p < P_COUNT; p++)
+    if (l->param[p].used) return 1;
+  return 0;
+}
+
+/* The graph is input -> layer -> layer ... -> output, each layer with
+ * parameters called once (a layer without, such as a shared ReLU or
+ * Dropout, may be called again: each call becomes a layer of its own). */
 static int is_chain(const Trace *t, int out) {
   if (out != t->nnodes - 1 || t->nnodes < 2) return 0;
   for (int i = 1; i < t->nnodes; i++) {
     const Node *n = &t->nodes[i];
     if (n->op != N_LAYER || n->nin != 1 || n->in[0] != i - 1 ||
-        t->ncalls[n->layer] != 1)
+        (t->ncalls[n->layer] != 1 && has_params(&t->all[n->layer])))
       return 0;
   }
   return 1;
 }
 
+static Layer copy_layer(const Layer *l) {
+  Layer c = *l;
+  c.name = l->name ? mc_strdup(l->name) : NULL;
+  c.prefix = mc_strdup(l->prefix);
+  c.text = mc_strdup(l->text);
+  return c; /* no parameters to copy: has_params(l) is 0 */
+}
+
 int trace_finish(Trace *t, Model *m, Diag *d) {
-  /* Called layers in the order of their first call; the others spare. */
   int *newid = mc_alloc(sizeof(int) * (size_t)(t->nall + 1));
   int ncalled = 0, nspare = 0;
   for (int i = 0; i < t->nall; i++) ncalled += t->ncalls[i] > 0;
-  m->layers = mc_alloc(sizeof(Layer) * (size_t)(ncalled + 1));
+  m->branching = !is_chain(t, m->output);
+  int nl = m->branching ? ncalled : t->nnodes - 1;
+  m->layers = mc_alloc(sizeof(Layer) * (size_t)(nl + 1));
   m->spare = mc_alloc(sizeof(Layer) * (size_t)(t->nall - ncalled + 1));
   for (int i = 0; i < t->nall; i++) newid[i] = -1;
-  for (int i = 1; i < t->nnodes; i++) {
-    Node *n = &t->nodes[i];
-    if (n->op != N_LAYER || newid[n->layer] >= 0) continue;
-    newid[n->layer] = m->nlayers;
-    Layer *l = &m->layers[m->nlayers];
-    *l = t->all[n->layer];
-    l->index = m->nlayers++;
+  if (m->branching) {
+    /* each called layer once, in the order of its first call */
+    for (int i = 1; i < t->nnodes; i++) {
+      Node *n = &t->nodes[i];
+      if (n->op != N_LAYER || newid[n->layer] >= 0) continue;
+      newid[n->layer] = m->nlayers;
+      Layer *l = &m->layers[m->nlayers];
+      *l = t->all[n->layer];
+      l->index = m->nlayers++;
+    }
+    for (int i = 0; i < t->nnodes; i++)
+      if (t->nodes[i].op == N_LAYER)
+        t->nodes[i].layer = newid[t->nodes[i].layer];
+  } else {
+    /* the layer list: one layer per call, its shapes those of the call
+     * (a layer called again was last run on another input) */
+    Diag quiet = {0};
+    for (int i = 1; i < t->nnodes; i++) {
+      Node *n = &t->nodes[i];
+      Layer *l = &m->layers[m->nlayers];
+      if (newid[n->layer] < 0) {
+        newid[n->layer] = m->nlayers;
+        *l = t->all[n->layer];
+      } else {
+        *l = copy_layer(&t->all[n->layer]);
+      }
+      l->index = m->nlayers++;
+      l->in = t->nodes[n->in[0]].out;
+      l->kind->shape(l, &quiet);
+      n->layer = l->index;
+    }
+    diag_free(&quiet);
   }
   for (int i = 0; i < t->nall; i++)
     if (!t->ncalls[i]) m->spare[nspare++] = t->all[i];
   m->nspare = nspare;
-  m->branching = !is_chain(t, m->output);
-  for (int i = 0; i < t->nnodes; i++)
-    if (t->nodes[i].op == N_LAYER) t->nodes[i].layer = newid[t->nodes[i].layer];
   m->nodes = t->nodes;
   m->nnodes = t->nnodes;
   m->traced = 1;

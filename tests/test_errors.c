@@ -344,6 +344,12 @@ static const struct {
      "nn.Sequential: entry 2 is a number, not a module", 1},
     {"a child named with a dot", "local m = nn.Module()\nm[\"a.b\"] = nn.ReLU{}\n",
      "module name can't contain \".\", got: a.b", 2},
+    {"a forward that calls itself",
+     MOD("m.me = m\nfunction m:forward(x)\n  return self.me(x)\nend\n"),
+     "modules nested more than 64 calls deep", 4},
+    {"a forward past the operation limit",
+     FWD("  for i = 1, 20000 do x = x * 1 end return x"),
+     "mul: the model has more than 10,000 operations, the limit", 3},
     {"a bad argument of a layer in a module",
      MOD("m.blk = nn.Sequential{nn.Conv1d{4, 4, 3, kernal = 2}}\n"
          "function m:forward(x)\n  return self.blk(x)\nend\n"),
