@@ -599,7 +599,8 @@ static void test_models_coverage(void **state) {
       for (int k = 0; k < nclass; k++) classes[k].count += classes[k].has(l);
     }
   }
-  printf("fixture coverage over %d models:\n", nfixture);
+  printf("fixture coverage over %d models (and tests/fixtures/pad):\n",
+         nfixture);
   int missing = 0;
   for (int k = 0; layer_kind_at(k); k++) {
     printf("  %-28s %5d layers\n", layer_kind_at(k)->name, kinds[k]);
