@@ -246,7 +246,7 @@ static void test_modules_fixture(void **state) {
     free(out_path);
   }
   printf("modules: %zu models, %d chains built and run, %d branching "
-         "(traced and checked only)\n", g.gl_pathc, chains, branching);
+         "(evaluated node by node)\n", g.gl_pathc, chains, branching);
   assert_true(chains >= 1 && branching >= 1);
   globfree(&g);
   if (failed) fail_msg("%d module models failed", failed);
