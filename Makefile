@@ -103,6 +103,9 @@ fixtures: $(MODELC) tiny-fixtures
 	$(PY) tools/gen_model_fixture.py
 	$(PY) tools/gen_spec_refs.py $(MODELC)
 	$(PY) tools/gen_print_fixture.py
+	$(PY) tools/gen_pt_fixture.py
+	$(PY) tools/gen_pad_fixture.py
+	$(PY) tools/gen_module_fixture.py
 
 # The small 1-D models that take the vector lowering (compiler/tiny.c).
 tiny-fixtures:
@@ -113,6 +116,8 @@ check-torch: $(MODELC)
 	$(PY) tools/gen_spec_refs.py --check $(MODELC)
 	$(PY) tools/gen_model_fixture.py --verify
 	$(PY) tools/gen_tiny_fixture.py --verify
+	$(PY) tools/gen_pad_fixture.py --verify
+	$(PY) tools/gen_module_fixture.py --verify
 
 # Latency of five models at batch 1 and 32: modelc's C under gcc -O3
 # -march=native and TinyCC, PyTorch eager and TorchScript if installed, as

@@ -41,13 +41,16 @@ static const char usage_text[] =
     "  modelc --help | --version | <command> --help\n";
 
 static const char check_help[] =
-    "usage: modelc check [--max-instructions N] [--max-memory MB] SPEC\n"
+    "usage: modelc check [--weights FILE] [--max-instructions N] "
+    "[--max-memory MB] SPEC\n"
     "       (and the other --max-* options of modelc --help)\n"
     "\n"
     "Run the spec in the sandbox, infer every layer's output shape with\n"
     "PyTorch's rules and print one row per layer: index, name, the layer,\n"
     "output shape, parameters and multiply-accumulates; then the totals,\n"
     "the parameter bytes and the activation memory of the generated code.\n"
+    "The weights file (the spec's, or --weights FILE) is validated as\n"
+    "`build` does (keys, shapes, dtypes, a corrupt file) from its header.\n"
     "Errors are reported at the spec's file:line; exit 1.\n";
 
 static const char build_help[] =
@@ -198,24 +201,36 @@ static int parse_options(int argc, char **argv, int allowed, Options *o) {
   return 0;
 }
 
-/* Load, check and plan a spec, and hold it to the limits; with
- * `weights`, load its parameters too. */
+/* What load_model does with the weights file. */
+enum { W_NONE, W_CHECK, W_LOAD };
+
+/* Load, check and plan a spec, and hold it to the limits; then validate
+ * its weights file from the header (W_CHECK, what `check` does) or load
+ * its parameters (W_LOAD): the same messages either way. */
 static int load_model(const Options *o, int weights, Diag *d, Model *m) {
   if (spec_load(o->spec, &o->lim, d, m) || shape_infer(m, d)) return -1;
-  plan_memory(m);
+  if (!m->branching) plan_memory(m);
   if (limits_check(m, d)) return -1;
-  if (weights && weights_load(m, o->weights, d)) return -1;
+  if (weights == W_LOAD && m->branching) {
+    diag_error(d, &m->loc, "model '%s': its forward branches (the graph is "
+               "not a chain of layers), and modelc's back end does not "
+               "build branching graphs yet; `modelc check` and `modelc "
+               "graph` work", m->name);
+    return -1;
+  }
+  if (weights == W_LOAD && weights_load(m, o->weights, d)) return -1;
+  if (weights == W_CHECK && weights_check(m, o->weights, d)) return -1;
   return 0;
 }
 
 static int cmd_check(int argc, char **argv) {
   Options o;
-  int r = parse_options(argc, argv, 0, &o);
+  int r = parse_options(argc, argv, OPT_WEIGHTS, &o);
   if (r) return r;
   Diag d = {stderr, {0}, 0, 0};
   Model m;
   int status = 1;
-  if (load_model(&o, 0, &d, &m) == 0) {
+  if (load_model(&o, W_CHECK, &d, &m) == 0) {
     check_print(stdout, &m);
     status = 0;
   }
@@ -250,7 +265,7 @@ static int cmd_build(int argc, char **argv) {
   Diag d = {stderr, {0}, 0, 0};
   Model m;
   int status = 1;
-  if (load_model(&o, 1, &d, &m) == 0) {
+  if (load_model(&o, W_LOAD, &d, &m) == 0) {
     Generated g;
     EmitOptions eo = {.version = NULL};
     emit_model(&m, &eo, &g);
@@ -325,7 +340,7 @@ static int cmd_run(int argc, char **argv) {
   float *x = NULL, *y = NULL;
   void *ws = NULL;
   int status = 1;
-  if (load_model(&o, 1, &d, &m) || (x = run_input(&o, &m, &d)) == NULL ||
+  if (load_model(&o, W_LOAD, &d, &m) || (x = run_input(&o, &m, &d)) == NULL ||
       jit_model(&m, &jm, &d))
     goto done;
   Shape out = m.layers[m.nlayers - 1].out; /* a model has >= 1 layer */
@@ -380,7 +395,7 @@ static int cmd_graph(int argc, char **argv) {
   Diag d = {stderr, {0}, 0, 0};
   Model m;
   int status = 1;
-  if (load_model(&o, 0, &d, &m) == 0) {
+  if (load_model(&o, W_NONE, &d, &m) == 0) {
     char err[512];
     char *text = graph_dot_str(&m);
     if (!o.outdir) {

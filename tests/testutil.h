@@ -23,7 +23,7 @@ static inline int run_spec_text(const char *path, const char *text, Diag *d,
   memset(d, 0, sizeof *d);
   int r = spec_load_string(path, text, strlen(text), &lim, d, &m);
   if (r == 0) r = shape_infer(&m, d);
-  if (r == 0) plan_memory(&m);
+  if (r == 0 && !m.branching) plan_memory(&m); /* as modelc check */
   if (keep && r == 0) *keep = m;
   else model_free(&m);
   return r;
