@@ -106,13 +106,9 @@ static void graph_table(FILE *out, const Model *m) {
           mc_group_digits(macs, b3));
   int64_t io = (shape_numel(&m->input) +
                 shape_numel(&m->nodes[m->output].out)) * 4;
-  if (m->branching)
-    fprintf(out, "activation memory: input and output %s; the workspace is "
-            "planned when the back end builds branching graphs (not yet)\n",
-            bytes(io, b2));
-  else
-    fprintf(out, "activation memory: workspace %s, plus input and output "
-            "%s\n", bytes(m->workspace_bytes, b1), bytes(io, b2));
+  fprintf(out, "activation memory: workspace %s (lower bound %s), plus "
+          "input and output %s\n", bytes(m->workspace_bytes, b1),
+          bytes(m->workspace_bound, b3), bytes(io, b2));
 }
 
 void check_print(FILE *out, const Model *m) {

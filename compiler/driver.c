@@ -12,6 +12,7 @@ int compile_model(Model *m, const CompileOptions *o, Program *p, Diag *d) {
   lower(m, o->target, o->kernels, p);
   plan_program(p);
   m->workspace_bytes = p->workspace_bytes;
+  m->workspace_bound = p->workspace_bound;
   if (limits_check(p, d)) return -1;
   if (!o->weights) return 0;
   if (weights_load(m, o->weights_path, d)) return -1;

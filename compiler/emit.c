@@ -85,7 +85,20 @@ static void op_comment(Emit *e, const Model *m, const Op *op) {
   em(e, "/* %s: %s -> %s%s", op->fname, in, out,
      e->p->whole ? ", one sample" : "");
   char *file = mc_comment_text(m->file);
-  for (const Layer *l = op->first; l && l <= op->last; l++) {
+  for (int i = 0; i < op->ncovers; i++) { /* a graph op: its nodes */
+    const Node *n = op->covers[i];
+    const Layer *l = n->op == N_LAYER ? &m->layers[n->layer] : NULL;
+    const char *how = "";
+    if (l && l == op->bn) how = "  (folded into the weights)";
+    else if (l && l->kind->role == ROLE_ACT && i > 0) how = "  (on each output)";
+    char *name = mc_comment_text(n->name), *text = node_text(m, n);
+    char *ctext = mc_comment_text(text);
+    em(e, " *   %s:%d  %s: %s%s", file, n->loc.line, name, ctext, how);
+    if (l && n->built.line && n->built.line != n->loc.line)
+      em(e, " *     (built at line %d)", n->built.line);
+    free(ctext), free(text), free(name);
+  }
+  for (const Layer *l = op->first; !op->ncovers && l && l <= op->last; l++) {
     const char *how = "";
     if (l == op->bn) how = "  (folded into the weights)";
     else if (l->kind->role == ROLE_NOOP) how = "  (no code)";
@@ -97,7 +110,15 @@ static void op_comment(Emit *e, const Model *m, const Op *op) {
   free(file);
   if (op->main && op->main->kind->formula)
     comment_wrapped(e, op->main->kind->formula);
-  if (!op->main)
+  if (op->top >= N_ADD && op->top <= N_DIV)
+    em(e, " *   y[i] = a[i] %c b[i], broadcast as PyTorch does",
+       "+-*/"[op->top - N_ADD]);
+  else if (op->top == N_CAT)
+    em(e, " *   y = the inputs one after another along dim %lld",
+       (long long)op->node->dim);
+  else if (op->top == N_MEAN)
+    em(e, " *   y = the mean of x over the reduced dims");
+  else if (!op->main)
     em(e, " *   %s", op->nact ? "y[i] = act(x[i])" : "y[i] = x[i]");
   em(e, " */");
   free(in);
@@ -114,8 +135,16 @@ static void op_function(Emit *e, const Model *m, const Op *op) {
     op_comment(e, m, op);
   }
   int alias = same_buf(&op->src, &op->dst);
+  for (int k = 1; k < op->nsrc; k++) alias |= same_buf(&op->srcs[k], &op->dst);
   const char *r = alias ? "" : "restrict ";
-  if (op->scratch)
+  if (op->nsrc > 1) { /* x0, x1, ... */
+    Buf b = {0};
+    for (int k = 0; k < op->nsrc; k++)
+      buf_printf(&b, "const float *%sx%d, ", r, k);
+    em(e, "static void %s(%sfloat *%sy%s) {", op->fname, b.s, r,
+       op->scratch ? ", float *restrict tmp" : "");
+    buf_free(&b);
+  } else if (op->scratch)
     em(e, "static void %s(const float *%sx, float *%sy, float *restrict tmp) "
        "{", op->fname, r, r);
   else
@@ -236,8 +265,10 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
     }
 
   int64_t nin = shape_numel(&m->input);
-  int64_t nout = shape_numel(&p.ops[p.nops - 1].out);
-  char *ins = shape_str(&m->input), *outs = shape_str(&p.ops[p.nops - 1].out);
+  const Shape *oshape =  /* the model's (a view of the last op's) */
+      m->nnodes ? &m->nodes[m->output].out : &p.ops[p.nops - 1].out;
+  int64_t nout = shape_numel(oshape);
+  char *ins = shape_str(&m->input), *outs = shape_str(oshape);
   char *src = weights_source(m);
   const char *ver = o && o->version ? o->version : MC_VERSION;
   int jit = o && o->jit;
@@ -334,10 +365,30 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
     const Op *op = &p.ops[i], *out = op->pooled ? op + 1 : op;
     if (op->fused) continue;
     char *x = buf_expr(&op->src, p.whole), *y = buf_expr(&op->dst, p.whole);
+    if (op->nsrc > 1) { /* each input, then the output */
+      Buf b = {0};
+      for (int k = 0; k < op->nsrc; k++) {
+        char *xk = buf_expr(&op->srcs[k], 0);
+        buf_printf(&b, "%s%s", k ? ", " : "", xk);
+        free(xk);
+      }
+      free(x);
+      x = b.s;
+    }
     char *t = op->scratch ? buf_expr(&op->tmp, p.whole) : NULL;
     char *call = t ? mc_format("%s(%s, %s, %s);", op->fname, x, y, t)
                    : mc_format("%s(%s, %s);", op->fname, x, y);
     char *si = fn_shape(pp, &op->in), *so = fn_shape(pp, &out->out);
+    if (op->nsrc > 1) {
+      Buf b = {0};
+      for (int k = 0; k < op->nsrc; k++) {
+        char *sk = shape_str(&op->ins[k]);
+        buf_printf(&b, "%s%s", k ? ", " : "", sk);
+        free(sk);
+      }
+      free(si);
+      si = b.s;
+    }
     em(&e, "%s /* %s -> %s */", call, si, so);
     free(si), free(so), free(call), free(t), free(x), free(y);
   }

@@ -29,19 +29,16 @@ static Op *new_op(Program *p, const Layer *main, const Layer *first,
   op->first = op->last = first;
   op->in = *in;
   op->out = main ? main->out : *in;
+  op->pidx = main ? main->index : 0;
+  op->nsrc = 1;
+  op->ins[0] = *in;
+  op->inplace_src = -1;
   return op;
 }
 
 /* Can the BatchNorm `bn` be folded into the op that produced its input? */
 static int can_fold(const Op *op, const Layer *bn) {
-  if (!op || !op->main || op->bn || op->nact || !bn->a.track_running_stats)
-    return 0;
-  const Layer *l = op->main;
-  if (!shape_eq(&op->out, &l->out)) return 0; /* a Flatten in between */
-  if (!(l->kind->flags & KF_FOLDS_BN)) return 0;
-  if (l->kind->family == FAM_CONV)
-    return l->out.n == l->kind->nsp + 2; /* batched: channels at dim 1 */
-  return l->out.n == 2; /* BatchNorm1d on (N, C): C is the features */
+  return lower_can_fold(op, bn);
 }
 
 static void name_op(Op *op, int index) {
@@ -61,7 +58,7 @@ static int64_t round64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
 
 /* Each op's kernel, reason, scratch and stored output size. */
 static void decide(Program *p) {
-  if (p->kernels == KERNELS_FAST && vec1d_decide(p)) return;
+  if (p->kernels == KERNELS_FAST && !p->graph && vec1d_decide(p)) return;
   for (int i = 0; i < p->nops; i++) {
     Op *op = &p->ops[i];
     op->kernel = kernel_choose(p, op, op->why, sizeof op->why);
@@ -82,6 +79,12 @@ void lower(const Model *m, Target target, KernelSet kernels, Program *p) {
   p->m = m;
   p->target = target;
   p->kernels = kernels;
+  if (m->branching) { /* one op per node or fused group */
+    lower_graph(p);
+    decide(p);
+    lower_graph_share(p);
+    return;
+  }
   Op *cur = NULL; /* the op whose output is the current value */
   Shape shape = m->input;
   for (int i = 0; i < m->nlayers; i++) {
@@ -147,5 +150,6 @@ void program_free(Program *p) {
     free(op->params);
   }
   free(p->ops);
+  free(p->tensors);
   memset(p, 0, sizeof *p);
 }

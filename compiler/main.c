@@ -380,7 +380,7 @@ static int cmd_run(int argc, char **argv) {
   if (load_model(&o, W_LOAD, &d, &m, &p) || (x = run_input(&o, &m, &d)) == NULL ||
       jit_program(&p, &jm, &d))
     goto done;
-  Shape out = m.layers[m.nlayers - 1].out; /* a model has >= 1 layer */
+  Shape out = m.nodes[m.output].out; /* what forward returned */
   y = mc_alloc(sizeof(float) * (size_t)jm.g.output_numel);
   ws = mc_alloc((size_t)jm.g.workspace_bytes + 64);
   jm.fwd(x, y, ws);

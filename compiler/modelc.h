@@ -305,6 +305,7 @@ typedef struct Model {
   Limits lim; /* as given to spec_load, defaults filled in */
   /* filled by plan.c */
   int64_t workspace_bytes;
+  int64_t workspace_bound; /* the least any plan can use (check prints it) */
 } Model;
 
 void model_free(Model *m);
@@ -496,10 +497,34 @@ typedef struct Op {
   int fused;           /* a pool computed by the op before it */
   /* plan.c */
   BufRef src, dst, tmp;
-  /* pack.c: the weight arrays the op reads */
+  /* pack.c: the weight arrays the op reads, named l<pidx>_<what> */
   OpParam *params;
   int nparams;
+  int pidx;
+  const struct Op *shares; /* a layer called again with the same lowering:
+                              that op's arrays, none of its own */
+  /* lower_graph.c: an op of a branching graph */
+  NodeOp top;          /* a tensor op (N_ADD ... N_MEAN); 0 for a layer */
+  const Node *node;    /* the node it computes (a tensor op's operands) */
+  const Node *covers[MC_MAXFUSE + 2]; /* the nodes it covers, in order */
+  int ncovers;
+  int nsrc;            /* its inputs: 1, or x0, x1, ... when more */
+  Shape ins[MC_MAXIN]; /* their shapes (ins[0] is in) */
+  BufRef srcs[MC_MAXIN]; /* their buffers (plan_graph.c; srcs[0] is src) */
+  int tin[MC_MAXIN], tout; /* their tensors and the output's: ids of
+                              Program.tensors (-1: the model's input) */
+  int inplace_src;     /* the input whose buffer y may take, or -1 */
 } Op;
+
+/* A tensor of a branching program: written by one op, read by later ones. */
+typedef struct GraphTensor {
+  int64_t bytes;       /* rounded up to 64 */
+  int def, last;       /* the op writing it, the last op reading it */
+  int output;          /* the model's output: the caller's buffer */
+  int same;            /* the tensor whose buffer it takes (in place), or
+                          its own id */
+  int64_t off;         /* plan_graph.c: bytes into the workspace */
+} GraphTensor;
 
 typedef struct Program {
   const Model *m;
@@ -511,6 +536,10 @@ typedef struct Program {
   int64_t batch; /* whole: samples, run one at a time */
   int batched;   /* whole: the tensors have a batch dim (dim 0) */
   int64_t workspace_bytes; /* plan.c */
+  int64_t workspace_bound; /* the largest total of tensors live at once */
+  int graph;     /* lowered from a branching graph (lower_graph.c) */
+  GraphTensor *tensors;
+  int ntensors;
   int packed;    /* pack.c has run */
 } Program;
 
@@ -520,8 +549,37 @@ extern int mc_lower_runs;
 /* Group the layers into ops and decide each op's lowering (kernel, reason,
  * scratch). Reads shapes only. */
 void lower(const Model *m, Target target, KernelSet kernels, Program *p);
+/* lower_graph.c: the ops of a branching model, one per node or fused
+ * group, before the kernels are chosen. */
+void lower_graph(Program *p);
+/* After the kernels are chosen: a layer called again with the same
+ * lowering reads the arrays of its first call (Op.shares). */
+void lower_graph_share(Program *p);
+/* lower.c: can the BatchNorm `bn` fold into op's weights and bias? */
+int lower_can_fold(const Op *op, const Layer *bn);
 /* Assign buffers to ops and set p->workspace_bytes. */
 void plan_program(Program *p);
+/* plan_graph.c: plan_program for a branching program. */
+void plan_graph(Program *p);
+
+/* wsplan.c: placing tensors of known lifetimes in one workspace. Each
+ * item is `bytes` long (already aligned) and alive from step `first` to
+ * step `last`, inclusive; two items alive at a common step must not
+ * overlap. */
+typedef struct WsItem {
+  int64_t bytes;
+  int first, last;
+  int64_t off; /* set by the placements */
+} WsItem;
+/* The largest total of items alive at one step: no placement does better. */
+int64_t ws_bound(const WsItem *t, int n);
+/* Largest first, each at the lowest offset free of the items placed
+ * before it that are alive at a common step. Returns the workspace. */
+int64_t ws_by_size(WsItem *t, int n);
+/* In order of first step, each at the lowest such offset. */
+int64_t ws_first_fit(WsItem *t, int n);
+/* The better of the two (by size on a tie); returns the workspace. */
+int64_t ws_place(WsItem *t, int n);
 /* Fold BatchNorms and pack every op's weight arrays (weights loaded). */
 void pack_program(Program *p);
 /* The --explain text: one line per op, the lowering chosen and why. */

@@ -56,16 +56,16 @@ void pack_add(Op *op, const char *suffix, float *data, int64_t n,
   op->params =
       mc_realloc(op->params, sizeof(OpParam) * (size_t)(op->nparams + 1));
   OpParam *p = &op->params[op->nparams++];
-  p->name = mc_format("l%d_%s", op->main ? op->main->index : 0, suffix);
+  p->name = mc_format("l%d_%s", op->pidx, suffix);
   p->what = what;
   p->data = data;
   p->n = n;
 }
 
 const char *op_array(const Op *op, const char *suffix) {
-  int index = op->main ? op->main->index : 0;
+  if (op->shares) op = op->shares; /* a layer called again */
   char want[64];
-  snprintf(want, sizeof want, "l%d_%s", index, suffix);
+  snprintf(want, sizeof want, "l%d_%s", op->pidx, suffix);
   for (int i = 0; i < op->nparams; i++)
     if (strcmp(op->params[i].name, want) == 0) return op->params[i].name;
   return NULL;
@@ -87,7 +87,7 @@ char *pack_bias_what(const Op *op, const char *extra) {
 void pack_program(Program *p) {
   for (int i = 0; i < p->nops; i++) {
     Op *op = &p->ops[i];
-    if (op->kernel && op->kernel->pack) op->kernel->pack(p, op);
+    if (op->kernel && op->kernel->pack && !op->shares) op->kernel->pack(p, op);
   }
   p->packed = 1;
 }

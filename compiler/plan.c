@@ -24,6 +24,10 @@ static const Op *step_out(const Program *p, int i) {
 }
 
 void plan_program(Program *p) {
+  if (p->graph) { /* a branching model: by liveness */
+    plan_graph(p);
+    return;
+  }
   int side = -1; /* where the current tensor is: -1 input, 0 bottom, 1 top */
   int64_t size = 0, total = 0;
   int *sides = mc_alloc(sizeof(int) * 2 * (size_t)(p->nops + 1));
@@ -65,5 +69,5 @@ void plan_program(Program *p) {
     insz = outsz;
   }
   free(sides);
-  p->workspace_bytes = total;
+  p->workspace_bytes = p->workspace_bound = total;
 }

@@ -76,4 +76,8 @@ typedef struct TapPrinter {
 /* Returns how many taps read any input (0: all read padding only). */
 int em_taps(Emit *e, const Taps *t, const TapPrinter *pr);
 
+/* kernels/binary.c: the name of an op's input k in its function: "x" for
+ * an op of one input, else "x0", "x1", ... (emit.c names them so). */
+const char *op_src_name(const Op *op, int k, char *buf, size_t n);
+
 #endif

@@ -7,7 +7,7 @@
 static int map_fits(const Program *p, const Op *op, Target t, char *why,
                     size_t n) {
   (void)p, (void)t;
-  if (op->main) return 0;
+  if (op->main || op->top) return 0;
   snprintf(why, n, "%s", op->nact ? "elementwise" : "copy");
   return 1;
 }
