@@ -89,6 +89,25 @@ static int by_first(const void *a, const void *b) {
   return *(const int *)a - *(const int *)b;
 }
 
+/* Extra orders tried by ws_place: the longest-lived first (by size on a
+ * tie), and the largest area (bytes times steps) first. */
+static int by_life(const void *a, const void *b) {
+  const WsItem *x = &sort_items[*(const int *)a];
+  const WsItem *y = &sort_items[*(const int *)b];
+  int lx = x->last - x->first, ly = y->last - y->first;
+  if (lx != ly) return lx < ly ? 1 : -1;
+  return by_size(a, b);
+}
+
+static int by_area(const void *a, const void *b) {
+  const WsItem *x = &sort_items[*(const int *)a];
+  const WsItem *y = &sort_items[*(const int *)b];
+  int64_t ax = x->bytes * (x->last - x->first + 1);
+  int64_t ay = y->bytes * (y->last - y->first + 1);
+  if (ax != ay) return ax < ay ? 1 : -1;
+  return by_size(a, b);
+}
+
 static int64_t place_sorted(WsItem *t, int n,
                             int (*cmp)(const void *, const void *)) {
   int *order = mc_alloc(sizeof(int) * (size_t)(n + 1));
@@ -108,14 +127,17 @@ int64_t ws_first_fit(WsItem *t, int n) {
 }
 
 int64_t ws_place(WsItem *t, int n) {
-  int64_t fit = ws_first_fit(t, n);
+  int (*const orders[])(const void *, const void *) = {by_size, by_first,
+                                                       by_life, by_area};
   int64_t *offs = mc_alloc(sizeof(int64_t) * (size_t)(n + 1));
-  for (int i = 0; i < n; i++) offs[i] = t[i].off;
-  int64_t size = ws_by_size(t, n);
-  if (fit < size) { /* first fit won: its offsets back */
-    for (int i = 0; i < n; i++) t[i].off = offs[i];
-    size = fit;
+  int64_t best = -1;
+  for (size_t k = 0; k < sizeof orders / sizeof orders[0]; k++) {
+    int64_t size = place_sorted(t, n, orders[k]);
+    if (best >= 0 && size >= best) continue;
+    best = size;
+    for (int i = 0; i < n; i++) offs[i] = t[i].off;
   }
+  for (int i = 0; i < n; i++) t[i].off = offs[i];
   free(offs);
-  return size;
+  return best;
 }
