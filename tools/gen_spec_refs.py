@@ -10,6 +10,11 @@ it torch.manual_seed(0); torch.randn(input), as `modelc run` does by
 default, and writes the output to tests/fixtures/specs/NAME.out.npy. The
 input itself is not stored: the tests regenerate it bit for bit.
 
+The module examples (resnet8, ds_cnn_module, tcn1d, se_block: a weights
+file each) are not read back from modelc: their PyTorch modules are the
+classes of tools/module_examples.py, loaded with specs/NAME.safetensors
+(written by that script through tools/pt2safetensors.py).
+
 With --check, compares instead against the committed files (for `make
 check-torch`, where PyTorch is installed).
 """
@@ -22,6 +27,9 @@ import sys
 import numpy as np
 import torch
 from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import module_examples  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "tests", "fixtures", "specs")
@@ -51,11 +59,14 @@ def main(argv):
     bad = 0
     for spec in sorted(glob.glob(os.path.join(ROOT, "specs", "*.lua"))):
         name = os.path.basename(spec)[:-4]
-        text = subprocess.run([modelc, "check", spec], check=True,
-                              capture_output=True, text=True).stdout
-        if "weights: file" in text:
-            continue
-        shape, model = model_from_check(text)
+        if name in module_examples.EXAMPLES:
+            shape, model = module_examples.reference(name)
+        else:
+            text = subprocess.run([modelc, "check", spec], check=True,
+                                  capture_output=True, text=True).stdout
+            if "weights: file" in text:
+                continue
+            shape, model = model_from_check(text)
         torch.manual_seed(0)
         x = torch.randn(*shape)
         with torch.no_grad():
