@@ -7,12 +7,16 @@
  *     common step;
  *   - first fit in execution order: the same rule, tensors taken in the
  *     order they are written.
- * Neither is always best, so ws_place runs both and keeps the smaller
- * workspace. ws_bound is the largest total of tensors alive at one step,
- * which no placement can beat; `modelc check` prints it beside the
+ * Neither is always best, so ws_place runs both (and two more orders:
+ * the longest-lived first, the largest bytes x steps first), each refined
+ * by moving an item that reaches the top to the front of the order and
+ * placing again, and keeps the smallest workspace; it stops early at
+ * ws_bound, the largest total of tensors alive at one step, which no
+ * placement can beat; `modelc check` prints it beside the
  * workspace. Reads no model: the unit tests give it small hand graphs. */
 #include "modelc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,13 +112,19 @@ static int by_area(const void *a, const void *b) {
   return by_size(a, b);
 }
 
-static int64_t place_sorted(WsItem *t, int n,
-                            int (*cmp)(const void *, const void *)) {
+static int *sorted_order(const WsItem *t, int n,
+                         int (*cmp)(const void *, const void *)) {
   int *order = mc_alloc(sizeof(int) * (size_t)(n + 1));
   for (int i = 0; i < n; i++) order[i] = i;
   sort_items = t;
   qsort(order, (size_t)n, sizeof *order, cmp);
   sort_items = NULL;
+  return order;
+}
+
+static int64_t place_sorted(WsItem *t, int n,
+                            int (*cmp)(const void *, const void *)) {
+  int *order = sorted_order(t, n, cmp);
   int64_t total = place_in_order(t, order, n);
   free(order);
   return total;
@@ -126,18 +136,42 @@ int64_t ws_first_fit(WsItem *t, int n) {
   return place_sorted(t, n, by_first);
 }
 
+/* Starting from an order, move an item that reaches the top of the
+ * workspace to the front and place again, a bounded number of times:
+ * the item placed first takes the bottom, and the others arrange around
+ * it. Keeps the best offsets in best_off; returns the best total. */
+static int64_t refine(WsItem *t, int n, int *order, int64_t best,
+                      int64_t *best_off) {
+  int rounds = n < 64 ? 2 * n : 128;
+  for (int r = 0; r < rounds; r++) {
+    int64_t total = place_in_order(t, order, n);
+    if (total < best) {
+      best = total;
+      for (int i = 0; i < n; i++) best_off[i] = t[i].off;
+    }
+    int top = -1; /* the last in the order of those reaching the top */
+    for (int k = 0; k < n; k++)
+      if (t[order[k]].off + t[order[k]].bytes == total) top = k;
+    if (top <= 0) break;
+    int item = order[top];
+    memmove(order + 1, order, sizeof(int) * (size_t)top);
+    order[0] = item;
+  }
+  return best;
+}
+
 int64_t ws_place(WsItem *t, int n) {
   int (*const orders[])(const void *, const void *) = {by_size, by_first,
                                                        by_life, by_area};
   int64_t *offs = mc_alloc(sizeof(int64_t) * (size_t)(n + 1));
-  int64_t best = -1;
-  for (size_t k = 0; k < sizeof orders / sizeof orders[0]; k++) {
-    int64_t size = place_sorted(t, n, orders[k]);
-    if (best >= 0 && size >= best) continue;
-    best = size;
-    for (int i = 0; i < n; i++) offs[i] = t[i].off;
+  int64_t best = INT64_MAX, bound = ws_bound(t, n);
+  for (size_t k = 0; k < sizeof orders / sizeof orders[0] && best > bound;
+       k++) {
+    int *order = sorted_order(t, n, orders[k]);
+    best = refine(t, n, order, best, offs);
+    free(order);
   }
   for (int i = 0; i < n; i++) t[i].off = offs[i];
   free(offs);
-  return best;
+  return n ? best : 0;
 }
