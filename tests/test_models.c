@@ -8,8 +8,9 @@
  * all take the vector lowering of compiler/kernels/vec1d.c, which is
  * checked) and of the padding fixture (tests/fixtures/pad/,
  * tools/gen_pad_fixture.py: the padding layers, Hardswish and
- * Hardsigmoid) goes
- * through spec -> shapes -> weights -> emitted C; the files are compiled
+ * Hardsigmoid) and of the module fixture (tests/fixtures/modules/,
+ * tools/gen_random_modules.py and gen_module_fixture.py: nn.Module
+ * models, most of them branching graphs) goes through spec -> shapes -> weights -> emitted C; the files are compiled
  * with gcc -Werror into shared objects, loaded, and run:
  *   - the output matches PyTorch within atol 1e-5 + rtol 1e-4;
  *   - the workspace is filled with garbage first, a second run with another
@@ -37,10 +38,11 @@
 #define MAXMODELS 1024
 
 /* Where a case comes from. */
-enum { FROM_SPECS, FROM_MODELS, FROM_TINY, FROM_PAD, FROM_N };
+enum { FROM_SPECS, FROM_MODELS, FROM_TINY, FROM_PAD, FROM_MODULES, FROM_N };
 static const char *const from_dir[FROM_N] = {"specs", "tests/fixtures/models",
                                              "tests/fixtures/tiny",
-                                             "tests/fixtures/pad"};
+                                             "tests/fixtures/pad",
+                                             "tests/fixtures/modules"};
 
 typedef struct Case {
   char *spec, *name, *ref, *in; /* in: NULL = randn(seed 0) */
@@ -89,7 +91,7 @@ static void find_cases(void) {
     globfree(&g);
   }
   /* The fixtures: mNNN.lua, tNNN.lua or pNNN.lua, .in.npy, .out.npy. */
-  for (int from = FROM_MODELS; from <= FROM_PAD; from++) {
+  for (int from = FROM_MODELS; from <= FROM_MODULES; from++) {
     char *pat = mc_format("%s/*.lua", from_dir[from]);
     if (glob(pat, 0, NULL, &g) == 0) {
       for (size_t i = 0; i < g.gl_pathc; i++) {
