@@ -90,6 +90,7 @@ static void op_comment(Emit *e, const Model *m, const Op *op) {
     const Layer *l = n->op == N_LAYER ? &m->layers[n->layer] : NULL;
     const char *how = "";
     if (l && l == op->bn) how = "  (folded into the weights)";
+    else if (op->residual && n->op == N_ADD) how = "  (fused: + r at the end)";
     else if (l && l->kind->role == ROLE_ACT && i > 0) how = "  (on each output)";
     char *name = mc_comment_text(n->name), *text = node_text(m, n);
     char *ctext = mc_comment_text(text);
@@ -144,12 +145,27 @@ static void op_function(Emit *e, const Model *m, const Op *op) {
     em(e, "static void %s(%sfloat *%sy%s) {", op->fname, b.s, r,
        op->scratch ? ", float *restrict tmp" : "");
     buf_free(&b);
+  } else if (op->residual) { /* x, then the residual operand r */
+    em(e, "static void %s(const float *restrict x, const float *restrict r, "
+       "float *restrict y%s) {", op->fname,
+       op->scratch ? ", float *restrict tmp" : "");
   } else if (op->scratch)
     em(e, "static void %s(const float *%sx, float *%sy, float *restrict tmp) "
        "{", op->fname, r, r);
   else
     em(e, "static void %s(const float *%sx, float *%sy) {", op->fname, r, r);
-  op->kernel->emit(e, op);
+  if (op->residual) { /* the kernel stores main(x); then the add and the
+                         activations, over the output while it is hot */
+    Op plain = *op;
+    plain.nact = 0;
+    op->kernel->emit(e, &plain);
+    char *chain = em_act_chain(e, op, "y[i] + r[i]");
+    em(e, "for (int i = 0; i < %lld; i++) y[i] = %s; /* + the residual */",
+       (long long)shape_numel(&op->out), chain);
+    free(chain);
+  } else {
+    op->kernel->emit(e, op);
+  }
   em(e, "}");
   em_blank(e);
 }
@@ -365,9 +381,9 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
     const Op *op = &p.ops[i], *out = op->pooled ? op + 1 : op;
     if (op->fused) continue;
     char *x = buf_expr(&op->src, p.whole), *y = buf_expr(&op->dst, p.whole);
-    if (op->nsrc > 1) { /* each input, then the output */
+    if (op->nsrc > 1 || op->residual) { /* each input, then the output */
       Buf b = {0};
-      for (int k = 0; k < op->nsrc; k++) {
+      for (int k = 0; k < op->nsrc + op->residual; k++) {
         char *xk = buf_expr(&op->srcs[k], 0);
         buf_printf(&b, "%s%s", k ? ", " : "", xk);
         free(xk);
@@ -379,9 +395,9 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
     char *call = t ? mc_format("%s(%s, %s, %s);", op->fname, x, y, t)
                    : mc_format("%s(%s, %s);", op->fname, x, y);
     char *si = fn_shape(pp, &op->in), *so = fn_shape(pp, &out->out);
-    if (op->nsrc > 1) {
+    if (op->nsrc > 1 || op->residual) {
       Buf b = {0};
-      for (int k = 0; k < op->nsrc; k++) {
+      for (int k = 0; k < op->nsrc + op->residual; k++) {
         char *sk = shape_str(&op->ins[k]);
         buf_printf(&b, "%s%s", k ? ", " : "", sk);
         free(sk);

@@ -82,7 +82,7 @@ void lower(const Model *m, Target target, KernelSet kernels, Program *p) {
   if (m->branching) { /* one op per node or fused group */
     lower_graph(p);
     decide(p);
-    lower_graph_share(p);
+    lower_graph_after(p);
     return;
   }
   Op *cur = NULL; /* the op whose output is the current value */

@@ -21,7 +21,8 @@
 #include <string.h>
 
 int lower_can_fold(const Op *op, const Layer *bn) {
-  if (!op || !op->main || op->bn || op->nact || !bn->a.track_running_stats)
+  if (!op || !op->main || op->bn || op->nact || op->residual ||
+      !bn->a.track_running_stats)
     return 0;
   const Layer *l = op->main;
   if (!shape_eq(&op->out, &l->out)) return 0; /* a Flatten in between */
@@ -93,6 +94,38 @@ static Op *joinable(Lowering *g, int in) {
   return op;
 }
 
+/* A residual add a + b of equal shapes joins the convolution that
+ * produced one operand, when that output is read by the add alone and the
+ * other operand is ready before the convolution runs (the model's input,
+ * or an earlier op's output): the convolution's function ends by adding
+ * it, and the activations after the add follow. */
+static int fuse_residual(Lowering *g, const Node *n, int index, int reads) {
+  if (n->op != N_ADD || n->nin != 2) return 0;
+  const Model *m = g->m;
+  for (int k = 1; k >= 0; k--) { /* the later operand first */
+    int in = n->in[k], other = n->in[1 - k];
+    if (!shape_eq(&m->nodes[in].out, &n->out) ||
+        !shape_eq(&m->nodes[other].out, &n->out))
+      return 0;
+    Op *op = joinable(g, in);
+    if (!op || !op->main || op->main->kind->family != FAM_CONV || op->nact ||
+        op->residual || op->nsrc != 1 || g->tensor[other] == op->tout)
+      continue;
+    int ready = g->op[other] < (int)(op - g->p->ops);
+    if (!ready) continue;
+    op->residual = 1;
+    op->tin[1] = g->tensor[other];
+    op->ins[1] = m->nodes[other].out;
+    op->covers[op->ncovers++] = n;
+    g->uses[g->tensor[other] + 1]--;
+    g->uses[op->tout + 1] = reads;
+    g->tensor[index] = op->tout;
+    g->op[index] = g->op[in];
+    return 1;
+  }
+  return 0;
+}
+
 void lower_graph(Program *p) {
   const Model *m = p->m;
   p->graph = 1;
@@ -129,6 +162,7 @@ void lower_graph(Program *p) {
       g.uses[g.tensor[in] + 1] += reads[i] - 1;
       continue;
     }
+    if (fuse_residual(&g, n, i, reads[i])) continue;
     Op *join = n->nin == 1 ? joinable(&g, in) : NULL;
     if (join && role == ROLE_ACT && join->nact < MC_MAXFUSE &&
         shape_eq(&join->out, &n->out)) {
@@ -196,9 +230,15 @@ void lower_graph(Program *p) {
   free(g.tensor);
 }
 
-void lower_graph_share(Program *p) {
+void lower_graph_after(Program *p) {
   for (int j = 0; j < p->nops; j++) {
     Op *op = &p->ops[j];
+    if (op->residual) {
+      size_t len = strlen(op->why);
+      snprintf(op->why + len, sizeof op->why - len,
+               "; then + the residual%s over the output", op->nact ?
+               " and the activations" : "");
+    }
     if (!op->main || op->pidx == op->main->index) continue;
     for (int i = 0; i < j && !op->shares; i++) {
       const Op *o = &p->ops[i];

@@ -514,6 +514,9 @@ typedef struct Op {
   int tin[MC_MAXIN], tout; /* their tensors and the output's: ids of
                               Program.tensors (-1: the model's input) */
   int inplace_src;     /* the input whose buffer y may take, or -1 */
+  int residual;        /* a residual add fused: y = act(main(x) + r), r
+                          the tensor tin[1] (srcs[1]); the fused
+                          activations then run after the add */
 } Op;
 
 /* A tensor of a branching program: written by one op, read by later ones. */
@@ -553,8 +556,9 @@ void lower(const Model *m, Target target, KernelSet kernels, Program *p);
  * group, before the kernels are chosen. */
 void lower_graph(Program *p);
 /* After the kernels are chosen: a layer called again with the same
- * lowering reads the arrays of its first call (Op.shares). */
-void lower_graph_share(Program *p);
+ * lowering reads the arrays of its first call (Op.shares), and a fused
+ * residual add is named in the op's reason (--explain). */
+void lower_graph_after(Program *p);
 /* lower.c: can the BatchNorm `bn` fold into op's weights and bias? */
 int lower_can_fold(const Op *op, const Layer *bn);
 /* Assign buffers to ops and set p->workspace_bytes. */

@@ -35,7 +35,7 @@ void plan_graph(Program *p) {
   /* lifetimes */
   for (int i = 0; i < p->nops; i++) {
     const Op *op = &p->ops[i];
-    for (int k = 0; k < op->nsrc; k++)
+    for (int k = 0; k < op->nsrc + op->residual; k++)
       if (op->tin[k] >= 0 && ts[op->tin[k]].last < i) ts[op->tin[k]].last = i;
   }
   /* in place: the output takes the buffer of an input that dies here */
@@ -77,7 +77,8 @@ void plan_graph(Program *p) {
   int tmp = first_tmp;
   for (int i = 0; i < p->nops; i++) {
     Op *op = &p->ops[i];
-    for (int k = 0; k < op->nsrc; k++) op->srcs[k] = where(p, op->tin[k]);
+    for (int k = 0; k < op->nsrc + op->residual; k++)
+      op->srcs[k] = where(p, op->tin[k]);
     op->src = op->srcs[0];
     op->dst = where(p, op->tout);
     if (op->scratch) {

@@ -591,11 +591,13 @@ static void n7_conv2d_tile16(const float *restrict xg, const float *restrict wb,
  *     (built at line 9)
  *   specs/resnet8.lua:18  stacks.0.bn2: BatchNorm2d(16)  (folded into the weights)
  *     (built at line 10)
+ *   specs/resnet8.lua:19  add: add  (fused: + r at the end)
+ *   specs/resnet8.lua:19  relu_2: F.relu()  (on each output)
  *   y[n, o, oy, ox] = bias[o] + sum over c < in/groups and taps ky, kx of
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void n7_conv2d(const float *restrict x, float *restrict y) {
+static void n7_conv2d(const float *restrict x, const float *restrict r, float *restrict y) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
@@ -813,17 +815,7 @@ static void n7_conv2d(const float *restrict x, float *restrict y) {
       }
     }
   }
-}
-
-/* n10_add: [1, 16, 32, 32] -> [1, 16, 32, 32]
- *   specs/resnet8.lua:19  add: add
- *   specs/resnet8.lua:19  relu_2: F.relu()  (on each output)
- *   y[i] = a[i] + b[i], broadcast as PyTorch does
- */
-static void n10_add(const float *x0, const float *x1, float *y) {
-  for (int i0 = 0; i0 < 16384; i0++) {
-    y[i0] = l9_relu(x0[i0] + x1[i0]);
-  }
+  for (int i = 0; i < 16384; i++) y[i] = l9_relu(y[i] + r[i]); /* + the residual */
 }
 
 /* n12_conv2d: [1, 16, 32, 32] -> [1, 32, 16, 16]
@@ -1201,11 +1193,13 @@ static void n15_conv2d(const float *restrict x, float *restrict y) {
 /* n17_conv2d: [1, 16, 32, 32] -> [1, 32, 16, 16]
  *   specs/resnet8.lua:19  stacks.1.shortcut: Conv2d(16, 32, 1, stride=2)
  *     (built at line 12)
+ *   specs/resnet8.lua:19  add_1: add  (fused: + r at the end)
+ *   specs/resnet8.lua:19  relu_4: F.relu()  (on each output)
  *   y[n, o, oy, ox] = bias[o] + sum over c < in/groups and taps ky, kx of
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void n17_conv2d(const float *restrict x, float *restrict y) {
+static void n17_conv2d(const float *restrict x, const float *restrict r, float *restrict y) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
@@ -1224,17 +1218,7 @@ static void n17_conv2d(const float *restrict x, float *restrict y) {
       }
     }
   }
-}
-
-/* n18_add: [1, 32, 16, 16] -> [1, 32, 16, 16]
- *   specs/resnet8.lua:19  add_1: add
- *   specs/resnet8.lua:19  relu_4: F.relu()  (on each output)
- *   y[i] = a[i] + b[i], broadcast as PyTorch does
- */
-static void n18_add(const float *x0, const float *x1, float *y) {
-  for (int i0 = 0; i0 < 8192; i0++) {
-    y[i0] = l16_relu(x0[i0] + x1[i0]);
-  }
+  for (int i = 0; i < 8192; i++) y[i] = l16_relu(y[i] + r[i]); /* + the residual */
 }
 
 /* n20_conv2d: [1, 32, 16, 16] -> [1, 64, 8, 8]
@@ -1612,11 +1596,13 @@ static void n23_conv2d(const float *restrict x, float *restrict y) {
 /* n25_conv2d: [1, 32, 16, 16] -> [1, 64, 8, 8]
  *   specs/resnet8.lua:19  stacks.2.shortcut: Conv2d(32, 64, 1, stride=2)
  *     (built at line 12)
+ *   specs/resnet8.lua:19  add_2: add  (fused: + r at the end)
+ *   specs/resnet8.lua:19  relu_6: F.relu()  (on each output)
  *   y[n, o, oy, ox] = bias[o] + sum over c < in/groups and taps ky, kx of
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void n25_conv2d(const float *restrict x, float *restrict y) {
+static void n25_conv2d(const float *restrict x, const float *restrict r, float *restrict y) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
@@ -1635,17 +1621,7 @@ static void n25_conv2d(const float *restrict x, float *restrict y) {
       }
     }
   }
-}
-
-/* n26_add: [1, 64, 8, 8] -> [1, 64, 8, 8]
- *   specs/resnet8.lua:19  add_2: add
- *   specs/resnet8.lua:19  relu_6: F.relu()  (on each output)
- *   y[i] = a[i] + b[i], broadcast as PyTorch does
- */
-static void n26_add(const float *x0, const float *x1, float *y) {
-  for (int i0 = 0; i0 < 4096; i0++) {
-    y[i0] = l23_relu(x0[i0] + x1[i0]);
-  }
+  for (int i = 0; i < 4096; i++) y[i] = l23_relu(y[i] + r[i]); /* + the residual */
 }
 
 /* n28_avgpool2d: [1, 64, 8, 8] -> [1, 64, 1, 1]
@@ -1777,17 +1753,14 @@ void resnet8_forward_ws(const float *input, float *output, void *workspace) {
   float *ws = (float *)workspace;
   n1_conv2d(input, ws, ws + 16384); /* [1, 3, 32, 32] -> [1, 16, 32, 32] */
   n4_conv2d(ws, ws + 16384); /* [1, 16, 32, 32] -> [1, 16, 32, 32] */
-  n7_conv2d(ws + 16384, ws + 32768); /* [1, 16, 32, 32] -> [1, 16, 32, 32] */
-  n10_add(ws + 32768, ws, ws + 32768); /* [1, 16, 32, 32], [1, 16, 32, 32] -> [1, 16, 32, 32] */
+  n7_conv2d(ws + 16384, ws, ws + 32768); /* [1, 16, 32, 32], [1, 16, 32, 32] -> [1, 16, 32, 32] */
   n12_conv2d(ws + 32768, ws); /* [1, 16, 32, 32] -> [1, 32, 16, 16] */
   n15_conv2d(ws, ws + 8192); /* [1, 32, 16, 16] -> [1, 32, 16, 16] */
-  n17_conv2d(ws + 32768, ws); /* [1, 16, 32, 32] -> [1, 32, 16, 16] */
-  n18_add(ws + 8192, ws, ws + 8192); /* [1, 32, 16, 16], [1, 32, 16, 16] -> [1, 32, 16, 16] */
-  n20_conv2d(ws + 8192, ws); /* [1, 32, 16, 16] -> [1, 64, 8, 8] */
-  n23_conv2d(ws, ws + 4096); /* [1, 64, 8, 8] -> [1, 64, 8, 8] */
-  n25_conv2d(ws + 8192, ws); /* [1, 32, 16, 16] -> [1, 64, 8, 8] */
-  n26_add(ws + 4096, ws, ws + 4096); /* [1, 64, 8, 8], [1, 64, 8, 8] -> [1, 64, 8, 8] */
-  n28_avgpool2d(ws + 4096, ws); /* [1, 64, 8, 8] -> [1, 64, 1, 1] */
+  n17_conv2d(ws + 32768, ws + 8192, ws); /* [1, 16, 32, 32], [1, 32, 16, 16] -> [1, 32, 16, 16] */
+  n20_conv2d(ws, ws + 8192); /* [1, 32, 16, 16] -> [1, 64, 8, 8] */
+  n23_conv2d(ws + 8192, ws + 12288); /* [1, 64, 8, 8] -> [1, 64, 8, 8] */
+  n25_conv2d(ws, ws + 12288, ws + 8192); /* [1, 32, 16, 16], [1, 64, 8, 8] -> [1, 64, 8, 8] */
+  n28_avgpool2d(ws + 8192, ws); /* [1, 64, 8, 8] -> [1, 64, 1, 1] */
   n30_linear(ws, output); /* [1, 64] -> [1, 10] */
 }
 

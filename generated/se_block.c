@@ -593,11 +593,12 @@ static void n13_conv2d_tile16(const float *restrict xg, const float *restrict wb
  *     (built at line 30)
  *   specs/se_block.lua:35  project.1: BatchNorm2d(16)  (folded into the weights)
  *     (built at line 31)
+ *   specs/se_block.lua:35  add: add  (fused: + r at the end)
  *   y[n, o, oy, ox] = bias[o] + sum over c < in/groups and taps ky, kx of
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void n13_conv2d(const float *restrict x, float *restrict y) {
+static void n13_conv2d(const float *restrict x, const float *restrict r, float *restrict y) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
@@ -617,16 +618,7 @@ static void n13_conv2d(const float *restrict x, float *restrict y) {
       }
     }
   }
-}
-
-/* n15_add: [1, 16, 14, 14] -> [1, 16, 14, 14]
- *   specs/se_block.lua:35  add: add
- *   y[i] = a[i] + b[i], broadcast as PyTorch does
- */
-static void n15_add(const float *restrict x0, const float *restrict x1, float *restrict y) {
-  for (int i0 = 0; i0 < 3136; i0++) {
-    y[i0] = x0[i0] + x1[i0];
-  }
+  for (int i = 0; i < 3136; i++) y[i] = y[i] + r[i]; /* + the residual */
 }
 
 /* ---- entry points */
@@ -639,8 +631,7 @@ void se_block_forward_ws(const float *input, float *output, void *workspace) {
   n8_conv2d(ws, ws + 64); /* [1, 64, 1, 1] -> [1, 16, 1, 1] */
   n10_conv2d(ws + 64, ws); /* [1, 16, 1, 1] -> [1, 64, 1, 1] */
   n12_mul(ws, ws + 12544, ws + 12544); /* [1, 64, 1, 1], [1, 64, 14, 14] -> [1, 64, 14, 14] */
-  n13_conv2d(ws + 12544, ws); /* [1, 64, 14, 14] -> [1, 16, 14, 14] */
-  n15_add(input, ws, output); /* [1, 16, 14, 14], [1, 16, 14, 14] -> [1, 16, 14, 14] */
+  n13_conv2d(ws + 12544, input, output); /* [1, 64, 14, 14], [1, 16, 14, 14] -> [1, 16, 14, 14] */
 }
 
 void se_block_forward(const float *input, float *output) {

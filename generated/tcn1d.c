@@ -291,10 +291,12 @@ static void n5_conv1d(const float *restrict x, float *restrict y) {
 /* n7_conv1d: [1, 9, 128] -> [1, 16, 128]
  *   specs/tcn1d.lua:16  blocks.0.downsample: Conv1d(9, 16, 1)
  *     (built at line 11)
+ *   specs/tcn1d.lua:17  add: add  (fused: + r at the end)
+ *   specs/tcn1d.lua:17  relu_2: F.relu()  (on each output)
  *   y[n, o, t] = bias[o] + sum over c < in/groups and taps k of weight[o,
  *       c, k] * x[n, group(o) * in/groups + c, t * s + k * d - p]
  */
-static void n7_conv1d(const float *restrict x, float *restrict y) {
+static void n7_conv1d(const float *restrict x, const float *restrict r, float *restrict y) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
@@ -365,17 +367,7 @@ static void n7_conv1d(const float *restrict x, float *restrict y) {
       }
     }
   }
-}
-
-/* n8_add: [1, 16, 128] -> [1, 16, 128]
- *   specs/tcn1d.lua:17  add: add
- *   specs/tcn1d.lua:17  relu_2: F.relu()  (on each output)
- *   y[i] = a[i] + b[i], broadcast as PyTorch does
- */
-static void n8_add(const float *x0, const float *x1, float *y) {
-  for (int i0 = 0; i0 < 2048; i0++) {
-    y[i0] = l6_relu(x0[i0] + x1[i0]);
-  }
+  for (int i = 0; i < 2048; i++) y[i] = l6_relu(y[i] + r[i]); /* + the residual */
 }
 
 /* n10_constantpad1d: [1, 16, 128] -> [1, 16, 132]
@@ -866,21 +858,20 @@ void tcn1d_forward_ws(const float *input, float *output, void *workspace) {
   n1_constantpad1d(input, ws); /* [1, 9, 128] -> [1, 9, 130] */
   n2_conv1d(ws, ws + 2080); /* [1, 9, 130] -> [1, 16, 128] */
   n4_constantpad1d(ws + 2080, ws); /* [1, 16, 128] -> [1, 16, 130] */
-  n5_conv1d(ws, ws + 2112); /* [1, 16, 130] -> [1, 16, 128] */
-  n7_conv1d(input, ws); /* [1, 9, 128] -> [1, 16, 128] */
-  n8_add(ws + 2112, ws, ws + 2112); /* [1, 16, 128], [1, 16, 128] -> [1, 16, 128] */
-  n10_constantpad1d(ws + 2112, ws); /* [1, 16, 128] -> [1, 16, 132] */
-  n11_conv1d(ws, ws + 4160); /* [1, 16, 132] -> [1, 16, 128] */
-  n13_constantpad1d(ws + 4160, ws); /* [1, 16, 128] -> [1, 16, 132] */
-  n14_conv1d(ws, ws + 4224); /* [1, 16, 132] -> [1, 16, 128] */
-  n16_add(ws + 4224, ws + 2112, ws + 4224); /* [1, 16, 128], [1, 16, 128] -> [1, 16, 128] */
-  n18_constantpad1d(ws + 4224, ws + 2048); /* [1, 16, 128] -> [1, 16, 136] */
-  n19_conv1d(ws + 2048, ws); /* [1, 16, 136] -> [1, 16, 128] */
-  n21_constantpad1d(ws, ws + 2048); /* [1, 16, 128] -> [1, 16, 136] */
-  n22_conv1d(ws + 2048, ws); /* [1, 16, 136] -> [1, 16, 128] */
-  n24_add(ws, ws + 4224, ws); /* [1, 16, 128], [1, 16, 128] -> [1, 16, 128] */
-  n26_mean(ws, ws + 2048); /* [1, 16, 128] -> [1, 16] */
-  n27_linear(ws + 2048, output); /* [1, 16] -> [1, 6] */
+  n5_conv1d(ws, ws + 2080); /* [1, 16, 130] -> [1, 16, 128] */
+  n7_conv1d(input, ws + 2080, ws + 4160); /* [1, 9, 128], [1, 16, 128] -> [1, 16, 128] */
+  n10_constantpad1d(ws + 4160, ws + 2048); /* [1, 16, 128] -> [1, 16, 132] */
+  n11_conv1d(ws + 2048, ws); /* [1, 16, 132] -> [1, 16, 128] */
+  n13_constantpad1d(ws, ws + 2048); /* [1, 16, 128] -> [1, 16, 132] */
+  n14_conv1d(ws + 2048, ws); /* [1, 16, 132] -> [1, 16, 128] */
+  n16_add(ws, ws + 4160, ws); /* [1, 16, 128], [1, 16, 128] -> [1, 16, 128] */
+  n18_constantpad1d(ws, ws + 2048); /* [1, 16, 128] -> [1, 16, 136] */
+  n19_conv1d(ws + 2048, ws + 4224); /* [1, 16, 136] -> [1, 16, 128] */
+  n21_constantpad1d(ws + 4224, ws + 2048); /* [1, 16, 128] -> [1, 16, 136] */
+  n22_conv1d(ws + 2048, ws + 4224); /* [1, 16, 136] -> [1, 16, 128] */
+  n24_add(ws + 4224, ws, ws + 4224); /* [1, 16, 128], [1, 16, 128] -> [1, 16, 128] */
+  n26_mean(ws + 4224, ws); /* [1, 16, 128] -> [1, 16] */
+  n27_linear(ws, output); /* [1, 16] -> [1, 6] */
 }
 
 void tcn1d_forward(const float *input, float *output) {

@@ -105,8 +105,8 @@ static void test_empty(void **state) {
 }
 
 /* The graph planner on a residual block: relu(conv2(relu(conv1(x))) + x).
- * The add writes over conv2's output (it dies there), the ReLU after it
- * runs in its loop, and the output goes to the caller's buffer. */
+ * The add and the ReLU after it join conv2's function (x is ready before
+ * it), which writes the caller's output. */
 static void test_graph_residual(void **state) {
   (void)state;
   const char *spec =
@@ -130,17 +130,20 @@ static void test_graph_residual(void **state) {
   CompileOptions co = {TARGET_GENERIC, KERNELS_FAST, 0, NULL};
   assert_int_equal(compile_model(&m, &co, &p, &d), 0);
   assert_true(p.graph);
-  /* stem, conv1 (+relu), conv2, add (+relu) */
-  assert_int_equal(p.nops, 4);
-  const Op *add = &p.ops[3];
-  assert_int_equal(add->top, N_ADD);
-  assert_int_equal(add->nact, 1);
-  assert_int_equal(add->dst.kind, BUF_OUTPUT);
+  /* stem, conv1 (+relu), conv2 (+ the add and its relu: x is ready) */
+  assert_int_equal(p.nops, 3);
+  const Op *conv2 = &p.ops[2];
+  assert_int_equal(conv2->residual, 1);
+  assert_int_equal(conv2->nact, 1);
+  assert_int_equal(conv2->ncovers, 3); /* conv2, add, relu */
+  assert_int_equal(conv2->dst.kind, BUF_OUTPUT);
+  assert_true(conv2->srcs[1].kind == BUF_WS &&
+              conv2->srcs[1].off == p.ops[0].dst.off); /* r is x */
   assert_int_equal(p.ops[1].nact, 1); /* conv1's ReLU */
-  /* x (the stem's output) lives until the add: with conv1's and conv2's
-   * outputs that is three tensors of 256 bytes at most */
+  /* x (the stem's output) lives until conv2, with conv1's output (the
+   * add's result is the caller's output) */
   assert_int_equal(p.workspace_bound,
-                   3 * 256 + (p.ops[2].scratch + 63) / 64 * 64);
+                   2 * 256 + (conv2->scratch + 63) / 64 * 64);
   assert_true(p.workspace_bytes <= p.workspace_bound + p.workspace_bound / 20);
   assert_int_equal(m.workspace_bound, p.workspace_bound);
   program_free(&p);
