@@ -93,7 +93,8 @@ grep -q '^digraph "seed_cnn1d"' "$tmp/g.dot" || { echo "FAIL: graph -o g.dot"; f
 # A module model: check names each call by its module path or operation.
 expect 0 '^  0  conv1         Conv2d\(1, 6, 5, padding=2\)  input ' out -- check tests/specs/lenet5_module.lua
 expect 0 '^  6  view          view\(\[1, 400\]\) ' out -- check tests/specs/lenet5_module.lua
-expect 1 "does not build branching graphs yet" err -- build tests/specs/resnet_tiny.lua -o "$tmp/gen"
+expect 0 '' err -- build tests/specs/resnet_tiny.lua -o "$tmp/gen"
+expect 0 '^n7_conv2d: .*then \+ the residual and the activations over the output$' out -- build tests/specs/resnet_tiny.lua -o "$tmp/gen" --explain
 expect 0 '^ 18  add_1 ' out -- check tests/specs/resnet_tiny.lua
 
 # Non-finite weights are constants every compiler folds, tcc included.

@@ -517,8 +517,8 @@ static void test_run_converted_torch_save(void **state) {
 /* Modules with a forward (SPEC.md 1.1): a module spec of an existing
  * example builds as the layer list it is, with the same bits; seeded init
  * follows construction order; a module loads its own state_dict(); a
- * branching graph is checked and drawn, and build and run say the back
- * end does not build it yet. */
+ * branching graph is checked (with its workspace and lower bound), drawn,
+ * built and run. */
 static void test_run_modules(void **state) {
   (void)state;
   char *a = tmp("a.npy"), *b = tmp("b.npy"), *out, *err, *out2;
@@ -556,18 +556,19 @@ static void test_run_modules(void **state) {
                               "                                    "
                               "layers.0.bn2, layers.0.shortcut    "
                               "[1, 16, 32, 32]           0             0\n"));
-  assert_non_null(strstr(out, "the workspace is planned when the back end "
-                              "builds branching graphs (not yet)"));
+  assert_non_null(strstr(out, "activation memory: workspace 192.0 KiB "
+                              "(lower bound 192.0 KiB), plus input and "
+                              "output 12.0 KiB\n"));
   free(out), free(err);
-  const char *cmds[] = {"build -o /nonexistent", "run"};
-  for (int k = 0; k < 2; k++) {
-    args = mc_format("%s tests/specs/resnet_tiny.lua", cmds[k]);
-    assert_int_equal(run(args, &out, &err), 1);
-    assert_non_null(strstr(err, "tests/specs/resnet_tiny.lua:37: error: "
-                                "model 'resnet_tiny': its forward branches"));
-    assert_non_null(strstr(err, "does not build branching graphs yet"));
-    free(args), free(out), free(err);
-  }
+  args = mc_format("build tests/specs/resnet_tiny.lua -o %s", tmp("rt"));
+  assert_int_equal(run(args, &out, &err), 0);
+  assert_string_equal(err, "");
+  free(args), free(out), free(err);
+  assert_int_equal(run("run tests/specs/resnet_tiny.lua --random-input 1",
+                       &out, &err), 0);
+  assert_string_equal(err, "");
+  assert_non_null(strstr(out, "shape [1, 10]\n"));
+  free(out), free(err);
   assert_int_equal(run("graph tests/specs/resnet_tiny.lua", &out, &err), 0);
   assert_non_null(strstr(out, "  n8 -> n10 [label=\"[1, 16, 32, 32]\"];\n"));
   assert_non_null(strstr(out, "  n9 -> n10 [label=\"[1, 16, 32, 32]\"];\n"));

@@ -58,7 +58,10 @@ import time
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 BENCH = os.path.join("build", "bench")
 MODELS = ["seed_cnn1d", "cnn1d_class", "m5_kws", "lenet5", "wide_conv1d",
-          "ds_cnn_kws", "mobilenet_v1_025", "har_cnn1d", "fc_autoencoder"]
+          "ds_cnn_kws", "mobilenet_v1_025", "har_cnn1d", "fc_autoencoder",
+          # issue 13's module examples (weights files; PyTorch modules in
+          # tools/module_examples.py)
+          "resnet8", "ds_cnn_module", "tcn1d", "se_block"]
 BATCHES = [1, 32]
 # Issue 4's targets for TorchScript time / modelc time at batch 1.
 TARGETS = {"seed_cnn1d": 500, "cnn1d_class": 150, "m5_kws": 3, "lenet5": 6,
@@ -207,6 +210,10 @@ def make_variant(name, batch):
     text, n2 = re.subn(r"(input\s*=\s*\{\s*)\d+", lambda m: m.group(1) + str(batch), text, count=1)
     if n1 != 1 or n2 != 1:
         raise SystemExit("bench: cannot rewrite specs/%s.lua (model name or input)" % name)
+    # a weights file is named relative to the spec: make it absolute
+    text = re.sub(r'(weights\s*=\s*")([^"/][^"]*)"',
+                  lambda m: m.group(1) + os.path.join(ROOT, "specs", m.group(2)) + '"',
+                  text, count=1)
     spec = os.path.join(BENCH, vname + ".lua")
     with open(os.path.join(ROOT, spec), "w") as f:
         f.write(text)
@@ -330,8 +337,13 @@ def time_config(v, rounds):
 
 
 def torch_models(v):
-    from gen_spec_refs import model_from_check
-    shape, m = model_from_check(v.check)
+    import module_examples
+    if v.name in module_examples.EXAMPLES:  # the module, its weights loaded
+        shape, m = module_examples.reference(v.name)
+        shape = (v.batch,) + tuple(shape[1:])
+    else:
+        from gen_spec_refs import model_from_check
+        shape, m = model_from_check(v.check)
     m = m.eval()
     torch.manual_seed(0)
     x = torch.randn(*shape)

@@ -1,5 +1,4 @@
--- SPEC.md's residual network, seeded: branching, so check and graph only
--- until the back end builds branching graphs.
+-- SPEC.md's residual network, seeded: a branching graph.
 local function BasicBlock(cin, cout, stride)
   local m = nn.Module()
   m.conv1 = nn.Conv2d{cin, cout, 3, stride = stride, padding = 1, bias = false}
