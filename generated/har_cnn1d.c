@@ -80,6 +80,15 @@ static float mc_maxf(float m, float v) {
 #define MC_AVX512 0
 #endif
 
+/* A function written once for readability and called in a hot loop (a
+ * convolution's tile): inlined where the compiler can be told to, so it
+ * costs what the code written out at each call would. */
+#if defined(__GNUC__)
+#define MC_INLINE static inline __attribute__((always_inline))
+#else
+#define MC_INLINE static inline
+#endif
+
 static MC_UNUSED float l2_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
 static MC_UNUSED float l5_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
 static MC_UNUSED float l9_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
@@ -175,7 +184,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
 }
 
 /* l3_conv1d's tile: 16 output channels x 16 positions from t0 */
-static void l3_conv1d_tile16(const float *restrict xg, const float *restrict wb,
+MC_INLINE void l3_conv1d_tile16(const float *restrict xg, const float *restrict wb,
     const float *restrict bb, float *restrict yb, int t0) {
   #if MC_AVX512
   __m512 acc[16];
@@ -347,7 +356,7 @@ static void l6_maxpool1d(const float *restrict x, float *restrict y) {
 }
 
 /* l7_conv1d's tile: 16 output channels x 16 positions from t0 */
-static void l7_conv1d_tile16(const float *restrict xg, const float *restrict wb,
+MC_INLINE void l7_conv1d_tile16(const float *restrict xg, const float *restrict wb,
     const float *restrict bb, float *restrict yb, int t0) {
   #if MC_AVX512
   __m512 acc[16];
@@ -519,7 +528,7 @@ static void l10_maxpool1d(const float *restrict x, float *restrict y) {
 }
 
 /* l11_conv1d's tile: 16 output channels x 16 positions from t0 */
-static void l11_conv1d_tile16(const float *restrict xg, const float *restrict wb,
+MC_INLINE void l11_conv1d_tile16(const float *restrict xg, const float *restrict wb,
     const float *restrict bb, float *restrict yb, int t0) {
   #if MC_AVX512
   __m512 acc[16];

@@ -166,6 +166,15 @@ static const float l83_bias[2];
 #define MC_AVX512 0
 #endif
 
+/* A function written once for readability and called in a hot loop (a
+ * convolution's tile): inlined where the compiler can be told to, so it
+ * costs what the code written out at each call would. */
+#if defined(__GNUC__)
+#define MC_INLINE static inline __attribute__((always_inline))
+#else
+#define MC_INLINE static inline
+#endif
+
 static MC_UNUSED float l2_relu6(float v) { return v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v; } /* ReLU6() */
 static MC_UNUSED float l5_relu6(float v) { return v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v; } /* ReLU6() */
 static MC_UNUSED float l8_relu6(float v) { return v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v; } /* ReLU6() */
@@ -1229,7 +1238,7 @@ static void l33_conv2d(const float *restrict x, float *restrict y) {
 }
 
 /* l36_conv2d's tile: 16 output channels x 16 positions from t0 */
-static void l36_conv2d_tile16(const float *restrict xg, const float *restrict wb,
+MC_INLINE void l36_conv2d_tile16(const float *restrict xg, const float *restrict wb,
     const float *restrict bb, float *restrict yb, int t0) {
   #if MC_AVX512
   __m512 acc[16];
@@ -1415,7 +1424,7 @@ static void l39_conv2d(const float *restrict x, float *restrict y) {
 }
 
 /* l42_conv2d's tile: 16 output channels x 16 positions from t0 */
-static void l42_conv2d_tile16(const float *restrict xg, const float *restrict wb,
+MC_INLINE void l42_conv2d_tile16(const float *restrict xg, const float *restrict wb,
     const float *restrict bb, float *restrict yb, int t0) {
   #if MC_AVX512
   __m512 acc[16];
@@ -1601,7 +1610,7 @@ static void l45_conv2d(const float *restrict x, float *restrict y) {
 }
 
 /* l48_conv2d's tile: 16 output channels x 16 positions from t0 */
-static void l48_conv2d_tile16(const float *restrict xg, const float *restrict wb,
+MC_INLINE void l48_conv2d_tile16(const float *restrict xg, const float *restrict wb,
     const float *restrict bb, float *restrict yb, int t0) {
   #if MC_AVX512
   __m512 acc[16];
@@ -1787,7 +1796,7 @@ static void l51_conv2d(const float *restrict x, float *restrict y) {
 }
 
 /* l54_conv2d's tile: 16 output channels x 16 positions from t0 */
-static void l54_conv2d_tile16(const float *restrict xg, const float *restrict wb,
+MC_INLINE void l54_conv2d_tile16(const float *restrict xg, const float *restrict wb,
     const float *restrict bb, float *restrict yb, int t0) {
   #if MC_AVX512
   __m512 acc[16];
@@ -1973,7 +1982,7 @@ static void l57_conv2d(const float *restrict x, float *restrict y) {
 }
 
 /* l60_conv2d's tile: 16 output channels x 16 positions from t0 */
-static void l60_conv2d_tile16(const float *restrict xg, const float *restrict wb,
+MC_INLINE void l60_conv2d_tile16(const float *restrict xg, const float *restrict wb,
     const float *restrict bb, float *restrict yb, int t0) {
   #if MC_AVX512
   __m512 acc[16];
@@ -2159,7 +2168,7 @@ static void l63_conv2d(const float *restrict x, float *restrict y) {
 }
 
 /* l66_conv2d's tile: 16 output channels x 16 positions from t0 */
-static void l66_conv2d_tile16(const float *restrict xg, const float *restrict wb,
+MC_INLINE void l66_conv2d_tile16(const float *restrict xg, const float *restrict wb,
     const float *restrict bb, float *restrict yb, int t0) {
   #if MC_AVX512
   __m512 acc[16];

@@ -74,6 +74,15 @@ static const float l11_bias[16];
 #define MC_AVX512 0
 #endif
 
+/* A function written once for readability and called in a hot loop (a
+ * convolution's tile): inlined where the compiler can be told to, so it
+ * costs what the code written out at each call would. */
+#if defined(__GNUC__)
+#define MC_INLINE static inline __attribute__((always_inline))
+#else
+#define MC_INLINE static inline
+#endif
+
 static MC_UNUSED float l2_hardswish(float v) { return v * (v + 3.0f < 0.0f ? 0.0f : v + 3.0f > 6.0f ? 6.0f : v + 3.0f) / 6.0f; } /* Hardswish() */
 static MC_UNUSED float l5_hardswish(float v) { return v * (v + 3.0f < 0.0f ? 0.0f : v + 3.0f > 6.0f ? 6.0f : v + 3.0f) / 6.0f; } /* Hardswish() */
 static MC_UNUSED float l8_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
@@ -82,7 +91,7 @@ static MC_UNUSED float l10_hardsigmoid(float v) { return (v + 3.0f < 0.0f ? 0.0f
 /* ---- layers */
 
 /* n1_conv2d's tile: 16 output channels x 16 positions from t0 */
-static void n1_conv2d_tile16(const float *restrict xg, const float *restrict wb,
+MC_INLINE void n1_conv2d_tile16(const float *restrict xg, const float *restrict wb,
     const float *restrict bb, float *restrict yb, int t0) {
   #if MC_AVX512
   __m512 acc[16];
@@ -511,7 +520,7 @@ static void n12_mul(const float *x0, const float *x1, float *y) {
 }
 
 /* n13_conv2d's tile: 16 output channels x 16 positions from t0 */
-static void n13_conv2d_tile16(const float *restrict xg, const float *restrict wb,
+MC_INLINE void n13_conv2d_tile16(const float *restrict xg, const float *restrict wb,
     const float *restrict bb, float *restrict yb, int t0) {
   #if MC_AVX512
   __m512 acc[16];
