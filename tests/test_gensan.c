@@ -1,8 +1,9 @@
 /* test_gensan.c: the generated C has no undefined behaviour, whatever the
  * input.
  *
- * Every example spec (specs/NAME.lua) and every model of the random
- * fixture (tests/fixtures/models/NAME.lua) goes spec -> shapes -> weights ->
+ * Every example spec (specs/NAME.lua), every model of the random
+ * fixture (tests/fixtures/models/NAME.lua) and of the module fixture
+ * (tests/fixtures/modules/NAME.lua, branching graphs) goes spec -> shapes -> weights ->
  * emitted C in process; each file is compiled with gcc -O1 and
  * AddressSanitizer + UndefinedBehaviorSanitizer (any UB aborts; float to
  * int conversions out of range too) into an executable with a small
@@ -80,7 +81,7 @@ static int write_file(const char *path, const char *text) {
   return fclose(f);
 }
 
-/* Spec paths: every example spec, every fixture model. */
+/* Spec paths: every example spec, every fixture and module model. */
 static void find_specs(char ***out, int *n) {
   glob_t g;
   *n = 0;
@@ -90,11 +91,14 @@ static void find_specs(char ***out, int *n) {
       (*out)[(*n)++] = mc_strdup(g.gl_pathv[i]);
     globfree(&g);
   }
-  if (glob("tests/fixtures/models/*.lua", 0, NULL, &g) == 0) {
-    for (size_t i = 0; i < g.gl_pathc && *n < 2048; i++)
-      (*out)[(*n)++] = mc_strdup(g.gl_pathv[i]);
-    globfree(&g);
-  }
+  const char *dirs[] = {"tests/fixtures/models/*.lua",
+                        "tests/fixtures/modules/*.lua"};
+  for (int k = 0; k < 2; k++)
+    if (glob(dirs[k], 0, NULL, &g) == 0) {
+      for (size_t i = 0; i < g.gl_pathc && *n < 2048; i++)
+        (*out)[(*n)++] = mc_strdup(g.gl_pathv[i]);
+      globfree(&g);
+    }
 }
 
 static void test_gensan_models(void **state) {
