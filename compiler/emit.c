@@ -82,6 +82,16 @@ static void comment_wrapped(Emit *e, const char *s) {
 /* The comment that heads an op's function. */
 static void op_comment(Emit *e, const Model *m, const Op *op) {
   char *in = fn_shape(e->p, &op->in), *out = fn_shape(e->p, &op->out);
+  if (op->nsrc > 1 || op->residual) { /* x0, x1, ... or x and r */
+    Buf b = {0};
+    for (int k = 0; k < op->nsrc + op->residual; k++) {
+      char *sk = shape_str(&op->ins[k]);
+      buf_printf(&b, "%s%s", k ? ", " : "", sk);
+      free(sk);
+    }
+    free(in);
+    in = b.s;
+  }
   em(e, "/* %s: %s -> %s%s", op->fname, in, out,
      e->p->whole ? ", one sample" : "");
   char *file = mc_comment_text(m->file);
@@ -94,7 +104,10 @@ static void op_comment(Emit *e, const Model *m, const Op *op) {
     else if (l && l->kind->role == ROLE_ACT && i > 0) how = "  (on each output)";
     char *name = mc_comment_text(n->name), *text = node_text(m, n);
     char *ctext = mc_comment_text(text);
-    em(e, " *   %s:%d  %s: %s%s", file, n->loc.line, name, ctext, how);
+    if (strcmp(n->name, text) == 0) /* an operation: "add" */
+      em(e, " *   %s:%d  %s%s", file, n->loc.line, ctext, how);
+    else
+      em(e, " *   %s:%d  %s: %s%s", file, n->loc.line, name, ctext, how);
     if (l && n->built.line && n->built.line != n->loc.line)
       em(e, " *     (built at line %d)", n->built.line);
     free(ctext), free(text), free(name);

@@ -595,12 +595,12 @@ MC_INLINE void n7_conv2d_tile16(const float *restrict xg, const float *restrict 
   #endif
 }
 
-/* n7_conv2d: [1, 16, 32, 32] -> [1, 16, 32, 32]
+/* n7_conv2d: [1, 16, 32, 32], [1, 16, 32, 32] -> [1, 16, 32, 32]
  *   specs/resnet8.lua:18  stacks.0.conv2: Conv2d(16, 16, 3, padding=1, bias=False)
  *     (built at line 9)
  *   specs/resnet8.lua:18  stacks.0.bn2: BatchNorm2d(16)  (folded into the weights)
  *     (built at line 10)
- *   specs/resnet8.lua:19  add: add  (fused: + r at the end)
+ *   specs/resnet8.lua:19  add  (fused: + r at the end)
  *   specs/resnet8.lua:19  relu_2: F.relu()  (on each output)
  *   y[n, o, oy, ox] = bias[o] + sum over c < in/groups and taps ky, kx of
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
@@ -1199,7 +1199,7 @@ static void n15_conv2d(const float *restrict x, float *restrict y) {
   }
 }
 
-/* n17_conv2d: [1, 16, 32, 32] -> [1, 32, 16, 16]
+/* n17_conv2d: [1, 16, 32, 32], [1, 32, 16, 16] -> [1, 32, 16, 16]
  *   specs/resnet8.lua:19  stacks.1.shortcut: Conv2d(16, 32, 1, stride=2)
  *     (built at line 12)
  *   specs/resnet8.lua:19  add_1: add  (fused: + r at the end)
@@ -1602,7 +1602,7 @@ static void n23_conv2d(const float *restrict x, float *restrict y) {
   }
 }
 
-/* n25_conv2d: [1, 32, 16, 16] -> [1, 64, 8, 8]
+/* n25_conv2d: [1, 32, 16, 16], [1, 64, 8, 8] -> [1, 64, 8, 8]
  *   specs/resnet8.lua:19  stacks.2.shortcut: Conv2d(32, 64, 1, stride=2)
  *     (built at line 12)
  *   specs/resnet8.lua:19  add_2: add  (fused: + r at the end)

@@ -507,8 +507,8 @@ static void n10_conv2d(const float *restrict x, float *restrict y) {
   }
 }
 
-/* n12_mul: [1, 64, 1, 1] -> [1, 64, 14, 14]
- *   specs/se_block.lua:16  mul: mul
+/* n12_mul: [1, 64, 1, 1], [1, 64, 14, 14] -> [1, 64, 14, 14]
+ *   specs/se_block.lua:16  mul
  *   y[i] = a[i] * b[i], broadcast as PyTorch does
  */
 static void n12_mul(const float *x0, const float *x1, float *y) {
@@ -597,12 +597,12 @@ MC_INLINE void n13_conv2d_tile16(const float *restrict xg, const float *restrict
   #endif
 }
 
-/* n13_conv2d: [1, 64, 14, 14] -> [1, 16, 14, 14]
+/* n13_conv2d: [1, 64, 14, 14], [1, 16, 14, 14] -> [1, 16, 14, 14]
  *   specs/se_block.lua:35  project.0: Conv2d(64, 16, 1, bias=False)
  *     (built at line 30)
  *   specs/se_block.lua:35  project.1: BatchNorm2d(16)  (folded into the weights)
  *     (built at line 31)
- *   specs/se_block.lua:35  add: add  (fused: + r at the end)
+ *   specs/se_block.lua:35  add  (fused: + r at the end)
  *   y[n, o, oy, ox] = bias[o] + sum over c < in/groups and taps ky, kx of
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]

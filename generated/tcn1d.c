@@ -288,10 +288,10 @@ static void n5_conv1d(const float *restrict x, float *restrict y) {
   }
 }
 
-/* n7_conv1d: [1, 9, 128] -> [1, 16, 128]
+/* n7_conv1d: [1, 9, 128], [1, 16, 128] -> [1, 16, 128]
  *   specs/tcn1d.lua:16  blocks.0.downsample: Conv1d(9, 16, 1)
  *     (built at line 11)
- *   specs/tcn1d.lua:17  add: add  (fused: + r at the end)
+ *   specs/tcn1d.lua:17  add  (fused: + r at the end)
  *   specs/tcn1d.lua:17  relu_2: F.relu()  (on each output)
  *   y[n, o, t] = bias[o] + sum over c < in/groups and taps k of weight[o,
  *       c, k] * x[n, group(o) * in/groups + c, t * s + k * d - p]
@@ -560,7 +560,7 @@ static void n14_conv1d(const float *restrict x, float *restrict y) {
   }
 }
 
-/* n16_add: [1, 16, 128] -> [1, 16, 128]
+/* n16_add: [1, 16, 128], [1, 16, 128] -> [1, 16, 128]
  *   specs/tcn1d.lua:17  add_1: add
  *   specs/tcn1d.lua:17  relu_5: F.relu()  (on each output)
  *   y[i] = a[i] + b[i], broadcast as PyTorch does
@@ -761,7 +761,7 @@ static void n22_conv1d(const float *restrict x, float *restrict y) {
   }
 }
 
-/* n24_add: [1, 16, 128] -> [1, 16, 128]
+/* n24_add: [1, 16, 128], [1, 16, 128] -> [1, 16, 128]
  *   specs/tcn1d.lua:17  add_2: add
  *   specs/tcn1d.lua:17  relu_8: F.relu()  (on each output)
  *   y[i] = a[i] + b[i], broadcast as PyTorch does
