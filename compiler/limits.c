@@ -61,6 +61,9 @@ int64_t limits_code_bytes(const Program *p) {
   int64_t b = CODE_FILE;
   for (int i = 0; i < m->nlayers; i++)
     b = mc_satadd(b, layer_code_bytes(p, &m->layers[i]));
+  for (int i = 0; i < p->nops; i++) /* a tensor op (add, cat, mean): a
+                                       function of a few loops */
+    if (p->ops[i].top) b = mc_satadd(b, CODE_LAYER);
   return b;
 }
 
