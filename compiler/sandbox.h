@@ -94,8 +94,9 @@ typedef struct Dsl {
   Model *m;
 } Dsl;
 
-/* The running spec's DSL state. */
-Dsl *dsl_of(lua_State *L);
+/* The running spec's DSL state (inline: spec.c and trace.c both read it,
+ * and neither depends on the other for it). */
+static inline Dsl *dsl_of(lua_State *L) { return (Dsl *)sb_state(L)->dsl; }
 
 /* trace.c */
 typedef struct Trace {

@@ -23,8 +23,6 @@ typedef struct LuaModel {
   int line;
 } LuaModel;
 
-Dsl *dsl_of(lua_State *L) { return sb_state(L)->dsl; }
-
 /* nn.Conv1d{...}: upvalue 1 is the kind index. */
 static int l_layer(lua_State *L) {
   int kind = (int)lua_tointeger(L, lua_upvalueindex(1));
