@@ -58,6 +58,7 @@ typedef struct Lowering {
   int *tensor; /* node -> tensor id (-1: the model's input) */
   int *op;     /* node -> the op that wrote its tensor (-1: none) */
   int *uses;   /* tensor id + 1 -> reads still to come (and the output's) */
+  char *read;  /* tensor id + 1 -> an op has read it already */
 } Lowering;
 
 static Op *add_op(Lowering *g, const Node *n, int index) {
@@ -81,14 +82,18 @@ static Op *add_op(Lowering *g, const Node *n, int index) {
   g->op[index] = p->nops - 1;
   g->uses = mc_realloc(g->uses, sizeof(int) * (size_t)(p->ntensors + 1));
   g->uses[op->tout + 1] = 0;
+  g->read = mc_realloc(g->read, (size_t)(p->ntensors + 1));
+  g->read[op->tout + 1] = 0;
+  for (int k = 0; k < n->nin; k++) g->read[g->tensor[n->in[k]] + 1] = 1;
   return op;
 }
 
 /* The op whose output node `in` is, if a node reading it can join that op:
- * it is read by this node alone and is not the model's output. */
+ * it is read by this node alone (no op has read it, none will) and is not
+ * the model's output. */
 static Op *joinable(Lowering *g, int in) {
   int t = g->tensor[in], o = g->op[in];
-  if (t < 0 || o < 0 || g->uses[t + 1] != 1) return NULL;
+  if (t < 0 || o < 0 || g->uses[t + 1] != 1 || g->read[t + 1]) return NULL;
   Op *op = &g->p->ops[o];
   if (op->tout != t || op->ncovers >= MC_MAXFUSE + 2) return NULL;
   return op;
@@ -118,6 +123,7 @@ static int fuse_residual(Lowering *g, const Node *n, int index, int reads) {
     op->ins[1] = m->nodes[other].out;
     op->covers[op->ncovers++] = n;
     g->uses[g->tensor[other] + 1]--;
+    g->read[g->tensor[other] + 1] = 1;
     g->uses[op->tout + 1] = reads;
     g->tensor[index] = op->tout;
     g->op[index] = g->op[in];
@@ -129,11 +135,12 @@ static int fuse_residual(Lowering *g, const Node *n, int index, int reads) {
 void lower_graph(Program *p) {
   const Model *m = p->m;
   p->graph = 1;
-  Lowering g = {p, m, NULL, NULL, NULL};
+  Lowering g = {p, m, NULL, NULL, NULL, NULL};
   int nn = m->nnodes;
   g.tensor = mc_alloc(sizeof(int) * (size_t)nn);
   g.op = mc_alloc(sizeof(int) * (size_t)nn);
   g.uses = mc_alloc(sizeof(int));
+  g.read = mc_alloc(1);
   /* which nodes the output depends on */
   char *need = mc_alloc((size_t)nn);
   need[m->output] = 1;
@@ -226,6 +233,7 @@ void lower_graph(Program *p) {
   free(reads);
   free(need);
   free(g.uses);
+  free(g.read);
   free(g.op);
   free(g.tensor);
 }
