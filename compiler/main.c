@@ -238,9 +238,9 @@ static int parse_options(int argc, char **argv, int allowed, Options *o) {
 enum { W_NONE, W_CHECK, W_LOAD };
 
 /* The whole line up to the packed program: load the spec, infer shapes,
- * then the back end (driver.c). Then validate the weights file from its
- * header (W_CHECK, what `check` does) or load and pack its parameters
- * (W_LOAD): the same messages either way. */
+ * then the back end (driver.c): lower, plan, limits, and with W_LOAD the
+ * weights and their packing. W_CHECK validates the weights file from its
+ * header instead (what `check` does): the same messages either way. */
 static int load_model(const Options *o, int weights, Diag *d, Model *m,
                       Program *p) {
   memset(p, 0, sizeof *p);
@@ -377,8 +377,8 @@ static int cmd_run(int argc, char **argv) {
   float *x = NULL, *y = NULL;
   void *ws = NULL;
   int status = 1;
-  if (load_model(&o, W_LOAD, &d, &m, &p) || (x = run_input(&o, &m, &d)) == NULL ||
-      jit_program(&p, &jm, &d))
+  if (load_model(&o, W_LOAD, &d, &m, &p) ||
+      (x = run_input(&o, &m, &d)) == NULL || jit_program(&p, &jm, &d))
     goto done;
   Shape out = m.nodes[m.output].out; /* what forward returned */
   y = mc_alloc(sizeof(float) * (size_t)jm.g.output_numel);

@@ -325,7 +325,8 @@ typedef enum {
   FAM_SOFTMAX,   /* Softmax, LogSoftmax */
   FAM_ACT,       /* elementwise activations */
   FAM_NOOP,      /* Flatten, Dropout, Identity */
-  FAM_PAD,       /* the padding layers */
+  FAM_PAD,       /* ZeroPad, ConstantPad, ReflectionPad, ReplicationPad
+                    1d/2d: LayerArgs.pad_mode says which */
 } KindFamily;
 
 /* Flags of a kind (LayerKind.flags). */

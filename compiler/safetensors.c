@@ -744,7 +744,7 @@ done:
 static void ents_free(Ents *es) {
   size_t i;
   for (i = 0; i < es->n; i++) {
-    free(es->v[i].t.name);
+    free((char *)es->v[i].t.name);
     free(es->v[i].t.data);
   }
   free(es->v);
@@ -910,7 +910,7 @@ static int take_tensors(Ents *es, StFile *out, char *err, size_t errlen) {
   if (out->tensors == NULL) return seterr(err, errlen, "out of memory");
   for (i = 0; i < es->n; i++) {
     if (es->v[i].drop) {
-      free(es->v[i].t.name);
+      free((char *)es->v[i].t.name);
     } else {
       out->tensors[n++] = es->v[i].t;
     }
@@ -1091,7 +1091,7 @@ const StTensor *st_find(const StFile *f, const char *name) {
 void st_free(StFile *f) {
   int i;
   for (i = 0; i < f->count; i++) {
-    free(f->tensors[i].name);
+    free((char *)f->tensors[i].name);
     free(f->tensors[i].data);
   }
   free(f->tensors);

@@ -30,7 +30,9 @@
 #define ST_MAX_DIMS 8
 
 typedef struct StTensor {
-  char *name;                 /* NUL-terminated UTF-8, no embedded NUL */
+  const char *name;           /* NUL-terminated UTF-8, no embedded NUL
+                                 (malloc'd by st_load, the caller's for
+                                 st_save) */
   int ndim;                   /* 0 (a scalar) .. ST_MAX_DIMS */
   int64_t shape[ST_MAX_DIMS]; /* shape[0..ndim-1] */
   float *data;                /* float32, converted; never NULL after load */

@@ -94,8 +94,8 @@ typedef struct Dsl {
   Model *m;
 } Dsl;
 
-/* The running spec's DSL state (inline: spec.c and trace.c both read it,
- * and neither depends on the other for it). */
+/* The running spec's DSL state (spec.c's; trace.c reads it too, so it is
+ * here rather than in either: neither file calls the other back). */
 static inline Dsl *dsl_of(lua_State *L) { return (Dsl *)sb_state(L)->dsl; }
 
 /* trace.c */

@@ -23,6 +23,7 @@ typedef struct LuaModel {
   int line;
 } LuaModel;
 
+
 /* nn.Conv1d{...}: upvalue 1 is the kind index. */
 static int l_layer(lua_State *L) {
   int kind = (int)lua_tointeger(L, lua_upvalueindex(1));

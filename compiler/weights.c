@@ -25,19 +25,19 @@ static char *spec_relative(const Model *m, const char *path) {
  * shapes from its arguments alone, as its constructor makes them. */
 static void spare_params(Layer *l) {
   const LayerArgs *a = &l->a;
-  KindFamily fam = l->kind->family;
-  if (fam == FAM_CONV) {
+  KindFamily f = l->kind->family;
+  if (f == FAM_CONV) {
     int64_t w[2 + 3] = {a->out, a->groups > 0 ? a->in / a->groups : a->in};
     const ArgVal *k = &l->arg[2]; /* kernel_size, as bound */
     for (int i = 0; i < l->kind->nsp; i++)
       w[2 + i] = k->i[i < k->n ? i : 0];
     layer_set_param(l, P_WEIGHT, 2 + l->kind->nsp, w);
     if (a->bias) layer_set_param(l, P_BIAS, 1, &a->out);
-  } else if (fam == FAM_LINEAR) {
+  } else if (f == FAM_LINEAR) {
     int64_t w[2] = {a->out, a->in};
     layer_set_param(l, P_WEIGHT, 2, w);
     if (a->bias) layer_set_param(l, P_BIAS, 1, &a->out);
-  } else if (fam == FAM_NORM) {
+  } else if (f == FAM_NORM) {
     if (a->affine) {
       layer_set_param(l, P_WEIGHT, 1, &a->in);
       layer_set_param(l, P_BIAS, 1, &a->in);
@@ -74,8 +74,8 @@ static void seeded_init(Model *m) {
     for (int p = 0; p < P_COUNT; p++) {
       Param *pa = &l->param[p];
       if (!pa->used) continue;
-      int64_t k = shape_numel(&pa->shape);
-      pa->data = mc_alloc(sizeof(float) * (size_t)(k > 0 ? k : 1));
+      int64_t numel = shape_numel(&pa->shape);
+      pa->data = mc_alloc(sizeof(float) * (size_t)(numel > 0 ? numel : 1));
     }
     if (l->kind->flags & KF_INIT_KAIMING) {
       Param *w = &l->param[P_WEIGHT], *b = &l->param[P_BIAS];

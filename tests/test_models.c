@@ -7,10 +7,11 @@
  * (tests/fixtures/tiny/, from tools/gen_tiny_fixture.py: models that must
  * all take the vector lowering of compiler/kernels/vec1d.c, which is
  * checked) and of the padding fixture (tests/fixtures/pad/,
- * tools/gen_pad_fixture.py: the padding layers, Hardswish and
- * Hardsigmoid) and of the module fixture (tests/fixtures/modules/,
+ * tools/gen_pad_fixture.py: the padding layers, Hardswish and Hardsigmoid)
+ * and of the module fixture (tests/fixtures/modules/,
  * tools/gen_random_modules.py and gen_module_fixture.py: nn.Module
- * models, most of them branching graphs) goes through spec -> shapes -> weights -> emitted C; the files are compiled
+ * models, most of them branching graphs) goes
+ * through spec -> shapes -> weights -> emitted C; the files are compiled
  * with gcc -Werror into shared objects, loaded, and run:
  *   - the output matches PyTorch within atol 1e-5 + rtol 1e-4;
  *   - the workspace is filled with garbage first, a second run with another

@@ -1,22 +1,24 @@
-/* kernels/pad.c: the padding layers (layers/pad.c), one lowering for
- * both kernel sets: a copy loop through index tables.
+/* kernels/pad.c: the padding layers (ZeroPad, ConstantPad, ReflectionPad,
+ * ReplicationPad 1d/2d) as one copy loop.
  *
  * Each padded dimension gets a table of the input index every output
  * index reads (-1: the constant), computed here with the index rules of
  * PyTorch's reflection and replication kernels; the body is one copy
- * loop. */
+ * loop. The one lowering, naive enough to be the reference too. */
 #include "kernels/kernel.h"
 
 #include <stdlib.h>
 
+enum { PM_CONSTANT, PM_REFLECT, PM_REPLICATE };
+
 /* The input index output j of a dimension of length w reads, or -1. */
 static int64_t pad_src(int mode, int64_t j, int64_t w, int64_t lo) {
   int64_t i0 = lo < 0 ? -lo : 0, o0 = lo > 0 ? lo : 0, ip;
-  if (mode == PAD_ZEROS) {
+  if (mode == PM_CONSTANT) {
     ip = j - lo;
     return ip >= 0 && ip < w ? ip : -1;
   }
-  if (mode == PAD_REFLECT)
+  if (mode == PM_REFLECT)
     ip = j < lo ? 2 * lo - j : j < w + lo ? j : 2 * (w + lo - 1) - j;
   else
     ip = j < lo ? lo : j < w + lo ? j : w + lo - 1;
@@ -25,7 +27,10 @@ static int64_t pad_src(int mode, int64_t j, int64_t w, int64_t lo) {
 
 static void pad_emit(Emit *e, const Op *op) {
   const Layer *l = op->main;
-  int nd = l->a.pad_dims, mode = l->a.pad_mode;
+  int nd = l->a.pad_dims;
+  int mode = l->a.pad_mode == PAD_REFLECT     ? PM_REFLECT
+             : l->a.pad_mode == PAD_REPLICATE ? PM_REPLICATE
+                                              : PM_CONSTANT;
   int first = l->in.n - nd;
   static const char *const var[3] = {"i0", "i1", "i2"};
   int64_t isz = 1, osz = 1;
@@ -62,7 +67,7 @@ static void pad_emit(Emit *e, const Op *op) {
     buf_printf(&cond, "%ssrc%d[%s] < 0", k ? " || " : "", k, var[k]);
   }
   e->depth++;
-  if (mode == PAD_ZEROS)
+  if (mode == PM_CONSTANT)
     em(e, "yp[%s] = %s ? %s : xp[%s];", oidx.s, cond.s, value, idx.s);
   else
     em(e, "yp[%s] = xp[%s];", oidx.s, idx.s);
@@ -79,9 +84,9 @@ static int pad_fits(const Program *p, const Op *op, Target t, char *why,
                     size_t n) {
   (void)p, (void)t;
   if (!op->main || op->main->kind->family != FAM_PAD) return 0;
-  snprintf(why, n, "pad: a copy through index tables");
+  snprintf(why, n, "loops over the output");
   return 1;
 }
 
-const Kernel kernel_pad = {"pad", KERNELS_FAST | KERNELS_REFERENCE, pad_fits,
-                           NULL, NULL, NULL, pad_emit};
+const Kernel kernel_pad = {"pad-copy", KERNELS_FAST | KERNELS_REFERENCE,
+                           pad_fits, NULL, NULL, NULL, pad_emit};

@@ -28,9 +28,11 @@ static PadMode pad_mode(const LayerKind *k) {
  * l->arg[0]; pad_lo/pad_hi are set by pad_shape from it. */
 static int pad_parse(Layer *l, const ArgVal *v, Diag *d) {
   (void)d;
-  l->a.pad_mode = pad_mode(l->kind);
   l->a.pad_value = strncmp(l->kind->name, "ConstantPad", 11) == 0 ? v[1].num
                                                                : 0;
+  /* what the back end reads instead of the name: zeros (a constant) */
+  static const PadMode modes[] = {PAD_ZEROS, PAD_REFLECT, PAD_REPLICATE};
+  l->a.pad_mode = modes[pad_mode(l->kind)];
   return 0;
 }
 
