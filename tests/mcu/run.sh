@@ -36,6 +36,8 @@ cpu_flags() {
     m0) echo "-mcpu=cortex-m0 -mthumb -mfloat-abi=soft" ;;
   esac
 }
+# The --target each CPU's C is built with.
+target() { case $1 in m4) echo cortex-m4 ;; m0) echo cortex-m0 ;; esac; }
 # QEMU's mps2-an385 models a Cortex-M3 (it accepts no other CPU): the M0
 # build, ARMv6-M code, runs there unchanged.
 board() { case $1 in m4) echo mps2-an386 ;; m0) echo mps2-an385 ;; esac; }
@@ -247,27 +249,35 @@ size_of() { awk -v k="${up}_$1" '$1 == "#define" && $2 == k { print $3 }' "$h"; 
 for spec in $SPECS; do
   name=$(basename "$spec" .lua)
   up=$(echo "$name" | tr a-z A-Z)
-  c=generated/$name.c h=generated/$name.h
+  h=generated/$name.h
   nin=$(size_of INPUT_SIZE) nout=$(size_of OUTPUT_SIZE) nws=$(size_of WORKSPACE_SIZE)
   d=$B/$name
   mkdir -p "$d"
-  # The reference: modelc run's own output, and its input.
-  if stale "$d/ref.bin" "$spec" "$MODELC" || stale "$d/input.bin" "$spec" "$B/randin"; then
-    "$MODELC" run "$spec" --random-input 0 --quiet --output "$d/ref.npy" &&
-      tail -c $((4 * nout)) "$d/ref.npy" >"$d/ref.bin" &&
-      "$B/randin" 0 "$nin" "$d/input.bin" || { echo "FAIL: $name: no reference"; fail=1; continue; }
+  if stale "$d/input.bin" "$spec" "$B/randin"; then
+    "$B/randin" 0 "$nin" "$d/input.bin" || { echo "FAIL: $name: no input"; fail=1; continue; }
   fi
   for cpu in $cpus; do
     w=$d/$cpu
-    mkdir -p "$w"
+    mkdir -p "$w/gen"
     cp "$d/input.bin" "$w/input.bin"
+    # The C for this CPU's --target, and the reference: modelc run's
+    # output with the same target.
+    c=$w/gen/$name.c h=$w/gen/$name.h
+    if stale "$c" "$spec" "$MODELC" || stale "$w/ref.bin" "$spec" "$MODELC"; then
+      "$MODELC" build --target "$(target $cpu)" -o "$w/gen" "$spec" >/dev/null &&
+        "$MODELC" run --target "$(target $cpu)" "$spec" --random-input 0 --quiet \
+          --output "$w/ref.npy" &&
+        tail -c $((4 * nout)) "$w/ref.npy" >"$w/ref.bin" ||
+        { echo "FAIL: $name: no C or reference for $(target $cpu)"; fail=1; continue; }
+    fi
+    nws=$(size_of WORKSPACE_SIZE)
     obj=$w/$name.o
     if stale "$obj" "$c" tests/mcu/run.sh; then
       $CC $CFLAGS $SECTIONS $(cpu_flags $cpu) -fstack-usage -fcallgraph-info=su \
         -c "$c" -o "$obj" || { echo "FAIL: $name: $cpu build"; fail=1; continue; }
     fi
     if stale "$w/main.o" tests/mcu/main.c tests/mcu/semihost.h "$h" tests/mcu/run.sh; then
-      $CC $CFLAGS $SECTIONS $(cpu_flags $cpu) -Igenerated -DMODEL=$name -DUMODEL=$up \
+      $CC $CFLAGS $SECTIONS $(cpu_flags $cpu) -I"$w/gen" -DMODEL=$name -DUMODEL=$up \
         -DMODEL_H="\"$name.h\"" -c tests/mcu/main.c -o "$w/main.o" || { fail=1; continue; }
     fi
     # Weights that do not fit the 4 MB that stand for flash (with room
@@ -291,10 +301,10 @@ for spec in $SPECS; do
       echo "FAIL: $name on $cpu ($(board $cpu)): exit status $st"
       sed 's/^/  /' "$w/console.log"; fail=1; continue
     fi
-    if ! cmp -s "$w/output.bin" "$d/ref.bin"; then
+    if ! cmp -s "$w/output.bin" "$w/ref.bin"; then
       echo "FAIL: $name on $cpu: the output differs from modelc run's"
       i=$(cmp "$w/output.bin" "$d/ref.bin" | awk '{ sub(/,/, "", $5); print int(($5 - 1) / 4) }')
-      echo "  first at output[$i]: 0x$(od -An -tx4 -j $((4 * i)) -N4 "$w/output.bin" | tr -d " "), modelc run gives 0x$(od -An -tx4 -j $((4 * i)) -N4 "$d/ref.bin" | tr -d " ")"
+      echo "  first at output[$i]: 0x$(od -An -tx4 -j $((4 * i)) -N4 "$w/output.bin" | tr -d " "), modelc run gives 0x$(od -An -tx4 -j $((4 * i)) -N4 "$w/ref.bin" | tr -d " ")"
       fail=1; continue
     fi
     if [ "$mode" = bench ]; then
