@@ -1,17 +1,22 @@
 #!/bin/sh
 # tests/mcu/run.sh: the example models on Cortex-M under QEMU.
 #
-#   sh tests/mcu/run.sh test    make test-mcu: every spec's generated C
-#                               built for Cortex-M4F (mps2-an386) and
-#                               Cortex-M0 (mps2-an385), run with
+#   sh tests/mcu/run.sh test    make test-mcu: every spec's C, built with
+#                               `modelc build --target cortex-m4` for
+#                               Cortex-M4F (mps2-an386), `--target
+#                               cortex-m0` for Cortex-M0 (mps2-an385) and
+#                               the generic C for both, run with
 #                               semihosting on the input of `modelc run
 #                               SPEC --random-input 0` and compared bit
-#                               for bit with `modelc run`'s output; a
+#                               for bit with `modelc run --target` the
+#                               same target's output; a
 #                               second call on a dirty workspace and the
 #                               input untouched are checked by main.c.
 #                               Prints flash, RAM and stack per model.
 #   sh tests/mcu/run.sh bench   make bench-mcu: instructions per inference
-#                               and per MAC on Cortex-M4F, counted by the
+#                               and per MAC on Cortex-M4F of the C of
+#                               --target cortex-m4 (MCU_BENCH_CPUS="m4 g4
+#                               m0 g0": which runs), counted by the
 #                               QEMU plugin tools/qemu_icount.c.
 #
 # Both first check the plugin against loops of known length. The Makefile
@@ -30,17 +35,19 @@ SECTIONS="-ffunction-sections -fdata-sections"
 FLASH_BYTES=$((4 * 1024 * 1024))
 QEMU_TIMEOUT=120 # seconds per run; the slowest takes about 10
 
+# A run is a core and a --target: m4 and m0 build with --target
+# cortex-m4 and cortex-m0, g4 and g0 the generic C (what generated/
+# holds) for the same two cores.
 cpu_flags() {
   case $1 in
-    m4) echo "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard" ;;
-    m0) echo "-mcpu=cortex-m0 -mthumb -mfloat-abi=soft" ;;
+    m4|g4) echo "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard" ;;
+    m0|g0) echo "-mcpu=cortex-m0 -mthumb -mfloat-abi=soft" ;;
   esac
 }
-# The --target each CPU's C is built with.
-target() { case $1 in m4) echo cortex-m4 ;; m0) echo cortex-m0 ;; esac; }
 # QEMU's mps2-an385 models a Cortex-M3 (it accepts no other CPU): the M0
 # build, ARMv6-M code, runs there unchanged.
-board() { case $1 in m4) echo mps2-an386 ;; m0) echo mps2-an385 ;; esac; }
+board() { case $1 in m4|g4) echo mps2-an386 ;; m0|g0) echo mps2-an385 ;; esac; }
+target() { case $1 in m4) echo cortex-m4 ;; m0) echo cortex-m0 ;; g4|g0) echo generic ;; esac; }
 
 for tool in $CC qemu-system-arm; do
   command -v $tool >/dev/null 2>&1 || {
@@ -230,9 +237,10 @@ start=$(now_ms)
 echo "mcu: $($CC --version | head -n 1)"
 echo "mcu: $(qemu-system-arm --version | head -n 1)"
 echo "mcu: flags $CFLAGS; M4F (mps2-an386): $(cpu_flags m4); M0 (mps2-an385): $(cpu_flags m0)"
-cpus="m4 m0"
-[ "$mode" = bench ] && cpus=m4
-for cpu in m4 m0; do prepare $cpu || exit 1; done
+cpus="m4 m0 g4 g0"
+[ "$mode" = bench ] && cpus=${MCU_BENCH_CPUS:-m4}
+for cpu in $cpus; do prepare $cpu || exit 1; done
+[ "$mode" = bench ] && prepare m0
 fail=0
 calibrate || fail=1
 if [ "$mode" = test ]; then selfcheck || fail=1; fi
@@ -310,7 +318,8 @@ for spec in $SPECS; do
     if [ "$mode" = bench ]; then
       n=$(awk '$1 == "icount" && $2 != "total" { print $2; exit }' "$w/icount.log")
       macs=$("$MODELC" check "$spec" | sed -n 's/^total: .*, \([0-9,]*\) MACs$/\1/p' | tr -d ,)
-      awk -v m="$name" -v n="$n" -v k="$macs" \
+      label=$name; [ "$cpus" = m4 ] || label="$name $cpu"
+      awk -v m="$label" -v n="$n" -v k="$macs" \
         'BEGIN { printf "%-19s %14d %12d %10.2f\n", m, n, k, n / k }'
       continue
     fi
@@ -327,7 +336,9 @@ done
 end=$(now_ms)
 echo
 [ "$mode" = test ] && cat <<'EOF2'
-Bytes. text + rodata: the model's code and weights (flash); workspace +
+cpu: m4 and m0 the C of --target cortex-m4 and cortex-m0, g4 and g0 the
+generic C, on the M4F and the M0. Bytes. text + rodata: the model's code
+and weights (flash); workspace +
 data+bss: its RAM (the harness passes the workspace to _forward_ws;
 --gc-sections drops _forward's static copy); io: input and output
 buffers; stack: the deepest -fstack-usage chain of the model's own
