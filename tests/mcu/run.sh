@@ -3,9 +3,10 @@
 #
 #   sh tests/mcu/run.sh test    make test-mcu: every spec's C, built with
 #                               `modelc build --target cortex-m4` for
-#                               Cortex-M4F (mps2-an386), `--target
+#                               Cortex-M4F (mps2-an386), cortex-m7 for
+#                               Cortex-M7 (mps2-an500), `--target
 #                               cortex-m0` for Cortex-M0 (mps2-an385) and
-#                               the generic C for both, run with
+#                               the generic C for the M4F and M0, run with
 #                               semihosting on the input of `modelc run
 #                               SPEC --random-input 0` and compared bit
 #                               for bit with `modelc run --target` the
@@ -35,19 +36,24 @@ SECTIONS="-ffunction-sections -fdata-sections"
 FLASH_BYTES=$((4 * 1024 * 1024))
 QEMU_TIMEOUT=120 # seconds per run; the slowest takes about 10
 
-# A run is a core and a --target: m4 and m0 build with --target
-# cortex-m4 and cortex-m0, g4 and g0 the generic C (what generated/
-# holds) for the same two cores.
+# A run is a core and a --target: m4, m7 and m0 build with --target
+# cortex-m4, cortex-m7 and cortex-m0, g4 and g0 the generic C (what
+# generated/ holds) for the M4F and the M0.
 cpu_flags() {
   case $1 in
     m4|g4) echo "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard" ;;
+    m7) echo "-mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard" ;;
     m0|g0) echo "-mcpu=cortex-m0 -mthumb -mfloat-abi=soft" ;;
   esac
 }
 # QEMU's mps2-an385 models a Cortex-M3 (it accepts no other CPU): the M0
 # build, ARMv6-M code, runs there unchanged.
-board() { case $1 in m4|g4) echo mps2-an386 ;; m0|g0) echo mps2-an385 ;; esac; }
-target() { case $1 in m4) echo cortex-m4 ;; m0) echo cortex-m0 ;; g4|g0) echo generic ;; esac; }
+board() {
+  case $1 in m4|g4) echo mps2-an386 ;; m7) echo mps2-an500 ;; m0|g0) echo mps2-an385 ;; esac
+}
+target() {
+  case $1 in m4) echo cortex-m4 ;; m7) echo cortex-m7 ;; m0) echo cortex-m0 ;; g4|g0) echo generic ;; esac
+}
 
 for tool in $CC qemu-system-arm; do
   command -v $tool >/dev/null 2>&1 || {
@@ -102,8 +108,12 @@ prepare() {
     $CC $CFLAGS $SECTIONS $(cpu_flags "$cpu") -c tests/mcu/startup.c \
       -o "$B/$cpu/startup.o" || return 1
   fi
-  for where in flash psram; do
-    def=; [ $where = psram ] && def=-DWEIGHTS_IN_PSRAM
+  for where in flash psram psram-an500; do
+    def=
+    case $where in
+      psram) def=-DWEIGHTS_IN_PSRAM ;;
+      psram-an500) def="-DWEIGHTS_IN_PSRAM -DPSRAM_ORIGIN=0x60000000" ;;
+    esac
     if stale "$B/mps2-$where.ld" tests/mcu/mps2.ld.S; then
       arm-none-eabi-cpp -P $def tests/mcu/mps2.ld.S -o "$B/mps2-$where.ld" || return 1
     fi
@@ -236,8 +246,8 @@ static_stack() {
 start=$(now_ms)
 echo "mcu: $($CC --version | head -n 1)"
 echo "mcu: $(qemu-system-arm --version | head -n 1)"
-echo "mcu: flags $CFLAGS; M4F (mps2-an386): $(cpu_flags m4); M0 (mps2-an385): $(cpu_flags m0)"
-cpus="m4 m0 g4 g0"
+echo "mcu: flags $CFLAGS; M4F (mps2-an386): $(cpu_flags m4); M7 (mps2-an500): $(cpu_flags m7); M0 (mps2-an385): $(cpu_flags m0)"
+cpus="m4 m7 m0 g4 g0"
 [ "$mode" = bench ] && cpus=${MCU_BENCH_CPUS:-m4}
 for cpu in $cpus; do prepare $cpu || exit 1; done
 [ "$mode" = bench ] && prepare m0
@@ -293,7 +303,9 @@ for spec in $SPECS; do
     set -- $(arm-none-eabi-size -A "$obj" | awk '$1 ~ /^\.(text|rodata)/ { n += $2 } END { print n }')
     where=flash
     [ "$1" -gt $((FLASH_BYTES - 256 * 1024)) ] && where=psram
-    link $cpu "$w" "$w/$name.elf" "$B/mps2-$where.ld" "$w/main.o" "$obj" ||
+    ld=$B/mps2-$where.ld
+    [ $where = psram ] && [ "$(board $cpu)" = mps2-an500 ] && ld=$B/mps2-psram-an500.ld
+    link $cpu "$w" "$w/$name.elf" "$ld" "$w/main.o" "$obj" ||
       { echo "FAIL: $name: $cpu link"; fail=1; continue; }
     rm -f "$w/output.bin"
     t0=$(now_ms)
@@ -336,9 +348,9 @@ done
 end=$(now_ms)
 echo
 [ "$mode" = test ] && cat <<'EOF2'
-cpu: m4 and m0 the C of --target cortex-m4 and cortex-m0, g4 and g0 the
-generic C, on the M4F and the M0. Bytes. text + rodata: the model's code
-and weights (flash); workspace +
+cpu: m4, m7 and m0 the C of --target cortex-m4, cortex-m7 and cortex-m0
+on the M4F, M7 and M0; g4 and g0 the generic C on the M4F and the M0.
+Bytes. text + rodata: the model's code and weights (flash); workspace +
 data+bss: its RAM (the harness passes the workspace to _forward_ws;
 --gc-sections drops _forward's static copy); io: input and output
 buffers; stack: the deepest -fstack-usage chain of the model's own
