@@ -69,14 +69,14 @@ static void lregs_pack(Program *p, Op *op) {
 static void emit_inputs(Emit *e, int64_t nb, int64_t nu, int fma) {
   for (int64_t u = 0; u < nu; u++) {
     em(e, "{");
-    em(e, "const float x = xr[i + %lld];", (long long)u);
+    em(e, "const float xi = xr[i + %lld];", (long long)u);
     Buf s = {0};
     for (int64_t j = 0; j < nb; j++) {
       if (fma)
-        buf_printf(&s, "%sa%lld = fmaf(w[%lld], x, a%lld);", j ? " " : "",
+        buf_printf(&s, "%sa%lld = fmaf(w[%lld], xi, a%lld);", j ? " " : "",
                    (long long)j, (long long)(u * nb + j), (long long)j);
       else
-        buf_printf(&s, "%sa%lld += w[%lld] * x;", j ? " " : "", (long long)j,
+        buf_printf(&s, "%sa%lld += w[%lld] * xi;", j ? " " : "", (long long)j,
                    (long long)(u * nb + j));
     }
     em(e, "%s", s.s);
