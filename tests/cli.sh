@@ -99,6 +99,11 @@ expect 0 '^  input -> l0 \[label="\[2, 1, 10\]"\];$' out -- graph specs/seed_cnn
 expect 0 '' out -- graph specs/seed_cnn1d.lua -o "$tmp/g.dot"
 expect 2 "cannot tell the format of 'g.jpg'" err -- graph specs/seed_cnn1d.lua -o g.jpg
 [ -f "$tmp/gen/seed_cnn1d.c" ] && [ -f "$tmp/gen/seed_cnn1d.h" ] || { echo "FAIL: build wrote no files"; fail=$((fail + 1)); }
+# A target's C says which target it is for and which run it matches.
+grep -q '^ \*   target     cortex-m4 (modelc build --target cortex-m4): its tiles call fmaf$' "$tmp/m4/lenet5.c" &&
+  grep -q '^ \* Results are bit for bit those of `modelc run --target cortex-m4` when the$' "$tmp/m4/lenet5.c" &&
+  ! grep -q 'target     ' "$tmp/gen/seed_cnn1d.c" ||
+  { echo "FAIL: the header of a cortex-m4 build does not name its target"; fail=$((fail + 1)); }
 grep -q '^digraph "seed_cnn1d"' "$tmp/g.dot" || { echo "FAIL: graph -o g.dot"; fail=$((fail + 1)); }
 
 # Non-finite weights are constants every compiler folds, tcc included.
