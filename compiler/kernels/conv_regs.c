@@ -65,14 +65,14 @@ static int regs_fits(const Program *p, const Op *op, Target t, char *why,
   return 1;
 }
 
-/* The max pool after a 1-D convolution of one sample, windows of 2 or 4
+/* The max pool after a 1-D convolution, windows of 2 or 4
  * side by side (kernel = stride), every output interior: each tile takes
  * its windows' max of the activated accumulators and stores only that.
  * Returns the pool's window length, or 0 if it does not fuse. */
 static int64_t pool_window(const Op *op, const Op *next) {
   ConvDims cd;
   conv_dims(op->main, &cd);
-  if (cd.nsp != 1 || cd.n != 1 || !next->main || next->nact ||
+  if (cd.nsp != 1 || !next->main || next->nact ||
       next->main->kind->family != FAM_MAXPOOL || next->main->kind->nsp != 1)
     return 0;
   Geo g;
@@ -80,9 +80,10 @@ static int64_t pool_window(const Op *op, const Op *next) {
   PoolDims pd;
   pool_dims(next->main, &pd);
   int64_t k = pd.t.K[0];
-  if (g.border || g.OW < REGS_NP || (k != 2 && k != 4) || pd.t.S[0] != k ||
-      pd.t.D[0] != 1 || pd.t.P[0] != 0 || pd.t.O[0] != g.OW / k ||
-      pd.planes != cd.oc)
+  /* tiles of 4 positions (or one tile of all, fewer) start windows */
+  if (g.border || (k != 2 && k != 4) || pd.t.S[0] != k || pd.t.D[0] != 1 ||
+      pd.t.P[0] != 0 || pd.t.O[0] != g.OW / k || pd.t.O[0] < 1 ||
+      pd.planes != cd.n * cd.oc)
     return 0;
   return k;
 }
@@ -241,8 +242,12 @@ static void emit_tile(Emit *e, const Op *op, const ConvDims *cd,
   if (op->pooled) { /* the windows' max of the activated outputs */
     int64_t k = pool_window(op, op + 1), po = g->OW / k;
     em_use(e, EH_MAXF);
-    em(e, "float *yt = yn + (o0 * %lld + ox / %lld);", (long long)po,
-       (long long)k);
+    if (cd->n > 1) /* conv_open's yn steps by the unpooled sample */
+      em(e, "float *yt = y + (n * %lld + o0 * %lld + ox / %lld);",
+         (long long)(cd->oc * po), (long long)po, (long long)k);
+    else
+      em(e, "float *yt = yn + (o0 * %lld + ox / %lld);", (long long)po,
+         (long long)k);
     for (int64_t i = 0; i < nc; i++)
       for (int64_t q = 0; q < np / k; q++) {
         Buf m = {0};
@@ -322,6 +327,9 @@ static void regs_emit(Emit *e, const Op *op) {
   int64_t rem = cd.ocg % nc, per = cd.icg * cd.ksz;
   cd.ocb = nc;
   conv_open(e, op, &cd);
+  if (op->pooled && cd.n > 1)
+    em(e, "(void)yn; /* the tiles store the pooled sample at y + n * %lld */",
+       (long long)(cd.oc * (g.OW / pool_window(op, op + 1))));
   em_for(e, "g", cd.groups, "group");
   em(e, "const float *xg = xp + g * %lld;", (long long)(cd.icg * cd.xsz));
   em_for(e, "ob", nfull, "block of output channels");
