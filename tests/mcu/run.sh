@@ -332,7 +332,7 @@ for spec in $SPECS; do
       macs=$("$MODELC" check "$spec" | sed -n 's/^total: .*, \([0-9,]*\) MACs$/\1/p' | tr -d ,)
       label=$name; [ "$cpus" = m4 ] || label="$name $cpu"
       awk -v m="$label" -v n="$n" -v k="$macs" \
-        'BEGIN { printf "%-19s %14d %12d %10.2f\n", m, n, k, n / k }'
+        'BEGIN { printf "%-19s %14.0f %12.0f %10.2f\n", m, n, k, n / k }'
       continue
     fi
     set -- $(model_sizes "$w/$name.map" "$obj")
