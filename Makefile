@@ -12,11 +12,13 @@
 #                    core; never part of make test (see BENCHMARKS.md)
 #   make fuzz [FUZZ_SECONDS=30]  build the libFuzzer targets with clang and
 #                    run each for FUZZ_SECONDS (see fuzz/README.md)
-#   make test-mcu    every spec's generated C on Cortex-M4F and M0 under QEMU,
+#   make test-mcu    every spec's C for --target cortex-m4, cortex-m7,
+#                    cortex-m0 and generic on Cortex-M4F, M7 and M0 under QEMU,
 #                    bit for bit against modelc run (part of make test when
 #                    arm-none-eabi-gcc and qemu-system-arm are installed)
-#   make bench-mcu   instructions per inference and per MAC on Cortex-M4F,
-#                    counted in QEMU (see BENCHMARKS.md)
+#   make bench-mcu   instructions per inference and per MAC on Cortex-M4F of
+#                    the C of --target cortex-m4, counted in QEMU (see
+#                    BENCHMARKS.md; MCU_BENCH_CPUS="m4 g4 m0 g0" for more)
 
 CC      ?= cc
 OPT     ?= -O2 -g

@@ -312,16 +312,28 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
   em(&e, " *   output     %s", outs);
   em(&e, " *   workspace  %lld bytes", (long long)p.workspace_bytes);
   em(&e, " *   weights    %s", src);
+  if (p.target != TARGET_GENERIC)
+    em(&e, " *   target     %s (modelc build --target %s)%s",
+       target_names[p.target], target_names[p.target],
+       target_has_fma(p.target) ? ": its tiles call fmaf" : "");
   em(&e, " *");
   em(&e, " * Standalone C99: compile with any C compiler and link with libm.");
   em(&e, " * %s_forward uses a static workspace; %s_forward_ws takes the "
      "caller's", m->name, m->name);
   em(&e, " * (%s_WORKSPACE_SIZE bytes, float-aligned) and is reentrant.", up);
   em(&e, " *");
-  em(&e, " * Results are bit for bit those of `modelc run` when the compiler "
-     "does not");
-  em(&e, " * contract a * b + c into fused multiply-adds on its own: gcc with "
-     "-std=c99");
+  if (p.target != TARGET_GENERIC)
+    em(&e, " * Results are bit for bit those of `modelc run --target %s` "
+       "when the", target_names[p.target]);
+  else
+    em(&e, " * Results are bit for bit those of `modelc run` when the "
+       "compiler does not");
+  if (p.target != TARGET_GENERIC)
+    em(&e, " * compiler does not contract a * b + c on its own: gcc with "
+       "-std=c99");
+  else
+    em(&e, " * contract a * b + c into fused multiply-adds on its own: gcc "
+       "with -std=c99");
   em(&e, " * or -ffp-contract=off, clang with -ffp-contract=off. -ffast-math "
      "breaks NaN");
   em(&e, " * and infinity handling and is refused.");

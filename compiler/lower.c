@@ -49,7 +49,12 @@ static void name_op(Op *op, int index) {
   op->fname[n] = 0;
 }
 
-const char *const target_names[TARGET_COUNT] = {"generic"};
+const char *const target_names[TARGET_COUNT] = {"generic", "cortex-m4",
+                                                "cortex-m7", "cortex-m0"};
+
+int target_has_fma(Target t) {
+  return t == TARGET_CORTEX_M4 || t == TARGET_CORTEX_M7;
+}
 const char *const kernel_set_names[3] = {NULL, "fast", "reference"};
 
 int mc_lower_runs;
@@ -70,6 +75,18 @@ static void decide(Program *p) {
     op->scratch = op->kernel->scratch ? op->kernel->scratch(op) : 0;
     op->out_bytes =
         round64(mc_satmul(shape_numel(&op->out), (int64_t)sizeof(float)));
+    char also[128];
+    if (i + 1 < p->nops && kernel_fuses(p, op, op + 1, also, sizeof also)) {
+      Op *next = op + 1; /* computed by op: no kernel of its own */
+      size_t at = strlen(op->why);
+      snprintf(op->why + at, sizeof op->why - at, "; %s", also);
+      snprintf(next->why, sizeof next->why, "fused into %s", op->fname);
+      op->pooled = 1;
+      next->fused = 1;
+      next->out_bytes =
+          round64(mc_satmul(shape_numel(&next->out), (int64_t)sizeof(float)));
+      i++;
+    }
   }
 }
 

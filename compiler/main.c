@@ -42,7 +42,8 @@ static const char usage_text[] =
 
 static const char check_help[] =
     "usage: modelc check [--weights FILE] [--max-instructions N] "
-    "[--max-memory MB] SPEC\n"
+    "[--max-memory MB]\n"
+    "                    [--target NAME] SPEC\n"
     "       (and the other --max-* options of modelc --help)\n"
     "\n"
     "Run the spec in the sandbox, infer every layer's output shape with\n"
@@ -51,11 +52,13 @@ static const char check_help[] =
     "the parameter bytes and the activation memory of the generated code.\n"
     "The weights file (the spec's, or --weights FILE) is validated as\n"
     "`build` does (keys, shapes, dtypes, a corrupt file) from its header.\n"
+    "With --target cortex-m4, cortex-m7 or cortex-m0, also the estimated\n"
+    "flash (code and weights) and RAM (workspace, input, output).\n"
     "Errors are reported at the spec's file:line; exit 1.\n";
 
 static const char build_help[] =
     "usage: modelc build [-o DIR] [--weights FILE] [--explain]\n"
-    "                    [--kernels fast|reference] [--target generic] SPEC\n"
+    "                    [--kernels fast|reference] [--target NAME] SPEC\n"
     "\n"
     "Check the spec, load its parameters (inline values, then the weights\n"
     "file, else PyTorch's default init with the spec's seed) and write\n"
@@ -70,13 +73,16 @@ static const char build_help[] =
     "                   each op; reference: a naive one per op kind, to\n"
     "                   check the fast ones against\n"
     "  --target NAME    what the code is for: generic (the default), any C99\n"
-    "                   compiler\n";
+    "                   compiler; cortex-m4, cortex-m7 (register-blocked\n"
+    "                   loops with fmaf for the FPU) or cortex-m0 (no FPU).\n"
+    "                   Every target is portable C99 with the same results\n"
+    "                   as `modelc run --target` the same target\n";
 
 static const char run_help[] =
     "usage: modelc run [--input FILE.npy | --random-input SEED] [--weights "
     "FILE]\n"
     "                  [--output FILE.npy] [--repeat N] [--quiet]\n"
-    "                  [--kernels fast|reference] [--target generic] SPEC\n"
+    "                  [--kernels fast|reference] [--target NAME] SPEC\n"
     "\n"
     "Compile the model's C (what `modelc build` writes) in memory with TinyCC,\n"
     "run it once and print the output tensor as PyTorch prints it.\n"
@@ -90,7 +96,7 @@ static const char run_help[] =
     "  --repeat N           then run N more times and print the median time\n"
     "  --quiet              do not print the tensor\n"
     "  --kernels SET        fast (the default) or reference, as for build\n"
-    "  --target NAME        generic (the default), as for build\n";
+    "  --target NAME        generic (the default) or a cortex-m, as for build\n";
 
 static const char graph_help[] =
     "usage: modelc graph [-o FILE] SPEC\n"
@@ -123,7 +129,7 @@ static int parse_count(const char *s, int64_t lo, int64_t hi, int64_t *out) {
 
 /* Options a command accepts. */
 enum { OPT_OUTDIR = 1, OPT_WEIGHTS = 2, OPT_RUN = 4, OPT_EXPLAIN = 8,
-       OPT_LOWER = 16 };
+       OPT_LOWER = 16, OPT_TARGET = 32 };
 
 typedef struct Options {
   const char *spec;
@@ -168,8 +174,9 @@ static int parse_options(int argc, char **argv, int allowed, Options *o) {
     int takes_value = limit || strcmp(a, "--max-memory") == 0 ||
                       ((allowed & OPT_OUTDIR) && strcmp(a, "-o") == 0) ||
                       ((allowed & OPT_WEIGHTS) && strcmp(a, "--weights") == 0) ||
-                      ((allowed & OPT_LOWER) && (strcmp(a, "--kernels") == 0 ||
-                                                 strcmp(a, "--target") == 0)) ||
+                      ((allowed & OPT_LOWER) && strcmp(a, "--kernels") == 0) ||
+                      ((allowed & (OPT_LOWER | OPT_TARGET)) &&
+                       strcmp(a, "--target") == 0) ||
                       (run && (strcmp(a, "--input") == 0 ||
                                strcmp(a, "--random-input") == 0 ||
                                strcmp(a, "--output") == 0 ||
@@ -202,7 +209,8 @@ static int parse_options(int argc, char **argv, int allowed, Options *o) {
       int t = 0;
       while (t < TARGET_COUNT && strcmp(v, target_names[t]) != 0) t++;
       if (t == TARGET_COUNT)
-        return usage_error("option '--target' takes generic, not '%s'", v);
+        return usage_error("option '--target' takes generic, cortex-m4, "
+                           "cortex-m7 or cortex-m0, not '%s'", v);
       o->target = (Target)t;
     } else if (takes_value && strcmp(a, "--input") == 0) {
       o->input = argv[++i];
@@ -253,7 +261,7 @@ static int load_model(const Options *o, int weights, Diag *d, Model *m,
 
 static int cmd_check(int argc, char **argv) {
   Options o;
-  int r = parse_options(argc, argv, OPT_WEIGHTS, &o);
+  int r = parse_options(argc, argv, OPT_WEIGHTS | OPT_TARGET, &o);
   if (r) return r;
   Diag d = {stderr, {0}, 0, 0};
   Model m;
@@ -261,6 +269,7 @@ static int cmd_check(int argc, char **argv) {
   int status = 1;
   if (load_model(&o, W_CHECK, &d, &m, &p) == 0) {
     check_print(stdout, &m);
+    check_print_target(stdout, &p);
     status = 0;
   }
   program_free(&p);
@@ -312,6 +321,7 @@ static int cmd_build(int argc, char **argv) {
         fputs(x, stdout);
         free(x);
       }
+      check_print_target(stdout, &p);
     }
     free(cpath);
     free(hpath);

@@ -440,9 +440,15 @@ int weights_check(Model *m, const char *path, Diag *d);
  * choices it allows in each kernel's fits() (kernels/). */
 typedef enum {
   TARGET_GENERIC, /* any C99 compiler; AVX2/AVX-512 used where compiled in */
+  TARGET_CORTEX_M4, /* FPv4-SP: 32 single registers, fused multiply-add */
+  TARGET_CORTEX_M7, /* FPv5: the same register file, fused multiply-add */
+  TARGET_CORTEX_M0, /* no FPU: every float operation a library call */
   TARGET_COUNT
 } Target;
 extern const char *const target_names[TARGET_COUNT];
+/* Has the target a single-precision FPU with fused multiply-add (the
+ * cortex-m kernels then call fmaf)? */
+int target_has_fma(Target t);
 
 /* Which set of lowerings to choose from (modelc build --kernels). */
 typedef enum {
@@ -611,6 +617,10 @@ void check_print(FILE *out, const Model *m);
 /* A node's operation as text ("add", "cat(dim=1)", the layer as written),
  * malloc'd. */
 char *node_text(const Model *m, const Node *n);
+/* For a cortex-m target: one line of estimated flash (code and weights)
+ * and RAM (workspace, input, output); nothing for generic. */
+struct Program;
+void check_print_target(FILE *out, const struct Program *p);
 
 /* ------------------------------------------------- writer.c and emit.c */
 

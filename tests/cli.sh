@@ -77,7 +77,18 @@ expect 0 '^l0_conv2d: reference: one output at a time' out -- build specs/lenet5
 expect 0 '^l11_linear: reference: ' out -- build specs/lenet5.lua -o "$tmp/ref" --explain --kernels reference --target generic
 expect 0 '^shape \[2, 2, 2\]' out -- run specs/conv1d_tutorial.lua --kernels reference
 expect 2 "'--kernels' takes fast or reference, not 'slow'" err -- build specs/lenet5.lua --kernels slow
-expect 2 "'--target' takes generic, not 'cortex-m4'" err -- run specs/lenet5.lua --target cortex-m4
+expect 2 "'--target' takes generic, cortex-m4, cortex-m7 or cortex-m0, not 'cortex-m9'" err -- run specs/lenet5.lua --target cortex-m9
+expect 2 "'--target' takes generic, cortex-m4, cortex-m7 or cortex-m0, not 'M4'" err -- build specs/lenet5.lua --target M4
+expect 2 "'--target' takes generic, cortex-m4, cortex-m7 or cortex-m0, not ''" err -- check specs/lenet5.lua --target ''
+expect 2 "option '--target' needs a value" err -- check specs/lenet5.lua --target
+# --target cortex-m*: register tiles, what check and build say it needs.
+expect 0 '^cortex-m4 estimate: flash .*\(code at most about .*, weights at most 241.0 KiB\), RAM 26.1 KiB \(workspace 23.0 KiB, input 3136 B, output 40 B\)$' out -- check specs/lenet5.lua --target cortex-m4
+expect 0 '^cortex-m0 estimate: flash ' out -- build specs/lenet5.lua -o "$tmp/m0" --target cortex-m0
+expect 0 '^l0_conv2d: registers: 4 output channels x 4 positions in 16 float locals, fmaf \(one vfma each\), taps unrolled, over 784 interior outputs$' out -- build specs/lenet5.lua -o "$tmp/m4" --explain --target cortex-m4
+expect 0 '^l0_conv1d: registers: .*acc \+ w \* x \(no FPU\).*; the max pool after it fused' out -- build specs/cnn1d_class.lua -o "$tmp/m0" --explain --target cortex-m0
+expect 0 '^l2_maxpool1d: fused into l0_conv1d$' out -- build specs/cnn1d_class.lua -o "$tmp/m7" --explain --target cortex-m7
+expect 0 '^shape \[2, 2\]$' out -- run specs/seed_cnn1d.lua --target cortex-m4
+expect 0 '^shape \[2, 2\]$' out -- run specs/seed_cnn1d.lua --target cortex-m0
 expect 2 "unknown option '--kernels'" err -- check specs/lenet5.lua --kernels fast
 expect 1 "^$tmp/bad.lua:3: error:" err -- build "$tmp/bad.lua" -o "$tmp/gen"
 expect 2 "unknown option '--input'" err -- build --input x.npy specs/seed_cnn1d.lua
@@ -88,6 +99,11 @@ expect 0 '^  input -> l0 \[label="\[2, 1, 10\]"\];$' out -- graph specs/seed_cnn
 expect 0 '' out -- graph specs/seed_cnn1d.lua -o "$tmp/g.dot"
 expect 2 "cannot tell the format of 'g.jpg'" err -- graph specs/seed_cnn1d.lua -o g.jpg
 [ -f "$tmp/gen/seed_cnn1d.c" ] && [ -f "$tmp/gen/seed_cnn1d.h" ] || { echo "FAIL: build wrote no files"; fail=$((fail + 1)); }
+# A target's C says which target it is for and which run it matches.
+grep -q '^ \*   target     cortex-m4 (modelc build --target cortex-m4): its tiles call fmaf$' "$tmp/m4/lenet5.c" &&
+  grep -q '^ \* Results are bit for bit those of `modelc run --target cortex-m4` when the$' "$tmp/m4/lenet5.c" &&
+  ! grep -q 'target     ' "$tmp/gen/seed_cnn1d.c" ||
+  { echo "FAIL: the header of a cortex-m4 build does not name its target"; fail=$((fail + 1)); }
 grep -q '^digraph "seed_cnn1d"' "$tmp/g.dot" || { echo "FAIL: graph -o g.dot"; fail=$((fail + 1)); }
 
 # A module model: check names each call by its module path or operation.

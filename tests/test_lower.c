@@ -22,56 +22,93 @@ typedef struct Want {
   const char *kernel; /* the kernel lower() must choose */
   const char *why;    /* a piece of its reason */
   KernelSet set;
+  Target target;      /* generic when not given */
 } Want;
 
 static const Want wants[] = {
     /* A small 1-D model: the whole program takes the vector lowering. */
     {"nn.Conv1d{1, 8, 3}, nn.ReLU{}, nn.MaxPool1d{2}, nn.Flatten{}, "
      "nn.Linear{8 * 9, 2}", "{1, 1, 20}", 0, "vec1d",
-     "vector: whole model channels-last", KERNELS_FAST},
+     "vector: whole model channels-last", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv1d{1, 8, 3}, nn.ReLU{}, nn.MaxPool1d{2}, nn.Flatten{}, "
-     "nn.Linear{8 * 9, 2}", "{1, 1, 20}", 1, "vec1d", "fused into l0_conv1d", KERNELS_FAST},
+     "nn.Linear{8 * 9, 2}", "{1, 1, 20}", 1, "vec1d", "fused into l0_conv1d", KERNELS_FAST, TARGET_GENERIC},
     /* Too large for it: the blocked convolution, with its interior. */
     {"nn.Conv1d{16, 32, 5}", "{1, 16, 8000}", 0, "conv-blocked",
-     "blocked: 16 output channels x 16 positions", KERNELS_FAST},
+     "blocked: 16 output channels x 16 positions", KERNELS_FAST, TARGET_GENERIC},
     /* A 2-D convolution with one output channel per group: direct. */
     {"nn.Conv2d{4, 4, 3, groups = 4}", "{1, 4, 40, 40}", 0, "conv-direct",
-     "too few outputs or output channels", KERNELS_FAST},
+     "too few outputs or output channels", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv3d{2, 4, 3}", "{1, 2, 6, 6, 6}", 0, "conv-direct",
-     "the blocked kernel is 1-D and 2-D only", KERNELS_FAST},
+     "the blocked kernel is 1-D and 2-D only", KERNELS_FAST, TARGET_GENERIC},
     /* Linear (too large for the vector lowering): few outputs a dot
      * product each, else an axpy. */
     {"nn.Linear{30000, 10}", "{2, 30000}", 0, "linear-dot",
-     "dot: 10 outputs, each a dot product of 30000", KERNELS_FAST},
+     "dot: 10 outputs, each a dot product of 30000", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Linear{1024, 300}", "{2, 1024}", 0, "linear-axpy",
-     "axpy: each input feature adds its row of 300", KERNELS_FAST},
+     "axpy: each input feature adds its row of 300", KERNELS_FAST, TARGET_GENERIC},
     /* Pools: windows inside the input unroll their taps. */
     {"nn.MaxPool2d{2}", "{1, 3, 32, 32}", 0, "pool-inside",
-     "per output: every window is inside the input", KERNELS_FAST},
+     "per output: every window is inside the input", KERNELS_FAST, TARGET_GENERIC},
     {"nn.MaxPool2d{3, padding = 1}", "{1, 3, 32, 32}", 0, "pool-taps",
-     "loops over the output", KERNELS_FAST},
+     "loops over the output", KERNELS_FAST, TARGET_GENERIC},
     {"nn.AdaptiveAvgPool2d{1}", "{1, 3, 32, 32}", 0, "adaptive-loops",
-     "loops over the output", KERNELS_FAST},
+     "loops over the output", KERNELS_FAST, TARGET_GENERIC},
     /* A BatchNorm with no Conv or Linear before it runs on its own. */
     {"nn.BatchNorm2d{3}", "{2, 3, 8, 8}", 0, "batchnorm-loops",
-     "loops over the output", KERNELS_FAST},
+     "loops over the output", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Softmax{dim = 1}", "{2, 10}", 0, "softmax-loops",
-     "loops over the output", KERNELS_FAST},
+     "loops over the output", KERNELS_FAST, TARGET_GENERIC},
     /* Activations of the model's input, and a model of no-ops. */
-    {"nn.ReLU{}", "{2, 10}", 0, "map", "elementwise", KERNELS_FAST},
-    {"nn.Identity{}", "{2, 10}", 0, "map", "copy", KERNELS_FAST},
+    {"nn.ReLU{}", "{2, 10}", 0, "map", "elementwise", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Identity{}", "{2, 10}", 0, "map", "copy", KERNELS_FAST, TARGET_GENERIC},
     /* --kernels reference: the naive lowering of each kind, the small
      * 1-D model included; the kinds with one lowering keep it. */
     {"nn.Conv1d{1, 8, 3}, nn.ReLU{}, nn.MaxPool1d{2}, nn.Flatten{}, "
      "nn.Linear{8 * 9, 2}", "{1, 1, 20}", 0, "reference-conv",
-     "reference: one output at a time", KERNELS_REFERENCE},
+     "reference: one output at a time", KERNELS_REFERENCE, TARGET_GENERIC},
     {"nn.Conv1d{1, 8, 3}, nn.ReLU{}, nn.MaxPool1d{2}, nn.Flatten{}, "
      "nn.Linear{8 * 9, 2}", "{1, 1, 20}", 1, "reference-pool",
-     "reference: one output at a time over its window", KERNELS_REFERENCE},
+     "reference: one output at a time over its window", KERNELS_REFERENCE, TARGET_GENERIC},
     {"nn.Linear{30000, 10}", "{2, 30000}", 0, "reference-linear",
-     "a sum over the inputs in order", KERNELS_REFERENCE},
+     "a sum over the inputs in order", KERNELS_REFERENCE, TARGET_GENERIC},
     {"nn.Softmax{dim = 1}", "{2, 10}", 0, "softmax-loops",
-     "loops over the output", KERNELS_REFERENCE},
+     "loops over the output", KERNELS_REFERENCE, TARGET_GENERIC},
+    /* --target cortex-m*: no whole-program vector lowering; tiles of 4
+     * channels x 4 positions in scalar locals (16 of FPv4-SP's 32 single
+     * registers), fmaf where there is an FPU, plain float on the M0. */
+    {"nn.Conv1d{1, 8, 3}, nn.ReLU{}, nn.MaxPool1d{2}, nn.Flatten{}, "
+     "nn.Linear{8 * 9, 2}", "{1, 1, 20}", 0, "conv-regs",
+     "registers: 4 output channels x 4 positions in 16 float locals, fmaf "
+     "(one vfma each), taps unrolled, over 18 interior outputs; the max "
+     "pool after it fused", KERNELS_FAST, TARGET_CORTEX_M4},
+    {"nn.Conv1d{1, 8, 3}, nn.ReLU{}, nn.MaxPool1d{2}, nn.Flatten{}, "
+     "nn.Linear{8 * 9, 2}", "{1, 1, 20}", 1, "conv-regs",
+     "fused into l0_conv1d", KERNELS_FAST, TARGET_CORTEX_M4},
+    {"nn.Conv1d{1, 8, 3}, nn.ReLU{}, nn.MaxPool1d{2}, nn.Flatten{}, "
+     "nn.Linear{8 * 9, 2}", "{1, 1, 20}", 2, "linear-regs",
+     "registers: blocks of 2 outputs in float locals, each input loaded "
+     "once, 16 inputs a step unrolled, acc + w * x (no FPU)", KERNELS_FAST,
+     TARGET_CORTEX_M0},
+    {"nn.Conv2d{3, 6, 5}", "{1, 3, 32, 32}", 0, "conv-regs",
+     "4 output channels x 4 positions in 16 float locals, fmaf", KERNELS_FAST,
+     TARGET_CORTEX_M7},
+    /* a long kernel: unrolled in chunks; padding: the border direct */
+    {"nn.Conv1d{1, 8, 80, stride = 16, padding = 8}", "{1, 1, 4000}", 0,
+     "conv-regs", "taps unrolled in chunks, over 245 interior outputs, "
+     "direct loops on the border", KERNELS_FAST, TARGET_CORTEX_M4},
+    /* a pool with overlapping windows is not fused */
+    {"nn.Conv1d{1, 8, 3}, nn.MaxPool1d{3, stride = 1}", "{1, 1, 20}", 1,
+     "pool-inside", "per output", KERNELS_FAST, TARGET_CORTEX_M4},
+    /* no interior output, and 3-D: the direct loops */
+    {"nn.Conv1d{1, 1, 5, padding = 4}", "{1, 1, 3}", 0, "conv-direct",
+     "no output reads only inside the input, as the register tiles need",
+     KERNELS_FAST, TARGET_CORTEX_M4},
+    {"nn.Conv3d{2, 4, 3}", "{1, 2, 6, 6, 6}", 0, "conv-direct",
+     "the register tiles are 1-D and 2-D only", KERNELS_FAST,
+     TARGET_CORTEX_M4},
+    /* the reference set is the same on every target */
+    {"nn.Linear{30000, 10}", "{2, 30000}", 0, "reference-linear",
+     "a sum over the inputs in order", KERNELS_REFERENCE, TARGET_CORTEX_M4},
 };
 
 static void test_lower_chooses_and_says_why(void **state) {
@@ -82,12 +119,15 @@ static void test_lower_chooses_and_says_why(void **state) {
                            w->spec);
     Model m;
     Program p;
-    lower_text(text, TARGET_GENERIC, w->set, &m, &p);
+    lower_text(text, w->target, w->set, &m, &p);
     assert_true(w->op < p.nops);
     const Op *op = &p.ops[w->op];
-    if (strcmp(op->kernel->name, w->kernel) != 0 || !strstr(op->why, w->why))
-      fail_msg("%s: op %d is %s (%s); want %s (%s)", w->spec, w->op,
-               op->kernel->name, op->why, w->kernel, w->why);
+    /* a fused op is computed by the kernel of the op before it */
+    const Kernel *k = op->fused ? op[-1].kernel : op->kernel;
+    if (strcmp(k->name, w->kernel) != 0 || !strstr(op->why, w->why))
+      fail_msg("%s on %s: op %d is %s (%s); want %s (%s)", w->spec,
+               target_names[w->target], w->op, k->name, op->why, w->kernel,
+               w->why);
     program_free(&p);
     model_free(&m);
     free(text);

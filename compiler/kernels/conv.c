@@ -179,7 +179,8 @@ void conv_direct_loops(Emit *e, const Op *op, const ConvDims *cd,
   else
     em(e, "const float *xg = xp;");
   if (packed) { /* where output o's weights are in the blocked layout */
-    int64_t ocb = cd->ocg < CONV_OCB ? cd->ocg : CONV_OCB;
+    int64_t blk = cd->ocb ? cd->ocb : CONV_OCB;
+    int64_t ocb = cd->ocg < blk ? cd->ocg : blk;
     int64_t nfull = cd->ocg / ocb, per = cd->icg * cd->ksz;
     em(e, "const int og = o %% %lld, ob = og / %lld; /* block */",
        (long long)cd->ocg, (long long)ocb);

@@ -24,6 +24,7 @@ typedef struct ConvDims {
    * rows and short rows still fill it; columns ox >= OW are computed and
    * dropped. */
   int wide;
+  int64_t ocb; /* the packed layout's output channels per block (0: CONV_OCB) */
 } ConvDims;
 
 #define CONV_OCB 16 /* output channels per block (blocked) */

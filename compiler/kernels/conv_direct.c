@@ -11,13 +11,20 @@
 
 static int direct_fits(const Program *p, const Op *op, Target t, char *why,
                        size_t n) {
-  (void)p, (void)t;
+  (void)p;
   if (!conv_is(op)) return 0;
-  snprintf(why, n, "direct: %s", op->main->kind->nsp > 2
-           ? "per output channel, each (input channel, tap) over its "
-             "valid outputs; the blocked kernel is 1-D and 2-D only"
-           : "too few outputs or output channels for the blocked "
-             "kernel, or a stride along the rows");
+  int tiles = op->main->kind->nsp <= 2;
+  snprintf(why, n, "direct: %s", !tiles
+           ? (t == TARGET_GENERIC
+              ? "per output channel, each (input channel, tap) over its "
+                "valid outputs; the blocked kernel is 1-D and 2-D only"
+              : "per output channel, each (input channel, tap) over its "
+                "valid outputs; the register tiles are 1-D and 2-D only")
+           : t == TARGET_GENERIC
+           ? "too few outputs or output channels for the blocked "
+             "kernel, or a stride along the rows"
+           : "no output reads only inside the input, as the register "
+             "tiles need");
   return 1;
 }
 

@@ -33,6 +33,15 @@ typedef struct Kernel {
 const Kernel *kernel_choose(const Program *p, const Op *op, char *why,
                             size_t n);
 
+/* kernels/table.c: may op, its kernel chosen, also compute `next` (a
+ * pool) in its own loops? On 1, write into why (n bytes) what the fusion
+ * does; lower.c then marks op pooled and next fused. */
+int kernel_fuses(const Program *p, const Op *op, const Op *next, char *why,
+                 size_t n);
+/* The fusions, one per kernel that has one (table.c lists them). */
+int conv_regs_fuses(const Program *p, const Op *op, const Op *next,
+                    char *why, size_t n);
+
 /* A whole-program lowering (kernels/vec1d.c): if the program fits, decide
  * every op (kernel, views, positions, fused pools) and return 1. */
 int vec1d_decide(Program *p);

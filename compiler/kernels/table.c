@@ -9,10 +9,11 @@ extern const Kernel kernel_map, kernel_conv_blocked, kernel_conv_direct,
     kernel_pool_inside, kernel_pool_taps, kernel_adaptive, kernel_batchnorm,
     kernel_linear_dot, kernel_linear_axpy, kernel_softmax, kernel_ref_conv,
     kernel_ref_linear, kernel_ref_pool, kernel_pad, kernel_binary,
-    kernel_cat, kernel_mean;
+    kernel_cat, kernel_mean, kernel_conv_regs, kernel_linear_regs;
 
 static const Kernel *const kernels[] = {
-    /* the fast ones, best first */
+    /* the fast ones, best first; the cortex-m ones take only those targets */
+    &kernel_conv_regs, &kernel_linear_regs,
     &kernel_conv_blocked, &kernel_conv_direct, &kernel_pool_inside,
     &kernel_pool_taps,    &kernel_linear_dot,  &kernel_linear_axpy,
     /* the naive ones (modelc build --kernels reference) */
@@ -32,4 +33,19 @@ const Kernel *kernel_choose(const Program *p, const Op *op, char *why,
   /* Every op is some kernel's: a missing row is a modelc bug. */
   snprintf(why, n, "no lowering");
   return NULL;
+}
+
+/* The kernels that can compute the op after theirs in the same loops. */
+static const struct {
+  const Kernel *kernel;
+  int (*fuses)(const Program *p, const Op *op, const Op *next, char *why,
+               size_t n);
+} fusions[] = {{&kernel_conv_regs, conv_regs_fuses}};
+
+int kernel_fuses(const Program *p, const Op *op, const Op *next, char *why,
+                 size_t n) {
+  for (size_t i = 0; i < sizeof fusions / sizeof fusions[0]; i++)
+    if (op->kernel == fusions[i].kernel)
+      return fusions[i].fuses(p, op, next, why, n);
+  return 0;
 }

@@ -3,12 +3,16 @@
  * SSRAM at 0 (the part that stands for flash); data, bss and the stack
  * to the 4 MB SSRAM at 0x20000000. With -DWEIGHTS_IN_PSRAM the model's
  * constants (.rodata) go to the 16 MB PSRAM at 0x21000000 instead, for
- * models whose weights do not fit in 4 MB. */
+ * models whose weights do not fit in 4 MB; mps2-an500 (the M7) has its
+ * PSRAM at 0x60000000 (-DPSRAM_ORIGIN=0x60000000). */
+#ifndef PSRAM_ORIGIN
+#define PSRAM_ORIGIN 0x21000000 /* mps2-an385, mps2-an386 */
+#endif
 MEMORY
 {
   FLASH (rx)  : ORIGIN = 0x00000000, LENGTH = 4M
   RAM   (rwx) : ORIGIN = 0x20000000, LENGTH = 4M
-  PSRAM (rx)  : ORIGIN = 0x21000000, LENGTH = 16M
+  PSRAM (rx)  : ORIGIN = PSRAM_ORIGIN, LENGTH = 16M
 }
 #ifdef WEIGHTS_IN_PSRAM
 #define WEIGHTS PSRAM

@@ -1,17 +1,23 @@
 #!/bin/sh
 # tests/mcu/run.sh: the example models on Cortex-M under QEMU.
 #
-#   sh tests/mcu/run.sh test    make test-mcu: every spec's generated C
-#                               built for Cortex-M4F (mps2-an386) and
-#                               Cortex-M0 (mps2-an385), run with
+#   sh tests/mcu/run.sh test    make test-mcu: every spec's C, built with
+#                               `modelc build --target cortex-m4` for
+#                               Cortex-M4F (mps2-an386), cortex-m7 for
+#                               Cortex-M7 (mps2-an500), `--target
+#                               cortex-m0` for Cortex-M0 (mps2-an385) and
+#                               the generic C for the M4F and M0, run with
 #                               semihosting on the input of `modelc run
 #                               SPEC --random-input 0` and compared bit
-#                               for bit with `modelc run`'s output; a
+#                               for bit with `modelc run --target` the
+#                               same target's output; a
 #                               second call on a dirty workspace and the
 #                               input untouched are checked by main.c.
 #                               Prints flash, RAM and stack per model.
 #   sh tests/mcu/run.sh bench   make bench-mcu: instructions per inference
-#                               and per MAC on Cortex-M4F, counted by the
+#                               and per MAC on Cortex-M4F of the C of
+#                               --target cortex-m4 (MCU_BENCH_CPUS="m4 g4
+#                               m0 g0": which runs), counted by the
 #                               QEMU plugin tools/qemu_icount.c.
 #
 # Both first check the plugin against loops of known length. The Makefile
@@ -30,15 +36,24 @@ SECTIONS="-ffunction-sections -fdata-sections"
 FLASH_BYTES=$((4 * 1024 * 1024))
 QEMU_TIMEOUT=120 # seconds per run; the slowest takes about 10
 
+# A run is a core and a --target: m4, m7 and m0 build with --target
+# cortex-m4, cortex-m7 and cortex-m0, g4 and g0 the generic C (what
+# generated/ holds) for the M4F and the M0.
 cpu_flags() {
   case $1 in
-    m4) echo "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard" ;;
-    m0) echo "-mcpu=cortex-m0 -mthumb -mfloat-abi=soft" ;;
+    m4|g4) echo "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard" ;;
+    m7) echo "-mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard" ;;
+    m0|g0) echo "-mcpu=cortex-m0 -mthumb -mfloat-abi=soft" ;;
   esac
 }
 # QEMU's mps2-an385 models a Cortex-M3 (it accepts no other CPU): the M0
 # build, ARMv6-M code, runs there unchanged.
-board() { case $1 in m4) echo mps2-an386 ;; m0) echo mps2-an385 ;; esac; }
+board() {
+  case $1 in m4|g4) echo mps2-an386 ;; m7) echo mps2-an500 ;; m0|g0) echo mps2-an385 ;; esac
+}
+target() {
+  case $1 in m4) echo cortex-m4 ;; m7) echo cortex-m7 ;; m0) echo cortex-m0 ;; g4|g0) echo generic ;; esac
+}
 
 for tool in $CC qemu-system-arm; do
   command -v $tool >/dev/null 2>&1 || {
@@ -93,8 +108,12 @@ prepare() {
     $CC $CFLAGS $SECTIONS $(cpu_flags "$cpu") -c tests/mcu/startup.c \
       -o "$B/$cpu/startup.o" || return 1
   fi
-  for where in flash psram; do
-    def=; [ $where = psram ] && def=-DWEIGHTS_IN_PSRAM
+  for where in flash psram psram-an500; do
+    def=
+    case $where in
+      psram) def=-DWEIGHTS_IN_PSRAM ;;
+      psram-an500) def="-DWEIGHTS_IN_PSRAM -DPSRAM_ORIGIN=0x60000000" ;;
+    esac
     if stale "$B/mps2-$where.ld" tests/mcu/mps2.ld.S; then
       arm-none-eabi-cpp -P $def tests/mcu/mps2.ld.S -o "$B/mps2-$where.ld" || return 1
     fi
@@ -227,10 +246,11 @@ static_stack() {
 start=$(now_ms)
 echo "mcu: $($CC --version | head -n 1)"
 echo "mcu: $(qemu-system-arm --version | head -n 1)"
-echo "mcu: flags $CFLAGS; M4F (mps2-an386): $(cpu_flags m4); M0 (mps2-an385): $(cpu_flags m0)"
-cpus="m4 m0"
-[ "$mode" = bench ] && cpus=m4
-for cpu in m4 m0; do prepare $cpu || exit 1; done
+echo "mcu: flags $CFLAGS; M4F (mps2-an386): $(cpu_flags m4); M7 (mps2-an500): $(cpu_flags m7); M0 (mps2-an385): $(cpu_flags m0)"
+cpus="m4 m7 m0 g4 g0"
+[ "$mode" = bench ] && cpus=${MCU_BENCH_CPUS:-m4}
+for cpu in $cpus; do prepare $cpu || exit 1; done
+[ "$mode" = bench ] && prepare m0
 fail=0
 calibrate || fail=1
 if [ "$mode" = test ]; then selfcheck || fail=1; fi
@@ -247,27 +267,35 @@ size_of() { awk -v k="${up}_$1" '$1 == "#define" && $2 == k { print $3 }' "$h"; 
 for spec in $SPECS; do
   name=$(basename "$spec" .lua)
   up=$(echo "$name" | tr a-z A-Z)
-  c=generated/$name.c h=generated/$name.h
+  h=generated/$name.h
   nin=$(size_of INPUT_SIZE) nout=$(size_of OUTPUT_SIZE) nws=$(size_of WORKSPACE_SIZE)
   d=$B/$name
   mkdir -p "$d"
-  # The reference: modelc run's own output, and its input.
-  if stale "$d/ref.bin" "$spec" "$MODELC" || stale "$d/input.bin" "$spec" "$B/randin"; then
-    "$MODELC" run "$spec" --random-input 0 --quiet --output "$d/ref.npy" &&
-      tail -c $((4 * nout)) "$d/ref.npy" >"$d/ref.bin" &&
-      "$B/randin" 0 "$nin" "$d/input.bin" || { echo "FAIL: $name: no reference"; fail=1; continue; }
+  if stale "$d/input.bin" "$spec" "$B/randin"; then
+    "$B/randin" 0 "$nin" "$d/input.bin" || { echo "FAIL: $name: no input"; fail=1; continue; }
   fi
   for cpu in $cpus; do
     w=$d/$cpu
-    mkdir -p "$w"
+    mkdir -p "$w/gen"
     cp "$d/input.bin" "$w/input.bin"
+    # The C for this CPU's --target, and the reference: modelc run's
+    # output with the same target.
+    c=$w/gen/$name.c h=$w/gen/$name.h
+    if stale "$c" "$spec" "$MODELC" || stale "$w/ref.bin" "$spec" "$MODELC"; then
+      "$MODELC" build --target "$(target $cpu)" -o "$w/gen" "$spec" >/dev/null &&
+        "$MODELC" run --target "$(target $cpu)" "$spec" --random-input 0 --quiet \
+          --output "$w/ref.npy" &&
+        tail -c $((4 * nout)) "$w/ref.npy" >"$w/ref.bin" ||
+        { echo "FAIL: $name: no C or reference for $(target $cpu)"; fail=1; continue; }
+    fi
+    nws=$(size_of WORKSPACE_SIZE)
     obj=$w/$name.o
     if stale "$obj" "$c" tests/mcu/run.sh; then
       $CC $CFLAGS $SECTIONS $(cpu_flags $cpu) -fstack-usage -fcallgraph-info=su \
         -c "$c" -o "$obj" || { echo "FAIL: $name: $cpu build"; fail=1; continue; }
     fi
     if stale "$w/main.o" tests/mcu/main.c tests/mcu/semihost.h "$h" tests/mcu/run.sh; then
-      $CC $CFLAGS $SECTIONS $(cpu_flags $cpu) -Igenerated -DMODEL=$name -DUMODEL=$up \
+      $CC $CFLAGS $SECTIONS $(cpu_flags $cpu) -I"$w/gen" -DMODEL=$name -DUMODEL=$up \
         -DMODEL_H="\"$name.h\"" -c tests/mcu/main.c -o "$w/main.o" || { fail=1; continue; }
     fi
     # Weights that do not fit the 4 MB that stand for flash (with room
@@ -275,7 +303,9 @@ for spec in $SPECS; do
     set -- $(arm-none-eabi-size -A "$obj" | awk '$1 ~ /^\.(text|rodata)/ { n += $2 } END { print n }')
     where=flash
     [ "$1" -gt $((FLASH_BYTES - 256 * 1024)) ] && where=psram
-    link $cpu "$w" "$w/$name.elf" "$B/mps2-$where.ld" "$w/main.o" "$obj" ||
+    ld=$B/mps2-$where.ld
+    [ $where = psram ] && [ "$(board $cpu)" = mps2-an500 ] && ld=$B/mps2-psram-an500.ld
+    link $cpu "$w" "$w/$name.elf" "$ld" "$w/main.o" "$obj" ||
       { echo "FAIL: $name: $cpu link"; fail=1; continue; }
     rm -f "$w/output.bin"
     t0=$(now_ms)
@@ -291,17 +321,18 @@ for spec in $SPECS; do
       echo "FAIL: $name on $cpu ($(board $cpu)): exit status $st"
       sed 's/^/  /' "$w/console.log"; fail=1; continue
     fi
-    if ! cmp -s "$w/output.bin" "$d/ref.bin"; then
+    if ! cmp -s "$w/output.bin" "$w/ref.bin"; then
       echo "FAIL: $name on $cpu: the output differs from modelc run's"
       i=$(cmp "$w/output.bin" "$d/ref.bin" | awk '{ sub(/,/, "", $5); print int(($5 - 1) / 4) }')
-      echo "  first at output[$i]: 0x$(od -An -tx4 -j $((4 * i)) -N4 "$w/output.bin" | tr -d " "), modelc run gives 0x$(od -An -tx4 -j $((4 * i)) -N4 "$d/ref.bin" | tr -d " ")"
+      echo "  first at output[$i]: 0x$(od -An -tx4 -j $((4 * i)) -N4 "$w/output.bin" | tr -d " "), modelc run gives 0x$(od -An -tx4 -j $((4 * i)) -N4 "$w/ref.bin" | tr -d " ")"
       fail=1; continue
     fi
     if [ "$mode" = bench ]; then
       n=$(awk '$1 == "icount" && $2 != "total" { print $2; exit }' "$w/icount.log")
       macs=$("$MODELC" check "$spec" | sed -n 's/^total: .*, \([0-9,]*\) MACs$/\1/p' | tr -d ,)
-      awk -v m="$name" -v n="$n" -v k="$macs" \
-        'BEGIN { printf "%-19s %14d %12d %10.2f\n", m, n, k, n / k }'
+      label=$name; [ "$cpus" = m4 ] || label="$name $cpu"
+      awk -v m="$label" -v n="$n" -v k="$macs" \
+        'BEGIN { printf "%-19s %14.0f %12.0f %10.2f\n", m, n, k, n / k }'
       continue
     fi
     set -- $(model_sizes "$w/$name.map" "$obj")
@@ -317,6 +348,8 @@ done
 end=$(now_ms)
 echo
 [ "$mode" = test ] && cat <<'EOF2'
+cpu: m4, m7 and m0 the C of --target cortex-m4, cortex-m7 and cortex-m0
+on the M4F, M7 and M0; g4 and g0 the generic C on the M4F and the M0.
 Bytes. text + rodata: the model's code and weights (flash); workspace +
 data+bss: its RAM (the harness passes the workspace to _forward_ws;
 --gc-sections drops _forward's static copy); io: input and output
