@@ -40,11 +40,20 @@ static const Want wants[] = {
     {"nn.Conv3d{2, 4, 3}", "{1, 2, 6, 6, 6}", 0, "conv-direct",
      "the blocked kernel is 1-D and 2-D only", KERNELS_FAST},
     /* Linear (too large for the vector lowering): few outputs a dot
-     * product each, else an axpy. */
+     * product each, else an axpy (below 8 rows). */
     {"nn.Linear{30000, 10}", "{2, 30000}", 0, "linear-dot",
      "dot: 10 outputs, each a dot product of 30000", KERNELS_FAST},
     {"nn.Linear{1024, 300}", "{2, 1024}", 0, "linear-axpy",
      "axpy: each input feature adds its row of 300", KERNELS_FAST},
+    /* A batch of 8 or more rows: blocked matrix multiplies, also where
+     * the model is small enough for the vector lowering. */
+    {"nn.Linear{1024, 300}", "{32, 1024}", 0, "linear-gemm",
+     "gemm: 32 rows x 300 outputs in register blocks of 8 x 32",
+     KERNELS_FAST},
+    {"nn.Linear{640, 128}, nn.ReLU{}, nn.Linear{128, 8}", "{32, 640}", 0,
+     "linear-gemm", "gemm: 32 rows x 128 outputs", KERNELS_FAST},
+    {"nn.Linear{640, 128}, nn.ReLU{}, nn.Linear{128, 8}", "{32, 640}", 1,
+     "linear-dot", "dot: 8 outputs", KERNELS_FAST},
     /* Pools: windows inside the input unroll their taps. */
     {"nn.MaxPool2d{2}", "{1, 3, 32, 32}", 0, "pool-inside",
      "per output: every window is inside the input", KERNELS_FAST},
