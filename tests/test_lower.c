@@ -37,6 +37,15 @@ static const Want wants[] = {
     /* A 2-D convolution with one output channel per group: direct. */
     {"nn.Conv2d{4, 4, 3, groups = 4}", "{1, 4, 40, 40}", 0, "conv-direct",
      "too few outputs or output channels", KERNELS_FAST},
+    /* A stride along the rows of a 2-D one: the strided input copied
+     * once, then a matrix multiply; with one output channel per group
+     * still direct. */
+    {"nn.Conv2d{1, 64, {10, 4}, stride = 2, padding = {5, 1}}",
+     "{1, 1, 49, 10}", 0, "conv-im2col",
+     "im2col: the strided input copied once as [40 taps][125 positions]",
+     KERNELS_FAST},
+    {"nn.Conv2d{8, 8, 3, stride = 2, groups = 8}", "{1, 8, 20, 20}", 0,
+     "conv-direct", "too few outputs or output channels", KERNELS_FAST},
     {"nn.Conv3d{2, 4, 3}", "{1, 2, 6, 6, 6}", 0, "conv-direct",
      "the blocked kernel is 1-D and 2-D only", KERNELS_FAST},
     /* Linear (too large for the vector lowering): few outputs a dot

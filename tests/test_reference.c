@@ -1,6 +1,7 @@
 /* test_reference.c: the fast lowerings against the reference ones, with
- * no PyTorch: every example spec, every model fixture and every small 1-D
- * fixture built with `--kernels fast` and `--kernels reference`, both
+ * no PyTorch: every example spec, every model fixture, every small 1-D
+ * fixture and the specs that reach each fast kernel's corners
+ * (tests/fixtures/kernels/) built with `--kernels fast` and `--kernels reference`, both
  * compiled in memory by TinyCC and run on the same randn input, agree
  * within the SPEC's tolerance (1e-5 absolute + 1e-4 relative), NaN for
  * NaN; and where both add in the same order (the direct convolution and
@@ -14,7 +15,8 @@
 #include "torchrand.h"
 
 static const char *const dirs[] = {"specs", "tests/fixtures/models",
-                                   "tests/fixtures/tiny"};
+                                   "tests/fixtures/tiny",
+                                   "tests/fixtures/kernels"};
 
 typedef struct Built {
   Model m;
