@@ -34,9 +34,12 @@ static const Want wants[] = {
     /* Too large for it: the blocked convolution, with its interior. */
     {"nn.Conv1d{16, 32, 5}", "{1, 16, 8000}", 0, "conv-blocked",
      "blocked: 16 output channels x 16 positions", KERNELS_FAST},
-    /* A 2-D convolution with one output channel per group: direct. */
-    {"nn.Conv2d{4, 4, 3, groups = 4}", "{1, 4, 40, 40}", 0, "conv-direct",
-     "too few outputs or output channels", KERNELS_FAST},
+    /* A depthwise convolution: one sum per output over wide rows; with
+     * a stride, the direct loops (below). */
+    {"nn.Conv2d{4, 4, 3, groups = 4}", "{1, 4, 40, 40}", 0, "conv-depthwise",
+     "each output one sum of its 9 taps over rows as wide", KERNELS_FAST},
+    {"nn.Conv1d{4, 4, 5, groups = 4}", "{1, 4, 40}", 0, "conv-depthwise",
+     "each output one sum of its 5 taps", KERNELS_FAST},
     /* A stride along the rows of a 2-D one: the strided input copied
      * once, then a matrix multiply; with one output channel per group
      * still direct. */
