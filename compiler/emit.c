@@ -174,9 +174,10 @@ static void print_array(Buf *b, const OpParam *p) {
 /* The helpers, from runtime/mc_*.h (embedded by tools/embed.c), in the
  * order of EH_*: each is copied as it is into the files that use it. */
 extern const char rt_mc_maxf_h[], rt_mc_fma_h[], rt_mc_unused_h[],
-    rt_mc_avx512_h[], rt_mc_v8_h[];
+    rt_mc_avx512_h[], rt_mc_v8_h[], rt_mc_inline_h[];
 static const char *const helper_text[EH_NHELPERS] = {
-    rt_mc_maxf_h, rt_mc_fma_h, rt_mc_unused_h, rt_mc_avx512_h, rt_mc_v8_h,
+    rt_mc_maxf_h,   rt_mc_fma_h, rt_mc_unused_h,
+    rt_mc_avx512_h, rt_mc_v8_h,  rt_mc_inline_h,
 };
 
 /* The helpers as a compiler given no headers sees them: of each "#if

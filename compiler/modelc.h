@@ -528,8 +528,10 @@ void em_use_act(Emit *e, const Layer *l);
  * ptr[0..n). */
 void em_epilogue(Emit *e, const Op *op, const char *ptr, int64_t n);
 /* Ask for a helper of runtime/ in the generated file: mc_maxf.h, mc_fma.h,
- * mc_unused.h, mc_avx512.h, mc_v8.h (which needs the FMA and unused). */
-enum { EH_MAXF, EH_FMA, EH_UNUSED, EH_AVX512, EH_V8, EH_NHELPERS };
+ * mc_unused.h, mc_avx512.h, mc_v8.h (which needs the FMA and unused),
+ * mc_inline.h. */
+enum { EH_MAXF, EH_FMA, EH_UNUSED, EH_AVX512, EH_V8, EH_INLINE,
+       EH_NHELPERS };
 void em_use(Emit *e, int helper);
 
 typedef struct EmitOptions {

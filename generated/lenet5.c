@@ -80,6 +80,15 @@ static float mc_maxf(float m, float v) {
 #define MC_AVX512 0
 #endif
 
+/* A function written once for readability and called in a hot loop (a
+ * convolution's tile): inlined where the compiler can be told to, so it
+ * costs what the code written out at each call would. */
+#if defined(__GNUC__)
+#define MC_INLINE static inline __attribute__((always_inline))
+#else
+#define MC_INLINE static inline
+#endif
+
 static MC_UNUSED float l1_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
 static MC_UNUSED float l4_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
 static MC_UNUSED float l8_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
@@ -88,7 +97,7 @@ static MC_UNUSED float l10_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU
 /* ---- layers */
 
 /* l0_conv2d's tile: 6 output channels x 16 positions from t0 */
-static void l0_conv2d_tile6(const float *restrict xg, const float *restrict wb,
+MC_INLINE void l0_conv2d_tile6(const float *restrict xg, const float *restrict wb,
     const float *restrict bb, float *restrict yb, int t0) {
   #if MC_AVX512
   __m512 acc[6];
@@ -197,7 +206,7 @@ static void l2_maxpool2d(const float *restrict x, float *restrict y) {
 }
 
 /* l3_conv2d's tile: 16 output channels x 16 positions from t0 */
-static void l3_conv2d_tile16(const float *restrict xg, const float *restrict wb,
+MC_INLINE void l3_conv2d_tile16(const float *restrict xg, const float *restrict wb,
     const float *restrict bb, float *restrict yb, int t0) {
   #if MC_AVX512
   __m512 acc[16];

@@ -61,7 +61,7 @@ static void test_runtime_v8_portable(void **state) {
 static void test_runtime_files_compile_alone(void **state) {
   (void)state;
   const char *files[] = {"mc_maxf.h", "mc_fma.h", "mc_unused.h",
-                         "mc_avx512.h", "mc_v8.h"};
+                         "mc_avx512.h", "mc_v8.h", "mc_inline.h"};
   char dir[] = "/tmp/modelc_runtime_XXXXXX";
   assert_non_null(mkdtemp(dir));
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
@@ -76,6 +76,10 @@ static void test_runtime_files_compile_alone(void **state) {
       if (strcmp(files[i], "mc_maxf.h") == 0)
         fprintf(f, "float f(float a, float b);\n"
                    "float f(float a, float b) { return mc_maxf(a, b); }\n");
+      else if (strcmp(files[i], "mc_inline.h") == 0)
+        fprintf(f, "MC_INLINE float g(float a) { return a + 1.0f; }\n"
+                   "float f(float a);\n"
+                   "float f(float a) { return g(a); }\n");
       else
         fprintf(f, "typedef int unused_t;\n"); /* no empty unit */
       fclose(f);

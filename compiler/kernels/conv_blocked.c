@@ -270,7 +270,8 @@ static char *tile_function(Emit *e, const Op *op, const ConvDims *cd,
   t.depth = 0;
   em(&t, "/* %s's tile: %lld output channels x %d positions from t0%s */",
      op->fname, (long long)width, CONV_TW, row ? " of row oy" : "");
-  em(&t, "static void %s(const float *restrict xg, const float *restrict wb,\n"
+  em_use(&t, EH_INLINE);
+  em(&t, "MC_INLINE void %s(const float *restrict xg, const float *restrict wb,\n"
      "    %sfloat *restrict yb, int t0%s) {", fn,
      bn ? "const float *restrict bb, " : "", row ? ", int oy" : "");
   emit_tile(&t, op, cd, bn, width, CONV_TW);
