@@ -9,9 +9,10 @@
  * rows run one by one in the axpy order. Weights are stored transposed,
  * [in][out], as for axpy. Each output is its bias plus the products in
  * input order on every path, so the paths agree bit for bit where both
- * fuse (or both do not fuse) the multiply-adds. The rows past the last
- * block of 8 and the outputs past the last block of 32 take plain loops
- * in that same order. */
+ * fuse (or both do not fuse) the multiply-adds. The last block of 32
+ * outputs overlaps the one before when the outputs are not a multiple of
+ * 32 (the outputs in both are computed twice, the same way); the rows
+ * past the last block of 8 take the axpy loop. */
 #include "kernels/linear.h"
 
 #include <stdlib.h>
@@ -73,8 +74,15 @@ static void gemm_emit(Emit *e, const Op *op) {
      (long long)rb, R, R);
   em(e, "const float *xb = x + r0 * %lld;", IN);
   em(e, "float *yb = y + r0 * %lld;", OUT);
-  em(e, "for (int o0 = 0; o0 < %lld; o0 += %lld) { /* %lld outputs */",
-     (long long)ob, C, C);
+  if (ob == out) {
+    em(e, "for (int o0 = 0; o0 < %lld; o0 += %lld) { /* %lld outputs */",
+       OUT, C, C);
+  } else { /* the last block overlaps the one before: same sums again */
+    em(e, "for (int b = 0; b < %lld; b++) { /* blocks of %lld outputs */",
+       (long long)(ob / GEMM_COLS + 1), C);
+    em(e, "const int o0 = b < %lld ? b * %lld : %lld;",
+       (long long)(ob / GEMM_COLS), C, OUT - C);
+  }
   em(e, "__m512 acc[%lld][2];", R);
   em(e, "for (int s = 0; s < %lld; s++)", R);
   if (bn)
@@ -95,16 +103,6 @@ static void gemm_emit(Emit *e, const Op *op) {
   em(e, "  for (int h = 0; h < 2; h++) "
      "_mm512_storeu_ps(yb + s * %lld + o0 + 16 * h, acc[s][h]);", OUT);
   em(e, "}");
-  if (ob < out) {
-    em(e, "for (int s = 0; s < %lld; s++) /* the last outputs */", R);
-    em(e, "  for (int o = %lld; o < %lld; o++) {", (long long)ob, OUT);
-    if (bn) em(e, "float sum = %s[o];", bn);
-    else em(e, "float sum = 0.0f;");
-    em(e, "for (int i = 0; i < %lld; i++) sum = MC_FMA(xb[s * %lld + i], "
-       "%s[i * %lld + o], sum);", IN, IN, wn, OUT);
-    em(e, "yb[s * %lld + o] = sum;", OUT);
-    em(e, "}");
-  }
   em(e, "}");
   if (rb < rows) emit_rows(e, wn, bn, rb, rows, in, out, "the last rows");
   em(e, "#else");
