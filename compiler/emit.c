@@ -214,12 +214,17 @@ static void act_function(Emit *e, const Layer *l, int maybe_unused) {
 
 static void print_array(Buf *b, const OpParam *p) {
   buf_printf(b, "static const float %s[%lld] = {\n", p->name, (long long)p->n);
-  for (int64_t i = 0; i < p->n; i++) {
-    char *f = em_float(p->data[i]);
-    int end = i % VALUES_PER_LINE == VALUES_PER_LINE - 1 || i == p->n - 1;
-    buf_printf(b, "%s%s,%s", i % VALUES_PER_LINE ? " " : "  ", f,
-               end ? "\n" : "");
-    free(f);
+  char line[VALUES_PER_LINE * (EM_FLOAT_MAX + 2) + 4];
+  for (int64_t i = 0; i < p->n;) {
+    size_t len = 0;
+    for (int k = 0; k < VALUES_PER_LINE && i < p->n; k++, i++) {
+      line[len++] = ' ';
+      if (k == 0) line[len++] = ' ';
+      len += em_float_to(line + len, p->data[i]);
+      line[len++] = ',';
+    }
+    line[len] = 0;
+    buf_printf(b, "%s\n", line);
   }
   buf_printf(b, "};\n\n");
 }

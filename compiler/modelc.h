@@ -648,6 +648,11 @@ void em_blank(Emit *e); /* an empty line */
 void em_for(Emit *e, const char *v, int64_t n, const char *comment);
 /* A float as a C literal that reads back as the same float ("0.5f"). */
 char *em_float(float x);
+/* em_float into out (EM_FLOAT_MAX bytes), its length returned; fast: no
+ * printf or strtof for normal floats. */
+#define EM_FLOAT_MAX 48
+size_t em_float_to(char *out, float x);
+char *em_float_libc(float x); /* the same text by snprintf and strtof */
 /* A linear index expression: sum of coef[i] * var[i], plus c. */
 typedef struct Lin {
   int n;

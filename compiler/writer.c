@@ -52,16 +52,169 @@ void em_for(Emit *e, const char *v, int64_t n, const char *comment) {
   free(note);
 }
 
-char *em_float(float x) {
-  if (x != x) return mc_strdup("NAN");
+/* floor(i * 2^b * 10^j) into *q, and whether nothing was cut off, in
+ * 64-bit integers; 0 when the numbers would not fit (the caller then
+ * falls back to the C library). */
+static int scale_floor(uint64_t i, int b, int j, uint64_t *q, int *exact) {
+  static const uint64_t pow5[28] = {
+      UINT64_C(1), UINT64_C(5), UINT64_C(25), UINT64_C(125), UINT64_C(625),
+      UINT64_C(3125), UINT64_C(15625), UINT64_C(78125), UINT64_C(390625),
+      UINT64_C(1953125), UINT64_C(9765625), UINT64_C(48828125),
+      UINT64_C(244140625), UINT64_C(1220703125), UINT64_C(6103515625),
+      UINT64_C(30517578125), UINT64_C(152587890625), UINT64_C(762939453125),
+      UINT64_C(3814697265625), UINT64_C(19073486328125),
+      UINT64_C(95367431640625), UINT64_C(476837158203125),
+      UINT64_C(2384185791015625), UINT64_C(11920928955078125),
+      UINT64_C(59604644775390625), UINT64_C(298023223876953125),
+      UINT64_C(1490116119384765625), UINT64_C(7450580596923828125)};
+  if (j > 27 || j < -27) return 0; /* 5^28 does not fit */
+  uint64_t p5 = pow5[j < 0 ? -j : j];
+  if (j >= 0) { /* i * 5^j * 2^(b + j) */
+    if (i > UINT64_MAX / p5) return 0;
+    uint64_t n = i * p5;
+    int s = b + j;
+    if (s >= 0) {
+      if (s >= 64 || n > UINT64_MAX >> s) return 0;
+      *q = n << s, *exact = 1;
+    } else if (-s >= 64) {
+      *q = 0, *exact = n == 0;
+    } else {
+      *q = n >> -s, *exact = (n & ((UINT64_C(1) << -s) - 1)) == 0;
+    }
+    return 1;
+  }
+  int s = b + j; /* i * 2^(b + j) / 5^-j */
+  if (s >= 0) {
+    if (s >= 64 || i > UINT64_MAX >> s) return 0;
+    uint64_t n = i << s;
+    *q = n / p5, *exact = n % p5 == 0;
+  } else {
+    if (-s >= 64 || p5 > UINT64_MAX >> -s) return 0;
+    uint64_t d = p5 << -s;
+    *q = i / d, *exact = i % d == 0;
+  }
+  return 1;
+}
+
+/* What printf's "%.*g" with precision prec prints for a normal float x,
+ * if that reads back as x (strtof rounds to nearest, ties to even):
+ * the digits and their rounding in integers, the read-back test against
+ * the halfway points to x's neighbours. 1 when s holds the text, 0 when
+ * it would not read back, -1 when the numbers do not fit. */
+static int g_exact(float x, int prec, char *s) {
+  uint32_t u;
+  memcpy(&u, &x, sizeof u);
+  int bexp = (int)(u >> 23 & 0xff);
+  uint32_t frac = u & 0x7fffff;
+  if (bexp == 0 || bexp == 0xff) return -1;
+  uint64_t m = frac | UINT32_C(1) << 23; /* x = m * 2^e */
+  int e = bexp - 150;
+  /* In units of 2^(e - 2): x is 4m, its neighbours' halfway points
+   * 4m + 2 and 4m - 2, or 4m - 1 below a power of two. */
+  uint64_t lo = frac == 0 && bexp > 1 ? 4 * m - 1 : 4 * m - 2, hi = 4 * m + 2;
+  int incl = (m & 1) == 0;
+  uint64_t pow_lo = 1;
+  for (int k = 1; k < prec; k++) pow_lo *= 10;
+  uint64_t pow_hi = pow_lo * 10;
+  /* The decimal exponent of the first digit, X: the log's guess, then
+   * checked so that floor(|x| * 10^j) has prec digits. */
+  int X = (int)floor((e + 23) * 0.30102999566398120), j = 0;
+  uint64_t t = 0;
+  int ex = 0;
+  for (int tries = 0;; tries++) {
+    j = prec - 1 - X;
+    if (tries > 3 || !scale_floor(m, e, j, &t, &ex)) return -1;
+    if (t < pow_lo) X--;
+    else if (t >= pow_hi) X++;
+    else break;
+  }
+  uint64_t h; /* floor(2 |x| 10^j): its last bit is the first cut-off half */
+  if (!scale_floor(m, e + 1, j, &h, &ex)) return -1;
+  uint64_t d = h >> 1;
+  if (h & 1) d += !ex || (d & 1); /* above half, or a tie to even */
+  uint64_t lq, hq;
+  int lex, hex;
+  if (!scale_floor(lo, e - 2, j, &lq, &lex) ||
+      !scale_floor(hi, e - 2, j, &hq, &hex))
+    return -1;
+  int above = d > lq || (d == lq && lex && incl);
+  int below = d < hq || (d == hq && (!hex || incl));
+  if (!above || !below) return 0;
+  if (d == pow_hi) d = pow_lo, X++;
+  char dig[24];
+  int n = 0;
+  for (uint64_t v = d; n == 0 || v; v /= 10) dig[n++] = (char)('0' + v % 10);
+  for (int k = 0; k < n / 2; k++) {
+    char c = dig[k];
+    dig[k] = dig[n - 1 - k], dig[n - 1 - k] = c;
+  }
+  while (n > 1 && dig[n - 1] == '0') n--;
+  char *o = s;
+  if (x < 0) *o++ = '-';
+  if (X < -4 || X >= prec) {
+    *o++ = dig[0];
+    if (n > 1) {
+      *o++ = '.';
+      memcpy(o, dig + 1, (size_t)n - 1), o += n - 1;
+    }
+    sprintf(o, "e%c%02d", X < 0 ? '-' : '+', X < 0 ? -X : X);
+  } else if (X >= 0) {
+    for (int k = 0; k <= X; k++) *o++ = k < n ? dig[k] : '0';
+    if (n > X + 1) {
+      *o++ = '.';
+      memcpy(o, dig + X + 1, (size_t)(n - X - 1)), o += n - X - 1;
+    }
+    *o = 0;
+  } else {
+    *o++ = '0', *o++ = '.';
+    for (int k = 0; k < -X - 1; k++) *o++ = '0';
+    memcpy(o, dig, (size_t)n), o += n;
+    *o = 0;
+  }
+  return 1;
+}
+
+size_t em_float_to(char *out, float x) {
+  if (x != x) return (size_t)sprintf(out, "NAN");
   /* TinyCC 0.9.27 rejects -INFINITY in a static initializer ("not
    * constant"); it folds -1.0f / 0.0f, as gcc and clang do. */
-  if (isinf(x)) return mc_strdup(x > 0 ? "INFINITY" : "(-1.0f / 0.0f)");
+  if (isinf(x)) return (size_t)sprintf(out, x > 0 ? "INFINITY" : "(-1.0f / 0.0f)");
   char s[48];
-  /* The shortest form that reads back. A normal float's neighbours are
-   * closer than half a unit in the 6th digit, so %.6g already prints any
-   * shorter form exactly: starting there saves five tries per weight.
-   * Subnormals have fewer bits and start from 1 digit. */
+  /* The shortest "%.*g" from 6 digits on that reads back. A normal
+   * float's neighbours are closer than half a unit in the 6th digit, so
+   * %.6g already prints any shorter form exactly: starting there saves
+   * five tries per weight. Subnormals have fewer bits and start from 1
+   * digit. g_exact prints and checks each try in integers; the C
+   * library's printf and strtof only do what it cannot (subnormals,
+   * magnitudes that do not fit 64 bits). */
+  int prec = fabsf(x) < FLT_MIN ? 1 : 6, r = 0;
+  for (; prec <= 9; prec++)
+    if ((r = g_exact(x, prec, s)) != 0) break;
+  if (r < 0) {
+    for (; prec <= 9; prec++) {
+      snprintf(s, sizeof s, "%.*g", prec, (double)x);
+      if (strtof(s, NULL) == x) break;
+    }
+  }
+  size_t n = strlen(s);
+  if (!strpbrk(s, ".e")) memcpy(s + n, ".0", 2), n += 2;
+  s[n++] = 'f';
+  s[n] = 0;
+  memcpy(out, s, n + 1);
+  return n;
+}
+
+char *em_float(float x) {
+  char s[EM_FLOAT_MAX];
+  em_float_to(s, x);
+  return mc_strdup(s);
+}
+
+/* The C library's way, kept as the reference that tests compare
+ * em_float_to with. */
+char *em_float_libc(float x) {
+  char s[48];
+  if (x != x || isinf(x)) return em_float(x);
   for (int prec = fabsf(x) < FLT_MIN ? 1 : 6; prec <= 9; prec++) {
     snprintf(s, sizeof s, "%.*g", prec, (double)x);
     if (strtof(s, NULL) == x) break;

@@ -4,7 +4,7 @@
 
 #define WIDE_CONV_STACK_INPUT_SIZE 4096 /* floats, shape [1, 256, 16] */
 #define WIDE_CONV_STACK_OUTPUT_SIZE 10 /* floats, shape [1, 10] */
-#define WIDE_CONV_STACK_WORKSPACE_SIZE 32768 /* bytes */
+#define WIDE_CONV_STACK_WORKSPACE_SIZE 53248 /* bytes */
 
 #ifdef __cplusplus
 extern "C" {

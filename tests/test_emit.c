@@ -5,6 +5,7 @@
  * decided as a block before it is printed (em_for). */
 #include "testutil.h"
 
+#include <float.h>
 #include <math.h>
 
 /* The fewest significant digits that read back as x, by brute force. */
@@ -57,6 +58,53 @@ static void test_emit_float_round_trips_shortest(void **state) {
   free(s);
 }
 
+/* The integer printer writes what snprintf("%.*g") and strtof choose,
+ * byte for byte: random bit patterns, values with few bits (exact
+ * decimal ties), both sides of every power of two and of ten, the
+ * subnormals and the largest floats. */
+static void expect_same_as_libc(float x) {
+  char fast[EM_FLOAT_MAX];
+  size_t n = em_float_to(fast, x);
+  char *slow = em_float_libc(x);
+  assert_int_equal(n, strlen(fast));
+  if (strcmp(fast, slow) != 0)
+    fail_msg("%a: wrote %s, the C library %s", (double)x, fast, slow);
+  free(slow);
+}
+
+static void test_emit_float_matches_libc(void **state) {
+  (void)state;
+  uint32_t seed = 12345;
+  for (int i = 0; i < 200000; i++) {
+    seed = seed * 1664525u + 1013904223u;
+    uint32_t bits = seed;
+    if (i % 3 == 1) bits &= 0xffff0000u; /* few bits: ties in %.6g */
+    float x;
+    memcpy(&x, &bits, sizeof x);
+    if (i % 3 == 2) x = (float)((int)(seed >> 8) % 2000001 - 1000000) / 1e6f;
+    if (isfinite(x)) expect_same_as_libc(x);
+  }
+  for (int e = -149; e <= 127; e++) {
+    float p = ldexpf(1.0f, e);
+    expect_same_as_libc(p);
+    expect_same_as_libc(nextafterf(p, 0.0f));
+    expect_same_as_libc(nextafterf(p, INFINITY));
+    expect_same_as_libc(-p);
+  }
+  for (float t = 1e-38f; t < 1e38f; t *= 10.0f) {
+    expect_same_as_libc(t);
+    expect_same_as_libc(nextafterf(t, 0.0f));
+    expect_same_as_libc(nextafterf(t, INFINITY));
+  }
+  expect_same_as_libc(FLT_MAX);
+  expect_same_as_libc(FLT_MIN);
+  expect_same_as_libc(0.0f);
+  expect_same_as_libc(0.5f);
+  expect_same_as_libc(123456.5f);
+  expect_same_as_libc(9999999.0f);
+  expect_same_as_libc(0.000123456789f);
+}
+
 /* Braces indent; the writer prints what it is given, nothing rewritten. */
 static void test_emit_indents_from_braces(void **state) {
   (void)state;
@@ -96,6 +144,7 @@ static void test_emit_for_of_one_is_a_block(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_emit_float_round_trips_shortest),
+      cmocka_unit_test(test_emit_float_matches_libc),
       cmocka_unit_test(test_emit_indents_from_braces),
       cmocka_unit_test(test_emit_for_of_one_is_a_block),
   };

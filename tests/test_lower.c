@@ -35,17 +35,38 @@ static const Want wants[] = {
     /* Too large for it: the blocked convolution, with its interior. */
     {"nn.Conv1d{16, 32, 5}", "{1, 16, 8000}", 0, "conv-blocked",
      "blocked: 16 output channels x 16 positions", KERNELS_FAST, TARGET_GENERIC},
-    /* A 2-D convolution with one output channel per group: direct. */
-    {"nn.Conv2d{4, 4, 3, groups = 4}", "{1, 4, 40, 40}", 0, "conv-direct",
-     "too few outputs or output channels", KERNELS_FAST, TARGET_GENERIC},
+    /* A depthwise convolution: one sum per output over wide rows; with
+     * a stride, the direct loops (below). */
+    {"nn.Conv2d{4, 4, 3, groups = 4}", "{1, 4, 40, 40}", 0, "conv-depthwise",
+     "each output one sum of its 9 taps over rows as wide", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv1d{4, 4, 5, groups = 4}", "{1, 4, 40}", 0, "conv-depthwise",
+     "each output one sum of its 5 taps", KERNELS_FAST, TARGET_GENERIC},
+    /* A stride along the rows of a 2-D one: the strided input copied
+     * once, then a matrix multiply; with one output channel per group
+     * still direct. */
+    {"nn.Conv2d{1, 64, {10, 4}, stride = 2, padding = {5, 1}}",
+     "{1, 1, 49, 10}", 0, "conv-im2col",
+     "im2col: the strided input copied once as [40 taps][125 positions]",
+     KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv2d{8, 8, 3, stride = 2, groups = 8}", "{1, 8, 20, 20}", 0,
+     "conv-direct", "too few outputs or output channels", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv3d{2, 4, 3}", "{1, 2, 6, 6, 6}", 0, "conv-direct",
      "the blocked kernel is 1-D and 2-D only", KERNELS_FAST, TARGET_GENERIC},
     /* Linear (too large for the vector lowering): few outputs a dot
-     * product each, else an axpy. */
+     * product each, else an axpy (below 8 rows). */
     {"nn.Linear{30000, 10}", "{2, 30000}", 0, "linear-dot",
      "dot: 10 outputs, each a dot product of 30000", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Linear{1024, 300}", "{2, 1024}", 0, "linear-axpy",
      "axpy: each input feature adds its row of 300", KERNELS_FAST, TARGET_GENERIC},
+    /* A batch of 8 or more rows: blocked matrix multiplies, also where
+     * the model is small enough for the vector lowering. */
+    {"nn.Linear{1024, 300}", "{32, 1024}", 0, "linear-gemm",
+     "gemm: 32 rows x 300 outputs in register blocks of 8 x 32",
+     KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Linear{640, 128}, nn.ReLU{}, nn.Linear{128, 8}", "{32, 640}", 0,
+     "linear-gemm", "gemm: 32 rows x 128 outputs", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Linear{640, 128}, nn.ReLU{}, nn.Linear{128, 8}", "{32, 640}", 1,
+     "linear-dot", "dot: 8 outputs", KERNELS_FAST, TARGET_GENERIC},
     /* Pools: windows inside the input unroll their taps. */
     {"nn.MaxPool2d{2}", "{1, 3, 32, 32}", 0, "pool-inside",
      "per output: every window is inside the input", KERNELS_FAST, TARGET_GENERIC},

@@ -1,6 +1,7 @@
 /* test_reference.c: the fast lowerings against the reference ones, with
  * no PyTorch: every example spec, model fixture, small 1-D fixture,
- * padding fixture and module model (tests/fixtures/modules), built with
+ * padding fixture, module model (tests/fixtures/modules) and the specs that
+ * reach each fast kernel's corners (tests/fixtures/kernels/), built with
  * `--kernels fast` (for --target generic, cortex-m4 and cortex-m0) and
  * `--kernels reference`, all compiled in memory by
  * TinyCC and run on the same randn input, agree
@@ -18,7 +19,8 @@
 static const char *const dirs[] = {"specs", "tests/fixtures/models",
                                    "tests/fixtures/tiny",
                                    "tests/fixtures/pad",
-                                   "tests/fixtures/modules"};
+                                   "tests/fixtures/modules",
+                                   "tests/fixtures/kernels"};
 
 typedef struct Built {
   Model m;

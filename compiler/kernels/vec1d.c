@@ -118,6 +118,9 @@ static int fits(Program *p, int64_t *batch) {
                     : s->n != 1 || n != 1 || s->d[0] != v.c * v.l)
         return 0;
       if (l->a.in * l->a.out > TINY_MAX_LINEAR) return 0;
+      /* A batch through a wide Linear runs faster as blocked matrix
+       * multiplies (kernels/linear_gemm.c) than sample by sample. */
+      if (n >= 8 && l->a.out >= 32 && l->a.in * l->a.out >= 4096) return 0;
       op->vc = l->a.out;
       op->vl = 1;
     } else {

@@ -1,0 +1,174 @@
+/* kernels/conv_im2col.c: a strided 2-D convolution as a matrix multiply.
+ *
+ * Conv2d with a stride along the rows (which the blocked kernel does not
+ * take), one group and output channels in multiples of 8: per sample, the
+ * input under each tap of each output is first copied into scratch,
+ * tmp[k][p] for tap k = (c, ky, kx) and output position p (0 where the tap
+ * reads padding), so the strided reads happen once; then every block of
+ * 16 (or 8) output channels is a matrix multiply over k, 16 positions at
+ * a time in AVX-512 registers where the compiler targets it, weights
+ * packed [block][k][channel] so each k's weights are contiguous. The
+ * portable path adds each k's row of the copy to an output channel's
+ * plane (loops compilers vectorise). Every output is its bias plus the
+ * products in k order on every path, so the paths agree bit for bit
+ * where both fuse (or both do not fuse) the multiply-adds. */
+#include "kernels/conv.h"
+
+#include <stdlib.h>
+
+#define IM2COL_MAX_FLOATS (1 << 20) /* the copy: 4 MB of scratch at most */
+
+static int64_t block_width(const ConvDims *cd) {
+  return cd->oc % 16 == 0 ? 16 : 8;
+}
+
+static int im2col_fits(const Program *p, const Op *op, Target t, char *why,
+                       size_t n) {
+  (void)p, (void)t;
+  if (!conv_is(op)) return 0;
+  ConvDims cd;
+  conv_dims(op->main, &cd);
+  if (cd.nsp != 2 || cd.t.S[1] < 2 || cd.groups != 1 || cd.padmode ||
+      cd.oc % 8 != 0)
+    return 0;
+  int64_t k = cd.c * cd.ksz, np = cd.osz;
+  if (k * np > IM2COL_MAX_FLOATS) return 0;
+  snprintf(why, n, "im2col: the strided input copied once as [%lld taps]"
+           "[%lld positions], then a matrix multiply in blocks of %lld "
+           "output channels x 16 positions", (long long)k, (long long)np,
+           (long long)block_width(&cd));
+  return 1;
+}
+
+static int64_t im2col_scratch(const Op *op) {
+  ConvDims cd;
+  conv_dims(op->main, &cd);
+  return cd.c * cd.ksz * cd.osz * (int64_t)sizeof(float);
+}
+
+static void im2col_pack(Program *p, Op *op) {
+  (void)p;
+  const Layer *l = op->main;
+  ConvDims cd;
+  conv_dims(l, &cd);
+  float *w, *b;
+  char *scaled, *ws;
+  conv_pack_common(op, &cd, &w, &b, &scaled, &ws);
+  int64_t k = cd.c * cd.ksz, width = block_width(&cd);
+  float *wp = mc_alloc(sizeof(float) * (size_t)(cd.oc * k));
+  for (int64_t o = 0; o < cd.oc; o++)
+    for (int64_t i = 0; i < k; i++)
+      wp[(o / width) * k * width + i * width + o % width] = w[o * k + i];
+  free(w);
+  pack_add(op, "weight", wp, cd.oc * k,
+           mc_format("%s.weight %s%s, packed [out/%lld][in * kernel][%lld]",
+                     l->prefix, ws, scaled, (long long)width,
+                     (long long)width));
+  if (b) pack_add(op, "bias", b, cd.oc, pack_bias_what(op, ""));
+  free(ws);
+  free(scaled);
+}
+
+static void emit_copy(Emit *e, const ConvDims *cd) {
+  long long IH = cd->t.I[0], IW = cd->t.I[1], OH = cd->t.O[0],
+            OW = cd->t.O[1], KH = cd->t.K[0], KW = cd->t.K[1],
+            NP = cd->osz;
+  em(e, "/* tmp[k][p]: the input under tap k = (c, ky, kx) of output p */");
+  em_for(e, "c", cd->c, "input channel");
+  em_for(e, "ky", cd->t.K[0], "tap row");
+  em_for(e, "kx", cd->t.K[1], "tap");
+  em(e, "float *ck = tmp + ((c * %lld + ky) * %lld + kx) * %lld;", KH, KW,
+     NP);
+  static const char *const out[2] = {"oy", "ox"}, *const tap[2] = {"ky", "kx"};
+  char *at[2];
+  for (int i = 0; i < 2; i++) {
+    Lin l = {0};
+    lin_add(&l, out[i], cd->t.S[i]);
+    lin_add(&l, tap[i], cd->t.D[i]);
+    lin_add(&l, NULL, -cd->t.P[i]);
+    at[i] = lin_str(&l);
+  }
+  em(e, "for (int oy = 0; oy < %lld; oy++) {", OH);
+  em(e, "const int iy = %s;", at[0]);
+  em(e, "for (int ox = 0; ox < %lld; ox++) {", OW);
+  em(e, "const int ix = %s;", at[1]);
+  em(e, "ck[oy * %lld + ox] = iy >= 0 && iy < %lld && ix >= 0 && ix < %lld "
+     "? xp[(c * %lld + iy) * %lld + ix] : 0.0f;", OW, IH, IW, IH, IW);
+  free(at[0]);
+  free(at[1]);
+  em(e, "}");
+  em(e, "}");
+  em(e, "}");
+  em(e, "}");
+  em(e, "}");
+}
+
+static void im2col_emit(Emit *e, const Op *op) {
+  ConvDims cd;
+  conv_dims(op->main, &cd);
+  const char *wn = op_array(op, "weight"), *bn = op_array(op, "bias");
+  long long K = cd.c * cd.ksz, NP = cd.osz, W = block_width(&cd),
+            PT = cd.osz / 16 * 16;
+  char *bias = bn ? mc_format("%s[b * %lld + j]", bn, W) : mc_strdup("0.0f");
+  em_use(e, EH_FMA);
+  em_use(e, EH_AVX512);
+  conv_open(e, op, &cd);
+  emit_copy(e, &cd);
+  em(e, "for (int b = 0; b < %lld; b++) { /* blocks of %lld output channels "
+     "*/", (long long)cd.oc / W, W);
+  em(e, "const float *wb = %s + b * %lld;", wn, K * W);
+  em(e, "float *yb = yn + b * %lld;", W * NP);
+  em(e, "#if MC_AVX512");
+  if (PT) {
+    em(e, "for (int t0 = 0; t0 < %lld; t0 += 16) {", PT);
+    em(e, "__m512 acc[%lld];", W);
+    if (bn)
+      em(e, "for (int j = 0; j < %lld; j++) acc[j] = _mm512_set1_ps(%s);", W,
+         bias);
+    else
+      em(e, "for (int j = 0; j < %lld; j++) acc[j] = _mm512_setzero_ps();",
+         W);
+    em(e, "for (int k = 0; k < %lld; k++) {", K);
+    em(e, "const __m512 xv = _mm512_loadu_ps(tmp + k * %lld + t0);", NP);
+    em(e, "const float *wk = wb + k * %lld;", W);
+    em(e, "for (int j = 0; j < %lld; j++)", W);
+    em(e, "  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);");
+    em(e, "}");
+    em(e, "for (int j = 0; j < %lld; j++) _mm512_storeu_ps(yb + j * %lld + "
+       "t0, acc[j]);", W, NP);
+    em(e, "}");
+  }
+  if (PT < NP) {
+    em(e, "for (int t = %lld; t < %lld; t++) { /* the last positions */",
+       PT, NP);
+    em(e, "for (int j = 0; j < %lld; j++) {", W);
+    em(e, "float s = %s;", bias);
+    em(e, "for (int k = 0; k < %lld; k++) s = MC_FMA(wb[k * %lld + j], "
+       "tmp[k * %lld + t], s);", K, W, NP);
+    em(e, "yb[j * %lld + t] = s;", NP);
+    em(e, "}");
+    em(e, "}");
+  }
+  em(e, "#else");
+  em(e, "for (int j = 0; j < %lld; j++) {", W);
+  em(e, "float *yo = yb + j * %lld;", NP);
+  em(e, "const float bj = %s;", bias);
+  em(e, "for (int t = 0; t < %lld; t++) yo[t] = bj;", NP);
+  em(e, "for (int k = 0; k < %lld; k++) {", K);
+  em(e, "const float wk = wb[k * %lld + j];", W);
+  em(e, "const float *ck = tmp + k * %lld;", NP);
+  em(e, "for (int t = 0; t < %lld; t++) yo[t] = MC_FMA(wk, ck[t], yo[t]);",
+     NP);
+  em(e, "}");
+  em(e, "}");
+  em(e, "#endif");
+  em(e, "}");
+  em_epilogue(e, op, "yn", cd.oc * cd.osz);
+  conv_close(e, &cd);
+  free(bias);
+}
+
+const Kernel kernel_conv_im2col = {"conv-im2col",   KERNELS_FAST,
+                                   im2col_fits,     im2col_scratch,
+                                   conv_code_bytes, im2col_pack,
+                                   im2col_emit};
