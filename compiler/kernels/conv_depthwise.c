@@ -45,6 +45,7 @@ static void dw_dims(const Layer *l, DwDims *d) {
 
 static int dw_fits(const Program *p, const Op *op, Target t, char *why,
                    size_t n) {
+  if (t != TARGET_GENERIC) return 0; /* tuned for x86; cortex-m has its own */
   (void)p, (void)t;
   if (!conv_is(op)) return 0;
   const Layer *l = op->main;

@@ -24,6 +24,7 @@ static int64_t block_width(const ConvDims *cd) {
 
 static int im2col_fits(const Program *p, const Op *op, Target t, char *why,
                        size_t n) {
+  if (t != TARGET_GENERIC) return 0; /* tuned for x86; cortex-m has its own */
   (void)p, (void)t;
   if (!conv_is(op)) return 0;
   ConvDims cd;

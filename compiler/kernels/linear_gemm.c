@@ -27,6 +27,7 @@ static int64_t gemm_rows(const Op *op) {
 
 static int gemm_fits(const Program *p, const Op *op, Target t, char *why,
                      size_t n) {
+  if (t != TARGET_GENERIC) return 0; /* tuned for x86; cortex-m has its own */
   (void)p, (void)t;
   if (!linear_is(op)) return 0;
   int64_t rows = gemm_rows(op), out = op->main->a.out;

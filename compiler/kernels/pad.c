@@ -26,16 +26,18 @@ static int64_t pad_src(int mode, int64_t j, int64_t w, int64_t lo) {
 }
 
 static void pad_emit(Emit *e, const Op *op) {
+  /* The op's shapes, not the layer's: a module called twice pads tensors
+   * of different shapes. */
   const Layer *l = op->main;
   int nd = l->a.pad_dims;
   int mode = l->a.pad_mode == PAD_REFLECT     ? PM_REFLECT
              : l->a.pad_mode == PAD_REPLICATE ? PM_REPLICATE
                                               : PM_CONSTANT;
-  int first = l->in.n - nd;
+  int first = op->in.n - nd;
   static const char *const var[3] = {"i0", "i1", "i2"};
   int64_t isz = 1, osz = 1;
   for (int k = 0; k < nd; k++) {
-    int64_t w = l->in.d[first + k], o = l->out.d[first + k];
+    int64_t w = op->in.d[first + k], o = op->out.d[first + k];
     isz *= w;
     osz *= o;
     Buf s = {0};
@@ -48,18 +50,18 @@ static void pad_emit(Emit *e, const Op *op) {
   }
   char *value = em_float((float)l->a.pad_value);
   em(e, "for (int p = 0; p < %lld; p++) { /* plane */",
-     (long long)(shape_numel(&l->in) / isz));
+     (long long)(shape_numel(&op->in) / isz));
   em(e, "const float *xp = x + p * %lld;", (long long)isz);
   em(e, "float *yp = y + p * %lld;", (long long)osz);
   Buf idx = {0}, oidx = {0}, cond = {0};
   for (int k = 0; k < nd; k++) {
     int64_t ostride = 1, istride = 1;
     for (int q = k + 1; q < nd; q++) {
-      ostride *= l->out.d[first + q];
-      istride *= l->in.d[first + q];
+      ostride *= op->out.d[first + q];
+      istride *= op->in.d[first + q];
     }
     em(e, "for (int %s = 0; %s < %lld; %s++)", var[k], var[k],
-       (long long)l->out.d[first + k], var[k]);
+       (long long)op->out.d[first + k], var[k]);
     buf_printf(&oidx, "%s%s * %lld", k ? " + " : "", var[k],
                (long long)ostride);
     buf_printf(&idx, "%ssrc%d[%s] * %lld", k ? " + " : "", k, var[k],
