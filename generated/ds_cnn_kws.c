@@ -3,7 +3,7 @@
  *
  *   input      [1, 1, 49, 10] float32, contiguous, in PyTorch's layout
  *   output     [1, 12]
- *   workspace  64000 bytes
+ *   workspace  65472 bytes
  *   weights    seed 1 (PyTorch's default init)
  *
  * Standalone C99: compile with any C compiler and link with libm.
@@ -25,11 +25,11 @@ void ds_cnn_kws_forward_ws(const float *input, float *output, void *workspace);
 
 /* ---- weights (their values at the end) */
 
-/* 0.weight [64, 1, 10, 4], times 1's scale, layout [out][in/groups][kernel] */
+/* 0.weight [64, 1, 10, 4], times 1's scale, packed [out/16][in * kernel][16] */
 static const float l0_weight[2560];
 /* no bias folded with 1's running statistics and affine */
 static const float l0_bias[64];
-/* 3.weight [64, 1, 3, 3], times 4's scale, layout [out][in/groups][kernel] */
+/* 3.weight [64, 1, 3, 3], times 4's scale, layout [channel][kernel] */
 static const float l3_weight[576];
 /* no bias folded with 4's running statistics and affine */
 static const float l3_bias[64];
@@ -37,7 +37,7 @@ static const float l3_bias[64];
 static const float l6_weight_packed[4096];
 /* no bias folded with 7's running statistics and affine */
 static const float l6_bias[64];
-/* 9.weight [64, 1, 3, 3], times 10's scale, layout [out][in/groups][kernel] */
+/* 9.weight [64, 1, 3, 3], times 10's scale, layout [channel][kernel] */
 static const float l9_weight[576];
 /* no bias folded with 10's running statistics and affine */
 static const float l9_bias[64];
@@ -45,7 +45,7 @@ static const float l9_bias[64];
 static const float l12_weight_packed[4096];
 /* no bias folded with 13's running statistics and affine */
 static const float l12_bias[64];
-/* 15.weight [64, 1, 3, 3], times 16's scale, layout [out][in/groups][kernel] */
+/* 15.weight [64, 1, 3, 3], times 16's scale, layout [channel][kernel] */
 static const float l15_weight[576];
 /* no bias folded with 16's running statistics and affine */
 static const float l15_bias[64];
@@ -53,7 +53,7 @@ static const float l15_bias[64];
 static const float l18_weight_packed[4096];
 /* no bias folded with 19's running statistics and affine */
 static const float l18_bias[64];
-/* 21.weight [64, 1, 3, 3], times 22's scale, layout [out][in/groups][kernel] */
+/* 21.weight [64, 1, 3, 3], times 22's scale, layout [channel][kernel] */
 static const float l21_weight[576];
 /* no bias folded with 22's running statistics and affine */
 static const float l21_bias[64];
@@ -123,260 +123,61 @@ static MC_UNUSED float l26_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void l0_conv2d(const float *restrict x, float *restrict y) {
+static void l0_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 64; o++) { /* output channel */
-    float *yo = yn + o * 125;
-    const float *xg = xp;
-    for (int i = 0; i < 125; i++) yo[i] = l0_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 490;
-      const float *w = l0_weight + (o * 1 + c) * 40;
-      {
-        const float wk = w[0];
-        for (int oy = 3; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 51];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 3; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 50];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 3; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 49];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 3; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 48];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 2; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 41];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 2; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 40];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 2; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 39];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 2; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 38];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 2; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 31];
-      }
-      {
-        const float wk = w[9];
-        for (int oy = 2; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 30];
-      }
-      {
-        const float wk = w[10];
-        for (int oy = 2; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 29];
-      }
-      {
-        const float wk = w[11];
-        for (int oy = 2; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 28];
-      }
-      {
-        const float wk = w[12];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 21];
-      }
-      {
-        const float wk = w[13];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 20];
-      }
-      {
-        const float wk = w[14];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 19];
-      }
-      {
-        const float wk = w[15];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 18];
-      }
-      {
-        const float wk = w[16];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 11];
-      }
-      {
-        const float wk = w[17];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 10];
-      }
-      {
-        const float wk = w[18];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 9];
-      }
-      {
-        const float wk = w[19];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 8];
-      }
-      {
-        const float wk = w[20];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 - 1];
-      }
-      {
-        const float wk = w[21];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20];
-      }
-      {
-        const float wk = w[22];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 + 1];
-      }
-      {
-        const float wk = w[23];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 + 2];
-      }
-      {
-        const float wk = w[24];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 + 9];
-      }
-      {
-        const float wk = w[25];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 + 10];
-      }
-      {
-        const float wk = w[26];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 + 11];
-      }
-      {
-        const float wk = w[27];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 + 12];
-      }
-      {
-        const float wk = w[28];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 + 19];
-      }
-      {
-        const float wk = w[29];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 + 20];
-      }
-      {
-        const float wk = w[30];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 + 21];
-      }
-      {
-        const float wk = w[31];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 + 22];
-      }
-      {
-        const float wk = w[32];
-        for (int oy = 0; oy < 23; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 + 29];
-      }
-      {
-        const float wk = w[33];
-        for (int oy = 0; oy < 23; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 + 30];
-      }
-      {
-        const float wk = w[34];
-        for (int oy = 0; oy < 23; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 + 31];
-      }
-      {
-        const float wk = w[35];
-        for (int oy = 0; oy < 23; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 + 32];
-      }
-      {
-        const float wk = w[36];
-        for (int oy = 0; oy < 23; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 + 39];
-      }
-      {
-        const float wk = w[37];
-        for (int oy = 0; oy < 23; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 + 40];
-      }
-      {
-        const float wk = w[38];
-        for (int oy = 0; oy < 23; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 + 41];
-      }
-      {
-        const float wk = w[39];
-        for (int oy = 0; oy < 23; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 20 + 42];
+  /* tmp[k][p]: the input under tap k = (c, ky, kx) of output p */
+  { const int c = 0; (void)c; /* input channel */
+    for (int ky = 0; ky < 10; ky++) { /* tap row */
+      for (int kx = 0; kx < 4; kx++) { /* tap */
+        float *ck = tmp + ((c * 10 + ky) * 4 + kx) * 125;
+        for (int oy = 0; oy < 25; oy++) {
+          const int iy = oy * 2 + ky - 5;
+          for (int ox = 0; ox < 5; ox++) {
+            const int ix = ox * 2 + kx - 1;
+            ck[oy * 5 + ox] = iy >= 0 && iy < 49 && ix >= 0 && ix < 10 ? xp[(c * 49 + iy) * 10 + ix] : 0.0f;
+          }
+        }
       }
     }
-    for (int i = 0; i < 125; i++) yo[i] = l2_relu(yo[i]);
   }
+  for (int b = 0; b < 4; b++) { /* blocks of 16 output channels */
+    const float *wb = l0_weight + b * 640;
+    float *yb = yn + b * 2000;
+    #if MC_AVX512
+    for (int t0 = 0; t0 < 112; t0 += 16) {
+      __m512 acc[16];
+      for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(l0_bias[b * 16 + j]);
+      for (int k = 0; k < 40; k++) {
+        const __m512 xv = _mm512_loadu_ps(tmp + k * 125 + t0);
+        const float *wk = wb + k * 16;
+        for (int j = 0; j < 16; j++)
+          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+      }
+      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yb + j * 125 + t0, acc[j]);
+    }
+    for (int t = 112; t < 125; t++) { /* the last positions */
+      for (int j = 0; j < 16; j++) {
+        float s = l0_bias[b * 16 + j];
+        for (int k = 0; k < 40; k++) s = MC_FMA(wb[k * 16 + j], tmp[k * 125 + t], s);
+        yb[j * 125 + t] = s;
+      }
+    }
+    #else
+    for (int j = 0; j < 16; j++) {
+      float *yo = yb + j * 125;
+      const float bj = l0_bias[b * 16 + j];
+      for (int t = 0; t < 125; t++) yo[t] = bj;
+      for (int k = 0; k < 40; k++) {
+        const float wk = wb[k * 16 + j];
+        const float *ck = tmp + k * 125;
+        for (int t = 0; t < 125; t++) yo[t] = MC_FMA(wk, ck[t], yo[t]);
+      }
+    }
+    #endif
+  }
+  for (int i = 0; i < 8000; i++) yn[i] = l2_relu(yn[i]);
 }
 
 /* l3_conv2d: [1, 64, 25, 5] -> [1, 64, 25, 5]
@@ -387,73 +188,32 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void l3_conv2d(const float *restrict x, float *restrict y) {
+static void l3_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 64; o++) { /* output channel */
-    float *yo = yn + o * 125;
-    const float *xg = xp + o / 1 * 125; /* its group's inputs */
-    for (int i = 0; i < 125; i++) yo[i] = l3_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *w = l3_weight + (o * 1 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 6];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 5];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 4];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 4];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 5];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 6];
-      }
+  float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
+  for (int i = 0; i < 189; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 125, *wc = l3_weight + c * 9;
+    float *yc = yn + c * 125;
+    for (int r = 0; r < 25; r++) /* inside the zero border */
+      for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
+    for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
+      float s = l3_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 7], s);
+      s = MC_FMA(wc[4], tp[p + 8], s);
+      s = MC_FMA(wc[5], tp[p + 9], s);
+      s = MC_FMA(wc[6], tp[p + 14], s);
+      s = MC_FMA(wc[7], tp[p + 15], s);
+      s = MC_FMA(wc[8], tp[p + 16], s);
+      tw[p] = s;
     }
-    for (int i = 0; i < 125; i++) yo[i] = l5_relu(yo[i]);
+    for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
+      for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l5_relu(tw[oy * 7 + ox]);
   }
 }
 
@@ -573,73 +333,32 @@ static void l6_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void l9_conv2d(const float *restrict x, float *restrict y) {
+static void l9_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 64; o++) { /* output channel */
-    float *yo = yn + o * 125;
-    const float *xg = xp + o / 1 * 125; /* its group's inputs */
-    for (int i = 0; i < 125; i++) yo[i] = l9_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *w = l9_weight + (o * 1 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 6];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 5];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 4];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 4];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 5];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 6];
-      }
+  float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
+  for (int i = 0; i < 189; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 125, *wc = l9_weight + c * 9;
+    float *yc = yn + c * 125;
+    for (int r = 0; r < 25; r++) /* inside the zero border */
+      for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
+    for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
+      float s = l9_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 7], s);
+      s = MC_FMA(wc[4], tp[p + 8], s);
+      s = MC_FMA(wc[5], tp[p + 9], s);
+      s = MC_FMA(wc[6], tp[p + 14], s);
+      s = MC_FMA(wc[7], tp[p + 15], s);
+      s = MC_FMA(wc[8], tp[p + 16], s);
+      tw[p] = s;
     }
-    for (int i = 0; i < 125; i++) yo[i] = l11_relu(yo[i]);
+    for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
+      for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l11_relu(tw[oy * 7 + ox]);
   }
 }
 
@@ -759,73 +478,32 @@ static void l12_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void l15_conv2d(const float *restrict x, float *restrict y) {
+static void l15_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 64; o++) { /* output channel */
-    float *yo = yn + o * 125;
-    const float *xg = xp + o / 1 * 125; /* its group's inputs */
-    for (int i = 0; i < 125; i++) yo[i] = l15_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *w = l15_weight + (o * 1 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 6];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 5];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 4];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 4];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 5];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 6];
-      }
+  float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
+  for (int i = 0; i < 189; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 125, *wc = l15_weight + c * 9;
+    float *yc = yn + c * 125;
+    for (int r = 0; r < 25; r++) /* inside the zero border */
+      for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
+    for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
+      float s = l15_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 7], s);
+      s = MC_FMA(wc[4], tp[p + 8], s);
+      s = MC_FMA(wc[5], tp[p + 9], s);
+      s = MC_FMA(wc[6], tp[p + 14], s);
+      s = MC_FMA(wc[7], tp[p + 15], s);
+      s = MC_FMA(wc[8], tp[p + 16], s);
+      tw[p] = s;
     }
-    for (int i = 0; i < 125; i++) yo[i] = l17_relu(yo[i]);
+    for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
+      for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l17_relu(tw[oy * 7 + ox]);
   }
 }
 
@@ -945,73 +623,32 @@ static void l18_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void l21_conv2d(const float *restrict x, float *restrict y) {
+static void l21_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 64; o++) { /* output channel */
-    float *yo = yn + o * 125;
-    const float *xg = xp + o / 1 * 125; /* its group's inputs */
-    for (int i = 0; i < 125; i++) yo[i] = l21_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *w = l21_weight + (o * 1 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 6];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 5];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 4];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 4];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 5];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 6];
-      }
+  float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
+  for (int i = 0; i < 189; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 125, *wc = l21_weight + c * 9;
+    float *yc = yn + c * 125;
+    for (int r = 0; r < 25; r++) /* inside the zero border */
+      for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
+    for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
+      float s = l21_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 7], s);
+      s = MC_FMA(wc[4], tp[p + 8], s);
+      s = MC_FMA(wc[5], tp[p + 9], s);
+      s = MC_FMA(wc[6], tp[p + 14], s);
+      s = MC_FMA(wc[7], tp[p + 15], s);
+      s = MC_FMA(wc[8], tp[p + 16], s);
+      tw[p] = s;
     }
-    for (int i = 0; i < 125; i++) yo[i] = l23_relu(yo[i]);
+    for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
+      for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l23_relu(tw[oy * 7 + ox]);
   }
 }
 
@@ -1268,347 +905,347 @@ static void l29_linear(const float *restrict x, float *restrict y) {
 
 void ds_cnn_kws_forward_ws(const float *input, float *output, void *workspace) {
   float *ws = (float *)workspace;
-  l0_conv2d(input, ws); /* [1, 1, 49, 10] -> [1, 64, 25, 5] */
-  l3_conv2d(ws, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l6_conv2d(ws + 8000, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l9_conv2d(ws, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l12_conv2d(ws + 8000, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l15_conv2d(ws, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l18_conv2d(ws + 8000, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l21_conv2d(ws, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l24_conv2d(ws + 8000, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l27_avgpool2d(ws, ws + 15936); /* [1, 64, 25, 5] -> [1, 64] */
-  l29_linear(ws + 15936, output); /* [1, 64] -> [1, 12] */
+  l0_conv2d(input, ws, ws + 8000); /* [1, 1, 49, 10] -> [1, 64, 25, 5] */
+  l3_conv2d(ws, ws + 8368, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l6_conv2d(ws + 8368, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l9_conv2d(ws, ws + 8368, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l12_conv2d(ws + 8368, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l15_conv2d(ws, ws + 8368, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l18_conv2d(ws + 8368, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l21_conv2d(ws, ws + 8368, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l24_conv2d(ws + 8368, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l27_avgpool2d(ws, ws + 16304); /* [1, 64, 25, 5] -> [1, 64] */
+  l29_linear(ws + 16304, output); /* [1, 64] -> [1, 12] */
 }
 
 void ds_cnn_kws_forward(const float *input, float *output) {
-  static float workspace[16000]; /* DS_CNN_KWS_WORKSPACE_SIZE bytes */
+  static float workspace[16368]; /* DS_CNN_KWS_WORKSPACE_SIZE bytes */
   ds_cnn_kws_forward_ws(input, output, workspace);
 }
 
 /* ---- weights: the values */
 
 static const float l0_weight[2560] = {
-  0.081469856f, -0.06978767f, -0.030652039f, 0.07421337f, -0.1488535f, 0.094823144f, -0.032527864f, 0.08043907f,
-  0.021980405f, -0.019360023f, 0.043854393f, 0.0078000007f, 0.057747353f, -0.06161683f, -0.011527829f, -0.0142345f,
-  0.022917535f, -0.00063163374f, 0.13821721f, 0.049203232f, -0.058882304f, -0.095494196f, -0.02650223f, -0.06820061f,
-  -0.050667107f, 0.0075707086f, 0.094255604f, 0.08594026f, -0.15456359f, 0.09801754f, 0.044171087f, 0.14997904f,
-  0.1043641f, -0.1440628f, -0.15033527f, -0.076263025f, 0.13884096f, -0.026336739f, 0.067665994f, -0.07347696f,
-  0.15514341f, -0.0668974f, 0.11857292f, 0.0018723207f, -0.08329673f, 0.081272475f, -0.08392961f, 0.046501804f,
-  -0.045656294f, -0.017334633f, -0.15200804f, -0.07538543f, 0.08579754f, -0.038433697f, 0.15748847f, 0.12674162f,
-  -0.0074034277f, -0.10553782f, 0.09628489f, 0.04907152f, -0.10220742f, 0.1027015f, 0.09599075f, 0.1402297f,
-  -0.088631816f, -0.026026359f, -0.0030629458f, 0.0230936f, -0.119994916f, -0.11220059f, 0.08601424f, -0.037076246f,
-  0.07723404f, 0.009014018f, 0.051915612f, 0.034767278f, 0.057489827f, 0.07837835f, -0.14643045f, 0.079586454f,
-  -0.11117298f, -0.11929774f, 0.00961555f, -0.026943605f, 0.09286362f, -0.09156893f, -0.14055969f, 0.11506978f,
-  -0.023445295f, 0.08893184f, 0.05083092f, -0.1185651f, 0.03176465f, 0.037978224f, -0.105865985f, -0.07502028f,
-  0.053912714f, 0.028321624f, -0.06725698f, -0.047863346f, 0.14481305f, -0.029254286f, 0.08914284f, 0.068463475f,
-  -0.102205426f, -0.13446404f, 0.15177096f, 0.008256155f, 0.10837989f, 0.032766f, 0.050852764f, 0.11810394f,
-  0.14992516f, -0.10492085f, 0.019768717f, 0.11799305f, 0.11454267f, 0.09822594f, -0.11442943f, -0.11385791f,
-  -0.09562231f, 0.019863488f, 0.15758577f, -0.09987618f, 0.08425544f, -0.087513715f, -0.1486604f, -0.033605304f,
-  0.091100164f, 0.14678822f, -0.09819436f, 0.034312315f, 0.13642949f, 0.10477421f, 0.098539725f, 0.11236031f,
-  0.10000912f, 0.040840037f, -0.10812091f, -0.13277681f, -0.072450675f, -0.018411621f, -0.096915774f, 0.057846252f,
-  0.048934076f, -0.035802387f, 0.060769305f, 0.051099736f, 0.0965342f, 0.10648026f, -0.05354543f, 0.15448055f,
-  -0.018279098f, -0.005432133f, -0.1492398f, -0.10176415f, -0.09237022f, -0.0676286f, 0.1124136f, -0.05166836f,
-  -0.11815494f, 0.060833994f, 0.050623f, 0.10240837f, -0.08181912f, 0.034281287f, -0.05756117f, -0.03552401f,
-  -0.12600324f, -0.07206178f, -0.048423357f, 0.06761474f, 0.02888559f, 0.039056532f, 0.15781349f, 0.15410136f,
-  0.10784058f, 0.005034881f, -0.10938128f, 0.1235669f, -0.0395383f, -0.012782709f, -0.13621426f, -0.031231858f,
-  -0.10198102f, 0.14529106f, -0.13669209f, -0.123246424f, -0.0053689335f, -0.0854942f, 0.056574713f, -0.060861778f,
-  -0.07426375f, 0.008955154f, 0.11445774f, -0.1112205f, 0.0742509f, 0.10157839f, 0.15466578f, -0.11066824f,
-  0.03829339f, -0.116913065f, 0.1349891f, -0.061333068f, 0.095239855f, 0.0047072554f, -0.0123142665f, -0.0050450405f,
-  0.026878351f, 0.074533895f, 0.02535816f, 0.048233174f, -0.14222662f, 0.11519131f, 0.13785312f, 0.13069719f,
-  0.11688078f, -0.11409937f, -0.05861252f, 0.13941231f, -0.12042819f, 0.14344355f, -0.12435532f, -0.11137621f,
-  0.077298015f, -0.11360253f, -0.036223818f, 0.11502599f, 0.12523963f, 0.14953636f, -0.032083906f, -0.12289511f,
-  0.15567988f, -0.033682227f, -0.06505328f, 0.03854383f, -0.11057236f, 0.1039246f, 0.099094644f, -0.12545978f,
-  -0.12986971f, -0.01385014f, 0.066411525f, -0.0045792926f, -0.0801756f, 0.00361485f, -0.14861558f, -0.11174817f,
-  -0.105254196f, 0.13021092f, 0.13937761f, -0.053705756f, 0.0070914277f, 0.070514955f, 0.018944696f, -0.07917554f,
-  0.09118988f, 0.097197525f, -0.009163524f, -0.019464124f, 0.1436845f, 0.13821122f, -0.08964668f, 0.15469588f,
-  0.039128643f, -0.10502834f, 0.08655308f, -0.11804321f, 0.14608522f, -0.10164761f, 0.044718806f, 0.04814547f,
-  0.037608456f, 0.13114251f, -0.06567219f, -0.066750646f, -0.13701628f, -0.0064889146f, -0.074901424f, 0.0063354685f,
-  -0.032412942f, 0.052460924f, 0.13677989f, 0.04665572f, -0.050934587f, -0.077585496f, -0.13789882f, 0.13304377f,
-  -0.029952966f, 0.03191593f, 0.0058487803f, -0.10076027f, 0.08904635f, 0.08860954f, 0.00796257f, -0.08985392f,
-  -0.0671833f, 0.0021773844f, -0.09033589f, -0.08822051f, -0.023585266f, -0.04552873f, 0.038813725f, -0.041559316f,
-  -0.020959964f, -0.06034885f, -0.14449333f, 0.13789469f, 0.03016518f, 0.14138861f, -0.025481675f, -0.039735854f,
-  -0.14864309f, -0.06002141f, 0.10368613f, -0.15486316f, -0.055302493f, 0.09633186f, 0.091127746f, 0.058382515f,
-  -0.031297714f, -0.011971638f, -0.030026756f, -0.05828688f, 0.06598447f, -0.053853776f, -0.08882486f, 0.035869602f,
-  -0.11428508f, -0.033743672f, 0.08079795f, 0.059091523f, 0.1346077f, -0.10784056f, 0.001374719f, -0.046691228f,
-  -0.08843531f, -0.08894707f, 0.039834395f, 0.016542524f, -0.080708586f, -0.11144751f, -0.13100114f, 0.15496105f,
-  -0.026949657f, -0.03656132f, -0.058141027f, -0.079082765f, -0.14459634f, -0.09282172f, 0.096643224f, 0.034654565f,
-  -0.055775758f, -0.0597529f, 0.10100483f, 0.11397497f, 0.15233159f, 0.046122476f, 0.0763862f, -0.012704111f,
-  -0.09243854f, -0.1549005f, 0.09630577f, -0.022981243f, 0.06496011f, 0.0077826036f, -0.14757027f, -0.07756947f,
-  0.044482313f, -0.03200216f, -0.15268388f, 0.055443857f, 0.0060639177f, -0.050814483f, 0.06387317f, 0.03338076f,
-  -0.058312587f, 0.14204061f, 0.07932211f, 0.019853102f, -0.030365841f, -0.13392809f, 0.12207555f, -0.040799532f,
-  -0.10217672f, 0.10137451f, 0.05615403f, 0.039128043f, -0.031350736f, -0.049342394f, 0.02683155f, 0.12235566f,
-  0.022642441f, -0.07476345f, 0.15706767f, 0.0033815803f, 0.12499118f, 0.038535293f, 0.14172569f, 0.091227114f,
-  -0.08061034f, 0.11106737f, 0.0010171619f, -0.12692012f, -0.033131965f, -0.14271478f, -0.08191874f, -0.11201299f,
-  0.1081417f, -0.033217683f, -0.027318297f, 0.07577022f, 0.06434739f, -0.10434957f, 0.05827016f, 0.06717001f,
-  -0.12571721f, 0.13746937f, -0.096208796f, -0.061830252f, -0.13023548f, 0.1445119f, 0.030107504f, 0.13313672f,
-  0.010324915f, 0.085941374f, -0.05048322f, -0.12613878f, 0.025381513f, -0.014100298f, -0.015964532f, -0.07765169f,
-  0.0032732203f, 0.04540751f, 0.05703897f, -0.12737025f, 0.07638763f, 0.016259229f, 0.10905339f, 0.11174072f,
-  -0.124516375f, 0.15183918f, -0.15549645f, 0.09089381f, 0.011128655f, 0.0748205f, -0.085502245f, 0.09505702f,
-  -0.07823953f, -0.13975553f, 0.052973133f, 0.0865447f, 0.15673114f, -0.016524825f, 0.15210143f, 0.10157783f,
-  -0.078418404f, -0.12195965f, 0.088679895f, -0.08662635f, 0.07252565f, -0.1354139f, 0.11535456f, 0.047389302f,
-  -0.018177126f, 0.0725151f, -0.11256807f, -0.03456462f, 0.0015500481f, -0.09136198f, -0.040401395f, -0.068187036f,
-  0.15068749f, 0.13432272f, 0.13636944f, 0.12923157f, -0.151426f, 0.052889198f, 0.0582787f, -0.11597258f,
-  0.064089686f, -0.08579481f, 0.025142627f, 0.052371696f, 0.13643499f, -0.082948446f, -0.12439941f, 0.14629544f,
-  0.06637079f, 0.07685044f, 0.05691512f, -0.05596583f, 0.0951127f, -0.13803817f, 0.022003721f, 0.0714734f,
-  0.10802994f, -0.078957066f, -0.10686699f, 0.059265453f, -0.12556775f, -0.13140197f, -0.142194f, -0.07667453f,
-  -0.03018028f, -0.093633525f, -0.06685435f, -0.14000708f, 0.0971832f, -0.03619681f, -0.09976073f, 0.041165534f,
-  -0.11822242f, 0.11067763f, 0.09091748f, -0.15537956f, -0.12411025f, -0.104256056f, -0.08559155f, 0.019742291f,
-  -0.15635121f, -0.117219806f, 0.07220789f, -0.051784012f, -0.06291674f, -0.13080399f, 0.06408505f, 0.011165334f,
-  -0.061115477f, -0.096825905f, 0.033626284f, 0.043021265f, 0.07018024f, 0.04698806f, -0.024119414f, -0.122396715f,
-  0.100656115f, -0.0013553615f, -0.10507994f, 0.13635513f, 0.08815561f, -0.12426574f, -0.078964375f, -0.053806577f,
-  -0.09127604f, 0.07383674f, -0.11279697f, 0.1469454f, -0.06535357f, 0.093330264f, 0.0053845216f, -0.06953672f,
-  0.1055852f, -0.120645605f, -0.08365478f, 0.0189515f, 0.12542711f, -0.067744404f, -0.096279934f, -0.1009419f,
-  -0.06970844f, -0.054617763f, -0.0368279f, -0.08994831f, 0.049417485f, 0.001284114f, -0.10330608f, -0.09029278f,
-  0.03348077f, -0.0022586968f, 0.111904174f, -0.023969324f, -0.12808768f, -0.11694241f, -0.046410143f, -0.035018418f,
-  0.018044282f, -0.035460096f, 0.058339957f, -0.052585848f, 0.116047725f, 0.036316592f, -0.048609618f, 0.14091052f,
-  0.04036532f, -0.10745207f, -0.087996826f, 0.09913927f, 0.07221357f, 0.12345377f, -0.012145571f, 0.11058755f,
-  0.07861042f, 0.0488976f, -0.03659463f, 0.15241921f, 0.031996354f, -0.04079535f, -0.002247991f, 0.15543284f,
-  0.1061968f, -0.011717163f, 0.15500863f, 0.069433056f, -0.08418211f, -0.14389382f, 0.09188562f, 0.14828363f,
-  -0.092120625f, 0.064940654f, 0.006731081f, -0.033807345f, -0.042992596f, 0.04398731f, 0.034857016f, 0.10679096f,
-  0.057881124f, 0.07195051f, 0.13948056f, 0.04923409f, 0.023470704f, -0.057563357f, 0.11595846f, 0.023350354f,
-  0.10191471f, 0.15268135f, -0.035362463f, 0.11132756f, -0.032109693f, 0.14268595f, 0.124450065f, -0.056673367f,
-  0.0056705484f, -0.06904923f, -0.06394839f, -0.032012753f, -0.0010779675f, -0.055117134f, -0.1492585f, -0.09563113f,
-  -0.013511393f, -0.05047449f, 0.11743934f, 0.12852332f, 0.10072792f, 0.06997793f, -0.12534629f, 0.14937966f,
-  -0.13933085f, -0.051980756f, -0.11128244f, 0.056857478f, -0.13156836f, -0.077948876f, -0.10043525f, -0.097189866f,
-  -0.07381012f, 0.15542808f, -0.012914386f, 0.04819736f, -0.15695633f, 0.14058071f, -0.034430116f, -0.1451073f,
-  0.10896512f, -0.04275281f, 0.14358756f, -0.10739549f, -0.14679734f, -0.11878305f, 0.06849116f, -0.017731884f,
-  -0.14647901f, 0.029316844f, -0.010078413f, 0.057121452f, -0.080428965f, -0.11287512f, 0.107767284f, -0.07608413f,
-  0.11122225f, 0.12819901f, -0.11057368f, -0.0728965f, 0.019033756f, -0.14907947f, 0.048557747f, -0.06587972f,
-  -0.070103824f, -0.122231975f, 0.073968224f, -0.10075711f, -0.1263801f, -0.04157988f, -0.08802186f, -0.1537172f,
-  0.06372186f, -0.060156614f, 0.110752776f, 0.11129852f, -0.10083989f, -0.09217559f, -0.056123346f, 0.09261553f,
-  -0.005442726f, -0.056485068f, 0.097948015f, 0.14994596f, 0.116892636f, -0.12090996f, -0.03284f, -0.030328015f,
-  0.13493414f, -0.08177741f, -0.09061939f, 0.0024737967f, -0.03672947f, 0.059848573f, 0.019218942f, -0.094401926f,
-  0.11497174f, 0.09842201f, 0.034624618f, -0.143112f, 0.07430038f, 0.10506023f, 0.044018846f, -0.061117552f,
-  0.010604138f, -0.060740635f, 0.14885622f, 0.15267654f, -0.018425608f, -0.106378086f, 0.09301043f, 0.0806981f,
-  0.083812f, -0.118972644f, 0.053613983f, -0.06747481f, -0.1389739f, -0.11040672f, 0.06702518f, 0.059194174f,
-  -0.13877061f, 0.08966225f, 0.12115258f, 0.120028086f, 0.089277394f, -0.024820428f, 0.10594617f, 0.12378353f,
-  0.08242143f, -0.11372289f, -0.055182595f, 0.12526011f, 0.12054168f, 0.10088861f, -0.066084996f, -0.03131402f,
-  -0.117795765f, -0.09010881f, 0.12137295f, -0.12977587f, -0.039073743f, 0.03356248f, -0.0948698f, 0.036856268f,
-  -0.025417382f, 0.063233174f, -0.12133339f, 0.021820249f, -0.14415571f, 0.09809217f, 0.15358633f, -0.056434084f,
-  0.02338021f, -0.081461504f, -0.10114259f, -0.080077305f, -0.07532459f, 0.030013336f, -0.018124048f, 0.011086302f,
-  -0.121166974f, -0.09933643f, -0.13688174f, -0.113642804f, 0.13240658f, 0.058742918f, -0.15079229f, -0.02638974f,
-  0.012689503f, 0.0844679f, 0.14664286f, 0.03818047f, 0.11138035f, -0.056263614f, -0.005166199f, -0.09544756f,
-  0.036424577f, 0.14594719f, 0.09929167f, 0.15733539f, -0.071243994f, -0.019783495f, 0.03261453f, 0.12711859f,
-  -0.14534405f, -0.07765108f, 0.02293597f, -0.09138995f, 0.05906483f, -0.010779353f, -0.040971525f, 0.08479738f,
-  0.112998955f, 0.1537948f, 0.07160012f, -0.0043239705f, 0.12927432f, 0.12583317f, -0.079242565f, 0.07202014f,
-  0.018527256f, -0.06833206f, -0.037654027f, -0.03733568f, -0.110643364f, -0.048249118f, 0.053206213f, 0.116073586f,
-  0.0120103145f, -0.15311697f, 0.08373868f, -0.047842633f, 0.14120309f, -0.15278152f, -0.036993198f, 0.122620255f,
-  0.06839986f, -0.07888391f, -0.13691126f, -0.0016982165f, 0.061080836f, -0.13126503f, -0.13230959f, -0.001990388f,
-  -0.032427043f, 0.1016258f, -0.15320122f, -0.025148677f, -0.12252639f, -0.023029044f, -0.08078358f, 0.04976145f,
-  -0.13227032f, -0.12438143f, -0.08972773f, -0.13848132f, 0.09981168f, -0.022627702f, -0.08784549f, 0.11079436f,
-  -0.035872184f, 0.08177458f, -0.04901339f, -0.13228521f, 0.034725964f, 0.098455645f, -0.1541653f, 0.016458986f,
-  0.031513702f, 0.018147497f, -0.0039126384f, -0.049148686f, -0.12274886f, 0.025789076f, -0.10619114f, -0.13064055f,
-  -0.05076267f, -0.108237304f, 0.048461713f, 0.11262419f, 0.122880705f, -0.09800196f, 0.08620267f, 0.11235726f,
-  0.0017736674f, 0.066706106f, 0.08946692f, 0.12097987f, 0.08460207f, 0.067489795f, -0.06001169f, -0.08815405f,
-  -0.074974835f, 0.13009281f, -0.038296014f, 0.0056551867f, -0.14745392f, -0.0070233466f, -0.044603698f, -0.10202062f,
-  0.12245275f, -0.12801018f, -0.022602199f, -0.011210796f, -0.14314039f, 0.095597394f, -0.05030966f, 0.07103198f,
-  0.08824591f, 0.1394223f, 0.039109197f, 0.11870115f, 0.1460249f, 0.031337183f, -0.032216188f, -0.043291368f,
-  0.025615687f, 0.05690034f, -0.14916103f, 0.1184672f, 0.024933351f, -0.1472871f, 0.050645016f, 0.100340724f,
-  0.0590801f, 0.1290635f, 0.0032687532f, -0.13117248f, -0.00035866903f, 0.114924505f, -0.076049976f, 0.067440115f,
-  0.03644731f, -0.02565393f, 0.0011236751f, 0.06726929f, -0.10819806f, 0.09982955f, 0.10704274f, 0.0887244f,
-  0.15799816f, -0.0069042426f, -0.1116498f, 0.0072198235f, -0.04587228f, 0.055815775f, 0.13374628f, -0.08654061f,
-  0.006621062f, 0.15378651f, -0.12622124f, -0.027284501f, 0.15353714f, 0.11047951f, 0.045890808f, -0.06819435f,
-  -0.014739113f, -0.1417839f, -0.14885849f, -0.14814164f, 0.15186323f, 0.12505642f, 0.062718906f, -0.03971391f,
-  0.13613407f, -0.04176452f, 0.10976669f, -0.00514605f, -0.07437796f, -0.044128846f, -0.03376158f, -0.14472666f,
-  0.047282096f, -0.04817393f, 0.07264297f, 0.10081048f, -0.025138348f, 0.076681666f, 0.03159032f, 0.10618387f,
-  -0.101968504f, -0.013881617f, -0.05268801f, 0.13854378f, -0.1419211f, -0.08887114f, 0.017849388f, 0.14036264f,
-  0.10698091f, -0.1479556f, -0.111163765f, 0.15330793f, 0.02304273f, -0.13542491f, -0.049813587f, 0.06912476f,
-  -0.03306262f, -0.12145119f, -0.09762153f, -0.081908084f, -0.0061932565f, 0.061963174f, 0.07591461f, -0.07681f,
-  -0.026529202f, -0.12207689f, 0.11957198f, 0.15778962f, 0.15368174f, 0.06461688f, -0.03371557f, -0.0039415145f,
-  0.057044663f, -0.13705385f, 0.009815137f, -0.128523f, -0.15808578f, -0.0052846996f, -0.05033548f, -0.10015836f,
-  0.026211075f, 0.0064408886f, 0.02412814f, -0.08849396f, -0.15486996f, 0.0034603863f, -0.06450294f, -0.053305656f,
-  0.11640063f, 0.02582274f, 0.072212644f, -0.0441882f, -0.12546058f, 0.031527217f, -0.10470988f, 0.01959073f,
-  -0.123395f, 0.11920009f, -0.107708834f, 0.13726716f, 0.1116916f, 0.11952444f, 0.09487464f, 0.036596816f,
-  -0.0077061914f, -0.0025238397f, -0.06288498f, -0.145337f, 0.14411603f, 0.008192221f, 0.07436361f, 0.0058032046f,
-  0.045437273f, -0.09741833f, -0.12291169f, 0.12058374f, 0.059959028f, 0.078070395f, -0.15693605f, 0.01068971f,
-  -0.14748058f, -0.018093985f, -0.00835854f, -0.11123573f, -0.15656756f, 0.0010406473f, 0.14219098f, 0.14249542f,
-  -0.09626263f, -0.02808743f, -0.13222103f, -0.123479016f, -0.043352455f, 0.15350547f, -0.041249335f, 0.009148125f,
-  0.1487472f, 0.028176904f, 0.12754954f, 0.10506475f, 0.14826436f, 0.027114825f, -0.12786326f, -0.13601887f,
-  -0.081693515f, 0.13050276f, 0.09092014f, 0.04627596f, -0.120407715f, -0.11645103f, 0.12899646f, -0.016412733f,
-  -0.15742858f, -0.019546248f, -0.037958942f, 0.0023849823f, 0.0661717f, 0.060839836f, -0.12098477f, -0.0017329734f,
-  -0.078356504f, 0.10695217f, 0.07829487f, 0.086785376f, 0.14374748f, 0.077665545f, -0.15800112f, 0.039896667f,
-  -0.10849491f, 0.02111456f, 0.0016900363f, 0.15681991f, -0.10802643f, -0.15491308f, -0.042386826f, 0.025479035f,
-  0.1158248f, 0.12819836f, 0.12177018f, 0.04991205f, -0.045185626f, -0.0334319f, -0.08646776f, 0.030919103f,
-  -0.10995827f, 0.05436027f, 0.10211111f, 0.1341696f, -0.15584609f, 0.129727f, -0.09932548f, -0.012909918f,
-  0.14433736f, 0.08568228f, -0.05015392f, 0.093338616f, -0.15378658f, 0.12360973f, 0.15348326f, -0.007180185f,
-  0.026022118f, -0.037101164f, -0.10009394f, -0.07151656f, -0.010500207f, -0.1293546f, -0.12778924f, 0.017352464f,
-  -0.10288017f, -0.08600499f, -0.0013673492f, -0.083326064f, 0.1463572f, -0.05707874f, -0.087915644f, -0.042122416f,
-  -0.12900026f, 0.081453234f, 0.13585004f, -0.09118563f, -0.058777597f, 0.14756183f, -0.11437809f, 0.042823285f,
-  -0.12882504f, -0.14072785f, 0.00023924463f, -0.09024108f, 0.08563179f, -0.048905276f, 0.0015578514f, -0.08254743f,
-  0.06497419f, 0.1464954f, -0.023769096f, -0.09758907f, -0.15421146f, 0.15151396f, 0.06664099f, 0.06529852f,
-  0.026919441f, 0.07933877f, 0.056147568f, 0.07720279f, 0.09888641f, 0.022420444f, 0.13618883f, 0.09831791f,
-  -0.004840138f, -0.07062077f, 0.010481414f, 0.123140305f, 0.10016125f, -0.06407129f, -0.033009503f, 0.06277728f,
-  0.059574008f, 0.15056175f, 0.07677766f, 0.050372615f, 0.03654289f, -0.14859445f, -0.05825165f, 0.0167341f,
-  -0.109993346f, -0.13853358f, 0.10669202f, 0.053775195f, -0.12759186f, 0.009384335f, 0.093116395f, 0.09108497f,
-  0.14439024f, -0.062518395f, 0.07040329f, -0.12825854f, -0.019503178f, -0.10055922f, -0.03010722f, 0.090011194f,
-  0.07882331f, -0.0831698f, -0.039207056f, -0.031631354f, -0.060150452f, -0.08661348f, 0.11610218f, 0.10929241f,
-  0.13199717f, -0.086821735f, 0.115784034f, -0.04794481f, -0.037147343f, -0.04256943f, -0.0076882476f, -0.06923749f,
-  0.021623207f, -0.10191002f, 0.065030016f, -0.13259725f, -0.057319682f, -0.11043499f, 0.106658205f, 0.108631335f,
-  -0.12575619f, -0.0862778f, 0.14150871f, 0.046072733f, 0.1088728f, -0.12121849f, 0.071360305f, 0.10064541f,
-  -0.036685478f, -0.0072860387f, 0.115292676f, 0.043114226f, 0.0453678f, 0.00048092072f, -0.06601015f, -0.09677776f,
-  0.15778477f, -0.012490689f, 0.14031424f, 0.1293679f, -0.082679056f, 0.010747178f, -0.040443353f, -0.0028709166f,
-  0.10420613f, 0.08706528f, -0.08980657f, -0.07823604f, -0.11232403f, -0.13424408f, 0.10142874f, -0.09770098f,
-  0.00206631f, -0.00021479807f, 0.027048875f, -0.009250849f, 0.08205075f, 0.021714246f, 0.11338089f, 0.03413016f,
-  -0.001972086f, 0.022404913f, 0.10538308f, 0.023864657f, 0.111387156f, -0.014993287f, 0.0013709492f, 0.13283782f,
-  -0.14927314f, 0.015773278f, 0.14441551f, -0.07934304f, -0.029165227f, -0.009526f, 0.05208989f, 0.059761286f,
-  0.03581888f, 0.0623716f, -0.067839414f, 0.066519566f, -0.05013484f, 0.09934821f, -0.04640394f, -0.13463472f,
-  0.011292015f, 0.08227386f, -0.006196762f, 0.0020523998f, 0.00056025427f, 0.08391591f, 0.012371491f, -0.1412486f,
-  -0.11276067f, 0.00934611f, -0.0126961f, 0.15113358f, -0.037168775f, 0.12100522f, -0.13334729f, -0.15027298f,
-  -0.014544785f, -0.10011371f, -0.046109565f, 0.017809656f, -0.13715068f, 0.10865082f, -0.09595812f, 0.12131603f,
-  0.05168357f, -0.029652406f, -0.13837256f, 0.026169403f, -0.088331185f, 0.13665128f, -0.13301282f, -0.04176614f,
-  -0.08713926f, -0.1016916f, -0.08246704f, -0.015675433f, 0.010696307f, 0.02678341f, 0.08079561f, -0.06458263f,
-  -0.09810229f, -0.033314224f, 0.14899969f, -0.019317105f, -0.13310948f, 0.124064885f, 0.03847162f, 0.027441885f,
-  0.027139705f, 0.11031492f, -0.07199581f, 0.11523538f, 0.15204114f, -0.040769827f, 0.099790104f, 0.08723386f,
-  0.14807017f, -0.036799174f, -0.09405602f, -0.058691725f, -0.107571974f, 0.0054243677f, 0.15244341f, 0.15339135f,
-  0.1194314f, 0.015645351f, 0.003432396f, 0.104689956f, 0.093885005f, -0.015690437f, -0.039989345f, 0.06251969f,
-  -0.0054863226f, -0.11108049f, -0.07436959f, 0.12822802f, 0.13167663f, -0.061610516f, -0.033930816f, -0.07836452f,
-  -0.051619712f, 0.14412935f, -0.1406263f, 0.07544921f, -0.14211011f, -0.07543464f, -0.03219749f, 0.010956021f,
-  -0.025677228f, -0.07227572f, -0.07052415f, -0.09616991f, -0.11036382f, -0.09850785f, 0.15161933f, -0.074498326f,
-  -0.13148496f, 0.10867155f, 0.061341397f, 0.10876046f, -0.15727428f, -0.150505f, -0.11222019f, -0.08329451f,
-  -0.00034818923f, 0.068393126f, 0.09256919f, -0.13599384f, 0.063057356f, -0.091438144f, 0.036343884f, 0.04964233f,
-  0.025303103f, 0.055941213f, -0.007894885f, 0.10438434f, 0.032976404f, 0.1385215f, 0.034273975f, -0.08370122f,
-  0.10154f, 0.008565874f, 0.15280679f, -0.017485837f, 0.15643941f, -0.092300385f, 0.07946481f, -0.11795313f,
-  0.108549945f, 0.0287011f, 0.08976697f, -0.13616353f, -0.15728334f, 0.076184854f, -0.065049775f, 0.06261955f,
-  -0.09380671f, -0.048878357f, 0.0007083473f, 0.09521657f, 0.08928916f, -0.01412367f, -0.044722423f, -0.002742087f,
-  0.08149185f, -0.13401192f, -0.04831358f, -0.15242046f, 0.022822974f, -0.018702116f, 0.08957027f, 0.12631188f,
-  -0.13519196f, -0.069974884f, -0.025418192f, -0.0015766812f, -0.036092166f, -0.09941294f, -0.061094727f, -0.0040718894f,
-  0.12715094f, -0.040295616f, 0.10441667f, -0.12781073f, 0.0070707127f, -0.12338697f, -0.14836803f, 0.015669346f,
-  -0.07239839f, 0.1164051f, 0.12488728f, -0.1573737f, -0.011018994f, -0.027011817f, -0.09012063f, -0.11038549f,
-  -0.06690998f, 0.06980777f, 0.037593734f, 0.09516141f, -0.009429872f, 0.08212032f, 0.030575588f, -0.034477822f,
-  -0.009243404f, -0.14380282f, -0.0036310977f, -0.051942624f, -0.052913383f, -0.063505754f, -0.03456894f, -0.116731346f,
-  0.009278387f, -0.006425772f, -0.041643154f, 0.13725352f, 0.10611232f, 0.04465423f, -0.058236588f, 0.020166723f,
-  -0.10879013f, 0.11017101f, 0.14768226f, -0.023606941f, 0.12193783f, 0.1483889f, -0.00950031f, -0.058711514f,
-  0.007979722f, 0.02612933f, -0.1463609f, -0.00986339f, -0.057168536f, 0.105508186f, -0.0045387493f, 0.10402818f,
-  0.14063944f, -0.049551893f, 0.034034465f, -0.013525379f, -0.068905696f, -0.08771018f, 0.0036587296f, 0.048038885f,
-  -0.027809056f, 0.026851116f, 0.098808266f, 0.06591444f, 0.06520141f, 0.044435527f, -0.1215446f, -0.09565922f,
-  -0.117253244f, 0.10390202f, -0.13926104f, -0.11804391f, 0.10412724f, 0.09346175f, -0.14946724f, 0.09136043f,
-  -0.036077898f, 0.034064833f, -0.09904753f, -0.024001556f, 0.03514165f, 0.12055945f, 0.0958795f, -0.08597862f,
-  -0.10371229f, -0.009621769f, 0.04962248f, 0.08669319f, -0.15756017f, -0.01292068f, 0.005591328f, -0.073841736f,
-  0.12470967f, -0.04197101f, -0.1507446f, -0.09440577f, 0.0050695813f, -0.11766288f, 0.03611482f, 0.15381284f,
-  0.00647263f, -0.03895181f, 0.14895938f, 0.116725184f, 0.10506906f, 0.011993709f, 0.0072283433f, -0.12262097f,
-  0.016094927f, 0.15378934f, 0.008358577f, -0.1410978f, 0.08678275f, 0.14190017f, 0.13255306f, 0.007457372f,
-  0.029703636f, 0.025587527f, -0.064803f, -0.023070436f, 0.1289897f, 0.016131174f, 0.1490193f, -0.104997694f,
-  -0.023107775f, 0.0018528501f, -0.09410381f, 0.12207666f, 0.11042796f, -0.08528667f, 0.13929515f, 0.14743575f,
-  -0.092967816f, -0.005453639f, 0.15757106f, -0.10264778f, -0.024770444f, -0.10850708f, 0.11408781f, 0.025631651f,
-  0.06582221f, 0.11345735f, -0.02508678f, -0.15804787f, 0.007742607f, -0.01223612f, 0.057342507f, 0.073805824f,
-  -0.07862517f, -0.062280186f, 0.099673204f, 0.045011204f, 0.036220144f, 0.07039779f, 0.073521316f, -0.11424543f,
-  0.012625587f, 0.015115462f, -0.15273178f, 0.033554092f, -0.0021096994f, 0.12264295f, -0.15091828f, 0.14873163f,
-  -0.077376425f, 0.0931479f, 0.11680931f, -0.0196174f, -0.080893226f, -0.026250394f, -0.098608635f, 0.019543778f,
-  0.066462375f, 0.03267707f, -0.091053136f, 0.08639317f, 0.14509235f, -0.048108f, 0.082102224f, -0.010421872f,
-  0.06373115f, -0.11276322f, -0.13501287f, -0.0044887257f, -0.13322443f, 0.056956943f, 0.14801499f, -0.03100856f,
-  0.0015252811f, 0.024045074f, -0.07640674f, -0.008089609f, 0.040733505f, 0.12786561f, -0.13117781f, -0.0031298017f,
-  -0.12899509f, -0.013998309f, -0.0041697514f, -0.06593106f, 0.09697972f, 0.108481884f, -0.06133791f, -0.02204304f,
-  -0.048459772f, 0.0042586224f, 0.05211524f, 0.14618191f, -0.14502656f, 0.06421597f, -0.09521669f, -0.12911864f,
-  0.12176423f, -0.0471059f, -0.088661805f, 0.04337366f, -0.032900482f, -0.14472422f, -0.08247292f, -0.06679498f,
-  -0.012331494f, -0.1043788f, -0.15227745f, 0.08794021f, -0.13577363f, -0.019141853f, 0.13571939f, -0.05819629f,
-  -0.10456135f, 0.042221334f, 0.13798006f, -0.01743683f, -0.0093294475f, 0.0738783f, 0.019805303f, 0.03028911f,
-  0.0836699f, 0.07186662f, -0.113233f, -0.0624198f, 0.108012654f, 0.024398826f, 0.03683201f, 0.15186894f,
-  0.09787211f, 0.06309356f, 0.15129957f, -0.1390821f, 0.02453674f, 0.041284017f, -0.027492983f, -0.07424862f,
-  0.029185263f, -0.13069566f, -0.067360416f, 0.12008248f, -0.058091287f, -0.04552032f, 0.07092044f, -0.040001597f,
-  0.023222074f, -0.15802646f, 0.09003183f, -0.14066102f, 0.021061802f, -0.15686889f, -0.13570566f, 0.12719949f,
-  -0.08706294f, -0.005456881f, 0.0070434576f, 0.14548638f, 0.050477695f, 0.07717998f, -0.06764219f, -0.054212593f,
-  0.11501553f, 0.057963926f, 0.039651696f, -0.11923498f, -0.12619002f, 0.03192394f, -0.11865431f, 0.11085722f,
-  0.13174987f, -0.06548374f, -0.101909794f, 0.15305887f, -0.084357776f, -0.12602004f, -0.114758655f, 0.027466219f,
-  0.030704947f, 0.10209693f, 0.12732528f, 0.06743105f, 0.022571458f, 0.14280488f, -0.065250814f, -0.027727066f,
-  0.13388982f, -0.053217936f, 0.08476948f, 0.033908367f, 0.055810273f, -0.036151044f, -0.13466673f, 0.11338288f,
-  0.1301809f, -0.12555754f, -0.073999085f, 0.006705371f, 0.07834173f, -0.022379806f, -0.06932127f, 0.123041175f,
-  -0.07937484f, 0.14366594f, 0.0026889152f, 0.08300511f, 0.03717505f, 0.027829561f, 0.11634921f, -0.007924118f,
-  0.11155925f, 0.052197702f, -0.08825093f, 0.10363422f, -0.112332664f, 0.08232193f, -0.0338745f, 0.04906196f,
-  -0.018919269f, 0.031254098f, -0.04775563f, 0.065528095f, 0.07380496f, -0.14462265f, 0.13940436f, -0.1275057f,
-  -0.07057261f, 0.06224441f, 0.14573312f, 0.051412057f, -0.08823017f, 0.02782453f, -0.094887085f, 0.074385494f,
-  0.008081316f, 0.015420337f, -0.12128476f, 0.084384106f, 0.15022428f, -0.109688506f, 0.0537833f, -0.069725685f,
-  -0.04237955f, 0.13997833f, -0.14799385f, -0.02985727f, 0.056866772f, 0.07181105f, -0.061798625f, -0.08631806f,
-  0.031877853f, -0.14393866f, 0.020991385f, -0.10000285f, -0.028890207f, 0.14232361f, -0.13129649f, -0.07820281f,
-  -0.12164369f, 0.09424018f, 0.13059543f, -0.10224819f, 0.09976301f, 0.10128098f, -0.13584945f, 0.053952694f,
-  0.07186383f, -0.028216371f, 0.10636542f, -0.009816437f, -0.02052918f, 0.08870557f, -0.14456281f, -0.15529503f,
-  0.029374748f, 0.017423354f, 0.011197528f, -0.096874624f, 0.1259957f, -0.09776976f, -0.06992876f, -0.1334497f,
-  -0.15747243f, 0.03825089f, -0.063716106f, 0.096776515f, 0.1526383f, 0.051354136f, 0.13823716f, -0.11005242f,
-  0.083290964f, 0.08593953f, -0.06328502f, -0.011222427f, -0.09487924f, 0.01522844f, -0.15104978f, -0.0944066f,
-  -0.1362968f, -0.01995264f, 0.016115548f, -0.12712272f, -0.058094583f, 0.094939634f, 0.007658863f, 0.027702618f,
-  -0.06982535f, -0.046503916f, -0.140177f, 0.14728807f, 0.017980631f, 0.07282572f, 0.09243415f, 0.13862993f,
-  -0.10906287f, 0.044130336f, -0.13704588f, 0.058857553f, -0.08113524f, 0.061570745f, -0.11641317f, 0.083663434f,
-  0.11322604f, 0.08691408f, -0.13276625f, 0.09887674f, -0.10032702f, -0.14788413f, 0.10292231f, 0.026925625f,
-  -0.055061437f, -0.13820273f, 0.040649667f, -0.0683475f, -0.1253728f, -0.019844338f, -0.13464963f, 0.07789246f,
-  -0.10418142f, -0.053818904f, -0.15641801f, -0.021992356f, -0.048821945f, 0.08724575f, -0.035778694f, 0.10643938f,
-  0.13804181f, 0.0322507f, -0.0541918f, -0.13026014f, -0.11062468f, -0.053266548f, -0.09908821f, 0.08371804f,
-  -0.051047355f, -0.0057877298f, 0.0065791234f, -0.136622f, 0.13184334f, -0.060430128f, -0.12798192f, -0.0025001846f,
-  -0.13897647f, 0.019728022f, -0.10231385f, -0.034675054f, -0.046504274f, 0.11442121f, 0.12202136f, 0.15674189f,
-  0.017417341f, 0.10085395f, -0.12975651f, -0.10606361f, 0.08509238f, 0.03473258f, 0.043762032f, 0.090384424f,
-  0.100251965f, 0.07430464f, -0.058572486f, -0.05008578f, 0.033299524f, 0.13012917f, -0.0119808735f, -0.047064696f,
-  0.08735418f, 0.1048201f, -0.0029350207f, -0.04675575f, -0.15752178f, 0.009714015f, 0.04846782f, -0.116080396f,
-  -0.1173894f, -0.15807238f, 0.1235438f, 0.14822318f, 0.15647909f, 0.14115581f, -0.016669204f, 0.07032575f,
-  0.09358612f, -0.042236675f, -0.091095306f, 0.13161471f, -0.016568912f, 0.058303576f, -0.073939465f, -0.08156306f,
-  -0.029297637f, 0.0052288705f, 0.09353958f, 0.10271236f, -0.01986639f, 0.15544738f, -0.08417395f, 0.010627566f,
-  -0.09909566f, 0.025883488f, 0.14410815f, -0.13078897f, 0.03719439f, -0.14531064f, -0.03536286f, -0.07431065f,
-  0.00026653733f, -0.109726906f, 0.04015591f, -0.14919282f, 0.034661256f, -0.060970437f, -0.094622344f, 0.1340423f,
-  0.017069247f, -0.10466285f, -0.0891202f, -0.07054567f, -0.09355875f, 0.019551469f, 0.0022260137f, 0.1378419f,
-  0.0046164617f, -0.084341146f, 0.13595605f, 0.03976256f, -0.034116324f, 0.11096424f, 0.12961975f, -0.13310915f,
-  -0.13040467f, -0.1040072f, -0.13597101f, -0.047437914f, 0.057879634f, -0.14423287f, -0.15453373f, -0.13614866f,
-  -0.08249767f, 0.09913257f, 0.14018361f, 0.15707384f, 0.0017224936f, -0.13391383f, 0.15419044f, -0.10628318f,
-  0.05969707f, 0.07903574f, 0.04888164f, 0.052185092f, -0.14749724f, -0.053277478f, -0.101699516f, 0.10919811f,
-  -0.089833036f, -0.003782508f, 0.14053714f, 0.11984275f, -0.11375895f, -0.13189963f, 0.12514293f, 0.04550415f,
-  -0.121222354f, 0.13671435f, -0.114146546f, 0.13687497f, 0.11343449f, 0.112671554f, -0.03033495f, 0.013741629f,
-  -0.13203047f, 0.089072384f, 0.009116666f, 0.117082626f, -0.06665161f, 0.15273577f, 0.10539438f, -0.044290792f,
-  0.043168362f, -0.11534521f, -0.10527043f, -0.108334936f, -0.090828896f, 0.043958586f, -0.06814523f, -0.05461047f,
-  0.11061068f, 0.026115306f, -0.07706014f, -0.04290987f, -0.041568834f, 0.07381527f, 0.11129857f, 0.12598993f,
-  -0.10757338f, -0.016891373f, 0.037114207f, -0.06179395f, 0.103963435f, -0.01757812f, 0.016872073f, -0.13517545f,
-  0.11424628f, -0.1047687f, -0.003802412f, -0.12896462f, 0.12029061f, 0.009139078f, 0.07120547f, -0.124276705f,
-  0.013442635f, 0.0647779f, 0.11165875f, 0.11620106f, -0.028229f, -0.016059266f, 0.05253362f, -0.0568503f,
-  -0.064338885f, -0.1455704f, -0.15505242f, -0.08325464f, 0.019741029f, 0.012744221f, 0.012684998f, 0.023678603f,
-  -0.029201003f, -0.15621112f, 0.1411881f, -0.11569292f, -0.0018515118f, 0.062823005f, 0.04053343f, -0.068674125f,
-  -0.13740255f, 0.12659904f, 0.0045057083f, 0.14419983f, 0.073768824f, 0.067546f, 0.034213f, -0.035660192f,
-  -0.092666686f, 0.019201072f, 0.15193708f, 0.09478948f, 0.14364642f, 0.14828052f, 0.12354338f, -0.08874645f,
-  -0.086108744f, -0.005424217f, -0.08177281f, -0.042901598f, -0.054161794f, 0.13835612f, -0.010632052f, 0.15304948f,
-  -0.1226015f, -0.15596494f, 0.022606893f, 0.03150912f, -0.06380324f, -0.080015786f, 0.045033522f, 0.007921046f,
-  -0.021182414f, 0.080269165f, -0.06724101f, 0.12437329f, -0.10782869f, -0.082279235f, 0.05476227f, 0.09716898f,
-  -0.0019359534f, -0.124118075f, -0.006316262f, -0.053379994f, -0.05052227f, -0.029225223f, 0.038040895f, -0.036804676f,
-  -0.11087963f, -0.07894519f, -0.13243608f, -0.15793113f, 0.076410346f, 0.08834523f, 0.11948276f, 0.012516643f,
-  -0.065034576f, -0.09509564f, 0.07875105f, -0.09555421f, 0.118159935f, -0.085754864f, -0.14749949f, -0.1138665f,
-  0.12877552f, 0.11934481f, 0.038591143f, 0.0036579191f, 0.13556963f, 0.0954155f, 0.093617275f, -0.107613906f,
-  0.025300201f, 0.14325295f, -0.11138018f, 0.15752123f, -0.10356048f, -0.046461504f, -0.0074558454f, 0.04112991f,
-  0.048590466f, -0.090431966f, 0.07236942f, 0.041845307f, -0.017600777f, -0.15736628f, 0.15648526f, -0.058472235f,
-  -0.08427757f, 0.15656722f, -0.08012511f, 0.10562978f, 0.096481934f, -0.10291366f, -0.1275116f, -0.08595651f,
-  0.049486622f, 0.14914955f, -0.0087770345f, -0.04722459f, -0.045486826f, -0.11011494f, 0.15801018f, -0.0017148221f,
-  -0.12512213f, -0.10801774f, 0.09836596f, 0.0764763f, 0.10200586f, -0.016668826f, -0.031239867f, 0.051805235f,
-  -0.0015480879f, -0.05090198f, 0.03770609f, -0.09011077f, -0.10947622f, -0.03495096f, -0.11271204f, 0.0040144585f,
-  0.02488327f, 0.15481865f, 0.045568027f, -0.00092533184f, -0.11491316f, -0.06355324f, -0.025776051f, -0.11384892f,
-  0.030778134f, 0.1137968f, 0.09046845f, -0.06557429f, -0.03865206f, 0.15762669f, -0.02531609f, -0.14200367f,
-  -0.0013883276f, 0.008038888f, -0.058739487f, -0.017163113f, -0.1289328f, 0.048690423f, -0.10973071f, 0.05441906f,
-  0.11913446f, -0.102076724f, -0.061907116f, 0.0152071975f, 0.00038134382f, 0.09270424f, -0.009479237f, 0.025561044f,
-  -0.043705337f, 0.052150186f, 0.04777114f, -0.12730569f, 0.08393591f, -0.032402694f, 0.14158407f, -0.15690683f,
-  -0.015695998f, 0.07144356f, 0.10903025f, 0.0020553966f, -0.085445695f, -0.12222085f, -0.11973121f, 0.12730692f,
-  -0.13770044f, -0.06256418f, 0.08288088f, 0.08646489f, -0.13830793f, 0.03134774f, 0.019115182f, 0.14511666f,
-  -0.005607726f, 0.06714326f, -0.013665708f, 0.14112929f, -0.016139278f, -0.09291065f, 0.02916389f, -0.083691575f,
-  0.039537076f, 0.1099067f, -0.12297904f, -0.115033455f, 0.0021562176f, -0.009248361f, -0.049209133f, 0.13234809f,
-  0.07088232f, -0.052423093f, 0.022914972f, -0.02378917f, -0.10123171f, 0.0646913f, -0.10431268f, 0.019134331f,
-  0.10733489f, -0.14521746f, 0.006930329f, 0.14601642f, 0.07140701f, -0.062355034f, 0.024883043f, -0.14845961f,
-  0.025388656f, 0.13747156f, 0.13739957f, -0.0025255738f, 0.0573236f, -0.026241252f, -0.044381265f, 0.0030410816f,
-  -0.09210096f, 0.06365958f, 0.07751564f, -0.04286241f, -0.035974793f, -0.110179946f, 0.020216785f, 0.06288434f,
-  0.15011245f, -0.14897738f, -0.13330278f, 0.004471328f, 0.14612046f, 0.010175276f, 0.04388879f, 0.02244851f,
-  -0.01890794f, 0.11284683f, 0.11606692f, -0.09115797f, -0.09468989f, -0.122945316f, -0.038452435f, -0.0035619047f,
-  0.1323385f, -0.1530252f, 0.11222127f, -0.088320024f, 0.012914988f, -0.0073892726f, 0.08930552f, -0.13226998f,
-  -0.11041563f, 0.0036262912f, 0.0797355f, -0.07606862f, 0.049004193f, -0.041784633f, -0.14744374f, 0.018047016f,
-  -0.033697248f, 0.0935357f, 0.10414528f, 0.10344591f, 0.09903771f, -0.12232416f, -0.15168732f, 0.017667217f,
-  0.045913294f, -0.1216219f, 0.12923081f, -0.016741244f, -0.09266192f, 0.10845904f, 0.1384823f, 0.024293764f,
-  -0.050424334f, 0.017160116f, -0.11655364f, 0.09745145f, 0.09925923f, -0.029603023f, -0.12535048f, 0.11737553f,
-  -0.12934819f, -0.08302873f, 0.09431648f, -0.07857984f, 0.030113366f, 0.12996562f, -0.019988038f, -0.035765387f,
-  0.14656459f, 0.02700948f, 0.055150006f, -0.051956326f, -0.13640763f, 0.024752367f, -0.09346869f, -0.0817737f,
-  -0.12969716f, 0.13545728f, -0.10612334f, 0.045742925f, 0.032533765f, 0.10920571f, 0.08634965f, -0.11069738f,
-  0.07008829f, -0.08031437f, 0.0058028465f, -0.057276085f, -0.1353684f, 0.047317132f, -0.10550211f, 0.1547106f,
-  0.06372155f, -0.05469163f, -0.09258924f, -0.14573248f, -0.079717115f, -0.10315304f, 0.017002145f, 0.03784651f,
-  0.13711716f, 0.021253474f, -0.032118153f, -0.07049347f, -0.022241533f, 0.08357862f, -0.15245514f, -0.14476532f,
-  0.06238336f, -0.048777014f, -0.0467962f, -0.101885386f, -0.10527945f, -0.11840836f, -0.09623308f, -0.14456595f,
-  -0.07430616f, 0.1268519f, -0.08748993f, 0.12018061f, -0.13311274f, 0.018334117f, -0.013099761f, -0.11940032f,
-  0.0038453678f, 0.13170095f, -0.071436904f, 0.14520687f, -0.016631564f, -0.049995437f, 0.07804949f, 0.12360285f,
-  0.13646968f, 0.0935956f, -0.14132068f, -0.032203916f, 0.017201262f, -0.0720595f, 0.07388516f, -0.03480918f,
-  -0.13621676f, -0.06992947f, -0.10198153f, 0.060553472f, -0.115057066f, -0.039856426f, 0.0162633f, 0.06817861f,
-  -0.12160614f, 0.10907422f, -0.10146828f, -0.12116613f, 0.06460855f, -0.09277678f, 0.11469717f, 0.06815051f,
-  -0.076743826f, -0.03470845f, -0.072279505f, -0.015013133f, -0.00038113652f, -0.0038417678f, -0.10332383f, -0.1318583f,
-  -0.10111519f, 0.026694426f, 0.016212674f, -0.07959399f, -0.025626393f, -0.003975498f, 0.11313893f, -0.1420835f,
-  -0.070432566f, -0.022468057f, -0.0259687f, -0.08351248f, 0.07871614f, -0.059432678f, 0.016258607f, -0.08994756f,
-  0.15668586f, -0.093329966f, -0.033166565f, 0.12668285f, 0.08587478f, -0.142523f, 0.100485444f, -0.08439251f,
-  -0.01940803f, 0.06458156f, 0.010203247f, 0.121678255f, -0.059625745f, -0.110423036f, 0.010032517f, 0.05439735f,
+  0.081469856f, 0.15514341f, -0.11117298f, -0.09562231f, -0.11815494f, 0.03829339f, -0.12986971f, -0.032412942f,
+  -0.031297714f, -0.09243854f, -0.08061034f, -0.124516375f, 0.064089686f, -0.15635121f, -0.06970844f, 0.1061968f,
+  -0.06978767f, -0.0668974f, -0.11929774f, 0.019863488f, 0.060833994f, -0.116913065f, -0.01385014f, 0.052460924f,
+  -0.011971638f, -0.1549005f, 0.11106737f, 0.15183918f, -0.08579481f, -0.117219806f, -0.054617763f, -0.011717163f,
+  -0.030652039f, 0.11857292f, 0.00961555f, 0.15758577f, 0.050623f, 0.1349891f, 0.066411525f, 0.13677989f,
+  -0.030026756f, 0.09630577f, 0.0010171619f, -0.15549645f, 0.025142627f, 0.07220789f, -0.0368279f, 0.15500863f,
+  0.07421337f, 0.0018723207f, -0.026943605f, -0.09987618f, 0.10240837f, -0.061333068f, -0.0045792926f, 0.04665572f,
+  -0.05828688f, -0.022981243f, -0.12692012f, 0.09089381f, 0.052371696f, -0.051784012f, -0.08994831f, 0.069433056f,
+  -0.1488535f, -0.08329673f, 0.09286362f, 0.08425544f, -0.08181912f, 0.095239855f, -0.0801756f, -0.050934587f,
+  0.06598447f, 0.06496011f, -0.033131965f, 0.011128655f, 0.13643499f, -0.06291674f, 0.049417485f, -0.08418211f,
+  0.094823144f, 0.081272475f, -0.09156893f, -0.087513715f, 0.034281287f, 0.0047072554f, 0.00361485f, -0.077585496f,
+  -0.053853776f, 0.0077826036f, -0.14271478f, 0.0748205f, -0.082948446f, -0.13080399f, 0.001284114f, -0.14389382f,
+  -0.032527864f, -0.08392961f, -0.14055969f, -0.1486604f, -0.05756117f, -0.0123142665f, -0.14861558f, -0.13789882f,
+  -0.08882486f, -0.14757027f, -0.08191874f, -0.085502245f, -0.12439941f, 0.06408505f, -0.10330608f, 0.09188562f,
+  0.08043907f, 0.046501804f, 0.11506978f, -0.033605304f, -0.03552401f, -0.0050450405f, -0.11174817f, 0.13304377f,
+  0.035869602f, -0.07756947f, -0.11201299f, 0.09505702f, 0.14629544f, 0.011165334f, -0.09029278f, 0.14828363f,
+  0.021980405f, -0.045656294f, -0.023445295f, 0.091100164f, -0.12600324f, 0.026878351f, -0.105254196f, -0.029952966f,
+  -0.11428508f, 0.044482313f, 0.1081417f, -0.07823953f, 0.06637079f, -0.061115477f, 0.03348077f, -0.092120625f,
+  -0.019360023f, -0.017334633f, 0.08893184f, 0.14678822f, -0.07206178f, 0.074533895f, 0.13021092f, 0.03191593f,
+  -0.033743672f, -0.03200216f, -0.033217683f, -0.13975553f, 0.07685044f, -0.096825905f, -0.0022586968f, 0.064940654f,
+  0.043854393f, -0.15200804f, 0.05083092f, -0.09819436f, -0.048423357f, 0.02535816f, 0.13937761f, 0.0058487803f,
+  0.08079795f, -0.15268388f, -0.027318297f, 0.052973133f, 0.05691512f, 0.033626284f, 0.111904174f, 0.006731081f,
+  0.0078000007f, -0.07538543f, -0.1185651f, 0.034312315f, 0.06761474f, 0.048233174f, -0.053705756f, -0.10076027f,
+  0.059091523f, 0.055443857f, 0.07577022f, 0.0865447f, -0.05596583f, 0.043021265f, -0.023969324f, -0.033807345f,
+  0.057747353f, 0.08579754f, 0.03176465f, 0.13642949f, 0.02888559f, -0.14222662f, 0.0070914277f, 0.08904635f,
+  0.1346077f, 0.0060639177f, 0.06434739f, 0.15673114f, 0.0951127f, 0.07018024f, -0.12808768f, -0.042992596f,
+  -0.06161683f, -0.038433697f, 0.037978224f, 0.10477421f, 0.039056532f, 0.11519131f, 0.070514955f, 0.08860954f,
+  -0.10784056f, -0.050814483f, -0.10434957f, -0.016524825f, -0.13803817f, 0.04698806f, -0.11694241f, 0.04398731f,
+  -0.011527829f, 0.15748847f, -0.105865985f, 0.098539725f, 0.15781349f, 0.13785312f, 0.018944696f, 0.00796257f,
+  0.001374719f, 0.06387317f, 0.05827016f, 0.15210143f, 0.022003721f, -0.024119414f, -0.046410143f, 0.034857016f,
+  -0.0142345f, 0.12674162f, -0.07502028f, 0.11236031f, 0.15410136f, 0.13069719f, -0.07917554f, -0.08985392f,
+  -0.046691228f, 0.03338076f, 0.06717001f, 0.10157783f, 0.0714734f, -0.122396715f, -0.035018418f, 0.10679096f,
+  0.022917535f, -0.0074034277f, 0.053912714f, 0.10000912f, 0.10784058f, 0.11688078f, 0.09118988f, -0.0671833f,
+  -0.08843531f, -0.058312587f, -0.12571721f, -0.078418404f, 0.10802994f, 0.100656115f, 0.018044282f, 0.057881124f,
+  -0.00063163374f, -0.10553782f, 0.028321624f, 0.040840037f, 0.005034881f, -0.11409937f, 0.097197525f, 0.0021773844f,
+  -0.08894707f, 0.14204061f, 0.13746937f, -0.12195965f, -0.078957066f, -0.0013553615f, -0.035460096f, 0.07195051f,
+  0.13821721f, 0.09628489f, -0.06725698f, -0.10812091f, -0.10938128f, -0.05861252f, -0.009163524f, -0.09033589f,
+  0.039834395f, 0.07932211f, -0.096208796f, 0.088679895f, -0.10686699f, -0.10507994f, 0.058339957f, 0.13948056f,
+  0.049203232f, 0.04907152f, -0.047863346f, -0.13277681f, 0.1235669f, 0.13941231f, -0.019464124f, -0.08822051f,
+  0.016542524f, 0.019853102f, -0.061830252f, -0.08662635f, 0.059265453f, 0.13635513f, -0.052585848f, 0.04923409f,
+  -0.058882304f, -0.10220742f, 0.14481305f, -0.072450675f, -0.0395383f, -0.12042819f, 0.1436845f, -0.023585266f,
+  -0.080708586f, -0.030365841f, -0.13023548f, 0.07252565f, -0.12556775f, 0.08815561f, 0.116047725f, 0.023470704f,
+  -0.095494196f, 0.1027015f, -0.029254286f, -0.018411621f, -0.012782709f, 0.14344355f, 0.13821122f, -0.04552873f,
+  -0.11144751f, -0.13392809f, 0.1445119f, -0.1354139f, -0.13140197f, -0.12426574f, 0.036316592f, -0.057563357f,
+  -0.02650223f, 0.09599075f, 0.08914284f, -0.096915774f, -0.13621426f, -0.12435532f, -0.08964668f, 0.038813725f,
+  -0.13100114f, 0.12207555f, 0.030107504f, 0.11535456f, -0.142194f, -0.078964375f, -0.048609618f, 0.11595846f,
+  -0.06820061f, 0.1402297f, 0.068463475f, 0.057846252f, -0.031231858f, -0.11137621f, 0.15469588f, -0.041559316f,
+  0.15496105f, -0.040799532f, 0.13313672f, 0.047389302f, -0.07667453f, -0.053806577f, 0.14091052f, 0.023350354f,
+  -0.050667107f, -0.088631816f, -0.102205426f, 0.048934076f, -0.10198102f, 0.077298015f, 0.039128643f, -0.020959964f,
+  -0.026949657f, -0.10217672f, 0.010324915f, -0.018177126f, -0.03018028f, -0.09127604f, 0.04036532f, 0.10191471f,
+  0.0075707086f, -0.026026359f, -0.13446404f, -0.035802387f, 0.14529106f, -0.11360253f, -0.10502834f, -0.06034885f,
+  -0.03656132f, 0.10137451f, 0.085941374f, 0.0725151f, -0.093633525f, 0.07383674f, -0.10745207f, 0.15268135f,
+  0.094255604f, -0.0030629458f, 0.15177096f, 0.060769305f, -0.13669209f, -0.036223818f, 0.08655308f, -0.14449333f,
+  -0.058141027f, 0.05615403f, -0.05048322f, -0.11256807f, -0.06685435f, -0.11279697f, -0.087996826f, -0.035362463f,
+  0.08594026f, 0.0230936f, 0.008256155f, 0.051099736f, -0.123246424f, 0.11502599f, -0.11804321f, 0.13789469f,
+  -0.079082765f, 0.039128043f, -0.12613878f, -0.03456462f, -0.14000708f, 0.1469454f, 0.09913927f, 0.11132756f,
+  -0.15456359f, -0.119994916f, 0.10837989f, 0.0965342f, -0.0053689335f, 0.12523963f, 0.14608522f, 0.03016518f,
+  -0.14459634f, -0.031350736f, 0.025381513f, 0.0015500481f, 0.0971832f, -0.06535357f, 0.07221357f, -0.032109693f,
+  0.09801754f, -0.11220059f, 0.032766f, 0.10648026f, -0.0854942f, 0.14953636f, -0.10164761f, 0.14138861f,
+  -0.09282172f, -0.049342394f, -0.014100298f, -0.09136198f, -0.03619681f, 0.093330264f, 0.12345377f, 0.14268595f,
+  0.044171087f, 0.08601424f, 0.050852764f, -0.05354543f, 0.056574713f, -0.032083906f, 0.044718806f, -0.025481675f,
+  0.096643224f, 0.02683155f, -0.015964532f, -0.040401395f, -0.09976073f, 0.0053845216f, -0.012145571f, 0.124450065f,
+  0.14997904f, -0.037076246f, 0.11810394f, 0.15448055f, -0.060861778f, -0.12289511f, 0.04814547f, -0.039735854f,
+  0.034654565f, 0.12235566f, -0.07765169f, -0.068187036f, 0.041165534f, -0.06953672f, 0.11058755f, -0.056673367f,
+  0.1043641f, 0.07723404f, 0.14992516f, -0.018279098f, -0.07426375f, 0.15567988f, 0.037608456f, -0.14864309f,
+  -0.055775758f, 0.022642441f, 0.0032732203f, 0.15068749f, -0.11822242f, 0.1055852f, 0.07861042f, 0.0056705484f,
+  -0.1440628f, 0.009014018f, -0.10492085f, -0.005432133f, 0.008955154f, -0.033682227f, 0.13114251f, -0.06002141f,
+  -0.0597529f, -0.07476345f, 0.04540751f, 0.13432272f, 0.11067763f, -0.120645605f, 0.0488976f, -0.06904923f,
+  -0.15033527f, 0.051915612f, 0.019768717f, -0.1492398f, 0.11445774f, -0.06505328f, -0.06567219f, 0.10368613f,
+  0.10100483f, 0.15706767f, 0.05703897f, 0.13636944f, 0.09091748f, -0.08365478f, -0.03659463f, -0.06394839f,
+  -0.076263025f, 0.034767278f, 0.11799305f, -0.10176415f, -0.1112205f, 0.03854383f, -0.066750646f, -0.15486316f,
+  0.11397497f, 0.0033815803f, -0.12737025f, 0.12923157f, -0.15537956f, 0.0189515f, 0.15241921f, -0.032012753f,
+  0.13884096f, 0.057489827f, 0.11454267f, -0.09237022f, 0.0742509f, -0.11057236f, -0.13701628f, -0.055302493f,
+  0.15233159f, 0.12499118f, 0.07638763f, -0.151426f, -0.12411025f, 0.12542711f, 0.031996354f, -0.0010779675f,
+  -0.026336739f, 0.07837835f, 0.09822594f, -0.0676286f, 0.10157839f, 0.1039246f, -0.0064889146f, 0.09633186f,
+  0.046122476f, 0.038535293f, 0.016259229f, 0.052889198f, -0.104256056f, -0.067744404f, -0.04079535f, -0.055117134f,
+  0.067665994f, -0.14643045f, -0.11442943f, 0.1124136f, 0.15466578f, 0.099094644f, -0.074901424f, 0.091127746f,
+  0.0763862f, 0.14172569f, 0.10905339f, 0.0582787f, -0.08559155f, -0.096279934f, -0.002247991f, -0.1492585f,
+  -0.07347696f, 0.079586454f, -0.11385791f, -0.05166836f, -0.11066824f, -0.12545978f, 0.0063354685f, 0.058382515f,
+  -0.012704111f, 0.091227114f, 0.11174072f, -0.11597258f, 0.019742291f, -0.1009419f, 0.15543284f, -0.09563113f,
+  -0.013511393f, 0.11122225f, 0.11497174f, -0.117795765f, 0.036424577f, 0.06839986f, -0.05076267f, 0.025615687f,
+  -0.014739113f, -0.03306262f, -0.123395f, 0.1487472f, 0.1158248f, -0.12900026f, 0.059574008f, 0.021623207f,
+  -0.05047449f, 0.12819901f, 0.09842201f, -0.09010881f, 0.14594719f, -0.07888391f, -0.108237304f, 0.05690034f,
+  -0.1417839f, -0.12145119f, 0.11920009f, 0.028176904f, 0.12819836f, 0.081453234f, 0.15056175f, -0.10191002f,
+  0.11743934f, -0.11057368f, 0.034624618f, 0.12137295f, 0.09929167f, -0.13691126f, 0.048461713f, -0.14916103f,
+  -0.14885849f, -0.09762153f, -0.107708834f, 0.12754954f, 0.12177018f, 0.13585004f, 0.07677766f, 0.065030016f,
+  0.12852332f, -0.0728965f, -0.143112f, -0.12977587f, 0.15733539f, -0.0016982165f, 0.11262419f, 0.1184672f,
+  -0.14814164f, -0.081908084f, 0.13726716f, 0.10506475f, 0.04991205f, -0.09118563f, 0.050372615f, -0.13259725f,
+  0.10072792f, 0.019033756f, 0.07430038f, -0.039073743f, -0.071243994f, 0.061080836f, 0.122880705f, 0.024933351f,
+  0.15186323f, -0.0061932565f, 0.1116916f, 0.14826436f, -0.045185626f, -0.058777597f, 0.03654289f, -0.057319682f,
+  0.06997793f, -0.14907947f, 0.10506023f, 0.03356248f, -0.019783495f, -0.13126503f, -0.09800196f, -0.1472871f,
+  0.12505642f, 0.061963174f, 0.11952444f, 0.027114825f, -0.0334319f, 0.14756183f, -0.14859445f, -0.11043499f,
+  -0.12534629f, 0.048557747f, 0.044018846f, -0.0948698f, 0.03261453f, -0.13230959f, 0.08620267f, 0.050645016f,
+  0.062718906f, 0.07591461f, 0.09487464f, -0.12786326f, -0.08646776f, -0.11437809f, -0.05825165f, 0.106658205f,
+  0.14937966f, -0.06587972f, -0.061117552f, 0.036856268f, 0.12711859f, -0.001990388f, 0.11235726f, 0.100340724f,
+  -0.03971391f, -0.07681f, 0.036596816f, -0.13601887f, 0.030919103f, 0.042823285f, 0.0167341f, 0.108631335f,
+  -0.13933085f, -0.070103824f, 0.010604138f, -0.025417382f, -0.14534405f, -0.032427043f, 0.0017736674f, 0.0590801f,
+  0.13613407f, -0.026529202f, -0.0077061914f, -0.081693515f, -0.10995827f, -0.12882504f, -0.109993346f, -0.12575619f,
+  -0.051980756f, -0.122231975f, -0.060740635f, 0.063233174f, -0.07765108f, 0.1016258f, 0.066706106f, 0.1290635f,
+  -0.04176452f, -0.12207689f, -0.0025238397f, 0.13050276f, 0.05436027f, -0.14072785f, -0.13853358f, -0.0862778f,
+  -0.11128244f, 0.073968224f, 0.14885622f, -0.12133339f, 0.02293597f, -0.15320122f, 0.08946692f, 0.0032687532f,
+  0.10976669f, 0.11957198f, -0.06288498f, 0.09092014f, 0.10211111f, 0.00023924463f, 0.10669202f, 0.14150871f,
+  0.056857478f, -0.10075711f, 0.15267654f, 0.021820249f, -0.09138995f, -0.025148677f, 0.12097987f, -0.13117248f,
+  -0.00514605f, 0.15778962f, -0.145337f, 0.04627596f, 0.1341696f, -0.09024108f, 0.053775195f, 0.046072733f,
+  -0.13156836f, -0.1263801f, -0.018425608f, -0.14415571f, 0.05906483f, -0.12252639f, 0.08460207f, -0.00035866903f,
+  -0.07437796f, 0.15368174f, 0.14411603f, -0.120407715f, -0.15584609f, 0.08563179f, -0.12759186f, 0.1088728f,
+  -0.077948876f, -0.04157988f, -0.106378086f, 0.09809217f, -0.010779353f, -0.023029044f, 0.067489795f, 0.114924505f,
+  -0.044128846f, 0.06461688f, 0.008192221f, -0.11645103f, 0.129727f, -0.048905276f, 0.009384335f, -0.12121849f,
+  -0.10043525f, -0.08802186f, 0.09301043f, 0.15358633f, -0.040971525f, -0.08078358f, -0.06001169f, -0.076049976f,
+  -0.03376158f, -0.03371557f, 0.07436361f, 0.12899646f, -0.09932548f, 0.0015578514f, 0.093116395f, 0.071360305f,
+  -0.097189866f, -0.1537172f, 0.0806981f, -0.056434084f, 0.08479738f, 0.04976145f, -0.08815405f, 0.067440115f,
+  -0.14472666f, -0.0039415145f, 0.0058032046f, -0.016412733f, -0.012909918f, -0.08254743f, 0.09108497f, 0.10064541f,
+  -0.07381012f, 0.06372186f, 0.083812f, 0.02338021f, 0.112998955f, -0.13227032f, -0.074974835f, 0.03644731f,
+  0.047282096f, 0.057044663f, 0.045437273f, -0.15742858f, 0.14433736f, 0.06497419f, 0.14439024f, -0.036685478f,
+  0.15542808f, -0.060156614f, -0.118972644f, -0.081461504f, 0.1537948f, -0.12438143f, 0.13009281f, -0.02565393f,
+  -0.04817393f, -0.13705385f, -0.09741833f, -0.019546248f, 0.08568228f, 0.1464954f, -0.062518395f, -0.0072860387f,
+  -0.012914386f, 0.110752776f, 0.053613983f, -0.10114259f, 0.07160012f, -0.08972773f, -0.038296014f, 0.0011236751f,
+  0.07264297f, 0.009815137f, -0.12291169f, -0.037958942f, -0.05015392f, -0.023769096f, 0.07040329f, 0.115292676f,
+  0.04819736f, 0.11129852f, -0.06747481f, -0.080077305f, -0.0043239705f, -0.13848132f, 0.0056551867f, 0.06726929f,
+  0.10081048f, -0.128523f, 0.12058374f, 0.0023849823f, 0.093338616f, -0.09758907f, -0.12825854f, 0.043114226f,
+  -0.15695633f, -0.10083989f, -0.1389739f, -0.07532459f, 0.12927432f, 0.09981168f, -0.14745392f, -0.10819806f,
+  -0.025138348f, -0.15808578f, 0.059959028f, 0.0661717f, -0.15378658f, -0.15421146f, -0.019503178f, 0.0453678f,
+  0.14058071f, -0.09217559f, -0.11040672f, 0.030013336f, 0.12583317f, -0.022627702f, -0.0070233466f, 0.09982955f,
+  0.076681666f, -0.0052846996f, 0.078070395f, 0.060839836f, 0.12360973f, 0.15151396f, -0.10055922f, 0.00048092072f,
+  -0.034430116f, -0.056123346f, 0.06702518f, -0.018124048f, -0.079242565f, -0.08784549f, -0.044603698f, 0.10704274f,
+  0.03159032f, -0.05033548f, -0.15693605f, -0.12098477f, 0.15348326f, 0.06664099f, -0.03010722f, -0.06601015f,
+  -0.1451073f, 0.09261553f, 0.059194174f, 0.011086302f, 0.07202014f, 0.11079436f, -0.10202062f, 0.0887244f,
+  0.10618387f, -0.10015836f, 0.01068971f, -0.0017329734f, -0.007180185f, 0.06529852f, 0.090011194f, -0.09677776f,
+  0.10896512f, -0.005442726f, -0.13877061f, -0.121166974f, 0.018527256f, -0.035872184f, 0.12245275f, 0.15799816f,
+  -0.101968504f, 0.026211075f, -0.14748058f, -0.078356504f, 0.026022118f, 0.026919441f, 0.07882331f, 0.15778477f,
+  -0.04275281f, -0.056485068f, 0.08966225f, -0.09933643f, -0.06833206f, 0.08177458f, -0.12801018f, -0.0069042426f,
+  -0.013881617f, 0.0064408886f, -0.018093985f, 0.10695217f, -0.037101164f, 0.07933877f, -0.0831698f, -0.012490689f,
+  0.14358756f, 0.097948015f, 0.12115258f, -0.13688174f, -0.037654027f, -0.04901339f, -0.022602199f, -0.1116498f,
+  -0.05268801f, 0.02412814f, -0.00835854f, 0.07829487f, -0.10009394f, 0.056147568f, -0.039207056f, 0.14031424f,
+  -0.10739549f, 0.14994596f, 0.120028086f, -0.113642804f, -0.03733568f, -0.13228521f, -0.011210796f, 0.0072198235f,
+  0.13854378f, -0.08849396f, -0.11123573f, 0.086785376f, -0.07151656f, 0.07720279f, -0.031631354f, 0.1293679f,
+  -0.14679734f, 0.116892636f, 0.089277394f, 0.13240658f, -0.110643364f, 0.034725964f, -0.14314039f, -0.04587228f,
+  -0.1419211f, -0.15486996f, -0.15656756f, 0.14374748f, -0.010500207f, 0.09888641f, -0.060150452f, -0.082679056f,
+  -0.11878305f, -0.12090996f, -0.024820428f, 0.058742918f, -0.048249118f, 0.098455645f, 0.095597394f, 0.055815775f,
+  -0.08887114f, 0.0034603863f, 0.0010406473f, 0.077665545f, -0.1293546f, 0.022420444f, -0.08661348f, 0.010747178f,
+  0.06849116f, -0.03284f, 0.10594617f, -0.15079229f, 0.053206213f, -0.1541653f, -0.05030966f, 0.13374628f,
+  0.017849388f, -0.06450294f, 0.14219098f, -0.15800112f, -0.12778924f, 0.13618883f, 0.11610218f, -0.040443353f,
+  -0.017731884f, -0.030328015f, 0.12378353f, -0.02638974f, 0.116073586f, 0.016458986f, 0.07103198f, -0.08654061f,
+  0.14036264f, -0.053305656f, 0.14249542f, 0.039896667f, 0.017352464f, 0.09831791f, 0.10929241f, -0.0028709166f,
+  -0.14647901f, 0.13493414f, 0.08242143f, 0.012689503f, 0.0120103145f, 0.031513702f, 0.08824591f, 0.006621062f,
+  0.10698091f, 0.11640063f, -0.09626263f, -0.10849491f, -0.10288017f, -0.004840138f, 0.13199717f, 0.10420613f,
+  0.029316844f, -0.08177741f, -0.11372289f, 0.0844679f, -0.15311697f, 0.018147497f, 0.1394223f, 0.15378651f,
+  -0.1479556f, 0.02582274f, -0.02808743f, 0.02111456f, -0.08600499f, -0.07062077f, -0.086821735f, 0.08706528f,
+  -0.010078413f, -0.09061939f, -0.055182595f, 0.14664286f, 0.08373868f, -0.0039126384f, 0.039109197f, -0.12622124f,
+  -0.111163765f, 0.072212644f, -0.13222103f, 0.0016900363f, -0.0013673492f, 0.010481414f, 0.115784034f, -0.08980657f,
+  0.057121452f, 0.0024737967f, 0.12526011f, 0.03818047f, -0.047842633f, -0.049148686f, 0.11870115f, -0.027284501f,
+  0.15330793f, -0.0441882f, -0.123479016f, 0.15681991f, -0.083326064f, 0.123140305f, -0.04794481f, -0.07823604f,
+  -0.080428965f, -0.03672947f, 0.12054168f, 0.11138035f, 0.14120309f, -0.12274886f, 0.1460249f, 0.15353714f,
+  0.02304273f, -0.12546058f, -0.043352455f, -0.10802643f, 0.1463572f, 0.10016125f, -0.037147343f, -0.11232403f,
+  -0.11287512f, 0.059848573f, 0.10088861f, -0.056263614f, -0.15278152f, 0.025789076f, 0.031337183f, 0.11047951f,
+  -0.13542491f, 0.031527217f, 0.15350547f, -0.15491308f, -0.05707874f, -0.06407129f, -0.04256943f, -0.13424408f,
+  0.107767284f, 0.019218942f, -0.066084996f, -0.005166199f, -0.036993198f, -0.10619114f, -0.032216188f, 0.045890808f,
+  -0.049813587f, -0.10470988f, -0.041249335f, -0.042386826f, -0.087915644f, -0.033009503f, -0.0076882476f, 0.10142874f,
+  -0.07608413f, -0.094401926f, -0.03131402f, -0.09544756f, 0.122620255f, -0.13064055f, -0.043291368f, -0.06819435f,
+  0.06912476f, 0.01959073f, 0.009148125f, 0.025479035f, -0.042122416f, 0.06277728f, -0.06923749f, -0.09770098f,
+  0.00206631f, -0.11276067f, 0.027139705f, -0.025677228f, 0.108549945f, -0.07239839f, 0.007979722f, -0.10371229f,
+  -0.023107775f, -0.077376425f, -0.048459772f, 0.09787211f, 0.13174987f, 0.11155925f, 0.031877853f, 0.083290964f,
+  -0.00021479807f, 0.00934611f, 0.11031492f, -0.07227572f, 0.0287011f, 0.1164051f, 0.02612933f, -0.009621769f,
+  0.0018528501f, 0.0931479f, 0.0042586224f, 0.06309356f, -0.06548374f, 0.052197702f, -0.14393866f, 0.08593953f,
+  0.027048875f, -0.0126961f, -0.07199581f, -0.07052415f, 0.08976697f, 0.12488728f, -0.1463609f, 0.04962248f,
+  -0.09410381f, 0.11680931f, 0.05211524f, 0.15129957f, -0.101909794f, -0.08825093f, 0.020991385f, -0.06328502f,
+  -0.009250849f, 0.15113358f, 0.11523538f, -0.09616991f, -0.13616353f, -0.1573737f, -0.00986339f, 0.08669319f,
+  0.12207666f, -0.0196174f, 0.14618191f, -0.1390821f, 0.15305887f, 0.10363422f, -0.10000285f, -0.011222427f,
+  0.08205075f, -0.037168775f, 0.15204114f, -0.11036382f, -0.15728334f, -0.011018994f, -0.057168536f, -0.15756017f,
+  0.11042796f, -0.080893226f, -0.14502656f, 0.02453674f, -0.084357776f, -0.112332664f, -0.028890207f, -0.09487924f,
+  0.021714246f, 0.12100522f, -0.040769827f, -0.09850785f, 0.076184854f, -0.027011817f, 0.105508186f, -0.01292068f,
+  -0.08528667f, -0.026250394f, 0.06421597f, 0.041284017f, -0.12602004f, 0.08232193f, 0.14232361f, 0.01522844f,
+  0.11338089f, -0.13334729f, 0.099790104f, 0.15161933f, -0.065049775f, -0.09012063f, -0.0045387493f, 0.005591328f,
+  0.13929515f, -0.098608635f, -0.09521669f, -0.027492983f, -0.114758655f, -0.0338745f, -0.13129649f, -0.15104978f,
+  0.03413016f, -0.15027298f, 0.08723386f, -0.074498326f, 0.06261955f, -0.11038549f, 0.10402818f, -0.073841736f,
+  0.14743575f, 0.019543778f, -0.12911864f, -0.07424862f, 0.027466219f, 0.04906196f, -0.07820281f, -0.0944066f,
+  -0.001972086f, -0.014544785f, 0.14807017f, -0.13148496f, -0.09380671f, -0.06690998f, 0.14063944f, 0.12470967f,
+  -0.092967816f, 0.066462375f, 0.12176423f, 0.029185263f, 0.030704947f, -0.018919269f, -0.12164369f, -0.1362968f,
+  0.022404913f, -0.10011371f, -0.036799174f, 0.10867155f, -0.048878357f, 0.06980777f, -0.049551893f, -0.04197101f,
+  -0.005453639f, 0.03267707f, -0.0471059f, -0.13069566f, 0.10209693f, 0.031254098f, 0.09424018f, -0.01995264f,
+  0.10538308f, -0.046109565f, -0.09405602f, 0.061341397f, 0.0007083473f, 0.037593734f, 0.034034465f, -0.1507446f,
+  0.15757106f, -0.091053136f, -0.088661805f, -0.067360416f, 0.12732528f, -0.04775563f, 0.13059543f, 0.016115548f,
+  0.023864657f, 0.017809656f, -0.058691725f, 0.10876046f, 0.09521657f, 0.09516141f, -0.013525379f, -0.09440577f,
+  -0.10264778f, 0.08639317f, 0.04337366f, 0.12008248f, 0.06743105f, 0.065528095f, -0.10224819f, -0.12712272f,
+  0.111387156f, -0.13715068f, -0.107571974f, -0.15727428f, 0.08928916f, -0.009429872f, -0.068905696f, 0.0050695813f,
+  -0.024770444f, 0.14509235f, -0.032900482f, -0.058091287f, 0.022571458f, 0.07380496f, 0.09976301f, -0.058094583f,
+  -0.014993287f, 0.10865082f, 0.0054243677f, -0.150505f, -0.01412367f, 0.08212032f, -0.08771018f, -0.11766288f,
+  -0.10850708f, -0.048108f, -0.14472422f, -0.04552032f, 0.14280488f, -0.14462265f, 0.10128098f, 0.094939634f,
+  0.0013709492f, -0.09595812f, 0.15244341f, -0.11222019f, -0.044722423f, 0.030575588f, 0.0036587296f, 0.03611482f,
+  0.11408781f, 0.082102224f, -0.08247292f, 0.07092044f, -0.065250814f, 0.13940436f, -0.13584945f, 0.007658863f,
+  0.13283782f, 0.12131603f, 0.15339135f, -0.08329451f, -0.002742087f, -0.034477822f, 0.048038885f, 0.15381284f,
+  0.025631651f, -0.010421872f, -0.06679498f, -0.040001597f, -0.027727066f, -0.1275057f, 0.053952694f, 0.027702618f,
+  -0.14927314f, 0.05168357f, 0.1194314f, -0.00034818923f, 0.08149185f, -0.009243404f, -0.027809056f, 0.00647263f,
+  0.06582221f, 0.06373115f, -0.012331494f, 0.023222074f, 0.13388982f, -0.07057261f, 0.07186383f, -0.06982535f,
+  0.015773278f, -0.029652406f, 0.015645351f, 0.068393126f, -0.13401192f, -0.14380282f, 0.026851116f, -0.03895181f,
+  0.11345735f, -0.11276322f, -0.1043788f, -0.15802646f, -0.053217936f, 0.06224441f, -0.028216371f, -0.046503916f,
+  0.14441551f, -0.13837256f, 0.003432396f, 0.09256919f, -0.04831358f, -0.0036310977f, 0.098808266f, 0.14895938f,
+  -0.02508678f, -0.13501287f, -0.15227745f, 0.09003183f, 0.08476948f, 0.14573312f, 0.10636542f, -0.140177f,
+  -0.07934304f, 0.026169403f, 0.104689956f, -0.13599384f, -0.15242046f, -0.051942624f, 0.06591444f, 0.116725184f,
+  -0.15804787f, -0.0044887257f, 0.08794021f, -0.14066102f, 0.033908367f, 0.051412057f, -0.009816437f, 0.14728807f,
+  -0.029165227f, -0.088331185f, 0.093885005f, 0.063057356f, 0.022822974f, -0.052913383f, 0.06520141f, 0.10506906f,
+  0.007742607f, -0.13322443f, -0.13577363f, 0.021061802f, 0.055810273f, -0.08823017f, -0.02052918f, 0.017980631f,
+  -0.009526f, 0.13665128f, -0.015690437f, -0.091438144f, -0.018702116f, -0.063505754f, 0.044435527f, 0.011993709f,
+  -0.01223612f, 0.056956943f, -0.019141853f, -0.15686889f, -0.036151044f, 0.02782453f, 0.08870557f, 0.07282572f,
+  0.05208989f, -0.13301282f, -0.039989345f, 0.036343884f, 0.08957027f, -0.03456894f, -0.1215446f, 0.0072283433f,
+  0.057342507f, 0.14801499f, 0.13571939f, -0.13570566f, -0.13466673f, -0.094887085f, -0.14456281f, 0.09243415f,
+  0.059761286f, -0.04176614f, 0.06251969f, 0.04964233f, 0.12631188f, -0.116731346f, -0.09565922f, -0.12262097f,
+  0.073805824f, -0.03100856f, -0.05819629f, 0.12719949f, 0.11338288f, 0.074385494f, -0.15529503f, 0.13862993f,
+  0.03581888f, -0.08713926f, -0.0054863226f, 0.025303103f, -0.13519196f, 0.009278387f, -0.117253244f, 0.016094927f,
+  -0.07862517f, 0.0015252811f, -0.10456135f, -0.08706294f, 0.1301809f, 0.008081316f, 0.029374748f, -0.10906287f,
+  0.0623716f, -0.1016916f, -0.11108049f, 0.055941213f, -0.069974884f, -0.006425772f, 0.10390202f, 0.15378934f,
+  -0.062280186f, 0.024045074f, 0.042221334f, -0.005456881f, -0.12555754f, 0.015420337f, 0.017423354f, 0.044130336f,
+  -0.067839414f, -0.08246704f, -0.07436959f, -0.007894885f, -0.025418192f, -0.041643154f, -0.13926104f, 0.008358577f,
+  0.099673204f, -0.07640674f, 0.13798006f, 0.0070434576f, -0.073999085f, -0.12128476f, 0.011197528f, -0.13704588f,
+  0.066519566f, -0.015675433f, 0.12822802f, 0.10438434f, -0.0015766812f, 0.13725352f, -0.11804391f, -0.1410978f,
+  0.045011204f, -0.008089609f, -0.01743683f, 0.14548638f, 0.006705371f, 0.084384106f, -0.096874624f, 0.058857553f,
+  -0.05013484f, 0.010696307f, 0.13167663f, 0.032976404f, -0.036092166f, 0.10611232f, 0.10412724f, 0.08678275f,
+  0.036220144f, 0.040733505f, -0.0093294475f, 0.050477695f, 0.07834173f, 0.15022428f, 0.1259957f, -0.08113524f,
+  0.09934821f, 0.02678341f, -0.061610516f, 0.1385215f, -0.09941294f, 0.04465423f, 0.09346175f, 0.14190017f,
+  0.07039779f, 0.12786561f, 0.0738783f, 0.07717998f, -0.022379806f, -0.109688506f, -0.09776976f, 0.061570745f,
+  -0.04640394f, 0.08079561f, -0.033930816f, 0.034273975f, -0.061094727f, -0.058236588f, -0.14946724f, 0.13255306f,
+  0.073521316f, -0.13117781f, 0.019805303f, -0.06764219f, -0.06932127f, 0.0537833f, -0.06992876f, -0.11641317f,
+  -0.13463472f, -0.06458263f, -0.07836452f, -0.08370122f, -0.0040718894f, 0.020166723f, 0.09136043f, 0.007457372f,
+  -0.11424543f, -0.0031298017f, 0.03028911f, -0.054212593f, 0.123041175f, -0.069725685f, -0.1334497f, 0.083663434f,
+  0.011292015f, -0.09810229f, -0.051619712f, 0.10154f, 0.12715094f, -0.10879013f, -0.036077898f, 0.029703636f,
+  0.012625587f, -0.12899509f, 0.0836699f, 0.11501553f, -0.07937484f, -0.04237955f, -0.15747243f, 0.11322604f,
+  0.08227386f, -0.033314224f, 0.14412935f, 0.008565874f, -0.040295616f, 0.11017101f, 0.034064833f, 0.025587527f,
+  0.015115462f, -0.013998309f, 0.07186662f, 0.057963926f, 0.14366594f, 0.13997833f, 0.03825089f, 0.08691408f,
+  -0.006196762f, 0.14899969f, -0.1406263f, 0.15280679f, 0.10441667f, 0.14768226f, -0.09904753f, -0.064803f,
+  -0.15273178f, -0.0041697514f, -0.113233f, 0.039651696f, 0.0026889152f, -0.14799385f, -0.063716106f, -0.13276625f,
+  0.0020523998f, -0.019317105f, 0.07544921f, -0.017485837f, -0.12781073f, -0.023606941f, -0.024001556f, -0.023070436f,
+  0.033554092f, -0.06593106f, -0.0624198f, -0.11923498f, 0.08300511f, -0.02985727f, 0.096776515f, 0.09887674f,
+  0.00056025427f, -0.13310948f, -0.14211011f, 0.15643941f, 0.0070707127f, 0.12193783f, 0.03514165f, 0.1289897f,
+  -0.0021096994f, 0.09697972f, 0.108012654f, -0.12619002f, 0.03717505f, 0.056866772f, 0.1526383f, -0.10032702f,
+  0.08391591f, 0.124064885f, -0.07543464f, -0.092300385f, -0.12338697f, 0.1483889f, 0.12055945f, 0.016131174f,
+  0.12264295f, 0.108481884f, 0.024398826f, 0.03192394f, 0.027829561f, 0.07181105f, 0.051354136f, -0.14788413f,
+  0.012371491f, 0.03847162f, -0.03219749f, 0.07946481f, -0.14836803f, -0.00950031f, 0.0958795f, 0.1490193f,
+  -0.15091828f, -0.06133791f, 0.03683201f, -0.11865431f, 0.11634921f, -0.061798625f, 0.13823716f, 0.10292231f,
+  -0.1412486f, 0.027441885f, 0.010956021f, -0.11795313f, 0.015669346f, -0.058711514f, -0.08597862f, -0.104997694f,
+  0.14873163f, -0.02204304f, 0.15186894f, 0.11085722f, -0.007924118f, -0.08631806f, -0.11005242f, 0.026925625f,
+  -0.055061437f, 0.017417341f, -0.029297637f, -0.13040467f, -0.13203047f, 0.013442635f, -0.086108744f, -0.065034576f,
+  0.049486622f, -0.0013883276f, -0.005607726f, -0.09210096f, -0.033697248f, -0.12969716f, -0.07430616f, -0.076743826f,
+  -0.13820273f, 0.10085395f, 0.0052288705f, -0.1040072f, 0.089072384f, 0.0647779f, -0.005424217f, -0.09509564f,
+  0.14914955f, 0.008038888f, 0.06714326f, 0.06365958f, 0.0935357f, 0.13545728f, 0.1268519f, -0.03470845f,
+  0.040649667f, -0.12975651f, 0.09353958f, -0.13597101f, 0.009116666f, 0.11165875f, -0.08177281f, 0.07875105f,
+  -0.0087770345f, -0.058739487f, -0.013665708f, 0.07751564f, 0.10414528f, -0.10612334f, -0.08748993f, -0.072279505f,
+  -0.0683475f, -0.10606361f, 0.10271236f, -0.047437914f, 0.117082626f, 0.11620106f, -0.042901598f, -0.09555421f,
+  -0.04722459f, -0.017163113f, 0.14112929f, -0.04286241f, 0.10344591f, 0.045742925f, 0.12018061f, -0.015013133f,
+  -0.1253728f, 0.08509238f, -0.01986639f, 0.057879634f, -0.06665161f, -0.028229f, -0.054161794f, 0.118159935f,
+  -0.045486826f, -0.1289328f, -0.016139278f, -0.035974793f, 0.09903771f, 0.032533765f, -0.13311274f, -0.00038113652f,
+  -0.019844338f, 0.03473258f, 0.15544738f, -0.14423287f, 0.15273577f, -0.016059266f, 0.13835612f, -0.085754864f,
+  -0.11011494f, 0.048690423f, -0.09291065f, -0.110179946f, -0.12232416f, 0.10920571f, 0.018334117f, -0.0038417678f,
+  -0.13464963f, 0.043762032f, -0.08417395f, -0.15453373f, 0.10539438f, 0.05253362f, -0.010632052f, -0.14749949f,
+  0.15801018f, -0.10973071f, 0.02916389f, 0.020216785f, -0.15168732f, 0.08634965f, -0.013099761f, -0.10332383f,
+  0.07789246f, 0.090384424f, 0.010627566f, -0.13614866f, -0.044290792f, -0.0568503f, 0.15304948f, -0.1138665f,
+  -0.0017148221f, 0.05441906f, -0.083691575f, 0.06288434f, 0.017667217f, -0.11069738f, -0.11940032f, -0.1318583f,
+  -0.10418142f, 0.100251965f, -0.09909566f, -0.08249767f, 0.043168362f, -0.064338885f, -0.1226015f, 0.12877552f,
+  -0.12512213f, 0.11913446f, 0.039537076f, 0.15011245f, 0.045913294f, 0.07008829f, 0.0038453678f, -0.10111519f,
+  -0.053818904f, 0.07430464f, 0.025883488f, 0.09913257f, -0.11534521f, -0.1455704f, -0.15596494f, 0.11934481f,
+  -0.10801774f, -0.102076724f, 0.1099067f, -0.14897738f, -0.1216219f, -0.08031437f, 0.13170095f, 0.026694426f,
+  -0.15641801f, -0.058572486f, 0.14410815f, 0.14018361f, -0.10527043f, -0.15505242f, 0.022606893f, 0.038591143f,
+  0.09836596f, -0.061907116f, -0.12297904f, -0.13330278f, 0.12923081f, 0.0058028465f, -0.071436904f, 0.016212674f,
+  -0.021992356f, -0.05008578f, -0.13078897f, 0.15707384f, -0.108334936f, -0.08325464f, 0.03150912f, 0.0036579191f,
+  0.0764763f, 0.0152071975f, -0.115033455f, 0.004471328f, -0.016741244f, -0.057276085f, 0.14520687f, -0.07959399f,
+  -0.048821945f, 0.033299524f, 0.03719439f, 0.0017224936f, -0.090828896f, 0.019741029f, -0.06380324f, 0.13556963f,
+  0.10200586f, 0.00038134382f, 0.0021562176f, 0.14612046f, -0.09266192f, -0.1353684f, -0.016631564f, -0.025626393f,
+  0.08724575f, 0.13012917f, -0.14531064f, -0.13391383f, 0.043958586f, 0.012744221f, -0.080015786f, 0.0954155f,
+  -0.016668826f, 0.09270424f, -0.009248361f, 0.010175276f, 0.10845904f, 0.047317132f, -0.049995437f, -0.003975498f,
+  -0.035778694f, -0.0119808735f, -0.03536286f, 0.15419044f, -0.06814523f, 0.012684998f, 0.045033522f, 0.093617275f,
+  -0.031239867f, -0.009479237f, -0.049209133f, 0.04388879f, 0.1384823f, -0.10550211f, 0.07804949f, 0.11313893f,
+  0.10643938f, -0.047064696f, -0.07431065f, -0.10628318f, -0.05461047f, 0.023678603f, 0.007921046f, -0.107613906f,
+  0.051805235f, 0.025561044f, 0.13234809f, 0.02244851f, 0.024293764f, 0.1547106f, 0.12360285f, -0.1420835f,
+  0.13804181f, 0.08735418f, 0.00026653733f, 0.05969707f, 0.11061068f, -0.029201003f, -0.021182414f, 0.025300201f,
+  -0.0015480879f, -0.043705337f, 0.07088232f, -0.01890794f, -0.050424334f, 0.06372155f, 0.13646968f, -0.070432566f,
+  0.0322507f, 0.1048201f, -0.109726906f, 0.07903574f, 0.026115306f, -0.15621112f, 0.080269165f, 0.14325295f,
+  -0.05090198f, 0.052150186f, -0.052423093f, 0.11284683f, 0.017160116f, -0.05469163f, 0.0935956f, -0.022468057f,
+  -0.0541918f, -0.0029350207f, 0.04015591f, 0.04888164f, -0.07706014f, 0.1411881f, -0.06724101f, -0.11138018f,
+  0.03770609f, 0.04777114f, 0.022914972f, 0.11606692f, -0.11655364f, -0.09258924f, -0.14132068f, -0.0259687f,
+  -0.13026014f, -0.04675575f, -0.14919282f, 0.052185092f, -0.04290987f, -0.11569292f, 0.12437329f, 0.15752123f,
+  -0.09011077f, -0.12730569f, -0.02378917f, -0.09115797f, 0.09745145f, -0.14573248f, -0.032203916f, -0.08351248f,
+  -0.11062468f, -0.15752178f, 0.034661256f, -0.14749724f, -0.041568834f, -0.0018515118f, -0.10782869f, -0.10356048f,
+  -0.10947622f, 0.08393591f, -0.10123171f, -0.09468989f, 0.09925923f, -0.079717115f, 0.017201262f, 0.07871614f,
+  -0.053266548f, 0.009714015f, -0.060970437f, -0.053277478f, 0.07381527f, 0.062823005f, -0.082279235f, -0.046461504f,
+  -0.03495096f, -0.032402694f, 0.0646913f, -0.122945316f, -0.029603023f, -0.10315304f, -0.0720595f, -0.059432678f,
+  -0.09908821f, 0.04846782f, -0.094622344f, -0.101699516f, 0.11129857f, 0.04053343f, 0.05476227f, -0.0074558454f,
+  -0.11271204f, 0.14158407f, -0.10431268f, -0.038452435f, -0.12535048f, 0.017002145f, 0.07388516f, 0.016258607f,
+  0.08371804f, -0.116080396f, 0.1340423f, 0.10919811f, 0.12598993f, -0.068674125f, 0.09716898f, 0.04112991f,
+  0.0040144585f, -0.15690683f, 0.019134331f, -0.0035619047f, 0.11737553f, 0.03784651f, -0.03480918f, -0.08994756f,
+  -0.051047355f, -0.1173894f, 0.017069247f, -0.089833036f, -0.10757338f, -0.13740255f, -0.0019359534f, 0.048590466f,
+  0.02488327f, -0.015695998f, 0.10733489f, 0.1323385f, -0.12934819f, 0.13711716f, -0.13621676f, 0.15668586f,
+  -0.0057877298f, -0.15807238f, -0.10466285f, -0.003782508f, -0.016891373f, 0.12659904f, -0.124118075f, -0.090431966f,
+  0.15481865f, 0.07144356f, -0.14521746f, -0.1530252f, -0.08302873f, 0.021253474f, -0.06992947f, -0.093329966f,
+  0.0065791234f, 0.1235438f, -0.0891202f, 0.14053714f, 0.037114207f, 0.0045057083f, -0.006316262f, 0.07236942f,
+  0.045568027f, 0.10903025f, 0.006930329f, 0.11222127f, 0.09431648f, -0.032118153f, -0.10198153f, -0.033166565f,
+  -0.136622f, 0.14822318f, -0.07054567f, 0.11984275f, -0.06179395f, 0.14419983f, -0.053379994f, 0.041845307f,
+  -0.00092533184f, 0.0020553966f, 0.14601642f, -0.088320024f, -0.07857984f, -0.07049347f, 0.060553472f, 0.12668285f,
+  0.13184334f, 0.15647909f, -0.09355875f, -0.11375895f, 0.103963435f, 0.073768824f, -0.05052227f, -0.017600777f,
+  -0.11491316f, -0.085445695f, 0.07140701f, 0.012914988f, 0.030113366f, -0.022241533f, -0.115057066f, 0.08587478f,
+  -0.060430128f, 0.14115581f, 0.019551469f, -0.13189963f, -0.01757812f, 0.067546f, -0.029225223f, -0.15736628f,
+  -0.06355324f, -0.12222085f, -0.062355034f, -0.0073892726f, 0.12996562f, 0.08357862f, -0.039856426f, -0.142523f,
+  -0.12798192f, -0.016669204f, 0.0022260137f, 0.12514293f, 0.016872073f, 0.034213f, 0.038040895f, 0.15648526f,
+  -0.025776051f, -0.11973121f, 0.024883043f, 0.08930552f, -0.019988038f, -0.15245514f, 0.0162633f, 0.100485444f,
+  -0.0025001846f, 0.07032575f, 0.1378419f, 0.04550415f, -0.13517545f, -0.035660192f, -0.036804676f, -0.058472235f,
+  -0.11384892f, 0.12730692f, -0.14845961f, -0.13226998f, -0.035765387f, -0.14476532f, 0.06817861f, -0.08439251f,
+  -0.13897647f, 0.09358612f, 0.0046164617f, -0.121222354f, 0.11424628f, -0.092666686f, -0.11087963f, -0.08427757f,
+  0.030778134f, -0.13770044f, 0.025388656f, -0.11041563f, 0.14656459f, 0.06238336f, -0.12160614f, -0.01940803f,
+  0.019728022f, -0.042236675f, -0.084341146f, 0.13671435f, -0.1047687f, 0.019201072f, -0.07894519f, 0.15656722f,
+  0.1137968f, -0.06256418f, 0.13747156f, 0.0036262912f, 0.02700948f, -0.048777014f, 0.10907422f, 0.06458156f,
+  -0.10231385f, -0.091095306f, 0.13595605f, -0.114146546f, -0.003802412f, 0.15193708f, -0.13243608f, -0.08012511f,
+  0.09046845f, 0.08288088f, 0.13739957f, 0.0797355f, 0.055150006f, -0.0467962f, -0.10146828f, 0.010203247f,
+  -0.034675054f, 0.13161471f, 0.03976256f, 0.13687497f, -0.12896462f, 0.09478948f, -0.15793113f, 0.10562978f,
+  -0.06557429f, 0.08646489f, -0.0025255738f, -0.07606862f, -0.051956326f, -0.101885386f, -0.12116613f, 0.121678255f,
+  -0.046504274f, -0.016568912f, -0.034116324f, 0.11343449f, 0.12029061f, 0.14364642f, 0.076410346f, 0.096481934f,
+  -0.03865206f, -0.13830793f, 0.0573236f, 0.049004193f, -0.13640763f, -0.10527945f, 0.06460855f, -0.059625745f,
+  0.11442121f, 0.058303576f, 0.11096424f, 0.112671554f, 0.009139078f, 0.14828052f, 0.08834523f, -0.10291366f,
+  0.15762669f, 0.03134774f, -0.026241252f, -0.041784633f, 0.024752367f, -0.11840836f, -0.09277678f, -0.110423036f,
+  0.12202136f, -0.073939465f, 0.12961975f, -0.03033495f, 0.07120547f, 0.12354338f, 0.11948276f, -0.1275116f,
+  -0.02531609f, 0.019115182f, -0.044381265f, -0.14744374f, -0.09346869f, -0.09623308f, 0.11469717f, 0.010032517f,
+  0.15674189f, -0.08156306f, -0.13310915f, 0.013741629f, -0.124276705f, -0.08874645f, 0.012516643f, -0.08595651f,
+  -0.14200367f, 0.14511666f, 0.0030410816f, 0.018047016f, -0.0817737f, -0.14456595f, 0.06815051f, 0.05439735f,
 };
 
 static const float l0_bias[64] = {

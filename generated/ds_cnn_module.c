@@ -3,7 +3,7 @@
  *
  *   input      [1, 1, 49, 10] float32, contiguous, in PyTorch's layout
  *   output     [1, 12]
- *   workspace  64000 bytes
+ *   workspace  65472 bytes
  *   weights    file 'ds_cnn_module.safetensors'
  *
  * Standalone C99: compile with any C compiler and link with libm.
@@ -25,11 +25,11 @@ void ds_cnn_module_forward_ws(const float *input, float *output, void *workspace
 
 /* ---- weights (their values at the end) */
 
-/* conv1.weight [64, 1, 10, 4], times bn1's scale, layout [out][in/groups][kernel] */
+/* conv1.weight [64, 1, 10, 4], times bn1's scale, packed [out/16][in * kernel][16] */
 static const float l1_weight[2560];
 /* no bias folded with bn1's running statistics and affine */
 static const float l1_bias[64];
-/* blocks.0.depthwise.weight [64, 1, 3, 3], times blocks.0.bn1's scale, layout [out][in/groups][kernel] */
+/* blocks.0.depthwise.weight [64, 1, 3, 3], times blocks.0.bn1's scale, layout [channel][kernel] */
 static const float l5_weight[576];
 /* no bias folded with blocks.0.bn1's running statistics and affine */
 static const float l5_bias[64];
@@ -37,7 +37,7 @@ static const float l5_bias[64];
 static const float l8_weight_packed[4096];
 /* no bias folded with blocks.0.bn2's running statistics and affine */
 static const float l8_bias[64];
-/* blocks.1.depthwise.weight [64, 1, 3, 3], times blocks.1.bn1's scale, layout [out][in/groups][kernel] */
+/* blocks.1.depthwise.weight [64, 1, 3, 3], times blocks.1.bn1's scale, layout [channel][kernel] */
 static const float l11_weight[576];
 /* no bias folded with blocks.1.bn1's running statistics and affine */
 static const float l11_bias[64];
@@ -45,7 +45,7 @@ static const float l11_bias[64];
 static const float l14_weight_packed[4096];
 /* no bias folded with blocks.1.bn2's running statistics and affine */
 static const float l14_bias[64];
-/* blocks.2.depthwise.weight [64, 1, 3, 3], times blocks.2.bn1's scale, layout [out][in/groups][kernel] */
+/* blocks.2.depthwise.weight [64, 1, 3, 3], times blocks.2.bn1's scale, layout [channel][kernel] */
 static const float l17_weight[576];
 /* no bias folded with blocks.2.bn1's running statistics and affine */
 static const float l17_bias[64];
@@ -53,7 +53,7 @@ static const float l17_bias[64];
 static const float l20_weight_packed[4096];
 /* no bias folded with blocks.2.bn2's running statistics and affine */
 static const float l20_bias[64];
-/* blocks.3.depthwise.weight [64, 1, 3, 3], times blocks.3.bn1's scale, layout [out][in/groups][kernel] */
+/* blocks.3.depthwise.weight [64, 1, 3, 3], times blocks.3.bn1's scale, layout [channel][kernel] */
 static const float l23_weight[576];
 /* no bias folded with blocks.3.bn1's running statistics and affine */
 static const float l23_bias[64];
@@ -142,46 +142,61 @@ static void n1_zeropad2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void n2_conv2d(const float *restrict x, float *restrict y) {
+static void n2_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 64; o++) { /* output channel */
-    float *yo = yn + o * 125;
-    const float *xg = xp;
-    for (int i = 0; i < 125; i++) yo[i] = l1_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 696;
-      const float *w = l1_weight + (o * 1 + c) * 40;
-      for (int ky = 0; ky < 10; ky++) {
-        {
-          const float wk = w[ky * 4];
-          for (int oy = 0; oy < 25; oy++)
-            for (int ox = 0; ox < 5; ox++)
-              yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 24 + ky * 12];
-        }
-        {
-          const float wk = w[ky * 4 + 1];
-          for (int oy = 0; oy < 25; oy++)
-            for (int ox = 0; ox < 5; ox++)
-              yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 24 + ky * 12 + 1];
-        }
-        {
-          const float wk = w[ky * 4 + 2];
-          for (int oy = 0; oy < 25; oy++)
-            for (int ox = 0; ox < 5; ox++)
-              yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 24 + ky * 12 + 2];
-        }
-        {
-          const float wk = w[ky * 4 + 3];
-          for (int oy = 0; oy < 25; oy++)
-            for (int ox = 0; ox < 5; ox++)
-              yo[ox + oy * 5] += wk * xc[ox * 2 + oy * 24 + ky * 12 + 3];
+  /* tmp[k][p]: the input under tap k = (c, ky, kx) of output p */
+  { const int c = 0; (void)c; /* input channel */
+    for (int ky = 0; ky < 10; ky++) { /* tap row */
+      for (int kx = 0; kx < 4; kx++) { /* tap */
+        float *ck = tmp + ((c * 10 + ky) * 4 + kx) * 125;
+        for (int oy = 0; oy < 25; oy++) {
+          const int iy = oy * 2 + ky;
+          for (int ox = 0; ox < 5; ox++) {
+            const int ix = ox * 2 + kx;
+            ck[oy * 5 + ox] = iy >= 0 && iy < 58 && ix >= 0 && ix < 12 ? xp[(c * 58 + iy) * 12 + ix] : 0.0f;
+          }
         }
       }
     }
-    for (int i = 0; i < 125; i++) yo[i] = l3_relu(yo[i]);
   }
+  for (int b = 0; b < 4; b++) { /* blocks of 16 output channels */
+    const float *wb = l1_weight + b * 640;
+    float *yb = yn + b * 2000;
+    #if MC_AVX512
+    for (int t0 = 0; t0 < 112; t0 += 16) {
+      __m512 acc[16];
+      for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(l1_bias[b * 16 + j]);
+      for (int k = 0; k < 40; k++) {
+        const __m512 xv = _mm512_loadu_ps(tmp + k * 125 + t0);
+        const float *wk = wb + k * 16;
+        for (int j = 0; j < 16; j++)
+          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+      }
+      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yb + j * 125 + t0, acc[j]);
+    }
+    for (int t = 112; t < 125; t++) { /* the last positions */
+      for (int j = 0; j < 16; j++) {
+        float s = l1_bias[b * 16 + j];
+        for (int k = 0; k < 40; k++) s = MC_FMA(wb[k * 16 + j], tmp[k * 125 + t], s);
+        yb[j * 125 + t] = s;
+      }
+    }
+    #else
+    for (int j = 0; j < 16; j++) {
+      float *yo = yb + j * 125;
+      const float bj = l1_bias[b * 16 + j];
+      for (int t = 0; t < 125; t++) yo[t] = bj;
+      for (int k = 0; k < 40; k++) {
+        const float wk = wb[k * 16 + j];
+        const float *ck = tmp + k * 125;
+        for (int t = 0; t < 125; t++) yo[t] = MC_FMA(wk, ck[t], yo[t]);
+      }
+    }
+    #endif
+  }
+  for (int i = 0; i < 8000; i++) yn[i] = l3_relu(yn[i]);
 }
 
 /* n6_conv2d: [1, 64, 25, 5] -> [1, 64, 25, 5]
@@ -194,73 +209,32 @@ static void n2_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void n6_conv2d(const float *restrict x, float *restrict y) {
+static void n6_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 64; o++) { /* output channel */
-    float *yo = yn + o * 125;
-    const float *xg = xp + o / 1 * 125; /* its group's inputs */
-    for (int i = 0; i < 125; i++) yo[i] = l5_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *w = l5_weight + (o * 1 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 6];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 5];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 4];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 4];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 5];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 6];
-      }
+  float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
+  for (int i = 0; i < 189; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 125, *wc = l5_weight + c * 9;
+    float *yc = yn + c * 125;
+    for (int r = 0; r < 25; r++) /* inside the zero border */
+      for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
+    for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
+      float s = l5_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 7], s);
+      s = MC_FMA(wc[4], tp[p + 8], s);
+      s = MC_FMA(wc[5], tp[p + 9], s);
+      s = MC_FMA(wc[6], tp[p + 14], s);
+      s = MC_FMA(wc[7], tp[p + 15], s);
+      s = MC_FMA(wc[8], tp[p + 16], s);
+      tw[p] = s;
     }
-    for (int i = 0; i < 125; i++) yo[i] = l7_relu(yo[i]);
+    for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
+      for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l7_relu(tw[oy * 7 + ox]);
   }
 }
 
@@ -384,73 +358,32 @@ static void n9_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void n12_conv2d(const float *restrict x, float *restrict y) {
+static void n12_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 64; o++) { /* output channel */
-    float *yo = yn + o * 125;
-    const float *xg = xp + o / 1 * 125; /* its group's inputs */
-    for (int i = 0; i < 125; i++) yo[i] = l11_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *w = l11_weight + (o * 1 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 6];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 5];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 4];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 4];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 5];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 6];
-      }
+  float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
+  for (int i = 0; i < 189; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 125, *wc = l11_weight + c * 9;
+    float *yc = yn + c * 125;
+    for (int r = 0; r < 25; r++) /* inside the zero border */
+      for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
+    for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
+      float s = l11_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 7], s);
+      s = MC_FMA(wc[4], tp[p + 8], s);
+      s = MC_FMA(wc[5], tp[p + 9], s);
+      s = MC_FMA(wc[6], tp[p + 14], s);
+      s = MC_FMA(wc[7], tp[p + 15], s);
+      s = MC_FMA(wc[8], tp[p + 16], s);
+      tw[p] = s;
     }
-    for (int i = 0; i < 125; i++) yo[i] = l13_relu(yo[i]);
+    for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
+      for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l13_relu(tw[oy * 7 + ox]);
   }
 }
 
@@ -574,73 +507,32 @@ static void n15_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void n18_conv2d(const float *restrict x, float *restrict y) {
+static void n18_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 64; o++) { /* output channel */
-    float *yo = yn + o * 125;
-    const float *xg = xp + o / 1 * 125; /* its group's inputs */
-    for (int i = 0; i < 125; i++) yo[i] = l17_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *w = l17_weight + (o * 1 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 6];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 5];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 4];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 4];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 5];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 6];
-      }
+  float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
+  for (int i = 0; i < 189; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 125, *wc = l17_weight + c * 9;
+    float *yc = yn + c * 125;
+    for (int r = 0; r < 25; r++) /* inside the zero border */
+      for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
+    for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
+      float s = l17_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 7], s);
+      s = MC_FMA(wc[4], tp[p + 8], s);
+      s = MC_FMA(wc[5], tp[p + 9], s);
+      s = MC_FMA(wc[6], tp[p + 14], s);
+      s = MC_FMA(wc[7], tp[p + 15], s);
+      s = MC_FMA(wc[8], tp[p + 16], s);
+      tw[p] = s;
     }
-    for (int i = 0; i < 125; i++) yo[i] = l19_relu(yo[i]);
+    for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
+      for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l19_relu(tw[oy * 7 + ox]);
   }
 }
 
@@ -764,73 +656,32 @@ static void n21_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void n24_conv2d(const float *restrict x, float *restrict y) {
+static void n24_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 64; o++) { /* output channel */
-    float *yo = yn + o * 125;
-    const float *xg = xp + o / 1 * 125; /* its group's inputs */
-    for (int i = 0; i < 125; i++) yo[i] = l23_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *w = l23_weight + (o * 1 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 6];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 5];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 4];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 25; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 1; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 4];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 5];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 4; ox++)
-            yo[ox + oy * 5] += wk * xc[ox + oy * 5 + 6];
-      }
+  float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
+  for (int i = 0; i < 189; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 125, *wc = l23_weight + c * 9;
+    float *yc = yn + c * 125;
+    for (int r = 0; r < 25; r++) /* inside the zero border */
+      for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
+    for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
+      float s = l23_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 7], s);
+      s = MC_FMA(wc[4], tp[p + 8], s);
+      s = MC_FMA(wc[5], tp[p + 9], s);
+      s = MC_FMA(wc[6], tp[p + 14], s);
+      s = MC_FMA(wc[7], tp[p + 15], s);
+      s = MC_FMA(wc[8], tp[p + 16], s);
+      tw[p] = s;
     }
-    for (int i = 0; i < 125; i++) yo[i] = l25_relu(yo[i]);
+    for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
+      for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l25_relu(tw[oy * 7 + ox]);
   }
 }
 
@@ -1082,348 +933,348 @@ static void n32_linear(const float *restrict x, float *restrict y) {
 
 void ds_cnn_module_forward_ws(const float *input, float *output, void *workspace) {
   float *ws = (float *)workspace;
-  n1_zeropad2d(input, ws + 8000); /* [1, 1, 49, 10] -> [1, 1, 58, 12] */
-  n2_conv2d(ws + 8000, ws); /* [1, 1, 58, 12] -> [1, 64, 25, 5] */
-  n6_conv2d(ws, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  n1_zeropad2d(input, ws + 13008); /* [1, 1, 49, 10] -> [1, 1, 58, 12] */
+  n2_conv2d(ws + 13008, ws, ws + 8000); /* [1, 1, 58, 12] -> [1, 64, 25, 5] */
+  n6_conv2d(ws, ws + 8000, ws + 16000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
   n9_conv2d(ws + 8000, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  n12_conv2d(ws, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  n12_conv2d(ws, ws + 8000, ws + 16000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
   n15_conv2d(ws + 8000, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  n18_conv2d(ws, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  n18_conv2d(ws, ws + 8000, ws + 16000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
   n21_conv2d(ws + 8000, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  n24_conv2d(ws, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  n24_conv2d(ws, ws + 8000, ws + 16000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
   n27_conv2d(ws + 8000, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
   n31_mean(ws, ws + 8000); /* [1, 64, 25, 5] -> [1, 64] */
   n32_linear(ws + 8000, output); /* [1, 64] -> [1, 12] */
 }
 
 void ds_cnn_module_forward(const float *input, float *output) {
-  static float workspace[16000]; /* DS_CNN_MODULE_WORKSPACE_SIZE bytes */
+  static float workspace[16368]; /* DS_CNN_MODULE_WORKSPACE_SIZE bytes */
   ds_cnn_module_forward_ws(input, output, workspace);
 }
 
 /* ---- weights: the values */
 
 static const float l1_weight[2560] = {
-  -0.022671385f, -0.17656943f, -0.031238733f, 0.057557818f, -0.060361315f, -0.24633762f, 0.090707555f, -0.17042793f,
-  0.15275484f, 0.14697173f, -0.19872475f, 0.12872846f, 0.054842897f, 0.08710333f, 0.036925707f, -0.24694918f,
-  0.3165095f, 0.22746721f, -0.2473866f, -0.035929207f, 0.10575477f, -0.29377377f, -0.22643684f, 0.2072529f,
-  0.14644104f, -0.15082297f, -0.13194926f, 0.07264194f, 0.05177837f, 0.071585886f, -0.0436989f, 0.25194457f,
-  -0.11785194f, -0.15828216f, -0.1608099f, -0.20666642f, 0.09405032f, -0.21238832f, -0.23555811f, 0.16454586f,
-  0.11214814f, -0.16558725f, -0.08513908f, -0.18540296f, 0.056106955f, -0.022939362f, 0.13108888f, -0.15777549f,
-  -0.08194834f, 0.22312854f, 0.19320054f, 0.23957558f, 0.06647004f, 0.18790922f, 0.21647401f, -0.1886612f,
-  -0.18033507f, 0.21715946f, 0.088865556f, 0.027407091f, 0.1830667f, -0.2079453f, 0.17639212f, 0.12522592f,
-  0.08369771f, 0.040300764f, -0.05774745f, 0.10661864f, 0.19376363f, 0.029409882f, -0.108333394f, -0.12443632f,
-  -0.012933197f, -0.1821322f, -0.14673598f, 0.06837206f, -0.19724524f, 0.22750263f, 0.017232137f, 0.10553522f,
-  0.030759173f, -0.20282772f, 0.12731718f, -0.12678261f, -0.021722363f, 0.1273326f, -0.037488f, 0.1914519f,
-  -0.08571873f, 0.15763779f, 0.028630588f, 0.1508772f, 0.032961097f, -0.11640354f, 0.086313985f, 0.07720787f,
-  -0.16449012f, -0.19333622f, -0.24774854f, 0.24642502f, 0.036795687f, 0.029461531f, 0.012612896f, -0.0986603f,
-  0.18307145f, 0.15981187f, -0.17729208f, 0.10551951f, 0.17127451f, -0.020395983f, 0.019067822f, 0.04675538f,
-  -0.20684564f, -0.16034734f, 0.22484975f, -0.23625866f, 0.04518571f, -0.2409909f, -0.07777603f, -0.03058815f,
-  0.019474996f, -0.13190728f, 0.1096882f, 0.05822411f, -0.2289253f, 0.02356827f, 0.2420959f, 0.22932932f,
-  -0.12619969f, 0.15809852f, -0.19676842f, 0.24741463f, 0.09768911f, 0.096700236f, -0.20336492f, -0.09415305f,
-  -0.24415955f, 0.1327731f, -0.23054172f, -0.10445618f, -0.022437781f, 0.11172307f, 0.07185855f, 0.082445025f,
-  0.21469392f, 0.0065365215f, -0.03145777f, -0.10472212f, -0.06784924f, -0.22347291f, 0.17135638f, 0.2487852f,
-  0.16887915f, 0.13238898f, -0.07721313f, -0.22536607f, 0.25998858f, -0.0823084f, -0.10631067f, -0.2052144f,
-  -0.20981269f, 0.06488808f, 0.18545465f, -0.27988067f, -0.28080952f, -0.042905882f, -0.2672574f, 0.24966465f,
-  0.0058321664f, -0.23111261f, 0.08197175f, 0.23294987f, 0.046133f, -0.22979932f, 0.052210715f, -0.23928703f,
-  0.1821766f, -0.030792827f, 0.071939036f, -0.04257048f, -0.25557542f, 0.08830265f, 0.27099186f, -0.06362315f,
-  -0.115771785f, -0.2593093f, -0.03772841f, 0.3091941f, -0.08570326f, -0.09421574f, 0.21771702f, -0.25959462f,
-  -0.046831865f, -0.10506401f, -0.009297394f, -0.204189f, 0.008152432f, 0.04111085f, 0.056763753f, -0.19012511f,
-  0.078465685f, -0.29672515f, 0.006739937f, 0.037227206f, -0.090585895f, -0.027192326f, 0.0017065888f, 0.17997733f,
-  0.30199364f, -0.30731305f, 0.26325595f, 0.11573843f, 0.3313711f, 0.30311844f, -0.11740284f, -0.15792803f,
-  0.22865286f, 0.19627693f, 0.28219888f, -0.1444263f, 0.0847775f, -0.118851915f, -0.25201994f, 0.21172018f,
-  0.07163803f, 0.2718297f, 0.1707995f, -0.23732148f, -0.15768747f, 0.10480063f, 0.25638968f, -0.2834649f,
-  0.32636768f, 0.21040489f, -0.0264059f, -0.32534316f, -0.1431533f, 0.2347176f, 0.11639347f, 0.052957237f,
-  -0.20749235f, -0.23198956f, -0.21493444f, 0.00069207203f, -0.033341393f, -0.13732013f, 0.2334787f, -0.24089597f,
-  -0.23192191f, -0.21571396f, -0.12140517f, 0.017020483f, -0.071215786f, 0.018357828f, 0.187501f, -0.18596064f,
-  -0.11247939f, 0.23364174f, -0.053330954f, -0.08768327f, 0.16019781f, 0.22502199f, -0.07969595f, -0.18300952f,
-  0.2425692f, 0.2064088f, 0.09309918f, 0.035432145f, -0.028696418f, -0.13708784f, -0.22180016f, 0.2406034f,
-  0.084675744f, 0.22350095f, 0.22096942f, -0.21715651f, 0.08232976f, -0.170336f, 0.15293367f, 0.2245726f,
-  0.29412967f, 0.22545162f, 0.08650215f, -0.09227128f, 0.10893704f, -0.1844642f, -0.0038130016f, 0.18783848f,
-  -0.25053358f, 0.0573494f, 0.2496266f, 0.118945636f, 0.11636234f, 0.09824246f, -0.15800276f, 0.1715712f,
-  0.18691607f, -0.063864656f, -0.2794124f, -0.025500407f, 0.18649155f, 0.022698594f, 0.18412387f, -0.16617796f,
-  -0.18843731f, -0.24720931f, -0.23625882f, 0.009891561f, -0.1825588f, -0.23007879f, -0.09641879f, 0.07468638f,
-  -0.18170285f, 0.045880657f, -0.25942075f, 0.14662202f, -0.17895101f, 0.2867368f, 0.26614007f, -0.20474862f,
-  -0.23784366f, 0.26326606f, -0.11252111f, -0.057885446f, -0.047910336f, 0.18139397f, -0.26163813f, -0.14274019f,
-  -0.24333486f, 0.073691264f, -0.19404475f, 0.23829947f, 0.27235347f, -0.24419507f, 0.14613757f, -0.21814416f,
-  -0.217454f, -0.016757822f, -0.14791839f, 0.11217934f, 0.17634897f, -0.0529508f, -0.035034653f, 0.28186586f,
-  0.24633141f, -0.05892159f, -0.044838756f, 0.018752836f, 0.0936034f, 0.042479757f, -0.22879012f, -0.102972694f,
-  -0.108721815f, -0.118244156f, 0.016724825f, -0.098109126f, -0.23103477f, -0.27861452f, -0.26934516f, 0.1931568f,
-  0.25566405f, 0.14166476f, 0.22978315f, 0.21625826f, -0.22769487f, 0.015958555f, -0.06047708f, -0.16844393f,
-  -0.20499636f, 0.109904684f, 0.14756401f, 0.19066538f, -0.0005554113f, 0.14366096f, 0.23653778f, -0.0010868441f,
-  0.12446786f, -0.06931445f, -0.13553286f, 0.1843578f, 0.11959637f, -0.09528936f, 0.0069630556f, -0.19602878f,
-  0.032385483f, 0.12776516f, 0.084336914f, -0.16274403f, -0.024049813f, 0.13249347f, 0.088217534f, 0.22913396f,
-  0.22908944f, 0.03585038f, -0.17287505f, 0.15477145f, 0.16472308f, -0.099963926f, 0.13450159f, 0.12895611f,
-  -0.20925748f, -0.0630602f, -0.121284574f, 0.033079073f, -0.14823522f, -0.08322975f, 0.13030902f, 0.161487f,
-  -0.23319024f, -0.08563232f, 0.19678777f, 0.20417999f, -0.058827516f, -0.2827981f, 0.06080829f, 0.18802983f,
-  0.22860917f, -0.19156155f, -0.20589456f, -0.13454488f, 0.056929372f, -0.27052596f, -0.18773665f, -0.028278815f,
-  -0.023449553f, -0.018059349f, -0.054989114f, 0.026167262f, -0.169071f, 0.1935254f, 0.19341885f, -0.15752696f,
-  0.1300329f, 0.055030238f, 0.21191072f, -0.058436926f, 0.079710856f, 0.0005998291f, -0.09534121f, 0.21804078f,
-  -0.28656057f, -0.36292922f, 0.13008769f, 0.09220252f, 0.10894608f, 0.13445717f, 0.1653272f, 0.1659165f,
-  -0.2751172f, 0.1861517f, 0.22930275f, -0.18281417f, 0.08762089f, 0.2550126f, 0.1358006f, 0.01756343f,
-  -0.19099048f, 0.30862948f, 0.23705839f, 0.14288174f, -0.22475527f, 0.13295688f, 0.09708457f, -0.19720785f,
-  -0.06246942f, -0.35108f, 0.3153036f, 0.015069929f, 0.19644326f, -0.04215427f, 0.036758244f, 0.17392756f,
-  0.2343729f, -0.012162861f, -0.26792517f, -0.23209947f, 0.08668694f, -0.046608992f, -0.0014884534f, 0.31002194f,
-  -0.19619386f, 0.18811968f, -0.055481326f, -0.012419058f, -0.13073152f, -0.074200235f, 0.07849356f, -0.17397456f,
-  0.21902065f, 0.057145253f, 0.16966014f, -0.0791116f, 0.19713236f, 0.035180878f, -0.019959163f, 0.103875905f,
-  -0.20129062f, -0.11635427f, -0.16369309f, -0.124433815f, -0.15057585f, 0.12115719f, -0.18011618f, -0.013845661f,
-  -0.23587725f, -0.10165249f, 0.10950296f, 0.0998619f, 0.25330162f, -0.015252362f, -0.19790015f, -0.12142458f,
-  0.1877542f, 0.13665739f, 0.16000992f, -0.21343276f, -0.21438822f, 0.125679f, 0.032777376f, -0.17361884f,
-  0.13873303f, -0.06148113f, -0.0053801998f, 0.031808168f, 0.21639216f, 0.28245696f, -0.14010686f, 0.26586333f,
-  0.126889f, 0.13806768f, 0.10897519f, -0.2076921f, 0.11091488f, -0.076293014f, -0.1788003f, 0.16733697f,
-  -0.15800558f, -0.16558668f, -0.1337438f, 0.15142584f, 0.2732057f, 0.1624292f, -0.13667464f, 0.1662335f,
-  0.03922178f, 0.27927473f, 0.08451667f, 0.18919626f, 0.16060807f, -0.29158968f, -0.18165271f, 0.21641073f,
-  0.27909306f, -0.26512194f, 0.19198969f, -0.015988024f, -0.23371984f, -0.24712665f, 0.173754f, -0.26940817f,
-  0.066823475f, -0.2666367f, 0.16456434f, -0.15665126f, -0.1335319f, 0.3047282f, -0.09880516f, 0.1369469f,
-  0.1667838f, 0.25588483f, 0.28719258f, 0.20940365f, 0.10912289f, -0.22368523f, -0.20980653f, -0.053690135f,
-  -0.25765467f, 0.15004992f, 0.03314328f, 0.10833587f, 0.31761917f, 0.31481394f, -0.18028842f, -0.27303258f,
-  0.22882248f, -0.078306936f, -0.18222612f, -0.0621982f, 0.15678297f, 0.16447572f, -0.16034415f, -0.14713232f,
-  -0.33196348f, -0.15876733f, -0.028493082f, -0.10097847f, 0.26881766f, 0.058803562f, 0.19705255f, 0.10141836f,
-  0.123041004f, 0.10443168f, 0.19138916f, 0.20222063f, 0.13412145f, -0.07648373f, 0.14730251f, -0.019113455f,
-  0.023288537f, 0.1558753f, -0.14825875f, 0.11308643f, 0.026274402f, 0.15124565f, -0.06432313f, 0.15469144f,
-  0.17134246f, 0.22721878f, 0.1202421f, 0.052614722f, 0.15650663f, 0.13143313f, -0.20434803f, -0.22484879f,
-  0.1981338f, -0.16991538f, -0.020781454f, -0.0141786765f, 0.011309008f, -0.07322882f, -0.19572733f, -0.18209468f,
-  -0.0782224f, 0.16815704f, -0.15343928f, 0.17226422f, 0.09172509f, -0.020648157f, -0.028816756f, -0.18597291f,
-  0.1560395f, -0.008182489f, 0.038118277f, 0.26007152f, -0.046927594f, -0.12665997f, -0.21912754f, 0.097579844f,
-  0.25491247f, -0.13546813f, -0.19792481f, 0.16310582f, 0.20747966f, -0.04456182f, 0.24102435f, -0.01263853f,
-  -0.25884232f, 0.121772125f, -0.0018241608f, 0.06644028f, 0.052463006f, -0.2725164f, -0.011824387f, -0.20388046f,
-  0.118702486f, 0.019362567f, -0.25751287f, -0.21972796f, -0.25694728f, 0.12982118f, -0.033634964f, -0.27021903f,
-  0.045525543f, 0.12738667f, -0.07926011f, -0.05224565f, 0.098566346f, 0.05519491f, -0.13287686f, 0.089632645f,
-  -0.032192323f, -0.22027096f, 0.07471258f, 0.08359757f, 0.29006702f, -0.11741913f, -0.14411536f, -0.078385904f,
-  -0.14038211f, 0.04059579f, -0.15716885f, 0.12395881f, -0.13024837f, -0.08349047f, -0.026953347f, 0.17455825f,
-  -0.14965706f, -0.09204862f, -0.29681933f, -0.19901344f, 0.020204308f, -0.12120319f, -0.30507126f, -0.12639612f,
-  0.2931026f, -0.086938806f, -0.034392964f, -0.2305051f, 0.21792798f, -0.13380207f, 0.20554362f, -0.23267005f,
-  0.17893003f, 0.061760716f, -0.054752428f, -0.09930968f, -0.236044f, -0.24319814f, 0.1516131f, -0.24849361f,
-  -0.16681562f, -0.0030027886f, -0.31735668f, -0.15477607f, -0.35094005f, -0.021992447f, -0.0783859f, -0.29039654f,
-  0.002685884f, 0.31017482f, -0.28500468f, 0.2937955f, 0.15534292f, 0.044072025f, -0.13384292f, -0.20244811f,
-  -0.113560125f, -0.25948164f, -0.2023215f, -0.16978998f, 0.10064162f, -0.22956616f, 0.14046063f, -0.07353723f,
-  0.13366434f, 0.24406883f, 0.12472318f, -0.28409848f, 0.04761375f, -0.21859264f, 0.21781574f, -0.09622255f,
-  0.15155114f, 0.32952267f, -0.08732023f, 0.1662129f, -0.08278284f, 0.2478614f, -0.20757283f, 0.31596416f,
-  -0.10869265f, -0.317281f, -0.091757566f, -0.30087844f, 0.15873878f, 0.12223854f, -0.07726328f, -0.1741137f,
-  0.14054684f, 0.046625424f, 0.043466013f, -0.32786545f, -0.0528665f, -0.14849506f, 0.11837447f, 0.22709459f,
-  0.30060944f, -0.2268682f, 0.0019759706f, -0.2773229f, 0.10754609f, 0.13990584f, 0.24873976f, -0.27162802f,
-  -0.026610645f, 0.25702277f, 0.05976184f, -0.12898259f, 0.09908678f, 0.16823924f, 0.27015075f, -0.311548f,
-  -0.068489626f, 0.25335073f, -0.31227785f, 0.30625755f, -0.28777862f, 0.033182696f, 0.13236591f, 0.0743306f,
-  -0.21006238f, -0.2701716f, -0.10465201f, 0.10008309f, 0.23716228f, -0.12917304f, -0.028107923f, 0.14468762f,
-  -0.1307222f, -0.13318302f, 0.09008673f, 0.04353119f, 0.06961227f, -0.074030265f, -0.16102593f, 0.18791625f,
-  0.21629816f, -0.06509004f, 0.020723237f, 0.26416108f, -0.14291763f, 0.23096748f, -0.26394257f, -0.0015161344f,
-  0.14943947f, -0.15533249f, -0.011051357f, -0.15046202f, -0.10712331f, 0.22723071f, 0.041582853f, -0.20060526f,
-  -0.170429f, -0.14431937f, -0.2009148f, 0.17812304f, -0.106524795f, 0.06269721f, -0.22058955f, -0.21337876f,
-  -0.040947247f, -0.27767542f, 0.23836215f, 0.22432017f, -0.04962304f, -0.05405012f, 0.14745326f, -0.074294575f,
-  -0.2148185f, -0.26774994f, -0.19249159f, 0.2450195f, -0.053791914f, 0.11169573f, 0.13521697f, 0.06927221f,
-  -0.33031222f, 0.17404972f, -0.074615344f, 0.14898528f, 0.023424506f, -0.085090235f, 0.18885991f, 0.2373268f,
-  -0.28070247f, -0.15412916f, 0.25635687f, 0.28141856f, 0.24376427f, -0.03564845f, 0.12324348f, 0.08063406f,
-  0.12851866f, -0.23230968f, 0.05718548f, 0.011714016f, 0.06041157f, 0.03919025f, 0.21151823f, 0.038622655f,
-  0.0996242f, -0.19748783f, 0.04215959f, 0.15241498f, -0.029095653f, 0.09582882f, -0.19221228f, -0.17314585f,
-  0.005260373f, 0.22596133f, -0.13390544f, 0.1359587f, 0.24690716f, 0.28261697f, -0.0703647f, 0.10078415f,
-  -0.051889133f, -0.11584104f, -0.13524218f, 0.013167763f, 0.19016354f, -0.25899595f, -0.045361564f, 0.036326934f,
-  -0.08546717f, -0.05254548f, 0.06184102f, 0.2686643f, 0.12572311f, -0.007818973f, 0.17714249f, 0.030780073f,
-  0.1792357f, -0.03501731f, -0.038618155f, -0.16568373f, 0.21605496f, -0.16753975f, 0.10675015f, -0.13203838f,
-  -0.16133769f, 0.13713913f, 0.066875726f, 0.1272137f, -0.094794f, 0.1390246f, 0.09781666f, -0.14813992f,
-  0.23812734f, -0.28561196f, -0.14129914f, -0.20955083f, 0.10278047f, 0.10670399f, 0.04661557f, -0.0740624f,
-  -0.053352844f, 0.09575502f, -0.096694745f, -0.011357338f, -0.23995923f, -0.30206388f, -0.1378584f, 0.26614603f,
-  -0.26110125f, 0.18474217f, -0.3038053f, -0.3281141f, -0.10348818f, -0.014076459f, 0.021249427f, 0.10267125f,
-  0.2774565f, 0.28148907f, 0.33733153f, 0.068139836f, 0.21025091f, -0.093500264f, -0.020309376f, -0.3090192f,
-  -0.3048912f, -0.037942242f, -0.17744473f, -0.23199199f, -0.015169631f, 0.09612629f, 0.2051923f, 0.07800281f,
-  0.10194161f, 0.17302692f, 0.048362363f, 0.04449856f, -0.034995113f, -0.22633278f, 0.2612827f, 0.08271797f,
-  0.07761227f, 0.18832389f, 0.2640408f, -0.23447205f, -0.11471453f, 0.19498865f, -0.28588265f, -0.24941912f,
-  0.32085556f, -0.30164126f, 0.19722013f, 0.22510026f, -0.08758298f, 0.23174344f, -0.29797983f, -0.30044177f,
-  -0.086365215f, -0.22135966f, 0.04289334f, 0.08367013f, -0.19225803f, -0.04827616f, -0.32151976f, -0.2612694f,
-  -0.15026857f, 0.18063742f, 0.2851155f, 0.13636044f, -0.22394122f, 0.32159048f, 0.26360485f, -0.08581185f,
-  -0.15154442f, 0.07673239f, 0.14704172f, -0.071343966f, 0.2151957f, 0.120834574f, 0.23802738f, -0.18625271f,
-  -0.27419618f, -0.010898776f, 0.27695724f, 0.31752667f, 0.20153816f, -0.14447777f, 0.16296312f, -0.099430144f,
-  -0.18247479f, -0.062083222f, -0.29026756f, 0.14613858f, 0.11233007f, -0.27468625f, 0.30066618f, -0.19955403f,
-  0.233297f, 0.10038859f, 0.25600746f, 0.20085919f, -0.22638634f, 0.16254169f, -0.10384756f, -0.14500621f,
-  -0.09775237f, -0.19365232f, -0.03880005f, -0.19283472f, 0.20337659f, -0.040542617f, 0.21085282f, -0.11128591f,
-  -0.14366557f, 0.21123326f, -0.19498192f, 0.036155462f, -0.08050163f, -0.2117929f, -0.09120947f, -0.10448973f,
-  0.15687607f, -0.1956521f, -0.19298162f, -0.08032368f, -0.02421259f, 0.03976377f, 0.057444237f, 0.005501356f,
-  0.019064808f, -0.052507408f, 0.026705656f, 0.22641186f, -0.16693468f, 0.09287761f, 0.025944896f, 0.019371072f,
-  0.094363965f, 0.04117107f, 0.033809587f, -0.1921661f, -0.16559695f, -0.012030987f, 0.08941586f, -0.21727937f,
-  0.28506693f, -0.29009902f, 0.31369382f, 0.28627935f, 0.19381817f, 0.26151377f, 0.1119101f, 0.0050825453f,
-  -0.14793147f, 0.18560548f, -0.10369883f, -0.07711842f, -0.16925305f, -0.10829513f, 0.0790065f, 0.018971609f,
-  0.2812974f, 0.022438716f, 0.3195433f, 0.21631542f, -0.21792448f, -0.05949802f, -0.20517306f, -0.26844203f,
-  0.08878238f, -0.27526128f, -0.29485494f, 0.04987368f, -0.25807208f, 0.10625923f, 0.26011878f, 0.05198519f,
-  -0.077347524f, -0.22243397f, -0.32711563f, 0.28525907f, 0.28904986f, 0.15758926f, 0.19648178f, -0.18810411f,
-  0.03270638f, -0.28796574f, 0.2292279f, 0.20685314f, 0.34342217f, -0.09798933f, -0.044683393f, 0.23814009f,
-  -0.3145306f, -0.3152089f, 0.10041501f, 0.056713257f, -0.15580304f, 0.12388384f, -0.22077027f, 0.24403523f,
-  0.25509083f, -0.15474091f, -0.06636482f, 0.31100732f, 0.092174016f, -0.35449696f, -0.08149458f, 0.07366682f,
-  -0.014401504f, 0.1886366f, -0.15522818f, -0.3074921f, 0.020013591f, -0.10587575f, 0.34471425f, 0.12720041f,
-  0.07851389f, 0.05638986f, 0.17765029f, 0.06292548f, 0.11443482f, 0.20785156f, -0.094627924f, -0.10624784f,
-  -0.17349386f, -0.25269702f, 0.068565086f, -0.14748634f, 0.0715312f, 0.005345956f, -0.122338384f, -0.21658236f,
-  -0.08617336f, -0.23984203f, 0.21317643f, 0.25641277f, -0.059036627f, 0.17814617f, -0.2244962f, -0.20587775f,
-  0.17597844f, -0.080289856f, 0.19130558f, -0.12843634f, -0.05597957f, 0.10226851f, 0.17939809f, -0.098249234f,
-  0.15100032f, -0.17640816f, -0.22680192f, -0.054687284f, 0.008634507f, 0.14681095f, -0.21176451f, 0.14136484f,
-  -0.030462952f, 0.24911f, -0.2587946f, 0.21861103f, -0.20684186f, -0.1054915f, -0.12487055f, -0.038280144f,
-  -0.0238099f, -0.18862341f, 0.043709885f, 0.02087129f, -0.15350218f, -0.11992246f, -0.27201393f, -0.03327424f,
-  0.20572188f, -0.24378993f, 0.19783327f, 0.070421726f, -0.1647616f, -0.03345713f, 0.023689514f, 0.17076924f,
-  -0.12425827f, -0.16583513f, 0.052859344f, -0.07076537f, -0.24977602f, -0.15897594f, 0.16525479f, -0.05663868f,
-  0.070480265f, 0.20839174f, -0.15760106f, 0.18118621f, 0.27475888f, -0.07503159f, -0.2162299f, 0.016661331f,
-  -0.20316215f, 0.11134779f, -0.2715232f, -0.2312009f, -0.069921285f, 0.050915945f, 0.20240708f, 0.20662703f,
-  -0.06926749f, -0.037786316f, -0.19857144f, 0.018697632f, -0.19133389f, -0.24851921f, 0.27908897f, -0.0064353067f,
-  -0.13694896f, -0.3074019f, -0.18632875f, 0.21390921f, -0.21363115f, -0.27461082f, 0.0584888f, -0.024527427f,
-  0.20462458f, 0.008212933f, 0.02270826f, 0.30351222f, -0.10342328f, -0.024690993f, 0.07259142f, -0.07875097f,
-  0.14104164f, -0.017891342f, -0.30609345f, -0.21538566f, 0.055315387f, -0.12599576f, 0.26316458f, -0.23274407f,
-  0.030479247f, -0.2554645f, -0.16872749f, -0.1738591f, 0.09278937f, 0.16080084f, 0.29191515f, 0.14296222f,
-  0.05685463f, -0.23874918f, 0.14984743f, -0.16851717f, -0.046385568f, -0.024293672f, -0.11462822f, 0.074824765f,
-  -0.21480437f, 0.06708181f, 0.054012116f, -0.14407551f, 0.2343414f, -0.08021265f, 0.20226295f, -0.22243226f,
-  -0.112078734f, 0.16011374f, -0.11799746f, -0.07102997f, 0.22907943f, -0.089709274f, 0.00887152f, -0.0136122415f,
-  -0.053597216f, 0.19231266f, 0.11591943f, -0.114395715f, -0.022867499f, 0.19306527f, 0.020660354f, -0.23662066f,
-  0.11954154f, 0.1442171f, -0.24518313f, -0.036095653f, 0.2152365f, 0.04857684f, -0.07331074f, 0.051381763f,
-  0.2320728f, -0.07498422f, -0.24015181f, 0.1255767f, -0.18118666f, -0.16011585f, 0.09582602f, 0.15045755f,
-  0.043601085f, -0.22475083f, 0.011162614f, -0.24814714f, 0.2243948f, 0.19867933f, -0.24157888f, 0.11390937f,
-  -0.22919998f, 0.055652928f, 0.022415612f, 0.00019822254f, -0.08877806f, -0.13489576f, -0.12117983f, -0.23007545f,
-  -0.20125107f, 0.0827296f, -0.032853264f, -0.003724883f, -0.1445497f, -0.22225346f, 0.06465809f, -0.24144496f,
-  -0.18874569f, 0.2042571f, 0.011468285f, -0.026846474f, -0.15842529f, 0.1256193f, 0.121301234f, -0.0779898f,
-  -0.035939924f, 0.26739037f, 0.0118130185f, -0.20860341f, 0.00925097f, 0.37103206f, 0.26513043f, 0.3133404f,
-  -0.32019162f, 0.20009695f, -0.25701746f, 0.15221225f, -0.019295186f, 0.28621358f, -0.15877528f, -0.06378646f,
-  0.2149377f, -0.12575746f, -0.03639398f, 0.15992297f, 0.25101945f, 0.052739512f, 0.07050119f, 0.30170596f,
-  0.24767677f, -0.26000568f, -0.22387284f, -0.28792775f, 0.2797297f, -0.36219645f, -0.20017546f, -0.14914377f,
-  -0.040331997f, 0.025384098f, -0.018620435f, 0.03244909f, 0.0668297f, -0.05813079f, -0.17094538f, -0.028204188f,
-  0.11825438f, 0.18323177f, -0.14469986f, -0.13355486f, 0.04413599f, 0.011697273f, -0.21127366f, -0.23595409f,
-  0.0021454312f, 0.20263436f, 0.08129795f, 0.11725237f, 0.046644855f, 0.005252807f, 0.046662174f, 0.080718555f,
-  -0.15207802f, 0.15742436f, -0.15494066f, 0.1023269f, -0.0616701f, -0.04249329f, -0.050252035f, 0.1341067f,
-  0.1532419f, 0.058416747f, -0.011140508f, 0.17381215f, -0.15444201f, -0.09351171f, 0.14586572f, 0.24972034f,
-  0.07489691f, 0.16581303f, 0.21358465f, -0.105198644f, -0.044843737f, -0.15149209f, -0.13796572f, -0.13404867f,
-  -0.10046272f, -0.025901359f, -0.022037808f, 0.03804783f, 0.03755003f, 0.229306f, 0.2575113f, 0.07617765f,
-  -0.06027897f, -0.055505104f, 0.25693598f, -0.0075340387f, -0.2613787f, 0.0002049881f, 0.27819693f, 0.12121038f,
-  0.100113876f, 0.21423362f, 0.06354689f, 0.011398095f, -0.09920599f, 0.085112534f, -0.26005095f, 0.15533918f,
-  -0.22898811f, -0.16183864f, 0.054556705f, 0.07193261f, -0.0014230215f, 0.15350574f, -0.20839821f, -0.058880553f,
-  0.19323908f, -0.086041644f, -0.061586082f, -0.065359876f, 0.108977705f, 0.06347872f, -0.21371235f, 0.05570452f,
-  0.21147738f, -0.26558644f, 0.21300437f, 0.09650346f, -0.26917306f, 0.17234537f, 0.16960394f, -0.018460238f,
-  -0.14010014f, -0.23087838f, -0.11913172f, -0.22339204f, -0.019243022f, 0.20098655f, 0.031225601f, 0.0375488f,
-  0.20301107f, 0.120620295f, 0.20526601f, 0.14152563f, -0.22616783f, 0.0336905f, -0.2325611f, 0.12802424f,
-  0.13945287f, 0.09920909f, 0.1806837f, -0.20682839f, -0.039532006f, -0.02541905f, 0.24880552f, 0.26466995f,
-  -0.110514045f, 0.21308048f, -0.113558985f, -0.27616405f, -0.032190267f, 0.078124955f, 0.10701387f, -0.093785964f,
-  0.18252455f, -0.0834786f, 0.2505586f, 0.12960581f, 0.21921489f, -0.07217383f, -0.08342295f, 0.17688076f,
-  -0.1184744f, -0.22218792f, 0.017029827f, -0.0538885f, 0.06957127f, -0.23396106f, -0.04471937f, 0.11677099f,
-  0.048849504f, 0.15224847f, 0.18767357f, -0.24305269f, -0.21579519f, 0.23208489f, 0.018070726f, 0.005286646f,
-  0.081724554f, 0.0556759f, -0.015081941f, -0.24500568f, -0.2342575f, -0.10853738f, 0.104317375f, 0.18979096f,
-  0.04839864f, -0.10742003f, 0.14908433f, 0.062379282f, 0.20130442f, 0.096928984f, -0.087392636f, 0.14402822f,
-  0.0060827085f, 0.13828139f, -0.11237155f, -0.271642f, 0.048057485f, -0.10174795f, -0.09532784f, 0.1572628f,
-  -0.25083438f, -0.21795301f, 0.22259991f, 0.13354233f, 0.2514632f, -0.24038227f, 0.1966296f, 0.022875343f,
-  -0.26216725f, -0.08305853f, 0.21619545f, 0.018898644f, 0.21102373f, 0.12949629f, -0.11068538f, -0.2498772f,
-  -0.07917992f, 0.1655328f, -0.15367639f, 0.13457587f, 0.11237623f, 0.22322491f, 0.086164914f, 0.008229831f,
-  -0.1065881f, -0.0070759193f, 0.1496764f, -0.065097585f, -0.25913942f, -0.03470376f, 0.10075225f, -0.16921009f,
-  0.08620215f, 0.22587512f, 0.14930578f, 0.15800343f, 0.10968911f, -0.09405717f, -0.032082744f, 0.16310947f,
-  0.16668482f, -0.06765043f, 0.2312192f, -0.13987276f, -0.26074368f, -0.15746008f, 0.18952963f, -0.08768215f,
-  -0.22919697f, 0.117805906f, -0.12371906f, -0.104167484f, 0.1968839f, -0.04385134f, -0.019611366f, 0.0030133028f,
-  0.03973423f, 0.051721856f, -0.017644398f, 0.09149962f, 0.08846542f, -0.18343256f, 0.21205854f, -0.2096106f,
-  -0.24975356f, 0.15442576f, -8.561385e-05f, 0.13650331f, 0.15502717f, 0.15450346f, 0.15447146f, 0.14699347f,
-  0.26572716f, 0.05021619f, 0.23965809f, 0.33083087f, -0.10524895f, -0.17340732f, 0.123597465f, 0.050730374f,
-  -0.25859126f, 0.22469081f, 0.15447412f, 0.20808347f, 0.2489997f, 0.28616196f, -0.33846352f, 0.14208099f,
-  0.36073846f, -0.0004428657f, 0.23605694f, 0.26388896f, -0.16196603f, 0.11285631f, -0.14962228f, -0.24347602f,
-  0.043279022f, -0.30955037f, -0.16610377f, 0.061618716f, 0.28201115f, -0.07967119f, 0.18862455f, 0.14356011f,
-  0.0052705035f, -0.07593204f, 0.044949967f, 0.1340069f, -0.313973f, 0.3081572f, 0.22895761f, 0.053631827f,
-  0.030262474f, 0.008079269f, 0.26805472f, -0.017132243f, -0.16653848f, 0.13152333f, -0.03739018f, 0.058626123f,
-  0.05063304f, -0.19041276f, -0.17074889f, -0.044144817f, -0.11392342f, -0.0933821f, 0.24391279f, -0.084337495f,
-  0.05250502f, 0.182804f, -0.022189971f, -0.10608755f, 0.16647488f, -0.24839857f, 0.15738593f, -0.18355064f,
-  0.13810611f, -0.12406458f, -0.22132428f, -0.07072912f, -0.2188723f, 0.2622675f, -0.05641927f, 0.0029574216f,
-  -0.09590132f, 0.028529767f, 0.18154234f, 0.06981312f, 0.10499853f, -0.21094592f, -0.09353374f, -0.0051232823f,
-  0.26698983f, -0.11339831f, -0.020139283f, 0.24767815f, 0.35320818f, -0.3226138f, -0.19624577f, 0.23908356f,
-  0.09996338f, -0.21536617f, 0.08417052f, -0.12341865f, 0.26840332f, -0.3524513f, -0.082447916f, -0.2385267f,
-  0.040307075f, 0.086699255f, -0.1494192f, -0.29998612f, 0.006727067f, 0.083515316f, -0.19126306f, 0.31394455f,
-  0.111226246f, 0.13295625f, 0.2408347f, -0.11224166f, 0.18663484f, 0.16450025f, 0.20052326f, 0.004450816f,
-  -0.07960825f, 0.1392146f, 0.32241532f, -0.22091603f, 0.1499497f, -0.1326451f, -0.32205716f, -0.15727596f,
-  0.08374284f, -0.03319026f, -0.11453436f, -0.2797871f, 0.08332736f, -0.23251583f, -0.29501426f, 0.06806491f,
-  0.3073674f, -0.16455503f, 0.33338663f, 0.115822256f, -0.09692363f, 0.24376698f, 0.28858492f, 0.07830298f,
-  -0.24529858f, -0.00887233f, -0.09878938f, 0.1273341f, 0.21527775f, -0.34660807f, -0.3505773f, 0.22585598f,
-  -0.019658182f, -0.13712858f, 0.16094147f, -0.036066618f, 0.003692688f, -0.050783847f, -0.31233767f, -0.18886562f,
-  0.3295421f, 0.07075718f, -0.15323201f, -0.10264364f, 0.23143408f, -0.15455739f, -0.043435615f, 0.28001815f,
-  0.06883352f, 0.07196253f, -0.15395595f, -0.10873582f, 0.20119703f, 0.1872191f, -0.18164678f, 0.06827615f,
-  0.1255601f, 0.035400435f, 0.005895897f, 0.08715711f, -0.19298688f, -0.17227058f, -0.12871005f, 0.08458f,
-  0.01847082f, 0.074248895f, -0.1923852f, -0.11098017f, -0.11242359f, 0.02337881f, -0.1539119f, 0.17896964f,
-  -0.026518706f, 0.03950693f, 0.19979872f, 0.14700812f, 0.116828665f, 0.18953648f, 0.20526375f, -0.1379615f,
-  -0.1666901f, -0.088704005f, -0.116740614f, -0.14823039f, -0.1574912f, -0.067145295f, 0.08382487f, 0.06605531f,
-  0.1693827f, 0.115469396f, -0.19674683f, -0.013584733f, 0.23309344f, 0.13614282f, 0.25004822f, -0.2670951f,
-  0.14458866f, 0.13446248f, 0.14057474f, -0.2248912f, 0.19097383f, -0.10909397f, 0.25537765f, 0.1043731f,
-  0.21340431f, 0.14023969f, 0.047906477f, 0.1807826f, -0.26817334f, -0.26157328f, -0.0043335063f, -0.15704688f,
-  0.07845865f, 0.08580454f, 0.07891814f, 0.19097562f, 0.09113683f, -0.1463583f, 0.22459418f, -0.055405766f,
-  -0.27350557f, -0.21213411f, 0.24207625f, -0.055166196f, 0.235541f, -0.20541829f, 0.08038989f, 0.07645095f,
-  -0.12746003f, -0.1184477f, -0.14096552f, 0.13190055f, 0.2160079f, 0.037052136f, -0.090435f, 0.12297313f,
-  -0.0022398462f, 0.21892145f, -0.06979358f, -0.12385989f, 0.09973113f, -0.026162956f, 0.009621224f, 0.19533798f,
-  -0.14402002f, -0.0693396f, -0.0032458033f, -0.107593745f, 0.17227238f, 0.21845883f, 0.06504931f, 0.043337256f,
-  -0.15000942f, -0.1758802f, -0.094842315f, -0.2136869f, 0.13864908f, 0.18789355f, 0.018607462f, 0.086931266f,
-  0.1869329f, 0.124718264f, 0.030701496f, -0.16652611f, -0.0537047f, 0.14455803f, 0.22162452f, -0.061704732f,
-  0.0087263575f, -0.20447738f, -0.006231546f, 0.20799118f, -0.23188722f, 0.18176442f, -0.10396045f, 0.0978593f,
-  -0.116892934f, -0.2191551f, 0.30012566f, -0.15463963f, -0.22209872f, -0.007346734f, -0.25694793f, -0.22899266f,
-  0.30999f, 0.14507917f, 0.11801586f, -0.23934896f, -0.12447151f, 0.32616055f, 0.0035525176f, 0.04601475f,
-  0.27967456f, 0.17781736f, -0.15504004f, 0.0038014364f, -0.1151292f, -0.029793065f, 0.2997114f, -0.2830696f,
-  0.29995322f, 0.2591903f, 0.22705892f, 0.11972422f, 0.16363207f, 0.17794919f, -0.018092565f, -0.21567899f,
-  0.22540402f, 0.033428624f, 0.17865969f, -0.2509115f, -0.07386682f, -0.12780106f, -0.07533331f, 0.17157672f,
-  0.21123458f, 0.23149121f, 0.17712432f, 0.12426732f, -0.20368063f, -0.19136065f, -0.2339296f, 0.08299251f,
-  -0.05604774f, -0.06089861f, 0.17063886f, 0.24827272f, -0.24876302f, 0.0011992714f, 0.22797218f, 0.26532313f,
-  -0.2835994f, -0.16318734f, 0.04283503f, -0.27225912f, 0.10445285f, 0.23425588f, -0.16166429f, 0.0796579f,
-  0.09884146f, -0.13950308f, -0.13344781f, 0.051542416f, -0.15471141f, -0.13368434f, 0.16876017f, -0.28985554f,
-  -0.20869596f, 0.13014524f, -0.27268142f, -0.042809516f, 0.14257891f, -0.244794f, 0.23506513f, -0.20146929f,
-  0.07745633f, 0.13590388f, 0.1770543f, 0.16600062f, 0.10762567f, -0.23723133f, -0.18961762f, 0.1842478f,
-  0.24533576f, 0.1937485f, 0.13848467f, 0.13115257f, 0.18822713f, 0.14842518f, -0.14045589f, 0.15198168f,
-  -0.1307498f, -0.17868179f, 0.21831764f, -0.016361253f, 0.21128495f, 0.14504626f, 0.04255291f, -0.11518369f,
-  -0.20943889f, 0.26021224f, -0.13127929f, 0.18720873f, -0.18577392f, 0.106563464f, -0.13777117f, -0.056100518f,
-  0.08063626f, 0.062189728f, 0.1734858f, -0.19955455f, -0.07004192f, -0.20886739f, -0.00023126599f, 0.102457054f,
-  0.020017222f, 0.07628197f, 0.13014334f, 0.22399989f, -0.1495937f, 0.068195865f, -0.031367593f, -0.06173726f,
-  -0.15492015f, -0.054112602f, 0.0688403f, 0.042864777f, 0.14561492f, -0.1483405f, 0.059274714f, 0.22217973f,
-  0.22371489f, 0.1822722f, 0.09097637f, -0.026036322f, 0.03990815f, 0.23394248f, 0.22012268f, -0.24307635f,
-  0.2579797f, -0.21672368f, -0.103893764f, -0.107672594f, -0.25335768f, 0.20213023f, 0.24132006f, 0.12586378f,
-  -0.2229526f, -0.027260974f, 0.1899515f, -0.0003209003f, 0.12380916f, 0.014349143f, 0.21727438f, 0.21228339f,
-  0.05786736f, 0.12509042f, -0.15185463f, -0.2199643f, 0.11620355f, 0.0965622f, -0.07658865f, -0.013332174f,
-  -0.21677925f, 0.07232808f, 0.19778955f, -0.039134122f, 0.09136037f, 0.09908698f, -0.1759235f, 0.08440345f,
-  0.047846995f, 0.12362033f, -0.074768804f, -0.0014962343f, -0.059057064f, 0.19259007f, 0.12445168f, 0.09708403f,
-  0.18639995f, -0.2114013f, 0.19392689f, 0.19074364f, -0.17536339f, 0.11790101f, 0.013100922f, 0.18283781f,
-  -0.24759617f, 0.019225221f, -0.09790454f, -0.18890207f, 0.20290637f, 0.24163242f, -0.19375466f, -0.13895112f,
-  -0.12510298f, -0.045957167f, -0.014587723f, -0.20345227f, 0.17752816f, -0.05644849f, -0.21573487f, 0.16124354f,
-  -0.10140743f, -0.015322437f, -0.17376545f, 0.052090283f, -0.17490667f, 0.16098271f, 0.068381704f, 0.093984075f,
-  -0.023893317f, 0.044398513f, -0.23033923f, -0.058513913f, -0.053548332f, 0.19475485f, 0.15830064f, 0.116724744f,
-  -0.22721879f, 0.23612411f, 0.23072168f, -0.14202408f, -0.23686004f, -0.22613312f, -0.17026193f, 0.17524315f,
-  -0.046067387f, -0.27690557f, 0.03309503f, 0.12876537f, -0.044198763f, -0.22643366f, 0.19749433f, -0.1390978f,
-  -0.27336046f, 0.2243794f, 0.2923693f, -0.1080926f, -0.071417555f, 0.11215754f, -0.2395094f, 0.10092833f,
-  0.17959422f, 0.24443136f, 0.2930069f, -0.11700166f, -0.13366188f, -0.25677657f, 0.18221983f, 0.13305408f,
-  0.11923629f, 0.04103499f, 0.023652341f, -0.28000724f, -0.0031995908f, 0.06550237f, -0.04513058f, -0.26893482f,
-  -0.0032459467f, 0.052359756f, -0.23426221f, 0.20996778f, -0.08350951f, 0.20987709f, 0.02000774f, -0.0897034f,
-  0.12601584f, 0.21055417f, -0.22601071f, -0.22953293f, -0.1197366f, 0.13521838f, 0.33134314f, -0.103723615f,
-  -0.056770172f, 0.1544454f, 0.08343334f, 0.29346558f, 0.034886144f, -0.27270907f, -0.012468822f, -0.14490533f,
-  0.011870436f, 0.16677274f, 0.07307459f, -0.17903009f, -0.069134556f, -0.3242287f, 0.13040364f, -0.29726374f,
-  0.069183245f, -0.3131337f, -0.22660547f, -0.17828007f, -0.08129144f, 0.16944243f, 0.08740269f, 0.3034041f,
-  -0.23281632f, 0.11691813f, 0.23834231f, -0.017214455f, -0.17910403f, -0.1985064f, 0.024990719f, 0.30470827f,
-  0.03157457f, 0.077763095f, 0.02357032f, -0.097861886f, 0.042947873f, -0.048409544f, -0.12345967f, -0.16506404f,
-  0.22632514f, 0.21026206f, -0.20870464f, 0.23188505f, 0.07648795f, -0.16473086f, -0.20764008f, -0.062176768f,
-  0.20280819f, 0.07360695f, 0.1507833f, -0.080208294f, 0.23784918f, 0.13401501f, 0.09352252f, 0.19963102f,
-  -0.11906542f, 0.073567696f, -0.0022624582f, -0.11811201f, -0.13505973f, -0.14280266f, -0.1897904f, -0.13868193f,
-  0.12249259f, -0.03596399f, 0.19533576f, 0.17803636f, -0.11143741f, 0.15135133f, -0.19698802f, 0.17966448f,
-  -0.18732724f, -0.22915092f, -0.19756834f, -0.1552489f, 0.31881902f, 0.14266528f, -0.13299944f, -0.07415694f,
-  -0.011655066f, -0.2768099f, -0.19979003f, -0.13253f, 0.27823105f, -0.14264944f, -0.21861115f, -0.036527824f,
-  -0.04386787f, 0.301688f, 0.1629059f, 0.31247017f, 0.20449573f, 0.006594989f, -0.0657752f, -0.14615475f,
-  0.18019415f, -0.051051192f, -0.22833721f, 0.110982716f, -0.1345075f, 0.23637734f, 0.15971792f, -0.09761606f,
-  0.31517923f, 0.30582356f, 0.04010482f, -0.3193872f, -0.21573453f, -0.21525712f, -0.026692167f, -0.023960436f,
-  0.04442942f, 0.011830374f, 0.13234593f, -0.018753523f, -0.08323746f, -0.09427004f, 0.054750267f, 0.09562415f,
-  -0.119488746f, -0.19568218f, -0.15603259f, 0.10194063f, 0.0033471559f, 0.13526301f, 0.24400932f, -0.18190108f,
-  0.09400382f, -0.21401417f, 0.04232846f, 0.10293398f, -0.19337809f, -0.2168281f, -0.024433909f, -0.13564445f,
-  0.1345796f, -0.094869554f, -0.0132324165f, -0.08594968f, -0.20764646f, -0.055142377f, 0.17722338f, 0.02678422f,
-  -0.19349073f, -0.010717965f, -0.19951488f, 0.057587057f, 0.17261693f, -0.19171232f, 0.16271733f, -0.114833504f,
-  -0.006360505f, 0.19080031f, -0.11042131f, -0.08737838f, -0.0075359168f, -0.10872656f, 0.04637219f, -0.14684166f,
-  0.008703561f, -0.23111573f, 0.18578805f, 0.008544039f, 0.2562746f, -0.21595031f, 0.04530547f, 0.2414223f,
-  -0.11915187f, -0.22428773f, -0.17873847f, 0.19520552f, 0.005134763f, 0.0788397f, 0.20010881f, 0.0725172f,
-  -0.0663608f, -0.25919515f, -0.18901047f, 0.08037322f, 0.17986694f, 0.04920105f, -0.023434108f, -0.27389362f,
-  0.18081138f, 0.23363955f, 0.077035986f, -0.06315769f, -0.059505135f, -0.11430735f, -0.081040286f, 0.010404314f,
-  -0.23911649f, -0.27313426f, -0.24339817f, 0.17024578f, -0.1665541f, 0.07051361f, -0.13600782f, -0.18626039f,
-  0.082764246f, -0.025974527f, -0.17461419f, 0.20992325f, 0.26272237f, -0.15691803f, 0.12608689f, 0.24277431f,
-  0.085939765f, -0.19928236f, -0.2668367f, 0.23772092f, 0.09390571f, -0.18248078f, -0.23246478f, 0.1363196f,
-  0.034732062f, -0.22294764f, -0.018892623f, 0.0030570547f, -0.06263375f, 0.04709705f, 0.0039148084f, 0.20482393f,
-  0.2776157f, 0.26036295f, 0.22407658f, -0.084250234f, -0.21943614f, 0.157749f, -0.122180834f, -0.17806393f,
-  -0.040600058f, 0.082108125f, 0.09864399f, -0.15300308f, 0.250646f, 0.039788783f, 0.17769125f, -0.05734967f,
-  -0.25236768f, -0.31371343f, -0.25403562f, -0.37003982f, -0.14116056f, -0.19699092f, -0.2387588f, -0.17416064f,
-  0.24586749f, -0.2772748f, -0.3109456f, -0.0028291196f, 0.25874782f, 0.11570581f, -0.31799728f, 0.08690213f,
-  -0.1698554f, -0.007864128f, -0.20562726f, 0.14716966f, -0.05668629f, 0.034529377f, 0.116848595f, -0.27135378f,
-  -0.28830028f, 0.14013647f, 0.3084658f, 0.10556345f, -0.14373957f, -0.3455414f, 0.19535883f, 0.09731894f,
-  0.07331742f, 0.12647548f, 0.12690063f, 0.12079295f, 0.19701675f, -0.14641628f, 0.07573426f, 0.110420614f,
-  -0.21451868f, 0.16937555f, -0.10723496f, 0.06354883f, -0.2089252f, -0.106682844f, -0.0435616f, 0.21069276f,
-  -0.022260834f, 0.17803273f, -0.08575241f, -0.15496264f, 0.29201338f, 0.12462308f, 0.24980181f, -0.18538696f,
-  0.30552226f, 0.14218345f, -0.085783385f, 0.12007403f, 0.17415585f, 0.056743667f, -0.2034489f, 0.06064096f,
-  -0.17189218f, 0.13597804f, 0.05685656f, -0.1399293f, -0.27354506f, -0.07189137f, 0.054726783f, -0.16239342f,
-  -0.357248f, -0.26874915f, -0.08702695f, -0.13569957f, 0.28580588f, -0.3494807f, -0.071554735f, -0.08148162f,
-  -0.3030971f, 0.21918085f, 0.15485859f, 0.021676134f, 0.16566026f, 0.250799f, -0.20241961f, -0.030854853f,
-  0.15019596f, -0.052120943f, 0.15538709f, 0.13824482f, -0.12637576f, -0.3455428f, 0.36671126f, -0.0949912f,
-  -0.11953948f, 0.06512543f, 0.17302825f, -0.08936532f, 0.00748214f, -0.33723813f, -0.13557579f, 0.10724175f,
-  0.1769289f, -0.05304645f, -0.29852062f, -0.3115246f, -0.18087766f, 0.18315752f, -0.10610689f, -0.3072675f,
+  -0.022671385f, 0.11214814f, 0.030759173f, 0.019474996f, -0.20981269f, 0.078465685f, -0.20749235f, 0.29412967f,
+  -0.23784366f, 0.25566405f, -0.20925748f, -0.28656057f, -0.19619386f, 0.13873303f, 0.066823475f, 0.123041004f,
+  -0.17656943f, -0.16558725f, -0.20282772f, -0.13190728f, 0.06488808f, -0.29672515f, -0.23198956f, 0.22545162f,
+  0.26326606f, 0.14166476f, -0.0630602f, -0.36292922f, 0.18811968f, -0.06148113f, -0.2666367f, 0.10443168f,
+  -0.031238733f, -0.08513908f, 0.12731718f, 0.1096882f, 0.18545465f, 0.006739937f, -0.21493444f, 0.08650215f,
+  -0.11252111f, 0.22978315f, -0.121284574f, 0.13008769f, -0.055481326f, -0.0053801998f, 0.16456434f, 0.19138916f,
+  0.057557818f, -0.18540296f, -0.12678261f, 0.05822411f, -0.27988067f, 0.037227206f, 0.00069207203f, -0.09227128f,
+  -0.057885446f, 0.21625826f, 0.033079073f, 0.09220252f, -0.012419058f, 0.031808168f, -0.15665126f, 0.20222063f,
+  -0.060361315f, 0.056106955f, -0.021722363f, -0.2289253f, -0.28080952f, -0.090585895f, -0.033341393f, 0.10893704f,
+  -0.047910336f, -0.22769487f, -0.14823522f, 0.10894608f, -0.13073152f, 0.21639216f, -0.1335319f, 0.13412145f,
+  -0.24633762f, -0.022939362f, 0.1273326f, 0.02356827f, -0.042905882f, -0.027192326f, -0.13732013f, -0.1844642f,
+  0.18139397f, 0.015958555f, -0.08322975f, 0.13445717f, -0.074200235f, 0.28245696f, 0.3047282f, -0.07648373f,
+  0.090707555f, 0.13108888f, -0.037488f, 0.2420959f, -0.2672574f, 0.0017065888f, 0.2334787f, -0.0038130016f,
+  -0.26163813f, -0.06047708f, 0.13030902f, 0.1653272f, 0.07849356f, -0.14010686f, -0.09880516f, 0.14730251f,
+  -0.17042793f, -0.15777549f, 0.1914519f, 0.22932932f, 0.24966465f, 0.17997733f, -0.24089597f, 0.18783848f,
+  -0.14274019f, -0.16844393f, 0.161487f, 0.1659165f, -0.17397456f, 0.26586333f, 0.1369469f, -0.019113455f,
+  0.15275484f, -0.08194834f, -0.08571873f, -0.12619969f, 0.0058321664f, 0.30199364f, -0.23192191f, -0.25053358f,
+  -0.24333486f, -0.20499636f, -0.23319024f, -0.2751172f, 0.21902065f, 0.126889f, 0.1667838f, 0.023288537f,
+  0.14697173f, 0.22312854f, 0.15763779f, 0.15809852f, -0.23111261f, -0.30731305f, -0.21571396f, 0.0573494f,
+  0.073691264f, 0.109904684f, -0.08563232f, 0.1861517f, 0.057145253f, 0.13806768f, 0.25588483f, 0.1558753f,
+  -0.19872475f, 0.19320054f, 0.028630588f, -0.19676842f, 0.08197175f, 0.26325595f, -0.12140517f, 0.2496266f,
+  -0.19404475f, 0.14756401f, 0.19678777f, 0.22930275f, 0.16966014f, 0.10897519f, 0.28719258f, -0.14825875f,
+  0.12872846f, 0.23957558f, 0.1508772f, 0.24741463f, 0.23294987f, 0.11573843f, 0.017020483f, 0.118945636f,
+  0.23829947f, 0.19066538f, 0.20417999f, -0.18281417f, -0.0791116f, -0.2076921f, 0.20940365f, 0.11308643f,
+  0.054842897f, 0.06647004f, 0.032961097f, 0.09768911f, 0.046133f, 0.3313711f, -0.071215786f, 0.11636234f,
+  0.27235347f, -0.0005554113f, -0.058827516f, 0.08762089f, 0.19713236f, 0.11091488f, 0.10912289f, 0.026274402f,
+  0.08710333f, 0.18790922f, -0.11640354f, 0.096700236f, -0.22979932f, 0.30311844f, 0.018357828f, 0.09824246f,
+  -0.24419507f, 0.14366096f, -0.2827981f, 0.2550126f, 0.035180878f, -0.076293014f, -0.22368523f, 0.15124565f,
+  0.036925707f, 0.21647401f, 0.086313985f, -0.20336492f, 0.052210715f, -0.11740284f, 0.187501f, -0.15800276f,
+  0.14613757f, 0.23653778f, 0.06080829f, 0.1358006f, -0.019959163f, -0.1788003f, -0.20980653f, -0.06432313f,
+  -0.24694918f, -0.1886612f, 0.07720787f, -0.09415305f, -0.23928703f, -0.15792803f, -0.18596064f, 0.1715712f,
+  -0.21814416f, -0.0010868441f, 0.18802983f, 0.01756343f, 0.103875905f, 0.16733697f, -0.053690135f, 0.15469144f,
+  0.3165095f, -0.18033507f, -0.16449012f, -0.24415955f, 0.1821766f, 0.22865286f, -0.11247939f, 0.18691607f,
+  -0.217454f, 0.12446786f, 0.22860917f, -0.19099048f, -0.20129062f, -0.15800558f, -0.25765467f, 0.17134246f,
+  0.22746721f, 0.21715946f, -0.19333622f, 0.1327731f, -0.030792827f, 0.19627693f, 0.23364174f, -0.063864656f,
+  -0.016757822f, -0.06931445f, -0.19156155f, 0.30862948f, -0.11635427f, -0.16558668f, 0.15004992f, 0.22721878f,
+  -0.2473866f, 0.088865556f, -0.24774854f, -0.23054172f, 0.071939036f, 0.28219888f, -0.053330954f, -0.2794124f,
+  -0.14791839f, -0.13553286f, -0.20589456f, 0.23705839f, -0.16369309f, -0.1337438f, 0.03314328f, 0.1202421f,
+  -0.035929207f, 0.027407091f, 0.24642502f, -0.10445618f, -0.04257048f, -0.1444263f, -0.08768327f, -0.025500407f,
+  0.11217934f, 0.1843578f, -0.13454488f, 0.14288174f, -0.124433815f, 0.15142584f, 0.10833587f, 0.052614722f,
+  0.10575477f, 0.1830667f, 0.036795687f, -0.022437781f, -0.25557542f, 0.0847775f, 0.16019781f, 0.18649155f,
+  0.17634897f, 0.11959637f, 0.056929372f, -0.22475527f, -0.15057585f, 0.2732057f, 0.31761917f, 0.15650663f,
+  -0.29377377f, -0.2079453f, 0.029461531f, 0.11172307f, 0.08830265f, -0.118851915f, 0.22502199f, 0.022698594f,
+  -0.0529508f, -0.09528936f, -0.27052596f, 0.13295688f, 0.12115719f, 0.1624292f, 0.31481394f, 0.13143313f,
+  -0.22643684f, 0.17639212f, 0.012612896f, 0.07185855f, 0.27099186f, -0.25201994f, -0.07969595f, 0.18412387f,
+  -0.035034653f, 0.0069630556f, -0.18773665f, 0.09708457f, -0.18011618f, -0.13667464f, -0.18028842f, -0.20434803f,
+  0.2072529f, 0.12522592f, -0.0986603f, 0.082445025f, -0.06362315f, 0.21172018f, -0.18300952f, -0.16617796f,
+  0.28186586f, -0.19602878f, -0.028278815f, -0.19720785f, -0.013845661f, 0.1662335f, -0.27303258f, -0.22484879f,
+  0.14644104f, 0.08369771f, 0.18307145f, 0.21469392f, -0.115771785f, 0.07163803f, 0.2425692f, -0.18843731f,
+  0.24633141f, 0.032385483f, -0.023449553f, -0.06246942f, -0.23587725f, 0.03922178f, 0.22882248f, 0.1981338f,
+  -0.15082297f, 0.040300764f, 0.15981187f, 0.0065365215f, -0.2593093f, 0.2718297f, 0.2064088f, -0.24720931f,
+  -0.05892159f, 0.12776516f, -0.018059349f, -0.35108f, -0.10165249f, 0.27927473f, -0.078306936f, -0.16991538f,
+  -0.13194926f, -0.05774745f, -0.17729208f, -0.03145777f, -0.03772841f, 0.1707995f, 0.09309918f, -0.23625882f,
+  -0.044838756f, 0.084336914f, -0.054989114f, 0.3153036f, 0.10950296f, 0.08451667f, -0.18222612f, -0.020781454f,
+  0.07264194f, 0.10661864f, 0.10551951f, -0.10472212f, 0.3091941f, -0.23732148f, 0.035432145f, 0.009891561f,
+  0.018752836f, -0.16274403f, 0.026167262f, 0.015069929f, 0.0998619f, 0.18919626f, -0.0621982f, -0.0141786765f,
+  0.05177837f, 0.19376363f, 0.17127451f, -0.06784924f, -0.08570326f, -0.15768747f, -0.028696418f, -0.1825588f,
+  0.0936034f, -0.024049813f, -0.169071f, 0.19644326f, 0.25330162f, 0.16060807f, 0.15678297f, 0.011309008f,
+  0.071585886f, 0.029409882f, -0.020395983f, -0.22347291f, -0.09421574f, 0.10480063f, -0.13708784f, -0.23007879f,
+  0.042479757f, 0.13249347f, 0.1935254f, -0.04215427f, -0.015252362f, -0.29158968f, 0.16447572f, -0.07322882f,
+  -0.0436989f, -0.108333394f, 0.019067822f, 0.17135638f, 0.21771702f, 0.25638968f, -0.22180016f, -0.09641879f,
+  -0.22879012f, 0.088217534f, 0.19341885f, 0.036758244f, -0.19790015f, -0.18165271f, -0.16034415f, -0.19572733f,
+  0.25194457f, -0.12443632f, 0.04675538f, 0.2487852f, -0.25959462f, -0.2834649f, 0.2406034f, 0.07468638f,
+  -0.102972694f, 0.22913396f, -0.15752696f, 0.17392756f, -0.12142458f, 0.21641073f, -0.14713232f, -0.18209468f,
+  -0.11785194f, -0.012933197f, -0.20684564f, 0.16887915f, -0.046831865f, 0.32636768f, 0.084675744f, -0.18170285f,
+  -0.108721815f, 0.22908944f, 0.1300329f, 0.2343729f, 0.1877542f, 0.27909306f, -0.33196348f, -0.0782224f,
+  -0.15828216f, -0.1821322f, -0.16034734f, 0.13238898f, -0.10506401f, 0.21040489f, 0.22350095f, 0.045880657f,
+  -0.118244156f, 0.03585038f, 0.055030238f, -0.012162861f, 0.13665739f, -0.26512194f, -0.15876733f, 0.16815704f,
+  -0.1608099f, -0.14673598f, 0.22484975f, -0.07721313f, -0.009297394f, -0.0264059f, 0.22096942f, -0.25942075f,
+  0.016724825f, -0.17287505f, 0.21191072f, -0.26792517f, 0.16000992f, 0.19198969f, -0.028493082f, -0.15343928f,
+  -0.20666642f, 0.06837206f, -0.23625866f, -0.22536607f, -0.204189f, -0.32534316f, -0.21715651f, 0.14662202f,
+  -0.098109126f, 0.15477145f, -0.058436926f, -0.23209947f, -0.21343276f, -0.015988024f, -0.10097847f, 0.17226422f,
+  0.09405032f, -0.19724524f, 0.04518571f, 0.25998858f, 0.008152432f, -0.1431533f, 0.08232976f, -0.17895101f,
+  -0.23103477f, 0.16472308f, 0.079710856f, 0.08668694f, -0.21438822f, -0.23371984f, 0.26881766f, 0.09172509f,
+  -0.21238832f, 0.22750263f, -0.2409909f, -0.0823084f, 0.04111085f, 0.2347176f, -0.170336f, 0.2867368f,
+  -0.27861452f, -0.099963926f, 0.0005998291f, -0.046608992f, 0.125679f, -0.24712665f, 0.058803562f, -0.020648157f,
+  -0.23555811f, 0.017232137f, -0.07777603f, -0.10631067f, 0.056763753f, 0.11639347f, 0.15293367f, 0.26614007f,
+  -0.26934516f, 0.13450159f, -0.09534121f, -0.0014884534f, 0.032777376f, 0.173754f, 0.19705255f, -0.028816756f,
+  0.16454586f, 0.10553522f, -0.03058815f, -0.2052144f, -0.19012511f, 0.052957237f, 0.2245726f, -0.20474862f,
+  0.1931568f, 0.12895611f, 0.21804078f, 0.31002194f, -0.17361884f, -0.26940817f, 0.10141836f, -0.18597291f,
+  0.1560395f, -0.032192323f, -0.16681562f, -0.10869265f, -0.21006238f, -0.040947247f, 0.0996242f, -0.16133769f,
+  -0.3048912f, -0.15026857f, -0.09775237f, 0.28506693f, 0.03270638f, -0.17349386f, -0.0238099f, -0.06926749f,
+  -0.008182489f, -0.22027096f, -0.0030027886f, -0.317281f, -0.2701716f, -0.27767542f, -0.19748783f, 0.13713913f,
+  -0.037942242f, 0.18063742f, -0.19365232f, -0.29009902f, -0.28796574f, -0.25269702f, -0.18862341f, -0.037786316f,
+  0.038118277f, 0.07471258f, -0.31735668f, -0.091757566f, -0.10465201f, 0.23836215f, 0.04215959f, 0.066875726f,
+  -0.17744473f, 0.2851155f, -0.03880005f, 0.31369382f, 0.2292279f, 0.068565086f, 0.043709885f, -0.19857144f,
+  0.26007152f, 0.08359757f, -0.15477607f, -0.30087844f, 0.10008309f, 0.22432017f, 0.15241498f, 0.1272137f,
+  -0.23199199f, 0.13636044f, -0.19283472f, 0.28627935f, 0.20685314f, -0.14748634f, 0.02087129f, 0.018697632f,
+  -0.046927594f, 0.29006702f, -0.35094005f, 0.15873878f, 0.23716228f, -0.04962304f, -0.029095653f, -0.094794f,
+  -0.015169631f, -0.22394122f, 0.20337659f, 0.19381817f, 0.34342217f, 0.0715312f, -0.15350218f, -0.19133389f,
+  -0.12665997f, -0.11741913f, -0.021992447f, 0.12223854f, -0.12917304f, -0.05405012f, 0.09582882f, 0.1390246f,
+  0.09612629f, 0.32159048f, -0.040542617f, 0.26151377f, -0.09798933f, 0.005345956f, -0.11992246f, -0.24851921f,
+  -0.21912754f, -0.14411536f, -0.0783859f, -0.07726328f, -0.028107923f, 0.14745326f, -0.19221228f, 0.09781666f,
+  0.2051923f, 0.26360485f, 0.21085282f, 0.1119101f, -0.044683393f, -0.122338384f, -0.27201393f, 0.27908897f,
+  0.097579844f, -0.078385904f, -0.29039654f, -0.1741137f, 0.14468762f, -0.074294575f, -0.17314585f, -0.14813992f,
+  0.07800281f, -0.08581185f, -0.11128591f, 0.0050825453f, 0.23814009f, -0.21658236f, -0.03327424f, -0.0064353067f,
+  0.25491247f, -0.14038211f, 0.002685884f, 0.14054684f, -0.1307222f, -0.2148185f, 0.005260373f, 0.23812734f,
+  0.10194161f, -0.15154442f, -0.14366557f, -0.14793147f, -0.3145306f, -0.08617336f, 0.20572188f, -0.13694896f,
+  -0.13546813f, 0.04059579f, 0.31017482f, 0.046625424f, -0.13318302f, -0.26774994f, 0.22596133f, -0.28561196f,
+  0.17302692f, 0.07673239f, 0.21123326f, 0.18560548f, -0.3152089f, -0.23984203f, -0.24378993f, -0.3074019f,
+  -0.19792481f, -0.15716885f, -0.28500468f, 0.043466013f, 0.09008673f, -0.19249159f, -0.13390544f, -0.14129914f,
+  0.048362363f, 0.14704172f, -0.19498192f, -0.10369883f, 0.10041501f, 0.21317643f, 0.19783327f, -0.18632875f,
+  0.16310582f, 0.12395881f, 0.2937955f, -0.32786545f, 0.04353119f, 0.2450195f, 0.1359587f, -0.20955083f,
+  0.04449856f, -0.071343966f, 0.036155462f, -0.07711842f, 0.056713257f, 0.25641277f, 0.070421726f, 0.21390921f,
+  0.20747966f, -0.13024837f, 0.15534292f, -0.0528665f, 0.06961227f, -0.053791914f, 0.24690716f, 0.10278047f,
+  -0.034995113f, 0.2151957f, -0.08050163f, -0.16925305f, -0.15580304f, -0.059036627f, -0.1647616f, -0.21363115f,
+  -0.04456182f, -0.08349047f, 0.044072025f, -0.14849506f, -0.074030265f, 0.11169573f, 0.28261697f, 0.10670399f,
+  -0.22633278f, 0.120834574f, -0.2117929f, -0.10829513f, 0.12388384f, 0.17814617f, -0.03345713f, -0.27461082f,
+  0.24102435f, -0.026953347f, -0.13384292f, 0.11837447f, -0.16102593f, 0.13521697f, -0.0703647f, 0.04661557f,
+  0.2612827f, 0.23802738f, -0.09120947f, 0.0790065f, -0.22077027f, -0.2244962f, 0.023689514f, 0.0584888f,
+  -0.01263853f, 0.17455825f, -0.20244811f, 0.22709459f, 0.18791625f, 0.06927221f, 0.10078415f, -0.0740624f,
+  0.08271797f, -0.18625271f, -0.10448973f, 0.018971609f, 0.24403523f, -0.20587775f, 0.17076924f, -0.024527427f,
+  -0.25884232f, -0.14965706f, -0.113560125f, 0.30060944f, 0.21629816f, -0.33031222f, -0.051889133f, -0.053352844f,
+  0.07761227f, -0.27419618f, 0.15687607f, 0.2812974f, 0.25509083f, 0.17597844f, -0.12425827f, 0.20462458f,
+  0.121772125f, -0.09204862f, -0.25948164f, -0.2268682f, -0.06509004f, 0.17404972f, -0.11584104f, 0.09575502f,
+  0.18832389f, -0.010898776f, -0.1956521f, 0.022438716f, -0.15474091f, -0.080289856f, -0.16583513f, 0.008212933f,
+  -0.0018241608f, -0.29681933f, -0.2023215f, 0.0019759706f, 0.020723237f, -0.074615344f, -0.13524218f, -0.096694745f,
+  0.2640408f, 0.27695724f, -0.19298162f, 0.3195433f, -0.06636482f, 0.19130558f, 0.052859344f, 0.02270826f,
+  0.06644028f, -0.19901344f, -0.16978998f, -0.2773229f, 0.26416108f, 0.14898528f, 0.013167763f, -0.011357338f,
+  -0.23447205f, 0.31752667f, -0.08032368f, 0.21631542f, 0.31100732f, -0.12843634f, -0.07076537f, 0.30351222f,
+  0.052463006f, 0.020204308f, 0.10064162f, 0.10754609f, -0.14291763f, 0.023424506f, 0.19016354f, -0.23995923f,
+  -0.11471453f, 0.20153816f, -0.02421259f, -0.21792448f, 0.092174016f, -0.05597957f, -0.24977602f, -0.10342328f,
+  -0.2725164f, -0.12120319f, -0.22956616f, 0.13990584f, 0.23096748f, -0.085090235f, -0.25899595f, -0.30206388f,
+  0.19498865f, -0.14447777f, 0.03976377f, -0.05949802f, -0.35449696f, 0.10226851f, -0.15897594f, -0.024690993f,
+  -0.011824387f, -0.30507126f, 0.14046063f, 0.24873976f, -0.26394257f, 0.18885991f, -0.045361564f, -0.1378584f,
+  -0.28588265f, 0.16296312f, 0.057444237f, -0.20517306f, -0.08149458f, 0.17939809f, 0.16525479f, 0.07259142f,
+  -0.20388046f, -0.12639612f, -0.07353723f, -0.27162802f, -0.0015161344f, 0.2373268f, 0.036326934f, 0.26614603f,
+  -0.24941912f, -0.099430144f, 0.005501356f, -0.26844203f, 0.07366682f, -0.098249234f, -0.05663868f, -0.07875097f,
+  0.118702486f, 0.2931026f, 0.13366434f, -0.026610645f, 0.14943947f, -0.28070247f, -0.08546717f, -0.26110125f,
+  0.32085556f, -0.18247479f, 0.019064808f, 0.08878238f, -0.014401504f, 0.15100032f, 0.070480265f, 0.14104164f,
+  0.019362567f, -0.086938806f, 0.24406883f, 0.25702277f, -0.15533249f, -0.15412916f, -0.05254548f, 0.18474217f,
+  -0.30164126f, -0.062083222f, -0.052507408f, -0.27526128f, 0.1886366f, -0.17640816f, 0.20839174f, -0.017891342f,
+  -0.25751287f, -0.034392964f, 0.12472318f, 0.05976184f, -0.011051357f, 0.25635687f, 0.06184102f, -0.3038053f,
+  0.19722013f, -0.29026756f, 0.026705656f, -0.29485494f, -0.15522818f, -0.22680192f, -0.15760106f, -0.30609345f,
+  -0.21972796f, -0.2305051f, -0.28409848f, -0.12898259f, -0.15046202f, 0.28141856f, 0.2686643f, -0.3281141f,
+  0.22510026f, 0.14613858f, 0.22641186f, 0.04987368f, -0.3074921f, -0.054687284f, 0.18118621f, -0.21538566f,
+  -0.25694728f, 0.21792798f, 0.04761375f, 0.09908678f, -0.10712331f, 0.24376427f, 0.12572311f, -0.10348818f,
+  -0.08758298f, 0.11233007f, -0.16693468f, -0.25807208f, 0.020013591f, 0.008634507f, 0.27475888f, 0.055315387f,
+  0.12982118f, -0.13380207f, -0.21859264f, 0.16823924f, 0.22723071f, -0.03564845f, -0.007818973f, -0.014076459f,
+  0.23174344f, -0.27468625f, 0.09287761f, 0.10625923f, -0.10587575f, 0.14681095f, -0.07503159f, -0.12599576f,
+  -0.033634964f, 0.20554362f, 0.21781574f, 0.27015075f, 0.041582853f, 0.12324348f, 0.17714249f, 0.021249427f,
+  -0.29797983f, 0.30066618f, 0.025944896f, 0.26011878f, 0.34471425f, -0.21176451f, -0.2162299f, 0.26316458f,
+  -0.27021903f, -0.23267005f, -0.09622255f, -0.311548f, -0.20060526f, 0.08063406f, 0.030780073f, 0.10267125f,
+  -0.30044177f, -0.19955403f, 0.019371072f, 0.05198519f, 0.12720041f, 0.14136484f, 0.016661331f, -0.23274407f,
+  0.045525543f, 0.17893003f, 0.15155114f, -0.068489626f, -0.170429f, 0.12851866f, 0.1792357f, 0.2774565f,
+  -0.086365215f, 0.233297f, 0.094363965f, -0.077347524f, 0.07851389f, -0.030462952f, -0.20316215f, 0.030479247f,
+  0.12738667f, 0.061760716f, 0.32952267f, 0.25335073f, -0.14431937f, -0.23230968f, -0.03501731f, 0.28148907f,
+  -0.22135966f, 0.10038859f, 0.04117107f, -0.22243397f, 0.05638986f, 0.24911f, 0.11134779f, -0.2554645f,
+  -0.07926011f, -0.054752428f, -0.08732023f, -0.31227785f, -0.2009148f, 0.05718548f, -0.038618155f, 0.33733153f,
+  0.04289334f, 0.25600746f, 0.033809587f, -0.32711563f, 0.17765029f, -0.2587946f, -0.2715232f, -0.16872749f,
+  -0.05224565f, -0.09930968f, 0.1662129f, 0.30625755f, 0.17812304f, 0.011714016f, -0.16568373f, 0.068139836f,
+  0.08367013f, 0.20085919f, -0.1921661f, 0.28525907f, 0.06292548f, 0.21861103f, -0.2312009f, -0.1738591f,
+  0.098566346f, -0.236044f, -0.08278284f, -0.28777862f, -0.106524795f, 0.06041157f, 0.21605496f, 0.21025091f,
+  -0.19225803f, -0.22638634f, -0.16559695f, 0.28904986f, 0.11443482f, -0.20684186f, -0.069921285f, 0.09278937f,
+  0.05519491f, -0.24319814f, 0.2478614f, 0.033182696f, 0.06269721f, 0.03919025f, -0.16753975f, -0.093500264f,
+  -0.04827616f, 0.16254169f, -0.012030987f, 0.15758926f, 0.20785156f, -0.1054915f, 0.050915945f, 0.16080084f,
+  -0.13287686f, 0.1516131f, -0.20757283f, 0.13236591f, -0.22058955f, 0.21151823f, 0.10675015f, -0.020309376f,
+  -0.32151976f, -0.10384756f, 0.08941586f, 0.19648178f, -0.094627924f, -0.12487055f, 0.20240708f, 0.29191515f,
+  0.089632645f, -0.24849361f, 0.31596416f, 0.0743306f, -0.21337876f, 0.038622655f, -0.13203838f, -0.3090192f,
+  -0.2612694f, -0.14500621f, -0.21727937f, -0.18810411f, -0.10624784f, -0.038280144f, 0.20662703f, 0.14296222f,
+  0.05685463f, 0.2320728f, -0.035939924f, 0.11825438f, -0.10046272f, 0.21147738f, 0.18252455f, 0.0060827085f,
+  0.08620215f, 0.26572716f, 0.030262474f, 0.26698983f, 0.08374284f, 0.06883352f, 0.1693827f, -0.12746003f,
+  -0.23874918f, -0.07498422f, 0.26739037f, 0.18323177f, -0.025901359f, -0.26558644f, -0.0834786f, 0.13828139f,
+  0.22587512f, 0.05021619f, 0.008079269f, -0.11339831f, -0.03319026f, 0.07196253f, 0.115469396f, -0.1184477f,
+  0.14984743f, -0.24015181f, 0.0118130185f, -0.14469986f, -0.022037808f, 0.21300437f, 0.2505586f, -0.11237155f,
+  0.14930578f, 0.23965809f, 0.26805472f, -0.020139283f, -0.11453436f, -0.15395595f, -0.19674683f, -0.14096552f,
+  -0.16851717f, 0.1255767f, -0.20860341f, -0.13355486f, 0.03804783f, 0.09650346f, 0.12960581f, -0.271642f,
+  0.15800343f, 0.33083087f, -0.017132243f, 0.24767815f, -0.2797871f, -0.10873582f, -0.013584733f, 0.13190055f,
+  -0.046385568f, -0.18118666f, 0.00925097f, 0.04413599f, 0.03755003f, -0.26917306f, 0.21921489f, 0.048057485f,
+  0.10968911f, -0.10524895f, -0.16653848f, 0.35320818f, 0.08332736f, 0.20119703f, 0.23309344f, 0.2160079f,
+  -0.024293672f, -0.16011585f, 0.37103206f, 0.011697273f, 0.229306f, 0.17234537f, -0.07217383f, -0.10174795f,
+  -0.09405717f, -0.17340732f, 0.13152333f, -0.3226138f, -0.23251583f, 0.1872191f, 0.13614282f, 0.037052136f,
+  -0.11462822f, 0.09582602f, 0.26513043f, -0.21127366f, 0.2575113f, 0.16960394f, -0.08342295f, -0.09532784f,
+  -0.032082744f, 0.123597465f, -0.03739018f, -0.19624577f, -0.29501426f, -0.18164678f, 0.25004822f, -0.090435f,
+  0.074824765f, 0.15045755f, 0.3133404f, -0.23595409f, 0.07617765f, -0.018460238f, 0.17688076f, 0.1572628f,
+  0.16310947f, 0.050730374f, 0.058626123f, 0.23908356f, 0.06806491f, 0.06827615f, -0.2670951f, 0.12297313f,
+  -0.21480437f, 0.043601085f, -0.32019162f, 0.0021454312f, -0.06027897f, -0.14010014f, -0.1184744f, -0.25083438f,
+  0.16668482f, -0.25859126f, 0.05063304f, 0.09996338f, 0.3073674f, 0.1255601f, 0.14458866f, -0.0022398462f,
+  0.06708181f, -0.22475083f, 0.20009695f, 0.20263436f, -0.055505104f, -0.23087838f, -0.22218792f, -0.21795301f,
+  -0.06765043f, 0.22469081f, -0.19041276f, -0.21536617f, -0.16455503f, 0.035400435f, 0.13446248f, 0.21892145f,
+  0.054012116f, 0.011162614f, -0.25701746f, 0.08129795f, 0.25693598f, -0.11913172f, 0.017029827f, 0.22259991f,
+  0.2312192f, 0.15447412f, -0.17074889f, 0.08417052f, 0.33338663f, 0.005895897f, 0.14057474f, -0.06979358f,
+  -0.14407551f, -0.24814714f, 0.15221225f, 0.11725237f, -0.0075340387f, -0.22339204f, -0.0538885f, 0.13354233f,
+  -0.13987276f, 0.20808347f, -0.044144817f, -0.12341865f, 0.115822256f, 0.08715711f, -0.2248912f, -0.12385989f,
+  0.2343414f, 0.2243948f, -0.019295186f, 0.046644855f, -0.2613787f, -0.019243022f, 0.06957127f, 0.2514632f,
+  -0.26074368f, 0.2489997f, -0.11392342f, 0.26840332f, -0.09692363f, -0.19298688f, 0.19097383f, 0.09973113f,
+  -0.08021265f, 0.19867933f, 0.28621358f, 0.005252807f, 0.0002049881f, 0.20098655f, -0.23396106f, -0.24038227f,
+  -0.15746008f, 0.28616196f, -0.0933821f, -0.3524513f, 0.24376698f, -0.17227058f, -0.10909397f, -0.026162956f,
+  0.20226295f, -0.24157888f, -0.15877528f, 0.046662174f, 0.27819693f, 0.031225601f, -0.04471937f, 0.1966296f,
+  0.18952963f, -0.33846352f, 0.24391279f, -0.082447916f, 0.28858492f, -0.12871005f, 0.25537765f, 0.009621224f,
+  -0.22243226f, 0.11390937f, -0.06378646f, 0.080718555f, 0.12121038f, 0.0375488f, 0.11677099f, 0.022875343f,
+  -0.08768215f, 0.14208099f, -0.084337495f, -0.2385267f, 0.07830298f, 0.08458f, 0.1043731f, 0.19533798f,
+  -0.112078734f, -0.22919998f, 0.2149377f, -0.15207802f, 0.100113876f, 0.20301107f, 0.048849504f, -0.26216725f,
+  -0.22919697f, 0.36073846f, 0.05250502f, 0.040307075f, -0.24529858f, 0.01847082f, 0.21340431f, -0.14402002f,
+  0.16011374f, 0.055652928f, -0.12575746f, 0.15742436f, 0.21423362f, 0.120620295f, 0.15224847f, -0.08305853f,
+  0.117805906f, -0.0004428657f, 0.182804f, 0.086699255f, -0.00887233f, 0.074248895f, 0.14023969f, -0.0693396f,
+  -0.11799746f, 0.022415612f, -0.03639398f, -0.15494066f, 0.06354689f, 0.20526601f, 0.18767357f, 0.21619545f,
+  -0.12371906f, 0.23605694f, -0.022189971f, -0.1494192f, -0.09878938f, -0.1923852f, 0.047906477f, -0.0032458033f,
+  -0.07102997f, 0.00019822254f, 0.15992297f, 0.1023269f, 0.011398095f, 0.14152563f, -0.24305269f, 0.018898644f,
+  -0.104167484f, 0.26388896f, -0.10608755f, -0.29998612f, 0.1273341f, -0.11098017f, 0.1807826f, -0.107593745f,
+  0.22907943f, -0.08877806f, 0.25101945f, -0.0616701f, -0.09920599f, -0.22616783f, -0.21579519f, 0.21102373f,
+  0.1968839f, -0.16196603f, 0.16647488f, 0.006727067f, 0.21527775f, -0.11242359f, -0.26817334f, 0.17227238f,
+  -0.089709274f, -0.13489576f, 0.052739512f, -0.04249329f, 0.085112534f, 0.0336905f, 0.23208489f, 0.12949629f,
+  -0.04385134f, 0.11285631f, -0.24839857f, 0.083515316f, -0.34660807f, 0.02337881f, -0.26157328f, 0.21845883f,
+  0.00887152f, -0.12117983f, 0.07050119f, -0.050252035f, -0.26005095f, -0.2325611f, 0.018070726f, -0.11068538f,
+  -0.019611366f, -0.14962228f, 0.15738593f, -0.19126306f, -0.3505773f, -0.1539119f, -0.0043335063f, 0.06504931f,
+  -0.0136122415f, -0.23007545f, 0.30170596f, 0.1341067f, 0.15533918f, 0.12802424f, 0.005286646f, -0.2498772f,
+  0.0030133028f, -0.24347602f, -0.18355064f, 0.31394455f, 0.22585598f, 0.17896964f, -0.15704688f, 0.043337256f,
+  -0.053597216f, -0.20125107f, 0.24767677f, 0.1532419f, -0.22898811f, 0.13945287f, 0.081724554f, -0.07917992f,
+  0.03973423f, 0.043279022f, 0.13810611f, 0.111226246f, -0.019658182f, -0.026518706f, 0.07845865f, -0.15000942f,
+  0.19231266f, 0.0827296f, -0.26000568f, 0.058416747f, -0.16183864f, 0.09920909f, 0.0556759f, 0.1655328f,
+  0.051721856f, -0.30955037f, -0.12406458f, 0.13295625f, -0.13712858f, 0.03950693f, 0.08580454f, -0.1758802f,
+  0.11591943f, -0.032853264f, -0.22387284f, -0.011140508f, 0.054556705f, 0.1806837f, -0.015081941f, -0.15367639f,
+  -0.017644398f, -0.16610377f, -0.22132428f, 0.2408347f, 0.16094147f, 0.19979872f, 0.07891814f, -0.094842315f,
+  -0.114395715f, -0.003724883f, -0.28792775f, 0.17381215f, 0.07193261f, -0.20682839f, -0.24500568f, 0.13457587f,
+  0.09149962f, 0.061618716f, -0.07072912f, -0.11224166f, -0.036066618f, 0.14700812f, 0.19097562f, -0.2136869f,
+  -0.022867499f, -0.1445497f, 0.2797297f, -0.15444201f, -0.0014230215f, -0.039532006f, -0.2342575f, 0.11237623f,
+  0.08846542f, 0.28201115f, -0.2188723f, 0.18663484f, 0.003692688f, 0.116828665f, 0.09113683f, 0.13864908f,
+  0.19306527f, -0.22225346f, -0.36219645f, -0.09351171f, 0.15350574f, -0.02541905f, -0.10853738f, 0.22322491f,
+  -0.18343256f, -0.07967119f, 0.2622675f, 0.16450025f, -0.050783847f, 0.18953648f, -0.1463583f, 0.18789355f,
+  0.020660354f, 0.06465809f, -0.20017546f, 0.14586572f, -0.20839821f, 0.24880552f, 0.104317375f, 0.086164914f,
+  0.21205854f, 0.18862455f, -0.05641927f, 0.20052326f, -0.31233767f, 0.20526375f, 0.22459418f, 0.018607462f,
+  -0.23662066f, -0.24144496f, -0.14914377f, 0.24972034f, -0.058880553f, 0.26466995f, 0.18979096f, 0.008229831f,
+  -0.2096106f, 0.14356011f, 0.0029574216f, 0.004450816f, -0.18886562f, -0.1379615f, -0.055405766f, 0.086931266f,
+  0.11954154f, -0.18874569f, -0.040331997f, 0.07489691f, 0.19323908f, -0.110514045f, 0.04839864f, -0.1065881f,
+  -0.24975356f, 0.0052705035f, -0.09590132f, -0.07960825f, 0.3295421f, -0.1666901f, -0.27350557f, 0.1869329f,
+  0.1442171f, 0.2042571f, 0.025384098f, 0.16581303f, -0.086041644f, 0.21308048f, -0.10742003f, -0.0070759193f,
+  0.15442576f, -0.07593204f, 0.028529767f, 0.1392146f, 0.07075718f, -0.088704005f, -0.21213411f, 0.124718264f,
+  -0.24518313f, 0.011468285f, -0.018620435f, 0.21358465f, -0.061586082f, -0.113558985f, 0.14908433f, 0.1496764f,
+  -8.561385e-05f, 0.044949967f, 0.18154234f, 0.32241532f, -0.15323201f, -0.116740614f, 0.24207625f, 0.030701496f,
+  -0.036095653f, -0.026846474f, 0.03244909f, -0.105198644f, -0.065359876f, -0.27616405f, 0.062379282f, -0.065097585f,
+  0.13650331f, 0.1340069f, 0.06981312f, -0.22091603f, -0.10264364f, -0.14823039f, -0.055166196f, -0.16652611f,
+  0.2152365f, -0.15842529f, 0.0668297f, -0.044843737f, 0.108977705f, -0.032190267f, 0.20130442f, -0.25913942f,
+  0.15502717f, -0.313973f, 0.10499853f, 0.1499497f, 0.23143408f, -0.1574912f, 0.235541f, -0.0537047f,
+  0.04857684f, 0.1256193f, -0.05813079f, -0.15149209f, 0.06347872f, 0.078124955f, 0.096928984f, -0.03470376f,
+  0.15450346f, 0.3081572f, -0.21094592f, -0.1326451f, -0.15455739f, -0.067145295f, -0.20541829f, 0.14455803f,
+  -0.07331074f, 0.121301234f, -0.17094538f, -0.13796572f, -0.21371235f, 0.10701387f, -0.087392636f, 0.10075225f,
+  0.15447146f, 0.22895761f, -0.09353374f, -0.32205716f, -0.043435615f, 0.08382487f, 0.08038989f, 0.22162452f,
+  0.051381763f, -0.0779898f, -0.028204188f, -0.13404867f, 0.05570452f, -0.093785964f, 0.14402822f, -0.16921009f,
+  0.14699347f, 0.053631827f, -0.0051232823f, -0.15727596f, 0.28001815f, 0.06605531f, 0.07645095f, -0.061704732f,
+  0.0087263575f, 0.22540402f, -0.20869596f, 0.08063626f, -0.2229526f, -0.24759617f, -0.046067387f, 0.12601584f,
+  0.03157457f, -0.18732724f, 0.04442942f, -0.006360505f, -0.23911649f, -0.040600058f, 0.07331742f, -0.357248f,
+  -0.20447738f, 0.033428624f, 0.13014524f, 0.062189728f, -0.027260974f, 0.019225221f, -0.27690557f, 0.21055417f,
+  0.077763095f, -0.22915092f, 0.011830374f, 0.19080031f, -0.27313426f, 0.082108125f, 0.12647548f, -0.26874915f,
+  -0.006231546f, 0.17865969f, -0.27268142f, 0.1734858f, 0.1899515f, -0.09790454f, 0.03309503f, -0.22601071f,
+  0.02357032f, -0.19756834f, 0.13234593f, -0.11042131f, -0.24339817f, 0.09864399f, 0.12690063f, -0.08702695f,
+  0.20799118f, -0.2509115f, -0.042809516f, -0.19955455f, -0.0003209003f, -0.18890207f, 0.12876537f, -0.22953293f,
+  -0.097861886f, -0.1552489f, -0.018753523f, -0.08737838f, 0.17024578f, -0.15300308f, 0.12079295f, -0.13569957f,
+  -0.23188722f, -0.07386682f, 0.14257891f, -0.07004192f, 0.12380916f, 0.20290637f, -0.044198763f, -0.1197366f,
+  0.042947873f, 0.31881902f, -0.08323746f, -0.0075359168f, -0.1665541f, 0.250646f, 0.19701675f, 0.28580588f,
+  0.18176442f, -0.12780106f, -0.244794f, -0.20886739f, 0.014349143f, 0.24163242f, -0.22643366f, 0.13521838f,
+  -0.048409544f, 0.14266528f, -0.09427004f, -0.10872656f, 0.07051361f, 0.039788783f, -0.14641628f, -0.3494807f,
+  -0.10396045f, -0.07533331f, 0.23506513f, -0.00023126599f, 0.21727438f, -0.19375466f, 0.19749433f, 0.33134314f,
+  -0.12345967f, -0.13299944f, 0.054750267f, 0.04637219f, -0.13600782f, 0.17769125f, 0.07573426f, -0.071554735f,
+  0.0978593f, 0.17157672f, -0.20146929f, 0.102457054f, 0.21228339f, -0.13895112f, -0.1390978f, -0.103723615f,
+  -0.16506404f, -0.07415694f, 0.09562415f, -0.14684166f, -0.18626039f, -0.05734967f, 0.110420614f, -0.08148162f,
+  -0.116892934f, 0.21123458f, 0.07745633f, 0.020017222f, 0.05786736f, -0.12510298f, -0.27336046f, -0.056770172f,
+  0.22632514f, -0.011655066f, -0.119488746f, 0.008703561f, 0.082764246f, -0.25236768f, -0.21451868f, -0.3030971f,
+  -0.2191551f, 0.23149121f, 0.13590388f, 0.07628197f, 0.12509042f, -0.045957167f, 0.2243794f, 0.1544454f,
+  0.21026206f, -0.2768099f, -0.19568218f, -0.23111573f, -0.025974527f, -0.31371343f, 0.16937555f, 0.21918085f,
+  0.30012566f, 0.17712432f, 0.1770543f, 0.13014334f, -0.15185463f, -0.014587723f, 0.2923693f, 0.08343334f,
+  -0.20870464f, -0.19979003f, -0.15603259f, 0.18578805f, -0.17461419f, -0.25403562f, -0.10723496f, 0.15485859f,
+  -0.15463963f, 0.12426732f, 0.16600062f, 0.22399989f, -0.2199643f, -0.20345227f, -0.1080926f, 0.29346558f,
+  0.23188505f, -0.13253f, 0.10194063f, 0.008544039f, 0.20992325f, -0.37003982f, 0.06354883f, 0.021676134f,
+  -0.22209872f, -0.20368063f, 0.10762567f, -0.1495937f, 0.11620355f, 0.17752816f, -0.071417555f, 0.034886144f,
+  0.07648795f, 0.27823105f, 0.0033471559f, 0.2562746f, 0.26272237f, -0.14116056f, -0.2089252f, 0.16566026f,
+  -0.007346734f, -0.19136065f, -0.23723133f, 0.068195865f, 0.0965622f, -0.05644849f, 0.11215754f, -0.27270907f,
+  -0.16473086f, -0.14264944f, 0.13526301f, -0.21595031f, -0.15691803f, -0.19699092f, -0.106682844f, 0.250799f,
+  -0.25694793f, -0.2339296f, -0.18961762f, -0.031367593f, -0.07658865f, -0.21573487f, -0.2395094f, -0.012468822f,
+  -0.20764008f, -0.21861115f, 0.24400932f, 0.04530547f, 0.12608689f, -0.2387588f, -0.0435616f, -0.20241961f,
+  -0.22899266f, 0.08299251f, 0.1842478f, -0.06173726f, -0.013332174f, 0.16124354f, 0.10092833f, -0.14490533f,
+  -0.062176768f, -0.036527824f, -0.18190108f, 0.2414223f, 0.24277431f, -0.17416064f, 0.21069276f, -0.030854853f,
+  0.30999f, -0.05604774f, 0.24533576f, -0.15492015f, -0.21677925f, -0.10140743f, 0.17959422f, 0.011870436f,
+  0.20280819f, -0.04386787f, 0.09400382f, -0.11915187f, 0.085939765f, 0.24586749f, -0.022260834f, 0.15019596f,
+  0.14507917f, -0.06089861f, 0.1937485f, -0.054112602f, 0.07232808f, -0.015322437f, 0.24443136f, 0.16677274f,
+  0.07360695f, 0.301688f, -0.21401417f, -0.22428773f, -0.19928236f, -0.2772748f, 0.17803273f, -0.052120943f,
+  0.11801586f, 0.17063886f, 0.13848467f, 0.0688403f, 0.19778955f, -0.17376545f, 0.2930069f, 0.07307459f,
+  0.1507833f, 0.1629059f, 0.04232846f, -0.17873847f, -0.2668367f, -0.3109456f, -0.08575241f, 0.15538709f,
+  -0.23934896f, 0.24827272f, 0.13115257f, 0.042864777f, -0.039134122f, 0.052090283f, -0.11700166f, -0.17903009f,
+  -0.080208294f, 0.31247017f, 0.10293398f, 0.19520552f, 0.23772092f, -0.0028291196f, -0.15496264f, 0.13824482f,
+  -0.12447151f, -0.24876302f, 0.18822713f, 0.14561492f, 0.09136037f, -0.17490667f, -0.13366188f, -0.069134556f,
+  0.23784918f, 0.20449573f, -0.19337809f, 0.005134763f, 0.09390571f, 0.25874782f, 0.29201338f, -0.12637576f,
+  0.32616055f, 0.0011992714f, 0.14842518f, -0.1483405f, 0.09908698f, 0.16098271f, -0.25677657f, -0.3242287f,
+  0.13401501f, 0.006594989f, -0.2168281f, 0.0788397f, -0.18248078f, 0.11570581f, 0.12462308f, -0.3455428f,
+  0.0035525176f, 0.22797218f, -0.14045589f, 0.059274714f, -0.1759235f, 0.068381704f, 0.18221983f, 0.13040364f,
+  0.09352252f, -0.0657752f, -0.024433909f, 0.20010881f, -0.23246478f, -0.31799728f, 0.24980181f, 0.36671126f,
+  0.04601475f, 0.26532313f, 0.15198168f, 0.22217973f, 0.08440345f, 0.093984075f, 0.13305408f, -0.29726374f,
+  0.19963102f, -0.14615475f, -0.13564445f, 0.0725172f, 0.1363196f, 0.08690213f, -0.18538696f, -0.0949912f,
+  0.27967456f, -0.2835994f, -0.1307498f, 0.22371489f, 0.047846995f, -0.023893317f, 0.11923629f, 0.069183245f,
+  -0.11906542f, 0.18019415f, 0.1345796f, -0.0663608f, 0.034732062f, -0.1698554f, 0.30552226f, -0.11953948f,
+  0.17781736f, -0.16318734f, -0.17868179f, 0.1822722f, 0.12362033f, 0.044398513f, 0.04103499f, -0.3131337f,
+  0.073567696f, -0.051051192f, -0.094869554f, -0.25919515f, -0.22294764f, -0.007864128f, 0.14218345f, 0.06512543f,
+  -0.15504004f, 0.04283503f, 0.21831764f, 0.09097637f, -0.074768804f, -0.23033923f, 0.023652341f, -0.22660547f,
+  -0.0022624582f, -0.22833721f, -0.0132324165f, -0.18901047f, -0.018892623f, -0.20562726f, -0.085783385f, 0.17302825f,
+  0.0038014364f, -0.27225912f, -0.016361253f, -0.026036322f, -0.0014962343f, -0.058513913f, -0.28000724f, -0.17828007f,
+  -0.11811201f, 0.110982716f, -0.08594968f, 0.08037322f, 0.0030570547f, 0.14716966f, 0.12007403f, -0.08936532f,
+  -0.1151292f, 0.10445285f, 0.21128495f, 0.03990815f, -0.059057064f, -0.053548332f, -0.0031995908f, -0.08129144f,
+  -0.13505973f, -0.1345075f, -0.20764646f, 0.17986694f, -0.06263375f, -0.05668629f, 0.17415585f, 0.00748214f,
+  -0.029793065f, 0.23425588f, 0.14504626f, 0.23394248f, 0.19259007f, 0.19475485f, 0.06550237f, 0.16944243f,
+  -0.14280266f, 0.23637734f, -0.055142377f, 0.04920105f, 0.04709705f, 0.034529377f, 0.056743667f, -0.33723813f,
+  0.2997114f, -0.16166429f, 0.04255291f, 0.22012268f, 0.12445168f, 0.15830064f, -0.04513058f, 0.08740269f,
+  -0.1897904f, 0.15971792f, 0.17722338f, -0.023434108f, 0.0039148084f, 0.116848595f, -0.2034489f, -0.13557579f,
+  -0.2830696f, 0.0796579f, -0.11518369f, -0.24307635f, 0.09708403f, 0.116724744f, -0.26893482f, 0.3034041f,
+  -0.13868193f, -0.09761606f, 0.02678422f, -0.27389362f, 0.20482393f, -0.27135378f, 0.06064096f, 0.10724175f,
+  0.29995322f, 0.09884146f, -0.20943889f, 0.2579797f, 0.18639995f, -0.22721879f, -0.0032459467f, -0.23281632f,
+  0.12249259f, 0.31517923f, -0.19349073f, 0.18081138f, 0.2776157f, -0.28830028f, -0.17189218f, 0.1769289f,
+  0.2591903f, -0.13950308f, 0.26021224f, -0.21672368f, -0.2114013f, 0.23612411f, 0.052359756f, 0.11691813f,
+  -0.03596399f, 0.30582356f, -0.010717965f, 0.23363955f, 0.26036295f, 0.14013647f, 0.13597804f, -0.05304645f,
+  0.22705892f, -0.13344781f, -0.13127929f, -0.103893764f, 0.19392689f, 0.23072168f, -0.23426221f, 0.23834231f,
+  0.19533576f, 0.04010482f, -0.19951488f, 0.077035986f, 0.22407658f, 0.3084658f, 0.05685656f, -0.29852062f,
+  0.11972422f, 0.051542416f, 0.18720873f, -0.107672594f, 0.19074364f, -0.14202408f, 0.20996778f, -0.017214455f,
+  0.17803636f, -0.3193872f, 0.057587057f, -0.06315769f, -0.084250234f, 0.10556345f, -0.1399293f, -0.3115246f,
+  0.16363207f, -0.15471141f, -0.18577392f, -0.25335768f, -0.17536339f, -0.23686004f, -0.08350951f, -0.17910403f,
+  -0.11143741f, -0.21573453f, 0.17261693f, -0.059505135f, -0.21943614f, -0.14373957f, -0.27354506f, -0.18087766f,
+  0.17794919f, -0.13368434f, 0.106563464f, 0.20213023f, 0.11790101f, -0.22613312f, 0.20987709f, -0.1985064f,
+  0.15135133f, -0.21525712f, -0.19171232f, -0.11430735f, 0.157749f, -0.3455414f, -0.07189137f, 0.18315752f,
+  -0.018092565f, 0.16876017f, -0.13777117f, 0.24132006f, 0.013100922f, -0.17026193f, 0.02000774f, 0.024990719f,
+  -0.19698802f, -0.026692167f, 0.16271733f, -0.081040286f, -0.122180834f, 0.19535883f, 0.054726783f, -0.10610689f,
+  -0.21567899f, -0.28985554f, -0.056100518f, 0.12586378f, 0.18283781f, 0.17524315f, -0.0897034f, 0.30470827f,
+  0.17966448f, -0.023960436f, -0.114833504f, 0.010404314f, -0.17806393f, 0.09731894f, -0.16239342f, -0.3072675f,
 };
 
 static const float l1_bias[64] = {

@@ -3,7 +3,7 @@
  *
  *   input      [1, 3, 128] float32, contiguous, in PyTorch's layout
  *   output     [1, 6]
- *   workspace  98304 bytes
+ *   workspace  132096 bytes
  *   weights    seed 1 (PyTorch's default init)
  *
  * Standalone C99: compile with any C compiler and link with libm.
@@ -78,15 +78,6 @@ static float mc_maxf(float m, float v) {
 #define MC_AVX512 1
 #else
 #define MC_AVX512 0
-#endif
-
-/* A function written once for readability and called in a hot loop (a
- * convolution's tile): inlined where the compiler can be told to, so it
- * costs what the code written out at each call would. */
-#if defined(__GNUC__)
-#define MC_INLINE static inline __attribute__((always_inline))
-#else
-#define MC_INLINE static inline
 #endif
 
 static MC_UNUSED float l2_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
@@ -183,67 +174,6 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
   }
 }
 
-/* l3_conv1d's tile: 16 output channels x 16 positions from t0 */
-MC_INLINE void l3_conv1d_tile16(const float *restrict xg, const float *restrict wb,
-    const float *restrict bb, float *restrict yb, int t0) {
-  #if MC_AVX512
-  __m512 acc[16];
-  for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-  for (int c = 0; c < 64; c++) { /* input channel in the group */
-    const float *xc = xg + c * 128;
-    const float *wc = wb + c * 80;
-    for (int k = 0; k < 5; k++) { /* tap */
-      const float *xk = xc + t0 + k - 2;
-      const float *wk = wc + k * 16;
-      const __m512 xv = _mm512_loadu_ps(xk);
-      for (int j = 0; j < 16; j++)
-        acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-    }
-  }
-  for (int j = 0; j < 16; j++)
-    _mm512_storeu_ps(yb + j * 128 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
-  #else
-  { /* channels 0..7 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 128;
-      const float *wc = wb + c * 80;
-      for (int k = 0; k < 5; k++) { /* tap */
-        const float *xk = xc + t0 + k - 2;
-        const float *wk = wc + k * 16;
-        for (int i = 0; i < 16; i++) { /* position in the tile */
-          const float xv = xk[i];
-          for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-        }
-      }
-    }
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) yb[j * 128 + t0 + i] = l5_relu(acc[j][i]);
-  }
-  { /* channels 8..15 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 128;
-      const float *wc = wb + c * 80;
-      for (int k = 0; k < 5; k++) { /* tap */
-        const float *xk = xc + t0 + k - 2;
-        const float *wk = wc + k * 16;
-        for (int i = 0; i < 16; i++) { /* position in the tile */
-          const float xv = xk[i];
-          for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
-        }
-      }
-    }
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) yb[(j + 8) * 128 + t0 + i] = l5_relu(acc[j][i]);
-  }
-  #endif
-}
-
 /* l3_conv1d: [1, 64, 128] -> [1, 128, 128]
  *   specs/har_cnn1d.lua:11  Conv1d(64, 128, 5, padding=2)
  *   specs/har_cnn1d.lua:12  BatchNorm1d(128)  (folded into the weights)
@@ -251,10 +181,17 @@ MC_INLINE void l3_conv1d_tile16(const float *restrict xg, const float *restrict 
  *   y[n, o, t] = bias[o] + sum over c < in/groups and taps k of weight[o,
  *       c, k] * x[n, group(o) * in/groups + c, t * s + k * d - p]
  */
-static void l3_conv1d(const float *restrict x, float *restrict y) {
+static void l3_conv1d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
-  const float *xp = xn;
+  /* the zero padding written out: tmp[c] = [0 x 2, x[c], 0 x 2] */
+  for (int c = 0; c < 64; c++) {
+    float *tc = tmp + c * 132;
+    for (int i = 0; i < 2; i++) tc[i] = 0.0f;
+    for (int i = 0; i < 128; i++) tc[2 + i] = xn[c * 128 + i];
+    for (int i = 130; i < 132; i++) tc[i] = 0.0f;
+  }
+  const float *xp = tmp;
   {
     const float *xg = xp;
     for (int ob = 0; ob < 8; ob++) { /* 16 output channels */
@@ -262,80 +199,65 @@ static void l3_conv1d(const float *restrict x, float *restrict y) {
       const float *wb = l3_weight_packed + o0 * 320;
       const float *bb = l3_bias + o0;
       float *yb = yn + o0 * 128;
-      for (int t0 = 2; t0 < 114; t0 += 16) { /* 16 outputs */
-        l3_conv1d_tile16(xg, wb, bb, yb, t0);
-      }
-      { /* the last 12 outputs, in a full tile that recomputes 4 */
-        const int t0 = 110;
-        l3_conv1d_tile16(xg, wb, bb, yb, t0);
-      }
-    }
-  }
-  for (int o = 0; o < 128; o++) { /* output channel */
-    float *yo = yn + o * 128;
-    const float *xg = xp;
-    const int og = o % 128, ob = og / 16; /* block */
-    const int width = ob < 8 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 320;
-    for (int i = 0; i < 2; i++) yo[i] = l3_bias[o];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 128;
-      const float *w = l3_weight_packed + blk + c * 5 * width + j;
-      {
-        const float wk = w[(1) * width];
-        for (int t = 1; t < 2; t++)
-          yo[t] += wk * xc[t - 1];
-      }
-      {
-        const float wk = w[(2) * width];
-        for (int t = 0; t < 2; t++)
-          yo[t] += wk * xc[t];
-      }
-      {
-        const float wk = w[(3) * width];
-        for (int t = 0; t < 2; t++)
-          yo[t] += wk * xc[t + 1];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int t = 0; t < 2; t++)
-          yo[t] += wk * xc[t + 2];
-      }
-    }
-    for (int i = 0; i < 2; i++) (yo + 0)[i] = l5_relu((yo + 0)[i]);
-  }
-  for (int o = 0; o < 128; o++) { /* output channel */
-    float *yo = yn + o * 128;
-    const float *xg = xp;
-    const int og = o % 128, ob = og / 16; /* block */
-    const int width = ob < 8 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 320;
-    for (int i = 126; i < 128; i++) yo[i] = l3_bias[o];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 128;
-      const float *w = l3_weight_packed + blk + c * 5 * width + j;
-      {
-        const float wk = w[(0) * width];
-        for (int t = 126; t < 128; t++)
-          yo[t] += wk * xc[t - 2];
-      }
-      {
-        const float wk = w[(1) * width];
-        for (int t = 126; t < 128; t++)
-          yo[t] += wk * xc[t - 1];
-      }
-      {
-        const float wk = w[(2) * width];
-        for (int t = 126; t < 128; t++)
-          yo[t] += wk * xc[t];
-      }
-      {
-        const float wk = w[(3) * width];
-        for (int t = 126; t < 127; t++)
-          yo[t] += wk * xc[t + 1];
+      for (int t0 = 0; t0 < 128; t0 += 16) { /* 16 outputs */
+        #if MC_AVX512
+        __m512 acc[16];
+        for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+        for (int c = 0; c < 64; c++) { /* input channel in the group */
+          const float *xc = xg + c * 132;
+          const float *wc = wb + c * 80;
+          for (int k = 0; k < 5; k++) { /* tap */
+            const float *xk = xc + t0 + k;
+            const float *wk = wc + k * 16;
+            const __m512 xv = _mm512_loadu_ps(xk);
+            for (int j = 0; j < 16; j++)
+              acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+          }
+        }
+        for (int j = 0; j < 16; j++)
+          _mm512_storeu_ps(yb + j * 128 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+        #else
+        { /* channels 0..7 of the block */
+          float acc[8][16];
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
+          for (int c = 0; c < 64; c++) { /* input channel in the group */
+            const float *xc = xg + c * 132;
+            const float *wc = wb + c * 80;
+            for (int k = 0; k < 5; k++) { /* tap */
+              const float *xk = xc + t0 + k;
+              const float *wk = wc + k * 16;
+              for (int i = 0; i < 16; i++) { /* position in the tile */
+                const float xv = xk[i];
+                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+              }
+            }
+          }
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) yb[j * 128 + t0 + i] = l5_relu(acc[j][i]);
+        }
+        { /* channels 8..15 of the block */
+          float acc[8][16];
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
+          for (int c = 0; c < 64; c++) { /* input channel in the group */
+            const float *xc = xg + c * 132;
+            const float *wc = wb + c * 80;
+            for (int k = 0; k < 5; k++) { /* tap */
+              const float *xk = xc + t0 + k;
+              const float *wk = wc + k * 16;
+              for (int i = 0; i < 16; i++) { /* position in the tile */
+                const float xv = xk[i];
+                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+              }
+            }
+          }
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) yb[(j + 8) * 128 + t0 + i] = l5_relu(acc[j][i]);
+        }
+        #endif
       }
     }
-    for (int i = 0; i < 2; i++) (yo + 126)[i] = l5_relu((yo + 126)[i]);
   }
 }
 
@@ -355,67 +277,6 @@ static void l6_maxpool1d(const float *restrict x, float *restrict y) {
   }
 }
 
-/* l7_conv1d's tile: 16 output channels x 16 positions from t0 */
-MC_INLINE void l7_conv1d_tile16(const float *restrict xg, const float *restrict wb,
-    const float *restrict bb, float *restrict yb, int t0) {
-  #if MC_AVX512
-  __m512 acc[16];
-  for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-  for (int c = 0; c < 128; c++) { /* input channel in the group */
-    const float *xc = xg + c * 64;
-    const float *wc = wb + c * 80;
-    for (int k = 0; k < 5; k++) { /* tap */
-      const float *xk = xc + t0 + k - 2;
-      const float *wk = wc + k * 16;
-      const __m512 xv = _mm512_loadu_ps(xk);
-      for (int j = 0; j < 16; j++)
-        acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-    }
-  }
-  for (int j = 0; j < 16; j++)
-    _mm512_storeu_ps(yb + j * 64 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
-  #else
-  { /* channels 0..7 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-    for (int c = 0; c < 128; c++) { /* input channel in the group */
-      const float *xc = xg + c * 64;
-      const float *wc = wb + c * 80;
-      for (int k = 0; k < 5; k++) { /* tap */
-        const float *xk = xc + t0 + k - 2;
-        const float *wk = wc + k * 16;
-        for (int i = 0; i < 16; i++) { /* position in the tile */
-          const float xv = xk[i];
-          for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-        }
-      }
-    }
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) yb[j * 64 + t0 + i] = l9_relu(acc[j][i]);
-  }
-  { /* channels 8..15 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-    for (int c = 0; c < 128; c++) { /* input channel in the group */
-      const float *xc = xg + c * 64;
-      const float *wc = wb + c * 80;
-      for (int k = 0; k < 5; k++) { /* tap */
-        const float *xk = xc + t0 + k - 2;
-        const float *wk = wc + k * 16;
-        for (int i = 0; i < 16; i++) { /* position in the tile */
-          const float xv = xk[i];
-          for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
-        }
-      }
-    }
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) yb[(j + 8) * 64 + t0 + i] = l9_relu(acc[j][i]);
-  }
-  #endif
-}
-
 /* l7_conv1d: [1, 128, 64] -> [1, 128, 64]
  *   specs/har_cnn1d.lua:15  Conv1d(128, 128, 5, padding=2)
  *   specs/har_cnn1d.lua:16  BatchNorm1d(128)  (folded into the weights)
@@ -423,10 +284,17 @@ MC_INLINE void l7_conv1d_tile16(const float *restrict xg, const float *restrict 
  *   y[n, o, t] = bias[o] + sum over c < in/groups and taps k of weight[o,
  *       c, k] * x[n, group(o) * in/groups + c, t * s + k * d - p]
  */
-static void l7_conv1d(const float *restrict x, float *restrict y) {
+static void l7_conv1d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
-  const float *xp = xn;
+  /* the zero padding written out: tmp[c] = [0 x 2, x[c], 0 x 2] */
+  for (int c = 0; c < 128; c++) {
+    float *tc = tmp + c * 68;
+    for (int i = 0; i < 2; i++) tc[i] = 0.0f;
+    for (int i = 0; i < 64; i++) tc[2 + i] = xn[c * 64 + i];
+    for (int i = 66; i < 68; i++) tc[i] = 0.0f;
+  }
+  const float *xp = tmp;
   {
     const float *xg = xp;
     for (int ob = 0; ob < 8; ob++) { /* 16 output channels */
@@ -434,80 +302,65 @@ static void l7_conv1d(const float *restrict x, float *restrict y) {
       const float *wb = l7_weight_packed + o0 * 640;
       const float *bb = l7_bias + o0;
       float *yb = yn + o0 * 64;
-      for (int t0 = 2; t0 < 50; t0 += 16) { /* 16 outputs */
-        l7_conv1d_tile16(xg, wb, bb, yb, t0);
-      }
-      { /* the last 12 outputs, in a full tile that recomputes 4 */
-        const int t0 = 46;
-        l7_conv1d_tile16(xg, wb, bb, yb, t0);
-      }
-    }
-  }
-  for (int o = 0; o < 128; o++) { /* output channel */
-    float *yo = yn + o * 64;
-    const float *xg = xp;
-    const int og = o % 128, ob = og / 16; /* block */
-    const int width = ob < 8 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 640;
-    for (int i = 0; i < 2; i++) yo[i] = l7_bias[o];
-    for (int c = 0; c < 128; c++) { /* input channel in the group */
-      const float *xc = xg + c * 64;
-      const float *w = l7_weight_packed + blk + c * 5 * width + j;
-      {
-        const float wk = w[(1) * width];
-        for (int t = 1; t < 2; t++)
-          yo[t] += wk * xc[t - 1];
-      }
-      {
-        const float wk = w[(2) * width];
-        for (int t = 0; t < 2; t++)
-          yo[t] += wk * xc[t];
-      }
-      {
-        const float wk = w[(3) * width];
-        for (int t = 0; t < 2; t++)
-          yo[t] += wk * xc[t + 1];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int t = 0; t < 2; t++)
-          yo[t] += wk * xc[t + 2];
-      }
-    }
-    for (int i = 0; i < 2; i++) (yo + 0)[i] = l9_relu((yo + 0)[i]);
-  }
-  for (int o = 0; o < 128; o++) { /* output channel */
-    float *yo = yn + o * 64;
-    const float *xg = xp;
-    const int og = o % 128, ob = og / 16; /* block */
-    const int width = ob < 8 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 640;
-    for (int i = 62; i < 64; i++) yo[i] = l7_bias[o];
-    for (int c = 0; c < 128; c++) { /* input channel in the group */
-      const float *xc = xg + c * 64;
-      const float *w = l7_weight_packed + blk + c * 5 * width + j;
-      {
-        const float wk = w[(0) * width];
-        for (int t = 62; t < 64; t++)
-          yo[t] += wk * xc[t - 2];
-      }
-      {
-        const float wk = w[(1) * width];
-        for (int t = 62; t < 64; t++)
-          yo[t] += wk * xc[t - 1];
-      }
-      {
-        const float wk = w[(2) * width];
-        for (int t = 62; t < 64; t++)
-          yo[t] += wk * xc[t];
-      }
-      {
-        const float wk = w[(3) * width];
-        for (int t = 62; t < 63; t++)
-          yo[t] += wk * xc[t + 1];
+      for (int t0 = 0; t0 < 64; t0 += 16) { /* 16 outputs */
+        #if MC_AVX512
+        __m512 acc[16];
+        for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+        for (int c = 0; c < 128; c++) { /* input channel in the group */
+          const float *xc = xg + c * 68;
+          const float *wc = wb + c * 80;
+          for (int k = 0; k < 5; k++) { /* tap */
+            const float *xk = xc + t0 + k;
+            const float *wk = wc + k * 16;
+            const __m512 xv = _mm512_loadu_ps(xk);
+            for (int j = 0; j < 16; j++)
+              acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+          }
+        }
+        for (int j = 0; j < 16; j++)
+          _mm512_storeu_ps(yb + j * 64 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+        #else
+        { /* channels 0..7 of the block */
+          float acc[8][16];
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
+          for (int c = 0; c < 128; c++) { /* input channel in the group */
+            const float *xc = xg + c * 68;
+            const float *wc = wb + c * 80;
+            for (int k = 0; k < 5; k++) { /* tap */
+              const float *xk = xc + t0 + k;
+              const float *wk = wc + k * 16;
+              for (int i = 0; i < 16; i++) { /* position in the tile */
+                const float xv = xk[i];
+                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+              }
+            }
+          }
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) yb[j * 64 + t0 + i] = l9_relu(acc[j][i]);
+        }
+        { /* channels 8..15 of the block */
+          float acc[8][16];
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
+          for (int c = 0; c < 128; c++) { /* input channel in the group */
+            const float *xc = xg + c * 68;
+            const float *wc = wb + c * 80;
+            for (int k = 0; k < 5; k++) { /* tap */
+              const float *xk = xc + t0 + k;
+              const float *wk = wc + k * 16;
+              for (int i = 0; i < 16; i++) { /* position in the tile */
+                const float xv = xk[i];
+                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+              }
+            }
+          }
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) yb[(j + 8) * 64 + t0 + i] = l9_relu(acc[j][i]);
+        }
+        #endif
       }
     }
-    for (int i = 0; i < 2; i++) (yo + 62)[i] = l9_relu((yo + 62)[i]);
   }
 }
 
@@ -527,67 +380,6 @@ static void l10_maxpool1d(const float *restrict x, float *restrict y) {
   }
 }
 
-/* l11_conv1d's tile: 16 output channels x 16 positions from t0 */
-MC_INLINE void l11_conv1d_tile16(const float *restrict xg, const float *restrict wb,
-    const float *restrict bb, float *restrict yb, int t0) {
-  #if MC_AVX512
-  __m512 acc[16];
-  for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-  for (int c = 0; c < 128; c++) { /* input channel in the group */
-    const float *xc = xg + c * 32;
-    const float *wc = wb + c * 48;
-    for (int k = 0; k < 3; k++) { /* tap */
-      const float *xk = xc + t0 + k - 1;
-      const float *wk = wc + k * 16;
-      const __m512 xv = _mm512_loadu_ps(xk);
-      for (int j = 0; j < 16; j++)
-        acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-    }
-  }
-  for (int j = 0; j < 16; j++)
-    _mm512_storeu_ps(yb + j * 32 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
-  #else
-  { /* channels 0..7 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-    for (int c = 0; c < 128; c++) { /* input channel in the group */
-      const float *xc = xg + c * 32;
-      const float *wc = wb + c * 48;
-      for (int k = 0; k < 3; k++) { /* tap */
-        const float *xk = xc + t0 + k - 1;
-        const float *wk = wc + k * 16;
-        for (int i = 0; i < 16; i++) { /* position in the tile */
-          const float xv = xk[i];
-          for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-        }
-      }
-    }
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) yb[j * 32 + t0 + i] = l13_relu(acc[j][i]);
-  }
-  { /* channels 8..15 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-    for (int c = 0; c < 128; c++) { /* input channel in the group */
-      const float *xc = xg + c * 32;
-      const float *wc = wb + c * 48;
-      for (int k = 0; k < 3; k++) { /* tap */
-        const float *xk = xc + t0 + k - 1;
-        const float *wk = wc + k * 16;
-        for (int i = 0; i < 16; i++) { /* position in the tile */
-          const float xv = xk[i];
-          for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
-        }
-      }
-    }
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) yb[(j + 8) * 32 + t0 + i] = l13_relu(acc[j][i]);
-  }
-  #endif
-}
-
 /* l11_conv1d: [1, 128, 32] -> [1, 128, 32]
  *   specs/har_cnn1d.lua:19  Conv1d(128, 128, 3, padding=1)
  *   specs/har_cnn1d.lua:20  BatchNorm1d(128)  (folded into the weights)
@@ -595,10 +387,17 @@ MC_INLINE void l11_conv1d_tile16(const float *restrict xg, const float *restrict
  *   y[n, o, t] = bias[o] + sum over c < in/groups and taps k of weight[o,
  *       c, k] * x[n, group(o) * in/groups + c, t * s + k * d - p]
  */
-static void l11_conv1d(const float *restrict x, float *restrict y) {
+static void l11_conv1d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
-  const float *xp = xn;
+  /* the zero padding written out: tmp[c] = [0 x 1, x[c], 0 x 1] */
+  for (int c = 0; c < 128; c++) {
+    float *tc = tmp + c * 34;
+    for (int i = 0; i < 1; i++) tc[i] = 0.0f;
+    for (int i = 0; i < 32; i++) tc[1 + i] = xn[c * 32 + i];
+    for (int i = 33; i < 34; i++) tc[i] = 0.0f;
+  }
+  const float *xp = tmp;
   {
     const float *xg = xp;
     for (int ob = 0; ob < 8; ob++) { /* 16 output channels */
@@ -606,60 +405,65 @@ static void l11_conv1d(const float *restrict x, float *restrict y) {
       const float *wb = l11_weight_packed + o0 * 384;
       const float *bb = l11_bias + o0;
       float *yb = yn + o0 * 32;
-      for (int t0 = 1; t0 < 17; t0 += 16) { /* 16 outputs */
-        l11_conv1d_tile16(xg, wb, bb, yb, t0);
-      }
-      { /* the last 14 outputs, in a full tile that recomputes 2 */
-        const int t0 = 15;
-        l11_conv1d_tile16(xg, wb, bb, yb, t0);
+      for (int t0 = 0; t0 < 32; t0 += 16) { /* 16 outputs */
+        #if MC_AVX512
+        __m512 acc[16];
+        for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+        for (int c = 0; c < 128; c++) { /* input channel in the group */
+          const float *xc = xg + c * 34;
+          const float *wc = wb + c * 48;
+          for (int k = 0; k < 3; k++) { /* tap */
+            const float *xk = xc + t0 + k;
+            const float *wk = wc + k * 16;
+            const __m512 xv = _mm512_loadu_ps(xk);
+            for (int j = 0; j < 16; j++)
+              acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+          }
+        }
+        for (int j = 0; j < 16; j++)
+          _mm512_storeu_ps(yb + j * 32 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+        #else
+        { /* channels 0..7 of the block */
+          float acc[8][16];
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
+          for (int c = 0; c < 128; c++) { /* input channel in the group */
+            const float *xc = xg + c * 34;
+            const float *wc = wb + c * 48;
+            for (int k = 0; k < 3; k++) { /* tap */
+              const float *xk = xc + t0 + k;
+              const float *wk = wc + k * 16;
+              for (int i = 0; i < 16; i++) { /* position in the tile */
+                const float xv = xk[i];
+                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+              }
+            }
+          }
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) yb[j * 32 + t0 + i] = l13_relu(acc[j][i]);
+        }
+        { /* channels 8..15 of the block */
+          float acc[8][16];
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
+          for (int c = 0; c < 128; c++) { /* input channel in the group */
+            const float *xc = xg + c * 34;
+            const float *wc = wb + c * 48;
+            for (int k = 0; k < 3; k++) { /* tap */
+              const float *xk = xc + t0 + k;
+              const float *wk = wc + k * 16;
+              for (int i = 0; i < 16; i++) { /* position in the tile */
+                const float xv = xk[i];
+                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+              }
+            }
+          }
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) yb[(j + 8) * 32 + t0 + i] = l13_relu(acc[j][i]);
+        }
+        #endif
       }
     }
-  }
-  for (int o = 0; o < 128; o++) { /* output channel */
-    float *yo = yn + o * 32;
-    const float *xg = xp;
-    const int og = o % 128, ob = og / 16; /* block */
-    const int width = ob < 8 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 384;
-    for (int i = 0; i < 1; i++) yo[i] = l11_bias[o];
-    for (int c = 0; c < 128; c++) { /* input channel in the group */
-      const float *xc = xg + c * 32;
-      const float *w = l11_weight_packed + blk + c * 3 * width + j;
-      {
-        const float wk = w[(1) * width];
-        for (int t = 0; t < 1; t++)
-          yo[t] += wk * xc[t];
-      }
-      {
-        const float wk = w[(2) * width];
-        for (int t = 0; t < 1; t++)
-          yo[t] += wk * xc[t + 1];
-      }
-    }
-    for (int i = 0; i < 1; i++) (yo + 0)[i] = l13_relu((yo + 0)[i]);
-  }
-  for (int o = 0; o < 128; o++) { /* output channel */
-    float *yo = yn + o * 32;
-    const float *xg = xp;
-    const int og = o % 128, ob = og / 16; /* block */
-    const int width = ob < 8 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 384;
-    for (int i = 31; i < 32; i++) yo[i] = l11_bias[o];
-    for (int c = 0; c < 128; c++) { /* input channel in the group */
-      const float *xc = xg + c * 32;
-      const float *w = l11_weight_packed + blk + c * 3 * width + j;
-      {
-        const float wk = w[(0) * width];
-        for (int t = 31; t < 32; t++)
-          yo[t] += wk * xc[t - 1];
-      }
-      {
-        const float wk = w[(1) * width];
-        for (int t = 31; t < 32; t++)
-          yo[t] += wk * xc[t];
-      }
-    }
-    for (int i = 0; i < 1; i++) (yo + 31)[i] = l13_relu((yo + 31)[i]);
   }
 }
 
@@ -752,17 +556,17 @@ static void l16_linear(const float *restrict x, float *restrict y) {
 void har_cnn1d_forward_ws(const float *input, float *output, void *workspace) {
   float *ws = (float *)workspace;
   l0_conv1d(input, ws, ws + 8192); /* [1, 3, 128] -> [1, 64, 128] */
-  l3_conv1d(ws, ws + 8192); /* [1, 64, 128] -> [1, 128, 128] */
-  l6_maxpool1d(ws + 8192, ws); /* [1, 128, 128] -> [1, 128, 64] */
-  l7_conv1d(ws, ws + 16384); /* [1, 128, 64] -> [1, 128, 64] */
-  l10_maxpool1d(ws + 16384, ws); /* [1, 128, 64] -> [1, 128, 32] */
-  l11_conv1d(ws, ws + 20480); /* [1, 128, 32] -> [1, 128, 32] */
-  l14_adaptiveavgpool1d(ws + 20480, ws); /* [1, 128, 32] -> [1, 128] */
+  l3_conv1d(ws, ws + 16640, ws + 8192); /* [1, 64, 128] -> [1, 128, 128] */
+  l6_maxpool1d(ws + 16640, ws); /* [1, 128, 128] -> [1, 128, 64] */
+  l7_conv1d(ws, ws + 24832, ws + 8192); /* [1, 128, 64] -> [1, 128, 64] */
+  l10_maxpool1d(ws + 24832, ws); /* [1, 128, 64] -> [1, 128, 32] */
+  l11_conv1d(ws, ws + 28928, ws + 4096); /* [1, 128, 32] -> [1, 128, 32] */
+  l14_adaptiveavgpool1d(ws + 28928, ws); /* [1, 128, 32] -> [1, 128] */
   l16_linear(ws, output); /* [1, 128] -> [1, 6] */
 }
 
 void har_cnn1d_forward(const float *input, float *output) {
-  static float workspace[24576]; /* HAR_CNN1D_WORKSPACE_SIZE bytes */
+  static float workspace[33024]; /* HAR_CNN1D_WORKSPACE_SIZE bytes */
   har_cnn1d_forward_ws(input, output, workspace);
 }
 

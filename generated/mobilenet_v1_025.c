@@ -3,7 +3,7 @@
  *
  *   input      [1, 3, 96, 96] float32, contiguous, in PyTorch's layout
  *   output     [1, 2]
- *   workspace  221184 bytes
+ *   workspace  322560 bytes
  *   weights    seed 1 (PyTorch's default init)
  *
  * Standalone C99: compile with any C compiler and link with libm.
@@ -25,11 +25,11 @@ void mobilenet_v1_025_forward_ws(const float *input, float *output, void *worksp
 
 /* ---- weights (their values at the end) */
 
-/* 0.weight [8, 3, 3, 3], times 1's scale, layout [out][in/groups][kernel] */
+/* 0.weight [8, 3, 3, 3], times 1's scale, packed [out/8][in * kernel][8] */
 static const float l0_weight[216];
 /* no bias folded with 1's running statistics and affine */
 static const float l0_bias[8];
-/* 3.weight [8, 1, 3, 3], times 4's scale, layout [out][in/groups][kernel] */
+/* 3.weight [8, 1, 3, 3], times 4's scale, layout [channel][kernel] */
 static const float l3_weight[72];
 /* no bias folded with 4's running statistics and affine */
 static const float l3_bias[8];
@@ -45,7 +45,7 @@ static const float l9_bias[16];
 static const float l12_weight_packed[512];
 /* no bias folded with 13's running statistics and affine */
 static const float l12_bias[32];
-/* 15.weight [32, 1, 3, 3], times 16's scale, layout [out][in/groups][kernel] */
+/* 15.weight [32, 1, 3, 3], times 16's scale, layout [channel][kernel] */
 static const float l15_weight[288];
 /* no bias folded with 16's running statistics and affine */
 static const float l15_bias[32];
@@ -61,7 +61,7 @@ static const float l21_bias[32];
 static const float l24_weight_packed[2048];
 /* no bias folded with 25's running statistics and affine */
 static const float l24_bias[64];
-/* 27.weight [64, 1, 3, 3], times 28's scale, layout [out][in/groups][kernel] */
+/* 27.weight [64, 1, 3, 3], times 28's scale, layout [channel][kernel] */
 static const float l27_weight[576];
 /* no bias folded with 28's running statistics and affine */
 static const float l27_bias[64];
@@ -77,7 +77,7 @@ static const float l33_bias[64];
 static const float l36_weight_packed[8192];
 /* no bias folded with 37's running statistics and affine */
 static const float l36_bias[128];
-/* 39.weight [128, 1, 3, 3], times 40's scale, layout [out][in/groups][kernel] */
+/* 39.weight [128, 1, 3, 3], times 40's scale, layout [channel][kernel] */
 static const float l39_weight[1152];
 /* no bias folded with 40's running statistics and affine */
 static const float l39_bias[128];
@@ -85,7 +85,7 @@ static const float l39_bias[128];
 static const float l42_weight_packed[16384];
 /* no bias folded with 43's running statistics and affine */
 static const float l42_bias[128];
-/* 45.weight [128, 1, 3, 3], times 46's scale, layout [out][in/groups][kernel] */
+/* 45.weight [128, 1, 3, 3], times 46's scale, layout [channel][kernel] */
 static const float l45_weight[1152];
 /* no bias folded with 46's running statistics and affine */
 static const float l45_bias[128];
@@ -93,7 +93,7 @@ static const float l45_bias[128];
 static const float l48_weight_packed[16384];
 /* no bias folded with 49's running statistics and affine */
 static const float l48_bias[128];
-/* 51.weight [128, 1, 3, 3], times 52's scale, layout [out][in/groups][kernel] */
+/* 51.weight [128, 1, 3, 3], times 52's scale, layout [channel][kernel] */
 static const float l51_weight[1152];
 /* no bias folded with 52's running statistics and affine */
 static const float l51_bias[128];
@@ -101,7 +101,7 @@ static const float l51_bias[128];
 static const float l54_weight_packed[16384];
 /* no bias folded with 55's running statistics and affine */
 static const float l54_bias[128];
-/* 57.weight [128, 1, 3, 3], times 58's scale, layout [out][in/groups][kernel] */
+/* 57.weight [128, 1, 3, 3], times 58's scale, layout [channel][kernel] */
 static const float l57_weight[1152];
 /* no bias folded with 58's running statistics and affine */
 static const float l57_bias[128];
@@ -109,7 +109,7 @@ static const float l57_bias[128];
 static const float l60_weight_packed[16384];
 /* no bias folded with 61's running statistics and affine */
 static const float l60_bias[128];
-/* 63.weight [128, 1, 3, 3], times 64's scale, layout [out][in/groups][kernel] */
+/* 63.weight [128, 1, 3, 3], times 64's scale, layout [channel][kernel] */
 static const float l63_weight[1152];
 /* no bias folded with 64's running statistics and affine */
 static const float l63_bias[128];
@@ -125,7 +125,7 @@ static const float l69_bias[128];
 static const float l72_weight_packed[32768];
 /* no bias folded with 73's running statistics and affine */
 static const float l72_bias[256];
-/* 75.weight [256, 1, 3, 3], times 76's scale, layout [out][in/groups][kernel] */
+/* 75.weight [256, 1, 3, 3], times 76's scale, layout [channel][kernel] */
 static const float l75_weight[2304];
 /* no bias folded with 76's running statistics and affine */
 static const float l75_bias[256];
@@ -213,74 +213,54 @@ static MC_UNUSED float l80_relu6(float v) { return v < 0.0f ? 0.0f : v > 6.0f ? 
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void l0_conv2d(const float *restrict x, float *restrict y) {
+static void l0_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 8; o++) { /* output channel */
-    float *yo = yn + o * 2304;
-    const float *xg = xp;
-    for (int i = 0; i < 2304; i++) yo[i] = l0_bias[o];
-    for (int c = 0; c < 3; c++) { /* input channel in the group */
-      const float *xc = xg + c * 9216;
-      const float *w = l0_weight + (o * 3 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 48; oy++)
-          for (int ox = 1; ox < 48; ox++)
-            yo[ox + oy * 48] += wk * xc[ox * 2 + oy * 192 - 97];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 48; oy++)
-          for (int ox = 0; ox < 48; ox++)
-            yo[ox + oy * 48] += wk * xc[ox * 2 + oy * 192 - 96];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 48; oy++)
-          for (int ox = 0; ox < 48; ox++)
-            yo[ox + oy * 48] += wk * xc[ox * 2 + oy * 192 - 95];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 48; oy++)
-          for (int ox = 1; ox < 48; ox++)
-            yo[ox + oy * 48] += wk * xc[ox * 2 + oy * 192 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 48; oy++)
-          for (int ox = 0; ox < 48; ox++)
-            yo[ox + oy * 48] += wk * xc[ox * 2 + oy * 192];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 48; oy++)
-          for (int ox = 0; ox < 48; ox++)
-            yo[ox + oy * 48] += wk * xc[ox * 2 + oy * 192 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 48; oy++)
-          for (int ox = 1; ox < 48; ox++)
-            yo[ox + oy * 48] += wk * xc[ox * 2 + oy * 192 + 95];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 48; oy++)
-          for (int ox = 0; ox < 48; ox++)
-            yo[ox + oy * 48] += wk * xc[ox * 2 + oy * 192 + 96];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 48; oy++)
-          for (int ox = 0; ox < 48; ox++)
-            yo[ox + oy * 48] += wk * xc[ox * 2 + oy * 192 + 97];
+  /* tmp[k][p]: the input under tap k = (c, ky, kx) of output p */
+  for (int c = 0; c < 3; c++) { /* input channel */
+    for (int ky = 0; ky < 3; ky++) { /* tap row */
+      for (int kx = 0; kx < 3; kx++) { /* tap */
+        float *ck = tmp + ((c * 3 + ky) * 3 + kx) * 2304;
+        for (int oy = 0; oy < 48; oy++) {
+          const int iy = oy * 2 + ky - 1;
+          for (int ox = 0; ox < 48; ox++) {
+            const int ix = ox * 2 + kx - 1;
+            ck[oy * 48 + ox] = iy >= 0 && iy < 96 && ix >= 0 && ix < 96 ? xp[(c * 96 + iy) * 96 + ix] : 0.0f;
+          }
+        }
       }
     }
-    for (int i = 0; i < 2304; i++) yo[i] = l2_relu6(yo[i]);
   }
+  for (int b = 0; b < 1; b++) { /* blocks of 8 output channels */
+    const float *wb = l0_weight + b * 216;
+    float *yb = yn + b * 18432;
+    #if MC_AVX512
+    for (int t0 = 0; t0 < 2304; t0 += 16) {
+      __m512 acc[8];
+      for (int j = 0; j < 8; j++) acc[j] = _mm512_set1_ps(l0_bias[b * 8 + j]);
+      for (int k = 0; k < 27; k++) {
+        const __m512 xv = _mm512_loadu_ps(tmp + k * 2304 + t0);
+        const float *wk = wb + k * 8;
+        for (int j = 0; j < 8; j++)
+          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+      }
+      for (int j = 0; j < 8; j++) _mm512_storeu_ps(yb + j * 2304 + t0, acc[j]);
+    }
+    #else
+    for (int j = 0; j < 8; j++) {
+      float *yo = yb + j * 2304;
+      const float bj = l0_bias[b * 8 + j];
+      for (int t = 0; t < 2304; t++) yo[t] = bj;
+      for (int k = 0; k < 27; k++) {
+        const float wk = wb[k * 8 + j];
+        const float *ck = tmp + k * 2304;
+        for (int t = 0; t < 2304; t++) yo[t] = MC_FMA(wk, ck[t], yo[t]);
+      }
+    }
+    #endif
+  }
+  for (int i = 0; i < 18432; i++) yn[i] = l2_relu6(yn[i]);
 }
 
 /* l3_conv2d: [1, 8, 48, 48] -> [1, 8, 48, 48]
@@ -291,73 +271,32 @@ static void l0_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void l3_conv2d(const float *restrict x, float *restrict y) {
+static void l3_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 8; o++) { /* output channel */
-    float *yo = yn + o * 2304;
-    const float *xg = xp + o / 1 * 2304; /* its group's inputs */
-    for (int i = 0; i < 2304; i++) yo[i] = l3_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 2304;
-      const float *w = l3_weight + (o * 1 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 48; oy++)
-          for (int ox = 1; ox < 48; ox++)
-            yo[ox + oy * 48] += wk * xc[ox + oy * 48 - 49];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 48; oy++)
-          for (int ox = 0; ox < 48; ox++)
-            yo[ox + oy * 48] += wk * xc[ox + oy * 48 - 48];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 48; oy++)
-          for (int ox = 0; ox < 47; ox++)
-            yo[ox + oy * 48] += wk * xc[ox + oy * 48 - 47];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 48; oy++)
-          for (int ox = 1; ox < 48; ox++)
-            yo[ox + oy * 48] += wk * xc[ox + oy * 48 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 48; oy++)
-          for (int ox = 0; ox < 48; ox++)
-            yo[ox + oy * 48] += wk * xc[ox + oy * 48];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 48; oy++)
-          for (int ox = 0; ox < 47; ox++)
-            yo[ox + oy * 48] += wk * xc[ox + oy * 48 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 47; oy++)
-          for (int ox = 1; ox < 48; ox++)
-            yo[ox + oy * 48] += wk * xc[ox + oy * 48 + 47];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 47; oy++)
-          for (int ox = 0; ox < 48; ox++)
-            yo[ox + oy * 48] += wk * xc[ox + oy * 48 + 48];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 47; oy++)
-          for (int ox = 0; ox < 47; ox++)
-            yo[ox + oy * 48] += wk * xc[ox + oy * 48 + 49];
-      }
+  float *tp = tmp, *tw = tmp + 2500; /* padded plane; wide rows */
+  for (int i = 0; i < 2500; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 8; c++) { /* channel */
+    const float *xc = xp + c * 2304, *wc = l3_weight + c * 9;
+    float *yc = yn + c * 2304;
+    for (int r = 0; r < 48; r++) /* inside the zero border */
+      for (int i = 0; i < 48; i++) tp[(r + 1) * 50 + 1 + i] = xc[r * 48 + i];
+    for (int p = 0; p < 2398; p++) { /* p = oy * 50 + ox */
+      float s = l3_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 50], s);
+      s = MC_FMA(wc[4], tp[p + 51], s);
+      s = MC_FMA(wc[5], tp[p + 52], s);
+      s = MC_FMA(wc[6], tp[p + 100], s);
+      s = MC_FMA(wc[7], tp[p + 101], s);
+      s = MC_FMA(wc[8], tp[p + 102], s);
+      tw[p] = s;
     }
-    for (int i = 0; i < 2304; i++) yo[i] = l5_relu6(yo[i]);
+    for (int oy = 0; oy < 48; oy++) /* the columns past 48 dropped */
+      for (int ox = 0; ox < 48; ox++) yc[oy * 48 + ox] = l5_relu6(tw[oy * 50 + ox]);
   }
 }
 
@@ -639,73 +578,32 @@ static void l12_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void l15_conv2d(const float *restrict x, float *restrict y) {
+static void l15_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 32; o++) { /* output channel */
-    float *yo = yn + o * 576;
-    const float *xg = xp + o / 1 * 576; /* its group's inputs */
-    for (int i = 0; i < 576; i++) yo[i] = l15_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 576;
-      const float *w = l15_weight + (o * 1 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 24; oy++)
-          for (int ox = 1; ox < 24; ox++)
-            yo[ox + oy * 24] += wk * xc[ox + oy * 24 - 25];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 24; oy++)
-          for (int ox = 0; ox < 24; ox++)
-            yo[ox + oy * 24] += wk * xc[ox + oy * 24 - 24];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 24; oy++)
-          for (int ox = 0; ox < 23; ox++)
-            yo[ox + oy * 24] += wk * xc[ox + oy * 24 - 23];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 1; ox < 24; ox++)
-            yo[ox + oy * 24] += wk * xc[ox + oy * 24 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 24; ox++)
-            yo[ox + oy * 24] += wk * xc[ox + oy * 24];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 24; oy++)
-          for (int ox = 0; ox < 23; ox++)
-            yo[ox + oy * 24] += wk * xc[ox + oy * 24 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 23; oy++)
-          for (int ox = 1; ox < 24; ox++)
-            yo[ox + oy * 24] += wk * xc[ox + oy * 24 + 23];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 23; oy++)
-          for (int ox = 0; ox < 24; ox++)
-            yo[ox + oy * 24] += wk * xc[ox + oy * 24 + 24];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 23; oy++)
-          for (int ox = 0; ox < 23; ox++)
-            yo[ox + oy * 24] += wk * xc[ox + oy * 24 + 25];
-      }
+  float *tp = tmp, *tw = tmp + 676; /* padded plane; wide rows */
+  for (int i = 0; i < 676; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 32; c++) { /* channel */
+    const float *xc = xp + c * 576, *wc = l15_weight + c * 9;
+    float *yc = yn + c * 576;
+    for (int r = 0; r < 24; r++) /* inside the zero border */
+      for (int i = 0; i < 24; i++) tp[(r + 1) * 26 + 1 + i] = xc[r * 24 + i];
+    for (int p = 0; p < 622; p++) { /* p = oy * 26 + ox */
+      float s = l15_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 26], s);
+      s = MC_FMA(wc[4], tp[p + 27], s);
+      s = MC_FMA(wc[5], tp[p + 28], s);
+      s = MC_FMA(wc[6], tp[p + 52], s);
+      s = MC_FMA(wc[7], tp[p + 53], s);
+      s = MC_FMA(wc[8], tp[p + 54], s);
+      tw[p] = s;
     }
-    for (int i = 0; i < 576; i++) yo[i] = l17_relu6(yo[i]);
+    for (int oy = 0; oy < 24; oy++) /* the columns past 24 dropped */
+      for (int ox = 0; ox < 24; ox++) yc[oy * 24 + ox] = l17_relu6(tw[oy * 26 + ox]);
   }
 }
 
@@ -991,73 +889,32 @@ static void l24_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void l27_conv2d(const float *restrict x, float *restrict y) {
+static void l27_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 64; o++) { /* output channel */
-    float *yo = yn + o * 144;
-    const float *xg = xp + o / 1 * 144; /* its group's inputs */
-    for (int i = 0; i < 144; i++) yo[i] = l27_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 144;
-      const float *w = l27_weight + (o * 1 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 12; oy++)
-          for (int ox = 1; ox < 12; ox++)
-            yo[ox + oy * 12] += wk * xc[ox + oy * 12 - 13];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 12; oy++)
-          for (int ox = 0; ox < 12; ox++)
-            yo[ox + oy * 12] += wk * xc[ox + oy * 12 - 12];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 12; oy++)
-          for (int ox = 0; ox < 11; ox++)
-            yo[ox + oy * 12] += wk * xc[ox + oy * 12 - 11];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 12; oy++)
-          for (int ox = 1; ox < 12; ox++)
-            yo[ox + oy * 12] += wk * xc[ox + oy * 12 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 12; oy++)
-          for (int ox = 0; ox < 12; ox++)
-            yo[ox + oy * 12] += wk * xc[ox + oy * 12];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 12; oy++)
-          for (int ox = 0; ox < 11; ox++)
-            yo[ox + oy * 12] += wk * xc[ox + oy * 12 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 11; oy++)
-          for (int ox = 1; ox < 12; ox++)
-            yo[ox + oy * 12] += wk * xc[ox + oy * 12 + 11];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 11; oy++)
-          for (int ox = 0; ox < 12; ox++)
-            yo[ox + oy * 12] += wk * xc[ox + oy * 12 + 12];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 11; oy++)
-          for (int ox = 0; ox < 11; ox++)
-            yo[ox + oy * 12] += wk * xc[ox + oy * 12 + 13];
-      }
+  float *tp = tmp, *tw = tmp + 196; /* padded plane; wide rows */
+  for (int i = 0; i < 196; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 144, *wc = l27_weight + c * 9;
+    float *yc = yn + c * 144;
+    for (int r = 0; r < 12; r++) /* inside the zero border */
+      for (int i = 0; i < 12; i++) tp[(r + 1) * 14 + 1 + i] = xc[r * 12 + i];
+    for (int p = 0; p < 166; p++) { /* p = oy * 14 + ox */
+      float s = l27_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 14], s);
+      s = MC_FMA(wc[4], tp[p + 15], s);
+      s = MC_FMA(wc[5], tp[p + 16], s);
+      s = MC_FMA(wc[6], tp[p + 28], s);
+      s = MC_FMA(wc[7], tp[p + 29], s);
+      s = MC_FMA(wc[8], tp[p + 30], s);
+      tw[p] = s;
     }
-    for (int i = 0; i < 144; i++) yo[i] = l29_relu6(yo[i]);
+    for (int oy = 0; oy < 12; oy++) /* the columns past 12 dropped */
+      for (int ox = 0; ox < 12; ox++) yc[oy * 12 + ox] = l29_relu6(tw[oy * 14 + ox]);
   }
 }
 
@@ -1353,73 +1210,32 @@ static void l36_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void l39_conv2d(const float *restrict x, float *restrict y) {
+static void l39_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 128; o++) { /* output channel */
-    float *yo = yn + o * 36;
-    const float *xg = xp + o / 1 * 36; /* its group's inputs */
-    for (int i = 0; i < 36; i++) yo[i] = l39_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 36;
-      const float *w = l39_weight + (o * 1 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 6; oy++)
-          for (int ox = 1; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 7];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 6; oy++)
-          for (int ox = 0; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 6];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 6; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 5];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 6; oy++)
-          for (int ox = 1; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 6; oy++)
-          for (int ox = 0; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 6; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 5; oy++)
-          for (int ox = 1; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 5];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 5; oy++)
-          for (int ox = 0; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 6];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 5; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 7];
-      }
+  float *tp = tmp, *tw = tmp + 64; /* padded plane; wide rows */
+  for (int i = 0; i < 64; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 128; c++) { /* channel */
+    const float *xc = xp + c * 36, *wc = l39_weight + c * 9;
+    float *yc = yn + c * 36;
+    for (int r = 0; r < 6; r++) /* inside the zero border */
+      for (int i = 0; i < 6; i++) tp[(r + 1) * 8 + 1 + i] = xc[r * 6 + i];
+    for (int p = 0; p < 46; p++) { /* p = oy * 8 + ox */
+      float s = l39_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 8], s);
+      s = MC_FMA(wc[4], tp[p + 9], s);
+      s = MC_FMA(wc[5], tp[p + 10], s);
+      s = MC_FMA(wc[6], tp[p + 16], s);
+      s = MC_FMA(wc[7], tp[p + 17], s);
+      s = MC_FMA(wc[8], tp[p + 18], s);
+      tw[p] = s;
     }
-    for (int i = 0; i < 36; i++) yo[i] = l41_relu6(yo[i]);
+    for (int oy = 0; oy < 6; oy++) /* the columns past 6 dropped */
+      for (int ox = 0; ox < 6; ox++) yc[oy * 6 + ox] = l41_relu6(tw[oy * 8 + ox]);
   }
 }
 
@@ -1539,73 +1355,32 @@ static void l42_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void l45_conv2d(const float *restrict x, float *restrict y) {
+static void l45_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 128; o++) { /* output channel */
-    float *yo = yn + o * 36;
-    const float *xg = xp + o / 1 * 36; /* its group's inputs */
-    for (int i = 0; i < 36; i++) yo[i] = l45_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 36;
-      const float *w = l45_weight + (o * 1 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 6; oy++)
-          for (int ox = 1; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 7];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 6; oy++)
-          for (int ox = 0; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 6];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 6; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 5];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 6; oy++)
-          for (int ox = 1; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 6; oy++)
-          for (int ox = 0; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 6; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 5; oy++)
-          for (int ox = 1; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 5];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 5; oy++)
-          for (int ox = 0; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 6];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 5; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 7];
-      }
+  float *tp = tmp, *tw = tmp + 64; /* padded plane; wide rows */
+  for (int i = 0; i < 64; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 128; c++) { /* channel */
+    const float *xc = xp + c * 36, *wc = l45_weight + c * 9;
+    float *yc = yn + c * 36;
+    for (int r = 0; r < 6; r++) /* inside the zero border */
+      for (int i = 0; i < 6; i++) tp[(r + 1) * 8 + 1 + i] = xc[r * 6 + i];
+    for (int p = 0; p < 46; p++) { /* p = oy * 8 + ox */
+      float s = l45_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 8], s);
+      s = MC_FMA(wc[4], tp[p + 9], s);
+      s = MC_FMA(wc[5], tp[p + 10], s);
+      s = MC_FMA(wc[6], tp[p + 16], s);
+      s = MC_FMA(wc[7], tp[p + 17], s);
+      s = MC_FMA(wc[8], tp[p + 18], s);
+      tw[p] = s;
     }
-    for (int i = 0; i < 36; i++) yo[i] = l47_relu6(yo[i]);
+    for (int oy = 0; oy < 6; oy++) /* the columns past 6 dropped */
+      for (int ox = 0; ox < 6; ox++) yc[oy * 6 + ox] = l47_relu6(tw[oy * 8 + ox]);
   }
 }
 
@@ -1725,73 +1500,32 @@ static void l48_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void l51_conv2d(const float *restrict x, float *restrict y) {
+static void l51_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 128; o++) { /* output channel */
-    float *yo = yn + o * 36;
-    const float *xg = xp + o / 1 * 36; /* its group's inputs */
-    for (int i = 0; i < 36; i++) yo[i] = l51_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 36;
-      const float *w = l51_weight + (o * 1 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 6; oy++)
-          for (int ox = 1; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 7];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 6; oy++)
-          for (int ox = 0; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 6];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 6; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 5];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 6; oy++)
-          for (int ox = 1; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 6; oy++)
-          for (int ox = 0; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 6; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 5; oy++)
-          for (int ox = 1; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 5];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 5; oy++)
-          for (int ox = 0; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 6];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 5; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 7];
-      }
+  float *tp = tmp, *tw = tmp + 64; /* padded plane; wide rows */
+  for (int i = 0; i < 64; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 128; c++) { /* channel */
+    const float *xc = xp + c * 36, *wc = l51_weight + c * 9;
+    float *yc = yn + c * 36;
+    for (int r = 0; r < 6; r++) /* inside the zero border */
+      for (int i = 0; i < 6; i++) tp[(r + 1) * 8 + 1 + i] = xc[r * 6 + i];
+    for (int p = 0; p < 46; p++) { /* p = oy * 8 + ox */
+      float s = l51_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 8], s);
+      s = MC_FMA(wc[4], tp[p + 9], s);
+      s = MC_FMA(wc[5], tp[p + 10], s);
+      s = MC_FMA(wc[6], tp[p + 16], s);
+      s = MC_FMA(wc[7], tp[p + 17], s);
+      s = MC_FMA(wc[8], tp[p + 18], s);
+      tw[p] = s;
     }
-    for (int i = 0; i < 36; i++) yo[i] = l53_relu6(yo[i]);
+    for (int oy = 0; oy < 6; oy++) /* the columns past 6 dropped */
+      for (int ox = 0; ox < 6; ox++) yc[oy * 6 + ox] = l53_relu6(tw[oy * 8 + ox]);
   }
 }
 
@@ -1911,73 +1645,32 @@ static void l54_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void l57_conv2d(const float *restrict x, float *restrict y) {
+static void l57_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 128; o++) { /* output channel */
-    float *yo = yn + o * 36;
-    const float *xg = xp + o / 1 * 36; /* its group's inputs */
-    for (int i = 0; i < 36; i++) yo[i] = l57_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 36;
-      const float *w = l57_weight + (o * 1 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 6; oy++)
-          for (int ox = 1; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 7];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 6; oy++)
-          for (int ox = 0; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 6];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 6; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 5];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 6; oy++)
-          for (int ox = 1; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 6; oy++)
-          for (int ox = 0; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 6; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 5; oy++)
-          for (int ox = 1; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 5];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 5; oy++)
-          for (int ox = 0; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 6];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 5; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 7];
-      }
+  float *tp = tmp, *tw = tmp + 64; /* padded plane; wide rows */
+  for (int i = 0; i < 64; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 128; c++) { /* channel */
+    const float *xc = xp + c * 36, *wc = l57_weight + c * 9;
+    float *yc = yn + c * 36;
+    for (int r = 0; r < 6; r++) /* inside the zero border */
+      for (int i = 0; i < 6; i++) tp[(r + 1) * 8 + 1 + i] = xc[r * 6 + i];
+    for (int p = 0; p < 46; p++) { /* p = oy * 8 + ox */
+      float s = l57_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 8], s);
+      s = MC_FMA(wc[4], tp[p + 9], s);
+      s = MC_FMA(wc[5], tp[p + 10], s);
+      s = MC_FMA(wc[6], tp[p + 16], s);
+      s = MC_FMA(wc[7], tp[p + 17], s);
+      s = MC_FMA(wc[8], tp[p + 18], s);
+      tw[p] = s;
     }
-    for (int i = 0; i < 36; i++) yo[i] = l59_relu6(yo[i]);
+    for (int oy = 0; oy < 6; oy++) /* the columns past 6 dropped */
+      for (int ox = 0; ox < 6; ox++) yc[oy * 6 + ox] = l59_relu6(tw[oy * 8 + ox]);
   }
 }
 
@@ -2097,73 +1790,32 @@ static void l60_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void l63_conv2d(const float *restrict x, float *restrict y) {
+static void l63_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 128; o++) { /* output channel */
-    float *yo = yn + o * 36;
-    const float *xg = xp + o / 1 * 36; /* its group's inputs */
-    for (int i = 0; i < 36; i++) yo[i] = l63_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 36;
-      const float *w = l63_weight + (o * 1 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 6; oy++)
-          for (int ox = 1; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 7];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 6; oy++)
-          for (int ox = 0; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 6];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 6; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 5];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 6; oy++)
-          for (int ox = 1; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 6; oy++)
-          for (int ox = 0; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 6; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 5; oy++)
-          for (int ox = 1; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 5];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 5; oy++)
-          for (int ox = 0; ox < 6; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 6];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 5; oy++)
-          for (int ox = 0; ox < 5; ox++)
-            yo[ox + oy * 6] += wk * xc[ox + oy * 6 + 7];
-      }
+  float *tp = tmp, *tw = tmp + 64; /* padded plane; wide rows */
+  for (int i = 0; i < 64; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 128; c++) { /* channel */
+    const float *xc = xp + c * 36, *wc = l63_weight + c * 9;
+    float *yc = yn + c * 36;
+    for (int r = 0; r < 6; r++) /* inside the zero border */
+      for (int i = 0; i < 6; i++) tp[(r + 1) * 8 + 1 + i] = xc[r * 6 + i];
+    for (int p = 0; p < 46; p++) { /* p = oy * 8 + ox */
+      float s = l63_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 8], s);
+      s = MC_FMA(wc[4], tp[p + 9], s);
+      s = MC_FMA(wc[5], tp[p + 10], s);
+      s = MC_FMA(wc[6], tp[p + 16], s);
+      s = MC_FMA(wc[7], tp[p + 17], s);
+      s = MC_FMA(wc[8], tp[p + 18], s);
+      tw[p] = s;
     }
-    for (int i = 0; i < 36; i++) yo[i] = l65_relu6(yo[i]);
+    for (int oy = 0; oy < 6; oy++) /* the columns past 6 dropped */
+      for (int ox = 0; ox < 6; ox++) yc[oy * 6 + ox] = l65_relu6(tw[oy * 8 + ox]);
   }
 }
 
@@ -2460,73 +2112,32 @@ static void l72_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void l75_conv2d(const float *restrict x, float *restrict y) {
+static void l75_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 256; o++) { /* output channel */
-    float *yo = yn + o * 9;
-    const float *xg = xp + o / 1 * 9; /* its group's inputs */
-    for (int i = 0; i < 9; i++) yo[i] = l75_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 9;
-      const float *w = l75_weight + (o * 1 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 3; oy++)
-          for (int ox = 1; ox < 3; ox++)
-            yo[ox + oy * 3] += wk * xc[ox + oy * 3 - 4];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 3; oy++)
-          for (int ox = 0; ox < 3; ox++)
-            yo[ox + oy * 3] += wk * xc[ox + oy * 3 - 3];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 3; oy++)
-          for (int ox = 0; ox < 2; ox++)
-            yo[ox + oy * 3] += wk * xc[ox + oy * 3 - 2];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 3; oy++)
-          for (int ox = 1; ox < 3; ox++)
-            yo[ox + oy * 3] += wk * xc[ox + oy * 3 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 3; oy++)
-          for (int ox = 0; ox < 3; ox++)
-            yo[ox + oy * 3] += wk * xc[ox + oy * 3];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 3; oy++)
-          for (int ox = 0; ox < 2; ox++)
-            yo[ox + oy * 3] += wk * xc[ox + oy * 3 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 2; oy++)
-          for (int ox = 1; ox < 3; ox++)
-            yo[ox + oy * 3] += wk * xc[ox + oy * 3 + 2];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 2; oy++)
-          for (int ox = 0; ox < 3; ox++)
-            yo[ox + oy * 3] += wk * xc[ox + oy * 3 + 3];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 2; oy++)
-          for (int ox = 0; ox < 2; ox++)
-            yo[ox + oy * 3] += wk * xc[ox + oy * 3 + 4];
-      }
+  float *tp = tmp, *tw = tmp + 25; /* padded plane; wide rows */
+  for (int i = 0; i < 25; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 256; c++) { /* channel */
+    const float *xc = xp + c * 9, *wc = l75_weight + c * 9;
+    float *yc = yn + c * 9;
+    for (int r = 0; r < 3; r++) /* inside the zero border */
+      for (int i = 0; i < 3; i++) tp[(r + 1) * 5 + 1 + i] = xc[r * 3 + i];
+    for (int p = 0; p < 13; p++) { /* p = oy * 5 + ox */
+      float s = l75_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 5], s);
+      s = MC_FMA(wc[4], tp[p + 6], s);
+      s = MC_FMA(wc[5], tp[p + 7], s);
+      s = MC_FMA(wc[6], tp[p + 10], s);
+      s = MC_FMA(wc[7], tp[p + 11], s);
+      s = MC_FMA(wc[8], tp[p + 12], s);
+      tw[p] = s;
     }
-    for (int i = 0; i < 9; i++) yo[i] = l77_relu6(yo[i]);
+    for (int oy = 0; oy < 3; oy++) /* the columns past 3 dropped */
+      for (int ox = 0; ox < 3; ox++) yc[oy * 3 + ox] = l77_relu6(tw[oy * 5 + ox]);
   }
 }
 
@@ -2687,72 +2298,72 @@ static void l83_linear(const float *restrict x, float *restrict y) {
 
 void mobilenet_v1_025_forward_ws(const float *input, float *output, void *workspace) {
   float *ws = (float *)workspace;
-  l0_conv2d(input, ws); /* [1, 3, 96, 96] -> [1, 8, 48, 48] */
-  l3_conv2d(ws, ws + 36864); /* [1, 8, 48, 48] -> [1, 8, 48, 48] */
-  l6_conv2d(ws + 36864, ws); /* [1, 8, 48, 48] -> [1, 16, 48, 48] */
-  l9_conv2d(ws, ws + 46080); /* [1, 16, 48, 48] -> [1, 16, 24, 24] */
-  l12_conv2d(ws + 46080, ws); /* [1, 16, 24, 24] -> [1, 32, 24, 24] */
-  l15_conv2d(ws, ws + 36864); /* [1, 32, 24, 24] -> [1, 32, 24, 24] */
-  l18_conv2d(ws + 36864, ws); /* [1, 32, 24, 24] -> [1, 32, 24, 24] */
-  l21_conv2d(ws, ws + 50688); /* [1, 32, 24, 24] -> [1, 32, 12, 12] */
-  l24_conv2d(ws + 50688, ws); /* [1, 32, 12, 12] -> [1, 64, 12, 12] */
-  l27_conv2d(ws, ws + 46080); /* [1, 64, 12, 12] -> [1, 64, 12, 12] */
-  l30_conv2d(ws + 46080, ws); /* [1, 64, 12, 12] -> [1, 64, 12, 12] */
-  l33_conv2d(ws, ws + 52992); /* [1, 64, 12, 12] -> [1, 64, 6, 6] */
-  l36_conv2d(ws + 52992, ws); /* [1, 64, 6, 6] -> [1, 128, 6, 6] */
-  l39_conv2d(ws, ws + 50688); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
-  l42_conv2d(ws + 50688, ws); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
-  l45_conv2d(ws, ws + 50688); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
-  l48_conv2d(ws + 50688, ws); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
-  l51_conv2d(ws, ws + 50688); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
-  l54_conv2d(ws + 50688, ws); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
-  l57_conv2d(ws, ws + 50688); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
-  l60_conv2d(ws + 50688, ws); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
-  l63_conv2d(ws, ws + 50688); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
-  l66_conv2d(ws + 50688, ws); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
-  l69_conv2d(ws, ws + 54144); /* [1, 128, 6, 6] -> [1, 128, 3, 3] */
-  l72_conv2d(ws + 54144, ws); /* [1, 128, 3, 3] -> [1, 256, 3, 3] */
-  l75_conv2d(ws, ws + 52992); /* [1, 256, 3, 3] -> [1, 256, 3, 3] */
-  l78_conv2d(ws + 52992, ws); /* [1, 256, 3, 3] -> [1, 256, 3, 3] */
-  l81_adaptiveavgpool2d(ws, ws + 55040); /* [1, 256, 3, 3] -> [1, 256] */
-  l83_linear(ws + 55040, output); /* [1, 256] -> [1, 2] */
+  l0_conv2d(input, ws, ws + 18432); /* [1, 3, 96, 96] -> [1, 8, 48, 48] */
+  l3_conv2d(ws, ws + 62208, ws + 18432); /* [1, 8, 48, 48] -> [1, 8, 48, 48] */
+  l6_conv2d(ws + 62208, ws); /* [1, 8, 48, 48] -> [1, 16, 48, 48] */
+  l9_conv2d(ws, ws + 71424); /* [1, 16, 48, 48] -> [1, 16, 24, 24] */
+  l12_conv2d(ws + 71424, ws); /* [1, 16, 24, 24] -> [1, 32, 24, 24] */
+  l15_conv2d(ws, ws + 62208, ws + 18432); /* [1, 32, 24, 24] -> [1, 32, 24, 24] */
+  l18_conv2d(ws + 62208, ws); /* [1, 32, 24, 24] -> [1, 32, 24, 24] */
+  l21_conv2d(ws, ws + 76032); /* [1, 32, 24, 24] -> [1, 32, 12, 12] */
+  l24_conv2d(ws + 76032, ws); /* [1, 32, 12, 12] -> [1, 64, 12, 12] */
+  l27_conv2d(ws, ws + 71424, ws + 9216); /* [1, 64, 12, 12] -> [1, 64, 12, 12] */
+  l30_conv2d(ws + 71424, ws); /* [1, 64, 12, 12] -> [1, 64, 12, 12] */
+  l33_conv2d(ws, ws + 78336); /* [1, 64, 12, 12] -> [1, 64, 6, 6] */
+  l36_conv2d(ws + 78336, ws); /* [1, 64, 6, 6] -> [1, 128, 6, 6] */
+  l39_conv2d(ws, ws + 76032, ws + 4608); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
+  l42_conv2d(ws + 76032, ws); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
+  l45_conv2d(ws, ws + 76032, ws + 4608); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
+  l48_conv2d(ws + 76032, ws); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
+  l51_conv2d(ws, ws + 76032, ws + 4608); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
+  l54_conv2d(ws + 76032, ws); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
+  l57_conv2d(ws, ws + 76032, ws + 4608); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
+  l60_conv2d(ws + 76032, ws); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
+  l63_conv2d(ws, ws + 76032, ws + 4608); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
+  l66_conv2d(ws + 76032, ws); /* [1, 128, 6, 6] -> [1, 128, 6, 6] */
+  l69_conv2d(ws, ws + 79488); /* [1, 128, 6, 6] -> [1, 128, 3, 3] */
+  l72_conv2d(ws + 79488, ws); /* [1, 128, 3, 3] -> [1, 256, 3, 3] */
+  l75_conv2d(ws, ws + 78336, ws + 2304); /* [1, 256, 3, 3] -> [1, 256, 3, 3] */
+  l78_conv2d(ws + 78336, ws); /* [1, 256, 3, 3] -> [1, 256, 3, 3] */
+  l81_adaptiveavgpool2d(ws, ws + 80384); /* [1, 256, 3, 3] -> [1, 256] */
+  l83_linear(ws + 80384, output); /* [1, 256] -> [1, 2] */
 }
 
 void mobilenet_v1_025_forward(const float *input, float *output) {
-  static float workspace[55296]; /* MOBILENET_V1_025_WORKSPACE_SIZE bytes */
+  static float workspace[80640]; /* MOBILENET_V1_025_WORKSPACE_SIZE bytes */
   mobilenet_v1_025_forward_ws(input, output, workspace);
 }
 
 /* ---- weights: the values */
 
 static const float l0_weight[216] = {
-  0.09916195f, -0.084942855f, -0.037308473f, 0.09032964f, -0.1811787f, 0.11541507f, -0.03959166f, 0.09790731f,
-  0.026753698f, -0.023564272f, 0.053377867f, 0.009493859f, 0.070287846f, -0.07499762f, -0.014031228f, -0.01732568f,
-  0.027894337f, -0.0007688001f, 0.16823263f, 0.05988827f, -0.07166926f, -0.11623184f, -0.032257486f, -0.083011135f,
-  -0.06167004f, 0.009214773f, 0.11472426f, 0.10460316f, -0.18812881f, 0.11930316f, 0.053763334f, 0.18254867f,
-  0.12702793f, -0.17534766f, -0.18298225f, -0.0928244f, 0.16899183f, -0.03205606f, 0.082360424f, -0.08943331f,
-  0.18883455f, -0.08142492f, 0.14432238f, 0.002278916f, -0.101385556f, 0.09892171f, -0.10215587f, 0.05660019f,
-  -0.05557107f, -0.021099044f, -0.1850183f, -0.091756225f, 0.104429446f, -0.04678001f, 0.19168887f, 0.15426499f,
-  -0.009011165f, -0.12845655f, 0.117194235f, 0.059727952f, -0.124402925f, 0.12500429f, 0.11683621f, 0.17068216f,
-  -0.107879214f, -0.031678274f, -0.003728099f, 0.028108638f, -0.14605317f, -0.1365662f, 0.104693204f, -0.045127768f,
-  0.094006285f, 0.010971513f, 0.06318968f, 0.042317387f, 0.06997439f, 0.0953991f, -0.17822945f, 0.09686955f,
-  -0.13531546f, -0.14520459f, 0.011703675f, -0.032794714f, 0.113029994f, -0.11145415f, -0.17108381f, 0.14005847f,
-  -0.028536705f, 0.1082444f, 0.061869424f, -0.14431286f, 0.0386627f, 0.046225622f, -0.12885599f, -0.09131178f,
-  0.06562047f, 0.03447198f, -0.081862584f, -0.058257412f, 0.17626083f, -0.035607185f, 0.10850121f, 0.083331086f,
-  -0.12440049f, -0.16366442f, 0.18472974f, 0.010049071f, 0.13191581f, 0.0398815f, 0.061896015f, 0.14375153f,
-  0.18248309f, -0.12770559f, 0.024061715f, 0.14361657f, 0.1394169f, 0.11955681f, -0.13927907f, -0.13858342f,
-  -0.11638777f, 0.024177067f, 0.1918073f, -0.12156542f, 0.102552466f, -0.10651831f, -0.18094368f, -0.040903073f,
-  0.11088359f, 0.17866494f, -0.11951838f, 0.04176362f, 0.1660567f, 0.1275271f, 0.11993874f, 0.13676062f,
-  0.12172723f, 0.04970891f, -0.13160059f, -0.1616108f, -0.088184156f, -0.022409912f, -0.11796212f, 0.070408225f,
-  0.05956066f, -0.04357728f, 0.07396604f, 0.06219662f, 0.11749769f, 0.12960365f, -0.06517342f, 0.18802774f,
-  -0.022248609f, -0.006611782f, -0.1816489f, -0.12386338f, -0.112429455f, -0.08231491f, 0.13682547f, -0.06288873f,
-  -0.14381362f, 0.07404478f, 0.061616354f, 0.1246475f, -0.09958706f, 0.041725855f, -0.07006123f, -0.04323845f,
-  -0.15336625f, -0.0877108f, -0.058939032f, 0.08229805f, 0.03515842f, 0.047538094f, 0.19208448f, 0.1875662f,
-  0.13125938f, 0.0061282623f, -0.13313465f, 0.15040086f, -0.048124485f, -0.015558618f, -0.16579472f, -0.038014207f,
-  -0.12412734f, 0.17684266f, -0.16637632f, -0.15001078f, -0.0065348586f, -0.10406022f, 0.06886055f, -0.0740786f,
-  -0.090390965f, 0.010899865f, 0.13931352f, -0.1353733f, 0.09037532f, 0.12363729f, 0.18825321f, -0.1347011f,
-  0.04660923f, -0.14230205f, 0.1643035f, -0.07465223f, 0.11592226f, 0.005729489f, -0.0149884485f, -0.006140628f,
-  0.032715287f, 0.09071977f, 0.030864969f, 0.05870755f, -0.17311275f, 0.1402064f, 0.16778946f, 0.15907957f,
+  0.09916195f, 0.10460316f, 0.19168887f, -0.14520459f, 0.13191581f, 0.13676062f, 0.061616354f, -0.10406022f,
+  -0.084942855f, -0.18812881f, 0.15426499f, 0.011703675f, 0.0398815f, 0.12172723f, 0.1246475f, 0.06886055f,
+  -0.037308473f, 0.11930316f, -0.009011165f, -0.032794714f, 0.061896015f, 0.04970891f, -0.09958706f, -0.0740786f,
+  0.09032964f, 0.053763334f, -0.12845655f, 0.113029994f, 0.14375153f, -0.13160059f, 0.041725855f, -0.090390965f,
+  -0.1811787f, 0.18254867f, 0.117194235f, -0.11145415f, 0.18248309f, -0.1616108f, -0.07006123f, 0.010899865f,
+  0.11541507f, 0.12702793f, 0.059727952f, -0.17108381f, -0.12770559f, -0.088184156f, -0.04323845f, 0.13931352f,
+  -0.03959166f, -0.17534766f, -0.124402925f, 0.14005847f, 0.024061715f, -0.022409912f, -0.15336625f, -0.1353733f,
+  0.09790731f, -0.18298225f, 0.12500429f, -0.028536705f, 0.14361657f, -0.11796212f, -0.0877108f, 0.09037532f,
+  0.026753698f, -0.0928244f, 0.11683621f, 0.1082444f, 0.1394169f, 0.070408225f, -0.058939032f, 0.12363729f,
+  -0.023564272f, 0.16899183f, 0.17068216f, 0.061869424f, 0.11955681f, 0.05956066f, 0.08229805f, 0.18825321f,
+  0.053377867f, -0.03205606f, -0.107879214f, -0.14431286f, -0.13927907f, -0.04357728f, 0.03515842f, -0.1347011f,
+  0.009493859f, 0.082360424f, -0.031678274f, 0.0386627f, -0.13858342f, 0.07396604f, 0.047538094f, 0.04660923f,
+  0.070287846f, -0.08943331f, -0.003728099f, 0.046225622f, -0.11638777f, 0.06219662f, 0.19208448f, -0.14230205f,
+  -0.07499762f, 0.18883455f, 0.028108638f, -0.12885599f, 0.024177067f, 0.11749769f, 0.1875662f, 0.1643035f,
+  -0.014031228f, -0.08142492f, -0.14605317f, -0.09131178f, 0.1918073f, 0.12960365f, 0.13125938f, -0.07465223f,
+  -0.01732568f, 0.14432238f, -0.1365662f, 0.06562047f, -0.12156542f, -0.06517342f, 0.0061282623f, 0.11592226f,
+  0.027894337f, 0.002278916f, 0.104693204f, 0.03447198f, 0.102552466f, 0.18802774f, -0.13313465f, 0.005729489f,
+  -0.0007688001f, -0.101385556f, -0.045127768f, -0.081862584f, -0.10651831f, -0.022248609f, 0.15040086f, -0.0149884485f,
+  0.16823263f, 0.09892171f, 0.094006285f, -0.058257412f, -0.18094368f, -0.006611782f, -0.048124485f, -0.006140628f,
+  0.05988827f, -0.10215587f, 0.010971513f, 0.17626083f, -0.040903073f, -0.1816489f, -0.015558618f, 0.032715287f,
+  -0.07166926f, 0.05660019f, 0.06318968f, -0.035607185f, 0.11088359f, -0.12386338f, -0.16579472f, 0.09071977f,
+  -0.11623184f, -0.05557107f, 0.042317387f, 0.10850121f, 0.17866494f, -0.112429455f, -0.038014207f, 0.030864969f,
+  -0.032257486f, -0.021099044f, 0.06997439f, 0.083331086f, -0.11951838f, -0.08231491f, -0.12412734f, 0.05870755f,
+  -0.083011135f, -0.1850183f, 0.0953991f, -0.12440049f, 0.04176362f, 0.13682547f, 0.17684266f, -0.17311275f,
+  -0.06167004f, -0.091756225f, -0.17822945f, -0.16366442f, 0.1660567f, -0.06288873f, -0.16637632f, 0.1402064f,
+  0.009214773f, 0.104429446f, 0.09686955f, 0.18472974f, 0.1275271f, -0.14381362f, -0.15001078f, 0.16778946f,
+  0.11472426f, -0.04678001f, -0.13531546f, 0.010049071f, 0.11993874f, 0.07404478f, -0.0065348586f, 0.15907957f,
 };
 
 static const float l0_bias[8] = {

@@ -3,7 +3,7 @@
  *
  *   input      [1, 3, 32, 32] float32, contiguous, in PyTorch's layout
  *   output     [1, 10]
- *   workspace  196608 bytes
+ *   workspace  270592 bytes
  *   weights    file 'resnet8.safetensors'
  *
  * Standalone C99: compile with any C compiler and link with libm.
@@ -37,7 +37,7 @@ static const float l3_bias[16];
 static const float l6_weight_packed[2304];
 /* no bias folded with stacks.0.bn2's running statistics and affine */
 static const float l6_bias[16];
-/* stacks.1.conv1.weight [32, 16, 3, 3], times stacks.1.bn1's scale, layout [out][in/groups][kernel] */
+/* stacks.1.conv1.weight [32, 16, 3, 3], times stacks.1.bn1's scale, packed [out/16][in * kernel][16] */
 static const float l10_weight[4608];
 /* no bias folded with stacks.1.bn1's running statistics and affine */
 static const float l10_bias[32];
@@ -45,11 +45,11 @@ static const float l10_bias[32];
 static const float l13_weight_packed[9216];
 /* no bias folded with stacks.1.bn2's running statistics and affine */
 static const float l13_bias[32];
-/* stacks.1.shortcut.weight [32, 16, 1, 1], layout [out][in/groups][kernel] */
+/* stacks.1.shortcut.weight [32, 16, 1, 1], packed [out/16][in * kernel][16] */
 static const float l15_weight[512];
 /* stacks.1.shortcut.bias [32] */
 static const float l15_bias[32];
-/* stacks.2.conv1.weight [64, 32, 3, 3], times stacks.2.bn1's scale, layout [out][in/groups][kernel] */
+/* stacks.2.conv1.weight [64, 32, 3, 3], times stacks.2.bn1's scale, packed [out/16][in * kernel][16] */
 static const float l17_weight[18432];
 /* no bias folded with stacks.2.bn1's running statistics and affine */
 static const float l17_bias[64];
@@ -57,7 +57,7 @@ static const float l17_bias[64];
 static const float l20_weight_packed[36864];
 /* no bias folded with stacks.2.bn2's running statistics and affine */
 static const float l20_bias[64];
-/* stacks.2.shortcut.weight [64, 32, 1, 1], layout [out][in/groups][kernel] */
+/* stacks.2.shortcut.weight [64, 32, 1, 1], packed [out/16][in * kernel][16] */
 static const float l22_weight[2048];
 /* stacks.2.shortcut.bias [64] */
 static const float l22_bias[64];
@@ -213,76 +213,6 @@ static void n1_conv2d(const float *restrict x, float *restrict y, float *restric
   }
 }
 
-/* n4_conv2d's tile: 16 output channels x 16 positions from t0 of row oy */
-MC_INLINE void n4_conv2d_tile16(const float *restrict xg, const float *restrict wb,
-    const float *restrict bb, float *restrict yb, int t0, int oy) {
-  #if MC_AVX512
-  __m512 acc[16];
-  for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-  for (int c = 0; c < 16; c++) { /* input channel in the group */
-    const float *xc = xg + c * 1024;
-    const float *wc = wb + c * 144;
-    for (int ky = 0; ky < 3; ky++) { /* tap row */
-      const float *xr = xc + (oy + ky - 1) * 32;
-      for (int kx = 0; kx < 3; kx++) { /* tap */
-        const float *xk = xr + t0 + kx - 1;
-        const float *wk = wc + (ky * 3 + kx) * 16;
-        const __m512 xv = _mm512_loadu_ps(xk);
-        for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-    }
-  }
-  for (int j = 0; j < 16; j++)
-    _mm512_storeu_ps(yb + j * 1024 + oy * 32 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
-  #else
-  { /* channels 0..7 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-    for (int c = 0; c < 16; c++) { /* input channel in the group */
-      const float *xc = xg + c * 1024;
-      const float *wc = wb + c * 144;
-      for (int ky = 0; ky < 3; ky++) { /* tap row */
-        const float *xr = xc + (oy + ky - 1) * 32;
-        for (int kx = 0; kx < 3; kx++) { /* tap */
-          const float *xk = xr + t0 + kx - 1;
-          const float *wk = wc + (ky * 3 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) yb[j * 1024 + oy * 32 + t0 + i] = l5_relu(acc[j][i]);
-  }
-  { /* channels 8..15 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-    for (int c = 0; c < 16; c++) { /* input channel in the group */
-      const float *xc = xg + c * 1024;
-      const float *wc = wb + c * 144;
-      for (int ky = 0; ky < 3; ky++) { /* tap row */
-        const float *xr = xc + (oy + ky - 1) * 32;
-        for (int kx = 0; kx < 3; kx++) { /* tap */
-          const float *xk = xr + t0 + kx - 1;
-          const float *wk = wc + (ky * 3 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) yb[(j + 8) * 1024 + oy * 32 + t0 + i] = l5_relu(acc[j][i]);
-  }
-  #endif
-}
-
 /* n4_conv2d: [1, 16, 32, 32] -> [1, 16, 32, 32]
  *   specs/resnet8.lua:17  stacks.0.conv1: Conv2d(16, 16, 3, stride=1, padding=1, bias=False)
  *     (built at line 7)
@@ -293,10 +223,16 @@ MC_INLINE void n4_conv2d_tile16(const float *restrict xg, const float *restrict 
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void n4_conv2d(const float *restrict x, float *restrict y) {
+static void n4_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
-  const float *xp = xn;
+  /* the zero padding written out: tmp[c] is x[c] inside a border of zeros */
+  for (int i = 0; i < 18496; i++) tmp[i] = 0.0f;
+  for (int c = 0; c < 16; c++)
+    for (int r = 0; r < 32; r++)
+      for (int i = 0; i < 32; i++)
+        tmp[c * 1156 + (r + 1) * 34 + 1 + i] = xn[(c * 32 + r) * 32 + i];
+  const float *xp = tmp;
   {
     const float *xg = xp;
     { const int ob = 0; (void)ob; /* 16 output channels */
@@ -304,295 +240,77 @@ static void n4_conv2d(const float *restrict x, float *restrict y) {
       const float *wb = l3_weight_packed + o0 * 144;
       const float *bb = l3_bias + o0;
       float *yb = yn + o0 * 1024;
-      for (int oy = 1; oy < 31; oy++) { /* output row */
-        for (int t0 = 1; t0 < 17; t0 += 16) { /* 16 outputs */
-          n4_conv2d_tile16(xg, wb, bb, yb, t0, oy);
-        }
-        { /* the last 14 outputs, in a full tile that recomputes 2 */
-          const int t0 = 15;
-          n4_conv2d_tile16(xg, wb, bb, yb, t0, oy);
-        }
-      }
-    }
-  }
-  for (int o = 0; o < 16; o++) { /* output channel */
-    float *yo = yn + o * 1024;
-    const float *xg = xp;
-    const int og = o % 16, ob = og / 16; /* block */
-    const int width = ob < 1 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 144;
-    for (int oy = 0; oy < 1; oy++)
-      for (int ox = 0; ox < 32; ox++) yo[oy * 32 + ox] = l3_bias[o];
-    for (int c = 0; c < 16; c++) { /* input channel in the group */
-      const float *xc = xg + c * 1024;
-      const float *w = l3_weight_packed + blk + c * 9 * width + j;
-      {
-        const float wk = w[(3) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 1; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 1];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 0; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32];
-      }
-      {
-        const float wk = w[(5) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 0; ox < 31; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 1];
-      }
-      {
-        const float wk = w[(6) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 1; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 31];
-      }
-      {
-        const float wk = w[(7) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 0; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 32];
-      }
-      {
-        const float wk = w[(8) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 0; ox < 31; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 33];
-      }
-    }
-    for (int oy = 0; oy < 1; oy++)
-      for (int ox = 0; ox < 32; ox++)
-        yo[oy * 32 + ox] = l5_relu(yo[oy * 32 + ox]);
-  }
-  for (int o = 0; o < 16; o++) { /* output channel */
-    float *yo = yn + o * 1024;
-    const float *xg = xp;
-    const int og = o % 16, ob = og / 16; /* block */
-    const int width = ob < 1 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 144;
-    for (int oy = 31; oy < 32; oy++)
-      for (int ox = 0; ox < 32; ox++) yo[oy * 32 + ox] = l3_bias[o];
-    for (int c = 0; c < 16; c++) { /* input channel in the group */
-      const float *xc = xg + c * 1024;
-      const float *w = l3_weight_packed + blk + c * 9 * width + j;
-      {
-        const float wk = w[(0) * width];
-        for (int oy = 31; oy < 32; oy++)
-          for (int ox = 1; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 33];
-      }
-      {
-        const float wk = w[(1) * width];
-        for (int oy = 31; oy < 32; oy++)
-          for (int ox = 0; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 32];
-      }
-      {
-        const float wk = w[(2) * width];
-        for (int oy = 31; oy < 32; oy++)
-          for (int ox = 0; ox < 31; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 31];
-      }
-      {
-        const float wk = w[(3) * width];
-        for (int oy = 31; oy < 32; oy++)
-          for (int ox = 1; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 1];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int oy = 31; oy < 32; oy++)
-          for (int ox = 0; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32];
-      }
-      {
-        const float wk = w[(5) * width];
-        for (int oy = 31; oy < 32; oy++)
-          for (int ox = 0; ox < 31; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 1];
-      }
-    }
-    for (int oy = 31; oy < 32; oy++)
-      for (int ox = 0; ox < 32; ox++)
-        yo[oy * 32 + ox] = l5_relu(yo[oy * 32 + ox]);
-  }
-  for (int o = 0; o < 16; o++) { /* output channel */
-    float *yo = yn + o * 1024;
-    const float *xg = xp;
-    const int og = o % 16, ob = og / 16; /* block */
-    const int width = ob < 1 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 144;
-    for (int oy = 1; oy < 31; oy++)
-      for (int ox = 0; ox < 1; ox++) yo[oy * 32 + ox] = l3_bias[o];
-    for (int c = 0; c < 16; c++) { /* input channel in the group */
-      const float *xc = xg + c * 1024;
-      const float *w = l3_weight_packed + blk + c * 9 * width + j;
-      {
-        const float wk = w[(1) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 32];
-      }
-      {
-        const float wk = w[(2) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 31];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32];
-      }
-      {
-        const float wk = w[(5) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 1];
-      }
-      {
-        const float wk = w[(7) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 32];
-      }
-      {
-        const float wk = w[(8) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 33];
-      }
-    }
-    for (int oy = 1; oy < 31; oy++)
-      for (int ox = 0; ox < 1; ox++)
-        yo[oy * 32 + ox] = l5_relu(yo[oy * 32 + ox]);
-  }
-  for (int o = 0; o < 16; o++) { /* output channel */
-    float *yo = yn + o * 1024;
-    const float *xg = xp;
-    const int og = o % 16, ob = og / 16; /* block */
-    const int width = ob < 1 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 144;
-    for (int oy = 1; oy < 31; oy++)
-      for (int ox = 31; ox < 32; ox++) yo[oy * 32 + ox] = l3_bias[o];
-    for (int c = 0; c < 16; c++) { /* input channel in the group */
-      const float *xc = xg + c * 1024;
-      const float *w = l3_weight_packed + blk + c * 9 * width + j;
-      {
-        const float wk = w[(0) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 31; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 33];
-      }
-      {
-        const float wk = w[(1) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 31; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 32];
-      }
-      {
-        const float wk = w[(3) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 31; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 1];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 31; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32];
-      }
-      {
-        const float wk = w[(6) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 31; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 31];
-      }
-      {
-        const float wk = w[(7) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 31; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 32];
-      }
-    }
-    for (int oy = 1; oy < 31; oy++)
-      for (int ox = 31; ox < 32; ox++)
-        yo[oy * 32 + ox] = l5_relu(yo[oy * 32 + ox]);
-  }
-}
-
-/* n7_conv2d's tile: 16 output channels x 16 positions from t0 of row oy */
-MC_INLINE void n7_conv2d_tile16(const float *restrict xg, const float *restrict wb,
-    const float *restrict bb, float *restrict yb, int t0, int oy) {
-  #if MC_AVX512
-  __m512 acc[16];
-  for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-  for (int c = 0; c < 16; c++) { /* input channel in the group */
-    const float *xc = xg + c * 1024;
-    const float *wc = wb + c * 144;
-    for (int ky = 0; ky < 3; ky++) { /* tap row */
-      const float *xr = xc + (oy + ky - 1) * 32;
-      for (int kx = 0; kx < 3; kx++) { /* tap */
-        const float *xk = xr + t0 + kx - 1;
-        const float *wk = wc + (ky * 3 + kx) * 16;
-        const __m512 xv = _mm512_loadu_ps(xk);
-        for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-    }
-  }
-  for (int j = 0; j < 16; j++)
-    _mm512_storeu_ps(yb + j * 1024 + oy * 32 + t0, acc[j]);
-  #else
-  { /* channels 0..7 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-    for (int c = 0; c < 16; c++) { /* input channel in the group */
-      const float *xc = xg + c * 1024;
-      const float *wc = wb + c * 144;
-      for (int ky = 0; ky < 3; ky++) { /* tap row */
-        const float *xr = xc + (oy + ky - 1) * 32;
-        for (int kx = 0; kx < 3; kx++) { /* tap */
-          const float *xk = xr + t0 + kx - 1;
-          const float *wk = wc + (ky * 3 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+      for (int oy = 0; oy < 32; oy++) { /* output row */
+        for (int t0 = 0; t0 < 32; t0 += 16) { /* 16 outputs */
+          #if MC_AVX512
+          __m512 acc[16];
+          for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+          for (int c = 0; c < 16; c++) { /* input channel in the group */
+            const float *xc = xg + c * 1156;
+            const float *wc = wb + c * 144;
+            for (int ky = 0; ky < 3; ky++) { /* tap row */
+              const float *xr = xc + (oy + ky) * 34;
+              for (int kx = 0; kx < 3; kx++) { /* tap */
+                const float *xk = xr + t0 + kx;
+                const float *wk = wc + (ky * 3 + kx) * 16;
+                const __m512 xv = _mm512_loadu_ps(xk);
+                for (int j = 0; j < 16; j++)
+                  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+              }
+            }
           }
-        }
-      }
-    }
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) yb[j * 1024 + oy * 32 + t0 + i] = acc[j][i];
-  }
-  { /* channels 8..15 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-    for (int c = 0; c < 16; c++) { /* input channel in the group */
-      const float *xc = xg + c * 1024;
-      const float *wc = wb + c * 144;
-      for (int ky = 0; ky < 3; ky++) { /* tap row */
-        const float *xr = xc + (oy + ky - 1) * 32;
-        for (int kx = 0; kx < 3; kx++) { /* tap */
-          const float *xk = xr + t0 + kx - 1;
-          const float *wk = wc + (ky * 3 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+          for (int j = 0; j < 16; j++)
+            _mm512_storeu_ps(yb + j * 1024 + oy * 32 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+          #else
+          { /* channels 0..7 of the block */
+            float acc[8][16];
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
+            for (int c = 0; c < 16; c++) { /* input channel in the group */
+              const float *xc = xg + c * 1156;
+              const float *wc = wb + c * 144;
+              for (int ky = 0; ky < 3; ky++) { /* tap row */
+                const float *xr = xc + (oy + ky) * 34;
+                for (int kx = 0; kx < 3; kx++) { /* tap */
+                  const float *xk = xr + t0 + kx;
+                  const float *wk = wc + (ky * 3 + kx) * 16;
+                  for (int i = 0; i < 16; i++) { /* position in the tile */
+                    const float xv = xk[i];
+                    for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+                  }
+                }
+              }
+            }
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 16; i++) yb[j * 1024 + oy * 32 + t0 + i] = l5_relu(acc[j][i]);
           }
+          { /* channels 8..15 of the block */
+            float acc[8][16];
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
+            for (int c = 0; c < 16; c++) { /* input channel in the group */
+              const float *xc = xg + c * 1156;
+              const float *wc = wb + c * 144;
+              for (int ky = 0; ky < 3; ky++) { /* tap row */
+                const float *xr = xc + (oy + ky) * 34;
+                for (int kx = 0; kx < 3; kx++) { /* tap */
+                  const float *xk = xr + t0 + kx;
+                  const float *wk = wc + (ky * 3 + kx) * 16;
+                  for (int i = 0; i < 16; i++) { /* position in the tile */
+                    const float xv = xk[i];
+                    for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+                  }
+                }
+              }
+            }
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 16; i++) yb[(j + 8) * 1024 + oy * 32 + t0 + i] = l5_relu(acc[j][i]);
+          }
+          #endif
         }
       }
     }
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) yb[(j + 8) * 1024 + oy * 32 + t0 + i] = acc[j][i];
   }
-  #endif
 }
 
 /* n7_conv2d: [1, 16, 32, 32], [1, 16, 32, 32] -> [1, 16, 32, 32]
@@ -606,10 +324,16 @@ MC_INLINE void n7_conv2d_tile16(const float *restrict xg, const float *restrict 
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void n7_conv2d(const float *restrict x, const float *restrict r, float *restrict y) {
+static void n7_conv2d(const float *restrict x, const float *restrict r, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
-  const float *xp = xn;
+  /* the zero padding written out: tmp[c] is x[c] inside a border of zeros */
+  for (int i = 0; i < 18496; i++) tmp[i] = 0.0f;
+  for (int c = 0; c < 16; c++)
+    for (int r = 0; r < 32; r++)
+      for (int i = 0; i < 32; i++)
+        tmp[c * 1156 + (r + 1) * 34 + 1 + i] = xn[(c * 32 + r) * 32 + i];
+  const float *xp = tmp;
   {
     const float *xg = xp;
     { const int ob = 0; (void)ob; /* 16 output channels */
@@ -617,210 +341,74 @@ static void n7_conv2d(const float *restrict x, const float *restrict r, float *r
       const float *wb = l6_weight_packed + o0 * 144;
       const float *bb = l6_bias + o0;
       float *yb = yn + o0 * 1024;
-      for (int oy = 1; oy < 31; oy++) { /* output row */
-        for (int t0 = 1; t0 < 17; t0 += 16) { /* 16 outputs */
-          n7_conv2d_tile16(xg, wb, bb, yb, t0, oy);
+      for (int oy = 0; oy < 32; oy++) { /* output row */
+        for (int t0 = 0; t0 < 32; t0 += 16) { /* 16 outputs */
+          #if MC_AVX512
+          __m512 acc[16];
+          for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+          for (int c = 0; c < 16; c++) { /* input channel in the group */
+            const float *xc = xg + c * 1156;
+            const float *wc = wb + c * 144;
+            for (int ky = 0; ky < 3; ky++) { /* tap row */
+              const float *xr = xc + (oy + ky) * 34;
+              for (int kx = 0; kx < 3; kx++) { /* tap */
+                const float *xk = xr + t0 + kx;
+                const float *wk = wc + (ky * 3 + kx) * 16;
+                const __m512 xv = _mm512_loadu_ps(xk);
+                for (int j = 0; j < 16; j++)
+                  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+              }
+            }
+          }
+          for (int j = 0; j < 16; j++)
+            _mm512_storeu_ps(yb + j * 1024 + oy * 32 + t0, acc[j]);
+          #else
+          { /* channels 0..7 of the block */
+            float acc[8][16];
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
+            for (int c = 0; c < 16; c++) { /* input channel in the group */
+              const float *xc = xg + c * 1156;
+              const float *wc = wb + c * 144;
+              for (int ky = 0; ky < 3; ky++) { /* tap row */
+                const float *xr = xc + (oy + ky) * 34;
+                for (int kx = 0; kx < 3; kx++) { /* tap */
+                  const float *xk = xr + t0 + kx;
+                  const float *wk = wc + (ky * 3 + kx) * 16;
+                  for (int i = 0; i < 16; i++) { /* position in the tile */
+                    const float xv = xk[i];
+                    for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+                  }
+                }
+              }
+            }
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 16; i++) yb[j * 1024 + oy * 32 + t0 + i] = acc[j][i];
+          }
+          { /* channels 8..15 of the block */
+            float acc[8][16];
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
+            for (int c = 0; c < 16; c++) { /* input channel in the group */
+              const float *xc = xg + c * 1156;
+              const float *wc = wb + c * 144;
+              for (int ky = 0; ky < 3; ky++) { /* tap row */
+                const float *xr = xc + (oy + ky) * 34;
+                for (int kx = 0; kx < 3; kx++) { /* tap */
+                  const float *xk = xr + t0 + kx;
+                  const float *wk = wc + (ky * 3 + kx) * 16;
+                  for (int i = 0; i < 16; i++) { /* position in the tile */
+                    const float xv = xk[i];
+                    for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+                  }
+                }
+              }
+            }
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 16; i++) yb[(j + 8) * 1024 + oy * 32 + t0 + i] = acc[j][i];
+          }
+          #endif
         }
-        { /* the last 14 outputs, in a full tile that recomputes 2 */
-          const int t0 = 15;
-          n7_conv2d_tile16(xg, wb, bb, yb, t0, oy);
-        }
-      }
-    }
-  }
-  for (int o = 0; o < 16; o++) { /* output channel */
-    float *yo = yn + o * 1024;
-    const float *xg = xp;
-    const int og = o % 16, ob = og / 16; /* block */
-    const int width = ob < 1 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 144;
-    for (int oy = 0; oy < 1; oy++)
-      for (int ox = 0; ox < 32; ox++) yo[oy * 32 + ox] = l6_bias[o];
-    for (int c = 0; c < 16; c++) { /* input channel in the group */
-      const float *xc = xg + c * 1024;
-      const float *w = l6_weight_packed + blk + c * 9 * width + j;
-      {
-        const float wk = w[(3) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 1; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 1];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 0; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32];
-      }
-      {
-        const float wk = w[(5) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 0; ox < 31; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 1];
-      }
-      {
-        const float wk = w[(6) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 1; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 31];
-      }
-      {
-        const float wk = w[(7) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 0; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 32];
-      }
-      {
-        const float wk = w[(8) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 0; ox < 31; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 33];
-      }
-    }
-  }
-  for (int o = 0; o < 16; o++) { /* output channel */
-    float *yo = yn + o * 1024;
-    const float *xg = xp;
-    const int og = o % 16, ob = og / 16; /* block */
-    const int width = ob < 1 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 144;
-    for (int oy = 31; oy < 32; oy++)
-      for (int ox = 0; ox < 32; ox++) yo[oy * 32 + ox] = l6_bias[o];
-    for (int c = 0; c < 16; c++) { /* input channel in the group */
-      const float *xc = xg + c * 1024;
-      const float *w = l6_weight_packed + blk + c * 9 * width + j;
-      {
-        const float wk = w[(0) * width];
-        for (int oy = 31; oy < 32; oy++)
-          for (int ox = 1; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 33];
-      }
-      {
-        const float wk = w[(1) * width];
-        for (int oy = 31; oy < 32; oy++)
-          for (int ox = 0; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 32];
-      }
-      {
-        const float wk = w[(2) * width];
-        for (int oy = 31; oy < 32; oy++)
-          for (int ox = 0; ox < 31; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 31];
-      }
-      {
-        const float wk = w[(3) * width];
-        for (int oy = 31; oy < 32; oy++)
-          for (int ox = 1; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 1];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int oy = 31; oy < 32; oy++)
-          for (int ox = 0; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32];
-      }
-      {
-        const float wk = w[(5) * width];
-        for (int oy = 31; oy < 32; oy++)
-          for (int ox = 0; ox < 31; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 1];
-      }
-    }
-  }
-  for (int o = 0; o < 16; o++) { /* output channel */
-    float *yo = yn + o * 1024;
-    const float *xg = xp;
-    const int og = o % 16, ob = og / 16; /* block */
-    const int width = ob < 1 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 144;
-    for (int oy = 1; oy < 31; oy++)
-      for (int ox = 0; ox < 1; ox++) yo[oy * 32 + ox] = l6_bias[o];
-    for (int c = 0; c < 16; c++) { /* input channel in the group */
-      const float *xc = xg + c * 1024;
-      const float *w = l6_weight_packed + blk + c * 9 * width + j;
-      {
-        const float wk = w[(1) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 32];
-      }
-      {
-        const float wk = w[(2) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 31];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32];
-      }
-      {
-        const float wk = w[(5) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 1];
-      }
-      {
-        const float wk = w[(7) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 32];
-      }
-      {
-        const float wk = w[(8) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 33];
-      }
-    }
-  }
-  for (int o = 0; o < 16; o++) { /* output channel */
-    float *yo = yn + o * 1024;
-    const float *xg = xp;
-    const int og = o % 16, ob = og / 16; /* block */
-    const int width = ob < 1 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 144;
-    for (int oy = 1; oy < 31; oy++)
-      for (int ox = 31; ox < 32; ox++) yo[oy * 32 + ox] = l6_bias[o];
-    for (int c = 0; c < 16; c++) { /* input channel in the group */
-      const float *xc = xg + c * 1024;
-      const float *w = l6_weight_packed + blk + c * 9 * width + j;
-      {
-        const float wk = w[(0) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 31; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 33];
-      }
-      {
-        const float wk = w[(1) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 31; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 32];
-      }
-      {
-        const float wk = w[(3) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 31; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 - 1];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 31; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32];
-      }
-      {
-        const float wk = w[(6) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 31; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 31];
-      }
-      {
-        const float wk = w[(7) * width];
-        for (int oy = 1; oy < 31; oy++)
-          for (int ox = 31; ox < 32; ox++)
-            yo[ox + oy * 32] += wk * xc[ox + oy * 32 + 32];
       }
     }
   }
@@ -837,74 +425,54 @@ static void n7_conv2d(const float *restrict x, const float *restrict r, float *r
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void n12_conv2d(const float *restrict x, float *restrict y) {
+static void n12_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 32; o++) { /* output channel */
-    float *yo = yn + o * 256;
-    const float *xg = xp;
-    for (int i = 0; i < 256; i++) yo[i] = l10_bias[o];
-    for (int c = 0; c < 16; c++) { /* input channel in the group */
-      const float *xc = xg + c * 1024;
-      const float *w = l10_weight + (o * 16 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 16; oy++)
-          for (int ox = 1; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox * 2 + oy * 64 - 33];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 16; oy++)
-          for (int ox = 0; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox * 2 + oy * 64 - 32];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 16; oy++)
-          for (int ox = 0; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox * 2 + oy * 64 - 31];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 16; oy++)
-          for (int ox = 1; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox * 2 + oy * 64 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 16; oy++)
-          for (int ox = 0; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox * 2 + oy * 64];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 16; oy++)
-          for (int ox = 0; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox * 2 + oy * 64 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 16; oy++)
-          for (int ox = 1; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox * 2 + oy * 64 + 31];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 16; oy++)
-          for (int ox = 0; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox * 2 + oy * 64 + 32];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 16; oy++)
-          for (int ox = 0; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox * 2 + oy * 64 + 33];
+  /* tmp[k][p]: the input under tap k = (c, ky, kx) of output p */
+  for (int c = 0; c < 16; c++) { /* input channel */
+    for (int ky = 0; ky < 3; ky++) { /* tap row */
+      for (int kx = 0; kx < 3; kx++) { /* tap */
+        float *ck = tmp + ((c * 3 + ky) * 3 + kx) * 256;
+        for (int oy = 0; oy < 16; oy++) {
+          const int iy = oy * 2 + ky - 1;
+          for (int ox = 0; ox < 16; ox++) {
+            const int ix = ox * 2 + kx - 1;
+            ck[oy * 16 + ox] = iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xp[(c * 32 + iy) * 32 + ix] : 0.0f;
+          }
+        }
       }
     }
-    for (int i = 0; i < 256; i++) yo[i] = l12_relu(yo[i]);
   }
+  for (int b = 0; b < 2; b++) { /* blocks of 16 output channels */
+    const float *wb = l10_weight + b * 2304;
+    float *yb = yn + b * 4096;
+    #if MC_AVX512
+    for (int t0 = 0; t0 < 256; t0 += 16) {
+      __m512 acc[16];
+      for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(l10_bias[b * 16 + j]);
+      for (int k = 0; k < 144; k++) {
+        const __m512 xv = _mm512_loadu_ps(tmp + k * 256 + t0);
+        const float *wk = wb + k * 16;
+        for (int j = 0; j < 16; j++)
+          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+      }
+      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yb + j * 256 + t0, acc[j]);
+    }
+    #else
+    for (int j = 0; j < 16; j++) {
+      float *yo = yb + j * 256;
+      const float bj = l10_bias[b * 16 + j];
+      for (int t = 0; t < 256; t++) yo[t] = bj;
+      for (int k = 0; k < 144; k++) {
+        const float wk = wb[k * 16 + j];
+        const float *ck = tmp + k * 256;
+        for (int t = 0; t < 256; t++) yo[t] = MC_FMA(wk, ck[t], yo[t]);
+      }
+    }
+    #endif
+  }
+  for (int i = 0; i < 8192; i++) yn[i] = l12_relu(yn[i]);
 }
 
 /* n15_conv2d: [1, 32, 16, 16] -> [1, 32, 16, 16]
@@ -916,10 +484,16 @@ static void n12_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void n15_conv2d(const float *restrict x, float *restrict y) {
+static void n15_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
-  const float *xp = xn;
+  /* the zero padding written out: tmp[c] is x[c] inside a border of zeros */
+  for (int i = 0; i < 10368; i++) tmp[i] = 0.0f;
+  for (int c = 0; c < 32; c++)
+    for (int r = 0; r < 16; r++)
+      for (int i = 0; i < 16; i++)
+        tmp[c * 324 + (r + 1) * 18 + 1 + i] = xn[(c * 16 + r) * 16 + i];
+  const float *xp = tmp;
   {
     const float *xg = xp;
     for (int ob = 0; ob < 2; ob++) { /* 16 output channels */
@@ -927,273 +501,74 @@ static void n15_conv2d(const float *restrict x, float *restrict y) {
       const float *wb = l13_weight_packed + o0 * 288;
       const float *bb = l13_bias + o0;
       float *yb = yn + o0 * 256;
-      for (int oy = 1; oy < 15; oy++) { /* output row */
-        { /* the last 14 outputs of the interior */
-          const int t0 = 1;
+      for (int oy = 0; oy < 16; oy++) { /* output row */
+        for (int t0 = 0; t0 < 16; t0 += 16) { /* 16 outputs */
           #if MC_AVX512
-          __m512 acc[14];
-          for (int i = 0; i < 14; i++) acc[i] = _mm512_loadu_ps(bb);
+          __m512 acc[16];
+          for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
           for (int c = 0; c < 32; c++) { /* input channel in the group */
-            const float *xc = xg + c * 256;
+            const float *xc = xg + c * 324;
             const float *wc = wb + c * 144;
             for (int ky = 0; ky < 3; ky++) { /* tap row */
-              const float *xr = xc + (oy + ky - 1) * 16;
+              const float *xr = xc + (oy + ky) * 18;
               for (int kx = 0; kx < 3; kx++) { /* tap */
-                const float *xk = xr + t0 + kx - 1;
+                const float *xk = xr + t0 + kx;
                 const float *wk = wc + (ky * 3 + kx) * 16;
-                const __m512 wv = _mm512_loadu_ps(wk);
-                for (int i = 0; i < 14; i++)
-                  acc[i] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xk[i]), acc[i]);
+                const __m512 xv = _mm512_loadu_ps(xk);
+                for (int j = 0; j < 16; j++)
+                  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
               }
             }
           }
-          float out[14][16];
-          for (int i = 0; i < 14; i++) _mm512_storeu_ps(out[i], acc[i]);
           for (int j = 0; j < 16; j++)
-            for (int i = 0; i < 14; i++) yb[j * 256 + oy * 16 + t0 + i] = out[i][j];
+            _mm512_storeu_ps(yb + j * 256 + oy * 16 + t0, acc[j]);
           #else
           { /* channels 0..7 of the block */
-            float acc[14][8];
+            float acc[8][16];
             for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 14; i++) acc[i][j] = bb[j];
+              for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
             for (int c = 0; c < 32; c++) { /* input channel in the group */
-              const float *xc = xg + c * 256;
+              const float *xc = xg + c * 324;
               const float *wc = wb + c * 144;
               for (int ky = 0; ky < 3; ky++) { /* tap row */
-                const float *xr = xc + (oy + ky - 1) * 16;
+                const float *xr = xc + (oy + ky) * 18;
                 for (int kx = 0; kx < 3; kx++) { /* tap */
-                  const float *xk = xr + t0 + kx - 1;
+                  const float *xk = xr + t0 + kx;
                   const float *wk = wc + (ky * 3 + kx) * 16;
-                  for (int i = 0; i < 14; i++) { /* position in the tile */
+                  for (int i = 0; i < 16; i++) { /* position in the tile */
                     const float xv = xk[i];
-                    for (int j = 0; j < 8; j++) acc[i][j] = MC_FMA(wk[j], xv, acc[i][j]);
+                    for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
                   }
                 }
               }
             }
             for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 14; i++) yb[j * 256 + oy * 16 + t0 + i] = acc[i][j];
+              for (int i = 0; i < 16; i++) yb[j * 256 + oy * 16 + t0 + i] = acc[j][i];
           }
           { /* channels 8..15 of the block */
-            float acc[14][8];
+            float acc[8][16];
             for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 14; i++) acc[i][j] = bb[j + 8];
+              for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
             for (int c = 0; c < 32; c++) { /* input channel in the group */
-              const float *xc = xg + c * 256;
+              const float *xc = xg + c * 324;
               const float *wc = wb + c * 144;
               for (int ky = 0; ky < 3; ky++) { /* tap row */
-                const float *xr = xc + (oy + ky - 1) * 16;
+                const float *xr = xc + (oy + ky) * 18;
                 for (int kx = 0; kx < 3; kx++) { /* tap */
-                  const float *xk = xr + t0 + kx - 1;
+                  const float *xk = xr + t0 + kx;
                   const float *wk = wc + (ky * 3 + kx) * 16;
-                  for (int i = 0; i < 14; i++) { /* position in the tile */
+                  for (int i = 0; i < 16; i++) { /* position in the tile */
                     const float xv = xk[i];
-                    for (int j = 0; j < 8; j++) acc[i][j] = MC_FMA(wk[j + 8], xv, acc[i][j]);
+                    for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
                   }
                 }
               }
             }
             for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 14; i++) yb[(j + 8) * 256 + oy * 16 + t0 + i] = acc[i][j];
+              for (int i = 0; i < 16; i++) yb[(j + 8) * 256 + oy * 16 + t0 + i] = acc[j][i];
           }
           #endif
         }
-      }
-    }
-  }
-  for (int o = 0; o < 32; o++) { /* output channel */
-    float *yo = yn + o * 256;
-    const float *xg = xp;
-    const int og = o % 32, ob = og / 16; /* block */
-    const int width = ob < 2 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 288;
-    for (int oy = 0; oy < 1; oy++)
-      for (int ox = 0; ox < 16; ox++) yo[oy * 16 + ox] = l13_bias[o];
-    for (int c = 0; c < 32; c++) { /* input channel in the group */
-      const float *xc = xg + c * 256;
-      const float *w = l13_weight_packed + blk + c * 9 * width + j;
-      {
-        const float wk = w[(3) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 1; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 - 1];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 0; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16];
-      }
-      {
-        const float wk = w[(5) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 0; ox < 15; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 + 1];
-      }
-      {
-        const float wk = w[(6) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 1; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 + 15];
-      }
-      {
-        const float wk = w[(7) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 0; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 + 16];
-      }
-      {
-        const float wk = w[(8) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 0; ox < 15; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 + 17];
-      }
-    }
-  }
-  for (int o = 0; o < 32; o++) { /* output channel */
-    float *yo = yn + o * 256;
-    const float *xg = xp;
-    const int og = o % 32, ob = og / 16; /* block */
-    const int width = ob < 2 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 288;
-    for (int oy = 15; oy < 16; oy++)
-      for (int ox = 0; ox < 16; ox++) yo[oy * 16 + ox] = l13_bias[o];
-    for (int c = 0; c < 32; c++) { /* input channel in the group */
-      const float *xc = xg + c * 256;
-      const float *w = l13_weight_packed + blk + c * 9 * width + j;
-      {
-        const float wk = w[(0) * width];
-        for (int oy = 15; oy < 16; oy++)
-          for (int ox = 1; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 - 17];
-      }
-      {
-        const float wk = w[(1) * width];
-        for (int oy = 15; oy < 16; oy++)
-          for (int ox = 0; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 - 16];
-      }
-      {
-        const float wk = w[(2) * width];
-        for (int oy = 15; oy < 16; oy++)
-          for (int ox = 0; ox < 15; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 - 15];
-      }
-      {
-        const float wk = w[(3) * width];
-        for (int oy = 15; oy < 16; oy++)
-          for (int ox = 1; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 - 1];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int oy = 15; oy < 16; oy++)
-          for (int ox = 0; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16];
-      }
-      {
-        const float wk = w[(5) * width];
-        for (int oy = 15; oy < 16; oy++)
-          for (int ox = 0; ox < 15; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 + 1];
-      }
-    }
-  }
-  for (int o = 0; o < 32; o++) { /* output channel */
-    float *yo = yn + o * 256;
-    const float *xg = xp;
-    const int og = o % 32, ob = og / 16; /* block */
-    const int width = ob < 2 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 288;
-    for (int oy = 1; oy < 15; oy++)
-      for (int ox = 0; ox < 1; ox++) yo[oy * 16 + ox] = l13_bias[o];
-    for (int c = 0; c < 32; c++) { /* input channel in the group */
-      const float *xc = xg + c * 256;
-      const float *w = l13_weight_packed + blk + c * 9 * width + j;
-      {
-        const float wk = w[(1) * width];
-        for (int oy = 1; oy < 15; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 - 16];
-      }
-      {
-        const float wk = w[(2) * width];
-        for (int oy = 1; oy < 15; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 - 15];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int oy = 1; oy < 15; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16];
-      }
-      {
-        const float wk = w[(5) * width];
-        for (int oy = 1; oy < 15; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 + 1];
-      }
-      {
-        const float wk = w[(7) * width];
-        for (int oy = 1; oy < 15; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 + 16];
-      }
-      {
-        const float wk = w[(8) * width];
-        for (int oy = 1; oy < 15; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 + 17];
-      }
-    }
-  }
-  for (int o = 0; o < 32; o++) { /* output channel */
-    float *yo = yn + o * 256;
-    const float *xg = xp;
-    const int og = o % 32, ob = og / 16; /* block */
-    const int width = ob < 2 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 288;
-    for (int oy = 1; oy < 15; oy++)
-      for (int ox = 15; ox < 16; ox++) yo[oy * 16 + ox] = l13_bias[o];
-    for (int c = 0; c < 32; c++) { /* input channel in the group */
-      const float *xc = xg + c * 256;
-      const float *w = l13_weight_packed + blk + c * 9 * width + j;
-      {
-        const float wk = w[(0) * width];
-        for (int oy = 1; oy < 15; oy++)
-          for (int ox = 15; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 - 17];
-      }
-      {
-        const float wk = w[(1) * width];
-        for (int oy = 1; oy < 15; oy++)
-          for (int ox = 15; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 - 16];
-      }
-      {
-        const float wk = w[(3) * width];
-        for (int oy = 1; oy < 15; oy++)
-          for (int ox = 15; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 - 1];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int oy = 1; oy < 15; oy++)
-          for (int ox = 15; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16];
-      }
-      {
-        const float wk = w[(6) * width];
-        for (int oy = 1; oy < 15; oy++)
-          for (int ox = 15; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 + 15];
-      }
-      {
-        const float wk = w[(7) * width];
-        for (int oy = 1; oy < 15; oy++)
-          for (int ox = 15; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox + oy * 16 + 16];
       }
     }
   }
@@ -1208,24 +583,52 @@ static void n15_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void n17_conv2d(const float *restrict x, const float *restrict r, float *restrict y) {
+static void n17_conv2d(const float *restrict x, const float *restrict r, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 32; o++) { /* output channel */
-    float *yo = yn + o * 256;
-    const float *xg = xp;
-    for (int i = 0; i < 256; i++) yo[i] = l15_bias[o];
-    for (int c = 0; c < 16; c++) { /* input channel in the group */
-      const float *xc = xg + c * 1024;
-      const float *w = l15_weight + (o * 16 + c) * 1;
-      {
-        const float wk = w[0];
-        for (int oy = 0; oy < 16; oy++)
-          for (int ox = 0; ox < 16; ox++)
-            yo[ox + oy * 16] += wk * xc[ox * 2 + oy * 64];
+  /* tmp[k][p]: the input under tap k = (c, ky, kx) of output p */
+  for (int c = 0; c < 16; c++) { /* input channel */
+    { const int ky = 0; (void)ky; /* tap row */
+      { const int kx = 0; (void)kx; /* tap */
+        float *ck = tmp + ((c * 1 + ky) * 1 + kx) * 256;
+        for (int oy = 0; oy < 16; oy++) {
+          const int iy = oy * 2 + ky;
+          for (int ox = 0; ox < 16; ox++) {
+            const int ix = ox * 2 + kx;
+            ck[oy * 16 + ox] = iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xp[(c * 32 + iy) * 32 + ix] : 0.0f;
+          }
+        }
       }
     }
+  }
+  for (int b = 0; b < 2; b++) { /* blocks of 16 output channels */
+    const float *wb = l15_weight + b * 256;
+    float *yb = yn + b * 4096;
+    #if MC_AVX512
+    for (int t0 = 0; t0 < 256; t0 += 16) {
+      __m512 acc[16];
+      for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(l15_bias[b * 16 + j]);
+      for (int k = 0; k < 16; k++) {
+        const __m512 xv = _mm512_loadu_ps(tmp + k * 256 + t0);
+        const float *wk = wb + k * 16;
+        for (int j = 0; j < 16; j++)
+          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+      }
+      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yb + j * 256 + t0, acc[j]);
+    }
+    #else
+    for (int j = 0; j < 16; j++) {
+      float *yo = yb + j * 256;
+      const float bj = l15_bias[b * 16 + j];
+      for (int t = 0; t < 256; t++) yo[t] = bj;
+      for (int k = 0; k < 16; k++) {
+        const float wk = wb[k * 16 + j];
+        const float *ck = tmp + k * 256;
+        for (int t = 0; t < 256; t++) yo[t] = MC_FMA(wk, ck[t], yo[t]);
+      }
+    }
+    #endif
   }
   for (int i = 0; i < 8192; i++) y[i] = l16_relu(y[i] + r[i]); /* + the residual */
 }
@@ -1240,74 +643,132 @@ static void n17_conv2d(const float *restrict x, const float *restrict r, float *
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void n20_conv2d(const float *restrict x, float *restrict y) {
+static void n20_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 64; o++) { /* output channel */
-    float *yo = yn + o * 64;
-    const float *xg = xp;
-    for (int i = 0; i < 64; i++) yo[i] = l17_bias[o];
-    for (int c = 0; c < 32; c++) { /* input channel in the group */
-      const float *xc = xg + c * 256;
-      const float *w = l17_weight + (o * 32 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 8; oy++)
-          for (int ox = 1; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox * 2 + oy * 32 - 17];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 8; oy++)
-          for (int ox = 0; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox * 2 + oy * 32 - 16];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 8; oy++)
-          for (int ox = 0; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox * 2 + oy * 32 - 15];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 8; oy++)
-          for (int ox = 1; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox * 2 + oy * 32 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 8; oy++)
-          for (int ox = 0; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox * 2 + oy * 32];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 8; oy++)
-          for (int ox = 0; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox * 2 + oy * 32 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 8; oy++)
-          for (int ox = 1; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox * 2 + oy * 32 + 15];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 8; oy++)
-          for (int ox = 0; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox * 2 + oy * 32 + 16];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 8; oy++)
-          for (int ox = 0; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox * 2 + oy * 32 + 17];
+  /* tmp[k][p]: the input under tap k = (c, ky, kx) of output p */
+  for (int c = 0; c < 32; c++) { /* input channel */
+    for (int ky = 0; ky < 3; ky++) { /* tap row */
+      for (int kx = 0; kx < 3; kx++) { /* tap */
+        float *ck = tmp + ((c * 3 + ky) * 3 + kx) * 64;
+        for (int oy = 0; oy < 8; oy++) {
+          const int iy = oy * 2 + ky - 1;
+          for (int ox = 0; ox < 8; ox++) {
+            const int ix = ox * 2 + kx - 1;
+            ck[oy * 8 + ox] = iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xp[(c * 16 + iy) * 16 + ix] : 0.0f;
+          }
+        }
       }
     }
-    for (int i = 0; i < 64; i++) yo[i] = l19_relu(yo[i]);
   }
+  for (int b = 0; b < 4; b++) { /* blocks of 16 output channels */
+    const float *wb = l17_weight + b * 4608;
+    float *yb = yn + b * 1024;
+    #if MC_AVX512
+    for (int t0 = 0; t0 < 64; t0 += 16) {
+      __m512 acc[16];
+      for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(l17_bias[b * 16 + j]);
+      for (int k = 0; k < 288; k++) {
+        const __m512 xv = _mm512_loadu_ps(tmp + k * 64 + t0);
+        const float *wk = wb + k * 16;
+        for (int j = 0; j < 16; j++)
+          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+      }
+      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yb + j * 64 + t0, acc[j]);
+    }
+    #else
+    for (int j = 0; j < 16; j++) {
+      float *yo = yb + j * 64;
+      const float bj = l17_bias[b * 16 + j];
+      for (int t = 0; t < 64; t++) yo[t] = bj;
+      for (int k = 0; k < 288; k++) {
+        const float wk = wb[k * 16 + j];
+        const float *ck = tmp + k * 64;
+        for (int t = 0; t < 64; t++) yo[t] = MC_FMA(wk, ck[t], yo[t]);
+      }
+    }
+    #endif
+  }
+  for (int i = 0; i < 4096; i++) yn[i] = l19_relu(yn[i]);
+}
+
+/* n23_conv2d's tile: 16 output channels x 16 positions from t0 */
+MC_INLINE void n23_conv2d_tile16(const float *restrict xg, const float *restrict wb,
+    const float *restrict bb, float *restrict yb, int t0) {
+  #if MC_AVX512
+  __m512 acc[16];
+  for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+  for (int c = 0; c < 64; c++) { /* input channel in the group */
+    const float *xc = xg + c * 100;
+    const float *wc = wb + c * 144;
+    for (int ky = 0; ky < 3; ky++) { /* tap row */
+      for (int kx = 0; kx < 3; kx++) { /* tap */
+        const float *xk = xc + (t0 + ky * 10 + kx); /* p = oy * 10 + ox */
+        const float *wk = wc + (ky * 3 + kx) * 16;
+        const __m512 xv = _mm512_loadu_ps(xk);
+        for (int j = 0; j < 16; j++)
+          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+      }
+    }
+  }
+  float out[16][16];
+  for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
+  for (int i = 0; i < 16; i++) {
+    const int oy = (t0 + i) / 10, ox = (t0 + i) % 10;
+    if (ox < 8) /* the columns past OW are dropped */
+      for (int j = 0; j < 16; j++) yb[j * 64 + oy * 8 + ox] = out[j][i];
+  }
+  #else
+  { /* channels 0..7 of the block */
+    float acc[8][16];
+    for (int j = 0; j < 8; j++)
+      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
+    for (int c = 0; c < 64; c++) { /* input channel in the group */
+      const float *xc = xg + c * 100;
+      const float *wc = wb + c * 144;
+      for (int ky = 0; ky < 3; ky++) { /* tap row */
+        for (int kx = 0; kx < 3; kx++) { /* tap */
+          const float *xk = xc + (t0 + ky * 10 + kx); /* p = oy * 10 + ox */
+          const float *wk = wc + (ky * 3 + kx) * 16;
+          for (int i = 0; i < 16; i++) { /* position in the tile */
+            const float xv = xk[i];
+            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+          }
+        }
+      }
+    }
+    for (int i = 0; i < 16; i++) {
+      const int oy = (t0 + i) / 10, ox = (t0 + i) % 10;
+      if (ox < 8) /* the columns past OW are dropped */
+        for (int j = 0; j < 8; j++) yb[j * 64 + oy * 8 + ox] = acc[j][i];
+    }
+  }
+  { /* channels 8..15 of the block */
+    float acc[8][16];
+    for (int j = 0; j < 8; j++)
+      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
+    for (int c = 0; c < 64; c++) { /* input channel in the group */
+      const float *xc = xg + c * 100;
+      const float *wc = wb + c * 144;
+      for (int ky = 0; ky < 3; ky++) { /* tap row */
+        for (int kx = 0; kx < 3; kx++) { /* tap */
+          const float *xk = xc + (t0 + ky * 10 + kx); /* p = oy * 10 + ox */
+          const float *wk = wc + (ky * 3 + kx) * 16;
+          for (int i = 0; i < 16; i++) { /* position in the tile */
+            const float xv = xk[i];
+            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+          }
+        }
+      }
+    }
+    for (int i = 0; i < 16; i++) {
+      const int oy = (t0 + i) / 10, ox = (t0 + i) % 10;
+      if (ox < 8) /* the columns past OW are dropped */
+        for (int j = 0; j < 8; j++) yb[(j + 8) * 64 + oy * 8 + ox] = acc[j][i];
+    }
+  }
+  #endif
 }
 
 /* n23_conv2d: [1, 64, 8, 8] -> [1, 64, 8, 8]
@@ -1319,10 +780,16 @@ static void n20_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void n23_conv2d(const float *restrict x, float *restrict y) {
+static void n23_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
-  const float *xp = xn;
+  /* the zero padding written out: tmp[c] is x[c] inside a border of zeros */
+  for (int i = 0; i < 6400; i++) tmp[i] = 0.0f;
+  for (int c = 0; c < 64; c++)
+    for (int r = 0; r < 8; r++)
+      for (int i = 0; i < 8; i++)
+        tmp[c * 100 + (r + 1) * 10 + 1 + i] = xn[(c * 8 + r) * 8 + i];
+  const float *xp = tmp;
   {
     const float *xg = xp;
     for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
@@ -1330,273 +797,12 @@ static void n23_conv2d(const float *restrict x, float *restrict y) {
       const float *wb = l20_weight_packed + o0 * 576;
       const float *bb = l20_bias + o0;
       float *yb = yn + o0 * 64;
-      for (int oy = 1; oy < 7; oy++) { /* output row */
-        { /* the last 6 outputs of the interior */
-          const int t0 = 1;
-          #if MC_AVX512
-          __m512 acc[6];
-          for (int i = 0; i < 6; i++) acc[i] = _mm512_loadu_ps(bb);
-          for (int c = 0; c < 64; c++) { /* input channel in the group */
-            const float *xc = xg + c * 64;
-            const float *wc = wb + c * 144;
-            for (int ky = 0; ky < 3; ky++) { /* tap row */
-              const float *xr = xc + (oy + ky - 1) * 8;
-              for (int kx = 0; kx < 3; kx++) { /* tap */
-                const float *xk = xr + t0 + kx - 1;
-                const float *wk = wc + (ky * 3 + kx) * 16;
-                const __m512 wv = _mm512_loadu_ps(wk);
-                for (int i = 0; i < 6; i++)
-                  acc[i] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xk[i]), acc[i]);
-              }
-            }
-          }
-          float out[6][16];
-          for (int i = 0; i < 6; i++) _mm512_storeu_ps(out[i], acc[i]);
-          for (int j = 0; j < 16; j++)
-            for (int i = 0; i < 6; i++) yb[j * 64 + oy * 8 + t0 + i] = out[i][j];
-          #else
-          { /* channels 0..7 of the block */
-            float acc[6][8];
-            for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 6; i++) acc[i][j] = bb[j];
-            for (int c = 0; c < 64; c++) { /* input channel in the group */
-              const float *xc = xg + c * 64;
-              const float *wc = wb + c * 144;
-              for (int ky = 0; ky < 3; ky++) { /* tap row */
-                const float *xr = xc + (oy + ky - 1) * 8;
-                for (int kx = 0; kx < 3; kx++) { /* tap */
-                  const float *xk = xr + t0 + kx - 1;
-                  const float *wk = wc + (ky * 3 + kx) * 16;
-                  for (int i = 0; i < 6; i++) { /* position in the tile */
-                    const float xv = xk[i];
-                    for (int j = 0; j < 8; j++) acc[i][j] = MC_FMA(wk[j], xv, acc[i][j]);
-                  }
-                }
-              }
-            }
-            for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 6; i++) yb[j * 64 + oy * 8 + t0 + i] = acc[i][j];
-          }
-          { /* channels 8..15 of the block */
-            float acc[6][8];
-            for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 6; i++) acc[i][j] = bb[j + 8];
-            for (int c = 0; c < 64; c++) { /* input channel in the group */
-              const float *xc = xg + c * 64;
-              const float *wc = wb + c * 144;
-              for (int ky = 0; ky < 3; ky++) { /* tap row */
-                const float *xr = xc + (oy + ky - 1) * 8;
-                for (int kx = 0; kx < 3; kx++) { /* tap */
-                  const float *xk = xr + t0 + kx - 1;
-                  const float *wk = wc + (ky * 3 + kx) * 16;
-                  for (int i = 0; i < 6; i++) { /* position in the tile */
-                    const float xv = xk[i];
-                    for (int j = 0; j < 8; j++) acc[i][j] = MC_FMA(wk[j + 8], xv, acc[i][j]);
-                  }
-                }
-              }
-            }
-            for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 6; i++) yb[(j + 8) * 64 + oy * 8 + t0 + i] = acc[i][j];
-          }
-          #endif
-        }
+      for (int t0 = 0; t0 < 64; t0 += 16) { /* 16 outputs */
+        n23_conv2d_tile16(xg, wb, bb, yb, t0);
       }
-    }
-  }
-  for (int o = 0; o < 64; o++) { /* output channel */
-    float *yo = yn + o * 64;
-    const float *xg = xp;
-    const int og = o % 64, ob = og / 16; /* block */
-    const int width = ob < 4 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 576;
-    for (int oy = 0; oy < 1; oy++)
-      for (int ox = 0; ox < 8; ox++) yo[oy * 8 + ox] = l20_bias[o];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 64;
-      const float *w = l20_weight_packed + blk + c * 9 * width + j;
-      {
-        const float wk = w[(3) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 1; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 - 1];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 0; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8];
-      }
-      {
-        const float wk = w[(5) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 0; ox < 7; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 + 1];
-      }
-      {
-        const float wk = w[(6) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 1; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 + 7];
-      }
-      {
-        const float wk = w[(7) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 0; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 + 8];
-      }
-      {
-        const float wk = w[(8) * width];
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 0; ox < 7; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 + 9];
-      }
-    }
-  }
-  for (int o = 0; o < 64; o++) { /* output channel */
-    float *yo = yn + o * 64;
-    const float *xg = xp;
-    const int og = o % 64, ob = og / 16; /* block */
-    const int width = ob < 4 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 576;
-    for (int oy = 7; oy < 8; oy++)
-      for (int ox = 0; ox < 8; ox++) yo[oy * 8 + ox] = l20_bias[o];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 64;
-      const float *w = l20_weight_packed + blk + c * 9 * width + j;
-      {
-        const float wk = w[(0) * width];
-        for (int oy = 7; oy < 8; oy++)
-          for (int ox = 1; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 - 9];
-      }
-      {
-        const float wk = w[(1) * width];
-        for (int oy = 7; oy < 8; oy++)
-          for (int ox = 0; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 - 8];
-      }
-      {
-        const float wk = w[(2) * width];
-        for (int oy = 7; oy < 8; oy++)
-          for (int ox = 0; ox < 7; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 - 7];
-      }
-      {
-        const float wk = w[(3) * width];
-        for (int oy = 7; oy < 8; oy++)
-          for (int ox = 1; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 - 1];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int oy = 7; oy < 8; oy++)
-          for (int ox = 0; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8];
-      }
-      {
-        const float wk = w[(5) * width];
-        for (int oy = 7; oy < 8; oy++)
-          for (int ox = 0; ox < 7; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 + 1];
-      }
-    }
-  }
-  for (int o = 0; o < 64; o++) { /* output channel */
-    float *yo = yn + o * 64;
-    const float *xg = xp;
-    const int og = o % 64, ob = og / 16; /* block */
-    const int width = ob < 4 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 576;
-    for (int oy = 1; oy < 7; oy++)
-      for (int ox = 0; ox < 1; ox++) yo[oy * 8 + ox] = l20_bias[o];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 64;
-      const float *w = l20_weight_packed + blk + c * 9 * width + j;
-      {
-        const float wk = w[(1) * width];
-        for (int oy = 1; oy < 7; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 - 8];
-      }
-      {
-        const float wk = w[(2) * width];
-        for (int oy = 1; oy < 7; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 - 7];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int oy = 1; oy < 7; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8];
-      }
-      {
-        const float wk = w[(5) * width];
-        for (int oy = 1; oy < 7; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 + 1];
-      }
-      {
-        const float wk = w[(7) * width];
-        for (int oy = 1; oy < 7; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 + 8];
-      }
-      {
-        const float wk = w[(8) * width];
-        for (int oy = 1; oy < 7; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 + 9];
-      }
-    }
-  }
-  for (int o = 0; o < 64; o++) { /* output channel */
-    float *yo = yn + o * 64;
-    const float *xg = xp;
-    const int og = o % 64, ob = og / 16; /* block */
-    const int width = ob < 4 ? 16 : 0, j = og - ob * 16;
-    const int blk = (o - og + ob * 16) * 576;
-    for (int oy = 1; oy < 7; oy++)
-      for (int ox = 7; ox < 8; ox++) yo[oy * 8 + ox] = l20_bias[o];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 64;
-      const float *w = l20_weight_packed + blk + c * 9 * width + j;
-      {
-        const float wk = w[(0) * width];
-        for (int oy = 1; oy < 7; oy++)
-          for (int ox = 7; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 - 9];
-      }
-      {
-        const float wk = w[(1) * width];
-        for (int oy = 1; oy < 7; oy++)
-          for (int ox = 7; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 - 8];
-      }
-      {
-        const float wk = w[(3) * width];
-        for (int oy = 1; oy < 7; oy++)
-          for (int ox = 7; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 - 1];
-      }
-      {
-        const float wk = w[(4) * width];
-        for (int oy = 1; oy < 7; oy++)
-          for (int ox = 7; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8];
-      }
-      {
-        const float wk = w[(6) * width];
-        for (int oy = 1; oy < 7; oy++)
-          for (int ox = 7; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 + 7];
-      }
-      {
-        const float wk = w[(7) * width];
-        for (int oy = 1; oy < 7; oy++)
-          for (int ox = 7; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox + oy * 8 + 8];
+      { /* the last 14 outputs, in a full tile that recomputes 2 */
+        const int t0 = 62;
+        n23_conv2d_tile16(xg, wb, bb, yb, t0);
       }
     }
   }
@@ -1611,24 +817,52 @@ static void n23_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void n25_conv2d(const float *restrict x, const float *restrict r, float *restrict y) {
+static void n25_conv2d(const float *restrict x, const float *restrict r, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 64; o++) { /* output channel */
-    float *yo = yn + o * 64;
-    const float *xg = xp;
-    for (int i = 0; i < 64; i++) yo[i] = l22_bias[o];
-    for (int c = 0; c < 32; c++) { /* input channel in the group */
-      const float *xc = xg + c * 256;
-      const float *w = l22_weight + (o * 32 + c) * 1;
-      {
-        const float wk = w[0];
-        for (int oy = 0; oy < 8; oy++)
-          for (int ox = 0; ox < 8; ox++)
-            yo[ox + oy * 8] += wk * xc[ox * 2 + oy * 32];
+  /* tmp[k][p]: the input under tap k = (c, ky, kx) of output p */
+  for (int c = 0; c < 32; c++) { /* input channel */
+    { const int ky = 0; (void)ky; /* tap row */
+      { const int kx = 0; (void)kx; /* tap */
+        float *ck = tmp + ((c * 1 + ky) * 1 + kx) * 64;
+        for (int oy = 0; oy < 8; oy++) {
+          const int iy = oy * 2 + ky;
+          for (int ox = 0; ox < 8; ox++) {
+            const int ix = ox * 2 + kx;
+            ck[oy * 8 + ox] = iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xp[(c * 16 + iy) * 16 + ix] : 0.0f;
+          }
+        }
       }
     }
+  }
+  for (int b = 0; b < 4; b++) { /* blocks of 16 output channels */
+    const float *wb = l22_weight + b * 512;
+    float *yb = yn + b * 1024;
+    #if MC_AVX512
+    for (int t0 = 0; t0 < 64; t0 += 16) {
+      __m512 acc[16];
+      for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(l22_bias[b * 16 + j]);
+      for (int k = 0; k < 32; k++) {
+        const __m512 xv = _mm512_loadu_ps(tmp + k * 64 + t0);
+        const float *wk = wb + k * 16;
+        for (int j = 0; j < 16; j++)
+          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+      }
+      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yb + j * 64 + t0, acc[j]);
+    }
+    #else
+    for (int j = 0; j < 16; j++) {
+      float *yo = yb + j * 64;
+      const float bj = l22_bias[b * 16 + j];
+      for (int t = 0; t < 64; t++) yo[t] = bj;
+      for (int k = 0; k < 32; k++) {
+        const float wk = wb[k * 16 + j];
+        const float *ck = tmp + k * 64;
+        for (int t = 0; t < 64; t++) yo[t] = MC_FMA(wk, ck[t], yo[t]);
+      }
+    }
+    #endif
   }
   for (int i = 0; i < 4096; i++) y[i] = l23_relu(y[i] + r[i]); /* + the residual */
 }
@@ -1760,21 +994,21 @@ static void n30_linear(const float *restrict x, float *restrict y) {
 
 void resnet8_forward_ws(const float *input, float *output, void *workspace) {
   float *ws = (float *)workspace;
-  n1_conv2d(input, ws, ws + 16384); /* [1, 3, 32, 32] -> [1, 16, 32, 32] */
-  n4_conv2d(ws, ws + 16384); /* [1, 16, 32, 32] -> [1, 16, 32, 32] */
-  n7_conv2d(ws + 16384, ws, ws + 32768); /* [1, 16, 32, 32], [1, 16, 32, 32] -> [1, 16, 32, 32] */
-  n12_conv2d(ws + 32768, ws); /* [1, 16, 32, 32] -> [1, 32, 16, 16] */
-  n15_conv2d(ws, ws + 8192); /* [1, 32, 16, 16] -> [1, 32, 16, 16] */
-  n17_conv2d(ws + 32768, ws + 8192, ws); /* [1, 16, 32, 32], [1, 32, 16, 16] -> [1, 32, 16, 16] */
-  n20_conv2d(ws, ws + 8192); /* [1, 32, 16, 16] -> [1, 64, 8, 8] */
-  n23_conv2d(ws + 8192, ws + 12288); /* [1, 64, 8, 8] -> [1, 64, 8, 8] */
-  n25_conv2d(ws, ws + 12288, ws + 8192); /* [1, 32, 16, 16], [1, 64, 8, 8] -> [1, 64, 8, 8] */
-  n28_avgpool2d(ws + 8192, ws); /* [1, 64, 8, 8] -> [1, 64, 1, 1] */
-  n30_linear(ws, output); /* [1, 64] -> [1, 10] */
+  n1_conv2d(input, ws + 18496, ws); /* [1, 3, 32, 32] -> [1, 16, 32, 32] */
+  n4_conv2d(ws + 18496, ws + 34880, ws); /* [1, 16, 32, 32] -> [1, 16, 32, 32] */
+  n7_conv2d(ws + 34880, ws + 18496, ws + 51264, ws); /* [1, 16, 32, 32], [1, 16, 32, 32] -> [1, 16, 32, 32] */
+  n12_conv2d(ws + 51264, ws + 36864, ws); /* [1, 16, 32, 32] -> [1, 32, 16, 16] */
+  n15_conv2d(ws + 36864, ws + 10368, ws); /* [1, 32, 16, 16] -> [1, 32, 16, 16] */
+  n17_conv2d(ws + 51264, ws + 10368, ws + 18560, ws); /* [1, 16, 32, 32], [1, 32, 16, 16] -> [1, 32, 16, 16] */
+  n20_conv2d(ws + 18560, ws + 26752, ws); /* [1, 32, 16, 16] -> [1, 64, 8, 8] */
+  n23_conv2d(ws + 26752, ws + 6400, ws); /* [1, 64, 8, 8] -> [1, 64, 8, 8] */
+  n25_conv2d(ws + 18560, ws + 6400, ws, ws + 4096); /* [1, 32, 16, 16], [1, 64, 8, 8] -> [1, 64, 8, 8] */
+  n28_avgpool2d(ws, ws + 4096); /* [1, 64, 8, 8] -> [1, 64, 1, 1] */
+  n30_linear(ws + 4096, output); /* [1, 64] -> [1, 10] */
 }
 
 void resnet8_forward(const float *input, float *output) {
-  static float workspace[49152]; /* RESNET8_WORKSPACE_SIZE bytes */
+  static float workspace[67648]; /* RESNET8_WORKSPACE_SIZE bytes */
   resnet8_forward_ws(input, output, workspace);
 }
 
@@ -2435,582 +1669,582 @@ static const float l6_bias[16] = {
 };
 
 static const float l10_weight[4608] = {
-  0.10176324f, 0.1454186f, 0.14901748f, -0.08479047f, -0.1212201f, -0.004626506f, -0.0665897f, 0.07551082f,
-  0.10249675f, -0.06770806f, -0.1402313f, -0.101395346f, -0.1534262f, -0.1198102f, 0.10434202f, -0.082436346f,
-  -0.052867256f, 0.030121215f, 0.12721905f, -0.09769091f, -0.08147372f, 0.07316696f, 0.054231204f, 0.009469994f,
-  -0.07856271f, 0.033810597f, -0.12824982f, 0.041083436f, 0.06577248f, -0.07138327f, -0.009994649f, 0.14607434f,
-  0.107146375f, -0.03985805f, -0.012078474f, -0.1311353f, 0.12831256f, 0.10782591f, 0.093627535f, 0.027063806f,
-  -0.12034427f, -0.078402735f, -0.11470667f, -0.05159848f, -0.15662824f, 0.028424682f, 0.111040324f, 0.12665011f,
-  0.0868259f, -0.109971836f, -0.06934117f, 0.05866902f, 0.105160356f, -0.057298254f, -0.06839268f, 0.14701398f,
-  0.04396458f, 0.033576474f, 0.10719583f, 0.06550141f, -0.13284078f, -0.11567067f, -0.095827535f, 0.11196413f,
-  0.041630443f, -0.13807476f, 0.123801835f, -0.028152954f, -8.10509e-05f, 0.04530921f, 0.12903836f, -0.063456945f,
-  -0.031835005f, 0.09672295f, 0.08430712f, -0.05535452f, 0.025014073f, -0.08134964f, -0.11601925f, 0.04579298f,
-  0.14134313f, -0.021967907f, -0.11050195f, -0.024929585f, -0.043335263f, 0.058867503f, 0.15824875f, 0.011578998f,
-  0.04196354f, -0.060536627f, 0.032796774f, -0.11627063f, 0.05573448f, 0.027410742f, -0.06390919f, 0.048889726f,
-  0.05356094f, -0.072160445f, 0.05155912f, 0.00048227768f, -0.020157794f, -0.12687534f, -0.08989651f, -0.09853862f,
-  0.00807264f, -0.0227561f, 0.064488f, -0.08632236f, -0.11411156f, -0.058035653f, -0.06479922f, -0.07771846f,
-  0.15229723f, -0.03301698f, -0.01665493f, -0.08939555f, -0.05319652f, -0.1464961f, 0.13757683f, -0.12340512f,
-  0.05225002f, 0.10196662f, 0.11182077f, -0.1207096f, 0.010717808f, 0.025940526f, -0.07348591f, 0.052398015f,
-  -0.14592244f, 0.052476414f, -0.12908706f, -0.041273177f, -0.027195077f, -0.098401584f, 0.062041834f, -0.08498999f,
-  0.06287238f, 0.14151499f, -0.05583025f, 0.06581644f, -0.11155872f, -0.009743517f, 0.09166038f, -0.0839938f,
-  -0.062357597f, 0.066951f, 0.16129324f, -0.12623847f, 0.1660844f, 0.15884626f, 0.0029083302f, -0.078591205f,
-  -0.022181364f, -0.081759736f, 0.14821745f, -0.03969963f, 0.13077508f, -0.1352387f, 0.022083947f, -0.024450097f,
-  -0.18512985f, 0.08686957f, 0.054069366f, 0.05142238f, -0.085234486f, 0.101576135f, 0.040899906f, -0.076260306f,
-  0.035506684f, 0.1784518f, -0.119075224f, 0.049080763f, -0.050965577f, -0.04293288f, 0.13529125f, -0.11121929f,
-  0.1718323f, -0.108523645f, -0.18468459f, 0.12312522f, 0.04310235f, -0.029389026f, 0.049060695f, 0.16224742f,
-  -0.1796824f, -0.007082687f, 0.00048441146f, -0.025827534f, 0.02003431f, -0.11957684f, -0.15329564f, 0.11074492f,
-  -0.010662277f, -0.015288058f, 0.15292037f, 0.17166084f, 0.15410963f, -0.03152471f, 0.17559691f, 0.14705405f,
-  -0.102703646f, -0.025455114f, 0.070034355f, 0.13373412f, 0.18026212f, -0.16686513f, -0.11193119f, 0.07048666f,
-  -0.14130741f, 0.030075425f, -0.16026743f, 0.094263434f, 0.047676306f, 0.049462106f, -0.17013957f, 0.06682048f,
-  0.13059114f, -0.068798356f, -0.16880615f, -0.07764278f, 0.055916052f, -0.15858027f, -0.057824813f, -0.1441249f,
-  0.031042185f, -0.09239559f, 0.15188265f, 0.02531368f, -0.06535018f, -0.14276443f, 0.005047177f, 0.11467681f,
-  -0.027781595f, 0.18366578f, 0.0149243185f, -0.032813165f, 0.18590078f, 0.18487367f, 0.127311f, 0.10548404f,
-  -0.1834096f, 0.16339041f, -0.110314846f, 0.12962511f, 0.034645095f, -0.17345877f, 0.14859016f, 0.124229975f,
-  0.045461256f, -0.10086579f, -0.12282547f, 0.15615492f, 0.054341767f, 0.11348991f, 0.115234196f, 0.0881874f,
-  -0.047270674f, 0.13328291f, 0.17490168f, 0.089692615f, -0.13349842f, -0.0044798586f, 0.14552772f, -0.006216931f,
-  0.08383987f, 0.0718878f, 0.10030788f, -0.122112036f, -0.086555704f, 0.18011735f, 0.12182346f, 0.072786205f,
-  0.040828705f, -0.0109591f, -0.10682278f, -0.029338906f, 0.056096353f, -0.10906634f, -0.016816126f, -0.039497215f,
-  -0.112364665f, -0.06573126f, -0.14367898f, 0.022189457f, -0.15786088f, -0.08291615f, 0.009332405f, -0.09656025f,
-  0.1495685f, -0.023204034f, -0.09910574f, -0.10970636f, -0.1673487f, 0.1860234f, 0.13027936f, -0.16241916f,
-  -0.11133955f, 0.018274281f, -0.12880638f, 0.09301688f, 0.05981005f, 0.1792574f, 0.1708778f, -0.0052294875f,
-  -0.13560717f, -0.14954038f, -0.093694784f, 0.09207846f, 0.12731516f, 0.018129447f, 0.112232134f, -0.18377058f,
-  0.04724775f, 0.10839026f, -0.024769615f, -0.081227295f, -0.15100022f, -0.042503737f, -0.07170468f, 0.009524921f,
-  0.123052165f, -0.09558406f, 0.17942221f, -0.083831094f, 0.16183878f, -0.17272699f, -0.058421385f, 0.115649186f,
-  0.06760648f, 0.08367216f, 0.07097826f, -0.10767194f, -0.15553114f, -0.09479627f, 0.18444845f, 0.08485044f,
-  -0.12019415f, -0.121560566f, -0.058409225f, 0.10243459f, -0.07374618f, -0.18809184f, 0.16568722f, 0.1915902f,
-  0.17348121f, -0.10655618f, -0.032369163f, -0.07204518f, 0.011717384f, 0.00700611f, 0.015710596f, 0.19327788f,
-  0.07362789f, 0.14696938f, 0.002185867f, 0.19603017f, 0.07216992f, 0.16128622f, 0.032432083f, 0.18596712f,
-  0.09481727f, 0.09154611f, 0.08516134f, 0.012032302f, 0.14052734f, -0.11564346f, -0.021620568f, -0.018042961f,
-  -0.13298565f, 0.14687856f, 0.0012497006f, -0.05644984f, -0.007960255f, -0.07639405f, -0.15679793f, 0.087621786f,
-  -0.050457373f, 0.109284386f, -0.17176189f, 0.039094057f, -0.070832886f, -0.15050894f, 0.18862978f, 0.17558873f,
-  -0.031222213f, -0.18313156f, -0.0978922f, -0.058490947f, -0.0007596965f, -0.1416278f, 0.08828128f, 0.13465053f,
-  0.19156684f, -0.095064715f, -0.020375751f, 0.072541706f, -0.0040101805f, -0.06188793f, -0.08573654f, 0.18914635f,
-  -0.05825097f, -0.059104756f, 0.1711656f, 0.021716256f, 0.13379544f, -0.030811725f, 0.17566109f, -0.014714158f,
-  0.16822505f, -0.106958635f, -0.023832392f, -0.14012717f, 0.07420844f, -0.0745305f, -0.010462214f, 0.044343494f,
-  0.16021766f, 0.17968163f, 0.13850838f, -0.14581898f, 0.034859926f, -0.11383078f, 0.19438113f, 0.15733466f,
-  0.06701129f, 0.02275259f, 0.13336378f, 0.15247688f, -0.16983601f, -0.07782252f, 0.16934662f, 0.0742806f,
-  0.0008653407f, 0.0428396f, 0.14474458f, 0.035633244f, 0.1126078f, 0.077890344f, 0.124677576f, 0.12092922f,
-  -0.032675162f, -0.09245955f, -0.011326356f, 0.057612117f, -0.033295676f, -0.09483253f, 0.100609936f, 0.11362028f,
-  -0.1425015f, 0.006986761f, -0.09370963f, -0.013719178f, 0.025708424f, -0.011011954f, -0.00669299f, -0.0092710415f,
-  -0.084408306f, -0.0568363f, 0.102133766f, 0.047199387f, -0.11784279f, 0.04028372f, -0.06744117f, -0.0889663f,
-  0.04769091f, 0.14432693f, 0.0024454324f, -0.05739401f, -0.00032078248f, -0.1310789f, 0.07159758f, -0.10908205f,
-  0.09199332f, -0.048235267f, 0.047658253f, 0.042186115f, 0.08450489f, 0.08407916f, 0.109684415f, 0.039052997f,
-  -0.06597143f, -0.14808086f, 0.1386373f, 0.099869825f, -0.15016006f, -0.06504196f, -0.077383175f, -0.02192553f,
-  0.10880704f, 0.15014164f, -0.00470492f, 0.09003147f, 0.01090875f, 0.045073453f, -0.06027907f, 0.016633652f,
-  -0.11393995f, 0.010076381f, -0.09209175f, 0.016998006f, 0.024590114f, 0.004909001f, 0.10433668f, 0.14369537f,
-  0.116745405f, -0.115231164f, 0.008459761f, 0.1536905f, 0.004755312f, -0.12630597f, -0.10937082f, 0.070856676f,
-  0.12944993f, 0.1527206f, 0.1077409f, 0.10201751f, -0.039558075f, 0.115252145f, -0.14557889f, 0.094530545f,
-  -0.01003877f, 0.1535177f, -0.1272843f, -0.042307805f, -0.14044589f, 0.11668277f, 0.1532196f, 0.102810815f,
-  0.008012887f, 0.11272458f, -0.0652136f, -0.13318145f, -0.11865937f, 0.13485482f, -0.015559977f, 0.104575515f,
-  0.09297784f, 0.06813915f, -0.018511476f, -0.13405572f, 0.10707119f, -0.105647296f, 0.12801233f, -0.06929063f,
-  0.13689554f, -0.11636903f, 0.116604075f, -0.004705525f, -0.11579483f, -0.14659268f, 0.10693872f, -0.03241189f,
-  -0.092849106f, -0.044520184f, 0.06638617f, -0.061748695f, 0.12278702f, -0.06526375f, 0.012249148f, 0.053694345f,
-  -0.07423528f, -0.078362286f, -0.012314982f, -0.046046287f, 0.00128997f, 0.11633515f, 0.10427124f, 0.064422764f,
-  -0.016427867f, -0.10658621f, -0.10692104f, -0.13767804f, 0.044462893f, 0.12499033f, 0.02149615f, 0.11973794f,
-  -0.007495864f, 0.1329095f, 0.063128054f, -0.122126974f, -0.0068574464f, -0.024736058f, 0.00013631399f, -0.11167209f,
-  0.11519284f, 0.0071003158f, 0.07934254f, 0.050088212f, -0.13993445f, 0.10471467f, -0.09330189f, -0.13896866f,
-  -0.023263551f, -0.1001783f, 0.09694669f, -0.060954224f, 0.049619876f, 0.062264685f, -0.032816693f, -0.13822412f,
-  0.031115238f, -0.028230917f, 0.13787386f, -0.13160342f, -0.13427317f, 0.1305014f, 0.068483256f, -0.07585878f,
-  0.0833855f, 0.04393413f, 0.100081414f, 0.06598949f, -0.00078114687f, 0.020898227f, -0.11595241f, 0.10616979f,
-  0.03164754f, 0.0062498604f, 0.022667618f, -0.1263382f, 0.12738693f, 0.013167967f, -0.12161966f, -0.06919574f,
-  0.013724138f, -0.024318047f, 0.011404111f, 0.1360232f, -0.098338746f, 0.016079303f, 0.050604448f, 0.054107726f,
-  -0.11500665f, 0.11884779f, 0.12827191f, 0.033827f, -0.009201326f, -0.139306f, -0.020334093f, -0.08384984f,
-  0.019093275f, -0.050969042f, 0.09836126f, 0.12703979f, -0.014447016f, -0.05480079f, -0.105745666f, -0.07966635f,
-  -0.05087516f, -0.040629867f, 0.10730604f, 0.11543815f, -0.09913501f, -0.07714103f, 0.051596172f, 0.05948117f,
-  -0.082064785f, -0.11209486f, -0.14072138f, -0.043254197f, 0.0049391193f, 0.0009191659f, 0.06718953f, 0.024205657f,
-  0.103749804f, 0.07650648f, 0.009038154f, -0.14424725f, 0.06904269f, -0.13640235f, 0.009644774f, -0.036834203f,
-  0.11572449f, -0.107621185f, 0.13735677f, -0.11317043f, 0.08453217f, -0.00483789f, -0.08067293f, -0.013428555f,
-  -0.07351344f, -0.018411582f, 0.123065986f, -0.13893566f, -0.047947086f, 0.06477463f, 0.13140519f, 0.05539351f,
-  -0.07736038f, -0.033228867f, -0.047906205f, -0.12595083f, 0.109360196f, 0.019977268f, -0.11517108f, 0.08906716f,
-  0.018923441f, 0.026781648f, -0.11966124f, 0.03222556f, 0.09284447f, -0.052370694f, 0.092225164f, -0.05262757f,
-  -0.052337173f, 0.108870916f, 0.01190646f, 0.12557106f, 0.14223512f, 0.046512935f, 0.020353077f, -0.013570897f,
-  0.1209948f, 0.111726925f, -0.081535615f, 0.12511745f, 0.12371855f, -0.097239584f, -0.065571636f, -0.080902085f,
-  -0.066876955f, -0.11455196f, -0.062895276f, -0.021762045f, 0.060286433f, 0.022322102f, -0.014280441f, 0.08409642f,
-  0.121364f, 0.09636774f, -0.12345521f, 0.10429281f, 0.014980619f, 0.055059824f, -0.059582174f, 0.03833462f,
-  0.05784132f, -0.1467913f, -0.10099078f, -0.1448478f, -0.013193974f, 0.045487843f, -0.13033997f, 0.13630922f,
-  0.06587016f, 0.044406798f, 0.080511086f, -0.05989961f, 0.13034584f, 0.114908025f, -0.10032608f, 0.013619734f,
-  0.08439352f, -0.074497685f, 0.072695285f, -0.03131281f, 0.13610692f, 0.14750126f, 0.14265016f, 0.122467294f,
-  -0.017220628f, -0.097478725f, 0.13663256f, -0.009455717f, 0.13003372f, 0.107155696f, -0.12799068f, -0.10576882f,
-  -0.12868297f, -0.020825708f, -0.0724119f, -0.02312495f, 0.06562928f, 0.048358787f, 0.007965347f, -0.022328714f,
-  -0.006024936f, -0.019539613f, -0.07526732f, 0.022687895f, 0.08041995f, 0.013934063f, 0.08538129f, 0.057122115f,
-  -0.14216447f, -0.13223258f, -0.031232951f, 0.009024337f, -0.0591775f, -0.114196084f, -0.12107117f, -0.0676305f,
-  -0.04688539f, 0.08509885f, 0.050468832f, -0.055657916f, 0.1217703f, 0.13387726f, -0.12064521f, 0.015259242f,
-  -0.13622475f, 0.12916945f, 0.10598829f, -0.10606871f, -0.15154494f, -0.09986051f, -0.06596697f, -0.023962932f,
-  -0.040079996f, 0.13231392f, -0.008501031f, 0.047686767f, -0.120953016f, -0.14647979f, -0.0067617367f, 0.12570928f,
-  -0.09906567f, 0.03017071f, -0.0051588155f, 0.084675245f, -0.14408486f, -0.05099368f, 0.013222186f, -0.0030009984f,
-  0.060803894f, 0.039595477f, -0.0076617994f, 0.0920787f, 0.075613976f, -0.008513318f, -0.029713435f, -0.019780366f,
-  0.10642728f, 0.11430903f, -0.09117954f, -0.029482763f, -0.11861875f, -0.14919485f, 0.04932607f, -0.08946302f,
-  -0.063988574f, 0.11314206f, 0.02746582f, 0.010931963f, -0.11858306f, 0.09626643f, -0.14240266f, 0.03978157f,
-  -0.08641244f, -0.14034896f, 0.13986762f, 0.0064903866f, -0.14952411f, -0.03890085f, -0.12405752f, 0.14844689f,
-  0.03195368f, 0.048326023f, 0.029437235f, 0.09964123f, -0.12739086f, 0.0022254256f, -0.07882526f, -0.017376928f,
-  0.1147917f, 0.10785679f, 0.043104775f, 0.051231716f, 0.11839731f, -0.0075796456f, 0.07738522f, 0.10428485f,
-  0.12148293f, -0.08049094f, -0.12257655f, 0.065168075f, 0.06004126f, -0.0021998298f, 0.055044994f, 0.028035836f,
-  -0.024965808f, 0.08281892f, 0.016683133f, 0.032606736f, 0.10137191f, -0.0020074302f, -0.109411545f, -0.10969079f,
-  0.050845854f, -0.07142713f, 0.08165064f, 0.033452015f, 0.061384384f, 0.06045985f, 0.07939734f, 0.05216089f,
-  0.0842493f, 0.091210514f, 0.023942325f, -0.042082194f, 0.1041937f, -0.068298295f, -0.043181296f, -0.10074142f,
-  0.039948188f, 0.011145482f, 0.026816651f, -0.03003248f, 0.005332211f, -0.0874757f, 0.069150805f, 0.10046058f,
-  0.104096845f, 0.075095296f, -0.0023251409f, -0.0051054293f, -0.005638679f, 0.11404788f, -0.08234455f, 0.025548778f,
-  0.09905572f, -0.12019238f, -0.027433714f, -0.11012682f, -0.038680453f, -0.093376644f, -0.120019086f, 0.09984554f,
-  -0.06777881f, 0.061002005f, 0.09751112f, 0.06383636f, 0.08110321f, -0.10519664f, 0.06656289f, -0.07691073f,
-  -0.064223364f, -0.04679929f, 0.105914354f, 0.016248185f, -0.005093578f, -0.0658611f, 0.01929084f, -0.015307117f,
-  0.046351574f, -0.019917639f, 0.12760843f, 0.073682435f, -0.11909867f, 0.00993216f, 0.061387215f, -0.11245215f,
-  -0.06973841f, 0.10161475f, -0.03533226f, 0.11356505f, 0.053029522f, 0.07181288f, -0.024114281f, 0.099156946f,
-  -0.010762632f, 0.07786368f, -0.0071937954f, -0.11031562f, -0.048679337f, -0.10827196f, 0.1276961f, 0.1105161f,
-  0.043971978f, 0.09619664f, -0.051378462f, -0.026271489f, -0.078992456f, -0.083541f, 0.0317727f, 0.049791828f,
-  0.05223651f, -0.09873522f, -0.017306061f, 0.013404144f, -0.047027506f, 0.08677665f, 0.033234555f, -0.046216883f,
-  0.059485283f, -0.029831795f, 0.08478602f, 0.022692794f, -0.03257051f, -0.06995963f, 0.11961591f, 0.049686443f,
-  0.07505342f, -0.11923974f, 0.0835877f, -0.1062968f, 0.0063469172f, -0.078330845f, 0.088867515f, -0.0656344f,
-  0.09180543f, -0.00833756f, 0.124542855f, 0.036018044f, 0.038396105f, -0.005936023f, -0.07328862f, -0.042766653f,
-  -0.12639433f, -0.06597065f, -0.042070087f, 0.037372172f, -0.06932614f, 0.10944709f, 0.08458908f, -0.11450308f,
-  -0.10147776f, 0.13019806f, -0.13827775f, 0.11849262f, 0.033246133f, -0.1337948f, -0.097422294f, 0.1363381f,
-  0.002392878f, 0.13947287f, 0.08349967f, 0.013843884f, -0.08282702f, -0.08619075f, -0.051677395f, 0.01999031f,
-  0.032395203f, 0.013130513f, 0.072554484f, -0.006197317f, -0.007048903f, 0.04585528f, -0.023519253f, 0.0763579f,
-  -0.05646929f, 0.01507114f, -0.00623385f, -0.05715773f, -0.10469091f, 0.050851416f, -0.12921889f, -0.110224f,
-  0.0676193f, 0.009902266f, 0.046261728f, 0.01700474f, -0.06837608f, 0.07833838f, 0.024317587f, 0.13546844f,
-  -0.10514817f, -0.10054693f, 0.048749477f, -0.050082885f, -0.056260508f, 0.09225218f, -0.044399373f, 0.017991628f,
-  -0.051703583f, 0.055352256f, -0.12676044f, -0.07200187f, 0.042669173f, -0.012769669f, -0.1399296f, 0.09946432f,
-  -0.10939235f, -0.12066354f, 0.075261414f, 0.02393989f, 0.066107444f, -0.085689746f, 0.13289274f, 0.025131235f,
-  -0.099284194f, 0.05688423f, -0.042875886f, 0.074766755f, -0.073620334f, 0.10887696f, 0.13717839f, -0.088311985f,
-  0.022461992f, -0.087717846f, -0.10996968f, 0.13132876f, 0.0770908f, 0.09217303f, 0.13209444f, 0.11240693f,
-  0.1364644f, -0.08099128f, -0.088234685f, 0.06601776f, -0.05328315f, 0.016928928f, 0.034453914f, -0.040002074f,
-  -0.13903967f, 0.07029256f, 0.082369894f, 0.031152112f, -0.041967683f, -0.08044458f, -0.09945734f, 0.10914167f,
-  0.063675284f, -0.0784861f, 0.024319261f, 0.086594f, 0.013700246f, 0.023665955f, 0.13780181f, 0.14031337f,
-  0.049098253f, -0.13066815f, -0.07711072f, 0.09491069f, -0.0059638782f, 0.10648201f, -0.13186947f, -0.11683458f,
-  0.07146452f, 0.07130936f, -0.12381799f, 0.051032256f, -0.084753856f, 0.009932925f, 0.076552734f, 0.024846068f,
-  -0.0360748f, 0.089758925f, -0.020329364f, -0.086440794f, 0.022331793f, 0.079318285f, -0.100071535f, -0.071091995f,
-  0.11398213f, 0.05965f, -0.07143248f, -0.017875955f, -0.03179754f, 0.0159081f, -0.011884463f, -0.096523866f,
-  0.07691523f, 0.022883387f, -0.044229664f, -0.090710685f, 0.0883634f, 0.011042625f, 0.1549187f, -0.08288172f,
-  0.10205733f, 0.014359576f, -0.11664854f, 0.02324116f, -0.17470081f, -0.05509693f, 0.052926164f, 0.0009133287f,
-  -0.0075547937f, -0.09077871f, -0.094616875f, 0.15845335f, 0.16529691f, -0.015749073f, -0.11596404f, 0.15601344f,
-  0.13562481f, 0.14603662f, -0.12316198f, 0.13530007f, -0.02636949f, -0.08846228f, 0.044286497f, -0.17297877f,
-  -0.018351065f, 0.13227005f, -0.07956612f, 0.06526836f, 0.012463214f, -0.14168483f, 0.09072429f, -0.15815121f,
-  0.11487561f, 0.17239088f, 0.1656992f, 0.061003692f, 0.08085659f, 0.16002196f, -0.034392893f, 0.05852674f,
-  0.11793082f, 0.08737614f, 0.11075977f, -0.098883145f, 0.1431612f, 0.15933529f, -0.08689568f, -0.061184753f,
-  0.12470894f, 0.16422278f, 0.018607456f, -0.062308677f, 0.09147095f, 0.01958141f, -0.051456716f, 0.028039806f,
-  0.15136026f, 0.12602766f, -0.16225633f, 0.00866345f, 0.053581916f, -0.09596732f, -0.125079f, 0.009365707f,
-  -0.04885889f, 0.1428302f, 0.15297978f, -0.09800022f, -0.086178556f, 0.16777208f, 0.16463092f, -0.08896182f,
-  0.07430622f, 0.085101575f, -0.0712639f, 0.17222323f, 0.11736068f, -0.13726369f, 0.12913732f, -0.14760348f,
-  -0.021445615f, -0.16688877f, 0.12873033f, 0.03357678f, 0.06575323f, -0.030416397f, 0.108162925f, 0.08526404f,
-  0.15907817f, -0.13290502f, -0.16966464f, -0.09040817f, 0.08177834f, 0.03841358f, -0.033260975f, 0.010379479f,
-  -0.13622807f, -0.06399559f, -0.016073024f, 0.03391812f, -0.053459853f, 0.16193189f, -0.14393796f, 0.116776764f,
-  0.13687234f, 0.17345718f, 0.11643984f, 0.08215889f, 0.012255911f, -0.15173931f, 0.04565906f, 0.0074341684f,
-  -0.10715135f, 0.08628444f, 0.002798903f, 0.061238278f, -0.08093564f, 0.12120727f, 0.04061548f, -0.12290907f,
-  -0.08947951f, -0.10379013f, -0.058129527f, 0.051124085f, -0.0071439776f, 0.050774015f, 0.012591127f, 0.099828504f,
-  0.038461603f, -0.008409559f, 0.15238746f, 0.1529723f, 0.16334309f, 0.16922745f, 0.058095433f, 0.14585385f,
-  0.06856648f, 0.08440691f, -0.01734601f, -0.06991921f, 0.08111916f, 0.055278566f, 0.052962746f, -0.11928636f,
-  0.07563478f, 0.060828995f, -0.14501154f, -0.11378771f, -0.050973147f, -0.04778905f, -0.08144739f, -0.06173435f,
-  -0.08071777f, 0.045417152f, -0.12583186f, 0.102087505f, 0.09178772f, 0.030842785f, 0.0692396f, -0.1178331f,
-  -0.023683785f, -0.016782708f, 0.052916f, -0.100131184f, -0.014830185f, 0.05074245f, 0.040883757f, 0.08908388f,
-  0.05372668f, 0.11629772f, -0.12605713f, -0.08232278f, -0.1444186f, 0.01436509f, -0.06916467f, -0.006822061f,
-  0.108661465f, 0.13436861f, 0.13020635f, -0.14265507f, 0.059925277f, -0.030763846f, -0.040413283f, -0.14978652f,
-  0.105684236f, 0.15863767f, 0.1007639f, -0.028417869f, 0.045793027f, 0.024732456f, -0.10579105f, 0.13572489f,
-  0.115129925f, 0.015549634f, -0.049724452f, -0.15928717f, -0.12801169f, 0.12763236f, 0.09533644f, 0.12990935f,
-  0.007808176f, 0.14918208f, -0.08839812f, -0.15452331f, 0.011370412f, -0.10193416f, 0.11064314f, -0.078741826f,
-  0.14579353f, -0.078730516f, -0.03343907f, -0.06131074f, -0.03325223f, 0.0937322f, -0.10813301f, 0.044204336f,
-  -0.021999238f, -0.152803f, 0.045521837f, -0.100227356f, -0.024529295f, 0.04493889f, -0.028425032f, -0.10323472f,
-  -0.07403711f, 0.1338715f, -0.13618201f, -0.061869595f, 0.11266901f, -0.10802261f, -0.01076863f, 0.14187965f,
-  -0.047231182f, -0.04998411f, 0.075182095f, -0.06498112f, 0.05355003f, -0.12264049f, 0.15141506f, -0.1546438f,
-  0.13797365f, 0.08451825f, 0.15074818f, -0.05497861f, -0.016610658f, -0.053728502f, -0.15566787f, 0.09679626f,
-  0.032640528f, -0.10240525f, -0.044905256f, 0.00039850877f, -0.08640674f, 0.0026846465f, 0.15333284f, -0.001999879f,
-  -0.11231356f, -0.024419136f, -0.09636031f, 0.035005853f, -0.14267887f, 0.06660522f, 0.011559643f, -0.14596152f,
-  0.08776935f, -0.04148339f, 0.041543975f, 2.7573135e-05f, 0.041962624f, -0.105303854f, 0.13100375f, 0.07425434f,
-  -0.019867918f, 0.15413743f, 0.03503289f, 0.14768572f, 0.051017143f, 0.10216892f, 0.07952637f, -0.1365156f,
-  -0.1140489f, 0.1634672f, 0.034261223f, -0.10641444f, -0.08500624f, 0.14163008f, -0.13091758f, 0.05691645f,
-  0.08295477f, -0.07142876f, 0.065756865f, -0.12031915f, 0.13871793f, 0.102888666f, 0.054208126f, -0.1397299f,
-  -0.12635963f, -0.14957605f, 0.14210759f, -0.08276125f, -0.12951285f, -0.14209671f, 0.14340053f, -0.14637226f,
-  0.051678225f, 0.13347952f, -0.12641472f, -0.09506781f, 0.09891501f, 0.15350571f, -0.03288851f, -0.10244348f,
-  0.090502344f, -0.076041535f, 0.12251628f, -0.120258585f, 0.10423138f, -0.11997404f, -0.16009353f, -0.14284675f,
-  0.020502113f, -0.13264105f, 0.13909487f, 0.11050276f, 0.11692466f, -0.06832599f, -0.08745816f, 0.12970147f,
-  -0.12482373f, -0.15277193f, -0.028958747f, -0.046628073f, -0.11246304f, 0.15581682f, -0.13486452f, 0.10610015f,
-  0.021758884f, -0.1348685f, -0.09954537f, -0.015244362f, -0.050307386f, -0.0093862675f, -0.048984334f, -0.023152562f,
-  0.07646834f, -0.14999886f, 0.09262505f, 0.1326861f, -0.13305528f, -0.0058715004f, 0.00035521082f, 0.04401215f,
-  -0.049444523f, -0.14643542f, 0.04594135f, -0.041749567f, -0.01674105f, 0.0951531f, 0.11728489f, 0.15893568f,
-  -0.0008939227f, -0.050136186f, -0.14014009f, 0.008056131f, 0.08153899f, -0.06718581f, -0.021752072f, 0.09924286f,
-  -0.09320589f, -0.15378107f, 0.05806029f, -0.15365916f, 0.003866749f, 0.0014922005f, 0.0963872f, 0.072422616f,
-  0.023757217f, -0.11547422f, -0.16468966f, 0.00397033f, 0.019307014f, 0.05204822f, -0.024729643f, 0.0549102f,
-  -0.14610173f, -0.09728039f, 0.14922543f, -0.11811773f, -0.07815759f, 0.009854487f, 0.048463453f, 0.02614155f,
-  0.11121373f, -0.030927142f, -0.08363956f, -0.10561356f, -0.108202636f, -0.012606117f, 0.03291701f, 0.114916936f,
-  -0.06877323f, -0.020699136f, -0.037810948f, 0.1477553f, -0.13494897f, -0.09113764f, 0.15171623f, 0.004855808f,
-  -0.06565842f, 0.16443002f, 0.016400347f, -0.12380162f, -0.05436409f, -0.008158413f, 0.045422837f, 0.14079858f,
-  -0.090062805f, -0.098499686f, 0.10836415f, -0.014707914f, -0.11288784f, 0.075301f, -0.05912167f, -0.013917808f,
-  -0.023222754f, -0.010828019f, 0.1510166f, -0.1852166f, -0.016579147f, 0.15823358f, 0.0027513192f, 0.03181f,
-  -0.02376397f, 0.0217924f, 0.055025447f, 0.0022239797f, 0.12498463f, 0.06116138f, 0.1288953f, 0.09804107f,
-  0.14489444f, 0.024931623f, 0.106747515f, 0.14492933f, -0.03164606f, 0.08297472f, -0.047555517f, -0.004653216f,
-  0.13699235f, -0.02671892f, -0.057924755f, -0.1656894f, 0.11627486f, -0.10592636f, 0.0640533f, 0.015373339f,
-  -0.04239844f, -0.013970204f, 0.08485869f, -0.1184377f, -0.04711665f, 0.18625659f, -0.0156141445f, -0.1497164f,
-  -0.12839736f, 0.098463714f, -0.15090026f, 0.16906007f, -0.16566809f, -0.0006461048f, 0.04222305f, -0.032715086f,
-  -0.1067137f, 0.009277497f, 0.030582562f, -0.09290888f, 0.03512871f, -0.17687467f, -0.18493295f, -0.17675948f,
-  0.112663895f, 0.0625512f, -0.025658472f, 0.14921263f, -0.13516305f, 0.08421989f, -0.030565722f, -0.028797828f,
-  -0.048459847f, 0.039858032f, -0.18237542f, -0.00082532223f, 0.07450809f, 0.05826154f, -0.07224994f, -0.15607844f,
-  -0.084228374f, -0.05870956f, 0.047055192f, -0.17122097f, 0.0732393f, -0.058102034f, 0.05776445f, 0.028805712f,
-  -0.18102913f, 0.16797113f, 0.06343305f, 0.023653647f, 0.10101453f, 0.034552764f, 0.0023945996f, -0.09241246f,
-  0.15928906f, -0.08905166f, 0.050546482f, 0.16570728f, 0.16943508f, 0.028083364f, -0.09717471f, -0.12948297f,
-  0.045065653f, -0.12474728f, -0.019483022f, 0.032337762f, -0.17930147f, 0.08978734f, 0.022961568f, -0.045826934f,
-  -0.044567045f, 0.18516363f, 0.012748559f, 0.06653646f, 0.15080039f, -0.042277735f, -0.01943482f, 0.053928714f,
-  0.070548914f, 0.0747421f, 0.042465035f, -0.18492924f, -0.022724928f, -0.14324674f, 0.08426081f, -0.06315828f,
-  -0.14943302f, -0.045223374f, -0.10346636f, -0.09025307f, 0.05577751f, -0.0223928f, 0.119513154f, 0.14360389f,
-  0.1315205f, -0.17733182f, -0.13123271f, 0.08724257f, -0.028026054f, -0.012606494f, -0.16857207f, -0.12965734f,
-  -0.10821437f, 0.12229878f, 0.18347108f, 0.15352875f, 0.10972775f, -0.10951892f, -0.1787594f, -0.0237864f,
-  -0.08126532f, 0.1509174f, -0.02922737f, 0.082637034f, 0.12549092f, -0.14565606f, -0.02382088f, 0.12804887f,
-  0.11339359f, 0.07145099f, 0.07776183f, -0.1473f, -0.020873938f, 0.047812298f, 0.0778951f, -0.005455977f,
-  0.12863156f, -0.04832867f, 0.07728014f, 0.07046124f, 0.0050818142f, -0.044236857f, 0.13379698f, -0.08508985f,
-  0.055527855f, 0.1694111f, -0.11037637f, -0.15008439f, 0.058729604f, 0.043332167f, -0.12829024f, -0.0652808f,
-  -0.097787656f, -0.062579475f, -0.070368685f, 0.023613557f, -0.1261548f, -0.17006055f, 0.09478093f, 0.069041f,
-  0.08173711f, 0.09978305f, -0.0010120575f, 0.026975857f, -0.010265808f, 0.042440284f, -0.027377674f, -0.068445176f,
-  0.1589749f, -0.16616584f, -0.1693266f, -0.16504335f, 0.009030642f, -0.01992683f, -0.1654874f, -0.11211176f,
-  -0.09765809f, -0.15748574f, 0.12219645f, 0.087621085f, -0.08349018f, -0.034983803f, -0.08333502f, 0.15014967f,
-  -0.024016213f, 0.020433746f, -0.16171664f, -0.11001232f, 0.012523735f, -0.07622303f, -0.13580072f, 0.11554389f,
-  -0.08464232f, 0.015054501f, 0.1161209f, 0.16042584f, -0.057969615f, 0.14657931f, -0.042656466f, 0.09579662f,
-  -0.14804822f, -0.029405568f, -0.009069059f, 0.036408927f, 0.15941666f, -0.022461904f, -0.15454465f, -0.15576456f,
-  0.0060026795f, -0.082761586f, 0.090554625f, -0.023228368f, -0.0064283917f, -0.15408845f, 0.0867243f, -0.14077428f,
-  -0.16457748f, 0.15010679f, -0.050495f, -0.06460375f, 0.08750171f, -0.16601457f, 0.14193727f, -0.038077302f,
-  -0.008889984f, -0.03411559f, 0.13751845f, 0.16379793f, -0.16154478f, 0.08416394f, -0.08644233f, 0.010631005f,
-  -0.09257666f, 0.114126116f, -0.12651402f, -0.095217f, -0.098764405f, -0.042883273f, 0.0087403795f, 0.14214589f,
-  -0.16140194f, -0.0002413269f, 0.15446821f, -0.1048131f, 0.11903042f, -0.14021765f, 0.11704877f, 0.10844294f,
-  -0.15903996f, 0.15350856f, -0.021954292f, 0.13129492f, -0.0761552f, -0.11592785f, 0.08609837f, -0.10443497f,
-  0.1652985f, 0.043523356f, -0.13482262f, -0.06654666f, 0.037023682f, -0.09506096f, 0.019786885f, 0.03459579f,
-  0.08586395f, -0.1326007f, -0.110704035f, 0.044280615f, 0.035834957f, 0.08172696f, -0.100845836f, 0.06916606f,
-  -0.12100014f, 0.0018386273f, -0.0508396f, -0.13013572f, 0.117344856f, -0.020038217f, 0.04158737f, 0.13829589f,
-  -0.12443542f, 0.11618159f, 0.011092098f, 0.037755903f, 0.12351231f, -0.009420359f, -0.056987867f, -0.035657197f,
-  0.09795258f, 0.0691686f, 0.021083048f, -0.0614946f, -0.03052023f, 0.046102807f, 0.09432304f, -0.07408392f,
-  0.0061681685f, -0.048748843f, -0.013231678f, 0.031682268f, 0.049091037f, -0.031112617f, 0.041245952f, 0.109184004f,
-  0.13411732f, -0.026629416f, -0.12851451f, 0.11128573f, 0.01565775f, -0.08971897f, 0.014615559f, -0.07845867f,
-  0.09355921f, -0.012990035f, 0.016568033f, -0.03923005f, -0.060606625f, 0.08490398f, 0.043419965f, 0.12071078f,
-  -0.08641255f, -0.09356781f, 0.052730814f, 0.037045263f, -0.13655941f, -0.07203784f, -0.0062356964f, 0.08349786f,
-  -0.04991579f, 0.057744894f, -0.1223917f, 0.08887993f, -0.106927395f, -0.080101915f, 0.059759095f, -0.0933949f,
-  0.10061778f, 0.123413906f, 0.073559634f, -0.13440527f, -0.10434347f, -0.032102663f, -0.060733054f, 0.13356702f,
-  0.0899559f, 0.083725f, 0.06776579f, 0.018609025f, -0.018398156f, 0.060456306f, 0.042838432f, 0.11916218f,
-  -0.09695054f, 0.06612483f, 0.03542996f, -0.12545872f, -0.12723798f, 0.09581366f, -0.10188012f, -0.037830774f,
-  0.09581564f, 0.07362193f, 0.12858918f, -0.06502222f, -0.08684089f, 0.08078908f, 0.022689883f, 0.0321612f,
-  0.05726741f, 0.037473843f, -0.12767097f, 0.1308868f, 0.058401935f, -0.024775075f, 0.04297584f, -0.08613402f,
-  -0.087637305f, 0.080485195f, 0.031084988f, -0.12778491f, -0.07440783f, 0.03100084f, 0.08424663f, -0.048403893f,
-  -0.04414403f, 0.07540636f, -0.08001746f, -0.09262333f, -0.12528215f, -0.031040184f, 0.012770697f, -0.052415006f,
-  0.114326425f, -0.043448385f, -0.013980381f, 0.08037035f, 0.05911121f, -0.08376064f, 0.084156f, -0.070318975f,
-  -0.085316874f, 0.024270197f, 0.029342292f, -0.05846501f, 0.119022414f, 0.061341964f, 0.083471306f, -0.13249364f,
-  -0.026768927f, -0.14467405f, 0.10460839f, 0.11981454f, 0.18222003f, -0.02853363f, -0.15785758f, -0.0032230925f,
-  -0.057684608f, 0.0265696f, 0.030001698f, 0.05112998f, -0.0998746f, -0.13336363f, 0.17663097f, 0.18305494f,
-  -0.0833089f, 0.09478518f, 0.1606382f, 0.07208739f, 0.09042709f, -0.1670314f, 0.0599891f, -0.16479868f,
-  -0.061292585f, -0.18094306f, 0.071898945f, 0.18558507f, 0.01721872f, -0.12155528f, 0.17972623f, 0.16616854f,
-  -0.10346108f, 0.04738634f, -0.14063387f, -0.08669567f, -0.057939727f, 0.12701046f, -0.010726076f, 0.18302476f,
-  0.08378483f, 0.12225132f, 0.098024584f, -0.10342182f, -0.17712525f, -0.1814487f, -0.12866598f, -0.08480215f,
-  -0.037884604f, 0.18289246f, 0.19346765f, 0.024782833f, 0.10704022f, -0.010793997f, 0.11949124f, -0.15483606f,
-  0.023977365f, -0.17553858f, -0.0657412f, 0.043578412f, -0.003938714f, -0.061005373f, -0.023932433f, 0.07826732f,
-  -0.17277525f, -0.06483318f, -0.09851741f, -0.1454505f, -0.18031596f, -0.014407082f, 0.16553642f, -0.09290078f,
-  -0.011949882f, 0.0924858f, 0.18941623f, 0.089440174f, 0.04818377f, -0.14731888f, 0.1359779f, 0.12932067f,
-  -0.16512774f, -0.017549617f, -0.06320267f, 0.12124049f, -0.16814391f, -0.030317117f, 0.02539253f, 0.04520773f,
-  0.16146943f, -0.15894811f, -0.118441515f, -0.18039046f, -0.018577121f, 0.16293208f, -0.03410414f, 0.06820391f,
-  -0.04249629f, 0.11664146f, 0.08286337f, 0.09515274f, -0.07973173f, -0.15487422f, -0.15027711f, 0.016395047f,
-  0.030422349f, 0.016335052f, 0.017480263f, 0.019769853f, -0.1580473f, 0.100546055f, 0.11850673f, -0.17249027f,
-  -0.07835631f, -0.12504503f, -0.14839819f, -0.17387992f, 0.17382096f, -0.143507f, 0.15265714f, 0.0652121f,
-  0.06269913f, -0.11608753f, -0.15423948f, -0.09388273f, -0.1853349f, -0.13407971f, -0.14705078f, 0.15150537f,
-  -0.0045711207f, -0.1003903f, -0.15170498f, -0.14698404f, -0.014761566f, 0.16258368f, -0.10001934f, 0.19360548f,
-  0.09123771f, -0.0771431f, 0.11714163f, -0.15582581f, 0.18871728f, -0.14559796f, -0.13735415f, 0.0012862522f,
-  -0.11909767f, 0.0590511f, -0.0791289f, -0.037437867f, -0.10519348f, 0.02242533f, 0.023513049f, 0.120919034f,
-  0.020033902f, -0.0523136f, -0.035400037f, -0.114703596f, -0.08650603f, 0.07616465f, 0.084999494f, -0.036517315f,
-  0.034577075f, -0.05752825f, 0.023235077f, 0.10364383f, -0.07553964f, -0.021559965f, 0.07438314f, 0.015247875f,
-  0.009009928f, 0.0051228288f, 0.017411146f, 0.06847504f, -0.1048682f, 0.08140082f, -0.116089225f, 0.0070919176f,
-  0.04813715f, 0.09923195f, -0.021613553f, 0.070824124f, -0.04493907f, -0.12295335f, 0.0014751613f, 0.091643155f,
-  -0.032302912f, -0.12157541f, -0.013474569f, -0.077483326f, 0.0018370842f, -0.04235888f, 0.08479083f, -0.02510351f,
-  0.08564237f, -0.09409988f, 0.048789393f, 0.02853121f, -0.0755234f, -0.049312215f, -0.016335567f, -0.011842987f,
-  0.09774824f, 0.11683189f, -0.04389104f, 0.05184359f, 0.084254384f, -0.046486396f, 0.10851567f, -0.06642138f,
-  -0.049295407f, -0.010665192f, 0.077993296f, -0.10997551f, -0.11672746f, 0.09999531f, 0.024200443f, 0.10736223f,
-  -0.04928924f, -0.079393245f, 0.07918189f, -0.032341305f, -0.09708789f, 0.02147384f, 0.06823353f, -0.081435144f,
-  0.05119753f, -0.0654843f, 0.08466455f, 0.015982145f, 0.043747608f, 0.12196258f, -0.10731456f, -0.11582994f,
-  0.117948085f, 0.122112505f, -0.07362793f, -0.08300599f, -0.0085636f, -0.06576149f, 0.041230444f, 0.02573537f,
-  0.039641585f, -0.00914462f, 0.017495492f, -0.074446395f, 0.09805801f, 0.08603356f, 0.01729052f, 0.115972824f,
-  0.010541292f, -0.07003157f, 0.11522292f, 0.11089202f, -0.072263815f, -0.07809233f, 0.036936425f, -0.114387974f,
-  -0.027988864f, 0.076907456f, -0.0005811379f, -0.07299283f, 0.051746115f, 0.10306371f, 0.12099485f, 0.006225467f,
-  0.022644442f, 0.0147432005f, -0.040490113f, 0.07490209f, -0.059739534f, -0.055041716f, -0.075332604f, -0.014924726f,
-  0.08585418f, -0.013924891f, -0.013044258f, -0.0349841f, -0.08715617f, -0.029726213f, 0.02766946f, -0.013077968f,
-  0.10398809f, 0.085850775f, -0.043375026f, -0.052318417f, 0.06594443f, 0.10109994f, 0.038941085f, -0.065047584f,
-  -0.045299467f, -0.10258611f, 0.052249193f, 0.1181936f, -0.07203781f, -0.13038142f, -0.023214588f, 0.105305f,
-  0.07797609f, 0.119440384f, 0.013429912f, 0.04939919f, 0.021003004f, -0.1458636f, -0.052571256f, 0.06542194f,
-  0.088020556f, 0.118074626f, 0.025507068f, -0.12642075f, -0.04655896f, 0.14025642f, 0.0967444f, 0.11526828f,
-  -0.06085804f, 0.06569424f, -0.0044855652f, 0.09244441f, -0.06811698f, 0.074967965f, 0.10615462f, 0.0012053614f,
-  0.028165035f, 0.05914583f, 0.056269057f, 0.06568998f, 0.1493533f, 0.14585404f, -0.124877356f, 0.054372653f,
-  0.0008249625f, -0.13721524f, 0.14960022f, 0.0070082117f, 0.080330096f, 0.084171265f, -0.020691395f, 0.07270262f,
-  -0.09880526f, 0.15224178f, 0.07935783f, -0.113113046f, -0.14038397f, -0.10889468f, -0.064121224f, -0.09783802f,
-  0.111802116f, 0.089176156f, -0.08573932f, 0.0011540699f, 0.08435458f, 0.0056592263f, 0.0022798448f, 0.12778726f,
-  -0.065317504f, 0.1479696f, -0.11840655f, 0.09381843f, -0.12064343f, -0.0060960515f, -0.087304726f, -0.09738785f,
-  -0.024359025f, -0.11085463f, -0.08787166f, 0.016103685f, -0.0805253f, 0.10079335f, 0.12743254f, -0.07994172f,
-  0.0025681483f, -0.021622272f, -0.13852353f, -0.08658621f, -0.12210554f, -0.06678522f, 0.0351451f, 0.06320473f,
-  -0.13595831f, -0.11956009f, -0.11077971f, 0.027083943f, 0.083714716f, 0.037622407f, 0.13471633f, -0.13469641f,
-  0.06338233f, 0.07818916f, -0.08570107f, -0.03820109f, 0.07127302f, -0.0158286f, 0.013880082f, 0.10735692f,
-  -0.109426714f, -0.019828143f, -0.1459004f, -0.1415373f, 0.005810352f, -0.025322769f, 0.1055352f, -0.11069036f,
-  -0.1107713f, 0.013237527f, 0.071654476f, -0.058722083f, 0.08752055f, 0.14008392f, 0.0034982064f, 0.13284191f,
-  0.056160174f, 0.11928375f, -0.022897134f, 0.06881884f, -0.13354027f, 0.057176463f, -0.08311982f, -0.10756915f,
-  -0.04426947f, 0.09815226f, -0.0019529586f, -0.09239416f, -0.080210015f, -0.08780876f, -0.061449602f, 0.05968562f,
-  -0.11313291f, 0.06051151f, 0.14034382f, 0.0753669f, -0.15175381f, -0.0022034626f, -0.12613358f, -0.06965299f,
-  -0.04787748f, -0.15930706f, 0.08135103f, -0.08430553f, -0.0909056f, 0.037425566f, -0.053830244f, 0.07205465f,
-  -0.11384085f, -0.023143409f, 0.07839928f, 0.07623097f, 0.030180966f, 0.021980193f, -0.07053337f, 0.06868774f,
-  -0.12980272f, -0.07796633f, 0.17270702f, -0.06034472f, -0.09965053f, -0.1197946f, 0.057977192f, -0.16966954f,
-  -0.13470225f, -0.14469431f, 0.13279213f, -0.09631594f, 0.026605645f, -0.04808965f, -0.009669043f, -0.12719662f,
-  -0.113566466f, 0.10106566f, -0.00036385882f, 0.049550448f, -0.027307589f, -0.109017074f, -0.092687465f, 0.046003953f,
-  -0.0043453593f, 0.0491077f, 0.057237882f, 0.058772877f, 0.15021434f, -0.13709041f, -0.05934028f, 0.11347044f,
-  -0.031676404f, 0.14295958f, -0.14228348f, 0.08608038f, -0.01898485f, 0.0024545768f, 0.0054326006f, 0.004130122f,
-  -0.11286233f, 0.053968735f, 0.14517799f, 0.053152554f, -0.028125145f, -0.10378213f, -0.17006718f, 0.028714778f,
-  0.15028004f, -0.14856975f, 0.09660888f, -0.036243312f, 0.049415175f, -0.005419831f, 0.009605624f, -0.14883834f,
-  0.16725063f, 0.103385225f, -0.007391588f, -0.0934167f, -0.058888726f, -0.053569507f, 0.13123855f, 0.102506004f,
-  -0.08063353f, 0.023879131f, -0.17124285f, 0.13029201f, 0.12905055f, -0.14500748f, 0.14133388f, -0.122354664f,
-  0.14664194f, 0.03761391f, -0.050765686f, 0.07343745f, 0.1597667f, 0.17340006f, 0.08100037f, -0.0061577857f,
-  0.1387345f, 0.0048061167f, -0.13729946f, 0.10424928f, -0.14425005f, -0.16025573f, 0.17513666f, -0.08593578f,
-  0.12030103f, 0.12789606f, -0.044064905f, -0.020178067f, 0.1357126f, -0.012185665f, 0.16377883f, -0.11944044f,
-  0.11562712f, -0.043814875f, 0.11982345f, -0.05126705f, -0.12912355f, 0.1343059f, -0.0079856f, 0.15234892f,
-  0.104913004f, -0.052948344f, -0.05757341f, -0.15647176f, -0.09739945f, 0.13439792f, 0.084086135f, -0.04387649f,
-  0.076211296f, 0.035660677f, -0.07101211f, 0.060514394f, -0.026493445f, -0.13700674f, -0.023787597f, 0.16172151f,
-  -0.06706381f, -0.0043874453f, -0.07162479f, 0.00769353f, 0.03963818f, -0.1407931f, 0.031528577f, -0.065805845f,
-  -0.047398932f, -0.1621748f, 0.083743885f, -0.010855402f, -0.09097441f, 0.16054691f, -0.099992305f, -0.16237631f,
-  0.08942202f, -0.11215379f, -0.18407182f, -0.19147031f, -0.11596026f, 0.15272892f, 0.0028655992f, 0.0773174f,
-  -0.12249023f, -0.18543693f, -0.018196728f, -0.10189073f, -0.19195242f, -0.16806622f, 0.103673816f, 0.1370122f,
-  0.0013461126f, 0.04083627f, -0.092181884f, 0.08097338f, 0.030343723f, 0.1741886f, -0.08383334f, 0.014258573f,
-  -0.14888787f, 0.00035167122f, -0.13231802f, -0.15862434f, -0.040528785f, -0.16500603f, -0.18579456f, -0.0909752f,
-  0.043165457f, -0.107604764f, 0.16961713f, 0.19204594f, 0.018078677f, 0.07504956f, 0.11103904f, 0.034781873f,
-  -0.15410057f, 0.017998185f, 0.0985988f, 0.10236688f, -0.020081034f, 0.07176947f, -0.046059202f, 0.08637507f,
-  -0.11887758f, -0.06775165f, 0.09381593f, -0.14452846f, -0.10990244f, 0.10098102f, -0.09355236f, -0.026710581f,
-  -0.0024850634f, 0.019972231f, -0.08680848f, 0.18781795f, -0.14587924f, 0.19206361f, 0.14456674f, -0.049006544f,
-  0.049772073f, -0.16179477f, -0.122775204f, -0.14338925f, -0.019516954f, 0.13944305f, -0.12042016f, 0.1550906f,
-  -0.1536585f, 0.05512507f, -0.13463713f, 0.05887968f, -0.011562904f, 0.1763776f, 0.111995645f, 0.1295893f,
-  -0.13764484f, -0.07367012f, -0.034757607f, -0.15392444f, -0.105992146f, -0.14585066f, 0.031250555f, 0.08063733f,
-  0.121408194f, 0.039450757f, -0.07542545f, 0.10868404f, 0.0541802f, 0.11500636f, -0.18227854f, 0.10891425f,
-  -0.15716277f, 0.1780881f, -0.079798006f, -0.18062744f, -0.078139976f, -0.15264516f, 0.11834701f, 0.018522654f,
-  0.057244387f, 0.10366372f, 0.000714551f, -0.15519382f, 0.04346767f, -0.17562282f, -0.16459736f, -0.16357963f,
-  -0.10278887f, 0.11683289f, -0.05460005f, 0.15474811f, -0.081066936f, 0.013811155f, -0.19242139f, 0.11223778f,
-  -0.12249168f, -0.08995268f, 0.016721958f, -0.026615597f, 0.16208093f, 0.041520316f, -0.118761644f, -0.013639329f,
-  0.078565024f, 0.14096333f, -0.17316298f, 0.026285442f, -0.15232621f, 0.112516716f, -0.105557136f, 0.120663956f,
-  -0.042489152f, 0.03655155f, 0.00040345103f, -0.17719863f, 0.09500491f, 0.07584921f, 0.055674925f, -0.032569923f,
-  -0.15904951f, 0.04444144f, 0.14236706f, 0.17998713f, -0.1242551f, -0.0692221f, -0.08555231f, 0.0775453f,
-  -0.06825589f, -0.040273417f, 0.14170395f, -0.025254304f, -0.014859491f, -0.07170065f, -0.16189113f, 0.15702794f,
-  0.13183828f, -0.0025998787f, -0.12758367f, -0.073250614f, -0.12969895f, 0.048611425f, 0.18173018f, -0.12516388f,
-  0.024524124f, 0.017592007f, -0.046706617f, 0.088652276f, 0.09333666f, -0.100456126f, 0.12891121f, -0.1264904f,
-  0.06527738f, 0.10942935f, -0.08149057f, -0.00967819f, -0.064470395f, -0.010042707f, 0.006671586f, 0.05524074f,
-  -0.016315171f, 0.013899342f, -0.17055394f, 0.068633735f, 0.083502635f, 0.07943614f, -0.055639356f, 0.12986696f,
-  -0.0024471593f, -0.12605761f, 0.045554418f, -0.14721985f, -0.068761736f, 0.12924042f, 0.036526173f, 0.026065886f,
-  -0.13002606f, 0.082093865f, 0.13171518f, 0.08654782f, 0.11096927f, -0.022780562f, 0.12942533f, -0.030537661f,
-  -0.095689476f, -0.037201382f, 0.016596882f, -0.054130748f, -0.033905443f, -0.030109515f, 0.04843447f, 0.059746984f,
-  0.062425233f, 0.032655343f, 0.16890988f, 0.033232894f, 0.037263274f, -0.15487128f, 0.12861271f, 0.16746685f,
-  0.048114445f, -0.047375936f, 0.017931283f, 0.06519699f, -0.057032418f, -0.121392384f, -0.06420821f, 0.000510559f,
-  -0.11019379f, 0.09756072f, 0.15490918f, 0.1710139f, -0.13672972f, -0.11954272f, 0.08634129f, -0.11941501f,
-  -0.12221352f, 0.18123946f, 0.04629462f, -0.14726724f, -0.07475128f, -0.0987436f, 0.13461673f, 0.013196142f,
-  0.111572064f, -0.13157344f, -0.04190308f, 0.030731883f, -0.08338988f, 0.023833755f, 0.12765466f, 0.11945346f,
-  0.05590006f, -0.009326963f, 0.158886f, -0.0798509f, 0.13374911f, -0.050260402f, 0.15181614f, 0.14851473f,
-  0.07297635f, -0.17483957f, 0.07554138f, 0.12402131f, 0.04346119f, 0.16853666f, 0.116202995f, -0.06741267f,
-  0.06633282f, 0.070149384f, -0.16378924f, 0.15949482f, -0.019452546f, -0.0144750895f, -0.07609408f, -0.12288502f,
-  0.10170651f, 0.12637138f, -0.17637905f, 0.09103737f, -0.12357823f, -0.0028527696f, 0.1080981f, 0.05898875f,
-  -0.11576283f, 0.14494391f, -0.17285052f, -0.17266776f, -0.11148631f, 0.11520864f, -0.12223916f, 0.09642125f,
-  0.08862213f, -0.17428985f, -0.14443138f, -0.16474536f, -0.13311724f, -0.14124963f, 0.17596257f, -0.13322952f,
-  -0.05100072f, 0.08375157f, -0.18392725f, 0.054377627f, -0.1633958f, 0.038555253f, 0.12669624f, 0.17953843f,
-  0.1737975f, -0.18141122f, 0.0661736f, 0.17406829f, 0.022382047f, -0.0939257f, -0.061205573f, 0.04135489f,
-  0.014060894f, 0.12796377f, 0.16467044f, 0.06193098f, -0.15452462f, -0.0059109856f, 0.053773753f, -0.04055627f,
-  -0.10314577f, -0.0032712105f, -0.070843905f, 0.14985198f, -0.006897623f, -0.011920297f, -0.04403134f, 0.04151897f,
-  -0.14278589f, 0.08600957f, -0.070367396f, 0.095530994f, 0.17251794f, -0.18485835f, -0.15160139f, 0.013560243f,
-  0.04999355f, -0.090887815f, -0.15078111f, 0.009343466f, -0.080491275f, 0.08297325f, 0.11628746f, -0.061921712f,
-  0.13510944f, 0.042107545f, 0.058404144f, 0.03481272f, 0.18899028f, 0.056328826f, -0.08250479f, 0.114411876f,
-  -0.1678117f, 0.035069004f, -0.0039906586f, 0.0031998572f, 0.15592982f, -0.045288138f, -0.16278437f, -0.13588947f,
-  -0.109361865f, -0.121176995f, -0.15843016f, 0.10336452f, -0.14834554f, 0.0982326f, -0.02124459f, -0.033447962f,
-  -0.16507293f, -0.049912453f, 0.16888094f, -0.13741055f, 0.18891007f, -0.15440741f, 0.16508128f, 0.102310054f,
-  -0.07733211f, 0.0413774f, -0.07975587f, 0.13727991f, 0.04537259f, 0.18603113f, 0.11385984f, -0.16370505f,
-  0.04245581f, 0.040357508f, 0.083936684f, 0.17482898f, 0.12669484f, 0.14854221f, 0.062104404f, 0.17702213f,
-  0.085589744f, 0.045773193f, 0.17009784f, 0.090255976f, -0.12826045f, -0.15585491f, -0.010997261f, -0.091098316f,
-  0.010181664f, 0.03495427f, 0.09754268f, -0.011830018f, 0.019676449f, -0.031388804f, 0.17192718f, 0.019222083f,
-  0.067071274f, 0.15795046f, 0.028009636f, 0.09416483f, -0.021390263f, -0.15370587f, -0.0934291f, -0.07880432f,
-  -0.13768595f, 0.06651296f, 0.0547798f, -0.03942771f, 0.07618791f, 0.15875046f, 0.032955263f, 0.164034f,
-  0.022498466f, 0.02265344f, -0.016816193f, -0.045694705f, -0.13260716f, 0.08449443f, -0.15329693f, 0.077330604f,
-  0.039744284f, 0.044834357f, -0.017480254f, -0.15094157f, -0.06926998f, -0.046895873f, -0.16457999f, 0.024890803f,
-  0.10385243f, -0.10108091f, 0.008056939f, -0.1323694f, -0.03730446f, -0.013999696f, -0.14343609f, 0.06954658f,
-  0.101898864f, -0.13141507f, 0.1414126f, 0.062047724f, 0.030494954f, 0.07923701f, 0.08890416f, -0.027336026f,
-  0.012489718f, 0.0064879386f, 0.14882354f, 0.15755853f, -0.027786251f, -0.03014763f, -0.11663118f, -0.1530775f,
-  0.13088503f, -0.11805513f, 0.05717232f, 0.15396465f, 0.069150686f, 0.03525293f, -0.11478709f, 0.10106481f,
-  -0.023002395f, -0.041695926f, -0.015485197f, -0.13208778f, 0.01434097f, 0.12947296f, 0.007787507f, -0.1638845f,
-  -0.03225608f, 0.020115873f, -0.13631149f, 0.09177028f, -0.1498865f, 0.14735605f, 0.13138194f, 0.057449616f,
-  -0.092078514f, -0.019385535f, 0.15301973f, -0.15534186f, 0.059041914f, -0.1139813f, 0.0026736693f, -0.026602406f,
-  -0.007785164f, -0.056793343f, 0.00896893f, -0.07795442f, 0.0074259555f, 0.1332812f, -0.14871566f, 0.1230463f,
-  0.058145717f, -0.098617606f, -0.0038038548f, -0.1143116f, 0.066293165f, 0.016497238f, -0.099884875f, 0.04158245f,
-  -0.10811319f, -0.09184842f, -0.1674016f, 0.0080117555f, 0.042546228f, -0.08347852f, 0.02354548f, 0.15146239f,
-  -0.08505232f, 0.00015419959f, 0.033456746f, 0.04076535f, -0.13418497f, -0.13620529f, 0.10871574f, 0.08625549f,
-  0.07195573f, 0.12092637f, -0.13839526f, -0.104809314f, 0.04339518f, -0.14242928f, 0.077052884f, -0.10007692f,
-  -0.12598516f, -0.10967387f, -0.042226885f, -0.108642764f, -0.11541456f, -0.056738354f, -0.0589651f, -0.1165676f,
-  -0.16375059f, -0.090295434f, 0.09164339f, 0.1612919f, 0.030328242f, -0.005260375f, 0.0062454096f, 0.1708172f,
-  0.1293535f, -0.08810073f, -0.13018982f, -0.013653838f, -0.051251553f, 0.11509693f, 0.14994277f, -0.039607f,
-  0.11605743f, -0.020410862f, 0.11288937f, 0.03007033f, -0.12813427f, 0.10127798f, 0.16136885f, 0.186856f,
-  -0.1606088f, -0.093551666f, 0.03730333f, -0.191925f, 0.042986825f, 0.00919763f, -0.027719509f, 0.022673625f,
-  0.18891405f, 0.005273549f, 0.0655325f, 0.051781427f, -0.04723548f, 0.10829449f, -0.16409232f, 0.17347032f,
-  0.022358991f, -0.06964191f, 0.14497651f, 0.16435279f, 0.20028825f, -0.10412143f, -0.10935809f, 0.19088611f,
-  0.15611173f, -0.079050496f, 0.13669544f, -0.15542859f, -0.097726904f, -0.15604505f, 0.14827958f, 0.06951225f,
-  -0.19415541f, 0.15885396f, 0.03410586f, 0.13319452f, -0.10964754f, -0.035579838f, -0.085114084f, -0.024855638f,
-  0.10126579f, -0.07954385f, 0.115116335f, -0.19551872f, -0.077804856f, -0.075293235f, 0.052508447f, -0.18111259f,
-  -0.17275383f, -0.021394843f, 0.04994915f, -0.052760184f, -0.08485877f, 0.052311026f, 0.16250594f, 0.055169187f,
-  -0.08694612f, -0.16232148f, -0.08049305f, 0.02625552f, 0.15091155f, 0.09644704f, -0.1669757f, 0.04467369f,
-  -0.10808906f, -0.0912644f, -0.08385625f, -0.061225083f, 0.0902666f, 0.035385244f, 0.08002342f, -0.06455273f,
-  0.11250254f, -0.18907617f, 0.1041658f, -0.054251414f, -0.029030995f, 0.12707655f, 0.0547724f, 0.047413f,
-  0.07451444f, -0.08594208f, -0.039536845f, 0.10600853f, -0.106417604f, -0.14083019f, -0.0052759917f, 0.07100074f,
-  0.10804421f, 0.04576051f, 0.12494722f, 0.12101523f, -0.09424635f, -0.17780563f, 0.12927791f, -0.06011608f,
-  -0.20146124f, -0.10383738f, 0.0039926157f, 0.010080809f, -0.116949804f, 0.06400138f, -0.11115258f, 0.13192037f,
-  -0.062119465f, 0.15625636f, -0.05318583f, 0.023020046f, 0.16647705f, 0.11263854f, -0.100748144f, -0.081089854f,
-  -0.009864369f, 0.046302687f, 0.05024421f, -0.011897846f, 0.15968294f, 0.19455329f, -0.13249685f, 0.09572214f,
-  -0.0811177f, 0.08499042f, 0.03219595f, -0.020324184f, -0.020344166f, -0.00828714f, -0.029024849f, -0.017933495f,
-  0.014492588f, -0.06685156f, -0.15928677f, -0.15640095f, -0.13824916f, 0.01917565f, -0.00889381f, -0.03906054f,
-  0.110078245f, -0.055684417f, 0.19521888f, 0.11648869f, -0.0083895335f, 0.17768595f, -0.12680367f, 0.16671146f,
-  -0.06421866f, 0.16239144f, 0.09511014f, -0.2209653f, -0.016566716f, -0.1419864f, -0.19948201f, 0.011296401f,
-  -0.09614452f, -0.17198898f, 0.05850296f, -0.076213166f, 0.0005265926f, -0.12090043f, -0.14855865f, -0.14929691f,
-  -0.06290763f, 0.01680507f, -0.13021113f, -0.17677256f, -0.16061772f, -0.015121762f, -0.12084459f, -0.020212844f,
-  -0.1370269f, 0.10561917f, 0.13228333f, -0.19293705f, 0.18491887f, -0.150527f, 0.13917735f, -0.17014661f,
-  0.10272846f, -0.21738867f, -0.14037031f, -0.200554f, -0.014819847f, -0.16331975f, 0.040575538f, -0.063274086f,
-  -0.12616022f, 0.20956488f, 0.17012103f, 0.0053252825f, -0.018527975f, -0.11536662f, -0.14317505f, -0.06993911f,
-  0.0128158955f, -0.16882244f, -0.13995983f, -0.042498756f, 0.11463893f, 0.01583854f, 0.21772115f, -0.108511165f,
-  -0.21761116f, -0.19127087f, 0.073381186f, 0.10240496f, -0.1313627f, 0.1858969f, -0.16975136f, 0.19427249f,
-  -0.0028708396f, -0.21773753f, 0.000106122636f, -0.051217824f, 0.1355413f, -0.13763106f, -0.12826836f, -0.06256223f,
-  -0.0617844f, 0.06260916f, -0.01103969f, 0.042747002f, -0.044422798f, -0.113146335f, -0.0029354072f, 0.010299424f,
-  0.08708881f, -0.0044670436f, 0.20459864f, 0.15932103f, 0.06875268f, 0.14838924f, 0.12911916f, -0.04470395f,
-  0.16489673f, -0.15382418f, -0.19872446f, -0.11178648f, 0.20495644f, 0.14810456f, 0.16288933f, 0.12106641f,
-  -0.099562004f, 0.015048915f, 0.051737167f, -0.1060171f, 0.020694152f, 0.07817168f, 0.093894996f, 0.18830833f,
-  -0.10630004f, 0.097008206f, -0.019004337f, 0.06678016f, -0.1470824f, 0.08006559f, 0.1945458f, 0.15809315f,
-  0.16160986f, 0.11626349f, 0.14280298f, -0.07340335f, -0.10102558f, 0.07640208f, -0.07257931f, -0.1885786f,
-  0.17776495f, 0.12998179f, -0.13221693f, -0.009300438f, -0.117998876f, -0.068392895f, 0.026225016f, 0.05889008f,
-  -0.16829105f, 0.15350269f, -0.21767822f, -0.032271888f, -0.11566907f, 0.14825167f, 0.18049012f, -0.18304159f,
-  0.058889784f, -0.12596849f, -0.13341907f, 0.10557225f, -0.10653684f, -0.016698945f, -0.050735563f, -0.06509083f,
-  -0.10946899f, 0.06760445f, -0.1189105f, 0.07605401f, -0.05518784f, -0.02914233f, 0.07808184f, -0.03303918f,
-  -0.06450879f, -0.09985184f, 0.04018256f, 0.11398167f, 0.09546467f, 0.033591654f, 0.07959335f, 0.039830573f,
-  -0.0735946f, -0.0021434668f, 0.074560165f, -0.05656572f, -0.0079559125f, 0.09933209f, -0.08980208f, -0.035715617f,
-  -0.09006217f, -0.124607414f, -0.0730225f, 0.09845401f, -0.11616835f, 0.13499174f, 0.079607174f, -0.13146341f,
-  0.08302282f, -0.035725143f, 0.10161146f, -0.10446975f, 0.005631234f, 0.07110734f, -0.089471094f, -0.12270843f,
-  0.13262595f, -0.0785541f, -0.109982446f, 0.07905202f, 0.059247535f, 0.080714926f, -0.048133053f, -0.13297512f,
-  0.042298596f, -0.10015066f, -0.08409867f, 0.1233879f, 0.003200068f, -0.017457802f, -0.1138582f, -0.07399268f,
-  0.035184417f, 0.11376895f, -0.11040962f, 0.039813932f, -0.0021268125f, 0.06775529f, -0.039926067f, 0.07739741f,
-  -0.0054126433f, -0.0447897f, -0.08332278f, -0.12518638f, -0.068122156f, 0.07154228f, 0.033476863f, -0.10264904f,
-  0.0066142175f, -0.12001799f, -0.0963896f, -0.06455283f, -0.019065643f, -0.04658865f, -0.056197114f, -0.12360377f,
-  0.04736711f, 0.08366884f, 0.08611502f, 0.085057564f, 0.04165863f, 0.052429378f, -0.117464535f, -0.08090371f,
-  -0.099610165f, 0.12501374f, 0.103525035f, 0.09261715f, -0.0074161347f, 0.12009102f, -0.0617454f, 0.076033205f,
-  -0.10701718f, -0.020988028f, -0.12746769f, -0.025155174f, 0.05090507f, -0.01977685f, -0.011278309f, -0.08055512f,
-  -0.09820586f, 0.0075536845f, 0.051625803f, -0.13417533f, 0.008683399f, -0.045466475f, 0.047667734f, -0.10212459f,
-  -0.006373323f, -0.12116284f, -0.08736901f, 0.020279411f, -0.014971871f, -0.082256034f, 0.025714489f, 0.073644266f,
-  0.13368762f, -0.097569495f, 0.03703444f, 0.13370849f, 0.030237187f, -0.021113953f, 0.021743352f, -0.110265374f,
-  -0.010176482f, -0.04746165f, 0.11233783f, 0.11210169f, -0.092576236f, 0.05178038f, -0.09709456f, -0.047589105f,
-  0.095193684f, 0.1269961f, 0.07022252f, -0.025151534f, -0.028798064f, -0.046169054f, 0.087152414f, -0.0627455f,
-  -0.093225285f, 0.07643014f, -0.010476427f, 0.10272148f, 0.011438809f, -0.08223144f, 0.007268533f, -0.0048392555f,
-  -0.022807296f, 0.10549073f, 0.11706633f, -0.04791381f, 0.114376135f, -0.11935772f, 0.12176606f, 0.03128162f,
-  -0.018786848f, -0.047477048f, -0.12527204f, 0.12188027f, 0.031488817f, 0.04355325f, -0.005673448f, -0.015567042f,
-  -0.04407753f, 0.021584919f, 0.03230438f, -0.042458206f, -0.0627711f, -0.10483041f, -0.026569277f, 0.020768404f,
-  0.0093380585f, 0.010601094f, -0.1060132f, 0.08951647f, -0.11419816f, 0.04512503f, -0.09285194f, 0.04949468f,
-  -0.11596446f, 0.05810754f, -0.017782297f, -0.044069268f, -0.10359447f, -0.051511716f, 0.08115608f, 0.09312837f,
-  0.068392985f, -0.027045123f, -0.027275795f, -0.08110347f, -0.12507252f, 0.12313347f, -0.013755424f, -0.04244143f,
-  -0.08959715f, -0.02801293f, -0.09383721f, 0.05527234f, -0.05129813f, -0.1244855f, -0.0603097f, 0.046658788f,
-  -0.00847222f, 0.09317762f, -0.12464636f, -0.09513816f, 0.00022580926f, 0.06332418f, 0.02256395f, -0.03244889f,
-  0.04545019f, -0.08181755f, 0.12927495f, 0.042140983f, 0.05396f, -0.025192222f, -0.029445356f, 0.004669022f,
-  0.12287523f, -0.028473105f, -0.062175885f, -0.03590077f, 0.1247163f, 0.028388707f, 0.0042097797f, 0.047658756f,
-  0.02921261f, 0.12465014f, -0.10373918f, 0.11233656f, 0.10200218f, 0.11316346f, 0.038271777f, -0.032025117f,
-  -0.13002975f, -0.070327744f, -0.04182968f, 0.116108544f, 0.04419911f, 0.03401135f, 0.12128775f, -0.121878915f,
-  0.007458674f, 0.021196825f, 0.06627779f, 0.035090774f, 0.05603822f, -0.07985409f, -0.12756671f, 0.063240744f,
-  -0.04364063f, 0.016342605f, -0.044091824f, -0.12338151f, -0.0018691581f, 0.116718374f, -0.10507425f, -0.09657947f,
-  0.04238015f, -0.06440375f, -0.010164893f, 0.043214157f, -0.0049710465f, -0.09266068f, 0.08088584f, 0.114728786f,
-  -0.016758617f, -0.0005026419f, 0.01658578f, 0.052535817f, 0.10024223f, 0.04459821f, 0.1252445f, -0.027634563f,
-  0.05352244f, 0.107571885f, -0.09004653f, 0.07033995f, 0.11879815f, 0.12621872f, 0.11172275f, -0.13295147f,
-  -0.11321802f, -0.090973444f, -0.03860817f, 0.08340795f, 0.08283778f, -0.006276136f, -0.061288215f, -0.14170064f,
-  -0.10239133f, -0.045558404f, 0.03732802f, 0.09039961f, -0.06941511f, -0.005408712f, -0.080836914f, -0.04740484f,
-  -0.058546044f, 0.11040958f, -0.064842716f, 0.14865825f, 0.10358011f, 0.012253129f, 0.0888659f, -0.080595635f,
-  -0.15119284f, 0.08247662f, 0.05964757f, -0.097235546f, 0.0064913793f, 0.090682015f, -0.0055572405f, 0.09970893f,
-  0.025646547f, 0.07956021f, 0.13335972f, 0.097056456f, -0.041075554f, 0.04729105f, -0.02364191f, -0.14317024f,
-  0.0072259107f, -0.0154369855f, 0.044037085f, -0.12173072f, -0.020225013f, -0.12616083f, 0.011290104f, 0.10529427f,
-  0.14576647f, -0.114356294f, 0.028656792f, -0.014356331f, 0.04044781f, -0.06327453f, 0.07754665f, 0.11475251f,
-  0.13854524f, 0.059264828f, 0.041426394f, -0.022315487f, -0.039814208f, 0.019587612f, 0.12685561f, 0.13866132f,
-  0.14735548f, 0.09736385f, -0.034617312f, 0.08328021f, -0.06483817f, 0.11778797f, 0.0055933003f, 0.14696139f,
-  0.14095424f, -0.06534823f, -0.01440402f, 0.13689056f, -0.1355188f, 0.045454305f, 0.15207049f, 0.040836383f,
-  -0.1292826f, 0.002570607f, 0.15238988f, 0.14191031f, -0.053177062f, -0.044797055f, 0.13536264f, 0.09353915f,
-  -0.09352858f, 0.12357779f, 0.017091865f, -0.08893276f, -0.10875964f, -0.11499757f, -0.0640602f, -0.06455483f,
-  -0.14089191f, -0.12622552f, 0.09176524f, 0.073648274f, 0.039623603f, -0.09607705f, 0.0644946f, -0.094159976f,
-  0.066627495f, -0.02174989f, 0.1554923f, 0.13454485f, 0.016014175f, -0.073496506f, 0.0021834292f, -0.094599634f,
-  0.09451822f, -0.13539028f, 0.064249985f, -0.13846059f, 0.068863735f, 0.11083001f, -0.027317584f, -0.045912858f,
-  0.044107046f, 0.089461446f, 0.076691285f, -0.0111698285f, -0.12654094f, 0.10692455f, 0.044967145f, -0.092117645f,
-  0.14427488f, 0.019696593f, 0.027423508f, 0.034065094f, 0.01803305f, -0.036581583f, -0.020572888f, -0.15030661f,
-  -0.02484944f, 0.05115111f, -0.099495724f, 0.060295664f, 0.09063459f, 0.15110257f, 0.05094217f, -0.037617818f,
-  -0.032944746f, -0.07182377f, -0.16215803f, 0.059095617f, -0.021551022f, -0.11328037f, 0.11395828f, 0.16668731f,
-  -0.094242245f, 0.07087365f, -0.07160185f, -0.15487538f, 0.0024231318f, -0.0836287f, 0.15237696f, 0.16724497f,
-  -0.030779386f, 0.0947471f, 0.08241671f, 0.13983348f, 0.13966441f, -0.015136405f, -0.058318924f, 0.026903698f,
-  -0.118625656f, 0.0054127825f, -0.033984903f, 0.002412868f, 0.15449296f, 0.082566395f, -0.131433f, 0.1663805f,
-  0.1362294f, 0.1401436f, 0.010443473f, 0.029966211f, -0.10458889f, -0.15076324f, 0.12950163f, -0.03367735f,
-  -0.060991522f, 0.0133948205f, 0.13061602f, -0.10804564f, 0.0085337795f, 0.022144891f, 0.10748053f, 0.14233315f,
-  0.06275552f, 0.12504554f, -0.14863189f, -0.14184406f, -0.10286923f, 0.124610834f, -0.018177558f, 0.14058907f,
-  -0.06932928f, 0.026691154f, -0.14123261f, 0.08817763f, -0.11032882f, -0.116310254f, -0.1697777f, 0.0013876313f,
-  -0.13863562f, 0.04176158f, 0.07914232f, 0.15767062f, 0.124893405f, -0.03388864f, 0.1604733f, 0.002782247f,
-  -0.04272042f, 0.10565231f, 0.03184218f, 0.076807044f, -0.066220306f, 0.11355163f, 0.11098784f, -0.167006f,
-  0.098398075f, -0.15484624f, 0.11571563f, 0.13276578f, -0.10034789f, -0.06181624f, 0.092919216f, 0.101701714f,
-  0.03436307f, -0.020774225f, -0.043938726f, 0.060420472f, -0.14984043f, -0.14461772f, -0.12368515f, -0.13574167f,
-  -0.0042585083f, -0.089493416f, 0.12115953f, 0.06493953f, -0.04742347f, 0.12932162f, -0.034318734f, 0.13893875f,
-  0.02913113f, 0.07079868f, -0.1412881f, -0.06386147f, 0.002285389f, -0.0702577f, -0.07709006f, 0.014492553f,
-  -0.031559646f, 0.00013470616f, -0.12456016f, 0.11744995f, -0.1041772f, 0.021147167f, 0.16010176f, -0.12436824f,
-  0.08208952f, 0.08064342f, 0.06308139f, 0.09812542f, 0.09167487f, -0.09301742f, -0.079010166f, -0.14601538f,
-  -0.14186324f, -0.047506355f, 0.017940052f, 0.0009698479f, -0.12578642f, -0.06727927f, -0.07294966f, 0.033740576f,
-  0.0777498f, 0.05768615f, -0.108180635f, -0.035280384f, 0.100889735f, 0.096337385f, 0.065143526f, -0.12502447f,
-  -0.08237427f, -0.019585175f, 0.044118583f, 0.114449985f, 0.09960825f, 0.11891741f, 0.088231094f, -0.0070200954f,
-  0.07770479f, 0.11695431f, -0.11819623f, -0.023754908f, 0.0691598f, -0.04553787f, 0.0576034f, 0.05954327f,
-  0.041253746f, 0.052957106f, -0.0148109635f, -0.085051365f, -0.06536388f, -0.04825552f, 0.007771825f, -0.10238816f,
-  0.044223346f, -0.042464133f, 0.07541776f, -0.093267225f, -0.12627538f, -0.10160787f, 0.061697837f, 0.10955096f,
-  0.09304819f, -0.108989984f, -0.0508411f, -0.07677933f, 0.08038817f, 0.052511588f, 0.089484714f, -0.048738986f,
-  -0.1190582f, -0.011929459f, -0.12845796f, 0.022203764f, -0.08433543f, -0.07475872f, 0.029553853f, -0.08842136f,
-  -0.046522446f, 0.010102586f, 0.08841356f, -0.07111649f, 0.06257489f, -0.09390255f, 0.03776929f, -0.044685207f,
-  0.059104007f, 0.0388137f, -0.060960073f, 0.09500862f, -0.054310154f, 0.09462927f, -0.03055689f, 0.109264016f,
-  0.040498734f, 0.11390775f, 0.10706913f, 0.08746242f, 0.09067054f, 0.09353555f, -0.07535491f, -0.06396987f,
-  0.085160665f, -0.023152726f, 0.08286371f, 0.07019919f, -0.05784066f, -0.060716696f, 0.097882345f, 0.04546299f,
-  0.11977124f, -0.005662827f, 0.11393731f, -0.08981094f, 0.115812294f, -0.08379049f, -0.095711164f, -0.12500471f,
-  0.11155685f, -0.10096823f, -0.114828736f, -0.06694955f, -0.016043182f, -0.09144118f, 0.029544668f, -0.10621983f,
-  -0.05481777f, -0.111155786f, -0.0077553582f, 0.05316004f, -0.021008693f, 0.07942948f, -0.108648635f, 0.04403893f,
-  -0.105228566f, 0.016504679f, -0.015896011f, -0.017031271f, -0.04032596f, -0.020217929f, -0.12589253f, -0.06129557f,
-  0.015016474f, -0.11495198f, 0.10259359f, 0.036920756f, 0.10388262f, -0.064692736f, 0.093301535f, 0.104537375f,
-  0.12039337f, 0.064390525f, -0.10347289f, -0.09575504f, -0.07178333f, -0.047454618f, 0.010084003f, -0.12022471f,
-  0.017370034f, -0.12357872f, -0.11198802f, -0.024135677f, 0.018441742f, 0.12126239f, 0.026924698f, -0.12630104f,
-  0.07210275f, 0.008443525f, -0.11665675f, -0.0882808f, 0.0030956217f, 0.03366744f, -0.01888965f, 0.0005691662f,
-  0.117056094f, -0.034797736f, -0.043831598f, -0.12767029f, -0.15675467f, 0.11901507f, 0.13068147f, 0.116618626f,
-  -0.0320509f, -0.15918908f, -0.058517415f, 0.1701412f, 0.037885606f, 0.14866218f, 0.13622658f, -0.12913924f,
-  -0.002524994f, 0.027465459f, 0.13678604f, 0.1402331f, -0.0136095835f, 0.09180979f, -0.0039229947f, 0.015563462f,
-  0.17781077f, 0.11722419f, -0.13920228f, -0.014696204f, 0.1378992f, -0.06795353f, 0.120385826f, 0.13535935f,
-  0.035243236f, -0.14962183f, -0.015693285f, 0.011943211f, 0.044337958f, -0.13584079f, 0.10150878f, -0.14169952f,
-  0.032468073f, -0.13705438f, 0.019316107f, -0.10690507f, -0.08397197f, 0.038454905f, 0.0959773f, -0.180471f,
-  -0.06446461f, -0.046759043f, -0.0098057585f, 0.0648077f, 0.050847247f, -0.096868254f, -0.10144309f, -0.17482351f,
-  0.10809629f, -0.1801607f, -0.013501685f, 0.07155175f, 0.11825752f, -0.15370587f, 0.11546962f, -0.012930438f,
-  0.13246228f, -0.13979158f, 0.13921301f, 0.14403318f, 0.14462411f, 0.15114185f, 0.021661978f, -0.12848526f,
-  -0.16454236f, 0.056291156f, 0.13700868f, -0.16551387f, 0.046189696f, 0.14323723f, -0.1737794f, -0.03586728f,
-  0.16558212f, 0.04468216f, 0.0011321978f, -0.124750555f, -0.12483447f, 0.06978576f, 0.10287013f, -0.14697176f,
-  0.10431472f, 0.11089344f, 0.05618866f, 0.009648363f, -0.08882153f, -0.14680937f, 0.06898766f, 0.086488105f,
-  -0.15867198f, -0.0812929f, -0.0003998337f, 0.054357387f, -0.029745003f, -0.16551289f, -0.0474012f, 0.034845904f,
-  0.131676f, -0.04949128f, -0.18178643f, -0.01880791f, 0.11376518f, -0.13404451f, 0.07773882f, 0.07508336f,
-  -0.027781688f, 0.10267371f, -0.10328052f, -0.12124175f, 0.085533835f, -0.048193846f, -0.047148332f, 0.15638173f,
-  -0.060017202f, 0.16917391f, -0.02765428f, 0.06955129f, -0.00839168f, 0.11980094f, -0.042871658f, 0.060244337f,
-  0.12604201f, 0.0914375f, -0.13098742f, -0.080904454f, -0.1833952f, -0.13541855f, 0.045989446f, -0.0729499f,
-  -0.10286368f, 0.1143128f, 0.12416418f, -0.033420537f, 0.086147875f, -0.025919037f, -0.07866203f, -0.10836261f,
-  0.12176161f, 0.14060916f, -0.066320606f, -0.053313307f, -0.10896879f, 0.03749154f, 0.12832233f, -0.09246521f,
-  -0.022171669f, -0.029236522f, -0.0009110314f, 0.12276851f, 0.063053615f, -0.091051474f, 0.13515803f, 0.068205334f,
-  0.010696618f, 0.06371587f, 0.07578347f, 0.079194956f, -0.114737034f, 0.049306445f, -0.025728254f, 0.027105728f,
-  0.05504055f, 0.025998902f, -0.12858367f, 0.13624224f, -0.0029476983f, -0.13959508f, -0.087152235f, -0.071303084f,
-  0.07903981f, -0.008509287f, 0.034018386f, -0.08075409f, 0.011541299f, 0.05148863f, -0.10945762f, 0.0056300615f,
-  0.11415621f, -0.019086123f, -0.073717974f, 0.032209855f, 0.0728201f, 0.08490976f, 0.14160317f, -0.13656144f,
-  0.1366949f, -0.0031112998f, 0.11781407f, 0.01676273f, -0.1166605f, -0.13629204f, 0.049660183f, -0.072513476f,
-  -0.034428477f, -0.010125982f, -0.12308163f, 0.06888875f, -0.12524928f, -0.045026436f, -0.055353776f, -0.0075990367f,
-  -0.03166182f, -0.09981469f, -0.01040804f, 0.026086407f, 0.00041720446f, -0.08836121f, 0.1016469f, 0.09826845f,
-  -0.006684796f, 0.048233796f, 0.030974677f, -0.0073985243f, -0.08708537f, 0.019579595f, 0.073265195f, -0.033197153f,
-  -0.0115610445f, 0.052677408f, -0.04697076f, 0.08089179f, -0.01937185f, -0.092324704f, -0.0058696745f, -0.093010485f,
-  0.04598344f, 0.105129905f, 0.10860176f, -0.074581996f, 0.044602238f, -0.0027267274f, -0.104749426f, -0.07417365f,
-  -0.11153366f, -0.05590503f, -0.039449275f, 0.030405978f, 0.043668404f, -0.045558836f, 0.0020281437f, -0.06456905f,
-  -0.03711809f, 0.033028137f, 0.074529275f, -0.05714628f, 0.033914804f, 0.09903244f, -0.05991562f, -0.00074255705f,
-  0.10996736f, 0.077054165f, -0.13268298f, -0.092393056f, -0.037118766f, 0.063353874f, 0.06393797f, 0.098336264f,
-  0.13240689f, 0.03362169f, -0.04539384f, -0.11989527f, -0.112311915f, -0.08762946f, 0.07324873f, 0.12297329f,
-  0.01500863f, -0.13975304f, -0.058456246f, 0.012170102f, -0.034209985f, 0.06693343f, 0.077982634f, -0.08229488f,
-  -0.1418601f, -0.0067036413f, 0.047994625f, 0.17313449f, 0.021145428f, -0.10849756f, 0.06302478f, 0.10366846f,
-  0.12810431f, 0.06642261f, 0.16493848f, -0.07909978f, -0.16112824f, -0.059775766f, -0.09754462f, 0.007861941f,
-  0.1043672f, -0.07611327f, 0.017653512f, -0.09132202f, 0.11595689f, 0.18884541f, 0.11714736f, 0.055360224f,
-  0.101691075f, -0.07296576f, 0.0671489f, -0.11035814f, -0.105568685f, 0.16404235f, 0.1272849f, 0.13775243f,
-  -0.17328984f, -0.011655106f, -0.025101528f, -0.068502456f, -0.16319747f, 0.13370696f, 0.113565706f, 0.16224314f,
-  -0.072356656f, 0.12260629f, 0.093109034f, -0.050298974f, 0.19138524f, -0.12049225f, -0.042953044f, -0.06075183f,
-  -0.00806353f, 0.16682924f, -0.152245f, -0.030480165f, -0.15842792f, 0.16013288f, -0.123867445f, 0.18852685f,
-  0.14541511f, 0.05602581f, -0.077618875f, 0.03486522f, -0.1711224f, -0.040761374f, 0.1789396f, 0.13149326f,
-  0.16686963f, -0.042121816f, 0.023878058f, -0.02551284f, -0.114352114f, -0.083116636f, 0.07165951f, -0.13604742f,
-  -0.06672695f, -0.09348627f, -0.03298471f, 0.11859101f, 0.010398301f, -0.03282053f, 0.116805054f, -0.088606425f,
-  -0.006659856f, 0.05755393f, -0.014351348f, 0.17823358f, -0.1717094f, 0.18092223f, 0.06262459f, 0.12673742f,
-  0.064818315f, 0.0453681f, -0.1267327f, -0.003005468f, 0.109562166f, -0.08996721f, -0.030067556f, -0.062453747f,
-  0.06157212f, 0.19349611f, -0.16759947f, 0.15363891f, -0.03933576f, -0.17362198f, -0.13562341f, 0.0314427f,
-  0.09442893f, 0.07801222f, 0.06414413f, -0.08373636f, 0.112421066f, -0.1743871f, 0.079496205f, -0.1670798f,
-  -0.19092788f, -0.080164224f, 0.013435232f, 0.15361336f, -0.073045366f, 0.08857672f, -0.116756625f, -0.16420761f,
-  0.0031104232f, -0.059292834f, -0.018663142f, -0.09465462f, 0.078692235f, -0.17407165f, 0.15811639f, -0.0057528475f,
-  0.047239985f, 0.08002038f, -0.13198191f, -0.021303022f, 0.13745035f, -0.03799298f, -0.1338238f, -0.15375161f,
-  0.023648752f, -0.13631131f, 0.13490535f, -0.17726469f, 0.10273852f, -0.084022135f, 0.14383197f, -0.17527951f,
+  0.10176324f, -0.062357597f, 0.1495685f, 0.0008653407f, -0.007495864f, -0.066876955f, 0.1147917f, -0.12639433f,
+  0.07691523f, 0.06856648f, -0.1140489f, -0.023222754f, -0.08126532f, 0.08586395f, -0.026768927f, -0.11909767f,
+  0.1454186f, 0.066951f, -0.023204034f, 0.0428396f, 0.1329095f, -0.11455196f, 0.10785679f, -0.06597065f,
+  0.022883387f, 0.08440691f, 0.1634672f, -0.010828019f, 0.1509174f, -0.1326007f, -0.14467405f, 0.0590511f,
+  0.14901748f, 0.16129324f, -0.09910574f, 0.14474458f, 0.063128054f, -0.062895276f, 0.043104775f, -0.042070087f,
+  -0.044229664f, -0.01734601f, 0.034261223f, 0.1510166f, -0.02922737f, -0.110704035f, 0.10460839f, -0.0791289f,
+  -0.08479047f, -0.12623847f, -0.10970636f, 0.035633244f, -0.122126974f, -0.021762045f, 0.051231716f, 0.037372172f,
+  -0.090710685f, -0.06991921f, -0.10641444f, -0.1852166f, 0.082637034f, 0.044280615f, 0.11981454f, -0.037437867f,
+  -0.1212201f, 0.1660844f, -0.1673487f, 0.1126078f, -0.0068574464f, 0.060286433f, 0.11839731f, -0.06932614f,
+  0.0883634f, 0.08111916f, -0.08500624f, -0.016579147f, 0.12549092f, 0.035834957f, 0.18222003f, -0.10519348f,
+  -0.004626506f, 0.15884626f, 0.1860234f, 0.077890344f, -0.024736058f, 0.022322102f, -0.0075796456f, 0.10944709f,
+  0.011042625f, 0.055278566f, 0.14163008f, 0.15823358f, -0.14565606f, 0.08172696f, -0.02853363f, 0.02242533f,
+  -0.0665897f, 0.0029083302f, 0.13027936f, 0.124677576f, 0.00013631399f, -0.014280441f, 0.07738522f, 0.08458908f,
+  0.1549187f, 0.052962746f, -0.13091758f, 0.0027513192f, -0.02382088f, -0.100845836f, -0.15785758f, 0.023513049f,
+  0.07551082f, -0.078591205f, -0.16241916f, 0.12092922f, -0.11167209f, 0.08409642f, 0.10428485f, -0.11450308f,
+  -0.08288172f, -0.11928636f, 0.05691645f, 0.03181f, 0.12804887f, 0.06916606f, -0.0032230925f, 0.120919034f,
+  0.10249675f, -0.022181364f, -0.11133955f, -0.032675162f, 0.11519284f, 0.121364f, 0.12148293f, -0.10147776f,
+  0.10205733f, 0.07563478f, 0.08295477f, -0.02376397f, 0.11339359f, -0.12100014f, -0.057684608f, 0.020033902f,
+  -0.06770806f, -0.081759736f, 0.018274281f, -0.09245955f, 0.0071003158f, 0.09636774f, -0.08049094f, 0.13019806f,
+  0.014359576f, 0.060828995f, -0.07142876f, 0.0217924f, 0.07145099f, 0.0018386273f, 0.0265696f, -0.0523136f,
+  -0.1402313f, 0.14821745f, -0.12880638f, -0.011326356f, 0.07934254f, -0.12345521f, -0.12257655f, -0.13827775f,
+  -0.11664854f, -0.14501154f, 0.065756865f, 0.055025447f, 0.07776183f, -0.0508396f, 0.030001698f, -0.035400037f,
+  -0.101395346f, -0.03969963f, 0.09301688f, 0.057612117f, 0.050088212f, 0.10429281f, 0.065168075f, 0.11849262f,
+  0.02324116f, -0.11378771f, -0.12031915f, 0.0022239797f, -0.1473f, -0.13013572f, 0.05112998f, -0.114703596f,
+  -0.1534262f, 0.13077508f, 0.05981005f, -0.033295676f, -0.13993445f, 0.014980619f, 0.06004126f, 0.033246133f,
+  -0.17470081f, -0.050973147f, 0.13871793f, 0.12498463f, -0.020873938f, 0.117344856f, -0.0998746f, -0.08650603f,
+  -0.1198102f, -0.1352387f, 0.1792574f, -0.09483253f, 0.10471467f, 0.055059824f, -0.0021998298f, -0.1337948f,
+  -0.05509693f, -0.04778905f, 0.102888666f, 0.06116138f, 0.047812298f, -0.020038217f, -0.13336363f, 0.07616465f,
+  0.10434202f, 0.022083947f, 0.1708778f, 0.100609936f, -0.09330189f, -0.059582174f, 0.055044994f, -0.097422294f,
+  0.052926164f, -0.08144739f, 0.054208126f, 0.1288953f, 0.0778951f, 0.04158737f, 0.17663097f, 0.084999494f,
+  -0.082436346f, -0.024450097f, -0.0052294875f, 0.11362028f, -0.13896866f, 0.03833462f, 0.028035836f, 0.1363381f,
+  0.0009133287f, -0.06173435f, -0.1397299f, 0.09804107f, -0.005455977f, 0.13829589f, 0.18305494f, -0.036517315f,
+  -0.052867256f, -0.18512985f, -0.13560717f, -0.1425015f, -0.023263551f, 0.05784132f, -0.024965808f, 0.002392878f,
+  -0.0075547937f, -0.08071777f, -0.12635963f, 0.14489444f, 0.12863156f, -0.12443542f, -0.0833089f, 0.034577075f,
+  0.030121215f, 0.08686957f, -0.14954038f, 0.006986761f, -0.1001783f, -0.1467913f, 0.08281892f, 0.13947287f,
+  -0.09077871f, 0.045417152f, -0.14957605f, 0.024931623f, -0.04832867f, 0.11618159f, 0.09478518f, -0.05752825f,
+  0.12721905f, 0.054069366f, -0.093694784f, -0.09370963f, 0.09694669f, -0.10099078f, 0.016683133f, 0.08349967f,
+  -0.094616875f, -0.12583186f, 0.14210759f, 0.106747515f, 0.07728014f, 0.011092098f, 0.1606382f, 0.023235077f,
+  -0.09769091f, 0.05142238f, 0.09207846f, -0.013719178f, -0.060954224f, -0.1448478f, 0.032606736f, 0.013843884f,
+  0.15845335f, 0.102087505f, -0.08276125f, 0.14492933f, 0.07046124f, 0.037755903f, 0.07208739f, 0.10364383f,
+  -0.08147372f, -0.085234486f, 0.12731516f, 0.025708424f, 0.049619876f, -0.013193974f, 0.10137191f, -0.08282702f,
+  0.16529691f, 0.09178772f, -0.12951285f, -0.03164606f, 0.0050818142f, 0.12351231f, 0.09042709f, -0.07553964f,
+  0.07316696f, 0.101576135f, 0.018129447f, -0.011011954f, 0.062264685f, 0.045487843f, -0.0020074302f, -0.08619075f,
+  -0.015749073f, 0.030842785f, -0.14209671f, 0.08297472f, -0.044236857f, -0.009420359f, -0.1670314f, -0.021559965f,
+  0.054231204f, 0.040899906f, 0.112232134f, -0.00669299f, -0.032816693f, -0.13033997f, -0.109411545f, -0.051677395f,
+  -0.11596404f, 0.0692396f, 0.14340053f, -0.047555517f, 0.13379698f, -0.056987867f, 0.0599891f, 0.07438314f,
+  0.009469994f, -0.076260306f, -0.18377058f, -0.0092710415f, -0.13822412f, 0.13630922f, -0.10969079f, 0.01999031f,
+  0.15601344f, -0.1178331f, -0.14637226f, -0.004653216f, -0.08508985f, -0.035657197f, -0.16479868f, 0.015247875f,
+  -0.07856271f, 0.035506684f, 0.04724775f, -0.084408306f, 0.031115238f, 0.06587016f, 0.050845854f, 0.032395203f,
+  0.13562481f, -0.023683785f, 0.051678225f, 0.13699235f, 0.055527855f, 0.09795258f, -0.061292585f, 0.009009928f,
+  0.033810597f, 0.1784518f, 0.10839026f, -0.0568363f, -0.028230917f, 0.044406798f, -0.07142713f, 0.013130513f,
+  0.14603662f, -0.016782708f, 0.13347952f, -0.02671892f, 0.1694111f, 0.0691686f, -0.18094306f, 0.0051228288f,
+  -0.12824982f, -0.119075224f, -0.024769615f, 0.102133766f, 0.13787386f, 0.080511086f, 0.08165064f, 0.072554484f,
+  -0.12316198f, 0.052916f, -0.12641472f, -0.057924755f, -0.11037637f, 0.021083048f, 0.071898945f, 0.017411146f,
+  0.041083436f, 0.049080763f, -0.081227295f, 0.047199387f, -0.13160342f, -0.05989961f, 0.033452015f, -0.006197317f,
+  0.13530007f, -0.100131184f, -0.09506781f, -0.1656894f, -0.15008439f, -0.0614946f, 0.18558507f, 0.06847504f,
+  0.06577248f, -0.050965577f, -0.15100022f, -0.11784279f, -0.13427317f, 0.13034584f, 0.061384384f, -0.007048903f,
+  -0.02636949f, -0.014830185f, 0.09891501f, 0.11627486f, 0.058729604f, -0.03052023f, 0.01721872f, -0.1048682f,
+  -0.07138327f, -0.04293288f, -0.042503737f, 0.04028372f, 0.1305014f, 0.114908025f, 0.06045985f, 0.04585528f,
+  -0.08846228f, 0.05074245f, 0.15350571f, -0.10592636f, 0.043332167f, 0.046102807f, -0.12155528f, 0.08140082f,
+  -0.009994649f, 0.13529125f, -0.07170468f, -0.06744117f, 0.068483256f, -0.10032608f, 0.07939734f, -0.023519253f,
+  0.044286497f, 0.040883757f, -0.03288851f, 0.0640533f, -0.12829024f, 0.09432304f, 0.17972623f, -0.116089225f,
+  0.14607434f, -0.11121929f, 0.009524921f, -0.0889663f, -0.07585878f, 0.013619734f, 0.05216089f, 0.0763579f,
+  -0.17297877f, 0.08908388f, -0.10244348f, 0.015373339f, -0.0652808f, -0.07408392f, 0.16616854f, 0.0070919176f,
+  0.107146375f, 0.1718323f, 0.123052165f, 0.04769091f, 0.0833855f, 0.08439352f, 0.0842493f, -0.05646929f,
+  -0.018351065f, 0.05372668f, 0.090502344f, -0.04239844f, -0.097787656f, 0.0061681685f, -0.10346108f, 0.04813715f,
+  -0.03985805f, -0.108523645f, -0.09558406f, 0.14432693f, 0.04393413f, -0.074497685f, 0.091210514f, 0.01507114f,
+  0.13227005f, 0.11629772f, -0.076041535f, -0.013970204f, -0.062579475f, -0.048748843f, 0.04738634f, 0.09923195f,
+  -0.012078474f, -0.18468459f, 0.17942221f, 0.0024454324f, 0.100081414f, 0.072695285f, 0.023942325f, -0.00623385f,
+  -0.07956612f, -0.12605713f, 0.12251628f, 0.08485869f, -0.070368685f, -0.013231678f, -0.14063387f, -0.021613553f,
+  -0.1311353f, 0.12312522f, -0.083831094f, -0.05739401f, 0.06598949f, -0.03131281f, -0.042082194f, -0.05715773f,
+  0.06526836f, -0.08232278f, -0.120258585f, -0.1184377f, 0.023613557f, 0.031682268f, -0.08669567f, 0.070824124f,
+  0.12831256f, 0.04310235f, 0.16183878f, -0.00032078248f, -0.00078114687f, 0.13610692f, 0.1041937f, -0.10469091f,
+  0.012463214f, -0.1444186f, 0.10423138f, -0.04711665f, -0.1261548f, 0.049091037f, -0.057939727f, -0.04493907f,
+  0.10782591f, -0.029389026f, -0.17272699f, -0.1310789f, 0.020898227f, 0.14750126f, -0.068298295f, 0.050851416f,
+  -0.14168483f, 0.01436509f, -0.11997404f, 0.18625659f, -0.17006055f, -0.031112617f, 0.12701046f, -0.12295335f,
+  0.093627535f, 0.049060695f, -0.058421385f, 0.07159758f, -0.11595241f, 0.14265016f, -0.043181296f, -0.12921889f,
+  0.09072429f, -0.06916467f, -0.16009353f, -0.0156141445f, 0.09478093f, 0.041245952f, -0.010726076f, 0.0014751613f,
+  0.027063806f, 0.16224742f, 0.115649186f, -0.10908205f, 0.10616979f, 0.122467294f, -0.10074142f, -0.110224f,
+  -0.15815121f, -0.006822061f, -0.14284675f, -0.1497164f, 0.069041f, 0.109184004f, 0.18302476f, 0.091643155f,
+  -0.12034427f, -0.1796824f, 0.06760648f, 0.09199332f, 0.03164754f, -0.017220628f, 0.039948188f, 0.0676193f,
+  0.11487561f, 0.108661465f, 0.020502113f, -0.12839736f, 0.08173711f, 0.13411732f, 0.08378483f, -0.032302912f,
+  -0.078402735f, -0.007082687f, 0.08367216f, -0.048235267f, 0.0062498604f, -0.097478725f, 0.011145482f, 0.009902266f,
+  0.17239088f, 0.13436861f, -0.13264105f, 0.098463714f, 0.09978305f, -0.026629416f, 0.12225132f, -0.12157541f,
+  -0.11470667f, 0.00048441146f, 0.07097826f, 0.047658253f, 0.022667618f, 0.13663256f, 0.026816651f, 0.046261728f,
+  0.1656992f, 0.13020635f, 0.13909487f, -0.15090026f, -0.0010120575f, -0.12851451f, 0.098024584f, -0.013474569f,
+  -0.05159848f, -0.025827534f, -0.10767194f, 0.042186115f, -0.1263382f, -0.009455717f, -0.03003248f, 0.01700474f,
+  0.061003692f, -0.14265507f, 0.11050276f, 0.16906007f, 0.026975857f, 0.11128573f, -0.10342182f, -0.077483326f,
+  -0.15662824f, 0.02003431f, -0.15553114f, 0.08450489f, 0.12738693f, 0.13003372f, 0.005332211f, -0.06837608f,
+  0.08085659f, 0.059925277f, 0.11692466f, -0.16566809f, -0.010265808f, 0.01565775f, -0.17712525f, 0.0018370842f,
+  0.028424682f, -0.11957684f, -0.09479627f, 0.08407916f, 0.013167967f, 0.107155696f, -0.0874757f, 0.07833838f,
+  0.16002196f, -0.030763846f, -0.06832599f, -0.0006461048f, 0.042440284f, -0.08971897f, -0.1814487f, -0.04235888f,
+  0.111040324f, -0.15329564f, 0.18444845f, 0.109684415f, -0.12161966f, -0.12799068f, 0.069150805f, 0.024317587f,
+  -0.034392893f, -0.040413283f, -0.08745816f, 0.04222305f, -0.027377674f, 0.014615559f, -0.12866598f, 0.08479083f,
+  0.12665011f, 0.11074492f, 0.08485044f, 0.039052997f, -0.06919574f, -0.10576882f, 0.10046058f, 0.13546844f,
+  0.05852674f, -0.14978652f, 0.12970147f, -0.032715086f, -0.068445176f, -0.07845867f, -0.08480215f, -0.02510351f,
+  0.0868259f, -0.010662277f, -0.12019415f, -0.06597143f, 0.013724138f, -0.12868297f, 0.104096845f, -0.10514817f,
+  0.11793082f, 0.105684236f, -0.12482373f, -0.1067137f, 0.1589749f, 0.09355921f, -0.037884604f, 0.08564237f,
+  -0.109971836f, -0.015288058f, -0.121560566f, -0.14808086f, -0.024318047f, -0.020825708f, 0.075095296f, -0.10054693f,
+  0.08737614f, 0.15863767f, -0.15277193f, 0.009277497f, -0.16616584f, -0.012990035f, 0.18289246f, -0.09409988f,
+  -0.06934117f, 0.15292037f, -0.058409225f, 0.1386373f, 0.011404111f, -0.0724119f, -0.0023251409f, 0.048749477f,
+  0.11075977f, 0.1007639f, -0.028958747f, 0.030582562f, -0.1693266f, 0.016568033f, 0.19346765f, 0.048789393f,
+  0.05866902f, 0.17166084f, 0.10243459f, 0.099869825f, 0.1360232f, -0.02312495f, -0.0051054293f, -0.050082885f,
+  -0.098883145f, -0.028417869f, -0.046628073f, -0.09290888f, -0.16504335f, -0.03923005f, 0.024782833f, 0.02853121f,
+  0.105160356f, 0.15410963f, -0.07374618f, -0.15016006f, -0.098338746f, 0.06562928f, -0.005638679f, -0.056260508f,
+  0.1431612f, 0.045793027f, -0.11246304f, 0.03512871f, 0.009030642f, -0.060606625f, 0.10704022f, -0.0755234f,
+  -0.057298254f, -0.03152471f, -0.18809184f, -0.06504196f, 0.016079303f, 0.048358787f, 0.11404788f, 0.09225218f,
+  0.15933529f, 0.024732456f, 0.15581682f, -0.17687467f, -0.01992683f, 0.08490398f, -0.010793997f, -0.049312215f,
+  -0.06839268f, 0.17559691f, 0.16568722f, -0.077383175f, 0.050604448f, 0.007965347f, -0.08234455f, -0.044399373f,
+  -0.08689568f, -0.10579105f, -0.13486452f, -0.18493295f, -0.1654874f, 0.043419965f, 0.11949124f, -0.016335567f,
+  0.14701398f, 0.14705405f, 0.1915902f, -0.02192553f, 0.054107726f, -0.022328714f, 0.025548778f, 0.017991628f,
+  -0.061184753f, 0.13572489f, 0.10610015f, -0.17675948f, -0.11211176f, 0.12071078f, -0.15483606f, -0.011842987f,
+  0.04396458f, -0.102703646f, 0.17348121f, 0.10880704f, -0.11500665f, -0.006024936f, 0.09905572f, -0.051703583f,
+  0.12470894f, 0.115129925f, 0.021758884f, 0.112663895f, -0.09765809f, -0.08641255f, 0.023977365f, 0.09774824f,
+  0.033576474f, -0.025455114f, -0.10655618f, 0.15014164f, 0.11884779f, -0.019539613f, -0.12019238f, 0.055352256f,
+  0.16422278f, 0.015549634f, -0.1348685f, 0.0625512f, -0.15748574f, -0.09356781f, -0.17553858f, 0.11683189f,
+  0.10719583f, 0.070034355f, -0.032369163f, -0.00470492f, 0.12827191f, -0.07526732f, -0.027433714f, -0.12676044f,
+  0.018607456f, -0.049724452f, -0.09954537f, -0.025658472f, 0.12219645f, 0.052730814f, -0.0657412f, -0.04389104f,
+  0.06550141f, 0.13373412f, -0.07204518f, 0.09003147f, 0.033827f, 0.022687895f, -0.11012682f, -0.07200187f,
+  -0.062308677f, -0.15928717f, -0.015244362f, 0.14921263f, 0.087621085f, 0.037045263f, 0.043578412f, 0.05184359f,
+  -0.13284078f, 0.18026212f, 0.011717384f, 0.01090875f, -0.009201326f, 0.08041995f, -0.038680453f, 0.042669173f,
+  0.09147095f, -0.12801169f, -0.050307386f, -0.13516305f, -0.08349018f, -0.13655941f, -0.003938714f, 0.084254384f,
+  -0.11567067f, -0.16686513f, 0.00700611f, 0.045073453f, -0.139306f, 0.013934063f, -0.093376644f, -0.012769669f,
+  0.01958141f, 0.12763236f, -0.0093862675f, 0.08421989f, -0.034983803f, -0.07203784f, -0.061005373f, -0.046486396f,
+  -0.095827535f, -0.11193119f, 0.015710596f, -0.06027907f, -0.020334093f, 0.08538129f, -0.120019086f, -0.1399296f,
+  -0.051456716f, 0.09533644f, -0.048984334f, -0.030565722f, -0.08333502f, -0.0062356964f, -0.023932433f, 0.10851567f,
+  0.11196413f, 0.07048666f, 0.19327788f, 0.016633652f, -0.08384984f, 0.057122115f, 0.09984554f, 0.09946432f,
+  0.028039806f, 0.12990935f, -0.023152562f, -0.028797828f, 0.15014967f, 0.08349786f, 0.07826732f, -0.06642138f,
+  0.041630443f, -0.14130741f, 0.07362789f, -0.11393995f, 0.019093275f, -0.14216447f, -0.06777881f, -0.10939235f,
+  0.15136026f, 0.007808176f, 0.07646834f, -0.048459847f, -0.024016213f, -0.04991579f, -0.17277525f, -0.049295407f,
+  -0.13807476f, 0.030075425f, 0.14696938f, 0.010076381f, -0.050969042f, -0.13223258f, 0.061002005f, -0.12066354f,
+  0.12602766f, 0.14918208f, -0.14999886f, 0.039858032f, 0.020433746f, 0.057744894f, -0.06483318f, -0.010665192f,
+  0.123801835f, -0.16026743f, 0.002185867f, -0.09209175f, 0.09836126f, -0.031232951f, 0.09751112f, 0.075261414f,
+  -0.16225633f, -0.08839812f, 0.09262505f, -0.18237542f, -0.16171664f, -0.1223917f, -0.09851741f, 0.077993296f,
+  -0.028152954f, 0.094263434f, 0.19603017f, 0.016998006f, 0.12703979f, 0.009024337f, 0.06383636f, 0.02393989f,
+  0.00866345f, -0.15452331f, 0.1326861f, -0.00082532223f, -0.11001232f, 0.08887993f, -0.1454505f, -0.10997551f,
+  -8.10509e-05f, 0.047676306f, 0.07216992f, 0.024590114f, -0.014447016f, -0.0591775f, 0.08110321f, 0.066107444f,
+  0.053581916f, 0.011370412f, -0.13305528f, 0.07450809f, 0.012523735f, -0.106927395f, -0.18031596f, -0.11672746f,
+  0.04530921f, 0.049462106f, 0.16128622f, 0.004909001f, -0.05480079f, -0.114196084f, -0.10519664f, -0.085689746f,
+  -0.09596732f, -0.10193416f, -0.0058715004f, 0.05826154f, -0.07622303f, -0.080101915f, -0.014407082f, 0.09999531f,
+  0.12903836f, -0.17013957f, 0.032432083f, 0.10433668f, -0.105745666f, -0.12107117f, 0.06656289f, 0.13289274f,
+  -0.125079f, 0.11064314f, 0.00035521082f, -0.07224994f, -0.13580072f, 0.059759095f, 0.16553642f, 0.024200443f,
+  -0.063456945f, 0.06682048f, 0.18596712f, 0.14369537f, -0.07966635f, -0.0676305f, -0.07691073f, 0.025131235f,
+  0.009365707f, -0.078741826f, 0.04401215f, -0.15607844f, 0.11554389f, -0.0933949f, -0.09290078f, 0.10736223f,
+  -0.031835005f, 0.13059114f, 0.09481727f, 0.116745405f, -0.05087516f, -0.04688539f, -0.064223364f, -0.099284194f,
+  -0.04885889f, 0.14579353f, -0.049444523f, -0.084228374f, -0.08464232f, 0.10061778f, -0.011949882f, -0.04928924f,
+  0.09672295f, -0.068798356f, 0.09154611f, -0.115231164f, -0.040629867f, 0.08509885f, -0.04679929f, 0.05688423f,
+  0.1428302f, -0.078730516f, -0.14643542f, -0.05870956f, 0.015054501f, 0.123413906f, 0.0924858f, -0.079393245f,
+  0.08430712f, -0.16880615f, 0.08516134f, 0.008459761f, 0.10730604f, 0.050468832f, 0.105914354f, -0.042875886f,
+  0.15297978f, -0.03343907f, 0.04594135f, 0.047055192f, 0.1161209f, 0.073559634f, 0.18941623f, 0.07918189f,
+  -0.05535452f, -0.07764278f, 0.012032302f, 0.1536905f, 0.11543815f, -0.055657916f, 0.016248185f, 0.074766755f,
+  -0.09800022f, -0.06131074f, -0.041749567f, -0.17122097f, 0.16042584f, -0.13440527f, 0.089440174f, -0.032341305f,
+  0.025014073f, 0.055916052f, 0.14052734f, 0.004755312f, -0.09913501f, 0.1217703f, -0.005093578f, -0.073620334f,
+  -0.086178556f, -0.03325223f, -0.01674105f, 0.0732393f, -0.057969615f, -0.10434347f, 0.04818377f, -0.09708789f,
+  -0.08134964f, -0.15858027f, -0.11564346f, -0.12630597f, -0.07714103f, 0.13387726f, -0.0658611f, 0.10887696f,
+  0.16777208f, 0.0937322f, 0.0951531f, -0.058102034f, 0.14657931f, -0.032102663f, -0.14731888f, 0.02147384f,
+  -0.11601925f, -0.057824813f, -0.021620568f, -0.10937082f, 0.051596172f, -0.12064521f, 0.01929084f, 0.13717839f,
+  0.16463092f, -0.10813301f, 0.11728489f, 0.05776445f, -0.042656466f, -0.060733054f, 0.1359779f, 0.06823353f,
+  0.04579298f, -0.1441249f, -0.018042961f, 0.070856676f, 0.05948117f, 0.015259242f, -0.015307117f, -0.088311985f,
+  -0.08896182f, 0.044204336f, 0.15893568f, 0.028805712f, 0.09579662f, 0.13356702f, 0.12932067f, -0.081435144f,
+  0.14134313f, 0.031042185f, -0.13298565f, 0.12944993f, -0.082064785f, -0.13622475f, 0.046351574f, 0.022461992f,
+  0.07430622f, -0.021999238f, -0.0008939227f, -0.18102913f, -0.14804822f, 0.0899559f, -0.16512774f, 0.05119753f,
+  -0.021967907f, -0.09239559f, 0.14687856f, 0.1527206f, -0.11209486f, 0.12916945f, -0.019917639f, -0.087717846f,
+  0.085101575f, -0.152803f, -0.050136186f, 0.16797113f, -0.029405568f, 0.083725f, -0.017549617f, -0.0654843f,
+  -0.11050195f, 0.15188265f, 0.0012497006f, 0.1077409f, -0.14072138f, 0.10598829f, 0.12760843f, -0.10996968f,
+  -0.0712639f, 0.045521837f, -0.14014009f, 0.06343305f, -0.009069059f, 0.06776579f, -0.06320267f, 0.08466455f,
+  -0.024929585f, 0.02531368f, -0.05644984f, 0.10201751f, -0.043254197f, -0.10606871f, 0.073682435f, 0.13132876f,
+  0.17222323f, -0.100227356f, 0.008056131f, 0.023653647f, 0.036408927f, 0.018609025f, 0.12124049f, 0.015982145f,
+  -0.043335263f, -0.06535018f, -0.007960255f, -0.039558075f, 0.0049391193f, -0.15154494f, -0.11909867f, 0.0770908f,
+  0.11736068f, -0.024529295f, 0.08153899f, 0.10101453f, 0.15941666f, -0.018398156f, -0.16814391f, 0.043747608f,
+  0.058867503f, -0.14276443f, -0.07639405f, 0.115252145f, 0.0009191659f, -0.09986051f, 0.00993216f, 0.09217303f,
+  -0.13726369f, 0.04493889f, -0.06718581f, 0.034552764f, -0.022461904f, 0.060456306f, -0.030317117f, 0.12196258f,
+  0.15824875f, 0.005047177f, -0.15679793f, -0.14557889f, 0.06718953f, -0.06596697f, 0.061387215f, 0.13209444f,
+  0.12913732f, -0.028425032f, -0.021752072f, 0.0023945996f, -0.15454465f, 0.042838432f, 0.02539253f, -0.10731456f,
+  0.011578998f, 0.11467681f, 0.087621786f, 0.094530545f, 0.024205657f, -0.023962932f, -0.11245215f, 0.11240693f,
+  -0.14760348f, -0.10323472f, 0.09924286f, -0.09241246f, -0.15576456f, 0.11916218f, 0.04520773f, -0.11582994f,
+  0.04196354f, -0.027781595f, -0.050457373f, -0.01003877f, 0.103749804f, -0.040079996f, -0.06973841f, 0.1364644f,
+  -0.021445615f, -0.07403711f, -0.09320589f, 0.15928906f, 0.0060026795f, -0.09695054f, 0.16146943f, 0.117948085f,
+  -0.060536627f, 0.18366578f, 0.109284386f, 0.1535177f, 0.07650648f, 0.13231392f, 0.10161475f, -0.08099128f,
+  -0.16688877f, 0.1338715f, -0.15378107f, -0.08905166f, -0.082761586f, 0.06612483f, -0.15894811f, 0.122112505f,
+  0.032796774f, 0.0149243185f, -0.17176189f, -0.1272843f, 0.009038154f, -0.008501031f, -0.03533226f, -0.088234685f,
+  0.12873033f, -0.13618201f, 0.05806029f, 0.050546482f, 0.090554625f, 0.03542996f, -0.118441515f, -0.07362793f,
+  -0.11627063f, -0.032813165f, 0.039094057f, -0.042307805f, -0.14424725f, 0.047686767f, 0.11356505f, 0.06601776f,
+  0.03357678f, -0.061869595f, -0.15365916f, 0.16570728f, -0.023228368f, -0.12545872f, -0.18039046f, -0.08300599f,
+  0.05573448f, 0.18590078f, -0.070832886f, -0.14044589f, 0.06904269f, -0.120953016f, 0.053029522f, -0.05328315f,
+  0.06575323f, 0.11266901f, 0.003866749f, 0.16943508f, -0.0064283917f, -0.12723798f, -0.018577121f, -0.0085636f,
+  0.027410742f, 0.18487367f, -0.15050894f, 0.11668277f, -0.13640235f, -0.14647979f, 0.07181288f, 0.016928928f,
+  -0.030416397f, -0.10802261f, 0.0014922005f, 0.028083364f, -0.15408845f, 0.09581366f, 0.16293208f, -0.06576149f,
+  -0.06390919f, 0.127311f, 0.18862978f, 0.1532196f, 0.009644774f, -0.0067617367f, -0.024114281f, 0.034453914f,
+  0.108162925f, -0.01076863f, 0.0963872f, -0.09717471f, 0.0867243f, -0.10188012f, -0.03410414f, 0.041230444f,
+  0.048889726f, 0.10548404f, 0.17558873f, 0.102810815f, -0.036834203f, 0.12570928f, 0.099156946f, -0.040002074f,
+  0.08526404f, 0.14187965f, 0.072422616f, -0.12948297f, -0.14077428f, -0.037830774f, 0.06820391f, 0.02573537f,
+  0.05356094f, -0.1834096f, -0.031222213f, 0.008012887f, 0.11572449f, -0.09906567f, -0.010762632f, -0.13903967f,
+  0.15907817f, -0.047231182f, 0.023757217f, 0.045065653f, -0.16457748f, 0.09581564f, -0.04249629f, 0.039641585f,
+  -0.072160445f, 0.16339041f, -0.18313156f, 0.11272458f, -0.107621185f, 0.03017071f, 0.07786368f, 0.07029256f,
+  -0.13290502f, -0.04998411f, -0.11547422f, -0.12474728f, 0.15010679f, 0.07362193f, 0.11664146f, -0.00914462f,
+  0.05155912f, -0.110314846f, -0.0978922f, -0.0652136f, 0.13735677f, -0.0051588155f, -0.0071937954f, 0.082369894f,
+  -0.16966464f, 0.075182095f, -0.16468966f, -0.019483022f, -0.050495f, 0.12858918f, 0.08286337f, 0.017495492f,
+  0.00048227768f, 0.12962511f, -0.058490947f, -0.13318145f, -0.11317043f, 0.084675245f, -0.11031562f, 0.031152112f,
+  -0.09040817f, -0.06498112f, 0.00397033f, 0.032337762f, -0.06460375f, -0.06502222f, 0.09515274f, -0.074446395f,
+  -0.020157794f, 0.034645095f, -0.0007596965f, -0.11865937f, 0.08453217f, -0.14408486f, -0.048679337f, -0.041967683f,
+  0.08177834f, 0.05355003f, 0.019307014f, -0.17930147f, 0.08750171f, -0.08684089f, -0.07973173f, 0.09805801f,
+  -0.12687534f, -0.17345877f, -0.1416278f, 0.13485482f, -0.00483789f, -0.05099368f, -0.10827196f, -0.08044458f,
+  0.03841358f, -0.12264049f, 0.05204822f, 0.08978734f, -0.16601457f, 0.08078908f, -0.15487422f, 0.08603356f,
+  -0.08989651f, 0.14859016f, 0.08828128f, -0.015559977f, -0.08067293f, 0.013222186f, 0.1276961f, -0.09945734f,
+  -0.033260975f, 0.15141506f, -0.024729643f, 0.022961568f, 0.14193727f, 0.022689883f, -0.15027711f, 0.01729052f,
+  -0.09853862f, 0.124229975f, 0.13465053f, 0.104575515f, -0.013428555f, -0.0030009984f, 0.1105161f, 0.10914167f,
+  0.010379479f, -0.1546438f, 0.0549102f, -0.045826934f, -0.038077302f, 0.0321612f, 0.016395047f, 0.115972824f,
+  0.00807264f, 0.045461256f, 0.19156684f, 0.09297784f, -0.07351344f, 0.060803894f, 0.043971978f, 0.063675284f,
+  -0.13622807f, 0.13797365f, -0.14610173f, -0.044567045f, -0.008889984f, 0.05726741f, 0.030422349f, 0.010541292f,
+  -0.0227561f, -0.10086579f, -0.095064715f, 0.06813915f, -0.018411582f, 0.039595477f, 0.09619664f, -0.0784861f,
+  -0.06399559f, 0.08451825f, -0.09728039f, 0.18516363f, -0.03411559f, 0.037473843f, 0.016335052f, -0.07003157f,
+  0.064488f, -0.12282547f, -0.020375751f, -0.018511476f, 0.123065986f, -0.0076617994f, -0.051378462f, 0.024319261f,
+  -0.016073024f, 0.15074818f, 0.14922543f, 0.012748559f, 0.13751845f, -0.12767097f, 0.017480263f, 0.11522292f,
+  -0.08632236f, 0.15615492f, 0.072541706f, -0.13405572f, -0.13893566f, 0.0920787f, -0.026271489f, 0.086594f,
+  0.03391812f, -0.05497861f, -0.11811773f, 0.06653646f, 0.16379793f, 0.1308868f, 0.019769853f, 0.11089202f,
+  -0.11411156f, 0.054341767f, -0.0040101805f, 0.10707119f, -0.047947086f, 0.075613976f, -0.078992456f, 0.013700246f,
+  -0.053459853f, -0.016610658f, -0.07815759f, 0.15080039f, -0.16154478f, 0.058401935f, -0.1580473f, -0.072263815f,
+  -0.058035653f, 0.11348991f, -0.06188793f, -0.105647296f, 0.06477463f, -0.008513318f, -0.083541f, 0.023665955f,
+  0.16193189f, -0.053728502f, 0.009854487f, -0.042277735f, 0.08416394f, -0.024775075f, 0.100546055f, -0.07809233f,
+  -0.06479922f, 0.115234196f, -0.08573654f, 0.12801233f, 0.13140519f, -0.029713435f, 0.0317727f, 0.13780181f,
+  -0.14393796f, -0.15566787f, 0.048463453f, -0.01943482f, -0.08644233f, 0.04297584f, 0.11850673f, 0.036936425f,
+  -0.07771846f, 0.0881874f, 0.18914635f, -0.06929063f, 0.05539351f, -0.019780366f, 0.049791828f, 0.14031337f,
+  0.116776764f, 0.09679626f, 0.02614155f, 0.053928714f, 0.010631005f, -0.08613402f, -0.17249027f, -0.114387974f,
+  0.15229723f, -0.047270674f, -0.05825097f, 0.13689554f, -0.07736038f, 0.10642728f, 0.05223651f, 0.049098253f,
+  0.13687234f, 0.032640528f, 0.11121373f, 0.070548914f, -0.09257666f, -0.087637305f, -0.07835631f, -0.027988864f,
+  -0.03301698f, 0.13328291f, -0.059104756f, -0.11636903f, -0.033228867f, 0.11430903f, -0.09873522f, -0.13066815f,
+  0.17345718f, -0.10240525f, -0.030927142f, 0.0747421f, 0.114126116f, 0.080485195f, -0.12504503f, 0.076907456f,
+  -0.01665493f, 0.17490168f, 0.1711656f, 0.116604075f, -0.047906205f, -0.09117954f, -0.017306061f, -0.07711072f,
+  0.11643984f, -0.044905256f, -0.08363956f, 0.042465035f, -0.12651402f, 0.031084988f, -0.14839819f, -0.0005811379f,
+  -0.08939555f, 0.089692615f, 0.021716256f, -0.004705525f, -0.12595083f, -0.029482763f, 0.013404144f, 0.09491069f,
+  0.08215889f, 0.00039850877f, -0.10561356f, -0.18492924f, -0.095217f, -0.12778491f, -0.17387992f, -0.07299283f,
+  -0.05319652f, -0.13349842f, 0.13379544f, -0.11579483f, 0.109360196f, -0.11861875f, -0.047027506f, -0.0059638782f,
+  0.012255911f, -0.08640674f, -0.108202636f, -0.022724928f, -0.098764405f, -0.07440783f, 0.17382096f, 0.051746115f,
+  -0.1464961f, -0.0044798586f, -0.030811725f, -0.14659268f, 0.019977268f, -0.14919485f, 0.08677665f, 0.10648201f,
+  -0.15173931f, 0.0026846465f, -0.012606117f, -0.14324674f, -0.042883273f, 0.03100084f, -0.143507f, 0.10306371f,
+  0.13757683f, 0.14552772f, 0.17566109f, 0.10693872f, -0.11517108f, 0.04932607f, 0.033234555f, -0.13186947f,
+  0.04565906f, 0.15333284f, 0.03291701f, 0.08426081f, 0.0087403795f, 0.08424663f, 0.15265714f, 0.12099485f,
+  -0.12340512f, -0.006216931f, -0.014714158f, -0.03241189f, 0.08906716f, -0.08946302f, -0.046216883f, -0.11683458f,
+  0.0074341684f, -0.001999879f, 0.114916936f, -0.06315828f, 0.14214589f, -0.048403893f, 0.0652121f, 0.006225467f,
+  0.05225002f, 0.08383987f, 0.16822505f, -0.092849106f, 0.018923441f, -0.063988574f, 0.059485283f, 0.07146452f,
+  -0.10715135f, -0.11231356f, -0.06877323f, -0.14943302f, -0.16140194f, -0.04414403f, 0.06269913f, 0.022644442f,
+  0.10196662f, 0.0718878f, -0.106958635f, -0.044520184f, 0.026781648f, 0.11314206f, -0.029831795f, 0.07130936f,
+  0.08628444f, -0.024419136f, -0.020699136f, -0.045223374f, -0.0002413269f, 0.07540636f, -0.11608753f, 0.0147432005f,
+  0.11182077f, 0.10030788f, -0.023832392f, 0.06638617f, -0.11966124f, 0.02746582f, 0.08478602f, -0.12381799f,
+  0.002798903f, -0.09636031f, -0.037810948f, -0.10346636f, 0.15446821f, -0.08001746f, -0.15423948f, -0.040490113f,
+  -0.1207096f, -0.122112036f, -0.14012717f, -0.061748695f, 0.03222556f, 0.010931963f, 0.022692794f, 0.051032256f,
+  0.061238278f, 0.035005853f, 0.1477553f, -0.09025307f, -0.1048131f, -0.09262333f, -0.09388273f, 0.07490209f,
+  0.010717808f, -0.086555704f, 0.07420844f, 0.12278702f, 0.09284447f, -0.11858306f, -0.03257051f, -0.084753856f,
+  -0.08093564f, -0.14267887f, -0.13494897f, 0.05577751f, 0.11903042f, -0.12528215f, -0.1853349f, -0.059739534f,
+  0.025940526f, 0.18011735f, -0.0745305f, -0.06526375f, -0.052370694f, 0.09626643f, -0.06995963f, 0.009932925f,
+  0.12120727f, 0.06660522f, -0.09113764f, -0.0223928f, -0.14021765f, -0.031040184f, -0.13407971f, -0.055041716f,
+  -0.07348591f, 0.12182346f, -0.010462214f, 0.012249148f, 0.092225164f, -0.14240266f, 0.11961591f, 0.076552734f,
+  0.04061548f, 0.011559643f, 0.15171623f, 0.119513154f, 0.11704877f, 0.012770697f, -0.14705078f, -0.075332604f,
+  0.052398015f, 0.072786205f, 0.044343494f, 0.053694345f, -0.05262757f, 0.03978157f, 0.049686443f, 0.024846068f,
+  -0.12290907f, -0.14596152f, 0.004855808f, 0.14360389f, 0.10844294f, -0.052415006f, 0.15150537f, -0.014924726f,
+  -0.14592244f, 0.040828705f, 0.16021766f, -0.07423528f, -0.052337173f, -0.08641244f, 0.07505342f, -0.0360748f,
+  -0.08947951f, 0.08776935f, -0.06565842f, 0.1315205f, -0.15903996f, 0.114326425f, -0.0045711207f, 0.08585418f,
+  0.052476414f, -0.0109591f, 0.17968163f, -0.078362286f, 0.108870916f, -0.14034896f, -0.11923974f, 0.089758925f,
+  -0.10379013f, -0.04148339f, 0.16443002f, -0.17733182f, 0.15350856f, -0.043448385f, -0.1003903f, -0.013924891f,
+  -0.12908706f, -0.10682278f, 0.13850838f, -0.012314982f, 0.01190646f, 0.13986762f, 0.0835877f, -0.020329364f,
+  -0.058129527f, 0.041543975f, 0.016400347f, -0.13123271f, -0.021954292f, -0.013980381f, -0.15170498f, -0.013044258f,
+  -0.041273177f, -0.029338906f, -0.14581898f, -0.046046287f, 0.12557106f, 0.0064903866f, -0.1062968f, -0.086440794f,
+  0.051124085f, 2.7573135e-05f, -0.12380162f, 0.08724257f, 0.13129492f, 0.08037035f, -0.14698404f, -0.0349841f,
+  -0.027195077f, 0.056096353f, 0.034859926f, 0.00128997f, 0.14223512f, -0.14952411f, 0.0063469172f, 0.022331793f,
+  -0.0071439776f, 0.041962624f, -0.05436409f, -0.028026054f, -0.0761552f, 0.05911121f, -0.014761566f, -0.08715617f,
+  -0.098401584f, -0.10906634f, -0.11383078f, 0.11633515f, 0.046512935f, -0.03890085f, -0.078330845f, 0.079318285f,
+  0.050774015f, -0.105303854f, -0.008158413f, -0.012606494f, -0.11592785f, -0.08376064f, 0.16258368f, -0.029726213f,
+  0.062041834f, -0.016816126f, 0.19438113f, 0.10427124f, 0.020353077f, -0.12405752f, 0.088867515f, -0.100071535f,
+  0.012591127f, 0.13100375f, 0.045422837f, -0.16857207f, 0.08609837f, 0.084156f, -0.10001934f, 0.02766946f,
+  -0.08498999f, -0.039497215f, 0.15733466f, 0.064422764f, -0.013570897f, 0.14844689f, -0.0656344f, -0.071091995f,
+  0.099828504f, 0.07425434f, 0.14079858f, -0.12965734f, -0.10443497f, -0.070318975f, 0.19360548f, -0.013077968f,
+  0.06287238f, -0.112364665f, 0.06701129f, -0.016427867f, 0.1209948f, 0.03195368f, 0.09180543f, 0.11398213f,
+  0.038461603f, -0.019867918f, -0.090062805f, -0.10821437f, 0.1652985f, -0.085316874f, 0.09123771f, 0.10398809f,
+  0.14151499f, -0.06573126f, 0.02275259f, -0.10658621f, 0.111726925f, 0.048326023f, -0.00833756f, 0.05965f,
+  -0.008409559f, 0.15413743f, -0.098499686f, 0.12229878f, 0.043523356f, 0.024270197f, -0.0771431f, 0.085850775f,
+  -0.05583025f, -0.14367898f, 0.13336378f, -0.10692104f, -0.081535615f, 0.029437235f, 0.124542855f, -0.07143248f,
+  0.15238746f, 0.03503289f, 0.10836415f, 0.18347108f, -0.13482262f, 0.029342292f, 0.11714163f, -0.043375026f,
+  0.06581644f, 0.022189457f, 0.15247688f, -0.13767804f, 0.12511745f, 0.09964123f, 0.036018044f, -0.017875955f,
+  0.1529723f, 0.14768572f, -0.014707914f, 0.15352875f, -0.06654666f, -0.05846501f, -0.15582581f, -0.052318417f,
+  -0.11155872f, -0.15786088f, -0.16983601f, 0.044462893f, 0.12371855f, -0.12739086f, 0.038396105f, -0.03179754f,
+  0.16334309f, 0.051017143f, -0.11288784f, 0.10972775f, 0.037023682f, 0.119022414f, 0.18871728f, 0.06594443f,
+  -0.009743517f, -0.08291615f, -0.07782252f, 0.12499033f, -0.097239584f, 0.0022254256f, -0.005936023f, 0.0159081f,
+  0.16922745f, 0.10216892f, 0.075301f, -0.10951892f, -0.09506096f, 0.061341964f, -0.14559796f, 0.10109994f,
+  0.09166038f, 0.009332405f, 0.16934662f, 0.02149615f, -0.065571636f, -0.07882526f, -0.07328862f, -0.011884463f,
+  0.058095433f, 0.07952637f, -0.05912167f, -0.1787594f, 0.019786885f, 0.083471306f, -0.13735415f, 0.038941085f,
+  -0.0839938f, -0.09656025f, 0.0742806f, 0.11973794f, -0.080902085f, -0.017376928f, -0.042766653f, -0.096523866f,
+  0.14585385f, -0.1365156f, -0.013917808f, -0.0237864f, 0.03459579f, -0.13249364f, 0.0012862522f, -0.065047584f,
+  -0.045299467f, -0.04787748f, -0.047398932f, -0.042489152f, 0.10170651f, -0.13768595f, 0.11605743f, 0.110078245f,
+  0.058889784f, 0.095193684f, 0.05352244f, -0.02484944f, 0.0777498f, 0.07210275f, -0.10286368f, -0.1418601f,
+  -0.10258611f, -0.15930706f, -0.1621748f, 0.03655155f, 0.12637138f, 0.06651296f, -0.020410862f, -0.055684417f,
+  -0.12596849f, 0.1269961f, 0.107571885f, 0.05115111f, 0.05768615f, 0.008443525f, 0.1143128f, -0.0067036413f,
+  0.052249193f, 0.08135103f, 0.083743885f, 0.00040345103f, -0.17637905f, 0.0547798f, 0.11288937f, 0.19521888f,
+  -0.13341907f, 0.07022252f, -0.09004653f, -0.099495724f, -0.108180635f, -0.11665675f, 0.12416418f, 0.047994625f,
+  0.1181936f, -0.08430553f, -0.010855402f, -0.17719863f, 0.09103737f, -0.03942771f, 0.03007033f, 0.11648869f,
+  0.10557225f, -0.025151534f, 0.07033995f, 0.060295664f, -0.035280384f, -0.0882808f, -0.033420537f, 0.17313449f,
+  -0.07203781f, -0.0909056f, -0.09097441f, 0.09500491f, -0.12357823f, 0.07618791f, -0.12813427f, -0.0083895335f,
+  -0.10653684f, -0.028798064f, 0.11879815f, 0.09063459f, 0.100889735f, 0.0030956217f, 0.086147875f, 0.021145428f,
+  -0.13038142f, 0.037425566f, 0.16054691f, 0.07584921f, -0.0028527696f, 0.15875046f, 0.10127798f, 0.17768595f,
+  -0.016698945f, -0.046169054f, 0.12621872f, 0.15110257f, 0.096337385f, 0.03366744f, -0.025919037f, -0.10849756f,
+  -0.023214588f, -0.053830244f, -0.099992305f, 0.055674925f, 0.1080981f, 0.032955263f, 0.16136885f, -0.12680367f,
+  -0.050735563f, 0.087152414f, 0.11172275f, 0.05094217f, 0.065143526f, -0.01888965f, -0.07866203f, 0.06302478f,
+  0.105305f, 0.07205465f, -0.16237631f, -0.032569923f, 0.05898875f, 0.164034f, 0.186856f, 0.16671146f,
+  -0.06509083f, -0.0627455f, -0.13295147f, -0.037617818f, -0.12502447f, 0.0005691662f, -0.10836261f, 0.10366846f,
+  0.07797609f, -0.11384085f, 0.08942202f, -0.15904951f, -0.11576283f, 0.022498466f, -0.1606088f, -0.06421866f,
+  -0.10946899f, -0.093225285f, -0.11321802f, -0.032944746f, -0.08237427f, 0.117056094f, 0.12176161f, 0.12810431f,
+  0.119440384f, -0.023143409f, -0.11215379f, 0.04444144f, 0.14494391f, 0.02265344f, -0.093551666f, 0.16239144f,
+  0.06760445f, 0.07643014f, -0.090973444f, -0.07182377f, -0.019585175f, -0.034797736f, 0.14060916f, 0.06642261f,
+  0.013429912f, 0.07839928f, -0.18407182f, 0.14236706f, -0.17285052f, -0.016816193f, 0.03730333f, 0.09511014f,
+  -0.1189105f, -0.010476427f, -0.03860817f, -0.16215803f, 0.044118583f, -0.043831598f, -0.066320606f, 0.16493848f,
+  0.04939919f, 0.07623097f, -0.19147031f, 0.17998713f, -0.17266776f, -0.045694705f, -0.191925f, -0.2209653f,
+  0.07605401f, 0.10272148f, 0.08340795f, 0.059095617f, 0.114449985f, -0.12767029f, -0.053313307f, -0.07909978f,
+  0.021003004f, 0.030180966f, -0.11596026f, -0.1242551f, -0.11148631f, -0.13260716f, 0.042986825f, -0.016566716f,
+  -0.05518784f, 0.011438809f, 0.08283778f, -0.021551022f, 0.09960825f, -0.15675467f, -0.10896879f, -0.16112824f,
+  -0.1458636f, 0.021980193f, 0.15272892f, -0.0692221f, 0.11520864f, 0.08449443f, 0.00919763f, -0.1419864f,
+  -0.02914233f, -0.08223144f, -0.006276136f, -0.11328037f, 0.11891741f, 0.11901507f, 0.03749154f, -0.059775766f,
+  -0.052571256f, -0.07053337f, 0.0028655992f, -0.08555231f, -0.12223916f, -0.15329693f, -0.027719509f, -0.19948201f,
+  0.07808184f, 0.007268533f, -0.061288215f, 0.11395828f, 0.088231094f, 0.13068147f, 0.12832233f, -0.09754462f,
+  0.06542194f, 0.06868774f, 0.0773174f, 0.0775453f, 0.09642125f, 0.077330604f, 0.022673625f, 0.011296401f,
+  -0.03303918f, -0.0048392555f, -0.14170064f, 0.16668731f, -0.0070200954f, 0.116618626f, -0.09246521f, 0.007861941f,
+  0.088020556f, -0.12980272f, -0.12249023f, -0.06825589f, 0.08862213f, 0.039744284f, 0.18891405f, -0.09614452f,
+  -0.06450879f, -0.022807296f, -0.10239133f, -0.094242245f, 0.07770479f, -0.0320509f, -0.022171669f, 0.1043672f,
+  0.118074626f, -0.07796633f, -0.18543693f, -0.040273417f, -0.17428985f, 0.044834357f, 0.005273549f, -0.17198898f,
+  -0.09985184f, 0.10549073f, -0.045558404f, 0.07087365f, 0.11695431f, -0.15918908f, -0.029236522f, -0.07611327f,
+  0.025507068f, 0.17270702f, -0.018196728f, 0.14170395f, -0.14443138f, -0.017480254f, 0.0655325f, 0.05850296f,
+  0.04018256f, 0.11706633f, 0.03732802f, -0.07160185f, -0.11819623f, -0.058517415f, -0.0009110314f, 0.017653512f,
+  -0.12642075f, -0.06034472f, -0.10189073f, -0.025254304f, -0.16474536f, -0.15094157f, 0.051781427f, -0.076213166f,
+  0.11398167f, -0.04791381f, 0.09039961f, -0.15487538f, -0.023754908f, 0.1701412f, 0.12276851f, -0.09132202f,
+  -0.04655896f, -0.09965053f, -0.19195242f, -0.014859491f, -0.13311724f, -0.06926998f, -0.04723548f, 0.0005265926f,
+  0.09546467f, 0.114376135f, -0.06941511f, 0.0024231318f, 0.0691598f, 0.037885606f, 0.063053615f, 0.11595689f,
+  0.14025642f, -0.1197946f, -0.16806622f, -0.07170065f, -0.14124963f, -0.046895873f, 0.10829449f, -0.12090043f,
+  0.033591654f, -0.11935772f, -0.005408712f, -0.0836287f, -0.04553787f, 0.14866218f, -0.091051474f, 0.18884541f,
+  0.0967444f, 0.057977192f, 0.103673816f, -0.16189113f, 0.17596257f, -0.16457999f, -0.16409232f, -0.14855865f,
+  0.07959335f, 0.12176606f, -0.080836914f, 0.15237696f, 0.0576034f, 0.13622658f, 0.13515803f, 0.11714736f,
+  0.11526828f, -0.16966954f, 0.1370122f, 0.15702794f, -0.13322952f, 0.024890803f, 0.17347032f, -0.14929691f,
+  0.039830573f, 0.03128162f, -0.04740484f, 0.16724497f, 0.05954327f, -0.12913924f, 0.068205334f, 0.055360224f,
+  -0.06085804f, -0.13470225f, 0.0013461126f, 0.13183828f, -0.05100072f, 0.10385243f, 0.022358991f, -0.06290763f,
+  -0.0735946f, -0.018786848f, -0.058546044f, -0.030779386f, 0.041253746f, -0.002524994f, 0.010696618f, 0.101691075f,
+  0.06569424f, -0.14469431f, 0.04083627f, -0.0025998787f, 0.08375157f, -0.10108091f, -0.06964191f, 0.01680507f,
+  -0.0021434668f, -0.047477048f, 0.11040958f, 0.0947471f, 0.052957106f, 0.027465459f, 0.06371587f, -0.07296576f,
+  -0.0044855652f, 0.13279213f, -0.092181884f, -0.12758367f, -0.18392725f, 0.008056939f, 0.14497651f, -0.13021113f,
+  0.074560165f, -0.12527204f, -0.064842716f, 0.08241671f, -0.0148109635f, 0.13678604f, 0.07578347f, 0.0671489f,
+  0.09244441f, -0.09631594f, 0.08097338f, -0.073250614f, 0.054377627f, -0.1323694f, 0.16435279f, -0.17677256f,
+  -0.05656572f, 0.12188027f, 0.14865825f, 0.13983348f, -0.085051365f, 0.1402331f, 0.079194956f, -0.11035814f,
+  -0.06811698f, 0.026605645f, 0.030343723f, -0.12969895f, -0.1633958f, -0.03730446f, 0.20028825f, -0.16061772f,
+  -0.0079559125f, 0.031488817f, 0.10358011f, 0.13966441f, -0.06536388f, -0.0136095835f, -0.114737034f, -0.105568685f,
+  0.074967965f, -0.04808965f, 0.1741886f, 0.048611425f, 0.038555253f, -0.013999696f, -0.10412143f, -0.015121762f,
+  0.09933209f, 0.04355325f, 0.012253129f, -0.015136405f, -0.04825552f, 0.09180979f, 0.049306445f, 0.16404235f,
+  0.10615462f, -0.009669043f, -0.08383334f, 0.18173018f, 0.12669624f, -0.14343609f, -0.10935809f, -0.12084459f,
+  -0.08980208f, -0.005673448f, 0.0888659f, -0.058318924f, 0.007771825f, -0.0039229947f, -0.025728254f, 0.1272849f,
+  0.0012053614f, -0.12719662f, 0.014258573f, -0.12516388f, 0.17953843f, 0.06954658f, 0.19088611f, -0.020212844f,
+  -0.035715617f, -0.015567042f, -0.080595635f, 0.026903698f, -0.10238816f, 0.015563462f, 0.027105728f, 0.13775243f,
+  0.028165035f, -0.113566466f, -0.14888787f, 0.024524124f, 0.1737975f, 0.101898864f, 0.15611173f, -0.1370269f,
+  -0.09006217f, -0.04407753f, -0.15119284f, -0.118625656f, 0.044223346f, 0.17781077f, 0.05504055f, -0.17328984f,
+  0.05914583f, 0.10106566f, 0.00035167122f, 0.017592007f, -0.18141122f, -0.13141507f, -0.079050496f, 0.10561917f,
+  -0.124607414f, 0.021584919f, 0.08247662f, 0.0054127825f, -0.042464133f, 0.11722419f, 0.025998902f, -0.011655106f,
+  0.056269057f, -0.00036385882f, -0.13231802f, -0.046706617f, 0.0661736f, 0.1414126f, 0.13669544f, 0.13228333f,
+  -0.0730225f, 0.03230438f, 0.05964757f, -0.033984903f, 0.07541776f, -0.13920228f, -0.12858367f, -0.025101528f,
+  0.06568998f, 0.049550448f, -0.15862434f, 0.088652276f, 0.17406829f, 0.062047724f, -0.15542859f, -0.19293705f,
+  0.09845401f, -0.042458206f, -0.097235546f, 0.002412868f, -0.093267225f, -0.014696204f, 0.13624224f, -0.068502456f,
+  0.1493533f, -0.027307589f, -0.040528785f, 0.09333666f, 0.022382047f, 0.030494954f, -0.097726904f, 0.18491887f,
+  -0.11616835f, -0.0627711f, 0.0064913793f, 0.15449296f, -0.12627538f, 0.1378992f, -0.0029476983f, -0.16319747f,
+  0.14585404f, -0.109017074f, -0.16500603f, -0.100456126f, -0.0939257f, 0.07923701f, -0.15604505f, -0.150527f,
+  0.13499174f, -0.10483041f, 0.090682015f, 0.082566395f, -0.10160787f, -0.06795353f, -0.13959508f, 0.13370696f,
+  -0.124877356f, -0.092687465f, -0.18579456f, 0.12891121f, -0.061205573f, 0.08890416f, 0.14827958f, 0.13917735f,
+  0.079607174f, -0.026569277f, -0.0055572405f, -0.131433f, 0.061697837f, 0.120385826f, -0.087152235f, 0.113565706f,
+  0.054372653f, 0.046003953f, -0.0909752f, -0.1264904f, 0.04135489f, -0.027336026f, 0.06951225f, -0.17014661f,
+  -0.13146341f, 0.020768404f, 0.09970893f, 0.1663805f, 0.10955096f, 0.13535935f, -0.071303084f, 0.16224314f,
+  0.0008249625f, -0.0043453593f, 0.043165457f, 0.06527738f, 0.014060894f, 0.012489718f, -0.19415541f, 0.10272846f,
+  0.08302282f, 0.0093380585f, 0.025646547f, 0.1362294f, 0.09304819f, 0.035243236f, 0.07903981f, -0.072356656f,
+  -0.13721524f, 0.0491077f, -0.107604764f, 0.10942935f, 0.12796377f, 0.0064879386f, 0.15885396f, -0.21738867f,
+  -0.035725143f, 0.010601094f, 0.07956021f, 0.1401436f, -0.108989984f, -0.14962183f, -0.008509287f, 0.12260629f,
+  0.14960022f, 0.057237882f, 0.16961713f, -0.08149057f, 0.16467044f, 0.14882354f, 0.03410586f, -0.14037031f,
+  0.10161146f, -0.1060132f, 0.13335972f, 0.010443473f, -0.0508411f, -0.015693285f, 0.034018386f, 0.093109034f,
+  0.0070082117f, 0.058772877f, 0.19204594f, -0.00967819f, 0.06193098f, 0.15755853f, 0.13319452f, -0.200554f,
+  -0.10446975f, 0.08951647f, 0.097056456f, 0.029966211f, -0.07677933f, 0.011943211f, -0.08075409f, -0.050298974f,
+  0.080330096f, 0.15021434f, 0.018078677f, -0.064470395f, -0.15452462f, -0.027786251f, -0.10964754f, -0.014819847f,
+  0.005631234f, -0.11419816f, -0.041075554f, -0.10458889f, 0.08038817f, 0.044337958f, 0.011541299f, 0.19138524f,
+  0.084171265f, -0.13709041f, 0.07504956f, -0.010042707f, -0.0059109856f, -0.03014763f, -0.035579838f, -0.16331975f,
+  0.07110734f, 0.04512503f, 0.04729105f, -0.15076324f, 0.052511588f, -0.13584079f, 0.05148863f, -0.12049225f,
+  -0.020691395f, -0.05934028f, 0.11103904f, 0.006671586f, 0.053773753f, -0.11663118f, -0.085114084f, 0.040575538f,
+  -0.089471094f, -0.09285194f, -0.02364191f, 0.12950163f, 0.089484714f, 0.10150878f, -0.10945762f, -0.042953044f,
+  0.07270262f, 0.11347044f, 0.034781873f, 0.05524074f, -0.04055627f, -0.1530775f, -0.024855638f, -0.063274086f,
+  -0.12270843f, 0.04949468f, -0.14317024f, -0.03367735f, -0.048738986f, -0.14169952f, 0.0056300615f, -0.06075183f,
+  -0.09880526f, -0.031676404f, -0.15410057f, -0.016315171f, -0.10314577f, 0.13088503f, 0.10126579f, -0.12616022f,
+  0.13262595f, -0.11596446f, 0.0072259107f, -0.060991522f, -0.1190582f, 0.032468073f, 0.11415621f, -0.00806353f,
+  0.15224178f, 0.14295958f, 0.017998185f, 0.013899342f, -0.0032712105f, -0.11805513f, -0.07954385f, 0.20956488f,
+  -0.0785541f, 0.05810754f, -0.0154369855f, 0.0133948205f, -0.011929459f, -0.13705438f, -0.019086123f, 0.16682924f,
+  0.07935783f, -0.14228348f, 0.0985988f, -0.17055394f, -0.070843905f, 0.05717232f, 0.115116335f, 0.17012103f,
+  -0.109982446f, -0.017782297f, 0.044037085f, 0.13061602f, -0.12845796f, 0.019316107f, -0.073717974f, -0.152245f,
+  -0.113113046f, 0.08608038f, 0.10236688f, 0.068633735f, 0.14985198f, 0.15396465f, -0.19551872f, 0.0053252825f,
+  0.07905202f, -0.044069268f, -0.12173072f, -0.10804564f, 0.022203764f, -0.10690507f, 0.032209855f, -0.030480165f,
+  -0.14038397f, -0.01898485f, -0.020081034f, 0.083502635f, -0.006897623f, 0.069150686f, -0.077804856f, -0.018527975f,
+  0.059247535f, -0.10359447f, -0.020225013f, 0.0085337795f, -0.08433543f, -0.08397197f, 0.0728201f, -0.15842792f,
+  -0.10889468f, 0.0024545768f, 0.07176947f, 0.07943614f, -0.011920297f, 0.03525293f, -0.075293235f, -0.11536662f,
+  0.080714926f, -0.051511716f, -0.12616083f, 0.022144891f, -0.07475872f, 0.038454905f, 0.08490976f, 0.16013288f,
+  -0.064121224f, 0.0054326006f, -0.046059202f, -0.055639356f, -0.04403134f, -0.11478709f, 0.052508447f, -0.14317505f,
+  -0.048133053f, 0.08115608f, 0.011290104f, 0.10748053f, 0.029553853f, 0.0959773f, 0.14160317f, -0.123867445f,
+  -0.09783802f, 0.004130122f, 0.08637507f, 0.12986696f, 0.04151897f, 0.10106481f, -0.18111259f, -0.06993911f,
+  -0.13297512f, 0.09312837f, 0.10529427f, 0.14233315f, -0.08842136f, -0.180471f, -0.13656144f, 0.18852685f,
+  0.111802116f, -0.11286233f, -0.11887758f, -0.0024471593f, -0.14278589f, -0.023002395f, -0.17275383f, 0.0128158955f,
+  0.042298596f, 0.068392985f, 0.14576647f, 0.06275552f, -0.046522446f, -0.06446461f, 0.1366949f, 0.14541511f,
+  0.089176156f, 0.053968735f, -0.06775165f, -0.12605761f, 0.08600957f, -0.041695926f, -0.021394843f, -0.16882244f,
+  -0.10015066f, -0.027045123f, -0.114356294f, 0.12504554f, 0.010102586f, -0.046759043f, -0.0031112998f, 0.05602581f,
+  -0.08573932f, 0.14517799f, 0.09381593f, 0.045554418f, -0.070367396f, -0.015485197f, 0.04994915f, -0.13995983f,
+  -0.08409867f, -0.027275795f, 0.028656792f, -0.14863189f, 0.08841356f, -0.0098057585f, 0.11781407f, -0.077618875f,
+  0.0011540699f, 0.053152554f, -0.14452846f, -0.14721985f, 0.095530994f, -0.13208778f, -0.052760184f, -0.042498756f,
+  0.1233879f, -0.08110347f, -0.014356331f, -0.14184406f, -0.07111649f, 0.0648077f, 0.01676273f, 0.03486522f,
+  0.08435458f, -0.028125145f, -0.10990244f, -0.068761736f, 0.17251794f, 0.01434097f, -0.08485877f, 0.11463893f,
+  0.003200068f, -0.12507252f, 0.04044781f, -0.10286923f, 0.06257489f, 0.050847247f, -0.1166605f, -0.1711224f,
+  0.0056592263f, -0.10378213f, 0.10098102f, 0.12924042f, -0.18485835f, 0.12947296f, 0.052311026f, 0.01583854f,
+  -0.017457802f, 0.12313347f, -0.06327453f, 0.124610834f, -0.09390255f, -0.096868254f, -0.13629204f, -0.040761374f,
+  0.0022798448f, -0.17006718f, -0.09355236f, 0.036526173f, -0.15160139f, 0.007787507f, 0.16250594f, 0.21772115f,
+  -0.1138582f, -0.013755424f, 0.07754665f, -0.018177558f, 0.03776929f, -0.10144309f, 0.049660183f, 0.1789396f,
+  0.12778726f, 0.028714778f, -0.026710581f, 0.026065886f, 0.013560243f, -0.1638845f, 0.055169187f, -0.108511165f,
+  -0.07399268f, -0.04244143f, 0.11475251f, 0.14058907f, -0.044685207f, -0.17482351f, -0.072513476f, 0.13149326f,
+  -0.065317504f, 0.15028004f, -0.0024850634f, -0.13002606f, 0.04999355f, -0.03225608f, -0.08694612f, -0.21761116f,
+  0.035184417f, -0.08959715f, 0.13854524f, -0.06932928f, 0.059104007f, 0.10809629f, -0.034428477f, 0.16686963f,
+  0.1479696f, -0.14856975f, 0.019972231f, 0.082093865f, -0.090887815f, 0.020115873f, -0.16232148f, -0.19127087f,
+  0.11376895f, -0.02801293f, 0.059264828f, 0.026691154f, 0.0388137f, -0.1801607f, -0.010125982f, -0.042121816f,
+  -0.11840655f, 0.09660888f, -0.08680848f, 0.13171518f, -0.15078111f, -0.13631149f, -0.08049305f, 0.073381186f,
+  -0.11040962f, -0.09383721f, 0.041426394f, -0.14123261f, -0.060960073f, -0.013501685f, -0.12308163f, 0.023878058f,
+  0.09381843f, -0.036243312f, 0.18781795f, 0.08654782f, 0.009343466f, 0.09177028f, 0.02625552f, 0.10240496f,
+  0.039813932f, 0.05527234f, -0.022315487f, 0.08817763f, 0.09500862f, 0.07155175f, 0.06888875f, -0.02551284f,
+  -0.12064343f, 0.049415175f, -0.14587924f, 0.11096927f, -0.080491275f, -0.1498865f, 0.15091155f, -0.1313627f,
+  -0.0021268125f, -0.05129813f, -0.039814208f, -0.11032882f, -0.054310154f, 0.11825752f, -0.12524928f, -0.114352114f,
+  -0.0060960515f, -0.005419831f, 0.19206361f, -0.022780562f, 0.08297325f, 0.14735605f, 0.09644704f, 0.1858969f,
+  0.06775529f, -0.1244855f, 0.019587612f, -0.116310254f, 0.09462927f, -0.15370587f, -0.045026436f, -0.083116636f,
+  -0.087304726f, 0.009605624f, 0.14456674f, 0.12942533f, 0.11628746f, 0.13138194f, -0.1669757f, -0.16975136f,
+  -0.039926067f, -0.0603097f, 0.12685561f, -0.1697777f, -0.03055689f, 0.11546962f, -0.055353776f, 0.07165951f,
+  -0.09738785f, -0.14883834f, -0.049006544f, -0.030537661f, -0.061921712f, 0.057449616f, 0.04467369f, 0.19427249f,
+  0.07739741f, 0.046658788f, 0.13866132f, 0.0013876313f, 0.109264016f, -0.012930438f, -0.0075990367f, -0.13604742f,
+  -0.024359025f, 0.16725063f, 0.049772073f, -0.095689476f, 0.13510944f, -0.092078514f, -0.10808906f, -0.0028708396f,
+  -0.0054126433f, -0.00847222f, 0.14735548f, -0.13863562f, 0.040498734f, 0.13246228f, -0.03166182f, -0.06672695f,
+  -0.11085463f, 0.103385225f, -0.16179477f, -0.037201382f, 0.042107545f, -0.019385535f, -0.0912644f, -0.21773753f,
+  -0.0447897f, 0.09317762f, 0.09736385f, 0.04176158f, 0.11390775f, -0.13979158f, -0.09981469f, -0.09348627f,
+  -0.08787166f, -0.007391588f, -0.122775204f, 0.016596882f, 0.058404144f, 0.15301973f, -0.08385625f, 0.000106122636f,
+  -0.08332278f, -0.12464636f, -0.034617312f, 0.07914232f, 0.10706913f, 0.13921301f, -0.01040804f, -0.03298471f,
+  0.016103685f, -0.0934167f, -0.14338925f, -0.054130748f, 0.03481272f, -0.15534186f, -0.061225083f, -0.051217824f,
+  -0.12518638f, -0.09513816f, 0.08328021f, 0.15767062f, 0.08746242f, 0.14403318f, 0.026086407f, 0.11859101f,
+  -0.0805253f, -0.058888726f, -0.019516954f, -0.033905443f, 0.18899028f, 0.059041914f, 0.0902666f, 0.1355413f,
+  -0.068122156f, 0.00022580926f, -0.06483817f, 0.124893405f, 0.09067054f, 0.14462411f, 0.00041720446f, 0.010398301f,
+  0.10079335f, -0.053569507f, 0.13944305f, -0.030109515f, 0.056328826f, -0.1139813f, 0.035385244f, -0.13763106f,
+  0.07154228f, 0.06332418f, 0.11778797f, -0.03388864f, 0.09353555f, 0.15114185f, -0.08836121f, -0.03282053f,
+  0.12743254f, 0.13123855f, -0.12042016f, 0.04843447f, -0.08250479f, 0.0026736693f, 0.08002342f, -0.12826836f,
+  0.033476863f, 0.02256395f, 0.0055933003f, 0.1604733f, -0.07535491f, 0.021661978f, 0.1016469f, 0.116805054f,
+  -0.07994172f, 0.102506004f, 0.1550906f, 0.059746984f, 0.114411876f, -0.026602406f, -0.06455273f, -0.06256223f,
+  -0.10264904f, -0.03244889f, 0.14696139f, 0.002782247f, -0.06396987f, -0.12848526f, 0.09826845f, -0.088606425f,
+  0.0025681483f, -0.08063353f, -0.1536585f, 0.062425233f, -0.1678117f, -0.007785164f, 0.11250254f, -0.0617844f,
+  0.0066142175f, 0.04545019f, 0.14095424f, -0.04272042f, 0.085160665f, -0.16454236f, -0.006684796f, -0.006659856f,
+  -0.021622272f, 0.023879131f, 0.05512507f, 0.032655343f, 0.035069004f, -0.056793343f, -0.18907617f, 0.06260916f,
+  -0.12001799f, -0.08181755f, -0.06534823f, 0.10565231f, -0.023152726f, 0.056291156f, 0.048233796f, 0.05755393f,
+  -0.13852353f, -0.17124285f, -0.13463713f, 0.16890988f, -0.0039906586f, 0.00896893f, 0.1041658f, -0.01103969f,
+  -0.0963896f, 0.12927495f, -0.01440402f, 0.03184218f, 0.08286371f, 0.13700868f, 0.030974677f, -0.014351348f,
+  -0.08658621f, 0.13029201f, 0.05887968f, 0.033232894f, 0.0031998572f, -0.07795442f, -0.054251414f, 0.042747002f,
+  -0.06455283f, 0.042140983f, 0.13689056f, 0.076807044f, 0.07019919f, -0.16551387f, -0.0073985243f, 0.17823358f,
+  -0.12210554f, 0.12905055f, -0.011562904f, 0.037263274f, 0.15592982f, 0.0074259555f, -0.029030995f, -0.044422798f,
+  -0.019065643f, 0.05396f, -0.1355188f, -0.066220306f, -0.05784066f, 0.046189696f, -0.08708537f, -0.1717094f,
+  -0.06678522f, -0.14500748f, 0.1763776f, -0.15487128f, -0.045288138f, 0.1332812f, 0.12707655f, -0.113146335f,
+  -0.04658865f, -0.025192222f, 0.045454305f, 0.11355163f, -0.060716696f, 0.14323723f, 0.019579595f, 0.18092223f,
+  0.0351451f, 0.14133388f, 0.111995645f, 0.12861271f, -0.16278437f, -0.14871566f, 0.0547724f, -0.0029354072f,
+  -0.056197114f, -0.029445356f, 0.15207049f, 0.11098784f, 0.097882345f, -0.1737794f, 0.073265195f, 0.06262459f,
+  0.06320473f, -0.122354664f, 0.1295893f, 0.16746685f, -0.13588947f, 0.1230463f, 0.047413f, 0.010299424f,
+  -0.12360377f, 0.004669022f, 0.040836383f, -0.167006f, 0.04546299f, -0.03586728f, -0.033197153f, 0.12673742f,
+  -0.13595831f, 0.14664194f, -0.13764484f, 0.048114445f, -0.109361865f, 0.058145717f, 0.07451444f, 0.08708881f,
+  0.04736711f, 0.12287523f, -0.1292826f, 0.098398075f, 0.11977124f, 0.16558212f, -0.0115610445f, 0.064818315f,
+  -0.11956009f, 0.03761391f, -0.07367012f, -0.047375936f, -0.121176995f, -0.098617606f, -0.08594208f, -0.0044670436f,
+  0.08366884f, -0.028473105f, 0.002570607f, -0.15484624f, -0.005662827f, 0.04468216f, 0.052677408f, 0.0453681f,
+  -0.11077971f, -0.050765686f, -0.034757607f, 0.017931283f, -0.15843016f, -0.0038038548f, -0.039536845f, 0.20459864f,
+  0.08611502f, -0.062175885f, 0.15238988f, 0.11571563f, 0.11393731f, 0.0011321978f, -0.04697076f, -0.1267327f,
+  0.027083943f, 0.07343745f, -0.15392444f, 0.06519699f, 0.10336452f, -0.1143116f, 0.10600853f, 0.15932103f,
+  0.085057564f, -0.03590077f, 0.14191031f, 0.13276578f, -0.08981094f, -0.124750555f, 0.08089179f, -0.003005468f,
+  0.083714716f, 0.1597667f, -0.105992146f, -0.057032418f, -0.14834554f, 0.066293165f, -0.106417604f, 0.06875268f,
+  0.04165863f, 0.1247163f, -0.053177062f, -0.10034789f, 0.115812294f, -0.12483447f, -0.01937185f, 0.109562166f,
+  0.037622407f, 0.17340006f, -0.14585066f, -0.121392384f, 0.0982326f, 0.016497238f, -0.14083019f, 0.14838924f,
+  0.052429378f, 0.028388707f, -0.044797055f, -0.06181624f, -0.08379049f, 0.06978576f, -0.092324704f, -0.08996721f,
+  0.13471633f, 0.08100037f, 0.031250555f, -0.06420821f, -0.02124459f, -0.099884875f, -0.0052759917f, 0.12911916f,
+  -0.117464535f, 0.0042097797f, 0.13536264f, 0.092919216f, -0.095711164f, 0.10287013f, -0.0058696745f, -0.030067556f,
+  -0.13469641f, -0.0061577857f, 0.08063733f, 0.000510559f, -0.033447962f, 0.04158245f, 0.07100074f, -0.04470395f,
+  -0.08090371f, 0.047658756f, 0.09353915f, 0.101701714f, -0.12500471f, -0.14697176f, -0.093010485f, -0.062453747f,
+  0.06338233f, 0.1387345f, 0.121408194f, -0.11019379f, -0.16507293f, -0.10811319f, 0.10804421f, 0.16489673f,
+  -0.099610165f, 0.02921261f, -0.09352858f, 0.03436307f, 0.11155685f, 0.10431472f, 0.04598344f, 0.06157212f,
+  0.07818916f, 0.0048061167f, 0.039450757f, 0.09756072f, -0.049912453f, -0.09184842f, 0.04576051f, -0.15382418f,
+  0.12501374f, 0.12465014f, 0.12357779f, -0.020774225f, -0.10096823f, 0.11089344f, 0.105129905f, 0.19349611f,
+  -0.08570107f, -0.13729946f, -0.07542545f, 0.15490918f, 0.16888094f, -0.1674016f, 0.12494722f, -0.19872446f,
+  0.103525035f, -0.10373918f, 0.017091865f, -0.043938726f, -0.114828736f, 0.05618866f, 0.10860176f, -0.16759947f,
+  -0.03820109f, 0.10424928f, 0.10868404f, 0.1710139f, -0.13741055f, 0.0080117555f, 0.12101523f, -0.11178648f,
+  0.09261715f, 0.11233656f, -0.08893276f, 0.060420472f, -0.06694955f, 0.009648363f, -0.074581996f, 0.15363891f,
+  0.07127302f, -0.14425005f, 0.0541802f, -0.13672972f, 0.18891007f, 0.042546228f, -0.09424635f, 0.20495644f,
+  -0.0074161347f, 0.10200218f, -0.10875964f, -0.14984043f, -0.016043182f, -0.08882153f, 0.044602238f, -0.03933576f,
+  -0.0158286f, -0.16025573f, 0.11500636f, -0.11954272f, -0.15440741f, -0.08347852f, -0.17780563f, 0.14810456f,
+  0.12009102f, 0.11316346f, -0.11499757f, -0.14461772f, -0.09144118f, -0.14680937f, -0.0027267274f, -0.17362198f,
+  0.013880082f, 0.17513666f, -0.18227854f, 0.08634129f, 0.16508128f, 0.02354548f, 0.12927791f, 0.16288933f,
+  -0.0617454f, 0.038271777f, -0.0640602f, -0.12368515f, 0.029544668f, 0.06898766f, -0.104749426f, -0.13562341f,
+  0.10735692f, -0.08593578f, 0.10891425f, -0.11941501f, 0.102310054f, 0.15146239f, -0.06011608f, 0.12106641f,
+  0.076033205f, -0.032025117f, -0.06455483f, -0.13574167f, -0.10621983f, 0.086488105f, -0.07417365f, 0.0314427f,
+  -0.109426714f, 0.12030103f, -0.15716277f, -0.12221352f, -0.07733211f, -0.08505232f, -0.20146124f, -0.099562004f,
+  -0.10701718f, -0.13002975f, -0.14089191f, -0.0042585083f, -0.05481777f, -0.15867198f, -0.11153366f, 0.09442893f,
+  -0.019828143f, 0.12789606f, 0.1780881f, 0.18123946f, 0.0413774f, 0.00015419959f, -0.10383738f, 0.015048915f,
+  -0.020988028f, -0.070327744f, -0.12622552f, -0.089493416f, -0.111155786f, -0.0812929f, -0.05590503f, 0.07801222f,
+  -0.1459004f, -0.044064905f, -0.079798006f, 0.04629462f, -0.07975587f, 0.033456746f, 0.0039926157f, 0.051737167f,
+  -0.12746769f, -0.04182968f, 0.09176524f, 0.12115953f, -0.0077553582f, -0.0003998337f, -0.039449275f, 0.06414413f,
+  -0.1415373f, -0.020178067f, -0.18062744f, -0.14726724f, 0.13727991f, 0.04076535f, 0.010080809f, -0.1060171f,
+  -0.025155174f, 0.116108544f, 0.073648274f, 0.06493953f, 0.05316004f, 0.054357387f, 0.030405978f, -0.08373636f,
+  0.005810352f, 0.1357126f, -0.078139976f, -0.07475128f, 0.04537259f, -0.13418497f, -0.116949804f, 0.020694152f,
+  0.05090507f, 0.04419911f, 0.039623603f, -0.04742347f, -0.021008693f, -0.029745003f, 0.043668404f, 0.112421066f,
+  -0.025322769f, -0.012185665f, -0.15264516f, -0.0987436f, 0.18603113f, -0.13620529f, 0.06400138f, 0.07817168f,
+  -0.01977685f, 0.03401135f, -0.09607705f, 0.12932162f, 0.07942948f, -0.16551289f, -0.045558836f, -0.1743871f,
+  0.1055352f, 0.16377883f, 0.11834701f, 0.13461673f, 0.11385984f, 0.10871574f, -0.11115258f, 0.093894996f,
+  -0.011278309f, 0.12128775f, 0.0644946f, -0.034318734f, -0.108648635f, -0.0474012f, 0.0020281437f, 0.079496205f,
+  -0.11069036f, -0.11944044f, 0.018522654f, 0.013196142f, -0.16370505f, 0.08625549f, 0.13192037f, 0.18830833f,
+  -0.08055512f, -0.121878915f, -0.094159976f, 0.13893875f, 0.04403893f, 0.034845904f, -0.06456905f, -0.1670798f,
+  -0.1107713f, 0.11562712f, 0.057244387f, 0.111572064f, 0.04245581f, 0.07195573f, -0.062119465f, -0.10630004f,
+  -0.09820586f, 0.007458674f, 0.066627495f, 0.02913113f, -0.105228566f, 0.131676f, -0.03711809f, -0.19092788f,
+  0.013237527f, -0.043814875f, 0.10366372f, -0.13157344f, 0.040357508f, 0.12092637f, 0.15625636f, 0.097008206f,
+  0.0075536845f, 0.021196825f, -0.02174989f, 0.07079868f, 0.016504679f, -0.04949128f, 0.033028137f, -0.080164224f,
+  0.071654476f, 0.11982345f, 0.000714551f, -0.04190308f, 0.083936684f, -0.13839526f, -0.05318583f, -0.019004337f,
+  0.051625803f, 0.06627779f, 0.1554923f, -0.1412881f, -0.015896011f, -0.18178643f, 0.074529275f, 0.013435232f,
+  -0.058722083f, -0.05126705f, -0.15519382f, 0.030731883f, 0.17482898f, -0.104809314f, 0.023020046f, 0.06678016f,
+  -0.13417533f, 0.035090774f, 0.13454485f, -0.06386147f, -0.017031271f, -0.01880791f, -0.05714628f, 0.15361336f,
+  0.08752055f, -0.12912355f, 0.04346767f, -0.08338988f, 0.12669484f, 0.04339518f, 0.16647705f, -0.1470824f,
+  0.008683399f, 0.05603822f, 0.016014175f, 0.002285389f, -0.04032596f, 0.11376518f, 0.033914804f, -0.073045366f,
+  0.14008392f, 0.1343059f, -0.17562282f, 0.023833755f, 0.14854221f, -0.14242928f, 0.11263854f, 0.08006559f,
+  -0.045466475f, -0.07985409f, -0.073496506f, -0.0702577f, -0.020217929f, -0.13404451f, 0.09903244f, 0.08857672f,
+  0.0034982064f, -0.0079856f, -0.16459736f, 0.12765466f, 0.062104404f, 0.077052884f, -0.100748144f, 0.1945458f,
+  0.047667734f, -0.12756671f, 0.0021834292f, -0.07709006f, -0.12589253f, 0.07773882f, -0.05991562f, -0.116756625f,
+  0.13284191f, 0.15234892f, -0.16357963f, 0.11945346f, 0.17702213f, -0.10007692f, -0.081089854f, 0.15809315f,
+  -0.10212459f, 0.063240744f, -0.094599634f, 0.014492553f, -0.06129557f, 0.07508336f, -0.00074255705f, -0.16420761f,
+  0.056160174f, 0.104913004f, -0.10278887f, 0.05590006f, 0.085589744f, -0.12598516f, -0.009864369f, 0.16160986f,
+  -0.006373323f, -0.04364063f, 0.09451822f, -0.031559646f, 0.015016474f, -0.027781688f, 0.10996736f, 0.0031104232f,
+  0.11928375f, -0.052948344f, 0.11683289f, -0.009326963f, 0.045773193f, -0.10967387f, 0.046302687f, 0.11626349f,
+  -0.12116284f, 0.016342605f, -0.13539028f, 0.00013470616f, -0.11495198f, 0.10267371f, 0.077054165f, -0.059292834f,
+  -0.022897134f, -0.05757341f, -0.05460005f, 0.158886f, 0.17009784f, -0.042226885f, 0.05024421f, 0.14280298f,
+  -0.08736901f, -0.044091824f, 0.064249985f, -0.12456016f, 0.10259359f, -0.10328052f, -0.13268298f, -0.018663142f,
+  0.06881884f, -0.15647176f, 0.15474811f, -0.0798509f, 0.090255976f, -0.108642764f, -0.011897846f, -0.07340335f,
+  0.020279411f, -0.12338151f, -0.13846059f, 0.11744995f, 0.036920756f, -0.12124175f, -0.092393056f, -0.09465462f,
+  -0.13354027f, -0.09739945f, -0.081066936f, 0.13374911f, -0.12826045f, -0.11541456f, 0.15968294f, -0.10102558f,
+  -0.014971871f, -0.0018691581f, 0.068863735f, -0.1041772f, 0.10388262f, 0.085533835f, -0.037118766f, 0.078692235f,
+  0.057176463f, 0.13439792f, 0.013811155f, -0.050260402f, -0.15585491f, -0.056738354f, 0.19455329f, 0.07640208f,
+  -0.082256034f, 0.116718374f, 0.11083001f, 0.021147167f, -0.064692736f, -0.048193846f, 0.063353874f, -0.17407165f,
+  -0.08311982f, 0.084086135f, -0.19242139f, 0.15181614f, -0.010997261f, -0.0589651f, -0.13249685f, -0.07257931f,
+  0.025714489f, -0.10507425f, -0.027317584f, 0.16010176f, 0.093301535f, -0.047148332f, 0.06393797f, 0.15811639f,
+  -0.10756915f, -0.04387649f, 0.11223778f, 0.14851473f, -0.091098316f, -0.1165676f, 0.09572214f, -0.1885786f,
+  0.073644266f, -0.09657947f, -0.045912858f, -0.12436824f, 0.104537375f, 0.15638173f, 0.098336264f, -0.0057528475f,
+  -0.04426947f, 0.076211296f, -0.12249168f, 0.07297635f, 0.010181664f, -0.16375059f, -0.0811177f, 0.17776495f,
+  0.13368762f, 0.04238015f, 0.044107046f, 0.08208952f, 0.12039337f, -0.060017202f, 0.13240689f, 0.047239985f,
+  0.09815226f, 0.035660677f, -0.08995268f, -0.17483957f, 0.03495427f, -0.090295434f, 0.08499042f, 0.12998179f,
+  -0.097569495f, -0.06440375f, 0.089461446f, 0.08064342f, 0.064390525f, 0.16917391f, 0.03362169f, 0.08002038f,
+  -0.0019529586f, -0.07101211f, 0.016721958f, 0.07554138f, 0.09754268f, 0.09164339f, 0.03219595f, -0.13221693f,
+  0.03703444f, -0.010164893f, 0.076691285f, 0.06308139f, -0.10347289f, -0.02765428f, -0.04539384f, -0.13198191f,
+  -0.09239416f, 0.060514394f, -0.026615597f, 0.12402131f, -0.011830018f, 0.1612919f, -0.020324184f, -0.009300438f,
+  0.13370849f, 0.043214157f, -0.0111698285f, 0.09812542f, -0.09575504f, 0.06955129f, -0.11989527f, -0.021303022f,
+  -0.080210015f, -0.026493445f, 0.16208093f, 0.04346119f, 0.019676449f, 0.030328242f, -0.020344166f, -0.117998876f,
+  0.030237187f, -0.0049710465f, -0.12654094f, 0.09167487f, -0.07178333f, -0.00839168f, -0.112311915f, 0.13745035f,
+  -0.08780876f, -0.13700674f, 0.041520316f, 0.16853666f, -0.031388804f, -0.005260375f, -0.00828714f, -0.068392895f,
+  -0.021113953f, -0.09266068f, 0.10692455f, -0.09301742f, -0.047454618f, 0.11980094f, -0.08762946f, -0.03799298f,
+  -0.061449602f, -0.023787597f, -0.118761644f, 0.116202995f, 0.17192718f, 0.0062454096f, -0.029024849f, 0.026225016f,
+  0.021743352f, 0.08088584f, 0.044967145f, -0.079010166f, 0.010084003f, -0.042871658f, 0.07324873f, -0.1338238f,
+  0.05968562f, 0.16172151f, -0.013639329f, -0.06741267f, 0.019222083f, 0.1708172f, -0.017933495f, 0.05889008f,
+  -0.110265374f, 0.114728786f, -0.092117645f, -0.14601538f, -0.12022471f, 0.060244337f, 0.12297329f, -0.15375161f,
+  -0.11313291f, -0.06706381f, 0.078565024f, 0.06633282f, 0.067071274f, 0.1293535f, 0.014492588f, -0.16829105f,
+  -0.010176482f, -0.016758617f, 0.14427488f, -0.14186324f, 0.017370034f, 0.12604201f, 0.01500863f, 0.023648752f,
+  0.06051151f, -0.0043874453f, 0.14096333f, 0.070149384f, 0.15795046f, -0.08810073f, -0.06685156f, 0.15350269f,
+  -0.04746165f, -0.0005026419f, 0.019696593f, -0.047506355f, -0.12357872f, 0.0914375f, -0.13975304f, -0.13631131f,
+  0.14034382f, -0.07162479f, -0.17316298f, -0.16378924f, 0.028009636f, -0.13018982f, -0.15928677f, -0.21767822f,
+  0.11233783f, 0.01658578f, 0.027423508f, 0.017940052f, -0.11198802f, -0.13098742f, -0.058456246f, 0.13490535f,
+  0.0753669f, 0.00769353f, 0.026285442f, 0.15949482f, 0.09416483f, -0.013653838f, -0.15640095f, -0.032271888f,
+  0.11210169f, 0.052535817f, 0.034065094f, 0.0009698479f, -0.024135677f, -0.080904454f, 0.012170102f, -0.17726469f,
+  -0.15175381f, 0.03963818f, -0.15232621f, -0.019452546f, -0.021390263f, -0.051251553f, -0.13824916f, -0.11566907f,
+  -0.092576236f, 0.10024223f, 0.01803305f, -0.12578642f, 0.018441742f, -0.1833952f, -0.034209985f, 0.10273852f,
+  -0.0022034626f, -0.1407931f, 0.112516716f, -0.0144750895f, -0.15370587f, 0.11509693f, 0.01917565f, 0.14825167f,
+  0.05178038f, 0.04459821f, -0.036581583f, -0.06727927f, 0.12126239f, -0.13541855f, 0.06693343f, -0.084022135f,
+  -0.12613358f, 0.031528577f, -0.105557136f, -0.07609408f, -0.0934291f, 0.14994277f, -0.00889381f, 0.18049012f,
+  -0.09709456f, 0.1252445f, -0.020572888f, -0.07294966f, 0.026924698f, 0.045989446f, 0.077982634f, 0.14383197f,
+  -0.06965299f, -0.065805845f, 0.120663956f, -0.12288502f, -0.07880432f, -0.039607f, -0.03906054f, -0.18304159f,
+  -0.047589105f, -0.027634563f, -0.15030661f, 0.033740576f, -0.12630104f, -0.0729499f, -0.08229488f, -0.17527951f,
 };
 
 static const float l10_bias[32] = {
@@ -4183,70 +3417,70 @@ static const float l13_bias[32] = {
 };
 
 static const float l15_weight[512] = {
-  0.13922077f, -0.22874671f, -0.092763364f, 0.1983312f, 0.23504776f, 0.11264822f, -0.22941548f, -0.23940629f,
-  -0.24155009f, 0.24615386f, 0.022738904f, 0.16944668f, 0.15525064f, 0.19499943f, -0.043218493f, -0.10634953f,
-  -0.009950548f, 0.21212539f, 0.22262868f, -0.007376641f, 0.18789357f, 0.16786617f, -0.20535496f, -0.08599204f,
-  0.060881257f, -0.040085584f, 0.24833f, -0.072945744f, -0.243675f, -0.2406804f, 0.05206421f, 0.16304833f,
-  -0.03669122f, -0.06419936f, -0.07397956f, 0.21209773f, -0.18711343f, -0.021610051f, 0.13315001f, -0.22110963f,
-  0.19543031f, 0.030856341f, -0.18067214f, -0.04226607f, 0.005663067f, -0.0458363f, -0.0082808435f, 0.117138565f,
-  -0.22088897f, 0.031939775f, -0.0032750666f, -0.014925092f, 0.10621187f, -0.14487144f, 0.07591277f, 0.14478427f,
-  0.124590635f, 0.09206459f, 0.20059735f, 0.040332735f, 0.10950282f, -0.1409226f, -0.116001755f, 0.053180665f,
-  0.24117488f, 0.08526915f, 0.058102548f, -0.046662122f, 0.02107513f, 0.1323649f, -0.13822013f, 0.08300406f,
-  -0.17627913f, 0.23150119f, -0.19607002f, -0.0046397746f, -0.23306867f, -0.10578257f, -0.21579587f, -0.08781868f,
-  -0.15209737f, 0.0618802f, 0.073848546f, -0.14735356f, -0.040699303f, 0.0029515624f, -0.14739817f, -0.042504787f,
-  0.13469881f, -0.0895049f, 0.18301436f, 0.008270323f, -0.0377751f, -0.08482063f, 0.03599921f, -0.048175126f,
-  0.13863644f, 0.10347226f, -0.18075824f, 0.2241363f, -0.023654044f, 0.059454262f, 0.07453722f, 0.06304228f,
-  0.249681f, -0.07235232f, 0.06656858f, 0.19594479f, 0.055341393f, 0.114539f, 0.042381138f, 0.18427989f,
-  -0.24939862f, 0.0039554536f, -0.24300873f, -0.07607946f, 0.07644683f, 0.06406698f, -0.1302113f, -0.16950423f,
-  -0.2111187f, -0.18927181f, -0.1695832f, -0.07155961f, 0.017913193f, -0.22376665f, 0.14658383f, 0.07383919f,
-  -0.22582635f, -0.083171695f, 0.23609507f, -0.21932366f, -0.16190168f, 0.028135031f, -0.07188749f, 0.16221356f,
-  0.14209792f, -0.2375494f, 0.23640323f, 0.03612265f, -0.096627414f, -0.116318256f, -0.16935864f, 0.09419367f,
-  -0.14361948f, 0.2496033f, 0.06452826f, 0.19387501f, -0.04337126f, 0.06891784f, -0.22859493f, -0.16651902f,
-  -0.11341739f, 0.07156801f, -0.2126135f, 0.092172146f, 0.24625763f, 0.24063832f, -0.077047914f, -0.07901546f,
-  -0.069853425f, 0.14925587f, 0.18517753f, 0.00885582f, -0.015953243f, -0.04762858f, -0.1327798f, 0.24077514f,
-  -0.04729277f, -0.20737097f, 0.23790744f, -0.2057324f, 0.112219155f, 0.23230076f, -0.08855781f, 0.19431445f,
-  0.04855609f, -0.17184833f, -0.15989217f, -0.16457236f, -0.13092047f, -0.16534093f, -0.057239324f, 0.16080552f,
-  -0.07816002f, 0.052432626f, 0.06984535f, 0.15404272f, -0.19192815f, 0.18640369f, 0.07323122f, 0.0025091767f,
-  0.16512102f, -0.08189729f, -0.0015346706f, 0.2056567f, 0.10940984f, 0.24555886f, 0.08433601f, -0.23312744f,
-  -0.097002506f, 0.0036943257f, 0.21912903f, 0.18579578f, -0.0056952536f, -0.019983798f, 0.12977463f, -0.17386928f,
-  -0.11636937f, 0.12240979f, -0.11972359f, 0.16125956f, 0.16765803f, -0.24681339f, -0.08426455f, 0.16498151f,
-  0.11248106f, -0.04876098f, 0.21780512f, 0.039672136f, 0.019830108f, -0.029908746f, 0.0025464296f, -0.19518471f,
-  -0.0521037f, 0.24100855f, -0.061551362f, 0.102404386f, 0.19848782f, 0.0049212575f, 0.1494137f, -0.13134718f,
-  0.12093857f, 0.041216373f, 0.16636953f, 0.099455535f, 0.054547787f, -0.18020475f, -0.19076526f, 0.017501622f,
-  -0.24495107f, 0.12471393f, -0.19067624f, -0.06854728f, -0.13226408f, 0.11270332f, 0.20475274f, 0.18147475f,
-  -0.11061394f, -0.19809574f, 0.15160102f, -0.12776887f, -0.24793169f, 0.11311486f, -0.19680098f, -0.08334032f,
-  -0.15089208f, 0.030581474f, -0.109036565f, 0.045853585f, -0.19147134f, 0.030359536f, 0.14238939f, 0.24325055f,
-  0.058888435f, -0.087964f, -0.17707348f, -0.06449759f, -0.14791569f, 0.13278091f, 0.16274422f, -0.034859896f,
-  0.0063712f, -0.109359354f, 0.05866903f, 0.096102744f, -0.023446292f, 0.12511998f, 0.016598016f, 0.13792786f,
-  -0.0039868355f, 0.018725872f, -0.0026142895f, 0.22154093f, 0.137916f, -0.21322137f, 0.101418644f, 0.2354292f,
-  0.12386304f, -0.015046388f, 0.17474395f, 0.117135406f, -0.15977383f, -0.043313026f, -0.030575395f, 0.07504159f,
-  -0.08364236f, 0.1394645f, -0.18365145f, 0.06693131f, -0.16228235f, 0.09942338f, -0.116805404f, 0.031666517f,
-  -0.17577726f, -0.16252121f, -0.09682754f, -0.087289065f, 0.102725595f, 0.17550284f, -0.07449594f, -0.114531845f,
-  -0.19476345f, -0.14744821f, -0.04362294f, 0.11586502f, 0.10726243f, -0.19307011f, -0.21001759f, -0.22514951f,
-  -0.2187711f, -0.014154464f, -0.15346342f, -0.23118323f, 0.18588373f, -0.23367664f, -0.24124524f, 0.23729953f,
-  -0.19781691f, -0.08895868f, 0.02213648f, 0.22457501f, -0.20977202f, 0.08097115f, -0.104723364f, -0.006443411f,
-  0.22141352f, 0.084140986f, -0.16983846f, 0.0877029f, -0.21076298f, -0.12795249f, 0.20460144f, -0.10708833f,
-  0.16456309f, 0.028717548f, -0.06958926f, 0.1712476f, -0.114141166f, -0.16032216f, -0.20116356f, 0.22347346f,
-  0.13846216f, 0.099645734f, -0.22703889f, -0.089169204f, -0.14999002f, 0.07121262f, 0.15399498f, -0.03670782f,
-  0.014685482f, -0.23783705f, 0.13465518f, 0.10696471f, 0.053237855f, 0.15884826f, 0.02335167f, 0.15286168f,
-  -0.059804082f, 0.16678232f, 0.027340412f, 0.12644413f, -0.24406272f, -0.23003313f, -0.1612215f, 0.23529193f,
-  -0.19967812f, 0.11813635f, -0.02622521f, 0.148806f, -0.12580022f, -0.1511448f, -0.1661967f, -0.054918736f,
-  0.092363626f, -0.121086955f, -0.20519775f, 0.027232856f, -0.23864096f, 0.21799943f, -0.035155416f, -0.18686205f,
-  0.023175836f, 0.22200188f, 0.22957796f, -0.21479195f, 0.19086438f, -0.16463175f, -0.11495194f, 0.062187433f,
-  -0.031921953f, 0.12918153f, -0.022606552f, -0.020627499f, -0.22299382f, 0.10868639f, 0.0036923885f, -0.015339732f,
-  0.05588883f, 0.08042526f, 0.102017075f, 0.18398371f, -0.18815416f, 0.22583047f, 0.24881318f, -0.23276266f,
-  0.04552281f, -0.230789f, -0.0047288537f, 0.1302576f, -0.020330966f, -0.060191035f, -0.17925352f, 0.014306188f,
-  0.23903808f, 0.19680107f, 0.10219473f, -0.24501774f, -0.19666669f, 0.1292504f, 0.12848091f, 0.08899465f,
-  0.23360795f, 0.033106297f, -0.16367894f, -0.23438284f, -0.098262995f, 0.09716934f, 0.062978804f, 0.12046611f,
-  0.21837151f, -0.16339752f, -0.060811043f, 0.013295442f, 0.18942896f, 0.20038879f, 0.1217891f, 0.17343754f,
-  -0.15080848f, -0.16641796f, 0.2054264f, 0.069277346f, -0.113734305f, 0.20200515f, 0.22072574f, 0.21868458f,
-  -0.17717981f, -0.22586712f, -0.18416986f, 0.13689223f, -0.2417967f, -0.19168448f, -0.08478859f, 0.16035682f,
-  0.13784143f, -0.24972716f, -0.19535172f, 0.19740054f, -0.22263268f, 0.24913782f, 0.20694342f, 0.1964876f,
-  0.08259496f, 0.16169152f, -0.060750425f, -0.08453512f, -0.035722822f, -0.14068326f, -0.06359249f, 0.1515533f,
-  -0.12962195f, 0.12504846f, 0.1187031f, 0.060564667f, 0.17289186f, -0.018746704f, 0.21736827f, -0.2043742f,
-  0.22107568f, 0.23870942f, 0.153447f, 0.1653336f, 0.085801214f, 0.026441693f, -0.036427528f, -0.16073748f,
-  0.107479036f, -0.030004501f, 0.1684942f, 0.025716722f, 0.0570651f, 0.006583959f, -0.0041701496f, -0.17372012f,
-  -0.01568222f, -0.09527415f, 0.09421772f, -0.15257904f, -0.028676659f, 0.013463438f, -0.105970055f, -0.21231893f,
+  0.13922077f, -0.009950548f, -0.03669122f, -0.22088897f, 0.24117488f, -0.15209737f, 0.13863644f, -0.24939862f,
+  -0.22582635f, -0.14361948f, -0.069853425f, 0.04855609f, 0.16512102f, -0.11636937f, -0.0521037f, -0.24495107f,
+  -0.22874671f, 0.21212539f, -0.06419936f, 0.031939775f, 0.08526915f, 0.0618802f, 0.10347226f, 0.0039554536f,
+  -0.083171695f, 0.2496033f, 0.14925587f, -0.17184833f, -0.08189729f, 0.12240979f, 0.24100855f, 0.12471393f,
+  -0.092763364f, 0.22262868f, -0.07397956f, -0.0032750666f, 0.058102548f, 0.073848546f, -0.18075824f, -0.24300873f,
+  0.23609507f, 0.06452826f, 0.18517753f, -0.15989217f, -0.0015346706f, -0.11972359f, -0.061551362f, -0.19067624f,
+  0.1983312f, -0.007376641f, 0.21209773f, -0.014925092f, -0.046662122f, -0.14735356f, 0.2241363f, -0.07607946f,
+  -0.21932366f, 0.19387501f, 0.00885582f, -0.16457236f, 0.2056567f, 0.16125956f, 0.102404386f, -0.06854728f,
+  0.23504776f, 0.18789357f, -0.18711343f, 0.10621187f, 0.02107513f, -0.040699303f, -0.023654044f, 0.07644683f,
+  -0.16190168f, -0.04337126f, -0.015953243f, -0.13092047f, 0.10940984f, 0.16765803f, 0.19848782f, -0.13226408f,
+  0.11264822f, 0.16786617f, -0.021610051f, -0.14487144f, 0.1323649f, 0.0029515624f, 0.059454262f, 0.06406698f,
+  0.028135031f, 0.06891784f, -0.04762858f, -0.16534093f, 0.24555886f, -0.24681339f, 0.0049212575f, 0.11270332f,
+  -0.22941548f, -0.20535496f, 0.13315001f, 0.07591277f, -0.13822013f, -0.14739817f, 0.07453722f, -0.1302113f,
+  -0.07188749f, -0.22859493f, -0.1327798f, -0.057239324f, 0.08433601f, -0.08426455f, 0.1494137f, 0.20475274f,
+  -0.23940629f, -0.08599204f, -0.22110963f, 0.14478427f, 0.08300406f, -0.042504787f, 0.06304228f, -0.16950423f,
+  0.16221356f, -0.16651902f, 0.24077514f, 0.16080552f, -0.23312744f, 0.16498151f, -0.13134718f, 0.18147475f,
+  -0.24155009f, 0.060881257f, 0.19543031f, 0.124590635f, -0.17627913f, 0.13469881f, 0.249681f, -0.2111187f,
+  0.14209792f, -0.11341739f, -0.04729277f, -0.07816002f, -0.097002506f, 0.11248106f, 0.12093857f, -0.11061394f,
+  0.24615386f, -0.040085584f, 0.030856341f, 0.09206459f, 0.23150119f, -0.0895049f, -0.07235232f, -0.18927181f,
+  -0.2375494f, 0.07156801f, -0.20737097f, 0.052432626f, 0.0036943257f, -0.04876098f, 0.041216373f, -0.19809574f,
+  0.022738904f, 0.24833f, -0.18067214f, 0.20059735f, -0.19607002f, 0.18301436f, 0.06656858f, -0.1695832f,
+  0.23640323f, -0.2126135f, 0.23790744f, 0.06984535f, 0.21912903f, 0.21780512f, 0.16636953f, 0.15160102f,
+  0.16944668f, -0.072945744f, -0.04226607f, 0.040332735f, -0.0046397746f, 0.008270323f, 0.19594479f, -0.07155961f,
+  0.03612265f, 0.092172146f, -0.2057324f, 0.15404272f, 0.18579578f, 0.039672136f, 0.099455535f, -0.12776887f,
+  0.15525064f, -0.243675f, 0.005663067f, 0.10950282f, -0.23306867f, -0.0377751f, 0.055341393f, 0.017913193f,
+  -0.096627414f, 0.24625763f, 0.112219155f, -0.19192815f, -0.0056952536f, 0.019830108f, 0.054547787f, -0.24793169f,
+  0.19499943f, -0.2406804f, -0.0458363f, -0.1409226f, -0.10578257f, -0.08482063f, 0.114539f, -0.22376665f,
+  -0.116318256f, 0.24063832f, 0.23230076f, 0.18640369f, -0.019983798f, -0.029908746f, -0.18020475f, 0.11311486f,
+  -0.043218493f, 0.05206421f, -0.0082808435f, -0.116001755f, -0.21579587f, 0.03599921f, 0.042381138f, 0.14658383f,
+  -0.16935864f, -0.077047914f, -0.08855781f, 0.07323122f, 0.12977463f, 0.0025464296f, -0.19076526f, -0.19680098f,
+  -0.10634953f, 0.16304833f, 0.117138565f, 0.053180665f, -0.08781868f, -0.048175126f, 0.18427989f, 0.07383919f,
+  0.09419367f, -0.07901546f, 0.19431445f, 0.0025091767f, -0.17386928f, -0.19518471f, 0.017501622f, -0.08334032f,
+  -0.15089208f, 0.0063712f, 0.12386304f, -0.17577726f, -0.2187711f, 0.22141352f, 0.13846216f, -0.059804082f,
+  0.092363626f, -0.031921953f, 0.04552281f, 0.23360795f, -0.15080848f, 0.13784143f, -0.12962195f, 0.107479036f,
+  0.030581474f, -0.109359354f, -0.015046388f, -0.16252121f, -0.014154464f, 0.084140986f, 0.099645734f, 0.16678232f,
+  -0.121086955f, 0.12918153f, -0.230789f, 0.033106297f, -0.16641796f, -0.24972716f, 0.12504846f, -0.030004501f,
+  -0.109036565f, 0.05866903f, 0.17474395f, -0.09682754f, -0.15346342f, -0.16983846f, -0.22703889f, 0.027340412f,
+  -0.20519775f, -0.022606552f, -0.0047288537f, -0.16367894f, 0.2054264f, -0.19535172f, 0.1187031f, 0.1684942f,
+  0.045853585f, 0.096102744f, 0.117135406f, -0.087289065f, -0.23118323f, 0.0877029f, -0.089169204f, 0.12644413f,
+  0.027232856f, -0.020627499f, 0.1302576f, -0.23438284f, 0.069277346f, 0.19740054f, 0.060564667f, 0.025716722f,
+  -0.19147134f, -0.023446292f, -0.15977383f, 0.102725595f, 0.18588373f, -0.21076298f, -0.14999002f, -0.24406272f,
+  -0.23864096f, -0.22299382f, -0.020330966f, -0.098262995f, -0.113734305f, -0.22263268f, 0.17289186f, 0.0570651f,
+  0.030359536f, 0.12511998f, -0.043313026f, 0.17550284f, -0.23367664f, -0.12795249f, 0.07121262f, -0.23003313f,
+  0.21799943f, 0.10868639f, -0.060191035f, 0.09716934f, 0.20200515f, 0.24913782f, -0.018746704f, 0.006583959f,
+  0.14238939f, 0.016598016f, -0.030575395f, -0.07449594f, -0.24124524f, 0.20460144f, 0.15399498f, -0.1612215f,
+  -0.035155416f, 0.0036923885f, -0.17925352f, 0.062978804f, 0.22072574f, 0.20694342f, 0.21736827f, -0.0041701496f,
+  0.24325055f, 0.13792786f, 0.07504159f, -0.114531845f, 0.23729953f, -0.10708833f, -0.03670782f, 0.23529193f,
+  -0.18686205f, -0.015339732f, 0.014306188f, 0.12046611f, 0.21868458f, 0.1964876f, -0.2043742f, -0.17372012f,
+  0.058888435f, -0.0039868355f, -0.08364236f, -0.19476345f, -0.19781691f, 0.16456309f, 0.014685482f, -0.19967812f,
+  0.023175836f, 0.05588883f, 0.23903808f, 0.21837151f, -0.17717981f, 0.08259496f, 0.22107568f, -0.01568222f,
+  -0.087964f, 0.018725872f, 0.1394645f, -0.14744821f, -0.08895868f, 0.028717548f, -0.23783705f, 0.11813635f,
+  0.22200188f, 0.08042526f, 0.19680107f, -0.16339752f, -0.22586712f, 0.16169152f, 0.23870942f, -0.09527415f,
+  -0.17707348f, -0.0026142895f, -0.18365145f, -0.04362294f, 0.02213648f, -0.06958926f, 0.13465518f, -0.02622521f,
+  0.22957796f, 0.102017075f, 0.10219473f, -0.060811043f, -0.18416986f, -0.060750425f, 0.153447f, 0.09421772f,
+  -0.06449759f, 0.22154093f, 0.06693131f, 0.11586502f, 0.22457501f, 0.1712476f, 0.10696471f, 0.148806f,
+  -0.21479195f, 0.18398371f, -0.24501774f, 0.013295442f, 0.13689223f, -0.08453512f, 0.1653336f, -0.15257904f,
+  -0.14791569f, 0.137916f, -0.16228235f, 0.10726243f, -0.20977202f, -0.114141166f, 0.053237855f, -0.12580022f,
+  0.19086438f, -0.18815416f, -0.19666669f, 0.18942896f, -0.2417967f, -0.035722822f, 0.085801214f, -0.028676659f,
+  0.13278091f, -0.21322137f, 0.09942338f, -0.19307011f, 0.08097115f, -0.16032216f, 0.15884826f, -0.1511448f,
+  -0.16463175f, 0.22583047f, 0.1292504f, 0.20038879f, -0.19168448f, -0.14068326f, 0.026441693f, 0.013463438f,
+  0.16274422f, 0.101418644f, -0.116805404f, -0.21001759f, -0.104723364f, -0.20116356f, 0.02335167f, -0.1661967f,
+  -0.11495194f, 0.24881318f, 0.12848091f, 0.1217891f, -0.08478859f, -0.06359249f, -0.036427528f, -0.105970055f,
+  -0.034859896f, 0.2354292f, 0.031666517f, -0.22514951f, -0.006443411f, 0.22347346f, 0.15286168f, -0.054918736f,
+  0.062187433f, -0.23276266f, 0.08899465f, 0.17343754f, 0.16035682f, 0.1515533f, -0.16073748f, -0.21231893f,
 };
 
 static const float l15_bias[32] = {
@@ -4257,2310 +3491,2310 @@ static const float l15_bias[32] = {
 };
 
 static const float l17_weight[18432] = {
-  0.06101614f, -0.10624535f, 0.121736504f, 0.12439025f, -0.03979482f, 0.03776036f, 0.010262443f, 0.052580193f,
-  -0.14238256f, 0.03582854f, -0.111566596f, 0.09071019f, -0.013280662f, -0.117592685f, 0.13551486f, 0.08454639f,
-  -0.09133327f, 0.049848888f, -0.08320473f, 0.08551998f, 0.06031851f, 0.021981949f, -0.030398076f, -0.13747224f,
-  -0.018218052f, -0.0804796f, 0.13143054f, -0.012632079f, -0.062446915f, -0.0948809f, 0.013513431f, 0.055267368f,
-  0.069028184f, -0.108305536f, 0.04624608f, -0.054169137f, -0.08880068f, -0.03900546f, -0.093217544f, 0.08526225f,
-  -0.033297077f, -0.036767453f, -0.094057746f, 0.09960522f, -0.030286249f, 0.051591467f, -0.094134204f, -0.11879569f,
-  0.011007882f, 0.070168726f, 0.13483751f, 0.055061534f, 0.039426547f, 0.015473314f, 0.005403918f, -0.09117202f,
-  -0.020474238f, 0.04931292f, 0.0033974338f, 0.108083196f, 0.010611938f, 0.065952264f, 0.034148436f, 0.0105596185f,
-  -0.10763596f, 0.057340853f, 0.002086595f, 0.03883083f, 0.011646394f, -0.10238582f, -0.13129377f, -0.056251343f,
-  -0.024928149f, 0.021315373f, 0.024507692f, -0.045357235f, -0.08713521f, -0.07899732f, -0.121079214f, 0.12287197f,
-  0.030863307f, -0.09663948f, 0.025325816f, -0.116074994f, 0.025199804f, 0.1430835f, 0.029531866f, 0.005379525f,
-  -0.10701037f, -0.0327833f, 0.108574264f, 0.12245029f, 0.004094889f, 0.089703746f, -0.038078547f, -0.10737941f,
-  0.009509033f, 0.14237802f, -0.037925f, 0.049298186f, 0.045545965f, 0.041831177f, 0.006702979f, -0.058624018f,
-  -0.051747233f, 0.024709856f, 0.04594662f, -0.060440667f, -0.09501359f, -0.11673692f, 0.053741787f, -0.07244198f,
-  -0.023680417f, -0.062194906f, 0.08490957f, -0.08298926f, 0.12372105f, 0.11035925f, -0.048330564f, -0.09791727f,
-  0.10849803f, 0.01819977f, 0.059780017f, 0.062316395f, 0.11310869f, -0.10657291f, -0.0059622335f, -0.11469517f,
-  0.05391904f, 0.060186528f, 0.063912764f, -0.07831549f, 0.052141964f, 0.118658334f, -0.006165352f, -0.012269644f,
-  0.020582344f, -0.04722984f, -0.0403707f, 0.027265504f, 0.10551416f, -0.017784758f, -0.11877202f, -0.06255894f,
-  0.13077365f, 0.0042813295f, -0.07035906f, 0.076951854f, -0.04795534f, -0.07894237f, -0.12271208f, 0.100397326f,
-  -0.018167404f, -0.006385609f, -0.06772948f, -0.065435804f, 0.08661007f, -0.066616945f, 0.057416353f, -0.08957934f,
-  -0.023108019f, -0.031782147f, 0.056645617f, -0.07936356f, -0.04482229f, 0.120627314f, -0.026733102f, -0.055838946f,
-  -0.08055306f, 0.044303544f, -0.12595329f, -0.058001455f, -0.067276865f, 0.042594764f, 0.0068320464f, -0.11044208f,
-  0.14230523f, 0.08437027f, -0.08571928f, -0.01258855f, -0.13584158f, -0.042069905f, 0.104821995f, -0.07832939f,
-  0.0345487f, 0.098981544f, 0.08580322f, 0.08284133f, 0.041516844f, -0.14070003f, 0.13752952f, -0.1041622f,
-  -0.073709466f, 0.083798304f, -0.0713613f, 0.09558823f, -0.01300636f, -0.00949582f, 0.03030484f, -0.032155234f,
-  -0.00677394f, 0.0018494895f, 0.026464894f, 0.13900837f, 0.13496363f, -0.04566097f, 0.09285244f, 0.055095404f,
-  0.0056582303f, -0.07738057f, 0.0010522251f, -0.12978834f, 0.02885935f, 0.09496101f, -0.13489448f, -0.13055065f,
-  0.066983305f, -0.079867855f, -0.13386187f, 0.120029226f, 0.07547132f, 0.066833496f, 0.11744996f, -0.07671865f,
-  -0.0954581f, -0.067369655f, 0.13308166f, -0.10223158f, 0.014009236f, 0.107766815f, -0.076658346f, 0.108039f,
-  0.09864437f, 0.12556076f, -0.12021903f, -0.034449387f, -0.03723183f, 0.08527663f, -0.018336007f, 0.06751341f,
-  0.029499875f, -0.09380336f, -0.07608263f, -0.054994617f, 0.09547871f, -0.00091906043f, 0.1395842f, -0.070644096f,
-  0.06476802f, -0.034953963f, -0.017838154f, -0.08064853f, 0.12349536f, 0.1315845f, -0.006531184f, 0.12191079f,
-  -0.0741297f, 0.11190481f, 0.119133666f, -0.1365936f, 0.011075344f, -0.045506738f, -0.026826594f, 0.05553873f,
-  0.01454507f, 0.1360604f, -0.03739552f, -0.13642623f, -0.083907366f, 0.11058319f, -0.06974069f, -0.052083123f,
-  0.07511255f, 0.08355251f, -0.018416254f, -0.108513996f, 0.037739124f, -0.110143065f, 0.07869084f, -0.002049467f,
-  0.07703126f, 0.001021789f, -0.11147863f, -0.028784906f, -0.06335225f, 0.026812222f, 0.020421969f, -0.11582206f,
-  -0.07048701f, -0.036854308f, 0.17143022f, -0.1367429f, 0.0014276131f, 0.16713807f, -0.017007638f, 0.19832557f,
-  -0.18544073f, -0.06122424f, 0.0073002274f, -0.04270465f, 0.078815036f, 0.2033092f, 0.05114171f, 0.19157365f,
-  -0.11664798f, 0.17224011f, 0.10218404f, 0.069544815f, 0.081522204f, 0.035908505f, 0.12691824f, 0.072519116f,
-  -0.13842021f, -0.13829182f, 0.02308445f, -0.11758898f, -0.06757534f, -0.18767676f, -0.05063288f, 0.122862786f,
-  0.1438535f, -0.011467223f, -0.12207368f, -0.15951078f, -0.042884286f, 0.026380412f, -0.0687536f, 0.03817415f,
-  -0.116957456f, 0.109077275f, -0.15007369f, -0.037296247f, -0.20278665f, 0.027628118f, -0.13926888f, 0.1679613f,
-  -0.18439646f, -0.09903398f, -0.19496319f, 0.018423906f, 0.15109995f, -0.1131613f, -0.08750596f, 0.17907135f,
-  0.010782987f, 0.19065599f, -0.002054432f, -0.014106438f, 0.14088598f, 0.09800681f, 0.14295657f, 0.16186878f,
-  -0.00296098f, -0.10589271f, -0.078518815f, 0.024300015f, 0.07742006f, -0.13734093f, 0.07282875f, 0.15321608f,
-  -0.04334488f, 0.19812497f, -0.20092355f, -0.09705336f, -0.13413069f, -0.1418812f, 0.02182579f, -0.108603165f,
-  -0.04554137f, -0.100296356f, -0.052317306f, 0.08021925f, 0.13653004f, 0.11722821f, 0.19059278f, -0.0679498f,
-  -0.025573611f, 0.056512456f, 0.11808521f, 0.07925299f, 0.14320937f, -0.047623977f, 0.063469805f, -0.17963459f,
-  -0.13708869f, -0.19486913f, -0.16359505f, 0.14886165f, -0.15558426f, -0.17263304f, -0.15936767f, 0.15843992f,
-  0.10169694f, 0.02441928f, -0.00096935534f, -0.15794596f, 0.00060218317f, 0.20570223f, 0.08591611f, 0.069511965f,
-  0.09421156f, 0.14111887f, -0.16371293f, -0.1272774f, 0.03969248f, 0.010531806f, 0.062390093f, 0.035192296f,
-  0.07153824f, -0.03196926f, 0.086170316f, -0.05118173f, -0.003562794f, 0.14811839f, 0.15323971f, 0.18406284f,
-  -0.08264506f, -0.037483416f, -0.18044041f, 0.0473901f, -0.0021041709f, -0.045977376f, -0.16079357f, -0.18670864f,
-  -0.069613606f, -0.030898483f, -0.19535874f, 0.013923849f, 0.17977023f, -0.16654432f, -0.18545912f, -0.065288216f,
-  -0.1830387f, -0.071480796f, -0.050429687f, -0.009364873f, 0.066366576f, 0.1536027f, -0.10811053f, -0.11869486f,
-  0.11305972f, 0.07697071f, 0.11035135f, -0.081168935f, -0.14463514f, -0.14173046f, 0.042534783f, -0.0046550324f,
-  0.04095687f, -0.039428867f, -0.05590528f, -0.028907916f, -0.17914647f, -0.116575845f, -0.069457546f, 0.018385733f,
-  0.09104008f, -0.19434175f, 0.1356001f, 0.041564297f, 0.015082857f, 0.14046478f, -0.024497716f, 0.111063436f,
-  0.15864258f, 0.04877413f, 0.11534562f, 0.17292975f, 0.17598906f, 0.18064131f, -0.12604132f, -0.025308674f,
-  0.17316963f, 0.20371264f, -0.11139199f, -0.16540955f, -0.037403062f, -0.022417564f, 0.06683601f, 0.06952904f,
-  -0.10355281f, -0.10479279f, -0.06575627f, -0.097873025f, -0.05779912f, -0.11380749f, -0.093889974f, 0.12238156f,
-  -0.010157127f, 0.019819105f, 0.09528896f, -0.18737529f, 0.067572415f, 0.16759613f, 0.120671f, -0.017010394f,
-  0.15371913f, -0.030651314f, 0.0059116725f, 0.026105603f, 0.13385645f, 0.077248715f, 0.17677088f, 0.1384376f,
-  0.1339335f, 0.15546526f, -0.047571164f, -0.12878169f, -0.04720606f, 0.18224296f, 0.13806611f, 0.15990141f,
-  -0.14127538f, 0.037554294f, 0.047832437f, -0.16641797f, 0.16504861f, 0.150814f, 0.018562637f, -0.17665546f,
-  -0.16198397f, 0.1366142f, 0.09629358f, -0.07069339f, 0.10322556f, 0.087169185f, -0.11679671f, 0.11427951f,
-  -0.16371493f, -0.06715189f, -0.0076413127f, -0.092783704f, 0.0075874142f, -0.16819641f, -0.1362273f, -0.13212009f,
-  -0.04049428f, -0.07242581f, 0.13076934f, 0.079906635f, -0.016488394f, -0.07110949f, -0.1788547f, -0.03862104f,
-  0.17405662f, -0.11814002f, 0.12254171f, 0.20081897f, -0.17905274f, -0.12241888f, -0.12004401f, 0.076630935f,
-  0.06845406f, -0.16880551f, -0.1498306f, 0.15912558f, -0.022601213f, 0.062125426f, -0.059071396f, -0.05428636f,
-  0.015123711f, -0.0038384376f, -0.0028398442f, 0.03118178f, 0.19068414f, -0.12507154f, -0.11480506f, -0.17608154f,
-  0.16574366f, 0.008015597f, -0.10000114f, -0.085475974f, 0.18309827f, 0.13445915f, 0.08959022f, -0.059884813f,
-  0.06554441f, 0.08508792f, -0.08051918f, -0.09463468f, 0.14760181f, 0.023424912f, 0.008007956f, -0.10812598f,
-  0.07119774f, -0.12279674f, -0.039699856f, -0.113086656f, -0.045396462f, 0.041156597f, 0.05811418f, -0.07358422f,
-  -0.14135835f, -0.044321325f, 0.0025570644f, 0.06425949f, 0.07328378f, -0.14163251f, -0.06755586f, 0.046870127f,
-  -0.017327618f, 0.0069349045f, 0.15445043f, 0.047112f, -0.008412968f, -0.11945392f, 0.057683505f, -0.14936541f,
-  0.041793022f, 0.14145277f, 0.010922162f, -0.07132549f, -0.14880925f, 0.0127065955f, -0.09767288f, -0.06086875f,
-  0.089936174f, 0.12767479f, -0.039482746f, 0.11493077f, 0.015204057f, 0.15252784f, 0.04244379f, 0.093586184f,
-  0.118629456f, 0.11488068f, 0.07097509f, 0.111162506f, 0.018509308f, -0.031839468f, -0.028811894f, 0.15231022f,
-  0.12294424f, 0.0012142449f, -0.033352766f, -0.022105003f, 0.09797903f, 0.016090518f, 0.08842799f, -0.008135958f,
-  -0.07759167f, 0.10781146f, 0.06617442f, -0.07905033f, -0.094889484f, -0.09923288f, -0.09533851f, -0.06514597f,
-  0.14754415f, -0.11687786f, 0.061630078f, -0.071641095f, 0.04437348f, -0.009375681f, 0.122851f, -0.1485668f,
-  -0.06649021f, -0.13843128f, -0.013861311f, -0.11518838f, 0.11984131f, -0.025376128f, -0.015249378f, 0.0714434f,
-  0.034213603f, 0.0022320526f, -0.0009956548f, -0.07527646f, -0.15073512f, -0.001787279f, -0.12328152f, -0.061979327f,
-  0.09883353f, 0.06855875f, -0.015133089f, -0.044113964f, 0.047570758f, 0.14696199f, -0.10585909f, 0.047922708f,
-  -0.079127066f, -0.040196232f, 0.049338397f, 0.06925636f, -0.017035512f, 0.10740543f, 0.12119779f, 0.12490023f,
-  0.030659886f, -0.14892544f, -0.046148382f, -0.015448347f, 0.09104974f, 0.009315948f, -0.15173176f, 0.1484473f,
-  0.052313425f, 0.073191196f, -0.081838235f, 0.05485854f, -0.11024281f, -0.073616125f, 0.0005703736f, -0.044339597f,
-  -0.12781347f, -0.112504885f, 0.089774154f, -0.04949269f, 0.09296686f, 0.019784506f, -0.09655829f, -0.008126904f,
-  0.11704685f, 0.11030638f, 0.07405774f, -0.100756384f, 0.04286722f, 0.011249742f, 0.11816031f, -0.06475666f,
-  0.06817188f, -0.012520912f, -0.030948684f, -0.093674116f, -0.13743235f, 0.050361525f, -0.048108395f, 0.07719905f,
-  -0.10718707f, -0.0714466f, -0.07157905f, 0.11226983f, -0.0058941497f, 0.14382869f, 0.034831073f, 0.037334003f,
-  0.031142479f, 0.10617969f, -0.07754744f, 0.016991576f, 0.043261647f, 0.04452227f, -0.058677644f, -0.13328268f,
-  -0.027854908f, 0.029699408f, 0.13490896f, -0.004548559f, -0.058929287f, 0.056072433f, -0.10942246f, 0.04826808f,
-  0.09785086f, 0.08309808f, 0.0022821226f, -0.050991982f, 0.036247294f, 0.02070402f, -0.005345726f, -0.08788126f,
-  -0.06574593f, -0.036167942f, 0.034600988f, 0.114622705f, 0.13955124f, -0.07252545f, -0.088834606f, 0.031558447f,
-  -0.06858004f, -0.10868238f, 0.06770509f, -0.02804756f, -0.05245556f, 0.008639189f, 0.085703f, 0.08431268f,
-  -0.034171164f, -0.0886476f, 0.05816124f, 0.0931479f, -0.056472436f, 0.102461815f, -0.04105439f, -0.11117805f,
-  -0.100780085f, 0.0074927146f, 0.14607848f, -0.14563806f, 0.10427294f, 0.058833342f, -0.11880493f, 0.015774319f,
-  0.034109287f, 0.052397937f, -0.037997328f, 0.13176027f, 0.14397117f, -0.1389286f, -0.07430131f, -0.10699969f,
-  -0.1210307f, -0.077052146f, -0.14695626f, 0.11303811f, 0.12005859f, 0.013861273f, -0.003452616f, -0.059584133f,
-  -0.02262935f, -0.007309765f, -0.023109397f, 0.05289664f, -0.13643031f, -0.096532665f, -0.030767398f, 0.044575166f,
-  -0.09902189f, 0.09128559f, -0.13747385f, -0.009738624f, 0.10404903f, 0.034833364f, -0.14626268f, 0.14292333f,
-  -0.09720364f, -0.052177075f, -0.1066441f, -0.06354465f, -0.11864266f, 0.13569728f, 0.009568035f, 0.07436058f,
-  -0.00031928433f, -0.0098358635f, 0.094852775f, 0.14616257f, 0.013527579f, -0.031123098f, -0.061286625f, -0.057714466f,
-  0.09368738f, 0.016315077f, -0.03025975f, 0.040533535f, 0.048521295f, 0.06912445f, -0.13003942f, -0.10185936f,
-  0.15375754f, 0.10144513f, -0.11691341f, 0.04854729f, 2.9007371e-05f, -0.097423114f, 0.10790219f, -0.0039932616f,
-  0.13683534f, 0.13601379f, -0.03617526f, -0.14594528f, -0.017249538f, 0.021575369f, 0.09366208f, 0.11115656f,
-  0.13703482f, 0.0069450988f, -0.08487033f, -0.016237097f, -0.12093886f, -0.07936874f, -0.06711052f, 0.022897234f,
-  0.12222672f, 0.04247783f, 0.0035028572f, 0.0902268f, -0.11212546f, -0.036231544f, -0.013333697f, -0.071505114f,
-  0.07494835f, -0.06411364f, -0.08761134f, 0.00030460273f, -0.07970336f, 0.05702062f, -0.12032643f, 0.08220799f,
-  -0.03577607f, -0.10299973f, 0.13006364f, -0.026131976f, -0.031940676f, 0.13251229f, 0.077751435f, -0.09570839f,
-  -0.05958978f, 0.06718292f, 0.0370084f, 0.030999633f, -0.12156908f, -0.102917254f, 0.097507805f, -0.0610464f,
-  0.11597192f, 0.031560864f, -0.056709677f, -0.058818568f, -0.054938227f, 0.009016189f, 0.0580338f, -0.0375698f,
-  -0.0004024192f, -0.115615174f, 0.028926259f, 0.019410925f, 0.1234921f, -0.11844377f, -0.047941353f, -0.046500515f,
-  0.03848321f, 0.083439596f, 0.03441538f, -0.027668528f, 0.1017072f, -0.04751012f, 0.049169373f, -0.1178513f,
-  0.040579554f, 0.12848234f, 0.10218712f, -0.10309728f, 0.13727254f, -0.11123853f, 0.1207659f, 0.0043753614f,
-  0.07701189f, -0.050797056f, -0.11900325f, 0.13467275f, 0.0077401404f, -0.10207431f, 0.006516351f, 0.1383387f,
-  0.053155556f, 0.026759304f, -0.11942028f, 0.07821602f, -0.08880886f, -0.06673258f, 0.065333396f, -0.06262626f,
-  0.089954585f, -0.11286933f, -0.06375885f, 0.04454493f, -0.04560466f, -0.10692452f, -0.079816535f, 0.09472826f,
-  0.1186422f, -0.072691984f, 0.12057232f, 0.04262425f, 0.005751179f, -0.035064995f, -0.059735566f, 0.117686085f,
-  -0.06535292f, -0.12472235f, -0.081267126f, 0.059129607f, -0.13070771f, 0.017097255f, 0.1360334f, 0.01422136f,
-  -0.08152172f, -0.11693781f, -0.006136851f, -0.093141094f, -0.020615965f, -0.094912894f, 0.13600376f, 0.06754448f,
-  -0.12967716f, -0.098127134f, -0.107228115f, 0.06877398f, 0.03582578f, 0.02257125f, 0.07160028f, 0.117544115f,
-  0.010502482f, -0.13833174f, 0.09797131f, -0.0054727388f, -0.050331887f, 0.1378421f, -0.012648287f, 0.08915767f,
-  -0.074031346f, 0.08264204f, 0.0050340127f, -0.014063456f, -0.020075385f, -0.08853973f, 0.026306313f, 0.09069577f,
-  0.008596047f, -0.083155334f, -0.029689146f, 0.0878524f, 0.10488102f, 0.03947102f, 0.104117155f, -0.07366042f,
-  0.06579461f, -0.03284967f, -0.11400856f, 0.120326184f, -0.106968805f, -0.11225751f, 0.08713859f, 0.01212164f,
-  0.083938725f, -0.0626437f, -0.094158724f, -0.0047734114f, -0.052815277f, -0.05964268f, 0.13787757f, -0.06648227f,
-  -0.021277348f, 0.11915518f, -0.06586012f, -0.13280524f, 0.038030695f, 0.09898153f, -0.10128513f, -0.0079510305f,
-  0.11251911f, 0.09482406f, 0.122429155f, 0.026758874f, 0.094044596f, 0.058008615f, 0.0084071485f, -0.0015158815f,
-  -0.016532565f, 0.029944286f, 0.08125403f, -0.07518699f, 0.05175566f, 0.12409129f, 0.04119465f, -0.10883862f,
-  -0.039460033f, -0.09392862f, 0.09580365f, 0.08145613f, 0.090023614f, -0.09561495f, 0.08040879f, 0.089527294f,
-  -0.10249954f, 0.0022329646f, 0.10695348f, 0.060302146f, 0.06813969f, -0.031832933f, 0.072584234f, -0.04858751f,
-  -0.111468606f, -0.06378227f, -0.0027903744f, 0.115635805f, 0.11991433f, 0.10115047f, 0.007580169f, -0.033537976f,
-  -0.08169737f, 0.039761074f, 0.043836534f, -0.004691763f, 0.0874515f, -0.03715571f, 0.029585702f, 0.11885116f,
-  -0.0506328f, 0.060204394f, 0.111691035f, -0.09056457f, -0.059412334f, 0.053419154f, 0.011785663f, 0.10264458f,
-  0.0060819276f, -0.0027493844f, -0.039275054f, 0.057865057f, -0.04331338f, 0.11262741f, 0.005931124f, 0.024135636f,
-  -0.022063402f, -0.052508954f, -0.13710293f, -0.11444131f, -0.12960829f, 0.025612678f, -0.054504152f, 0.05804535f,
-  -0.07157063f, 0.0008491545f, -0.04146491f, -0.034066908f, -0.06420659f, -0.08392445f, 0.007682073f, 0.074942835f,
-  -0.04605727f, -0.08762131f, 0.02396734f, 0.04385257f, 0.115869686f, -0.05815586f, 0.03395443f, 0.05864936f,
-  -0.064388804f, 0.12027225f, -0.09456194f, -0.020336648f, 0.08109764f, 0.05126666f, 0.1276921f, -0.11454083f,
-  -0.022390064f, 0.09880184f, 0.106863536f, -0.11846049f, -0.028849125f, 0.01813938f, 0.059440147f, 0.10126123f,
-  0.021815429f, 0.0790851f, 0.020409973f, -0.07051573f, -0.09632864f, -0.013737771f, -0.050130874f, -0.08127967f,
-  0.027945798f, -0.039595384f, -0.07114849f, -0.035346575f, 0.18836318f, 0.18476173f, -0.004539386f, -0.11826185f,
-  0.12484763f, 0.0008403003f, 0.0066536446f, -0.07816588f, -0.09060814f, 0.011375131f, -0.14287741f, 0.0684498f,
-  -0.1631791f, -0.08006399f, -0.043811392f, -0.13063024f, 0.05690636f, 0.015662791f, -0.0061579766f, -0.1077093f,
-  0.14912476f, -0.19094348f, -0.12739588f, -0.099795245f, 0.007868244f, -0.06923687f, 0.196323f, -0.07616316f,
-  0.15096858f, 0.02232381f, -0.09886279f, 0.076009184f, 0.19054127f, -0.038838323f, -0.039924107f, 0.05642494f,
-  -0.078905486f, -0.110633716f, -0.09804143f, -0.0938608f, -0.070417225f, 0.16883573f, 0.08155078f, -0.073502205f,
-  -0.02054346f, 0.108167805f, 0.06401921f, -0.0074656517f, -0.13576095f, -0.17217825f, -0.05495964f, 0.08269565f,
-  -0.0444225f, 0.15393141f, 0.15426098f, -0.14228092f, -0.11060863f, 0.13212723f, 0.17789006f, -0.005183149f,
-  0.17340784f, 0.16121592f, -0.16446173f, -0.13760711f, -0.07849856f, 0.11046497f, 0.18155633f, -0.086873874f,
-  0.15856987f, -0.13541475f, -0.06128847f, -0.11887232f, -0.09565669f, 0.07181752f, 0.20002453f, 0.017527685f,
-  -0.101250604f, -0.16520417f, 0.027959848f, -0.003533493f, -0.081034794f, -0.124768004f, 0.091687255f, -0.068799615f,
-  -0.18381205f, -0.15507913f, -0.106459275f, 0.15000993f, 0.05723328f, 0.067974195f, -0.18959844f, 0.18908426f,
-  -0.04190249f, 0.19694485f, -0.022535458f, 0.19797474f, 0.09699931f, 0.19841956f, -0.07302741f, -0.10125716f,
-  -0.17613019f, -0.064436555f, 0.04129782f, -0.07435697f, 0.09781012f, -0.071697325f, 0.17431451f, 0.09299073f,
-  0.07873072f, -0.09519101f, -0.062346123f, 0.17645803f, -0.07055953f, 0.00513466f, -0.026422814f, -0.08944011f,
-  -0.15402104f, -0.023923628f, 0.11428937f, -0.09441542f, -0.0029972405f, -0.17618161f, 0.02845583f, 0.17459077f,
-  -0.12799045f, -0.16299324f, 0.019888537f, -0.14119883f, -0.15052246f, -0.021276658f, 0.08012062f, -0.14708306f,
-  -0.08399494f, 0.12676929f, -0.055626255f, 0.12805548f, -0.015883306f, 0.030380711f, -0.005486666f, -0.1749228f,
-  -0.17250714f, 0.062205475f, 0.034100235f, -0.008631785f, -0.07324087f, -0.20025708f, 0.013902226f, 0.08729208f,
-  0.041080143f, -0.18846162f, 0.100178f, 0.12605207f, 0.115928546f, 0.0037793387f, -0.07521978f, 0.13115515f,
-  -0.104183905f, -0.08328312f, -0.145481f, -0.0614168f, 0.08881095f, 0.15075222f, 0.060885873f, -0.04358379f,
-  0.008599082f, 0.12796578f, 0.10193543f, -0.055411547f, -0.047457725f, 0.17516896f, 0.11842192f, 0.14510009f,
-  -0.13437834f, 0.03188369f, 0.07445109f, 0.015245063f, -0.14239746f, -0.0069108657f, 0.06329594f, -0.07593399f,
-  -0.05895203f, -0.1329481f, -0.0145790065f, -0.078442365f, -0.025060937f, 0.09251748f, 0.12604244f, -0.11331196f,
-  -0.17122653f, 0.0499464f, 0.022384107f, -0.035723306f, -0.14219864f, 0.12054678f, -0.09542497f, -0.072905034f,
-  0.13375032f, 0.11267839f, 0.08968711f, 0.00030860255f, 0.03943885f, 0.12353494f, -0.039493367f, 0.17190921f,
-  -0.009688289f, 0.07128384f, -0.04686886f, -0.14797455f, 0.1719002f, 0.061962213f, -0.14392878f, 0.019917313f,
-  -0.17359094f, 0.08598703f, 0.08345573f, -0.08348264f, 0.0064345743f, 0.09221172f, -0.15227295f, 0.12681188f,
-  -0.072946966f, 0.17939602f, -0.17933114f, -0.045185655f, 0.044545267f, 0.14275277f, -0.115515396f, -0.13099565f,
-  0.10706906f, -0.20056562f, -0.023309555f, -0.03925774f, 0.07271479f, 0.022980755f, 0.067654334f, -0.13720208f,
-  0.059862174f, -0.16854942f, -0.03164476f, -0.023964357f, 0.09728307f, 0.05432559f, -0.17688291f, -0.02602598f,
-  0.15028071f, -0.16900621f, -0.12693207f, -0.09589391f, -0.04902139f, 0.1446681f, 0.123164326f, -0.0075513995f,
-  -0.124992296f, 0.15298252f, 0.1820671f, 0.16273877f, 0.09351535f, 0.044727825f, 0.08912594f, -0.02767578f,
-  0.030543627f, 0.004558714f, 0.028654126f, 0.089157f, -0.028490653f, -0.16783313f, 0.04271216f, 0.08150397f,
-  -0.013575933f, 0.067610905f, -0.19953507f, 0.0737315f, 0.07365253f, 0.07747645f, 0.15475154f, 0.15807058f,
-  0.116885126f, -0.0067722895f, 0.110704206f, 0.10197077f, -0.081632346f, 0.12889358f, 0.0859611f, 0.030174894f,
-  -0.06819173f, 0.030047914f, 0.14634946f, -0.15459128f, -0.104164004f, -0.18312265f, -0.16632536f, 0.04758098f,
-  0.042925008f, -0.038812168f, -0.07030912f, 0.016186602f, -0.12963018f, 0.09753507f, 0.029954378f, -0.04773931f,
-  -0.00069885195f, 0.09369293f, 0.0141775105f, -0.17285825f, -0.1729507f, 0.10504812f, 0.10293107f, 0.09447212f,
-  -0.10698846f, -0.1717202f, -0.13232313f, -0.01908752f, -0.17773846f, 0.14041501f, 0.15881763f, -0.111888334f,
-  -0.10646987f, -0.16359957f, -0.1169743f, -0.07644392f, -0.011566785f, -0.030464642f, -0.15400828f, 0.13827229f,
-  -0.015355185f, -0.013996268f, 0.037108988f, -0.0849499f, 0.05774592f, 0.12888706f, 0.10036336f, 0.049647585f,
-  0.06674776f, -0.14532009f, 0.041258883f, -0.08132639f, -0.06329415f, 0.021788841f, 0.027742403f, -0.004488172f,
-  0.023836305f, 0.025298385f, -0.062817454f, -0.012479022f, -0.0966049f, 0.02495261f, 0.066860706f, 0.009194223f,
-  -0.04067773f, 0.1012232f, -0.022648413f, 0.022310728f, -0.040509336f, -0.064362414f, -0.05213953f, -0.07320907f,
-  -0.17383215f, 0.17374174f, 0.050670106f, -0.06622735f, -0.16775367f, 0.13019167f, -0.12254562f, -0.047286008f,
-  0.007644265f, -0.10903423f, 0.024388472f, 0.03716959f, 0.1803119f, 0.1449752f, -0.098803155f, 0.1303173f,
-  -0.12799345f, -0.0005330026f, 0.08772209f, 0.16967401f, 0.0003183676f, -0.121714324f, -0.02911978f, -0.060038142f,
-  -0.03254208f, -0.08325089f, -0.17997049f, 0.12900653f, -0.10795835f, 0.106046095f, -0.008556831f, -0.14633733f,
-  0.039584737f, -0.1328165f, 0.18033825f, -0.0693109f, -0.16076101f, 0.034539115f, 0.012995471f, -0.085411005f,
-  -0.080750346f, 0.0059416774f, 0.1116215f, 0.13612325f, 0.18242772f, 0.15894261f, 0.10310023f, -0.03412348f,
-  0.0065798378f, -0.03200796f, 0.0046028453f, 0.013932156f, 0.13014108f, -0.093353204f, -0.18123582f, 0.01256938f,
-  -0.17385639f, -0.020386357f, 0.02435113f, -0.16587682f, 0.17265628f, 0.15653749f, 0.17662938f, -0.04341556f,
-  -0.03888093f, 0.068009324f, -0.08091132f, -0.06950627f, -0.046805386f, -0.12298652f, 0.17710973f, -0.1533996f,
-  0.11611973f, -0.062484197f, -0.055998776f, 0.0023308806f, 0.004359049f, 0.054161392f, -0.0033439999f, 0.024502968f,
-  -0.003614963f, -0.0767839f, -0.17486885f, -0.011739783f, -0.03135059f, 0.10796291f, -0.09563677f, -0.17743358f,
-  -0.093726695f, -0.023706963f, 0.09116905f, -0.040465068f, 0.1344964f, 0.16956122f, -0.043851625f, -0.16843441f,
-  0.17040838f, -0.06753629f, 0.16969416f, -0.034748003f, -0.09521798f, 0.123002596f, -0.1380844f, -0.16669242f,
-  -0.011875967f, 0.0072746123f, -0.046243727f, -0.1476288f, -0.13126133f, 0.051114637f, -0.18076557f, 0.10773796f,
-  -0.08906717f, -0.1269735f, -0.07331295f, -0.076151885f, 0.03507751f, 0.094541475f, -0.07908626f, -0.086298734f,
-  0.049743447f, -0.10604305f, -0.03396145f, -0.13290744f, -0.03507731f, 0.16960746f, 0.034779448f, 0.0057663782f,
-  -0.065403685f, -0.1456241f, 0.069604844f, 0.008686743f, 0.09654925f, -0.0047563943f, -0.17765808f, 0.17065391f,
-  0.13577089f, -0.013970769f, -0.068047546f, 0.1492789f, -0.004469293f, 0.019790165f, -0.17337056f, 0.09263243f,
-  -0.059896413f, 0.14419794f, 0.019304741f, 0.02893477f, -0.14042206f, 0.1345431f, 0.146657f, -0.17952757f,
-  -0.16119303f, 0.15601964f, 0.12924126f, 0.09715452f, -0.016342431f, 0.06260804f, -0.027057014f, -0.1705511f,
-  0.17163196f, -0.0658787f, -0.1433201f, -0.0523026f, 0.10185287f, 0.05858571f, 0.03531453f, -0.021533642f,
-  0.13867459f, 0.051884074f, -0.14781617f, 0.04057264f, -0.15610617f, -0.16264816f, -0.09060775f, -0.021283532f,
-  0.043704897f, 0.03668191f, -0.040075112f, 0.069105156f, 0.123464026f, 0.07794312f, 0.13227923f, 0.11399908f,
-  0.0975614f, -0.08764403f, 0.06695744f, 0.12091786f, -0.0063076247f, 0.005636378f, 0.13068348f, 0.067844875f,
-  -0.08007083f, -0.10641494f, -0.0108494945f, -0.16247314f, 0.17292102f, -0.042203285f, 0.04221383f, 0.0763809f,
-  0.11705184f, 0.014581454f, -0.099498905f, -0.088989705f, -0.16668975f, 0.100726634f, 0.010711885f, -0.16532004f,
-  0.11945211f, 0.08659305f, -0.054196227f, -0.082729414f, 0.12265394f, -0.033873916f, -0.10262485f, 0.045568444f,
-  0.12466798f, -0.0015898969f, 0.09544936f, -0.10363375f, 0.07803f, -0.10153659f, -0.012796788f, 0.06362916f,
-  0.14783362f, -0.018534908f, 0.10172822f, 0.15292293f, 0.10091264f, 0.13416524f, -0.12357126f, 0.074102916f,
-  -0.03823898f, 0.040894456f, 0.031511053f, -0.022948364f, -0.004894227f, -0.06529336f, -0.012386486f, -0.12068481f,
-  -0.11359468f, -0.14790726f, -0.043755278f, -0.10908935f, -0.056483768f, -0.03869345f, 0.08673794f, -0.1178534f,
-  0.0209882f, 0.015885947f, -0.06472389f, -0.029832175f, 0.15272492f, 0.088598564f, 0.13426982f, 0.14983775f,
-  -0.15215275f, 0.06095412f, 0.10595641f, 0.103795886f, 0.0032666258f, 0.039549075f, -0.023104304f, 0.086840175f,
-  -0.111402504f, -0.13636957f, -0.046252467f, 0.059557408f, -0.09806265f, 0.059069842f, -0.14000088f, 0.113302514f,
-  -0.056647018f, 0.123208225f, -0.11216783f, -0.024724044f, 0.12724002f, -0.14296363f, 0.08842918f, -0.10329044f,
-  -0.012384999f, 0.050863408f, -0.083489716f, 0.12262026f, -0.066027075f, 0.111979306f, 0.08513989f, 0.13557577f,
-  -0.077084385f, 0.15046896f, 0.07702888f, 0.01831445f, 0.045788776f, 0.12824425f, 0.020030368f, -0.11445563f,
-  -0.1449848f, 0.10456048f, 0.03278817f, -0.03845433f, 0.0508727f, 0.14714381f, 0.108942136f, -0.088102214f,
-  0.1332251f, 0.05114752f, 0.087284096f, -0.097629055f, -0.021746198f, -0.080222175f, 0.129781f, -0.068768784f,
-  0.052930474f, 0.036201753f, -0.025919195f, -0.0799644f, 0.028666925f, 0.11802526f, 0.011671261f, -0.123146385f,
-  -0.1139063f, -0.106852755f, 0.11559269f, 0.014682956f, -0.12848623f, -0.097795136f, 0.04093401f, -0.015798308f,
-  -0.12089856f, 0.13129021f, -0.15092754f, -0.08401569f, 0.06461279f, 0.05262522f, 0.0304328f, -0.14375181f,
-  -0.060828794f, 0.06565815f, 0.021811321f, -0.025867533f, 0.01989935f, 0.019158764f, -0.0020098414f, 0.012186467f,
-  0.11612803f, 0.05432533f, 0.11418767f, -0.13260838f, -0.0077978047f, -0.0050399937f, 0.13214509f, -0.057267822f,
-  0.040478718f, -0.037457198f, 0.005784217f, 0.042816732f, -0.074623905f, 0.053127207f, 0.07821266f, -0.12905999f,
-  0.0726263f, -0.1334884f, 0.14558785f, 0.11980907f, -0.13524562f, 0.13953337f, 0.08132826f, -0.13599016f,
-  0.08187935f, -0.031276524f, 0.12957697f, -0.020956999f, -0.14160551f, 0.1502652f, 0.11918357f, 0.12589784f,
-  0.09122089f, -0.0976348f, -0.09127446f, -0.048551526f, -0.060600035f, 0.05833403f, 0.10305724f, 0.044962402f,
-  0.062161755f, -0.13116835f, -0.055490542f, 0.097796656f, -0.039855395f, 0.09781433f, -0.083704546f, 0.057051737f,
-  -0.016660603f, 0.04580512f, -0.07863696f, -0.042321783f, -0.12124275f, -0.0769042f, -0.07869503f, -0.020477219f,
-  -0.116450556f, 0.06966727f, -0.0047717295f, -0.06027781f, -0.119012855f, -0.008105536f, 0.047944166f, 0.0458649f,
-  0.048229285f, -0.03614258f, -0.12075779f, 0.13302009f, 0.14250018f, 0.06779457f, 0.14392725f, 0.0038927223f,
-  0.078343995f, -0.014000148f, -0.13423537f, -0.068059236f, -0.114791624f, -0.039067645f, 0.039949097f, -0.13351013f,
-  0.029286612f, 0.004389324f, 0.008746748f, 0.14075518f, -0.09165114f, -0.05337341f, -0.058621906f, -0.09904436f,
-  0.059460677f, 0.020009102f, 0.07827992f, -0.009000778f, 0.04545996f, -0.0669374f, -0.10602813f, 0.059323873f,
-  0.09392418f, -0.095759f, 0.12160595f, -0.13280147f, 0.06373627f, 0.032670096f, 0.1397824f, -0.044168502f,
-  -0.14991763f, 0.010315414f, 0.089117296f, 0.05231653f, 0.0008525058f, -0.13219027f, -0.024315966f, -0.0066212225f,
-  -0.09169798f, 0.11555515f, 0.071186095f, -0.06435601f, -0.12124858f, -0.15226181f, 0.07331447f, -0.101967216f,
-  0.06898911f, 0.14822303f, -0.066760205f, -0.097821474f, 0.036375858f, -0.08822402f, -0.059224937f, 0.10137536f,
-  0.12198163f, -0.14631064f, 0.15013398f, 0.029261965f, 0.14005268f, 0.004632244f, 0.057727404f, 0.087803245f,
-  0.09997064f, -0.05352524f, -0.12386168f, 0.09622649f, 0.1307034f, -0.0693937f, -0.10595976f, -0.031430833f,
-  -0.037200026f, -0.03109377f, -0.057972614f, -0.0025233761f, -0.12585285f, 0.03214275f, 0.13124141f, -0.15134588f,
-  0.11452202f, -0.14342102f, -0.09347711f, 0.06363762f, 0.1359745f, 0.123621896f, 0.039199345f, 0.085521914f,
-  0.119569056f, 0.049566757f, 0.1102375f, 0.041677218f, 0.003293001f, 0.015655546f, 0.119885355f, 0.16437379f,
-  -0.086500704f, -0.1209729f, 0.03649916f, 0.093481556f, 0.007708658f, -0.011203509f, -0.09069642f, -0.13017063f,
-  0.03272833f, 0.09240386f, 0.17290935f, 0.17217493f, 0.082509175f, 0.1470223f, -0.06954266f, -0.17350134f,
-  -0.15559277f, 0.02086417f, -0.12110051f, 0.09359128f, 0.06594488f, -0.050374113f, -0.07484114f, -0.17442866f,
-  -0.15961997f, -0.077395014f, 0.029950082f, -0.12024588f, -0.08132309f, 0.13971879f, 0.015282959f, -0.1580812f,
-  0.09685232f, 0.15464358f, 0.09735093f, 0.1589634f, 0.043275684f, 0.10981478f, -0.17254545f, -0.0750568f,
-  -0.16229028f, -0.06697589f, 0.028677158f, 0.0002218824f, 0.09226303f, 0.06187924f, -0.08392568f, -0.09663691f,
-  0.026593607f, 0.054271013f, -0.124370106f, -0.15649112f, 0.0146429455f, -0.04338041f, 0.09712762f, -0.14109191f,
-  0.086557016f, 0.058190055f, 0.07491314f, -0.017465215f, -0.04014443f, 0.044190183f, 0.15512681f, 0.056735065f,
-  -0.12736292f, -0.034539014f, -0.15755378f, -0.1098998f, -0.11508875f, -0.1182109f, -0.07904558f, 0.04002348f,
-  -0.12768179f, 0.08386117f, 0.15959239f, -0.048105266f, -0.08982374f, -0.144401f, -0.003220137f, -0.03686084f,
-  -0.16467203f, 0.018383855f, -0.023827482f, 0.15039246f, -0.04753633f, 0.13244998f, 0.09696916f, -0.104627f,
-  0.108467184f, -0.046823014f, 0.008642855f, -0.14175755f, 0.15696755f, 0.05564171f, -0.17026554f, -0.07339013f,
-  0.1722437f, -0.1645348f, -0.1625395f, -0.07064471f, 0.049354866f, -0.072475985f, 0.1079483f, -0.05382246f,
-  -0.15897003f, 0.13256474f, 0.026994787f, -0.019111808f, -0.11766387f, -0.1699743f, -0.05401558f, 0.12642877f,
-  -0.14940129f, 0.1020567f, 0.062169004f, -0.014198181f, 0.02699741f, -0.10116123f, 0.016740447f, 0.11898399f,
-  -0.056377508f, 0.10601902f, -0.04381974f, -0.07951021f, -0.08460922f, -0.054834224f, -0.15707016f, -0.09827782f,
-  -0.154107f, 0.06158112f, 0.0039622923f, 0.058313623f, -0.0066808565f, 0.048664417f, 0.1463578f, -0.049535353f,
-  0.004625045f, -0.15605831f, 0.15504129f, 0.00693687f, -0.063811935f, 0.013429621f, -0.16751787f, 0.14158025f,
-  0.02554419f, -0.035712965f, -0.01777581f, 0.095217824f, -0.13969174f, 0.123824775f, 0.17211285f, -0.06966932f,
-  0.10602465f, 0.08824461f, 0.14989151f, 0.14304926f, -0.10445866f, -0.089116916f, 0.13512807f, -0.13800159f,
-  -0.059823617f, -0.11082239f, 0.12405433f, 0.12816693f, 0.07852766f, 0.0043546213f, -0.12868047f, -0.124271065f,
-  0.12246198f, -0.060503505f, 0.10931574f, 0.08547293f, -0.04829029f, 0.051808633f, 0.08612221f, -0.12606478f,
-  -0.05366901f, -0.15120119f, -0.1304722f, -0.042710014f, -0.1016633f, 0.15792716f, 4.0169976e-05f, -0.065574124f,
-  -0.03013802f, 0.11045445f, 0.133054f, -0.060278997f, -0.15033041f, 0.086149946f, -0.090328135f, -0.07107877f,
-  -0.16795668f, -0.14844735f, -0.03791296f, 0.033924367f, 0.012219378f, -0.13660292f, -0.10517264f, -0.112919934f,
-  -0.1541865f, 0.10342443f, -0.092625976f, 0.085718215f, -0.05763919f, -0.1142415f, 0.0033883345f, -0.11768358f,
-  0.043576803f, 0.064190544f, -0.09601561f, -0.009479656f, -0.03780501f, 0.019612009f, 0.10857299f, 0.13268664f,
-  -0.013532764f, 0.1519978f, -0.12294698f, -0.12684682f, 0.049521856f, -0.10969386f, -0.16836734f, 0.14140603f,
-  0.059719782f, 0.04875946f, 0.15079737f, 0.016128112f, -0.1405726f, 0.09580257f, 0.104643025f, 0.019873705f,
-  0.15000643f, 0.045901436f, -0.056100924f, -0.012559709f, 0.1221356f, 0.1442978f, 0.10847587f, 0.105971895f,
-  0.117769234f, 0.15561312f, -0.09386532f, 0.11402349f, -0.038741436f, 0.1500229f, -0.098302186f, -0.16393816f,
-  0.042804122f, 0.08589409f, 0.09352627f, 0.034532167f, 0.037178095f, 0.123863846f, 0.105273016f, 0.1014729f,
-  0.089630365f, 0.014922844f, 0.032362092f, -0.07578967f, -0.03858819f, -0.032225255f, 0.13115771f, 0.09986629f,
-  -0.1496702f, 0.13455363f, 0.10882603f, -0.14897805f, 0.07928183f, 0.1533183f, -0.0812987f, 0.065937676f,
-  0.1617391f, -0.019589039f, 0.16951393f, 0.042288948f, 0.028513936f, -0.1139209f, 0.082380794f, -0.09011757f,
-  0.13268225f, 0.121715985f, -0.06493791f, -0.04583394f, -0.18156259f, -0.099310055f, -0.051400587f, 0.089383185f,
-  -0.18119007f, -0.009662327f, 0.16317187f, -0.07863906f, -0.0880823f, 0.17721768f, -0.06343032f, 0.08570492f,
-  0.055673175f, 0.15203385f, -0.03563467f, -0.039478403f, -0.10342068f, 0.088330545f, 0.06074998f, -0.08190331f,
-  0.012026381f, 0.020216795f, 0.004929824f, 0.1598871f, -0.024932038f, -0.11572182f, 0.14849314f, -0.12655264f,
-  -0.17799655f, 0.018232133f, -0.17088526f, -0.03192462f, 0.15855917f, -0.045436982f, -0.033422764f, 0.108336195f,
-  -0.008935809f, -0.08385025f, 0.15889603f, -0.038391918f, 0.027343472f, 0.16037391f, 0.011223713f, -0.0070535713f,
-  0.11498609f, -0.07550817f, 0.15941088f, -0.10619761f, -0.028832255f, -0.022145607f, -0.11686926f, 0.12506193f,
-  -0.112651266f, -0.09762388f, -0.040611986f, 0.15328926f, -0.11589658f, -0.043642268f, -0.004191296f, -0.1527778f,
-  -0.09323906f, -0.045260947f, 6.083663e-05f, -0.15692312f, -0.100715846f, -0.10891507f, -0.12454518f, -0.18224767f,
-  0.07393277f, 0.0034759352f, 0.08605592f, 0.17758857f, -0.12028433f, -0.062702574f, 0.067902975f, 0.05941628f,
-  -0.08067377f, -0.11653271f, -0.009488939f, -0.040973898f, -0.08309437f, -0.020470424f, -0.11028482f, -0.028605664f,
-  0.0955204f, 0.11661046f, 0.015641162f, 0.1593007f, 0.17169544f, 0.018292706f, 0.0408811f, -0.06697706f,
-  -0.014733951f, -0.0043565896f, -0.10818825f, 0.10235089f, 0.0029576316f, -0.05084376f, 0.07071282f, -0.058331393f,
-  0.17192236f, -0.119504325f, 0.08032746f, 0.10288153f, -0.041180845f, 0.09033367f, 0.079608284f, -0.1338905f,
-  0.010166368f, -0.14027157f, 0.00013832077f, -0.16647884f, -0.091153316f, -0.116079986f, -0.13919555f, 0.10690331f,
-  -0.121727236f, 0.059415143f, 0.17321421f, -0.023378855f, -0.15658873f, 0.06324851f, -0.17282976f, -0.09442084f,
-  -0.11029734f, 0.10009164f, -0.13343132f, 0.054061543f, 0.003181421f, 0.06410282f, 0.110986575f, 0.009115082f,
-  0.117425226f, -0.12398471f, 0.13018574f, 0.08110709f, 0.09963636f, 0.16958559f, 0.11645554f, 0.022757605f,
-  0.065038934f, -0.18324575f, 0.12028916f, -0.08402659f, 0.07146185f, 0.07118796f, -0.11524029f, 0.03016528f,
-  -0.16705512f, -0.16163287f, 0.022365393f, -0.09565866f, 0.17204674f, 0.12597618f, 0.13481833f, -0.0954342f,
-  0.0007471246f, -0.0047444915f, 0.054148935f, 0.13242304f, -0.14329064f, -0.13049361f, 0.1504045f, -0.048638374f,
-  -0.12064808f, 0.099799514f, 0.15453544f, -0.0843183f, 0.0046013584f, -0.17086631f, -0.016452186f, -0.13955273f,
-  0.04498984f, -0.1659273f, -0.16479689f, 0.022732623f, -0.083462104f, 0.10750492f, -0.13510972f, -0.1823415f,
-  0.16724272f, 0.120205745f, 0.17942035f, -0.16752318f, 0.14191063f, 0.12263491f, -0.17295253f, -0.13084774f,
-  -0.18333532f, -0.17233843f, -0.09066679f, 0.029951485f, 0.065330125f, -0.10495888f, 0.074226886f, -0.04694326f,
-  0.007227221f, -0.12741746f, -0.062345754f, -0.09024947f, 0.13910885f, 0.043169837f, 0.037815426f, 0.12583084f,
-  0.13362533f, -0.15947104f, 0.0043173884f, 0.13238594f, -0.10460298f, -0.025397228f, -0.11293194f, 0.15668458f,
-  0.07558327f, -0.082461335f, -0.15241624f, -0.08018541f, 0.067823745f, 0.09493138f, -0.042715017f, 0.05768678f,
-  -0.009405331f, 0.18144041f, -0.07920278f, -0.12256799f, 0.13599166f, -0.013482611f, 0.098114304f, -0.11211051f,
-  0.04314015f, 0.13977496f, -0.019878902f, -0.13296781f, 0.060912978f, -0.03381156f, -0.045179456f, -0.02091122f,
-  0.010460247f, 0.1469634f, 0.0073103053f, -0.021570731f, 0.06435214f, -0.1641247f, 0.12226728f, -0.011850696f,
-  0.14728825f, 0.1073315f, -0.12989663f, 0.038593788f, 0.10960687f, 0.018218242f, -0.0019704201f, 0.040167205f,
-  -0.15788744f, 0.058681037f, -0.0301072f, 0.02022607f, -0.00418644f, -0.075660884f, 0.06877204f, -0.017705472f,
-  -0.118629836f, 0.0939043f, 0.16716343f, -0.03604272f, 0.13350163f, 0.15318294f, 0.02351024f, -0.06530759f,
-  0.14285623f, -0.03411839f, -0.123292096f, -0.0947434f, -0.08025745f, -0.12036006f, 0.059910193f, 0.0014854114f,
-  0.021092307f, 0.13070066f, -0.09234478f, 0.0105775455f, 0.18147597f, 0.14337231f, 0.109679684f, 0.1729771f,
-  -0.0219964f, -0.05352781f, 0.02545186f, -0.12662518f, -0.07392457f, -0.048328966f, 0.011646187f, 0.07098151f,
-  -0.044283867f, -0.08509508f, 0.0033676205f, -0.072286315f, 0.034953073f, -0.07995818f, 0.07800143f, -0.01825368f,
-  -0.08149638f, 0.11589065f, -0.06632745f, 0.079386026f, -0.07073189f, -0.029813409f, -0.053826295f, -0.07837688f,
-  0.04841482f, 0.0031837248f, -0.11560465f, -0.010896306f, 0.09796123f, 0.062080886f, -0.020889705f, -0.008500643f,
-  0.06479931f, -0.10660489f, 0.11984033f, 0.001982762f, 0.0155294975f, 0.0077028614f, -0.10414509f, 0.032045662f,
-  -0.0012065426f, -0.06787564f, -0.10380151f, 0.043520067f, 0.082532234f, -0.120625496f, 0.10893247f, 0.07534871f,
-  -0.12251457f, -0.049190555f, 0.088935316f, 0.102213986f, 0.08157104f, -0.077024475f, -0.012149747f, 0.059140664f,
-  0.050300203f, -0.113603175f, 0.04036612f, -0.053852737f, -0.09677036f, -0.10844215f, -0.031147925f, 0.10062519f,
-  0.12529685f, -0.12362175f, 0.11478863f, -0.11117678f, 0.11439359f, 0.09145201f, 0.10481909f, -0.05664632f,
-  0.06161975f, -0.012718675f, 0.06673875f, -0.027418563f, -0.029812513f, 0.087405786f, 0.025876647f, -0.0066985767f,
-  -0.073957354f, -0.063173145f, -0.10572417f, 0.055216976f, -0.1204238f, 0.030867003f, -0.12659165f, 0.04043451f,
-  -0.066016264f, -0.10892178f, 0.07622123f, 0.090940244f, 0.08770758f, 0.12716106f, 0.06077098f, 0.04751417f,
-  -0.022472592f, 0.030294936f, -0.0717673f, 0.12707643f, 0.04973915f, -0.025330406f, -0.11981281f, -0.07671286f,
-  -0.03676827f, 0.0036336686f, 0.10119659f, 0.0067264163f, -0.03552103f, -0.040977597f, -0.0064339233f, 0.062482294f,
-  -0.0685561f, -0.0039057517f, 0.057635263f, 0.079467595f, -0.08467478f, -0.10313157f, 0.12088748f, 0.07264925f,
-  0.110787116f, 0.1135755f, 0.09703009f, -0.00058728957f, -0.052739564f, -0.034706447f, -0.10579777f, 0.08149786f,
-  0.06866633f, -0.00019510109f, -0.021234844f, -0.06257438f, 0.05539485f, -0.011478637f, -0.10914613f, -0.021191403f,
-  0.07578431f, -0.06996354f, -0.06766328f, 0.119513705f, -0.0128746405f, -0.05806361f, -0.029845433f, 0.10458807f,
-  -0.11284661f, 0.022341827f, 0.016225081f, 0.029918943f, -0.045957487f, -0.07215967f, -0.11250341f, -0.068954006f,
-  -0.02493723f, 0.09950563f, -0.041845266f, 0.06295427f, 0.086206354f, -0.030179046f, 0.0762353f, 0.061566804f,
-  -0.05059588f, 0.10664929f, -0.0831876f, -0.022401052f, 0.015086574f, -0.11291859f, 0.014720875f, 0.025241928f,
-  0.033294007f, -0.11314271f, 0.12630396f, 0.10862964f, -0.119487524f, -0.062241856f, 0.00357235f, -0.03925347f,
-  0.09514237f, 0.07940584f, -0.052740432f, -0.060108542f, 0.06771753f, -0.109708354f, 0.0106009925f, -0.03570755f,
-  -0.027512861f, -0.06509944f, -0.11797115f, 0.12331279f, -0.048107013f, 0.09762113f, -0.07583103f, -0.014042669f,
-  -0.020465842f, 0.01817735f, -0.09466042f, -0.05171721f, -0.023332357f, 0.06001268f, 0.0779703f, 0.008474319f,
-  0.058974404f, 0.02496815f, -0.07668748f, 0.09266749f, 0.056581758f, -0.004163567f, -0.0154849645f, 0.008032958f,
-  -0.07601417f, 0.12631063f, -0.07846113f, 0.12343142f, 0.09917754f, -0.027727721f, 0.009742849f, 0.017628664f,
-  -0.04416258f, -0.104624465f, -0.08223627f, 0.004330571f, 0.054259617f, 0.12195615f, 0.108584225f, -0.068711825f,
-  -0.060056973f, -0.08477835f, 0.03835381f, -0.00764318f, -0.052394595f, -0.12484854f, 0.098694466f, 0.06929475f,
-  0.11447574f, 0.081163265f, -0.026947029f, -0.018990187f, 0.040782403f, -0.0011220246f, -0.045898702f, 0.091178626f,
-  0.026310747f, -0.010622797f, -0.07649239f, -0.06738114f, -0.008260932f, -0.06382297f, 0.1235615f, 0.09477712f,
-  0.024351519f, -0.046166994f, 0.047245454f, 0.0885014f, 0.03659077f, 0.09476319f, -0.034468845f, -0.091860406f,
-  -0.03208202f, -0.054232094f, 0.0975985f, 0.06651669f, 0.12209504f, 0.09882995f, 0.11697863f, 0.097069435f,
-  0.069793016f, 0.12225392f, -0.09961729f, 0.09848443f, -0.030938162f, 0.061223015f, -0.041110378f, 0.124523f,
-  -0.09893831f, -0.1083498f, 0.089163296f, 0.029620567f, -0.05049446f, -0.090261854f, -0.026468774f, 0.07339285f,
-  -0.10952314f, 0.045544967f, -0.038315292f, -0.03646311f, 0.10786438f, -0.088372074f, -0.0900371f, 0.05337686f,
-  0.07269508f, 0.09055342f, -0.16000046f, -0.11422763f, -0.025857063f, -0.029533157f, -0.055795826f, 0.013888039f,
-  -0.1435029f, -0.013033452f, -0.008372574f, -0.09590361f, 0.116752006f, 0.15603063f, -0.03401599f, 0.015512399f,
-  -0.15478267f, 0.021113142f, 0.039057963f, -0.03947272f, -0.11173176f, -0.14462957f, 0.052298f, -0.15819639f,
-  -0.09536754f, -0.10611185f, -0.02929518f, 0.16197546f, -0.07797639f, 0.027319469f, -0.08451095f, 0.115212314f,
-  -0.023421938f, 0.027487831f, -0.036481205f, 0.088042125f, 0.08633645f, 0.053277027f, 0.04512823f, -0.13140386f,
-  0.1654312f, 0.106157094f, 0.10857068f, 0.13089244f, 0.09773767f, 0.07361703f, 0.034416325f, -0.0071513182f,
-  -0.1279685f, -0.03991627f, -0.16848356f, 0.02897054f, 0.082899004f, -0.10547484f, -0.077672295f, 0.028559115f,
-  0.06762497f, 0.015698886f, 0.044536788f, -0.104501955f, -0.14870113f, -0.085109666f, -0.10097733f, 0.05412724f,
-  -0.014643633f, 0.121726096f, -0.025088347f, -0.028464966f, 0.066079564f, -0.11535311f, -0.03635068f, 0.070323355f,
-  0.025845772f, 0.058333773f, -0.11197132f, -0.12585758f, 0.12581135f, -0.14571272f, -0.13973625f, -0.03216051f,
-  0.044076312f, -0.13098985f, 0.10418429f, -0.02142761f, -0.04446066f, 0.07848654f, -0.1419856f, -0.10711266f,
-  -0.14578298f, -0.10541637f, -0.0073010866f, -0.15545326f, 0.013520249f, -0.10900216f, -0.13332294f, 0.02445758f,
-  0.14025736f, 0.09820504f, -0.13106075f, -0.02824184f, -0.11447755f, -0.11319766f, 0.032164272f, 0.102928214f,
-  0.12338489f, -0.11088824f, 0.023679443f, 0.029203737f, 0.1338574f, -0.14120479f, 0.0060708392f, -0.05902345f,
-  -0.04301445f, -0.07330766f, 0.065752134f, 0.15447329f, -0.16683856f, -0.11892182f, 0.075048015f, 0.12977669f,
-  0.0375569f, -0.0060079577f, 0.1636713f, -0.15604782f, 0.1464028f, -0.13007292f, 0.099847384f, 0.11675613f,
-  0.061113432f, 0.0972931f, -0.061588347f, -0.0036282472f, -0.16984557f, -0.0006280417f, -0.16802828f, 0.041902278f,
-  0.014584474f, -0.15445358f, -0.1126963f, 0.018267913f, -0.083107285f, 0.051993117f, -0.035863478f, 0.049483184f,
-  -0.16439307f, -0.15586564f, 0.09778153f, 0.13953249f, -0.12758963f, 0.08099775f, -0.05175231f, 0.07115079f,
-  0.022328885f, 0.07921152f, 0.10745732f, 0.124146424f, 0.10619571f, -0.0037967716f, 0.09294857f, -0.11125665f,
-  -0.07486149f, -0.057446085f, -0.028933188f, 0.015545417f, 0.015298467f, -0.14328505f, 0.044646192f, -0.1141804f,
-  0.0052770195f, -0.09498018f, -0.16604811f, -0.09785589f, 0.15015762f, -0.048878726f, -0.046132218f, 0.16957176f,
-  -0.11496219f, 0.14925821f, -0.11154498f, -0.12274283f, -0.12376671f, -0.13782263f, 0.054499913f, 0.15205051f,
-  -0.14586195f, -0.12194179f, 0.025296826f, -0.011819765f, -0.1320926f, 0.16969433f, -0.079551436f, 0.14645305f,
-  0.075610265f, -0.123065665f, -0.036885183f, -0.074588805f, -0.04395012f, -0.14501324f, 0.005991968f, -0.029027889f,
-  0.10615337f, -0.057906114f, -0.00026627487f, -0.09538553f, 0.010762497f, 0.12408017f, -0.092130356f, -0.1347976f,
-  -0.020725397f, 0.02181448f, 0.10971585f, -0.16475594f, 0.15181014f, -0.1487381f, -0.15863878f, -0.089090526f,
-  0.06273964f, -0.09372281f, -0.03394607f, 0.10258599f, 0.058368232f, 0.15671232f, -0.10911517f, 0.048550967f,
-  -0.060422998f, 0.11108218f, 0.11016031f, 0.15433209f, -0.05782946f, -0.11655382f, 0.11467441f, -0.027064199f,
-  0.04737471f, 0.15256834f, 0.010560242f, -0.15514123f, 0.15317953f, 0.12656635f, 0.12242324f, -0.019953141f,
-  0.124949895f, 0.018882426f, 0.1698176f, 0.020506563f, -0.063817434f, -0.16921674f, 0.15991166f, -0.092966564f,
-  -0.037246887f, -0.014054732f, 0.09937348f, -0.09524847f, 0.0014520311f, -0.018730197f, 0.16393752f, 0.090764396f,
-  -0.013639625f, -0.061098803f, -0.05525329f, -0.15522663f, 0.06637245f, 0.093114994f, 0.07003521f, -0.083150044f,
-  0.15483494f, -0.058899947f, -0.07498092f, 0.011335103f, 0.122752644f, -0.13821699f, 0.13718663f, -0.06299536f,
-  0.13094433f, -0.009695852f, -0.115577415f, -0.048215076f, -0.17026363f, 0.043253403f, 0.12239876f, -0.16811223f,
-  0.023878237f, -0.027687524f, 0.044306867f, -0.03998395f, -0.15704097f, -0.07542716f, 0.15543422f, 0.09453719f,
-  -0.05838097f, -0.07876484f, -0.0028925652f, 0.011125063f, -0.040034756f, -0.08839055f, 0.083523706f, -0.12464465f,
-  -0.095609955f, -0.02570604f, 0.12751047f, 0.13826948f, -0.043146532f, 0.021726295f, 0.17283644f, -0.0849174f,
-  0.13381356f, 0.04097449f, -0.17247328f, 0.030213125f, 0.14532903f, 0.12351861f, 0.12758785f, -0.07241917f,
-  0.12162632f, -0.0074861655f, 0.15815675f, -0.123524174f, -0.14056857f, -0.049774244f, 0.06098719f, 0.11023142f,
-  0.17882575f, -0.121537104f, -0.11265232f, 0.022421278f, 0.18310443f, 0.13104247f, 0.0936545f, -0.125396f,
-  -0.0058215773f, -0.042281676f, -0.046757724f, 0.15124851f, 0.12595995f, 0.14624871f, -0.002820356f, -0.17756042f,
-  0.071222655f, -0.12884554f, 0.044409677f, 0.016850302f, -0.121603064f, -0.014992045f, -0.096827604f, -0.13808833f,
-  -0.15170862f, 0.17397201f, 0.035879288f, -0.18250072f, -0.118860945f, -0.012407919f, 0.057751346f, 0.15303752f,
-  0.08641082f, 0.0055278395f, -0.16057193f, -0.045271616f, 0.09485614f, 0.07501056f, 0.07955601f, 0.022952085f,
-  -0.17343089f, 0.1706195f, 0.070393644f, 0.119008414f, -0.1466949f, -0.112785146f, 0.12652831f, -0.03705276f,
-  -0.0319463f, 0.15672977f, -0.024801359f, -0.15443686f, 0.017207706f, 0.052580956f, 0.056156963f, 0.16709913f,
-  0.13789208f, 0.03876863f, -0.045666903f, -0.025012268f, -0.17083408f, -0.11781328f, -0.032553405f, 0.17904924f,
-  -0.08271489f, -0.094913736f, 0.17919993f, 0.07910108f, -0.13708979f, -0.17133683f, -0.16096999f, -0.0791032f,
-  -0.17575021f, -0.076327056f, 0.1297342f, -0.011472223f, -0.0075585516f, 0.05474196f, -0.15971778f, -0.022461765f,
-  0.12678947f, -0.07888902f, -0.056813575f, 0.07663417f, 0.02749754f, 0.03967627f, -0.017577518f, 0.047164533f,
-  0.17779446f, 0.12315373f, -0.17187797f, 0.050830387f, 0.096042484f, 0.02681834f, 0.14270829f, 0.018439636f,
-  0.17804903f, 0.08205485f, 0.109641254f, -0.07699043f, -0.10685163f, 7.5873824e-05f, -0.042855356f, 0.0959089f,
-  -0.07029803f, -0.010376568f, -0.044123f, 0.12042319f, -0.15238634f, 0.17690237f, -0.16640554f, 0.0452172f,
-  -0.042775553f, 0.044596214f, -0.12673965f, -0.02731279f, 0.024394263f, -0.18043914f, 0.1703753f, -0.10314442f,
-  -0.16233934f, -0.14103413f, -0.1497896f, -0.07121534f, -0.0015467928f, 0.07719498f, -0.10744502f, -0.06821397f,
-  -0.04701466f, 0.1377653f, 0.11032953f, -0.08602105f, -0.18303052f, -0.04563264f, 0.1396814f, -0.10586273f,
-  -0.0008390934f, 0.08533629f, 0.0139208045f, -0.17790595f, -0.048174825f, 0.01801075f, -0.124128774f, -0.018292744f,
-  -0.10892863f, 0.027264025f, 0.12732673f, 0.11976584f, 0.15527722f, 0.0060501704f, 0.080557354f, -0.08667656f,
-  -0.17751807f, 0.13199289f, 0.055036318f, 0.11996704f, 0.17711039f, -0.07546382f, -0.12645434f, 0.013591326f,
-  -0.16068916f, 0.1563518f, -0.15217422f, 0.12353307f, 0.025376074f, 0.013928928f, 0.01824047f, 0.17461649f,
-  -0.08836826f, 0.09811331f, -0.058116257f, -0.0804671f, -0.10147101f, 0.076124206f, -0.11008927f, 0.031281386f,
-  0.111043185f, 0.12167894f, -0.14150572f, 0.042337548f, 0.13580664f, 0.025429629f, 0.11976866f, -0.102805495f,
-  0.020597016f, 0.16391127f, -0.033137545f, -0.043143068f, 0.032533556f, -0.12978534f, 0.010802119f, -0.14323668f,
-  0.16966325f, -0.040668968f, -0.018595556f, 0.045659684f, 0.0018493831f, 0.11523241f, -0.010491449f, 0.072473876f,
-  -0.12042295f, -0.05859453f, -0.09056299f, 0.08078008f, 0.12540084f, 0.03495474f, 0.10687449f, -0.16861185f,
-  0.17006257f, -0.013058731f, -0.103761986f, -0.17267415f, 0.17683715f, 0.18021728f, 0.06321393f, -0.09994362f,
-  0.11045228f, -0.04497958f, -0.082401335f, 0.008099978f, -0.072395615f, -0.04663686f, -0.119573854f, -0.17027466f,
-  0.17265427f, -0.0036941967f, -0.13756175f, -0.11004298f, -0.14523694f, -0.09358189f, 0.091278546f, -0.09329127f,
-  0.17132314f, -0.075620346f, 0.08604081f, -0.11680329f, -0.065990515f, 0.1806474f, 0.11114703f, -0.044516366f,
-  -0.045569815f, -0.0773475f, 0.09551925f, 0.033404417f, 0.14201277f, 0.08124135f, -0.11647076f, 0.12780851f,
-  0.051516738f, -0.14269936f, 0.12132895f, -0.10088638f, -0.06337431f, -0.10005033f, -0.13370235f, -0.16636764f,
-  -0.114096954f, -0.08469858f, -0.15914652f, -0.16742802f, 0.118181355f, -0.06202795f, -0.07181645f, -0.078966275f,
-  0.15461092f, 0.16067354f, 0.016654642f, 0.11260378f, 0.10296201f, -0.074519314f, 0.049370095f, -0.055683274f,
-  -0.1028898f, 0.14217205f, -0.12559466f, 0.12389467f, 0.06854607f, 0.11441899f, -0.08745706f, -0.08772324f,
-  -0.08132278f, -0.0007980639f, -0.07368259f, 0.069774024f, 0.063815996f, -0.060923092f, 0.13404568f, 0.108143f,
-  0.07483927f, 0.12561712f, 0.12512223f, 0.028180558f, 0.039019167f, -0.08054822f, -0.06986045f, -0.026708947f,
-  -0.05352222f, -0.13669173f, 0.1228729f, -0.0005923272f, 0.12995581f, -0.122413106f, -0.019216117f, 0.05607772f,
-  -0.0642857f, 0.1264854f, 0.10413146f, 0.13885567f, -0.12421976f, -0.16503683f, -0.120551415f, -0.011744407f,
-  0.04381317f, 0.16130605f, 0.1538822f, 0.1676339f, -0.125834f, -0.009916766f, 0.16838443f, -0.11829013f,
-  -0.10455105f, -0.029067472f, 0.047507763f, 0.01577721f, 0.0030723377f, -0.07931284f, 0.08725472f, 0.10913129f,
-  0.07026687f, -0.04860381f, 0.14865087f, 0.082514174f, 0.109119065f, 0.04639196f, 0.0026302233f, -0.07151208f,
-  0.11219671f, 0.16949192f, -0.0601293f, 0.050446898f, -0.034641426f, -0.0977163f, 0.03703979f, -0.07134498f,
-  0.10114724f, -0.15250313f, 0.12467476f, -0.07730052f, -0.07307295f, -0.11525663f, -0.06181845f, -0.06330808f,
-  0.038973168f, 0.13981907f, -0.046746466f, -0.046086404f, 0.06364062f, -0.08551546f, 0.11626396f, 0.057381008f,
-  0.038001496f, 0.06351783f, -0.13155454f, -0.06821647f, 0.038432192f, 0.0033823873f, -0.16280878f, -0.13498849f,
-  0.03241285f, 0.02674919f, -0.10698878f, 0.1149892f, 0.040269155f, -0.15999362f, 0.04336194f, -0.0059114103f,
-  0.017300662f, 0.12903054f, -0.074595585f, -0.08081509f, 0.07759507f, -0.13520911f, 0.040269338f, -0.032154825f,
-  -0.05543457f, 0.06936631f, 0.108013764f, -0.085279025f, -0.13124016f, 0.057460114f, 0.039692413f, -0.09348471f,
-  0.037161537f, 0.13001451f, 0.05483957f, 0.16814555f, 0.063465945f, -0.00063379196f, -0.14239827f, 0.14696288f,
-  0.032859907f, -0.088918924f, 0.14307554f, 0.029387368f, 0.1221969f, -0.01501827f, 0.00583375f, 0.09945751f,
-  0.13747153f, -0.0738022f, 0.0011747867f, -0.16236351f, 0.07694685f, -0.073911846f, -0.047412444f, 0.003136956f,
-  -0.15575095f, -0.13560973f, 0.12956305f, 0.09003856f, 0.03871972f, 0.03438991f, 0.00665159f, -0.016095154f,
-  0.05694258f, -0.14335309f, 0.08018773f, 0.012348516f, 0.16995318f, 0.017442208f, 0.16831553f, 0.06170834f,
-  -0.13867016f, 0.16407558f, 0.054817457f, -0.03392784f, -0.15151592f, 0.08828312f, 0.14426762f, -0.1662403f,
-  0.061963312f, 0.1416516f, -0.11466273f, -0.085293286f, 0.027731404f, -0.06606956f, 0.046304937f, -0.09802757f,
-  -0.117757976f, 0.1223873f, 0.13432407f, -0.046966728f, -0.14128014f, -0.0019933998f, 0.016814092f, 0.021542577f,
-  0.08952229f, 0.13666941f, 0.11981606f, -0.058083344f, 0.15028939f, -0.02376786f, 0.050831065f, -0.13448973f,
-  -0.08678724f, -0.0993196f, 0.026847908f, 0.078174435f, 0.12465618f, -0.078387775f, -0.069572695f, -0.10296091f,
-  -0.08230257f, -0.107523695f, 0.033542674f, -0.14711586f, 0.036315233f, 0.14473115f, -0.124116324f, -0.076646f,
-  0.053742774f, 0.08505705f, 0.011425752f, -0.05525129f, -0.011637083f, -0.09064187f, 0.009696807f, 0.08258687f,
-  -0.02768599f, -0.032662045f, -0.068289064f, 0.07496293f, 0.008633942f, 0.016701132f, -0.15123846f, 0.1224585f,
-  -0.030496357f, 0.0067036552f, 0.13613169f, -0.004183727f, -0.07558623f, -0.022376612f, -0.0024063992f, 0.07622421f,
-  0.10300151f, -0.1435808f, 0.123786904f, 0.09175287f, -0.003390159f, 0.15856105f, 0.10505286f, -0.059332356f,
-  0.07120779f, 0.037829734f, -0.1523198f, -0.16601342f, 0.030501727f, -0.13893025f, 0.09568688f, 0.00033751642f,
-  -0.08617265f, -0.03425294f, -0.10949964f, -0.10456462f, 0.020525755f, 0.113960005f, 0.15265915f, 0.12638602f,
-  0.12884262f, 0.009494244f, 0.08935805f, 0.12189287f, 0.07788347f, 0.07609668f, -0.15150985f, -0.13575101f,
-  -0.0036731286f, -0.14986381f, -0.025359286f, -0.06305903f, -0.01080372f, -0.016472569f, -0.040091638f, 0.015665002f,
-  0.103035964f, 0.0789717f, -0.09913385f, -0.113743626f, 0.0547137f, 0.11490545f, -0.1306752f, -0.11640508f,
-  0.009452304f, 0.08345366f, -0.13433759f, -0.045053918f, -0.1060091f, -0.006946689f, -0.03676314f, -0.12885861f,
-  -0.0971561f, 0.07851898f, 0.0061087245f, -0.051648475f, 0.09805449f, -0.108442836f, -0.060442958f, 0.12106236f,
-  -0.1064871f, 0.043336447f, -0.04786816f, 0.1341608f, 0.057910148f, 0.13249442f, -0.13348362f, 7.036727e-05f,
-  0.0113433385f, 0.019489296f, 0.0008681665f, 0.1169987f, -0.032476403f, -0.08862275f, -0.06479288f, -0.12738234f,
-  -0.05440294f, -0.05212887f, 0.13388984f, 0.008991532f, 0.040997595f, -0.054269884f, 0.12865873f, 0.13365783f,
-  0.12845717f, 0.06564717f, -0.04175899f, 0.072963335f, 0.09879692f, 0.12579776f, 0.024082202f, -0.11766181f,
-  -0.02641889f, -0.071874894f, 0.04073025f, -0.01873245f, 0.09139582f, -0.050765365f, 0.08784605f, -0.0005045794f,
-  0.11056389f, -0.029145366f, -0.09956165f, 0.030877437f, -0.029829506f, 0.13848473f, -0.13078035f, -0.030116418f,
-  0.14233705f, -0.12831526f, 0.08756283f, -0.040069457f, -0.018342786f, 0.034457132f, 0.14166076f, 0.021298693f,
-  -0.12363538f, 0.11291233f, 0.0251965f, -0.0014900132f, -0.043110453f, 0.069911875f, 0.12611663f, 0.041342337f,
-  -0.08421679f, -0.11653404f, 0.00013133735f, 0.082598835f, 0.06715267f, 0.10294466f, -0.054510582f, -0.09031045f,
-  0.14134426f, 0.087126985f, -0.11196804f, 0.12146891f, -0.12263559f, 0.05297094f, 0.11049462f, -0.12129423f,
-  -0.002829517f, 0.05121241f, -0.0031114325f, 0.024661133f, 0.106258236f, -0.033290505f, 0.13593064f, 0.056078594f,
-  -0.02757545f, 0.010111f, 0.089113995f, 0.054459356f, 0.07264388f, -0.097155675f, -0.05476527f, -0.015151056f,
-  0.13785473f, -0.057975482f, 0.115041025f, -0.05964951f, 0.06661707f, -0.010615683f, 0.049990345f, -0.0460589f,
-  -0.019037182f, -0.11798051f, 0.081969954f, 0.08990187f, -0.0432406f, 0.033461165f, 0.012372614f, -0.015986634f,
-  0.07946439f, -0.1305612f, -0.047017638f, 0.09595904f, 0.031742785f, -0.016095929f, 0.12340494f, -0.07650555f,
-  -0.13517565f, -0.06498693f, -0.11910119f, -0.121833235f, -0.0012425595f, 0.088033006f, 0.13240218f, -0.11178009f,
-  0.060728848f, -0.10670788f, -0.033893388f, 0.09545424f, -0.14044538f, -0.060099386f, -0.01638458f, -0.09971582f,
-  -0.024004396f, 0.110155106f, 0.07926138f, -0.035361614f, 0.11369265f, 0.13192894f, -0.11917435f, 0.024161898f,
-  0.062234975f, 0.027650163f, 0.0970322f, 0.0905518f, -0.13054939f, 0.13794537f, -0.05557446f, -0.07170906f,
-  0.1218614f, 0.14093293f, -0.05096312f, -0.059057053f, 0.11261485f, 0.12589017f, 0.10453625f, -0.14306028f,
-  0.060910292f, -0.009090348f, 0.09584828f, -0.01339818f, 0.049746808f, -0.06326377f, 0.1017161f, 0.04455779f,
-  -0.13769701f, 0.07976747f, -0.10426427f, -0.007232282f, 0.083461456f, -0.029983243f, -0.015650947f, 0.124883905f,
-  -0.102215916f, -0.10015484f, 0.12269884f, 0.08528747f, -0.016861482f, 0.001665794f, 0.12198907f, 0.085886404f,
-  -0.10642732f, 0.09792848f, -0.12135225f, -0.013526167f, -0.09401404f, 0.027320884f, -0.005937101f, -0.11205287f,
-  0.087835915f, -0.11914744f, -0.03714138f, -0.061167765f, 0.11686468f, -0.12348836f, 0.068376355f, -0.1220838f,
-  0.07941149f, -0.13007504f, -0.014555425f, 0.029992452f, 0.08987777f, -0.09182631f, -0.113875285f, 0.019170906f,
-  0.09473367f, -0.051340584f, 0.017490717f, -0.1423556f, 0.05498881f, 0.00038648743f, 0.08948568f, -0.0027493571f,
-  -0.076758236f, -0.011527589f, 0.0347598f, 0.08220169f, 0.11242679f, 0.039869487f, 0.089837685f, 0.07660127f,
-  0.11694482f, 0.006362071f, -0.038543586f, 0.12416948f, -0.10170184f, -0.11776561f, 0.056255866f, 0.022777813f,
-  0.043497246f, -0.033479102f, 0.06625008f, 0.07876671f, 0.060555264f, -0.13001598f, -0.091318205f, -0.13344403f,
-  -0.13769348f, -0.029858846f, 0.101280645f, -0.0036560919f, -0.060927253f, 0.0047605624f, 0.10252068f, 0.08646114f,
-  -0.06458778f, -0.07369762f, 0.12098405f, 0.13233297f, -0.118470244f, -0.13589296f, 0.111037925f, -0.05733931f,
-  0.11764188f, 0.06812971f, 0.09197719f, -0.020388607f, 0.0591758f, 0.010060664f, 0.099190556f, 0.08809954f,
-  -0.09825444f, 0.044932865f, -0.10568597f, 0.044428755f, -0.15146448f, -0.19508642f, -0.07495303f, 0.050700504f,
-  -0.1942967f, 0.18723884f, 0.033319976f, -0.025072124f, 0.019202478f, 0.07409191f, 0.11409302f, -0.055504538f,
-  -0.019422956f, 0.16712607f, -0.034921978f, -0.07819624f, 0.0057317014f, -0.11788794f, -0.16853371f, -0.117543995f,
-  0.01827098f, 0.1632212f, -0.07320984f, 0.18274425f, 0.15631275f, 0.044895597f, -0.11061158f, -0.005568103f,
-  0.0014151545f, 0.08009487f, -0.15516755f, 0.060788676f, 0.017343823f, -0.064262494f, 0.099919856f, -0.10281768f,
-  -0.04256007f, 0.14144474f, 0.07497569f, -0.15512069f, 0.0342955f, -0.0021274777f, -0.13861763f, -0.12140553f,
-  0.13450219f, -0.119480014f, 0.0113274865f, 0.15651397f, -0.0071383202f, 0.18848243f, -0.1289898f, -0.09956281f,
-  0.068170406f, 0.089421436f, -0.037253026f, 0.07533494f, 0.016312536f, 0.19272932f, 0.17165466f, 0.19049603f,
-  -0.012980774f, -0.15334441f, -0.09483002f, 0.004087182f, 0.10454289f, 0.027183484f, 0.0952613f, 0.1594674f,
-  -0.13177826f, 0.0524624f, 0.16266812f, 0.10209682f, -0.04333823f, -0.18224587f, -0.0015668824f, -0.14968877f,
-  0.027511686f, 0.06801562f, 0.16139886f, 0.035928544f, 0.08159874f, 0.14695153f, -0.19269048f, 0.19163312f,
-  0.12147605f, -0.0986634f, 0.020223176f, 0.016115729f, -0.0071942913f, -0.059649434f, 0.06239686f, 0.13224024f,
-  -0.14442463f, -0.12168132f, -0.14177689f, -0.12628606f, -0.13604814f, 0.03758694f, 0.16155054f, -0.020055637f,
-  -0.07999276f, 0.15248318f, 0.06814086f, -0.03613335f, 0.13562769f, -0.021895634f, 0.14969456f, 0.14140356f,
-  -0.19292879f, 0.05321274f, -0.0324326f, -0.04020309f, -0.13739598f, -0.015232251f, -0.15900256f, 0.12562083f,
-  0.02546518f, 0.1889108f, -0.15309004f, 0.11342131f, -0.011969473f, 0.09325668f, 0.16839005f, -0.098931365f,
-  0.035284925f, 0.15913141f, 0.07851495f, 0.14738102f, 0.1298544f, -0.18668304f, -0.17737037f, -0.12108547f,
-  0.094031826f, -0.038093407f, -0.021394275f, 0.040432643f, 0.030467533f, 0.046996348f, -0.19074224f, 0.04476759f,
-  -0.06107891f, -0.08451596f, 0.03770478f, -0.13774042f, 0.19554907f, 0.13821942f, 0.11294489f, -0.1921077f,
-  -0.079479024f, -0.1499453f, -0.10072124f, 0.07934885f, 0.10392416f, 0.15801454f, -0.12252007f, 0.0010092721f,
-  -0.08083261f, -0.019388022f, -0.16704439f, -0.006734607f, 0.018730527f, 0.050351992f, 0.19059499f, -0.17117976f,
-  0.13571675f, 0.10323718f, 0.11841099f, 0.13344827f, 0.069352254f, -0.016588658f, -0.18956123f, 0.021589542f,
-  -0.032298014f, -0.0166058f, 0.08978781f, -0.027785407f, -0.042233948f, 0.12942928f, 0.062381234f, -0.05997934f,
-  0.06527717f, -0.041025557f, -0.18607594f, -0.010526753f, -0.0017751873f, -0.04225102f, 0.024446998f, -0.09447745f,
-  0.14165662f, -0.0011175992f, 0.0338902f, -0.08595553f, -0.026343757f, 0.044977527f, -0.015549535f, -0.030682601f,
-  -0.15635082f, -0.06065409f, 0.00976268f, -0.17080954f, 0.13641979f, 0.05153834f, -0.09294842f, -0.058437828f,
-  -0.12224093f, -0.06775481f, -0.1105714f, 0.022716705f, -0.03906f, 0.10653949f, 0.13579462f, 0.122168966f,
-  -0.0019794812f, -0.107700795f, -0.026331984f, 0.16417098f, -0.14599732f, -0.19429386f, -0.019309195f, 0.0044949306f,
-  -0.18750091f, 0.1476772f, -0.03266502f, 0.040562913f, 0.1672343f, -0.03701128f, -0.16946815f, -0.18465428f,
-  0.027405737f, 0.04854215f, 0.10866744f, -0.029742755f, 0.0016822058f, -0.037659653f, 0.102915116f, 0.005590911f,
-  0.0078681335f, 0.17155929f, -0.10530311f, -0.03412649f, 0.07189741f, -0.014074796f, 0.117036626f, 0.035331126f,
-  -0.033738334f, -0.08450894f, -0.13700417f, 0.13974057f, -0.10833201f, -0.14387141f, -0.087790474f, -0.04055365f,
-  0.1657422f, -0.0026972617f, 0.15352489f, -0.19258347f, 0.014482823f, 0.14092503f, 0.18095884f, 0.03510171f,
-  -0.12643272f, 0.1901061f, 0.14228238f, 0.18938987f, -0.027427377f, 0.12240603f, 0.1498631f, -0.19138293f,
-  -0.16445656f, -0.08384139f, 8.9716705e-05f, -0.18497512f, -0.11331847f, 0.10164413f, 0.15007403f, -0.17098907f,
-  0.046574935f, -0.18655184f, -0.05784111f, 0.11322223f, -0.10241513f, 0.05013128f, -0.1697931f, 0.015810102f,
-  0.1418044f, 0.019737998f, 0.019325025f, 0.05728045f, 0.15308343f, 0.06546669f, 0.12269388f, -0.046358097f,
-  -0.059860606f, 0.15823613f, 0.0020269635f, -0.07266594f, 0.030147757f, 0.0810216f, 0.04007624f, 0.07534708f,
-  0.08234088f, 0.15156451f, 0.1101191f, -0.14249721f, -0.055351723f, -0.08790653f, 0.11486258f, -0.035368267f,
-  0.094760455f, 0.017211717f, 0.12661824f, -0.024854878f, 0.083959244f, 0.08118315f, 0.11067338f, 0.07057258f,
-  -0.09125745f, -0.11214491f, -0.0997229f, 0.07573677f, -0.06340619f, 0.09830843f, -0.08537764f, -0.06618617f,
-  -0.03944383f, -0.04929054f, 0.092542976f, 0.066048704f, 0.009233571f, 0.03507362f, 0.03490923f, -0.03930423f,
-  0.13391031f, -0.12361113f, -0.005436621f, -0.12203512f, -0.018580304f, 0.094441414f, 0.10892394f, -0.09923662f,
-  0.14719965f, -0.07699717f, -0.1364605f, 0.012108282f, 0.011810703f, -0.0857759f, -0.13425733f, -0.14143226f,
-  0.020779846f, 0.14651328f, -0.12723742f, -0.08895235f, 0.052788664f, 0.04481668f, 0.15830523f, 0.13111694f,
-  0.06214436f, -0.108685076f, 0.03850947f, 0.0915744f, 0.065820806f, 0.07742383f, -0.046879806f, -0.06872841f,
-  0.05529806f, -0.10898763f, 0.03573113f, 0.08394203f, 0.10834612f, -0.06016397f, 0.12981993f, -0.06972362f,
-  0.10289641f, 0.03035555f, 0.00990093f, -0.1457286f, 0.062465142f, -0.054215573f, -0.012857563f, -0.14036256f,
-  -0.057864793f, -0.039586965f, -0.09748447f, 0.09633583f, 0.058174755f, 0.06660267f, 0.044005867f, 0.037750885f,
-  0.10976365f, -0.01299614f, -0.07810674f, -0.15714811f, 0.120392896f, -0.072825015f, -0.10781974f, 0.15069605f,
-  -0.012379405f, 0.048797086f, -0.14132659f, 0.004930136f, -0.0023818987f, -0.11911057f, -0.019936107f, -0.01737346f,
-  0.04195485f, -0.035411462f, 0.08645486f, -0.10439507f, 0.05648158f, -0.0418984f, -0.11396048f, -0.1352667f,
-  -0.09824721f, -0.045337047f, 0.04304127f, -0.09651681f, -0.0643627f, -0.024515204f, 0.12428416f, -0.14988625f,
-  0.14276005f, -0.13760655f, -0.14789785f, 0.09771652f, 0.15086854f, 0.12382049f, -0.08427398f, 0.026056029f,
-  -0.11905535f, -0.025194304f, 0.14172108f, -0.083263315f, 0.05936093f, -0.0015532312f, 0.11472202f, -0.13915108f,
-  0.14546077f, 0.11158601f, -0.10665732f, 0.14105338f, -0.11118097f, -0.14406794f, -0.13464099f, 0.031697717f,
-  -0.06976097f, -0.09094259f, 0.061804723f, -0.106484435f, 0.023388049f, 0.10194021f, -0.06830025f, -0.04805819f,
-  0.05000569f, 0.08877121f, -0.06708461f, 0.013208337f, -0.13924083f, -0.12009145f, -0.1041674f, 0.06509295f,
-  0.07106386f, 0.008764226f, 0.09290594f, 0.12854178f, -0.071502134f, 0.023449432f, -0.048217323f, 0.13763338f,
-  0.14470342f, -0.000261989f, -0.055086542f, -0.038347896f, -0.11979178f, -0.015153494f, 0.1511851f, -0.12496262f,
-  0.024021199f, 0.14343867f, -0.042228848f, -0.1096284f, -0.12103005f, -0.04874455f, 0.037449088f, -0.08675459f,
-  0.016977733f, 0.13537107f, -0.015492845f, 0.065384634f, 0.090658456f, 0.08051515f, 0.053797416f, 0.14202602f,
-  -0.12852782f, 0.04911732f, 0.07316242f, -0.101734236f, 0.06225491f, 0.15401888f, -0.044276457f, 0.107013255f,
-  -0.04584526f, 0.11245521f, 0.07461733f, 0.07881566f, 0.015965577f, 0.07024102f, 0.15397021f, 0.13158588f,
-  -0.14114119f, -0.03777441f, -0.1294225f, 0.007421244f, -0.120374225f, -0.073240556f, 0.10787415f, -0.11642448f,
-  0.055508442f, -0.12922107f, -0.099587396f, -0.1388806f, 0.031099835f, 0.058416493f, -0.052750006f, -0.06875675f,
-  -0.01657904f, 0.11250084f, 0.08801311f, 0.02736013f, 0.113853484f, -0.07254733f, -0.13103488f, 0.04064311f,
-  0.104942665f, -0.10224753f, -0.075916104f, -0.0589986f, -0.054128032f, 0.076211736f, -0.15469822f, -0.016160319f,
-  0.123366654f, -0.13813132f, 0.06647886f, 0.15182538f, 0.083817504f, 0.11208896f, -0.0717677f, 0.06313443f,
-  -0.015729873f, -0.1513526f, -0.1245609f, 0.09926533f, 0.14608805f, 0.008299287f, 0.09738399f, -0.095855996f,
-  0.036558904f, -0.098051846f, 0.037735645f, -0.0061007086f, 0.08876486f, 0.10984217f, -0.038853984f, -0.09550694f,
-  0.037020817f, -0.08917005f, 0.075620286f, 0.015654135f, -0.1441847f, 0.038997233f, -0.13374634f, 0.106397785f,
-  0.05799239f, 0.048516117f, -0.13832338f, -0.026229976f, 0.14786558f, 0.084286794f, -0.10559212f, 0.08081802f,
-  -0.041942425f, 0.027265258f, 0.013415318f, 0.14552343f, -0.12904313f, -0.087047696f, -0.06733662f, 0.0219196f,
-  0.12459034f, 0.053123984f, 0.11307662f, -0.11049897f, -0.097261235f, -0.11761154f, 0.01064164f, -0.018444326f,
-  0.0675774f, 0.12477333f, 0.13392086f, -0.117432155f, 0.074530005f, -0.05879088f, 0.09446895f, 0.14500417f,
-  -0.092574134f, 0.046438016f, -0.16310643f, 0.08508478f, 0.005930421f, 0.09063561f, 0.08729827f, -0.007070882f,
-  -0.08093741f, 0.12851341f, -0.08913697f, -0.15819012f, -0.01211928f, -0.12568806f, -0.029145453f, -0.056992922f,
-  -0.12094743f, -0.14109817f, -0.1632557f, 0.020362653f, -0.1630862f, -0.121596634f, -0.0789329f, -0.11940435f,
-  0.050682735f, -0.1374515f, 0.08806165f, -0.052585244f, -0.08023258f, -0.09190569f, -0.09015468f, 0.1475665f,
-  0.16000429f, 0.041060288f, -0.1495688f, -0.04378435f, 0.0015598933f, -0.12809226f, -0.026208956f, 0.11048512f,
-  0.16009727f, 0.13647908f, 0.057759408f, -0.06830205f, 0.023912372f, 0.04685442f, -0.059523102f, 0.04344195f,
-  0.01334225f, -0.13059491f, 0.02593087f, -0.14808771f, 0.014125375f, -0.122396454f, -0.14319158f, 0.043659586f,
-  -0.06798528f, 0.15348007f, -0.07528929f, -0.03211149f, 0.08621343f, -0.08803562f, 0.0062154923f, 0.08703076f,
-  -0.030090887f, 0.15440738f, 0.11566291f, 0.060410067f, -0.15630071f, -0.077293485f, -0.055730093f, -0.01868514f,
-  0.077776775f, -0.0201774f, 0.13861136f, -0.104346894f, -0.069747776f, -0.004270002f, 0.14340982f, -0.12763198f,
-  0.13612616f, 0.039631005f, 0.08764795f, -0.09678569f, -0.074727744f, 0.11351545f, -0.06812603f, -0.11143876f,
-  -0.06021049f, -0.12667134f, -0.11230072f, -0.089037366f, 0.05336706f, 0.0785913f, 0.005798984f, 0.16247384f,
-  0.01974686f, 0.091696665f, 0.020391503f, -0.08642729f, 0.016622245f, 0.12676392f, 0.04540995f, -0.024419317f,
-  0.1343984f, 0.10610271f, -0.116875485f, -0.008938455f, 0.16166195f, -0.031171765f, -0.04528132f, -0.029219776f,
-  -0.022969918f, 0.152436f, 0.06665133f, 0.11553628f, 0.1172294f, -0.110575184f, -0.05427989f, 0.10402373f,
-  0.153005f, -0.06396065f, -0.026734801f, -0.031838212f, 0.0990575f, -0.1162084f, -0.05150551f, 0.15579572f,
-  0.028379695f, 0.068921655f, -0.15347852f, 0.017710892f, -0.14106907f, 0.09724039f, 0.13213474f, -0.021673018f,
-  0.1626665f, 0.017300999f, 0.0069991876f, -0.07787275f, 0.033817634f, -0.05841818f, 0.099579535f, -0.07329575f,
-  0.10847117f, 0.09712615f, -0.09509279f, -0.09470128f, -0.05545923f, -0.051349204f, -0.08193534f, 0.011771543f,
-  0.16054799f, -0.041081917f, -0.14578018f, -0.06347841f, -0.08365087f, -0.0045159385f, 0.12842134f, -0.08462932f,
-  0.12881716f, 0.12937869f, -0.11050691f, 0.041139048f, 0.06595087f, -0.0032464543f, 0.055161897f, -0.04586318f,
-  0.058789294f, 0.047054414f, -0.030515306f, -0.038064986f, 0.02868192f, -0.13959683f, 0.045539405f, -0.1262053f,
-  0.06582589f, -0.15762769f, -0.018323114f, 0.093597725f, 0.14811502f, -0.036978558f, -0.10121525f, -0.13617288f,
-  -0.05887977f, 0.018532133f, 0.13139267f, 0.05488432f, -0.121068604f, -0.15162437f, 0.10289753f, -0.031880427f,
-  -0.10476998f, 0.02773054f, 0.10208717f, -0.08821497f, -0.07489091f, -0.0064836647f, -0.114663996f, 0.06584151f,
-  0.12744261f, -0.120907985f, -0.116410665f, -0.1511121f, -0.16147955f, 0.0047294325f, 0.053052742f, 0.052565873f,
-  -0.14125957f, -0.11103259f, -0.09267339f, -0.04155536f, 0.12981799f, 0.08610554f, -0.019285094f, -0.081799075f,
-  0.10172096f, 0.031658355f, -0.0829747f, 0.060533203f, -0.06536846f, -0.13610514f, 0.13862549f, -0.13928463f,
-  -0.04219847f, 0.012765101f, -0.12442457f, -0.04790906f, 0.002748615f, -0.0026236353f, 0.0010410346f, 0.088991754f,
-  0.0039576893f, 0.07506091f, 0.12656729f, 0.119018905f, 0.13661113f, -0.09744195f, -0.014121962f, 0.08117633f,
-  -0.0665896f, -0.029351333f, -0.087537944f, -0.09506322f, 0.084859766f, -0.1500426f, -0.12170114f, -0.13613476f,
-  0.11832682f, -0.13931394f, -0.06334223f, -0.07031286f, 0.06004343f, -0.13726771f, -0.03866785f, 0.058857143f,
-  -0.16305372f, -0.07732303f, -0.16465053f, -0.15559451f, -0.14691111f, -0.048101176f, 0.09366645f, -0.037411477f,
-  -0.16288057f, 0.10039772f, 0.023606036f, 0.099690616f, 0.043842062f, -0.094152674f, 0.007477379f, 0.017381608f,
-  0.047558885f, -0.051677093f, 0.056475796f, -0.073641546f, -0.06261637f, 0.13229069f, -0.0843697f, 0.017838826f,
-  0.15334857f, -0.10106516f, -0.049371786f, 0.13615459f, -0.00540388f, -0.002634746f, 0.090397276f, -0.15658355f,
-  0.034367442f, 0.03225785f, 0.04376816f, 0.0064854426f, -0.1073208f, -0.06212006f, 0.030363608f, 0.13258994f,
-  0.062526226f, -0.01586551f, -0.08809515f, 0.061345104f, 0.018963827f, 0.06399721f, -0.10313198f, 0.052715324f,
-  0.06054099f, 0.17308427f, 0.14700589f, 0.15263267f, -0.028862594f, 0.10033568f, -0.07877623f, 0.15262742f,
-  -0.010646056f, -0.04669308f, 0.14076272f, 0.1217039f, -0.043757856f, -0.10966109f, 0.035371296f, 0.08709407f,
-  -0.13640016f, -0.011205152f, 0.12235773f, -0.16981125f, -0.048606075f, -0.008611504f, -0.02876798f, -0.16853783f,
-  0.11579322f, -0.16431749f, 0.0016617661f, -0.087703824f, -0.119431034f, -0.08212584f, -0.0474186f, 0.071081996f,
-  -0.07682434f, -0.09250086f, -0.08731492f, 0.110899754f, -0.15518859f, -0.1465517f, -0.078368664f, -0.09481023f,
-  -0.05873602f, 0.15882264f, -0.13254859f, 0.06952824f, -0.037151333f, -0.16304155f, 0.09219147f, 0.16829126f,
-  0.16632517f, -0.06511696f, 0.051773947f, 0.045994695f, -0.08293279f, 0.06296865f, -0.13964072f, -0.094518155f,
-  0.06172147f, 0.14103746f, 0.074485436f, -0.17106855f, -0.110019f, 0.084833905f, 0.11080304f, 0.087885395f,
-  0.14497738f, 0.08872258f, 0.021348815f, 0.14067686f, -0.015173516f, 0.11849304f, -0.047791407f, -0.048959035f,
-  0.0584636f, 0.16734423f, -0.020078791f, -0.014241842f, -0.13552634f, 0.14782391f, 0.008053733f, -0.0053036166f,
-  0.033439204f, -0.0011319115f, -0.11222034f, 0.06621199f, -0.1079009f, -0.09231222f, -0.16871044f, 0.059782337f,
-  -0.020818526f, -0.14247687f, -0.0046516666f, -0.14713123f, -0.13678479f, 0.04119268f, 0.056032695f, 0.08097154f,
-  0.10294043f, 0.05474154f, -0.073550634f, 0.1643329f, -0.13963126f, -0.0521059f, -0.116434455f, 0.028717155f,
-  0.06902237f, -0.14676265f, 0.1720256f, -0.00708692f, 0.1710476f, 0.12878706f, -0.13585278f, 0.05475749f,
-  -0.12815419f, 0.14426994f, -0.08215489f, 0.106036715f, -0.087047756f, -0.122822486f, 0.12409375f, -0.15326682f,
-  0.045566984f, -0.009898933f, 0.12440507f, -0.15577574f, -5.0990548e-05f, -0.122848645f, 0.01936395f, -0.06544949f,
-  -0.040233653f, 0.0022752048f, -0.086695746f, 0.0693767f, 0.07312685f, 0.10179871f, -0.122622475f, -0.13665785f,
-  -0.12733604f, -0.15406235f, -0.10160918f, 0.102851555f, 0.02111828f, 0.1707471f, -0.040777393f, 0.10441004f,
-  0.003361982f, 0.091235f, -0.032415997f, 0.06115302f, -0.027345315f, -0.06441629f, 0.15740576f, -0.15215497f,
-  0.015391778f, -0.014205627f, -0.05315669f, -0.11015346f, 0.029453166f, 0.094987564f, -0.10122709f, -0.1432153f,
-  -0.16150767f, -0.032332145f, 0.006113899f, -0.035450578f, 0.13544917f, -0.05226053f, -0.112164654f, -0.04117708f,
-  0.1362737f, -0.0788252f, -0.0010405879f, 0.044328663f, -0.09584137f, -0.03726728f, 0.02920469f, -0.021229243f,
-  0.16833356f, -0.14470777f, -0.04695271f, 0.05845646f, 0.02344543f, 0.15847495f, -0.112016045f, 0.12280835f,
-  0.14361115f, 0.034693066f, -0.061285008f, 0.14176951f, -0.17237954f, 0.017546853f, 0.14056191f, 0.04687101f,
-  -0.033182304f, 0.017282568f, -0.16080037f, -0.026180085f, 0.015254906f, 0.16156389f, 0.14121172f, 0.15804842f,
-  0.060837496f, 0.09674084f, -0.03524548f, -0.122035146f, -0.07485706f, -0.044744596f, -0.103955366f, 0.15988469f,
-  -0.11669743f, -0.09985629f, -0.08607622f, -0.032220166f, 0.15059634f, -0.08022287f, 0.06843509f, 0.08411292f,
-  -0.040834032f, -0.058529034f, 0.06620175f, -0.16707692f, -0.13003555f, -0.022913504f, -0.12527916f, 0.02836409f,
-  -0.031068267f, 0.12529346f, -0.02014232f, 0.1073727f, 0.087027185f, -0.031461973f, -0.078219496f, -0.1617562f,
-  0.07947446f, -0.019464793f, 0.12534723f, 0.040949214f, -0.00946779f, 0.020305784f, 0.062908635f, -0.09155086f,
-  -0.031954657f, -0.042339288f, -0.016523218f, -0.06296936f, 0.03032262f, -0.051880736f, -0.07495872f, -0.06461126f,
-  -0.03176794f, 0.048868377f, -0.09153852f, 0.124877654f, -0.004931188f, 0.044593886f, 0.0428991f, -0.1181886f,
-  -0.06287629f, -0.116644844f, -0.031833842f, 0.010084341f, -0.043302886f, -0.029342402f, -0.037474398f, 0.1126319f,
-  0.10324565f, 0.0623433f, -0.0935462f, -0.121151105f, -0.045471895f, 0.09804537f, -0.061836336f, 0.021912217f,
-  0.102277875f, -0.0099599175f, 0.10849281f, 0.017641164f, 0.045476653f, 0.12417574f, -0.117126346f, -0.054620687f,
-  0.08421201f, -0.019450204f, 0.055639546f, -0.04910666f, -0.014512046f, 0.08100734f, -0.04076382f, 0.05914313f,
-  -0.12300879f, 0.018162029f, 0.02157207f, -0.08904305f, -0.04880499f, 0.07015998f, 0.069791734f, 0.02043779f,
-  -0.08062469f, 0.08853303f, 0.063637994f, -0.055962764f, 0.013517508f, 0.0862214f, -0.07775177f, 0.12079902f,
-  -0.023468576f, 0.028043604f, 0.07801997f, 0.12200065f, -0.021065284f, 0.12669607f, 0.023523265f, 0.104106784f,
-  -0.051547606f, -0.009653246f, 0.040953312f, -0.049818728f, 0.11770396f, -0.04996303f, 0.04669223f, 0.09723839f,
-  -0.07231086f, -0.117111415f, -0.040342156f, 0.033782687f, -0.021884803f, -0.0387757f, -0.014852768f, 0.014910457f,
-  0.06170294f, -0.0652872f, 0.041385256f, -0.06681715f, 0.06810072f, 0.09392886f, -0.05081213f, -0.067423254f,
-  0.105914705f, -0.022678243f, -0.025676906f, 0.09914049f, -0.0006606972f, -0.10897565f, -0.06297078f, -0.03302816f,
-  0.06763959f, 0.11903547f, 0.1154317f, -0.08547773f, -0.036028884f, -0.07483193f, 0.003819545f, 0.018424802f,
-  0.034237072f, -0.052874625f, -0.059822258f, -0.10633642f, -0.03302913f, 0.0033908596f, 0.085418604f, -0.10940073f,
-  -0.108391464f, -0.119390815f, 0.12656601f, -0.022929696f, 0.06723761f, -0.0076654414f, -0.022072583f, 0.038759757f,
-  -0.04506771f, -0.0625316f, -0.12534082f, -0.019454282f, -0.079166934f, 0.02851999f, 0.07964334f, -0.09755127f,
-  -0.018202804f, 0.07305749f, -0.11873703f, 0.083202474f, -0.033705026f, -0.087426856f, -0.04271094f, 0.012152716f,
-  -0.049372084f, -0.11779006f, 0.09873111f, -0.04470682f, 0.060661077f, 0.028826632f, -0.11464035f, -0.0800874f,
-  -0.015330065f, -0.038925897f, 0.020734701f, -0.113058954f, 0.10465141f, 0.042138267f, 0.06246765f, -0.085138574f,
-  -0.11698504f, 0.068021215f, 0.08518557f, 0.089890994f, 0.07638155f, -0.099603064f, 0.016800975f, -0.061491888f,
-  0.034517847f, -0.124738626f, -0.04365091f, 0.097939044f, 0.055489577f, -0.01953023f, 0.12416712f, 0.06877031f,
-  0.032490343f, 0.09102269f, 0.05942885f, 0.11607257f, 0.117995314f, -0.023023874f, 0.082345285f, 0.07537026f,
-  -0.051926102f, 0.11395429f, -0.015518981f, 0.007120667f, 0.020440772f, 0.0012242316f, 0.09178082f, 0.004388459f,
-  -0.039409846f, -0.0038705964f, -0.05495271f, -0.090709f, 0.03358595f, -0.01907192f, -0.0016680252f, 0.10885917f,
-  0.05802029f, 0.041469146f, 0.048373245f, -0.09703056f, 0.040592745f, 0.0037295348f, 0.07918371f, -0.00355356f,
-  -0.052108686f, -0.0072744424f, 0.055202242f, -0.035967f, 0.10382469f, 0.062662296f, 0.011349123f, -0.05146248f,
-  -0.036586538f, -0.08216055f, -0.07698197f, -0.0032890448f, -0.007482496f, 0.09493845f, -0.08669659f, -0.098349504f,
-  0.0897096f, -0.07799604f, 0.03555192f, -0.07737059f, -0.10779572f, 0.020181956f, -0.10930691f, -0.09977049f,
-  0.031986326f, -0.124887556f, 0.041712295f, -0.08804083f, -0.072645955f, -0.10791648f, -0.026663473f, -0.0578308f,
-  0.086587906f, -0.11794906f, 0.046244044f, -0.050438587f, -0.120031916f, 0.07981488f, -0.07475141f, 0.08965599f,
-  0.116217755f, -0.030159451f, 0.1108704f, 0.066345595f, -0.0353861f, 0.0842444f, 0.039270755f, 0.08172873f,
-  0.024119863f, 0.06837075f, -0.03395101f, -0.02618686f, -0.058391515f, -0.032200884f, -0.0728544f, 0.09935224f,
-  -0.042265646f, 0.006544949f, -0.00093698653f, -0.0076814736f, -0.11881668f, -0.07582394f, 0.0075754314f, -0.029840188f,
-  -0.08597886f, -0.12480983f, 0.085878834f, 0.089059584f, -0.095340475f, 0.029279456f, 0.02113358f, 0.100028515f,
-  -0.050094046f, -0.031976145f, -0.087293774f, -0.009157613f, 0.08931492f, -0.10251816f, 0.011585832f, 0.10166959f,
-  -0.13709992f, -0.061993107f, 0.11840503f, -0.11862839f, 0.017290289f, -0.11119592f, -0.06013378f, -0.12854348f,
-  0.070234746f, -0.04494113f, -0.026670996f, 0.008195136f, -0.00039409107f, 0.0935328f, 0.030382691f, 0.15213212f,
-  0.07737586f, -0.12609947f, -0.116081215f, 0.13998324f, 0.11572806f, -0.020164348f, -0.12465021f, 0.03368928f,
-  -0.089829035f, 0.12216009f, -0.054087613f, -0.056988522f, 0.103223264f, -0.05778924f, 0.027537009f, -0.095417805f,
-  -0.12592748f, -0.133888f, 0.0087327985f, -0.14060755f, 0.10322823f, -0.1695275f, 0.0077337134f, 0.11169909f,
-  0.02318767f, -0.0493766f, -0.10361795f, -0.06375926f, 0.09883056f, -0.07865491f, -0.14099002f, 0.055856586f,
-  -0.12689899f, 0.042943183f, 0.16441107f, -0.105389036f, -0.052935984f, -0.0051074494f, -0.13596581f, -0.1081294f,
-  0.09355166f, -0.021907238f, 0.16987f, 0.045490384f, 0.0862117f, -0.058773708f, 0.069715105f, 0.07449751f,
-  -0.088681675f, -0.09230825f, -0.12649564f, 0.12860543f, -0.15099615f, 0.09687807f, -0.07061982f, -0.15325733f,
-  0.0055196057f, -0.016639924f, -0.15140553f, -0.08148001f, -0.027079934f, 0.06246674f, 0.090160824f, -0.09299436f,
-  -0.08995427f, -0.009660532f, 0.04380497f, 0.07706935f, -0.09909809f, -0.06564176f, -0.10623783f, 0.11412484f,
-  0.051954176f, -0.0877918f, -0.088534206f, 0.030787567f, -0.040611923f, 0.10571977f, -0.16065992f, -0.10029532f,
-  -0.1254879f, -0.04362741f, 0.14309315f, 0.0066002114f, 0.14509602f, 0.12563181f, -0.07154278f, -0.058951203f,
-  -0.03738918f, -0.07155385f, -0.12714389f, 0.063921265f, 0.04059858f, 0.16565107f, -0.020172143f, -0.16683759f,
-  0.09007203f, -0.095139235f, -0.00041632188f, 0.11874548f, 0.042220972f, 0.021187171f, -0.0015213855f, 0.12922266f,
-  -0.097914815f, -0.092739224f, 0.0435986f, -0.07380386f, 0.01449086f, 0.13161413f, -0.057189256f, 0.09378785f,
-  -0.09030679f, -0.14921002f, -0.13116725f, -0.06450127f, 0.095044896f, 0.16719416f, 0.063345805f, 0.15666848f,
-  -0.09000331f, -0.094679855f, 0.14579329f, 0.010119212f, -0.026902607f, -0.13162279f, 0.007483421f, 0.09436719f,
-  0.05783129f, 0.020028984f, -0.03618985f, 0.14751945f, 0.07205689f, 0.05928881f, 0.06876653f, 0.021163827f,
-  -0.073617056f, -0.08472055f, 0.15439558f, -0.060043048f, -0.0061243945f, -0.010100446f, 0.17227493f, -0.016964456f,
-  -0.1155201f, 0.017496284f, -0.15525593f, -0.15157911f, 0.066564f, 0.032580793f, 0.13641536f, -0.045795985f,
-  0.16569085f, 0.16816758f, -0.13614663f, -0.12522237f, 0.02741441f, -0.11737548f, 0.015811674f, 0.026642041f,
-  0.012518857f, 0.04497691f, -0.14545499f, 0.06452669f, -0.16440777f, 0.1396271f, 0.055664986f, 0.0029207491f,
-  -0.10450882f, -0.10243281f, 0.16067447f, 0.07281981f, 0.10397751f, 0.03399643f, -0.105158515f, 0.050277837f,
-  -0.16586524f, -0.029819416f, 0.025327662f, -0.11840519f, -0.0784393f, -0.048806995f, -0.02983018f, 0.16876921f,
-  -0.15239283f, -0.052435316f, 0.0255582f, 0.05992408f, -0.13910653f, 0.0015127859f, 0.114964575f, -0.008178802f,
-  -0.0028180298f, -0.052165434f, -0.119713575f, -0.11312724f, -0.1423821f, -0.11048815f, 0.071028106f, -0.16990057f,
-  0.104983725f, 0.13255545f, -0.041180745f, 0.014671036f, 0.12234735f, 0.09136463f, 0.063255705f, -0.17168076f,
-  0.10559996f, 0.0736634f, 0.0025038703f, -0.110551f, 0.06480068f, 0.09570181f, 0.04317863f, 0.014456152f,
-  -0.14091109f, -0.043931033f, -0.013785434f, 0.025031239f, 0.023871878f, 0.010177098f, -0.09113215f, -0.15610576f,
-  0.017120916f, 0.1479816f, 0.009577527f, -0.0036820811f, -0.15940502f, -0.05074722f, 0.013521161f, -0.0011691576f,
-  0.07389771f, -0.10059508f, -0.07847334f, 0.1398935f, 0.13538349f, 0.021705696f, 0.12884647f, -0.11801686f,
-  -0.13918348f, -0.002846179f, -0.096022815f, 0.0017085943f, 0.045633048f, 0.07559684f, 0.08346507f, 0.101042174f,
-  -0.027017511f, -0.04016046f, 0.03323157f, 0.12021803f, -0.003743391f, 0.14997736f, -0.12657572f, 0.1131763f,
-  -0.028825339f, -0.13329507f, -0.09447475f, 0.08639417f, 0.037460472f, -0.16784835f, -0.11988036f, -0.036173973f,
-  -0.15527602f, -0.10973239f, 0.10276756f, -0.102302685f, -0.08767642f, 0.053953752f, 0.1648582f, -0.031192567f,
-  -0.02853541f, 0.04337039f, 0.06309987f, 0.09788777f, -0.060043216f, -0.089309335f, -0.11699741f, -0.024126356f,
-  -0.07002895f, -0.025128117f, 0.096104115f, 0.017427785f, -0.100378424f, 0.08355494f, -0.095256984f, -0.033062585f,
-  -0.085000426f, -0.09485037f, 0.029480642f, -0.019737927f, 0.06914834f, -0.088546574f, 0.064107515f, -0.01847984f,
-  -0.060392797f, -0.06979512f, 0.015238223f, 0.05377856f, 0.033745762f, 0.07648324f, 0.1152534f, -0.054292526f,
-  0.07568465f, -0.09166769f, 0.013275345f, 0.022004616f, 0.03461494f, 0.06743039f, -0.09230029f, -0.088487424f,
-  -0.012532488f, -0.074519955f, -0.04895288f, 0.0877542f, -0.08431143f, 0.074973695f, -0.026488187f, 0.039404266f,
-  -0.015674341f, 0.05614626f, 0.050988305f, -0.09128919f, -0.03820462f, 0.093562216f, 0.068040006f, -0.066266485f,
-  0.054116286f, 0.07462281f, 0.005697869f, 0.025699064f, -0.0429887f, 0.0803452f, 0.048407674f, -0.005087249f,
-  -0.11531724f, 0.010126144f, -0.09723957f, -0.022359159f, -0.08799056f, 0.018662056f, 0.07456376f, -0.0046394197f,
-  0.060808785f, -0.07322811f, -0.12044142f, 0.057569746f, 0.013810418f, -0.08018104f, -0.010785757f, 0.016775245f,
-  0.018301193f, 0.093248956f, -0.027332129f, -0.035636775f, -0.06929089f, -0.0255489f, 0.031448726f, -0.066375814f,
-  0.020700727f, -0.08472051f, -0.02276259f, -0.089308105f, 0.0991471f, 0.10470525f, 0.06050221f, 0.07524965f,
-  -0.11943618f, 0.027365353f, -0.077643745f, 0.10983094f, -0.08950997f, -0.0027704674f, -0.09995637f, 0.044497717f,
-  -0.08435447f, 0.01602381f, 0.019472327f, -0.019750567f, -0.016237693f, -0.079662636f, 0.101197906f, -0.041252285f,
-  0.056555837f, -0.0056926366f, -0.099400945f, -0.09476493f, 0.09924034f, 0.09355376f, -0.054676287f, 0.10482283f,
-  0.045688175f, 0.054948706f, -0.10867026f, 0.10385306f, -0.090071194f, -0.04971815f, 0.08123606f, 0.1124959f,
-  -0.08284675f, 0.011636699f, -0.008026812f, 0.12014323f, -0.03295277f, -0.03031783f, 0.055520885f, -0.08809033f,
-  0.00259095f, 0.06769064f, -0.030892793f, 0.058055278f, -0.006482789f, 0.11459481f, -0.055676006f, 0.11646259f,
-  -0.020758169f, -0.06407963f, -0.10085528f, -0.04150083f, 0.040640756f, -0.049773518f, 0.06489475f, -0.030483156f,
-  -0.079384424f, 0.0664652f, -0.066134684f, 0.121544585f, 0.08701347f, 0.017792936f, -0.04693762f, -0.020670244f,
-  0.047792505f, -0.121084236f, 0.062658735f, 0.009397885f, 0.034936104f, 0.06914842f, -0.022296408f, 0.07045385f,
-  0.09435964f, 0.054999378f, -0.08126929f, 0.11668678f, 0.100928426f, -0.114988685f, -0.091896735f, 0.049183812f,
-  -0.06640199f, 0.04206005f, 0.10368041f, -0.0025382617f, -0.090429544f, -0.057241235f, 5.386247e-05f, 0.09198469f,
-  -0.04126471f, 0.07256525f, 0.017625565f, 0.12124994f, 0.111899115f, 0.057677902f, -0.09502091f, 0.024203077f,
-  0.04910558f, -0.11503606f, 0.01457058f, 0.07908478f, -0.07627044f, -0.06824333f, 0.020925395f, -0.060871083f,
-  0.050590426f, -0.035871826f, 0.11672726f, -0.07018674f, -0.085185714f, 0.08751566f, 0.059931114f, -0.045575578f,
-  0.06056181f, 0.03573808f, 0.080299735f, -0.08811178f, 0.085088775f, 0.09426892f, 0.09771914f, 0.076391205f,
-  -0.09459747f, 0.09084196f, -0.015470154f, 0.007689447f, -0.03892359f, 0.08924089f, -0.06240876f, 0.07070497f,
-  0.08124437f, -0.024711711f, 0.01045445f, 0.041003834f, -0.07862927f, 0.05963246f, -0.0043036346f, -0.059087183f,
-  -0.114856765f, -0.10431854f, -0.032418914f, 0.119013645f, -0.022485552f, 0.007103135f, -0.05954363f, 0.0807281f,
-  0.063327014f, 0.01163196f, 0.0060664853f, -0.06444846f, -0.078939594f, 0.004935011f, -0.07353975f, -0.074898556f,
-  -0.10257117f, 0.067953214f, 0.10977961f, -0.05951835f, -0.015766397f, -0.07166586f, -0.021819416f, -0.1150493f,
-  0.070946336f, 0.017307376f, -0.030822217f, -0.104678445f, 0.007479462f, 0.055876803f, -0.120583296f, 0.041906394f,
-  0.116006725f, -0.03428269f, -0.035447344f, 0.023724388f, 0.046677105f, 0.109964624f, 0.093120195f, -0.0747447f,
-  -0.02071267f, -0.08658018f, 0.0066589434f, 0.09789489f, 0.09461515f, 0.035280176f, 0.06740304f, 0.08044705f,
-  0.08263879f, -0.09871472f, -0.09580308f, -0.007745107f, -0.11355755f, 0.005987271f, -0.02766645f, 0.011587765f,
-  0.04105471f, 0.012267725f, -0.12939733f, 0.01691626f, -0.036990628f, -0.052372698f, -0.12932032f, -0.09673364f,
-  0.04026371f, 0.1277829f, -0.0070183813f, -0.0376682f, -0.08479243f, -0.008607551f, 0.073955856f, 0.052700926f,
-  -0.12028275f, 0.13117008f, 0.09930141f, -0.04303728f, -0.020282522f, 0.053510167f, -0.053120073f, -0.13442151f,
-  -0.1225136f, 0.0158478f, 0.127375f, 0.13919677f, -0.05055089f, -0.081007205f, 0.11536451f, -0.12724485f,
-  0.037963886f, -0.060381435f, 0.11857651f, 0.0889353f, -0.019292265f, -0.026600111f, -0.060728204f, 0.0825167f,
-  0.04531954f, 0.11615438f, 0.13397141f, -0.042765744f, 0.03064042f, -0.11978298f, 0.029049257f, 0.084241994f,
-  -0.12380062f, -0.10199191f, -0.08389675f, -0.107275054f, 0.1137186f, -0.09097727f, -0.11015975f, -0.11170193f,
-  -0.07010264f, -0.07378671f, 0.03623723f, -0.12537165f, -0.122658215f, -0.054344676f, 9.734563e-05f, -0.0027612527f,
-  -0.121561475f, -0.078791715f, -0.10152492f, 0.017068854f, 0.0053151646f, -0.13076165f, 0.025851093f, -0.022097824f,
-  0.08278085f, 0.017126624f, -0.052157238f, 0.027560452f, -0.13800287f, 0.0938514f, 0.13134041f, 0.10427638f,
-  0.019937927f, 0.03310364f, 0.09782214f, 0.00922086f, 0.12369415f, -0.12733875f, -0.070523955f, 0.13631225f,
-  0.13450992f, -0.03225489f, 0.13541691f, -0.09715885f, -0.12887739f, 0.097400025f, 0.12964869f, 0.09382627f,
-  0.014389857f, -0.08959324f, -0.08456387f, -0.024605354f, 0.08126522f, -0.10481754f, -0.08563605f, 0.13147657f,
-  -0.10147147f, 0.045859538f, 0.044495918f, 0.119131945f, 0.01595278f, -0.09493547f, 0.08674826f, 0.0313941f,
-  -0.08480954f, 0.1324248f, -0.124721f, 0.02612183f, 0.006271722f, 0.1236057f, 0.04031114f, 0.07412239f,
-  -0.06346197f, 0.07612249f, 0.006039131f, -0.016598726f, 0.04397081f, -0.0712937f, -0.083120726f, -0.03971675f,
-  0.13349096f, 0.07137405f, -0.021191733f, -0.03316533f, 0.12681636f, -0.068265505f, 0.0065158163f, -0.13258731f,
-  -0.11690733f, 0.014852762f, -0.08967886f, -0.032519866f, -0.056693774f, -0.04527814f, 0.12426448f, -0.031171951f,
-  0.01009712f, -0.12000504f, 0.051634092f, -0.06721576f, 0.048411176f, 0.004777141f, 0.117383465f, 0.126873f,
-  -0.016205275f, 0.1350121f, 0.034414105f, 0.099229164f, 0.09615553f, -0.12412704f, -0.13686237f, 0.026469678f,
-  0.06609078f, -0.04122359f, 0.075941734f, 0.06259387f, -0.102232456f, 0.051341735f, 0.08221148f, -0.09946733f,
-  -0.046150148f, 0.10108413f, -0.07295227f, -0.117564015f, -0.0037975756f, -0.05203431f, -0.09332953f, 0.049957898f,
-  -0.13816209f, 0.12364043f, 0.07006004f, 0.06368569f, 0.0732958f, -0.014024163f, 0.021671373f, -0.04383983f,
-  -0.03591649f, -0.035198513f, 0.06271483f, -0.065664746f, -0.10069501f, -0.07118072f, 0.09510883f, -0.034146722f,
-  -0.13448593f, -0.09977748f, 0.10344468f, 0.09389078f, -0.10230833f, -0.13857165f, -0.033395447f, 0.06164572f,
-  0.018107997f, -0.11921384f, -0.13201423f, 0.0043943985f, -0.1073652f, -0.045232102f, -0.010940842f, 0.11024738f,
-  0.025834376f, 0.08365967f, 0.10091127f, -0.114836805f, 0.13635717f, -0.11591573f, -0.13287705f, 0.09758907f,
-  0.026872724f, -0.13341396f, 0.1094116f, -0.108747974f, -0.081494205f, -0.10596871f, -0.13520351f, 0.06004556f,
-  -0.13497545f, -0.12741113f, -0.13307777f, -0.07972991f, 0.032365184f, 0.02096316f, 0.047733825f, -0.055731457f,
-  0.12025992f, 0.058678914f, -0.02709288f, -0.06700542f, 0.07781887f, 0.10957797f, -0.04447276f, 0.09141045f,
-  0.066527426f, 0.02683954f, -0.08775782f, 0.12759222f, -0.079843104f, -0.011975854f, -0.079957634f, 0.051715184f,
-  0.06135076f, -0.052292433f, 0.07495566f, -0.030298762f, -0.0056734546f, -0.07064008f, 0.07935179f, -0.025395392f,
-  0.11667187f, 0.017726002f, -0.09102002f, 0.13925138f, 0.10386753f, 0.12744118f, 0.13799588f, 0.09472182f,
-  0.10849482f, 0.03200847f, 0.0006831127f, 0.06699325f, -0.09435198f, 0.10671427f, 0.11090014f, -0.046413332f,
-  -0.044563286f, 0.1300434f, 0.078280576f, 0.10288924f, -0.045489397f, 0.010008938f, 0.07304035f, -0.08886481f,
-  0.033040825f, -0.02184734f, 0.04094943f, -0.11967764f, -0.011949077f, 0.13663124f, -0.0072330097f, -0.09706499f,
-  0.10928376f, 0.06217739f, -0.02156639f, 0.04701586f, 0.100750834f, -0.012917044f, 0.056584552f, 0.0031094684f,
-  0.12769035f, 0.0074446877f, 0.15148215f, 0.07641864f, 0.046728525f, 0.12928957f, -0.14085916f, -0.056836583f,
-  -0.14763202f, 0.15418324f, 0.007888511f, 0.034996267f, 0.045209657f, 0.12697174f, -0.12790453f, 0.06859814f,
-  0.11382661f, -0.047885723f, 0.12445131f, -0.05857926f, -0.031079687f, -0.14002965f, 0.09189634f, 0.09245463f,
-  0.04717269f, -0.07422217f, -0.016121088f, -0.10449307f, -0.07248727f, -0.07955432f, -0.009318624f, 0.04135235f,
-  -0.10865013f, -0.0005286163f, 0.059253734f, -0.10142221f, 0.13821709f, -0.10896765f, 0.13175105f, -0.076952375f,
-  -0.06997694f, 0.05491996f, 0.09375434f, -0.030327104f, -0.107426524f, 0.107142664f, -0.060720183f, 0.10233418f,
-  0.0631453f, 0.14802304f, 0.07971606f, -0.055084508f, -0.0063864044f, 0.025742032f, -0.030773029f, 0.0012541813f,
-  -0.10798138f, 0.057054054f, -0.06718326f, 0.10980128f, -0.037257984f, 0.0964262f, -0.0023591607f, 0.15288857f,
-  -0.09790506f, 0.0977372f, 0.08847618f, 0.03924442f, -0.10669347f, 0.07525661f, 0.00823638f, -0.016324839f,
-  -0.07004168f, -0.011554414f, -0.06441488f, 0.029978547f, -0.09359698f, -0.1111173f, 0.04307953f, 0.042222414f,
-  0.07395845f, 0.119806714f, -0.019505765f, 0.055558886f, 0.034043603f, -0.028328255f, -0.022120092f, 0.08962304f,
-  0.0007742862f, -0.090946004f, -0.11570742f, -0.0075489515f, -0.008295706f, -0.14162795f, 0.09828945f, -0.044935234f,
-  0.15479207f, -0.02393535f, -0.12752238f, -0.15779549f, 0.010362634f, -0.09782819f, 0.15393092f, -0.1307841f,
-  0.08435144f, 0.06905116f, -0.13128065f, -0.0848504f, -0.08335195f, -0.06623948f, -0.059151877f, 0.1130049f,
-  -0.13105954f, 0.10118896f, 0.030017544f, -0.031474616f, -0.15416464f, 0.07027644f, 0.008782842f, -0.032594156f,
-  0.05904708f, 0.0075284312f, 0.028258016f, 0.014067783f, 0.05152545f, 0.04017618f, 0.1321344f, -0.14488952f,
-  -0.11968238f, 0.0446166f, -0.055701222f, 0.08615157f, 0.13214915f, -0.056593955f, 0.024887098f, 0.118093684f,
-  0.049652144f, 0.02030061f, 0.08114535f, 0.063214526f, 0.0010287069f, -0.035671756f, 0.028646775f, 0.13466127f,
-  -0.10036291f, 0.020173917f, 0.116999835f, -0.012026438f, -0.014359098f, -0.07739393f, 0.13782227f, 0.04708526f,
-  0.0077954815f, -0.1532292f, 0.11833226f, -0.027340395f, -0.14786716f, 0.13484815f, -0.02596296f, 0.041211344f,
-  -0.095631f, -0.12734883f, 0.14114983f, 0.10443542f, 0.076221175f, 0.12538528f, -0.05860658f, 0.083817855f,
-  0.06557892f, 0.059489448f, 0.12822066f, -0.15442103f, 0.040430848f, -0.019820524f, 0.06582451f, 0.010985062f,
-  0.067974955f, 0.04285172f, -0.095313266f, 0.123876415f, -0.069693916f, 0.01254466f, 0.008498577f, 0.13247514f,
-  0.1296154f, -0.047711547f, 0.121753894f, 0.04302815f, -0.09058755f, 0.042996455f, 0.15022929f, 0.10690041f,
-  0.055805545f, 0.012912859f, 0.087852724f, -0.07860283f, -0.018732358f, 0.124318905f, 0.08553516f, -0.120167926f,
-  0.026919654f, 0.14605038f, -0.06931466f, -0.08064516f, -0.09473889f, -0.06687166f, 0.09954756f, 0.05491337f,
-  0.07031272f, 0.010757946f, 0.14254355f, -0.14342138f, 0.02273658f, 0.15222034f, 0.15900156f, 0.01983453f,
-  -0.073014535f, -0.11935019f, -0.010369379f, 0.021260247f, 0.07757336f, 0.00061597076f, 0.14285357f, 0.06542206f,
-  0.007285895f, -0.0029817997f, 0.008900709f, 0.1573501f, 0.017153388f, -0.088134885f, -0.027464531f, -0.006111139f,
-  -0.12035847f, 0.018010098f, 0.061078373f, 0.058270134f, 0.04739992f, 0.013723313f, 0.12415574f, -0.009038619f,
-  -0.119541906f, 0.087395355f, -0.08521703f, -0.020256512f, 0.040571317f, 0.039146766f, -0.033584647f, -0.15952888f,
-  -0.0071047666f, 0.0629507f, 0.030447207f, 0.12125127f, 0.14312239f, -0.054453712f, -0.035805266f, -0.037078574f,
-  0.018806262f, 0.13839208f, -0.0008106075f, 0.074818805f, -0.07261015f, -0.10374562f, 0.0040561897f, -0.08944658f,
-  -0.04401727f, -0.12158512f, 0.13547286f, 0.034455556f, -0.054705057f, -0.052555606f, 0.13094679f, 0.09779838f,
-  0.15731679f, 0.14785367f, 0.036508307f, -0.13878506f, -0.099705294f, -0.012142261f, 0.088755265f, 0.06628891f,
-  -0.01790995f, 0.11680566f, 0.0043944856f, 0.112395376f, -0.009155693f, -0.082886726f, 0.11773933f, -0.05121153f,
-  0.021176044f, 0.049369417f, -0.09789425f, 0.07637059f, -0.10276271f, -0.061735377f, 0.04983155f, -0.09307133f,
-  0.13547313f, -0.13298936f, -0.07456914f, -0.07582689f, 0.05083123f, 0.046742972f, -0.11441863f, 0.0019537327f,
-  -0.088355005f, -0.062308032f, 0.113872774f, 0.045187667f, -0.13874897f, -0.0011792624f, 0.060903426f, -0.1079866f,
-  0.07975771f, 0.040129896f, 0.03540156f, 0.13018884f, 0.029002227f, -0.13565864f, -0.091253094f, -0.0592661f,
-  0.13331757f, 0.08206886f, 0.097845174f, -0.076506995f, 0.039218813f, -0.12310713f, -0.053714253f, -0.020039791f,
-  -0.0068066465f, -0.025840554f, 0.08863599f, -0.055616017f, -0.10159056f, -0.080628306f, -0.02725257f, 0.11079247f,
-  -0.07944266f, 0.042958762f, 0.13936871f, -0.1375151f, -0.027556924f, -0.05891331f, 0.013359757f, -0.082493216f,
-  -0.10276272f, -0.017435191f, -0.071015805f, -0.14085217f, 0.11323366f, 0.05045911f, -0.123537116f, 0.08457735f,
-  0.1278672f, 0.10474f, -0.08216069f, -0.0072599268f, -0.04116731f, 0.0027563605f, -0.05888447f, -0.08036867f,
-  0.015736647f, -0.03942614f, -0.006297365f, -0.12553062f, 0.019491222f, 0.0499399f, -0.12986009f, 0.07568812f,
-  -0.1405978f, -0.054954212f, -0.118663825f, 0.07661162f, -0.003021045f, 0.11330365f, 0.06286601f, -0.04058577f,
-  -0.028213793f, 0.043329068f, 0.007673293f, 0.088362604f, 0.0777386f, 0.09891021f, -0.087045155f, -0.11943372f,
-  -0.10470405f, 0.0030599847f, -0.08694759f, 0.074147075f, 0.10239043f, 0.05176295f, 0.024280969f, 0.13546585f,
-  0.11589067f, -0.037552617f, 0.023418479f, 0.092535645f, -0.0029971309f, 0.08811079f, -0.12881735f, -0.091339394f,
-  -0.1304091f, 0.098963276f, 0.06437373f, -0.0014926611f, 0.03543057f, -0.05152201f, 0.1359337f, 0.02331738f,
-  0.07276313f, 0.02429796f, -0.08276784f, 0.10164755f, -0.025269428f, 0.09407843f, 0.048441153f, -0.012964165f,
-  -0.038547218f, 0.00208424f, -0.030915072f, -0.052946717f, 0.0006884161f, 0.120551005f, -0.10018653f, 0.055983346f,
-  -0.094587944f, 0.102054216f, -0.116525374f, 0.05151345f, -0.10194595f, 0.098102644f, -0.13710082f, -0.13978933f,
-  0.06356961f, 0.09196869f, -0.112997785f, 0.104070894f, -0.12904884f, -0.065887876f, -0.09881449f, 0.03202757f,
-  0.10818989f, -0.11141092f, 0.060108453f, 0.10828796f, -0.075421035f, -0.08898699f, -0.07124009f, 0.038646385f,
-  -0.052043095f, 0.09335798f, -0.05421821f, -0.14023295f, 0.085535444f, -0.01516672f, -0.14191394f, 0.071298815f,
-  0.055570137f, -0.13725163f, -0.13023812f, -0.08845897f, -0.07484522f, -0.0776223f, 0.12664726f, -0.11742614f,
-  0.09116774f, 0.1172227f, 0.105744235f, -0.097207606f, -0.010060601f, -0.098564036f, 0.049698364f, -0.09047756f,
-  0.0024876755f, -0.013016305f, -0.13219725f, -0.08497643f, -0.1255391f, -0.02056029f, -0.02751628f, -0.10309131f,
-  -0.051646616f, 0.0037721929f, -0.13944878f, -0.096638165f, -0.09930163f, 0.10738112f, -0.040414218f, -0.048444074f,
-  0.03631574f, 0.0070542526f, -0.018566452f, 0.06048735f, 0.024530698f, -0.087584905f, -0.0693159f, -0.100414015f,
-  -0.0950464f, 0.108316176f, 0.0009971538f, 0.09128115f, 0.051237077f, 0.044366498f, 0.025711142f, 0.0917669f,
-  0.11664047f, -0.12883393f, 0.023999624f, 0.08810521f, 0.008771006f, -0.038452763f, -0.08977786f, 0.01671794f,
-  0.06060302f, 0.08474192f, -0.0051662955f, 0.004756511f, 0.0051930086f, 0.07642643f, 0.10002141f, 0.1163904f,
-  0.0787701f, 0.0714768f, -0.13692899f, -0.012578798f, -0.11814801f, 0.026189309f, 0.12762544f, -0.099182025f,
-  0.090476625f, -0.1446148f, -0.13177438f, -0.049951762f, 0.08096894f, -0.13619427f, -0.0002631192f, -0.024539026f,
-  0.11442796f, -0.00105959f, 0.109686345f, 0.021937976f, 0.0134975165f, -0.106968135f, -0.068783805f, -0.11367378f,
-  0.102470145f, -0.06642653f, -0.01794915f, 0.051219165f, 0.13191572f, 0.088637576f, -0.11902166f, -0.02010207f,
-  0.013944084f, -0.0056952466f, 0.084206164f, -0.062497135f, 0.09198964f, 0.10381106f, -0.021308083f, 0.014388529f,
-  -0.0042043244f, 0.10220869f, -0.14009197f, 0.120613575f, 0.01705525f, 0.042801473f, -0.09655751f, -0.13772264f,
-  0.075401254f, -0.031477995f, 0.025145749f, 0.1514965f, -0.16428936f, -0.13213518f, 0.05167961f, 0.0078033507f,
-  0.06187256f, -0.11058251f, 0.071207255f, 0.041171797f, -0.0390131f, -0.15226087f, 0.04750294f, -0.0641623f,
-  -0.06909933f, 0.044751134f, -0.043359853f, -0.13038008f, -0.11337438f, 0.13193613f, 0.15731904f, 0.07196365f,
-  0.059283253f, 0.03328239f, 0.09177547f, 0.025734974f, -0.13541515f, 0.16075194f, 0.14029841f, -0.11092023f,
-  0.1572519f, 0.15135565f, 0.09067411f, -0.118900806f, -0.09084306f, -0.14194815f, -0.10259812f, -0.042330686f,
-  0.16543481f, -0.145948f, 0.089325346f, -0.16470882f, 0.05791203f, -0.095208846f, -0.09479463f, 0.14305352f,
-  0.13917753f, -0.106918655f, 0.01748583f, 0.12674373f, -0.025851311f, 0.061456688f, 0.058609802f, -0.10743916f,
-  -0.11033782f, -0.16198055f, 0.109213315f, 0.05055286f, 0.037838202f, 0.019883707f, -0.067139044f, 0.019314265f,
-  0.023205798f, 0.0766981f, -0.11876268f, -0.15952794f, 0.047154605f, -0.0007217134f, 0.023715021f, -0.07480842f,
-  -0.1405346f, -0.106023334f, -0.048396945f, 0.012487492f, 0.12175887f, -0.16780326f, 0.051701132f, -0.0010245823f,
-  -0.058772393f, 0.15359814f, -0.13394682f, -0.03185933f, 0.168405f, -0.017948339f, 0.15120827f, -0.046770625f,
-  -0.1590763f, -0.107705206f, 0.03170718f, 0.09326028f, 0.15954393f, -0.049246285f, 0.061020643f, 0.07459267f,
-  0.067670435f, -0.14743246f, -0.1331176f, -0.024739806f, -0.0048059924f, 0.0810539f, -0.10270876f, 0.1039889f,
-  -0.008960644f, 0.16221112f, 0.12924065f, -0.11396527f, 0.055137437f, 0.16652481f, -0.13507253f, -0.0010206054f,
-  -0.06717852f, 0.016674485f, -0.07803484f, -0.13840428f, 0.04520456f, 0.109934665f, -0.08418318f, -0.0902257f,
-  -0.09479709f, -0.09005425f, -0.015585061f, 0.07613635f, 0.14145988f, 0.041718166f, 0.098518446f, 0.16257107f,
-  -0.03970011f, 0.09857892f, 0.12652564f, 0.05019151f, -0.06377836f, 0.020526165f, 0.049988147f, 0.00047855827f,
-  0.06462372f, 0.13321227f, 0.15426226f, -0.068795614f, 0.118373275f, 0.009765811f, -0.12805142f, 0.1104986f,
-  -0.026222898f, 0.11406065f, -0.037772533f, -0.086402625f, -0.09708126f, -0.07104357f, 0.12516342f, -0.15103643f,
-  0.07336204f, -0.05642195f, 0.022031788f, 0.028696883f, 0.14376104f, -0.097721376f, 0.1233511f, 0.009954138f,
-  0.117808856f, -0.117141604f, 0.11013405f, -0.005297874f, 0.006807212f, -0.02522563f, 0.0787257f, 0.083251946f,
-  -0.12008866f, 0.005838811f, 0.07108755f, -0.051261615f, 0.085298546f, 0.07481903f, -0.08185365f, 0.010396602f,
-  0.14757517f, -0.048756763f, 0.054405514f, -0.13142021f, -0.091207705f, 0.10339209f, -0.14996678f, 0.03169085f,
-  0.042272247f, 0.13904369f, 0.08217394f, -0.12649268f, 0.015335485f, 0.05984042f, -0.042206816f, 0.062025383f,
-  -0.057868265f, 0.0043679294f, -0.024297262f, -0.16667154f, -0.021899058f, 0.14804807f, -0.1427131f, -0.04190839f,
-  -0.05470442f, 0.06748024f, -0.08205035f, -0.11538927f, -0.0021855293f, 0.04244206f, -0.06536352f, 0.023300134f,
-  -0.0014864255f, -0.11876682f, -0.09553421f, -0.10178898f, -0.062137216f, 0.044777095f, -0.09210192f, -0.12038811f,
-  -0.042362805f, -0.011791336f, 0.13587241f, 0.16805446f, -0.14347382f, 0.13068049f, -0.039970722f, 0.15358032f,
-  0.14102033f, 0.12191192f, -0.079946145f, 0.06756275f, 0.03927295f, 0.06214612f, -0.14015326f, -0.017455345f,
-  -0.037128862f, 0.059814397f, 0.08505076f, 0.04421896f, 0.01744846f, 0.06969917f, 0.066053964f, 0.15673469f,
-  -0.024929907f, -0.12611791f, 0.16132723f, -0.03972718f, 0.07763695f, -0.112309955f, 0.011613972f, -0.11541302f,
-  -0.01196638f, 0.13552694f, -0.1063215f, -0.15500908f, 0.10298553f, -0.10244264f, 0.008425016f, -0.12866244f,
-  0.026429515f, -0.13161428f, -0.10025525f, -0.15836129f, 0.049948234f, 0.16628608f, 0.032884013f, 0.013190291f,
-  0.09042574f, -0.049770404f, -0.12094069f, 0.08678214f, -0.1283477f, 0.071260996f, -0.061822582f, 0.1299863f,
-  0.10525969f, -0.05097265f, -0.0018580724f, -0.16054633f, -0.110931054f, -0.040723804f, -0.029510286f, -0.1505465f,
-  0.092045106f, -0.16457935f, -0.08892203f, -0.030962031f, 0.07559699f, -0.03926029f, -0.06685699f, -0.08607709f,
-  0.09690105f, 0.035846982f, 0.01430685f, -0.11816055f, 0.098707505f, -0.018967219f, -0.08568407f, 0.046395693f,
-  -0.10648416f, -0.14312953f, -0.12578134f, -0.10664137f, -0.09303839f, 0.14511086f, -0.019335173f, 0.108771786f,
-  -0.097311035f, -0.027397713f, 0.0062247026f, -0.053674802f, -0.015913434f, -0.11660266f, -0.14558014f, -0.07019299f,
-  0.105552346f, -0.016761364f, -0.10834918f, -0.106262274f, 0.057016693f, 0.07511783f, 0.15679653f, -0.1361729f,
-  -0.034935057f, -0.08660067f, -0.10808661f, -0.068529844f, 0.0837503f, -0.001314759f, 0.06959798f, -0.083929546f,
-  -0.121393435f, -0.06109873f, -0.14889506f, -0.08245057f, 0.10574831f, -0.17286839f, -0.074823074f, 0.091132276f,
-  0.07740226f, 0.15062585f, -0.053610094f, 0.089900434f, 0.044551834f, 0.05143374f, 0.15375067f, -0.10340347f,
-  -0.14504854f, -0.13570012f, 0.08012164f, -0.020215612f, 0.08583994f, 0.004261568f, 0.1192242f, -0.0009299591f,
-  0.075943574f, 0.12875864f, 0.08515185f, -0.1587166f, 0.041402746f, 0.16468157f, -0.06727399f, -0.0953626f,
-  0.13853316f, -0.17131582f, 0.041627645f, 0.04879348f, 0.12138052f, 0.022838337f, -0.03595643f, 0.0572123f,
-  0.063051224f, -0.0042386153f, -0.059683785f, 0.11011997f, -0.035791688f, -0.08389245f, -0.092304036f, 0.116038665f,
-  -0.0077947895f, -0.07959401f, 0.0538481f, 0.11320574f, -0.17144372f, 0.09939879f, -0.14258465f, -0.018278692f,
-  -0.12379728f, 0.0029443996f, -0.1473161f, 0.12813145f, -0.082208306f, -0.019394519f, 0.088798486f, -0.08837773f,
-  -0.04169615f, -0.16914749f, 0.09074662f, 0.11043426f, 0.11091425f, 0.02185624f, 0.047635116f, -0.09170591f,
-  -0.12710343f, 0.05154454f, -0.04972907f, 0.13813877f, -0.1397645f, -0.018044239f, 0.05902351f, -0.013021671f,
-  -0.031109966f, -0.077895366f, 0.1453409f, 0.07879576f, 0.1516857f, -0.1735481f, 0.07257349f, 0.013315738f,
-  0.03190304f, 0.17054805f, 0.16071306f, 0.11353602f, -0.124819085f, -0.09532648f, -0.07903865f, -0.036134094f,
-  -0.028979704f, -0.046030317f, -0.13403216f, -0.06599571f, -0.15829718f, 0.14750353f, -0.011867022f, 0.09739713f,
-  -0.1617267f, -0.16259372f, -0.033794366f, 0.036633473f, -0.066829644f, 0.038244523f, -0.03303521f, 0.074573204f,
-  -0.03189278f, -0.07603711f, 0.13956246f, 0.098451406f, 0.1345787f, 0.16479112f, 0.14109346f, -0.07834366f,
-  0.14786586f, -0.02580459f, 0.15727167f, 0.00860475f, 0.1058046f, -0.0989592f, 0.09751385f, -0.056725536f,
-  0.07035937f, -0.03967409f, 0.09795778f, -0.11029589f, -0.028712202f, -0.108537756f, 0.036912873f, 0.16415514f,
-  -0.049655706f, 0.06378768f, -0.08362623f, 0.15190935f, 0.021225438f, 0.13303457f, -0.098791525f, 0.010014602f,
-  -0.016656425f, -0.120895535f, -0.01982238f, 0.14992507f, 0.10271107f, 0.021907693f, -0.08971074f, -0.09132757f,
-  -0.12253415f, 0.1162937f, 0.17103487f, 0.056942575f, -0.14033897f, -0.12208445f, 0.106055215f, -0.09734281f,
-  0.03836737f, -0.07231785f, -0.17225844f, -0.044460207f, -0.04160598f, 0.13776165f, 0.05398557f, -0.15289547f,
-  -0.112945884f, 0.089438036f, -0.05197441f, 0.068625584f, -0.044642568f, 0.026308598f, 0.04577397f, 0.024609433f,
-  0.11502036f, 0.00858622f, -0.07937927f, 0.13725032f, 0.17289722f, -0.095826305f, -0.12607734f, -0.07915205f,
-  -0.035422407f, -0.10274442f, 0.02381545f, -0.10043159f, 0.070469506f, 0.1114946f, 0.07641501f, -0.13089019f,
-  0.088755175f, -0.16259488f, 0.067560315f, -0.14626859f, 0.09695469f, -0.1353057f, 0.17393829f, 0.018648058f,
-  0.10781944f, -0.15377347f, -0.0903859f, -0.042956486f, -0.05835172f, 0.16250741f, -0.07005982f, -0.044270728f,
-  0.16856489f, -0.048640847f, 0.017976897f, 0.119365305f, -0.15667252f, -0.043898743f, -0.0022303232f, -0.06919404f,
-  -0.1109588f, 0.13617046f, 0.10535654f, -0.005332486f, 0.028125623f, -0.1337407f, -0.029773107f, -0.08688348f,
-  0.08682887f, -0.17216842f, 0.11649181f, -0.05986257f, -0.080988824f, -0.00792827f, 0.08388869f, 0.11492842f,
-  0.03725825f, 0.11020259f, 0.068253905f, -0.030842489f, 0.15149064f, 0.06485404f, 0.014384579f, 0.16456339f,
-  0.15429524f, -0.09506647f, -0.085352026f, -0.13393117f, 0.13047266f, 0.16387449f, 0.11103646f, 0.0419854f,
-  0.07181958f, -0.047295086f, -0.0022861375f, 0.13089786f, -0.047755208f, 0.124202915f, 0.016079646f, -0.07528908f,
-  0.13636506f, -0.0068468573f, 0.0013620717f, -0.08157542f, -0.03739606f, 0.05466356f, 0.031410776f, 0.14342774f,
-  0.017626956f, 0.06708706f, -0.027354136f, 0.018516717f, -0.05923712f, 0.118837275f, 0.1402955f, -0.106281824f,
-  0.07656979f, 0.0175112f, -0.03939759f, 0.036610976f, -0.065463945f, 0.1253073f, -0.008364423f, -0.0595808f,
-  -0.020317687f, 0.050109304f, -0.06953548f, 0.08746626f, -0.13658138f, 0.02494513f, -0.013285264f, -0.11144431f,
-  -0.081482746f, -0.0007803154f, 0.13140005f, 0.019078381f, 0.064430855f, 0.032771684f, -0.11181438f, -0.11719602f,
-  -0.04979808f, 0.022151228f, -0.11037114f, -0.032803707f, 0.046234317f, 0.0035428435f, 0.029886134f, -0.13883027f,
-  0.030487193f, 0.06724038f, -0.11573839f, 0.077527955f, 0.073587954f, 0.103613764f, 0.061233155f, -0.13979848f,
-  -0.0053875293f, -0.087939516f, -0.14048292f, -0.10662983f, -0.0532576f, -0.08722822f, 0.026485188f, -0.12857555f,
-  0.1319412f, -0.09517821f, 0.14303035f, 0.058855623f, -0.12928395f, -0.06255526f, -0.1262954f, -0.12356815f,
-  -0.1429329f, -0.048726007f, -0.017154424f, -0.066724904f, 0.025256751f, 0.043055076f, -0.049384587f, 0.030598816f,
-  -0.039625723f, -0.025551984f, -0.09581397f, -0.08011704f, 0.08478122f, 0.12080191f, -0.0016137591f, 0.04733469f,
-  -0.010856011f, -0.08329695f, -0.1253425f, 0.103117354f, 0.09436798f, 0.1328256f, 0.020750154f, -0.04057225f,
-  0.071011595f, 0.08173671f, 0.027911942f, -0.13961379f, -0.007265628f, 0.04912872f, 0.04883559f, -0.110762686f,
-  -0.026468884f, -0.0022599418f, -0.079397f, 0.0018937511f, -0.017670004f, 0.0732232f, -0.030117592f, -0.038835756f,
-  -0.043438222f, -0.09257561f, -0.10119702f, 0.019525353f, 0.116564155f, -0.05553167f, -0.061079115f, -0.08542346f,
-  0.07523067f, -0.059353374f, 0.12605897f, -0.037995867f, -0.081732616f, -0.08075119f, 0.11442592f, 0.11928923f,
-  -0.008638363f, 0.063568816f, 0.0884561f, -0.040632803f, 0.07769588f, 0.00026747692f, 0.07953407f, -0.02104249f,
-  0.08594016f, -0.0100064175f, 0.012662724f, -0.042728473f, -0.026221944f, 0.057488766f, -0.10874533f, 0.09592796f,
-  0.06636204f, 0.056466278f, -0.04776841f, 0.089066304f, 0.025927965f, -0.13275383f, 0.09453976f, 0.11031925f,
-  -0.11674421f, -0.1424764f, -0.09940634f, 0.11806929f, -0.123698965f, -0.044837236f, 0.012672461f, 0.12049875f,
-  -0.013982741f, 0.07622455f, -0.14161438f, 0.100495376f, 0.13026102f, -0.0069348905f, -0.056667425f, 0.07705004f,
-  -0.04504084f, 0.0076726037f, -0.00020754235f, 0.059739813f, 0.090075105f, 0.06400228f, 0.13060968f, -0.04016961f,
-  0.05680756f, 0.13308163f, 0.020980481f, -0.0572305f, -0.031761643f, -0.031140644f, -0.02763598f, -0.10962892f,
-  -0.104214214f, 0.117239855f, -0.0019098319f, -0.04019445f, -0.090135634f, -0.13786422f, 0.062026568f, -0.11875767f,
-  -0.04719099f, -0.07219055f, -0.13896522f, 0.037134994f, 0.10483425f, -0.10839079f, 0.08742578f, 0.13041958f,
-  -0.047325052f, -0.059657417f, 0.13787203f, -0.06420684f, 0.030559437f, -0.039673198f, -0.032064985f, -0.12486376f,
-  -0.058538053f, -0.029262561f, 0.10861885f, 0.015344934f, 0.0051016742f, -0.096342996f, 0.11494117f, -0.08235356f,
-  0.072728656f, -0.07882058f, -0.094360724f, 0.11859652f, -0.05186373f, -0.041650556f, 0.136359f, -0.09852419f,
-  0.09112102f, 0.06294996f, 0.11706052f, -0.12341822f, -0.06814634f, -0.046779353f, -0.019687997f, 0.090966865f,
-  0.0057903393f, 0.13013682f, 0.058870673f, 0.046893615f, 0.034066945f, -0.12655184f, -0.024133045f, 0.009922687f,
-  -0.109390356f, 0.0273289f, 0.09179782f, 0.060601506f, 0.04583746f, -0.05963479f, -0.13791595f, 0.026469208f,
-  0.1217516f, 0.0015409839f, -0.05870217f, 0.11953196f, -0.08782532f, -0.14309634f, 0.14166287f, -0.032256894f,
-  -0.09892202f, 0.10083627f, 0.1284091f, 0.035550635f, -0.049529776f, 0.06364149f, -0.09817908f, 0.13150758f,
-  -0.12575878f, 0.039645866f, -0.068410285f, -0.05268709f, -0.13798611f, -0.1007615f, -0.14198849f, 0.12578915f,
-  0.08208381f, 0.061594713f, -0.1181266f, 0.046309613f, 0.035614394f, -0.008895125f, -0.011072211f, 0.05562862f,
-  0.020657348f, 0.04689772f, -0.011984218f, 0.027326006f, -0.11150998f, -0.1258451f, 0.08326073f, 0.057297796f,
-  -0.064700514f, 0.08464701f, 0.03123825f, -0.041964184f, -0.14319344f, -0.084881425f, -0.02635048f, 0.12069477f,
-  0.048794024f, -0.044206347f, -0.115523696f, -0.12030016f, 0.028365716f, -0.050539244f, -0.10974984f, -0.10328539f,
-  0.003711224f, -0.08426593f, -0.022690823f, 0.0301542f, -0.13833085f, -0.0125637045f, -0.10050079f, -0.0896096f,
-  -0.10216519f, 0.09945451f, -0.06755607f, -0.13336338f, 0.11010506f, -0.13025297f, -0.07598418f, -0.12948644f,
-  0.021877443f, 0.12641518f, 0.03972044f, -0.014478054f, -0.081856705f, 0.09946293f, 0.09160086f, -0.11513188f,
-  -0.05913493f, 0.13716048f, 0.001126191f, 0.021627335f, 0.004526029f, -0.026679577f, -0.017524837f, -0.1223816f,
-  -0.056587644f, -0.117157646f, -0.12110602f, 0.097216465f, 0.061143324f, -0.10327045f, 0.024658605f, -0.046161663f,
-  0.14091969f, -0.079083055f, -0.00530344f, -0.048432827f, 0.10003788f, -0.14695649f, -0.099209175f, -0.029843906f,
-  -0.09732735f, -0.012363566f, 0.08620393f, 0.12417399f, 0.043908715f, -0.009762667f, 0.012738235f, 0.1456991f,
-  -0.06622649f, 0.10570947f, 0.117302924f, 0.073747665f, -0.11711293f, 0.01574497f, -0.054525886f, -0.011758258f,
-  0.12984306f, 0.035035852f, -0.0035012881f, -0.13737653f, -0.016764909f, 0.13390738f, -0.08713445f, 0.07307789f,
-  0.074064694f, -0.105983384f, 0.12291683f, 0.030313095f, 0.022061596f, 0.04256529f, -0.011872214f, 0.104779445f,
-  0.074795075f, -0.08460948f, -0.14273794f, -0.079032496f, 0.0026256451f, 0.109885864f, 0.08432089f, -0.14487414f,
-  0.05913027f, 0.08209751f, -0.1439536f, 0.07205832f, -0.13742016f, 0.0811359f, -0.11239566f, -0.04233031f,
-  -0.018582275f, -0.080143854f, 0.09409924f, -0.11201854f, -0.07522031f, -0.13438f, 0.13080142f, -0.11951615f,
-  0.042885188f, -0.027079381f, -0.03538289f, -0.07830686f, -0.0954348f, 0.0048105926f, -0.006398763f, -0.05813042f,
-  0.068947144f, 0.069569826f, 0.10399624f, 0.120122015f, 0.10100674f, 0.04522474f, 0.07140195f, 0.07142417f,
-  0.14276935f, -0.1329875f, -0.036175724f, 0.13598865f, -0.14349195f, -0.10823046f, 0.0070843804f, 0.06519684f,
-  -0.135912f, 0.124038525f, -0.0951524f, 0.11897288f, 0.050011236f, -0.09053653f, -0.114779696f, 0.07512285f,
-  0.11277825f, 0.029794322f, 0.06552701f, 0.1125016f, 0.006074449f, 0.016522171f, -0.0042669675f, -0.03145865f,
-  -0.0604807f, -0.010098308f, -0.05791656f, 0.041115332f, -0.13151604f, 0.08740868f, 0.057218663f, 0.041054137f,
-  -0.03139023f, 0.025322484f, 0.02817917f, 0.006376514f, -0.01175606f, -0.09615022f, 0.061826445f, 0.00956492f,
-  -0.004782117f, -0.09729522f, 0.113934845f, 0.1211916f, -0.10671875f, 0.056556776f, 0.006941878f, -0.015695335f,
-  -0.117111966f, 0.09619256f, 0.060887784f, -0.062483024f, 0.009802839f, -0.07900377f, -0.12213487f, 0.100685194f,
-  -0.022757957f, 0.09565872f, 0.04387266f, -0.09742154f, -0.08468387f, -0.12073846f, -0.033918913f, -0.018479014f,
-  -0.13534917f, -0.056927543f, -0.08816976f, -0.058475133f, -0.11355333f, -0.07353101f, -0.032178335f, -0.085330755f,
-  -0.048122037f, -0.14044216f, -0.026747046f, -0.13451128f, 0.089630336f, -0.11752862f, -0.1046042f, -0.019281944f,
-  0.12416924f, 0.07082582f, 0.012434641f, -0.117839806f, 0.092072f, -0.0025595122f, -0.12201159f, -0.08015156f,
-  0.102516145f, 0.14059679f, 0.1340106f, 0.023036437f, 0.08001732f, 0.052100576f, 0.013703651f, 0.062084466f,
-  -0.011328905f, 0.1327994f, 0.14677846f, 0.014106303f, -0.0738743f, -0.07412562f, -0.004408291f, 0.0792785f,
-  0.0289588f, 0.09380881f, 0.11164009f, 0.059422977f, -0.02373639f, -0.07839042f, -0.006938994f, 0.035161257f,
-  -0.13434564f, 0.13111018f, -0.107680716f, 0.02369868f, -0.017397268f, 0.07691336f, 0.14056319f, -0.029234568f,
-  -0.0199387f, -0.028611794f, 0.06660496f, 0.02317959f, 0.09045723f, -0.07740967f, 0.012141757f, 0.07586283f,
-  -0.020147054f, -0.11368126f, -0.09399667f, 0.037104238f, -0.051305715f, 0.04494475f, 0.124686465f, -0.098531865f,
-  0.06948221f, 0.13298792f, -0.08588718f, -0.014364027f, 0.03265333f, -0.11329322f, 0.12388471f, -0.14599265f,
-  0.103626855f, -0.12153028f, -0.037658863f, 0.12805359f, -0.028044272f, 0.11699951f, -0.0032995548f, -0.1251269f,
-  -0.065866075f, 0.08694752f, -0.13446987f, 0.05140197f, -0.04516123f, -0.13153341f, 0.118995875f, 0.11657099f,
-  0.008292331f, -0.10965427f, -0.12223145f, -0.13635242f, 0.020799344f, -0.0072956095f, -0.08499852f, 0.1000061f,
-  0.008798808f, -0.13950235f, 0.017488284f, 0.108899795f, 0.0028650528f, 0.11893325f, -0.0023587097f, 0.05051583f,
-  0.12575842f, -0.017971216f, -0.030774694f, -0.00024553158f, 0.040082797f, 0.1391084f, 0.13718288f, -0.09514996f,
-  0.043251447f, -0.070298195f, -0.01165693f, 0.0069214087f, 0.12114786f, 0.0041064043f, -0.12544322f, -0.008699713f,
-  0.11519779f, 0.068410195f, 0.011635488f, -0.0428107f, -0.0034937193f, 0.10685084f, -0.050070822f, 0.10853385f,
-  0.012308141f, 0.008048753f, 0.09995355f, 0.08184778f, 0.12713407f, 0.028026521f, 0.08091543f, 0.043010775f,
-  -0.027125755f, -0.11222385f, 0.07413857f, 0.038575813f, 0.026552746f, -0.111644246f, 0.042575456f, 0.08593383f,
-  -0.08781539f, -0.09104138f, -0.07225368f, 0.11330633f, 0.0652102f, 0.019757802f, 0.013358785f, 0.06499536f,
-  0.018680256f, 0.00074150437f, 0.13926333f, 0.10741211f, -0.05578301f, -0.09662001f, -0.09324582f, -0.020346222f,
-  0.13352048f, -0.04662146f, 0.01644544f, -0.12567899f, -0.039962947f, 0.021329684f, -0.0056207413f, 0.037650343f,
-  0.030041505f, 0.049557902f, 0.038467415f, -0.06768898f, 0.007816514f, -0.018693516f, -0.039311554f, -0.031260833f,
-  -0.10697238f, 0.048446305f, -0.006578236f, -0.070236124f, 0.04800751f, -0.035103016f, 0.11910518f, -0.047544584f,
-  -0.0026261176f, -0.009865885f, -0.0105429115f, 0.010135981f, 0.07432814f, -0.036319137f, -0.081803195f, -0.07153601f,
-  0.035389762f, -0.020000994f, -0.031716857f, -0.13831247f, -0.10368616f, 0.012639708f, 0.0705486f, -0.02184099f,
-  -0.025273537f, -0.027153993f, 0.005510107f, -0.05665736f, -0.012017688f, -0.09617455f, -0.056913614f, -0.06937155f,
-  -0.1121698f, -0.12591782f, -0.13386938f, -0.08476557f, -0.08132122f, -0.0009677147f, 0.02096522f, -0.047791403f,
-  0.10400451f, 0.036886398f, -0.0833668f, -0.016257087f, 0.029091109f, -0.11625572f, -0.035354663f, -0.11477862f,
-  -0.057796475f, 0.061578277f, -0.0545875f, -0.06378674f, -0.035100713f, 0.12600254f, -0.096431166f, 0.08165746f,
-  -0.02851052f, -0.029924877f, 0.10824875f, -0.06025129f, 0.087875456f, -0.13530968f, 0.12626378f, -0.12135588f,
-  -0.101452716f, 0.074337356f, 0.062186684f, -0.02516095f, -0.011427213f, 0.10042705f, -0.06284356f, -0.116419755f,
-  0.058591403f, 0.12943761f, 0.063645616f, -0.0736708f, 0.07204058f, 0.07362203f, -0.10778318f, 0.060617346f,
-  -0.05380054f, -0.043522183f, 0.11522725f, -0.036049288f, -0.027342262f, 0.08710197f, 0.022949731f, 0.116593264f,
-  0.09932631f, -0.049151137f, 0.1374563f, -0.08623902f, 0.098307f, -0.061086293f, -0.09588234f, -0.080600776f,
-  -0.13108708f, 0.12897015f, 0.114056334f, 0.012682608f, 0.09609364f, -0.03847356f, -0.08731349f, 0.13128424f,
-  0.13621323f, 0.13844977f, 0.11434421f, 0.052479733f, 0.12506528f, 0.0600779f, -0.09118466f, -0.13240533f,
-  0.05724857f, -0.015280938f, 0.12974934f, 0.13853468f, -0.002405401f, 0.010198353f, -0.13468172f, -0.090268634f,
-  0.108133726f, 0.07735187f, 0.04991866f, -0.13095175f, -0.044870656f, 0.016814964f, 0.057197135f, 0.02414145f,
-  0.10289246f, 0.06320861f, 0.060733803f, 0.035605654f, -0.07875164f, 0.11725248f, -0.031136688f, -0.004765129f,
-  -0.09020705f, -0.019344207f, -0.024912529f, 0.07304151f, 0.02102507f, -0.09316413f, -0.029925797f, -0.07350103f,
-  -0.0021112743f, -0.026460348f, -0.02033799f, 0.11779609f, -0.054598756f, 0.045204647f, 0.03585436f, -0.12035316f,
-  0.082579926f, 0.13386503f, -0.011441691f, -0.023459213f, -0.11560675f, 0.124697395f, 0.11982545f, 0.113779716f,
-  0.060743958f, -0.04760938f, -0.037366007f, -0.09970152f, -0.0056650946f, -0.1122738f, 0.08666039f, 0.11469741f,
-  0.044818208f, -0.08379866f, 0.0046754535f, 0.057046957f, 0.1146383f, -0.13888994f, 0.07148753f, 0.022916298f,
-  0.10421115f, -0.11637634f, 0.021826394f, 0.089981556f, -0.08558363f, -0.061372973f, -0.12285437f, -0.07323544f,
-  0.016938707f, 0.14787474f, 0.016245546f, 0.012879355f, 0.0051897303f, 0.07853003f, -0.14851382f, -0.043697592f,
-  0.15989846f, 0.07049753f, -0.072228216f, -0.0614758f, -0.15131241f, -0.03069601f, -0.15547027f, -0.05728286f,
-  -0.08554862f, 0.0059543024f, 0.14194185f, 0.15764937f, -0.08943275f, 0.15884121f, 0.057938006f, -0.04362213f,
-  0.14149298f, -0.040693767f, -0.120828405f, -0.1098805f, 0.14766447f, 0.14487769f, -0.016209623f, -0.04442865f,
-  0.07941306f, -0.099780425f, -0.15462816f, 0.15783793f, 0.1036514f, -0.07934376f, -0.14975692f, -0.080179095f,
-  -0.11671069f, 0.13565226f, 0.089280136f, -0.113508865f, 0.13281003f, 0.031657577f, 0.09077676f, 0.16333938f,
-  0.0522401f, 0.14685844f, 0.10178423f, 0.018637888f, 0.06485707f, -0.15211833f, -0.1273029f, 0.1364392f,
-  0.13644692f, 0.1260755f, 0.05566811f, -0.14071941f, -0.06861905f, 0.09884848f, 0.077455066f, -0.05897675f,
-  -0.0073567196f, -0.0686656f, 0.042774297f, -0.13639556f, -0.04294293f, 0.08032928f, -0.011901595f, 0.15445922f,
-  -0.0013791727f, 0.027949573f, 0.13243599f, 0.032504562f, 0.14953311f, 0.011055224f, -0.06499168f, -0.13250676f,
-  0.15866883f, -0.01783836f, -0.10624127f, -0.13105841f, 0.14971128f, 0.09445282f, 0.009337616f, 0.044883065f,
-  0.07567996f, 0.079062164f, 0.082147405f, -0.035125356f, -0.08266248f, 0.14212751f, 0.11703242f, -0.01179505f,
-  0.05684221f, 0.052593447f, 0.11398997f, 0.013211884f, -0.052618608f, 0.04424878f, -0.11876867f, -0.10545119f,
-  0.14296278f, 0.09486502f, -0.05266506f, -0.109364085f, -0.08206869f, -0.12947138f, -0.1534306f, -0.07987781f,
-  0.02489393f, -0.00097392855f, 0.11285166f, 0.026239965f, -0.018669507f, 0.029356414f, 0.16194287f, -0.02059072f,
-  -0.016737191f, -0.11346797f, -0.09850943f, 0.13120465f, 0.14499086f, -0.028113568f, 0.06514803f, 0.08885297f,
-  0.070343606f, 0.12524982f, -0.14092696f, 0.12970036f, 0.03300926f, -0.11161988f, 0.007038883f, -0.07391598f,
-  0.12885273f, -0.04101275f, 0.13166597f, -0.09626926f, -0.11501095f, -0.104414724f, -0.072928794f, 0.16394725f,
-  0.083109505f, 0.047455f, -0.08374066f, -0.13558428f, 0.076514356f, -0.04862006f, 0.0056889784f, -0.11568965f,
-  0.01111587f, -0.05461619f, -0.10076428f, 0.06314713f, 0.10160838f, 0.06880469f, 0.11608636f, -0.12002621f,
-  0.15492976f, 0.01383859f, 0.093947805f, 0.090509176f, 0.11434845f, 0.12650804f, -0.14701009f, -0.05015446f,
-  0.14083947f, 0.032578737f, -0.072649986f, 0.10589144f, -0.067019425f, -0.13876736f, -0.1316495f, 0.09855469f,
-  0.063795224f, 0.14695658f, -0.04841791f, 0.13509159f, 0.0068839346f, 0.04117842f, 0.14830802f, -0.0682486f,
-  0.11919108f, -0.0044499626f, -0.09030545f, -0.03823649f, -0.086287014f, 0.09972044f, -0.11057163f, -0.14134522f,
-  0.05258136f, 0.011405526f, -0.049838357f, -0.04752778f, 0.049389448f, 0.07102366f, 0.039998315f, -0.11199241f,
-  -0.14125176f, -0.09715779f, -0.06098974f, 0.117828056f, 0.11674211f, -0.0078086494f, -0.075293176f, -0.1247754f,
-  0.09026376f, 0.05983272f, -0.073845536f, -0.011633604f, -0.0008714129f, -0.045592304f, -0.003917043f, -0.093195975f,
-  -0.09628902f, -0.09931297f, 0.05039887f, -0.12133445f, -0.102184676f, 0.08889298f, -0.11063035f, 0.033717588f,
-  0.12536776f, -0.143143f, 0.059411086f, 0.031107713f, 0.06424905f, 0.09354701f, -0.1421992f, 0.010398064f,
-  0.121709f, -0.109720394f, 0.10734163f, -0.10096434f, -0.07091348f, -0.047901563f, -0.070307784f, -0.044133916f,
-  0.1372804f, -0.041768473f, 0.040300254f, 0.03327004f, -0.06566723f, -0.15585795f, -0.10918729f, -0.021454867f,
-  -0.046026777f, -0.029839765f, 0.11050274f, -0.017764717f, -0.15515558f, 0.041854735f, 0.13266173f, -0.02429825f,
-  -0.1133479f, -0.03478844f, 0.08775421f, 0.12976874f, -0.16385087f, 0.058695767f, -0.059124354f, 0.1048218f,
-  -0.15657504f, 0.05618835f, -0.12933423f, -0.103213035f, 0.07290042f, -0.14817956f, -0.0863514f, -0.098878615f,
-  -0.120046474f, -0.03270434f, -0.07578401f, 0.12180154f, 0.1633001f, -0.14884548f, -0.10297697f, 0.0071107885f,
-  -0.103349686f, 0.09277442f, 0.020543225f, -0.03959234f, -0.007078223f, 0.15045169f, -0.092112385f, 0.027688555f,
-  0.07095042f, 0.08802264f, -0.07794564f, 0.09923866f, 0.0023659472f, -0.017207636f, 0.11780828f, 0.004438765f,
-  -0.09485045f, 0.111422405f, 0.09167948f, -0.027753832f, 0.11429948f, -0.0736831f, 0.0888154f, -0.063415185f,
-  0.12884162f, 0.033013575f, -0.004131388f, 0.11039394f, 0.008924042f, -0.02681862f, -0.013793353f, -0.01554319f,
-  -0.074805506f, 0.023518847f, -0.02909128f, -0.019811993f, -0.027380992f, 0.038266733f, -0.107879035f, -0.07319594f,
-  0.065604895f, 0.051979583f, 0.09819031f, 0.08829879f, -0.12115547f, -0.070362136f, -0.12697199f, -0.033751033f,
-  0.08578001f, -0.086978875f, -0.08412201f, 0.11191525f, -0.066037446f, -0.08545051f, 0.09190177f, -0.04977379f,
-  0.03309925f, 0.085663706f, -0.030680906f, 0.03189534f, -0.07304281f, -0.019054016f, -0.09158548f, 0.028519953f,
-  -0.0014738061f, 0.093903996f, -0.049054828f, 0.10502827f, -0.05964025f, -0.1096478f, -0.050235897f, 0.04431713f,
-  0.015411801f, 0.007303943f, -0.041028924f, 0.0883981f, -0.04959235f, 0.033154327f, 0.12603392f, -0.10298559f,
-  -0.12191959f, 0.11238191f, -0.0832893f, 0.11629523f, -0.072161496f, 0.09633595f, -0.08606143f, -0.11949144f,
-  -0.07219132f, 0.12992212f, -0.10050507f, 0.12079923f, -0.027713548f, -0.09208432f, -0.032456905f, 0.075320765f,
-  -0.089737065f, 0.039882552f, -0.12913471f, 0.07481536f, -0.086894006f, -0.061782546f, -0.02050325f, -0.086782426f,
-  -0.07633251f, -0.06258615f, 0.088509016f, -0.08139051f, -0.0052396427f, 0.027924258f, -0.042508975f, -0.020422995f,
-  -0.014369536f, 0.10719856f, -0.0833622f, 0.10612837f, -0.112743974f, 0.037467755f, 0.007687339f, -0.07659814f,
-  -0.025542693f, -0.023171825f, 0.0036843522f, -0.06759487f, -0.08303749f, 0.045934673f, -0.034630824f, 0.056604486f,
-  -0.098763004f, -0.032141134f, 0.11813097f, -0.08891605f, -0.056739103f, 0.07555601f, 0.08487739f, -0.0009168059f,
-  -0.055767175f, -0.0061373734f, 0.062298827f, 0.07316579f, 0.10336762f, 0.03462846f, 0.0050261607f, 0.004940892f,
-  -0.04098179f, -0.018219786f, 0.00019700784f, 0.014966369f, 0.047754645f, 0.017791249f, 0.1148605f, 0.06044689f,
-  -0.11114715f, 0.070333876f, 0.082570255f, 0.12773532f, -0.055184744f, 0.0476832f, 0.09845897f, 0.08736211f,
-  -0.018745238f, 0.005410475f, -0.11156393f, -0.11621948f, -0.1235441f, 0.0983383f, -0.099182926f, -0.09548023f,
-  -0.05408406f, 0.09034942f, -0.061678264f, -0.12278f, -0.08930399f, -0.04033393f, -0.09640009f, -0.012854747f,
-  0.073395416f, 0.009863114f, 0.003182287f, 0.0924895f, -0.009739074f, 0.10368651f, 0.048400618f, 0.102761485f,
-  0.12700967f, 0.08196288f, 0.07782236f, 0.10392255f, -0.09534829f, -0.054008257f, -0.047502138f, -0.10254019f,
-  -0.015573803f, -0.016408207f, -0.060041368f, 0.10162167f, -0.051259737f, -0.0600698f, -0.04890324f, -0.04099585f,
-  0.05801666f, -0.116391964f, 0.07685355f, 0.07319047f, 0.03586359f, -0.072378725f, -0.11195883f, -0.020265352f,
-  -0.02017275f, 0.08152298f, -0.067950435f, -0.051505953f, -0.013110318f, 0.10302902f, 0.09586137f, 0.0041031726f,
-  -0.12121035f, 0.008615729f, 0.07443318f, -0.10180186f, -0.09354759f, -0.11831539f, 0.108609f, -0.022241194f,
-  -0.024836754f, 0.092548646f, -0.018110568f, -0.11672058f, 0.07519925f, 0.083409965f, -0.12795173f, 0.0086145f,
-  0.020088714f, 0.108418874f, 0.04561353f, 0.051055785f, -0.055081304f, 0.101401746f, -0.016519558f, -0.0724617f,
-  0.099429846f, 0.0038082525f, -0.033027153f, -0.013471774f, -0.04472142f, 0.13004297f, 0.053128246f, -0.07789216f,
-  -0.11639735f, -0.12102444f, -0.030236734f, -0.09542425f, 0.039122704f, -0.006995242f, 0.05584316f, -0.10055502f,
-  0.088856176f, 0.021404812f, 0.11689074f, 0.050365295f, -0.09591909f, -0.12239653f, -0.082971275f, -0.058511347f,
-  0.053505555f, 0.050372362f, -0.077702f, -0.03177529f, 0.09616095f, -0.02010757f, 0.024337726f, -0.045283202f,
-  0.07766201f, -0.110297844f, -0.1092013f, 0.108991355f, -0.08096076f, -0.06326398f, -0.11575158f, 0.057184767f,
-  -0.023420703f, 0.07146871f, 0.084863596f, -0.07083276f, 0.025458766f, -0.06628489f, 0.061422676f, -0.025165465f,
-  0.024705892f, -0.05800522f, -0.050135836f, -0.07977592f, 0.001098912f, 0.031542152f, 0.025742084f, 0.043440867f,
-  -0.043972287f, 0.0656057f, 0.039704025f, 0.042708967f, -0.0060364897f, 0.039661333f, -0.13594723f, -0.11176957f,
-  0.012805585f, -0.028748062f, 0.0956366f, 0.1271072f, -0.10482202f, 0.031832762f, 0.05593359f, 0.0452689f,
-  0.11513704f, -0.13553497f, 0.102588184f, -0.085191846f, 0.039801054f, 0.0972165f, -0.09797813f, 0.03705351f,
-  0.038210243f, -0.11939477f, -0.11151664f, 0.095746554f, -0.021771446f, -0.09495002f, 0.05392862f, -0.055982683f,
-  0.06039663f, -0.095866494f, 0.1351236f, -0.05697896f, -0.053298783f, -0.019714998f, 0.11964219f, -0.008160143f,
-  -0.021410706f, 0.11913264f, 0.058923107f, -0.0743485f, 0.10732834f, -0.016702505f, -0.07903106f, -0.022411376f,
-  -0.00094110303f, 0.019941678f, -0.12828651f, 0.01548169f, -0.095953256f, 0.048350006f, 0.057013042f, 0.037232775f,
-  0.12523016f, -0.1395493f, -0.0029255713f, -0.03983012f, 0.012105963f, 0.015254851f, 0.048398107f, -0.05912165f,
-  0.13797009f, -0.0035925056f, -0.11597941f, -0.11677293f, -0.053705458f, -0.06806171f, 0.093070894f, -0.06485843f,
-  -0.13959876f, 0.10795744f, 0.06279132f, 0.022853792f, -0.05303933f, -0.054888815f, -0.019314038f, -0.105551966f,
-  0.121569216f, -0.1404035f, 0.12033401f, 0.07693242f, -0.0682018f, -0.14211424f, 0.010603325f, 0.049319226f,
-  0.0063804085f, 0.11185754f, -0.043239105f, -0.07549995f, 0.12145258f, -0.10287067f, -0.034911502f, 0.14383808f,
-  -0.032041576f, -0.05455755f, -0.0044461647f, -0.12722984f, 0.027229039f, -0.054115586f, -0.08879225f, 0.008618928f,
-  -0.022062665f, 0.09614535f, -0.08329056f, -0.008472037f, 0.10329066f, -0.0027254752f, 0.116287425f, -0.13177949f,
-  -0.0712633f, 0.06235448f, -0.011845514f, -0.0039081476f, -0.092438035f, -0.028933585f, 0.00054641993f, 0.090837345f,
-  -0.0075544682f, -0.040687766f, -0.06420922f, 0.10663432f, -0.12802523f, -0.07196388f, 0.113620415f, -0.069610804f,
-  0.07103517f, -0.004095866f, -0.0341873f, -0.07207167f, 0.052408148f, -0.073492035f, -0.032676782f, 0.08412118f,
-  0.070415184f, -0.1010064f, -0.13733988f, 0.059517607f, -0.09086709f, 0.041920666f, -0.020658297f, 0.023028418f,
-  0.05833432f, -0.082678944f, 0.1347231f, -0.14456378f, -0.00044302482f, 0.034920704f, 0.13676913f, 0.13905329f,
-  0.04502313f, -0.0409361f, -0.053384587f, 0.11804022f, -0.034716252f, -0.09662993f, 0.1161531f, 0.0041832225f,
-  0.040977206f, 0.06068084f, -0.110710986f, -0.07995595f, -0.075409226f, -0.114500225f, -0.10951085f, 0.10729004f,
-  -0.04429924f, 0.09185542f, 0.048365925f, -0.07680901f, 0.14599065f, 0.09473511f, 0.018571777f, 0.13525456f,
-  0.05793467f, 0.023666622f, 0.098006256f, 0.104069486f, 0.0079974765f, -0.0018861112f, -0.01954623f, -0.12281528f,
-  -0.037612725f, 0.052821f, -0.0067014545f, -0.007941778f, -0.07166947f, -0.10004783f, 0.12499667f, -0.091577105f,
-  -0.105579756f, -0.12449979f, 0.10134955f, 0.040093075f, 0.0010456662f, 0.11788031f, 0.12081515f, -0.016033776f,
-  0.0057815146f, 0.051636945f, -0.083410524f, 0.04262658f, -0.04920532f, 0.082551405f, -0.11384668f, -0.03922209f,
-  -0.02111715f, 0.048154913f, 0.10501411f, 0.051468927f, 0.022141531f, -0.021437954f, -0.08543242f, -0.122705445f,
-  0.14593123f, -0.12188965f, 0.14435688f, 0.058989905f, -0.09348931f, -0.09529188f, -0.019659577f, -0.055621505f,
-  0.13042969f, 0.05733586f, 0.10491397f, 0.040345665f, 0.0555687f, 0.11456321f, -0.03979874f, -0.1278446f,
-  -0.09218343f, -0.13004625f, 0.07869303f, 0.13687517f, 0.11329272f, 0.12318102f, -0.043505885f, -0.006275357f,
-  0.015243224f, 0.1402978f, -0.0153989345f, 0.07026203f, -0.025053678f, 0.1351426f, -0.074168764f, 0.08125612f,
-  0.048980944f, 0.14291926f, 0.060482103f, 0.052437015f, -0.00078342156f, 0.08985162f, -0.081898764f, 0.1444569f,
-  -0.040986918f, 0.13427575f, -0.14490154f, 0.043433797f, -0.029933594f, -0.098856755f, 0.033613194f, -0.10468427f,
-  -0.051749077f, 0.026514268f, -0.13742734f, 0.13180152f, 0.1089258f, -0.060909227f, 0.04663237f, -0.12206737f,
-  -0.029283693f, -0.09705174f, 0.033776388f, -0.10093056f, 0.007259136f, 0.11416867f, 0.11315433f, 0.06936277f,
-  0.119402856f, -0.04822501f, -0.014381405f, -0.061330013f, -0.07112439f, 0.062295973f, -0.09371062f, 0.018250747f,
-  0.12439069f, -0.0022148362f, 0.09789536f, -0.16227439f, -0.096638314f, 0.04192993f, 0.119109154f, 0.0284798f,
-  0.013780766f, -0.03183672f, -0.19629455f, -0.09326652f, -0.07929739f, -0.06384327f, 0.058720253f, -0.058452185f,
-  0.060987588f, -0.18616594f, -0.19456254f, -0.15928134f, 0.027393509f, -0.10339786f, 0.07591838f, 0.039693378f,
-  -0.017730938f, 0.14322911f, -0.14434382f, 0.09277083f, -0.122706905f, -0.1356824f, -0.07983068f, -0.013978049f,
-  0.11878086f, 0.15154678f, 0.040251635f, 0.13446349f, -0.1424785f, -0.13358685f, -0.13407305f, 0.008125266f,
-  -0.116474554f, 0.17378438f, -0.12818588f, 0.18838596f, 0.10410362f, -0.16428086f, -0.057358027f, 0.09813844f,
-  0.01702176f, 0.14662726f, -0.08597655f, 0.15411733f, -0.037710164f, 0.00026659455f, -0.119514495f, -0.16591708f,
-  0.06198236f, -0.1874153f, 0.040632796f, -0.076917864f, -0.0608792f, 0.11194247f, 0.08325007f, 0.1699622f,
-  -0.002627623f, -0.059452977f, -0.13907374f, 0.037898496f, 0.03616424f, -0.089900315f, 0.19127214f, 0.12839043f,
-  -0.1101667f, -0.17479649f, 0.1872194f, -0.08371465f, -0.096283756f, -0.07965864f, -0.11206815f, -0.102659896f,
-  -0.13623698f, 0.11305973f, 0.06428716f, -0.09639215f, 0.16483463f, 0.06641459f, -0.12783083f, 0.03693165f,
-  -0.08504603f, -0.062441267f, -0.10119624f, 0.028478675f, -0.10341728f, 0.104650386f, -0.13732886f, -0.12117769f,
-  -0.11750123f, -0.06537718f, -0.12062294f, 0.19341342f, -0.05196373f, 0.023484167f, -0.0305554f, 0.075480245f,
-  -0.18743329f, -0.066108115f, -0.07104205f, 0.1227133f, 0.008157452f, -0.14334653f, -0.10023972f, 0.08996459f,
-  0.054415554f, -0.041519955f, 0.092997506f, -0.08975223f, 0.12265074f, -0.116585724f, -0.12607247f, -0.09594387f,
-  0.07985469f, 0.13337955f, 0.13251922f, 0.08050877f, 0.13845189f, -0.021200534f, 0.09291655f, -0.17011042f,
-  -0.094525136f, -0.12833658f, -0.16464594f, -0.041073248f, -0.10081641f, -0.026252149f, 0.18305932f, -0.15026146f,
-  -0.14546458f, -0.10234692f, 0.06376901f, 0.010220989f, -0.14765002f, -0.06543157f, 0.15768239f, -0.19501777f,
-  0.101568304f, -0.10632f, -0.061747853f, -0.09164591f, 0.18406267f, 0.18714032f, 0.09300983f, 0.074510776f,
-  -0.034521148f, -0.1864293f, -0.04212384f, 0.1360669f, -0.008359886f, -0.07234028f, -0.079207234f, 0.05762825f,
-  -0.13618633f, -0.11651206f, -0.11095126f, 0.124030344f, -0.1493719f, 0.0013538909f, -0.09470612f, 0.09510223f,
-  -0.1395439f, 0.009779998f, 0.17613164f, 0.060270656f, -0.013130104f, 0.075537406f, -0.03787353f, -0.18221186f,
-  -0.13073567f, 0.19586213f, 0.018929947f, 0.04506137f, 0.13807721f, -0.18533592f, -0.0004672959f, -0.019035779f,
-  -0.024273293f, 0.1531552f, -0.02493911f, 0.01522756f, 0.047203705f, 0.09891618f, 0.17111467f, 0.058464743f,
-  -0.185468f, 0.09269057f, -0.12724747f, 0.07462696f, 0.10425815f, -0.069385044f, -0.08037651f, -0.006286979f,
-  0.18983585f, 0.051795803f, -0.012610899f, 0.17114992f, -0.11230843f, 0.00031655908f, 0.13771388f, 0.116758764f,
-  -0.1458883f, -0.1264004f, -0.053704478f, -0.0766292f, -0.18712814f, 0.11037209f, -0.00078324595f, 0.12911306f,
-  0.15859832f, 0.041864764f, -0.18109201f, 0.18976554f, 0.16001412f, 0.073554285f, -0.17777507f, 0.08524711f,
-  0.14086495f, 0.02039426f, 0.1467792f, 0.10499122f, -0.029172324f, -0.09412732f, -0.06702894f, 0.042165015f,
-  -0.00625374f, 0.11277495f, 0.18885747f, 0.091948956f, 0.06597673f, 0.16111484f, 0.08423894f, 0.17438099f,
-  -0.151923f, 0.031729974f, -0.02993055f, -0.066339366f, 0.09864568f, 0.12731826f, -0.1455185f, 0.031148557f,
-  0.16532078f, 0.11811617f, -0.19401902f, 0.17121764f, 0.09158651f, 0.068588965f, 0.15795016f, 0.006742048f,
-  -0.17893109f, -0.105299674f, -0.15269312f, -0.06744648f, 0.03142979f, 0.05796088f, -0.18746957f, 0.048651014f,
-  0.14032832f, -0.014261744f, 0.12638795f, -0.04158971f, -0.033044137f, 0.18088306f, 0.07705361f, -0.10863073f,
-  0.15311205f, 0.16109207f, -0.120399855f, 0.012625727f, -0.14916219f, -0.12075377f, -0.11288498f, -0.080719166f,
-  -0.077405274f, -0.10855494f, 0.054510117f, -0.066532224f, -0.05863778f, 0.06336262f, -0.048152536f, -0.016057983f,
-  -0.04667647f, -0.0710252f, -0.06955639f, 0.0832262f, 0.026084118f, 0.06745558f, -0.046486735f, 0.01627461f,
-  -0.05480071f, 0.013679459f, -0.01424074f, 0.028609939f, -0.122687235f, -0.029099219f, -0.1257236f, 0.039842367f,
-  -0.086160555f, -0.11863691f, 0.09833777f, 0.0018939298f, 0.06190835f, 0.089753315f, 0.12074477f, -0.012716179f,
-  -0.10453386f, -0.05802362f, -0.048386816f, -0.0034302121f, 0.0967442f, -0.08614029f, -0.044093918f, 0.13022996f,
-  -0.07482594f, 0.04744353f, 0.10802138f, 0.11013878f, 0.05390343f, 0.030692868f, -0.11039847f, 0.1310746f,
-  -0.02232652f, -0.07118397f, 0.086183816f, -0.06317098f, -0.10062167f, -0.008245526f, 0.0065011913f, -0.045138203f,
-  0.019811794f, 0.12989631f, -0.04905044f, 0.10694283f, -0.1112951f, 0.025687514f, 0.024621682f, 0.12593271f,
-  0.021388266f, 0.11242498f, -0.09952532f, 0.100002706f, -0.072777174f, 0.011190976f, -0.005865553f, 0.023182891f,
-  0.082469955f, -0.111802705f, 0.0076784813f, -0.04243659f, -0.08016422f, 0.12471006f, -0.12879781f, -0.11221673f,
-  -0.0153990565f, 0.084682204f, -0.12694472f, -0.005168991f, 0.13356987f, 0.09331313f, -0.11844845f, -0.06271373f,
-  0.054732244f, 0.021837786f, 0.016853824f, -0.12178472f, 0.012679207f, 0.0681574f, -0.011231084f, 0.05644054f,
-  0.05320813f, 0.051124517f, 0.030941207f, 0.0025615431f, -0.014615344f, -0.027758129f, 0.00025227634f, 0.066857345f,
-  -0.11272048f, -0.08420309f, -0.07567763f, 0.08440273f, 0.059088476f, 0.08000878f, 0.03352824f, -0.1172941f,
-  -0.025276966f, -0.038386688f, -0.114830114f, 0.057734277f, -0.11862438f, 0.025182769f, -0.014598115f, 0.10722306f,
-  0.070743866f, 0.13255623f, -0.064144626f, 0.11378666f, 0.12516911f, -0.0564973f, -0.06801076f, -0.100882836f,
-  0.078648016f, -0.1254387f, 0.11307607f, -0.059440795f, 0.11960878f, -0.063157335f, -0.05952881f, -0.036818992f,
-  0.086127646f, -0.00040787557f, -0.09686884f, -0.070733905f, -0.111306414f, -0.121596366f, 0.0539677f, -0.08404013f,
-  0.02082098f, -0.027664864f, -0.10929013f, -0.054098208f, -0.11981054f, -0.06728565f, -0.0067310035f, 0.012051927f,
-  -0.09413451f, 0.047970966f, 0.03365478f, 0.12262766f, 0.06111463f, 0.1015914f, 0.10043788f, 0.0072991382f,
-  0.06744591f, 0.051552437f, 0.096679874f, 0.10424097f, -0.048613694f, -0.10324406f, -0.066873856f, 0.110328265f,
-  -0.10432752f, 0.046459913f, 0.021590507f, -0.011658862f, 0.11799992f, -0.12180992f, 0.061668705f, 0.04954066f,
-  0.010221515f, 0.12221514f, -0.13150552f, 0.015441582f, -0.10432876f, 0.05010151f, 0.040045187f, 0.06376507f,
-  -0.022652177f, -0.10803811f, 0.059782337f, -0.120919704f, 0.021039167f, 0.057259075f, -0.1332008f, 0.089360714f,
-  -0.06975452f, 0.0024071927f, -0.056616183f, 0.008192721f, -0.09744015f, 0.09849783f, 0.10063715f, -0.024155635f,
-  0.10919494f, 0.10968618f, 0.06194223f, -0.083793566f, 0.109716974f, -0.039598916f, 0.098721616f, -0.10771844f,
-  0.0877828f, 0.04174219f, 0.06242786f, -0.09708833f, -0.13403828f, 0.016564f, 0.04061499f, 0.12375909f,
-  -0.027062226f, 0.12941284f, 0.097351655f, -0.083352655f, 0.044578537f, -0.018642703f, -0.060188066f, -0.07967916f,
-  0.01166429f, -0.0877555f, -0.11894285f, 0.10795093f, 0.11690688f, 0.019493071f, 0.0662623f, 0.06450025f,
-  -0.031172156f, -0.11030759f, -0.10427702f, 0.10287589f, 0.110998526f, -0.048482385f, -0.00083895173f, 0.06973966f,
-  -0.1178762f, -0.07865237f, 0.11792251f, -0.094776854f, -0.034512833f, 0.010164803f, -0.073851556f, -0.104720704f,
-  -0.051006865f, -0.08588629f, -0.08263907f, 0.021854566f, -0.086816624f, -0.0070730723f, -0.066631794f, -0.09411707f,
-  -0.10111918f, -0.094517305f, 0.081739485f, -0.07738085f, 0.0909054f, 0.05544123f, 0.04013592f, -0.10513429f,
-  -0.09698863f, -0.052641053f, 0.08116757f, -0.057538573f, -0.07379931f, -0.043482203f, -0.054553382f, 0.0041245325f,
-  -0.11125132f, 0.006666782f, -0.046744183f, 0.12105496f, -0.12537104f, -0.048665557f, 0.062179632f, -0.06247983f,
-  0.10354271f, -0.12616073f, -0.027360534f, -0.09774512f, 0.03859836f, -0.025266733f, -0.056940574f, -0.08166491f,
-  -0.06783353f, -0.07434132f, 0.07701681f, 0.02186113f, 0.10559824f, -0.07850758f, 0.08998558f, 0.015715955f,
-  0.050956137f, 0.027713567f, 0.05022213f, 0.07175644f, -0.026100107f, -0.06302548f, 0.034748644f, 0.051119924f,
-  0.069947466f, 0.062477246f, -0.13320473f, 0.06612005f, -0.110525824f, 0.0837473f, -0.06265069f, 0.060039695f,
-  0.0002585533f, -0.13832453f, 0.090955816f, 0.091872156f, 0.09518442f, 0.06519935f, 0.07359601f, -0.11156346f,
-  -0.14224644f, -0.02848204f, -0.062105056f, 0.03655165f, 0.07787262f, 0.026290374f, 0.09784346f, -0.07378643f,
-  0.05398291f, -0.11404796f, 0.08350702f, -0.08224829f, -0.0055282353f, 0.07735869f, 0.102408946f, -0.013380453f,
-  0.058756582f, 0.14257221f, -0.107402205f, -0.069774106f, 0.13022903f, 0.029598285f, 0.062838584f, -0.099422f,
-  -0.038485993f, -0.1224016f, -0.13597332f, 0.006996691f, 0.13901904f, 0.10598097f, -0.046351764f, 0.09513025f,
-  0.018343389f, 0.014974499f, -0.076103225f, 0.13269664f, -0.08086384f, 0.059661902f, 0.097605415f, 0.13790488f,
-  0.09233631f, -0.063440226f, 0.024893152f, 0.03700449f, -0.05718941f, -0.07607375f, 0.13335717f, 0.008377004f,
-  0.063559055f, -0.12709522f, 0.08956072f, -0.006930414f, 0.04340692f, 0.12578863f, 0.10443667f, 0.082229316f,
-  -0.0029570067f, -0.093503915f, -0.10432162f, -0.01665776f, -0.0804023f, 0.0053753816f, 0.11238232f, 0.074483484f,
-  -0.054967638f, 0.10463284f, 0.053407937f, -0.0414023f, -0.004662781f, 0.013434316f, -0.1330492f, 0.12295446f,
-  -0.07740061f, 0.08776877f, 0.10833246f, -0.004966581f, 0.09456086f, 0.096724875f, -0.12626141f, 0.1327053f,
-  -0.018594416f, -0.061153863f, 0.011430329f, 0.09692607f, 0.08749311f, 0.037227895f, -0.0914234f, 0.018798374f,
-  -0.10655543f, 0.04671687f, 0.120135605f, -0.03601554f, 0.015718315f, 0.07104361f, 0.077985525f, 0.024928536f,
-  -0.08583446f, -0.052613f, -0.10791994f, 0.13972148f, -0.047969293f, 0.044308834f, 0.062088896f, -0.012117914f,
-  0.09473449f, 0.013844343f, 0.01921242f, -0.094886266f, 0.059071198f, 0.07923514f, 0.12890935f, -0.13237315f,
-  -0.016171494f, 0.11915907f, -0.11038965f, 0.12283196f, 0.09904734f, -0.05509021f, 0.03644941f, -0.044325296f,
-  -0.09935523f, 0.07977353f, -0.02747257f, 0.012600024f, 0.023703512f, 0.015708199f, 0.05910212f, -0.064057514f,
-  0.094357416f, 0.061533682f, -0.008535921f, 0.092832275f, -0.028499903f, -0.008246732f, 0.05752439f, -0.099721186f,
-  0.053925898f, 0.12744576f, -0.015866349f, -0.00741617f, 0.047124445f, 0.1156549f, -0.016216673f, -0.08006056f,
-  -0.08325956f, -0.13637808f, 0.09546395f, 0.06727362f, -0.06034399f, -0.10642133f, -0.1253257f, 0.0121000325f,
-  -0.073432304f, -0.12851848f, -0.034910724f, -0.046575014f, 0.13514121f, -0.044710103f, 0.031726107f, 0.08439174f,
-  0.006833552f, -0.10610169f, -0.06125714f, 0.087762475f, -0.004913824f, 0.044903982f, 0.13867716f, -0.13694738f,
-  -0.032293588f, -0.036096226f, -0.13819063f, -0.13909103f, -0.12455408f, 0.11158812f, -0.07059876f, -0.10371331f,
-  -0.07247222f, -0.03985023f, 0.06570837f, -0.09799817f, -0.0763086f, 0.058276944f, 0.104321726f, 0.1380954f,
-  0.023362862f, 0.117824055f, -0.09806878f, 0.04695795f, -0.123673186f, 0.10144741f, -0.03770451f, 0.13478865f,
-  0.08899641f, 0.09078455f, 0.08613791f, -0.12777923f, -0.08321871f, -0.06592833f, -0.11878738f, -0.076404914f,
-  -0.13751255f, -0.049821913f, 0.11067819f, 0.045758773f, -0.050475728f, 0.064655766f, -0.06960171f, -0.07425208f,
-  -0.11871539f, 0.047012445f, -0.10543827f, -0.08708623f, -0.040508185f, 0.09203224f, 0.108768076f, 0.028566113f,
-  0.101602904f, 0.020777704f, 0.05834993f, -0.08491233f, 0.0073131607f, -0.02377233f, 0.14046432f, 0.1216777f,
-  -0.11707835f, -0.06696117f, -0.122383386f, 0.02147302f, 0.102695316f, -0.13980903f, 0.13507064f, -0.11174136f,
-  -0.0724492f, -0.10788004f, 0.09592507f, 0.03978397f, -0.022844717f, -0.00030236927f, 0.021283621f, -0.121694945f,
-  0.020169592f, -0.12845841f, 0.050573934f, -0.06415894f, -0.13472746f, 0.0492301f, -0.107579514f, -0.1148952f,
-  -0.10395807f, 0.107235216f, -0.12837195f, 8.787032e-06f, -0.09627743f, 0.119170226f, 0.022402676f, 0.13215555f,
-  -0.06377018f, 0.07773961f, -0.035588723f, -0.017525854f, -0.10869794f, 0.12742789f, -0.08871323f, 0.057548776f,
-  -0.12178419f, -0.121199675f, 0.0683587f, -0.12019436f, 0.064976096f, -0.11387824f, 0.09161607f, 0.08357461f,
-  0.065967105f, 0.008678624f, 0.081068985f, -0.03030795f, 0.12222229f, -0.04626034f, -0.095466115f, 0.0597014f,
-  -0.05192038f, 0.11454284f, 0.049973913f, 0.07666312f, -0.08266254f, 0.061843373f, -0.07951535f, 0.044797406f,
-  0.09603973f, 0.09801869f, -0.073969156f, 0.051575672f, -0.024326326f, 0.10804615f, 0.0933135f, -0.0007717613f,
-  -0.073838174f, -0.017282039f, 0.06401814f, -0.07447305f, -0.12272275f, -0.12120307f, 0.08504346f, -0.06105623f,
-  0.11216268f, 0.09894691f, 0.08255033f, -0.11138353f, 0.09446582f, 0.06499163f, 0.10149712f, -0.08854135f,
-  -0.092918076f, -0.041799102f, 0.09898503f, 0.020225083f, 0.10834614f, 0.08986564f, -0.02449044f, -0.057767924f,
-  -0.023022609f, -0.08009176f, -0.016892642f, -0.010426776f, -0.08639031f, 0.09300292f, -0.106101125f, -0.028088788f,
-  0.06305286f, 0.038381934f, 0.075785406f, 0.044736255f, 0.08919649f, 0.049372986f, 0.07970944f, 0.09880941f,
-  0.0018538476f, -0.096452415f, -0.050373893f, 0.057135127f, 0.01570394f, 0.009914708f, 0.040680565f, 0.08653249f,
-  0.101550035f, -0.083381385f, -0.054753907f, -0.0014566021f, -0.045753535f, -0.035830166f, 0.10796408f, 0.03639849f,
-  -0.07073533f, 0.040926922f, -0.029229786f, 0.07021359f, 0.026902823f, -0.032158323f, 0.0073555f, 0.003923313f,
-  0.12150481f, 0.0784806f, -0.058526862f, -0.10337138f, 0.057882506f, 0.07172617f, 0.09041227f, 0.030514278f,
-  0.009553151f, -0.080952466f, 0.0017631089f, 0.00407701f, -0.115013406f, -0.088842735f, -0.11718695f, -0.044625886f,
-  0.11588858f, -0.06684403f, 0.059569035f, 0.09495207f, -0.106034756f, -0.1221254f, -0.030459331f, -0.10999928f,
-  -0.013783466f, -0.021204028f, 0.008426116f, -0.104577355f, 0.044005863f, 0.012835098f, -0.066498384f, 0.004464048f,
-  0.00047941564f, -0.04217072f, -0.052612856f, 0.08860482f, 0.054893266f, 0.09913997f, -0.039039355f, -0.100935295f,
-  0.09619953f, 0.014662413f, 0.038169626f, -0.021095641f, 0.096569575f, -0.035421044f, 0.047310255f, -0.019548496f,
-  -0.048054986f, 0.10078145f, 0.012578621f, -0.034593314f, 0.0184024f, 0.030101532f, -0.035936933f, 0.084449284f,
-  0.067301214f, 0.109857164f, 0.046520185f, 0.053665675f, 0.06965502f, -0.10479463f, -0.10313407f, -0.075401984f,
-  -0.11735607f, 0.079511605f, -0.060054284f, 0.077794254f, -0.017671438f, -0.061987672f, 0.055043504f, -0.088729225f,
-  -0.034201797f, -0.11208418f, 0.07334802f, 0.07634388f, 0.03966632f, -0.08342366f, -0.08734673f, 0.111867584f,
-  0.11013519f, -0.018634072f, -0.11313075f, -0.12559646f, 0.06692914f, -0.10699852f, 0.05002695f, -0.030521223f,
-  -0.099440664f, -0.09708506f, -0.047025546f, 0.027940035f, 0.03907488f, -0.05183475f, 0.09140459f, 0.018202115f,
-  0.08311312f, -0.10722696f, 0.05077905f, -0.021450387f, 0.11407929f, -0.040619075f, -0.086561345f, -0.08793303f,
-  -0.117522515f, -0.120863974f, 0.008615351f, 0.057613883f, 0.038562603f, 0.03156565f, -0.06309089f, 0.030804172f,
-  -0.07231066f, 0.034066502f, 0.09058147f, 0.059501536f, -0.01603486f, 0.07983088f, -0.04231422f, 0.021492224f,
-  -0.045393363f, 0.055485684f, 0.09192192f, 0.07916024f, 0.029975647f, -0.061799984f, -0.0018459103f, -0.104505904f,
-  0.014880631f, 0.044439565f, 0.12182091f, -0.02060268f, -0.08117168f, 0.034801506f, 0.08765435f, -0.028013714f,
-  -0.08060388f, 0.10096976f, 0.09674728f, 0.06994025f, 0.08551868f, -0.10079774f, 0.0007342391f, -0.05031662f,
-  0.027112413f, 0.09952872f, 0.08162596f, 0.08933705f, 0.012719931f, -0.028228773f, 0.122137986f, -0.122407936f,
-  0.01949137f, 0.01771864f, 0.045618344f, 0.08271809f, 0.015574342f, -0.105779f, 0.04227073f, 0.11733035f,
-  -0.0010240893f, -0.023442313f, 0.058104303f, 0.07980708f, 0.02049061f, 0.0048430287f, 0.04497636f, 0.013135637f,
-  0.024537794f, 0.11304124f, -0.0470784f, -0.053429868f, 0.10499103f, 0.076303124f, -0.08524716f, 0.06710739f,
-  0.094310395f, 0.025521174f, -0.10786525f, 0.05628897f, -0.0040851724f, -0.046686932f, 0.08205495f, 0.049955707f,
-  0.12587278f, -0.11382498f, 0.07671828f, -0.0024258213f, -0.0028225707f, 0.062244736f, 0.12421682f, -0.08134889f,
-  0.02596693f, 0.088249385f, 0.11778588f, 0.08611854f, -0.025650064f, 0.037343457f, 0.019504339f, 0.0029851624f,
-  0.11523575f, 0.054673906f, -0.13080384f, 0.044286624f, -0.033822503f, -0.06952466f, -0.07061623f, 0.05400315f,
-  -0.08748996f, -0.070162825f, -0.061302282f, 0.050257094f, 0.0589878f, -0.08175105f, -0.07927672f, -0.10372087f,
-  -0.15898392f, 0.16747825f, -0.08852768f, -0.0005910557f, -0.16572796f, -0.025537297f, 0.036768977f, 0.10290242f,
-  -0.10862551f, 0.036886975f, 0.050755423f, -0.1734401f, 0.0061373343f, 0.096658714f, 0.055778928f, 0.07099313f,
-  -0.1711788f, 0.06791091f, 0.14430234f, 0.10734967f, 0.04388015f, -0.15324914f, -0.13492677f, 0.0016326144f,
-  0.08382395f, -0.09622896f, -0.03159254f, 0.16248113f, 0.021179672f, 0.01886442f, -0.16855487f, 0.15947816f,
-  -0.018834678f, -0.12715699f, 0.050162207f, -0.0011450833f, 0.11071467f, 0.097263f, 0.103730306f, 0.076002315f,
-  0.14917456f, 0.1712882f, -0.13128701f, -0.0513567f, -0.13670222f, 0.1141858f, 0.11482834f, -0.09399395f,
-  -0.07168446f, 0.095308535f, 0.068635166f, 0.15167777f, 0.07756366f, 0.14288515f, 0.11157511f, 0.020660928f,
-  -0.08881263f, -0.08475943f, 0.050227188f, 0.15906575f, 0.114152245f, -0.041926637f, -0.03693551f, 0.1480578f,
-  0.02622818f, 0.11715757f, 0.03327917f, 0.15430342f, 0.12733836f, 0.07029229f, -0.14211188f, -0.08429717f,
-  -0.06174396f, 0.00414497f, 0.02387833f, -0.10954394f, 0.065935485f, -0.10769858f, -0.12816586f, 0.02000217f,
-  0.013570025f, -0.13272803f, -0.07518693f, 0.103720404f, -0.035593405f, 0.068956286f, 0.028766267f, -0.040303305f,
-  0.1555764f, -0.09277128f, -0.011751025f, 0.032581516f, -0.1308719f, 0.009780132f, -0.12971576f, -0.013075764f,
-  0.1302588f, -0.08436269f, -0.06433756f, -0.08579854f, 0.08957312f, -0.0032103206f, 0.07760239f, 0.09347222f,
-  -0.028228728f, 0.10217775f, 0.008339552f, -0.061653975f, -0.10469004f, -0.019270416f, 0.17110653f, 0.062759064f,
-  -0.012491687f, -0.11793933f, -0.047689833f, 0.14813057f, -0.029420227f, -0.02762619f, 0.11574256f, -0.008766069f,
-  -0.14416377f, -0.027779387f, 0.16702154f, 0.15273106f, 0.103992514f, 0.013449844f, 0.0948105f, -0.029311405f,
-  -0.16224498f, 0.011609163f, -0.06175135f, 0.14777787f, -0.13732928f, 0.045626838f, -0.013440375f, -0.10535139f,
-  -0.10171889f, 0.0009968263f, 0.038503952f, 0.02427328f, 0.11285763f, -0.17002928f, -0.1276617f, 0.025839025f,
-  0.025509471f, 0.0008170445f, -0.08952395f, -0.089391075f, 0.1341278f, -0.16524641f, -0.012076987f, -0.09922604f,
-  -0.09884288f, 0.13752499f, -0.0597387f, -0.028726725f, 0.020444138f, 0.09243892f, -0.14650038f, -0.028999794f,
-  0.042425074f, 0.052110504f, -0.15043622f, 0.09136997f, 0.048667636f, 0.08060769f, -0.05077538f, -0.16033219f,
-  0.13643825f, -0.050649803f, -0.16815151f, -0.06662334f, -0.087345615f, 0.10884005f, -0.07009151f, -0.053291496f,
-  -0.047641527f, -0.10799433f, 0.09996452f, -0.013922464f, 0.062247127f, -0.006024714f, 0.034687042f, 0.055988368f,
-  -0.16735627f, -0.05348604f, 0.061342094f, 0.16002534f, 0.075248234f, -0.044088356f, 0.091819435f, 0.1289556f,
-  -0.031765904f, 0.023498954f, -0.03413343f, -0.0097776195f, -0.08620007f, -0.111789435f, -0.08420416f, -0.025897337f,
-  0.049307078f, -0.053511404f, 0.07078306f, 0.046172164f, 0.14567684f, 0.13884646f, 0.003664271f, 0.14222896f,
-  -0.15986693f, -0.14557298f, -0.071490176f, -0.009152527f, -0.12393114f, 0.03273758f, -0.17281404f, 0.014363705f,
-  0.006882836f, 0.017418189f, 0.12824434f, 0.13672148f, -0.037430577f, 0.11117662f, -0.0355554f, -0.07219822f,
-  0.100471325f, -0.111851014f, -0.15392646f, -0.14676091f, -0.061065327f, 0.10451601f, -0.15379834f, 0.014140584f,
-  0.03842811f, -0.011060888f, 0.08551862f, -0.10132632f, -0.076176636f, -0.15422256f, 0.031538732f, 0.11098747f,
-  -0.119240366f, 0.0035476424f, -0.026477886f, 0.04440207f, 0.082096204f, -0.047421914f, -0.022041801f, 0.044118054f,
-  0.073690794f, 0.15122268f, 0.059688296f, -0.083370686f, -0.022000931f, 0.057698857f, -0.051127326f, 0.040270824f,
-  0.16461451f, 0.16615279f, 0.17192194f, -0.077607036f, 0.10515105f, -0.054288927f, -0.035168216f, -0.04390272f,
-  0.11704302f, 0.026001284f, -0.037187006f, -0.022795547f, 0.07251155f, -0.17030035f, -0.13241775f, -0.1618869f,
-  -0.110817455f, 0.13467446f, 0.007262794f, -0.087052375f, -0.0704239f, 0.03379152f, -0.1385902f, 0.11335371f,
-  -0.013012577f, -0.009884386f, -0.14857024f, -0.060629554f, 0.050304577f, -0.035548687f, 0.13739786f, 0.026942765f,
-  -0.07947602f, 0.09341007f, -0.034827836f, -0.12501837f, 0.060132243f, -0.14189509f, -0.09818647f, 0.118031085f,
-  0.050021965f, -0.15649073f, 0.07607192f, 0.12429864f, -0.08979621f, -0.15220371f, 0.16064048f, 0.085461274f,
-  -0.12710059f, -0.012126964f, 0.14787552f, -0.115592666f, 0.022080606f, -0.105427295f, -0.01859908f, 0.028084278f,
-  -0.10273002f, -0.13910234f, -0.10242069f, -0.066781834f, -0.14418378f, 0.1702566f, 0.033991165f, -0.014445238f,
-  -0.043491945f, -0.15882163f, -0.1536582f, -0.043387033f, -0.066338725f, 0.07339858f, 0.0076796976f, -0.06972203f,
-  0.08540963f, 0.10930394f, 0.031852785f, 0.059391562f, 0.15909013f, -0.13334475f, 0.09696465f, 0.1672804f,
-  -0.027239785f, 0.08366007f, -0.13427624f, -0.098997645f, -0.013915642f, 0.0788996f, 0.12615839f, -0.14913926f,
-  0.010572203f, -0.007152437f, 0.07636142f, -0.09675851f, 0.027300589f, -0.08125568f, 0.15876903f, -0.11346822f,
-  -0.022096168f, 0.11948341f, 0.083849825f, 0.08054109f, -0.06404018f, 0.14944603f, 0.074210495f, -0.15054859f,
-  0.017355723f, 0.022304855f, 0.10096742f, -0.040645048f, 0.055293303f, 0.13581336f, -0.1168307f, -0.04193487f,
-  0.042531304f, -0.024253417f, -0.11197498f, 0.13034563f, -0.05549803f, 0.07660379f, 0.12347237f, 0.033777867f,
-  -0.001811229f, -0.06466766f, -0.15467574f, -0.14778233f, -0.052664846f, 0.01806475f, -0.07796803f, -0.14993714f,
-  0.08785217f, 0.13503796f, 0.09286387f, -0.008748967f, 0.0455312f, 0.08678508f, -0.0071677766f, -0.13223235f,
-  0.03190827f, -0.084102474f, -0.103311054f, -0.008439697f, 0.05945336f, -0.161757f, -0.113649815f, -0.10693238f,
-  0.05709663f, 0.072344206f, -0.108341776f, 0.06501522f, -0.13564895f, 0.03752529f, -0.15053171f, 0.05246146f,
-  0.065039195f, -0.116218075f, -0.14252774f, -0.14262737f, -0.10518756f, -0.034624677f, 0.0047414005f, -0.15221685f,
-  -0.11922552f, 0.14087117f, -0.10361352f, 0.091774516f, 0.15917704f, -0.016132845f, 0.12763977f, 0.14103204f,
-  -0.07864102f, 0.07710296f, 0.022462567f, 0.05884878f, -0.05326256f, -0.09332744f, -0.054337583f, 0.16446978f,
-  -0.09184117f, 0.11977132f, 0.015467963f, 0.16195077f, 0.16345449f, -0.072362185f, -0.026516108f, -0.13749859f,
-  -0.15300749f, -0.14873901f, 0.1563948f, 0.02130468f, 0.06713942f, 0.041757263f, 0.09987869f, 0.16529505f,
-  -0.03529539f, 0.035622574f, 0.1436948f, 0.15468141f, -0.048043147f, -0.06338714f, 0.04974798f, 0.14297786f,
-  0.1668922f, -0.10530173f, -0.025093809f, -0.1517104f, 0.05841501f, 0.03921401f, 0.046625536f, -0.02407667f,
-  -0.1449528f, -0.09640298f, 0.11000901f, 0.09595591f, -0.033939805f, -0.09715841f, 0.016520696f, 0.08541582f,
-  -0.13247657f, 0.07146292f, -0.03970058f, -0.11944489f, 0.1303676f, -0.0025238723f, 0.058359228f, 0.07545381f,
-  -0.07061838f, -0.081294626f, 0.11950792f, -0.115378916f, -0.04842736f, 0.0013381311f, 0.103949726f, -0.08567716f,
-  -0.06522019f, 0.10424206f, -0.06856365f, -0.102322504f, 0.11174009f, 0.049346637f, -0.14007252f, 0.050264597f,
-  0.020122351f, -0.021626748f, -0.00686328f, -0.16165274f, 0.09669289f, -0.14725716f, -0.12211419f, 0.01982147f,
-  -0.06899699f, 0.0042320993f, -0.16423698f, -0.03867387f, -0.029046422f, -0.1650379f, -0.05553811f, -0.047300253f,
-  -0.030791279f, 0.015125253f, -0.10756059f, -0.046004746f, -0.16866107f, 0.087574944f, -0.025996793f, -0.0076560294f,
-  0.0056291264f, -0.022287484f, 0.14805245f, 0.1470678f, 0.061470028f, -0.05433155f, -0.04725777f, 0.06753898f,
-  -0.055054814f, -0.089277014f, 0.0015497218f, -0.12468793f, -0.09150922f, 0.044488724f, 0.072685696f, 0.05836719f,
-  -0.1520417f, 0.15489206f, 0.073780224f, -0.13414271f, 0.15139967f, -0.106710665f, 0.10924356f, -0.019367063f,
-  -0.039590243f, -0.074131705f, 0.048118576f, -0.01000937f, -0.021589367f, -0.15532058f, 0.09849993f, -0.080046594f,
-  -0.12740761f, 0.12419453f, -0.0847966f, -0.016710747f, 0.058778368f, -0.07849364f, -0.012739908f, 0.04799658f,
-  -0.12864618f, -0.077874236f, 0.14869183f, 0.032290597f, -0.12750518f, -0.12743138f, -0.047084462f, 0.023035968f,
-  0.09838099f, -0.10505001f, 0.10991232f, -0.1151094f, -0.07851326f, -0.13089816f, -0.046804335f, -0.10500664f,
-  -0.0027037144f, 0.047167044f, 0.02545616f, -0.087949246f, -0.13173789f, 0.05888182f, -0.029842453f, 0.10074452f,
-  -0.13035272f, -0.039879214f, -0.02395831f, 0.10466306f, -0.01590584f, 0.13983892f, -0.06181576f, -0.1287783f,
-  -0.057414804f, -0.040595703f, 0.044259418f, 0.15389512f, 0.010873987f, 0.043922585f, 0.12118166f, -0.112510234f,
-  -0.07235974f, 0.09276457f, 0.13522327f, -0.13135499f, 0.09628891f, 0.04272672f, -0.035825662f, -0.025875267f,
-  -0.06913984f, 0.12234122f, -0.08881707f, 0.03717818f, 0.14444672f, 0.03693153f, 0.06070217f, -0.08389741f,
-  0.07878898f, -0.08032027f, 0.07915362f, 0.03469354f, -0.063793756f, -0.06890636f, -0.14041232f, 0.12086164f,
-  -0.0060173627f, -0.14653367f, 0.024881259f, -0.07398018f, -0.11382171f, -0.010138525f, 0.13876916f, -0.04323528f,
-  0.057178754f, 0.10311897f, -0.06350194f, -0.0830396f, 0.022062587f, 0.0013714206f, 0.08214227f, -0.13250501f,
-  -0.020632586f, -0.11843476f, -0.0679483f, -0.055295054f, -0.087294385f, -0.101621024f, 0.12646315f, -0.0029905036f,
-  -0.13941877f, 0.12500927f, -0.11822088f, 0.13936107f, 0.10537606f, 0.13480602f, 0.10036026f, 0.1390816f,
-  -0.11896943f, 0.041185636f, -0.13693434f, -0.029704832f, 0.07506865f, -0.016643927f, -0.041354857f, 0.07963966f,
-  -0.15347238f, 0.02506133f, 0.06036561f, -0.08648646f, -0.06562623f, 0.02010942f, -0.121737026f, 0.05947079f,
-  0.06671873f, -0.11860607f, -0.0070678405f, 0.135562f, 0.13160521f, 0.07695558f, -0.08144632f, -0.08042016f,
-  -0.11714194f, -0.03178101f, 0.024078812f, -0.1352983f, -0.038497902f, -0.14596613f, 0.057837415f, 0.14552079f,
-  0.14897104f, -0.015160062f, 0.0071624094f, 0.105889f, -0.026590195f, -0.05288356f, -0.031595785f, 0.0073112454f,
-  0.09203967f, -0.014507f, 0.10941057f, 0.14809786f, 0.028009146f, 0.14623068f, 0.016037902f, 0.027661338f,
-  0.11570372f, -0.06693717f, 0.08625622f, -0.039713405f, -0.078543745f, -0.14936545f, -0.03167099f, 0.107728176f,
-  -0.05757441f, 0.041842f, -0.02878693f, -0.112393916f, -0.09734963f, -0.017333638f, -0.1318259f, -0.027344432f,
-  -0.021774238f, 0.06804083f, -0.041629627f, -0.12575069f, 0.080300964f, -0.12983023f, 0.031791933f, -0.017918246f,
-  -0.06359636f, -0.0048409156f, 0.14581065f, -0.11764163f, 0.13056189f, -0.057401534f, 0.06996878f, -0.15107496f,
-  0.09761412f, -0.1237674f, 0.088577166f, -0.1244412f, -0.054044425f, 0.0329557f, 0.0560499f, -0.044694915f,
-  -0.12234742f, 0.02344509f, 0.051668886f, 0.07367568f, 0.11007659f, -0.09339857f, 0.064513564f, 0.012842974f,
-  -0.14425687f, 0.06407805f, -0.027300276f, 0.12383369f, 0.11430688f, -0.08344384f, -0.07911401f, 0.00056988973f,
-  -0.042478528f, 0.1534282f, 0.021522904f, -0.08981705f, 0.009251271f, -0.112956926f, 0.071829855f, -0.13991426f,
-  0.05642454f, -0.14387824f, 0.09838085f, -0.10495425f, 0.0672485f, 0.13313243f, 0.054477885f, -0.076624565f,
-  0.09632787f, 0.08452851f, 0.13196002f, 0.12505327f, -0.005828446f, -0.12938246f, -0.008426231f, 0.1433927f,
-  0.14320119f, 0.019394273f, 0.01011063f, -0.017272562f, -0.10597406f, -0.03931854f, -0.031729203f, 0.05937951f,
-  0.12166947f, 0.03597762f, 0.013571077f, 0.14629745f, 0.03406949f, -0.097774625f, 0.08831034f, -0.09053771f,
-  0.07158831f, -0.0876379f, -0.051721852f, 0.072371505f, -0.065982f, -0.06948232f, -0.066551864f, -0.06087169f,
-  0.0841831f, 0.026494304f, 0.07165925f, -0.12000162f, 0.032796897f, 0.052184857f, -0.015685026f, 0.094097845f,
-  0.047162455f, -0.11297841f, 0.1261074f, 0.041996635f, -0.012289619f, 0.07324446f, -0.009136698f, -0.14557244f,
-  -0.14483263f, -0.13581613f, 0.12668683f, 0.03503542f, -0.0812403f, 0.007642814f, -0.047587987f, 0.033594538f,
-  -0.07649031f, 0.1297846f, -0.11301068f, 0.019696148f, -0.14689532f, 0.06232716f, 0.07374072f, 0.023728963f,
-  -0.0151625415f, 0.1146908f, -0.08045195f, 0.15583001f, -0.03873014f, -0.122192964f, 0.13301688f, 0.026260449f,
-  0.16036007f, -0.116524436f, 0.13211642f, 0.13550451f, 0.07410365f, -0.00837315f, 0.10735057f, 0.12431897f,
-  -0.13519144f, -0.11659167f, -0.009264505f, -0.06582289f, 0.060266484f, -0.03777961f, 0.118855365f, -0.07903855f,
-  -0.0063984883f, 0.100713275f, 0.095580705f, 0.085110605f, -0.069023594f, 0.01864562f, 0.057303563f, -0.0024926579f,
-  0.0926225f, 0.16116655f, 0.0062509696f, -0.07101068f, -0.13197938f, 0.029490983f, 0.0133351395f, 0.016095767f,
-  -0.13270447f, -0.1341149f, 0.074278206f, -0.10706263f, 0.04357322f, 0.10013429f, -0.15771265f, 0.11952286f,
-  0.060796343f, 0.014909455f, 0.036170345f, 0.06444485f, 0.03886616f, 0.051589854f, 0.012821184f, -0.1604761f,
-  0.11454941f, 0.11447847f, -0.0979935f, 0.15106058f, -0.059259776f, 0.14723305f, 0.14034818f, -0.15325944f,
-  0.07714046f, 0.12927109f, 0.06094694f, 0.053514022f, 0.16141775f, -0.10689981f, 0.07195867f, -0.0019847637f,
-  0.004842898f, -0.02447166f, -0.09416835f, 0.1658257f, -0.11628095f, -0.14606485f, -0.11722156f, 0.032263692f,
-  0.110998474f, 0.13433082f, 0.101695836f, 0.08352526f, 0.13530067f, 0.054958105f, -0.06530743f, -0.034495786f,
-  -0.101935f, -0.08806052f, 0.05887444f, 0.07636572f, 0.041169785f, -0.05676064f, 0.1340791f, 0.020292375f,
-  -0.1342261f, 0.014592891f, 0.1359503f, -0.10030531f, 0.09701648f, -0.14532219f, -0.009501607f, 0.06965874f,
-  -0.09310069f, -0.08940743f, 0.099941455f, 0.10384965f, 0.16100319f, -0.08492593f, 0.11794677f, -0.15136865f,
-  -0.007397012f, 0.021507116f, 0.077243805f, 0.1357631f, -0.0050142035f, 0.068346314f, -0.1505879f, -0.08826701f,
-  -0.074792996f, -0.051862504f, 0.06731372f, -0.14096764f, 0.084144264f, -0.030848261f, -0.12964576f, 0.044441268f,
-  0.16048296f, -0.0253818f, -0.0436603f, 0.14579198f, 0.14658108f, -0.024541635f, 0.13919741f, -0.08041306f,
-  -0.07877291f, 0.021386204f, -0.13694088f, 0.03050239f, 0.09685388f, 0.07347613f, 0.07601174f, 0.08110258f,
-  -0.15220371f, 0.017949916f, 0.09100393f, 0.16367714f, 0.045828175f, -0.14403303f, -0.08275468f, 0.060488325f,
-  -0.037332732f, 0.14026065f, -0.16633208f, 0.1440061f, -0.1504265f, -0.03606714f, 0.1354487f, -0.13507095f,
-  0.022254612f, 0.11259661f, -0.15530895f, -0.075534955f, 0.03676246f, -0.03982057f, -0.13137192f, -0.11099289f,
-  0.03258672f, 0.019865962f, 0.13817833f, -0.03353721f, 0.09558271f, 0.099896386f, 0.058674585f, 0.16094422f,
-  -0.06785648f, -0.052444283f, -0.16102207f, 0.13597454f, 0.11593261f, 0.037617266f, 0.1556807f, -0.13810967f,
-  -0.10559673f, 0.03440868f, 0.13455173f, -0.02206096f, -0.08583901f, 0.09057766f, -0.12725917f, -0.09721943f,
-  0.096191324f, 0.1662379f, 0.14505051f, 0.035382416f, 0.1266989f, -0.16620176f, -0.07541044f, 0.04846451f,
-  -0.06930298f, -0.05676634f, 0.05713506f, 0.11016237f, -0.0002053742f, 0.15902016f, 0.012033056f, 0.038454726f,
-  -0.029008035f, -0.1523251f, -0.15144435f, 0.09075134f, -0.0045029884f, -0.13997936f, -0.07365219f, -0.14946413f,
-  0.008952683f, -0.16293706f, 0.08915289f, -0.14112075f, 0.08296357f, -0.14607188f, -0.05430253f, -0.15932092f,
-  0.061523236f, 0.0993634f, 0.022566695f, 0.12532493f, 0.10276791f, -0.1299789f, -0.060899954f, -0.07894287f,
-  -0.14206162f, -0.03323997f, -0.1370866f, 0.10361392f, -0.032151505f, -0.057921305f, 0.07392787f, 0.15672614f,
-  0.010863367f, -0.0546402f, 0.072363496f, 0.14743899f, -0.013139567f, -0.11498284f, -0.11197345f, 0.12633148f,
-  0.08895852f, 0.030639365f, -0.12373604f, 0.030970793f, -0.001978022f, -0.051876407f, 0.13969119f, -0.15568665f,
-  0.035736673f, 0.14329404f, -0.13635002f, 0.07740783f, 0.04380302f, -0.14373265f, -0.074897066f, -0.10955283f,
-  -0.10273459f, 0.015771642f, -0.12378985f, -0.16022876f, 0.01674556f, -0.121991016f, 0.028913511f, -0.1565181f,
-  -0.16693552f, 0.037561752f, -0.09130457f, 0.15131055f, 0.0123517f, 0.060155693f, 0.074901685f, 0.15080912f,
-  0.09824461f, 0.09584101f, 0.11657288f, 0.08358626f, 0.1045126f, -0.09541354f, -0.024813669f, -0.1363728f,
-  -0.03503388f, -0.00093795796f, 0.08831816f, 0.020415576f, 0.037829682f, 0.095180176f, -0.024226977f, -0.16914973f,
-  0.07283875f, -0.020185871f, -0.15721948f, 0.0065711034f, 0.17995104f, 0.10440094f, -0.17761496f, -0.15148146f,
-  0.1664977f, 0.15994649f, -0.05642782f, -0.022884576f, -0.058022242f, 0.015094653f, -0.052380867f, 0.030114362f,
-  0.18660611f, -0.18225563f, -0.18348823f, 0.031614587f, 0.17829926f, -0.15609287f, 0.033949118f, 0.14231682f,
-  0.031169781f, 0.109354876f, -0.07137588f, 0.11187955f, -0.14867958f, -0.103124f, -0.027938582f, -0.15930416f,
-  0.15739381f, -0.024342578f, -0.1040233f, 0.101890415f, 0.08501409f, -0.06358586f, -0.014265719f, 0.14428866f,
-  0.1268615f, -0.104963064f, 0.04367555f, 0.11473267f, 0.009226815f, -0.14986801f, -0.09620526f, 0.18448584f,
-  0.12692466f, -0.13167761f, 0.1703458f, 0.1900781f, -0.13127263f, 0.18113288f, -0.13864692f, -0.07416131f,
-  0.15572855f, 0.13959348f, 0.027873686f, -0.1883584f, -0.1093722f, 0.054875784f, -0.08487364f, -0.15056433f,
-  -0.12825742f, -0.14443976f, 0.027926655f, 0.022920629f, 0.13449827f, -0.1563628f, -0.0039295643f, -0.15366417f,
-  -0.09778668f, 0.1409771f, 0.12428676f, -0.06612713f, -0.10050883f, 0.1583739f, -0.077833146f, 0.011307083f,
-  0.121570624f, -0.18839271f, -0.016406829f, -0.18738618f, 0.14795616f, 0.047908332f, -0.11341825f, -0.019403106f,
-  -0.15525983f, -0.0007598403f, -0.045123484f, 0.12870061f, -0.13293357f, 0.14616303f, 0.12200425f, 0.18497413f,
-  -0.05343102f, 0.016364673f, 0.03497118f, 0.14036137f, -0.098015f, 0.11824582f, 0.07427675f, 0.11546097f,
-  -0.04284895f, -0.08902118f, -0.00042408108f, -0.08850023f, -0.07602113f, 0.14006743f, 0.047768038f, -0.10797296f,
-  -0.09569387f, -0.031238351f, -0.059482057f, -0.07723281f, -0.17837676f, -0.15310492f, -0.11472031f, -0.108001925f,
-  0.08326843f, 0.17312415f, -0.14412418f, 0.14964789f, 0.08077305f, 0.18800342f, 0.10951601f, 0.06643386f,
-  0.01790245f, 0.1381018f, -0.1593344f, -0.16726337f, -0.09302263f, -0.10870926f, 0.041809674f, 0.16763496f,
-  -0.06625144f, -0.07682487f, 0.1153154f, 0.142978f, 0.03240742f, -0.14185368f, 0.08101382f, -0.15910597f,
-  0.1661012f, -0.038910974f, 0.14130153f, -0.1433945f, -0.12518713f, -0.03253302f, 0.09582097f, -0.11675589f,
-  -0.1836869f, 0.09722566f, 0.10762287f, -0.07828762f, -0.13868593f, -0.08387872f, 0.04298489f, 0.094456546f,
-  0.11439687f, 0.061231125f, -0.16552524f, -0.11660261f, -0.17400745f, -0.0053198575f, -0.025472192f, -0.15099122f,
-  0.13659216f, -0.16190404f, -0.12157301f, 0.1275649f, 0.14494142f, -0.14885195f, -0.07286029f, -0.17430094f,
-  0.07212778f, 0.09995591f, -0.08689137f, 0.15288961f, 0.12195445f, -0.0697029f, 0.0038113105f, -0.16315748f,
-  -0.0076978137f, -0.0985487f, -0.13966681f, -0.07867394f, 0.084903866f, 0.08997517f, 0.14927666f, 0.17519206f,
-  -0.04001197f, -0.14155005f, 0.12277398f, 0.17005213f, -0.17780627f, 0.09357274f, -0.102821566f, -0.15766391f,
-  -0.031549823f, -0.14768991f, 0.053274088f, -0.029491235f, 0.14723492f, -0.02369419f, -0.15158847f, -0.031119872f,
-  0.12747152f, -0.18772753f, -0.15833552f, 0.17093806f, -0.10148895f, -0.10709191f, 0.082176045f, 0.17560852f,
-  -0.058542963f, -0.12030155f, -0.041340787f, -0.10743873f, -0.01336792f, -0.09007617f, 0.15639403f, 0.020995032f,
-  -0.012542751f, -0.08334972f, 0.04119632f, -0.07071087f, -0.14405702f, 0.11454131f, -0.063971125f, -0.122997925f,
-  -0.044409424f, -0.018708345f, 0.16235016f, -0.08412214f, -0.014339461f, -0.003966004f, 0.06722761f, -0.12454273f,
-  -0.07828975f, 0.13156062f, -0.09906849f, 0.08694289f, -0.059904214f, -0.10718112f, 0.11256342f, 0.09798595f,
-  -0.09035061f, -0.05334152f, -0.16608208f, 0.11497517f, -0.14384125f, 0.1132446f, -0.1656228f, -0.15329733f,
-  -0.049812704f, -0.0016844423f, -0.0076506934f, -0.10256987f, -0.17520158f, 0.019560838f, -0.14302975f, 0.10627193f,
-  -0.06218004f, -0.08158951f, 0.016657598f, -0.03548524f, -0.18681884f, -0.18949357f, -0.062878385f, 0.068683386f,
-  -0.020957706f, -0.009788061f, 0.0058561154f, -0.0038533513f, -0.053569503f, 0.09983682f, 0.16221057f, -0.14097801f,
-  -0.14752406f, 0.030299174f, 0.15748967f, 0.18715458f, 0.113470614f, 0.019625656f, 0.13942184f, -0.096568696f,
-  0.012272143f, 0.02419671f, -0.0043093297f, 0.08632322f, 0.059244227f, -0.11718522f, 0.17483072f, -0.0022945418f,
-  -0.05387369f, 0.13438748f, 0.12489672f, 0.19842078f, -0.16008456f, -0.16662203f, 0.015207526f, -0.15046997f,
-  0.18873745f, 0.042445734f, 0.0061649275f, 0.18228146f, 0.0008383007f, -0.09705361f, -0.1150642f, -0.09428815f,
-  -0.08178268f, -0.15719017f, 0.072673365f, -0.12996097f, 0.07635043f, -0.06739098f, -0.07682533f, -0.05542102f,
-  -0.050680716f, 0.023601482f, -0.18649493f, 0.06304312f, -0.15209654f, -0.029950758f, 0.11223746f, 0.07121581f,
-  0.102899775f, 0.039810196f, 0.096348815f, 0.121913776f, -0.037341077f, -0.19094f, 0.032166965f, -0.10438756f,
-  -0.07147654f, -0.14650692f, 0.054159716f, -0.18215051f, 0.03776374f, 0.079175994f, 0.11172146f, 0.1950147f,
-  0.1302864f, 0.12863941f, 0.11723286f, -0.17159034f, -0.17798764f, 0.099117205f, -0.104823165f, 0.15631796f,
-  0.0064780507f, 0.04242912f, 0.02234349f, 0.0033297f, 0.04336914f, -0.075834654f, -0.05126891f, -0.06176559f,
-  0.093290396f, -0.19790535f, 0.1381966f, 0.02602967f, 0.07910035f, 0.1043807f, -0.09470683f, 0.14431402f,
-  -0.05523657f, -0.009951601f, -0.050503805f, -0.05978813f, 0.16989765f, 0.19404645f, 0.110330656f, 0.116572596f,
-  -0.039093945f, -0.042719416f, -0.010507243f, 0.18592346f, -0.16748849f, -0.12481925f, -0.028146295f, 0.08914438f,
-  0.034146056f, -0.020294564f, -0.05999248f, 0.10213822f, 0.057855424f, -0.1517812f, 0.065726966f, 0.024534058f,
-  0.083534785f, 0.08395188f, 0.16401623f, 0.078435235f, 0.12996341f, 0.16372307f, -0.18020253f, 0.063106716f,
-  -0.07568838f, -0.17609322f, -0.14651597f, -0.059959162f, 0.124934055f, 0.18177196f, -0.16913041f, 0.15009013f,
-  0.0038622953f, 0.13274525f, 0.029577427f, 0.09878485f, 0.05380741f, -0.13336517f, 0.032169774f, -0.008002616f,
-  -0.07924768f, 0.10461161f, 0.07075742f, 0.08826392f, 0.04197061f, -0.012218391f, 0.070342764f, -0.1252491f,
-  0.0002668379f, -0.06723902f, 0.18045333f, -0.063165314f, 0.09256989f, 0.12252101f, 0.1724167f, -0.06325006f,
-  -0.18042053f, -0.002730269f, -0.013757769f, 0.038230896f, 0.15574835f, 0.16399851f, -0.18006133f, 0.01709827f,
-  -0.027462551f, -0.061650094f, 0.14743572f, 0.0013314047f, 0.06797169f, -0.10604121f, 0.09442333f, -0.006621997f,
-  -0.045143448f, -0.08338112f, -0.034964696f, 0.1310599f, 0.104360595f, -0.19615756f, 0.056568693f, 0.14425653f,
-  -0.15722243f, 0.02615573f, 0.10889181f, 0.18493284f, -0.06243584f, 0.029092077f, -0.06038485f, -0.19823384f,
-  0.0766784f, -0.071906075f, -0.00011458544f, 0.19872893f, 0.14884005f, 0.06737557f, 0.1464178f, -0.043100115f,
-  0.18673241f, -0.1105768f, 0.16244248f, 0.033369884f, 0.18925826f, -0.010497256f, 0.07497902f, 0.0009313279f,
-  -0.14846036f, 0.16483185f, 0.020382717f, -0.16430856f, -0.12581907f, -0.12773034f, -0.16685191f, -0.010036945f,
-  -0.019771932f, -0.19289328f, -0.061279807f, 0.037448052f, -0.08559915f, 0.044540852f, 0.017589094f, -0.03308334f,
-  0.014882976f, -0.20099457f, 0.10320584f, -0.12636553f, 0.18235815f, 0.1663416f, -0.045889445f, 0.17496921f,
-  0.03966176f, -0.068065844f, 0.18492937f, 0.031004712f, -0.04915329f, 0.023841456f, 0.02121785f, 0.049450234f,
-  0.0016531945f, 0.11573822f, -0.013981441f, -0.15620746f, 0.14832641f, 0.089727126f, -0.07495979f, 0.020892099f,
-  0.10282595f, 0.14395209f, 0.06980582f, -0.15459788f, 0.14177641f, -0.009430385f, -0.011897705f, -0.05580076f,
-  0.06075725f, -0.09309865f, -0.061459452f, -0.08256262f, -0.012128533f, -0.050976455f, 0.15322389f, -0.020538066f,
-  -0.035242144f, -0.04144308f, 0.16859894f, 0.17300925f, -0.049450524f, 0.17686668f, -0.102485195f, -0.08645456f,
-  0.16165787f, -0.17871496f, 0.19762154f, -0.024476344f, -0.1527413f, -0.049631774f, -0.14288278f, -0.08724771f,
-  -0.18437353f, 0.09127219f, 0.0950671f, -0.16584817f, -0.15163171f, -0.078714296f, 0.024024822f, 0.18442817f,
-  0.0605088f, 0.11943518f, 0.07243934f, -0.03968589f, -0.03430712f, -0.014161206f, -0.11000265f, -0.10451348f,
-  0.13080984f, 0.08221823f, -0.09974486f, 0.055854697f, -0.025174556f, 0.035880856f, 0.022370156f, -0.05224892f,
-  -0.0009861175f, -0.07116034f, -0.07349553f, 0.12895031f, 0.14837402f, 0.07513475f, 0.05477323f, 0.09060974f,
-  0.04734557f, -0.051259376f, -0.094442725f, -0.031470932f, 0.05464662f, 0.078197725f, -0.034966175f, 0.12213798f,
-  0.0449682f, 0.13019079f, -0.062865235f, -0.06851509f, -0.096032836f, 0.168814f, -0.16286731f, -0.124628566f,
-  0.13740614f, 0.032300726f, 0.092982985f, 0.06388746f, 0.041352745f, -0.044752695f, -0.07472215f, -0.04590345f,
-  -0.061838217f, 0.009945034f, 0.1600543f, 0.11938477f, 0.0740163f, -0.0886412f, -0.1551713f, -0.026498953f,
-  0.12712874f, 0.05423075f, 0.052688103f, 0.0982718f, 0.027862413f, -0.09631036f, 0.15338421f, -0.12543921f,
-  -0.13548663f, 0.021934647f, -0.11315614f, -0.13496427f, 0.054742567f, -0.1423622f, 0.1595128f, 0.14162098f,
-  -0.07026128f, 0.023140768f, -0.01547437f, 0.13449003f, -0.12311965f, -0.013888865f, 0.16420844f, -0.12358529f,
-  0.008977549f, -0.073775545f, -0.16791598f, 0.17073779f, -0.010935009f, -0.086593464f, 0.15315025f, -0.026015345f,
-  -0.00018754599f, -0.085655384f, -0.055332832f, -0.14309275f, -0.0665137f, 0.12931804f, 0.08061085f, 0.054906197f,
-  -0.04046893f, 0.15590516f, 0.041343767f, -0.0021664253f, 0.14508148f, -0.06032357f, -0.10957702f, -0.037729986f,
-  0.15679143f, -0.04799869f, -0.13910942f, -0.031740833f, 0.07714111f, 0.16439225f, -0.032202814f, -0.001958699f,
-  -0.014982962f, -0.1110832f, 0.048812527f, 0.08326117f, 0.028989524f, -0.012082487f, -0.07603817f, -0.036480963f,
-  -0.09929376f, 0.039395966f, 0.13434632f, -0.13797979f, -0.06298572f, 0.16421762f, 0.030380758f, -0.14998041f,
-  0.019898115f, -0.07462564f, 0.04809524f, 0.0135637075f, 0.15083352f, 0.087054394f, 0.15778339f, 0.13612233f,
-  -0.04202788f, 0.017014975f, 0.006584888f, 0.14633347f, 0.09386576f, -0.045038544f, 0.06862186f, -0.025080565f,
-  -0.10402305f, 0.1291211f, -0.00045500897f, -0.094834276f, 0.020006858f, -0.102925085f, 0.12131099f, 0.020821195f,
-  -0.14111866f, 0.06164836f, 0.03478005f, -0.16918087f, 0.058267597f, -0.012150356f, 0.028468898f, 0.072196f,
-  0.13017991f, 0.030954374f, -0.038966853f, -0.06495595f, 0.12065428f, 0.08405248f, 0.14483044f, 0.02009078f,
-  0.09953744f, 0.1275353f, -0.13755311f, -0.041477602f, 0.14294486f, 0.023397893f, -0.085465424f, -0.07748899f,
-  0.024952158f, -0.082669936f, 0.11026862f, 0.14889938f, -0.120937295f, -0.03204758f, 0.009370881f, 0.07615093f,
-  -0.059555843f, -0.09236548f, -0.03123432f, 0.064166866f, 0.106836274f, 0.103391334f, -0.114236906f, 0.007971313f,
-  -0.057557035f, -0.02777222f, 0.027557353f, -0.12208733f, 0.13560425f, 0.15171199f, 0.14871442f, 0.15952174f,
-  -0.027222127f, -0.100802325f, 0.08734711f, 0.07784318f, -0.055211898f, -0.025956042f, -0.16098952f, 0.12033616f,
-  -0.039834403f, -0.12245213f, -0.0065581254f, -0.114525825f, 0.10612181f, -0.03638943f, 0.0403709f, 0.1482565f,
-  0.034051657f, -0.03208689f, -0.08747257f, 0.10717476f, -0.1271908f, -0.13484088f, 0.13024902f, -0.10970061f,
-  0.14519718f, 0.062296547f, 0.0717062f, 0.0050349976f, -0.06068005f, -0.12004397f, -0.021557655f, 0.076845445f,
-  -0.117289096f, -0.05302539f, -0.13244267f, -0.12837085f, 0.09567974f, 0.16585429f, -0.1691648f, 0.11198498f,
-  0.12697166f, 0.11764515f, 0.03761173f, -0.084083885f, -0.10116083f, -0.0592771f, -0.122722425f, -0.08464194f,
-  0.12551431f, -0.01000834f, -0.01817378f, -0.1316019f, 0.005977845f, -0.025086634f, 0.11269386f, 0.14117137f,
-  -0.07788914f, 0.12676115f, 0.07226776f, 0.056129362f, -0.102605686f, 0.13492395f, -0.07873749f, -0.10246287f,
-  0.089584954f, -0.16150399f, 0.008402345f, -0.12812258f, 0.052008115f, -0.12776197f, -0.07025486f, -0.016182087f,
-  -0.16069424f, 0.050254256f, -0.003847468f, 0.064272374f, 0.0081295995f, -0.14478554f, -0.10040616f, 0.14214915f,
-  -0.16307129f, -0.09707912f, -0.14422204f, 0.050251346f, -0.14790565f, 0.0136853475f, -0.13854481f, -0.1324281f,
-  0.05566201f, -0.05148256f, 0.12241528f, -0.16475418f, 0.10323679f, -0.07303365f, 0.08995798f, 0.15391871f,
-  0.06375035f, -0.15055364f, 0.104447134f, 0.08692067f, -0.12828197f, -0.05754098f, 0.15354078f, 0.06453391f,
-  -0.12767144f, 0.13327754f, 0.14635876f, -0.10238382f, -0.09515548f, 0.055602435f, 0.1185489f, -0.06505566f,
-  -0.005505258f, -0.110356666f, 0.07360128f, 0.065518975f, 0.12992774f, 0.08832302f, -0.12452952f, 0.04810023f,
-  0.05771066f, 0.14820974f, -0.13300562f, 0.018621098f, -0.08566534f, -0.001098523f, 0.12875709f, -0.06936961f,
-  0.13278106f, -0.087067425f, -0.017003497f, 0.039811507f, -0.09171597f, -0.12954542f, 0.1457111f, -0.15471089f,
-  0.12317571f, 0.1339854f, 0.14344737f, 0.10477118f, 0.14237516f, 0.08407701f, -0.007972154f, 0.09502108f,
-  -0.14266403f, -0.022147052f, 0.13302091f, 0.09002404f, -0.08181941f, -0.15176976f, 0.10806506f, 0.15414365f,
-  -0.08623557f, -0.015049442f, -0.15710789f, -0.003419134f, 0.115699485f, -0.050128307f, 0.03548612f, 0.14829291f,
-  -0.15090472f, 0.021562811f, 0.0051151025f, 0.058720343f, -0.010684513f, 0.09176793f, -0.0027911016f, 0.036162816f,
-  0.1139739f, 0.15208124f, 0.06753533f, -0.09826663f, -0.029358188f, 0.05420415f, 0.13989028f, 0.036783822f,
-  0.11192899f, -0.012505058f, -0.059790213f, 0.059666026f, -0.039989803f, -0.15312563f, -0.07061552f, 0.14749461f,
-  0.10018555f, -0.113657504f, -0.046545167f, -0.03960171f, -0.0013324104f, 0.024915788f, 0.07752558f, -0.033123948f,
-  -0.034803975f, -0.10452573f, -0.056255527f, 0.043949496f, -0.008542028f, 0.020572456f, -0.13723564f, -0.063722104f,
-  0.10978222f, 0.005956119f, -0.030417133f, 0.14970016f, 0.07158473f, 0.114526376f, -0.011095572f, 0.044077914f,
-  0.081207976f, 0.055210482f, 0.022671241f, -0.13311934f, -0.037788883f, -0.030198097f, 0.054863404f, -0.13329558f,
-  -0.050750457f, -0.05970564f, -0.033276018f, 0.14473054f, 0.005931095f, 0.037884276f, 0.08174765f, 0.08098437f,
-  0.024710558f, 0.1127375f, 0.06130462f, 0.13074526f, -0.09183674f, -0.082604066f, -0.116044745f, -0.13074024f,
-  -0.0030331553f, -0.036441077f, 0.15059358f, -0.123790465f, -0.12699668f, -0.13467231f, 0.1307611f, 0.103174455f,
-  0.10423657f, -0.09999478f, -0.13669387f, 0.10780873f, -0.009980903f, 0.15534624f, 0.1059379f, 0.12469347f,
-  0.07297962f, 0.1349329f, -0.016577829f, 0.08522162f, -0.048653938f, 0.076398194f, -0.056716915f, 0.0449489f,
-  -0.13692342f, -0.1357825f, -0.032463677f, -0.033190534f, -0.10625045f, -0.035479415f, -0.06645925f, 0.1002211f,
-  0.08437826f, -0.021321882f, 0.13960229f, 0.043871958f, 0.050398134f, -0.10363864f, 0.035694648f, 0.009424964f,
-  0.11005954f, -0.06950936f, 0.044835303f, -0.15407631f, 0.07102544f, -0.10553663f, 0.004659409f, 0.13186929f,
-  0.0485949f, 0.1028083f, 0.07423617f, -0.04952773f, -0.13899411f, -0.098057225f, -0.011572637f, 0.034928497f,
-  -0.006976611f, 0.08240204f, -0.13566405f, 0.12504816f, -0.09814054f, 0.07844985f, -0.005745589f, 0.1212702f,
-  0.12960383f, 0.007978055f, -0.06722433f, 0.11133248f, 0.021930715f, -0.032514982f, 0.059478723f, -0.06891932f,
-  -0.009165865f, -0.00038751456f, 0.11614466f, -0.058670446f, 0.07691834f, 0.0038469192f, 0.10382988f, -0.11064904f,
-  0.13051054f, -0.09434627f, 0.03605517f, -0.019757044f, -0.085330054f, -0.1427754f, 0.12063727f, -0.11193075f,
-  0.050301038f, -0.04918937f, 0.11357566f, -0.09940526f, -0.016005108f, -0.020363668f, 0.14324142f, 0.11734976f,
-  0.10847533f, 0.092890084f, 0.104188435f, -0.07082176f, -0.05363568f, 0.111494176f, -0.07319952f, -0.13406712f,
-  -0.121923745f, 0.029731054f, 0.13753714f, 0.01344042f, -0.10891331f, -0.032583274f, -0.084859625f, 0.1126065f,
-  -0.04071713f, 0.043544453f, 0.0024881363f, -0.11658165f, -0.078656584f, 0.07893426f, -0.011780581f, -0.026129635f,
-  -0.13578138f, -0.082958296f, 0.061636396f, -0.05295297f, -0.047679428f, -0.054048404f, 0.053275682f, -0.052384634f,
-  -0.06705617f, 0.06072559f, 0.026714794f, -0.06380464f, -0.04093322f, 0.06842066f, 0.09444115f, 0.065882f,
-  0.009910925f, -0.12849249f, 0.118592955f, 0.05161893f, -0.054444686f, 0.025971118f, 0.12024754f, 0.020785851f,
-  -0.0228424f, 0.06707591f, 0.035689007f, -0.001827494f, -0.13950077f, 0.09667535f, 0.054178264f, 0.059062827f,
-  0.09570688f, 0.13988675f, -0.058268815f, -0.052401096f, -0.1289986f, -0.10819054f, 0.060831077f, 0.06656978f,
-  -0.13736708f, -0.1366348f, -0.08570434f, -0.1286147f, 0.018885177f, -0.016049592f, -0.12876625f, -0.029210608f,
-  -0.13105966f, 0.124289565f, -0.06022289f, 0.03541223f, -0.020572161f, -0.06744738f, 0.004479795f, 0.13048284f,
-  -0.03896097f, -0.08522254f, 0.055080798f, 0.057881955f, 0.064892806f, 0.1290595f, 0.010490571f, -0.0933231f,
-  0.081435226f, -0.10279341f, -0.06953318f, -0.08489355f, -0.14384446f, 0.012507562f, 0.12861744f, 0.013385828f,
-  0.0386713f, -0.102776155f, 0.12686613f, 0.14368008f, 0.11776f, -0.027311567f, 0.11785626f, 0.1254784f,
-  0.13113923f, 0.05448518f, 0.11189762f, -0.032872513f, 0.11486935f, 0.13413507f, -0.035487406f, -0.00892954f,
-  -0.08765289f, 0.038601413f, -0.031926196f, 0.047525186f, -0.030035349f, 0.06937036f, 0.008640128f, 0.024082975f,
-  0.11278083f, -0.0011932463f, -0.061979797f, -0.046265174f, -0.10895155f, -0.021854736f, 0.048189625f, 0.10713033f,
-  -0.05498735f, 0.06667015f, 0.08290397f, -0.0062351413f, -0.02047911f, 0.10391591f, -0.14066294f, -0.06903905f,
-  0.016073804f, -0.036129713f, 0.10013174f, -0.013733778f, 0.089419946f, -0.0135825295f, 0.10493429f, 0.07266353f,
-  0.028910462f, -0.13634445f, -0.10586429f, 0.1278173f, -0.11514495f, -0.0040094787f, -0.030300189f, -0.062293593f,
-  0.012432229f, 0.02220128f, 0.03401457f, 0.042050064f, -0.068373926f, 0.06745011f, -0.09097502f, -0.03016915f,
-  0.11189756f, 0.13237227f, -0.09091392f, -0.021840725f, -0.09989037f, -0.070334874f, -0.04778743f, 0.060995653f,
-  0.0109655745f, 0.018777527f, 0.08108563f, -0.08263043f, 0.06457198f, -0.01296998f, -0.0970189f, -0.056167766f,
-  -0.07066011f, 0.01500452f, 0.07426344f, 0.08609643f, -0.1299601f, 0.053394187f, -0.07704509f, 0.034326084f,
-  0.13414337f, -0.047066767f, -0.007953516f, -0.12000188f, 0.112359576f, -0.00848292f, -0.11007093f, 0.13836446f,
-  0.047722436f, 0.034637354f, 0.050901387f, -0.059367396f, 0.011849747f, -0.07244495f, -0.026450885f, 0.13773054f,
-  -0.019027274f, -0.119557686f, -0.017117638f, 0.07777159f, -0.12614724f, 0.13666509f, -0.10906233f, 0.04148072f,
-  0.03692061f, -0.030980771f, 0.07137498f, -0.13509676f, -0.13095905f, 0.07280748f, -0.1309866f, -0.12752949f,
-  -0.0034804007f, -0.11585192f, -0.084196225f, 0.052863f, -0.11253282f, 0.038901027f, -0.11974515f, 0.03521077f,
-  0.14101063f, 0.0042330376f, 0.0062560216f, 0.0849133f, -0.05908023f, 0.113545746f, 0.080474146f, -0.025837924f,
-  -0.068875104f, 0.10147826f, 0.13325952f, 0.08262084f, -0.09192334f, 0.12460465f, 0.0125912735f, 0.14361036f,
-  -0.0026658769f, -0.018829335f, -0.022404248f, 0.13335885f, -0.12266048f, 0.019324085f, -0.112097986f, 0.06735287f,
-  0.03984142f, 0.02220284f, 0.079282366f, 0.14288132f, 0.012858621f, 0.014052967f, -0.046095673f, 0.059309423f,
-  0.117808014f, -0.02730578f, -0.034016374f, 0.070903294f, 0.023689946f, -0.014925719f, 0.013880441f, 0.11317184f,
-  -0.0024565188f, 0.13441573f, -0.10209269f, -0.08245967f, -0.08750135f, -0.06113359f, 0.063486956f, -0.0021956803f,
-  0.067039415f, -0.095169835f, 0.11598324f, -0.0947606f, 0.08052844f, -0.08145237f, 0.014537725f, 0.13753687f,
-  0.033404615f, -0.0813362f, 0.0477024f, -0.09859839f, 0.13683507f, 0.1417942f, -0.118742295f, -0.024159594f,
-  -0.013876029f, -0.09137495f, 0.008389421f, -0.09825234f, 0.13335408f, 0.124456786f, -0.073741175f, -0.054220803f,
-  0.0057035554f, -0.0037764928f, -0.056275677f, 0.083621606f, 0.098790765f, -0.08746514f, 0.020261817f, 0.00096280174f,
-  0.10614925f, -0.08564258f, -0.09469112f, 0.027746426f, -0.032497756f, -0.06078966f, -0.03547214f, 0.09761385f,
-  -0.14402153f, 0.10432817f, -0.04874635f, 0.13955545f, -0.007750649f, 0.13565649f, -0.11740932f, -0.035475507f,
-  0.002333535f, 0.1394818f, 0.062744744f, 0.06286021f, -0.015298037f, 0.13696612f, -0.068452716f, -0.08946033f,
-  -0.055396553f, -0.118984394f, -0.13963325f, 0.10384501f, 0.01553875f, 0.009124869f, -0.12254073f, -0.04955598f,
-  -0.0011441009f, -0.06907643f, -0.04254315f, 0.051256463f, 0.1321095f, -0.07782173f, -0.13360156f, -0.007422824f,
-  0.11894221f, -0.1271747f, -0.09747538f, -0.029309135f, -0.10201376f, -0.034298472f, 0.12588863f, -0.06673035f,
-  0.047725264f, 0.0948955f, 0.07139986f, -0.11360512f, 0.06156226f, 0.01870796f, -0.009780389f, 0.045300372f,
-  -0.09697914f, 0.121682584f, -0.06493093f, 0.0107691595f, 0.0070123817f, 0.11381255f, 0.044979207f, -0.036533915f,
-  -0.073848106f, 0.010031888f, 0.023134276f, 0.023628488f, -0.04591551f, 0.07269647f, -0.11134374f, 0.009777166f,
-  -0.10940549f, 0.013873731f, 0.043755453f, -0.12034747f, 0.123568445f, 0.07099403f, -0.09967684f, 0.101440966f,
-  -0.060855974f, 0.055217575f, 0.0337455f, 0.02155635f, 0.10294366f, 0.037302718f, -0.09681957f, -0.0048492816f,
-  0.05509116f, 0.0046047918f, 0.08321105f, 0.042620465f, -0.032512136f, 0.06304898f, 0.014999895f, -0.0064177364f,
-  0.10489899f, 0.010407282f, -0.029678341f, 0.11147863f, 0.04244049f, -0.003492021f, -0.028816521f, -0.014156366f,
-  0.026414799f, -0.12086467f, 0.05213058f, 0.0397403f, 0.11386878f, -0.030837148f, -0.041733745f, 0.09811881f,
-  0.053087182f, 0.015392105f, -0.027084429f, 0.07948846f, 0.039235786f, -0.061601955f, -3.8586877e-05f, 0.066983506f,
-  -0.026310321f, 0.068215445f, -0.061115105f, -0.03556611f, -0.11570394f, -0.014814319f, 0.01792213f, -0.07656297f,
-  -0.0014624092f, -0.056015663f, 0.09635648f, -0.05659433f, 0.033572514f, 0.0059590726f, 0.061550643f, 0.06509363f,
-  -0.09132869f, -0.12001825f, 0.109218314f, 0.065001816f, 0.117071144f, -0.091951236f, 0.055026572f, -0.024830168f,
-  0.07077562f, 0.052579787f, -0.053181443f, 0.03864915f, 0.11991717f, 0.0839859f, -0.008626295f, -0.09026304f,
-  0.009134782f, 0.10139635f, 0.028858833f, 0.10670793f, -0.068289764f, 0.07149519f, -0.08200201f, 0.032254476f,
-  -0.09179828f, -0.051562008f, 0.076637216f, 0.013132096f, 0.023841886f, 0.02043239f, -0.10035861f, -0.12088165f,
-  0.0027210438f, 0.02641582f, 0.06278027f, 0.016319422f, 0.100391544f, 0.012029451f, -0.03572137f, 0.035331853f,
-  -0.07178674f, 0.08640602f, -0.09951049f, 0.058564115f, -0.11546686f, 0.048388533f, 0.07954264f, 0.039875932f,
-  -0.06750523f, -0.085488446f, 0.10223561f, -0.03101123f, -0.023400113f, -0.12459561f, -0.075560726f, 0.10284831f,
-  -0.034709807f, -0.06909403f, 0.10809915f, 0.098142944f, -0.099371694f, -0.10228057f, -0.099735655f, 0.03491559f,
-  0.086955816f, 0.024782838f, 0.072250806f, 0.08251068f, -0.048244845f, 0.015419957f, 0.023222033f, -0.11443919f,
-  0.08215426f, 0.046607777f, 0.059779633f, 0.092908f, -0.061030027f, -0.118374325f, -0.100246504f, 0.06981022f,
-  0.023887694f, 0.0073580523f, -0.049149968f, 0.055467006f, -0.048971593f, -0.019965347f, -0.115127884f, 0.0826826f,
-  -0.10488196f, -0.005657645f, -0.050783567f, 0.12441697f, -0.105363436f, -0.028199269f, 0.09369298f, 0.11733582f,
-  0.0981032f, -0.057008464f, 0.029316373f, -0.037322614f, -0.07131486f, 0.1225141f, 0.091807835f, 0.02239588f,
-  -0.10075059f, 0.09837438f, 0.021807576f, 0.1106169f, 0.06838894f, 0.08459818f, -0.088222094f, 0.012818901f,
-  -0.09155797f, -0.07277611f, 0.03471948f, 0.06851541f, -0.058834907f, 0.043223944f, 0.015371519f, -0.067763984f,
-  -0.06378111f, -0.061460912f, 0.07665059f, 0.10195118f, 0.032989074f, 0.09104607f, -0.06067347f, -0.054175142f,
-  -0.09826468f, -0.119670875f, 0.00028766837f, -0.06728239f, -0.021945776f, -0.059928507f, 0.10320003f, -0.0769624f,
-  -0.113492005f, 0.11813945f, 0.11051257f, -0.054562148f, 0.016238963f, -0.056688424f, -0.1034853f, -0.11624789f,
-  -0.09321933f, -0.10667114f, 0.030542744f, 0.11766472f, -0.03762234f, 0.08348865f, 0.0379153f, -0.058670282f,
-  -0.12345497f, -0.10201479f, 0.08345148f, 0.05407373f, 0.0711704f, -0.07759003f, 0.026685394f, 0.015512639f,
-  -0.009136438f, 0.12003552f, -0.0016515882f, -0.035231568f, 0.04857767f, -0.04315641f, -0.043848634f, 0.011940874f,
-  -0.11485854f, -0.108445466f, 0.01225895f, -0.109991804f, 0.022508495f, -0.08263287f, 0.10824821f, 0.10412901f,
-  -0.03238941f, -0.020760607f, -0.1008751f, -0.07056336f, 0.10776349f, 0.08945125f, 0.050345052f, 0.12190911f,
-  0.02053985f, 0.12593357f, -0.022015927f, -0.12277205f, 0.06830885f, -0.12725432f, 0.08344526f, 0.060019042f,
-  0.035901647f, 0.014221984f, 0.014467326f, 0.037257638f, -0.11201977f, 0.08907523f, -0.11913305f, -0.054149512f,
-  -0.13061537f, 0.0863705f, -0.103433624f, -0.08961899f, 0.06512933f, -0.12255393f, -0.039155733f, 0.10496928f,
-  -0.07236566f, -0.055925164f, 0.13443859f, -0.13561846f, 0.104265414f, 0.09561387f, -0.09916215f, 0.10001328f,
-  -0.10879929f, -0.12998834f, 0.08966023f, 0.10286368f, -0.12252366f, 0.06451483f, -0.046435867f, -0.00750818f,
-  -0.10118806f, -0.14038762f, 0.07975166f, -0.022610601f, -0.10496864f, -0.064307995f, 0.12194215f, 0.064463966f,
-  0.09747272f, 0.09044499f, 0.0554997f, -0.043965016f, -0.08792748f, 0.09644734f, -0.12380596f, -0.043031223f,
-  -0.029299226f, -0.08870583f, -0.11653708f, -0.13520378f, 0.059975095f, 0.115076564f, -0.010674053f, -0.025403427f,
-  -0.13813055f, 0.10552264f, -0.13789804f, 0.06780179f, -0.05550987f, 0.058835577f, -0.090309575f, -0.024108732f,
-  0.11301086f, -0.039001755f, -0.1336929f, -0.10963114f, -0.14466064f, 0.064280115f, 0.11174343f, -0.037934013f,
-  -0.0728099f, 0.011397462f, -0.14496307f, 0.072132915f, 0.058704216f, -0.10841567f, 0.045041487f, 0.025034402f,
-  -0.11698552f, 0.0024741609f, -0.06514296f, -0.042067807f, 0.035263818f, 0.038703818f, -0.10695676f, -0.13448368f,
-  -0.115279675f, 0.09415563f, -0.14171198f, -0.12987769f, -0.10809255f, -0.05571771f, -0.11380683f, 0.03407383f,
-  -0.10072483f, -0.076780476f, -0.11245945f, 0.005253799f, 0.110212885f, -0.09090383f, -0.0176367f, 0.12018763f,
-  0.018304653f, -0.062929824f, -0.12281435f, -0.045553714f, 0.060300592f, 0.104056485f, -0.015585617f, -0.13365816f,
-  -0.1004988f, -0.12017802f, 0.13881947f, -0.07431616f, 0.09745297f, -0.11464936f, -0.13305819f, -0.056327607f,
-  0.13286783f, -0.12519372f, 0.08189907f, -0.10476671f, 0.11892655f, -0.11023663f, -0.09175074f, -0.03833699f,
-  0.0014614095f, 0.109367244f, 0.06262642f, 0.10407341f, -0.09588862f, 0.11474144f, -0.0084454585f, 0.013675671f,
-  -0.08634421f, 0.04036866f, -0.045679737f, 0.0846538f, -0.03177541f, 0.020533541f, 5.4936296e-05f, 0.028197484f,
-  0.011179137f, 0.13346711f, -0.023685187f, 0.12952189f, 0.14155358f, -0.10231985f, -0.0058964323f, -0.04079885f,
-  0.12516375f, -0.058680993f, -0.021372264f, -0.022212323f, -0.10731585f, -0.14048411f, 0.068469375f, 0.08106722f,
-  -0.0067465585f, -0.08084032f, -0.06018609f, 0.056404207f, -0.025977416f, -0.068826325f, 0.10279288f, -0.091892965f,
-  -0.051656492f, 0.084324755f, 0.1000693f, -0.008128856f, -0.019046795f, -0.12842296f, -0.050243698f, -0.030956985f,
-  0.063523605f, -0.057751134f, 0.004396446f, 0.07981478f, -0.109448336f, 0.10823778f, 0.14486988f, -0.0036782708f,
-  -0.07683695f, 0.11832529f, -0.13683356f, 0.062529534f, -0.1429276f, -0.0070174444f, 0.024363954f, 0.13677344f,
-  -0.081245944f, 0.13990496f, 0.090284474f, -0.14218113f, 0.037127595f, 0.05289277f, -0.114976056f, -0.0306065f,
-  -0.10739806f, 0.11543828f, 0.11887197f, 0.07048212f, -0.09631546f, -0.09715898f, 0.09217737f, -0.13065939f,
-  0.018738788f, -0.0068828594f, -0.12510939f, -0.0485006f, -0.006638904f, 0.090208836f, -0.08525586f, -0.023594707f,
-  -0.13230453f, -0.06593565f, 0.04310664f, 0.08007869f, -0.12190712f, -0.14081578f, 0.054352097f, 0.08827755f,
-  -0.12560588f, -0.05013124f, 0.004725908f, 0.14323722f, 0.12128197f, -0.10153231f, -0.13809891f, 0.13294211f,
-  -0.09238467f, 0.07144472f, -0.06830738f, -0.117520854f, 0.14230487f, 0.031792276f, 0.11969141f, 0.07076793f,
-  0.13854845f, 0.011274835f, -0.009607942f, 0.123097524f, 0.026634503f, -0.1024583f, 0.0108399885f, -0.09792649f,
-  -0.057015765f, 0.031889495f, -0.09982624f, -0.10323414f, 0.06668407f, 0.014828416f, 0.08655943f, 0.10692019f,
-  -0.10359989f, -0.14412108f, 0.1048897f, -0.10811501f, -0.12001147f, 0.024417503f, -0.064275295f, -0.077967755f,
-  -0.12663355f, -0.1323177f, 0.07622798f, -0.034148104f, -0.016807942f, 0.06288509f, 0.04350894f, 0.07986424f,
-  0.06930456f, -0.13891438f, 0.0934825f, 0.1021224f, 0.026088104f, -0.13815746f, 0.09420481f, 0.12623633f,
-  0.025855828f, 0.010466213f, 0.12695275f, -0.055293918f, -0.003146862f, -0.035589498f, -0.09448915f, -0.07607273f,
-  0.018962923f, 0.11304263f, 0.117267236f, -0.09655744f, -0.10797194f, -0.04232929f, -0.06995441f, -0.17982616f,
-  0.13319561f, 0.162433f, -0.0072089876f, 0.04404703f, 0.046608847f, 0.09447328f, -0.09209355f, 0.11979062f,
-  0.0143961f, -0.09315248f, -0.036469568f, -0.12152904f, 0.17380765f, 0.0152447f, -0.15638378f, 0.038436905f,
-  -0.11510747f, -0.08214236f, 0.09447862f, -0.055648f, 0.14839168f, -0.00035186054f, -0.008327381f, 0.14570445f,
-  0.020656733f, -0.020774627f, 0.051979214f, 0.10838614f, 0.00097321393f, -0.087595284f, -0.04978428f, 0.081091754f,
-  -0.15150326f, 0.02523049f, -0.027641952f, 0.13388318f, -0.1371595f, 0.10014003f, -0.07547766f, -0.01995651f,
-  -0.12201174f, 0.022829033f, 0.1634857f, -0.13705699f, 0.16817081f, -0.012609148f, -0.04756201f, -0.06505908f,
-  0.064654045f, 0.013442078f, -0.1022724f, 0.08158968f, -0.12060413f, 0.14530154f, 0.13664627f, -0.014608835f,
-  0.05385598f, -0.12384654f, -0.11242158f, -0.15543097f, -0.116307504f, 0.09989203f, -0.07850616f, -0.147659f,
-  -0.117716946f, -0.027713586f, -0.047239453f, -0.1628516f, -0.1741645f, -0.12540029f, 0.10733309f, -0.06484558f,
-  -0.06743503f, -0.14837056f, -0.010447131f, 0.045386814f, 0.011683033f, 0.11794652f, -0.067284554f, -0.039511055f,
-  0.014660871f, 0.05427091f, 0.020235855f, -0.14734694f, -0.114625886f, 0.16546482f, 0.03977533f, 0.012617692f,
-  0.044554614f, -0.121019036f, -0.030836388f, 0.09009607f, -0.003246086f, -0.13563494f, 0.07264337f, -0.13580434f,
-  0.108608775f, -0.17199714f, -0.17938548f, -0.109544575f, -0.12029932f, 0.12597202f, 0.16105507f, 0.0088791605f,
-  -0.14100257f, -0.0063749636f, -0.14269672f, -0.15091355f, 0.09804442f, -0.02319783f, 0.05464039f, 0.0445474f,
-  -0.09738187f, 0.06290445f, -0.14342147f, -0.011698746f, -0.11588478f, -0.15713389f, -0.11298351f, 0.17813125f,
-  0.11885317f, -0.09437592f, 0.12049251f, -0.025959648f, 0.13982272f, -0.12611775f, -0.09678146f, 0.12622136f,
-  0.0063303984f, 0.07260909f, 0.14151365f, -0.15409426f, -0.06517311f, 0.04321887f, -0.12630863f, 0.17880161f,
-  -0.10698033f, 0.11788975f, 0.03189796f, 0.12838592f, -0.16513322f, 0.08061294f, -0.08148054f, -0.011181184f,
-  -0.12193057f, -0.13054217f, 0.016822394f, -0.041994903f, 0.03075142f, -0.09672096f, 0.027426597f, -0.09713223f,
-  0.15094994f, 0.1259466f, -0.13750762f, -0.01771236f, 0.041040067f, -0.045192003f, 0.11051199f, -0.15569857f,
-  -0.09192203f, 0.11343251f, -0.16024958f, -0.0312326f, 0.14627741f, 0.11478264f, 0.015700052f, -0.14787367f,
-  -0.13231406f, 0.10470119f, -0.061215837f, -0.06898384f, -0.12745902f, 0.12178795f, 0.05916832f, -0.09134303f,
-  0.16261068f, -0.16933388f, 0.022824846f, -0.013731921f, 0.034678858f, 0.12659027f, -0.009181068f, 0.06664549f,
-  0.1435221f, -0.015196807f, -0.12466008f, -0.063463114f, 0.103781305f, -0.13235642f, -0.024946894f, 0.10402308f,
-  -0.08826627f, 0.1434388f, 0.13959539f, 0.12631744f, -0.007217317f, 0.010036602f, 0.1705368f, 0.16948768f,
-  -0.04543567f, 0.04260636f, -0.09411187f, -0.035183135f, -0.08441931f, 0.17462476f, -0.13787648f, -0.14229122f,
-  0.07637037f, 0.12812248f, -0.0999735f, 0.017174363f, 0.09842066f, -0.09862466f, 0.028324485f, 0.020845188f,
-  -0.02025275f, -0.1601041f, 0.14488468f, -0.09716926f, -0.046468906f, 0.12309619f, -0.012185932f, 0.17633078f,
-  0.07999018f, -0.077116385f, -0.039454278f, 0.13838844f, -0.17220451f, 0.08266239f, -0.15180077f, -0.0997163f,
-  -0.028033547f, -0.12927203f, -0.0013199869f, 0.10791337f, -0.09630855f, 0.17651005f, 0.084011935f, 0.025125237f,
-  0.025783598f, 0.12882069f, 0.11242325f, -0.091888025f, -0.10982754f, 0.014207622f, 0.028034942f, 0.15615077f,
-  0.17189477f, -0.060897827f, -0.16745636f, 0.084832974f, -0.053816266f, 0.065783024f, 0.1549794f, -0.10178745f,
-  -0.15890925f, 0.07368283f, 0.04519258f, -0.036165535f, 0.026656436f, 0.12246868f, 0.09384383f, -0.00777734f,
-  0.12810285f, -0.16833304f, 0.1297987f, 0.036403514f, -0.007915349f, -0.17930883f, 0.13837056f, -0.11421181f,
-  0.06939591f, -0.06051059f, 0.023294559f, -0.0047216206f, 0.16021797f, 0.12105531f, -0.107952535f, -0.16783847f,
-  0.086491555f, -0.016825367f, -0.012363177f, 0.11388941f, -0.10534617f, 0.11237593f, -0.07367046f, -0.05159123f,
-  0.06485753f, -0.1067214f, -0.115495704f, 0.08790339f, -0.04571898f, 0.11478621f, 0.093307406f, -0.00058739085f,
-  -0.031156441f, 0.028347662f, 0.09238372f, 0.06812459f, -0.08175586f, -0.07113872f, -0.03906377f, -0.07366496f,
-  0.086899064f, -0.015757833f, 0.079936005f, -0.10315025f, -0.08702421f, 0.041443042f, 0.060874224f, 0.00094797317f,
-  -0.058292396f, 0.10212311f, -0.076701194f, -0.019897724f, 0.016660895f, 0.080580585f, -0.05467867f, 0.042744398f,
-  0.052550804f, 0.065606676f, -0.06661572f, 0.100134045f, -0.013063572f, -0.0060811616f, 0.047816522f, 0.00681214f,
-  0.041779216f, 0.0054176487f, -0.025322072f, 0.08296141f, 0.044190615f, 0.10514532f, 0.016563976f, -0.024184829f,
-  0.04780761f, -0.06406907f, 0.10511393f, 0.09105186f, -0.038091853f, 0.11743072f, -0.09532347f, 0.08510327f,
-  -0.075983204f, -0.026163025f, 0.035573624f, -0.010743121f, -0.09171958f, 0.10331291f, 0.057921343f, -0.009769891f,
-  0.07584136f, 0.098850176f, 0.009163817f, -0.06994849f, 0.03835172f, -0.10953476f, 0.041523866f, 0.069055445f,
-  0.04419194f, 0.05972528f, -0.09241058f, 0.10999403f, 0.00075556163f, 0.0388752f, 0.113942266f, -0.05514269f,
-  0.017309226f, 0.06916227f, 0.062281854f, -0.0033090927f, 0.11414628f, 0.019140005f, 0.057775956f, -0.097409375f,
-  0.09144798f, 0.037555303f, -0.09516325f, 0.06384567f, 0.08239242f, 0.029592892f, 0.032841507f, 0.092090525f,
-  -0.07179626f, -0.11837681f, -0.09481056f, -0.09151394f, -0.09340184f, -0.115222216f, -0.08107043f, 0.009437022f,
-  -0.0145123005f, 0.10918949f, -0.053759765f, 0.073461406f, 0.06846542f, -0.117456034f, -0.012934441f, 0.099950135f,
-  -0.089244924f, -0.014323117f, -0.11670806f, -0.07124149f, 0.02884786f, 0.049413312f, -0.07366408f, 0.07871217f,
-  0.070759386f, -0.0976105f, -0.058984876f, 0.0030174186f, 0.116716735f, 0.032669436f, -0.101597115f, -0.019056698f,
-  0.116182975f, -0.041866366f, -0.053255957f, -0.07421831f, 0.08021195f, -0.034639146f, -0.0035918392f, 0.04508308f,
-  0.083996534f, -0.016737731f, -0.073450364f, -0.09881345f, -0.092972286f, 0.074461095f, 0.011320112f, -0.108499736f,
-  -0.07994128f, -0.04428546f, 0.030666143f, -0.046653938f, -0.055878237f, 0.0057355636f, -0.03848452f, -0.07860894f,
-  -0.088051215f, -0.06037651f, 0.11934231f, 0.00094154524f, 0.10098767f, 0.019856185f, 0.109071925f, 0.06971081f,
-  0.059053402f, -0.118126124f, -0.11850291f, 0.09988547f, -0.053466663f, -0.09742481f, 0.0057592187f, 0.07973048f,
-  0.07218875f, 0.09465121f, -0.11766655f, 0.041159485f, 0.06694327f, -0.034522556f, 0.022964925f, -0.05582854f,
-  0.05716518f, -0.11828387f, 0.071705855f, 0.022593085f, -0.044739164f, 0.117610656f, -0.10759546f, 0.043567326f,
-  -0.10926094f, 0.114228584f, 0.011510481f, -0.08094651f, -0.03600404f, 0.07647231f, 0.101734474f, 0.098879434f,
-  -0.11408724f, -0.09613823f, 0.05124249f, -0.08682597f, -0.09712567f, -0.037546817f, 0.079796165f, 0.056217935f,
-  0.10214961f, 0.10137021f, -0.019765977f, -0.06611096f, 0.02489308f, 0.025700882f, -0.07141852f, -0.06880393f,
-  -0.092161946f, 0.037592955f, -0.07637028f, 0.04772282f, 0.0071956767f, -0.020809285f, -0.09091635f, 0.11689799f,
-  0.061510082f, -0.05144913f, -0.03943365f, 0.019840887f, 0.016053265f, -0.0721027f, -0.06802364f, -0.0772638f,
-  -0.025444075f, 0.11488314f, -0.01890764f, 0.072504565f, 0.015964286f, -0.065160416f, -0.05679927f, -0.10461439f,
-  -0.032848306f, 0.03101661f, -0.10231239f, 0.0074708243f, -0.047474768f, 0.101653345f, 0.05282345f, 0.049312647f,
-  0.02626106f, -0.04616754f, -0.11412572f, 0.07568071f, -0.11834642f, -0.10912548f, 0.07108468f, -0.013008848f,
-  -0.030800844f, -0.009600293f, 0.059116025f, 0.09939974f, -0.10957638f, 0.03860101f, 0.07498136f, 0.107584015f,
-  0.03347295f, 0.08267437f, -0.017183807f, 0.056883305f, 0.040034156f, 0.09230173f, -0.028078727f, -0.085760094f,
-  -0.10537628f, -0.024338331f, -0.022147654f, -0.06647883f, -0.0878536f, -0.08394157f, -0.07060082f, 0.10398025f,
-  0.1093765f, 0.077356964f, -0.046972886f, -0.044854198f, 0.04262121f, 0.06436497f, -0.017852504f, -0.010469002f,
-  0.030363768f, -0.05557109f, -0.030567074f, 0.13170175f, 0.07300309f, -0.010732878f, 0.030212242f, -0.050566263f,
-  -0.12318094f, 0.036606707f, -0.019209106f, 0.09193472f, 0.06798808f, 0.03114673f, -0.1346695f, -0.016079422f,
-  -0.11925269f, -0.008585069f, 0.029752407f, 0.07748842f, 0.12595236f, 0.07026006f, -0.0061484566f, -0.058731858f,
-  0.099645615f, 0.11658662f, 0.13474475f, 0.06447231f, 0.07495385f, -0.105482936f, -0.025353674f, -0.12280447f,
-  -0.11090821f, -0.12635654f, -0.12098076f, 0.09234978f, 0.030657958f, 0.0029293061f, -0.049233317f, -0.07983886f,
-  0.07206978f, 0.046922576f, -0.07795008f, -0.027046448f, 0.032650318f, -0.09935564f, -0.027923677f, -0.08366835f,
-  -0.13000035f, 0.07440961f, -0.025073802f, -0.005243103f, 0.12440958f, -0.03457379f, 0.022746794f, -0.05522654f,
-  0.019673152f, -0.032088507f, 0.009097397f, -0.046599794f, 0.01677887f, 0.13236101f, -0.09937323f, -0.1261726f,
-  0.095575005f, -0.10586322f, 0.0021340142f, -0.042594183f, 0.019024571f, 0.047007103f, -0.100162596f, -0.10874187f,
-  0.059560236f, -0.029966708f, -0.116071016f, 0.100989625f, 0.016981719f, -0.027352558f, 0.014254871f, -0.05089112f,
-  0.0047256667f, -0.10307661f, -0.01514752f, 0.028032063f, -0.07697277f, -0.10123244f, -0.017524432f, 0.12574072f,
-  0.058774948f, -0.06544709f, -0.03967921f, -0.107114725f, -0.038507953f, -0.015508305f, -0.10542094f, 0.11736244f,
-  0.02150857f, -0.13166815f, 0.071814306f, -0.083905295f, 0.11421295f, 0.05723473f, 0.01046122f, 0.053503398f,
-  -0.030935228f, -0.08286181f, 0.11667266f, -0.10474817f, -0.048558533f, 0.022692822f, 0.0822657f, 0.055804845f,
-  0.12210237f, 0.060446426f, -0.095200405f, -0.064115345f, 0.09772202f, -0.067151606f, -0.0120830685f, -0.012757838f,
-  -0.10833551f, 0.014949844f, -0.06654522f, -0.08941503f, -0.0164615f, 0.008419553f, 0.1226845f, -0.014490075f,
-  -0.018893039f, -0.018555157f, -0.118612505f, -0.10126039f, 0.055428233f, 0.07021268f, 0.03578467f, 0.010868626f,
-  -0.114355244f, 0.041722894f, -0.020835964f, -0.12430347f, -0.10963697f, 0.08636671f, 0.047359962f, 0.09516385f,
-  0.098989435f, -0.12708528f, -0.010148731f, 0.051879156f, 0.03348205f, 0.03547612f, -0.08837733f, -0.13166936f,
-  0.019147437f, 0.075423844f, 0.13030301f, -0.028604383f, -0.05271198f, 0.107685305f, 0.07050759f, 0.10277914f,
-  0.1128736f, 0.09767382f, -0.08104657f, -0.086561255f, -0.11325233f, 0.05926019f, 0.09430013f, -0.09984611f,
-  0.028549679f, 0.06500482f, -0.08160412f, 0.11236158f, 0.0038308862f, 0.09489434f, -0.107079096f, -0.005951318f,
-  -0.09051692f, -0.010909944f, 0.123263426f, -0.08030285f, -0.10780407f, 0.13226457f, -0.013833346f, -0.0020079452f,
-  -0.05175678f, -0.093741186f, -0.1327947f, 0.013417007f, -0.097180635f, 0.043543573f, -0.10492024f, 0.1329387f,
-  0.07717483f, 0.04068257f, -0.09632143f, -0.05123731f, -0.046415456f, 0.083848886f, -0.05482943f, -0.07264835f,
-  -0.0074839913f, -0.12166129f, 0.05810615f, -0.08879092f, -0.054851342f, -0.026498983f, 0.08128375f, -0.12838009f,
-  0.019031242f, -0.12884602f, 0.09465503f, -0.029012276f, -0.12295081f, 0.11916768f, 0.116462804f, -0.13477506f,
-  0.08738076f, -0.112307854f, 0.1274747f, 0.059916567f, 0.07616409f, -0.036520783f, -0.08739511f, -0.07891892f,
-  0.04850667f, -0.10308964f, 0.10117819f, 0.1011948f, -0.11697545f, -0.012211805f, 0.08478685f, 0.09816038f,
-  0.10674714f, 0.078732625f, 0.035022058f, -0.06892321f, 0.122602575f, -0.022271506f, 0.13420932f, -0.021617625f,
-  0.088158794f, 0.050276242f, 0.003961852f, 0.07727216f, -0.019962346f, 0.025846757f, -0.12493097f, 0.005895847f,
-  -0.09761656f, 0.1082855f, 0.039712735f, 0.100250095f, -0.0018840885f, -0.014384503f, 0.03412495f, 0.109375425f,
-  0.078460515f, 0.03367065f, -0.10781816f, 0.054576803f, -0.11402042f, 0.06796206f, 0.080807805f, -0.09576664f,
-  -0.13263264f, -0.014860262f, -0.059174757f, -0.118682876f, -0.042965334f, -0.07332209f, -0.029402489f, -0.067873694f,
-  -0.11209715f, -0.042151984f, -0.071923815f, 0.017913263f, 0.06257136f, -0.042448662f, 0.07482717f, -0.091121465f,
-  0.08803393f, 0.11697428f, -0.028813057f, -0.098267645f, 0.08529849f, 0.038080834f, -0.11806182f, -0.1305208f,
-  0.017941f, -0.098547146f, 0.076048866f, 0.062363323f, 0.03531427f, 0.10755264f, -0.094208196f, 0.008858976f,
-  0.010761511f, 0.06519537f, -0.060373966f, 0.027813867f, -0.018122938f, -0.070562154f, -0.003779646f, -0.02703027f,
-  -0.036826007f, 0.022046125f, 0.004823738f, 0.024161065f, -0.017858675f, 0.09471125f, 0.07066158f, 0.09494565f,
-  0.029376805f, 0.10625548f, -0.048875507f, 0.0019846086f, -0.09925307f, 0.06260449f, 0.051918577f, 0.060322892f,
-  -0.088907376f, 0.0012160833f, -0.100264296f, -0.013261351f, 0.09189881f, -0.013031478f, 0.06707398f, -0.10058872f,
-  -0.051996227f, -0.03649417f, 0.09488659f, 0.015413033f, -0.031514354f, -0.0039742743f, -0.112622656f, 0.09827965f,
-  0.06252798f, -0.007552007f, -0.069261126f, 0.11441365f, 0.041460495f, -0.055848513f, -0.04660192f, 0.008918496f,
-  0.029259361f, -0.041496765f, -0.09042952f, -0.025210956f, 0.11351493f, 0.040126126f, 0.03497851f, 0.012256733f,
-  -0.097297035f, -0.093795225f, 0.099247396f, 0.07787221f, -0.044164486f, 0.07120462f, -0.073390186f, -0.10900741f,
-  -0.01231163f, 0.110307135f, -0.049437605f, 0.095213346f, -0.025922973f, -0.113638505f, 0.10720041f, 0.109802715f,
-  0.055349533f, -0.0045710043f, 0.049042985f, 0.10800799f, -0.040156387f, -0.09655714f, -0.072496444f, -0.05673972f,
-  -0.064284205f, -0.109051354f, 0.034571685f, -0.11511785f, -0.08001087f, 0.02418831f, -0.06215913f, -0.008808714f,
-  -0.065156944f, 0.047313858f, -0.04933644f, 0.10467289f, 0.028582616f, 0.098181546f, 0.03513453f, 0.09203434f,
-  -0.05221919f, 0.068739705f, 0.024489637f, -0.03778724f, -0.045509994f, -0.11350292f, 0.0695973f, -0.030308116f,
-  -0.10521627f, -0.06944612f, 0.027014315f, 0.09556412f, 0.07647977f, 0.0666871f, 0.10809306f, -0.03643168f,
-  0.08630708f, -0.017397363f, 0.085221104f, 0.019497216f, -0.019180631f, 0.017530328f, -0.10556407f, 0.073280446f,
-  -0.10564166f, 0.030002574f, 0.010311949f, -0.002347628f, -0.10958876f, -0.10082215f, -0.08675285f, -0.11395302f,
-  0.081864394f, -0.11148492f, 0.034785423f, -0.092612885f, 0.051496133f, -0.0043632505f, 0.032007046f, -0.1164375f,
-  -0.019313822f, -0.05223419f, 0.06627984f, -0.06270404f, -0.015353079f, 0.0070317476f, 0.030697431f, 0.04949371f,
-  -0.096671455f, 0.044904873f, -0.05527483f, -0.09532229f, -0.048335772f, 0.06970432f, -0.028804714f, -0.025862683f,
-  0.008853191f, -0.04701784f, 0.061600022f, -0.06937048f, -0.008220291f, 0.101402976f, -0.044406466f, -0.018874051f,
-  -0.014162041f, -0.021644808f, 0.01695818f, 0.08848637f, -0.05523835f, 0.080099285f, 0.11325019f, 0.09549299f,
-  -0.0027129867f, 0.110696726f, -0.026170215f, -0.065512404f, 0.004339871f, -0.084150665f, 0.031271987f, -0.03713675f,
-  0.08857007f, 0.04665067f, -0.020818274f, 0.007852901f, -0.10733689f, -0.05090425f, 0.080992624f, -0.072798274f,
-  0.065013684f, 0.086743146f, 0.036277857f, 0.049226042f, -0.025715346f, 0.0864218f, 0.015944695f, 0.031759482f,
-  -0.012501034f, -0.094685875f, -0.062159255f, -0.09174696f, 0.03090108f, 0.070512325f, 0.045630045f, 0.11522071f,
-  -0.09290106f, -0.11548845f, 0.091135286f, -0.028848967f, -0.07005434f, -0.08950269f, -0.10404454f, 0.04368264f,
-  0.001480906f, 0.038130425f, -0.041982967f, -0.10976309f, -0.07264064f, 0.035723794f, -0.042909954f, -0.0053360136f,
-  0.013745441f, -0.10512325f, 0.1026665f, 0.109437585f, -0.08902627f, 0.052474517f, 0.09342681f, -0.11151776f,
-  0.08511248f, -0.014311998f, -0.07404878f, -0.105038166f, 0.052394334f, 0.028575752f, 0.11196665f, 0.04632298f,
-  -0.11044272f, -0.02508896f, 0.0830407f, -0.022879284f, -0.02948695f, -0.08274359f, 0.044290114f, 0.056490563f,
-  -0.07108661f, -0.1043417f, -0.031445827f, 0.08206888f, -0.08726986f, -0.048467603f, -0.115323454f, -0.013342471f,
-  0.025138661f, 0.04774218f, -0.056056354f, 0.11222372f, 0.009909063f, -0.083884485f, 0.023546657f, 0.043111037f,
-  0.07580531f, 0.08322659f, -0.029931454f, -0.02355621f, -0.058857366f, 0.047957614f, -0.08958743f, -0.03141526f,
-  -0.018950984f, -0.09622958f, 0.045414068f, 0.026664365f, 0.09998905f, -0.0727521f, 0.10573492f, 0.049474925f,
-  -0.036418624f, -0.089557275f, -0.110879526f, 0.042983804f, -0.05718172f, -0.033926856f, -0.045675345f, -0.022051657f,
-  0.015720572f, 0.15772656f, 0.119784474f, 0.13641332f, 0.010253372f, -0.056407638f, -0.084373064f, 0.10573626f,
-  -0.015453154f, 0.07155606f, -0.1643327f, 0.09240152f, -0.09598672f, -0.019919582f, 0.14748278f, 0.11181295f,
-  -0.10621905f, 0.15155551f, -0.1486366f, 0.083861776f, 0.029669635f, 0.1689415f, 0.018642308f, -0.039703056f,
-  0.15628992f, -0.10897552f, 0.12707752f, -0.069133f, -0.024695337f, -0.079368606f, 0.12005889f, -0.11515027f,
-  -0.052086726f, 0.013008037f, 0.16296014f, -0.025016481f, -0.078546196f, -0.02091729f, 0.041384883f, -0.080871716f,
-  0.18212076f, 0.07416131f, -0.06505077f, 0.1072327f, -0.0534606f, 0.040204536f, -0.03214894f, -0.14283915f,
-  -0.15313248f, -0.15976083f, -0.10183463f, -0.0113288835f, 0.02388919f, 0.03027842f, 0.08232985f, 0.011323587f,
-  0.17855063f, -0.04284295f, 0.038592946f, 0.037690505f, 0.09040151f, 0.14640047f, 0.06880967f, 0.091350265f,
-  0.16257267f, 0.088725224f, 0.1667737f, 0.09326823f, 0.08859157f, -0.02291921f, -0.11407559f, 0.16274874f,
-  0.09453456f, 0.054874726f, 0.074207336f, -0.050757915f, -0.021636661f, 0.14646584f, 0.047790308f, -0.17795578f,
-  0.1484898f, 0.05447013f, -0.08988552f, -0.082104385f, -0.13670559f, 0.17171507f, -0.08646692f, -0.08251808f,
-  0.05886683f, -0.07325393f, 0.09637358f, -0.06439237f, -0.043903865f, -0.056798358f, 0.010390855f, 0.09201295f,
-  -0.028728588f, 0.14406809f, -0.18097728f, -0.14037822f, 0.05158667f, -0.013790634f, -0.027838334f, 0.052634783f,
-  -0.14973347f, -0.019405998f, -0.13017103f, 0.1633795f, 0.040004116f, 0.109148435f, -0.11775476f, -0.043917365f,
-  0.09846242f, 0.15499495f, -0.15321602f, -0.049631126f, -0.03280795f, 0.1699418f, -0.11367388f, 0.06777802f,
-  0.13416272f, -0.13884008f, 0.17272799f, -0.18025506f, -0.13487867f, -0.053145472f, 0.009145579f, 0.0065383343f,
-  0.13652109f, 0.15787968f, -0.049909577f, 0.042680975f, -0.06440481f, 0.0519652f, -0.0036010146f, 0.08557621f,
-  0.0032080852f, -0.056947306f, 0.07843905f, 0.13241154f, -0.08562322f, 0.04900475f, 0.00020364313f, -0.05290778f,
-  0.07821728f, 0.10460302f, 0.08241321f, -0.15623865f, -0.06652031f, 0.15141249f, 0.1049988f, 0.10334481f,
-  -0.111037955f, 0.06589557f, -0.02310263f, -0.07106751f, 0.10942699f, 0.17629269f, 0.082077526f, 0.13427281f,
-  -0.104923055f, 0.090324625f, -0.16950715f, -0.044152807f, -0.04396779f, -0.15098059f, -0.05754784f, 0.13854511f,
-  -0.09020426f, 0.15826438f, 0.090995915f, -0.074026f, 0.10328058f, -0.1705882f, 0.07679815f, -0.08690883f,
-  -0.14495221f, 0.18055165f, -0.007079078f, -0.112861626f, 0.18129684f, 0.045996845f, -0.02774239f, -0.06937103f,
-  0.16557391f, 0.10186457f, 0.16560154f, 0.06683448f, 0.14442267f, -0.0018132008f, 0.040983222f, 0.04623367f,
-  0.17348382f, 0.13760753f, 0.109708175f, -0.17667276f, 0.13433017f, 0.100186124f, -0.04073305f, 0.0336977f,
-  -0.18032382f, -0.102403656f, 0.14165546f, -0.16908915f, 0.0010701277f, 0.032454938f, -0.008591442f, -0.10709156f,
-  0.09157001f, -0.11049131f, 0.034818444f, 0.017144674f, -0.09226315f, 0.09112222f, 0.023131322f, 0.08846503f,
-  -0.107154794f, -0.009428294f, -0.12581104f, -0.17587514f, 0.1435613f, 0.1454279f, 0.032677557f, 0.045413844f,
-  0.06541239f, -0.0048718094f, 0.09574631f, 0.014134147f, 0.0055997376f, -0.054739665f, 0.09883586f, 0.09252126f,
-  0.030816296f, -0.020370835f, 0.12279839f, -0.09281437f, -0.07962582f, -0.11518487f, -0.015297178f, 0.092906356f,
-  0.07199462f, 0.15352933f, -0.03532126f, 0.14203396f, 0.07981472f, -0.016916802f, 0.036091868f, -0.09942999f,
-  0.16659692f, 0.043931637f, 0.011394846f, 0.00880686f, -0.03783381f, 0.103576034f, -0.14217845f, 0.0052542775f,
-  0.058589436f, -0.11562378f, -0.028788421f, -0.07632426f, -0.11794744f, 0.14928974f, 0.09484201f, 0.17813452f,
-  0.004243109f, -0.033937845f, 0.11899817f, 0.05994972f, 0.023771686f, -0.14360422f, 0.17525847f, 0.11794628f,
-  0.037064496f, 0.1800986f, 0.14515664f, 0.09372804f, -0.1381218f, 0.17993689f, -0.14714439f, 0.10608013f,
-  -0.094839245f, -0.077610336f, 0.023808783f, -0.076571085f, 0.16900568f, 0.14337397f, -0.063101865f, -0.17661878f,
-  0.12873983f, -0.057169665f, 0.15527716f, 0.0015400208f, -0.012606166f, 0.08810875f, -0.03650549f, 0.019382175f,
-  -0.07526405f, 0.117215686f, 0.027636519f, -0.1235304f, -0.061672438f, -0.15144928f, 0.0776197f, -0.017987754f,
-  0.020974036f, -0.01042488f, -0.12596388f, -0.032641225f, 0.12921885f, -0.15035836f, -0.09716641f, 0.11632776f,
-  -0.044721007f, 0.14656338f, 0.013199745f, 0.008323944f, 0.062038552f, -0.14761451f, 0.14844716f, 0.13393521f,
-  0.039785765f, -0.091041274f, -0.15262786f, -0.11670548f, 0.13344589f, -0.10179977f, -0.041907888f, 0.056002803f,
-  -0.11813765f, -0.1044772f, 0.16119365f, 0.09134867f, -0.16040441f, 0.08593841f, 0.04169259f, -0.019967109f,
-  -0.13599563f, 0.10083525f, -0.02155137f, -0.09589257f, 0.006874335f, -0.033514913f, 0.046193495f, -0.064764686f,
-  -0.05528674f, -0.00765734f, 0.10776217f, 0.0923825f, 0.038072817f, -0.09792556f, 0.0595655f, -0.15909433f,
-  -0.09949798f, 0.042638738f, -0.04735427f, 0.08242082f, 0.037539233f, -0.016406858f, -0.020389298f, -0.07839627f,
-  -0.07521729f, 0.13724698f, -0.032947324f, -0.10927664f, 0.137374f, -0.031227663f, 0.0074057165f, 0.050308518f,
-  -0.02358385f, -0.04585636f, 0.07911517f, 0.009803973f, 0.100566834f, -0.022727838f, 0.15320958f, 0.037297573f,
-  -0.15325288f, 0.04773295f, 0.039925143f, -0.055704262f, 0.034065057f, -0.0057654204f, -0.15153389f, -0.14324261f,
-  0.033786856f, 0.115303434f, -0.16114818f, -0.138141f, 0.04771125f, -0.1066829f, -0.08155312f, -0.035203192f,
-  0.15508555f, -0.035966784f, 0.10928402f, -0.032232367f, -0.15787123f, 0.15256953f, -0.081772275f, -0.0269012f,
-  -0.071649596f, 0.1494668f, 0.008898071f, 0.15522446f, 0.053825594f, -0.15176871f, 0.016313829f, 0.15238912f,
-  0.0013102521f, -0.036157846f, -0.004235028f, -0.120141976f, -0.044097304f, -0.096902646f, -0.040653594f, -0.12343194f,
-  -0.08972664f, -0.11547818f, 0.06825448f, 0.13303831f, 0.03434716f, 0.09665901f, 0.026582893f, 0.104984105f,
-  0.13385724f, -0.07964389f, 0.135673f, 0.036386155f, 0.07765317f, -0.07345947f, -0.11548936f, -0.04006718f,
-  -0.02189762f, 0.07325382f, 0.022401042f, 0.11896776f, 0.14736547f, 0.036779225f, -0.08568204f, -0.12642838f,
-  -0.06632327f, -0.028017912f, 0.011327396f, 0.13375698f, -0.03356638f, -0.09348581f, -0.13412438f, 0.14495203f,
-  0.12353312f, 0.037036046f, -0.15739396f, 0.06797093f, -0.025060669f, -0.12027216f, 0.0021404317f, 0.024544075f,
-  0.0763746f, 0.032220844f, -0.023586921f, 0.14098951f, -0.1293759f, 0.16450152f, -0.0062968223f, 0.08445269f,
-  0.15339036f, 0.023020651f, 0.05817395f, 0.015462661f, 0.01453006f, 0.03441373f, 0.09399176f, 0.0060843206f,
-  -0.05071456f, -0.038792033f, -0.043675493f, -0.1234208f, -0.08328032f, 0.008547472f, -0.15099397f, -0.1078424f,
-  0.0071298764f, -0.08930911f, 0.06286857f, 0.12315749f, 0.042160988f, 0.03447902f, -0.07073174f, 0.1272693f,
-  -0.11208184f, -0.16036496f, -0.11233879f, -0.028544333f, 0.11876081f, 0.052555583f, -0.0049897986f, 0.15097888f,
-  -0.07695678f, -0.15975045f, -0.040354025f, 0.1161341f, 0.12421363f, 0.13544528f, 0.16214499f, 0.07363959f,
-  -0.02940174f, 0.10945411f, 0.15795703f, -0.068216376f, 0.10330277f, -0.012393488f, -0.15132514f, -0.0064370455f,
-  0.10576998f, 0.16048971f, 0.15280202f, 0.073754355f, 0.1284322f, 0.0012940286f, -0.09293771f, 0.061956156f,
-  -0.15318987f, -0.054673042f, 0.14913431f, -0.16155115f, 0.09261597f, 0.10599059f, -0.01689134f, -0.12639247f,
-  -0.06443876f, -0.07918022f, -0.0731678f, 0.04936115f, -0.10523295f, 0.05220676f, -0.06400864f, 0.14184357f,
-  0.08279152f, 0.047442045f, 0.070607364f, 0.095019504f, -0.08321499f, 0.09095731f, 0.06649549f, -0.009308209f,
-  0.16028738f, -0.12639906f, -0.01937231f, -0.10143568f, 0.016106721f, -0.059913576f, 0.063180424f, -0.009651011f,
-  0.1464314f, -0.12184729f, -0.007878346f, 0.09758707f, -0.07401927f, 0.045791686f, -0.14141773f, -0.05789876f,
-  0.14382496f, -0.10402385f, 0.14546378f, 0.15523924f, -0.12966987f, -0.022516498f, -0.08434204f, 0.076185115f,
-  0.10949889f, 0.09481137f, -0.094246864f, -0.12864694f, -0.044284623f, -0.008784329f, -0.10194614f, 0.07429074f,
-  -0.1373343f, -0.031840544f, 0.0024561614f, 0.13212715f, 0.01753916f, 0.12268497f, 7.662963e-05f, 0.13874196f,
-  -0.15468131f, 0.039688136f, -0.17649908f, -0.14590009f, 0.034850847f, 0.14699988f, -0.14463517f, -0.15747358f,
-  0.044126138f, -0.14556359f, -0.14218569f, -0.11291414f, 0.09273767f, -0.0028829237f, -0.16127037f, 0.102990024f,
-  0.13974406f, -0.15651792f, -0.12810679f, 0.019460557f, -0.052356176f, -0.09062241f, -0.030879347f, 0.051974356f,
-  0.020785099f, 0.049743075f, -0.05912111f, 0.013604619f, -0.13665815f, -0.11640999f, 0.18380363f, 0.04630596f,
-  0.17148538f, -0.11697839f, -0.016566612f, -0.10841493f, -0.091331944f, 0.082238406f, -0.16313194f, -0.068298906f,
-  0.16331951f, 0.023503346f, 0.09080372f, -0.116655126f, 0.027930656f, 0.049543142f, 0.10189373f, 0.014694974f,
-  -0.0911384f, 0.06547401f, -0.16871034f, -0.15668027f, 0.0972765f, -0.009378039f, -0.18562573f, -0.13528423f,
-  0.046276912f, -0.12510769f, 0.04213776f, 0.14302269f, -0.025711568f, -0.18178508f, -0.058731712f, 0.053362474f,
-  0.099087015f, 0.009088615f, -0.14686829f, -0.12160619f, 0.08006233f, -0.166402f, -0.059399556f, -0.17341903f,
-  -0.058894504f, -0.06843531f, 0.09886532f, 0.118342645f, -0.16703261f, -0.0527558f, -0.12792146f, 0.15682389f,
-  0.17900105f, 0.08646485f, -0.121660426f, -0.07763244f, -0.003417003f, 0.18521886f, 0.028259037f, 0.036972422f,
-  0.06619303f, -0.13652875f, 0.06836361f, 0.016675303f, 0.02615026f, -0.057252247f, -0.026232123f, -0.032449257f,
-  0.12653834f, -0.031170277f, 0.028663717f, -0.08272832f, -0.034019608f, -0.1658263f, 0.018439293f, -0.059976812f,
-  -0.055780582f, 0.058183286f, 0.11610003f, 0.047540724f, 0.050834313f, 0.056385193f, 0.032690074f, 0.09853761f,
-  -0.0010835687f, -0.13235134f, -0.15495697f, -0.12443699f, -0.097951226f, -0.03577127f, 0.0016630802f, 0.15873542f,
-  0.07467598f, -0.03812996f, 0.16334555f, -0.14062776f, 0.09537619f, 0.1570881f, 0.10193581f, 0.11141048f,
-  0.12914692f, 0.13078827f, -0.0126201855f, 0.11089822f, -0.18439761f, -0.1326453f, 0.17560673f, 0.13313451f,
-  0.14391747f, 0.015114485f, -0.09237378f, 0.0068765776f, -0.15787296f, -0.09955102f, 0.05808027f, 0.13684845f,
-  0.12107297f, -0.024534963f, -0.1455221f, 0.045442324f, 0.110520564f, 0.115917884f, 0.039995566f, 0.13376716f,
-  -0.1673817f, 0.13139611f, 0.047169417f, 0.0091044465f, -0.15184753f, 0.097692885f, -0.018021977f, 0.064837754f,
-  0.13677424f, -0.122770704f, -0.14089608f, -0.15680334f, -0.13393152f, 0.15429564f, 0.068493724f, -0.13110392f,
-  0.13541138f, 0.10631024f, -0.18367682f, -0.077783756f, -0.11676541f, -0.095974445f, -0.026157621f, -0.16749518f,
-  0.17770703f, 0.17407288f, -0.10229501f, -0.12315684f, -0.13214359f, 0.15237445f, -0.0006935248f, 0.1298521f,
-  -0.026146824f, 0.0007175602f, 0.016599072f, 0.14603962f, 0.14453328f, 0.114335775f, -0.095415354f, -0.02570084f,
-  -0.0124910725f, 0.03875204f, 0.11141638f, -0.054971445f, 0.03978335f, -0.11495868f, -0.08004965f, -0.04516035f,
-  0.12505253f, 0.18288153f, -0.08829485f, -0.105310634f, -0.10711015f, -0.05342398f, -0.16531076f, 0.16343465f,
-  0.08988385f, 0.13172112f, 0.00087175076f, -0.11886568f, -0.15704657f, 0.13503924f, 0.15854189f, 0.16906065f,
-  0.15510674f, -0.16496567f, 0.10761186f, -0.04482146f, 0.16399606f, -0.0032309722f, 0.08496936f, -0.12057631f,
-  0.03201511f, -0.0105934255f, 0.062004697f, -0.13971892f, 0.041002173f, 0.055171475f, -0.044385098f, -0.10703565f,
-  0.16613315f, -0.1182363f, -0.12087413f, -0.09856466f, -0.0060616345f, -0.024523854f, 0.007144227f, 0.17882136f,
-  -0.057841513f, 0.15678112f, 0.052979525f, 0.08936962f, 0.18368775f, -0.14305018f, -0.12839645f, -0.13725482f,
-  0.097622156f, 0.18388362f, -0.081669405f, -0.18393485f, 0.13225862f, -0.15233786f, -0.12525006f, 0.1166295f,
-  -0.085552305f, -0.18192273f, -0.08324587f, -0.1549465f, -0.09984765f, 0.046852656f, 0.0027418816f, -0.136027f,
-  -0.1246947f, 0.13294989f, 0.05183784f, 0.13930452f, -0.14084907f, 0.035513222f, -0.022665828f, -0.1448384f,
-  0.133164f, 0.15734103f, 0.05530934f, 0.09675624f, -0.115536086f, 0.16167398f, -0.082471445f, -0.067712545f,
-  0.006408606f, -0.08263901f, -0.0010106065f, -0.0015348129f, -0.01326308f, 0.076561f, -0.04524627f, -0.04984326f,
-  0.06300766f, 0.023504358f, 0.07444236f, -0.016446348f, -0.027623164f, -0.103580214f, -0.059112135f, -0.10087133f,
-  0.07000741f, -0.08502194f, 0.10534871f, -0.045083385f, 0.1102897f, 0.028608574f, -0.10097344f, 0.0039701345f,
-  0.046987385f, -0.039978374f, 0.029706452f, 0.0031288955f, 0.0076609496f, 0.033598103f, 0.047473133f, -0.013956971f,
-  0.024887998f, 0.003501268f, -0.0354446f, 0.064579315f, -0.01834459f, 0.045965634f, -0.10856844f, 0.06714865f,
-  0.023962175f, 0.09748985f, 0.066046864f, 0.109986305f, -0.07256702f, 0.10277923f, -0.10925915f, 0.052317962f,
-  -0.058938004f, 0.08999878f, 0.06551629f, 0.033004276f, 0.01495302f, -0.06681253f, -0.085740186f, -0.026375277f,
-  -0.021977695f, 0.10731302f, -0.09637055f, 0.023944428f, 0.09715818f, -0.031104345f, 0.05974535f, -0.0092268465f,
-  0.04573353f, 0.033807762f, -0.027986035f, -0.10931446f, 0.036734022f, 0.077243455f, 0.0039132335f, 0.069792844f,
-  -0.006866026f, 0.023412945f, -0.049069412f, -0.10276273f, 0.056707367f, 0.03655747f, 0.06299438f, 0.012627929f,
-  -0.018270737f, 0.04951945f, -0.0726377f, -0.006259273f, 0.092989184f, 0.0007288789f, -0.042522814f, -0.02703131f,
-  0.060583085f, -0.017237436f, 0.10515589f, 0.08956622f, 0.06702345f, -0.0032264616f, 0.09699859f, 0.09524999f,
-  -0.036520734f, -0.024444632f, 0.046935365f, 0.078949735f, 0.028478336f, -0.0932563f, -0.10464905f, 0.06823944f,
-  -0.01299567f, 0.030426227f, 0.09976479f, 0.05269441f, 0.082796924f, 0.034429114f, -0.0016586988f, 0.109376f,
-  0.05727049f, 0.022164095f, 0.01771469f, -0.110476546f, -0.030410636f, 0.088137835f, -0.0022434588f, 0.044023436f,
-  0.033316996f, 0.02939724f, 0.0032250455f, -0.04059873f, -0.013014448f, -0.070624456f, -0.021778356f, 0.043297205f,
-  0.0468455f, 0.09827275f, 0.0653792f, 0.082939915f, -0.0006895906f, -0.023906479f, -0.007055057f, -0.10644778f,
-  -0.034903403f, -0.04117148f, -0.013244832f, -0.037770476f, -0.00988579f, -0.0987911f, 0.060508225f, 0.07577221f,
-  0.08848523f, 0.060113024f, 0.016942833f, 0.012339175f, 0.049056776f, -0.09485933f, 0.10825344f, -0.048437756f,
-  0.03653871f, 0.05945104f, -0.06715458f, 0.03505067f, 0.047982138f, -0.083723836f, -0.095564574f, -0.0143996095f,
-  0.042096652f, -0.031807274f, -0.040083773f, -0.075218424f, -0.040803153f, 0.039207138f, 0.09189001f, 0.016296487f,
-  0.0455777f, -0.07847497f, -0.033380803f, -0.02118469f, -0.03564451f, 0.078750126f, -0.08679161f, 0.066538766f,
-  -0.098827824f, 0.021801976f, -0.0666648f, -0.019557394f, 0.048010245f, 0.045640595f, 0.042303894f, -0.047972567f,
-  -0.042120937f, 0.10321176f, 0.09825166f, -0.09926737f, -0.022939447f, -0.08132945f, -0.0067396127f, -0.026515175f,
-  0.07555351f, -0.069502056f, 0.09214691f, -0.055679224f, 0.0966994f, 0.0994505f, -0.07351242f, 0.09991679f,
-  -0.02692505f, 0.010052802f, 0.060557783f, -0.012627307f, 0.10086625f, 0.025659803f, 0.043506756f, 0.063990965f,
-  -0.09870209f, 0.07098035f, 0.021941358f, 0.0471782f, -0.080939054f, 0.09287039f, 0.102616385f, -0.040132537f,
-  0.052485306f, 0.0951692f, 0.04214547f, -0.101700574f, 0.064096354f, 0.02631376f, -0.01900111f, 0.005274338f,
-  0.026820062f, 0.08275757f, -0.0359319f, -0.11014448f, 0.04953128f, 0.0019696974f, -0.098475486f, 0.000555158f,
-  -0.042424086f, -0.09506432f, 0.046404134f, 0.07749684f, -0.0154430475f, 0.08486724f, 0.027687844f, 0.051434774f,
-  0.04977589f, -0.020935595f, -0.091896094f, 0.08284725f, 0.040345296f, 0.066648915f, -0.10417532f, 0.06624349f,
-  -0.0956871f, 0.086294375f, -0.062821716f, -0.09284958f, 0.04601388f, 0.006535668f, -0.08535472f, 0.010720042f,
-  0.100707285f, 0.06866388f, 0.10507139f, -0.06620873f, -0.074943036f, 0.059305932f, 0.0048743486f, 0.07181645f,
-  -0.10179501f, -0.05670972f, -0.0026372022f, 0.0371645f, 0.071702234f, -0.03552957f, 0.026948405f, 0.09717543f,
-  -0.033716813f, 0.08509129f, 0.0021585436f, -0.03063189f, -0.09688787f, -0.013373799f, 0.03148855f, 0.09930632f,
-  0.04230432f, 0.092786275f, -0.0019352391f, 0.082509845f, 0.069950335f, 0.05514045f, -0.067850515f, 0.014010974f,
-  -0.08888997f, -0.085937425f, 0.03805126f, -0.1086792f, -0.09188772f, -0.048401337f, 0.062069137f, -0.019064631f,
-  0.010095548f, -0.047248423f, -0.1156533f, -0.07993058f, -0.09213699f, 0.030192854f, 0.029835887f, -0.055429123f,
-  -0.00836848f, 0.10003482f, 0.073135674f, -0.05579958f, -0.113545015f, 0.08152254f, -0.02172358f, 0.0052987584f,
-  -0.113565505f, 0.018502256f, -0.05480149f, -0.016082432f, -0.05109387f, 0.0024935778f, -0.03551751f, -0.068792604f,
-  -0.08828407f, 0.09059483f, -0.05718136f, 0.06700945f, 0.062916994f, -0.0015469454f, -0.062278453f, 0.09141146f,
-  0.07900619f, 0.017513987f, -0.08752191f, -0.03272112f, 0.008830364f, -0.008485858f, -0.050481915f, -0.007555068f,
-  -0.06252788f, -0.064663135f, -0.0047176233f, -0.0018849226f, -0.10944428f, -0.003838755f, 0.0070612533f, 0.117235154f,
-  -0.005205592f, -0.11799616f, 0.00033700524f, -0.09715839f, -0.10804533f, -0.08886886f, -0.11924713f, -0.094469115f,
-  0.03762171f, -0.026088543f, 0.07323781f, -0.109181255f, 0.04749183f, -0.09828026f, -0.030299962f, -0.0848655f,
-  -0.09192283f, -0.06447373f, 0.009147088f, -0.019105425f, -0.033329356f, -0.09806318f, -0.04244957f, 0.07260532f,
-  0.02051905f, 0.010807945f, 0.09472725f, 0.028073972f, 0.057712313f, 0.022916311f, -0.11524099f, 0.023003094f,
-  0.09721912f, 0.1189225f, -0.05330461f, -0.071858115f, -0.05465402f, 0.053506102f, -0.11006292f, -0.10158664f,
-  0.054931607f, -0.113554545f, 0.05401445f, 0.026264444f, -0.010288293f, -0.08755921f, -0.10664961f, -0.06975338f,
-  -0.068731256f, 0.033494882f, -0.114443295f, 0.043030344f, 0.037765287f, 0.025629705f, 0.023747655f, -0.09312354f,
-  -0.075346336f, -0.020990783f, 0.06124215f, -0.060939804f, 0.031636246f, 0.045148805f, -0.02793566f, -0.03947242f,
-  -0.040216867f, 0.10753616f, -0.02908886f, 0.093863755f, 0.07723106f, -0.0007548308f, -0.05917935f, 0.013070987f,
-  -0.099330515f, 0.10893203f, 0.094173685f, 0.012452148f, -0.104796186f, 0.070392035f, 0.05986008f, -0.04788621f,
-  -0.028112344f, -0.03032989f, 0.044954844f, 0.022757951f, -0.0010621831f, -0.06892494f, 0.04241902f, 0.09139148f,
-  0.118998945f, 0.12123623f, 0.091122575f, -0.09469721f, 0.02010691f, -0.087144084f, 0.088806696f, 0.0920701f,
-  0.10084123f, -0.004162254f, 0.08991359f, 0.01262715f, 0.117354974f, 0.013546449f, -0.05423575f, -0.06214642f,
-  -0.10968191f, 0.06546531f, -0.0020779718f, 0.055981748f, -0.018171705f, 0.0059045986f, -0.08474592f, -0.06639845f,
-  -0.112716064f, 0.04792065f, -0.08839788f, -0.047157288f, -0.011166842f, 0.10106584f, 0.010501725f, -0.037173998f,
-  0.11081308f, 0.08188387f, 0.072090566f, 0.014486684f, -0.014943695f, 0.041890856f, -0.09884063f, -0.119255535f,
-  0.10287929f, -0.10633163f, -0.072055f, 0.11543259f, -0.08369456f, -0.06383072f, 0.056129955f, -0.0054820725f,
-  -0.096307784f, 0.116452485f, -0.118720256f, -0.09643641f, 0.054027002f, -0.030427149f, -0.08510153f, 0.06468883f,
-  0.037660833f, -0.11466763f, 0.04155707f, 0.10162505f, 0.083384305f, 0.03644676f, -0.09300177f, 0.030175531f,
-  -0.10189109f, -0.062388156f, 0.088632725f, 0.12036009f, 0.07630479f, -0.08506977f, 0.025799543f, 0.029102586f,
-  -0.046942536f, -0.026618611f, 0.05906975f, -0.001201729f, -0.0031092104f, 0.010618958f, 0.038982596f, -0.034112476f,
-  -0.11580907f, -0.020489324f, 0.096853144f, 0.042578254f, 0.10559327f, -0.093730874f, -0.069114886f, 0.039559685f,
-  0.0812851f, -0.03126689f, -0.064072184f, 0.067702055f, 0.02576909f, -0.07343853f, 0.026684735f, -0.02440295f,
-  0.058766793f, 0.101452544f, 0.07810879f, -0.011984765f, 0.09235187f, -0.010925875f, 0.07796755f, -0.08851127f,
-  0.015797624f, 0.094866246f, 0.102862045f, 0.10325811f, -0.037193786f, -0.06720711f, -0.11521052f, -0.059357937f,
-  0.10473094f, -0.096305706f, 0.007884269f, -0.036034927f, -0.07952945f, 0.019440763f, 0.06510677f, 0.059773035f,
-  -0.0012334711f, -0.054504655f, -0.08226861f, 0.11979888f, -0.061274428f, 0.078098595f, -0.018057257f, -0.105055265f,
-  -0.09350939f, -0.03942066f, -0.11809776f, 0.05362992f, -0.076496564f, -0.07728139f, -0.05031375f, -0.07162555f,
-  -0.11965171f, 0.11467122f, -0.018329458f, 0.11988792f, 0.06868111f, -0.0014806904f, 0.11140939f, -0.016622743f,
-  -0.07068984f, -0.13813113f, 0.13641143f, -0.07684031f, 0.046841104f, -0.109520994f, 0.00071161886f, 0.09364676f,
-  0.06757181f, -0.06526881f, -0.036125727f, -0.026658302f, 0.011846976f, -0.05167697f, 0.12614143f, 0.054149285f,
-  -0.1536394f, 0.052784767f, -0.03623403f, -0.027413597f, 0.120298065f, -0.09671814f, 0.12801252f, -0.074118555f,
-  -0.1386739f, 0.09129833f, -0.09598129f, 0.12134702f, 0.07553028f, -0.036331344f, 0.049946614f, -0.03371854f,
-  -0.07152369f, 0.14153521f, 0.019604392f, 0.10861392f, -0.15765938f, -0.07311224f, -0.06885645f, -0.13243853f,
-  0.00050845376f, -0.13350353f, 0.08113356f, 0.013980813f, -0.16165985f, 0.112883165f, -0.14005172f, -0.16491097f,
-  0.005219225f, 0.17187665f, -0.14554194f, 0.047369804f, 0.021000933f, -0.04041625f, -0.052984912f, -0.10503444f,
-  -0.17253734f, -0.025680868f, 0.17147548f, 0.1511853f, -0.12466347f, -0.003441343f, 0.119545035f, -0.10125622f,
-  -0.13265795f, -0.1367751f, 0.114573754f, -0.035110027f, -0.016594036f, 0.15365265f, -0.054100346f, -0.0067322683f,
-  0.04552831f, -0.05634473f, 0.059813667f, -0.15418814f, 0.1717457f, -0.06627598f, 0.045643773f, -0.053380426f,
-  0.14334694f, 0.12993671f, -0.04832712f, -0.12402953f, 0.11360803f, 0.16099857f, 0.0275569f, -0.14514594f,
-  -0.058373615f, -0.13126661f, 0.16191919f, -0.104434565f, 0.047227915f, -0.12648046f, -0.10896604f, 0.10524416f,
-  0.14789319f, -0.04772959f, -0.05270018f, 0.16244666f, 0.13856916f, -0.070773825f, -0.032699905f, -0.04210004f,
-  0.04940657f, -0.15498711f, 0.01943891f, 0.10894966f, -0.07111451f, 0.10397673f, -0.0832169f, 0.15425292f,
-  0.09439176f, 0.063705325f, -0.044858873f, 0.01655163f, -0.062230863f, -0.13684946f, 0.1337504f, -0.051102307f,
-  0.012962324f, 0.094843104f, 0.063282475f, 0.1705658f, -0.124960564f, -0.16021733f, -0.15189071f, 0.07261042f,
-  -0.047016945f, 0.021246318f, 0.10111614f, 0.020366322f, 0.008067323f, -0.01520486f, 0.13996358f, 0.16699725f,
-  -0.16419454f, -0.1361989f, -0.112116195f, -0.003116932f, -0.09811045f, -0.10562743f, 0.11938257f, -0.14741476f,
-  -0.10757408f, -0.00239364f, 0.1696912f, 0.12253251f, -0.008169009f, -0.10937089f, 0.052033402f, -0.017202366f,
-  -0.10626614f, -0.0015495603f, 0.0051468145f, 0.12311707f, 0.11631945f, -0.07164607f, -0.119669646f, 0.085338786f,
-  -0.14258675f, 0.07331531f, -0.06484988f, -0.018830808f, -0.03162193f, -0.017348267f, 0.10614715f, -0.17292428f,
-  0.061380766f, 0.047811568f, -0.047491696f, 0.09325542f, -0.0029082946f, 0.01463026f, -0.004568343f, -0.112963475f,
-  0.13393332f, 0.040527735f, -0.13035783f, 0.13268943f, 0.11020136f, -0.021205055f, -0.08282035f, 0.09839608f,
-  -0.009341724f, -0.15327823f, 0.051500667f, 0.014160632f, 0.0061525274f, 0.10908326f, 0.13305251f, -0.042611197f,
-  -0.13017787f, -0.030191094f, 0.1189468f, -0.14074388f, -0.018184088f, -0.123670205f, 0.07658868f, 0.11655591f,
-  0.091745935f, 0.11286995f, 0.0047629983f, -0.10312688f, 0.13844943f, -0.041718572f, 0.0096356105f, -0.16404381f,
-  -0.14117938f, 0.0534222f, 0.019514587f, -0.038537033f, 0.001933689f, -0.09891466f, 0.1379918f, -0.14086944f,
-  -0.09790045f, -0.054279413f, 0.00011596058f, 0.13131359f, 0.08636204f, 0.13339503f, -0.03639666f, 0.03135374f,
-  0.14072353f, 0.13877632f, -0.08138179f, 0.02514653f, 0.16708611f, 0.14350855f, -0.005825016f, 0.03618929f,
-  0.07219342f, -0.15912245f, 0.038786244f, -0.08158429f, -0.064712144f, -0.06985055f, -0.0957279f, 0.07856075f,
-  0.13451348f, 0.047841217f, 0.04135192f, 0.09183144f, 0.05522622f, -0.12748179f, -0.122583695f, 0.15485646f,
-  0.035679635f, -0.10230081f, -0.06051605f, 0.042500228f, 0.0020170857f, 0.029096596f, 0.096865244f, -0.11353079f,
-  -0.17246234f, -0.11015961f, -0.16191803f, 0.07596136f, -0.12471139f, -0.16657574f, -0.015605114f, 0.15265901f,
-  0.019687476f, 0.14150989f, -0.04253302f, -0.124104746f, -0.17276078f, -0.007952237f, -0.14054327f, 0.11378625f,
-  -0.11781554f, -0.10385236f, 0.16035523f, 0.01836066f, 0.004333634f, -0.10350698f, -0.07987164f, -0.17068602f,
-  -0.15432322f, -0.11849203f, -0.09525158f, -0.030446155f, -0.14827864f, -6.4940425e-05f, 0.019498149f, -0.04214151f,
-  0.13646461f, -0.014996158f, 0.031706378f, -0.13158302f, 0.052272063f, 0.1514006f, -0.16231439f, 0.123781264f,
-  -0.16008006f, 0.09409145f, 0.019401953f, 0.13935024f, 0.020052625f, -0.06496822f, 0.053108074f, 0.055219095f,
-  0.03999632f, 0.12557314f, 0.12337854f, 0.16570467f, 0.16330355f, 0.0051126857f, -0.07813529f, 0.07257524f,
-  0.019476138f, 0.16287544f, 0.09399434f, -0.13360651f, -0.11707321f, 0.16462238f, 0.16580582f, 0.011102621f,
-  0.13859543f, -0.08029015f, 0.040977713f, -0.12774983f, -0.051489726f, 0.058373816f, -0.0073252073f, -0.059161197f,
-  0.053472828f, 0.14438152f, -0.15435593f, 0.06781435f, -0.0028132428f, 0.03222665f, -0.042731952f, -0.14544211f,
-  0.077184156f, 0.03855486f, -0.11466397f, 0.009286115f, -0.14307505f, 0.053536374f, 0.025174925f, -0.06004386f,
-  -0.08718534f, -0.103206955f, 0.10947564f, 0.05512436f, 0.07557601f, 0.01752941f, -0.025933208f, -0.071816996f,
-  0.040094797f, -0.0886707f, 0.03723f, 0.06608532f, -0.012154856f, 0.14538449f, 0.035546143f, -0.059386656f,
-  -0.14576088f, -0.022975082f, -0.008192002f, 0.16677201f, -0.06547665f, -0.15699378f, 0.04167573f, 0.117140114f,
-  -0.028901387f, -0.15173835f, -0.14463654f, -0.111951105f, -0.15720375f, 0.07052661f, -0.027663011f, -0.07854383f,
-  -0.113470815f, -0.0720387f, 0.105020255f, -0.0039608716f, -0.023556877f, -0.09744974f, 0.04105232f, 0.15234062f,
-  -0.016819233f, -0.08534524f, 0.015389549f, -0.15420552f, 0.101069115f, -0.12599431f, -0.13731405f, -0.023782272f,
-  -0.06865102f, -0.038451493f, -0.1284877f, -0.1442733f, -0.10216453f, 0.05879805f, -0.15978871f, 0.096995145f,
-  0.08818416f, 0.1377589f, 0.07430823f, 0.049119085f, 0.022137206f, 0.13113876f, -0.12798673f, 0.049790904f,
-  -0.029012622f, 0.029024381f, -0.036419567f, 0.015433472f, -0.16069232f, 0.10314386f, 0.12486611f, 0.08802722f,
-  0.0019239967f, -0.06675249f, 0.007629133f, 0.003996822f, 0.1447464f, -0.050369594f, 0.11335746f, 0.0334635f,
-  -0.14057264f, -0.15321471f, -0.11516087f, -0.079894856f, 0.15366143f, -0.024916742f, -0.0980949f, -0.04140315f,
-  0.05597764f, 0.07017986f, 0.16097079f, 0.029786227f, -0.14764443f, -0.11573049f, 0.11451586f, -0.14341597f,
-  -0.02019214f, -0.15029237f, 0.11956686f, -0.08682449f, -0.031659752f, 0.13883911f, 0.08623691f, 0.12790224f,
-  0.13216183f, -0.01268606f, 0.07854447f, 0.051180273f, -0.13657986f, 0.11959118f, 0.15193956f, 0.16370484f,
-  0.067862034f, -0.03998268f, 0.11418972f, 0.09485486f, 0.096802674f, 0.122978725f, -0.053615045f, 0.14183724f,
-  -0.05195716f, 0.109644316f, -0.017770566f, 0.1095348f, -0.0028458287f, -0.16720673f, 0.099414475f, 0.044988036f,
-  0.08189456f, -0.084463306f, -0.14358619f, 0.040827263f, 0.0480048f, 0.1304017f, 0.10742482f, 0.08410798f,
-  -0.09387455f, 0.10382526f, 0.16251346f, -0.08745235f, 0.13277833f, 0.15633038f, -0.10098901f, 0.08996696f,
-  -0.050411396f, -0.031267345f, 0.03691414f, 0.13346632f, -0.15510452f, -0.053520914f, -0.015280938f, -0.13639842f,
-  -0.118187286f, 0.15247434f, 0.11792715f, 0.10106522f, -0.038440958f, 0.055505298f, 0.04522459f, 0.10087738f,
-  -0.11777127f, 0.045594826f, 0.120666824f, 0.11990294f, 0.044819437f, 0.12009935f, -0.040715966f, 0.11367982f,
-  -0.0087311575f, 0.0013288825f, -0.038333286f, -0.064082496f, 0.1657059f, 0.15088846f, 0.11416889f, 0.03841937f,
-  0.10725984f, 0.06725128f, -0.117364764f, -0.08741464f, -0.09831898f, 0.059423268f, 0.058752887f, 0.07917869f,
-  0.10191354f, -0.12005477f, -0.067370266f, -0.0785075f, 0.060570017f, -0.1498399f, -0.12417259f, 0.089184605f,
-  -0.010179567f, 0.091202974f, -0.15329774f, -0.058022723f, 0.058250926f, -0.16704568f, 0.057626907f, -0.0493433f,
-  0.13164155f, -0.1602608f, -0.032517616f, 0.0024819786f, 0.024031742f, 0.009367449f, 0.047861464f, -0.07308622f,
-  -0.14657602f, -0.11185302f, 0.0055931797f, -0.04495397f, -0.05882609f, 0.07714348f, -0.00025325496f, -0.14813845f,
-  0.10303031f, -0.09408553f, -0.109670855f, 0.03853014f, -0.113830365f, 0.054719053f, -0.16174166f, -0.0006443431f,
-  -0.025803344f, -0.043034077f, 0.0669239f, -0.11681392f, -0.11092313f, -0.021765225f, -0.103542246f, -0.041723598f,
-  0.029418238f, -0.10885896f, -0.12575765f, -0.066780336f, 0.0488318f, 0.08836672f, -0.05099483f, -0.12627128f,
-  0.121905945f, -0.06662335f, -0.038824115f, 0.019345272f, 0.013770231f, 0.10958945f, 0.08714057f, -0.075172015f,
-  -0.13364187f, 0.03562499f, -0.08321889f, 0.0057411855f, -0.037255548f, 0.04013057f, 0.064185604f, 0.10895744f,
-  -0.1416421f, -0.08163495f, 0.072549395f, 0.09661054f, 0.027307313f, -0.11434108f, 0.08011279f, -0.030874958f,
-  -0.055092573f, 0.0033817245f, 0.04960941f, 0.04205902f, 0.08282509f, 0.015131382f, 0.10694134f, -0.07413024f,
-  -0.109040424f, -0.13148431f, -0.03739525f, -0.03097288f, -0.016156169f, 0.1126905f, -0.093713604f, 0.0061842077f,
-  0.12222118f, -0.038549364f, -0.075702704f, -0.13604246f, 0.13792524f, 0.1403827f, 0.0014959944f, -0.088689275f,
-  -0.14514826f, 0.101279624f, 0.11183467f, 0.04186861f, 0.011488951f, 0.04092973f, -0.070755325f, -0.059557244f,
-  0.10575655f, 0.122449435f, 0.12125154f, -0.13898204f, 0.056868527f, 0.116197236f, -0.06670906f, -0.016464086f,
-  -0.012740742f, 0.07037316f, -0.112551756f, 0.046818435f, 0.013249307f, -0.097171456f, 0.042322583f, 0.06809907f,
-  -0.05755509f, 0.054825947f, -0.023519509f, -0.07692085f, -0.13926603f, -0.041658387f, 0.01615469f, 0.09026462f,
-  0.10062038f, -0.061823905f, 0.13336298f, 0.09669508f, -0.018340642f, -0.10164483f, -0.104415774f, -0.08863743f,
-  0.028174087f, 0.07702041f, -0.014984612f, -0.07251605f, 0.0668416f, -0.13320084f, -0.07671396f, -0.09678221f,
-  0.06561011f, 0.03353142f, 0.07765127f, -0.11415739f, -0.023207117f, -0.047381908f, -0.09754996f, -0.046266925f,
-  -0.03111453f, 0.09010336f, 0.12835799f, -0.030231496f, -0.073077165f, -0.113216996f, -0.020020591f, 0.033474654f,
-  0.013085705f, 0.0027405268f, 0.13220128f, -0.14405854f, 0.06264987f, -0.09912788f, 0.012268249f, 0.023865132f,
-  -0.05564572f, 0.1422093f, 0.037466295f, 0.04734465f, 0.025211953f, 0.007465924f, -0.07888085f, 0.11650091f,
-  0.013973019f, 0.078412436f, -0.13116239f, -0.058696777f, -0.017216401f, 0.14066704f, -0.088550635f, -0.0031236997f,
-  0.10786741f, 0.11351765f, -0.11462583f, 0.13638683f, -0.036573477f, 0.06482045f, 0.11377664f, -0.14552298f,
-  -0.11449838f, -0.05066858f, -0.10593765f, -0.0052447715f, 0.10749125f, 0.051233165f, 0.05962047f, 0.025189653f,
-  -0.07461453f, -0.114915624f, 0.0656302f, 0.09577479f, -0.03538277f, 0.00021911752f, 0.03395641f, 0.0511894f,
-  0.13457942f, -0.006927818f, 0.0577643f, 0.059226975f, 0.078890815f, -0.01617558f, -0.046668306f, -0.014415799f,
-  0.10667862f, 0.03380489f, -0.032988317f, -0.07294423f, -0.012042063f, -0.043832626f, 0.05252099f, -0.010793579f,
-  0.04546935f, -0.115156256f, -0.023205236f, -0.03314867f, -0.0005015314f, -0.10466724f, 0.040240835f, 0.103179105f,
-  -0.103751995f, 0.04869245f, -0.07726287f, 0.08639522f, 0.12564503f, -0.13060293f, 0.014555395f, -0.12615238f,
-  -0.017106416f, -0.016068257f, -0.002449966f, -0.104277395f, 0.033101507f, 0.121436134f, -0.13860096f, 0.12596251f,
-  -0.04566561f, 0.064008325f, -0.055458754f, 0.039654545f, 0.0431059f, -0.11656271f, 0.022184277f, -0.14053646f,
-  0.11300514f, 0.121550195f, -0.022447925f, 0.041775424f, 0.040819366f, 0.12323585f, -0.12411637f, 0.088883705f,
-  0.100254804f, -0.13412714f, 0.101255566f, 0.04095337f, 0.0005356863f, 0.041737787f, -0.054760337f, 0.0051579396f,
-  0.12737973f, -0.09923443f, -0.096361935f, -0.050051615f, 0.08455931f, 0.0018150004f, -0.031342786f, 0.033477787f,
-  -0.11033231f, -0.12289111f, -0.00617559f, 0.11077991f, 0.009033309f, 0.03606237f, 0.0031595782f, -0.042380884f,
-  0.06555403f, -0.13477148f, 0.11878627f, 0.019255655f, -0.08701959f, -0.08697318f, 0.06770837f, 0.009497466f,
-  0.10220748f, 0.13707958f, -0.05924273f, -0.13252293f, 0.057149056f, 0.09148679f, -0.07873848f, 0.061862897f,
-  0.011083234f, -0.1148403f, 0.10833919f, 0.073537454f, 0.05224322f, -0.049027592f, -0.026774637f, -0.11322514f,
-  -0.06300662f, -0.117870204f, 0.10168367f, -0.02652739f, -0.061402783f, -0.00892853f, 0.006360884f, -0.051685672f,
-  0.012181451f, -0.14274319f, -0.11160013f, 0.14424847f, -0.025420573f, -0.06368164f, 0.051104516f, -0.12153573f,
-  -0.12512618f, -0.09778449f, -0.0017793931f, -0.002641934f, -0.06290212f, -0.028124843f, -0.102255404f, -0.035680696f,
-  -0.008934584f, -0.015840925f, 0.15446106f, 0.055096176f, -0.11778453f, 0.10102179f, -0.10685112f, 0.002581294f,
-  0.05540126f, 0.07679952f, -0.04600143f, -0.07045418f, 0.020379608f, -0.10225276f, 0.14895861f, 0.02736539f,
-  -0.13794956f, 0.14184535f, -0.02472501f, 0.041499723f, 0.07631018f, 0.12370848f, 0.15197249f, -0.08545261f,
-  0.13635647f, -0.15397632f, 0.137308f, 0.088229336f, -0.03520409f, -0.1293196f, -0.12128036f, 0.12377808f,
-  0.110163555f, 0.029337695f, -0.10366724f, -0.14124615f, -0.08326792f, 0.05820498f, -0.024308693f, -0.0053238566f,
-  0.0036707579f, 0.054388575f, 0.13958743f, 0.05130275f, 0.059373293f, -0.049214642f, 0.11242304f, 0.12614302f,
-  0.035334215f, 0.02729707f, 0.09402844f, -0.044314872f, -0.10402882f, 0.01660552f, 0.07000874f, 0.05865955f,
-  0.06340436f, -0.12708044f, 0.040984012f, -0.12256096f, -0.15009823f, -0.024832245f, -0.044618376f, -0.057415757f,
-  -0.040475782f, -0.09607382f, 0.14397164f, -0.11069442f, 0.009903601f, 0.13138504f, -0.059931193f, 0.007863478f,
-  0.0064341193f, -0.062458415f, -0.10127754f, 0.119020306f, 0.107131615f, 0.119625375f, -0.13658398f, 0.07676621f,
-  -0.02012406f, -0.10462915f, -0.024674252f, -0.13763422f, -0.14486802f, -0.008027984f, 0.06312181f, 0.023564488f,
-  0.042056285f, 0.10576331f, -0.15369327f, -0.04939558f, -0.06487004f, -0.13778794f, 0.047613245f, -0.06960985f,
-  0.022599913f, -0.09245884f, 0.12648259f, -0.041326463f, 0.032520354f, 0.104581855f, 0.06494075f, -0.11072547f,
-  0.106726155f, 0.048394293f, 0.1323779f, -0.056913428f, 0.0698345f, 0.14842995f, -0.025961865f, 0.03898815f,
-  0.062271666f, 0.039612036f, -0.0043548206f, -0.051206212f, -0.076999314f, -0.090528525f, -0.06347185f, -0.08718517f,
-  -0.013923543f, 0.0628806f, 0.10843128f, 0.078164086f, -0.07490527f, 0.15312776f, 0.13868794f, 0.08799325f,
-  -0.028148307f, -0.02261333f, 0.07309247f, -0.061382756f, -0.15367854f, 0.0210725f, -0.08457323f, 0.009267317f,
-  -0.05260768f, -0.048842974f, 0.1036784f, -0.06304085f, -0.06350193f, -0.0073543764f, -0.00050256896f, 0.11284294f,
-  -0.100216374f, -0.119578116f, 0.14050227f, 0.10464722f, 0.002927961f, 0.0035740524f, 0.0003055125f, 0.14917201f,
-  0.012245315f, 0.030660484f, 0.061262734f, -0.11119201f, -0.0014357608f, 0.008012811f, 0.1512147f, -0.096056245f,
-  0.08881965f, -0.0936221f, -0.09542248f, -0.012033733f, -0.13191208f, -0.05921273f, -0.12606883f, -0.15430984f,
-  0.14290683f, -0.016843732f, -0.059806064f, -0.14105394f, 0.0407654f, -0.12676269f, -0.12360094f, 0.11060277f,
-  -0.14784484f, 0.024952877f, 0.096367836f, 0.051018443f, 0.08047436f, -0.006911633f, 0.0054579596f, 0.1481024f,
-  0.038614452f, -0.015765186f, 0.08501367f, 0.001505616f, 0.019507613f, 0.010878207f, 0.056683283f, 0.06886943f,
-  -0.042701844f, -0.088673145f, -0.054348122f, 0.14943749f, 0.14365114f, 0.084888905f, -0.1330363f, 0.042076696f,
-  0.06176562f, 0.07385572f, 0.019740494f, 0.04901966f, -0.006701531f, 0.10169385f, -0.089392275f, -0.061974794f,
-  -0.05623457f, 0.14673601f, -0.003121853f, 0.08338259f, 0.14022526f, 0.0070377244f, -0.120672256f, -0.057641752f,
-  -0.14563122f, 0.014854274f, 0.13081367f, -0.01430598f, 0.04128923f, -0.014594653f, -0.15369505f, -0.05470648f,
-  -0.0018561134f, -0.11192078f, -0.14911228f, -0.14021432f, 0.11755335f, -0.09368674f, -0.051652566f, -0.12552042f,
-  0.06642706f, 0.0047959727f, -0.07917942f, 0.12331644f, -0.13314556f, 0.07203909f, 0.15017127f, -0.12528951f,
-  -0.011953941f, 0.08262633f, -0.08243249f, 0.15518163f, -0.043063104f, -0.021104475f, -0.15315133f, -0.0033488502f,
-  -0.12985206f, 0.11450263f, 0.15005428f, -0.092652716f, 0.14645915f, 0.044748884f, -0.064646855f, 0.034036797f,
-  -0.085291214f, -0.15043521f, -0.010872026f, -0.0010603375f, -0.021575456f, -0.026162216f, -0.072592326f, -0.10695747f,
-  0.017213918f, 0.058463547f, -0.05240846f, -0.010803005f, -0.05402222f, -0.08721666f, -0.12017337f, -0.09131692f,
-  -0.056382436f, 0.014784862f, -0.067997776f, -0.08507038f, -0.020469911f, 0.062156104f, -0.114149764f, -0.019678263f,
-  0.11406991f, -0.02307919f, 0.06527595f, -0.07919771f, 0.0015453566f, 0.0063714813f, -0.023319978f, -0.08351642f,
-  -0.096654534f, 0.0105896825f, 0.036017872f, 0.07919177f, -0.0154640265f, -0.069463134f, 0.10100309f, -0.059619866f,
-  0.030213898f, 0.051152203f, 0.11051077f, 0.022467097f, -0.07743493f, 0.0045590424f, 0.09286695f, -0.07431921f,
-  -0.07525987f, 0.019995797f, -0.049918864f, -0.11276213f, 0.043878447f, -0.012644492f, -0.07752144f, -0.014358664f,
-  -0.1016248f, 0.0090144565f, 0.0627579f, 0.026321793f, -0.10218146f, 0.0037934901f, 0.01251005f, -0.08511688f,
-  -0.058511686f, 0.08138425f, -0.09069926f, 0.11750649f, 0.120361984f, -0.057171147f, 0.077755116f, -0.011361176f,
-  -0.10850338f, -0.05687854f, -0.021184929f, -0.033066656f, 0.10290953f, -0.09141345f, -0.0028533693f, 0.04374403f,
-  -0.041941997f, 0.015881589f, 0.002292342f, 0.06185597f, 0.036584307f, -0.031301666f, -0.05984649f, -0.07858226f,
-  -0.07117348f, -0.016037984f, -0.041624367f, -0.035843596f, 0.035042524f, 0.043930076f, -0.11604059f, 0.031044813f,
-  0.021134952f, 0.09682409f, 0.115522094f, 0.0780772f, 0.024691448f, -0.028786423f, 0.065865725f, 0.03373797f,
-  -0.017911382f, -0.019920878f, 0.107104465f, 0.09836777f, 0.08310753f, 0.08064473f, 0.07745264f, -0.10131394f,
-  0.09641155f, -0.09040649f, 0.09964019f, -0.083826154f, 0.11601362f, 0.07432794f, 0.070470415f, -0.06660039f,
-  -0.0067755915f, 0.066190556f, 0.05226974f, -0.004628573f, 0.025130818f, 0.062560044f, 0.038130604f, 0.028430052f,
-  -0.10079359f, -0.10942642f, -0.07951276f, 0.09421278f, 0.0063194274f, -0.029124096f, 0.09575784f, -0.004403898f,
-  -0.027252544f, 0.034635913f, -0.04346611f, -0.03524105f, -0.1211041f, -0.054945167f, -0.08074125f, -0.06605278f,
-  0.0045712315f, 0.04610146f, 0.116439015f, 0.077030525f, -0.05216508f, -0.06564697f, -0.028512672f, 0.09390208f,
-  0.038648367f, 0.112865575f, 0.10424039f, -0.024036614f, 0.021891467f, -0.08034697f, -0.011657868f, 0.07935431f,
-  0.09945469f, 0.012406553f, -0.08452284f, 0.08774794f, 0.035639506f, -0.11981769f, -0.081086755f, -0.11539206f,
-  -0.0808339f, 0.08247963f, -0.105801366f, -0.06663945f, 0.037244793f, -0.08418064f, -0.048125528f, 0.04896693f,
-  0.11343305f, 0.113604404f, -0.091409124f, 0.0056168106f, -0.08159243f, 0.09036427f, 0.09347044f, 0.008878359f,
-  0.077897474f, -0.0037841632f, -0.03457719f, -0.091138914f, 0.119644806f, 0.048709046f, 0.089729734f, -0.06498527f,
-  -0.0032210583f, 0.028348912f, -0.050500244f, -0.016111044f, -0.0054771965f, 0.09666044f, -0.096965455f, 0.02874111f,
-  -0.07086283f, 0.046903886f, 0.028875204f, 0.10832306f, 0.11169686f, -0.038218867f, -0.09337705f, 0.1100183f,
-  0.08466382f, 0.032807957f, -0.09440279f, 0.09668736f, -0.12146619f, 0.05047572f, -0.023015166f, -0.11108027f,
-  0.109065555f, -0.061715137f, -0.08704332f, 0.027244743f, -0.06240966f, -0.070894636f, 0.05115997f, -0.062079906f,
-  -0.01848467f, 6.204904e-05f, 0.0320292f, -0.017995382f, -0.075918175f, 0.10519862f, -0.10629501f, -0.031803247f,
-  -0.094901465f, -0.015640324f, 0.10493472f, -0.059889045f, -0.0687629f, -0.07474269f, -0.09866591f, 0.022954598f,
-  -0.117294945f, 0.082783f, 0.024065552f, -0.090805516f, 0.008008422f, -0.10631707f, -0.010554627f, -0.049034297f,
-  0.07496285f, 0.055692546f, -0.091525204f, -0.11910436f, -0.082720965f, 0.009907608f, 0.047413424f, 0.06293877f,
-  -0.052685674f, -0.08091584f, 0.0934047f, -0.07635873f, 0.019520704f, -0.04829757f, 0.05266057f, 0.09850795f,
-  -0.07521159f, -0.038926493f, -0.0058563044f, -0.09234757f, 0.091457166f, -0.01107005f, -0.04069529f, -0.012844354f,
-  -0.03061214f, -0.12154463f, -0.030032039f, 0.051674236f, 0.021044036f, 0.015423202f, -0.020500327f, -0.034691006f,
-  -0.10099832f, -0.016469842f, 0.09787808f, 0.026488835f, -0.060520068f, 0.09199022f, -0.029630674f, 0.027677618f,
-  0.0024681455f, 0.085603766f, 0.058945652f, 0.11764894f, 0.113453865f, 0.03165319f, -0.012953066f, -0.048492838f,
-  -0.10420706f, -0.07319561f, 0.011558103f, 0.10042563f, 0.039441366f, 0.11875924f, 0.004149338f, 0.07209055f,
-  0.037506543f, -0.035648108f, 0.007111319f, -0.10440966f, 0.11285326f, 0.11093012f, -0.0154556865f, 0.06961571f,
-  -0.08002909f, 0.06087279f, -0.045312244f, 0.05575407f, 0.101114534f, 0.06702992f, -0.03033251f, 0.068661734f,
-  -0.10151874f, -0.050341945f, -0.09435207f, -0.08487761f, 0.0028483958f, 0.11984559f, 0.11461014f, -0.122302264f,
-  0.07340862f, 0.034100603f, -0.013592369f, -0.042646594f, -0.10797411f, -0.0051650205f, 0.026155094f, 0.043284826f,
-  0.09277317f, -0.10618606f, -0.11918076f, -0.12055358f, 0.011317064f, -0.078511536f, 0.100250386f, -0.06676727f,
-  -0.099887f, 0.0017659276f, -0.11784989f, -0.04396998f, 0.002372727f, -0.10675281f, -0.030801164f, -0.08763148f,
-  0.084406175f, -0.106470495f, 0.07449835f, 0.027284106f, 0.119255245f, 0.10454897f, 0.061659824f, 0.04346613f,
-  0.030357493f, 0.027961226f, -0.12966312f, -0.12590604f, -0.06108223f, 0.12116132f, 0.053767215f, 0.12452645f,
-  -0.08904242f, 0.051458072f, 0.0391734f, 0.10044997f, -0.042982265f, -0.053351145f, -0.052103024f, 0.0130988415f,
-  0.00027646267f, 0.0967503f, -0.04966812f, -0.034871805f, 0.081710115f, 0.04732791f, -0.06525765f, 0.04417849f,
-  -0.11424974f, -0.07733101f, 0.13152246f, -0.052889287f, 0.10935596f, -0.0761337f, -0.09694131f, 0.037942443f,
-  0.07523125f, -0.12411631f, 0.0927684f, 0.1055361f, -0.009881725f, -0.058063097f, -0.11853921f, 0.057874717f,
-  -0.01916357f, -0.004332572f, -0.12023745f, -0.11234793f, -0.0007197571f, 0.048651736f, 0.10152445f, 0.111295275f,
-  0.09778448f, 0.065154225f, 0.10264177f, 0.025593098f, 0.0997386f, -0.08546495f, -0.097663864f, 0.06628956f,
-  -0.117650636f, 0.09932203f, 0.112590395f, -0.017344523f, -0.09926132f, -0.021683263f, 0.079145476f, -0.06876316f,
-  0.011524196f, 0.039413076f, -0.00541956f, -0.12090066f, 0.10400914f, -0.011628601f, 0.10795946f, -0.011033745f,
-  -0.105659135f, 0.124763556f, -0.015415199f, 0.06495462f, 0.052145742f, -0.07207514f, 0.030264778f, 0.035338465f,
-  0.041470297f, -0.046702936f, 0.05766467f, -0.0069982708f, 0.06845363f, 0.048164267f, -0.11338644f, 0.12348192f,
-  0.12933347f, -0.06989321f, -0.032567892f, 0.11175657f, 0.0939667f, -0.041626267f, -0.1053504f, 0.118350856f,
-  0.055338345f, 0.097616516f, 0.05473514f, -0.05202732f, -0.085985795f, -0.07516728f, 0.12855554f, -0.13003276f,
-  0.0028604793f, 0.08428783f, -0.008187074f, -0.029974317f, 0.090943605f, 0.12525296f, -0.036791585f, 0.12725613f,
-  0.09319341f, 0.06359772f, 0.0079964055f, 0.1224344f, -0.1239743f, 0.067565f, -0.022369877f, 0.011471546f,
-  -0.065793425f, -0.05903703f, 0.0072772284f, -0.12634465f, 0.06017452f, -0.1172115f, -0.05589769f, -0.017364437f,
-  0.04341492f, 0.11306891f, 0.07980618f, -0.038018256f, -0.061908636f, -0.02528291f, -0.09988539f, -0.096172154f,
-  -0.12054029f, -0.075014696f, 0.068957694f, 0.014334866f, -0.015560249f, -0.020404695f, -0.04342391f, -0.038668446f,
-  0.03691955f, -0.07433535f, -0.055766936f, 0.058451544f, -0.061451472f, 0.026334338f, 0.13080852f, -0.08169897f,
-  0.078152016f, -0.034087457f, 0.04262886f, 0.124914564f, -0.059794355f, 0.062938206f, -0.07506616f, 0.09372782f,
-  0.07424582f, -0.059821945f, -0.079300955f, 0.05472177f, -0.07947823f, 0.12755083f, 0.07422534f, -0.0933064f,
-  0.02624222f, 0.0024039089f, -0.017185034f, -0.03509662f, 0.059284195f, -0.06850209f, -0.07122717f, 0.084554456f,
-  0.049028415f, -0.08067055f, 0.04731112f, 0.116046205f, -0.11235894f, 0.1052337f, -0.007659744f, -0.12345591f,
-  -0.0068545705f, 0.041438375f, 0.027277611f, 0.008909547f, 0.008736861f, -0.109675616f, 0.027995469f, 0.101237446f,
-  -0.054490756f, 0.039232608f, 0.09197255f, -0.020045875f, 0.109212205f, 0.10040132f, -0.09407157f, -0.074230954f,
-  -0.009084868f, -0.08182607f, -0.10901401f, 0.04371056f, -0.02089317f, 0.0024773988f, 0.0075098136f, -0.09979242f,
-  -0.0721664f, -0.025451075f, -0.010679303f, 0.064277396f, 0.019998169f, 0.089082174f, -0.08665491f, 0.03290052f,
-  -0.12491773f, 0.11373142f, 0.08906235f, 0.014557078f, 0.122657396f, -0.009800796f, 0.033522964f, -0.12617134f,
-  0.023120658f, -0.017418154f, 0.05971649f, 0.119149245f, 0.039918736f, 0.09347752f, 0.12341391f, -0.027024515f,
-  0.032997202f, 0.09750445f, 0.12468451f, -0.11146659f, 0.039239563f, -0.056834843f, 0.093605414f, 0.06290104f,
-  -0.12510547f, 0.037276264f, 0.0077173943f, 0.016356638f, -0.009748739f, 0.04435515f, -0.12346547f, -0.010135867f,
-  -0.082979836f, -0.11582337f, -0.09867626f, -0.12105159f, 0.062497877f, 0.0029243347f, 0.078311205f, 0.0019180764f,
-  0.009955053f, -0.12748061f, -0.06698395f, 0.023370937f, 0.12644091f, 0.1142577f, 0.06814155f, -0.010510203f,
-  0.061734017f, -0.07929974f, -0.09243313f, -0.05717033f, -0.10061606f, 0.12500584f, 0.083401054f, -0.115282096f,
-  0.0014898544f, 0.09684754f, -0.12155632f, 0.08837567f, -0.0718106f, 0.07886385f, -0.047761712f, 0.026336161f,
-  -0.008996149f, 0.054730956f, 0.035191752f, 0.06341819f, -0.095840134f, 0.0797618f, 0.055815995f, 0.0035526422f,
-  0.015004918f, 0.025244875f, -0.117661014f, -0.086852394f, 0.003967282f, 0.08584094f, -0.13237855f, 0.08431107f,
-  0.110009335f, -0.05304135f, -0.1253393f, -0.070011705f, -0.015700186f, 0.052496217f, -0.057173535f, 0.071381174f,
-  0.056809925f, 0.06580365f, -0.11790556f, 0.097354926f, 0.078279175f, -0.10988382f, 0.04277434f, -0.08603903f,
-  -0.009967018f, -0.020334823f, 0.109434545f, -0.0730137f, -0.009483248f, 0.019874778f, 0.05086911f, 0.02537916f,
-  -0.053183906f, 0.1316624f, -0.102315076f, -0.050381936f, 0.03582039f, -0.090425126f, 0.030761888f, -0.08548209f,
-  -0.07500985f, -0.0068299035f, 0.039809134f, 0.0924305f, 0.050901096f, 0.10137573f, 0.06749828f, -0.08845829f,
-  -0.08893103f, -0.11534602f, 0.11540138f, -0.031872984f, -0.011047257f, 0.06474676f, 0.05981266f, 0.043019067f,
-  0.03319887f, -0.06854614f, 0.014740568f, 0.0944231f, -0.0053565474f, 0.11157879f, 0.0013511656f, 4.4375338e-05f,
-  0.021815868f, -0.03549908f, -0.041497074f, 0.020020964f, 0.10476044f, -0.09281813f, -0.07358707f, -0.021401322f,
-  0.10184813f, 0.06208335f, -0.02344788f, 0.10674204f, -0.03317738f, -0.095750585f, -0.106059186f, 0.041649282f,
-  0.010046608f, 0.024732389f, 0.13257112f, -0.00055023836f, -0.07072365f, 0.06953869f, 0.018608322f, 0.095283985f,
-  0.032263864f, -0.0756804f, -0.047381498f, -0.0884292f, -0.12559792f, -0.007836273f, 0.1183861f, 0.09058287f,
-  0.07110944f, 0.115335494f, -0.008574234f, 0.1257933f, -0.0037369742f, 0.12667267f, 0.052084286f, 0.05604261f,
-  -0.08791886f, -0.069073334f, -0.025839869f, -0.08474674f, 0.080917925f, 0.06790032f, -0.1287793f, 0.12378507f,
-  0.0069468166f, 0.00092432246f, -0.10982541f, -0.02668362f, -0.050595697f, 0.06996178f, 0.024940602f, 0.018068876f,
-  0.068383254f, -0.1160261f, 0.11067381f, -3.267927e-05f, 0.08777703f, -0.080043785f, -0.082574904f, -0.058829732f,
-  -0.11402616f, -0.0055049825f, -0.063114695f, -0.08777204f, -0.0378389f, 0.034051336f, 0.0040206434f, 0.033335943f,
-  0.113188826f, 0.06419313f, 0.053781845f, -0.06606101f, -0.05143211f, 0.022880163f, 0.07046797f, 0.021793267f,
-  0.08861961f, 0.103871636f, -0.029105134f, 0.058426663f, 0.04561842f, -0.12165f, -0.01836784f, -0.07272034f,
-  0.06136041f, 0.021835424f, -0.025265083f, -0.04347766f, 0.12453173f, 0.102210276f, -0.119542435f, -0.047144596f,
-  0.120108776f, 0.120427534f, -0.0005781314f, -0.06504501f, -0.12148514f, -0.07647502f, -0.06570135f, -0.10105686f,
-  -0.07406621f, -0.060109567f, -0.027226029f, -0.10479143f, -0.03151711f, -0.046883747f, 0.11091201f, 0.11217258f,
-  0.10842589f, -0.021235708f, -0.0045909295f, 0.09959709f, -0.035036042f, 0.0055299597f, 0.10607619f, 0.074193746f,
-  0.0334552f, 0.0961763f, 0.05459121f, 0.092114724f, -0.12867258f, -0.12469316f, -0.12107984f, -0.052100625f,
-  0.052525643f, 0.10456679f, -0.11764557f, -0.014855595f, -0.03344878f, -0.00064364844f, 0.02814826f, 0.11008531f,
-  0.10857114f, -0.052364517f, 0.08667351f, 0.08802582f, -0.11838559f, -0.08768415f, 0.06964032f, -0.058591276f,
-  0.12925446f, 0.08406225f, 0.084131464f, 0.1161227f, 0.026783574f, 0.0017884846f, 0.0018439855f, -0.12272911f,
-  0.12737359f, -0.043187775f, -0.014338385f, -0.05469042f, -0.122927345f, 0.042218775f, 0.004177938f, 0.06436619f,
-  0.0049575334f, -0.008299551f, -0.025168868f, 0.090073645f, 0.08975225f, -0.036079656f, 0.052792408f, -0.06021998f,
-  -0.08969694f, -0.12797864f, -0.0030465731f, -0.02123829f, -0.021305613f, -0.09233229f, 0.12061721f, 0.03444723f,
-  -0.027015034f, -0.07148507f, -0.04411087f, 0.15096708f, -0.0029738816f, -0.011161488f, 0.08442435f, 0.0040524444f,
-  -0.15007716f, -0.08211486f, -0.13039058f, -0.15932018f, -0.12645102f, -0.10993269f, 0.07181998f, 0.13571025f,
-  0.08712753f, 0.14269513f, 0.07204489f, 0.025025275f, -0.011895163f, 0.14420006f, 0.1635604f, -0.012420769f,
-  0.11926917f, -0.0028990274f, 0.0039368654f, -0.09826142f, -0.13520716f, 0.12999235f, 0.020126874f, 0.14454263f,
-  -0.030793445f, 0.0046303193f, -0.07927528f, 0.1508427f, 0.09786661f, -0.021854987f, 0.15738778f, -0.07830319f,
-  -0.1484601f, -0.10057203f, 0.16394402f, 0.07824907f, -0.10780044f, 0.08996313f, 0.018641904f, -0.13260756f,
-  0.057154104f, 0.038739335f, 0.011172509f, 0.0016201976f, -0.11603829f, -6.703059e-05f, 0.14598705f, -0.14503144f,
-  -0.09113197f, -0.026331075f, -0.03383693f, -0.1584814f, -0.10693971f, 0.15678048f, -0.06570552f, -0.13493633f,
-  -0.044711955f, 0.095840886f, -0.13614802f, 0.08560846f, -0.08509864f, 0.06204943f, 0.06807434f, -0.072375216f,
-  0.11773079f, 0.026942031f, -0.038880292f, 0.07944142f, 0.124181546f, 0.029214375f, 0.11457822f, 0.10722718f,
-  -0.016479107f, 0.04615296f, 0.048263047f, -0.15513363f, 0.13970762f, -0.004825901f, 0.014708517f, 0.061540816f,
-  0.033365987f, -0.06814678f, 0.13550594f, 0.10307651f, 0.055559527f, 0.036115408f, -0.07453328f, 0.007521926f,
-  0.007435528f, -0.06679393f, -0.063479155f, 0.07823922f, -0.026534377f, -0.09355145f, -0.008460655f, -0.16399078f,
-  0.07281076f, -0.10200444f, -0.14439245f, -0.14058502f, 0.020038003f, -0.11413615f, 0.123988f, 0.009809111f,
-  0.0063948343f, -0.07216634f, -0.14264524f, -0.09922588f, -0.098357745f, -0.16718005f, 0.011708975f, 0.10531979f,
-  -0.14325331f, -0.06536852f, 0.037755355f, 0.13046466f, 0.019400617f, 0.079293825f, 0.09784736f, 0.09940739f,
-  -0.07819889f, 0.03517185f, 0.12161655f, 0.10236982f, -0.037632976f, -0.09332755f, -0.15893035f, 0.066978514f,
-  -0.082567684f, 0.113454826f, 0.08688003f, -0.10980034f, 0.07938726f, -0.03216708f, -0.02381253f, -0.06904842f,
-  -0.11910267f, 0.07939094f, 0.0714741f, 0.13513435f, 0.08586151f, 0.10529077f, -0.011352946f, -0.0902828f,
-  0.030511085f, -0.03689693f, 0.1451142f, -0.10367051f, -0.13639618f, -0.12165192f, -0.06287439f, 0.06315106f,
-  -0.017991869f, -0.03009034f, -0.1499851f, 0.15927151f, 0.10885065f, 0.12418377f, 0.07057176f, -0.07242585f,
-  -0.060900476f, 0.076230705f, 0.16563429f, 0.1653091f, -0.124198645f, -0.01075307f, 0.0802847f, -0.030292556f,
-  -0.052103817f, -0.08252342f, 0.10062759f, 0.027191833f, 0.022047332f, 0.049211815f, -0.06484731f, 0.051149383f,
-  -0.008224169f, -0.1255908f, 0.029065674f, -0.03878016f, 0.047645595f, -0.12522028f, 0.1109321f, 0.04825989f,
-  0.08873416f, 0.08336057f, 0.07687399f, 0.03889093f, -0.015744464f, -0.16059767f, -0.0016901843f, 0.008182598f,
-  0.12660226f, 0.117357865f, 0.15020008f, -0.025237508f, 0.15056871f, -0.03190127f, 0.16611609f, -0.10254781f,
-  -0.028787777f, -0.14249001f, 0.10153871f, -0.12316036f, -0.089477964f, -0.044210482f, 0.12557799f, 0.14658298f,
-  -0.12014331f, -0.11269159f, 0.08058929f, 0.15727115f, -0.054702867f, -0.032631084f, 0.023416542f, 0.12227166f,
-  0.0323983f, 0.1627724f, -0.10697189f, -0.11311383f, -0.0009270453f, -0.029463552f, -0.020967219f, -0.15939897f,
-  0.004950288f, -0.0039904616f, 0.16060005f, -0.15620586f, -0.078655414f, 0.09719011f, 0.044838876f, 0.12321239f,
-  0.039676636f, 0.04084582f, -0.03352537f, -0.1405194f, -0.050912157f, -0.118168704f, -0.084250264f, -0.024410937f,
-  -0.11494183f, 0.02548186f, -0.033926647f, 0.06961099f, 0.1248601f, 0.054776795f, 0.08538184f, -0.02636661f,
-  -0.011466051f, -0.027555907f, -0.14114217f, -0.107190326f, 0.08520712f, 0.13111271f, -0.11005815f, 0.050758667f,
-  0.005399894f, -0.14091389f, 0.097702816f, -0.13005036f, 0.12873368f, 0.13860983f, 0.084335014f, -0.1206093f,
-  0.100117445f, 0.011259912f, 0.08072868f, -0.12669198f, -0.16583444f, -0.1361235f, 0.0008238749f, 0.064325266f,
-  -0.008911508f, -0.042955827f, -0.020389505f, 0.11165526f, 0.1452724f, 0.13543919f, 0.008176022f, 0.08974683f,
+  0.06101614f, -0.07048701f, 0.06554441f, 0.13703482f, 0.027945798f, -0.06819173f, 0.12466798f, 0.119569056f,
+  0.13268225f, -0.0219964f, 0.07269508f, -0.05838097f, -0.114096954f, 0.103035964f, -0.09825444f, 0.1418044f,
+  -0.10624535f, -0.036854308f, 0.08508792f, 0.0069450988f, -0.039595384f, 0.030047914f, -0.0015898969f, 0.049566757f,
+  0.121715985f, -0.05352781f, 0.09055342f, -0.07876484f, -0.08469858f, 0.0789717f, 0.044932865f, 0.019737998f,
+  0.121736504f, 0.17143022f, -0.08051918f, -0.08487033f, -0.07114849f, 0.14634946f, 0.09544936f, 0.1102375f,
+  -0.06493791f, 0.02545186f, -0.16000046f, -0.0028925652f, -0.15914652f, -0.09913385f, -0.10568597f, 0.019325025f,
+  0.12439025f, -0.1367429f, -0.09463468f, -0.016237097f, -0.035346575f, -0.15459128f, -0.10363375f, 0.041677218f,
+  -0.04583394f, -0.12662518f, -0.11422763f, 0.011125063f, -0.16742802f, -0.113743626f, 0.044428755f, 0.05728045f,
+  -0.03979482f, 0.0014276131f, 0.14760181f, -0.12093886f, 0.18836318f, -0.104164004f, 0.07803f, 0.003293001f,
+  -0.18156259f, -0.07392457f, -0.025857063f, -0.040034756f, 0.118181355f, 0.0547137f, -0.15146448f, 0.15308343f,
+  0.03776036f, 0.16713807f, 0.023424912f, -0.07936874f, 0.18476173f, -0.18312265f, -0.10153659f, 0.015655546f,
+  -0.099310055f, -0.048328966f, -0.029533157f, -0.08839055f, -0.06202795f, 0.11490545f, -0.19508642f, 0.06546669f,
+  0.010262443f, -0.017007638f, 0.008007956f, -0.06711052f, -0.004539386f, -0.16632536f, -0.012796788f, 0.119885355f,
+  -0.051400587f, 0.011646187f, -0.055795826f, 0.083523706f, -0.07181645f, -0.1306752f, -0.07495303f, 0.12269388f,
+  0.052580193f, 0.19832557f, -0.10812598f, 0.022897234f, -0.11826185f, 0.04758098f, 0.06362916f, 0.16437379f,
+  0.089383185f, 0.07098151f, 0.013888039f, -0.12464465f, -0.078966275f, -0.11640508f, 0.050700504f, -0.046358097f,
+  -0.14238256f, -0.18544073f, 0.07119774f, 0.12222672f, 0.12484763f, 0.042925008f, 0.14783362f, -0.086500704f,
+  -0.18119007f, -0.044283867f, -0.1435029f, -0.095609955f, 0.15461092f, 0.009452304f, -0.1942967f, -0.059860606f,
+  0.03582854f, -0.06122424f, -0.12279674f, 0.04247783f, 0.0008403003f, -0.038812168f, -0.018534908f, -0.1209729f,
+  -0.009662327f, -0.08509508f, -0.013033452f, -0.02570604f, 0.16067354f, 0.08345366f, 0.18723884f, 0.15823613f,
+  -0.111566596f, 0.0073002274f, -0.039699856f, 0.0035028572f, 0.0066536446f, -0.07030912f, 0.10172822f, 0.03649916f,
+  0.16317187f, 0.0033676205f, -0.008372574f, 0.12751047f, 0.016654642f, -0.13433759f, 0.033319976f, 0.0020269635f,
+  0.09071019f, -0.04270465f, -0.113086656f, 0.0902268f, -0.07816588f, 0.016186602f, 0.15292293f, 0.093481556f,
+  -0.07863906f, -0.072286315f, -0.09590361f, 0.13826948f, 0.11260378f, -0.045053918f, -0.025072124f, -0.07266594f,
+  -0.013280662f, 0.078815036f, -0.045396462f, -0.11212546f, -0.09060814f, -0.12963018f, 0.10091264f, 0.007708658f,
+  -0.0880823f, 0.034953073f, 0.116752006f, -0.043146532f, 0.10296201f, -0.1060091f, 0.019202478f, 0.030147757f,
+  -0.117592685f, 0.2033092f, 0.041156597f, -0.036231544f, 0.011375131f, 0.09753507f, 0.13416524f, -0.011203509f,
+  0.17721768f, -0.07995818f, 0.15603063f, 0.021726295f, -0.074519314f, -0.006946689f, 0.07409191f, 0.0810216f,
+  0.13551486f, 0.05114171f, 0.05811418f, -0.013333697f, -0.14287741f, 0.029954378f, -0.12357126f, -0.09069642f,
+  -0.06343032f, 0.07800143f, -0.03401599f, 0.17283644f, 0.049370095f, -0.03676314f, 0.11409302f, 0.04007624f,
+  0.08454639f, 0.19157365f, -0.07358422f, -0.071505114f, 0.0684498f, -0.04773931f, 0.074102916f, -0.13017063f,
+  0.08570492f, -0.01825368f, 0.015512399f, -0.0849174f, -0.055683274f, -0.12885861f, -0.055504538f, 0.07534708f,
+  -0.09133327f, -0.11664798f, -0.14135835f, 0.07494835f, -0.1631791f, -0.00069885195f, -0.03823898f, 0.03272833f,
+  0.055673175f, -0.08149638f, -0.15478267f, 0.13381356f, -0.1028898f, -0.0971561f, -0.019422956f, 0.08234088f,
+  0.049848888f, 0.17224011f, -0.044321325f, -0.06411364f, -0.08006399f, 0.09369293f, 0.040894456f, 0.09240386f,
+  0.15203385f, 0.11589065f, 0.021113142f, 0.04097449f, 0.14217205f, 0.07851898f, 0.16712607f, 0.15156451f,
+  -0.08320473f, 0.10218404f, 0.0025570644f, -0.08761134f, -0.043811392f, 0.0141775105f, 0.031511053f, 0.17290935f,
+  -0.03563467f, -0.06632745f, 0.039057963f, -0.17247328f, -0.12559466f, 0.0061087245f, -0.034921978f, 0.1101191f,
+  0.08551998f, 0.069544815f, 0.06425949f, 0.00030460273f, -0.13063024f, -0.17285825f, -0.022948364f, 0.17217493f,
+  -0.039478403f, 0.079386026f, -0.03947272f, 0.030213125f, 0.12389467f, -0.051648475f, -0.07819624f, -0.14249721f,
+  0.06031851f, 0.081522204f, 0.07328378f, -0.07970336f, 0.05690636f, -0.1729507f, -0.004894227f, 0.082509175f,
+  -0.10342068f, -0.07073189f, -0.11173176f, 0.14532903f, 0.06854607f, 0.09805449f, 0.0057317014f, -0.055351723f,
+  0.021981949f, 0.035908505f, -0.14163251f, 0.05702062f, 0.015662791f, 0.10504812f, -0.06529336f, 0.1470223f,
+  0.088330545f, -0.029813409f, -0.14462957f, 0.12351861f, 0.11441899f, -0.108442836f, -0.11788794f, -0.08790653f,
+  -0.030398076f, 0.12691824f, -0.06755586f, -0.12032643f, -0.0061579766f, 0.10293107f, -0.012386486f, -0.06954266f,
+  0.06074998f, -0.053826295f, 0.052298f, 0.12758785f, -0.08745706f, -0.060442958f, -0.16853371f, 0.11486258f,
+  -0.13747224f, 0.072519116f, 0.046870127f, 0.08220799f, -0.1077093f, 0.09447212f, -0.12068481f, -0.17350134f,
+  -0.08190331f, -0.07837688f, -0.15819639f, -0.07241917f, -0.08772324f, 0.12106236f, -0.117543995f, -0.035368267f,
+  -0.018218052f, -0.13842021f, -0.017327618f, -0.03577607f, 0.14912476f, -0.10698846f, -0.11359468f, -0.15559277f,
+  0.012026381f, 0.04841482f, -0.09536754f, 0.12162632f, -0.08132278f, -0.1064871f, 0.01827098f, 0.094760455f,
+  -0.0804796f, -0.13829182f, 0.0069349045f, -0.10299973f, -0.19094348f, -0.1717202f, -0.14790726f, 0.02086417f,
+  0.020216795f, 0.0031837248f, -0.10611185f, -0.0074861655f, -0.0007980639f, 0.043336447f, 0.1632212f, 0.017211717f,
+  0.13143054f, 0.02308445f, 0.15445043f, 0.13006364f, -0.12739588f, -0.13232313f, -0.043755278f, -0.12110051f,
+  0.004929824f, -0.11560465f, -0.02929518f, 0.15815675f, -0.07368259f, -0.04786816f, -0.07320984f, 0.12661824f,
+  -0.012632079f, -0.11758898f, 0.047112f, -0.026131976f, -0.099795245f, -0.01908752f, -0.10908935f, 0.09359128f,
+  0.1598871f, -0.010896306f, 0.16197546f, -0.123524174f, 0.069774024f, 0.1341608f, 0.18274425f, -0.024854878f,
+  -0.062446915f, -0.06757534f, -0.008412968f, -0.031940676f, 0.007868244f, -0.17773846f, -0.056483768f, 0.06594488f,
+  -0.024932038f, 0.09796123f, -0.07797639f, -0.14056857f, 0.063815996f, 0.057910148f, 0.15631275f, 0.083959244f,
+  -0.0948809f, -0.18767676f, -0.11945392f, 0.13251229f, -0.06923687f, 0.14041501f, -0.03869345f, -0.050374113f,
+  -0.11572182f, 0.062080886f, 0.027319469f, -0.049774244f, -0.060923092f, 0.13249442f, 0.044895597f, 0.08118315f,
+  0.013513431f, -0.05063288f, 0.057683505f, 0.077751435f, 0.196323f, 0.15881763f, 0.08673794f, -0.07484114f,
+  0.14849314f, -0.020889705f, -0.08451095f, 0.06098719f, 0.13404568f, -0.13348362f, -0.11061158f, 0.11067338f,
+  0.055267368f, 0.122862786f, -0.14936541f, -0.09570839f, -0.07616316f, -0.111888334f, -0.1178534f, -0.17442866f,
+  -0.12655264f, -0.008500643f, 0.115212314f, 0.11023142f, 0.108143f, 7.036727e-05f, -0.005568103f, 0.07057258f,
+  0.069028184f, 0.1438535f, 0.041793022f, -0.05958978f, 0.15096858f, -0.10646987f, 0.0209882f, -0.15961997f,
+  -0.17799655f, 0.06479931f, -0.023421938f, 0.17882575f, 0.07483927f, 0.0113433385f, 0.0014151545f, -0.09125745f,
+  -0.108305536f, -0.011467223f, 0.14145277f, 0.06718292f, 0.02232381f, -0.16359957f, 0.015885947f, -0.077395014f,
+  0.018232133f, -0.10660489f, 0.027487831f, -0.121537104f, 0.12561712f, 0.019489296f, 0.08009487f, -0.11214491f,
+  0.04624608f, -0.12207368f, 0.010922162f, 0.0370084f, -0.09886279f, -0.1169743f, -0.06472389f, 0.029950082f,
+  -0.17088526f, 0.11984033f, -0.036481205f, -0.11265232f, 0.12512223f, 0.0008681665f, -0.15516755f, -0.0997229f,
+  -0.054169137f, -0.15951078f, -0.07132549f, 0.030999633f, 0.076009184f, -0.07644392f, -0.029832175f, -0.12024588f,
+  -0.03192462f, 0.001982762f, 0.088042125f, 0.022421278f, 0.028180558f, 0.1169987f, 0.060788676f, 0.07573677f,
+  -0.08880068f, -0.042884286f, -0.14880925f, -0.12156908f, 0.19054127f, -0.011566785f, 0.15272492f, -0.08132309f,
+  0.15855917f, 0.0155294975f, 0.08633645f, 0.18310443f, 0.039019167f, -0.032476403f, 0.017343823f, -0.06340619f,
+  -0.03900546f, 0.026380412f, 0.0127065955f, -0.102917254f, -0.038838323f, -0.030464642f, 0.088598564f, 0.13971879f,
+  -0.045436982f, 0.0077028614f, 0.053277027f, 0.13104247f, -0.08054822f, -0.08862275f, -0.064262494f, 0.09830843f,
+  -0.093217544f, -0.0687536f, -0.09767288f, 0.097507805f, -0.039924107f, -0.15400828f, 0.13426982f, 0.015282959f,
+  -0.033422764f, -0.10414509f, 0.04512823f, 0.0936545f, -0.06986045f, -0.06479288f, 0.099919856f, -0.08537764f,
+  0.08526225f, 0.03817415f, -0.06086875f, -0.0610464f, 0.05642494f, 0.13827229f, 0.14983775f, -0.1580812f,
+  0.108336195f, 0.032045662f, -0.13140386f, -0.125396f, -0.026708947f, -0.12738234f, -0.10281768f, -0.06618617f,
+  -0.033297077f, -0.116957456f, 0.089936174f, 0.11597192f, -0.078905486f, -0.015355185f, -0.15215275f, 0.09685232f,
+  -0.008935809f, -0.0012065426f, 0.1654312f, -0.0058215773f, -0.05352222f, -0.05440294f, -0.04256007f, -0.03944383f,
+  -0.036767453f, 0.109077275f, 0.12767479f, 0.031560864f, -0.110633716f, -0.013996268f, 0.06095412f, 0.15464358f,
+  -0.08385025f, -0.06787564f, 0.106157094f, -0.042281676f, -0.13669173f, -0.05212887f, 0.14144474f, -0.04929054f,
+  -0.094057746f, -0.15007369f, -0.039482746f, -0.056709677f, -0.09804143f, 0.037108988f, 0.10595641f, 0.09735093f,
+  0.15889603f, -0.10380151f, 0.10857068f, -0.046757724f, 0.1228729f, 0.13388984f, 0.07497569f, 0.092542976f,
+  0.09960522f, -0.037296247f, 0.11493077f, -0.058818568f, -0.0938608f, -0.0849499f, 0.103795886f, 0.1589634f,
+  -0.038391918f, 0.043520067f, 0.13089244f, 0.15124851f, -0.0005923272f, 0.008991532f, -0.15512069f, 0.066048704f,
+  -0.030286249f, -0.20278665f, 0.015204057f, -0.054938227f, -0.070417225f, 0.05774592f, 0.0032666258f, 0.043275684f,
+  0.027343472f, 0.082532234f, 0.09773767f, 0.12595995f, 0.12995581f, 0.040997595f, 0.0342955f, 0.009233571f,
+  0.051591467f, 0.027628118f, 0.15252784f, 0.009016189f, 0.16883573f, 0.12888706f, 0.039549075f, 0.10981478f,
+  0.16037391f, -0.120625496f, 0.07361703f, 0.14624871f, -0.122413106f, -0.054269884f, -0.0021274777f, 0.03507362f,
+  -0.094134204f, -0.13926888f, 0.04244379f, 0.0580338f, 0.08155078f, 0.10036336f, -0.023104304f, -0.17254545f,
+  0.011223713f, 0.10893247f, 0.034416325f, -0.002820356f, -0.019216117f, 0.12865873f, -0.13861763f, 0.03490923f,
+  -0.11879569f, 0.1679613f, 0.093586184f, -0.0375698f, -0.073502205f, 0.049647585f, 0.086840175f, -0.0750568f,
+  -0.0070535713f, 0.07534871f, -0.0071513182f, -0.17756042f, 0.05607772f, 0.13365783f, -0.12140553f, -0.03930423f,
+  0.011007882f, -0.18439646f, 0.118629456f, -0.0004024192f, -0.02054346f, 0.06674776f, -0.111402504f, -0.16229028f,
+  0.11498609f, -0.12251457f, -0.1279685f, 0.071222655f, -0.0642857f, 0.12845717f, 0.13450219f, 0.13391031f,
+  0.070168726f, -0.09903398f, 0.11488068f, -0.115615174f, 0.108167805f, -0.14532009f, -0.13636957f, -0.06697589f,
+  -0.07550817f, -0.049190555f, -0.03991627f, -0.12884554f, 0.1264854f, 0.06564717f, -0.119480014f, -0.12361113f,
+  0.13483751f, -0.19496319f, 0.07097509f, 0.028926259f, 0.06401921f, 0.041258883f, -0.046252467f, 0.028677158f,
+  0.15941088f, 0.088935316f, -0.16848356f, 0.044409677f, 0.10413146f, -0.04175899f, 0.0113274865f, -0.005436621f,
+  0.055061534f, 0.018423906f, 0.111162506f, 0.019410925f, -0.0074656517f, -0.08132639f, 0.059557408f, 0.0002218824f,
+  -0.10619761f, 0.102213986f, 0.02897054f, 0.016850302f, 0.13885567f, 0.072963335f, 0.15651397f, -0.12203512f,
+  0.039426547f, 0.15109995f, 0.018509308f, 0.1234921f, -0.13576095f, -0.06329415f, -0.09806265f, 0.09226303f,
+  -0.028832255f, 0.08157104f, 0.082899004f, -0.121603064f, -0.12421976f, 0.09879692f, -0.0071383202f, -0.018580304f,
+  0.015473314f, -0.1131613f, -0.031839468f, -0.11844377f, -0.17217825f, 0.021788841f, 0.059069842f, 0.06187924f,
+  -0.022145607f, -0.077024475f, -0.10547484f, -0.014992045f, -0.16503683f, 0.12579776f, 0.18848243f, 0.094441414f,
+  0.005403918f, -0.08750596f, -0.028811894f, -0.047941353f, -0.05495964f, 0.027742403f, -0.14000088f, -0.08392568f,
+  -0.11686926f, -0.012149747f, -0.077672295f, -0.096827604f, -0.120551415f, 0.024082202f, -0.1289898f, 0.10892394f,
+  -0.09117202f, 0.17907135f, 0.15231022f, -0.046500515f, 0.08269565f, -0.004488172f, 0.113302514f, -0.09663691f,
+  0.12506193f, 0.059140664f, 0.028559115f, -0.13808833f, -0.011744407f, -0.11766181f, -0.09956281f, -0.09923662f,
+  -0.020474238f, 0.010782987f, 0.12294424f, 0.03848321f, -0.0444225f, 0.023836305f, -0.056647018f, 0.026593607f,
+  -0.112651266f, 0.050300203f, 0.06762497f, -0.15170862f, 0.04381317f, -0.02641889f, 0.068170406f, 0.14719965f,
+  0.04931292f, 0.19065599f, 0.0012142449f, 0.083439596f, 0.15393141f, 0.025298385f, 0.123208225f, 0.054271013f,
+  -0.09762388f, -0.113603175f, 0.015698886f, 0.17397201f, 0.16130605f, -0.071874894f, 0.089421436f, -0.07699717f,
+  0.0033974338f, -0.002054432f, -0.033352766f, 0.03441538f, 0.15426098f, -0.062817454f, -0.11216783f, -0.124370106f,
+  -0.040611986f, 0.04036612f, 0.044536788f, 0.035879288f, 0.1538822f, 0.04073025f, -0.037253026f, -0.1364605f,
+  0.108083196f, -0.014106438f, -0.022105003f, -0.027668528f, -0.14228092f, -0.012479022f, -0.024724044f, -0.15649112f,
+  0.15328926f, -0.053852737f, -0.104501955f, -0.18250072f, 0.1676339f, -0.01873245f, 0.07533494f, 0.012108282f,
+  0.010611938f, 0.14088598f, 0.09797903f, 0.1017072f, -0.11060863f, -0.0966049f, 0.12724002f, 0.0146429455f,
+  -0.11589658f, -0.09677036f, -0.14870113f, -0.118860945f, -0.125834f, 0.09139582f, 0.016312536f, 0.011810703f,
+  0.065952264f, 0.09800681f, 0.016090518f, -0.04751012f, 0.13212723f, 0.02495261f, -0.14296363f, -0.04338041f,
+  -0.043642268f, -0.10844215f, -0.085109666f, -0.012407919f, -0.009916766f, -0.050765365f, 0.19272932f, -0.0857759f,
+  0.034148436f, 0.14295657f, 0.08842799f, 0.049169373f, 0.17789006f, 0.066860706f, 0.08842918f, 0.09712762f,
+  -0.004191296f, -0.031147925f, -0.10097733f, 0.057751346f, 0.16838443f, 0.08784605f, 0.17165466f, -0.13425733f,
+  0.0105596185f, 0.16186878f, -0.008135958f, -0.1178513f, -0.005183149f, 0.009194223f, -0.10329044f, -0.14109191f,
+  -0.1527778f, 0.10062519f, 0.05412724f, 0.15303752f, -0.11829013f, -0.0005045794f, 0.19049603f, -0.14143226f,
+  -0.10763596f, -0.00296098f, -0.07759167f, 0.040579554f, 0.17340784f, -0.04067773f, -0.012384999f, 0.086557016f,
+  -0.09323906f, 0.12529685f, -0.014643633f, 0.08641082f, -0.10455105f, 0.11056389f, -0.012980774f, 0.020779846f,
+  0.057340853f, -0.10589271f, 0.10781146f, 0.12848234f, 0.16121592f, 0.1012232f, 0.050863408f, 0.058190055f,
+  -0.045260947f, -0.12362175f, 0.121726096f, 0.0055278395f, -0.029067472f, -0.029145366f, -0.15334441f, 0.14651328f,
+  0.002086595f, -0.078518815f, 0.06617442f, 0.10218712f, -0.16446173f, -0.022648413f, -0.083489716f, 0.07491314f,
+  6.083663e-05f, 0.11478863f, -0.025088347f, -0.16057193f, 0.047507763f, -0.09956165f, -0.09483002f, -0.12723742f,
+  0.03883083f, 0.024300015f, -0.07905033f, -0.10309728f, -0.13760711f, 0.022310728f, 0.12262026f, -0.017465215f,
+  -0.15692312f, -0.11117678f, -0.028464966f, -0.045271616f, 0.01577721f, 0.030877437f, 0.004087182f, -0.08895235f,
+  0.011646394f, 0.07742006f, -0.094889484f, 0.13727254f, -0.07849856f, -0.040509336f, -0.066027075f, -0.04014443f,
+  -0.100715846f, 0.11439359f, 0.066079564f, 0.09485614f, 0.0030723377f, -0.029829506f, 0.10454289f, 0.052788664f,
+  -0.10238582f, -0.13734093f, -0.09923288f, -0.11123853f, 0.11046497f, -0.064362414f, 0.111979306f, 0.044190183f,
+  -0.10891507f, 0.09145201f, -0.11535311f, 0.07501056f, -0.07931284f, 0.13848473f, 0.027183484f, 0.04481668f,
+  -0.13129377f, 0.07282875f, -0.09533851f, 0.1207659f, 0.18155633f, -0.05213953f, 0.08513989f, 0.15512681f,
+  -0.12454518f, 0.10481909f, -0.03635068f, 0.07955601f, 0.08725472f, -0.13078035f, 0.0952613f, 0.15830523f,
+  -0.056251343f, 0.15321608f, -0.06514597f, 0.0043753614f, -0.086873874f, -0.07320907f, 0.13557577f, 0.056735065f,
+  -0.18224767f, -0.05664632f, 0.070323355f, 0.022952085f, 0.10913129f, -0.030116418f, 0.1594674f, 0.13111694f,
+  -0.024928149f, -0.04334488f, 0.14754415f, 0.07701189f, 0.15856987f, -0.17383215f, -0.077084385f, -0.12736292f,
+  0.07393277f, 0.06161975f, 0.025845772f, -0.17343089f, 0.07026687f, 0.14233705f, -0.13177826f, 0.06214436f,
+  0.021315373f, 0.19812497f, -0.11687786f, -0.050797056f, -0.13541475f, 0.17374174f, 0.15046896f, -0.034539014f,
+  0.0034759352f, -0.012718675f, 0.058333773f, 0.1706195f, -0.04860381f, -0.12831526f, 0.0524624f, -0.108685076f,
+  0.024507692f, -0.20092355f, 0.061630078f, -0.11900325f, -0.06128847f, 0.050670106f, 0.07702888f, -0.15755378f,
+  0.08605592f, 0.06673875f, -0.11197132f, 0.070393644f, 0.14865087f, 0.08756283f, 0.16266812f, 0.03850947f,
+  -0.045357235f, -0.09705336f, -0.071641095f, 0.13467275f, -0.11887232f, -0.06622735f, 0.01831445f, -0.1098998f,
+  0.17758857f, -0.027418563f, -0.12585758f, 0.119008414f, 0.082514174f, -0.040069457f, 0.10209682f, 0.0915744f,
+  -0.08713521f, -0.13413069f, 0.04437348f, 0.0077401404f, -0.09565669f, -0.16775367f, 0.045788776f, -0.11508875f,
+  -0.12028433f, -0.029812513f, 0.12581135f, -0.1466949f, 0.109119065f, -0.018342786f, -0.04333823f, 0.065820806f,
+  -0.07899732f, -0.1418812f, -0.009375681f, -0.10207431f, 0.07181752f, 0.13019167f, 0.12824425f, -0.1182109f,
+  -0.062702574f, 0.087405786f, -0.14571272f, -0.112785146f, 0.04639196f, 0.034457132f, -0.18224587f, 0.07742383f,
+  -0.121079214f, 0.02182579f, 0.122851f, 0.006516351f, 0.20002453f, -0.12254562f, 0.020030368f, -0.07904558f,
+  0.067902975f, 0.025876647f, -0.13973625f, 0.12652831f, 0.0026302233f, 0.14166076f, -0.0015668824f, -0.046879806f,
+  0.12287197f, -0.108603165f, -0.1485668f, 0.1383387f, 0.017527685f, -0.047286008f, -0.11445563f, 0.04002348f,
+  0.05941628f, -0.0066985767f, -0.03216051f, -0.03705276f, -0.07151208f, 0.021298693f, -0.14968877f, -0.06872841f,
+  0.030863307f, -0.04554137f, -0.06649021f, 0.053155556f, -0.101250604f, 0.007644265f, -0.1449848f, -0.12768179f,
+  -0.08067377f, -0.073957354f, 0.044076312f, -0.0319463f, 0.11219671f, -0.12363538f, 0.027511686f, 0.05529806f,
+  -0.09663948f, -0.100296356f, -0.13843128f, 0.026759304f, -0.16520417f, -0.10903423f, 0.10456048f, 0.08386117f,
+  -0.11653271f, -0.063173145f, -0.13098985f, 0.15672977f, 0.16949192f, 0.11291233f, 0.06801562f, -0.10898763f,
+  0.025325816f, -0.052317306f, -0.013861311f, -0.11942028f, 0.027959848f, 0.024388472f, 0.03278817f, 0.15959239f,
+  -0.009488939f, -0.10572417f, 0.10418429f, -0.024801359f, -0.0601293f, 0.0251965f, 0.16139886f, 0.03573113f,
+  -0.116074994f, 0.08021925f, -0.11518838f, 0.07821602f, -0.003533493f, 0.03716959f, -0.03845433f, -0.048105266f,
+  -0.040973898f, 0.055216976f, -0.02142761f, -0.15443686f, 0.050446898f, -0.0014900132f, 0.035928544f, 0.08394203f,
+  0.025199804f, 0.13653004f, 0.11984131f, -0.08880886f, -0.081034794f, 0.1803119f, 0.0508727f, -0.08982374f,
+  -0.08309437f, -0.1204238f, -0.04446066f, 0.017207706f, -0.034641426f, -0.043110453f, 0.08159874f, 0.10834612f,
+  0.1430835f, 0.11722821f, -0.025376128f, -0.06673258f, -0.124768004f, 0.1449752f, 0.14714381f, -0.144401f,
+  -0.020470424f, 0.030867003f, 0.07848654f, 0.052580956f, -0.0977163f, 0.069911875f, 0.14695153f, -0.06016397f,
+  0.029531866f, 0.19059278f, -0.015249378f, 0.065333396f, 0.091687255f, -0.098803155f, 0.108942136f, -0.003220137f,
+  -0.11028482f, -0.12659165f, -0.1419856f, 0.056156963f, 0.03703979f, 0.12611663f, -0.19269048f, 0.12981993f,
+  0.005379525f, -0.0679498f, 0.0714434f, -0.06262626f, -0.068799615f, 0.1303173f, -0.088102214f, -0.03686084f,
+  -0.028605664f, 0.04043451f, -0.10711266f, 0.16709913f, -0.07134498f, 0.041342337f, 0.19163312f, -0.06972362f,
+  -0.10701037f, -0.025573611f, 0.034213603f, 0.089954585f, -0.18381205f, -0.12799345f, 0.1332251f, -0.16467203f,
+  0.0955204f, -0.066016264f, -0.14578298f, 0.13789208f, 0.10114724f, -0.08421679f, 0.12147605f, 0.10289641f,
+  -0.0327833f, 0.056512456f, 0.0022320526f, -0.11286933f, -0.15507913f, -0.0005330026f, 0.05114752f, 0.018383855f,
+  0.11661046f, -0.10892178f, -0.10541637f, 0.03876863f, -0.15250313f, -0.11653404f, -0.0986634f, 0.03035555f,
+  0.108574264f, 0.11808521f, -0.0009956548f, -0.06375885f, -0.106459275f, 0.08772209f, 0.087284096f, -0.023827482f,
+  0.015641162f, 0.07622123f, -0.0073010866f, -0.045666903f, 0.12467476f, 0.00013133735f, 0.020223176f, 0.00990093f,
+  0.12245029f, 0.07925299f, -0.07527646f, 0.04454493f, 0.15000993f, 0.16967401f, -0.097629055f, 0.15039246f,
+  0.1593007f, 0.090940244f, -0.15545326f, -0.025012268f, -0.07730052f, 0.082598835f, 0.016115729f, -0.1457286f,
+  0.004094889f, 0.14320937f, -0.15073512f, -0.04560466f, 0.05723328f, 0.0003183676f, -0.021746198f, -0.04753633f,
+  0.17169544f, 0.08770758f, 0.013520249f, -0.17083408f, -0.07307295f, 0.06715267f, -0.0071942913f, 0.062465142f,
+  0.089703746f, -0.047623977f, -0.001787279f, -0.10692452f, 0.067974195f, -0.121714324f, -0.080222175f, 0.13244998f,
+  0.018292706f, 0.12716106f, -0.10900216f, -0.11781328f, -0.11525663f, 0.10294466f, -0.059649434f, -0.054215573f,
+  -0.038078547f, 0.063469805f, -0.12328152f, -0.079816535f, -0.18959844f, -0.02911978f, 0.129781f, 0.09696916f,
+  0.0408811f, 0.06077098f, -0.13332294f, -0.032553405f, -0.06181845f, -0.054510582f, 0.06239686f, -0.012857563f,
+  -0.10737941f, -0.17963459f, -0.061979327f, 0.09472826f, 0.18908426f, -0.060038142f, -0.068768784f, -0.104627f,
+  -0.06697706f, 0.04751417f, 0.02445758f, 0.17904924f, -0.06330808f, -0.09031045f, 0.13224024f, -0.14036256f,
+  0.009509033f, -0.13708869f, 0.09883353f, 0.1186422f, -0.04190249f, -0.03254208f, 0.052930474f, 0.108467184f,
+  -0.014733951f, -0.022472592f, 0.14025736f, -0.08271489f, 0.038973168f, 0.14134426f, -0.14442463f, -0.057864793f,
+  0.14237802f, -0.19486913f, 0.06855875f, -0.072691984f, 0.19694485f, -0.08325089f, 0.036201753f, -0.046823014f,
+  -0.0043565896f, 0.030294936f, 0.09820504f, -0.094913736f, 0.13981907f, 0.087126985f, -0.12168132f, -0.039586965f,
+  -0.037925f, -0.16359505f, -0.015133089f, 0.12057232f, -0.022535458f, -0.17997049f, -0.025919195f, 0.008642855f,
+  -0.10818825f, -0.0717673f, -0.13106075f, 0.17919993f, -0.046746466f, -0.11196804f, -0.14177689f, -0.09748447f,
+  0.049298186f, 0.14886165f, -0.044113964f, 0.04262425f, 0.19797474f, 0.12900653f, -0.0799644f, -0.14175755f,
+  0.10235089f, 0.12707643f, -0.02824184f, 0.07910108f, -0.046086404f, 0.12146891f, -0.12628606f, 0.09633583f,
+  0.045545965f, -0.15558426f, 0.047570758f, 0.005751179f, 0.09699931f, -0.10795835f, 0.028666925f, 0.15696755f,
+  0.0029576316f, 0.04973915f, -0.11447755f, -0.13708979f, 0.06364062f, -0.12263559f, -0.13604814f, 0.058174755f,
+  0.041831177f, -0.17263304f, 0.14696199f, -0.035064995f, 0.19841956f, 0.106046095f, 0.11802526f, 0.05564171f,
+  -0.05084376f, -0.025330406f, -0.11319766f, -0.17133683f, -0.08551546f, 0.05297094f, 0.03758694f, 0.06660267f,
+  0.006702979f, -0.15936767f, -0.10585909f, -0.059735566f, -0.07302741f, -0.008556831f, 0.011671261f, -0.17026554f,
+  0.07071282f, -0.11981281f, 0.032164272f, -0.16096999f, 0.11626396f, 0.11049462f, 0.16155054f, 0.044005867f,
+  -0.058624018f, 0.15843992f, 0.047922708f, 0.117686085f, -0.10125716f, -0.14633733f, -0.123146385f, -0.07339013f,
+  -0.058331393f, -0.07671286f, 0.102928214f, -0.0791032f, 0.057381008f, -0.12129423f, -0.020055637f, 0.037750885f,
+  -0.051747233f, 0.10169694f, -0.079127066f, -0.06535292f, -0.17613019f, 0.039584737f, -0.1139063f, 0.1722437f,
+  0.17192236f, -0.03676827f, 0.12338489f, -0.17575021f, 0.038001496f, -0.002829517f, -0.07999276f, 0.10976365f,
+  0.024709856f, 0.02441928f, -0.040196232f, -0.12472235f, -0.064436555f, -0.1328165f, -0.106852755f, -0.1645348f,
+  -0.119504325f, 0.0036336686f, -0.11088824f, -0.076327056f, 0.06351783f, 0.05121241f, 0.15248318f, -0.01299614f,
+  0.04594662f, -0.00096935534f, 0.049338397f, -0.081267126f, 0.04129782f, 0.18033825f, 0.11559269f, -0.1625395f,
+  0.08032746f, 0.10119659f, 0.023679443f, 0.1297342f, -0.13155454f, -0.0031114325f, 0.06814086f, -0.07810674f,
+  -0.060440667f, -0.15794596f, 0.06925636f, 0.059129607f, -0.07435697f, -0.0693109f, 0.014682956f, -0.07064471f,
+  0.10288153f, 0.0067264163f, 0.029203737f, -0.011472223f, -0.06821647f, 0.024661133f, -0.03613335f, -0.15714811f,
+  -0.09501359f, 0.00060218317f, -0.017035512f, -0.13070771f, 0.09781012f, -0.16076101f, -0.12848623f, 0.049354866f,
+  -0.041180845f, -0.03552103f, 0.1338574f, -0.0075585516f, 0.038432192f, 0.106258236f, 0.13562769f, 0.120392896f,
+  -0.11673692f, 0.20570223f, 0.10740543f, 0.017097255f, -0.071697325f, 0.034539115f, -0.097795136f, -0.072475985f,
+  0.09033367f, -0.040977597f, -0.14120479f, 0.05474196f, 0.0033823873f, -0.033290505f, -0.021895634f, -0.072825015f,
+  0.053741787f, 0.08591611f, 0.12119779f, 0.1360334f, 0.17431451f, 0.012995471f, 0.04093401f, 0.1079483f,
+  0.079608284f, -0.0064339233f, 0.0060708392f, -0.15971778f, -0.16280878f, 0.13593064f, 0.14969456f, -0.10781974f,
+  -0.07244198f, 0.069511965f, 0.12490023f, 0.01422136f, 0.09299073f, -0.085411005f, -0.015798308f, -0.05382246f,
+  -0.1338905f, 0.062482294f, -0.05902345f, -0.022461765f, -0.13498849f, 0.056078594f, 0.14140356f, 0.15069605f,
+  -0.023680417f, 0.09421156f, 0.030659886f, -0.08152172f, 0.07873072f, -0.080750346f, -0.12089856f, -0.15897003f,
+  0.010166368f, -0.0685561f, -0.04301445f, 0.12678947f, 0.03241285f, -0.02757545f, -0.19292879f, -0.012379405f,
+  -0.062194906f, 0.14111887f, -0.14892544f, -0.11693781f, -0.09519101f, 0.0059416774f, 0.13129021f, 0.13256474f,
+  -0.14027157f, -0.0039057517f, -0.07330766f, -0.07888902f, 0.02674919f, 0.010111f, 0.05321274f, 0.048797086f,
+  0.08490957f, -0.16371293f, -0.046148382f, -0.006136851f, -0.062346123f, 0.1116215f, -0.15092754f, 0.026994787f,
+  0.00013832077f, 0.057635263f, 0.065752134f, -0.056813575f, -0.10698878f, 0.089113995f, -0.0324326f, -0.14132659f,
+  -0.08298926f, -0.1272774f, -0.015448347f, -0.093141094f, 0.17645803f, 0.13612325f, -0.08401569f, -0.019111808f,
+  -0.16647884f, 0.079467595f, 0.15447329f, 0.07663417f, 0.1149892f, 0.054459356f, -0.04020309f, 0.004930136f,
+  0.12372105f, 0.03969248f, 0.09104974f, -0.020615965f, -0.07055953f, 0.18242772f, 0.06461279f, -0.11766387f,
+  -0.091153316f, -0.08467478f, -0.16683856f, 0.02749754f, 0.040269155f, 0.07264388f, -0.13739598f, -0.0023818987f,
+  0.11035925f, 0.010531806f, 0.009315948f, -0.094912894f, 0.00513466f, 0.15894261f, 0.05262522f, -0.1699743f,
+  -0.116079986f, -0.10313157f, -0.11892182f, 0.03967627f, -0.15999362f, -0.097155675f, -0.015232251f, -0.11911057f,
+  -0.048330564f, 0.062390093f, -0.15173176f, 0.13600376f, -0.026422814f, 0.10310023f, 0.0304328f, -0.05401558f,
+  -0.13919555f, 0.12088748f, 0.075048015f, -0.017577518f, 0.04336194f, -0.05476527f, -0.15900256f, -0.019936107f,
+  -0.09791727f, 0.035192296f, 0.1484473f, 0.06754448f, -0.08944011f, -0.03412348f, -0.14375181f, 0.12642877f,
+  0.10690331f, 0.07264925f, 0.12977669f, 0.047164533f, -0.0059114103f, -0.015151056f, 0.12562083f, -0.01737346f,
+  0.10849803f, 0.07153824f, 0.052313425f, -0.12967716f, -0.15402104f, 0.0065798378f, -0.060828794f, -0.14940129f,
+  -0.121727236f, 0.110787116f, 0.0375569f, 0.17779446f, 0.017300662f, 0.13785473f, 0.02546518f, 0.04195485f,
+  0.01819977f, -0.03196926f, 0.073191196f, -0.098127134f, -0.023923628f, -0.03200796f, 0.06565815f, 0.1020567f,
+  0.059415143f, 0.1135755f, -0.0060079577f, 0.12315373f, 0.12903054f, -0.057975482f, 0.1889108f, -0.035411462f,
+  0.059780017f, 0.086170316f, -0.081838235f, -0.107228115f, 0.11428937f, 0.0046028453f, 0.021811321f, 0.062169004f,
+  0.17321421f, 0.09703009f, 0.1636713f, -0.17187797f, -0.074595585f, 0.115041025f, -0.15309004f, 0.08645486f,
+  0.062316395f, -0.05118173f, 0.05485854f, 0.06877398f, -0.09441542f, 0.013932156f, -0.025867533f, -0.014198181f,
+  -0.023378855f, -0.00058728957f, -0.15604782f, 0.050830387f, -0.08081509f, -0.05964951f, 0.11342131f, -0.10439507f,
+  0.11310869f, -0.003562794f, -0.11024281f, 0.03582578f, -0.0029972405f, 0.13014108f, 0.01989935f, 0.02699741f,
+  -0.15658873f, -0.052739564f, 0.1464028f, 0.096042484f, 0.07759507f, 0.06661707f, -0.011969473f, 0.05648158f,
+  -0.10657291f, 0.14811839f, -0.073616125f, 0.02257125f, -0.17618161f, -0.093353204f, 0.019158764f, -0.10116123f,
+  0.06324851f, -0.034706447f, -0.13007292f, 0.02681834f, -0.13520911f, -0.010615683f, 0.09325668f, -0.0418984f,
+  -0.0059622335f, 0.15323971f, 0.0005703736f, 0.07160028f, 0.02845583f, -0.18123582f, -0.0020098414f, 0.016740447f,
+  -0.17282976f, -0.10579777f, 0.099847384f, 0.14270829f, 0.040269338f, 0.049990345f, 0.16839005f, -0.11396048f,
+  -0.11469517f, 0.18406284f, -0.044339597f, 0.117544115f, 0.17459077f, 0.01256938f, 0.012186467f, 0.11898399f,
+  -0.09442084f, 0.08149786f, 0.11675613f, 0.018439636f, -0.032154825f, -0.0460589f, -0.098931365f, -0.1352667f,
+  0.05391904f, -0.08264506f, -0.12781347f, 0.010502482f, -0.12799045f, -0.17385639f, 0.11612803f, -0.056377508f,
+  -0.11029734f, 0.06866633f, 0.061113432f, 0.17804903f, -0.05543457f, -0.019037182f, 0.035284925f, -0.09824721f,
+  0.060186528f, -0.037483416f, -0.112504885f, -0.13833174f, -0.16299324f, -0.020386357f, 0.05432533f, 0.10601902f,
+  0.10009164f, -0.00019510109f, 0.0972931f, 0.08205485f, 0.06936631f, -0.11798051f, 0.15913141f, -0.045337047f,
+  0.063912764f, -0.18044041f, 0.089774154f, 0.09797131f, 0.019888537f, 0.02435113f, 0.11418767f, -0.04381974f,
+  -0.13343132f, -0.021234844f, -0.061588347f, 0.109641254f, 0.108013764f, 0.081969954f, 0.07851495f, 0.04304127f,
+  -0.07831549f, 0.0473901f, -0.04949269f, -0.0054727388f, -0.14119883f, -0.16587682f, -0.13260838f, -0.07951021f,
+  0.054061543f, -0.06257438f, -0.0036282472f, -0.07699043f, -0.085279025f, 0.08990187f, 0.14738102f, -0.09651681f,
+  0.052141964f, -0.0021041709f, 0.09296686f, -0.050331887f, -0.15052246f, 0.17265628f, -0.0077978047f, -0.08460922f,
+  0.003181421f, 0.05539485f, -0.16984557f, -0.10685163f, -0.13124016f, -0.0432406f, 0.1298544f, -0.0643627f,
+  0.118658334f, -0.045977376f, 0.019784506f, 0.1378421f, -0.021276658f, 0.15653749f, -0.0050399937f, -0.054834224f,
+  0.06410282f, -0.011478637f, -0.0006280417f, 7.5873824e-05f, 0.057460114f, 0.033461165f, -0.18668304f, -0.024515204f,
+  -0.006165352f, -0.16079357f, -0.09655829f, -0.012648287f, 0.08012062f, 0.17662938f, 0.13214509f, -0.15707016f,
+  0.110986575f, -0.10914613f, -0.16802828f, -0.042855356f, 0.039692413f, 0.012372614f, -0.17737037f, 0.12428416f,
+  -0.012269644f, -0.18670864f, -0.008126904f, 0.08915767f, -0.14708306f, -0.04341556f, -0.057267822f, -0.09827782f,
+  0.009115082f, -0.021191403f, 0.041902278f, 0.0959089f, -0.09348471f, -0.015986634f, -0.12108547f, -0.14988625f,
+  0.020582344f, -0.069613606f, 0.11704685f, -0.074031346f, -0.08399494f, -0.03888093f, 0.040478718f, -0.154107f,
+  0.117425226f, 0.07578431f, 0.014584474f, -0.07029803f, 0.037161537f, 0.07946439f, 0.094031826f, 0.14276005f,
+  -0.04722984f, -0.030898483f, 0.11030638f, 0.08264204f, 0.12676929f, 0.068009324f, -0.037457198f, 0.06158112f,
+  -0.12398471f, -0.06996354f, -0.15445358f, -0.010376568f, 0.13001451f, -0.1305612f, -0.038093407f, -0.13760655f,
+  -0.0403707f, -0.19535874f, 0.07405774f, 0.0050340127f, -0.055626255f, -0.08091132f, 0.005784217f, 0.0039622923f,
+  0.13018574f, -0.06766328f, -0.1126963f, -0.044123f, 0.05483957f, -0.047017638f, -0.021394275f, -0.14789785f,
+  0.027265504f, 0.013923849f, -0.100756384f, -0.014063456f, 0.12805548f, -0.06950627f, 0.042816732f, 0.058313623f,
+  0.08110709f, 0.119513705f, 0.018267913f, 0.12042319f, 0.16814555f, 0.09595904f, 0.040432643f, 0.09771652f,
+  0.10551416f, 0.17977023f, 0.04286722f, -0.020075385f, -0.015883306f, -0.046805386f, -0.074623905f, -0.0066808565f,
+  0.09963636f, -0.0128746405f, -0.083107285f, -0.15238634f, 0.063465945f, 0.031742785f, 0.030467533f, 0.15086854f,
+  -0.017784758f, -0.16654432f, 0.011249742f, -0.08853973f, 0.030380711f, -0.12298652f, 0.053127207f, 0.048664417f,
+  0.16958559f, -0.05806361f, 0.051993117f, 0.17690237f, -0.00063379196f, -0.016095929f, 0.046996348f, 0.12382049f,
+  -0.11877202f, -0.18545912f, 0.11816031f, 0.026306313f, -0.005486666f, 0.17710973f, 0.07821266f, 0.1463578f,
+  0.11645554f, -0.029845433f, -0.035863478f, -0.16640554f, -0.14239827f, 0.12340494f, -0.19074224f, -0.08427398f,
+  -0.06255894f, -0.065288216f, -0.06475666f, 0.09069577f, -0.1749228f, -0.1533996f, -0.12905999f, -0.049535353f,
+  0.022757605f, 0.10458807f, 0.049483184f, 0.0452172f, 0.14696288f, -0.07650555f, 0.04476759f, 0.026056029f,
+  0.13077365f, -0.1830387f, 0.06817188f, 0.008596047f, -0.17250714f, 0.11611973f, 0.0726263f, 0.004625045f,
+  0.065038934f, -0.11284661f, -0.16439307f, -0.042775553f, 0.032859907f, -0.13517565f, -0.06107891f, -0.11905535f,
+  0.0042813295f, -0.071480796f, -0.012520912f, -0.083155334f, 0.062205475f, -0.062484197f, -0.1334884f, -0.15605831f,
+  -0.18324575f, 0.022341827f, -0.15586564f, 0.044596214f, -0.088918924f, -0.06498693f, -0.08451596f, -0.025194304f,
+  -0.07035906f, -0.050429687f, -0.030948684f, -0.029689146f, 0.034100235f, -0.055998776f, 0.14558785f, 0.15504129f,
+  0.12028916f, 0.016225081f, 0.09778153f, -0.12673965f, 0.14307554f, -0.11910119f, 0.03770478f, 0.14172108f,
+  0.076951854f, -0.009364873f, -0.093674116f, 0.0878524f, -0.008631785f, 0.0023308806f, 0.11980907f, 0.00693687f,
+  -0.08402659f, 0.029918943f, 0.13953249f, -0.02731279f, 0.029387368f, -0.121833235f, -0.13774042f, -0.083263315f,
+  -0.04795534f, 0.066366576f, -0.13743235f, 0.10488102f, -0.07324087f, 0.004359049f, -0.13524562f, -0.063811935f,
+  0.07146185f, -0.045957487f, -0.12758963f, 0.024394263f, 0.1221969f, -0.0012425595f, 0.19554907f, 0.05936093f,
+  -0.07894237f, 0.1536027f, 0.050361525f, 0.03947102f, -0.20025708f, 0.054161392f, 0.13953337f, 0.013429621f,
+  0.07118796f, -0.07215967f, 0.08099775f, -0.18043914f, -0.01501827f, 0.088033006f, 0.13821942f, -0.0015532312f,
+  -0.12271208f, -0.10811053f, -0.048108395f, 0.104117155f, 0.013902226f, -0.0033439999f, 0.08132826f, -0.16751787f,
+  -0.11524029f, -0.11250341f, -0.05175231f, 0.1703753f, 0.00583375f, 0.13240218f, 0.11294489f, 0.11472202f,
+  0.100397326f, -0.11869486f, 0.07719905f, -0.07366042f, 0.08729208f, 0.024502968f, -0.13599016f, 0.14158025f,
+  0.03016528f, -0.068954006f, 0.07115079f, -0.10314442f, 0.09945751f, -0.11178009f, -0.1921077f, -0.13915108f,
+  -0.018167404f, 0.11305972f, -0.10718707f, 0.06579461f, 0.041080143f, -0.003614963f, 0.08187935f, 0.02554419f,
+  -0.16705512f, -0.02493723f, 0.022328885f, -0.16233934f, 0.13747153f, 0.060728848f, -0.079479024f, 0.14546077f,
+  -0.006385609f, 0.07697071f, -0.0714466f, -0.03284967f, -0.18846162f, -0.0767839f, -0.031276524f, -0.035712965f,
+  -0.16163287f, 0.09950563f, 0.07921152f, -0.14103413f, -0.0738022f, -0.10670788f, -0.1499453f, 0.11158601f,
+  -0.06772948f, 0.11035135f, -0.07157905f, -0.11400856f, 0.100178f, -0.17486885f, 0.12957697f, -0.01777581f,
+  0.022365393f, -0.041845266f, 0.10745732f, -0.1497896f, 0.0011747867f, -0.033893388f, -0.10072124f, -0.10665732f,
+  -0.065435804f, -0.081168935f, 0.11226983f, 0.120326184f, 0.12605207f, -0.011739783f, -0.020956999f, 0.095217824f,
+  -0.09565866f, 0.06295427f, 0.124146424f, -0.07121534f, -0.16236351f, 0.09545424f, 0.07934885f, 0.14105338f,
+  0.08661007f, -0.14463514f, -0.0058941497f, -0.106968805f, 0.115928546f, -0.03135059f, -0.14160551f, -0.13969174f,
+  0.17204674f, 0.086206354f, 0.10619571f, -0.0015467928f, 0.07694685f, -0.14044538f, 0.10392416f, -0.11118097f,
+  -0.066616945f, -0.14173046f, 0.14382869f, -0.11225751f, 0.0037793387f, 0.10796291f, 0.1502652f, 0.123824775f,
+  0.12597618f, -0.030179046f, -0.0037967716f, 0.07719498f, -0.073911846f, -0.060099386f, 0.15801454f, -0.14406794f,
+  0.057416353f, 0.042534783f, 0.034831073f, 0.08713859f, -0.07521978f, -0.09563677f, 0.11918357f, 0.17211285f,
+  0.13481833f, 0.0762353f, 0.09294857f, -0.10744502f, -0.047412444f, -0.01638458f, -0.12252007f, -0.13464099f,
+  -0.08957934f, -0.0046550324f, 0.037334003f, 0.01212164f, 0.13115515f, -0.17743358f, 0.12589784f, -0.06966932f,
+  -0.0954342f, 0.061566804f, -0.11125665f, -0.06821397f, 0.003136956f, -0.09971582f, 0.0010092721f, 0.031697717f,
+  -0.023108019f, 0.04095687f, 0.031142479f, 0.083938725f, -0.104183905f, -0.093726695f, 0.09122089f, 0.10602465f,
+  0.0007471246f, -0.05059588f, -0.07486149f, -0.04701466f, -0.15575095f, -0.024004396f, -0.08083261f, -0.06976097f,
+  -0.031782147f, -0.039428867f, 0.10617969f, -0.0626437f, -0.08328312f, -0.023706963f, -0.0976348f, 0.08824461f,
+  -0.0047444915f, 0.10664929f, -0.057446085f, 0.1377653f, -0.13560973f, 0.110155106f, -0.019388022f, -0.09094259f,
+  0.056645617f, -0.05590528f, -0.07754744f, -0.094158724f, -0.145481f, 0.09116905f, -0.09127446f, 0.14989151f,
+  0.054148935f, -0.0831876f, -0.028933188f, 0.11032953f, 0.12956305f, 0.07926138f, -0.16704439f, 0.061804723f,
+  -0.07936356f, -0.028907916f, 0.016991576f, -0.0047734114f, -0.0614168f, -0.040465068f, -0.048551526f, 0.14304926f,
+  0.13242304f, -0.022401052f, 0.015545417f, -0.08602105f, 0.09003856f, -0.035361614f, -0.006734607f, -0.106484435f,
+  -0.04482229f, -0.17914647f, 0.043261647f, -0.052815277f, 0.08881095f, 0.1344964f, -0.060600035f, -0.10445866f,
+  -0.14329064f, 0.015086574f, 0.015298467f, -0.18303052f, 0.03871972f, 0.11369265f, 0.018730527f, 0.023388049f,
+  0.120627314f, -0.116575845f, 0.04452227f, -0.05964268f, 0.15075222f, 0.16956122f, 0.05833403f, -0.089116916f,
+  -0.13049361f, -0.11291859f, -0.14328505f, -0.04563264f, 0.03438991f, 0.13192894f, 0.050351992f, 0.10194021f,
+  -0.026733102f, -0.069457546f, -0.058677644f, 0.13787757f, 0.060885873f, -0.043851625f, 0.10305724f, 0.13512807f,
+  0.1504045f, 0.014720875f, 0.044646192f, 0.1396814f, 0.00665159f, -0.11917435f, 0.19059499f, -0.06830025f,
+  -0.055838946f, 0.018385733f, -0.13328268f, -0.06648227f, -0.04358379f, -0.16843441f, 0.044962402f, -0.13800159f,
+  -0.048638374f, 0.025241928f, -0.1141804f, -0.10586273f, -0.016095154f, 0.024161898f, -0.17117976f, -0.04805819f,
+  -0.08055306f, 0.09104008f, -0.027854908f, -0.021277348f, 0.008599082f, 0.17040838f, 0.062161755f, -0.059823617f,
+  -0.12064808f, 0.033294007f, 0.0052770195f, -0.0008390934f, 0.05694258f, 0.062234975f, 0.13571675f, 0.05000569f,
+  0.044303544f, -0.19434175f, 0.029699408f, 0.11915518f, 0.12796578f, -0.06753629f, -0.13116835f, -0.11082239f,
+  0.099799514f, -0.11314271f, -0.09498018f, 0.08533629f, -0.14335309f, 0.027650163f, 0.10323718f, 0.08877121f,
+  -0.12595329f, 0.1356001f, 0.13490896f, -0.06586012f, 0.10193543f, 0.16969416f, -0.055490542f, 0.12405433f,
+  0.15453544f, 0.12630396f, -0.16604811f, 0.0139208045f, 0.08018773f, 0.0970322f, 0.11841099f, -0.06708461f,
+  -0.058001455f, 0.041564297f, -0.004548559f, -0.13280524f, -0.055411547f, -0.034748003f, 0.097796656f, 0.12816693f,
+  -0.0843183f, 0.10862964f, -0.09785589f, -0.17790595f, 0.012348516f, 0.0905518f, 0.13344827f, 0.013208337f,
+  -0.067276865f, 0.015082857f, -0.058929287f, 0.038030695f, -0.047457725f, -0.09521798f, -0.039855395f, 0.07852766f,
+  0.0046013584f, -0.119487524f, 0.15015762f, -0.048174825f, 0.16995318f, -0.13054939f, 0.069352254f, -0.13924083f,
+  0.042594764f, 0.14046478f, 0.056072433f, 0.09898153f, 0.17516896f, 0.123002596f, 0.09781433f, 0.0043546213f,
+  -0.17086631f, -0.062241856f, -0.048878726f, 0.01801075f, 0.017442208f, 0.13794537f, -0.016588658f, -0.12009145f,
+  0.0068320464f, -0.024497716f, -0.10942246f, -0.10128513f, 0.11842192f, -0.1380844f, -0.083704546f, -0.12868047f,
+  -0.016452186f, 0.00357235f, -0.046132218f, -0.124128774f, 0.16831553f, -0.05557446f, -0.18956123f, -0.1041674f,
+  -0.11044208f, 0.111063436f, 0.04826808f, -0.0079510305f, 0.14510009f, -0.16669242f, 0.057051737f, -0.124271065f,
+  -0.13955273f, -0.03925347f, 0.16957176f, -0.018292744f, 0.06170834f, -0.07170906f, 0.021589542f, 0.06509295f,
+  0.14230523f, 0.15864258f, 0.09785086f, 0.11251911f, -0.13437834f, -0.011875967f, -0.016660603f, 0.12246198f,
+  0.04498984f, 0.09514237f, -0.11496219f, -0.10892863f, -0.13867016f, 0.1218614f, -0.032298014f, 0.07106386f,
+  0.08437027f, 0.04877413f, 0.08309808f, 0.09482406f, 0.03188369f, 0.0072746123f, 0.04580512f, -0.060503505f,
+  -0.1659273f, 0.07940584f, 0.14925821f, 0.027264025f, 0.16407558f, 0.14093293f, -0.0166058f, 0.008764226f,
+  -0.08571928f, 0.11534562f, 0.0022821226f, 0.122429155f, 0.07445109f, -0.046243727f, -0.07863696f, 0.10931574f,
+  -0.16479689f, -0.052740432f, -0.11154498f, 0.12732673f, 0.054817457f, -0.05096312f, 0.08978781f, 0.09290594f,
+  -0.01258855f, 0.17292975f, -0.050991982f, 0.026758874f, 0.015245063f, -0.1476288f, -0.042321783f, 0.08547293f,
+  0.022732623f, -0.060108542f, -0.12274283f, 0.11976584f, -0.03392784f, -0.059057053f, -0.027785407f, 0.12854178f,
+  -0.13584158f, 0.17598906f, 0.036247294f, 0.094044596f, -0.14239746f, -0.13126133f, -0.12124275f, -0.04829029f,
+  -0.083462104f, 0.06771753f, -0.12376671f, 0.15527722f, -0.15151592f, 0.11261485f, -0.042233948f, -0.071502134f,
+  -0.042069905f, 0.18064131f, 0.02070402f, 0.058008615f, -0.0069108657f, 0.051114637f, -0.0769042f, 0.051808633f,
+  0.10750492f, -0.109708354f, -0.13782263f, 0.0060501704f, 0.08828312f, 0.12589017f, 0.12942928f, 0.023449432f,
+  0.104821995f, -0.12604132f, -0.005345726f, 0.0084071485f, 0.06329594f, -0.18076557f, -0.07869503f, 0.08612221f,
+  -0.13510972f, 0.0106009925f, 0.054499913f, 0.080557354f, 0.14426762f, 0.10453625f, 0.062381234f, -0.048217323f,
+  -0.07832939f, -0.025308674f, -0.08788126f, -0.0015158815f, -0.07593399f, 0.10773796f, -0.020477219f, -0.12606478f,
+  -0.1823415f, -0.03570755f, 0.15205051f, -0.08667656f, -0.1662403f, -0.14306028f, -0.05997934f, 0.13763338f,
+  0.0345487f, 0.17316963f, -0.06574593f, -0.016532565f, -0.05895203f, -0.08906717f, -0.116450556f, -0.05366901f,
+  0.16724272f, -0.027512861f, -0.14586195f, -0.17751807f, 0.061963312f, 0.060910292f, 0.06527717f, 0.14470342f,
+  0.098981544f, 0.20371264f, -0.036167942f, 0.029944286f, -0.1329481f, -0.1269735f, 0.06966727f, -0.15120119f,
+  0.120205745f, -0.06509944f, -0.12194179f, 0.13199289f, 0.1416516f, -0.009090348f, -0.041025557f, -0.000261989f,
+  0.08580322f, -0.11139199f, 0.034600988f, 0.08125403f, -0.0145790065f, -0.07331295f, -0.0047717295f, -0.1304722f,
+  0.17942035f, -0.11797115f, 0.025296826f, 0.055036318f, -0.11466273f, 0.09584828f, -0.18607594f, -0.055086542f,
+  0.08284133f, -0.16540955f, 0.114622705f, -0.07518699f, -0.078442365f, -0.076151885f, -0.06027781f, -0.042710014f,
+  -0.16752318f, 0.12331279f, -0.011819765f, 0.11996704f, -0.085293286f, -0.01339818f, -0.010526753f, -0.038347896f,
+  0.041516844f, -0.037403062f, 0.13955124f, 0.05175566f, -0.025060937f, 0.03507751f, -0.119012855f, -0.1016633f,
+  0.14191063f, -0.048107013f, -0.1320926f, 0.17711039f, 0.027731404f, 0.049746808f, -0.0017751873f, -0.11979178f,
+  -0.14070003f, -0.022417564f, -0.07252545f, 0.12409129f, 0.09251748f, 0.094541475f, -0.008105536f, 0.15792716f,
+  0.12263491f, 0.09762113f, 0.16969433f, -0.07546382f, -0.06606956f, -0.06326377f, -0.04225102f, -0.015153494f,
+  0.13752952f, 0.06683601f, -0.088834606f, 0.04119465f, 0.12604244f, -0.07908626f, 0.047944166f, 4.0169976e-05f,
+  -0.17295253f, -0.07583103f, -0.079551436f, -0.12645434f, 0.046304937f, 0.1017161f, 0.024446998f, 0.1511851f,
+  -0.1041622f, 0.06952904f, 0.031558447f, -0.10883862f, -0.11331196f, -0.086298734f, 0.0458649f, -0.065574124f,
+  -0.13084774f, -0.014042669f, 0.14645305f, 0.013591326f, -0.09802757f, 0.04455779f, -0.09447745f, -0.12496262f,
+  -0.073709466f, -0.10355281f, -0.06858004f, -0.039460033f, -0.17122653f, 0.049743447f, 0.048229285f, -0.03013802f,
+  -0.18333532f, -0.020465842f, 0.075610265f, -0.16068916f, -0.117757976f, -0.13769701f, 0.14165662f, 0.024021199f,
+  0.083798304f, -0.10479279f, -0.10868238f, -0.09392862f, 0.0499464f, -0.10604305f, -0.03614258f, 0.11045445f,
+  -0.17233843f, 0.01817735f, -0.123065665f, 0.1563518f, 0.1223873f, 0.07976747f, -0.0011175992f, 0.14343867f,
+  -0.0713613f, -0.06575627f, 0.06770509f, 0.09580365f, 0.022384107f, -0.03396145f, -0.12075779f, 0.133054f,
+  -0.09066679f, -0.09466042f, -0.036885183f, -0.15217422f, 0.13432407f, -0.10426427f, 0.0338902f, -0.042228848f,
+  0.09558823f, -0.097873025f, -0.02804756f, 0.08145613f, -0.035723306f, -0.13290744f, 0.13302009f, -0.060278997f,
+  0.029951485f, -0.05171721f, -0.074588805f, 0.12353307f, -0.046966728f, -0.007232282f, -0.08595553f, -0.1096284f,
+  -0.01300636f, -0.05779912f, -0.05245556f, 0.090023614f, -0.14219864f, -0.03507731f, 0.14250018f, -0.15033041f,
+  0.065330125f, -0.023332357f, -0.04395012f, 0.025376074f, -0.14128014f, 0.083461456f, -0.026343757f, -0.12103005f,
+  -0.00949582f, -0.11380749f, 0.008639189f, -0.09561495f, 0.12054678f, 0.16960746f, 0.06779457f, 0.086149946f,
+  -0.10495888f, 0.06001268f, -0.14501324f, 0.013928928f, -0.0019933998f, -0.029983243f, 0.044977527f, -0.04874455f,
+  0.03030484f, -0.093889974f, 0.085703f, 0.08040879f, -0.09542497f, 0.034779448f, 0.14392725f, -0.090328135f,
+  0.074226886f, 0.0779703f, 0.005991968f, 0.01824047f, 0.016814092f, -0.015650947f, -0.015549535f, 0.037449088f,
+  -0.032155234f, 0.12238156f, 0.08431268f, 0.089527294f, -0.072905034f, 0.0057663782f, 0.0038927223f, -0.07107877f,
+  -0.04694326f, 0.008474319f, -0.029027889f, 0.17461649f, 0.021542577f, 0.124883905f, -0.030682601f, -0.08675459f,
+  -0.00677394f, -0.010157127f, -0.034171164f, -0.10249954f, 0.13375032f, -0.065403685f, 0.078343995f, -0.16795668f,
+  0.007227221f, 0.058974404f, 0.10615337f, -0.08836826f, 0.08952229f, -0.102215916f, -0.15635082f, 0.016977733f,
+  0.0018494895f, 0.019819105f, -0.0886476f, 0.0022329646f, 0.11267839f, -0.1456241f, -0.014000148f, -0.14844735f,
+  -0.12741746f, 0.02496815f, -0.057906114f, 0.09811331f, 0.13666941f, -0.10015484f, -0.06065409f, 0.13537107f,
+  0.026464894f, 0.09528896f, 0.05816124f, 0.10695348f, 0.08968711f, 0.069604844f, -0.13423537f, -0.03791296f,
+  -0.062345754f, -0.07668748f, -0.00026627487f, -0.058116257f, 0.11981606f, 0.12269884f, 0.00976268f, -0.015492845f,
+  0.13900837f, -0.18737529f, 0.0931479f, 0.060302146f, 0.00030860255f, 0.008686743f, -0.068059236f, 0.033924367f,
+  -0.09024947f, 0.09266749f, -0.09538553f, -0.0804671f, -0.058083344f, 0.08528747f, -0.17080954f, 0.065384634f,
+  0.13496363f, 0.067572415f, -0.056472436f, 0.06813969f, 0.03943885f, 0.09654925f, -0.114791624f, 0.012219378f,
+  0.13910885f, 0.056581758f, 0.010762497f, -0.10147101f, 0.15028939f, -0.016861482f, 0.13641979f, 0.090658456f,
+  -0.04566097f, 0.16759613f, 0.102461815f, -0.031832933f, 0.12353494f, -0.0047563943f, -0.039067645f, -0.13660292f,
+  0.043169837f, -0.004163567f, 0.12408017f, 0.076124206f, -0.02376786f, 0.001665794f, 0.05153834f, 0.08051515f,
+  0.09285244f, 0.120671f, -0.04105439f, 0.072584234f, -0.039493367f, -0.17765808f, 0.039949097f, -0.10517264f,
+  0.037815426f, -0.0154849645f, -0.092130356f, -0.11008927f, 0.050831065f, 0.12198907f, -0.09294842f, 0.053797416f,
+  0.055095404f, -0.017010394f, -0.11117805f, -0.04858751f, 0.17190921f, 0.17065391f, -0.13351013f, -0.112919934f,
+  0.12583084f, 0.008032958f, -0.1347976f, 0.031281386f, -0.13448973f, 0.085886404f, -0.058437828f, 0.14202602f,
+  0.0056582303f, 0.15371913f, -0.100780085f, -0.111468606f, -0.009688289f, 0.13577089f, 0.029286612f, -0.1541865f,
+  0.13362533f, -0.07601417f, -0.020725397f, 0.111043185f, -0.08678724f, -0.10642732f, -0.12224093f, -0.12852782f,
+  -0.07738057f, -0.030651314f, 0.0074927146f, -0.06378227f, 0.07128384f, -0.013970769f, 0.004389324f, 0.10342443f,
+  -0.15947104f, 0.12631063f, 0.02181448f, 0.12167894f, -0.0993196f, 0.09792848f, -0.06775481f, 0.04911732f,
+  0.0010522251f, 0.0059116725f, 0.14607848f, -0.0027903744f, -0.04686886f, -0.068047546f, 0.008746748f, -0.092625976f,
+  0.0043173884f, -0.07846113f, 0.10971585f, -0.14150572f, 0.026847908f, -0.12135225f, -0.1105714f, 0.07316242f,
+  -0.12978834f, 0.026105603f, -0.14563806f, 0.115635805f, -0.14797455f, 0.1492789f, 0.14075518f, 0.085718215f,
+  0.13238594f, 0.12343142f, -0.16475594f, 0.042337548f, 0.078174435f, -0.013526167f, 0.022716705f, -0.101734236f,
+  0.02885935f, 0.13385645f, 0.10427294f, 0.11991433f, 0.1719002f, -0.004469293f, -0.09165114f, -0.05763919f,
+  -0.10460298f, 0.09917754f, 0.15181014f, 0.13580664f, 0.12465618f, -0.09401404f, -0.03906f, 0.06225491f,
+  0.09496101f, 0.077248715f, 0.058833342f, 0.10115047f, 0.061962213f, 0.019790165f, -0.05337341f, -0.1142415f,
+  -0.025397228f, -0.027727721f, -0.1487381f, 0.025429629f, -0.078387775f, 0.027320884f, 0.10653949f, 0.15401888f,
+  -0.13489448f, 0.17677088f, -0.11880493f, 0.007580169f, -0.14392878f, -0.17337056f, -0.058621906f, 0.0033883345f,
+  -0.11293194f, 0.009742849f, -0.15863878f, 0.11976866f, -0.069572695f, -0.005937101f, 0.13579462f, -0.044276457f,
+  -0.13055065f, 0.1384376f, 0.015774319f, -0.033537976f, 0.019917313f, 0.09263243f, -0.09904436f, -0.11768358f,
+  0.15668458f, 0.017628664f, -0.089090526f, -0.102805495f, -0.10296091f, -0.11205287f, 0.122168966f, 0.107013255f,
+  0.066983305f, 0.1339335f, 0.034109287f, -0.08169737f, -0.17359094f, -0.059896413f, 0.059460677f, 0.043576803f,
+  0.07558327f, -0.04416258f, 0.06273964f, 0.020597016f, -0.08230257f, 0.087835915f, -0.0019794812f, -0.04584526f,
+  -0.079867855f, 0.15546526f, 0.052397937f, 0.039761074f, 0.08598703f, 0.14419794f, 0.020009102f, 0.064190544f,
+  -0.082461335f, -0.104624465f, -0.09372281f, 0.16391127f, -0.107523695f, -0.11914744f, -0.107700795f, 0.11245521f,
+  -0.13386187f, -0.047571164f, -0.037997328f, 0.043836534f, 0.08345573f, 0.019304741f, 0.07827992f, -0.09601561f,
+  -0.15241624f, -0.08223627f, -0.03394607f, -0.033137545f, 0.033542674f, -0.03714138f, -0.026331984f, 0.07461733f,
+  0.120029226f, -0.12878169f, 0.13176027f, -0.004691763f, -0.08348264f, 0.02893477f, -0.009000778f, -0.009479656f,
+  -0.08018541f, 0.004330571f, 0.10258599f, -0.043143068f, -0.14711586f, -0.061167765f, 0.16417098f, 0.07881566f,
+  0.07547132f, -0.04720606f, 0.14397117f, 0.0874515f, 0.0064345743f, -0.14042206f, 0.04545996f, -0.03780501f,
+  0.067823745f, 0.054259617f, 0.058368232f, 0.032533556f, 0.036315233f, 0.11686468f, -0.14599732f, 0.015965577f,
+  0.066833496f, 0.18224296f, -0.1389286f, -0.03715571f, 0.09221172f, 0.1345431f, -0.0669374f, 0.019612009f,
+  0.09493138f, 0.12195615f, 0.15671232f, -0.12978534f, 0.14473115f, -0.12348836f, -0.19429386f, 0.07024102f,
+  0.11744996f, 0.13806611f, -0.07430131f, 0.029585702f, -0.15227295f, 0.146657f, -0.10602813f, 0.10857299f,
+  -0.042715017f, 0.108584225f, -0.10911517f, 0.010802119f, -0.124116324f, 0.068376355f, -0.019309195f, 0.15397021f,
+  -0.07671865f, 0.15990141f, -0.10699969f, 0.11885116f, 0.12681188f, -0.17952757f, 0.059323873f, 0.13268664f,
+  0.05768678f, -0.068711825f, 0.048550967f, -0.14323668f, -0.076646f, -0.1220838f, 0.0044949306f, 0.13158588f,
+  -0.0954581f, -0.14127538f, -0.1210307f, -0.0506328f, -0.072946966f, -0.16119303f, 0.09392418f, -0.013532764f,
+  -0.009405331f, -0.060056973f, -0.060422998f, 0.16966325f, 0.053742774f, 0.07941149f, -0.18750091f, -0.14114119f,
+  -0.067369655f, 0.037554294f, -0.077052146f, 0.060204394f, 0.17939602f, 0.15601964f, -0.095759f, 0.1519978f,
+  0.18144041f, -0.08477835f, 0.11108218f, -0.040668968f, 0.08505705f, -0.13007504f, 0.1476772f, -0.03777441f,
+  0.13308166f, 0.047832437f, -0.14695626f, 0.111691035f, -0.17933114f, 0.12924126f, 0.12160595f, -0.12294698f,
+  -0.07920278f, 0.03835381f, 0.11016031f, -0.018595556f, 0.011425752f, -0.014555425f, -0.03266502f, -0.1294225f,
+  -0.10223158f, -0.16641797f, 0.11303811f, -0.09056457f, -0.045185655f, 0.09715452f, -0.13280147f, -0.12684682f,
+  -0.12256799f, -0.00764318f, 0.15433209f, 0.045659684f, -0.05525129f, 0.029992452f, 0.040562913f, 0.007421244f,
+  0.014009236f, 0.16504861f, 0.12005859f, -0.059412334f, 0.044545267f, -0.016342431f, 0.06373627f, 0.049521856f,
+  0.13599166f, -0.052394595f, -0.05782946f, 0.0018493831f, -0.011637083f, 0.08987777f, 0.1672343f, -0.120374225f,
+  0.107766815f, 0.150814f, 0.013861273f, 0.053419154f, 0.14275277f, 0.06260804f, 0.032670096f, -0.10969386f,
+  -0.013482611f, -0.12484854f, -0.11655382f, 0.11523241f, -0.09064187f, -0.09182631f, -0.03701128f, -0.073240556f,
+  -0.076658346f, 0.018562637f, -0.003452616f, 0.011785663f, -0.115515396f, -0.027057014f, 0.1397824f, -0.16836734f,
+  0.098114304f, 0.098694466f, 0.11467441f, -0.010491449f, 0.009696807f, -0.113875285f, -0.16946815f, 0.10787415f,
+  0.108039f, -0.17665546f, -0.059584133f, 0.10264458f, -0.13099565f, -0.1705511f, -0.044168502f, 0.14140603f,
+  -0.11211051f, 0.06929475f, -0.027064199f, 0.072473876f, 0.08258687f, 0.019170906f, -0.18465428f, -0.11642448f,
+  0.09864437f, -0.16198397f, -0.02262935f, 0.0060819276f, 0.10706906f, 0.17163196f, -0.14991763f, 0.059719782f,
+  0.04314015f, 0.11447574f, 0.04737471f, -0.12042295f, -0.02768599f, 0.09473367f, 0.027405737f, 0.055508442f,
+  0.12556076f, 0.1366142f, -0.007309765f, -0.0027493844f, -0.20056562f, -0.0658787f, 0.010315414f, 0.04875946f,
+  0.13977496f, 0.081163265f, 0.15256834f, -0.05859453f, -0.032662045f, -0.051340584f, 0.04854215f, -0.12922107f,
+  -0.12021903f, 0.09629358f, -0.023109397f, -0.039275054f, -0.023309555f, -0.1433201f, 0.089117296f, 0.15079737f,
+  -0.019878902f, -0.026947029f, 0.010560242f, -0.09056299f, -0.068289064f, 0.017490717f, 0.10866744f, -0.099587396f,
+  -0.034449387f, -0.07069339f, 0.05289664f, 0.057865057f, -0.03925774f, -0.0523026f, 0.05231653f, 0.016128112f,
+  -0.13296781f, -0.018990187f, -0.15514123f, 0.08078008f, 0.07496293f, -0.1423556f, -0.029742755f, -0.1388806f,
+  -0.03723183f, 0.10322556f, -0.13643031f, -0.04331338f, 0.07271479f, 0.10185287f, 0.0008525058f, -0.1405726f,
+  0.060912978f, 0.040782403f, 0.15317953f, 0.12540084f, 0.008633942f, 0.05498881f, 0.0016822058f, 0.031099835f,
+  0.08527663f, 0.087169185f, -0.096532665f, 0.11262741f, 0.022980755f, 0.05858571f, -0.13219027f, 0.09580257f,
+  -0.03381156f, -0.0011220246f, 0.12656635f, 0.03495474f, 0.016701132f, 0.00038648743f, -0.037659653f, 0.058416493f,
+  -0.018336007f, -0.11679671f, -0.030767398f, 0.005931124f, 0.067654334f, 0.03531453f, -0.024315966f, 0.104643025f,
+  -0.045179456f, -0.045898702f, 0.12242324f, 0.10687449f, -0.15123846f, 0.08948568f, 0.102915116f, -0.052750006f,
+  0.06751341f, 0.11427951f, 0.044575166f, 0.024135636f, -0.13720208f, -0.021533642f, -0.0066212225f, 0.019873705f,
+  -0.02091122f, 0.091178626f, -0.019953141f, -0.16861185f, 0.1224585f, -0.0027493571f, 0.005590911f, -0.06875675f,
+  0.029499875f, -0.16371493f, -0.09902189f, -0.022063402f, 0.059862174f, 0.13867459f, -0.09169798f, 0.15000643f,
+  0.010460247f, 0.026310747f, 0.124949895f, 0.17006257f, -0.030496357f, -0.076758236f, 0.0078681335f, -0.01657904f,
+  -0.09380336f, -0.06715189f, 0.09128559f, -0.052508954f, -0.16854942f, 0.051884074f, 0.11555515f, 0.045901436f,
+  0.1469634f, -0.010622797f, 0.018882426f, -0.013058731f, 0.0067036552f, -0.011527589f, 0.17155929f, 0.11250084f,
+  -0.07608263f, -0.0076413127f, -0.13747385f, -0.13710293f, -0.03164476f, -0.14781617f, 0.071186095f, -0.056100924f,
+  0.0073103053f, -0.07649239f, 0.1698176f, -0.103761986f, 0.13613169f, 0.0347598f, -0.10530311f, 0.08801311f,
+  -0.054994617f, -0.092783704f, -0.009738624f, -0.11444131f, -0.023964357f, 0.04057264f, -0.06435601f, -0.012559709f,
+  -0.021570731f, -0.06738114f, 0.020506563f, -0.17267415f, -0.004183727f, 0.08220169f, -0.03412649f, 0.02736013f,
+  0.09547871f, 0.0075874142f, 0.10404903f, -0.12960829f, 0.09728307f, -0.15610617f, -0.12124858f, 0.1221356f,
+  0.06435214f, -0.008260932f, -0.063817434f, 0.17683715f, -0.07558623f, 0.11242679f, 0.07189741f, 0.113853484f,
+  -0.00091906043f, -0.16819641f, 0.034833364f, 0.025612678f, 0.05432559f, -0.16264816f, -0.15226181f, 0.1442978f,
+  -0.1641247f, -0.06382297f, -0.16921674f, 0.18021728f, -0.022376612f, 0.039869487f, -0.014074796f, -0.07254733f,
+  0.1395842f, -0.1362273f, -0.14626268f, -0.054504152f, -0.17688291f, -0.09060775f, 0.07331447f, 0.10847587f,
+  0.12226728f, 0.1235615f, 0.15991166f, 0.06321393f, -0.0024063992f, 0.089837685f, 0.117036626f, -0.13103488f,
+  -0.070644096f, -0.13212009f, 0.14292333f, 0.05804535f, -0.02602598f, -0.021283532f, -0.101967216f, 0.105971895f,
+  -0.011850696f, 0.09477712f, -0.092966564f, -0.09994362f, 0.07622421f, 0.07660127f, 0.035331126f, 0.04064311f,
+  0.06476802f, -0.04049428f, -0.09720364f, -0.07157063f, 0.15028071f, 0.043704897f, 0.06898911f, 0.117769234f,
+  0.14728825f, 0.024351519f, -0.037246887f, 0.11045228f, 0.10300151f, 0.11694482f, -0.033738334f, 0.104942665f,
+  -0.034953963f, -0.07242581f, -0.052177075f, 0.0008491545f, -0.16900621f, 0.03668191f, 0.14822303f, 0.15561312f,
+  0.1073315f, -0.046166994f, -0.014054732f, -0.04497958f, -0.1435808f, 0.006362071f, -0.08450894f, -0.10224753f,
+  -0.017838154f, 0.13076934f, -0.1066441f, -0.04146491f, -0.12693207f, -0.040075112f, -0.066760205f, -0.09386532f,
+  -0.12989663f, 0.047245454f, 0.09937348f, -0.082401335f, 0.123786904f, -0.038543586f, -0.13700417f, -0.075916104f,
+  -0.08064853f, 0.079906635f, -0.06354465f, -0.034066908f, -0.09589391f, 0.069105156f, -0.097821474f, 0.11402349f,
+  0.038593788f, 0.0885014f, -0.09524847f, 0.008099978f, 0.09175287f, 0.12416948f, 0.13974057f, -0.0589986f,
+  0.12349536f, -0.016488394f, -0.11864266f, -0.06420659f, -0.04902139f, 0.123464026f, 0.036375858f, -0.038741436f,
+  0.10960687f, 0.03659077f, 0.0014520311f, -0.072395615f, -0.003390159f, -0.10170184f, -0.10833201f, -0.054128032f,
+  0.1315845f, -0.07110949f, 0.13569728f, -0.08392445f, 0.1446681f, 0.07794312f, -0.08822402f, 0.1500229f,
+  0.018218242f, 0.09476319f, -0.018730197f, -0.04663686f, 0.15856105f, -0.11776561f, -0.14387141f, 0.076211736f,
+  -0.006531184f, -0.1788547f, 0.009568035f, 0.007682073f, 0.123164326f, 0.13227923f, -0.059224937f, -0.098302186f,
+  -0.0019704201f, -0.034468845f, 0.16393752f, -0.119573854f, 0.10505286f, 0.056255866f, -0.087790474f, -0.15469822f,
+  0.12191079f, -0.03862104f, 0.07436058f, 0.074942835f, -0.0075513995f, 0.11399908f, 0.10137536f, -0.16393816f,
+  0.040167205f, -0.091860406f, 0.090764396f, -0.17027466f, -0.059332356f, 0.022777813f, -0.04055365f, -0.016160319f,
+  -0.0741297f, 0.17405662f, -0.00031928433f, -0.04605727f, -0.124992296f, 0.0975614f, 0.12198163f, 0.042804122f,
+  -0.15788744f, -0.03208202f, -0.013639625f, 0.17265427f, 0.07120779f, 0.043497246f, 0.1657422f, 0.123366654f,
+  0.11190481f, -0.11814002f, -0.0098358635f, -0.08762131f, 0.15298252f, -0.08764403f, -0.14631064f, 0.08589409f,
+  0.058681037f, -0.054232094f, -0.061098803f, -0.0036941967f, 0.037829734f, -0.033479102f, -0.0026972617f, -0.13813132f,
+  0.119133666f, 0.12254171f, 0.094852775f, 0.02396734f, 0.1820671f, 0.06695744f, 0.15013398f, 0.09352627f,
+  -0.0301072f, 0.0975985f, -0.05525329f, -0.13756175f, -0.1523198f, 0.06625008f, 0.15352489f, 0.06647886f,
+  -0.1365936f, 0.20081897f, 0.14616257f, 0.04385257f, 0.16273877f, 0.12091786f, 0.029261965f, 0.034532167f,
+  0.02022607f, 0.06651669f, -0.15522663f, -0.11004298f, -0.16601342f, 0.07876671f, -0.19258347f, 0.15182538f,
+  0.011075344f, -0.17905274f, 0.013527579f, 0.115869686f, 0.09351535f, -0.0063076247f, 0.14005268f, 0.037178095f,
+  -0.00418644f, 0.12209504f, 0.06637245f, -0.14523694f, 0.030501727f, 0.060555264f, 0.014482823f, 0.083817504f,
+  -0.045506738f, -0.12241888f, -0.031123098f, -0.05815586f, 0.044727825f, 0.005636378f, 0.004632244f, 0.123863846f,
+  -0.075660884f, 0.09882995f, 0.093114994f, -0.09358189f, -0.13893025f, -0.13001598f, 0.14092503f, 0.11208896f,
+  -0.026826594f, -0.12004401f, -0.061286625f, 0.03395443f, 0.08912594f, 0.13068348f, 0.057727404f, 0.105273016f,
+  0.06877204f, 0.11697863f, 0.07003521f, 0.091278546f, 0.09568688f, -0.091318205f, 0.18095884f, -0.0717677f,
+  0.05553873f, 0.076630935f, -0.057714466f, 0.05864936f, -0.02767578f, 0.067844875f, 0.087803245f, 0.1014729f,
+  -0.017705472f, 0.097069435f, -0.083150044f, -0.09329127f, 0.00033751642f, -0.13344403f, 0.03510171f, 0.06313443f,
+  0.01454507f, 0.06845406f, 0.09368738f, -0.064388804f, 0.030543627f, -0.08007083f, 0.09997064f, 0.089630365f,
+  -0.118629836f, 0.069793016f, 0.15483494f, 0.17132314f, -0.08617265f, -0.13769348f, -0.12643272f, -0.015729873f,
+  0.1360604f, -0.16880551f, 0.016315077f, 0.12027225f, 0.004558714f, -0.10641494f, -0.05352524f, 0.014922844f,
+  0.0939043f, 0.12225392f, -0.058899947f, -0.075620346f, -0.03425294f, -0.029858846f, 0.1901061f, -0.1513526f,
+  -0.03739552f, -0.1498306f, -0.03025975f, -0.09456194f, 0.028654126f, -0.0108494945f, -0.12386168f, 0.032362092f,
+  0.16716343f, -0.09961729f, -0.07498092f, 0.08604081f, -0.10949964f, 0.101280645f, 0.14228238f, -0.1245609f,
+  -0.13642623f, 0.15912558f, 0.040533535f, -0.020336648f, 0.089157f, -0.16247314f, 0.09622649f, -0.07578967f,
+  -0.03604272f, 0.09848443f, 0.011335103f, -0.11680329f, -0.10456462f, -0.0036560919f, 0.18938987f, 0.09926533f,
+  -0.083907366f, -0.022601213f, 0.048521295f, 0.08109764f, -0.028490653f, 0.17292102f, 0.1307034f, -0.03858819f,
+  0.13350163f, -0.030938162f, 0.122752644f, -0.065990515f, 0.020525755f, -0.060927253f, -0.027427377f, 0.14608805f,
+  0.11058319f, 0.062125426f, 0.06912445f, 0.05126666f, -0.16783313f, -0.042203285f, -0.0693937f, -0.032225255f,
+  0.15318294f, 0.061223015f, -0.13821699f, 0.1806474f, 0.113960005f, 0.0047605624f, 0.12240603f, 0.008299287f,
+  -0.06974069f, -0.059071396f, -0.13003942f, 0.1276921f, 0.04271216f, 0.04221383f, -0.10595976f, 0.13115771f,
+  0.02351024f, -0.041110378f, 0.13718663f, 0.11114703f, 0.15265915f, 0.10252068f, 0.1498631f, 0.09738399f,
+  -0.052083123f, -0.05428636f, -0.10185936f, -0.11454083f, 0.08150397f, 0.0763809f, -0.031430833f, 0.09986629f,
+  -0.06530759f, 0.124523f, -0.06299536f, -0.044516366f, 0.12638602f, 0.08646114f, -0.19138293f, -0.095855996f,
+  0.07511255f, 0.015123711f, 0.15375754f, -0.022390064f, -0.013575933f, 0.11705184f, -0.037200026f, -0.1496702f,
+  0.14285623f, -0.09893831f, 0.13094433f, -0.045569815f, 0.12884262f, -0.06458778f, -0.16445656f, 0.036558904f,
+  0.08355251f, -0.0038384376f, 0.10144513f, 0.09880184f, 0.067610905f, 0.014581454f, -0.03109377f, 0.13455363f,
+  -0.03411839f, -0.1083498f, -0.009695852f, -0.0773475f, 0.009494244f, -0.07369762f, -0.08384139f, -0.098051846f,
+  -0.018416254f, -0.0028398442f, -0.11691341f, 0.106863536f, -0.19953507f, -0.099498905f, -0.057972614f, 0.10882603f,
+  -0.123292096f, 0.089163296f, -0.115577415f, 0.09551925f, 0.08935805f, 0.12098405f, 8.9716705e-05f, 0.037735645f,
+  -0.108513996f, 0.03118178f, 0.04854729f, -0.11846049f, 0.0737315f, -0.088989705f, -0.0025233761f, -0.14897805f,
+  -0.0947434f, 0.029620567f, -0.048215076f, 0.033404417f, 0.12189287f, 0.13233297f, -0.18497512f, -0.0061007086f,
+  0.037739124f, 0.19068414f, 2.9007371e-05f, -0.028849125f, 0.07365253f, -0.16668975f, -0.12585285f, 0.07928183f,
+  -0.08025745f, -0.05049446f, -0.17026363f, 0.14201277f, 0.07788347f, -0.118470244f, -0.11331847f, 0.08876486f,
+  -0.110143065f, -0.12507154f, -0.097423114f, 0.01813938f, 0.07747645f, 0.100726634f, 0.03214275f, 0.1533183f,
+  -0.12036006f, -0.090261854f, 0.043253403f, 0.08124135f, 0.07609668f, -0.13589296f, 0.10164413f, 0.10984217f,
+  0.07869084f, -0.11480506f, 0.10790219f, 0.059440147f, 0.15475154f, 0.010711885f, 0.13124141f, -0.0812987f,
+  0.059910193f, -0.026468774f, 0.12239876f, -0.11647076f, -0.15150985f, 0.111037925f, 0.15007403f, -0.038853984f,
+  -0.002049467f, -0.17608154f, -0.0039932616f, 0.10126123f, 0.15807058f, -0.16532004f, -0.15134588f, 0.065937676f,
+  0.0014854114f, 0.07339285f, -0.16811223f, 0.12780851f, -0.13575101f, -0.05733931f, -0.17098907f, -0.09550694f,
+  0.07703126f, 0.16574366f, 0.13683534f, 0.021815429f, 0.116885126f, 0.11945211f, 0.11452202f, 0.1617391f,
+  0.021092307f, -0.10952314f, 0.023878237f, 0.051516738f, -0.0036731286f, 0.11764188f, 0.046574935f, 0.037020817f,
+  0.001021789f, 0.008015597f, 0.13601379f, 0.0790851f, -0.0067722895f, 0.08659305f, -0.14342102f, -0.019589039f,
+  0.13070066f, 0.045544967f, -0.027687524f, -0.14269936f, -0.14986381f, 0.06812971f, -0.18655184f, -0.08917005f,
+  -0.11147863f, -0.10000114f, -0.03617526f, 0.020409973f, 0.110704206f, -0.054196227f, -0.09347711f, 0.16951393f,
+  -0.09234478f, -0.038315292f, 0.044306867f, 0.12132895f, -0.025359286f, 0.09197719f, -0.05784111f, 0.075620286f,
+  -0.028784906f, -0.085475974f, -0.14594528f, -0.07051573f, 0.10197077f, -0.082729414f, 0.06363762f, 0.042288948f,
+  0.0105775455f, -0.03646311f, -0.03998395f, -0.10088638f, -0.06305903f, -0.020388607f, 0.11322223f, 0.015654135f,
+  -0.06335225f, 0.18309827f, -0.017249538f, -0.09632864f, -0.081632346f, 0.12265394f, 0.1359745f, 0.028513936f,
+  0.18147597f, 0.10786438f, -0.15704097f, -0.06337431f, -0.01080372f, 0.0591758f, -0.10241513f, -0.1441847f,
+  0.026812222f, 0.13445915f, 0.021575369f, -0.013737771f, 0.12889358f, -0.033873916f, 0.123621896f, -0.1139209f,
+  0.14337231f, -0.088372074f, -0.07542716f, -0.10005033f, -0.016472569f, 0.010060664f, 0.05013128f, 0.038997233f,
+  0.020421969f, 0.08959022f, 0.09366208f, -0.050130874f, 0.0859611f, -0.10262485f, 0.039199345f, 0.082380794f,
+  0.109679684f, -0.0900371f, 0.15543422f, -0.13370235f, -0.040091638f, 0.099190556f, -0.1697931f, -0.13374634f,
+  -0.11582206f, -0.059884813f, 0.11115656f, -0.08127967f, 0.030174894f, 0.045568444f, 0.085521914f, -0.09011757f,
+  0.1729771f, 0.05337686f, 0.09453719f, -0.16636764f, 0.015665002f, 0.08809954f, 0.015810102f, 0.106397785f,
+  0.05799239f, -0.16305372f, -0.031954657f, -0.13709992f, -0.02853541f, 0.04105471f, 0.10928376f, -0.01790995f,
+  0.075401254f, 0.09690105f, 0.07181958f, 0.020657348f, 0.103626855f, 0.016938707f, 0.07095042f, -0.043972287f,
+  0.048516117f, -0.07732303f, -0.042339288f, -0.061993107f, 0.04337039f, 0.012267725f, 0.06217739f, 0.11680566f,
+  -0.031477995f, 0.035846982f, -0.047295086f, 0.04689772f, -0.12153028f, 0.14787474f, 0.08802264f, 0.0656057f,
+  -0.13832338f, -0.16465053f, -0.016523218f, 0.11840503f, 0.06309987f, -0.12939733f, -0.02156639f, 0.0043944856f,
+  0.025145749f, 0.01430685f, -0.0022861375f, -0.011984218f, -0.037658863f, 0.016245546f, -0.07794564f, 0.039704025f,
+  -0.026229976f, -0.15559451f, -0.06296936f, -0.11862839f, 0.09788777f, 0.01691626f, 0.04701586f, 0.112395376f,
+  0.1514965f, -0.11816055f, 0.13089786f, 0.027326006f, 0.12805359f, 0.012879355f, 0.09923866f, 0.042708967f,
+  0.14786558f, -0.14691111f, 0.03032262f, 0.017290289f, -0.060043216f, -0.036990628f, 0.100750834f, -0.009155693f,
+  -0.16428936f, 0.098707505f, -0.047755208f, -0.11150998f, -0.028044272f, 0.0051897303f, 0.0023659472f, -0.0060364897f,
+  0.084286794f, -0.048101176f, -0.051880736f, -0.11119592f, -0.089309335f, -0.052372698f, -0.012917044f, -0.082886726f,
+  -0.13213518f, -0.018967219f, 0.124202915f, -0.1258451f, 0.11699951f, 0.07853003f, -0.017207636f, 0.039661333f,
+  -0.10559212f, 0.09366645f, -0.07495872f, -0.06013378f, -0.11699741f, -0.12932032f, 0.056584552f, 0.11773933f,
+  0.05167961f, -0.08568407f, 0.016079646f, 0.08326073f, -0.0032995548f, -0.14851382f, 0.11780828f, -0.13594723f,
+  0.08081802f, -0.037411477f, -0.06461126f, -0.12854348f, -0.024126356f, -0.09673364f, 0.0031094684f, -0.05121153f,
+  0.0078033507f, 0.046395693f, -0.07528908f, 0.057297796f, -0.1251269f, -0.043697592f, 0.004438765f, -0.11176957f,
+  -0.041942425f, -0.16288057f, -0.03176794f, 0.070234746f, -0.07002895f, 0.04026371f, 0.12769035f, 0.021176044f,
+  0.06187256f, -0.10648416f, 0.13636506f, -0.064700514f, -0.065866075f, 0.15989846f, -0.09485045f, 0.012805585f,
+  0.027265258f, 0.10039772f, 0.048868377f, -0.04494113f, -0.025128117f, 0.1277829f, 0.0074446877f, 0.049369417f,
+  -0.11058251f, -0.14312953f, -0.0068468573f, 0.08464701f, 0.08694752f, 0.07049753f, 0.111422405f, -0.028748062f,
+  0.013415318f, 0.023606036f, -0.09153852f, -0.026670996f, 0.096104115f, -0.0070183813f, 0.15148215f, -0.09789425f,
+  0.071207255f, -0.12578134f, 0.0013620717f, 0.03123825f, -0.13446987f, -0.072228216f, 0.09167948f, 0.0956366f,
+  0.14552343f, 0.099690616f, 0.124877654f, 0.008195136f, 0.017427785f, -0.0376682f, 0.07641864f, 0.07637059f,
+  0.041171797f, -0.10664137f, -0.08157542f, -0.041964184f, 0.05140197f, -0.0614758f, -0.027753832f, 0.1271072f,
+  -0.12904313f, 0.043842062f, -0.004931188f, -0.00039409107f, -0.100378424f, -0.08479243f, 0.046728525f, -0.10276271f,
+  -0.0390131f, -0.09303839f, -0.03739606f, -0.14319344f, -0.04516123f, -0.15131241f, 0.11429948f, -0.10482202f,
+  -0.087047696f, -0.094152674f, 0.044593886f, 0.0935328f, 0.08355494f, -0.008607551f, 0.12928957f, -0.061735377f,
+  -0.15226087f, 0.14511086f, 0.05466356f, -0.084881425f, -0.13153341f, -0.03069601f, -0.0736831f, 0.031832762f,
+  -0.06733662f, 0.007477379f, 0.0428991f, 0.030382691f, -0.095256984f, 0.073955856f, -0.14085916f, 0.04983155f,
+  0.04750294f, -0.019335173f, 0.031410776f, -0.02635048f, 0.118995875f, -0.15547027f, 0.0888154f, 0.05593359f,
+  0.0219196f, 0.017381608f, -0.1181886f, 0.15213212f, -0.033062585f, 0.052700926f, -0.056836583f, -0.09307133f,
+  -0.0641623f, 0.108771786f, 0.14342774f, 0.12069477f, 0.11657099f, -0.05728286f, -0.063415185f, 0.0452689f,
+  0.12459034f, 0.047558885f, -0.06287629f, 0.07737586f, -0.085000426f, -0.12028275f, -0.14763202f, 0.13547313f,
+  -0.06909933f, -0.097311035f, 0.017626956f, 0.048794024f, 0.008292331f, -0.08554862f, 0.12884162f, 0.11513704f,
+  0.053123984f, -0.051677093f, -0.116644844f, -0.12609947f, -0.09485037f, 0.13117008f, 0.15418324f, -0.13298936f,
+  0.044751134f, -0.027397713f, 0.06708706f, -0.044206347f, -0.10965427f, 0.0059543024f, 0.033013575f, -0.13553497f,
+  0.11307662f, 0.056475796f, -0.031833842f, -0.116081215f, 0.029480642f, 0.09930141f, 0.007888511f, -0.07456914f,
+  -0.043359853f, 0.0062247026f, -0.027354136f, -0.115523696f, -0.12223145f, 0.14194185f, -0.004131388f, 0.102588184f,
+  -0.11049897f, -0.073641546f, 0.010084341f, 0.13998324f, -0.019737927f, -0.04303728f, 0.034996267f, -0.07582689f,
+  -0.13038008f, -0.053674802f, 0.018516717f, -0.12030016f, -0.13635242f, 0.15764937f, 0.11039394f, -0.085191846f,
+  -0.097261235f, -0.06261637f, -0.043302886f, 0.11572806f, 0.06914834f, -0.020282522f, 0.045209657f, 0.05083123f,
+  -0.11337438f, -0.015913434f, -0.05923712f, 0.028365716f, 0.020799344f, -0.08943275f, 0.008924042f, 0.039801054f,
+  -0.11761154f, 0.13229069f, -0.029342402f, -0.020164348f, -0.088546574f, 0.053510167f, 0.12697174f, 0.046742972f,
+  0.13193613f, -0.11660266f, 0.118837275f, -0.050539244f, -0.0072956095f, 0.15884121f, -0.02681862f, 0.0972165f,
+  0.01064164f, -0.0843697f, -0.037474398f, -0.12465021f, 0.064107515f, -0.053120073f, -0.12790453f, -0.11441863f,
+  0.15731904f, -0.14558014f, 0.1402955f, -0.10974984f, -0.08499852f, 0.057938006f, -0.013793353f, -0.09797813f,
+  -0.018444326f, 0.017838826f, 0.1126319f, 0.03368928f, -0.01847984f, -0.13442151f, 0.06859814f, 0.0019537327f,
+  0.07196365f, -0.07019299f, -0.106281824f, -0.10328539f, 0.1000061f, -0.04362213f, -0.01554319f, 0.03705351f,
+  0.0675774f, 0.15334857f, 0.10324565f, -0.089829035f, -0.060392797f, -0.1225136f, 0.11382661f, -0.088355005f,
+  0.059283253f, 0.105552346f, 0.07656979f, 0.003711224f, 0.008798808f, 0.14149298f, -0.074805506f, 0.038210243f,
+  0.12477333f, -0.10106516f, 0.0623433f, 0.12216009f, -0.06979512f, 0.0158478f, -0.047885723f, -0.062308032f,
+  0.03328239f, -0.016761364f, 0.0175112f, -0.08426593f, -0.13950235f, -0.040693767f, 0.023518847f, -0.11939477f,
+  0.13392086f, -0.049371786f, -0.0935462f, -0.054087613f, 0.015238223f, 0.127375f, 0.12445131f, 0.113872774f,
+  0.09177547f, -0.10834918f, -0.03939759f, -0.022690823f, 0.017488284f, -0.120828405f, -0.02909128f, -0.11151664f,
+  -0.117432155f, 0.13615459f, -0.121151105f, -0.056988522f, 0.05377856f, 0.13919677f, -0.05857926f, 0.045187667f,
+  0.025734974f, -0.106262274f, 0.036610976f, 0.0301542f, 0.108899795f, -0.1098805f, -0.019811993f, 0.095746554f,
+  0.074530005f, -0.00540388f, -0.045471895f, 0.103223264f, 0.033745762f, -0.05055089f, -0.031079687f, -0.13874897f,
+  -0.13541515f, 0.057016693f, -0.065463945f, -0.13833085f, 0.0028650528f, 0.14766447f, -0.027380992f, -0.021771446f,
+  -0.05879088f, -0.002634746f, 0.09804537f, -0.05778924f, 0.07648324f, -0.081007205f, -0.14002965f, -0.0011792624f,
+  0.16075194f, 0.07511783f, 0.1253073f, -0.0125637045f, 0.11893325f, 0.14487769f, 0.038266733f, -0.09495002f,
+  0.09446895f, 0.090397276f, -0.061836336f, 0.027537009f, 0.1152534f, 0.11536451f, 0.09189634f, 0.060903426f,
+  0.14029841f, 0.15679653f, -0.008364423f, -0.10050079f, -0.0023587097f, -0.016209623f, -0.107879035f, 0.05392862f,
+  0.14500417f, -0.15658355f, 0.021912217f, -0.095417805f, -0.054292526f, -0.12724485f, 0.09245463f, -0.1079866f,
+  -0.11092023f, -0.1361729f, -0.0595808f, -0.0896096f, 0.05051583f, -0.04442865f, -0.07319594f, -0.055982683f,
+  -0.092574134f, 0.034367442f, 0.102277875f, -0.12592748f, 0.07568465f, 0.037963886f, 0.04717269f, 0.07975771f,
+  0.1572519f, -0.034935057f, -0.020317687f, -0.10216519f, 0.12575842f, 0.07941306f, 0.065604895f, 0.06039663f,
+  0.046438016f, 0.03225785f, -0.0099599175f, -0.133888f, -0.09166769f, -0.060381435f, -0.07422217f, 0.040129896f,
+  0.15135565f, -0.08660067f, 0.050109304f, 0.09945451f, -0.017971216f, -0.099780425f, 0.051979583f, -0.095866494f,
+  -0.16310643f, 0.04376816f, 0.10849281f, 0.0087327985f, 0.013275345f, 0.11857651f, -0.016121088f, 0.03540156f,
+  0.09067411f, -0.10808661f, -0.06953548f, -0.06755607f, -0.030774694f, -0.15462816f, 0.09819031f, 0.1351236f,
+  0.08508478f, 0.0064854426f, 0.017641164f, -0.14060755f, 0.022004616f, 0.0889353f, -0.10449307f, 0.13018884f,
+  -0.118900806f, -0.068529844f, 0.08746626f, -0.13336338f, -0.00024553158f, 0.15783793f, 0.08829879f, -0.05697896f,
+  0.005930421f, -0.1073208f, 0.045476653f, 0.10322823f, 0.03461494f, -0.019292265f, -0.07248727f, 0.029002227f,
+  -0.09084306f, 0.0837503f, -0.13658138f, 0.11010506f, 0.040082797f, 0.1036514f, -0.12115547f, -0.053298783f,
+  0.09063561f, -0.06212006f, 0.12417574f, -0.1695275f, 0.06743039f, -0.026600111f, -0.07955432f, -0.13565864f,
+  -0.14194815f, -0.001314759f, 0.02494513f, -0.13025297f, 0.1391084f, -0.07934376f, -0.070362136f, -0.019714998f,
+  0.08729827f, 0.030363608f, -0.117126346f, 0.0077337134f, -0.09230029f, -0.060728204f, -0.009318624f, -0.091253094f,
+  -0.10259812f, 0.06959798f, -0.013285264f, -0.07598418f, 0.13718288f, -0.14975692f, -0.12697199f, 0.11964219f,
+  -0.007070882f, 0.13258994f, -0.054620687f, 0.11169909f, -0.088487424f, 0.0825167f, 0.04135235f, -0.0592661f,
+  -0.042330686f, -0.083929546f, -0.11144431f, -0.12948644f, -0.09514996f, -0.080179095f, -0.033751033f, -0.008160143f,
+  -0.08093741f, 0.062526226f, 0.08421201f, 0.02318767f, -0.012532488f, 0.04531954f, -0.10865013f, 0.13331757f,
+  0.16543481f, -0.121393435f, -0.081482746f, 0.021877443f, 0.043251447f, -0.11671069f, 0.08578001f, -0.021410706f,
+  0.12851341f, -0.01586551f, -0.019450204f, -0.0493766f, -0.074519955f, 0.11615438f, -0.0005286163f, 0.08206886f,
+  -0.145948f, -0.06109873f, -0.0007803154f, 0.12641518f, -0.070298195f, 0.13565226f, -0.086978875f, 0.11913264f,
+  -0.08913697f, -0.08809515f, 0.055639546f, -0.10361795f, -0.04895288f, 0.13397141f, 0.059253734f, 0.097845174f,
+  0.089325346f, -0.14889506f, 0.13140005f, 0.03972044f, -0.01165693f, 0.089280136f, -0.08412201f, 0.058923107f,
+  -0.15819012f, 0.061345104f, -0.04910666f, -0.06375926f, 0.0877542f, -0.042765744f, -0.10142221f, -0.076506995f,
+  -0.16470882f, -0.08245057f, 0.019078381f, -0.014478054f, 0.0069214087f, -0.113508865f, 0.11191525f, -0.0743485f,
+  -0.01211928f, 0.018963827f, -0.014512046f, 0.09883056f, -0.08431143f, 0.03064042f, 0.13821709f, 0.039218813f,
+  0.05791203f, 0.10574831f, 0.064430855f, -0.081856705f, 0.12114786f, 0.13281003f, -0.066037446f, 0.10732834f,
+  -0.12568806f, 0.06399721f, 0.08100734f, -0.07865491f, 0.074973695f, -0.11978298f, -0.10896765f, -0.12310713f,
+  -0.095208846f, -0.17286839f, 0.032771684f, 0.09946293f, 0.0041064043f, 0.031657577f, -0.08545051f, -0.016702505f,
+  -0.029145453f, -0.10313198f, -0.04076382f, -0.14099002f, -0.026488187f, 0.029049257f, 0.13175105f, -0.053714253f,
+  -0.09479463f, -0.074823074f, -0.11181438f, 0.09160086f, -0.12544322f, 0.09077676f, 0.09190177f, -0.07903106f,
+  -0.056992922f, 0.052715324f, 0.05914313f, 0.055856586f, 0.039404266f, 0.084241994f, -0.076952375f, -0.020039791f,
+  0.14305352f, 0.091132276f, -0.11719602f, -0.11513188f, -0.008699713f, 0.16333938f, -0.04977379f, -0.022411376f,
+  -0.12094743f, 0.06054099f, -0.12300879f, -0.12689899f, -0.015674341f, -0.12380062f, -0.06997694f, -0.0068066465f,
+  0.13917753f, 0.07740226f, -0.04979808f, -0.05913493f, 0.11519779f, 0.0522401f, 0.03309925f, -0.00094110303f,
+  -0.14109817f, 0.17308427f, 0.018162029f, 0.042943183f, 0.05614626f, -0.10199191f, 0.05491996f, -0.025840554f,
+  -0.106918655f, 0.15062585f, 0.022151228f, 0.13716048f, 0.068410195f, 0.14685844f, 0.085663706f, 0.019941678f,
+  -0.1632557f, 0.14700589f, 0.02157207f, 0.16441107f, 0.050988305f, -0.08389675f, 0.09375434f, 0.08863599f,
+  0.01748583f, -0.053610094f, -0.11037114f, 0.001126191f, 0.011635488f, 0.10178423f, -0.030680906f, -0.12828651f,
+  0.020362653f, 0.15263267f, -0.08904305f, -0.105389036f, -0.09128919f, -0.107275054f, -0.030327104f, -0.055616017f,
+  0.12674373f, 0.089900434f, -0.032803707f, 0.021627335f, -0.0428107f, 0.018637888f, 0.03189534f, 0.01548169f,
+  -0.1630862f, -0.028862594f, -0.04880499f, -0.052935984f, -0.03820462f, 0.1137186f, -0.107426524f, -0.10159056f,
+  -0.025851311f, 0.044551834f, 0.046234317f, 0.004526029f, -0.0034937193f, 0.06485707f, -0.07304281f, -0.095953256f,
+  -0.121596634f, 0.10033568f, 0.07015998f, -0.0051074494f, 0.093562216f, -0.09097727f, 0.107142664f, -0.080628306f,
+  0.061456688f, 0.05143374f, 0.0035428435f, -0.026679577f, 0.10685084f, -0.15211833f, -0.019054016f, 0.048350006f,
+  -0.0789329f, -0.07877623f, 0.069791734f, -0.13596581f, 0.068040006f, -0.11015975f, -0.060720183f, -0.02725257f,
+  0.058609802f, 0.15375067f, 0.029886134f, -0.017524837f, -0.050070822f, -0.1273029f, -0.09158548f, 0.057013042f,
+  -0.11940435f, 0.15262742f, 0.02043779f, -0.1081294f, -0.066266485f, -0.11170193f, 0.10233418f, 0.11079247f,
+  -0.10743916f, -0.10340347f, -0.13883027f, -0.1223816f, 0.10853385f, 0.1364392f, 0.028519953f, 0.037232775f,
+  0.050682735f, -0.010646056f, -0.08062469f, 0.09355166f, 0.054116286f, -0.07010264f, 0.0631453f, -0.07944266f,
+  -0.11033782f, -0.14504854f, 0.030487193f, -0.056587644f, 0.012308141f, 0.13644692f, -0.0014738061f, 0.12523016f,
+  -0.1374515f, -0.04669308f, 0.08853303f, -0.021907238f, 0.07462281f, -0.07378671f, 0.14802304f, 0.042958762f,
+  -0.16198055f, -0.13570012f, 0.06724038f, -0.117157646f, 0.008048753f, 0.1260755f, 0.093903996f, -0.1395493f,
+  0.08806165f, 0.14076272f, 0.063637994f, 0.16987f, 0.005697869f, 0.03623723f, 0.07971606f, 0.13936871f,
+  0.109213315f, 0.08012164f, -0.11573839f, -0.12110602f, 0.09995355f, 0.05566811f, -0.049054828f, -0.0029255713f,
+  -0.052585244f, 0.1217039f, -0.055962764f, 0.045490384f, 0.025699064f, -0.12537165f, -0.055084508f, -0.1375151f,
+  0.05055286f, -0.020215612f, 0.077527955f, 0.097216465f, 0.08184778f, -0.14071941f, 0.10502827f, -0.03983012f,
+  -0.08023258f, -0.043757856f, 0.013517508f, 0.0862117f, -0.0429887f, -0.122658215f, -0.0063864044f, -0.027556924f,
+  0.037838202f, 0.08583994f, 0.073587954f, 0.061143324f, 0.12713407f, -0.06861905f, -0.05964025f, 0.012105963f,
+  -0.09190569f, -0.10966109f, 0.0862214f, -0.058773708f, 0.0803452f, -0.054344676f, 0.025742032f, -0.05891331f,
+  0.019883707f, 0.004261568f, 0.103613764f, -0.10327045f, 0.028026521f, 0.09884848f, -0.1096478f, 0.015254851f,
+  -0.09015468f, 0.035371296f, -0.07775177f, 0.069715105f, 0.048407674f, 9.734563e-05f, -0.030773029f, 0.013359757f,
+  -0.067139044f, 0.1192242f, 0.061233155f, 0.024658605f, 0.08091543f, 0.077455066f, -0.050235897f, 0.048398107f,
+  0.1475665f, 0.08709407f, 0.12079902f, 0.07449751f, -0.005087249f, -0.0027612527f, 0.0012541813f, -0.082493216f,
+  0.019314265f, -0.0009299591f, -0.13979848f, -0.046161663f, 0.043010775f, -0.05897675f, 0.04431713f, -0.05912165f,
+  0.16000429f, -0.13640016f, -0.023468576f, -0.088681675f, -0.11531724f, -0.121561475f, -0.10798138f, -0.10276272f,
+  0.023205798f, 0.075943574f, -0.0053875293f, 0.14091969f, -0.027125755f, -0.0073567196f, 0.015411801f, 0.13797009f,
+  0.041060288f, -0.011205152f, 0.028043604f, -0.09230825f, 0.010126144f, -0.078791715f, 0.057054054f, -0.017435191f,
+  0.0766981f, 0.12875864f, -0.087939516f, -0.079083055f, -0.11222385f, -0.0686656f, 0.007303943f, -0.0035925056f,
+  -0.1495688f, 0.12235773f, 0.07801997f, -0.12649564f, -0.09723957f, -0.10152492f, -0.06718326f, -0.071015805f,
+  -0.11876268f, 0.08515185f, -0.14048292f, -0.00530344f, 0.07413857f, 0.042774297f, -0.041028924f, -0.11597941f,
+  -0.04378435f, -0.16981125f, 0.12200065f, 0.12860543f, -0.022359159f, 0.017068854f, 0.10980128f, -0.14085217f,
+  -0.15952794f, -0.1587166f, -0.10662983f, -0.048432827f, 0.038575813f, -0.13639556f, 0.0883981f, -0.11677293f,
+  0.0015598933f, -0.048606075f, -0.021065284f, -0.15099615f, -0.08799056f, 0.0053151646f, -0.037257984f, 0.11323366f,
+  0.047154605f, 0.041402746f, -0.0532576f, 0.10003788f, 0.026552746f, -0.04294293f, -0.04959235f, -0.053705458f,
+  -0.12809226f, -0.008611504f, 0.12669607f, 0.09687807f, 0.018662056f, -0.13076165f, 0.0964262f, 0.05045911f,
+  -0.0007217134f, 0.16468157f, -0.08722822f, -0.14695649f, -0.111644246f, 0.08032928f, 0.033154327f, -0.06806171f,
+  -0.026208956f, -0.02876798f, 0.023523265f, -0.07061982f, 0.07456376f, 0.025851093f, -0.0023591607f, -0.123537116f,
+  0.023715021f, -0.06727399f, 0.026485188f, -0.099209175f, 0.042575456f, -0.011901595f, 0.12603392f, 0.093070894f,
+  0.11048512f, -0.16853783f, 0.104106784f, -0.15325733f, -0.0046394197f, -0.022097824f, 0.15288857f, 0.08457735f,
+  -0.07480842f, -0.0953626f, -0.12857555f, -0.029843906f, 0.08593383f, 0.15445922f, -0.10298559f, -0.06485843f,
+  0.16009727f, 0.11579322f, -0.051547606f, 0.0055196057f, 0.060808785f, 0.08278085f, -0.09790506f, 0.1278672f,
+  -0.1405346f, 0.13853316f, 0.1319412f, -0.09732735f, -0.08781539f, -0.0013791727f, -0.12191959f, -0.13959876f,
+  0.13647908f, -0.16431749f, -0.009653246f, -0.016639924f, -0.07322811f, 0.017126624f, 0.0977372f, 0.10474f,
+  -0.106023334f, -0.17131582f, -0.09517821f, -0.012363566f, -0.09104138f, 0.027949573f, 0.11238191f, 0.10795744f,
+  0.057759408f, 0.0016617661f, 0.040953312f, -0.15140553f, -0.12044142f, -0.052157238f, 0.08847618f, -0.08216069f,
+  -0.048396945f, 0.041627645f, 0.14303035f, 0.08620393f, -0.07225368f, 0.13243599f, -0.0832893f, 0.06279132f,
+  -0.06830205f, -0.087703824f, -0.049818728f, -0.08148001f, 0.057569746f, 0.027560452f, 0.03924442f, -0.0072599268f,
+  0.012487492f, 0.04879348f, 0.058855623f, 0.12417399f, 0.11330633f, 0.032504562f, 0.11629523f, 0.022853792f,
+  0.023912372f, -0.119431034f, 0.11770396f, -0.027079934f, 0.013810418f, -0.13800287f, -0.10669347f, -0.04116731f,
+  0.12175887f, 0.12138052f, -0.12928395f, 0.043908715f, 0.0652102f, 0.14953311f, -0.072161496f, -0.05303933f,
+  0.04685442f, -0.08212584f, -0.04996303f, 0.06246674f, -0.08018104f, 0.0938514f, 0.07525661f, 0.0027563605f,
+  -0.16780326f, 0.022838337f, -0.06255526f, -0.009762667f, 0.019757802f, 0.011055224f, 0.09633595f, -0.054888815f,
+  -0.059523102f, -0.0474186f, 0.04669223f, 0.090160824f, -0.010785757f, 0.13134041f, 0.00823638f, -0.05888447f,
+  0.051701132f, -0.03595643f, -0.1262954f, 0.012738235f, 0.013358785f, -0.06499168f, -0.08606143f, -0.019314038f,
+  0.04344195f, 0.071081996f, 0.09723839f, -0.09299436f, 0.016775245f, 0.10427638f, -0.016324839f, -0.08036867f,
+  -0.0010245823f, 0.0572123f, -0.12356815f, 0.1456991f, 0.06499536f, -0.13250676f, -0.11949144f, -0.105551966f,
+  0.01334225f, -0.07682434f, -0.07231086f, -0.08995427f, 0.018301193f, 0.019937927f, -0.07004168f, 0.015736647f,
+  -0.058772393f, 0.063051224f, -0.1429329f, -0.06622649f, 0.018680256f, 0.15866883f, -0.07219132f, 0.121569216f,
+  -0.13059491f, -0.09250086f, -0.117111415f, -0.009660532f, 0.093248956f, 0.03310364f, -0.011554414f, -0.03942614f,
+  0.15359814f, -0.0042386153f, -0.048726007f, 0.10570947f, 0.00074150437f, -0.01783836f, 0.12992212f, -0.1404035f,
+  0.02593087f, -0.08731492f, -0.040342156f, 0.04380497f, -0.027332129f, 0.09782214f, -0.06441488f, -0.006297365f,
+  -0.13394682f, -0.059683785f, -0.017154424f, 0.117302924f, 0.13926333f, -0.10624127f, -0.10050507f, 0.12033401f,
+  -0.14808771f, 0.110899754f, 0.033782687f, 0.07706935f, -0.035636775f, 0.00922086f, 0.029978547f, -0.12553062f,
+  -0.03185933f, 0.11011997f, -0.066724904f, 0.073747665f, 0.10741211f, -0.13105841f, 0.12079923f, 0.07693242f,
+  0.014125375f, -0.15518859f, -0.021884803f, -0.09909809f, -0.06929089f, 0.12369415f, -0.09359698f, 0.019491222f,
+  0.168405f, -0.035791688f, 0.025256751f, -0.11711293f, -0.05578301f, 0.14971128f, -0.027713548f, -0.0682018f,
+  -0.122396454f, -0.1465517f, -0.0387757f, -0.06564176f, -0.0255489f, -0.12733875f, -0.1111173f, 0.0499399f,
+  -0.017948339f, -0.08389245f, 0.043055076f, 0.01574497f, -0.09662001f, 0.09445282f, -0.09208432f, -0.14211424f,
+  -0.14319158f, -0.078368664f, -0.014852768f, -0.10623783f, 0.031448726f, -0.070523955f, 0.04307953f, -0.12986009f,
+  0.15120827f, -0.092304036f, -0.049384587f, -0.054525886f, -0.09324582f, 0.009337616f, -0.032456905f, 0.010603325f,
+  0.043659586f, -0.09481023f, 0.014910457f, 0.11412484f, -0.066375814f, 0.13631225f, 0.042222414f, 0.07568812f,
+  -0.046770625f, 0.116038665f, 0.030598816f, -0.011758258f, -0.020346222f, 0.044883065f, 0.075320765f, 0.049319226f,
+  -0.06798528f, -0.05873602f, 0.06170294f, 0.051954176f, 0.020700727f, 0.13450992f, 0.07395845f, -0.1405978f,
+  -0.1590763f, -0.0077947895f, -0.039625723f, 0.12984306f, 0.13352048f, 0.07567996f, -0.089737065f, 0.0063804085f,
+  0.15348007f, 0.15882264f, -0.0652872f, -0.0877918f, -0.08472051f, -0.03225489f, 0.119806714f, -0.054954212f,
+  -0.107705206f, -0.07959401f, -0.025551984f, 0.035035852f, -0.04662146f, 0.079062164f, 0.039882552f, 0.11185754f,
+  -0.07528929f, -0.13254859f, 0.041385256f, -0.088534206f, -0.02276259f, 0.13541691f, -0.019505765f, -0.118663825f,
+  0.03170718f, 0.0538481f, -0.09581397f, -0.0035012881f, 0.01644544f, 0.082147405f, -0.12913471f, -0.043239105f,
+  -0.03211149f, 0.06952824f, -0.06681715f, 0.030787567f, -0.089308105f, -0.09715885f, 0.055558886f, 0.07661162f,
+  0.09326028f, 0.11320574f, -0.08011704f, -0.13737653f, -0.12567899f, -0.035125356f, 0.07481536f, -0.07549995f,
+  0.08621343f, -0.037151333f, 0.06810072f, -0.040611923f, 0.0991471f, -0.12887739f, 0.034043603f, -0.003021045f,
+  0.15954393f, -0.17144372f, 0.08478122f, -0.016764909f, -0.039962947f, -0.08266248f, -0.086894006f, 0.12145258f,
+  -0.08803562f, -0.16304155f, 0.09392886f, 0.10571977f, 0.10470525f, 0.097400025f, -0.028328255f, 0.11330365f,
+  -0.049246285f, 0.09939879f, 0.12080191f, 0.13390738f, 0.021329684f, 0.14212751f, -0.061782546f, -0.10287067f,
+  0.0062154923f, 0.09219147f, -0.05081213f, -0.16065992f, 0.06050221f, 0.12964869f, -0.022120092f, 0.06286601f,
+  0.061020643f, -0.14258465f, -0.0016137591f, -0.08713445f, -0.0056207413f, 0.11703242f, -0.02050325f, -0.034911502f,
+  0.08703076f, 0.16829126f, -0.067423254f, -0.10029532f, 0.07524965f, 0.09382627f, 0.08962304f, -0.04058577f,
+  0.07459267f, -0.018278692f, 0.04733469f, 0.07307789f, 0.037650343f, -0.01179505f, -0.086782426f, 0.14383808f,
+  -0.030090887f, 0.16632517f, 0.105914705f, -0.1254879f, -0.11943618f, 0.014389857f, 0.0007742862f, -0.028213793f,
+  0.067670435f, -0.12379728f, -0.010856011f, 0.074064694f, 0.030041505f, 0.05684221f, -0.07633251f, -0.032041576f,
+  0.15440738f, -0.06511696f, -0.022678243f, -0.04362741f, 0.027365353f, -0.08959324f, -0.090946004f, 0.043329068f,
+  -0.14743246f, 0.0029443996f, -0.08329695f, -0.105983384f, 0.049557902f, 0.052593447f, -0.06258615f, -0.05455755f,
+  0.11566291f, 0.051773947f, -0.025676906f, 0.14309315f, -0.077643745f, -0.08456387f, -0.11570742f, 0.007673293f,
+  -0.1331176f, -0.1473161f, -0.1253425f, 0.12291683f, 0.038467415f, 0.11398997f, 0.088509016f, -0.0044461647f,
+  0.060410067f, 0.045994695f, 0.09914049f, 0.0066002114f, 0.10983094f, -0.024605354f, -0.0075489515f, 0.088362604f,
+  -0.024739806f, 0.12813145f, 0.103117354f, 0.030313095f, -0.06768898f, 0.013211884f, -0.08139051f, -0.12722984f,
+  -0.15630071f, -0.08293279f, -0.0006606972f, 0.14509602f, -0.08950997f, 0.08126522f, -0.008295706f, 0.0777386f,
+  -0.0048059924f, -0.082208306f, 0.09436798f, 0.022061596f, 0.007816514f, -0.052618608f, -0.0052396427f, 0.027229039f,
+  -0.077293485f, 0.06296865f, -0.10897565f, 0.12563181f, -0.0027704674f, -0.10481754f, -0.14162795f, 0.09891021f,
+  0.0810539f, -0.019394519f, 0.1328256f, 0.04256529f, -0.018693516f, 0.04424878f, 0.027924258f, -0.054115586f,
+  -0.055730093f, -0.13964072f, -0.06297078f, -0.07154278f, -0.09995637f, -0.08563605f, 0.09828945f, -0.087045155f,
+  -0.10270876f, 0.088798486f, 0.020750154f, -0.011872214f, -0.039311554f, -0.11876867f, -0.042508975f, -0.08879225f,
+  -0.01868514f, -0.094518155f, -0.03302816f, -0.058951203f, 0.044497717f, 0.13147657f, -0.044935234f, -0.11943372f,
+  0.1039889f, -0.08837773f, -0.04057225f, 0.104779445f, -0.031260833f, -0.10545119f, -0.020422995f, 0.008618928f,
+  0.077776775f, 0.06172147f, 0.06763959f, -0.03738918f, -0.08435447f, -0.10147147f, 0.15479207f, -0.10470405f,
+  -0.008960644f, -0.04169615f, 0.071011595f, 0.074795075f, -0.10697238f, 0.14296278f, -0.014369536f, -0.022062665f,
+  -0.0201774f, 0.14103746f, 0.11903547f, -0.07155385f, 0.01602381f, 0.045859538f, -0.02393535f, 0.0030599847f,
+  0.16221112f, -0.16914749f, 0.08173671f, -0.08460948f, 0.048446305f, 0.09486502f, 0.10719856f, 0.09614535f,
+  0.13861136f, 0.074485436f, 0.1154317f, -0.12714389f, 0.019472327f, 0.044495918f, -0.12752238f, -0.08694759f,
+  0.12924065f, 0.09074662f, 0.027911942f, -0.14273794f, -0.006578236f, -0.05266506f, -0.0833622f, -0.08329056f,
+  -0.104346894f, -0.17106855f, -0.08547773f, 0.063921265f, -0.019750567f, 0.119131945f, -0.15779549f, 0.074147075f,
+  -0.11396527f, 0.11043426f, -0.13961379f, -0.079032496f, -0.070236124f, -0.109364085f, 0.10612837f, -0.008472037f,
+  -0.069747776f, -0.110019f, -0.036028884f, 0.04059858f, -0.016237693f, 0.01595278f, 0.010362634f, 0.10239043f,
+  0.055137437f, 0.11091425f, -0.007265628f, 0.0026256451f, 0.04800751f, -0.08206869f, -0.112743974f, 0.10329066f,
+  -0.004270002f, 0.084833905f, -0.07483193f, 0.16565107f, -0.079662636f, -0.09493547f, -0.09782819f, 0.05176295f,
+  0.16652481f, 0.02185624f, 0.04912872f, 0.109885864f, -0.035103016f, -0.12947138f, 0.037467755f, -0.0027254752f,
+  0.14340982f, 0.11080304f, 0.003819545f, -0.020172143f, 0.101197906f, 0.08674826f, 0.15393092f, 0.024280969f,
+  -0.13507253f, 0.047635116f, 0.04883559f, 0.08432089f, 0.11910518f, -0.1534306f, 0.007687339f, 0.116287425f,
+  -0.12763198f, 0.087885395f, 0.018424802f, -0.16683759f, -0.041252285f, 0.0313941f, -0.1307841f, 0.13546585f,
+  -0.0010206054f, -0.09170591f, -0.110762686f, -0.14487414f, -0.047544584f, -0.07987781f, -0.07659814f, -0.13177949f,
+  0.13612616f, 0.14497738f, 0.034237072f, 0.09007203f, 0.056555837f, -0.08480954f, 0.08435144f, 0.11589067f,
+  -0.06717852f, -0.12710343f, -0.026468884f, 0.05913027f, -0.0026261176f, 0.02489393f, -0.025542693f, -0.0712633f,
+  0.039631005f, 0.08872258f, -0.052874625f, -0.095139235f, -0.0056926366f, 0.1324248f, 0.06905116f, -0.037552617f,
+  0.016674485f, 0.05154454f, -0.0022599418f, 0.08209751f, -0.009865885f, -0.00097392855f, -0.023171825f, 0.06235448f,
+  0.08764795f, 0.021348815f, -0.059822258f, -0.00041632188f, -0.099400945f, -0.124721f, -0.13128065f, 0.023418479f,
+  -0.07803484f, -0.04972907f, -0.079397f, -0.1439536f, -0.0105429115f, 0.11285166f, 0.0036843522f, -0.011845514f,
+  -0.09678569f, 0.14067686f, -0.10633642f, 0.11874548f, -0.09476493f, 0.02612183f, -0.0848504f, 0.092535645f,
+  -0.13840428f, 0.13813877f, 0.0018937511f, 0.07205832f, 0.010135981f, 0.026239965f, -0.06759487f, -0.0039081476f,
+  -0.074727744f, -0.015173516f, -0.03302913f, 0.042220972f, 0.09924034f, 0.006271722f, -0.08335195f, -0.0029971309f,
+  0.04520456f, -0.1397645f, -0.017670004f, -0.13742016f, 0.07432814f, -0.018669507f, -0.08303749f, -0.092438035f,
+  0.11351545f, 0.11849304f, 0.0033908596f, 0.021187171f, 0.09355376f, 0.1236057f, -0.06623948f, 0.08811079f,
+  0.109934665f, -0.018044239f, 0.0732232f, 0.0811359f, -0.036319137f, 0.029356414f, 0.045934673f, -0.028933585f,
+  -0.06812603f, -0.047791407f, 0.085418604f, -0.0015213855f, -0.054676287f, 0.04031114f, -0.059151877f, -0.12881735f,
+  -0.08418318f, 0.05902351f, -0.030117592f, -0.11239566f, -0.081803195f, 0.16194287f, -0.034630824f, 0.00054641993f,
+  -0.11143876f, -0.048959035f, -0.10940073f, 0.12922266f, 0.10482283f, 0.07412239f, 0.1130049f, -0.091339394f,
+  -0.0902257f, -0.013021671f, -0.038835756f, -0.04233031f, -0.07153601f, -0.02059072f, 0.056604486f, 0.090837345f,
+  -0.06021049f, 0.0584636f, -0.108391464f, -0.097914815f, 0.045688175f, -0.06346197f, -0.13105954f, -0.1304091f,
+  -0.09479709f, -0.031109966f, -0.043438222f, -0.018582275f, 0.035389762f, -0.016737191f, -0.098763004f, -0.0075544682f,
+  -0.12667134f, 0.16734423f, -0.119390815f, -0.092739224f, 0.054948706f, 0.07612249f, 0.10118896f, 0.098963276f,
+  -0.09005425f, -0.077895366f, -0.09257561f, -0.080143854f, -0.020000994f, -0.11346797f, -0.032141134f, -0.040687766f,
+  -0.11230072f, -0.020078791f, 0.12656601f, 0.0435986f, -0.10867026f, 0.006039131f, 0.030017544f, 0.06437373f,
+  -0.015585061f, 0.1453409f, -0.10119702f, 0.09409924f, -0.031716857f, -0.09850943f, 0.11813097f, -0.06420922f,
+  -0.089037366f, -0.014241842f, -0.022929696f, -0.07380386f, 0.10385306f, -0.016598726f, -0.031474616f, -0.0014926611f,
+  0.07613635f, 0.07879576f, 0.019525353f, -0.11201854f, -0.13831247f, 0.13120465f, -0.08891605f, 0.10663432f,
+  0.05336706f, -0.13552634f, 0.06723761f, 0.01449086f, -0.090071194f, 0.04397081f, -0.15416464f, 0.03543057f,
+  0.14145988f, 0.1516857f, 0.116564155f, -0.07522031f, -0.10368616f, 0.14499086f, -0.056739103f, -0.12802523f,
+  0.0785913f, 0.14782391f, -0.0076654414f, 0.13161413f, -0.04971815f, -0.0712937f, 0.07027644f, -0.05152201f,
+  0.041718166f, -0.1735481f, -0.05553167f, -0.13438f, 0.012639708f, -0.028113568f, 0.07555601f, -0.07196388f,
+  0.005798984f, 0.008053733f, -0.022072583f, -0.057189256f, 0.08123606f, -0.083120726f, 0.008782842f, 0.1359337f,
+  0.098518446f, 0.07257349f, -0.061079115f, 0.13080142f, 0.0705486f, 0.06514803f, 0.08487739f, 0.113620415f,
+  0.16247384f, -0.0053036166f, 0.038759757f, 0.09378785f, 0.1124959f, -0.03971675f, -0.032594156f, 0.02331738f,
+  0.16257107f, 0.013315738f, -0.08542346f, -0.11951615f, -0.02184099f, 0.08885297f, -0.0009168059f, -0.069610804f,
+  0.01974686f, 0.033439204f, -0.04506771f, -0.09030679f, -0.08284675f, 0.13349096f, 0.05904708f, 0.07276313f,
+  -0.03970011f, 0.03190304f, 0.07523067f, 0.042885188f, -0.025273537f, 0.070343606f, -0.055767175f, 0.07103517f,
+  0.091696665f, -0.0011319115f, -0.0625316f, -0.14921002f, 0.011636699f, 0.07137405f, 0.0075284312f, 0.02429796f,
+  0.09857892f, 0.17054805f, -0.059353374f, -0.027079381f, -0.027153993f, 0.12524982f, -0.0061373734f, -0.004095866f,
+  0.020391503f, -0.11222034f, -0.12534082f, -0.13116725f, -0.008026812f, -0.021191733f, 0.028258016f, -0.08276784f,
+  0.12652564f, 0.16071306f, 0.12605897f, -0.03538289f, 0.005510107f, -0.14092696f, 0.062298827f, -0.0341873f,
+  -0.08642729f, 0.06621199f, -0.019454282f, -0.06450127f, 0.12014323f, -0.03316533f, 0.014067783f, 0.10164755f,
+  0.05019151f, 0.11353602f, -0.037995867f, -0.07830686f, -0.05665736f, 0.12970036f, 0.07316579f, -0.07207167f,
+  0.016622245f, -0.1079009f, -0.079166934f, 0.095044896f, -0.03295277f, 0.12681636f, 0.05152545f, -0.025269428f,
+  -0.06377836f, -0.124819085f, -0.081732616f, -0.0954348f, -0.012017688f, 0.03300926f, 0.10336762f, 0.052408148f,
+  0.12676392f, -0.09231222f, 0.02851999f, 0.16719416f, -0.03031783f, -0.068265505f, 0.04017618f, 0.09407843f,
+  0.020526165f, -0.09532648f, -0.08075119f, 0.0048105926f, -0.09617455f, -0.11161988f, 0.03462846f, -0.073492035f,
+  0.04540995f, -0.16871044f, 0.07964334f, 0.063345805f, 0.055520885f, 0.0065158163f, 0.1321344f, 0.048441153f,
+  0.049988147f, -0.07903865f, 0.11442592f, -0.006398763f, -0.056913614f, 0.007038883f, 0.0050261607f, -0.032676782f,
+  -0.024419317f, 0.059782337f, -0.09755127f, 0.15666848f, -0.08809033f, -0.13258731f, -0.14488952f, -0.012964165f,
+  0.00047855827f, -0.036134094f, 0.11928923f, -0.05813042f, -0.06937155f, -0.07391598f, 0.004940892f, 0.08412118f,
+  0.1343984f, -0.020818526f, -0.018202804f, -0.09000331f, 0.00259095f, -0.11690733f, -0.11968238f, -0.038547218f,
+  0.06462372f, -0.028979704f, -0.008638363f, 0.068947144f, -0.1121698f, 0.12885273f, -0.04098179f, 0.070415184f,
+  0.10610271f, -0.14247687f, 0.07305749f, -0.094679855f, 0.06769064f, 0.014852762f, 0.0446166f, 0.00208424f,
+  0.13321227f, -0.046030317f, 0.063568816f, 0.069569826f, -0.12591782f, -0.04101275f, -0.018219786f, -0.1010064f,
+  -0.116875485f, -0.0046516666f, -0.11873703f, 0.14579329f, -0.030892793f, -0.08967886f, -0.055701222f, -0.030915072f,
+  0.15426226f, -0.13403216f, 0.0884561f, 0.10399624f, -0.13386938f, 0.13166597f, 0.00019700784f, -0.13733988f,
+  -0.008938455f, -0.14713123f, 0.083202474f, 0.010119212f, 0.058055278f, -0.032519866f, 0.08615157f, -0.052946717f,
+  -0.068795614f, -0.06599571f, -0.040632803f, 0.120122015f, -0.08476557f, -0.09626926f, 0.014966369f, 0.059517607f,
+  0.16166195f, -0.13678479f, -0.033705026f, -0.026902607f, -0.006482789f, -0.056693774f, 0.13214915f, 0.0006884161f,
+  0.118373275f, -0.15829718f, 0.07769588f, 0.10100674f, -0.08132122f, -0.11501095f, 0.047754645f, -0.09086709f,
+  -0.031171765f, 0.04119268f, -0.087426856f, -0.13162279f, 0.11459481f, -0.04527814f, -0.056593955f, 0.120551005f,
+  0.009765811f, 0.14750353f, 0.00026747692f, 0.04522474f, -0.0009677147f, -0.104414724f, 0.017791249f, 0.041920666f,
+  -0.04528132f, 0.056032695f, -0.04271094f, 0.007483421f, -0.055676006f, 0.12426448f, 0.024887098f, -0.10018653f,
+  -0.12805142f, -0.011867022f, 0.07953407f, 0.07140195f, 0.02096522f, -0.072928794f, 0.1148605f, -0.020658297f,
+  -0.029219776f, 0.08097154f, 0.012152716f, 0.09436719f, 0.11646259f, -0.031171951f, 0.118093684f, 0.055983346f,
+  0.1104986f, 0.09739713f, -0.02104249f, 0.07142417f, -0.047791403f, 0.16394725f, 0.06044689f, 0.023028418f,
+  -0.022969918f, 0.10294043f, -0.049372084f, 0.05783129f, -0.020758169f, 0.01009712f, 0.049652144f, -0.094587944f,
+  -0.026222898f, -0.1617267f, 0.08594016f, 0.14276935f, 0.10400451f, 0.083109505f, -0.11114715f, 0.05833432f,
+  0.152436f, 0.05474154f, -0.11779006f, 0.020028984f, -0.06407963f, -0.12000504f, 0.02030061f, 0.102054216f,
+  0.11406065f, -0.16259372f, -0.0100064175f, -0.1329875f, 0.036886398f, 0.047455f, 0.070333876f, -0.082678944f,
+  0.06665133f, -0.073550634f, 0.09873111f, -0.03618985f, -0.10085528f, 0.051634092f, 0.08114535f, -0.116525374f,
+  -0.037772533f, -0.033794366f, 0.012662724f, -0.036175724f, -0.0833668f, -0.08374066f, 0.082570255f, 0.1347231f,
+  0.11553628f, 0.1643329f, -0.04470682f, 0.14751945f, -0.04150083f, -0.06721576f, 0.063214526f, 0.05151345f,
+  -0.086402625f, 0.036633473f, -0.042728473f, 0.13598865f, -0.016257087f, -0.13558428f, 0.12773532f, -0.14456378f,
+  0.1172294f, -0.13963126f, 0.060661077f, 0.07205689f, 0.040640756f, 0.048411176f, 0.0010287069f, -0.10194595f,
+  -0.09708126f, -0.066829644f, -0.026221944f, -0.14349195f, 0.029091109f, 0.076514356f, -0.055184744f, -0.00044302482f,
+  -0.110575184f, -0.0521059f, 0.028826632f, 0.05928881f, -0.049773518f, 0.004777141f, -0.035671756f, 0.098102644f,
+  -0.07104357f, 0.038244523f, 0.057488766f, -0.10823046f, -0.11625572f, -0.04862006f, 0.0476832f, 0.034920704f,
+  -0.05427989f, -0.116434455f, -0.11464035f, 0.06876653f, 0.06489475f, 0.117383465f, 0.028646775f, -0.13710082f,
+  0.12516342f, -0.03303521f, -0.10874533f, 0.0070843804f, -0.035354663f, 0.0056889784f, 0.09845897f, 0.13676913f,
+  0.10402373f, 0.028717155f, -0.0800874f, 0.021163827f, -0.030483156f, 0.126873f, 0.13466127f, -0.13978933f,
+  -0.15103643f, 0.074573204f, 0.09592796f, 0.06519684f, -0.11477862f, -0.11568965f, 0.08736211f, 0.13905329f,
+  0.153005f, 0.06902237f, -0.015330065f, -0.073617056f, -0.079384424f, -0.016205275f, -0.10036291f, 0.06356961f,
+  0.07336204f, -0.03189278f, 0.06636204f, -0.135912f, -0.057796475f, 0.01111587f, -0.018745238f, 0.04502313f,
+  -0.06396065f, -0.14676265f, -0.038925897f, -0.08472055f, 0.0664652f, 0.1350121f, 0.020173917f, 0.09196869f,
+  -0.05642195f, -0.07603711f, 0.056466278f, 0.124038525f, 0.061578277f, -0.05461619f, 0.005410475f, -0.0409361f,
+  -0.026734801f, 0.1720256f, 0.020734701f, 0.15439558f, -0.066134684f, 0.034414105f, 0.116999835f, -0.112997785f,
+  0.022031788f, 0.13956246f, -0.04776841f, -0.0951524f, -0.0545875f, -0.10076428f, -0.11156393f, -0.053384587f,
+  -0.031838212f, -0.00708692f, -0.113058954f, -0.060043048f, 0.121544585f, 0.099229164f, -0.012026438f, 0.104070894f,
+  0.028696883f, 0.098451406f, 0.089066304f, 0.11897288f, -0.06378674f, 0.06314713f, -0.11621948f, 0.11804022f,
+  0.0990575f, 0.1710476f, 0.10465141f, -0.0061243945f, 0.08701347f, 0.09615553f, -0.014359098f, -0.12904884f,
+  0.14376104f, 0.1345787f, 0.025927965f, 0.050011236f, -0.035100713f, 0.10160838f, -0.1235441f, -0.034716252f,
+  -0.1162084f, 0.12878706f, 0.042138267f, -0.010100446f, 0.017792936f, -0.12412704f, -0.07739393f, -0.065887876f,
+  -0.097721376f, 0.16479112f, -0.13275383f, -0.09053653f, 0.12600254f, 0.06880469f, 0.0983383f, -0.09662993f,
+  -0.05150551f, -0.13585278f, 0.06246765f, 0.17227493f, -0.04693762f, -0.13686237f, 0.13782227f, -0.09881449f,
+  0.1233511f, 0.14109346f, 0.09453976f, -0.114779696f, -0.096431166f, 0.11608636f, -0.099182926f, 0.1161531f,
+  0.15579572f, 0.05475749f, -0.085138574f, -0.016964456f, -0.020670244f, 0.026469678f, 0.04708526f, 0.03202757f,
+  0.009954138f, -0.07834366f, 0.11031925f, 0.07512285f, 0.08165746f, -0.12002621f, -0.09548023f, 0.0041832225f,
+  0.028379695f, -0.12815419f, -0.11698504f, -0.1155201f, 0.047792505f, 0.06609078f, 0.0077954815f, 0.10818989f,
+  0.117808856f, 0.14786586f, -0.11674421f, 0.11277825f, -0.02851052f, 0.15492976f, -0.05408406f, 0.040977206f,
+  0.068921655f, 0.14426994f, 0.068021215f, 0.017496284f, -0.121084236f, -0.04122359f, -0.1532292f, -0.11141092f,
+  -0.117141604f, -0.02580459f, -0.1424764f, 0.029794322f, -0.029924877f, 0.01383859f, 0.09034942f, 0.06068084f,
+  -0.15347852f, -0.08215489f, 0.08518557f, -0.15525593f, 0.062658735f, 0.075941734f, 0.11833226f, 0.060108453f,
+  0.11013405f, 0.15727167f, -0.09940634f, 0.06552701f, 0.10824875f, 0.093947805f, -0.061678264f, -0.110710986f,
+  0.017710892f, 0.106036715f, 0.089890994f, -0.15157911f, 0.009397885f, 0.06259387f, -0.027340395f, 0.10828796f,
+  -0.005297874f, 0.00860475f, 0.11806929f, 0.1125016f, -0.06025129f, 0.090509176f, -0.12278f, -0.07995595f,
+  -0.14106907f, -0.087047756f, 0.07638155f, 0.066564f, 0.034936104f, -0.102232456f, -0.14786716f, -0.075421035f,
+  0.006807212f, 0.1058046f, -0.123698965f, 0.006074449f, 0.087875456f, 0.11434845f, -0.08930399f, -0.075409226f,
+  0.09724039f, -0.122822486f, -0.099603064f, 0.032580793f, 0.06914842f, 0.051341735f, 0.13484815f, -0.08898699f,
+  -0.02522563f, -0.0989592f, -0.044837236f, 0.016522171f, -0.13530968f, 0.12650804f, -0.04033393f, -0.114500225f,
+  0.13213474f, 0.12409375f, 0.016800975f, 0.13641536f, -0.022296408f, 0.08221148f, -0.02596296f, -0.07124009f,
+  0.0787257f, 0.09751385f, 0.012672461f, -0.0042669675f, 0.12626378f, -0.14701009f, -0.09640009f, -0.10951085f,
+  -0.021673018f, -0.15326682f, -0.061491888f, -0.045795985f, 0.07045385f, -0.09946733f, 0.041211344f, 0.038646385f,
+  0.083251946f, -0.056725536f, 0.12049875f, -0.03145865f, -0.12135588f, -0.05015446f, -0.012854747f, 0.10729004f,
+  0.1626665f, 0.045566984f, 0.034517847f, 0.16569085f, 0.09435964f, -0.046150148f, -0.095631f, -0.052043095f,
+  -0.12008866f, 0.07035937f, -0.013982741f, -0.0604807f, -0.101452716f, 0.14083947f, 0.073395416f, -0.04429924f,
+  0.017300999f, -0.009898933f, -0.124738626f, 0.16816758f, 0.054999378f, 0.10108413f, -0.12734883f, 0.09335798f,
+  0.005838811f, -0.03967409f, 0.07622455f, -0.010098308f, 0.074337356f, 0.032578737f, 0.009863114f, 0.09185542f,
+  0.0069991876f, 0.12440507f, -0.04365091f, -0.13614663f, -0.08126929f, -0.07295227f, 0.14114983f, -0.05421821f,
+  0.07108755f, 0.09795778f, -0.14161438f, -0.05791656f, 0.062186684f, -0.072649986f, 0.003182287f, 0.048365925f,
+  -0.07787275f, -0.15577574f, 0.097939044f, -0.12522237f, 0.11668678f, -0.117564015f, 0.10443542f, -0.14023295f,
+  -0.051261615f, -0.11029589f, 0.100495376f, 0.041115332f, -0.02516095f, 0.10589144f, 0.0924895f, -0.07680901f,
+  0.033817634f, -5.0990548e-05f, 0.055489577f, 0.02741441f, 0.100928426f, -0.0037975756f, 0.076221175f, 0.085535444f,
+  0.085298546f, -0.028712202f, 0.13026102f, -0.13151604f, -0.011427213f, -0.067019425f, -0.009739074f, 0.14599065f,
+  -0.05841818f, -0.122848645f, -0.01953023f, -0.11737548f, -0.114988685f, -0.05203431f, 0.12538528f, -0.01516672f,
+  0.07481903f, -0.108537756f, -0.0069348905f, 0.08740868f, 0.10042705f, -0.13876736f, 0.10368651f, 0.09473511f,
+  0.099579535f, 0.01936395f, 0.12416712f, 0.015811674f, -0.091896735f, -0.09332953f, -0.05860658f, -0.14191394f,
+  -0.08185365f, 0.036912873f, -0.056667425f, 0.057218663f, -0.06284356f, -0.1316495f, 0.048400618f, 0.018571777f,
+  -0.07329575f, -0.06544949f, 0.06877031f, 0.026642041f, 0.049183812f, 0.049957898f, 0.083817855f, 0.071298815f,
+  0.010396602f, 0.16415514f, 0.07705004f, 0.041054137f, -0.116419755f, 0.09855469f, 0.102761485f, 0.13525456f,
+  0.10847117f, -0.040233653f, 0.032490343f, 0.012518857f, -0.06640199f, -0.13816209f, 0.06557892f, 0.055570137f,
+  0.14757517f, -0.049655706f, -0.04504084f, -0.03139023f, 0.058591403f, 0.063795224f, 0.12700967f, 0.05793467f,
+  0.09712615f, 0.0022752048f, 0.09102269f, 0.04497691f, 0.04206005f, 0.12364043f, 0.059489448f, -0.13725163f,
+  -0.048756763f, 0.06378768f, 0.0076726037f, 0.025322484f, 0.12943761f, 0.14695658f, 0.08196288f, 0.023666622f,
+  -0.09509279f, -0.086695746f, 0.05942885f, -0.14545499f, 0.10368041f, 0.07006004f, 0.12822066f, -0.13023812f,
+  0.054405514f, -0.08362623f, -0.00020754235f, 0.02817917f, 0.063645616f, -0.04841791f, 0.07782236f, 0.098006256f,
+  -0.09470128f, 0.0693767f, 0.11607257f, 0.06452669f, -0.0025382617f, 0.06368569f, -0.15442103f, -0.08845897f,
+  -0.13142021f, 0.15190935f, 0.059739813f, 0.006376514f, -0.0736708f, 0.13509159f, 0.10392255f, 0.104069486f,
+  -0.05545923f, 0.07312685f, 0.117995314f, -0.16440777f, -0.090429544f, 0.0732958f, 0.040430848f, -0.07484522f,
+  -0.091207705f, 0.021225438f, 0.090075105f, -0.01175606f, 0.07204058f, 0.0068839346f, -0.09534829f, 0.0079974765f,
+  -0.051349204f, 0.10179871f, -0.023023874f, 0.1396271f, -0.057241235f, -0.014024163f, -0.019820524f, -0.0776223f,
+  0.10339209f, 0.13303457f, 0.06400228f, -0.09615022f, 0.07362203f, 0.04117842f, -0.054008257f, -0.0018861112f,
+  -0.08193534f, -0.122622475f, 0.082345285f, 0.055664986f, 5.386247e-05f, 0.021671373f, 0.06582451f, 0.12664726f,
+  -0.14996678f, -0.098791525f, 0.13060968f, 0.061826445f, -0.10778318f, 0.14830802f, -0.047502138f, -0.01954623f,
+  0.011771543f, -0.13665785f, 0.07537026f, 0.0029207491f, 0.09198469f, -0.04383983f, 0.010985062f, -0.11742614f,
+  0.03169085f, 0.010014602f, -0.04016961f, 0.00956492f, 0.060617346f, -0.0682486f, -0.10254019f, -0.12281528f,
+  0.16054799f, -0.12733604f, -0.051926102f, -0.10450882f, -0.04126471f, -0.03591649f, 0.067974955f, 0.09116774f,
+  0.042272247f, -0.016656425f, 0.05680756f, -0.004782117f, -0.05380054f, 0.11919108f, -0.015573803f, -0.037612725f,
+  -0.041081917f, -0.15406235f, 0.11395429f, -0.10243281f, 0.07256525f, -0.035198513f, 0.04285172f, 0.1172227f,
+  0.13904369f, -0.120895535f, 0.13308163f, -0.09729522f, -0.043522183f, -0.0044499626f, -0.016408207f, 0.052821f,
+  -0.14578018f, -0.10160918f, -0.015518981f, 0.16067447f, 0.017625565f, 0.06271483f, -0.095313266f, 0.105744235f,
+  0.08217394f, -0.01982238f, 0.020980481f, 0.113934845f, 0.11522725f, -0.09030545f, -0.060041368f, -0.0067014545f,
+  -0.06347841f, 0.102851555f, 0.007120667f, 0.07281981f, 0.12124994f, -0.065664746f, 0.123876415f, -0.097207606f,
+  -0.12649268f, 0.14992507f, -0.0572305f, 0.1211916f, -0.036049288f, -0.03823649f, 0.10162167f, -0.007941778f,
+  -0.08365087f, 0.02111828f, 0.020440772f, 0.10397751f, 0.111899115f, -0.10069501f, -0.069693916f, -0.010060601f,
+  0.015335485f, 0.10271107f, -0.031761643f, -0.10671875f, -0.027342262f, -0.086287014f, -0.051259737f, -0.07166947f,
+  -0.0045159385f, 0.1707471f, 0.0012242316f, 0.03399643f, 0.057677902f, -0.07118072f, 0.01254466f, -0.098564036f,
+  0.05984042f, 0.021907693f, -0.031140644f, 0.056556776f, 0.08710197f, 0.09972044f, -0.0600698f, -0.10004783f,
+  0.12842134f, -0.040777393f, 0.09178082f, -0.105158515f, -0.09502091f, 0.09510883f, 0.008498577f, 0.049698364f,
+  -0.042206816f, -0.08971074f, -0.02763598f, 0.006941878f, 0.022949731f, -0.11057163f, -0.04890324f, 0.12499667f,
+  -0.08462932f, 0.10441004f, 0.004388459f, 0.050277837f, 0.024203077f, -0.034146722f, 0.13247514f, -0.09047756f,
+  0.062025383f, -0.09132757f, -0.10962892f, -0.015695335f, 0.116593264f, -0.14134522f, -0.04099585f, -0.091577105f,
+  0.12881716f, 0.003361982f, -0.039409846f, -0.16586524f, 0.04910558f, -0.13448593f, 0.1296154f, 0.0024876755f,
+  -0.057868265f, -0.12253415f, -0.104214214f, -0.117111966f, 0.09932631f, 0.05258136f, 0.05801666f, -0.105579756f,
+  0.12937869f, 0.091235f, -0.0038705964f, -0.029819416f, -0.11503606f, -0.09977748f, -0.047711547f, -0.013016305f,
+  0.0043679294f, 0.1162937f, 0.117239855f, 0.09619256f, -0.049151137f, 0.011405526f, -0.116391964f, -0.12449979f,
+  -0.11050691f, -0.032415997f, -0.05495271f, 0.025327662f, 0.01457058f, 0.10344468f, 0.121753894f, -0.13219725f,
+  -0.024297262f, 0.17103487f, -0.0019098319f, 0.060887784f, 0.1374563f, -0.049838357f, 0.07685355f, 0.10134955f,
+  0.041139048f, 0.06115302f, -0.090709f, -0.11840519f, 0.07908478f, 0.09389078f, 0.04302815f, -0.08497643f,
+  -0.16667154f, 0.056942575f, -0.04019445f, -0.062483024f, -0.08623902f, -0.04752778f, 0.07319047f, 0.040093075f,
+  0.06595087f, -0.027345315f, 0.03358595f, -0.0784393f, -0.07627044f, -0.10230833f, -0.09058755f, -0.1255391f,
+  -0.021899058f, -0.14033897f, -0.090135634f, 0.009802839f, 0.098307f, 0.049389448f, 0.03586359f, 0.0010456662f,
+  -0.0032464543f, -0.06441629f, -0.01907192f, -0.048806995f, -0.06824333f, -0.13857165f, 0.042996455f, -0.02056029f,
+  0.14804807f, -0.12208445f, -0.13786422f, -0.07900377f, -0.061086293f, 0.07102366f, -0.072378725f, 0.11788031f,
+  0.055161897f, 0.15740576f, -0.0016680252f, -0.02983018f, 0.020925395f, -0.033395447f, 0.15022929f, -0.02751628f,
+  -0.1427131f, 0.106055215f, 0.062026568f, -0.12213487f, -0.09588234f, 0.039998315f, -0.11195883f, 0.12081515f,
+  -0.04586318f, -0.15215497f, 0.10885917f, 0.16876921f, -0.060871083f, 0.06164572f, 0.10690041f, -0.10309131f,
+  -0.04190839f, -0.09734281f, -0.11875767f, 0.100685194f, -0.080600776f, -0.11199241f, -0.020265352f, -0.016033776f,
+  0.058789294f, 0.015391778f, 0.05802029f, -0.15239283f, 0.050590426f, 0.018107997f, 0.055805545f, -0.051646616f,
+  -0.05470442f, 0.03836737f, -0.04719099f, -0.022757957f, -0.13108708f, -0.14125176f, -0.02017275f, 0.0057815146f,
+  0.047054414f, -0.014205627f, 0.041469146f, -0.052435316f, -0.035871826f, -0.11921384f, 0.012912859f, 0.0037721929f,
+  0.06748024f, -0.07231785f, -0.07219055f, 0.09565872f, 0.12897015f, -0.09715779f, 0.08152298f, 0.051636945f,
+  -0.030515306f, -0.05315669f, 0.048373245f, 0.0255582f, 0.11672726f, -0.13201423f, 0.087852724f, -0.13944878f,
+  -0.08205035f, -0.17225844f, -0.13896522f, 0.04387266f, 0.114056334f, -0.06098974f, -0.067950435f, -0.083410524f,
+  -0.038064986f, -0.11015346f, -0.09703056f, 0.05992408f, -0.07018674f, 0.0043943985f, -0.07860283f, -0.096638165f,
+  -0.11538927f, -0.044460207f, 0.037134994f, -0.09742154f, 0.012682608f, 0.117828056f, -0.051505953f, 0.04262658f,
+  0.02868192f, 0.029453166f, 0.040592745f, -0.13910653f, -0.085185714f, -0.1073652f, -0.018732358f, -0.09930163f,
+  -0.0021855293f, -0.04160598f, 0.10483425f, -0.08468387f, 0.09609364f, 0.11674211f, -0.013110318f, -0.04920532f,
+  -0.13959683f, 0.094987564f, 0.0037295348f, 0.0015127859f, 0.08751566f, -0.045232102f, 0.124318905f, 0.10738112f,
+  0.04244206f, 0.13776165f, -0.10839079f, -0.12073846f, -0.03847356f, -0.0078086494f, 0.10302902f, 0.082551405f,
+  0.045539405f, -0.10122709f, 0.07918371f, 0.114964575f, 0.059931114f, -0.010940842f, 0.08553516f, -0.040414218f,
+  -0.06536352f, 0.05398557f, 0.08742578f, -0.033918913f, -0.08731349f, -0.075293176f, 0.09586137f, -0.11384668f,
+  -0.1262053f, -0.1432153f, -0.00355356f, -0.008178802f, -0.045575578f, 0.11024738f, -0.120167926f, -0.048444074f,
+  0.023300134f, -0.15289547f, 0.13041958f, -0.018479014f, 0.13128424f, -0.1247754f, 0.0041031726f, -0.03922209f,
+  0.06582589f, -0.16150767f, -0.052108686f, -0.0028180298f, 0.06056181f, 0.025834376f, 0.026919654f, 0.03631574f,
+  -0.0014864255f, -0.112945884f, -0.047325052f, -0.13534917f, 0.13621323f, 0.09026376f, -0.12121035f, -0.02111715f,
+  -0.15762769f, -0.032332145f, -0.0072744424f, -0.052165434f, 0.03573808f, 0.08365967f, 0.14605038f, 0.0070542526f,
+  -0.11876682f, 0.089438036f, -0.059657417f, -0.056927543f, 0.13844977f, 0.05983272f, 0.008615729f, 0.048154913f,
+  -0.018323114f, 0.006113899f, 0.055202242f, -0.119713575f, 0.080299735f, 0.10091127f, -0.06931466f, -0.018566452f,
+  -0.09553421f, -0.05197441f, 0.13787203f, -0.08816976f, 0.11434421f, -0.073845536f, 0.07443318f, 0.10501411f,
+  0.093597725f, -0.035450578f, -0.035967f, -0.11312724f, -0.08811178f, -0.114836805f, -0.08064516f, 0.06048735f,
+  -0.10178898f, 0.068625584f, -0.06420684f, -0.058475133f, 0.052479733f, -0.011633604f, -0.10180186f, 0.051468927f,
+  0.14811502f, 0.13544917f, 0.10382469f, -0.1423821f, 0.085088775f, 0.13635717f, -0.09473889f, 0.024530698f,
+  -0.062137216f, -0.044642568f, 0.030559437f, -0.11355333f, 0.12506528f, -0.0008714129f, -0.09354759f, 0.022141531f,
+  -0.036978558f, -0.05226053f, 0.062662296f, -0.11048815f, 0.09426892f, -0.11591573f, -0.06687166f, -0.087584905f,
+  0.044777095f, 0.026308598f, -0.039673198f, -0.07353101f, 0.0600779f, -0.045592304f, -0.11831539f, -0.021437954f,
+  -0.10121525f, -0.112164654f, 0.011349123f, 0.071028106f, 0.09771914f, -0.13287705f, 0.09954756f, -0.0693159f,
+  -0.09210192f, 0.04577397f, -0.032064985f, -0.032178335f, -0.09118466f, -0.003917043f, 0.108609f, -0.08543242f,
+  -0.13617288f, -0.04117708f, -0.05146248f, -0.16990057f, 0.076391205f, 0.09758907f, 0.05491337f, -0.100414015f,
+  -0.12038811f, 0.024609433f, -0.12486376f, -0.085330755f, -0.13240533f, -0.093195975f, -0.022241194f, -0.122705445f,
+  -0.05887977f, 0.1362737f, -0.036586538f, 0.104983725f, -0.09459747f, 0.026872724f, 0.07031272f, -0.0950464f,
+  -0.042362805f, 0.11502036f, -0.058538053f, -0.048122037f, 0.05724857f, -0.09628902f, -0.024836754f, 0.14593123f,
+  0.018532133f, -0.0788252f, -0.08216055f, 0.13255545f, 0.09084196f, -0.13341396f, 0.010757946f, 0.108316176f,
+  -0.011791336f, 0.00858622f, -0.029262561f, -0.14044216f, -0.015280938f, -0.09931297f, 0.092548646f, -0.12188965f,
+  0.13139267f, -0.0010405879f, -0.07698197f, -0.041180745f, -0.015470154f, 0.1094116f, 0.14254355f, 0.0009971538f,
+  0.13587241f, -0.07937927f, 0.10861885f, -0.026747046f, 0.12974934f, 0.05039887f, -0.018110568f, 0.14435688f,
+  0.05488432f, 0.044328663f, -0.0032890448f, 0.014671036f, 0.007689447f, -0.108747974f, -0.14342138f, 0.09128115f,
+  0.16805446f, 0.13725032f, 0.015344934f, -0.13451128f, 0.13853468f, -0.12133445f, -0.11672058f, 0.058989905f,
+  -0.121068604f, -0.09584137f, -0.007482496f, 0.12234735f, -0.03892359f, -0.081494205f, 0.02273658f, 0.051237077f,
+  -0.14347382f, 0.17289722f, 0.0051016742f, 0.089630336f, -0.002405401f, -0.102184676f, 0.07519925f, -0.09348931f,
+  -0.15162437f, -0.03726728f, 0.09493845f, 0.09136463f, 0.08924089f, -0.10596871f, 0.15222034f, 0.044366498f,
+  0.13068049f, -0.095826305f, -0.096342996f, -0.11752862f, 0.010198353f, 0.08889298f, 0.083409965f, -0.09529188f,
+  0.10289753f, 0.02920469f, -0.08669659f, 0.063255705f, -0.06240876f, -0.13520351f, 0.15900156f, 0.025711142f,
+  -0.039970722f, -0.12607734f, 0.11494117f, -0.1046042f, -0.13468172f, -0.11063035f, -0.12795173f, -0.019659577f,
+  -0.031880427f, -0.021229243f, -0.098349504f, -0.17168076f, 0.07070497f, 0.06004556f, 0.01983453f, 0.0917669f,
+  0.15358032f, -0.07915205f, -0.08235356f, -0.019281944f, -0.090268634f, 0.033717588f, 0.0086145f, -0.055621505f,
+  -0.10476998f, 0.16833356f, 0.0897096f, 0.10559996f, 0.08124437f, -0.13497545f, -0.073014535f, 0.11664047f,
+  0.14102033f, -0.035422407f, 0.072728656f, 0.12416924f, 0.108133726f, 0.12536776f, 0.020088714f, 0.13042969f,
+  0.02773054f, -0.14470777f, -0.07799604f, 0.0736634f, -0.024711711f, -0.12741113f, -0.11935019f, -0.12883393f,
+  0.12191192f, -0.10274442f, -0.07882058f, 0.07082582f, 0.07735187f, -0.143143f, 0.108418874f, 0.05733586f,
+  0.10208717f, -0.04695271f, 0.03555192f, 0.0025038703f, 0.01045445f, -0.13307777f, -0.010369379f, 0.023999624f,
+  -0.079946145f, 0.02381545f, -0.094360724f, 0.012434641f, 0.04991866f, 0.059411086f, 0.04561353f, 0.10491397f,
+  -0.08821497f, 0.05845646f, -0.07737059f, -0.110551f, 0.041003834f, -0.07972991f, 0.021260247f, 0.08810521f,
+  0.06756275f, -0.10043159f, 0.11859652f, -0.117839806f, -0.13095175f, 0.031107713f, 0.051055785f, 0.040345665f,
+  -0.07489091f, 0.02344543f, -0.10779572f, 0.06480068f, -0.07862927f, 0.032365184f, 0.07757336f, 0.008771006f,
+  0.03927295f, 0.070469506f, -0.05186373f, 0.092072f, -0.044870656f, 0.06424905f, -0.055081304f, 0.0555687f,
+  -0.0064836647f, 0.15847495f, 0.020181956f, 0.09570181f, 0.05963246f, 0.02096316f, 0.00061597076f, -0.038452763f,
+  0.06214612f, 0.1114946f, -0.041650556f, -0.0025595122f, 0.016814964f, 0.09354701f, 0.101401746f, 0.11456321f,
+  -0.114663996f, -0.112016045f, -0.10930691f, 0.04317863f, -0.0043036346f, 0.047733825f, 0.14285357f, -0.08977786f,
+  -0.14015326f, 0.07641501f, 0.136359f, -0.12201159f, 0.057197135f, -0.1421992f, -0.016519558f, -0.03979874f,
+  0.06584151f, 0.12280835f, -0.09977049f, 0.014456152f, -0.059087183f, -0.055731457f, 0.06542206f, 0.01671794f,
+  -0.017455345f, -0.13089019f, -0.09852419f, -0.08015156f, 0.02414145f, 0.010398064f, -0.0724617f, -0.1278446f,
+  0.12744261f, 0.14361115f, 0.031986326f, -0.14091109f, -0.114856765f, 0.12025992f, 0.007285895f, 0.06060302f,
+  -0.037128862f, 0.088755175f, 0.09112102f, 0.102516145f, 0.10289246f, 0.121709f, 0.099429846f, -0.09218343f,
+  -0.120907985f, 0.034693066f, -0.124887556f, -0.043931033f, -0.10431854f, 0.058678914f, -0.0029817997f, 0.08474192f,
+  0.059814397f, -0.16259488f, 0.06294996f, 0.14059679f, 0.06320861f, -0.109720394f, 0.0038082525f, -0.13004625f,
+  -0.116410665f, -0.061285008f, 0.041712295f, -0.013785434f, -0.032418914f, -0.02709288f, 0.008900709f, -0.0051662955f,
+  0.08505076f, 0.067560315f, 0.11706052f, 0.1340106f, 0.060733803f, 0.10734163f, -0.033027153f, 0.07869303f,
+  -0.1511121f, 0.14176951f, -0.08804083f, 0.025031239f, 0.119013645f, -0.06700542f, 0.1573501f, 0.004756511f,
+  0.04421896f, -0.14626859f, -0.12341822f, 0.023036437f, 0.035605654f, -0.10096434f, -0.013471774f, 0.13687517f,
+  -0.16147955f, -0.17237954f, -0.072645955f, 0.023871878f, -0.022485552f, 0.07781887f, 0.017153388f, 0.0051930086f,
+  0.01744846f, 0.09695469f, -0.06814634f, 0.08001732f, -0.07875164f, -0.07091348f, -0.04472142f, 0.11329272f,
+  0.0047294325f, 0.017546853f, -0.10791648f, 0.010177098f, 0.007103135f, 0.10957797f, -0.088134885f, 0.07642643f,
+  0.06969917f, -0.1353057f, -0.046779353f, 0.052100576f, 0.11725248f, -0.047901563f, 0.13004297f, 0.12318102f,
+  0.053052742f, 0.14056191f, -0.026663473f, -0.09113215f, -0.05954363f, -0.04447276f, -0.027464531f, 0.10002141f,
+  0.066053964f, 0.17393829f, -0.019687997f, 0.013703651f, -0.031136688f, -0.070307784f, 0.053128246f, -0.043505885f,
+  0.052565873f, 0.04687101f, -0.0578308f, -0.15610576f, 0.0807281f, 0.09141045f, -0.006111139f, 0.1163904f,
+  0.15673469f, 0.018648058f, 0.090966865f, 0.062084466f, -0.004765129f, -0.044133916f, -0.07789216f, -0.006275357f,
+  -0.14125957f, -0.033182304f, 0.086587906f, 0.017120916f, 0.063327014f, 0.066527426f, -0.12035847f, 0.0787701f,
+  -0.024929907f, 0.10781944f, 0.0057903393f, -0.011328905f, -0.09020705f, 0.1372804f, -0.11639735f, 0.015243224f,
+  -0.11103259f, 0.017282568f, -0.11794906f, 0.1479816f, 0.01163196f, 0.02683954f, 0.018010098f, 0.0714768f,
+  -0.12611791f, -0.15377347f, 0.13013682f, 0.1327994f, -0.019344207f, -0.041768473f, -0.12102444f, 0.1402978f,
+  -0.09267339f, -0.16080037f, 0.046244044f, 0.009577527f, 0.0060664853f, -0.08775782f, 0.061078373f, -0.13692899f,
+  0.16132723f, -0.0903859f, 0.058870673f, 0.14677846f, -0.024912529f, 0.040300254f, -0.030236734f, -0.0153989345f,
+  -0.04155536f, -0.026180085f, -0.050438587f, -0.0036820811f, -0.06444846f, 0.12759222f, 0.058270134f, -0.012578798f,
+  -0.03972718f, -0.042956486f, 0.046893615f, 0.014106303f, 0.07304151f, 0.03327004f, -0.09542425f, 0.07026203f,
+  0.12981799f, 0.015254906f, -0.120031916f, -0.15940502f, -0.078939594f, -0.079843104f, 0.04739992f, -0.11814801f,
+  0.07763695f, -0.05835172f, 0.034066945f, -0.0738743f, 0.02102507f, -0.06566723f, 0.039122704f, -0.025053678f,
+  0.08610554f, 0.16156389f, 0.07981488f, -0.05074722f, 0.004935011f, -0.011975854f, 0.013723313f, 0.026189309f,
+  -0.112309955f, 0.16250741f, -0.12655184f, -0.07412562f, -0.09316413f, -0.15585795f, -0.006995242f, 0.1351426f,
+  -0.019285094f, 0.14121172f, -0.07475141f, 0.013521161f, -0.07353975f, -0.079957634f, 0.12415574f, 0.12762544f,
+  0.011613972f, -0.07005982f, -0.024133045f, -0.004408291f, -0.029925797f, -0.10918729f, 0.05584316f, -0.074168764f,
+  -0.081799075f, 0.15804842f, 0.08965599f, -0.0011691576f, -0.074898556f, 0.051715184f, -0.009038619f, -0.099182025f,
+  -0.11541302f, -0.044270728f, 0.009922687f, 0.0792785f, -0.07350103f, -0.021454867f, -0.10055502f, 0.08125612f,
+  0.10172096f, 0.060837496f, 0.116217755f, 0.07389771f, -0.10257117f, 0.06135076f, -0.119541906f, 0.090476625f,
+  -0.01196638f, 0.16856489f, -0.109390356f, 0.0289588f, -0.0021112743f, -0.046026777f, 0.088856176f, 0.048980944f,
+  0.031658355f, 0.09674084f, -0.030159451f, -0.10059508f, 0.067953214f, -0.052292433f, 0.087395355f, -0.1446148f,
+  0.13552694f, -0.048640847f, 0.0273289f, 0.09380881f, -0.026460348f, -0.029839765f, 0.021404812f, 0.14291926f,
+  -0.0829747f, -0.03524548f, 0.1108704f, -0.07847334f, 0.10977961f, 0.07495566f, -0.08521703f, -0.13177438f,
+  -0.1063215f, 0.017976897f, 0.09179782f, 0.11164009f, -0.02033799f, 0.11050274f, 0.11689074f, 0.060482103f,
+  0.060533203f, -0.122035146f, 0.066345595f, 0.1398935f, -0.05951835f, -0.030298762f, -0.020256512f, -0.049951762f,
+  -0.15500908f, 0.119365305f, 0.060601506f, 0.059422977f, 0.11779609f, -0.017764717f, 0.050365295f, 0.052437015f,
+  -0.06536846f, -0.07485706f, -0.0353861f, 0.13538349f, -0.015766397f, -0.0056734546f, 0.040571317f, 0.08096894f,
+  0.10298553f, -0.15667252f, 0.04583746f, -0.02373639f, -0.054598756f, -0.15515558f, -0.09591909f, -0.00078342156f,
+  -0.13610514f, -0.044744596f, 0.0842444f, 0.021705696f, -0.07166586f, -0.07064008f, 0.039146766f, -0.13619427f,
+  -0.10244264f, -0.043898743f, -0.05963479f, -0.07839042f, 0.045204647f, 0.041854735f, -0.12239653f, 0.08985162f,
+  0.13862549f, -0.103955366f, 0.039270755f, 0.12884647f, -0.021819416f, 0.07935179f, -0.033584647f, -0.0002631192f,
+  0.008425016f, -0.0022303232f, -0.13791595f, -0.006938994f, 0.03585436f, 0.13266173f, -0.082971275f, -0.081898764f,
+  -0.13928463f, 0.15988469f, 0.08172873f, -0.11801686f, -0.1150493f, -0.025395392f, -0.15952888f, -0.024539026f,
+  -0.12866244f, -0.06919404f, 0.026469208f, 0.035161257f, -0.12035316f, -0.02429825f, -0.058511347f, 0.1444569f,
+  -0.04219847f, -0.11669743f, 0.024119863f, -0.13918348f, 0.070946336f, 0.11667187f, -0.0071047666f, 0.11442796f,
+  0.026429515f, -0.1109588f, 0.1217516f, -0.13434564f, 0.082579926f, -0.1133479f, 0.053505555f, -0.040986918f,
+  0.012765101f, -0.09985629f, 0.06837075f, -0.002846179f, 0.017307376f, 0.017726002f, 0.0629507f, -0.00105959f,
+  -0.13161428f, 0.13617046f, 0.0015409839f, 0.13111018f, 0.13386503f, -0.03478844f, 0.050372362f, 0.13427575f,
+  -0.12442457f, -0.08607622f, -0.03395101f, -0.096022815f, -0.030822217f, -0.09102002f, 0.030447207f, 0.109686345f,
+  -0.10025525f, 0.10535654f, -0.05870217f, -0.107680716f, -0.011441691f, 0.08775421f, -0.077702f, -0.14490154f,
+  -0.04790906f, -0.032220166f, -0.02618686f, 0.0017085943f, -0.104678445f, 0.13925138f, 0.12125127f, 0.021937976f,
+  -0.15836129f, -0.005332486f, 0.11953196f, 0.02369868f, -0.023459213f, 0.12976874f, -0.03177529f, 0.043433797f,
+  0.002748615f, 0.15059634f, -0.058391515f, 0.045633048f, 0.007479462f, 0.10386753f, 0.14312239f, 0.0134975165f,
+  0.049948234f, 0.028125623f, -0.08782532f, -0.017397268f, -0.11560675f, -0.16385087f, 0.09616095f, -0.029933594f,
+  -0.0026236353f, -0.08022287f, -0.032200884f, 0.07559684f, 0.055876803f, 0.12744118f, -0.054453712f, -0.106968135f,
+  0.16628608f, -0.1337407f, -0.14309634f, 0.07691336f, 0.124697395f, 0.058695767f, -0.02010757f, -0.098856755f,
+  0.0010410346f, 0.06843509f, -0.0728544f, 0.08346507f, -0.120583296f, 0.13799588f, -0.035805266f, -0.068783805f,
+  0.032884013f, -0.029773107f, 0.14166287f, 0.14056319f, 0.11982545f, -0.059124354f, 0.024337726f, 0.033613194f,
+  0.088991754f, 0.08411292f, 0.09935224f, 0.101042174f, 0.041906394f, 0.09472182f, -0.037078574f, -0.11367378f,
+  0.013190291f, -0.08688348f, -0.032256894f, -0.029234568f, 0.113779716f, 0.1048218f, -0.045283202f, -0.10468427f,
+  0.0039576893f, -0.040834032f, -0.042265646f, -0.027017511f, 0.116006725f, 0.10849482f, 0.018806262f, 0.102470145f,
+  0.09042574f, 0.08682887f, -0.09892202f, -0.0199387f, 0.060743958f, -0.15657504f, 0.07766201f, -0.051749077f,
+  0.07506091f, -0.058529034f, 0.006544949f, -0.04016046f, -0.03428269f, 0.03200847f, 0.13839208f, -0.06642653f,
+  -0.049770404f, -0.17216842f, 0.10083627f, -0.028611794f, -0.04760938f, 0.05618835f, -0.110297844f, 0.026514268f,
+  0.12656729f, 0.06620175f, -0.00093698653f, 0.03323157f, -0.035447344f, 0.0006831127f, -0.0008106075f, -0.01794915f,
+  -0.12094069f, 0.11649181f, 0.1284091f, 0.06660496f, -0.037366007f, -0.12933423f, -0.1092013f, -0.13742734f,
+  0.119018905f, -0.16707692f, -0.0076814736f, 0.12021803f, 0.023724388f, 0.06699325f, 0.074818805f, 0.051219165f,
+  0.08678214f, -0.05986257f, 0.035550635f, 0.02317959f, -0.09970152f, -0.103213035f, 0.108991355f, 0.13180152f,
+  0.13661113f, -0.13003555f, -0.11881668f, -0.003743391f, 0.046677105f, -0.09435198f, -0.07261015f, 0.13191572f,
+  -0.1283477f, -0.080988824f, -0.049529776f, 0.09045723f, -0.0056650946f, 0.07290042f, -0.08096076f, 0.1089258f,
+  -0.09744195f, -0.022913504f, -0.07582394f, 0.14997736f, 0.109964624f, 0.10671427f, -0.10374562f, 0.088637576f,
+  0.071260996f, -0.00792827f, 0.06364149f, -0.07740967f, -0.1122738f, -0.14817956f, -0.06326398f, -0.060909227f,
+  -0.014121962f, -0.12527916f, 0.0075754314f, -0.12657572f, 0.093120195f, 0.11090014f, 0.0040561897f, -0.11902166f,
+  -0.061822582f, 0.08388869f, -0.09817908f, 0.012141757f, 0.08666039f, -0.0863514f, -0.11575158f, 0.04663237f,
+  0.08117633f, 0.02836409f, -0.029840188f, 0.1131763f, -0.0747447f, -0.046413332f, -0.08944658f, -0.02010207f,
+  0.1299863f, 0.11492842f, 0.13150758f, 0.07586283f, 0.11469741f, -0.098878615f, 0.057184767f, -0.12206737f,
+  -0.0665896f, -0.031068267f, -0.08597886f, -0.028825339f, -0.02071267f, -0.044563286f, -0.04401727f, 0.013944084f,
+  0.10525969f, 0.03725825f, -0.12575878f, -0.020147054f, 0.044818208f, -0.120046474f, -0.023420703f, -0.029283693f,
+  -0.029351333f, 0.12529346f, -0.12480983f, -0.13329507f, -0.08658018f, 0.1300434f, -0.12158512f, -0.0056952466f,
+  -0.05097265f, 0.11020259f, 0.039645866f, -0.11368126f, -0.08379866f, -0.03270434f, 0.07146871f, -0.09705174f,
+  -0.087537944f, -0.02014232f, 0.085878834f, -0.09447475f, 0.0066589434f, 0.078280576f, 0.13547286f, 0.084206164f,
+  -0.0018580724f, 0.068253905f, -0.068410285f, -0.09399667f, 0.0046754535f, -0.07578401f, 0.084863596f, 0.033776388f,
+  -0.09506322f, 0.1073727f, 0.089059584f, 0.08639417f, 0.09789489f, 0.10288924f, 0.034455556f, -0.062497135f,
+  -0.16054633f, -0.030842489f, -0.05268709f, 0.037104238f, 0.057046957f, 0.12180154f, -0.07083276f, -0.10093056f,
+  0.084859766f, 0.087027185f, -0.095340475f, 0.037460472f, 0.09461515f, -0.045489397f, -0.054705057f, 0.09198964f,
+  -0.110931054f, 0.15149064f, -0.13798611f, -0.051305715f, 0.1146383f, 0.1633001f, 0.025458766f, 0.007259136f,
+  -0.1500426f, -0.031461973f, 0.029279456f, -0.16784835f, 0.035280176f, 0.010008938f, -0.052555606f, 0.10381106f,
+  -0.040723804f, 0.06485404f, -0.1007615f, 0.04494475f, -0.13888994f, -0.14884548f, -0.06628489f, 0.11416867f,
+  -0.12170114f, -0.078219496f, 0.02113358f, -0.11988036f, 0.06740304f, 0.07304035f, 0.13094679f, -0.021308083f,
+  -0.029510286f, 0.014384579f, -0.14198849f, 0.124686465f, 0.07148753f, -0.10297697f, 0.061422676f, 0.11315433f,
+  -0.13613476f, -0.1617562f, 0.100028515f, -0.036173973f, 0.08044705f, -0.08886481f, 0.09779838f, 0.014388529f,
+  -0.1505465f, 0.16456339f, 0.12578915f, -0.098531865f, 0.022916298f, 0.0071107885f, -0.025165465f, 0.06936277f,
+  0.11832682f, 0.07947446f, -0.050094046f, -0.15527602f, 0.08263879f, 0.033040825f, 0.15731679f, -0.0042043244f,
+  0.092045106f, 0.15429524f, 0.08208381f, 0.06948221f, 0.10421115f, -0.103349686f, 0.024705892f, 0.119402856f,
+  -0.13931394f, -0.019464793f, -0.031976145f, -0.10973239f, -0.09871472f, -0.02184734f, 0.14785367f, 0.10220869f,
+  -0.16457935f, -0.09506647f, 0.061594713f, 0.13298792f, -0.11637634f, 0.09277442f, -0.05800522f, -0.04822501f,
+  -0.06334223f, 0.12534723f, -0.087293774f, 0.10276756f, -0.09580308f, 0.04094943f, 0.036508307f, -0.14009197f,
+  -0.08892203f, -0.085352026f, -0.1181266f, -0.08588718f, 0.021826394f, 0.020543225f, -0.050135836f, -0.014381405f,
+  -0.07031286f, 0.040949214f, -0.009157613f, -0.102302685f, -0.007745107f, -0.11967764f, -0.13878506f, 0.120613575f,
+  -0.030962031f, -0.13393117f, 0.046309613f, -0.014364027f, 0.089981556f, -0.03959234f, -0.07977592f, -0.061330013f,
+  0.06004343f, -0.00946779f, 0.08931492f, -0.08767642f, -0.11355755f, -0.011949077f, -0.099705294f, 0.01705525f,
+  0.07559699f, 0.13047266f, 0.035614394f, 0.03265333f, -0.08558363f, -0.007078223f, 0.001098912f, -0.07112439f,
+  -0.13726771f, 0.020305784f, -0.10251816f, 0.053953752f, 0.005987271f, 0.13663124f, -0.012142261f, 0.042801473f,
+  -0.03926029f, 0.16387449f, -0.008895125f, -0.11329322f, -0.061372973f, 0.15045169f, 0.031542152f, 0.062295973f,
+  -0.03866785f, 0.062908635f, 0.011585832f, 0.1648582f, -0.02766645f, -0.0072330097f, 0.088755265f, -0.09655751f,
+  -0.06685699f, 0.11103646f, -0.011072211f, 0.12388471f, -0.12285437f, -0.092112385f, 0.025742084f, -0.09371062f,
+  0.058857143f, -0.09155086f, 0.10166959f, -0.031192567f, 0.011587765f, -0.09706499f, 0.06628891f, -0.13772264f,
+  -0.08607709f, 0.0419854f, 0.05562862f, -0.14599265f, -0.07323544f, 0.027688555f, 0.043440867f, 0.018250747f,
+  0.12439069f, -0.04667647f, 0.050956137f, -0.12178419f, 0.02596693f, 0.11704302f, -0.12740761f, -0.0151625415f,
+  -0.03503388f, -0.14752406f, 0.13080984f, 0.06375035f, 0.09570688f, 0.11894221f, 0.035901647f, 0.018962923f,
+  -0.0022148362f, -0.0710252f, 0.027713567f, -0.121199675f, 0.088249385f, 0.026001284f, 0.12419453f, 0.1146908f,
+  -0.00093795796f, 0.030299174f, 0.08221823f, -0.15055364f, 0.13988675f, -0.1271747f, 0.014221984f, 0.11304263f,
+  0.09789536f, -0.06955639f, 0.05022213f, 0.0683587f, 0.11778588f, -0.037187006f, -0.0847966f, -0.08045195f,
+  0.08831816f, 0.15748967f, -0.09974486f, 0.104447134f, -0.058268815f, -0.09747538f, 0.014467326f, 0.117267236f,
+  -0.16227439f, 0.0832262f, 0.07175644f, -0.12019436f, 0.08611854f, -0.022795547f, -0.016710747f, 0.15583001f,
+  0.020415576f, 0.18715458f, 0.055854697f, 0.08692067f, -0.052401096f, -0.029309135f, 0.037257638f, -0.09655744f,
+  -0.096638314f, 0.026084118f, -0.026100107f, 0.064976096f, -0.025650064f, 0.07251155f, 0.058778368f, -0.03873014f,
+  0.037829682f, 0.113470614f, -0.025174556f, -0.12828197f, -0.1289986f, -0.10201376f, -0.11201977f, -0.10797194f,
+  0.04192993f, 0.06745558f, -0.06302548f, -0.11387824f, 0.037343457f, -0.17030035f, -0.07849364f, -0.122192964f,
+  0.095180176f, 0.019625656f, 0.035880856f, -0.05754098f, -0.10819054f, -0.034298472f, 0.08907523f, -0.04232929f,
+  0.119109154f, -0.046486735f, 0.034748644f, 0.09161607f, 0.019504339f, -0.13241775f, -0.012739908f, 0.13301688f,
+  -0.024226977f, 0.13942184f, 0.022370156f, 0.15354078f, 0.060831077f, 0.12588863f, -0.11913305f, -0.06995441f,
+  0.0284798f, 0.01627461f, 0.051119924f, 0.08357461f, 0.0029851624f, -0.1618869f, 0.04799658f, 0.026260449f,
+  -0.16914973f, -0.096568696f, -0.05224892f, 0.06453391f, 0.06656978f, -0.06673035f, -0.054149512f, -0.17982616f,
+  0.013780766f, -0.05480071f, 0.069947466f, 0.065967105f, 0.11523575f, -0.110817455f, -0.12864618f, 0.16036007f,
+  0.07283875f, 0.012272143f, -0.0009861175f, -0.12767144f, -0.13736708f, 0.047725264f, -0.13061537f, 0.13319561f,
+  -0.03183672f, 0.013679459f, 0.062477246f, 0.008678624f, 0.054673906f, 0.13467446f, -0.077874236f, -0.116524436f,
+  -0.020185871f, 0.02419671f, -0.07116034f, 0.13327754f, -0.1366348f, 0.0948955f, 0.0863705f, 0.162433f,
+  -0.19629455f, -0.01424074f, -0.13320473f, 0.081068985f, -0.13080384f, 0.007262794f, 0.14869183f, 0.13211642f,
+  -0.15721948f, -0.0043093297f, -0.07349553f, 0.14635876f, -0.08570434f, 0.07139986f, -0.103433624f, -0.0072089876f,
+  -0.09326652f, 0.028609939f, 0.06612005f, -0.03030795f, 0.044286624f, -0.087052375f, 0.032290597f, 0.13550451f,
+  0.0065711034f, 0.08632322f, 0.12895031f, -0.10238382f, -0.1286147f, -0.11360512f, -0.08961899f, 0.04404703f,
+  -0.07929739f, -0.122687235f, -0.110525824f, 0.12222229f, -0.033822503f, -0.0704239f, -0.12750518f, 0.07410365f,
+  0.17995104f, 0.059244227f, 0.14837402f, -0.09515548f, 0.018885177f, 0.06156226f, 0.06512933f, 0.046608847f,
+  -0.06384327f, -0.029099219f, 0.0837473f, -0.04626034f, -0.06952466f, 0.03379152f, -0.12743138f, -0.00837315f,
+  0.10440094f, -0.11718522f, 0.07513475f, 0.055602435f, -0.016049592f, 0.01870796f, -0.12255393f, 0.09447328f,
+  0.058720253f, -0.1257236f, -0.06265069f, -0.095466115f, -0.07061623f, -0.1385902f, -0.047084462f, 0.10735057f,
+  -0.17761496f, 0.17483072f, 0.05477323f, 0.1185489f, -0.12876625f, -0.009780389f, -0.039155733f, -0.09209355f,
+  -0.058452185f, 0.039842367f, 0.060039695f, 0.0597014f, 0.05400315f, 0.11335371f, 0.023035968f, 0.12431897f,
+  -0.15148146f, -0.0022945418f, 0.09060974f, -0.06505566f, -0.029210608f, 0.045300372f, 0.10496928f, 0.11979062f,
+  0.060987588f, -0.086160555f, 0.0002585533f, -0.05192038f, -0.08748996f, -0.013012577f, 0.09838099f, -0.13519144f,
+  0.1664977f, -0.05387369f, 0.04734557f, -0.005505258f, -0.13105966f, -0.09697914f, -0.07236566f, 0.0143961f,
+  -0.18616594f, -0.11863691f, -0.13832453f, 0.11454284f, -0.070162825f, -0.009884386f, -0.10505001f, -0.11659167f,
+  0.15994649f, 0.13438748f, -0.051259376f, -0.110356666f, 0.124289565f, 0.121682584f, -0.055925164f, -0.09315248f,
+  -0.19456254f, 0.09833777f, 0.090955816f, 0.049973913f, -0.061302282f, -0.14857024f, 0.10991232f, -0.009264505f,
+  -0.05642782f, 0.12489672f, -0.094442725f, 0.07360128f, -0.06022289f, -0.06493093f, 0.13443859f, -0.036469568f,
+  -0.15928134f, 0.0018939298f, 0.091872156f, 0.07666312f, 0.050257094f, -0.060629554f, -0.1151094f, -0.06582289f,
+  -0.022884576f, 0.19842078f, -0.031470932f, 0.065518975f, 0.03541223f, 0.0107691595f, -0.13561846f, -0.12152904f,
+  0.027393509f, 0.06190835f, 0.09518442f, -0.08266254f, 0.0589878f, 0.050304577f, -0.07851326f, 0.060266484f,
+  -0.058022242f, -0.16008456f, 0.05464662f, 0.12992774f, -0.020572161f, 0.0070123817f, 0.104265414f, 0.17380765f,
+  -0.10339786f, 0.089753315f, 0.06519935f, 0.061843373f, -0.08175105f, -0.035548687f, -0.13089816f, -0.03777961f,
+  0.015094653f, -0.16662203f, 0.078197725f, 0.08832302f, -0.06744738f, 0.11381255f, 0.09561387f, 0.0152447f,
+  0.07591838f, 0.12074477f, 0.07359601f, -0.07951535f, -0.07927672f, 0.13739786f, -0.046804335f, 0.118855365f,
+  -0.052380867f, 0.015207526f, -0.034966175f, -0.12452952f, 0.004479795f, 0.044979207f, -0.09916215f, -0.15638378f,
+  0.039693378f, -0.012716179f, -0.11156346f, 0.044797406f, -0.10372087f, 0.026942765f, -0.10500664f, -0.07903855f,
+  0.030114362f, -0.15046997f, 0.12213798f, 0.04810023f, 0.13048284f, -0.036533915f, 0.10001328f, 0.038436905f,
+  -0.017730938f, -0.10453386f, -0.14224644f, 0.09603973f, -0.15898392f, -0.07947602f, -0.0027037144f, -0.0063984883f,
+  0.18660611f, 0.18873745f, 0.0449682f, 0.05771066f, -0.03896097f, -0.073848106f, -0.10879929f, -0.11510747f,
+  0.14322911f, -0.05802362f, -0.02848204f, 0.09801869f, 0.16747825f, 0.09341007f, 0.047167044f, 0.100713275f,
+  -0.18225563f, 0.042445734f, 0.13019079f, 0.14820974f, -0.08522254f, 0.010031888f, -0.12998834f, -0.08214236f,
+  -0.14434382f, -0.048386816f, -0.062105056f, -0.073969156f, -0.08852768f, -0.034827836f, 0.02545616f, 0.095580705f,
+  -0.18348823f, 0.0061649275f, -0.062865235f, -0.13300562f, 0.055080798f, 0.023134276f, 0.08966023f, 0.09447862f,
+  0.09277083f, -0.0034302121f, 0.03655165f, 0.051575672f, -0.0005910557f, -0.12501837f, -0.087949246f, 0.085110605f,
+  0.031614587f, 0.18228146f, -0.06851509f, 0.018621098f, 0.057881955f, 0.023628488f, 0.10286368f, -0.055648f,
+  -0.122706905f, 0.0967442f, 0.07787262f, -0.024326326f, -0.16572796f, 0.060132243f, -0.13173789f, -0.069023594f,
+  0.17829926f, 0.0008383007f, -0.096032836f, -0.08566534f, 0.064892806f, -0.04591551f, -0.12252366f, 0.14839168f,
+  -0.1356824f, -0.08614029f, 0.026290374f, 0.10804615f, -0.025537297f, -0.14189509f, 0.05888182f, 0.01864562f,
+  -0.15609287f, -0.09705361f, 0.168814f, -0.001098523f, 0.1290595f, 0.07269647f, 0.06451483f, -0.00035186054f,
+  -0.07983068f, -0.044093918f, 0.09784346f, 0.0933135f, 0.036768977f, -0.09818647f, -0.029842453f, 0.057303563f,
+  0.033949118f, -0.1150642f, -0.16286731f, 0.12875709f, 0.010490571f, -0.11134374f, -0.046435867f, -0.008327381f,
+  -0.013978049f, 0.13022996f, -0.07378643f, -0.0007717613f, 0.10290242f, 0.118031085f, 0.10074452f, -0.0024926579f,
+  0.14231682f, -0.09428815f, -0.124628566f, -0.06936961f, -0.0933231f, 0.009777166f, -0.00750818f, 0.14570445f,
+  0.11878086f, -0.07482594f, 0.05398291f, -0.073838174f, -0.10862551f, 0.050021965f, -0.13035272f, 0.0926225f,
+  0.031169781f, -0.08178268f, 0.13740614f, 0.13278106f, 0.081435226f, -0.10940549f, -0.10118806f, 0.020656733f,
+  0.15154678f, 0.04744353f, -0.11404796f, -0.017282039f, 0.036886975f, -0.15649073f, -0.039879214f, 0.16116655f,
+  0.109354876f, -0.15719017f, 0.032300726f, -0.087067425f, -0.10279341f, 0.013873731f, -0.14038762f, -0.020774627f,
+  0.040251635f, 0.10802138f, 0.08350702f, 0.06401814f, 0.050755423f, 0.07607192f, -0.02395831f, 0.0062509696f,
+  -0.07137588f, 0.072673365f, 0.092982985f, -0.017003497f, -0.06953318f, 0.043755453f, 0.07975166f, 0.051979214f,
+  0.13446349f, 0.11013878f, -0.08224829f, -0.07447305f, -0.1734401f, 0.12429864f, 0.10466306f, -0.07101068f,
+  0.11187955f, -0.12996097f, 0.06388746f, 0.039811507f, -0.08489355f, -0.12034747f, -0.022610601f, 0.10838614f,
+  -0.1424785f, 0.05390343f, -0.0055282353f, -0.12272275f, 0.0061373343f, -0.08979621f, -0.01590584f, -0.13197938f,
+  -0.14867958f, 0.07635043f, 0.041352745f, -0.09171597f, -0.14384446f, 0.123568445f, -0.10496864f, 0.00097321393f,
+  -0.13358685f, 0.030692868f, 0.07735869f, -0.12120307f, 0.096658714f, -0.15220371f, 0.13983892f, 0.029490983f,
+  -0.103124f, -0.06739098f, -0.044752695f, -0.12954542f, 0.012507562f, 0.07099403f, -0.064307995f, -0.087595284f,
+  -0.13407305f, -0.11039847f, 0.102408946f, 0.08504346f, 0.055778928f, 0.16064048f, -0.06181576f, 0.0133351395f,
+  -0.027938582f, -0.07682533f, -0.07472215f, 0.1457111f, 0.12861744f, -0.09967684f, 0.12194215f, -0.04978428f,
+  0.008125266f, 0.1310746f, -0.013380453f, -0.06105623f, 0.07099313f, 0.085461274f, -0.1287783f, 0.016095767f,
+  -0.15930416f, -0.05542102f, -0.04590345f, -0.15471089f, 0.013385828f, 0.101440966f, 0.064463966f, 0.081091754f,
+  -0.116474554f, -0.02232652f, 0.058756582f, 0.11216268f, -0.1711788f, -0.12710059f, -0.057414804f, -0.13270447f,
+  0.15739381f, -0.050680716f, -0.061838217f, 0.12317571f, 0.0386713f, -0.060855974f, 0.09747272f, -0.15150326f,
+  0.17378438f, -0.07118397f, 0.14257221f, 0.09894691f, 0.06791091f, -0.012126964f, -0.040595703f, -0.1341149f,
+  -0.024342578f, 0.023601482f, 0.009945034f, 0.1339854f, -0.102776155f, 0.055217575f, 0.09044499f, 0.02523049f,
+  -0.12818588f, 0.086183816f, -0.107402205f, 0.08255033f, 0.14430234f, 0.14787552f, 0.044259418f, 0.074278206f,
+  -0.1040233f, -0.18649493f, 0.1600543f, 0.14344737f, 0.12686613f, 0.0337455f, 0.0554997f, -0.027641952f,
+  0.18838596f, -0.06317098f, -0.069774106f, -0.11138353f, 0.10734967f, -0.115592666f, 0.15389512f, -0.10706263f,
+  0.101890415f, 0.06304312f, 0.11938477f, 0.10477118f, 0.14368008f, 0.02155635f, -0.043965016f, 0.13388318f,
+  0.10410362f, -0.10062167f, 0.13022903f, 0.09446582f, 0.04388015f, 0.022080606f, 0.010873987f, 0.04357322f,
+  0.08501409f, -0.15209654f, 0.0740163f, 0.14237516f, 0.11776f, 0.10294366f, -0.08792748f, -0.1371595f,
+  -0.16428086f, -0.008245526f, 0.029598285f, 0.06499163f, -0.15324914f, -0.105427295f, 0.043922585f, 0.10013429f,
+  -0.06358586f, -0.029950758f, -0.0886412f, 0.08407701f, -0.027311567f, 0.037302718f, 0.09644734f, 0.10014003f,
+  -0.057358027f, 0.0065011913f, 0.062838584f, 0.10149712f, -0.13492677f, -0.01859908f, 0.12118166f, -0.15771265f,
+  -0.014265719f, 0.11223746f, -0.1551713f, -0.007972154f, 0.11785626f, -0.09681957f, -0.12380596f, -0.07547766f,
+  0.09813844f, -0.045138203f, -0.099422f, -0.08854135f, 0.0016326144f, 0.028084278f, -0.112510234f, 0.11952286f,
+  0.14428866f, 0.07121581f, -0.026498953f, 0.09502108f, 0.1254784f, -0.0048492816f, -0.043031223f, -0.01995651f,
+  0.01702176f, 0.019811794f, -0.038485993f, -0.092918076f, 0.08382395f, -0.10273002f, -0.07235974f, 0.060796343f,
+  0.1268615f, 0.102899775f, 0.12712874f, -0.14266403f, 0.13113923f, 0.05509116f, -0.029299226f, -0.12201174f,
+  0.14662726f, 0.12989631f, -0.1224016f, -0.041799102f, -0.09622896f, -0.13910234f, 0.09276457f, 0.014909455f,
+  -0.104963064f, 0.039810196f, 0.05423075f, -0.022147052f, 0.05448518f, 0.0046047918f, -0.08870583f, 0.022829033f,
+  -0.08597655f, -0.04905044f, -0.13597332f, 0.09898503f, -0.03159254f, -0.10242069f, 0.13522327f, 0.036170345f,
+  0.04367555f, 0.096348815f, 0.052688103f, 0.13302091f, 0.11189762f, 0.08321105f, -0.11653708f, 0.1634857f,
+  0.15411733f, 0.10694283f, 0.006996691f, 0.020225083f, 0.16248113f, -0.066781834f, -0.13135499f, 0.06444485f,
+  0.11473267f, 0.121913776f, 0.0982718f, 0.09002404f, -0.032872513f, 0.042620465f, -0.13520378f, -0.13705699f,
+  -0.037710164f, -0.1112951f, 0.13901904f, 0.10834614f, 0.021179672f, -0.14418378f, 0.09628891f, 0.03886616f,
+  0.009226815f, -0.037341077f, 0.027862413f, -0.08181941f, 0.11486935f, -0.032512136f, 0.059975095f, 0.16817081f,
+  0.00026659455f, 0.025687514f, 0.10598097f, 0.08986564f, 0.01886442f, 0.1702566f, 0.04272672f, 0.051589854f,
+  -0.14986801f, -0.19094f, -0.09631036f, -0.15176976f, 0.13413507f, 0.06304898f, 0.115076564f, -0.012609148f,
+  -0.119514495f, 0.024621682f, -0.046351764f, -0.02449044f, -0.16855487f, 0.033991165f, -0.035825662f, 0.012821184f,
+  -0.09620526f, 0.032166965f, 0.15338421f, 0.10806506f, -0.035487406f, 0.014999895f, -0.010674053f, -0.04756201f,
+  -0.16591708f, 0.12593271f, 0.09513025f, -0.057767924f, 0.15947816f, -0.014445238f, -0.025875267f, -0.1604761f,
+  0.18448584f, -0.10438756f, -0.12543921f, 0.15414365f, -0.00892954f, -0.0064177364f, -0.025403427f, -0.06505908f,
+  0.06198236f, 0.021388266f, 0.018343389f, -0.023022609f, -0.018834678f, -0.043491945f, -0.06913984f, 0.11454941f,
+  0.12692466f, -0.07147654f, -0.13548663f, -0.08623557f, -0.08765289f, 0.10489899f, -0.13813055f, 0.064654045f,
+  -0.1874153f, 0.11242498f, 0.014974499f, -0.08009176f, -0.12715699f, -0.15882163f, 0.12234122f, 0.11447847f,
+  -0.13167761f, -0.14650692f, 0.021934647f, -0.015049442f, 0.038601413f, 0.010407282f, 0.10552264f, 0.013442078f,
+  0.040632796f, -0.09952532f, -0.076103225f, -0.016892642f, 0.050162207f, -0.1536582f, -0.08881707f, -0.0979935f,
+  0.1703458f, 0.054159716f, -0.11315614f, -0.15710789f, -0.031926196f, -0.029678341f, -0.13789804f, -0.1022724f,
+  -0.076917864f, 0.100002706f, 0.13269664f, -0.010426776f, -0.0011450833f, -0.043387033f, 0.03717818f, 0.15106058f,
+  0.1900781f, -0.18215051f, -0.13496427f, -0.003419134f, 0.047525186f, 0.11147863f, 0.06780179f, 0.08158968f,
+  -0.0608792f, -0.072777174f, -0.08086384f, -0.08639031f, 0.11071467f, -0.066338725f, 0.14444672f, -0.059259776f,
+  -0.13127263f, 0.03776374f, 0.054742567f, 0.115699485f, -0.030035349f, 0.04244049f, -0.05550987f, -0.12060413f,
+  0.11194247f, 0.011190976f, 0.059661902f, 0.09300292f, 0.097263f, 0.07339858f, 0.03693153f, 0.14723305f,
+  0.18113288f, 0.079175994f, -0.1423622f, -0.050128307f, 0.06937036f, -0.003492021f, 0.058835577f, 0.14530154f,
+  0.08325007f, -0.005865553f, 0.097605415f, -0.106101125f, 0.103730306f, 0.0076796976f, 0.06070217f, 0.14034818f,
+  -0.13864692f, 0.11172146f, 0.1595128f, 0.03548612f, 0.008640128f, -0.028816521f, -0.090309575f, 0.13664627f,
+  0.1699622f, 0.023182891f, 0.13790488f, -0.028088788f, 0.076002315f, -0.06972203f, -0.08389741f, -0.15325944f,
+  -0.07416131f, 0.1950147f, 0.14162098f, 0.14829291f, 0.024082975f, -0.014156366f, -0.024108732f, -0.014608835f,
+  -0.002627623f, 0.082469955f, 0.09233631f, 0.06305286f, 0.14917456f, 0.08540963f, 0.07878898f, 0.07714046f,
+  0.15572855f, 0.1302864f, -0.07026128f, -0.15090472f, 0.11278083f, 0.026414799f, 0.11301086f, 0.05385598f,
+  -0.059452977f, -0.111802705f, -0.063440226f, 0.038381934f, 0.1712882f, 0.10930394f, -0.08032027f, 0.12927109f,
+  0.13959348f, 0.12863941f, 0.023140768f, 0.021562811f, -0.0011932463f, -0.12086467f, -0.039001755f, -0.12384654f,
+  -0.13907374f, 0.0076784813f, 0.024893152f, 0.075785406f, -0.13128701f, 0.031852785f, 0.07915362f, 0.06094694f,
+  0.027873686f, 0.11723286f, -0.01547437f, 0.0051151025f, -0.061979797f, 0.05213058f, -0.1336929f, -0.11242158f,
+  0.037898496f, -0.04243659f, 0.03700449f, 0.044736255f, -0.0513567f, 0.059391562f, 0.03469354f, 0.053514022f,
+  -0.1883584f, -0.17159034f, 0.13449003f, 0.058720343f, -0.046265174f, 0.0397403f, -0.10963114f, -0.15543097f,
+  0.03616424f, -0.08016422f, -0.05718941f, 0.08919649f, -0.13670222f, 0.15909013f, -0.063793756f, 0.16141775f,
+  -0.1093722f, -0.17798764f, -0.12311965f, -0.010684513f, -0.10895155f, 0.11386878f, -0.14466064f, -0.116307504f,
+  -0.089900315f, 0.12471006f, -0.07607375f, 0.049372986f, 0.1141858f, -0.13334475f, -0.06890636f, -0.10689981f,
+  0.054875784f, 0.099117205f, -0.013888865f, 0.09176793f, -0.021854736f, -0.030837148f, 0.064280115f, 0.09989203f,
+  0.19127214f, -0.12879781f, 0.13335717f, 0.07970944f, 0.11482834f, 0.09696465f, -0.14041232f, 0.07195867f,
+  -0.08487364f, -0.104823165f, 0.16420844f, -0.0027911016f, 0.048189625f, -0.041733745f, 0.11174343f, -0.07850616f,
+  0.12839043f, -0.11221673f, 0.008377004f, 0.09880941f, -0.09399395f, 0.1672804f, 0.12086164f, -0.0019847637f,
+  -0.15056433f, 0.15631796f, -0.12358529f, 0.036162816f, 0.10713033f, 0.09811881f, -0.037934013f, -0.147659f,
+  -0.1101667f, -0.0153990565f, 0.063559055f, 0.0018538476f, -0.07168446f, -0.027239785f, -0.0060173627f, 0.004842898f,
+  -0.12825742f, 0.0064780507f, 0.008977549f, 0.1139739f, -0.05498735f, 0.053087182f, -0.0728099f, -0.117716946f,
+  -0.17479649f, 0.084682204f, -0.12709522f, -0.096452415f, 0.095308535f, 0.08366007f, -0.14653367f, -0.02447166f,
+  -0.14443976f, 0.04242912f, -0.073775545f, 0.15208124f, 0.06667015f, 0.015392105f, 0.011397462f, -0.027713586f,
+  0.1872194f, -0.12694472f, 0.08956072f, -0.050373893f, 0.068635166f, -0.13427624f, 0.024881259f, -0.09416835f,
+  0.027926655f, 0.02234349f, -0.16791598f, 0.06753533f, 0.08290397f, -0.027084429f, -0.14496307f, -0.047239453f,
+  -0.08371465f, -0.005168991f, -0.006930414f, 0.057135127f, 0.15167777f, -0.098997645f, -0.07398018f, 0.1658257f,
+  0.022920629f, 0.0033297f, 0.17073779f, -0.09826663f, -0.0062351413f, 0.07948846f, 0.072132915f, -0.1628516f,
+  -0.096283756f, 0.13356987f, 0.04340692f, 0.01570394f, 0.07756366f, -0.013915642f, -0.11382171f, -0.11628095f,
+  0.13449827f, 0.04336914f, -0.010935009f, -0.029358188f, -0.02047911f, 0.039235786f, 0.058704216f, -0.1741645f,
+  -0.07965864f, 0.09331313f, 0.12578863f, 0.009914708f, 0.14288515f, 0.0788996f, -0.010138525f, -0.14606485f,
+  -0.1563628f, -0.075834654f, -0.086593464f, 0.05420415f, 0.10391591f, -0.061601955f, -0.10841567f, -0.12540029f,
+  -0.11206815f, -0.11844845f, 0.10443667f, 0.040680565f, 0.11157511f, 0.12615839f, 0.13876916f, -0.11722156f,
+  -0.0039295643f, -0.05126891f, 0.15315025f, 0.13989028f, -0.14066294f, -3.8586877e-05f, 0.045041487f, 0.10733309f,
+  -0.102659896f, -0.06271373f, 0.082229316f, 0.08653249f, 0.020660928f, -0.14913926f, -0.04323528f, 0.032263692f,
+  -0.15366417f, -0.06176559f, -0.026015345f, 0.036783822f, -0.06903905f, 0.066983506f, 0.025034402f, -0.06484558f,
+  -0.13623698f, 0.054732244f, -0.0029570067f, 0.101550035f, -0.08881263f, 0.010572203f, 0.057178754f, 0.110998474f,
+  -0.09778668f, 0.093290396f, -0.00018754599f, 0.11192899f, 0.016073804f, -0.026310321f, -0.11698552f, -0.06743503f,
+  0.11305973f, 0.021837786f, -0.093503915f, -0.083381385f, -0.08475943f, -0.007152437f, 0.10311897f, 0.13433082f,
+  0.1409771f, -0.19790535f, -0.085655384f, -0.012505058f, -0.036129713f, 0.068215445f, 0.0024741609f, -0.14837056f,
+  0.06428716f, 0.016853824f, -0.10432162f, -0.054753907f, 0.050227188f, 0.07636142f, -0.06350194f, 0.101695836f,
+  0.12428676f, 0.1381966f, -0.055332832f, -0.059790213f, 0.10013174f, -0.061115105f, -0.06514296f, -0.010447131f,
+  -0.09639215f, -0.12178472f, -0.01665776f, -0.0014566021f, 0.15906575f, -0.09675851f, -0.0830396f, 0.08352526f,
+  -0.06612713f, 0.02602967f, -0.14309275f, 0.059666026f, -0.013733778f, -0.03556611f, -0.042067807f, 0.045386814f,
+  0.16483463f, 0.012679207f, -0.0804023f, -0.045753535f, 0.114152245f, 0.027300589f, 0.022062587f, 0.13530067f,
+  -0.10050883f, 0.07910035f, -0.0665137f, -0.039989803f, 0.089419946f, -0.11570394f, 0.035263818f, 0.011683033f,
+  0.06641459f, 0.0681574f, 0.0053753816f, -0.035830166f, -0.041926637f, -0.08125568f, 0.0013714206f, 0.054958105f,
+  0.1583739f, 0.1043807f, 0.12931804f, -0.15312563f, -0.0135825295f, -0.014814319f, 0.038703818f, 0.11794652f,
+  -0.12783083f, -0.011231084f, 0.11238232f, 0.10796408f, -0.03693551f, 0.15876903f, 0.08214227f, -0.06530743f,
+  -0.077833146f, -0.09470683f, 0.08061085f, -0.07061552f, 0.10493429f, 0.01792213f, -0.10695676f, -0.067284554f,
+  0.03693165f, 0.05644054f, 0.074483484f, 0.03639849f, 0.1480578f, -0.11346822f, -0.13250501f, -0.034495786f,
+  0.011307083f, 0.14431402f, 0.054906197f, 0.14749461f, 0.07266353f, -0.07656297f, -0.13448368f, -0.039511055f,
+  -0.08504603f, 0.05320813f, -0.054967638f, -0.07073533f, 0.02622818f, -0.022096168f, -0.020632586f, -0.101935f,
+  0.121570624f, -0.05523657f, -0.04046893f, 0.10018555f, 0.028910462f, -0.0014624092f, -0.115279675f, 0.014660871f,
+  -0.062441267f, 0.051124517f, 0.10463284f, 0.040926922f, 0.11715757f, 0.11948341f, -0.11843476f, -0.08806052f,
+  -0.18839271f, -0.009951601f, 0.15590516f, -0.113657504f, -0.13634445f, -0.056015663f, 0.09415563f, 0.05427091f,
+  -0.10119624f, 0.030941207f, 0.053407937f, -0.029229786f, 0.03327917f, 0.083849825f, -0.0679483f, 0.05887444f,
+  -0.016406829f, -0.050503805f, 0.041343767f, -0.046545167f, -0.10586429f, 0.09635648f, -0.14171198f, 0.020235855f,
+  0.028478675f, 0.0025615431f, -0.0414023f, 0.07021359f, 0.15430342f, 0.08054109f, -0.055295054f, 0.07636572f,
+  -0.18738618f, -0.05978813f, -0.0021664253f, -0.03960171f, 0.1278173f, -0.05659433f, -0.12987769f, -0.14734694f,
+  -0.10341728f, -0.014615344f, -0.004662781f, 0.026902823f, 0.12733836f, -0.06404018f, -0.087294385f, 0.041169785f,
+  0.14795616f, 0.16989765f, 0.14508148f, -0.0013324104f, -0.11514495f, 0.033572514f, -0.10809255f, -0.114625886f,
+  0.104650386f, -0.027758129f, 0.013434316f, -0.032158323f, 0.07029229f, 0.14944603f, -0.101621024f, -0.05676064f,
+  0.047908332f, 0.19404645f, -0.06032357f, 0.024915788f, -0.0040094787f, 0.0059590726f, -0.05571771f, 0.16546482f,
+  -0.13732886f, 0.00025227634f, -0.1330492f, 0.0073555f, -0.14211188f, 0.074210495f, 0.12646315f, 0.1340791f,
+  -0.11341825f, 0.110330656f, -0.10957702f, 0.07752558f, -0.030300189f, 0.061550643f, -0.11380683f, 0.03977533f,
+  -0.12117769f, 0.066857345f, 0.12295446f, 0.003923313f, -0.08429717f, -0.15054859f, -0.0029905036f, 0.020292375f,
+  -0.019403106f, 0.116572596f, -0.037729986f, -0.033123948f, -0.062293593f, 0.06509363f, 0.03407383f, 0.012617692f,
+  -0.11750123f, -0.11272048f, -0.07740061f, 0.12150481f, -0.06174396f, 0.017355723f, -0.13941877f, -0.1342261f,
+  -0.15525983f, -0.039093945f, 0.15679143f, -0.034803975f, 0.012432229f, -0.09132869f, -0.10072483f, 0.044554614f,
+  -0.06537718f, -0.08420309f, 0.08776877f, 0.0784806f, 0.00414497f, 0.022304855f, 0.12500927f, 0.014592891f,
+  -0.0007598403f, -0.042719416f, -0.04799869f, -0.10452573f, 0.02220128f, -0.12001825f, -0.076780476f, -0.121019036f,
+  -0.12062294f, -0.07567763f, 0.10833246f, -0.058526862f, 0.02387833f, 0.10096742f, -0.11822088f, 0.1359503f,
+  -0.045123484f, -0.010507243f, -0.13910942f, -0.056255527f, 0.03401457f, 0.109218314f, -0.11245945f, -0.030836388f,
+  0.19341342f, 0.08440273f, -0.004966581f, -0.10337138f, -0.10954394f, -0.040645048f, 0.13936107f, -0.10030531f,
+  0.12870061f, 0.18592346f, -0.031740833f, 0.043949496f, 0.042050064f, 0.065001816f, 0.005253799f, 0.09009607f,
+  -0.05196373f, 0.059088476f, 0.09456086f, 0.057882506f, 0.065935485f, 0.055293303f, 0.10537606f, 0.09701648f,
+  -0.13293357f, -0.16748849f, 0.07714111f, -0.008542028f, -0.068373926f, 0.117071144f, 0.110212885f, -0.003246086f,
+  0.023484167f, 0.08000878f, 0.096724875f, 0.07172617f, -0.10769858f, 0.13581336f, 0.13480602f, -0.14532219f,
+  0.14616303f, -0.12481925f, 0.16439225f, 0.020572456f, 0.06745011f, -0.091951236f, -0.09090383f, -0.13563494f,
+  -0.0305554f, 0.03352824f, -0.12626141f, 0.09041227f, -0.12816586f, -0.1168307f, 0.10036026f, -0.009501607f,
+  0.12200425f, -0.028146295f, -0.032202814f, -0.13723564f, -0.09097502f, 0.055026572f, -0.0176367f, 0.07264337f,
+  0.075480245f, -0.1172941f, 0.1327053f, 0.030514278f, 0.02000217f, -0.04193487f, 0.1390816f, 0.06965874f,
+  0.18497413f, 0.08914438f, -0.001958699f, -0.063722104f, -0.03016915f, -0.024830168f, 0.12018763f, -0.13580434f,
+  -0.18743329f, -0.025276966f, -0.018594416f, 0.009553151f, 0.013570025f, 0.042531304f, -0.11896943f, -0.09310069f,
+  -0.05343102f, 0.034146056f, -0.014982962f, 0.10978222f, 0.11189756f, 0.07077562f, 0.018304653f, 0.108608775f,
+  -0.066108115f, -0.038386688f, -0.061153863f, -0.080952466f, -0.13272803f, -0.024253417f, 0.041185636f, -0.08940743f,
+  0.016364673f, -0.020294564f, -0.1110832f, 0.005956119f, 0.13237227f, 0.052579787f, -0.062929824f, -0.17199714f,
+  -0.07104205f, -0.114830114f, 0.011430329f, 0.0017631089f, -0.07518693f, -0.11197498f, -0.13693434f, 0.099941455f,
+  0.03497118f, -0.05999248f, 0.048812527f, -0.030417133f, -0.09091392f, -0.053181443f, -0.12281435f, -0.17938548f,
+  0.1227133f, 0.057734277f, 0.09692607f, 0.00407701f, 0.103720404f, 0.13034563f, -0.029704832f, 0.10384965f,
+  0.14036137f, 0.10213822f, 0.08326117f, 0.14970016f, -0.021840725f, 0.03864915f, -0.045553714f, -0.109544575f,
+  0.008157452f, -0.11862438f, 0.08749311f, -0.115013406f, -0.035593405f, -0.05549803f, 0.07506865f, 0.16100319f,
+  -0.098015f, 0.057855424f, 0.028989524f, 0.07158473f, -0.09989037f, 0.11991717f, 0.060300592f, -0.12029932f,
+  -0.14334653f, 0.025182769f, 0.037227895f, -0.088842735f, 0.068956286f, 0.07660379f, -0.016643927f, -0.08492593f,
+  0.11824582f, -0.1517812f, -0.012082487f, 0.114526376f, -0.070334874f, 0.0839859f, 0.104056485f, 0.12597202f,
+  -0.10023972f, -0.014598115f, -0.0914234f, -0.11718695f, 0.028766267f, 0.12347237f, -0.041354857f, 0.11794677f,
+  0.07427675f, 0.065726966f, -0.07603817f, -0.011095572f, -0.04778743f, -0.008626295f, -0.015585617f, 0.16105507f,
+  0.08996459f, 0.10722306f, 0.018798374f, -0.044625886f, -0.040303305f, 0.033777867f, 0.07963966f, -0.15136865f,
+  0.11546097f, 0.024534058f, -0.036480963f, 0.044077914f, 0.060995653f, -0.09026304f, -0.13365816f, 0.0088791605f,
+  0.054415554f, 0.070743866f, -0.10655543f, 0.11588858f, 0.1555764f, -0.001811229f, -0.15347238f, -0.007397012f,
+  -0.04284895f, 0.083534785f, -0.09929376f, 0.081207976f, 0.0109655745f, 0.009134782f, -0.1004988f, -0.14100257f,
+  -0.041519955f, 0.13255623f, 0.04671687f, -0.06684403f, -0.09277128f, -0.06466766f, 0.02506133f, 0.021507116f,
+  -0.08902118f, 0.08395188f, 0.039395966f, 0.055210482f, 0.018777527f, 0.10139635f, -0.12017802f, -0.0063749636f,
+  0.092997506f, -0.064144626f, 0.120135605f, 0.059569035f, -0.011751025f, -0.15467574f, 0.06036561f, 0.077243805f,
+  -0.00042408108f, 0.16401623f, 0.13434632f, 0.022671241f, 0.08108563f, 0.028858833f, 0.13881947f, -0.14269672f,
+  -0.08975223f, 0.11378666f, -0.03601554f, 0.09495207f, 0.032581516f, -0.14778233f, -0.08648646f, 0.1357631f,
+  -0.08850023f, 0.078435235f, -0.13797979f, -0.13311934f, -0.08263043f, 0.10670793f, -0.07431616f, -0.15091355f,
+  0.12265074f, 0.12516911f, 0.015718315f, -0.106034756f, -0.1308719f, -0.052664846f, -0.06562623f, -0.0050142035f,
+  -0.07602113f, 0.12996341f, -0.06298572f, -0.037788883f, 0.06457198f, -0.068289764f, 0.09745297f, 0.09804442f,
+  -0.116585724f, -0.0564973f, 0.07104361f, -0.1221254f, 0.009780132f, 0.01806475f, 0.02010942f, 0.068346314f,
+  0.14006743f, 0.16372307f, 0.16421762f, -0.030198097f, -0.01296998f, 0.07149519f, -0.11464936f, -0.02319783f,
+  -0.12607247f, -0.06801076f, 0.077985525f, -0.030459331f, -0.12971576f, -0.07796803f, -0.121737026f, -0.1505879f,
+  0.047768038f, -0.18020253f, 0.030380758f, 0.054863404f, -0.0970189f, -0.08200201f, -0.13305819f, 0.05464039f,
+  -0.09594387f, -0.100882836f, 0.024928536f, -0.10999928f, -0.013075764f, -0.14993714f, 0.05947079f, -0.08826701f,
+  -0.10797296f, 0.063106716f, -0.14998041f, -0.13329558f, -0.056167766f, 0.032254476f, -0.056327607f, 0.0445474f,
+  0.07985469f, 0.078648016f, -0.08583446f, -0.013783466f, 0.1302588f, 0.08785217f, 0.06671873f, -0.074792996f,
+  -0.09569387f, -0.07568838f, 0.019898115f, -0.050750457f, -0.07066011f, -0.09179828f, 0.13286783f, -0.09738187f,
+  0.13337955f, -0.1254387f, -0.052613f, -0.021204028f, -0.08436269f, 0.13503796f, -0.11860607f, -0.051862504f,
+  -0.031238351f, -0.17609322f, -0.07462564f, -0.05970564f, 0.01500452f, -0.051562008f, -0.12519372f, 0.06290445f,
+  0.13251922f, 0.11307607f, -0.10791994f, 0.008426116f, -0.06433756f, 0.09286387f, -0.0070678405f, 0.06731372f,
+  -0.059482057f, -0.14651597f, 0.04809524f, -0.033276018f, 0.07426344f, 0.076637216f, 0.08189907f, -0.14342147f,
+  0.08050877f, -0.059440795f, 0.13972148f, -0.104577355f, -0.08579854f, -0.008748967f, 0.135562f, -0.14096764f,
+  -0.07723281f, -0.059959162f, 0.0135637075f, 0.14473054f, 0.08609643f, 0.013132096f, -0.10476671f, -0.011698746f,
+  0.13845189f, 0.11960878f, -0.047969293f, 0.044005863f, 0.08957312f, 0.0455312f, 0.13160521f, 0.084144264f,
+  -0.17837676f, 0.124934055f, 0.15083352f, 0.005931095f, -0.1299601f, 0.023841886f, 0.11892655f, -0.11588478f,
+  -0.021200534f, -0.063157335f, 0.044308834f, 0.012835098f, -0.0032103206f, 0.08678508f, 0.07695558f, -0.030848261f,
+  -0.15310492f, 0.18177196f, 0.087054394f, 0.037884276f, 0.053394187f, 0.02043239f, -0.11023663f, -0.15713389f,
+  0.09291655f, -0.05952881f, 0.062088896f, -0.066498384f, 0.07760239f, -0.0071677766f, -0.08144632f, -0.12964576f,
+  -0.11472031f, -0.16913041f, 0.15778339f, 0.08174765f, -0.07704509f, -0.10035861f, -0.09175074f, -0.11298351f,
+  -0.17011042f, -0.036818992f, -0.012117914f, 0.004464048f, 0.09347222f, -0.13223235f, -0.08042016f, 0.044441268f,
+  -0.108001925f, 0.15009013f, 0.13612233f, 0.08098437f, 0.034326084f, -0.12088165f, -0.03833699f, 0.17813125f,
+  -0.094525136f, 0.086127646f, 0.09473449f, 0.00047941564f, -0.028228728f, 0.03190827f, -0.11714194f, 0.16048296f,
+  0.08326843f, 0.0038622953f, -0.04202788f, 0.024710558f, 0.13414337f, 0.0027210438f, 0.0014614095f, 0.11885317f,
+  -0.12833658f, -0.00040787557f, 0.013844343f, -0.04217072f, 0.10217775f, -0.084102474f, -0.03178101f, -0.0253818f,
+  0.17312415f, 0.13274525f, 0.017014975f, 0.1127375f, -0.047066767f, 0.02641582f, 0.109367244f, -0.09437592f,
+  -0.16464594f, -0.09686884f, 0.01921242f, -0.052612856f, 0.008339552f, -0.103311054f, 0.024078812f, -0.0436603f,
+  -0.14412418f, 0.029577427f, 0.006584888f, 0.06130462f, -0.007953516f, 0.06278027f, 0.06262642f, 0.12049251f,
+  -0.041073248f, -0.070733905f, -0.094886266f, 0.08860482f, -0.061653975f, -0.008439697f, -0.1352983f, 0.14579198f,
+  0.14964789f, 0.09878485f, 0.14633347f, 0.13074526f, -0.12000188f, 0.016319422f, 0.10407341f, -0.025959648f,
+  -0.10081641f, -0.111306414f, 0.059071198f, 0.054893266f, -0.10469004f, 0.05945336f, -0.038497902f, 0.14658108f,
+  0.08077305f, 0.05380741f, 0.09386576f, -0.09183674f, 0.112359576f, 0.100391544f, -0.09588862f, 0.13982272f,
+  -0.026252149f, -0.121596366f, 0.07923514f, 0.09913997f, -0.019270416f, -0.161757f, -0.14596613f, -0.024541635f,
+  0.18800342f, -0.13336517f, -0.045038544f, -0.082604066f, -0.00848292f, 0.012029451f, 0.11474144f, -0.12611775f,
+  0.18305932f, 0.0539677f, 0.12890935f, -0.039039355f, 0.17110653f, -0.113649815f, 0.057837415f, 0.13919741f,
+  0.10951601f, 0.032169774f, 0.06862186f, -0.116044745f, -0.11007093f, -0.03572137f, -0.0084454585f, -0.09678146f,
+  -0.15026146f, -0.08404013f, -0.13237315f, -0.100935295f, 0.062759064f, -0.10693238f, 0.14552079f, -0.08041306f,
+  0.06643386f, -0.008002616f, -0.025080565f, -0.13074024f, 0.13836446f, 0.035331853f, 0.013675671f, 0.12622136f,
+  -0.14546458f, 0.02082098f, -0.016171494f, 0.09619953f, -0.012491687f, 0.05709663f, 0.14897104f, -0.07877291f,
+  0.01790245f, -0.07924768f, -0.10402305f, -0.0030331553f, 0.047722436f, -0.07178674f, -0.08634421f, 0.0063303984f,
+  -0.10234692f, -0.027664864f, 0.11915907f, 0.014662413f, -0.11793933f, 0.072344206f, -0.015160062f, 0.021386204f,
+  0.1381018f, 0.10461161f, 0.1291211f, -0.036441077f, 0.034637354f, 0.08640602f, 0.04036866f, 0.07260909f,
+  0.06376901f, -0.10929013f, -0.11038965f, 0.038169626f, -0.047689833f, -0.108341776f, 0.0071624094f, -0.13694088f,
+  -0.1593344f, 0.07075742f, -0.00045500897f, 0.15059358f, 0.050901387f, -0.09951049f, -0.045679737f, 0.14151365f,
+  0.010220989f, -0.054098208f, 0.12283196f, -0.021095641f, 0.14813057f, 0.06501522f, 0.105889f, 0.03050239f,
+  -0.16726337f, 0.08826392f, -0.094834276f, -0.123790465f, -0.059367396f, 0.058564115f, 0.0846538f, -0.15409426f,
+  -0.14765002f, -0.11981054f, 0.09904734f, 0.096569575f, -0.029420227f, -0.13564895f, -0.026590195f, 0.09685388f,
+  -0.09302263f, 0.04197061f, 0.020006858f, -0.12699668f, 0.011849747f, -0.11546686f, -0.03177541f, -0.06517311f,
+  -0.06543157f, -0.06728565f, -0.05509021f, -0.035421044f, -0.02762619f, 0.03752529f, -0.05288356f, 0.07347613f,
+  -0.10870926f, -0.012218391f, -0.102925085f, -0.13467231f, -0.07244495f, 0.048388533f, 0.020533541f, 0.04321887f,
+  0.15768239f, -0.0067310035f, 0.03644941f, 0.047310255f, 0.11574256f, -0.15053171f, -0.031595785f, 0.07601174f,
+  0.041809674f, 0.070342764f, 0.12131099f, 0.1307611f, -0.026450885f, 0.07954264f, 5.4936296e-05f, -0.12630863f,
+  -0.19501777f, 0.012051927f, -0.044325296f, -0.019548496f, -0.008766069f, 0.05246146f, 0.0073112454f, 0.08110258f,
+  0.16763496f, -0.1252491f, 0.020821195f, 0.103174455f, 0.13773054f, 0.039875932f, 0.028197484f, 0.17880161f,
+  0.101568304f, -0.09413451f, -0.09935523f, -0.048054986f, -0.14416377f, 0.065039195f, 0.09203967f, -0.15220371f,
+  -0.06625144f, 0.0002668379f, -0.14111866f, 0.10423657f, -0.019027274f, -0.06750523f, 0.011179137f, -0.10698033f,
+  -0.10632f, 0.047970966f, 0.07977353f, 0.10078145f, -0.027779387f, -0.116218075f, -0.014507f, 0.017949916f,
+  -0.07682487f, -0.06723902f, 0.06164836f, -0.09999478f, -0.119557686f, -0.085488446f, 0.13346711f, 0.11788975f,
+  -0.061747853f, 0.03365478f, -0.02747257f, 0.012578621f, 0.16702154f, -0.14252774f, 0.10941057f, 0.09100393f,
+  0.1153154f, 0.18045333f, 0.03478005f, -0.13669387f, -0.017117638f, 0.10223561f, -0.023685187f, 0.03189796f,
+  -0.09164591f, 0.12262766f, 0.012600024f, -0.034593314f, 0.15273106f, -0.14262737f, 0.14809786f, 0.16367714f,
+  0.142978f, -0.063165314f, -0.16918087f, 0.10780873f, 0.07777159f, -0.03101123f, 0.12952189f, 0.12838592f,
+  0.18406267f, 0.06111463f, 0.023703512f, 0.0184024f, 0.103992514f, -0.10518756f, 0.028009146f, 0.045828175f,
+  0.03240742f, 0.09256989f, 0.058267597f, -0.009980903f, -0.12614724f, -0.023400113f, 0.14155358f, -0.16513322f,
+  0.18714032f, 0.1015914f, 0.015708199f, 0.030101532f, 0.013449844f, -0.034624677f, 0.14623068f, -0.14403303f,
+  -0.14185368f, 0.12252101f, -0.012150356f, 0.15534624f, 0.13666509f, -0.12459561f, -0.10231985f, 0.08061294f,
+  0.09300983f, 0.10043788f, 0.05910212f, -0.035936933f, 0.0948105f, 0.0047414005f, 0.016037902f, -0.08275468f,
+  0.08101382f, 0.1724167f, 0.028468898f, 0.1059379f, -0.10906233f, -0.075560726f, -0.0058964323f, -0.08148054f,
+  0.074510776f, 0.0072991382f, -0.064057514f, 0.084449284f, -0.029311405f, -0.15221685f, 0.027661338f, 0.060488325f,
+  -0.15910597f, -0.06325006f, 0.072196f, 0.12469347f, 0.04148072f, 0.10284831f, -0.04079885f, -0.011181184f,
+  -0.034521148f, 0.06744591f, 0.094357416f, 0.067301214f, -0.16224498f, -0.11922552f, 0.11570372f, -0.037332732f,
+  0.1661012f, -0.18042053f, 0.13017991f, 0.07297962f, 0.03692061f, -0.034709807f, 0.12516375f, -0.12193057f,
+  -0.1864293f, 0.051552437f, 0.061533682f, 0.109857164f, 0.011609163f, 0.14087117f, -0.06693717f, 0.14026065f,
+  -0.038910974f, -0.002730269f, 0.030954374f, 0.1349329f, -0.030980771f, -0.06909403f, -0.058680993f, -0.13054217f,
+  -0.04212384f, 0.096679874f, -0.008535921f, 0.046520185f, -0.06175135f, -0.10361352f, 0.08625622f, -0.16633208f,
+  0.14130153f, -0.013757769f, -0.038966853f, -0.016577829f, 0.07137498f, 0.10809915f, -0.021372264f, 0.016822394f,
+  0.1360669f, 0.10424097f, 0.092832275f, 0.053665675f, 0.14777787f, 0.091774516f, -0.039713405f, 0.1440061f,
+  -0.1433945f, 0.038230896f, -0.06495595f, 0.08522162f, -0.13509676f, 0.098142944f, -0.022212323f, -0.041994903f,
+  -0.008359886f, -0.048613694f, -0.028499903f, 0.06965502f, -0.13732928f, 0.15917704f, -0.078543745f, -0.1504265f,
+  -0.12518713f, 0.15574835f, 0.12065428f, -0.048653938f, -0.13095905f, -0.099371694f, -0.10731585f, 0.03075142f,
+  -0.07234028f, -0.10324406f, -0.008246732f, -0.10479463f, 0.045626838f, -0.016132845f, -0.14936545f, -0.03606714f,
+  -0.03253302f, 0.16399851f, 0.08405248f, 0.076398194f, 0.07280748f, -0.10228057f, -0.14048411f, -0.09672096f,
+  -0.079207234f, -0.066873856f, 0.05752439f, -0.10313407f, -0.013440375f, 0.12763977f, -0.03167099f, 0.1354487f,
+  0.09582097f, -0.18006133f, 0.14483044f, -0.056716915f, -0.1309866f, -0.099735655f, 0.068469375f, 0.027426597f,
+  0.05762825f, 0.110328265f, -0.099721186f, -0.075401984f, -0.10535139f, 0.14103204f, 0.107728176f, -0.13507095f,
+  -0.11675589f, 0.01709827f, 0.02009078f, 0.0449489f, -0.12752949f, 0.03491559f, 0.08106722f, -0.09713223f,
+  -0.13618633f, -0.10432752f, 0.053925898f, -0.11735607f, -0.10171889f, -0.07864102f, -0.05757441f, 0.022254612f,
+  -0.1836869f, -0.027462551f, 0.09953744f, -0.13692342f, -0.0034804007f, 0.086955816f, -0.0067465585f, 0.15094994f,
+  -0.11651206f, 0.046459913f, 0.12744576f, 0.079511605f, 0.0009968263f, 0.07710296f, 0.041842f, 0.11259661f,
+  0.09722566f, -0.061650094f, 0.1275353f, -0.1357825f, -0.11585192f, 0.024782838f, -0.08084032f, 0.1259466f,
+  -0.11095126f, 0.021590507f, -0.015866349f, -0.060054284f, 0.038503952f, 0.022462567f, -0.02878693f, -0.15530895f,
+  0.10762287f, 0.14743572f, -0.13755311f, -0.032463677f, -0.084196225f, 0.072250806f, -0.06018609f, -0.13750762f,
+  0.124030344f, -0.011658862f, -0.00741617f, 0.077794254f, 0.02427328f, 0.05884878f, -0.112393916f, -0.075534955f,
+  -0.07828762f, 0.0013314047f, -0.041477602f, -0.033190534f, 0.052863f, 0.08251068f, 0.056404207f, -0.01771236f,
+  -0.1493719f, 0.11799992f, 0.047124445f, -0.017671438f, 0.11285763f, -0.05326256f, -0.09734963f, 0.03676246f,
+  -0.13868593f, 0.06797169f, 0.14294486f, -0.10625045f, -0.11253282f, -0.048244845f, -0.025977416f, 0.041040067f,
+  0.0013538909f, -0.12180992f, 0.1156549f, -0.061987672f, -0.17002928f, -0.09332744f, -0.017333638f, -0.03982057f,
+  -0.08387872f, -0.10604121f, 0.023397893f, -0.035479415f, 0.038901027f, 0.015419957f, -0.068826325f, -0.045192003f,
+  -0.09470612f, 0.061668705f, -0.016216673f, 0.055043504f, -0.1276617f, -0.054337583f, -0.1318259f, -0.13137192f,
+  0.04298489f, 0.09442333f, -0.085465424f, -0.06645925f, -0.11974515f, 0.023222033f, 0.10279288f, 0.11051199f,
+  0.09510223f, 0.04954066f, -0.08006056f, -0.088729225f, 0.025839025f, 0.16446978f, -0.027344432f, -0.11099289f,
+  0.094456546f, -0.006621997f, -0.07748899f, 0.1002211f, 0.03521077f, -0.11443919f, -0.091892965f, -0.15569857f,
+  -0.1395439f, 0.010221515f, -0.08325956f, -0.034201797f, 0.025509471f, -0.09184117f, -0.021774238f, 0.03258672f,
+  0.11439687f, -0.045143448f, 0.024952158f, 0.08437826f, 0.14101063f, 0.08215426f, -0.051656492f, -0.09192203f,
+  0.009779998f, 0.12221514f, -0.13637808f, -0.11208418f, 0.0008170445f, 0.11977132f, 0.06804083f, 0.019865962f,
+  0.061231125f, -0.08338112f, -0.082669936f, -0.021321882f, 0.0042330376f, 0.046607777f, 0.084324755f, 0.11343251f,
+  0.17613164f, -0.13150552f, 0.09546395f, 0.07334802f, -0.08952395f, 0.015467963f, -0.041629627f, 0.13817833f,
+  -0.16552524f, -0.034964696f, 0.11026862f, 0.13960229f, 0.0062560216f, 0.059779633f, 0.1000693f, -0.16024958f,
+  0.060270656f, 0.015441582f, 0.06727362f, 0.07634388f, -0.089391075f, 0.16195077f, -0.12575069f, -0.03353721f,
+  -0.11660261f, 0.1310599f, 0.14889938f, 0.043871958f, 0.0849133f, 0.092908f, -0.008128856f, -0.0312326f,
+  -0.013130104f, -0.10432876f, -0.06034399f, 0.03966632f, 0.1341278f, 0.16345449f, 0.080300964f, 0.09558271f,
+  -0.17400745f, 0.104360595f, -0.120937295f, 0.050398134f, -0.05908023f, -0.061030027f, -0.019046795f, 0.14627741f,
+  0.075537406f, 0.05010151f, -0.10642133f, -0.08342366f, -0.16524641f, -0.072362185f, -0.12983023f, 0.099896386f,
+  -0.0053198575f, -0.19615756f, -0.03204758f, -0.10363864f, 0.113545746f, -0.118374325f, -0.12842296f, 0.11478264f,
+  -0.03787353f, 0.040045187f, -0.1253257f, -0.08734673f, -0.012076987f, -0.026516108f, 0.031791933f, 0.058674585f,
+  -0.025472192f, 0.056568693f, 0.009370881f, 0.035694648f, 0.080474146f, -0.100246504f, -0.050243698f, 0.015700052f,
+  -0.18221186f, 0.06376507f, 0.0121000325f, 0.111867584f, -0.09922604f, -0.13749859f, -0.017918246f, 0.16094422f,
+  -0.15099122f, 0.14425653f, 0.07615093f, 0.009424964f, -0.025837924f, 0.06981022f, -0.030956985f, -0.14787367f,
+  -0.13073567f, -0.022652177f, -0.073432304f, 0.11013519f, -0.09884288f, -0.15300749f, -0.06359636f, -0.06785648f,
+  0.13659216f, -0.15722243f, -0.059555843f, 0.11005954f, -0.068875104f, 0.023887694f, 0.063523605f, -0.13231406f,
+  0.19586213f, -0.10803811f, -0.12851848f, -0.018634072f, 0.13752499f, -0.14873901f, -0.0048409156f, -0.052444283f,
+  -0.16190404f, 0.02615573f, -0.09236548f, -0.06950936f, 0.10147826f, 0.0073580523f, -0.057751134f, 0.10470119f,
+  0.018929947f, 0.059782337f, -0.034910724f, -0.11313075f, -0.0597387f, 0.1563948f, 0.14581065f, -0.16102207f,
+  -0.12157301f, 0.10889181f, -0.03123432f, 0.044835303f, 0.13325952f, -0.049149968f, 0.004396446f, -0.061215837f,
+  0.04506137f, -0.120919704f, -0.046575014f, -0.12559646f, -0.028726725f, 0.02130468f, -0.11764163f, 0.13597454f,
+  0.1275649f, 0.18493284f, 0.064166866f, -0.15407631f, 0.08262084f, 0.055467006f, 0.07981478f, -0.06898384f,
+  0.13807721f, 0.021039167f, 0.13514121f, 0.06692914f, 0.020444138f, 0.06713942f, 0.13056189f, 0.11593261f,
+  0.14494142f, -0.06243584f, 0.106836274f, 0.07102544f, -0.09192334f, -0.048971593f, -0.109448336f, -0.12745902f,
+  -0.18533592f, 0.057259075f, -0.044710103f, -0.10699852f, 0.09243892f, 0.041757263f, -0.057401534f, 0.037617266f,
+  -0.14885195f, 0.029092077f, 0.103391334f, -0.10553663f, 0.12460465f, -0.019965347f, 0.10823778f, 0.12178795f,
+  -0.0004672959f, -0.1332008f, 0.031726107f, 0.05002695f, -0.14650038f, 0.09987869f, 0.06996878f, 0.1556807f,
+  -0.07286029f, -0.06038485f, -0.114236906f, 0.004659409f, 0.0125912735f, -0.115127884f, 0.14486988f, 0.05916832f,
+  -0.019035779f, 0.089360714f, 0.08439174f, -0.030521223f, -0.028999794f, 0.16529505f, -0.15107496f, -0.13810967f,
+  -0.17430094f, -0.19823384f, 0.007971313f, 0.13186929f, 0.14361036f, 0.0826826f, -0.0036782708f, -0.09134303f,
+  -0.024273293f, -0.06975452f, 0.006833552f, -0.099440664f, 0.042425074f, -0.03529539f, 0.09761412f, -0.10559673f,
+  0.07212778f, 0.0766784f, -0.057557035f, 0.0485949f, -0.0026658769f, -0.10488196f, -0.07683695f, 0.16261068f,
+  0.1531552f, 0.0024071927f, -0.10610169f, -0.09708506f, 0.052110504f, 0.035622574f, -0.1237674f, 0.03440868f,
+  0.09995591f, -0.071906075f, -0.02777222f, 0.1028083f, -0.018829335f, -0.005657645f, 0.11832529f, -0.16933388f,
+  -0.02493911f, -0.056616183f, -0.06125714f, -0.047025546f, -0.15043622f, 0.1436948f, 0.088577166f, 0.13455173f,
+  -0.08689137f, -0.00011458544f, 0.027557353f, 0.07423617f, -0.022404248f, -0.050783567f, -0.13683356f, 0.022824846f,
+  0.01522756f, 0.008192721f, 0.087762475f, 0.027940035f, 0.09136997f, 0.15468141f, -0.1244412f, -0.02206096f,
+  0.15288961f, 0.19872893f, -0.12208733f, -0.04952773f, 0.13335885f, 0.12441697f, 0.062529534f, -0.013731921f,
+  0.047203705f, -0.09744015f, -0.004913824f, 0.03907488f, 0.048667636f, -0.048043147f, -0.054044425f, -0.08583901f,
+  0.12195445f, 0.14884005f, 0.13560425f, -0.13899411f, -0.12266048f, -0.105363436f, -0.1429276f, 0.034678858f,
+  0.09891618f, 0.09849783f, 0.044903982f, -0.05183475f, 0.08060769f, -0.06338714f, 0.0329557f, 0.09057766f,
+  -0.0697029f, 0.06737557f, 0.15171199f, -0.098057225f, 0.019324085f, -0.028199269f, -0.0070174444f, 0.12659027f,
+  0.17111467f, 0.10063715f, 0.13867716f, 0.09140459f, -0.05077538f, 0.04974798f, 0.0560499f, -0.12725917f,
+  0.0038113105f, 0.1464178f, 0.14871442f, -0.011572637f, -0.112097986f, 0.09369298f, 0.024363954f, -0.009181068f,
+  0.058464743f, -0.024155635f, -0.13694738f, 0.018202115f, -0.16033219f, 0.14297786f, -0.044694915f, -0.09721943f,
+  -0.16315748f, -0.043100115f, 0.15952174f, 0.034928497f, 0.06735287f, 0.11733582f, 0.13677344f, 0.06664549f,
+  -0.185468f, 0.10919494f, -0.032293588f, 0.08311312f, 0.13643825f, 0.1668922f, -0.12234742f, 0.096191324f,
+  -0.0076978137f, 0.18673241f, -0.027222127f, -0.006976611f, 0.03984142f, 0.0981032f, -0.081245944f, 0.1435221f,
+  0.09269057f, 0.10968618f, -0.036096226f, -0.10722696f, -0.050649803f, -0.10530173f, 0.02344509f, 0.1662379f,
+  -0.0985487f, -0.1105768f, -0.100802325f, 0.08240204f, 0.02220284f, -0.057008464f, 0.13990496f, -0.015196807f,
+  -0.12724747f, 0.06194223f, -0.13819063f, 0.05077905f, -0.16815151f, -0.025093809f, 0.051668886f, 0.14505051f,
+  -0.13966681f, 0.16244248f, 0.08734711f, -0.13566405f, 0.079282366f, 0.029316373f, 0.090284474f, -0.12466008f,
+  0.07462696f, -0.083793566f, -0.13909103f, -0.021450387f, -0.06662334f, -0.1517104f, 0.07367568f, 0.035382416f,
+  -0.07867394f, 0.033369884f, 0.07784318f, 0.12504816f, 0.14288132f, -0.037322614f, -0.14218113f, -0.063463114f,
+  0.10425815f, 0.109716974f, -0.12455408f, 0.11407929f, -0.087345615f, 0.05841501f, 0.11007659f, 0.1266989f,
+  0.084903866f, 0.18925826f, -0.055211898f, -0.09814054f, 0.012858621f, -0.07131486f, 0.037127595f, 0.103781305f,
+  -0.069385044f, -0.039598916f, 0.11158812f, -0.040619075f, 0.10884005f, 0.03921401f, -0.09339857f, -0.16620176f,
+  0.08997517f, -0.010497256f, -0.025956042f, 0.07844985f, 0.014052967f, 0.1225141f, 0.05289277f, -0.13235642f,
+  -0.08037651f, 0.098721616f, -0.07059876f, -0.086561345f, -0.07009151f, 0.046625536f, 0.064513564f, -0.07541044f,
+  0.14927666f, 0.07497902f, -0.16098952f, -0.005745589f, -0.046095673f, 0.091807835f, -0.114976056f, -0.024946894f,
+  -0.006286979f, -0.10771844f, -0.10371331f, -0.08793303f, -0.053291496f, -0.02407667f, 0.012842974f, 0.04846451f,
+  0.17519206f, 0.0009313279f, 0.12033616f, 0.1212702f, 0.059309423f, 0.02239588f, -0.0306065f, 0.10402308f,
+  0.18983585f, 0.0877828f, -0.07247222f, -0.117522515f, -0.047641527f, -0.1449528f, -0.14425687f, -0.06930298f,
+  -0.04001197f, -0.14846036f, -0.039834403f, 0.12960383f, 0.117808014f, -0.10075059f, -0.10739806f, -0.08826627f,
+  0.051795803f, 0.04174219f, -0.03985023f, -0.120863974f, -0.10799433f, -0.09640298f, 0.06407805f, -0.05676634f,
+  -0.14155005f, 0.16483185f, -0.12245213f, 0.007978055f, -0.02730578f, 0.09837438f, 0.11543828f, 0.1434388f,
+  -0.012610899f, 0.06242786f, 0.06570837f, 0.008615351f, 0.09996452f, 0.11000901f, -0.027300276f, 0.05713506f,
+  0.12277398f, 0.020382717f, -0.0065581254f, -0.06722433f, -0.034016374f, 0.021807576f, 0.11887197f, 0.13959539f,
+  0.17114992f, -0.09708833f, -0.09799817f, 0.057613883f, -0.013922464f, 0.09595591f, 0.12383369f, 0.11016237f,
+  0.17005213f, -0.16430856f, -0.114525825f, 0.11133248f, 0.070903294f, 0.1106169f, 0.07048212f, 0.12631744f,
+  -0.11230843f, -0.13403828f, -0.0763086f, 0.038562603f, 0.062247127f, -0.033939805f, 0.11430688f, -0.0002053742f,
+  -0.17780627f, -0.12581907f, 0.10612181f, 0.021930715f, 0.023689946f, 0.06838894f, -0.09631546f, -0.007217317f,
+  0.00031655908f, 0.016564f, 0.058276944f, 0.03156565f, -0.006024714f, -0.09715841f, -0.08344384f, 0.15902016f,
+  0.09357274f, -0.12773034f, -0.03638943f, -0.032514982f, -0.014925719f, 0.08459818f, -0.09715898f, 0.010036602f,
+  0.13771388f, 0.04061499f, 0.104321726f, -0.06309089f, 0.034687042f, 0.016520696f, -0.07911401f, 0.012033056f,
+  -0.102821566f, -0.16685191f, 0.0403709f, 0.059478723f, 0.013880441f, -0.088222094f, 0.09217737f, 0.1705368f,
+  0.116758764f, 0.12375909f, 0.1380954f, 0.030804172f, 0.055988368f, 0.08541582f, 0.00056988973f, 0.038454726f,
+  -0.15766391f, -0.010036945f, 0.1482565f, -0.06891932f, 0.11317184f, 0.012818901f, -0.13065939f, 0.16948768f,
+  -0.1458883f, -0.027062226f, 0.023362862f, -0.07231066f, -0.16735627f, -0.13247657f, -0.042478528f, -0.029008035f,
+  -0.031549823f, -0.019771932f, 0.034051657f, -0.009165865f, -0.0024565188f, -0.09155797f, 0.018738788f, -0.04543567f,
+  -0.1264004f, 0.12941284f, 0.117824055f, 0.034066502f, -0.05348604f, 0.07146292f, 0.1534282f, -0.1523251f,
+  -0.14768991f, -0.19289328f, -0.03208689f, -0.00038751456f, 0.13441573f, -0.07277611f, -0.0068828594f, 0.04260636f,
+  -0.053704478f, 0.097351655f, -0.09806878f, 0.09058147f, 0.061342094f, -0.03970058f, 0.021522904f, -0.15144435f,
+  0.053274088f, -0.061279807f, -0.08747257f, 0.11614466f, -0.10209269f, 0.03471948f, -0.12510939f, -0.09411187f,
+  -0.0766292f, -0.083352655f, 0.04695795f, 0.059501536f, 0.16002534f, -0.11944489f, -0.08981705f, 0.09075134f,
+  -0.029491235f, 0.037448052f, 0.10717476f, -0.058670446f, -0.08245967f, 0.06851541f, -0.0485006f, -0.035183135f,
+  -0.18712814f, 0.044578537f, -0.123673186f, -0.01603486f, 0.075248234f, 0.1303676f, 0.009251271f, -0.0045029884f,
+  0.14723492f, -0.08559915f, -0.1271908f, 0.07691834f, -0.08750135f, -0.058834907f, -0.006638904f, -0.08441931f,
+  0.11037209f, -0.018642703f, 0.10144741f, 0.07983088f, -0.044088356f, -0.0025238723f, -0.112956926f, -0.13997936f,
+  -0.02369419f, 0.044540852f, -0.13484088f, 0.0038469192f, -0.06113359f, 0.043223944f, 0.090208836f, 0.17462476f,
+  -0.00078324595f, -0.060188066f, -0.03770451f, -0.04231422f, 0.091819435f, 0.058359228f, 0.071829855f, -0.07365219f,
+  -0.15158847f, 0.017589094f, 0.13024902f, 0.10382988f, 0.063486956f, 0.015371519f, -0.08525586f, -0.13787648f,
+  0.12911306f, -0.07967916f, 0.13478865f, 0.021492224f, 0.1289556f, 0.07545381f, -0.13991426f, -0.14946413f,
+  -0.031119872f, -0.03308334f, -0.10970061f, -0.11064904f, -0.0021956803f, -0.067763984f, -0.023594707f, -0.14229122f,
+  0.15859832f, 0.01166429f, 0.08899641f, -0.045393363f, -0.031765904f, -0.07061838f, 0.05642454f, 0.008952683f,
+  0.12747152f, 0.014882976f, 0.14519718f, 0.13051054f, 0.067039415f, -0.06378111f, -0.13230453f, 0.07637037f,
+  0.041864764f, -0.0877555f, 0.09078455f, 0.055485684f, 0.023498954f, -0.081294626f, -0.14387824f, -0.16293706f,
+  -0.18772753f, -0.20099457f, 0.062296547f, -0.09434627f, -0.095169835f, -0.061460912f, -0.06593565f, 0.12812248f,
+  -0.18109201f, -0.11894285f, 0.08613791f, 0.09192192f, -0.03413343f, 0.11950792f, 0.09838085f, 0.08915289f,
+  -0.15833552f, 0.10320584f, 0.0717062f, 0.03605517f, 0.11598324f, 0.07665059f, 0.04310664f, -0.0999735f,
+  0.18976554f, 0.10795093f, -0.12777923f, 0.07916024f, -0.0097776195f, -0.115378916f, -0.10495425f, -0.14112075f,
+  0.17093806f, -0.12636553f, 0.0050349976f, -0.019757044f, -0.0947606f, 0.10195118f, 0.08007869f, 0.017174363f,
+  0.16001412f, 0.11690688f, -0.08321871f, 0.029975647f, -0.08620007f, -0.04842736f, 0.0672485f, 0.08296357f,
+  -0.10148895f, 0.18235815f, -0.06068005f, -0.085330054f, 0.08052844f, 0.032989074f, -0.12190712f, 0.09842066f,
+  0.073554285f, 0.019493071f, -0.06592833f, -0.061799984f, -0.111789435f, 0.0013381311f, 0.13313243f, -0.14607188f,
+  -0.10709191f, 0.1663416f, -0.12004397f, -0.1427754f, -0.08145237f, 0.09104607f, -0.14081578f, -0.09862466f,
+  -0.17777507f, 0.0662623f, -0.11878738f, -0.0018459103f, -0.08420416f, 0.103949726f, 0.054477885f, -0.05430253f,
+  0.082176045f, -0.045889445f, -0.021557655f, 0.12063727f, 0.014537725f, -0.06067347f, 0.054352097f, 0.028324485f,
+  0.08524711f, 0.06450025f, -0.076404914f, -0.104505904f, -0.025897337f, -0.08567716f, -0.076624565f, -0.15932092f,
+  0.17560852f, 0.17496921f, 0.076845445f, -0.11193075f, 0.13753687f, -0.054175142f, 0.08827755f, 0.020845188f,
+  0.14086495f, -0.031172156f, -0.13751255f, 0.014880631f, 0.049307078f, -0.06522019f, 0.09632787f, 0.061523236f,
+  -0.058542963f, 0.03966176f, -0.117289096f, 0.050301038f, 0.033404615f, -0.09826468f, -0.12560588f, -0.02025275f,
+  0.02039426f, -0.11030759f, -0.049821913f, 0.044439565f, -0.053511404f, 0.10424206f, 0.08452851f, 0.0993634f,
+  -0.12030155f, -0.068065844f, -0.05302539f, -0.04918937f, -0.0813362f, -0.119670875f, -0.05013124f, -0.1601041f,
+  0.1467792f, -0.10427702f, 0.11067819f, 0.12182091f, 0.07078306f, -0.06856365f, 0.13196002f, 0.022566695f,
+  -0.041340787f, 0.18492937f, -0.13244267f, 0.11357566f, 0.0477024f, 0.00028766837f, 0.004725908f, 0.14488468f,
+  0.10499122f, 0.10287589f, 0.045758773f, -0.02060268f, 0.046172164f, -0.102322504f, 0.12505327f, 0.12532493f,
+  -0.10743873f, 0.031004712f, -0.12837085f, -0.09940526f, -0.09859839f, -0.06728239f, 0.14323722f, -0.09716926f,
+  -0.029172324f, 0.110998526f, -0.050475728f, -0.08117168f, 0.14567684f, 0.11174009f, -0.005828446f, 0.10276791f,
+  -0.01336792f, -0.04915329f, 0.09567974f, -0.016005108f, 0.13683507f, -0.021945776f, 0.12128197f, -0.046468906f,
+  -0.09412732f, -0.048482385f, 0.064655766f, 0.034801506f, 0.13884646f, 0.049346637f, -0.12938246f, -0.1299789f,
+  -0.09007617f, 0.023841456f, 0.16585429f, -0.020363668f, 0.1417942f, -0.059928507f, -0.10153231f, 0.12309619f,
+  -0.06702894f, -0.00083895173f, -0.06960171f, 0.08765435f, 0.003664271f, -0.14007252f, -0.008426231f, -0.060899954f,
+  0.15639403f, 0.02121785f, -0.1691648f, 0.14324142f, -0.118742295f, 0.10320003f, -0.13809891f, -0.012185932f,
+  0.042165015f, 0.06973966f, -0.07425208f, -0.028013714f, 0.14222896f, 0.050264597f, 0.1433927f, -0.07894287f,
+  0.020995032f, 0.049450234f, 0.11198498f, 0.11734976f, -0.024159594f, -0.0769624f, 0.13294211f, 0.17633078f,
+  -0.00625374f, -0.1178762f, -0.11871539f, -0.08060388f, -0.15986693f, 0.020122351f, 0.14320119f, -0.14206162f,
+  -0.012542751f, 0.0016531945f, 0.12697166f, 0.10847533f, -0.013876029f, -0.113492005f, -0.09238467f, 0.07999018f,
+  0.11277495f, -0.07865237f, 0.047012445f, 0.10096976f, -0.14557298f, -0.021626748f, 0.019394273f, -0.03323997f,
+  -0.08334972f, 0.11573822f, 0.11764515f, 0.092890084f, -0.09137495f, 0.11813945f, 0.07144472f, -0.077116385f,
+  0.18885747f, 0.11792251f, -0.10543827f, 0.09674728f, -0.071490176f, -0.00686328f, 0.01011063f, -0.1370866f,
+  0.04119632f, -0.013981441f, 0.03761173f, 0.104188435f, 0.008389421f, 0.11051257f, -0.06830738f, -0.039454278f,
+  0.091948956f, -0.094776854f, -0.08708623f, 0.06994025f, -0.009152527f, -0.16165274f, -0.017272562f, 0.10361392f,
+  -0.07071087f, -0.15620746f, -0.084083885f, -0.07082176f, -0.09825234f, -0.054562148f, -0.117520854f, 0.13838844f,
+  0.06597673f, -0.034512833f, -0.040508185f, 0.08551868f, -0.12393114f, 0.09669289f, -0.10597406f, -0.032151505f,
+  -0.14405702f, 0.14832641f, -0.10116083f, -0.05363568f, 0.13335408f, 0.016238963f, 0.14230487f, -0.17220451f,
+  0.16111484f, 0.010164803f, 0.09203224f, -0.10079774f, 0.03273758f, -0.14725716f, -0.03931854f, -0.057921305f,
+  0.11454131f, 0.089727126f, -0.0592771f, 0.111494176f, 0.124456786f, -0.056688424f, 0.031792276f, 0.08266239f,
+  0.08423894f, -0.073851556f, 0.108768076f, 0.0007342391f, -0.17281404f, -0.12211419f, -0.031729203f, 0.07392787f,
+  -0.063971125f, -0.07495979f, -0.122722425f, -0.07319952f, -0.073741175f, -0.1034853f, 0.11969141f, -0.15180077f,
+  0.17438099f, -0.104720704f, 0.028566113f, -0.05031662f, 0.014363705f, 0.01982147f, 0.05937951f, 0.15672614f,
+  -0.122997925f, 0.020892099f, -0.08464194f, -0.13406712f, -0.054220803f, -0.11624789f, 0.07076793f, -0.0997163f,
+  -0.151923f, -0.051006865f, 0.101602904f, 0.027112413f, 0.006882836f, -0.06899699f, 0.12166947f, 0.010863367f,
+  -0.044409424f, 0.10282595f, 0.12551431f, -0.121923745f, 0.0057035554f, -0.09321933f, 0.13854845f, -0.028033547f,
+  0.031729974f, -0.08588629f, 0.020777704f, 0.09952872f, 0.017418189f, 0.0042320993f, 0.03597762f, -0.0546402f,
+  -0.018708345f, 0.14395209f, -0.01000834f, 0.029731054f, -0.0037764928f, -0.10667114f, 0.011274835f, -0.12927203f,
+  -0.02993055f, -0.08263907f, 0.05834993f, 0.08162596f, 0.12824434f, -0.16423698f, 0.013571077f, 0.072363496f,
+  0.16235016f, 0.06980582f, -0.01817378f, 0.13753714f, -0.056275677f, 0.030542744f, -0.009607942f, -0.0013199869f,
+  -0.066339366f, 0.021854566f, -0.08491233f, 0.08933705f, 0.13672148f, -0.03867387f, 0.14629745f, 0.14743899f,
+  -0.08412214f, -0.15459788f, -0.1316019f, 0.01344042f, 0.083621606f, 0.11766472f, 0.123097524f, 0.10791337f,
+  0.09864568f, -0.086816624f, 0.0073131607f, 0.012719931f, -0.037430577f, -0.029046422f, 0.03406949f, -0.013139567f,
+  -0.014339461f, 0.14177641f, 0.005977845f, -0.10891331f, 0.098790765f, -0.03762234f, 0.026634503f, -0.09630855f,
+  0.12731826f, -0.0070730723f, -0.02377233f, -0.028228773f, 0.11117662f, -0.1650379f, -0.097774625f, -0.11498284f,
+  -0.003966004f, -0.009430385f, -0.025086634f, -0.032583274f, -0.08746514f, 0.08348865f, -0.1024583f, 0.17651005f,
+  -0.1455185f, -0.066631794f, 0.14046432f, 0.122137986f, -0.0355554f, -0.05553811f, 0.08831034f, -0.11197345f,
+  0.06722761f, -0.011897705f, 0.11269386f, -0.084859625f, 0.020261817f, 0.0379153f, 0.0108399885f, 0.084011935f,
+  0.031148557f, -0.09411707f, 0.1216777f, -0.122407936f, -0.07219822f, -0.047300253f, -0.09053771f, 0.12633148f,
+  -0.12454273f, -0.05580076f, 0.14117137f, 0.1126065f, 0.00096280174f, -0.058670282f, -0.09792649f, 0.025125237f,
+  0.16532078f, -0.10111918f, -0.11707835f, 0.01949137f, 0.100471325f, -0.030791279f, 0.07158831f, 0.08895852f,
+  -0.07828975f, 0.06075725f, -0.07788914f, -0.04071713f, 0.10614925f, -0.12345497f, -0.057015765f, 0.025783598f,
+  0.11811617f, -0.094517305f, -0.06696117f, 0.01771864f, -0.111851014f, 0.015125253f, -0.0876379f, 0.030639365f,
+  0.13156062f, -0.09309865f, 0.12676115f, 0.043544453f, -0.08564258f, -0.10201479f, 0.031889495f, 0.12882069f,
+  -0.19401902f, 0.081739485f, -0.122383386f, 0.045618344f, -0.15392646f, -0.10756059f, -0.051721852f, -0.12373604f,
+  -0.09906849f, -0.061459452f, 0.07226776f, 0.0024881363f, -0.09469112f, 0.08345148f, -0.09982624f, 0.11242325f,
+  0.17121764f, -0.07738085f, 0.02147302f, 0.08271809f, -0.14676091f, -0.046004746f, 0.072371505f, 0.030970793f,
+  0.08694289f, -0.08256262f, 0.056129362f, -0.11658165f, 0.027746426f, 0.05407373f, -0.10323414f, -0.091888025f,
+  0.09158651f, 0.0909054f, 0.102695316f, 0.015574342f, -0.061065327f, -0.16866107f, -0.065982f, -0.001978022f,
+  -0.059904214f, -0.012128533f, -0.102605686f, -0.078656584f, -0.032497756f, 0.0711704f, 0.06668407f, -0.10982754f,
+  0.068588965f, 0.05544123f, -0.13980903f, -0.105779f, 0.10451601f, 0.087574944f, -0.06948232f, -0.051876407f,
+  -0.10718112f, -0.050976455f, 0.13492395f, 0.07893426f, -0.06078966f, -0.07759003f, 0.014828416f, 0.014207622f,
+  0.15795016f, 0.04013592f, 0.13507064f, 0.04227073f, -0.15379834f, -0.025996793f, -0.066551864f, 0.13969119f,
+  0.11256342f, 0.15322389f, -0.07873749f, -0.011780581f, -0.03547214f, 0.026685394f, 0.08655943f, 0.028034942f,
+  0.006742048f, -0.10513429f, -0.11174136f, 0.11733035f, 0.014140584f, -0.0076560294f, -0.06087169f, -0.15568665f,
+  0.09798595f, -0.020538066f, -0.10246287f, -0.026129635f, 0.09761385f, 0.015512639f, 0.10692019f, 0.15615077f,
+  -0.17893109f, -0.09698863f, -0.0724492f, -0.0010240893f, 0.03842811f, 0.0056291264f, 0.0841831f, 0.035736673f,
+  -0.09035061f, -0.035242144f, 0.089584954f, -0.13578138f, -0.14402153f, -0.009136438f, -0.10359989f, 0.17189477f,
+  -0.105299674f, -0.052641053f, -0.10788004f, -0.023442313f, -0.011060888f, -0.022287484f, 0.026494304f, 0.14329404f,
+  -0.05334152f, -0.04144308f, -0.16150399f, -0.082958296f, 0.10432817f, 0.12003552f, -0.14412108f, -0.060897827f,
+  -0.15269312f, 0.08116757f, 0.09592507f, 0.058104303f, 0.08551862f, 0.14805245f, 0.07165925f, -0.13635002f,
+  -0.16608208f, 0.16859894f, 0.008402345f, 0.061636396f, -0.04874635f, -0.0016515882f, 0.1048897f, -0.16745636f,
+  -0.06744648f, -0.057538573f, 0.03978397f, 0.07980708f, -0.10132632f, 0.1470678f, -0.12000162f, 0.07740783f,
+  0.11497517f, 0.17300925f, -0.12812258f, -0.05295297f, 0.13955545f, -0.035231568f, -0.10811501f, 0.084832974f,
+  0.03142979f, -0.07379931f, -0.022844717f, 0.02049061f, -0.076176636f, 0.061470028f, 0.032796897f, 0.04380302f,
+  -0.14384125f, -0.049450524f, 0.052008115f, -0.047679428f, -0.007750649f, 0.04857767f, -0.12001147f, -0.053816266f,
+  0.05796088f, -0.043482203f, -0.00030236927f, 0.0048430287f, -0.15422256f, -0.05433155f, 0.052184857f, -0.14373265f,
+  0.1132446f, 0.17686668f, -0.12776197f, -0.054048404f, 0.13565649f, -0.04315641f, 0.024417503f, 0.065783024f,
+  -0.18746957f, -0.054553382f, 0.021283621f, 0.04497636f, 0.031538732f, -0.04725777f, -0.015685026f, -0.074897066f,
+  -0.1656228f, -0.102485195f, -0.07025486f, 0.053275682f, -0.11740932f, -0.043848634f, -0.064275295f, 0.1549794f,
+  0.048651014f, 0.0041245325f, -0.121694945f, 0.013135637f, 0.11098747f, 0.06753898f, 0.094097845f, -0.10955283f,
+  -0.15329733f, -0.08645456f, -0.016182087f, -0.052384634f, -0.035475507f, 0.011940874f, -0.077967755f, -0.10178745f,
+  0.14032832f, -0.11125132f, 0.020169592f, 0.024537794f, -0.119240366f, -0.055054814f, 0.047162455f, -0.10273459f,
+  -0.049812704f, 0.16165787f, -0.16069424f, -0.06705617f, 0.002333535f, -0.11485854f, -0.12663355f, -0.15890925f,
+  -0.014261744f, 0.006666782f, -0.12845841f, 0.11304124f, 0.0035476424f, -0.089277014f, -0.11297841f, 0.015771642f,
+  -0.0016844423f, -0.17871496f, 0.050254256f, 0.06072559f, 0.1394818f, -0.108445466f, -0.1323177f, 0.07368283f,
+  0.12638795f, -0.046744183f, 0.050573934f, -0.0470784f, -0.026477886f, 0.0015497218f, 0.1261074f, -0.12378985f,
+  -0.0076506934f, 0.19762154f, -0.003847468f, 0.026714794f, 0.062744744f, 0.01225895f, 0.07622798f, 0.04519258f,
+  -0.04158971f, 0.12105496f, -0.06415894f, -0.053429868f, 0.04440207f, -0.12468793f, 0.041996635f, -0.16022876f,
+  -0.10256987f, -0.024476344f, 0.064272374f, -0.06380464f, 0.06286021f, -0.109991804f, -0.034148104f, -0.036165535f,
+  -0.033044137f, -0.12537104f, -0.13472746f, 0.10499103f, 0.082096204f, -0.09150922f, -0.012289619f, 0.01674556f,
+  -0.17520158f, -0.1527413f, 0.0081295995f, -0.04093322f, -0.015298037f, 0.022508495f, -0.016807942f, 0.026656436f,
+  0.18088306f, -0.048665557f, 0.0492301f, 0.076303124f, -0.047421914f, 0.044488724f, 0.07324446f, -0.121991016f,
+  0.019560838f, -0.049631774f, -0.14478554f, 0.06842066f, 0.13696612f, -0.08263287f, 0.06288509f, 0.12246868f,
+  0.07705361f, 0.062179632f, -0.107579514f, -0.08524716f, -0.022041801f, 0.072685696f, -0.009136698f, 0.028913511f,
+  -0.14302975f, -0.14288278f, -0.10040616f, 0.09444115f, -0.068452716f, 0.10824821f, 0.04350894f, 0.09384383f,
+  -0.10863073f, -0.06247983f, -0.1148952f, 0.06710739f, 0.044118054f, 0.05836719f, -0.14557244f, -0.1565181f,
+  0.10627193f, -0.08724771f, 0.14214915f, 0.065882f, -0.08946033f, 0.10412901f, 0.07986424f, -0.00777734f,
+  0.15311205f, 0.10354271f, -0.10395807f, 0.094310395f, 0.073690794f, -0.1520417f, -0.14483263f, -0.16693552f,
+  -0.06218004f, -0.18437353f, -0.16307129f, 0.009910925f, -0.055396553f, -0.03238941f, 0.06930456f, 0.12810285f,
+  0.16109207f, -0.12616073f, 0.107235216f, 0.025521174f, 0.15122268f, 0.15489206f, -0.13581613f, 0.037561752f,
+  -0.08158951f, 0.09127219f, -0.09707912f, -0.12849249f, -0.118984394f, -0.020760607f, -0.13891438f, -0.16833304f,
+  -0.120399855f, -0.027360534f, -0.12837195f, -0.10786525f, 0.059688296f, 0.073780224f, 0.12668683f, -0.09130457f,
+  0.016657598f, 0.0950671f, -0.14422204f, 0.118592955f, -0.13963325f, -0.1008751f, 0.0934825f, 0.1297987f,
+  0.012625727f, -0.09774512f, 8.787032e-06f, 0.05628897f, -0.083370686f, -0.13414271f, 0.03503542f, 0.15131055f,
+  -0.03548524f, -0.16584817f, 0.050251346f, 0.05161893f, 0.10384501f, -0.07056336f, 0.1021224f, 0.036403514f,
+  -0.14916219f, 0.03859836f, -0.09627743f, -0.0040851724f, -0.022000931f, 0.15139967f, -0.0812403f, 0.0123517f,
+  -0.18681884f, -0.15163171f, -0.14790565f, -0.054444686f, 0.01553875f, 0.10776349f, 0.026088104f, -0.007915349f,
+  -0.12075377f, -0.025266733f, 0.119170226f, -0.046686932f, 0.057698857f, -0.106710665f, 0.007642814f, 0.060155693f,
+  -0.18949357f, -0.078714296f, 0.0136853475f, 0.025971118f, 0.009124869f, 0.08945125f, -0.13815746f, -0.17930883f,
+  -0.11288498f, -0.056940574f, 0.022402676f, 0.08205495f, -0.051127326f, 0.10924356f, -0.047587987f, 0.074901685f,
+  -0.062878385f, 0.024024822f, -0.13854481f, 0.12024754f, -0.12254073f, 0.050345052f, 0.09420481f, 0.13837056f,
+  -0.080719166f, -0.08166491f, 0.13215555f, 0.049955707f, 0.040270824f, -0.019367063f, 0.033594538f, 0.15080912f,
+  0.068683386f, 0.18442817f, -0.1324281f, 0.020785851f, -0.04955598f, 0.12190911f, 0.12623633f, -0.11421181f,
+  -0.077405274f, -0.06783353f, -0.06377018f, 0.12587278f, 0.16461451f, -0.039590243f, -0.07649031f, 0.09824461f,
+  -0.020957706f, 0.0605088f, 0.05566201f, -0.0228424f, -0.0011441009f, 0.02053985f, 0.025855828f, 0.06939591f,
+  -0.10855494f, -0.07434132f, 0.07773961f, -0.11382498f, 0.16615279f, -0.074131705f, 0.1297846f, 0.09584101f,
+  -0.009788061f, 0.11943518f, -0.05148256f, 0.06707591f, -0.06907643f, 0.12593357f, 0.010466213f, -0.06051059f,
+  0.054510117f, 0.07701681f, -0.035588723f, 0.07671828f, 0.17192194f, 0.048118576f, -0.11301068f, 0.11657288f,
+  0.0058561154f, 0.07243934f, 0.12241528f, 0.035689007f, -0.04254315f, -0.022015927f, 0.12695275f, 0.023294559f,
+  -0.066532224f, 0.02186113f, -0.017525854f, -0.0024258213f, -0.077607036f, -0.01000937f, 0.019696148f, 0.08358626f,
+  -0.0038533513f, -0.03968589f, -0.16475418f, -0.001827494f, 0.051256463f, -0.12277205f, -0.055293918f, -0.0047216206f,
+  -0.05863778f, 0.10559824f, -0.10869794f, -0.0028225707f, 0.10515105f, -0.021589367f, -0.14689532f, 0.1045126f,
+  -0.053569503f, -0.03430712f, 0.10323679f, -0.13950077f, 0.1321095f, 0.06830885f, -0.003146862f, 0.16021797f,
+  0.06336262f, -0.07850758f, 0.12742789f, 0.062244736f, -0.054288927f, -0.15532058f, 0.06232716f, -0.09541354f,
+  0.09983682f, -0.014161206f, -0.07303365f, 0.09667535f, -0.07782173f, -0.12725432f, -0.035589498f, 0.12105531f,
+  -0.048152536f, 0.08998558f, -0.08871323f, 0.12421682f, -0.035168216f, 0.09849993f, 0.07374072f, -0.024813669f,
+  0.16221057f, -0.11000265f, 0.08995798f, 0.054178264f, -0.13360156f, 0.08344526f, -0.09448915f, -0.107952535f,
+  -0.016057983f, 0.015715955f, 0.057548776f, -0.08134889f, -0.04390272f, -0.080046594f, 0.023728963f, -0.1363728f,
+  -0.14097801f, -0.10451348f, 0.15391871f, 0.059062827f, -0.007422824f, 0.060019042f, -0.07607273f, -0.16783847f,
+  0.086491555f, 0.030363768f, 0.017941f, 0.015720572f, 0.12873983f, -0.1373343f, 0.006408606f, -0.08888997f,
+  -0.07068984f, 0.13646461f, 0.029418238f, -0.12512618f, 0.11406991f, -0.08002909f, -0.12510547f, -0.027015034f,
+  -0.016825367f, -0.05557109f, -0.098547146f, 0.15772656f, -0.057169665f, -0.031840544f, -0.08263901f, -0.085937425f,
+  -0.13813113f, -0.014996158f, -0.10885896f, -0.09778449f, -0.02307919f, 0.06087279f, 0.037276264f, -0.07148507f,
+  -0.012363177f, -0.030567074f, 0.076048866f, 0.119784474f, 0.15527716f, 0.0024561614f, -0.0010106065f, 0.03805126f,
+  0.13641143f, 0.031706378f, -0.12575765f, -0.0017793931f, 0.06527595f, -0.045312244f, 0.0077173943f, -0.04411087f,
+  0.11388941f, 0.13170175f, 0.062363323f, 0.13641332f, 0.0015400208f, 0.13212715f, -0.0015348129f, -0.1086792f,
+  -0.07684031f, -0.13158302f, -0.066780336f, -0.002641934f, -0.07919771f, 0.05575407f, 0.016356638f, 0.15096708f,
+  -0.10534617f, 0.07300309f, 0.03531427f, 0.010253372f, -0.012606166f, 0.01753916f, -0.01326308f, -0.09188772f,
+  0.046841104f, 0.052272063f, 0.0488318f, -0.06290212f, 0.0015453566f, 0.101114534f, -0.009748739f, -0.0029738816f,
+  0.11237593f, -0.010732878f, 0.10755264f, -0.056407638f, 0.08810875f, 0.12268497f, 0.076561f, -0.048401337f,
+  -0.109520994f, 0.1514006f, 0.08836672f, -0.028124843f, 0.0063714813f, 0.06702992f, 0.04435515f, -0.011161488f,
+  -0.07367046f, 0.030212242f, -0.094208196f, -0.084373064f, -0.03650549f, 7.662963e-05f, -0.04524627f, 0.062069137f,
+  0.00071161886f, -0.16231439f, -0.05099483f, -0.102255404f, -0.023319978f, -0.03033251f, -0.12346547f, 0.08442435f,
+  -0.05159123f, -0.050566263f, 0.008858976f, 0.10573626f, 0.019382175f, 0.13874196f, -0.04984326f, -0.019064631f,
+  0.09364676f, 0.123781264f, -0.12627128f, -0.035680696f, -0.08351642f, 0.068661734f, -0.010135867f, 0.0040524444f,
+  0.06485753f, -0.12318094f, 0.010761511f, -0.015453154f, -0.07526405f, -0.15468131f, 0.06300766f, 0.010095548f,
+  0.06757181f, -0.16008006f, 0.121905945f, -0.008934584f, -0.096654534f, -0.10151874f, -0.082979836f, -0.15007716f,
+  -0.1067214f, 0.036606707f, 0.06519537f, 0.07155606f, 0.117215686f, 0.039688136f, 0.023504358f, -0.047248423f,
+  -0.06526881f, 0.09409145f, -0.06662335f, -0.015840925f, 0.0105896825f, -0.050341945f, -0.11582337f, -0.08211486f,
+  -0.115495704f, -0.019209106f, -0.060373966f, -0.1643327f, 0.027636519f, -0.17649908f, 0.07444236f, -0.1156533f,
+  -0.036125727f, 0.019401953f, -0.038824115f, 0.15446106f, 0.036017872f, -0.09435207f, -0.09867626f, -0.13039058f,
+  0.08790339f, 0.09193472f, 0.027813867f, 0.09240152f, -0.1235304f, -0.14590009f, -0.016446348f, -0.07993058f,
+  -0.026658302f, 0.13935024f, 0.019345272f, 0.055096176f, 0.07919177f, -0.08487761f, -0.12105159f, -0.15932018f,
+  -0.04571898f, 0.06798808f, -0.018122938f, -0.09598672f, -0.061672438f, 0.034850847f, -0.027623164f, -0.09213699f,
+  0.011846976f, 0.020052625f, 0.013770231f, -0.11778453f, -0.0154640265f, 0.0028483958f, 0.062497877f, -0.12645102f,
+  0.11478621f, 0.03114673f, -0.070562154f, -0.019919582f, -0.15144928f, 0.14699988f, -0.103580214f, 0.030192854f,
+  -0.05167697f, -0.06496822f, 0.10958945f, 0.10102179f, -0.069463134f, 0.11984559f, 0.0029243347f, -0.10993269f,
+  0.093307406f, -0.1346695f, -0.003779646f, 0.14748278f, 0.0776197f, -0.14463517f, -0.059112135f, 0.029835887f,
+  0.12614143f, 0.053108074f, 0.08714057f, -0.10685112f, 0.10100309f, 0.11461014f, 0.078311205f, 0.07181998f,
+  -0.00058739085f, -0.016079422f, -0.02703027f, 0.11181295f, -0.017987754f, -0.15747358f, -0.10087133f, -0.055429123f,
+  0.054149285f, 0.055219095f, -0.075172015f, 0.002581294f, -0.059619866f, -0.122302264f, 0.0019180764f, 0.13571025f,
+  -0.031156441f, -0.11925269f, -0.036826007f, -0.10621905f, 0.020974036f, 0.044126138f, 0.07000741f, -0.00836848f,
+  -0.1536394f, 0.03999632f, -0.13364187f, 0.05540126f, 0.030213898f, 0.07340862f, 0.009955053f, 0.08712753f,
+  0.028347662f, -0.008585069f, 0.022046125f, 0.15155551f, -0.01042488f, -0.14556359f, -0.08502194f, 0.10003482f,
+  0.052784767f, 0.12557314f, 0.03562499f, 0.07679952f, 0.051152203f, 0.034100603f, -0.12748061f, 0.14269513f,
+  0.09238372f, 0.029752407f, 0.004823738f, -0.1486366f, -0.12596388f, -0.14218569f, 0.10534871f, 0.073135674f,
+  -0.03623403f, 0.12337854f, -0.08321889f, -0.04600143f, 0.11051077f, -0.013592369f, -0.06698395f, 0.07204489f,
+  0.06812459f, 0.07748842f, 0.024161065f, 0.083861776f, -0.032641225f, -0.11291414f, -0.045083385f, -0.05579958f,
+  -0.027413597f, 0.16570467f, 0.0057411855f, -0.07045418f, 0.022467097f, -0.042646594f, 0.023370937f, 0.025025275f,
+  -0.08175586f, 0.12595236f, -0.017858675f, 0.029669635f, 0.12921885f, 0.09273767f, 0.1102897f, -0.113545015f,
+  0.120298065f, 0.16330355f, -0.037255548f, 0.020379608f, -0.07743493f, -0.10797411f, 0.12644091f, -0.011895163f,
+  -0.07113872f, 0.07026006f, 0.09471125f, 0.1689415f, -0.15035836f, -0.0028829237f, 0.028608574f, 0.08152254f,
+  -0.09671814f, 0.0051126857f, 0.04013057f, -0.10225276f, 0.0045590424f, -0.0051650205f, 0.1142577f, 0.14420006f,
+  -0.03906377f, -0.0061484566f, 0.07066158f, 0.018642308f, -0.09716641f, -0.16127037f, -0.10097344f, -0.02172358f,
+  0.12801252f, -0.07813529f, 0.064185604f, 0.14895861f, 0.09286695f, 0.026155094f, 0.06814155f, 0.1635604f,
+  -0.07366496f, -0.058731858f, 0.09494565f, -0.039703056f, 0.11632776f, 0.102990024f, 0.0039701345f, 0.0052987584f,
+  -0.074118555f, 0.07257524f, 0.10895744f, 0.02736539f, -0.07431921f, 0.043284826f, -0.010510203f, -0.012420769f,
+  0.086899064f, 0.099645615f, 0.029376805f, 0.15628992f, -0.044721007f, 0.13974406f, 0.046987385f, -0.113565505f,
+  -0.1386739f, 0.019476138f, -0.1416421f, -0.13794956f, -0.07525987f, 0.09277317f, 0.061734017f, 0.11926917f,
+  -0.015757833f, 0.11658662f, 0.10625548f, -0.10897552f, 0.14656338f, -0.15651792f, -0.039978374f, 0.018502256f,
+  0.09129833f, 0.16287544f, -0.08163495f, 0.14184535f, 0.019995797f, -0.10618606f, -0.07929974f, -0.0028990274f,
+  0.079936005f, 0.13474475f, -0.048875507f, 0.12707752f, 0.013199745f, -0.12810679f, 0.029706452f, -0.05480149f,
+  -0.09598129f, 0.09399434f, 0.072549395f, -0.02472501f, -0.049918864f, -0.11918076f, -0.09243313f, 0.0039368654f,
+  -0.10315025f, 0.06447231f, 0.0019846086f, -0.069133f, 0.008323944f, 0.019460557f, 0.0031288955f, -0.016082432f,
+  0.12134702f, -0.13360651f, 0.09661054f, 0.041499723f, -0.11276213f, -0.12055358f, -0.05717033f, -0.09826142f,
+  -0.08702421f, 0.07495385f, -0.09925307f, -0.024695337f, 0.062038552f, -0.052356176f, 0.0076609496f, -0.05109387f,
+  0.07553028f, -0.11707321f, 0.027307313f, 0.07631018f, 0.043878447f, 0.011317064f, -0.10061606f, -0.13520716f,
+  0.041443042f, -0.105482936f, 0.06260449f, -0.079368606f, -0.14761451f, -0.09062241f, 0.033598103f, 0.0024935778f,
+  -0.036331344f, 0.16462238f, -0.11434108f, 0.12370848f, -0.012644492f, -0.078511536f, 0.12500584f, 0.12999235f,
+  0.060874224f, -0.025353674f, 0.051918577f, 0.12005889f, 0.14844716f, -0.030879347f, 0.047473133f, -0.03551751f,
+  0.049946614f, 0.16580582f, 0.08011279f, 0.15197249f, -0.07752144f, 0.100250386f, 0.083401054f, 0.020126874f,
+  0.00094797317f, -0.12280447f, 0.060322892f, -0.11515027f, 0.13393521f, 0.051974356f, -0.013956971f, -0.068792604f,
+  -0.03371854f, 0.011102621f, -0.030874958f, -0.08545261f, -0.014358664f, -0.06676727f, -0.115282096f, 0.14454263f,
+  -0.058292396f, -0.11090821f, -0.088907376f, -0.052086726f, 0.039785765f, 0.020785099f, 0.024887998f, -0.08828407f,
+  -0.07152369f, 0.13859543f, -0.055092573f, 0.13635647f, -0.1016248f, -0.099887f, 0.0014898544f, -0.030793445f,
+  0.10212311f, -0.12635654f, 0.0012160833f, 0.013008037f, -0.091041274f, 0.049743075f, 0.003501268f, 0.09059483f,
+  0.14153521f, -0.08029015f, 0.0033817245f, -0.15397632f, 0.0090144565f, 0.0017659276f, 0.09684754f, 0.0046303193f,
+  -0.076701194f, -0.12098076f, -0.100264296f, 0.16296014f, -0.15262786f, -0.05912111f, -0.0354446f, -0.05718136f,
+  0.019604392f, 0.040977713f, 0.04960941f, 0.137308f, 0.0627579f, -0.11784989f, -0.12155632f, -0.07927528f,
+  -0.019897724f, 0.09234978f, -0.013261351f, -0.025016481f, -0.11670548f, 0.013604619f, 0.064579315f, 0.06700945f,
+  0.10861392f, -0.12774983f, 0.04205902f, 0.088229336f, 0.026321793f, -0.04396998f, 0.08837567f, 0.1508427f,
+  0.016660895f, 0.030657958f, 0.09189881f, -0.078546196f, 0.13344589f, -0.13665815f, -0.01834459f, 0.062916994f,
+  -0.15765938f, -0.051489726f, 0.08282509f, -0.03520409f, -0.10218146f, 0.002372727f, -0.0718106f, 0.09786661f,
+  0.080580585f, 0.0029293061f, -0.013031478f, -0.02091729f, -0.10179977f, -0.11640999f, 0.045965634f, -0.0015469454f,
+  -0.07311224f, 0.058373816f, 0.015131382f, -0.1293196f, 0.0037934901f, -0.10675281f, 0.07886385f, -0.021854987f,
+  -0.05467867f, -0.049233317f, 0.06707398f, 0.041384883f, -0.041907888f, 0.18380363f, -0.10856844f, -0.062278453f,
+  -0.06885645f, -0.0073252073f, 0.10694134f, -0.12128036f, 0.01251005f, -0.030801164f, -0.047761712f, 0.15738778f,
+  0.042744398f, -0.07983886f, -0.10058872f, -0.080871716f, 0.056002803f, 0.04630596f, 0.06714865f, 0.09141146f,
+  -0.13243853f, -0.059161197f, -0.07413024f, 0.12377808f, -0.08511688f, -0.08763148f, 0.026336161f, -0.07830319f,
+  0.052550804f, 0.07206978f, -0.051996227f, 0.18212076f, -0.11813765f, 0.17148538f, 0.023962175f, 0.07900619f,
+  0.00050845376f, 0.053472828f, -0.109040424f, 0.110163555f, -0.058511686f, 0.084406175f, -0.008996149f, -0.1484601f,
+  0.065606676f, 0.046922576f, -0.03649417f, 0.07416131f, -0.1044772f, -0.11697839f, 0.09748985f, 0.017513987f,
+  -0.13350353f, 0.14438152f, -0.13148431f, 0.029337695f, 0.08138425f, -0.106470495f, 0.054730956f, -0.10057203f,
+  -0.06661572f, -0.07795008f, 0.09488659f, -0.06505077f, 0.16119365f, -0.016566612f, 0.066046864f, -0.08752191f,
+  0.08113356f, -0.15435593f, -0.03739525f, -0.10366724f, -0.09069926f, 0.07449835f, 0.035191752f, 0.16394402f,
+  0.100134045f, -0.027046448f, 0.015413033f, 0.1072327f, 0.09134867f, -0.10841493f, 0.109986305f, -0.03272112f,
+  0.013980813f, 0.06781435f, -0.03097288f, -0.14124615f, 0.11750649f, 0.027284106f, 0.06341819f, 0.07824907f,
+  -0.013063572f, 0.032650318f, -0.031514354f, -0.0534606f, -0.16040441f, -0.091331944f, -0.07256702f, 0.008830364f,
+  -0.16165985f, -0.0028132428f, -0.016156169f, -0.08326792f, 0.120361984f, 0.119255245f, -0.095840134f, -0.10780044f,
+  -0.0060811616f, -0.09935564f, -0.0039742743f, 0.040204536f, 0.08593841f, 0.082238406f, 0.10277923f, -0.008485858f,
+  0.112883165f, 0.03222665f, 0.1126905f, 0.05820498f, -0.057171147f, 0.10454897f, 0.0797618f, 0.08996313f,
+  0.047816522f, -0.027923677f, -0.112622656f, -0.03214894f, 0.04169259f, -0.16313194f, -0.10925915f, -0.050481915f,
+  -0.14005172f, -0.042731952f, -0.093713604f, -0.024308693f, 0.077755116f, 0.061659824f, 0.055815995f, 0.018641904f,
+  0.00681214f, -0.08366835f, 0.09827965f, -0.14283915f, -0.019967109f, -0.068298906f, 0.052317962f, -0.007555068f,
+  -0.16491097f, -0.14544211f, 0.0061842077f, -0.0053238566f, -0.011361176f, 0.04346613f, 0.0035526422f, -0.13260756f,
+  0.041779216f, -0.13000035f, 0.06252798f, -0.15313248f, -0.13599563f, 0.16331951f, -0.058938004f, -0.06252788f,
+  0.005219225f, 0.077184156f, 0.12222118f, 0.0036707579f, -0.10850338f, 0.030357493f, 0.015004918f, 0.057154104f,
+  0.0054176487f, 0.07440961f, -0.007552007f, -0.15976083f, 0.10083525f, 0.023503346f, 0.08999878f, -0.064663135f,
+  0.17187665f, 0.03855486f, -0.038549364f, 0.054388575f, -0.05687854f, 0.027961226f, 0.025244875f, 0.038739335f,
+  -0.025322072f, -0.025073802f, -0.069261126f, -0.10183463f, -0.02155137f, 0.09080372f, 0.06551629f, -0.0047176233f,
+  -0.14554194f, -0.11466397f, -0.075702704f, 0.13958743f, -0.021184929f, -0.12966312f, -0.117661014f, 0.011172509f,
+  0.08296141f, -0.005243103f, 0.11441365f, -0.0113288835f, -0.09589257f, -0.116655126f, 0.033004276f, -0.0018849226f,
+  0.047369804f, 0.009286115f, -0.13604246f, 0.05130275f, -0.033066656f, -0.12590604f, -0.086852394f, 0.0016201976f,
+  0.044190615f, 0.12440958f, 0.041460495f, 0.02388919f, 0.006874335f, 0.027930656f, 0.01495302f, -0.10944428f,
+  0.021000933f, -0.14307505f, 0.13792524f, 0.059373293f, 0.10290953f, -0.06108223f, 0.003967282f, -0.11603829f,
+  0.10514532f, -0.03457379f, -0.055848513f, 0.03027842f, -0.033514913f, 0.049543142f, -0.06681253f, -0.003838755f,
+  -0.04041625f, 0.053536374f, 0.1403827f, -0.049214642f, -0.09141345f, 0.12116132f, 0.08584094f, -6.703059e-05f,
+  0.016563976f, 0.022746794f, -0.04660192f, 0.08232985f, 0.046193495f, 0.10189373f, -0.085740186f, 0.0070612533f,
+  -0.052984912f, 0.025174925f, 0.0014959944f, 0.11242304f, -0.0028533693f, 0.053767215f, -0.13237855f, 0.14598705f,
+  -0.024184829f, -0.05522654f, 0.008918496f, 0.011323587f, -0.064764686f, 0.014694974f, -0.026375277f, 0.117235154f,
+  -0.10503444f, -0.06004386f, -0.088689275f, 0.12614302f, 0.04374403f, 0.12452645f, 0.08431107f, -0.14503144f,
+  0.04780761f, 0.019673152f, 0.029259361f, 0.17855063f, -0.05528674f, -0.0911384f, -0.021977695f, -0.005205592f,
+  -0.17253734f, -0.08718534f, -0.14514826f, 0.035334215f, -0.041941997f, -0.08904242f, 0.110009335f, -0.09113197f,
+  -0.06406907f, -0.032088507f, -0.041496765f, -0.04284295f, -0.00765734f, 0.06547401f, 0.10731302f, -0.11799616f,
+  -0.025680868f, -0.103206955f, 0.101279624f, 0.02729707f, 0.015881589f, 0.051458072f, -0.05304135f, -0.026331075f,
+  0.10511393f, 0.009097397f, -0.09042952f, 0.038592946f, 0.10776217f, -0.16871034f, -0.09637055f, 0.00033700524f,
+  0.17147548f, 0.10947564f, 0.11183467f, 0.09402844f, 0.002292342f, 0.0391734f, -0.1253393f, -0.03383693f,
+  0.09105186f, -0.046599794f, -0.025210956f, 0.037690505f, 0.0923825f, -0.15668027f, 0.023944428f, -0.09715839f,
+  0.1511853f, 0.05512436f, 0.04186861f, -0.044314872f, 0.06185597f, 0.10044997f, -0.070011705f, -0.1584814f,
+  -0.038091853f, 0.01677887f, 0.11351493f, 0.09040151f, 0.038072817f, 0.0972765f, 0.09715818f, -0.10804533f,
+  -0.12466347f, 0.07557601f, 0.011488951f, -0.10402882f, 0.036584307f, -0.042982265f, -0.015700186f, -0.10693971f,
+  0.11743072f, 0.13236101f, 0.040126126f, 0.14640047f, -0.09792556f, -0.009378039f, -0.031104345f, -0.08886886f,
+  -0.003441343f, 0.01752941f, 0.04092973f, 0.01660552f, -0.031301666f, -0.053351145f, 0.052496217f, 0.15678048f,
+  -0.09532347f, -0.09937323f, 0.03497851f, 0.06880967f, 0.0595655f, -0.18562573f, 0.05974535f, -0.11924713f,
+  0.119545035f, -0.025933208f, -0.070755325f, 0.07000874f, -0.05984649f, -0.052103024f, -0.057173535f, -0.06570552f,
+  0.08510327f, -0.1261726f, 0.012256733f, 0.091350265f, -0.15909433f, -0.13528423f, -0.0092268465f, -0.094469115f,
+  -0.10125622f, -0.071816996f, -0.059557244f, 0.05865955f, -0.07858226f, 0.0130988415f, 0.071381174f, -0.13493633f,
+  -0.075983204f, 0.095575005f, -0.097297035f, 0.16257267f, -0.09949798f, 0.046276912f, 0.04573353f, 0.03762171f,
+  -0.13265795f, 0.040094797f, 0.10575655f, 0.06340436f, -0.07117348f, 0.00027646267f, 0.056809925f, -0.044711955f,
+  -0.026163025f, -0.10586322f, -0.093795225f, 0.088725224f, 0.042638738f, -0.12510769f, 0.033807762f, -0.026088543f,
+  -0.1367751f, -0.0886707f, 0.122449435f, -0.12708044f, -0.016037984f, 0.0967503f, 0.06580365f, 0.095840886f,
+  0.035573624f, 0.0021340142f, 0.099247396f, 0.1667737f, -0.04735427f, 0.04213776f, -0.027986035f, 0.07323781f,
+  0.114573754f, 0.03723f, 0.12125154f, 0.040984012f, -0.041624367f, -0.04966812f, -0.11790556f, -0.13614802f,
+  -0.010743121f, -0.042594183f, 0.07787221f, 0.09326823f, 0.08242082f, 0.14302269f, -0.10931446f, -0.109181255f,
+  -0.035110027f, 0.06608532f, -0.13898204f, -0.12256096f, -0.035843596f, -0.034871805f, 0.097354926f, 0.08560846f,
+  -0.09171958f, 0.019024571f, -0.044164486f, 0.08859157f, 0.037539233f, -0.025711568f, 0.036734022f, 0.04749183f,
+  -0.016594036f, -0.012154856f, 0.056868527f, -0.15009823f, 0.035042524f, 0.081710115f, 0.078279175f, -0.08509864f,
+  0.10331291f, 0.047007103f, 0.07120462f, -0.02291921f, -0.016406858f, -0.18178508f, 0.077243455f, -0.09828026f,
+  0.15365265f, 0.14538449f, 0.116197236f, -0.024832245f, 0.043930076f, 0.04732791f, -0.10988382f, 0.06204943f,
+  0.057921343f, -0.100162596f, -0.073390186f, -0.11407559f, -0.020389298f, -0.058731712f, 0.0039132335f, -0.030299962f,
+  -0.054100346f, 0.035546143f, -0.06670906f, -0.044618376f, -0.11604059f, -0.06525765f, 0.04277434f, 0.06807434f,
+  -0.009769891f, -0.10874187f, -0.10900741f, 0.16274874f, -0.07839627f, 0.053362474f, 0.069792844f, -0.0848655f,
+  -0.0067322683f, -0.059386656f, -0.016464086f, -0.057415757f, 0.031044813f, 0.04417849f, -0.08603903f, -0.072375216f,
+  0.07584136f, 0.059560236f, -0.01231163f, 0.09453456f, -0.07521729f, 0.099087015f, -0.006866026f, -0.09192283f,
+  0.04552831f, -0.14576088f, -0.012740742f, -0.040475782f, 0.021134952f, -0.11424974f, -0.009967018f, 0.11773079f,
+  0.098850176f, -0.029966708f, 0.110307135f, 0.054874726f, 0.13724698f, 0.009088615f, 0.023412945f, -0.06447373f,
+  -0.05634473f, -0.022975082f, 0.07037316f, -0.09607382f, 0.09682409f, -0.07733101f, -0.020334823f, 0.026942031f,
+  0.009163817f, -0.116071016f, -0.049437605f, 0.074207336f, -0.032947324f, -0.14686829f, -0.049069412f, 0.009147088f,
+  0.059813667f, -0.008192002f, -0.112551756f, 0.14397164f, 0.115522094f, 0.13152246f, 0.109434545f, -0.038880292f,
+  -0.06994849f, 0.100989625f, 0.095213346f, -0.050757915f, -0.10927664f, -0.12160619f, -0.10276273f, -0.019105425f,
+  -0.15418814f, 0.16677201f, 0.046818435f, -0.11069442f, 0.0780772f, -0.052889287f, -0.0730137f, 0.07944142f,
+  0.03835172f, 0.016981719f, -0.025922973f, -0.021636661f, 0.137374f, 0.08006233f, 0.056707367f, -0.033329356f,
+  0.1717457f, -0.06547665f, 0.013249307f, 0.009903601f, 0.024691448f, 0.10935596f, -0.009483248f, 0.124181546f,
+  -0.10953476f, -0.027352558f, -0.113638505f, 0.14646584f, -0.031227663f, -0.166402f, 0.03655747f, -0.09806318f,
+  -0.06627598f, -0.15699378f, -0.097171456f, 0.13138504f, -0.028786423f, -0.0761337f, 0.019874778f, 0.029214375f,
+  0.041523866f, 0.014254871f, 0.10720041f, 0.047790308f, 0.0074057165f, -0.059399556f, 0.06299438f, -0.04244957f,
+  0.045643773f, 0.04167573f, 0.042322583f, -0.059931193f, 0.065865725f, -0.09694131f, 0.05086911f, 0.11457822f,
+  0.069055445f, -0.05089112f, 0.109802715f, -0.17795578f, 0.050308518f, -0.17341903f, 0.012627929f, 0.07260532f,
+  -0.053380426f, 0.117140114f, 0.06809907f, 0.007863478f, 0.03373797f, 0.037942443f, 0.02537916f, 0.10722718f,
+  0.04419194f, 0.0047256667f, 0.055349533f, 0.1484898f, -0.02358385f, -0.058894504f, -0.018270737f, 0.02051905f,
+  0.14334694f, -0.028901387f, -0.05755509f, 0.0064341193f, -0.017911382f, 0.07523125f, -0.053183906f, -0.016479107f,
+  0.05972528f, -0.10307661f, -0.0045710043f, 0.05447013f, -0.04585636f, -0.06843531f, 0.04951945f, 0.010807945f,
+  0.12993671f, -0.15173835f, 0.054825947f, -0.062458415f, -0.019920878f, -0.12411631f, 0.1316624f, 0.04615296f,
+  -0.09241058f, -0.01514752f, 0.049042985f, -0.08988552f, 0.07911517f, 0.09886532f, -0.0726377f, 0.09472725f,
+  -0.04832712f, -0.14463654f, -0.023519509f, -0.10127754f, 0.107104465f, 0.0927684f, -0.102315076f, 0.048263047f,
+  0.10999403f, 0.028032063f, 0.10800799f, -0.082104385f, 0.009803973f, 0.118342645f, -0.006259273f, 0.028073972f,
+  -0.12402953f, -0.111951105f, -0.07692085f, 0.119020306f, 0.09836777f, 0.1055361f, -0.050381936f, -0.15513363f,
+  0.00075556163f, -0.07697277f, -0.040156387f, -0.13670559f, 0.100566834f, -0.16703261f, 0.092989184f, 0.057712313f,
+  0.11360803f, -0.15720375f, -0.13926603f, 0.107131615f, 0.08310753f, -0.009881725f, 0.03582039f, 0.13970762f,
+  0.0388752f, -0.10123244f, -0.09655714f, 0.17171507f, -0.022727838f, -0.0527558f, 0.0007288789f, 0.022916311f,
+  0.16099857f, 0.07052661f, -0.041658387f, 0.119625375f, 0.08064473f, -0.058063097f, -0.090425126f, -0.004825901f,
+  0.113942266f, -0.017524432f, -0.072496444f, -0.08646692f, 0.15320958f, -0.12792146f, -0.042522814f, -0.11524099f,
+  0.0275569f, -0.027663011f, 0.01615469f, -0.13658398f, 0.07745264f, -0.11853921f, 0.030761888f, 0.014708517f,
+  -0.05514269f, 0.12574072f, -0.05673972f, -0.08251808f, 0.037297573f, 0.15682389f, -0.02703131f, 0.023003094f,
+  -0.14514594f, -0.07854383f, 0.09026462f, 0.07676621f, -0.10131394f, 0.057874717f, -0.08548209f, 0.061540816f,
+  0.017309226f, 0.058774948f, -0.064284205f, 0.05886683f, -0.15325288f, 0.17900105f, 0.060583085f, 0.09721912f,
+  -0.058373615f, -0.113470815f, 0.10062038f, -0.02012406f, 0.09641155f, -0.01916357f, -0.07500985f, 0.033365987f,
+  0.06916227f, -0.06544709f, -0.109051354f, -0.07325393f, 0.04773295f, 0.08646485f, -0.017237436f, 0.1189225f,
+  -0.13126661f, -0.0720387f, -0.061823905f, -0.10462915f, -0.09040649f, -0.004332572f, -0.0068299035f, -0.06814678f,
+  0.062281854f, -0.03967921f, 0.034571685f, 0.09637358f, 0.039925143f, -0.121660426f, 0.10515589f, -0.05330461f,
+  0.16191919f, 0.105020255f, 0.13336298f, -0.024674252f, 0.09964019f, -0.12023745f, 0.039809134f, 0.13550594f,
+  -0.0033090927f, -0.107114725f, -0.11511785f, -0.06439237f, -0.055704262f, -0.07763244f, 0.08956622f, -0.071858115f,
+  -0.104434565f, -0.0039608716f, 0.09669508f, -0.13763422f, -0.083826154f, -0.11234793f, 0.0924305f, 0.10307651f,
+  0.11414628f, -0.038507953f, -0.08001087f, -0.043903865f, 0.034065057f, -0.003417003f, 0.06702345f, -0.05465402f,
+  0.047227915f, -0.023556877f, -0.018340642f, -0.14486802f, 0.11601362f, -0.0007197571f, 0.050901096f, 0.055559527f,
+  0.019140005f, -0.015508305f, 0.02418831f, -0.056798358f, -0.0057654204f, 0.18521886f, -0.0032264616f, 0.053506102f,
+  -0.12648046f, -0.09744974f, -0.10164483f, -0.008027984f, 0.07432794f, 0.048651736f, 0.10137573f, 0.036115408f,
+  0.057775956f, -0.10542094f, -0.06215913f, 0.010390855f, -0.15153389f, 0.028259037f, 0.09699859f, -0.11006292f,
+  -0.10896604f, 0.04105232f, -0.104415774f, 0.06312181f, 0.070470415f, 0.10152445f, 0.06749828f, -0.07453328f,
+  -0.097409375f, 0.11736244f, -0.008808714f, 0.09201295f, -0.14324261f, 0.036972422f, 0.09524999f, -0.10158664f,
+  0.10524416f, 0.15234062f, -0.08863743f, 0.023564488f, -0.06660039f, 0.111295275f, -0.08845829f, 0.007521926f,
+  0.09144798f, 0.02150857f, -0.065156944f, -0.028728588f, 0.033786856f, 0.06619303f, -0.036520734f, 0.054931607f,
+  0.14789319f, -0.016819233f, 0.028174087f, 0.042056285f, -0.0067755915f, 0.09778448f, -0.08893103f, 0.007435528f,
+  0.037555303f, -0.13166815f, 0.047313858f, 0.14406809f, 0.115303434f, -0.13652875f, -0.024444632f, -0.113554545f,
+  -0.04772959f, -0.08534524f, 0.07702041f, 0.10576331f, 0.066190556f, 0.065154225f, -0.11534602f, -0.06679393f,
+  -0.09516325f, 0.071814306f, -0.04933644f, -0.18097728f, -0.16114818f, 0.06836361f, 0.046935365f, 0.05401445f,
+  -0.05270018f, 0.015389549f, -0.014984612f, -0.15369327f, 0.05226974f, 0.10264177f, 0.11540138f, -0.063479155f,
+  0.06384567f, -0.083905295f, 0.10467289f, -0.14037822f, -0.138141f, 0.016675303f, 0.078949735f, 0.026264444f,
+  0.16244666f, -0.15420552f, -0.07251605f, -0.04939558f, -0.004628573f, 0.025593098f, -0.031872984f, 0.07823922f,
+  0.08239242f, 0.11421295f, 0.028582616f, 0.05158667f, 0.04771125f, 0.02615026f, 0.028478336f, -0.010288293f,
+  0.13856916f, 0.101069115f, 0.0668416f, -0.06487004f, 0.025130818f, 0.0997386f, -0.011047257f, -0.026534377f,
+  0.029592892f, 0.05723473f, 0.098181546f, -0.013790634f, -0.1066829f, -0.057252247f, -0.0932563f, -0.08755921f,
+  -0.070773825f, -0.12599431f, -0.13320084f, -0.13778794f, 0.062560044f, -0.08546495f, 0.06474676f, -0.09355145f,
+  0.032841507f, 0.01046122f, 0.03513453f, -0.027838334f, -0.08155312f, -0.026232123f, -0.10464905f, -0.10664961f,
+  -0.032699905f, -0.13731405f, -0.07671396f, 0.047613245f, 0.038130604f, -0.097663864f, 0.05981266f, -0.008460655f,
+  0.092090525f, 0.053503398f, 0.09203434f, 0.052634783f, -0.035203192f, -0.032449257f, 0.06823944f, -0.06975338f,
+  -0.04210004f, -0.023782272f, -0.09678221f, -0.06960985f, 0.028430052f, 0.06628956f, 0.043019067f, -0.16399078f,
+  -0.07179626f, -0.030935228f, -0.05221919f, -0.14973347f, 0.15508555f, 0.12653834f, -0.01299567f, -0.068731256f,
+  0.04940657f, -0.06865102f, 0.06561011f, 0.022599913f, -0.10079359f, -0.117650636f, 0.03319887f, 0.07281076f,
+  -0.11837681f, -0.08286181f, 0.068739705f, -0.019405998f, -0.035966784f, -0.031170277f, 0.030426227f, 0.033494882f,
+  -0.15498711f, -0.038451493f, 0.03353142f, -0.09245884f, -0.10942642f, 0.09932203f, -0.06854614f, -0.10200444f,
+  -0.09481056f, 0.11667266f, 0.024489637f, -0.13017103f, 0.10928402f, 0.028663717f, 0.09976479f, -0.114443295f,
+  0.01943891f, -0.1284877f, 0.07765127f, 0.12648259f, -0.07951276f, 0.112590395f, 0.014740568f, -0.14439245f,
+  -0.09151394f, -0.10474817f, -0.03778724f, 0.1633795f, -0.032232367f, -0.08272832f, 0.05269441f, 0.043030344f,
+  0.10894966f, -0.1442733f, -0.11415739f, -0.041326463f, 0.09421278f, -0.017344523f, 0.0944231f, -0.14058502f,
+  -0.09340184f, -0.048558533f, -0.045509994f, 0.040004116f, -0.15787123f, -0.034019608f, 0.082796924f, 0.037765287f,
+  -0.07111451f, -0.10216453f, -0.023207117f, 0.032520354f, 0.0063194274f, -0.09926132f, -0.0053565474f, 0.020038003f,
+  -0.115222216f, 0.022692822f, -0.11350292f, 0.109148435f, 0.15256953f, -0.1658263f, 0.034429114f, 0.025629705f,
+  0.10397673f, 0.05879805f, -0.047381908f, 0.104581855f, -0.029124096f, -0.021683263f, 0.11157879f, -0.11413615f,
+  -0.08107043f, 0.0822657f, 0.0695973f, -0.11775476f, -0.081772275f, 0.018439293f, -0.0016586988f, 0.023747655f,
+  -0.0832169f, -0.15978871f, -0.09754996f, 0.06494075f, 0.09575784f, 0.079145476f, 0.0013511656f, 0.123988f,
+  0.009437022f, 0.055804845f, -0.030308116f, -0.043917365f, -0.0269012f, -0.059976812f, 0.109376f, -0.09312354f,
+  0.15425292f, 0.096995145f, -0.046266925f, -0.11072547f, -0.004403898f, -0.06876316f, 4.4375338e-05f, 0.009809111f,
+  -0.0145123005f, 0.12210237f, -0.10521627f, 0.09846242f, -0.071649596f, -0.055780582f, 0.05727049f, -0.075346336f,
+  0.09439176f, 0.08818416f, -0.03111453f, 0.106726155f, -0.027252544f, 0.011524196f, 0.021815868f, 0.0063948343f,
+  0.10918949f, 0.060446426f, -0.06944612f, 0.15499495f, 0.1494668f, 0.058183286f, 0.022164095f, -0.020990783f,
+  0.063705325f, 0.1377589f, 0.09010336f, 0.048394293f, 0.034635913f, 0.039413076f, -0.03549908f, -0.07216634f,
+  -0.053759765f, -0.095200405f, 0.027014315f, -0.15321602f, 0.008898071f, 0.11610003f, 0.01771469f, 0.06124215f,
+  -0.044858873f, 0.07430823f, 0.12835799f, 0.1323779f, -0.04346611f, -0.00541956f, -0.041497074f, -0.14264524f,
+  0.073461406f, -0.064115345f, 0.09556412f, -0.049631126f, 0.15522446f, 0.047540724f, -0.110476546f, -0.060939804f,
+  0.01655163f, 0.049119085f, -0.030231496f, -0.056913428f, -0.03524105f, -0.12090066f, 0.020020964f, -0.09922588f,
+  0.06846542f, 0.09772202f, 0.07647977f, -0.03280795f, 0.053825594f, 0.050834313f, -0.030410636f, 0.031636246f,
+  -0.062230863f, 0.022137206f, -0.073077165f, 0.0698345f, -0.1211041f, 0.10400914f, 0.10476044f, -0.098357745f,
+  -0.117456034f, -0.067151606f, 0.0666871f, 0.1699418f, -0.15176871f, 0.056385193f, 0.088137835f, 0.045148805f,
+  -0.13684946f, 0.13113876f, -0.113216996f, 0.14842995f, -0.054945167f, -0.011628601f, -0.09281813f, -0.16718005f,
+  -0.012934441f, -0.0120830685f, 0.10809306f, -0.11367388f, 0.016313829f, 0.032690074f, -0.0022434588f, -0.02793566f,
+  0.1337504f, -0.12798673f, -0.020020591f, -0.025961865f, -0.08074125f, 0.10795946f, -0.07358707f, 0.011708975f,
+  0.099950135f, -0.012757838f, -0.03643168f, 0.06777802f, 0.15238912f, 0.09853761f, 0.044023436f, -0.03947242f,
+  -0.051102307f, 0.049790904f, 0.033474654f, 0.03898815f, -0.06605278f, -0.011033745f, -0.021401322f, 0.10531979f,
+  -0.089244924f, -0.10833551f, 0.08630708f, 0.13416272f, 0.0013102521f, -0.0010835687f, 0.033316996f, -0.040216867f,
+  0.012962324f, -0.029012622f, 0.013085705f, 0.062271666f, 0.0045712315f, -0.105659135f, 0.10184813f, -0.14325331f,
+  -0.014323117f, 0.014949844f, -0.017397363f, -0.13884008f, -0.036157846f, -0.13235134f, 0.02939724f, 0.10753616f,
+  0.094843104f, 0.029024381f, 0.0027405268f, 0.039612036f, 0.04610146f, 0.124763556f, 0.06208335f, -0.06536852f,
+  -0.11670806f, -0.06654522f, 0.085221104f, 0.17272799f, -0.004235028f, -0.15495697f, 0.0032250455f, -0.02908886f,
+  0.063282475f, -0.036419567f, 0.13220128f, -0.0043548206f, 0.116439015f, -0.015415199f, -0.02344788f, 0.037755355f,
+  -0.07124149f, -0.08941503f, 0.019497216f, -0.18025506f, -0.120141976f, -0.12443699f, -0.04059873f, 0.093863755f,
+  0.1705658f, 0.015433472f, -0.14405854f, -0.051206212f, 0.077030525f, 0.06495462f, 0.10674204f, 0.13046466f,
+  0.02884786f, -0.0164615f, -0.019180631f, -0.13487867f, -0.044097304f, -0.097951226f, -0.013014448f, 0.07723106f,
+  -0.124960564f, -0.16069232f, 0.06264987f, -0.076999314f, -0.05216508f, 0.052145742f, -0.03317738f, 0.019400617f,
+  0.049413312f, 0.008419553f, 0.017530328f, -0.053145472f, -0.096902646f, -0.03577127f, -0.070624456f, -0.0007548308f,
+  -0.16021733f, 0.10314386f, -0.09912788f, -0.090528525f, -0.06564697f, -0.07207514f, -0.095750585f, 0.079293825f,
+  -0.07366408f, 0.1226845f, -0.10556407f, 0.009145579f, -0.040653594f, 0.0016630802f, -0.021778356f, -0.05917935f,
+  -0.15189071f, 0.12486611f, 0.012268249f, -0.06347185f, -0.028512672f, 0.030264778f, -0.106059186f, 0.09784736f,
+  0.07871217f, -0.014490075f, 0.073280446f, 0.0065383343f, -0.12343194f, 0.15873542f, 0.043297205f, 0.013070987f,
+  0.07261042f, 0.08802722f, 0.023865132f, -0.08718517f, 0.09390208f, 0.035338465f, 0.041649282f, 0.09940739f,
+  0.070759386f, -0.018893039f, -0.10564166f, 0.13652109f, -0.08972664f, 0.07467598f, 0.0468455f, -0.099330515f,
+  -0.047016945f, 0.0019239967f, -0.05564572f, -0.013923543f, 0.038648367f, 0.041470297f, 0.010046608f, -0.07819889f,
+  -0.0976105f, -0.018555157f, 0.030002574f, 0.15787968f, -0.11547818f, -0.03812996f, 0.09827275f, 0.10893203f,
+  0.021246318f, -0.06675249f, 0.1422093f, 0.0628806f, 0.112865575f, -0.046702936f, 0.024732389f, 0.03517185f,
+  -0.058984876f, -0.118612505f, 0.010311949f, -0.049909577f, 0.06825448f, 0.16334555f, 0.0653792f, 0.094173685f,
+  0.10111614f, 0.007629133f, 0.037466295f, 0.10843128f, 0.10424039f, 0.05766467f, 0.13257112f, 0.12161655f,
+  0.0030174186f, -0.10126039f, -0.002347628f, 0.042680975f, 0.13303831f, -0.14062776f, 0.082939915f, 0.012452148f,
+  0.020366322f, 0.003996822f, 0.04734465f, 0.078164086f, -0.024036614f, -0.0069982708f, -0.00055023836f, 0.10236982f,
+  0.116716735f, 0.055428233f, -0.10958876f, -0.06440481f, 0.03434716f, 0.09537619f, -0.0006895906f, -0.104796186f,
+  0.008067323f, 0.1447464f, 0.025211953f, -0.07490527f, 0.021891467f, 0.06845363f, -0.07072365f, -0.037632976f,
+  0.032669436f, 0.07021268f, -0.10082215f, 0.0519652f, 0.09665901f, 0.1570881f, -0.023906479f, 0.070392035f,
+  -0.01520486f, -0.050369594f, 0.007465924f, 0.15312776f, -0.08034697f, 0.048164267f, 0.06953869f, -0.09332755f,
+  -0.101597115f, 0.03578467f, -0.08675285f, -0.0036010146f, 0.026582893f, 0.10193581f, -0.007055057f, 0.05986008f,
+  0.13996358f, 0.11335746f, -0.07888085f, 0.13868794f, -0.011657868f, -0.11338644f, 0.018608322f, -0.15893035f,
+  -0.019056698f, 0.010868626f, -0.11395302f, 0.08557621f, 0.104984105f, 0.11141048f, -0.10644778f, -0.04788621f,
+  0.16699725f, 0.0334635f, 0.11650091f, 0.08799325f, 0.07935431f, 0.12348192f, 0.095283985f, 0.066978514f,
+  0.116182975f, -0.114355244f, 0.081864394f, 0.0032080852f, 0.13385724f, 0.12914692f, -0.034903403f, -0.028112344f,
+  -0.16419454f, -0.14057264f, 0.013973019f, -0.028148307f, 0.09945469f, 0.12933347f, 0.032263864f, -0.082567684f,
+  -0.041866366f, 0.041722894f, -0.11148492f, -0.056947306f, -0.07964389f, 0.13078827f, -0.04117148f, -0.03032989f,
+  -0.1361989f, -0.15321471f, 0.078412436f, -0.02261333f, 0.012406553f, -0.06989321f, -0.0756804f, 0.113454826f,
+  -0.053255957f, -0.020835964f, 0.034785423f, 0.07843905f, 0.135673f, -0.0126201855f, -0.013244832f, 0.044954844f,
+  -0.112116195f, -0.11516087f, -0.13116239f, 0.07309247f, -0.08452284f, -0.032567892f, -0.047381498f, 0.08688003f,
+  -0.07421831f, -0.12430347f, -0.092612885f, 0.13241154f, 0.036386155f, 0.11089822f, -0.037770476f, 0.022757951f,
+  -0.003116932f, -0.079894856f, -0.058696777f, -0.061382756f, 0.08774794f, 0.11175657f, -0.0884292f, -0.10980034f,
+  0.08021195f, -0.10963697f, 0.051496133f, -0.08562322f, 0.07765317f, -0.18439761f, -0.00988579f, -0.0010621831f,
+  -0.09811045f, 0.15366143f, -0.017216401f, -0.15367854f, 0.035639506f, 0.0939667f, -0.12559792f, 0.07938726f,
+  -0.034639146f, 0.08636671f, -0.0043632505f, 0.04900475f, -0.07345947f, -0.1326453f, -0.0987911f, -0.06892494f,
+  -0.10562743f, -0.024916742f, 0.14066704f, 0.0210725f, -0.11981769f, -0.041626267f, -0.007836273f, -0.03216708f,
+  -0.0035918392f, 0.047359962f, 0.032007046f, 0.00020364313f, -0.11548936f, 0.17560673f, 0.060508225f, 0.04241902f,
+  0.11938257f, -0.0980949f, -0.088550635f, -0.08457323f, -0.081086755f, -0.1053504f, 0.1183861f, -0.02381253f,
+  0.04508308f, 0.09516385f, -0.1164375f, -0.05290778f, -0.04006718f, 0.13313451f, 0.07577221f, 0.09139148f,
+  -0.14741476f, -0.04140315f, -0.0031236997f, 0.009267317f, -0.11539206f, 0.118350856f, 0.09058287f, -0.06904842f,
+  0.083996534f, 0.098989435f, -0.019313822f, 0.07821728f, -0.02189762f, 0.14391747f, 0.08848523f, 0.118998945f,
+  -0.10757408f, 0.05597764f, 0.10786741f, -0.05260768f, -0.0808339f, 0.055338345f, 0.07110944f, -0.11910267f,
+  -0.016737731f, -0.12708528f, -0.05223419f, 0.10460302f, 0.07325382f, 0.015114485f, 0.060113024f, 0.12123623f,
+  -0.00239364f, 0.07017986f, 0.11351765f, -0.048842974f, 0.08247963f, 0.097616516f, 0.115335494f, 0.07939094f,
+  -0.073450364f, -0.010148731f, 0.06627984f, 0.08241321f, 0.022401042f, -0.09237378f, 0.016942833f, 0.091122575f,
+  0.1696912f, 0.16097079f, -0.11462583f, 0.1036784f, -0.105801366f, 0.05473514f, -0.008574234f, 0.0714741f,
+  -0.09881345f, 0.051879156f, -0.06270404f, -0.15623865f, 0.11896776f, 0.0068765776f, 0.012339175f, -0.09469721f,
+  0.12253251f, 0.029786227f, 0.13638683f, -0.06304085f, -0.06663945f, -0.05202732f, 0.1257933f, 0.13513435f,
+  -0.092972286f, 0.03348205f, -0.015353079f, -0.06652031f, 0.14736547f, -0.15787296f, 0.049056776f, 0.02010691f,
+  -0.008169009f, -0.14764443f, -0.036573477f, -0.06350193f, 0.037244793f, -0.085985795f, -0.0037369742f, 0.08586151f,
+  0.074461095f, 0.03547612f, 0.0070317476f, 0.15141249f, 0.036779225f, -0.09955102f, -0.09485933f, -0.087144084f,
+  -0.10937089f, -0.11573049f, 0.06482045f, -0.0073543764f, -0.08418064f, -0.07516728f, 0.12667267f, 0.10529077f,
+  0.011320112f, -0.08837733f, 0.030697431f, 0.1049988f, -0.08568204f, 0.05808027f, 0.10825344f, 0.088806696f,
+  0.052033402f, 0.11451586f, 0.11377664f, -0.00050256896f, -0.048125528f, 0.12855554f, 0.052084286f, -0.011352946f,
+  -0.108499736f, -0.13166936f, 0.04949371f, 0.10334481f, -0.12642838f, 0.13684845f, -0.048437756f, 0.0920701f,
+  -0.017202366f, -0.14341597f, -0.14552298f, 0.11284294f, 0.04896693f, -0.13003276f, 0.05604261f, -0.0902828f,
+  -0.07994128f, 0.019147437f, -0.096671455f, -0.111037955f, -0.06632327f, 0.12107297f, 0.03653871f, 0.10084123f,
+  -0.10626614f, -0.02019214f, -0.11449838f, -0.100216374f, 0.11343305f, 0.0028604793f, -0.08791886f, 0.030511085f,
+  -0.04428546f, 0.075423844f, 0.044904873f, 0.06589557f, -0.028017912f, -0.024534963f, 0.05945104f, -0.004162254f,
+  -0.0015495603f, -0.15029237f, -0.05066858f, -0.119578116f, 0.113604404f, 0.08428783f, -0.069073334f, -0.03689693f,
+  0.030666143f, 0.13030301f, -0.05527483f, -0.02310263f, 0.011327396f, -0.1455221f, -0.06715458f, 0.08991359f,
+  0.0051468145f, 0.11956686f, -0.10593765f, 0.14050227f, -0.091409124f, -0.008187074f, -0.025839869f, 0.1451142f,
+  -0.046653938f, -0.028604383f, -0.09532229f, -0.07106751f, 0.13375698f, 0.045442324f, 0.03505067f, 0.01262715f,
+  0.12311707f, -0.08682449f, -0.0052447715f, 0.10464722f, 0.0056168106f, -0.029974317f, -0.08474674f, -0.10367051f,
+  -0.055878237f, -0.05271198f, -0.048335772f, 0.10942699f, -0.03356638f, 0.110520564f, 0.047982138f, 0.117354974f,
+  0.11631945f, -0.031659752f, 0.10749125f, 0.002927961f, -0.08159243f, 0.090943605f, 0.080917925f, -0.13639618f,
+  0.0057355636f, 0.107685305f, 0.06970432f, 0.17629269f, -0.09348581f, 0.115917884f, -0.083723836f, 0.013546449f,
+  -0.07164607f, 0.13883911f, 0.051233165f, 0.0035740524f, 0.09036427f, 0.12525296f, 0.06790032f, -0.12165192f,
+  -0.03848452f, 0.07050759f, -0.028804714f, 0.082077526f, -0.13412438f, 0.039995566f, -0.095564574f, -0.05423575f,
+  -0.119669646f, 0.08623691f, 0.05962047f, 0.0003055125f, 0.09347044f, -0.036791585f, -0.1287793f, -0.06287439f,
+  -0.07860894f, 0.10277914f, -0.025862683f, 0.13427281f, 0.14495203f, 0.13376716f, -0.0143996095f, -0.06214642f,
+  0.085338786f, 0.12790224f, 0.025189653f, 0.14917201f, 0.008878359f, 0.12725613f, 0.12378507f, 0.06315106f,
+  -0.088051215f, 0.1128736f, 0.008853191f, -0.104923055f, 0.12353312f, -0.1673817f, 0.042096652f, -0.10968191f,
+  -0.14258675f, 0.13216183f, -0.07461453f, 0.012245315f, 0.077897474f, 0.09319341f, 0.0069468166f, -0.017991869f,
+  -0.06037651f, 0.09767382f, -0.04701784f, 0.090324625f, 0.037036046f, 0.13139611f, -0.031807274f, 0.06546531f,
+  0.07331531f, -0.01268606f, -0.114915624f, 0.030660484f, -0.0037841632f, 0.06359772f, 0.00092432246f, -0.03009034f,
+  0.11934231f, -0.08104657f, 0.061600022f, -0.16950715f, -0.15739396f, 0.047169417f, -0.040083773f, -0.0020779718f,
+  -0.06484988f, 0.07854447f, 0.0656302f, 0.061262734f, -0.03457719f, 0.0079964055f, -0.10982541f, -0.1499851f,
+  0.00094154524f, -0.086561255f, -0.06937048f, -0.044152807f, 0.06797093f, 0.0091044465f, -0.075218424f, 0.055981748f,
+  -0.018830808f, 0.051180273f, 0.09577479f, -0.11119201f, -0.091138914f, 0.1224344f, -0.02668362f, 0.15927151f,
+  0.10098767f, -0.11325233f, -0.008220291f, -0.04396779f, -0.025060669f, -0.15184753f, -0.040803153f, -0.018171705f,
+  -0.03162193f, -0.13657986f, -0.03538277f, -0.0014357608f, 0.119644806f, -0.1239743f, -0.050595697f, 0.10885065f,
+  0.019856185f, 0.05926019f, 0.101402976f, -0.15098059f, -0.12027216f, 0.097692885f, 0.039207138f, 0.0059045986f,
+  -0.017348267f, 0.11959118f, 0.00021911752f, 0.008012811f, 0.048709046f, 0.067565f, 0.06996178f, 0.12418377f,
+  0.109071925f, 0.09430013f, -0.044406466f, -0.05754784f, 0.0021404317f, -0.018021977f, 0.09189001f, -0.08474592f,
+  0.10614715f, 0.15193956f, 0.03395641f, 0.1512147f, 0.089729734f, -0.022369877f, 0.024940602f, 0.07057176f,
+  0.06971081f, -0.09984611f, -0.018874051f, 0.13854511f, 0.024544075f, 0.064837754f, 0.016296487f, -0.06639845f,
+  -0.17292428f, 0.16370484f, 0.0511894f, -0.096056245f, -0.06498527f, 0.011471546f, 0.018068876f, -0.07242585f,
+  0.059053402f, 0.028549679f, -0.014162041f, -0.09020426f, 0.0763746f, 0.13677424f, 0.0455777f, -0.112716064f,
+  0.061380766f, 0.067862034f, 0.13457942f, 0.08881965f, -0.0032210583f, -0.065793425f, 0.068383254f, -0.060900476f,
+  -0.118126124f, 0.06500482f, -0.021644808f, 0.15826438f, 0.032220844f, -0.122770704f, -0.07847497f, 0.04792065f,
+  0.047811568f, -0.03998268f, -0.006927818f, -0.0936221f, 0.028348912f, -0.05903703f, -0.1160261f, 0.076230705f,
+  -0.11850291f, -0.08160412f, 0.01695818f, 0.090995915f, -0.023586921f, -0.14089608f, -0.033380803f, -0.08839788f,
+  -0.047491696f, 0.11418972f, 0.0577643f, -0.09542248f, -0.050500244f, 0.0072772284f, 0.11067381f, 0.16563429f,
+  0.09988547f, 0.11236158f, 0.08848637f, -0.074026f, 0.14098951f, -0.15680334f, -0.02118469f, -0.047157288f,
+  0.09325542f, 0.09485486f, 0.059226975f, -0.012033733f, -0.016111044f, -0.12634465f, -3.267927e-05f, 0.1653091f,
+  -0.053466663f, 0.0038308862f, -0.05523835f, 0.10328058f, -0.1293759f, -0.13393152f, -0.03564451f, -0.011166842f,
+  -0.0029082946f, 0.096802674f, 0.078890815f, -0.13191208f, -0.0054771965f, 0.06017452f, 0.08777703f, -0.124198645f,
+  -0.09742481f, 0.09489434f, 0.080099285f, -0.1705882f, 0.16450152f, 0.15429564f, 0.078750126f, 0.10106584f,
+  0.01463026f, 0.122978725f, -0.01617558f, -0.05921273f, 0.09666044f, -0.1172115f, -0.080043785f, -0.01075307f,
+  0.0057592187f, -0.107079096f, 0.11325019f, 0.07679815f, -0.0062968223f, 0.068493724f, -0.08679161f, 0.010501725f,
+  -0.004568343f, -0.053615045f, -0.046668306f, -0.12606883f, -0.096965455f, -0.05589769f, -0.082574904f, 0.0802847f,
+  0.07973048f, -0.005951318f, 0.09549299f, -0.08690883f, 0.08445269f, -0.13110392f, 0.066538766f, -0.037173998f,
+  -0.112963475f, 0.14183724f, -0.014415799f, -0.15430984f, 0.02874111f, -0.017364437f, -0.058829732f, -0.030292556f,
+  0.07218875f, -0.09051692f, -0.0027129867f, -0.14495221f, 0.15339036f, 0.13541138f, -0.098827824f, 0.11081308f,
+  0.13393332f, -0.05195716f, 0.10667862f, 0.14290683f, -0.07086283f, 0.04341492f, -0.11402616f, -0.052103817f,
+  0.09465121f, -0.010909944f, 0.110696726f, 0.18055165f, 0.023020651f, 0.10631024f, 0.021801976f, 0.08188387f,
+  0.040527735f, 0.109644316f, 0.03380489f, -0.016843732f, 0.046903886f, 0.11306891f, -0.0055049825f, -0.08252342f,
+  -0.11766655f, 0.123263426f, -0.026170215f, -0.007079078f, 0.05817395f, -0.18367682f, -0.0666648f, 0.072090566f,
+  -0.13035783f, -0.017770566f, -0.032988317f, -0.059806064f, 0.028875204f, 0.07980618f, -0.063114695f, 0.10062759f,
+  0.041159485f, -0.08030285f, -0.065512404f, -0.112861626f, 0.015462661f, -0.077783756f, -0.019557394f, 0.014486684f,
+  0.13268943f, 0.1095348f, -0.07294423f, -0.14105394f, 0.10832306f, -0.038018256f, -0.08777204f, 0.027191833f,
+  0.06694327f, -0.10780407f, 0.004339871f, 0.18129684f, 0.01453006f, -0.11676541f, 0.048010245f, -0.014943695f,
+  0.11020136f, -0.0028458287f, -0.012042063f, 0.0407654f, 0.11169686f, -0.061908636f, -0.0378389f, 0.022047332f,
+  -0.034522556f, 0.13226457f, -0.084150665f, 0.045996845f, 0.03441373f, -0.095974445f, 0.045640595f, 0.041890856f,
+  -0.021205055f, -0.16720673f, -0.043832626f, -0.12676269f, -0.038218867f, -0.02528291f, 0.034051336f, 0.049211815f,
+  0.022964925f, -0.013833346f, 0.031271987f, -0.02774239f, 0.09399176f, -0.026157621f, 0.042303894f, -0.09884063f,
+  -0.08282035f, 0.099414475f, 0.05252099f, -0.12360094f, -0.09337705f, -0.09988539f, 0.0040206434f, -0.06484731f,
+  -0.05582854f, -0.0020079452f, -0.03713675f, -0.06937103f, 0.0060843206f, -0.16749518f, -0.047972567f, -0.119255535f,
+  0.09839608f, 0.044988036f, -0.010793579f, 0.11060277f, 0.1100183f, -0.096172154f, 0.033335943f, 0.051149383f,
+  0.05716518f, -0.05175678f, 0.08857007f, 0.16557391f, -0.05071456f, 0.17770703f, -0.042120937f, 0.10287929f,
+  -0.009341724f, 0.08189456f, 0.04546935f, -0.14784484f, 0.08466382f, -0.12054029f, 0.113188826f, -0.008224169f,
+  -0.11828387f, -0.093741186f, 0.04665067f, 0.10186457f, -0.038792033f, 0.17407288f, 0.10321176f, -0.10633163f,
+  -0.15327823f, -0.084463306f, -0.115156256f, 0.024952877f, 0.032807957f, -0.075014696f, 0.06419313f, -0.1255908f,
+  0.071705855f, -0.1327947f, -0.020818274f, 0.16560154f, -0.043675493f, -0.10229501f, 0.09825166f, -0.072055f,
+  0.051500667f, -0.14358619f, -0.023205236f, 0.096367836f, -0.09440279f, 0.068957694f, 0.053781845f, 0.029065674f,
+  0.022593085f, 0.013417007f, 0.007852901f, 0.06683448f, -0.1234208f, -0.12315684f, -0.09926737f, 0.11543259f,
+  0.014160632f, 0.040827263f, -0.03314867f, 0.051018443f, 0.09668736f, 0.014334866f, -0.06606101f, -0.03878016f,
+  -0.044739164f, -0.097180635f, -0.10733689f, 0.14442267f, -0.08328032f, -0.13214359f, -0.022939447f, -0.08369456f,
+  0.0061525274f, 0.0480048f, -0.0005015314f, 0.08047436f, -0.12146619f, -0.015560249f, -0.05143211f, 0.047645595f,
+  0.117610656f, 0.043543573f, -0.05090425f, -0.0018132008f, 0.008547472f, 0.15237445f, -0.08132945f, -0.06383072f,
+  0.10908326f, 0.1304017f, -0.10466724f, -0.006911633f, 0.05047572f, -0.020404695f, 0.022880163f, -0.12522028f,
+  -0.10759546f, -0.10492024f, 0.080992624f, 0.040983222f, -0.15099397f, -0.0006935248f, -0.0067396127f, 0.056129955f,
+  0.13305251f, 0.10742482f, 0.040240835f, 0.0054579596f, -0.023015166f, -0.04342391f, 0.07046797f, 0.1109321f,
+  0.043567326f, 0.1329387f, -0.072798274f, 0.04623367f, -0.1078424f, 0.1298521f, -0.026515175f, -0.0054820725f,
+  -0.042611197f, 0.08410798f, 0.103179105f, 0.1481024f, -0.11108027f, -0.038668446f, 0.021793267f, 0.04825989f,
+  -0.10926094f, 0.07717483f, 0.065013684f, 0.17348382f, 0.0071298764f, -0.026146824f, 0.07555351f, -0.096307784f,
+  -0.13017787f, -0.09387455f, -0.103751995f, 0.038614452f, 0.109065555f, 0.03691955f, 0.08861961f, 0.08873416f,
+  0.114228584f, 0.04068257f, 0.086743146f, 0.13760753f, -0.08930911f, 0.0007175602f, -0.069502056f, 0.116452485f,
+  -0.030191094f, 0.10382526f, 0.04869245f, -0.015765186f, -0.061715137f, -0.07433535f, 0.103871636f, 0.08336057f,
+  0.011510481f, -0.09632143f, 0.036277857f, 0.109708175f, 0.06286857f, 0.016599072f, 0.09214691f, -0.118720256f,
+  0.1189468f, 0.16251346f, -0.07726287f, 0.08501367f, -0.08704332f, -0.055766936f, -0.029105134f, 0.07687399f,
+  -0.08094651f, -0.05123731f, 0.049226042f, -0.17667276f, 0.12315749f, 0.14603962f, -0.055679224f, -0.09643641f,
+  -0.14074388f, -0.08745235f, 0.08639522f, 0.001505616f, 0.027244743f, 0.058451544f, 0.058426663f, 0.03889093f,
+  -0.03600404f, -0.046415456f, -0.025715346f, 0.13433017f, 0.042160988f, 0.14453328f, 0.0966994f, 0.054027002f,
+  -0.018184088f, 0.13277833f, 0.12564503f, 0.019507613f, -0.06240966f, -0.061451472f, 0.04561842f, -0.015744464f,
+  0.07647231f, 0.083848886f, 0.0864218f, 0.100186124f, 0.03447902f, 0.114335775f, 0.0994505f, -0.030427149f,
+  -0.123670205f, 0.15633038f, -0.13060293f, 0.010878207f, -0.070894636f, 0.026334338f, -0.12165f, -0.16059767f,
+  0.101734474f, -0.05482943f, 0.015944695f, -0.04073305f, -0.07073174f, -0.095415354f, -0.07351242f, -0.08510153f,
+  0.07658868f, -0.10098901f, 0.014555395f, 0.056683283f, 0.05115997f, 0.13080852f, -0.01836784f, -0.0016901843f,
+  0.098879434f, -0.07264835f, 0.031759482f, 0.0336977f, 0.1272693f, -0.02570084f, 0.09991679f, 0.06468883f,
+  0.11655591f, 0.08996696f, -0.12615238f, 0.06886943f, -0.062079906f, -0.08169897f, -0.07272034f, 0.008182598f,
+  -0.11408724f, -0.0074839913f, -0.012501034f, -0.18032382f, -0.11208184f, -0.0124910725f, -0.02692505f, 0.037660833f,
+  0.091745935f, -0.050411396f, -0.017106416f, -0.042701844f, -0.01848467f, 0.078152016f, 0.06136041f, 0.12660226f,
+  -0.09613823f, -0.12166129f, -0.094685875f, -0.102403656f, -0.16036496f, 0.03875204f, 0.010052802f, -0.11466763f,
+  0.11286995f, -0.031267345f, -0.016068257f, -0.088673145f, 6.204904e-05f, -0.034087457f, 0.021835424f, 0.117357865f,
+  0.05124249f, 0.05810615f, -0.062159255f, 0.14165546f, -0.11233879f, 0.11141638f, 0.060557783f, 0.04155707f,
+  0.0047629983f, 0.03691414f, -0.002449966f, -0.054348122f, 0.0320292f, 0.04262886f, -0.025265083f, 0.15020008f,
+  -0.08682597f, -0.08879092f, -0.09174696f, -0.16908915f, -0.028544333f, -0.054971445f, -0.012627307f, 0.10162505f,
+  -0.10312688f, 0.13346632f, -0.104277395f, 0.14943749f, -0.017995382f, 0.124914564f, -0.04347766f, -0.025237508f,
+  -0.09712567f, -0.054851342f, 0.03090108f, 0.0010701277f, 0.11876081f, 0.03978335f, 0.10086625f, 0.083384305f,
+  0.13844943f, -0.15510452f, 0.033101507f, 0.14365114f, -0.075918175f, -0.059794355f, 0.12453173f, 0.15056871f,
+  -0.037546817f, -0.026498983f, 0.070512325f, 0.032454938f, 0.052555583f, -0.11495868f, 0.025659803f, 0.03644676f,
+  -0.041718572f, -0.053520914f, 0.121436134f, 0.084888905f, 0.10519862f, 0.062938206f, 0.102210276f, -0.03190127f,
+  0.079796165f, 0.08128375f, 0.045630045f, -0.008591442f, -0.0049897986f, -0.08004965f, 0.043506756f, -0.09300177f,
+  0.0096356105f, -0.015280938f, -0.13860096f, -0.1330363f, -0.10629501f, -0.07506616f, -0.119542435f, 0.16611609f,
+  0.056217935f, -0.12838009f, 0.11522071f, -0.10709156f, 0.15097888f, -0.04516035f, 0.063990965f, 0.030175531f,
+  -0.16404381f, -0.13639842f, 0.12596251f, 0.042076696f, -0.031803247f, 0.09372782f, -0.047144596f, -0.10254781f,
+  0.10214961f, 0.019031242f, -0.09290106f, 0.09157001f, -0.07695678f, 0.12505253f, -0.09870209f, -0.10189109f,
+  -0.14117938f, -0.118187286f, -0.04566561f, 0.06176562f, -0.094901465f, 0.07424582f, 0.120108776f, -0.028787777f,
+  0.10137021f, -0.12884602f, -0.11548845f, -0.11049131f, -0.15975045f, 0.18288153f, 0.07098035f, -0.062388156f,
+  0.0534222f, 0.15247434f, 0.064008325f, 0.07385572f, -0.015640324f, -0.059821945f, 0.120427534f, -0.14249001f,
+  -0.019765977f, 0.09465503f, 0.091135286f, 0.034818444f, -0.040354025f, -0.08829485f, 0.021941358f, 0.088632725f,
+  0.019514587f, 0.11792715f, -0.055458754f, 0.019740494f, 0.10493472f, -0.079300955f, -0.0005781314f, 0.10153871f,
+  -0.06611096f, -0.029012276f, -0.028848967f, 0.017144674f, 0.1161341f, -0.105310634f, 0.0471782f, 0.12036009f,
+  -0.038537033f, 0.10106522f, 0.039654545f, 0.04901966f, -0.059889045f, 0.05472177f, -0.06504501f, -0.12316036f,
+  0.02489308f, -0.12295081f, -0.07005434f, -0.09226315f, 0.12421363f, -0.10711015f, -0.080939054f, 0.07630479f,
+  0.001933689f, -0.038440958f, 0.0431059f, -0.006701531f, -0.0687629f, -0.07947823f, -0.12148514f, -0.089477964f,
+  0.025700882f, 0.11916768f, -0.08950269f, 0.09112222f, 0.13544528f, -0.05342398f, 0.09287039f, -0.08506977f,
+  -0.09891466f, 0.055505298f, -0.11656271f, 0.10169385f, -0.07474269f, 0.12755083f, -0.07647502f, -0.044210482f,
+  -0.07141852f, 0.116462804f, -0.10404454f, 0.023131322f, 0.16214499f, -0.16531076f, 0.102616385f, 0.025799543f,
+  0.1379918f, 0.04522459f, 0.022184277f, -0.089392275f, -0.09866591f, 0.07422534f, -0.06570135f, 0.12557799f,
+  -0.06880393f, -0.13477506f, 0.04368264f, 0.08846503f, 0.07363959f, 0.16343465f, -0.040132537f, 0.029102586f,
+  -0.14086944f, 0.10087738f, -0.14053646f, -0.061974794f, 0.022954598f, -0.0933064f, -0.10105686f, 0.14658298f,
+  -0.092161946f, 0.08738076f, 0.001480906f, -0.107154794f, -0.02940174f, 0.08988385f, 0.052485306f, -0.046942536f,
+  -0.09790045f, -0.11777127f, 0.11300514f, -0.05623457f, -0.117294945f, 0.02624222f, -0.07406621f, -0.12014331f,
+  0.037592955f, -0.112307854f, 0.038130425f, -0.009428294f, 0.10945411f, 0.13172112f, 0.0951692f, -0.026618611f,
+  -0.054279413f, 0.045594826f, 0.121550195f, 0.14673601f, 0.082783f, 0.0024039089f, -0.060109567f, -0.11269159f,
+  -0.07637028f, 0.1274747f, -0.041982967f, -0.12581104f, 0.15795703f, 0.00087175076f, 0.04214547f, 0.05906975f,
+  0.00011596058f, 0.120666824f, -0.022447925f, -0.003121853f, 0.024065552f, -0.017185034f, -0.027226029f, 0.08058929f,
+  0.04772282f, 0.059916567f, -0.10976309f, -0.17587514f, -0.068216376f, -0.11886568f, -0.101700574f, -0.001201729f,
+  0.13131359f, 0.11990294f, 0.041775424f, 0.08338259f, -0.090805516f, -0.03509662f, -0.10479143f, 0.15727115f,
+  0.0071956767f, 0.07616409f, -0.07264064f, 0.1435613f, 0.10330277f, -0.15704657f, 0.064096354f, -0.0031092104f,
+  0.08636204f, 0.044819437f, 0.040819366f, 0.14022526f, 0.008008422f, 0.059284195f, -0.03151711f, -0.054702867f,
+  -0.020809285f, -0.036520783f, 0.035723794f, 0.1454279f, -0.012393488f, 0.13503924f, 0.02631376f, 0.010618958f,
+  0.13339503f, 0.12009935f, 0.12323585f, 0.0070377244f, -0.10631707f, -0.06850209f, -0.046883747f, -0.032631084f,
+  -0.09091635f, -0.08739511f, -0.042909954f, 0.032677557f, -0.15132514f, 0.15854189f, -0.01900111f, 0.038982596f,
+  -0.03639666f, -0.040715966f, -0.12411637f, -0.120672256f, -0.010554627f, -0.07122717f, 0.11091201f, 0.023416542f,
+  0.11689799f, -0.07891892f, -0.0053360136f, 0.045413844f, -0.0064370455f, 0.16906065f, 0.005274338f, -0.034112476f,
+  0.03135374f, 0.11367982f, 0.088883705f, -0.057641752f, -0.049034297f, 0.084554456f, 0.11217258f, 0.12227166f,
+  0.061510082f, 0.04850667f, 0.013745441f, 0.06541239f, 0.10576998f, 0.15510674f, 0.026820062f, -0.11580907f,
+  0.14072353f, -0.0087311575f, 0.100254804f, -0.14563122f, 0.07496285f, 0.049028415f, 0.10842589f, 0.0323983f,
+  -0.05144913f, -0.10308964f, -0.10512325f, -0.0048718094f, 0.16048971f, -0.16496567f, 0.08275757f, -0.020489324f,
+  0.13877632f, 0.0013288825f, -0.13412714f, 0.014854274f, 0.055692546f, -0.08067055f, -0.021235708f, 0.1627724f,
+  -0.03943365f, 0.10117819f, 0.1026665f, 0.09574631f, 0.15280202f, 0.10761186f, -0.0359319f, 0.096853144f,
+  -0.08138179f, -0.038333286f, 0.101255566f, 0.13081367f, -0.091525204f, 0.04731112f, -0.0045909295f, -0.10697189f,
+  0.019840887f, 0.1011948f, 0.109437585f, 0.014134147f, 0.073754355f, -0.04482146f, -0.11014448f, 0.042578254f,
+  0.02514653f, -0.064082496f, 0.04095337f, -0.01430598f, -0.11910436f, 0.116046205f, 0.09959709f, -0.11311383f,
+  0.016053265f, -0.11697545f, -0.08902627f, 0.0055997376f, 0.1284322f, 0.16399606f, 0.04953128f, 0.10559327f,
+  0.16708611f, 0.1657059f, 0.0005356863f, 0.04128923f, -0.082720965f, -0.11235894f, -0.035036042f, -0.0009270453f,
+  -0.0721027f, -0.012211805f, 0.052474517f, -0.054739665f, 0.0012940286f, -0.0032309722f, 0.0019696974f, -0.093730874f,
+  0.14350855f, 0.15088846f, 0.041737787f, -0.014594653f, 0.009907608f, 0.1052337f, 0.0055299597f, -0.029463552f,
+  -0.06802364f, 0.08478685f, 0.09342681f, 0.09883586f, -0.09293771f, 0.08496936f, -0.098475486f, -0.069114886f,
+  -0.005825016f, 0.11416889f, -0.054760337f, -0.15369505f, 0.047413424f, -0.007659744f, 0.10607619f, -0.020967219f,
+  -0.0772638f, 0.09816038f, -0.11151776f, 0.09252126f, 0.061956156f, -0.12057631f, 0.000555158f, 0.039559685f,
+  0.03618929f, 0.03841937f, 0.0051579396f, -0.05470648f, 0.06293877f, -0.12345591f, 0.074193746f, -0.15939897f,
+  -0.025444075f, 0.10674714f, 0.08511248f, 0.030816296f, -0.15318987f, 0.03201511f, -0.042424086f, 0.0812851f,
+  0.07219342f, 0.10725984f, 0.12737973f, -0.0018561134f, -0.052685674f, -0.0068545705f, 0.0334552f, 0.004950288f,
+  0.11488314f, 0.078732625f, -0.014311998f, -0.020370835f, -0.054673042f, -0.0105934255f, -0.09506432f, -0.03126689f,
+  -0.15912245f, 0.06725128f, -0.09923443f, -0.11192078f, -0.08091584f, 0.041438375f, 0.0961763f, -0.0039904616f,
+  -0.01890764f, 0.035022058f, -0.07404878f, 0.12279839f, 0.14913431f, 0.062004697f, 0.046404134f, -0.064072184f,
+  0.038786244f, -0.117364764f, -0.096361935f, -0.14911228f, 0.0934047f, 0.027277611f, 0.05459121f, 0.16060005f,
+  0.072504565f, -0.06892321f, -0.105038166f, -0.09281437f, -0.16155115f, -0.13971892f, 0.07749684f, 0.067702055f,
+  -0.08158429f, -0.08741464f, -0.050051615f, -0.14021432f, -0.07635873f, 0.008909547f, 0.092114724f, -0.15620586f,
+  0.015964286f, 0.122602575f, 0.052394334f, -0.07962582f, 0.09261597f, 0.041002173f, -0.0154430475f, 0.02576909f,
+  -0.064712144f, -0.09831898f, 0.08455931f, 0.11755335f, 0.019520704f, 0.008736861f, -0.12867258f, -0.078655414f,
+  -0.065160416f, -0.022271506f, 0.028575752f, -0.11518487f, 0.10599059f, 0.055171475f, 0.08486724f, -0.07343853f,
+  -0.06985055f, 0.059423268f, 0.0018150004f, -0.09368674f, -0.04829757f, -0.109675616f, -0.12469316f, 0.09719011f,
+  -0.05679927f, 0.13420932f, 0.11196665f, -0.015297178f, -0.01689134f, -0.044385098f, 0.027687844f, 0.026684735f,
+  -0.0957279f, 0.058752887f, -0.031342786f, -0.051652566f, 0.05266057f, 0.027995469f, -0.12107984f, 0.044838876f,
+  -0.10461439f, -0.021617625f, 0.04632298f, 0.092906356f, -0.12639247f, -0.10703565f, 0.051434774f, -0.02440295f,
+  0.07856075f, 0.07917869f, 0.033477787f, -0.12552042f, 0.09850795f, 0.101237446f, -0.052100625f, 0.12321239f,
+  -0.032848306f, 0.088158794f, -0.11044272f, 0.07199462f, -0.06443876f, 0.16613315f, 0.04977589f, 0.058766793f,
+  0.13451348f, 0.10191354f, -0.11033231f, 0.06642706f, -0.07521159f, -0.054490756f, 0.052525643f, 0.039676636f,
+  0.03101661f, 0.050276242f, -0.02508896f, 0.15352933f, -0.07918022f, -0.1182363f, -0.020935595f, 0.101452544f,
+  0.047841217f, -0.12005477f, -0.12289111f, 0.0047959727f, -0.038926493f, 0.039232608f, 0.10456679f, 0.04084582f,
+  -0.10231239f, 0.003961852f, 0.0830407f, -0.03532126f, -0.0731678f, -0.12087413f, -0.091896094f, 0.07810879f,
+  0.04135192f, -0.067370266f, -0.00617559f, -0.07917942f, -0.0058563044f, 0.09197255f, -0.11764557f, -0.03352537f,
+  0.0074708243f, 0.07727216f, -0.022879284f, 0.14203396f, 0.04936115f, -0.09856466f, 0.08284725f, -0.011984765f,
+  0.09183144f, -0.0785075f, 0.11077991f, 0.12331644f, -0.09234757f, -0.020045875f, -0.014855595f, -0.1405194f,
+  -0.047474768f, -0.019962346f, -0.02948695f, 0.07981472f, -0.10523295f, -0.0060616345f, 0.040345296f, 0.09235187f,
+  0.05522622f, 0.060570017f, 0.009033309f, -0.13314556f, 0.091457166f, 0.109212205f, -0.03344878f, -0.050912157f,
+  0.101653345f, 0.025846757f, -0.08274359f, -0.016916802f, 0.05220676f, -0.024523854f, 0.066648915f, -0.010925875f,
+  -0.12748179f, -0.1498399f, 0.03606237f, 0.07203909f, -0.01107005f, 0.10040132f, -0.00064364844f, -0.118168704f,
+  0.05282345f, -0.12493097f, 0.044290114f, 0.036091868f, -0.06400864f, 0.007144227f, -0.10417532f, 0.07796755f,
+  -0.122583695f, -0.12417259f, 0.0031595782f, 0.15017127f, -0.04069529f, -0.09407157f, 0.02814826f, -0.084250264f,
+  0.049312647f, 0.005895847f, 0.056490563f, -0.09942999f, 0.14184357f, 0.17882136f, 0.06624349f, -0.08851127f,
+  0.15485646f, 0.089184605f, -0.042380884f, -0.12528951f, -0.012844354f, -0.074230954f, 0.11008531f, -0.024410937f,
+  0.02626106f, -0.09761656f, -0.07108661f, 0.16659692f, 0.08279152f, -0.057841513f, -0.0956871f, 0.015797624f,
+  0.035679635f, -0.010179567f, 0.06555403f, -0.011953941f, -0.03061214f, -0.009084868f, 0.10857114f, -0.11494183f,
+  -0.04616754f, 0.1082855f, -0.1043417f, 0.043931637f, 0.047442045f, 0.15678112f, 0.086294375f, 0.094866246f,
+  -0.10230081f, 0.091202974f, -0.13477148f, 0.08262633f, -0.12154463f, -0.08182607f, -0.052364517f, 0.02548186f,
+  -0.11412572f, 0.039712735f, -0.031445827f, 0.011394846f, 0.070607364f, 0.052979525f, -0.062821716f, 0.102862045f,
+  -0.06051605f, -0.15329774f, 0.11878627f, -0.08243249f, -0.030032039f, -0.10901401f, 0.08667351f, -0.033926647f,
+  0.07568071f, 0.100250095f, 0.08206888f, 0.00880686f, 0.095019504f, 0.08936962f, -0.09284958f, 0.10325811f,
+  0.042500228f, -0.058022723f, 0.019255655f, 0.15518163f, 0.051674236f, 0.04371056f, 0.08802582f, 0.06961099f,
+  -0.11834642f, -0.0018840885f, -0.08726986f, -0.03783381f, -0.08321499f, 0.18368775f, 0.04601388f, -0.037193786f,
+  0.0020170857f, 0.058250926f, -0.08701959f, -0.043063104f, 0.021044036f, -0.02089317f, -0.11838559f, 0.1248601f,
+  -0.10912548f, -0.014384503f, -0.048467603f, 0.103576034f, 0.09095731f, -0.14305018f, 0.006535668f, -0.06720711f,
+  0.029096596f, -0.16704568f, -0.08697318f, -0.021104475f, 0.015423202f, 0.0024773988f, -0.08768415f, 0.054776795f,
+  0.07108468f, 0.03412495f, -0.115323454f, -0.14217845f, 0.06649549f, -0.12839645f, -0.08535472f, -0.11521052f,
+  0.096865244f, 0.057626907f, 0.06770837f, -0.15315133f, -0.020500327f, 0.0075098136f, 0.06964032f, 0.08538184f,
+  -0.013008848f, 0.109375425f, -0.013342471f, 0.0052542775f, -0.009308209f, -0.13725482f, 0.010720042f, -0.059357937f,
+  -0.11353079f, -0.0493433f, 0.009497466f, -0.0033488502f, -0.034691006f, -0.09979242f, -0.058591276f, -0.02636661f,
+  -0.030800844f, 0.078460515f, 0.025138661f, 0.058589436f, 0.16028738f, 0.097622156f, 0.100707285f, 0.10473094f,
+  -0.17246234f, 0.13164155f, 0.10220748f, -0.12985206f, -0.10099832f, -0.0721664f, 0.12925446f, -0.011466051f,
+  -0.009600293f, 0.03367065f, 0.04774218f, -0.11562378f, -0.12639906f, 0.18388362f, 0.06866388f, -0.096305706f,
+  -0.11015961f, -0.1602608f, 0.13707958f, 0.11450263f, -0.016469842f, -0.025451075f, 0.08406225f, -0.027555907f,
+  0.059116025f, -0.10781816f, -0.056056354f, -0.028788421f, -0.01937231f, -0.081669405f, 0.10507139f, 0.007884269f,
+  -0.16191803f, -0.032517616f, -0.05924273f, 0.15005428f, 0.09787808f, -0.010679303f, 0.084131464f, -0.14114217f,
+  0.09939974f, 0.054576803f, 0.11222372f, -0.07632426f, -0.10143568f, -0.18393485f, -0.06620873f, -0.036034927f,
+  0.07596136f, 0.0024819786f, -0.13252293f, -0.092652716f, 0.026488835f, 0.064277396f, 0.1161227f, -0.107190326f,
+  -0.10957638f, -0.11402042f, 0.009909063f, -0.11794744f, 0.016106721f, 0.13225862f, -0.074943036f, -0.07952945f,
+  -0.12471139f, 0.024031742f, 0.057149056f, 0.14645915f, -0.060520068f, 0.019998169f, 0.026783574f, 0.08520712f,
+  0.03860101f, 0.06796206f, -0.083884485f, 0.14928974f, -0.059913576f, -0.15233786f, 0.059305932f, 0.019440763f,
+  -0.16657574f, 0.009367449f, 0.09148679f, 0.044748884f, 0.09199022f, 0.089082174f, 0.0017884846f, 0.13111271f,
+  0.07498136f, 0.080807805f, 0.023546657f, 0.09484201f, 0.063180424f, -0.12525006f, 0.0048743486f, 0.06510677f,
+  -0.015605114f, 0.047861464f, -0.07873848f, -0.064646855f, -0.029630674f, -0.08665491f, 0.0018439855f, -0.11005815f,
+  0.107584015f, -0.09576664f, 0.043111037f, 0.17813452f, -0.009651011f, 0.1166295f, 0.07181645f, 0.059773035f,
+  0.15265901f, -0.07308622f, 0.061862897f, 0.034036797f, 0.027677618f, 0.03290052f, -0.12272911f, 0.050758667f,
+  0.03347295f, -0.13263264f, 0.07580531f, 0.004243109f, 0.1464314f, -0.085552305f, -0.10179501f, -0.0012334711f,
+  0.019687476f, -0.14657602f, 0.011083234f, -0.085291214f, 0.0024681455f, -0.12491773f, 0.12737359f, 0.005399894f,
+  0.08267437f, -0.014860262f, 0.08322659f, -0.033937845f, -0.12184729f, -0.18192273f, -0.05670972f, -0.054504655f,
+  0.14150989f, -0.11185302f, -0.1148403f, -0.15043521f, 0.085603766f, 0.11373142f, -0.043187775f, -0.14091389f,
+  -0.017183807f, -0.059174757f, -0.029931454f, 0.11899817f, -0.007878346f, -0.08324587f, -0.0026372022f, -0.08226861f,
+  -0.04253302f, 0.0055931797f, 0.10833919f, -0.010872026f, 0.058945652f, 0.08906235f, -0.014338385f, 0.097702816f,
+  0.056883305f, -0.118682876f, -0.02355621f, 0.05994972f, 0.09758707f, -0.1549465f, 0.0371645f, 0.11979888f,
+  -0.124104746f, -0.04495397f, 0.073537454f, -0.0010603375f, 0.11764894f, 0.014557078f, -0.05469042f, -0.13005036f,
+  0.040034156f, -0.042965334f, -0.058857366f, 0.023771686f, -0.07401927f, -0.09984765f, 0.071702234f, -0.061274428f,
+  -0.17276078f, -0.05882609f, 0.05224322f, -0.021575456f, 0.113453865f, 0.122657396f, -0.122927345f, 0.12873368f,
+  0.09230173f, -0.07332209f, 0.047957614f, -0.14360422f, 0.045791686f, 0.046852656f, -0.03552957f, 0.078098595f,
+  -0.007952237f, 0.07714348f, -0.049027592f, -0.026162216f, 0.03165319f, -0.009800796f, 0.042218775f, 0.13860983f,
+  -0.028078727f, -0.029402489f, -0.08958743f, 0.17525847f, -0.14141773f, 0.0027418816f, 0.026948405f, -0.018057257f,
+  -0.14054327f, -0.00025325496f, -0.026774637f, -0.072592326f, -0.012953066f, 0.033522964f, 0.004177938f, 0.084335014f,
+  -0.085760094f, -0.067873694f, -0.03141526f, 0.11794628f, -0.05789876f, -0.136027f, 0.09717543f, -0.105055265f,
+  0.11378625f, -0.14813845f, -0.11322514f, -0.10695747f, -0.048492838f, -0.12617134f, 0.06436619f, -0.1206093f,
+  -0.10537628f, -0.11209715f, -0.018950984f, 0.037064496f, 0.14382496f, -0.1246947f, -0.033716813f, -0.09350939f,
+  -0.11781554f, 0.10303031f, -0.06300662f, 0.017213918f, -0.10420706f, 0.023120658f, 0.0049575334f, 0.100117445f,
+  -0.024338331f, -0.042151984f, -0.09622958f, 0.1800986f, -0.10402385f, 0.13294989f, 0.08509129f, -0.03942066f,
+  -0.10385236f, -0.09408553f, -0.117870204f, 0.058463547f, -0.07319561f, -0.017418154f, -0.008299551f, 0.011259912f,
+  -0.022147654f, -0.071923815f, 0.045414068f, 0.14515664f, 0.14546378f, 0.05183784f, 0.0021585436f, -0.11809776f,
+  0.16035523f, -0.109670855f, 0.10168367f, -0.05240846f, 0.011558103f, 0.05971649f, -0.025168868f, 0.08072868f,
+  -0.06647883f, 0.017913263f, 0.026664365f, 0.09372804f, 0.15523924f, 0.13930452f, -0.03063189f, 0.05362992f,
+  0.01836066f, 0.03853014f, -0.02652739f, -0.010803005f, 0.10042563f, 0.119149245f, 0.090073645f, -0.12669198f,
+  -0.0878536f, 0.06257136f, 0.09998905f, -0.1381218f, -0.12966987f, -0.14084907f, -0.09688787f, -0.076496564f,
+  0.004333634f, -0.113830365f, -0.061402783f, -0.05402222f, 0.039441366f, 0.039918736f, 0.08975225f, -0.16583444f,
+  -0.08394157f, -0.042448662f, -0.0727521f, 0.17993689f, -0.022516498f, 0.035513222f, -0.013373799f, -0.07728139f,
+  -0.10350698f, 0.054719053f, -0.00892853f, -0.08721666f, 0.11875924f, 0.09347752f, -0.036079656f, -0.1361235f,
+  -0.07060082f, 0.07482717f, 0.10573492f, -0.14714439f, -0.08434204f, -0.022665828f, 0.03148855f, -0.05031375f,
+  -0.07987164f, -0.16174166f, 0.006360884f, -0.12017337f, 0.004149338f, 0.12341391f, 0.052792408f, 0.0008238749f,
+  0.10398025f, -0.091121465f, 0.049474925f, 0.10608013f, 0.076185115f, -0.1448384f, 0.09930632f, -0.07162555f,
+  -0.17068602f, -0.0006443431f, -0.051685672f, -0.09131692f, 0.07209055f, -0.027024515f, -0.06021998f, 0.064325266f,
+  0.1093765f, 0.08803393f, -0.036418624f, -0.094839245f, 0.10949889f, 0.133164f, 0.04230432f, -0.11965171f,
+  -0.15432322f, -0.025803344f, 0.012181451f, -0.056382436f, 0.037506543f, 0.032997202f, -0.08969694f, -0.008911508f,
+  0.077356964f, 0.11697428f, -0.089557275f, -0.077610336f, 0.09481137f, 0.15734103f, 0.092786275f, 0.11467122f,
+  -0.11849203f, -0.043034077f, -0.14274319f, 0.014784862f, -0.035648108f, 0.09750445f, -0.12797864f, -0.042955827f,
+  -0.046972886f, -0.028813057f, -0.110879526f, 0.023808783f, -0.094246864f, 0.05530934f, -0.0019352391f, -0.018329458f,
+  -0.09525158f, 0.0669239f, -0.11160013f, -0.067997776f, 0.007111319f, 0.12468451f, -0.0030465731f, -0.020389505f,
+  -0.044854198f, -0.098267645f, 0.042983804f, -0.076571085f, -0.12864694f, 0.09675624f, 0.082509845f, 0.11988792f,
+  -0.030446155f, -0.11681392f, 0.14424847f, -0.08507038f, -0.10440966f, -0.11146659f, -0.02123829f, 0.11165526f,
+  0.04262121f, 0.08529849f, -0.05718172f, 0.16900568f, -0.044284623f, -0.115536086f, 0.069950335f, 0.06868111f,
+  -0.14827864f, -0.11092313f, -0.025420573f, -0.020469911f, 0.11285326f, 0.039239563f, -0.021305613f, 0.1452724f,
+  0.06436497f, 0.038080834f, -0.033926856f, 0.14337397f, -0.008784329f, 0.16167398f, 0.05514045f, -0.0014806904f,
+  -6.4940425e-05f, -0.021765225f, -0.06368164f, 0.062156104f, 0.11093012f, -0.056834843f, -0.09233229f, 0.13543919f,
+  -0.017852504f, -0.11806182f, -0.045675345f, -0.063101865f, -0.10194614f, -0.082471445f, -0.067850515f, 0.11140939f,
+  0.019498149f, -0.103542246f, 0.051104516f, -0.114149764f, -0.0154556865f, 0.093605414f, 0.12061721f, 0.008176022f,
+  -0.010469002f, -0.1305208f, -0.022051657f, -0.17661878f, 0.07429074f, -0.067712545f, 0.014010974f, -0.016622743f,
+  -0.04214151f, -0.041723598f, -0.12153573f, -0.019678263f, 0.06961571f, 0.06290104f, 0.03444723f, 0.08974683f,
 };
 
 static const float l17_bias[64] = {
@@ -11197,262 +10431,262 @@ static const float l20_bias[64] = {
 };
 
 static const float l22_weight[2048] = {
-  0.03751944f, -0.08026484f, -0.07684668f, 0.1288983f, -0.16125378f, 0.007243905f, -0.12941757f, -0.051221423f,
-  -0.06222413f, 0.022451436f, -0.019660093f, 0.17403084f, 0.020287195f, 0.076790966f, 0.023481147f, -0.11761196f,
-  0.011861999f, 0.12977868f, -0.010890472f, -0.15652223f, -0.056767717f, 0.058436394f, 0.15481374f, -0.114743f,
-  0.03726936f, -0.05856903f, -0.07484374f, -0.033576433f, 0.008853346f, 0.0584173f, -0.1248605f, 0.1162535f,
-  0.14515069f, -0.098874316f, -0.123879135f, -0.014062675f, 0.12750377f, -0.13706487f, -0.028173776f, 0.13785818f,
-  0.091013506f, -0.1047829f, -0.059556153f, 0.049179237f, 0.1568799f, 0.013740673f, 0.07165765f, -0.1395938f,
-  0.0238709f, 0.07412988f, 0.16268142f, 0.17651448f, -0.16549276f, -0.093791865f, -0.10574832f, -0.13641448f,
-  -0.11598519f, 0.122577764f, 0.1553777f, -0.02854979f, 0.025227502f, 0.15189104f, -0.0726653f, 0.054553572f,
-  -0.0072580874f, -0.08002262f, 0.09795092f, 0.11360264f, 0.072867766f, -0.09951212f, -0.15738305f, 0.12391072f,
-  0.15006045f, -0.005149839f, -0.039798785f, 0.108079776f, 0.0979946f, -0.13486394f, 0.039024144f, -0.072017476f,
-  0.039314475f, 0.13692491f, 0.06212633f, -0.019286714f, -0.1623439f, -0.008815435f, -0.034311537f, 0.11303273f,
-  -0.05587612f, -0.07405462f, -0.17168486f, 0.099855006f, -0.1276957f, -0.030475331f, -0.13906854f, 0.08088975f,
-  0.16643767f, 0.09875902f, 0.07437991f, -0.0014213392f, 0.13207568f, -0.1258017f, -0.026122974f, -0.15323232f,
-  -0.106949456f, -0.13638762f, 0.12630081f, -0.15812834f, -0.1434537f, -0.038493644f, -0.15481551f, 0.082563944f,
-  0.062376093f, -0.13440798f, -0.07631372f, 0.020475676f, 0.13687791f, 0.1505861f, 0.14645633f, 0.09770739f,
-  -0.00035350668f, -0.060826603f, 0.07653109f, 0.1699609f, 0.061185505f, 0.15418032f, -0.005323758f, 0.07326627f,
-  -0.060276084f, 0.12789105f, 0.16495013f, 0.07917249f, 0.0515367f, 0.16050285f, -0.06908033f, 0.042349257f,
-  -0.003012467f, -0.12484965f, 0.070957966f, 0.15931237f, 0.08160424f, 0.031202765f, 0.09535075f, -0.1161558f,
-  -0.0031759336f, -0.07561166f, 0.102475084f, -0.037131898f, -0.047848284f, 0.09458812f, 0.117531985f, -0.0035413678f,
-  -0.1274491f, -0.09894474f, 0.118665844f, -0.057379287f, 0.12423814f, -0.06362486f, -0.0012569244f, -0.07399058f,
-  -0.024158005f, 0.06746315f, 0.023453414f, -0.07178103f, -0.06684064f, -0.108649366f, 0.05599333f, -0.11267753f,
-  -0.13190901f, -0.012033409f, -0.17014524f, -0.03250917f, -0.07621671f, 0.1131135f, -0.11626155f, 0.07669352f,
-  -0.11949129f, -0.12286476f, -0.08536151f, 0.063015394f, -0.1638744f, -0.0146620665f, 0.13554232f, 0.15511304f,
-  0.0024065638f, 0.1332556f, -0.13212833f, 0.16971448f, -0.034747336f, -0.013467478f, -0.029451543f, 0.04272464f,
-  -0.100025974f, 0.10098376f, 0.014912419f, -0.09728913f, 0.12487972f, 0.021483766f, -0.031597238f, -0.17569864f,
-  0.10180746f, 0.09328897f, 0.10686639f, 0.054895237f, -0.04815935f, -0.007397425f, 0.027008396f, -0.028726406f,
-  0.11753768f, -0.14287288f, 0.11114158f, 0.10888438f, 0.083116345f, 0.14947559f, 0.099291965f, -0.1492663f,
-  -0.11993522f, -0.042150747f, -0.019215021f, -0.004297145f, 0.07802618f, 0.082613446f, 0.094971284f, 0.033130057f,
-  0.16855437f, -0.12821452f, -0.1394706f, -0.15548933f, -0.15578185f, 0.099705935f, -0.058530886f, -0.032109156f,
-  -0.0071768286f, 0.07786811f, 0.12377703f, -0.11539514f, -0.15821631f, 0.16954942f, -0.17342494f, 0.071162805f,
-  -0.110725775f, 0.02993524f, 0.14859004f, 0.1367966f, 0.092977844f, 0.08957889f, 0.16418438f, 0.10445639f,
-  0.14774795f, 0.037363075f, 0.17407961f, 0.004917041f, -0.053637195f, -0.01091831f, -0.15831387f, 0.06881554f,
-  -0.002745551f, -0.027510049f, -0.056861702f, -0.13113627f, 0.09126227f, -0.11275637f, -0.17249611f, -0.08072084f,
-  0.088401936f, -0.05139431f, 0.076373294f, -0.03716608f, 0.023234062f, -0.10300167f, -0.12582105f, 0.17396173f,
-  0.08783138f, -0.033966146f, -0.09380445f, -0.02669436f, -0.0079170745f, 0.0021127583f, 0.026025089f, 0.17073534f,
-  -0.11198068f, -0.076240465f, 0.08245601f, 0.013353449f, 0.02910244f, -0.12509063f, -0.03738533f, 0.15085918f,
-  -0.10756885f, 0.06842374f, 0.17669208f, -0.17101632f, 0.027818648f, 0.033549163f, 0.14914207f, 0.10815754f,
-  -0.16843109f, 0.10630004f, 0.006809708f, -0.15366746f, 0.077770315f, -0.13885131f, -0.075864345f, 0.07019149f,
-  0.105663605f, -0.1409429f, 0.049858034f, -0.14780341f, 0.06292704f, 0.060731184f, 0.073460735f, -0.15703976f,
-  -0.09320681f, 0.0591083f, 0.17352292f, -0.04225801f, -0.028445477f, -0.1085216f, -0.054314557f, -0.15028448f,
-  -0.17499053f, 0.058332987f, 0.08585983f, -0.17515922f, 0.13858545f, 0.06649241f, 0.094951116f, 0.0790339f,
-  0.15082614f, -0.07775666f, 0.09819577f, -0.16931291f, 0.10164825f, 0.06630913f, 0.013803767f, -0.08204266f,
-  0.14372736f, -0.0006002975f, 0.05813698f, 0.13443567f, -0.1753588f, 0.10950997f, 0.15229769f, 0.11519633f,
-  -0.0141638275f, -0.089022845f, 0.10925603f, 0.16309376f, -0.10138323f, -0.026730143f, 0.12673506f, 0.17240116f,
-  -0.06757238f, -0.06643283f, -0.14265543f, -0.03743523f, -0.14579223f, -0.11669613f, -0.021802649f, 0.0104479715f,
-  0.17139387f, -0.00893214f, 0.14332567f, -0.0932918f, 0.06117794f, 0.093263954f, 0.022961266f, -0.062763356f,
-  0.17432936f, 0.09561151f, -1.3571285e-05f, 0.08491911f, 0.02256614f, 0.102345735f, 0.112155f, 0.10237935f,
-  -0.16607733f, -0.17439134f, 0.12180279f, -0.052724127f, -0.16291097f, 0.082360774f, -0.14841595f, -0.0029462331f,
-  0.052787263f, 0.10222619f, -0.13006009f, 0.059453335f, 0.02267846f, 0.17058328f, -0.14762835f, 0.16325225f,
-  0.117972486f, -0.17070213f, -0.022361916f, 0.10514677f, 0.036011975f, 0.08492343f, -0.121034704f, -0.045245484f,
-  -0.12212877f, -0.110589996f, 0.061227694f, 0.1665989f, -0.16666609f, -0.119291514f, -0.04968477f, 0.05869488f,
-  0.018325554f, 0.1037604f, 0.14102311f, -0.051988475f, -0.16075039f, 0.14606759f, -0.017913105f, 0.037509643f,
-  -0.1213963f, 0.077238984f, -0.14827676f, -0.13582885f, 0.13289762f, -0.09384373f, 0.14286461f, -0.17526242f,
-  -0.026155006f, -0.17179316f, -0.1582338f, -0.06662675f, -0.116896704f, 0.07915098f, 0.14523835f, -0.14780295f,
-  0.023118263f, 0.0363466f, -0.13177145f, 0.10055239f, 0.016886557f, 0.041272573f, 0.029318022f, -0.17502458f,
-  0.02197014f, 0.11633472f, 0.039535724f, 0.12183191f, -0.072993286f, 0.13195404f, -0.047471724f, -0.029182076f,
-  -0.01692179f, -0.020895015f, -0.039727177f, 0.10383376f, 0.07120651f, 0.12970786f, -0.0620406f, 0.07326507f,
-  0.039834335f, 0.0076104775f, 0.009925035f, -0.058294065f, 0.14947139f, -0.10993247f, 0.03733003f, 0.14001101f,
-  0.11650508f, -0.07393815f, -0.16200975f, 0.1613538f, -0.1365089f, -0.17021681f, 0.10650717f, -0.017365176f,
-  0.059204057f, -0.15191978f, -0.123198755f, -0.012784572f, -0.03578716f, 0.16894147f, -0.14055622f, 0.008011399f,
-  -0.12592965f, 0.07447658f, -0.08609589f, 0.12844309f, -0.054939236f, 0.1622217f, -0.084129386f, 0.008404798f,
-  0.028633136f, -0.06940996f, -0.14918107f, -0.06690416f, -0.14667203f, 0.16150796f, -0.13612147f, 0.17104402f,
-  0.011113512f, -0.09164337f, -0.15163429f, -0.016729474f, 0.09150816f, 0.054670364f, 0.08424835f, -0.090150334f,
-  0.09591676f, -0.020204673f, -0.028245764f, -0.012915121f, 0.1624717f, 0.16665073f, -0.114947036f, -0.011944248f,
-  0.07353555f, 0.049467735f, -0.1477505f, 0.07937332f, 0.02823961f, -0.025158865f, 0.10963586f, -0.14529854f,
-  -0.16318768f, -0.109000556f, -0.04694417f, -0.1194067f, -0.1751195f, 0.086792834f, -0.16877563f, -0.17206499f,
-  0.14726418f, 0.11418367f, 0.13346162f, -0.1532687f, 0.014234255f, 0.058432475f, -0.15728247f, -0.09213644f,
-  0.0030191473f, 0.15399371f, 0.0008295132f, -0.092450395f, -0.0624787f, -0.10116417f, 0.11626708f, -0.08560598f,
-  0.11487301f, -0.11775559f, 0.15597387f, 0.17347185f, -0.11394084f, -0.057669573f, -0.12183903f, 0.04027399f,
-  0.011061777f, 0.09494943f, -0.0393487f, 0.0043152473f, -3.7890015e-05f, 0.007783638f, -0.16659418f, 0.030545106f,
-  0.10385464f, 0.1563067f, -0.1653734f, 0.0027230447f, -0.08739208f, 0.17626676f, 0.17588224f, 0.10045012f,
-  -0.12141599f, -0.082305014f, -0.062461756f, 0.102330126f, -0.08675113f, 0.17056559f, -0.057103395f, 0.1696526f,
-  0.10342636f, 0.13417442f, -0.019400341f, -0.10152858f, 0.1393394f, -0.13281606f, 0.096733466f, -0.13821729f,
-  0.14817673f, 0.07115901f, -0.040116128f, -0.06610367f, -0.040052928f, -0.03442618f, 0.10117212f, 0.12905978f,
-  0.04464264f, 0.018940857f, -0.13278005f, 0.08593888f, 0.02195263f, 0.07725452f, 0.1285479f, -0.07182742f,
-  0.1180934f, -0.15266041f, -0.13760379f, -0.1333351f, -0.17605345f, 0.04926722f, -0.06087929f, 0.04202856f,
-  0.12057811f, -0.15192802f, 0.14173967f, -0.027666792f, 0.14649005f, -0.033886824f, -0.09308106f, -0.00056177535f,
-  -0.08348033f, -0.11399568f, -0.14526658f, -0.024398621f, 0.1007395f, 0.1386363f, 0.1338712f, -0.024190078f,
-  0.15843453f, 0.11000532f, 0.104885384f, 0.043599565f, 0.01815566f, 0.13632207f, -0.046933044f, -0.08037429f,
-  0.024721129f, -0.15744863f, 0.03737298f, 0.16554679f, 0.018272176f, 0.15942256f, 0.07663726f, 0.044596843f,
-  0.15050513f, 0.084191784f, 0.0076759523f, 0.107536964f, 0.11059826f, -0.015793541f, 0.15376066f, 0.14257991f,
-  0.04793677f, 0.09752696f, 0.069466986f, -0.024073668f, -0.17177549f, -0.025385153f, -0.13677415f, -0.045409795f,
-  0.1083802f, -0.088771f, 0.1500398f, 0.0678273f, -0.12906416f, 0.08759529f, 0.15341195f, 0.10273189f,
-  0.14526446f, 0.14980231f, 0.17457703f, 0.008840912f, 0.046274878f, -0.037625313f, -0.12356105f, 0.05301715f,
-  0.17260401f, 0.1289894f, 0.13711137f, -0.05473082f, -0.014383096f, 0.020280115f, -0.14761715f, 0.06348114f,
-  -0.15385385f, -0.07356933f, 0.022319937f, -0.030188017f, -0.061979804f, 0.16801399f, 0.16069196f, 0.04589699f,
-  0.043526903f, 0.06547296f, 0.03450438f, -0.13533485f, -0.105036944f, -0.054692827f, 0.10109029f, 0.13827035f,
-  0.110896446f, 0.014306158f, 0.15845583f, 0.07574914f, -0.1714994f, -0.013397598f, 0.028783347f, 0.025903137f,
-  -0.17019928f, -0.113298945f, 0.06654996f, -0.04704861f, -0.054619975f, 0.052973952f, 0.07479236f, 0.024269545f,
-  0.0677656f, -0.15506034f, -0.14863375f, -0.022300992f, 0.15669236f, -0.14536993f, -0.06010764f, 0.041418847f,
-  0.05639082f, 0.16226897f, 0.0021871263f, 0.0023195096f, 0.09125914f, -0.13573614f, -0.13736422f, -0.072133996f,
-  0.101248994f, 0.08630878f, -0.16341859f, -0.09646261f, -0.082916886f, -0.018056827f, 0.004014677f, -0.065659374f,
-  -0.14186424f, 0.06234501f, 0.07508141f, 0.044297326f, 0.1634196f, 0.006605296f, 0.05298354f, -0.048333626f,
-  0.062293503f, -0.13820437f, -0.107521944f, -0.08926867f, -0.02645918f, -0.07601694f, 0.074523024f, 0.103773125f,
-  0.1423851f, 0.11508222f, -0.027925005f, -0.019139979f, -0.08781508f, -0.03038084f, 0.06017554f, -0.04400696f,
-  0.016714808f, 0.0842423f, 0.024121441f, -0.10661258f, 0.07036077f, 0.11721774f, 0.051470153f, -0.1689454f,
-  -0.16418663f, -0.002562191f, 0.0024483737f, 0.006954883f, 0.026949305f, 0.0022877308f, 0.100440554f, -0.14057103f,
-  0.12058845f, -0.13496f, -0.1463243f, -0.16301695f, 0.16998239f, -0.0047572623f, -0.09399213f, -0.081289865f,
-  0.03670084f, -0.14107154f, -0.0011823877f, 0.12285359f, -0.12171262f, 0.09102364f, -0.13706581f, -0.053570773f,
-  -0.084781714f, -0.112277456f, -0.075489216f, -0.16410142f, -0.07806673f, 0.037519567f, -0.09618745f, -0.09039684f,
-  -0.15247959f, 0.099512905f, 0.0036910945f, -0.06205076f, 0.022154933f, 0.010876289f, 0.1429129f, 0.097390935f,
-  -0.025981404f, -5.207243e-05f, 0.05875068f, -0.1737131f, 0.17563209f, 0.061061572f, 0.033122703f, 0.031667918f,
-  -0.023013907f, -0.0006477338f, -0.0855027f, -0.031517096f, 0.08336119f, -0.019484024f, 0.034705188f, -0.084551655f,
-  0.06797433f, 0.09174126f, -0.062483292f, 0.027912108f, -0.06461175f, -0.017522026f, -0.17232822f, -0.13934454f,
-  -0.1310736f, 0.031456806f, 0.05067638f, 0.041173678f, -0.17214617f, -0.07590738f, 0.021649003f, -0.023375906f,
-  -0.09213478f, -0.048956115f, -0.086301126f, 0.0070103486f, -0.06857008f, 0.109897524f, -0.17107478f, 0.17287418f,
-  -0.111061245f, 0.12920395f, -0.101956874f, -0.06840741f, 0.0012901151f, -0.15902391f, -0.04722999f, -0.03564064f,
-  -0.105689794f, -0.019255104f, 0.10453613f, -0.035573013f, -0.071788095f, -0.04137535f, -0.078523435f, 0.06488364f,
-  -0.1290564f, 0.17097162f, -0.118497334f, 0.15108973f, -0.096891515f, -0.090236f, -0.17570983f, -0.101825416f,
-  -0.1688149f, 0.042093173f, -0.11781454f, 0.043487266f, -0.15637511f, 0.08300118f, 0.054515366f, 0.047179095f,
-  -0.077965155f, -0.061180785f, -0.065059096f, 0.08755881f, 0.15677215f, -0.14641143f, 0.10882548f, 0.15179549f,
-  0.06475821f, -0.1374599f, 0.09510573f, 0.051821362f, -0.05787639f, 0.095038995f, -0.13389541f, 0.11126134f,
-  0.14502953f, 0.10357931f, -0.075284176f, 0.108072445f, 0.041010715f, -0.17183942f, -0.12722783f, -0.06952466f,
-  -0.15179493f, 0.07898309f, 0.09343196f, -0.10596699f, 0.041860353f, 0.05956671f, -0.025375564f, 0.12352744f,
-  0.01062071f, -0.05654929f, -0.12451363f, 0.07819762f, 0.009052616f, 0.17020981f, -0.025244234f, 0.020532068f,
-  0.037454385f, -0.033051223f, 0.16233043f, -0.049948186f, 0.038374536f, 0.1618064f, 0.02720128f, 0.026437664f,
-  -0.046768356f, 0.1594159f, -0.12490703f, 0.08180465f, -0.11450656f, 0.07259558f, 0.092438556f, -0.09971371f,
-  -0.009074996f, 0.15054455f, -0.14603417f, -0.054921515f, -0.05165206f, 0.11928f, 0.08676961f, 0.05983712f,
-  -0.03339689f, 0.07549801f, -0.02861008f, -0.102889605f, -0.10173016f, -0.04390414f, -0.033971183f, -0.05461532f,
-  0.090513304f, -0.0040461607f, 0.10251989f, 0.1493599f, -0.06445629f, -0.14532235f, -0.0716124f, 0.03607486f,
-  -0.050160944f, 0.16205335f, -0.07087559f, 0.11360807f, 0.15752843f, 0.14527224f, 0.08107296f, 0.06897142f,
-  8.743363e-05f, 0.051283717f, 0.15434508f, -0.1060736f, 0.07439131f, -0.10880333f, 0.10655747f, -0.06392225f,
-  -0.020118883f, 0.1453523f, 0.09177443f, 0.013530993f, -0.03165281f, 0.1379271f, -0.14243425f, 0.089414224f,
-  -0.08440235f, -0.04317635f, 0.06682899f, 0.015548141f, 0.04607373f, -0.061032407f, -0.05596292f, -0.08685656f,
-  -0.0114268325f, -0.08767092f, -0.08151955f, 0.0026568952f, 0.048653793f, 0.08771851f, 0.026020706f, -0.082169116f,
-  0.020120863f, 0.1701984f, -0.14372891f, -0.14491454f, -0.13256486f, -0.049434837f, 0.11391732f, -0.1079919f,
-  -0.06586941f, 0.076584786f, -0.14077197f, -0.03720513f, 0.10215334f, -0.047390085f, -0.021538598f, 0.1475499f,
-  -0.0051339287f, -0.022925463f, -0.012447734f, -0.0010467801f, 0.15583897f, 0.04960903f, 0.09070204f, -0.17180988f,
-  -0.14146675f, -0.058853667f, 0.0667765f, 0.07529712f, -0.09145071f, -0.13936359f, 0.13847375f, 0.021957433f,
-  0.051545028f, -0.13377863f, -0.1337584f, -0.039555006f, 0.10154866f, 0.0982902f, 0.13309544f, -0.14366274f,
-  0.16484597f, -0.021030476f, 0.05780617f, 0.049012844f, 0.08342621f, -0.015344761f, -0.030145153f, 0.07685726f,
-  -0.0706787f, 0.02845222f, 0.03396195f, -0.08278248f, 0.050402068f, -0.1119137f, -0.08608856f, 0.12148974f,
-  0.14800532f, 0.08725377f, 0.12965354f, -0.1556885f, 0.06740661f, -0.0038487448f, -0.03861256f, -0.14289674f,
-  -0.061632726f, 0.11051584f, -0.16539411f, -0.0038207804f, -0.005972967f, -0.08433424f, 0.0076614963f, 0.10090548f,
-  -0.1415629f, 0.045226116f, 0.16533515f, 0.11021192f, -0.04546623f, -0.055981528f, 0.035559233f, -0.13866454f,
-  -0.08203985f, -0.034824487f, 0.10970249f, 0.11618502f, 0.1416938f, -0.17598134f, 0.009437964f, 0.10931015f,
-  0.15033957f, -0.06627044f, 0.018448686f, 0.11472087f, -0.12326775f, 0.10851454f, 0.13820533f, -0.01767485f,
-  0.09290832f, -0.1598372f, -0.1506614f, -0.0041578077f, 0.108339466f, 0.07950141f, -0.11719386f, -0.062347725f,
-  0.014433631f, 0.051971383f, 0.173949f, -0.16997018f, -0.16048893f, 0.11363574f, 0.008018396f, 0.013576848f,
-  -0.06261146f, -0.14048108f, -0.15380277f, -0.14174451f, -0.106890984f, -0.0068263565f, -0.044631638f, -0.12159363f,
-  0.116783544f, -0.066664785f, -0.13096757f, 0.01832741f, 0.0062343827f, -0.034146637f, 0.034615543f, -0.13500613f,
-  -0.17099966f, 0.0441617f, -0.07123892f, 0.0040299552f, -0.07391763f, 0.12646535f, 0.02767792f, 0.14450645f,
-  -0.12740102f, -0.079930864f, -0.044892736f, -0.11441524f, 0.08439778f, -0.1759785f, -0.10936285f, 0.1733403f,
-  0.011114988f, -0.1625231f, -0.15207718f, -0.058841784f, 0.17081262f, 0.06834086f, 0.10745537f, -0.026409699f,
-  0.025479203f, 0.14239936f, -0.15555495f, 0.14043336f, -0.06497615f, 0.061043702f, 0.14965422f, 0.1399778f,
-  -0.14690211f, -0.07355569f, 0.025542907f, 0.03314685f, -0.15627113f, -0.028001796f, -0.011908824f, 0.056444343f,
-  -0.16991936f, -0.013414772f, 0.15229222f, -0.05311209f, 0.11665204f, 0.16584568f, 0.14703366f, 0.08715698f,
-  0.08777867f, -0.082724445f, -0.08925965f, 0.1317069f, -0.028967908f, -0.0031307733f, 0.048663426f, -0.04953633f,
-  0.059112344f, 0.14698961f, 0.15095308f, 0.117361926f, 0.0021905403f, -0.13209012f, -0.005329195f, -0.08393924f,
-  0.12890533f, -0.078649074f, -0.113014266f, 0.12062757f, -0.16335425f, 0.088879146f, -0.04766526f, 0.020314148f,
-  0.13619734f, -0.029046575f, 0.025715394f, 0.15009536f, -0.034508575f, -0.042857613f, -0.005672713f, -0.11998841f,
-  0.11328086f, -0.09797146f, -0.0949068f, -0.11380875f, -0.14000776f, -0.027260728f, 0.15837006f, 0.117160626f,
-  -0.10871061f, -0.016349204f, -0.063134104f, 0.10561802f, 0.08268548f, -0.07342396f, 0.11503942f, 0.07992872f,
-  0.057390437f, -0.087464385f, 0.066118665f, -0.15393578f, -0.14061427f, -0.014107035f, 0.17562741f, -0.0011441605f,
-  -0.1689164f, 0.1715984f, 0.17599314f, -0.016641177f, 0.07712768f, 0.10501631f, -0.081404f, 0.15864421f,
-  0.07475799f, -0.1065879f, -0.12698108f, -0.07289472f, -0.07396424f, 0.0037579183f, 0.061045032f, 0.09876842f,
-  -0.08906171f, -0.021042278f, 0.04820986f, -0.019519765f, -0.15297851f, 0.09697375f, 0.07927698f, -0.1449369f,
-  -0.005166108f, -0.05346859f, -0.17009269f, 0.049963508f, -0.07346659f, -0.13093588f, -0.14320911f, 0.09301771f,
-  0.10701879f, -0.09479958f, -0.040852815f, 0.1468319f, -0.13049833f, -0.16548106f, -0.039984126f, -0.096285805f,
-  0.05487155f, 0.096028365f, -0.06409179f, 0.023004107f, -0.10215167f, -0.10361192f, 0.103965566f, 0.008582679f,
-  -0.15688662f, -0.122040056f, -0.02488685f, -0.024122538f, -0.042672694f, -0.15352733f, -0.042854473f, 0.13935697f,
-  -0.02448576f, -0.1016991f, 0.15684326f, 0.08016518f, 0.09102139f, -0.17498198f, -0.079332255f, 0.10022324f,
-  0.0056985277f, -0.00726481f, -0.033053685f, -0.11815135f, 0.14971831f, 0.12774202f, 0.014848777f, 0.17352696f,
-  0.08327429f, -0.11549475f, 0.13199042f, 0.15222329f, -0.098810464f, 0.013495189f, 0.019021694f, 0.119328514f,
-  0.06782201f, 0.0047346083f, 0.08743048f, 0.17011069f, -0.04097525f, 0.13843957f, -0.08997511f, 0.11813932f,
-  0.1516315f, -0.013237419f, -0.021987252f, 0.1753802f, -0.013566543f, 0.12908836f, -0.16131224f, 0.04218767f,
-  -0.17516178f, 0.1754238f, 0.022750279f, 0.04720074f, 0.16834201f, -0.16767518f, 0.037872188f, -0.10268194f,
-  0.026262417f, -0.024913907f, -0.045179863f, -0.011419794f, -0.16089803f, -0.16299246f, 0.17396596f, 0.08098784f,
-  -0.03791682f, 0.13640831f, -0.021701623f, -0.09577652f, -0.004656679f, 0.09860512f, 0.109435156f, -0.06539052f,
-  0.080469124f, -0.08448047f, 0.053118516f, 0.103790894f, 0.104456514f, 0.013292694f, 0.06972768f, 0.08778832f,
-  -0.13335474f, 0.14875098f, 0.08856764f, 0.14747114f, 0.15955622f, 0.11109996f, -0.09219604f, -0.0048083444f,
-  -0.11944754f, -0.08156115f, -0.02587178f, 0.1701665f, 0.029020213f, 0.05896502f, 0.09526275f, 0.10833725f,
-  -0.037084505f, -0.06486891f, 0.11540637f, 0.1746221f, -0.053562637f, 0.09645875f, -0.02642188f, 0.029520454f,
-  0.02613252f, 0.13981214f, 0.0433949f, -0.16932863f, 0.06798074f, -0.063400745f, 0.1002326f, -0.16684823f,
-  -0.09990735f, -0.06537964f, 0.05986458f, 0.1475122f, -0.1395209f, 0.035897627f, -0.17117049f, -0.16891442f,
-  -0.16483141f, -0.015264113f, 0.076264486f, 0.010491172f, 0.013671784f, -0.12425382f, 0.11740131f, -0.092485674f,
-  -0.13484007f, 0.16372196f, 0.14056648f, 0.12820555f, 0.024254795f, -0.05434918f, -0.05594351f, -0.061482556f,
-  0.026280878f, 0.045962866f, -0.16548787f, -0.051597625f, -0.054157835f, -0.023281876f, -0.02086366f, 0.10874468f,
-  0.045111816f, -0.036438648f, -0.11063621f, -0.14063177f, -0.032151617f, 0.17590617f, 0.07197114f, -0.09227361f,
-  -0.10795801f, 0.14517541f, -0.1072558f, 0.1687363f, -0.05369502f, -0.030812696f, 0.029016672f, 0.036200665f,
-  0.1244493f, 0.17208754f, -0.009109156f, -0.05628324f, -0.11720373f, 0.05598448f, -0.1766476f, 0.01966005f,
-  -0.014293914f, -0.03321296f, -0.074663475f, -0.035999373f, 0.1333866f, 0.11190001f, -0.055279426f, 0.10118253f,
-  -0.08943827f, 0.07070134f, 0.09117107f, -0.09762006f, 0.058360003f, -0.059689358f, -0.12260168f, 0.11207399f,
-  -0.07160604f, 0.12285621f, -0.043065924f, -0.0992114f, 0.11047317f, -0.003848197f, -0.09910207f, 0.06473847f,
-  0.07141069f, -0.038972538f, -0.031046169f, -0.042166676f, 0.032360245f, -0.08791807f, 0.14032584f, -0.13587977f,
-  -0.07062027f, -0.055694953f, -0.11698433f, -0.037919834f, -0.11294723f, 0.031832524f, 0.039338097f, 0.017580587f,
-  0.13295892f, -0.14251682f, -0.08804911f, 0.119640425f, 0.08743987f, -0.13227807f, -0.06338022f, 0.0057560373f,
-  -0.16163853f, -0.058292884f, -0.005356169f, 0.0111007f, -0.09541469f, -0.10382206f, 0.0891903f, -0.1527077f,
-  -0.16422112f, -0.13641502f, 0.032657526f, 0.07476341f, -0.064312026f, 0.06586606f, -0.0036474515f, 0.105975255f,
-  0.17387824f, 0.056721605f, 0.1646966f, -0.024264615f, 0.03291886f, 0.12227983f, 0.075498156f, 0.022885717f,
-  -0.038899012f, -0.0799084f, -0.033658534f, -0.054440368f, -0.012226527f, 0.15139362f, 0.13795736f, 0.02880461f,
-  -0.14404395f, 0.0054126037f, -0.10486985f, -0.15894862f, -0.013174114f, -0.08734865f, -0.02355147f, 0.018947748f,
-  -0.07196151f, -0.030492486f, 0.03519677f, -0.15016542f, 0.0014318128f, -0.12122508f, 0.04779048f, -0.0118339285f,
-  -0.13522066f, 0.1338808f, -0.07803381f, 0.1369263f, -0.14476444f, -0.054261096f, -0.0176417f, -0.04248259f,
-  -0.1291393f, 0.13750228f, 0.11763883f, 0.15522164f, -0.1320244f, -0.17598568f, 0.06782532f, 0.16342796f,
-  0.09453764f, 0.00010384983f, 0.06831081f, 0.15992221f, -0.0029524288f, -0.09533305f, 0.08560564f, -0.14063486f,
-  -0.0694556f, -0.04377319f, 0.1276562f, -0.048967134f, -0.15663329f, 0.094269894f, -0.023309208f, -0.1747852f,
-  0.08222875f, 0.03592395f, -0.15082335f, -0.05539748f, 0.021925444f, -0.13188419f, 0.105717525f, -0.0013382889f,
-  0.055570513f, -0.1275518f, -0.11347381f, -0.14440165f, 0.008896378f, -0.09737384f, -0.025264991f, 0.061589316f,
-  0.07988187f, 0.14867465f, 0.035446636f, -0.031788398f, 0.11590063f, -0.16150358f, 0.1278089f, 0.023537202f,
-  -0.081887215f, 0.002691856f, -0.04830286f, 0.089568436f, -0.16437227f, -0.117883824f, 0.033379186f, 0.11983194f,
-  -0.10544294f, -0.17015027f, 0.017539686f, -0.13716382f, -0.032423675f, 0.041671325f, -0.14694385f, 0.06648606f,
-  -0.01309667f, -0.12505762f, 0.029368661f, 0.009773348f, -0.17201875f, -0.043960933f, -0.13372366f, -0.0068097715f,
-  -0.07961118f, -0.12364408f, 0.1552991f, -0.013631808f, 0.118806675f, -0.10720799f, -0.039884172f, -0.04804374f,
-  -3.6730977e-05f, -0.1511065f, 0.02592478f, 0.01770743f, -0.15673064f, 0.05035916f, -0.041191883f, -0.13115591f,
-  0.14448243f, -0.05853329f, -0.023762582f, -0.16671307f, -0.0014005187f, -0.0042295414f, -0.10380845f, -0.049383715f,
-  -0.062485505f, 0.17350774f, -0.102068305f, -0.037499018f, 0.03985153f, 0.13176467f, -0.16663904f, -0.111731336f,
-  -0.13469009f, -0.023139631f, -0.07519356f, 0.16490845f, 0.10964597f, 0.10618325f, -0.018627347f, -0.0021997283f,
-  -0.15258116f, -0.11453153f, 0.17496125f, 0.0065753506f, -0.17141938f, -0.03747542f, 0.1372852f, -0.109578624f,
-  0.079899125f, -0.112411566f, -0.13277559f, -0.156883f, 0.009913972f, -0.060941793f, -0.14408195f, 0.10464809f,
-  0.09364753f, 0.06688724f, 0.027407527f, -0.17482302f, 0.1331166f, -0.02824214f, 0.0064827753f, 0.1689138f,
-  0.17163227f, -0.13433707f, -0.105423704f, 0.072260074f, -0.02591437f, 0.111079745f, -0.1531884f, -0.1002675f,
-  0.03207217f, -0.13265964f, 0.0056065f, 0.16848353f, 0.14967206f, 0.13969168f, -0.1396288f, -0.10566219f,
-  -0.028206589f, -0.14173555f, -0.16577712f, 0.122710146f, 0.07577403f, 0.1422921f, -0.053122476f, -0.09245756f,
-  -0.12052862f, -0.112252966f, -0.04157344f, -0.10787665f, 0.1051748f, 0.040109195f, -0.028287172f, 0.0330359f,
-  0.10983199f, 0.12564601f, 0.048025742f, -0.0128332935f, 0.05365616f, -0.11920829f, -0.1752824f, -0.1352597f,
-  -0.00944395f, 0.16478728f, 0.120936036f, -0.048364498f, -0.035292633f, -0.10616711f, -0.12558265f, -0.16755441f,
-  -0.018310424f, -0.068692304f, -0.032397103f, 0.17643128f, -0.031931486f, -0.14310695f, 0.16013178f, 0.119587906f,
-  0.17513889f, -0.0003738847f, 0.0048021274f, -0.16353479f, 0.030064547f, -0.07511782f, 0.006261631f, -0.15303923f,
-  0.051660445f, -0.0058158645f, 0.078007534f, -0.03445507f, 0.06728995f, 0.13286212f, 0.043771125f, -0.13135813f,
-  -0.095621f, -0.03798609f, 0.029909236f, -0.16304572f, -0.03792835f, -0.06726677f, 0.04978042f, 0.07319232f,
-  0.1121602f, 0.08025211f, 0.17358324f, 0.14286114f, 0.025148412f, -0.10643824f, -0.09573977f, -0.061355907f,
-  -0.09474188f, 0.14119557f, 0.11017494f, -0.030587548f, -0.16635743f, -0.14182903f, -0.14232369f, -0.06366536f,
-  -0.0031954476f, -0.1428269f, -0.117853016f, -0.14128175f, -0.15454884f, -0.13599078f, -0.017976789f, -0.15953219f,
-  -0.07288442f, 0.11314736f, -0.05212231f, 0.07319656f, 0.12804592f, 0.14189295f, -0.03016572f, 0.045227088f,
-  -0.14678031f, -0.012806931f, -0.14084914f, 0.0709355f, -0.12701382f, 0.16174869f, -0.045723766f, 0.095929004f,
-  -0.07356981f, -0.05046592f, -0.08198607f, -0.08563129f, 0.12245238f, 0.12804598f, -0.16587451f, 0.102383815f,
-  0.14323425f, -0.04097295f, -0.003842486f, 0.1333516f, -0.071194395f, 0.01813737f, 0.041279465f, 0.13197662f,
-  0.0934779f, 0.050166085f, 0.17451718f, -0.017248744f, -0.12109721f, 0.010250282f, 0.13701057f, -0.05848672f,
-  0.014587108f, 0.0048523033f, 0.12381503f, -0.0004500862f, -0.0146085825f, -0.010363552f, 0.086422995f, -0.07155722f,
-  -0.006915539f, -0.16585164f, -0.014015092f, 0.10084662f, -0.1514599f, -0.04510893f, -0.10219295f, -0.10697671f,
-  -0.078067444f, -0.0007580532f, 0.14333525f, 0.04522022f, -0.13589314f, -0.088916995f, -0.048399586f, -0.1201178f,
-  0.17055972f, 0.03581831f, -0.020696968f, 0.11550095f, -0.08986591f, 0.0764461f, 0.1126112f, 0.08865358f,
-  -0.059484795f, 0.05962306f, -0.007668092f, -0.101272725f, 0.085668124f, 0.034343485f, -0.12105521f, -0.017857661f,
-  0.0007737529f, -0.0844924f, -0.1259482f, -0.13348727f, 0.030739276f, -0.09795711f, 0.052238658f, -0.059557732f,
-  -0.104849555f, 0.07913534f, 0.09671905f, 0.09985404f, -0.09429944f, 0.104547404f, 0.12203894f, 0.10768435f,
-  0.120266914f, -0.15347148f, 0.08690033f, -0.12722446f, -0.022185469f, -0.033803523f, 0.103953764f, -0.13855828f,
-  0.09799791f, 0.13504602f, -0.071826085f, -0.029187346f, -0.07972129f, 0.020519614f, -0.08974996f, -0.097937554f,
-  0.09350683f, -0.025589902f, 0.11659091f, -0.17405951f, 0.118802376f, -0.12527731f, -0.007821275f, 0.15540716f,
-  0.019481558f, -0.04494582f, -0.03618147f, 0.090143636f, -0.106913045f, -0.11347698f, -0.07238382f, 0.0827609f,
-  -0.032052908f, 0.050875753f, 0.09005911f, 0.11679355f, -0.013136267f, 0.022217037f, 0.018235466f, -0.13429843f,
-  0.083265334f, 0.14004813f, -0.10530234f, 0.14878067f, 0.017391685f, -0.010389935f, -0.16474387f, -0.1626085f,
-  0.059888057f, -0.13694856f, -0.169754f, 0.046185065f, 0.05780438f, 0.13155152f, -0.06873127f, -0.13825825f,
-  0.16743082f, 0.10518144f, 0.059882957f, -0.049687363f, 0.022127243f, 0.14573301f, 0.08997954f, -0.14412536f,
-  -0.14746025f, -0.04823517f, 0.0132091595f, 0.17064117f, 0.035087273f, -0.12586606f, -0.021503448f, 0.13663115f,
-  0.12333529f, 0.085049264f, 0.12633172f, 0.008276082f, -0.13421735f, 0.060292773f, -0.123482786f, 0.13670038f,
-  0.067166165f, 5.932169e-05f, -0.100174226f, 0.13000208f, 0.15204507f, -0.12311069f, -0.0021776643f, -0.12196113f,
-  -0.06422727f, 0.15775628f, -0.02037446f, -0.09688924f, -0.06342211f, -0.07642549f, -0.15841213f, 0.15003157f,
-  -0.0482711f, -0.0044100145f, -0.1470167f, -0.14698155f, 0.03957943f, 0.17149422f, -0.07710197f, 0.058687355f,
-  -0.047224488f, 0.019291054f, 0.16735202f, -0.094160125f, -0.0015461571f, -0.11151023f, 0.076012745f, -0.1503999f,
-  0.1349741f, 0.019778378f, 0.031192524f, -0.08338784f, 0.10233417f, -0.04521259f, -0.061696537f, 0.023944931f,
-  -0.023264091f, 0.022693422f, -0.16478783f, 0.12428964f, -0.15415245f, 0.14676708f, -0.1515282f, -0.05428556f,
-  0.13706951f, -0.10570714f, -0.13871966f, -0.15339594f, 0.06482672f, 0.09732327f, 0.04976586f, 0.07062857f,
-  -0.16775633f, 0.03064531f, -0.1625177f, -0.14801219f, 0.037046637f, -0.06719643f, 0.15655492f, 0.17390338f,
-  -0.112073965f, 0.0491286f, 0.039289545f, 0.17082417f, 0.014137001f, 0.115844026f, -0.008237749f, -0.03962474f,
-  0.14645328f, -0.11545286f, -0.066414855f, -0.15874445f, 0.14095889f, 0.030362295f, -0.0130926445f, 0.04749107f,
+  0.03751944f, 0.14515069f, -0.0072580874f, 0.16643767f, -0.060276084f, -0.024158005f, -0.100025974f, 0.16855437f,
+  -0.002745551f, -0.10756885f, -0.17499053f, -0.06757238f, 0.052787263f, -0.1213963f, -0.01692179f, -0.12592965f,
+  -0.08026484f, -0.098874316f, -0.08002262f, 0.09875902f, 0.12789105f, 0.06746315f, 0.10098376f, -0.12821452f,
+  -0.027510049f, 0.06842374f, 0.058332987f, -0.06643283f, 0.10222619f, 0.077238984f, -0.020895015f, 0.07447658f,
+  -0.07684668f, -0.123879135f, 0.09795092f, 0.07437991f, 0.16495013f, 0.023453414f, 0.014912419f, -0.1394706f,
+  -0.056861702f, 0.17669208f, 0.08585983f, -0.14265543f, -0.13006009f, -0.14827676f, -0.039727177f, -0.08609589f,
+  0.1288983f, -0.014062675f, 0.11360264f, -0.0014213392f, 0.07917249f, -0.07178103f, -0.09728913f, -0.15548933f,
+  -0.13113627f, -0.17101632f, -0.17515922f, -0.03743523f, 0.059453335f, -0.13582885f, 0.10383376f, 0.12844309f,
+  -0.16125378f, 0.12750377f, 0.072867766f, 0.13207568f, 0.0515367f, -0.06684064f, 0.12487972f, -0.15578185f,
+  0.09126227f, 0.027818648f, 0.13858545f, -0.14579223f, 0.02267846f, 0.13289762f, 0.07120651f, -0.054939236f,
+  0.007243905f, -0.13706487f, -0.09951212f, -0.1258017f, 0.16050285f, -0.108649366f, 0.021483766f, 0.099705935f,
+  -0.11275637f, 0.033549163f, 0.06649241f, -0.11669613f, 0.17058328f, -0.09384373f, 0.12970786f, 0.1622217f,
+  -0.12941757f, -0.028173776f, -0.15738305f, -0.026122974f, -0.06908033f, 0.05599333f, -0.031597238f, -0.058530886f,
+  -0.17249611f, 0.14914207f, 0.094951116f, -0.021802649f, -0.14762835f, 0.14286461f, -0.0620406f, -0.084129386f,
+  -0.051221423f, 0.13785818f, 0.12391072f, -0.15323232f, 0.042349257f, -0.11267753f, -0.17569864f, -0.032109156f,
+  -0.08072084f, 0.10815754f, 0.0790339f, 0.0104479715f, 0.16325225f, -0.17526242f, 0.07326507f, 0.008404798f,
+  -0.06222413f, 0.091013506f, 0.15006045f, -0.106949456f, -0.003012467f, -0.13190901f, 0.10180746f, -0.0071768286f,
+  0.088401936f, -0.16843109f, 0.15082614f, 0.17139387f, 0.117972486f, -0.026155006f, 0.039834335f, 0.028633136f,
+  0.022451436f, -0.1047829f, -0.005149839f, -0.13638762f, -0.12484965f, -0.012033409f, 0.09328897f, 0.07786811f,
+  -0.05139431f, 0.10630004f, -0.07775666f, -0.00893214f, -0.17070213f, -0.17179316f, 0.0076104775f, -0.06940996f,
+  -0.019660093f, -0.059556153f, -0.039798785f, 0.12630081f, 0.070957966f, -0.17014524f, 0.10686639f, 0.12377703f,
+  0.076373294f, 0.006809708f, 0.09819577f, 0.14332567f, -0.022361916f, -0.1582338f, 0.009925035f, -0.14918107f,
+  0.17403084f, 0.049179237f, 0.108079776f, -0.15812834f, 0.15931237f, -0.03250917f, 0.054895237f, -0.11539514f,
+  -0.03716608f, -0.15366746f, -0.16931291f, -0.0932918f, 0.10514677f, -0.06662675f, -0.058294065f, -0.06690416f,
+  0.020287195f, 0.1568799f, 0.0979946f, -0.1434537f, 0.08160424f, -0.07621671f, -0.04815935f, -0.15821631f,
+  0.023234062f, 0.077770315f, 0.10164825f, 0.06117794f, 0.036011975f, -0.116896704f, 0.14947139f, -0.14667203f,
+  0.076790966f, 0.013740673f, -0.13486394f, -0.038493644f, 0.031202765f, 0.1131135f, -0.007397425f, 0.16954942f,
+  -0.10300167f, -0.13885131f, 0.06630913f, 0.093263954f, 0.08492343f, 0.07915098f, -0.10993247f, 0.16150796f,
+  0.023481147f, 0.07165765f, 0.039024144f, -0.15481551f, 0.09535075f, -0.11626155f, 0.027008396f, -0.17342494f,
+  -0.12582105f, -0.075864345f, 0.013803767f, 0.022961266f, -0.121034704f, 0.14523835f, 0.03733003f, -0.13612147f,
+  -0.11761196f, -0.1395938f, -0.072017476f, 0.082563944f, -0.1161558f, 0.07669352f, -0.028726406f, 0.071162805f,
+  0.17396173f, 0.07019149f, -0.08204266f, -0.062763356f, -0.045245484f, -0.14780295f, 0.14001101f, 0.17104402f,
+  0.011861999f, 0.0238709f, 0.039314475f, 0.062376093f, -0.0031759336f, -0.11949129f, 0.11753768f, -0.110725775f,
+  0.08783138f, 0.105663605f, 0.14372736f, 0.17432936f, -0.12212877f, 0.023118263f, 0.11650508f, 0.011113512f,
+  0.12977868f, 0.07412988f, 0.13692491f, -0.13440798f, -0.07561166f, -0.12286476f, -0.14287288f, 0.02993524f,
+  -0.033966146f, -0.1409429f, -0.0006002975f, 0.09561151f, -0.110589996f, 0.0363466f, -0.07393815f, -0.09164337f,
+  -0.010890472f, 0.16268142f, 0.06212633f, -0.07631372f, 0.102475084f, -0.08536151f, 0.11114158f, 0.14859004f,
+  -0.09380445f, 0.049858034f, 0.05813698f, -1.3571285e-05f, 0.061227694f, -0.13177145f, -0.16200975f, -0.15163429f,
+  -0.15652223f, 0.17651448f, -0.019286714f, 0.020475676f, -0.037131898f, 0.063015394f, 0.10888438f, 0.1367966f,
+  -0.02669436f, -0.14780341f, 0.13443567f, 0.08491911f, 0.1665989f, 0.10055239f, 0.1613538f, -0.016729474f,
+  -0.056767717f, -0.16549276f, -0.1623439f, 0.13687791f, -0.047848284f, -0.1638744f, 0.083116345f, 0.092977844f,
+  -0.0079170745f, 0.06292704f, -0.1753588f, 0.02256614f, -0.16666609f, 0.016886557f, -0.1365089f, 0.09150816f,
+  0.058436394f, -0.093791865f, -0.008815435f, 0.1505861f, 0.09458812f, -0.0146620665f, 0.14947559f, 0.08957889f,
+  0.0021127583f, 0.060731184f, 0.10950997f, 0.102345735f, -0.119291514f, 0.041272573f, -0.17021681f, 0.054670364f,
+  0.15481374f, -0.10574832f, -0.034311537f, 0.14645633f, 0.117531985f, 0.13554232f, 0.099291965f, 0.16418438f,
+  0.026025089f, 0.073460735f, 0.15229769f, 0.112155f, -0.04968477f, 0.029318022f, 0.10650717f, 0.08424835f,
+  -0.114743f, -0.13641448f, 0.11303273f, 0.09770739f, -0.0035413678f, 0.15511304f, -0.1492663f, 0.10445639f,
+  0.17073534f, -0.15703976f, 0.11519633f, 0.10237935f, 0.05869488f, -0.17502458f, -0.017365176f, -0.090150334f,
+  0.03726936f, -0.11598519f, -0.05587612f, -0.00035350668f, -0.1274491f, 0.0024065638f, -0.11993522f, 0.14774795f,
+  -0.11198068f, -0.09320681f, -0.0141638275f, -0.16607733f, 0.018325554f, 0.02197014f, 0.059204057f, 0.09591676f,
+  -0.05856903f, 0.122577764f, -0.07405462f, -0.060826603f, -0.09894474f, 0.1332556f, -0.042150747f, 0.037363075f,
+  -0.076240465f, 0.0591083f, -0.089022845f, -0.17439134f, 0.1037604f, 0.11633472f, -0.15191978f, -0.020204673f,
+  -0.07484374f, 0.1553777f, -0.17168486f, 0.07653109f, 0.118665844f, -0.13212833f, -0.019215021f, 0.17407961f,
+  0.08245601f, 0.17352292f, 0.10925603f, 0.12180279f, 0.14102311f, 0.039535724f, -0.123198755f, -0.028245764f,
+  -0.033576433f, -0.02854979f, 0.099855006f, 0.1699609f, -0.057379287f, 0.16971448f, -0.004297145f, 0.004917041f,
+  0.013353449f, -0.04225801f, 0.16309376f, -0.052724127f, -0.051988475f, 0.12183191f, -0.012784572f, -0.012915121f,
+  0.008853346f, 0.025227502f, -0.1276957f, 0.061185505f, 0.12423814f, -0.034747336f, 0.07802618f, -0.053637195f,
+  0.02910244f, -0.028445477f, -0.10138323f, -0.16291097f, -0.16075039f, -0.072993286f, -0.03578716f, 0.1624717f,
+  0.0584173f, 0.15189104f, -0.030475331f, 0.15418032f, -0.06362486f, -0.013467478f, 0.082613446f, -0.01091831f,
+  -0.12509063f, -0.1085216f, -0.026730143f, 0.082360774f, 0.14606759f, 0.13195404f, 0.16894147f, 0.16665073f,
+  -0.1248605f, -0.0726653f, -0.13906854f, -0.005323758f, -0.0012569244f, -0.029451543f, 0.094971284f, -0.15831387f,
+  -0.03738533f, -0.054314557f, 0.12673506f, -0.14841595f, -0.017913105f, -0.047471724f, -0.14055622f, -0.114947036f,
+  0.1162535f, 0.054553572f, 0.08088975f, 0.07326627f, -0.07399058f, 0.04272464f, 0.033130057f, 0.06881554f,
+  0.15085918f, -0.15028448f, 0.17240116f, -0.0029462331f, 0.037509643f, -0.029182076f, 0.008011399f, -0.011944248f,
+  0.07353555f, 0.11487301f, 0.10342636f, 0.12057811f, 0.15050513f, 0.17260401f, -0.17019928f, -0.14186424f,
+  -0.16418663f, -0.15247959f, -0.1310736f, -0.1290564f, 0.14502953f, -0.046768356f, -0.050160944f, -0.0114268325f,
+  0.049467735f, -0.11775559f, 0.13417442f, -0.15192802f, 0.084191784f, 0.1289894f, -0.113298945f, 0.06234501f,
+  -0.002562191f, 0.099512905f, 0.031456806f, 0.17097162f, 0.10357931f, 0.1594159f, 0.16205335f, -0.08767092f,
+  -0.1477505f, 0.15597387f, -0.019400341f, 0.14173967f, 0.0076759523f, 0.13711137f, 0.06654996f, 0.07508141f,
+  0.0024483737f, 0.0036910945f, 0.05067638f, -0.118497334f, -0.075284176f, -0.12490703f, -0.07087559f, -0.08151955f,
+  0.07937332f, 0.17347185f, -0.10152858f, -0.027666792f, 0.107536964f, -0.05473082f, -0.04704861f, 0.044297326f,
+  0.006954883f, -0.06205076f, 0.041173678f, 0.15108973f, 0.108072445f, 0.08180465f, 0.11360807f, 0.0026568952f,
+  0.02823961f, -0.11394084f, 0.1393394f, 0.14649005f, 0.11059826f, -0.014383096f, -0.054619975f, 0.1634196f,
+  0.026949305f, 0.022154933f, -0.17214617f, -0.096891515f, 0.041010715f, -0.11450656f, 0.15752843f, 0.048653793f,
+  -0.025158865f, -0.057669573f, -0.13281606f, -0.033886824f, -0.015793541f, 0.020280115f, 0.052973952f, 0.006605296f,
+  0.0022877308f, 0.010876289f, -0.07590738f, -0.090236f, -0.17183942f, 0.07259558f, 0.14527224f, 0.08771851f,
+  0.10963586f, -0.12183903f, 0.096733466f, -0.09308106f, 0.15376066f, -0.14761715f, 0.07479236f, 0.05298354f,
+  0.100440554f, 0.1429129f, 0.021649003f, -0.17570983f, -0.12722783f, 0.092438556f, 0.08107296f, 0.026020706f,
+  -0.14529854f, 0.04027399f, -0.13821729f, -0.00056177535f, 0.14257991f, 0.06348114f, 0.024269545f, -0.048333626f,
+  -0.14057103f, 0.097390935f, -0.023375906f, -0.101825416f, -0.06952466f, -0.09971371f, 0.06897142f, -0.082169116f,
+  -0.16318768f, 0.011061777f, 0.14817673f, -0.08348033f, 0.04793677f, -0.15385385f, 0.0677656f, 0.062293503f,
+  0.12058845f, -0.025981404f, -0.09213478f, -0.1688149f, -0.15179493f, -0.009074996f, 8.743363e-05f, 0.020120863f,
+  -0.109000556f, 0.09494943f, 0.07115901f, -0.11399568f, 0.09752696f, -0.07356933f, -0.15506034f, -0.13820437f,
+  -0.13496f, -5.207243e-05f, -0.048956115f, 0.042093173f, 0.07898309f, 0.15054455f, 0.051283717f, 0.1701984f,
+  -0.04694417f, -0.0393487f, -0.040116128f, -0.14526658f, 0.069466986f, 0.022319937f, -0.14863375f, -0.107521944f,
+  -0.1463243f, 0.05875068f, -0.086301126f, -0.11781454f, 0.09343196f, -0.14603417f, 0.15434508f, -0.14372891f,
+  -0.1194067f, 0.0043152473f, -0.06610367f, -0.024398621f, -0.024073668f, -0.030188017f, -0.022300992f, -0.08926867f,
+  -0.16301695f, -0.1737131f, 0.0070103486f, 0.043487266f, -0.10596699f, -0.054921515f, -0.1060736f, -0.14491454f,
+  -0.1751195f, -3.7890015e-05f, -0.040052928f, 0.1007395f, -0.17177549f, -0.061979804f, 0.15669236f, -0.02645918f,
+  0.16998239f, 0.17563209f, -0.06857008f, -0.15637511f, 0.041860353f, -0.05165206f, 0.07439131f, -0.13256486f,
+  0.086792834f, 0.007783638f, -0.03442618f, 0.1386363f, -0.025385153f, 0.16801399f, -0.14536993f, -0.07601694f,
+  -0.0047572623f, 0.061061572f, 0.109897524f, 0.08300118f, 0.05956671f, 0.11928f, -0.10880333f, -0.049434837f,
+  -0.16877563f, -0.16659418f, 0.10117212f, 0.1338712f, -0.13677415f, 0.16069196f, -0.06010764f, 0.074523024f,
+  -0.09399213f, 0.033122703f, -0.17107478f, 0.054515366f, -0.025375564f, 0.08676961f, 0.10655747f, 0.11391732f,
+  -0.17206499f, 0.030545106f, 0.12905978f, -0.024190078f, -0.045409795f, 0.04589699f, 0.041418847f, 0.103773125f,
+  -0.081289865f, 0.031667918f, 0.17287418f, 0.047179095f, 0.12352744f, 0.05983712f, -0.06392225f, -0.1079919f,
+  0.14726418f, 0.10385464f, 0.04464264f, 0.15843453f, 0.1083802f, 0.043526903f, 0.05639082f, 0.1423851f,
+  0.03670084f, -0.023013907f, -0.111061245f, -0.077965155f, 0.01062071f, -0.03339689f, -0.020118883f, -0.06586941f,
+  0.11418367f, 0.1563067f, 0.018940857f, 0.11000532f, -0.088771f, 0.06547296f, 0.16226897f, 0.11508222f,
+  -0.14107154f, -0.0006477338f, 0.12920395f, -0.061180785f, -0.05654929f, 0.07549801f, 0.1453523f, 0.076584786f,
+  0.13346162f, -0.1653734f, -0.13278005f, 0.104885384f, 0.1500398f, 0.03450438f, 0.0021871263f, -0.027925005f,
+  -0.0011823877f, -0.0855027f, -0.101956874f, -0.065059096f, -0.12451363f, -0.02861008f, 0.09177443f, -0.14077197f,
+  -0.1532687f, 0.0027230447f, 0.08593888f, 0.043599565f, 0.0678273f, -0.13533485f, 0.0023195096f, -0.019139979f,
+  0.12285359f, -0.031517096f, -0.06840741f, 0.08755881f, 0.07819762f, -0.102889605f, 0.013530993f, -0.03720513f,
+  0.014234255f, -0.08739208f, 0.02195263f, 0.01815566f, -0.12906416f, -0.105036944f, 0.09125914f, -0.08781508f,
+  -0.12171262f, 0.08336119f, 0.0012901151f, 0.15677215f, 0.009052616f, -0.10173016f, -0.03165281f, 0.10215334f,
+  0.058432475f, 0.17626676f, 0.07725452f, 0.13632207f, 0.08759529f, -0.054692827f, -0.13573614f, -0.03038084f,
+  0.09102364f, -0.019484024f, -0.15902391f, -0.14641143f, 0.17020981f, -0.04390414f, 0.1379271f, -0.047390085f,
+  -0.15728247f, 0.17588224f, 0.1285479f, -0.046933044f, 0.15341195f, 0.10109029f, -0.13736422f, 0.06017554f,
+  -0.13706581f, 0.034705188f, -0.04722999f, 0.10882548f, -0.025244234f, -0.033971183f, -0.14243425f, -0.021538598f,
+  -0.09213644f, 0.10045012f, -0.07182742f, -0.08037429f, 0.10273189f, 0.13827035f, -0.072133996f, -0.04400696f,
+  -0.053570773f, -0.084551655f, -0.03564064f, 0.15179549f, 0.020532068f, -0.05461532f, 0.089414224f, 0.1475499f,
+  0.0030191473f, -0.12141599f, 0.1180934f, 0.024721129f, 0.14526446f, 0.110896446f, 0.101248994f, 0.016714808f,
+  -0.084781714f, 0.06797433f, -0.105689794f, 0.06475821f, 0.037454385f, 0.090513304f, -0.08440235f, -0.0051339287f,
+  0.15399371f, -0.082305014f, -0.15266041f, -0.15744863f, 0.14980231f, 0.014306158f, 0.08630878f, 0.0842423f,
+  -0.112277456f, 0.09174126f, -0.019255104f, -0.1374599f, -0.033051223f, -0.0040461607f, -0.04317635f, -0.022925463f,
+  0.0008295132f, -0.062461756f, -0.13760379f, 0.03737298f, 0.17457703f, 0.15845583f, -0.16341859f, 0.024121441f,
+  -0.075489216f, -0.062483292f, 0.10453613f, 0.09510573f, 0.16233043f, 0.10251989f, 0.06682899f, -0.012447734f,
+  -0.092450395f, 0.102330126f, -0.1333351f, 0.16554679f, 0.008840912f, 0.07574914f, -0.09646261f, -0.10661258f,
+  -0.16410142f, 0.027912108f, -0.035573013f, 0.051821362f, -0.049948186f, 0.1493599f, 0.015548141f, -0.0010467801f,
+  -0.0624787f, -0.08675113f, -0.17605345f, 0.018272176f, 0.046274878f, -0.1714994f, -0.082916886f, 0.07036077f,
+  -0.07806673f, -0.06461175f, -0.071788095f, -0.05787639f, 0.038374536f, -0.06445629f, 0.04607373f, 0.15583897f,
+  -0.10116417f, 0.17056559f, 0.04926722f, 0.15942256f, -0.037625313f, -0.013397598f, -0.018056827f, 0.11721774f,
+  0.037519567f, -0.017522026f, -0.04137535f, 0.095038995f, 0.1618064f, -0.14532235f, -0.061032407f, 0.04960903f,
+  0.11626708f, -0.057103395f, -0.06087929f, 0.07663726f, -0.12356105f, 0.028783347f, 0.004014677f, 0.051470153f,
+  -0.09618745f, -0.17232822f, -0.078523435f, -0.13389541f, 0.02720128f, -0.0716124f, -0.05596292f, 0.09070204f,
+  -0.08560598f, 0.1696526f, 0.04202856f, 0.044596843f, 0.05301715f, 0.025903137f, -0.065659374f, -0.1689454f,
+  -0.09039684f, -0.13934454f, 0.06488364f, 0.11126134f, 0.026437664f, 0.03607486f, -0.08685656f, -0.17180988f,
+  -0.14146675f, 0.14800532f, 0.15033957f, 0.116783544f, 0.025479203f, 0.059112344f, -0.10871061f, -0.08906171f,
+  -0.15688662f, 0.06782201f, -0.03791682f, -0.037084505f, -0.13484007f, 0.1244493f, 0.07141069f, -0.16422112f,
+  -0.058853667f, 0.08725377f, -0.06627044f, -0.066664785f, 0.14239936f, 0.14698961f, -0.016349204f, -0.021042278f,
+  -0.122040056f, 0.0047346083f, 0.13640831f, -0.06486891f, 0.16372196f, 0.17208754f, -0.038972538f, -0.13641502f,
+  0.0667765f, 0.12965354f, 0.018448686f, -0.13096757f, -0.15555495f, 0.15095308f, -0.063134104f, 0.04820986f,
+  -0.02488685f, 0.08743048f, -0.021701623f, 0.11540637f, 0.14056648f, -0.009109156f, -0.031046169f, 0.032657526f,
+  0.07529712f, -0.1556885f, 0.11472087f, 0.01832741f, 0.14043336f, 0.117361926f, 0.10561802f, -0.019519765f,
+  -0.024122538f, 0.17011069f, -0.09577652f, 0.1746221f, 0.12820555f, -0.05628324f, -0.042166676f, 0.07476341f,
+  -0.09145071f, 0.06740661f, -0.12326775f, 0.0062343827f, -0.06497615f, 0.0021905403f, 0.08268548f, -0.15297851f,
+  -0.042672694f, -0.04097525f, -0.004656679f, -0.053562637f, 0.024254795f, -0.11720373f, 0.032360245f, -0.064312026f,
+  -0.13936359f, -0.0038487448f, 0.10851454f, -0.034146637f, 0.061043702f, -0.13209012f, -0.07342396f, 0.09697375f,
+  -0.15352733f, 0.13843957f, 0.09860512f, 0.09645875f, -0.05434918f, 0.05598448f, -0.08791807f, 0.06586606f,
+  0.13847375f, -0.03861256f, 0.13820533f, 0.034615543f, 0.14965422f, -0.005329195f, 0.11503942f, 0.07927698f,
+  -0.042854473f, -0.08997511f, 0.109435156f, -0.02642188f, -0.05594351f, -0.1766476f, 0.14032584f, -0.0036474515f,
+  0.021957433f, -0.14289674f, -0.01767485f, -0.13500613f, 0.1399778f, -0.08393924f, 0.07992872f, -0.1449369f,
+  0.13935697f, 0.11813932f, -0.06539052f, 0.029520454f, -0.061482556f, 0.01966005f, -0.13587977f, 0.105975255f,
+  0.051545028f, -0.061632726f, 0.09290832f, -0.17099966f, -0.14690211f, 0.12890533f, 0.057390437f, -0.005166108f,
+  -0.02448576f, 0.1516315f, 0.080469124f, 0.02613252f, 0.026280878f, -0.014293914f, -0.07062027f, 0.17387824f,
+  -0.13377863f, 0.11051584f, -0.1598372f, 0.0441617f, -0.07355569f, -0.078649074f, -0.087464385f, -0.05346859f,
+  -0.1016991f, -0.013237419f, -0.08448047f, 0.13981214f, 0.045962866f, -0.03321296f, -0.055694953f, 0.056721605f,
+  -0.1337584f, -0.16539411f, -0.1506614f, -0.07123892f, 0.025542907f, -0.113014266f, 0.066118665f, -0.17009269f,
+  0.15684326f, -0.021987252f, 0.053118516f, 0.0433949f, -0.16548787f, -0.074663475f, -0.11698433f, 0.1646966f,
+  -0.039555006f, -0.0038207804f, -0.0041578077f, 0.0040299552f, 0.03314685f, 0.12062757f, -0.15393578f, 0.049963508f,
+  0.08016518f, 0.1753802f, 0.103790894f, -0.16932863f, -0.051597625f, -0.035999373f, -0.037919834f, -0.024264615f,
+  0.10154866f, -0.005972967f, 0.108339466f, -0.07391763f, -0.15627113f, -0.16335425f, -0.14061427f, -0.07346659f,
+  0.09102139f, -0.013566543f, 0.104456514f, 0.06798074f, -0.054157835f, 0.1333866f, -0.11294723f, 0.03291886f,
+  0.0982902f, -0.08433424f, 0.07950141f, 0.12646535f, -0.028001796f, 0.088879146f, -0.014107035f, -0.13093588f,
+  -0.17498198f, 0.12908836f, 0.013292694f, -0.063400745f, -0.023281876f, 0.11190001f, 0.031832524f, 0.12227983f,
+  0.13309544f, 0.0076614963f, -0.11719386f, 0.02767792f, -0.011908824f, -0.04766526f, 0.17562741f, -0.14320911f,
+  -0.079332255f, -0.16131224f, 0.06972768f, 0.1002326f, -0.02086366f, -0.055279426f, 0.039338097f, 0.075498156f,
+  -0.14366274f, 0.10090548f, -0.062347725f, 0.14450645f, 0.056444343f, 0.020314148f, -0.0011441605f, 0.09301771f,
+  0.10022324f, 0.04218767f, 0.08778832f, -0.16684823f, 0.10874468f, 0.10118253f, 0.017580587f, 0.022885717f,
+  0.16484597f, -0.1415629f, 0.014433631f, -0.12740102f, -0.16991936f, 0.13619734f, -0.1689164f, 0.10701879f,
+  0.0056985277f, -0.17516178f, -0.13335474f, -0.09990735f, 0.045111816f, -0.08943827f, 0.13295892f, -0.038899012f,
+  -0.021030476f, 0.045226116f, 0.051971383f, -0.079930864f, -0.013414772f, -0.029046575f, 0.1715984f, -0.09479958f,
+  -0.00726481f, 0.1754238f, 0.14875098f, -0.06537964f, -0.036438648f, 0.07070134f, -0.14251682f, -0.0799084f,
+  0.05780617f, 0.16533515f, 0.173949f, -0.044892736f, 0.15229222f, 0.025715394f, 0.17599314f, -0.040852815f,
+  -0.033053685f, 0.022750279f, 0.08856764f, 0.05986458f, -0.11063621f, 0.09117107f, -0.08804911f, -0.033658534f,
+  0.049012844f, 0.11021192f, -0.16997018f, -0.11441524f, -0.05311209f, 0.15009536f, -0.016641177f, 0.1468319f,
+  -0.11815135f, 0.04720074f, 0.14747114f, 0.1475122f, -0.14063177f, -0.09762006f, 0.119640425f, -0.054440368f,
+  0.08342621f, -0.04546623f, -0.16048893f, 0.08439778f, 0.11665204f, -0.034508575f, 0.07712768f, -0.13049833f,
+  0.14971831f, 0.16834201f, 0.15955622f, -0.1395209f, -0.032151617f, 0.058360003f, 0.08743987f, -0.012226527f,
+  -0.015344761f, -0.055981528f, 0.11363574f, -0.1759785f, 0.16584568f, -0.042857613f, 0.10501631f, -0.16548106f,
+  0.12774202f, -0.16767518f, 0.11109996f, 0.035897627f, 0.17590617f, -0.059689358f, -0.13227807f, 0.15139362f,
+  -0.030145153f, 0.035559233f, 0.008018396f, -0.10936285f, 0.14703366f, -0.005672713f, -0.081404f, -0.039984126f,
+  0.014848777f, 0.037872188f, -0.09219604f, -0.17117049f, 0.07197114f, -0.12260168f, -0.06338022f, 0.13795736f,
+  0.07685726f, -0.13866454f, 0.013576848f, 0.1733403f, 0.08715698f, -0.11998841f, 0.15864421f, -0.096285805f,
+  0.17352696f, -0.10268194f, -0.0048083444f, -0.16891442f, -0.09227361f, 0.11207399f, 0.0057560373f, 0.02880461f,
+  -0.0706787f, -0.08203985f, -0.06261146f, 0.011114988f, 0.08777867f, 0.11328086f, 0.07475799f, 0.05487155f,
+  0.08327429f, 0.026262417f, -0.11944754f, -0.16483141f, -0.10795801f, -0.07160604f, -0.16163853f, -0.14404395f,
+  0.02845222f, -0.034824487f, -0.14048108f, -0.1625231f, -0.082724445f, -0.09797146f, -0.1065879f, 0.096028365f,
+  -0.11549475f, -0.024913907f, -0.08156115f, -0.015264113f, 0.14517541f, 0.12285621f, -0.058292884f, 0.0054126037f,
+  0.03396195f, 0.10970249f, -0.15380277f, -0.15207718f, -0.08925965f, -0.0949068f, -0.12698108f, -0.06409179f,
+  0.13199042f, -0.045179863f, -0.02587178f, 0.076264486f, -0.1072558f, -0.043065924f, -0.005356169f, -0.10486985f,
+  -0.08278248f, 0.11618502f, -0.14174451f, -0.058841784f, 0.1317069f, -0.11380875f, -0.07289472f, 0.023004107f,
+  0.15222329f, -0.011419794f, 0.1701665f, 0.010491172f, 0.1687363f, -0.0992114f, 0.0111007f, -0.15894862f,
+  0.050402068f, 0.1416938f, -0.106890984f, 0.17081262f, -0.028967908f, -0.14000776f, -0.07396424f, -0.10215167f,
+  -0.098810464f, -0.16089803f, 0.029020213f, 0.013671784f, -0.05369502f, 0.11047317f, -0.09541469f, -0.013174114f,
+  -0.1119137f, -0.17598134f, -0.0068263565f, 0.06834086f, -0.0031307733f, -0.027260728f, 0.0037579183f, -0.10361192f,
+  0.013495189f, -0.16299246f, 0.05896502f, -0.12425382f, -0.030812696f, -0.003848197f, -0.10382206f, -0.08734865f,
+  -0.08608856f, 0.009437964f, -0.044631638f, 0.10745537f, 0.048663426f, 0.15837006f, 0.061045032f, 0.103965566f,
+  0.019021694f, 0.17396596f, 0.09526275f, 0.11740131f, 0.029016672f, -0.09910207f, 0.0891903f, -0.02355147f,
+  0.12148974f, 0.10931015f, -0.12159363f, -0.026409699f, -0.04953633f, 0.117160626f, 0.09876842f, 0.008582679f,
+  0.119328514f, 0.08098784f, 0.10833725f, -0.092485674f, 0.036200665f, 0.06473847f, -0.1527077f, 0.018947748f,
+  -0.07196151f, -0.0694556f, -0.081887215f, -3.6730977e-05f, -0.15258116f, 0.03207217f, -0.00944395f, -0.095621f,
+  -0.07288442f, 0.0934779f, 0.17055972f, 0.120266914f, -0.032052908f, -0.14746025f, -0.0482711f, 0.13706951f,
+  -0.030492486f, -0.04377319f, 0.002691856f, -0.1511065f, -0.11453153f, -0.13265964f, 0.16478728f, -0.03798609f,
+  0.11314736f, 0.050166085f, 0.03581831f, -0.15347148f, 0.050875753f, -0.04823517f, -0.0044100145f, -0.10570714f,
+  0.03519677f, 0.1276562f, -0.04830286f, 0.02592478f, 0.17496125f, 0.0056065f, 0.120936036f, 0.029909236f,
+  -0.05212231f, 0.17451718f, -0.020696968f, 0.08690033f, 0.09005911f, 0.0132091595f, -0.1470167f, -0.13871966f,
+  -0.15016542f, -0.048967134f, 0.089568436f, 0.01770743f, 0.0065753506f, 0.16848353f, -0.048364498f, -0.16304572f,
+  0.07319656f, -0.017248744f, 0.11550095f, -0.12722446f, 0.11679355f, 0.17064117f, -0.14698155f, -0.15339594f,
+  0.0014318128f, -0.15663329f, -0.16437227f, -0.15673064f, -0.17141938f, 0.14967206f, -0.035292633f, -0.03792835f,
+  0.12804592f, -0.12109721f, -0.08986591f, -0.022185469f, -0.013136267f, 0.035087273f, 0.03957943f, 0.06482672f,
+  -0.12122508f, 0.094269894f, -0.117883824f, 0.05035916f, -0.03747542f, 0.13969168f, -0.10616711f, -0.06726677f,
+  0.14189295f, 0.010250282f, 0.0764461f, -0.033803523f, 0.022217037f, -0.12586606f, 0.17149422f, 0.09732327f,
+  0.04779048f, -0.023309208f, 0.033379186f, -0.041191883f, 0.1372852f, -0.1396288f, -0.12558265f, 0.04978042f,
+  -0.03016572f, 0.13701057f, 0.1126112f, 0.103953764f, 0.018235466f, -0.021503448f, -0.07710197f, 0.04976586f,
+  -0.0118339285f, -0.1747852f, 0.11983194f, -0.13115591f, -0.109578624f, -0.10566219f, -0.16755441f, 0.07319232f,
+  0.045227088f, -0.05848672f, 0.08865358f, -0.13855828f, -0.13429843f, 0.13663115f, 0.058687355f, 0.07062857f,
+  -0.13522066f, 0.08222875f, -0.10544294f, 0.14448243f, 0.079899125f, -0.028206589f, -0.018310424f, 0.1121602f,
+  -0.14678031f, 0.014587108f, -0.059484795f, 0.09799791f, 0.083265334f, 0.12333529f, -0.047224488f, -0.16775633f,
+  0.1338808f, 0.03592395f, -0.17015027f, -0.05853329f, -0.112411566f, -0.14173555f, -0.068692304f, 0.08025211f,
+  -0.012806931f, 0.0048523033f, 0.05962306f, 0.13504602f, 0.14004813f, 0.085049264f, 0.019291054f, 0.03064531f,
+  -0.07803381f, -0.15082335f, 0.017539686f, -0.023762582f, -0.13277559f, -0.16577712f, -0.032397103f, 0.17358324f,
+  -0.14084914f, 0.12381503f, -0.007668092f, -0.071826085f, -0.10530234f, 0.12633172f, 0.16735202f, -0.1625177f,
+  0.1369263f, -0.05539748f, -0.13716382f, -0.16671307f, -0.156883f, 0.122710146f, 0.17643128f, 0.14286114f,
+  0.0709355f, -0.0004500862f, -0.101272725f, -0.029187346f, 0.14878067f, 0.008276082f, -0.094160125f, -0.14801219f,
+  -0.14476444f, 0.021925444f, -0.032423675f, -0.0014005187f, 0.009913972f, 0.07577403f, -0.031931486f, 0.025148412f,
+  -0.12701382f, -0.0146085825f, 0.085668124f, -0.07972129f, 0.017391685f, -0.13421735f, -0.0015461571f, 0.037046637f,
+  -0.054261096f, -0.13188419f, 0.041671325f, -0.0042295414f, -0.060941793f, 0.1422921f, -0.14310695f, -0.10643824f,
+  0.16174869f, -0.010363552f, 0.034343485f, 0.020519614f, -0.010389935f, 0.060292773f, -0.11151023f, -0.06719643f,
+  -0.0176417f, 0.105717525f, -0.14694385f, -0.10380845f, -0.14408195f, -0.053122476f, 0.16013178f, -0.09573977f,
+  -0.045723766f, 0.086422995f, -0.12105521f, -0.08974996f, -0.16474387f, -0.123482786f, 0.076012745f, 0.15655492f,
+  -0.04248259f, -0.0013382889f, 0.06648606f, -0.049383715f, 0.10464809f, -0.09245756f, 0.119587906f, -0.061355907f,
+  0.095929004f, -0.07155722f, -0.017857661f, -0.097937554f, -0.1626085f, 0.13670038f, -0.1503999f, 0.17390338f,
+  -0.1291393f, 0.055570513f, -0.01309667f, -0.062485505f, 0.09364753f, -0.12052862f, 0.17513889f, -0.09474188f,
+  -0.07356981f, -0.006915539f, 0.0007737529f, 0.09350683f, 0.059888057f, 0.067166165f, 0.1349741f, -0.112073965f,
+  0.13750228f, -0.1275518f, -0.12505762f, 0.17350774f, 0.06688724f, -0.112252966f, -0.0003738847f, 0.14119557f,
+  -0.05046592f, -0.16585164f, -0.0844924f, -0.025589902f, -0.13694856f, 5.932169e-05f, 0.019778378f, 0.0491286f,
+  0.11763883f, -0.11347381f, 0.029368661f, -0.102068305f, 0.027407527f, -0.04157344f, 0.0048021274f, 0.11017494f,
+  -0.08198607f, -0.014015092f, -0.1259482f, 0.11659091f, -0.169754f, -0.100174226f, 0.031192524f, 0.039289545f,
+  0.15522164f, -0.14440165f, 0.009773348f, -0.037499018f, -0.17482302f, -0.10787665f, -0.16353479f, -0.030587548f,
+  -0.08563129f, 0.10084662f, -0.13348727f, -0.17405951f, 0.046185065f, 0.13000208f, -0.08338784f, 0.17082417f,
+  -0.1320244f, 0.008896378f, -0.17201875f, 0.03985153f, 0.1331166f, 0.1051748f, 0.030064547f, -0.16635743f,
+  0.12245238f, -0.1514599f, 0.030739276f, 0.118802376f, 0.05780438f, 0.15204507f, 0.10233417f, 0.014137001f,
+  -0.17598568f, -0.09737384f, -0.043960933f, 0.13176467f, -0.02824214f, 0.040109195f, -0.07511782f, -0.14182903f,
+  0.12804598f, -0.04510893f, -0.09795711f, -0.12527731f, 0.13155152f, -0.12311069f, -0.04521259f, 0.115844026f,
+  0.06782532f, -0.025264991f, -0.13372366f, -0.16663904f, 0.0064827753f, -0.028287172f, 0.006261631f, -0.14232369f,
+  -0.16587451f, -0.10219295f, 0.052238658f, -0.007821275f, -0.06873127f, -0.0021776643f, -0.061696537f, -0.008237749f,
+  0.16342796f, 0.061589316f, -0.0068097715f, -0.111731336f, 0.1689138f, 0.0330359f, -0.15303923f, -0.06366536f,
+  0.102383815f, -0.10697671f, -0.059557732f, 0.15540716f, -0.13825825f, -0.12196113f, 0.023944931f, -0.03962474f,
+  0.09453764f, 0.07988187f, -0.07961118f, -0.13469009f, 0.17163227f, 0.10983199f, 0.051660445f, -0.0031954476f,
+  0.14323425f, -0.078067444f, -0.104849555f, 0.019481558f, 0.16743082f, -0.06422727f, -0.023264091f, 0.14645328f,
+  0.00010384983f, 0.14867465f, -0.12364408f, -0.023139631f, -0.13433707f, 0.12564601f, -0.0058158645f, -0.1428269f,
+  -0.04097295f, -0.0007580532f, 0.07913534f, -0.04494582f, 0.10518144f, 0.15775628f, 0.022693422f, -0.11545286f,
+  0.06831081f, 0.035446636f, 0.1552991f, -0.07519356f, -0.105423704f, 0.048025742f, 0.078007534f, -0.117853016f,
+  -0.003842486f, 0.14333525f, 0.09671905f, -0.03618147f, 0.059882957f, -0.02037446f, -0.16478783f, -0.066414855f,
+  0.15992221f, -0.031788398f, -0.013631808f, 0.16490845f, 0.072260074f, -0.0128332935f, -0.03445507f, -0.14128175f,
+  0.1333516f, 0.04522022f, 0.09985404f, 0.090143636f, -0.049687363f, -0.09688924f, 0.12428964f, -0.15874445f,
+  -0.0029524288f, 0.11590063f, 0.118806675f, 0.10964597f, -0.02591437f, 0.05365616f, 0.06728995f, -0.15454884f,
+  -0.071194395f, -0.13589314f, -0.09429944f, -0.106913045f, 0.022127243f, -0.06342211f, -0.15415245f, 0.14095889f,
+  -0.09533305f, -0.16150358f, -0.10720799f, 0.10618325f, 0.111079745f, -0.11920829f, 0.13286212f, -0.13599078f,
+  0.01813737f, -0.088916995f, 0.104547404f, -0.11347698f, 0.14573301f, -0.07642549f, 0.14676708f, 0.030362295f,
+  0.08560564f, 0.1278089f, -0.039884172f, -0.018627347f, -0.1531884f, -0.1752824f, 0.043771125f, -0.017976789f,
+  0.041279465f, -0.048399586f, 0.12203894f, -0.07238382f, 0.08997954f, -0.15841213f, -0.1515282f, -0.0130926445f,
+  -0.14063486f, 0.023537202f, -0.04804374f, -0.0021997283f, -0.1002675f, -0.1352597f, -0.13135813f, -0.15953219f,
+  0.13197662f, -0.1201178f, 0.10768435f, 0.0827609f, -0.14412536f, 0.15003157f, -0.05428556f, 0.04749107f,
 };
 
 static const float l22_bias[64] = {

@@ -3,7 +3,7 @@
  *
  *   input      [1, 16, 14, 14] float32, contiguous, in PyTorch's layout
  *   output     [1, 16, 14, 14]
- *   workspace  100352 bytes
+ *   workspace  102272 bytes
  *   weights    file 'se_block.safetensors'
  *
  * Standalone C99: compile with any C compiler and link with libm.
@@ -29,7 +29,7 @@ void se_block_forward_ws(const float *input, float *output, void *workspace);
 static const float l0_weight_packed[1024];
 /* no bias folded with expand.1's running statistics and affine */
 static const float l0_bias[64];
-/* depthwise.0.weight [64, 1, 3, 3], times depthwise.1's scale, layout [out][in/groups][kernel] */
+/* depthwise.0.weight [64, 1, 3, 3], times depthwise.1's scale, layout [channel][kernel] */
 static const float l3_weight[576];
 /* no bias folded with depthwise.1's running statistics and affine */
 static const float l3_bias[64];
@@ -212,73 +212,32 @@ static void n1_conv2d(const float *restrict x, float *restrict y) {
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void n4_conv2d(const float *restrict x, float *restrict y) {
+static void n4_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  for (int o = 0; o < 64; o++) { /* output channel */
-    float *yo = yn + o * 196;
-    const float *xg = xp + o / 1 * 196; /* its group's inputs */
-    for (int i = 0; i < 196; i++) yo[i] = l3_bias[o];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 196;
-      const float *w = l3_weight + (o * 1 + c) * 9;
-      {
-        const float wk = w[0];
-        for (int oy = 1; oy < 14; oy++)
-          for (int ox = 1; ox < 14; ox++)
-            yo[ox + oy * 14] += wk * xc[ox + oy * 14 - 15];
-      }
-      {
-        const float wk = w[1];
-        for (int oy = 1; oy < 14; oy++)
-          for (int ox = 0; ox < 14; ox++)
-            yo[ox + oy * 14] += wk * xc[ox + oy * 14 - 14];
-      }
-      {
-        const float wk = w[2];
-        for (int oy = 1; oy < 14; oy++)
-          for (int ox = 0; ox < 13; ox++)
-            yo[ox + oy * 14] += wk * xc[ox + oy * 14 - 13];
-      }
-      {
-        const float wk = w[3];
-        for (int oy = 0; oy < 14; oy++)
-          for (int ox = 1; ox < 14; ox++)
-            yo[ox + oy * 14] += wk * xc[ox + oy * 14 - 1];
-      }
-      {
-        const float wk = w[4];
-        for (int oy = 0; oy < 14; oy++)
-          for (int ox = 0; ox < 14; ox++)
-            yo[ox + oy * 14] += wk * xc[ox + oy * 14];
-      }
-      {
-        const float wk = w[5];
-        for (int oy = 0; oy < 14; oy++)
-          for (int ox = 0; ox < 13; ox++)
-            yo[ox + oy * 14] += wk * xc[ox + oy * 14 + 1];
-      }
-      {
-        const float wk = w[6];
-        for (int oy = 0; oy < 13; oy++)
-          for (int ox = 1; ox < 14; ox++)
-            yo[ox + oy * 14] += wk * xc[ox + oy * 14 + 13];
-      }
-      {
-        const float wk = w[7];
-        for (int oy = 0; oy < 13; oy++)
-          for (int ox = 0; ox < 14; ox++)
-            yo[ox + oy * 14] += wk * xc[ox + oy * 14 + 14];
-      }
-      {
-        const float wk = w[8];
-        for (int oy = 0; oy < 13; oy++)
-          for (int ox = 0; ox < 13; ox++)
-            yo[ox + oy * 14] += wk * xc[ox + oy * 14 + 15];
-      }
+  float *tp = tmp, *tw = tmp + 256; /* padded plane; wide rows */
+  for (int i = 0; i < 256; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 196, *wc = l3_weight + c * 9;
+    float *yc = yn + c * 196;
+    for (int r = 0; r < 14; r++) /* inside the zero border */
+      for (int i = 0; i < 14; i++) tp[(r + 1) * 16 + 1 + i] = xc[r * 14 + i];
+    for (int p = 0; p < 222; p++) { /* p = oy * 16 + ox */
+      float s = l3_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 16], s);
+      s = MC_FMA(wc[4], tp[p + 17], s);
+      s = MC_FMA(wc[5], tp[p + 18], s);
+      s = MC_FMA(wc[6], tp[p + 32], s);
+      s = MC_FMA(wc[7], tp[p + 33], s);
+      s = MC_FMA(wc[8], tp[p + 34], s);
+      tw[p] = s;
     }
-    for (int i = 0; i < 196; i++) yo[i] = l5_hardswish(yo[i]);
+    for (int oy = 0; oy < 14; oy++) /* the columns past 14 dropped */
+      for (int ox = 0; ox < 14; ox++) yc[oy * 14 + ox] = l5_hardswish(tw[oy * 16 + ox]);
   }
 }
 
@@ -635,7 +594,7 @@ static void n13_conv2d(const float *restrict x, const float *restrict r, float *
 void se_block_forward_ws(const float *input, float *output, void *workspace) {
   float *ws = (float *)workspace;
   n1_conv2d(input, ws); /* [1, 16, 14, 14] -> [1, 64, 14, 14] */
-  n4_conv2d(ws, ws + 12544); /* [1, 64, 14, 14] -> [1, 64, 14, 14] */
+  n4_conv2d(ws, ws + 12544, ws + 25088); /* [1, 64, 14, 14] -> [1, 64, 14, 14] */
   n7_adaptiveavgpool2d(ws + 12544, ws); /* [1, 64, 14, 14] -> [1, 64, 1, 1] */
   n8_conv2d(ws, ws + 64); /* [1, 64, 1, 1] -> [1, 16, 1, 1] */
   n10_conv2d(ws + 64, ws); /* [1, 16, 1, 1] -> [1, 64, 1, 1] */
@@ -644,7 +603,7 @@ void se_block_forward_ws(const float *input, float *output, void *workspace) {
 }
 
 void se_block_forward(const float *input, float *output) {
-  static float workspace[25088]; /* SE_BLOCK_WORKSPACE_SIZE bytes */
+  static float workspace[25568]; /* SE_BLOCK_WORKSPACE_SIZE bytes */
   se_block_forward_ws(input, output, workspace);
 }
 
