@@ -7,7 +7,8 @@
 #   make fixtures    regenerate the PyTorch reference fixtures (needs torch)
 #   make tiny-fixtures  regenerate only tests/fixtures/tiny/ (needs torch)
 #   make check-torch compare the committed references with live PyTorch
-#   make bench       time the generated C (gcc, TinyCC) against PyTorch, one
+#   make bench       time the generated C (gcc, TinyCC) against ONNX Runtime
+#                    (installed into build/ort with npm) and PyTorch, one
 #                    core; never part of make test (see BENCHMARKS.md)
 #   make fuzz [FUZZ_SECONDS=30]  build the libFuzzer targets with clang and
 #                    run each for FUZZ_SECONDS (see fuzz/README.md)
@@ -123,6 +124,9 @@ fixtures: $(MODELC) tiny-fixtures
 	$(PY) tools/gen_model_fixture.py
 	$(PY) tools/gen_spec_refs.py $(MODELC)
 	$(PY) tools/gen_print_fixture.py
+	$(PY) tools/gen_pt_fixture.py
+	$(PY) tools/gen_pad_fixture.py
+	$(PY) tools/gen_module_fixture.py
 
 # The small 1-D models that take the vector lowering (compiler/kernels/vec1d.c).
 tiny-fixtures:
@@ -133,6 +137,8 @@ check-torch: $(MODELC)
 	$(PY) tools/gen_spec_refs.py --check $(MODELC)
 	$(PY) tools/gen_model_fixture.py --verify
 	$(PY) tools/gen_tiny_fixture.py --verify
+	$(PY) tools/gen_pad_fixture.py --verify
+	$(PY) tools/gen_module_fixture.py --verify
 
 # Latency of five models at batch 1 and 32: modelc's C under gcc -O3
 # -march=native and TinyCC, PyTorch eager and TorchScript if installed, as

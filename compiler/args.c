@@ -281,9 +281,15 @@ static int bind_key(lua_State *L, int val, const char *key, Layer *l,
     }
     const char *s = get_str(L, val);
     if (!s) return arg_error(d, l, "'%s' contains a NUL byte%s", key, "");
-    if (!*s || strchr(s, '.'))
-      return arg_error(d, l, "module name can't contain \".\", got: %s%s", s,
-                       *s ? "" : "(empty)");
+    if (!*s)
+      return arg_error(d, l, "module name can't be empty string \"\"%s%s",
+                       "", "");
+    /* A name is a state_dict prefix: a dotted path of non-empty parts. */
+    if (s[0] == '.' || s[strlen(s) - 1] == '.' || strstr(s, ".."))
+      return arg_error(d, l, "the name '%s' is not a state_dict prefix: %s",
+                       s, strstr(s, "..") ? "it contains \"..\""
+                          : s[0] == '.' ? "it starts with \".\""
+                                        : "it ends with \".\"");
     free(l->name);
     l->name = mc_strdup(s);
     return 0;

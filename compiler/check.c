@@ -12,6 +12,109 @@ static const char *bytes(int64_t v, char *buf) {
   return buf;
 }
 
+/* What a node does, as a short text: the layer as written, "add",
+ * "mul(0.5)", "cat(dim=1)", "view([2, 5])", ... (malloc'd). */
+char *node_text(const Model *m, const Node *n) {
+  const char *op = node_op_name(n->op);
+  switch (n->op) {
+  case N_INPUT:
+    return mc_strdup("input");
+  case N_LAYER:
+    return mc_strdup(m->layers[n->layer].text);
+  case N_ADD: case N_SUB: case N_MUL: case N_DIV:
+    if (n->has_scalar) {
+      char *x = mc_pyfloat(n->scalar, n->scalar == (double)(int64_t)n->scalar);
+      char *t = n->scalar_left ? mc_format("%s(%s, x)", op, x)
+                               : mc_format("%s(x, %s)", op, x);
+      free(x);
+      return t;
+    }
+    return mc_strdup(op);
+  case N_CAT:
+    return mc_format("cat(dim=%lld)", (long long)n->dim);
+  case N_FLATTEN:
+    return mc_format("flatten(%lld, %lld)", (long long)n->dim,
+                     (long long)n->end_dim);
+  case N_VIEW: {
+    char *s = shape_str(&n->out), *t = mc_format("view(%s)", s);
+    free(s);
+    return t;
+  }
+  case N_MEAN: {
+    Buf b = {0};
+    buf_printf(&b, "mean(dim=(");
+    for (int i = 0; i < n->ndims; i++)
+      buf_printf(&b, "%s%lld", i ? ", " : "", (long long)n->dims[i]);
+    buf_printf(&b, "%s)%s)", n->ndims == 1 ? "," : "",
+               n->keepdim ? ", keepdim=True" : "");
+    return b.s;
+  }
+  }
+  return mc_strdup(op);
+}
+
+/* A module model: one row per call of forward, in execution order. */
+static void graph_table(FILE *out, const Model *m) {
+  char b1[32], b2[32], b3[32];
+  int wname = 4, wtext = 9, wins = 6, wshape = 12;
+  char **texts = mc_alloc(sizeof(char *) * (size_t)m->nnodes);
+  char **ins = mc_alloc(sizeof(char *) * (size_t)m->nnodes);
+  for (int i = 1; i < m->nnodes; i++) {
+    const Node *n = &m->nodes[i];
+    Buf b = {0};
+    for (int k = 0; k < n->nin; k++)
+      buf_printf(&b, "%s%s", k ? ", " : "", m->nodes[n->in[k]].name);
+    ins[i] = b.s ? b.s : mc_strdup("");
+    texts[i] = node_text(m, n);
+    char *s = shape_str(&n->out);
+    if ((int)strlen(n->name) > wname) wname = (int)strlen(n->name);
+    if ((int)strlen(texts[i]) > wtext) wtext = (int)strlen(texts[i]);
+    if ((int)strlen(ins[i]) > wins) wins = (int)strlen(ins[i]);
+    if ((int)strlen(s) > wshape) wshape = (int)strlen(s);
+    free(s);
+  }
+  fprintf(out, "\n%3s  %-*s  %-*s  %-*s  %-*s  %10s  %12s\n", "#", wname,
+          "name", wtext, "operation", wins, "inputs", wshape, "output shape",
+          "params", "MACs");
+  int64_t params = 0, macs = 0;
+  for (int i = 1; i < m->nnodes; i++) {
+    const Node *n = &m->nodes[i];
+    int64_t np = 0, mac = 0;
+    if (n->op == N_LAYER) {
+      const Layer *l = &m->layers[n->layer];
+      mac = l->macs;
+      /* parameters once, at the layer's first call */
+      int first = 1;
+      for (int k = 1; k < i; k++)
+        first &= !(m->nodes[k].op == N_LAYER && m->nodes[k].layer == n->layer);
+      np = first ? l->nparams : 0;
+    }
+    char *s = shape_str(&n->out);
+    fprintf(out, "%3d  %-*s  %-*s  %-*s  %-*s  %10s  %12s\n", i - 1, wname,
+            n->name, wtext, texts[i], wins, ins[i], wshape, s,
+            mc_group_digits(np, b1), mc_group_digits(mac, b2));
+    free(s);
+    free(texts[i]);
+    free(ins[i]);
+    params = mc_satadd(params, np);
+    macs = mc_satadd(macs, mac);
+  }
+  free(texts);
+  free(ins);
+  fprintf(out, "\ntotal: %s parameters (%s as float32), %s MACs\n",
+          mc_group_digits(params, b1), bytes(mc_satmul(params, 4), b2),
+          mc_group_digits(macs, b3));
+  int64_t io = (shape_numel(&m->input) +
+                shape_numel(&m->nodes[m->output].out)) * 4;
+  if (m->branching)
+    fprintf(out, "activation memory: input and output %s; the workspace is "
+            "planned when the back end builds branching graphs (not yet)\n",
+            bytes(io, b2));
+  else
+    fprintf(out, "activation memory: workspace %s, plus input and output "
+            "%s\n", bytes(m->workspace_bytes, b1), bytes(io, b2));
+}
+
 void check_print(FILE *out, const Model *m) {
   char b1[32], b2[32], b3[32];
   char *in = shape_str(&m->input);
@@ -25,6 +128,10 @@ void check_print(FILE *out, const Model *m) {
   else
     fprintf(out, "weights: PyTorch's default init, seed 0 (the spec gives "
             "neither weights nor seed)\n");
+  if (m->traced) {
+    graph_table(out, m);
+    return;
+  }
 
   /* Column widths from the contents. */
   int wname = 4, wtext = 5, wshape = 12;

@@ -67,6 +67,48 @@ static void put_edge(FILE *out, const char *from, const char *to,
   free(str);
 }
 
+/* A module model: a node per call of forward, edges from each input. */
+static void graph_nodes(FILE *out, const Model *m) {
+  char b1[32];
+  static const Family fam_op = {"#fce7f3", "#db2777", "rounded,filled"};
+  for (int i = 1; i < m->nnodes; i++) {
+    const Node *n = &m->nodes[i];
+    const Layer *l = n->op == N_LAYER ? &m->layers[n->layer] : NULL;
+    const Family *f = l ? family(l) : &fam_op;
+    char *text = node_text(m, n);
+    fprintf(out, "  n%d [fillcolor=\"%s\", color=\"%s\", style=\"%s\", "
+                 "label=\"", i, f->fill, f->border, f->style);
+    put_esc(out, n->name);
+    if (strncmp(n->name, text, strlen(text)) != 0) { /* not "add" again */
+      fprintf(out, "\\n");
+      put_esc(out, text);
+    }
+    if (l && l->nparams)
+      fprintf(out, "\\n%s params", mc_group_digits(l->nparams, b1));
+    fprintf(out, "\", tooltip=\"");
+    put_esc(out, m->file);
+    fprintf(out, ":%d\"];\n", n->loc.line);
+    free(text);
+  }
+  char *o = shape_str(&m->nodes[m->output].out);
+  fprintf(out, "  output [shape=oval, fillcolor=\"#e5e7eb\", "
+               "color=\"#374151\", label=\"output\\n%s\"];\n", o);
+  free(o);
+  for (int i = 1; i < m->nnodes; i++) {
+    const Node *n = &m->nodes[i];
+    char to[32], from[32];
+    snprintf(to, sizeof to, "n%d", i);
+    for (int k = 0; k < n->nin; k++) {
+      if (n->in[k] == 0) snprintf(from, sizeof from, "input");
+      else snprintf(from, sizeof from, "n%d", n->in[k]);
+      put_edge(out, from, to, &m->nodes[n->in[k]].out);
+    }
+  }
+  char from[32];
+  snprintf(from, sizeof from, "n%d", m->output);
+  put_edge(out, from, "output", &m->nodes[m->output].out);
+}
+
 void graph_dot(FILE *out, const Model *m) {
   char b1[32], b2[32];
   int64_t params = 0, macs = 0;
@@ -93,6 +135,11 @@ void graph_dot(FILE *out, const Model *m) {
   put_esc(out, m->file);
   fprintf(out, ":%d\"];\n", m->loc.line);
   free(in);
+  if (m->traced) {
+    graph_nodes(out, m);
+    fprintf(out, "}\n");
+    return;
+  }
 
   for (int i = 0; i < m->nlayers; i++) {
     const Layer *l = &m->layers[i];

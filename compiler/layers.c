@@ -13,7 +13,10 @@ static const LayerKind *const kinds[] = {
     &kind_LeakyReLU,      &kind_ELU,            &kind_Sigmoid,
     &kind_Tanh,           &kind_GELU,           &kind_SiLU,
     &kind_Softmax,        &kind_LogSoftmax,     &kind_Dropout,
-    &kind_Identity,
+    &kind_Identity,       &kind_Hardswish,      &kind_Hardsigmoid,
+    &kind_ZeroPad1d,      &kind_ZeroPad2d,      &kind_ConstantPad1d,
+    &kind_ConstantPad2d,  &kind_ReflectionPad1d, &kind_ReflectionPad2d,
+    &kind_ReplicationPad1d, &kind_ReplicationPad2d,
 };
 
 #define NKINDS ((int)(sizeof kinds / sizeof kinds[0]))

@@ -41,7 +41,8 @@ static const char usage_text[] =
     "  modelc --help | --version | <command> --help\n";
 
 static const char check_help[] =
-    "usage: modelc check [--max-instructions N] [--max-memory MB]\n"
+    "usage: modelc check [--weights FILE] [--max-instructions N] "
+    "[--max-memory MB]\n"
     "                    [--target NAME] SPEC\n"
     "       (and the other --max-* options of modelc --help)\n"
     "\n"
@@ -49,6 +50,8 @@ static const char check_help[] =
     "PyTorch's rules and print one row per layer: index, name, the layer,\n"
     "output shape, parameters and multiply-accumulates; then the totals,\n"
     "the parameter bytes and the activation memory of the generated code.\n"
+    "The weights file (the spec's, or --weights FILE) is validated as\n"
+    "`build` does (keys, shapes, dtypes, a corrupt file) from its header.\n"
     "With --target cortex-m4, cortex-m7 or cortex-m0, also the estimated\n"
     "flash (code and weights) and RAM (workspace, input, output).\n"
     "Errors are reported at the spec's file:line; exit 1.\n";
@@ -239,25 +242,46 @@ static int parse_options(int argc, char **argv, int allowed, Options *o) {
   return 0;
 }
 
+/* What load_model does with the weights file. */
+enum { W_NONE, W_CHECK, W_LOAD };
+
 /* The whole line up to the packed program: load the spec, infer shapes,
- * then the back end (driver.c); with `weights`, load and pack them too. */
+ * then the back end (driver.c): lower, plan, limits, and with W_LOAD the
+ * weights and their packing. W_CHECK validates the weights file from its
+ * header instead (what `check` does): the same messages either way. A
+ * branching graph is checked and drawn, not lowered. */
 static int load_model(const Options *o, int weights, Diag *d, Model *m,
                       Program *p) {
   memset(p, 0, sizeof *p);
   if (spec_load(o->spec, &o->lim, d, m) || shape_infer(m, d)) return -1;
-  CompileOptions co = {o->target, o->kernels, weights, o->weights};
-  return compile_model(m, &co, p, d);
+  if (m->branching) {
+    p->m = m; /* no ops: the limits of the layers alone */
+    if (limits_check(p, d)) return -1;
+    if (weights == W_LOAD) {
+      diag_error(d, &m->loc, "model '%s': its forward branches (the graph "
+                 "is not a chain of layers), and modelc's back end does not "
+                 "build branching graphs yet; `modelc check` and `modelc "
+                 "graph` work", m->name);
+      return -1;
+    }
+  } else {
+    CompileOptions co = {o->target, o->kernels, weights == W_LOAD,
+                         o->weights};
+    if (compile_model(m, &co, p, d)) return -1;
+  }
+  if (weights == W_CHECK && weights_check(m, o->weights, d)) return -1;
+  return 0;
 }
 
 static int cmd_check(int argc, char **argv) {
   Options o;
-  int r = parse_options(argc, argv, OPT_TARGET, &o);
+  int r = parse_options(argc, argv, OPT_WEIGHTS | OPT_TARGET, &o);
   if (r) return r;
   Diag d = {stderr, {0}, 0, 0};
   Model m;
   Program p;
   int status = 1;
-  if (load_model(&o, 0, &d, &m, &p) == 0) {
+  if (load_model(&o, W_CHECK, &d, &m, &p) == 0) {
     check_print(stdout, &m);
     check_print_target(stdout, &p);
     status = 0;
@@ -295,7 +319,7 @@ static int cmd_build(int argc, char **argv) {
   Model m;
   Program p;
   int status = 1;
-  if (load_model(&o, 1, &d, &m, &p) == 0) {
+  if (load_model(&o, W_LOAD, &d, &m, &p) == 0) {
     Generated g;
     EmitOptions eo = {.version = NULL};
     emit_program(&p, &eo, &g);
@@ -377,8 +401,8 @@ static int cmd_run(int argc, char **argv) {
   float *x = NULL, *y = NULL;
   void *ws = NULL;
   int status = 1;
-  if (load_model(&o, 1, &d, &m, &p) || (x = run_input(&o, &m, &d)) == NULL ||
-      jit_program(&p, &jm, &d))
+  if (load_model(&o, W_LOAD, &d, &m, &p) ||
+      (x = run_input(&o, &m, &d)) == NULL || jit_program(&p, &jm, &d))
     goto done;
   Shape out = m.layers[m.nlayers - 1].out; /* a model has >= 1 layer */
   y = mc_alloc(sizeof(float) * (size_t)jm.g.output_numel);
@@ -434,7 +458,7 @@ static int cmd_graph(int argc, char **argv) {
   Model m;
   Program p;
   int status = 1;
-  if (load_model(&o, 0, &d, &m, &p) == 0) {
+  if (load_model(&o, W_NONE, &d, &m, &p) == 0) {
     char err[512];
     char *text = graph_dot_str(&m);
     if (!o.outdir) {

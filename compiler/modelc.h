@@ -190,6 +190,10 @@ typedef struct LayerArgs {
   int64_t dim, start_dim, end_dim;
   double eps, momentum, negative_slope, alpha, p;
   int approximate_tanh;             /* GELU(approximate="tanh") */
+  double pad_value;                 /* ConstantPad: the value */
+  int pad_dims;                     /* padding layers: trailing dimensions
+                                       padded (pad_lo/pad_hi, first to
+                                       last) */
 } LayerArgs;
 
 struct LayerKind;
@@ -208,7 +212,52 @@ typedef struct Layer {
   Param param[P_COUNT];
   Shape in, out;
   int64_t nparams, macs;
+  int ctor;       /* construction order in the spec (seeded init) */
+  int modpath;    /* prefix is a module path (layers.1.conv1): messages
+                     name the layer by it, without an index */
 } Layer;
+
+/* ---------------------------------------------------------------- graph
+ *
+ * The model as a graph of the tensor operations its forward performs,
+ * in execution order. Node 0 is the input; every node's inputs come
+ * before it. A layer list is the chain input -> layer 0 -> layer 1 ...;
+ * a module model (§1.1) is whatever its forward did. */
+typedef enum {
+  N_INPUT,   /* the model's input */
+  N_LAYER,   /* a call of Model.layers[layer] (a module or F.* form) */
+  N_ADD, N_SUB, N_MUL, N_DIV, /* elementwise with broadcasting; one side
+                                 may be a number (has_scalar) */
+  N_CAT,     /* torch.cat along dim */
+  N_FLATTEN, /* torch.flatten(start_dim = dim, end_dim) */
+  N_VIEW,    /* view or reshape to out */
+  N_MEAN,    /* mean over the dims in dims[] (keepdim) */
+} NodeOp;
+
+#define MC_MAXIN 16 /* inputs of one node (torch.cat's list) */
+
+typedef struct Node {
+  NodeOp op;
+  int layer;             /* N_LAYER: index into Model.layers */
+  int in[MC_MAXIN];      /* input node ids */
+  int nin;
+  int has_scalar;        /* a number operand, on the left if scalar_left */
+  int scalar_left;
+  double scalar;
+  int64_t dim, end_dim;  /* N_CAT, N_FLATTEN (normalised) */
+  int ndims, keepdim;    /* N_MEAN: the dims reduced (normalised) */
+  int64_t dims[MC_MAXDIM];
+  char *name;            /* unique: the module path ("layers.1.conv1",
+                            "layers.1.conv1_1" for a second call) or the
+                            operation ("add", "add_1", "relu") */
+  char *module;          /* path of the module whose forward made the
+                            call ("" for the model's) */
+  SrcLoc loc;            /* the call, in forward (a layer list: the layer) */
+  SrcLoc built;          /* where the called module was constructed */
+  Shape out;
+} Node;
+
+const char *node_op_name(NodeOp op); /* "add", "cat", ... */
 
 /* What a spec may ask of modelc; each can be raised on the command line.
  * A field left 0 means its default, so `{instructions, memory}` still
@@ -241,6 +290,17 @@ typedef struct Model {
   int64_t seed;
   Layer *layers;
   int nlayers;
+  /* A module model (module = M, or containers in the layer list): its
+   * layers are those forward called, each once, in the order of their
+   * first call; if the graph is a chain of them, that is the layer
+   * sequence above and the back end builds it as a layer list. */
+  int traced;     /* the graph comes from running forward */
+  int branching;  /* the graph is not a chain: build and run refuse it */
+  Layer *spare;   /* layers of the module tree forward never called */
+  int nspare;
+  Node *nodes;    /* the graph (a layer list: its chain) */
+  int nnodes;
+  int output;     /* the node forward returned */
   Limits lim; /* as given to spec_load, defaults filled in */
   /* filled by plan.c */
   int64_t workspace_bytes;
@@ -263,6 +323,8 @@ typedef enum {
   FAM_SOFTMAX,   /* Softmax, LogSoftmax */
   FAM_ACT,       /* elementwise activations */
   FAM_NOOP,      /* Flatten, Dropout, Identity */
+  FAM_PAD,       /* ZeroPad, ConstantPad, ReflectionPad, ReplicationPad
+                    1d/2d: LayerArgs.pad_mode says which */
 } KindFamily;
 
 /* Flags of a kind (LayerKind.flags). */
@@ -352,8 +414,12 @@ int spec_load_string(const char *path, const char *text, size_t len,
 
 /* --------------------------------------------------------------- shape.c */
 
-/* Infer every layer's output shape; stop at the first error. */
+/* Infer every layer's output shape; stop at the first error. A traced
+ * model's shapes were inferred while forward ran: nothing to do. */
 int shape_infer(Model *m, Diag *d);
+/* The checks shape_infer makes of a layer after its shape rule: its
+ * parameters' sizes and its inline values. */
+int shape_check_params(const Layer *l, Diag *d);
 
 /* ------------------------------------------------------------- weights.c */
 
@@ -362,6 +428,9 @@ int shape_infer(Model *m, Diag *d);
  * init seeded with the spec's seed (0 if none). Return 0, or -1 after
  * reporting errors at the spec's lines. */
 int weights_load(Model *m, const char *path, Diag *d);
+/* What `check` does: open the weights file (if any) and validate it as
+ * weights_load does, from its header alone, reading no tensor data. */
+int weights_check(Model *m, const char *path, Diag *d);
 
 /* --------------------------------------------- lower.c, plan.c, pack.c */
 
@@ -486,6 +555,9 @@ void check_print(FILE *out, const Model *m);
  * and RAM (workspace, input, output); nothing for generic. */
 struct Program;
 void check_print_target(FILE *out, const struct Program *p);
+/* A node's operation as text ("add", "cat(dim=1)", the layer as written),
+ * malloc'd. */
+char *node_text(const Model *m, const Node *n);
 
 /* ------------------------------------------------- writer.c and emit.c */
 

@@ -224,6 +224,7 @@ typedef struct Json {
   size_t len, pos;
   char *err;
   size_t errlen;
+  int keep_unsupported; /* st_open's option of that name */
 } Json;
 
 static int jfail(Json *j, const char *what) {
@@ -453,6 +454,7 @@ typedef struct Ent {
   const DType *dt;
   uint64_t begin, end; /* data_offsets */
   int drop;            /* an integer num_batches_tracked: check, then drop */
+  int unsupported;     /* a dtype modelc cannot read, kept without data */
 } Ent;
 
 typedef struct Ents {
@@ -597,13 +599,16 @@ static int hdr_check_tensor(Json *j, Ent *e, const char *nm,
   uint64_t numel = 1, bytes;
   int i;
   if (e->dt->conv == CV_NONE) {
-    if (!is_batches_tracked(e->t.name)) {
+    if (j->keep_unsupported && !is_batches_tracked(e->t.name)) {
+      e->unsupported = 1;
+    } else if (!is_batches_tracked(e->t.name)) {
       seterr(j->err, j->errlen,
              "tensor '%s' has dtype %s; modelc reads F32, F16, BF16 and F64",
              nm, e->dt->name);
       return -1;
+    } else {
+      e->drop = 1;
     }
-    e->drop = 1;
   }
   for (i = 0; i < e->t.ndim; i++) {
     uint64_t d = (uint64_t)e->t.shape[i];
@@ -739,7 +744,7 @@ done:
 static void ents_free(Ents *es) {
   size_t i;
   for (i = 0; i < es->n; i++) {
-    free(es->v[i].t.name);
+    free((char *)es->v[i].t.name);
     free(es->v[i].t.data);
   }
   free(es->v);
@@ -860,6 +865,7 @@ typedef struct Src {
   FILE *fp;
   uint64_t size;
   uint64_t max_values; /* most float32 values the tensors may hold */
+  int header_only, keep_unsupported; /* st_open's options */
 } Src;
 
 /* Copies n bytes at offset off into dst; -1 if they cannot be read. */
@@ -904,7 +910,7 @@ static int take_tensors(Ents *es, StFile *out, char *err, size_t errlen) {
   if (out->tensors == NULL) return seterr(err, errlen, "out of memory");
   for (i = 0; i < es->n; i++) {
     if (es->v[i].drop) {
-      free(es->v[i].t.name);
+      free((char *)es->v[i].t.name);
     } else {
       out->tensors[n++] = es->v[i].t;
     }
@@ -928,6 +934,7 @@ static int load_tensors(const Src *s, const unsigned char *hdr, size_t hlen,
   j.pos = 0;
   j.err = err;
   j.errlen = errlen;
+  j.keep_unsupported = s->keep_unsupported;
   if (json_check(&j) != 0) return -1;
   j.pos = 0;
   if (hdr_parse(&j, &es, data_len) != 0 ||
@@ -938,7 +945,8 @@ static int load_tensors(const Src *s, const unsigned char *hdr, size_t hlen,
   {
     uint64_t total = 0;
     for (i = 0; i < es.n; i++)
-      if (!es.v[i].drop) total += (uint64_t)st_numel(&es.v[i].t);
+      if (!es.v[i].drop && !es.v[i].unsupported)
+        total += (uint64_t)st_numel(&es.v[i].t);
     if (total > s->max_values) {
       seterr(err, errlen, "its tensors hold %llu values, more than the "
              "limit of %llu", (unsigned long long)total,
@@ -946,8 +954,9 @@ static int load_tensors(const Src *s, const unsigned char *hdr, size_t hlen,
       goto fail;
     }
   }
-  for (i = 0; i < es.n; i++)
-    if (!es.v[i].drop && load_data(s, 8 + hlen, &es.v[i], err, errlen) != 0)
+  for (i = 0; i < es.n && !s->header_only; i++)
+    if (!es.v[i].drop && !es.v[i].unsupported &&
+        load_data(s, 8 + hlen, &es.v[i], err, errlen) != 0)
       goto fail;
   if (take_tensors(&es, out, err, errlen) == 0) return 0;
 fail:
@@ -970,6 +979,10 @@ static int load(const Src *s, StFile *out, char *err, size_t errlen) {
         (unsigned long long)s->size);
   if (src_read(s, 0, len8, 8) != 0)
     return seterr(err, errlen, "cannot read the header length");
+  /* torch.save writes a zip archive: say so rather than read its first
+     bytes as a header length. */
+  if (memcmp(len8, "PK\x03\x04", 4) == 0)
+    return seterr(err, errlen, "%s", ST_ZIP_MESSAGE);
   hlen = le_get(len8, 8);
   if (hlen > s->size - 8)
     return seterr(err, errlen,
@@ -1004,6 +1017,7 @@ int st_load_mem(const unsigned char *buf, size_t len, StFile *out, char *err,
   s.fp = NULL;
   s.size = buf != NULL ? len : 0;
   s.max_values = UINT64_MAX;
+  s.header_only = s.keep_unsupported = 0;
   return load(&s, out, err, errlen);
 }
 
@@ -1021,13 +1035,21 @@ int st_load(const char *path, StFile *out, char *err, size_t errlen) {
 
 int st_load_max(const char *path, uint64_t max_values, StFile *out,
                 char *err, size_t errlen) {
+  StOptions o = {max_values, 0, 0};
+  return st_open(path, &o, out, err, errlen);
+}
+
+int st_open(const char *path, const StOptions *o, StFile *out, char *err,
+            size_t errlen) {
   struct stat st;
   Src s;
   int rc, fd;
   out->tensors = NULL;
   out->count = 0;
   s.mem = NULL;
-  s.max_values = max_values;
+  s.max_values = o->max_values;
+  s.header_only = o->header_only;
+  s.keep_unsupported = o->keep_unsupported;
   /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
   if ((fd = open(path, O_RDONLY | O_NONBLOCK)) < 0) {
     errno_msg(err, errlen, "cannot open", errno);
@@ -1054,6 +1076,11 @@ int st_load_max(const char *path, uint64_t max_values, StFile *out,
   return rc;
 }
 
+int st_readable(const StTensor *t) {
+  const DType *dt = find_dtype(t->dtype, strlen(t->dtype));
+  return dt != NULL && dt->conv != CV_NONE;
+}
+
 const StTensor *st_find(const StFile *f, const char *name) {
   int i;
   for (i = 0; i < f->count; i++)
@@ -1064,7 +1091,7 @@ const StTensor *st_find(const StFile *f, const char *name) {
 void st_free(StFile *f) {
   int i;
   for (i = 0; i < f->count; i++) {
-    free(f->tensors[i].name);
+    free((char *)f->tensors[i].name);
     free(f->tensors[i].data);
   }
   free(f->tensors);

@@ -30,7 +30,9 @@
 #define ST_MAX_DIMS 8
 
 typedef struct StTensor {
-  char *name;                 /* NUL-terminated UTF-8, no embedded NUL */
+  const char *name;           /* NUL-terminated UTF-8, no embedded NUL
+                                 (malloc'd by st_load, the caller's for
+                                 st_save) */
   int ndim;                   /* 0 (a scalar) .. ST_MAX_DIMS */
   int64_t shape[ST_MAX_DIMS]; /* shape[0..ndim-1] */
   float *data;                /* float32, converted; never NULL after load */
@@ -51,9 +53,28 @@ int st_load(const char *path, StFile *out, char *err, size_t errlen);
 int st_load_max(const char *path, uint64_t max_values, StFile *out,
                 char *err, size_t errlen);
 
+/* How st_open reads a file. */
+typedef struct StOptions {
+  uint64_t max_values;  /* as st_load_max */
+  int header_only;      /* check the header and the layout against the
+                           file's size, read no data: every data is NULL */
+  int keep_unsupported; /* keep a tensor of a dtype modelc cannot read
+                           (I64, ...) with no data, so the caller can
+                           report it where it is used (st_readable) */
+} StOptions;
+int st_open(const char *path, const StOptions *o, StFile *out, char *err,
+            size_t errlen);
+
+/* The message for a zip archive (what torch.save writes). */
+#define ST_ZIP_MESSAGE \
+  "this is a zip archive, as torch.save writes, not a safetensors file"
+
 /* The same from a buffer holding a whole file (for tests and fuzzing). */
 int st_load_mem(const unsigned char *buf, size_t len, StFile *out, char *err,
                 size_t errlen);
+
+/* The tensor's dtype is one modelc reads (F32, F16, BF16, F64). */
+int st_readable(const StTensor *t);
 
 /* The tensor called name, or NULL. */
 const StTensor *st_find(const StFile *f, const char *name);

@@ -49,6 +49,16 @@ static Sandbox *sb_of(lua_State *L) {
   return ud;
 }
 
+Sandbox *sb_state(lua_State *L) { return sb_of(L); }
+
+/* The error value of sb_raise_reported: its address. */
+static const char reported_key = 0;
+
+int sb_raise_reported(lua_State *L) {
+  lua_pushlightuserdata(L, (void *)&reported_key);
+  return lua_error(L);
+}
+
 static int sb_panic(lua_State *L) {
   const char *msg = lua_tostring(L, -1);
   fprintf(stderr, "modelc: internal error: unprotected Lua error: %s\n",
@@ -357,6 +367,7 @@ int sb_raise(lua_State *L, const char *fmt, ...) {
 
 /* Message handler: turn any error value into "spec:LINE: message". */
 static int sb_msgh(lua_State *L) {
+  if (lua_touserdata(L, 1) == &reported_key) return 1;
   const char *msg = lua_tostring(L, 1);
   if (!msg) {
     msg = lua_pushfstring(L, "(error object is a %s value)",
@@ -450,6 +461,22 @@ int sb_run(Sandbox *sb, const char *text, size_t len, Diag *d) {
   }
   lua_remove(L, env + 1);                          /* env result */
   return 0;
+}
+
+int sb_call(Sandbox *sb, int nargs, int nresults, Diag *d) {
+  lua_State *L = sb->L;
+  int base = lua_gettop(L) - nargs;          /* f at base */
+  lua_pushcfunction(L, sb_msgh);
+  lua_insert(L, base);                       /* msgh f args... */
+  int st = lua_pcall(L, nargs, nresults, base);
+  lua_remove(L, base);                       /* results... or err */
+  if (st == LUA_OK) return 0;
+  if (lua_touserdata(L, -1) != &reported_key) {
+    const char *msg = lua_tostring(L, -1);
+    report(sb, d, msg ? msg : "error");
+  }
+  lua_pop(L, 1);
+  return -1;
 }
 
 void sb_close(Sandbox *sb) {

@@ -55,7 +55,37 @@ static int check_inline(const Layer *l, Diag *d) {
   return 0;
 }
 
+int shape_check_params(const Layer *l, Diag *d) {
+  return check_param_sizes(l, d) || check_inline(l, d) ? -1 : 0;
+}
+
+/* A layer list's graph: the chain input -> layer 0 -> layer 1 -> ... */
+static void chain_nodes(Model *m) {
+  m->nodes = mc_alloc(sizeof(Node) * (size_t)(m->nlayers + 1));
+  m->nnodes = m->nlayers + 1;
+  Node *in = &m->nodes[0];
+  in->op = N_INPUT;
+  in->name = mc_strdup("input");
+  in->module = mc_strdup("");
+  in->loc = in->built = m->loc;
+  in->out = m->input;
+  for (int i = 0; i < m->nlayers; i++) {
+    const Layer *l = &m->layers[i];
+    Node *n = &m->nodes[i + 1];
+    n->op = N_LAYER;
+    n->layer = i;
+    n->in[0] = i;
+    n->nin = 1;
+    n->name = mc_strdup(l->prefix);
+    n->module = mc_strdup("");
+    n->loc = n->built = l->loc;
+    n->out = l->out;
+  }
+  m->output = m->nlayers;
+}
+
 int shape_infer(Model *m, Diag *d) {
+  if (m->traced) return 0; /* shapes were inferred as forward ran */
   Shape cur = m->input;
   for (int i = 0; i < m->nlayers; i++) {
     Layer *l = &m->layers[i];
@@ -67,5 +97,6 @@ int shape_infer(Model *m, Diag *d) {
     if (check_param_sizes(l, d) || check_inline(l, d)) return -1;
     cur = l->out;
   }
+  if (!m->nodes) chain_nodes(m);
   return 0;
 }

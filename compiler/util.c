@@ -204,9 +204,9 @@ int shape_eq(const Shape *a, const Shape *b) {
 const char *const param_suffix[P_COUNT] = {"weight", "bias", "running_mean",
                                            "running_var"};
 
-void model_free(Model *m) {
-  for (int i = 0; i < m->nlayers; i++) {
-    Layer *l = &m->layers[i];
+static void layers_free(Layer *ls, int n) {
+  for (int i = 0; i < n; i++) {
+    Layer *l = &ls[i];
     free(l->name);
     free(l->prefix);
     free(l->text);
@@ -215,7 +215,17 @@ void model_free(Model *m) {
       free(l->param[p].data);
     }
   }
-  free(m->layers);
+  free(ls);
+}
+
+void model_free(Model *m) {
+  layers_free(m->layers, m->nlayers);
+  layers_free(m->spare, m->nspare);
+  for (int i = 0; i < m->nnodes; i++) {
+    free(m->nodes[i].name);
+    free(m->nodes[i].module);
+  }
+  free(m->nodes);
   free(m->name);
   free(m->file);
   free(m->weights);
@@ -223,9 +233,17 @@ void model_free(Model *m) {
 }
 
 char *layer_prefix(const Layer *l) {
+  if (l->modpath) return mc_format("%s (%s)", l->prefix, l->kind->name);
   if (l->name)
     return mc_format("layer %d '%s' (%s)", l->index, l->name, l->kind->name);
   return mc_format("layer %d (%s)", l->index, l->kind->name);
+}
+
+const char *node_op_name(NodeOp op) {
+  static const char *const names[] = {"input", "layer", "add", "sub", "mul",
+                                      "div", "cat", "flatten", "view",
+                                      "mean"};
+  return op <= N_MEAN ? names[op] : "?";
 }
 
 /* Python's repr() of a float: the shortest text that reads back the same,

@@ -106,6 +106,12 @@ grep -q '^ \*   target     cortex-m4 (modelc build --target cortex-m4): its tile
   { echo "FAIL: the header of a cortex-m4 build does not name its target"; fail=$((fail + 1)); }
 grep -q '^digraph "seed_cnn1d"' "$tmp/g.dot" || { echo "FAIL: graph -o g.dot"; fail=$((fail + 1)); }
 
+# A module model: check names each call by its module path or operation.
+expect 0 '^  0  conv1         Conv2d\(1, 6, 5, padding=2\)  input ' out -- check tests/specs/lenet5_module.lua
+expect 0 '^  6  view          view\(\[1, 400\]\) ' out -- check tests/specs/lenet5_module.lua
+expect 1 "does not build branching graphs yet" err -- build tests/specs/resnet_tiny.lua -o "$tmp/gen"
+expect 0 '^ 18  add_1 ' out -- check tests/specs/resnet_tiny.lua
+
 # Non-finite weights are constants every compiler folds, tcc included.
 printf 'return model "ninf" {\n  input = {1, 2},\n  nn.Linear{2, 2, weight = {{-1/0, 1}, {0/0, 1/0}}, bias = {0, 0}},\n}\n' >"$tmp/ninf.lua"
 expect 0 '^\[\[-inf, nan\]\]$' out -- run "$tmp/ninf.lua"

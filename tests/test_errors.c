@@ -22,6 +22,13 @@
 #define L(layer) "  " layer ",\n"
 /* The same after a comment: the model on line 2, layers from line 4. */
 #define M2(input, layers) "-- a model\n" M(input, layers)
+/* A module model: `local m = nn.Module()` on line 1, the body from line 2,
+ * then the model line. */
+#define MOD(body) \
+  "local m = nn.Module()\n" body \
+  "return model \"t\" { input = {1, 4, 8}, module = m }\n"
+/* m's forward on lines 2 to 4, `body` its line 3. */
+#define FWD(body) MOD("function m:forward(x)\n" body "\nend\n")
 
 #define INSTR "ran for more than 50000000 Lua instructions"
 #define MEMORY "used more than 64 MB of memory"
@@ -193,10 +200,161 @@ static const struct {
      M("{2, 3}", L("nn.ReLU{name = \"c\"}") L("nn.Tanh{}")
                      L("nn.ReLU{name = \"c\"}")),
      "layer 2 'c' (ReLU): the name 'c' is already used", 5},
-    {"layer name with a dot", M("{2, 3}", L("nn.ReLU{name = \"a.b\"}")),
-     "module name can't contain \".\", got: a.b", 3},
+    {"layer name empty", M("{2, 3}", L("nn.ReLU{name = \"\"}")),
+     "layer 0 (ReLU): module name can't be empty string \"\"", 3},
+    {"layer name starting with a dot",
+     M("{2, 3}", L("nn.ReLU{}") L("nn.ReLU{name = \".a\"}")),
+     "the name '.a' is not a state_dict prefix: it starts with \".\"", 4},
+    {"layer name ending with a dot",
+     M("{2, 3}", L("nn.ReLU{name = \"features.\"}")),
+     "the name 'features.' is not a state_dict prefix: it ends with \".\"",
+     3},
+    {"layer name with two dots in a row",
+     M("{2, 3}", L("nn.ReLU{name = \"a..b\"}")),
+     "the name 'a..b' is not a state_dict prefix: it contains \"..\"", 3},
+    {"F.relu in a layer list",
+     M("{2, 3}", L("nn.ReLU{}") L("F.relu(nn.ReLU{})")),
+     "'F.relu' is only available inside a module's forward", 4},
+    {"torch.cat outside a forward",
+     "local x = 1\nlocal y = torch.cat({x, x}, 1)\n",
+     "'torch.cat' is only available inside a module's forward", 2},
+    {"an F function modelc lacks", "local x = 1\nlocal f = F.conv2d\n",
+     "modelc does not support 'F.conv2d'", 2},
+    {"a misspelled F function", "local x = 1\nlocal f = F.rleu\n",
+     "modelc does not support 'F.rleu'", 2},
     {"layer name not a string", M("{2, 3}", L("nn.ReLU{name = 3}")),
      "'name' must be a string", 3},
+
+    /* ------------------------------------------- modules and forward */
+    {"a tensor method modelc lacks", FWD("  return x:foo()"),
+     "modelc does not support 'Tensor.foo' in forward", 3},
+    {"a torch function modelc lacks", FWD("  return torch.relu(x)"),
+     "modelc does not support 'torch.relu'", 3},
+    {"broadcast mismatch",
+     MOD("m.a = nn.Conv1d{4, 16, 1}\nm.b = nn.Conv1d{4, 32, 1}\n"
+         "function m:forward(x)\n  return self.a(x) + self.b(x)\nend\n"),
+     "t.lua:5: error: add: The size of tensor a (16) must match the size of "
+     "tensor b (32) at non-singleton dimension 1", 5},
+    {"broadcast mismatch inside a submodule",
+     "local m = nn.Module()\nlocal blk = nn.Module()\n"
+     "blk.c = nn.Conv1d{4, 8, 1}\nfunction blk:forward(x)\n"
+     "  return self.c(x) * x\nend\nm.blocks = nn.ModuleList{blk}\n"
+     "function m:forward(x)\n  return self.blocks[1](x)\nend\n"
+     "return model \"t\" { input = {1, 4, 8}, module = m }\n",
+     "blocks.0: mul: The size of tensor a (8) must match the size of tensor "
+     "b (4) at non-singleton dimension 1", 5},
+    {"a tensor plus a string", FWD("  return x + \"a\""),
+     "add: unsupported operand type(s) for +: 'Tensor' and 'str'", 3},
+    {"cat of mismatched sizes", FWD("  return torch.cat({x, x:view(1, 8, 4)}, 1)"),
+     "cat: Sizes of tensors must match except in dimension 1. Expected size "
+     "8 but got size 4 for tensor number 1 in the list.", 3},
+    {"cat of different ranks", FWD("  return torch.cat({x, x:flatten(1)}, 1)"),
+     "cat: Tensors must have same number of dimensions: got 3 and 2", 3},
+    {"cat of nothing", FWD("  return torch.cat({}, 1)"),
+     "cat: torch.cat(): expected a non-empty list of Tensors", 3},
+    {"cat along a dim out of range", FWD("  return torch.cat({x, x}, 3)"),
+     "cat: Dimension out of range (expected to be in range of [-3, 2], but "
+     "got 3)", 3},
+    {"view to a wrong size", FWD("  return x:view(2, 5)"),
+     "view: shape '[2, 5]' is invalid for input of size 32", 3},
+    {"reshape with two -1", FWD("  return x:reshape(-1, -1)"),
+     "reshape: only one dimension can be inferred", 3},
+    {"mean over a dim out of range", FWD("  return x:mean(3)"),
+     "mean: Dimension out of range (expected to be in range of [-3, 2], but "
+     "got 3)", 3},
+    {"mean over a dim twice", FWD("  return torch.mean(x, {1, -2})"),
+     "mean: dim 1 appears multiple times in the list of dims", 3},
+    {"flatten with start after end", FWD("  return torch.flatten(x, 2, 1)"),
+     "flatten() has invalid args: start_dim cannot come after end_dim", 3},
+    {"x:size out of range", FWD("  return x:view(x:size(3), -1)"),
+     "size: Dimension out of range (expected to be in range of [-3, 2], but "
+     "got 3)", 3},
+    {"unary minus", FWD("  return -x"),
+     "modelc does not support unary minus (-x) on tensors in forward", 3},
+    {"F.relu with too many arguments", FWD("  return F.relu(x, true, 3)"),
+     "relu: relu() takes at most 1 argument after the input, got 2", 3},
+    {"F.max_pool1d's errors, PyTorch's words",
+     FWD("  return F.max_pool1d(x, 2, {padding = 2})"),
+     "max_pool1d() padding should be at most half of kernel size", 3},
+    {"F.pad circular", FWD("  return F.pad(x, {1, 1}, \"circular\")"),
+     "pad: modelc does not support F.pad with mode 'circular'", 3},
+    {"forward returns nothing", FWD("  local y = x"),
+     "model 't': forward must return one tensor, but it returned nothing", 5},
+    {"forward returns two tensors", FWD("  return x, x"),
+     "forward must return one tensor, but it returned more than one value",
+     5},
+    {"forward returns a number", FWD("  return 3"),
+     "forward must return one tensor, but it returned int", 5},
+    {"forward returns its input", FWD("  return x"),
+     "forward returned its input: the model computes nothing", 5},
+    {"a submodule returns nothing",
+     "local m = nn.Module()\nm.b = nn.Module()\nfunction m.b:forward(x)\n"
+     "end\nfunction m:forward(x)\n  return self.b(x)\nend\n"
+     "return model \"t\" { input = {1, 4, 8}, module = m }\n",
+     "the forward of 'b' must return one tensor, but it returned nothing", 6},
+    {"calling a field that is not a module",
+     MOD("m.k = 3\nfunction m:forward(x)\n  return self.k(x)\nend\n"),
+     "attempt to call a number value (field 'k')", 4},
+    {"a module attribute that does not exist",
+     MOD("m.conv1 = nn.Conv1d{4, 4, 3}\nfunction m:forward(x)\n"
+         "  return self.conv2(x)\nend\n"),
+     "'Module' object has no attribute 'conv2'", 4},
+    {"a model without forward", MOD("m.c = nn.ReLU{}\n"),
+     "Module [the model] is missing the required \"forward\" function", 3},
+    {"a ModuleList called",
+     MOD("m.l = nn.ModuleList{nn.ReLU{}}\nfunction m:forward(x)\n"
+         "  return self.l(x)\nend\n"),
+     "Module [ModuleList] is missing the required \"forward\" function", 4},
+    {"a layer's shape error inside forward",
+     MOD("m.c1 = nn.Conv1d{4, 8, 3}\nm.c2 = nn.Conv1d{4, 8, 3}\n"
+         "function m:forward(x)\n  return self.c2(self.c1(x))\nend\n"),
+     "t.lua:5: error: c2 (Conv1d): Given groups=1, weight of size [8, 4, 3], "
+     "expected input[1, 8, 6] to have 4 channels, but got 8 channels "
+     "instead", 5},
+    {"a layer called on two tensors",
+     MOD("m.c = nn.ReLU{}\nfunction m:forward(x)\n  return self.c(x, x)\n"
+         "end\n"),
+     "c: a layer is called on one tensor, got 2 arguments", 4},
+    {"a layer with parameters built inside forward",
+     FWD("  return nn.Conv1d{4, 4, 1}(x)"),
+     "nn.Conv1d built at line 3 is not a child of the model", 3},
+    {"a module called outside forward",
+     "local m = nn.Module()\nlocal y = m(3)\n",
+     "a module is called like a function only inside a forward", 2},
+    {"a layer called outside forward", "local r = nn.ReLU{}\nlocal y = r(3)\n",
+     "nn.ReLU is called like a function only inside a module's forward", 2},
+    {"a layer list and a module",
+     "local m = nn.Module()\n"
+     "return model \"t\" { input = {1, 4}, module = m, nn.ReLU{} }\n",
+     "give either a layer list or module = M, not both", 2},
+    {"module = a ModuleList",
+     "local l = nn.ModuleList{nn.ReLU{}}\n"
+     "return model \"t\" { input = {1, 4}, module = l }\n",
+     "module must be a module (nn.Module(), nn.Sequential{...} or a layer), "
+     "not a ModuleList", 2},
+    {"a ModuleList in a layer list",
+     M("{1, 4, 8}", L("nn.ReLU{}") L("nn.ModuleList{nn.Identity{}}")),
+     "entry 2 is a ModuleList, not a layer or a module", 1},
+    {"a layer's shape error in a container of a layer list",
+     M("{1, 4, 8}", L("nn.Conv1d{4, 8, 3}")
+                    L("nn.Sequential{nn.ReLU{},\n    nn.Conv1d{4, 8, 1}}")),
+     "1.1 (Conv1d): Given groups=1, weight of size [8, 4, 1], expected "
+     "input[1, 8, 6] to have 4 channels", 5},
+    {"a Sequential of a number", "local s = nn.Sequential{nn.ReLU{}, 3}\n",
+     "nn.Sequential: entry 2 is a number, not a module", 1},
+    {"a child named with a dot", "local m = nn.Module()\nm[\"a.b\"] = nn.ReLU{}\n",
+     "module name can't contain \".\", got: a.b", 2},
+    {"a forward that calls itself",
+     MOD("m.me = m\nfunction m:forward(x)\n  return self.me(x)\nend\n"),
+     "modules nested more than 64 calls deep", 4},
+    {"a forward past the operation limit",
+     FWD("  for i = 1, 20000 do x = x * 1 end return x"),
+     "mul: the model has more than 10,000 operations, the limit", 3},
+    {"a bad argument of a layer in a module",
+     MOD("m.blk = nn.Sequential{nn.Conv1d{4, 4, 3, kernal = 2}}\n"
+         "function m:forward(x)\n  return self.blk(x)\nend\n"),
+     "blk.0 (Conv1d): __init__() got an unexpected keyword argument "
+     "'kernal'", 2},
 
     /* ----------------------------------------------------- arguments */
     {"misspelled keyword",
@@ -313,6 +471,19 @@ static const struct {
     {"groups not dividing out_channels",
      M("{1, 4, 10}", L("nn.Conv1d{4, 6, 3, groups = 4}")),
      "out_channels must be divisible by groups", 3},
+    {"dilation -1 with one sample",
+     M("{1, 2, 6}", L("nn.Conv1d{2, 2, 3, dilation = -1}")),
+     "layer 0 (Conv1d): dilation should be greater than zero, but got "
+     "[1, -1]", 3},
+    {"dilation 0 unbatched, 2-d",
+     M("{2, 6, 6}", L("nn.Conv2d{2, 2, 3, dilation = {0, 1}}")),
+     "dilation should be greater than zero, but got [0, 1]", 3},
+    {"dilation 0 with two samples",
+     M("{2, 2, 6}", L("nn.Conv1d{2, 2, 3, dilation = 0}")),
+     "layer 0 (Conv1d): non-positive dilation is not supported", 3},
+    {"dilation 0 with one sample and two groups",
+     M("{1, 2, 6}", L("nn.Conv1d{2, 2, 3, dilation = 0, groups = 2}")),
+     "layer 0 (Conv1d): non-positive dilation is not supported", 3},
     {"groups zero", M("{1, 4, 10}", L("nn.Conv1d{4, 6, 3, groups = 0}")),
      "groups must be a positive integer", 3},
     {"negative out_channels", M("{1, 1, 5}", L("nn.Conv1d{1, -2, 3}")),
@@ -433,6 +604,48 @@ static const struct {
      "dropout probability has to be between 0 and 1, but got 1.5", 3},
     {"Dropout p below 0", M("{2, 4}", L("nn.Dropout{p = -0.1}")),
      "dropout probability has to be between 0 and 1, but got -0.1", 3},
+    {"ZeroPad2d with three values", M("{1, 3, 3}", L("nn.ZeroPad2d{{1, 2, 3}}")),
+     "layer 0 (ZeroPad2d): Padding length must be divisible by 2", 3},
+    {"ZeroPad2d on a 1-d input", M("{3}", L("nn.ZeroPad2d{{1, 2, 3, 4}}")),
+     "layer 0 (ZeroPad2d): Padding length too large", 3},
+    {"ReflectionPad1d on a 1-d input", M("{3}", L("nn.ReflectionPad1d{1}")),
+     "layer 0 (ReflectionPad1d): Only 2D, 3D, 4D, 5D padding with "
+     "non-constant padding are supported for now", 3},
+    {"ReplicationPad2d on a 5-d input",
+     M("{1, 1, 1, 3, 3}", L("nn.ReplicationPad2d{1}")),
+     "Only 2D, 3D, 4D, 5D padding with non-constant padding are supported "
+     "for now", 3},
+    {"ReflectionPad1d as wide as the input",
+     M("{1, 2, 3}", L("nn.ReflectionPad1d{3}")),
+     "layer 0 (ReflectionPad1d): Argument #4: Padding size should be less "
+     "than the corresponding input dimension, but got: padding (3, 3) at "
+     "dimension 2 of input [1, 2, 3]", 3},
+    {"ReflectionPad2d taller than the input",
+     M("{1, 2, 3, 3}", L("nn.ReflectionPad2d{{1, 1, 3, 0}}")),
+     "Argument #6: Padding size should be less than the corresponding input "
+     "dimension, but got: padding (3, 0) at dimension 2 of input 4", 3},
+    {"ReflectionPad1d cropping everything",
+     M("{1, 3, 3}", L("nn.ReflectionPad1d{{-1, -2}}")),
+     "2input (W: 3)is too small. Calculated output W: 0", 3},
+    {"ReplicationPad1d cropping past the input",
+     M("{1, 2, 3}", L("nn.ReplicationPad1d{-3}")),
+     "layer 0 (ReplicationPad1d): input (W: 3) is too small. Calculated "
+     "output W: -3", 3},
+    {"ReplicationPad2d cropping past the input",
+     M("{2, 3, 3}", L("nn.ReplicationPad2d{-2}")),
+     "input (H: 3, W: 3 ) is too small. Calculated output H: -1 W: -1", 3},
+    {"ZeroPad2d cropping a row to nothing",
+     M("{1, 3, 5}", L("nn.ZeroPad2d{{1, 0, -2, -1}}")),
+     "The input size 3, plus negative padding -2 and -1 resulted in a "
+     "negative output size, which is invalid. Check dimension 1 of your "
+     "input.", 3},
+    {"ConstantPad1d cropping to nothing",
+     M("{1, 3, 3}", L("nn.ConstantPad1d{{-1, -2}, 1}")),
+     "layer 0 (ConstantPad1d): Output size is too small", 3},
+    {"ConstantPad1d without a value", M("{1, 3, 3}", L("nn.ConstantPad1d{1}")),
+     "__init__() missing 1 required positional argument: 'value'", 3},
+    {"Hardswish inplace as a number", M("{2, 4}", L("nn.Hardswish{1}")),
+     "argument 'inplace' must be a boolean", 3},
     {"GELU bad approximate",
      M("{2, 4}", L("nn.GELU{approximate = \"fast\"}")),
      "layer 0 (GELU): approximate argument must be either none or tanh.", 3},
@@ -458,6 +671,18 @@ static const struct {
      "hint", "did you mean 'bias'?", 3},
     {"misspelled layer", M("{1, 1, 10}", L("nn.Relu{}")), "hint",
      "did you mean 'nn.ReLU'?", 3},
+    {"misspelled F function", "local x = 1\nlocal f = F.rleu\n", "hint",
+     "did you mean 'F.relu'?", 2},
+    {"a module attribute that does not exist",
+     MOD("m.conv1 = nn.Conv1d{4, 4, 3}\nfunction m:forward(x)\n"
+         "  return self.conv2(x)\nend\n"),
+     "hint", "did you mean 'conv1'?", 4},
+    {"a layer's shape error inside forward",
+     MOD("m.c1 = nn.Conv1d{4, 8, 3}\nm.c2 = nn.Conv1d{4, 8, 3}\n"
+         "function m:forward(x)\n  return self.c2(self.c1(x))\nend\n"),
+     "note", "'c2' (Conv1d) was built here", 3},
+    {"a misspelled tensor method", FWD("  return x:veiw(1, 32)"), "hint",
+     "did you mean 'view'?", 3},
     {"misspelled model option",
      "-- a model\nreturn model \"t\" {\n  inputs = {2, 3},\n  nn.ReLU{},\n}\n",
      "hint", "did you mean 'input'?", 2},
@@ -533,10 +758,42 @@ static const struct {
      "t[#t + 1] = nn.Linear{4, 2}\nreturn model \"t\" (t)\n"},
     {"floats with integer values",
      M("{1.0, 1, 10.0}", L("nn.Conv1d{1, 8.0, 3.0, stride = {1.0}}"))},
+    {"dotted names are state_dict prefixes",
+     M("{1, 4}", L("nn.Linear{4, 3, name = \"features.0\"}")
+                 L("nn.ReLU{name = \"features.1\"}")
+                 L("nn.Linear{3, 2, name = \"classifier.fc-1\"}"))},
     {"Identity takes anything", M("{1, 4}", L("nn.Identity{1, 2, foo = 3}"))},
     {"inline parameters of the right shape",
      M("{1, 4}", L("nn.Linear{4, 2, bias = {1, 2}, weight = {{1, 2, 3, 4}, "
                    "{5, 6, 7, 8}}}"))},
+    {"a residual network (branching: check only)",
+     "local function Block(c)\n  local b = nn.Module()\n"
+     "  b.conv = nn.Conv2d{c, c, 3, padding = 1, bias = false}\n"
+     "  b.bn = nn.BatchNorm2d{c}\n"
+     "  function b:forward(x) return F.relu(self.bn(self.conv(x)) + x) end\n"
+     "  return b\nend\nlocal net = nn.Module()\n"
+     "net.stem = nn.Sequential{nn.Conv2d{3, 8, 3, padding = 1}, nn.ReLU{}}\n"
+     "net.blocks = nn.ModuleList{Block(8), Block(8)}\n"
+     "net.se = nn.Sequential{nn.AdaptiveAvgPool2d{1}, nn.Conv2d{8, 8, 1},\n"
+     "                       nn.Hardsigmoid{}}\n"
+     "net.fc = nn.Linear{16, 10}\n"
+     "function net:forward(x)\n  x = self.stem(x)\n"
+     "  for _, b in ipairs(self.blocks) do x = b(x) end\n"
+     "  x = x * self.se(x)\n  x = 2 * x - 1 + x / 4\n"
+     "  if x:size(1) ~= 8 or x:dim() ~= 4 or x.shape[3] ~= 6 then\n"
+     "    error(\"shapes\") end\n"
+     "  local a = torch.mean(x, {2, 3})\n"
+     "  local c = torch.cat({a, x:mean({-1, -2}, true):flatten(1)}, 1)\n"
+     "  c = F.pad(c:view(1, 16, 1), {0, 0}, \"constant\"):reshape(1, -1)\n"
+     "  return F.log_softmax(self.fc(c), 1)\nend\n"
+     "return model \"t\" { input = {1, 3, 6, 6}, module = net }\n"},
+    {"a module called twice shares its weights",
+     MOD("m.c = nn.Conv1d{4, 4, 3, padding = 1}\n"
+         "function m:forward(x)\n  return self.c(self.c(x))\nend\n")},
+    {"containers in a layer list",
+     M("{1, 4, 8}", L("nn.Conv1d{4, 8, 3}")
+                    L("nn.Sequential{nn.ReLU{}, nn.Conv1d{8, 8, 1}}")
+                    L("nn.Flatten{}"))},
     {"circular padding of an unbatched input",
      M("{4, 10}", L("nn.Conv1d{4, 8, 3, padding = 2, "
                     "padding_mode = \"circular\"}"))},

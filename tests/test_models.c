@@ -5,7 +5,10 @@
  * the random fixture (tests/fixtures/models/, from
  * tools/gen_model_fixture.py) and of the small 1-D fixture
  * (tests/fixtures/tiny/, from tools/gen_tiny_fixture.py: models that must
- * all take the vector lowering of compiler/kernels/vec1d.c, which is checked) goes
+ * all take the vector lowering of compiler/kernels/vec1d.c, which is
+ * checked) and of the padding fixture (tests/fixtures/pad/,
+ * tools/gen_pad_fixture.py: the padding layers, Hardswish and Hardsigmoid)
+ * goes
  * through spec -> shapes -> weights -> emitted C; the files are compiled
  * with gcc -Werror into shared objects, loaded, and run:
  *   - the output matches PyTorch within atol 1e-5 + rtol 1e-4;
@@ -34,9 +37,10 @@
 #define MAXMODELS 1024
 
 /* Where a case comes from. */
-enum { FROM_SPECS, FROM_MODELS, FROM_TINY, FROM_N };
+enum { FROM_SPECS, FROM_MODELS, FROM_TINY, FROM_PAD, FROM_N };
 static const char *const from_dir[FROM_N] = {"specs", "tests/fixtures/models",
-                                             "tests/fixtures/tiny"};
+                                             "tests/fixtures/tiny",
+                                             "tests/fixtures/pad"};
 
 typedef struct Case {
   char *spec, *name, *ref, *in; /* in: NULL = randn(seed 0) */
@@ -84,8 +88,8 @@ static void find_cases(void) {
     }
     globfree(&g);
   }
-  /* The two fixtures: mNNN.lua or tNNN.lua, .in.npy, .out.npy. */
-  for (int from = FROM_MODELS; from <= FROM_TINY; from++) {
+  /* The fixtures: mNNN.lua, tNNN.lua or pNNN.lua, .in.npy, .out.npy. */
+  for (int from = FROM_MODELS; from <= FROM_PAD; from++) {
     char *pat = mc_format("%s/*.lua", from_dir[from]);
     if (glob(pat, 0, NULL, &g) == 0) {
       for (size_t i = 0; i < g.gl_pathc; i++) {
@@ -589,8 +593,9 @@ static void test_models_coverage(void **state) {
   int kinds[64] = {0}, nfixture = 0;
   for (int i = 0; i < ncases; i++) {
     Case *c = &cases[i];
-    if (c->from != FROM_MODELS) continue; /* the random fixture only */
-    nfixture++;
+    /* the random fixture, and the padding layers' (gen_pad_fixture.py) */
+    if (c->from != FROM_MODELS && c->from != FROM_PAD) continue;
+    nfixture += c->from == FROM_MODELS;
     for (int j = 0; j < c->m.nlayers; j++) {
       const Layer *l = &c->m.layers[j];
       for (int k = 0; layer_kind_at(k); k++)
@@ -598,7 +603,8 @@ static void test_models_coverage(void **state) {
       for (int k = 0; k < nclass; k++) classes[k].count += classes[k].has(l);
     }
   }
-  printf("fixture coverage over %d models:\n", nfixture);
+  printf("fixture coverage over %d models (and tests/fixtures/pad):\n",
+         nfixture);
   int missing = 0;
   for (int k = 0; layer_kind_at(k); k++) {
     printf("  %-28s %5d layers\n", layer_kind_at(k)->name, kinds[k]);

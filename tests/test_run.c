@@ -324,6 +324,257 @@ static void test_run_weights_file_errors(void **state) {
   free(out), free(err), free(args), free(spec), free(p);
 }
 
+/* A name is a state_dict prefix: a dotted name loads a nested module's
+ * keys as they are (features.0.weight). */
+static void test_run_dotted_names(void **state) {
+  (void)state;
+  float w[6] = {1, 2, 3, 4, 5, 6}, b[2] = {10, 20};
+  StTensor t[2] = {{"features.0.weight", 2, {2, 3}, w, "F32"},
+                   {"features.0.bias", 1, {2}, b, "F32"}};
+  char *p = tmp("nested.safetensors"), e[256], *out, *err;
+  assert_int_equal(st_save(p, t, 2, e, sizeof e), 0);
+  char *spec = tmp("nested.lua");
+  FILE *f = fopen(spec, "w");
+  fputs("return model \"nested\" {\n"
+        "  input = {1, 3},\n"
+        "  weights = \"nested.safetensors\",\n"
+        "  nn.Linear{3, 2, name = \"features.0\"},\n"
+        "}\n", f);
+  fclose(f);
+  char *x = tmp("ones3.npy");
+  float ones[3] = {1, 1, 1};
+  int64_t shape[2] = {1, 3};
+  assert_int_equal(npy_write(x, ones, 2, shape, e, sizeof e), 0);
+  char *args = mc_format("run %s --input %s", spec, x);
+  assert_int_equal(run(args, &out, &err), 0);
+  assert_string_equal(err, "");
+  assert_string_equal(out, "[[16., 35.]]\nshape [1, 2]\n");
+  free(out), free(err), free(args), free(spec), free(p), free(x);
+}
+
+/* A .safetensors file written byte by byte: the header, then n data
+ * bytes (zeros). */
+static char *st_raw(const char *name, const char *header, size_t n) {
+  size_t h = strlen(header);
+  unsigned char *buf = calloc(1, 8 + h + n);
+  for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)h >> (8 * i));
+  memcpy(buf + 8, header, h);
+  char *p = raw_file(name, buf, 8 + h + n);
+  free(buf);
+  return p;
+}
+
+/* `check` validates the weights file exactly as `build` does, from its
+ * header: the same message and exit status for each bad file, at the
+ * same line. A missing key is one error with a hint, one note for the
+ * other missing keys and the warning listing what the file holds. */
+static void test_check_validates_weights_like_build(void **state) {
+  (void)state;
+  char *spec = tmp("cw.lua"), *w = tmp("cw.safetensors"), e[256];
+  FILE *f = fopen(spec, "w");
+  fputs("return model \"cw\" {\n"
+        "  input = {1, 3, 5},\n"
+        "  weights = \"cw.safetensors\",\n"
+        "  nn.Conv1d{3, 2, 3},\n"
+        "  nn.ReLU{},\n"
+        "  nn.Conv1d{2, 2, 1},\n"
+        "}\n", f);
+  fclose(f);
+  float z[18] = {0};
+  StTensor nested[4] = {{"features.0.weight", 3, {2, 3, 3}, z, "F32"},
+                        {"features.0.bias", 1, {2}, z, "F32"},
+                        {"features.2.weight", 3, {2, 2, 1}, z, "F32"},
+                        {"features.2.bias", 1, {2}, z, "F32"}};
+  StTensor good[4] = {{"0.weight", 3, {2, 3, 3}, z, "F32"},
+                      {"0.bias", 1, {2}, z, "F32"},
+                      {"2.weight", 3, {2, 2, 1}, z, "F32"},
+                      {"2.bias", 1, {2}, z, "F32"}};
+  StTensor mis[4] = {{"0.weight", 3, {2, 3, 3}, z, "F32"},
+                     {"0.bias", 1, {2}, z, "F32"},
+                     {"2.weight", 3, {2, 2, 3}, z, "F32"},
+                     {"2.bias", 1, {2}, z, "F32"}};
+  static const struct {
+    const char *what, *want;
+  } rows[] = {
+      {"missing", "cw.lua:1: error: weights file"},
+      {"truncated", "cw.lua:1: error: weights file"},
+      {"garbage", "not a safetensors file"},
+      {"zip", "this is a zip archive, as torch.save writes, not a "
+              "safetensors file"},
+      {"nested", "cw.lua:4: error: layer 0 (Conv1d): weights file"},
+      {"shape", "cw.lua:6: error: layer 2 (Conv1d): weights file"},
+      {"i64", "cw.lua:6: error: layer 2 (Conv1d): weights file"},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    const char *what = rows[i].what;
+    remove(w);
+    if (!strcmp(what, "truncated")) {
+      assert_int_equal(st_save(w, good, 4, e, sizeof e), 0);
+      assert_int_equal(truncate(w, 120), 0);
+    } else if (!strcmp(what, "garbage")) {
+      free(raw_file("cw.safetensors", "{\"a\": 1}\n", 9));
+    } else if (!strcmp(what, "zip")) {
+      free(raw_file("cw.safetensors", "PK\003\004\024\0\0\0\0\0archive/", 18));
+    } else if (!strcmp(what, "nested")) {
+      assert_int_equal(st_save(w, nested, 4, e, sizeof e), 0);
+    } else if (!strcmp(what, "shape")) {
+      assert_int_equal(st_save(w, mis, 4, e, sizeof e), 0);
+    } else if (!strcmp(what, "i64")) {
+      free(st_raw("cw.safetensors",
+                  "{\"0.weight\":{\"dtype\":\"F32\",\"shape\":[2,3,3],"
+                  "\"data_offsets\":[0,72]},"
+                  "\"0.bias\":{\"dtype\":\"F32\",\"shape\":[2],"
+                  "\"data_offsets\":[72,80]},"
+                  "\"2.weight\":{\"dtype\":\"I64\",\"shape\":[2,2,1],"
+                  "\"data_offsets\":[80,112]},"
+                  "\"2.bias\":{\"dtype\":\"F32\",\"shape\":[2],"
+                  "\"data_offsets\":[112,120]}}", 120));
+    }
+    char *out, *err1, *err2;
+    char *args = mc_format("check %s", spec);
+    int st1 = run(args, &out, &err1);
+    free(out), free(args);
+    args = mc_format("build %s -o %s/gen", spec, tmpdir);
+    int st2 = run(args, &out, &err2);
+    free(out), free(args);
+    if (st1 != 1 || st2 != 1 || strcmp(err1, err2) || !strstr(err1,
+                                                               rows[i].want))
+      fail_msg("%s: check exit %d, build exit %d (want 1), want '%s'\n"
+               "check said:\n%sbuild said:\n%s", what, st1, st2,
+               rows[i].want, err1, err2);
+    if (!strcmp(what, "zip") &&
+        !strstr(err1, "cw.lua:1: hint: convert it with: python3 "
+                      "tools/pt2safetensors.py "))
+      fail_msg("zip: no hint with the converter:\n%s", err1);
+    if (!strcmp(what, "i64") && !strstr(err1, "tensor '2.weight' has dtype "
+                                               "I64; modelc reads F32"))
+      fail_msg("i64: %s", err1);
+    if (!strcmp(what, "nested")) {
+      /* the whole message: four lines, each useful */
+      char *want = mc_format(
+          "%s:4: error: layer 0 (Conv1d): weights file '%s': Missing key(s) "
+          "in state_dict: \"0.weight\". (expected shape [2, 3, 3])\n"
+          "%s:4: hint: the file holds 'features.0.weight' [2, 3, 3]: name = "
+          "\"features.0\" loads it\n"
+          "%s:1: note: weights file '%s': 3 more keys are missing: "
+          "\"0.bias\", \"2.weight\", \"2.bias\"\n"
+          "%s:1: warning: weights file '%s': Unexpected key(s) in "
+          "state_dict: \"features.0.weight\", \"features.0.bias\", "
+          "\"features.2.weight\", \"features.2.bias\". (used by no layer, or "
+          "replaced by an inline value; ignored)\n",
+          spec, w, spec, spec, w, spec, w);
+      assert_string_equal(err1, want);
+      free(want);
+    }
+    free(err1), free(err2);
+  }
+  /* A good file: check reads its header and accepts it. */
+  assert_int_equal(st_save(w, good, 4, e, sizeof e), 0);
+  char *out, *err, *args = mc_format("check %s", spec);
+  assert_int_equal(run(args, &out, &err), 0);
+  assert_string_equal(err, "");
+  free(out), free(err), free(args), free(spec), free(w);
+}
+
+/* The path from a training script: torch.save(model.state_dict()), then
+ * tools/pt2safetensors.py, then a spec with dotted names; and the .pt
+ * itself is recognised and refused with the command that converts it
+ * (tools/gen_pt_fixture.py made both files). */
+static void test_run_converted_torch_save(void **state) {
+  (void)state;
+  char *o = tmp("net.npy"), *out, *err;
+  char *args = mc_format("run tests/fixtures/pt/net.lua --quiet --output %s",
+                         o);
+  assert_int_equal(run(args, &out, &err), 0);
+  assert_string_equal(err, ""); /* num_batches_tracked: silently ignored */
+  int64_t n, m, s1[8], s2[8];
+  int d1, d2;
+  float *got = load(o, &n, &d1, s1);
+  float *want = load("tests/fixtures/pt/net.out.npy", &m, &d2, s2);
+  assert_int_equal(n, m);
+  for (int64_t i = 0; i < n; i++)
+    if (fabs(got[i] - want[i]) > 1e-5 + 1e-4 * fabs(want[i]))
+      fail_msg("net [%lld]: got %.9g, PyTorch %.9g", (long long)i, got[i],
+               want[i]);
+  free(got), free(want), free(args), free(out), free(err), free(o);
+  const char *cmds[] = {"check", "build"};
+  for (int k = 0; k < 2; k++) {
+    args = mc_format("%s tests/fixtures/pt/net.lua --weights "
+                     "tests/fixtures/pt/net.pt%s", cmds[k],
+                     k ? " -o /nonexistent" : "");
+    assert_int_equal(run(args, &out, &err), 1);
+    assert_string_equal(err,
+        "tests/fixtures/pt/net.lua:2: error: weights file "
+        "'tests/fixtures/pt/net.pt': this is a zip archive, as torch.save "
+        "writes, not a safetensors file\n"
+        "tests/fixtures/pt/net.lua:2: hint: convert it with: python3 "
+        "tools/pt2safetensors.py tests/fixtures/pt/net.pt "
+        "tests/fixtures/pt/net.safetensors\n");
+    free(args), free(out), free(err);
+  }
+}
+
+/* Modules with a forward (SPEC.md 1.1): a module spec of an existing
+ * example builds as the layer list it is, with the same bits; seeded init
+ * follows construction order; a module loads its own state_dict(); a
+ * branching graph is checked and drawn, and build and run say the back
+ * end does not build it yet. */
+static void test_run_modules(void **state) {
+  (void)state;
+  char *a = tmp("a.npy"), *b = tmp("b.npy"), *out, *err, *out2;
+  char *args = mc_format("run specs/lenet5.lua --random-input 3 --output %s",
+                         a);
+  assert_int_equal(run(args, &out, &err), 0);
+  free(args), free(err);
+  args = mc_format("run tests/specs/lenet5_module.lua --random-input 3 "
+                   "--output %s", b);
+  assert_int_equal(run(args, &out2, &err), 0);
+  assert_string_equal(err, "");
+  assert_string_equal(out, out2);
+  size_t na = 0, nb = 1;
+  char *ba = read_file(a, &na), *bb = read_file(b, &nb);
+  assert_true(ba && bb && na == nb && memcmp(ba, bb, na) == 0);
+  free(ba), free(bb), free(args), free(out), free(out2), free(err);
+  free(a), free(b);
+
+  assert_int_equal(run("run tests/specs/init_order.lua --random-input 1",
+                       &out, &err), 0);
+  assert_string_equal(out, "[[ 0.3415,  0.1955,  0.0058],\n"
+                           " [-0.0258, -0.2115, -0.3640]]\n"
+                           "shape [2, 3]\n");
+  free(out), free(err);
+
+  /* its own state_dict, keys as the attribute paths, no warning */
+  assert_int_equal(run("run tests/fixtures/pt/net_module.lua", &out, &err),
+                   0);
+  assert_string_equal(out, "[[-0.5706,  0.9186, -0.0432]]\nshape [1, 3]\n");
+  assert_string_equal(err, "");
+  free(out), free(err);
+
+  assert_int_equal(run("check tests/specs/resnet_tiny.lua", &out, &err), 0);
+  assert_non_null(strstr(out, "  9  add                  add             "
+                              "                                    "
+                              "layers.0.bn2, layers.0.shortcut    "
+                              "[1, 16, 32, 32]           0             0\n"));
+  assert_non_null(strstr(out, "the workspace is planned when the back end "
+                              "builds branching graphs (not yet)"));
+  free(out), free(err);
+  const char *cmds[] = {"build -o /nonexistent", "run"};
+  for (int k = 0; k < 2; k++) {
+    args = mc_format("%s tests/specs/resnet_tiny.lua", cmds[k]);
+    assert_int_equal(run(args, &out, &err), 1);
+    assert_non_null(strstr(err, "tests/specs/resnet_tiny.lua:37: error: "
+                                "model 'resnet_tiny': its forward branches"));
+    assert_non_null(strstr(err, "does not build branching graphs yet"));
+    free(args), free(out), free(err);
+  }
+  assert_int_equal(run("graph tests/specs/resnet_tiny.lua", &out, &err), 0);
+  assert_non_null(strstr(out, "  n8 -> n10 [label=\"[1, 16, 32, 32]\"];\n"));
+  assert_non_null(strstr(out, "  n9 -> n10 [label=\"[1, 16, 32, 32]\"];\n"));
+  assert_non_null(strstr(out, "  n23 -> output [label=\"[1, 10]\"];\n"));
+  free(out), free(err);
+}
+
 static void test_run_repeat(void **state) {
   (void)state;
   char *out, *err;
@@ -345,6 +596,10 @@ int main(void) {
       cmocka_unit_test(test_run_bad_inputs),
       cmocka_unit_test(test_run_weights_override),
       cmocka_unit_test(test_run_weights_file_errors),
+      cmocka_unit_test(test_run_dotted_names),
+      cmocka_unit_test(test_check_validates_weights_like_build),
+      cmocka_unit_test(test_run_converted_torch_save),
+      cmocka_unit_test(test_run_modules),
       cmocka_unit_test(test_run_repeat),
   };
   int r = cmocka_run_group_tests_name("run", tests, NULL, NULL);

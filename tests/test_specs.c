@@ -92,6 +92,54 @@ static void test_specs_seed_cnn1d_totals(void **state) {
   free(text);
 }
 
+/* The bench's models of the kinds users bring (specs written as loops):
+ * parameters as PyTorch counts them (sum(p.numel()) of the same
+ * nn.Sequential), the MACs, and the shapes that define each model. */
+static void test_specs_user_models(void **state) {
+  (void)state;
+  static const struct {
+    const char *spec;
+    int64_t params, macs;
+    int nlayers;
+    const char *first, *last; /* output shapes of the first and last layer */
+  } want[] = {
+      /* 10 x 4 stride-2 conv to 25 x 5, 4 depthwise-separable blocks */
+      {"specs/ds_cnn_kws.lua", 23180, 2728768, 3 + 4 * 6 + 3, "1,64,25,5", "1,12"},
+      /* a stride-2 conv to 48 x 48, 13 blocks, 2 classes */
+      {"specs/mobilenet_v1_025.lua", 213586, 7721216, 3 + 13 * 6 + 3, "1,8,48,48",
+       "1,2"},
+      /* about 12 M MACs on 3 x 128 */
+      {"specs/har_cnn1d.lua", 175110, 12219136, 4 * 3 + 2 + 3, "1,64,128", "1,6"},
+      /* 640 -> 128 x 4 -> 8 -> 128 x 4 -> 640 */
+      {"specs/fc_autoencoder.lua", 267928, 265224, 10 + 9 * 2, "1,128", "1,640"},
+  };
+  Limits lim = {0};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    Diag d = {0};
+    Model m;
+    int r = spec_load(want[i].spec, &lim, &d, &m);
+    if (r == 0) r = shape_infer(&m, &d);
+    if (r) printf("%s: %s", want[i].spec, d.text.s ? d.text.s : "");
+    assert_int_equal(r, 0);
+    int64_t params = 0, macs = 0;
+    for (int k = 0; k < m.nlayers; k++) {
+      params += m.layers[k].nparams;
+      macs += m.layers[k].macs;
+    }
+    assert_int_equal(params, want[i].params);
+    assert_int_equal(macs, want[i].macs);
+    assert_int_equal(m.nlayers, want[i].nlayers);
+    char got[8192];
+    shapes_of(&m, got, sizeof got);
+    size_t nf = strlen(want[i].first), nl = strlen(want[i].last), ng = strlen(got);
+    assert_true(strncmp(got, want[i].first, nf) == 0 && got[nf] == '|');
+    assert_true(ng > nl && strcmp(got + ng - nl, want[i].last) == 0 &&
+                got[ng - nl - 1] == '|');
+    model_free(&m);
+    diag_free(&d);
+  }
+}
+
 /* The table modelc check prints: one row per layer and the totals. */
 static void test_specs_check_table(void **state) {
   (void)state;
@@ -192,6 +240,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_specs_tutorial_shapes),
       cmocka_unit_test(test_specs_seed_cnn1d_totals),
+      cmocka_unit_test(test_specs_user_models),
       cmocka_unit_test(test_specs_check_table),
       cmocka_unit_test(test_specs_default_seed),
       cmocka_unit_test(test_specs_seeded_tutorial_numbers),

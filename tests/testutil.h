@@ -23,7 +23,7 @@ static inline int run_spec_text(const char *path, const char *text, Diag *d,
   memset(d, 0, sizeof *d);
   int r = spec_load_string(path, text, strlen(text), &lim, d, &m);
   if (r == 0) r = shape_infer(&m, d);
-  if (r == 0) { /* the workspace, for check's table */
+  if (r == 0 && !m.branching) { /* the workspace, as modelc check */
     Program p;
     lower(&m, TARGET_GENERIC, KERNELS_FAST, &p);
     plan_program(&p);

@@ -9,7 +9,10 @@
  * FMA (vfmadd...ps). NACC is chosen so there are enough independent chains to
  * hide the FMA latency on two FMA ports without running out of registers
  * (32 vector registers with AVX-512, 16 with AVX2). Each update is 2 FLOPs.
- * Prints "peak: X GFLOP/s" (best of several timed runs). */
+ * Prints "peak: X GFLOP/s" (best of several timed runs). The runs are timed
+ * in this thread's CPU time, not wall time: on a machine shared with other
+ * work, a wall-clock run that gets descheduled reads far below the peak
+ * (half of it was seen with 5 busy processes on 2 cores). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +28,7 @@
 
 static double now_s(void) {
   struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return t.tv_sec + t.tv_nsec * 1e-9;
 }
 

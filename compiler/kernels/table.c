@@ -8,7 +8,8 @@
 extern const Kernel kernel_map, kernel_conv_blocked, kernel_conv_direct,
     kernel_pool_inside, kernel_pool_taps, kernel_adaptive, kernel_batchnorm,
     kernel_linear_dot, kernel_linear_axpy, kernel_softmax, kernel_ref_conv,
-    kernel_ref_linear, kernel_ref_pool, kernel_conv_regs, kernel_linear_regs;
+    kernel_ref_linear, kernel_ref_pool, kernel_pad, kernel_conv_regs,
+    kernel_linear_regs;
 
 static const Kernel *const kernels[] = {
     /* the fast ones, best first; the cortex-m ones take only those targets */
@@ -19,6 +20,7 @@ static const Kernel *const kernels[] = {
     &kernel_ref_conv, &kernel_ref_linear, &kernel_ref_pool,
     /* one lowering, in both sets */
     &kernel_map, &kernel_adaptive, &kernel_batchnorm, &kernel_softmax,
+    &kernel_pad,
 };
 
 const Kernel *kernel_choose(const Program *p, const Op *op, char *why,

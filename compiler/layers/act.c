@@ -87,6 +87,13 @@ static char *act_expr(const Layer *l) {
     return mc_strdup("v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v");
   if (k == &kind_Sigmoid) return mc_strdup("1.0f / (1.0f + expf(-v))");
   if (k == &kind_Tanh) return mc_strdup("tanhf(v)");
+  /* PyTorch: x * min(max(x + 3, 0), 6) / 6, and min(max(x + 3, 0), 6) / 6 */
+  if (k == &kind_Hardswish)
+    return mc_strdup("v * (v + 3.0f < 0.0f ? 0.0f : v + 3.0f > 6.0f ? 6.0f "
+                     ": v + 3.0f) / 6.0f");
+  if (k == &kind_Hardsigmoid)
+    return mc_strdup("(v + 3.0f < 0.0f ? 0.0f : v + 3.0f > 6.0f ? 6.0f : "
+                     "v + 3.0f) / 6.0f");
   if (k == &kind_SiLU) return mc_strdup("v / (1.0f + expf(-v))");
   if (k == &kind_GELU && l->a.approximate_tanh)
     return mc_strdup("0.5f * v * (1.0f + tanhf(0.7978845608f * (v + "
@@ -114,6 +121,8 @@ ACT(Sigmoid, no_args, 0)
 ACT(Tanh, no_args, 0)
 ACT(GELU, gelu_args, 0)
 ACT(SiLU, inplace_args, 0)
+ACT(Hardswish, inplace_args, 0)
+ACT(Hardsigmoid, inplace_args, 0)
 
 const LayerKind kind_Softmax = {
     "Softmax", 0, softmax_args, 0, act_parse, act_shape,

@@ -330,7 +330,20 @@ static int conv_shape(Layer *l, Diag *d) {
     }
   for (int i = 0; i < dim; i++)
     if (dil.v[i] <= 0) {
-      layer_error(d, l, "non-positive dilation is not supported");
+      /* PyTorch 1.13's words depend on the backend it picks: with one
+       * sample and one group, the dilated kernel's check, which sees a
+       * 1-D convolution as a 2-D one of height 1. */
+      if (in.d[0] == 1 && a->groups == 1) {
+        Buf b = {0};
+        for (int k = nsp == 1 ? -1 : 0; k < dim; k++)
+          buf_printf(&b, "%s%lld", b.len ? ", " : "",
+                     (long long)(k < 0 ? 1 : dil.v[k]));
+        layer_error(d, l, "dilation should be greater than zero, but got "
+                    "[%s]", b.s);
+        buf_free(&b);
+      } else {
+        layer_error(d, l, "non-positive dilation is not supported");
+      }
       return -1;
     }
   if (w.n != in.n) return rank_mismatch(l, &w, &in, " ", d);

@@ -28,6 +28,10 @@ extern const LayerKind kind_BatchNorm1d, kind_BatchNorm2d;
 extern const LayerKind kind_Linear, kind_Flatten;
 extern const LayerKind kind_ReLU, kind_ReLU6, kind_LeakyReLU, kind_ELU,
     kind_Sigmoid, kind_Tanh, kind_GELU, kind_SiLU, kind_Softmax,
-    kind_LogSoftmax, kind_Dropout, kind_Identity;
+    kind_LogSoftmax, kind_Dropout, kind_Identity, kind_Hardswish,
+    kind_Hardsigmoid;
+extern const LayerKind kind_ZeroPad1d, kind_ZeroPad2d, kind_ConstantPad1d,
+    kind_ConstantPad2d, kind_ReflectionPad1d, kind_ReflectionPad2d,
+    kind_ReplicationPad1d, kind_ReplicationPad2d;
 
 #endif
