@@ -49,12 +49,6 @@ static void name_op(Op *op, int index) {
   op->fname[n] = 0;
 }
 
-const char *const target_names[TARGET_COUNT] = {"generic", "cortex-m4",
-                                                "cortex-m7", "cortex-m0"};
-
-int target_has_fma(Target t) {
-  return t == TARGET_CORTEX_M4 || t == TARGET_CORTEX_M7;
-}
 const char *const kernel_set_names[3] = {NULL, "fast", "reference"};
 
 int mc_lower_runs;

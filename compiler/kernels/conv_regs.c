@@ -55,9 +55,10 @@ static int regs_fits(const Program *p, const Op *op, Target t, char *why,
   if (g.hi[0] <= g.lo[0] || g.hi[1] <= g.lo[1]) return 0;
   int64_t nc = cd.ocg < REGS_NC ? cd.ocg : REGS_NC;
   int64_t np = g.hi[1] - g.lo[1] < REGS_NP ? g.hi[1] - g.lo[1] : REGS_NP;
-  snprintf(why, n, "registers: %lld output channels x %lld positions in %lld "
-           "float locals, %s, taps %s, over %lld interior outputs%s",
-           (long long)nc, (long long)np, (long long)(nc * np),
+  snprintf(why, n, "registers: %lld output channel%s x %lld position%s in "
+           "%lld float locals, %s, taps %s, over %lld interior outputs%s",
+           (long long)nc, nc > 1 ? "s" : "", (long long)np, np > 1 ? "s" : "",
+           (long long)(nc * np),
            g.fma ? "fmaf (one vfma each)" : "acc + w * x (no FPU)",
            cd.ksz <= REGS_UNROLL ? "unrolled" : "unrolled in chunks",
            (long long)((g.hi[0] - g.lo[0]) * (g.hi[1] - g.lo[1])),

@@ -1,6 +1,7 @@
 /* kernels/linear_regs.c: Linear blocked in a Cortex-M's registers.
  *
- * For --target cortex-m4/m7/m0: blocks of up to 8 outputs, each a scalar
+ * For --target cortex-m4/m7/m0: a loop over blocks of up to 8 outputs
+ * (the last block printed apart if smaller), each output a scalar
  * local accumulator; each input feature, loaded once, adds its weight
  * times itself to the block's outputs. The loop over inputs is unrolled
  * in the emitted text (at least 4 inputs, and 32 multiply-adds, a step),
@@ -37,9 +38,11 @@ static int lregs_fits(const Program *p, const Op *op, Target t, char *why,
   return 1;
 }
 
+/* Two blocks (the full ones' loop, the rest), each a step and its tail
+ * of up to 32 multiply-adds of about 40 bytes. */
 static int64_t lregs_code_bytes(const Op *op) {
   (void)op;
-  return 2 * 32 * 40 * 2; /* two blocks' steps, each with its tail */
+  return 2 * 2 * 32 * 40;
 }
 
 static void lregs_pack(Program *p, Op *op) {
@@ -85,21 +88,21 @@ static void emit_inputs(Emit *e, int64_t nb, int64_t nu, int fma) {
   }
 }
 
-static void emit_block(Emit *e, const Op *op, int64_t o0, int64_t nb,
-                       const char *wn, const char *bn, int fma) {
+/* One block of nb outputs from o0 (in scope). */
+static void emit_block(Emit *e, const Op *op, int64_t nb, const char *wn,
+                       const char *bn, int fma) {
   int64_t in = op->main->a.in, step = step_of(nb, in);
   int64_t full = in / step * step;
-  em(e, "{ /* outputs %lld to %lld */", (long long)o0,
-     (long long)(o0 + nb - 1));
+  em(e, "{ /* %lld outputs from o0 */", (long long)nb);
   Buf b = {0};
   for (int64_t j = 0; j < nb; j++) {
-    if (bn) buf_printf(&b, "%sa%lld = %s[%lld]", j ? ", " : "", (long long)j,
-                       bn, (long long)(o0 + j));
+    if (bn) buf_printf(&b, "%sa%lld = %s[o0 + %lld]", j ? ", " : "",
+                       (long long)j, bn, (long long)j);
     else buf_printf(&b, "%sa%lld = 0.0f", j ? ", " : "", (long long)j);
   }
   em(e, "float %s;", b.s ? b.s : "");
   buf_free(&b);
-  em(e, "const float *w = %s + %lld;", wn, (long long)(o0 * in));
+  em(e, "const float *w = %s + o0 * %lld;", wn, (long long)in);
   if (full > step)
     em(e, "for (int i = 0; i < %lld; i += %lld, w += %lld) {",
        (long long)full, (long long)step, (long long)(step * nb));
@@ -119,7 +122,7 @@ static void emit_block(Emit *e, const Op *op, int64_t o0, int64_t nb,
   for (int64_t j = 0; j < nb; j++) {
     char *v = mc_format("a%lld", (long long)j);
     char *chain = em_act_chain(e, op, v);
-    buf_printf(&s, "%syr[%lld] = %s;", j ? " " : "", (long long)(o0 + j),
+    buf_printf(&s, "%syr[o0 + %lld] = %s;", j ? " " : "", (long long)j,
                chain);
     free(chain);
     free(v);
@@ -133,9 +136,21 @@ static void lregs_emit(Emit *e, const Op *op) {
   int64_t out = op->main->a.out, nb = block_of(out);
   const char *wn = op_array(op, "weight_packed"), *bn = op_array(op, "bias");
   int fma = target_has_fma(e->p->target);
+  int64_t nfull = out / nb, rem = out % nb;
   linear_open_row(e, op);
-  for (int64_t o0 = 0; o0 < out; o0 += nb)
-    emit_block(e, op, o0, out - o0 < nb ? out - o0 : nb, wn, bn, fma);
+  if (nfull > 1)
+    em(e, "for (int o0 = 0; o0 < %lld; o0 += %lld) {", (long long)(nfull * nb),
+       (long long)nb);
+  else
+    em(e, "{ const int o0 = 0;");
+  emit_block(e, op, nb, wn, bn, fma);
+  em(e, "}");
+  if (rem) {
+    em(e, "{ const int o0 = %lld; /* the last outputs */",
+       (long long)(nfull * nb));
+    emit_block(e, op, rem, wn, bn, fma);
+    em(e, "}");
+  }
   em(e, "}");
 }
 
