@@ -50,7 +50,8 @@ static int64_t layer_code_bytes(const Program *p, const Layer *l) {
   int64_t b = CODE_LAYER;
   for (int i = 0; i < p->nops; i++) {
     const Op *op = &p->ops[i];
-    if (op->main == l && op->kernel && op->kernel->code_bytes)
+    if ((op->orig ? op->orig : op->main) == l && op->kernel &&
+        op->kernel->code_bytes)
       b = mc_satadd(b, op->kernel->code_bytes(op));
   }
   return b;

@@ -159,6 +159,7 @@ void program_free(Program *p) {
       free(op->params[j].data);
     }
     free(op->params);
+    free(op->own);
   }
   free(p->ops);
   free(p->tensors);

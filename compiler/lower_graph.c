@@ -191,6 +191,18 @@ void lower_graph(Program *p) {
     for (int k = 0; k < n->nin; k++) g.uses[g.tensor[n->in[k]] + 1]--;
     Op *op = add_op(&g, n, i);
     g.uses[op->tout + 1] = reads[i];
+    if (l && !shape_eq(&l->in, &op->in)) {
+      /* a layer called again on another shape: the kernels read the
+       * layer's shapes, so this call gets a copy with its own */
+      op->own = mc_alloc(sizeof *op->own);
+      *op->own = *l;
+      op->own->in = op->in;
+      Diag quiet = {0};
+      l->kind->shape(op->own, &quiet); /* forward checked it already */
+      diag_free(&quiet);
+      op->orig = l;
+      l = op->own;
+    }
     if (l) {
       op->first = op->last = l;
       if (role == ROLE_ACT) { /* an activation of its own */
@@ -202,9 +214,10 @@ void lower_graph(Program *p) {
       }
       name_op(op, i, role == ROLE_ACT ? "act" : l->kind->name);
       /* its arrays are the layer's, named after it, at its first call */
+      const Layer *model_l = op->orig ? op->orig : l;
       int first = 1;
       for (int j = 0; j < p->nops - 1; j++)
-        if (p->ops[j].main == l) first = 0;
+        if (p->ops[j].main == model_l || p->ops[j].orig == model_l) first = 0;
       if (first) op->pidx = l->index;
     } else {
       op->top = n->op;
@@ -248,9 +261,11 @@ void lower_graph_after(Program *p) {
                " and the activations" : "");
     }
     if (!op->main || op->pidx == op->main->index) continue;
+    const Layer *l = op->orig ? op->orig : op->main;
     for (int i = 0; i < j && !op->shares; i++) {
       const Op *o = &p->ops[i];
-      if (o->main == op->main && o->bn == op->bn && o->kernel == op->kernel &&
+      if ((o->orig ? o->orig : o->main) == l && o->bn == op->bn &&
+          o->kernel == op->kernel &&
           o->pidx == o->main->index && shape_eq(&o->in, &op->in))
         op->shares = o;
     }

@@ -521,6 +521,10 @@ typedef struct Op {
   int tin[MC_MAXIN], tout; /* their tensors and the output's: ids of
                               Program.tensors (-1: the model's input) */
   int inplace_src;     /* the input whose buffer y may take, or -1 */
+  Layer *own;          /* a layer called again on another shape: main is
+                          this call's copy (shapes of this call, parameter
+                          data bound by pack.c from orig) */
+  const Layer *orig;   /* the model's layer of that copy */
   int residual;        /* a residual add fused: y = act(main(x) + r), r
                           the tensor tin[1] (srcs[1]); the fused
                           activations then run after the add */

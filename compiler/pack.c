@@ -87,6 +87,9 @@ char *pack_bias_what(const Op *op, const char *extra) {
 void pack_program(Program *p) {
   for (int i = 0; i < p->nops; i++) {
     Op *op = &p->ops[i];
+    if (op->own) /* this call's copy of the layer reads its parameters */
+      for (int k = 0; k < P_COUNT; k++)
+        op->own->param[k].data = op->orig->param[k].data;
     if (op->kernel && op->kernel->pack && !op->shares) op->kernel->pack(p, op);
   }
   p->packed = 1;
