@@ -70,7 +70,10 @@ static void decide(Program *p) {
     op->out_bytes =
         round64(mc_satmul(shape_numel(&op->out), (int64_t)sizeof(float)));
     char also[128];
-    if (i + 1 < p->nops && kernel_fuses(p, op, op + 1, also, sizeof also)) {
+    /* In a branching graph the next op need not read this one's output
+     * (nor be its only reader): pools fuse in chains only. */
+    if (!p->graph && i + 1 < p->nops &&
+        kernel_fuses(p, op, op + 1, also, sizeof also)) {
       Op *next = op + 1; /* computed by op: no kernel of its own */
       size_t at = strlen(op->why);
       snprintf(op->why + at, sizeof op->why - at, "; %s", also);

@@ -804,7 +804,7 @@ static void n31_mean(const float *restrict x, float *restrict y) {
     double s = 0.0;
     for (int i2 = 0; i2 < 25; i2++)
       for (int i3 = 0; i3 < 5; i3++)
-        s += x[i1 * 125 + i2 * 5 + i3];
+        s += (double)x[i1 * 125 + i2 * 5 + i3];
     *y++ = (float)(s / 125.0);
   }
 }

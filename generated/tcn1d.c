@@ -780,7 +780,7 @@ static void n26_mean(const float *restrict x, float *restrict y) {
   for (int i1 = 0; i1 < 16; i1++) {
     double s = 0.0;
     for (int i2 = 0; i2 < 128; i2++)
-      s += x[i1 * 128 + i2];
+      s += (double)x[i1 * 128 + i2];
     *y++ = (float)(s / 128.0);
   }
 }

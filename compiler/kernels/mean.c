@@ -48,7 +48,7 @@ static void mean_emit(Emit *e, const Op *op) {
       inner++;
     }
   char *xi = lin_str(&lx);
-  em(e, "s += x[%s];", xi);
+  em(e, "s += (double)x[%s];", xi);
   e->depth -= inner;
   char *v = mc_format("(float)(s / %lld.0)", (long long)count);
   char *chain = em_act_chain(e, op, v);
