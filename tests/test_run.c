@@ -560,7 +560,9 @@ static void test_run_modules(void **state) {
                               "(lower bound 264.2 KiB), plus input and "
                               "output 12.0 KiB\n"));
   free(out), free(err);
-  args = mc_format("build tests/specs/resnet_tiny.lua -o %s", tmp("rt"));
+  char *rt = tmp("rt");
+  args = mc_format("build tests/specs/resnet_tiny.lua -o %s", rt);
+  free(rt);
   assert_int_equal(run(args, &out, &err), 0);
   assert_string_equal(err, "");
   free(args), free(out), free(err);
