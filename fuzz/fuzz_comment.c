@@ -3,7 +3,8 @@
  * The bytes are spec text put in one place the emitter copies into the
  * generated C: the first byte chooses the place (layer names, which are
  * also the weight keys; the same in the vector lowering; the spec path;
- * the weights path), the rest is the text. The generated file, put through
+ * the weights path; module attribute paths in a branching forward), the
+ * rest is the text. The generated file, put through
  * translation phases 1 to 3 as a C99 compiler does (trigraphs, line
  * splices, comments to one space; cm_strip), must equal the file generated
  * with plain text there. A spec that refuses the text (an empty name, a
@@ -16,10 +17,11 @@
 
 /* Where the text goes. */
 typedef enum { AT_LAYER_NAMES, AT_VECTOR_NAMES, AT_SPEC_PATH, AT_WEIGHTS_PATH,
-               AT_COUNT } CmPlace;
+               AT_MODULE_PATHS, AT_COUNT } CmPlace;
 static const char *const cm_place_name[AT_COUNT] = {
     "layer names (weight keys)", "layer names in the vector lowering",
-    "the spec path", "the weights path"};
+    "the spec path", "the weights path",
+    "module attribute paths in a branching forward"};
 
 /* s as a Lua string literal: every byte as a decimal escape. */
 static char *cm_lua_quote(const char *s) {
@@ -39,7 +41,21 @@ static char *cm_spec(CmPlace at, char *const names[4]) {
   char *q[4];
   for (int i = 0; i < 4; i++) q[i] = cm_lua_quote(names[i]);
   char *s;
-  if (at == AT_VECTOR_NAMES)
+  if (at == AT_MODULE_PATHS) /* attributes, a nested Sequential, a branch */
+    s = mc_format("local net = nn.Module()\n"
+                  "net[%s] = nn.Conv2d{3, 8, 3, padding = 1}\n"
+                  "net[%s] = nn.BatchNorm2d{8}\n"
+                  "net[%s] = nn.Hardswish{}\n"
+                  "net[%s] = nn.Sequential{nn.Linear{8, 4}}\n"
+                  "function net:forward(x)\n"
+                  "  local y = self[%s](self[%s](self[%s](x)))\n"
+                  "  y = F.adaptive_avg_pool2d(y + x:mean(1, true), 1)\n"
+                  "  return self[%s](torch.flatten(y, 1))\n"
+                  "end\n"
+                  "return model \"m\" { input = {1, 3, 8, 8}, seed = 1, "
+                  "module = net }\n", q[0], q[1], q[2], q[3], q[2], q[1],
+                  q[0], q[3]);
+  else if (at == AT_VECTOR_NAMES)
     s = mc_format("return model \"m\" { input = {1, 2, 12}, seed = 1,\n"
                   "  nn.Conv1d{2, 8, 3, name = %s},\n"
                   "  nn.ReLU{name = %s},\n"
@@ -66,7 +82,8 @@ static char *cm_spec(CmPlace at, char *const names[4]) {
 static char *cm_generate(CmPlace at, const char *text) {
   char *names[4];
   for (int i = 0; i < 4; i++)
-    names[i] = (at == AT_LAYER_NAMES || at == AT_VECTOR_NAMES) && text
+    names[i] = (at == AT_LAYER_NAMES || at == AT_VECTOR_NAMES ||
+                at == AT_MODULE_PATHS) && text
                    ? mc_format("%s%d", text, i) /* distinct */
                    : mc_format("n%d", i);
   const char *path = at == AT_SPEC_PATH && text ? text : "specs/m.lua";

@@ -257,6 +257,10 @@ static void test_escape_weights_path(void **state) {
   (void)state;
   check_place(AT_WEIGHTS_PATH);
 }
+static void test_escape_module_paths(void **state) {
+  (void)state;
+  check_place(AT_MODULE_PATHS);
+}
 
 /* The comparison can fail: text let out of a comment, a line splice and a
  * trigraph splice (live under -std=c99) each change the preprocessed file,
@@ -298,6 +302,7 @@ int main(void) {
       cmocka_unit_test(test_escape_vector_names),
       cmocka_unit_test(test_escape_spec_path),
       cmocka_unit_test(test_escape_weights_path),
+      cmocka_unit_test(test_escape_module_paths),
   };
   return cmocka_run_group_tests_name("escape", tests, NULL, NULL);
 }
