@@ -212,21 +212,62 @@ static void act_function(Emit *e, const Layer *l, int maybe_unused) {
  * is a one-line diff. */
 #define VALUES_PER_LINE 8
 
-static void print_array(Buf *b, const OpParam *p) {
-  buf_printf(b, "static const float %s[%lld] = {\n", p->name, (long long)p->n);
-  char line[VALUES_PER_LINE * (EM_FLOAT_MAX + 2) + 4];
+/* The values, a fixed 8 to a line: "  1.5f, -0.25f, ...,". */
+static void print_values(Buf *b, const OpParam *p, const char *indent) {
+  char line[VALUES_PER_LINE * (EM_FLOAT_MAX + 2) + 8];
   for (int64_t i = 0; i < p->n;) {
-    size_t len = 0;
+    size_t len = strlen(indent);
+    memcpy(line, indent, len);
     for (int k = 0; k < VALUES_PER_LINE && i < p->n; k++, i++) {
-      line[len++] = ' ';
-      if (k == 0) line[len++] = ' ';
+      if (k) line[len++] = ' ';
       len += em_float_to(line + len, p->data[i]);
       line[len++] = ',';
     }
     line[len] = 0;
     buf_printf(b, "%s\n", line);
   }
-  buf_printf(b, "};\n\n");
+}
+
+/* The bytes of the floats, little-endian, 8 floats (32 "\xNN") to a line,
+ * so a line of bytes is the line of numbers in the other branch. */
+static void print_bytes(Buf *b, const OpParam *p) {
+  static const char hex[] = "0123456789abcdef";
+  char line[4 + VALUES_PER_LINE * 16 + 4];
+  for (int64_t i = 0; i < p->n;) {
+    size_t len = 0;
+    line[len++] = ' ', line[len++] = ' ', line[len++] = '"';
+    for (int k = 0; k < VALUES_PER_LINE && i < p->n; k++, i++) {
+      uint32_t u;
+      memcpy(&u, &p->data[i], 4);
+      for (int j = 0; j < 4; j++, u >>= 8) {
+        line[len++] = '\\', line[len++] = 'x';
+        line[len++] = hex[(u >> 4) & 15], line[len++] = hex[u & 15];
+      }
+    }
+    line[len++] = '"', line[len] = 0;
+    buf_printf(b, "%s\n", line);
+  }
+}
+
+/* A weight array's definition. A large one is a union of its bytes and
+ * its floats, defined twice: as a string of bytes where the compiler says
+ * it is little-endian (MC_WEIGHT_BYTES, fast to compile), else as the
+ * numbers. */
+static void print_array(Buf *b, const OpParam *p) {
+  if (!p->as_bytes) {
+    buf_printf(b, "static const float %s[%lld] = {\n", p->name,
+               (long long)p->n);
+    print_values(b, p, "  ");
+    buf_printf(b, "};\n\n");
+    return;
+  }
+  buf_printf(b, "static const union %s_bytes %s_bytes = {\n", p->name,
+             p->name);
+  buf_printf(b, "#if MC_WEIGHT_BYTES\n");
+  print_bytes(b, p);
+  buf_printf(b, "#else\n  .f = {\n");
+  print_values(b, p, "    ");
+  buf_printf(b, "  }\n#endif\n};\n\n");
 }
 
 /* The helpers, from runtime/mc_*.h (embedded by tools/embed.c), in the
@@ -358,12 +399,44 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
     em(&e, "/* ---- weights (%s) */", jit ? "bound in memory by modelc run"
                                          : "their values at the end");
     em_blank(&e);
+    int any_bytes = 0;
+    for (int i = 0; i < g->nparams; i++) any_bytes |= g->params[i]->as_bytes;
+    if (any_bytes && !jit) {
+      em(&e, "/* Arrays of %d floats or more are given twice: as the bytes "
+         "of their", MC_BYTES_FROM);
+      em(&e, " * floats (IEEE-754 binary32, little-endian), which a compiler "
+         "reads many");
+      em(&e, " * times faster than as many numbers, where it says it is "
+         "little-endian");
+      em(&e, " * (x86, Arm Cortex-M); else, or with -DMODELC_WEIGHTS_AS_NUMBERS, "
+         "as numbers. */");
+      em(&e, "#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) "
+         "&& \\");
+      em(&e, "    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && "
+         "!defined(MODELC_WEIGHTS_AS_NUMBERS)");
+      em(&e, "#define MC_WEIGHT_BYTES 1");
+      em(&e, "#else");
+      em(&e, "#define MC_WEIGHT_BYTES 0");
+      em(&e, "#endif");
+      em(&e, "#if MC_WEIGHT_BYTES && defined(__GNUC__)");
+      em(&e, "#pragma GCC diagnostic ignored \"-Woverlength-strings\"");
+      em(&e, "#endif");
+      em_blank(&e);
+    }
     for (int i = 0; i < g->nparams; i++) {
-      char *what = mc_comment_text(g->params[i]->what); /* names the keys */
+      const OpParam *a = g->params[i];
+      char *what = mc_comment_text(a->what); /* names the keys */
       em(&e, "/* %s */", what);
       free(what);
-      em(&e, "%s const float %s[%lld];", jit ? "extern" : "static",
-         g->params[i]->name, (long long)g->params[i]->n);
+      if (a->as_bytes && !jit) {
+        em(&e, "static const union %s_bytes { unsigned char le[%lld]; "
+           "float f[%lld]; } %s_bytes;", a->name, (long long)a->n * 4,
+           (long long)a->n, a->name);
+        em(&e, "#define %s (%s_bytes.f)", a->name, a->name);
+      } else {
+        em(&e, "%s const float %s[%lld];", jit ? "extern" : "static",
+           a->name, (long long)a->n);
+      }
     }
     em_blank(&e);
   }

@@ -474,7 +474,13 @@ typedef struct OpParam {
   char *what;  /* comment: PyTorch key(s) and layout */
   float *data; /* owned */
   int64_t n;
+  int as_bytes; /* printed as its little-endian bytes (pack_add decides) */
 } OpParam;
+
+/* An array of this many floats or more is printed as one string of its
+ * bytes, not as numbers: gcc -O2 takes about 3 us per number of an
+ * initializer, and 0.3 us per 4 bytes of a string (BENCHMARKS.md). */
+#define MC_BYTES_FROM 16384
 
 struct Kernel;
 

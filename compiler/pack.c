@@ -60,6 +60,7 @@ void pack_add(Op *op, const char *suffix, float *data, int64_t n,
   p->what = what;
   p->data = data;
   p->n = n;
+  p->as_bytes = n >= MC_BYTES_FROM;
 }
 
 const char *op_array(const Op *op, const char *suffix) {

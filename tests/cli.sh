@@ -127,6 +127,63 @@ for cc in tcc gcc; do
   fi
 done
 
+# Arrays of 16384 floats or more are written as their little-endian bytes
+# (on a little-endian compiler) and as numbers (elsewhere, or with
+# -DMODELC_WEIGHTS_AS_NUMBERS), smaller ones as numbers only; every way
+# gives the values modelc run computes with, bit for bit, warning-free.
+cat >"$tmp/big.lua" <<'EOF'
+local function column(n, k)
+  local t = {}
+  for i = 1, n do
+    local v = ((i * k) % 2001 - 1000) / 997
+    if i % 1000 == 1 then v = -0.0 elseif i == 2 then v = 1e-40 elseif i == 3 then v = 3e38 end
+    t[i] = {v}
+  end
+  return t
+end
+local function row(n, k) local c = column(n, k); local r = {}; for i = 1, n do r[i] = c[i][1] end; return r end
+return model "big" {
+  input = {1, 1},
+  nn.Linear{1, 16383, weight = column(16383, 7919), bias = row(16383, 104729)},
+  nn.Linear{16383, 1, weight = {row(16383, 15485863)}, bias = {0.5}},
+  nn.Linear{1, 16384, weight = column(16384, 32452843), bias = row(16384, 49979687)},
+}
+EOF
+printf "\223NUMPY\001\000\166\000{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1), }%58s\n\000\000\100\077" "" >"$tmp/big_in.npy"
+expect 0 '' out -- run "$tmp/big.lua" --input "$tmp/big_in.npy" --output "$tmp/big_out.npy" --quiet
+expect 0 '' out -- build "$tmp/big.lua" -o "$tmp/big"
+cat >"$tmp/big_main.c" <<'EOF'
+#include <stdio.h>
+#include "big.h"
+int main(void) {
+  static float x[1] = {0.75f}, y[16384];
+  big_forward(x, y);
+  return fwrite(y, sizeof y, 1, stdout) != 1;
+}
+EOF
+if [ "$(grep -c '^static const union l[0-9]*_[a-z_]*_bytes l[0-9]*_[a-z_]*_bytes = {$' "$tmp/big/big.c")" = 2 ] &&
+   [ "$(grep -c '^#if MC_WEIGHT_BYTES$' "$tmp/big/big.c")" = 2 ] &&
+   [ "$(grep -c '^  \.f = {$' "$tmp/big/big.c")" = 2 ] &&
+   [ "$(grep -Ec '^static const float l[0-9]+_[a-z_]+\[16383\] = \{$' "$tmp/big/big.c")" = 3 ] &&
+   grep -q '^  "\\x00\\x00\\x00\\x80' "$tmp/big/big.c"; then
+  pass=$((pass + 1))
+else
+  fail=$((fail + 1)); echo "FAIL: arrays of 16384 floats are not bytes, or smaller ones not numbers"
+fi
+for cc in gcc clang tcc; do
+  command -v $cc >/dev/null 2>&1 || continue
+  for how in "" -DMODELC_WEIGHTS_AS_NUMBERS; do
+    if $cc -std=c99 -Wall -Wextra -pedantic -Werror -O1 -ffp-contract=off $how -c "$tmp/big/big.c" -o "$tmp/big.o" 2>"$tmp/big.err" &&
+       gcc -std=c99 -I"$tmp/big" "$tmp/big_main.c" "$tmp/big.o" -o "$tmp/big_main" -lm &&
+       "$tmp/big_main" >"$tmp/big_c.raw" &&
+       tail -c 65536 "$tmp/big_out.npy" | cmp -s - "$tmp/big_c.raw"; then
+      pass=$((pass + 1))
+    else
+      fail=$((fail + 1)); echo "FAIL: $cc $how: the large weight arrays differ from modelc run's"; head -5 "$tmp/big.err"
+    fi
+  done
+done
+
 # Spec text never becomes code: layer names built to
 # close its comment and call system() leaves `run` and `build` doing exactly
 # what the same model with a plain name does.
