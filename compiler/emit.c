@@ -307,9 +307,11 @@ static char *portable_helpers(const char *text) {
 }
 
 static char *weights_source(const Model *m) {
-  if (m->weights) {
-    char *path = mc_comment_text(m->weights);
-    char *s = mc_format("file '%s'", path);
+  if (m->weights_given || m->weights) {
+    char *path = mc_comment_text(m->weights_given ? m->weights_given
+                                                  : m->weights);
+    char *s = mc_format("file '%s'%s", path,
+                        m->weights_given ? " (--weights)" : "");
     free(path);
     return s;
   }

@@ -287,6 +287,7 @@ typedef struct Model {
   SrcLoc loc; /* the `model` line */
   Shape input;
   char *weights; /* weights path relative to the spec file, or NULL */
+  char *weights_given; /* --weights FILE, once loaded from it, or NULL */
   int has_seed;
   int64_t seed;
   Layer *layers;

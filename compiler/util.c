@@ -229,6 +229,7 @@ void model_free(Model *m) {
   free(m->name);
   free(m->file);
   free(m->weights);
+  free(m->weights_given);
   memset(m, 0, sizeof *m);
 }
 

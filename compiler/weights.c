@@ -295,6 +295,10 @@ int weights_load(Model *m, const char *override, Diag *d) {
   if (path) r = from_path(m, path, 0, d);
   else seeded_init(m);
   free(path);
+  if (r == 0 && override) { /* the file the generated code's banner names */
+    free(m->weights_given);
+    m->weights_given = mc_strdup(override);
+  }
   /* Inline values win. */
   for (int i = 0; r == 0 && i < m->nlayers; i++) {
     for (int p = 0; p < P_COUNT; p++) {

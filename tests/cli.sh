@@ -113,6 +113,16 @@ expect 0 '' err -- build tests/specs/resnet_tiny.lua -o "$tmp/gen"
 expect 0 '^n7_conv2d: .*then \+ the residual and the activations over the output$' out -- build tests/specs/resnet_tiny.lua -o "$tmp/gen" --explain
 expect 0 '^ 18  add_1 ' out -- check tests/specs/resnet_tiny.lua
 
+# The banner names the weights file the values came from: the spec's, or
+# the one --weights gave.
+cp specs/se_block.safetensors "$tmp/other.safetensors"
+expect 0 '' out -- build specs/se_block.lua -o "$tmp/gen"
+grep -q "^ \*   weights    file 'se_block.safetensors'\$" "$tmp/gen/se_block.c" && pass=$((pass + 1)) ||
+  { echo "FAIL: the banner does not name the spec's weights file"; fail=$((fail + 1)); }
+expect 0 '' out -- build specs/se_block.lua --weights "$tmp/other.safetensors" -o "$tmp/gen"
+grep -q "^ \*   weights    file '$tmp/other.safetensors' (--weights)\$" "$tmp/gen/se_block.c" && pass=$((pass + 1)) ||
+  { echo "FAIL: the banner does not name the --weights file"; fail=$((fail + 1)); }
+
 # Non-finite weights are constants every compiler folds, tcc included.
 printf 'return model "ninf" {\n  input = {1, 2},\n  nn.Linear{2, 2, weight = {{-1/0, 1}, {0/0, 1/0}}, bias = {0, 0}},\n}\n' >"$tmp/ninf.lua"
 expect 0 '^\[\[-inf, nan\]\]$' out -- run "$tmp/ninf.lua"
