@@ -39,6 +39,25 @@ static const char freestanding_math[] =
     "float fmaf(float, float, float);\n"
     "double sqrt(double);";
 
+/* Where the large weight arrays are read as bytes (print_array): the
+ * switch, printed once before their declarations; %d is MC_BYTES_FROM. */
+static const char bytes_switch[] =
+    "/* Arrays of %d floats or more are given twice: as the bytes of their\n"
+    " * floats (IEEE-754 binary32, little-endian), which a compiler reads many\n"
+    " * times faster than as many numbers, where it says it is little-endian\n"
+    " * (x86, Arm Cortex-M); else, or with -DMODELC_WEIGHTS_AS_NUMBERS, as "
+    "numbers. */\n"
+    "#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \\\n"
+    "    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && "
+    "!defined(MODELC_WEIGHTS_AS_NUMBERS)\n"
+    "#define MC_WEIGHT_BYTES 1\n"
+    "#else\n"
+    "#define MC_WEIGHT_BYTES 0\n"
+    "#endif\n"
+    "#if MC_WEIGHT_BYTES && defined(__GNUC__)\n"
+    "#pragma GCC diagnostic ignored \"-Woverlength-strings\"\n"
+    "#endif";
+
 /* "ws + 36", "input", "output"; in the vector lowering's loop over
  * samples, the sample's "x" and "y". */
 static char *buf_expr(const BufRef *r, int per_sample) {
@@ -404,25 +423,7 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
     int any_bytes = 0;
     for (int i = 0; i < g->nparams; i++) any_bytes |= g->params[i]->as_bytes;
     if (any_bytes && !jit) {
-      em(&e, "/* Arrays of %d floats or more are given twice: as the bytes "
-         "of their", MC_BYTES_FROM);
-      em(&e, " * floats (IEEE-754 binary32, little-endian), which a compiler "
-         "reads many");
-      em(&e, " * times faster than as many numbers, where it says it is "
-         "little-endian");
-      em(&e, " * (x86, Arm Cortex-M); else, or with -DMODELC_WEIGHTS_AS_NUMBERS, "
-         "as numbers. */");
-      em(&e, "#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) "
-         "&& \\");
-      em(&e, "    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && "
-         "!defined(MODELC_WEIGHTS_AS_NUMBERS)");
-      em(&e, "#define MC_WEIGHT_BYTES 1");
-      em(&e, "#else");
-      em(&e, "#define MC_WEIGHT_BYTES 0");
-      em(&e, "#endif");
-      em(&e, "#if MC_WEIGHT_BYTES && defined(__GNUC__)");
-      em(&e, "#pragma GCC diagnostic ignored \"-Woverlength-strings\"");
-      em(&e, "#endif");
+      em(&e, bytes_switch, MC_BYTES_FROM);
       em_blank(&e);
     }
     for (int i = 0; i < g->nparams; i++) {
