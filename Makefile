@@ -61,6 +61,10 @@ $(BUILD)/%.o: %.c $(HDRS) | $(BUILD)/.deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The JIT's host microkernels: vector code, and never a fused multiply-add
+# (their sums must stay those of the generated C; see jit_kernels.c).
+$(BUILD)/compiler/jit_kernels.o: CFLAGS += -O3 -ffp-contract=off -Wno-psabi
+
 $(BUILD)/tools/embed: tools/embed.c
 	@mkdir -p $(@D)
 	$(CC) -O1 -o $@ $<

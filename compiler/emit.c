@@ -9,6 +9,7 @@
  * compiles in memory: the JIT binds the arrays from memory. */
 #include "modelc.h"
 #include "kernels/kernel.h"
+#include "jit_kernels.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -186,17 +187,19 @@ static void op_function(Emit *e, const Model *m, const Op *op) {
        "{", op->fname, r, r);
   else
     em(e, "static void %s(const float *%sx, float *%sy) {", op->fname, r, r);
+  /* modelc run's TinyCC compiles the op's stand-in, if it has one */
+  const Kernel *k = e->jit && op->jit_kernel ? op->jit_kernel : op->kernel;
   if (op->residual) { /* the kernel stores main(x); then the add and the
                          activations, over the output while it is hot */
     Op plain = *op;
     plain.nact = 0;
-    op->kernel->emit(e, &plain);
+    k->emit(e, &plain);
     char *chain = em_act_chain(e, op, "y[i] + r[i]");
     em(e, "for (int i = 0; i < %lld; i++) y[i] = %s; /* + the residual */",
        (long long)shape_numel(&op->out), chain);
     free(chain);
   } else {
-    op->kernel->emit(e, op);
+    k->emit(e, op);
   }
   em(e, "}");
   em_blank(e);
@@ -347,8 +350,11 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
   char *up = upper(m->name);
 
   /* The op functions first: they ask for the helpers. */
+  int jit = o && o->jit, stand_in = 0;
   Emit f = {0};
   f.p = pp;
+  f.jit = jit;
+  for (int i = 0; i < p.nops; i++) stand_in |= p.ops[i].jit_kernel != NULL;
   f.nacts = m->nlayers;
   f.acts = mc_alloc((size_t)m->nlayers + 1);
   for (int i = 0; i < p.nops; i++)
@@ -368,7 +374,6 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
   char *ins = shape_str(&m->input), *outs = shape_str(oshape);
   char *src = weights_source(m);
   const char *ver = o && o->version ? o->version : MC_VERSION;
-  int jit = o && o->jit;
   char *file = mc_comment_text(m->file);
 
   em(&e, "/*");
@@ -411,6 +416,7 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
   em(&e, "#endif");
   if (jit || (o && o->freestanding)) em(&e, "%s", freestanding_math);
   else em(&e, "#include <math.h>");
+  if (jit && stand_in) buf_printf(&e.b, "%s", mcj_prototypes);
   em_blank(&e);
   em(&e, "void %s_forward(const float *input, float *output);", m->name);
   em(&e, "void %s_forward_ws(const float *input, float *output, void "

@@ -44,6 +44,7 @@
  */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include "jit.h"
+#include "jit_kernels.h"
 
 #include <errno.h>
 #include <libtcc.h>
@@ -355,8 +356,9 @@ static int jit_true_line(const char *src, int line, const char *msg) {
 /* ------------------------------------------------ what the code may use */
 
 /* The only names compiled code can reach: the libm functions the emitter
-   uses and the three the C compiler itself may call for block copies and
-   zeroing. TinyCC gets -nostdlib (no libc, no libtcc1.a, and no lookup of
+   uses, the three the C compiler itself may call for block copies and
+   zeroing, and modelc's own host microkernels, which the code generated
+   for modelc run calls with its own buffers and sizes (jit_kernels.c). TinyCC gets -nostdlib (no libc, no libtcc1.a, and no lookup of
    unresolved names in this process) and -nostdinc (no include path); any
    other undefined name fails the link with "undefined symbol 'NAME'"
    before a line of the code runs. */
@@ -370,6 +372,9 @@ static const struct {
     {"erff", (JitFn)erff},       {"fmaf", (JitFn)fmaf},
     {"sqrt", (JitFn)sqrt},       {"memcpy", (JitFn)memcpy},
     {"memset", (JitFn)memset},   {"memmove", (JitFn)memmove},
+    /* modelc's own microkernels (jit_kernels.h) */
+    {"mcj_conv_block", (JitFn)mcj_conv_block},
+    {"mcj_linear_axpy", (JitFn)mcj_linear_axpy},
 };
 
 static void bind_allowed(TCCState *s) {

@@ -67,6 +67,7 @@ static void decide(Program *p) {
       abort();
     }
     op->scratch = op->kernel->scratch ? op->kernel->scratch(op) : 0;
+    op->jit_kernel = kernel_choose_jit(p, op);
     op->out_bytes =
         round64(mc_satmul(shape_numel(&op->out), (int64_t)sizeof(float)));
     char also[128];

@@ -499,6 +499,9 @@ typedef struct Op {
   int in_place;        /* may run with src == dst (elementwise per row) */
   char fname[48];      /* the C function: l3_conv1d */
   const struct Kernel *kernel; /* the lowering chosen */
+  const struct Kernel *jit_kernel; /* what modelc run's TinyCC compiles
+                       instead (kernels/jit_*.c: the same sums in the same
+                       order, the tiles on the host), or NULL: kernel */
   char why[256];       /* which lowering and why (--explain) */
   int64_t scratch;     /* bytes of scratch the kernel needs */
   int64_t out_bytes;   /* bytes of the output as the kernel stores it */
@@ -646,6 +649,7 @@ typedef struct Emit {
   int nacts;
   Buf pre;        /* functions a kernel prints ahead of its op's (a tile
                      written once and called) */
+  int jit;        /* for modelc run: an op's jit_kernel prints it */
 } Emit;
 
 /* Print formatted text: each line is indented by the current depth; a

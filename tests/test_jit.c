@@ -1,7 +1,10 @@
 /*
  * test_jit.c - compiling C in memory with TinyCC: results, bound symbols,
- * defines, error messages and their lines, leaks, page protections, and the
- * cost of binding a large weight array.
+ * defines, error messages and their lines, leaks, page protections, the
+ * cost of binding a large weight array, and the host microkernels that
+ * the code modelc run compiles calls (jit_kernels.c): they resolve, they
+ * give gcc's bits on models whose ops take them, and a kernel that adds
+ * in another order is caught.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,8 +20,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <dlfcn.h>
 
 #include "jit.h"
+#include "jit_kernels.h"
+#include "modelc.h"
+#include "kernels/kernel.h"
 
 /* ------------------------------------------------------------- helpers */
 
@@ -285,7 +292,7 @@ static void test_jit_refuses_libc(void **state) {
     if (!strstr(err, want) ||
         !strstr(err, "note: the JIT links no C library; it resolves only "
                      "expf, expm1f, logf, tanhf, erff, fmaf, sqrt, memcpy, "
-                     "memset, memmove")) {
+                     "memset, memmove, mcj_conv_block, mcj_linear_axpy")) {
       print_error("row %zu: got\n%s\nwant \"%s\" and the note\n", i, err,
                   want);
       fail();
@@ -543,6 +550,288 @@ static void test_jit_200_lines_time(void **state) {
   free(src);
 }
 
+/* ------------------------------------------------- host microkernels */
+
+/* The microkernels as the JIT's source declares them resolve to modelc's
+   functions and compute their documented sums: a 2-channel convolution
+   block with 2 taps over 20 positions, and a Linear row. */
+static void test_jit_microkernels_resolve(void **state) {
+  (void)state;
+  char *src = mc_format(
+      "%s"
+      "static const int taps[4] = {1, 0, 0, 1};\n"
+      "void conv(float *y, const float *x, const float *w, const float *b) {\n"
+      "  mcj_conv_block(y, x, w, b, taps, 2, 2, 2, 3, 24, 20, 0, 20, 20, 20, "
+      "1);\n"
+      "}\n"
+      "void lin(float *y, const float *x, const float *w, const float *b) {\n"
+      "  mcj_linear_axpy(y, x, w, b, 5, 19);\n"
+      "}\n",
+      mcj_prototypes);
+  Jit *j = compile_ok(src, NULL, NULL, 0);
+  void (*conv)(float *, const float *, const float *, const float *);
+  void (*lin)(float *, const float *, const float *, const float *);
+  *(void **)&conv = jit_symbol(j, "conv");
+  *(void **)&lin = jit_symbol(j, "lin");
+  assert_non_null(conv);
+  assert_non_null(lin);
+  float x[48], w[12], b[3] = {0.5f, -0.25f, 2.0f}, y[60], want[60];
+  for (int i = 0; i < 48; i++) x[i] = (float)((i * 37) % 11) / 7.0f - 0.6f;
+  for (int i = 0; i < 12; i++) w[i] = (float)((i * 5) % 7) / 3.0f - 1.0f;
+  /* channel j, position p: b[j], then c = 0, 1 with tap (1, 0) before
+     (0, 1); ReLU */
+  for (int jj = 0; jj < 3; jj++)
+    for (int p = 0; p < 20; p++) {
+      float acc = b[jj];
+      for (int c = 0; c < 2; c++) {
+        acc = w[(c * 2 + 0) * 3 + jj] * x[c * 24 + 1 + p] + acc;
+        acc = w[(c * 2 + 1) * 3 + jj] * x[c * 24 + 0 + p] + acc;
+      }
+      want[jj * 20 + p] = acc < 0.0f ? 0.0f : acc;
+    }
+  memset(y, 0xFF, sizeof y);
+  conv(y, x, w, b);
+  assert_memory_equal(y, want, sizeof y);
+  float lw[5 * 19], lb[19];
+  for (int i = 0; i < 5 * 19; i++) lw[i] = (float)((i * 13) % 17) / 9.0f - 0.9f;
+  for (int o = 0; o < 19; o++) {
+    lb[o] = (float)o / 8.0f - 1.0f;
+    float acc = lb[o];
+    for (int i = 0; i < 5; i++) acc = x[i] * lw[i * 19 + o] + acc;
+    want[o] = acc;
+  }
+  memset(y, 0xFF, sizeof y);
+  lin(y, x, lw, lb);
+  assert_memory_equal(y, want, 19 * sizeof *y);
+  jit_free(j);
+  free(src);
+}
+
+/* Test doubles bound in place of the microkernels (same-length names, so
+   the JIT's source is only renamed): the documented sums, in their order
+   or with the taps (inputs) taken in reverse. */
+static int reverse_order;
+
+static void any_conv_block(float *y, const float *x, const float *w,
+                           const float *b, const int *tap, int nc, int nt,
+                           int kw, int width, long xs, long ys, int p0, int p1,
+                           int iw, int ow, int relu) {
+  for (int j = 0; j < width; j++)
+    for (int p = p0; p < p1; p++) {
+      int col = p % iw;
+      if (col >= ow) continue;
+      float acc = b ? b[j] : 0.0f;
+      for (int c = 0; c < nc; c++)
+        for (int k = 0; k < nt; k++) {
+          int q = reverse_order ? nt - 1 - k : k;
+          acc = w[((long)c * kw + tap[2 * q + 1]) * width + j] *
+                    x[c * xs + tap[2 * q] + p] + acc;
+        }
+      y[j * ys + (p / iw) * ow + col] = relu && acc < 0.0f ? 0.0f : acc;
+    }
+}
+
+static void any_linear_axpy(float *y, const float *x, const float *w,
+                            const float *b, int in, int out) {
+  for (int o = 0; o < out; o++) {
+    float acc = b ? b[o] : 0.0f;
+    for (int k = 0; k < in; k++) {
+      int i = reverse_order ? in - 1 - k : k;
+      acc = x[i] * w[(long)i * out + o] + acc;
+    }
+    y[o] = acc;
+  }
+}
+
+/* One model: the spec's C built by gcc (-O1 -ffp-contract=off, as
+   test_models builds it) and run; the JIT's stand-ins, how many. */
+typedef struct StandIn {
+  Model m;
+  Program p;
+  int nstand; /* ops with a jit_kernel */
+  float *x, *want;
+  int64_t nin, nout;
+  void *ws;
+} StandIn;
+
+static void stand_in_open(StandIn *s, const char *spec) {
+  Diag d = {0};
+  Limits lim = {0};
+  memset(s, 0, sizeof *s);
+  int r = spec_load_string("stand_in.lua", spec, strlen(spec), &lim, &d, &s->m);
+  if (r == 0) r = shape_infer(&s->m, &d);
+  CompileOptions o = {TARGET_GENERIC, KERNELS_FAST, 1, NULL};
+  if (r == 0) r = compile_model(&s->m, &o, &s->p, &d);
+  if (r != 0) print_error("%s\n%s\n", spec, d.text.s ? d.text.s : "");
+  diag_free(&d);
+  assert_int_equal(r, 0);
+  for (int i = 0; i < s->p.nops; i++) s->nstand += s->p.ops[i].jit_kernel != 0;
+  s->nin = shape_numel(&s->m.input);
+  s->x = malloc(sizeof(float) * (size_t)s->nin);
+  for (int64_t i = 0; i < s->nin; i++) /* signs and magnitudes mixed */
+    s->x[i] = (float)((i * 7919) % 1009) / 300.0f - 1.7f;
+  s->ws = malloc((size_t)s->p.workspace_bytes + 64);
+  /* gcc's build of the generated file */
+  Generated g;
+  EmitOptions eo = {.version = "test"};
+  emit_program(&s->p, &eo, &g);
+  s->nout = g.output_numel;
+  s->want = malloc(sizeof(float) * (size_t)s->nout);
+  char dir[] = "/tmp/modelc_jitXXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char *c = mc_format("%s/m.c", dir), *so = mc_format("%s/m.so", dir);
+  FILE *f = fopen(c, "w");
+  assert_non_null(f);
+  fputs(g.c, f);
+  fclose(f);
+  char *cmd = mc_format("gcc -std=c99 -O1 -ffp-contract=off -fPIC -shared "
+                        "-o '%s' '%s' -lm", so, c);
+  int rc = system(cmd);
+  void *h = rc == 0 ? dlopen(so, RTLD_NOW | RTLD_LOCAL) : NULL;
+  void *fwd = h ? dlsym(h, g.fwd_ws) : NULL;
+  if (fwd) {
+    void (*run)(const float *, float *, void *);
+    memcpy(&run, &fwd, sizeof run);
+    run(s->x, s->want, s->ws);
+  }
+  if (h) dlclose(h);
+  char *rm = mc_format("rm -rf '%s'", dir);
+  if (system(rm) != 0) print_error("could not remove %s\n", dir);
+  free(rm), free(cmd), free(c), free(so);
+  generated_free(&g);
+  assert_non_null(fwd);
+}
+
+static void stand_in_close(StandIn *s) {
+  program_free(&s->p);
+  model_free(&s->m);
+  free(s->x), free(s->want), free(s->ws);
+}
+
+/* The JIT's output; with a double bound under `bad` (the name of a
+   microkernel with its prefix changed), through that double. */
+static float *stand_in_run(StandIn *s, const char *real, const char *bad,
+                           void *fn) {
+  float *y = malloc(sizeof(float) * (size_t)s->nout);
+  memset(y, 0xFF, sizeof(float) * (size_t)s->nout);
+  if (!real) {
+    JitModel jm;
+    Diag d = {0};
+    int r = jit_program(&s->p, &jm, &d);
+    if (r) print_error("%s\n", d.text.s);
+    diag_free(&d);
+    assert_int_equal(r, 0);
+    jm.fwd(s->x, y, s->ws);
+    jit_model_free(&jm);
+    return y;
+  }
+  Generated g;
+  EmitOptions eo = {.jit = 1};
+  emit_program(&s->p, &eo, &g);
+  for (char *at = g.c; (at = strstr(at, real)) != NULL; at++)
+    memcpy(at, bad, strlen(bad)); /* same length */
+  JitSymbol *syms = malloc(sizeof(JitSymbol) * (size_t)(g.nparams + 1));
+  for (int i = 0; i < g.nparams; i++)
+    syms[i].name = g.params[i]->name, syms[i].addr = g.params[i]->data;
+  syms[g.nparams].name = bad, syms[g.nparams].addr = fn;
+  char *err = NULL;
+  Jit *j = jit_compile(g.c, "bad.c", NULL, syms, g.nparams + 1, &err);
+  if (!j) print_error("%s\n", err);
+  void *f = j ? jit_symbol(j, g.fwd_ws) : NULL;
+  if (f) {
+    ForwardFn fwd;
+    memcpy(&fwd, &f, sizeof fwd);
+    fwd(s->x, y, s->ws);
+  }
+  free(err), free(syms);
+  jit_free(j);
+  generated_free(&g);
+  assert_non_null(f);
+  return y;
+}
+
+/* Models whose convolutions and Linears take the JIT's stand-ins, one of
+   each way the blocked tiles take their taps: the JIT gives gcc's bits. */
+static const struct {
+  const char *spec;
+  int nstand; /* ops that take a stand-in */
+} stand_in_models[] = {
+    /* 1-D, stride 1, a border of direct loops (the padded copy would be
+       over 64 K floats), 16 + 4 output channels, ReLU */
+    {"return model 'a' { input = {1, 4, 20000}, seed = 1,"
+     " nn.Conv1d{4, 20, 3, padding = 1}, nn.ReLU{} }", 1},
+    /* stride phases r then m (no padding), a BatchNorm folded */
+    {"return model 'b' { input = {1, 2, 4003}, seed = 2,"
+     " nn.Conv1d{2, 8, 8, stride = 4}, nn.BatchNorm1d{8}, nn.ReLU{} }", 1},
+    /* stride and padding: taps in k order through the phases, a border */
+    {"return model 'c' { input = {1, 3, 3000}, seed = 3,"
+     " nn.Conv1d{3, 10, 5, stride = 2, padding = 2} }", 1},
+    /* groups, no bias, two samples */
+    {"return model 'd' { input = {2, 4, 50}, seed = 4,"
+     " nn.Conv1d{4, 8, 3, groups = 2, bias = false}, nn.ReLU{} }", 1},
+    /* 2-D by rows (stride 2 along y), a border */
+    {"return model 'e' { input = {1, 2, 17, 40}, seed = 5,"
+     " nn.Conv2d{2, 5, 3, stride = {2, 1}, padding = 1}, nn.ReLU{} }", 1},
+    /* 2-D rows laid out as wide as the input's, then Linears (axpy) with
+       and without bias, over 3 rows */
+    {"return model 'f' { input = {3, 3, 18, 18}, seed = 6,"
+     " nn.Conv2d{3, 6, 5}, nn.ReLU{}, nn.MaxPool2d{2}, nn.Flatten{},"
+     " nn.Linear{294, 70}, nn.ReLU{}, nn.Linear{70, 20, bias = false} }", 3},
+};
+
+static void test_jit_stand_ins_match_gcc(void **state) {
+  (void)state;
+  for (size_t i = 0; i < sizeof stand_in_models / sizeof *stand_in_models;
+       i++) {
+    StandIn s;
+    stand_in_open(&s, stand_in_models[i].spec);
+    float *y = stand_in_run(&s, NULL, NULL, NULL);
+    int same = memcmp(y, s.want, sizeof(float) * (size_t)s.nout) == 0;
+    if (!same || s.nstand != stand_in_models[i].nstand)
+      print_error("%s: %d stand-ins (want %d), %s gcc's bits\n",
+                  stand_in_models[i].spec, s.nstand,
+                  stand_in_models[i].nstand, same ? "equals" : "differs from");
+    free(y);
+    stand_in_close(&s);
+    assert_true(same);
+    assert_int_equal(s.nstand, stand_in_models[i].nstand);
+  }
+}
+
+/* The test would see a microkernel that adds in another order: bound in
+   its place, the documented order gives gcc's bits and the reverse order
+   does not. */
+static void test_jit_stand_in_order_matters(void **state) {
+  (void)state;
+  typedef void (*AnyFn)(void);
+  static const struct {
+    const char *real, *bad;
+    AnyFn fn;
+  } doubles[] = {{"mcj_conv_block", "bad_conv_block", (AnyFn)any_conv_block},
+                 {"mcj_linear_axpy", "bad_linear_axpy",
+                  (AnyFn)any_linear_axpy}};
+  StandIn s;
+  stand_in_open(&s, stand_in_models[5].spec); /* conv, Linears */
+  int ok = 1;
+  for (int k = 0; k < 2; k++)
+    for (reverse_order = 0; reverse_order < 2; reverse_order++) {
+      void *fn;
+      memcpy(&fn, &doubles[k].fn, sizeof fn); /* POSIX: same size */
+      float *y = stand_in_run(&s, doubles[k].real, doubles[k].bad, fn);
+      int same = memcmp(y, s.want, sizeof(float) * (size_t)s.nout) == 0;
+      if (same == reverse_order) {
+        print_error("%s in %s order: %s gcc's bits\n", doubles[k].real,
+                    reverse_order ? "reverse" : "its", same ? "equals"
+                                                            : "differs from");
+        ok = 0;
+      }
+      free(y);
+    }
+  reverse_order = 0;
+  stand_in_close(&s);
+  assert_true(ok);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_jit_floats_and_libm),
@@ -562,6 +851,9 @@ int main(void) {
       cmocka_unit_test(test_jit_writable_global_faults),
       cmocka_unit_test(test_jit_million_floats_bound),
       cmocka_unit_test(test_jit_200_lines_time),
+      cmocka_unit_test(test_jit_microkernels_resolve),
+      cmocka_unit_test(test_jit_stand_ins_match_gcc),
+      cmocka_unit_test(test_jit_stand_in_order_matters),
   };
   return cmocka_run_group_tests_name("jit", tests, NULL, NULL);
 }

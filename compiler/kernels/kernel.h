@@ -33,6 +33,10 @@ typedef struct Kernel {
 const Kernel *kernel_choose(const Program *p, const Op *op, char *why,
                             size_t n);
 
+/* kernels/table.c: the stand-in modelc run's TinyCC compiles for op, its
+ * kernel chosen, or NULL (then the kernel's own code). */
+const Kernel *kernel_choose_jit(const Program *p, const Op *op);
+
 /* kernels/table.c: may op, its kernel chosen, also compute `next` (a
  * pool) in its own loops? On 1, write into why (n bytes) what the fusion
  * does; lower.c then marks op pooled and next fused. */

@@ -37,6 +37,24 @@ const Kernel *kernel_choose(const Program *p, const Op *op, char *why,
   return NULL;
 }
 
+/* The JIT's stand-ins: for an op of the kernel on the left, the code
+ * modelc run compiles calls host microkernels (jit_kernels.c) for its hot
+ * loops, with the same sums in the same order. */
+extern const Kernel kernel_jit_conv_blocked, kernel_jit_linear_axpy;
+static const struct {
+  const Kernel *kernel, *jit;
+} stand_ins[] = {{&kernel_conv_blocked, &kernel_jit_conv_blocked},
+                 {&kernel_linear_axpy, &kernel_jit_linear_axpy}};
+
+const Kernel *kernel_choose_jit(const Program *p, const Op *op) {
+  char why[256];
+  for (size_t i = 0; i < sizeof stand_ins / sizeof stand_ins[0]; i++)
+    if (op->kernel == stand_ins[i].kernel &&
+        stand_ins[i].jit->fits(p, op, p->target, why, sizeof why))
+      return stand_ins[i].jit;
+  return NULL;
+}
+
 /* The kernels that can compute the op after theirs in the same loops. */
 static const struct {
   const Kernel *kernel;
