@@ -14,6 +14,10 @@
 
 #include <string.h>
 
+#if defined(__clang__) /* clang fuses a * b + c within an expression */
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 const char mcj_prototypes[] =
     "/* modelc's own microkernels (gcc -O3, no fused multiply-add), bound\n"
     " * by modelc run: the same sums in the same order as the C they stand\n"

@@ -67,7 +67,8 @@ static void decide(Program *p) {
       abort();
     }
     op->scratch = op->kernel->scratch ? op->kernel->scratch(op) : 0;
-    op->jit_kernel = kernel_choose_jit(p, op);
+    op->jit_kernel = kernel_choose_jit(p, op, op->jit_why,
+                                       sizeof op->jit_why);
     op->out_bytes =
         round64(mc_satmul(shape_numel(&op->out), (int64_t)sizeof(float)));
     char also[128];
@@ -148,8 +149,12 @@ void lower(const Model *m, Target target, KernelSet kernels, Program *p) {
 
 char *program_explain(const Program *p) {
   Buf b = {0};
-  for (int i = 0; i < p->nops; i++)
-    buf_printf(&b, "%s: %s\n", p->ops[i].fname, p->ops[i].why);
+  for (int i = 0; i < p->nops; i++) {
+    const Op *op = &p->ops[i];
+    buf_printf(&b, "%s: %s\n", op->fname, op->why);
+    if (op->jit_kernel) /* what modelc run compiles instead */
+      buf_printf(&b, "  modelc run: %s\n", op->jit_why);
+  }
   return b.s ? b.s : mc_strdup("");
 }
 

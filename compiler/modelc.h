@@ -502,6 +502,7 @@ typedef struct Op {
   const struct Kernel *jit_kernel; /* what modelc run's TinyCC compiles
                        instead (kernels/jit_*.c: the same sums in the same
                        order, the tiles on the host), or NULL: kernel */
+  char jit_why[128];   /* what the stand-in does (--explain) */
   char why[256];       /* which lowering and why (--explain) */
   int64_t scratch;     /* bytes of scratch the kernel needs */
   int64_t out_bytes;   /* bytes of the output as the kernel stores it */

@@ -71,6 +71,8 @@ expect 0 '^l4_linear: vector dot: each of 2 outputs a dot product of 40 vectors'
 expect 0 '^l0_conv2d: blocked: 6 output channels x 16 positions' out -- build specs/lenet5.lua -o "$tmp/gen" --explain
 expect 0 '^l3_maxpool1d: per output: every window is inside the input' out -- build specs/m5_kws.lua -o "$tmp/gen" --explain
 expect 0 '^l11_linear: dot: 10 outputs' out -- build specs/lenet5.lua -o "$tmp/gen" --explain
+expect 0 '^  modelc run: the interior.s tiles through the host microkernel mcj_conv_block$' out -- build specs/lenet5.lua -o "$tmp/gen" --explain
+expect 0 '^  modelc run: each row through the host microkernel mcj_linear_axpy$' out -- build specs/lenet5.lua -o "$tmp/gen" --explain
 expect 0 '^l0_conv3d: direct: ' out -- build specs/conv3d_volume.lua -o "$tmp/gen" --explain
 # The naive lowerings: chosen on the command line, in build and run.
 expect 0 '^l0_conv2d: reference: one output at a time' out -- build specs/lenet5.lua -o "$tmp/ref" --explain --kernels reference

@@ -34,8 +34,10 @@ const Kernel *kernel_choose(const Program *p, const Op *op, char *why,
                             size_t n);
 
 /* kernels/table.c: the stand-in modelc run's TinyCC compiles for op, its
- * kernel chosen, or NULL (then the kernel's own code). */
-const Kernel *kernel_choose_jit(const Program *p, const Op *op);
+ * kernel chosen, with what it does in why (n bytes), or NULL (then the
+ * kernel's own code). */
+const Kernel *kernel_choose_jit(const Program *p, const Op *op, char *why,
+                                size_t n);
 
 /* kernels/table.c: may op, its kernel chosen, also compute `next` (a
  * pool) in its own loops? On 1, write into why (n bytes) what the fusion

@@ -46,11 +46,11 @@ static const struct {
 } stand_ins[] = {{&kernel_conv_blocked, &kernel_jit_conv_blocked},
                  {&kernel_linear_axpy, &kernel_jit_linear_axpy}};
 
-const Kernel *kernel_choose_jit(const Program *p, const Op *op) {
-  char why[256];
+const Kernel *kernel_choose_jit(const Program *p, const Op *op, char *why,
+                                size_t n) {
   for (size_t i = 0; i < sizeof stand_ins / sizeof stand_ins[0]; i++)
     if (op->kernel == stand_ins[i].kernel &&
-        stand_ins[i].jit->fits(p, op, p->target, why, sizeof why))
+        stand_ins[i].jit->fits(p, op, p->target, why, n))
       return stand_ins[i].jit;
   return NULL;
 }
