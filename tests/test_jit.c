@@ -609,7 +609,7 @@ static void test_jit_microkernels_resolve(void **state) {
 
 /* Test doubles bound in place of the microkernels (same-length names, so
    the JIT's source is only renamed): the documented sums, in their order
-   or with the taps (inputs) taken in reverse. */
+   or with the terms taken in reverse. */
 static int reverse_order;
 
 static void any_conv_block(float *y, const float *x, const float *w,
@@ -621,8 +621,9 @@ static void any_conv_block(float *y, const float *x, const float *w,
       int col = p % iw;
       if (col >= ow) continue;
       float acc = b ? b[j] : 0.0f;
-      for (int c = 0; c < nc; c++)
+      for (int i = 0; i < nc; i++)
         for (int k = 0; k < nt; k++) {
+          int c = reverse_order ? nc - 1 - i : i;
           int q = reverse_order ? nt - 1 - k : k;
           acc = w[((long)c * kw + tap[2 * q + 1]) * width + j] *
                     x[c * xs + tap[2 * q] + p] + acc;
@@ -751,7 +752,8 @@ static float *stand_in_run(StandIn *s, const char *real, const char *bad,
 }
 
 /* Models whose convolutions and Linears take the JIT's stand-ins, one of
-   each way the blocked tiles take their taps: the JIT gives gcc's bits. */
+   each way the blocked tiles take their taps, and the im2col layout: the
+   JIT gives gcc's bits. */
 static const struct {
   const char *spec;
   int nstand; /* ops that take a stand-in */
@@ -777,6 +779,12 @@ static const struct {
     {"return model 'f' { input = {3, 3, 18, 18}, seed = 6,"
      " nn.Conv2d{3, 6, 5}, nn.ReLU{}, nn.MaxPool2d{2}, nn.Flatten{},"
      " nn.Linear{294, 70}, nn.ReLU{}, nn.Linear{70, 20, bias = false} }", 3},
+    /* strided 2-D as a matrix multiply (im2col): blocks of 16 channels,
+       110 positions, the ReLU after; then blocks of 8, no bias */
+    {"return model 'g' { input = {1, 3, 21, 20}, seed = 7,"
+     " nn.Conv2d{3, 16, 3, stride = 2, padding = 1}, nn.ReLU{} }", 1},
+    {"return model 'h' { input = {1, 2, 12, 12}, seed = 8,"
+     " nn.Conv2d{2, 24, {3, 2}, stride = {1, 2}, bias = false} }", 1},
 };
 
 static void test_jit_stand_ins_match_gcc(void **state) {
@@ -807,13 +815,15 @@ static void test_jit_stand_in_order_matters(void **state) {
   static const struct {
     const char *real, *bad;
     AnyFn fn;
-  } doubles[] = {{"mcj_conv_block", "bad_conv_block", (AnyFn)any_conv_block},
-                 {"mcj_linear_axpy", "bad_linear_axpy",
-                  (AnyFn)any_linear_axpy}};
-  StandIn s;
-  stand_in_open(&s, stand_in_models[5].spec); /* conv, Linears */
+    int model; /* of stand_in_models */
+  } doubles[] = {
+      {"mcj_conv_block", "bad_conv_block", (AnyFn)any_conv_block, 5},
+      {"mcj_conv_block", "bad_conv_block", (AnyFn)any_conv_block, 6},
+      {"mcj_linear_axpy", "bad_linear_axpy", (AnyFn)any_linear_axpy, 5}};
   int ok = 1;
-  for (int k = 0; k < 2; k++)
+  for (int k = 0; k < 3; k++) {
+    StandIn s; /* blocked conv and Linears; im2col */
+    stand_in_open(&s, stand_in_models[doubles[k].model].spec);
     for (reverse_order = 0; reverse_order < 2; reverse_order++) {
       void *fn;
       memcpy(&fn, &doubles[k].fn, sizeof fn); /* POSIX: same size */
@@ -827,8 +837,9 @@ static void test_jit_stand_in_order_matters(void **state) {
       }
       free(y);
     }
+    stand_in_close(&s);
+  }
   reverse_order = 0;
-  stand_in_close(&s);
   assert_true(ok);
 }
 

@@ -40,10 +40,12 @@ const Kernel *kernel_choose(const Program *p, const Op *op, char *why,
 /* The JIT's stand-ins: for an op of the kernel on the left, the code
  * modelc run compiles calls host microkernels (jit_kernels.c) for its hot
  * loops, with the same sums in the same order. */
-extern const Kernel kernel_jit_conv_blocked, kernel_jit_linear_axpy;
+extern const Kernel kernel_jit_conv_blocked, kernel_jit_conv_im2col,
+    kernel_jit_linear_axpy;
 static const struct {
   const Kernel *kernel, *jit;
 } stand_ins[] = {{&kernel_conv_blocked, &kernel_jit_conv_blocked},
+                 {&kernel_conv_im2col, &kernel_jit_conv_im2col},
                  {&kernel_linear_axpy, &kernel_jit_linear_axpy}};
 
 const Kernel *kernel_choose_jit(const Program *p, const Op *op, char *why,
