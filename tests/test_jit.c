@@ -752,8 +752,8 @@ static float *stand_in_run(StandIn *s, const char *real, const char *bad,
 }
 
 /* Models whose convolutions and Linears take the JIT's stand-ins, one of
-   each way the blocked tiles take their taps, and the im2col layout: the
-   JIT gives gcc's bits. */
+   each way the blocked tiles take their taps, the im2col layout, the axpy
+   and GEMM Linears: the JIT gives gcc's bits. */
 static const struct {
   const char *spec;
   int nstand; /* ops that take a stand-in */
@@ -785,6 +785,9 @@ static const struct {
      " nn.Conv2d{3, 16, 3, stride = 2, padding = 1}, nn.ReLU{} }", 1},
     {"return model 'h' { input = {1, 2, 12, 12}, seed = 8,"
      " nn.Conv2d{2, 24, {3, 2}, stride = {1, 2}, bias = false} }", 1},
+    /* Linears over 8 rows and more (GEMM): 10 rows, 40 and 33 outputs */
+    {"return model 'i' { input = {2, 5, 50}, seed = 9,"
+     " nn.Linear{50, 40}, nn.Tanh{}, nn.Linear{40, 33} }", 2},
 };
 
 static void test_jit_stand_ins_match_gcc(void **state) {

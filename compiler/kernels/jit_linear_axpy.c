@@ -1,9 +1,11 @@
 /* kernels/jit_linear_axpy.c: what modelc run's TinyCC compiles in place
- * of the axpy Linear (kernels/linear_axpy.c): each row is one call to the
- * host microkernel mcj_linear_axpy (jit_kernels.c), which starts at the
- * bias and adds x[i] * w[i][o] for i in order, as the axpy loops do, with
- * the outputs in vector registers; the activations follow in the JIT's
- * code. The weights are the axpy kernel's ([in][out]). */
+ * of the axpy Linear (kernels/linear_axpy.c) and of the GEMM one
+ * (kernels/linear_gemm.c, whose portable path runs the rows one by one in
+ * the axpy order): each row is one call to the host microkernel
+ * mcj_linear_axpy (jit_kernels.c), which starts at the bias and adds
+ * x[i] * w[i][o] for i in order, as the axpy loops do, with the outputs
+ * in vector registers; the activations follow in the JIT's code. Both
+ * kernels store the weights as [in][out]. */
 #include "kernels/linear.h"
 
 #include <limits.h>

@@ -46,7 +46,8 @@ static const struct {
   const Kernel *kernel, *jit;
 } stand_ins[] = {{&kernel_conv_blocked, &kernel_jit_conv_blocked},
                  {&kernel_conv_im2col, &kernel_jit_conv_im2col},
-                 {&kernel_linear_axpy, &kernel_jit_linear_axpy}};
+                 {&kernel_linear_axpy, &kernel_jit_linear_axpy},
+                 {&kernel_linear_gemm, &kernel_jit_linear_axpy}};
 
 const Kernel *kernel_choose_jit(const Program *p, const Op *op, char *why,
                                 size_t n) {
