@@ -358,7 +358,8 @@ static int jit_true_line(const char *src, int line, const char *msg) {
 /* The only names compiled code can reach: the libm functions the emitter
    uses, the three the C compiler itself may call for block copies and
    zeroing, and modelc's own host microkernels, which the code generated
-   for modelc run calls with its own buffers and sizes (jit_kernels.c). TinyCC gets -nostdlib (no libc, no libtcc1.a, and no lookup of
+   for modelc run calls with its own buffers and sizes (jit_kernels.c).
+   TinyCC gets -nostdlib (no libc, no libtcc1.a, and no lookup of
    unresolved names in this process) and -nostdinc (no include path); any
    other undefined name fails the link with "undefined symbol 'NAME'"
    before a line of the code runs. */
