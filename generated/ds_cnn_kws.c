@@ -33,32 +33,32 @@ static const float l0_bias[64];
 static const float l3_weight[576];
 /* no bias folded with 4's running statistics and affine */
 static const float l3_bias[64];
-/* 6.weight [64, 64, 1, 1], times 7's scale, packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
-static const float l6_weight_packed[4096];
+/* 6.weight [64, 64, 1, 1], times 7's scale, packed [out/16][in][16] */
+static const float l6_weight[4096];
 /* no bias folded with 7's running statistics and affine */
 static const float l6_bias[64];
 /* 9.weight [64, 1, 3, 3], times 10's scale, layout [channel][kernel] */
 static const float l9_weight[576];
 /* no bias folded with 10's running statistics and affine */
 static const float l9_bias[64];
-/* 12.weight [64, 64, 1, 1], times 13's scale, packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
-static const float l12_weight_packed[4096];
+/* 12.weight [64, 64, 1, 1], times 13's scale, packed [out/16][in][16] */
+static const float l12_weight[4096];
 /* no bias folded with 13's running statistics and affine */
 static const float l12_bias[64];
 /* 15.weight [64, 1, 3, 3], times 16's scale, layout [channel][kernel] */
 static const float l15_weight[576];
 /* no bias folded with 16's running statistics and affine */
 static const float l15_bias[64];
-/* 18.weight [64, 64, 1, 1], times 19's scale, packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
-static const float l18_weight_packed[4096];
+/* 18.weight [64, 64, 1, 1], times 19's scale, packed [out/16][in][16] */
+static const float l18_weight[4096];
 /* no bias folded with 19's running statistics and affine */
 static const float l18_bias[64];
 /* 21.weight [64, 1, 3, 3], times 22's scale, layout [channel][kernel] */
 static const float l21_weight[576];
 /* no bias folded with 22's running statistics and affine */
 static const float l21_bias[64];
-/* 24.weight [64, 64, 1, 1], times 25's scale, packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
-static const float l24_weight_packed[4096];
+/* 24.weight [64, 64, 1, 1], times 25's scale, packed [out/16][in][16] */
+static const float l24_weight[4096];
 /* no bias folded with 25's running statistics and affine */
 static const float l24_bias[64];
 /* 29.weight [12, 64], layout [out][in] */
@@ -217,83 +217,25 @@ static void l3_conv2d(const float *restrict x, float *restrict y, float *restric
   }
 }
 
-/* l6_conv2d's tile: 16 output channels x 16 positions from t0 */
-MC_INLINE void l6_conv2d_tile16(const float *restrict xg, const float *restrict wb,
-    const float *restrict bb, float *restrict yb, int t0) {
-  #if MC_AVX512
+/* l6_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
+#if MC_AVX512
+MC_INLINE void l6_conv2d_tile(const float *restrict xp, const float *restrict wb,
+    const float *restrict bb, float *restrict yb, int t0, int n) {
+  const __mmask16 m = (__mmask16)((1u << n) - 1u);
   __m512 acc[16];
   for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-  for (int c = 0; c < 64; c++) { /* input channel in the group */
-    const float *xc = xg + c * 125;
+  for (int c = 0; c < 64; c++) { /* input channel */
+    const __m512 xv = _mm512_maskz_loadu_ps(m, xp + c * 125 + t0);
     const float *wc = wb + c * 16;
-    { const int ky = 0; (void)ky; /* tap row */
-      { const int kx = 0; (void)kx; /* tap */
-        const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-        const float *wk = wc + (ky * 1 + kx) * 16;
-        const __m512 xv = _mm512_loadu_ps(xk);
-        for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-    }
+    for (int j = 0; j < 16; j++)
+      acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wc[j]), xv, acc[j]);
   }
-  float out[16][16];
-  for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
-  for (int i = 0; i < 16; i++) {
-    const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-    if (ox < 5) /* the columns past OW are dropped */
-      for (int j = 0; j < 16; j++) yb[j * 125 + oy * 5 + ox] = l8_relu(out[j][i]);
+  for (int j = 0; j < 16; j++) {
+    acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+    _mm512_mask_storeu_ps(yb + j * 125 + t0, m, acc[j]);
   }
-  #else
-  { /* channels 0..7 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-      if (ox < 5) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[j * 125 + oy * 5 + ox] = l8_relu(acc[j][i]);
-    }
-  }
-  { /* channels 8..15 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-      if (ox < 5) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[(j + 8) * 125 + oy * 5 + ox] = l8_relu(acc[j][i]);
-    }
-  }
-  #endif
 }
+#endif
 
 /* l6_conv2d: [1, 64, 25, 5] -> [1, 64, 25, 5]
  *   specs/ds_cnn_kws.lua:19  Conv2d(64, 64, 1, bias=False)
@@ -307,22 +249,25 @@ static void l6_conv2d(const float *restrict x, float *restrict y) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  {
-    const float *xg = xp;
-    for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
-      const int o0 = ob * 16;
-      const float *wb = l6_weight_packed + o0 * 64;
-      const float *bb = l6_bias + o0;
-      float *yb = yn + o0 * 125;
-      for (int t0 = 0; t0 < 112; t0 += 16) { /* 16 outputs */
-        l6_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-      { /* the last 13 outputs, in a full tile that recomputes 3 */
-        const int t0 = 109;
-        l6_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-    }
+  #if MC_AVX512
+  for (int b = 0; b < 4; b++) { /* blocks of 16 output channels */
+    const float *wb = l6_weight + b * 1024;
+    float *yb = yn + b * 2000;
+    for (int t0 = 0; t0 < 112; t0 += 16) l6_conv2d_tile(xp, wb, l6_bias + b * 16, yb, t0, 16);
+    l6_conv2d_tile(xp, wb, l6_bias + b * 16, yb, 112, 13); /* the last 13 positions */
   }
+  #else
+  for (int o = 0; o < 64; o++) { /* output channel */
+    const float *wo = l6_weight + o / 16 * 1024 + o % 16;
+    float *yo = yn + o * 125;
+    for (int p = 0; p < 125; p++) yo[p] = l6_bias[o];
+    for (int c = 0; c < 64; c++) { /* input channel */
+      const float wc = wo[c * 16], *xc = xp + c * 125;
+      for (int p = 0; p < 125; p++) yo[p] = MC_FMA(wc, xc[p], yo[p]);
+    }
+    for (int i = 0; i < 125; i++) yo[i] = l8_relu(yo[i]);
+  }
+  #endif
 }
 
 /* l9_conv2d: [1, 64, 25, 5] -> [1, 64, 25, 5]
@@ -362,83 +307,25 @@ static void l9_conv2d(const float *restrict x, float *restrict y, float *restric
   }
 }
 
-/* l12_conv2d's tile: 16 output channels x 16 positions from t0 */
-MC_INLINE void l12_conv2d_tile16(const float *restrict xg, const float *restrict wb,
-    const float *restrict bb, float *restrict yb, int t0) {
-  #if MC_AVX512
+/* l12_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
+#if MC_AVX512
+MC_INLINE void l12_conv2d_tile(const float *restrict xp, const float *restrict wb,
+    const float *restrict bb, float *restrict yb, int t0, int n) {
+  const __mmask16 m = (__mmask16)((1u << n) - 1u);
   __m512 acc[16];
   for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-  for (int c = 0; c < 64; c++) { /* input channel in the group */
-    const float *xc = xg + c * 125;
+  for (int c = 0; c < 64; c++) { /* input channel */
+    const __m512 xv = _mm512_maskz_loadu_ps(m, xp + c * 125 + t0);
     const float *wc = wb + c * 16;
-    { const int ky = 0; (void)ky; /* tap row */
-      { const int kx = 0; (void)kx; /* tap */
-        const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-        const float *wk = wc + (ky * 1 + kx) * 16;
-        const __m512 xv = _mm512_loadu_ps(xk);
-        for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-    }
+    for (int j = 0; j < 16; j++)
+      acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wc[j]), xv, acc[j]);
   }
-  float out[16][16];
-  for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
-  for (int i = 0; i < 16; i++) {
-    const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-    if (ox < 5) /* the columns past OW are dropped */
-      for (int j = 0; j < 16; j++) yb[j * 125 + oy * 5 + ox] = l14_relu(out[j][i]);
+  for (int j = 0; j < 16; j++) {
+    acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+    _mm512_mask_storeu_ps(yb + j * 125 + t0, m, acc[j]);
   }
-  #else
-  { /* channels 0..7 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-      if (ox < 5) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[j * 125 + oy * 5 + ox] = l14_relu(acc[j][i]);
-    }
-  }
-  { /* channels 8..15 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-      if (ox < 5) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[(j + 8) * 125 + oy * 5 + ox] = l14_relu(acc[j][i]);
-    }
-  }
-  #endif
 }
+#endif
 
 /* l12_conv2d: [1, 64, 25, 5] -> [1, 64, 25, 5]
  *   specs/ds_cnn_kws.lua:19  Conv2d(64, 64, 1, bias=False)
@@ -452,22 +339,25 @@ static void l12_conv2d(const float *restrict x, float *restrict y) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  {
-    const float *xg = xp;
-    for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
-      const int o0 = ob * 16;
-      const float *wb = l12_weight_packed + o0 * 64;
-      const float *bb = l12_bias + o0;
-      float *yb = yn + o0 * 125;
-      for (int t0 = 0; t0 < 112; t0 += 16) { /* 16 outputs */
-        l12_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-      { /* the last 13 outputs, in a full tile that recomputes 3 */
-        const int t0 = 109;
-        l12_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-    }
+  #if MC_AVX512
+  for (int b = 0; b < 4; b++) { /* blocks of 16 output channels */
+    const float *wb = l12_weight + b * 1024;
+    float *yb = yn + b * 2000;
+    for (int t0 = 0; t0 < 112; t0 += 16) l12_conv2d_tile(xp, wb, l12_bias + b * 16, yb, t0, 16);
+    l12_conv2d_tile(xp, wb, l12_bias + b * 16, yb, 112, 13); /* the last 13 positions */
   }
+  #else
+  for (int o = 0; o < 64; o++) { /* output channel */
+    const float *wo = l12_weight + o / 16 * 1024 + o % 16;
+    float *yo = yn + o * 125;
+    for (int p = 0; p < 125; p++) yo[p] = l12_bias[o];
+    for (int c = 0; c < 64; c++) { /* input channel */
+      const float wc = wo[c * 16], *xc = xp + c * 125;
+      for (int p = 0; p < 125; p++) yo[p] = MC_FMA(wc, xc[p], yo[p]);
+    }
+    for (int i = 0; i < 125; i++) yo[i] = l14_relu(yo[i]);
+  }
+  #endif
 }
 
 /* l15_conv2d: [1, 64, 25, 5] -> [1, 64, 25, 5]
@@ -507,83 +397,25 @@ static void l15_conv2d(const float *restrict x, float *restrict y, float *restri
   }
 }
 
-/* l18_conv2d's tile: 16 output channels x 16 positions from t0 */
-MC_INLINE void l18_conv2d_tile16(const float *restrict xg, const float *restrict wb,
-    const float *restrict bb, float *restrict yb, int t0) {
-  #if MC_AVX512
+/* l18_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
+#if MC_AVX512
+MC_INLINE void l18_conv2d_tile(const float *restrict xp, const float *restrict wb,
+    const float *restrict bb, float *restrict yb, int t0, int n) {
+  const __mmask16 m = (__mmask16)((1u << n) - 1u);
   __m512 acc[16];
   for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-  for (int c = 0; c < 64; c++) { /* input channel in the group */
-    const float *xc = xg + c * 125;
+  for (int c = 0; c < 64; c++) { /* input channel */
+    const __m512 xv = _mm512_maskz_loadu_ps(m, xp + c * 125 + t0);
     const float *wc = wb + c * 16;
-    { const int ky = 0; (void)ky; /* tap row */
-      { const int kx = 0; (void)kx; /* tap */
-        const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-        const float *wk = wc + (ky * 1 + kx) * 16;
-        const __m512 xv = _mm512_loadu_ps(xk);
-        for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-    }
+    for (int j = 0; j < 16; j++)
+      acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wc[j]), xv, acc[j]);
   }
-  float out[16][16];
-  for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
-  for (int i = 0; i < 16; i++) {
-    const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-    if (ox < 5) /* the columns past OW are dropped */
-      for (int j = 0; j < 16; j++) yb[j * 125 + oy * 5 + ox] = l20_relu(out[j][i]);
+  for (int j = 0; j < 16; j++) {
+    acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+    _mm512_mask_storeu_ps(yb + j * 125 + t0, m, acc[j]);
   }
-  #else
-  { /* channels 0..7 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-      if (ox < 5) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[j * 125 + oy * 5 + ox] = l20_relu(acc[j][i]);
-    }
-  }
-  { /* channels 8..15 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-      if (ox < 5) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[(j + 8) * 125 + oy * 5 + ox] = l20_relu(acc[j][i]);
-    }
-  }
-  #endif
 }
+#endif
 
 /* l18_conv2d: [1, 64, 25, 5] -> [1, 64, 25, 5]
  *   specs/ds_cnn_kws.lua:19  Conv2d(64, 64, 1, bias=False)
@@ -597,22 +429,25 @@ static void l18_conv2d(const float *restrict x, float *restrict y) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  {
-    const float *xg = xp;
-    for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
-      const int o0 = ob * 16;
-      const float *wb = l18_weight_packed + o0 * 64;
-      const float *bb = l18_bias + o0;
-      float *yb = yn + o0 * 125;
-      for (int t0 = 0; t0 < 112; t0 += 16) { /* 16 outputs */
-        l18_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-      { /* the last 13 outputs, in a full tile that recomputes 3 */
-        const int t0 = 109;
-        l18_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-    }
+  #if MC_AVX512
+  for (int b = 0; b < 4; b++) { /* blocks of 16 output channels */
+    const float *wb = l18_weight + b * 1024;
+    float *yb = yn + b * 2000;
+    for (int t0 = 0; t0 < 112; t0 += 16) l18_conv2d_tile(xp, wb, l18_bias + b * 16, yb, t0, 16);
+    l18_conv2d_tile(xp, wb, l18_bias + b * 16, yb, 112, 13); /* the last 13 positions */
   }
+  #else
+  for (int o = 0; o < 64; o++) { /* output channel */
+    const float *wo = l18_weight + o / 16 * 1024 + o % 16;
+    float *yo = yn + o * 125;
+    for (int p = 0; p < 125; p++) yo[p] = l18_bias[o];
+    for (int c = 0; c < 64; c++) { /* input channel */
+      const float wc = wo[c * 16], *xc = xp + c * 125;
+      for (int p = 0; p < 125; p++) yo[p] = MC_FMA(wc, xc[p], yo[p]);
+    }
+    for (int i = 0; i < 125; i++) yo[i] = l20_relu(yo[i]);
+  }
+  #endif
 }
 
 /* l21_conv2d: [1, 64, 25, 5] -> [1, 64, 25, 5]
@@ -652,83 +487,25 @@ static void l21_conv2d(const float *restrict x, float *restrict y, float *restri
   }
 }
 
-/* l24_conv2d's tile: 16 output channels x 16 positions from t0 */
-MC_INLINE void l24_conv2d_tile16(const float *restrict xg, const float *restrict wb,
-    const float *restrict bb, float *restrict yb, int t0) {
-  #if MC_AVX512
+/* l24_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
+#if MC_AVX512
+MC_INLINE void l24_conv2d_tile(const float *restrict xp, const float *restrict wb,
+    const float *restrict bb, float *restrict yb, int t0, int n) {
+  const __mmask16 m = (__mmask16)((1u << n) - 1u);
   __m512 acc[16];
   for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-  for (int c = 0; c < 64; c++) { /* input channel in the group */
-    const float *xc = xg + c * 125;
+  for (int c = 0; c < 64; c++) { /* input channel */
+    const __m512 xv = _mm512_maskz_loadu_ps(m, xp + c * 125 + t0);
     const float *wc = wb + c * 16;
-    { const int ky = 0; (void)ky; /* tap row */
-      { const int kx = 0; (void)kx; /* tap */
-        const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-        const float *wk = wc + (ky * 1 + kx) * 16;
-        const __m512 xv = _mm512_loadu_ps(xk);
-        for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-    }
+    for (int j = 0; j < 16; j++)
+      acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wc[j]), xv, acc[j]);
   }
-  float out[16][16];
-  for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
-  for (int i = 0; i < 16; i++) {
-    const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-    if (ox < 5) /* the columns past OW are dropped */
-      for (int j = 0; j < 16; j++) yb[j * 125 + oy * 5 + ox] = l26_relu(out[j][i]);
+  for (int j = 0; j < 16; j++) {
+    acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+    _mm512_mask_storeu_ps(yb + j * 125 + t0, m, acc[j]);
   }
-  #else
-  { /* channels 0..7 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-      if (ox < 5) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[j * 125 + oy * 5 + ox] = l26_relu(acc[j][i]);
-    }
-  }
-  { /* channels 8..15 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-      if (ox < 5) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[(j + 8) * 125 + oy * 5 + ox] = l26_relu(acc[j][i]);
-    }
-  }
-  #endif
 }
+#endif
 
 /* l24_conv2d: [1, 64, 25, 5] -> [1, 64, 25, 5]
  *   specs/ds_cnn_kws.lua:19  Conv2d(64, 64, 1, bias=False)
@@ -742,22 +519,25 @@ static void l24_conv2d(const float *restrict x, float *restrict y) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  {
-    const float *xg = xp;
-    for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
-      const int o0 = ob * 16;
-      const float *wb = l24_weight_packed + o0 * 64;
-      const float *bb = l24_bias + o0;
-      float *yb = yn + o0 * 125;
-      for (int t0 = 0; t0 < 112; t0 += 16) { /* 16 outputs */
-        l24_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-      { /* the last 13 outputs, in a full tile that recomputes 3 */
-        const int t0 = 109;
-        l24_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-    }
+  #if MC_AVX512
+  for (int b = 0; b < 4; b++) { /* blocks of 16 output channels */
+    const float *wb = l24_weight + b * 1024;
+    float *yb = yn + b * 2000;
+    for (int t0 = 0; t0 < 112; t0 += 16) l24_conv2d_tile(xp, wb, l24_bias + b * 16, yb, t0, 16);
+    l24_conv2d_tile(xp, wb, l24_bias + b * 16, yb, 112, 13); /* the last 13 positions */
   }
+  #else
+  for (int o = 0; o < 64; o++) { /* output channel */
+    const float *wo = l24_weight + o / 16 * 1024 + o % 16;
+    float *yo = yn + o * 125;
+    for (int p = 0; p < 125; p++) yo[p] = l24_bias[o];
+    for (int c = 0; c < 64; c++) { /* input channel */
+      const float wc = wo[c * 16], *xc = xp + c * 125;
+      for (int p = 0; p < 125; p++) yo[p] = MC_FMA(wc, xc[p], yo[p]);
+    }
+    for (int i = 0; i < 125; i++) yo[i] = l26_relu(yo[i]);
+  }
+  #endif
 }
 
 /* l27_avgpool2d: [1, 64, 25, 5] -> [1, 64]
@@ -1345,7 +1125,7 @@ static const float l3_bias[64] = {
   0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
 };
 
-static const float l6_weight_packed[4096] = {
+static const float l6_weight[4096] = {
   0.0016681617f, -0.058891986f, 0.11014733f, -0.05507178f, 0.0052626464f, 0.030324144f, -0.07256942f, -0.096858285f,
   -0.07989292f, 0.030366626f, -0.07747769f, -0.09428006f, 0.038198907f, -0.03278385f, 0.058654416f, 0.08667828f,
   -0.095153496f, 0.09288111f, -0.114261575f, 0.011757539f, 0.10548625f, -0.088982075f, -0.062398836f, -0.041183908f,
@@ -1957,7 +1737,7 @@ static const float l9_bias[64] = {
   0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
 };
 
-static const float l12_weight_packed[4096] = {
+static const float l12_weight[4096] = {
   -0.047500685f, 0.039104626f, -0.12464577f, 0.09114564f, -0.016961802f, 0.019791072f, -0.032416582f, -0.01448256f,
   0.06395527f, -0.08615683f, -0.1204217f, 0.120831616f, -0.056799278f, -0.102909066f, 0.0099887345f, -0.10068543f,
   -0.041429535f, 0.062065367f, -0.10320123f, 0.05754691f, -0.023033414f, 0.11080001f, 0.107220754f, 0.06804064f,
@@ -2569,7 +2349,7 @@ static const float l15_bias[64] = {
   0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
 };
 
-static const float l18_weight_packed[4096] = {
+static const float l18_weight[4096] = {
   -0.037954513f, -0.060903244f, 0.03515855f, 0.120331176f, 0.0108990865f, -0.025199346f, 0.11485312f, 0.0864996f,
   -0.10962126f, -0.104760736f, 0.09660842f, -0.056001443f, 0.058710102f, -0.031611614f, 0.034201674f, -0.09292179f,
   -0.0034029314f, -0.005643578f, 0.028771197f, 0.12180452f, 0.04687718f, 0.0710382f, 0.07868675f, 0.06298722f,
@@ -3181,7 +2961,7 @@ static const float l21_bias[64] = {
   0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
 };
 
-static const float l24_weight_packed[4096] = {
+static const float l24_weight[4096] = {
   0.021377591f, -0.10116559f, 0.045502212f, 0.12002749f, 0.040210076f, -0.0019583455f, -0.07962904f, 0.004126409f,
   -0.03978361f, -0.022117818f, 0.07653875f, -0.012502325f, 0.027074052f, 0.07774387f, -0.07991488f, -0.078709446f,
   0.07339161f, -0.06524913f, 0.10116498f, 0.12337511f, -0.01789774f, 0.10773857f, -0.11922586f, -0.047684968f,

@@ -33,32 +33,32 @@ static const float l1_bias[64];
 static const float l5_weight[576];
 /* no bias folded with blocks.0.bn1's running statistics and affine */
 static const float l5_bias[64];
-/* blocks.0.pointwise.weight [64, 64, 1, 1], times blocks.0.bn2's scale, packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
-static const float l8_weight_packed[4096];
+/* blocks.0.pointwise.weight [64, 64, 1, 1], times blocks.0.bn2's scale, packed [out/16][in][16] */
+static const float l8_weight[4096];
 /* no bias folded with blocks.0.bn2's running statistics and affine */
 static const float l8_bias[64];
 /* blocks.1.depthwise.weight [64, 1, 3, 3], times blocks.1.bn1's scale, layout [channel][kernel] */
 static const float l11_weight[576];
 /* no bias folded with blocks.1.bn1's running statistics and affine */
 static const float l11_bias[64];
-/* blocks.1.pointwise.weight [64, 64, 1, 1], times blocks.1.bn2's scale, packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
-static const float l14_weight_packed[4096];
+/* blocks.1.pointwise.weight [64, 64, 1, 1], times blocks.1.bn2's scale, packed [out/16][in][16] */
+static const float l14_weight[4096];
 /* no bias folded with blocks.1.bn2's running statistics and affine */
 static const float l14_bias[64];
 /* blocks.2.depthwise.weight [64, 1, 3, 3], times blocks.2.bn1's scale, layout [channel][kernel] */
 static const float l17_weight[576];
 /* no bias folded with blocks.2.bn1's running statistics and affine */
 static const float l17_bias[64];
-/* blocks.2.pointwise.weight [64, 64, 1, 1], times blocks.2.bn2's scale, packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
-static const float l20_weight_packed[4096];
+/* blocks.2.pointwise.weight [64, 64, 1, 1], times blocks.2.bn2's scale, packed [out/16][in][16] */
+static const float l20_weight[4096];
 /* no bias folded with blocks.2.bn2's running statistics and affine */
 static const float l20_bias[64];
 /* blocks.3.depthwise.weight [64, 1, 3, 3], times blocks.3.bn1's scale, layout [channel][kernel] */
 static const float l23_weight[576];
 /* no bias folded with blocks.3.bn1's running statistics and affine */
 static const float l23_bias[64];
-/* blocks.3.pointwise.weight [64, 64, 1, 1], times blocks.3.bn2's scale, packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
-static const float l26_weight_packed[4096];
+/* blocks.3.pointwise.weight [64, 64, 1, 1], times blocks.3.bn2's scale, packed [out/16][in][16] */
+static const float l26_weight[4096];
 /* no bias folded with blocks.3.bn2's running statistics and affine */
 static const float l26_bias[64];
 /* fc.weight [12, 64], layout [out][in] */
@@ -238,83 +238,25 @@ static void n6_conv2d(const float *restrict x, float *restrict y, float *restric
   }
 }
 
-/* n9_conv2d's tile: 16 output channels x 16 positions from t0 */
-MC_INLINE void n9_conv2d_tile16(const float *restrict xg, const float *restrict wb,
-    const float *restrict bb, float *restrict yb, int t0) {
-  #if MC_AVX512
+/* n9_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
+#if MC_AVX512
+MC_INLINE void n9_conv2d_tile(const float *restrict xp, const float *restrict wb,
+    const float *restrict bb, float *restrict yb, int t0, int n) {
+  const __mmask16 m = (__mmask16)((1u << n) - 1u);
   __m512 acc[16];
   for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-  for (int c = 0; c < 64; c++) { /* input channel in the group */
-    const float *xc = xg + c * 125;
+  for (int c = 0; c < 64; c++) { /* input channel */
+    const __m512 xv = _mm512_maskz_loadu_ps(m, xp + c * 125 + t0);
     const float *wc = wb + c * 16;
-    { const int ky = 0; (void)ky; /* tap row */
-      { const int kx = 0; (void)kx; /* tap */
-        const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-        const float *wk = wc + (ky * 1 + kx) * 16;
-        const __m512 xv = _mm512_loadu_ps(xk);
-        for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-    }
+    for (int j = 0; j < 16; j++)
+      acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wc[j]), xv, acc[j]);
   }
-  float out[16][16];
-  for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
-  for (int i = 0; i < 16; i++) {
-    const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-    if (ox < 5) /* the columns past OW are dropped */
-      for (int j = 0; j < 16; j++) yb[j * 125 + oy * 5 + ox] = l10_relu(out[j][i]);
+  for (int j = 0; j < 16; j++) {
+    acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+    _mm512_mask_storeu_ps(yb + j * 125 + t0, m, acc[j]);
   }
-  #else
-  { /* channels 0..7 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-      if (ox < 5) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[j * 125 + oy * 5 + ox] = l10_relu(acc[j][i]);
-    }
-  }
-  { /* channels 8..15 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-      if (ox < 5) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[(j + 8) * 125 + oy * 5 + ox] = l10_relu(acc[j][i]);
-    }
-  }
-  #endif
 }
+#endif
 
 /* n9_conv2d: [1, 64, 25, 5] -> [1, 64, 25, 5]
  *   specs/ds_cnn_module.lua:13  blocks.0.pointwise: Conv2d(64, 64, 1, bias=False)
@@ -330,22 +272,25 @@ static void n9_conv2d(const float *restrict x, float *restrict y) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  {
-    const float *xg = xp;
-    for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
-      const int o0 = ob * 16;
-      const float *wb = l8_weight_packed + o0 * 64;
-      const float *bb = l8_bias + o0;
-      float *yb = yn + o0 * 125;
-      for (int t0 = 0; t0 < 112; t0 += 16) { /* 16 outputs */
-        n9_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-      { /* the last 13 outputs, in a full tile that recomputes 3 */
-        const int t0 = 109;
-        n9_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-    }
+  #if MC_AVX512
+  for (int b = 0; b < 4; b++) { /* blocks of 16 output channels */
+    const float *wb = l8_weight + b * 1024;
+    float *yb = yn + b * 2000;
+    for (int t0 = 0; t0 < 112; t0 += 16) n9_conv2d_tile(xp, wb, l8_bias + b * 16, yb, t0, 16);
+    n9_conv2d_tile(xp, wb, l8_bias + b * 16, yb, 112, 13); /* the last 13 positions */
   }
+  #else
+  for (int o = 0; o < 64; o++) { /* output channel */
+    const float *wo = l8_weight + o / 16 * 1024 + o % 16;
+    float *yo = yn + o * 125;
+    for (int p = 0; p < 125; p++) yo[p] = l8_bias[o];
+    for (int c = 0; c < 64; c++) { /* input channel */
+      const float wc = wo[c * 16], *xc = xp + c * 125;
+      for (int p = 0; p < 125; p++) yo[p] = MC_FMA(wc, xc[p], yo[p]);
+    }
+    for (int i = 0; i < 125; i++) yo[i] = l10_relu(yo[i]);
+  }
+  #endif
 }
 
 /* n12_conv2d: [1, 64, 25, 5] -> [1, 64, 25, 5]
@@ -387,83 +332,25 @@ static void n12_conv2d(const float *restrict x, float *restrict y, float *restri
   }
 }
 
-/* n15_conv2d's tile: 16 output channels x 16 positions from t0 */
-MC_INLINE void n15_conv2d_tile16(const float *restrict xg, const float *restrict wb,
-    const float *restrict bb, float *restrict yb, int t0) {
-  #if MC_AVX512
+/* n15_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
+#if MC_AVX512
+MC_INLINE void n15_conv2d_tile(const float *restrict xp, const float *restrict wb,
+    const float *restrict bb, float *restrict yb, int t0, int n) {
+  const __mmask16 m = (__mmask16)((1u << n) - 1u);
   __m512 acc[16];
   for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-  for (int c = 0; c < 64; c++) { /* input channel in the group */
-    const float *xc = xg + c * 125;
+  for (int c = 0; c < 64; c++) { /* input channel */
+    const __m512 xv = _mm512_maskz_loadu_ps(m, xp + c * 125 + t0);
     const float *wc = wb + c * 16;
-    { const int ky = 0; (void)ky; /* tap row */
-      { const int kx = 0; (void)kx; /* tap */
-        const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-        const float *wk = wc + (ky * 1 + kx) * 16;
-        const __m512 xv = _mm512_loadu_ps(xk);
-        for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-    }
+    for (int j = 0; j < 16; j++)
+      acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wc[j]), xv, acc[j]);
   }
-  float out[16][16];
-  for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
-  for (int i = 0; i < 16; i++) {
-    const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-    if (ox < 5) /* the columns past OW are dropped */
-      for (int j = 0; j < 16; j++) yb[j * 125 + oy * 5 + ox] = l16_relu(out[j][i]);
+  for (int j = 0; j < 16; j++) {
+    acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+    _mm512_mask_storeu_ps(yb + j * 125 + t0, m, acc[j]);
   }
-  #else
-  { /* channels 0..7 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-      if (ox < 5) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[j * 125 + oy * 5 + ox] = l16_relu(acc[j][i]);
-    }
-  }
-  { /* channels 8..15 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-      if (ox < 5) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[(j + 8) * 125 + oy * 5 + ox] = l16_relu(acc[j][i]);
-    }
-  }
-  #endif
 }
+#endif
 
 /* n15_conv2d: [1, 64, 25, 5] -> [1, 64, 25, 5]
  *   specs/ds_cnn_module.lua:13  blocks.1.pointwise: Conv2d(64, 64, 1, bias=False)
@@ -479,22 +366,25 @@ static void n15_conv2d(const float *restrict x, float *restrict y) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  {
-    const float *xg = xp;
-    for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
-      const int o0 = ob * 16;
-      const float *wb = l14_weight_packed + o0 * 64;
-      const float *bb = l14_bias + o0;
-      float *yb = yn + o0 * 125;
-      for (int t0 = 0; t0 < 112; t0 += 16) { /* 16 outputs */
-        n15_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-      { /* the last 13 outputs, in a full tile that recomputes 3 */
-        const int t0 = 109;
-        n15_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-    }
+  #if MC_AVX512
+  for (int b = 0; b < 4; b++) { /* blocks of 16 output channels */
+    const float *wb = l14_weight + b * 1024;
+    float *yb = yn + b * 2000;
+    for (int t0 = 0; t0 < 112; t0 += 16) n15_conv2d_tile(xp, wb, l14_bias + b * 16, yb, t0, 16);
+    n15_conv2d_tile(xp, wb, l14_bias + b * 16, yb, 112, 13); /* the last 13 positions */
   }
+  #else
+  for (int o = 0; o < 64; o++) { /* output channel */
+    const float *wo = l14_weight + o / 16 * 1024 + o % 16;
+    float *yo = yn + o * 125;
+    for (int p = 0; p < 125; p++) yo[p] = l14_bias[o];
+    for (int c = 0; c < 64; c++) { /* input channel */
+      const float wc = wo[c * 16], *xc = xp + c * 125;
+      for (int p = 0; p < 125; p++) yo[p] = MC_FMA(wc, xc[p], yo[p]);
+    }
+    for (int i = 0; i < 125; i++) yo[i] = l16_relu(yo[i]);
+  }
+  #endif
 }
 
 /* n18_conv2d: [1, 64, 25, 5] -> [1, 64, 25, 5]
@@ -536,83 +426,25 @@ static void n18_conv2d(const float *restrict x, float *restrict y, float *restri
   }
 }
 
-/* n21_conv2d's tile: 16 output channels x 16 positions from t0 */
-MC_INLINE void n21_conv2d_tile16(const float *restrict xg, const float *restrict wb,
-    const float *restrict bb, float *restrict yb, int t0) {
-  #if MC_AVX512
+/* n21_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
+#if MC_AVX512
+MC_INLINE void n21_conv2d_tile(const float *restrict xp, const float *restrict wb,
+    const float *restrict bb, float *restrict yb, int t0, int n) {
+  const __mmask16 m = (__mmask16)((1u << n) - 1u);
   __m512 acc[16];
   for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-  for (int c = 0; c < 64; c++) { /* input channel in the group */
-    const float *xc = xg + c * 125;
+  for (int c = 0; c < 64; c++) { /* input channel */
+    const __m512 xv = _mm512_maskz_loadu_ps(m, xp + c * 125 + t0);
     const float *wc = wb + c * 16;
-    { const int ky = 0; (void)ky; /* tap row */
-      { const int kx = 0; (void)kx; /* tap */
-        const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-        const float *wk = wc + (ky * 1 + kx) * 16;
-        const __m512 xv = _mm512_loadu_ps(xk);
-        for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-    }
+    for (int j = 0; j < 16; j++)
+      acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wc[j]), xv, acc[j]);
   }
-  float out[16][16];
-  for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
-  for (int i = 0; i < 16; i++) {
-    const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-    if (ox < 5) /* the columns past OW are dropped */
-      for (int j = 0; j < 16; j++) yb[j * 125 + oy * 5 + ox] = l22_relu(out[j][i]);
+  for (int j = 0; j < 16; j++) {
+    acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+    _mm512_mask_storeu_ps(yb + j * 125 + t0, m, acc[j]);
   }
-  #else
-  { /* channels 0..7 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-      if (ox < 5) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[j * 125 + oy * 5 + ox] = l22_relu(acc[j][i]);
-    }
-  }
-  { /* channels 8..15 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-      if (ox < 5) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[(j + 8) * 125 + oy * 5 + ox] = l22_relu(acc[j][i]);
-    }
-  }
-  #endif
 }
+#endif
 
 /* n21_conv2d: [1, 64, 25, 5] -> [1, 64, 25, 5]
  *   specs/ds_cnn_module.lua:13  blocks.2.pointwise: Conv2d(64, 64, 1, bias=False)
@@ -628,22 +460,25 @@ static void n21_conv2d(const float *restrict x, float *restrict y) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  {
-    const float *xg = xp;
-    for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
-      const int o0 = ob * 16;
-      const float *wb = l20_weight_packed + o0 * 64;
-      const float *bb = l20_bias + o0;
-      float *yb = yn + o0 * 125;
-      for (int t0 = 0; t0 < 112; t0 += 16) { /* 16 outputs */
-        n21_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-      { /* the last 13 outputs, in a full tile that recomputes 3 */
-        const int t0 = 109;
-        n21_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-    }
+  #if MC_AVX512
+  for (int b = 0; b < 4; b++) { /* blocks of 16 output channels */
+    const float *wb = l20_weight + b * 1024;
+    float *yb = yn + b * 2000;
+    for (int t0 = 0; t0 < 112; t0 += 16) n21_conv2d_tile(xp, wb, l20_bias + b * 16, yb, t0, 16);
+    n21_conv2d_tile(xp, wb, l20_bias + b * 16, yb, 112, 13); /* the last 13 positions */
   }
+  #else
+  for (int o = 0; o < 64; o++) { /* output channel */
+    const float *wo = l20_weight + o / 16 * 1024 + o % 16;
+    float *yo = yn + o * 125;
+    for (int p = 0; p < 125; p++) yo[p] = l20_bias[o];
+    for (int c = 0; c < 64; c++) { /* input channel */
+      const float wc = wo[c * 16], *xc = xp + c * 125;
+      for (int p = 0; p < 125; p++) yo[p] = MC_FMA(wc, xc[p], yo[p]);
+    }
+    for (int i = 0; i < 125; i++) yo[i] = l22_relu(yo[i]);
+  }
+  #endif
 }
 
 /* n24_conv2d: [1, 64, 25, 5] -> [1, 64, 25, 5]
@@ -685,83 +520,25 @@ static void n24_conv2d(const float *restrict x, float *restrict y, float *restri
   }
 }
 
-/* n27_conv2d's tile: 16 output channels x 16 positions from t0 */
-MC_INLINE void n27_conv2d_tile16(const float *restrict xg, const float *restrict wb,
-    const float *restrict bb, float *restrict yb, int t0) {
-  #if MC_AVX512
+/* n27_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
+#if MC_AVX512
+MC_INLINE void n27_conv2d_tile(const float *restrict xp, const float *restrict wb,
+    const float *restrict bb, float *restrict yb, int t0, int n) {
+  const __mmask16 m = (__mmask16)((1u << n) - 1u);
   __m512 acc[16];
   for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-  for (int c = 0; c < 64; c++) { /* input channel in the group */
-    const float *xc = xg + c * 125;
+  for (int c = 0; c < 64; c++) { /* input channel */
+    const __m512 xv = _mm512_maskz_loadu_ps(m, xp + c * 125 + t0);
     const float *wc = wb + c * 16;
-    { const int ky = 0; (void)ky; /* tap row */
-      { const int kx = 0; (void)kx; /* tap */
-        const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-        const float *wk = wc + (ky * 1 + kx) * 16;
-        const __m512 xv = _mm512_loadu_ps(xk);
-        for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-    }
+    for (int j = 0; j < 16; j++)
+      acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wc[j]), xv, acc[j]);
   }
-  float out[16][16];
-  for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
-  for (int i = 0; i < 16; i++) {
-    const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-    if (ox < 5) /* the columns past OW are dropped */
-      for (int j = 0; j < 16; j++) yb[j * 125 + oy * 5 + ox] = l28_relu(out[j][i]);
+  for (int j = 0; j < 16; j++) {
+    acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+    _mm512_mask_storeu_ps(yb + j * 125 + t0, m, acc[j]);
   }
-  #else
-  { /* channels 0..7 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-      if (ox < 5) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[j * 125 + oy * 5 + ox] = l28_relu(acc[j][i]);
-    }
-  }
-  { /* channels 8..15 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 125;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 5 + kx); /* p = oy * 5 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 5, ox = (t0 + i) % 5;
-      if (ox < 5) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[(j + 8) * 125 + oy * 5 + ox] = l28_relu(acc[j][i]);
-    }
-  }
-  #endif
 }
+#endif
 
 /* n27_conv2d: [1, 64, 25, 5] -> [1, 64, 25, 5]
  *   specs/ds_cnn_module.lua:13  blocks.3.pointwise: Conv2d(64, 64, 1, bias=False)
@@ -777,22 +554,25 @@ static void n27_conv2d(const float *restrict x, float *restrict y) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  {
-    const float *xg = xp;
-    for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
-      const int o0 = ob * 16;
-      const float *wb = l26_weight_packed + o0 * 64;
-      const float *bb = l26_bias + o0;
-      float *yb = yn + o0 * 125;
-      for (int t0 = 0; t0 < 112; t0 += 16) { /* 16 outputs */
-        n27_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-      { /* the last 13 outputs, in a full tile that recomputes 3 */
-        const int t0 = 109;
-        n27_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-    }
+  #if MC_AVX512
+  for (int b = 0; b < 4; b++) { /* blocks of 16 output channels */
+    const float *wb = l26_weight + b * 1024;
+    float *yb = yn + b * 2000;
+    for (int t0 = 0; t0 < 112; t0 += 16) n27_conv2d_tile(xp, wb, l26_bias + b * 16, yb, t0, 16);
+    n27_conv2d_tile(xp, wb, l26_bias + b * 16, yb, 112, 13); /* the last 13 positions */
   }
+  #else
+  for (int o = 0; o < 64; o++) { /* output channel */
+    const float *wo = l26_weight + o / 16 * 1024 + o % 16;
+    float *yo = yn + o * 125;
+    for (int p = 0; p < 125; p++) yo[p] = l26_bias[o];
+    for (int c = 0; c < 64; c++) { /* input channel */
+      const float wc = wo[c * 16], *xc = xp + c * 125;
+      for (int p = 0; p < 125; p++) yo[p] = MC_FMA(wc, xc[p], yo[p]);
+    }
+    for (int i = 0; i < 125; i++) yo[i] = l28_relu(yo[i]);
+  }
+  #endif
 }
 
 /* n31_mean: [1, 64, 25, 5] -> [1, 64]
@@ -1374,7 +1154,7 @@ static const float l5_bias[64] = {
   0.44109538f, -1.1455314f, -0.19459562f, 0.19650571f, -0.55467755f, -0.23301886f, -0.3202531f, 0.51139694f,
 };
 
-static const float l8_weight_packed[4096] = {
+static const float l8_weight[4096] = {
   -0.040677294f, 0.3249154f, -0.07316079f, 0.09269676f, -0.031356134f, -0.21001169f, -0.24890102f, -0.040383212f,
   0.07024238f, 0.2586166f, -0.18724507f, -0.17094848f, 0.26229367f, -0.14520097f, 0.28400064f, 0.16782834f,
   -0.1487762f, -0.100779764f, -0.2323704f, -0.19327806f, 0.1180834f, -0.2289092f, 0.058338065f, -0.05184335f,
@@ -1986,7 +1766,7 @@ static const float l11_bias[64] = {
   -0.06516231f, -0.38513216f, -0.8327048f, 0.2182508f, -0.060867034f, -0.30585963f, 1.1391021f, -0.8262258f,
 };
 
-static const float l14_weight_packed[4096] = {
+static const float l14_weight[4096] = {
   -0.036688406f, 0.21913593f, -0.2121152f, -0.01221666f, 0.18018304f, -0.11981886f, 0.13241367f, 0.39508137f,
   0.16299483f, -0.31639716f, 0.17551123f, -0.14988902f, -0.13200088f, 0.26415372f, 0.11209277f, -0.48338202f,
   0.368073f, -0.18927975f, -0.0384055f, 0.0025686736f, -0.01840606f, -0.010200051f, 0.32249868f, 0.39707643f,
@@ -2598,7 +2378,7 @@ static const float l17_bias[64] = {
   -0.012738871f, -0.21944058f, 0.3489367f, 0.40084213f, 0.7317507f, -0.1251559f, 0.06613058f, 0.8915927f,
 };
 
-static const float l20_weight_packed[4096] = {
+static const float l20_weight[4096] = {
   -0.2620876f, -0.22130066f, 0.16364737f, -0.09240273f, -0.29195857f, -0.020304956f, -0.28027675f, 0.19516885f,
   -0.15682398f, -0.29532814f, 0.21456121f, 0.24759759f, -0.123331f, 0.04869339f, -0.042517506f, -0.21826506f,
   -0.28786767f, 0.3225203f, -0.27213886f, 0.14554925f, -0.36651927f, 0.16643417f, 0.09979615f, 0.33288255f,
@@ -3210,7 +2990,7 @@ static const float l23_bias[64] = {
   -0.23139119f, 0.40211147f, 0.6983423f, 0.12955654f, 0.28081992f, 0.15607196f, -0.26533738f, 0.8080741f,
 };
 
-static const float l26_weight_packed[4096] = {
+static const float l26_weight[4096] = {
   0.3317299f, -0.05601068f, -0.14610927f, 0.023506867f, 0.27970168f, 0.05644621f, 0.2329613f, -0.14018267f,
   0.11702136f, -0.21679558f, 0.15467133f, -0.11875432f, 0.295497f, -0.0618151f, 0.0911705f, 0.11142371f,
   0.32226494f, 0.22219527f, -0.038932573f, 0.17711852f, -0.25283137f, -0.26945606f, -0.021774862f, -0.15819715f,

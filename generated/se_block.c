@@ -25,8 +25,8 @@ void se_block_forward_ws(const float *input, float *output, void *workspace);
 
 /* ---- weights (their values at the end) */
 
-/* expand.0.weight [64, 16, 1, 1], times expand.1's scale, packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
-static const float l0_weight_packed[1024];
+/* expand.0.weight [64, 16, 1, 1], times expand.1's scale, packed [out/16][in][16] */
+static const float l0_weight[1024];
 /* no bias folded with expand.1's running statistics and affine */
 static const float l0_bias[64];
 /* depthwise.0.weight [64, 1, 3, 3], times depthwise.1's scale, layout [channel][kernel] */
@@ -41,8 +41,8 @@ static const float l7_bias[16];
 static const float l9_weight_packed[1024];
 /* se.fc2.bias [64] */
 static const float l9_bias[64];
-/* project.0.weight [16, 64, 1, 1], times project.1's scale, packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
-static const float l11_weight_packed[1024];
+/* project.0.weight [16, 64, 1, 1], times project.1's scale, packed [out/16][in][16] */
+static const float l11_weight[1024];
 /* no bias folded with project.1's running statistics and affine */
 static const float l11_bias[16];
 
@@ -90,83 +90,25 @@ static MC_UNUSED float l10_hardsigmoid(float v) { return (v + 3.0f < 0.0f ? 0.0f
 
 /* ---- layers */
 
-/* n1_conv2d's tile: 16 output channels x 16 positions from t0 */
-MC_INLINE void n1_conv2d_tile16(const float *restrict xg, const float *restrict wb,
-    const float *restrict bb, float *restrict yb, int t0) {
-  #if MC_AVX512
+/* n1_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
+#if MC_AVX512
+MC_INLINE void n1_conv2d_tile(const float *restrict xp, const float *restrict wb,
+    const float *restrict bb, float *restrict yb, int t0, int n) {
+  const __mmask16 m = (__mmask16)((1u << n) - 1u);
   __m512 acc[16];
   for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-  for (int c = 0; c < 16; c++) { /* input channel in the group */
-    const float *xc = xg + c * 196;
+  for (int c = 0; c < 16; c++) { /* input channel */
+    const __m512 xv = _mm512_maskz_loadu_ps(m, xp + c * 196 + t0);
     const float *wc = wb + c * 16;
-    { const int ky = 0; (void)ky; /* tap row */
-      { const int kx = 0; (void)kx; /* tap */
-        const float *xk = xc + (t0 + ky * 14 + kx); /* p = oy * 14 + ox */
-        const float *wk = wc + (ky * 1 + kx) * 16;
-        const __m512 xv = _mm512_loadu_ps(xk);
-        for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-    }
+    for (int j = 0; j < 16; j++)
+      acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wc[j]), xv, acc[j]);
   }
   float out[16][16];
   for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
-  for (int i = 0; i < 16; i++) {
-    const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
-    if (ox < 14) /* the columns past OW are dropped */
-      for (int j = 0; j < 16; j++) yb[j * 196 + oy * 14 + ox] = l2_hardswish(out[j][i]);
-  }
-  #else
-  { /* channels 0..7 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-    for (int c = 0; c < 16; c++) { /* input channel in the group */
-      const float *xc = xg + c * 196;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 14 + kx); /* p = oy * 14 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
-      if (ox < 14) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[j * 196 + oy * 14 + ox] = l2_hardswish(acc[j][i]);
-    }
-  }
-  { /* channels 8..15 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-    for (int c = 0; c < 16; c++) { /* input channel in the group */
-      const float *xc = xg + c * 196;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 14 + kx); /* p = oy * 14 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
-      if (ox < 14) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[(j + 8) * 196 + oy * 14 + ox] = l2_hardswish(acc[j][i]);
-    }
-  }
-  #endif
+  for (int j = 0; j < 16; j++)
+    for (int i = 0; i < n; i++) yb[j * 196 + t0 + i] = l2_hardswish(out[j][i]);
 }
+#endif
 
 /* n1_conv2d: [1, 16, 14, 14] -> [1, 64, 14, 14]
  *   specs/se_block.lua:33  expand.0: Conv2d(16, 64, 1, bias=False)
@@ -183,22 +125,25 @@ static void n1_conv2d(const float *restrict x, float *restrict y) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  {
-    const float *xg = xp;
-    for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
-      const int o0 = ob * 16;
-      const float *wb = l0_weight_packed + o0 * 16;
-      const float *bb = l0_bias + o0;
-      float *yb = yn + o0 * 196;
-      for (int t0 = 0; t0 < 192; t0 += 16) { /* 16 outputs */
-        n1_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-      { /* the last 4 outputs, in a full tile that recomputes 12 */
-        const int t0 = 180;
-        n1_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-    }
+  #if MC_AVX512
+  for (int b = 0; b < 4; b++) { /* blocks of 16 output channels */
+    const float *wb = l0_weight + b * 256;
+    float *yb = yn + b * 3136;
+    for (int t0 = 0; t0 < 192; t0 += 16) n1_conv2d_tile(xp, wb, l0_bias + b * 16, yb, t0, 16);
+    n1_conv2d_tile(xp, wb, l0_bias + b * 16, yb, 192, 4); /* the last 4 positions */
   }
+  #else
+  for (int o = 0; o < 64; o++) { /* output channel */
+    const float *wo = l0_weight + o / 16 * 256 + o % 16;
+    float *yo = yn + o * 196;
+    for (int p = 0; p < 196; p++) yo[p] = l0_bias[o];
+    for (int c = 0; c < 16; c++) { /* input channel */
+      const float wc = wo[c * 16], *xc = xp + c * 196;
+      for (int p = 0; p < 196; p++) yo[p] = MC_FMA(wc, xc[p], yo[p]);
+    }
+    for (int i = 0; i < 196; i++) yo[i] = l2_hardswish(yo[i]);
+  }
+  #endif
 }
 
 /* n4_conv2d: [1, 64, 14, 14] -> [1, 64, 14, 14]
@@ -478,83 +423,24 @@ static void n12_mul(const float *x0, const float *x1, float *y) {
   }
 }
 
-/* n13_conv2d's tile: 16 output channels x 16 positions from t0 */
-MC_INLINE void n13_conv2d_tile16(const float *restrict xg, const float *restrict wb,
-    const float *restrict bb, float *restrict yb, int t0) {
-  #if MC_AVX512
+/* n13_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
+#if MC_AVX512
+MC_INLINE void n13_conv2d_tile(const float *restrict xp, const float *restrict wb,
+    const float *restrict bb, float *restrict yb, int t0, int n) {
+  const __mmask16 m = (__mmask16)((1u << n) - 1u);
   __m512 acc[16];
   for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-  for (int c = 0; c < 64; c++) { /* input channel in the group */
-    const float *xc = xg + c * 196;
+  for (int c = 0; c < 64; c++) { /* input channel */
+    const __m512 xv = _mm512_maskz_loadu_ps(m, xp + c * 196 + t0);
     const float *wc = wb + c * 16;
-    { const int ky = 0; (void)ky; /* tap row */
-      { const int kx = 0; (void)kx; /* tap */
-        const float *xk = xc + (t0 + ky * 14 + kx); /* p = oy * 14 + ox */
-        const float *wk = wc + (ky * 1 + kx) * 16;
-        const __m512 xv = _mm512_loadu_ps(xk);
-        for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-    }
+    for (int j = 0; j < 16; j++)
+      acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wc[j]), xv, acc[j]);
   }
-  float out[16][16];
-  for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
-  for (int i = 0; i < 16; i++) {
-    const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
-    if (ox < 14) /* the columns past OW are dropped */
-      for (int j = 0; j < 16; j++) yb[j * 196 + oy * 14 + ox] = out[j][i];
+  for (int j = 0; j < 16; j++) {
+    _mm512_mask_storeu_ps(yb + j * 196 + t0, m, acc[j]);
   }
-  #else
-  { /* channels 0..7 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 196;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 14 + kx); /* p = oy * 14 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
-      if (ox < 14) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[j * 196 + oy * 14 + ox] = acc[j][i];
-    }
-  }
-  { /* channels 8..15 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 196;
-      const float *wc = wb + c * 16;
-      { const int ky = 0; (void)ky; /* tap row */
-        { const int kx = 0; (void)kx; /* tap */
-          const float *xk = xc + (t0 + ky * 14 + kx); /* p = oy * 14 + ox */
-          const float *wk = wc + (ky * 1 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
-      if (ox < 14) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[(j + 8) * 196 + oy * 14 + ox] = acc[j][i];
-    }
-  }
-  #endif
 }
+#endif
 
 /* n13_conv2d: [1, 64, 14, 14], [1, 16, 14, 14] -> [1, 16, 14, 14]
  *   specs/se_block.lua:35  project.0: Conv2d(64, 16, 1, bias=False)
@@ -570,22 +456,24 @@ static void n13_conv2d(const float *restrict x, const float *restrict r, float *
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  {
-    const float *xg = xp;
-    { const int ob = 0; (void)ob; /* 16 output channels */
-      const int o0 = ob * 16;
-      const float *wb = l11_weight_packed + o0 * 64;
-      const float *bb = l11_bias + o0;
-      float *yb = yn + o0 * 196;
-      for (int t0 = 0; t0 < 192; t0 += 16) { /* 16 outputs */
-        n13_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-      { /* the last 4 outputs, in a full tile that recomputes 12 */
-        const int t0 = 180;
-        n13_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
+  #if MC_AVX512
+  for (int b = 0; b < 1; b++) { /* blocks of 16 output channels */
+    const float *wb = l11_weight + b * 1024;
+    float *yb = yn + b * 3136;
+    for (int t0 = 0; t0 < 192; t0 += 16) n13_conv2d_tile(xp, wb, l11_bias + b * 16, yb, t0, 16);
+    n13_conv2d_tile(xp, wb, l11_bias + b * 16, yb, 192, 4); /* the last 4 positions */
+  }
+  #else
+  for (int o = 0; o < 16; o++) { /* output channel */
+    const float *wo = l11_weight + o / 16 * 1024 + o % 16;
+    float *yo = yn + o * 196;
+    for (int p = 0; p < 196; p++) yo[p] = l11_bias[o];
+    for (int c = 0; c < 64; c++) { /* input channel */
+      const float wc = wo[c * 16], *xc = xp + c * 196;
+      for (int p = 0; p < 196; p++) yo[p] = MC_FMA(wc, xc[p], yo[p]);
     }
   }
+  #endif
   for (int i = 0; i < 3136; i++) y[i] = y[i] + r[i]; /* + the residual */
 }
 
@@ -609,7 +497,7 @@ void se_block_forward(const float *input, float *output) {
 
 /* ---- weights: the values */
 
-static const float l0_weight_packed[1024] = {
+static const float l0_weight[1024] = {
   -0.4006939f, -0.24423799f, -0.37094533f, -0.061603058f, -0.37943682f, -0.2509235f, -0.35295275f, -0.17688923f,
   -0.09071983f, -0.12801273f, -0.36984566f, -0.24298878f, -0.21319367f, 0.32544312f, 0.21155849f, 0.07944691f,
   -0.3188104f, 0.33819142f, -0.46126527f, 0.40770423f, -0.41961798f, -0.25089678f, 0.288344f, -0.20220841f,
@@ -1115,7 +1003,7 @@ static const float l9_bias[64] = {
   -0.046857923f, 0.2146397f, 0.19391057f, 0.09390077f, -0.23188663f, 0.23433232f, 0.12077254f, 0.02037552f,
 };
 
-static const float l11_weight_packed[1024] = {
+static const float l11_weight[1024] = {
   0.07602532f, 0.37595135f, 0.33633155f, 0.30110723f, -0.0044619488f, -0.6977327f, -0.21504909f, 0.6979225f,
   -0.17430684f, 0.22052182f, 0.3032085f, -0.13255835f, 0.14028144f, 0.62918764f, -0.48738196f, -0.40867832f,
   -0.703065f, 0.46047103f, 0.007887951f, 0.3466529f, 0.07835175f, -0.026145427f, 0.088327326f, 0.4852224f,

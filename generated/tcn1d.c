@@ -33,8 +33,8 @@ static const float l1_bias[16];
 static const float l3_weight_packed[768];
 /* blocks.0.conv2.bias [16] */
 static const float l3_bias[16];
-/* blocks.0.downsample.weight [16, 9, 1], packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
-static const float l5_weight_packed[144];
+/* blocks.0.downsample.weight [16, 9, 1], packed [out/16][in][16] */
+static const float l5_weight[144];
 /* blocks.0.downsample.bias [16] */
 static const float l5_bias[16];
 /* blocks.1.conv1.weight [16, 16, 3], packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
@@ -84,6 +84,15 @@ static const float l19_bias[6];
 #define MC_AVX512 1
 #else
 #define MC_AVX512 0
+#endif
+
+/* A function written once for readability and called in a hot loop (a
+ * convolution's tile): inlined where the compiler can be told to, so it
+ * costs what the code written out at each call would. */
+#if defined(__GNUC__)
+#define MC_INLINE static inline __attribute__((always_inline))
+#else
+#define MC_INLINE static inline
 #endif
 
 static MC_UNUSED float l2_relu(float v) { return v < 0.0f ? 0.0f : v; } /* F.relu() */
@@ -288,6 +297,25 @@ static void n5_conv1d(const float *restrict x, float *restrict y) {
   }
 }
 
+/* n7_conv1d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
+#if MC_AVX512
+MC_INLINE void n7_conv1d_tile(const float *restrict xp, const float *restrict wb,
+    const float *restrict bb, float *restrict yb, int t0, int n) {
+  const __mmask16 m = (__mmask16)((1u << n) - 1u);
+  __m512 acc[16];
+  for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+  for (int c = 0; c < 9; c++) { /* input channel */
+    const __m512 xv = _mm512_maskz_loadu_ps(m, xp + c * 128 + t0);
+    const float *wc = wb + c * 16;
+    for (int j = 0; j < 16; j++)
+      acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wc[j]), xv, acc[j]);
+  }
+  for (int j = 0; j < 16; j++) {
+    _mm512_mask_storeu_ps(yb + j * 128 + t0, m, acc[j]);
+  }
+}
+#endif
+
 /* n7_conv1d: [1, 9, 128], [1, 16, 128] -> [1, 16, 128]
  *   specs/tcn1d.lua:16  blocks.0.downsample: Conv1d(9, 16, 1)
  *     (built at line 11)
@@ -300,73 +328,23 @@ static void n7_conv1d(const float *restrict x, const float *restrict r, float *r
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  {
-    const float *xg = xp;
-    { const int ob = 0; (void)ob; /* 16 output channels */
-      const int o0 = ob * 16;
-      const float *wb = l5_weight_packed + o0 * 9;
-      const float *bb = l5_bias + o0;
-      float *yb = yn + o0 * 128;
-      for (int t0 = 0; t0 < 128; t0 += 16) { /* 16 outputs */
-        #if MC_AVX512
-        __m512 acc[16];
-        for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-        for (int c = 0; c < 9; c++) { /* input channel in the group */
-          const float *xc = xg + c * 128;
-          const float *wc = wb + c * 16;
-          { const int k = 0; (void)k; /* tap */
-            const float *xk = xc + t0 + k;
-            const float *wk = wc + k * 16;
-            const __m512 xv = _mm512_loadu_ps(xk);
-            for (int j = 0; j < 16; j++)
-              acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-          }
-        }
-        for (int j = 0; j < 16; j++)
-          _mm512_storeu_ps(yb + j * 128 + t0, acc[j]);
-        #else
-        { /* channels 0..7 of the block */
-          float acc[8][16];
-          for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-          for (int c = 0; c < 9; c++) { /* input channel in the group */
-            const float *xc = xg + c * 128;
-            const float *wc = wb + c * 16;
-            { const int k = 0; (void)k; /* tap */
-              const float *xk = xc + t0 + k;
-              const float *wk = wc + k * 16;
-              for (int i = 0; i < 16; i++) { /* position in the tile */
-                const float xv = xk[i];
-                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-              }
-            }
-          }
-          for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 16; i++) yb[j * 128 + t0 + i] = acc[j][i];
-        }
-        { /* channels 8..15 of the block */
-          float acc[8][16];
-          for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-          for (int c = 0; c < 9; c++) { /* input channel in the group */
-            const float *xc = xg + c * 128;
-            const float *wc = wb + c * 16;
-            { const int k = 0; (void)k; /* tap */
-              const float *xk = xc + t0 + k;
-              const float *wk = wc + k * 16;
-              for (int i = 0; i < 16; i++) { /* position in the tile */
-                const float xv = xk[i];
-                for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
-              }
-            }
-          }
-          for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 16; i++) yb[(j + 8) * 128 + t0 + i] = acc[j][i];
-        }
-        #endif
-      }
+  #if MC_AVX512
+  for (int b = 0; b < 1; b++) { /* blocks of 16 output channels */
+    const float *wb = l5_weight + b * 144;
+    float *yb = yn + b * 2048;
+    for (int t0 = 0; t0 < 128; t0 += 16) n7_conv1d_tile(xp, wb, l5_bias + b * 16, yb, t0, 16);
+  }
+  #else
+  for (int o = 0; o < 16; o++) { /* output channel */
+    const float *wo = l5_weight + o / 16 * 144 + o % 16;
+    float *yo = yn + o * 128;
+    for (int p = 0; p < 128; p++) yo[p] = l5_bias[o];
+    for (int c = 0; c < 9; c++) { /* input channel */
+      const float wc = wo[c * 16], *xc = xp + c * 128;
+      for (int p = 0; p < 128; p++) yo[p] = MC_FMA(wc, xc[p], yo[p]);
     }
   }
+  #endif
   for (int i = 0; i < 2048; i++) y[i] = l6_relu(y[i] + r[i]); /* + the residual */
 }
 
@@ -1047,7 +1025,7 @@ static const float l3_bias[16] = {
   0.026206175f, 0.08856173f, 0.05805654f, 0.103947915f, -0.1371254f, 0.026031272f, 0.07969303f, -0.07801269f,
 };
 
-static const float l5_weight_packed[144] = {
+static const float l5_weight[144] = {
   -0.26177472f, 0.056907378f, -0.29667264f, 0.15996806f, 0.27645576f, 0.314933f, 0.3296268f, 0.25764734f,
   -0.20184731f, 0.084624134f, -0.18799183f, 0.110200964f, -0.063281894f, -0.123778984f, -0.15663247f, 0.14545989f,
   -0.044979654f, -0.28568554f, -0.22205758f, -0.101785146f, -0.23452394f, -0.14170508f, 0.20995013f, 0.2792887f,

@@ -35,6 +35,18 @@ static const Want wants[] = {
     /* Too large for it: the blocked convolution, with its interior. */
     {"nn.Conv1d{16, 32, 5}", "{1, 16, 8000}", 0, "conv-blocked",
      "blocked: 16 output channels x 16 positions", KERNELS_FAST, TARGET_GENERIC},
+    /* A 1x1 convolution: a matrix multiply, positions in the vectors,
+     * or channels in the vectors on a small plane; a plane of under 4
+     * positions stays blocked. */
+    {"nn.Conv2d{64, 64, 1}", "{1, 64, 25, 5}", 0, "conv-pointwise",
+     "pointwise: a matrix multiply [64 out][64 in] x [64 in][125 positions], "
+     "tiles of 16 channels x 16 positions (in the vectors)", KERNELS_FAST,
+     TARGET_GENERIC},
+    {"nn.Conv2d{128, 128, 1}", "{1, 128, 6, 6}", 0, "conv-pointwise",
+     "tiles of 16 channels (in the vectors) x up to 16 positions",
+     KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv2d{16, 24, 1}", "{1, 16, 1, 3}", 0, "conv-blocked", "blocked",
+     KERNELS_FAST, TARGET_GENERIC},
     /* A depthwise convolution: one sum per output over wide rows; with
      * a stride, the direct loops (below). */
     {"nn.Conv2d{4, 4, 3, groups = 4}", "{1, 4, 40, 40}", 0, "conv-depthwise",
