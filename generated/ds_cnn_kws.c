@@ -3,7 +3,7 @@
  *
  *   input      [1, 1, 49, 10] float32, contiguous, in PyTorch's layout
  *   output     [1, 12]
- *   workspace  65472 bytes
+ *   workspace  65792 bytes
  *   weights    seed 1 (PyTorch's default init)
  *
  * Standalone C99: compile with any C compiler and link with libm.
@@ -192,6 +192,94 @@ static void l3_conv2d(const float *restrict x, float *restrict y, float *restric
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
+  #if MC_AVX512
+  static const unsigned short keep[11] = { /* the lanes of wide vector v inside the output columns */
+    0xcf9f, 0xf3e7, 0x7cf9, 0x9f3e, 0xe7cf, 0xf9f3, 0x3e7c, 0xcf9f,
+    0xf3e7, 0x7cf9, 0x1f3e,
+  };
+  static const unsigned short put[11] = { /* as many lanes, first */
+    0x0fff, 0x0fff, 0x07ff, 0x07ff, 0x0fff, 0x0fff, 0x03ff, 0x0fff,
+    0x0fff, 0x07ff, 0x03ff,
+  };
+  static const int at[11] = { /* where they go in the output */
+    0, 12, 24, 35, 46, 58, 70, 80,
+    92, 104, 115,
+  };
+  /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
+  #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
+  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two planes */
+  for (int r = 0; r < 25; r++) { /* inside the zero border */
+    _mm512_storeu_ps(tmp + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
+  }
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *tq = tmp + (c & 1) * 205, *wc = l3_weight + c * 9;
+    float *yc = yn + c * 125;
+    if (c + 1 < 64) { /* the next channel into the other plane */
+      const float *xc = xp + (c + 1) * 125;
+      float *tn = tmp + ((c + 1) & 1) * 205;
+      for (int r = 0; r < 25; r++) { /* inside the zero border */
+        _mm512_storeu_ps(tn + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
+      }
+    }
+    const __m512 bv = _mm512_set1_ps(l3_bias[c]);
+    const __m512 w0 = _mm512_set1_ps(wc[0]), w1 = _mm512_set1_ps(wc[1]), w2 = _mm512_set1_ps(wc[2]),
+        w3 = _mm512_set1_ps(wc[3]), w4 = _mm512_set1_ps(wc[4]), w5 = _mm512_set1_ps(wc[5]),
+        w6 = _mm512_set1_ps(wc[6]), w7 = _mm512_set1_ps(wc[7]), w8 = _mm512_set1_ps(wc[8]);
+    for (int v = 0; v < 8; v += 4) { /* wide outputs 16v.. */
+      const float *tv = tq + v * 16;
+      __m512 s[4];
+      for (int u = 0; u < 4; u++) s[u] = bv;
+      __m512 x[5];
+      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 4; u++) {
+        s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
+        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
+        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+          _mm512_storeu_ps(yc + at[v + u], o);
+        else
+          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      }
+    }
+    for (int v = 8; v < 11; v++) {
+      const float *tv = tq + v * 16;
+      __m512 s[1];
+      for (int u = 0; u < 1; u++) s[u] = bv;
+      __m512 x[2];
+      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 1; u++) {
+        s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
+        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
+        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+          _mm512_storeu_ps(yc + at[v + u], o);
+        else
+          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      }
+    }
+  }
+  #undef mc_shift
+  #else
   float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
   for (int i = 0; i < 189; i++) tp[i] = 0.0f;
   for (int c = 0; c < 64; c++) { /* channel */
@@ -215,6 +303,7 @@ static void l3_conv2d(const float *restrict x, float *restrict y, float *restric
     for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
       for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l5_relu(tw[oy * 7 + ox]);
   }
+  #endif
 }
 
 /* l6_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
@@ -282,6 +371,94 @@ static void l9_conv2d(const float *restrict x, float *restrict y, float *restric
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
+  #if MC_AVX512
+  static const unsigned short keep[11] = { /* the lanes of wide vector v inside the output columns */
+    0xcf9f, 0xf3e7, 0x7cf9, 0x9f3e, 0xe7cf, 0xf9f3, 0x3e7c, 0xcf9f,
+    0xf3e7, 0x7cf9, 0x1f3e,
+  };
+  static const unsigned short put[11] = { /* as many lanes, first */
+    0x0fff, 0x0fff, 0x07ff, 0x07ff, 0x0fff, 0x0fff, 0x03ff, 0x0fff,
+    0x0fff, 0x07ff, 0x03ff,
+  };
+  static const int at[11] = { /* where they go in the output */
+    0, 12, 24, 35, 46, 58, 70, 80,
+    92, 104, 115,
+  };
+  /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
+  #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
+  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two planes */
+  for (int r = 0; r < 25; r++) { /* inside the zero border */
+    _mm512_storeu_ps(tmp + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
+  }
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *tq = tmp + (c & 1) * 205, *wc = l9_weight + c * 9;
+    float *yc = yn + c * 125;
+    if (c + 1 < 64) { /* the next channel into the other plane */
+      const float *xc = xp + (c + 1) * 125;
+      float *tn = tmp + ((c + 1) & 1) * 205;
+      for (int r = 0; r < 25; r++) { /* inside the zero border */
+        _mm512_storeu_ps(tn + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
+      }
+    }
+    const __m512 bv = _mm512_set1_ps(l9_bias[c]);
+    const __m512 w0 = _mm512_set1_ps(wc[0]), w1 = _mm512_set1_ps(wc[1]), w2 = _mm512_set1_ps(wc[2]),
+        w3 = _mm512_set1_ps(wc[3]), w4 = _mm512_set1_ps(wc[4]), w5 = _mm512_set1_ps(wc[5]),
+        w6 = _mm512_set1_ps(wc[6]), w7 = _mm512_set1_ps(wc[7]), w8 = _mm512_set1_ps(wc[8]);
+    for (int v = 0; v < 8; v += 4) { /* wide outputs 16v.. */
+      const float *tv = tq + v * 16;
+      __m512 s[4];
+      for (int u = 0; u < 4; u++) s[u] = bv;
+      __m512 x[5];
+      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 4; u++) {
+        s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
+        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
+        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+          _mm512_storeu_ps(yc + at[v + u], o);
+        else
+          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      }
+    }
+    for (int v = 8; v < 11; v++) {
+      const float *tv = tq + v * 16;
+      __m512 s[1];
+      for (int u = 0; u < 1; u++) s[u] = bv;
+      __m512 x[2];
+      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 1; u++) {
+        s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
+        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
+        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+          _mm512_storeu_ps(yc + at[v + u], o);
+        else
+          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      }
+    }
+  }
+  #undef mc_shift
+  #else
   float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
   for (int i = 0; i < 189; i++) tp[i] = 0.0f;
   for (int c = 0; c < 64; c++) { /* channel */
@@ -305,6 +482,7 @@ static void l9_conv2d(const float *restrict x, float *restrict y, float *restric
     for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
       for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l11_relu(tw[oy * 7 + ox]);
   }
+  #endif
 }
 
 /* l12_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
@@ -372,6 +550,94 @@ static void l15_conv2d(const float *restrict x, float *restrict y, float *restri
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
+  #if MC_AVX512
+  static const unsigned short keep[11] = { /* the lanes of wide vector v inside the output columns */
+    0xcf9f, 0xf3e7, 0x7cf9, 0x9f3e, 0xe7cf, 0xf9f3, 0x3e7c, 0xcf9f,
+    0xf3e7, 0x7cf9, 0x1f3e,
+  };
+  static const unsigned short put[11] = { /* as many lanes, first */
+    0x0fff, 0x0fff, 0x07ff, 0x07ff, 0x0fff, 0x0fff, 0x03ff, 0x0fff,
+    0x0fff, 0x07ff, 0x03ff,
+  };
+  static const int at[11] = { /* where they go in the output */
+    0, 12, 24, 35, 46, 58, 70, 80,
+    92, 104, 115,
+  };
+  /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
+  #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
+  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two planes */
+  for (int r = 0; r < 25; r++) { /* inside the zero border */
+    _mm512_storeu_ps(tmp + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
+  }
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *tq = tmp + (c & 1) * 205, *wc = l15_weight + c * 9;
+    float *yc = yn + c * 125;
+    if (c + 1 < 64) { /* the next channel into the other plane */
+      const float *xc = xp + (c + 1) * 125;
+      float *tn = tmp + ((c + 1) & 1) * 205;
+      for (int r = 0; r < 25; r++) { /* inside the zero border */
+        _mm512_storeu_ps(tn + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
+      }
+    }
+    const __m512 bv = _mm512_set1_ps(l15_bias[c]);
+    const __m512 w0 = _mm512_set1_ps(wc[0]), w1 = _mm512_set1_ps(wc[1]), w2 = _mm512_set1_ps(wc[2]),
+        w3 = _mm512_set1_ps(wc[3]), w4 = _mm512_set1_ps(wc[4]), w5 = _mm512_set1_ps(wc[5]),
+        w6 = _mm512_set1_ps(wc[6]), w7 = _mm512_set1_ps(wc[7]), w8 = _mm512_set1_ps(wc[8]);
+    for (int v = 0; v < 8; v += 4) { /* wide outputs 16v.. */
+      const float *tv = tq + v * 16;
+      __m512 s[4];
+      for (int u = 0; u < 4; u++) s[u] = bv;
+      __m512 x[5];
+      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 4; u++) {
+        s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
+        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
+        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+          _mm512_storeu_ps(yc + at[v + u], o);
+        else
+          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      }
+    }
+    for (int v = 8; v < 11; v++) {
+      const float *tv = tq + v * 16;
+      __m512 s[1];
+      for (int u = 0; u < 1; u++) s[u] = bv;
+      __m512 x[2];
+      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 1; u++) {
+        s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
+        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
+        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+          _mm512_storeu_ps(yc + at[v + u], o);
+        else
+          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      }
+    }
+  }
+  #undef mc_shift
+  #else
   float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
   for (int i = 0; i < 189; i++) tp[i] = 0.0f;
   for (int c = 0; c < 64; c++) { /* channel */
@@ -395,6 +661,7 @@ static void l15_conv2d(const float *restrict x, float *restrict y, float *restri
     for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
       for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l17_relu(tw[oy * 7 + ox]);
   }
+  #endif
 }
 
 /* l18_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
@@ -462,6 +729,94 @@ static void l21_conv2d(const float *restrict x, float *restrict y, float *restri
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
+  #if MC_AVX512
+  static const unsigned short keep[11] = { /* the lanes of wide vector v inside the output columns */
+    0xcf9f, 0xf3e7, 0x7cf9, 0x9f3e, 0xe7cf, 0xf9f3, 0x3e7c, 0xcf9f,
+    0xf3e7, 0x7cf9, 0x1f3e,
+  };
+  static const unsigned short put[11] = { /* as many lanes, first */
+    0x0fff, 0x0fff, 0x07ff, 0x07ff, 0x0fff, 0x0fff, 0x03ff, 0x0fff,
+    0x0fff, 0x07ff, 0x03ff,
+  };
+  static const int at[11] = { /* where they go in the output */
+    0, 12, 24, 35, 46, 58, 70, 80,
+    92, 104, 115,
+  };
+  /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
+  #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
+  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two planes */
+  for (int r = 0; r < 25; r++) { /* inside the zero border */
+    _mm512_storeu_ps(tmp + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
+  }
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *tq = tmp + (c & 1) * 205, *wc = l21_weight + c * 9;
+    float *yc = yn + c * 125;
+    if (c + 1 < 64) { /* the next channel into the other plane */
+      const float *xc = xp + (c + 1) * 125;
+      float *tn = tmp + ((c + 1) & 1) * 205;
+      for (int r = 0; r < 25; r++) { /* inside the zero border */
+        _mm512_storeu_ps(tn + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
+      }
+    }
+    const __m512 bv = _mm512_set1_ps(l21_bias[c]);
+    const __m512 w0 = _mm512_set1_ps(wc[0]), w1 = _mm512_set1_ps(wc[1]), w2 = _mm512_set1_ps(wc[2]),
+        w3 = _mm512_set1_ps(wc[3]), w4 = _mm512_set1_ps(wc[4]), w5 = _mm512_set1_ps(wc[5]),
+        w6 = _mm512_set1_ps(wc[6]), w7 = _mm512_set1_ps(wc[7]), w8 = _mm512_set1_ps(wc[8]);
+    for (int v = 0; v < 8; v += 4) { /* wide outputs 16v.. */
+      const float *tv = tq + v * 16;
+      __m512 s[4];
+      for (int u = 0; u < 4; u++) s[u] = bv;
+      __m512 x[5];
+      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 4; u++) {
+        s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
+        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
+        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+          _mm512_storeu_ps(yc + at[v + u], o);
+        else
+          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      }
+    }
+    for (int v = 8; v < 11; v++) {
+      const float *tv = tq + v * 16;
+      __m512 s[1];
+      for (int u = 0; u < 1; u++) s[u] = bv;
+      __m512 x[2];
+      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 1; u++) {
+        s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
+        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
+        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+          _mm512_storeu_ps(yc + at[v + u], o);
+        else
+          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      }
+    }
+  }
+  #undef mc_shift
+  #else
   float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
   for (int i = 0; i < 189; i++) tp[i] = 0.0f;
   for (int c = 0; c < 64; c++) { /* channel */
@@ -485,6 +840,7 @@ static void l21_conv2d(const float *restrict x, float *restrict y, float *restri
     for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
       for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l23_relu(tw[oy * 7 + ox]);
   }
+  #endif
 }
 
 /* l24_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
@@ -686,20 +1042,20 @@ static void l29_linear(const float *restrict x, float *restrict y) {
 void ds_cnn_kws_forward_ws(const float *input, float *output, void *workspace) {
   float *ws = (float *)workspace;
   l0_conv2d(input, ws, ws + 8000); /* [1, 1, 49, 10] -> [1, 64, 25, 5] */
-  l3_conv2d(ws, ws + 8368, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l6_conv2d(ws + 8368, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l9_conv2d(ws, ws + 8368, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l12_conv2d(ws + 8368, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l15_conv2d(ws, ws + 8368, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l18_conv2d(ws + 8368, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l21_conv2d(ws, ws + 8368, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l24_conv2d(ws + 8368, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l27_avgpool2d(ws, ws + 16304); /* [1, 64, 25, 5] -> [1, 64] */
-  l29_linear(ws + 16304, output); /* [1, 64] -> [1, 12] */
+  l3_conv2d(ws, ws + 8448, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l6_conv2d(ws + 8448, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l9_conv2d(ws, ws + 8448, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l12_conv2d(ws + 8448, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l15_conv2d(ws, ws + 8448, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l18_conv2d(ws + 8448, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l21_conv2d(ws, ws + 8448, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l24_conv2d(ws + 8448, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l27_avgpool2d(ws, ws + 16384); /* [1, 64, 25, 5] -> [1, 64] */
+  l29_linear(ws + 16384, output); /* [1, 64] -> [1, 12] */
 }
 
 void ds_cnn_kws_forward(const float *input, float *output) {
-  static float workspace[16368]; /* DS_CNN_KWS_WORKSPACE_SIZE bytes */
+  static float workspace[16448]; /* DS_CNN_KWS_WORKSPACE_SIZE bytes */
   ds_cnn_kws_forward_ws(input, output, workspace);
 }
 

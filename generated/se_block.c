@@ -3,7 +3,7 @@
  *
  *   input      [1, 16, 14, 14] float32, contiguous, in PyTorch's layout
  *   output     [1, 16, 14, 14]
- *   workspace  102272 bytes
+ *   workspace  102656 bytes
  *   weights    file 'se_block.safetensors'
  *
  * Standalone C99: compile with any C compiler and link with libm.
@@ -161,6 +161,100 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
+  #if MC_AVX512
+  static const unsigned short keep[14] = { /* the lanes of wide vector v inside the output columns */
+    0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff,
+    0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff,
+  };
+  static const unsigned short put[14] = { /* as many lanes, first */
+    0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff,
+    0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff,
+  };
+  static const int at[14] = { /* where they go in the output */
+    0, 14, 28, 42, 56, 70, 84, 98,
+    112, 126, 140, 154, 168, 182,
+  };
+  /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
+  #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
+  for (int i = 0; i < 544; i++) tmp[i] = 0.0f; /* two planes */
+  for (int r = 0; r < 14; r++) { /* inside the zero border */
+    _mm512_storeu_ps(tmp + (r + 1) * 16 + 1, _mm512_maskz_loadu_ps(0x3fff, xp + r * 14 + 0));
+  }
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *tq = tmp + (c & 1) * 272, *wc = l3_weight + c * 9;
+    float *yc = yn + c * 196;
+    if (c + 1 < 64) { /* the next channel into the other plane */
+      const float *xc = xp + (c + 1) * 196;
+      float *tn = tmp + ((c + 1) & 1) * 272;
+      for (int r = 0; r < 14; r++) { /* inside the zero border */
+        _mm512_storeu_ps(tn + (r + 1) * 16 + 1, _mm512_maskz_loadu_ps(0x3fff, xc + r * 14 + 0));
+      }
+    }
+    const __m512 bv = _mm512_set1_ps(l3_bias[c]);
+    const __m512 w0 = _mm512_set1_ps(wc[0]), w1 = _mm512_set1_ps(wc[1]), w2 = _mm512_set1_ps(wc[2]),
+        w3 = _mm512_set1_ps(wc[3]), w4 = _mm512_set1_ps(wc[4]), w5 = _mm512_set1_ps(wc[5]),
+        w6 = _mm512_set1_ps(wc[6]), w7 = _mm512_set1_ps(wc[7]), w8 = _mm512_set1_ps(wc[8]);
+    for (int v = 0; v < 12; v += 4) { /* wide outputs 16v.. */
+      const float *tv = tq + v * 16;
+      __m512 s[4];
+      for (int u = 0; u < 4; u++) s[u] = bv;
+      __m512 x[5];
+      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 16); /* tap row 1 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 32); /* tap row 2 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 4; u++) {
+        float t[16];
+        _mm512_storeu_ps(t, s[u]);
+        for (int i = 0; i < 16; i++) t[i] = l5_hardswish(t[i]);
+        s[u] = _mm512_loadu_ps(t);
+        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
+        if (c < 63 || v + u < 13) /* lanes past: overwritten later */
+          _mm512_storeu_ps(yc + at[v + u], o);
+        else
+          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      }
+    }
+    for (int v = 12; v < 14; v++) {
+      const float *tv = tq + v * 16;
+      __m512 s[1];
+      for (int u = 0; u < 1; u++) s[u] = bv;
+      __m512 x[2];
+      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 16); /* tap row 1 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 32); /* tap row 2 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      for (int u = 0; u < 1; u++) {
+        float t[16];
+        _mm512_storeu_ps(t, s[u]);
+        for (int i = 0; i < 16; i++) t[i] = l5_hardswish(t[i]);
+        s[u] = _mm512_loadu_ps(t);
+        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
+        if (c < 63 || v + u < 13) /* lanes past: overwritten later */
+          _mm512_storeu_ps(yc + at[v + u], o);
+        else
+          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      }
+    }
+  }
+  #undef mc_shift
+  #else
   float *tp = tmp, *tw = tmp + 256; /* padded plane; wide rows */
   for (int i = 0; i < 256; i++) tp[i] = 0.0f;
   for (int c = 0; c < 64; c++) { /* channel */
@@ -184,6 +278,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
     for (int oy = 0; oy < 14; oy++) /* the columns past 14 dropped */
       for (int ox = 0; ox < 14; ox++) yc[oy * 14 + ox] = l5_hardswish(tw[oy * 16 + ox]);
   }
+  #endif
 }
 
 /* n7_adaptiveavgpool2d: [1, 64, 14, 14] -> [1, 64, 1, 1]
@@ -491,7 +586,7 @@ void se_block_forward_ws(const float *input, float *output, void *workspace) {
 }
 
 void se_block_forward(const float *input, float *output) {
-  static float workspace[25568]; /* SE_BLOCK_WORKSPACE_SIZE bytes */
+  static float workspace[25664]; /* SE_BLOCK_WORKSPACE_SIZE bytes */
   se_block_forward_ws(input, output, workspace);
 }
 

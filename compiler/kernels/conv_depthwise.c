@@ -5,18 +5,30 @@
  * border of zero padding, so no tap needs a test; then each output is its
  * bias plus every tap's product, the taps written out in order into one
  * local sum. The outputs run as one loop over rows as wide as the padded
- * plane's (p = oy * PW + ox, the columns past OW computed into scratch
- * and dropped), so the loop is long and contiguous even for narrow
- * planes, and compilers vectorise it. Stride 1 only: with a stride the
- * sums read strided inputs that gcc does not vectorise, where the direct
- * kernel's per-tap loops it does (measured 2x slower on MobileNet's
- * stride-2 layers). Every output adds in the same order on every
- * compiler. */
+ * plane's (p = oy * PW + ox, the columns past OW computed and dropped), so
+ * the loop is long and contiguous even for narrow planes. Where the
+ * compiler targets AVX-512 that loop is 16 wide outputs a vector, 4
+ * vectors side by side, the taps along a row shifted out of the row's
+ * loaded vectors; each vector's lanes inside the output columns are
+ * compressed straight into the output rows (narrow planes: 5, 6 or 3
+ * columns of 7, 8 or 5); the next channel's plane is copied while this
+ * one is read. Elsewhere (and under TinyCC) the portable loop computes
+ * into scratch, then copies the output columns. Stride 1 only: with a
+ * stride the sums read strided inputs that gcc does not vectorise, where
+ * the direct kernel's per-tap loops it does (measured 2x slower on
+ * MobileNet's stride-2 layers). Every output adds in the same order on
+ * every path, so the paths agree bit for bit where both fuse (or both do
+ * not fuse) the multiply-adds. */
 #include "kernels/conv.h"
 
+#include "layers/layers.h"
+
 #include <stdlib.h>
+#include <string.h>
 
 #define DW_MAX_TAPS 64 /* taps written out per output */
+#define DW_HELD_TAPS 16 /* AVX-512: taps whose weights stay in registers */
+#define DW_VECS 4 /* AVX-512: wide vectors summed side by side */
 
 /* The 2-D view of the convolution: a 1-D one is a plane of one row. */
 typedef struct DwDims {
@@ -66,7 +78,12 @@ static int dw_fits(const Program *p, const Op *op, Target t, char *why,
 static int64_t dw_scratch(const Op *op) {
   DwDims d;
   dw_dims(op->main, &d);
-  return (d.ph * d.pw + d.oh * d.pw) * (int64_t)sizeof(float);
+  /* portable: the plane and the wide rows; AVX-512: two planes (one
+   * filled while the other is read, 16 floats apart), the last vectors
+   * reading up to 31 floats past them */
+  int64_t portable = d.ph * d.pw + d.oh * d.pw,
+          avx = 2 * (d.ph * d.pw + 16) + 32;
+  return (portable > avx ? portable : avx) * (int64_t)sizeof(float);
 }
 
 static void dw_pack(Program *p, Op *op) {
@@ -102,6 +119,188 @@ static void emit_sum(Emit *e, const DwDims *d, const char *at, int64_t row,
     }
 }
 
+/* Are all the fused activations ReLU or ReLU6 (done in the registers)? */
+static int acts_in_registers(const Op *op) {
+  for (int i = 0; i < op->nact; i++)
+    if (op->act[i]->kind != &kind_ReLU && op->act[i]->kind != &kind_ReLU6)
+      return 0;
+  return 1;
+}
+
+/* AVX-512: copy channel `src` (an expression) of the input into the
+ * plane at `dst` inside its zero border. Rows are stored whole, in order:
+ * the zeros loaded past a row land on its border and on rows stored
+ * after it (masked stores are slow on some CPUs; masked loads are not). */
+static void emit_copy_avx512(Emit *e, const DwDims *d, const char *src,
+                             const char *dst) {
+  long long IW = d->iw, PW = d->pw;
+  em(e, "for (int r = 0; r < %lld; r++) { /* inside the zero border */",
+     (long long)d->ih);
+  for (long long i = 0; i < IW; i += 16) {
+    long long n = IW - i < 16 ? IW - i : 16;
+    if (n == 16)
+      em(e, "_mm512_storeu_ps(%s + (r + %lld) * %lld + %lld, "
+         "_mm512_loadu_ps(%s + r * %lld + %lld));", dst, (long long)d->py,
+         PW, (long long)d->px + i, src, IW, i);
+    else
+      em(e, "_mm512_storeu_ps(%s + (r + %lld) * %lld + %lld, "
+         "_mm512_maskz_loadu_ps(0x%llx, %s + r * %lld + %lld));", dst,
+         (long long)d->py, PW, (long long)d->px + i, (1LL << n) - 1, src,
+         IW, i);
+  }
+  em(e, "}");
+}
+
+/* Print a table of n numbers, 8 a line (hex: masks). */
+static void emit_table(Emit *e, const char *type, const char *name,
+                       const int64_t *v, int64_t n, int hex,
+                       const char *what) {
+  em(e, "static const %s %s[%lld] = { /* %s */", type, name, (long long)n,
+     what);
+  Buf b = {0};
+  for (int64_t i = 0; i < n; i++) {
+    buf_printf(&b, hex ? "0x%04llx," : "%lld,", (long long)v[i]);
+    if (i % 8 == 7 || i == n - 1) {
+      em(e, "%s", b.s);
+      buf_free(&b);
+      memset(&b, 0, sizeof b);
+    } else {
+      buf_printf(&b, " ");
+    }
+  }
+  em(e, "};");
+}
+
+/* The sums of `u` wide vectors side by side (independent chains), from
+ * vector v of the plane tq, stored into the channel's output rows. */
+static void emit_vectors(Emit *e, const Op *op, const DwDims *d, int64_t u,
+                         int held, int64_t nv, int64_t cd_c) {
+  em(e, "const float *tv = tq + v * 16;");
+  em(e, "__m512 s[%lld];", (long long)u);
+  em(e, "for (int u = 0; u < %lld; u++) s[u] = bv;", (long long)u);
+  /* Per tap row, u + 1 vectors loaded; a tap kx * dx < 16 along the row
+   * is two of them shifted (valignd), not one more (unaligned) load. */
+  em(e, "__m512 x[%lld];", (long long)u + 1);
+  for (int64_t ky = 0; ky < d->kh; ky++) {
+    int64_t row = ky * d->dy * d->pw;
+    em(e, "for (int u = 0; u < %lld; u++) x[u] = _mm512_loadu_ps(tv + u * 16 "
+       "+ %lld); /* tap row %lld */", (long long)u + 1, (long long)row,
+       (long long)ky);
+    for (int64_t kx = 0; kx < d->kw; kx++) {
+      int64_t k = ky * d->kw + kx, off = kx * d->dx;
+      char *w = held ? mc_format("w%lld", (long long)k)
+                     : mc_format("_mm512_set1_ps(wc[%lld])", (long long)k);
+      char *xv = off == 0 ? mc_strdup("x[u]")
+                 : off < 16 ? mc_format("mc_shift(x[u + 1], x[u], %lld)",
+                                        (long long)off)
+                 : mc_format("_mm512_loadu_ps(tv + u * 16 + %lld)",
+                             (long long)(row + off));
+      em(e, "for (int u = 0; u < %lld; u++) s[u] = _mm512_fmadd_ps(%s, %s, "
+         "s[u]);", (long long)u, w, xv);
+      free(w);
+      free(xv);
+    }
+  }
+  em(e, "for (int u = 0; u < %lld; u++) {", (long long)u);
+  if (acts_in_registers(op)) {
+    for (int i = 0; i < op->nact; i++) {
+      em_use_act(e, op->act[i]);
+      em(e, "s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* %s */",
+         op->act[i]->kind->name);
+      if (op->act[i]->kind == &kind_ReLU6)
+        em(e, "s[u] = _mm512_min_ps(_mm512_set1_ps(6.0f), s[u]);");
+    }
+  } else {
+    em(e, "float t[16];");
+    em(e, "_mm512_storeu_ps(t, s[u]);");
+    char *chain = em_act_chain(e, op, "t[i]");
+    em(e, "for (int i = 0; i < 16; i++) t[i] = %s;", chain);
+    free(chain);
+    em(e, "s[u] = _mm512_loadu_ps(t);");
+  }
+  em(e, "const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);");
+  em(e, "if (c < %lld || v + u < %lld) /* lanes past: overwritten later */",
+     (long long)(cd_c - 1), (long long)nv - 1);
+  em(e, "  _mm512_storeu_ps(yc + at[v + u], o);");
+  em(e, "else");
+  em(e, "  _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);");
+  em(e, "}");
+}
+
+/* The AVX-512 path: per channel, the next channel's plane is filled
+ * while this one's is read (a load of floats just stored waits for the
+ * stores), then the wide outputs 16 at a time, each vector's lanes
+ * inside the output columns compressed into the output rows (tables
+ * keep, put and at, computed here). */
+static void emit_avx512(Emit *e, const Op *op, const ConvDims *cd,
+                        const DwDims *d, const char *wn, const char *bn) {
+  int64_t PW = d->pw, OW = d->ow, NW = (d->oh - 1) * PW + d->ow;
+  /* planes 16 floats apart: a row's store runs up to 15 past its end */
+  int64_t nv = (NW + 15) / 16, plane = d->ph * d->pw + 16;
+  int64_t K = d->kh * d->kw;
+  int held = K <= DW_HELD_TAPS;
+  int64_t *keep = mc_alloc(sizeof(int64_t) * (size_t)nv);
+  int64_t *put = mc_alloc(sizeof(int64_t) * (size_t)nv);
+  int64_t *at = mc_alloc(sizeof(int64_t) * (size_t)nv);
+  for (int64_t v = 0; v < nv; v++) {
+    int64_t k = 0, n = 0, p0 = v * 16;
+    for (int64_t i = 0; i < 16 && p0 + i < NW; i++)
+      if ((p0 + i) % PW < OW) k |= (int64_t)1 << i, n++;
+    keep[v] = k;
+    put[v] = ((int64_t)1 << n) - 1;
+    at[v] = p0 / PW * OW + (p0 % PW < OW ? p0 % PW : OW);
+  }
+  emit_table(e, "unsigned short", "keep", keep, nv, 1,
+             "the lanes of wide vector v inside the output columns");
+  emit_table(e, "unsigned short", "put", put, nv, 1,
+             "as many lanes, first");
+  emit_table(e, "int", "at", at, nv, 0, "where they go in the output");
+  free(keep), free(put), free(at);
+  em(e, "/* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */");
+  em(e, "#define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32("
+     "_mm512_castps_si512(b), _mm512_castps_si512(a), k))");
+  em(e, "for (int i = 0; i < %lld; i++) tmp[i] = 0.0f; /* two planes */",
+     (long long)(2 * plane));
+  emit_copy_avx512(e, d, "xp", "tmp");
+  em_for(e, "c", cd->c, "channel");
+  em(e, "const float *tq = tmp + (c & 1) * %lld, *wc = %s + c * %lld;",
+     (long long)plane, wn, (long long)K);
+  em(e, "float *yc = yn + c * %lld;", (long long)(d->oh * d->ow));
+  em(e, "if (c + 1 < %lld) { /* the next channel into the other plane */",
+     (long long)cd->c);
+  em(e, "const float *xc = xp + (c + 1) * %lld;", (long long)(d->ih * d->iw));
+  em(e, "float *tn = tmp + ((c + 1) & 1) * %lld;", (long long)plane);
+  emit_copy_avx512(e, d, "xc", "tn");
+  em(e, "}");
+  char *bias = bn ? mc_format("%s[c]", bn) : mc_strdup("0.0f");
+  em(e, "const __m512 bv = _mm512_set1_ps(%s);", bias);
+  free(bias);
+  if (held) {
+    Buf b = {0};
+    for (int64_t k = 0; k < K; k++)
+      buf_printf(&b, "%s%sw%lld = _mm512_set1_ps(wc[%lld])",
+                 k ? "," : "", k && k % 3 == 0 ? "\n    " : k ? " " : "",
+                 (long long)k, (long long)k);
+    em(e, "const __m512 %s;", b.s);
+    buf_free(&b);
+  }
+  int64_t full = nv / DW_VECS * DW_VECS;
+  if (full) {
+    em(e, "for (int v = 0; v < %lld; v += %d) { /* wide outputs 16v.. */",
+       (long long)full, DW_VECS);
+    emit_vectors(e, op, d, DW_VECS, held, nv, cd->c);
+    em(e, "}");
+  }
+  if (full < nv) {
+    em(e, "for (int v = %lld; v < %lld; v++) {", (long long)full,
+       (long long)nv);
+    emit_vectors(e, op, d, 1, held, nv, cd->c);
+    em(e, "}");
+  }
+  em(e, "}");
+  em(e, "#undef mc_shift");
+}
+
 static void dw_emit(Emit *e, const Op *op) {
   const Layer *l = op->main;
   ConvDims cd;
@@ -112,7 +311,11 @@ static void dw_emit(Emit *e, const Op *op) {
   long long PH = d.ph, PW = d.pw, OH = d.oh, OW = d.ow, IH = d.ih,
             IW = d.iw, K = d.kh * d.kw;
   em_use(e, EH_FMA);
+  em_use(e, EH_AVX512);
   conv_open(e, op, &cd);
+  em(e, "#if MC_AVX512");
+  emit_avx512(e, op, &cd, &d, wn, bn);
+  em(e, "#else");
   em(e, "float *tp = tmp, *tw = tmp + %lld; /* padded plane; wide rows */",
      PH * PW);
   em(e, "for (int i = 0; i < %lld; i++) tp[i] = 0.0f;", PH * PW);
@@ -129,6 +332,7 @@ static void dw_emit(Emit *e, const Op *op) {
   emit_sum(e, &d, "p", PW, bias);
   em(e, "tw[p] = s;");
   em(e, "}");
+  free(bias);
   char *tv = mc_format("tw[oy * %lld + ox]", PW);
   char *chain = em_act_chain(e, op, tv);
   free(tv);
@@ -137,8 +341,8 @@ static void dw_emit(Emit *e, const Op *op) {
   em(e, "  for (int ox = 0; ox < %lld; ox++) yc[oy * %lld + ox] = %s;", OW,
      OW, chain);
   free(chain);
-  free(bias);
   em(e, "}");
+  em(e, "#endif");
   conv_close(e, &cd);
 }
 
