@@ -151,11 +151,18 @@ static void n2_conv2d(const float *restrict x, float *restrict y, float *restric
     for (int ky = 0; ky < 10; ky++) { /* tap row */
       for (int kx = 0; kx < 4; kx++) { /* tap */
         float *ck = tmp + ((c * 10 + ky) * 4 + kx) * 125;
+        const int q = kx; /* ix = ox * 2 + q */
         for (int oy = 0; oy < 25; oy++) {
           const int iy = oy * 2 + ky;
+          float *co = ck + oy * 5;
+          if (iy < 0 || iy >= 58) { /* a row of padding */
+            for (int ox = 0; ox < 5; ox++) co[ox] = 0.0f;
+            continue;
+          }
+          const float *xr = xp + (c * 58 + iy) * 12;
           for (int ox = 0; ox < 5; ox++) {
-            const int ix = ox * 2 + kx;
-            ck[oy * 5 + ox] = iy >= 0 && iy < 58 && ix >= 0 && ix < 12 ? xp[(c * 58 + iy) * 12 + ix] : 0.0f;
+            const int ix = ox * 2 + q;
+            co[ox] = ix >= 0 && ix < 12 ? xr[ix] : 0.0f;
           }
         }
       }

@@ -450,11 +450,18 @@ static void n12_conv2d(const float *restrict x, float *restrict y, float *restri
     for (int ky = 0; ky < 3; ky++) { /* tap row */
       for (int kx = 0; kx < 3; kx++) { /* tap */
         float *ck = tmp + ((c * 3 + ky) * 3 + kx) * 256;
+        const int q = kx - 1; /* ix = ox * 2 + q */
         for (int oy = 0; oy < 16; oy++) {
           const int iy = oy * 2 + ky - 1;
+          float *co = ck + oy * 16;
+          if (iy < 0 || iy >= 32) { /* a row of padding */
+            for (int ox = 0; ox < 16; ox++) co[ox] = 0.0f;
+            continue;
+          }
+          const float *xr = xp + (c * 32 + iy) * 32;
           for (int ox = 0; ox < 16; ox++) {
-            const int ix = ox * 2 + kx - 1;
-            ck[oy * 16 + ox] = iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xp[(c * 32 + iy) * 32 + ix] : 0.0f;
+            const int ix = ox * 2 + q;
+            co[ox] = ix >= 0 && ix < 32 ? xr[ix] : 0.0f;
           }
         }
       }
@@ -608,11 +615,18 @@ static void n17_conv2d(const float *restrict x, const float *restrict r, float *
     { const int ky = 0; (void)ky; /* tap row */
       { const int kx = 0; (void)kx; /* tap */
         float *ck = tmp + ((c * 1 + ky) * 1 + kx) * 256;
+        const int q = kx; /* ix = ox * 2 + q */
         for (int oy = 0; oy < 16; oy++) {
           const int iy = oy * 2 + ky;
+          float *co = ck + oy * 16;
+          if (iy < 0 || iy >= 32) { /* a row of padding */
+            for (int ox = 0; ox < 16; ox++) co[ox] = 0.0f;
+            continue;
+          }
+          const float *xr = xp + (c * 32 + iy) * 32;
           for (int ox = 0; ox < 16; ox++) {
-            const int ix = ox * 2 + kx;
-            ck[oy * 16 + ox] = iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xp[(c * 32 + iy) * 32 + ix] : 0.0f;
+            const int ix = ox * 2 + q;
+            co[ox] = ix >= 0 && ix < 32 ? xr[ix] : 0.0f;
           }
         }
       }
@@ -668,11 +682,18 @@ static void n20_conv2d(const float *restrict x, float *restrict y, float *restri
     for (int ky = 0; ky < 3; ky++) { /* tap row */
       for (int kx = 0; kx < 3; kx++) { /* tap */
         float *ck = tmp + ((c * 3 + ky) * 3 + kx) * 64;
+        const int q = kx - 1; /* ix = ox * 2 + q */
         for (int oy = 0; oy < 8; oy++) {
           const int iy = oy * 2 + ky - 1;
+          float *co = ck + oy * 8;
+          if (iy < 0 || iy >= 16) { /* a row of padding */
+            for (int ox = 0; ox < 8; ox++) co[ox] = 0.0f;
+            continue;
+          }
+          const float *xr = xp + (c * 16 + iy) * 16;
           for (int ox = 0; ox < 8; ox++) {
-            const int ix = ox * 2 + kx - 1;
-            ck[oy * 8 + ox] = iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xp[(c * 16 + iy) * 16 + ix] : 0.0f;
+            const int ix = ox * 2 + q;
+            co[ox] = ix >= 0 && ix < 16 ? xr[ix] : 0.0f;
           }
         }
       }
@@ -842,11 +863,18 @@ static void n25_conv2d(const float *restrict x, const float *restrict r, float *
     { const int ky = 0; (void)ky; /* tap row */
       { const int kx = 0; (void)kx; /* tap */
         float *ck = tmp + ((c * 1 + ky) * 1 + kx) * 64;
+        const int q = kx; /* ix = ox * 2 + q */
         for (int oy = 0; oy < 8; oy++) {
           const int iy = oy * 2 + ky;
+          float *co = ck + oy * 8;
+          if (iy < 0 || iy >= 16) { /* a row of padding */
+            for (int ox = 0; ox < 8; ox++) co[ox] = 0.0f;
+            continue;
+          }
+          const float *xr = xp + (c * 16 + iy) * 16;
           for (int ox = 0; ox < 8; ox++) {
-            const int ix = ox * 2 + kx;
-            ck[oy * 8 + ox] = iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xp[(c * 16 + iy) * 16 + ix] : 0.0f;
+            const int ix = ox * 2 + q;
+            co[ox] = ix >= 0 && ix < 16 ? xr[ix] : 0.0f;
           }
         }
       }
