@@ -350,7 +350,7 @@ static void l6_conv2d(const float *restrict x, float *restrict y) {
     const float *wb = l6_weight + b * 1024;
     float *yb = yn + b * 2000;
     for (int t0 = 0; t0 < 112; t0 += 16) l6_conv2d_tile(xp, wb, l6_bias + b * 16, yb, t0, 16);
-    l6_conv2d_tile(xp, wb, l6_bias + b * 16, yb, 112, 13); /* the last 13 positions */
+    l6_conv2d_tile(xp, wb, l6_bias + b * 16, yb, 109, 16); /* the last 13 positions, in a full tile that recomputes 3 */
   }
   #else
   for (int o = 0; o < 64; o++) { /* output channel */
@@ -529,7 +529,7 @@ static void l12_conv2d(const float *restrict x, float *restrict y) {
     const float *wb = l12_weight + b * 1024;
     float *yb = yn + b * 2000;
     for (int t0 = 0; t0 < 112; t0 += 16) l12_conv2d_tile(xp, wb, l12_bias + b * 16, yb, t0, 16);
-    l12_conv2d_tile(xp, wb, l12_bias + b * 16, yb, 112, 13); /* the last 13 positions */
+    l12_conv2d_tile(xp, wb, l12_bias + b * 16, yb, 109, 16); /* the last 13 positions, in a full tile that recomputes 3 */
   }
   #else
   for (int o = 0; o < 64; o++) { /* output channel */
@@ -708,7 +708,7 @@ static void l18_conv2d(const float *restrict x, float *restrict y) {
     const float *wb = l18_weight + b * 1024;
     float *yb = yn + b * 2000;
     for (int t0 = 0; t0 < 112; t0 += 16) l18_conv2d_tile(xp, wb, l18_bias + b * 16, yb, t0, 16);
-    l18_conv2d_tile(xp, wb, l18_bias + b * 16, yb, 112, 13); /* the last 13 positions */
+    l18_conv2d_tile(xp, wb, l18_bias + b * 16, yb, 109, 16); /* the last 13 positions, in a full tile that recomputes 3 */
   }
   #else
   for (int o = 0; o < 64; o++) { /* output channel */
@@ -887,7 +887,7 @@ static void l24_conv2d(const float *restrict x, float *restrict y) {
     const float *wb = l24_weight + b * 1024;
     float *yb = yn + b * 2000;
     for (int t0 = 0; t0 < 112; t0 += 16) l24_conv2d_tile(xp, wb, l24_bias + b * 16, yb, t0, 16);
-    l24_conv2d_tile(xp, wb, l24_bias + b * 16, yb, 112, 13); /* the last 13 positions */
+    l24_conv2d_tile(xp, wb, l24_bias + b * 16, yb, 109, 16); /* the last 13 positions, in a full tile that recomputes 3 */
   }
   #else
   for (int o = 0; o < 64; o++) { /* output channel */

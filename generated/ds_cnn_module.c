@@ -373,7 +373,7 @@ static void n9_conv2d(const float *restrict x, float *restrict y) {
     const float *wb = l8_weight + b * 1024;
     float *yb = yn + b * 2000;
     for (int t0 = 0; t0 < 112; t0 += 16) n9_conv2d_tile(xp, wb, l8_bias + b * 16, yb, t0, 16);
-    n9_conv2d_tile(xp, wb, l8_bias + b * 16, yb, 112, 13); /* the last 13 positions */
+    n9_conv2d_tile(xp, wb, l8_bias + b * 16, yb, 109, 16); /* the last 13 positions, in a full tile that recomputes 3 */
   }
   #else
   for (int o = 0; o < 64; o++) { /* output channel */
@@ -556,7 +556,7 @@ static void n15_conv2d(const float *restrict x, float *restrict y) {
     const float *wb = l14_weight + b * 1024;
     float *yb = yn + b * 2000;
     for (int t0 = 0; t0 < 112; t0 += 16) n15_conv2d_tile(xp, wb, l14_bias + b * 16, yb, t0, 16);
-    n15_conv2d_tile(xp, wb, l14_bias + b * 16, yb, 112, 13); /* the last 13 positions */
+    n15_conv2d_tile(xp, wb, l14_bias + b * 16, yb, 109, 16); /* the last 13 positions, in a full tile that recomputes 3 */
   }
   #else
   for (int o = 0; o < 64; o++) { /* output channel */
@@ -739,7 +739,7 @@ static void n21_conv2d(const float *restrict x, float *restrict y) {
     const float *wb = l20_weight + b * 1024;
     float *yb = yn + b * 2000;
     for (int t0 = 0; t0 < 112; t0 += 16) n21_conv2d_tile(xp, wb, l20_bias + b * 16, yb, t0, 16);
-    n21_conv2d_tile(xp, wb, l20_bias + b * 16, yb, 112, 13); /* the last 13 positions */
+    n21_conv2d_tile(xp, wb, l20_bias + b * 16, yb, 109, 16); /* the last 13 positions, in a full tile that recomputes 3 */
   }
   #else
   for (int o = 0; o < 64; o++) { /* output channel */
@@ -922,7 +922,7 @@ static void n27_conv2d(const float *restrict x, float *restrict y) {
     const float *wb = l26_weight + b * 1024;
     float *yb = yn + b * 2000;
     for (int t0 = 0; t0 < 112; t0 += 16) n27_conv2d_tile(xp, wb, l26_bias + b * 16, yb, t0, 16);
-    n27_conv2d_tile(xp, wb, l26_bias + b * 16, yb, 112, 13); /* the last 13 positions */
+    n27_conv2d_tile(xp, wb, l26_bias + b * 16, yb, 109, 16); /* the last 13 positions, in a full tile that recomputes 3 */
   }
   #else
   for (int o = 0; o < 64; o++) { /* output channel */

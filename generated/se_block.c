@@ -130,7 +130,7 @@ static void n1_conv2d(const float *restrict x, float *restrict y) {
     const float *wb = l0_weight + b * 256;
     float *yb = yn + b * 3136;
     for (int t0 = 0; t0 < 192; t0 += 16) n1_conv2d_tile(xp, wb, l0_bias + b * 16, yb, t0, 16);
-    n1_conv2d_tile(xp, wb, l0_bias + b * 16, yb, 192, 4); /* the last 4 positions */
+    n1_conv2d_tile(xp, wb, l0_bias + b * 16, yb, 180, 16); /* the last 4 positions, in a full tile that recomputes 12 */
   }
   #else
   for (int o = 0; o < 64; o++) { /* output channel */
@@ -556,7 +556,7 @@ static void n13_conv2d(const float *restrict x, const float *restrict r, float *
     const float *wb = l11_weight + b * 1024;
     float *yb = yn + b * 3136;
     for (int t0 = 0; t0 < 192; t0 += 16) n13_conv2d_tile(xp, wb, l11_bias + b * 16, yb, t0, 16);
-    n13_conv2d_tile(xp, wb, l11_bias + b * 16, yb, 192, 4); /* the last 4 positions */
+    n13_conv2d_tile(xp, wb, l11_bias + b * 16, yb, 180, 16); /* the last 4 positions, in a full tile that recomputes 12 */
   }
   #else
   for (int o = 0; o < 16; o++) { /* output channel */

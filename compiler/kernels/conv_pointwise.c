@@ -7,8 +7,10 @@
  * channels innermost, in one of two ways:
  *   - positions in the vectors (planes of 64 positions or more, or any
  *     multiple of 16): a tile is 16 positions x 16 channels, each input
- *     channel one vector load and 16 broadcast weights; the last, partial
- *     tile loads and stores under a mask, so nothing is recomputed;
+ *     channel one vector load and 16 broadcast weights; the last,
+ *     partial tile is a full one overlapping the one before (masked
+ *     stores are slow on some CPUs), or on planes under 16 positions
+ *     loads and stores under a mask;
  *   - channels in the vectors (small planes: MobileNet's 6x6 and 3x3):
  *     a tile is 16 channels x up to 24 positions, each input channel one
  *     vector of 16 weights and a broadcast input per position; the
@@ -236,7 +238,11 @@ static void pw_emit(Emit *e, const Op *op) {
   if (full)
     em(e, "for (int t0 = 0; t0 < %lld; t0 += %lld) %s(xp, wb, %syb, t0, "
        "%lld);", full, R, fn, bb, R);
-  if (full < P)
+  if (full < P && !chans && P >= 16) /* masked stores are slow on some CPUs */
+    em(e, "%s(xp, wb, %syb, %lld, 16); /* the last %lld positions, in a "
+       "full tile that recomputes %lld */", fn, bb, P - 16, P - full,
+       16 - (P - full));
+  else if (full < P)
     em(e, "%s(xp, wb, %syb, %lld, %lld); /* the last %lld positions */", fn,
        bb, full, P - full, P - full);
   em(e, "}");
