@@ -235,13 +235,15 @@ static void pw_emit(Emit *e, const Op *op) {
   em(e, "float *yb = yn + b * %lld;", W * P);
   char *bb = bn ? mc_format("%s + b * %lld, ", bn, W) : mc_strdup("");
   long long R = rows, full = P / R * R;
-  if (full)
+  if (full == R)
+    em(e, "%s(xp, wb, %syb, 0, %lld);", fn, bb, R);
+  else if (full)
     em(e, "for (int t0 = 0; t0 < %lld; t0 += %lld) %s(xp, wb, %syb, t0, "
        "%lld);", full, R, fn, bb, R);
   if (full < P && !chans && P >= 16) /* masked stores are slow on some CPUs */
-    em(e, "%s(xp, wb, %syb, %lld, 16); /* the last %lld positions, in a "
+    em(e, "%s(xp, wb, %syb, %lld, 16); /* the last %lld position%s, in a "
        "full tile that recomputes %lld */", fn, bb, P - 16, P - full,
-       16 - (P - full));
+       P - full > 1 ? "s" : "", 16 - (P - full));
   else if (full < P)
     em(e, "%s(xp, wb, %syb, %lld, %lld); /* the last %lld positions */", fn,
        bb, full, P - full, P - full);
