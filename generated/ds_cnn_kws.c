@@ -214,18 +214,20 @@ static void l3_conv2d(const float *restrict x, float *restrict y, float *restric
   };
   /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
   #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
-  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two planes */
+  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two sets of planes */
   for (int r = 0; r < 25; r++) { /* inside the zero border */
-    _mm512_storeu_ps(tmp + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
+    float *tr = tmp + (r + 1) * 7;
+    _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
   }
   for (int c = 0; c < 64; c++) { /* channel */
     const float *tq = tmp + (c & 1) * 205, *wc = l3_weight + c * 9;
     float *yc = yn + c * 125;
-    if (c + 1 < 64) { /* the next channel into the other plane */
+    if (c + 1 < 64) { /* the next channel into the other set */
       const float *xc = xp + (c + 1) * 125;
       float *tn = tmp + ((c + 1) & 1) * 205;
       for (int r = 0; r < 25; r++) { /* inside the zero border */
-        _mm512_storeu_ps(tn + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
+        float *tr = tn + (r + 1) * 7;
+        _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
       }
     }
     const __m512 bv = _mm512_set1_ps(l3_bias[c]);
@@ -236,19 +238,19 @@ static void l3_conv2d(const float *restrict x, float *restrict y, float *restric
       const float *tv = tq + v * 16;
       __m512 s[4];
       for (int u = 0; u < 4; u++) s[u] = bv;
-      __m512 x[5];
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      __m512 x[1][5];
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 4; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
@@ -262,19 +264,19 @@ static void l3_conv2d(const float *restrict x, float *restrict y, float *restric
       const float *tv = tq + v * 16;
       __m512 s[1];
       for (int u = 0; u < 1; u++) s[u] = bv;
-      __m512 x[2];
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      __m512 x[1][2];
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 1; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
@@ -393,18 +395,20 @@ static void l9_conv2d(const float *restrict x, float *restrict y, float *restric
   };
   /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
   #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
-  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two planes */
+  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two sets of planes */
   for (int r = 0; r < 25; r++) { /* inside the zero border */
-    _mm512_storeu_ps(tmp + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
+    float *tr = tmp + (r + 1) * 7;
+    _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
   }
   for (int c = 0; c < 64; c++) { /* channel */
     const float *tq = tmp + (c & 1) * 205, *wc = l9_weight + c * 9;
     float *yc = yn + c * 125;
-    if (c + 1 < 64) { /* the next channel into the other plane */
+    if (c + 1 < 64) { /* the next channel into the other set */
       const float *xc = xp + (c + 1) * 125;
       float *tn = tmp + ((c + 1) & 1) * 205;
       for (int r = 0; r < 25; r++) { /* inside the zero border */
-        _mm512_storeu_ps(tn + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
+        float *tr = tn + (r + 1) * 7;
+        _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
       }
     }
     const __m512 bv = _mm512_set1_ps(l9_bias[c]);
@@ -415,19 +419,19 @@ static void l9_conv2d(const float *restrict x, float *restrict y, float *restric
       const float *tv = tq + v * 16;
       __m512 s[4];
       for (int u = 0; u < 4; u++) s[u] = bv;
-      __m512 x[5];
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      __m512 x[1][5];
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 4; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
@@ -441,19 +445,19 @@ static void l9_conv2d(const float *restrict x, float *restrict y, float *restric
       const float *tv = tq + v * 16;
       __m512 s[1];
       for (int u = 0; u < 1; u++) s[u] = bv;
-      __m512 x[2];
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      __m512 x[1][2];
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 1; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
@@ -572,18 +576,20 @@ static void l15_conv2d(const float *restrict x, float *restrict y, float *restri
   };
   /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
   #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
-  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two planes */
+  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two sets of planes */
   for (int r = 0; r < 25; r++) { /* inside the zero border */
-    _mm512_storeu_ps(tmp + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
+    float *tr = tmp + (r + 1) * 7;
+    _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
   }
   for (int c = 0; c < 64; c++) { /* channel */
     const float *tq = tmp + (c & 1) * 205, *wc = l15_weight + c * 9;
     float *yc = yn + c * 125;
-    if (c + 1 < 64) { /* the next channel into the other plane */
+    if (c + 1 < 64) { /* the next channel into the other set */
       const float *xc = xp + (c + 1) * 125;
       float *tn = tmp + ((c + 1) & 1) * 205;
       for (int r = 0; r < 25; r++) { /* inside the zero border */
-        _mm512_storeu_ps(tn + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
+        float *tr = tn + (r + 1) * 7;
+        _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
       }
     }
     const __m512 bv = _mm512_set1_ps(l15_bias[c]);
@@ -594,19 +600,19 @@ static void l15_conv2d(const float *restrict x, float *restrict y, float *restri
       const float *tv = tq + v * 16;
       __m512 s[4];
       for (int u = 0; u < 4; u++) s[u] = bv;
-      __m512 x[5];
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      __m512 x[1][5];
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 4; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
@@ -620,19 +626,19 @@ static void l15_conv2d(const float *restrict x, float *restrict y, float *restri
       const float *tv = tq + v * 16;
       __m512 s[1];
       for (int u = 0; u < 1; u++) s[u] = bv;
-      __m512 x[2];
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      __m512 x[1][2];
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 1; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
@@ -751,18 +757,20 @@ static void l21_conv2d(const float *restrict x, float *restrict y, float *restri
   };
   /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
   #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
-  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two planes */
+  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two sets of planes */
   for (int r = 0; r < 25; r++) { /* inside the zero border */
-    _mm512_storeu_ps(tmp + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
+    float *tr = tmp + (r + 1) * 7;
+    _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
   }
   for (int c = 0; c < 64; c++) { /* channel */
     const float *tq = tmp + (c & 1) * 205, *wc = l21_weight + c * 9;
     float *yc = yn + c * 125;
-    if (c + 1 < 64) { /* the next channel into the other plane */
+    if (c + 1 < 64) { /* the next channel into the other set */
       const float *xc = xp + (c + 1) * 125;
       float *tn = tmp + ((c + 1) & 1) * 205;
       for (int r = 0; r < 25; r++) { /* inside the zero border */
-        _mm512_storeu_ps(tn + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
+        float *tr = tn + (r + 1) * 7;
+        _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
       }
     }
     const __m512 bv = _mm512_set1_ps(l21_bias[c]);
@@ -773,19 +781,19 @@ static void l21_conv2d(const float *restrict x, float *restrict y, float *restri
       const float *tv = tq + v * 16;
       __m512 s[4];
       for (int u = 0; u < 4; u++) s[u] = bv;
-      __m512 x[5];
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      __m512 x[1][5];
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 4; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
@@ -799,19 +807,19 @@ static void l21_conv2d(const float *restrict x, float *restrict y, float *restri
       const float *tv = tq + v * 16;
       __m512 s[1];
       for (int u = 0; u < 1; u++) s[u] = bv;
-      __m512 x[2];
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      __m512 x[1][2];
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 1; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);

@@ -235,18 +235,20 @@ static void n6_conv2d(const float *restrict x, float *restrict y, float *restric
   };
   /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
   #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
-  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two planes */
+  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two sets of planes */
   for (int r = 0; r < 25; r++) { /* inside the zero border */
-    _mm512_storeu_ps(tmp + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
+    float *tr = tmp + (r + 1) * 7;
+    _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
   }
   for (int c = 0; c < 64; c++) { /* channel */
     const float *tq = tmp + (c & 1) * 205, *wc = l5_weight + c * 9;
     float *yc = yn + c * 125;
-    if (c + 1 < 64) { /* the next channel into the other plane */
+    if (c + 1 < 64) { /* the next channel into the other set */
       const float *xc = xp + (c + 1) * 125;
       float *tn = tmp + ((c + 1) & 1) * 205;
       for (int r = 0; r < 25; r++) { /* inside the zero border */
-        _mm512_storeu_ps(tn + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
+        float *tr = tn + (r + 1) * 7;
+        _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
       }
     }
     const __m512 bv = _mm512_set1_ps(l5_bias[c]);
@@ -257,19 +259,19 @@ static void n6_conv2d(const float *restrict x, float *restrict y, float *restric
       const float *tv = tq + v * 16;
       __m512 s[4];
       for (int u = 0; u < 4; u++) s[u] = bv;
-      __m512 x[5];
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      __m512 x[1][5];
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 4; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
@@ -283,19 +285,19 @@ static void n6_conv2d(const float *restrict x, float *restrict y, float *restric
       const float *tv = tq + v * 16;
       __m512 s[1];
       for (int u = 0; u < 1; u++) s[u] = bv;
-      __m512 x[2];
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      __m512 x[1][2];
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 1; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
@@ -418,18 +420,20 @@ static void n12_conv2d(const float *restrict x, float *restrict y, float *restri
   };
   /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
   #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
-  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two planes */
+  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two sets of planes */
   for (int r = 0; r < 25; r++) { /* inside the zero border */
-    _mm512_storeu_ps(tmp + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
+    float *tr = tmp + (r + 1) * 7;
+    _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
   }
   for (int c = 0; c < 64; c++) { /* channel */
     const float *tq = tmp + (c & 1) * 205, *wc = l11_weight + c * 9;
     float *yc = yn + c * 125;
-    if (c + 1 < 64) { /* the next channel into the other plane */
+    if (c + 1 < 64) { /* the next channel into the other set */
       const float *xc = xp + (c + 1) * 125;
       float *tn = tmp + ((c + 1) & 1) * 205;
       for (int r = 0; r < 25; r++) { /* inside the zero border */
-        _mm512_storeu_ps(tn + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
+        float *tr = tn + (r + 1) * 7;
+        _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
       }
     }
     const __m512 bv = _mm512_set1_ps(l11_bias[c]);
@@ -440,19 +444,19 @@ static void n12_conv2d(const float *restrict x, float *restrict y, float *restri
       const float *tv = tq + v * 16;
       __m512 s[4];
       for (int u = 0; u < 4; u++) s[u] = bv;
-      __m512 x[5];
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      __m512 x[1][5];
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 4; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
@@ -466,19 +470,19 @@ static void n12_conv2d(const float *restrict x, float *restrict y, float *restri
       const float *tv = tq + v * 16;
       __m512 s[1];
       for (int u = 0; u < 1; u++) s[u] = bv;
-      __m512 x[2];
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      __m512 x[1][2];
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 1; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
@@ -601,18 +605,20 @@ static void n18_conv2d(const float *restrict x, float *restrict y, float *restri
   };
   /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
   #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
-  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two planes */
+  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two sets of planes */
   for (int r = 0; r < 25; r++) { /* inside the zero border */
-    _mm512_storeu_ps(tmp + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
+    float *tr = tmp + (r + 1) * 7;
+    _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
   }
   for (int c = 0; c < 64; c++) { /* channel */
     const float *tq = tmp + (c & 1) * 205, *wc = l17_weight + c * 9;
     float *yc = yn + c * 125;
-    if (c + 1 < 64) { /* the next channel into the other plane */
+    if (c + 1 < 64) { /* the next channel into the other set */
       const float *xc = xp + (c + 1) * 125;
       float *tn = tmp + ((c + 1) & 1) * 205;
       for (int r = 0; r < 25; r++) { /* inside the zero border */
-        _mm512_storeu_ps(tn + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
+        float *tr = tn + (r + 1) * 7;
+        _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
       }
     }
     const __m512 bv = _mm512_set1_ps(l17_bias[c]);
@@ -623,19 +629,19 @@ static void n18_conv2d(const float *restrict x, float *restrict y, float *restri
       const float *tv = tq + v * 16;
       __m512 s[4];
       for (int u = 0; u < 4; u++) s[u] = bv;
-      __m512 x[5];
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      __m512 x[1][5];
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 4; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
@@ -649,19 +655,19 @@ static void n18_conv2d(const float *restrict x, float *restrict y, float *restri
       const float *tv = tq + v * 16;
       __m512 s[1];
       for (int u = 0; u < 1; u++) s[u] = bv;
-      __m512 x[2];
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      __m512 x[1][2];
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 1; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
@@ -784,18 +790,20 @@ static void n24_conv2d(const float *restrict x, float *restrict y, float *restri
   };
   /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
   #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
-  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two planes */
+  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two sets of planes */
   for (int r = 0; r < 25; r++) { /* inside the zero border */
-    _mm512_storeu_ps(tmp + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
+    float *tr = tmp + (r + 1) * 7;
+    _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
   }
   for (int c = 0; c < 64; c++) { /* channel */
     const float *tq = tmp + (c & 1) * 205, *wc = l23_weight + c * 9;
     float *yc = yn + c * 125;
-    if (c + 1 < 64) { /* the next channel into the other plane */
+    if (c + 1 < 64) { /* the next channel into the other set */
       const float *xc = xp + (c + 1) * 125;
       float *tn = tmp + ((c + 1) & 1) * 205;
       for (int r = 0; r < 25; r++) { /* inside the zero border */
-        _mm512_storeu_ps(tn + (r + 1) * 7 + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
+        float *tr = tn + (r + 1) * 7;
+        _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
       }
     }
     const __m512 bv = _mm512_set1_ps(l23_bias[c]);
@@ -806,19 +814,19 @@ static void n24_conv2d(const float *restrict x, float *restrict y, float *restri
       const float *tv = tq + v * 16;
       __m512 s[4];
       for (int u = 0; u < 4; u++) s[u] = bv;
-      __m512 x[5];
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      __m512 x[1][5];
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 4; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
@@ -832,19 +840,19 @@ static void n24_conv2d(const float *restrict x, float *restrict y, float *restri
       const float *tv = tq + v * 16;
       __m512 s[1];
       for (int u = 0; u < 1; u++) s[u] = bv;
-      __m512 x[2];
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      __m512 x[1][2];
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 1; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);

@@ -176,18 +176,20 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
   };
   /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
   #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
-  for (int i = 0; i < 544; i++) tmp[i] = 0.0f; /* two planes */
+  for (int i = 0; i < 544; i++) tmp[i] = 0.0f; /* two sets of planes */
   for (int r = 0; r < 14; r++) { /* inside the zero border */
-    _mm512_storeu_ps(tmp + (r + 1) * 16 + 1, _mm512_maskz_loadu_ps(0x3fff, xp + r * 14 + 0));
+    float *tr = tmp + (r + 1) * 16;
+    _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x3fff, xp + r * 14 + 0));
   }
   for (int c = 0; c < 64; c++) { /* channel */
     const float *tq = tmp + (c & 1) * 272, *wc = l3_weight + c * 9;
     float *yc = yn + c * 196;
-    if (c + 1 < 64) { /* the next channel into the other plane */
+    if (c + 1 < 64) { /* the next channel into the other set */
       const float *xc = xp + (c + 1) * 196;
       float *tn = tmp + ((c + 1) & 1) * 272;
       for (int r = 0; r < 14; r++) { /* inside the zero border */
-        _mm512_storeu_ps(tn + (r + 1) * 16 + 1, _mm512_maskz_loadu_ps(0x3fff, xc + r * 14 + 0));
+        float *tr = tn + (r + 1) * 16;
+        _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x3fff, xc + r * 14 + 0));
       }
     }
     const __m512 bv = _mm512_set1_ps(l3_bias[c]);
@@ -198,19 +200,19 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
       const float *tv = tq + v * 16;
       __m512 s[4];
       for (int u = 0; u < 4; u++) s[u] = bv;
-      __m512 x[5];
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 16); /* tap row 1 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 32); /* tap row 2 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      __m512 x[1][5];
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 16); /* tap row 1 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 32); /* tap row 2 */
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 4; u++) {
         float t[16];
         _mm512_storeu_ps(t, s[u]);
@@ -227,19 +229,19 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
       const float *tv = tq + v * 16;
       __m512 s[1];
       for (int u = 0; u < 1; u++) s[u] = bv;
-      __m512 x[2];
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 16); /* tap row 1 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[u + 1], x[u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[u] = _mm512_loadu_ps(tv + u * 16 + 32); /* tap row 2 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[u + 1], x[u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[u + 1], x[u], 2), s[u]);
+      __m512 x[1][2];
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 16); /* tap row 1 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
+      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 32); /* tap row 2 */
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
+      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 1; u++) {
         float t[16];
         _mm512_storeu_ps(t, s[u]);

@@ -48,19 +48,22 @@ static const Want wants[] = {
     {"nn.Conv2d{16, 24, 1}", "{1, 16, 1, 3}", 0, "conv-blocked", "blocked",
      KERNELS_FAST, TARGET_GENERIC},
     /* A depthwise convolution: one sum per output over wide rows; with
-     * a stride, the direct loops (below). */
+     * a stride of 2, over the stride phases' rows (below). */
     {"nn.Conv2d{4, 4, 3, groups = 4}", "{1, 4, 40, 40}", 0, "conv-depthwise",
      "each output one sum of its 9 taps over rows as wide", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv1d{4, 4, 5, groups = 4}", "{1, 4, 40}", 0, "conv-depthwise",
      "each output one sum of its 5 taps", KERNELS_FAST, TARGET_GENERIC},
     /* A stride along the rows of a 2-D one: the strided input copied
      * once, then a matrix multiply; with one output channel per group
-     * still direct. */
+     * a depthwise one over the stride phases (up to 2), else direct. */
     {"nn.Conv2d{1, 64, {10, 4}, stride = 2, padding = {5, 1}}",
      "{1, 1, 49, 10}", 0, "conv-im2col",
      "im2col: the strided input copied once as [40 taps][125 positions]",
      KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv2d{8, 8, 3, stride = 2, groups = 8}", "{1, 8, 20, 20}", 0,
+     "conv-depthwise", "zero padding as its 4 stride phases", KERNELS_FAST,
+     TARGET_GENERIC},
+    {"nn.Conv2d{8, 8, 3, stride = 3, groups = 8}", "{1, 8, 20, 20}", 0,
      "conv-direct", "too few outputs or output channels", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv3d{2, 4, 3}", "{1, 2, 6, 6, 6}", 0, "conv-direct",
      "the blocked kernel is 1-D and 2-D only", KERNELS_FAST, TARGET_GENERIC},

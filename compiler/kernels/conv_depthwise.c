@@ -1,24 +1,23 @@
 /* kernels/conv_depthwise.c: a depthwise convolution (one input and one
- * output channel per group), 1-D or 2-D.
+ * output channel per group), 1-D or 2-D, stride 1 or 2.
  *
  * Per channel, the input plane is first copied into scratch inside its
- * border of zero padding, so no tap needs a test; then each output is its
- * bias plus every tap's product, the taps written out in order into one
- * local sum. The outputs run as one loop over rows as wide as the padded
- * plane's (p = oy * PW + ox, the columns past OW computed and dropped), so
- * the loop is long and contiguous even for narrow planes. Where the
+ * border of zero padding, so no tap needs a test (with a stride of 2, as
+ * its stride phases: even and odd rows, even and odd columns, so every
+ * tap reads contiguous floats); then each output is its bias plus every
+ * tap's product, the taps written out in order into one local sum. The
+ * outputs run as one loop over rows as wide as the padded plane's, or a
+ * phase's (p = oy * W2 + ox, the columns past OW computed and dropped),
+ * so the loop is long and contiguous even for narrow planes. Where the
  * compiler targets AVX-512 that loop is 16 wide outputs a vector, 4
  * vectors side by side, the taps along a row shifted out of the row's
  * loaded vectors; each vector's lanes inside the output columns are
  * compressed straight into the output rows (narrow planes: 5, 6 or 3
  * columns of 7, 8 or 5); the next channel's plane is copied while this
  * one is read. Elsewhere (and under TinyCC) the portable loop computes
- * into scratch, then copies the output columns. Stride 1 only: with a
- * stride the sums read strided inputs that gcc does not vectorise, where
- * the direct kernel's per-tap loops it does (measured 2x slower on
- * MobileNet's stride-2 layers). Every output adds in the same order on
- * every path, so the paths agree bit for bit where both fuse (or both do
- * not fuse) the multiply-adds. */
+ * into scratch, then copies the output columns. Every output adds in
+ * the same order on every path, so the paths agree bit for bit where
+ * both fuse (or both do not fuse) the multiply-adds. */
 #include "kernels/conv.h"
 
 #include "layers/layers.h"
@@ -30,9 +29,16 @@
 #define DW_HELD_TAPS 16 /* AVX-512: taps whose weights stay in registers */
 #define DW_VECS 4 /* AVX-512: wide vectors summed side by side */
 
-/* The 2-D view of the convolution: a 1-D one is a plane of one row. */
+/* The 2-D view of the convolution: a 1-D one is a plane of one row.
+ * With a stride the padded plane is kept as its sy x sx stride phases,
+ * phase (a, b) holding rows a, a + sy, ... and columns b, b + sx, ...
+ * (h2 x w2 each); output (oy, ox) then reads, for each tap, one phase at
+ * (oy + ky * dy / sy, ox + kx * dx / sx): contiguous across ox. With
+ * stride 1 the one phase is the padded plane. */
 typedef struct DwDims {
   int64_t ih, iw, oh, ow, kh, kw, sy, sx, dy, dx, py, px, ph, pw;
+  int64_t h2, w2, nph; /* a phase's rows and columns; sy * sx phases */
+  int64_t nw;          /* wide outputs: p = oy * w2 + ox < nw */
 } DwDims;
 
 static void dw_dims(const Layer *l, DwDims *d) {
@@ -53,6 +59,19 @@ static void dw_dims(const Layer *l, DwDims *d) {
   d->px = a->pad_lo[x];
   d->ph = d->ih + d->py + (y < 0 ? 0 : a->pad_hi[y]);
   d->pw = d->iw + d->px + a->pad_hi[x];
+  d->h2 = (d->ph + d->sy - 1) / d->sy;
+  d->w2 = (d->pw + d->sx - 1) / d->sx;
+  d->nph = d->sy * d->sx;
+  d->nw = (d->oh - 1) * d->w2 + d->ow;
+}
+
+/* Where tap (ky, kx) of wide output 0 reads: its phase's first float
+ * (phases `apart` floats apart) plus its offset inside the phase. */
+static int64_t tap_at(const DwDims *d, int64_t ky, int64_t kx,
+                      int64_t apart) {
+  int64_t ry = ky * d->dy, rx = kx * d->dx;
+  return ((ry % d->sy) * d->sx + rx % d->sx) * apart + ry / d->sy * d->w2 +
+         rx / d->sx;
 }
 
 static int dw_fits(const Program *p, const Op *op, Target t, char *why,
@@ -68,21 +87,27 @@ static int dw_fits(const Program *p, const Op *op, Target t, char *why,
     return 0;
   DwDims d;
   dw_dims(l, &d);
-  if (d.sy != 1 || d.sx != 1) return 0;
-  snprintf(why, n, "depthwise: per channel, the plane copied inside its "
-           "zero padding, each output one sum of its %lld taps over rows "
-           "as wide as the padded ones", (long long)(d.kh * d.kw));
+  if (d.sy > 2 || d.sx > 2) return 0;
+  if (d.nph > 1)
+    snprintf(why, n, "depthwise: per channel, the plane copied inside its "
+             "zero padding as its %lld stride phases, each output one sum "
+             "of its %lld taps over rows as wide as a phase's",
+             (long long)d.nph, (long long)(d.kh * d.kw));
+  else
+    snprintf(why, n, "depthwise: per channel, the plane copied inside its "
+             "zero padding, each output one sum of its %lld taps over rows "
+             "as wide as the padded ones", (long long)(d.kh * d.kw));
   return 1;
 }
 
 static int64_t dw_scratch(const Op *op) {
   DwDims d;
   dw_dims(op->main, &d);
-  /* portable: the plane and the wide rows; AVX-512: two planes (one
-   * filled while the other is read, 16 floats apart), the last vectors
-   * reading up to 31 floats past them */
-  int64_t portable = d.ph * d.pw + d.oh * d.pw,
-          avx = 2 * (d.ph * d.pw + 16) + 32;
+  /* portable: the phases and the wide rows; AVX-512: two sets of phases
+   * (one filled while the other is read), phases 16 floats apart, the
+   * last vectors reading up to 31 floats past them */
+  int64_t plane = d.h2 * d.w2, portable = d.nph * plane + d.oh * d.w2,
+          avx = 2 * d.nph * (plane + 16) + 32;
   return (portable > avx ? portable : avx) * (int64_t)sizeof(float);
 }
 
@@ -102,14 +127,14 @@ static void dw_pack(Program *p, Op *op) {
   free(scaled);
 }
 
-/* The sum of the taps at input offset `at` (an expression of the
- * position's first tap in tp), for row offsets `row` floats apart. */
-static void emit_sum(Emit *e, const DwDims *d, const char *at, int64_t row,
+/* The sum of the taps of wide output `at` (an expression), reading the
+ * phases in tp. */
+static void emit_sum(Emit *e, const DwDims *d, const char *at,
                      const char *bias) {
   em(e, "float s = %s;", bias);
   for (int64_t ky = 0; ky < d->kh; ky++)
     for (int64_t kx = 0; kx < d->kw; kx++) {
-      int64_t off = ky * d->dy * row + kx * d->dx;
+      int64_t off = tap_at(d, ky, kx, d->h2 * d->w2);
       if (off)
         em(e, "s = MC_FMA(wc[%lld], tp[%s + %lld], s);",
            (long long)(ky * d->kw + kx), at, (long long)off);
@@ -128,25 +153,62 @@ static int acts_in_registers(const Op *op) {
 }
 
 /* AVX-512: copy channel `src` (an expression) of the input into the
- * plane at `dst` inside its zero border. Rows are stored whole, in order:
- * the zeros loaded past a row land on its border and on rows stored
- * after it (masked stores are slow on some CPUs; masked loads are not). */
+ * phases at `dst` (`apart` floats apart), inside the zero border. Rows
+ * are stored whole, in order: the zeros loaded past a row land on its
+ * border and on rows stored after it (masked stores are slow on some
+ * CPUs; masked loads are not). With a stride along the rows, 32 inputs
+ * at a time split into their even and odd columns. */
 static void emit_copy_avx512(Emit *e, const DwDims *d, const char *src,
-                             const char *dst) {
-  long long IW = d->iw, PW = d->pw;
+                             const char *dst, int64_t apart) {
+  long long IW = d->iw, W2 = d->w2, SY = d->sy, SX = d->sx;
   em(e, "for (int r = 0; r < %lld; r++) { /* inside the zero border */",
      (long long)d->ih);
-  for (long long i = 0; i < IW; i += 16) {
-    long long n = IW - i < 16 ? IW - i : 16;
-    if (n == 16)
-      em(e, "_mm512_storeu_ps(%s + (r + %lld) * %lld + %lld, "
-         "_mm512_loadu_ps(%s + r * %lld + %lld));", dst, (long long)d->py,
-         PW, (long long)d->px + i, src, IW, i);
-    else
-      em(e, "_mm512_storeu_ps(%s + (r + %lld) * %lld + %lld, "
-         "_mm512_maskz_loadu_ps(0x%llx, %s + r * %lld + %lld));", dst,
-         (long long)d->py, PW, (long long)d->px + i, (1LL << n) - 1, src,
-         IW, i);
+  if (SY == 1)
+    em(e, "float *tr = %s + (r + %lld) * %lld;", dst, (long long)d->py, W2);
+  else
+    em(e, "float *tr = %s + (r + %lld) %% 2 * %lld + (r + %lld) / 2 * %lld; "
+       "/* its row phase */", dst, (long long)d->py, (long long)(SX * apart),
+       (long long)d->py, W2);
+  if (SX == 1) {
+    for (long long i = 0; i < IW; i += 16) {
+      long long n = IW - i < 16 ? IW - i : 16;
+      if (n == 16)
+        em(e, "_mm512_storeu_ps(tr + %lld, _mm512_loadu_ps(%s + r * %lld + "
+           "%lld));", (long long)d->px + i, src, IW, i);
+      else
+        em(e, "_mm512_storeu_ps(tr + %lld, _mm512_maskz_loadu_ps(0x%llx, "
+           "%s + r * %lld + %lld));", (long long)d->px + i, (1LL << n) - 1,
+           src, IW, i);
+    }
+  } else {
+    /* input column 2m + t goes to padded column 2m + t + px: phase
+     * (t + px) % 2, column m + (t + px) / 2 */
+    long long even = d->px % 2 * apart + d->px / 2,
+              odd = (d->px + 1) % 2 * apart + (d->px + 1) / 2;
+    for (long long i = 0; i < IW; i += 32) {
+      long long n0 = IW - i < 16 ? IW - i : 16, n1 = IW - i - 16;
+      n1 = n1 < 0 ? 0 : n1 > 16 ? 16 : n1;
+      char *lo = n0 == 16 ? mc_format("_mm512_loadu_ps(%s + r * %lld + %lld)",
+                                      src, IW, i)
+                          : mc_format("_mm512_maskz_loadu_ps(0x%llx, %s + r "
+                                      "* %lld + %lld)", (1LL << n0) - 1, src,
+                                      IW, i);
+      char *hi = n1 == 16 ? mc_format("_mm512_loadu_ps(%s + r * %lld + %lld)",
+                                      src, IW, i + 16)
+                 : n1 ? mc_format("_mm512_maskz_loadu_ps(0x%llx, %s + r * "
+                                  "%lld + %lld)", (1LL << n1) - 1, src, IW,
+                                  i + 16)
+                      : mc_strdup("_mm512_setzero_ps()");
+      em(e, "{ /* input columns %lld.. */", i);
+      em(e, "const __m512 lo = %s, hi = %s;", lo, hi);
+      em(e, "_mm512_storeu_ps(tr + %lld, _mm512_permutex2var_ps(lo, evens, "
+         "hi));", even + i / 2);
+      em(e, "_mm512_storeu_ps(tr + %lld, _mm512_permutex2var_ps(lo, odds, "
+         "hi));", odd + i / 2);
+      em(e, "}");
+      free(lo);
+      free(hi);
+    }
   }
   em(e, "}");
 }
@@ -172,29 +234,41 @@ static void emit_table(Emit *e, const char *type, const char *name,
 }
 
 /* The sums of `u` wide vectors side by side (independent chains), from
- * vector v of the plane tq, stored into the channel's output rows. */
+ * vector v of the phases tq (`apart` floats apart), stored into the
+ * channel's output rows. */
 static void emit_vectors(Emit *e, const Op *op, const DwDims *d, int64_t u,
-                         int held, int64_t nv, int64_t cd_c) {
+                         int held, int64_t nv, int64_t nc, int64_t apart) {
   em(e, "const float *tv = tq + v * 16;");
   em(e, "__m512 s[%lld];", (long long)u);
   em(e, "for (int u = 0; u < %lld; u++) s[u] = bv;", (long long)u);
-  /* Per tap row, u + 1 vectors loaded; a tap kx * dx < 16 along the row
-   * is two of them shifted (valignd), not one more (unaligned) load. */
-  em(e, "__m512 x[%lld];", (long long)u + 1);
+  /* Per tap row and column phase, u + 1 vectors loaded; a tap along the
+   * row less than 16 columns into the phase is two of them shifted
+   * (valignd), not one more (unaligned) load. */
+  em(e, "__m512 x[%lld][%lld];", (long long)d->sx, (long long)u + 1);
   for (int64_t ky = 0; ky < d->kh; ky++) {
-    int64_t row = ky * d->dy * d->pw;
-    em(e, "for (int u = 0; u < %lld; u++) x[u] = _mm512_loadu_ps(tv + u * 16 "
-       "+ %lld); /* tap row %lld */", (long long)u + 1, (long long)row,
-       (long long)ky);
+    for (int64_t b = 0; b < d->sx; b++) {
+      int used = 0;
+      for (int64_t kx = 0; kx < d->kw; kx++)
+        used |= kx * d->dx % d->sx == b;
+      if (!used) continue;
+      int64_t ry = ky * d->dy, at = (ry % d->sy * d->sx + b) * apart +
+                                    ry / d->sy * d->w2; /* its column 0 */
+      em(e, "for (int u = 0; u < %lld; u++) x[%lld][u] = _mm512_loadu_ps(tv "
+         "+ u * 16 + %lld); /* tap row %lld%s */", (long long)u + 1,
+         (long long)b, (long long)at, (long long)ky,
+         d->sx > 1 ? (b ? ", odd columns" : ", even columns") : "");
+    }
     for (int64_t kx = 0; kx < d->kw; kx++) {
-      int64_t k = ky * d->kw + kx, off = kx * d->dx;
+      int64_t k = ky * d->kw + kx, b = kx * d->dx % d->sx,
+              off = kx * d->dx / d->sx;
       char *w = held ? mc_format("w%lld", (long long)k)
                      : mc_format("_mm512_set1_ps(wc[%lld])", (long long)k);
-      char *xv = off == 0 ? mc_strdup("x[u]")
-                 : off < 16 ? mc_format("mc_shift(x[u + 1], x[u], %lld)",
+      char *xv = off == 0 ? mc_format("x[%lld][u]", (long long)b)
+                 : off < 16 ? mc_format("mc_shift(x[%lld][u + 1], x[%lld][u], "
+                                        "%lld)", (long long)b, (long long)b,
                                         (long long)off)
                  : mc_format("_mm512_loadu_ps(tv + u * 16 + %lld)",
-                             (long long)(row + off));
+                             (long long)tap_at(d, ky, kx, apart));
       em(e, "for (int u = 0; u < %lld; u++) s[u] = _mm512_fmadd_ps(%s, %s, "
          "s[u]);", (long long)u, w, xv);
       free(w);
@@ -220,23 +294,23 @@ static void emit_vectors(Emit *e, const Op *op, const DwDims *d, int64_t u,
   }
   em(e, "const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);");
   em(e, "if (c < %lld || v + u < %lld) /* lanes past: overwritten later */",
-     (long long)(cd_c - 1), (long long)nv - 1);
+     (long long)(nc - 1), (long long)nv - 1);
   em(e, "  _mm512_storeu_ps(yc + at[v + u], o);");
   em(e, "else");
   em(e, "  _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);");
   em(e, "}");
 }
 
-/* The AVX-512 path: per channel, the next channel's plane is filled
- * while this one's is read (a load of floats just stored waits for the
+/* The AVX-512 path: per channel, the next channel's phases are filled
+ * while this one's are read (a load of floats just stored waits for the
  * stores), then the wide outputs 16 at a time, each vector's lanes
  * inside the output columns compressed into the output rows (tables
  * keep, put and at, computed here). */
 static void emit_avx512(Emit *e, const Op *op, const ConvDims *cd,
                         const DwDims *d, const char *wn, const char *bn) {
-  int64_t PW = d->pw, OW = d->ow, NW = (d->oh - 1) * PW + d->ow;
-  /* planes 16 floats apart: a row's store runs up to 15 past its end */
-  int64_t nv = (NW + 15) / 16, plane = d->ph * d->pw + 16;
+  int64_t W2 = d->w2, OW = d->ow, NW = d->nw;
+  int64_t nv = (NW + 15) / 16, apart = d->h2 * d->w2 + 16,
+          set = d->nph * apart;
   int64_t K = d->kh * d->kw;
   int held = K <= DW_HELD_TAPS;
   int64_t *keep = mc_alloc(sizeof(int64_t) * (size_t)nv);
@@ -245,10 +319,10 @@ static void emit_avx512(Emit *e, const Op *op, const ConvDims *cd,
   for (int64_t v = 0; v < nv; v++) {
     int64_t k = 0, n = 0, p0 = v * 16;
     for (int64_t i = 0; i < 16 && p0 + i < NW; i++)
-      if ((p0 + i) % PW < OW) k |= (int64_t)1 << i, n++;
+      if ((p0 + i) % W2 < OW) k |= (int64_t)1 << i, n++;
     keep[v] = k;
     put[v] = ((int64_t)1 << n) - 1;
-    at[v] = p0 / PW * OW + (p0 % PW < OW ? p0 % PW : OW);
+    at[v] = p0 / W2 * OW + (p0 % W2 < OW ? p0 % W2 : OW);
   }
   emit_table(e, "unsigned short", "keep", keep, nv, 1,
              "the lanes of wide vector v inside the output columns");
@@ -259,18 +333,22 @@ static void emit_avx512(Emit *e, const Op *op, const ConvDims *cd,
   em(e, "/* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */");
   em(e, "#define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32("
      "_mm512_castps_si512(b), _mm512_castps_si512(a), k))");
-  em(e, "for (int i = 0; i < %lld; i++) tmp[i] = 0.0f; /* two planes */",
-     (long long)(2 * plane));
-  emit_copy_avx512(e, d, "xp", "tmp");
+  if (d->sx > 1)
+    em(e, "const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, "
+       "16, 14, 12, 10, 8, 6, 4, 2, 0), odds = _mm512_set_epi32(31, 29, 27, "
+       "25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);");
+  em(e, "for (int i = 0; i < %lld; i++) tmp[i] = 0.0f; /* two sets of %s */",
+     (long long)(2 * set), d->nph > 1 ? "phases" : "planes");
+  emit_copy_avx512(e, d, "xp", "tmp", apart);
   em_for(e, "c", cd->c, "channel");
   em(e, "const float *tq = tmp + (c & 1) * %lld, *wc = %s + c * %lld;",
-     (long long)plane, wn, (long long)K);
+     (long long)set, wn, (long long)K);
   em(e, "float *yc = yn + c * %lld;", (long long)(d->oh * d->ow));
-  em(e, "if (c + 1 < %lld) { /* the next channel into the other plane */",
+  em(e, "if (c + 1 < %lld) { /* the next channel into the other set */",
      (long long)cd->c);
   em(e, "const float *xc = xp + (c + 1) * %lld;", (long long)(d->ih * d->iw));
-  em(e, "float *tn = tmp + ((c + 1) & 1) * %lld;", (long long)plane);
-  emit_copy_avx512(e, d, "xc", "tn");
+  em(e, "float *tn = tmp + ((c + 1) & 1) * %lld;", (long long)set);
+  emit_copy_avx512(e, d, "xc", "tn", apart);
   em(e, "}");
   char *bias = bn ? mc_format("%s[c]", bn) : mc_strdup("0.0f");
   em(e, "const __m512 bv = _mm512_set1_ps(%s);", bias);
@@ -288,13 +366,13 @@ static void emit_avx512(Emit *e, const Op *op, const ConvDims *cd,
   if (full) {
     em(e, "for (int v = 0; v < %lld; v += %d) { /* wide outputs 16v.. */",
        (long long)full, DW_VECS);
-    emit_vectors(e, op, d, DW_VECS, held, nv, cd->c);
+    emit_vectors(e, op, d, DW_VECS, held, nv, cd->c, apart);
     em(e, "}");
   }
   if (full < nv) {
     em(e, "for (int v = %lld; v < %lld; v++) {", (long long)full,
        (long long)nv);
-    emit_vectors(e, op, d, 1, held, nv, cd->c);
+    emit_vectors(e, op, d, 1, held, nv, cd->c, apart);
     em(e, "}");
   }
   em(e, "}");
@@ -308,32 +386,47 @@ static void dw_emit(Emit *e, const Op *op) {
   conv_dims(l, &cd);
   dw_dims(l, &d);
   const char *wn = op_array(op, "weight"), *bn = op_array(op, "bias");
-  long long PH = d.ph, PW = d.pw, OH = d.oh, OW = d.ow, IH = d.ih,
-            IW = d.iw, K = d.kh * d.kw;
+  long long PS = d.h2 * d.w2, W2 = d.w2, OH = d.oh, OW = d.ow, IH = d.ih,
+            IW = d.iw, K = d.kh * d.kw, NP = d.nph;
   em_use(e, EH_FMA);
   em_use(e, EH_AVX512);
   conv_open(e, op, &cd);
   em(e, "#if MC_AVX512");
   emit_avx512(e, op, &cd, &d, wn, bn);
   em(e, "#else");
-  em(e, "float *tp = tmp, *tw = tmp + %lld; /* padded plane; wide rows */",
-     PH * PW);
-  em(e, "for (int i = 0; i < %lld; i++) tp[i] = 0.0f;", PH * PW);
+  if (NP > 1)
+    em(e, "float *tp = tmp, *tw = tmp + %lld; /* %lld stride phases of the "
+       "padded plane; wide rows */", NP * PS, NP);
+  else
+    em(e, "float *tp = tmp, *tw = tmp + %lld; /* padded plane; wide rows */",
+       PS);
+  em(e, "for (int i = 0; i < %lld; i++) tp[i] = 0.0f;", NP * PS);
   em_for(e, "c", cd.c, "channel");
   em(e, "const float *xc = xp + c * %lld, *wc = %s + c * %lld;", IH * IW, wn,
      K);
   em(e, "float *yc = yn + c * %lld;", OH * OW);
-  em(e, "for (int r = 0; r < %lld; r++) /* inside the zero border */", IH);
-  em(e, "  for (int i = 0; i < %lld; i++) tp[(r + %lld) * %lld + %lld + i] = "
-     "xc[r * %lld + i];", IW, (long long)d.py, PW, (long long)d.px, IW);
+  if (NP > 1) {
+    em(e, "for (int r = 0; r < %lld; r++) /* inside the zero border */", IH);
+    em(e, "  for (int i = 0; i < %lld; i++) {", IW);
+    em(e, "    const int pr = r + %lld, pc = i + %lld; /* padded */",
+       (long long)d.py, (long long)d.px);
+    em(e, "    tp[(pr %% %lld * %lld + pc %% %lld) * %lld + pr / %lld * %lld "
+       "+ pc / %lld] = xc[r * %lld + i];", (long long)d.sy, (long long)d.sx,
+       (long long)d.sx, PS, (long long)d.sy, W2, (long long)d.sx, IW);
+    em(e, "  }");
+  } else {
+    em(e, "for (int r = 0; r < %lld; r++) /* inside the zero border */", IH);
+    em(e, "  for (int i = 0; i < %lld; i++) tp[(r + %lld) * %lld + %lld + i] "
+       "= xc[r * %lld + i];", IW, (long long)d.py, W2, (long long)d.px, IW);
+  }
   char *bias = bn ? mc_format("%s[c]", bn) : mc_strdup("0.0f");
   em(e, "for (int p = 0; p < %lld; p++) { /* p = oy * %lld + ox */",
-     (OH - 1) * PW + OW, PW);
-  emit_sum(e, &d, "p", PW, bias);
+     (long long)d.nw, W2);
+  emit_sum(e, &d, "p", bias);
   em(e, "tw[p] = s;");
   em(e, "}");
   free(bias);
-  char *tv = mc_format("tw[oy * %lld + ox]", PW);
+  char *tv = mc_format("tw[oy * %lld + ox]", W2);
   char *chain = em_act_chain(e, op, tv);
   free(tv);
   em(e, "for (int oy = 0; oy < %lld; oy++) /* the columns past %lld "
