@@ -153,7 +153,8 @@ static void l0_conv2d(const float *restrict x, float *restrict y, float *restric
     const float *wb = l0_weight + b * 640;
     float *yb = yn + b * 2000;
     #if MC_AVX512
-    for (int t0 = 0; t0 < 112; t0 += 16) {
+    for (int t = 0; t < 125; t += 16) {
+      const int t0 = t < 109 ? t : 109;
       __m512 acc[16];
       for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(l0_bias[b * 16 + j]);
       for (int k = 0; k < 40; k++) {
@@ -163,13 +164,6 @@ static void l0_conv2d(const float *restrict x, float *restrict y, float *restric
           acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
       }
       for (int j = 0; j < 16; j++) _mm512_storeu_ps(yb + j * 125 + t0, acc[j]);
-    }
-    for (int t = 112; t < 125; t++) { /* the last positions */
-      for (int j = 0; j < 16; j++) {
-        float s = l0_bias[b * 16 + j];
-        for (int k = 0; k < 40; k++) s = MC_FMA(wb[k * 16 + j], tmp[k * 125 + t], s);
-        yb[j * 125 + t] = s;
-      }
     }
     #else
     for (int j = 0; j < 16; j++) {

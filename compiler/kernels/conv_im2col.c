@@ -6,8 +6,9 @@
  * tmp[k][p] for tap k = (c, ky, kx) and output position p (0 where the tap
  * reads padding), so the strided reads happen once; then every block of
  * 16 (or 8) output channels is a matrix multiply over k, 16 positions at
- * a time in AVX-512 registers where the compiler targets it, weights
- * packed [block][k][channel] so each k's weights are contiguous. The
+ * a time in AVX-512 registers where the compiler targets it (the last
+ * partial tile a full one overlapping the one before), weights packed
+ * [block][k][channel] so each k's weights are contiguous. The
  * portable path adds each k's row of the copy to an output channel's
  * plane (loops compilers vectorise). Every output is its bias plus the
  * products in k order on every path, so the paths agree bit for bit
@@ -153,8 +154,13 @@ static void im2col_emit(Emit *e, const Op *op) {
   em(e, "const float *wb = %s + b * %lld;", wn, K * W);
   em(e, "float *yb = yn + b * %lld;", W * NP);
   em(e, "#if MC_AVX512");
-  if (PT) {
+  if (PT == NP) {
     em(e, "for (int t0 = 0; t0 < %lld; t0 += 16) {", PT);
+  } else if (PT) { /* the last tile a full one overlapping the one before */
+    em(e, "for (int t = 0; t < %lld; t += 16) {", NP);
+    em(e, "const int t0 = t < %lld ? t : %lld;", NP - 16, NP - 16);
+  }
+  if (PT) {
     em(e, "__m512 acc[%lld];", W);
     if (bn)
       em(e, "for (int j = 0; j < %lld; j++) acc[j] = _mm512_set1_ps(%s);", W,
@@ -172,7 +178,7 @@ static void im2col_emit(Emit *e, const Op *op) {
        "t0, acc[j]);", W, NP);
     em(e, "}");
   }
-  if (PT < NP) {
+  if (!PT) {
     em(e, "for (int t = %lld; t < %lld; t++) { /* the last positions */",
        PT, NP);
     em(e, "for (int j = 0; j < %lld; j++) {", W);
