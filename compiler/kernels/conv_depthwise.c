@@ -406,14 +406,16 @@ static void dw_emit(Emit *e, const Op *op) {
      K);
   em(e, "float *yc = yn + c * %lld;", OH * OW);
   if (NP > 1) {
-    em(e, "for (int r = 0; r < %lld; r++) /* inside the zero border */", IH);
-    em(e, "  for (int i = 0; i < %lld; i++) {", IW);
-    em(e, "    const int pr = r + %lld, pc = i + %lld; /* padded */",
+    em(e, "for (int r = 0; r < %lld; r++) { /* inside the zero border */",
+       IH);
+    em(e, "for (int i = 0; i < %lld; i++) {", IW);
+    em(e, "const int pr = r + %lld, pc = i + %lld; /* padded */",
        (long long)d.py, (long long)d.px);
-    em(e, "    tp[(pr %% %lld * %lld + pc %% %lld) * %lld + pr / %lld * %lld "
-       "+ pc / %lld] = xc[r * %lld + i];", (long long)d.sy, (long long)d.sx,
+    em(e, "tp[(pr %% %lld * %lld + pc %% %lld) * %lld + pr / %lld * %lld + "
+       "pc / %lld] = xc[r * %lld + i];", (long long)d.sy, (long long)d.sx,
        (long long)d.sx, PS, (long long)d.sy, W2, (long long)d.sx, IW);
-    em(e, "  }");
+    em(e, "}");
+    em(e, "}");
   } else {
     em(e, "for (int r = 0; r < %lld; r++) /* inside the zero border */", IH);
     em(e, "  for (int i = 0; i < %lld; i++) tp[(r + %lld) * %lld + %lld + i] "
