@@ -248,7 +248,7 @@ static void l3_conv2d(const float *restrict x, float *restrict y, float *restric
       for (int u = 0; u < 4; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
         else
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
@@ -274,7 +274,7 @@ static void l3_conv2d(const float *restrict x, float *restrict y, float *restric
       for (int u = 0; u < 1; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
         else
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
@@ -429,7 +429,7 @@ static void l9_conv2d(const float *restrict x, float *restrict y, float *restric
       for (int u = 0; u < 4; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
         else
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
@@ -455,7 +455,7 @@ static void l9_conv2d(const float *restrict x, float *restrict y, float *restric
       for (int u = 0; u < 1; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
         else
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
@@ -610,7 +610,7 @@ static void l15_conv2d(const float *restrict x, float *restrict y, float *restri
       for (int u = 0; u < 4; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
         else
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
@@ -636,7 +636,7 @@ static void l15_conv2d(const float *restrict x, float *restrict y, float *restri
       for (int u = 0; u < 1; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
         else
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
@@ -791,7 +791,7 @@ static void l21_conv2d(const float *restrict x, float *restrict y, float *restri
       for (int u = 0; u < 4; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
         else
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
@@ -817,7 +817,7 @@ static void l21_conv2d(const float *restrict x, float *restrict y, float *restri
       for (int u = 0; u < 1; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
         else
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);

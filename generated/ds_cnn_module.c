@@ -269,7 +269,7 @@ static void n6_conv2d(const float *restrict x, float *restrict y, float *restric
       for (int u = 0; u < 4; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
         else
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
@@ -295,7 +295,7 @@ static void n6_conv2d(const float *restrict x, float *restrict y, float *restric
       for (int u = 0; u < 1; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
         else
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
@@ -454,7 +454,7 @@ static void n12_conv2d(const float *restrict x, float *restrict y, float *restri
       for (int u = 0; u < 4; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
         else
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
@@ -480,7 +480,7 @@ static void n12_conv2d(const float *restrict x, float *restrict y, float *restri
       for (int u = 0; u < 1; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
         else
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
@@ -639,7 +639,7 @@ static void n18_conv2d(const float *restrict x, float *restrict y, float *restri
       for (int u = 0; u < 4; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
         else
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
@@ -665,7 +665,7 @@ static void n18_conv2d(const float *restrict x, float *restrict y, float *restri
       for (int u = 0; u < 1; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
         else
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
@@ -824,7 +824,7 @@ static void n24_conv2d(const float *restrict x, float *restrict y, float *restri
       for (int u = 0; u < 4; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
         else
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
@@ -850,7 +850,7 @@ static void n24_conv2d(const float *restrict x, float *restrict y, float *restri
       for (int u = 0; u < 1; u++) {
         s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c < 63 || v + u < 10) /* lanes past: overwritten later */
+        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
         else
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);

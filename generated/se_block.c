@@ -219,7 +219,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         for (int i = 0; i < 16; i++) t[i] = l5_hardswish(t[i]);
         s[u] = _mm512_loadu_ps(t);
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c < 63 || v + u < 13) /* lanes past: overwritten later */
+        if (c * 196 + at[v + u] <= 12528) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
         else
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
@@ -248,7 +248,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         for (int i = 0; i < 16; i++) t[i] = l5_hardswish(t[i]);
         s[u] = _mm512_loadu_ps(t);
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c < 63 || v + u < 13) /* lanes past: overwritten later */
+        if (c * 196 + at[v + u] <= 12528) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
         else
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);

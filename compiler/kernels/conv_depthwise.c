@@ -237,7 +237,7 @@ static void emit_table(Emit *e, const char *type, const char *name,
  * vector v of the phases tq (`apart` floats apart), stored into the
  * channel's output rows. */
 static void emit_vectors(Emit *e, const Op *op, const DwDims *d, int64_t u,
-                         int held, int64_t nv, int64_t nc, int64_t apart) {
+                         int held, int64_t nc, int64_t apart) {
   em(e, "const float *tv = tq + v * 16;");
   em(e, "__m512 s[%lld];", (long long)u);
   em(e, "for (int u = 0; u < %lld; u++) s[u] = bv;", (long long)u);
@@ -293,11 +293,17 @@ static void emit_vectors(Emit *e, const Op *op, const DwDims *d, int64_t u,
     em(e, "s[u] = _mm512_loadu_ps(t);");
   }
   em(e, "const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);");
-  em(e, "if (c < %lld || v + u < %lld) /* lanes past: overwritten later */",
-     (long long)(nc - 1), (long long)nv - 1);
-  em(e, "  _mm512_storeu_ps(yc + at[v + u], o);");
-  em(e, "else");
-  em(e, "  _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);");
+  int64_t ohw = d->oh * d->ow;
+  if (nc * ohw >= 16) {
+    em(e, "if (c * %lld + at[v + u] <= %lld) /* inside the sample's output: "
+       "the lanes past, overwritten later */", (long long)ohw,
+       (long long)(nc * ohw - 16));
+    em(e, "  _mm512_storeu_ps(yc + at[v + u], o);");
+    em(e, "else");
+    em(e, "  _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);");
+  } else {
+    em(e, "_mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);");
+  }
   em(e, "}");
 }
 
@@ -366,13 +372,13 @@ static void emit_avx512(Emit *e, const Op *op, const ConvDims *cd,
   if (full) {
     em(e, "for (int v = 0; v < %lld; v += %d) { /* wide outputs 16v.. */",
        (long long)full, DW_VECS);
-    emit_vectors(e, op, d, DW_VECS, held, nv, cd->c, apart);
+    emit_vectors(e, op, d, DW_VECS, held, cd->c, apart);
     em(e, "}");
   }
   if (full < nv) {
     em(e, "for (int v = %lld; v < %lld; v++) {", (long long)full,
        (long long)nv);
-    emit_vectors(e, op, d, 1, held, nv, cd->c, apart);
+    emit_vectors(e, op, d, 1, held, cd->c, apart);
     em(e, "}");
   }
   em(e, "}");
