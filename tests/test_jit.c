@@ -752,8 +752,8 @@ static float *stand_in_run(StandIn *s, const char *real, const char *bad,
 }
 
 /* Models whose convolutions and Linears take the JIT's stand-ins, one of
-   each way the blocked tiles take their taps, the im2col layout, the axpy
-   and GEMM Linears: the JIT gives gcc's bits. */
+   each way the blocked tiles take their taps, the im2col and pointwise
+   layouts, the axpy and GEMM Linears: the JIT gives gcc's bits. */
 static const struct {
   const char *spec;
   int nstand; /* ops that take a stand-in */
@@ -785,6 +785,14 @@ static const struct {
      " nn.Conv2d{3, 16, 3, stride = 2, padding = 1}, nn.ReLU{} }", 1},
     {"return model 'h' { input = {1, 2, 12, 12}, seed = 8,"
      " nn.Conv2d{2, 24, {3, 2}, stride = {1, 2}, bias = false} }", 1},
+    /* 1x1 convolutions as a matrix multiply (pointwise): blocks of 8
+       channels, no bias, ReLU6, two samples; then blocks of 16 on a 6 x 6
+       plane (channels in the vectors under gcc), a Sigmoid */
+    {"return model 'j' { input = {2, 6, 9, 9}, seed = 10,"
+     " nn.Conv2d{6, 24, 1, bias = false}, nn.ReLU6{}, nn.Conv2d{24, 32, 1} }",
+     2},
+    {"return model 'k' { input = {1, 16, 6, 6}, seed = 11,"
+     " nn.Conv2d{16, 32, 1}, nn.Sigmoid{} }", 1},
     /* Linears over 8 rows and more (GEMM): 10 rows, 40 and 33 outputs */
     {"return model 'i' { input = {2, 5, 50}, seed = 9,"
      " nn.Linear{50, 40}, nn.Tanh{}, nn.Linear{40, 33} }", 2},
