@@ -541,16 +541,13 @@ static void l15_maxpool1d(const float *restrict x, float *restrict y) {
  *   y[p, t] = mean of x[p, floor(t * L / n) .. ceil((t + 1) * L / n) - 1]
  */
 static void l16_adaptiveavgpool1d(const float *restrict x, float *restrict y) {
-  static const int start_t[1] = {0};
-  static const int end_t[1] = {3};
-  for (int p = 0; p < 64; p++) { /* plane */
-    const float *xp = x + p * 3;
-    float *yp = y + p * 1;
-    { const int t = 0; (void)t;
-      float sum = 0.0f;
-      for (int i = start_t[t]; i < end_t[t]; i++) sum += xp[i];
-      yp[t] = sum / (float)(end_t[t] - start_t[t]);
-    }
+  /* the whole plane: 16 planes summed side by side, each in window order */
+  for (int p0 = 0; p0 < 64; p0 += 16) {
+    float sum[16];
+    for (int k = 0; k < 16; k++) sum[k] = 0.0f;
+    for (int i = 0; i < 3; i++) /* iy * IW + ix, in order */
+      for (int k = 0; k < 16; k++) sum[k] += x[(p0 + k) * 3 + i];
+    for (int k = 0; k < 16; k++) y[p0 + k] = sum[k] / (float)3;
   }
 }
 

@@ -290,21 +290,13 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
  *       - 1, floor(ox * W / w) .. ceil((ox + 1) * W / w) - 1]
  */
 static void n7_adaptiveavgpool2d(const float *restrict x, float *restrict y) {
-  static const int start_oy[1] = {0};
-  static const int end_oy[1] = {14};
-  static const int start_ox[1] = {0};
-  static const int end_ox[1] = {14};
-  for (int p = 0; p < 64; p++) { /* plane */
-    const float *xp = x + p * 196;
-    float *yp = y + p * 1;
-    for (int oy = 0; oy < 1; oy++)
-    { const int ox = 0; (void)ox;
-      float sum = 0.0f;
-      for (int iy = start_oy[oy]; iy < end_oy[oy]; iy++)
-        for (int ix = start_ox[ox]; ix < end_ox[ox]; ix++)
-          sum += xp[iy * 14 + ix];
-      yp[oy * 1 + ox] = sum / (float)(end_oy[oy] - start_oy[oy]) / (float)(end_ox[ox] - start_ox[ox]);
-    }
+  /* the whole plane: 16 planes summed side by side, each in window order */
+  for (int p0 = 0; p0 < 64; p0 += 16) {
+    float sum[16];
+    for (int k = 0; k < 16; k++) sum[k] = 0.0f;
+    for (int i = 0; i < 196; i++) /* iy * IW + ix, in order */
+      for (int k = 0; k < 16; k++) sum[k] += x[(p0 + k) * 196 + i];
+    for (int k = 0; k < 16; k++) y[p0 + k] = sum[k] / (float)14 / (float)14;
   }
 }
 

@@ -89,6 +89,9 @@ static const Want wants[] = {
      "loops over the output", KERNELS_FAST, TARGET_GENERIC},
     {"nn.AdaptiveAvgPool2d{1}", "{1, 3, 32, 32}", 0, "adaptive-loops",
      "loops over the output", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.AdaptiveAvgPool2d{1}", "{2, 24, 7, 7}", 0, "adaptive-loops",
+     "one sum per plane, 16 planes side by side", KERNELS_FAST,
+     TARGET_GENERIC},
     /* A BatchNorm with no Conv or Linear before it runs on its own. */
     {"nn.BatchNorm2d{3}", "{2, 3, 8, 8}", 0, "batchnorm-loops",
      "loops over the output", KERNELS_FAST, TARGET_GENERIC},

@@ -9,16 +9,58 @@
 
 #include <stdlib.h>
 
+#define ADAPTIVE_SIDE 16 /* planes summed side by side (global pool) */
+
+/* Pooled to one output per plane: ADAPTIVE_SIDE planes at a time, each
+ * summed in the same order as the window loops (so the same bits), but
+ * side by side, so the additions of different planes overlap instead of
+ * waiting on one another. */
+static void emit_global(Emit *e, const Op *op, int nsp, const int64_t *I,
+                        int64_t isz, int64_t planes) {
+  int64_t full = planes / ADAPTIVE_SIDE * ADAPTIVE_SIDE;
+  Buf div = {0};
+  for (int i = 0; i < nsp; i++) buf_printf(&div, " / (float)%lld", (long long)I[i]);
+  em(e, "/* the whole plane: %d planes summed side by side, each in "
+     "window order */", ADAPTIVE_SIDE);
+  for (int part = 0; part < 2; part++) {
+    int64_t a = part ? full : 0, b = part ? planes : full;
+    int64_t w = part ? planes - full : ADAPTIVE_SIDE;
+    if (a == b) continue;
+    if (part)
+      em(e, "{ const int p0 = %lld; /* the last %lld planes */",
+         (long long)a, (long long)w);
+    else
+      em(e, "for (int p0 = 0; p0 < %lld; p0 += %d) {", (long long)b,
+         ADAPTIVE_SIDE);
+    em(e, "float sum[%lld];", (long long)w);
+    em(e, "for (int k = 0; k < %lld; k++) sum[k] = 0.0f;", (long long)w);
+    em(e, "for (int i = 0; i < %lld; i++) /* iy * IW + ix, in order */",
+       (long long)isz);
+    em(e, "  for (int k = 0; k < %lld; k++) sum[k] += x[(p0 + k) * %lld + i];",
+       (long long)w, (long long)isz);
+    em(e, "for (int k = 0; k < %lld; k++) y[p0 + k] = sum[k]%s;",
+       (long long)w, div.s);
+    em(e, "}");
+  }
+  buf_free(&div);
+  em_epilogue(e, op, "y", planes);
+}
+
 static void adaptive_emit(Emit *e, const Op *op) {
   const Layer *l = op->main;
   int nsp = l->kind->nsp;
   static const char *const var[2][2] = {{"t"}, {"oy", "ox"}};
-  int64_t I[2], O[2], isz = 1, osz = 1;
+  int64_t I[2] = {1, 1}, O[2] = {1, 1}, isz = 1, osz = 1;
   for (int i = 0; i < nsp; i++) {
     I[i] = l->in.d[l->in.n - nsp + i];
     O[i] = l->out.d[l->out.n - nsp + i];
     isz *= I[i];
     osz *= O[i];
+  }
+  int64_t planes = shape_numel(&l->in) / isz;
+  if (osz == 1 && planes >= ADAPTIVE_SIDE) {
+    emit_global(e, op, nsp, I, isz, planes);
+    return;
   }
   for (int i = 0; i < nsp; i++) {
     Buf s = {0}, en = {0};
@@ -33,7 +75,7 @@ static void adaptive_emit(Emit *e, const Op *op) {
     buf_free(&s);
     buf_free(&en);
   }
-  em_for(e, "p", (shape_numel(&l->in) / isz), "plane");
+  em_for(e, "p", planes, "plane");
   em(e, "const float *xp = x + p * %lld;", (long long)isz);
   em(e, "float *yp = y + p * %lld;", (long long)osz);
   if (nsp == 1) {
@@ -61,7 +103,18 @@ static int adaptive_fits(const Program *p, const Op *op, Target t, char *why,
                          size_t n) {
   (void)p, (void)t;
   if (!op->main || op->main->kind->family != FAM_ADAPTIVE) return 0;
-  snprintf(why, n, "loops over the output");
+  const Layer *l = op->main;
+  int nsp = l->kind->nsp;
+  int64_t isz = 1, osz = 1;
+  for (int i = 0; i < nsp; i++) {
+    isz *= l->in.d[l->in.n - nsp + i];
+    osz *= l->out.d[l->out.n - nsp + i];
+  }
+  if (osz == 1 && shape_numel(&l->in) / isz >= ADAPTIVE_SIDE)
+    snprintf(why, n, "one sum per plane, %d planes side by side",
+             ADAPTIVE_SIDE);
+  else
+    snprintf(why, n, "loops over the output");
   return 1;
 }
 
