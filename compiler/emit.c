@@ -189,10 +189,12 @@ static void op_function(Emit *e, const Model *m, const Op *op) {
     em(e, "static void %s(const float *%sx, float *%sy) {", op->fname, r, r);
   /* modelc run's TinyCC compiles the op's stand-in, if it has one */
   const Kernel *k = e->jit && op->jit_kernel ? op->jit_kernel : op->kernel;
-  if (op->residual) { /* the kernel stores main(x); then the add and the
-                         activations, over the output while it is hot */
+  if (op->residual && (k != op->kernel || !kernel_adds_residual(op))) {
+    /* the kernel stores main(x); then the add and the activations, over
+       the output while it is hot (a stand-in never adds it itself) */
     Op plain = *op;
     plain.nact = 0;
+    plain.residual = 0;
     k->emit(e, &plain);
     char *chain = em_act_chain(e, op, "y[i] + r[i]");
     em(e, "for (int i = 0; i < %lld; i++) y[i] = %s; /* + the residual */",

@@ -15,6 +15,7 @@
  * Nodes the output does not depend on are dropped. Each op records the
  * tensors it reads and writes (Program.tensors) for plan_graph.c. */
 #include "modelc.h"
+#include "kernels/kernel.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -256,9 +257,14 @@ void lower_graph_after(Program *p) {
     Op *op = &p->ops[j];
     if (op->residual) {
       size_t len = strlen(op->why);
-      snprintf(op->why + len, sizeof op->why - len,
-               "; then + the residual%s over the output", op->nact ?
-               " and the activations" : "");
+      if (op->kernel && kernel_adds_residual(op))
+        snprintf(op->why + len, sizeof op->why - len,
+                 "; + the residual%s as each tile is stored", op->nact ?
+                 " and the activations" : "");
+      else
+        snprintf(op->why + len, sizeof op->why - len,
+                 "; then + the residual%s over the output", op->nact ?
+                 " and the activations" : "");
     }
     if (!op->main || op->pidx == op->main->index) continue;
     const Layer *l = op->orig ? op->orig : op->main;

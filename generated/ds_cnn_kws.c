@@ -25,8 +25,8 @@ void ds_cnn_kws_forward_ws(const float *input, float *output, void *workspace);
 
 /* ---- weights (their values at the end) */
 
-/* 0.weight [64, 1, 10, 4], times 1's scale, packed [out/16][in * kernel][16] */
-static const float l0_weight[2560];
+/* 0.weight [64, 1, 10, 4], times 1's scale, packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
+static const float l0_weight_packed[2560];
 /* no bias folded with 1's running statistics and affine */
 static const float l0_bias[64];
 /* 3.weight [64, 1, 3, 3], times 4's scale, layout [channel][kernel] */
@@ -115,6 +115,73 @@ static MC_UNUSED float l26_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU
 
 /* ---- layers */
 
+/* l0_conv2d's tile: 16 output channels x 16 positions from t0 */
+MC_INLINE void l0_conv2d_tile16(const float *restrict xg, const float *restrict wb,
+    const float *restrict bb, float *restrict yb, int t0) {
+  #if MC_AVX512
+  __m512 acc[16];
+  for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+  { const int c = 0; (void)c; /* input channel in the group */
+    const float *xc = xg + c * 1200;
+    const float *wc = wb + c * 640;
+    for (int ky = 0; ky < 10; ky++) { /* tap row */
+      for (int kx = 0; kx < 4; kx++) { /* tap */
+        const float *xk = xc + (kx * 2 + ky % 2) * 150 + t0 + ky / 2 * 5; /* plane (kx, ky % 2) */
+        const float *wk = wc + (ky * 4 + kx) * 16;
+        const __m512 xv = _mm512_loadu_ps(xk);
+        for (int j = 0; j < 16; j++)
+          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+      }
+    }
+  }
+  for (int j = 0; j < 16; j++)
+    _mm512_storeu_ps(yb + j * 125 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+  #else
+  { /* channels 0..7 of the block */
+    float acc[8][16];
+    for (int j = 0; j < 8; j++)
+      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
+    { const int c = 0; (void)c; /* input channel in the group */
+      const float *xc = xg + c * 1200;
+      const float *wc = wb + c * 640;
+      for (int ky = 0; ky < 10; ky++) { /* tap row */
+        for (int kx = 0; kx < 4; kx++) { /* tap */
+          const float *xk = xc + (kx * 2 + ky % 2) * 150 + t0 + ky / 2 * 5; /* plane (kx, ky % 2) */
+          const float *wk = wc + (ky * 4 + kx) * 16;
+          for (int i = 0; i < 16; i++) { /* position in the tile */
+            const float xv = xk[i];
+            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+          }
+        }
+      }
+    }
+    for (int j = 0; j < 8; j++)
+      for (int i = 0; i < 16; i++) yb[j * 125 + t0 + i] = l2_relu(acc[j][i]);
+  }
+  { /* channels 8..15 of the block */
+    float acc[8][16];
+    for (int j = 0; j < 8; j++)
+      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
+    { const int c = 0; (void)c; /* input channel in the group */
+      const float *xc = xg + c * 1200;
+      const float *wc = wb + c * 640;
+      for (int ky = 0; ky < 10; ky++) { /* tap row */
+        for (int kx = 0; kx < 4; kx++) { /* tap */
+          const float *xk = xc + (kx * 2 + ky % 2) * 150 + t0 + ky / 2 * 5; /* plane (kx, ky % 2) */
+          const float *wk = wc + (ky * 4 + kx) * 16;
+          for (int i = 0; i < 16; i++) { /* position in the tile */
+            const float xv = xk[i];
+            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+          }
+        }
+      }
+    }
+    for (int j = 0; j < 8; j++)
+      for (int i = 0; i < 16; i++) yb[(j + 8) * 125 + t0 + i] = l2_relu(acc[j][i]);
+  }
+  #endif
+}
+
 /* l0_conv2d: [1, 1, 49, 10] -> [1, 64, 25, 5]
  *   specs/ds_cnn_kws.lua:10  Conv2d(1, 64, (10, 4), stride=2, padding=(5, 1), bias=False)
  *   specs/ds_cnn_kws.lua:11  BatchNorm2d(64)  (folded into the weights)
@@ -127,58 +194,67 @@ static void l0_conv2d(const float *restrict x, float *restrict y, float *restric
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  /* tmp[k][p]: the input under tap k = (c, ky, kx) of output p */
+  /* per column offset kx and row phase py, the zero-padded input under it: tmp[c][kx][py][u][ox] = x[c][u * 2 + py - 5][ox * 2 + kx - 1], 0 in the padding */
+  for (int i = 0; i < 1200; i++) tmp[i] = 0.0f;
   { const int c = 0; (void)c; /* input channel */
-    for (int ky = 0; ky < 10; ky++) { /* tap row */
-      for (int kx = 0; kx < 4; kx++) { /* tap */
-        float *ck = tmp + ((c * 10 + ky) * 4 + kx) * 125;
-        const int q = kx - 1; /* ix = ox * 2 + q */
-        for (int oy = 0; oy < 25; oy++) {
-          const int iy = oy * 2 + ky - 5;
-          float *co = ck + oy * 5;
-          if (iy < 0 || iy >= 49) { /* a row of padding */
-            for (int ox = 0; ox < 5; ox++) co[ox] = 0.0f;
-            continue;
-          }
-          const float *xr = xp + (c * 49 + iy) * 10;
-          for (int ox = 0; ox < 5; ox++) {
-            const int ix = ox * 2 + q;
-            co[ox] = ix >= 0 && ix < 10 ? xr[ix] : 0.0f;
-          }
-        }
+    const float *xc = xp + c * 490;
+    { /* plane (kx 0, py 0) */
+      float *tp = tmp + (c * 8 + 0) * 150;
+      for (int u = 3; u < 27; u++)
+        for (int ox = 1; ox < 5; ox++) tp[u * 5 + ox] = xc[(u * 2 - 5) * 10 + ox * 2 - 1];
+    }
+    { /* plane (kx 0, py 1) */
+      float *tp = tmp + (c * 8 + 1) * 150;
+      for (int u = 2; u < 27; u++)
+        for (int ox = 1; ox < 5; ox++) tp[u * 5 + ox] = xc[(u * 2 - 4) * 10 + ox * 2 - 1];
+    }
+    { /* plane (kx 1, py 0) */
+      float *tp = tmp + (c * 8 + 2) * 150;
+      for (int u = 3; u < 27; u++)
+        for (int ox = 0; ox < 5; ox++) tp[u * 5 + ox] = xc[(u * 2 - 5) * 10 + ox * 2];
+    }
+    { /* plane (kx 1, py 1) */
+      float *tp = tmp + (c * 8 + 3) * 150;
+      for (int u = 2; u < 27; u++)
+        for (int ox = 0; ox < 5; ox++) tp[u * 5 + ox] = xc[(u * 2 - 4) * 10 + ox * 2];
+    }
+    { /* plane (kx 2, py 0) */
+      float *tp = tmp + (c * 8 + 4) * 150;
+      for (int u = 3; u < 27; u++)
+        for (int ox = 0; ox < 5; ox++) tp[u * 5 + ox] = xc[(u * 2 - 5) * 10 + ox * 2 + 1];
+    }
+    { /* plane (kx 2, py 1) */
+      float *tp = tmp + (c * 8 + 5) * 150;
+      for (int u = 2; u < 27; u++)
+        for (int ox = 0; ox < 5; ox++) tp[u * 5 + ox] = xc[(u * 2 - 4) * 10 + ox * 2 + 1];
+    }
+    { /* plane (kx 3, py 0) */
+      float *tp = tmp + (c * 8 + 6) * 150;
+      for (int u = 3; u < 27; u++)
+        for (int ox = 0; ox < 4; ox++) tp[u * 5 + ox] = xc[(u * 2 - 5) * 10 + ox * 2 + 2];
+    }
+    { /* plane (kx 3, py 1) */
+      float *tp = tmp + (c * 8 + 7) * 150;
+      for (int u = 2; u < 27; u++)
+        for (int ox = 0; ox < 4; ox++) tp[u * 5 + ox] = xc[(u * 2 - 4) * 10 + ox * 2 + 2];
+    }
+  }
+  {
+    const float *xg = tmp;
+    for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
+      const int o0 = ob * 16;
+      const float *wb = l0_weight_packed + o0 * 40;
+      const float *bb = l0_bias + o0;
+      float *yb = yn + o0 * 125;
+      for (int t0 = 0; t0 < 112; t0 += 16) { /* 16 outputs */
+        l0_conv2d_tile16(xg, wb, bb, yb, t0);
+      }
+      { /* the last 13 outputs, in a full tile that recomputes 3 */
+        const int t0 = 109;
+        l0_conv2d_tile16(xg, wb, bb, yb, t0);
       }
     }
   }
-  for (int b = 0; b < 4; b++) { /* blocks of 16 output channels */
-    const float *wb = l0_weight + b * 640;
-    float *yb = yn + b * 2000;
-    #if MC_AVX512
-    for (int t = 0; t < 125; t += 16) {
-      const int t0 = t < 109 ? t : 109;
-      __m512 acc[16];
-      for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(l0_bias[b * 16 + j]);
-      for (int k = 0; k < 40; k++) {
-        const __m512 xv = _mm512_loadu_ps(tmp + k * 125 + t0);
-        const float *wk = wb + k * 16;
-        for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yb + j * 125 + t0, acc[j]);
-    }
-    #else
-    for (int j = 0; j < 16; j++) {
-      float *yo = yb + j * 125;
-      const float bj = l0_bias[b * 16 + j];
-      for (int t = 0; t < 125; t++) yo[t] = bj;
-      for (int k = 0; k < 40; k++) {
-        const float wk = wb[k * 16 + j];
-        const float *ck = tmp + k * 125;
-        for (int t = 0; t < 125; t++) yo[t] = MC_FMA(wk, ck[t], yo[t]);
-      }
-    }
-    #endif
-  }
-  for (int i = 0; i < 8000; i++) yn[i] = l2_relu(yn[i]);
 }
 
 /* l3_conv2d: [1, 64, 25, 5] -> [1, 64, 25, 5]
@@ -1070,7 +1146,7 @@ void ds_cnn_kws_forward(const float *input, float *output) {
 
 /* ---- weights: the values */
 
-static const float l0_weight[2560] = {
+static const float l0_weight_packed[2560] = {
   0.081469856f, 0.15514341f, -0.11117298f, -0.09562231f, -0.11815494f, 0.03829339f, -0.12986971f, -0.032412942f,
   -0.031297714f, -0.09243854f, -0.08061034f, -0.124516375f, 0.064089686f, -0.15635121f, -0.06970844f, 0.1061968f,
   -0.06978767f, -0.0668974f, -0.11929774f, 0.019863488f, 0.060833994f, -0.116913065f, -0.01385014f, 0.052460924f,

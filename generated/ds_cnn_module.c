@@ -25,8 +25,8 @@ void ds_cnn_module_forward_ws(const float *input, float *output, void *workspace
 
 /* ---- weights (their values at the end) */
 
-/* conv1.weight [64, 1, 10, 4], times bn1's scale, packed [out/16][in * kernel][16] */
-static const float l1_weight[2560];
+/* conv1.weight [64, 1, 10, 4], times bn1's scale, packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
+static const float l1_weight_packed[2560];
 /* no bias folded with bn1's running statistics and affine */
 static const float l1_bias[64];
 /* blocks.0.depthwise.weight [64, 1, 3, 3], times blocks.0.bn1's scale, layout [channel][kernel] */
@@ -132,6 +132,73 @@ static void n1_zeropad2d(const float *restrict x, float *restrict y) {
   }
 }
 
+/* n2_conv2d's tile: 16 output channels x 16 positions from t0 */
+MC_INLINE void n2_conv2d_tile16(const float *restrict xg, const float *restrict wb,
+    const float *restrict bb, float *restrict yb, int t0) {
+  #if MC_AVX512
+  __m512 acc[16];
+  for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+  { const int c = 0; (void)c; /* input channel in the group */
+    const float *xc = xg + c * 1160;
+    const float *wc = wb + c * 640;
+    for (int ky = 0; ky < 10; ky++) { /* tap row */
+      for (int kx = 0; kx < 4; kx++) { /* tap */
+        const float *xk = xc + (kx * 2 + ky % 2) * 145 + t0 + ky / 2 * 5; /* plane (kx, ky % 2) */
+        const float *wk = wc + (ky * 4 + kx) * 16;
+        const __m512 xv = _mm512_loadu_ps(xk);
+        for (int j = 0; j < 16; j++)
+          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+      }
+    }
+  }
+  for (int j = 0; j < 16; j++)
+    _mm512_storeu_ps(yb + j * 125 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+  #else
+  { /* channels 0..7 of the block */
+    float acc[8][16];
+    for (int j = 0; j < 8; j++)
+      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
+    { const int c = 0; (void)c; /* input channel in the group */
+      const float *xc = xg + c * 1160;
+      const float *wc = wb + c * 640;
+      for (int ky = 0; ky < 10; ky++) { /* tap row */
+        for (int kx = 0; kx < 4; kx++) { /* tap */
+          const float *xk = xc + (kx * 2 + ky % 2) * 145 + t0 + ky / 2 * 5; /* plane (kx, ky % 2) */
+          const float *wk = wc + (ky * 4 + kx) * 16;
+          for (int i = 0; i < 16; i++) { /* position in the tile */
+            const float xv = xk[i];
+            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+          }
+        }
+      }
+    }
+    for (int j = 0; j < 8; j++)
+      for (int i = 0; i < 16; i++) yb[j * 125 + t0 + i] = l3_relu(acc[j][i]);
+  }
+  { /* channels 8..15 of the block */
+    float acc[8][16];
+    for (int j = 0; j < 8; j++)
+      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
+    { const int c = 0; (void)c; /* input channel in the group */
+      const float *xc = xg + c * 1160;
+      const float *wc = wb + c * 640;
+      for (int ky = 0; ky < 10; ky++) { /* tap row */
+        for (int kx = 0; kx < 4; kx++) { /* tap */
+          const float *xk = xc + (kx * 2 + ky % 2) * 145 + t0 + ky / 2 * 5; /* plane (kx, ky % 2) */
+          const float *wk = wc + (ky * 4 + kx) * 16;
+          for (int i = 0; i < 16; i++) { /* position in the tile */
+            const float xv = xk[i];
+            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+          }
+        }
+      }
+    }
+    for (int j = 0; j < 8; j++)
+      for (int i = 0; i < 16; i++) yb[(j + 8) * 125 + t0 + i] = l3_relu(acc[j][i]);
+  }
+  #endif
+}
+
 /* n2_conv2d: [1, 1, 58, 12] -> [1, 64, 25, 5]
  *   specs/ds_cnn_module.lua:27  conv1: Conv2d(1, 64, (10, 4), stride=2, bias=False)
  *     (built at line 20)
@@ -146,58 +213,67 @@ static void n2_conv2d(const float *restrict x, float *restrict y, float *restric
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  /* tmp[k][p]: the input under tap k = (c, ky, kx) of output p */
+  /* per column offset kx and row phase py, the zero-padded input under it: tmp[c][kx][py][u][ox] = x[c][u * 2 + py - 0][ox * 2 + kx - 0], 0 in the padding */
+  for (int i = 0; i < 1160; i++) tmp[i] = 0.0f;
   { const int c = 0; (void)c; /* input channel */
-    for (int ky = 0; ky < 10; ky++) { /* tap row */
-      for (int kx = 0; kx < 4; kx++) { /* tap */
-        float *ck = tmp + ((c * 10 + ky) * 4 + kx) * 125;
-        const int q = kx; /* ix = ox * 2 + q */
-        for (int oy = 0; oy < 25; oy++) {
-          const int iy = oy * 2 + ky;
-          float *co = ck + oy * 5;
-          if (iy < 0 || iy >= 58) { /* a row of padding */
-            for (int ox = 0; ox < 5; ox++) co[ox] = 0.0f;
-            continue;
-          }
-          const float *xr = xp + (c * 58 + iy) * 12;
-          for (int ox = 0; ox < 5; ox++) {
-            const int ix = ox * 2 + q;
-            co[ox] = ix >= 0 && ix < 12 ? xr[ix] : 0.0f;
-          }
-        }
+    const float *xc = xp + c * 696;
+    { /* plane (kx 0, py 0) */
+      float *tp = tmp + (c * 8 + 0) * 145;
+      for (int u = 0; u < 29; u++)
+        for (int ox = 0; ox < 5; ox++) tp[u * 5 + ox] = xc[(u * 2) * 12 + ox * 2];
+    }
+    { /* plane (kx 0, py 1) */
+      float *tp = tmp + (c * 8 + 1) * 145;
+      for (int u = 0; u < 29; u++)
+        for (int ox = 0; ox < 5; ox++) tp[u * 5 + ox] = xc[(u * 2 + 1) * 12 + ox * 2];
+    }
+    { /* plane (kx 1, py 0) */
+      float *tp = tmp + (c * 8 + 2) * 145;
+      for (int u = 0; u < 29; u++)
+        for (int ox = 0; ox < 5; ox++) tp[u * 5 + ox] = xc[(u * 2) * 12 + ox * 2 + 1];
+    }
+    { /* plane (kx 1, py 1) */
+      float *tp = tmp + (c * 8 + 3) * 145;
+      for (int u = 0; u < 29; u++)
+        for (int ox = 0; ox < 5; ox++) tp[u * 5 + ox] = xc[(u * 2 + 1) * 12 + ox * 2 + 1];
+    }
+    { /* plane (kx 2, py 0) */
+      float *tp = tmp + (c * 8 + 4) * 145;
+      for (int u = 0; u < 29; u++)
+        for (int ox = 0; ox < 5; ox++) tp[u * 5 + ox] = xc[(u * 2) * 12 + ox * 2 + 2];
+    }
+    { /* plane (kx 2, py 1) */
+      float *tp = tmp + (c * 8 + 5) * 145;
+      for (int u = 0; u < 29; u++)
+        for (int ox = 0; ox < 5; ox++) tp[u * 5 + ox] = xc[(u * 2 + 1) * 12 + ox * 2 + 2];
+    }
+    { /* plane (kx 3, py 0) */
+      float *tp = tmp + (c * 8 + 6) * 145;
+      for (int u = 0; u < 29; u++)
+        for (int ox = 0; ox < 5; ox++) tp[u * 5 + ox] = xc[(u * 2) * 12 + ox * 2 + 3];
+    }
+    { /* plane (kx 3, py 1) */
+      float *tp = tmp + (c * 8 + 7) * 145;
+      for (int u = 0; u < 29; u++)
+        for (int ox = 0; ox < 5; ox++) tp[u * 5 + ox] = xc[(u * 2 + 1) * 12 + ox * 2 + 3];
+    }
+  }
+  {
+    const float *xg = tmp;
+    for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
+      const int o0 = ob * 16;
+      const float *wb = l1_weight_packed + o0 * 40;
+      const float *bb = l1_bias + o0;
+      float *yb = yn + o0 * 125;
+      for (int t0 = 0; t0 < 112; t0 += 16) { /* 16 outputs */
+        n2_conv2d_tile16(xg, wb, bb, yb, t0);
+      }
+      { /* the last 13 outputs, in a full tile that recomputes 3 */
+        const int t0 = 109;
+        n2_conv2d_tile16(xg, wb, bb, yb, t0);
       }
     }
   }
-  for (int b = 0; b < 4; b++) { /* blocks of 16 output channels */
-    const float *wb = l1_weight + b * 640;
-    float *yb = yn + b * 2000;
-    #if MC_AVX512
-    for (int t = 0; t < 125; t += 16) {
-      const int t0 = t < 109 ? t : 109;
-      __m512 acc[16];
-      for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(l1_bias[b * 16 + j]);
-      for (int k = 0; k < 40; k++) {
-        const __m512 xv = _mm512_loadu_ps(tmp + k * 125 + t0);
-        const float *wk = wb + k * 16;
-        for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yb + j * 125 + t0, acc[j]);
-    }
-    #else
-    for (int j = 0; j < 16; j++) {
-      float *yo = yb + j * 125;
-      const float bj = l1_bias[b * 16 + j];
-      for (int t = 0; t < 125; t++) yo[t] = bj;
-      for (int k = 0; k < 40; k++) {
-        const float wk = wb[k * 16 + j];
-        const float *ck = tmp + k * 125;
-        for (int t = 0; t < 125; t++) yo[t] = MC_FMA(wk, ck[t], yo[t]);
-      }
-    }
-    #endif
-  }
-  for (int i = 0; i < 8000; i++) yn[i] = l3_relu(yn[i]);
 }
 
 /* n6_conv2d: [1, 64, 25, 5] -> [1, 64, 25, 5]
@@ -1078,8 +1154,8 @@ static void n32_linear(const float *restrict x, float *restrict y) {
 
 void ds_cnn_module_forward_ws(const float *input, float *output, void *workspace) {
   float *ws = (float *)workspace;
-  n1_zeropad2d(input, ws + 13008); /* [1, 1, 49, 10] -> [1, 1, 58, 12] */
-  n2_conv2d(ws + 13008, ws, ws + 8000); /* [1, 1, 58, 12] -> [1, 64, 25, 5] */
+  n1_zeropad2d(input, ws + 9168); /* [1, 1, 49, 10] -> [1, 1, 58, 12] */
+  n2_conv2d(ws + 9168, ws, ws + 8000); /* [1, 1, 58, 12] -> [1, 64, 25, 5] */
   n6_conv2d(ws, ws + 8000, ws + 16000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
   n9_conv2d(ws + 8000, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
   n12_conv2d(ws, ws + 8000, ws + 16000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
@@ -1099,7 +1175,7 @@ void ds_cnn_module_forward(const float *input, float *output) {
 
 /* ---- weights: the values */
 
-static const float l1_weight[2560] = {
+static const float l1_weight_packed[2560] = {
   -0.022671385f, 0.11214814f, 0.030759173f, 0.019474996f, -0.20981269f, 0.078465685f, -0.20749235f, 0.29412967f,
   -0.23784366f, 0.25566405f, -0.20925748f, -0.28656057f, -0.19619386f, 0.13873303f, 0.066823475f, 0.123041004f,
   -0.17656943f, -0.16558725f, -0.20282772f, -0.13190728f, 0.06488808f, -0.29672515f, -0.23198956f, 0.22545162f,

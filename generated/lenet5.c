@@ -3,7 +3,7 @@
  *
  *   input      [1, 1, 28, 28] float32, contiguous, in PyTorch's layout
  *   output     [1, 10]
- *   workspace  23552 bytes
+ *   workspace  36736 bytes
  *   weights    seed 1 (PyTorch's default init)
  *
  * Standalone C99: compile with any C compiler and link with libm.
@@ -111,60 +111,6 @@ static MC_UNUSED float l10_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU
 
 /* ---- layers */
 
-/* l0_conv2d's tile: 6 output channels x 16 positions from t0 */
-MC_INLINE void l0_conv2d_tile6(const float *restrict xg, const float *restrict wb,
-    const float *restrict bb, float *restrict yb, int t0) {
-  #if MC_AVX512
-  __m512 acc[6];
-  for (int j = 0; j < 6; j++) acc[j] = _mm512_set1_ps(bb[j]);
-  { const int c = 0; (void)c; /* input channel in the group */
-    const float *xc = xg + c * 1024;
-    const float *wc = wb + c * 150;
-    for (int ky = 0; ky < 5; ky++) { /* tap row */
-      for (int kx = 0; kx < 5; kx++) { /* tap */
-        const float *xk = xc + (t0 + ky * 32 + kx); /* p = oy * 32 + ox */
-        const float *wk = wc + (ky * 5 + kx) * 6;
-        const __m512 xv = _mm512_loadu_ps(xk);
-        for (int j = 0; j < 6; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-    }
-  }
-  float out[6][16];
-  for (int j = 0; j < 6; j++) _mm512_storeu_ps(out[j], acc[j]);
-  for (int i = 0; i < 16; i++) {
-    const int oy = (t0 + i) / 32, ox = (t0 + i) % 32;
-    if (ox < 28) /* the columns past OW are dropped */
-      for (int j = 0; j < 6; j++) yb[j * 784 + oy * 28 + ox] = l1_relu(out[j][i]);
-  }
-  #else
-  { /* channels 0..5 of the block */
-    float acc[6][16];
-    for (int j = 0; j < 6; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-    { const int c = 0; (void)c; /* input channel in the group */
-      const float *xc = xg + c * 1024;
-      const float *wc = wb + c * 150;
-      for (int ky = 0; ky < 5; ky++) { /* tap row */
-        for (int kx = 0; kx < 5; kx++) { /* tap */
-          const float *xk = xc + (t0 + ky * 32 + kx); /* p = oy * 32 + ox */
-          const float *wk = wc + (ky * 5 + kx) * 6;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 6; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 32, ox = (t0 + i) % 32;
-      if (ox < 28) /* the columns past OW are dropped */
-        for (int j = 0; j < 6; j++) yb[j * 784 + oy * 28 + ox] = l1_relu(acc[j][i]);
-    }
-  }
-  #endif
-}
-
 /* l0_conv2d: [1, 1, 28, 28] -> [1, 6, 28, 28]
  *   specs/lenet5.lua:5  Conv2d(1, 6, 5, padding=2)
  *   specs/lenet5.lua:6  ReLU()  (on each output)
@@ -175,26 +121,86 @@ MC_INLINE void l0_conv2d_tile6(const float *restrict xg, const float *restrict w
 static void l0_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
-  /* the zero padding written out: tmp[c] is x[c] inside a border of zeros */
-  for (int i = 0; i < 1024; i++) tmp[i] = 0.0f;
-  for (int c = 0; c < 1; c++)
-    for (int r = 0; r < 28; r++)
-      for (int i = 0; i < 28; i++)
-        tmp[c * 1024 + (r + 2) * 32 + 2 + i] = xn[(c * 28 + r) * 28 + i];
-  const float *xp = tmp;
+  const float *xp = xn;
+  /* per column offset kx and row phase py, the zero-padded input under it: tmp[c][kx][py][u][ox] = x[c][u * 1 + py - 2][ox * 1 + kx - 2], 0 in the padding */
+  for (int i = 0; i < 4480; i++) tmp[i] = 0.0f;
+  { const int c = 0; (void)c; /* input channel */
+    const float *xc = xp + c * 784;
+    { /* plane (kx 0, py 0) */
+      float *tp = tmp + (c * 5 + 0) * 896;
+      for (int u = 2; u < 30; u++)
+        for (int ox = 2; ox < 28; ox++) tp[u * 28 + ox] = xc[(u - 2) * 28 + ox - 2];
+    }
+    { /* plane (kx 1, py 0) */
+      float *tp = tmp + (c * 5 + 1) * 896;
+      for (int u = 2; u < 30; u++)
+        for (int ox = 1; ox < 28; ox++) tp[u * 28 + ox] = xc[(u - 2) * 28 + ox - 1];
+    }
+    { /* plane (kx 2, py 0) */
+      float *tp = tmp + (c * 5 + 2) * 896;
+      for (int u = 2; u < 30; u++)
+        for (int ox = 0; ox < 28; ox++) tp[u * 28 + ox] = xc[(u - 2) * 28 + ox];
+    }
+    { /* plane (kx 3, py 0) */
+      float *tp = tmp + (c * 5 + 3) * 896;
+      for (int u = 2; u < 30; u++)
+        for (int ox = 0; ox < 27; ox++) tp[u * 28 + ox] = xc[(u - 2) * 28 + ox + 1];
+    }
+    { /* plane (kx 4, py 0) */
+      float *tp = tmp + (c * 5 + 4) * 896;
+      for (int u = 2; u < 30; u++)
+        for (int ox = 0; ox < 26; ox++) tp[u * 28 + ox] = xc[(u - 2) * 28 + ox + 2];
+    }
+  }
   {
-    const float *xg = xp;
+    const float *xg = tmp;
     { const int ob = 0; (void)ob; /* 6 output channels */
       const int o0 = ob * 6;
       const float *wb = l0_weight_packed + o0 * 25;
       const float *bb = l0_bias + o0;
       float *yb = yn + o0 * 784;
-      for (int t0 = 0; t0 < 880; t0 += 16) { /* 16 outputs */
-        l0_conv2d_tile6(xg, wb, bb, yb, t0);
-      }
-      { /* the last 12 outputs, in a full tile that recomputes 4 */
-        const int t0 = 876;
-        l0_conv2d_tile6(xg, wb, bb, yb, t0);
+      for (int t0 = 0; t0 < 784; t0 += 16) { /* 16 outputs */
+        #if MC_AVX512
+        __m512 acc[6];
+        for (int j = 0; j < 6; j++) acc[j] = _mm512_set1_ps(bb[j]);
+        { const int c = 0; (void)c; /* input channel in the group */
+          const float *xc = xg + c * 4480;
+          const float *wc = wb + c * 150;
+          for (int ky = 0; ky < 5; ky++) { /* tap row */
+            for (int kx = 0; kx < 5; kx++) { /* tap */
+              const float *xk = xc + (kx * 1 + ky % 1) * 896 + t0 + ky / 1 * 28; /* plane (kx, ky % 1) */
+              const float *wk = wc + (ky * 5 + kx) * 6;
+              const __m512 xv = _mm512_loadu_ps(xk);
+              for (int j = 0; j < 6; j++)
+                acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+            }
+          }
+        }
+        for (int j = 0; j < 6; j++)
+          _mm512_storeu_ps(yb + j * 784 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+        #else
+        { /* channels 0..5 of the block */
+          float acc[6][16];
+          for (int j = 0; j < 6; j++)
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
+          { const int c = 0; (void)c; /* input channel in the group */
+            const float *xc = xg + c * 4480;
+            const float *wc = wb + c * 150;
+            for (int ky = 0; ky < 5; ky++) { /* tap row */
+              for (int kx = 0; kx < 5; kx++) { /* tap */
+                const float *xk = xc + (kx * 1 + ky % 1) * 896 + t0 + ky / 1 * 28; /* plane (kx, ky % 1) */
+                const float *wk = wc + (ky * 5 + kx) * 6;
+                for (int i = 0; i < 16; i++) { /* position in the tile */
+                  const float xv = xk[i];
+                  for (int j = 0; j < 6; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+                }
+              }
+            }
+          }
+          for (int j = 0; j < 6; j++)
+            for (int i = 0; i < 16; i++) yb[j * 784 + t0 + i] = l1_relu(acc[j][i]);
+        }
+        #endif
       }
     }
   }
@@ -227,11 +233,11 @@ MC_INLINE void l3_conv2d_tile16(const float *restrict xg, const float *restrict 
   __m512 acc[16];
   for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
   for (int c = 0; c < 6; c++) { /* input channel in the group */
-    const float *xc = xg + c * 196;
+    const float *xc = xg + c * 700;
     const float *wc = wb + c * 400;
     for (int ky = 0; ky < 5; ky++) { /* tap row */
       for (int kx = 0; kx < 5; kx++) { /* tap */
-        const float *xk = xc + (t0 + ky * 14 + kx); /* p = oy * 14 + ox */
+        const float *xk = xc + (kx * 1 + ky % 1) * 140 + t0 + ky / 1 * 10; /* plane (kx, ky % 1) */
         const float *wk = wc + (ky * 5 + kx) * 16;
         const __m512 xv = _mm512_loadu_ps(xk);
         for (int j = 0; j < 16; j++)
@@ -239,24 +245,19 @@ MC_INLINE void l3_conv2d_tile16(const float *restrict xg, const float *restrict 
       }
     }
   }
-  float out[16][16];
-  for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
-  for (int i = 0; i < 16; i++) {
-    const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
-    if (ox < 10) /* the columns past OW are dropped */
-      for (int j = 0; j < 16; j++) yb[j * 100 + oy * 10 + ox] = l4_relu(out[j][i]);
-  }
+  for (int j = 0; j < 16; j++)
+    _mm512_storeu_ps(yb + j * 100 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
   #else
   { /* channels 0..7 of the block */
     float acc[8][16];
     for (int j = 0; j < 8; j++)
       for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
     for (int c = 0; c < 6; c++) { /* input channel in the group */
-      const float *xc = xg + c * 196;
+      const float *xc = xg + c * 700;
       const float *wc = wb + c * 400;
       for (int ky = 0; ky < 5; ky++) { /* tap row */
         for (int kx = 0; kx < 5; kx++) { /* tap */
-          const float *xk = xc + (t0 + ky * 14 + kx); /* p = oy * 14 + ox */
+          const float *xk = xc + (kx * 1 + ky % 1) * 140 + t0 + ky / 1 * 10; /* plane (kx, ky % 1) */
           const float *wk = wc + (ky * 5 + kx) * 16;
           for (int i = 0; i < 16; i++) { /* position in the tile */
             const float xv = xk[i];
@@ -265,22 +266,19 @@ MC_INLINE void l3_conv2d_tile16(const float *restrict xg, const float *restrict 
         }
       }
     }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
-      if (ox < 10) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[j * 100 + oy * 10 + ox] = l4_relu(acc[j][i]);
-    }
+    for (int j = 0; j < 8; j++)
+      for (int i = 0; i < 16; i++) yb[j * 100 + t0 + i] = l4_relu(acc[j][i]);
   }
   { /* channels 8..15 of the block */
     float acc[8][16];
     for (int j = 0; j < 8; j++)
       for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
     for (int c = 0; c < 6; c++) { /* input channel in the group */
-      const float *xc = xg + c * 196;
+      const float *xc = xg + c * 700;
       const float *wc = wb + c * 400;
       for (int ky = 0; ky < 5; ky++) { /* tap row */
         for (int kx = 0; kx < 5; kx++) { /* tap */
-          const float *xk = xc + (t0 + ky * 14 + kx); /* p = oy * 14 + ox */
+          const float *xk = xc + (kx * 1 + ky % 1) * 140 + t0 + ky / 1 * 10; /* plane (kx, ky % 1) */
           const float *wk = wc + (ky * 5 + kx) * 16;
           for (int i = 0; i < 16; i++) { /* position in the tile */
             const float xv = xk[i];
@@ -289,11 +287,8 @@ MC_INLINE void l3_conv2d_tile16(const float *restrict xg, const float *restrict 
         }
       }
     }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 14, ox = (t0 + i) % 14;
-      if (ox < 10) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[(j + 8) * 100 + oy * 10 + ox] = l4_relu(acc[j][i]);
-    }
+    for (int j = 0; j < 8; j++)
+      for (int i = 0; i < 16; i++) yb[(j + 8) * 100 + t0 + i] = l4_relu(acc[j][i]);
   }
   #endif
 }
@@ -305,22 +300,52 @@ MC_INLINE void l3_conv2d_tile16(const float *restrict xg, const float *restrict 
  *       weight[o, c, ky, kx] * x[n, group(o) * in/groups + c, oy * s[0] +
  *       ky * d[0] - p[0], ox * s[1] + kx * d[1] - p[1]]
  */
-static void l3_conv2d(const float *restrict x, float *restrict y) {
+static void l3_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
+  /* per column offset kx and row phase py, the zero-padded input under it: tmp[c][kx][py][u][ox] = x[c][u * 1 + py - 0][ox * 1 + kx - 0], 0 in the padding */
+  for (int i = 0; i < 4200; i++) tmp[i] = 0.0f;
+  for (int c = 0; c < 6; c++) { /* input channel */
+    const float *xc = xp + c * 196;
+    { /* plane (kx 0, py 0) */
+      float *tp = tmp + (c * 5 + 0) * 140;
+      for (int u = 0; u < 14; u++)
+        for (int ox = 0; ox < 10; ox++) tp[u * 10 + ox] = xc[(u) * 14 + ox];
+    }
+    { /* plane (kx 1, py 0) */
+      float *tp = tmp + (c * 5 + 1) * 140;
+      for (int u = 0; u < 14; u++)
+        for (int ox = 0; ox < 10; ox++) tp[u * 10 + ox] = xc[(u) * 14 + ox + 1];
+    }
+    { /* plane (kx 2, py 0) */
+      float *tp = tmp + (c * 5 + 2) * 140;
+      for (int u = 0; u < 14; u++)
+        for (int ox = 0; ox < 10; ox++) tp[u * 10 + ox] = xc[(u) * 14 + ox + 2];
+    }
+    { /* plane (kx 3, py 0) */
+      float *tp = tmp + (c * 5 + 3) * 140;
+      for (int u = 0; u < 14; u++)
+        for (int ox = 0; ox < 10; ox++) tp[u * 10 + ox] = xc[(u) * 14 + ox + 3];
+    }
+    { /* plane (kx 4, py 0) */
+      float *tp = tmp + (c * 5 + 4) * 140;
+      for (int u = 0; u < 14; u++)
+        for (int ox = 0; ox < 10; ox++) tp[u * 10 + ox] = xc[(u) * 14 + ox + 4];
+    }
+  }
   {
-    const float *xg = xp;
+    const float *xg = tmp;
     { const int ob = 0; (void)ob; /* 16 output channels */
       const int o0 = ob * 16;
       const float *wb = l3_weight_packed + o0 * 150;
       const float *bb = l3_bias + o0;
       float *yb = yn + o0 * 100;
-      for (int t0 = 0; t0 < 128; t0 += 16) { /* 16 outputs */
+      for (int t0 = 0; t0 < 96; t0 += 16) { /* 16 outputs */
         l3_conv2d_tile16(xg, wb, bb, yb, t0);
       }
-      { /* the last 8 outputs, in a full tile that recomputes 8 */
-        const int t0 = 120;
+      { /* the last 4 outputs, in a full tile that recomputes 12 */
+        const int t0 = 84;
         l3_conv2d_tile16(xg, wb, bb, yb, t0);
       }
     }
@@ -502,16 +527,16 @@ static void l11_linear(const float *restrict x, float *restrict y) {
 void lenet5_forward_ws(const float *input, float *output, void *workspace) {
   float *ws = (float *)workspace;
   l0_conv2d(input, ws, ws + 4704); /* [1, 1, 28, 28] -> [1, 6, 28, 28] */
-  l2_maxpool2d(ws, ws + 4704); /* [1, 6, 28, 28] -> [1, 6, 14, 14] */
-  l3_conv2d(ws + 4704, ws); /* [1, 6, 14, 14] -> [1, 16, 10, 10] */
-  l5_maxpool2d(ws, ws + 5488); /* [1, 16, 10, 10] -> [1, 400] */
-  l7_linear(ws + 5488, ws); /* [1, 400] -> [1, 120] */
-  l9_linear(ws, ws + 5792); /* [1, 120] -> [1, 84] */
-  l11_linear(ws + 5792, output); /* [1, 84] -> [1, 10] */
+  l2_maxpool2d(ws, ws + 8000); /* [1, 6, 28, 28] -> [1, 6, 14, 14] */
+  l3_conv2d(ws + 8000, ws, ws + 1600); /* [1, 6, 14, 14] -> [1, 16, 10, 10] */
+  l5_maxpool2d(ws, ws + 8784); /* [1, 16, 10, 10] -> [1, 400] */
+  l7_linear(ws + 8784, ws); /* [1, 400] -> [1, 120] */
+  l9_linear(ws, ws + 9088); /* [1, 120] -> [1, 84] */
+  l11_linear(ws + 9088, output); /* [1, 84] -> [1, 10] */
 }
 
 void lenet5_forward(const float *input, float *output) {
-  static float workspace[5888]; /* LENET5_WORKSPACE_SIZE bytes */
+  static float workspace[9184]; /* LENET5_WORKSPACE_SIZE bytes */
   lenet5_forward_ws(input, output, workspace);
 }
 

@@ -4,7 +4,7 @@
 
 #define LENET5_INPUT_SIZE 784 /* floats, shape [1, 1, 28, 28] */
 #define LENET5_OUTPUT_SIZE 10 /* floats, shape [1, 10] */
-#define LENET5_WORKSPACE_SIZE 23552 /* bytes */
+#define LENET5_WORKSPACE_SIZE 36736 /* bytes */
 
 #ifdef __cplusplus
 extern "C" {

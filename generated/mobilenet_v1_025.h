@@ -4,7 +4,7 @@
 
 #define MOBILENET_V1_025_INPUT_SIZE 27648 /* floats, shape [1, 3, 96, 96] */
 #define MOBILENET_V1_025_OUTPUT_SIZE 2 /* floats, shape [1, 2] */
-#define MOBILENET_V1_025_WORKSPACE_SIZE 322560 /* bytes */
+#define MOBILENET_V1_025_WORKSPACE_SIZE 221184 /* bytes */
 
 #ifdef __cplusplus
 extern "C" {

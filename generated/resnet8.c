@@ -51,21 +51,21 @@ static const float l3_bias[16];
 static const float l6_weight_packed[2304];
 /* no bias folded with stacks.0.bn2's running statistics and affine */
 static const float l6_bias[16];
-/* stacks.1.conv1.weight [32, 16, 3, 3], times stacks.1.bn1's scale, packed [out/16][in * kernel][16] */
-static const float l10_weight[4608];
+/* stacks.1.conv1.weight [32, 16, 3, 3], times stacks.1.bn1's scale, packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
+static const float l10_weight_packed[4608];
 /* no bias folded with stacks.1.bn1's running statistics and affine */
 static const float l10_bias[32];
 /* stacks.1.conv2.weight [32, 32, 3, 3], times stacks.1.bn2's scale, packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
 static const float l13_weight_packed[9216];
 /* no bias folded with stacks.1.bn2's running statistics and affine */
 static const float l13_bias[32];
-/* stacks.1.shortcut.weight [32, 16, 1, 1], packed [out/16][in * kernel][16] */
-static const float l15_weight[512];
+/* stacks.1.shortcut.weight [32, 16, 1, 1], packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
+static const float l15_weight_packed[512];
 /* stacks.1.shortcut.bias [32] */
 static const float l15_bias[32];
-/* stacks.2.conv1.weight [64, 32, 3, 3], times stacks.2.bn1's scale, packed [out/16][in * kernel][16] */
-static const union l17_weight_bytes { unsigned char le[73728]; float f[18432]; } l17_weight_bytes;
-#define l17_weight (l17_weight_bytes.f)
+/* stacks.2.conv1.weight [64, 32, 3, 3], times stacks.2.bn1's scale, packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
+static const union l17_weight_packed_bytes { unsigned char le[73728]; float f[18432]; } l17_weight_packed_bytes;
+#define l17_weight_packed (l17_weight_packed_bytes.f)
 /* no bias folded with stacks.2.bn1's running statistics and affine */
 static const float l17_bias[64];
 /* stacks.2.conv2.weight [64, 64, 3, 3], times stacks.2.bn2's scale, packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
@@ -73,8 +73,8 @@ static const union l20_weight_packed_bytes { unsigned char le[147456]; float f[3
 #define l20_weight_packed (l20_weight_packed_bytes.f)
 /* no bias folded with stacks.2.bn2's running statistics and affine */
 static const float l20_bias[64];
-/* stacks.2.shortcut.weight [64, 32, 1, 1], packed [out/16][in * kernel][16] */
-static const float l22_weight[2048];
+/* stacks.2.shortcut.weight [64, 32, 1, 1], packed for blocks of 16 outputs: [block][in/groups][kernel][output in block] */
+static const float l22_weight_packed[2048];
 /* stacks.2.shortcut.bias [64] */
 static const float l22_bias[64];
 /* fc.weight [10, 64], layout [out][in] */
@@ -108,15 +108,6 @@ static const float l26_bias[10];
 #define MC_AVX512 1
 #else
 #define MC_AVX512 0
-#endif
-
-/* A function written once for readability and called in a hot loop (a
- * convolution's tile): inlined where the compiler can be told to, so it
- * costs what the code written out at each call would. */
-#if defined(__GNUC__)
-#define MC_INLINE static inline __attribute__((always_inline))
-#else
-#define MC_INLINE static inline
 #endif
 
 static MC_UNUSED float l2_relu(float v) { return v < 0.0f ? 0.0f : v; } /* F.relu() */
@@ -357,6 +348,7 @@ static void n7_conv2d(const float *restrict x, const float *restrict r, float *r
       const float *wb = l6_weight_packed + o0 * 144;
       const float *bb = l6_bias + o0;
       float *yb = yn + o0 * 1024;
+      const float *rb = r + o0 * 1024;
       for (int oy = 0; oy < 32; oy++) { /* output row */
         for (int t0 = 0; t0 < 32; t0 += 16) { /* 16 outputs */
           #if MC_AVX512
@@ -377,7 +369,7 @@ static void n7_conv2d(const float *restrict x, const float *restrict r, float *r
             }
           }
           for (int j = 0; j < 16; j++)
-            _mm512_storeu_ps(yb + j * 1024 + oy * 32 + t0, acc[j]);
+            _mm512_storeu_ps(yb + j * 1024 + oy * 32 + t0, _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(acc[j], _mm512_loadu_ps(rb + j * 1024 + oy * 32 + t0))));
           #else
           { /* channels 0..7 of the block */
             float acc[8][16];
@@ -399,7 +391,7 @@ static void n7_conv2d(const float *restrict x, const float *restrict r, float *r
               }
             }
             for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 16; i++) yb[j * 1024 + oy * 32 + t0 + i] = acc[j][i];
+              for (int i = 0; i < 16; i++) yb[j * 1024 + oy * 32 + t0 + i] = l9_relu(acc[j][i] + rb[j * 1024 + oy * 32 + t0 + i]);
           }
           { /* channels 8..15 of the block */
             float acc[8][16];
@@ -421,14 +413,13 @@ static void n7_conv2d(const float *restrict x, const float *restrict r, float *r
               }
             }
             for (int j = 0; j < 8; j++)
-              for (int i = 0; i < 16; i++) yb[(j + 8) * 1024 + oy * 32 + t0 + i] = acc[j][i];
+              for (int i = 0; i < 16; i++) yb[(j + 8) * 1024 + oy * 32 + t0 + i] = l9_relu(acc[j][i] + rb[(j + 8) * 1024 + oy * 32 + t0 + i]);
           }
           #endif
         }
       }
     }
   }
-  for (int i = 0; i < 16384; i++) y[i] = l9_relu(y[i] + r[i]); /* + the residual */
 }
 
 /* n12_conv2d: [1, 16, 32, 32] -> [1, 32, 16, 16]
@@ -445,57 +436,106 @@ static void n12_conv2d(const float *restrict x, float *restrict y, float *restri
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  /* tmp[k][p]: the input under tap k = (c, ky, kx) of output p */
+  /* the zero-padded input split into its stride phases: tmp[c][py][px][u][v] = x[c][u * 2 + py - 1][v * 2 + px - 1], 0 in the padding */
+  for (int i = 0; i < 18496; i++) tmp[i] = 0.0f;
   for (int c = 0; c < 16; c++) { /* input channel */
-    for (int ky = 0; ky < 3; ky++) { /* tap row */
-      for (int kx = 0; kx < 3; kx++) { /* tap */
-        float *ck = tmp + ((c * 3 + ky) * 3 + kx) * 256;
-        const int q = kx - 1; /* ix = ox * 2 + q */
-        for (int oy = 0; oy < 16; oy++) {
-          const int iy = oy * 2 + ky - 1;
-          float *co = ck + oy * 16;
-          if (iy < 0 || iy >= 32) { /* a row of padding */
-            for (int ox = 0; ox < 16; ox++) co[ox] = 0.0f;
-            continue;
+    const float *xc = xp + c * 1024;
+    { /* phase (0, 0) */
+      float *tp = tmp + (c * 4 + 0) * 289;
+      for (int u = 1; u < 17; u++)
+        for (int v = 1; v < 17; v++) tp[u * 17 + v] = xc[(u * 2 - 1) * 32 + v * 2 - 1];
+    }
+    { /* phase (0, 1) */
+      float *tp = tmp + (c * 4 + 1) * 289;
+      for (int u = 1; u < 17; u++)
+        for (int v = 0; v < 16; v++) tp[u * 17 + v] = xc[(u * 2 - 1) * 32 + v * 2];
+    }
+    { /* phase (1, 0) */
+      float *tp = tmp + (c * 4 + 2) * 289;
+      for (int u = 0; u < 16; u++)
+        for (int v = 1; v < 17; v++) tp[u * 17 + v] = xc[(u * 2) * 32 + v * 2 - 1];
+    }
+    { /* phase (1, 1) */
+      float *tp = tmp + (c * 4 + 3) * 289;
+      for (int u = 0; u < 16; u++)
+        for (int v = 0; v < 16; v++) tp[u * 17 + v] = xc[(u * 2) * 32 + v * 2];
+    }
+  }
+  {
+    const float *xg = tmp;
+    for (int ob = 0; ob < 2; ob++) { /* 16 output channels */
+      const int o0 = ob * 16;
+      const float *wb = l10_weight_packed + o0 * 144;
+      const float *bb = l10_bias + o0;
+      float *yb = yn + o0 * 256;
+      for (int oy = 0; oy < 16; oy++) { /* output row */
+        for (int t0 = 0; t0 < 16; t0 += 16) { /* 16 outputs */
+          #if MC_AVX512
+          __m512 acc[16];
+          for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+          for (int c = 0; c < 16; c++) { /* input channel in the group */
+            const float *xc = xg + c * 1156;
+            const float *wc = wb + c * 144;
+            for (int ky = 0; ky < 3; ky++) { /* tap row */
+              for (int kx = 0; kx < 3; kx++) { /* tap */
+                const float *xk = xc + ((ky % 2) * 2 + kx % 2) * 289 + (oy + ky / 2) * 17 + t0 + kx / 2; /* phase (ky % 2, kx % 2) */
+                const float *wk = wc + (ky * 3 + kx) * 16;
+                const __m512 xv = _mm512_loadu_ps(xk);
+                for (int j = 0; j < 16; j++)
+                  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+              }
+            }
           }
-          const float *xr = xp + (c * 32 + iy) * 32;
-          for (int ox = 0; ox < 16; ox++) {
-            const int ix = ox * 2 + q;
-            co[ox] = ix >= 0 && ix < 32 ? xr[ix] : 0.0f;
+          for (int j = 0; j < 16; j++)
+            _mm512_storeu_ps(yb + j * 256 + oy * 16 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+          #else
+          { /* channels 0..7 of the block */
+            float acc[8][16];
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
+            for (int c = 0; c < 16; c++) { /* input channel in the group */
+              const float *xc = xg + c * 1156;
+              const float *wc = wb + c * 144;
+              for (int ky = 0; ky < 3; ky++) { /* tap row */
+                for (int kx = 0; kx < 3; kx++) { /* tap */
+                  const float *xk = xc + ((ky % 2) * 2 + kx % 2) * 289 + (oy + ky / 2) * 17 + t0 + kx / 2; /* phase (ky % 2, kx % 2) */
+                  const float *wk = wc + (ky * 3 + kx) * 16;
+                  for (int i = 0; i < 16; i++) { /* position in the tile */
+                    const float xv = xk[i];
+                    for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+                  }
+                }
+              }
+            }
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 16; i++) yb[j * 256 + oy * 16 + t0 + i] = l12_relu(acc[j][i]);
           }
+          { /* channels 8..15 of the block */
+            float acc[8][16];
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
+            for (int c = 0; c < 16; c++) { /* input channel in the group */
+              const float *xc = xg + c * 1156;
+              const float *wc = wb + c * 144;
+              for (int ky = 0; ky < 3; ky++) { /* tap row */
+                for (int kx = 0; kx < 3; kx++) { /* tap */
+                  const float *xk = xc + ((ky % 2) * 2 + kx % 2) * 289 + (oy + ky / 2) * 17 + t0 + kx / 2; /* phase (ky % 2, kx % 2) */
+                  const float *wk = wc + (ky * 3 + kx) * 16;
+                  for (int i = 0; i < 16; i++) { /* position in the tile */
+                    const float xv = xk[i];
+                    for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+                  }
+                }
+              }
+            }
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 16; i++) yb[(j + 8) * 256 + oy * 16 + t0 + i] = l12_relu(acc[j][i]);
+          }
+          #endif
         }
       }
     }
   }
-  for (int b = 0; b < 2; b++) { /* blocks of 16 output channels */
-    const float *wb = l10_weight + b * 2304;
-    float *yb = yn + b * 4096;
-    #if MC_AVX512
-    for (int t0 = 0; t0 < 256; t0 += 16) {
-      __m512 acc[16];
-      for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(l10_bias[b * 16 + j]);
-      for (int k = 0; k < 144; k++) {
-        const __m512 xv = _mm512_loadu_ps(tmp + k * 256 + t0);
-        const float *wk = wb + k * 16;
-        for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yb + j * 256 + t0, acc[j]);
-    }
-    #else
-    for (int j = 0; j < 16; j++) {
-      float *yo = yb + j * 256;
-      const float bj = l10_bias[b * 16 + j];
-      for (int t = 0; t < 256; t++) yo[t] = bj;
-      for (int k = 0; k < 144; k++) {
-        const float wk = wb[k * 16 + j];
-        const float *ck = tmp + k * 256;
-        for (int t = 0; t < 256; t++) yo[t] = MC_FMA(wk, ck[t], yo[t]);
-      }
-    }
-    #endif
-  }
-  for (int i = 0; i < 8192; i++) yn[i] = l12_relu(yn[i]);
 }
 
 /* n15_conv2d: [1, 32, 16, 16] -> [1, 32, 16, 16]
@@ -610,57 +650,92 @@ static void n17_conv2d(const float *restrict x, const float *restrict r, float *
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  /* tmp[k][p]: the input under tap k = (c, ky, kx) of output p */
+  /* the zero-padded input split into its stride phases: tmp[c][py][px][u][v] = x[c][u * 2 + py - 0][v * 2 + px - 0], 0 in the padding */
+  for (int i = 0; i < 4096; i++) tmp[i] = 0.0f;
   for (int c = 0; c < 16; c++) { /* input channel */
-    { const int ky = 0; (void)ky; /* tap row */
-      { const int kx = 0; (void)kx; /* tap */
-        float *ck = tmp + ((c * 1 + ky) * 1 + kx) * 256;
-        const int q = kx; /* ix = ox * 2 + q */
-        for (int oy = 0; oy < 16; oy++) {
-          const int iy = oy * 2 + ky;
-          float *co = ck + oy * 16;
-          if (iy < 0 || iy >= 32) { /* a row of padding */
-            for (int ox = 0; ox < 16; ox++) co[ox] = 0.0f;
-            continue;
+    const float *xc = xp + c * 1024;
+    { /* phase (0, 0) */
+      float *tp = tmp + (c * 1 + 0) * 256;
+      for (int u = 0; u < 16; u++)
+        for (int v = 0; v < 16; v++) tp[u * 16 + v] = xc[(u * 2) * 32 + v * 2];
+    }
+  }
+  {
+    const float *xg = tmp;
+    for (int ob = 0; ob < 2; ob++) { /* 16 output channels */
+      const int o0 = ob * 16;
+      const float *wb = l15_weight_packed + o0 * 16;
+      const float *bb = l15_bias + o0;
+      float *yb = yn + o0 * 256;
+      const float *rb = r + o0 * 256;
+      for (int oy = 0; oy < 16; oy++) { /* output row */
+        for (int t0 = 0; t0 < 16; t0 += 16) { /* 16 outputs */
+          #if MC_AVX512
+          __m512 acc[16];
+          for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+          for (int c = 0; c < 16; c++) { /* input channel in the group */
+            const float *xc = xg + c * 256;
+            const float *wc = wb + c * 16;
+            { const int ky = 0; (void)ky; /* tap row */
+              { const int kx = 0; (void)kx; /* tap */
+                const float *xk = xc + ((ky % 2) * 1 + kx % 2) * 256 + (oy + ky / 2) * 16 + t0 + kx / 2; /* phase (ky % 2, kx % 2) */
+                const float *wk = wc + (ky * 1 + kx) * 16;
+                const __m512 xv = _mm512_loadu_ps(xk);
+                for (int j = 0; j < 16; j++)
+                  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+              }
+            }
           }
-          const float *xr = xp + (c * 32 + iy) * 32;
-          for (int ox = 0; ox < 16; ox++) {
-            const int ix = ox * 2 + q;
-            co[ox] = ix >= 0 && ix < 32 ? xr[ix] : 0.0f;
+          for (int j = 0; j < 16; j++)
+            _mm512_storeu_ps(yb + j * 256 + oy * 16 + t0, _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(acc[j], _mm512_loadu_ps(rb + j * 256 + oy * 16 + t0))));
+          #else
+          { /* channels 0..7 of the block */
+            float acc[8][16];
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
+            for (int c = 0; c < 16; c++) { /* input channel in the group */
+              const float *xc = xg + c * 256;
+              const float *wc = wb + c * 16;
+              { const int ky = 0; (void)ky; /* tap row */
+                { const int kx = 0; (void)kx; /* tap */
+                  const float *xk = xc + ((ky % 2) * 1 + kx % 2) * 256 + (oy + ky / 2) * 16 + t0 + kx / 2; /* phase (ky % 2, kx % 2) */
+                  const float *wk = wc + (ky * 1 + kx) * 16;
+                  for (int i = 0; i < 16; i++) { /* position in the tile */
+                    const float xv = xk[i];
+                    for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+                  }
+                }
+              }
+            }
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 16; i++) yb[j * 256 + oy * 16 + t0 + i] = l16_relu(acc[j][i] + rb[j * 256 + oy * 16 + t0 + i]);
           }
+          { /* channels 8..15 of the block */
+            float acc[8][16];
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
+            for (int c = 0; c < 16; c++) { /* input channel in the group */
+              const float *xc = xg + c * 256;
+              const float *wc = wb + c * 16;
+              { const int ky = 0; (void)ky; /* tap row */
+                { const int kx = 0; (void)kx; /* tap */
+                  const float *xk = xc + ((ky % 2) * 1 + kx % 2) * 256 + (oy + ky / 2) * 16 + t0 + kx / 2; /* phase (ky % 2, kx % 2) */
+                  const float *wk = wc + (ky * 1 + kx) * 16;
+                  for (int i = 0; i < 16; i++) { /* position in the tile */
+                    const float xv = xk[i];
+                    for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+                  }
+                }
+              }
+            }
+            for (int j = 0; j < 8; j++)
+              for (int i = 0; i < 16; i++) yb[(j + 8) * 256 + oy * 16 + t0 + i] = l16_relu(acc[j][i] + rb[(j + 8) * 256 + oy * 16 + t0 + i]);
+          }
+          #endif
         }
       }
     }
   }
-  for (int b = 0; b < 2; b++) { /* blocks of 16 output channels */
-    const float *wb = l15_weight + b * 256;
-    float *yb = yn + b * 4096;
-    #if MC_AVX512
-    for (int t0 = 0; t0 < 256; t0 += 16) {
-      __m512 acc[16];
-      for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(l15_bias[b * 16 + j]);
-      for (int k = 0; k < 16; k++) {
-        const __m512 xv = _mm512_loadu_ps(tmp + k * 256 + t0);
-        const float *wk = wb + k * 16;
-        for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yb + j * 256 + t0, acc[j]);
-    }
-    #else
-    for (int j = 0; j < 16; j++) {
-      float *yo = yb + j * 256;
-      const float bj = l15_bias[b * 16 + j];
-      for (int t = 0; t < 256; t++) yo[t] = bj;
-      for (int k = 0; k < 16; k++) {
-        const float wk = wb[k * 16 + j];
-        const float *ck = tmp + k * 256;
-        for (int t = 0; t < 256; t++) yo[t] = MC_FMA(wk, ck[t], yo[t]);
-      }
-    }
-    #endif
-  }
-  for (int i = 0; i < 8192; i++) y[i] = l16_relu(y[i] + r[i]); /* + the residual */
 }
 
 /* n20_conv2d: [1, 32, 16, 16] -> [1, 64, 8, 8]
@@ -677,135 +752,114 @@ static void n20_conv2d(const float *restrict x, float *restrict y, float *restri
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  /* tmp[k][p]: the input under tap k = (c, ky, kx) of output p */
+  /* per column offset kx and row phase py, the zero-padded input under it: tmp[c][kx][py][u][ox] = x[c][u * 2 + py - 1][ox * 2 + kx - 1], 0 in the padding */
+  for (int i = 0; i < 13824; i++) tmp[i] = 0.0f;
   for (int c = 0; c < 32; c++) { /* input channel */
-    for (int ky = 0; ky < 3; ky++) { /* tap row */
-      for (int kx = 0; kx < 3; kx++) { /* tap */
-        float *ck = tmp + ((c * 3 + ky) * 3 + kx) * 64;
-        const int q = kx - 1; /* ix = ox * 2 + q */
-        for (int oy = 0; oy < 8; oy++) {
-          const int iy = oy * 2 + ky - 1;
-          float *co = ck + oy * 8;
-          if (iy < 0 || iy >= 16) { /* a row of padding */
-            for (int ox = 0; ox < 8; ox++) co[ox] = 0.0f;
-            continue;
-          }
-          const float *xr = xp + (c * 16 + iy) * 16;
-          for (int ox = 0; ox < 8; ox++) {
-            const int ix = ox * 2 + q;
-            co[ox] = ix >= 0 && ix < 16 ? xr[ix] : 0.0f;
-          }
-        }
-      }
+    const float *xc = xp + c * 256;
+    { /* plane (kx 0, py 0) */
+      float *tp = tmp + (c * 6 + 0) * 72;
+      for (int u = 1; u < 9; u++)
+        for (int ox = 1; ox < 8; ox++) tp[u * 8 + ox] = xc[(u * 2 - 1) * 16 + ox * 2 - 1];
+    }
+    { /* plane (kx 0, py 1) */
+      float *tp = tmp + (c * 6 + 1) * 72;
+      for (int u = 0; u < 8; u++)
+        for (int ox = 1; ox < 8; ox++) tp[u * 8 + ox] = xc[(u * 2) * 16 + ox * 2 - 1];
+    }
+    { /* plane (kx 1, py 0) */
+      float *tp = tmp + (c * 6 + 2) * 72;
+      for (int u = 1; u < 9; u++)
+        for (int ox = 0; ox < 8; ox++) tp[u * 8 + ox] = xc[(u * 2 - 1) * 16 + ox * 2];
+    }
+    { /* plane (kx 1, py 1) */
+      float *tp = tmp + (c * 6 + 3) * 72;
+      for (int u = 0; u < 8; u++)
+        for (int ox = 0; ox < 8; ox++) tp[u * 8 + ox] = xc[(u * 2) * 16 + ox * 2];
+    }
+    { /* plane (kx 2, py 0) */
+      float *tp = tmp + (c * 6 + 4) * 72;
+      for (int u = 1; u < 9; u++)
+        for (int ox = 0; ox < 8; ox++) tp[u * 8 + ox] = xc[(u * 2 - 1) * 16 + ox * 2 + 1];
+    }
+    { /* plane (kx 2, py 1) */
+      float *tp = tmp + (c * 6 + 5) * 72;
+      for (int u = 0; u < 8; u++)
+        for (int ox = 0; ox < 8; ox++) tp[u * 8 + ox] = xc[(u * 2) * 16 + ox * 2 + 1];
     }
   }
-  for (int b = 0; b < 4; b++) { /* blocks of 16 output channels */
-    const float *wb = l17_weight + b * 4608;
-    float *yb = yn + b * 1024;
-    #if MC_AVX512
-    for (int t0 = 0; t0 < 64; t0 += 16) {
-      __m512 acc[16];
-      for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(l17_bias[b * 16 + j]);
-      for (int k = 0; k < 288; k++) {
-        const __m512 xv = _mm512_loadu_ps(tmp + k * 64 + t0);
-        const float *wk = wb + k * 16;
+  {
+    const float *xg = tmp;
+    for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
+      const int o0 = ob * 16;
+      const float *wb = l17_weight_packed + o0 * 288;
+      const float *bb = l17_bias + o0;
+      float *yb = yn + o0 * 64;
+      for (int t0 = 0; t0 < 64; t0 += 16) { /* 16 outputs */
+        #if MC_AVX512
+        __m512 acc[16];
+        for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+        for (int c = 0; c < 32; c++) { /* input channel in the group */
+          const float *xc = xg + c * 432;
+          const float *wc = wb + c * 144;
+          for (int ky = 0; ky < 3; ky++) { /* tap row */
+            for (int kx = 0; kx < 3; kx++) { /* tap */
+              const float *xk = xc + (kx * 2 + ky % 2) * 72 + t0 + ky / 2 * 8; /* plane (kx, ky % 2) */
+              const float *wk = wc + (ky * 3 + kx) * 16;
+              const __m512 xv = _mm512_loadu_ps(xk);
+              for (int j = 0; j < 16; j++)
+                acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+            }
+          }
+        }
         for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yb + j * 64 + t0, acc[j]);
-    }
-    #else
-    for (int j = 0; j < 16; j++) {
-      float *yo = yb + j * 64;
-      const float bj = l17_bias[b * 16 + j];
-      for (int t = 0; t < 64; t++) yo[t] = bj;
-      for (int k = 0; k < 288; k++) {
-        const float wk = wb[k * 16 + j];
-        const float *ck = tmp + k * 64;
-        for (int t = 0; t < 64; t++) yo[t] = MC_FMA(wk, ck[t], yo[t]);
-      }
-    }
-    #endif
-  }
-  for (int i = 0; i < 4096; i++) yn[i] = l19_relu(yn[i]);
-}
-
-/* n23_conv2d's tile: 16 output channels x 16 positions from t0 */
-MC_INLINE void n23_conv2d_tile16(const float *restrict xg, const float *restrict wb,
-    const float *restrict bb, float *restrict yb, int t0) {
-  #if MC_AVX512
-  __m512 acc[16];
-  for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
-  for (int c = 0; c < 64; c++) { /* input channel in the group */
-    const float *xc = xg + c * 100;
-    const float *wc = wb + c * 144;
-    for (int ky = 0; ky < 3; ky++) { /* tap row */
-      for (int kx = 0; kx < 3; kx++) { /* tap */
-        const float *xk = xc + (t0 + ky * 10 + kx); /* p = oy * 10 + ox */
-        const float *wk = wc + (ky * 3 + kx) * 16;
-        const __m512 xv = _mm512_loadu_ps(xk);
-        for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
-      }
-    }
-  }
-  float out[16][16];
-  for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
-  for (int i = 0; i < 16; i++) {
-    const int oy = (t0 + i) / 10, ox = (t0 + i) % 10;
-    if (ox < 8) /* the columns past OW are dropped */
-      for (int j = 0; j < 16; j++) yb[j * 64 + oy * 8 + ox] = out[j][i];
-  }
-  #else
-  { /* channels 0..7 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 100;
-      const float *wc = wb + c * 144;
-      for (int ky = 0; ky < 3; ky++) { /* tap row */
-        for (int kx = 0; kx < 3; kx++) { /* tap */
-          const float *xk = xc + (t0 + ky * 10 + kx); /* p = oy * 10 + ox */
-          const float *wk = wc + (ky * 3 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+          _mm512_storeu_ps(yb + j * 64 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+        #else
+        { /* channels 0..7 of the block */
+          float acc[8][16];
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
+          for (int c = 0; c < 32; c++) { /* input channel in the group */
+            const float *xc = xg + c * 432;
+            const float *wc = wb + c * 144;
+            for (int ky = 0; ky < 3; ky++) { /* tap row */
+              for (int kx = 0; kx < 3; kx++) { /* tap */
+                const float *xk = xc + (kx * 2 + ky % 2) * 72 + t0 + ky / 2 * 8; /* plane (kx, ky % 2) */
+                const float *wk = wc + (ky * 3 + kx) * 16;
+                for (int i = 0; i < 16; i++) { /* position in the tile */
+                  const float xv = xk[i];
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+                }
+              }
+            }
           }
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) yb[j * 64 + t0 + i] = l19_relu(acc[j][i]);
         }
-      }
-    }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 10, ox = (t0 + i) % 10;
-      if (ox < 8) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[j * 64 + oy * 8 + ox] = acc[j][i];
-    }
-  }
-  { /* channels 8..15 of the block */
-    float acc[8][16];
-    for (int j = 0; j < 8; j++)
-      for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
-    for (int c = 0; c < 64; c++) { /* input channel in the group */
-      const float *xc = xg + c * 100;
-      const float *wc = wb + c * 144;
-      for (int ky = 0; ky < 3; ky++) { /* tap row */
-        for (int kx = 0; kx < 3; kx++) { /* tap */
-          const float *xk = xc + (t0 + ky * 10 + kx); /* p = oy * 10 + ox */
-          const float *wk = wc + (ky * 3 + kx) * 16;
-          for (int i = 0; i < 16; i++) { /* position in the tile */
-            const float xv = xk[i];
-            for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+        { /* channels 8..15 of the block */
+          float acc[8][16];
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
+          for (int c = 0; c < 32; c++) { /* input channel in the group */
+            const float *xc = xg + c * 432;
+            const float *wc = wb + c * 144;
+            for (int ky = 0; ky < 3; ky++) { /* tap row */
+              for (int kx = 0; kx < 3; kx++) { /* tap */
+                const float *xk = xc + (kx * 2 + ky % 2) * 72 + t0 + ky / 2 * 8; /* plane (kx, ky % 2) */
+                const float *wk = wc + (ky * 3 + kx) * 16;
+                for (int i = 0; i < 16; i++) { /* position in the tile */
+                  const float xv = xk[i];
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+                }
+              }
+            }
           }
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) yb[(j + 8) * 64 + t0 + i] = l19_relu(acc[j][i]);
         }
+        #endif
       }
     }
-    for (int i = 0; i < 16; i++) {
-      const int oy = (t0 + i) / 10, ox = (t0 + i) % 10;
-      if (ox < 8) /* the columns past OW are dropped */
-        for (int j = 0; j < 8; j++) yb[(j + 8) * 64 + oy * 8 + ox] = acc[j][i];
-    }
   }
-  #endif
 }
 
 /* n23_conv2d: [1, 64, 8, 8] -> [1, 64, 8, 8]
@@ -820,26 +874,97 @@ MC_INLINE void n23_conv2d_tile16(const float *restrict xg, const float *restrict
 static void n23_conv2d(const float *restrict x, float *restrict y, float *restrict tmp) {
   const float *xn = x;
   float *yn = y;
-  /* the zero padding written out: tmp[c] is x[c] inside a border of zeros */
-  for (int i = 0; i < 6400; i++) tmp[i] = 0.0f;
-  for (int c = 0; c < 64; c++)
-    for (int r = 0; r < 8; r++)
-      for (int i = 0; i < 8; i++)
-        tmp[c * 100 + (r + 1) * 10 + 1 + i] = xn[(c * 8 + r) * 8 + i];
-  const float *xp = tmp;
+  const float *xp = xn;
+  /* per column offset kx and row phase py, the zero-padded input under it: tmp[c][kx][py][u][ox] = x[c][u * 1 + py - 1][ox * 1 + kx - 1], 0 in the padding */
+  for (int i = 0; i < 15360; i++) tmp[i] = 0.0f;
+  for (int c = 0; c < 64; c++) { /* input channel */
+    const float *xc = xp + c * 64;
+    { /* plane (kx 0, py 0) */
+      float *tp = tmp + (c * 3 + 0) * 80;
+      for (int u = 1; u < 9; u++)
+        for (int ox = 1; ox < 8; ox++) tp[u * 8 + ox] = xc[(u - 1) * 8 + ox - 1];
+    }
+    { /* plane (kx 1, py 0) */
+      float *tp = tmp + (c * 3 + 1) * 80;
+      for (int u = 1; u < 9; u++)
+        for (int ox = 0; ox < 8; ox++) tp[u * 8 + ox] = xc[(u - 1) * 8 + ox];
+    }
+    { /* plane (kx 2, py 0) */
+      float *tp = tmp + (c * 3 + 2) * 80;
+      for (int u = 1; u < 9; u++)
+        for (int ox = 0; ox < 7; ox++) tp[u * 8 + ox] = xc[(u - 1) * 8 + ox + 1];
+    }
+  }
   {
-    const float *xg = xp;
+    const float *xg = tmp;
     for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
       const int o0 = ob * 16;
       const float *wb = l20_weight_packed + o0 * 576;
       const float *bb = l20_bias + o0;
       float *yb = yn + o0 * 64;
       for (int t0 = 0; t0 < 64; t0 += 16) { /* 16 outputs */
-        n23_conv2d_tile16(xg, wb, bb, yb, t0);
-      }
-      { /* the last 14 outputs, in a full tile that recomputes 2 */
-        const int t0 = 62;
-        n23_conv2d_tile16(xg, wb, bb, yb, t0);
+        #if MC_AVX512
+        __m512 acc[16];
+        for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+        for (int c = 0; c < 64; c++) { /* input channel in the group */
+          const float *xc = xg + c * 240;
+          const float *wc = wb + c * 144;
+          for (int ky = 0; ky < 3; ky++) { /* tap row */
+            for (int kx = 0; kx < 3; kx++) { /* tap */
+              const float *xk = xc + (kx * 1 + ky % 1) * 80 + t0 + ky / 1 * 8; /* plane (kx, ky % 1) */
+              const float *wk = wc + (ky * 3 + kx) * 16;
+              const __m512 xv = _mm512_loadu_ps(xk);
+              for (int j = 0; j < 16; j++)
+                acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+            }
+          }
+        }
+        for (int j = 0; j < 16; j++)
+          _mm512_storeu_ps(yb + j * 64 + t0, acc[j]);
+        #else
+        { /* channels 0..7 of the block */
+          float acc[8][16];
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
+          for (int c = 0; c < 64; c++) { /* input channel in the group */
+            const float *xc = xg + c * 240;
+            const float *wc = wb + c * 144;
+            for (int ky = 0; ky < 3; ky++) { /* tap row */
+              for (int kx = 0; kx < 3; kx++) { /* tap */
+                const float *xk = xc + (kx * 1 + ky % 1) * 80 + t0 + ky / 1 * 8; /* plane (kx, ky % 1) */
+                const float *wk = wc + (ky * 3 + kx) * 16;
+                for (int i = 0; i < 16; i++) { /* position in the tile */
+                  const float xv = xk[i];
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+                }
+              }
+            }
+          }
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) yb[j * 64 + t0 + i] = acc[j][i];
+        }
+        { /* channels 8..15 of the block */
+          float acc[8][16];
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
+          for (int c = 0; c < 64; c++) { /* input channel in the group */
+            const float *xc = xg + c * 240;
+            const float *wc = wb + c * 144;
+            for (int ky = 0; ky < 3; ky++) { /* tap row */
+              for (int kx = 0; kx < 3; kx++) { /* tap */
+                const float *xk = xc + (kx * 1 + ky % 1) * 80 + t0 + ky / 1 * 8; /* plane (kx, ky % 1) */
+                const float *wk = wc + (ky * 3 + kx) * 16;
+                for (int i = 0; i < 16; i++) { /* position in the tile */
+                  const float xv = xk[i];
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+                }
+              }
+            }
+          }
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) yb[(j + 8) * 64 + t0 + i] = acc[j][i];
+        }
+        #endif
       }
     }
   }
@@ -858,57 +983,90 @@ static void n25_conv2d(const float *restrict x, const float *restrict r, float *
   const float *xn = x;
   float *yn = y;
   const float *xp = xn;
-  /* tmp[k][p]: the input under tap k = (c, ky, kx) of output p */
+  /* per column offset kx and row phase py, the zero-padded input under it: tmp[c][kx][py][u][ox] = x[c][u * 2 + py - 0][ox * 2 + kx - 0], 0 in the padding */
+  for (int i = 0; i < 2048; i++) tmp[i] = 0.0f;
   for (int c = 0; c < 32; c++) { /* input channel */
-    { const int ky = 0; (void)ky; /* tap row */
-      { const int kx = 0; (void)kx; /* tap */
-        float *ck = tmp + ((c * 1 + ky) * 1 + kx) * 64;
-        const int q = kx; /* ix = ox * 2 + q */
-        for (int oy = 0; oy < 8; oy++) {
-          const int iy = oy * 2 + ky;
-          float *co = ck + oy * 8;
-          if (iy < 0 || iy >= 16) { /* a row of padding */
-            for (int ox = 0; ox < 8; ox++) co[ox] = 0.0f;
-            continue;
-          }
-          const float *xr = xp + (c * 16 + iy) * 16;
-          for (int ox = 0; ox < 8; ox++) {
-            const int ix = ox * 2 + q;
-            co[ox] = ix >= 0 && ix < 16 ? xr[ix] : 0.0f;
+    const float *xc = xp + c * 256;
+    { /* plane (kx 0, py 0) */
+      float *tp = tmp + (c * 1 + 0) * 64;
+      for (int u = 0; u < 8; u++)
+        for (int ox = 0; ox < 8; ox++) tp[u * 8 + ox] = xc[(u * 2) * 16 + ox * 2];
+    }
+  }
+  {
+    const float *xg = tmp;
+    for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
+      const int o0 = ob * 16;
+      const float *wb = l22_weight_packed + o0 * 32;
+      const float *bb = l22_bias + o0;
+      float *yb = yn + o0 * 64;
+      const float *rb = r + o0 * 64;
+      for (int t0 = 0; t0 < 64; t0 += 16) { /* 16 outputs */
+        #if MC_AVX512
+        __m512 acc[16];
+        for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(bb[j]);
+        for (int c = 0; c < 32; c++) { /* input channel in the group */
+          const float *xc = xg + c * 64;
+          const float *wc = wb + c * 16;
+          { const int ky = 0; (void)ky; /* tap row */
+            { const int kx = 0; (void)kx; /* tap */
+              const float *xk = xc + (kx * 1 + ky % 2) * 64 + t0 + ky / 2 * 8; /* plane (kx, ky % 2) */
+              const float *wk = wc + (ky * 1 + kx) * 16;
+              const __m512 xv = _mm512_loadu_ps(xk);
+              for (int j = 0; j < 16; j++)
+                acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+            }
           }
         }
-      }
-    }
-  }
-  for (int b = 0; b < 4; b++) { /* blocks of 16 output channels */
-    const float *wb = l22_weight + b * 512;
-    float *yb = yn + b * 1024;
-    #if MC_AVX512
-    for (int t0 = 0; t0 < 64; t0 += 16) {
-      __m512 acc[16];
-      for (int j = 0; j < 16; j++) acc[j] = _mm512_set1_ps(l22_bias[b * 16 + j]);
-      for (int k = 0; k < 32; k++) {
-        const __m512 xv = _mm512_loadu_ps(tmp + k * 64 + t0);
-        const float *wk = wb + k * 16;
         for (int j = 0; j < 16; j++)
-          acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+          _mm512_storeu_ps(yb + j * 64 + t0, _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(acc[j], _mm512_loadu_ps(rb + j * 64 + t0))));
+        #else
+        { /* channels 0..7 of the block */
+          float acc[8][16];
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j];
+          for (int c = 0; c < 32; c++) { /* input channel in the group */
+            const float *xc = xg + c * 64;
+            const float *wc = wb + c * 16;
+            { const int ky = 0; (void)ky; /* tap row */
+              { const int kx = 0; (void)kx; /* tap */
+                const float *xk = xc + (kx * 1 + ky % 2) * 64 + t0 + ky / 2 * 8; /* plane (kx, ky % 2) */
+                const float *wk = wc + (ky * 1 + kx) * 16;
+                for (int i = 0; i < 16; i++) { /* position in the tile */
+                  const float xv = xk[i];
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j], xv, acc[j][i]);
+                }
+              }
+            }
+          }
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) yb[j * 64 + t0 + i] = l23_relu(acc[j][i] + rb[j * 64 + t0 + i]);
+        }
+        { /* channels 8..15 of the block */
+          float acc[8][16];
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) acc[j][i] = bb[j + 8];
+          for (int c = 0; c < 32; c++) { /* input channel in the group */
+            const float *xc = xg + c * 64;
+            const float *wc = wb + c * 16;
+            { const int ky = 0; (void)ky; /* tap row */
+              { const int kx = 0; (void)kx; /* tap */
+                const float *xk = xc + (kx * 1 + ky % 2) * 64 + t0 + ky / 2 * 8; /* plane (kx, ky % 2) */
+                const float *wk = wc + (ky * 1 + kx) * 16;
+                for (int i = 0; i < 16; i++) { /* position in the tile */
+                  const float xv = xk[i];
+                  for (int j = 0; j < 8; j++) acc[j][i] = MC_FMA(wk[j + 8], xv, acc[j][i]);
+                }
+              }
+            }
+          }
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 16; i++) yb[(j + 8) * 64 + t0 + i] = l23_relu(acc[j][i] + rb[(j + 8) * 64 + t0 + i]);
+        }
+        #endif
       }
-      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yb + j * 64 + t0, acc[j]);
     }
-    #else
-    for (int j = 0; j < 16; j++) {
-      float *yo = yb + j * 64;
-      const float bj = l22_bias[b * 16 + j];
-      for (int t = 0; t < 64; t++) yo[t] = bj;
-      for (int k = 0; k < 32; k++) {
-        const float wk = wb[k * 16 + j];
-        const float *ck = tmp + k * 64;
-        for (int t = 0; t < 64; t++) yo[t] = MC_FMA(wk, ck[t], yo[t]);
-      }
-    }
-    #endif
   }
-  for (int i = 0; i < 4096; i++) y[i] = l23_relu(y[i] + r[i]); /* + the residual */
 }
 
 /* n28_avgpool2d: [1, 64, 8, 8] -> [1, 64, 1, 1]
@@ -1041,12 +1199,12 @@ void resnet8_forward_ws(const float *input, float *output, void *workspace) {
   n1_conv2d(input, ws + 18496, ws); /* [1, 3, 32, 32] -> [1, 16, 32, 32] */
   n4_conv2d(ws + 18496, ws + 34880, ws); /* [1, 16, 32, 32] -> [1, 16, 32, 32] */
   n7_conv2d(ws + 34880, ws + 18496, ws + 51264, ws); /* [1, 16, 32, 32], [1, 16, 32, 32] -> [1, 16, 32, 32] */
-  n12_conv2d(ws + 51264, ws + 36864, ws); /* [1, 16, 32, 32] -> [1, 32, 16, 16] */
-  n15_conv2d(ws + 36864, ws + 10368, ws); /* [1, 32, 16, 16] -> [1, 32, 16, 16] */
-  n17_conv2d(ws + 51264, ws + 10368, ws + 18560, ws); /* [1, 16, 32, 32], [1, 32, 16, 16] -> [1, 32, 16, 16] */
-  n20_conv2d(ws + 18560, ws + 26752, ws); /* [1, 32, 16, 16] -> [1, 64, 8, 8] */
-  n23_conv2d(ws + 26752, ws + 6400, ws); /* [1, 64, 8, 8] -> [1, 64, 8, 8] */
-  n25_conv2d(ws + 18560, ws + 6400, ws, ws + 4096); /* [1, 32, 16, 16], [1, 64, 8, 8] -> [1, 64, 8, 8] */
+  n12_conv2d(ws + 51264, ws + 18496, ws); /* [1, 16, 32, 32] -> [1, 32, 16, 16] */
+  n15_conv2d(ws + 18496, ws + 26688, ws); /* [1, 32, 16, 16] -> [1, 32, 16, 16] */
+  n17_conv2d(ws + 51264, ws + 26688, ws + 15360, ws); /* [1, 16, 32, 32], [1, 32, 16, 16] -> [1, 32, 16, 16] */
+  n20_conv2d(ws + 15360, ws + 23552, ws); /* [1, 32, 16, 16] -> [1, 64, 8, 8] */
+  n23_conv2d(ws + 23552, ws + 27648, ws); /* [1, 64, 8, 8] -> [1, 64, 8, 8] */
+  n25_conv2d(ws + 15360, ws + 27648, ws, ws + 4096); /* [1, 32, 16, 16], [1, 64, 8, 8] -> [1, 64, 8, 8] */
   n28_avgpool2d(ws, ws + 4096); /* [1, 64, 8, 8] -> [1, 64, 1, 1] */
   n30_linear(ws + 4096, output); /* [1, 64] -> [1, 10] */
 }
@@ -1712,7 +1870,7 @@ static const float l6_bias[16] = {
   -0.5557752f, -0.46912476f, 0.13310456f, 0.6008496f, 0.0617148f, -0.30657503f, -0.14667903f, 0.27371186f,
 };
 
-static const float l10_weight[4608] = {
+static const float l10_weight_packed[4608] = {
   0.10176324f, -0.062357597f, 0.1495685f, 0.0008653407f, -0.007495864f, -0.066876955f, 0.1147917f, -0.12639433f,
   0.07691523f, 0.06856648f, -0.1140489f, -0.023222754f, -0.08126532f, 0.08586395f, -0.026768927f, -0.11909767f,
   0.1454186f, 0.066951f, -0.023204034f, 0.0428396f, 0.1329095f, -0.11455196f, 0.10785679f, -0.06597065f,
@@ -3460,7 +3618,7 @@ static const float l13_bias[32] = {
   -0.72263646f, 1.5411026f, 0.32667038f, 0.6350695f, -0.5489205f, 0.44680297f, 0.0811345f, 0.9881228f,
 };
 
-static const float l15_weight[512] = {
+static const float l15_weight_packed[512] = {
   0.13922077f, -0.009950548f, -0.03669122f, -0.22088897f, 0.24117488f, -0.15209737f, 0.13863644f, -0.24939862f,
   -0.22582635f, -0.14361948f, -0.069853425f, 0.04855609f, 0.16512102f, -0.11636937f, -0.0521037f, -0.24495107f,
   -0.22874671f, 0.21212539f, -0.06419936f, 0.031939775f, 0.08526915f, 0.0618802f, 0.10347226f, 0.0039554536f,
@@ -3534,7 +3692,7 @@ static const float l15_bias[32] = {
   -0.0072647035f, -0.1998545f, 0.03733197f, -0.076914966f, 0.2471388f, 0.026462197f, -0.14190194f, 0.18053702f,
 };
 
-static const union l17_weight_bytes l17_weight_bytes = {
+static const union l17_weight_packed_bytes l17_weight_packed_bytes = {
 #if MC_WEIGHT_BYTES
   "\x0f\xec\x79\x3d\x7e\x5b\x90\xbd\x26\x3c\x86\x3d\xdb\x52\x0c\x3e\x96\xee\xe4\x3c\x1b\xa8\x8b\xbd\xed\x51\xff\x3d\x9f\xe0\xf4\x3d"
   "\xdb\xdd\x07\x3e\xcb\x31\xb4\xbc\x28\xe1\x94\x3d\xe2\x20\x6f\xbd\xaa\xab\xe9\xbd\x85\x04\xd3\x3d\xa0\x39\xc9\xbd\x2c\x35\x11\x3e"
@@ -17396,7 +17554,7 @@ static const float l20_bias[64] = {
   0.5065699f, 0.44483027f, 0.3044162f, 0.060192734f, 1.7269303f, -0.6836019f, -0.0075477688f, 0.45546404f,
 };
 
-static const float l22_weight[2048] = {
+static const float l22_weight_packed[2048] = {
   0.03751944f, 0.14515069f, -0.0072580874f, 0.16643767f, -0.060276084f, -0.024158005f, -0.100025974f, 0.16855437f,
   -0.002745551f, -0.10756885f, -0.17499053f, -0.06757238f, 0.052787263f, -0.1213963f, -0.01692179f, -0.12592965f,
   -0.08026484f, -0.098874316f, -0.08002262f, 0.09875902f, 0.12789105f, 0.06746315f, 0.10098376f, -0.12821452f,

@@ -340,11 +340,8 @@ static void n8_conv2d(const float *restrict x, float *restrict y) {
         }
         float out[1][16];
         for (int i = 0; i < 1; i++) _mm512_storeu_ps(out[i], acc[i]);
-        { const int i = 0; (void)i;
-          const int oy = (t0 + i) / 1, ox = (t0 + i) % 1;
-          if (ox < 1) /* the columns past OW are dropped */
-            for (int j = 0; j < 16; j++) yb[j * 1 + oy * 1 + ox] = l8_relu(out[i][j]);
-        }
+        for (int j = 0; j < 16; j++)
+          for (int i = 0; i < 1; i++) yb[j * 1 + t0 + i] = l8_relu(out[i][j]);
         #else
         { /* channels 0..7 of the block */
           float acc[1][8];
@@ -364,11 +361,8 @@ static void n8_conv2d(const float *restrict x, float *restrict y) {
               }
             }
           }
-          { const int i = 0; (void)i;
-            const int oy = (t0 + i) / 1, ox = (t0 + i) % 1;
-            if (ox < 1) /* the columns past OW are dropped */
-              for (int j = 0; j < 8; j++) yb[j * 1 + oy * 1 + ox] = l8_relu(acc[i][j]);
-          }
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 1; i++) yb[j * 1 + t0 + i] = l8_relu(acc[i][j]);
         }
         { /* channels 8..15 of the block */
           float acc[1][8];
@@ -388,11 +382,8 @@ static void n8_conv2d(const float *restrict x, float *restrict y) {
               }
             }
           }
-          { const int i = 0; (void)i;
-            const int oy = (t0 + i) / 1, ox = (t0 + i) % 1;
-            if (ox < 1) /* the columns past OW are dropped */
-              for (int j = 0; j < 8; j++) yb[(j + 8) * 1 + oy * 1 + ox] = l8_relu(acc[i][j]);
-          }
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 1; i++) yb[(j + 8) * 1 + t0 + i] = l8_relu(acc[i][j]);
         }
         #endif
       }
@@ -440,11 +431,8 @@ static void n10_conv2d(const float *restrict x, float *restrict y) {
         }
         float out[1][16];
         for (int i = 0; i < 1; i++) _mm512_storeu_ps(out[i], acc[i]);
-        { const int i = 0; (void)i;
-          const int oy = (t0 + i) / 1, ox = (t0 + i) % 1;
-          if (ox < 1) /* the columns past OW are dropped */
-            for (int j = 0; j < 16; j++) yb[j * 1 + oy * 1 + ox] = l10_hardsigmoid(out[i][j]);
-        }
+        for (int j = 0; j < 16; j++)
+          for (int i = 0; i < 1; i++) yb[j * 1 + t0 + i] = l10_hardsigmoid(out[i][j]);
         #else
         { /* channels 0..7 of the block */
           float acc[1][8];
@@ -464,11 +452,8 @@ static void n10_conv2d(const float *restrict x, float *restrict y) {
               }
             }
           }
-          { const int i = 0; (void)i;
-            const int oy = (t0 + i) / 1, ox = (t0 + i) % 1;
-            if (ox < 1) /* the columns past OW are dropped */
-              for (int j = 0; j < 8; j++) yb[j * 1 + oy * 1 + ox] = l10_hardsigmoid(acc[i][j]);
-          }
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 1; i++) yb[j * 1 + t0 + i] = l10_hardsigmoid(acc[i][j]);
         }
         { /* channels 8..15 of the block */
           float acc[1][8];
@@ -488,11 +473,8 @@ static void n10_conv2d(const float *restrict x, float *restrict y) {
               }
             }
           }
-          { const int i = 0; (void)i;
-            const int oy = (t0 + i) / 1, ox = (t0 + i) % 1;
-            if (ox < 1) /* the columns past OW are dropped */
-              for (int j = 0; j < 8; j++) yb[(j + 8) * 1 + oy * 1 + ox] = l10_hardsigmoid(acc[i][j]);
-          }
+          for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 1; i++) yb[(j + 8) * 1 + t0 + i] = l10_hardsigmoid(acc[i][j]);
         }
         #endif
       }

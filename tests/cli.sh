@@ -112,7 +112,8 @@ grep -q '^digraph "seed_cnn1d"' "$tmp/g.dot" || { echo "FAIL: graph -o g.dot"; f
 expect 0 '^  0  conv1         Conv2d\(1, 6, 5, padding=2\)  input ' out -- check tests/specs/lenet5_module.lua
 expect 0 '^  6  view          view\(\[1, 400\]\) ' out -- check tests/specs/lenet5_module.lua
 expect 0 '' err -- build tests/specs/resnet_tiny.lua -o "$tmp/gen"
-expect 0 '^n7_conv2d: .*then \+ the residual and the activations over the output$' out -- build tests/specs/resnet_tiny.lua -o "$tmp/gen" --explain
+expect 0 '^n7_conv2d: .*; \+ the residual and the activations as each tile is stored$' out -- build tests/specs/resnet_tiny.lua -o "$tmp/gen" --explain
+expect 0 '^n7_conv2d: .*then \+ the residual and the activations over the output$' out -- build --target cortex-m4 tests/specs/resnet_tiny.lua -o "$tmp/gen" --explain
 expect 0 '^ 18  add_1 ' out -- check tests/specs/resnet_tiny.lua
 
 # The banner names the weights file the values came from: the spec's, or

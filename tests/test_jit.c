@@ -779,12 +779,19 @@ static const struct {
     {"return model 'f' { input = {3, 3, 18, 18}, seed = 6,"
      " nn.Conv2d{3, 6, 5}, nn.ReLU{}, nn.MaxPool2d{2}, nn.Flatten{},"
      " nn.Linear{294, 70}, nn.ReLU{}, nn.Linear{70, 20, bias = false} }", 3},
-    /* strided 2-D as a matrix multiply (im2col): blocks of 16 channels,
-       110 positions, the ReLU after; then blocks of 8, no bias */
+    /* strided 2-D, blocked: short rows through the planes copied per tap
+       column, 110 positions, the ReLU after; uneven kernel and strides,
+       blocks of 16 and 8, no bias; rows of 32 through the stride phases
+       of the padded input, two samples */
     {"return model 'g' { input = {1, 3, 21, 20}, seed = 7,"
      " nn.Conv2d{3, 16, 3, stride = 2, padding = 1}, nn.ReLU{} }", 1},
     {"return model 'h' { input = {1, 2, 12, 12}, seed = 8,"
      " nn.Conv2d{2, 24, {3, 2}, stride = {1, 2}, bias = false} }", 1},
+    {"return model 'm' { input = {2, 3, 33, 64}, seed = 11,"
+     " nn.Conv2d{3, 24, 3, stride = 2, padding = 1}, nn.ReLU{} }", 1},
+    /* dilated strided 2-D as a matrix multiply (im2col) */
+    {"return model 'n' { input = {1, 2, 20, 20}, seed = 10,"
+     " nn.Conv2d{2, 16, 3, stride = 2, dilation = 2}, nn.ReLU{} }", 1},
     /* 1x1 convolutions as a matrix multiply (pointwise): blocks of 8
        channels, no bias, ReLU6, two samples; then blocks of 16 on a 6 x 6
        plane (channels in the vectors under gcc), a Sigmoid */
@@ -829,7 +836,7 @@ static void test_jit_stand_in_order_matters(void **state) {
     int model; /* of stand_in_models */
   } doubles[] = {
       {"mcj_conv_block", "bad_conv_block", (AnyFn)any_conv_block, 5},
-      {"mcj_conv_block", "bad_conv_block", (AnyFn)any_conv_block, 6},
+      {"mcj_conv_block", "bad_conv_block", (AnyFn)any_conv_block, 9},
       {"mcj_linear_axpy", "bad_linear_axpy", (AnyFn)any_linear_axpy, 5}};
   int ok = 1;
   for (int k = 0; k < 3; k++) {

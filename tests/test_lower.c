@@ -53,13 +53,28 @@ static const Want wants[] = {
      "each output one sum of its 9 taps over rows as wide", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv1d{4, 4, 5, groups = 4}", "{1, 4, 40}", 0, "conv-depthwise",
      "each output one sum of its 5 taps", KERNELS_FAST, TARGET_GENERIC},
-    /* A stride along the rows of a 2-D one: the strided input copied
-     * once, then a matrix multiply; with one output channel per group
-     * a depthwise one over the stride phases (up to 2), else direct. */
+    /* A stride along the rows of a 2-D one: blocked over the stride
+     * phases of the zero-padded input when its output rows fill tiles of
+     * 16, else over planes copied per tap column (so are short rows of
+     * stride 1); dilated, the strided input copied once, then a matrix
+     * multiply; with one output channel per group a depthwise one over
+     * the stride phases (up to 2), else direct. */
+    {"nn.Conv2d{16, 32, 3, stride = 2, padding = 1}", "{1, 16, 32, 32}", 0,
+     "conv-blocked", "over 16 interior outputs, the zero-padded input split "
+     "into stride phases", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv2d{1, 64, {10, 4}, stride = 2, padding = {5, 1}}",
-     "{1, 1, 49, 10}", 0, "conv-im2col",
-     "im2col: the strided input copied once as [40 taps][125 positions]",
-     KERNELS_FAST, TARGET_GENERIC},
+     "{1, 1, 49, 10}", 0, "conv-blocked",
+     "the zero-padded input copied per tap column, so tiles run over rows "
+     "after rows", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv2d{64, 64, 3, padding = 1}", "{1, 64, 7, 7}", 0, "conv-blocked",
+     "the zero-padded input copied per tap column", KERNELS_FAST,
+     TARGET_GENERIC},
+    {"nn.Conv2d{16, 32, 1, groups = 2}", "{1, 16, 14, 14}", 0,
+     "conv-blocked", "rows laid out as wide as the input's", KERNELS_FAST,
+     TARGET_GENERIC},
+    {"nn.Conv2d{2, 16, 3, stride = 2, dilation = 2}", "{1, 2, 20, 20}", 0,
+     "conv-im2col", "im2col: the strided input copied once as [18 taps][64 "
+     "positions]", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv2d{8, 8, 3, stride = 2, groups = 8}", "{1, 8, 20, 20}", 0,
      "conv-depthwise", "zero padding as its 4 stride phases", KERNELS_FAST,
      TARGET_GENERIC},
@@ -131,6 +146,10 @@ static const Want wants[] = {
     {"nn.Conv2d{3, 6, 5}", "{1, 3, 32, 32}", 0, "conv-regs",
      "4 output channels x 4 positions in 16 float locals, fmaf", KERNELS_FAST,
      TARGET_CORTEX_M7},
+    /* a stride along x: the registers too, not the generic phases */
+    {"nn.Conv2d{16, 32, 3, stride = 2, padding = 1}", "{1, 16, 32, 32}", 0,
+     "conv-regs", "registers: 4 output channels x 4 positions",
+     KERNELS_FAST, TARGET_CORTEX_M4},
     /* a long kernel: unrolled in chunks; padding: the border direct */
     {"nn.Conv1d{1, 8, 80, stride = 16, padding = 8}", "{1, 1, 4000}", 0,
      "conv-regs", "taps unrolled in chunks, over 245 interior outputs, "

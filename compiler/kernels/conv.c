@@ -298,3 +298,55 @@ void conv_open(Emit *e, const Op *op, const ConvDims *cd) {
 void conv_close(Emit *e, const ConvDims *cd) {
   if (cd->n > 1) em(e, "}");
 }
+
+/* The smallest q with q * s >= a (s > 0, any sign of a). */
+static int64_t ceil_div(int64_t a, int64_t s) {
+  return a >= 0 ? (a + s - 1) / s : -(-a / s);
+}
+
+int64_t conv_planes_size(const ConvPlanes *pl) {
+  return pl->ncol * pl->nph * pl->u * pl->w;
+}
+
+void conv_copy_planes(Emit *e, const ConvPlanes *pl) {
+  long long S0 = pl->s0, S1 = pl->s1, U = pl->u, W = pl->w, IH = pl->ih,
+            IW = pl->iw, P0 = pl->p0, P1 = pl->p1;
+  em(e, "/* per column offset kx and row phase py, the zero-padded input "
+     "under it: tmp[c][kx][py][u][ox] = x[c][u * %lld + py - %lld][ox * "
+     "%lld + kx - %lld], 0 in the padding */", S0, P0, S1, P1);
+  em(e, "for (int i = 0; i < %lld; i++) tmp[i] = 0.0f;",
+     (long long)(pl->c * conv_planes_size(pl)));
+  em_for(e, "c", pl->c, "input channel");
+  em(e, "const float *xc = xp + c * %lld;", IH * IW);
+  for (int64_t kx = 0; kx < pl->ncol; kx++)
+    for (int64_t py = 0; py < pl->nph; py++) {
+      /* u, ox with input row u * S0 + py - P0, column ox * S1 + kx - P1
+       * inside the input */
+      int64_t ua = ceil_div(P0 - py, S0), ub = ceil_div(IH + P0 - py, S0);
+      int64_t oa = ceil_div(P1 - kx, S1), ob = ceil_div(IW + P1 - kx, S1);
+      if (ua < 0) ua = 0;
+      if (oa < 0) oa = 0;
+      if (ub > U) ub = U;
+      if (ob > W) ob = W;
+      if (ua >= ub || oa >= ob) continue;
+      em(e, "{ /* plane (kx %lld, py %lld) */", (long long)kx, (long long)py);
+      em(e, "float *tp = tmp + (c * %lld + %lld) * %lld;",
+         (long long)(pl->ncol * pl->nph), (long long)(kx * pl->nph + py),
+         U * W);
+      Lin row = {0}, col = {0};
+      lin_add(&row, "u", S0);
+      lin_add(&row, NULL, py - P0);
+      lin_add(&col, "ox", S1);
+      lin_add(&col, NULL, kx - P1);
+      char *rs = lin_str(&row), *cs = lin_str(&col);
+      em(e, "for (int u = %lld; u < %lld; u++)", (long long)ua,
+         (long long)ub);
+      em(e, "  for (int ox = %lld; ox < %lld; ox++) tp[u * %lld + ox] = "
+         "xc[(%s) * %lld + %s];", (long long)oa, (long long)ob, W, rs, IW,
+         cs);
+      free(rs);
+      free(cs);
+      em(e, "}");
+    }
+  em(e, "}");
+}

@@ -25,10 +25,51 @@ typedef struct ConvDims {
    * dropped. */
   int wide;
   int64_t ocb; /* the packed layout's output channels per block (0: CONV_OCB) */
+  /* 2-D with a stride along x (conv_blocked.c, generic target): the
+   * zero-padded input split into its stride phases, ph[0] x ph[1] planes
+   * of u[0] x u[1] per channel, where tap (ky, kx) of output (oy, ox)
+   * reads plane (ky % S0, kx % S1) at (oy + ky / S0, ox + kx / S1), so
+   * every tile reads contiguous floats; t.I is then the padded input and
+   * t.P 0, xsz the floats of one channel's planes. */
+  int phases;
+  int64_t ph[2], u[2];
+  /* 2-D, output rows not a multiple of 16 and short (conv_blocked.c,
+   * generic target): per tap column kx and row phase py, a plane of u[0]
+   * rows x OW of the zero-padded input, X[c][kx][py][u][ox] =
+   * xpad[c][u * S0 + py][ox * S1 + kx]; tap (ky, kx) of output p = oy * OW
+   * + ox reads plane (kx, ky % S0) at p + ky / S0 * OW, so tiles run over
+   * all outputs, rows after rows, with none computed and dropped. */
+  int shifted;
 } ConvDims;
 
 #define CONV_OCB 16 /* output channels per block (blocked) */
 #define CONV_TW 16  /* output positions per tile (blocked) */
+
+/* Planes of a zero-padded input, one per column offset kx < ncol and row
+ * phase py < nph, each u rows x w: X[c][kx][py][u][ox] = x[c][u * s0 + py
+ * - p0][ox * s1 + kx - p1], 0 where that is padding. A tile of outputs
+ * p = oy * w + ox then reads plane (kx, ky % s0) at p + ky / s0 * w,
+ * contiguous across rows (conv_blocked.c's shifted planes, with the
+ * taps' columns; conv_winograd.c's, with its patches' columns). */
+typedef struct ConvPlanes {
+  int64_t c, ih, iw, p0, p1, s0, s1, ncol, nph, u, w;
+} ConvPlanes;
+/* Print the copy of xp into tmp (zeroed first), for every channel. */
+void conv_copy_planes(Emit *e, const ConvPlanes *pl);
+/* The floats of one channel's planes. */
+int64_t conv_planes_size(const ConvPlanes *pl);
+
+/* kernels/conv_blocked.c, for its JIT stand-in (jit_conv_blocked.c):
+ * the dims as the blocked kernel reads them (conv_dims, then the 2-D
+ * stride phases or shifted planes); its geometry (the interior [lo, hi)
+ * per dim, any border, the wide 2-D rows); the width of the rows its
+ * tiles run along; and printing the copy into tmp of the phases or planes
+ * (returns 1 if there is one: the tiles then read tmp). */
+void conv_blocked_dims(const Layer *l, ConvDims *cd);
+void conv_blocked_geometry(ConvDims *cd, int64_t *lo, int64_t *hi,
+                           int *border);
+int64_t conv_blocked_row(const ConvDims *cd);
+int conv_blocked_copy(Emit *e, const Op *op, const ConvDims *cd);
 
 int conv_is(const Op *op);
 void conv_dims(const Layer *l, ConvDims *cd);

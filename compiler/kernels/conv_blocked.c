@@ -5,21 +5,67 @@
  * accumulated in registers (AVX-512 where the compiler targets it, else
  * portable halves of 8 channels), the reduction over input channels and
  * taps outside, weights packed in exactly that order; a stride above 1
- * first splits the input into its stride phases, so every inner loop
- * reads contiguous floats; the border outputs use the direct loops
- * (kernels/conv.c) on the packed weights. */
+ * first splits the input into its stride phases (in 2-D with a stride
+ * along x, on the generic target only: the zero-padded input, so no
+ * output is on a border), so every inner loop reads contiguous floats;
+ * the border outputs use the direct loops (kernels/conv.c) on the packed
+ * weights. */
 #include "kernels/conv.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* Does the blocked kernel take the convolution? */
-static int blocked_takes(const ConvDims *cd) {
+/* A 2-D convolution with a stride along x, read through the stride
+ * phases of its zero-padded input (ConvDims.phases)? */
+static int phases_fit(const ConvDims *cd) {
+  return cd->nsp == 2 && cd->t.S[1] > 1 && !cd->padmode &&
+         cd->t.D[0] == 1 && cd->t.D[1] == 1;
+}
+
+/* The dims as the blocked kernel reads them: conv_dims, then for 2-D the
+ * shifted planes of short rows, or else the stride phases of a stride
+ * along x, where they fit (blocked_fits takes such a convolution on the
+ * generic target only, so the later phases see only those). */
+void conv_blocked_dims(const Layer *l, ConvDims *cd) {
+  conv_dims(l, cd);
+  int64_t OW = cd->t.O[1];
+  /* rows whose outputs a tile of 16 would not fill, and which are not
+   * already contiguous in the input (a 1 x 1 unpadded column) */
+  int shift = cd->nsp == 2 && !cd->padmode && cd->t.D[0] == 1 &&
+              cd->t.D[1] == 1 && OW % CONV_TW != 0 && OW < 4 * CONV_TW &&
+              !(cd->t.K[1] == 1 && cd->t.S[1] == 1 && l->a.pad_lo[1] == 0 &&
+                l->a.pad_hi[1] == 0);
+  if (!shift && !phases_fit(cd)) return;
+  cd->phases = !shift;
+  cd->shifted = shift;
+  cd->zpad = 0;
+  for (int i = 0; i < 2; i++) {
+    int64_t S = cd->t.S[i];
+    cd->t.I[i] = cd->in[i] + l->a.pad_lo[i] + l->a.pad_hi[i];
+    cd->t.P[i] = 0;
+    cd->ph[i] = S < cd->t.K[i] ? S : cd->t.K[i];
+    cd->u[i] = (cd->t.I[i] + S - 1) / S;
+  }
+  cd->xsz = shift ? cd->t.K[1] * cd->ph[0] * cd->u[0] * OW
+                  : cd->ph[0] * cd->ph[1] * cd->u[0] * cd->u[1];
+}
+
+/* The width of the rows a tile runs along: a stride phase's, or the
+ * (padded) input's. */
+int64_t conv_blocked_row(const ConvDims *cd) {
+  return cd->shifted ? cd->t.O[1] : cd->phases ? cd->u[1] : cd->t.I[1];
+}
+
+/* Does the blocked kernel take the convolution on target t? */
+static int blocked_takes(const ConvDims *cd, Target t) {
   int64_t lo, hi, ylo, yhi;
   int last = cd->nsp - 1;
   if (cd->nsp > 2 || cd->ocg < 2) return 0;
   if (cd->padmode && cd->t.S[last] > 1) return 0; /* 2 scratches */
-  if (cd->nsp == 2 && cd->t.S[1] > 1) return 0; /* no phases in 2-D */
+  /* 2-D phases: tuned for x86; the cortex-m targets have their own */
+  if (cd->nsp == 2 && cd->t.S[1] > 1 && !cd->phases && !cd->shifted)
+    return 0;
+  if ((cd->phases || cd->shifted) && t != TARGET_GENERIC) return 0;
   conv_interior(cd, last, &lo, &hi);
   if (cd->nsp == 2) {
     conv_interior(cd, 0, &ylo, &yhi);
@@ -37,13 +83,40 @@ static int open_tap_loops(Emit *e, const ConvDims *cd, int64_t width) {
   int two = cd->nsp == 2, x = cd->nsp - 1, close = 2;
   int64_t S = cd->t.S[x], D = cd->t.D[x], P = cd->t.P[x];
   em_for(e, "c", cd->icg, "input channel in the group");
-  if (S == 1)
+  if (S == 1 || cd->phases || cd->shifted)
     em(e, "const float *xc = xg + c * %lld;", (long long)cd->xsz);
   else
     em(e, "const float *xc = xg + c * %lld; /* its %lld stride phases */",
        (long long)(S * ((cd->t.I[0] + S - 1) / S)), (long long)S);
   em(e, "const float *wc = wb + c * %lld;", (long long)(cd->ksz * width));
-  if (two && cd->wide) {
+  if (two && cd->shifted) {
+    int64_t plane = cd->u[0] * cd->t.O[1];
+    long long S0 = cd->t.S[0];
+    em_for(e, "ky", cd->t.K[0], "tap row");
+    em_for(e, "kx", cd->t.K[1], "tap");
+    em(e, "const float *xk = xc + (kx * %lld + ky %% %lld) * %lld + t0 + "
+       "ky / %lld * %lld; /* plane (kx, ky %% %lld) */", (long long)cd->ph[0],
+       S0, (long long)plane, S0, (long long)cd->t.O[1], S0);
+    em(e, "const float *wk = wc + (ky * %lld + kx) * %lld;",
+       (long long)cd->t.K[1], (long long)width);
+    close = 3;
+  } else if (two && cd->phases) {
+    int64_t plane = cd->u[0] * cd->u[1];
+    long long S0 = cd->t.S[0], S1 = cd->t.S[1];
+    em_for(e, "ky", cd->t.K[0], "tap row");
+    em_for(e, "kx", cd->t.K[1], "tap");
+    char *at = cd->wide ? mc_format("t0 + ky / %lld * %lld", S0,
+                                    (long long)cd->u[1])
+                        : mc_format("(oy + ky / %lld) * %lld + t0", S0,
+                                    (long long)cd->u[1]);
+    em(e, "const float *xk = xc + ((ky %% %lld) * %lld + kx %% %lld) * %lld "
+       "+ %s + kx / %lld; /* phase (ky %% %lld, kx %% %lld) */", S0,
+       (long long)cd->ph[1], S1, (long long)plane, at, S1, S0, S1);
+    free(at);
+    em(e, "const float *wk = wc + (ky * %lld + kx) * %lld;",
+       (long long)cd->t.K[1], (long long)width);
+    close = 3;
+  } else if (two && cd->wide) {
     em_for(e, "ky", cd->t.K[0], "tap row");
     em_for(e, "kx", cd->t.K[1], "tap");
     Lin xk = {0};
@@ -122,35 +195,68 @@ static int open_tap_loops(Emit *e, const ConvDims *cd, int64_t width) {
   return close;
 }
 
-/* Store acc-like values through the fused activations: `val` is the
- * expression of output (channel j0 + j, position i). */
+/* Do the tiles' outputs lie one after another in the output plane? Not
+ * when a wide tile spans rows whose columns past OW are dropped. */
+static int tile_contiguous(const ConvDims *cd) {
+  return !cd->wide || conv_blocked_row(cd) == cd->t.O[1];
+}
+
+/* The offset in the block's output plane of output (j, i) of a tile from
+ * t0, for a contiguous tile: "j * OSZ + oy * OW + t0 + i". */
+static char *tile_offset(const ConvDims *cd, const char *j) {
+  char *row = cd->nsp == 2 && !cd->wide
+                  ? mc_format("oy * %lld + ", (long long)cd->t.O[1])
+                  : mc_strdup("");
+  char *s = mc_format("%s * %lld + %st0", j, (long long)cd->osz, row);
+  free(row);
+  return s;
+}
+
+/* The stored value of output `val` at offset `at` of the block: the
+ * residual rb[at] added first when the tile adds it, then the fused
+ * activations. */
+static char *stored_value(Emit *e, const Op *op, const char *val,
+                          const char *at) {
+  if (!op->residual) return em_act_chain(e, op, val);
+  char *sum = mc_format("%s + rb[%s]", val, at);
+  char *chain = em_act_chain(e, op, sum);
+  free(sum);
+  return chain;
+}
+
+/* Store acc-like values through the fused activations (and the residual):
+ * `val` is the expression of output (channel j0 + j, position i). */
 static void store_tile(Emit *e, const Op *op, const ConvDims *cd, int64_t j0,
                        int64_t jw, int64_t tw, const char *val) {
-  char *chain = em_act_chain(e, op, val);
-  if (cd->wide) {
-    int64_t iw = cd->t.I[1], ow = cd->t.O[1];
+  char *jj = j0 ? mc_format("(j + %lld)", (long long)j0) : mc_strdup("j");
+  if (!tile_contiguous(cd)) {
+    int64_t iw = conv_blocked_row(cd), ow = cd->t.O[1];
+    char *at = mc_format("%s * %lld + oy * %lld + ox", jj, (long long)cd->osz,
+                         (long long)ow);
+    char *chain = stored_value(e, op, val, at);
     em_for(e, "i", tw, "");
     em(e, "const int oy = (t0 + i) / %lld, ox = (t0 + i) %% %lld;",
        (long long)iw, (long long)iw);
     em(e, "if (ox < %lld) /* the columns past OW are dropped */",
        (long long)ow);
-    char *jj = j0 ? mc_format("(j + %lld)", (long long)j0) : mc_strdup("j");
-    em(e, "  for (int j = 0; j < %lld; j++) yb[%s * %lld + oy * %lld + ox] = "
-       "%s;", (long long)jw, jj, (long long)cd->osz, (long long)ow, chain);
-    free(jj);
+    em(e, "  for (int j = 0; j < %lld; j++) yb[%s] = %s;", (long long)jw, at,
+       chain);
     em(e, "}");
     free(chain);
+    free(at);
+    free(jj);
     return;
   }
-  char *row = cd->nsp == 2 ? mc_format("oy * %lld + ", (long long)cd->t.O[1])
-                           : mc_strdup("");
-  char *jj = j0 ? mc_format("(j + %lld)", (long long)j0) : mc_strdup("j");
+  char *base = tile_offset(cd, jj);
+  char *at = mc_format("%s + i", base);
+  char *chain = stored_value(e, op, val, at);
   em(e, "for (int j = 0; j < %lld; j++)", (long long)jw);
-  em(e, "  for (int i = 0; i < %lld; i++) yb[%s * %lld + %st0 + i] = %s;",
-     (long long)tw, jj, (long long)cd->osz, row, chain);
-  free(jj);
-  free(row);
+  em(e, "  for (int i = 0; i < %lld; i++) yb[%s] = %s;", (long long)tw, at,
+     chain);
   free(chain);
+  free(at);
+  free(base);
+  free(jj);
 }
 
 /* Portable tile: channels [j0, j0 + jw) of a block of `width` x `tw`
@@ -205,15 +311,22 @@ static void emit_tile_avx512(Emit *e, const Op *op, const ConvDims *cd,
   em(e, "  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);");
   while (close--) em(e, "}");
   int relu = op->nact == 1 && (op->act[0]->kind->flags & KF_RELU);
-  if (!cd->wide && (op->nact == 0 || relu)) {
-    /* Stored straight from the registers; max(0, v) is ReLU, NaN kept. */
-    char *row = cd->nsp == 2 ? mc_format("oy * %lld + ",
-                                         (long long)cd->t.O[1])
-                             : mc_strdup("");
+  if (tile_contiguous(cd) && (op->nact == 0 || relu)) {
+    /* Stored straight from the registers, the residual added there;
+     * max(0, v) is ReLU, NaN kept. */
+    char *at = tile_offset(cd, "j");
+    char *v = op->residual
+                  ? mc_format("_mm512_add_ps(acc[j], _mm512_loadu_ps(rb + "
+                              "%s))", at)
+                  : mc_strdup("acc[j]");
     em(e, "for (int j = 0; j < %lld; j++)", (long long)width);
-    em(e, "  _mm512_storeu_ps(yb + j * %lld + %st0, %s);", (long long)cd->osz,
-       row, relu ? "_mm512_max_ps(_mm512_setzero_ps(), acc[j])" : "acc[j]");
-    free(row);
+    if (relu)
+      em(e, "  _mm512_storeu_ps(yb + %s, _mm512_max_ps(_mm512_setzero_ps(), "
+         "%s));", at, v);
+    else
+      em(e, "  _mm512_storeu_ps(yb + %s, %s);", at, v);
+    free(v);
+    free(at);
     return;
   }
   em(e, "float out[%lld][16];", (long long)width);
@@ -272,8 +385,9 @@ static char *tile_function(Emit *e, const Op *op, const ConvDims *cd,
      op->fname, (long long)width, CONV_TW, row ? " of row oy" : "");
   em_use(&t, EH_INLINE);
   em(&t, "MC_INLINE void %s(const float *restrict xg, const float *restrict wb,\n"
-     "    %sfloat *restrict yb, int t0%s) {", fn,
-     bn ? "const float *restrict bb, " : "", row ? ", int oy" : "");
+     "    %s%sfloat *restrict yb, int t0%s) {", fn,
+     bn ? "const float *restrict bb, " : "",
+     op->residual ? "const float *restrict rb, " : "", row ? ", int oy" : "");
   emit_tile(&t, op, cd, bn, width, CONV_TW);
   em(&t, "}");
   em_blank(&t);
@@ -283,8 +397,71 @@ static char *tile_function(Emit *e, const Op *op, const ConvDims *cd,
   return fn;
 }
 
-static void tile_call(Emit *e, const char *fn, const char *bn, int row) {
-  em(e, "%s(xg, wb, %syb, t0%s);", fn, bn ? "bb, " : "", row ? ", oy" : "");
+static void tile_call(Emit *e, const Op *op, const char *fn, const char *bn,
+                      int row) {
+  em(e, "%s(xg, wb, %s%syb, t0%s);", fn, bn ? "bb, " : "",
+     op->residual ? "rb, " : "", row ? ", oy" : "");
+}
+
+/* The 2-D stride phases of the zero-padded input, into tmp: each phase
+ * plane zeroed, then the input rows and columns it holds copied in. */
+static void emit_phase_copy(Emit *e, const Op *op, const ConvDims *cd) {
+  const LayerArgs *a = &op->main->a;
+  long long S0 = cd->t.S[0], S1 = cd->t.S[1], U0 = cd->u[0], U1 = cd->u[1];
+  long long IH = cd->in[0], IW = cd->in[1], P0 = a->pad_lo[0],
+            P1 = a->pad_lo[1];
+  em(e, "/* the zero-padded input split into its stride phases: "
+     "tmp[c][py][px][u][v] = x[c][u * %lld + py - %lld][v * %lld + px - "
+     "%lld], 0 in the padding */", S0, P0, S1, P1);
+  em(e, "for (int i = 0; i < %lld; i++) tmp[i] = 0.0f;",
+     (long long)(cd->c * cd->xsz));
+  em_for(e, "c", cd->c, "input channel");
+  em(e, "const float *xc = xp + c * %lld;", IH * IW);
+  for (int64_t py = 0; py < cd->ph[0]; py++)
+    for (int64_t px = 0; px < cd->ph[1]; px++) {
+      /* the u, v whose input row u * S0 + py - P0, column v * S1 + px - P1
+       * is inside the input */
+      long long ua = P0 - py > 0 ? (P0 - py + S0 - 1) / S0 : 0;
+      long long ub = (IH + P0 - py + S0 - 1) / S0;
+      long long va = P1 - px > 0 ? (P1 - px + S1 - 1) / S1 : 0;
+      long long vb = (IW + P1 - px + S1 - 1) / S1;
+      if (ub > U0) ub = U0;
+      if (vb > U1) vb = U1;
+      if (ua >= ub || va >= vb) continue;
+      em(e, "{ /* phase (%lld, %lld) */", (long long)py, (long long)px);
+      em(e, "float *tp = tmp + (c * %lld + %lld) * %lld;",
+         (long long)(cd->ph[0] * cd->ph[1]),
+         (long long)(py * cd->ph[1] + px), U0 * U1);
+      Lin row = {0}, col = {0};
+      lin_add(&row, "u", S0);
+      lin_add(&row, NULL, py - P0);
+      lin_add(&col, "v", S1);
+      lin_add(&col, NULL, px - P1);
+      char *rs = lin_str(&row), *cs = lin_str(&col);
+      em(e, "for (int u = %lld; u < %lld; u++)", ua, ub);
+      em(e, "  for (int v = %lld; v < %lld; v++) tp[u * %lld + v] = "
+         "xc[(%s) * %lld + %s];", va, vb, U1, rs, IW, cs);
+      free(rs);
+      free(cs);
+      em(e, "}");
+    }
+  em(e, "}");
+}
+
+/* The shifted planes of the zero-padded input (ConvDims.shifted), into
+ * tmp (kernels/conv.c). */
+static void emit_shifted_copy(Emit *e, const Op *op, const ConvDims *cd) {
+  const LayerArgs *a = &op->main->a;
+  ConvPlanes pl = {cd->c, cd->in[0], cd->in[1], a->pad_lo[0], a->pad_lo[1],
+                   cd->t.S[0], cd->t.S[1], cd->t.K[1], cd->ph[0], cd->u[0],
+                   cd->t.O[1]};
+  conv_copy_planes(e, &pl);
+}
+
+int conv_blocked_copy(Emit *e, const Op *op, const ConvDims *cd) {
+  if (cd->phases) emit_phase_copy(e, op, cd);
+  if (cd->shifted) emit_shifted_copy(e, op, cd);
+  return cd->phases || cd->shifted;
 }
 
 static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
@@ -296,7 +473,9 @@ static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
   int64_t rem = ocg % ocb, ntiles = (hi[x] - lo[x]) / CONV_TW;
   int64_t rtw = (hi[x] - lo[x]) % CONV_TW;
   int64_t lo2[2] = {lo[0], lo[x]}; /* where the tiles start */
-  if (S > 1) {
+  conv_blocked_copy(e, op, cd);
+  int split = cd->phases || cd->shifted;
+  if (S > 1 && !split) {
     int64_t u = (cd->t.I[0] + S - 1) / S;
     em(e, "/* the input split into its %lld stride phases: tmp[c][r][u] = "
        "x[c][u * %lld + r] */", (long long)S, (long long)S);
@@ -308,14 +487,15 @@ static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
        "r];", (long long)S, (long long)u, (long long)cd->t.I[0],
        (long long)S);
   }
-  const char *src = S > 1 ? "tmp" : "xp";
+  const char *src = S > 1 || split ? "tmp" : "xp";
   if (cd->groups > 1)
     em_for(e, "g", cd->groups, "group");
   else
     em(e, "{");
   if (cd->groups > 1)
     em(e, "const float *xg = %s + g * %lld;", src,
-       (long long)(icg * (S > 1 ? S * ((cd->t.I[0] + S - 1) / S) : cd->xsz)));
+       (long long)(icg * (S > 1 && !split ? S * ((cd->t.I[0] + S - 1) / S)
+                                          : cd->xsz)));
   else
     em(e, "const float *xg = %s;", src);
   for (int part = 0; part < 2; part++) {
@@ -336,10 +516,15 @@ static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
     em(e, "const float *wb = %s + o0 * %lld;", wpn, (long long)(icg * cd->ksz));
     if (bn) em(e, "const float *bb = %s + o0;", bn);
     em(e, "float *yb = yn + o0 * %lld;", (long long)cd->osz);
+    if (op->residual && cd->n > 1)
+      em(e, "const float *rb = r + n * %lld + o0 * %lld;",
+         (long long)(cd->oc * cd->osz), (long long)cd->osz);
+    else if (op->residual)
+      em(e, "const float *rb = r + o0 * %lld;", (long long)cd->osz);
     if (cd->wide) {
       /* p = oy * IW + ox over the interior rows, up to the last output */
-      int64_t p0 = lo[0] * cd->t.I[1];
-      int64_t p1 = (hi[0] - 1) * cd->t.I[1] + cd->t.O[1];
+      int64_t p0 = lo[0] * conv_blocked_row(cd);
+      int64_t p1 = (hi[0] - 1) * conv_blocked_row(cd) + cd->t.O[1];
       ntiles = (p1 - p0) / CONV_TW;
       rtw = (p1 - p0) % CONV_TW;
       lo2[x] = p0;
@@ -356,7 +541,7 @@ static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
       em(e, "for (int t0 = %lld; t0 < %lld; t0 += %d) { /* %d outputs */",
          (long long)lo2[x], (long long)(lo2[x] + ntiles * CONV_TW), CONV_TW,
          CONV_TW);
-      if (fn) tile_call(e, fn, bn, row);
+      if (fn) tile_call(e, op, fn, bn, row);
       else emit_tile(e, op, cd, bn, width, CONV_TW);
       em(e, "}");
     }
@@ -365,7 +550,7 @@ static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
          "*/", (long long)rtw, (long long)(CONV_TW - rtw));
       em(e, "const int t0 = %lld;",
          (long long)(lo2[x] + ntiles * CONV_TW + rtw - CONV_TW));
-      tile_call(e, fn, bn, row);
+      tile_call(e, op, fn, bn, row);
       em(e, "}");
     } else if (rtw) {
       em(e, "{ /* the last %lld outputs of the interior */", (long long)rtw);
@@ -382,9 +567,11 @@ static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
 
 /* The blocked lowering's geometry: the interior [lo, hi) per dim, whether
  * any output lies outside it, and the 2-D wide-row layout. */
-static void blocked_geometry(ConvDims *cd, int64_t *lo, int64_t *hi,
-                             int *border) {
-  cd->wide = cd->nsp == 2 && cd->t.S[0] == 1 && cd->t.S[1] == 1 &&
+void conv_blocked_geometry(ConvDims *cd, int64_t *lo, int64_t *hi,
+                           int *border) {
+  cd->wide = cd->nsp == 2 &&
+             ((cd->t.S[0] == 1 && cd->t.S[1] == 1) || cd->phases ||
+              cd->shifted) &&
              cd->t.P[1] == 0 && cd->t.O[1] % CONV_TW != 0 &&
              cd->t.O[1] < 4 * CONV_TW;
   *border = 0;
@@ -396,19 +583,24 @@ static void blocked_geometry(ConvDims *cd, int64_t *lo, int64_t *hi,
 
 static int blocked_fits(const Program *p, const Op *op, Target t, char *why,
                         size_t n) {
-  (void)p, (void)t;
+  (void)p;
   if (!conv_is(op)) return 0;
   ConvDims cd;
-  conv_dims(op->main, &cd);
-  if (!blocked_takes(&cd)) return 0;
+  conv_blocked_dims(op->main, &cd);
+  if (!blocked_takes(&cd, t)) return 0;
   int64_t lo[2] = {0, 0}, hi[2] = {0, 0};
   int border;
-  blocked_geometry(&cd, lo, hi, &border);
+  conv_blocked_geometry(&cd, lo, hi, &border);
   int64_t ocb = cd.ocg < CONV_OCB ? cd.ocg : CONV_OCB;
   snprintf(why, n, "blocked: %lld output channels x %d positions in "
            "registers over %lld interior outputs%s%s", (long long)ocb,
            CONV_TW, (long long)(hi[cd.nsp - 1] - lo[cd.nsp - 1]),
            cd.nsp == 1 && cd.t.S[0] > 1 ? ", input split into stride phases"
+           : cd.shifted ? ", the zero-padded input copied per tap column, "
+                          "so tiles run over rows after rows"
+           : cd.phases && cd.wide ? ", the zero-padded input split into "
+                                    "stride phases, rows as wide as theirs"
+           : cd.phases ? ", the zero-padded input split into stride phases"
            : cd.wide ? ", rows laid out as wide as the input's"
            : cd.zpad ? ", zero padding written out first" : "",
            border ? ", direct loops on the border" : "");
@@ -417,7 +609,8 @@ static int blocked_fits(const Program *p, const Op *op, Target t, char *why,
 
 static int64_t blocked_scratch(const Op *op) {
   ConvDims cd;
-  conv_dims(op->main, &cd);
+  conv_blocked_dims(op->main, &cd);
+  if (cd.phases || cd.shifted) return cd.c * cd.xsz * (int64_t)sizeof(float);
   if (cd.padmode || cd.zpad) return conv_pad_scratch(&cd);
   if (cd.nsp == 1 && cd.t.S[0] > 1) { /* the stride phases */
     int64_t u = (cd.t.I[0] + cd.t.S[0] - 1) / cd.t.S[0];
@@ -462,10 +655,10 @@ static void blocked_pack(Program *p, Op *op) {
 
 static void blocked_emit(Emit *e, const Op *op) {
   ConvDims cd;
-  conv_dims(op->main, &cd);
+  conv_blocked_dims(op->main, &cd);
   int64_t lo[2] = {0, 0}, hi[2] = {0, 0};
   int border;
-  blocked_geometry(&cd, lo, hi, &border);
+  conv_blocked_geometry(&cd, lo, hi, &border);
   const char *wn = op_array(op, "weight_packed"), *bn = op_array(op, "bias");
   conv_open(e, op, &cd);
   emit_blocked(e, op, &cd, wn, bn, lo, hi);
@@ -488,6 +681,18 @@ static void blocked_emit(Emit *e, const Op *op) {
       conv_direct_loops(e, op, &cd, wn, 1, bn, a, b);
   }
   conv_close(e, &cd);
+}
+
+/* With no border loops, every output is stored by a tile, which adds the
+ * residual in its registers (or its portable loop) before the
+ * activations. */
+int conv_blocked_adds_residual(const Op *op) {
+  ConvDims cd;
+  conv_blocked_dims(op->main, &cd);
+  int64_t lo[2] = {0, 0}, hi[2] = {0, 0};
+  int border;
+  conv_blocked_geometry(&cd, lo, hi, &border);
+  return !border;
 }
 
 const Kernel kernel_conv_blocked = {"conv-blocked",  KERNELS_FAST,

@@ -8,7 +8,8 @@
  * the order the blocked tiles take them (open_tap_loops): input channel
  * outer, then kx inner to ky, or the stride phases r then m. Everything
  * else is printed as the blocked kernel prints it: the padded copy, the
- * stride phases, the border's direct loops. So each output is the same
+ * stride phases (2-D: of the padded input, or its shifted planes;
+ * conv_blocked_copy), the border's direct loops. So each output is the same
  * sum in the same order, and the JIT's bits stay the generated C's.
  *
  * Not a lowering of its own: lower.c stores it in op->jit_kernel for an
@@ -17,19 +18,6 @@
 
 #include <limits.h>
 #include <stdlib.h>
-
-/* The blocked kernel's geometry (conv_blocked.c, blocked_geometry): the
- * interior [lo, hi) per dim, any border, the wide 2-D rows. */
-static void geometry(ConvDims *cd, int64_t *lo, int64_t *hi, int *border) {
-  cd->wide = cd->nsp == 2 && cd->t.S[0] == 1 && cd->t.S[1] == 1 &&
-             cd->t.P[1] == 0 && cd->t.O[1] % CONV_TW != 0 &&
-             cd->t.O[1] < 4 * CONV_TW;
-  *border = 0;
-  for (int i = 0; i < cd->nsp; i++) {
-    conv_interior(cd, i, &lo[i], &hi[i]);
-    *border |= lo[i] > 0 || hi[i] < cd->t.O[i];
-  }
-}
 
 /* The floats between stride phases of one input channel (S > 1). */
 static int64_t phase_len(const ConvDims *cd) {
@@ -43,11 +31,18 @@ static int64_t phase_len(const ConvDims *cd) {
 static int tap_list(const ConvDims *cd, int64_t *tap) {
   int n = 0;
   if (cd->nsp == 2) { /* ky, kx; a row's own offset is added per call */
-    int64_t I1 = cd->t.I[1];
+    int64_t I1 = cd->t.I[1], S0 = cd->t.S[0], S1 = cd->t.S[1];
     for (int64_t ky = 0; ky < cd->t.K[0]; ky++)
       for (int64_t kx = 0; kx < cd->t.K[1]; kx++, n++) {
-        tap[2 * n] = (ky * cd->t.D[0] - cd->t.P[0]) * I1 + kx * cd->t.D[1] -
-                     cd->t.P[1];
+        if (cd->shifted) /* plane (kx, ky % S0), ky / S0 rows down */
+          tap[2 * n] = (kx * cd->ph[0] + ky % S0) * cd->u[0] * cd->t.O[1] +
+                       ky / S0 * cd->t.O[1];
+        else if (cd->phases) /* phase (ky % S0, kx % S1) */
+          tap[2 * n] = ((ky % S0) * cd->ph[1] + kx % S1) * cd->u[0] *
+                           cd->u[1] + ky / S0 * cd->u[1] + kx / S1;
+        else
+          tap[2 * n] = (ky * cd->t.D[0] - cd->t.P[0]) * I1 +
+                       kx * cd->t.D[1] - cd->t.P[1];
         tap[2 * n + 1] = ky * cd->t.K[1] + kx;
       }
     return n;
@@ -86,7 +81,7 @@ static int jit_blocked_fits(const Program *p, const Op *op, Target t,
   int relu = op->nact == 1 && (op->act[0]->kind->flags & KF_RELU);
   if (op->nact && !relu) return 0;
   ConvDims cd;
-  conv_dims(op->main, &cd);
+  conv_blocked_dims(op->main, &cd);
   if (cd.nsp > 2) return 0;
   int64_t *tap = mc_alloc(sizeof(int64_t) * 2 * (size_t)cd.ksz);
   int nt = tap_list(&cd, tap), ok = 1;
@@ -123,17 +118,19 @@ static void call_block(Emit *e, const Op *op, const ConvDims *cd,
 
 static void jit_blocked_emit(Emit *e, const Op *op) {
   ConvDims cd;
-  conv_dims(op->main, &cd);
+  conv_blocked_dims(op->main, &cd);
   int64_t lo[2] = {0, 0}, hi[2] = {0, 0};
   int border, x = cd.nsp - 1;
-  geometry(&cd, lo, hi, &border);
+  conv_blocked_geometry(&cd, lo, hi, &border);
+  int split = cd.phases || cd.shifted; /* 2-D: the input read from tmp */
   const char *wn = op_array(op, "weight_packed"), *bn = op_array(op, "bias");
   int64_t S = cd.t.S[x], ocg = cd.ocg;
   int64_t ocb = ocg < CONV_OCB ? ocg : CONV_OCB, nfull = ocg / ocb;
   int64_t rem = ocg % ocb;
-  int64_t xs = S > 1 ? S * phase_len(&cd) : cd.xsz;
+  int64_t xs = S > 1 && !split ? S * phase_len(&cd) : cd.xsz;
   conv_open(e, op, &cd);
-  if (S > 1) { /* as the blocked kernel splits it */
+  conv_blocked_copy(e, op, &cd);
+  if (S > 1 && !split) { /* as the blocked kernel splits it */
     int64_t u = phase_len(&cd);
     em(e, "/* the input split into its %lld stride phases: tmp[c][r][u] = "
        "x[c][u * %lld + r] */", (long long)S, (long long)S);
@@ -164,18 +161,21 @@ static void jit_blocked_emit(Emit *e, const Op *op) {
   free(tap);
   if (cd.groups > 1) {
     em_for(e, "g", cd.groups, "group");
-    em(e, "const float *xg = %s + g * %lld;", S > 1 ? "tmp" : "xp",
+    em(e, "const float *xg = %s + g * %lld;", S > 1 || split ? "tmp" : "xp",
        (long long)(cd.icg * xs));
   } else {
     em(e, "{");
-    em(e, "const float *xg = %s;", S > 1 ? "tmp" : "xp");
+    em(e, "const float *xg = %s;", S > 1 || split ? "tmp" : "xp");
   }
   /* the tile positions: as wide rows, one row at a time, or along x */
   int64_t p0 = lo[x], p1 = hi[x], iw = hi[x], ow = hi[x];
   if (cd.wide) {
-    p0 = lo[0] * cd.t.I[1];
-    p1 = (hi[0] - 1) * cd.t.I[1] + cd.t.O[1];
-    iw = cd.t.I[1], ow = cd.t.O[1];
+    int64_t rw = conv_blocked_row(&cd);
+    p0 = lo[0] * rw;
+    p1 = (hi[0] - 1) * rw + cd.t.O[1];
+    iw = rw, ow = cd.t.O[1];
+    if (rw == cd.t.O[1]) /* every column kept: one run, stored whole */
+      iw = ow = p1;
   }
   for (int part = 0; part < 2; part++) {
     int64_t width = part ? rem : ocb, count = part ? 1 : nfull;
@@ -197,8 +197,8 @@ static void jit_blocked_emit(Emit *e, const Op *op) {
       em(e, "for (int oy = %lld; oy < %lld; oy++) /* output row */",
          (long long)lo[0], (long long)hi[0]);
       char *yoff = mc_format(" + oy * %lld", (long long)cd.t.O[1]);
-      char *xoff = mc_format(" + oy * %lld",
-                             (long long)(cd.t.S[0] * cd.t.I[1]));
+      char *xoff = mc_format(" + oy * %lld", (long long)(cd.phases
+                                 ? cd.u[1] : cd.t.S[0] * cd.t.I[1]));
       e->depth++;
       call_block(e, op, &cd, wn, bn, ws, yoff, xoff, nt, xs, p0, p1, p1, p1);
       e->depth--;

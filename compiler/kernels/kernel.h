@@ -48,6 +48,12 @@ int kernel_fuses(const Program *p, const Op *op, const Op *next, char *why,
 int conv_regs_fuses(const Program *p, const Op *op, const Op *next,
                     char *why, size_t n);
 
+/* kernels/table.c: does op's kernel add op's fused residual (then its
+ * activations) as it stores each output? 0: emit.c adds it in a loop
+ * after the kernel's code. */
+int kernel_adds_residual(const Op *op);
+int conv_blocked_adds_residual(const Op *op);
+
 /* A whole-program lowering (kernels/vec1d.c): if the program fits, decide
  * every op (kernel, views, positions, fused pools) and return 1. */
 int vec1d_decide(Program *p);

@@ -75,3 +75,16 @@ int kernel_fuses(const Program *p, const Op *op, const Op *next, char *why,
       return fusions[i].fuses(p, op, next, why, n);
   return 0;
 }
+
+/* The kernels that add a fused residual in their own stores. */
+static const struct {
+  const Kernel *kernel;
+  int (*adds)(const Op *op);
+} epilogues[] = {{&kernel_conv_blocked, conv_blocked_adds_residual}};
+
+int kernel_adds_residual(const Op *op) {
+  if (!op->residual) return 0;
+  for (size_t i = 0; i < sizeof epilogues / sizeof epilogues[0]; i++)
+    if (op->kernel == epilogues[i].kernel) return epilogues[i].adds(op);
+  return 0;
+}
