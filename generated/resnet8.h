@@ -4,7 +4,7 @@
 
 #define RESNET8_INPUT_SIZE 3072 /* floats, shape [1, 3, 32, 32] */
 #define RESNET8_OUTPUT_SIZE 10 /* floats, shape [1, 10] */
-#define RESNET8_WORKSPACE_SIZE 270592 /* bytes */
+#define RESNET8_WORKSPACE_SIZE 303360 /* bytes */
 
 #ifdef __cplusplus
 extern "C" {

@@ -69,6 +69,21 @@ static const Want wants[] = {
     {"nn.Conv2d{64, 64, 3, padding = 1}", "{1, 64, 7, 7}", 0, "conv-blocked",
      "the zero-padded input copied per tap column", KERNELS_FAST,
      TARGET_GENERIC},
+    /* 3 x 3, stride 1, 16 input channels or more, even outputs in whole
+     * groups of 16 tiles: Winograd's F(2 x 2, 3 x 3); fewer input
+     * channels, or tiles that do not fill groups: blocked. */
+    {"nn.Conv2d{16, 32, 3, padding = 1}", "{1, 16, 32, 32}", 0,
+     "conv-winograd", "winograd: F(2 x 2, 3 x 3), 256 tiles of 2 x 2 "
+     "outputs in groups of 16", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv2d{64, 64, 3, padding = 1}", "{1, 64, 8, 8}", 0,
+     "conv-winograd", "16 tiles of 2 x 2 outputs", KERNELS_FAST,
+     TARGET_GENERIC},
+    {"nn.Conv2d{3, 16, 3, padding = 1}", "{1, 3, 32, 32}", 0, "conv-blocked",
+     "zero padding written out first", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv2d{16, 16, 3, padding = 1}", "{1, 16, 6, 6}", 0, "conv-blocked",
+     "copied per tap column", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv2d{16, 16, 3, padding = 1}", "{1, 16, 32, 32}", 0,
+     "reference-conv", "reference", KERNELS_REFERENCE, TARGET_GENERIC},
     {"nn.Conv2d{16, 32, 1, groups = 2}", "{1, 16, 14, 14}", 0,
      "conv-blocked", "rows laid out as wide as the input's", KERNELS_FAST,
      TARGET_GENERIC},
@@ -146,7 +161,11 @@ static const Want wants[] = {
     {"nn.Conv2d{3, 6, 5}", "{1, 3, 32, 32}", 0, "conv-regs",
      "4 output channels x 4 positions in 16 float locals, fmaf", KERNELS_FAST,
      TARGET_CORTEX_M7},
-    /* a stride along x: the registers too, not the generic phases */
+    /* a stride along x, or a 3 x 3 one Winograd would take: the
+     * registers too, not the generic kernels */
+    {"nn.Conv2d{16, 16, 3, padding = 1}", "{1, 16, 32, 32}", 0, "conv-regs",
+     "registers: 4 output channels x 4 positions", KERNELS_FAST,
+     TARGET_CORTEX_M4},
     {"nn.Conv2d{16, 32, 3, stride = 2, padding = 1}", "{1, 16, 32, 32}", 0,
      "conv-regs", "registers: 4 output channels x 4 positions",
      KERNELS_FAST, TARGET_CORTEX_M4},

@@ -50,7 +50,8 @@ typedef struct ConvDims {
  * - p0][ox * s1 + kx - p1], 0 where that is padding. A tile of outputs
  * p = oy * w + ox then reads plane (kx, ky % s0) at p + ky / s0 * w,
  * contiguous across rows (conv_blocked.c's shifted planes, with the
- * taps' columns; conv_winograd.c's, with its patches' columns). */
+ * taps' columns; with ncol = nph = s0 = s1 = 2 they are the stride-2
+ * phases, conv_winograd.c's). */
 typedef struct ConvPlanes {
   int64_t c, ih, iw, p0, p1, s0, s1, ncol, nph, u, w;
 } ConvPlanes;

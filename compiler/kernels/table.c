@@ -11,11 +11,11 @@ extern const Kernel kernel_map, kernel_conv_blocked, kernel_conv_im2col,
     kernel_linear_gemm, kernel_linear_axpy, kernel_softmax, kernel_ref_conv,
     kernel_ref_linear, kernel_ref_pool, kernel_pad, kernel_binary, kernel_cat,
     kernel_mean, kernel_conv_regs, kernel_linear_regs,
-    kernel_conv_pointwise;
+    kernel_conv_pointwise, kernel_conv_winograd;
 
 static const Kernel *const kernels[] = {
     /* the fast ones, best first; the cortex-m ones take only those targets */
-    &kernel_conv_regs,      &kernel_linear_regs,
+    &kernel_conv_regs,      &kernel_linear_regs,  &kernel_conv_winograd,
     &kernel_conv_pointwise, &kernel_conv_blocked, &kernel_conv_im2col,
     &kernel_conv_depthwise, &kernel_conv_direct,  &kernel_pool_inside,
     &kernel_pool_taps,
@@ -80,7 +80,8 @@ int kernel_fuses(const Program *p, const Op *op, const Op *next, char *why,
 static const struct {
   const Kernel *kernel;
   int (*adds)(const Op *op);
-} epilogues[] = {{&kernel_conv_blocked, conv_blocked_adds_residual}};
+} epilogues[] = {{&kernel_conv_blocked, conv_blocked_adds_residual},
+                 {&kernel_conv_winograd, conv_winograd_adds_residual}};
 
 int kernel_adds_residual(const Op *op) {
   if (!op->residual) return 0;

@@ -1,0 +1,297 @@
+/* kernels/conv_winograd.c: a 3 x 3 stride-1 convolution by Winograd's
+ * minimal filtering F(2 x 2, 3 x 3) (Lavin and Gray, "Fast Algorithms for
+ * Convolutional Neural Networks", 2016).
+ *
+ * On the generic target, Conv2d 3 x 3, stride 1, no dilation, one group,
+ * zero padding, at least 16 input channels, output channels a multiple of
+ * 16 and an even output whose 2 x 2 tiles come in whole groups of 16
+ * (wino_takes): each tile is A^T [U . V] A, U = G g G^T the transformed
+ * weights of an (output, input) channel pair, V = B^T d B its 4 x 4 input
+ * patch transformed, so a tile costs 16 multiply-adds per channel pair
+ * instead of the direct loops' 36. U is computed when the weights are
+ * packed, laid out [block of 16 outputs][16 points][input][16].
+ *
+ * Per sample the zero-padded input is first split into its four stride-2
+ * phases (kernels/conv.c's conv_copy_planes; no larger than the padded
+ * input), so the patch row dy, column dx of tile (ty, tx) is at (ty + dy
+ * / 2, tx + dx / 2) in phase (dx % 2, dy % 2): contiguous along a tile
+ * row. Then per group of 16
+ * tiles: V for every input channel (16 points x 16 tiles, in scratch);
+ * per block of 16 output channels, for each point the block's 16 x 16
+ * sums over input channels (a matrix multiply, in AVX-512 registers where
+ * the compiler targets it), into scratch M; and A^T M A plus the bias,
+ * the fused residual and the activations, stored as each tile's 2 x 2
+ * outputs: the 16 tiles' two output rows interleaved are runs of whole
+ * output rows. The sums are not the direct loops' in the last bits
+ * (test_reference holds it to the SPEC's tolerance). */
+#include "kernels/conv.h"
+
+#include <stdlib.h>
+
+#define WINO_TILES 16 /* tiles per group (the vector width) */
+
+typedef struct Wino {
+  int64_t TH, TW, T; /* tiles: rows, columns, all */
+  int64_t C, K;      /* input and output channels */
+  ConvPlanes pl;     /* the copied input */
+  int64_t xs, vs;    /* floats of the planes and of V; M follows V */
+} Wino;
+
+static int wino_geometry(const Op *op, Wino *w) {
+  const Layer *l = op->main;
+  ConvDims cd;
+  conv_dims(l, &cd);
+  if (cd.nsp != 2 || cd.padmode || cd.groups != 1) return 0;
+  for (int i = 0; i < 2; i++)
+    if (cd.t.K[i] != 3 || cd.t.S[i] != 1 || cd.t.D[i] != 1) return 0;
+  w->C = cd.c, w->K = cd.oc;
+  if (cd.t.O[0] % 2 || cd.t.O[1] % 2) return 0;
+  w->TH = cd.t.O[0] / 2, w->TW = cd.t.O[1] / 2, w->T = w->TH * w->TW;
+  /* the stride phases of the padded input: plane (px, py) holds
+   * xpad[2u + py][2v + px] */
+  ConvPlanes pl = {cd.c, cd.in[0], cd.in[1], l->a.pad_lo[0], l->a.pad_lo[1],
+                   2, 2, 2, 2, w->TH + 1, w->TW + 1};
+  w->pl = pl;
+  w->xs = cd.c * conv_planes_size(&pl);
+  w->vs = 16 * cd.c * WINO_TILES;
+  return 1;
+}
+
+/* Does the Winograd kernel take the convolution (geometry in w)? Groups
+ * of 16 tiles cover the tiles whole, and each group's tile rows are
+ * whole (16 tiles a row or rows of a power of two under 16), so a group's
+ * outputs are runs of whole rows; 16 channels or more make the multiply
+ * outweigh the transforms. */
+static int wino_takes(const Op *op, Target t, Wino *w) {
+  if (t != TARGET_GENERIC || !conv_is(op)) return 0;
+  if (!wino_geometry(op, w)) return 0;
+  if (w->C < 16 || w->K % 16 || w->T % WINO_TILES) return 0;
+  return w->TW % WINO_TILES == 0 || (WINO_TILES % w->TW == 0 && w->TW >= 4);
+}
+
+static int wino_fits(const Program *p, const Op *op, Target t, char *why,
+                     size_t n) {
+  (void)p;
+  Wino w;
+  if (!wino_takes(op, t, &w)) return 0;
+  snprintf(why, n, "winograd: F(2 x 2, 3 x 3), %lld tiles of 2 x 2 outputs "
+           "in groups of %d, 16 multiply-adds per tile and channel pair "
+           "instead of 36, blocks of 16 output channels",
+           (long long)w.T, WINO_TILES);
+  return 1;
+}
+
+static int64_t wino_scratch(const Op *op) {
+  Wino w;
+  wino_geometry(op, &w);
+  return (w.xs + w.vs + 16 * 16 * WINO_TILES) * (int64_t)sizeof(float);
+}
+
+/* U = G g G^T for one 3 x 3 kernel g, G = [1 0 0; 1/2 1/2 1/2;
+ * 1/2 -1/2 1/2; 0 0 1], in double, rounded once. */
+static void transform_kernel(const float *g, double u[4][4]) {
+  static const double G[4][3] = {
+      {1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  double t[4][3];
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 3; j++)
+      t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++)
+      u[i][j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+}
+
+static void wino_pack(Program *p, Op *op) {
+  (void)p;
+  const Layer *l = op->main;
+  ConvDims cd;
+  conv_dims(l, &cd);
+  float *w, *b;
+  char *scaled, *ws;
+  conv_pack_common(op, &cd, &w, &b, &scaled, &ws);
+  int64_t C = cd.c, K = cd.oc, n = 16 * C * K;
+  float *up = mc_alloc(sizeof(float) * (size_t)n);
+  for (int64_t o = 0; o < K; o++)
+    for (int64_t c = 0; c < C; c++) {
+      double u[4][4];
+      transform_kernel(w + (o * C + c) * 9, u);
+      for (int q = 0; q < 16; q++)
+        up[((o / 16 * 16 + q) * C + c) * 16 + o % 16] = (float)u[q / 4][q % 4];
+    }
+  free(w);
+  pack_add(op, "weight_wino", up, n,
+           mc_format("%s.weight %s%s, as G g G^T (4 x 4 points): "
+                     "[out/16][point][in][16]", l->prefix, ws, scaled));
+  if (b) pack_add(op, "bias", b, K, pack_bias_what(op, ""));
+  free(ws);
+  free(scaled);
+}
+
+/* V = B^T d B of each input channel's patches for the group's 16 tiles,
+ * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]: vg[point][c][tile]. */
+static void emit_input_transform(Emit *e, const Wino *w) {
+  long long C = w->C, TW = w->TW, PS = conv_planes_size(&w->pl),
+            plane = w->pl.u * w->pl.w, L = WINO_TILES,
+            run = TW < L ? TW : L;
+  em_for(e, "c", C, "input channel: V = B^T d B");
+  em(e, "const float *xc = tmp + c * %lld;", PS);
+  em(e, "float d[4][4][%lld], r[4][4][%lld];", L, L);
+  em(e, "for (int dy = 0; dy < 4; dy++) { /* the patches, 16 tiles side by "
+     "side: patch (dy, dx) of tile (ty, tx) is phase (dx %% 2, dy %% 2) at "
+     "(ty + dy / 2, tx + dx / 2) */");
+  em(e, "for (int dx = 0; dx < 4; dx++) {");
+  em(e, "const float *xd = xc + ((dx %% 2) * 2 + dy %% 2) * %lld + (t0 / "
+     "%lld + dy / 2) * %lld + t0 %% %lld + dx / 2;", plane, TW,
+     (long long)w->pl.w, TW);
+  em(e, "for (int h = 0; h < %lld; h++) /* tile rows */", L / run);
+  em(e, "  for (int k = 0; k < %lld; k++) d[dy][dx][h * %lld + k] = xd[h * "
+     "%lld + k];", run, run, (long long)w->pl.w);
+  em(e, "}");
+  em(e, "}");
+  em(e, "for (int dx = 0; dx < 4; dx++) { /* B^T d */");
+  em(e, "for (int l = 0; l < %lld; l++) {", L);
+  em(e, "r[0][dx][l] = d[0][dx][l] - d[2][dx][l];");
+  em(e, "r[1][dx][l] = d[1][dx][l] + d[2][dx][l];");
+  em(e, "r[2][dx][l] = d[2][dx][l] - d[1][dx][l];");
+  em(e, "r[3][dx][l] = d[1][dx][l] - d[3][dx][l];");
+  em(e, "}");
+  em(e, "}");
+  em(e, "for (int i = 0; i < 4; i++) { /* (B^T d) B */");
+  em(e, "for (int l = 0; l < %lld; l++) {", L);
+  em(e, "vg[((i * 4 + 0) * %lld + c) * %lld + l] = r[i][0][l] - r[i][2][l];",
+     C, L);
+  em(e, "vg[((i * 4 + 1) * %lld + c) * %lld + l] = r[i][1][l] + r[i][2][l];",
+     C, L);
+  em(e, "vg[((i * 4 + 2) * %lld + c) * %lld + l] = r[i][2][l] - r[i][1][l];",
+     C, L);
+  em(e, "vg[((i * 4 + 3) * %lld + c) * %lld + l] = r[i][1][l] - r[i][3][l];",
+     C, L);
+  em(e, "}");
+  em(e, "}");
+  em(e, "}");
+}
+
+/* M[point][j][tile] = sum over c of U[point][c][j] V[point][c][tile], for
+ * the block's 16 output channels j. */
+static void emit_multiply(Emit *e, const Wino *w) {
+  long long C = w->C, L = WINO_TILES;
+  em_for(e, "q", 16, "point: M = U V over the input channels");
+  em(e, "const float *uq = ub + q * %lld, *vq = vg + q * %lld;", C * 16,
+     C * L);
+  em(e, "float *mq = mg + q * %lld;", 16 * L);
+  em_use(e, EH_AVX512);
+  em(e, "#if MC_AVX512");
+  em(e, "__m512 acc[16];");
+  em(e, "for (int j = 0; j < 16; j++) acc[j] = _mm512_setzero_ps();");
+  em(e, "for (int c = 0; c < %lld; c++) {", C);
+  em(e, "const __m512 v = _mm512_loadu_ps(vq + c * %lld);", L);
+  em(e, "for (int j = 0; j < 16; j++)");
+  em(e, "  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(uq[c * 16 + j]), v, "
+     "acc[j]);");
+  em(e, "}");
+  em(e, "for (int j = 0; j < 16; j++) _mm512_storeu_ps(mq + j * %lld, "
+     "acc[j]);", L);
+  em(e, "#else");
+  em(e, "for (int j = 0; j < 16; j++) {");
+  em(e, "float *mj = mq + j * %lld;", L);
+  em(e, "for (int l = 0; l < %lld; l++) mj[l] = 0.0f;", L);
+  em(e, "for (int c = 0; c < %lld; c++)", C);
+  em(e, "  for (int l = 0; l < %lld; l++) mj[l] = MC_FMA(uq[c * 16 + j], "
+     "vq[c * %lld + l], mj[l]);", L, L);
+  em(e, "}");
+  em(e, "#endif");
+  em(e, "}");
+}
+
+/* Y = A^T M A + bias per output channel of the block, A^T = [1 1 1 0;
+ * 0 1 -1 -1], then the tiles' rows interleaved and stored: with 16 tiles
+ * in one tile row, 32 outputs of each of its two output rows; with
+ * shorter tile rows, each of the 16 / TW tile rows' 2 x 2 TW outputs. */
+static void emit_output_transform(Emit *e, const Op *op, const Wino *w,
+                                  const char *bn, int64_t OW, int64_t osz) {
+  long long L = WINO_TILES, TW = w->TW;
+  em(e, "for (int j = 0; j < 16; j++) { /* output channel: Y = A^T M A */");
+  em(e, "const float *mj = mg + j * %lld; /* M[point][j][tile] */", L);
+  em(e, "float s[2][4][%lld], row[2][%lld];", L, 2 * L);
+  em(e, "for (int x = 0; x < 4; x++) { /* A^T M */");
+  em(e, "for (int l = 0; l < %lld; l++) {", L);
+  em(e, "s[0][x][l] = mj[(0 * 4 + x) * %lld + l] + mj[(1 * 4 + x) * %lld + "
+     "l] + mj[(2 * 4 + x) * %lld + l];", 16 * L, 16 * L, 16 * L);
+  em(e, "s[1][x][l] = mj[(1 * 4 + x) * %lld + l] - mj[(2 * 4 + x) * %lld + "
+     "l] - mj[(3 * 4 + x) * %lld + l];", 16 * L, 16 * L, 16 * L);
+  em(e, "}");
+  em(e, "}");
+  char *bias = bn ? mc_format(" + %s[o0 + j]", bn) : mc_strdup("");
+  em(e, "for (int i = 0; i < 2; i++) { /* (A^T M) A: tile l's outputs at "
+     "2l, 2l + 1 */");
+  em(e, "for (int l = 0; l < %lld; l++) {", L);
+  em(e, "row[i][2 * l] = s[i][0][l] + s[i][1][l] + s[i][2][l]%s;", bias);
+  em(e, "row[i][2 * l + 1] = s[i][1][l] - s[i][2][l] - s[i][3][l]%s;",
+     bias);
+  em(e, "}");
+  em(e, "}");
+  free(bias);
+  /* where the group's first tile's outputs start: (2 ty, 2 tx) */
+  em(e, "float *yj = yb + j * %lld;", (long long)osz);
+  if (op->residual) em(e, "const float *rj = rb + j * %lld;", (long long)osz);
+  long long run = TW % L == 0 ? 2 * L : 2 * TW, runs = 2 * L / run;
+  char *at = mc_format("(2 * (t0 / %lld + h) + i) * %lld + (t0 %% %lld) * 2 + k",
+                       TW, (long long)OW, TW);
+  char *val = op->residual ? mc_format("row[i][h * %lld + k] + rj[%s]", run,
+                                       at)
+                           : mc_format("row[i][h * %lld + k]", run);
+  char *chain = em_act_chain(e, op, val);
+  em(e, "for (int i = 0; i < 2; i++)");
+  em(e, "  for (int h = 0; h < %lld; h++) /* tile rows in the group */",
+     runs);
+  em(e, "    for (int k = 0; k < %lld; k++) yj[%s] = %s;", run, at, chain);
+  free(chain);
+  free(val);
+  free(at);
+  em(e, "}");
+}
+
+static void wino_emit(Emit *e, const Op *op) {
+  Wino w;
+  wino_geometry(op, &w);
+  ConvDims cd;
+  conv_dims(op->main, &cd);
+  cd.zpad = 0; /* the planes hold the padding */
+  const char *un = op_array(op, "weight_wino"), *bn = op_array(op, "bias");
+  em_use(e, EH_FMA);
+  conv_open(e, op, &cd);
+  conv_copy_planes(e, &w.pl);
+  em(e, "float *vg = tmp + %lld; /* V[point][input][tile] */",
+     (long long)w.xs);
+  em(e, "float *mg = vg + %lld; /* M[point][output in block][tile] */",
+     (long long)w.vs);
+  em(e, "for (int t0 = 0; t0 < %lld; t0 += %d) { /* %d tiles */",
+     (long long)w.T, WINO_TILES, WINO_TILES);
+  emit_input_transform(e, &w);
+  em_for(e, "ob", w.K / 16, "16 output channels");
+  em(e, "const int o0 = ob * 16;");
+  em(e, "const float *ub = %s + o0 * %lld; /* U[point][input][16] */", un,
+     (long long)(16 * w.C));
+  em(e, "float *yb = yn + o0 * %lld;", (long long)cd.osz);
+  if (op->residual && cd.n > 1)
+    em(e, "const float *rb = r + n * %lld + o0 * %lld;",
+       (long long)(cd.oc * cd.osz), (long long)cd.osz);
+  else if (op->residual)
+    em(e, "const float *rb = r + o0 * %lld;", (long long)cd.osz);
+  emit_multiply(e, &w);
+  emit_output_transform(e, op, &w, bn, cd.t.O[1], cd.osz);
+  em(e, "}");
+  em(e, "}");
+  conv_close(e, &cd);
+}
+
+/* Every output is stored by a tile, which adds the residual first. */
+int conv_winograd_adds_residual(const Op *op) {
+  (void)op;
+  return 1;
+}
+
+const Kernel kernel_conv_winograd = {"conv-winograd", KERNELS_FAST,
+                                     wino_fits,       wino_scratch,
+                                     conv_code_bytes, wino_pack,
+                                     wino_emit};
