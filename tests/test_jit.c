@@ -753,7 +753,8 @@ static float *stand_in_run(StandIn *s, const char *real, const char *bad,
 
 /* Models whose convolutions and Linears take the JIT's stand-ins, one of
    each way the blocked tiles take their taps, the im2col and pointwise
-   layouts, the axpy and GEMM Linears: the JIT gives gcc's bits. */
+   layouts, the Winograd multiplies, the axpy and GEMM Linears: the JIT
+   gives gcc's bits. */
 static const struct {
   const char *spec;
   int nstand; /* ops that take a stand-in */
@@ -803,6 +804,10 @@ static const struct {
     /* Linears over 8 rows and more (GEMM): 10 rows, 40 and 33 outputs */
     {"return model 'i' { input = {2, 5, 50}, seed = 9,"
      " nn.Linear{50, 40}, nn.Tanh{}, nn.Linear{40, 33} }", 2},
+    /* Winograd's matrix multiplies, two samples, 32 output channels, the
+       ReLU after */
+    {"return model 'l' { input = {2, 16, 8, 16}, seed = 12,"
+     " nn.Conv2d{16, 32, 3, padding = 1}, nn.ReLU{} }", 1},
 };
 
 static void test_jit_stand_ins_match_gcc(void **state) {

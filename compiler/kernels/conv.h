@@ -72,6 +72,11 @@ void conv_blocked_geometry(ConvDims *cd, int64_t *lo, int64_t *hi,
 int64_t conv_blocked_row(const ConvDims *cd);
 int conv_blocked_copy(Emit *e, const Op *op, const ConvDims *cd);
 
+/* kernels/conv_winograd.c: print the Winograd convolution's body; with
+ * jit, its matrix multiplies as calls to the host microkernel
+ * mcj_conv_block (its JIT stand-in, jit_conv_winograd.c). */
+void conv_winograd_print(Emit *e, const Op *op, int jit);
+
 int conv_is(const Op *op);
 void conv_dims(const Layer *l, ConvDims *cd);
 /* The taps' common interior along dim i: outputs [lo, hi) read only

@@ -173,12 +173,20 @@ static void emit_input_transform(Emit *e, const Wino *w) {
 
 /* M[point][j][tile] = sum over c of U[point][c][j] V[point][c][tile], for
  * the block's 16 output channels j. */
-static void emit_multiply(Emit *e, const Wino *w) {
+static void emit_multiply(Emit *e, const Wino *w, int jit) {
   long long C = w->C, L = WINO_TILES;
   em_for(e, "q", 16, "point: M = U V over the input channels");
   em(e, "const float *uq = ub + q * %lld, *vq = vg + q * %lld;", C * 16,
      C * L);
   em(e, "float *mq = mg + q * %lld;", 16 * L);
+  if (jit) { /* modelc run: on the host, the same sums (jit_conv_winograd.c) */
+    em(e, "/* y, x, w, b, taps, nc, nt, kw, width, xs, ys, p0, p1, iw, ow, "
+       "relu */");
+    em(e, "mcj_conv_block(mq, vq, uq, (const float *)0, taps, %lld, 1, 1, "
+       "16, %lld, %lld, 0, %lld, %lld, %lld, 0);", C, L, L, L, L, L);
+    em(e, "}");
+    return;
+  }
   em_use(e, EH_AVX512);
   em(e, "#if MC_AVX512");
   em(e, "__m512 acc[16];");
@@ -251,7 +259,7 @@ static void emit_output_transform(Emit *e, const Op *op, const Wino *w,
   em(e, "}");
 }
 
-static void wino_emit(Emit *e, const Op *op) {
+void conv_winograd_print(Emit *e, const Op *op, int jit) {
   Wino w;
   wino_geometry(op, &w);
   ConvDims cd;
@@ -260,6 +268,8 @@ static void wino_emit(Emit *e, const Op *op) {
   const char *un = op_array(op, "weight_wino"), *bn = op_array(op, "bias");
   em_use(e, EH_FMA);
   conv_open(e, op, &cd);
+  if (jit) /* mcj_conv_block's one tap: offset 0, weight index 0 */
+    em(e, "static const int taps[2] = {0, 0};");
   conv_copy_planes(e, &w.pl);
   em(e, "float *vg = tmp + %lld; /* V[point][input][tile] */",
      (long long)w.xs);
@@ -278,12 +288,14 @@ static void wino_emit(Emit *e, const Op *op) {
        (long long)(cd.oc * cd.osz), (long long)cd.osz);
   else if (op->residual)
     em(e, "const float *rb = r + o0 * %lld;", (long long)cd.osz);
-  emit_multiply(e, &w);
+  emit_multiply(e, &w, jit);
   emit_output_transform(e, op, &w, bn, cd.t.O[1], cd.osz);
   em(e, "}");
   em(e, "}");
   conv_close(e, &cd);
 }
+
+static void wino_emit(Emit *e, const Op *op) { conv_winograd_print(e, op, 0); }
 
 /* Every output is stored by a tile, which adds the residual first. */
 int conv_winograd_adds_residual(const Op *op) {

@@ -43,10 +43,12 @@ const Kernel *kernel_choose(const Program *p, const Op *op, char *why,
  * modelc run compiles calls host microkernels (jit_kernels.c) for its hot
  * loops, with the same sums in the same order. */
 extern const Kernel kernel_jit_conv_blocked, kernel_jit_conv_im2col,
-    kernel_jit_conv_pointwise, kernel_jit_linear_axpy;
+    kernel_jit_conv_pointwise, kernel_jit_linear_axpy,
+    kernel_jit_conv_winograd;
 static const struct {
   const Kernel *kernel, *jit;
 } stand_ins[] = {{&kernel_conv_blocked, &kernel_jit_conv_blocked},
+                 {&kernel_conv_winograd, &kernel_jit_conv_winograd},
                  {&kernel_conv_im2col, &kernel_jit_conv_im2col},
                  {&kernel_conv_pointwise, &kernel_jit_conv_pointwise},
                  {&kernel_linear_axpy, &kernel_jit_linear_axpy},
