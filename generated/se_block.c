@@ -214,10 +214,6 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
       for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
       for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 4; u++) {
-        float t[16];
-        _mm512_storeu_ps(t, s[u]);
-        for (int i = 0; i < 16; i++) t[i] = l5_hardswish(t[i]);
-        s[u] = _mm512_loadu_ps(t);
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
         if (c * 196 + at[v + u] <= 12528) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
@@ -243,10 +239,6 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
       for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
       for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 1; u++) {
-        float t[16];
-        _mm512_storeu_ps(t, s[u]);
-        for (int i = 0; i < 16; i++) t[i] = l5_hardswish(t[i]);
-        s[u] = _mm512_loadu_ps(t);
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
         if (c * 196 + at[v + u] <= 12528) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
@@ -254,6 +246,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
       }
     }
+    for (int i = 0; i < 196; i++) yc[i] = l5_hardswish(yc[i]); /* the plane is stored */
   }
   #undef mc_shift
   #else

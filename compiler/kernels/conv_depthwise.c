@@ -284,14 +284,8 @@ static void emit_vectors(Emit *e, const Op *op, const DwDims *d, int64_t u,
       if (op->act[i]->kind == &kind_ReLU6)
         em(e, "s[u] = _mm512_min_ps(_mm512_set1_ps(6.0f), s[u]);");
     }
-  } else {
-    em(e, "float t[16];");
-    em(e, "_mm512_storeu_ps(t, s[u]);");
-    char *chain = em_act_chain(e, op, "t[i]");
-    em(e, "for (int i = 0; i < 16; i++) t[i] = %s;", chain);
-    free(chain);
-    em(e, "s[u] = _mm512_loadu_ps(t);");
-  }
+  } /* else the activations once the channel's plane is stored
+       (emit_avx512): a vector stored and read back as scalars stalls */
   em(e, "const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);");
   int64_t ohw = d->oh * d->ow;
   if (nc * ohw >= 16) {
@@ -380,6 +374,12 @@ static void emit_avx512(Emit *e, const Op *op, const ConvDims *cd,
        (long long)nv);
     emit_vectors(e, op, d, 1, held, cd->c, apart);
     em(e, "}");
+  }
+  if (op->nact && !acts_in_registers(op)) {
+    char *chain = em_act_chain(e, op, "yc[i]");
+    em(e, "for (int i = 0; i < %lld; i++) yc[i] = %s; /* the plane is "
+       "stored */", (long long)(d->oh * d->ow), chain);
+    free(chain);
   }
   em(e, "}");
   em(e, "#undef mc_shift");
