@@ -376,6 +376,7 @@ static const struct {
     /* modelc's own microkernels (jit_kernels.h) */
     {"mcj_conv_block", (JitFn)mcj_conv_block},
     {"mcj_linear_axpy", (JitFn)mcj_linear_axpy},
+    {"mcj_combine16", (JitFn)mcj_combine16},
 };
 
 static void bind_allowed(TCCState *s) {

@@ -26,7 +26,9 @@ const char mcj_prototypes[] =
     "    const float *b, const int *tap, int nc, int nt, int kw, int width,\n"
     "    long xs, long ys, int p0, int p1, int iw, int ow, int relu);\n"
     "void mcj_linear_axpy(float *y, const float *x, const float *w,\n"
-    "    const float *b, int in, int out);\n";
+    "    const float *b, int in, int out);\n"
+    "void mcj_combine16(float *y, long ys, long ls, const float *x,\n"
+    "    const long *xo, const float *a, int nq, int n, const float *b);\n";
 
 #define TILE 16 /* positions per vector */
 
@@ -188,6 +190,29 @@ void mcj_linear_axpy(float *y, const float *x, const float *w, const float *b,
   }
 }
 
+MCJ_CLONES
+void mcj_combine16(float *y, long ys, long ls, const float *x,
+                   const long *xo, const float *a, int nq, int n,
+                   const float *b) {
+  for (int q = 0; q < nq; q++) {
+    V16 s = {0};
+    int first = 1;
+    for (int i = 0; i < n; i++) {
+      float c = a[q * n + i], m = c < 0 ? -c : c;
+      if (c == 0) continue;
+      V16 t = load16(x + xo[i]);
+      if (m != 1) t = m * t;
+      if (first) s = c < 0 ? -t : t;
+      else s = c < 0 ? s - t : s + t;
+      first = 0;
+    }
+    if (b) s = s + b[0];
+    float out[TILE];
+    memcpy(out, &s, sizeof out);
+    for (int l = 0; l < TILE; l++) y[q * ys + l * ls] = out[l];
+  }
+}
+
 #else /* no vector extensions: the same sums, one position at a time */
 
 void mcj_conv_block(float *y, const float *x, const float *w, const float *b,
@@ -214,6 +239,26 @@ void mcj_linear_axpy(float *y, const float *x, const float *w, const float *b,
     for (int i = 0; i < in; i++) acc = x[i] * w[(long)i * out + o] + acc;
     y[o] = acc;
   }
+}
+
+void mcj_combine16(float *y, long ys, long ls, const float *x,
+                   const long *xo, const float *a, int nq, int n,
+                   const float *b) {
+  for (int q = 0; q < nq; q++)
+    for (int l = 0; l < TILE; l++) {
+      float s = 0.0f;
+      int first = 1;
+      for (int i = 0; i < n; i++) {
+        float c = a[q * n + i], m = c < 0 ? -c : c, t = x[xo[i] + l];
+        if (c == 0) continue;
+        if (m != 1) t = m * t;
+        if (first) s = c < 0 ? -t : t;
+        else s = c < 0 ? s - t : s + t;
+        first = 0;
+      }
+      if (b) s = s + b[0];
+      y[q * ys + l * ls] = s;
+    }
 }
 
 #endif

@@ -35,6 +35,19 @@ void mcj_conv_block(float *y, const float *x, const float *w, const float *b,
 void mcj_linear_axpy(float *y, const float *x, const float *w, const float *b,
                      int in, int out);
 
+/* A Winograd transform (kernels/conv_winograd1d.c) over 16 tiles: for
+ * q < nq and l < 16,
+ *
+ *   y[q * ys + l * ls] = sum over i < n of a[q * n + i] * x[xo[i] + l]
+ *
+ * summed as the generated C prints it: terms with a zero coefficient
+ * skipped, each term |a| * x (x alone when |a| is 1), the first negated
+ * when a < 0, the others added or subtracted by the sign of a, in order of
+ * i; then + b[0] when b is not NULL. */
+void mcj_combine16(float *y, long ys, long ls, const float *x,
+                   const long *xo, const float *a, int nq, int n,
+                   const float *b);
+
 /* The declarations above as the JIT's source spells them (no headers). */
 extern const char mcj_prototypes[];
 

@@ -4,7 +4,7 @@
 
 #define HAR_CNN1D_INPUT_SIZE 384 /* floats, shape [1, 3, 128] */
 #define HAR_CNN1D_OUTPUT_SIZE 6 /* floats, shape [1, 6] */
-#define HAR_CNN1D_WORKSPACE_SIZE 132096 /* bytes */
+#define HAR_CNN1D_WORKSPACE_SIZE 162816 /* bytes */
 
 #ifdef __cplusplus
 extern "C" {

@@ -4,7 +4,7 @@
 
 #define WIDE_CONV1D_INPUT_SIZE 65536 /* floats, shape [1, 64, 1024] */
 #define WIDE_CONV1D_OUTPUT_SIZE 65536 /* floats, shape [1, 64, 1024] */
-#define WIDE_CONV1D_WORKSPACE_SIZE 262144 /* bytes */
+#define WIDE_CONV1D_WORKSPACE_SIZE 556032 /* bytes */
 
 #ifdef __cplusplus
 extern "C" {

@@ -292,7 +292,7 @@ static void test_jit_refuses_libc(void **state) {
     if (!strstr(err, want) ||
         !strstr(err, "note: the JIT links no C library; it resolves only "
                      "expf, expm1f, logf, tanhf, erff, fmaf, sqrt, memcpy, "
-                     "memset, memmove, mcj_conv_block, mcj_linear_axpy")) {
+                     "memset, memmove, mcj_conv_block, mcj_linear_axpy, mcj_combine16")) {
       print_error("row %zu: got\n%s\nwant \"%s\" and the note\n", i, err,
                   want);
       fail();
@@ -644,6 +644,25 @@ static void any_linear_axpy(float *y, const float *x, const float *w,
   }
 }
 
+static void any_combine16(float *y, long ys, long ls, const float *x,
+                          const long *xo, const float *a, int nq, int n,
+                          const float *b) {
+  for (int q = 0; q < nq; q++)
+    for (int l = 0; l < 16; l++) {
+      float s = 0.0f;
+      int first = 1;
+      for (int k = 0; k < n; k++) {
+        int i = reverse_order ? n - 1 - k : k;
+        float c = a[q * n + i], m = c < 0 ? -c : c, t = x[xo[i] + l];
+        if (c == 0) continue;
+        if (m != 1) t = m * t;
+        s = first ? (c < 0 ? -t : t) : (c < 0 ? s - t : s + t);
+        first = 0;
+      }
+      y[q * ys + l * ls] = b ? s + b[0] : s;
+    }
+}
+
 /* One model: the spec's C built by gcc (-O1 -ffp-contract=off, as
    test_models builds it) and run; the JIT's stand-ins, how many. */
 typedef struct StandIn {
@@ -808,6 +827,13 @@ static const struct {
        ReLU after */
     {"return model 'l' { input = {2, 16, 8, 16}, seed = 12,"
      " nn.Conv2d{16, 32, 3, padding = 1}, nn.ReLU{} }", 1},
+    /* 1-D Winograd, its transforms and multiplies: F(4, 3) over 25 tiles
+       (the last group cut at the 100th output), two samples, the ReLU
+       after; F(2, 5) without a bias */
+    {"return model 'o' { input = {2, 16, 100}, seed = 13,"
+     " nn.Conv1d{16, 32, 3, padding = 1}, nn.ReLU{} }", 1},
+    {"return model 'p' { input = {1, 32, 64}, seed = 14,"
+     " nn.Conv1d{32, 16, 5, padding = 2, bias = false} }", 1},
 };
 
 static void test_jit_stand_ins_match_gcc(void **state) {
@@ -842,9 +868,10 @@ static void test_jit_stand_in_order_matters(void **state) {
   } doubles[] = {
       {"mcj_conv_block", "bad_conv_block", (AnyFn)any_conv_block, 5},
       {"mcj_conv_block", "bad_conv_block", (AnyFn)any_conv_block, 9},
-      {"mcj_linear_axpy", "bad_linear_axpy", (AnyFn)any_linear_axpy, 5}};
+      {"mcj_linear_axpy", "bad_linear_axpy", (AnyFn)any_linear_axpy, 5},
+      {"mcj_combine16", "bad_combine16", (AnyFn)any_combine16, 14}};
   int ok = 1;
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k < (int)(sizeof doubles / sizeof *doubles); k++) {
     StandIn s; /* blocked conv and Linears; im2col */
     stand_in_open(&s, stand_in_models[doubles[k].model].spec);
     for (reverse_order = 0; reverse_order < 2; reverse_order++) {

@@ -33,8 +33,31 @@ static const Want wants[] = {
     {"nn.Conv1d{1, 8, 3}, nn.ReLU{}, nn.MaxPool1d{2}, nn.Flatten{}, "
      "nn.Linear{8 * 9, 2}", "{1, 1, 20}", 1, "vec1d", "fused into l0_conv1d", KERNELS_FAST, TARGET_GENERIC},
     /* Too large for it: the blocked convolution, with its interior. */
-    {"nn.Conv1d{16, 32, 5}", "{1, 16, 8000}", 0, "conv-blocked",
+    {"nn.Conv1d{8, 32, 5}", "{1, 8, 8000}", 0, "conv-blocked",
      "blocked: 16 output channels x 16 positions", KERNELS_FAST, TARGET_GENERIC},
+    /* 3 or 5 taps, stride 1, 16 input channels or more, output channels
+     * a multiple of 16, enough tiles to fill groups of 16: Winograd's
+     * F(4, 3) or F(2, 5); too few tiles, a stride, a dilation, fewer
+     * channels, or a Cortex-M target: blocked. */
+    {"nn.Conv1d{16, 32, 5}", "{1, 16, 8000}", 0, "conv-winograd1d",
+     "winograd: F(2, 5), 3998 tiles of 2 outputs in groups of 16, 6 "
+     "multiply-adds per tile and channel pair instead of 10", KERNELS_FAST,
+     TARGET_GENERIC},
+    {"nn.Conv1d{64, 64, 3, padding = 1}", "{1, 64, 1024}", 0,
+     "conv-winograd1d", "F(4, 3), 256 tiles of 4 outputs", KERNELS_FAST,
+     TARGET_GENERIC},
+    {"nn.Conv1d{64, 64, 3, padding = 1}", "{1, 64, 12}", 0, "conv-blocked",
+     "blocked", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv1d{64, 64, 3, padding = 1, stride = 2}", "{1, 64, 1024}", 0,
+     "conv-blocked", "blocked", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv1d{64, 64, 3, padding = 2, dilation = 2}", "{1, 64, 1024}", 0,
+     "conv-blocked", "blocked", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv1d{8, 64, 3, padding = 1}", "{1, 8, 1024}", 0, "conv-blocked",
+     "blocked", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv1d{64, 24, 3, padding = 1}", "{1, 64, 1024}", 0, "conv-blocked",
+     "blocked", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv1d{64, 64, 3, padding = 1}", "{1, 64, 1024}", 0, "conv-regs",
+     "", KERNELS_FAST, TARGET_CORTEX_M4},
     /* A 1x1 convolution: a matrix multiply, positions in the vectors,
      * or channels in the vectors on a small plane; a plane of under 4
      * positions stays blocked. */

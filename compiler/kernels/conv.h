@@ -76,6 +76,9 @@ int conv_blocked_copy(Emit *e, const Op *op, const ConvDims *cd);
  * jit, its matrix multiplies as calls to the host microkernel
  * mcj_conv_block (its JIT stand-in, jit_conv_winograd.c). */
 void conv_winograd_print(Emit *e, const Op *op, int jit);
+/* kernels/conv_winograd1d.c: the same for the 1-D Winograd convolution
+ * (its stand-in: jit_conv_winograd1d.c). */
+void conv_winograd1d_print(Emit *e, const Op *op, int jit);
 
 int conv_is(const Op *op);
 void conv_dims(const Layer *l, ConvDims *cd);

@@ -54,6 +54,7 @@ int conv_regs_fuses(const Program *p, const Op *op, const Op *next,
 int kernel_adds_residual(const Op *op);
 int conv_blocked_adds_residual(const Op *op);
 int conv_winograd_adds_residual(const Op *op);
+int conv_winograd1d_adds_residual(const Op *op);
 
 /* A whole-program lowering (kernels/vec1d.c): if the program fits, decide
  * every op (kernel, views, positions, fused pools) and return 1. */

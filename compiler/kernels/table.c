@@ -11,12 +11,12 @@ extern const Kernel kernel_map, kernel_conv_blocked, kernel_conv_im2col,
     kernel_linear_gemm, kernel_linear_axpy, kernel_softmax, kernel_ref_conv,
     kernel_ref_linear, kernel_ref_pool, kernel_pad, kernel_binary, kernel_cat,
     kernel_mean, kernel_conv_regs, kernel_linear_regs,
-    kernel_conv_pointwise, kernel_conv_winograd;
+    kernel_conv_pointwise, kernel_conv_winograd, kernel_conv_winograd1d;
 
 static const Kernel *const kernels[] = {
     /* the fast ones, best first; the cortex-m ones take only those targets */
     &kernel_conv_regs,      &kernel_linear_regs,  &kernel_conv_winograd,
-    &kernel_conv_pointwise, &kernel_conv_blocked, &kernel_conv_im2col,
+    &kernel_conv_winograd1d, &kernel_conv_pointwise, &kernel_conv_blocked, &kernel_conv_im2col,
     &kernel_conv_depthwise, &kernel_conv_direct,  &kernel_pool_inside,
     &kernel_pool_taps,
     &kernel_linear_dot,   &kernel_linear_gemm, &kernel_linear_axpy,
@@ -44,11 +44,12 @@ const Kernel *kernel_choose(const Program *p, const Op *op, char *why,
  * loops, with the same sums in the same order. */
 extern const Kernel kernel_jit_conv_blocked, kernel_jit_conv_im2col,
     kernel_jit_conv_pointwise, kernel_jit_linear_axpy,
-    kernel_jit_conv_winograd;
+    kernel_jit_conv_winograd, kernel_jit_conv_winograd1d;
 static const struct {
   const Kernel *kernel, *jit;
 } stand_ins[] = {{&kernel_conv_blocked, &kernel_jit_conv_blocked},
                  {&kernel_conv_winograd, &kernel_jit_conv_winograd},
+                 {&kernel_conv_winograd1d, &kernel_jit_conv_winograd1d},
                  {&kernel_conv_im2col, &kernel_jit_conv_im2col},
                  {&kernel_conv_pointwise, &kernel_jit_conv_pointwise},
                  {&kernel_linear_axpy, &kernel_jit_linear_axpy},
@@ -83,7 +84,8 @@ static const struct {
   const Kernel *kernel;
   int (*adds)(const Op *op);
 } epilogues[] = {{&kernel_conv_blocked, conv_blocked_adds_residual},
-                 {&kernel_conv_winograd, conv_winograd_adds_residual}};
+                 {&kernel_conv_winograd, conv_winograd_adds_residual},
+                 {&kernel_conv_winograd1d, conv_winograd1d_adds_residual}};
 
 int kernel_adds_residual(const Op *op) {
   if (!op->residual) return 0;
