@@ -178,10 +178,43 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
   float *yn = y;
   const float *xp = xn;
   /* the input split into its 16 stride phases: tmp[c][r][u] = x[c][u * 16 + r] */
+  #if MC_AVX512
+  { const int c = 0; (void)c; /* input channel */
+    const float *xc = xp + c * 16000;
+    float *tc = tmp + c * 16000;
+    for (int u0 = 0; u0 < 992; u0 += 16) { /* rows u0 .. u0 + 15 */
+      __m512 a[16], b[16];
+      for (int i = 0; i < 16; i++) a[i] = _mm512_loadu_ps(xc + (u0 + i) * 16);
+      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+      }
+      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      }
+      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+      }
+      for (int i = 0; i < 8; i++) { /* columns i and i + 8: phases */
+        _mm512_storeu_ps(tc + i * 1000 + u0, _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88));
+        _mm512_storeu_ps(tc + (i + 8) * 1000 + u0, _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd));
+      }
+    }
+    for (int r = 0; r < 16; r++) /* the rows after the blocks */
+      for (int u = 992; u * 16 + r < 16000; u++) tc[r * 1000 + u] = xc[u * 16 + r];
+  }
+  #else
   for (int c = 0; c < 1; c++)
     for (int r = 0; r < 16; r++)
       for (int u = 0; u * 16 + r < 16000; u++)
         tmp[(c * 16 + r) * 1000 + u] = xp[c * 16000 + u * 16 + r];
+  #endif
   {
     const float *xg = tmp;
     for (int ob = 0; ob < 2; ob++) { /* 16 output channels */
