@@ -830,10 +830,10 @@ static const struct {
     /* 1-D Winograd, its transforms and multiplies: F(4, 3) over 25 tiles
        (the last group cut at the 100th output), two samples, the ReLU
        after; F(2, 5) without a bias */
-    {"return model 'o' { input = {2, 16, 100}, seed = 13,"
-     " nn.Conv1d{16, 32, 3, padding = 1}, nn.ReLU{} }", 1},
+    {"return model 'o' { input = {2, 32, 100}, seed = 13,"
+     " nn.Conv1d{32, 32, 3, padding = 1}, nn.ReLU{} }", 1},
     {"return model 'p' { input = {1, 32, 64}, seed = 14,"
-     " nn.Conv1d{32, 16, 5, padding = 2, bias = false} }", 1},
+     " nn.Conv1d{32, 48, 5, padding = 2, bias = false} }", 1},
 };
 
 static void test_jit_stand_ins_match_gcc(void **state) {

@@ -35,11 +35,11 @@ static const Want wants[] = {
     /* Too large for it: the blocked convolution, with its interior. */
     {"nn.Conv1d{8, 32, 5}", "{1, 8, 8000}", 0, "conv-blocked",
      "blocked: 16 output channels x 16 positions", KERNELS_FAST, TARGET_GENERIC},
-    /* 3 or 5 taps, stride 1, 16 input channels or more, output channels
-     * a multiple of 16, enough tiles to fill groups of 16: Winograd's
-     * F(4, 3) or F(2, 5); too few tiles, a stride, a dilation, fewer
-     * channels, or a Cortex-M target: blocked. */
-    {"nn.Conv1d{16, 32, 5}", "{1, 16, 8000}", 0, "conv-winograd1d",
+    /* 3 or 5 taps, stride 1, 32 input and output channels or more,
+     * output channels a multiple of 16, enough tiles to fill groups of
+     * 16: Winograd's F(4, 3) or F(2, 5); too few tiles, a stride, a
+     * dilation, fewer channels, or a Cortex-M target: blocked. */
+    {"nn.Conv1d{32, 32, 5}", "{1, 32, 8000}", 0, "conv-winograd1d",
      "winograd: F(2, 5), 3998 tiles of 2 outputs in groups of 16, 6 "
      "multiply-adds per tile and channel pair instead of 10", KERNELS_FAST,
      TARGET_GENERIC},
@@ -52,8 +52,10 @@ static const Want wants[] = {
      "conv-blocked", "blocked", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv1d{64, 64, 3, padding = 2, dilation = 2}", "{1, 64, 1024}", 0,
      "conv-blocked", "blocked", KERNELS_FAST, TARGET_GENERIC},
-    {"nn.Conv1d{8, 64, 3, padding = 1}", "{1, 8, 1024}", 0, "conv-blocked",
-     "blocked", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv1d{16, 64, 3, padding = 1}", "{1, 16, 1024}", 0,
+     "conv-blocked", "blocked", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv1d{64, 16, 3, padding = 1}", "{1, 64, 1024}", 0,
+     "conv-blocked", "blocked", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv1d{64, 24, 3, padding = 1}", "{1, 64, 1024}", 0, "conv-blocked",
      "blocked", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv1d{64, 64, 3, padding = 1}", "{1, 64, 1024}", 0, "conv-regs",
