@@ -121,14 +121,18 @@ static MC_UNUSED float l28_relu(float v) { return v < 0.0f ? 0.0f : v; } /* F.re
  *   y[p, i] = x[p, i - left] inside the input, else the value
  */
 static void n1_zeropad2d(const float *restrict x, float *restrict y) {
-  static const int src0[58] = {-1, -1, -1, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, -1, -1, -1, -1, -1}; /* dim 2 */
-  static const int src1[12] = {-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1}; /* dim 3 */
   for (int p = 0; p < 1; p++) { /* plane */
     const float *xp = x + p * 490;
     float *yp = y + p * 696;
-    for (int i0 = 0; i0 < 58; i0++)
-    for (int i1 = 0; i1 < 12; i1++)
-      yp[i0 * 12 + i1 * 1] = src0[i0] < 0 || src1[i1] < 0 ? 0.0f : xp[src0[i0] * 10 + src1[i1] * 1];
+    for (int i = 0; i < 48; i++) yp[i] = 0.0f; /* rows above */
+    for (int r = 0; r < 49; r++) { /* input row */
+      float *yr = yp + (r + 4) * 12;
+      const float *xr = xp + r * 10;
+      for (int i = 0; i < 1; i++) yr[i] = 0.0f;
+      for (int i = 0; i < 10; i++) yr[1 + i] = xr[i];
+      for (int i = 11; i < 12; i++) yr[i] = 0.0f;
+    }
+    for (int i = 636; i < 696; i++) yp[i] = 0.0f; /* rows below */
   }
 }
 

@@ -35,6 +35,19 @@ static const Want wants[] = {
     /* Too large for it: the blocked convolution, with its interior. */
     {"nn.Conv1d{8, 32, 5}", "{1, 8, 8000}", 0, "conv-blocked",
      "blocked: 16 output channels x 16 positions", KERNELS_FAST, TARGET_GENERIC},
+    /* A constant padding that only adds: fills and row copies; a crop
+     * or a reflection: the index tables of the reference. */
+    {"nn.ZeroPad2d{{1, 1, 4, 5}}", "{1, 1, 49, 10}", 0, "pad-runs",
+     "runs: per row the constant, the input row, the constant",
+     KERNELS_FAST, TARGET_GENERIC},
+    {"nn.ConstantPad1d{{2, 0}, 0.5}", "{1, 9, 128}", 0, "pad-runs", "runs",
+     KERNELS_FAST, TARGET_GENERIC},
+    {"nn.ZeroPad2d{{-1, 1, 0, 0}}", "{1, 1, 4, 10}", 0, "pad-copy",
+     "loops over the output", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.ReflectionPad1d{2}", "{1, 3, 10}", 0, "pad-copy",
+     "loops over the output", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.ZeroPad2d{{1, 1, 4, 5}}", "{1, 1, 49, 10}", 0, "pad-copy",
+     "loops over the output", KERNELS_REFERENCE, TARGET_GENERIC},
     /* 3 or 5 taps, stride 1, 32 input and output channels or more,
      * output channels a multiple of 16, enough tiles to fill groups of
      * 16: Winograd's F(4, 3) or F(2, 5); too few tiles, a stride, a

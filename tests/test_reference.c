@@ -57,6 +57,7 @@ static int same_order(const Program *p) {
         strcmp(k, "pool-inside") && strcmp(k, "map") &&
         strcmp(k, "softmax-loops") && strcmp(k, "adaptive-loops") &&
         strcmp(k, "batchnorm-loops") && strcmp(k, "pad-copy") &&
+        strcmp(k, "pad-runs") &&
         strcmp(k, "binary") && strcmp(k, "cat") && strcmp(k, "mean"))
       return 0;
   }

@@ -11,7 +11,8 @@ extern const Kernel kernel_map, kernel_conv_blocked, kernel_conv_im2col,
     kernel_linear_gemm, kernel_linear_axpy, kernel_softmax, kernel_ref_conv,
     kernel_ref_linear, kernel_ref_pool, kernel_pad, kernel_binary, kernel_cat,
     kernel_mean, kernel_conv_regs, kernel_linear_regs,
-    kernel_conv_pointwise, kernel_conv_winograd, kernel_conv_winograd1d;
+    kernel_conv_pointwise, kernel_conv_winograd, kernel_conv_winograd1d,
+    kernel_pad_runs;
 
 static const Kernel *const kernels[] = {
     /* the fast ones, best first; the cortex-m ones take only those targets */
@@ -20,12 +21,13 @@ static const Kernel *const kernels[] = {
     &kernel_conv_depthwise, &kernel_conv_direct,  &kernel_pool_inside,
     &kernel_pool_taps,
     &kernel_linear_dot,   &kernel_linear_gemm, &kernel_linear_axpy,
+    &kernel_pad_runs,
     /* the naive ones (modelc build --kernels reference) */
     &kernel_ref_conv, &kernel_ref_linear, &kernel_ref_pool,
     /* one lowering, in both sets */
     &kernel_binary, &kernel_cat, &kernel_mean,
     &kernel_map, &kernel_adaptive, &kernel_batchnorm, &kernel_softmax,
-    &kernel_pad,
+    &kernel_pad, /* the reference; pad_runs before it is fast */
 };
 
 const Kernel *kernel_choose(const Program *p, const Op *op, char *why,
