@@ -4,7 +4,7 @@
 
 #define TCN1D_INPUT_SIZE 1152 /* floats, shape [1, 9, 128] */
 #define TCN1D_OUTPUT_SIZE 6 /* floats, shape [1, 6] */
-#define TCN1D_WORKSPACE_SIZE 37248 /* bytes */
+#define TCN1D_WORKSPACE_SIZE 25088 /* bytes */
 
 #ifdef __cplusplus
 extern "C" {
