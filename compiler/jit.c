@@ -377,6 +377,7 @@ static const struct {
     {"mcj_conv_block", (JitFn)mcj_conv_block},
     {"mcj_linear_axpy", (JitFn)mcj_linear_axpy},
     {"mcj_combine16", (JitFn)mcj_combine16},
+    {"mcj_copy", (JitFn)mcj_copy},
 };
 
 static void bind_allowed(TCCState *s) {

@@ -28,7 +28,9 @@ const char mcj_prototypes[] =
     "void mcj_linear_axpy(float *y, const float *x, const float *w,\n"
     "    const float *b, int in, int out);\n"
     "void mcj_combine16(float *y, long ys, long ls, const float *x,\n"
-    "    const long *xo, const float *a, int nq, int n, const float *b);\n";
+    "    const long *xo, const float *a, int nq, int n, const float *b,\n"
+    "    int relu);\n"
+    "void mcj_copy(float *y, long ys, const float *x, long xs, long n);\n";
 
 #define TILE 16 /* positions per vector */
 
@@ -193,7 +195,7 @@ void mcj_linear_axpy(float *y, const float *x, const float *w, const float *b,
 MCJ_CLONES
 void mcj_combine16(float *y, long ys, long ls, const float *x,
                    const long *xo, const float *a, int nq, int n,
-                   const float *b) {
+                   const float *b, int relu) {
   for (int q = 0; q < nq; q++) {
     V16 s = {0};
     int first = 1;
@@ -207,6 +209,7 @@ void mcj_combine16(float *y, long ys, long ls, const float *x,
       first = 0;
     }
     if (b) s = s + b[0];
+    if (relu) s = relu16(s);
     float out[TILE];
     memcpy(out, &s, sizeof out);
     for (int l = 0; l < TILE; l++) y[q * ys + l * ls] = out[l];
@@ -243,7 +246,7 @@ void mcj_linear_axpy(float *y, const float *x, const float *w, const float *b,
 
 void mcj_combine16(float *y, long ys, long ls, const float *x,
                    const long *xo, const float *a, int nq, int n,
-                   const float *b) {
+                   const float *b, int relu) {
   for (int q = 0; q < nq; q++)
     for (int l = 0; l < TILE; l++) {
       float s = 0.0f;
@@ -257,8 +260,16 @@ void mcj_combine16(float *y, long ys, long ls, const float *x,
         first = 0;
       }
       if (b) s = s + b[0];
-      y[q * ys + l * ls] = s;
+      y[q * ys + l * ls] = relu && s < 0.0f ? 0.0f : s;
     }
 }
 
 #endif
+
+void mcj_copy(float *y, long ys, const float *x, long xs, long n) {
+  if (ys == 1 && xs == 1) {
+    memcpy(y, x, sizeof(float) * (size_t)n);
+    return;
+  }
+  for (long i = 0; i < n; i++) y[i * ys] = x[i * xs];
+}

@@ -43,10 +43,14 @@ void mcj_linear_axpy(float *y, const float *x, const float *w, const float *b,
  * summed as the generated C prints it: terms with a zero coefficient
  * skipped, each term |a| * x (x alone when |a| is 1), the first negated
  * when a < 0, the others added or subtracted by the sign of a, in order of
- * i; then + b[0] when b is not NULL. */
+ * i; then + b[0] when b is not NULL, and with relu, s < 0 ? 0 : s. */
 void mcj_combine16(float *y, long ys, long ls, const float *x,
                    const long *xo, const float *a, int nq, int n,
-                   const float *b);
+                   const float *b, int relu);
+
+/* y[i * ys] = x[i * xs] for i < n (xs 0: a fill with x[0]): the copies
+ * and zeroing of the input planes (kernels/conv.c). */
+void mcj_copy(float *y, long ys, const float *x, long xs, long n);
 
 /* The declarations above as the JIT's source spells them (no headers). */
 extern const char mcj_prototypes[];

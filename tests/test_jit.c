@@ -292,7 +292,7 @@ static void test_jit_refuses_libc(void **state) {
     if (!strstr(err, want) ||
         !strstr(err, "note: the JIT links no C library; it resolves only "
                      "expf, expm1f, logf, tanhf, erff, fmaf, sqrt, memcpy, "
-                     "memset, memmove, mcj_conv_block, mcj_linear_axpy, mcj_combine16")) {
+                     "memset, memmove, mcj_conv_block, mcj_linear_axpy, mcj_combine16, mcj_copy")) {
       print_error("row %zu: got\n%s\nwant \"%s\" and the note\n", i, err,
                   want);
       fail();
@@ -646,7 +646,7 @@ static void any_linear_axpy(float *y, const float *x, const float *w,
 
 static void any_combine16(float *y, long ys, long ls, const float *x,
                           const long *xo, const float *a, int nq, int n,
-                          const float *b) {
+                          const float *b, int relu) {
   for (int q = 0; q < nq; q++)
     for (int l = 0; l < 16; l++) {
       float s = 0.0f;
@@ -659,7 +659,8 @@ static void any_combine16(float *y, long ys, long ls, const float *x,
         s = first ? (c < 0 ? -t : t) : (c < 0 ? s - t : s + t);
         first = 0;
       }
-      y[q * ys + l * ls] = b ? s + b[0] : s;
+      if (b) s = s + b[0];
+      y[q * ys + l * ls] = relu && s < 0.0f ? 0.0f : s;
     }
 }
 
@@ -834,6 +835,9 @@ static const struct {
      " nn.Conv1d{32, 32, 3, padding = 1}, nn.ReLU{} }", 1},
     {"return model 'p' { input = {1, 32, 64}, seed = 14,"
      " nn.Conv1d{32, 48, 5, padding = 2, bias = false} }", 1},
+    /* F(4, 3) then a Tanh: every group through the stores */
+    {"return model 'q' { input = {1, 32, 64}, seed = 15,"
+     " nn.Conv1d{32, 32, 3, padding = 1}, nn.Tanh{} }", 1},
 };
 
 static void test_jit_stand_ins_match_gcc(void **state) {

@@ -308,14 +308,20 @@ int64_t conv_planes_size(const ConvPlanes *pl) {
   return pl->ncol * pl->nph * pl->u * pl->w;
 }
 
-void conv_copy_planes(Emit *e, const ConvPlanes *pl) {
+void conv_copy_planes(Emit *e, const ConvPlanes *pl, int host) {
   long long S0 = pl->s0, S1 = pl->s1, U = pl->u, W = pl->w, IH = pl->ih,
             IW = pl->iw, P0 = pl->p0, P1 = pl->p1;
   em(e, "/* per column offset kx and row phase py, the zero-padded input "
      "under it: tmp[c][kx][py][u][ox] = x[c][u * %lld + py - %lld][ox * "
      "%lld + kx - %lld], 0 in the padding */", S0, P0, S1, P1);
-  em(e, "for (int i = 0; i < %lld; i++) tmp[i] = 0.0f;",
-     (long long)(pl->c * conv_planes_size(pl)));
+  if (host) { /* modelc run: through the host's mcj_copy */
+    em(e, "static const float zero = 0.0f;");
+    em(e, "mcj_copy(tmp, 1, &zero, 0, %lld);",
+       (long long)(pl->c * conv_planes_size(pl)));
+  } else {
+    em(e, "for (int i = 0; i < %lld; i++) tmp[i] = 0.0f;",
+       (long long)(pl->c * conv_planes_size(pl)));
+  }
   em_for(e, "c", pl->c, "input channel");
   em(e, "const float *xc = xp + c * %lld;", IH * IW);
   for (int64_t kx = 0; kx < pl->ncol; kx++)
@@ -341,9 +347,19 @@ void conv_copy_planes(Emit *e, const ConvPlanes *pl) {
       char *rs = lin_str(&row), *cs = lin_str(&col);
       em(e, "for (int u = %lld; u < %lld; u++)", (long long)ua,
          (long long)ub);
-      em(e, "  for (int ox = %lld; ox < %lld; ox++) tp[u * %lld + ox] = "
-         "xc[(%s) * %lld + %s];", (long long)oa, (long long)ob, W, rs, IW,
-         cs);
+      if (host) {
+        Lin c0 = col;
+        c0.var[0] = NULL, c0.coef[0] = 0, c0.c += oa * S1; /* ox = oa */
+        char *c0s = lin_str(&c0);
+        em(e, "  mcj_copy(tp + u * %lld + %lld, 1, xc + (%s) * %lld + %s, "
+           "%lld, %lld);", W, (long long)oa, rs, IW, c0s, S1,
+           (long long)(ob - oa));
+        free(c0s);
+      } else {
+        em(e, "  for (int ox = %lld; ox < %lld; ox++) tp[u * %lld + ox] = "
+           "xc[(%s) * %lld + %s];", (long long)oa, (long long)ob, W, rs,
+           IW, cs);
+      }
       free(rs);
       free(cs);
       em(e, "}");

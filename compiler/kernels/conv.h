@@ -55,8 +55,9 @@ typedef struct ConvDims {
 typedef struct ConvPlanes {
   int64_t c, ih, iw, p0, p1, s0, s1, ncol, nph, u, w;
 } ConvPlanes;
-/* Print the copy of xp into tmp (zeroed first), for every channel. */
-void conv_copy_planes(Emit *e, const ConvPlanes *pl);
+/* Print the copy of xp into tmp (zeroed first), for every channel; with
+ * host, through the host microkernel mcj_copy (a JIT stand-in's). */
+void conv_copy_planes(Emit *e, const ConvPlanes *pl, int host);
 /* The floats of one channel's planes. */
 int64_t conv_planes_size(const ConvPlanes *pl);
 

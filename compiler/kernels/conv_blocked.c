@@ -455,7 +455,7 @@ static void emit_shifted_copy(Emit *e, const Op *op, const ConvDims *cd) {
   ConvPlanes pl = {cd->c, cd->in[0], cd->in[1], a->pad_lo[0], a->pad_lo[1],
                    cd->t.S[0], cd->t.S[1], cd->t.K[1], cd->ph[0], cd->u[0],
                    cd->t.O[1]};
-  conv_copy_planes(e, &pl);
+  conv_copy_planes(e, &pl, e->jit && op->jit_kernel);
 }
 
 int conv_blocked_copy(Emit *e, const Op *op, const ConvDims *cd) {

@@ -270,7 +270,7 @@ void conv_winograd_print(Emit *e, const Op *op, int jit) {
   conv_open(e, op, &cd);
   if (jit) /* mcj_conv_block's one tap: offset 0, weight index 0 */
     em(e, "static const int taps[2] = {0, 0};");
-  conv_copy_planes(e, &w.pl);
+  conv_copy_planes(e, &w.pl, jit);
   em(e, "float *vg = tmp + %lld; /* V[point][input][tile] */",
      (long long)w.xs);
   em(e, "float *mg = vg + %lld; /* M[point][output in block][tile] */",

@@ -215,7 +215,7 @@ static void emit_input_transform(Emit *e, const Wino1 *w, int jit) {
     em(e, "for (int c = 0; c < %lld; c++) /* input channel: V = B^T d */",
        C);
     em(e, "  mcj_combine16(vg + c * %lld, %lld, 1, tmp + c * %lld + t0, xo, "
-       "bt, %d, %d, (const float *)0);", L, C * L, PS, W1_A, W1_A);
+       "bt, %d, %d, (const float *)0, 0);", L, C * L, PS, W1_A, W1_A);
     return;
   }
   em_for(e, "c", C, "input channel: V = B^T d");
@@ -281,6 +281,11 @@ static void emit_multiply(Emit *e, const Wino1 *w, int jit) {
 static void emit_output_transform(Emit *e, const Op *op, const Wino1 *w,
                                   const char *bn, int64_t osz, int jit) {
   long long L = W1_TILES, m = w->m, run = L * m;
+  /* modelc run, no residual and no activation but a ReLU: whole groups
+   * go from M to the output in one call */
+  int direct = !op->residual &&
+               (op->nact == 0 ||
+                (op->nact == 1 && (op->act[0]->kind->flags & KF_RELU)));
   if (jit) {
     char *at = matrix_init(&w->at[0][0], 4 * W1_A);
     em(e, "static const float at[%d] = %s; /* A^T (%d rows used) */",
@@ -291,11 +296,30 @@ static void emit_output_transform(Emit *e, const Op *op, const Wino1 *w,
   }
   em(e, "for (int j = 0; j < 16; j++) { /* output channel: Y = A^T M */");
   em(e, "const float *mj = mg + j * %lld; /* M[point][j][tile] */", L);
+  em(e, "float *yj = yb + j * %lld + t0 * %lld;", (long long)osz, m);
+  if (jit && direct) { /* straight into the output, the ReLU applied */
+    char *b = bn ? mc_format("%s + o0 + j", bn) : mc_strdup("(const float *)0");
+    int relu = op->nact == 1;
+    if (w->TP * w->m != w->O) {
+      em(e, "if (nk == %lld) {", run);
+      em(e, "mcj_combine16(yj, 1, %lld, mj, mo, at, %d, %d, %s, %d);", m,
+         w->m, W1_A, b, relu);
+      em(e, "continue;");
+      em(e, "}");
+    } else {
+      em(e, "mcj_combine16(yj, 1, %lld, mj, mo, at, %d, %d, %s, %d);", m,
+         w->m, W1_A, b, relu);
+      free(b);
+      em(e, "}");
+      return;
+    }
+    free(b);
+  }
   em(e, "float row[%lld];", run);
   if (jit) {
     char *b = bn ? mc_format("%s + o0 + j", bn) : mc_strdup("(const float *)0");
-    em(e, "mcj_combine16(row, 1, %lld, mj, mo, at, %d, %d, %s);", m, w->m,
-       W1_A, b);
+    em(e, "mcj_combine16(row, 1, %lld, mj, mo, at, %d, %d, %s, 0);", m,
+       w->m, W1_A, b);
     free(b);
   } else {
     char *term = mc_format(" * %lld + l]", 16 * L);
@@ -310,7 +334,6 @@ static void emit_output_transform(Emit *e, const Op *op, const Wino1 *w,
     free(bias);
     free(term);
   }
-  em(e, "float *yj = yb + j * %lld + t0 * %lld;", (long long)osz, m);
   if (op->residual)
     em(e, "const float *rj = rb + j * %lld + t0 * %lld;", (long long)osz, m);
   char *val = op->residual ? mc_strdup("row[k] + rj[k]") : mc_strdup("row[k]");
@@ -335,7 +358,7 @@ void conv_winograd1d_print(Emit *e, const Op *op, int jit) {
   conv_open(e, op, &cd);
   if (jit) /* mcj_conv_block's one tap: offset 0, weight index 0 */
     em(e, "static const int taps[2] = {0, 0};");
-  conv_copy_planes(e, &w.pl);
+  conv_copy_planes(e, &w.pl, jit);
   em(e, "float *vg = tmp + %lld; /* V[point][input][tile] */",
      (long long)w.xs);
   em(e, "float *mg = vg + %lld; /* M[point][output in block][tile] */",
