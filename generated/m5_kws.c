@@ -333,6 +333,7 @@ static void l4_conv1d(const float *restrict x, float *restrict y, float *restric
       }
       for (int j = 0; j < 16; j++) { /* output channel: Y = A^T M */
         const float *mj = mg + j * 16; /* M[point][j][tile] */
+        float *yj = yb + j * 247 + t0 * 4;
         float row[64];
         for (int l = 0; l < 16; l++) {
           row[l * 4 + 0] = mj[0 * 256 + l] + mj[1 * 256 + l] + mj[2 * 256 + l] + mj[3 * 256 + l] + mj[4 * 256 + l] + l4_bias[o0 + j];
@@ -340,7 +341,6 @@ static void l4_conv1d(const float *restrict x, float *restrict y, float *restric
           row[l * 4 + 2] = mj[1 * 256 + l] + mj[2 * 256 + l] + 4.0f * mj[3 * 256 + l] + 4.0f * mj[4 * 256 + l] + l4_bias[o0 + j];
           row[l * 4 + 3] = mj[1 * 256 + l] - mj[2 * 256 + l] + 8.0f * mj[3 * 256 + l] - 8.0f * mj[4 * 256 + l] + mj[5 * 256 + l] + l4_bias[o0 + j];
         }
-        float *yj = yb + j * 247 + t0 * 4;
         for (int k = 0; k < nk; k++) yj[k] = l6_relu(row[k]);
       }
     }
@@ -447,6 +447,7 @@ static void l8_conv1d(const float *restrict x, float *restrict y, float *restric
       }
       for (int j = 0; j < 16; j++) { /* output channel: Y = A^T M */
         const float *mj = mg + j * 16; /* M[point][j][tile] */
+        float *yj = yb + j * 59 + t0 * 4;
         float row[64];
         for (int l = 0; l < 16; l++) {
           row[l * 4 + 0] = mj[0 * 256 + l] + mj[1 * 256 + l] + mj[2 * 256 + l] + mj[3 * 256 + l] + mj[4 * 256 + l] + l8_bias[o0 + j];
@@ -454,7 +455,6 @@ static void l8_conv1d(const float *restrict x, float *restrict y, float *restric
           row[l * 4 + 2] = mj[1 * 256 + l] + mj[2 * 256 + l] + 4.0f * mj[3 * 256 + l] + 4.0f * mj[4 * 256 + l] + l8_bias[o0 + j];
           row[l * 4 + 3] = mj[1 * 256 + l] - mj[2 * 256 + l] + 8.0f * mj[3 * 256 + l] - 8.0f * mj[4 * 256 + l] + mj[5 * 256 + l] + l8_bias[o0 + j];
         }
-        float *yj = yb + j * 59 + t0 * 4;
         for (int k = 0; k < nk; k++) yj[k] = l10_relu(row[k]);
       }
     }

@@ -162,6 +162,7 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
       }
       for (int j = 0; j < 16; j++) { /* output channel: Y = A^T M */
         const float *mj = mg + j * 16; /* M[point][j][tile] */
+        float *yj = yb + j * 1024 + t0 * 4;
         float row[64];
         for (int l = 0; l < 16; l++) {
           row[l * 4 + 0] = mj[0 * 256 + l] + mj[1 * 256 + l] + mj[2 * 256 + l] + mj[3 * 256 + l] + mj[4 * 256 + l] + l0_bias[o0 + j];
@@ -169,7 +170,6 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
           row[l * 4 + 2] = mj[1 * 256 + l] + mj[2 * 256 + l] + 4.0f * mj[3 * 256 + l] + 4.0f * mj[4 * 256 + l] + l0_bias[o0 + j];
           row[l * 4 + 3] = mj[1 * 256 + l] - mj[2 * 256 + l] + 8.0f * mj[3 * 256 + l] - 8.0f * mj[4 * 256 + l] + mj[5 * 256 + l] + l0_bias[o0 + j];
         }
-        float *yj = yb + j * 1024 + t0 * 4;
         for (int k = 0; k < 64; k++) yj[k] = l1_relu(row[k]);
       }
     }
@@ -255,6 +255,7 @@ static void l2_conv1d(const float *restrict x, float *restrict y, float *restric
       }
       for (int j = 0; j < 16; j++) { /* output channel: Y = A^T M */
         const float *mj = mg + j * 16; /* M[point][j][tile] */
+        float *yj = yb + j * 1024 + t0 * 4;
         float row[64];
         for (int l = 0; l < 16; l++) {
           row[l * 4 + 0] = mj[0 * 256 + l] + mj[1 * 256 + l] + mj[2 * 256 + l] + mj[3 * 256 + l] + mj[4 * 256 + l] + l2_bias[o0 + j];
@@ -262,7 +263,6 @@ static void l2_conv1d(const float *restrict x, float *restrict y, float *restric
           row[l * 4 + 2] = mj[1 * 256 + l] + mj[2 * 256 + l] + 4.0f * mj[3 * 256 + l] + 4.0f * mj[4 * 256 + l] + l2_bias[o0 + j];
           row[l * 4 + 3] = mj[1 * 256 + l] - mj[2 * 256 + l] + 8.0f * mj[3 * 256 + l] - 8.0f * mj[4 * 256 + l] + mj[5 * 256 + l] + l2_bias[o0 + j];
         }
-        float *yj = yb + j * 1024 + t0 * 4;
         for (int k = 0; k < 64; k++) yj[k] = l3_relu(row[k]);
       }
     }
