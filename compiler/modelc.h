@@ -694,6 +694,10 @@ void em_epilogue(Emit *e, const Op *op, const char *ptr, int64_t n);
 enum { EH_MAXF, EH_FMA, EH_UNUSED, EH_AVX512, EH_V8, EH_INLINE,
        EH_NHELPERS };
 void em_use(Emit *e, int helper);
+/* Print the transpose of the 16 x 16 floats in `__m512 a[16]` (row i in
+ * a[i]) in AVX-512 registers, with `__m512 b[16]` as scratch: after it,
+ * a[k] holds column k (lane i: row i's float k). Inside #if MC_AVX512. */
+void em_transpose16(Emit *e);
 
 typedef struct EmitOptions {
   int jit;             /* for the JIT: weights extern, no static workspace,

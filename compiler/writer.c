@@ -295,3 +295,34 @@ void em_epilogue(Emit *e, const Op *op, const char *ptr, int64_t n) {
   free(chain);
   free(lv);
 }
+
+void em_transpose16(Emit *e) {
+  em(e, "for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], "
+     "for k = 4l, 4l + 1 of each lane l */");
+  em(e, "b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);");
+  em(e, "b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);");
+  em(e, "}");
+  em(e, "for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 "
+     "at column 4l + k of each lane l */");
+  em(e, "a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), "
+     "_mm512_castps_pd(b[i + 2])));");
+  em(e, "a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd("
+     "b[i]), _mm512_castps_pd(b[i + 2])));");
+  em(e, "a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd("
+     "b[i + 1]), _mm512_castps_pd(b[i + 3])));");
+  em(e, "a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd("
+     "b[i + 1]), _mm512_castps_pd(b[i + 3])));");
+  em(e, "}");
+  em(e, "for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + "
+     "8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows "
+     "8 .. 15 */");
+  em(e, "b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);");
+  em(e, "b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);");
+  em(e, "b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);");
+  em(e, "b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);");
+  em(e, "}");
+  em(e, "for (int i = 0; i < 8; i++) { /* a[i]: column i */");
+  em(e, "a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);");
+  em(e, "a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);");
+  em(e, "}");
+}

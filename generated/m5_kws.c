@@ -201,10 +201,12 @@ static void l0_conv1d(const float *restrict x, float *restrict y, float *restric
         b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
         b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
       }
-      for (int i = 0; i < 8; i++) { /* columns i and i + 8: phases */
-        _mm512_storeu_ps(tc + i * 1000 + u0, _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88));
-        _mm512_storeu_ps(tc + (i + 8) * 1000 + u0, _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd));
+      for (int i = 0; i < 8; i++) { /* a[i]: column i */
+        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
       }
+      for (int i = 0; i < 16; i++) /* column i: phase i */
+        _mm512_storeu_ps(tc + i * 1000 + u0, a[i]);
     }
     for (int r = 0; r < 16; r++) /* the rows after the blocks */
       for (int u = 992; u * 16 + r < 16000; u++) tc[r * 1000 + u] = xc[u * 16 + r];

@@ -14,7 +14,8 @@
 /* Pooled to one output per plane: ADAPTIVE_SIDE planes at a time, each
  * summed in the same order as the window loops (so the same bits), but
  * side by side, so the additions of different planes overlap instead of
- * waiting on one another. */
+ * waiting on one another; with AVX-512, 16 inputs of the 16 planes are
+ * transposed in registers so each vector add takes one input of all 16. */
 static void emit_global(Emit *e, const Op *op, int nsp, const int64_t *I,
                         int64_t isz, int64_t planes) {
   int64_t full = planes / ADAPTIVE_SIDE * ADAPTIVE_SIDE;
@@ -33,11 +34,35 @@ static void emit_global(Emit *e, const Op *op, int nsp, const int64_t *I,
       em(e, "for (int p0 = 0; p0 < %lld; p0 += %d) {", (long long)b,
          ADAPTIVE_SIDE);
     em(e, "float sum[%lld];", (long long)w);
+    int64_t i16 = isz / 16 * 16; /* inputs taken 16 x 16 */
+    if (!part && i16) {
+      /* 16 planes x 16 inputs transposed in registers, so one vector
+       * holds input i of the 16 planes and the sums go on in order */
+      em_use(e, EH_AVX512);
+      em(e, "#if MC_AVX512");
+      em(e, "__m512 s = _mm512_setzero_ps();");
+      em(e, "for (int i0 = 0; i0 < %lld; i0 += 16) {", (long long)i16);
+      em(e, "__m512 a[16], b[16];");
+      em(e, "for (int k = 0; k < 16; k++) a[k] = _mm512_loadu_ps(x + (p0 + "
+         "k) * %lld + i0);", (long long)isz);
+      em_transpose16(e);
+      em(e, "for (int i = 0; i < 16; i++) s = _mm512_add_ps(s, a[i]);");
+      em(e, "}");
+      em(e, "_mm512_storeu_ps(sum, s);");
+      if (i16 < isz) {
+        em(e, "for (int i = %lld; i < %lld; i++)", (long long)i16,
+           (long long)isz);
+        em(e, "  for (int k = 0; k < 16; k++) sum[k] += x[(p0 + k) * %lld + "
+           "i];", (long long)isz);
+      }
+      em(e, "#else");
+    }
     em(e, "for (int k = 0; k < %lld; k++) sum[k] = 0.0f;", (long long)w);
     em(e, "for (int i = 0; i < %lld; i++) /* iy * IW + ix, in order */",
        (long long)isz);
     em(e, "  for (int k = 0; k < %lld; k++) sum[k] += x[(p0 + k) * %lld + i];",
        (long long)w, (long long)isz);
+    if (!part && i16) em(e, "#endif");
     em(e, "for (int k = 0; k < %lld; k++) y[p0 + k] = sum[k]%s;",
        (long long)w, div.s);
     em(e, "}");

@@ -466,9 +466,8 @@ int conv_blocked_copy(Emit *e, const Op *op, const ConvDims *cd) {
 
 /* The split into 16 stride phases with AVX-512: the input of each of the
  * c channels read as rows of 16 (row u: x[u * 16 .. u * 16 + 15]),
- * transposed 16 rows at a time in registers (pairs of floats, of
- * doubles, then of 128-bit lanes twice), so phase r is the block's column
- * r; rows past the nb blocks one by one. A copy: no value changes. */
+ * transposed 16 rows at a time in registers (em_transpose16), so
+ * phase r is the block's column r; rows past the nb blocks one by one. A copy: no value changes. */
 static void emit_transpose16(Emit *e, int64_t c, int64_t n, int64_t u,
                              int64_t nb) {
   em_for(e, "c", c, "input channel");
@@ -479,36 +478,9 @@ static void emit_transpose16(Emit *e, int64_t c, int64_t n, int64_t u,
   em(e, "__m512 a[16], b[16];");
   em(e, "for (int i = 0; i < 16; i++) a[i] = _mm512_loadu_ps(xc + (u0 + i) "
      "* 16);");
-  em(e, "for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], "
-     "for k = 4l, 4l + 1 of each lane l */");
-  em(e, "b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);");
-  em(e, "b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);");
-  em(e, "}");
-  em(e, "for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 "
-     "at column 4l + k of each lane l */");
-  em(e, "a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), "
-     "_mm512_castps_pd(b[i + 2])));");
-  em(e, "a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd("
-     "b[i]), _mm512_castps_pd(b[i + 2])));");
-  em(e, "a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd("
-     "b[i + 1]), _mm512_castps_pd(b[i + 3])));");
-  em(e, "a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd("
-     "b[i + 1]), _mm512_castps_pd(b[i + 3])));");
-  em(e, "}");
-  em(e, "for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + "
-     "8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows "
-     "8 .. 15 */");
-  em(e, "b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);");
-  em(e, "b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);");
-  em(e, "b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);");
-  em(e, "b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);");
-  em(e, "}");
-  em(e, "for (int i = 0; i < 8; i++) { /* columns i and i + 8: phases */");
-  em(e, "_mm512_storeu_ps(tc + i * %lld + u0, _mm512_shuffle_f32x4(b[i], "
-     "b[i + 8], 0x88));", (long long)u);
-  em(e, "_mm512_storeu_ps(tc + (i + 8) * %lld + u0, _mm512_shuffle_f32x4("
-     "b[i], b[i + 8], 0xdd));", (long long)u);
-  em(e, "}");
+  em_transpose16(e);
+  em(e, "for (int i = 0; i < 16; i++) /* column i: phase i */");
+  em(e, "  _mm512_storeu_ps(tc + i * %lld + u0, a[i]);", (long long)u);
   em(e, "}");
   em(e, "for (int r = 0; r < 16; r++) /* the rows after the blocks */");
   em(e, "  for (int u = %lld; u * 16 + r < %lld; u++) tc[r * %lld + u] = "
