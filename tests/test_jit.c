@@ -835,6 +835,16 @@ static const struct {
      " nn.Conv1d{32, 32, 3, padding = 1}, nn.ReLU{} }", 1},
     {"return model 'p' { input = {1, 32, 64}, seed = 14,"
      " nn.Conv1d{32, 48, 5, padding = 2, bias = false} }", 1},
+    /* depthwise: the sums per channel on the host; stride 1 with a
+       ReLU6, stride 2 through the phases with no bias and a Hardswish,
+       1-D of 5 taps over two samples */
+    {"return model 'r' { input = {1, 8, 14, 14}, seed = 16,"
+     " nn.Conv2d{8, 8, 3, padding = 1, groups = 8}, nn.ReLU6{} }", 1},
+    {"return model 's' { input = {1, 6, 15, 20}, seed = 17,"
+     " nn.Conv2d{6, 6, 3, stride = 2, padding = 1, groups = 6,"
+     " bias = false}, nn.Hardswish{} }", 1},
+    {"return model 't' { input = {2, 4, 40}, seed = 18,"
+     " nn.Conv1d{4, 4, 5, padding = 2, groups = 4} }", 1},
     /* F(4, 3) then a Tanh: every group through the stores */
     {"return model 'q' { input = {1, 32, 64}, seed = 15,"
      " nn.Conv1d{32, 32, 3, padding = 1}, nn.Tanh{} }", 1},
@@ -873,7 +883,8 @@ static void test_jit_stand_in_order_matters(void **state) {
       {"mcj_conv_block", "bad_conv_block", (AnyFn)any_conv_block, 5},
       {"mcj_conv_block", "bad_conv_block", (AnyFn)any_conv_block, 9},
       {"mcj_linear_axpy", "bad_linear_axpy", (AnyFn)any_linear_axpy, 5},
-      {"mcj_combine16", "bad_combine16", (AnyFn)any_combine16, 14}};
+      {"mcj_combine16", "bad_combine16", (AnyFn)any_combine16, 14},
+      {"mcj_conv_block", "bad_conv_block", (AnyFn)any_conv_block, 16}};
   int ok = 1;
   for (int k = 0; k < (int)(sizeof doubles / sizeof *doubles); k++) {
     StandIn s; /* blocked conv and Linears; im2col */

@@ -80,6 +80,9 @@ void conv_winograd_print(Emit *e, const Op *op, int jit);
 /* kernels/conv_winograd1d.c: the same for the 1-D Winograd convolution
  * (its stand-in: jit_conv_winograd1d.c). */
 void conv_winograd1d_print(Emit *e, const Op *op, int jit);
+/* kernels/conv_depthwise.c: the same for the depthwise convolution (its
+ * stand-in: jit_conv_depthwise.c, the portable loops only). */
+void conv_depthwise_print(Emit *e, const Op *op, int jit);
 
 int conv_is(const Op *op);
 void conv_dims(const Layer *l, ConvDims *cd);

@@ -385,29 +385,31 @@ static void emit_avx512(Emit *e, const Op *op, const ConvDims *cd,
   em(e, "#undef mc_shift");
 }
 
-static void dw_emit(Emit *e, const Op *op) {
-  const Layer *l = op->main;
-  ConvDims cd;
-  DwDims d;
-  conv_dims(l, &cd);
-  dw_dims(l, &d);
-  const char *wn = op_array(op, "weight"), *bn = op_array(op, "bias");
-  long long PS = d.h2 * d.w2, W2 = d.w2, OH = d.oh, OW = d.ow, IH = d.ih,
-            IW = d.iw, K = d.kh * d.kw, NP = d.nph;
-  em_use(e, EH_FMA);
-  em_use(e, EH_AVX512);
-  conv_open(e, op, &cd);
-  em(e, "#if MC_AVX512");
-  emit_avx512(e, op, &cd, &d, wn, bn);
-  em(e, "#else");
+/* The portable loops: the plane into tp, the wide outputs into tw, the
+ * columns kept into the output; with jit, each channel's wide outputs
+ * are one call to the host microkernel mcj_conv_block (a block of one
+ * channel, the taps in the order emit_sum adds them). */
+static void emit_portable(Emit *e, const Op *op, const ConvDims *cd,
+                          const DwDims *d, const char *wn, const char *bn,
+                          int jit) {
+  long long PS = d->h2 * d->w2, W2 = d->w2, OH = d->oh, OW = d->ow,
+            IH = d->ih, IW = d->iw, K = d->kh * d->kw, NP = d->nph;
   if (NP > 1)
     em(e, "float *tp = tmp, *tw = tmp + %lld; /* %lld stride phases of the "
        "padded plane; wide rows */", NP * PS, NP);
   else
     em(e, "float *tp = tmp, *tw = tmp + %lld; /* padded plane; wide rows */",
        PS);
+  if (jit) {
+    em(e, "static const int taps[%lld] = { /* offset in tp, weight */", 2 * K);
+    for (int64_t ky = 0; ky < d->kh; ky++)
+      for (int64_t kx = 0; kx < d->kw; kx++)
+        em(e, "  %lld, %lld,", (long long)tap_at(d, ky, kx, PS),
+           (long long)(ky * d->kw + kx));
+    em(e, "};");
+  }
   em(e, "for (int i = 0; i < %lld; i++) tp[i] = 0.0f;", NP * PS);
-  em_for(e, "c", cd.c, "channel");
+  em_for(e, "c", cd->c, "channel");
   em(e, "const float *xc = xp + c * %lld, *wc = %s + c * %lld;", IH * IW, wn,
      K);
   em(e, "float *yc = yn + c * %lld;", OH * OW);
@@ -416,24 +418,34 @@ static void dw_emit(Emit *e, const Op *op) {
        IH);
     em(e, "for (int i = 0; i < %lld; i++) {", IW);
     em(e, "const int pr = r + %lld, pc = i + %lld; /* padded */",
-       (long long)d.py, (long long)d.px);
+       (long long)d->py, (long long)d->px);
     em(e, "tp[(pr %% %lld * %lld + pc %% %lld) * %lld + pr / %lld * %lld + "
-       "pc / %lld] = xc[r * %lld + i];", (long long)d.sy, (long long)d.sx,
-       (long long)d.sx, PS, (long long)d.sy, W2, (long long)d.sx, IW);
+       "pc / %lld] = xc[r * %lld + i];", (long long)d->sy, (long long)d->sx,
+       (long long)d->sx, PS, (long long)d->sy, W2, (long long)d->sx, IW);
     em(e, "}");
     em(e, "}");
   } else {
     em(e, "for (int r = 0; r < %lld; r++) /* inside the zero border */", IH);
     em(e, "  for (int i = 0; i < %lld; i++) tp[(r + %lld) * %lld + %lld + i] "
-       "= xc[r * %lld + i];", IW, (long long)d.py, W2, (long long)d.px, IW);
+       "= xc[r * %lld + i];", IW, (long long)d->py, W2, (long long)d->px, IW);
   }
-  char *bias = bn ? mc_format("%s[c]", bn) : mc_strdup("0.0f");
-  em(e, "for (int p = 0; p < %lld; p++) { /* p = oy * %lld + ox */",
-     (long long)d.nw, W2);
-  emit_sum(e, &d, "p", bias);
-  em(e, "tw[p] = s;");
-  em(e, "}");
-  free(bias);
+  if (jit) {
+    char *b = bn ? mc_format("%s + c", bn) : mc_strdup("(const float *)0");
+    em(e, "/* y, x, w, b, taps, nc, nt, kw, width, xs, ys, p0, p1, iw, ow, "
+       "relu */");
+    em(e, "mcj_conv_block(tw, tp, wc, %s, taps, 1, %lld, %lld, 1, 0, 0, 0, "
+       "%lld, %lld, %lld, 0);", b, K, K, (long long)d->nw,
+       (long long)d->nw, (long long)d->nw);
+    free(b);
+  } else {
+    char *bias = bn ? mc_format("%s[c]", bn) : mc_strdup("0.0f");
+    em(e, "for (int p = 0; p < %lld; p++) { /* p = oy * %lld + ox */",
+       (long long)d->nw, W2);
+    emit_sum(e, d, "p", bias);
+    em(e, "tw[p] = s;");
+    em(e, "}");
+    free(bias);
+  }
   char *tv = mc_format("tw[oy * %lld + ox]", W2);
   char *chain = em_act_chain(e, op, tv);
   free(tv);
@@ -443,9 +455,32 @@ static void dw_emit(Emit *e, const Op *op) {
      OW, chain);
   free(chain);
   em(e, "}");
+}
+
+void conv_depthwise_print(Emit *e, const Op *op, int jit) {
+  const Layer *l = op->main;
+  ConvDims cd;
+  DwDims d;
+  conv_dims(l, &cd);
+  dw_dims(l, &d);
+  const char *wn = op_array(op, "weight"), *bn = op_array(op, "bias");
+  em_use(e, EH_FMA);
+  conv_open(e, op, &cd);
+  if (jit) { /* modelc run: the portable loops, the sums on the host */
+    emit_portable(e, op, &cd, &d, wn, bn, 1);
+    conv_close(e, &cd);
+    return;
+  }
+  em_use(e, EH_AVX512);
+  em(e, "#if MC_AVX512");
+  emit_avx512(e, op, &cd, &d, wn, bn);
+  em(e, "#else");
+  emit_portable(e, op, &cd, &d, wn, bn, 0);
   em(e, "#endif");
   conv_close(e, &cd);
 }
+
+static void dw_emit(Emit *e, const Op *op) { conv_depthwise_print(e, op, 0); }
 
 const Kernel kernel_conv_depthwise = {"conv-depthwise", KERNELS_FAST,
                                       dw_fits,          dw_scratch,

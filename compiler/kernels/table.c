@@ -46,12 +46,14 @@ const Kernel *kernel_choose(const Program *p, const Op *op, char *why,
  * loops, with the same sums in the same order. */
 extern const Kernel kernel_jit_conv_blocked, kernel_jit_conv_im2col,
     kernel_jit_conv_pointwise, kernel_jit_linear_axpy,
-    kernel_jit_conv_winograd, kernel_jit_conv_winograd1d;
+    kernel_jit_conv_winograd, kernel_jit_conv_winograd1d,
+    kernel_jit_conv_depthwise;
 static const struct {
   const Kernel *kernel, *jit;
 } stand_ins[] = {{&kernel_conv_blocked, &kernel_jit_conv_blocked},
                  {&kernel_conv_winograd, &kernel_jit_conv_winograd},
                  {&kernel_conv_winograd1d, &kernel_jit_conv_winograd1d},
+                 {&kernel_conv_depthwise, &kernel_jit_conv_depthwise},
                  {&kernel_conv_im2col, &kernel_jit_conv_im2col},
                  {&kernel_conv_pointwise, &kernel_jit_conv_pointwise},
                  {&kernel_linear_axpy, &kernel_jit_linear_axpy},
