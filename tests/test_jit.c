@@ -884,7 +884,8 @@ static void test_jit_stand_in_order_matters(void **state) {
       {"mcj_conv_block", "bad_conv_block", (AnyFn)any_conv_block, 9},
       {"mcj_linear_axpy", "bad_linear_axpy", (AnyFn)any_linear_axpy, 5},
       {"mcj_combine16", "bad_combine16", (AnyFn)any_combine16, 14},
-      {"mcj_conv_block", "bad_conv_block", (AnyFn)any_conv_block, 16}};
+      {"mcj_conv_block", "bad_conv_block", (AnyFn)any_conv_block, 16},
+      {"mcj_combine16", "bad_combine16", (AnyFn)any_combine16, 13}};
   int ok = 1;
   for (int k = 0; k < (int)(sizeof doubles / sizeof *doubles); k++) {
     StandIn s; /* blocked conv and Linears; im2col */

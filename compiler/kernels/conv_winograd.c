@@ -129,10 +129,16 @@ static void wino_pack(Program *p, Op *op) {
 
 /* V = B^T d B of each input channel's patches for the group's 16 tiles,
  * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]: vg[point][c][tile]. */
-static void emit_input_transform(Emit *e, const Wino *w) {
+static void emit_input_transform(Emit *e, const Wino *w, int jit) {
   long long C = w->C, TW = w->TW, PS = conv_planes_size(&w->pl),
             plane = w->pl.u * w->pl.w, L = WINO_TILES,
             run = TW < L ? TW : L;
+  if (jit) {
+    em(e, "static const float bt[16] = {1, 0, -1, 0, 0, 1, 1, 0, 0, -1, 1, 0, "
+       "0, 1, 0, -1}; /* B^T */");
+    em(e, "static const long o4[4] = {0, %lld, %lld, %lld}, o1[4] = {0, %lld, "
+       "%lld, %lld};", 4 * L, 8 * L, 12 * L, L, 2 * L, 3 * L);
+  }
   em_for(e, "c", C, "input channel: V = B^T d B");
   em(e, "const float *xc = tmp + c * %lld;", PS);
   em(e, "float d[4][4][%lld], r[4][4][%lld];", L, L);
@@ -144,10 +150,25 @@ static void emit_input_transform(Emit *e, const Wino *w) {
      "%lld + dy / 2) * %lld + t0 %% %lld + dx / 2;", plane, TW,
      (long long)w->pl.w, TW);
   em(e, "for (int h = 0; h < %lld; h++) /* tile rows */", L / run);
-  em(e, "  for (int k = 0; k < %lld; k++) d[dy][dx][h * %lld + k] = xd[h * "
-     "%lld + k];", run, run, (long long)w->pl.w);
+  if (jit)
+    em(e, "  mcj_copy(d[dy][dx] + h * %lld, 1, xd + h * %lld, 1, %lld);", run,
+       (long long)w->pl.w, run);
+  else
+    em(e, "  for (int k = 0; k < %lld; k++) d[dy][dx][h * %lld + k] = xd[h * "
+       "%lld + k];", run, run, (long long)w->pl.w);
   em(e, "}");
   em(e, "}");
+  if (jit) { /* modelc run: both passes through mcj_combine16, which adds
+              * the terms as the expressions below do */
+    em(e, "for (int dx = 0; dx < 4; dx++) /* B^T d */");
+    em(e, "  mcj_combine16(&r[0][dx][0], %lld, 1, &d[0][dx][0], o4, bt, 4, 4, "
+       "(const float *)0, 0);", 4 * L);
+    em(e, "for (int i = 0; i < 4; i++) /* (B^T d) B */");
+    em(e, "  mcj_combine16(vg + ((i * 4) * %lld + c) * %lld, %lld, 1, "
+       "&r[i][0][0], o1, bt, 4, 4, (const float *)0, 0);", C, L, C * L);
+    em(e, "}");
+    return;
+  }
   em(e, "for (int dx = 0; dx < 4; dx++) { /* B^T d */");
   em(e, "for (int l = 0; l < %lld; l++) {", L);
   em(e, "r[0][dx][l] = d[0][dx][l] - d[2][dx][l];");
@@ -216,29 +237,47 @@ static void emit_multiply(Emit *e, const Wino *w, int jit) {
  * in one tile row, 32 outputs of each of its two output rows; with
  * shorter tile rows, each of the 16 / TW tile rows' 2 x 2 TW outputs. */
 static void emit_output_transform(Emit *e, const Op *op, const Wino *w,
-                                  const char *bn, int64_t OW, int64_t osz) {
+                                  const char *bn, int64_t OW, int64_t osz,
+                                  int jit) {
   long long L = WINO_TILES, TW = w->TW;
+  if (jit) {
+    em(e, "static const float at[8] = {1, 1, 1, 0, 0, 1, -1, -1}; /* A^T */");
+    em(e, "static const long oq[4] = {0, %lld, %lld, %lld}, o1[4] = {0, %lld, "
+       "%lld, %lld};", 64 * L, 128 * L, 192 * L, L, 2 * L, 3 * L);
+  }
   em(e, "for (int j = 0; j < 16; j++) { /* output channel: Y = A^T M A */");
   em(e, "const float *mj = mg + j * %lld; /* M[point][j][tile] */", L);
   em(e, "float s[2][4][%lld], row[2][%lld];", L, 2 * L);
-  em(e, "for (int x = 0; x < 4; x++) { /* A^T M */");
-  em(e, "for (int l = 0; l < %lld; l++) {", L);
-  em(e, "s[0][x][l] = mj[(0 * 4 + x) * %lld + l] + mj[(1 * 4 + x) * %lld + "
-     "l] + mj[(2 * 4 + x) * %lld + l];", 16 * L, 16 * L, 16 * L);
-  em(e, "s[1][x][l] = mj[(1 * 4 + x) * %lld + l] - mj[(2 * 4 + x) * %lld + "
-     "l] - mj[(3 * 4 + x) * %lld + l];", 16 * L, 16 * L, 16 * L);
-  em(e, "}");
-  em(e, "}");
-  char *bias = bn ? mc_format(" + %s[o0 + j]", bn) : mc_strdup("");
-  em(e, "for (int i = 0; i < 2; i++) { /* (A^T M) A: tile l's outputs at "
-     "2l, 2l + 1 */");
-  em(e, "for (int l = 0; l < %lld; l++) {", L);
-  em(e, "row[i][2 * l] = s[i][0][l] + s[i][1][l] + s[i][2][l]%s;", bias);
-  em(e, "row[i][2 * l + 1] = s[i][1][l] - s[i][2][l] - s[i][3][l]%s;",
-     bias);
-  em(e, "}");
-  em(e, "}");
-  free(bias);
+  if (jit) { /* modelc run: both passes through mcj_combine16 */
+    char *b = bn ? mc_format("%s + o0 + j", bn) : mc_strdup("(const float *)0");
+    em(e, "for (int x = 0; x < 4; x++) /* A^T M */");
+    em(e, "  mcj_combine16(&s[0][x][0], %lld, 1, mj + x * %lld, oq, at, 2, 4, "
+       "(const float *)0, 0);", 4 * L, 16 * L);
+    em(e, "for (int i = 0; i < 2; i++) /* (A^T M) A: tile l's outputs at 2l, "
+       "2l + 1 */");
+    em(e, "  mcj_combine16(row[i], 1, 2, &s[i][0][0], o1, at, 2, 4, %s, 0);",
+       b);
+    free(b);
+  } else {
+    em(e, "for (int x = 0; x < 4; x++) { /* A^T M */");
+    em(e, "for (int l = 0; l < %lld; l++) {", L);
+    em(e, "s[0][x][l] = mj[(0 * 4 + x) * %lld + l] + mj[(1 * 4 + x) * %lld + "
+       "l] + mj[(2 * 4 + x) * %lld + l];", 16 * L, 16 * L, 16 * L);
+    em(e, "s[1][x][l] = mj[(1 * 4 + x) * %lld + l] - mj[(2 * 4 + x) * %lld + "
+       "l] - mj[(3 * 4 + x) * %lld + l];", 16 * L, 16 * L, 16 * L);
+    em(e, "}");
+    em(e, "}");
+    char *bias = bn ? mc_format(" + %s[o0 + j]", bn) : mc_strdup("");
+    em(e, "for (int i = 0; i < 2; i++) { /* (A^T M) A: tile l's outputs at "
+       "2l, 2l + 1 */");
+    em(e, "for (int l = 0; l < %lld; l++) {", L);
+    em(e, "row[i][2 * l] = s[i][0][l] + s[i][1][l] + s[i][2][l]%s;", bias);
+    em(e, "row[i][2 * l + 1] = s[i][1][l] - s[i][2][l] - s[i][3][l]%s;",
+       bias);
+    em(e, "}");
+    em(e, "}");
+    free(bias);
+  }
   /* where the group's first tile's outputs start: (2 ty, 2 tx) */
   em(e, "float *yj = yb + j * %lld;", (long long)osz);
   if (op->residual) em(e, "const float *rj = rb + j * %lld;", (long long)osz);
@@ -277,7 +316,7 @@ void conv_winograd_print(Emit *e, const Op *op, int jit) {
      (long long)w.vs);
   em(e, "for (int t0 = 0; t0 < %lld; t0 += %d) { /* %d tiles */",
      (long long)w.T, WINO_TILES, WINO_TILES);
-  emit_input_transform(e, &w);
+  emit_input_transform(e, &w, jit);
   em_for(e, "ob", w.K / 16, "16 output channels");
   em(e, "const int o0 = ob * 16;");
   em(e, "const float *ub = %s + o0 * %lld; /* U[point][input][16] */", un,
@@ -289,7 +328,7 @@ void conv_winograd_print(Emit *e, const Op *op, int jit) {
   else if (op->residual)
     em(e, "const float *rb = r + o0 * %lld;", (long long)cd.osz);
   emit_multiply(e, &w, jit);
-  emit_output_transform(e, op, &w, bn, cd.t.O[1], cd.osz);
+  emit_output_transform(e, op, &w, bn, cd.t.O[1], cd.osz, jit);
   em(e, "}");
   em(e, "}");
   conv_close(e, &cd);

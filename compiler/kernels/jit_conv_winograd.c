@@ -2,8 +2,10 @@
  * of a Winograd convolution (kernels/conv_winograd.c).
  *
  * Everything is printed as the Winograd kernel prints it (the stride
- * phases, the input and output transforms) but its 16 matrix multiplies
- * per group of tiles: each is one call to the host microkernel
+ * phases, the input and output transforms) but for calls to the host:
+ * the transforms' passes through mcj_combine16, which adds the printed
+ * expressions' terms in their order, and the 16 matrix multiplies per
+ * group of tiles, each one call to the host microkernel
  * mcj_conv_block (jit_kernels.c), with V[point] as an input of C
  * "channels" of 16 positions, one tap, and U[point] as the weights of a
  * block of 16: every M is the sum over the input channels in order from
