@@ -265,6 +265,56 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
   for (int t0 = 0; t0 < 256; t0 += 16) { /* 16 tiles */
     for (int c = 0; c < 16; c++) { /* input channel: V = B^T d B */
       const float *xc = tmp + c * 1156;
+      #if MC_AVX512
+      __m512 r[4][4];
+      { /* column 0: B^T d */
+        const __m512 d0 = _mm512_loadu_ps(xc + 0 + (t0 / 16 + 0) * 17 + t0 % 16 + 0);
+        const __m512 d1 = _mm512_loadu_ps(xc + 289 + (t0 / 16 + 0) * 17 + t0 % 16 + 0);
+        const __m512 d2 = _mm512_loadu_ps(xc + 0 + (t0 / 16 + 1) * 17 + t0 % 16 + 0);
+        const __m512 d3 = _mm512_loadu_ps(xc + 289 + (t0 / 16 + 1) * 17 + t0 % 16 + 0);
+        r[0][0] = _mm512_sub_ps(d0, d2);
+        r[1][0] = _mm512_add_ps(d1, d2);
+        r[2][0] = _mm512_sub_ps(d2, d1);
+        r[3][0] = _mm512_sub_ps(d1, d3);
+      }
+      { /* column 1: B^T d */
+        const __m512 d0 = _mm512_loadu_ps(xc + 578 + (t0 / 16 + 0) * 17 + t0 % 16 + 0);
+        const __m512 d1 = _mm512_loadu_ps(xc + 867 + (t0 / 16 + 0) * 17 + t0 % 16 + 0);
+        const __m512 d2 = _mm512_loadu_ps(xc + 578 + (t0 / 16 + 1) * 17 + t0 % 16 + 0);
+        const __m512 d3 = _mm512_loadu_ps(xc + 867 + (t0 / 16 + 1) * 17 + t0 % 16 + 0);
+        r[0][1] = _mm512_sub_ps(d0, d2);
+        r[1][1] = _mm512_add_ps(d1, d2);
+        r[2][1] = _mm512_sub_ps(d2, d1);
+        r[3][1] = _mm512_sub_ps(d1, d3);
+      }
+      { /* column 2: B^T d */
+        const __m512 d0 = _mm512_loadu_ps(xc + 0 + (t0 / 16 + 0) * 17 + t0 % 16 + 1);
+        const __m512 d1 = _mm512_loadu_ps(xc + 289 + (t0 / 16 + 0) * 17 + t0 % 16 + 1);
+        const __m512 d2 = _mm512_loadu_ps(xc + 0 + (t0 / 16 + 1) * 17 + t0 % 16 + 1);
+        const __m512 d3 = _mm512_loadu_ps(xc + 289 + (t0 / 16 + 1) * 17 + t0 % 16 + 1);
+        r[0][2] = _mm512_sub_ps(d0, d2);
+        r[1][2] = _mm512_add_ps(d1, d2);
+        r[2][2] = _mm512_sub_ps(d2, d1);
+        r[3][2] = _mm512_sub_ps(d1, d3);
+      }
+      { /* column 3: B^T d */
+        const __m512 d0 = _mm512_loadu_ps(xc + 578 + (t0 / 16 + 0) * 17 + t0 % 16 + 1);
+        const __m512 d1 = _mm512_loadu_ps(xc + 867 + (t0 / 16 + 0) * 17 + t0 % 16 + 1);
+        const __m512 d2 = _mm512_loadu_ps(xc + 578 + (t0 / 16 + 1) * 17 + t0 % 16 + 1);
+        const __m512 d3 = _mm512_loadu_ps(xc + 867 + (t0 / 16 + 1) * 17 + t0 % 16 + 1);
+        r[0][3] = _mm512_sub_ps(d0, d2);
+        r[1][3] = _mm512_add_ps(d1, d2);
+        r[2][3] = _mm512_sub_ps(d2, d1);
+        r[3][3] = _mm512_sub_ps(d1, d3);
+      }
+      for (int i = 0; i < 4; i++) { /* (B^T d) B */
+        float *vi = vg + (i * 4 * 16 + c) * 16;
+        _mm512_storeu_ps(vi, _mm512_sub_ps(r[i][0], r[i][2]));
+        _mm512_storeu_ps(vi + 256, _mm512_add_ps(r[i][1], r[i][2]));
+        _mm512_storeu_ps(vi + 512, _mm512_sub_ps(r[i][2], r[i][1]));
+        _mm512_storeu_ps(vi + 768, _mm512_sub_ps(r[i][1], r[i][3]));
+      }
+      #else
       float d[4][4][16], r[4][4][16];
       for (int dy = 0; dy < 4; dy++) { /* the patches, 16 tiles side by side: patch (dy, dx) of tile (ty, tx) is phase (dx % 2, dy % 2) at (ty + dy / 2, tx + dx / 2) */
         for (int dx = 0; dx < 4; dx++) {
@@ -289,6 +339,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
           vg[((i * 4 + 3) * 16 + c) * 16 + l] = r[i][1][l] - r[i][3][l];
         }
       }
+      #endif
     }
     { const int ob = 0; (void)ob; /* 16 output channels */
       const int o0 = ob * 16;
@@ -317,7 +368,29 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
       }
       for (int j = 0; j < 16; j++) { /* output channel: Y = A^T M A */
         const float *mj = mg + j * 16; /* M[point][j][tile] */
-        float s[2][4][16], row[2][32];
+        float row[2][32];
+        #if MC_AVX512
+        __m512 sv[2][4];
+        for (int x = 0; x < 4; x++) { /* A^T M */
+          const __m512 m0 = _mm512_loadu_ps(mj + (0 * 4 + x) * 256);
+          const __m512 m1 = _mm512_loadu_ps(mj + (1 * 4 + x) * 256);
+          const __m512 m2 = _mm512_loadu_ps(mj + (2 * 4 + x) * 256);
+          const __m512 m3 = _mm512_loadu_ps(mj + (3 * 4 + x) * 256);
+          sv[0][x] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+          sv[1][x] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+        }
+        const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+        const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+        for (int i = 0; i < 2; i++) { /* (A^T M) A: tile l's outputs at 2l, 2l + 1 */
+          __m512 ev = _mm512_add_ps(_mm512_add_ps(sv[i][0], sv[i][1]), sv[i][2]);
+          __m512 od = _mm512_sub_ps(_mm512_sub_ps(sv[i][1], sv[i][2]), sv[i][3]);
+          ev = _mm512_add_ps(ev, _mm512_set1_ps(l3_bias[o0 + j]));
+          od = _mm512_add_ps(od, _mm512_set1_ps(l3_bias[o0 + j]));
+          _mm512_storeu_ps(row[i], _mm512_permutex2var_ps(ev, lo, od));
+          _mm512_storeu_ps(row[i] + 16, _mm512_permutex2var_ps(ev, hi, od));
+        }
+        #else
+        float s[2][4][16];
         for (int x = 0; x < 4; x++) { /* A^T M */
           for (int l = 0; l < 16; l++) {
             s[0][x][l] = mj[(0 * 4 + x) * 256 + l] + mj[(1 * 4 + x) * 256 + l] + mj[(2 * 4 + x) * 256 + l];
@@ -330,6 +403,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
             row[i][2 * l + 1] = s[i][1][l] - s[i][2][l] - s[i][3][l] + l3_bias[o0 + j];
           }
         }
+        #endif
         float *yj = yb + j * 1024;
         for (int i = 0; i < 2; i++)
           for (int h = 0; h < 1; h++) /* tile rows in the group */
@@ -384,6 +458,56 @@ static void n7_conv2d(const float *restrict x, const float *restrict r, float *r
   for (int t0 = 0; t0 < 256; t0 += 16) { /* 16 tiles */
     for (int c = 0; c < 16; c++) { /* input channel: V = B^T d B */
       const float *xc = tmp + c * 1156;
+      #if MC_AVX512
+      __m512 r[4][4];
+      { /* column 0: B^T d */
+        const __m512 d0 = _mm512_loadu_ps(xc + 0 + (t0 / 16 + 0) * 17 + t0 % 16 + 0);
+        const __m512 d1 = _mm512_loadu_ps(xc + 289 + (t0 / 16 + 0) * 17 + t0 % 16 + 0);
+        const __m512 d2 = _mm512_loadu_ps(xc + 0 + (t0 / 16 + 1) * 17 + t0 % 16 + 0);
+        const __m512 d3 = _mm512_loadu_ps(xc + 289 + (t0 / 16 + 1) * 17 + t0 % 16 + 0);
+        r[0][0] = _mm512_sub_ps(d0, d2);
+        r[1][0] = _mm512_add_ps(d1, d2);
+        r[2][0] = _mm512_sub_ps(d2, d1);
+        r[3][0] = _mm512_sub_ps(d1, d3);
+      }
+      { /* column 1: B^T d */
+        const __m512 d0 = _mm512_loadu_ps(xc + 578 + (t0 / 16 + 0) * 17 + t0 % 16 + 0);
+        const __m512 d1 = _mm512_loadu_ps(xc + 867 + (t0 / 16 + 0) * 17 + t0 % 16 + 0);
+        const __m512 d2 = _mm512_loadu_ps(xc + 578 + (t0 / 16 + 1) * 17 + t0 % 16 + 0);
+        const __m512 d3 = _mm512_loadu_ps(xc + 867 + (t0 / 16 + 1) * 17 + t0 % 16 + 0);
+        r[0][1] = _mm512_sub_ps(d0, d2);
+        r[1][1] = _mm512_add_ps(d1, d2);
+        r[2][1] = _mm512_sub_ps(d2, d1);
+        r[3][1] = _mm512_sub_ps(d1, d3);
+      }
+      { /* column 2: B^T d */
+        const __m512 d0 = _mm512_loadu_ps(xc + 0 + (t0 / 16 + 0) * 17 + t0 % 16 + 1);
+        const __m512 d1 = _mm512_loadu_ps(xc + 289 + (t0 / 16 + 0) * 17 + t0 % 16 + 1);
+        const __m512 d2 = _mm512_loadu_ps(xc + 0 + (t0 / 16 + 1) * 17 + t0 % 16 + 1);
+        const __m512 d3 = _mm512_loadu_ps(xc + 289 + (t0 / 16 + 1) * 17 + t0 % 16 + 1);
+        r[0][2] = _mm512_sub_ps(d0, d2);
+        r[1][2] = _mm512_add_ps(d1, d2);
+        r[2][2] = _mm512_sub_ps(d2, d1);
+        r[3][2] = _mm512_sub_ps(d1, d3);
+      }
+      { /* column 3: B^T d */
+        const __m512 d0 = _mm512_loadu_ps(xc + 578 + (t0 / 16 + 0) * 17 + t0 % 16 + 1);
+        const __m512 d1 = _mm512_loadu_ps(xc + 867 + (t0 / 16 + 0) * 17 + t0 % 16 + 1);
+        const __m512 d2 = _mm512_loadu_ps(xc + 578 + (t0 / 16 + 1) * 17 + t0 % 16 + 1);
+        const __m512 d3 = _mm512_loadu_ps(xc + 867 + (t0 / 16 + 1) * 17 + t0 % 16 + 1);
+        r[0][3] = _mm512_sub_ps(d0, d2);
+        r[1][3] = _mm512_add_ps(d1, d2);
+        r[2][3] = _mm512_sub_ps(d2, d1);
+        r[3][3] = _mm512_sub_ps(d1, d3);
+      }
+      for (int i = 0; i < 4; i++) { /* (B^T d) B */
+        float *vi = vg + (i * 4 * 16 + c) * 16;
+        _mm512_storeu_ps(vi, _mm512_sub_ps(r[i][0], r[i][2]));
+        _mm512_storeu_ps(vi + 256, _mm512_add_ps(r[i][1], r[i][2]));
+        _mm512_storeu_ps(vi + 512, _mm512_sub_ps(r[i][2], r[i][1]));
+        _mm512_storeu_ps(vi + 768, _mm512_sub_ps(r[i][1], r[i][3]));
+      }
+      #else
       float d[4][4][16], r[4][4][16];
       for (int dy = 0; dy < 4; dy++) { /* the patches, 16 tiles side by side: patch (dy, dx) of tile (ty, tx) is phase (dx % 2, dy % 2) at (ty + dy / 2, tx + dx / 2) */
         for (int dx = 0; dx < 4; dx++) {
@@ -408,6 +532,7 @@ static void n7_conv2d(const float *restrict x, const float *restrict r, float *r
           vg[((i * 4 + 3) * 16 + c) * 16 + l] = r[i][1][l] - r[i][3][l];
         }
       }
+      #endif
     }
     { const int ob = 0; (void)ob; /* 16 output channels */
       const int o0 = ob * 16;
@@ -437,7 +562,29 @@ static void n7_conv2d(const float *restrict x, const float *restrict r, float *r
       }
       for (int j = 0; j < 16; j++) { /* output channel: Y = A^T M A */
         const float *mj = mg + j * 16; /* M[point][j][tile] */
-        float s[2][4][16], row[2][32];
+        float row[2][32];
+        #if MC_AVX512
+        __m512 sv[2][4];
+        for (int x = 0; x < 4; x++) { /* A^T M */
+          const __m512 m0 = _mm512_loadu_ps(mj + (0 * 4 + x) * 256);
+          const __m512 m1 = _mm512_loadu_ps(mj + (1 * 4 + x) * 256);
+          const __m512 m2 = _mm512_loadu_ps(mj + (2 * 4 + x) * 256);
+          const __m512 m3 = _mm512_loadu_ps(mj + (3 * 4 + x) * 256);
+          sv[0][x] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+          sv[1][x] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+        }
+        const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+        const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+        for (int i = 0; i < 2; i++) { /* (A^T M) A: tile l's outputs at 2l, 2l + 1 */
+          __m512 ev = _mm512_add_ps(_mm512_add_ps(sv[i][0], sv[i][1]), sv[i][2]);
+          __m512 od = _mm512_sub_ps(_mm512_sub_ps(sv[i][1], sv[i][2]), sv[i][3]);
+          ev = _mm512_add_ps(ev, _mm512_set1_ps(l6_bias[o0 + j]));
+          od = _mm512_add_ps(od, _mm512_set1_ps(l6_bias[o0 + j]));
+          _mm512_storeu_ps(row[i], _mm512_permutex2var_ps(ev, lo, od));
+          _mm512_storeu_ps(row[i] + 16, _mm512_permutex2var_ps(ev, hi, od));
+        }
+        #else
+        float s[2][4][16];
         for (int x = 0; x < 4; x++) { /* A^T M */
           for (int l = 0; l < 16; l++) {
             s[0][x][l] = mj[(0 * 4 + x) * 256 + l] + mj[(1 * 4 + x) * 256 + l] + mj[(2 * 4 + x) * 256 + l];
@@ -450,6 +597,7 @@ static void n7_conv2d(const float *restrict x, const float *restrict r, float *r
             row[i][2 * l + 1] = s[i][1][l] - s[i][2][l] - s[i][3][l] + l6_bias[o0 + j];
           }
         }
+        #endif
         float *yj = yb + j * 1024;
         const float *rj = rb + j * 1024;
         for (int i = 0; i < 2; i++)
@@ -619,6 +767,56 @@ static void n15_conv2d(const float *restrict x, float *restrict y, float *restri
   for (int t0 = 0; t0 < 64; t0 += 16) { /* 16 tiles */
     for (int c = 0; c < 32; c++) { /* input channel: V = B^T d B */
       const float *xc = tmp + c * 324;
+      #if MC_AVX512
+      __m512 r[4][4];
+      { /* column 0: B^T d */
+        const __m512 d0 = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(xc + 0 + (t0 / 8 + 0) * 9 + t0 % 8 + 0))), _mm256_castps_pd(_mm256_loadu_ps(xc + 0 + (t0 / 8 + 0) * 9 + t0 % 8 + 0 + 9)), 1));
+        const __m512 d1 = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(xc + 81 + (t0 / 8 + 0) * 9 + t0 % 8 + 0))), _mm256_castps_pd(_mm256_loadu_ps(xc + 81 + (t0 / 8 + 0) * 9 + t0 % 8 + 0 + 9)), 1));
+        const __m512 d2 = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(xc + 0 + (t0 / 8 + 1) * 9 + t0 % 8 + 0))), _mm256_castps_pd(_mm256_loadu_ps(xc + 0 + (t0 / 8 + 1) * 9 + t0 % 8 + 0 + 9)), 1));
+        const __m512 d3 = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(xc + 81 + (t0 / 8 + 1) * 9 + t0 % 8 + 0))), _mm256_castps_pd(_mm256_loadu_ps(xc + 81 + (t0 / 8 + 1) * 9 + t0 % 8 + 0 + 9)), 1));
+        r[0][0] = _mm512_sub_ps(d0, d2);
+        r[1][0] = _mm512_add_ps(d1, d2);
+        r[2][0] = _mm512_sub_ps(d2, d1);
+        r[3][0] = _mm512_sub_ps(d1, d3);
+      }
+      { /* column 1: B^T d */
+        const __m512 d0 = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(xc + 162 + (t0 / 8 + 0) * 9 + t0 % 8 + 0))), _mm256_castps_pd(_mm256_loadu_ps(xc + 162 + (t0 / 8 + 0) * 9 + t0 % 8 + 0 + 9)), 1));
+        const __m512 d1 = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(xc + 243 + (t0 / 8 + 0) * 9 + t0 % 8 + 0))), _mm256_castps_pd(_mm256_loadu_ps(xc + 243 + (t0 / 8 + 0) * 9 + t0 % 8 + 0 + 9)), 1));
+        const __m512 d2 = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(xc + 162 + (t0 / 8 + 1) * 9 + t0 % 8 + 0))), _mm256_castps_pd(_mm256_loadu_ps(xc + 162 + (t0 / 8 + 1) * 9 + t0 % 8 + 0 + 9)), 1));
+        const __m512 d3 = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(xc + 243 + (t0 / 8 + 1) * 9 + t0 % 8 + 0))), _mm256_castps_pd(_mm256_loadu_ps(xc + 243 + (t0 / 8 + 1) * 9 + t0 % 8 + 0 + 9)), 1));
+        r[0][1] = _mm512_sub_ps(d0, d2);
+        r[1][1] = _mm512_add_ps(d1, d2);
+        r[2][1] = _mm512_sub_ps(d2, d1);
+        r[3][1] = _mm512_sub_ps(d1, d3);
+      }
+      { /* column 2: B^T d */
+        const __m512 d0 = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(xc + 0 + (t0 / 8 + 0) * 9 + t0 % 8 + 1))), _mm256_castps_pd(_mm256_loadu_ps(xc + 0 + (t0 / 8 + 0) * 9 + t0 % 8 + 1 + 9)), 1));
+        const __m512 d1 = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(xc + 81 + (t0 / 8 + 0) * 9 + t0 % 8 + 1))), _mm256_castps_pd(_mm256_loadu_ps(xc + 81 + (t0 / 8 + 0) * 9 + t0 % 8 + 1 + 9)), 1));
+        const __m512 d2 = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(xc + 0 + (t0 / 8 + 1) * 9 + t0 % 8 + 1))), _mm256_castps_pd(_mm256_loadu_ps(xc + 0 + (t0 / 8 + 1) * 9 + t0 % 8 + 1 + 9)), 1));
+        const __m512 d3 = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(xc + 81 + (t0 / 8 + 1) * 9 + t0 % 8 + 1))), _mm256_castps_pd(_mm256_loadu_ps(xc + 81 + (t0 / 8 + 1) * 9 + t0 % 8 + 1 + 9)), 1));
+        r[0][2] = _mm512_sub_ps(d0, d2);
+        r[1][2] = _mm512_add_ps(d1, d2);
+        r[2][2] = _mm512_sub_ps(d2, d1);
+        r[3][2] = _mm512_sub_ps(d1, d3);
+      }
+      { /* column 3: B^T d */
+        const __m512 d0 = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(xc + 162 + (t0 / 8 + 0) * 9 + t0 % 8 + 1))), _mm256_castps_pd(_mm256_loadu_ps(xc + 162 + (t0 / 8 + 0) * 9 + t0 % 8 + 1 + 9)), 1));
+        const __m512 d1 = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(xc + 243 + (t0 / 8 + 0) * 9 + t0 % 8 + 1))), _mm256_castps_pd(_mm256_loadu_ps(xc + 243 + (t0 / 8 + 0) * 9 + t0 % 8 + 1 + 9)), 1));
+        const __m512 d2 = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(xc + 162 + (t0 / 8 + 1) * 9 + t0 % 8 + 1))), _mm256_castps_pd(_mm256_loadu_ps(xc + 162 + (t0 / 8 + 1) * 9 + t0 % 8 + 1 + 9)), 1));
+        const __m512 d3 = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(xc + 243 + (t0 / 8 + 1) * 9 + t0 % 8 + 1))), _mm256_castps_pd(_mm256_loadu_ps(xc + 243 + (t0 / 8 + 1) * 9 + t0 % 8 + 1 + 9)), 1));
+        r[0][3] = _mm512_sub_ps(d0, d2);
+        r[1][3] = _mm512_add_ps(d1, d2);
+        r[2][3] = _mm512_sub_ps(d2, d1);
+        r[3][3] = _mm512_sub_ps(d1, d3);
+      }
+      for (int i = 0; i < 4; i++) { /* (B^T d) B */
+        float *vi = vg + (i * 4 * 32 + c) * 16;
+        _mm512_storeu_ps(vi, _mm512_sub_ps(r[i][0], r[i][2]));
+        _mm512_storeu_ps(vi + 512, _mm512_add_ps(r[i][1], r[i][2]));
+        _mm512_storeu_ps(vi + 1024, _mm512_sub_ps(r[i][2], r[i][1]));
+        _mm512_storeu_ps(vi + 1536, _mm512_sub_ps(r[i][1], r[i][3]));
+      }
+      #else
       float d[4][4][16], r[4][4][16];
       for (int dy = 0; dy < 4; dy++) { /* the patches, 16 tiles side by side: patch (dy, dx) of tile (ty, tx) is phase (dx % 2, dy % 2) at (ty + dy / 2, tx + dx / 2) */
         for (int dx = 0; dx < 4; dx++) {
@@ -643,6 +841,7 @@ static void n15_conv2d(const float *restrict x, float *restrict y, float *restri
           vg[((i * 4 + 3) * 32 + c) * 16 + l] = r[i][1][l] - r[i][3][l];
         }
       }
+      #endif
     }
     for (int ob = 0; ob < 2; ob++) { /* 16 output channels */
       const int o0 = ob * 16;
@@ -671,7 +870,29 @@ static void n15_conv2d(const float *restrict x, float *restrict y, float *restri
       }
       for (int j = 0; j < 16; j++) { /* output channel: Y = A^T M A */
         const float *mj = mg + j * 16; /* M[point][j][tile] */
-        float s[2][4][16], row[2][32];
+        float row[2][32];
+        #if MC_AVX512
+        __m512 sv[2][4];
+        for (int x = 0; x < 4; x++) { /* A^T M */
+          const __m512 m0 = _mm512_loadu_ps(mj + (0 * 4 + x) * 256);
+          const __m512 m1 = _mm512_loadu_ps(mj + (1 * 4 + x) * 256);
+          const __m512 m2 = _mm512_loadu_ps(mj + (2 * 4 + x) * 256);
+          const __m512 m3 = _mm512_loadu_ps(mj + (3 * 4 + x) * 256);
+          sv[0][x] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+          sv[1][x] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+        }
+        const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+        const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+        for (int i = 0; i < 2; i++) { /* (A^T M) A: tile l's outputs at 2l, 2l + 1 */
+          __m512 ev = _mm512_add_ps(_mm512_add_ps(sv[i][0], sv[i][1]), sv[i][2]);
+          __m512 od = _mm512_sub_ps(_mm512_sub_ps(sv[i][1], sv[i][2]), sv[i][3]);
+          ev = _mm512_add_ps(ev, _mm512_set1_ps(l13_bias[o0 + j]));
+          od = _mm512_add_ps(od, _mm512_set1_ps(l13_bias[o0 + j]));
+          _mm512_storeu_ps(row[i], _mm512_permutex2var_ps(ev, lo, od));
+          _mm512_storeu_ps(row[i] + 16, _mm512_permutex2var_ps(ev, hi, od));
+        }
+        #else
+        float s[2][4][16];
         for (int x = 0; x < 4; x++) { /* A^T M */
           for (int l = 0; l < 16; l++) {
             s[0][x][l] = mj[(0 * 4 + x) * 256 + l] + mj[(1 * 4 + x) * 256 + l] + mj[(2 * 4 + x) * 256 + l];
@@ -684,6 +905,7 @@ static void n15_conv2d(const float *restrict x, float *restrict y, float *restri
             row[i][2 * l + 1] = s[i][1][l] - s[i][2][l] - s[i][3][l] + l13_bias[o0 + j];
           }
         }
+        #endif
         float *yj = yb + j * 256;
         for (int i = 0; i < 2; i++)
           for (int h = 0; h < 2; h++) /* tile rows in the group */
@@ -961,6 +1183,56 @@ static void n23_conv2d(const float *restrict x, float *restrict y, float *restri
   for (int t0 = 0; t0 < 16; t0 += 16) { /* 16 tiles */
     for (int c = 0; c < 64; c++) { /* input channel: V = B^T d B */
       const float *xc = tmp + c * 100;
+      #if MC_AVX512
+      __m512 r[4][4];
+      { /* column 0: B^T d */
+        const __m512 d0 = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(_mm_loadu_ps(xc + 0 + (t0 / 4 + 0) * 5 + t0 % 4 + 0)), _mm_loadu_ps(xc + 0 + (t0 / 4 + 0) * 5 + t0 % 4 + 0 + 5), 1), _mm_loadu_ps(xc + 0 + (t0 / 4 + 0) * 5 + t0 % 4 + 0 + 10), 2), _mm_loadu_ps(xc + 0 + (t0 / 4 + 0) * 5 + t0 % 4 + 0 + 15), 3);
+        const __m512 d1 = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(_mm_loadu_ps(xc + 25 + (t0 / 4 + 0) * 5 + t0 % 4 + 0)), _mm_loadu_ps(xc + 25 + (t0 / 4 + 0) * 5 + t0 % 4 + 0 + 5), 1), _mm_loadu_ps(xc + 25 + (t0 / 4 + 0) * 5 + t0 % 4 + 0 + 10), 2), _mm_loadu_ps(xc + 25 + (t0 / 4 + 0) * 5 + t0 % 4 + 0 + 15), 3);
+        const __m512 d2 = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(_mm_loadu_ps(xc + 0 + (t0 / 4 + 1) * 5 + t0 % 4 + 0)), _mm_loadu_ps(xc + 0 + (t0 / 4 + 1) * 5 + t0 % 4 + 0 + 5), 1), _mm_loadu_ps(xc + 0 + (t0 / 4 + 1) * 5 + t0 % 4 + 0 + 10), 2), _mm_loadu_ps(xc + 0 + (t0 / 4 + 1) * 5 + t0 % 4 + 0 + 15), 3);
+        const __m512 d3 = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(_mm_loadu_ps(xc + 25 + (t0 / 4 + 1) * 5 + t0 % 4 + 0)), _mm_loadu_ps(xc + 25 + (t0 / 4 + 1) * 5 + t0 % 4 + 0 + 5), 1), _mm_loadu_ps(xc + 25 + (t0 / 4 + 1) * 5 + t0 % 4 + 0 + 10), 2), _mm_loadu_ps(xc + 25 + (t0 / 4 + 1) * 5 + t0 % 4 + 0 + 15), 3);
+        r[0][0] = _mm512_sub_ps(d0, d2);
+        r[1][0] = _mm512_add_ps(d1, d2);
+        r[2][0] = _mm512_sub_ps(d2, d1);
+        r[3][0] = _mm512_sub_ps(d1, d3);
+      }
+      { /* column 1: B^T d */
+        const __m512 d0 = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(_mm_loadu_ps(xc + 50 + (t0 / 4 + 0) * 5 + t0 % 4 + 0)), _mm_loadu_ps(xc + 50 + (t0 / 4 + 0) * 5 + t0 % 4 + 0 + 5), 1), _mm_loadu_ps(xc + 50 + (t0 / 4 + 0) * 5 + t0 % 4 + 0 + 10), 2), _mm_loadu_ps(xc + 50 + (t0 / 4 + 0) * 5 + t0 % 4 + 0 + 15), 3);
+        const __m512 d1 = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(_mm_loadu_ps(xc + 75 + (t0 / 4 + 0) * 5 + t0 % 4 + 0)), _mm_loadu_ps(xc + 75 + (t0 / 4 + 0) * 5 + t0 % 4 + 0 + 5), 1), _mm_loadu_ps(xc + 75 + (t0 / 4 + 0) * 5 + t0 % 4 + 0 + 10), 2), _mm_loadu_ps(xc + 75 + (t0 / 4 + 0) * 5 + t0 % 4 + 0 + 15), 3);
+        const __m512 d2 = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(_mm_loadu_ps(xc + 50 + (t0 / 4 + 1) * 5 + t0 % 4 + 0)), _mm_loadu_ps(xc + 50 + (t0 / 4 + 1) * 5 + t0 % 4 + 0 + 5), 1), _mm_loadu_ps(xc + 50 + (t0 / 4 + 1) * 5 + t0 % 4 + 0 + 10), 2), _mm_loadu_ps(xc + 50 + (t0 / 4 + 1) * 5 + t0 % 4 + 0 + 15), 3);
+        const __m512 d3 = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(_mm_loadu_ps(xc + 75 + (t0 / 4 + 1) * 5 + t0 % 4 + 0)), _mm_loadu_ps(xc + 75 + (t0 / 4 + 1) * 5 + t0 % 4 + 0 + 5), 1), _mm_loadu_ps(xc + 75 + (t0 / 4 + 1) * 5 + t0 % 4 + 0 + 10), 2), _mm_loadu_ps(xc + 75 + (t0 / 4 + 1) * 5 + t0 % 4 + 0 + 15), 3);
+        r[0][1] = _mm512_sub_ps(d0, d2);
+        r[1][1] = _mm512_add_ps(d1, d2);
+        r[2][1] = _mm512_sub_ps(d2, d1);
+        r[3][1] = _mm512_sub_ps(d1, d3);
+      }
+      { /* column 2: B^T d */
+        const __m512 d0 = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(_mm_loadu_ps(xc + 0 + (t0 / 4 + 0) * 5 + t0 % 4 + 1)), _mm_loadu_ps(xc + 0 + (t0 / 4 + 0) * 5 + t0 % 4 + 1 + 5), 1), _mm_loadu_ps(xc + 0 + (t0 / 4 + 0) * 5 + t0 % 4 + 1 + 10), 2), _mm_loadu_ps(xc + 0 + (t0 / 4 + 0) * 5 + t0 % 4 + 1 + 15), 3);
+        const __m512 d1 = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(_mm_loadu_ps(xc + 25 + (t0 / 4 + 0) * 5 + t0 % 4 + 1)), _mm_loadu_ps(xc + 25 + (t0 / 4 + 0) * 5 + t0 % 4 + 1 + 5), 1), _mm_loadu_ps(xc + 25 + (t0 / 4 + 0) * 5 + t0 % 4 + 1 + 10), 2), _mm_loadu_ps(xc + 25 + (t0 / 4 + 0) * 5 + t0 % 4 + 1 + 15), 3);
+        const __m512 d2 = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(_mm_loadu_ps(xc + 0 + (t0 / 4 + 1) * 5 + t0 % 4 + 1)), _mm_loadu_ps(xc + 0 + (t0 / 4 + 1) * 5 + t0 % 4 + 1 + 5), 1), _mm_loadu_ps(xc + 0 + (t0 / 4 + 1) * 5 + t0 % 4 + 1 + 10), 2), _mm_loadu_ps(xc + 0 + (t0 / 4 + 1) * 5 + t0 % 4 + 1 + 15), 3);
+        const __m512 d3 = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(_mm_loadu_ps(xc + 25 + (t0 / 4 + 1) * 5 + t0 % 4 + 1)), _mm_loadu_ps(xc + 25 + (t0 / 4 + 1) * 5 + t0 % 4 + 1 + 5), 1), _mm_loadu_ps(xc + 25 + (t0 / 4 + 1) * 5 + t0 % 4 + 1 + 10), 2), _mm_loadu_ps(xc + 25 + (t0 / 4 + 1) * 5 + t0 % 4 + 1 + 15), 3);
+        r[0][2] = _mm512_sub_ps(d0, d2);
+        r[1][2] = _mm512_add_ps(d1, d2);
+        r[2][2] = _mm512_sub_ps(d2, d1);
+        r[3][2] = _mm512_sub_ps(d1, d3);
+      }
+      { /* column 3: B^T d */
+        const __m512 d0 = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(_mm_loadu_ps(xc + 50 + (t0 / 4 + 0) * 5 + t0 % 4 + 1)), _mm_loadu_ps(xc + 50 + (t0 / 4 + 0) * 5 + t0 % 4 + 1 + 5), 1), _mm_loadu_ps(xc + 50 + (t0 / 4 + 0) * 5 + t0 % 4 + 1 + 10), 2), _mm_loadu_ps(xc + 50 + (t0 / 4 + 0) * 5 + t0 % 4 + 1 + 15), 3);
+        const __m512 d1 = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(_mm_loadu_ps(xc + 75 + (t0 / 4 + 0) * 5 + t0 % 4 + 1)), _mm_loadu_ps(xc + 75 + (t0 / 4 + 0) * 5 + t0 % 4 + 1 + 5), 1), _mm_loadu_ps(xc + 75 + (t0 / 4 + 0) * 5 + t0 % 4 + 1 + 10), 2), _mm_loadu_ps(xc + 75 + (t0 / 4 + 0) * 5 + t0 % 4 + 1 + 15), 3);
+        const __m512 d2 = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(_mm_loadu_ps(xc + 50 + (t0 / 4 + 1) * 5 + t0 % 4 + 1)), _mm_loadu_ps(xc + 50 + (t0 / 4 + 1) * 5 + t0 % 4 + 1 + 5), 1), _mm_loadu_ps(xc + 50 + (t0 / 4 + 1) * 5 + t0 % 4 + 1 + 10), 2), _mm_loadu_ps(xc + 50 + (t0 / 4 + 1) * 5 + t0 % 4 + 1 + 15), 3);
+        const __m512 d3 = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(_mm_loadu_ps(xc + 75 + (t0 / 4 + 1) * 5 + t0 % 4 + 1)), _mm_loadu_ps(xc + 75 + (t0 / 4 + 1) * 5 + t0 % 4 + 1 + 5), 1), _mm_loadu_ps(xc + 75 + (t0 / 4 + 1) * 5 + t0 % 4 + 1 + 10), 2), _mm_loadu_ps(xc + 75 + (t0 / 4 + 1) * 5 + t0 % 4 + 1 + 15), 3);
+        r[0][3] = _mm512_sub_ps(d0, d2);
+        r[1][3] = _mm512_add_ps(d1, d2);
+        r[2][3] = _mm512_sub_ps(d2, d1);
+        r[3][3] = _mm512_sub_ps(d1, d3);
+      }
+      for (int i = 0; i < 4; i++) { /* (B^T d) B */
+        float *vi = vg + (i * 4 * 64 + c) * 16;
+        _mm512_storeu_ps(vi, _mm512_sub_ps(r[i][0], r[i][2]));
+        _mm512_storeu_ps(vi + 1024, _mm512_add_ps(r[i][1], r[i][2]));
+        _mm512_storeu_ps(vi + 2048, _mm512_sub_ps(r[i][2], r[i][1]));
+        _mm512_storeu_ps(vi + 3072, _mm512_sub_ps(r[i][1], r[i][3]));
+      }
+      #else
       float d[4][4][16], r[4][4][16];
       for (int dy = 0; dy < 4; dy++) { /* the patches, 16 tiles side by side: patch (dy, dx) of tile (ty, tx) is phase (dx % 2, dy % 2) at (ty + dy / 2, tx + dx / 2) */
         for (int dx = 0; dx < 4; dx++) {
@@ -985,6 +1257,7 @@ static void n23_conv2d(const float *restrict x, float *restrict y, float *restri
           vg[((i * 4 + 3) * 64 + c) * 16 + l] = r[i][1][l] - r[i][3][l];
         }
       }
+      #endif
     }
     for (int ob = 0; ob < 4; ob++) { /* 16 output channels */
       const int o0 = ob * 16;
@@ -1013,7 +1286,29 @@ static void n23_conv2d(const float *restrict x, float *restrict y, float *restri
       }
       for (int j = 0; j < 16; j++) { /* output channel: Y = A^T M A */
         const float *mj = mg + j * 16; /* M[point][j][tile] */
-        float s[2][4][16], row[2][32];
+        float row[2][32];
+        #if MC_AVX512
+        __m512 sv[2][4];
+        for (int x = 0; x < 4; x++) { /* A^T M */
+          const __m512 m0 = _mm512_loadu_ps(mj + (0 * 4 + x) * 256);
+          const __m512 m1 = _mm512_loadu_ps(mj + (1 * 4 + x) * 256);
+          const __m512 m2 = _mm512_loadu_ps(mj + (2 * 4 + x) * 256);
+          const __m512 m3 = _mm512_loadu_ps(mj + (3 * 4 + x) * 256);
+          sv[0][x] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+          sv[1][x] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+        }
+        const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+        const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+        for (int i = 0; i < 2; i++) { /* (A^T M) A: tile l's outputs at 2l, 2l + 1 */
+          __m512 ev = _mm512_add_ps(_mm512_add_ps(sv[i][0], sv[i][1]), sv[i][2]);
+          __m512 od = _mm512_sub_ps(_mm512_sub_ps(sv[i][1], sv[i][2]), sv[i][3]);
+          ev = _mm512_add_ps(ev, _mm512_set1_ps(l20_bias[o0 + j]));
+          od = _mm512_add_ps(od, _mm512_set1_ps(l20_bias[o0 + j]));
+          _mm512_storeu_ps(row[i], _mm512_permutex2var_ps(ev, lo, od));
+          _mm512_storeu_ps(row[i] + 16, _mm512_permutex2var_ps(ev, hi, od));
+        }
+        #else
+        float s[2][4][16];
         for (int x = 0; x < 4; x++) { /* A^T M */
           for (int l = 0; l < 16; l++) {
             s[0][x][l] = mj[(0 * 4 + x) * 256 + l] + mj[(1 * 4 + x) * 256 + l] + mj[(2 * 4 + x) * 256 + l];
@@ -1026,6 +1321,7 @@ static void n23_conv2d(const float *restrict x, float *restrict y, float *restri
             row[i][2 * l + 1] = s[i][1][l] - s[i][2][l] - s[i][3][l] + l20_bias[o0 + j];
           }
         }
+        #endif
         float *yj = yb + j * 64;
         for (int i = 0; i < 2; i++)
           for (int h = 0; h < 4; h++) /* tile rows in the group */

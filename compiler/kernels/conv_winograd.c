@@ -129,6 +129,63 @@ static void wino_pack(Program *p, Op *op) {
 
 /* V = B^T d B of each input channel's patches for the group's 16 tiles,
  * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]: vg[point][c][tile]. */
+/* The 16 tiles' patch (dy, dx) as one AVX-512 vector: 16 floats of one
+ * phase row, or 2 x 8 or 4 x 4 of successive rows (tile rows of 8 or 4):
+ * an expression reading xc. */
+static char *patch_vector(const Wino *w, int dy, int dx) {
+  long long TW = w->TW, W = w->pl.w, plane = w->pl.u * w->pl.w;
+  char *p = mc_format("xc + %lld + (t0 / %lld + %d) * %lld + t0 %% %lld + %d",
+                      (dx % 2 * 2 + dy % 2) * plane, TW, dy / 2, W, TW,
+                      dx / 2);
+  char *v;
+  if (TW >= WINO_TILES)
+    v = mc_format("_mm512_loadu_ps(%s)", p);
+  else if (TW == 8)
+    v = mc_format("_mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd("
+                  "_mm512_castps256_ps512(_mm256_loadu_ps(%s))), "
+                  "_mm256_castps_pd(_mm256_loadu_ps(%s + %lld)), 1))", p, p,
+                  W);
+  else
+    v = mc_format("_mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4("
+                  "_mm512_castps128_ps512(_mm_loadu_ps(%s)), _mm_loadu_ps(%s "
+                  "+ %lld), 1), _mm_loadu_ps(%s + %lld), 2), _mm_loadu_ps(%s "
+                  "+ %lld), 3)", p, p, W, p, 2 * W, p, 3 * W);
+  free(p);
+  return v;
+}
+
+/* The input transform in AVX-512 registers (the same operations as the
+ * portable loops after it, so the same bits): per column dx, B^T of the
+ * column's 4 patches, then per row i, (B^T d) B into V. */
+static void emit_input_avx512(Emit *e, const Wino *w) {
+  long long C = w->C, L = WINO_TILES;
+  em(e, "#if MC_AVX512");
+  em(e, "__m512 r[4][4];");
+  for (int dx = 0; dx < 4; dx++) {
+    char *d[4];
+    for (int dy = 0; dy < 4; dy++) d[dy] = patch_vector(w, dy, dx);
+    em(e, "{ /* column %d: B^T d */", dx);
+    for (int dy = 0; dy < 4; dy++) em(e, "const __m512 d%d = %s;", dy, d[dy]);
+    em(e, "r[0][%d] = _mm512_sub_ps(d0, d2);", dx);
+    em(e, "r[1][%d] = _mm512_add_ps(d1, d2);", dx);
+    em(e, "r[2][%d] = _mm512_sub_ps(d2, d1);", dx);
+    em(e, "r[3][%d] = _mm512_sub_ps(d1, d3);", dx);
+    em(e, "}");
+    for (int dy = 0; dy < 4; dy++) free(d[dy]);
+  }
+  em(e, "for (int i = 0; i < 4; i++) { /* (B^T d) B */");
+  em(e, "float *vi = vg + (i * 4 * %lld + c) * %lld;", C, L);
+  em(e, "_mm512_storeu_ps(vi, _mm512_sub_ps(r[i][0], r[i][2]));");
+  em(e, "_mm512_storeu_ps(vi + %lld, _mm512_add_ps(r[i][1], r[i][2]));",
+     C * L);
+  em(e, "_mm512_storeu_ps(vi + %lld, _mm512_sub_ps(r[i][2], r[i][1]));",
+     2 * C * L);
+  em(e, "_mm512_storeu_ps(vi + %lld, _mm512_sub_ps(r[i][1], r[i][3]));",
+     3 * C * L);
+  em(e, "}");
+  em(e, "#else");
+}
+
 static void emit_input_transform(Emit *e, const Wino *w, int jit) {
   long long C = w->C, TW = w->TW, PS = conv_planes_size(&w->pl),
             plane = w->pl.u * w->pl.w, L = WINO_TILES,
@@ -141,6 +198,7 @@ static void emit_input_transform(Emit *e, const Wino *w, int jit) {
   }
   em_for(e, "c", C, "input channel: V = B^T d B");
   em(e, "const float *xc = tmp + c * %lld;", PS);
+  if (!jit) emit_input_avx512(e, w);
   em(e, "float d[4][4][%lld], r[4][4][%lld];", L, L);
   em(e, "for (int dy = 0; dy < 4; dy++) { /* the patches, 16 tiles side by "
      "side: patch (dy, dx) of tile (ty, tx) is phase (dx %% 2, dy %% 2) at "
@@ -189,6 +247,7 @@ static void emit_input_transform(Emit *e, const Wino *w, int jit) {
      C, L);
   em(e, "}");
   em(e, "}");
+  em(e, "#endif");
   em(e, "}");
 }
 
@@ -232,6 +291,41 @@ static void emit_multiply(Emit *e, const Wino *w, int jit) {
   em(e, "}");
 }
 
+/* The output transform in AVX-512 registers into row (the same
+ * operations as the portable loops after it, so the same bits): A^T M
+ * per column x, then (A^T M) A as the even and the odd outputs of each
+ * row, interleaved into its 32 floats. */
+static void emit_output_avx512(Emit *e, const char *bn) {
+  long long L = WINO_TILES;
+  em(e, "#if MC_AVX512");
+  em(e, "__m512 sv[2][4];");
+  em(e, "for (int x = 0; x < 4; x++) { /* A^T M */");
+  for (int q = 0; q < 4; q++)
+    em(e, "const __m512 m%d = _mm512_loadu_ps(mj + (%d * 4 + x) * %lld);", q,
+       q, 16 * L);
+  em(e, "sv[0][x] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);");
+  em(e, "sv[1][x] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);");
+  em(e, "}");
+  em(e, "const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, "
+     "3, 18, 2, 17, 1, 16, 0);");
+  em(e, "const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, "
+     "27, 11, 26, 10, 25, 9, 24, 8);");
+  em(e, "for (int i = 0; i < 2; i++) { /* (A^T M) A: tile l's outputs at "
+     "2l, 2l + 1 */");
+  em(e, "__m512 ev = _mm512_add_ps(_mm512_add_ps(sv[i][0], sv[i][1]), "
+     "sv[i][2]);");
+  em(e, "__m512 od = _mm512_sub_ps(_mm512_sub_ps(sv[i][1], sv[i][2]), "
+     "sv[i][3]);");
+  if (bn) {
+    em(e, "ev = _mm512_add_ps(ev, _mm512_set1_ps(%s[o0 + j]));", bn);
+    em(e, "od = _mm512_add_ps(od, _mm512_set1_ps(%s[o0 + j]));", bn);
+  }
+  em(e, "_mm512_storeu_ps(row[i], _mm512_permutex2var_ps(ev, lo, od));");
+  em(e, "_mm512_storeu_ps(row[i] + 16, _mm512_permutex2var_ps(ev, hi, od));");
+  em(e, "}");
+  em(e, "#else");
+}
+
 /* Y = A^T M A + bias per output channel of the block, A^T = [1 1 1 0;
  * 0 1 -1 -1], then the tiles' rows interleaved and stored: with 16 tiles
  * in one tile row, 32 outputs of each of its two output rows; with
@@ -247,8 +341,9 @@ static void emit_output_transform(Emit *e, const Op *op, const Wino *w,
   }
   em(e, "for (int j = 0; j < 16; j++) { /* output channel: Y = A^T M A */");
   em(e, "const float *mj = mg + j * %lld; /* M[point][j][tile] */", L);
-  em(e, "float s[2][4][%lld], row[2][%lld];", L, 2 * L);
+  em(e, "float row[2][%lld];", 2 * L);
   if (jit) { /* modelc run: both passes through mcj_combine16 */
+    em(e, "float s[2][4][%lld];", L);
     char *b = bn ? mc_format("%s + o0 + j", bn) : mc_strdup("(const float *)0");
     em(e, "for (int x = 0; x < 4; x++) /* A^T M */");
     em(e, "  mcj_combine16(&s[0][x][0], %lld, 1, mj + x * %lld, oq, at, 2, 4, "
@@ -259,6 +354,8 @@ static void emit_output_transform(Emit *e, const Op *op, const Wino *w,
        b);
     free(b);
   } else {
+    emit_output_avx512(e, bn);
+    em(e, "float s[2][4][%lld];", L);
     em(e, "for (int x = 0; x < 4; x++) { /* A^T M */");
     em(e, "for (int l = 0; l < %lld; l++) {", L);
     em(e, "s[0][x][l] = mj[(0 * 4 + x) * %lld + l] + mj[(1 * 4 + x) * %lld + "
@@ -276,6 +373,7 @@ static void emit_output_transform(Emit *e, const Op *op, const Wino *w,
        bias);
     em(e, "}");
     em(e, "}");
+    em(e, "#endif");
     free(bias);
   }
   /* where the group's first tile's outputs start: (2 ty, 2 tx) */
