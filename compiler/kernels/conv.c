@@ -366,3 +366,41 @@ void conv_copy_planes(Emit *e, const ConvPlanes *pl, int host) {
     }
   em(e, "}");
 }
+
+void conv_wino_multiply(Emit *e, int points, int64_t c, int jit) {
+  long long C = c, L = 16;
+  em_for(e, "q", points, "point: M = U V over the input channels");
+  em(e, "const float *uq = ub + q * %lld, *vq = vg + q * %lld;", C * 16,
+     C * L);
+  em(e, "float *mq = mg + q * %lld;", 16 * L);
+  if (jit) { /* modelc run: on the host, the same sums */
+    em(e, "/* y, x, w, b, taps, nc, nt, kw, width, xs, ys, p0, p1, iw, ow, "
+       "relu */");
+    em(e, "mcj_conv_block(mq, vq, uq, (const float *)0, taps, %lld, 1, 1, "
+       "16, %lld, %lld, 0, %lld, %lld, %lld, 0);", C, L, L, L, L, L);
+    em(e, "}");
+    return;
+  }
+  em_use(e, EH_AVX512);
+  em(e, "#if MC_AVX512");
+  em(e, "__m512 acc[16];");
+  em(e, "for (int j = 0; j < 16; j++) acc[j] = _mm512_setzero_ps();");
+  em(e, "for (int c = 0; c < %lld; c++) {", C);
+  em(e, "const __m512 v = _mm512_loadu_ps(vq + c * %lld);", L);
+  em(e, "for (int j = 0; j < 16; j++)");
+  em(e, "  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(uq[c * 16 + j]), v, "
+     "acc[j]);");
+  em(e, "}");
+  em(e, "for (int j = 0; j < 16; j++) _mm512_storeu_ps(mq + j * %lld, "
+     "acc[j]);", L);
+  em(e, "#else");
+  em(e, "for (int j = 0; j < 16; j++) {");
+  em(e, "float *mj = mq + j * %lld;", L);
+  em(e, "for (int l = 0; l < %lld; l++) mj[l] = 0.0f;", L);
+  em(e, "for (int c = 0; c < %lld; c++)", C);
+  em(e, "  for (int l = 0; l < %lld; l++) mj[l] = MC_FMA(uq[c * 16 + j], "
+     "vq[c * %lld + l], mj[l]);", L, L);
+  em(e, "}");
+  em(e, "#endif");
+  em(e, "}");
+}

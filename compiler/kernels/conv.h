@@ -77,6 +77,11 @@ int conv_blocked_copy(Emit *e, const Op *op, const ConvDims *cd);
  * jit, its matrix multiplies as calls to the host microkernel
  * mcj_conv_block (its JIT stand-in, jit_conv_winograd.c). */
 void conv_winograd_print(Emit *e, const Op *op, int jit);
+/* The Winograd kernels' matrix multiplies, for each of `points` points:
+ * M[point][j][tile] = sum over c < `c` of U[point][c][j] V[point][c]
+ * [tile], for a block of 16 output channels j and 16 tiles (ub, vg, mg
+ * in the printed code); with jit, one mcj_conv_block call per point. */
+void conv_wino_multiply(Emit *e, int points, int64_t c, int jit);
 /* kernels/conv_winograd1d.c: the same for the 1-D Winograd convolution
  * (its stand-in: jit_conv_winograd1d.c). */
 void conv_winograd1d_print(Emit *e, const Op *op, int jit);

@@ -251,45 +251,6 @@ static void emit_input_transform(Emit *e, const Wino *w, int jit) {
   em(e, "}");
 }
 
-/* M[point][j][tile] = sum over c of U[point][c][j] V[point][c][tile], for
- * the block's 16 output channels j. */
-static void emit_multiply(Emit *e, const Wino *w, int jit) {
-  long long C = w->C, L = WINO_TILES;
-  em_for(e, "q", 16, "point: M = U V over the input channels");
-  em(e, "const float *uq = ub + q * %lld, *vq = vg + q * %lld;", C * 16,
-     C * L);
-  em(e, "float *mq = mg + q * %lld;", 16 * L);
-  if (jit) { /* modelc run: on the host, the same sums (jit_conv_winograd.c) */
-    em(e, "/* y, x, w, b, taps, nc, nt, kw, width, xs, ys, p0, p1, iw, ow, "
-       "relu */");
-    em(e, "mcj_conv_block(mq, vq, uq, (const float *)0, taps, %lld, 1, 1, "
-       "16, %lld, %lld, 0, %lld, %lld, %lld, 0);", C, L, L, L, L, L);
-    em(e, "}");
-    return;
-  }
-  em_use(e, EH_AVX512);
-  em(e, "#if MC_AVX512");
-  em(e, "__m512 acc[16];");
-  em(e, "for (int j = 0; j < 16; j++) acc[j] = _mm512_setzero_ps();");
-  em(e, "for (int c = 0; c < %lld; c++) {", C);
-  em(e, "const __m512 v = _mm512_loadu_ps(vq + c * %lld);", L);
-  em(e, "for (int j = 0; j < 16; j++)");
-  em(e, "  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(uq[c * 16 + j]), v, "
-     "acc[j]);");
-  em(e, "}");
-  em(e, "for (int j = 0; j < 16; j++) _mm512_storeu_ps(mq + j * %lld, "
-     "acc[j]);", L);
-  em(e, "#else");
-  em(e, "for (int j = 0; j < 16; j++) {");
-  em(e, "float *mj = mq + j * %lld;", L);
-  em(e, "for (int l = 0; l < %lld; l++) mj[l] = 0.0f;", L);
-  em(e, "for (int c = 0; c < %lld; c++)", C);
-  em(e, "  for (int l = 0; l < %lld; l++) mj[l] = MC_FMA(uq[c * 16 + j], "
-     "vq[c * %lld + l], mj[l]);", L, L);
-  em(e, "}");
-  em(e, "#endif");
-  em(e, "}");
-}
 
 /* The output transform in AVX-512 registers into row (the same
  * operations as the portable loops after it, so the same bits): A^T M
@@ -425,7 +386,7 @@ void conv_winograd_print(Emit *e, const Op *op, int jit) {
        (long long)(cd.oc * cd.osz), (long long)cd.osz);
   else if (op->residual)
     em(e, "const float *rb = r + o0 * %lld;", (long long)cd.osz);
-  emit_multiply(e, &w, jit);
+  conv_wino_multiply(e, 16, w.C, jit);
   emit_output_transform(e, op, &w, bn, cd.t.O[1], cd.osz, jit);
   em(e, "}");
   em(e, "}");
