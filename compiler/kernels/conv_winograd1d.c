@@ -235,7 +235,6 @@ static void emit_input_transform(Emit *e, const Wino1 *w, int jit) {
   em(e, "}");
 }
 
-
 /* Y = A^T M + bias per output channel of the block: tile l's outputs at l
  * m + i, a run of 16 m outputs from t0 m (the last group's cut at the
  * end), then the fused residual and the activations as stored. */
