@@ -69,6 +69,12 @@ static const Want wants[] = {
      "conv-blocked", "blocked", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv1d{64, 16, 3, padding = 1}", "{1, 64, 1024}", 0,
      "conv-blocked", "blocked", KERNELS_FAST, TARGET_GENERIC},
+    /* 256 input channels at most: the transforms' rounding grows with
+     * the sum */
+    {"nn.Conv1d{256, 32, 3, padding = 1}", "{1, 256, 256}", 0,
+     "conv-winograd1d", "F(4, 3)", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv1d{272, 32, 3, padding = 1}", "{1, 272, 256}", 0,
+     "conv-blocked", "blocked", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv1d{64, 24, 3, padding = 1}", "{1, 64, 1024}", 0, "conv-blocked",
      "blocked", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv1d{64, 64, 3, padding = 1}", "{1, 64, 1024}", 0, "conv-regs",
