@@ -231,5 +231,43 @@ else
   fail=$((fail + 1)); echo "FAIL: -ffast-math refused without the message"; cat "$tmp/fm.err"
 fi
 
+# The AVX-512 paths that claim the portable loops' bits (the stride-16
+# phase split, the Winograd transforms in registers, the global pool's
+# transposes) give them: each model built with gcc -march=native, with
+# and without -DMODELC_PORTABLE, on the same input with full mantissas.
+if gcc -march=native -dM -E - </dev/null 2>/dev/null | grep -q __AVX512F__; then
+  for spec in tests/fixtures/kernels/phases16.lua tests/fixtures/kernels/winograd.lua \
+              tests/fixtures/kernels/winograd1d.lua tests/fixtures/kernels/adaptive_global.lua \
+              specs/m5_kws.lua; do
+    n=$(basename "$spec" .lua); N=$(echo "$n" | tr a-z A-Z); d="$tmp/avx_$n"
+    cat >"$tmp/avx_main_$n.c" <<EOF
+#include <stdio.h>
+#include "$n.h"
+static float x[${N}_INPUT_SIZE], y[${N}_OUTPUT_SIZE];
+int main(void) {
+  unsigned s = 1;
+  for (long i = 0; i < ${N}_INPUT_SIZE; i++) {
+    s = s * 1103515245u + 12345u;
+    x[i] = (float)((s >> 8) & 0xffff) / 3000.0f - 10.0f;
+  }
+  ${n}_forward(x, y);
+  return fwrite(y, sizeof y, 1, stdout) != 1;
+}
+EOF
+    if "$MODELC" build "$spec" -o "$d" >/dev/null &&
+       grep -q '_mm512_' "$d/$n.c" &&
+       gcc -std=c99 -O2 -march=native -ffp-contract=off -I"$d" "$d/$n.c" "$tmp/avx_main_$n.c" -o "$d/avx" -lm &&
+       gcc -std=c99 -O2 -march=native -ffp-contract=off -DMODELC_PORTABLE -I"$d" "$d/$n.c" "$tmp/avx_main_$n.c" -o "$d/portable" -lm &&
+       "$d/avx" >"$d/avx.raw" && "$d/portable" >"$d/portable.raw" &&
+       cmp -s "$d/avx.raw" "$d/portable.raw"; then
+      pass=$((pass + 1))
+    else
+      fail=$((fail + 1)); echo "FAIL: $spec: AVX-512 and portable builds differ"
+    fi
+  done
+else
+  echo "cli: this CPU has no AVX-512; the AVX-512 = portable checks are skipped"
+fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]
