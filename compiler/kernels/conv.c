@@ -404,3 +404,30 @@ void conv_wino_multiply(Emit *e, int points, int64_t c, int jit) {
   em(e, "#endif");
   em(e, "}");
 }
+
+void conv_wino_open(Emit *e, const Op *op, const ConvDims *cd,
+                    const ConvPlanes *pl, int64_t vg, int64_t mg, int jit) {
+  em_use(e, EH_FMA);
+  conv_open(e, op, cd);
+  if (jit) /* mcj_conv_block's one tap: offset 0, weight index 0 */
+    em(e, "static const int taps[2] = {0, 0};");
+  conv_copy_planes(e, pl, jit);
+  em(e, "float *vg = tmp + %lld; /* V[point][input][tile] */", (long long)vg);
+  em(e, "float *mg = vg + %lld; /* M[point][output in block][tile] */",
+     (long long)(mg - vg));
+}
+
+void conv_wino_block(Emit *e, const Op *op, const ConvDims *cd,
+                     const char *un, int points, int jit) {
+  em_for(e, "ob", cd->oc / 16, "16 output channels");
+  em(e, "const int o0 = ob * 16;");
+  em(e, "const float *ub = %s + o0 * %lld; /* U[point][input][16] */", un,
+     (long long)(points * cd->c));
+  em(e, "float *yb = yn + o0 * %lld;", (long long)cd->osz);
+  if (op->residual && cd->n > 1)
+    em(e, "const float *rb = r + n * %lld + o0 * %lld;",
+       (long long)(cd->oc * cd->osz), (long long)cd->osz);
+  else if (op->residual)
+    em(e, "const float *rb = r + o0 * %lld;", (long long)cd->osz);
+  conv_wino_multiply(e, points, cd->c, jit);
+}

@@ -82,6 +82,14 @@ void conv_winograd_print(Emit *e, const Op *op, int jit);
  * [tile], for a block of 16 output channels j and 16 tiles (ub, vg, mg
  * in the printed code); with jit, one mcj_conv_block call per point. */
 void conv_wino_multiply(Emit *e, int points, int64_t c, int jit);
+/* The Winograd kernels' frame: the sample loop (conv_open), the input
+ * planes copied into tmp, V at tmp + vg and M at tmp + mg. */
+void conv_wino_open(Emit *e, const Op *op, const ConvDims *cd,
+                    const ConvPlanes *pl, int64_t vg, int64_t mg, int jit);
+/* Open the loop over blocks of 16 output channels (their U at ub, output
+ * at yb, residual at rb) and print its matrix multiplies. */
+void conv_wino_block(Emit *e, const Op *op, const ConvDims *cd,
+                     const char *un, int points, int jit);
 /* kernels/conv_winograd1d.c: the same for the 1-D Winograd convolution
  * (its stand-in: jit_conv_winograd1d.c). */
 void conv_winograd1d_print(Emit *e, const Op *op, int jit);

@@ -127,8 +127,6 @@ static void wino_pack(Program *p, Op *op) {
   free(scaled);
 }
 
-/* V = B^T d B of each input channel's patches for the group's 16 tiles,
- * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]: vg[point][c][tile]. */
 /* The 16 tiles' patch (dy, dx) as one AVX-512 vector: 16 floats of one
  * phase row, or 2 x 8 or 4 x 4 of successive rows (tile rows of 8 or 4):
  * an expression reading xc. */
@@ -186,6 +184,9 @@ static void emit_input_avx512(Emit *e, const Wino *w) {
   em(e, "#else");
 }
 
+/* V = B^T d B of each input channel's patches for the group's 16 tiles,
+ * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]: vg[point][c][tile];
+ * with jit, both passes through the host's mcj_combine16. */
 static void emit_input_transform(Emit *e, const Wino *w, int jit) {
   long long C = w->C, TW = w->TW, PS = conv_planes_size(&w->pl),
             plane = w->pl.u * w->pl.w, L = WINO_TILES,
@@ -250,7 +251,6 @@ static void emit_input_transform(Emit *e, const Wino *w, int jit) {
   em(e, "#endif");
   em(e, "}");
 }
-
 
 /* The output transform in AVX-512 registers into row (the same
  * operations as the portable loops after it, so the same bits): A^T M
@@ -364,29 +364,11 @@ void conv_winograd_print(Emit *e, const Op *op, int jit) {
   conv_dims(op->main, &cd);
   cd.zpad = 0; /* the planes hold the padding */
   const char *un = op_array(op, "weight_wino"), *bn = op_array(op, "bias");
-  em_use(e, EH_FMA);
-  conv_open(e, op, &cd);
-  if (jit) /* mcj_conv_block's one tap: offset 0, weight index 0 */
-    em(e, "static const int taps[2] = {0, 0};");
-  conv_copy_planes(e, &w.pl, jit);
-  em(e, "float *vg = tmp + %lld; /* V[point][input][tile] */",
-     (long long)w.xs);
-  em(e, "float *mg = vg + %lld; /* M[point][output in block][tile] */",
-     (long long)w.vs);
+  conv_wino_open(e, op, &cd, &w.pl, w.xs, w.xs + w.vs, jit);
   em(e, "for (int t0 = 0; t0 < %lld; t0 += %d) { /* %d tiles */",
      (long long)w.T, WINO_TILES, WINO_TILES);
   emit_input_transform(e, &w, jit);
-  em_for(e, "ob", w.K / 16, "16 output channels");
-  em(e, "const int o0 = ob * 16;");
-  em(e, "const float *ub = %s + o0 * %lld; /* U[point][input][16] */", un,
-     (long long)(16 * w.C));
-  em(e, "float *yb = yn + o0 * %lld;", (long long)cd.osz);
-  if (op->residual && cd.n > 1)
-    em(e, "const float *rb = r + n * %lld + o0 * %lld;",
-       (long long)(cd.oc * cd.osz), (long long)cd.osz);
-  else if (op->residual)
-    em(e, "const float *rb = r + o0 * %lld;", (long long)cd.osz);
-  conv_wino_multiply(e, 16, w.C, jit);
+  conv_wino_block(e, op, &cd, un, 16, jit);
   emit_output_transform(e, op, &w, bn, cd.t.O[1], cd.osz, jit);
   em(e, "}");
   em(e, "}");

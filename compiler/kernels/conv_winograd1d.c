@@ -321,15 +321,7 @@ void conv_winograd1d_print(Emit *e, const Op *op, int jit) {
   conv_dims(op->main, &cd);
   cd.zpad = 0; /* the phases hold the padding */
   const char *un = op_array(op, "weight_wino"), *bn = op_array(op, "bias");
-  em_use(e, EH_FMA);
-  conv_open(e, op, &cd);
-  if (jit) /* mcj_conv_block's one tap: offset 0, weight index 0 */
-    em(e, "static const int taps[2] = {0, 0};");
-  conv_copy_planes(e, &w.pl, jit);
-  em(e, "float *vg = tmp + %lld; /* V[point][input][tile] */",
-     (long long)w.xs);
-  em(e, "float *mg = vg + %lld; /* M[point][output in block][tile] */",
-     (long long)w.vs);
+  conv_wino_open(e, op, &cd, &w.pl, w.xs, w.xs + w.vs, jit);
   em(e, "for (int t0 = 0; t0 < %lld; t0 += %d) { /* %d tiles of %d outputs "
      "*/", (long long)w.TP, W1_TILES, W1_TILES, w.m);
   if (w.TP * w.m != w.O) {
@@ -339,17 +331,7 @@ void conv_winograd1d_print(Emit *e, const Op *op, int jit) {
        W1_TILES * w.m, (long long)w.O, W1_TILES * w.m, (long long)w.O, w.m);
   }
   emit_input_transform(e, &w, jit);
-  em_for(e, "ob", w.K / 16, "16 output channels");
-  em(e, "const int o0 = ob * 16;");
-  em(e, "const float *ub = %s + o0 * %lld; /* U[point][input][16] */", un,
-     (long long)(W1_A * w.C));
-  em(e, "float *yb = yn + o0 * %lld;", (long long)cd.osz);
-  if (op->residual && cd.n > 1)
-    em(e, "const float *rb = r + n * %lld + o0 * %lld;",
-       (long long)(cd.oc * cd.osz), (long long)cd.osz);
-  else if (op->residual)
-    em(e, "const float *rb = r + o0 * %lld;", (long long)cd.osz);
-  conv_wino_multiply(e, W1_A, w.C, jit);
+  conv_wino_block(e, op, &cd, un, W1_A, jit);
   emit_output_transform(e, op, &w, bn, cd.osz, jit);
   em(e, "}");
   em(e, "}");
