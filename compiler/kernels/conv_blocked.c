@@ -466,8 +466,9 @@ int conv_blocked_copy(Emit *e, const Op *op, const ConvDims *cd) {
 
 /* The split into 16 stride phases with AVX-512: the input of each of the
  * c channels read as rows of 16 (row u: x[u * 16 .. u * 16 + 15]),
- * transposed 16 rows at a time in registers (em_transpose16), so
- * phase r is the block's column r; rows past the nb blocks one by one. A copy: no value changes. */
+ * transposed 16 rows at a time in registers (em_transpose16), so phase r
+ * is the block's column r; the rows past the nb blocks one by one. A
+ * copy: the values are the portable loop's (tests/cli.sh). */
 static void emit_transpose16(Emit *e, int64_t c, int64_t n, int64_t u,
                              int64_t nb) {
   em_for(e, "c", c, "input channel");

@@ -47,7 +47,7 @@ static void mean_emit(Emit *e, const Op *op) {
   }
   if (trailing && count % 8 == 0 && count >= 32) {
     char *base = lin_str(&lx);
-    em(e, "const float *xs = x + %s;", lx.n ? base : "0");
+    em(e, "const float *xs = x + %s;", base);
     free(base);
     em(e, "double p[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};");
     em(e, "for (int i = 0; i < %lld; i += 8)", (long long)count);

@@ -39,8 +39,8 @@ static void runs_emit(Emit *e, const Op *op) {
   if (top)
     em(e, "for (int i = 0; i < %lld; i++) yp[i] = %s; /* rows above */",
        (long long)(top * ow), v);
-  if (ih > 1) em_for(e, "r", ih, "input row");
   if (ih > 1) {
+    em_for(e, "r", ih, "input row");
     em(e, "float *yr = yp + (r + %lld) * %lld;", (long long)top,
        (long long)ow);
     em(e, "const float *xr = xp + r * %lld;", (long long)iw);
