@@ -988,18 +988,45 @@ static void l24_conv2d(const float *restrict x, float *restrict y) {
  *       + ky - pad[0], ox * s[1] + kx - pad[1]]) / divisor(oy, ox)
  */
 static void l27_avgpool2d(const float *restrict x, float *restrict y) {
-  for (int p = 0; p < 64; p++) { /* plane */
-    const float *xp = x + p * 125;
-    float *yp = y + p * 1;
-    for (int i = 0; i < 1; i++) yp[i] = 0.0f;
-    for (int ky = 0; ky < 25; ky++) {
-      for (int kx = 0; kx < 5; kx++) {
-        for (int oy = 0; oy < 1; oy++)
-          for (int ox = 0; ox < 1; ox++)
-            yp[ox + oy] += xp[ox * 5 + kx + oy * 125 + ky * 5];
+  /* the whole plane: 16 planes summed side by side, each in window order */
+  for (int p0 = 0; p0 < 64; p0 += 16) {
+    float sum[16];
+    #if MC_AVX512
+    __m512 s = _mm512_setzero_ps();
+    for (int i0 = 0; i0 < 112; i0 += 16) {
+      __m512 a[16], b[16];
+      for (int k = 0; k < 16; k++) a[k] = _mm512_loadu_ps(x + (p0 + k) * 125 + i0);
+      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
       }
+      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      }
+      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+      }
+      for (int i = 0; i < 8; i++) { /* a[i]: column i */
+        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+      }
+      for (int i = 0; i < 16; i++) s = _mm512_add_ps(s, a[i]);
     }
-    for (int i = 0; i < 1; i++) yp[i] /= 125.0f;
+    _mm512_storeu_ps(sum, s);
+    for (int i = 112; i < 125; i++)
+      for (int k = 0; k < 16; k++) sum[k] += x[(p0 + k) * 125 + i];
+    #else
+    for (int k = 0; k < 16; k++) sum[k] = 0.0f;
+    for (int i = 0; i < 125; i++) /* iy * IW + ix, in order */
+      for (int k = 0; k < 16; k++) sum[k] += x[(p0 + k) * 125 + i];
+    #endif
+    for (int k = 0; k < 16; k++) y[p0 + k] = sum[k] / 125.0f;
   }
 }
 

@@ -166,6 +166,20 @@ static const Want wants[] = {
     {"nn.AdaptiveAvgPool2d{1}", "{2, 24, 7, 7}", 0, "adaptive-loops",
      "one sum per plane, 16 planes side by side", KERNELS_FAST,
      TARGET_GENERIC},
+    /* An AvgPool whose window is the whole plane: one sum per plane, when
+     * there are 16 planes or more, no padding and one window. */
+    {"nn.AvgPool2d{{25, 5}}", "{1, 64, 25, 5}", 0, "pool-plane",
+     "the window is the whole plane", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.AvgPool1d{9, ceil_mode = true}", "{2, 8, 9}", 0, "pool-plane",
+     "the window is the whole plane", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.AvgPool2d{{25, 5}}", "{1, 8, 25, 5}", 0, "pool-taps",
+     "loops over the output", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.AvgPool2d{{25, 5}, padding = {1, 1}}", "{1, 64, 25, 5}", 0,
+     "pool-taps", "loops over the output", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.AvgPool2d{{5, 5}}", "{1, 64, 25, 5}", 0, "pool-taps",
+     "loops over the output", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.MaxPool2d{{25, 5}}", "{1, 64, 25, 5}", 0, "pool-taps",
+     "loops over the output", KERNELS_FAST, TARGET_GENERIC},
     /* A BatchNorm with no Conv or Linear before it runs on its own. */
     {"nn.BatchNorm2d{3}", "{2, 3, 8, 8}", 0, "batchnorm-loops",
      "loops over the output", KERNELS_FAST, TARGET_GENERIC},

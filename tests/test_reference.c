@@ -54,7 +54,8 @@ static int same_order(const Program *p) {
     if (!p->ops[i].kernel) return 0; /* fused into the op before it */
     const char *k = p->ops[i].kernel->name;
     if (strcmp(k, "conv-direct") && strcmp(k, "pool-taps") &&
-        strcmp(k, "pool-inside") && strcmp(k, "map") &&
+        strcmp(k, "pool-inside") && strcmp(k, "pool-plane") &&
+        strcmp(k, "map") &&
         strcmp(k, "softmax-loops") && strcmp(k, "adaptive-loops") &&
         strcmp(k, "batchnorm-loops") && strcmp(k, "pad-copy") &&
         strcmp(k, "pad-runs") &&

@@ -12,13 +12,14 @@ extern const Kernel kernel_map, kernel_conv_blocked, kernel_conv_im2col,
     kernel_ref_linear, kernel_ref_pool, kernel_pad, kernel_binary, kernel_cat,
     kernel_mean, kernel_conv_regs, kernel_linear_regs,
     kernel_conv_pointwise, kernel_conv_winograd, kernel_conv_winograd1d,
-    kernel_pad_runs;
+    kernel_pad_runs, kernel_pool_plane;
 
 static const Kernel *const kernels[] = {
     /* the fast ones, best first; the cortex-m ones take only those targets */
     &kernel_conv_regs,      &kernel_linear_regs,  &kernel_conv_winograd,
     &kernel_conv_winograd1d, &kernel_conv_pointwise, &kernel_conv_blocked, &kernel_conv_im2col,
-    &kernel_conv_depthwise, &kernel_conv_direct,  &kernel_pool_inside,
+    &kernel_conv_depthwise, &kernel_conv_direct,  &kernel_pool_plane,
+    &kernel_pool_inside,
     &kernel_pool_taps,
     &kernel_linear_dot,   &kernel_linear_gemm, &kernel_linear_axpy,
     &kernel_pad_runs,
