@@ -12,6 +12,15 @@ static const char *bytes(int64_t v, char *buf) {
   return buf;
 }
 
+/* ", for 2 samples at a time" when the batch runs in passes (chunk.c). */
+static const char *chunk_text(const Model *m, char *buf) {
+  buf[0] = 0;
+  if (m->chunk)
+    snprintf(buf, 64, ", for %lld sample%s at a time", (long long)m->chunk,
+             m->chunk > 1 ? "s" : "");
+  return buf;
+}
+
 /* What a node does, as a short text: the layer as written, "add",
  * "mul(0.5)", "cat(dim=1)", "view([2, 5])", ... (malloc'd). */
 char *node_text(const Model *m, const Node *n) {
@@ -55,7 +64,7 @@ char *node_text(const Model *m, const Node *n) {
 
 /* A module model: one row per call of forward, in execution order. */
 static void graph_table(FILE *out, const Model *m) {
-  char b1[32], b2[32], b3[32];
+  char b1[32], b2[32], b3[32], b4[64];
   int wname = 4, wtext = 9, wins = 6, wshape = 12;
   char **texts = mc_alloc(sizeof(char *) * (size_t)m->nnodes);
   char **ins = mc_alloc(sizeof(char *) * (size_t)m->nnodes);
@@ -106,13 +115,13 @@ static void graph_table(FILE *out, const Model *m) {
           mc_group_digits(macs, b3));
   int64_t io = (shape_numel(&m->input) +
                 shape_numel(&m->nodes[m->output].out)) * 4;
-  fprintf(out, "activation memory: workspace %s (lower bound %s), plus "
+  fprintf(out, "activation memory: workspace %s (lower bound %s)%s, plus "
           "input and output %s\n", bytes(m->workspace_bytes, b1),
-          bytes(m->workspace_bound, b3), bytes(io, b2));
+          bytes(m->workspace_bound, b3), chunk_text(m, b4), bytes(io, b2));
 }
 
 void check_print(FILE *out, const Model *m) {
-  char b1[32], b2[32], b3[32];
+  char b1[32], b2[32], b3[32], b4[64];
   char *in = shape_str(&m->input);
   fprintf(out, "model '%s' from %s: input %s\n", m->name, m->file, in);
   free(in);
@@ -156,8 +165,9 @@ void check_print(FILE *out, const Model *m) {
           mc_group_digits(params, b1), bytes(mc_satmul(params, 4), b2), mc_group_digits(macs, b3));
   int64_t io = (shape_numel(&m->input) +
                 shape_numel(&m->layers[m->nlayers - 1].out)) * 4;
-  fprintf(out, "activation memory: workspace %s, plus input and output %s\n",
-          bytes(m->workspace_bytes, b1), bytes(io, b2));
+  fprintf(out, "activation memory: workspace %s%s, plus input and output "
+          "%s\n", bytes(m->workspace_bytes, b1), chunk_text(m, b4),
+          bytes(io, b2));
 }
 
 /* Thumb-2 code per byte of the C size limits.c estimates (an upper
@@ -166,7 +176,7 @@ void check_print(FILE *out, const Model *m) {
 #define CODE_PER_C_BYTE 4
 
 void check_print_target(FILE *out, const Program *p) {
-  const Model *m = p->m;
+  const Model *m = p->user ? p->user : p->m; /* the caller's tensors */
   if (p->target == TARGET_GENERIC) return;
   char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], b7[32];
   int64_t params = 0;

@@ -59,11 +59,12 @@ static const char bytes_switch[] =
     "#pragma GCC diagnostic ignored \"-Woverlength-strings\"\n"
     "#endif";
 
-/* "ws + 36", "input", "output"; in the vector lowering's loop over
- * samples, the sample's "x" and "y". */
-static char *buf_expr(const BufRef *r, int per_sample) {
-  if (r->kind == BUF_INPUT) return mc_strdup(per_sample ? "x" : "input");
-  if (r->kind == BUF_OUTPUT) return mc_strdup(per_sample ? "y" : "output");
+/* "ws + 36", or the input and output as the entry point names them:
+ * "input" and "output", a chunk's "xc" and "yc", or in the vector
+ * lowering's loop over samples, the sample's "x" and "y". */
+static char *buf_expr(const BufRef *r, const char *in, const char *out) {
+  if (r->kind == BUF_INPUT) return mc_strdup(in);
+  if (r->kind == BUF_OUTPUT) return mc_strdup(out);
   if (r->off == 0) return mc_strdup("ws");
   return mc_format("ws + %lld", (long long)(r->off / 4));
 }
@@ -369,11 +370,13 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
       g->params[g->nparams++] = &p.ops[i].params[j];
     }
 
-  int64_t nin = shape_numel(&m->input);
+  /* The caller's tensors: the user's model's, the whole batch */
+  const Model *um = p.user ? p.user : m;
+  int64_t nin = shape_numel(&um->input);
   const Shape *oshape =  /* the model's (a view of the last op's) */
-      m->nnodes ? &m->nodes[m->output].out : &p.ops[p.nops - 1].out;
+      um->nnodes ? &um->nodes[um->output].out : &p.ops[p.nops - 1].out;
   int64_t nout = shape_numel(oshape);
-  char *ins = shape_str(&m->input), *outs = shape_str(oshape);
+  char *ins = shape_str(&um->input), *outs = shape_str(oshape);
   char *src = weights_source(m);
   const char *ver = o && o->version ? o->version : MC_VERSION;
   char *file = mc_comment_text(m->file);
@@ -484,29 +487,40 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
      "*workspace) {", m->name);
   if (p.workspace_bytes) em(&e, "float *ws = (float *)workspace;");
   else em(&e, "(void)workspace;");
+  const char *xs = "input", *ys = "output"; /* as the ops' calls name them */
+  if (p.passes > 1) { /* the batch in chunks (chunk.c) */
+    int64_t b = m->input.d[0];
+    em(&e, "/* %lld sample%s at a time: the workspace holds one chunk */",
+       (long long)b, b > 1 ? "s" : "");
+    em_for(&e, "c", p.passes, "chunk");
+    em(&e, "const float *xc = input + c * %lld;", (long long)(nin / p.passes));
+    em(&e, "float *yc = output + c * %lld;", (long long)(nout / p.passes));
+    xs = "xc", ys = "yc";
+  }
   if (p.whole) { /* one sample at a time */
     const Op *first = &p.ops[0], *last = &p.ops[p.nops - 1];
     em_for(&e, "n", p.batch, "sample");
-    em(&e, "const float *x = input + n * %lld;",
+    em(&e, "const float *x = %s + n * %lld;", xs,
        (long long)(shape_numel(&first->in) / p.batch));
-    em(&e, "float *y = output + n * %lld;",
+    em(&e, "float *y = %s + n * %lld;", ys,
        (long long)(shape_numel(&last->out) / p.batch));
+    xs = "x", ys = "y";
   }
   for (int i = 0; i < p.nops; i++) { /* each call with its shapes */
     const Op *op = &p.ops[i], *out = op->pooled ? op + 1 : op;
     if (op->fused) continue;
-    char *x = buf_expr(&op->src, p.whole), *y = buf_expr(&op->dst, p.whole);
+    char *x = buf_expr(&op->src, xs, ys), *y = buf_expr(&op->dst, xs, ys);
     if (op->nsrc > 1 || op->residual) { /* each input, then the output */
       Buf b = {0};
       for (int k = 0; k < op->nsrc + op->residual; k++) {
-        char *xk = buf_expr(&op->srcs[k], 0);
+        char *xk = buf_expr(&op->srcs[k], xs, ys);
         buf_printf(&b, "%s%s", k ? ", " : "", xk);
         free(xk);
       }
       free(x);
       x = b.s;
     }
-    char *t = op->scratch ? buf_expr(&op->tmp, p.whole) : NULL;
+    char *t = op->scratch ? buf_expr(&op->tmp, xs, ys) : NULL;
     char *call = t ? mc_format("%s(%s, %s, %s);", op->fname, x, y, t)
                    : mc_format("%s(%s, %s);", op->fname, x, y);
     char *si = fn_shape(pp, &op->in), *so = fn_shape(pp, &out->out);
@@ -524,6 +538,7 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
     free(si), free(so), free(call), free(t), free(x), free(y);
   }
   if (p.whole) em(&e, "}");
+  if (p.passes > 1) em(&e, "}");
   em(&e, "}");
   if (!jit) {
     em_blank(&e);

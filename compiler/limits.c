@@ -154,8 +154,8 @@ static int check_code(const Program *p, Diag *d) {
 }
 
 int limits_check(const Program *p, Diag *d) {
-  const Model *m = p->m;
-  if (check_params(m, d) || check_activation(m, p->workspace_bytes, d))
+  const Model *m = p->m, *u = p->user ? p->user : m; /* u: the caller's */
+  if (check_params(u, d) || check_activation(u, p->workspace_bytes, d))
     return -1;
   if (m->nlayers && check_code(p, d)) return -1;
   return 0;

@@ -149,6 +149,8 @@ void lower(const Model *m, Target target, KernelSet kernels, Program *p) {
 
 char *program_explain(const Program *p) {
   Buf b = {0};
+  if (p->passes > 1) /* the batch in passes (chunk.c) */
+    buf_printf(&b, "%s\n", p->chunk_why);
   for (int i = 0; i < p->nops; i++) {
     const Op *op = &p->ops[i];
     buf_printf(&b, "%s: %s\n", op->fname, op->why);
@@ -172,5 +174,7 @@ void program_free(Program *p) {
   }
   free(p->ops);
   free(p->tensors);
+  if (p->chunk) model_chunk_free(p->chunk);
+  free(p->chunk);
   memset(p, 0, sizeof *p);
 }

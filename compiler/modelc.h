@@ -10,6 +10,7 @@
  *   shape.c     shape inference over the layer sequence
  *   lower.c     layers to ops, and every decision: fused activations,
  *               BatchNorm folding, the lowering of each op and why
+ *   chunk.c     a batch too large for the cache, run in passes of a chunk
  *   plan.c      activation memory plan (workspace offsets)
  *   limits.c    hard limits: parameters, activation memory, code size
  *   weights.c   parameter values: inline, weights file, or seeded init
@@ -307,6 +308,7 @@ typedef struct Model {
   /* filled by plan.c */
   int64_t workspace_bytes;
   int64_t workspace_bound; /* the least any plan can use (check prints it) */
+  int64_t chunk;           /* chunk.c: samples per pass (0: the batch whole) */
 } Model;
 
 void model_free(Model *m);
@@ -552,7 +554,12 @@ typedef struct GraphTensor {
 } GraphTensor;
 
 typedef struct Program {
-  const Model *m;
+  const Model *m;  /* the model lowered: the user's, or its chunk */
+  const Model *user; /* the user's model: the caller's input and output */
+  Model *chunk;    /* chunk.c: the chunk model p->m points to, or NULL */
+  int64_t passes;  /* the entry point runs the ops this many times, on
+                      consecutive chunks of the batch (1: once) */
+  char chunk_why[160]; /* why (--explain) */
   Target target;
   KernelSet kernels;
   Op *ops;
@@ -611,6 +618,23 @@ void pack_program(Program *p);
 /* The --explain text: one line per op, the lowering chosen and why. */
 char *program_explain(const Program *p);
 void program_free(Program *p);
+
+/* -------------------------------------------------------------- chunk.c */
+
+/* A batch whose largest op holds more than this many bytes of tensors
+ * runs in passes of a chunk that fits (chunk.c). */
+#define MC_CHUNK_BYTES (512LL << 10)
+
+/* Why the samples of m's batch cannot run apart (1, reason in why), or 0. */
+int chunk_why_not(const Model *m, char *why, size_t n);
+/* The samples per pass for m's batch (the batch itself: no passes), and
+ * why in `why`. Reads shapes only. */
+int64_t chunk_samples(const Model *m, char *why, size_t n);
+/* c: m with the batch dim b, sharing m's strings and weights. */
+void model_chunk(const Model *m, int64_t b, Model *c);
+/* After m's weights are loaded: c reads them too. */
+void model_chunk_weights(const Model *m, Model *c);
+void model_chunk_free(Model *c); /* what model_chunk allocated */
 
 /* ------------------------------------------------------------- driver.c */
 

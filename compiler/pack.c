@@ -86,6 +86,8 @@ char *pack_bias_what(const Op *op, const char *extra) {
 }
 
 void pack_program(Program *p) {
+  if (p->chunk) /* the chunk model reads the user's model's weights */
+    model_chunk_weights(p->user, p->chunk);
   for (int i = 0; i < p->nops; i++) {
     Op *op = &p->ops[i];
     if (op->own) /* this call's copy of the layer reads its parameters */

@@ -69,6 +69,18 @@ expect 0 '^l2_maxpool1d: fused into l0_conv1d$' out -- build specs/seed_cnn1d.lu
 expect 0 '^l7_linear: vector axpy: 16 inputs' out -- build specs/seed_cnn1d.lua -o "$tmp/gen" --explain
 expect 0 '^l4_linear: vector dot: each of 2 outputs a dot product of 40 vectors' out -- build specs/cnn1d_class.lua -o "$tmp/gen" --explain
 expect 0 '^l0_conv2d: blocked: 6 output channels x 16 positions' out -- build specs/lenet5.lua -o "$tmp/gen" --explain
+# A batch too large for the cache runs in passes of a chunk (chunk.c):
+# check and --explain say so; the header has the whole batch's input and
+# output and one chunk's workspace.
+expect 0 'workspace 183.8 KiB, for 8 samples at a time' out -- check specs/lenet5_batch.lua
+expect 0 '^the batch of 16 in 2 passes of 8 samples: 37 KiB of tensors per sample' out -- build specs/lenet5_batch.lua -o "$tmp/gen" --explain
+for want in 'LENET5_BATCH_INPUT_SIZE 12544 /\* floats, shape \[16, 1, 28, 28\] \*/' \
+            'LENET5_BATCH_WORKSPACE_SIZE 188160 /\* bytes \*/'; do
+  grep -q "$want" "$tmp/gen/lenet5_batch.h" && pass=$((pass + 1)) ||
+    { fail=$((fail + 1)); echo "FAIL: lenet5_batch.h lacks '$want'"; }
+done
+grep -q 'for (int c = 0; c < 2; c++) { /\* chunk \*/' "$tmp/gen/lenet5_batch.c" &&
+  pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: lenet5_batch.c: no loop over 2 chunks"; }
 expect 0 '^l3_maxpool1d: per output: every window is inside the input' out -- build specs/m5_kws.lua -o "$tmp/gen" --explain
 expect 0 '^l11_linear: dot: 10 outputs' out -- build specs/lenet5.lua -o "$tmp/gen" --explain
 expect 0 '^  modelc run: the interior.s tiles through the host microkernel mcj_conv_block$' out -- build specs/lenet5.lua -o "$tmp/gen" --explain

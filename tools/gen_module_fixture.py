@@ -360,6 +360,12 @@ MODELS = [
     ("tcn", TCN, (2, 3, 16), TCN_SPEC),
     ("dscnn", DSCNN, (1, 1, 20, 10), DSCNN_SPEC),
     ("mlp", MLP, (3, 10), MLP_SPEC),
+    # batches too large for the cache, run in passes (compiler/chunk.c):
+    # 2 passes of 4, 3 of 4, 6 of 1, 3 of 8
+    ("resnet_chunked", ResNet, (8, 3, 32, 32), RESNET),
+    ("senet_chunked", SENet, (12, 4, 32, 32), SENET),
+    ("tcn_chunked", TCN, (6, 3, 4096), TCN_SPEC),
+    ("dscnn_chunked", DSCNN, (24, 1, 98, 40), DSCNN_SPEC),
 ]
 
 
