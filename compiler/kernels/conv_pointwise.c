@@ -14,7 +14,8 @@
  *   - channels in the vectors (small planes: MobileNet's 6x6 and 3x3):
  *     a tile is 16 channels x up to 24 positions, each input channel one
  *     vector of 16 weights and a broadcast input per position; the
- *     accumulators are stored transposed.
+ *     accumulators are transposed 16 x 16 in registers, so each channel's
+ *     positions are stored as one run.
  * Fused ReLU and ReLU6 are applied in the registers; other activations
  * on the stored tile. Weights are packed [out/16][in][16] so a block's
  * weights for one input channel are contiguous. The portable path (and
@@ -190,20 +191,29 @@ static char *tile_channels(Emit *e, const Op *op, const ConvDims *cd,
   em(&t, "for (int r = 0; r < n; r++)");
   em(&t, "  acc[r] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xc[r]), acc[r]);");
   em(&t, "}");
-  em(&t, "for (int r = 0; r < n; r++) { /* y[j][t0 + r] = lane j */");
-  em(&t, "float out[16];");
   if (acts_in_registers(op)) {
+    /* 16 x 16 transposed in registers: a[j] holds channel j's positions
+     * t0.. (n of the 16 lanes), stored as one run */
+    em(&t, "for (int r = 0; r < n; r++) {");
     emit_acts_vec(&t, op, "acc[r]");
-    em(&t, "_mm512_storeu_ps(out, acc[r]);");
-    em(&t, "for (int j = 0; j < 16; j++) yb[j * %lld + t0 + r] = out[j];", P);
+    em(&t, "}");
+    em(&t, "__m512 a[16], b[16];");
+    em(&t, "for (int r = 0; r < 16; r++) a[r] = r < n ? acc[r] : "
+       "_mm512_setzero_ps();");
+    em_transpose16(&t);
+    em(&t, "const __mmask16 keep = (__mmask16)((1u << n) - 1);");
+    em(&t, "for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yb + j * %lld "
+       "+ t0, keep, a[j]);", P);
   } else {
+    em(&t, "for (int r = 0; r < n; r++) { /* y[j][t0 + r] = lane j */");
+    em(&t, "float out[16];");
     em(&t, "_mm512_storeu_ps(out, acc[r]);");
     char *chain = em_act_chain(&t, op, "out[j]");
     em(&t, "for (int j = 0; j < 16; j++) yb[j * %lld + t0 + r] = %s;", P,
        chain);
     free(chain);
+    em(&t, "}");
   }
-  em(&t, "}");
   em(&t, "}");
   em(&t, "#endif");
   em_blank(&t);
