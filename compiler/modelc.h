@@ -364,6 +364,10 @@ typedef struct LayerKind {
   /* Elementwise activations: the C expression of the activation of the
    * float variable `v`, malloc'd. */
   char *(*act_expr)(const Layer *l);
+  /* The same activation on the AVX-512 vector `v` (an __m512 expression),
+   * giving the scalar expression's bits lane by lane, NaNs included;
+   * malloc'd. NULL where there is none. */
+  char *(*act_vec)(const Layer *l, const char *v);
 } LayerKind;
 
 typedef enum {
@@ -709,6 +713,11 @@ char *em_act_chain(Emit *e, const Op *op, const char *x);
  * it printed otherwise than by em_act_chain is marked with em_use_act. */
 char *em_act_name(const Layer *l);
 void em_use_act(Emit *e, const Layer *l);
+/* Do all the op's fused activations have an AVX-512 form (act_vec)? */
+int em_acts_vec_ok(const Op *op);
+/* Print `v = act(v);` for each fused activation on the __m512 `v`, each
+ * marked as called (the portable branch calls it). */
+void em_acts_vec(Emit *e, const Op *op, const char *v);
 /* If the op has fused activations, print a loop applying them to
  * ptr[0..n). */
 void em_epilogue(Emit *e, const Op *op, const char *ptr, int64_t n);

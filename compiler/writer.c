@@ -287,6 +287,22 @@ char *em_act_chain(Emit *e, const Op *op, const char *x) {
   return s;
 }
 
+int em_acts_vec_ok(const Op *op) {
+  for (int i = 0; i < op->nact; i++)
+    if (!op->act[i]->kind->act_vec) return 0;
+  return 1;
+}
+
+void em_acts_vec(Emit *e, const Op *op, const char *v) {
+  for (int i = 0; i < op->nact; i++) {
+    const Layer *l = op->act[i];
+    char *x = l->kind->act_vec(l, v);
+    em_use_act(e, l);
+    em(e, "%s = %s; /* %s */", v, x, l->kind->name);
+    free(x);
+  }
+}
+
 void em_epilogue(Emit *e, const Op *op, const char *ptr, int64_t n) {
   if (!op->nact) return;
   char *lv = mc_format("%s[i]", ptr);

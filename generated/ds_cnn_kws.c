@@ -134,8 +134,10 @@ MC_INLINE void l0_conv2d_tile16(const float *restrict xg, const float *restrict 
       }
     }
   }
-  for (int j = 0; j < 16; j++)
-    _mm512_storeu_ps(yb + j * 125 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+  for (int j = 0; j < 16; j++) {
+    acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+    _mm512_storeu_ps(yb + j * 125 + t0, acc[j]);
+  }
   #else
   { /* channels 0..7 of the block */
     float acc[8][16];

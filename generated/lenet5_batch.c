@@ -177,8 +177,10 @@ static void l0_conv2d(const float *restrict x, float *restrict y, float *restric
               }
             }
           }
-          for (int j = 0; j < 6; j++)
-            _mm512_storeu_ps(yb + j * 784 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+          for (int j = 0; j < 6; j++) {
+            acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+            _mm512_storeu_ps(yb + j * 784 + t0, acc[j]);
+          }
           #else
           { /* channels 0..5 of the block */
             float acc[6][16];
@@ -247,8 +249,10 @@ MC_INLINE void l3_conv2d_tile16(const float *restrict xg, const float *restrict 
       }
     }
   }
-  for (int j = 0; j < 16; j++)
-    _mm512_storeu_ps(yb + j * 100 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+  for (int j = 0; j < 16; j++) {
+    acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+    _mm512_storeu_ps(yb + j * 100 + t0, acc[j]);
+  }
   #else
   { /* channels 0..7 of the block */
     float acc[8][16];

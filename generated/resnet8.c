@@ -167,8 +167,10 @@ static void n1_conv2d(const float *restrict x, float *restrict y, float *restric
               }
             }
           }
-          for (int j = 0; j < 16; j++)
-            _mm512_storeu_ps(yb + j * 1024 + oy * 32 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+          for (int j = 0; j < 16; j++) {
+            acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+            _mm512_storeu_ps(yb + j * 1024 + oy * 32 + t0, acc[j]);
+          }
           #else
           { /* channels 0..7 of the block */
             float acc[8][16];
@@ -672,8 +674,10 @@ static void n12_conv2d(const float *restrict x, float *restrict y, float *restri
               }
             }
           }
-          for (int j = 0; j < 16; j++)
-            _mm512_storeu_ps(yb + j * 256 + oy * 16 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+          for (int j = 0; j < 16; j++) {
+            acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+            _mm512_storeu_ps(yb + j * 256 + oy * 16 + t0, acc[j]);
+          }
           #else
           { /* channels 0..7 of the block */
             float acc[8][16];
@@ -964,8 +968,11 @@ static void n17_conv2d(const float *restrict x, const float *restrict r, float *
               }
             }
           }
-          for (int j = 0; j < 16; j++)
-            _mm512_storeu_ps(yb + j * 256 + oy * 16 + t0, _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(acc[j], _mm512_loadu_ps(rb + j * 256 + oy * 16 + t0))));
+          for (int j = 0; j < 16; j++) {
+            acc[j] = _mm512_add_ps(acc[j], _mm512_loadu_ps(rb + j * 256 + oy * 16 + t0));
+            acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+            _mm512_storeu_ps(yb + j * 256 + oy * 16 + t0, acc[j]);
+          }
           #else
           { /* channels 0..7 of the block */
             float acc[8][16];
@@ -1089,8 +1096,10 @@ static void n20_conv2d(const float *restrict x, float *restrict y, float *restri
             }
           }
         }
-        for (int j = 0; j < 16; j++)
-          _mm512_storeu_ps(yb + j * 64 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+        for (int j = 0; j < 16; j++) {
+          acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+          _mm512_storeu_ps(yb + j * 64 + t0, acc[j]);
+        }
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
@@ -1379,8 +1388,11 @@ static void n25_conv2d(const float *restrict x, const float *restrict r, float *
             }
           }
         }
-        for (int j = 0; j < 16; j++)
-          _mm512_storeu_ps(yb + j * 64 + t0, _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(acc[j], _mm512_loadu_ps(rb + j * 64 + t0))));
+        for (int j = 0; j < 16; j++) {
+          acc[j] = _mm512_add_ps(acc[j], _mm512_loadu_ps(rb + j * 64 + t0));
+          acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+          _mm512_storeu_ps(yb + j * 64 + t0, acc[j]);
+        }
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];

@@ -103,10 +103,10 @@ MC_INLINE void n1_conv2d_tile(const float *restrict xp, const float *restrict wb
     for (int j = 0; j < 16; j++)
       acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wc[j]), xv, acc[j]);
   }
-  float out[16][16];
-  for (int j = 0; j < 16; j++) _mm512_storeu_ps(out[j], acc[j]);
-  for (int j = 0; j < 16; j++)
-    for (int i = 0; i < n; i++) yb[j * 196 + t0 + i] = l2_hardswish(out[j][i]);
+  for (int j = 0; j < 16; j++) {
+    acc[j] = _mm512_div_ps(_mm512_mul_ps(acc[j], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(acc[j], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+    _mm512_mask_storeu_ps(yb + j * 196 + t0, m, acc[j]);
+  }
 }
 #endif
 
@@ -214,6 +214,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
       for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
       for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 4; u++) {
+        s[u] = _mm512_div_ps(_mm512_mul_ps(s[u], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[u], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
         if (c * 196 + at[v + u] <= 12528) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
@@ -239,6 +240,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
       for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
       for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
       for (int u = 0; u < 1; u++) {
+        s[u] = _mm512_div_ps(_mm512_mul_ps(s[u], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[u], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
         const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
         if (c * 196 + at[v + u] <= 12528) /* inside the sample's output: the lanes past, overwritten later */
           _mm512_storeu_ps(yc + at[v + u], o);
@@ -246,7 +248,6 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
           _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
       }
     }
-    for (int i = 0; i < 196; i++) yc[i] = l5_hardswish(yc[i]); /* the plane is stored */
   }
   #undef mc_shift
   #else

@@ -156,8 +156,10 @@ static void n2_conv1d(const float *restrict x, float *restrict y) {
               acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
           }
         }
-        for (int j = 0; j < 16; j++)
-          _mm512_storeu_ps(yb + j * 128 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+        for (int j = 0; j < 16; j++) {
+          acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+          _mm512_storeu_ps(yb + j * 128 + t0, acc[j]);
+        }
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
@@ -252,8 +254,10 @@ static void n5_conv1d(const float *restrict x, float *restrict y) {
               acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
           }
         }
-        for (int j = 0; j < 16; j++)
-          _mm512_storeu_ps(yb + j * 128 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+        for (int j = 0; j < 16; j++) {
+          acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+          _mm512_storeu_ps(yb + j * 128 + t0, acc[j]);
+        }
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
@@ -399,8 +403,10 @@ static void n11_conv1d(const float *restrict x, float *restrict y) {
               acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
           }
         }
-        for (int j = 0; j < 16; j++)
-          _mm512_storeu_ps(yb + j * 128 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+        for (int j = 0; j < 16; j++) {
+          acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+          _mm512_storeu_ps(yb + j * 128 + t0, acc[j]);
+        }
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
@@ -495,8 +501,10 @@ static void n14_conv1d(const float *restrict x, float *restrict y) {
               acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
           }
         }
-        for (int j = 0; j < 16; j++)
-          _mm512_storeu_ps(yb + j * 128 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+        for (int j = 0; j < 16; j++) {
+          acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+          _mm512_storeu_ps(yb + j * 128 + t0, acc[j]);
+        }
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
@@ -602,8 +610,10 @@ static void n19_conv1d(const float *restrict x, float *restrict y) {
               acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
           }
         }
-        for (int j = 0; j < 16; j++)
-          _mm512_storeu_ps(yb + j * 128 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+        for (int j = 0; j < 16; j++) {
+          acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+          _mm512_storeu_ps(yb + j * 128 + t0, acc[j]);
+        }
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];
@@ -698,8 +708,10 @@ static void n22_conv1d(const float *restrict x, float *restrict y) {
               acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
           }
         }
-        for (int j = 0; j < 16; j++)
-          _mm512_storeu_ps(yb + j * 128 + t0, _mm512_max_ps(_mm512_setzero_ps(), acc[j]));
+        for (int j = 0; j < 16; j++) {
+          acc[j] = _mm512_max_ps(_mm512_setzero_ps(), acc[j]); /* ReLU */
+          _mm512_storeu_ps(yb + j * 128 + t0, acc[j]);
+        }
         #else
         { /* channels 0..7 of the block */
           float acc[8][16];

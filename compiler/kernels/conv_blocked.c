@@ -310,22 +310,22 @@ static void emit_tile_avx512(Emit *e, const Op *op, const ConvDims *cd,
   em(e, "for (int j = 0; j < %lld; j++)", (long long)width);
   em(e, "  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);");
   while (close--) em(e, "}");
-  int relu = op->nact == 1 && (op->act[0]->kind->flags & KF_RELU);
-  if (tile_contiguous(cd) && (op->nact == 0 || relu)) {
-    /* Stored straight from the registers, the residual added there;
-     * max(0, v) is ReLU, NaN kept. */
+  if (tile_contiguous(cd) && em_acts_vec_ok(op)) {
+    /* Stored straight from the registers, the residual added and the
+     * activations applied there (their AVX-512 forms keep the bits) */
     char *at = tile_offset(cd, "j");
-    char *v = op->residual
-                  ? mc_format("_mm512_add_ps(acc[j], _mm512_loadu_ps(rb + "
-                              "%s))", at)
-                  : mc_strdup("acc[j]");
-    em(e, "for (int j = 0; j < %lld; j++)", (long long)width);
-    if (relu)
-      em(e, "  _mm512_storeu_ps(yb + %s, _mm512_max_ps(_mm512_setzero_ps(), "
-         "%s));", at, v);
-    else
-      em(e, "  _mm512_storeu_ps(yb + %s, %s);", at, v);
-    free(v);
+    if (!op->residual && !op->nact) {
+      em(e, "for (int j = 0; j < %lld; j++) _mm512_storeu_ps(yb + %s, "
+         "acc[j]);", (long long)width, at);
+    } else {
+      em(e, "for (int j = 0; j < %lld; j++) {", (long long)width);
+      if (op->residual)
+        em(e, "acc[j] = _mm512_add_ps(acc[j], _mm512_loadu_ps(rb + %s));",
+           at);
+      em_acts_vec(e, op, "acc[j]");
+      em(e, "_mm512_storeu_ps(yb + %s, acc[j]);", at);
+      em(e, "}");
+    }
     free(at);
     return;
   }

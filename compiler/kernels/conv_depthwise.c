@@ -144,14 +144,6 @@ static void emit_sum(Emit *e, const DwDims *d, const char *at,
     }
 }
 
-/* Are all the fused activations ReLU or ReLU6 (done in the registers)? */
-static int acts_in_registers(const Op *op) {
-  for (int i = 0; i < op->nact; i++)
-    if (op->act[i]->kind != &kind_ReLU && op->act[i]->kind != &kind_ReLU6)
-      return 0;
-  return 1;
-}
-
 /* AVX-512: copy channel `src` (an expression) of the input into the
  * phases at `dst` (`apart` floats apart), inside the zero border. Rows
  * are stored whole, in order: the zeros loaded past a row land on its
@@ -276,14 +268,8 @@ static void emit_vectors(Emit *e, const Op *op, const DwDims *d, int64_t u,
     }
   }
   em(e, "for (int u = 0; u < %lld; u++) {", (long long)u);
-  if (acts_in_registers(op)) {
-    for (int i = 0; i < op->nact; i++) {
-      em_use_act(e, op->act[i]);
-      em(e, "s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* %s */",
-         op->act[i]->kind->name);
-      if (op->act[i]->kind == &kind_ReLU6)
-        em(e, "s[u] = _mm512_min_ps(_mm512_set1_ps(6.0f), s[u]);");
-    }
+  if (em_acts_vec_ok(op)) {
+    em_acts_vec(e, op, "s[u]");
   } /* else the activations once the channel's plane is stored
        (emit_avx512): a vector stored and read back as scalars stalls */
   em(e, "const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);");
@@ -375,7 +361,7 @@ static void emit_avx512(Emit *e, const Op *op, const ConvDims *cd,
     emit_vectors(e, op, d, 1, held, cd->c, apart);
     em(e, "}");
   }
-  if (op->nact && !acts_in_registers(op)) {
+  if (op->nact && !em_acts_vec_ok(op)) {
     char *chain = em_act_chain(e, op, "yc[i]");
     em(e, "for (int i = 0; i < %lld; i++) yc[i] = %s; /* the plane is "
        "stored */", (long long)(d->oh * d->ow), chain);

@@ -16,8 +16,8 @@
  *     vector of 16 weights and a broadcast input per position; the
  *     accumulators are transposed 16 x 16 in registers, so each channel's
  *     positions are stored as one run.
- * Fused ReLU and ReLU6 are applied in the registers; other activations
- * on the stored tile. Weights are packed [out/16][in][16] so a block's
+ * Fused activations with an AVX-512 form (ReLU, ReLU6, Hardswish,
+ * Hardsigmoid) are applied in the registers; others on the stored tile. Weights are packed [out/16][in][16] so a block's
  * weights for one input channel are contiguous. The portable path (and
  * TinyCC) runs each output channel's row: bias, then each input channel's
  * multiply-add over the row. Every output is its bias plus the products
@@ -95,26 +95,6 @@ static void pw_pack(Program *p, Op *op) {
   free(scaled);
 }
 
-/* Are all the fused activations ReLU or ReLU6 (done in the registers)? */
-static int acts_in_registers(const Op *op) {
-  for (int i = 0; i < op->nact; i++)
-    if (op->act[i]->kind != &kind_ReLU && op->act[i]->kind != &kind_ReLU6)
-      return 0;
-  return 1;
-}
-
-/* Print `v = act(v);` for each fused activation, on the __m512 v (the
- * vector forms keep the scalar ones' NaNs: max(0, v) is v when v is NaN). */
-static void emit_acts_vec(Emit *e, const Op *op, const char *v) {
-  for (int i = 0; i < op->nact; i++) {
-    em_use_act(e, op->act[i]);
-    em(e, "%s = _mm512_max_ps(_mm512_setzero_ps(), %s); /* %s */", v, v,
-       op->act[i]->kind->name);
-    if (op->act[i]->kind == &kind_ReLU6)
-      em(e, "%s = _mm512_min_ps(_mm512_set1_ps(6.0f), %s);", v, v);
-  }
-}
-
 /* The tile with positions in the vectors, into e->pre: `width` channels
  * x 16 positions from t0, the first n of them. */
 static char *tile_positions(Emit *e, const Op *op, const ConvDims *cd,
@@ -142,9 +122,9 @@ static char *tile_positions(Emit *e, const Op *op, const ConvDims *cd,
   em(&t, "for (int j = 0; j < %lld; j++)", W);
   em(&t, "  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wc[j]), xv, acc[j]);");
   em(&t, "}");
-  if (acts_in_registers(op)) {
+  if (em_acts_vec_ok(op)) {
     em(&t, "for (int j = 0; j < %lld; j++) {", W);
-    emit_acts_vec(&t, op, "acc[j]");
+    em_acts_vec(&t, op, "acc[j]");
     em(&t, "_mm512_mask_storeu_ps(yb + j * %lld + t0, m, acc[j]);", P);
     em(&t, "}");
   } else {
@@ -191,11 +171,11 @@ static char *tile_channels(Emit *e, const Op *op, const ConvDims *cd,
   em(&t, "for (int r = 0; r < n; r++)");
   em(&t, "  acc[r] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xc[r]), acc[r]);");
   em(&t, "}");
-  if (acts_in_registers(op)) {
+  if (em_acts_vec_ok(op)) {
     /* 16 x 16 transposed in registers: a[j] holds channel j's positions
      * t0.. (n of the 16 lanes), stored as one run */
     em(&t, "for (int r = 0; r < n; r++) {");
-    emit_acts_vec(&t, op, "acc[r]");
+    em_acts_vec(&t, op, "acc[r]");
     em(&t, "}");
     em(&t, "__m512 a[16], b[16];");
     em(&t, "for (int r = 0; r < 16; r++) a[r] = r < n ? acc[r] : "

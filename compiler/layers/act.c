@@ -108,33 +108,61 @@ static char *act_expr(const Layer *l) {
   return s;
 }
 
-#define ACT(kind, args, flags)                                             \
-  const LayerKind kind_##kind = {#kind,     0,    args,     0,       act_parse, \
-                                 act_shape, NULL, ROLE_ACT, FAM_ACT, flags,     \
-                                 act_expr};
+/* The AVX-512 forms of ReLU, ReLU6, Hardswish and Hardsigmoid, with the
+ * scalar expressions' bits: max(0, t) and min(6, t) return t when t is
+ * NaN (the second operand when unordered), and the clamp gives 0 and 6
+ * exactly where the comparisons do; the products and the division by 6
+ * are the same IEEE operations in the same order. */
+static char *act_vec(const Layer *l, const char *v) {
+  const LayerKind *k = l->kind;
+  if (k == &kind_ReLU)
+    return mc_format("_mm512_max_ps(_mm512_setzero_ps(), %s)", v);
+  char *clamp; /* ReLU6 of v, or of v + 3 */
+  if (k == &kind_ReLU6)
+    clamp = mc_format("_mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps("
+                      "_mm512_setzero_ps(), %s))", v);
+  else
+    clamp = mc_format("_mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps("
+                      "_mm512_setzero_ps(), _mm512_add_ps(%s, "
+                      "_mm512_set1_ps(3.0f))))", v);
+  char *s = k == &kind_ReLU6 ? mc_strdup(clamp)
+            : k == &kind_Hardswish
+                ? mc_format("_mm512_div_ps(_mm512_mul_ps(%s, %s), "
+                            "_mm512_set1_ps(6.0f))", v, clamp)
+                : mc_format("_mm512_div_ps(%s, _mm512_set1_ps(6.0f))", clamp);
+  free(clamp);
+  return s;
+}
 
-ACT(ReLU, inplace_args, KF_RELU)
-ACT(ReLU6, inplace_args, 0)
-ACT(LeakyReLU, leaky_args, 0)
-ACT(ELU, elu_args, 0)
-ACT(Sigmoid, no_args, 0)
-ACT(Tanh, no_args, 0)
-ACT(GELU, gelu_args, 0)
-ACT(SiLU, inplace_args, 0)
-ACT(Hardswish, inplace_args, 0)
-ACT(Hardsigmoid, inplace_args, 0)
+#define ACT(kind, args, flags, vec)                                      \
+  const LayerKind kind_##kind = {#kind,     0,        args,     0,          \
+                                 act_parse, act_shape, NULL,    ROLE_ACT,   \
+                                 FAM_ACT,   flags,     act_expr, vec};
+
+ACT(ReLU, inplace_args, KF_RELU, act_vec)
+ACT(ReLU6, inplace_args, 0, act_vec)
+ACT(LeakyReLU, leaky_args, 0, NULL)
+ACT(ELU, elu_args, 0, NULL)
+ACT(Sigmoid, no_args, 0, NULL)
+ACT(Tanh, no_args, 0, NULL)
+ACT(GELU, gelu_args, 0, NULL)
+ACT(SiLU, inplace_args, 0, NULL)
+ACT(Hardswish, inplace_args, 0, act_vec)
+ACT(Hardsigmoid, inplace_args, 0, act_vec)
 
 const LayerKind kind_Softmax = {
     "Softmax", 0, softmax_args, 0, act_parse, act_shape,
     "y[a, i, b] = exp(x[a, i, b] - max) / sum over j of exp(x[a, j, b] - "
-    "max)", ROLE_OP, FAM_SOFTMAX, KF_IN_PLACE, NULL};
+    "max)", ROLE_OP, FAM_SOFTMAX, KF_IN_PLACE, NULL, NULL};
 const LayerKind kind_LogSoftmax = {
     "LogSoftmax", 0, softmax_args, 0, act_parse, act_shape,
     "y[a, i, b] = x[a, i, b] - max - log(sum over j of exp(x[a, j, b] - "
-    "max))", ROLE_OP, FAM_SOFTMAX, KF_IN_PLACE | KF_LOG, NULL};
+    "max))", ROLE_OP, FAM_SOFTMAX, KF_IN_PLACE | KF_LOG, NULL, NULL};
 const LayerKind kind_Dropout = {"Dropout", 0, dropout_args, 0, act_parse,
-                                act_shape, NULL, ROLE_NOOP, FAM_NOOP, 0, NULL};
+                                act_shape, NULL, ROLE_NOOP, FAM_NOOP, 0, NULL,
+                                NULL};
 
 /* nn.Identity(*args, **kwargs) takes and ignores anything. */
 const LayerKind kind_Identity = {"Identity", 0, no_args, 1, act_parse,
-                                 act_shape, NULL, ROLE_NOOP, FAM_NOOP, 0, NULL};
+                                 act_shape, NULL, ROLE_NOOP, FAM_NOOP, 0, NULL,
+                                 NULL};

@@ -84,7 +84,7 @@ static int adaptive_shape(Layer *l, Diag *d) {
 
 const LayerKind kind_AdaptiveAvgPool1d = {
     "AdaptiveAvgPool1d", 1, adaptive_args, 0, adaptive_parse, adaptive_shape,
-    ADAPTIVE1D_FORMULA, ROLE_OP, FAM_ADAPTIVE, 0, NULL};
+    ADAPTIVE1D_FORMULA, ROLE_OP, FAM_ADAPTIVE, 0, NULL, NULL};
 const LayerKind kind_AdaptiveAvgPool2d = {
     "AdaptiveAvgPool2d", 2, adaptive_args, 0, adaptive_parse, adaptive_shape,
-    ADAPTIVE2D_FORMULA, ROLE_OP, FAM_ADAPTIVE, 0, NULL};
+    ADAPTIVE2D_FORMULA, ROLE_OP, FAM_ADAPTIVE, 0, NULL, NULL};

@@ -453,10 +453,10 @@ static int conv_shape(Layer *l, Diag *d) {
 
 const LayerKind kind_Conv1d = {"Conv1d", 1, conv_args, 0, conv_parse,
                                conv_shape, CONV1D_FORMULA, ROLE_OP, FAM_CONV,
-                               KF_FOLDS_BN | KF_INIT_KAIMING, NULL};
+                               KF_FOLDS_BN | KF_INIT_KAIMING, NULL, NULL};
 const LayerKind kind_Conv2d = {"Conv2d", 2, conv_args, 0, conv_parse,
                                conv_shape, CONV2D_FORMULA, ROLE_OP, FAM_CONV,
-                               KF_FOLDS_BN | KF_INIT_KAIMING, NULL};
+                               KF_FOLDS_BN | KF_INIT_KAIMING, NULL, NULL};
 const LayerKind kind_Conv3d = {"Conv3d", 3, conv_args, 0, conv_parse,
                                conv_shape, CONV3D_FORMULA, ROLE_OP, FAM_CONV,
-                               KF_FOLDS_BN | KF_INIT_KAIMING, NULL};
+                               KF_FOLDS_BN | KF_INIT_KAIMING, NULL, NULL};

@@ -35,4 +35,4 @@ static int flatten_shape(Layer *l, Diag *d) {
 /* A view: the data does not move. */
 const LayerKind kind_Flatten = {"Flatten", 0, flatten_args, 0, flatten_parse,
                                 flatten_shape, NULL, ROLE_NOOP, FAM_NOOP, 0,
-                                NULL};
+                                NULL, NULL};

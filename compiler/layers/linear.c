@@ -59,4 +59,4 @@ static int linear_shape(Layer *l, Diag *d) {
 const LayerKind kind_Linear = {
     "Linear", 0, linear_args, 0, linear_parse, linear_shape,
     "y[..., o] = bias[o] + sum over i of weight[o, i] * x[..., i]", ROLE_OP,
-    FAM_LINEAR, KF_FOLDS_BN | KF_INIT_KAIMING, NULL};
+    FAM_LINEAR, KF_FOLDS_BN | KF_INIT_KAIMING, NULL, NULL};

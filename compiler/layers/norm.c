@@ -82,7 +82,7 @@ static int bn_shape(Layer *l, Diag *d) {
 
 const LayerKind kind_BatchNorm1d = {"BatchNorm1d", 1, bn_args, 0, bn_parse,
                                     bn_shape, BN_FORMULA, ROLE_BN, FAM_NORM, 0,
-                                    NULL};
+                                    NULL, NULL};
 const LayerKind kind_BatchNorm2d = {"BatchNorm2d", 2, bn_args, 0, bn_parse,
                                     bn_shape, BN_FORMULA, ROLE_BN, FAM_NORM, 0,
-                                    NULL};
+                                    NULL, NULL};

@@ -194,7 +194,7 @@ static int pad_shape(Layer *l, Diag *d) {
 #define PAD_KIND(kind, nsp, args, formula)                                \
   const LayerKind kind_##kind = {#kind,     nsp,       args,    0,        \
                                  pad_parse, pad_shape, formula, ROLE_OP,  \
-                                 FAM_PAD,   0,         NULL};
+                                 FAM_PAD,   0,         NULL, NULL};
 
 #define F_CONST "y[p, i] = x[p, i - left] inside the input, else the value"
 #define F_REFL "y[p, i] = x[p, reflect(i - left)] (the edge not repeated)"

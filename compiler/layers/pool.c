@@ -369,13 +369,13 @@ static int pool_shape(Layer *l, Diag *d) {
 
 const LayerKind kind_MaxPool1d = {"MaxPool1d", 1, maxpool_args, 0, pool_parse,
                                   pool_shape, MAXPOOL1D_FORMULA, ROLE_OP,
-                                  FAM_MAXPOOL, 0, NULL};
+                                  FAM_MAXPOOL, 0, NULL, NULL};
 const LayerKind kind_MaxPool2d = {"MaxPool2d", 2, maxpool_args, 0, pool_parse,
                                   pool_shape, MAXPOOL2D_FORMULA, ROLE_OP,
-                                  FAM_MAXPOOL, 0, NULL};
+                                  FAM_MAXPOOL, 0, NULL, NULL};
 const LayerKind kind_AvgPool1d = {"AvgPool1d", 1, avgpool1d_args, 0,
                                   pool_parse, pool_shape, AVGPOOL1D_FORMULA,
-                                  ROLE_OP, FAM_AVGPOOL, 0, NULL};
+                                  ROLE_OP, FAM_AVGPOOL, 0, NULL, NULL};
 const LayerKind kind_AvgPool2d = {"AvgPool2d", 2, avgpool2d_args, 0,
                                   pool_parse, pool_shape, AVGPOOL2D_FORMULA,
-                                  ROLE_OP, FAM_AVGPOOL, 0, NULL};
+                                  ROLE_OP, FAM_AVGPOOL, 0, NULL, NULL};
