@@ -3,7 +3,7 @@
  *
  *   input      [1, 1, 49, 10] float32, contiguous, in PyTorch's layout
  *   output     [1, 12]
- *   workspace  65792 bytes
+ *   workspace  76096 bytes
  *   weights    seed 1 (PyTorch's default init)
  *
  * Standalone C99: compile with any C compiler and link with libm.
@@ -272,119 +272,604 @@ static void l3_conv2d(const float *restrict x, float *restrict y, float *restric
   float *yn = y;
   const float *xp = xn;
   #if MC_AVX512
-  static const unsigned short keep[11] = { /* the lanes of wide vector v inside the output columns */
-    0xcf9f, 0xf3e7, 0x7cf9, 0x9f3e, 0xe7cf, 0xf9f3, 0x3e7c, 0xcf9f,
-    0xf3e7, 0x7cf9, 0x1f3e,
+  static const int at_x[125] = { /* input i's padded position */
+    8, 9, 10, 11, 12, 15, 16, 17,
+    18, 19, 22, 23, 24, 25, 26, 29,
+    30, 31, 32, 33, 36, 37, 38, 39,
+    40, 43, 44, 45, 46, 47, 50, 51,
+    52, 53, 54, 57, 58, 59, 60, 61,
+    64, 65, 66, 67, 68, 71, 72, 73,
+    74, 75, 78, 79, 80, 81, 82, 85,
+    86, 87, 88, 89, 92, 93, 94, 95,
+    96, 99, 100, 101, 102, 103, 106, 107,
+    108, 109, 110, 113, 114, 115, 116, 117,
+    120, 121, 122, 123, 124, 127, 128, 129,
+    130, 131, 134, 135, 136, 137, 138, 141,
+    142, 143, 144, 145, 148, 149, 150, 151,
+    152, 155, 156, 157, 158, 159, 162, 163,
+    164, 165, 166, 169, 170, 171, 172, 173,
+    176, 177, 178, 179, 180,
   };
-  static const unsigned short put[11] = { /* as many lanes, first */
-    0x0fff, 0x0fff, 0x07ff, 0x07ff, 0x0fff, 0x0fff, 0x03ff, 0x0fff,
-    0x0fff, 0x07ff, 0x03ff,
+  static const int at_y[125] = { /* padded position of output q's first tap */
+    0, 1, 2, 3, 4, 7, 8, 9,
+    10, 11, 14, 15, 16, 17, 18, 21,
+    22, 23, 24, 25, 28, 29, 30, 31,
+    32, 35, 36, 37, 38, 39, 42, 43,
+    44, 45, 46, 49, 50, 51, 52, 53,
+    56, 57, 58, 59, 60, 63, 64, 65,
+    66, 67, 70, 71, 72, 73, 74, 77,
+    78, 79, 80, 81, 84, 85, 86, 87,
+    88, 91, 92, 93, 94, 95, 98, 99,
+    100, 101, 102, 105, 106, 107, 108, 109,
+    112, 113, 114, 115, 116, 119, 120, 121,
+    122, 123, 126, 127, 128, 129, 130, 133,
+    134, 135, 136, 137, 140, 141, 142, 143,
+    144, 147, 148, 149, 150, 151, 154, 155,
+    156, 157, 158, 161, 162, 163, 164, 165,
+    168, 169, 170, 171, 172,
   };
-  static const int at[11] = { /* where they go in the output */
-    0, 12, 24, 35, 46, 58, 70, 80,
-    92, 104, 115,
-  };
-  /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
-  #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
-  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two sets of planes */
-  for (int r = 0; r < 25; r++) { /* inside the zero border */
-    float *tr = tmp + (r + 1) * 7;
-    _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
-  }
-  for (int c = 0; c < 64; c++) { /* channel */
-    const float *tq = tmp + (c & 1) * 205, *wc = l3_weight + c * 9;
-    float *yc = yn + c * 125;
-    if (c + 1 < 64) { /* the next channel into the other set */
-      const float *xc = xp + (c + 1) * 125;
-      float *tn = tmp + ((c + 1) & 1) * 205;
-      for (int r = 0; r < 25; r++) { /* inside the zero border */
-        float *tr = tn + (r + 1) * 7;
-        _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
+  float *tl = tmp; /* [padded position][16 channels] */
+  for (int i = 0; i < 3024; i++) tl[i] = 0.0f;
+  for (int c0 = 0; c0 < 64; c0 += 16) { /* 16 channels */
+    __m512 a[16], b[16], w[9];
+    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x1ff, l3_weight + (c0 + k) * 9);
+    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    }
+    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) { /* a[i]: column i */
+      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+    }
+    for (int t = 0; t < 9; t++) w[t] = a[t]; /* tap t, lane j: channel c0 + j */
+    const __m512 bv = _mm512_loadu_ps(l3_bias + c0);
+    for (int i0 = 0; i0 < 125; i0 += 16) { /* the plane into the lanes */
+      const __mmask16 m = i0 + 16 <= 125 ? 0xffff : (__mmask16)((1u << (125 - i0)) - 1);
+      for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(m, xp + (c0 + k) * 125 + i0);
+      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
       }
-    }
-    const __m512 bv = _mm512_set1_ps(l3_bias[c]);
-    const __m512 w0 = _mm512_set1_ps(wc[0]), w1 = _mm512_set1_ps(wc[1]), w2 = _mm512_set1_ps(wc[2]),
-        w3 = _mm512_set1_ps(wc[3]), w4 = _mm512_set1_ps(wc[4]), w5 = _mm512_set1_ps(wc[5]),
-        w6 = _mm512_set1_ps(wc[6]), w7 = _mm512_set1_ps(wc[7]), w8 = _mm512_set1_ps(wc[8]);
-    for (int v = 0; v < 8; v += 4) { /* wide outputs 16v.. */
-      const float *tv = tq + v * 16;
-      __m512 s[4];
-      for (int u = 0; u < 4; u++) s[u] = bv;
-      __m512 x[1][5];
-      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 4; u++) {
-        s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
-        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
-          _mm512_storeu_ps(yc + at[v + u], o);
-        else
-          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
       }
-    }
-    for (int v = 8; v < 11; v++) {
-      const float *tv = tq + v * 16;
-      __m512 s[1];
-      for (int u = 0; u < 1; u++) s[u] = bv;
-      __m512 x[1][2];
-      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 1; u++) {
-        s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
-        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
-          _mm512_storeu_ps(yc + at[v + u], o);
-        else
-          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
       }
+      for (int i = 0; i < 8; i++) { /* a[i]: column i */
+        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+      }
+      for (int j = 0; j < 16 && i0 + j < 125; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
     }
-  }
-  #undef mc_shift
-  #else
-  float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
-  for (int i = 0; i < 189; i++) tp[i] = 0.0f;
-  for (int c = 0; c < 64; c++) { /* channel */
-    const float *xc = xp + c * 125, *wc = l3_weight + c * 9;
-    float *yc = yn + c * 125;
-    for (int r = 0; r < 25; r++) /* inside the zero border */
-      for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
-    for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
-      float s = l3_bias[c];
-      s = MC_FMA(wc[0], tp[p], s);
-      s = MC_FMA(wc[1], tp[p + 1], s);
-      s = MC_FMA(wc[2], tp[p + 2], s);
-      s = MC_FMA(wc[3], tp[p + 7], s);
-      s = MC_FMA(wc[4], tp[p + 8], s);
-      s = MC_FMA(wc[5], tp[p + 9], s);
-      s = MC_FMA(wc[6], tp[p + 14], s);
-      s = MC_FMA(wc[7], tp[p + 15], s);
-      s = MC_FMA(wc[8], tp[p + 16], s);
-      tw[p] = s;
+    for (int q0 = 0; q0 < 112; q0 += 16) { /* 16 outputs */
+      { /* output q0 + 0 */
+        const float *tq = tl + at_y[q0 + 0] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[0] = s;
+      }
+      { /* output q0 + 1 */
+        const float *tq = tl + at_y[q0 + 1] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[1] = s;
+      }
+      { /* output q0 + 2 */
+        const float *tq = tl + at_y[q0 + 2] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[2] = s;
+      }
+      { /* output q0 + 3 */
+        const float *tq = tl + at_y[q0 + 3] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[3] = s;
+      }
+      { /* output q0 + 4 */
+        const float *tq = tl + at_y[q0 + 4] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[4] = s;
+      }
+      { /* output q0 + 5 */
+        const float *tq = tl + at_y[q0 + 5] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[5] = s;
+      }
+      { /* output q0 + 6 */
+        const float *tq = tl + at_y[q0 + 6] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[6] = s;
+      }
+      { /* output q0 + 7 */
+        const float *tq = tl + at_y[q0 + 7] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[7] = s;
+      }
+      { /* output q0 + 8 */
+        const float *tq = tl + at_y[q0 + 8] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[8] = s;
+      }
+      { /* output q0 + 9 */
+        const float *tq = tl + at_y[q0 + 9] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[9] = s;
+      }
+      { /* output q0 + 10 */
+        const float *tq = tl + at_y[q0 + 10] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[10] = s;
+      }
+      { /* output q0 + 11 */
+        const float *tq = tl + at_y[q0 + 11] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[11] = s;
+      }
+      { /* output q0 + 12 */
+        const float *tq = tl + at_y[q0 + 12] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[12] = s;
+      }
+      { /* output q0 + 13 */
+        const float *tq = tl + at_y[q0 + 13] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[13] = s;
+      }
+      { /* output q0 + 14 */
+        const float *tq = tl + at_y[q0 + 14] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[14] = s;
+      }
+      { /* output q0 + 15 */
+        const float *tq = tl + at_y[q0 + 15] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[15] = s;
+      }
+      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+      }
+      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      }
+      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+      }
+      for (int i = 0; i < 8; i++) { /* a[i]: column i */
+        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+      }
+      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 125 + q0, a[j]);
     }
-    for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
-      for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l5_relu(tw[oy * 7 + ox]);
+    { const int q0 = 112; /* the last 13 outputs */
+    { /* output q0 + 0 */
+      const float *tq = tl + at_y[q0 + 0] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[0] = s;
+    }
+    { /* output q0 + 1 */
+      const float *tq = tl + at_y[q0 + 1] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[1] = s;
+    }
+    { /* output q0 + 2 */
+      const float *tq = tl + at_y[q0 + 2] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[2] = s;
+    }
+    { /* output q0 + 3 */
+      const float *tq = tl + at_y[q0 + 3] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[3] = s;
+    }
+    { /* output q0 + 4 */
+      const float *tq = tl + at_y[q0 + 4] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[4] = s;
+    }
+    { /* output q0 + 5 */
+      const float *tq = tl + at_y[q0 + 5] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[5] = s;
+    }
+    { /* output q0 + 6 */
+      const float *tq = tl + at_y[q0 + 6] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[6] = s;
+    }
+    { /* output q0 + 7 */
+      const float *tq = tl + at_y[q0 + 7] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[7] = s;
+    }
+    { /* output q0 + 8 */
+      const float *tq = tl + at_y[q0 + 8] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[8] = s;
+    }
+    { /* output q0 + 9 */
+      const float *tq = tl + at_y[q0 + 9] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[9] = s;
+    }
+    { /* output q0 + 10 */
+      const float *tq = tl + at_y[q0 + 10] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[10] = s;
+    }
+    { /* output q0 + 11 */
+      const float *tq = tl + at_y[q0 + 11] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[11] = s;
+    }
+    { /* output q0 + 12 */
+      const float *tq = tl + at_y[q0 + 12] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[12] = s;
+    }
+    a[13] = _mm512_setzero_ps();
+    a[14] = _mm512_setzero_ps();
+    a[15] = _mm512_setzero_ps();
+    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    }
+    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) { /* a[i]: column i */
+      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+    }
+    for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 125 + q0, 0x1fff, a[j]);
   }
-  #endif
+}
+#else
+float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
+for (int i = 0; i < 189; i++) tp[i] = 0.0f;
+for (int c = 0; c < 64; c++) { /* channel */
+  const float *xc = xp + c * 125, *wc = l3_weight + c * 9;
+  float *yc = yn + c * 125;
+  for (int r = 0; r < 25; r++) /* inside the zero border */
+    for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
+  for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
+    float s = l3_bias[c];
+    s = MC_FMA(wc[0], tp[p], s);
+    s = MC_FMA(wc[1], tp[p + 1], s);
+    s = MC_FMA(wc[2], tp[p + 2], s);
+    s = MC_FMA(wc[3], tp[p + 7], s);
+    s = MC_FMA(wc[4], tp[p + 8], s);
+    s = MC_FMA(wc[5], tp[p + 9], s);
+    s = MC_FMA(wc[6], tp[p + 14], s);
+    s = MC_FMA(wc[7], tp[p + 15], s);
+    s = MC_FMA(wc[8], tp[p + 16], s);
+    tw[p] = s;
+  }
+  for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
+    for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l5_relu(tw[oy * 7 + ox]);
+}
+#endif
 }
 
 /* l6_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
@@ -453,119 +938,604 @@ static void l9_conv2d(const float *restrict x, float *restrict y, float *restric
   float *yn = y;
   const float *xp = xn;
   #if MC_AVX512
-  static const unsigned short keep[11] = { /* the lanes of wide vector v inside the output columns */
-    0xcf9f, 0xf3e7, 0x7cf9, 0x9f3e, 0xe7cf, 0xf9f3, 0x3e7c, 0xcf9f,
-    0xf3e7, 0x7cf9, 0x1f3e,
+  static const int at_x[125] = { /* input i's padded position */
+    8, 9, 10, 11, 12, 15, 16, 17,
+    18, 19, 22, 23, 24, 25, 26, 29,
+    30, 31, 32, 33, 36, 37, 38, 39,
+    40, 43, 44, 45, 46, 47, 50, 51,
+    52, 53, 54, 57, 58, 59, 60, 61,
+    64, 65, 66, 67, 68, 71, 72, 73,
+    74, 75, 78, 79, 80, 81, 82, 85,
+    86, 87, 88, 89, 92, 93, 94, 95,
+    96, 99, 100, 101, 102, 103, 106, 107,
+    108, 109, 110, 113, 114, 115, 116, 117,
+    120, 121, 122, 123, 124, 127, 128, 129,
+    130, 131, 134, 135, 136, 137, 138, 141,
+    142, 143, 144, 145, 148, 149, 150, 151,
+    152, 155, 156, 157, 158, 159, 162, 163,
+    164, 165, 166, 169, 170, 171, 172, 173,
+    176, 177, 178, 179, 180,
   };
-  static const unsigned short put[11] = { /* as many lanes, first */
-    0x0fff, 0x0fff, 0x07ff, 0x07ff, 0x0fff, 0x0fff, 0x03ff, 0x0fff,
-    0x0fff, 0x07ff, 0x03ff,
+  static const int at_y[125] = { /* padded position of output q's first tap */
+    0, 1, 2, 3, 4, 7, 8, 9,
+    10, 11, 14, 15, 16, 17, 18, 21,
+    22, 23, 24, 25, 28, 29, 30, 31,
+    32, 35, 36, 37, 38, 39, 42, 43,
+    44, 45, 46, 49, 50, 51, 52, 53,
+    56, 57, 58, 59, 60, 63, 64, 65,
+    66, 67, 70, 71, 72, 73, 74, 77,
+    78, 79, 80, 81, 84, 85, 86, 87,
+    88, 91, 92, 93, 94, 95, 98, 99,
+    100, 101, 102, 105, 106, 107, 108, 109,
+    112, 113, 114, 115, 116, 119, 120, 121,
+    122, 123, 126, 127, 128, 129, 130, 133,
+    134, 135, 136, 137, 140, 141, 142, 143,
+    144, 147, 148, 149, 150, 151, 154, 155,
+    156, 157, 158, 161, 162, 163, 164, 165,
+    168, 169, 170, 171, 172,
   };
-  static const int at[11] = { /* where they go in the output */
-    0, 12, 24, 35, 46, 58, 70, 80,
-    92, 104, 115,
-  };
-  /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
-  #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
-  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two sets of planes */
-  for (int r = 0; r < 25; r++) { /* inside the zero border */
-    float *tr = tmp + (r + 1) * 7;
-    _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
-  }
-  for (int c = 0; c < 64; c++) { /* channel */
-    const float *tq = tmp + (c & 1) * 205, *wc = l9_weight + c * 9;
-    float *yc = yn + c * 125;
-    if (c + 1 < 64) { /* the next channel into the other set */
-      const float *xc = xp + (c + 1) * 125;
-      float *tn = tmp + ((c + 1) & 1) * 205;
-      for (int r = 0; r < 25; r++) { /* inside the zero border */
-        float *tr = tn + (r + 1) * 7;
-        _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
+  float *tl = tmp; /* [padded position][16 channels] */
+  for (int i = 0; i < 3024; i++) tl[i] = 0.0f;
+  for (int c0 = 0; c0 < 64; c0 += 16) { /* 16 channels */
+    __m512 a[16], b[16], w[9];
+    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x1ff, l9_weight + (c0 + k) * 9);
+    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    }
+    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) { /* a[i]: column i */
+      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+    }
+    for (int t = 0; t < 9; t++) w[t] = a[t]; /* tap t, lane j: channel c0 + j */
+    const __m512 bv = _mm512_loadu_ps(l9_bias + c0);
+    for (int i0 = 0; i0 < 125; i0 += 16) { /* the plane into the lanes */
+      const __mmask16 m = i0 + 16 <= 125 ? 0xffff : (__mmask16)((1u << (125 - i0)) - 1);
+      for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(m, xp + (c0 + k) * 125 + i0);
+      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
       }
-    }
-    const __m512 bv = _mm512_set1_ps(l9_bias[c]);
-    const __m512 w0 = _mm512_set1_ps(wc[0]), w1 = _mm512_set1_ps(wc[1]), w2 = _mm512_set1_ps(wc[2]),
-        w3 = _mm512_set1_ps(wc[3]), w4 = _mm512_set1_ps(wc[4]), w5 = _mm512_set1_ps(wc[5]),
-        w6 = _mm512_set1_ps(wc[6]), w7 = _mm512_set1_ps(wc[7]), w8 = _mm512_set1_ps(wc[8]);
-    for (int v = 0; v < 8; v += 4) { /* wide outputs 16v.. */
-      const float *tv = tq + v * 16;
-      __m512 s[4];
-      for (int u = 0; u < 4; u++) s[u] = bv;
-      __m512 x[1][5];
-      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 4; u++) {
-        s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
-        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
-          _mm512_storeu_ps(yc + at[v + u], o);
-        else
-          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
       }
-    }
-    for (int v = 8; v < 11; v++) {
-      const float *tv = tq + v * 16;
-      __m512 s[1];
-      for (int u = 0; u < 1; u++) s[u] = bv;
-      __m512 x[1][2];
-      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 1; u++) {
-        s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
-        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
-          _mm512_storeu_ps(yc + at[v + u], o);
-        else
-          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
       }
+      for (int i = 0; i < 8; i++) { /* a[i]: column i */
+        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+      }
+      for (int j = 0; j < 16 && i0 + j < 125; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
     }
-  }
-  #undef mc_shift
-  #else
-  float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
-  for (int i = 0; i < 189; i++) tp[i] = 0.0f;
-  for (int c = 0; c < 64; c++) { /* channel */
-    const float *xc = xp + c * 125, *wc = l9_weight + c * 9;
-    float *yc = yn + c * 125;
-    for (int r = 0; r < 25; r++) /* inside the zero border */
-      for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
-    for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
-      float s = l9_bias[c];
-      s = MC_FMA(wc[0], tp[p], s);
-      s = MC_FMA(wc[1], tp[p + 1], s);
-      s = MC_FMA(wc[2], tp[p + 2], s);
-      s = MC_FMA(wc[3], tp[p + 7], s);
-      s = MC_FMA(wc[4], tp[p + 8], s);
-      s = MC_FMA(wc[5], tp[p + 9], s);
-      s = MC_FMA(wc[6], tp[p + 14], s);
-      s = MC_FMA(wc[7], tp[p + 15], s);
-      s = MC_FMA(wc[8], tp[p + 16], s);
-      tw[p] = s;
+    for (int q0 = 0; q0 < 112; q0 += 16) { /* 16 outputs */
+      { /* output q0 + 0 */
+        const float *tq = tl + at_y[q0 + 0] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[0] = s;
+      }
+      { /* output q0 + 1 */
+        const float *tq = tl + at_y[q0 + 1] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[1] = s;
+      }
+      { /* output q0 + 2 */
+        const float *tq = tl + at_y[q0 + 2] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[2] = s;
+      }
+      { /* output q0 + 3 */
+        const float *tq = tl + at_y[q0 + 3] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[3] = s;
+      }
+      { /* output q0 + 4 */
+        const float *tq = tl + at_y[q0 + 4] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[4] = s;
+      }
+      { /* output q0 + 5 */
+        const float *tq = tl + at_y[q0 + 5] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[5] = s;
+      }
+      { /* output q0 + 6 */
+        const float *tq = tl + at_y[q0 + 6] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[6] = s;
+      }
+      { /* output q0 + 7 */
+        const float *tq = tl + at_y[q0 + 7] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[7] = s;
+      }
+      { /* output q0 + 8 */
+        const float *tq = tl + at_y[q0 + 8] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[8] = s;
+      }
+      { /* output q0 + 9 */
+        const float *tq = tl + at_y[q0 + 9] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[9] = s;
+      }
+      { /* output q0 + 10 */
+        const float *tq = tl + at_y[q0 + 10] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[10] = s;
+      }
+      { /* output q0 + 11 */
+        const float *tq = tl + at_y[q0 + 11] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[11] = s;
+      }
+      { /* output q0 + 12 */
+        const float *tq = tl + at_y[q0 + 12] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[12] = s;
+      }
+      { /* output q0 + 13 */
+        const float *tq = tl + at_y[q0 + 13] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[13] = s;
+      }
+      { /* output q0 + 14 */
+        const float *tq = tl + at_y[q0 + 14] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[14] = s;
+      }
+      { /* output q0 + 15 */
+        const float *tq = tl + at_y[q0 + 15] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[15] = s;
+      }
+      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+      }
+      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      }
+      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+      }
+      for (int i = 0; i < 8; i++) { /* a[i]: column i */
+        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+      }
+      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 125 + q0, a[j]);
     }
-    for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
-      for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l11_relu(tw[oy * 7 + ox]);
+    { const int q0 = 112; /* the last 13 outputs */
+    { /* output q0 + 0 */
+      const float *tq = tl + at_y[q0 + 0] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[0] = s;
+    }
+    { /* output q0 + 1 */
+      const float *tq = tl + at_y[q0 + 1] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[1] = s;
+    }
+    { /* output q0 + 2 */
+      const float *tq = tl + at_y[q0 + 2] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[2] = s;
+    }
+    { /* output q0 + 3 */
+      const float *tq = tl + at_y[q0 + 3] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[3] = s;
+    }
+    { /* output q0 + 4 */
+      const float *tq = tl + at_y[q0 + 4] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[4] = s;
+    }
+    { /* output q0 + 5 */
+      const float *tq = tl + at_y[q0 + 5] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[5] = s;
+    }
+    { /* output q0 + 6 */
+      const float *tq = tl + at_y[q0 + 6] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[6] = s;
+    }
+    { /* output q0 + 7 */
+      const float *tq = tl + at_y[q0 + 7] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[7] = s;
+    }
+    { /* output q0 + 8 */
+      const float *tq = tl + at_y[q0 + 8] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[8] = s;
+    }
+    { /* output q0 + 9 */
+      const float *tq = tl + at_y[q0 + 9] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[9] = s;
+    }
+    { /* output q0 + 10 */
+      const float *tq = tl + at_y[q0 + 10] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[10] = s;
+    }
+    { /* output q0 + 11 */
+      const float *tq = tl + at_y[q0 + 11] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[11] = s;
+    }
+    { /* output q0 + 12 */
+      const float *tq = tl + at_y[q0 + 12] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[12] = s;
+    }
+    a[13] = _mm512_setzero_ps();
+    a[14] = _mm512_setzero_ps();
+    a[15] = _mm512_setzero_ps();
+    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    }
+    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) { /* a[i]: column i */
+      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+    }
+    for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 125 + q0, 0x1fff, a[j]);
   }
-  #endif
+}
+#else
+float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
+for (int i = 0; i < 189; i++) tp[i] = 0.0f;
+for (int c = 0; c < 64; c++) { /* channel */
+  const float *xc = xp + c * 125, *wc = l9_weight + c * 9;
+  float *yc = yn + c * 125;
+  for (int r = 0; r < 25; r++) /* inside the zero border */
+    for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
+  for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
+    float s = l9_bias[c];
+    s = MC_FMA(wc[0], tp[p], s);
+    s = MC_FMA(wc[1], tp[p + 1], s);
+    s = MC_FMA(wc[2], tp[p + 2], s);
+    s = MC_FMA(wc[3], tp[p + 7], s);
+    s = MC_FMA(wc[4], tp[p + 8], s);
+    s = MC_FMA(wc[5], tp[p + 9], s);
+    s = MC_FMA(wc[6], tp[p + 14], s);
+    s = MC_FMA(wc[7], tp[p + 15], s);
+    s = MC_FMA(wc[8], tp[p + 16], s);
+    tw[p] = s;
+  }
+  for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
+    for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l11_relu(tw[oy * 7 + ox]);
+}
+#endif
 }
 
 /* l12_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
@@ -634,119 +1604,604 @@ static void l15_conv2d(const float *restrict x, float *restrict y, float *restri
   float *yn = y;
   const float *xp = xn;
   #if MC_AVX512
-  static const unsigned short keep[11] = { /* the lanes of wide vector v inside the output columns */
-    0xcf9f, 0xf3e7, 0x7cf9, 0x9f3e, 0xe7cf, 0xf9f3, 0x3e7c, 0xcf9f,
-    0xf3e7, 0x7cf9, 0x1f3e,
+  static const int at_x[125] = { /* input i's padded position */
+    8, 9, 10, 11, 12, 15, 16, 17,
+    18, 19, 22, 23, 24, 25, 26, 29,
+    30, 31, 32, 33, 36, 37, 38, 39,
+    40, 43, 44, 45, 46, 47, 50, 51,
+    52, 53, 54, 57, 58, 59, 60, 61,
+    64, 65, 66, 67, 68, 71, 72, 73,
+    74, 75, 78, 79, 80, 81, 82, 85,
+    86, 87, 88, 89, 92, 93, 94, 95,
+    96, 99, 100, 101, 102, 103, 106, 107,
+    108, 109, 110, 113, 114, 115, 116, 117,
+    120, 121, 122, 123, 124, 127, 128, 129,
+    130, 131, 134, 135, 136, 137, 138, 141,
+    142, 143, 144, 145, 148, 149, 150, 151,
+    152, 155, 156, 157, 158, 159, 162, 163,
+    164, 165, 166, 169, 170, 171, 172, 173,
+    176, 177, 178, 179, 180,
   };
-  static const unsigned short put[11] = { /* as many lanes, first */
-    0x0fff, 0x0fff, 0x07ff, 0x07ff, 0x0fff, 0x0fff, 0x03ff, 0x0fff,
-    0x0fff, 0x07ff, 0x03ff,
+  static const int at_y[125] = { /* padded position of output q's first tap */
+    0, 1, 2, 3, 4, 7, 8, 9,
+    10, 11, 14, 15, 16, 17, 18, 21,
+    22, 23, 24, 25, 28, 29, 30, 31,
+    32, 35, 36, 37, 38, 39, 42, 43,
+    44, 45, 46, 49, 50, 51, 52, 53,
+    56, 57, 58, 59, 60, 63, 64, 65,
+    66, 67, 70, 71, 72, 73, 74, 77,
+    78, 79, 80, 81, 84, 85, 86, 87,
+    88, 91, 92, 93, 94, 95, 98, 99,
+    100, 101, 102, 105, 106, 107, 108, 109,
+    112, 113, 114, 115, 116, 119, 120, 121,
+    122, 123, 126, 127, 128, 129, 130, 133,
+    134, 135, 136, 137, 140, 141, 142, 143,
+    144, 147, 148, 149, 150, 151, 154, 155,
+    156, 157, 158, 161, 162, 163, 164, 165,
+    168, 169, 170, 171, 172,
   };
-  static const int at[11] = { /* where they go in the output */
-    0, 12, 24, 35, 46, 58, 70, 80,
-    92, 104, 115,
-  };
-  /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
-  #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
-  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two sets of planes */
-  for (int r = 0; r < 25; r++) { /* inside the zero border */
-    float *tr = tmp + (r + 1) * 7;
-    _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
-  }
-  for (int c = 0; c < 64; c++) { /* channel */
-    const float *tq = tmp + (c & 1) * 205, *wc = l15_weight + c * 9;
-    float *yc = yn + c * 125;
-    if (c + 1 < 64) { /* the next channel into the other set */
-      const float *xc = xp + (c + 1) * 125;
-      float *tn = tmp + ((c + 1) & 1) * 205;
-      for (int r = 0; r < 25; r++) { /* inside the zero border */
-        float *tr = tn + (r + 1) * 7;
-        _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
+  float *tl = tmp; /* [padded position][16 channels] */
+  for (int i = 0; i < 3024; i++) tl[i] = 0.0f;
+  for (int c0 = 0; c0 < 64; c0 += 16) { /* 16 channels */
+    __m512 a[16], b[16], w[9];
+    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x1ff, l15_weight + (c0 + k) * 9);
+    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    }
+    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) { /* a[i]: column i */
+      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+    }
+    for (int t = 0; t < 9; t++) w[t] = a[t]; /* tap t, lane j: channel c0 + j */
+    const __m512 bv = _mm512_loadu_ps(l15_bias + c0);
+    for (int i0 = 0; i0 < 125; i0 += 16) { /* the plane into the lanes */
+      const __mmask16 m = i0 + 16 <= 125 ? 0xffff : (__mmask16)((1u << (125 - i0)) - 1);
+      for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(m, xp + (c0 + k) * 125 + i0);
+      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
       }
-    }
-    const __m512 bv = _mm512_set1_ps(l15_bias[c]);
-    const __m512 w0 = _mm512_set1_ps(wc[0]), w1 = _mm512_set1_ps(wc[1]), w2 = _mm512_set1_ps(wc[2]),
-        w3 = _mm512_set1_ps(wc[3]), w4 = _mm512_set1_ps(wc[4]), w5 = _mm512_set1_ps(wc[5]),
-        w6 = _mm512_set1_ps(wc[6]), w7 = _mm512_set1_ps(wc[7]), w8 = _mm512_set1_ps(wc[8]);
-    for (int v = 0; v < 8; v += 4) { /* wide outputs 16v.. */
-      const float *tv = tq + v * 16;
-      __m512 s[4];
-      for (int u = 0; u < 4; u++) s[u] = bv;
-      __m512 x[1][5];
-      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 4; u++) {
-        s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
-        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
-          _mm512_storeu_ps(yc + at[v + u], o);
-        else
-          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
       }
-    }
-    for (int v = 8; v < 11; v++) {
-      const float *tv = tq + v * 16;
-      __m512 s[1];
-      for (int u = 0; u < 1; u++) s[u] = bv;
-      __m512 x[1][2];
-      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 1; u++) {
-        s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
-        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
-          _mm512_storeu_ps(yc + at[v + u], o);
-        else
-          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
       }
+      for (int i = 0; i < 8; i++) { /* a[i]: column i */
+        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+      }
+      for (int j = 0; j < 16 && i0 + j < 125; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
     }
-  }
-  #undef mc_shift
-  #else
-  float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
-  for (int i = 0; i < 189; i++) tp[i] = 0.0f;
-  for (int c = 0; c < 64; c++) { /* channel */
-    const float *xc = xp + c * 125, *wc = l15_weight + c * 9;
-    float *yc = yn + c * 125;
-    for (int r = 0; r < 25; r++) /* inside the zero border */
-      for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
-    for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
-      float s = l15_bias[c];
-      s = MC_FMA(wc[0], tp[p], s);
-      s = MC_FMA(wc[1], tp[p + 1], s);
-      s = MC_FMA(wc[2], tp[p + 2], s);
-      s = MC_FMA(wc[3], tp[p + 7], s);
-      s = MC_FMA(wc[4], tp[p + 8], s);
-      s = MC_FMA(wc[5], tp[p + 9], s);
-      s = MC_FMA(wc[6], tp[p + 14], s);
-      s = MC_FMA(wc[7], tp[p + 15], s);
-      s = MC_FMA(wc[8], tp[p + 16], s);
-      tw[p] = s;
+    for (int q0 = 0; q0 < 112; q0 += 16) { /* 16 outputs */
+      { /* output q0 + 0 */
+        const float *tq = tl + at_y[q0 + 0] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[0] = s;
+      }
+      { /* output q0 + 1 */
+        const float *tq = tl + at_y[q0 + 1] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[1] = s;
+      }
+      { /* output q0 + 2 */
+        const float *tq = tl + at_y[q0 + 2] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[2] = s;
+      }
+      { /* output q0 + 3 */
+        const float *tq = tl + at_y[q0 + 3] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[3] = s;
+      }
+      { /* output q0 + 4 */
+        const float *tq = tl + at_y[q0 + 4] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[4] = s;
+      }
+      { /* output q0 + 5 */
+        const float *tq = tl + at_y[q0 + 5] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[5] = s;
+      }
+      { /* output q0 + 6 */
+        const float *tq = tl + at_y[q0 + 6] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[6] = s;
+      }
+      { /* output q0 + 7 */
+        const float *tq = tl + at_y[q0 + 7] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[7] = s;
+      }
+      { /* output q0 + 8 */
+        const float *tq = tl + at_y[q0 + 8] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[8] = s;
+      }
+      { /* output q0 + 9 */
+        const float *tq = tl + at_y[q0 + 9] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[9] = s;
+      }
+      { /* output q0 + 10 */
+        const float *tq = tl + at_y[q0 + 10] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[10] = s;
+      }
+      { /* output q0 + 11 */
+        const float *tq = tl + at_y[q0 + 11] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[11] = s;
+      }
+      { /* output q0 + 12 */
+        const float *tq = tl + at_y[q0 + 12] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[12] = s;
+      }
+      { /* output q0 + 13 */
+        const float *tq = tl + at_y[q0 + 13] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[13] = s;
+      }
+      { /* output q0 + 14 */
+        const float *tq = tl + at_y[q0 + 14] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[14] = s;
+      }
+      { /* output q0 + 15 */
+        const float *tq = tl + at_y[q0 + 15] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[15] = s;
+      }
+      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+      }
+      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      }
+      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+      }
+      for (int i = 0; i < 8; i++) { /* a[i]: column i */
+        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+      }
+      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 125 + q0, a[j]);
     }
-    for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
-      for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l17_relu(tw[oy * 7 + ox]);
+    { const int q0 = 112; /* the last 13 outputs */
+    { /* output q0 + 0 */
+      const float *tq = tl + at_y[q0 + 0] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[0] = s;
+    }
+    { /* output q0 + 1 */
+      const float *tq = tl + at_y[q0 + 1] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[1] = s;
+    }
+    { /* output q0 + 2 */
+      const float *tq = tl + at_y[q0 + 2] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[2] = s;
+    }
+    { /* output q0 + 3 */
+      const float *tq = tl + at_y[q0 + 3] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[3] = s;
+    }
+    { /* output q0 + 4 */
+      const float *tq = tl + at_y[q0 + 4] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[4] = s;
+    }
+    { /* output q0 + 5 */
+      const float *tq = tl + at_y[q0 + 5] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[5] = s;
+    }
+    { /* output q0 + 6 */
+      const float *tq = tl + at_y[q0 + 6] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[6] = s;
+    }
+    { /* output q0 + 7 */
+      const float *tq = tl + at_y[q0 + 7] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[7] = s;
+    }
+    { /* output q0 + 8 */
+      const float *tq = tl + at_y[q0 + 8] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[8] = s;
+    }
+    { /* output q0 + 9 */
+      const float *tq = tl + at_y[q0 + 9] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[9] = s;
+    }
+    { /* output q0 + 10 */
+      const float *tq = tl + at_y[q0 + 10] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[10] = s;
+    }
+    { /* output q0 + 11 */
+      const float *tq = tl + at_y[q0 + 11] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[11] = s;
+    }
+    { /* output q0 + 12 */
+      const float *tq = tl + at_y[q0 + 12] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[12] = s;
+    }
+    a[13] = _mm512_setzero_ps();
+    a[14] = _mm512_setzero_ps();
+    a[15] = _mm512_setzero_ps();
+    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    }
+    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) { /* a[i]: column i */
+      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+    }
+    for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 125 + q0, 0x1fff, a[j]);
   }
-  #endif
+}
+#else
+float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
+for (int i = 0; i < 189; i++) tp[i] = 0.0f;
+for (int c = 0; c < 64; c++) { /* channel */
+  const float *xc = xp + c * 125, *wc = l15_weight + c * 9;
+  float *yc = yn + c * 125;
+  for (int r = 0; r < 25; r++) /* inside the zero border */
+    for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
+  for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
+    float s = l15_bias[c];
+    s = MC_FMA(wc[0], tp[p], s);
+    s = MC_FMA(wc[1], tp[p + 1], s);
+    s = MC_FMA(wc[2], tp[p + 2], s);
+    s = MC_FMA(wc[3], tp[p + 7], s);
+    s = MC_FMA(wc[4], tp[p + 8], s);
+    s = MC_FMA(wc[5], tp[p + 9], s);
+    s = MC_FMA(wc[6], tp[p + 14], s);
+    s = MC_FMA(wc[7], tp[p + 15], s);
+    s = MC_FMA(wc[8], tp[p + 16], s);
+    tw[p] = s;
+  }
+  for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
+    for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l17_relu(tw[oy * 7 + ox]);
+}
+#endif
 }
 
 /* l18_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
@@ -815,119 +2270,604 @@ static void l21_conv2d(const float *restrict x, float *restrict y, float *restri
   float *yn = y;
   const float *xp = xn;
   #if MC_AVX512
-  static const unsigned short keep[11] = { /* the lanes of wide vector v inside the output columns */
-    0xcf9f, 0xf3e7, 0x7cf9, 0x9f3e, 0xe7cf, 0xf9f3, 0x3e7c, 0xcf9f,
-    0xf3e7, 0x7cf9, 0x1f3e,
+  static const int at_x[125] = { /* input i's padded position */
+    8, 9, 10, 11, 12, 15, 16, 17,
+    18, 19, 22, 23, 24, 25, 26, 29,
+    30, 31, 32, 33, 36, 37, 38, 39,
+    40, 43, 44, 45, 46, 47, 50, 51,
+    52, 53, 54, 57, 58, 59, 60, 61,
+    64, 65, 66, 67, 68, 71, 72, 73,
+    74, 75, 78, 79, 80, 81, 82, 85,
+    86, 87, 88, 89, 92, 93, 94, 95,
+    96, 99, 100, 101, 102, 103, 106, 107,
+    108, 109, 110, 113, 114, 115, 116, 117,
+    120, 121, 122, 123, 124, 127, 128, 129,
+    130, 131, 134, 135, 136, 137, 138, 141,
+    142, 143, 144, 145, 148, 149, 150, 151,
+    152, 155, 156, 157, 158, 159, 162, 163,
+    164, 165, 166, 169, 170, 171, 172, 173,
+    176, 177, 178, 179, 180,
   };
-  static const unsigned short put[11] = { /* as many lanes, first */
-    0x0fff, 0x0fff, 0x07ff, 0x07ff, 0x0fff, 0x0fff, 0x03ff, 0x0fff,
-    0x0fff, 0x07ff, 0x03ff,
+  static const int at_y[125] = { /* padded position of output q's first tap */
+    0, 1, 2, 3, 4, 7, 8, 9,
+    10, 11, 14, 15, 16, 17, 18, 21,
+    22, 23, 24, 25, 28, 29, 30, 31,
+    32, 35, 36, 37, 38, 39, 42, 43,
+    44, 45, 46, 49, 50, 51, 52, 53,
+    56, 57, 58, 59, 60, 63, 64, 65,
+    66, 67, 70, 71, 72, 73, 74, 77,
+    78, 79, 80, 81, 84, 85, 86, 87,
+    88, 91, 92, 93, 94, 95, 98, 99,
+    100, 101, 102, 105, 106, 107, 108, 109,
+    112, 113, 114, 115, 116, 119, 120, 121,
+    122, 123, 126, 127, 128, 129, 130, 133,
+    134, 135, 136, 137, 140, 141, 142, 143,
+    144, 147, 148, 149, 150, 151, 154, 155,
+    156, 157, 158, 161, 162, 163, 164, 165,
+    168, 169, 170, 171, 172,
   };
-  static const int at[11] = { /* where they go in the output */
-    0, 12, 24, 35, 46, 58, 70, 80,
-    92, 104, 115,
-  };
-  /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
-  #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
-  for (int i = 0; i < 410; i++) tmp[i] = 0.0f; /* two sets of planes */
-  for (int r = 0; r < 25; r++) { /* inside the zero border */
-    float *tr = tmp + (r + 1) * 7;
-    _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xp + r * 5 + 0));
-  }
-  for (int c = 0; c < 64; c++) { /* channel */
-    const float *tq = tmp + (c & 1) * 205, *wc = l21_weight + c * 9;
-    float *yc = yn + c * 125;
-    if (c + 1 < 64) { /* the next channel into the other set */
-      const float *xc = xp + (c + 1) * 125;
-      float *tn = tmp + ((c + 1) & 1) * 205;
-      for (int r = 0; r < 25; r++) { /* inside the zero border */
-        float *tr = tn + (r + 1) * 7;
-        _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x1f, xc + r * 5 + 0));
+  float *tl = tmp; /* [padded position][16 channels] */
+  for (int i = 0; i < 3024; i++) tl[i] = 0.0f;
+  for (int c0 = 0; c0 < 64; c0 += 16) { /* 16 channels */
+    __m512 a[16], b[16], w[9];
+    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x1ff, l21_weight + (c0 + k) * 9);
+    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    }
+    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) { /* a[i]: column i */
+      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+    }
+    for (int t = 0; t < 9; t++) w[t] = a[t]; /* tap t, lane j: channel c0 + j */
+    const __m512 bv = _mm512_loadu_ps(l21_bias + c0);
+    for (int i0 = 0; i0 < 125; i0 += 16) { /* the plane into the lanes */
+      const __mmask16 m = i0 + 16 <= 125 ? 0xffff : (__mmask16)((1u << (125 - i0)) - 1);
+      for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(m, xp + (c0 + k) * 125 + i0);
+      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
       }
-    }
-    const __m512 bv = _mm512_set1_ps(l21_bias[c]);
-    const __m512 w0 = _mm512_set1_ps(wc[0]), w1 = _mm512_set1_ps(wc[1]), w2 = _mm512_set1_ps(wc[2]),
-        w3 = _mm512_set1_ps(wc[3]), w4 = _mm512_set1_ps(wc[4]), w5 = _mm512_set1_ps(wc[5]),
-        w6 = _mm512_set1_ps(wc[6]), w7 = _mm512_set1_ps(wc[7]), w8 = _mm512_set1_ps(wc[8]);
-    for (int v = 0; v < 8; v += 4) { /* wide outputs 16v.. */
-      const float *tv = tq + v * 16;
-      __m512 s[4];
-      for (int u = 0; u < 4; u++) s[u] = bv;
-      __m512 x[1][5];
-      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 4; u++) {
-        s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
-        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
-          _mm512_storeu_ps(yc + at[v + u], o);
-        else
-          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
       }
-    }
-    for (int v = 8; v < 11; v++) {
-      const float *tv = tq + v * 16;
-      __m512 s[1];
-      for (int u = 0; u < 1; u++) s[u] = bv;
-      __m512 x[1][2];
-      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 7); /* tap row 1 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 14); /* tap row 2 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 1; u++) {
-        s[u] = _mm512_max_ps(_mm512_setzero_ps(), s[u]); /* ReLU */
-        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c * 125 + at[v + u] <= 7984) /* inside the sample's output: the lanes past, overwritten later */
-          _mm512_storeu_ps(yc + at[v + u], o);
-        else
-          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
       }
+      for (int i = 0; i < 8; i++) { /* a[i]: column i */
+        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+      }
+      for (int j = 0; j < 16 && i0 + j < 125; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
     }
-  }
-  #undef mc_shift
-  #else
-  float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
-  for (int i = 0; i < 189; i++) tp[i] = 0.0f;
-  for (int c = 0; c < 64; c++) { /* channel */
-    const float *xc = xp + c * 125, *wc = l21_weight + c * 9;
-    float *yc = yn + c * 125;
-    for (int r = 0; r < 25; r++) /* inside the zero border */
-      for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
-    for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
-      float s = l21_bias[c];
-      s = MC_FMA(wc[0], tp[p], s);
-      s = MC_FMA(wc[1], tp[p + 1], s);
-      s = MC_FMA(wc[2], tp[p + 2], s);
-      s = MC_FMA(wc[3], tp[p + 7], s);
-      s = MC_FMA(wc[4], tp[p + 8], s);
-      s = MC_FMA(wc[5], tp[p + 9], s);
-      s = MC_FMA(wc[6], tp[p + 14], s);
-      s = MC_FMA(wc[7], tp[p + 15], s);
-      s = MC_FMA(wc[8], tp[p + 16], s);
-      tw[p] = s;
+    for (int q0 = 0; q0 < 112; q0 += 16) { /* 16 outputs */
+      { /* output q0 + 0 */
+        const float *tq = tl + at_y[q0 + 0] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[0] = s;
+      }
+      { /* output q0 + 1 */
+        const float *tq = tl + at_y[q0 + 1] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[1] = s;
+      }
+      { /* output q0 + 2 */
+        const float *tq = tl + at_y[q0 + 2] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[2] = s;
+      }
+      { /* output q0 + 3 */
+        const float *tq = tl + at_y[q0 + 3] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[3] = s;
+      }
+      { /* output q0 + 4 */
+        const float *tq = tl + at_y[q0 + 4] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[4] = s;
+      }
+      { /* output q0 + 5 */
+        const float *tq = tl + at_y[q0 + 5] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[5] = s;
+      }
+      { /* output q0 + 6 */
+        const float *tq = tl + at_y[q0 + 6] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[6] = s;
+      }
+      { /* output q0 + 7 */
+        const float *tq = tl + at_y[q0 + 7] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[7] = s;
+      }
+      { /* output q0 + 8 */
+        const float *tq = tl + at_y[q0 + 8] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[8] = s;
+      }
+      { /* output q0 + 9 */
+        const float *tq = tl + at_y[q0 + 9] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[9] = s;
+      }
+      { /* output q0 + 10 */
+        const float *tq = tl + at_y[q0 + 10] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[10] = s;
+      }
+      { /* output q0 + 11 */
+        const float *tq = tl + at_y[q0 + 11] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[11] = s;
+      }
+      { /* output q0 + 12 */
+        const float *tq = tl + at_y[q0 + 12] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[12] = s;
+      }
+      { /* output q0 + 13 */
+        const float *tq = tl + at_y[q0 + 13] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[13] = s;
+      }
+      { /* output q0 + 14 */
+        const float *tq = tl + at_y[q0 + 14] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[14] = s;
+      }
+      { /* output q0 + 15 */
+        const float *tq = tl + at_y[q0 + 15] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+        a[15] = s;
+      }
+      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+      }
+      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      }
+      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+      }
+      for (int i = 0; i < 8; i++) { /* a[i]: column i */
+        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+      }
+      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 125 + q0, a[j]);
     }
-    for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
-      for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l23_relu(tw[oy * 7 + ox]);
+    { const int q0 = 112; /* the last 13 outputs */
+    { /* output q0 + 0 */
+      const float *tq = tl + at_y[q0 + 0] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[0] = s;
+    }
+    { /* output q0 + 1 */
+      const float *tq = tl + at_y[q0 + 1] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[1] = s;
+    }
+    { /* output q0 + 2 */
+      const float *tq = tl + at_y[q0 + 2] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[2] = s;
+    }
+    { /* output q0 + 3 */
+      const float *tq = tl + at_y[q0 + 3] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[3] = s;
+    }
+    { /* output q0 + 4 */
+      const float *tq = tl + at_y[q0 + 4] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[4] = s;
+    }
+    { /* output q0 + 5 */
+      const float *tq = tl + at_y[q0 + 5] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[5] = s;
+    }
+    { /* output q0 + 6 */
+      const float *tq = tl + at_y[q0 + 6] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[6] = s;
+    }
+    { /* output q0 + 7 */
+      const float *tq = tl + at_y[q0 + 7] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[7] = s;
+    }
+    { /* output q0 + 8 */
+      const float *tq = tl + at_y[q0 + 8] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[8] = s;
+    }
+    { /* output q0 + 9 */
+      const float *tq = tl + at_y[q0 + 9] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[9] = s;
+    }
+    { /* output q0 + 10 */
+      const float *tq = tl + at_y[q0 + 10] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[10] = s;
+    }
+    { /* output q0 + 11 */
+      const float *tq = tl + at_y[q0 + 11] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[11] = s;
+    }
+    { /* output q0 + 12 */
+      const float *tq = tl + at_y[q0 + 12] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[12] = s;
+    }
+    a[13] = _mm512_setzero_ps();
+    a[14] = _mm512_setzero_ps();
+    a[15] = _mm512_setzero_ps();
+    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    }
+    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) { /* a[i]: column i */
+      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+    }
+    for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 125 + q0, 0x1fff, a[j]);
   }
-  #endif
+}
+#else
+float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
+for (int i = 0; i < 189; i++) tp[i] = 0.0f;
+for (int c = 0; c < 64; c++) { /* channel */
+  const float *xc = xp + c * 125, *wc = l21_weight + c * 9;
+  float *yc = yn + c * 125;
+  for (int r = 0; r < 25; r++) /* inside the zero border */
+    for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
+  for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
+    float s = l21_bias[c];
+    s = MC_FMA(wc[0], tp[p], s);
+    s = MC_FMA(wc[1], tp[p + 1], s);
+    s = MC_FMA(wc[2], tp[p + 2], s);
+    s = MC_FMA(wc[3], tp[p + 7], s);
+    s = MC_FMA(wc[4], tp[p + 8], s);
+    s = MC_FMA(wc[5], tp[p + 9], s);
+    s = MC_FMA(wc[6], tp[p + 14], s);
+    s = MC_FMA(wc[7], tp[p + 15], s);
+    s = MC_FMA(wc[8], tp[p + 16], s);
+    tw[p] = s;
+  }
+  for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
+    for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l23_relu(tw[oy * 7 + ox]);
+}
+#endif
 }
 
 /* l24_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
@@ -1156,20 +3096,20 @@ static void l29_linear(const float *restrict x, float *restrict y) {
 void ds_cnn_kws_forward_ws(const float *input, float *output, void *workspace) {
   float *ws = (float *)workspace;
   l0_conv2d(input, ws, ws + 8000); /* [1, 1, 49, 10] -> [1, 64, 25, 5] */
-  l3_conv2d(ws, ws + 8448, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l6_conv2d(ws + 8448, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l9_conv2d(ws, ws + 8448, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l12_conv2d(ws + 8448, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l15_conv2d(ws, ws + 8448, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l18_conv2d(ws + 8448, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l21_conv2d(ws, ws + 8448, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l24_conv2d(ws + 8448, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
-  l27_avgpool2d(ws, ws + 16384); /* [1, 64, 25, 5] -> [1, 64] */
-  l29_linear(ws + 16384, output); /* [1, 64] -> [1, 12] */
+  l3_conv2d(ws, ws + 11024, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l6_conv2d(ws + 11024, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l9_conv2d(ws, ws + 11024, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l12_conv2d(ws + 11024, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l15_conv2d(ws, ws + 11024, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l18_conv2d(ws + 11024, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l21_conv2d(ws, ws + 11024, ws + 8000); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l24_conv2d(ws + 11024, ws); /* [1, 64, 25, 5] -> [1, 64, 25, 5] */
+  l27_avgpool2d(ws, ws + 18960); /* [1, 64, 25, 5] -> [1, 64] */
+  l29_linear(ws + 18960, output); /* [1, 64] -> [1, 12] */
 }
 
 void ds_cnn_kws_forward(const float *input, float *output) {
-  static float workspace[16448]; /* DS_CNN_KWS_WORKSPACE_SIZE bytes */
+  static float workspace[19024]; /* DS_CNN_KWS_WORKSPACE_SIZE bytes */
   ds_cnn_kws_forward_ws(input, output, workspace);
 }
 

@@ -3,7 +3,7 @@
  *
  *   input      [1, 16, 14, 14] float32, contiguous, in PyTorch's layout
  *   output     [1, 16, 14, 14]
- *   workspace  102656 bytes
+ *   workspace  116736 bytes
  *   weights    file 'se_block.safetensors'
  *
  * Standalone C99: compile with any C compiler and link with libm.
@@ -162,119 +162,496 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
   float *yn = y;
   const float *xp = xn;
   #if MC_AVX512
-  static const unsigned short keep[14] = { /* the lanes of wide vector v inside the output columns */
-    0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff,
-    0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff,
+  static const int at_x[196] = { /* input i's padded position */
+    17, 18, 19, 20, 21, 22, 23, 24,
+    25, 26, 27, 28, 29, 30, 33, 34,
+    35, 36, 37, 38, 39, 40, 41, 42,
+    43, 44, 45, 46, 49, 50, 51, 52,
+    53, 54, 55, 56, 57, 58, 59, 60,
+    61, 62, 65, 66, 67, 68, 69, 70,
+    71, 72, 73, 74, 75, 76, 77, 78,
+    81, 82, 83, 84, 85, 86, 87, 88,
+    89, 90, 91, 92, 93, 94, 97, 98,
+    99, 100, 101, 102, 103, 104, 105, 106,
+    107, 108, 109, 110, 113, 114, 115, 116,
+    117, 118, 119, 120, 121, 122, 123, 124,
+    125, 126, 129, 130, 131, 132, 133, 134,
+    135, 136, 137, 138, 139, 140, 141, 142,
+    145, 146, 147, 148, 149, 150, 151, 152,
+    153, 154, 155, 156, 157, 158, 161, 162,
+    163, 164, 165, 166, 167, 168, 169, 170,
+    171, 172, 173, 174, 177, 178, 179, 180,
+    181, 182, 183, 184, 185, 186, 187, 188,
+    189, 190, 193, 194, 195, 196, 197, 198,
+    199, 200, 201, 202, 203, 204, 205, 206,
+    209, 210, 211, 212, 213, 214, 215, 216,
+    217, 218, 219, 220, 221, 222, 225, 226,
+    227, 228, 229, 230, 231, 232, 233, 234,
+    235, 236, 237, 238,
   };
-  static const unsigned short put[14] = { /* as many lanes, first */
-    0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff,
-    0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff, 0x3fff,
+  static const int at_y[196] = { /* padded position of output q's first tap */
+    0, 1, 2, 3, 4, 5, 6, 7,
+    8, 9, 10, 11, 12, 13, 16, 17,
+    18, 19, 20, 21, 22, 23, 24, 25,
+    26, 27, 28, 29, 32, 33, 34, 35,
+    36, 37, 38, 39, 40, 41, 42, 43,
+    44, 45, 48, 49, 50, 51, 52, 53,
+    54, 55, 56, 57, 58, 59, 60, 61,
+    64, 65, 66, 67, 68, 69, 70, 71,
+    72, 73, 74, 75, 76, 77, 80, 81,
+    82, 83, 84, 85, 86, 87, 88, 89,
+    90, 91, 92, 93, 96, 97, 98, 99,
+    100, 101, 102, 103, 104, 105, 106, 107,
+    108, 109, 112, 113, 114, 115, 116, 117,
+    118, 119, 120, 121, 122, 123, 124, 125,
+    128, 129, 130, 131, 132, 133, 134, 135,
+    136, 137, 138, 139, 140, 141, 144, 145,
+    146, 147, 148, 149, 150, 151, 152, 153,
+    154, 155, 156, 157, 160, 161, 162, 163,
+    164, 165, 166, 167, 168, 169, 170, 171,
+    172, 173, 176, 177, 178, 179, 180, 181,
+    182, 183, 184, 185, 186, 187, 188, 189,
+    192, 193, 194, 195, 196, 197, 198, 199,
+    200, 201, 202, 203, 204, 205, 208, 209,
+    210, 211, 212, 213, 214, 215, 216, 217,
+    218, 219, 220, 221,
   };
-  static const int at[14] = { /* where they go in the output */
-    0, 14, 28, 42, 56, 70, 84, 98,
-    112, 126, 140, 154, 168, 182,
-  };
-  /* mc_shift(b, a, k): lanes k..15 of a, then 0..k-1 of b */
-  #define mc_shift(b, a, k) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k))
-  for (int i = 0; i < 544; i++) tmp[i] = 0.0f; /* two sets of planes */
-  for (int r = 0; r < 14; r++) { /* inside the zero border */
-    float *tr = tmp + (r + 1) * 16;
-    _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x3fff, xp + r * 14 + 0));
-  }
-  for (int c = 0; c < 64; c++) { /* channel */
-    const float *tq = tmp + (c & 1) * 272, *wc = l3_weight + c * 9;
-    float *yc = yn + c * 196;
-    if (c + 1 < 64) { /* the next channel into the other set */
-      const float *xc = xp + (c + 1) * 196;
-      float *tn = tmp + ((c + 1) & 1) * 272;
-      for (int r = 0; r < 14; r++) { /* inside the zero border */
-        float *tr = tn + (r + 1) * 16;
-        _mm512_storeu_ps(tr + 1, _mm512_maskz_loadu_ps(0x3fff, xc + r * 14 + 0));
+  float *tl = tmp; /* [padded position][16 channels] */
+  for (int i = 0; i < 4096; i++) tl[i] = 0.0f;
+  for (int c0 = 0; c0 < 64; c0 += 16) { /* 16 channels */
+    __m512 a[16], b[16], w[9];
+    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x1ff, l3_weight + (c0 + k) * 9);
+    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    }
+    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) { /* a[i]: column i */
+      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+    }
+    for (int t = 0; t < 9; t++) w[t] = a[t]; /* tap t, lane j: channel c0 + j */
+    const __m512 bv = _mm512_loadu_ps(l3_bias + c0);
+    for (int i0 = 0; i0 < 196; i0 += 16) { /* the plane into the lanes */
+      const __mmask16 m = i0 + 16 <= 196 ? 0xffff : (__mmask16)((1u << (196 - i0)) - 1);
+      for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(m, xp + (c0 + k) * 196 + i0);
+      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
       }
-    }
-    const __m512 bv = _mm512_set1_ps(l3_bias[c]);
-    const __m512 w0 = _mm512_set1_ps(wc[0]), w1 = _mm512_set1_ps(wc[1]), w2 = _mm512_set1_ps(wc[2]),
-        w3 = _mm512_set1_ps(wc[3]), w4 = _mm512_set1_ps(wc[4]), w5 = _mm512_set1_ps(wc[5]),
-        w6 = _mm512_set1_ps(wc[6]), w7 = _mm512_set1_ps(wc[7]), w8 = _mm512_set1_ps(wc[8]);
-    for (int v = 0; v < 12; v += 4) { /* wide outputs 16v.. */
-      const float *tv = tq + v * 16;
-      __m512 s[4];
-      for (int u = 0; u < 4; u++) s[u] = bv;
-      __m512 x[1][5];
-      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 16); /* tap row 1 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 5; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 32); /* tap row 2 */
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 4; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 4; u++) {
-        s[u] = _mm512_div_ps(_mm512_mul_ps(s[u], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[u], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
-        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c * 196 + at[v + u] <= 12528) /* inside the sample's output: the lanes past, overwritten later */
-          _mm512_storeu_ps(yc + at[v + u], o);
-        else
-          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
       }
-    }
-    for (int v = 12; v < 14; v++) {
-      const float *tv = tq + v * 16;
-      __m512 s[1];
-      for (int u = 0; u < 1; u++) s[u] = bv;
-      __m512 x[1][2];
-      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 0); /* tap row 0 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w0, x[0][u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w1, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w2, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 16); /* tap row 1 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w3, x[0][u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w4, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w5, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 2; u++) x[0][u] = _mm512_loadu_ps(tv + u * 16 + 32); /* tap row 2 */
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w6, x[0][u], s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w7, mc_shift(x[0][u + 1], x[0][u], 1), s[u]);
-      for (int u = 0; u < 1; u++) s[u] = _mm512_fmadd_ps(w8, mc_shift(x[0][u + 1], x[0][u], 2), s[u]);
-      for (int u = 0; u < 1; u++) {
-        s[u] = _mm512_div_ps(_mm512_mul_ps(s[u], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[u], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
-        const __m512 o = _mm512_maskz_compress_ps(keep[v + u], s[u]);
-        if (c * 196 + at[v + u] <= 12528) /* inside the sample's output: the lanes past, overwritten later */
-          _mm512_storeu_ps(yc + at[v + u], o);
-        else
-          _mm512_mask_storeu_ps(yc + at[v + u], put[v + u], o);
+      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
       }
+      for (int i = 0; i < 8; i++) { /* a[i]: column i */
+        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+      }
+      for (int j = 0; j < 16 && i0 + j < 196; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
     }
-  }
-  #undef mc_shift
-  #else
-  float *tp = tmp, *tw = tmp + 256; /* padded plane; wide rows */
-  for (int i = 0; i < 256; i++) tp[i] = 0.0f;
-  for (int c = 0; c < 64; c++) { /* channel */
-    const float *xc = xp + c * 196, *wc = l3_weight + c * 9;
-    float *yc = yn + c * 196;
-    for (int r = 0; r < 14; r++) /* inside the zero border */
-      for (int i = 0; i < 14; i++) tp[(r + 1) * 16 + 1 + i] = xc[r * 14 + i];
-    for (int p = 0; p < 222; p++) { /* p = oy * 16 + ox */
-      float s = l3_bias[c];
-      s = MC_FMA(wc[0], tp[p], s);
-      s = MC_FMA(wc[1], tp[p + 1], s);
-      s = MC_FMA(wc[2], tp[p + 2], s);
-      s = MC_FMA(wc[3], tp[p + 16], s);
-      s = MC_FMA(wc[4], tp[p + 17], s);
-      s = MC_FMA(wc[5], tp[p + 18], s);
-      s = MC_FMA(wc[6], tp[p + 32], s);
-      s = MC_FMA(wc[7], tp[p + 33], s);
-      s = MC_FMA(wc[8], tp[p + 34], s);
-      tw[p] = s;
+    for (int q0 = 0; q0 < 192; q0 += 16) { /* 16 outputs */
+      { /* output q0 + 0 */
+        const float *tq = tl + at_y[q0 + 0] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        a[0] = s;
+      }
+      { /* output q0 + 1 */
+        const float *tq = tl + at_y[q0 + 1] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        a[1] = s;
+      }
+      { /* output q0 + 2 */
+        const float *tq = tl + at_y[q0 + 2] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        a[2] = s;
+      }
+      { /* output q0 + 3 */
+        const float *tq = tl + at_y[q0 + 3] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        a[3] = s;
+      }
+      { /* output q0 + 4 */
+        const float *tq = tl + at_y[q0 + 4] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        a[4] = s;
+      }
+      { /* output q0 + 5 */
+        const float *tq = tl + at_y[q0 + 5] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        a[5] = s;
+      }
+      { /* output q0 + 6 */
+        const float *tq = tl + at_y[q0 + 6] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        a[6] = s;
+      }
+      { /* output q0 + 7 */
+        const float *tq = tl + at_y[q0 + 7] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        a[7] = s;
+      }
+      { /* output q0 + 8 */
+        const float *tq = tl + at_y[q0 + 8] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        a[8] = s;
+      }
+      { /* output q0 + 9 */
+        const float *tq = tl + at_y[q0 + 9] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        a[9] = s;
+      }
+      { /* output q0 + 10 */
+        const float *tq = tl + at_y[q0 + 10] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        a[10] = s;
+      }
+      { /* output q0 + 11 */
+        const float *tq = tl + at_y[q0 + 11] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        a[11] = s;
+      }
+      { /* output q0 + 12 */
+        const float *tq = tl + at_y[q0 + 12] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        a[12] = s;
+      }
+      { /* output q0 + 13 */
+        const float *tq = tl + at_y[q0 + 13] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        a[13] = s;
+      }
+      { /* output q0 + 14 */
+        const float *tq = tl + at_y[q0 + 14] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        a[14] = s;
+      }
+      { /* output q0 + 15 */
+        const float *tq = tl + at_y[q0 + 15] * 16;
+        __m512 s = bv;
+        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        a[15] = s;
+      }
+      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+      }
+      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      }
+      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+      }
+      for (int i = 0; i < 8; i++) { /* a[i]: column i */
+        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+      }
+      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 196 + q0, a[j]);
     }
-    for (int oy = 0; oy < 14; oy++) /* the columns past 14 dropped */
-      for (int ox = 0; ox < 14; ox++) yc[oy * 14 + ox] = l5_hardswish(tw[oy * 16 + ox]);
+    { const int q0 = 192; /* the last 4 outputs */
+    { /* output q0 + 0 */
+      const float *tq = tl + at_y[q0 + 0] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+      s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+      a[0] = s;
+    }
+    { /* output q0 + 1 */
+      const float *tq = tl + at_y[q0 + 1] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+      s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+      a[1] = s;
+    }
+    { /* output q0 + 2 */
+      const float *tq = tl + at_y[q0 + 2] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+      s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+      a[2] = s;
+    }
+    { /* output q0 + 3 */
+      const float *tq = tl + at_y[q0 + 3] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+      s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+      a[3] = s;
+    }
+    a[4] = _mm512_setzero_ps();
+    a[5] = _mm512_setzero_ps();
+    a[6] = _mm512_setzero_ps();
+    a[7] = _mm512_setzero_ps();
+    a[8] = _mm512_setzero_ps();
+    a[9] = _mm512_setzero_ps();
+    a[10] = _mm512_setzero_ps();
+    a[11] = _mm512_setzero_ps();
+    a[12] = _mm512_setzero_ps();
+    a[13] = _mm512_setzero_ps();
+    a[14] = _mm512_setzero_ps();
+    a[15] = _mm512_setzero_ps();
+    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    }
+    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) { /* a[i]: column i */
+      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+    }
+    for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 196 + q0, 0xf, a[j]);
   }
-  #endif
+}
+#else
+float *tp = tmp, *tw = tmp + 256; /* padded plane; wide rows */
+for (int i = 0; i < 256; i++) tp[i] = 0.0f;
+for (int c = 0; c < 64; c++) { /* channel */
+  const float *xc = xp + c * 196, *wc = l3_weight + c * 9;
+  float *yc = yn + c * 196;
+  for (int r = 0; r < 14; r++) /* inside the zero border */
+    for (int i = 0; i < 14; i++) tp[(r + 1) * 16 + 1 + i] = xc[r * 14 + i];
+  for (int p = 0; p < 222; p++) { /* p = oy * 16 + ox */
+    float s = l3_bias[c];
+    s = MC_FMA(wc[0], tp[p], s);
+    s = MC_FMA(wc[1], tp[p + 1], s);
+    s = MC_FMA(wc[2], tp[p + 2], s);
+    s = MC_FMA(wc[3], tp[p + 16], s);
+    s = MC_FMA(wc[4], tp[p + 17], s);
+    s = MC_FMA(wc[5], tp[p + 18], s);
+    s = MC_FMA(wc[6], tp[p + 32], s);
+    s = MC_FMA(wc[7], tp[p + 33], s);
+    s = MC_FMA(wc[8], tp[p + 34], s);
+    tw[p] = s;
+  }
+  for (int oy = 0; oy < 14; oy++) /* the columns past 14 dropped */
+    for (int ox = 0; ox < 14; ox++) yc[oy * 14 + ox] = l5_hardswish(tw[oy * 16 + ox]);
+}
+#endif
 }
 
 /* n7_adaptiveavgpool2d: [1, 64, 14, 14] -> [1, 64, 1, 1]
@@ -588,7 +965,7 @@ void se_block_forward_ws(const float *input, float *output, void *workspace) {
 }
 
 void se_block_forward(const float *input, float *output) {
-  static float workspace[25664]; /* SE_BLOCK_WORKSPACE_SIZE bytes */
+  static float workspace[29184]; /* SE_BLOCK_WORKSPACE_SIZE bytes */
   se_block_forward_ws(input, output, workspace);
 }
 

@@ -14,7 +14,11 @@
  * loaded vectors; each vector's lanes inside the output columns are
  * compressed straight into the output rows (narrow planes: 5, 6 or 3
  * columns of 7, 8 or 5); the next channel's plane is copied while this
- * one is read. Elsewhere (and under TinyCC) the portable loop computes
+ * one is read. Narrow output rows (under 16 columns: a DS-CNN's 25 x 5,
+ * MobileNet's 12 x 12 down to 3 x 3) of 16 channels or a multiple put
+ * instead 16 channels in the vector lanes (emit_lanes): no padded
+ * columns computed, no shifts, the planes transposed in and out 16 x 16
+ * in registers. Elsewhere (and under TinyCC) the portable loop computes
  * into scratch, then copies the output columns. Every output adds in
  * the same order on every path, so the paths agree bit for bit where
  * both fuse (or both do not fuse) the multiply-adds. */
@@ -74,6 +78,15 @@ static int64_t tap_at(const DwDims *d, int64_t ky, int64_t kx,
          rx / d->sx;
 }
 
+/* AVX-512 with 16 channels in the vector lanes: a 2-D convolution of
+ * narrow output rows (which the wide rows would pad by a third or more),
+ * channels a multiple of 16, at most 16 taps (one transpose gives their
+ * weights), the padded plane of a block of 16 channels at most 64 KiB. */
+static int lanes_fit(const Layer *l, const DwDims *d) {
+  return l->kind->nsp == 2 && l->a.in % 16 == 0 && d->ow < 16 &&
+         d->kh * d->kw <= 16 && d->ph * d->pw <= 1024;
+}
+
 static int dw_fits(const Program *p, const Op *op, Target t, char *why,
                    size_t n) {
   if (t != TARGET_GENERIC) return 0; /* tuned for x86; cortex-m has its own */
@@ -88,7 +101,12 @@ static int dw_fits(const Program *p, const Op *op, Target t, char *why,
   DwDims d;
   dw_dims(l, &d);
   if (d.sy > 2 || d.sx > 2) return 0;
-  if (d.nph > 1)
+  if (lanes_fit(l, &d))
+    snprintf(why, n, "depthwise: 16 channels in the vector lanes (where the "
+             "compiler targets AVX-512), the zero-padded plane transposed "
+             "into them, each output one sum of its %lld taps, transposed "
+             "back", (long long)(d.kh * d.kw));
+  else if (d.nph > 1)
     snprintf(why, n, "depthwise: per channel, the plane copied inside its "
              "zero padding as its %lld stride phases, each output one sum "
              "of its %lld taps over rows as wide as a phase's",
@@ -107,7 +125,8 @@ static int64_t dw_scratch(const Op *op) {
    * (one filled while the other is read), phases 16 floats apart, the
    * last vectors reading up to 31 floats past them */
   int64_t plane = d.h2 * d.w2, portable = d.nph * plane + d.oh * d.w2,
-          avx = 2 * d.nph * (plane + 16) + 32;
+          avx = lanes_fit(op->main, &d) ? d.ph * d.pw * 16
+                                        : 2 * d.nph * (plane + 16) + 32;
   return (portable > avx ? portable : avx) * (int64_t)sizeof(float);
 }
 
@@ -371,6 +390,93 @@ static void emit_avx512(Emit *e, const Op *op, const ConvDims *cd,
   em(e, "#undef mc_shift");
 }
 
+/* AVX-512, 16 channels in the vector lanes: per block of 16 channels,
+ * the block's plane transposed 16 inputs at a time into tl, the padded
+ * plane with a channel per lane (its zero border written once), then
+ * each output the sum of its taps over tl's vectors, 16 outputs
+ * transposed back into the 16 output planes. Each output adds the bias
+ * and then its taps in order, as the portable loops do. */
+static void emit_lanes(Emit *e, const Op *op, const ConvDims *cd,
+                       const DwDims *d, const char *wn, const char *bn) {
+  long long PW = d->pw, ISZ = d->ih * d->iw, OSZ = d->oh * d->ow,
+            K = d->kh * d->kw;
+  int64_t *at = mc_alloc(sizeof(int64_t) * (size_t)(ISZ > OSZ ? ISZ : OSZ));
+  for (int64_t i = 0; i < ISZ; i++)
+    at[i] = (i / d->iw + d->py) * PW + i % d->iw + d->px;
+  emit_table(e, "int", "at_x", at, ISZ, 0, "input i's padded position");
+  for (int64_t q = 0; q < OSZ; q++)
+    at[q] = q / d->ow * d->sy * PW + q % d->ow * d->sx;
+  emit_table(e, "int", "at_y", at, OSZ, 0,
+             "padded position of output q's first tap");
+  free(at);
+  em(e, "float *tl = tmp; /* [padded position][16 channels] */");
+  em(e, "for (int i = 0; i < %lld; i++) tl[i] = 0.0f;",
+     (long long)(d->ph * PW * 16));
+  em(e, "for (int c0 = 0; c0 < %lld; c0 += 16) { /* 16 channels */",
+     (long long)cd->c);
+  em(e, "__m512 a[16], b[16], w[%lld];", K);
+  em(e, "for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x%llx, "
+     "%s + (c0 + k) * %lld);", (1ULL << K) - 1, wn, K);
+  em_transpose16(e);
+  em(e, "for (int t = 0; t < %lld; t++) w[t] = a[t]; /* tap t, lane j: "
+     "channel c0 + j */", K);
+  char *bv = bn ? mc_format("_mm512_loadu_ps(%s + c0)", bn)
+                : mc_strdup("_mm512_setzero_ps()");
+  em(e, "const __m512 bv = %s;", bv);
+  free(bv);
+  em(e, "for (int i0 = 0; i0 < %lld; i0 += 16) { /* the plane into the "
+     "lanes */", ISZ);
+  em(e, "const __mmask16 m = i0 + 16 <= %lld ? 0xffff : (__mmask16)((1u << "
+     "(%lld - i0)) - 1);", ISZ, ISZ);
+  em(e, "for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(m, xp + "
+     "(c0 + k) * %lld + i0);", ISZ);
+  em_transpose16(e);
+  em(e, "for (int j = 0; j < 16 && i0 + j < %lld; j++) _mm512_storeu_ps(tl "
+     "+ at_x[i0 + j] * 16, a[j]);", ISZ);
+  em(e, "}");
+  long long full = OSZ / 16 * 16;
+  for (int part = 0; part < 2; part++) { /* whole groups of 16, the rest */
+    long long nq = part ? OSZ - full : 16;
+    if (part ? nq == 0 : full == 0) continue;
+    if (part)
+      em(e, "{ const int q0 = %lld; /* the last %lld outputs */", full, nq);
+    else
+      em(e, "for (int q0 = 0; q0 < %lld; q0 += 16) { /* 16 outputs */", full);
+    for (long long r = 0; r < 16; r++) { /* unrolled: a[] stays in registers */
+      if (r >= nq) {
+        em(e, "a[%lld] = _mm512_setzero_ps();", r);
+        continue;
+      }
+      em(e, "{ /* output q0 + %lld */", r);
+      em(e, "const float *tq = tl + at_y[q0 + %lld] * 16;", r);
+      em(e, "__m512 s = bv;");
+      for (int64_t ky = 0; ky < d->kh; ky++)
+        for (int64_t kx = 0; kx < d->kw; kx++)
+          em(e, "s = _mm512_fmadd_ps(w[%lld], _mm512_loadu_ps(tq + %lld), "
+             "s);", (long long)(ky * d->kw + kx),
+             (long long)((ky * d->dy * PW + kx * d->dx) * 16));
+      if (em_acts_vec_ok(op)) em_acts_vec(e, op, "s");
+      em(e, "a[%lld] = s;", r);
+      em(e, "}");
+    }
+    em_transpose16(e);
+    if (nq == 16)
+      em(e, "for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * "
+         "%lld + q0, a[j]);", OSZ);
+    else
+      em(e, "for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + "
+         "j) * %lld + q0, 0x%llx, a[j]);", OSZ, (1ULL << nq) - 1);
+    em(e, "}");
+  }
+  em(e, "}");
+  if (op->nact && !em_acts_vec_ok(op)) {
+    char *chain = em_act_chain(e, op, "yn[i]");
+    em(e, "for (int i = 0; i < %lld; i++) yn[i] = %s; /* the planes are "
+       "stored */", (long long)(cd->c * OSZ), chain);
+    free(chain);
+  }
+}
+
 /* The portable loops: the plane into tp, the wide outputs into tw, the
  * columns kept into the output; with jit, each channel's wide outputs
  * are one call to the host microkernel mcj_conv_block (a block of one
@@ -459,7 +565,8 @@ void conv_depthwise_print(Emit *e, const Op *op, int jit) {
   }
   em_use(e, EH_AVX512);
   em(e, "#if MC_AVX512");
-  emit_avx512(e, op, &cd, &d, wn, bn);
+  if (lanes_fit(l, &d)) emit_lanes(e, op, &cd, &d, wn, bn);
+  else emit_avx512(e, op, &cd, &d, wn, bn);
   em(e, "#else");
   emit_portable(e, op, &cd, &d, wn, bn, 0);
   em(e, "#endif");
