@@ -626,6 +626,36 @@ static void n12_conv2d(const float *restrict x, float *restrict y, float *restri
   const float *xp = xn;
   /* the zero-padded input split into its stride phases: tmp[c][py][px][u][v] = x[c][u * 2 + py - 1][v * 2 + px - 1], 0 in the padding */
   for (int i = 0; i < 18496; i++) tmp[i] = 0.0f;
+  #if MC_AVX512
+  const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0), odds = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  for (int c = 0; c < 16; c++) { /* input channel */
+    const float *xc = xp + c * 1024;
+    for (int u = 1; u < 17; u++) { /* row phase 0 */
+      const float *xr = xc + (u * 2 - 1) * 32;
+      float *te = tmp + (c * 4 + 1) * 289 + u * 17 + 0;
+      float *to = tmp + (c * 4 + 0) * 289 + u * 17 + 1;
+      for (int k = 0; k < 32; k += 32) { /* columns k .. k + 31 */
+        const int n = 32 - k < 32 ? 32 - k : 32; /* of the row */
+        const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), m1 = n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+        const __m512 lo = _mm512_maskz_loadu_ps(m0, xr + k), hi = _mm512_maskz_loadu_ps(m1, xr + k + 16);
+        _mm512_mask_storeu_ps(te + k / 2, (__mmask16)((1u << ((n + 1) / 2)) - 1), _mm512_permutex2var_ps(lo, evens, hi));
+        _mm512_mask_storeu_ps(to + k / 2, (__mmask16)((1u << (n / 2)) - 1), _mm512_permutex2var_ps(lo, odds, hi));
+      }
+    }
+    for (int u = 0; u < 16; u++) { /* row phase 1 */
+      const float *xr = xc + (u * 2 + 0) * 32;
+      float *te = tmp + (c * 4 + 3) * 289 + u * 17 + 0;
+      float *to = tmp + (c * 4 + 2) * 289 + u * 17 + 1;
+      for (int k = 0; k < 32; k += 32) { /* columns k .. k + 31 */
+        const int n = 32 - k < 32 ? 32 - k : 32; /* of the row */
+        const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), m1 = n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+        const __m512 lo = _mm512_maskz_loadu_ps(m0, xr + k), hi = _mm512_maskz_loadu_ps(m1, xr + k + 16);
+        _mm512_mask_storeu_ps(te + k / 2, (__mmask16)((1u << ((n + 1) / 2)) - 1), _mm512_permutex2var_ps(lo, evens, hi));
+        _mm512_mask_storeu_ps(to + k / 2, (__mmask16)((1u << (n / 2)) - 1), _mm512_permutex2var_ps(lo, odds, hi));
+      }
+    }
+  }
+  #else
   for (int c = 0; c < 16; c++) { /* input channel */
     const float *xc = xp + c * 1024;
     { /* phase (0, 0) */
@@ -649,6 +679,7 @@ static void n12_conv2d(const float *restrict x, float *restrict y, float *restri
         for (int v = 0; v < 16; v++) tp[u * 17 + v] = xc[(u * 2) * 32 + v * 2];
     }
   }
+  #endif
   {
     const float *xg = tmp;
     for (int ob = 0; ob < 2; ob++) { /* 16 output channels */
