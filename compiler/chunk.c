@@ -11,7 +11,9 @@
  * The chunk is the largest divisor B of N whose tensors fit
  * MC_CHUNK_BYTES: the largest op input(s) + output, per sample, times B.
  * A batch that fits runs whole, as before: a Linear over a whole batch
- * reads each weight once for all its rows.
+ * reads each weight once for all its rows; so does one whose divisors all
+ * fall below a quarter of the samples that would fit (a prime batch of
+ * small samples).
  *
  * The samples are independent when every tensor of the graph has the
  * batch as dim 0 and no op combines along it: checked per node from the
@@ -111,9 +113,15 @@ int64_t chunk_samples(const Model *m, char *why, size_t n) {
     snprintf(why, n, "the batch fits %lld KiB", (long long)(MC_CHUNK_BYTES >> 10));
     return b;
   }
-  int64_t c = 1;
+  int64_t c = 1, fit = one > 0 ? MC_CHUNK_BYTES / one : b;
   for (int64_t d = 2; d < b; d++)
     if (b % d == 0 && mc_satmul(one, d) <= MC_CHUNK_BYTES) c = d;
+  if (c < fit / 4) { /* 10007 small samples: one at a time would lose more */
+    snprintf(why, n, "no divisor of the batch of %lld near the %lld "
+             "samples that fit %lld KiB", (long long)b, (long long)fit,
+             (long long)(MC_CHUNK_BYTES >> 10));
+    return b;
+  }
   snprintf(why, n, "the batch of %lld in %lld passes of %lld sample%s: "
            "%lld KiB of tensors per sample, at most %lld KiB at once",
            (long long)b, (long long)(b / c), (long long)c, c > 1 ? "s" : "",

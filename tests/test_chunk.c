@@ -36,6 +36,10 @@ static const Row rows[] = {
     /* a prime batch: 1 or the whole */
     {"return model 't' { input = {7, 65536}, nn.ReLU{} }", 1,
      "in 7 passes of 1 sample"},
+    /* a prime batch of small samples: one at a time would lose the
+     * batched Linear; it runs whole */
+    {"return model 't' { input = {10007, 16}, nn.Linear{16, 16} }", 0,
+     "no divisor of the batch of 10007 near the 4096 samples"},
     /* an unbatched convolution: dim 0 is its channels */
     {"return model 't' { input = {16, 100, 100}, nn.Conv2d{16, 16, 3} }", 0,
      "'0' combines the samples"},
