@@ -83,10 +83,10 @@ static const float l11_bias[16];
 #define MC_INLINE static inline
 #endif
 
-static MC_UNUSED float l2_hardswish(float v) { return v * (v + 3.0f < 0.0f ? 0.0f : v + 3.0f > 6.0f ? 6.0f : v + 3.0f) / 6.0f; } /* Hardswish() */
-static MC_UNUSED float l5_hardswish(float v) { return v * (v + 3.0f < 0.0f ? 0.0f : v + 3.0f > 6.0f ? 6.0f : v + 3.0f) / 6.0f; } /* Hardswish() */
+static MC_UNUSED float l2_hardswish(float v) { return v * (v + 3.0f < 0.0f ? 0.0f : v + 3.0f > 6.0f ? 6.0f : v + 3.0f) * 0.16666667f; } /* Hardswish() */
+static MC_UNUSED float l5_hardswish(float v) { return v * (v + 3.0f < 0.0f ? 0.0f : v + 3.0f > 6.0f ? 6.0f : v + 3.0f) * 0.16666667f; } /* Hardswish() */
 static MC_UNUSED float l8_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU() */
-static MC_UNUSED float l10_hardsigmoid(float v) { return (v + 3.0f < 0.0f ? 0.0f : v + 3.0f > 6.0f ? 6.0f : v + 3.0f) / 6.0f; } /* Hardsigmoid() */
+static MC_UNUSED float l10_hardsigmoid(float v) { return (v + 3.0f < 0.0f ? 0.0f : v + 3.0f > 6.0f ? 6.0f : v + 3.0f) * 0.16666667f; } /* Hardsigmoid() */
 
 /* ---- layers */
 
@@ -104,7 +104,7 @@ MC_INLINE void n1_conv2d_tile(const float *restrict xp, const float *restrict wb
       acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wc[j]), xv, acc[j]);
   }
   for (int j = 0; j < 16; j++) {
-    acc[j] = _mm512_div_ps(_mm512_mul_ps(acc[j], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(acc[j], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+    acc[j] = _mm512_mul_ps(_mm512_mul_ps(acc[j], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(acc[j], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
     _mm512_mask_storeu_ps(yb + j * 196 + t0, m, acc[j]);
   }
 }
@@ -281,7 +281,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
         s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
         s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
         a[0] = s;
       }
       { /* output q0 + 1 */
@@ -296,7 +296,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
         s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
         s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
         a[1] = s;
       }
       { /* output q0 + 2 */
@@ -311,7 +311,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
         s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
         s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
         a[2] = s;
       }
       { /* output q0 + 3 */
@@ -326,7 +326,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
         s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
         s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
         a[3] = s;
       }
       { /* output q0 + 4 */
@@ -341,7 +341,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
         s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
         s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
         a[4] = s;
       }
       { /* output q0 + 5 */
@@ -356,7 +356,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
         s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
         s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
         a[5] = s;
       }
       { /* output q0 + 6 */
@@ -371,7 +371,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
         s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
         s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
         a[6] = s;
       }
       { /* output q0 + 7 */
@@ -386,7 +386,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
         s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
         s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
         a[7] = s;
       }
       { /* output q0 + 8 */
@@ -401,7 +401,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
         s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
         s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
         a[8] = s;
       }
       { /* output q0 + 9 */
@@ -416,7 +416,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
         s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
         s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
         a[9] = s;
       }
       { /* output q0 + 10 */
@@ -431,7 +431,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
         s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
         s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
         a[10] = s;
       }
       { /* output q0 + 11 */
@@ -446,7 +446,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
         s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
         s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
         a[11] = s;
       }
       { /* output q0 + 12 */
@@ -461,7 +461,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
         s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
         s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
         a[12] = s;
       }
       { /* output q0 + 13 */
@@ -476,7 +476,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
         s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
         s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
         a[13] = s;
       }
       { /* output q0 + 14 */
@@ -491,7 +491,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
         s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
         s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
         a[14] = s;
       }
       { /* output q0 + 15 */
@@ -506,7 +506,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
         s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
         s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
         a[15] = s;
       }
       for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
@@ -544,7 +544,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
       s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
       s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
       s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
       a[0] = s;
     }
     { /* output q0 + 1 */
@@ -559,7 +559,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
       s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
       s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
       s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
       a[1] = s;
     }
     { /* output q0 + 2 */
@@ -574,7 +574,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
       s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
       s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
       s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
       a[2] = s;
     }
     { /* output q0 + 3 */
@@ -589,7 +589,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
       s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
       s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
       s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_div_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(6.0f)); /* Hardswish */
+      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
       a[3] = s;
     }
     a[4] = _mm512_setzero_ps();

@@ -87,13 +87,16 @@ static char *act_expr(const Layer *l) {
     return mc_strdup("v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v");
   if (k == &kind_Sigmoid) return mc_strdup("1.0f / (1.0f + expf(-v))");
   if (k == &kind_Tanh) return mc_strdup("tanhf(v)");
-  /* PyTorch: x * min(max(x + 3, 0), 6) / 6, and min(max(x + 3, 0), 6) / 6 */
+  /* PyTorch: x * min(max(x + 3, 0), 6) / 6, and min(max(x + 3, 0), 6) / 6;
+   * here times the float nearest 1/6 (0x3e2aaaab), within an ulp of the
+   * division: a vector division costs as much as the rest of the layer's
+   * epilogue (ONNX Runtime multiplies too). */
   if (k == &kind_Hardswish)
     return mc_strdup("v * (v + 3.0f < 0.0f ? 0.0f : v + 3.0f > 6.0f ? 6.0f "
-                     ": v + 3.0f) / 6.0f");
+                     ": v + 3.0f) * 0.16666667f");
   if (k == &kind_Hardsigmoid)
     return mc_strdup("(v + 3.0f < 0.0f ? 0.0f : v + 3.0f > 6.0f ? 6.0f : "
-                     "v + 3.0f) / 6.0f");
+                     "v + 3.0f) * 0.16666667f");
   if (k == &kind_SiLU) return mc_strdup("v / (1.0f + expf(-v))");
   if (k == &kind_GELU && l->a.approximate_tanh)
     return mc_strdup("0.5f * v * (1.0f + tanhf(0.7978845608f * (v + "
@@ -111,8 +114,8 @@ static char *act_expr(const Layer *l) {
 /* The AVX-512 forms of ReLU, ReLU6, Hardswish and Hardsigmoid, with the
  * scalar expressions' bits: max(0, t) and min(6, t) return t when t is
  * NaN (the second operand when unordered), and the clamp gives 0 and 6
- * exactly where the comparisons do; the products and the division by 6
- * are the same IEEE operations in the same order. */
+ * exactly where the comparisons do; the products are the same IEEE
+ * operations in the same order. */
 static char *act_vec(const Layer *l, const char *v) {
   const LayerKind *k = l->kind;
   if (k == &kind_ReLU)
@@ -127,9 +130,10 @@ static char *act_vec(const Layer *l, const char *v) {
                       "_mm512_set1_ps(3.0f))))", v);
   char *s = k == &kind_ReLU6 ? mc_strdup(clamp)
             : k == &kind_Hardswish
-                ? mc_format("_mm512_div_ps(_mm512_mul_ps(%s, %s), "
-                            "_mm512_set1_ps(6.0f))", v, clamp)
-                : mc_format("_mm512_div_ps(%s, _mm512_set1_ps(6.0f))", clamp);
+                ? mc_format("_mm512_mul_ps(_mm512_mul_ps(%s, %s), "
+                            "_mm512_set1_ps(0.16666667f))", v, clamp)
+                : mc_format("_mm512_mul_ps(%s, _mm512_set1_ps(0.16666667f))",
+                            clamp);
   free(clamp);
   return s;
 }
