@@ -239,6 +239,38 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
   const float *xp = xn;
   /* per column offset kx and row phase py, the zero-padded input under it: tmp[c][kx][py][u][ox] = x[c][u * 2 + py - 1][ox * 2 + kx - 1], 0 in the padding */
   for (int i = 0; i < 18496; i++) tmp[i] = 0.0f;
+  #if MC_AVX512
+  const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0), odds = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  for (int c = 0; c < 16; c++) { /* input channel */
+    const float *xc = xp + c * 1024;
+    for (int u = 1; u < 17; u++) { /* row phase 0 */
+      const float *xr = xc + (u * 2 - 1) * 32;
+      float *te = tmp + (c * 4 + 2) * 289 + u * 17 + 0;
+      float *to = tmp + (c * 4 + 0) * 289 + u * 17 + 1;
+      for (int k = 0; k < 32; k += 32) { /* columns k .. k + 31 */
+        const int n = 32 - k < 32 ? 32 - k : 32; /* of the row */
+        const int ne = (n + 1) / 2 < 17 - k / 2 ? (n + 1) / 2 : 17 - k / 2, no = n / 2 < 16 - k / 2 ? n / 2 : 16 - k / 2;
+        const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), m1 = n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+        const __m512 lo = _mm512_maskz_loadu_ps(m0, xr + k), hi = _mm512_maskz_loadu_ps(m1, xr + k + 16);
+        if (ne > 0) _mm512_mask_storeu_ps(te + k / 2, (__mmask16)((1u << ne) - 1), _mm512_permutex2var_ps(lo, evens, hi));
+        if (no > 0) _mm512_mask_storeu_ps(to + k / 2, (__mmask16)((1u << no) - 1), _mm512_permutex2var_ps(lo, odds, hi));
+      }
+    }
+    for (int u = 0; u < 16; u++) { /* row phase 1 */
+      const float *xr = xc + (u * 2 + 0) * 32;
+      float *te = tmp + (c * 4 + 3) * 289 + u * 17 + 0;
+      float *to = tmp + (c * 4 + 1) * 289 + u * 17 + 1;
+      for (int k = 0; k < 32; k += 32) { /* columns k .. k + 31 */
+        const int n = 32 - k < 32 ? 32 - k : 32; /* of the row */
+        const int ne = (n + 1) / 2 < 17 - k / 2 ? (n + 1) / 2 : 17 - k / 2, no = n / 2 < 16 - k / 2 ? n / 2 : 16 - k / 2;
+        const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), m1 = n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+        const __m512 lo = _mm512_maskz_loadu_ps(m0, xr + k), hi = _mm512_maskz_loadu_ps(m1, xr + k + 16);
+        if (ne > 0) _mm512_mask_storeu_ps(te + k / 2, (__mmask16)((1u << ne) - 1), _mm512_permutex2var_ps(lo, evens, hi));
+        if (no > 0) _mm512_mask_storeu_ps(to + k / 2, (__mmask16)((1u << no) - 1), _mm512_permutex2var_ps(lo, odds, hi));
+      }
+    }
+  }
+  #else
   for (int c = 0; c < 16; c++) { /* input channel */
     const float *xc = xp + c * 1024;
     { /* plane (kx 0, py 0) */
@@ -262,6 +294,7 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         for (int ox = 0; ox < 16; ox++) tp[u * 17 + ox] = xc[(u * 2) * 32 + ox * 2];
     }
   }
+  #endif
   float *vg = tmp + 18496; /* V[point][input][tile] */
   float *mg = vg + 4096; /* M[point][output in block][tile] */
   for (int t0 = 0; t0 < 256; t0 += 16) { /* 16 tiles */
@@ -432,6 +465,38 @@ static void n7_conv2d(const float *restrict x, const float *restrict r, float *r
   const float *xp = xn;
   /* per column offset kx and row phase py, the zero-padded input under it: tmp[c][kx][py][u][ox] = x[c][u * 2 + py - 1][ox * 2 + kx - 1], 0 in the padding */
   for (int i = 0; i < 18496; i++) tmp[i] = 0.0f;
+  #if MC_AVX512
+  const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0), odds = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  for (int c = 0; c < 16; c++) { /* input channel */
+    const float *xc = xp + c * 1024;
+    for (int u = 1; u < 17; u++) { /* row phase 0 */
+      const float *xr = xc + (u * 2 - 1) * 32;
+      float *te = tmp + (c * 4 + 2) * 289 + u * 17 + 0;
+      float *to = tmp + (c * 4 + 0) * 289 + u * 17 + 1;
+      for (int k = 0; k < 32; k += 32) { /* columns k .. k + 31 */
+        const int n = 32 - k < 32 ? 32 - k : 32; /* of the row */
+        const int ne = (n + 1) / 2 < 17 - k / 2 ? (n + 1) / 2 : 17 - k / 2, no = n / 2 < 16 - k / 2 ? n / 2 : 16 - k / 2;
+        const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), m1 = n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+        const __m512 lo = _mm512_maskz_loadu_ps(m0, xr + k), hi = _mm512_maskz_loadu_ps(m1, xr + k + 16);
+        if (ne > 0) _mm512_mask_storeu_ps(te + k / 2, (__mmask16)((1u << ne) - 1), _mm512_permutex2var_ps(lo, evens, hi));
+        if (no > 0) _mm512_mask_storeu_ps(to + k / 2, (__mmask16)((1u << no) - 1), _mm512_permutex2var_ps(lo, odds, hi));
+      }
+    }
+    for (int u = 0; u < 16; u++) { /* row phase 1 */
+      const float *xr = xc + (u * 2 + 0) * 32;
+      float *te = tmp + (c * 4 + 3) * 289 + u * 17 + 0;
+      float *to = tmp + (c * 4 + 1) * 289 + u * 17 + 1;
+      for (int k = 0; k < 32; k += 32) { /* columns k .. k + 31 */
+        const int n = 32 - k < 32 ? 32 - k : 32; /* of the row */
+        const int ne = (n + 1) / 2 < 17 - k / 2 ? (n + 1) / 2 : 17 - k / 2, no = n / 2 < 16 - k / 2 ? n / 2 : 16 - k / 2;
+        const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), m1 = n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+        const __m512 lo = _mm512_maskz_loadu_ps(m0, xr + k), hi = _mm512_maskz_loadu_ps(m1, xr + k + 16);
+        if (ne > 0) _mm512_mask_storeu_ps(te + k / 2, (__mmask16)((1u << ne) - 1), _mm512_permutex2var_ps(lo, evens, hi));
+        if (no > 0) _mm512_mask_storeu_ps(to + k / 2, (__mmask16)((1u << no) - 1), _mm512_permutex2var_ps(lo, odds, hi));
+      }
+    }
+  }
+  #else
   for (int c = 0; c < 16; c++) { /* input channel */
     const float *xc = xp + c * 1024;
     { /* plane (kx 0, py 0) */
@@ -455,6 +520,7 @@ static void n7_conv2d(const float *restrict x, const float *restrict r, float *r
         for (int ox = 0; ox < 16; ox++) tp[u * 17 + ox] = xc[(u * 2) * 32 + ox * 2];
     }
   }
+  #endif
   float *vg = tmp + 18496; /* V[point][input][tile] */
   float *mg = vg + 4096; /* M[point][output in block][tile] */
   for (int t0 = 0; t0 < 256; t0 += 16) { /* 16 tiles */
@@ -636,10 +702,11 @@ static void n12_conv2d(const float *restrict x, float *restrict y, float *restri
       float *to = tmp + (c * 4 + 0) * 289 + u * 17 + 1;
       for (int k = 0; k < 32; k += 32) { /* columns k .. k + 31 */
         const int n = 32 - k < 32 ? 32 - k : 32; /* of the row */
+        const int ne = (n + 1) / 2 < 17 - k / 2 ? (n + 1) / 2 : 17 - k / 2, no = n / 2 < 16 - k / 2 ? n / 2 : 16 - k / 2;
         const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), m1 = n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
         const __m512 lo = _mm512_maskz_loadu_ps(m0, xr + k), hi = _mm512_maskz_loadu_ps(m1, xr + k + 16);
-        _mm512_mask_storeu_ps(te + k / 2, (__mmask16)((1u << ((n + 1) / 2)) - 1), _mm512_permutex2var_ps(lo, evens, hi));
-        _mm512_mask_storeu_ps(to + k / 2, (__mmask16)((1u << (n / 2)) - 1), _mm512_permutex2var_ps(lo, odds, hi));
+        if (ne > 0) _mm512_mask_storeu_ps(te + k / 2, (__mmask16)((1u << ne) - 1), _mm512_permutex2var_ps(lo, evens, hi));
+        if (no > 0) _mm512_mask_storeu_ps(to + k / 2, (__mmask16)((1u << no) - 1), _mm512_permutex2var_ps(lo, odds, hi));
       }
     }
     for (int u = 0; u < 16; u++) { /* row phase 1 */
@@ -648,10 +715,11 @@ static void n12_conv2d(const float *restrict x, float *restrict y, float *restri
       float *to = tmp + (c * 4 + 2) * 289 + u * 17 + 1;
       for (int k = 0; k < 32; k += 32) { /* columns k .. k + 31 */
         const int n = 32 - k < 32 ? 32 - k : 32; /* of the row */
+        const int ne = (n + 1) / 2 < 17 - k / 2 ? (n + 1) / 2 : 17 - k / 2, no = n / 2 < 16 - k / 2 ? n / 2 : 16 - k / 2;
         const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), m1 = n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
         const __m512 lo = _mm512_maskz_loadu_ps(m0, xr + k), hi = _mm512_maskz_loadu_ps(m1, xr + k + 16);
-        _mm512_mask_storeu_ps(te + k / 2, (__mmask16)((1u << ((n + 1) / 2)) - 1), _mm512_permutex2var_ps(lo, evens, hi));
-        _mm512_mask_storeu_ps(to + k / 2, (__mmask16)((1u << (n / 2)) - 1), _mm512_permutex2var_ps(lo, odds, hi));
+        if (ne > 0) _mm512_mask_storeu_ps(te + k / 2, (__mmask16)((1u << ne) - 1), _mm512_permutex2var_ps(lo, evens, hi));
+        if (no > 0) _mm512_mask_storeu_ps(to + k / 2, (__mmask16)((1u << no) - 1), _mm512_permutex2var_ps(lo, odds, hi));
       }
     }
   }
@@ -774,6 +842,38 @@ static void n15_conv2d(const float *restrict x, float *restrict y, float *restri
   const float *xp = xn;
   /* per column offset kx and row phase py, the zero-padded input under it: tmp[c][kx][py][u][ox] = x[c][u * 2 + py - 1][ox * 2 + kx - 1], 0 in the padding */
   for (int i = 0; i < 10368; i++) tmp[i] = 0.0f;
+  #if MC_AVX512
+  const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0), odds = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  for (int c = 0; c < 32; c++) { /* input channel */
+    const float *xc = xp + c * 256;
+    for (int u = 1; u < 9; u++) { /* row phase 0 */
+      const float *xr = xc + (u * 2 - 1) * 16;
+      float *te = tmp + (c * 4 + 2) * 81 + u * 9 + 0;
+      float *to = tmp + (c * 4 + 0) * 81 + u * 9 + 1;
+      for (int k = 0; k < 16; k += 32) { /* columns k .. k + 31 */
+        const int n = 16 - k < 32 ? 16 - k : 32; /* of the row */
+        const int ne = (n + 1) / 2 < 9 - k / 2 ? (n + 1) / 2 : 9 - k / 2, no = n / 2 < 8 - k / 2 ? n / 2 : 8 - k / 2;
+        const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), m1 = n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+        const __m512 lo = _mm512_maskz_loadu_ps(m0, xr + k), hi = _mm512_maskz_loadu_ps(m1, xr + k + 16);
+        if (ne > 0) _mm512_mask_storeu_ps(te + k / 2, (__mmask16)((1u << ne) - 1), _mm512_permutex2var_ps(lo, evens, hi));
+        if (no > 0) _mm512_mask_storeu_ps(to + k / 2, (__mmask16)((1u << no) - 1), _mm512_permutex2var_ps(lo, odds, hi));
+      }
+    }
+    for (int u = 0; u < 8; u++) { /* row phase 1 */
+      const float *xr = xc + (u * 2 + 0) * 16;
+      float *te = tmp + (c * 4 + 3) * 81 + u * 9 + 0;
+      float *to = tmp + (c * 4 + 1) * 81 + u * 9 + 1;
+      for (int k = 0; k < 16; k += 32) { /* columns k .. k + 31 */
+        const int n = 16 - k < 32 ? 16 - k : 32; /* of the row */
+        const int ne = (n + 1) / 2 < 9 - k / 2 ? (n + 1) / 2 : 9 - k / 2, no = n / 2 < 8 - k / 2 ? n / 2 : 8 - k / 2;
+        const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), m1 = n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+        const __m512 lo = _mm512_maskz_loadu_ps(m0, xr + k), hi = _mm512_maskz_loadu_ps(m1, xr + k + 16);
+        if (ne > 0) _mm512_mask_storeu_ps(te + k / 2, (__mmask16)((1u << ne) - 1), _mm512_permutex2var_ps(lo, evens, hi));
+        if (no > 0) _mm512_mask_storeu_ps(to + k / 2, (__mmask16)((1u << no) - 1), _mm512_permutex2var_ps(lo, odds, hi));
+      }
+    }
+  }
+  #else
   for (int c = 0; c < 32; c++) { /* input channel */
     const float *xc = xp + c * 256;
     { /* plane (kx 0, py 0) */
@@ -797,6 +897,7 @@ static void n15_conv2d(const float *restrict x, float *restrict y, float *restri
         for (int ox = 0; ox < 8; ox++) tp[u * 9 + ox] = xc[(u * 2) * 16 + ox * 2];
     }
   }
+  #endif
   float *vg = tmp + 10368; /* V[point][input][tile] */
   float *mg = vg + 8192; /* M[point][output in block][tile] */
   for (int t0 = 0; t0 < 64; t0 += 16) { /* 16 tiles */
@@ -1195,6 +1296,38 @@ static void n23_conv2d(const float *restrict x, float *restrict y, float *restri
   const float *xp = xn;
   /* per column offset kx and row phase py, the zero-padded input under it: tmp[c][kx][py][u][ox] = x[c][u * 2 + py - 1][ox * 2 + kx - 1], 0 in the padding */
   for (int i = 0; i < 6400; i++) tmp[i] = 0.0f;
+  #if MC_AVX512
+  const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0), odds = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  for (int c = 0; c < 64; c++) { /* input channel */
+    const float *xc = xp + c * 64;
+    for (int u = 1; u < 5; u++) { /* row phase 0 */
+      const float *xr = xc + (u * 2 - 1) * 8;
+      float *te = tmp + (c * 4 + 2) * 25 + u * 5 + 0;
+      float *to = tmp + (c * 4 + 0) * 25 + u * 5 + 1;
+      for (int k = 0; k < 8; k += 32) { /* columns k .. k + 31 */
+        const int n = 8 - k < 32 ? 8 - k : 32; /* of the row */
+        const int ne = (n + 1) / 2 < 5 - k / 2 ? (n + 1) / 2 : 5 - k / 2, no = n / 2 < 4 - k / 2 ? n / 2 : 4 - k / 2;
+        const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), m1 = n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+        const __m512 lo = _mm512_maskz_loadu_ps(m0, xr + k), hi = _mm512_maskz_loadu_ps(m1, xr + k + 16);
+        if (ne > 0) _mm512_mask_storeu_ps(te + k / 2, (__mmask16)((1u << ne) - 1), _mm512_permutex2var_ps(lo, evens, hi));
+        if (no > 0) _mm512_mask_storeu_ps(to + k / 2, (__mmask16)((1u << no) - 1), _mm512_permutex2var_ps(lo, odds, hi));
+      }
+    }
+    for (int u = 0; u < 4; u++) { /* row phase 1 */
+      const float *xr = xc + (u * 2 + 0) * 8;
+      float *te = tmp + (c * 4 + 3) * 25 + u * 5 + 0;
+      float *to = tmp + (c * 4 + 1) * 25 + u * 5 + 1;
+      for (int k = 0; k < 8; k += 32) { /* columns k .. k + 31 */
+        const int n = 8 - k < 32 ? 8 - k : 32; /* of the row */
+        const int ne = (n + 1) / 2 < 5 - k / 2 ? (n + 1) / 2 : 5 - k / 2, no = n / 2 < 4 - k / 2 ? n / 2 : 4 - k / 2;
+        const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), m1 = n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+        const __m512 lo = _mm512_maskz_loadu_ps(m0, xr + k), hi = _mm512_maskz_loadu_ps(m1, xr + k + 16);
+        if (ne > 0) _mm512_mask_storeu_ps(te + k / 2, (__mmask16)((1u << ne) - 1), _mm512_permutex2var_ps(lo, evens, hi));
+        if (no > 0) _mm512_mask_storeu_ps(to + k / 2, (__mmask16)((1u << no) - 1), _mm512_permutex2var_ps(lo, odds, hi));
+      }
+    }
+  }
+  #else
   for (int c = 0; c < 64; c++) { /* input channel */
     const float *xc = xp + c * 64;
     { /* plane (kx 0, py 0) */
@@ -1218,6 +1351,7 @@ static void n23_conv2d(const float *restrict x, float *restrict y, float *restri
         for (int ox = 0; ox < 4; ox++) tp[u * 5 + ox] = xc[(u * 2) * 8 + ox * 2];
     }
   }
+  #endif
   float *vg = tmp + 6400; /* V[point][input][tile] */
   float *mg = vg + 16384; /* M[point][output in block][tile] */
   for (int t0 = 0; t0 < 16; t0 += 16) { /* 16 tiles */

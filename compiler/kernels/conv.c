@@ -308,6 +308,50 @@ int64_t conv_planes_size(const ConvPlanes *pl) {
   return pl->ncol * pl->nph * pl->u * pl->w;
 }
 
+void conv_split2(Emit *e, const ConvSplit2 *sp) {
+  long long S0 = sp->s0, U = sp->u, W = sp->w, IH = sp->ih, IW = sp->iw,
+            P0 = sp->p0, P1 = sp->p1, NP = sp->nph;
+  long long ke = P1 % 2, ko = (1 + P1) % 2, oe = P1 / 2, oo = (1 + P1) / 2;
+  em(e, "const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, "
+     "16, 14, 12, 10, 8, 6, 4, 2, 0), odds = _mm512_set_epi32(31, 29, 27, "
+     "25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);");
+  em_for(e, "c", sp->c, "input channel");
+  em(e, "const float *xc = xp + c * %lld;", IH * IW);
+  for (long long py = 0; py < NP; py++) {
+    long long ua = P0 - py > 0 ? (P0 - py + S0 - 1) / S0 : 0;
+    long long ub = (IH + P0 - py + S0 - 1) / S0;
+    if (ub > U) ub = U;
+    if (ua >= ub) continue;
+    em(e, "for (int u = %lld; u < %lld; u++) { /* row phase %lld */", ua, ub,
+       py);
+    em(e, "const float *xr = xc + (u * %lld %c %lld) * %lld;", S0,
+       py - P0 < 0 ? '-' : '+', py - P0 < 0 ? P0 - py : py - P0, IW);
+    em(e, "float *te = tmp + (c * %lld + %lld) * %lld + u * %lld + %lld;",
+       2 * NP, py * sp->ay + ke * sp->ax, U * W, W, oe);
+    em(e, "float *to = tmp + (c * %lld + %lld) * %lld + u * %lld + %lld;",
+       2 * NP, py * sp->ay + ko * sp->ax, U * W, W, oo);
+    em(e, "for (int k = 0; k < %lld; k += 32) { /* columns k .. k + 31 */",
+       IW);
+    em(e, "const int n = %lld - k < 32 ? %lld - k : 32; /* of the row */", IW,
+       IW);
+    /* lanes kept: the row's columns, inside the planes' width */
+    em(e, "const int ne = (n + 1) / 2 < %lld - k / 2 ? (n + 1) / 2 : %lld - "
+       "k / 2, no = n / 2 < %lld - k / 2 ? n / 2 : %lld - k / 2;", W - oe,
+       W - oe, W - oo, W - oo);
+    em(e, "const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - "
+       "1), m1 = n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);");
+    em(e, "const __m512 lo = _mm512_maskz_loadu_ps(m0, xr + k), hi = "
+       "_mm512_maskz_loadu_ps(m1, xr + k + 16);");
+    em(e, "if (ne > 0) _mm512_mask_storeu_ps(te + k / 2, (__mmask16)((1u << "
+       "ne) - 1), _mm512_permutex2var_ps(lo, evens, hi));");
+    em(e, "if (no > 0) _mm512_mask_storeu_ps(to + k / 2, (__mmask16)((1u << "
+       "no) - 1), _mm512_permutex2var_ps(lo, odds, hi));");
+    em(e, "}");
+    em(e, "}");
+  }
+  em(e, "}");
+}
+
 void conv_copy_planes(Emit *e, const ConvPlanes *pl, int host) {
   long long S0 = pl->s0, S1 = pl->s1, U = pl->u, W = pl->w, IH = pl->ih,
             IW = pl->iw, P0 = pl->p0, P1 = pl->p1;
@@ -321,6 +365,14 @@ void conv_copy_planes(Emit *e, const ConvPlanes *pl, int host) {
   } else {
     em(e, "for (int i = 0; i < %lld; i++) tmp[i] = 0.0f;",
        (long long)(pl->c * conv_planes_size(pl)));
+  }
+  int split2 = !host && S1 == 2 && pl->ncol == 2;
+  if (split2) {
+    ConvSplit2 sp = {pl->c, IH, IW, S0, P0, P1, pl->nph, U, W, 1, pl->nph};
+    em_use(e, EH_AVX512);
+    em(e, "#if MC_AVX512");
+    conv_split2(e, &sp); /* plane (kx, py): kx * nph + py */
+    em(e, "#else");
   }
   em_for(e, "c", pl->c, "input channel");
   em(e, "const float *xc = xp + c * %lld;", IH * IW);
@@ -365,6 +417,7 @@ void conv_copy_planes(Emit *e, const ConvPlanes *pl, int host) {
       em(e, "}");
     }
   em(e, "}");
+  if (split2) em(e, "#endif");
 }
 
 void conv_wino_multiply(Emit *e, int points, int64_t c, int jit) {

@@ -55,6 +55,18 @@ typedef struct ConvDims {
 typedef struct ConvPlanes {
   int64_t c, ih, iw, p0, p1, s0, s1, ncol, nph, u, w;
 } ConvPlanes;
+/* A stride of 2 along x with AVX-512: each input row that row phase py
+ * holds (row u * s0 + py - p0), 32 floats at a time, split by two
+ * permutes into its even and odd columns, stored into the planes of
+ * column offsets p1 % 2 and (p1 + 1) % 2 at column col / 2 + p1 / 2 and
+ * (col - 1) / 2 + (p1 + 1) / 2, up to the planes' width w. Plane
+ * (py, kx) of channel c is tmp + (c * nph * 2 + py * ay + kx * ax) * u * w
+ * (tmp zeroed before). gcc vectorised the strided copy one permute per
+ * float. A copy: the portable loops' values (tests/cli.sh). */
+typedef struct ConvSplit2 {
+  int64_t c, ih, iw, s0, p0, p1, nph, u, w, ay, ax;
+} ConvSplit2;
+void conv_split2(Emit *e, const ConvSplit2 *s);
 /* Print the copy of xp into tmp (zeroed first), for every channel; with
  * host, through the host microkernel mcj_copy (a JIT stand-in's). */
 void conv_copy_planes(Emit *e, const ConvPlanes *pl, int host);

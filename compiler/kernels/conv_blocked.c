@@ -403,52 +403,6 @@ static void tile_call(Emit *e, const Op *op, const char *fn, const char *bn,
      op->residual ? "rb, " : "", row ? ", oy" : "");
 }
 
-/* With a stride of 2 along x and AVX-512: each input row that a row
- * phase holds, 32 floats at a time, split by two permutes into its even
- * and odd columns, which go to the column phases (P1 % 2 and its other)
- * at v = col / 2 + (P1 or P1 + 1) / 2. gcc turned the strided copy into
- * one permute per float. A copy: the portable loop's values (cli.sh). */
-static void emit_phase_split2(Emit *e, const ConvDims *cd, long long P0,
-                              long long P1) {
-  long long S0 = cd->t.S[0], U0 = cd->u[0], U1 = cd->u[1], IH = cd->in[0],
-            IW = cd->in[1], PH = cd->ph[0];
-  long long pe = P1 % 2, po = (1 + P1) % 2, oe = P1 / 2, oo = (1 + P1) / 2;
-  em(e, "const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, "
-     "16, 14, 12, 10, 8, 6, 4, 2, 0), odds = _mm512_set_epi32(31, 29, 27, "
-     "25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);");
-  em_for(e, "c", cd->c, "input channel");
-  em(e, "const float *xc = xp + c * %lld;", IH * IW);
-  for (long long py = 0; py < PH; py++) {
-    long long ua = P0 - py > 0 ? (P0 - py + S0 - 1) / S0 : 0;
-    long long ub = (IH + P0 - py + S0 - 1) / S0;
-    if (ub > U0) ub = U0;
-    if (ua >= ub) continue;
-    em(e, "for (int u = %lld; u < %lld; u++) { /* row phase %lld */", ua, ub,
-       py);
-    em(e, "const float *xr = xc + (u * %lld %c %lld) * %lld;", S0,
-       py - P0 < 0 ? '-' : '+', py - P0 < 0 ? P0 - py : py - P0, IW);
-    em(e, "float *te = tmp + (c * %lld + %lld) * %lld + u * %lld + %lld;",
-       2 * PH, py * 2 + pe, U0 * U1, U1, oe);
-    em(e, "float *to = tmp + (c * %lld + %lld) * %lld + u * %lld + %lld;",
-       2 * PH, py * 2 + po, U0 * U1, U1, oo);
-    em(e, "for (int k = 0; k < %lld; k += 32) { /* columns k .. k + 31 */",
-       IW);
-    em(e, "const int n = %lld - k < 32 ? %lld - k : 32; /* of the row */", IW,
-       IW);
-    em(e, "const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - "
-       "1), m1 = n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);");
-    em(e, "const __m512 lo = _mm512_maskz_loadu_ps(m0, xr + k), hi = "
-       "_mm512_maskz_loadu_ps(m1, xr + k + 16);");
-    em(e, "_mm512_mask_storeu_ps(te + k / 2, (__mmask16)((1u << ((n + 1) / "
-       "2)) - 1), _mm512_permutex2var_ps(lo, evens, hi));");
-    em(e, "_mm512_mask_storeu_ps(to + k / 2, (__mmask16)((1u << (n / 2)) - "
-       "1), _mm512_permutex2var_ps(lo, odds, hi));");
-    em(e, "}");
-    em(e, "}");
-  }
-  em(e, "}");
-}
-
 /* The 2-D stride phases of the zero-padded input, into tmp: each phase
  * plane zeroed, then the input rows and columns it holds copied in. */
 static void emit_phase_copy(Emit *e, const Op *op, const ConvDims *cd) {
@@ -465,7 +419,8 @@ static void emit_phase_copy(Emit *e, const Op *op, const ConvDims *cd) {
   if (split2) {
     em_use(e, EH_AVX512);
     em(e, "#if MC_AVX512");
-    emit_phase_split2(e, cd, P0, P1);
+    ConvSplit2 sp = {cd->c, IH, IW, S0, P0, P1, cd->ph[0], U0, U1, 2, 1};
+    conv_split2(e, &sp); /* phase (py, px): plane py * 2 + px */
     em(e, "#else");
   }
   em_for(e, "c", cd->c, "input channel");
