@@ -38,20 +38,24 @@ static void mean_emit(Emit *e, const Op *op) {
       open++;
     }
   /* the reduced dims trailing: each sum is over count contiguous floats,
-   * taken 8 at a time into 8 partial sums (which vectorise) added
-   * pairwise at the end */
+   * taken 8 at a time into 8 partial sums (which vectorise), the last
+   * count % 8 into the first partial sums, added pairwise at the end */
   int trailing = 1, seen = 0;
   for (int j = 0; j < in->n; j++) {
     if (red[j]) seen = 1;
     else if (seen && in->d[j] > 1) trailing = 0;
   }
-  if (trailing && count % 8 == 0 && count >= 32) {
+  if (trailing && count >= 32) {
+    int64_t full = count / 8 * 8;
     char *base = lin_str(&lx);
     em(e, "const float *xs = x + %s;", base);
     free(base);
     em(e, "double p[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};");
-    em(e, "for (int i = 0; i < %lld; i += 8)", (long long)count);
+    em(e, "for (int i = 0; i < %lld; i += 8)", (long long)full);
     em(e, "  for (int k = 0; k < 8; k++) p[k] += (double)xs[i + k];");
+    if (full < count)
+      em(e, "for (int k = 0; k < %lld; k++) p[k] += (double)xs[%lld + k];",
+         (long long)(count - full), (long long)full);
     em(e, "double s = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + "
        "(p[6] + p[7]));");
     char *v = mc_format("(float)(s / %lld.0)", (long long)count);
