@@ -335,9 +335,8 @@ static void l3_conv2d(const float *restrict x, float *restrict y, float *restric
     }
     for (int t = 0; t < 9; t++) w[t] = a[t]; /* tap t, lane j: channel c0 + j */
     const __m512 bv = _mm512_loadu_ps(l3_bias + c0);
-    for (int i0 = 0; i0 < 125; i0 += 16) { /* the plane into the lanes */
-      const __mmask16 m = i0 + 16 <= 125 ? 0xffff : (__mmask16)((1u << (125 - i0)) - 1);
-      for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(m, xp + (c0 + k) * 125 + i0);
+    for (int i0 = 0; i0 < 112; i0 += 16) { /* 16 inputs */
+      for (int k = 0; k < 16; k++) a[k] = _mm512_loadu_ps(xp + (c0 + k) * 125 + i0);
       for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
         b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
         b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
@@ -358,272 +357,33 @@ static void l3_conv2d(const float *restrict x, float *restrict y, float *restric
         a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
         a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
       }
-      for (int j = 0; j < 16 && i0 + j < 125; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
+      for (int j = 0; j < 16; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
     }
-    for (int q0 = 0; q0 < 112; q0 += 16) { /* 16 outputs */
-      { /* output q0 + 0 */
-        const float *tq = tl + at_y[q0 + 0] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[0] = s;
-      }
-      { /* output q0 + 1 */
-        const float *tq = tl + at_y[q0 + 1] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[1] = s;
-      }
-      { /* output q0 + 2 */
-        const float *tq = tl + at_y[q0 + 2] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[2] = s;
-      }
-      { /* output q0 + 3 */
-        const float *tq = tl + at_y[q0 + 3] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[3] = s;
-      }
-      { /* output q0 + 4 */
-        const float *tq = tl + at_y[q0 + 4] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[4] = s;
-      }
-      { /* output q0 + 5 */
-        const float *tq = tl + at_y[q0 + 5] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[5] = s;
-      }
-      { /* output q0 + 6 */
-        const float *tq = tl + at_y[q0 + 6] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[6] = s;
-      }
-      { /* output q0 + 7 */
-        const float *tq = tl + at_y[q0 + 7] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[7] = s;
-      }
-      { /* output q0 + 8 */
-        const float *tq = tl + at_y[q0 + 8] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[8] = s;
-      }
-      { /* output q0 + 9 */
-        const float *tq = tl + at_y[q0 + 9] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[9] = s;
-      }
-      { /* output q0 + 10 */
-        const float *tq = tl + at_y[q0 + 10] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[10] = s;
-      }
-      { /* output q0 + 11 */
-        const float *tq = tl + at_y[q0 + 11] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[11] = s;
-      }
-      { /* output q0 + 12 */
-        const float *tq = tl + at_y[q0 + 12] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[12] = s;
-      }
-      { /* output q0 + 13 */
-        const float *tq = tl + at_y[q0 + 13] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[13] = s;
-      }
-      { /* output q0 + 14 */
-        const float *tq = tl + at_y[q0 + 14] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[14] = s;
-      }
-      { /* output q0 + 15 */
-        const float *tq = tl + at_y[q0 + 15] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[15] = s;
-      }
-      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-      }
-      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      }
-      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-      }
-      for (int i = 0; i < 8; i++) { /* a[i]: column i */
-        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-      }
-      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 125 + q0, a[j]);
+    { const int i0 = 112; /* the last 13 inputs */
+    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x1fff, xp + (c0 + k) * 125 + i0);
+    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
     }
-    { const int q0 = 112; /* the last 13 outputs */
+    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    }
+    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) { /* a[i]: column i */
+      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+    }
+    for (int j = 0; j < 13; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
+  }
+  for (int q0 = 0; q0 < 112; q0 += 16) { /* 16 outputs */
     { /* output q0 + 0 */
       const float *tq = tl + at_y[q0 + 0] * 16;
       __m512 s = bv;
@@ -819,9 +579,51 @@ static void l3_conv2d(const float *restrict x, float *restrict y, float *restric
       s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
       a[12] = s;
     }
-    a[13] = _mm512_setzero_ps();
-    a[14] = _mm512_setzero_ps();
-    a[15] = _mm512_setzero_ps();
+    { /* output q0 + 13 */
+      const float *tq = tl + at_y[q0 + 13] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[13] = s;
+    }
+    { /* output q0 + 14 */
+      const float *tq = tl + at_y[q0 + 14] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[14] = s;
+    }
+    { /* output q0 + 15 */
+      const float *tq = tl + at_y[q0 + 15] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[15] = s;
+    }
     for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
       b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
       b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
@@ -842,8 +644,229 @@ static void l3_conv2d(const float *restrict x, float *restrict y, float *restric
       a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
       a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
     }
-    for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 125 + q0, 0x1fff, a[j]);
+    for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 125 + q0, a[j]);
   }
+  { const int q0 = 112; /* the last 13 outputs */
+  { /* output q0 + 0 */
+    const float *tq = tl + at_y[q0 + 0] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[0] = s;
+  }
+  { /* output q0 + 1 */
+    const float *tq = tl + at_y[q0 + 1] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[1] = s;
+  }
+  { /* output q0 + 2 */
+    const float *tq = tl + at_y[q0 + 2] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[2] = s;
+  }
+  { /* output q0 + 3 */
+    const float *tq = tl + at_y[q0 + 3] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[3] = s;
+  }
+  { /* output q0 + 4 */
+    const float *tq = tl + at_y[q0 + 4] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[4] = s;
+  }
+  { /* output q0 + 5 */
+    const float *tq = tl + at_y[q0 + 5] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[5] = s;
+  }
+  { /* output q0 + 6 */
+    const float *tq = tl + at_y[q0 + 6] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[6] = s;
+  }
+  { /* output q0 + 7 */
+    const float *tq = tl + at_y[q0 + 7] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[7] = s;
+  }
+  { /* output q0 + 8 */
+    const float *tq = tl + at_y[q0 + 8] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[8] = s;
+  }
+  { /* output q0 + 9 */
+    const float *tq = tl + at_y[q0 + 9] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[9] = s;
+  }
+  { /* output q0 + 10 */
+    const float *tq = tl + at_y[q0 + 10] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[10] = s;
+  }
+  { /* output q0 + 11 */
+    const float *tq = tl + at_y[q0 + 11] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[11] = s;
+  }
+  { /* output q0 + 12 */
+    const float *tq = tl + at_y[q0 + 12] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[12] = s;
+  }
+  a[13] = _mm512_setzero_ps();
+  a[14] = _mm512_setzero_ps();
+  a[15] = _mm512_setzero_ps();
+  for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+    b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+    b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+    a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+    a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+    a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+  }
+  for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+    b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+    b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+    b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+    b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 8; i++) { /* a[i]: column i */
+    a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+    a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+  }
+  for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 125 + q0, 0x1fff, a[j]);
+}
 }
 #else
 float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
@@ -1001,9 +1024,8 @@ static void l9_conv2d(const float *restrict x, float *restrict y, float *restric
     }
     for (int t = 0; t < 9; t++) w[t] = a[t]; /* tap t, lane j: channel c0 + j */
     const __m512 bv = _mm512_loadu_ps(l9_bias + c0);
-    for (int i0 = 0; i0 < 125; i0 += 16) { /* the plane into the lanes */
-      const __mmask16 m = i0 + 16 <= 125 ? 0xffff : (__mmask16)((1u << (125 - i0)) - 1);
-      for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(m, xp + (c0 + k) * 125 + i0);
+    for (int i0 = 0; i0 < 112; i0 += 16) { /* 16 inputs */
+      for (int k = 0; k < 16; k++) a[k] = _mm512_loadu_ps(xp + (c0 + k) * 125 + i0);
       for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
         b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
         b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
@@ -1024,272 +1046,33 @@ static void l9_conv2d(const float *restrict x, float *restrict y, float *restric
         a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
         a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
       }
-      for (int j = 0; j < 16 && i0 + j < 125; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
+      for (int j = 0; j < 16; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
     }
-    for (int q0 = 0; q0 < 112; q0 += 16) { /* 16 outputs */
-      { /* output q0 + 0 */
-        const float *tq = tl + at_y[q0 + 0] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[0] = s;
-      }
-      { /* output q0 + 1 */
-        const float *tq = tl + at_y[q0 + 1] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[1] = s;
-      }
-      { /* output q0 + 2 */
-        const float *tq = tl + at_y[q0 + 2] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[2] = s;
-      }
-      { /* output q0 + 3 */
-        const float *tq = tl + at_y[q0 + 3] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[3] = s;
-      }
-      { /* output q0 + 4 */
-        const float *tq = tl + at_y[q0 + 4] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[4] = s;
-      }
-      { /* output q0 + 5 */
-        const float *tq = tl + at_y[q0 + 5] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[5] = s;
-      }
-      { /* output q0 + 6 */
-        const float *tq = tl + at_y[q0 + 6] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[6] = s;
-      }
-      { /* output q0 + 7 */
-        const float *tq = tl + at_y[q0 + 7] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[7] = s;
-      }
-      { /* output q0 + 8 */
-        const float *tq = tl + at_y[q0 + 8] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[8] = s;
-      }
-      { /* output q0 + 9 */
-        const float *tq = tl + at_y[q0 + 9] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[9] = s;
-      }
-      { /* output q0 + 10 */
-        const float *tq = tl + at_y[q0 + 10] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[10] = s;
-      }
-      { /* output q0 + 11 */
-        const float *tq = tl + at_y[q0 + 11] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[11] = s;
-      }
-      { /* output q0 + 12 */
-        const float *tq = tl + at_y[q0 + 12] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[12] = s;
-      }
-      { /* output q0 + 13 */
-        const float *tq = tl + at_y[q0 + 13] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[13] = s;
-      }
-      { /* output q0 + 14 */
-        const float *tq = tl + at_y[q0 + 14] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[14] = s;
-      }
-      { /* output q0 + 15 */
-        const float *tq = tl + at_y[q0 + 15] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[15] = s;
-      }
-      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-      }
-      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      }
-      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-      }
-      for (int i = 0; i < 8; i++) { /* a[i]: column i */
-        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-      }
-      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 125 + q0, a[j]);
+    { const int i0 = 112; /* the last 13 inputs */
+    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x1fff, xp + (c0 + k) * 125 + i0);
+    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
     }
-    { const int q0 = 112; /* the last 13 outputs */
+    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    }
+    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) { /* a[i]: column i */
+      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+    }
+    for (int j = 0; j < 13; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
+  }
+  for (int q0 = 0; q0 < 112; q0 += 16) { /* 16 outputs */
     { /* output q0 + 0 */
       const float *tq = tl + at_y[q0 + 0] * 16;
       __m512 s = bv;
@@ -1485,9 +1268,51 @@ static void l9_conv2d(const float *restrict x, float *restrict y, float *restric
       s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
       a[12] = s;
     }
-    a[13] = _mm512_setzero_ps();
-    a[14] = _mm512_setzero_ps();
-    a[15] = _mm512_setzero_ps();
+    { /* output q0 + 13 */
+      const float *tq = tl + at_y[q0 + 13] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[13] = s;
+    }
+    { /* output q0 + 14 */
+      const float *tq = tl + at_y[q0 + 14] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[14] = s;
+    }
+    { /* output q0 + 15 */
+      const float *tq = tl + at_y[q0 + 15] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[15] = s;
+    }
     for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
       b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
       b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
@@ -1508,8 +1333,229 @@ static void l9_conv2d(const float *restrict x, float *restrict y, float *restric
       a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
       a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
     }
-    for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 125 + q0, 0x1fff, a[j]);
+    for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 125 + q0, a[j]);
   }
+  { const int q0 = 112; /* the last 13 outputs */
+  { /* output q0 + 0 */
+    const float *tq = tl + at_y[q0 + 0] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[0] = s;
+  }
+  { /* output q0 + 1 */
+    const float *tq = tl + at_y[q0 + 1] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[1] = s;
+  }
+  { /* output q0 + 2 */
+    const float *tq = tl + at_y[q0 + 2] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[2] = s;
+  }
+  { /* output q0 + 3 */
+    const float *tq = tl + at_y[q0 + 3] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[3] = s;
+  }
+  { /* output q0 + 4 */
+    const float *tq = tl + at_y[q0 + 4] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[4] = s;
+  }
+  { /* output q0 + 5 */
+    const float *tq = tl + at_y[q0 + 5] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[5] = s;
+  }
+  { /* output q0 + 6 */
+    const float *tq = tl + at_y[q0 + 6] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[6] = s;
+  }
+  { /* output q0 + 7 */
+    const float *tq = tl + at_y[q0 + 7] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[7] = s;
+  }
+  { /* output q0 + 8 */
+    const float *tq = tl + at_y[q0 + 8] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[8] = s;
+  }
+  { /* output q0 + 9 */
+    const float *tq = tl + at_y[q0 + 9] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[9] = s;
+  }
+  { /* output q0 + 10 */
+    const float *tq = tl + at_y[q0 + 10] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[10] = s;
+  }
+  { /* output q0 + 11 */
+    const float *tq = tl + at_y[q0 + 11] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[11] = s;
+  }
+  { /* output q0 + 12 */
+    const float *tq = tl + at_y[q0 + 12] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[12] = s;
+  }
+  a[13] = _mm512_setzero_ps();
+  a[14] = _mm512_setzero_ps();
+  a[15] = _mm512_setzero_ps();
+  for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+    b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+    b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+    a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+    a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+    a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+  }
+  for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+    b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+    b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+    b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+    b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 8; i++) { /* a[i]: column i */
+    a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+    a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+  }
+  for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 125 + q0, 0x1fff, a[j]);
+}
 }
 #else
 float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
@@ -1667,9 +1713,8 @@ static void l15_conv2d(const float *restrict x, float *restrict y, float *restri
     }
     for (int t = 0; t < 9; t++) w[t] = a[t]; /* tap t, lane j: channel c0 + j */
     const __m512 bv = _mm512_loadu_ps(l15_bias + c0);
-    for (int i0 = 0; i0 < 125; i0 += 16) { /* the plane into the lanes */
-      const __mmask16 m = i0 + 16 <= 125 ? 0xffff : (__mmask16)((1u << (125 - i0)) - 1);
-      for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(m, xp + (c0 + k) * 125 + i0);
+    for (int i0 = 0; i0 < 112; i0 += 16) { /* 16 inputs */
+      for (int k = 0; k < 16; k++) a[k] = _mm512_loadu_ps(xp + (c0 + k) * 125 + i0);
       for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
         b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
         b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
@@ -1690,272 +1735,33 @@ static void l15_conv2d(const float *restrict x, float *restrict y, float *restri
         a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
         a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
       }
-      for (int j = 0; j < 16 && i0 + j < 125; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
+      for (int j = 0; j < 16; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
     }
-    for (int q0 = 0; q0 < 112; q0 += 16) { /* 16 outputs */
-      { /* output q0 + 0 */
-        const float *tq = tl + at_y[q0 + 0] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[0] = s;
-      }
-      { /* output q0 + 1 */
-        const float *tq = tl + at_y[q0 + 1] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[1] = s;
-      }
-      { /* output q0 + 2 */
-        const float *tq = tl + at_y[q0 + 2] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[2] = s;
-      }
-      { /* output q0 + 3 */
-        const float *tq = tl + at_y[q0 + 3] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[3] = s;
-      }
-      { /* output q0 + 4 */
-        const float *tq = tl + at_y[q0 + 4] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[4] = s;
-      }
-      { /* output q0 + 5 */
-        const float *tq = tl + at_y[q0 + 5] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[5] = s;
-      }
-      { /* output q0 + 6 */
-        const float *tq = tl + at_y[q0 + 6] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[6] = s;
-      }
-      { /* output q0 + 7 */
-        const float *tq = tl + at_y[q0 + 7] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[7] = s;
-      }
-      { /* output q0 + 8 */
-        const float *tq = tl + at_y[q0 + 8] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[8] = s;
-      }
-      { /* output q0 + 9 */
-        const float *tq = tl + at_y[q0 + 9] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[9] = s;
-      }
-      { /* output q0 + 10 */
-        const float *tq = tl + at_y[q0 + 10] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[10] = s;
-      }
-      { /* output q0 + 11 */
-        const float *tq = tl + at_y[q0 + 11] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[11] = s;
-      }
-      { /* output q0 + 12 */
-        const float *tq = tl + at_y[q0 + 12] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[12] = s;
-      }
-      { /* output q0 + 13 */
-        const float *tq = tl + at_y[q0 + 13] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[13] = s;
-      }
-      { /* output q0 + 14 */
-        const float *tq = tl + at_y[q0 + 14] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[14] = s;
-      }
-      { /* output q0 + 15 */
-        const float *tq = tl + at_y[q0 + 15] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[15] = s;
-      }
-      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-      }
-      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      }
-      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-      }
-      for (int i = 0; i < 8; i++) { /* a[i]: column i */
-        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-      }
-      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 125 + q0, a[j]);
+    { const int i0 = 112; /* the last 13 inputs */
+    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x1fff, xp + (c0 + k) * 125 + i0);
+    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
     }
-    { const int q0 = 112; /* the last 13 outputs */
+    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    }
+    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) { /* a[i]: column i */
+      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+    }
+    for (int j = 0; j < 13; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
+  }
+  for (int q0 = 0; q0 < 112; q0 += 16) { /* 16 outputs */
     { /* output q0 + 0 */
       const float *tq = tl + at_y[q0 + 0] * 16;
       __m512 s = bv;
@@ -2151,9 +1957,51 @@ static void l15_conv2d(const float *restrict x, float *restrict y, float *restri
       s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
       a[12] = s;
     }
-    a[13] = _mm512_setzero_ps();
-    a[14] = _mm512_setzero_ps();
-    a[15] = _mm512_setzero_ps();
+    { /* output q0 + 13 */
+      const float *tq = tl + at_y[q0 + 13] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[13] = s;
+    }
+    { /* output q0 + 14 */
+      const float *tq = tl + at_y[q0 + 14] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[14] = s;
+    }
+    { /* output q0 + 15 */
+      const float *tq = tl + at_y[q0 + 15] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[15] = s;
+    }
     for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
       b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
       b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
@@ -2174,8 +2022,229 @@ static void l15_conv2d(const float *restrict x, float *restrict y, float *restri
       a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
       a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
     }
-    for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 125 + q0, 0x1fff, a[j]);
+    for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 125 + q0, a[j]);
   }
+  { const int q0 = 112; /* the last 13 outputs */
+  { /* output q0 + 0 */
+    const float *tq = tl + at_y[q0 + 0] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[0] = s;
+  }
+  { /* output q0 + 1 */
+    const float *tq = tl + at_y[q0 + 1] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[1] = s;
+  }
+  { /* output q0 + 2 */
+    const float *tq = tl + at_y[q0 + 2] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[2] = s;
+  }
+  { /* output q0 + 3 */
+    const float *tq = tl + at_y[q0 + 3] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[3] = s;
+  }
+  { /* output q0 + 4 */
+    const float *tq = tl + at_y[q0 + 4] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[4] = s;
+  }
+  { /* output q0 + 5 */
+    const float *tq = tl + at_y[q0 + 5] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[5] = s;
+  }
+  { /* output q0 + 6 */
+    const float *tq = tl + at_y[q0 + 6] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[6] = s;
+  }
+  { /* output q0 + 7 */
+    const float *tq = tl + at_y[q0 + 7] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[7] = s;
+  }
+  { /* output q0 + 8 */
+    const float *tq = tl + at_y[q0 + 8] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[8] = s;
+  }
+  { /* output q0 + 9 */
+    const float *tq = tl + at_y[q0 + 9] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[9] = s;
+  }
+  { /* output q0 + 10 */
+    const float *tq = tl + at_y[q0 + 10] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[10] = s;
+  }
+  { /* output q0 + 11 */
+    const float *tq = tl + at_y[q0 + 11] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[11] = s;
+  }
+  { /* output q0 + 12 */
+    const float *tq = tl + at_y[q0 + 12] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[12] = s;
+  }
+  a[13] = _mm512_setzero_ps();
+  a[14] = _mm512_setzero_ps();
+  a[15] = _mm512_setzero_ps();
+  for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+    b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+    b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+    a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+    a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+    a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+  }
+  for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+    b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+    b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+    b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+    b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 8; i++) { /* a[i]: column i */
+    a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+    a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+  }
+  for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 125 + q0, 0x1fff, a[j]);
+}
 }
 #else
 float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
@@ -2333,9 +2402,8 @@ static void l21_conv2d(const float *restrict x, float *restrict y, float *restri
     }
     for (int t = 0; t < 9; t++) w[t] = a[t]; /* tap t, lane j: channel c0 + j */
     const __m512 bv = _mm512_loadu_ps(l21_bias + c0);
-    for (int i0 = 0; i0 < 125; i0 += 16) { /* the plane into the lanes */
-      const __mmask16 m = i0 + 16 <= 125 ? 0xffff : (__mmask16)((1u << (125 - i0)) - 1);
-      for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(m, xp + (c0 + k) * 125 + i0);
+    for (int i0 = 0; i0 < 112; i0 += 16) { /* 16 inputs */
+      for (int k = 0; k < 16; k++) a[k] = _mm512_loadu_ps(xp + (c0 + k) * 125 + i0);
       for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
         b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
         b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
@@ -2356,272 +2424,33 @@ static void l21_conv2d(const float *restrict x, float *restrict y, float *restri
         a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
         a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
       }
-      for (int j = 0; j < 16 && i0 + j < 125; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
+      for (int j = 0; j < 16; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
     }
-    for (int q0 = 0; q0 < 112; q0 += 16) { /* 16 outputs */
-      { /* output q0 + 0 */
-        const float *tq = tl + at_y[q0 + 0] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[0] = s;
-      }
-      { /* output q0 + 1 */
-        const float *tq = tl + at_y[q0 + 1] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[1] = s;
-      }
-      { /* output q0 + 2 */
-        const float *tq = tl + at_y[q0 + 2] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[2] = s;
-      }
-      { /* output q0 + 3 */
-        const float *tq = tl + at_y[q0 + 3] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[3] = s;
-      }
-      { /* output q0 + 4 */
-        const float *tq = tl + at_y[q0 + 4] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[4] = s;
-      }
-      { /* output q0 + 5 */
-        const float *tq = tl + at_y[q0 + 5] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[5] = s;
-      }
-      { /* output q0 + 6 */
-        const float *tq = tl + at_y[q0 + 6] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[6] = s;
-      }
-      { /* output q0 + 7 */
-        const float *tq = tl + at_y[q0 + 7] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[7] = s;
-      }
-      { /* output q0 + 8 */
-        const float *tq = tl + at_y[q0 + 8] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[8] = s;
-      }
-      { /* output q0 + 9 */
-        const float *tq = tl + at_y[q0 + 9] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[9] = s;
-      }
-      { /* output q0 + 10 */
-        const float *tq = tl + at_y[q0 + 10] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[10] = s;
-      }
-      { /* output q0 + 11 */
-        const float *tq = tl + at_y[q0 + 11] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[11] = s;
-      }
-      { /* output q0 + 12 */
-        const float *tq = tl + at_y[q0 + 12] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[12] = s;
-      }
-      { /* output q0 + 13 */
-        const float *tq = tl + at_y[q0 + 13] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[13] = s;
-      }
-      { /* output q0 + 14 */
-        const float *tq = tl + at_y[q0 + 14] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[14] = s;
-      }
-      { /* output q0 + 15 */
-        const float *tq = tl + at_y[q0 + 15] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-        a[15] = s;
-      }
-      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-      }
-      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      }
-      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-      }
-      for (int i = 0; i < 8; i++) { /* a[i]: column i */
-        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-      }
-      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 125 + q0, a[j]);
+    { const int i0 = 112; /* the last 13 inputs */
+    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x1fff, xp + (c0 + k) * 125 + i0);
+    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
     }
-    { const int q0 = 112; /* the last 13 outputs */
+    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    }
+    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) { /* a[i]: column i */
+      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+    }
+    for (int j = 0; j < 13; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
+  }
+  for (int q0 = 0; q0 < 112; q0 += 16) { /* 16 outputs */
     { /* output q0 + 0 */
       const float *tq = tl + at_y[q0 + 0] * 16;
       __m512 s = bv;
@@ -2817,9 +2646,51 @@ static void l21_conv2d(const float *restrict x, float *restrict y, float *restri
       s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
       a[12] = s;
     }
-    a[13] = _mm512_setzero_ps();
-    a[14] = _mm512_setzero_ps();
-    a[15] = _mm512_setzero_ps();
+    { /* output q0 + 13 */
+      const float *tq = tl + at_y[q0 + 13] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[13] = s;
+    }
+    { /* output q0 + 14 */
+      const float *tq = tl + at_y[q0 + 14] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[14] = s;
+    }
+    { /* output q0 + 15 */
+      const float *tq = tl + at_y[q0 + 15] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+      a[15] = s;
+    }
     for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
       b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
       b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
@@ -2840,8 +2711,229 @@ static void l21_conv2d(const float *restrict x, float *restrict y, float *restri
       a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
       a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
     }
-    for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 125 + q0, 0x1fff, a[j]);
+    for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 125 + q0, a[j]);
   }
+  { const int q0 = 112; /* the last 13 outputs */
+  { /* output q0 + 0 */
+    const float *tq = tl + at_y[q0 + 0] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[0] = s;
+  }
+  { /* output q0 + 1 */
+    const float *tq = tl + at_y[q0 + 1] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[1] = s;
+  }
+  { /* output q0 + 2 */
+    const float *tq = tl + at_y[q0 + 2] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[2] = s;
+  }
+  { /* output q0 + 3 */
+    const float *tq = tl + at_y[q0 + 3] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[3] = s;
+  }
+  { /* output q0 + 4 */
+    const float *tq = tl + at_y[q0 + 4] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[4] = s;
+  }
+  { /* output q0 + 5 */
+    const float *tq = tl + at_y[q0 + 5] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[5] = s;
+  }
+  { /* output q0 + 6 */
+    const float *tq = tl + at_y[q0 + 6] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[6] = s;
+  }
+  { /* output q0 + 7 */
+    const float *tq = tl + at_y[q0 + 7] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[7] = s;
+  }
+  { /* output q0 + 8 */
+    const float *tq = tl + at_y[q0 + 8] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[8] = s;
+  }
+  { /* output q0 + 9 */
+    const float *tq = tl + at_y[q0 + 9] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[9] = s;
+  }
+  { /* output q0 + 10 */
+    const float *tq = tl + at_y[q0 + 10] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[10] = s;
+  }
+  { /* output q0 + 11 */
+    const float *tq = tl + at_y[q0 + 11] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[11] = s;
+  }
+  { /* output q0 + 12 */
+    const float *tq = tl + at_y[q0 + 12] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
+    a[12] = s;
+  }
+  a[13] = _mm512_setzero_ps();
+  a[14] = _mm512_setzero_ps();
+  a[15] = _mm512_setzero_ps();
+  for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+    b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+    b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+    a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+    a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+    a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+  }
+  for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+    b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+    b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+    b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+    b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 8; i++) { /* a[i]: column i */
+    a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+    a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+  }
+  for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 125 + q0, 0x1fff, a[j]);
+}
 }
 #else
 float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */

@@ -243,9 +243,8 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
     }
     for (int t = 0; t < 9; t++) w[t] = a[t]; /* tap t, lane j: channel c0 + j */
     const __m512 bv = _mm512_loadu_ps(l3_bias + c0);
-    for (int i0 = 0; i0 < 196; i0 += 16) { /* the plane into the lanes */
-      const __mmask16 m = i0 + 16 <= 196 ? 0xffff : (__mmask16)((1u << (196 - i0)) - 1);
-      for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(m, xp + (c0 + k) * 196 + i0);
+    for (int i0 = 0; i0 < 192; i0 += 16) { /* 16 inputs */
+      for (int k = 0; k < 16; k++) a[k] = _mm512_loadu_ps(xp + (c0 + k) * 196 + i0);
       for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
         b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
         b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
@@ -266,272 +265,33 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
         a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
         a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
       }
-      for (int j = 0; j < 16 && i0 + j < 196; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
+      for (int j = 0; j < 16; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
     }
-    for (int q0 = 0; q0 < 192; q0 += 16) { /* 16 outputs */
-      { /* output q0 + 0 */
-        const float *tq = tl + at_y[q0 + 0] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-        a[0] = s;
-      }
-      { /* output q0 + 1 */
-        const float *tq = tl + at_y[q0 + 1] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-        a[1] = s;
-      }
-      { /* output q0 + 2 */
-        const float *tq = tl + at_y[q0 + 2] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-        a[2] = s;
-      }
-      { /* output q0 + 3 */
-        const float *tq = tl + at_y[q0 + 3] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-        a[3] = s;
-      }
-      { /* output q0 + 4 */
-        const float *tq = tl + at_y[q0 + 4] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-        a[4] = s;
-      }
-      { /* output q0 + 5 */
-        const float *tq = tl + at_y[q0 + 5] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-        a[5] = s;
-      }
-      { /* output q0 + 6 */
-        const float *tq = tl + at_y[q0 + 6] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-        a[6] = s;
-      }
-      { /* output q0 + 7 */
-        const float *tq = tl + at_y[q0 + 7] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-        a[7] = s;
-      }
-      { /* output q0 + 8 */
-        const float *tq = tl + at_y[q0 + 8] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-        a[8] = s;
-      }
-      { /* output q0 + 9 */
-        const float *tq = tl + at_y[q0 + 9] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-        a[9] = s;
-      }
-      { /* output q0 + 10 */
-        const float *tq = tl + at_y[q0 + 10] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-        a[10] = s;
-      }
-      { /* output q0 + 11 */
-        const float *tq = tl + at_y[q0 + 11] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-        a[11] = s;
-      }
-      { /* output q0 + 12 */
-        const float *tq = tl + at_y[q0 + 12] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-        a[12] = s;
-      }
-      { /* output q0 + 13 */
-        const float *tq = tl + at_y[q0 + 13] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-        a[13] = s;
-      }
-      { /* output q0 + 14 */
-        const float *tq = tl + at_y[q0 + 14] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-        a[14] = s;
-      }
-      { /* output q0 + 15 */
-        const float *tq = tl + at_y[q0 + 15] * 16;
-        __m512 s = bv;
-        s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-        s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-        s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-        s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-        s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-        s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-        s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-        s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-        s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-        s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-        a[15] = s;
-      }
-      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-      }
-      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      }
-      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-      }
-      for (int i = 0; i < 8; i++) { /* a[i]: column i */
-        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-      }
-      for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 196 + q0, a[j]);
+    { const int i0 = 192; /* the last 4 inputs */
+    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0xf, xp + (c0 + k) * 196 + i0);
+    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
     }
-    { const int q0 = 192; /* the last 4 outputs */
+    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    }
+    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) { /* a[i]: column i */
+      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+    }
+    for (int j = 0; j < 4; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
+  }
+  for (int q0 = 0; q0 < 192; q0 += 16) { /* 16 outputs */
     { /* output q0 + 0 */
       const float *tq = tl + at_y[q0 + 0] * 16;
       __m512 s = bv;
@@ -592,18 +352,186 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
       s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
       a[3] = s;
     }
-    a[4] = _mm512_setzero_ps();
-    a[5] = _mm512_setzero_ps();
-    a[6] = _mm512_setzero_ps();
-    a[7] = _mm512_setzero_ps();
-    a[8] = _mm512_setzero_ps();
-    a[9] = _mm512_setzero_ps();
-    a[10] = _mm512_setzero_ps();
-    a[11] = _mm512_setzero_ps();
-    a[12] = _mm512_setzero_ps();
-    a[13] = _mm512_setzero_ps();
-    a[14] = _mm512_setzero_ps();
-    a[15] = _mm512_setzero_ps();
+    { /* output q0 + 4 */
+      const float *tq = tl + at_y[q0 + 4] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      a[4] = s;
+    }
+    { /* output q0 + 5 */
+      const float *tq = tl + at_y[q0 + 5] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      a[5] = s;
+    }
+    { /* output q0 + 6 */
+      const float *tq = tl + at_y[q0 + 6] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      a[6] = s;
+    }
+    { /* output q0 + 7 */
+      const float *tq = tl + at_y[q0 + 7] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      a[7] = s;
+    }
+    { /* output q0 + 8 */
+      const float *tq = tl + at_y[q0 + 8] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      a[8] = s;
+    }
+    { /* output q0 + 9 */
+      const float *tq = tl + at_y[q0 + 9] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      a[9] = s;
+    }
+    { /* output q0 + 10 */
+      const float *tq = tl + at_y[q0 + 10] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      a[10] = s;
+    }
+    { /* output q0 + 11 */
+      const float *tq = tl + at_y[q0 + 11] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      a[11] = s;
+    }
+    { /* output q0 + 12 */
+      const float *tq = tl + at_y[q0 + 12] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      a[12] = s;
+    }
+    { /* output q0 + 13 */
+      const float *tq = tl + at_y[q0 + 13] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      a[13] = s;
+    }
+    { /* output q0 + 14 */
+      const float *tq = tl + at_y[q0 + 14] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      a[14] = s;
+    }
+    { /* output q0 + 15 */
+      const float *tq = tl + at_y[q0 + 15] * 16;
+      __m512 s = bv;
+      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      a[15] = s;
+    }
     for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
       b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
       b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
@@ -624,8 +552,103 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
       a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
       a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
     }
-    for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 196 + q0, 0xf, a[j]);
+    for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 196 + q0, a[j]);
   }
+  { const int q0 = 192; /* the last 4 outputs */
+  { /* output q0 + 0 */
+    const float *tq = tl + at_y[q0 + 0] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+    s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+    a[0] = s;
+  }
+  { /* output q0 + 1 */
+    const float *tq = tl + at_y[q0 + 1] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+    s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+    a[1] = s;
+  }
+  { /* output q0 + 2 */
+    const float *tq = tl + at_y[q0 + 2] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+    s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+    a[2] = s;
+  }
+  { /* output q0 + 3 */
+    const float *tq = tl + at_y[q0 + 3] * 16;
+    __m512 s = bv;
+    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
+    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
+    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
+    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
+    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
+    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
+    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
+    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
+    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
+    s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+    a[3] = s;
+  }
+  a[4] = _mm512_setzero_ps();
+  a[5] = _mm512_setzero_ps();
+  a[6] = _mm512_setzero_ps();
+  a[7] = _mm512_setzero_ps();
+  a[8] = _mm512_setzero_ps();
+  a[9] = _mm512_setzero_ps();
+  a[10] = _mm512_setzero_ps();
+  a[11] = _mm512_setzero_ps();
+  a[12] = _mm512_setzero_ps();
+  a[13] = _mm512_setzero_ps();
+  a[14] = _mm512_setzero_ps();
+  a[15] = _mm512_setzero_ps();
+  for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
+    b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
+    b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
+    a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+    a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
+    a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+    a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
+  }
+  for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
+    b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
+    b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
+    b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
+    b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 8; i++) { /* a[i]: column i */
+    a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
+    a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
+  }
+  for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 196 + q0, 0xf, a[j]);
+}
 }
 #else
 float *tp = tmp, *tw = tmp + 256; /* padded plane; wide rows */

@@ -424,16 +424,27 @@ static void emit_lanes(Emit *e, const Op *op, const ConvDims *cd,
                 : mc_strdup("_mm512_setzero_ps()");
   em(e, "const __m512 bv = %s;", bv);
   free(bv);
-  em(e, "for (int i0 = 0; i0 < %lld; i0 += 16) { /* the plane into the "
-     "lanes */", ISZ);
-  em(e, "const __mmask16 m = i0 + 16 <= %lld ? 0xffff : (__mmask16)((1u << "
-     "(%lld - i0)) - 1);", ISZ, ISZ);
-  em(e, "for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(m, xp + "
-     "(c0 + k) * %lld + i0);", ISZ);
-  em_transpose16(e);
-  em(e, "for (int j = 0; j < 16 && i0 + j < %lld; j++) _mm512_storeu_ps(tl "
-     "+ at_x[i0 + j] * 16, a[j]);", ISZ);
-  em(e, "}");
+  /* the plane into the lanes, 16 inputs at a time: whole groups, then the
+   * rest (loops of constant counts, so a[] stays in registers) */
+  long long ifull = ISZ / 16 * 16;
+  for (int part = 0; part < 2; part++) {
+    long long ni = part ? ISZ - ifull : 16;
+    if (part ? ni == 0 : ifull == 0) continue;
+    if (part)
+      em(e, "{ const int i0 = %lld; /* the last %lld inputs */", ifull, ni);
+    else
+      em(e, "for (int i0 = 0; i0 < %lld; i0 += 16) { /* 16 inputs */", ifull);
+    if (ni == 16)
+      em(e, "for (int k = 0; k < 16; k++) a[k] = _mm512_loadu_ps(xp + (c0 + "
+         "k) * %lld + i0);", ISZ);
+    else
+      em(e, "for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x%llx, "
+         "xp + (c0 + k) * %lld + i0);", (1ULL << ni) - 1, ISZ);
+    em_transpose16(e);
+    em(e, "for (int j = 0; j < %lld; j++) _mm512_storeu_ps(tl + at_x[i0 + j] "
+       "* 16, a[j]);", ni);
+    em(e, "}");
+  }
   long long full = OSZ / 16 * 16;
   for (int part = 0; part < 2; part++) { /* whole groups of 16, the rest */
     long long nq = part ? OSZ - full : 16;
