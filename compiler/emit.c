@@ -113,8 +113,13 @@ static void op_comment(Emit *e, const Model *m, const Op *op) {
     free(in);
     in = b.s;
   }
-  em(e, "/* %s: %s -> %s%s", op->fname, in, out,
-     e->p->whole ? ", one sample" : "");
+  char *per = e->p->whole ? mc_strdup(", one sample")
+              : e->p->passes > 1
+                  ? mc_format(", %lld of the batch's samples at a time",
+                              (long long)e->p->m->input.d[0])
+                  : mc_strdup("");
+  em(e, "/* %s: %s -> %s%s", op->fname, in, out, per);
+  free(per);
   char *file = mc_comment_text(m->file);
   for (int i = 0; i < op->ncovers; i++) { /* a graph op: its nodes */
     const Node *n = op->covers[i];

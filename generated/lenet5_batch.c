@@ -111,7 +111,7 @@ static MC_UNUSED float l10_relu(float v) { return v < 0.0f ? 0.0f : v; } /* ReLU
 
 /* ---- layers */
 
-/* l0_conv2d: [8, 1, 28, 28] -> [8, 6, 28, 28]
+/* l0_conv2d: [8, 1, 28, 28] -> [8, 6, 28, 28], 8 of the batch's samples at a time
  *   specs/lenet5_batch.lua:7  Conv2d(1, 6, 5, padding=2)
  *   specs/lenet5_batch.lua:8  ReLU()  (on each output)
  *   y[n, o, oy, ox] = bias[o] + sum over c < in/groups and taps ky, kx of
@@ -210,7 +210,7 @@ static void l0_conv2d(const float *restrict x, float *restrict y, float *restric
   }
 }
 
-/* l2_maxpool2d: [8, 6, 28, 28] -> [8, 6, 14, 14]
+/* l2_maxpool2d: [8, 6, 28, 28] -> [8, 6, 14, 14], 8 of the batch's samples at a time
  *   specs/lenet5_batch.lua:9  MaxPool2d(2)
  *   y[p, oy, ox] = max over taps ky, kx inside the input of x[p, oy * s[0]
  *       + ky * d[0] - pad[0], ox * s[1] + kx * d[1] - pad[1]]
@@ -299,7 +299,7 @@ MC_INLINE void l3_conv2d_tile16(const float *restrict xg, const float *restrict 
   #endif
 }
 
-/* l3_conv2d: [8, 6, 14, 14] -> [8, 16, 10, 10]
+/* l3_conv2d: [8, 6, 14, 14] -> [8, 16, 10, 10], 8 of the batch's samples at a time
  *   specs/lenet5_batch.lua:10  Conv2d(6, 16, 5)
  *   specs/lenet5_batch.lua:11  ReLU()  (on each output)
  *   y[n, o, oy, ox] = bias[o] + sum over c < in/groups and taps ky, kx of
@@ -360,7 +360,7 @@ static void l3_conv2d(const float *restrict x, float *restrict y, float *restric
   }
 }
 
-/* l5_maxpool2d: [8, 16, 10, 10] -> [8, 400]
+/* l5_maxpool2d: [8, 16, 10, 10] -> [8, 400], 8 of the batch's samples at a time
  *   specs/lenet5_batch.lua:12  MaxPool2d(2)
  *   specs/lenet5_batch.lua:13  Flatten()  (no code)
  *   y[p, oy, ox] = max over taps ky, kx inside the input of x[p, oy * s[0]
@@ -381,7 +381,7 @@ static void l5_maxpool2d(const float *restrict x, float *restrict y) {
   }
 }
 
-/* l7_linear: [8, 400] -> [8, 120]
+/* l7_linear: [8, 400] -> [8, 120], 8 of the batch's samples at a time
  *   specs/lenet5_batch.lua:14  Linear(400, 120)
  *   specs/lenet5_batch.lua:15  ReLU()  (on each output)
  *   y[..., o] = bias[o] + sum over i of weight[o, i] * x[..., i]
@@ -424,7 +424,7 @@ static void l7_linear(const float *restrict x, float *restrict y) {
   for (int i = 0; i < 960; i++) y[i] = l8_relu(y[i]);
 }
 
-/* l9_linear: [8, 120] -> [8, 84]
+/* l9_linear: [8, 120] -> [8, 84], 8 of the batch's samples at a time
  *   specs/lenet5_batch.lua:16  Linear(120, 84)
  *   specs/lenet5_batch.lua:17  ReLU()  (on each output)
  *   y[..., o] = bias[o] + sum over i of weight[o, i] * x[..., i]
@@ -467,7 +467,7 @@ static void l9_linear(const float *restrict x, float *restrict y) {
   for (int i = 0; i < 672; i++) y[i] = l10_relu(y[i]);
 }
 
-/* l11_linear: [8, 84] -> [8, 10]
+/* l11_linear: [8, 84] -> [8, 10], 8 of the batch's samples at a time
  *   specs/lenet5_batch.lua:18  Linear(84, 10)
  *   y[..., o] = bias[o] + sum over i of weight[o, i] * x[..., i]
  */

@@ -135,6 +135,9 @@ static void test_chunk_entry_point(void **state) {
   assert_int_equal(jm.g.input_numel, 6 * 2 * 128 * 128);
   assert_int_equal(jm.g.output_numel, 6 * 5);
   assert_non_null(strstr(jm.g.c, "for (int c = 0; c < 6; c++) { /* chunk */"));
+  /* each op's comment gives the chunk's shapes and says so */
+  assert_non_null(strstr(jm.g.c, "[1, 2, 128, 128] -> [1, 8, 128, 128], 1 "
+                                 "of the batch's samples at a time"));
   assert_non_null(strstr(jm.g.h, "_INPUT_SIZE 196608 /* floats, shape [6, 2, "
                                  "128, 128] */"));
   int64_t nin = jm.g.input_numel;
