@@ -29,7 +29,7 @@
 static int layer_per_sample(const Layer *l, const Shape *in) {
   const LayerKind *k = l->kind;
   switch (k->family) {
-  case FAM_CONV: /* (N, C, ...): unbatched, dim 0 is the channels */
+  case FAM_CONV: /* batched only as (N, C, ...); unbatched, dim 0 is C */
     return in->n == k->nsp + 2;
   case FAM_SOFTMAX:
     return l->a.dim != 0;
