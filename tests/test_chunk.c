@@ -164,10 +164,55 @@ static void test_chunk_entry_point(void **state) {
   free(one);
 }
 
+/* A chunk that the whole-program vector lowering takes (one sample at a
+ * time inside each chunk): the two loops nest, and each sample's output
+ * is still its own. */
+static void test_chunk_vector_lowering(void **state) {
+  (void)state;
+  const char *body = ", seed = 2, nn.Conv1d{1, 8, 3}, nn.ReLU{}, "
+                     "nn.MaxPool1d{2}, nn.Flatten{}, nn.Linear{248, 2} }";
+  char *big = mc_format("return model 't' { input = {4096, 1, 64}%s", body);
+  char *one = mc_format("return model 't' { input = {1, 1, 64}%s", body);
+  Model m, m1;
+  Program p, p1;
+  compile_text(big, &m, &p);
+  compile_text(one, &m1, &p1);
+  assert_int_equal(m.chunk, 128);
+  assert_int_equal(p.passes, 32);
+  assert_true(p.whole); /* the vector lowering, per sample */
+  JitModel jm, jm1;
+  Diag d = {0};
+  if (jit_program(&p, &jm, &d) || jit_program(&p1, &jm1, &d))
+    fail_msg("%s", d.text.s ? d.text.s : "");
+  assert_non_null(strstr(jm.g.c, "const float *x = xc + n * 64;"));
+  float *x = mc_alloc(sizeof(float) * 4096 * 64), *y = mc_alloc(sizeof(float)
+                                                                * 4096 * 2);
+  for (int i = 0; i < 4096 * 64; i++) x[i] = cosf((float)i * 0.11f);
+  void *ws = mc_alloc((size_t)jm.g.workspace_bytes + 64);
+  jm.fwd(x, y, ws);
+  for (int s = 0; s < 4096; s += 255) { /* samples in every chunk */
+    float y1[2];
+    jm1.fwd(x + s * 64, y1, ws);
+    if (memcmp(y + 2 * s, y1, sizeof y1))
+      fail_msg("sample %d: the batch's output differs from its own", s);
+  }
+  free(ws), free(x), free(y);
+  jit_model_free(&jm);
+  jit_model_free(&jm1);
+  program_free(&p);
+  program_free(&p1);
+  model_free(&m);
+  model_free(&m1);
+  diag_free(&d);
+  free(big);
+  free(one);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_chunk_decisions),
       cmocka_unit_test(test_chunk_entry_point),
+      cmocka_unit_test(test_chunk_vector_lowering),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
