@@ -47,7 +47,9 @@ static int layer_per_sample(const Layer *l, const Shape *in) {
   return 0;
 }
 
-int chunk_why_not(const Model *m, char *why, size_t n) {
+/* Why the samples of m's batch cannot run apart (1, the reason in why),
+ * or 0. */
+static int chunk_why_not(const Model *m, char *why, size_t n) {
   int64_t b = m->input.d[0];
   if (m->input.n < 2 || b < 2) {
     snprintf(why, n, "no batch of 2 or more");
@@ -113,9 +115,11 @@ int64_t chunk_samples(const Model *m, char *why, size_t n) {
     snprintf(why, n, "the batch fits %lld KiB", (long long)(MC_CHUNK_BYTES >> 10));
     return b;
   }
+  /* the divisors up to what fits (at most 2^17: a sample is 4 bytes or
+   * more), not up to the batch, which may be 2^31 */
   int64_t c = 1, fit = one > 0 ? MC_CHUNK_BYTES / one : b;
-  for (int64_t d = 2; d < b; d++)
-    if (b % d == 0 && mc_satmul(one, d) <= MC_CHUNK_BYTES) c = d;
+  for (int64_t d = 2; d <= fit && d < b; d++)
+    if (b % d == 0) c = d;
   if (c < fit / 4) { /* 10007 small samples: one at a time would lose more */
     snprintf(why, n, "no divisor of the batch of %lld near the %lld "
              "samples that fit %lld KiB", (long long)b, (long long)fit,

@@ -629,8 +629,6 @@ void program_free(Program *p);
  * runs in passes of a chunk that fits (chunk.c). */
 #define MC_CHUNK_BYTES (512LL << 10)
 
-/* Why the samples of m's batch cannot run apart (1, reason in why), or 0. */
-int chunk_why_not(const Model *m, char *why, size_t n);
 /* The samples per pass for m's batch (the batch itself: no passes), and
  * why in `why`. Reads shapes only. */
 int64_t chunk_samples(const Model *m, char *why, size_t n);

@@ -72,6 +72,31 @@ static const Row rows[] = {
      "no batch of 2 or more"},
 };
 
+/* A batch of 2^31 - 1 (a prime): the decision looks at the divisors up
+ * to what fits, not up to the batch (which took 4 s), and keeps it whole;
+ * the activation limit then refuses the model. */
+static void test_chunk_huge_batch(void **state) {
+  (void)state;
+  Diag d;
+  Model m;
+  if (run_spec_text("t.lua", "return model 't' { input = {2147483647, 1}, "
+                    "nn.ReLU{} }", &d, &m))
+    fail_msg("%s", d.text.s ? d.text.s : "");
+  diag_free(&d);
+  char why[160];
+  assert_int_equal(chunk_samples(&m, why, sizeof why), 2147483647);
+  assert_non_null(strstr(why, "no divisor of the batch of 2147483647 near "
+                              "the 65536 samples"));
+  Program p;
+  CompileOptions o = {TARGET_GENERIC, KERNELS_FAST, 0, NULL};
+  memset(&d, 0, sizeof d);
+  assert_int_equal(compile_model(&m, &o, &p, &d), -1);
+  assert_non_null(strstr(d.text.s, "more than the limit of 1,073,741,824"));
+  diag_free(&d);
+  program_free(&p);
+  model_free(&m);
+}
+
 static void compile_text(const char *text, Model *m, Program *p) {
   Diag d;
   if (run_spec_text("t.lua", text, &d, m))
@@ -213,6 +238,7 @@ int main(void) {
       cmocka_unit_test(test_chunk_decisions),
       cmocka_unit_test(test_chunk_entry_point),
       cmocka_unit_test(test_chunk_vector_lowering),
+      cmocka_unit_test(test_chunk_huge_batch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
