@@ -189,6 +189,47 @@ static void test_chunk_entry_point(void **state) {
   free(one);
 }
 
+/* The activation limit counts the caller's whole input and output beside
+ * one chunk's workspace, and check_print_target's RAM estimate too. */
+static void test_chunk_limits(void **state) {
+  (void)state;
+  const char *spec = "return model 't' { input = {6, 2, 128, 128}, seed = 3, "
+                     "nn.Conv2d{2, 8, 3, padding = 1}, nn.ReLU{}, "
+                     "nn.MaxPool2d{2}, nn.Flatten{}, nn.Linear{32768, 5} }";
+  Model m;
+  Program p;
+  compile_text(spec, &m, &p);
+  assert_int_equal(m.chunk, 1);
+  int64_t ws = p.workspace_bytes, io = (6 * 2 * 128 * 128 + 6 * 5) * 4;
+  program_free(&p);
+  /* the estimate, printed for a cortex-m target */
+  Diag d = {0};
+  assert_int_equal(compile_model(&m, &(CompileOptions){TARGET_CORTEX_M4,
+                   KERNELS_FAST, 0, NULL}, &p, &d), 0);
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  check_print_target(f, &p);
+  fclose(f);
+  assert_non_null(strstr(out, "input 768.0 KiB, output 120 B)"));
+  free(out);
+  program_free(&p);
+  /* a limit the chunk's own input and output would pass */
+  m.lim.max_activation = ws + io - 1;
+  assert_int_equal(compile_model(&m, &(CompileOptions){TARGET_GENERIC,
+                   KERNELS_FAST, 0, NULL}, &p, &d), -1);
+  assert_non_null(strstr(d.text.s, "more than the limit"));
+  diag_free(&d);
+  program_free(&p);
+  m.lim.max_activation = ws + io;
+  memset(&d, 0, sizeof d);
+  assert_int_equal(compile_model(&m, &(CompileOptions){TARGET_GENERIC,
+                   KERNELS_FAST, 0, NULL}, &p, &d), 0);
+  diag_free(&d);
+  program_free(&p);
+  model_free(&m);
+}
+
 /* A chunk that the whole-program vector lowering takes (one sample at a
  * time inside each chunk): the two loops nest, and each sample's output
  * is still its own. */
@@ -239,6 +280,7 @@ int main(void) {
       cmocka_unit_test(test_chunk_entry_point),
       cmocka_unit_test(test_chunk_vector_lowering),
       cmocka_unit_test(test_chunk_huge_batch),
+      cmocka_unit_test(test_chunk_limits),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
