@@ -477,10 +477,14 @@ void conv_wino_block(Emit *e, const Op *op, const ConvDims *cd,
   em(e, "const float *ub = %s + o0 * %lld; /* U[point][input][16] */", un,
      (long long)(points * cd->c));
   em(e, "float *yb = yn + o0 * %lld;", (long long)cd->osz);
+  conv_residual_block(e, op, cd);
+  conv_wino_multiply(e, points, cd->c, jit);
+}
+
+void conv_residual_block(Emit *e, const Op *op, const ConvDims *cd) {
   if (op->residual && cd->n > 1)
     em(e, "const float *rb = r + n * %lld + o0 * %lld;",
        (long long)(cd->oc * cd->osz), (long long)cd->osz);
   else if (op->residual)
     em(e, "const float *rb = r + o0 * %lld;", (long long)cd->osz);
-  conv_wino_multiply(e, points, cd->c, jit);
 }

@@ -102,6 +102,9 @@ void conv_wino_open(Emit *e, const Op *op, const ConvDims *cd,
  * at yb, residual at rb) and print its matrix multiplies. */
 void conv_wino_block(Emit *e, const Op *op, const ConvDims *cd,
                      const char *un, int points, int jit);
+/* Inside the loop over blocks of output channels from o0 (and over
+ * samples n): `rb`, the fused residual's block, if the op has one. */
+void conv_residual_block(Emit *e, const Op *op, const ConvDims *cd);
 /* kernels/conv_winograd1d.c: the same for the 1-D Winograd convolution
  * (its stand-in: jit_conv_winograd1d.c). */
 void conv_winograd1d_print(Emit *e, const Op *op, int jit);

@@ -558,11 +558,7 @@ static void emit_blocked(Emit *e, const Op *op, const ConvDims *cd,
     em(e, "const float *wb = %s + o0 * %lld;", wpn, (long long)(icg * cd->ksz));
     if (bn) em(e, "const float *bb = %s + o0;", bn);
     em(e, "float *yb = yn + o0 * %lld;", (long long)cd->osz);
-    if (op->residual && cd->n > 1)
-      em(e, "const float *rb = r + n * %lld + o0 * %lld;",
-         (long long)(cd->oc * cd->osz), (long long)cd->osz);
-    else if (op->residual)
-      em(e, "const float *rb = r + o0 * %lld;", (long long)cd->osz);
+    conv_residual_block(e, op, cd);
     if (cd->wide) {
       /* p = oy * IW + ox over the interior rows, up to the last output */
       int64_t p0 = lo[0] * conv_blocked_row(cd);
