@@ -390,6 +390,22 @@ static void emit_avx512(Emit *e, const Op *op, const ConvDims *cd,
   em(e, "#undef mc_shift");
 }
 
+/* Open the part-th loop over groups of 16 of n items from v (part 0: the
+ * whole groups; part 1: the rest, one block); returns the items per
+ * group, or 0 if that part is empty (nothing printed). Counts are
+ * constants, so the groups' vector arrays stay in registers. */
+static long long open_groups(Emit *e, const char *v, long long n, int part,
+                             const char *what) {
+  long long full = n / 16 * 16, k = part ? n - full : 16;
+  if (part ? k == 0 : full == 0) return 0;
+  if (part)
+    em(e, "{ const int %s = %lld; /* the last %lld %s */", v, full, k, what);
+  else
+    em(e, "for (int %s = 0; %s < %lld; %s += 16) { /* 16 %s */", v, v, full, v,
+       what);
+  return k;
+}
+
 /* AVX-512, 16 channels in the vector lanes: per block of 16 channels,
  * the block's plane transposed 16 inputs at a time into tl, the padded
  * plane with a channel per lane (its zero border written once), then
@@ -426,14 +442,9 @@ static void emit_lanes(Emit *e, const Op *op, const ConvDims *cd,
   free(bv);
   /* the plane into the lanes, 16 inputs at a time: whole groups, then the
    * rest (loops of constant counts, so a[] stays in registers) */
-  long long ifull = ISZ / 16 * 16;
   for (int part = 0; part < 2; part++) {
-    long long ni = part ? ISZ - ifull : 16;
-    if (part ? ni == 0 : ifull == 0) continue;
-    if (part)
-      em(e, "{ const int i0 = %lld; /* the last %lld inputs */", ifull, ni);
-    else
-      em(e, "for (int i0 = 0; i0 < %lld; i0 += 16) { /* 16 inputs */", ifull);
+    long long ni = open_groups(e, "i0", ISZ, part, "inputs");
+    if (!ni) continue;
     if (ni == 16)
       em(e, "for (int k = 0; k < 16; k++) a[k] = _mm512_loadu_ps(xp + (c0 + "
          "k) * %lld + i0);", ISZ);
@@ -445,14 +456,9 @@ static void emit_lanes(Emit *e, const Op *op, const ConvDims *cd,
        "* 16, a[j]);", ni);
     em(e, "}");
   }
-  long long full = OSZ / 16 * 16;
   for (int part = 0; part < 2; part++) { /* whole groups of 16, the rest */
-    long long nq = part ? OSZ - full : 16;
-    if (part ? nq == 0 : full == 0) continue;
-    if (part)
-      em(e, "{ const int q0 = %lld; /* the last %lld outputs */", full, nq);
-    else
-      em(e, "for (int q0 = 0; q0 < %lld; q0 += 16) { /* 16 outputs */", full);
+    long long nq = open_groups(e, "q0", OSZ, part, "outputs");
+    if (!nq) continue;
     for (long long r = 0; r < 16; r++) { /* unrolled: a[] stays in registers */
       if (r >= nq) {
         em(e, "a[%lld] = _mm512_setzero_ps();", r);
