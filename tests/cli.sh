@@ -72,13 +72,20 @@ expect 0 '^l0_conv2d: blocked: 6 output channels x 16 positions' out -- build sp
 # A batch too large for the cache runs in passes of a chunk (chunk.c):
 # check and --explain say so; the header has the whole batch's input and
 # output and one chunk's workspace.
-expect 0 'workspace 183.8 KiB, for 8 samples at a time' out -- check specs/lenet5_batch.lua
+expect 0 ', for 8 samples at a time, plus input and output 49.6 KiB' out -- check specs/lenet5_batch.lua
 expect 0 '^the batch of 16 in 2 passes of 8 samples: 37 KiB of tensors per sample' out -- build specs/lenet5_batch.lua -o "$tmp/gen" --explain
 for want in 'LENET5_BATCH_INPUT_SIZE 12544 /\* floats, shape \[16, 1, 28, 28\] \*/' \
-            'LENET5_BATCH_WORKSPACE_SIZE 188160 /\* bytes \*/'; do
+            'LENET5_BATCH_OUTPUT_SIZE 160 /\* floats, shape \[16, 10\] \*/'; do
   grep -q "$want" "$tmp/gen/lenet5_batch.h" && pass=$((pass + 1)) ||
     { fail=$((fail + 1)); echo "FAIL: lenet5_batch.h lacks '$want'"; }
 done
+# its workspace is that of the same model at batch 8, one chunk
+sed 's/input = {16,/input = {8,/; s/"lenet5_batch"/"lenet5_b8"/' specs/lenet5_batch.lua >"$tmp/lenet5_b8.lua"
+"$MODELC" build "$tmp/lenet5_b8.lua" -o "$tmp/gen" >/dev/null 2>&1
+w16=$(awk '$2 == "LENET5_BATCH_WORKSPACE_SIZE" { print $3 }' "$tmp/gen/lenet5_batch.h")
+w8=$(awk '$2 == "LENET5_B8_WORKSPACE_SIZE" { print $3 }' "$tmp/gen/lenet5_b8.h")
+[ -n "$w8" ] && [ "$w16" = "$w8" ] && pass=$((pass + 1)) ||
+  { fail=$((fail + 1)); echo "FAIL: lenet5_batch's workspace $w16, batch 8's $w8"; }
 grep -q 'for (int c = 0; c < 2; c++) { /\* chunk \*/' "$tmp/gen/lenet5_batch.c" &&
   pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: lenet5_batch.c: no loop over 2 chunks"; }
 expect 0 '^l3_maxpool1d: per output: every window is inside the input' out -- build specs/m5_kws.lua -o "$tmp/gen" --explain
