@@ -3,7 +3,7 @@
  *
  *   input      [1, 1, 49, 10] float32, contiguous, in PyTorch's layout
  *   output     [1, 12]
- *   workspace  76096 bytes
+ *   workspace  65472 bytes
  *   weights    file 'ds_cnn_module.safetensors'
  *
  * Standalone C99: compile with any C compiler and link with libm.
@@ -297,602 +297,134 @@ static void n6_conv2d(const float *restrict x, float *restrict y, float *restric
   float *yn = y;
   const float *xp = xn;
   #if MC_AVX512
-  static const int at_x[125] = { /* input i's padded position */
-    8, 9, 10, 11, 12, 15, 16, 17,
-    18, 19, 22, 23, 24, 25, 26, 29,
-    30, 31, 32, 33, 36, 37, 38, 39,
-    40, 43, 44, 45, 46, 47, 50, 51,
-    52, 53, 54, 57, 58, 59, 60, 61,
-    64, 65, 66, 67, 68, 71, 72, 73,
-    74, 75, 78, 79, 80, 81, 82, 85,
-    86, 87, 88, 89, 92, 93, 94, 95,
-    96, 99, 100, 101, 102, 103, 106, 107,
-    108, 109, 110, 113, 114, 115, 116, 117,
-    120, 121, 122, 123, 124, 127, 128, 129,
-    130, 131, 134, 135, 136, 137, 138, 141,
-    142, 143, 144, 145, 148, 149, 150, 151,
-    152, 155, 156, 157, 158, 159, 162, 163,
-    164, 165, 166, 169, 170, 171, 172, 173,
-    176, 177, 178, 179, 180,
-  };
-  static const int at_y[125] = { /* padded position of output q's first tap */
-    0, 1, 2, 3, 4, 7, 8, 9,
-    10, 11, 14, 15, 16, 17, 18, 21,
-    22, 23, 24, 25, 28, 29, 30, 31,
-    32, 35, 36, 37, 38, 39, 42, 43,
-    44, 45, 46, 49, 50, 51, 52, 53,
-    56, 57, 58, 59, 60, 63, 64, 65,
-    66, 67, 70, 71, 72, 73, 74, 77,
-    78, 79, 80, 81, 84, 85, 86, 87,
-    88, 91, 92, 93, 94, 95, 98, 99,
-    100, 101, 102, 105, 106, 107, 108, 109,
-    112, 113, 114, 115, 116, 119, 120, 121,
-    122, 123, 126, 127, 128, 129, 130, 133,
-    134, 135, 136, 137, 140, 141, 142, 143,
-    144, 147, 148, 149, 150, 151, 154, 155,
-    156, 157, 158, 161, 162, 163, 164, 165,
-    168, 169, 170, 171, 172,
-  };
-  float *tl = tmp; /* [padded position][16 channels] */
-  for (int i = 0; i < 3024; i++) tl[i] = 0.0f;
-  for (int c0 = 0; c0 < 64; c0 += 16) { /* 16 channels */
-    __m512 a[16], b[16], w[9];
-    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x1ff, l5_weight + (c0 + k) * 9);
-    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+  /* mc_shz(k, b, a, n): lanes n..15 of a, then 0..n-1 of b, the lanes not in k zero */
+  #define mc_shz(k, b, a, n) _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(k, _mm512_castps_si512(b), _mm512_castps_si512(a), n))
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 125, *wc = l5_weight + c * 9;
+    float *yc = yn + c * 125;
+    const __m512 bv = _mm512_set1_ps(l5_bias[c]);
+    { /* outputs 0..124 */
+      __m512 p[10], s[8]; /* p[j]: inputs -16 + 16 j.. */
+      p[0] = _mm512_setzero_ps();
+      p[1] = _mm512_loadu_ps(xc + 0);
+      p[2] = _mm512_loadu_ps(xc + 16);
+      p[3] = _mm512_loadu_ps(xc + 32);
+      p[4] = _mm512_loadu_ps(xc + 48);
+      p[5] = _mm512_loadu_ps(xc + 64);
+      p[6] = _mm512_loadu_ps(xc + 80);
+      p[7] = _mm512_loadu_ps(xc + 96);
+      p[8] = _mm512_maskz_loadu_ps(0x1fff, xc + 112);
+      p[9] = _mm512_setzero_ps();
+      for (int u = 0; u < 8; u++) s[u] = bv;
+      { const __m512 w = _mm512_set1_ps(wc[0]); /* tap (0, 0): inputs q - 6 */
+      s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bc0, p[1], p[0], 10), s[0]);
+      s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 10), s[1]);
+      s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 10), s[2]);
+      s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 10), s[3]);
+      s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 10), s[4]);
+      s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 10), s[5]);
+      s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 10), s[6]);
+      s[7] = _mm512_fmadd_ps(w, mc_shz(0x1ef7, p[8], p[7], 10), s[7]);
     }
-    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    }
-    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 8; i++) { /* a[i]: column i */
-      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-    }
-    for (int t = 0; t < 9; t++) w[t] = a[t]; /* tap t, lane j: channel c0 + j */
-    const __m512 bv = _mm512_loadu_ps(l5_bias + c0);
-    for (int i0 = 0; i0 < 112; i0 += 16) { /* 16 inputs */
-      for (int k = 0; k < 16; k++) a[k] = _mm512_loadu_ps(xp + (c0 + k) * 125 + i0);
-      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-      }
-      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      }
-      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-      }
-      for (int i = 0; i < 8; i++) { /* a[i]: column i */
-        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-      }
-      for (int j = 0; j < 16; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
-    }
-    { const int i0 = 112; /* the last 13 inputs */
-    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x1fff, xp + (c0 + k) * 125 + i0);
-    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    }
-    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 8; i++) { /* a[i]: column i */
-      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-    }
-    for (int j = 0; j < 13; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
+    { const __m512 w = _mm512_set1_ps(wc[1]); /* tap (0, 1): inputs q - 5 */
+    s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffe0, xc + -5), s[0]);
+    s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 11), s[1]);
+    s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 27), s[2]);
+    s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 43), s[3]);
+    s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 59), s[4]);
+    s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 75), s[5]);
+    s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 91), s[6]);
+    s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1fff, xc + 107), s[7]);
   }
-  for (int q0 = 0; q0 < 112; q0 += 16) { /* 16 outputs */
-    { /* output q0 + 0 */
-      const float *tq = tl + at_y[q0 + 0] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[0] = s;
-    }
-    { /* output q0 + 1 */
-      const float *tq = tl + at_y[q0 + 1] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[1] = s;
-    }
-    { /* output q0 + 2 */
-      const float *tq = tl + at_y[q0 + 2] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[2] = s;
-    }
-    { /* output q0 + 3 */
-      const float *tq = tl + at_y[q0 + 3] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[3] = s;
-    }
-    { /* output q0 + 4 */
-      const float *tq = tl + at_y[q0 + 4] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[4] = s;
-    }
-    { /* output q0 + 5 */
-      const float *tq = tl + at_y[q0 + 5] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[5] = s;
-    }
-    { /* output q0 + 6 */
-      const float *tq = tl + at_y[q0 + 6] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[6] = s;
-    }
-    { /* output q0 + 7 */
-      const float *tq = tl + at_y[q0 + 7] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[7] = s;
-    }
-    { /* output q0 + 8 */
-      const float *tq = tl + at_y[q0 + 8] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[8] = s;
-    }
-    { /* output q0 + 9 */
-      const float *tq = tl + at_y[q0 + 9] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[9] = s;
-    }
-    { /* output q0 + 10 */
-      const float *tq = tl + at_y[q0 + 10] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[10] = s;
-    }
-    { /* output q0 + 11 */
-      const float *tq = tl + at_y[q0 + 11] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[11] = s;
-    }
-    { /* output q0 + 12 */
-      const float *tq = tl + at_y[q0 + 12] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[12] = s;
-    }
-    { /* output q0 + 13 */
-      const float *tq = tl + at_y[q0 + 13] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[13] = s;
-    }
-    { /* output q0 + 14 */
-      const float *tq = tl + at_y[q0 + 14] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[14] = s;
-    }
-    { /* output q0 + 15 */
-      const float *tq = tl + at_y[q0 + 15] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[15] = s;
-    }
-    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    }
-    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 8; i++) { /* a[i]: column i */
-      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-    }
-    for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 125 + q0, a[j]);
-  }
-  { const int q0 = 112; /* the last 13 outputs */
-  { /* output q0 + 0 */
-    const float *tq = tl + at_y[q0 + 0] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[0] = s;
-  }
-  { /* output q0 + 1 */
-    const float *tq = tl + at_y[q0 + 1] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[1] = s;
-  }
-  { /* output q0 + 2 */
-    const float *tq = tl + at_y[q0 + 2] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[2] = s;
-  }
-  { /* output q0 + 3 */
-    const float *tq = tl + at_y[q0 + 3] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[3] = s;
-  }
-  { /* output q0 + 4 */
-    const float *tq = tl + at_y[q0 + 4] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[4] = s;
-  }
-  { /* output q0 + 5 */
-    const float *tq = tl + at_y[q0 + 5] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[5] = s;
-  }
-  { /* output q0 + 6 */
-    const float *tq = tl + at_y[q0 + 6] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[6] = s;
-  }
-  { /* output q0 + 7 */
-    const float *tq = tl + at_y[q0 + 7] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[7] = s;
-  }
-  { /* output q0 + 8 */
-    const float *tq = tl + at_y[q0 + 8] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[8] = s;
-  }
-  { /* output q0 + 9 */
-    const float *tq = tl + at_y[q0 + 9] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[9] = s;
-  }
-  { /* output q0 + 10 */
-    const float *tq = tl + at_y[q0 + 10] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[10] = s;
-  }
-  { /* output q0 + 11 */
-    const float *tq = tl + at_y[q0 + 11] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[11] = s;
-  }
-  { /* output q0 + 12 */
-    const float *tq = tl + at_y[q0 + 12] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[12] = s;
-  }
-  a[13] = _mm512_setzero_ps();
-  a[14] = _mm512_setzero_ps();
-  a[15] = _mm512_setzero_ps();
-  for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-    b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-    b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-    a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-    a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-    a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-  }
-  for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-    b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-    b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-    b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-    b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-  }
-  for (int i = 0; i < 8; i++) { /* a[i]: column i */
-    a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-    a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-  }
-  for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 125 + q0, 0x1fff, a[j]);
+  { const __m512 w = _mm512_set1_ps(wc[2]); /* tap (0, 2): inputs q - 4 */
+  s[0] = _mm512_fmadd_ps(w, mc_shz(0xbde0, p[1], p[0], 12), s[0]);
+  s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[2], p[1], 12), s[1]);
+  s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[3], p[2], 12), s[2]);
+  s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[4], p[3], 12), s[3]);
+  s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[5], p[4], 12), s[4]);
+  s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[6], p[5], 12), s[5]);
+  s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[7], p[6], 12), s[6]);
+  s[7] = _mm512_fmadd_ps(w, mc_shz(0x0f7b, p[8], p[7], 12), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[3]); /* tap (1, 0): inputs q - 1 */
+s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + -1), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 15), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 31), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + 47), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + 63), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + 79), s[5]);
+s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 95), s[6]);
+s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1ef7, xc + 111), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[4]); /* tap (1, 1): inputs q + 0 */
+s[0] = _mm512_fmadd_ps(w, p[1], s[0]);
+s[1] = _mm512_fmadd_ps(w, p[2], s[1]);
+s[2] = _mm512_fmadd_ps(w, p[3], s[2]);
+s[3] = _mm512_fmadd_ps(w, p[4], s[3]);
+s[4] = _mm512_fmadd_ps(w, p[5], s[4]);
+s[5] = _mm512_fmadd_ps(w, p[6], s[5]);
+s[6] = _mm512_fmadd_ps(w, p[7], s[6]);
+s[7] = _mm512_fmadd_ps(w, _mm512_maskz_mov_ps(0x1fff, p[8]), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[5]); /* tap (1, 2): inputs q + 1 */
+s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 1), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 17), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + 33), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + 49), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + 65), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 81), s[5]);
+s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 97), s[6]);
+s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x0f7b, xc + 113), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[6]); /* tap (2, 0): inputs q + 4 */
+s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[2], p[1], 4), s[0]);
+s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[3], p[2], 4), s[1]);
+s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[4], p[3], 4), s[2]);
+s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[5], p[4], 4), s[3]);
+s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[6], p[5], 4), s[4]);
+s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[7], p[6], 4), s[5]);
+s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[8], p[7], 4), s[6]);
+s[7] = _mm512_fmadd_ps(w, mc_shz(0x00f7, p[9], p[8], 4), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[7]); /* tap (2, 1): inputs q + 5 */
+s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 5), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 21), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 37), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 53), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 69), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 85), s[5]);
+s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 101), s[6]);
+s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x00ff, xc + 117), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[8]); /* tap (2, 2): inputs q + 6 */
+s[0] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 6), s[0]);
+s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 6), s[1]);
+s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 6), s[2]);
+s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 6), s[3]);
+s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 6), s[4]);
+s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 6), s[5]);
+s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[8], p[7], 6), s[6]);
+s[7] = _mm512_fmadd_ps(w, mc_shz(0x007b, p[9], p[8], 6), s[7]);
+}
+s[0] = _mm512_max_ps(_mm512_setzero_ps(), s[0]); /* ReLU */
+_mm512_storeu_ps(yc + 0, s[0]);
+s[1] = _mm512_max_ps(_mm512_setzero_ps(), s[1]); /* ReLU */
+_mm512_storeu_ps(yc + 16, s[1]);
+s[2] = _mm512_max_ps(_mm512_setzero_ps(), s[2]); /* ReLU */
+_mm512_storeu_ps(yc + 32, s[2]);
+s[3] = _mm512_max_ps(_mm512_setzero_ps(), s[3]); /* ReLU */
+_mm512_storeu_ps(yc + 48, s[3]);
+s[4] = _mm512_max_ps(_mm512_setzero_ps(), s[4]); /* ReLU */
+_mm512_storeu_ps(yc + 64, s[4]);
+s[5] = _mm512_max_ps(_mm512_setzero_ps(), s[5]); /* ReLU */
+_mm512_storeu_ps(yc + 80, s[5]);
+s[6] = _mm512_max_ps(_mm512_setzero_ps(), s[6]); /* ReLU */
+_mm512_storeu_ps(yc + 96, s[6]);
+s[7] = _mm512_max_ps(_mm512_setzero_ps(), s[7]); /* ReLU */
+_mm512_mask_storeu_ps(yc + 112, 0x1fff, s[7]);
 }
 }
+#undef mc_shz
 #else
 float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
 for (int i = 0; i < 189; i++) tp[i] = 0.0f;
@@ -990,602 +522,134 @@ static void n12_conv2d(const float *restrict x, float *restrict y, float *restri
   float *yn = y;
   const float *xp = xn;
   #if MC_AVX512
-  static const int at_x[125] = { /* input i's padded position */
-    8, 9, 10, 11, 12, 15, 16, 17,
-    18, 19, 22, 23, 24, 25, 26, 29,
-    30, 31, 32, 33, 36, 37, 38, 39,
-    40, 43, 44, 45, 46, 47, 50, 51,
-    52, 53, 54, 57, 58, 59, 60, 61,
-    64, 65, 66, 67, 68, 71, 72, 73,
-    74, 75, 78, 79, 80, 81, 82, 85,
-    86, 87, 88, 89, 92, 93, 94, 95,
-    96, 99, 100, 101, 102, 103, 106, 107,
-    108, 109, 110, 113, 114, 115, 116, 117,
-    120, 121, 122, 123, 124, 127, 128, 129,
-    130, 131, 134, 135, 136, 137, 138, 141,
-    142, 143, 144, 145, 148, 149, 150, 151,
-    152, 155, 156, 157, 158, 159, 162, 163,
-    164, 165, 166, 169, 170, 171, 172, 173,
-    176, 177, 178, 179, 180,
-  };
-  static const int at_y[125] = { /* padded position of output q's first tap */
-    0, 1, 2, 3, 4, 7, 8, 9,
-    10, 11, 14, 15, 16, 17, 18, 21,
-    22, 23, 24, 25, 28, 29, 30, 31,
-    32, 35, 36, 37, 38, 39, 42, 43,
-    44, 45, 46, 49, 50, 51, 52, 53,
-    56, 57, 58, 59, 60, 63, 64, 65,
-    66, 67, 70, 71, 72, 73, 74, 77,
-    78, 79, 80, 81, 84, 85, 86, 87,
-    88, 91, 92, 93, 94, 95, 98, 99,
-    100, 101, 102, 105, 106, 107, 108, 109,
-    112, 113, 114, 115, 116, 119, 120, 121,
-    122, 123, 126, 127, 128, 129, 130, 133,
-    134, 135, 136, 137, 140, 141, 142, 143,
-    144, 147, 148, 149, 150, 151, 154, 155,
-    156, 157, 158, 161, 162, 163, 164, 165,
-    168, 169, 170, 171, 172,
-  };
-  float *tl = tmp; /* [padded position][16 channels] */
-  for (int i = 0; i < 3024; i++) tl[i] = 0.0f;
-  for (int c0 = 0; c0 < 64; c0 += 16) { /* 16 channels */
-    __m512 a[16], b[16], w[9];
-    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x1ff, l11_weight + (c0 + k) * 9);
-    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+  /* mc_shz(k, b, a, n): lanes n..15 of a, then 0..n-1 of b, the lanes not in k zero */
+  #define mc_shz(k, b, a, n) _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(k, _mm512_castps_si512(b), _mm512_castps_si512(a), n))
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 125, *wc = l11_weight + c * 9;
+    float *yc = yn + c * 125;
+    const __m512 bv = _mm512_set1_ps(l11_bias[c]);
+    { /* outputs 0..124 */
+      __m512 p[10], s[8]; /* p[j]: inputs -16 + 16 j.. */
+      p[0] = _mm512_setzero_ps();
+      p[1] = _mm512_loadu_ps(xc + 0);
+      p[2] = _mm512_loadu_ps(xc + 16);
+      p[3] = _mm512_loadu_ps(xc + 32);
+      p[4] = _mm512_loadu_ps(xc + 48);
+      p[5] = _mm512_loadu_ps(xc + 64);
+      p[6] = _mm512_loadu_ps(xc + 80);
+      p[7] = _mm512_loadu_ps(xc + 96);
+      p[8] = _mm512_maskz_loadu_ps(0x1fff, xc + 112);
+      p[9] = _mm512_setzero_ps();
+      for (int u = 0; u < 8; u++) s[u] = bv;
+      { const __m512 w = _mm512_set1_ps(wc[0]); /* tap (0, 0): inputs q - 6 */
+      s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bc0, p[1], p[0], 10), s[0]);
+      s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 10), s[1]);
+      s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 10), s[2]);
+      s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 10), s[3]);
+      s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 10), s[4]);
+      s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 10), s[5]);
+      s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 10), s[6]);
+      s[7] = _mm512_fmadd_ps(w, mc_shz(0x1ef7, p[8], p[7], 10), s[7]);
     }
-    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    }
-    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 8; i++) { /* a[i]: column i */
-      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-    }
-    for (int t = 0; t < 9; t++) w[t] = a[t]; /* tap t, lane j: channel c0 + j */
-    const __m512 bv = _mm512_loadu_ps(l11_bias + c0);
-    for (int i0 = 0; i0 < 112; i0 += 16) { /* 16 inputs */
-      for (int k = 0; k < 16; k++) a[k] = _mm512_loadu_ps(xp + (c0 + k) * 125 + i0);
-      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-      }
-      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      }
-      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-      }
-      for (int i = 0; i < 8; i++) { /* a[i]: column i */
-        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-      }
-      for (int j = 0; j < 16; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
-    }
-    { const int i0 = 112; /* the last 13 inputs */
-    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x1fff, xp + (c0 + k) * 125 + i0);
-    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    }
-    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 8; i++) { /* a[i]: column i */
-      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-    }
-    for (int j = 0; j < 13; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
+    { const __m512 w = _mm512_set1_ps(wc[1]); /* tap (0, 1): inputs q - 5 */
+    s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffe0, xc + -5), s[0]);
+    s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 11), s[1]);
+    s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 27), s[2]);
+    s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 43), s[3]);
+    s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 59), s[4]);
+    s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 75), s[5]);
+    s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 91), s[6]);
+    s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1fff, xc + 107), s[7]);
   }
-  for (int q0 = 0; q0 < 112; q0 += 16) { /* 16 outputs */
-    { /* output q0 + 0 */
-      const float *tq = tl + at_y[q0 + 0] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[0] = s;
-    }
-    { /* output q0 + 1 */
-      const float *tq = tl + at_y[q0 + 1] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[1] = s;
-    }
-    { /* output q0 + 2 */
-      const float *tq = tl + at_y[q0 + 2] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[2] = s;
-    }
-    { /* output q0 + 3 */
-      const float *tq = tl + at_y[q0 + 3] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[3] = s;
-    }
-    { /* output q0 + 4 */
-      const float *tq = tl + at_y[q0 + 4] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[4] = s;
-    }
-    { /* output q0 + 5 */
-      const float *tq = tl + at_y[q0 + 5] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[5] = s;
-    }
-    { /* output q0 + 6 */
-      const float *tq = tl + at_y[q0 + 6] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[6] = s;
-    }
-    { /* output q0 + 7 */
-      const float *tq = tl + at_y[q0 + 7] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[7] = s;
-    }
-    { /* output q0 + 8 */
-      const float *tq = tl + at_y[q0 + 8] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[8] = s;
-    }
-    { /* output q0 + 9 */
-      const float *tq = tl + at_y[q0 + 9] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[9] = s;
-    }
-    { /* output q0 + 10 */
-      const float *tq = tl + at_y[q0 + 10] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[10] = s;
-    }
-    { /* output q0 + 11 */
-      const float *tq = tl + at_y[q0 + 11] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[11] = s;
-    }
-    { /* output q0 + 12 */
-      const float *tq = tl + at_y[q0 + 12] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[12] = s;
-    }
-    { /* output q0 + 13 */
-      const float *tq = tl + at_y[q0 + 13] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[13] = s;
-    }
-    { /* output q0 + 14 */
-      const float *tq = tl + at_y[q0 + 14] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[14] = s;
-    }
-    { /* output q0 + 15 */
-      const float *tq = tl + at_y[q0 + 15] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[15] = s;
-    }
-    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    }
-    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 8; i++) { /* a[i]: column i */
-      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-    }
-    for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 125 + q0, a[j]);
-  }
-  { const int q0 = 112; /* the last 13 outputs */
-  { /* output q0 + 0 */
-    const float *tq = tl + at_y[q0 + 0] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[0] = s;
-  }
-  { /* output q0 + 1 */
-    const float *tq = tl + at_y[q0 + 1] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[1] = s;
-  }
-  { /* output q0 + 2 */
-    const float *tq = tl + at_y[q0 + 2] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[2] = s;
-  }
-  { /* output q0 + 3 */
-    const float *tq = tl + at_y[q0 + 3] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[3] = s;
-  }
-  { /* output q0 + 4 */
-    const float *tq = tl + at_y[q0 + 4] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[4] = s;
-  }
-  { /* output q0 + 5 */
-    const float *tq = tl + at_y[q0 + 5] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[5] = s;
-  }
-  { /* output q0 + 6 */
-    const float *tq = tl + at_y[q0 + 6] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[6] = s;
-  }
-  { /* output q0 + 7 */
-    const float *tq = tl + at_y[q0 + 7] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[7] = s;
-  }
-  { /* output q0 + 8 */
-    const float *tq = tl + at_y[q0 + 8] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[8] = s;
-  }
-  { /* output q0 + 9 */
-    const float *tq = tl + at_y[q0 + 9] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[9] = s;
-  }
-  { /* output q0 + 10 */
-    const float *tq = tl + at_y[q0 + 10] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[10] = s;
-  }
-  { /* output q0 + 11 */
-    const float *tq = tl + at_y[q0 + 11] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[11] = s;
-  }
-  { /* output q0 + 12 */
-    const float *tq = tl + at_y[q0 + 12] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[12] = s;
-  }
-  a[13] = _mm512_setzero_ps();
-  a[14] = _mm512_setzero_ps();
-  a[15] = _mm512_setzero_ps();
-  for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-    b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-    b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-    a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-    a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-    a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-  }
-  for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-    b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-    b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-    b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-    b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-  }
-  for (int i = 0; i < 8; i++) { /* a[i]: column i */
-    a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-    a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-  }
-  for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 125 + q0, 0x1fff, a[j]);
+  { const __m512 w = _mm512_set1_ps(wc[2]); /* tap (0, 2): inputs q - 4 */
+  s[0] = _mm512_fmadd_ps(w, mc_shz(0xbde0, p[1], p[0], 12), s[0]);
+  s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[2], p[1], 12), s[1]);
+  s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[3], p[2], 12), s[2]);
+  s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[4], p[3], 12), s[3]);
+  s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[5], p[4], 12), s[4]);
+  s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[6], p[5], 12), s[5]);
+  s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[7], p[6], 12), s[6]);
+  s[7] = _mm512_fmadd_ps(w, mc_shz(0x0f7b, p[8], p[7], 12), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[3]); /* tap (1, 0): inputs q - 1 */
+s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + -1), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 15), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 31), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + 47), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + 63), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + 79), s[5]);
+s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 95), s[6]);
+s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1ef7, xc + 111), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[4]); /* tap (1, 1): inputs q + 0 */
+s[0] = _mm512_fmadd_ps(w, p[1], s[0]);
+s[1] = _mm512_fmadd_ps(w, p[2], s[1]);
+s[2] = _mm512_fmadd_ps(w, p[3], s[2]);
+s[3] = _mm512_fmadd_ps(w, p[4], s[3]);
+s[4] = _mm512_fmadd_ps(w, p[5], s[4]);
+s[5] = _mm512_fmadd_ps(w, p[6], s[5]);
+s[6] = _mm512_fmadd_ps(w, p[7], s[6]);
+s[7] = _mm512_fmadd_ps(w, _mm512_maskz_mov_ps(0x1fff, p[8]), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[5]); /* tap (1, 2): inputs q + 1 */
+s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 1), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 17), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + 33), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + 49), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + 65), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 81), s[5]);
+s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 97), s[6]);
+s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x0f7b, xc + 113), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[6]); /* tap (2, 0): inputs q + 4 */
+s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[2], p[1], 4), s[0]);
+s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[3], p[2], 4), s[1]);
+s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[4], p[3], 4), s[2]);
+s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[5], p[4], 4), s[3]);
+s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[6], p[5], 4), s[4]);
+s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[7], p[6], 4), s[5]);
+s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[8], p[7], 4), s[6]);
+s[7] = _mm512_fmadd_ps(w, mc_shz(0x00f7, p[9], p[8], 4), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[7]); /* tap (2, 1): inputs q + 5 */
+s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 5), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 21), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 37), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 53), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 69), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 85), s[5]);
+s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 101), s[6]);
+s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x00ff, xc + 117), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[8]); /* tap (2, 2): inputs q + 6 */
+s[0] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 6), s[0]);
+s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 6), s[1]);
+s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 6), s[2]);
+s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 6), s[3]);
+s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 6), s[4]);
+s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 6), s[5]);
+s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[8], p[7], 6), s[6]);
+s[7] = _mm512_fmadd_ps(w, mc_shz(0x007b, p[9], p[8], 6), s[7]);
+}
+s[0] = _mm512_max_ps(_mm512_setzero_ps(), s[0]); /* ReLU */
+_mm512_storeu_ps(yc + 0, s[0]);
+s[1] = _mm512_max_ps(_mm512_setzero_ps(), s[1]); /* ReLU */
+_mm512_storeu_ps(yc + 16, s[1]);
+s[2] = _mm512_max_ps(_mm512_setzero_ps(), s[2]); /* ReLU */
+_mm512_storeu_ps(yc + 32, s[2]);
+s[3] = _mm512_max_ps(_mm512_setzero_ps(), s[3]); /* ReLU */
+_mm512_storeu_ps(yc + 48, s[3]);
+s[4] = _mm512_max_ps(_mm512_setzero_ps(), s[4]); /* ReLU */
+_mm512_storeu_ps(yc + 64, s[4]);
+s[5] = _mm512_max_ps(_mm512_setzero_ps(), s[5]); /* ReLU */
+_mm512_storeu_ps(yc + 80, s[5]);
+s[6] = _mm512_max_ps(_mm512_setzero_ps(), s[6]); /* ReLU */
+_mm512_storeu_ps(yc + 96, s[6]);
+s[7] = _mm512_max_ps(_mm512_setzero_ps(), s[7]); /* ReLU */
+_mm512_mask_storeu_ps(yc + 112, 0x1fff, s[7]);
 }
 }
+#undef mc_shz
 #else
 float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
 for (int i = 0; i < 189; i++) tp[i] = 0.0f;
@@ -1683,602 +747,134 @@ static void n18_conv2d(const float *restrict x, float *restrict y, float *restri
   float *yn = y;
   const float *xp = xn;
   #if MC_AVX512
-  static const int at_x[125] = { /* input i's padded position */
-    8, 9, 10, 11, 12, 15, 16, 17,
-    18, 19, 22, 23, 24, 25, 26, 29,
-    30, 31, 32, 33, 36, 37, 38, 39,
-    40, 43, 44, 45, 46, 47, 50, 51,
-    52, 53, 54, 57, 58, 59, 60, 61,
-    64, 65, 66, 67, 68, 71, 72, 73,
-    74, 75, 78, 79, 80, 81, 82, 85,
-    86, 87, 88, 89, 92, 93, 94, 95,
-    96, 99, 100, 101, 102, 103, 106, 107,
-    108, 109, 110, 113, 114, 115, 116, 117,
-    120, 121, 122, 123, 124, 127, 128, 129,
-    130, 131, 134, 135, 136, 137, 138, 141,
-    142, 143, 144, 145, 148, 149, 150, 151,
-    152, 155, 156, 157, 158, 159, 162, 163,
-    164, 165, 166, 169, 170, 171, 172, 173,
-    176, 177, 178, 179, 180,
-  };
-  static const int at_y[125] = { /* padded position of output q's first tap */
-    0, 1, 2, 3, 4, 7, 8, 9,
-    10, 11, 14, 15, 16, 17, 18, 21,
-    22, 23, 24, 25, 28, 29, 30, 31,
-    32, 35, 36, 37, 38, 39, 42, 43,
-    44, 45, 46, 49, 50, 51, 52, 53,
-    56, 57, 58, 59, 60, 63, 64, 65,
-    66, 67, 70, 71, 72, 73, 74, 77,
-    78, 79, 80, 81, 84, 85, 86, 87,
-    88, 91, 92, 93, 94, 95, 98, 99,
-    100, 101, 102, 105, 106, 107, 108, 109,
-    112, 113, 114, 115, 116, 119, 120, 121,
-    122, 123, 126, 127, 128, 129, 130, 133,
-    134, 135, 136, 137, 140, 141, 142, 143,
-    144, 147, 148, 149, 150, 151, 154, 155,
-    156, 157, 158, 161, 162, 163, 164, 165,
-    168, 169, 170, 171, 172,
-  };
-  float *tl = tmp; /* [padded position][16 channels] */
-  for (int i = 0; i < 3024; i++) tl[i] = 0.0f;
-  for (int c0 = 0; c0 < 64; c0 += 16) { /* 16 channels */
-    __m512 a[16], b[16], w[9];
-    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x1ff, l17_weight + (c0 + k) * 9);
-    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+  /* mc_shz(k, b, a, n): lanes n..15 of a, then 0..n-1 of b, the lanes not in k zero */
+  #define mc_shz(k, b, a, n) _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(k, _mm512_castps_si512(b), _mm512_castps_si512(a), n))
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 125, *wc = l17_weight + c * 9;
+    float *yc = yn + c * 125;
+    const __m512 bv = _mm512_set1_ps(l17_bias[c]);
+    { /* outputs 0..124 */
+      __m512 p[10], s[8]; /* p[j]: inputs -16 + 16 j.. */
+      p[0] = _mm512_setzero_ps();
+      p[1] = _mm512_loadu_ps(xc + 0);
+      p[2] = _mm512_loadu_ps(xc + 16);
+      p[3] = _mm512_loadu_ps(xc + 32);
+      p[4] = _mm512_loadu_ps(xc + 48);
+      p[5] = _mm512_loadu_ps(xc + 64);
+      p[6] = _mm512_loadu_ps(xc + 80);
+      p[7] = _mm512_loadu_ps(xc + 96);
+      p[8] = _mm512_maskz_loadu_ps(0x1fff, xc + 112);
+      p[9] = _mm512_setzero_ps();
+      for (int u = 0; u < 8; u++) s[u] = bv;
+      { const __m512 w = _mm512_set1_ps(wc[0]); /* tap (0, 0): inputs q - 6 */
+      s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bc0, p[1], p[0], 10), s[0]);
+      s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 10), s[1]);
+      s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 10), s[2]);
+      s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 10), s[3]);
+      s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 10), s[4]);
+      s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 10), s[5]);
+      s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 10), s[6]);
+      s[7] = _mm512_fmadd_ps(w, mc_shz(0x1ef7, p[8], p[7], 10), s[7]);
     }
-    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    }
-    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 8; i++) { /* a[i]: column i */
-      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-    }
-    for (int t = 0; t < 9; t++) w[t] = a[t]; /* tap t, lane j: channel c0 + j */
-    const __m512 bv = _mm512_loadu_ps(l17_bias + c0);
-    for (int i0 = 0; i0 < 112; i0 += 16) { /* 16 inputs */
-      for (int k = 0; k < 16; k++) a[k] = _mm512_loadu_ps(xp + (c0 + k) * 125 + i0);
-      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-      }
-      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      }
-      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-      }
-      for (int i = 0; i < 8; i++) { /* a[i]: column i */
-        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-      }
-      for (int j = 0; j < 16; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
-    }
-    { const int i0 = 112; /* the last 13 inputs */
-    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x1fff, xp + (c0 + k) * 125 + i0);
-    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    }
-    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 8; i++) { /* a[i]: column i */
-      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-    }
-    for (int j = 0; j < 13; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
+    { const __m512 w = _mm512_set1_ps(wc[1]); /* tap (0, 1): inputs q - 5 */
+    s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffe0, xc + -5), s[0]);
+    s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 11), s[1]);
+    s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 27), s[2]);
+    s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 43), s[3]);
+    s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 59), s[4]);
+    s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 75), s[5]);
+    s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 91), s[6]);
+    s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1fff, xc + 107), s[7]);
   }
-  for (int q0 = 0; q0 < 112; q0 += 16) { /* 16 outputs */
-    { /* output q0 + 0 */
-      const float *tq = tl + at_y[q0 + 0] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[0] = s;
-    }
-    { /* output q0 + 1 */
-      const float *tq = tl + at_y[q0 + 1] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[1] = s;
-    }
-    { /* output q0 + 2 */
-      const float *tq = tl + at_y[q0 + 2] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[2] = s;
-    }
-    { /* output q0 + 3 */
-      const float *tq = tl + at_y[q0 + 3] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[3] = s;
-    }
-    { /* output q0 + 4 */
-      const float *tq = tl + at_y[q0 + 4] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[4] = s;
-    }
-    { /* output q0 + 5 */
-      const float *tq = tl + at_y[q0 + 5] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[5] = s;
-    }
-    { /* output q0 + 6 */
-      const float *tq = tl + at_y[q0 + 6] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[6] = s;
-    }
-    { /* output q0 + 7 */
-      const float *tq = tl + at_y[q0 + 7] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[7] = s;
-    }
-    { /* output q0 + 8 */
-      const float *tq = tl + at_y[q0 + 8] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[8] = s;
-    }
-    { /* output q0 + 9 */
-      const float *tq = tl + at_y[q0 + 9] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[9] = s;
-    }
-    { /* output q0 + 10 */
-      const float *tq = tl + at_y[q0 + 10] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[10] = s;
-    }
-    { /* output q0 + 11 */
-      const float *tq = tl + at_y[q0 + 11] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[11] = s;
-    }
-    { /* output q0 + 12 */
-      const float *tq = tl + at_y[q0 + 12] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[12] = s;
-    }
-    { /* output q0 + 13 */
-      const float *tq = tl + at_y[q0 + 13] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[13] = s;
-    }
-    { /* output q0 + 14 */
-      const float *tq = tl + at_y[q0 + 14] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[14] = s;
-    }
-    { /* output q0 + 15 */
-      const float *tq = tl + at_y[q0 + 15] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[15] = s;
-    }
-    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    }
-    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 8; i++) { /* a[i]: column i */
-      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-    }
-    for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 125 + q0, a[j]);
-  }
-  { const int q0 = 112; /* the last 13 outputs */
-  { /* output q0 + 0 */
-    const float *tq = tl + at_y[q0 + 0] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[0] = s;
-  }
-  { /* output q0 + 1 */
-    const float *tq = tl + at_y[q0 + 1] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[1] = s;
-  }
-  { /* output q0 + 2 */
-    const float *tq = tl + at_y[q0 + 2] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[2] = s;
-  }
-  { /* output q0 + 3 */
-    const float *tq = tl + at_y[q0 + 3] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[3] = s;
-  }
-  { /* output q0 + 4 */
-    const float *tq = tl + at_y[q0 + 4] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[4] = s;
-  }
-  { /* output q0 + 5 */
-    const float *tq = tl + at_y[q0 + 5] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[5] = s;
-  }
-  { /* output q0 + 6 */
-    const float *tq = tl + at_y[q0 + 6] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[6] = s;
-  }
-  { /* output q0 + 7 */
-    const float *tq = tl + at_y[q0 + 7] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[7] = s;
-  }
-  { /* output q0 + 8 */
-    const float *tq = tl + at_y[q0 + 8] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[8] = s;
-  }
-  { /* output q0 + 9 */
-    const float *tq = tl + at_y[q0 + 9] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[9] = s;
-  }
-  { /* output q0 + 10 */
-    const float *tq = tl + at_y[q0 + 10] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[10] = s;
-  }
-  { /* output q0 + 11 */
-    const float *tq = tl + at_y[q0 + 11] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[11] = s;
-  }
-  { /* output q0 + 12 */
-    const float *tq = tl + at_y[q0 + 12] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[12] = s;
-  }
-  a[13] = _mm512_setzero_ps();
-  a[14] = _mm512_setzero_ps();
-  a[15] = _mm512_setzero_ps();
-  for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-    b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-    b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-    a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-    a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-    a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-  }
-  for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-    b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-    b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-    b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-    b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-  }
-  for (int i = 0; i < 8; i++) { /* a[i]: column i */
-    a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-    a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-  }
-  for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 125 + q0, 0x1fff, a[j]);
+  { const __m512 w = _mm512_set1_ps(wc[2]); /* tap (0, 2): inputs q - 4 */
+  s[0] = _mm512_fmadd_ps(w, mc_shz(0xbde0, p[1], p[0], 12), s[0]);
+  s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[2], p[1], 12), s[1]);
+  s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[3], p[2], 12), s[2]);
+  s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[4], p[3], 12), s[3]);
+  s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[5], p[4], 12), s[4]);
+  s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[6], p[5], 12), s[5]);
+  s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[7], p[6], 12), s[6]);
+  s[7] = _mm512_fmadd_ps(w, mc_shz(0x0f7b, p[8], p[7], 12), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[3]); /* tap (1, 0): inputs q - 1 */
+s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + -1), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 15), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 31), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + 47), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + 63), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + 79), s[5]);
+s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 95), s[6]);
+s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1ef7, xc + 111), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[4]); /* tap (1, 1): inputs q + 0 */
+s[0] = _mm512_fmadd_ps(w, p[1], s[0]);
+s[1] = _mm512_fmadd_ps(w, p[2], s[1]);
+s[2] = _mm512_fmadd_ps(w, p[3], s[2]);
+s[3] = _mm512_fmadd_ps(w, p[4], s[3]);
+s[4] = _mm512_fmadd_ps(w, p[5], s[4]);
+s[5] = _mm512_fmadd_ps(w, p[6], s[5]);
+s[6] = _mm512_fmadd_ps(w, p[7], s[6]);
+s[7] = _mm512_fmadd_ps(w, _mm512_maskz_mov_ps(0x1fff, p[8]), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[5]); /* tap (1, 2): inputs q + 1 */
+s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 1), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 17), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + 33), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + 49), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + 65), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 81), s[5]);
+s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 97), s[6]);
+s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x0f7b, xc + 113), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[6]); /* tap (2, 0): inputs q + 4 */
+s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[2], p[1], 4), s[0]);
+s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[3], p[2], 4), s[1]);
+s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[4], p[3], 4), s[2]);
+s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[5], p[4], 4), s[3]);
+s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[6], p[5], 4), s[4]);
+s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[7], p[6], 4), s[5]);
+s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[8], p[7], 4), s[6]);
+s[7] = _mm512_fmadd_ps(w, mc_shz(0x00f7, p[9], p[8], 4), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[7]); /* tap (2, 1): inputs q + 5 */
+s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 5), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 21), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 37), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 53), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 69), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 85), s[5]);
+s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 101), s[6]);
+s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x00ff, xc + 117), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[8]); /* tap (2, 2): inputs q + 6 */
+s[0] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 6), s[0]);
+s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 6), s[1]);
+s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 6), s[2]);
+s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 6), s[3]);
+s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 6), s[4]);
+s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 6), s[5]);
+s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[8], p[7], 6), s[6]);
+s[7] = _mm512_fmadd_ps(w, mc_shz(0x007b, p[9], p[8], 6), s[7]);
+}
+s[0] = _mm512_max_ps(_mm512_setzero_ps(), s[0]); /* ReLU */
+_mm512_storeu_ps(yc + 0, s[0]);
+s[1] = _mm512_max_ps(_mm512_setzero_ps(), s[1]); /* ReLU */
+_mm512_storeu_ps(yc + 16, s[1]);
+s[2] = _mm512_max_ps(_mm512_setzero_ps(), s[2]); /* ReLU */
+_mm512_storeu_ps(yc + 32, s[2]);
+s[3] = _mm512_max_ps(_mm512_setzero_ps(), s[3]); /* ReLU */
+_mm512_storeu_ps(yc + 48, s[3]);
+s[4] = _mm512_max_ps(_mm512_setzero_ps(), s[4]); /* ReLU */
+_mm512_storeu_ps(yc + 64, s[4]);
+s[5] = _mm512_max_ps(_mm512_setzero_ps(), s[5]); /* ReLU */
+_mm512_storeu_ps(yc + 80, s[5]);
+s[6] = _mm512_max_ps(_mm512_setzero_ps(), s[6]); /* ReLU */
+_mm512_storeu_ps(yc + 96, s[6]);
+s[7] = _mm512_max_ps(_mm512_setzero_ps(), s[7]); /* ReLU */
+_mm512_mask_storeu_ps(yc + 112, 0x1fff, s[7]);
 }
 }
+#undef mc_shz
 #else
 float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
 for (int i = 0; i < 189; i++) tp[i] = 0.0f;
@@ -2376,602 +972,134 @@ static void n24_conv2d(const float *restrict x, float *restrict y, float *restri
   float *yn = y;
   const float *xp = xn;
   #if MC_AVX512
-  static const int at_x[125] = { /* input i's padded position */
-    8, 9, 10, 11, 12, 15, 16, 17,
-    18, 19, 22, 23, 24, 25, 26, 29,
-    30, 31, 32, 33, 36, 37, 38, 39,
-    40, 43, 44, 45, 46, 47, 50, 51,
-    52, 53, 54, 57, 58, 59, 60, 61,
-    64, 65, 66, 67, 68, 71, 72, 73,
-    74, 75, 78, 79, 80, 81, 82, 85,
-    86, 87, 88, 89, 92, 93, 94, 95,
-    96, 99, 100, 101, 102, 103, 106, 107,
-    108, 109, 110, 113, 114, 115, 116, 117,
-    120, 121, 122, 123, 124, 127, 128, 129,
-    130, 131, 134, 135, 136, 137, 138, 141,
-    142, 143, 144, 145, 148, 149, 150, 151,
-    152, 155, 156, 157, 158, 159, 162, 163,
-    164, 165, 166, 169, 170, 171, 172, 173,
-    176, 177, 178, 179, 180,
-  };
-  static const int at_y[125] = { /* padded position of output q's first tap */
-    0, 1, 2, 3, 4, 7, 8, 9,
-    10, 11, 14, 15, 16, 17, 18, 21,
-    22, 23, 24, 25, 28, 29, 30, 31,
-    32, 35, 36, 37, 38, 39, 42, 43,
-    44, 45, 46, 49, 50, 51, 52, 53,
-    56, 57, 58, 59, 60, 63, 64, 65,
-    66, 67, 70, 71, 72, 73, 74, 77,
-    78, 79, 80, 81, 84, 85, 86, 87,
-    88, 91, 92, 93, 94, 95, 98, 99,
-    100, 101, 102, 105, 106, 107, 108, 109,
-    112, 113, 114, 115, 116, 119, 120, 121,
-    122, 123, 126, 127, 128, 129, 130, 133,
-    134, 135, 136, 137, 140, 141, 142, 143,
-    144, 147, 148, 149, 150, 151, 154, 155,
-    156, 157, 158, 161, 162, 163, 164, 165,
-    168, 169, 170, 171, 172,
-  };
-  float *tl = tmp; /* [padded position][16 channels] */
-  for (int i = 0; i < 3024; i++) tl[i] = 0.0f;
-  for (int c0 = 0; c0 < 64; c0 += 16) { /* 16 channels */
-    __m512 a[16], b[16], w[9];
-    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x1ff, l23_weight + (c0 + k) * 9);
-    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+  /* mc_shz(k, b, a, n): lanes n..15 of a, then 0..n-1 of b, the lanes not in k zero */
+  #define mc_shz(k, b, a, n) _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(k, _mm512_castps_si512(b), _mm512_castps_si512(a), n))
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 125, *wc = l23_weight + c * 9;
+    float *yc = yn + c * 125;
+    const __m512 bv = _mm512_set1_ps(l23_bias[c]);
+    { /* outputs 0..124 */
+      __m512 p[10], s[8]; /* p[j]: inputs -16 + 16 j.. */
+      p[0] = _mm512_setzero_ps();
+      p[1] = _mm512_loadu_ps(xc + 0);
+      p[2] = _mm512_loadu_ps(xc + 16);
+      p[3] = _mm512_loadu_ps(xc + 32);
+      p[4] = _mm512_loadu_ps(xc + 48);
+      p[5] = _mm512_loadu_ps(xc + 64);
+      p[6] = _mm512_loadu_ps(xc + 80);
+      p[7] = _mm512_loadu_ps(xc + 96);
+      p[8] = _mm512_maskz_loadu_ps(0x1fff, xc + 112);
+      p[9] = _mm512_setzero_ps();
+      for (int u = 0; u < 8; u++) s[u] = bv;
+      { const __m512 w = _mm512_set1_ps(wc[0]); /* tap (0, 0): inputs q - 6 */
+      s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bc0, p[1], p[0], 10), s[0]);
+      s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 10), s[1]);
+      s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 10), s[2]);
+      s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 10), s[3]);
+      s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 10), s[4]);
+      s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 10), s[5]);
+      s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 10), s[6]);
+      s[7] = _mm512_fmadd_ps(w, mc_shz(0x1ef7, p[8], p[7], 10), s[7]);
     }
-    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    }
-    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 8; i++) { /* a[i]: column i */
-      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-    }
-    for (int t = 0; t < 9; t++) w[t] = a[t]; /* tap t, lane j: channel c0 + j */
-    const __m512 bv = _mm512_loadu_ps(l23_bias + c0);
-    for (int i0 = 0; i0 < 112; i0 += 16) { /* 16 inputs */
-      for (int k = 0; k < 16; k++) a[k] = _mm512_loadu_ps(xp + (c0 + k) * 125 + i0);
-      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-      }
-      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      }
-      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-      }
-      for (int i = 0; i < 8; i++) { /* a[i]: column i */
-        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-      }
-      for (int j = 0; j < 16; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
-    }
-    { const int i0 = 112; /* the last 13 inputs */
-    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x1fff, xp + (c0 + k) * 125 + i0);
-    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    }
-    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 8; i++) { /* a[i]: column i */
-      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-    }
-    for (int j = 0; j < 13; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
+    { const __m512 w = _mm512_set1_ps(wc[1]); /* tap (0, 1): inputs q - 5 */
+    s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffe0, xc + -5), s[0]);
+    s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 11), s[1]);
+    s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 27), s[2]);
+    s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 43), s[3]);
+    s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 59), s[4]);
+    s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 75), s[5]);
+    s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 91), s[6]);
+    s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1fff, xc + 107), s[7]);
   }
-  for (int q0 = 0; q0 < 112; q0 += 16) { /* 16 outputs */
-    { /* output q0 + 0 */
-      const float *tq = tl + at_y[q0 + 0] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[0] = s;
-    }
-    { /* output q0 + 1 */
-      const float *tq = tl + at_y[q0 + 1] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[1] = s;
-    }
-    { /* output q0 + 2 */
-      const float *tq = tl + at_y[q0 + 2] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[2] = s;
-    }
-    { /* output q0 + 3 */
-      const float *tq = tl + at_y[q0 + 3] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[3] = s;
-    }
-    { /* output q0 + 4 */
-      const float *tq = tl + at_y[q0 + 4] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[4] = s;
-    }
-    { /* output q0 + 5 */
-      const float *tq = tl + at_y[q0 + 5] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[5] = s;
-    }
-    { /* output q0 + 6 */
-      const float *tq = tl + at_y[q0 + 6] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[6] = s;
-    }
-    { /* output q0 + 7 */
-      const float *tq = tl + at_y[q0 + 7] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[7] = s;
-    }
-    { /* output q0 + 8 */
-      const float *tq = tl + at_y[q0 + 8] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[8] = s;
-    }
-    { /* output q0 + 9 */
-      const float *tq = tl + at_y[q0 + 9] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[9] = s;
-    }
-    { /* output q0 + 10 */
-      const float *tq = tl + at_y[q0 + 10] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[10] = s;
-    }
-    { /* output q0 + 11 */
-      const float *tq = tl + at_y[q0 + 11] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[11] = s;
-    }
-    { /* output q0 + 12 */
-      const float *tq = tl + at_y[q0 + 12] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[12] = s;
-    }
-    { /* output q0 + 13 */
-      const float *tq = tl + at_y[q0 + 13] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[13] = s;
-    }
-    { /* output q0 + 14 */
-      const float *tq = tl + at_y[q0 + 14] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[14] = s;
-    }
-    { /* output q0 + 15 */
-      const float *tq = tl + at_y[q0 + 15] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-      a[15] = s;
-    }
-    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    }
-    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 8; i++) { /* a[i]: column i */
-      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-    }
-    for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 125 + q0, a[j]);
-  }
-  { const int q0 = 112; /* the last 13 outputs */
-  { /* output q0 + 0 */
-    const float *tq = tl + at_y[q0 + 0] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[0] = s;
-  }
-  { /* output q0 + 1 */
-    const float *tq = tl + at_y[q0 + 1] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[1] = s;
-  }
-  { /* output q0 + 2 */
-    const float *tq = tl + at_y[q0 + 2] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[2] = s;
-  }
-  { /* output q0 + 3 */
-    const float *tq = tl + at_y[q0 + 3] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[3] = s;
-  }
-  { /* output q0 + 4 */
-    const float *tq = tl + at_y[q0 + 4] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[4] = s;
-  }
-  { /* output q0 + 5 */
-    const float *tq = tl + at_y[q0 + 5] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[5] = s;
-  }
-  { /* output q0 + 6 */
-    const float *tq = tl + at_y[q0 + 6] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[6] = s;
-  }
-  { /* output q0 + 7 */
-    const float *tq = tl + at_y[q0 + 7] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[7] = s;
-  }
-  { /* output q0 + 8 */
-    const float *tq = tl + at_y[q0 + 8] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[8] = s;
-  }
-  { /* output q0 + 9 */
-    const float *tq = tl + at_y[q0 + 9] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[9] = s;
-  }
-  { /* output q0 + 10 */
-    const float *tq = tl + at_y[q0 + 10] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[10] = s;
-  }
-  { /* output q0 + 11 */
-    const float *tq = tl + at_y[q0 + 11] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[11] = s;
-  }
-  { /* output q0 + 12 */
-    const float *tq = tl + at_y[q0 + 12] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 112), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 128), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 144), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 224), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 240), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_max_ps(_mm512_setzero_ps(), s); /* ReLU */
-    a[12] = s;
-  }
-  a[13] = _mm512_setzero_ps();
-  a[14] = _mm512_setzero_ps();
-  a[15] = _mm512_setzero_ps();
-  for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-    b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-    b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-    a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-    a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-    a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-  }
-  for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-    b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-    b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-    b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-    b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-  }
-  for (int i = 0; i < 8; i++) { /* a[i]: column i */
-    a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-    a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-  }
-  for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 125 + q0, 0x1fff, a[j]);
+  { const __m512 w = _mm512_set1_ps(wc[2]); /* tap (0, 2): inputs q - 4 */
+  s[0] = _mm512_fmadd_ps(w, mc_shz(0xbde0, p[1], p[0], 12), s[0]);
+  s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[2], p[1], 12), s[1]);
+  s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[3], p[2], 12), s[2]);
+  s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[4], p[3], 12), s[3]);
+  s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[5], p[4], 12), s[4]);
+  s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[6], p[5], 12), s[5]);
+  s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[7], p[6], 12), s[6]);
+  s[7] = _mm512_fmadd_ps(w, mc_shz(0x0f7b, p[8], p[7], 12), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[3]); /* tap (1, 0): inputs q - 1 */
+s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + -1), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 15), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 31), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + 47), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + 63), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + 79), s[5]);
+s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 95), s[6]);
+s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1ef7, xc + 111), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[4]); /* tap (1, 1): inputs q + 0 */
+s[0] = _mm512_fmadd_ps(w, p[1], s[0]);
+s[1] = _mm512_fmadd_ps(w, p[2], s[1]);
+s[2] = _mm512_fmadd_ps(w, p[3], s[2]);
+s[3] = _mm512_fmadd_ps(w, p[4], s[3]);
+s[4] = _mm512_fmadd_ps(w, p[5], s[4]);
+s[5] = _mm512_fmadd_ps(w, p[6], s[5]);
+s[6] = _mm512_fmadd_ps(w, p[7], s[6]);
+s[7] = _mm512_fmadd_ps(w, _mm512_maskz_mov_ps(0x1fff, p[8]), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[5]); /* tap (1, 2): inputs q + 1 */
+s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 1), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 17), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + 33), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + 49), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + 65), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 81), s[5]);
+s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 97), s[6]);
+s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x0f7b, xc + 113), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[6]); /* tap (2, 0): inputs q + 4 */
+s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[2], p[1], 4), s[0]);
+s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[3], p[2], 4), s[1]);
+s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[4], p[3], 4), s[2]);
+s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[5], p[4], 4), s[3]);
+s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[6], p[5], 4), s[4]);
+s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[7], p[6], 4), s[5]);
+s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[8], p[7], 4), s[6]);
+s[7] = _mm512_fmadd_ps(w, mc_shz(0x00f7, p[9], p[8], 4), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[7]); /* tap (2, 1): inputs q + 5 */
+s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 5), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 21), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 37), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 53), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 69), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 85), s[5]);
+s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 101), s[6]);
+s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x00ff, xc + 117), s[7]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[8]); /* tap (2, 2): inputs q + 6 */
+s[0] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 6), s[0]);
+s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 6), s[1]);
+s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 6), s[2]);
+s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 6), s[3]);
+s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 6), s[4]);
+s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 6), s[5]);
+s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[8], p[7], 6), s[6]);
+s[7] = _mm512_fmadd_ps(w, mc_shz(0x007b, p[9], p[8], 6), s[7]);
+}
+s[0] = _mm512_max_ps(_mm512_setzero_ps(), s[0]); /* ReLU */
+_mm512_storeu_ps(yc + 0, s[0]);
+s[1] = _mm512_max_ps(_mm512_setzero_ps(), s[1]); /* ReLU */
+_mm512_storeu_ps(yc + 16, s[1]);
+s[2] = _mm512_max_ps(_mm512_setzero_ps(), s[2]); /* ReLU */
+_mm512_storeu_ps(yc + 32, s[2]);
+s[3] = _mm512_max_ps(_mm512_setzero_ps(), s[3]); /* ReLU */
+_mm512_storeu_ps(yc + 48, s[3]);
+s[4] = _mm512_max_ps(_mm512_setzero_ps(), s[4]); /* ReLU */
+_mm512_storeu_ps(yc + 64, s[4]);
+s[5] = _mm512_max_ps(_mm512_setzero_ps(), s[5]); /* ReLU */
+_mm512_storeu_ps(yc + 80, s[5]);
+s[6] = _mm512_max_ps(_mm512_setzero_ps(), s[6]); /* ReLU */
+_mm512_storeu_ps(yc + 96, s[6]);
+s[7] = _mm512_max_ps(_mm512_setzero_ps(), s[7]); /* ReLU */
+_mm512_mask_storeu_ps(yc + 112, 0x1fff, s[7]);
 }
 }
+#undef mc_shz
 #else
 float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
 for (int i = 0; i < 189; i++) tp[i] = 0.0f;
@@ -3209,7 +1337,7 @@ void ds_cnn_module_forward_ws(const float *input, float *output, void *workspace
 }
 
 void ds_cnn_module_forward(const float *input, float *output) {
-  static float workspace[19024]; /* DS_CNN_MODULE_WORKSPACE_SIZE bytes */
+  static float workspace[16368]; /* DS_CNN_MODULE_WORKSPACE_SIZE bytes */
   ds_cnn_module_forward_ws(input, output, workspace);
 }
 

@@ -4,7 +4,7 @@
 
 #define DS_CNN_MODULE_INPUT_SIZE 490 /* floats, shape [1, 1, 49, 10] */
 #define DS_CNN_MODULE_OUTPUT_SIZE 12 /* floats, shape [1, 12] */
-#define DS_CNN_MODULE_WORKSPACE_SIZE 76096 /* bytes */
+#define DS_CNN_MODULE_WORKSPACE_SIZE 65472 /* bytes */
 
 #ifdef __cplusplus
 extern "C" {

@@ -3,7 +3,7 @@
  *
  *   input      [1, 16, 14, 14] float32, contiguous, in PyTorch's layout
  *   output     [1, 16, 14, 14]
- *   workspace  116736 bytes
+ *   workspace  102272 bytes
  *   weights    file 'se_block.safetensors'
  *
  * Standalone C99: compile with any C compiler and link with libm.
@@ -162,494 +162,218 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
   float *yn = y;
   const float *xp = xn;
   #if MC_AVX512
-  static const int at_x[196] = { /* input i's padded position */
-    17, 18, 19, 20, 21, 22, 23, 24,
-    25, 26, 27, 28, 29, 30, 33, 34,
-    35, 36, 37, 38, 39, 40, 41, 42,
-    43, 44, 45, 46, 49, 50, 51, 52,
-    53, 54, 55, 56, 57, 58, 59, 60,
-    61, 62, 65, 66, 67, 68, 69, 70,
-    71, 72, 73, 74, 75, 76, 77, 78,
-    81, 82, 83, 84, 85, 86, 87, 88,
-    89, 90, 91, 92, 93, 94, 97, 98,
-    99, 100, 101, 102, 103, 104, 105, 106,
-    107, 108, 109, 110, 113, 114, 115, 116,
-    117, 118, 119, 120, 121, 122, 123, 124,
-    125, 126, 129, 130, 131, 132, 133, 134,
-    135, 136, 137, 138, 139, 140, 141, 142,
-    145, 146, 147, 148, 149, 150, 151, 152,
-    153, 154, 155, 156, 157, 158, 161, 162,
-    163, 164, 165, 166, 167, 168, 169, 170,
-    171, 172, 173, 174, 177, 178, 179, 180,
-    181, 182, 183, 184, 185, 186, 187, 188,
-    189, 190, 193, 194, 195, 196, 197, 198,
-    199, 200, 201, 202, 203, 204, 205, 206,
-    209, 210, 211, 212, 213, 214, 215, 216,
-    217, 218, 219, 220, 221, 222, 225, 226,
-    227, 228, 229, 230, 231, 232, 233, 234,
-    235, 236, 237, 238,
-  };
-  static const int at_y[196] = { /* padded position of output q's first tap */
-    0, 1, 2, 3, 4, 5, 6, 7,
-    8, 9, 10, 11, 12, 13, 16, 17,
-    18, 19, 20, 21, 22, 23, 24, 25,
-    26, 27, 28, 29, 32, 33, 34, 35,
-    36, 37, 38, 39, 40, 41, 42, 43,
-    44, 45, 48, 49, 50, 51, 52, 53,
-    54, 55, 56, 57, 58, 59, 60, 61,
-    64, 65, 66, 67, 68, 69, 70, 71,
-    72, 73, 74, 75, 76, 77, 80, 81,
-    82, 83, 84, 85, 86, 87, 88, 89,
-    90, 91, 92, 93, 96, 97, 98, 99,
-    100, 101, 102, 103, 104, 105, 106, 107,
-    108, 109, 112, 113, 114, 115, 116, 117,
-    118, 119, 120, 121, 122, 123, 124, 125,
-    128, 129, 130, 131, 132, 133, 134, 135,
-    136, 137, 138, 139, 140, 141, 144, 145,
-    146, 147, 148, 149, 150, 151, 152, 153,
-    154, 155, 156, 157, 160, 161, 162, 163,
-    164, 165, 166, 167, 168, 169, 170, 171,
-    172, 173, 176, 177, 178, 179, 180, 181,
-    182, 183, 184, 185, 186, 187, 188, 189,
-    192, 193, 194, 195, 196, 197, 198, 199,
-    200, 201, 202, 203, 204, 205, 208, 209,
-    210, 211, 212, 213, 214, 215, 216, 217,
-    218, 219, 220, 221,
-  };
-  float *tl = tmp; /* [padded position][16 channels] */
-  for (int i = 0; i < 4096; i++) tl[i] = 0.0f;
-  for (int c0 = 0; c0 < 64; c0 += 16) { /* 16 channels */
-    __m512 a[16], b[16], w[9];
-    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0x1ff, l3_weight + (c0 + k) * 9);
-    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+  /* mc_shz(k, b, a, n): lanes n..15 of a, then 0..n-1 of b, the lanes not in k zero */
+  #define mc_shz(k, b, a, n) _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(k, _mm512_castps_si512(b), _mm512_castps_si512(a), n))
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 196, *wc = l3_weight + c * 9;
+    float *yc = yn + c * 196;
+    const __m512 bv = _mm512_set1_ps(l3_bias[c]);
+    { /* outputs 0..95 */
+      __m512 p[8], s[6]; /* p[j]: inputs -16 + 16 j.. */
+      p[0] = _mm512_setzero_ps();
+      p[1] = _mm512_loadu_ps(xc + 0);
+      p[2] = _mm512_loadu_ps(xc + 16);
+      p[3] = _mm512_loadu_ps(xc + 32);
+      p[4] = _mm512_loadu_ps(xc + 48);
+      p[5] = _mm512_loadu_ps(xc + 64);
+      p[6] = _mm512_loadu_ps(xc + 80);
+      p[7] = _mm512_loadu_ps(xc + 96);
+      for (int u = 0; u < 6; u++) s[u] = bv;
+      { const __m512 w = _mm512_set1_ps(wc[0]); /* tap (0, 0): inputs q - 15 */
+      s[0] = _mm512_fmadd_ps(w, mc_shz(0x8000, p[1], p[0], 1), s[0]);
+      s[1] = _mm512_fmadd_ps(w, mc_shz(0xefff, p[2], p[1], 1), s[1]);
+      s[2] = _mm512_fmadd_ps(w, mc_shz(0xfbff, p[3], p[2], 1), s[2]);
+      s[3] = _mm512_fmadd_ps(w, mc_shz(0xfeff, p[4], p[3], 1), s[3]);
+      s[4] = _mm512_fmadd_ps(w, mc_shz(0xffbf, p[5], p[4], 1), s[4]);
+      s[5] = _mm512_fmadd_ps(w, mc_shz(0xffef, p[6], p[5], 1), s[5]);
     }
-    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    }
-    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 8; i++) { /* a[i]: column i */
-      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-    }
-    for (int t = 0; t < 9; t++) w[t] = a[t]; /* tap t, lane j: channel c0 + j */
-    const __m512 bv = _mm512_loadu_ps(l3_bias + c0);
-    for (int i0 = 0; i0 < 192; i0 += 16) { /* 16 inputs */
-      for (int k = 0; k < 16; k++) a[k] = _mm512_loadu_ps(xp + (c0 + k) * 196 + i0);
-      for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-        b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-        b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-      }
-      for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-        a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-        a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-        a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      }
-      for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-        b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-        b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-        b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-        b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-      }
-      for (int i = 0; i < 8; i++) { /* a[i]: column i */
-        a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-        a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-      }
-      for (int j = 0; j < 16; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
-    }
-    { const int i0 = 192; /* the last 4 inputs */
-    for (int k = 0; k < 16; k++) a[k] = _mm512_maskz_loadu_ps(0xf, xp + (c0 + k) * 196 + i0);
-    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    }
-    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 8; i++) { /* a[i]: column i */
-      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-    }
-    for (int j = 0; j < 4; j++) _mm512_storeu_ps(tl + at_x[i0 + j] * 16, a[j]);
+    { const __m512 w = _mm512_set1_ps(wc[1]); /* tap (0, 1): inputs q - 14 */
+    s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xc000, xc + -14), s[0]);
+    s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 2), s[1]);
+    s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 18), s[2]);
+    s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 34), s[3]);
+    s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 50), s[4]);
+    s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 66), s[5]);
   }
-  for (int q0 = 0; q0 < 192; q0 += 16) { /* 16 outputs */
-    { /* output q0 + 0 */
-      const float *tq = tl + at_y[q0 + 0] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-      a[0] = s;
-    }
-    { /* output q0 + 1 */
-      const float *tq = tl + at_y[q0 + 1] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-      a[1] = s;
-    }
-    { /* output q0 + 2 */
-      const float *tq = tl + at_y[q0 + 2] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-      a[2] = s;
-    }
-    { /* output q0 + 3 */
-      const float *tq = tl + at_y[q0 + 3] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-      a[3] = s;
-    }
-    { /* output q0 + 4 */
-      const float *tq = tl + at_y[q0 + 4] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-      a[4] = s;
-    }
-    { /* output q0 + 5 */
-      const float *tq = tl + at_y[q0 + 5] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-      a[5] = s;
-    }
-    { /* output q0 + 6 */
-      const float *tq = tl + at_y[q0 + 6] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-      a[6] = s;
-    }
-    { /* output q0 + 7 */
-      const float *tq = tl + at_y[q0 + 7] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-      a[7] = s;
-    }
-    { /* output q0 + 8 */
-      const float *tq = tl + at_y[q0 + 8] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-      a[8] = s;
-    }
-    { /* output q0 + 9 */
-      const float *tq = tl + at_y[q0 + 9] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-      a[9] = s;
-    }
-    { /* output q0 + 10 */
-      const float *tq = tl + at_y[q0 + 10] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-      a[10] = s;
-    }
-    { /* output q0 + 11 */
-      const float *tq = tl + at_y[q0 + 11] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-      a[11] = s;
-    }
-    { /* output q0 + 12 */
-      const float *tq = tl + at_y[q0 + 12] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-      a[12] = s;
-    }
-    { /* output q0 + 13 */
-      const float *tq = tl + at_y[q0 + 13] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-      a[13] = s;
-    }
-    { /* output q0 + 14 */
-      const float *tq = tl + at_y[q0 + 14] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-      a[14] = s;
-    }
-    { /* output q0 + 15 */
-      const float *tq = tl + at_y[q0 + 15] * 16;
-      __m512 s = bv;
-      s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-      s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-      s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-      s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-      s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-      s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-      s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-      s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-      s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-      s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-      a[15] = s;
-    }
-    for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-      b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-      b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-      a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-      a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-      a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    }
-    for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-      b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-      b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-      b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-      b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 8; i++) { /* a[i]: column i */
-      a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-      a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-    }
-    for (int j = 0; j < 16; j++) _mm512_storeu_ps(yn + (c0 + j) * 196 + q0, a[j]);
-  }
-  { const int q0 = 192; /* the last 4 outputs */
-  { /* output q0 + 0 */
-    const float *tq = tl + at_y[q0 + 0] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-    s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-    a[0] = s;
-  }
-  { /* output q0 + 1 */
-    const float *tq = tl + at_y[q0 + 1] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-    s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-    a[1] = s;
-  }
-  { /* output q0 + 2 */
-    const float *tq = tl + at_y[q0 + 2] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-    s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-    a[2] = s;
-  }
-  { /* output q0 + 3 */
-    const float *tq = tl + at_y[q0 + 3] * 16;
-    __m512 s = bv;
-    s = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(tq + 0), s);
-    s = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(tq + 16), s);
-    s = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(tq + 32), s);
-    s = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(tq + 256), s);
-    s = _mm512_fmadd_ps(w[4], _mm512_loadu_ps(tq + 272), s);
-    s = _mm512_fmadd_ps(w[5], _mm512_loadu_ps(tq + 288), s);
-    s = _mm512_fmadd_ps(w[6], _mm512_loadu_ps(tq + 512), s);
-    s = _mm512_fmadd_ps(w[7], _mm512_loadu_ps(tq + 528), s);
-    s = _mm512_fmadd_ps(w[8], _mm512_loadu_ps(tq + 544), s);
-    s = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s, _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-    a[3] = s;
-  }
-  a[4] = _mm512_setzero_ps();
-  a[5] = _mm512_setzero_ps();
-  a[6] = _mm512_setzero_ps();
-  a[7] = _mm512_setzero_ps();
-  a[8] = _mm512_setzero_ps();
-  a[9] = _mm512_setzero_ps();
-  a[10] = _mm512_setzero_ps();
-  a[11] = _mm512_setzero_ps();
-  a[12] = _mm512_setzero_ps();
-  a[13] = _mm512_setzero_ps();
-  a[14] = _mm512_setzero_ps();
-  a[15] = _mm512_setzero_ps();
-  for (int i = 0; i < 16; i += 2) { /* b[i]: a[i][k], a[i + 1][k], for k = 4l, 4l + 1 of each lane l */
-    b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]);
-    b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) { /* a[i + k]: rows i .. i + 3 at column 4l + k of each lane l */
-    a[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-    a[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i]), _mm512_castps_pd(b[i + 2])));
-    a[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-    a[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[i + 1]), _mm512_castps_pd(b[i + 3])));
-  }
-  for (int i = 0; i < 4; i++) { /* b[i], b[i + 4]: columns i and i + 8, i + 4 and i + 12 of rows 0 .. 7; b[i + 8], b[i + 12]: of rows 8 .. 15 */
-    b[i] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0x88);
-    b[i + 4] = _mm512_shuffle_f32x4(a[i], a[i + 4], 0xdd);
-    b[i + 8] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0x88);
-    b[i + 12] = _mm512_shuffle_f32x4(a[i + 8], a[i + 12], 0xdd);
-  }
-  for (int i = 0; i < 8; i++) { /* a[i]: column i */
-    a[i] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0x88);
-    a[i + 8] = _mm512_shuffle_f32x4(b[i], b[i + 8], 0xdd);
-  }
-  for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(yn + (c0 + j) * 196 + q0, 0xf, a[j]);
+  { const __m512 w = _mm512_set1_ps(wc[2]); /* tap (0, 2): inputs q - 13 */
+  s[0] = _mm512_fmadd_ps(w, mc_shz(0xc000, p[1], p[0], 3), s[0]);
+  s[1] = _mm512_fmadd_ps(w, mc_shz(0xf7ff, p[2], p[1], 3), s[1]);
+  s[2] = _mm512_fmadd_ps(w, mc_shz(0xfdff, p[3], p[2], 3), s[2]);
+  s[3] = _mm512_fmadd_ps(w, mc_shz(0xff7f, p[4], p[3], 3), s[3]);
+  s[4] = _mm512_fmadd_ps(w, mc_shz(0xffdf, p[5], p[4], 3), s[4]);
+  s[5] = _mm512_fmadd_ps(w, mc_shz(0xfff7, p[6], p[5], 3), s[5]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[3]); /* tap (1, 0): inputs q - 1 */
+s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbffe, xc + -1), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xefff, xc + 15), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfbff, xc + 31), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfeff, xc + 47), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffbf, xc + 63), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffef, xc + 79), s[5]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[4]); /* tap (1, 1): inputs q + 0 */
+s[0] = _mm512_fmadd_ps(w, p[1], s[0]);
+s[1] = _mm512_fmadd_ps(w, p[2], s[1]);
+s[2] = _mm512_fmadd_ps(w, p[3], s[2]);
+s[3] = _mm512_fmadd_ps(w, p[4], s[3]);
+s[4] = _mm512_fmadd_ps(w, p[5], s[4]);
+s[5] = _mm512_fmadd_ps(w, p[6], s[5]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[5]); /* tap (1, 2): inputs q + 1 */
+s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdfff, xc + 1), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7ff, xc + 17), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfdff, xc + 33), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xff7f, xc + 49), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffdf, xc + 65), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfff7, xc + 81), s[5]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[6]); /* tap (2, 0): inputs q + 13 */
+s[0] = _mm512_fmadd_ps(w, mc_shz(0xbffe, p[2], p[1], 13), s[0]);
+s[1] = _mm512_fmadd_ps(w, mc_shz(0xefff, p[3], p[2], 13), s[1]);
+s[2] = _mm512_fmadd_ps(w, mc_shz(0xfbff, p[4], p[3], 13), s[2]);
+s[3] = _mm512_fmadd_ps(w, mc_shz(0xfeff, p[5], p[4], 13), s[3]);
+s[4] = _mm512_fmadd_ps(w, mc_shz(0xffbf, p[6], p[5], 13), s[4]);
+s[5] = _mm512_fmadd_ps(w, mc_shz(0xffef, p[7], p[6], 13), s[5]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[7]); /* tap (2, 1): inputs q + 14 */
+s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 14), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 30), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 46), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 62), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 78), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 94), s[5]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[8]); /* tap (2, 2): inputs q + 15 */
+s[0] = _mm512_fmadd_ps(w, mc_shz(0xdfff, p[2], p[1], 15), s[0]);
+s[1] = _mm512_fmadd_ps(w, mc_shz(0xf7ff, p[3], p[2], 15), s[1]);
+s[2] = _mm512_fmadd_ps(w, mc_shz(0xfdff, p[4], p[3], 15), s[2]);
+s[3] = _mm512_fmadd_ps(w, mc_shz(0xff7f, p[5], p[4], 15), s[3]);
+s[4] = _mm512_fmadd_ps(w, mc_shz(0xffdf, p[6], p[5], 15), s[4]);
+s[5] = _mm512_fmadd_ps(w, mc_shz(0xfff7, p[7], p[6], 15), s[5]);
+}
+s[0] = _mm512_mul_ps(_mm512_mul_ps(s[0], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[0], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+_mm512_storeu_ps(yc + 0, s[0]);
+s[1] = _mm512_mul_ps(_mm512_mul_ps(s[1], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[1], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+_mm512_storeu_ps(yc + 16, s[1]);
+s[2] = _mm512_mul_ps(_mm512_mul_ps(s[2], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[2], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+_mm512_storeu_ps(yc + 32, s[2]);
+s[3] = _mm512_mul_ps(_mm512_mul_ps(s[3], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[3], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+_mm512_storeu_ps(yc + 48, s[3]);
+s[4] = _mm512_mul_ps(_mm512_mul_ps(s[4], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[4], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+_mm512_storeu_ps(yc + 64, s[4]);
+s[5] = _mm512_mul_ps(_mm512_mul_ps(s[5], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[5], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+_mm512_storeu_ps(yc + 80, s[5]);
+}
+{ /* outputs 96..195 */
+  __m512 p[9], s[7]; /* p[j]: inputs 80 + 16 j.. */
+  p[0] = _mm512_loadu_ps(xc + 80);
+  p[1] = _mm512_loadu_ps(xc + 96);
+  p[2] = _mm512_loadu_ps(xc + 112);
+  p[3] = _mm512_loadu_ps(xc + 128);
+  p[4] = _mm512_loadu_ps(xc + 144);
+  p[5] = _mm512_loadu_ps(xc + 160);
+  p[6] = _mm512_loadu_ps(xc + 176);
+  p[7] = _mm512_maskz_loadu_ps(0x000f, xc + 192);
+  p[8] = _mm512_setzero_ps();
+  for (int u = 0; u < 7; u++) s[u] = bv;
+  { const __m512 w = _mm512_set1_ps(wc[0]); /* tap (0, 0): inputs q - 15 */
+  s[0] = _mm512_fmadd_ps(w, mc_shz(0xfffb, p[1], p[0], 1), s[0]);
+  s[1] = _mm512_fmadd_ps(w, mc_shz(0xbffe, p[2], p[1], 1), s[1]);
+  s[2] = _mm512_fmadd_ps(w, mc_shz(0xefff, p[3], p[2], 1), s[2]);
+  s[3] = _mm512_fmadd_ps(w, mc_shz(0xfbff, p[4], p[3], 1), s[3]);
+  s[4] = _mm512_fmadd_ps(w, mc_shz(0xfeff, p[5], p[4], 1), s[4]);
+  s[5] = _mm512_fmadd_ps(w, mc_shz(0xffbf, p[6], p[5], 1), s[5]);
+  s[6] = _mm512_fmadd_ps(w, mc_shz(0x000f, p[7], p[6], 1), s[6]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[1]); /* tap (0, 1): inputs q - 14 */
+s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 82), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 98), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 114), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 130), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 146), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 162), s[5]);
+s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x000f, xc + 178), s[6]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[2]); /* tap (0, 2): inputs q - 13 */
+s[0] = _mm512_fmadd_ps(w, mc_shz(0x7ffd, p[1], p[0], 3), s[0]);
+s[1] = _mm512_fmadd_ps(w, mc_shz(0xdfff, p[2], p[1], 3), s[1]);
+s[2] = _mm512_fmadd_ps(w, mc_shz(0xf7ff, p[3], p[2], 3), s[2]);
+s[3] = _mm512_fmadd_ps(w, mc_shz(0xfdff, p[4], p[3], 3), s[3]);
+s[4] = _mm512_fmadd_ps(w, mc_shz(0xff7f, p[5], p[4], 3), s[4]);
+s[5] = _mm512_fmadd_ps(w, mc_shz(0xffdf, p[6], p[5], 3), s[5]);
+s[6] = _mm512_fmadd_ps(w, mc_shz(0x0007, p[7], p[6], 3), s[6]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[3]); /* tap (1, 0): inputs q - 1 */
+s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfffb, xc + 95), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbffe, xc + 111), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xefff, xc + 127), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfbff, xc + 143), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfeff, xc + 159), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffbf, xc + 175), s[5]);
+s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x000f, xc + 191), s[6]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[4]); /* tap (1, 1): inputs q + 0 */
+s[0] = _mm512_fmadd_ps(w, p[1], s[0]);
+s[1] = _mm512_fmadd_ps(w, p[2], s[1]);
+s[2] = _mm512_fmadd_ps(w, p[3], s[2]);
+s[3] = _mm512_fmadd_ps(w, p[4], s[3]);
+s[4] = _mm512_fmadd_ps(w, p[5], s[4]);
+s[5] = _mm512_fmadd_ps(w, p[6], s[5]);
+s[6] = _mm512_fmadd_ps(w, _mm512_maskz_mov_ps(0x000f, p[7]), s[6]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[5]); /* tap (1, 2): inputs q + 1 */
+s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7ffd, xc + 97), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdfff, xc + 113), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7ff, xc + 129), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfdff, xc + 145), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xff7f, xc + 161), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffdf, xc + 177), s[5]);
+s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x0007, xc + 193), s[6]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[6]); /* tap (2, 0): inputs q + 13 */
+s[0] = _mm512_fmadd_ps(w, mc_shz(0xfffb, p[2], p[1], 13), s[0]);
+s[1] = _mm512_fmadd_ps(w, mc_shz(0xbffe, p[3], p[2], 13), s[1]);
+s[2] = _mm512_fmadd_ps(w, mc_shz(0xefff, p[4], p[3], 13), s[2]);
+s[3] = _mm512_fmadd_ps(w, mc_shz(0xfbff, p[5], p[4], 13), s[3]);
+s[4] = _mm512_fmadd_ps(w, mc_shz(0xfeff, p[6], p[5], 13), s[4]);
+s[5] = _mm512_fmadd_ps(w, mc_shz(0x003f, p[7], p[6], 13), s[5]);
+s[6] = _mm512_fmadd_ps(w, mc_shz(0x0000, p[8], p[7], 13), s[6]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[7]); /* tap (2, 1): inputs q + 14 */
+s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 110), s[0]);
+s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 126), s[1]);
+s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 142), s[2]);
+s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 158), s[3]);
+s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 174), s[4]);
+s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x003f, xc + 190), s[5]);
+s[6] = _mm512_fmadd_ps(w, _mm512_setzero_ps(), s[6]);
+}
+{ const __m512 w = _mm512_set1_ps(wc[8]); /* tap (2, 2): inputs q + 15 */
+s[0] = _mm512_fmadd_ps(w, mc_shz(0x7ffd, p[2], p[1], 15), s[0]);
+s[1] = _mm512_fmadd_ps(w, mc_shz(0xdfff, p[3], p[2], 15), s[1]);
+s[2] = _mm512_fmadd_ps(w, mc_shz(0xf7ff, p[4], p[3], 15), s[2]);
+s[3] = _mm512_fmadd_ps(w, mc_shz(0xfdff, p[5], p[4], 15), s[3]);
+s[4] = _mm512_fmadd_ps(w, mc_shz(0xff7f, p[6], p[5], 15), s[4]);
+s[5] = _mm512_fmadd_ps(w, mc_shz(0x001f, p[7], p[6], 15), s[5]);
+s[6] = _mm512_fmadd_ps(w, mc_shz(0x0000, p[8], p[7], 15), s[6]);
+}
+s[0] = _mm512_mul_ps(_mm512_mul_ps(s[0], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[0], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+_mm512_storeu_ps(yc + 96, s[0]);
+s[1] = _mm512_mul_ps(_mm512_mul_ps(s[1], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[1], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+_mm512_storeu_ps(yc + 112, s[1]);
+s[2] = _mm512_mul_ps(_mm512_mul_ps(s[2], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[2], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+_mm512_storeu_ps(yc + 128, s[2]);
+s[3] = _mm512_mul_ps(_mm512_mul_ps(s[3], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[3], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+_mm512_storeu_ps(yc + 144, s[3]);
+s[4] = _mm512_mul_ps(_mm512_mul_ps(s[4], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[4], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+_mm512_storeu_ps(yc + 160, s[4]);
+s[5] = _mm512_mul_ps(_mm512_mul_ps(s[5], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[5], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+_mm512_storeu_ps(yc + 176, s[5]);
+s[6] = _mm512_mul_ps(_mm512_mul_ps(s[6], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[6], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+_mm512_mask_storeu_ps(yc + 192, 0x000f, s[6]);
 }
 }
+#undef mc_shz
 #else
 float *tp = tmp, *tw = tmp + 256; /* padded plane; wide rows */
 for (int i = 0; i < 256; i++) tp[i] = 0.0f;
@@ -988,7 +712,7 @@ void se_block_forward_ws(const float *input, float *output, void *workspace) {
 }
 
 void se_block_forward(const float *input, float *output) {
-  static float workspace[29184]; /* SE_BLOCK_WORKSPACE_SIZE bytes */
+  static float workspace[25568]; /* SE_BLOCK_WORKSPACE_SIZE bytes */
   se_block_forward_ws(input, output, workspace);
 }
 

@@ -4,7 +4,7 @@
 
 #define SE_BLOCK_INPUT_SIZE 3136 /* floats, shape [1, 16, 14, 14] */
 #define SE_BLOCK_OUTPUT_SIZE 3136 /* floats, shape [1, 16, 14, 14] */
-#define SE_BLOCK_WORKSPACE_SIZE 116736 /* bytes */
+#define SE_BLOCK_WORKSPACE_SIZE 102272 /* bytes */
 
 #ifdef __cplusplus
 extern "C" {

@@ -253,15 +253,16 @@ fi
 # The AVX-512 paths that claim the portable loops' bits (the stride-16
 # and stride-2 phase splits, the Winograd transforms in registers, the
 # global pools' and the small-plane pointwise tiles' transposes, the
-# depthwise lanes, the activations in registers) give them: each model
-# built with gcc -march=native, with and without -DMODELC_PORTABLE, on
-# the same input with full mantissas.
+# depthwise lanes and flattened planes, the activations in registers)
+# give them: each model built with gcc -march=native, with and without
+# -DMODELC_PORTABLE, on the same input with full mantissas.
 if gcc -march=native -dM -E - </dev/null 2>/dev/null | grep -q __AVX512F__; then
   for spec in tests/fixtures/kernels/phases16.lua tests/fixtures/kernels/winograd.lua \
               tests/fixtures/kernels/winograd1d.lua tests/fixtures/kernels/adaptive_global.lua \
               tests/fixtures/kernels/pool_plane.lua tests/fixtures/kernels/pool_plane1d.lua \
               tests/fixtures/kernels/pointwise.lua tests/fixtures/kernels/acts_vec.lua \
               tests/fixtures/kernels/depthwise_lanes.lua tests/fixtures/kernels/phases2.lua \
+              tests/fixtures/kernels/depthwise_flat.lua \
               tests/fixtures/kernels/blocked_phases.lua tests/fixtures/kernels/planes2.lua \
               specs/m5_kws.lua; do
     n=$(basename "$spec" .lua); N=$(echo "$n" | tr a-z A-Z); d="$tmp/avx_$n"

@@ -95,20 +95,37 @@ static const Want wants[] = {
      * a stride of 2, over the stride phases' rows (below). */
     {"nn.Conv2d{4, 4, 3, groups = 4}", "{1, 4, 40, 40}", 0, "conv-depthwise",
      "each output one sum of its 9 taps over rows as wide", KERNELS_FAST, TARGET_GENERIC},
-    /* narrow output rows and channels a multiple of 16: the channels in
-     * the AVX-512 lanes; wide rows, or 24 channels, keep the wide rows */
+    /* stride 1, output rows as wide as the input's, 32 to 256 outputs a
+     * channel: over the flattened plane, any number of channels */
     {"nn.Conv2d{64, 64, 3, padding = 1, groups = 64}", "{1, 64, 25, 5}", 0,
-     "conv-depthwise", "16 channels in the vector lanes", KERNELS_FAST,
-     TARGET_GENERIC},
+     "conv-depthwise", "the plane flattened", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv2d{24, 24, 3, padding = 1, groups = 24}", "{1, 24, 25, 5}", 0,
+     "conv-depthwise", "the plane flattened", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv2d{8, 8, 3, padding = 1, groups = 8}", "{1, 8, 16, 16}", 0,
+     "conv-depthwise", "the plane flattened", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv2d{8, 8, 3, padding = 1, groups = 8}", "{1, 8, 4, 8}", 0,
+     "conv-depthwise", "the plane flattened", KERNELS_FAST, TARGET_GENERIC},
+    /* else narrow output rows and channels a multiple of 16: the channels
+     * in the AVX-512 lanes (a stride; rows narrower than the input's;
+     * under 32 outputs); wide rows, or 24 channels, keep the wide rows */
     {"nn.Conv2d{64, 64, 3, stride = 2, padding = 1, groups = 64}",
      "{1, 64, 12, 12}", 0, "conv-depthwise", "16 channels in the vector lanes",
      KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv2d{64, 64, 3, groups = 64}", "{1, 64, 25, 5}", 0,
+     "conv-depthwise", "16 channels in the vector lanes", KERNELS_FAST,
+     TARGET_GENERIC},
+    {"nn.Conv2d{64, 64, 3, padding = 1, groups = 64}", "{1, 64, 3, 3}", 0,
+     "conv-depthwise", "16 channels in the vector lanes", KERNELS_FAST,
+     TARGET_GENERIC},
     {"nn.Conv2d{64, 64, 3, padding = 1, groups = 64}", "{1, 64, 24, 24}", 0,
      "conv-depthwise", "rows as wide as the padded ones", KERNELS_FAST,
      TARGET_GENERIC},
-    {"nn.Conv2d{24, 24, 3, padding = 1, groups = 24}", "{1, 24, 25, 5}", 0,
+    {"nn.Conv2d{8, 8, 3, padding = 1, groups = 8}", "{1, 8, 17, 16}", 0,
      "conv-depthwise", "rows as wide as the padded ones", KERNELS_FAST,
      TARGET_GENERIC},
+    {"nn.Conv2d{24, 24, 3, stride = 2, padding = 1, groups = 24}",
+     "{1, 24, 25, 5}", 0, "conv-depthwise", "rows as wide as a phase's",
+     KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv1d{4, 4, 5, groups = 4}", "{1, 4, 40}", 0, "conv-depthwise",
      "each output one sum of its 5 taps", KERNELS_FAST, TARGET_GENERIC},
     /* A stride along the rows of a 2-D one: blocked over the stride

@@ -14,11 +14,16 @@
  * loaded vectors; each vector's lanes inside the output columns are
  * compressed straight into the output rows (narrow planes: 5, 6 or 3
  * columns of 7, 8 or 5); the next channel's plane is copied while this
- * one is read. Narrow output rows (under 16 columns: a DS-CNN's 25 x 5,
- * MobileNet's 12 x 12 down to 3 x 3) of 16 channels or a multiple put
- * instead 16 channels in the vector lanes (emit_lanes): no padded
- * columns computed, no shifts, the planes transposed in and out 16 x 16
- * in registers. Elsewhere (and under TinyCC) the portable loop computes
+ * one is read. Small planes of stride 1 whose output rows are as wide
+ * as the input's (32 to 256 outputs: a DS-CNN's 25 x 5, MobileNet's
+ * 12 x 12 and 6 x 6) are read in place instead, flattened (emit_flat):
+ * each tap is one offset from the output, the lanes that fall outside
+ * the plane or its row zeroed by a mask, so no copy and no padded
+ * columns. Other narrow output rows (under 16 columns: strided, or 3 x 3
+ * planes) of 16 channels or a multiple put 16 channels in the vector
+ * lanes (emit_lanes): no padded columns computed, no shifts, the planes
+ * transposed in and out 16 x 16 in registers. Elsewhere (and under
+ * TinyCC) the portable loop computes
  * into scratch, then copies the output columns. Every output adds in
  * the same order on every path, so the paths agree bit for bit where
  * both fuse (or both do not fuse) the multiply-adds. */
@@ -87,6 +92,17 @@ static int lanes_fit(const Layer *l, const DwDims *d) {
          d->kh * d->kw <= 16 && d->ph * d->pw <= 1024;
 }
 
+/* AVX-512 over the flattened plane: a 2-D convolution of stride 1 whose
+ * output rows are as wide as the input's, so output q reads, for each
+ * tap, input q plus one constant offset (the lanes whose tap falls past
+ * a row's end or outside the plane zeroed by a mask); an output plane of
+ * 32 to 256 floats (2 to 16 vectors: their sums stay in registers). */
+static int flat_fit(const Layer *l, const DwDims *d) {
+  int64_t n = d->oh * d->ow;
+  return l->kind->nsp == 2 && d->sy == 1 && d->sx == 1 && d->ow == d->iw &&
+         n >= 32 && n <= 256;
+}
+
 static int dw_fits(const Program *p, const Op *op, Target t, char *why,
                    size_t n) {
   if (t != TARGET_GENERIC) return 0; /* tuned for x86; cortex-m has its own */
@@ -101,7 +117,13 @@ static int dw_fits(const Program *p, const Op *op, Target t, char *why,
   DwDims d;
   dw_dims(l, &d);
   if (d.sy > 2 || d.sx > 2) return 0;
-  if (lanes_fit(l, &d))
+  if (flat_fit(l, &d))
+    snprintf(why, n, "depthwise: per channel, the plane flattened (where "
+             "the compiler targets AVX-512), 16 outputs a vector, each one "
+             "sum of its %lld taps read at one offset from it, the taps "
+             "outside the plane or its row masked to zero",
+             (long long)(d.kh * d.kw));
+  else if (lanes_fit(l, &d))
     snprintf(why, n, "depthwise: 16 channels in the vector lanes (where the "
              "compiler targets AVX-512), the zero-padded plane transposed "
              "into them, each output one sum of its %lld taps, transposed "
@@ -125,8 +147,9 @@ static int64_t dw_scratch(const Op *op) {
    * (one filled while the other is read), phases 16 floats apart, the
    * last vectors reading up to 31 floats past them */
   int64_t plane = d.h2 * d.w2, portable = d.nph * plane + d.oh * d.w2,
-          avx = lanes_fit(op->main, &d) ? d.ph * d.pw * 16
-                                        : 2 * d.nph * (plane + 16) + 32;
+          avx = flat_fit(op->main, &d)    ? 0
+                : lanes_fit(op->main, &d) ? d.ph * d.pw * 16
+                                          : 2 * d.nph * (plane + 16) + 32;
   return (portable > avx ? portable : avx) * (int64_t)sizeof(float);
 }
 
@@ -494,6 +517,129 @@ static void emit_lanes(Emit *e, const Op *op, const ConvDims *cd,
   }
 }
 
+/* Floor division and remainder by 16 (offsets may be negative). */
+static int64_t div16(int64_t a) { return a >= 0 ? a / 16 : -((15 - a) / 16); }
+
+/* AVX-512 over the flattened plane (flat_fit): per channel, the output
+ * vectors in blocks of up to 8 sums, each summing the bias, then every
+ * tap in order. Output q = oy * W + ox reads tap (ky, kx) at input
+ * q + (ky * dy - py) * W + kx * dx - px; the lanes whose row or column
+ * falls outside the input are zeros (masks computed here), so each sum
+ * adds the products of the zero padding as the portable loops do.
+ * Taps alternate between an unaligned (masked) load and a shift of the
+ * plane's vectors p[j] (inputs 16 j.., zeros past the plane), which
+ * balances the load ports against the shuffle unit. */
+static void emit_flat(Emit *e, const Op *op, const ConvDims *cd,
+                      const DwDims *d, const char *wn, const char *bn) {
+  int64_t W = d->iw, NI = d->ih * W, NO = d->oh * d->ow,
+          K = d->kh * d->kw, nv = (NO + 15) / 16, nb = (nv + 7) / 8;
+  int64_t *off = mc_alloc(sizeof(int64_t) * (size_t)K);
+  for (int64_t ky = 0; ky < d->kh; ky++)
+    for (int64_t kx = 0; kx < d->kw; kx++)
+      off[ky * d->kw + kx] =
+          (ky * d->dy - d->py) * W + kx * d->dx - d->px;
+  em(e, "/* mc_shz(k, b, a, n): lanes n..15 of a, then 0..n-1 of b, the "
+     "lanes not in k zero */");
+  em(e, "#define mc_shz(k, b, a, n) _mm512_castsi512_ps(_mm512_maskz_alignr_"
+     "epi32(k, _mm512_castps_si512(b), _mm512_castps_si512(a), n))");
+  em_for(e, "c", cd->c, "channel");
+  em(e, "const float *xc = xp + c * %lld, *wc = %s + c * %lld;",
+     (long long)NI, wn, (long long)K);
+  em(e, "float *yc = yn + c * %lld;", (long long)NO);
+  char *bias = bn ? mc_format("%s[c]", bn) : mc_strdup("0.0f");
+  em(e, "const __m512 bv = _mm512_set1_ps(%s);", bias);
+  free(bias);
+  for (int64_t b = 0, v0 = 0; b < nb; b++) {
+    int64_t u = (nv - v0) / (nb - b); /* the blocks as even as can be */
+    /* the plane's vectors the shifted taps of this block read */
+    int64_t jlo = INT64_MAX, jhi = INT64_MIN;
+    for (int64_t k = 0; k < K; k += 2)
+      for (int64_t v = v0; v < v0 + u; v++) {
+        int64_t j = div16(16 * v + off[k]);
+        jlo = j < jlo ? j : jlo;
+        jhi = j + 1 > jhi ? j + 1 : jhi;
+      }
+    em(e, "{ /* outputs %lld..%lld */", (long long)(16 * v0),
+       (long long)((v0 + u) * 16 < NO ? (v0 + u) * 16 - 1 : NO - 1));
+    em(e, "__m512 p[%lld], s[%lld]; /* p[j]: inputs %lld + 16 j.. */",
+       (long long)(jhi - jlo + 1), (long long)u, (long long)(16 * jlo));
+    for (int64_t j = jlo; j <= jhi; j++) {
+      int64_t lo = 16 * j, n = NI - lo < 16 ? NI - lo : 16;
+      if (lo + 16 <= 0 || n <= 0)
+        em(e, "p[%lld] = _mm512_setzero_ps();", (long long)(j - jlo));
+      else if (lo >= 0 && n == 16)
+        em(e, "p[%lld] = _mm512_loadu_ps(xc + %lld);", (long long)(j - jlo),
+           (long long)lo);
+      else {
+        int64_t m = 0;
+        for (int64_t i = 0; i < 16; i++)
+          if (lo + i >= 0 && lo + i < NI) m |= (int64_t)1 << i;
+        em(e, "p[%lld] = _mm512_maskz_loadu_ps(0x%04llx, xc + %lld);",
+           (long long)(j - jlo), (long long)m, (long long)lo);
+      }
+    }
+    em(e, "for (int u = 0; u < %lld; u++) s[u] = bv;", (long long)u);
+    for (int64_t k = 0; k < K; k++) {
+      int64_t ky = k / d->kw, kx = k % d->kw;
+      em(e, "{ const __m512 w = _mm512_set1_ps(wc[%lld]); /* tap (%lld, "
+         "%lld): inputs q %s %lld */", (long long)k, (long long)ky,
+         (long long)kx, off[k] < 0 ? "-" : "+",
+         (long long)(off[k] < 0 ? -off[k] : off[k]));
+      for (int64_t v = v0; v < v0 + u; v++) {
+        int64_t m = 0;
+        for (int64_t i = 0; i < 16; i++) {
+          int64_t q = 16 * v + i, oy = q / d->ow, ox = q % d->ow;
+          int64_t iy = oy + ky * d->dy - d->py, ix = ox + kx * d->dx - d->px;
+          if (q < NO && iy >= 0 && iy < d->ih && ix >= 0 && ix < W)
+            m |= (int64_t)1 << i;
+        }
+        int64_t at = 16 * v + off[k], j = div16(at) - jlo, sh = at - 16 * div16(at);
+        char *xv;
+        if (k % 2) /* a load */
+          xv = m == 0xffff ? mc_format("_mm512_loadu_ps(xc + %lld)",
+                                       (long long)at)
+               : m ? mc_format("_mm512_maskz_loadu_ps(0x%04llx, xc + %lld)",
+                               (long long)m, (long long)at)
+                   : mc_strdup("_mm512_setzero_ps()");
+        else if (sh == 0)
+          xv = m == 0xffff ? mc_format("p[%lld]", (long long)j)
+                           : mc_format("_mm512_maskz_mov_ps(0x%04llx, "
+                                       "p[%lld])", (long long)m, (long long)j);
+        else
+          xv = mc_format("mc_shz(0x%04llx, p[%lld], p[%lld], %lld)",
+                         (long long)m, (long long)(j + 1), (long long)j,
+                         (long long)sh);
+        em(e, "s[%lld] = _mm512_fmadd_ps(w, %s, s[%lld]);",
+           (long long)(v - v0), xv, (long long)(v - v0));
+        free(xv);
+      }
+      em(e, "}");
+    }
+    for (int64_t v = v0; v < v0 + u; v++) {
+      char *sv = mc_format("s[%lld]", (long long)(v - v0));
+      if (em_acts_vec_ok(op)) em_acts_vec(e, op, sv);
+      int64_t n = NO - 16 * v < 16 ? NO - 16 * v : 16;
+      if (n == 16)
+        em(e, "_mm512_storeu_ps(yc + %lld, %s);", (long long)(16 * v), sv);
+      else
+        em(e, "_mm512_mask_storeu_ps(yc + %lld, 0x%04llx, %s);",
+           (long long)(16 * v), (long long)((1 << n) - 1), sv);
+      free(sv);
+    }
+    em(e, "}");
+    v0 += u;
+  }
+  free(off);
+  if (op->nact && !em_acts_vec_ok(op)) {
+    char *chain = em_act_chain(e, op, "yc[i]");
+    em(e, "for (int i = 0; i < %lld; i++) yc[i] = %s; /* the plane is "
+       "stored */", (long long)NO, chain);
+    free(chain);
+  }
+  em(e, "}");
+  em(e, "#undef mc_shz");
+}
+
 /* The portable loops: the plane into tp, the wide outputs into tw, the
  * columns kept into the output; with jit, each channel's wide outputs
  * are one call to the host microkernel mcj_conv_block (a block of one
@@ -582,7 +728,8 @@ void conv_depthwise_print(Emit *e, const Op *op, int jit) {
   }
   em_use(e, EH_AVX512);
   em(e, "#if MC_AVX512");
-  if (lanes_fit(l, &d)) emit_lanes(e, op, &cd, &d, wn, bn);
+  if (flat_fit(l, &d)) emit_flat(e, op, &cd, &d, wn, bn);
+  else if (lanes_fit(l, &d)) emit_lanes(e, op, &cd, &d, wn, bn);
   else emit_avx512(e, op, &cd, &d, wn, bn);
   em(e, "#else");
   emit_portable(e, op, &cd, &d, wn, bn, 0);
