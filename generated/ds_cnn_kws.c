@@ -279,152 +279,162 @@ static void l3_conv2d(const float *restrict x, float *restrict y, float *restric
     float *yc = yn + c * 125;
     const __m512 bv = _mm512_set1_ps(l3_bias[c]);
     { /* outputs 0..124 */
-      __m512 p[10], s[8]; /* p[j]: inputs -16 + 16 j.. */
+      const int vb = 0;
+      __m512 p[10], s[8];
       p[0] = _mm512_setzero_ps();
-      p[1] = _mm512_loadu_ps(xc + 0);
-      p[2] = _mm512_loadu_ps(xc + 16);
-      p[3] = _mm512_loadu_ps(xc + 32);
-      p[4] = _mm512_loadu_ps(xc + 48);
-      p[5] = _mm512_loadu_ps(xc + 64);
-      p[6] = _mm512_loadu_ps(xc + 80);
-      p[7] = _mm512_loadu_ps(xc + 96);
-      p[8] = _mm512_maskz_loadu_ps(0x1fff, xc + 112);
+      p[1] = _mm512_loadu_ps(xc + vb);
+      p[2] = _mm512_loadu_ps(xc + vb + 16);
+      p[3] = _mm512_loadu_ps(xc + vb + 32);
+      p[4] = _mm512_loadu_ps(xc + vb + 48);
+      p[5] = _mm512_loadu_ps(xc + vb + 64);
+      p[6] = _mm512_loadu_ps(xc + vb + 80);
+      p[7] = _mm512_loadu_ps(xc + vb + 96);
+      p[8] = _mm512_maskz_loadu_ps(0x1fff, xc + vb + 112);
       p[9] = _mm512_setzero_ps();
       for (int u = 0; u < 8; u++) s[u] = bv;
-      { const __m512 w = _mm512_set1_ps(wc[0]); /* tap (0, 0): inputs q - 6 */
-      s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bc0, p[1], p[0], 10), s[0]);
-      s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 10), s[1]);
-      s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 10), s[2]);
-      s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 10), s[3]);
-      s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 10), s[4]);
-      s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 10), s[5]);
-      s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 10), s[6]);
-      s[7] = _mm512_fmadd_ps(w, mc_shz(0x1ef7, p[8], p[7], 10), s[7]);
+      { /* tap 0 (0, 0) */
+        const __m512 w = _mm512_set1_ps(wc[0]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bc0, p[1], p[0], 10), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 10), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 10), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 10), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 10), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 10), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 10), s[6]);
+        s[7] = _mm512_fmadd_ps(w, mc_shz(0x1ef7, p[8], p[7], 10), s[7]);
+      }
+      { /* tap 1 (0, 1) */
+        const __m512 w = _mm512_set1_ps(wc[1]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffe0, xc + vb - 5), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 11), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 27), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 43), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 59), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 75), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 91), s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1fff, xc + vb + 107), s[7]);
+      }
+      { /* tap 2 (0, 2) */
+        const __m512 w = _mm512_set1_ps(wc[2]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0xbde0, p[1], p[0], 12), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[2], p[1], 12), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[3], p[2], 12), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[4], p[3], 12), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[5], p[4], 12), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[6], p[5], 12), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[7], p[6], 12), s[6]);
+        s[7] = _mm512_fmadd_ps(w, mc_shz(0x0f7b, p[8], p[7], 12), s[7]);
+      }
+      { /* tap 3 (1, 0) */
+        const __m512 w = _mm512_set1_ps(wc[3]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + vb - 1), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + vb + 15), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + vb + 31), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + vb + 47), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + vb + 63), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + vb + 79), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + vb + 95), s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1ef7, xc + vb + 111), s[7]);
+      }
+      { /* tap 4 (1, 1) */
+        const __m512 w = _mm512_set1_ps(wc[4]);
+        s[0] = _mm512_fmadd_ps(w, p[1], s[0]);
+        s[1] = _mm512_fmadd_ps(w, p[2], s[1]);
+        s[2] = _mm512_fmadd_ps(w, p[3], s[2]);
+        s[3] = _mm512_fmadd_ps(w, p[4], s[3]);
+        s[4] = _mm512_fmadd_ps(w, p[5], s[4]);
+        s[5] = _mm512_fmadd_ps(w, p[6], s[5]);
+        s[6] = _mm512_fmadd_ps(w, p[7], s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_mov_ps(0x1fff, p[8]), s[7]);
+      }
+      { /* tap 5 (1, 2) */
+        const __m512 w = _mm512_set1_ps(wc[5]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + vb + 1), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + vb + 17), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + vb + 33), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + vb + 49), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + vb + 65), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + vb + 81), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + vb + 97), s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x0f7b, xc + vb + 113), s[7]);
+      }
+      { /* tap 6 (2, 0) */
+        const __m512 w = _mm512_set1_ps(wc[6]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[2], p[1], 4), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[3], p[2], 4), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[4], p[3], 4), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[5], p[4], 4), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[6], p[5], 4), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[7], p[6], 4), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[8], p[7], 4), s[6]);
+        s[7] = _mm512_fmadd_ps(w, mc_shz(0x00f7, p[9], p[8], 4), s[7]);
+      }
+      { /* tap 7 (2, 1) */
+        const __m512 w = _mm512_set1_ps(wc[7]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 5), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 21), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 37), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 53), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 69), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 85), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 101), s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x00ff, xc + vb + 117), s[7]);
+      }
+      { /* tap 8 (2, 2) */
+        const __m512 w = _mm512_set1_ps(wc[8]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 6), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 6), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 6), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 6), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 6), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 6), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[8], p[7], 6), s[6]);
+        s[7] = _mm512_fmadd_ps(w, mc_shz(0x007b, p[9], p[8], 6), s[7]);
+      }
+      s[0] = _mm512_max_ps(_mm512_setzero_ps(), s[0]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 0, s[0]);
+      s[1] = _mm512_max_ps(_mm512_setzero_ps(), s[1]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 16, s[1]);
+      s[2] = _mm512_max_ps(_mm512_setzero_ps(), s[2]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 32, s[2]);
+      s[3] = _mm512_max_ps(_mm512_setzero_ps(), s[3]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 48, s[3]);
+      s[4] = _mm512_max_ps(_mm512_setzero_ps(), s[4]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 64, s[4]);
+      s[5] = _mm512_max_ps(_mm512_setzero_ps(), s[5]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 80, s[5]);
+      s[6] = _mm512_max_ps(_mm512_setzero_ps(), s[6]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 96, s[6]);
+      s[7] = _mm512_max_ps(_mm512_setzero_ps(), s[7]); /* ReLU */
+      _mm512_mask_storeu_ps(yc + vb + 112, 0x1fff, s[7]);
     }
-    { const __m512 w = _mm512_set1_ps(wc[1]); /* tap (0, 1): inputs q - 5 */
-    s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffe0, xc + -5), s[0]);
-    s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 11), s[1]);
-    s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 27), s[2]);
-    s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 43), s[3]);
-    s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 59), s[4]);
-    s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 75), s[5]);
-    s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 91), s[6]);
-    s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1fff, xc + 107), s[7]);
   }
-  { const __m512 w = _mm512_set1_ps(wc[2]); /* tap (0, 2): inputs q - 4 */
-  s[0] = _mm512_fmadd_ps(w, mc_shz(0xbde0, p[1], p[0], 12), s[0]);
-  s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[2], p[1], 12), s[1]);
-  s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[3], p[2], 12), s[2]);
-  s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[4], p[3], 12), s[3]);
-  s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[5], p[4], 12), s[4]);
-  s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[6], p[5], 12), s[5]);
-  s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[7], p[6], 12), s[6]);
-  s[7] = _mm512_fmadd_ps(w, mc_shz(0x0f7b, p[8], p[7], 12), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[3]); /* tap (1, 0): inputs q - 1 */
-s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + -1), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 15), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 31), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + 47), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + 63), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + 79), s[5]);
-s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 95), s[6]);
-s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1ef7, xc + 111), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[4]); /* tap (1, 1): inputs q + 0 */
-s[0] = _mm512_fmadd_ps(w, p[1], s[0]);
-s[1] = _mm512_fmadd_ps(w, p[2], s[1]);
-s[2] = _mm512_fmadd_ps(w, p[3], s[2]);
-s[3] = _mm512_fmadd_ps(w, p[4], s[3]);
-s[4] = _mm512_fmadd_ps(w, p[5], s[4]);
-s[5] = _mm512_fmadd_ps(w, p[6], s[5]);
-s[6] = _mm512_fmadd_ps(w, p[7], s[6]);
-s[7] = _mm512_fmadd_ps(w, _mm512_maskz_mov_ps(0x1fff, p[8]), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[5]); /* tap (1, 2): inputs q + 1 */
-s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 1), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 17), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + 33), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + 49), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + 65), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 81), s[5]);
-s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 97), s[6]);
-s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x0f7b, xc + 113), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[6]); /* tap (2, 0): inputs q + 4 */
-s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[2], p[1], 4), s[0]);
-s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[3], p[2], 4), s[1]);
-s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[4], p[3], 4), s[2]);
-s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[5], p[4], 4), s[3]);
-s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[6], p[5], 4), s[4]);
-s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[7], p[6], 4), s[5]);
-s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[8], p[7], 4), s[6]);
-s[7] = _mm512_fmadd_ps(w, mc_shz(0x00f7, p[9], p[8], 4), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[7]); /* tap (2, 1): inputs q + 5 */
-s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 5), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 21), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 37), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 53), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 69), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 85), s[5]);
-s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 101), s[6]);
-s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x00ff, xc + 117), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[8]); /* tap (2, 2): inputs q + 6 */
-s[0] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 6), s[0]);
-s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 6), s[1]);
-s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 6), s[2]);
-s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 6), s[3]);
-s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 6), s[4]);
-s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 6), s[5]);
-s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[8], p[7], 6), s[6]);
-s[7] = _mm512_fmadd_ps(w, mc_shz(0x007b, p[9], p[8], 6), s[7]);
-}
-s[0] = _mm512_max_ps(_mm512_setzero_ps(), s[0]); /* ReLU */
-_mm512_storeu_ps(yc + 0, s[0]);
-s[1] = _mm512_max_ps(_mm512_setzero_ps(), s[1]); /* ReLU */
-_mm512_storeu_ps(yc + 16, s[1]);
-s[2] = _mm512_max_ps(_mm512_setzero_ps(), s[2]); /* ReLU */
-_mm512_storeu_ps(yc + 32, s[2]);
-s[3] = _mm512_max_ps(_mm512_setzero_ps(), s[3]); /* ReLU */
-_mm512_storeu_ps(yc + 48, s[3]);
-s[4] = _mm512_max_ps(_mm512_setzero_ps(), s[4]); /* ReLU */
-_mm512_storeu_ps(yc + 64, s[4]);
-s[5] = _mm512_max_ps(_mm512_setzero_ps(), s[5]); /* ReLU */
-_mm512_storeu_ps(yc + 80, s[5]);
-s[6] = _mm512_max_ps(_mm512_setzero_ps(), s[6]); /* ReLU */
-_mm512_storeu_ps(yc + 96, s[6]);
-s[7] = _mm512_max_ps(_mm512_setzero_ps(), s[7]); /* ReLU */
-_mm512_mask_storeu_ps(yc + 112, 0x1fff, s[7]);
-}
-}
-#undef mc_shz
-#else
-float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
-for (int i = 0; i < 189; i++) tp[i] = 0.0f;
-for (int c = 0; c < 64; c++) { /* channel */
-  const float *xc = xp + c * 125, *wc = l3_weight + c * 9;
-  float *yc = yn + c * 125;
-  for (int r = 0; r < 25; r++) /* inside the zero border */
-    for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
-  for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
-    float s = l3_bias[c];
-    s = MC_FMA(wc[0], tp[p], s);
-    s = MC_FMA(wc[1], tp[p + 1], s);
-    s = MC_FMA(wc[2], tp[p + 2], s);
-    s = MC_FMA(wc[3], tp[p + 7], s);
-    s = MC_FMA(wc[4], tp[p + 8], s);
-    s = MC_FMA(wc[5], tp[p + 9], s);
-    s = MC_FMA(wc[6], tp[p + 14], s);
-    s = MC_FMA(wc[7], tp[p + 15], s);
-    s = MC_FMA(wc[8], tp[p + 16], s);
-    tw[p] = s;
+  #undef mc_shz
+  #else
+  float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
+  for (int i = 0; i < 189; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 125, *wc = l3_weight + c * 9;
+    float *yc = yn + c * 125;
+    for (int r = 0; r < 25; r++) /* inside the zero border */
+      for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
+    for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
+      float s = l3_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 7], s);
+      s = MC_FMA(wc[4], tp[p + 8], s);
+      s = MC_FMA(wc[5], tp[p + 9], s);
+      s = MC_FMA(wc[6], tp[p + 14], s);
+      s = MC_FMA(wc[7], tp[p + 15], s);
+      s = MC_FMA(wc[8], tp[p + 16], s);
+      tw[p] = s;
+    }
+    for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
+      for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l5_relu(tw[oy * 7 + ox]);
   }
-  for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
-    for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l5_relu(tw[oy * 7 + ox]);
-}
-#endif
+  #endif
 }
 
 /* l6_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
@@ -500,152 +510,162 @@ static void l9_conv2d(const float *restrict x, float *restrict y, float *restric
     float *yc = yn + c * 125;
     const __m512 bv = _mm512_set1_ps(l9_bias[c]);
     { /* outputs 0..124 */
-      __m512 p[10], s[8]; /* p[j]: inputs -16 + 16 j.. */
+      const int vb = 0;
+      __m512 p[10], s[8];
       p[0] = _mm512_setzero_ps();
-      p[1] = _mm512_loadu_ps(xc + 0);
-      p[2] = _mm512_loadu_ps(xc + 16);
-      p[3] = _mm512_loadu_ps(xc + 32);
-      p[4] = _mm512_loadu_ps(xc + 48);
-      p[5] = _mm512_loadu_ps(xc + 64);
-      p[6] = _mm512_loadu_ps(xc + 80);
-      p[7] = _mm512_loadu_ps(xc + 96);
-      p[8] = _mm512_maskz_loadu_ps(0x1fff, xc + 112);
+      p[1] = _mm512_loadu_ps(xc + vb);
+      p[2] = _mm512_loadu_ps(xc + vb + 16);
+      p[3] = _mm512_loadu_ps(xc + vb + 32);
+      p[4] = _mm512_loadu_ps(xc + vb + 48);
+      p[5] = _mm512_loadu_ps(xc + vb + 64);
+      p[6] = _mm512_loadu_ps(xc + vb + 80);
+      p[7] = _mm512_loadu_ps(xc + vb + 96);
+      p[8] = _mm512_maskz_loadu_ps(0x1fff, xc + vb + 112);
       p[9] = _mm512_setzero_ps();
       for (int u = 0; u < 8; u++) s[u] = bv;
-      { const __m512 w = _mm512_set1_ps(wc[0]); /* tap (0, 0): inputs q - 6 */
-      s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bc0, p[1], p[0], 10), s[0]);
-      s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 10), s[1]);
-      s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 10), s[2]);
-      s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 10), s[3]);
-      s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 10), s[4]);
-      s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 10), s[5]);
-      s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 10), s[6]);
-      s[7] = _mm512_fmadd_ps(w, mc_shz(0x1ef7, p[8], p[7], 10), s[7]);
+      { /* tap 0 (0, 0) */
+        const __m512 w = _mm512_set1_ps(wc[0]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bc0, p[1], p[0], 10), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 10), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 10), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 10), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 10), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 10), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 10), s[6]);
+        s[7] = _mm512_fmadd_ps(w, mc_shz(0x1ef7, p[8], p[7], 10), s[7]);
+      }
+      { /* tap 1 (0, 1) */
+        const __m512 w = _mm512_set1_ps(wc[1]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffe0, xc + vb - 5), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 11), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 27), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 43), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 59), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 75), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 91), s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1fff, xc + vb + 107), s[7]);
+      }
+      { /* tap 2 (0, 2) */
+        const __m512 w = _mm512_set1_ps(wc[2]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0xbde0, p[1], p[0], 12), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[2], p[1], 12), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[3], p[2], 12), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[4], p[3], 12), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[5], p[4], 12), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[6], p[5], 12), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[7], p[6], 12), s[6]);
+        s[7] = _mm512_fmadd_ps(w, mc_shz(0x0f7b, p[8], p[7], 12), s[7]);
+      }
+      { /* tap 3 (1, 0) */
+        const __m512 w = _mm512_set1_ps(wc[3]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + vb - 1), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + vb + 15), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + vb + 31), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + vb + 47), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + vb + 63), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + vb + 79), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + vb + 95), s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1ef7, xc + vb + 111), s[7]);
+      }
+      { /* tap 4 (1, 1) */
+        const __m512 w = _mm512_set1_ps(wc[4]);
+        s[0] = _mm512_fmadd_ps(w, p[1], s[0]);
+        s[1] = _mm512_fmadd_ps(w, p[2], s[1]);
+        s[2] = _mm512_fmadd_ps(w, p[3], s[2]);
+        s[3] = _mm512_fmadd_ps(w, p[4], s[3]);
+        s[4] = _mm512_fmadd_ps(w, p[5], s[4]);
+        s[5] = _mm512_fmadd_ps(w, p[6], s[5]);
+        s[6] = _mm512_fmadd_ps(w, p[7], s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_mov_ps(0x1fff, p[8]), s[7]);
+      }
+      { /* tap 5 (1, 2) */
+        const __m512 w = _mm512_set1_ps(wc[5]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + vb + 1), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + vb + 17), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + vb + 33), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + vb + 49), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + vb + 65), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + vb + 81), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + vb + 97), s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x0f7b, xc + vb + 113), s[7]);
+      }
+      { /* tap 6 (2, 0) */
+        const __m512 w = _mm512_set1_ps(wc[6]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[2], p[1], 4), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[3], p[2], 4), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[4], p[3], 4), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[5], p[4], 4), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[6], p[5], 4), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[7], p[6], 4), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[8], p[7], 4), s[6]);
+        s[7] = _mm512_fmadd_ps(w, mc_shz(0x00f7, p[9], p[8], 4), s[7]);
+      }
+      { /* tap 7 (2, 1) */
+        const __m512 w = _mm512_set1_ps(wc[7]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 5), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 21), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 37), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 53), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 69), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 85), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 101), s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x00ff, xc + vb + 117), s[7]);
+      }
+      { /* tap 8 (2, 2) */
+        const __m512 w = _mm512_set1_ps(wc[8]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 6), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 6), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 6), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 6), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 6), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 6), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[8], p[7], 6), s[6]);
+        s[7] = _mm512_fmadd_ps(w, mc_shz(0x007b, p[9], p[8], 6), s[7]);
+      }
+      s[0] = _mm512_max_ps(_mm512_setzero_ps(), s[0]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 0, s[0]);
+      s[1] = _mm512_max_ps(_mm512_setzero_ps(), s[1]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 16, s[1]);
+      s[2] = _mm512_max_ps(_mm512_setzero_ps(), s[2]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 32, s[2]);
+      s[3] = _mm512_max_ps(_mm512_setzero_ps(), s[3]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 48, s[3]);
+      s[4] = _mm512_max_ps(_mm512_setzero_ps(), s[4]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 64, s[4]);
+      s[5] = _mm512_max_ps(_mm512_setzero_ps(), s[5]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 80, s[5]);
+      s[6] = _mm512_max_ps(_mm512_setzero_ps(), s[6]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 96, s[6]);
+      s[7] = _mm512_max_ps(_mm512_setzero_ps(), s[7]); /* ReLU */
+      _mm512_mask_storeu_ps(yc + vb + 112, 0x1fff, s[7]);
     }
-    { const __m512 w = _mm512_set1_ps(wc[1]); /* tap (0, 1): inputs q - 5 */
-    s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffe0, xc + -5), s[0]);
-    s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 11), s[1]);
-    s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 27), s[2]);
-    s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 43), s[3]);
-    s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 59), s[4]);
-    s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 75), s[5]);
-    s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 91), s[6]);
-    s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1fff, xc + 107), s[7]);
   }
-  { const __m512 w = _mm512_set1_ps(wc[2]); /* tap (0, 2): inputs q - 4 */
-  s[0] = _mm512_fmadd_ps(w, mc_shz(0xbde0, p[1], p[0], 12), s[0]);
-  s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[2], p[1], 12), s[1]);
-  s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[3], p[2], 12), s[2]);
-  s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[4], p[3], 12), s[3]);
-  s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[5], p[4], 12), s[4]);
-  s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[6], p[5], 12), s[5]);
-  s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[7], p[6], 12), s[6]);
-  s[7] = _mm512_fmadd_ps(w, mc_shz(0x0f7b, p[8], p[7], 12), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[3]); /* tap (1, 0): inputs q - 1 */
-s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + -1), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 15), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 31), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + 47), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + 63), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + 79), s[5]);
-s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 95), s[6]);
-s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1ef7, xc + 111), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[4]); /* tap (1, 1): inputs q + 0 */
-s[0] = _mm512_fmadd_ps(w, p[1], s[0]);
-s[1] = _mm512_fmadd_ps(w, p[2], s[1]);
-s[2] = _mm512_fmadd_ps(w, p[3], s[2]);
-s[3] = _mm512_fmadd_ps(w, p[4], s[3]);
-s[4] = _mm512_fmadd_ps(w, p[5], s[4]);
-s[5] = _mm512_fmadd_ps(w, p[6], s[5]);
-s[6] = _mm512_fmadd_ps(w, p[7], s[6]);
-s[7] = _mm512_fmadd_ps(w, _mm512_maskz_mov_ps(0x1fff, p[8]), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[5]); /* tap (1, 2): inputs q + 1 */
-s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 1), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 17), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + 33), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + 49), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + 65), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 81), s[5]);
-s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 97), s[6]);
-s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x0f7b, xc + 113), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[6]); /* tap (2, 0): inputs q + 4 */
-s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[2], p[1], 4), s[0]);
-s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[3], p[2], 4), s[1]);
-s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[4], p[3], 4), s[2]);
-s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[5], p[4], 4), s[3]);
-s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[6], p[5], 4), s[4]);
-s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[7], p[6], 4), s[5]);
-s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[8], p[7], 4), s[6]);
-s[7] = _mm512_fmadd_ps(w, mc_shz(0x00f7, p[9], p[8], 4), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[7]); /* tap (2, 1): inputs q + 5 */
-s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 5), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 21), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 37), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 53), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 69), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 85), s[5]);
-s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 101), s[6]);
-s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x00ff, xc + 117), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[8]); /* tap (2, 2): inputs q + 6 */
-s[0] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 6), s[0]);
-s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 6), s[1]);
-s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 6), s[2]);
-s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 6), s[3]);
-s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 6), s[4]);
-s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 6), s[5]);
-s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[8], p[7], 6), s[6]);
-s[7] = _mm512_fmadd_ps(w, mc_shz(0x007b, p[9], p[8], 6), s[7]);
-}
-s[0] = _mm512_max_ps(_mm512_setzero_ps(), s[0]); /* ReLU */
-_mm512_storeu_ps(yc + 0, s[0]);
-s[1] = _mm512_max_ps(_mm512_setzero_ps(), s[1]); /* ReLU */
-_mm512_storeu_ps(yc + 16, s[1]);
-s[2] = _mm512_max_ps(_mm512_setzero_ps(), s[2]); /* ReLU */
-_mm512_storeu_ps(yc + 32, s[2]);
-s[3] = _mm512_max_ps(_mm512_setzero_ps(), s[3]); /* ReLU */
-_mm512_storeu_ps(yc + 48, s[3]);
-s[4] = _mm512_max_ps(_mm512_setzero_ps(), s[4]); /* ReLU */
-_mm512_storeu_ps(yc + 64, s[4]);
-s[5] = _mm512_max_ps(_mm512_setzero_ps(), s[5]); /* ReLU */
-_mm512_storeu_ps(yc + 80, s[5]);
-s[6] = _mm512_max_ps(_mm512_setzero_ps(), s[6]); /* ReLU */
-_mm512_storeu_ps(yc + 96, s[6]);
-s[7] = _mm512_max_ps(_mm512_setzero_ps(), s[7]); /* ReLU */
-_mm512_mask_storeu_ps(yc + 112, 0x1fff, s[7]);
-}
-}
-#undef mc_shz
-#else
-float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
-for (int i = 0; i < 189; i++) tp[i] = 0.0f;
-for (int c = 0; c < 64; c++) { /* channel */
-  const float *xc = xp + c * 125, *wc = l9_weight + c * 9;
-  float *yc = yn + c * 125;
-  for (int r = 0; r < 25; r++) /* inside the zero border */
-    for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
-  for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
-    float s = l9_bias[c];
-    s = MC_FMA(wc[0], tp[p], s);
-    s = MC_FMA(wc[1], tp[p + 1], s);
-    s = MC_FMA(wc[2], tp[p + 2], s);
-    s = MC_FMA(wc[3], tp[p + 7], s);
-    s = MC_FMA(wc[4], tp[p + 8], s);
-    s = MC_FMA(wc[5], tp[p + 9], s);
-    s = MC_FMA(wc[6], tp[p + 14], s);
-    s = MC_FMA(wc[7], tp[p + 15], s);
-    s = MC_FMA(wc[8], tp[p + 16], s);
-    tw[p] = s;
+  #undef mc_shz
+  #else
+  float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
+  for (int i = 0; i < 189; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 125, *wc = l9_weight + c * 9;
+    float *yc = yn + c * 125;
+    for (int r = 0; r < 25; r++) /* inside the zero border */
+      for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
+    for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
+      float s = l9_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 7], s);
+      s = MC_FMA(wc[4], tp[p + 8], s);
+      s = MC_FMA(wc[5], tp[p + 9], s);
+      s = MC_FMA(wc[6], tp[p + 14], s);
+      s = MC_FMA(wc[7], tp[p + 15], s);
+      s = MC_FMA(wc[8], tp[p + 16], s);
+      tw[p] = s;
+    }
+    for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
+      for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l11_relu(tw[oy * 7 + ox]);
   }
-  for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
-    for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l11_relu(tw[oy * 7 + ox]);
-}
-#endif
+  #endif
 }
 
 /* l12_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
@@ -721,152 +741,162 @@ static void l15_conv2d(const float *restrict x, float *restrict y, float *restri
     float *yc = yn + c * 125;
     const __m512 bv = _mm512_set1_ps(l15_bias[c]);
     { /* outputs 0..124 */
-      __m512 p[10], s[8]; /* p[j]: inputs -16 + 16 j.. */
+      const int vb = 0;
+      __m512 p[10], s[8];
       p[0] = _mm512_setzero_ps();
-      p[1] = _mm512_loadu_ps(xc + 0);
-      p[2] = _mm512_loadu_ps(xc + 16);
-      p[3] = _mm512_loadu_ps(xc + 32);
-      p[4] = _mm512_loadu_ps(xc + 48);
-      p[5] = _mm512_loadu_ps(xc + 64);
-      p[6] = _mm512_loadu_ps(xc + 80);
-      p[7] = _mm512_loadu_ps(xc + 96);
-      p[8] = _mm512_maskz_loadu_ps(0x1fff, xc + 112);
+      p[1] = _mm512_loadu_ps(xc + vb);
+      p[2] = _mm512_loadu_ps(xc + vb + 16);
+      p[3] = _mm512_loadu_ps(xc + vb + 32);
+      p[4] = _mm512_loadu_ps(xc + vb + 48);
+      p[5] = _mm512_loadu_ps(xc + vb + 64);
+      p[6] = _mm512_loadu_ps(xc + vb + 80);
+      p[7] = _mm512_loadu_ps(xc + vb + 96);
+      p[8] = _mm512_maskz_loadu_ps(0x1fff, xc + vb + 112);
       p[9] = _mm512_setzero_ps();
       for (int u = 0; u < 8; u++) s[u] = bv;
-      { const __m512 w = _mm512_set1_ps(wc[0]); /* tap (0, 0): inputs q - 6 */
-      s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bc0, p[1], p[0], 10), s[0]);
-      s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 10), s[1]);
-      s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 10), s[2]);
-      s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 10), s[3]);
-      s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 10), s[4]);
-      s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 10), s[5]);
-      s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 10), s[6]);
-      s[7] = _mm512_fmadd_ps(w, mc_shz(0x1ef7, p[8], p[7], 10), s[7]);
+      { /* tap 0 (0, 0) */
+        const __m512 w = _mm512_set1_ps(wc[0]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bc0, p[1], p[0], 10), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 10), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 10), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 10), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 10), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 10), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 10), s[6]);
+        s[7] = _mm512_fmadd_ps(w, mc_shz(0x1ef7, p[8], p[7], 10), s[7]);
+      }
+      { /* tap 1 (0, 1) */
+        const __m512 w = _mm512_set1_ps(wc[1]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffe0, xc + vb - 5), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 11), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 27), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 43), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 59), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 75), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 91), s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1fff, xc + vb + 107), s[7]);
+      }
+      { /* tap 2 (0, 2) */
+        const __m512 w = _mm512_set1_ps(wc[2]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0xbde0, p[1], p[0], 12), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[2], p[1], 12), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[3], p[2], 12), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[4], p[3], 12), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[5], p[4], 12), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[6], p[5], 12), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[7], p[6], 12), s[6]);
+        s[7] = _mm512_fmadd_ps(w, mc_shz(0x0f7b, p[8], p[7], 12), s[7]);
+      }
+      { /* tap 3 (1, 0) */
+        const __m512 w = _mm512_set1_ps(wc[3]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + vb - 1), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + vb + 15), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + vb + 31), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + vb + 47), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + vb + 63), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + vb + 79), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + vb + 95), s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1ef7, xc + vb + 111), s[7]);
+      }
+      { /* tap 4 (1, 1) */
+        const __m512 w = _mm512_set1_ps(wc[4]);
+        s[0] = _mm512_fmadd_ps(w, p[1], s[0]);
+        s[1] = _mm512_fmadd_ps(w, p[2], s[1]);
+        s[2] = _mm512_fmadd_ps(w, p[3], s[2]);
+        s[3] = _mm512_fmadd_ps(w, p[4], s[3]);
+        s[4] = _mm512_fmadd_ps(w, p[5], s[4]);
+        s[5] = _mm512_fmadd_ps(w, p[6], s[5]);
+        s[6] = _mm512_fmadd_ps(w, p[7], s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_mov_ps(0x1fff, p[8]), s[7]);
+      }
+      { /* tap 5 (1, 2) */
+        const __m512 w = _mm512_set1_ps(wc[5]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + vb + 1), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + vb + 17), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + vb + 33), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + vb + 49), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + vb + 65), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + vb + 81), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + vb + 97), s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x0f7b, xc + vb + 113), s[7]);
+      }
+      { /* tap 6 (2, 0) */
+        const __m512 w = _mm512_set1_ps(wc[6]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[2], p[1], 4), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[3], p[2], 4), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[4], p[3], 4), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[5], p[4], 4), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[6], p[5], 4), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[7], p[6], 4), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[8], p[7], 4), s[6]);
+        s[7] = _mm512_fmadd_ps(w, mc_shz(0x00f7, p[9], p[8], 4), s[7]);
+      }
+      { /* tap 7 (2, 1) */
+        const __m512 w = _mm512_set1_ps(wc[7]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 5), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 21), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 37), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 53), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 69), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 85), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 101), s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x00ff, xc + vb + 117), s[7]);
+      }
+      { /* tap 8 (2, 2) */
+        const __m512 w = _mm512_set1_ps(wc[8]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 6), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 6), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 6), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 6), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 6), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 6), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[8], p[7], 6), s[6]);
+        s[7] = _mm512_fmadd_ps(w, mc_shz(0x007b, p[9], p[8], 6), s[7]);
+      }
+      s[0] = _mm512_max_ps(_mm512_setzero_ps(), s[0]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 0, s[0]);
+      s[1] = _mm512_max_ps(_mm512_setzero_ps(), s[1]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 16, s[1]);
+      s[2] = _mm512_max_ps(_mm512_setzero_ps(), s[2]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 32, s[2]);
+      s[3] = _mm512_max_ps(_mm512_setzero_ps(), s[3]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 48, s[3]);
+      s[4] = _mm512_max_ps(_mm512_setzero_ps(), s[4]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 64, s[4]);
+      s[5] = _mm512_max_ps(_mm512_setzero_ps(), s[5]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 80, s[5]);
+      s[6] = _mm512_max_ps(_mm512_setzero_ps(), s[6]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 96, s[6]);
+      s[7] = _mm512_max_ps(_mm512_setzero_ps(), s[7]); /* ReLU */
+      _mm512_mask_storeu_ps(yc + vb + 112, 0x1fff, s[7]);
     }
-    { const __m512 w = _mm512_set1_ps(wc[1]); /* tap (0, 1): inputs q - 5 */
-    s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffe0, xc + -5), s[0]);
-    s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 11), s[1]);
-    s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 27), s[2]);
-    s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 43), s[3]);
-    s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 59), s[4]);
-    s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 75), s[5]);
-    s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 91), s[6]);
-    s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1fff, xc + 107), s[7]);
   }
-  { const __m512 w = _mm512_set1_ps(wc[2]); /* tap (0, 2): inputs q - 4 */
-  s[0] = _mm512_fmadd_ps(w, mc_shz(0xbde0, p[1], p[0], 12), s[0]);
-  s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[2], p[1], 12), s[1]);
-  s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[3], p[2], 12), s[2]);
-  s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[4], p[3], 12), s[3]);
-  s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[5], p[4], 12), s[4]);
-  s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[6], p[5], 12), s[5]);
-  s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[7], p[6], 12), s[6]);
-  s[7] = _mm512_fmadd_ps(w, mc_shz(0x0f7b, p[8], p[7], 12), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[3]); /* tap (1, 0): inputs q - 1 */
-s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + -1), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 15), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 31), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + 47), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + 63), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + 79), s[5]);
-s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 95), s[6]);
-s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1ef7, xc + 111), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[4]); /* tap (1, 1): inputs q + 0 */
-s[0] = _mm512_fmadd_ps(w, p[1], s[0]);
-s[1] = _mm512_fmadd_ps(w, p[2], s[1]);
-s[2] = _mm512_fmadd_ps(w, p[3], s[2]);
-s[3] = _mm512_fmadd_ps(w, p[4], s[3]);
-s[4] = _mm512_fmadd_ps(w, p[5], s[4]);
-s[5] = _mm512_fmadd_ps(w, p[6], s[5]);
-s[6] = _mm512_fmadd_ps(w, p[7], s[6]);
-s[7] = _mm512_fmadd_ps(w, _mm512_maskz_mov_ps(0x1fff, p[8]), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[5]); /* tap (1, 2): inputs q + 1 */
-s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 1), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 17), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + 33), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + 49), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + 65), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 81), s[5]);
-s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 97), s[6]);
-s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x0f7b, xc + 113), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[6]); /* tap (2, 0): inputs q + 4 */
-s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[2], p[1], 4), s[0]);
-s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[3], p[2], 4), s[1]);
-s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[4], p[3], 4), s[2]);
-s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[5], p[4], 4), s[3]);
-s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[6], p[5], 4), s[4]);
-s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[7], p[6], 4), s[5]);
-s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[8], p[7], 4), s[6]);
-s[7] = _mm512_fmadd_ps(w, mc_shz(0x00f7, p[9], p[8], 4), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[7]); /* tap (2, 1): inputs q + 5 */
-s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 5), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 21), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 37), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 53), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 69), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 85), s[5]);
-s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 101), s[6]);
-s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x00ff, xc + 117), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[8]); /* tap (2, 2): inputs q + 6 */
-s[0] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 6), s[0]);
-s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 6), s[1]);
-s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 6), s[2]);
-s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 6), s[3]);
-s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 6), s[4]);
-s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 6), s[5]);
-s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[8], p[7], 6), s[6]);
-s[7] = _mm512_fmadd_ps(w, mc_shz(0x007b, p[9], p[8], 6), s[7]);
-}
-s[0] = _mm512_max_ps(_mm512_setzero_ps(), s[0]); /* ReLU */
-_mm512_storeu_ps(yc + 0, s[0]);
-s[1] = _mm512_max_ps(_mm512_setzero_ps(), s[1]); /* ReLU */
-_mm512_storeu_ps(yc + 16, s[1]);
-s[2] = _mm512_max_ps(_mm512_setzero_ps(), s[2]); /* ReLU */
-_mm512_storeu_ps(yc + 32, s[2]);
-s[3] = _mm512_max_ps(_mm512_setzero_ps(), s[3]); /* ReLU */
-_mm512_storeu_ps(yc + 48, s[3]);
-s[4] = _mm512_max_ps(_mm512_setzero_ps(), s[4]); /* ReLU */
-_mm512_storeu_ps(yc + 64, s[4]);
-s[5] = _mm512_max_ps(_mm512_setzero_ps(), s[5]); /* ReLU */
-_mm512_storeu_ps(yc + 80, s[5]);
-s[6] = _mm512_max_ps(_mm512_setzero_ps(), s[6]); /* ReLU */
-_mm512_storeu_ps(yc + 96, s[6]);
-s[7] = _mm512_max_ps(_mm512_setzero_ps(), s[7]); /* ReLU */
-_mm512_mask_storeu_ps(yc + 112, 0x1fff, s[7]);
-}
-}
-#undef mc_shz
-#else
-float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
-for (int i = 0; i < 189; i++) tp[i] = 0.0f;
-for (int c = 0; c < 64; c++) { /* channel */
-  const float *xc = xp + c * 125, *wc = l15_weight + c * 9;
-  float *yc = yn + c * 125;
-  for (int r = 0; r < 25; r++) /* inside the zero border */
-    for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
-  for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
-    float s = l15_bias[c];
-    s = MC_FMA(wc[0], tp[p], s);
-    s = MC_FMA(wc[1], tp[p + 1], s);
-    s = MC_FMA(wc[2], tp[p + 2], s);
-    s = MC_FMA(wc[3], tp[p + 7], s);
-    s = MC_FMA(wc[4], tp[p + 8], s);
-    s = MC_FMA(wc[5], tp[p + 9], s);
-    s = MC_FMA(wc[6], tp[p + 14], s);
-    s = MC_FMA(wc[7], tp[p + 15], s);
-    s = MC_FMA(wc[8], tp[p + 16], s);
-    tw[p] = s;
+  #undef mc_shz
+  #else
+  float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
+  for (int i = 0; i < 189; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 125, *wc = l15_weight + c * 9;
+    float *yc = yn + c * 125;
+    for (int r = 0; r < 25; r++) /* inside the zero border */
+      for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
+    for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
+      float s = l15_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 7], s);
+      s = MC_FMA(wc[4], tp[p + 8], s);
+      s = MC_FMA(wc[5], tp[p + 9], s);
+      s = MC_FMA(wc[6], tp[p + 14], s);
+      s = MC_FMA(wc[7], tp[p + 15], s);
+      s = MC_FMA(wc[8], tp[p + 16], s);
+      tw[p] = s;
+    }
+    for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
+      for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l17_relu(tw[oy * 7 + ox]);
   }
-  for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
-    for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l17_relu(tw[oy * 7 + ox]);
-}
-#endif
+  #endif
 }
 
 /* l18_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */
@@ -942,152 +972,162 @@ static void l21_conv2d(const float *restrict x, float *restrict y, float *restri
     float *yc = yn + c * 125;
     const __m512 bv = _mm512_set1_ps(l21_bias[c]);
     { /* outputs 0..124 */
-      __m512 p[10], s[8]; /* p[j]: inputs -16 + 16 j.. */
+      const int vb = 0;
+      __m512 p[10], s[8];
       p[0] = _mm512_setzero_ps();
-      p[1] = _mm512_loadu_ps(xc + 0);
-      p[2] = _mm512_loadu_ps(xc + 16);
-      p[3] = _mm512_loadu_ps(xc + 32);
-      p[4] = _mm512_loadu_ps(xc + 48);
-      p[5] = _mm512_loadu_ps(xc + 64);
-      p[6] = _mm512_loadu_ps(xc + 80);
-      p[7] = _mm512_loadu_ps(xc + 96);
-      p[8] = _mm512_maskz_loadu_ps(0x1fff, xc + 112);
+      p[1] = _mm512_loadu_ps(xc + vb);
+      p[2] = _mm512_loadu_ps(xc + vb + 16);
+      p[3] = _mm512_loadu_ps(xc + vb + 32);
+      p[4] = _mm512_loadu_ps(xc + vb + 48);
+      p[5] = _mm512_loadu_ps(xc + vb + 64);
+      p[6] = _mm512_loadu_ps(xc + vb + 80);
+      p[7] = _mm512_loadu_ps(xc + vb + 96);
+      p[8] = _mm512_maskz_loadu_ps(0x1fff, xc + vb + 112);
       p[9] = _mm512_setzero_ps();
       for (int u = 0; u < 8; u++) s[u] = bv;
-      { const __m512 w = _mm512_set1_ps(wc[0]); /* tap (0, 0): inputs q - 6 */
-      s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bc0, p[1], p[0], 10), s[0]);
-      s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 10), s[1]);
-      s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 10), s[2]);
-      s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 10), s[3]);
-      s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 10), s[4]);
-      s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 10), s[5]);
-      s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 10), s[6]);
-      s[7] = _mm512_fmadd_ps(w, mc_shz(0x1ef7, p[8], p[7], 10), s[7]);
+      { /* tap 0 (0, 0) */
+        const __m512 w = _mm512_set1_ps(wc[0]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bc0, p[1], p[0], 10), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 10), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 10), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 10), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 10), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 10), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 10), s[6]);
+        s[7] = _mm512_fmadd_ps(w, mc_shz(0x1ef7, p[8], p[7], 10), s[7]);
+      }
+      { /* tap 1 (0, 1) */
+        const __m512 w = _mm512_set1_ps(wc[1]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffe0, xc + vb - 5), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 11), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 27), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 43), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 59), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 75), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 91), s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1fff, xc + vb + 107), s[7]);
+      }
+      { /* tap 2 (0, 2) */
+        const __m512 w = _mm512_set1_ps(wc[2]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0xbde0, p[1], p[0], 12), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[2], p[1], 12), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[3], p[2], 12), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[4], p[3], 12), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[5], p[4], 12), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[6], p[5], 12), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[7], p[6], 12), s[6]);
+        s[7] = _mm512_fmadd_ps(w, mc_shz(0x0f7b, p[8], p[7], 12), s[7]);
+      }
+      { /* tap 3 (1, 0) */
+        const __m512 w = _mm512_set1_ps(wc[3]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + vb - 1), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + vb + 15), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + vb + 31), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + vb + 47), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + vb + 63), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + vb + 79), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + vb + 95), s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1ef7, xc + vb + 111), s[7]);
+      }
+      { /* tap 4 (1, 1) */
+        const __m512 w = _mm512_set1_ps(wc[4]);
+        s[0] = _mm512_fmadd_ps(w, p[1], s[0]);
+        s[1] = _mm512_fmadd_ps(w, p[2], s[1]);
+        s[2] = _mm512_fmadd_ps(w, p[3], s[2]);
+        s[3] = _mm512_fmadd_ps(w, p[4], s[3]);
+        s[4] = _mm512_fmadd_ps(w, p[5], s[4]);
+        s[5] = _mm512_fmadd_ps(w, p[6], s[5]);
+        s[6] = _mm512_fmadd_ps(w, p[7], s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_mov_ps(0x1fff, p[8]), s[7]);
+      }
+      { /* tap 5 (1, 2) */
+        const __m512 w = _mm512_set1_ps(wc[5]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + vb + 1), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + vb + 17), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + vb + 33), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + vb + 49), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + vb + 65), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + vb + 81), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + vb + 97), s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x0f7b, xc + vb + 113), s[7]);
+      }
+      { /* tap 6 (2, 0) */
+        const __m512 w = _mm512_set1_ps(wc[6]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[2], p[1], 4), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[3], p[2], 4), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[4], p[3], 4), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[5], p[4], 4), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[6], p[5], 4), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[7], p[6], 4), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[8], p[7], 4), s[6]);
+        s[7] = _mm512_fmadd_ps(w, mc_shz(0x00f7, p[9], p[8], 4), s[7]);
+      }
+      { /* tap 7 (2, 1) */
+        const __m512 w = _mm512_set1_ps(wc[7]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 5), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 21), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 37), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 53), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 69), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 85), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 101), s[6]);
+        s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x00ff, xc + vb + 117), s[7]);
+      }
+      { /* tap 8 (2, 2) */
+        const __m512 w = _mm512_set1_ps(wc[8]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 6), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 6), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 6), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 6), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 6), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 6), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[8], p[7], 6), s[6]);
+        s[7] = _mm512_fmadd_ps(w, mc_shz(0x007b, p[9], p[8], 6), s[7]);
+      }
+      s[0] = _mm512_max_ps(_mm512_setzero_ps(), s[0]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 0, s[0]);
+      s[1] = _mm512_max_ps(_mm512_setzero_ps(), s[1]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 16, s[1]);
+      s[2] = _mm512_max_ps(_mm512_setzero_ps(), s[2]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 32, s[2]);
+      s[3] = _mm512_max_ps(_mm512_setzero_ps(), s[3]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 48, s[3]);
+      s[4] = _mm512_max_ps(_mm512_setzero_ps(), s[4]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 64, s[4]);
+      s[5] = _mm512_max_ps(_mm512_setzero_ps(), s[5]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 80, s[5]);
+      s[6] = _mm512_max_ps(_mm512_setzero_ps(), s[6]); /* ReLU */
+      _mm512_storeu_ps(yc + vb + 96, s[6]);
+      s[7] = _mm512_max_ps(_mm512_setzero_ps(), s[7]); /* ReLU */
+      _mm512_mask_storeu_ps(yc + vb + 112, 0x1fff, s[7]);
     }
-    { const __m512 w = _mm512_set1_ps(wc[1]); /* tap (0, 1): inputs q - 5 */
-    s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffe0, xc + -5), s[0]);
-    s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 11), s[1]);
-    s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 27), s[2]);
-    s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 43), s[3]);
-    s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 59), s[4]);
-    s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 75), s[5]);
-    s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 91), s[6]);
-    s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1fff, xc + 107), s[7]);
   }
-  { const __m512 w = _mm512_set1_ps(wc[2]); /* tap (0, 2): inputs q - 4 */
-  s[0] = _mm512_fmadd_ps(w, mc_shz(0xbde0, p[1], p[0], 12), s[0]);
-  s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[2], p[1], 12), s[1]);
-  s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[3], p[2], 12), s[2]);
-  s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[4], p[3], 12), s[3]);
-  s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[5], p[4], 12), s[4]);
-  s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[6], p[5], 12), s[5]);
-  s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[7], p[6], 12), s[6]);
-  s[7] = _mm512_fmadd_ps(w, mc_shz(0x0f7b, p[8], p[7], 12), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[3]); /* tap (1, 0): inputs q - 1 */
-s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + -1), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 15), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 31), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + 47), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + 63), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + 79), s[5]);
-s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 95), s[6]);
-s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x1ef7, xc + 111), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[4]); /* tap (1, 1): inputs q + 0 */
-s[0] = _mm512_fmadd_ps(w, p[1], s[0]);
-s[1] = _mm512_fmadd_ps(w, p[2], s[1]);
-s[2] = _mm512_fmadd_ps(w, p[3], s[2]);
-s[3] = _mm512_fmadd_ps(w, p[4], s[3]);
-s[4] = _mm512_fmadd_ps(w, p[5], s[4]);
-s[5] = _mm512_fmadd_ps(w, p[6], s[5]);
-s[6] = _mm512_fmadd_ps(w, p[7], s[6]);
-s[7] = _mm512_fmadd_ps(w, _mm512_maskz_mov_ps(0x1fff, p[8]), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[5]); /* tap (1, 2): inputs q + 1 */
-s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 1), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 17), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xef7b, xc + 33), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7bd, xc + 49), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7bde, xc + 65), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbdef, xc + 81), s[5]);
-s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdef7, xc + 97), s[6]);
-s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x0f7b, xc + 113), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[6]); /* tap (2, 0): inputs q + 4 */
-s[0] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[2], p[1], 4), s[0]);
-s[1] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[3], p[2], 4), s[1]);
-s[2] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[4], p[3], 4), s[2]);
-s[3] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[5], p[4], 4), s[3]);
-s[4] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[6], p[5], 4), s[4]);
-s[5] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[7], p[6], 4), s[5]);
-s[6] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[8], p[7], 4), s[6]);
-s[7] = _mm512_fmadd_ps(w, mc_shz(0x00f7, p[9], p[8], 4), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[7]); /* tap (2, 1): inputs q + 5 */
-s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 5), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 21), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 37), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 53), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 69), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 85), s[5]);
-s[6] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 101), s[6]);
-s[7] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x00ff, xc + 117), s[7]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[8]); /* tap (2, 2): inputs q + 6 */
-s[0] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[2], p[1], 6), s[0]);
-s[1] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[3], p[2], 6), s[1]);
-s[2] = _mm512_fmadd_ps(w, mc_shz(0xef7b, p[4], p[3], 6), s[2]);
-s[3] = _mm512_fmadd_ps(w, mc_shz(0xf7bd, p[5], p[4], 6), s[3]);
-s[4] = _mm512_fmadd_ps(w, mc_shz(0x7bde, p[6], p[5], 6), s[4]);
-s[5] = _mm512_fmadd_ps(w, mc_shz(0xbdef, p[7], p[6], 6), s[5]);
-s[6] = _mm512_fmadd_ps(w, mc_shz(0xdef7, p[8], p[7], 6), s[6]);
-s[7] = _mm512_fmadd_ps(w, mc_shz(0x007b, p[9], p[8], 6), s[7]);
-}
-s[0] = _mm512_max_ps(_mm512_setzero_ps(), s[0]); /* ReLU */
-_mm512_storeu_ps(yc + 0, s[0]);
-s[1] = _mm512_max_ps(_mm512_setzero_ps(), s[1]); /* ReLU */
-_mm512_storeu_ps(yc + 16, s[1]);
-s[2] = _mm512_max_ps(_mm512_setzero_ps(), s[2]); /* ReLU */
-_mm512_storeu_ps(yc + 32, s[2]);
-s[3] = _mm512_max_ps(_mm512_setzero_ps(), s[3]); /* ReLU */
-_mm512_storeu_ps(yc + 48, s[3]);
-s[4] = _mm512_max_ps(_mm512_setzero_ps(), s[4]); /* ReLU */
-_mm512_storeu_ps(yc + 64, s[4]);
-s[5] = _mm512_max_ps(_mm512_setzero_ps(), s[5]); /* ReLU */
-_mm512_storeu_ps(yc + 80, s[5]);
-s[6] = _mm512_max_ps(_mm512_setzero_ps(), s[6]); /* ReLU */
-_mm512_storeu_ps(yc + 96, s[6]);
-s[7] = _mm512_max_ps(_mm512_setzero_ps(), s[7]); /* ReLU */
-_mm512_mask_storeu_ps(yc + 112, 0x1fff, s[7]);
-}
-}
-#undef mc_shz
-#else
-float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
-for (int i = 0; i < 189; i++) tp[i] = 0.0f;
-for (int c = 0; c < 64; c++) { /* channel */
-  const float *xc = xp + c * 125, *wc = l21_weight + c * 9;
-  float *yc = yn + c * 125;
-  for (int r = 0; r < 25; r++) /* inside the zero border */
-    for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
-  for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
-    float s = l21_bias[c];
-    s = MC_FMA(wc[0], tp[p], s);
-    s = MC_FMA(wc[1], tp[p + 1], s);
-    s = MC_FMA(wc[2], tp[p + 2], s);
-    s = MC_FMA(wc[3], tp[p + 7], s);
-    s = MC_FMA(wc[4], tp[p + 8], s);
-    s = MC_FMA(wc[5], tp[p + 9], s);
-    s = MC_FMA(wc[6], tp[p + 14], s);
-    s = MC_FMA(wc[7], tp[p + 15], s);
-    s = MC_FMA(wc[8], tp[p + 16], s);
-    tw[p] = s;
+  #undef mc_shz
+  #else
+  float *tp = tmp, *tw = tmp + 189; /* padded plane; wide rows */
+  for (int i = 0; i < 189; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 125, *wc = l21_weight + c * 9;
+    float *yc = yn + c * 125;
+    for (int r = 0; r < 25; r++) /* inside the zero border */
+      for (int i = 0; i < 5; i++) tp[(r + 1) * 7 + 1 + i] = xc[r * 5 + i];
+    for (int p = 0; p < 173; p++) { /* p = oy * 7 + ox */
+      float s = l21_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 7], s);
+      s = MC_FMA(wc[4], tp[p + 8], s);
+      s = MC_FMA(wc[5], tp[p + 9], s);
+      s = MC_FMA(wc[6], tp[p + 14], s);
+      s = MC_FMA(wc[7], tp[p + 15], s);
+      s = MC_FMA(wc[8], tp[p + 16], s);
+      tw[p] = s;
+    }
+    for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
+      for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l23_relu(tw[oy * 7 + ox]);
   }
-  for (int oy = 0; oy < 25; oy++) /* the columns past 5 dropped */
-    for (int ox = 0; ox < 5; ox++) yc[oy * 5 + ox] = l23_relu(tw[oy * 7 + ox]);
-}
-#endif
+  #endif
 }
 
 /* l24_conv2d's tile: 16 output channels x positions t0..t0+n-1 (n <= 16) */

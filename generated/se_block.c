@@ -169,236 +169,256 @@ static void n4_conv2d(const float *restrict x, float *restrict y, float *restric
     float *yc = yn + c * 196;
     const __m512 bv = _mm512_set1_ps(l3_bias[c]);
     { /* outputs 0..95 */
-      __m512 p[8], s[6]; /* p[j]: inputs -16 + 16 j.. */
+      const int vb = 0;
+      __m512 p[8], s[6];
       p[0] = _mm512_setzero_ps();
-      p[1] = _mm512_loadu_ps(xc + 0);
-      p[2] = _mm512_loadu_ps(xc + 16);
-      p[3] = _mm512_loadu_ps(xc + 32);
-      p[4] = _mm512_loadu_ps(xc + 48);
-      p[5] = _mm512_loadu_ps(xc + 64);
-      p[6] = _mm512_loadu_ps(xc + 80);
-      p[7] = _mm512_loadu_ps(xc + 96);
+      p[1] = _mm512_loadu_ps(xc + vb);
+      p[2] = _mm512_loadu_ps(xc + vb + 16);
+      p[3] = _mm512_loadu_ps(xc + vb + 32);
+      p[4] = _mm512_loadu_ps(xc + vb + 48);
+      p[5] = _mm512_loadu_ps(xc + vb + 64);
+      p[6] = _mm512_loadu_ps(xc + vb + 80);
+      p[7] = _mm512_loadu_ps(xc + vb + 96);
       for (int u = 0; u < 6; u++) s[u] = bv;
-      { const __m512 w = _mm512_set1_ps(wc[0]); /* tap (0, 0): inputs q - 15 */
-      s[0] = _mm512_fmadd_ps(w, mc_shz(0x8000, p[1], p[0], 1), s[0]);
-      s[1] = _mm512_fmadd_ps(w, mc_shz(0xefff, p[2], p[1], 1), s[1]);
-      s[2] = _mm512_fmadd_ps(w, mc_shz(0xfbff, p[3], p[2], 1), s[2]);
-      s[3] = _mm512_fmadd_ps(w, mc_shz(0xfeff, p[4], p[3], 1), s[3]);
-      s[4] = _mm512_fmadd_ps(w, mc_shz(0xffbf, p[5], p[4], 1), s[4]);
-      s[5] = _mm512_fmadd_ps(w, mc_shz(0xffef, p[6], p[5], 1), s[5]);
+      { /* tap 0 (0, 0) */
+        const __m512 w = _mm512_set1_ps(wc[0]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0x8000, p[1], p[0], 1), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xefff, p[2], p[1], 1), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xfbff, p[3], p[2], 1), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xfeff, p[4], p[3], 1), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0xffbf, p[5], p[4], 1), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0xffef, p[6], p[5], 1), s[5]);
+      }
+      { /* tap 1 (0, 1) */
+        const __m512 w = _mm512_set1_ps(wc[1]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xc000, xc + vb - 14), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 2), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 18), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 34), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 50), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 66), s[5]);
+      }
+      { /* tap 2 (0, 2) */
+        const __m512 w = _mm512_set1_ps(wc[2]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0xc000, p[1], p[0], 3), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xf7ff, p[2], p[1], 3), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xfdff, p[3], p[2], 3), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xff7f, p[4], p[3], 3), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0xffdf, p[5], p[4], 3), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0xfff7, p[6], p[5], 3), s[5]);
+      }
+      { /* tap 3 (1, 0) */
+        const __m512 w = _mm512_set1_ps(wc[3]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbffe, xc + vb - 1), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xefff, xc + vb + 15), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfbff, xc + vb + 31), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfeff, xc + vb + 47), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffbf, xc + vb + 63), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffef, xc + vb + 79), s[5]);
+      }
+      { /* tap 4 (1, 1) */
+        const __m512 w = _mm512_set1_ps(wc[4]);
+        s[0] = _mm512_fmadd_ps(w, p[1], s[0]);
+        s[1] = _mm512_fmadd_ps(w, p[2], s[1]);
+        s[2] = _mm512_fmadd_ps(w, p[3], s[2]);
+        s[3] = _mm512_fmadd_ps(w, p[4], s[3]);
+        s[4] = _mm512_fmadd_ps(w, p[5], s[4]);
+        s[5] = _mm512_fmadd_ps(w, p[6], s[5]);
+      }
+      { /* tap 5 (1, 2) */
+        const __m512 w = _mm512_set1_ps(wc[5]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdfff, xc + vb + 1), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7ff, xc + vb + 17), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfdff, xc + vb + 33), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xff7f, xc + vb + 49), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffdf, xc + vb + 65), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfff7, xc + vb + 81), s[5]);
+      }
+      { /* tap 6 (2, 0) */
+        const __m512 w = _mm512_set1_ps(wc[6]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0xbffe, p[2], p[1], 13), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xefff, p[3], p[2], 13), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xfbff, p[4], p[3], 13), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xfeff, p[5], p[4], 13), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0xffbf, p[6], p[5], 13), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0xffef, p[7], p[6], 13), s[5]);
+      }
+      { /* tap 7 (2, 1) */
+        const __m512 w = _mm512_set1_ps(wc[7]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 14), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 30), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 46), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 62), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 78), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 94), s[5]);
+      }
+      { /* tap 8 (2, 2) */
+        const __m512 w = _mm512_set1_ps(wc[8]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0xdfff, p[2], p[1], 15), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xf7ff, p[3], p[2], 15), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xfdff, p[4], p[3], 15), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xff7f, p[5], p[4], 15), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0xffdf, p[6], p[5], 15), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0xfff7, p[7], p[6], 15), s[5]);
+      }
+      s[0] = _mm512_mul_ps(_mm512_mul_ps(s[0], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[0], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      _mm512_storeu_ps(yc + vb + 0, s[0]);
+      s[1] = _mm512_mul_ps(_mm512_mul_ps(s[1], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[1], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      _mm512_storeu_ps(yc + vb + 16, s[1]);
+      s[2] = _mm512_mul_ps(_mm512_mul_ps(s[2], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[2], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      _mm512_storeu_ps(yc + vb + 32, s[2]);
+      s[3] = _mm512_mul_ps(_mm512_mul_ps(s[3], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[3], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      _mm512_storeu_ps(yc + vb + 48, s[3]);
+      s[4] = _mm512_mul_ps(_mm512_mul_ps(s[4], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[4], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      _mm512_storeu_ps(yc + vb + 64, s[4]);
+      s[5] = _mm512_mul_ps(_mm512_mul_ps(s[5], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[5], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      _mm512_storeu_ps(yc + vb + 80, s[5]);
     }
-    { const __m512 w = _mm512_set1_ps(wc[1]); /* tap (0, 1): inputs q - 14 */
-    s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xc000, xc + -14), s[0]);
-    s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 2), s[1]);
-    s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 18), s[2]);
-    s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 34), s[3]);
-    s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 50), s[4]);
-    s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 66), s[5]);
+    { /* outputs 96..195 */
+      const int vb = 96;
+      __m512 p[9], s[7];
+      p[0] = _mm512_loadu_ps(xc + vb - 16);
+      p[1] = _mm512_loadu_ps(xc + vb);
+      p[2] = _mm512_loadu_ps(xc + vb + 16);
+      p[3] = _mm512_loadu_ps(xc + vb + 32);
+      p[4] = _mm512_loadu_ps(xc + vb + 48);
+      p[5] = _mm512_loadu_ps(xc + vb + 64);
+      p[6] = _mm512_loadu_ps(xc + vb + 80);
+      p[7] = _mm512_maskz_loadu_ps(0x000f, xc + vb + 96);
+      p[8] = _mm512_setzero_ps();
+      for (int u = 0; u < 7; u++) s[u] = bv;
+      { /* tap 0 (0, 0) */
+        const __m512 w = _mm512_set1_ps(wc[0]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0xfffb, p[1], p[0], 1), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xbffe, p[2], p[1], 1), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xefff, p[3], p[2], 1), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xfbff, p[4], p[3], 1), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0xfeff, p[5], p[4], 1), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0xffbf, p[6], p[5], 1), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0x000f, p[7], p[6], 1), s[6]);
+      }
+      { /* tap 1 (0, 1) */
+        const __m512 w = _mm512_set1_ps(wc[1]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb - 14), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 2), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 18), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 34), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 50), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 66), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x000f, xc + vb + 82), s[6]);
+      }
+      { /* tap 2 (0, 2) */
+        const __m512 w = _mm512_set1_ps(wc[2]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0x7ffd, p[1], p[0], 3), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xdfff, p[2], p[1], 3), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xf7ff, p[3], p[2], 3), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xfdff, p[4], p[3], 3), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0xff7f, p[5], p[4], 3), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0xffdf, p[6], p[5], 3), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0x0007, p[7], p[6], 3), s[6]);
+      }
+      { /* tap 3 (1, 0) */
+        const __m512 w = _mm512_set1_ps(wc[3]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfffb, xc + vb - 1), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbffe, xc + vb + 15), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xefff, xc + vb + 31), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfbff, xc + vb + 47), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfeff, xc + vb + 63), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffbf, xc + vb + 79), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x000f, xc + vb + 95), s[6]);
+      }
+      { /* tap 4 (1, 1) */
+        const __m512 w = _mm512_set1_ps(wc[4]);
+        s[0] = _mm512_fmadd_ps(w, p[1], s[0]);
+        s[1] = _mm512_fmadd_ps(w, p[2], s[1]);
+        s[2] = _mm512_fmadd_ps(w, p[3], s[2]);
+        s[3] = _mm512_fmadd_ps(w, p[4], s[3]);
+        s[4] = _mm512_fmadd_ps(w, p[5], s[4]);
+        s[5] = _mm512_fmadd_ps(w, p[6], s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_maskz_mov_ps(0x000f, p[7]), s[6]);
+      }
+      { /* tap 5 (1, 2) */
+        const __m512 w = _mm512_set1_ps(wc[5]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7ffd, xc + vb + 1), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdfff, xc + vb + 17), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7ff, xc + vb + 33), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfdff, xc + vb + 49), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xff7f, xc + vb + 65), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffdf, xc + vb + 81), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x0007, xc + vb + 97), s[6]);
+      }
+      { /* tap 6 (2, 0) */
+        const __m512 w = _mm512_set1_ps(wc[6]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0xfffb, p[2], p[1], 13), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xbffe, p[3], p[2], 13), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xefff, p[4], p[3], 13), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xfbff, p[5], p[4], 13), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0xfeff, p[6], p[5], 13), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0x003f, p[7], p[6], 13), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0x0000, p[8], p[7], 13), s[6]);
+      }
+      { /* tap 7 (2, 1) */
+        const __m512 w = _mm512_set1_ps(wc[7]);
+        s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 14), s[0]);
+        s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 30), s[1]);
+        s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 46), s[2]);
+        s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 62), s[3]);
+        s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + vb + 78), s[4]);
+        s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x003f, xc + vb + 94), s[5]);
+        s[6] = _mm512_fmadd_ps(w, _mm512_setzero_ps(), s[6]);
+      }
+      { /* tap 8 (2, 2) */
+        const __m512 w = _mm512_set1_ps(wc[8]);
+        s[0] = _mm512_fmadd_ps(w, mc_shz(0x7ffd, p[2], p[1], 15), s[0]);
+        s[1] = _mm512_fmadd_ps(w, mc_shz(0xdfff, p[3], p[2], 15), s[1]);
+        s[2] = _mm512_fmadd_ps(w, mc_shz(0xf7ff, p[4], p[3], 15), s[2]);
+        s[3] = _mm512_fmadd_ps(w, mc_shz(0xfdff, p[5], p[4], 15), s[3]);
+        s[4] = _mm512_fmadd_ps(w, mc_shz(0xff7f, p[6], p[5], 15), s[4]);
+        s[5] = _mm512_fmadd_ps(w, mc_shz(0x001f, p[7], p[6], 15), s[5]);
+        s[6] = _mm512_fmadd_ps(w, mc_shz(0x0000, p[8], p[7], 15), s[6]);
+      }
+      s[0] = _mm512_mul_ps(_mm512_mul_ps(s[0], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[0], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      _mm512_storeu_ps(yc + vb + 0, s[0]);
+      s[1] = _mm512_mul_ps(_mm512_mul_ps(s[1], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[1], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      _mm512_storeu_ps(yc + vb + 16, s[1]);
+      s[2] = _mm512_mul_ps(_mm512_mul_ps(s[2], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[2], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      _mm512_storeu_ps(yc + vb + 32, s[2]);
+      s[3] = _mm512_mul_ps(_mm512_mul_ps(s[3], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[3], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      _mm512_storeu_ps(yc + vb + 48, s[3]);
+      s[4] = _mm512_mul_ps(_mm512_mul_ps(s[4], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[4], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      _mm512_storeu_ps(yc + vb + 64, s[4]);
+      s[5] = _mm512_mul_ps(_mm512_mul_ps(s[5], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[5], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      _mm512_storeu_ps(yc + vb + 80, s[5]);
+      s[6] = _mm512_mul_ps(_mm512_mul_ps(s[6], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[6], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
+      _mm512_mask_storeu_ps(yc + vb + 96, 0x000f, s[6]);
+    }
   }
-  { const __m512 w = _mm512_set1_ps(wc[2]); /* tap (0, 2): inputs q - 13 */
-  s[0] = _mm512_fmadd_ps(w, mc_shz(0xc000, p[1], p[0], 3), s[0]);
-  s[1] = _mm512_fmadd_ps(w, mc_shz(0xf7ff, p[2], p[1], 3), s[1]);
-  s[2] = _mm512_fmadd_ps(w, mc_shz(0xfdff, p[3], p[2], 3), s[2]);
-  s[3] = _mm512_fmadd_ps(w, mc_shz(0xff7f, p[4], p[3], 3), s[3]);
-  s[4] = _mm512_fmadd_ps(w, mc_shz(0xffdf, p[5], p[4], 3), s[4]);
-  s[5] = _mm512_fmadd_ps(w, mc_shz(0xfff7, p[6], p[5], 3), s[5]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[3]); /* tap (1, 0): inputs q - 1 */
-s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbffe, xc + -1), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xefff, xc + 15), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfbff, xc + 31), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfeff, xc + 47), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffbf, xc + 63), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffef, xc + 79), s[5]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[4]); /* tap (1, 1): inputs q + 0 */
-s[0] = _mm512_fmadd_ps(w, p[1], s[0]);
-s[1] = _mm512_fmadd_ps(w, p[2], s[1]);
-s[2] = _mm512_fmadd_ps(w, p[3], s[2]);
-s[3] = _mm512_fmadd_ps(w, p[4], s[3]);
-s[4] = _mm512_fmadd_ps(w, p[5], s[4]);
-s[5] = _mm512_fmadd_ps(w, p[6], s[5]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[5]); /* tap (1, 2): inputs q + 1 */
-s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdfff, xc + 1), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7ff, xc + 17), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfdff, xc + 33), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xff7f, xc + 49), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffdf, xc + 65), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfff7, xc + 81), s[5]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[6]); /* tap (2, 0): inputs q + 13 */
-s[0] = _mm512_fmadd_ps(w, mc_shz(0xbffe, p[2], p[1], 13), s[0]);
-s[1] = _mm512_fmadd_ps(w, mc_shz(0xefff, p[3], p[2], 13), s[1]);
-s[2] = _mm512_fmadd_ps(w, mc_shz(0xfbff, p[4], p[3], 13), s[2]);
-s[3] = _mm512_fmadd_ps(w, mc_shz(0xfeff, p[5], p[4], 13), s[3]);
-s[4] = _mm512_fmadd_ps(w, mc_shz(0xffbf, p[6], p[5], 13), s[4]);
-s[5] = _mm512_fmadd_ps(w, mc_shz(0xffef, p[7], p[6], 13), s[5]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[7]); /* tap (2, 1): inputs q + 14 */
-s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 14), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 30), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 46), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 62), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 78), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 94), s[5]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[8]); /* tap (2, 2): inputs q + 15 */
-s[0] = _mm512_fmadd_ps(w, mc_shz(0xdfff, p[2], p[1], 15), s[0]);
-s[1] = _mm512_fmadd_ps(w, mc_shz(0xf7ff, p[3], p[2], 15), s[1]);
-s[2] = _mm512_fmadd_ps(w, mc_shz(0xfdff, p[4], p[3], 15), s[2]);
-s[3] = _mm512_fmadd_ps(w, mc_shz(0xff7f, p[5], p[4], 15), s[3]);
-s[4] = _mm512_fmadd_ps(w, mc_shz(0xffdf, p[6], p[5], 15), s[4]);
-s[5] = _mm512_fmadd_ps(w, mc_shz(0xfff7, p[7], p[6], 15), s[5]);
-}
-s[0] = _mm512_mul_ps(_mm512_mul_ps(s[0], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[0], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-_mm512_storeu_ps(yc + 0, s[0]);
-s[1] = _mm512_mul_ps(_mm512_mul_ps(s[1], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[1], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-_mm512_storeu_ps(yc + 16, s[1]);
-s[2] = _mm512_mul_ps(_mm512_mul_ps(s[2], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[2], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-_mm512_storeu_ps(yc + 32, s[2]);
-s[3] = _mm512_mul_ps(_mm512_mul_ps(s[3], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[3], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-_mm512_storeu_ps(yc + 48, s[3]);
-s[4] = _mm512_mul_ps(_mm512_mul_ps(s[4], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[4], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-_mm512_storeu_ps(yc + 64, s[4]);
-s[5] = _mm512_mul_ps(_mm512_mul_ps(s[5], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[5], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-_mm512_storeu_ps(yc + 80, s[5]);
-}
-{ /* outputs 96..195 */
-  __m512 p[9], s[7]; /* p[j]: inputs 80 + 16 j.. */
-  p[0] = _mm512_loadu_ps(xc + 80);
-  p[1] = _mm512_loadu_ps(xc + 96);
-  p[2] = _mm512_loadu_ps(xc + 112);
-  p[3] = _mm512_loadu_ps(xc + 128);
-  p[4] = _mm512_loadu_ps(xc + 144);
-  p[5] = _mm512_loadu_ps(xc + 160);
-  p[6] = _mm512_loadu_ps(xc + 176);
-  p[7] = _mm512_maskz_loadu_ps(0x000f, xc + 192);
-  p[8] = _mm512_setzero_ps();
-  for (int u = 0; u < 7; u++) s[u] = bv;
-  { const __m512 w = _mm512_set1_ps(wc[0]); /* tap (0, 0): inputs q - 15 */
-  s[0] = _mm512_fmadd_ps(w, mc_shz(0xfffb, p[1], p[0], 1), s[0]);
-  s[1] = _mm512_fmadd_ps(w, mc_shz(0xbffe, p[2], p[1], 1), s[1]);
-  s[2] = _mm512_fmadd_ps(w, mc_shz(0xefff, p[3], p[2], 1), s[2]);
-  s[3] = _mm512_fmadd_ps(w, mc_shz(0xfbff, p[4], p[3], 1), s[3]);
-  s[4] = _mm512_fmadd_ps(w, mc_shz(0xfeff, p[5], p[4], 1), s[4]);
-  s[5] = _mm512_fmadd_ps(w, mc_shz(0xffbf, p[6], p[5], 1), s[5]);
-  s[6] = _mm512_fmadd_ps(w, mc_shz(0x000f, p[7], p[6], 1), s[6]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[1]); /* tap (0, 1): inputs q - 14 */
-s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 82), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 98), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 114), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 130), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 146), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 162), s[5]);
-s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x000f, xc + 178), s[6]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[2]); /* tap (0, 2): inputs q - 13 */
-s[0] = _mm512_fmadd_ps(w, mc_shz(0x7ffd, p[1], p[0], 3), s[0]);
-s[1] = _mm512_fmadd_ps(w, mc_shz(0xdfff, p[2], p[1], 3), s[1]);
-s[2] = _mm512_fmadd_ps(w, mc_shz(0xf7ff, p[3], p[2], 3), s[2]);
-s[3] = _mm512_fmadd_ps(w, mc_shz(0xfdff, p[4], p[3], 3), s[3]);
-s[4] = _mm512_fmadd_ps(w, mc_shz(0xff7f, p[5], p[4], 3), s[4]);
-s[5] = _mm512_fmadd_ps(w, mc_shz(0xffdf, p[6], p[5], 3), s[5]);
-s[6] = _mm512_fmadd_ps(w, mc_shz(0x0007, p[7], p[6], 3), s[6]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[3]); /* tap (1, 0): inputs q - 1 */
-s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfffb, xc + 95), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xbffe, xc + 111), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xefff, xc + 127), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfbff, xc + 143), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfeff, xc + 159), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffbf, xc + 175), s[5]);
-s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x000f, xc + 191), s[6]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[4]); /* tap (1, 1): inputs q + 0 */
-s[0] = _mm512_fmadd_ps(w, p[1], s[0]);
-s[1] = _mm512_fmadd_ps(w, p[2], s[1]);
-s[2] = _mm512_fmadd_ps(w, p[3], s[2]);
-s[3] = _mm512_fmadd_ps(w, p[4], s[3]);
-s[4] = _mm512_fmadd_ps(w, p[5], s[4]);
-s[5] = _mm512_fmadd_ps(w, p[6], s[5]);
-s[6] = _mm512_fmadd_ps(w, _mm512_maskz_mov_ps(0x000f, p[7]), s[6]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[5]); /* tap (1, 2): inputs q + 1 */
-s[0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x7ffd, xc + 97), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xdfff, xc + 113), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xf7ff, xc + 129), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xfdff, xc + 145), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xff7f, xc + 161), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0xffdf, xc + 177), s[5]);
-s[6] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x0007, xc + 193), s[6]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[6]); /* tap (2, 0): inputs q + 13 */
-s[0] = _mm512_fmadd_ps(w, mc_shz(0xfffb, p[2], p[1], 13), s[0]);
-s[1] = _mm512_fmadd_ps(w, mc_shz(0xbffe, p[3], p[2], 13), s[1]);
-s[2] = _mm512_fmadd_ps(w, mc_shz(0xefff, p[4], p[3], 13), s[2]);
-s[3] = _mm512_fmadd_ps(w, mc_shz(0xfbff, p[5], p[4], 13), s[3]);
-s[4] = _mm512_fmadd_ps(w, mc_shz(0xfeff, p[6], p[5], 13), s[4]);
-s[5] = _mm512_fmadd_ps(w, mc_shz(0x003f, p[7], p[6], 13), s[5]);
-s[6] = _mm512_fmadd_ps(w, mc_shz(0x0000, p[8], p[7], 13), s[6]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[7]); /* tap (2, 1): inputs q + 14 */
-s[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 110), s[0]);
-s[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 126), s[1]);
-s[2] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 142), s[2]);
-s[3] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 158), s[3]);
-s[4] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + 174), s[4]);
-s[5] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(0x003f, xc + 190), s[5]);
-s[6] = _mm512_fmadd_ps(w, _mm512_setzero_ps(), s[6]);
-}
-{ const __m512 w = _mm512_set1_ps(wc[8]); /* tap (2, 2): inputs q + 15 */
-s[0] = _mm512_fmadd_ps(w, mc_shz(0x7ffd, p[2], p[1], 15), s[0]);
-s[1] = _mm512_fmadd_ps(w, mc_shz(0xdfff, p[3], p[2], 15), s[1]);
-s[2] = _mm512_fmadd_ps(w, mc_shz(0xf7ff, p[4], p[3], 15), s[2]);
-s[3] = _mm512_fmadd_ps(w, mc_shz(0xfdff, p[5], p[4], 15), s[3]);
-s[4] = _mm512_fmadd_ps(w, mc_shz(0xff7f, p[6], p[5], 15), s[4]);
-s[5] = _mm512_fmadd_ps(w, mc_shz(0x001f, p[7], p[6], 15), s[5]);
-s[6] = _mm512_fmadd_ps(w, mc_shz(0x0000, p[8], p[7], 15), s[6]);
-}
-s[0] = _mm512_mul_ps(_mm512_mul_ps(s[0], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[0], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-_mm512_storeu_ps(yc + 96, s[0]);
-s[1] = _mm512_mul_ps(_mm512_mul_ps(s[1], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[1], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-_mm512_storeu_ps(yc + 112, s[1]);
-s[2] = _mm512_mul_ps(_mm512_mul_ps(s[2], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[2], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-_mm512_storeu_ps(yc + 128, s[2]);
-s[3] = _mm512_mul_ps(_mm512_mul_ps(s[3], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[3], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-_mm512_storeu_ps(yc + 144, s[3]);
-s[4] = _mm512_mul_ps(_mm512_mul_ps(s[4], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[4], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-_mm512_storeu_ps(yc + 160, s[4]);
-s[5] = _mm512_mul_ps(_mm512_mul_ps(s[5], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[5], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-_mm512_storeu_ps(yc + 176, s[5]);
-s[6] = _mm512_mul_ps(_mm512_mul_ps(s[6], _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(s[6], _mm512_set1_ps(3.0f))))), _mm512_set1_ps(0.16666667f)); /* Hardswish */
-_mm512_mask_storeu_ps(yc + 192, 0x000f, s[6]);
-}
-}
-#undef mc_shz
-#else
-float *tp = tmp, *tw = tmp + 256; /* padded plane; wide rows */
-for (int i = 0; i < 256; i++) tp[i] = 0.0f;
-for (int c = 0; c < 64; c++) { /* channel */
-  const float *xc = xp + c * 196, *wc = l3_weight + c * 9;
-  float *yc = yn + c * 196;
-  for (int r = 0; r < 14; r++) /* inside the zero border */
-    for (int i = 0; i < 14; i++) tp[(r + 1) * 16 + 1 + i] = xc[r * 14 + i];
-  for (int p = 0; p < 222; p++) { /* p = oy * 16 + ox */
-    float s = l3_bias[c];
-    s = MC_FMA(wc[0], tp[p], s);
-    s = MC_FMA(wc[1], tp[p + 1], s);
-    s = MC_FMA(wc[2], tp[p + 2], s);
-    s = MC_FMA(wc[3], tp[p + 16], s);
-    s = MC_FMA(wc[4], tp[p + 17], s);
-    s = MC_FMA(wc[5], tp[p + 18], s);
-    s = MC_FMA(wc[6], tp[p + 32], s);
-    s = MC_FMA(wc[7], tp[p + 33], s);
-    s = MC_FMA(wc[8], tp[p + 34], s);
-    tw[p] = s;
+  #undef mc_shz
+  #else
+  float *tp = tmp, *tw = tmp + 256; /* padded plane; wide rows */
+  for (int i = 0; i < 256; i++) tp[i] = 0.0f;
+  for (int c = 0; c < 64; c++) { /* channel */
+    const float *xc = xp + c * 196, *wc = l3_weight + c * 9;
+    float *yc = yn + c * 196;
+    for (int r = 0; r < 14; r++) /* inside the zero border */
+      for (int i = 0; i < 14; i++) tp[(r + 1) * 16 + 1 + i] = xc[r * 14 + i];
+    for (int p = 0; p < 222; p++) { /* p = oy * 16 + ox */
+      float s = l3_bias[c];
+      s = MC_FMA(wc[0], tp[p], s);
+      s = MC_FMA(wc[1], tp[p + 1], s);
+      s = MC_FMA(wc[2], tp[p + 2], s);
+      s = MC_FMA(wc[3], tp[p + 16], s);
+      s = MC_FMA(wc[4], tp[p + 17], s);
+      s = MC_FMA(wc[5], tp[p + 18], s);
+      s = MC_FMA(wc[6], tp[p + 32], s);
+      s = MC_FMA(wc[7], tp[p + 33], s);
+      s = MC_FMA(wc[8], tp[p + 34], s);
+      tw[p] = s;
+    }
+    for (int oy = 0; oy < 14; oy++) /* the columns past 14 dropped */
+      for (int ox = 0; ox < 14; ox++) yc[oy * 14 + ox] = l5_hardswish(tw[oy * 16 + ox]);
   }
-  for (int oy = 0; oy < 14; oy++) /* the columns past 14 dropped */
-    for (int ox = 0; ox < 14; ox++) yc[oy * 14 + ox] = l5_hardswish(tw[oy * 16 + ox]);
-}
-#endif
+  #endif
 }
 
 /* n7_adaptiveavgpool2d: [1, 64, 14, 14] -> [1, 64, 1, 1]

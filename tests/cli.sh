@@ -262,7 +262,7 @@ if gcc -march=native -dM -E - </dev/null 2>/dev/null | grep -q __AVX512F__; then
               tests/fixtures/kernels/pool_plane.lua tests/fixtures/kernels/pool_plane1d.lua \
               tests/fixtures/kernels/pointwise.lua tests/fixtures/kernels/acts_vec.lua \
               tests/fixtures/kernels/depthwise_lanes.lua tests/fixtures/kernels/phases2.lua \
-              tests/fixtures/kernels/depthwise_flat.lua \
+              tests/fixtures/kernels/depthwise_flat.lua tests/fixtures/kernels/depthwise_flat2.lua \
               tests/fixtures/kernels/blocked_phases.lua tests/fixtures/kernels/planes2.lua \
               specs/m5_kws.lua; do
     n=$(basename "$spec" .lua); N=$(echo "$n" | tr a-z A-Z); d="$tmp/avx_$n"

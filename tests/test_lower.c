@@ -95,8 +95,10 @@ static const Want wants[] = {
      * a stride of 2, over the stride phases' rows (below). */
     {"nn.Conv2d{4, 4, 3, groups = 4}", "{1, 4, 40, 40}", 0, "conv-depthwise",
      "each output one sum of its 9 taps over rows as wide", KERNELS_FAST, TARGET_GENERIC},
-    /* stride 1, output rows as wide as the input's, 32 to 256 outputs a
-     * channel: over the flattened plane, any number of channels */
+    /* stride 1 and output rows as wide as the input's, or stride 2 of an
+     * even plane: over the flattened plane (or its 4 stride phases), any
+     * number of channels; 32 outputs or more (64 with a stride), up to 256
+     * or a row's lanes lining up again within 8 vectors (24 columns: 3) */
     {"nn.Conv2d{64, 64, 3, padding = 1, groups = 64}", "{1, 64, 25, 5}", 0,
      "conv-depthwise", "the plane flattened", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv2d{24, 24, 3, padding = 1, groups = 24}", "{1, 24, 25, 5}", 0,
@@ -105,9 +107,22 @@ static const Want wants[] = {
      "conv-depthwise", "the plane flattened", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv2d{8, 8, 3, padding = 1, groups = 8}", "{1, 8, 4, 8}", 0,
      "conv-depthwise", "the plane flattened", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv2d{64, 64, 3, padding = 1, groups = 64}", "{1, 64, 24, 24}", 0,
+     "conv-depthwise", "the plane flattened (where the compiler targets "
+     "AVX-512)", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv2d{8, 8, 3, padding = 1, groups = 8}", "{1, 8, 17, 16}", 0,
+     "conv-depthwise", "the plane flattened", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv2d{16, 16, 3, stride = 2, padding = 1, groups = 16}",
+     "{1, 16, 48, 48}", 0, "conv-depthwise", "as its 4 stride phases",
+     KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv2d{16, 16, 3, stride = 2, padding = 1, groups = 16}",
+     "{1, 16, 16, 16}", 0, "conv-depthwise", "as its 4 stride phases",
+     KERNELS_FAST, TARGET_GENERIC},
     /* else narrow output rows and channels a multiple of 16: the channels
-     * in the AVX-512 lanes (a stride; rows narrower than the input's;
-     * under 32 outputs); wide rows, or 24 channels, keep the wide rows */
+     * in the AVX-512 lanes (stride 2 to 6 x 6; rows narrower than the
+     * input's; under 32 outputs); wide rows (25 columns: lanes lining up
+     * every 25 vectors), an odd plane with a stride, or 24 channels, keep
+     * the wide rows */
     {"nn.Conv2d{64, 64, 3, stride = 2, padding = 1, groups = 64}",
      "{1, 64, 12, 12}", 0, "conv-depthwise", "16 channels in the vector lanes",
      KERNELS_FAST, TARGET_GENERIC},
@@ -117,12 +132,12 @@ static const Want wants[] = {
     {"nn.Conv2d{64, 64, 3, padding = 1, groups = 64}", "{1, 64, 3, 3}", 0,
      "conv-depthwise", "16 channels in the vector lanes", KERNELS_FAST,
      TARGET_GENERIC},
-    {"nn.Conv2d{64, 64, 3, padding = 1, groups = 64}", "{1, 64, 24, 24}", 0,
+    {"nn.Conv2d{8, 8, 3, padding = 1, groups = 8}", "{1, 8, 20, 25}", 0,
      "conv-depthwise", "rows as wide as the padded ones", KERNELS_FAST,
      TARGET_GENERIC},
-    {"nn.Conv2d{8, 8, 3, padding = 1, groups = 8}", "{1, 8, 17, 16}", 0,
-     "conv-depthwise", "rows as wide as the padded ones", KERNELS_FAST,
-     TARGET_GENERIC},
+    {"nn.Conv2d{8, 8, 3, stride = 2, padding = 1, groups = 8}",
+     "{1, 8, 17, 16}", 0, "conv-depthwise", "rows as wide as a phase's",
+     KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv2d{24, 24, 3, stride = 2, padding = 1, groups = 24}",
      "{1, 24, 25, 5}", 0, "conv-depthwise", "rows as wide as a phase's",
      KERNELS_FAST, TARGET_GENERIC},

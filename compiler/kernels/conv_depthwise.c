@@ -14,14 +14,15 @@
  * loaded vectors; each vector's lanes inside the output columns are
  * compressed straight into the output rows (narrow planes: 5, 6 or 3
  * columns of 7, 8 or 5); the next channel's plane is copied while this
- * one is read. Small planes of stride 1 whose output rows are as wide
- * as the input's (32 to 256 outputs: a DS-CNN's 25 x 5, MobileNet's
- * 12 x 12 and 6 x 6) are read in place instead, flattened (emit_flat):
- * each tap is one offset from the output, the lanes that fall outside
- * the plane or its row zeroed by a mask, so no copy and no padded
- * columns. Other narrow output rows (under 16 columns: strided, or 3 x 3
- * planes) of 16 channels or a multiple put 16 channels in the vector
- * lanes (emit_lanes): no padded columns computed, no shifts, the planes
+ * one is read. But planes of stride 1 whose output rows are as wide as
+ * the input's (a DS-CNN's 25 x 5, MobileNet's 48 x 48 down to 6 x 6) are
+ * read in place instead, flattened (emit_flat): each tap is one offset
+ * from the output, the lanes that fall outside the plane or its row
+ * zeroed by a mask, so no copy and no padded columns; with a stride of
+ * 2 (MobileNet's 48 x 48 to 24 x 24), the same over the plane's 4 stride
+ * phases, copied. Other narrow output rows (under 16 columns: 6 x 6 with
+ * a stride, or 3 x 3 planes) of 16 channels or a multiple put 16
+ * channels in the vector lanes (emit_lanes): no padded columns computed, no shifts, the planes
  * transposed in and out 16 x 16 in registers. Elsewhere (and under
  * TinyCC) the portable loop computes
  * into scratch, then copies the output columns. Every output adds in
@@ -92,15 +93,31 @@ static int lanes_fit(const Layer *l, const DwDims *d) {
          d->kh * d->kw <= 16 && d->ph * d->pw <= 1024;
 }
 
-/* AVX-512 over the flattened plane: a 2-D convolution of stride 1 whose
- * output rows are as wide as the input's, so output q reads, for each
- * tap, input q plus one constant offset (the lanes whose tap falls past
- * a row's end or outside the plane zeroed by a mask); an output plane of
- * 32 to 256 floats (2 to 16 vectors: their sums stay in registers). */
+/* The vectors of outputs after which a row of OW columns is back at the
+ * same lane: lcm(OW, 16) / 16. */
+static int64_t flat_period(int64_t ow) {
+  int64_t g = 16;
+  while (ow % g) g /= 2;
+  return ow / g;
+}
+
+/* AVX-512 over the flattened plane: a 2-D convolution whose output rows
+ * are as wide as the input's (stride 1) or as its even and odd columns
+ * (stride 2 of an even plane, read as its four stride phases), so output
+ * q reads, for each tap, one plane at q plus one constant offset (the
+ * lanes whose tap falls outside the input zeroed by a mask); 32 outputs
+ * or more (64 with a stride); up to 256 with every vector written out, more when the lanes
+ * line up with the rows again within 8 vectors (the blocks between the
+ * first and last rows are then one loop). */
 static int flat_fit(const Layer *l, const DwDims *d) {
-  int64_t n = d->oh * d->ow;
-  return l->kind->nsp == 2 && d->sy == 1 && d->sx == 1 && d->ow == d->iw &&
-         n >= 32 && n <= 256;
+  int64_t n = d->oh * d->ow, s = d->sy;
+  /* (a stride's copy into phases costs more than it saves on the few
+   * outputs of 6 x 6) */
+  if (l->kind->nsp != 2 || d->sx != s || n < (s > 1 ? 64 : 32)) return 0;
+  if (s == 1 ? d->ow != d->iw
+             : d->ih % 2 || d->iw % 2 || d->ow != d->iw / 2)
+    return 0;
+  return n <= 256 || flat_period(d->ow) <= 8;
 }
 
 static int dw_fits(const Program *p, const Op *op, Target t, char *why,
@@ -119,9 +136,10 @@ static int dw_fits(const Program *p, const Op *op, Target t, char *why,
   if (d.sy > 2 || d.sx > 2) return 0;
   if (flat_fit(l, &d))
     snprintf(why, n, "depthwise: per channel, the plane flattened (where "
-             "the compiler targets AVX-512), 16 outputs a vector, each one "
-             "sum of its %lld taps read at one offset from it, the taps "
-             "outside the plane or its row masked to zero",
+             "the compiler targets AVX-512%s), 16 outputs a vector, each "
+             "one sum of its %lld taps read at one offset from it, the "
+             "taps outside the plane or its row masked to zero",
+             d.sy > 1 ? ", as its 4 stride phases" : "",
              (long long)(d.kh * d.kw));
   else if (lanes_fit(l, &d))
     snprintf(why, n, "depthwise: 16 channels in the vector lanes (where the "
@@ -147,7 +165,7 @@ static int64_t dw_scratch(const Op *op) {
    * (one filled while the other is read), phases 16 floats apart, the
    * last vectors reading up to 31 floats past them */
   int64_t plane = d.h2 * d.w2, portable = d.nph * plane + d.oh * d.w2,
-          avx = flat_fit(op->main, &d)    ? 0
+          avx = flat_fit(op->main, &d)    ? (d.sy > 1 ? 2 * (d.ih * d.iw + 64) : 0)
                 : lanes_fit(op->main, &d) ? d.ph * d.pw * 16
                                           : 2 * d.nph * (plane + 16) + 32;
   return (portable > avx ? portable : avx) * (int64_t)sizeof(float);
@@ -517,123 +535,274 @@ static void emit_lanes(Emit *e, const Op *op, const ConvDims *cd,
   }
 }
 
-/* Floor division and remainder by 16 (offsets may be negative). */
+/* Floor division by 16 (offsets may be negative). */
 static int64_t div16(int64_t a) { return a >= 0 ? a / 16 : -((15 - a) / 16); }
 
-/* AVX-512 over the flattened plane (flat_fit): per channel, the output
+/* The flattened planes (flat_fit): tap k reads plane plane[k] (the input
+ * channel; with a stride of 2, its phase of even or odd rows and
+ * columns) at output q + off[k]; each plane n floats. */
+typedef struct Flat {
+  const DwDims *d;
+  int64_t s, no, n, nv, k;
+  int64_t *plane, *off;
+} Flat;
+
+/* The lanes of output vector v whose tap k is inside the input. */
+static int64_t flat_mask(const Flat *f, int64_t v, int64_t k) {
+  const DwDims *d = f->d;
+  int64_t ky = k / d->kw, kx = k % d->kw, m = 0;
+  for (int64_t i = 0; i < 16; i++) {
+    int64_t q = 16 * v + i, oy = q / d->ow, ox = q % d->ow;
+    int64_t iy = oy * f->s + ky * d->dy - d->py,
+            ix = ox * f->s + kx * d->dx - d->px;
+    if (q < f->no && iy >= 0 && iy < d->ih && ix >= 0 && ix < d->iw)
+      m |= (int64_t)1 << i;
+  }
+  return m;
+}
+
+/* Plane n's floats at vb + at (a string: its address). */
+static char *flat_at(const Flat *f, int64_t n, int64_t at) {
+  char *base = f->s > 1 ? mc_format("tq + %lld", (long long)(n * (f->n + 16)))
+                        : mc_strdup("xc");
+  char *s = at ? mc_format("%s + vb %c %lld", base, at < 0 ? '-' : '+',
+                           (long long)(at < 0 ? -at : at))
+               : mc_format("%s + vb", base);
+  free(base);
+  return s;
+}
+
+/* The sums of output vectors v0 .. v0 + u - 1, into the channel's output
+ * at yc; every address relative to vb, the block's first output (so two
+ * blocks print the same text when they differ only there). Taps
+ * alternate between an unaligned (masked) load and a shift of the
+ * planes' vectors p[] (zeros past a plane), balancing the load ports
+ * against the shuffle unit. */
+static void flat_block(Emit *e, const Op *op, const Flat *f, int64_t v0,
+                       int64_t u) {
+  /* the planes' vectors the shifted taps read: (plane, vector j) */
+  int64_t np = 0, *pn = NULL, *pj = NULL;
+  for (int64_t k = 0; k < f->k; k += 2)
+    for (int64_t v = v0; v < v0 + u; v++)
+      for (int64_t h = 0; h < 2; h++) {
+        int64_t j = div16(16 * v + f->off[k]) + h, i = 0;
+        while (i < np && (pn[i] != f->plane[k] || pj[i] != j)) i++;
+        if (i < np) continue;
+        pn = mc_realloc(pn, sizeof(int64_t) * (size_t)(np + 1));
+        pj = mc_realloc(pj, sizeof(int64_t) * (size_t)(np + 1));
+        pn[np] = f->plane[k], pj[np++] = j;
+      }
+  em(e, "__m512 p[%lld], s[%lld];", (long long)np, (long long)u);
+  for (int64_t i = 0; i < np; i++) {
+    int64_t lo = 16 * pj[i], m = 0;
+    for (int64_t t = 0; t < 16; t++)
+      if (lo + t >= 0 && lo + t < f->n) m |= (int64_t)1 << t;
+    char *at = flat_at(f, pn[i], lo - 16 * v0);
+    if (!m)
+      em(e, "p[%lld] = _mm512_setzero_ps();", (long long)i);
+    else if (m == 0xffff)
+      em(e, "p[%lld] = _mm512_loadu_ps(%s);", (long long)i, at);
+    else
+      em(e, "p[%lld] = _mm512_maskz_loadu_ps(0x%04llx, %s);", (long long)i,
+         (long long)m, at);
+    free(at);
+  }
+  em(e, "for (int u = 0; u < %lld; u++) s[u] = bv;", (long long)u);
+  for (int64_t k = 0; k < f->k; k++) {
+    em(e, "{ /* tap %lld (%lld, %lld) */", (long long)k,
+       (long long)(k / f->d->kw), (long long)(k % f->d->kw));
+    em(e, "const __m512 w = _mm512_set1_ps(wc[%lld]);", (long long)k);
+    for (int64_t v = v0; v < v0 + u; v++) {
+      int64_t m = flat_mask(f, v, k), at = 16 * v + f->off[k],
+              j = div16(at), sh = at - 16 * j, i0 = 0, i1 = 0;
+      char *xv;
+      if (k % 2) { /* a load */
+        char *a = flat_at(f, f->plane[k], at - 16 * v0);
+        xv = m == 0xffff ? mc_format("_mm512_loadu_ps(%s)", a)
+             : m ? mc_format("_mm512_maskz_loadu_ps(0x%04llx, %s)",
+                             (long long)m, a)
+                 : mc_strdup("_mm512_setzero_ps()");
+        free(a);
+      } else {
+        while (pn[i0] != f->plane[k] || pj[i0] != j) i0++;
+        while (pn[i1] != f->plane[k] || pj[i1] != j + 1) i1++;
+        xv = sh == 0 ? (m == 0xffff ? mc_format("p[%lld]", (long long)i0)
+                        : mc_format("_mm512_maskz_mov_ps(0x%04llx, p[%lld])",
+                                    (long long)m, (long long)i0))
+                     : mc_format("mc_shz(0x%04llx, p[%lld], p[%lld], %lld)",
+                                 (long long)m, (long long)i1, (long long)i0,
+                                 (long long)sh);
+      }
+      em(e, "s[%lld] = _mm512_fmadd_ps(w, %s, s[%lld]);",
+         (long long)(v - v0), xv, (long long)(v - v0));
+      free(xv);
+    }
+    em(e, "}");
+  }
+  free(pn);
+  free(pj);
+  for (int64_t v = v0; v < v0 + u; v++) {
+    char *sv = mc_format("s[%lld]", (long long)(v - v0));
+    if (em_acts_vec_ok(op)) em_acts_vec(e, op, sv);
+    int64_t n = f->no - 16 * v < 16 ? f->no - 16 * v : 16;
+    if (n == 16)
+      em(e, "_mm512_storeu_ps(yc + vb + %lld, %s);",
+         (long long)(16 * (v - v0)), sv);
+    else
+      em(e, "_mm512_mask_storeu_ps(yc + vb + %lld, 0x%04llx, %s);",
+         (long long)(16 * (v - v0)), (long long)((1 << n) - 1), sv);
+    free(sv);
+  }
+}
+
+/* flat_block's text, printed at depth 0 into a scratch emitter. */
+static char *flat_text(const Op *op, const Flat *f, int64_t v0, int64_t u,
+                       const Program *p) {
+  Emit t = {0};
+  t.p = p;
+  flat_block(&t, op, f, v0, u);
+  buf_free(&t.pre);
+  return t.b.s ? t.b.s : mc_strdup("");
+}
+
+/* The 4 stride phases of channel xs into tq, phase (a, b) at (2 a + b) *
+ * (n + 16): [i][j] = xs[2 i + a][2 j + b]. Each pair of input rows, 32
+ * floats at a time, split by two permutes into even and odd columns;
+ * whole vectors stored, the lanes past a phase's row landing on its next
+ * row (stored later) or, for its last, in the 16 floats after it. */
+static void emit_flat_phases(Emit *e, const DwDims *d, int64_t n,
+                             const char *xs, const char *tq) {
+  long long IW = d->iw, WP = d->iw / 2, PS = n + 16;
+  em(e, "for (int i = 0; i < %lld; i++) { /* input rows 2 i, 2 i + 1 */",
+     (long long)(d->ih / 2));
+  for (long long a = 0; a < 2; a++)
+    for (long long k = 0; k < IW; k += 32) {
+      long long n0 = IW - k < 16 ? IW - k : 16, n1 = IW - k - 16;
+      n1 = n1 < 0 ? 0 : n1 > 16 ? 16 : n1;
+      char *lo = n0 == 16
+                     ? mc_format("_mm512_loadu_ps(%s + (2 * i + %lld) * %lld "
+                                 "+ %lld)", xs, a, IW, k)
+                     : mc_format("_mm512_maskz_loadu_ps(0x%llx, %s + (2 * i "
+                                 "+ %lld) * %lld + %lld)", (1LL << n0) - 1, xs,
+                                 a, IW, k);
+      char *hi = n1 == 16
+                     ? mc_format("_mm512_loadu_ps(%s + (2 * i + %lld) * %lld "
+                                 "+ %lld)", xs, a, IW, k + 16)
+                 : n1 ? mc_format("_mm512_maskz_loadu_ps(0x%llx, %s + (2 * i "
+                                  "+ %lld) * %lld + %lld)", (1LL << n1) - 1,
+                                  xs, a, IW, k + 16)
+                      : mc_strdup("_mm512_setzero_ps()");
+      em(e, "{ /* row 2 i + %lld, columns %lld.. */", a, k);
+      em(e, "const __m512 lo = %s, hi = %s;", lo, hi);
+      em(e, "_mm512_storeu_ps(%s + %lld + i * %lld, _mm512_permutex2var_ps("
+         "lo, evens, hi));", tq, 2 * a * PS + k / 2, WP);
+      em(e, "_mm512_storeu_ps(%s + %lld + i * %lld, _mm512_permutex2var_ps("
+         "lo, odds, hi));", tq, (2 * a + 1) * PS + k / 2, WP);
+      em(e, "}");
+      free(lo);
+      free(hi);
+    }
+  em(e, "}");
+}
+
+/* AVX-512 over the flattened planes (flat_fit): per channel, the output
  * vectors in blocks of up to 8 sums, each summing the bias, then every
- * tap in order. Output q = oy * W + ox reads tap (ky, kx) at input
- * q + (ky * dy - py) * W + kx * dx - px; the lanes whose row or column
- * falls outside the input are zeros (masks computed here), so each sum
- * adds the products of the zero padding as the portable loops do.
- * Taps alternate between an unaligned (masked) load and a shift of the
- * plane's vectors p[j] (inputs 16 j.., zeros past the plane), which
- * balances the load ports against the shuffle unit. */
+ * tap in order; the lanes whose tap falls outside the input are zeros,
+ * so each sum adds the products of the zero padding as the portable
+ * loops do. Output q = oy * OW + ox reads tap (ky, kx) at input row
+ * oy * s + ky * dy - py, column ox * s + kx * dx - px: with a stride s of
+ * 1, input q + (ky * dy - py) * OW + kx * dx - px; with 2, that place of
+ * its stride phase (rows and columns of the parities of ky * dy - py and
+ * kx * dx - px, OW columns each). Blocks that print the same text past
+ * their first output (the rows between the first and the last) run as
+ * one loop. */
 static void emit_flat(Emit *e, const Op *op, const ConvDims *cd,
                       const DwDims *d, const char *wn, const char *bn) {
-  int64_t W = d->iw, NI = d->ih * W, NO = d->oh * d->ow,
-          K = d->kh * d->kw, nv = (NO + 15) / 16, nb = (nv + 7) / 8;
-  int64_t *off = mc_alloc(sizeof(int64_t) * (size_t)K);
-  for (int64_t ky = 0; ky < d->kh; ky++)
-    for (int64_t kx = 0; kx < d->kw; kx++)
-      off[ky * d->kw + kx] =
-          (ky * d->dy - d->py) * W + kx * d->dx - d->px;
+  Flat f = {d, d->sy, d->oh * d->ow, 0, 0, d->kh * d->kw, NULL, NULL};
+  f.n = f.s > 1 ? d->ih / 2 * (d->iw / 2) : d->ih * d->iw;
+  f.nv = (f.no + 15) / 16;
+  f.plane = mc_alloc(sizeof(int64_t) * (size_t)f.k);
+  f.off = mc_alloc(sizeof(int64_t) * (size_t)f.k);
+  for (int64_t k = 0; k < f.k; k++) {
+    int64_t ry = k / d->kw * d->dy - d->py, rx = k % d->kw * d->dx - d->px;
+    int64_t fy = ry >= 0 ? ry / f.s : -((f.s - 1 - ry) / f.s),
+            fx = rx >= 0 ? rx / f.s : -((f.s - 1 - rx) / f.s);
+    f.plane[k] = (ry - fy * f.s) * f.s + (rx - fx * f.s);
+    f.off[k] = fy * d->ow + fx;
+  }
+  if (f.s > 1)
+    em(e, "const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, "
+       "16, 14, 12, 10, 8, 6, 4, 2, 0), odds = _mm512_set_epi32(31, 29, 27, "
+       "25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);");
   em(e, "/* mc_shz(k, b, a, n): lanes n..15 of a, then 0..n-1 of b, the "
      "lanes not in k zero */");
   em(e, "#define mc_shz(k, b, a, n) _mm512_castsi512_ps(_mm512_maskz_alignr_"
      "epi32(k, _mm512_castps_si512(b), _mm512_castps_si512(a), n))");
+  if (f.s > 1) /* channel 0's phases */
+    emit_flat_phases(e, d, f.n, "xp", "tmp");
   em_for(e, "c", cd->c, "channel");
-  em(e, "const float *xc = xp + c * %lld, *wc = %s + c * %lld;",
-     (long long)NI, wn, (long long)K);
-  em(e, "float *yc = yn + c * %lld;", (long long)NO);
+  if (f.s > 1) { /* the channel's 4 stride phases, filled a channel ahead */
+    long long set = 4 * (f.n + 16);
+    em(e, "const float *tq = tmp + (c & 1) * %lld, *wc = %s + c * %lld;",
+       set, wn, (long long)f.k);
+    em(e, "if (c + 1 < %lld) { /* the next channel into the other set */",
+       (long long)cd->c);
+    em(e, "const float *xs = xp + (c + 1) * %lld;",
+       (long long)(d->ih * d->iw));
+    em(e, "float *tn = tmp + ((c + 1) & 1) * %lld;", set);
+    emit_flat_phases(e, d, f.n, "xs", "tn");
+    em(e, "}");
+  } else {
+    em(e, "const float *xc = xp + c * %lld, *wc = %s + c * %lld;",
+       (long long)f.n, wn, (long long)f.k);
+  }
+  em(e, "float *yc = yn + c * %lld;", (long long)f.no);
   char *bias = bn ? mc_format("%s[c]", bn) : mc_strdup("0.0f");
   em(e, "const __m512 bv = _mm512_set1_ps(%s);", bias);
   free(bias);
-  for (int64_t b = 0, v0 = 0; b < nb; b++) {
-    int64_t u = (nv - v0) / (nb - b); /* the blocks as even as can be */
-    /* the plane's vectors the shifted taps of this block read */
-    int64_t jlo = INT64_MAX, jhi = INT64_MIN;
-    for (int64_t k = 0; k < K; k += 2)
-      for (int64_t v = v0; v < v0 + u; v++) {
-        int64_t j = div16(16 * v + off[k]);
-        jlo = j < jlo ? j : jlo;
-        jhi = j + 1 > jhi ? j + 1 : jhi;
-      }
-    em(e, "{ /* outputs %lld..%lld */", (long long)(16 * v0),
-       (long long)((v0 + u) * 16 < NO ? (v0 + u) * 16 - 1 : NO - 1));
-    em(e, "__m512 p[%lld], s[%lld]; /* p[j]: inputs %lld + 16 j.. */",
-       (long long)(jhi - jlo + 1), (long long)u, (long long)(16 * jlo));
-    for (int64_t j = jlo; j <= jhi; j++) {
-      int64_t lo = 16 * j, n = NI - lo < 16 ? NI - lo : 16;
-      if (lo + 16 <= 0 || n <= 0)
-        em(e, "p[%lld] = _mm512_setzero_ps();", (long long)(j - jlo));
-      else if (lo >= 0 && n == 16)
-        em(e, "p[%lld] = _mm512_loadu_ps(xc + %lld);", (long long)(j - jlo),
-           (long long)lo);
-      else {
-        int64_t m = 0;
-        for (int64_t i = 0; i < 16; i++)
-          if (lo + i >= 0 && lo + i < NI) m |= (int64_t)1 << i;
-        em(e, "p[%lld] = _mm512_maskz_loadu_ps(0x%04llx, xc + %lld);",
-           (long long)(j - jlo), (long long)m, (long long)lo);
-      }
-    }
-    em(e, "for (int u = 0; u < %lld; u++) s[u] = bv;", (long long)u);
-    for (int64_t k = 0; k < K; k++) {
-      int64_t ky = k / d->kw, kx = k % d->kw;
-      em(e, "{ const __m512 w = _mm512_set1_ps(wc[%lld]); /* tap (%lld, "
-         "%lld): inputs q %s %lld */", (long long)k, (long long)ky,
-         (long long)kx, off[k] < 0 ? "-" : "+",
-         (long long)(off[k] < 0 ? -off[k] : off[k]));
-      for (int64_t v = v0; v < v0 + u; v++) {
-        int64_t m = 0;
-        for (int64_t i = 0; i < 16; i++) {
-          int64_t q = 16 * v + i, oy = q / d->ow, ox = q % d->ow;
-          int64_t iy = oy + ky * d->dy - d->py, ix = ox + kx * d->dx - d->px;
-          if (q < NO && iy >= 0 && iy < d->ih && ix >= 0 && ix < W)
-            m |= (int64_t)1 << i;
-        }
-        int64_t at = 16 * v + off[k], j = div16(at) - jlo, sh = at - 16 * div16(at);
-        char *xv;
-        if (k % 2) /* a load */
-          xv = m == 0xffff ? mc_format("_mm512_loadu_ps(xc + %lld)",
-                                       (long long)at)
-               : m ? mc_format("_mm512_maskz_loadu_ps(0x%04llx, xc + %lld)",
-                               (long long)m, (long long)at)
-                   : mc_strdup("_mm512_setzero_ps()");
-        else if (sh == 0)
-          xv = m == 0xffff ? mc_format("p[%lld]", (long long)j)
-                           : mc_format("_mm512_maskz_mov_ps(0x%04llx, "
-                                       "p[%lld])", (long long)m, (long long)j);
-        else
-          xv = mc_format("mc_shz(0x%04llx, p[%lld], p[%lld], %lld)",
-                         (long long)m, (long long)(j + 1), (long long)j,
-                         (long long)sh);
-        em(e, "s[%lld] = _mm512_fmadd_ps(w, %s, s[%lld]);",
-           (long long)(v - v0), xv, (long long)(v - v0));
-        free(xv);
-      }
-      em(e, "}");
-    }
-    for (int64_t v = v0; v < v0 + u; v++) {
-      char *sv = mc_format("s[%lld]", (long long)(v - v0));
-      if (em_acts_vec_ok(op)) em_acts_vec(e, op, sv);
-      int64_t n = NO - 16 * v < 16 ? NO - 16 * v : 16;
-      if (n == 16)
-        em(e, "_mm512_storeu_ps(yc + %lld, %s);", (long long)(16 * v), sv);
-      else
-        em(e, "_mm512_mask_storeu_ps(yc + %lld, 0x%04llx, %s);",
-           (long long)(16 * v), (long long)((1 << n) - 1), sv);
-      free(sv);
-    }
-    em(e, "}");
-    v0 += u;
+  /* blocks: up to 256 outputs, as even as can be; else whole periods */
+  int64_t nb, u0;
+  if (f.no <= 256) {
+    nb = (f.nv + 7) / 8;
+    u0 = 0;
+  } else {
+    int64_t t = flat_period(d->ow);
+    u0 = t * (8 / t > 1 ? 8 / t : 1);
+    nb = (f.nv + u0 - 1) / u0;
   }
-  free(off);
+  for (int64_t b = 0, v0 = 0; b < nb;) {
+    int64_t u = u0 ? (f.nv - v0 < u0 ? f.nv - v0 : u0)
+                   : (f.nv - v0) / (nb - b);
+    char *text = flat_text(op, &f, v0, u, e->p);
+    int64_t run = 1;
+    while (u0 && b + run < nb && f.nv - (v0 + run * u) >= u) {
+      char *next = flat_text(op, &f, v0 + run * u, u, e->p);
+      int same = strcmp(text, next) == 0;
+      free(next);
+      if (!same) break;
+      run++;
+    }
+    free(text);
+    if (run > 1)
+      em(e, "for (int vb = %lld; vb < %lld; vb += %lld) { /* outputs "
+         "vb.. */", (long long)(16 * v0), (long long)(16 * (v0 + run * u)),
+         (long long)(16 * u));
+    else {
+      em(e, "{ /* outputs %lld..%lld */", (long long)(16 * v0),
+         (long long)(16 * (v0 + u) < f.no ? 16 * (v0 + u) - 1 : f.no - 1));
+      em(e, "const int vb = %lld;", (long long)(16 * v0));
+    }
+    flat_block(e, op, &f, v0, u);
+    em(e, "}");
+    b += run;
+    v0 += run * u;
+  }
+  free(f.plane);
+  free(f.off);
   if (op->nact && !em_acts_vec_ok(op)) {
     char *chain = em_act_chain(e, op, "yc[i]");
     em(e, "for (int i = 0; i < %lld; i++) yc[i] = %s; /* the plane is "
-       "stored */", (long long)NO, chain);
+       "stored */", (long long)f.no, chain);
     free(chain);
   }
   em(e, "}");
