@@ -117,6 +117,10 @@ static int flat_fit(const Layer *l, const DwDims *d) {
   if (s == 1 ? d->ow != d->iw
              : d->ih % 2 || d->iw % 2 || d->ow != d->iw / 2)
     return 0;
+  /* the taps' offsets span at most 16 vectors: a block's plane vectors
+   * stay near its sums (a wide dilation keeps the padded rows) */
+  if ((d->kh - 1) * d->dy / s * d->ow + (d->kw - 1) * d->dx / s > 256)
+    return 0;
   return n <= 256 || flat_period(d->ow) <= 8;
 }
 
