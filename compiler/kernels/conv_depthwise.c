@@ -208,6 +208,22 @@ static void emit_sum(Emit *e, const DwDims *d, const char *at,
     }
 }
 
+/* AVX-512: print `const __m512 lo = ..., hi = ...;`, floats i..i + 31
+ * of a row of w at `row` (an expression), zeros past its end. */
+static void emit_row32(Emit *e, const char *row, long long w, long long i) {
+  char *v[2];
+  for (int h = 0; h < 2; h++) {
+    long long at = i + 16 * h, n = w - at < 16 ? w - at : 16;
+    v[h] = n >= 16 ? mc_format("_mm512_loadu_ps(%s + %lld)", row, at)
+           : n > 0 ? mc_format("_mm512_maskz_loadu_ps(0x%llx, %s + %lld)",
+                               (1LL << n) - 1, row, at)
+                   : mc_strdup("_mm512_setzero_ps()");
+  }
+  em(e, "const __m512 lo = %s, hi = %s;", v[0], v[1]);
+  free(v[0]);
+  free(v[1]);
+}
+
 /* AVX-512: copy channel `src` (an expression) of the input into the
  * phases at `dst` (`apart` floats apart), inside the zero border. Rows
  * are stored whole, in order: the zeros loaded past a row land on its
@@ -241,30 +257,17 @@ static void emit_copy_avx512(Emit *e, const DwDims *d, const char *src,
      * (t + px) % 2, column m + (t + px) / 2 */
     long long even = d->px % 2 * apart + d->px / 2,
               odd = (d->px + 1) % 2 * apart + (d->px + 1) / 2;
+    char *row = mc_format("%s + r * %lld", src, IW);
     for (long long i = 0; i < IW; i += 32) {
-      long long n0 = IW - i < 16 ? IW - i : 16, n1 = IW - i - 16;
-      n1 = n1 < 0 ? 0 : n1 > 16 ? 16 : n1;
-      char *lo = n0 == 16 ? mc_format("_mm512_loadu_ps(%s + r * %lld + %lld)",
-                                      src, IW, i)
-                          : mc_format("_mm512_maskz_loadu_ps(0x%llx, %s + r "
-                                      "* %lld + %lld)", (1LL << n0) - 1, src,
-                                      IW, i);
-      char *hi = n1 == 16 ? mc_format("_mm512_loadu_ps(%s + r * %lld + %lld)",
-                                      src, IW, i + 16)
-                 : n1 ? mc_format("_mm512_maskz_loadu_ps(0x%llx, %s + r * "
-                                  "%lld + %lld)", (1LL << n1) - 1, src, IW,
-                                  i + 16)
-                      : mc_strdup("_mm512_setzero_ps()");
       em(e, "{ /* input columns %lld.. */", i);
-      em(e, "const __m512 lo = %s, hi = %s;", lo, hi);
+      emit_row32(e, row, IW, i);
       em(e, "_mm512_storeu_ps(tr + %lld, _mm512_permutex2var_ps(lo, evens, "
          "hi));", even + i / 2);
       em(e, "_mm512_storeu_ps(tr + %lld, _mm512_permutex2var_ps(lo, odds, "
          "hi));", odd + i / 2);
       em(e, "}");
-      free(lo);
-      free(hi);
     }
+    free(row);
   }
   em(e, "}");
 }
@@ -681,30 +684,15 @@ static void emit_flat_phases(Emit *e, const DwDims *d, int64_t n,
      (long long)(d->ih / 2));
   for (long long a = 0; a < 2; a++)
     for (long long k = 0; k < IW; k += 32) {
-      long long n0 = IW - k < 16 ? IW - k : 16, n1 = IW - k - 16;
-      n1 = n1 < 0 ? 0 : n1 > 16 ? 16 : n1;
-      char *lo = n0 == 16
-                     ? mc_format("_mm512_loadu_ps(%s + (2 * i + %lld) * %lld "
-                                 "+ %lld)", xs, a, IW, k)
-                     : mc_format("_mm512_maskz_loadu_ps(0x%llx, %s + (2 * i "
-                                 "+ %lld) * %lld + %lld)", (1LL << n0) - 1, xs,
-                                 a, IW, k);
-      char *hi = n1 == 16
-                     ? mc_format("_mm512_loadu_ps(%s + (2 * i + %lld) * %lld "
-                                 "+ %lld)", xs, a, IW, k + 16)
-                 : n1 ? mc_format("_mm512_maskz_loadu_ps(0x%llx, %s + (2 * i "
-                                  "+ %lld) * %lld + %lld)", (1LL << n1) - 1,
-                                  xs, a, IW, k + 16)
-                      : mc_strdup("_mm512_setzero_ps()");
+      char *row = mc_format("%s + (2 * i + %lld) * %lld", xs, a, IW);
       em(e, "{ /* row 2 i + %lld, columns %lld.. */", a, k);
-      em(e, "const __m512 lo = %s, hi = %s;", lo, hi);
+      emit_row32(e, row, IW, k);
+      free(row);
       em(e, "_mm512_storeu_ps(%s + %lld + i * %lld, _mm512_permutex2var_ps("
          "lo, evens, hi));", tq, 2 * a * PS + k / 2, WP);
       em(e, "_mm512_storeu_ps(%s + %lld + i * %lld, _mm512_permutex2var_ps("
          "lo, odds, hi));", tq, (2 * a + 1) * PS + k / 2, WP);
       em(e, "}");
-      free(lo);
-      free(hi);
     }
   em(e, "}");
 }
