@@ -274,6 +274,7 @@ static void l3_conv2d(const float *restrict x, float *restrict y, float *restric
   #if MC_AVX512
   /* mc_shz(k, b, a, n): lanes n..15 of a, then 0..n-1 of b, the lanes not in k zero */
   #define mc_shz(k, b, a, n) _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(k, _mm512_castps_si512(b), _mm512_castps_si512(a), n))
+  (void)tmp; /* the portable loops' scratch */
   for (int c = 0; c < 64; c++) { /* channel */
     const float *xc = xp + c * 125, *wc = l3_weight + c * 9;
     float *yc = yn + c * 125;
@@ -505,6 +506,7 @@ static void l9_conv2d(const float *restrict x, float *restrict y, float *restric
   #if MC_AVX512
   /* mc_shz(k, b, a, n): lanes n..15 of a, then 0..n-1 of b, the lanes not in k zero */
   #define mc_shz(k, b, a, n) _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(k, _mm512_castps_si512(b), _mm512_castps_si512(a), n))
+  (void)tmp; /* the portable loops' scratch */
   for (int c = 0; c < 64; c++) { /* channel */
     const float *xc = xp + c * 125, *wc = l9_weight + c * 9;
     float *yc = yn + c * 125;
@@ -736,6 +738,7 @@ static void l15_conv2d(const float *restrict x, float *restrict y, float *restri
   #if MC_AVX512
   /* mc_shz(k, b, a, n): lanes n..15 of a, then 0..n-1 of b, the lanes not in k zero */
   #define mc_shz(k, b, a, n) _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(k, _mm512_castps_si512(b), _mm512_castps_si512(a), n))
+  (void)tmp; /* the portable loops' scratch */
   for (int c = 0; c < 64; c++) { /* channel */
     const float *xc = xp + c * 125, *wc = l15_weight + c * 9;
     float *yc = yn + c * 125;
@@ -967,6 +970,7 @@ static void l21_conv2d(const float *restrict x, float *restrict y, float *restri
   #if MC_AVX512
   /* mc_shz(k, b, a, n): lanes n..15 of a, then 0..n-1 of b, the lanes not in k zero */
   #define mc_shz(k, b, a, n) _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(k, _mm512_castps_si512(b), _mm512_castps_si512(a), n))
+  (void)tmp; /* the portable loops' scratch */
   for (int c = 0; c < 64; c++) { /* channel */
     const float *xc = xp + c * 125, *wc = l21_weight + c * 9;
     float *yc = yn + c * 125;

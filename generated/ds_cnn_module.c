@@ -299,6 +299,7 @@ static void n6_conv2d(const float *restrict x, float *restrict y, float *restric
   #if MC_AVX512
   /* mc_shz(k, b, a, n): lanes n..15 of a, then 0..n-1 of b, the lanes not in k zero */
   #define mc_shz(k, b, a, n) _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(k, _mm512_castps_si512(b), _mm512_castps_si512(a), n))
+  (void)tmp; /* the portable loops' scratch */
   for (int c = 0; c < 64; c++) { /* channel */
     const float *xc = xp + c * 125, *wc = l5_weight + c * 9;
     float *yc = yn + c * 125;
@@ -534,6 +535,7 @@ static void n12_conv2d(const float *restrict x, float *restrict y, float *restri
   #if MC_AVX512
   /* mc_shz(k, b, a, n): lanes n..15 of a, then 0..n-1 of b, the lanes not in k zero */
   #define mc_shz(k, b, a, n) _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(k, _mm512_castps_si512(b), _mm512_castps_si512(a), n))
+  (void)tmp; /* the portable loops' scratch */
   for (int c = 0; c < 64; c++) { /* channel */
     const float *xc = xp + c * 125, *wc = l11_weight + c * 9;
     float *yc = yn + c * 125;
@@ -769,6 +771,7 @@ static void n18_conv2d(const float *restrict x, float *restrict y, float *restri
   #if MC_AVX512
   /* mc_shz(k, b, a, n): lanes n..15 of a, then 0..n-1 of b, the lanes not in k zero */
   #define mc_shz(k, b, a, n) _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(k, _mm512_castps_si512(b), _mm512_castps_si512(a), n))
+  (void)tmp; /* the portable loops' scratch */
   for (int c = 0; c < 64; c++) { /* channel */
     const float *xc = xp + c * 125, *wc = l17_weight + c * 9;
     float *yc = yn + c * 125;
@@ -1004,6 +1007,7 @@ static void n24_conv2d(const float *restrict x, float *restrict y, float *restri
   #if MC_AVX512
   /* mc_shz(k, b, a, n): lanes n..15 of a, then 0..n-1 of b, the lanes not in k zero */
   #define mc_shz(k, b, a, n) _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(k, _mm512_castps_si512(b), _mm512_castps_si512(a), n))
+  (void)tmp; /* the portable loops' scratch */
   for (int c = 0; c < 64; c++) { /* channel */
     const float *xc = xp + c * 125, *wc = l23_weight + c * 9;
     float *yc = yn + c * 125;

@@ -732,6 +732,8 @@ static void emit_flat(Emit *e, const Op *op, const ConvDims *cd,
      "epi32(k, _mm512_castps_si512(b), _mm512_castps_si512(a), n))");
   if (f.s > 1) /* channel 0's phases */
     emit_flat_phases(e, d, f.n, "xp", "tmp");
+  else
+    em(e, "(void)tmp; /* the portable loops' scratch */");
   em_for(e, "c", cd->c, "channel");
   if (f.s > 1) { /* the channel's 4 stride phases, filled a channel ahead */
     long long set = 4 * (f.n + 16);
