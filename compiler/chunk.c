@@ -133,6 +133,13 @@ int64_t chunk_samples(const Model *m, char *why, size_t n) {
   return c;
 }
 
+int64_t chunk_prefetch(const Program *p) {
+  if (p->passes < 2 || p->target != TARGET_GENERIC || p->whole) return 0;
+  int64_t calls = 0, lines = (shape_numel(&p->m->input) + 15) / 16;
+  for (int i = 0; i < p->nops; i++) calls += !p->ops[i].fused;
+  return calls ? (lines + calls - 1) / calls * 16 : 0;
+}
+
 static void rebatch(Shape *s, int64_t b) {
   if (s->n >= 1) s->d[0] = b;
 }

@@ -24,6 +24,7 @@ int compile_model(Model *m, const CompileOptions *o, Program *p, Diag *d) {
   p->chunk = c;
   p->passes = c ? m->input.d[0] / b : 1;
   snprintf(p->chunk_why, sizeof p->chunk_why, "%s", why);
+  p->prefetch = chunk_prefetch(p);
   plan_program(p);
   m->workspace_bytes = p->workspace_bytes;
   m->workspace_bound = p->workspace_bound;

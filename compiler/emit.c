@@ -303,10 +303,10 @@ static void print_array(Buf *b, const OpParam *p) {
 /* The helpers, from runtime/mc_*.h (embedded by tools/embed.c), in the
  * order of EH_*: each is copied as it is into the files that use it. */
 extern const char rt_mc_maxf_h[], rt_mc_fma_h[], rt_mc_unused_h[],
-    rt_mc_avx512_h[], rt_mc_v8_h[], rt_mc_inline_h[];
+    rt_mc_avx512_h[], rt_mc_v8_h[], rt_mc_inline_h[], rt_mc_prefetch_h[];
 static const char *const helper_text[EH_NHELPERS] = {
     rt_mc_maxf_h,   rt_mc_fma_h, rt_mc_unused_h,
-    rt_mc_avx512_h, rt_mc_v8_h,  rt_mc_inline_h,
+    rt_mc_avx512_h, rt_mc_v8_h,  rt_mc_inline_h, rt_mc_prefetch_h,
 };
 
 /* The helpers as a compiler given no headers sees them: of each "#if
@@ -459,6 +459,7 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
     }
     em_blank(&e);
   }
+  if (p.prefetch) em_use(&e, EH_PREFETCH); /* called by the entry point */
   int any_helper = 0, any_act = 0;
   for (int h = 0; h < EH_NHELPERS; h++) any_helper |= e.uses[h];
   for (int i = 0; i < m->nlayers; i++) any_act |= f.acts[i];
@@ -511,6 +512,7 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
        (long long)(shape_numel(&last->out) / p.batch));
     xs = "x", ys = "y";
   }
+  int64_t calls = 0; /* the ops called so far */
   for (int i = 0; i < p.nops; i++) { /* each call with its shapes */
     const Op *op = &p.ops[i], *out = op->pooled ? op + 1 : op;
     if (op->fused) continue;
@@ -541,6 +543,11 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
     }
     em(&e, "%s /* %s -> %s */", call, si, so);
     free(si), free(so), free(call), free(t), free(x), free(y);
+    int64_t k = nin / p.passes, at = calls++ * p.prefetch;
+    if (p.prefetch && at < k) /* a slice of the next chunk's input */
+      em(&e, "if (c + 1 < %lld) mc_prefetch(xc + %lld, %lld); /* the next "
+         "chunk's input, ahead */", (long long)p.passes, (long long)(k + at),
+         (long long)(k - at < p.prefetch ? k - at : p.prefetch));
   }
   if (p.whole) em(&e, "}");
   if (p.passes > 1) em(&e, "}");

@@ -151,6 +151,9 @@ char *program_explain(const Program *p) {
   Buf b = {0};
   if (p->passes > 1) /* the batch in passes (chunk.c) */
     buf_printf(&b, "%s\n", p->chunk_why);
+  if (p->prefetch)
+    buf_printf(&b, "  the next chunk's input asked for in the cache ahead, "
+               "%lld floats after each op's call\n", (long long)p->prefetch);
   for (int i = 0; i < p->nops; i++) {
     const Op *op = &p->ops[i];
     buf_printf(&b, "%s: %s\n", op->fname, op->why);

@@ -564,6 +564,8 @@ typedef struct Program {
   int64_t passes;  /* the entry point runs the ops this many times, on
                       consecutive chunks of the batch (1: once) */
   char chunk_why[160]; /* why (--explain) */
+  int64_t prefetch; /* chunk.c: floats of the next chunk's input asked for
+                       in the cache after each op's call (0: none) */
   Target target;
   KernelSet kernels;
   Op *ops;
@@ -632,6 +634,11 @@ void program_free(Program *p);
 /* The samples per pass for m's batch (the batch itself: no passes), and
  * why in `why`. Reads shapes only. */
 int64_t chunk_samples(const Model *m, char *why, size_t n);
+/* For a program lowered for a chunk (p->passes > 1): the floats of the
+ * next chunk's input to ask for in the cache after each op's call, so
+ * that they arrive while this chunk runs, spread over its ops (0: none;
+ * the generic target only: the microcontrollers have no such cache). */
+int64_t chunk_prefetch(const Program *p);
 /* c: m with the batch dim b, sharing m's strings and weights. */
 void model_chunk(const Model *m, int64_t b, Model *c);
 /* After m's weights are loaded: c reads them too. */
@@ -721,8 +728,8 @@ void em_acts_vec(Emit *e, const Op *op, const char *v);
 void em_epilogue(Emit *e, const Op *op, const char *ptr, int64_t n);
 /* Ask for a helper of runtime/ in the generated file: mc_maxf.h, mc_fma.h,
  * mc_unused.h, mc_avx512.h, mc_v8.h (which needs the FMA and unused),
- * mc_inline.h. */
-enum { EH_MAXF, EH_FMA, EH_UNUSED, EH_AVX512, EH_V8, EH_INLINE,
+ * mc_inline.h, mc_prefetch.h. */
+enum { EH_MAXF, EH_FMA, EH_UNUSED, EH_AVX512, EH_V8, EH_INLINE, EH_PREFETCH,
        EH_NHELPERS };
 void em_use(Emit *e, int helper);
 /* Print the transpose of the 16 x 16 floats in `__m512 a[16]` (row i in

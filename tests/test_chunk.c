@@ -126,8 +126,21 @@ static void test_chunk_decisions(void **state) {
     assert_int_equal(p.m->input.d[0], b);
     assert_int_equal(p.passes, n / b);
     assert_true((p.chunk != NULL) == (r->chunk != 0));
+    /* the next chunk's input asked for in slices after the ops' calls:
+     * whole cache lines, every one of them, no slice empty */
+    int64_t calls = 0, k = shape_numel(&p.m->input);
+    for (int j = 0; j < p.nops; j++) calls += !p.ops[j].fused;
+    if (r->chunk) {
+      assert_true(p.prefetch > 0 && p.prefetch % 16 == 0);
+      assert_true(p.prefetch * calls >= k);
+      assert_true(p.prefetch * (calls - 1) < k + 15);
+    } else {
+      assert_int_equal(p.prefetch, 0);
+    }
     char *x = program_explain(&p);
     assert_true((strstr(x, r->why) != NULL) == (r->chunk != 0));
+    assert_true((strstr(x, "the next chunk's input asked for") != NULL) ==
+                (r->chunk != 0));
     free(x);
     program_free(&p);
     model_free(&m);
@@ -160,6 +173,8 @@ static void test_chunk_entry_point(void **state) {
   assert_int_equal(jm.g.input_numel, 6 * 2 * 128 * 128);
   assert_int_equal(jm.g.output_numel, 6 * 5);
   assert_non_null(strstr(jm.g.c, "for (int c = 0; c < 6; c++) { /* chunk */"));
+  /* after the first op's call, the first slice of the next sample */
+  assert_non_null(strstr(jm.g.c, "if (c + 1 < 6) mc_prefetch(xc + 32768, "));
   /* each op's comment gives the chunk's shapes and says so */
   assert_non_null(strstr(jm.g.c, "[1, 2, 128, 128] -> [1, 8, 128, 128], 1 "
                                  "of the batch's samples at a time"));
@@ -213,6 +228,8 @@ static void test_chunk_limits(void **state) {
   fclose(f);
   assert_non_null(strstr(out, "input 768.0 KiB, output 120 B)"));
   free(out);
+  assert_true(p.passes > 1);
+  assert_int_equal(p.prefetch, 0); /* no cache to fill ahead */
   program_free(&p);
   /* a limit the chunk's own input and output would pass */
   m.lim.max_activation = ws + io - 1;
@@ -246,6 +263,7 @@ static void test_chunk_vector_lowering(void **state) {
   assert_int_equal(m.chunk, 128);
   assert_int_equal(p.passes, 32);
   assert_true(p.whole); /* the vector lowering, per sample */
+  assert_int_equal(p.prefetch, 0); /* its calls are per sample */
   JitModel jm, jm1;
   Diag d = {0};
   if (jit_program(&p, &jm, &d) || jit_program(&p1, &jm1, &d))
