@@ -22,10 +22,10 @@
  * 2 (MobileNet's 48 x 48 to 24 x 24), the same over the plane's 4 stride
  * phases, copied. Other narrow output rows (under 16 columns: 6 x 6 with
  * a stride, or 3 x 3 planes) of 16 channels or a multiple put 16
- * channels in the vector lanes (emit_lanes): no padded columns computed, no shifts, the planes
- * transposed in and out 16 x 16 in registers. Elsewhere (and under
- * TinyCC) the portable loop computes
- * into scratch, then copies the output columns. Every output adds in
+ * channels in the vector lanes (emit_lanes): no padded columns computed,
+ * no shifts, the planes transposed in and out 16 x 16 in registers.
+ * Elsewhere (and under TinyCC) the portable loop computes into scratch,
+ * then copies the output columns. Every output adds in
  * the same order on every path, so the paths agree bit for bit where
  * both fuse (or both do not fuse) the multiply-adds. */
 #include "kernels/conv.h"
@@ -106,9 +106,9 @@ static int64_t flat_period(int64_t ow) {
  * (stride 2 of an even plane, read as its four stride phases), so output
  * q reads, for each tap, one plane at q plus one constant offset (the
  * lanes whose tap falls outside the input zeroed by a mask); 32 outputs
- * or more (64 with a stride); up to 256 with every vector written out, more when the lanes
- * line up with the rows again within 8 vectors (the blocks between the
- * first and last rows are then one loop). */
+ * or more (64 with a stride); up to 256 with every vector written out,
+ * more when the lanes line up with the rows again within 8 vectors (the
+ * blocks between the first and last rows are then one loop). */
 static int flat_fit(const Layer *l, const DwDims *d) {
   int64_t n = d->oh * d->ow, s = d->sy;
   /* (a stride's copy into phases costs more than it saves on the few
@@ -169,7 +169,8 @@ static int64_t dw_scratch(const Op *op) {
    * (one filled while the other is read), phases 16 floats apart, the
    * last vectors reading up to 31 floats past them */
   int64_t plane = d.h2 * d.w2, portable = d.nph * plane + d.oh * d.w2,
-          avx = flat_fit(op->main, &d)    ? (d.sy > 1 ? 2 * (d.ih * d.iw + 64) : 0)
+          flat = d.sy > 1 ? 2 * (d.ih * d.iw + 64) : 0, /* 2 sets of phases */
+          avx = flat_fit(op->main, &d)    ? flat
                 : lanes_fit(op->main, &d) ? d.ph * d.pw * 16
                                           : 2 * d.nph * (plane + 16) + 32;
   return (portable > avx ? portable : avx) * (int64_t)sizeof(float);
