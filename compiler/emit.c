@@ -543,11 +543,12 @@ void emit_program(const Program *pp, const EmitOptions *o, Generated *g) {
     }
     em(&e, "%s /* %s -> %s */", call, si, so);
     free(si), free(so), free(call), free(t), free(x), free(y);
-    int64_t k = nin / p.passes, at = calls++ * p.prefetch;
-    if (p.prefetch && at < k) /* a slice of the next chunk's input */
+    int64_t k = nin / p.passes, at = calls * p.prefetch;
+    if (p.prefetch && at < k) /* the next slice of the next chunk's input */
       em(&e, "if (c + 1 < %lld) mc_prefetch(xc + %lld, %lld); /* the next "
          "chunk's input, ahead */", (long long)p.passes, (long long)(k + at),
          (long long)(k - at < p.prefetch ? k - at : p.prefetch));
+    calls++;
   }
   if (p.whole) em(&e, "}");
   if (p.passes > 1) em(&e, "}");

@@ -234,8 +234,9 @@ static void emit_row32(Emit *e, const char *row, long long w, long long i) {
 static void emit_copy_avx512(Emit *e, const DwDims *d, const char *src,
                              const char *dst, int64_t apart) {
   long long IW = d->iw, W2 = d->w2, SY = d->sy, SX = d->sx;
-  em(e, "for (int r = 0; r < %lld; r++) { /* inside the zero border */",
-     (long long)d->ih);
+  em(e, "for (int r = 0; r < %lld; r++) { /* %s */", (long long)d->ih,
+     d->py || d->px || d->ph > d->ih || d->pw > d->iw
+         ? "inside the zero border" : "each input row");
   if (SY == 1)
     em(e, "float *tr = %s + (r + %lld) * %lld;", dst, (long long)d->py, W2);
   else
@@ -543,8 +544,10 @@ static void emit_lanes(Emit *e, const Op *op, const ConvDims *cd,
   }
 }
 
-/* Floor division by 16 (offsets may be negative). */
-static int64_t div16(int64_t a) { return a >= 0 ? a / 16 : -((15 - a) / 16); }
+/* Floor division (offsets may be negative). */
+static int64_t floordiv(int64_t a, int64_t b) {
+  return a >= 0 ? a / b : -((b - 1 - a) / b);
+}
 
 /* The flattened planes (flat_fit): tap k reads plane plane[k] (the input
  * channel; with a stride of 2, its phase of even or odd rows and
@@ -593,7 +596,7 @@ static void flat_block(Emit *e, const Op *op, const Flat *f, int64_t v0,
   for (int64_t k = 0; k < f->k; k += 2)
     for (int64_t v = v0; v < v0 + u; v++)
       for (int64_t h = 0; h < 2; h++) {
-        int64_t j = div16(16 * v + f->off[k]) + h, i = 0;
+        int64_t j = floordiv(16 * v + f->off[k], 16) + h, i = 0;
         while (i < np && (pn[i] != f->plane[k] || pj[i] != j)) i++;
         if (i < np) continue;
         pn = mc_realloc(pn, sizeof(int64_t) * (size_t)(np + 1));
@@ -622,7 +625,7 @@ static void flat_block(Emit *e, const Op *op, const Flat *f, int64_t v0,
     em(e, "const __m512 w = _mm512_set1_ps(wc[%lld]);", (long long)k);
     for (int64_t v = v0; v < v0 + u; v++) {
       int64_t m = flat_mask(f, v, k), at = 16 * v + f->off[k],
-              j = div16(at), sh = at - 16 * j, i0 = 0, i1 = 0;
+              j = floordiv(at, 16), sh = at - 16 * j, i0 = 0, i1 = 0;
       char *xv;
       if (k % 2) { /* a load */
         char *a = flat_at(f, f->plane[k], at - 16 * v0);
@@ -673,31 +676,6 @@ static char *flat_text(const Op *op, const Flat *f, int64_t v0, int64_t u,
   return t.b.s ? t.b.s : mc_strdup("");
 }
 
-/* The 4 stride phases of channel xs into tq, phase (a, b) at (2 a + b) *
- * (n + 16): [i][j] = xs[2 i + a][2 j + b]. Each pair of input rows, 32
- * floats at a time, split by two permutes into even and odd columns;
- * whole vectors stored, the lanes past a phase's row landing on its next
- * row (stored later) or, for its last, in the 16 floats after it. */
-static void emit_flat_phases(Emit *e, const DwDims *d, int64_t n,
-                             const char *xs, const char *tq) {
-  long long IW = d->iw, WP = d->iw / 2, PS = n + 16;
-  em(e, "for (int i = 0; i < %lld; i++) { /* input rows 2 i, 2 i + 1 */",
-     (long long)(d->ih / 2));
-  for (long long a = 0; a < 2; a++)
-    for (long long k = 0; k < IW; k += 32) {
-      char *row = mc_format("%s + (2 * i + %lld) * %lld", xs, a, IW);
-      em(e, "{ /* row 2 i + %lld, columns %lld.. */", a, k);
-      emit_row32(e, row, IW, k);
-      free(row);
-      em(e, "_mm512_storeu_ps(%s + %lld + i * %lld, _mm512_permutex2var_ps("
-         "lo, evens, hi));", tq, 2 * a * PS + k / 2, WP);
-      em(e, "_mm512_storeu_ps(%s + %lld + i * %lld, _mm512_permutex2var_ps("
-         "lo, odds, hi));", tq, (2 * a + 1) * PS + k / 2, WP);
-      em(e, "}");
-    }
-  em(e, "}");
-}
-
 /* AVX-512 over the flattened planes (flat_fit): per channel, the output
  * vectors in blocks of up to 8 sums, each summing the bias, then every
  * tap in order; the lanes whose tap falls outside the input are zeros,
@@ -718,8 +696,7 @@ static void emit_flat(Emit *e, const Op *op, const ConvDims *cd,
   f.off = mc_alloc(sizeof(int64_t) * (size_t)f.k);
   for (int64_t k = 0; k < f.k; k++) {
     int64_t ry = k / d->kw * d->dy - d->py, rx = k % d->kw * d->dx - d->px;
-    int64_t fy = ry >= 0 ? ry / f.s : -((f.s - 1 - ry) / f.s),
-            fx = rx >= 0 ? rx / f.s : -((f.s - 1 - rx) / f.s);
+    int64_t fy = floordiv(ry, f.s), fx = floordiv(rx, f.s);
     f.plane[k] = (ry - fy * f.s) * f.s + (rx - fx * f.s);
     f.off[k] = fy * d->ow + fx;
   }
@@ -731,8 +708,14 @@ static void emit_flat(Emit *e, const Op *op, const ConvDims *cd,
      "lanes not in k zero */");
   em(e, "#define mc_shz(k, b, a, n) _mm512_castsi512_ps(_mm512_maskz_alignr_"
      "epi32(k, _mm512_castps_si512(b), _mm512_castps_si512(a), n))");
+  /* the stride phases, unpadded, OW columns each: phase (a, b) at
+   * (2 a + b) * (n + 16) holds x[2 i + a][2 j + b] (emit_copy_avx512's
+   * layout of a plane with no padding; the 16 floats after each phase
+   * take the lanes stored past its last row) */
+  DwDims ph = *d;
+  ph.py = ph.px = 0, ph.w2 = d->iw / 2;
   if (f.s > 1) /* channel 0's phases */
-    emit_flat_phases(e, d, f.n, "xp", "tmp");
+    emit_copy_avx512(e, &ph, "xp", "tmp", f.n + 16);
   else
     em(e, "(void)tmp; /* the portable loops' scratch */");
   em_for(e, "c", cd->c, "channel");
@@ -745,7 +728,7 @@ static void emit_flat(Emit *e, const Op *op, const ConvDims *cd,
     em(e, "const float *xs = xp + (c + 1) * %lld;",
        (long long)(d->ih * d->iw));
     em(e, "float *tn = tmp + ((c + 1) & 1) * %lld;", set);
-    emit_flat_phases(e, d, f.n, "xs", "tn");
+    emit_copy_avx512(e, &ph, "xs", "tn", f.n + 16);
     em(e, "}");
   } else {
     em(e, "const float *xc = xp + c * %lld, *wc = %s + c * %lld;",
