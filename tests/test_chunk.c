@@ -173,8 +173,20 @@ static void test_chunk_entry_point(void **state) {
   assert_int_equal(jm.g.input_numel, 6 * 2 * 128 * 128);
   assert_int_equal(jm.g.output_numel, 6 * 5);
   assert_non_null(strstr(jm.g.c, "for (int c = 0; c < 6; c++) { /* chunk */"));
-  /* after the first op's call, the first slice of the next sample */
+  /* after the first op's call, the first slice of the next sample; the
+   * slices follow each other and cover the next sample exactly, never
+   * past it */
   assert_non_null(strstr(jm.g.c, "if (c + 1 < 6) mc_prefetch(xc + 32768, "));
+  long long next = 32768;
+  for (const char *q = jm.g.c; (q = strstr(q, "mc_prefetch(xc + "));) {
+    long long at, n;
+    q += strlen("mc_prefetch(xc + ");
+    assert_int_equal(sscanf(q, "%lld, %lld)", &at, &n), 2);
+    assert_int_equal(at, next);
+    assert_true(n > 0);
+    next = at + n;
+  }
+  assert_int_equal(next, 2 * 32768);
   /* each op's comment gives the chunk's shapes and says so */
   assert_non_null(strstr(jm.g.c, "[1, 2, 128, 128] -> [1, 8, 128, 128], 1 "
                                  "of the batch's samples at a time"));
