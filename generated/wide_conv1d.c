@@ -29,11 +29,12 @@ void wide_conv1d_forward_ws(const float *input, float *output, void *workspace);
  * floats (IEEE-754 binary32, little-endian), which a compiler reads many
  * times faster than as many numbers, where it says it is little-endian
  * (x86, Arm Cortex-M); else, or with -DMODELC_WEIGHTS_AS_NUMBERS, as numbers. */
-#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
-    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && !defined(MODELC_WEIGHTS_AS_NUMBERS)
-#define MC_WEIGHT_BYTES 1
-#else
 #define MC_WEIGHT_BYTES 0
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__)
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && !defined(MODELC_WEIGHTS_AS_NUMBERS)
+#undef MC_WEIGHT_BYTES
+#define MC_WEIGHT_BYTES 1
+#endif
 #endif
 #if MC_WEIGHT_BYTES && defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Woverlength-strings"
