@@ -909,14 +909,15 @@ int spec_load(const char *path, const Limits *lim, Diag *d, Model *m) {
     return -1;
   }
   char *text = mc_alloc(MAX_SPEC_BYTES + 1);
+  errno = 0;
   size_t len = fread(text, 1, MAX_SPEC_BYTES + 1, f);
-  int err = ferror(f);
+  int err = ferror(f) ? (errno ? errno : EIO) : 0; /* EISDIR: a folder */
   fclose(f);
   if (err || len > MAX_SPEC_BYTES) {
     free(text);
     memset(m, 0, sizeof *m);
     diag_plain(d, "cannot read spec '%s': %s", path,
-               err ? "read error" : "larger than 16 MB");
+               err ? strerror(err) : "larger than 16 MB");
     return -1;
   }
   int r = spec_load_string(path, text, len, lim, d, m);

@@ -37,6 +37,7 @@ expect 2 'more than one spec' err -- check specs/seed_cnn1d.lua specs/cnn1d_clas
 expect 2 "'--max-memory' needs a positive whole number" err -- check --max-memory x specs/seed_cnn1d.lua
 expect 2 "'--max-instructions' needs a value" err -- check specs/seed_cnn1d.lua --max-instructions
 expect 1 "cannot open spec '$tmp/none.lua'" err -- check "$tmp/none.lua"
+expect 1 "cannot read spec '$tmp': Is a directory" err -- check "$tmp"
 
 # A good spec: the table on stdout, exit 0.
 expect 0 '^  7  7     Linear\(16, 2\) +\[2, 2\] +34 +64$' out -- check specs/seed_cnn1d.lua
