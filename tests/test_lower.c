@@ -283,13 +283,21 @@ static const Want wants[] = {
     /* a pool with overlapping windows is not fused */
     {"nn.Conv1d{1, 8, 3}, nn.MaxPool1d{3, stride = 1}", "{1, 1, 20}", 1,
      "pool-inside", "per output", KERNELS_FAST, TARGET_CORTEX_M4},
-    /* no interior output, and 3-D: the direct loops */
+    /* no interior output: the direct loops */
     {"nn.Conv1d{1, 1, 5, padding = 4}", "{1, 1, 3}", 0, "conv-direct",
      "no output reads only inside the input, as the register tiles need",
      KERNELS_FAST, TARGET_CORTEX_M4},
-    {"nn.Conv3d{2, 4, 3}", "{1, 2, 6, 6, 6}", 0, "conv-direct",
-     "the register tiles are 1-D and 2-D only", KERNELS_FAST,
+    {"nn.Conv3d{1, 2, 5, padding = 4}", "{1, 1, 3, 3, 3}", 0, "conv-direct",
+     "no output reads only inside the input, as the register tiles need",
+     KERNELS_FAST, TARGET_CORTEX_M4},
+    /* 3-D: tiles along the rows of each depth slice; 27 taps unrolled,
+     * 3 x 5 x 5 a slice at a time, the border slices direct */
+    {"nn.Conv3d{2, 4, 3}", "{1, 2, 6, 6, 6}", 0, "conv-regs",
+     "taps unrolled, over 64 interior outputs", KERNELS_FAST,
      TARGET_CORTEX_M4},
+    {"nn.Conv3d{2, 6, {3, 5, 5}, padding = {1, 2, 2}}", "{1, 2, 4, 8, 8}", 0,
+     "conv-regs", "taps unrolled in chunks, over 32 interior outputs, "
+     "direct loops on the border", KERNELS_FAST, TARGET_CORTEX_M0},
     /* the reference set is the same on every target */
     {"nn.Linear{30000, 10}", "{2, 30000}", 0, "reference-linear",
      "a sum over the inputs in order", KERNELS_REFERENCE, TARGET_CORTEX_M4},

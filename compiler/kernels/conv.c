@@ -170,6 +170,16 @@ static void emit_pad_maps(Emit *e, const Layer *l, const ConvDims *cd) {
 
 /* The direct loops for every output channel over the outputs in the box
  * [a, b) (NULL: all outputs). */
+/* The loops over a 3-D box of outputs [a, b): od, oy, ox. */
+static void box_loops(Emit *e, const int64_t *a, const int64_t *b) {
+  em(e, "for (int od = %lld; od < %lld; od++)", (long long)a[0],
+     (long long)b[0]);
+  em(e, "  for (int oy = %lld; oy < %lld; oy++)", (long long)a[1],
+     (long long)b[1]);
+  em(e, "    for (int ox = %lld; ox < %lld; ox++)", (long long)a[2],
+     (long long)b[2]);
+}
+
 void conv_direct_loops(Emit *e, const Op *op, const ConvDims *cd,
                        const char *wn, int packed, const char *bn,
                        const int64_t *a, const int64_t *b) {
@@ -202,6 +212,10 @@ void conv_direct_loops(Emit *e, const Op *op, const ConvDims *cd,
   } else if (cd->nsp == 1) {
     em(e, "for (int i = %lld; i < %lld; i++) yo[i] = %s;", (long long)a[0],
        (long long)b[0], init);
+  } else if (cd->nsp == 3) {
+    box_loops(e, a, b);
+    em(e, "      yo[(od * %lld + oy) * %lld + ox] = %s;",
+       (long long)cd->t.O[1], (long long)cd->t.O[2], init);
   } else {
     em(e, "for (int oy = %lld; oy < %lld; oy++)", (long long)a[0],
        (long long)b[0]);
@@ -228,6 +242,12 @@ void conv_direct_loops(Emit *e, const Op *op, const ConvDims *cd,
     char *ptr = mc_format("(yo + %lld)", (long long)a[0]);
     em_epilogue(e, op, ptr, b[0] - a[0]);
     free(ptr);
+  } else if (op->nact && cd->nsp == 3) {
+    char *chain = em_act_chain(e, op, "yo[q]");
+    box_loops(e, a, b);
+    em(e, "      { const int q = (od * %lld + oy) * %lld + ox; yo[q] = %s; }",
+       (long long)cd->t.O[1], (long long)cd->t.O[2], chain);
+    free(chain);
   } else if (op->nact) {
     char *chain = em_act_chain(e, op, "yo[oy * W + ox]");
     char *w = mc_format("%lld", (long long)cd->t.O[1]);

@@ -4,7 +4,8 @@
  * where the tap reads inside the input, weights in PyTorch's layout. The
  * convolutions the blocked kernel does not take get this: 3-D ones, one
  * output channel per group, too few interior outputs, or a stride along
- * the rows of a 2-D one. */
+ * the rows of a 2-D one; on cortex-m, those the register tiles do not
+ * take: no output reads only inside the input. */
 #include "kernels/conv.h"
 
 #include <stdlib.h>
@@ -14,12 +15,9 @@ static int direct_fits(const Program *p, const Op *op, Target t, char *why,
   (void)p;
   if (!conv_is(op)) return 0;
   int tiles = op->main->kind->nsp <= 2;
-  snprintf(why, n, "direct: %s", !tiles
-           ? (t == TARGET_GENERIC
-              ? "per output channel, each (input channel, tap) over its "
-                "valid outputs; the blocked kernel is 1-D and 2-D only"
-              : "per output channel, each (input channel, tap) over its "
-                "valid outputs; the register tiles are 1-D and 2-D only")
+  snprintf(why, n, "direct: %s", !tiles && t == TARGET_GENERIC
+           ? "per output channel, each (input channel, tap) over its "
+             "valid outputs; the blocked kernel is 1-D and 2-D only"
            : t == TARGET_GENERIC
            ? "too few outputs or output channels for the blocked "
              "kernel, or a stride along the rows"

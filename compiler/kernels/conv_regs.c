@@ -1,7 +1,8 @@
 /* kernels/conv_regs.c: a convolution blocked in a Cortex-M's registers.
  *
- * For --target cortex-m4/m7/m0, Conv1d and Conv2d with interior outputs:
- * tiles of up to 4 output channels x 4 positions along a row, each output
+ * For --target cortex-m4/m7/m0, Conv1d, Conv2d and Conv3d with interior
+ * outputs: tiles of up to 4 output channels x 4 positions along a row
+ * (of one depth slice in 3-D), each output
  * a scalar local (16 float accumulators and the 4 weights and 4 inputs of
  * a tap: 24 of FPv4-SP's 32 single registers). Per input channel the
  * taps are unrolled in the emitted text (up to 32 of them; a longer
@@ -21,25 +22,33 @@
 #define REGS_NP 4     /* positions per tile */
 #define REGS_UNROLL 32 /* taps unrolled per input channel, at most */
 
-/* The convolution seen as 2-D (a 1-D one has one row) and its interior. */
+/* The convolution seen as 3-D (a 2-D one has one depth slice, a 1-D one
+ * also one row) and its interior: depth [dlo, dhi), rows [lo[0], hi[0]),
+ * columns [lo[1], hi[1]). */
 typedef struct Geo {
+  int64_t OD, KD, SD, DD, PD, IH; /* depth; IH: input rows */
   int64_t OH, OW, IW, KH, KW, SH, SW, DH, DW, PH, PW;
-  int64_t lo[2], hi[2];
+  int64_t dlo, dhi, lo[2], hi[2];
   int border, fma;
 } Geo;
 
 static void regs_geometry(const ConvDims *cd, Target t, Geo *g) {
-  int two = cd->nsp == 2, x = cd->nsp - 1;
-  g->OH = two ? cd->t.O[0] : 1, g->KH = two ? cd->t.K[0] : 1;
-  g->SH = two ? cd->t.S[0] : 1, g->DH = two ? cd->t.D[0] : 1;
-  g->PH = two ? cd->t.P[0] : 0;
+  int three = cd->nsp == 3, two = cd->nsp >= 2;
+  int z = 0, y = cd->nsp - 2, x = cd->nsp - 1;
+  g->OD = three ? cd->t.O[z] : 1, g->KD = three ? cd->t.K[z] : 1;
+  g->SD = three ? cd->t.S[z] : 1, g->DD = three ? cd->t.D[z] : 1;
+  g->PD = three ? cd->t.P[z] : 0, g->IH = two ? cd->t.I[y] : 1;
+  g->OH = two ? cd->t.O[y] : 1, g->KH = two ? cd->t.K[y] : 1;
+  g->SH = two ? cd->t.S[y] : 1, g->DH = two ? cd->t.D[y] : 1;
+  g->PH = two ? cd->t.P[y] : 0;
   g->OW = cd->t.O[x], g->IW = cd->t.I[x], g->KW = cd->t.K[x];
   g->SW = cd->t.S[x], g->DW = cd->t.D[x], g->PW = cd->t.P[x];
-  g->lo[0] = 0, g->hi[0] = 1;
-  if (two) conv_interior(cd, 0, &g->lo[0], &g->hi[0]);
+  g->dlo = 0, g->dhi = 1, g->lo[0] = 0, g->hi[0] = 1;
+  if (three) conv_interior(cd, z, &g->dlo, &g->dhi);
+  if (two) conv_interior(cd, y, &g->lo[0], &g->hi[0]);
   conv_interior(cd, x, &g->lo[1], &g->hi[1]);
-  g->border = g->lo[0] > 0 || g->hi[0] < g->OH || g->lo[1] > 0 ||
-              g->hi[1] < g->OW;
+  g->border = g->dlo > 0 || g->dhi < g->OD || g->lo[0] > 0 ||
+              g->hi[0] < g->OH || g->lo[1] > 0 || g->hi[1] < g->OW;
   g->fma = target_has_fma(t);
 }
 
@@ -49,10 +58,9 @@ static int regs_fits(const Program *p, const Op *op, Target t, char *why,
   if (t == TARGET_GENERIC || !conv_is(op)) return 0;
   ConvDims cd;
   conv_dims(op->main, &cd);
-  if (cd.nsp > 2) return 0;
   Geo g;
   regs_geometry(&cd, t, &g);
-  if (g.hi[0] <= g.lo[0] || g.hi[1] <= g.lo[1]) return 0;
+  if (g.dhi <= g.dlo || g.hi[0] <= g.lo[0] || g.hi[1] <= g.lo[1]) return 0;
   int64_t nc = cd.ocg < REGS_NC ? cd.ocg : REGS_NC;
   int64_t np = g.hi[1] - g.lo[1] < REGS_NP ? g.hi[1] - g.lo[1] : REGS_NP;
   snprintf(why, n, "registers: %lld output channel%s x %lld position%s in "
@@ -61,7 +69,8 @@ static int regs_fits(const Program *p, const Op *op, Target t, char *why,
            (long long)(nc * np),
            g.fma ? "fmaf (one vfma each)" : "acc + w * x (no FPU)",
            cd.ksz <= REGS_UNROLL ? "unrolled" : "unrolled in chunks",
-           (long long)((g.hi[0] - g.lo[0]) * (g.hi[1] - g.lo[1])),
+           (long long)((g.dhi - g.dlo) * (g.hi[0] - g.lo[0]) *
+                       (g.hi[1] - g.lo[1])),
            g.border ? ", direct loops on the border" : "");
   return 1;
 }
@@ -186,8 +195,8 @@ static int64_t chunk(int64_t k) {
   return 1;
 }
 
-/* One tile: nc output channels from o0 x np positions from (oy, ox);
- * xg, wb, o0, oy and ox are in scope. */
+/* One tile: nc output channels from o0 x np positions from (od, oy,
+ * ox); xg, wb, o0, od, oy and ox are in scope. */
 static void emit_tile(Emit *e, const Op *op, const ConvDims *cd,
                       const Geo *g, int64_t nc, int64_t np, const char *bn) {
   em(e, "{ /* %lld output channels x %lld positions */", (long long)nc,
@@ -204,9 +213,11 @@ static void emit_tile(Emit *e, const Op *op, const ConvDims *cd,
     buf_free(&b);
   }
   Lin xl = {0};
-  if (cd->nsp == 2) lin_add(&xl, "oy", g->SH * g->IW);
+  int64_t slice = g->IH * g->IW; /* floats of an input depth slice */
+  if (cd->nsp == 3) lin_add(&xl, "od", g->SD * slice);
+  if (cd->nsp >= 2) lin_add(&xl, "oy", g->SH * g->IW);
   lin_add(&xl, "ox", g->SW);
-  lin_add(&xl, NULL, -g->PH * g->IW - g->PW);
+  lin_add(&xl, NULL, -g->PD * slice - g->PH * g->IW - g->PW);
   char *xs = lin_str(&xl);
   em(e, "const float *xt = xg + (%s);", xs);
   free(xs);
@@ -214,14 +225,35 @@ static void emit_tile(Emit *e, const Op *op, const ConvDims *cd,
   em(e, "const float *xc = xt + c * %lld;", (long long)cd->xsz);
   em(e, "const float *wc = wb + c * %lld;", (long long)(cd->ksz * nc));
   if (cd->ksz <= REGS_UNROLL) {
+    for (int64_t kd = 0; kd < g->KD; kd++)
+      for (int64_t ky = 0; ky < g->KH; ky++)
+        emit_taps(e, g, nc, np, g->KW, "xc",
+                  kd * g->DD * slice + ky * g->DH * g->IW, "wc",
+                  (kd * g->KH + ky) * g->KW * nc);
+  } else if (cd->nsp == 3 && g->KH * g->KW <= REGS_UNROLL) {
+    em_for(e, "kd", g->KD, "tap slice, its taps unrolled");
+    em(e, "const float *xd = xc + kd * %lld;", (long long)(g->DD * slice));
+    em(e, "const float *wd = wc + kd * %lld;",
+       (long long)(g->KH * g->KW * nc));
     for (int64_t ky = 0; ky < g->KH; ky++)
-      emit_taps(e, g, nc, np, g->KW, "xc", ky * g->DH * g->IW, "wc",
+      emit_taps(e, g, nc, np, g->KW, "xd", ky * g->DH * g->IW, "wd",
                 ky * g->KW * nc);
+    em(e, "}");
   } else {
-    if (cd->nsp == 2) {
+    const char *xbase = "xc", *wbase = "wc";
+    if (cd->nsp == 3) {
+      em_for(e, "kd", g->KD, "tap slice");
+      em(e, "const float *xd = xc + kd * %lld;", (long long)(g->DD * slice));
+      em(e, "const float *wd = wc + kd * %lld;",
+         (long long)(g->KH * g->KW * nc));
+      xbase = "xd", wbase = "wd";
+    }
+    if (cd->nsp >= 2) {
       em_for(e, "ky", g->KH, "tap row");
-      em(e, "const float *xr = xc + ky * %lld;", (long long)(g->DH * g->IW));
-      em(e, "const float *wr = wc + ky * %lld;", (long long)(g->KW * nc));
+      em(e, "const float *xr = %s + ky * %lld;", xbase,
+         (long long)(g->DH * g->IW));
+      em(e, "const float *wr = %s + ky * %lld;", wbase,
+         (long long)(g->KW * nc));
     } else {
       em(e, "{");
       em(e, "const float *xr = xc, *wr = wc;");
@@ -238,6 +270,7 @@ static void emit_tile(Emit *e, const Op *op, const ConvDims *cd,
       em(e, "}");
     }
     em(e, "}");
+    if (cd->nsp == 3) em(e, "}");
   }
   em(e, "}");
   if (op->pooled) { /* the windows' max of the activated outputs */
@@ -273,7 +306,8 @@ static void emit_tile(Emit *e, const Op *op, const ConvDims *cd,
   }
   Lin yl = {0};
   lin_add(&yl, "o0", cd->osz);
-  if (cd->nsp == 2) lin_add(&yl, "oy", g->OW);
+  if (cd->nsp == 3) lin_add(&yl, "od", g->OH * g->OW);
+  if (cd->nsp >= 2) lin_add(&yl, "oy", g->OW);
   lin_add(&yl, "ox", 1);
   char *ys = lin_str(&yl);
   em(e, "float *yt = yn + (%s);", ys);
@@ -299,7 +333,10 @@ static void emit_positions(Emit *e, const Op *op, const ConvDims *cd,
                            const Geo *g, int64_t nc, const char *bn) {
   int64_t lo = g->lo[1], run = g->hi[1] - g->lo[1];
   int64_t np = run < REGS_NP ? run : REGS_NP, nt = run / np, tail = run % np;
-  if (cd->nsp == 2)
+  if (cd->nsp == 3)
+    em(e, "for (int od = %lld; od < %lld; od++) {", (long long)g->dlo,
+       (long long)g->dhi);
+  if (cd->nsp >= 2)
     em(e, "for (int oy = %lld; oy < %lld; oy++) {", (long long)g->lo[0],
        (long long)g->hi[0]);
   if (nt > 1)
@@ -315,7 +352,8 @@ static void emit_positions(Emit *e, const Op *op, const ConvDims *cd,
     emit_tile(e, op, cd, g, nc, tail, bn);
     em(e, "}");
   }
-  if (cd->nsp == 2) em(e, "}");
+  if (cd->nsp >= 2) em(e, "}");
+  if (cd->nsp == 3) em(e, "}");
 }
 
 static void regs_emit(Emit *e, const Op *op) {
@@ -349,18 +387,29 @@ static void regs_emit(Emit *e, const Op *op) {
     em(e, "}");
   }
   em(e, "}");
-  if (g.border) { /* whole rows above and below, then the row ends */
-    int64_t a[2], b[2];
-    int x = cd.nsp - 1;
-    if (cd.nsp == 2) {
-      a[1] = 0, b[1] = g.OW;
+  if (g.border) { /* whole depth slices before and after, then whole
+                   * rows above and below, then the row ends */
+    int64_t a[3], b[3];
+    int y = cd.nsp - 2, x = cd.nsp - 1;
+    if (cd.nsp == 3) {
+      a[1] = 0, b[1] = g.OH, a[2] = 0, b[2] = g.OW;
+      if (g.dlo > 0)
+        a[0] = 0, b[0] = g.dlo,
+        conv_direct_loops(e, op, &cd, wn, 1, bn, a, b);
+      if (g.dhi < g.OD)
+        a[0] = g.dhi, b[0] = g.OD,
+        conv_direct_loops(e, op, &cd, wn, 1, bn, a, b);
+      a[0] = g.dlo, b[0] = g.dhi;
+    }
+    if (cd.nsp >= 2) {
+      a[x] = 0, b[x] = g.OW;
       if (g.lo[0] > 0)
-        a[0] = 0, b[0] = g.lo[0],
+        a[y] = 0, b[y] = g.lo[0],
         conv_direct_loops(e, op, &cd, wn, 1, bn, a, b);
       if (g.hi[0] < g.OH)
-        a[0] = g.hi[0], b[0] = g.OH,
+        a[y] = g.hi[0], b[y] = g.OH,
         conv_direct_loops(e, op, &cd, wn, 1, bn, a, b);
-      a[0] = g.lo[0], b[0] = g.hi[0];
+      a[y] = g.lo[0], b[y] = g.hi[0];
     }
     if (g.lo[1] > 0)
       a[x] = 0, b[x] = g.lo[1], conv_direct_loops(e, op, &cd, wn, 1, bn, a, b);
