@@ -6,7 +6,8 @@
  * shape rules are simpler than PyTorch's), the layers before the failing
  * one are kept and the spec is checked again. A valid model then goes
  * through the back end (driver.c), emit_program and TinyCC in memory,
- * and runs.
+ * and runs: on the generic target, and for one input in four also on
+ * cortex-m4 or cortex-m0 (their register tiles; the last byte says which).
  *
  * ASan does not see inside JIT-compiled code, so the buffers it gets are
  * fenced by hand: each sits between PROT_NONE pages with guard bytes
@@ -571,13 +572,20 @@ int fuzz_codegen_one(const uint8_t *data, size_t size) {
   if (getenv("FUZZ_CODEGEN_DEBUG"))
     fprintf(stderr, "%s%s\n%s\n", ok ? "VALID " : "INVALID ", text,
             d.text.s ? d.text.s : "");
-  if (ok) {
+  /* every valid model on the generic target; one in four also on a
+   * Cortex-M target (their register tiles), chosen by the last byte so
+   * the bytes before it keep their meaning */
+  Target also = TARGET_GENERIC;
+  if (size && data[size - 1] % 8 == 0) also = TARGET_CORTEX_M4;
+  if (size && data[size - 1] % 8 == 4) also = TARGET_CORTEX_M0;
+  for (int pass = 0; ok && pass < (also == TARGET_GENERIC ? 1 : 2); pass++) {
     Program p;
-    CompileOptions co = {TARGET_GENERIC, KERNELS_FAST, 1, NULL};
+    CgSrc rest = s;
+    CompileOptions co = {pass ? also : TARGET_GENERIC, KERNELS_FAST, 1, NULL};
     if (compile_model(&m, &co, &p, &d))
       FUZZ_FAIL("the back end (limits, seeded weights) failed:\n%s",
                 d.text.s);
-    cg_run(&p, &s);
+    cg_run(&p, &rest);
     program_free(&p);
   }
   model_free(&m);
