@@ -75,6 +75,7 @@ static void seeded_init(Model *m) {
       Param *pa = &l->param[p];
       if (!pa->used) continue;
       int64_t numel = shape_numel(&pa->shape);
+      free(pa->data); /* a model loaded again: the draws replace it */
       pa->data = mc_alloc(sizeof(float) * (size_t)(numel > 0 ? numel : 1));
     }
     if (l->kind->flags & KF_INIT_KAIMING) {
