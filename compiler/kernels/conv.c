@@ -168,8 +168,6 @@ static void emit_pad_maps(Emit *e, const Layer *l, const ConvDims *cd) {
   buf_free(&src);
 }
 
-/* The direct loops for every output channel over the outputs in the box
- * [a, b) (NULL: all outputs). */
 /* The loops over a 3-D box of outputs [a, b): od, oy, ox. */
 static void box_loops(Emit *e, const int64_t *a, const int64_t *b) {
   em(e, "for (int od = %lld; od < %lld; od++)", (long long)a[0],
@@ -180,6 +178,8 @@ static void box_loops(Emit *e, const int64_t *a, const int64_t *b) {
      (long long)b[2]);
 }
 
+/* The direct loops for every output channel over the outputs in the box
+ * [a, b) (NULL: all outputs). */
 void conv_direct_loops(Emit *e, const Op *op, const ConvDims *cd,
                        const char *wn, int packed, const char *bn,
                        const int64_t *a, const int64_t *b) {
