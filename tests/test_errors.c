@@ -608,6 +608,17 @@ static const struct {
      "layer 0 (ZeroPad2d): Padding length must be divisible by 2", 3},
     {"ZeroPad2d on a 1-d input", M("{3}", L("nn.ZeroPad2d{{1, 2, 3, 4}}")),
      "layer 0 (ZeroPad2d): Padding length too large", 3},
+    /* more pads than a List holds: two per dimension of a 6-long kernel
+     * or a 5-long padding (UBSan caught the overflow under the fuzzer) */
+    {"Conv3d 6-d kernel, same, reflect",
+     M("{1, 2, 6, 6, 6}", L("nn.Conv3d{2, 4, {3, 3, 1, 4, 2, 1}, padding = "
+                            "\"same\", padding_mode = \"reflect\"}")),
+     "layer 0 (Conv3d): Padding length too large", 3},
+    {"Conv3d 5 paddings, circular",
+     M("{1, 2, 6, 6, 6}", L("nn.Conv3d{2, 4, 3, padding = {1, 1, 1, 1, 1}, "
+                            "padding_mode = \"circular\"}")),
+     "layer 0 (Conv3d): Only 2D, 3D, 4D, 5D padding with non-constant "
+     "padding are supported for now", 3},
     {"ReflectionPad1d on a 1-d input", M("{3}", L("nn.ReflectionPad1d{1}")),
      "layer 0 (ReflectionPad1d): Only 2D, 3D, 4D, 5D padding with "
      "non-constant padding are supported for now", 3},

@@ -109,10 +109,17 @@ static int64_t at(const List *x, int i) {
   return x->n == 1 ? x->v[0] : x->v[i];
 }
 
+/* The pads F.pad gets: two per dimension of a kernel or padding list
+ * (a List holds one per dimension). */
+typedef struct Pads {
+  int n;
+  int64_t v[2 * MC_MAXDIM];
+} Pads;
+
 /* F.pad(input, pads, mode) for reflect, replicate and circular, as
  * PyTorch 1.13's _pad_enum and its kernels check it. Pads the shape in
  * place: pads[0], pads[1] apply to the last dimension, and so on. */
-static int emulate_pad(Layer *l, Shape *s, const List *pads, Diag *d) {
+static int emulate_pad(Layer *l, Shape *s, const Pads *pads, Diag *d) {
   int n = s->n, np = pads->n, half = np / 2;
   PadMode mode = l->a.pad_mode;
   char *str;
@@ -231,7 +238,7 @@ static int conv_shape(Layer *l, Diag *d) {
   if (a->pad_string != PADS_NUM) pad.n = 0;
   if (a->pad_mode != PAD_ZEROS) {
     /* _reversed_padding_repeated_twice */
-    List pads = {0, {0}};
+    Pads pads = {0, {0}};
     if (a->pad_string == PADS_NUM) {
       pads.n = 2 * pad.n;
       for (int i = 0; i < pad.n; i++)
