@@ -195,6 +195,32 @@ static int64_t chunk(int64_t k) {
   return 1;
 }
 
+/* The taps of a long kernel a row at a time (a loop over rows from xb,
+ * wb when `rows`), a row over 32 taps in chunks of up to 8. */
+static void emit_rows(Emit *e, const Geo *g, int64_t nc, int64_t np,
+                      int rows, const char *xb, const char *wb) {
+  if (rows) {
+    em_for(e, "ky", g->KH, "tap row");
+    em(e, "const float *xr = %s + ky * %lld;", xb, (long long)(g->DH * g->IW));
+    em(e, "const float *wr = %s + ky * %lld;", wb, (long long)(g->KW * nc));
+  } else {
+    em(e, "{");
+    em(e, "const float *xr = %s, *wr = %s;", xb, wb);
+  }
+  if (g->KW <= REGS_UNROLL) {
+    emit_taps(e, g, nc, np, g->KW, "xr", 0, "wr", 0);
+  } else {
+    int64_t u = chunk(g->KW);
+    em(e, "for (int k = 0; k < %lld; k += %lld) { /* %lld taps a step */",
+       (long long)g->KW, (long long)u, (long long)u);
+    em(e, "const float *xk = xr + k * %lld, *wk = wr + k * %lld;",
+       (long long)g->DW, (long long)nc);
+    emit_taps(e, g, nc, np, u, "xk", 0, "wk", 0);
+    em(e, "}");
+  }
+  em(e, "}");
+}
+
 /* One tile: nc output channels from o0 x np positions from (od, oy,
  * ox); xg, wb, o0, od, oy and ox are in scope. */
 static void emit_tile(Emit *e, const Op *op, const ConvDims *cd,
@@ -230,16 +256,9 @@ static void emit_tile(Emit *e, const Op *op, const ConvDims *cd,
         emit_taps(e, g, nc, np, g->KW, "xc",
                   kd * g->DD * slice + ky * g->DH * g->IW, "wc",
                   (kd * g->KH + ky) * g->KW * nc);
-  } else if (cd->nsp == 3 && g->KH * g->KW <= REGS_UNROLL) {
-    em_for(e, "kd", g->KD, "tap slice, its taps unrolled");
-    em(e, "const float *xd = xc + kd * %lld;", (long long)(g->DD * slice));
-    em(e, "const float *wd = wc + kd * %lld;",
-       (long long)(g->KH * g->KW * nc));
-    for (int64_t ky = 0; ky < g->KH; ky++)
-      emit_taps(e, g, nc, np, g->KW, "xd", ky * g->DH * g->IW, "wd",
-                ky * g->KW * nc);
-    em(e, "}");
   } else {
+    /* a 3-D kernel a slice at a time: the slice's taps unrolled if they
+     * fit, else its rows as below */
     const char *xbase = "xc", *wbase = "wc";
     if (cd->nsp == 3) {
       em_for(e, "kd", g->KD, "tap slice");
@@ -248,28 +267,13 @@ static void emit_tile(Emit *e, const Op *op, const ConvDims *cd,
          (long long)(g->KH * g->KW * nc));
       xbase = "xd", wbase = "wd";
     }
-    if (cd->nsp >= 2) {
-      em_for(e, "ky", g->KH, "tap row");
-      em(e, "const float *xr = %s + ky * %lld;", xbase,
-         (long long)(g->DH * g->IW));
-      em(e, "const float *wr = %s + ky * %lld;", wbase,
-         (long long)(g->KW * nc));
+    if (cd->nsp == 3 && g->KH * g->KW <= REGS_UNROLL) {
+      for (int64_t ky = 0; ky < g->KH; ky++)
+        emit_taps(e, g, nc, np, g->KW, "xd", ky * g->DH * g->IW, "wd",
+                  ky * g->KW * nc);
     } else {
-      em(e, "{");
-      em(e, "const float *xr = xc, *wr = wc;");
+      emit_rows(e, g, nc, np, cd->nsp >= 2, xbase, wbase);
     }
-    if (g->KW <= REGS_UNROLL) {
-      emit_taps(e, g, nc, np, g->KW, "xr", 0, "wr", 0);
-    } else {
-      int64_t u = chunk(g->KW);
-      em(e, "for (int k = 0; k < %lld; k += %lld) { /* %lld taps a step */",
-         (long long)g->KW, (long long)u, (long long)u);
-      em(e, "const float *xk = xr + k * %lld, *wk = wr + k * %lld;",
-         (long long)g->DW, (long long)nc);
-      emit_taps(e, g, nc, np, u, "xk", 0, "wk", 0);
-      em(e, "}");
-    }
-    em(e, "}");
     if (cd->nsp == 3) em(e, "}");
   }
   em(e, "}");
