@@ -254,7 +254,8 @@ fi
 # The AVX-512 paths that claim the portable loops' bits (the stride-16
 # and stride-2 phase splits, the Winograd transforms in registers, the
 # global pools' and the small-plane pointwise tiles' transposes, the
-# depthwise lanes and flattened planes, the activations in registers)
+# depthwise lanes and flattened planes, the activations in registers,
+# the matrix multiply's blocks, masked or not)
 # give them: each model built with gcc -march=native, with and without
 # -DMODELC_PORTABLE, on the same input with full mantissas.
 if gcc -march=native -dM -E - </dev/null 2>/dev/null | grep -q __AVX512F__; then
@@ -265,7 +266,7 @@ if gcc -march=native -dM -E - </dev/null 2>/dev/null | grep -q __AVX512F__; then
               tests/fixtures/kernels/depthwise_lanes.lua tests/fixtures/kernels/phases2.lua \
               tests/fixtures/kernels/depthwise_flat.lua tests/fixtures/kernels/depthwise_flat2.lua \
               tests/fixtures/kernels/blocked_phases.lua tests/fixtures/kernels/planes2.lua \
-              specs/m5_kws.lua; do
+              tests/fixtures/kernels/gemm_rows.lua specs/m5_kws.lua; do
     n=$(basename "$spec" .lua); N=$(echo "$n" | tr a-z A-Z); d="$tmp/avx_$n"
     cat >"$tmp/avx_main_$n.c" <<EOF
 #include <stdio.h>

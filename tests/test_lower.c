@@ -197,14 +197,25 @@ static const Want wants[] = {
     {"nn.Linear{1024, 300}", "{2, 1024}", 0, "linear-axpy",
      "axpy: each input feature adds its row of 300", KERNELS_FAST, TARGET_GENERIC},
     /* A batch of 8 or more rows: blocked matrix multiplies, also where
-     * the model is small enough for the vector lowering. */
+     * the model is small enough for the vector lowering, and for few
+     * outputs (masked lanes; blocks of 16 rows up to 16 outputs). */
     {"nn.Linear{1024, 300}", "{32, 1024}", 0, "linear-gemm",
      "gemm: 32 rows x 300 outputs in register blocks of 8 x 32",
      KERNELS_FAST, TARGET_GENERIC},
     {"nn.Linear{640, 128}, nn.ReLU{}, nn.Linear{128, 8}", "{32, 640}", 0,
      "linear-gemm", "gemm: 32 rows x 128 outputs", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Linear{640, 128}, nn.ReLU{}, nn.Linear{128, 8}", "{32, 640}", 1,
-     "linear-dot", "dot: 8 outputs", KERNELS_FAST, TARGET_GENERIC},
+     "linear-gemm", "gemm: 32 rows x 8 outputs in register blocks of 16 x "
+     "16 (lanes past the outputs masked)", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Linear{640, 128}, nn.ReLU{}, nn.Linear{128, 20}", "{8, 640}", 1,
+     "linear-gemm",
+     "gemm: 8 rows x 20 outputs in register blocks of 8 x 32 (lanes past "
+     "the outputs masked)", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Linear{30000, 10}", "{8, 30000}", 0, "linear-gemm",
+     "register blocks of 8 x 16 (lanes past", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Linear{640, 128}, nn.ReLU{}, nn.Linear{128, 16}", "{32, 640}", 1,
+     "linear-gemm",
+     "register blocks of 16 x 16, each", KERNELS_FAST, TARGET_GENERIC},
     /* Pools: windows inside the input unroll their taps. */
     {"nn.MaxPool2d{2}", "{1, 3, 32, 32}", 0, "pool-inside",
      "per output: every window is inside the input", KERNELS_FAST, TARGET_GENERIC},

@@ -12,7 +12,12 @@
  * fuse (or both do not fuse) the multiply-adds. The last block of 32
  * outputs overlaps the one before when the outputs are not a multiple of
  * 32 (the outputs in both are computed twice, the same way); the rows
- * past the last block of 8 take the axpy loop. */
+ * past the last block take the axpy loop.
+ *
+ * Fewer than 32 outputs (an autoencoder's bottleneck, a classifier over a
+ * batch) fill one or two zmm per row, the lanes past the last output
+ * masked off in loads and stores; up to 16 outputs, the blocks are of 16
+ * rows, so that 16 accumulators still share each weight load. */
 #include "kernels/linear.h"
 
 #include <stdlib.h>
@@ -25,16 +30,27 @@ static int64_t gemm_rows(const Op *op) {
   return shape_numel(&op->main->in) / (in ? in : 1);
 }
 
+/* The block shape, decided from the op alone: rows per block and zmm per
+ * row (16 outputs each). */
+static void gemm_block(const Op *op, int *r, int *h) {
+  int64_t rows = gemm_rows(op), out = op->main->a.out;
+  *h = out <= 16 ? 1 : 2;
+  *r = out <= 16 && rows >= 2 * GEMM_ROWS ? 2 * GEMM_ROWS : GEMM_ROWS;
+}
+
 static int gemm_fits(const Program *p, const Op *op, Target t, char *why,
                      size_t n) {
   if (t != TARGET_GENERIC) return 0; /* tuned for x86; cortex-m has its own */
   (void)p, (void)t;
   if (!linear_is(op)) return 0;
   int64_t rows = gemm_rows(op), out = op->main->a.out;
-  if (rows < GEMM_ROWS || out < GEMM_COLS) return 0;
+  if (rows < GEMM_ROWS || out < 1) return 0;
+  int r, h;
+  gemm_block(op, &r, &h);
   snprintf(why, n, "gemm: %lld rows x %lld outputs in register blocks of "
-           "%d x %d, each weight loaded once per block",
-           (long long)rows, (long long)out, GEMM_ROWS, GEMM_COLS);
+           "%d x %d%s, each weight loaded once per block",
+           (long long)rows, (long long)out, r, 16 * h,
+           out < 16 * h ? " (lanes past the outputs masked)" : "");
   return 1;
 }
 
@@ -65,44 +81,73 @@ static void emit_rows(Emit *e, const char *wn, const char *bn, int64_t from,
 
 static void gemm_emit(Emit *e, const Op *op) {
   int64_t in = op->main->a.in, out = op->main->a.out, rows = gemm_rows(op);
-  int64_t rb = rows / GEMM_ROWS * GEMM_ROWS, ob = out / GEMM_COLS * GEMM_COLS;
+  int R, H;
+  gemm_block(op, &R, &H);
+  int64_t C = 16 * H, rb = rows / R * R;
+  int masked = out < C; /* then one block of outputs, its last zmm masked */
+  int64_t ob = masked ? C : out / C * C;
   const char *wn = op_array(op, "weight"), *bn = op_array(op, "bias");
-  long long IN = in, OUT = out, R = GEMM_ROWS, C = GEMM_COLS;
+  long long IN = in, OUT = out;
   em_use(e, EH_FMA);
   em_use(e, EH_AVX512);
   em(e, "#if MC_AVX512");
-  em(e, "for (int r0 = 0; r0 < %lld; r0 += %lld) { /* blocks of %lld rows */",
+  if (masked) /* the lanes of the last zmm that hold outputs */
+    em(e, "const __mmask16 m = (__mmask16)0x%llx;",
+       (unsigned long long)((1u << (out - 16 * (H - 1))) - 1));
+  em(e, "for (int r0 = 0; r0 < %lld; r0 += %d) { /* blocks of %d rows */",
      (long long)rb, R, R);
   em(e, "const float *xb = x + r0 * %lld;", IN);
   em(e, "float *yb = y + r0 * %lld;", OUT);
-  if (ob == out) {
+  if (masked) {
+    em(e, "{ /* the %lld outputs */", OUT);
+  } else if (ob == out) {
     em(e, "for (int o0 = 0; o0 < %lld; o0 += %lld) { /* %lld outputs */",
-       OUT, C, C);
+       OUT, (long long)C, (long long)C);
   } else { /* the last block overlaps the one before: same sums again */
     em(e, "for (int b = 0; b < %lld; b++) { /* blocks of %lld outputs */",
-       (long long)(ob / GEMM_COLS + 1), C);
-    em(e, "const int o0 = b < %lld ? b * %lld : %lld;",
-       (long long)(ob / GEMM_COLS), C, OUT - C);
+       (long long)(ob / C + 1), (long long)C);
+    em(e, "const int o0 = b < %lld ? b * %lld : %lld;", (long long)(ob / C),
+       (long long)C, OUT - C);
   }
-  em(e, "__m512 acc[%lld][2];", R);
-  em(e, "for (int s = 0; s < %lld; s++)", R);
-  if (bn)
-    em(e, "  for (int h = 0; h < 2; h++) acc[s][h] = "
-       "_mm512_loadu_ps(%s + o0 + 16 * h);", bn);
-  else
-    em(e, "  for (int h = 0; h < 2; h++) acc[s][h] = _mm512_setzero_ps();");
+  /* zmm h of a row holds outputs o0 + 16 h on (one block when masked:
+   * o0 is 0); the last one masked, when masked */
+  const char *o0 = masked ? "" : " + o0";
+  static const char *const off[2] = {"", " + 16"};
+  em(e, "__m512 acc[%d][%d];", R, H);
+  em(e, "for (int s = 0; s < %d; s++) {", R);
+  for (int h = 0; h < H; h++) {
+    int mh = masked && h == H - 1;
+    if (bn && mh)
+      em(e, "acc[s][%d] = _mm512_maskz_loadu_ps(m, %s%s%s);", h, bn, o0,
+         off[h]);
+    else if (bn)
+      em(e, "acc[s][%d] = _mm512_loadu_ps(%s%s%s);", h, bn, o0, off[h]);
+    else
+      em(e, "acc[s][%d] = _mm512_setzero_ps();", h);
+  }
+  em(e, "}");
   em(e, "for (int i = 0; i < %lld; i++) {", IN);
-  em(e, "const float *w = %s + i * %lld + o0;", wn, OUT);
-  em(e, "const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);");
-  em(e, "for (int s = 0; s < %lld; s++) {", R);
+  em(e, "const float *w = %s + i * %lld%s;", wn, OUT, o0);
+  for (int h = 0; h < H; h++)
+    em(e, "const __m512 w%d = %s(%sw%s);", h,
+       masked && h == H - 1 ? "_mm512_maskz_loadu_ps" : "_mm512_loadu_ps",
+       masked && h == H - 1 ? "m, " : "", off[h]);
+  em(e, "for (int s = 0; s < %d; s++) {", R);
   em(e, "const __m512 xv = _mm512_set1_ps(xb[s * %lld + i]);", IN);
-  em(e, "acc[s][0] = _mm512_fmadd_ps(xv, w0, acc[s][0]);");
-  em(e, "acc[s][1] = _mm512_fmadd_ps(xv, w1, acc[s][1]);");
+  for (int h = 0; h < H; h++)
+    em(e, "acc[s][%d] = _mm512_fmadd_ps(xv, w%d, acc[s][%d]);", h, h, h);
   em(e, "}");
   em(e, "}");
-  em(e, "for (int s = 0; s < %lld; s++)", R);
-  em(e, "  for (int h = 0; h < 2; h++) "
-     "_mm512_storeu_ps(yb + s * %lld + o0 + 16 * h, acc[s][h]);", OUT);
+  em(e, "for (int s = 0; s < %d; s++) {", R);
+  for (int h = 0; h < H; h++) {
+    if (masked && h == H - 1)
+      em(e, "_mm512_mask_storeu_ps(yb + s * %lld%s, m, acc[s][%d]);", OUT,
+         off[h], h);
+    else
+      em(e, "_mm512_storeu_ps(yb + s * %lld%s%s, acc[s][%d]);", OUT, o0,
+         off[h], h);
+  }
+  em(e, "}");
   em(e, "}");
   em(e, "}");
   if (rb < rows) emit_rows(e, wn, bn, rb, rows, in, out, "the last rows");

@@ -21,7 +21,7 @@ static const Kernel *const kernels[] = {
     &kernel_conv_depthwise, &kernel_conv_direct,  &kernel_pool_plane,
     &kernel_pool_inside,
     &kernel_pool_taps,
-    &kernel_linear_dot,   &kernel_linear_gemm, &kernel_linear_axpy,
+    &kernel_linear_gemm,  &kernel_linear_dot,  &kernel_linear_axpy,
     &kernel_pad_runs,
     /* the naive ones (modelc build --kernels reference) */
     &kernel_ref_conv, &kernel_ref_linear, &kernel_ref_pool,
