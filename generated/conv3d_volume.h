@@ -4,7 +4,7 @@
 
 #define CONV3D_VOLUME_INPUT_SIZE 28800 /* floats, shape [2, 4, 6, 20, 30] */
 #define CONV3D_VOLUME_OUTPUT_SIZE 12096 /* floats, shape [2, 8, 6, 9, 14] */
-#define CONV3D_VOLUME_WORKSPACE_SIZE 230400 /* bytes */
+#define CONV3D_VOLUME_WORKSPACE_SIZE 489600 /* bytes */
 
 #ifdef __cplusplus
 extern "C" {

@@ -93,7 +93,7 @@ expect 0 '^l3_maxpool1d: per output: every window is inside the input' out -- bu
 expect 0 '^l11_linear: dot: 10 outputs' out -- build specs/lenet5.lua -o "$tmp/gen" --explain
 expect 0 '^  modelc run: the interior.s tiles through the host microkernel mcj_conv_block$' out -- build specs/lenet5.lua -o "$tmp/gen" --explain
 expect 0 '^  modelc run: each row through the host microkernel mcj_linear_axpy$' out -- build specs/lenet5.lua -o "$tmp/gen" --explain
-expect 0 '^l0_conv3d: direct: ' out -- build specs/conv3d_volume.lua -o "$tmp/gen" --explain
+expect 0 '^l0_conv3d: im2col: the input under each tap copied once as \[108 taps\]\[600 positions\] per output plane' out -- build specs/conv3d_volume.lua -o "$tmp/gen" --explain
 # The naive lowerings: chosen on the command line, in build and run.
 expect 0 '^l0_conv2d: reference: one output at a time' out -- build specs/lenet5.lua -o "$tmp/ref" --explain --kernels reference
 expect 0 '^l11_linear: reference: ' out -- build specs/lenet5.lua -o "$tmp/ref" --explain --kernels reference --target generic
@@ -255,7 +255,7 @@ fi
 # and stride-2 phase splits, the Winograd transforms in registers, the
 # global pools' and the small-plane pointwise tiles' transposes, the
 # depthwise lanes and flattened planes, the activations in registers,
-# the matrix multiply's blocks, masked or not)
+# the matrix multiplies' blocks, masked or not, and im2col's tiles)
 # give them: each model built with gcc -march=native, with and without
 # -DMODELC_PORTABLE, on the same input with full mantissas.
 if gcc -march=native -dM -E - </dev/null 2>/dev/null | grep -q __AVX512F__; then
@@ -266,7 +266,8 @@ if gcc -march=native -dM -E - </dev/null 2>/dev/null | grep -q __AVX512F__; then
               tests/fixtures/kernels/depthwise_lanes.lua tests/fixtures/kernels/phases2.lua \
               tests/fixtures/kernels/depthwise_flat.lua tests/fixtures/kernels/depthwise_flat2.lua \
               tests/fixtures/kernels/blocked_phases.lua tests/fixtures/kernels/planes2.lua \
-              tests/fixtures/kernels/gemm_rows.lua specs/m5_kws.lua; do
+              tests/fixtures/kernels/gemm_rows.lua tests/fixtures/kernels/im2col3d.lua \
+              tests/fixtures/kernels/im2col_strided.lua specs/m5_kws.lua; do
     n=$(basename "$spec" .lua); N=$(echo "$n" | tr a-z A-Z); d="$tmp/avx_$n"
     cat >"$tmp/avx_main_$n.c" <<EOF
 #include <stdio.h>

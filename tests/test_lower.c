@@ -181,15 +181,27 @@ static const Want wants[] = {
      "conv-blocked", "rows laid out as wide as the input's", KERNELS_FAST,
      TARGET_GENERIC},
     {"nn.Conv2d{2, 16, 3, stride = 2, dilation = 2}", "{1, 2, 20, 20}", 0,
-     "conv-im2col", "im2col: the strided input copied once as [18 taps][64 "
-     "positions]", KERNELS_FAST, TARGET_GENERIC},
+     "conv-im2col", "im2col: the input under each tap copied once as [18 "
+     "taps][64 positions]", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv2d{8, 8, 3, stride = 2, groups = 8}", "{1, 8, 20, 20}", 0,
      "conv-depthwise", "zero padding as its 4 stride phases", KERNELS_FAST,
      TARGET_GENERIC},
     {"nn.Conv2d{8, 8, 3, stride = 3, groups = 8}", "{1, 8, 20, 20}", 0,
      "conv-direct", "too few outputs or output channels", KERNELS_FAST, TARGET_GENERIC},
+    /* Conv3d: a matrix multiply over the input copied per tap, with 8
+     * or 16 output channels a block; other counts, or groups: direct. */
+    {"nn.Conv3d{2, 8, 3}", "{1, 2, 6, 6, 6}", 0, "conv-im2col",
+     "as [54 taps][16 positions] per output plane, then a matrix "
+     "multiply in blocks of 8 output channels", KERNELS_FAST,
+     TARGET_GENERIC},
     {"nn.Conv3d{2, 4, 3}", "{1, 2, 6, 6, 6}", 0, "conv-direct",
-     "the blocked kernel is 1-D and 2-D only", KERNELS_FAST, TARGET_GENERIC},
+     "the 3-D matrix multiply (im2col) needs one group", KERNELS_FAST,
+     TARGET_GENERIC},
+    {"nn.Conv3d{4, 16, 3, groups = 2}", "{1, 4, 6, 6, 6}", 0, "conv-direct",
+     "output channels in multiples of 8", KERNELS_FAST, TARGET_GENERIC},
+    {"nn.Conv3d{4, 16, 3, padding = 1, padding_mode = \"reflect\"}",
+     "{1, 4, 6, 6, 6}", 0, "conv-direct", "im2col", KERNELS_FAST,
+     TARGET_GENERIC},
     /* Linear (too large for the vector lowering): few outputs a dot
      * product each, else an axpy (below 8 rows). */
     {"nn.Linear{30000, 10}", "{2, 30000}", 0, "linear-dot",

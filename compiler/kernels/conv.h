@@ -85,6 +85,14 @@ void conv_blocked_geometry(ConvDims *cd, int64_t *lo, int64_t *hi,
 int64_t conv_blocked_row(const ConvDims *cd);
 int conv_blocked_copy(Emit *e, const Op *op, const ConvDims *cd);
 
+/* kernels/conv_im2col.c: its output channels per block, the positions
+ * of one pass (all, or in 3-D an output plane's), and the copy of the
+ * input under each tap for one pass, tmp[k][p] (in 3-D inside the
+ * caller's loop over the output planes oz), which its JIT stand-in
+ * (jit_conv_im2col.c) prints too. */
+int64_t conv_im2col_width(const ConvDims *cd);
+int64_t conv_im2col_pass(const ConvDims *cd); /* positions per copy */
+void conv_im2col_copy(Emit *e, const ConvDims *cd);
 /* kernels/conv_winograd.c: print the Winograd convolution's body; with
  * jit, its matrix multiplies as calls to the host microkernel
  * mcj_conv_block (its JIT stand-in, jit_conv_winograd.c). */

@@ -17,7 +17,8 @@ static int direct_fits(const Program *p, const Op *op, Target t, char *why,
   int tiles = op->main->kind->nsp <= 2;
   snprintf(why, n, "direct: %s", !tiles && t == TARGET_GENERIC
            ? "per output channel, each (input channel, tap) over its "
-             "valid outputs; the blocked kernel is 1-D and 2-D only"
+             "valid outputs; the 3-D matrix multiply (im2col) needs one "
+             "group, no padding mode and output channels in multiples of 8"
            : t == TARGET_GENERIC
            ? "too few outputs or output channels for the blocked "
              "kernel, or a stride along the rows"

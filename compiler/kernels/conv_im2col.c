@@ -1,10 +1,12 @@
-/* kernels/conv_im2col.c: a strided 2-D convolution as a matrix multiply.
+/* kernels/conv_im2col.c: a strided 2-D convolution, or a 3-D one, as a
+ * matrix multiply.
  *
  * Conv2d with a stride along the rows (which the blocked kernel does not
- * take), one group and output channels in multiples of 8: per sample, the
- * input under each tap of each output is first copied into scratch,
- * tmp[k][p] for tap k = (c, ky, kx) and output position p (0 where the tap
- * reads padding), so the strided reads happen once; then every block of
+ * take), or Conv3d (which no other x86 kernel takes), one group and
+ * output channels in multiples of 8: per sample, the input under each tap
+ * of each output is first copied into scratch, tmp[k][p] for tap k = (c,
+ * [kz,] ky, kx) and output position p (0 where the tap reads padding), so
+ * the strided or scattered reads happen once; then every block of
  * 16 (or 8) output channels is a matrix multiply over k, 16 positions at
  * a time in AVX-512 registers where the compiler targets it (the last
  * partial tile a full one overlapping the one before), weights packed
@@ -20,8 +22,12 @@
 #define IM2COL_MAX_FLOATS (1 << 20) /* the copy: 4 MB of scratch at most */
 #define IM2COL_SPLIT_COLS 32 /* output columns from which rows are split */
 
-static int64_t block_width(const ConvDims *cd) {
+int64_t conv_im2col_width(const ConvDims *cd) {
   return cd->oc % 16 == 0 ? 16 : 8;
+}
+
+int64_t conv_im2col_pass(const ConvDims *cd) {
+  return cd->nsp == 3 ? cd->t.O[1] * cd->t.O[2] : cd->osz;
 }
 
 static int im2col_fits(const Program *p, const Op *op, Target t, char *why,
@@ -31,22 +37,22 @@ static int im2col_fits(const Program *p, const Op *op, Target t, char *why,
   if (!conv_is(op)) return 0;
   ConvDims cd;
   conv_dims(op->main, &cd);
-  if (cd.nsp != 2 || cd.t.S[1] < 2 || cd.groups != 1 || cd.padmode ||
-      cd.oc % 8 != 0)
-    return 0;
-  int64_t k = cd.c * cd.ksz, np = cd.osz;
+  if (cd.nsp == 2 ? cd.t.S[1] < 2 : cd.nsp != 3) return 0;
+  if (cd.groups != 1 || cd.padmode || cd.oc % 8 != 0) return 0;
+  int64_t k = cd.c * cd.ksz, np = conv_im2col_pass(&cd);
   if (k * np > IM2COL_MAX_FLOATS) return 0;
-  snprintf(why, n, "im2col: the strided input copied once as [%lld taps]"
-           "[%lld positions], then a matrix multiply in blocks of %lld "
+  snprintf(why, n, "im2col: the input under each tap copied once as [%lld taps]"
+           "[%lld positions]%s, then a matrix multiply in blocks of %lld "
            "output channels x 16 positions", (long long)k, (long long)np,
-           (long long)block_width(&cd));
+           cd.nsp == 3 ? " per output plane" : "",
+           (long long)conv_im2col_width(&cd));
   return 1;
 }
 
 static int64_t im2col_scratch(const Op *op) {
   ConvDims cd;
   conv_dims(op->main, &cd);
-  return cd.c * cd.ksz * cd.osz * (int64_t)sizeof(float);
+  return cd.c * cd.ksz * conv_im2col_pass(&cd) * (int64_t)sizeof(float);
 }
 
 static void im2col_pack(Program *p, Op *op) {
@@ -57,7 +63,7 @@ static void im2col_pack(Program *p, Op *op) {
   float *w, *b;
   char *scaled, *ws;
   conv_pack_common(op, &cd, &w, &b, &scaled, &ws);
-  int64_t k = cd.c * cd.ksz, width = block_width(&cd);
+  int64_t k = cd.c * cd.ksz, width = conv_im2col_width(&cd);
   float *wp = mc_alloc(sizeof(float) * (size_t)(cd.oc * k));
   for (int64_t o = 0; o < cd.oc; o++)
     for (int64_t i = 0; i < k; i++)
@@ -72,34 +78,48 @@ static void im2col_pack(Program *p, Op *op) {
   free(scaled);
 }
 
-static void emit_copy(Emit *e, const ConvDims *cd) {
-  long long IH = cd->t.I[0], IW = cd->t.I[1], OH = cd->t.O[0],
-            OW = cd->t.O[1], KH = cd->t.K[0], KW = cd->t.K[1],
-            NP = cd->osz;
-  em(e, "/* tmp[k][p]: the input under tap k = (c, ky, kx) of output p */");
+/* tmp[k][p] = the input under tap k = (c, [kz,] ky, kx) of output p =
+ * (oy, ox) (of output plane oz, in 3-D: the caller's loop), 0 where the
+ * tap reads padding: a tap plane or row of padding is zeros; wide rows
+ * copy the columns [lo[kx], hi[kx]) that read inside the row with no
+ * test (MobileNet's first conv: 2x faster), narrow rows keep one loop of
+ * constant length (gcc unrolls it). */
+void conv_im2col_copy(Emit *e, const ConvDims *cd) {
+  int n = cd->nsp, z = n == 3; /* dims: [z,] y, x */
+  long long NP = conv_im2col_pass(cd), OH = cd->t.O[z], OW = cd->t.O[z + 1],
+            IH = cd->t.I[z], IW = cd->t.I[z + 1], KH = cd->t.K[z],
+            KW = cd->t.K[z + 1], S = cd->t.S[z + 1];
+  em(e, "/* tmp[k][p]: the input under tap k = (c, %s) of output p%s */",
+     z ? "kz, ky, kx" : "ky, kx", z ? " of plane oz" : "");
   em_for(e, "c", cd->c, "input channel");
-  em_for(e, "ky", cd->t.K[0], "tap row");
-  em_for(e, "kx", cd->t.K[1], "tap");
-  em(e, "float *ck = tmp + ((c * %lld + ky) * %lld + kx) * %lld;", KH, KW,
-     NP);
-  static const char *const out[2] = {"oy", "ox"}, *const tap[2] = {"ky", "kx"};
-  char *at[2];
-  for (int i = 0; i < 2; i++) {
-    Lin l = {0};
-    if (i == 0) lin_add(&l, out[i], cd->t.S[i]);
-    lin_add(&l, tap[i], cd->t.D[i]);
-    lin_add(&l, NULL, -cd->t.P[i]);
-    at[i] = lin_str(&l);
+  if (z) {
+    long long KD = cd->t.K[0], ID = cd->t.I[0];
+    Lin il = {0};
+    lin_add(&il, "oz", cd->t.S[0]);
+    lin_add(&il, "kz", cd->t.D[0]);
+    lin_add(&il, NULL, -cd->t.P[0]);
+    char *iz = lin_str(&il);
+    em_for(e, "kz", KD, "tap plane");
+    em(e, "float *cz = tmp + (c * %lld + kz) * %lld;", KD, KH * KW * NP);
+    em(e, "const int iz = %s;", iz);
+    free(iz);
+    em(e, "if (iz < 0 || iz >= %lld) { /* its taps read a plane of padding "
+       "*/", ID);
+    em(e, "for (int t = 0; t < %lld; t++) cz[t] = 0.0f;", KH * KW * NP);
+    em(e, "continue;");
+    em(e, "}");
+    em(e, "const float *xz = xp + (c * %lld + iz) * %lld;", ID, IH * IW);
   }
-  /* Wide rows: the columns ox in [lo[kx], hi[kx]) read inside the row,
-   * with no test there (MobileNet's first conv: 2x faster); narrow rows
-   * keep one loop of constant length (gcc unrolls it). */
-  long long S = cd->t.S[1];
+  em_for(e, "ky", KH, "tap row");
+  em_for(e, "kx", KW, "tap");
+  if (z) em(e, "float *ck = cz + (ky * %lld + kx) * %lld;", KW, NP);
+  else em(e, "float *ck = tmp + ((c * %lld + ky) * %lld + kx) * %lld;", KH, KW,
+          NP);
   int split = OW >= IM2COL_SPLIT_COLS;
   if (split) {
     Buf lo = {0}, hi = {0};
     for (int64_t kx = 0; kx < KW; kx++) {
-      int64_t q = kx * cd->t.D[1] - cd->t.P[1], a = 0, b = OW;
+      int64_t q = kx * cd->t.D[z + 1] - cd->t.P[z + 1], a = 0, b = OW;
       while (a < OW && a * S + q < 0) a++;
       while (b > a && (b - 1) * S + q >= IW) b--;
       buf_printf(&lo, "%s%lld", kx ? ", " : "", (long long)a);
@@ -110,6 +130,14 @@ static void emit_copy(Emit *e, const ConvDims *cd) {
     buf_free(&lo);
     buf_free(&hi);
   }
+  char *at[2];
+  for (int i = 0; i < 2; i++) {
+    Lin l = {0};
+    if (i == 0) lin_add(&l, "oy", cd->t.S[z]);
+    lin_add(&l, i ? "kx" : "ky", cd->t.D[z + i]);
+    lin_add(&l, NULL, -cd->t.P[z + i]);
+    at[i] = lin_str(&l);
+  }
   em(e, "const int q = %s; /* ix = ox * %lld + q */", at[1], S);
   em(e, "for (int oy = 0; oy < %lld; oy++) {", OH);
   em(e, "const int iy = %s;", at[0]);
@@ -118,7 +146,8 @@ static void emit_copy(Emit *e, const ConvDims *cd) {
   em(e, "for (int ox = 0; ox < %lld; ox++) co[ox] = 0.0f;", OW);
   em(e, "continue;");
   em(e, "}");
-  em(e, "const float *xr = xp + (c * %lld + iy) * %lld;", IH, IW);
+  if (z) em(e, "const float *xr = xz + iy * %lld;", IW);
+  else em(e, "const float *xr = xp + (c * %lld + iy) * %lld;", IH, IW);
   if (split) {
     em(e, "for (int ox = 0; ox < lo[kx]; ox++) co[ox] = 0.0f;");
     em(e, "for (int ox = lo[kx]; ox < hi[kx]; ox++) co[ox] = xr[ox * %lld + "
@@ -132,27 +161,30 @@ static void emit_copy(Emit *e, const ConvDims *cd) {
   }
   free(at[0]);
   free(at[1]);
-  em(e, "}");
-  em(e, "}");
-  em(e, "}");
-  em(e, "}");
+  for (int i = 0; i < 4 + z; i++) em(e, "}");
 }
 
 static void im2col_emit(Emit *e, const Op *op) {
   ConvDims cd;
   conv_dims(op->main, &cd);
   const char *wn = op_array(op, "weight"), *bn = op_array(op, "bias");
-  long long K = cd.c * cd.ksz, NP = cd.osz, W = block_width(&cd),
-            PT = cd.osz / 16 * 16;
+  long long K = cd.c * cd.ksz, NP = conv_im2col_pass(&cd), OSZ = cd.osz,
+            W = conv_im2col_width(&cd), PT = NP / 16 * 16;
   char *bias = bn ? mc_format("%s[b * %lld + j]", bn, W) : mc_strdup("0.0f");
   em_use(e, EH_FMA);
   em_use(e, EH_AVX512);
   conv_open(e, op, &cd);
-  emit_copy(e, &cd);
+  if (cd.nsp == 3)
+    em_for(e, "oz", cd.t.O[0], "output plane: its taps copied, then "
+           "multiplied");
+  conv_im2col_copy(e, &cd);
   em(e, "for (int b = 0; b < %lld; b++) { /* blocks of %lld output channels "
      "*/", (long long)cd.oc / W, W);
   em(e, "const float *wb = %s + b * %lld;", wn, K * W);
-  em(e, "float *yb = yn + b * %lld;", W * NP);
+  if (cd.nsp == 3)
+    em(e, "float *yb = yn + b * %lld + oz * %lld; /* channel j at yb + j * "
+       "%lld */", W * OSZ, NP, OSZ);
+  else em(e, "float *yb = yn + b * %lld;", W * OSZ);
   em(e, "#if MC_AVX512");
   if (PT == NP) {
     em(e, "for (int t0 = 0; t0 < %lld; t0 += 16) {", PT);
@@ -175,7 +207,7 @@ static void im2col_emit(Emit *e, const Op *op) {
     em(e, "  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);");
     em(e, "}");
     em(e, "for (int j = 0; j < %lld; j++) _mm512_storeu_ps(yb + j * %lld + "
-       "t0, acc[j]);", W, NP);
+       "t0, acc[j]);", W, OSZ);
     em(e, "}");
   }
   if (!PT) {
@@ -185,13 +217,13 @@ static void im2col_emit(Emit *e, const Op *op) {
     em(e, "float s = %s;", bias);
     em(e, "for (int k = 0; k < %lld; k++) s = MC_FMA(wb[k * %lld + j], "
        "tmp[k * %lld + t], s);", K, W, NP);
-    em(e, "yb[j * %lld + t] = s;", NP);
+    em(e, "yb[j * %lld + t] = s;", OSZ);
     em(e, "}");
     em(e, "}");
   }
   em(e, "#else");
   em(e, "for (int j = 0; j < %lld; j++) {", W);
-  em(e, "float *yo = yb + j * %lld;", NP);
+  em(e, "float *yo = yb + j * %lld;", OSZ);
   em(e, "const float bj = %s;", bias);
   em(e, "for (int t = 0; t < %lld; t++) yo[t] = bj;", NP);
   em(e, "for (int k = 0; k < %lld; k++) {", K);
@@ -203,6 +235,7 @@ static void im2col_emit(Emit *e, const Op *op) {
   em(e, "}");
   em(e, "#endif");
   em(e, "}");
+  if (cd.nsp == 3) em(e, "}");
   em_epilogue(e, op, "yn", cd.oc * cd.osz);
   conv_close(e, &cd);
   free(bias);
