@@ -160,7 +160,7 @@ static void l2_conv3d(const float *restrict x, float *restrict y, float *restric
     for (int oz = 0; oz < 6; oz++) { /* output plane: its taps copied, then multiplied */
       /* tmp[k][p]: the input under tap k = (c, kz, ky, kx) of output p of plane oz */
       for (int c = 0; c < 8; c++) { /* input channel */
-        { const int kz = 0; (void)kz; /* tap plane */
+        for (int kz = 0; kz < 1; kz++) { /* tap plane */
           float *cz = tmp + (c * 1 + kz) * 1134;
           const int iz = oz + kz;
           if (iz < 0 || iz >= 6) { /* its taps read a plane of padding */

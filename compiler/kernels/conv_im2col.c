@@ -99,7 +99,8 @@ void conv_im2col_copy(Emit *e, const ConvDims *cd) {
     lin_add(&il, "kz", cd->t.D[0]);
     lin_add(&il, NULL, -cd->t.P[0]);
     char *iz = lin_str(&il);
-    em_for(e, "kz", KD, "tap plane");
+    /* a loop even of one plane: a plane of padding continues it */
+    em(e, "for (int kz = 0; kz < %lld; kz++) { /* tap plane */", KD);
     em(e, "float *cz = tmp + (c * %lld + kz) * %lld;", KD, KH * KW * NP);
     em(e, "const int iz = %s;", iz);
     free(iz);
