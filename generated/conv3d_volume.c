@@ -115,17 +115,27 @@ static void l0_conv3d(const float *restrict x, float *restrict y, float *restric
         const float *wb = l0_weight + b * 864;
         float *yb = yn + b * 28800 + oz * 600; /* channel j at yb + j * 3600 */
         #if MC_AVX512
-        for (int t = 0; t < 600; t += 16) {
-          const int t0 = t < 584 ? t : 584;
-          __m512 acc[8];
-          for (int j = 0; j < 8; j++) acc[j] = _mm512_set1_ps(l0_bias[b * 8 + j]);
-          for (int k = 0; k < 108; k++) {
-            const __m512 xv = _mm512_loadu_ps(tmp + k * 600 + t0);
-            const float *wk = wb + k * 8;
-            for (int j = 0; j < 8; j++)
-              acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+        for (int t = 0; t < 600; t += 32) {
+          const int t0 = t < 568 ? t : 568;
+          __m512 acc[2][8];
+          for (int j = 0; j < 8; j++) {
+            acc[0][j] = _mm512_set1_ps(l0_bias[b * 8 + j]);
+            acc[1][j] = _mm512_set1_ps(l0_bias[b * 8 + j]);
           }
-          for (int j = 0; j < 8; j++) _mm512_storeu_ps(yb + j * 3600 + t0, acc[j]);
+          for (int k = 0; k < 108; k++) {
+            const __m512 x0 = _mm512_loadu_ps(tmp + k * 600 + t0);
+            const __m512 x1 = _mm512_loadu_ps(tmp + k * 600 + t0 + 16);
+            const float *wk = wb + k * 8;
+            for (int j = 0; j < 8; j++) {
+              const __m512 wj = _mm512_set1_ps(wk[j]);
+              acc[0][j] = _mm512_fmadd_ps(wj, x0, acc[0][j]);
+              acc[1][j] = _mm512_fmadd_ps(wj, x1, acc[1][j]);
+            }
+          }
+          for (int j = 0; j < 8; j++) {
+            _mm512_storeu_ps(yb + j * 3600 + t0, acc[0][j]);
+            _mm512_storeu_ps(yb + j * 3600 + t0 + 16, acc[1][j]);
+          }
         }
         #else
         for (int j = 0; j < 8; j++) {
@@ -193,17 +203,27 @@ static void l2_conv3d(const float *restrict x, float *restrict y, float *restric
         const float *wb = l2_weight + b * 576;
         float *yb = yn + b * 6048 + oz * 126; /* channel j at yb + j * 756 */
         #if MC_AVX512
-        for (int t = 0; t < 126; t += 16) {
-          const int t0 = t < 110 ? t : 110;
-          __m512 acc[8];
-          for (int j = 0; j < 8; j++) acc[j] = _mm512_set1_ps(l2_bias[b * 8 + j]);
-          for (int k = 0; k < 72; k++) {
-            const __m512 xv = _mm512_loadu_ps(tmp + k * 126 + t0);
-            const float *wk = wb + k * 8;
-            for (int j = 0; j < 8; j++)
-              acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);
+        for (int t = 0; t < 126; t += 32) {
+          const int t0 = t < 94 ? t : 94;
+          __m512 acc[2][8];
+          for (int j = 0; j < 8; j++) {
+            acc[0][j] = _mm512_set1_ps(l2_bias[b * 8 + j]);
+            acc[1][j] = _mm512_set1_ps(l2_bias[b * 8 + j]);
           }
-          for (int j = 0; j < 8; j++) _mm512_storeu_ps(yb + j * 756 + t0, acc[j]);
+          for (int k = 0; k < 72; k++) {
+            const __m512 x0 = _mm512_loadu_ps(tmp + k * 126 + t0);
+            const __m512 x1 = _mm512_loadu_ps(tmp + k * 126 + t0 + 16);
+            const float *wk = wb + k * 8;
+            for (int j = 0; j < 8; j++) {
+              const __m512 wj = _mm512_set1_ps(wk[j]);
+              acc[0][j] = _mm512_fmadd_ps(wj, x0, acc[0][j]);
+              acc[1][j] = _mm512_fmadd_ps(wj, x1, acc[1][j]);
+            }
+          }
+          for (int j = 0; j < 8; j++) {
+            _mm512_storeu_ps(yb + j * 756 + t0, acc[0][j]);
+            _mm512_storeu_ps(yb + j * 756 + t0 + 16, acc[1][j]);
+          }
         }
         #else
         for (int j = 0; j < 8; j++) {

@@ -194,6 +194,9 @@ static const Want wants[] = {
      "as [54 taps][16 positions] per output plane, then a matrix "
      "multiply in blocks of 8 output channels", KERNELS_FAST,
      TARGET_GENERIC},
+    {"nn.Conv3d{2, 8, 3}", "{1, 2, 6, 10, 10}", 0, "conv-im2col",
+     "[64 positions] per output plane, then a matrix multiply in blocks "
+     "of 8 output channels x 32 positions", KERNELS_FAST, TARGET_GENERIC},
     {"nn.Conv3d{2, 4, 3}", "{1, 2, 6, 6, 6}", 0, "conv-direct",
      "the 3-D matrix multiply (im2col) needs one group", KERNELS_FAST,
      TARGET_GENERIC},

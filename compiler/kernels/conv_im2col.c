@@ -10,7 +10,8 @@
  * 16 (or 8) output channels is a matrix multiply over k, 16 positions at
  * a time in AVX-512 registers where the compiler targets it (the last
  * partial tile a full one overlapping the one before), weights packed
- * [block][k][channel] so each k's weights are contiguous. The
+ * [block][k][channel] so each k's weights are contiguous (with 8
+ * channels a block, 32 positions at a time: 16 accumulators). The
  * portable path adds each k's row of the copy to an output channel's
  * plane (loops compilers vectorise). Every output is its bias plus the
  * products in k order on every path, so the paths agree bit for bit
@@ -24,6 +25,12 @@
 
 int64_t conv_im2col_width(const ConvDims *cd) {
   return cd->oc % 16 == 0 ? 16 : 8;
+}
+
+/* A tile is 16 positions, or 32 (two vectors) with 8 channels a block,
+ * so that 16 accumulators share each weight broadcast. */
+static int tile_positions(int64_t width, int64_t positions) {
+  return width == 8 && positions >= 32 ? 32 : 16;
 }
 
 int64_t conv_im2col_pass(const ConvDims *cd) {
@@ -41,11 +48,12 @@ static int im2col_fits(const Program *p, const Op *op, Target t, char *why,
   if (cd.groups != 1 || cd.padmode || cd.oc % 8 != 0) return 0;
   int64_t k = cd.c * cd.ksz, np = conv_im2col_pass(&cd);
   if (k * np > IM2COL_MAX_FLOATS) return 0;
+  int64_t w = conv_im2col_width(&cd);
   snprintf(why, n, "im2col: the input under each tap copied once as [%lld taps]"
            "[%lld positions]%s, then a matrix multiply in blocks of %lld "
-           "output channels x 16 positions", (long long)k, (long long)np,
-           cd.nsp == 3 ? " per output plane" : "",
-           (long long)conv_im2col_width(&cd));
+           "output channels x %d positions", (long long)k, (long long)np,
+           cd.nsp == 3 ? " per output plane" : "", (long long)w,
+           tile_positions(w, np));
   return 1;
 }
 
@@ -186,29 +194,39 @@ static void im2col_emit(Emit *e, const Op *op) {
     em(e, "float *yb = yn + b * %lld + oz * %lld; /* channel j at yb + j * "
        "%lld */", W * OSZ, NP, OSZ);
   else em(e, "float *yb = yn + b * %lld;", W * OSZ);
+  long long TP = tile_positions(W, NP), V = TP / 16;
   em(e, "#if MC_AVX512");
-  if (PT == NP) {
-    em(e, "for (int t0 = 0; t0 < %lld; t0 += 16) {", PT);
+  if (PT && NP % TP == 0) {
+    em(e, "for (int t0 = 0; t0 < %lld; t0 += %lld) {", NP, TP);
   } else if (PT) { /* the last tile a full one overlapping the one before */
-    em(e, "for (int t = 0; t < %lld; t += 16) {", NP);
-    em(e, "const int t0 = t < %lld ? t : %lld;", NP - 16, NP - 16);
+    em(e, "for (int t = 0; t < %lld; t += %lld) {", NP, TP);
+    em(e, "const int t0 = t < %lld ? t : %lld;", NP - TP, NP - TP);
   }
   if (PT) {
-    em(e, "__m512 acc[%lld];", W);
-    if (bn)
-      em(e, "for (int j = 0; j < %lld; j++) acc[j] = _mm512_set1_ps(%s);", W,
-         bias);
-    else
-      em(e, "for (int j = 0; j < %lld; j++) acc[j] = _mm512_setzero_ps();",
-         W);
-    em(e, "for (int k = 0; k < %lld; k++) {", K);
-    em(e, "const __m512 xv = _mm512_loadu_ps(tmp + k * %lld + t0);", NP);
-    em(e, "const float *wk = wb + k * %lld;", W);
-    em(e, "for (int j = 0; j < %lld; j++)", W);
-    em(e, "  acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(wk[j]), xv, acc[j]);");
+    em(e, "__m512 acc[%lld][%lld];", V, W);
+    em(e, "for (int j = 0; j < %lld; j++) {", W);
+    for (long long v = 0; v < V; v++) {
+      if (bn) em(e, "acc[%lld][j] = _mm512_set1_ps(%s);", v, bias);
+      else em(e, "acc[%lld][j] = _mm512_setzero_ps();", v);
+    }
     em(e, "}");
-    em(e, "for (int j = 0; j < %lld; j++) _mm512_storeu_ps(yb + j * %lld + "
-       "t0, acc[j]);", W, OSZ);
+    em(e, "for (int k = 0; k < %lld; k++) {", K);
+    for (long long v = 0; v < V; v++)
+      em(e, "const __m512 x%lld = _mm512_loadu_ps(tmp + k * %lld + t0%s);", v,
+         NP, v ? " + 16" : "");
+    em(e, "const float *wk = wb + k * %lld;", W);
+    em(e, "for (int j = 0; j < %lld; j++) {", W);
+    em(e, "const __m512 wj = _mm512_set1_ps(wk[j]);");
+    for (long long v = 0; v < V; v++)
+      em(e, "acc[%lld][j] = _mm512_fmadd_ps(wj, x%lld, acc[%lld][j]);", v, v,
+         v);
+    em(e, "}");
+    em(e, "}");
+    em(e, "for (int j = 0; j < %lld; j++) {", W);
+    for (long long v = 0; v < V; v++)
+      em(e, "_mm512_storeu_ps(yb + j * %lld + t0%s, acc[%lld][j]);", OSZ,
+         v ? " + 16" : "", v);
+    em(e, "}");
     em(e, "}");
   }
   if (!PT) {
