@@ -22,8 +22,8 @@
 
 #include <stdlib.h>
 
-#define GEMM_ROWS 8  /* rows per block */
-#define GEMM_COLS 32 /* outputs per block: two zmm */
+#define GEMM_ROWS 8   /* rows per block (twice as many with one zmm a row) */
+#define GEMM_LANES 16 /* outputs per zmm; a block is two zmm wide */
 
 static int64_t gemm_rows(const Op *op) {
   int64_t in = op->main->a.in;
@@ -34,8 +34,8 @@ static int64_t gemm_rows(const Op *op) {
  * row (16 outputs each). */
 static void gemm_block(const Op *op, int *r, int *h) {
   int64_t rows = gemm_rows(op), out = op->main->a.out;
-  *h = out <= 16 ? 1 : 2;
-  *r = out <= 16 && rows >= 2 * GEMM_ROWS ? 2 * GEMM_ROWS : GEMM_ROWS;
+  *h = out <= GEMM_LANES ? 1 : 2;
+  *r = *h == 1 && rows >= 2 * GEMM_ROWS ? 2 * GEMM_ROWS : GEMM_ROWS;
 }
 
 static int gemm_fits(const Program *p, const Op *op, Target t, char *why,
@@ -49,8 +49,8 @@ static int gemm_fits(const Program *p, const Op *op, Target t, char *why,
   gemm_block(op, &r, &h);
   snprintf(why, n, "gemm: %lld rows x %lld outputs in register blocks of "
            "%d x %d%s, each weight loaded once per block",
-           (long long)rows, (long long)out, r, 16 * h,
-           out < 16 * h ? " (lanes past the outputs masked)" : "");
+           (long long)rows, (long long)out, r, GEMM_LANES * h,
+           out < GEMM_LANES * h ? " (lanes past the outputs masked)" : "");
   return 1;
 }
 
@@ -83,9 +83,8 @@ static void gemm_emit(Emit *e, const Op *op) {
   int64_t in = op->main->a.in, out = op->main->a.out, rows = gemm_rows(op);
   int R, H;
   gemm_block(op, &R, &H);
-  int64_t C = 16 * H, rb = rows / R * R;
+  int64_t C = GEMM_LANES * H, rb = rows / R * R, ob = out / C * C;
   int masked = out < C; /* then one block of outputs, its last zmm masked */
-  int64_t ob = masked ? C : out / C * C;
   const char *wn = op_array(op, "weight"), *bn = op_array(op, "bias");
   long long IN = in, OUT = out;
   em_use(e, EH_FMA);
@@ -93,7 +92,7 @@ static void gemm_emit(Emit *e, const Op *op) {
   em(e, "#if MC_AVX512");
   if (masked) /* the lanes of the last zmm that hold outputs */
     em(e, "const __mmask16 m = (__mmask16)0x%llx;",
-       (unsigned long long)((1u << (out - 16 * (H - 1))) - 1));
+       (unsigned long long)((1u << (out - GEMM_LANES * (H - 1))) - 1));
   em(e, "for (int r0 = 0; r0 < %lld; r0 += %d) { /* blocks of %d rows */",
      (long long)rb, R, R);
   em(e, "const float *xb = x + r0 * %lld;", IN);
