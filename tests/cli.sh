@@ -266,7 +266,8 @@ if gcc -march=native -dM -E - </dev/null 2>/dev/null | grep -q __AVX512F__; then
               tests/fixtures/kernels/depthwise_lanes.lua tests/fixtures/kernels/phases2.lua \
               tests/fixtures/kernels/depthwise_flat.lua tests/fixtures/kernels/depthwise_flat2.lua \
               tests/fixtures/kernels/blocked_phases.lua tests/fixtures/kernels/planes2.lua \
-              tests/fixtures/kernels/gemm_rows.lua tests/fixtures/kernels/im2col3d.lua \
+              tests/fixtures/kernels/gemm_rows.lua tests/fixtures/kernels/gemm_rows12.lua \
+              tests/fixtures/kernels/im2col3d.lua \
               tests/fixtures/kernels/im2col3d_one.lua tests/fixtures/kernels/im2col_strided.lua \
               specs/m5_kws.lua; do
     n=$(basename "$spec" .lua); N=$(echo "$n" | tr a-z A-Z); d="$tmp/avx_$n"
